@@ -1,0 +1,256 @@
+/* sluice governor control law: turns database pressure into each class's
+ * admitted fraction, once per tick. Pure C: no I/O, no clock, no Redis, no
+ * globals, so the daemon, the simulator and the tests run the same code.
+ *
+ * WHAT IT DOES
+ *
+ * Every tick the caller (the governor leader, or the simulator) hands the law
+ * the current reading of every declared signal, every class with its tier,
+ * floor and previous admitted fraction, the law's state from the previous
+ * tick and the current time (from the Redis server clock, in ms). The law
+ * writes each class's new fraction and a plain-words reason, updates its
+ * state, and describes the decision (action, pressure, the signal that drove
+ * it). It is tiered AIMD with hysteresis and a dwell time.
+ *
+ * PRESSURE
+ *
+ * Each signal is normalised against its own target and critical level:
+ *
+ *     pressure = 1 + (value - target) / (critical - target)
+ *
+ * so 1.0 is "at target" and 2.0 is "at critical", whichever way the signal
+ * runs (for a lower-is-worse signal such as burst balance, critical is below
+ * target and the same formula gives rising pressure as the value falls). A
+ * value far below target gives a pressure below 1, possibly negative. The
+ * law acts on the worst (highest) pressure of the signals that count, and
+ * names that signal as the driver. With no signal counting the pressure is 0,
+ * which leaves the law free to raise.
+ *
+ * A signal is stale when it was never reported or its age exceeds its
+ * stale_after_ms. Its on_stale policy then decides:
+ *   assume-pressure  (the default) it counts with pressure
+ *                    params.stale_pressure (1.5: clearly over target, not
+ *                    critical), so a dead collector moves classes toward
+ *                    their floors one cut per dwell, never to full speed;
+ *   hold             it causes no cut, but while it is stale nothing is
+ *                    raised and the calm streak (below) restarts;
+ *   ignore           it is left out as if it were not declared.
+ *
+ * RULES, applied to the worst pressure P each tick
+ *
+ *   - Critical classes are never throttled: their fraction is always 1.
+ *   - Every other class's fraction is first clamped into [floor, 1] (an
+ *     operator may have raised a floor since the last tick).
+ *   - P >= 2 (at or over critical): every non-critical class drops to its
+ *     floor in this one tick. This is never delayed by the dwell.
+ *   - 1 < P < 2 (over target): cut. Every class of the LOWEST tier that still
+ *     has a class above its floor gets fraction *= decrease, clamped at its
+ *     floor. The next tier up is cut only when that whole tier is at its
+ *     floors. One tier is cut per cut.
+ *   - 1 - band <= P <= 1: hold.
+ *   - P < 1 - band continuously for dwell_ms (the calm streak): raise. Every
+ *     class of the HIGHEST non-critical tier that still has a class below 1
+ *     gets fraction += increase, capped at 1. Lower tiers wait until higher
+ *     tiers are back at 1, so the work that matters most returns first and
+ *     recovery takes several dwell periods (no stampede).
+ *   - Dwell: after any change (cut, raise or critical drop) the law makes no
+ *     further change for dwell_ms, with two exceptions that both react to
+ *     things getting worse: the critical drop, and a cut following a cut when
+ *     P exceeds the pressure at that cut by more than params.escalate. A
+ *     raise also needs dwell_ms since the last change. So a pressure that
+ *     oscillates around target causes at most one change per dwell_ms, while
+ *     the first cut after a calm period happens on the tick that crosses the
+ *     target.
+ *   - If now_ms is earlier than a time kept in the state (the clock stepped
+ *     back, or a new leader's clock differs) that time is moved to now_ms, so
+ *     the dwell is restarted rather than stretched without bound.
+ *
+ * PARAMETERS AND DEFAULTS (sluice_law_params_default)
+ *
+ *   tick_ms 1000        the caller's period; one tick a second reads
+ *                       per-second collectors promptly without hammering
+ *                       Redis. The law itself only uses now_ms.
+ *   decrease 0.5        classic AIMD halving: a low tier at 1.0 reaches a
+ *                       0.1 floor in four cuts, fast enough to relieve a
+ *                       saturated disk within a few dwell periods.
+ *   increase 0.1        ten additive steps from 0 to 1: recovery of one tier
+ *                       from a low floor takes about ten dwell periods, slow
+ *                       enough for the database to show the added load
+ *                       before the next step.
+ *   band 0.2            raise only below 0.8 of target-pressure, so noise of
+ *                       a few percent around target never drives a raise.
+ *   dwell_ms 5000       five ticks: several samples of a one-second
+ *                       collector, and longer than a database takes to show
+ *                       the effect of a change in background load.
+ *   stale_pressure 1.5  what a stale assume-pressure signal counts as:
+ *                       midway between target and critical. Set it >= 2 to
+ *                       treat a silent collector as critical.
+ *   escalate 0.05       a second cut within the dwell needs pressure above
+ *                       the last cut's by more than this (5% of the
+ *                       target-to-critical span), so noise does not stack
+ *                       cuts but a real climb is answered at once.
+ *   snap 0.01           a cut that leaves a fraction within 0.01 of its
+ *                       floor goes to the floor, and a raise within 0.01 of
+ *                       1 goes to 1: without it a floor of 0 would take a
+ *                       thousand halvings to reach and the next tier would
+ *                       never be cut; 1% of a class's limits is noise.
+ *
+ * The simulator tunes these against an incident model; every one of them
+ * is a field of sluice_law_params, none is compiled in. */
+#ifndef SLUICE_GOVERNOR_H
+#define SLUICE_GOVERNOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/tier.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- signals */
+
+/* What a stale signal counts as (see the essay above). */
+typedef enum sluice_on_stale {
+    SLUICE_STALE_ASSUME_PRESSURE = 0, /* counts as params.stale_pressure */
+    SLUICE_STALE_HOLD,                /* no cut, but no raise either */
+    SLUICE_STALE_IGNORE               /* left out */
+} sluice_on_stale;
+
+/* "assume-pressure", "hold" or "ignore". BORROWED, static; NULL if invalid. */
+const char *sluice_on_stale_name(sluice_on_stale policy);
+
+/* Parses one of the names above into *out. Returns 0, or -1 for an unknown
+ * name or a NULL argument (*out is then unchanged). */
+int sluice_on_stale_parse(const char *s, sluice_on_stale *out);
+
+/* One declared signal and its latest reading: input to sluice_law_tick. */
+typedef struct sluice_law_signal {
+    const char *name;         /* BORROWED, not NULL; the decision's driver points here */
+    double target;            /* signal units: where we want it */
+    double critical;          /* signal units: drop to floors at or past it; != target */
+    int lower_is_worse;       /* 1 if falling is bad (burst balance): critical < target */
+    int64_t stale_after_ms;   /* ms, >= 0: older readings are stale */
+    sluice_on_stale on_stale; /* what a stale reading counts as */
+    int has_value;            /* 0: never reported, which is stale */
+    double value;             /* signal units; must be finite when has_value */
+    int64_t age_ms;           /* ms, now - observed time; a negative age counts as 0 */
+} sluice_law_signal;
+
+/* ---------------------------------------------------------------- params */
+
+typedef struct sluice_law_params {
+    int64_t tick_ms;       /* ms, 1..3600000: the caller's tick period */
+    double decrease;       /* (0,1): a cut multiplies the fraction by it */
+    double increase;       /* (0,1]: a raise adds it to the fraction */
+    double band;           /* [0,1): raise only while pressure < 1 - band */
+    int64_t dwell_ms;      /* ms, 0..86400000: minimum time between changes */
+    double stale_pressure; /* > 1, finite: pressure of a stale assume-pressure signal */
+    double escalate;       /* >= 0, finite: pressure rise that allows a cut within the dwell */
+    double snap;           /* [0,0.5): fractions this close to floor or 1 go there */
+} sluice_law_params;
+
+/* Fills *p with the defaults described above. */
+void sluice_law_params_default(sluice_law_params *p);
+
+/* Checks every field's range. Returns 0, or -1 and writes a one-line message
+ * naming the first bad field into "why" (caller-owned, may be NULL, always
+ * NUL-terminated when whylen > 0). */
+int sluice_law_params_check(const sluice_law_params *p, char *why, size_t whylen);
+
+/* ---------------------------------------------------------------- classes */
+
+#define SLUICE_LAW_REASON 128
+
+/* One class: input and output of sluice_law_tick. */
+typedef struct sluice_law_class {
+    const char *name;  /* BORROWED, input; not read by the law, may be NULL */
+    sluice_tier tier;  /* input */
+    double floor;      /* input, [0,1]: the share it keeps under any pressure */
+    double fraction;   /* in: previous admitted fraction (1 for a new class), finite;
+                        * out: new one, in [floor,1]; 1 for critical */
+    char reason[SLUICE_LAW_REASON]; /* out: why it has this fraction after this tick */
+} sluice_law_class;
+
+/* ---------------------------------------------------------------- state */
+
+typedef enum sluice_law_action {
+    SLUICE_LAW_HOLD = 0, /* nothing was cut or raised (clamps may still apply) */
+    SLUICE_LAW_CUT,      /* one tier was cut multiplicatively */
+    SLUICE_LAW_CRITICAL, /* at or over critical: every non-critical class at its floor */
+    SLUICE_LAW_RAISE     /* one tier was raised additively */
+} sluice_law_action;
+
+/* "hold", "cut", "critical" or "raise". BORROWED, static; NULL if invalid. */
+const char *sluice_law_action_name(sluice_law_action a);
+
+/* What the law remembers between ticks. A plain struct so the simulator can
+ * inspect it; the leader persists it with sluice_law_state_encode so a new
+ * leader continues where the old one stopped. */
+typedef struct sluice_law_state {
+    int64_t ticks;                 /* ticks run so far */
+    int64_t last_tick_ms;          /* ms, now_ms of the last tick; 0 before the first */
+    int has_change;                /* 0 until the law first cut, dropped or raised */
+    int64_t last_change_ms;        /* ms, when it last did (valid if has_change) */
+    sluice_law_action last_action; /* CUT, CRITICAL or RAISE (HOLD if no change yet) */
+    double last_pressure;          /* pressure at that change (0 if none) */
+    int calm;                      /* 1 while pressure stays below 1 - band */
+    int64_t calm_since_ms;         /* ms, when that calm streak began (valid if calm) */
+} sluice_law_state;
+
+/* Sets *st to "no history": the first cut will happen at once and the first
+ * raise after dwell_ms of calm. */
+void sluice_law_state_init(sluice_law_state *st);
+
+/* Writes *st as a compact, NUL-terminated JSON object into buf (caller-owned,
+ * len bytes). Returns 0, or -1 if buf is too small, an argument is NULL or
+ * the state holds a non-finite number; then buf holds "" when len > 0. */
+int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len);
+
+/* Parses text produced by sluice_law_state_encode into *st. Unknown members
+ * are ignored (a newer leader may add some). Returns 0, or -1 for NULL
+ * arguments, malformed or truncated JSON, a missing member, a wrong type or
+ * an out-of-range value; *st is then unchanged. */
+int sluice_law_state_decode(const char *text, sluice_law_state *st);
+
+/* ---------------------------------------------------------------- tick */
+
+#define SLUICE_LAW_SUMMARY 160
+
+/* What one tick decided. */
+typedef struct sluice_law_decision {
+    sluice_law_action action;
+    double pressure;      /* worst counting signal's pressure; 0 when none counts */
+    const char *driver;   /* BORROWED from signals[i].name, valid while signals is:
+                           * the signal that drove the decision; NULL if none */
+    double driver_value;  /* its value; NaN if it was stale or never reported */
+    int driver_stale;     /* 1 if the driver counted (or blocked a raise) because it was stale */
+    size_t changed;       /* classes whose fraction differs from their input */
+    char summary[SLUICE_LAW_SUMMARY]; /* one line, plain words */
+} sluice_law_decision;
+
+/* Checks everything sluice_law_tick would reject, without running it.
+ * "p" may be NULL (defaults). Returns 0, or -1 and a one-line message in
+ * "why" (caller-owned, may be NULL). Use it to log why a tick refused. */
+int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *st,
+                           const sluice_law_signal *signals, size_t nsig,
+                           const sluice_law_class *classes, size_t ncls,
+                           char *why, size_t whylen);
+
+/* Runs one tick at now_ms (ms, the Redis server clock): reads
+ * signals[0..nsig), updates classes[i].fraction and .reason in place, *st,
+ * and *out if out is not NULL. "p" may be NULL for the defaults. Every
+ * class's reason is rewritten each tick. Returns 0, or -1 if any argument
+ * is invalid (see sluice_law_input_check: st NULL, an array NULL with n > 0,
+ * a NULL signal name, a floor outside [0,1], a non-finite number, target ==
+ * critical or the wrong way round for lower_is_worse, a bad enum, bad
+ * params, a corrupt state); then nothing, *out included, is modified. */
+int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t now_ms,
+                    const sluice_law_signal *signals, size_t nsig,
+                    sluice_law_class *classes, size_t ncls, sluice_law_decision *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,90 @@
+/* Command argument vectors and key names. A class's keys all carry its hash
+ * tag, NS:{class}:..., so each class Function touches one slot; the few
+ * global keys share the tag "_", which no class name can be. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "queue.h"
+
+static const char *const CLASS_SUFFIXES[CLASS_NKEYS] = {
+    "class", "gate", "ready", "delayed", "leased", "dead",
+    "jobs", "meta", "unique", "stats", "done", "audit",
+};
+
+const char *const SIGNAL_KEYS[3] = {"signals", "signal-values", "audit"};
+const char *const GOVERNOR_KEYS[3] = {"governor", "governor:history", "audit"};
+const char *const REGISTRY_KEYS[1] = {"classes"};
+
+void cmd_init(cmd *m) {
+    memset(m, 0, sizeof(*m));
+}
+
+void cmd_clear(cmd *m) {
+    for (int i = 0; i < m->argc; i++) free(m->argv[i]);
+    free(m->argv);
+    free(m->argvlen);
+    cmd_init(m);
+}
+
+void cmd_add(cmd *m, const char *s, size_t len) {
+    if (m->failed) return;
+    if (m->argc == m->cap) {
+        int cap = m->cap ? m->cap * 2 : 32;
+        char **argv = realloc(m->argv, sizeof(*argv) * (size_t)cap);
+        if (argv) m->argv = argv;
+        size_t *lens = argv ? realloc(m->argvlen, sizeof(*lens) * (size_t)cap) : NULL;
+        if (!argv || !lens) {
+            m->failed = 1;
+            return;
+        }
+        m->argvlen = lens;
+        m->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        m->failed = 1;
+        return;
+    }
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    m->argv[m->argc] = copy;
+    m->argvlen[m->argc++] = len;
+}
+
+void cmd_str(cmd *m, const char *s) {
+    cmd_add(m, s ? s : "", s ? strlen(s) : 0);
+}
+
+void cmd_int(cmd *m, int64_t v) {
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
+    cmd_add(m, buf, (size_t)n);
+}
+
+void cmd_num(cmd *m, double v) {
+    char buf[40];
+    int n = snprintf(buf, sizeof(buf), "%.17g", v);
+    cmd_add(m, buf, (size_t)n);
+}
+
+static void add_key(cmd *m, const char *ns, const char *tag, const char *suffix) {
+    char buf[NAME_MAX_LEN * 2 + 64];
+    int n = snprintf(buf, sizeof(buf), "%s:{%s}:%s", ns, tag, suffix);
+    cmd_add(m, buf, (size_t)n);
+}
+
+void cmd_fcall_class(cmd *m, const char *fn, const char *ns, const char *cls) {
+    cmd_str(m, "FCALL");
+    cmd_str(m, fn);
+    cmd_int(m, CLASS_NKEYS);
+    for (int i = 0; i < CLASS_NKEYS; i++) add_key(m, ns, cls, CLASS_SUFFIXES[i]);
+    cmd_str(m, cls);
+}
+
+void cmd_fcall_global(cmd *m, const char *fn, const char *ns, int nkeys, const char *const *suffixes) {
+    cmd_str(m, "FCALL");
+    cmd_str(m, fn);
+    cmd_int(m, nkeys);
+    for (int i = 0; i < nkeys; i++) add_key(m, ns, GLOBAL_TAG, suffixes[i]);
+}

@@ -1,0 +1,345 @@
+/* The connection: connect by URL, authenticate, keep the Functions library
+ * loaded, reconnect after the link breaks, and read replies. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include "queue.h"
+
+#define CONNECT_TIMEOUT_MS 2000
+
+static struct timeval tv_ms(int64_t ms) {
+    struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
+    return tv;
+}
+
+static int is_error(const redisReply *r, const char *prefix) {
+    return r && r->type == REDIS_REPLY_ERROR && r->str && strncmp(r->str, prefix, strlen(prefix)) == 0;
+}
+
+static redisReply *raw(redisContext *ctx, int argc, const char **argv, const size_t *lens) {
+    return redisCommandArgv(ctx, argc, argv, lens);
+}
+
+/* FUNCTION LOAD REPLACE when the server's library is missing or older. */
+static int ensure_functions(redisContext *ctx, sluice_error *err) {
+    const char *ver[] = {"FCALL_RO", "sluice_version", "0"};
+    redisReply *r = raw(ctx, 3, ver, NULL);
+    if (!r) {
+        err_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
+        return -1;
+    }
+    int load = r->type != REDIS_REPLY_INTEGER || r->integer < sluice_functions_version;
+    if (r->type == REDIS_REPLY_ERROR && !is_error(r, "ERR Function not found") &&
+        !is_error(r, "ERR Function")) {
+        err_from_reply(err, r, "checking the sluice Functions");
+        freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    if (!load) return 0;
+    const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", sluice_functions_lua};
+    r = raw(ctx, 4, argv, NULL);
+    if (!r) {
+        err_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        err_from_reply(err, r, "loading the sluice Functions");
+        freeReplyObject(r);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+static int simple(redisContext *ctx, int argc, const char **argv, const char *what, sluice_error *err) {
+    redisReply *r = raw(ctx, argc, argv, NULL);
+    if (!r) {
+        err_set(err, SLUICE_ERR_UNREACHABLE, "%s: %s", what, ctx->errstr);
+        return -1;
+    }
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (is_error(r, "WRONGPASS") || is_error(r, "NOAUTH") || is_error(r, "ERR invalid password") ||
+            is_error(r, "ERR AUTH"))
+            err_set(err, SLUICE_ERR_AUTH, "%s: authentication failed (check the user and password)", what);
+        else
+            err_from_reply(err, r, what);
+        rc = -1;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+static int reconnect(sluice_client *c, sluice_error *err) {
+    if (c->ctx) {
+        redisFree(c->ctx);
+        c->ctx = NULL;
+    }
+    struct timeval tv = tv_ms(CONNECT_TIMEOUT_MS);
+    redisContext *ctx = c->url.is_unix ? redisConnectUnixWithTimeout(c->url.path, tv)
+                                       : redisConnectWithTimeout(c->url.host, c->url.port, tv);
+    if (!ctx) {
+        err_set(err, SLUICE_ERR_NOMEM, "cannot allocate a redis context");
+        return -1;
+    }
+    if (ctx->err) {
+        if (c->url.is_unix)
+            err_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at unix:%s: %s", c->url.path, ctx->errstr);
+        else
+            err_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at %s:%d: %s", c->url.host, c->url.port,
+                    ctx->errstr);
+        redisFree(ctx);
+        return -1;
+    }
+    redisSetTimeout(ctx, tv_ms(c->timeout_ms));
+    int rc = 0;
+    if (c->url.password[0]) {
+        const char *a2[] = {"AUTH", c->url.password};
+        const char *a3[] = {"AUTH", c->url.user, c->url.password};
+        rc = c->url.user[0] ? simple(ctx, 3, a3, "AUTH", err) : simple(ctx, 2, a2, "AUTH", err);
+    }
+    if (rc == 0 && c->url.db) {
+        char db[16];
+        snprintf(db, sizeof(db), "%d", c->url.db);
+        const char *a[] = {"SELECT", db};
+        rc = simple(ctx, 2, a, "SELECT", err);
+    }
+    if (rc == 0 && c->name[0]) {
+        const char *a[] = {"CLIENT", "SETNAME", c->name};
+        rc = simple(ctx, 3, a, "CLIENT SETNAME", err);
+    }
+    if (rc == 0) rc = ensure_functions(ctx, err);
+    if (rc < 0) {
+        redisFree(ctx);
+        return -1;
+    }
+    c->ctx = ctx;
+    return 0;
+}
+
+static int valid_namespace(const char *ns) {
+    size_t n = strlen(ns);
+    if (n == 0 || n > NAME_MAX_LEN) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = ns[i];
+        if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') && !(ch >= '0' && ch <= '9') &&
+            ch != '_' && ch != '-' && ch != '.' && ch != ':')
+            return 0;
+    }
+    return 1;
+}
+
+sluice_client *sluice_client_connect(const char *url, const char *ns, sluice_error *err) {
+    err_reset(err);
+    if (!url || !*url) url = getenv("SLUICE_REDIS_URL");
+    if (!url || !*url) url = SLUICE_DEFAULT_URL;
+    if (!ns || !*ns) ns = getenv("SLUICE_NAMESPACE");
+    if (!ns || !*ns) ns = SLUICE_DEFAULT_NAMESPACE;
+    if (!valid_namespace(ns)) {
+        err_set(err, SLUICE_ERR_ARGUMENT, "namespace must be 1..64 of [A-Za-z0-9_.:-]");
+        return NULL;
+    }
+    sluice_client *c = calloc(1, sizeof(*c));
+    if (!c) {
+        err_set(err, SLUICE_ERR_NOMEM, "cannot allocate a client");
+        return NULL;
+    }
+    c->timeout_ms = 5000;
+    strcpy(c->ns, ns);
+    if (url_parse(url, &c->url, err) < 0 || reconnect(c, err) < 0) {
+        sluice_client_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void sluice_client_free(sluice_client *c) {
+    if (!c) return;
+    if (c->ctx) redisFree(c->ctx);
+    memset(&c->url, 0, sizeof(c->url)); /* the password */
+    free(c);
+}
+
+int sluice_client_set_name(sluice_client *c, const char *name, sluice_error *err) {
+    err_reset(err);
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > NAME_MAX_LEN) {
+        err_set(err, SLUICE_ERR_ARGUMENT, "client name must be 1..64 bytes");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') && !(ch >= '0' && ch <= '9') &&
+            !strchr("_.:@-", ch)) {
+            err_set(err, SLUICE_ERR_ARGUMENT, "client name may hold only [A-Za-z0-9_.:@-]");
+            return -1;
+        }
+    }
+    strcpy(c->name, name);
+    cmd m;
+    cmd_init(&m);
+    cmd_str(&m, "CLIENT");
+    cmd_str(&m, "SETNAME");
+    cmd_str(&m, name);
+    redisReply *r = client_call(c, &m, "CLIENT SETNAME", err);
+    cmd_clear(&m);
+    freeReplyObject(r);
+    return r ? 0 : -1;
+}
+
+int sluice_client_set_timeout(sluice_client *c, int64_t ms, sluice_error *err) {
+    err_reset(err);
+    if (ms < 1 || ms > 3600000) {
+        err_set(err, SLUICE_ERR_ARGUMENT, "timeout must be 1..3600000 ms");
+        return -1;
+    }
+    c->timeout_ms = ms;
+    if (c->ctx) redisSetTimeout(c->ctx, tv_ms(ms));
+    return 0;
+}
+
+const char *sluice_client_namespace(const sluice_client *c) {
+    return c->ns;
+}
+
+const char *client_actor(const sluice_client *c) {
+    return c->name[0] ? c->name : "libsluice";
+}
+
+static void broken(sluice_client *c, const char *what, sluice_error *err) {
+    err_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis: %s", what,
+            c->ctx->errstr[0] ? c->ctx->errstr : "connection closed");
+    redisFree(c->ctx);
+    c->ctx = NULL;
+}
+
+/* Turns a reply into client_call's contract: errors mapped and freed. */
+static redisReply *settle(redisReply *r, const char *what, sluice_error *err) {
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        err_from_reply(err, r, what);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err) {
+    if (m->failed) {
+        err_set(err, SLUICE_ERR_NOMEM, "%s: out of memory", what);
+        return NULL;
+    }
+    if (!c->ctx && reconnect(c, err) < 0) return NULL;
+    redisReply *r = raw(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
+    if (!r) {
+        broken(c, what, err);
+        return NULL;
+    }
+    if (is_error(r, "ERR Function not found")) {
+        /* Redis restarted without the library: the call did not run. */
+        freeReplyObject(r);
+        if (ensure_functions(c->ctx, err) < 0) return NULL;
+        r = raw(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
+        if (!r) {
+            broken(c, what, err);
+            return NULL;
+        }
+    }
+    return settle(r, what, err);
+}
+
+int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
+                    sluice_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        replies[i] = NULL;
+        err_reset(&errs[i]);
+    }
+    if (!c->ctx && reconnect(c, err) < 0) return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (cmds[i].failed) {
+            err_set(err, SLUICE_ERR_NOMEM, "out of memory");
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        redisAppendCommandArgv(c->ctx, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].argvlen);
+    int reload = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *r = NULL;
+        if (redisGetReply(c->ctx, &r) != REDIS_OK) {
+            for (size_t j = i; j < n; j++) err_set(&errs[j], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
+            broken(c, "pipeline", err);
+            return -1;
+        }
+        if (is_error(r, "ERR Function not found")) reload = 1;
+        replies[i] = settle(r, "call", &errs[i]);
+    }
+    if (reload) {
+        /* Retry only what never ran; the rest keep their replies. */
+        if (ensure_functions(c->ctx, err) < 0) return -1;
+        for (size_t i = 0; i < n; i++) {
+            if (replies[i] || !strstr(errs[i].text, "Function not found")) continue;
+            err_reset(&errs[i]);
+            cmd *m = (cmd *)&cmds[i];
+            void *r = raw(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
+            if (!r) {
+                err_set(&errs[i], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
+                broken(c, "pipeline", err);
+                return -1;
+            }
+            replies[i] = settle(r, "call", &errs[i]);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------ replies ------------------------------ */
+
+int reply_int(const redisReply *r, int64_t *out) {
+    if (!r) return -1;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *out = r->integer;
+        return 0;
+    }
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20) return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(r->str, &end, 10);
+    if (errno || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+int reply_num(const redisReply *r, double *out) {
+    if (!r) return -1;
+    if (r->type == REDIS_REPLY_INTEGER) {
+        *out = (double)r->integer;
+        return 0;
+    }
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 40) return -1;
+    char *end;
+    errno = 0;
+    double v = strtod(r->str, &end);
+    if (errno || *end) return -1;
+    *out = v;
+    return 0;
+}
+
+int reply_strcpy(const redisReply *r, char *buf, size_t len) {
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) || len == 0) return -1;
+    size_t n = r->len < len - 1 ? r->len : len - 1;
+    memcpy(buf, r->str, n);
+    buf[n] = '\0';
+    return 0;
+}
+
+char *reply_strdup(const redisReply *r) {
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)) return NULL;
+    char *s = malloc(r->len + 1);
+    if (!s) return NULL;
+    memcpy(s, r->str, r->len);
+    s[r->len] = '\0';
+    return s;
+}

@@ -1,0 +1,76 @@
+/* Errors: the caller-owned error struct and the mapping of Redis replies. */
+#include <stdio.h>
+#include <string.h>
+
+#include "queue.h"
+
+static const char *const names[] = {
+    [SLUICE_OK] = "ok",
+    [SLUICE_ERR_UNREACHABLE] = "unreachable",
+    [SLUICE_ERR_AUTH] = "authentication failed",
+    [SLUICE_ERR_URL] = "bad url",
+    [SLUICE_ERR_NAME] = "invalid name",
+    [SLUICE_ERR_PAYLOAD] = "invalid payload",
+    [SLUICE_ERR_ARGUMENT] = "invalid argument",
+    [SLUICE_ERR_UNKNOWN_CLASS] = "unknown class",
+    [SLUICE_ERR_QUEUE_FULL] = "queue full",
+    [SLUICE_ERR_STALE] = "stale token",
+    [SLUICE_ERR_NOT_FOUND] = "not found",
+    [SLUICE_ERR_BUSY] = "busy",
+    [SLUICE_ERR_STATE] = "wrong state",
+    [SLUICE_ERR_SERVER] = "server error",
+    [SLUICE_ERR_PROTOCOL] = "protocol error",
+    [SLUICE_ERR_NOMEM] = "out of memory",
+};
+
+const char *sluice_error_name(sluice_error_code code) {
+    if ((unsigned)code >= sizeof(names) / sizeof(names[0])) return "unknown error";
+    return names[code];
+}
+
+void err_reset(sluice_error *err) {
+    if (!err) return;
+    err->code = SLUICE_OK;
+    err->text[0] = '\0';
+}
+
+void err_set(sluice_error *err, sluice_error_code code, const char *fmt, ...) {
+    if (!err || err->code != SLUICE_OK) return;
+    va_list ap;
+    err->code = code;
+    va_start(ap, fmt);
+    vsnprintf(err->text, sizeof(err->text), fmt, ap);
+    va_end(ap);
+    for (char *p = err->text; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+}
+
+/* The Functions answer "CODE sentence"; Redis appends " script: ..." */
+static const struct {
+    const char *word;
+    sluice_error_code code;
+} domain[] = {
+    {"NOCLASS", SLUICE_ERR_UNKNOWN_CLASS}, {"BADNAME", SLUICE_ERR_NAME},
+    {"BADARG", SLUICE_ERR_ARGUMENT},       {"PAYLOAD", SLUICE_ERR_PAYLOAD},
+    {"FULL", SLUICE_ERR_QUEUE_FULL},       {"STALE", SLUICE_ERR_STALE},
+    {"NOTFOUND", SLUICE_ERR_NOT_FOUND},    {"BUSY", SLUICE_ERR_BUSY},
+    {"STATE", SLUICE_ERR_STATE},           {"NOAUTH", SLUICE_ERR_AUTH},
+    {"WRONGPASS", SLUICE_ERR_AUTH},
+};
+
+void err_from_reply(sluice_error *err, const redisReply *r, const char *what) {
+    const char *s = r->str ? r->str : "";
+    size_t n = r->len;
+    const char *trailer = strstr(s, " script:");
+    if (trailer) n = (size_t)(trailer - s);
+    for (size_t i = 0; i < sizeof(domain) / sizeof(domain[0]); i++) {
+        size_t w = strlen(domain[i].word);
+        if (n >= w && strncmp(s, domain[i].word, w) == 0 && (s[w] == ' ' || n == w)) {
+            const char *msg = n > w ? s + w + 1 : domain[i].word;
+            int len = (int)(n > w ? n - w - 1 : w);
+            err_set(err, domain[i].code, "%s: %.*s", what, len, msg);
+            return;
+        }
+    }
+    err_set(err, SLUICE_ERR_SERVER, "%s: redis: %.*s", what, (int)(n > 200 ? 200 : n), s);
+}

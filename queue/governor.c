@@ -1,0 +1,634 @@
+/* sluice governor control law: tiered AIMD with hysteresis and a dwell time
+ * that turns signal pressure into each class's admitted fraction. Pure: no
+ * I/O, no clock, no Redis; the essay is in include/sluice/governor.h. */
+#include "sluice/governor.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a)
+#endif
+
+#define PRESSURE_MAX 1e9        /* pressures are clamped to +-this: keeps text and JSON sane */
+#define TICK_MS_MAX 3600000     /* ms, one hour */
+#define DWELL_MS_MAX 86400000   /* ms, one day */
+#define STATE_VERSION 1
+
+/* Local copy so this file needs nothing but libc, libm and jansson. */
+static const char *const tier_words[SLUICE_TIERS] = {"critical", "high", "normal", "low"};
+
+/* ================================================================ names */
+
+static const char *const stale_words[] = {"assume-pressure", "hold", "ignore"};
+static const char *const action_words[] = {"hold", "cut", "critical", "raise"};
+
+const char *sluice_on_stale_name(sluice_on_stale policy)
+{
+    int i = (int)policy;
+    if (i < 0 || i > (int)SLUICE_STALE_IGNORE) return NULL;
+    return stale_words[i];
+}
+
+int sluice_on_stale_parse(const char *s, sluice_on_stale *out)
+{
+    if (!s || !out) return -1;
+    for (int i = 0; i <= (int)SLUICE_STALE_IGNORE; i++) {
+        if (strcmp(s, stale_words[i]) == 0) {
+            *out = (sluice_on_stale)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *sluice_law_action_name(sluice_law_action a)
+{
+    int i = (int)a;
+    if (i < 0 || i > (int)SLUICE_LAW_RAISE) return NULL;
+    return action_words[i];
+}
+
+static int action_parse(const char *s, sluice_law_action *out)
+{
+    for (int i = 0; i <= (int)SLUICE_LAW_RAISE; i++) {
+        if (strcmp(s, action_words[i]) == 0) {
+            *out = (sluice_law_action)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ================================================================ text */
+
+static void say(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* snprintf for plain-words text: cutting a long signal name short is fine,
+ * and going through va_list keeps gcc's truncation warnings for the cases
+ * where truncation would be a bug. */
+static void say(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    if (!buf || len == 0) return;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+/* ================================================================ checks */
+
+static int fail(char *why, size_t whylen, const char *fmt, ...) PRINTF_LIKE(3, 4);
+
+/* Writes the message (if the caller wants it) and returns -1. */
+static int fail(char *why, size_t whylen, const char *fmt, ...)
+{
+    if (why && whylen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, whylen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+void sluice_law_params_default(sluice_law_params *p)
+{
+    if (!p) return;
+    p->tick_ms = 1000;
+    p->decrease = 0.5;
+    p->increase = 0.1;
+    p->band = 0.2;
+    p->dwell_ms = 5000;
+    p->stale_pressure = 1.5;
+    p->escalate = 0.05;
+    p->snap = 0.01;
+}
+
+int sluice_law_params_check(const sluice_law_params *p, char *why, size_t whylen)
+{
+    if (why && whylen > 0) why[0] = '\0';
+    if (!p) return fail(why, whylen, "params is NULL");
+    if (p->tick_ms < 1 || p->tick_ms > TICK_MS_MAX)
+        return fail(why, whylen, "tick_ms must be 1..%d ms", TICK_MS_MAX);
+    if (!isfinite(p->decrease) || p->decrease <= 0 || p->decrease >= 1)
+        return fail(why, whylen, "decrease must be above 0 and below 1");
+    if (!isfinite(p->increase) || p->increase <= 0 || p->increase > 1)
+        return fail(why, whylen, "increase must be above 0 and at most 1");
+    if (!isfinite(p->band) || p->band < 0 || p->band >= 1)
+        return fail(why, whylen, "band must be at least 0 and below 1");
+    if (p->dwell_ms < 0 || p->dwell_ms > DWELL_MS_MAX)
+        return fail(why, whylen, "dwell_ms must be 0..%d ms", DWELL_MS_MAX);
+    if (!isfinite(p->stale_pressure) || p->stale_pressure <= 1)
+        return fail(why, whylen, "stale_pressure must be a finite number above 1");
+    if (!isfinite(p->escalate) || p->escalate < 0)
+        return fail(why, whylen, "escalate must be a finite number of at least 0");
+    if (!isfinite(p->snap) || p->snap < 0 || p->snap >= 0.5)
+        return fail(why, whylen, "snap must be at least 0 and below 0.5");
+    return 0;
+}
+
+static int valid_action(sluice_law_action a)
+{
+    int i = (int)a;
+    return i >= (int)SLUICE_LAW_HOLD && i <= (int)SLUICE_LAW_RAISE;
+}
+
+static int check_state(const sluice_law_state *st, char *why, size_t whylen)
+{
+    if (st->ticks < 0) return fail(why, whylen, "state: ticks is negative");
+    if (st->has_change != 0 && st->has_change != 1)
+        return fail(why, whylen, "state: has_change must be 0 or 1");
+    if (st->calm != 0 && st->calm != 1) return fail(why, whylen, "state: calm must be 0 or 1");
+    if (!valid_action(st->last_action)) return fail(why, whylen, "state: unknown last_action");
+    if (st->has_change && st->last_action == SLUICE_LAW_HOLD)
+        return fail(why, whylen, "state: a change cannot be a hold");
+    if (!isfinite(st->last_pressure)) return fail(why, whylen, "state: last_pressure is not finite");
+    return 0;
+}
+
+/* (critical - target) / 2: halved so that no finite inputs overflow. */
+static double half_span(const sluice_law_signal *s)
+{
+    return s->critical * 0.5 - s->target * 0.5;
+}
+
+static int check_signal(const sluice_law_signal *s, size_t i, char *why, size_t whylen)
+{
+    int policy = (int)s->on_stale;
+    if (!s->name) return fail(why, whylen, "signal %zu has no name", i);
+    if (!isfinite(s->target) || !isfinite(s->critical))
+        return fail(why, whylen, "signal %.64s: target and critical must be finite", s->name);
+    double span = half_span(s);
+    if (span == 0) return fail(why, whylen, "signal %.64s: critical must differ from target", s->name);
+    if (s->lower_is_worse && span > 0)
+        return fail(why, whylen, "signal %.64s: lower is worse, so critical must be below target",
+                    s->name);
+    if (!s->lower_is_worse && span < 0)
+        return fail(why, whylen, "signal %.64s: higher is worse, so critical must be above target",
+                    s->name);
+    if (s->stale_after_ms < 0)
+        return fail(why, whylen, "signal %.64s: stale_after_ms is negative", s->name);
+    if (policy < (int)SLUICE_STALE_ASSUME_PRESSURE || policy > (int)SLUICE_STALE_IGNORE)
+        return fail(why, whylen, "signal %.64s: unknown on_stale policy", s->name);
+    if (s->has_value && !isfinite(s->value))
+        return fail(why, whylen, "signal %.64s: value is not a finite number", s->name);
+    return 0;
+}
+
+static int check_class(const sluice_law_class *c, size_t i, char *why, size_t whylen)
+{
+    int tier = (int)c->tier;
+    if (tier < (int)SLUICE_TIER_CRITICAL || tier > (int)SLUICE_TIER_LOW)
+        return fail(why, whylen, "class %zu: unknown tier", i);
+    if (!isfinite(c->floor) || c->floor < 0 || c->floor > 1)
+        return fail(why, whylen, "class %zu: floor must be within [0,1]", i);
+    if (!isfinite(c->fraction))
+        return fail(why, whylen, "class %zu: fraction is not a finite number", i);
+    return 0;
+}
+
+int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *st,
+                           const sluice_law_signal *signals, size_t nsig,
+                           const sluice_law_class *classes, size_t ncls,
+                           char *why, size_t whylen)
+{
+    sluice_law_params defaults;
+    if (why && whylen > 0) why[0] = '\0';
+    if (!p) {
+        sluice_law_params_default(&defaults);
+        p = &defaults;
+    }
+    if (sluice_law_params_check(p, why, whylen) < 0) return -1;
+    if (!st) return fail(why, whylen, "state is NULL");
+    if (check_state(st, why, whylen) < 0) return -1;
+    if (nsig > 0 && !signals) return fail(why, whylen, "signals is NULL but nsig is %zu", nsig);
+    if (ncls > 0 && !classes) return fail(why, whylen, "classes is NULL but ncls is %zu", ncls);
+    for (size_t i = 0; i < nsig; i++)
+        if (check_signal(&signals[i], i, why, whylen) < 0) return -1;
+    for (size_t i = 0; i < ncls; i++)
+        if (check_class(&classes[i], i, why, whylen) < 0) return -1;
+    return 0;
+}
+
+/* ================================================================ pressure */
+
+/* What this tick's signals add up to. */
+struct reading {
+    size_t counted;                   /* signals that count toward pressure */
+    double pressure;                  /* worst of them; 0 if none */
+    const sluice_law_signal *driver;  /* the worst one, NULL if none */
+    int driver_stale;
+    const sluice_law_signal *held;    /* first stale signal with policy hold, or NULL */
+};
+
+static int is_stale(const sluice_law_signal *s)
+{
+    int64_t age = s->age_ms < 0 ? 0 : s->age_ms;
+    return !s->has_value || age > s->stale_after_ms;
+}
+
+static double pressure_of(const sluice_law_signal *s)
+{
+    double p = 1.0 + (s->value * 0.5 - s->target * 0.5) / half_span(s);
+    if (p > PRESSURE_MAX) return PRESSURE_MAX;
+    if (p < -PRESSURE_MAX) return -PRESSURE_MAX;
+    return p;
+}
+
+static void read_signals(const sluice_law_params *p, const sluice_law_signal *sig, size_t n,
+                         struct reading *r)
+{
+    memset(r, 0, sizeof *r);
+    r->pressure = 0;
+    for (size_t i = 0; i < n; i++) {
+        const sluice_law_signal *s = &sig[i];
+        int stale = is_stale(s);
+        double ps;
+        if (stale && s->on_stale == SLUICE_STALE_HOLD) {
+            if (!r->held) r->held = s;
+            continue;
+        }
+        if (stale && s->on_stale == SLUICE_STALE_IGNORE) continue;
+        ps = stale ? p->stale_pressure : pressure_of(s);
+        if (r->counted == 0 || ps > r->pressure) {
+            r->pressure = ps;
+            r->driver = s;
+            r->driver_stale = stale;
+        }
+        r->counted++;
+    }
+}
+
+/* "name", "name (stale)" or "name (never reported)". */
+static void signal_words(const sluice_law_signal *s, int stale, char *buf, size_t len)
+{
+    if (!s) {
+        say(buf, len, "no signal");
+        return;
+    }
+    say(buf, len, "%.64s%s", s->name,
+             !stale ? "" : s->has_value ? " (stale)" : " (never reported)");
+}
+
+/* ================================================================ tick */
+
+/* now - then in ms, saturating, and 0 if then is later than now. */
+static int64_t elapsed(int64_t now, int64_t then)
+{
+    if (now <= then) return 0;
+    if (then < 0 && now > INT64_MAX + then) return INT64_MAX;
+    return now - then;
+}
+
+static int throttled(const sluice_law_class *c)
+{
+    return c->tier != SLUICE_TIER_CRITICAL;
+}
+
+/* The previous fraction clamped into [floor,1]; 1 for critical. */
+static double clamped(const sluice_law_class *c)
+{
+    double f = c->fraction;
+    if (!throttled(c)) return 1.0;
+    if (f < c->floor) f = c->floor;
+    if (f > 1.0) f = 1.0;
+    return f;
+}
+
+/* Which tiers have room to be cut or raised, after clamping. */
+struct survey {
+    int above_floor[SLUICE_TIERS];
+    int below_one[SLUICE_TIERS];
+};
+
+static void survey_classes(const sluice_law_class *cls, size_t n, struct survey *sv)
+{
+    memset(sv, 0, sizeof *sv);
+    for (size_t i = 0; i < n; i++) {
+        double f = clamped(&cls[i]);
+        if (!throttled(&cls[i])) continue;
+        if (f > cls[i].floor) sv->above_floor[cls[i].tier] = 1;
+        if (f < 1.0) sv->below_one[cls[i].tier] = 1;
+    }
+}
+
+/* Lowest tier (shed first) with a class above its floor; -1 if none. */
+static int tier_to_cut(const struct survey *sv)
+{
+    for (int t = SLUICE_TIER_LOW; t > SLUICE_TIER_CRITICAL; t--)
+        if (sv->above_floor[t]) return t;
+    return -1;
+}
+
+/* Highest non-critical tier with a class below 1; -1 if none. */
+static int tier_to_raise(const struct survey *sv)
+{
+    for (int t = SLUICE_TIER_HIGH; t <= SLUICE_TIER_LOW; t++)
+        if (sv->below_one[t]) return t;
+    return -1;
+}
+
+/* What this tick does. */
+struct plan {
+    sluice_law_action action;
+    int tier;                          /* the tier cut or raised; -1 otherwise */
+    int moves;                         /* 1 if the action moves some fraction */
+    const sluice_law_signal *driver;
+    int driver_stale;
+    char summary[SLUICE_LAW_SUMMARY];
+};
+
+static double cut_one(const sluice_law_params *p, double f, double floor)
+{
+    double nf = f * p->decrease;
+    if (nf < floor + p->snap) nf = floor;
+    return nf;
+}
+
+static double raise_one(const sluice_law_params *p, double f)
+{
+    double nf = f + p->increase;
+    if (nf > 1.0 - p->snap) nf = 1.0;
+    return nf;
+}
+
+/* Chooses the action from the pressure, the state and the tiers' room, and
+ * moves the calm streak forward. */
+static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now,
+                   const struct reading *r, const struct survey *sv, struct plan *pl)
+{
+    double P = r->pressure;
+    char who[96];
+    int64_t since = st->has_change ? elapsed(now, st->last_change_ms) : INT64_MAX;
+    int in_dwell = since < p->dwell_ms;
+    int calm_zone = P < 1.0 - p->band;
+
+    memset(pl, 0, sizeof *pl);
+    pl->action = SLUICE_LAW_HOLD;
+    pl->tier = -1;
+    pl->driver = r->driver;
+    pl->driver_stale = r->driver_stale;
+    signal_words(r->driver, r->driver_stale, who, sizeof who);
+
+    /* The calm streak is what a raise waits for; a held stale signal breaks
+     * it, since nobody can vouch that its part of the database is calm. */
+    if (calm_zone && !r->held) {
+        if (!st->calm) {
+            st->calm = 1;
+            st->calm_since_ms = now;
+        }
+    } else {
+        st->calm = 0;
+        st->calm_since_ms = 0;
+    }
+
+    if (r->counted > 0 && P >= 2.0) {
+        pl->action = SLUICE_LAW_CRITICAL;
+        for (int t = SLUICE_TIER_HIGH; t <= SLUICE_TIER_LOW; t++)
+            if (sv->above_floor[t]) pl->moves = 1;
+        say(pl->summary, sizeof pl->summary,
+                 "critical: %s pressure %.2f at or over critical; every class at its floor",
+                 who, P);
+    } else if (P > 1.0) {
+        int t = tier_to_cut(sv);
+        int worse = st->last_action == SLUICE_LAW_CUT && P > st->last_pressure + p->escalate;
+        if (t < 0) {
+            say(pl->summary, sizeof pl->summary,
+                     "hold: %s pressure %.2f over target, but every class is at its floor", who, P);
+        } else if (in_dwell && !worse) {
+            say(pl->summary, sizeof pl->summary,
+                     "hold: %s pressure %.2f over target, dwell %lld of %lld ms since last %s",
+                     who, P, (long long)since, (long long)p->dwell_ms,
+                     action_words[st->last_action]);
+        } else {
+            pl->action = SLUICE_LAW_CUT;
+            pl->tier = t;
+            pl->moves = 1;
+            say(pl->summary, sizeof pl->summary, "cut %s tier: %s pressure %.2f over target",
+                     tier_words[t], who, P);
+        }
+    } else if (calm_zone) {
+        int t = tier_to_raise(sv);
+        int64_t calm_for = st->calm ? elapsed(now, st->calm_since_ms) : 0;
+        if (r->held) {
+            pl->driver = r->held;
+            pl->driver_stale = 1;
+            signal_words(r->held, 1, who, sizeof who);
+            say(pl->summary, sizeof pl->summary,
+                     "hold: %s is stale and its policy is hold, so nothing is raised", who);
+        } else if (t < 0) {
+            say(pl->summary, sizeof pl->summary,
+                     "hold: pressure %.2f, every class at full admission", P);
+        } else if (calm_for < p->dwell_ms) {
+            say(pl->summary, sizeof pl->summary,
+                     "hold: pressure %.2f below %.2f for %lld of %lld ms before a raise", P,
+                     1.0 - p->band, (long long)calm_for, (long long)p->dwell_ms);
+        } else if (in_dwell) {
+            say(pl->summary, sizeof pl->summary,
+                     "hold: pressure %.2f, dwell %lld of %lld ms since last %s", P,
+                     (long long)since, (long long)p->dwell_ms, action_words[st->last_action]);
+        } else {
+            pl->action = SLUICE_LAW_RAISE;
+            pl->tier = t;
+            pl->moves = 1;
+            say(pl->summary, sizeof pl->summary,
+                     "raise %s tier: pressure %.2f below %.2f for %lld ms", tier_words[t], P,
+                     1.0 - p->band, (long long)calm_for);
+        }
+    } else {
+        say(pl->summary, sizeof pl->summary,
+                 "hold: %s pressure %.2f within band %.2f..1.00", who, P, 1.0 - p->band);
+    }
+}
+
+/* Applies the plan to one class: its new fraction and the reason for it. */
+static double apply(const sluice_law_params *p, const struct plan *pl, sluice_law_class *c)
+{
+    double old = c->fraction, f = clamped(c), nf = f;
+    char note[48] = "";
+    char body[SLUICE_LAW_REASON];
+    int t = (int)c->tier;
+
+    if (f != old) say(note, sizeof note, "clamped from %.2f; ", old);
+    if (!throttled(c)) {
+        say(body, sizeof body, "critical tier: never throttled");
+    } else if (pl->action == SLUICE_LAW_CRITICAL) {
+        nf = c->floor;
+        say(body, sizeof body, "at floor %.2f: pressure at or over critical", nf);
+    } else if (pl->action == SLUICE_LAW_CUT && t == pl->tier) {
+        nf = cut_one(p, f, c->floor);
+        if (nf < f)
+            say(body, sizeof body, "cut %.2f -> %.2f: over target, %s tier shed first", f, nf,
+                     tier_words[t]);
+        else
+            say(body, sizeof body, "at floor %.2f: over target", nf);
+    } else if (pl->action == SLUICE_LAW_CUT && t < pl->tier) {
+        say(body, sizeof body, "held at %.2f: over target, %s tier is cut first", f,
+                 tier_words[pl->tier]);
+    } else if (pl->action == SLUICE_LAW_CUT) {
+        say(body, sizeof body, "at floor %.2f: over target", f);
+    } else if (pl->action == SLUICE_LAW_RAISE && t == pl->tier) {
+        nf = raise_one(p, f);
+        if (nf > f)
+            say(body, sizeof body, "raised %.2f -> %.2f: calm, %s tier recovers first", f,
+                     nf, tier_words[t]);
+        else
+            say(body, sizeof body, "full admission");
+    } else if (pl->action == SLUICE_LAW_RAISE && t > pl->tier) {
+        say(body, sizeof body, "held at %.2f: %s tier recovers first", f,
+                 tier_words[pl->tier]);
+    } else if (pl->action == SLUICE_LAW_RAISE) {
+        say(body, sizeof body, "full admission");
+    } else {
+        /* The plan's summary starts with "hold: "; say "held at x: ..." instead. */
+        const char *rest = pl->summary;
+        if (strncmp(rest, "hold: ", 6) == 0) rest += 6;
+        say(body, sizeof body, "held at %.2f: %s", f, rest);
+    }
+    say(c->reason, sizeof c->reason, "%s%s", note, body);
+    c->fraction = nf;
+    return old;
+}
+
+int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t now_ms,
+                    const sluice_law_signal *signals, size_t nsig,
+                    sluice_law_class *classes, size_t ncls, sluice_law_decision *out)
+{
+    sluice_law_params defaults;
+    struct reading r;
+    struct survey sv;
+    struct plan pl;
+    size_t changed = 0;
+
+    if (sluice_law_input_check(p, st, signals, nsig, classes, ncls, NULL, 0) < 0) return -1;
+    if (!p) {
+        sluice_law_params_default(&defaults);
+        p = &defaults;
+    }
+
+    /* A clock that stepped back restarts the dwell instead of stretching it. */
+    if (st->has_change && now_ms < st->last_change_ms) st->last_change_ms = now_ms;
+    if (st->calm && now_ms < st->calm_since_ms) st->calm_since_ms = now_ms;
+
+    read_signals(p, signals, nsig, &r);
+    survey_classes(classes, ncls, &sv);
+    decide(p, st, now_ms, &r, &sv, &pl);
+
+    for (size_t i = 0; i < ncls; i++) {
+        double old = apply(p, &pl, &classes[i]);
+        if (classes[i].fraction != old) changed++;
+    }
+
+    if (pl.moves) {
+        st->has_change = 1;
+        st->last_change_ms = now_ms;
+        st->last_action = pl.action;
+        st->last_pressure = r.pressure;
+    }
+    st->ticks = st->ticks < INT64_MAX ? st->ticks + 1 : INT64_MAX;
+    st->last_tick_ms = now_ms;
+
+    if (out) {
+        out->action = pl.action;
+        out->pressure = r.pressure;
+        out->driver = pl.driver ? pl.driver->name : NULL;
+        out->driver_stale = pl.driver ? pl.driver_stale : 0;
+        out->driver_value = pl.driver && !pl.driver_stale ? pl.driver->value : NAN;
+        out->changed = changed;
+        say(out->summary, sizeof out->summary, "%s", pl.summary);
+    }
+    return 0;
+}
+
+/* ================================================================ state */
+
+void sluice_law_state_init(sluice_law_state *st)
+{
+    if (!st) return;
+    memset(st, 0, sizeof *st);
+    st->last_action = SLUICE_LAW_HOLD;
+    st->last_pressure = 0;
+}
+
+int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len)
+{
+    json_t *o;
+    char *text;
+    size_t n;
+
+    if (buf && len > 0) buf[0] = '\0';
+    if (!st || !buf || len == 0) return -1;
+    if (check_state(st, NULL, 0) < 0) return -1;
+    o = json_pack("{s:i, s:I, s:I, s:b, s:I, s:s, s:f, s:b, s:I}",
+                  "v", STATE_VERSION,
+                  "ticks", (json_int_t)st->ticks,
+                  "last_tick_ms", (json_int_t)st->last_tick_ms,
+                  "has_change", st->has_change,
+                  "last_change_ms", (json_int_t)st->last_change_ms,
+                  "last_action", action_words[st->last_action],
+                  "last_pressure", st->last_pressure,
+                  "calm", st->calm,
+                  "calm_since_ms", (json_int_t)st->calm_since_ms);
+    if (!o) return -1;
+    text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    json_decref(o);
+    if (!text) return -1;
+    n = strlen(text);
+    if (n >= len) {
+        free(text);
+        return -1;
+    }
+    memcpy(buf, text, n + 1);
+    free(text);
+    return 0;
+}
+
+int sluice_law_state_decode(const char *text, sluice_law_state *st)
+{
+    json_t *root;
+    json_error_t err;
+    sluice_law_state s;
+    int has_change = 0, calm = 0;
+    json_int_t version = 0, ticks = 0, last_tick = 0, last_change = 0, calm_since = 0;
+    const char *action = NULL;
+    double pressure = 0;
+    int rc = -1;
+
+    if (!text || !st) return -1;
+    root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    if (!root) return -1;
+    if (json_is_object(root) &&
+        json_unpack_ex(root, &err, 0, "{s:I, s:I, s:I, s:b, s:I, s:s, s:F, s:b, s:I}",
+                       "v", &version,
+                       "ticks", &ticks,
+                       "last_tick_ms", &last_tick,
+                       "has_change", &has_change,
+                       "last_change_ms", &last_change,
+                       "last_action", &action,
+                       "last_pressure", &pressure,
+                       "calm", &calm,
+                       "calm_since_ms", &calm_since) == 0 &&
+        version == STATE_VERSION) {
+        sluice_law_state_init(&s);
+        s.ticks = (int64_t)ticks;
+        s.last_tick_ms = (int64_t)last_tick;
+        s.has_change = has_change ? 1 : 0;
+        s.last_change_ms = (int64_t)last_change;
+        s.last_pressure = pressure;
+        s.calm = calm ? 1 : 0;
+        s.calm_since_ms = (int64_t)calm_since;
+        if (action_parse(action, &s.last_action) == 0 && check_state(&s, NULL, 0) == 0) {
+            *st = s;
+            rc = 0;
+        }
+    }
+    json_decref(root);
+    return rc;
+}

@@ -1,0 +1,173 @@
+-- sluice_claim: leases up to N ready jobs of a class, after reclaiming
+-- expired leases and promoting due delayed jobs. This is where admission
+-- happens: the gate (paused, admitted fraction, concurrency, rate) decides
+-- how many of the head of the ready set may start. Jobs the gate holds back
+-- are not touched: no attempt is spent, nothing is reordered or moved.
+--
+-- KEYS: the class keys.
+-- ARGV: class, n (1..1000), consumer name ('' allowed, for inspection only).
+-- Reply, one of:
+--   {'jobs', k, then k groups of: id, attempt, token, timeout_ms, max_attempts, payload}
+--   {'empty', next_ms}          nothing ready; next_ms until the next delayed
+--                               job is due or lease expires, -1 for never
+--   {'throttled', retry_ms, why, fraction}
+--                               why: paused, fraction, concurrency or rate
+-- Errors: NOCLASS, BADNAME, BADARG.
+
+local RECLAIM_BATCH = 100
+local PROMOTE_BATCH = 1000
+local CONCURRENCY_RETRY_MS = 100
+
+local function reclaim_expired(keys, cfg, now)
+    local ids = redis.call('ZRANGEBYSCORE', keys[K.leased], '-inf', now, 'LIMIT', 0, RECLAIM_BATCH)
+    for _, id in ipairs(ids) do
+        redis.call('ZREM', keys[K.leased], id)
+        local m = load_meta(keys, id)
+        if m then
+            m[M.reclaims] = m[M.reclaims] + 1
+            count(keys, 'reclaimed', 1)
+            if m[M.reclaims] > cfg.max_reclaims then
+                make_dead(keys, id, m, 'poison: lease expired ' .. m[M.reclaims] .. ' times', now, cfg)
+            elseif m[M.attempt] >= m[M.max_attempts] then
+                make_dead(keys, id, m, 'lease expired on the last attempt', now, cfg)
+            else
+                make_ready(keys, id, m)
+            end
+        end
+    end
+end
+
+local function promote_due(keys, now)
+    local ids = redis.call('ZRANGEBYSCORE', keys[K.delayed], '-inf', now, 'LIMIT', 0, PROMOTE_BATCH)
+    for _, id in ipairs(ids) do
+        redis.call('ZREM', keys[K.delayed], id)
+        local m = load_meta(keys, id)
+        if m then
+            m[M.seq] = next_seq(keys)
+            make_ready(keys, id, m)
+        end
+    end
+end
+
+local function first_score(key)
+    local r = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    if #r == 0 then return nil end
+    return tonumber(r[2])
+end
+
+-- ms until something may become ready without an enqueue, or -1.
+local function next_event(keys, now)
+    local t = first_score(keys[K.delayed])
+    local l = first_score(keys[K.leased])
+    if l and (not t or l < t) then t = l end
+    if not t then return -1 end
+    return math.max(1, t - now)
+end
+
+-- The admitted fraction, with a retry hint for fraction 0 and why it is what
+-- it is. Critical classes are never throttled by the governor.
+local function admitted(cfg, gate, now)
+    if cfg.tier == 'critical' then return 1, 1000, 'critical' end
+    local pin = tonumber(gate.pin)
+    local pin_until = tonumber(gate.pin_until) or 0
+    if pin and (pin_until == 0 or now < pin_until) then
+        return pin, (pin_until > 0 and pin_until - now or 1000), 'pinned'
+    end
+    local expires = tonumber(gate.expires_at)
+    if not expires then return 1, 1000, 'ungoverned' end
+    if now < expires then return tonumber(gate.fraction) or 1, expires - now, 'governor' end
+    return cfg.floor, 1000, 'governor silent'
+end
+
+local function hgetall_table(key)
+    local raw = redis.call('HGETALL', key)
+    local t = {}
+    for i = 1, #raw, 2 do t[raw[i]] = raw[i + 1] end
+    return t
+end
+
+register('sluice_claim', function(keys, args)
+    local name = class_arg(keys, args)
+    local want = int_arg(args[2], 'n', 1, BATCH_MAX)
+    if type(args[3]) ~= 'string' or #args[3] > 128 then fail('BADARG', 'consumer name is too long') end
+    local cfg = load_class(keys)
+    local now = now_ms()
+
+    reclaim_expired(keys, cfg, now)
+    promote_due(keys, now)
+
+    local head = redis.call('ZRANGE', keys[K.ready], 0, want - 1)
+    if #head == 0 then return {'empty', next_event(keys, now)} end
+
+    local gate = hgetall_table(keys[K.gate])
+    local function throttled(retry, why, f)
+        count(keys, 'throttled', 1)
+        return {'throttled', math.max(1, math.floor(retry)), why, fmt_num(f)}
+    end
+
+    local paused_until = tonumber(gate.paused_until) or 0
+    if gate.paused == '1' and (paused_until == 0 or now < paused_until) then
+        return throttled(paused_until > 0 and math.min(paused_until - now, 1000) or 1000, 'paused', 0)
+    end
+
+    local f, f_retry = admitted(cfg, gate, now)
+    if f <= 0 then return throttled(math.min(f_retry, 1000), 'fraction', 0) end
+
+    local n = #head
+    if cfg.max_concurrency > 0 then
+        local limit = math.max(1, math.floor(cfg.max_concurrency * f + 1e-9))
+        local room = limit - redis.call('ZCARD', keys[K.leased])
+        if room <= 0 then return throttled(CONCURRENCY_RETRY_MS, 'concurrency', f) end
+        if room < n then n = room end
+    end
+
+    local metas = {}
+    for i = 1, n do metas[i] = load_meta(keys, head[i]) end
+
+    if cfg.max_rate > 0 then
+        -- GCRA, cost-weighted: T ms per unit, tolerance of burst units.
+        local T = 1000 / (cfg.max_rate * f)
+        local burst = math.max(1, (cfg.burst > 0 and cfg.burst or cfg.max_rate) * f)
+        local tat = tonumber(gate.tat) or now
+        local admit = 0
+        local retry = 0
+        for i = 1, n do
+            local c = metas[i][M.cost]
+            local new_tat = math.max(tat, now) + c * T
+            local allow_at = new_tat - math.max(burst, c) * T
+            if allow_at > now then
+                retry = allow_at - now
+                break
+            end
+            tat = new_tat
+            admit = i
+        end
+        if admit == 0 then return throttled(retry, 'rate', f) end
+        n = admit
+        redis.call('HSET', keys[K.gate], 'tat', fmt_num(tat))
+    end
+
+    local token = redis.call('HINCRBY', keys[K.stats], 'token', n) - n
+    local reply = {'jobs', n}
+    for i = 1, n do
+        local id, m = head[i], metas[i]
+        token = token + 1
+        m[M.attempt] = m[M.attempt] + 1
+        m[M.token] = token
+        m[M.state] = 'leased'
+        m[M.at] = now + m[M.timeout]
+        save_meta(keys, id, m)
+        redis.call('ZREM', keys[K.ready], id)
+        redis.call('ZADD', keys[K.leased], m[M.at], id)
+        local p = redis.call('HGET', keys[K.jobs], id)
+        local b = #reply
+        reply[b + 1] = id
+        reply[b + 2] = m[M.attempt]
+        reply[b + 3] = token
+        reply[b + 4] = m[M.timeout]
+        reply[b + 5] = m[M.max_attempts]
+        reply[b + 6] = p
+    end
+    count(keys, 'claimed', n)
+    return reply
+end)

@@ -1,0 +1,113 @@
+-- Declaring classes: their tier and limits. A change takes effect on the
+-- next claim anywhere, since claims read the class hash each time.
+-- KEYS: the class keys (sluice_registry*: the global registry key).
+
+local TIERS = {critical = true, high = true, normal = true, low = true}
+
+local CLASS_FIELDS = {
+    max_rate = {'num', 0, 1e9}, burst = {'num', 0, 1e9},
+    max_concurrency = {'int', 0, 1000000}, floor = {'num', 0, 1},
+    max_queue = {'int', 0, 1e12}, max_attempts = {'int', 1, 1000},
+    timeout_ms = {'int', 1, 604800000}, max_reclaims = {'int', 0, 1000},
+    keep_done = {'int', 0, 1000000}, dead_max = {'int', 1, 10000000},
+    payload_max = {'int', 2, PAYLOAD_HARD_MAX},
+    backoff_base_ms = {'int', 1, 86400000}, backoff_max_ms = {'int', 1, 604800000},
+}
+local CLASS_ORDER = {'tier', 'max_rate', 'burst', 'max_concurrency', 'floor', 'max_queue',
+                     'max_attempts', 'timeout_ms', 'max_reclaims', 'keep_done', 'dead_max',
+                     'payload_max', 'backoff_base_ms', 'backoff_max_ms'}
+
+-- sluice_class_set: ARGV class, actor, then field, value pairs (the fields
+-- of CLASS_ORDER). Fields not named keep their value (or default). The whole
+-- result is validated before anything is written.
+-- Reply: 'created' or 'updated'. Errors: BADNAME, BADARG.
+register('sluice_class_set', function(keys, args)
+    class_arg(keys, args)
+    local actor = args[2] or ''
+    if #args % 2 ~= 0 then fail('BADARG', 'fields and values must pair up') end
+    local exists = redis.call('EXISTS', keys[K.class]) == 1
+    local c = {}
+    if exists then
+        c = load_class(keys)
+    else
+        for k, v in pairs(CLASS_DEFAULTS) do c[k] = v end
+    end
+    local changes = {}
+    for i = 3, #args, 2 do
+        local f, v = args[i], args[i + 1]
+        if f == 'tier' then
+            if not TIERS[v] then fail('BADARG', 'tier must be critical, high, normal or low') end
+            c.tier = v
+        elseif CLASS_FIELDS[f] then
+            local s = CLASS_FIELDS[f]
+            if s[1] == 'int' then c[f] = int_arg(v, f, s[2], s[3]) else c[f] = num_arg(v, f, s[2], s[3]) end
+        else
+            fail('BADARG', 'unknown class field')
+        end
+        changes[#changes + 1] = f .. '=' .. v
+    end
+    if c.tier ~= 'critical' and c.max_rate == 0 and c.max_concurrency == 0 then
+        fail('BADARG', 'a non-critical class needs max_rate or max_concurrency for the governor to scale')
+    end
+    if c.backoff_base_ms > c.backoff_max_ms then
+        fail('BADARG', 'backoff_base_ms exceeds backoff_max_ms')
+    end
+    local flat = {}
+    for _, f in ipairs(CLASS_ORDER) do
+        flat[#flat + 1] = f
+        flat[#flat + 1] = type(c[f]) == 'number' and fmt_num(c[f]) or c[f]
+    end
+    redis.call('HSET', keys[K.class], unpack(flat))
+    local what = exists and 'class updated' or 'class created'
+    audit(keys, actor, what, table.concat(changes, ' '))
+    return exists and 'updated' or 'created'
+end)
+
+-- sluice_class_get: ARGV class. Reply: field, value pairs in CLASS_ORDER.
+-- Errors: NOCLASS.
+register('sluice_class_get', function(keys, args)
+    class_arg(keys, args)
+    local c = load_class(keys)
+    local r = {}
+    for _, f in ipairs(CLASS_ORDER) do
+        r[#r + 1] = f
+        r[#r + 1] = type(c[f]) == 'number' and fmt_num(c[f]) or c[f]
+    end
+    return r
+end, true)
+
+-- sluice_class_delete: ARGV class, actor, force ('0' or '1'). Without force
+-- a class that still holds jobs is refused. The audit stream stays.
+-- Reply: 1. Errors: NOCLASS, STATE.
+register('sluice_class_delete', function(keys, args)
+    class_arg(keys, args)
+    load_class(keys)
+    local force = args[3] == '1'
+    if not force then
+        for _, k in ipairs({K.ready, K.delayed, K.leased, K.dead}) do
+            if redis.call('ZCARD', keys[k]) > 0 then fail('STATE', 'class still holds jobs') end
+        end
+    end
+    for i = 1, NKEYS do
+        if i ~= K.audit then redis.call('DEL', keys[i]) end
+    end
+    audit(keys, args[2], 'class deleted', force and 'force' or '')
+    return 1
+end)
+
+-- sluice_registry: KEYS the registry set. ARGV 'add' or 'del', class.
+-- Separate from the class Functions because the registry is a global key
+-- and a class's keys live in the class's own hash slot.
+register('sluice_registry', function(keys, args)
+    if not valid_name(args[2]) then fail('BADNAME', 'invalid class name') end
+    if args[1] == 'add' then return redis.call('SADD', keys[1], args[2]) end
+    if args[1] == 'del' then return redis.call('SREM', keys[1], args[2]) end
+    fail('BADARG', 'registry verb must be add or del')
+end)
+
+-- sluice_registry_list: KEYS the registry set. Reply: class names, sorted.
+register('sluice_registry_list', function(keys, args)
+    local r = redis.call('SMEMBERS', keys[1])
+    table.sort(r)
+    return r
+end, true)

@@ -1,0 +1,194 @@
+-- sluice Redis Functions: shared helpers. The library is the concatenation of
+-- queue/lua/*.lua in the order the Makefile lists them; this file comes first.
+--
+-- Conventions for every class Function:
+--   KEYS = the eleven class keys, in the order of K below, all sharing the
+--          class's hash tag NS:{class}: (see include/sluice/client.h).
+--   ARGV[1] = the class name; the rest is per Function.
+-- Errors are a short code word and a fixed sentence; user data never goes
+-- into an error reply. The C side maps the code word to sluice_error_code.
+
+local VERSION = 1  -- bump on any change of a Function's contract
+
+local K = {class = 1, gate = 2, ready = 3, delayed = 4, leased = 5, dead = 6,
+           jobs = 7, meta = 8, unique = 9, stats = 10, done = 11, audit = 12}
+local NKEYS = 12
+
+-- Job metadata, a msgpack array in the meta hash under the job id.
+local M = {seq = 1, priority = 2, attempt = 3, max_attempts = 4, timeout = 5,
+           cost = 6, token = 7, reclaims = 8, unique = 9, enqueued_at = 10,
+           state = 11, reason = 12, at = 13}
+
+local SEQ_SPAN = 1099511627776      -- 2^40: ready score = rank(priority) * 2^40 + seq
+local PRIORITY_MAX = 1000
+local PAYLOAD_HARD_MAX = 262144
+local BATCH_MAX = 1000
+local REASON_MAX = 1024
+local AUDIT_MAX = 1000
+
+local function fail(code, text)
+    return error({err = code .. ' ' .. text})
+end
+
+local function now_ms()
+    local t = redis.call('TIME')
+    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[2])
+end
+
+-- A decimal integer within [lo, hi], or an error naming the argument.
+local function int_arg(s, name, lo, hi)
+    if type(s) ~= 'string' or not string.match(s, '^%-?%d+$') or #s > 16 then
+        fail('BADARG', name .. ' is not an integer')
+    end
+    local n = tonumber(s)
+    if n < lo or n > hi then
+        fail('BADARG', name .. ' is out of range')
+    end
+    return n
+end
+
+-- A finite decimal number within [lo, hi].
+local function num_arg(s, name, lo, hi)
+    if type(s) ~= 'string' or #s > 32 or
+       not string.match(s, '^%-?%d+%.?%d*$') and not string.match(s, '^%-?%d*%.%d+$') and
+       not string.match(s, '^%-?%d+%.?%d*[eE][%-+]?%d+$') then
+        fail('BADARG', name .. ' is not a finite number')
+    end
+    local n = tonumber(s)
+    if n == nil or n ~= n or n == math.huge or n == -math.huge or n < lo or n > hi then
+        fail('BADARG', name .. ' is out of range')
+    end
+    return n
+end
+
+local function valid_name(s)
+    return type(s) == 'string' and #s <= 64 and string.match(s, '^[a-z0-9][a-z0-9_.%-]*$') ~= nil
+end
+
+-- Checks ARGV[1] against the keys' hash tag and returns the class name.
+local function class_arg(keys, args)
+    local name = args[1]
+    if not valid_name(name) then fail('BADNAME', 'invalid class name') end
+    if #keys ~= NKEYS then fail('BADARG', 'wrong number of keys') end
+    local tag = '{' .. name .. '}:'
+    for i = 1, NKEYS do
+        if not string.find(keys[i], tag, 1, true) then
+            fail('BADARG', 'keys do not belong to the class')
+        end
+    end
+    return name
+end
+
+local CLASS_DEFAULTS = {
+    tier = 'normal', max_rate = 0, burst = 0, max_concurrency = 0, floor = 0.1,
+    max_queue = 0, max_attempts = 5, timeout_ms = 30000, max_reclaims = 3,
+    keep_done = 0, dead_max = 10000, payload_max = 65536,
+    backoff_base_ms = 1000, backoff_max_ms = 3600000,
+}
+
+-- The class's configuration as a table of numbers (tier a string), or an
+-- error when the class was never declared.
+local function load_class(keys)
+    local raw = redis.call('HGETALL', keys[K.class])
+    if #raw == 0 then fail('NOCLASS', 'class is not declared') end
+    local c = {}
+    for k, v in pairs(CLASS_DEFAULTS) do c[k] = v end
+    for i = 1, #raw, 2 do
+        local f, v = raw[i], raw[i + 1]
+        if f == 'tier' then c.tier = v elseif CLASS_DEFAULTS[f] ~= nil then c[f] = tonumber(v) end
+    end
+    return c
+end
+
+local function job_id(name, seq)
+    return name .. ':' .. string.format('%d', seq)
+end
+
+-- The id must name this class: "<class>:<digits>".
+local function id_arg(name, id)
+    if type(id) ~= 'string' or #id > 96 or string.sub(id, 1, #name + 1) ~= name .. ':' or
+       not string.match(string.sub(id, #name + 2), '^%d+$') then
+        fail('BADARG', 'job id does not name this class')
+    end
+    return id
+end
+
+local function load_meta(keys, id)
+    local raw = redis.call('HGET', keys[K.meta], id)
+    if not raw then return nil end
+    return cmsgpack.unpack(raw)
+end
+
+local function save_meta(keys, id, m)
+    redis.call('HSET', keys[K.meta], id, cmsgpack.pack(m))
+end
+
+local function ready_score(m)
+    return (PRIORITY_MAX - m[M.priority]) * SEQ_SPAN + m[M.seq]
+end
+
+local function next_seq(keys)
+    return redis.call('HINCRBY', keys[K.stats], 'seq', 1)
+end
+
+local function count(keys, field, n)
+    if n ~= 0 then redis.call('HINCRBY', keys[K.stats], field, n) end
+end
+
+local function release_unique(keys, id, m)
+    local u = m[M.unique]
+    if u ~= '' and redis.call('HGET', keys[K.unique], u) == id then
+        redis.call('HDEL', keys[K.unique], u)
+    end
+end
+
+local function forget(keys, id)
+    redis.call('HDEL', keys[K.jobs], id)
+    redis.call('HDEL', keys[K.meta], id)
+end
+
+local function make_ready(keys, id, m)
+    m[M.state] = 'ready'
+    m[M.at] = 0
+    save_meta(keys, id, m)
+    redis.call('ZADD', keys[K.ready], ready_score(m), id)
+end
+
+-- Moves a job (already removed from its previous set) to the capped dead set.
+local function make_dead(keys, id, m, reason, now, cfg)
+    m[M.state] = 'dead'
+    m[M.reason] = string.sub(reason, 1, REASON_MAX)
+    m[M.at] = now
+    save_meta(keys, id, m)
+    release_unique(keys, id, m)
+    redis.call('ZADD', keys[K.dead], now, id)
+    count(keys, 'dead', 1)
+    local over = redis.call('ZCARD', keys[K.dead]) - cfg.dead_max
+    if over > 0 then
+        local gone = redis.call('ZPOPMIN', keys[K.dead], over)
+        for i = 1, #gone, 2 do forget(keys, gone[i]) end
+        count(keys, 'dead_dropped', #gone / 2)
+    end
+end
+
+-- Appends to the class's capped audit stream, atomically with the change.
+local function audit(keys, actor, what, detail)
+    redis.call('XADD', keys[K.audit], 'MAXLEN', '~', AUDIT_MAX, '*',
+               'actor', string.sub(actor or '', 1, 128), 'what', what, 'detail', detail or '')
+end
+
+-- The shortest decimal that reads back as the same number.
+local function fmt_num(n)
+    if n == math.floor(n) and math.abs(n) < 1e15 then return string.format('%d', n) end
+    local s = string.format('%.15g', n)
+    if tonumber(s) ~= n then s = string.format('%.17g', n) end
+    return s
+end
+
+local function register(name, fn, readonly)
+    local flags = {}
+    if readonly then flags = {'no-writes'} end
+    redis.register_function{function_name = name, callback = fn, flags = flags}
+end
+
+register('sluice_version', function(keys, args) return VERSION end, true)

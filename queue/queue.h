@@ -1,0 +1,112 @@
+/* libsluice's private header: what the files of queue/ share, nothing else. */
+#ifndef SLUICE_QUEUE_H
+#define SLUICE_QUEUE_H
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "sluice.h"
+
+#define CLASS_NKEYS 12
+#define NAME_MAX_LEN 64
+#define GLOBAL_TAG "_"
+
+/* ------------------------------- errors ------------------------------ */
+
+void err_reset(sluice_error *err);
+/* Sets code and message unless an error is already set (the first wins). */
+void err_set(sluice_error *err, sluice_error_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Maps a Redis error reply to an error; "what" names the operation. */
+void err_from_reply(sluice_error *err, const redisReply *r, const char *what);
+
+/* -------------------------------- URLs ------------------------------- */
+
+typedef struct sluice_url {
+    int is_unix;
+    char host[256];
+    int port;
+    char path[PATH_MAX];
+    char user[256];
+    char password[512];
+    int db;
+} sluice_url;
+
+int url_parse(const char *url, sluice_url *out, sluice_error *err);
+
+/* ------------------------------ commands ----------------------------- */
+
+/* A command's argument vector; the strings are copies owned by the cmd. */
+typedef struct cmd {
+    int argc;
+    int cap;
+    char **argv;
+    size_t *argvlen;
+    int failed;        /* an allocation failed; the command must not be sent */
+} cmd;
+
+void cmd_init(cmd *m);
+void cmd_clear(cmd *m);
+void cmd_add(cmd *m, const char *s, size_t len);
+void cmd_str(cmd *m, const char *s);
+void cmd_int(cmd *m, int64_t v);
+void cmd_num(cmd *m, double v);
+/* FCALL fn 12 <class keys> class: the start of every class Function call. */
+void cmd_fcall_class(cmd *m, const char *fn, const char *ns, const char *cls);
+/* FCALL fn nkeys NS:<suffix>...: the start of a global Function call. */
+void cmd_fcall_global(cmd *m, const char *fn, const char *ns, int nkeys, const char *const *suffixes);
+
+/* Global keys' suffixes, in the order their Functions take them. */
+extern const char *const SIGNAL_KEYS[3];
+extern const char *const GOVERNOR_KEYS[3];
+extern const char *const REGISTRY_KEYS[1];
+
+/* ----------------------------- connection ---------------------------- */
+
+struct sluice_client {
+    redisContext *ctx;       /* NULL while disconnected */
+    sluice_url url;
+    char ns[NAME_MAX_LEN + 1];
+    char name[NAME_MAX_LEN + 1];
+    int64_t timeout_ms;
+};
+
+/* Sends one command, reconnecting first if the link is down and loading the
+ * Functions library once if Redis lost it. Returns the reply (NEW, free with
+ * freeReplyObject), or NULL with err set. An error reply is mapped into err
+ * and freed: a non-NULL reply is never an error. */
+redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err);
+
+/* Sends several commands pipelined and reads every reply; replies[i] as
+ * client_call would return it (NULL with errs[i]). Returns 0 if the link
+ * held, or -1 (then every unread reply is NULL with err set). */
+int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies,
+                    sluice_error *errs, sluice_error *err);
+
+/* The actor recorded in audit entries: the client's name, or "libsluice". */
+const char *client_actor(const sluice_client *c);
+
+/* ------------------------------- replies ----------------------------- */
+
+int reply_int(const redisReply *r, int64_t *out);
+int reply_num(const redisReply *r, double *out);
+/* A string element copied into buf (truncated); returns 0 or -1. */
+int reply_strcpy(const redisReply *r, char *buf, size_t len);
+char *reply_strdup(const redisReply *r);
+
+/* -------------------------------- jobs ------------------------------- */
+
+sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt,
+                    int max_attempts, int64_t token, int64_t timeout_ms);
+int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
+int opts_check(const sluice_enqueue_opts *o, sluice_error *err);
+
+/* The Functions library, generated from queue/lua/ at build time. */
+extern const char sluice_functions_lua[];
+extern const int sluice_functions_version;
+
+#endif

@@ -1,0 +1,174 @@
+/* Connection URLs: redis://[user:password@]host[:port][/db] and
+ * unix://[user:password@]/path[?db=N]. Errors never echo the password. */
+#include <ctype.h>
+#include <string.h>
+
+#include "queue.h"
+
+static int hexval(int ch) {
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s[0..n) into out (len bytes). */
+static int decode(const char *s, size_t n, char *out, size_t len) {
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        int ch = (unsigned char)s[i];
+        if (ch == '%') {
+            if (i + 2 >= n) return -1;
+            int hi = hexval(s[i + 1]), lo = hexval(s[i + 2]);
+            if (hi < 0 || lo < 0) return -1;
+            ch = hi * 16 + lo;
+            if (ch == 0) return -1;
+            i += 2;
+        }
+        if (o + 1 >= len) return -1;
+        out[o++] = (char)ch;
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static int parse_uint(const char *s, size_t n, long max, long *out) {
+    if (n == 0 || n > 10) return -1;
+    long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i])) return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > max) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Splits "user:password@" (before the first '/') off the front; returns the
+ * rest, or NULL on error. */
+static const char *userinfo(const char *s, sluice_url *u, sluice_error *err) {
+    size_t limit = strcspn(s, "/");
+    const char *at = NULL;
+    for (size_t i = 0; i < limit; i++)
+        if (s[i] == '@') at = s + i;
+    if (!at) return s;
+    const char *colon = memchr(s, ':', (size_t)(at - s));
+    size_t ulen = colon ? (size_t)(colon - s) : (size_t)(at - s);
+    if (decode(s, ulen, u->user, sizeof(u->user)) < 0) {
+        err_set(err, SLUICE_ERR_URL, "bad url: malformed user name");
+        return NULL;
+    }
+    if (colon && decode(colon + 1, (size_t)(at - colon - 1), u->password, sizeof(u->password)) < 0) {
+        err_set(err, SLUICE_ERR_URL, "bad url: malformed password");
+        return NULL;
+    }
+    if (!colon) {
+        /* redis://secret@host: a lone word is the password (the default user). */
+        memcpy(u->password, u->user, sizeof(u->user));
+        u->user[0] = '\0';
+    }
+    return at + 1;
+}
+
+static int parse_unix(const char *s, sluice_url *u, sluice_error *err) {
+    if (!(s = userinfo(s, u, err))) return -1;
+    if (s[0] != '/') {
+        err_set(err, SLUICE_ERR_URL, "bad url: unix:// needs an absolute socket path");
+        return -1;
+    }
+    const char *q = strchr(s, '?');
+    size_t plen = q ? (size_t)(q - s) : strlen(s);
+    if (plen >= sizeof(u->path) || plen >= 108) {
+        err_set(err, SLUICE_ERR_URL, "bad url: socket path is too long");
+        return -1;
+    }
+    memcpy(u->path, s, plen);
+    u->path[plen] = '\0';
+    if (q) {
+        long db;
+        if (strncmp(q, "?db=", 4) != 0 || parse_uint(q + 4, strlen(q + 4), 100000, &db) < 0) {
+            err_set(err, SLUICE_ERR_URL, "bad url: the only query is ?db=N");
+            return -1;
+        }
+        u->db = (int)db;
+    }
+    u->is_unix = 1;
+    return 0;
+}
+
+static int parse_tcp(const char *s, sluice_url *u, sluice_error *err) {
+    if (!(s = userinfo(s, u, err))) return -1;
+    const char *end = s + strcspn(s, "/");
+    const char *hend, *port = NULL;
+    if (*s == '[') {
+        hend = memchr(s, ']', (size_t)(end - s));
+        if (!hend) {
+            err_set(err, SLUICE_ERR_URL, "bad url: unclosed [ in host");
+            return -1;
+        }
+        s++;
+        if (hend[1] == ':') port = hend + 2;
+        else if (hend + 1 != end) {
+            err_set(err, SLUICE_ERR_URL, "bad url: junk after ]");
+            return -1;
+        }
+    } else {
+        hend = memchr(s, ':', (size_t)(end - s));
+        if (hend) port = hend + 1;
+        else hend = end;
+    }
+    size_t hlen = (size_t)(hend - s);
+    if (hlen == 0 || hlen >= sizeof(u->host)) {
+        err_set(err, SLUICE_ERR_URL, "bad url: missing or overlong host");
+        return -1;
+    }
+    for (size_t i = 0; i < hlen; i++) {
+        int ch = (unsigned char)s[i];
+        if (!isalnum(ch) && ch != '.' && ch != '-' && ch != ':' && ch != '_') {
+            err_set(err, SLUICE_ERR_URL, "bad url: invalid character in host");
+            return -1;
+        }
+    }
+    memcpy(u->host, s, hlen);
+    u->host[hlen] = '\0';
+    u->port = 6379;
+    if (port) {
+        long p;
+        if (parse_uint(port, (size_t)(end - port), 65535, &p) < 0 || p == 0) {
+            err_set(err, SLUICE_ERR_URL, "bad url: port must be 1..65535");
+            return -1;
+        }
+        u->port = (int)p;
+    }
+    if (*end == '/' && end[1]) {
+        long db;
+        if (parse_uint(end + 1, strlen(end + 1), 100000, &db) < 0) {
+            err_set(err, SLUICE_ERR_URL, "bad url: database must be a number");
+            return -1;
+        }
+        u->db = (int)db;
+    }
+    return 0;
+}
+
+int url_parse(const char *url, sluice_url *u, sluice_error *err) {
+    memset(u, 0, sizeof(*u));
+    if (!url || !*url) {
+        err_set(err, SLUICE_ERR_URL, "bad url: empty");
+        return -1;
+    }
+    if (strlen(url) > 2048) {
+        err_set(err, SLUICE_ERR_URL, "bad url: too long");
+        return -1;
+    }
+    for (const char *p = url; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            err_set(err, SLUICE_ERR_URL, "bad url: contains a space or control character");
+            return -1;
+        }
+    }
+    if (strncmp(url, "redis://", 8) == 0) return parse_tcp(url + 8, u, err);
+    if (strncmp(url, "unix://", 7) == 0) return parse_unix(url + 7, u, err);
+    err_set(err, SLUICE_ERR_URL, "bad url: scheme must be redis:// or unix://");
+    return -1;
+}

@@ -1,0 +1,37 @@
+/* Helpers the integration tests share: a connected client on the harness's
+ * server, and class declarations with small, fast settings. */
+#ifndef SLUICE_TEST_COMMON_H
+#define SLUICE_TEST_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "sluice.h"
+
+/* Connects to the harness server or fails the test. NEW. */
+static inline sluice_client *test_connect(void **state) {
+    harness_redis *r = *state;
+    sluice_error err;
+    sluice_client *c = sluice_client_connect(r->url, "t", &err);
+    if (!c) fail_msg("connect: %s", err.text);
+    return c;
+}
+
+/* Declares a class with the given tier and concurrency limit; fails the test
+ * on error. */
+static inline void test_class(sluice_client *c, const char *cls, sluice_tier tier, int64_t max_conc) {
+    sluice_class_config cfg;
+    sluice_class_config_init(&cfg);
+    cfg.tier = tier;
+    cfg.max_concurrency = max_conc;
+    cfg.backoff_base_ms = 1;
+    cfg.backoff_max_ms = 10;
+    sluice_error err;
+    if (sluice_class_set(c, cls, &cfg, NULL, &err) < 0) fail_msg("class set: %s", err.text);
+}
+
+#endif

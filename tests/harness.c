@@ -1,0 +1,206 @@
+/* Test harness: owns the redis-server lifecycle for integration tests. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#define MAX_SERVERS 16
+
+static pid_t live[MAX_SERVERS];
+static int hooked;
+
+long long harness_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void harness_sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+static void kill_all(void) {
+    for (int i = 0; i < MAX_SERVERS; i++) {
+        if (live[i] > 0) {
+            kill(live[i], SIGKILL);
+            waitpid(live[i], NULL, 0);
+            live[i] = 0;
+        }
+    }
+}
+
+static void on_signal(int sig) {
+    for (int i = 0; i < MAX_SERVERS; i++)
+        if (live[i] > 0) kill(live[i], SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void track(pid_t pid, pid_t old) {
+    if (!hooked) {
+        hooked = 1;
+        atexit(kill_all);
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        signal(SIGPIPE, SIG_IGN);
+    }
+    for (int i = 0; i < MAX_SERVERS; i++) {
+        if (live[i] == old) {
+            live[i] = pid;
+            return;
+        }
+    }
+}
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int port = -1;
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+        port = ntohs(a.sin_port);
+    if (fd >= 0) close(fd);
+    return port;
+}
+
+static int spawn(harness_redis *r) {
+    char port[16];
+    snprintf(port, sizeof(port), "%d", r->port);
+    char log[320];
+    snprintf(log, sizeof(log), "%s/redis.log", r->dir);
+    const char *argv[64] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--unixsocket", r->sock,
+                            "--unixsocketperm", "700", "--dir", r->dir, "--logfile", log, "--save", "",
+                            "--daemonize", "no", "--appendonly", r->aof ? "yes" : "no"};
+    int n = 19;
+    if (r->aof) {
+        argv[n++] = "--appendfsync";
+        argv[n++] = "always";
+    }
+    for (int i = 0; r->extra && r->extra[i] && n < 62; i++) argv[n++] = r->extra[i];
+    argv[n] = NULL;
+    pid_t old = r->pid;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            dup2(devnull, 1);
+        }
+        execvp("redis-server", (char *const *)argv);
+        _exit(127);
+    }
+    r->pid = pid;
+    track(pid, old);
+    for (int i = 0; i < 500; i++) {
+        redisContext *c = redisConnectUnix(r->sock);
+        if (c && !c->err) {
+            redisReply *rep = redisCommand(c, "PING");
+            int ok = rep && (rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_ERROR);
+            freeReplyObject(rep);
+            redisFree(c);
+            if (ok) return 0;
+        } else if (c) {
+            redisFree(c);
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            track(0, pid);
+            r->pid = 0;
+            fprintf(stderr, "harness: redis-server exited at start (see %s)\n", log);
+            return -1;
+        }
+        harness_sleep_ms(10);
+    }
+    fprintf(stderr, "harness: redis-server did not answer within 5 s\n");
+    return -1;
+}
+
+int harness_redis_start(harness_redis *r) {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(r->dir, sizeof(r->dir), "%s/sluice-test-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(r->dir)) return -1;
+    snprintf(r->sock, sizeof(r->sock), "%s/redis.sock", r->dir);
+    snprintf(r->url, sizeof(r->url), "unix://%s", r->sock);
+    r->port = free_port();
+    if (r->port < 0) return -1;
+    snprintf(r->tcp_url, sizeof(r->tcp_url), "redis://127.0.0.1:%d", r->port);
+    r->pid = 0;
+    return spawn(r);
+}
+
+void harness_redis_kill(harness_redis *r) {
+    if (r->pid > 0) {
+        kill(r->pid, SIGKILL);
+        waitpid(r->pid, NULL, 0);
+        track(0, r->pid);
+        r->pid = 0;
+    }
+}
+
+int harness_redis_restart(harness_redis *r) {
+    harness_redis_kill(r);
+    return spawn(r);
+}
+
+static void rm_rf(const char *dir) {
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "harness: could not remove %s\n", dir);
+}
+
+void harness_redis_stop(harness_redis *r) {
+    harness_redis_kill(r);
+    if (r->dir[0]) rm_rf(r->dir);
+    r->dir[0] = '\0';
+}
+
+long long harness_redis_int(const harness_redis *r, const char *fmt, ...) {
+    redisContext *c = redisConnectUnix(r->sock);
+    if (!c || c->err) {
+        redisFree(c);
+        return -1;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *rep = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    long long v = rep && rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+    freeReplyObject(rep);
+    redisFree(c);
+    return v;
+}
+
+int harness_group_setup(void **state) {
+    harness_redis *r = calloc(1, sizeof(*r));
+    if (!r || harness_redis_start(r) < 0) {
+        free(r);
+        return -1;
+    }
+    *state = r;
+    return 0;
+}
+
+int harness_group_teardown(void **state) {
+    harness_redis *r = *state;
+    if (r) harness_redis_stop(r);
+    free(r);
+    return 0;
+}

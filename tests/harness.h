@@ -1,0 +1,43 @@
+/* Test harness: starts a real redis-server in a temp dir on a unix socket
+ * and a kernel-chosen free TCP port, persistence off unless asked, and
+ * always stops it: at teardown, at exit, on SIGINT/SIGTERM, and (through
+ * PR_SET_PDEATHSIG) when the test process dies. */
+#ifndef SLUICE_TEST_HARNESS_H
+#define SLUICE_TEST_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct harness_redis {
+    pid_t pid;
+    int port;
+    char dir[256];
+    char sock[300];
+    char url[400];          /* unix://<dir>/redis.sock */
+    char tcp_url[128];      /* redis://127.0.0.1:<port> */
+    int aof;                /* appendonly yes, appendfsync always */
+    const char *const *extra; /* more redis-server arguments, NULL-terminated */
+} harness_redis;
+
+/* Starts the server described by r->aof and r->extra. Returns 0 or -1. */
+int harness_redis_start(harness_redis *r);
+/* kill -9, then start again on the same dir, port and socket. */
+int harness_redis_restart(harness_redis *r);
+void harness_redis_kill(harness_redis *r);
+/* Stops the server and removes its temp dir. */
+void harness_redis_stop(harness_redis *r);
+
+/* Runs one command through redis-cli-like plain hiredis; returns the
+ * integer reply, or -1. For checks such as DBSIZE. */
+long long harness_redis_int(const harness_redis *r, const char *fmt, ...);
+
+/* cmocka group setup/teardown that start and stop one plain server kept in
+ * *state as a harness_redis*. */
+int harness_group_setup(void **state);
+int harness_group_teardown(void **state);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+long long harness_now_ms(void);
+void harness_sleep_ms(long ms);
+
+#endif

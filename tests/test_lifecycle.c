@@ -1,0 +1,551 @@
+/* The job lifecycle against a real redis-server: enqueue, claim, ack, fail,
+ * leases, delays, priorities, unique keys, cancel, the dead set, counters. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static sluice_job *claim_one(sluice_client *c, const char *cls) {
+    sluice_job *j[1] = {NULL};
+    sluice_claim_info info;
+    sluice_error err;
+    assert_int_equal(sluice_claim(c, cls, "t", 1, j, &info, &err), 0);
+    return info.count ? j[0] : NULL;
+}
+
+static void enqueue_ok(sluice_client *c, const char *cls, const char *payload, const sluice_enqueue_opts *o,
+                       char id[SLUICE_ID_MAX]) {
+    sluice_error err;
+    if (sluice_enqueue(c, cls, payload, o, id, &err) < 0) fail_msg("enqueue: %s", err.text);
+}
+
+static void a_job_is_enqueued_claimed_and_acked_once(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "basic", SLUICE_TIER_NORMAL, 10);
+    char id[SLUICE_ID_MAX];
+    enqueue_ok(c, "basic", "{\"n\":1}", NULL, id);
+    assert_memory_equal(id, "basic:", 6);
+    sluice_job *j = claim_one(c, "basic");
+    assert_non_null(j);
+    assert_string_equal(sluice_job_id(j), id);
+    assert_string_equal(sluice_job_class(j), "basic");
+    assert_string_equal(sluice_job_payload(j), "{\"n\":1}");
+    assert_int_equal(sluice_job_attempt(j), 1);
+    sluice_error err;
+    assert_int_equal(sluice_ack(c, id, sluice_job_token(j), &err), 0);
+    assert_int_equal(sluice_ack(c, id, sluice_job_token(j), &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    sluice_job_info info;
+    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "basic", &st, &err), 0);
+    assert_int_equal(st.enqueued, 1);
+    assert_int_equal(st.claimed, 1);
+    assert_int_equal(st.acked, 1);
+    assert_int_equal(st.ready + st.delayed + st.leased + st.dead, 0);
+    sluice_job_free(j);
+    sluice_client_free(c);
+}
+
+static void an_empty_class_answers_empty_with_the_next_due_time(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "emptyq", SLUICE_TIER_NORMAL, 10);
+    sluice_job *j[4];
+    sluice_claim_info info;
+    sluice_error err;
+    assert_int_equal(sluice_claim(c, "emptyq", NULL, 4, j, &info, &err), 0);
+    assert_int_equal(info.status, SLUICE_CLAIM_EMPTY);
+    assert_int_equal(info.retry_ms, -1);
+    char id[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.delay_ms = 60000};
+    enqueue_ok(c, "emptyq", "{}", &o, id);
+    assert_int_equal(sluice_claim(c, "emptyq", NULL, 4, j, &info, &err), 0);
+    assert_int_equal(info.status, SLUICE_CLAIM_EMPTY);
+    assert_true(info.retry_ms > 59000 && info.retry_ms <= 60000);
+    sluice_client_free(c);
+}
+
+static void claims_follow_priority_then_fifo(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "prio", SLUICE_TIER_NORMAL, 100);
+    int prios[] = {0, 5, 0, -3, 5, 1000, -1000};
+    char ids[7][SLUICE_ID_MAX];
+    for (int i = 0; i < 7; i++) {
+        sluice_enqueue_opts o = {.priority = prios[i]};
+        enqueue_ok(c, "prio", "{}", &o, ids[i]);
+    }
+    int want[] = {5, 1, 4, 0, 2, 3, 6};
+    sluice_job *j[7];
+    sluice_claim_info info;
+    sluice_error err;
+    assert_int_equal(sluice_claim(c, "prio", NULL, 7, j, &info, &err), 0);
+    assert_int_equal(info.count, 7);
+    for (int i = 0; i < 7; i++) {
+        assert_string_equal(sluice_job_id(j[i]), ids[want[i]]);
+        sluice_job_free(j[i]);
+    }
+    sluice_client_free(c);
+}
+
+static void a_delayed_job_never_starts_before_its_due_time_by_the_redis_clock(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "delay", SLUICE_TIER_NORMAL, 10);
+    char id[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.delay_ms = 300};
+    enqueue_ok(c, "delay", "{}", &o, id);
+    sluice_job_info info;
+    sluice_error err;
+    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DELAYED);
+    int64_t due = info.at;
+    sluice_job_info_clear(&info);
+    for (;;) {
+        sluice_job *j = claim_one(c, "delay");
+        assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+        if (j) {
+            /* info.now is the Redis clock just after the claim */
+            assert_true(info.now >= due);
+            sluice_job_free(j);
+            sluice_job_info_clear(&info);
+            break;
+        }
+        assert_true(info.now <= due + 50);
+        sluice_job_info_clear(&info);
+        harness_sleep_ms(20);
+    }
+    /* run_at in the past is ready at once */
+    sluice_enqueue_opts past = {.run_at_ms = 1};
+    enqueue_ok(c, "delay", "{}", &past, id);
+    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_READY);
+    sluice_job_info_clear(&info);
+    sluice_client_free(c);
+}
+
+static void a_duplicate_unique_key_returns_the_live_job_and_creates_nothing(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "uniq", SLUICE_TIER_NORMAL, 10);
+    char a[SLUICE_ID_MAX], b[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.unique = "cert-42"};
+    enqueue_ok(c, "uniq", "{\"v\":1}", &o, a);
+    enqueue_ok(c, "uniq", "{\"v\":2}", &o, b);
+    assert_string_equal(a, b);
+    /* and within one batch */
+    const char *p[] = {"{}", "{}", "{}"};
+    sluice_enqueue_opts each[3] = {{.unique = "x"}, {.unique = "x"}, {.unique = "y"}};
+    char ids[3][SLUICE_ID_MAX];
+    sluice_error err;
+    assert_int_equal(sluice_enqueue_many(c, "uniq", 3, p, each, 1, ids, NULL, &err), 0);
+    assert_string_equal(ids[0], ids[1]);
+    assert_string_not_equal(ids[0], ids[2]);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "uniq", &st, &err), 0);
+    assert_int_equal(st.ready, 3);
+    assert_int_equal(st.enqueued, 3);
+    /* after the job completes, the key is free again */
+    sluice_job *j;
+    while ((j = claim_one(c, "uniq"))) {
+        assert_int_equal(sluice_ack(c, sluice_job_id(j), sluice_job_token(j), &err), 0);
+        sluice_job_free(j);
+    }
+    enqueue_ok(c, "uniq", "{\"v\":3}", &o, b);
+    assert_string_not_equal(a, b);
+    sluice_client_free(c);
+}
+
+static void a_claimer_that_never_acks_loses_its_jobs_after_the_lease_and_its_late_ack_is_stale(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "lease", SLUICE_TIER_NORMAL, 10);
+    char id[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.timeout_ms = 100};
+    enqueue_ok(c, "lease", "{}", &o, id);
+    sluice_job *first = claim_one(c, "lease");
+    assert_non_null(first);
+    assert_null(claim_one(c, "lease"));
+    harness_sleep_ms(150);
+    sluice_job *second = claim_one(c, "lease");
+    assert_non_null(second);
+    assert_string_equal(sluice_job_id(second), id);
+    assert_int_equal(sluice_job_attempt(second), 2);
+    assert_true(sluice_job_token(second) != sluice_job_token(first));
+    sluice_error err;
+    assert_int_equal(sluice_ack(c, id, sluice_job_token(first), &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    assert_int_equal(sluice_fail(c, id, sluice_job_token(first), "late", NULL, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    assert_int_equal(sluice_extend(c, id, sluice_job_token(first), 1000, NULL, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    assert_int_equal(sluice_ack(c, id, sluice_job_token(second), &err), 0);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "lease", &st, &err), 0);
+    assert_int_equal(st.reclaimed, 1);
+    assert_int_equal(st.acked, 1);
+    sluice_job_free(first);
+    sluice_job_free(second);
+    sluice_client_free(c);
+}
+
+static void an_extended_lease_is_not_reclaimed(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "extend", SLUICE_TIER_NORMAL, 10);
+    char id[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.timeout_ms = 100};
+    enqueue_ok(c, "extend", "{}", &o, id);
+    sluice_job *j = claim_one(c, "extend");
+    sluice_error err;
+    int64_t deadline = 0;
+    assert_int_equal(sluice_extend(c, id, sluice_job_token(j), 5000, &deadline, &err), 0);
+    assert_true(deadline > 0);
+    harness_sleep_ms(150);
+    assert_null(claim_one(c, "extend"));
+    assert_int_equal(sluice_ack(c, id, sluice_job_token(j), &err), 0);
+    sluice_job_free(j);
+    sluice_client_free(c);
+}
+
+static void a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "flaky", SLUICE_TIER_NORMAL, 10);
+    char id[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.max_attempts = 3};
+    enqueue_ok(c, "flaky", "{}", &o, id);
+    sluice_error err;
+    for (int attempt = 1; attempt <= 3; attempt++) {
+        sluice_job *j = NULL;
+        for (int i = 0; i < 200 && !(j = claim_one(c, "flaky")); i++) harness_sleep_ms(5);
+        assert_non_null(j);
+        assert_int_equal(sluice_job_attempt(j), attempt);
+        int64_t retry = 0;
+        assert_int_equal(sluice_fail(c, id, sluice_job_token(j), "boom", &retry, &err), 0);
+        if (attempt < 3) {
+            /* base 1 ms, cap 10 ms: equal jitter keeps it within [b/2, b] */
+            assert_true(retry >= 0 && retry <= 10);
+        } else {
+            assert_int_equal(retry, -1);
+        }
+        sluice_job_free(j);
+    }
+    sluice_job_info info;
+    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DEAD);
+    assert_string_equal(info.reason, "boom");
+    assert_int_equal(info.attempt, 3);
+    sluice_job_info_clear(&info);
+    size_t n;
+    sluice_job_info *dead = sluice_dead_list(c, "flaky", 0, 10, &n, &err);
+    assert_int_equal(n, 1);
+    assert_string_equal(dead[0].id, id);
+    assert_string_equal(dead[0].reason, "boom");
+    sluice_job_info_array_free(dead, n);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "flaky", &st, &err), 0);
+    assert_int_equal(st.failed, 3);
+    assert_int_equal(st.retried, 2);
+    assert_int_equal(st.died, 1);
+    sluice_client_free(c);
+}
+
+static void a_dead_job_can_be_retried_with_attempts_reset_or_purged(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "revive", SLUICE_TIER_NORMAL, 10);
+    char a[SLUICE_ID_MAX], b[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.max_attempts = 1};
+    enqueue_ok(c, "revive", "{\"a\":1}", &o, a);
+    enqueue_ok(c, "revive", "{\"b\":1}", &o, b);
+    sluice_error err;
+    for (int i = 0; i < 2; i++) {
+        sluice_job *j = claim_one(c, "revive");
+        assert_int_equal(sluice_fail(c, sluice_job_id(j), sluice_job_token(j), "x", NULL, &err), 0);
+        sluice_job_free(j);
+    }
+    int64_t k = 0;
+    assert_int_equal(sluice_dead_retry(c, "revive", a, &k, &err), 0);
+    assert_int_equal(k, 1);
+    sluice_job *j = claim_one(c, "revive");
+    assert_string_equal(sluice_job_id(j), a);
+    assert_int_equal(sluice_job_attempt(j), 1);
+    sluice_job_free(j);
+    assert_int_equal(sluice_dead_purge(c, "revive", NULL, &k, &err), 0);
+    assert_int_equal(k, 1);
+    sluice_job_info info;
+    assert_int_equal(sluice_job_lookup(c, b, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
+    assert_int_equal(sluice_dead_retry(c, "revive", b, &k, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_NOT_FOUND);
+    sluice_client_free(c);
+}
+
+static void the_dead_set_is_capped_oldest_first(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "capped", SLUICE_TIER_NORMAL, 100);
+    const char *f[] = {"dead_max"}, *v[] = {"3"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "capped", f, v, 1, NULL, &err), 0);
+    sluice_enqueue_opts o = {.max_attempts = 1};
+    char ids[5][SLUICE_ID_MAX];
+    for (int i = 0; i < 5; i++) {
+        enqueue_ok(c, "capped", "{}", &o, ids[i]);
+        sluice_job *j = claim_one(c, "capped");
+        assert_int_equal(sluice_fail(c, sluice_job_id(j), sluice_job_token(j), "x", NULL, &err), 0);
+        sluice_job_free(j);
+        harness_sleep_ms(2);
+    }
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "capped", &st, &err), 0);
+    assert_int_equal(st.dead, 3);
+    assert_int_equal(st.dead_dropped, 2);
+    sluice_job_info info;
+    assert_int_equal(sluice_job_lookup(c, ids[0], &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
+    assert_int_equal(sluice_job_lookup(c, ids[4], &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DEAD);
+    sluice_job_info_clear(&info);
+    sluice_client_free(c);
+}
+
+static void a_job_whose_lease_keeps_expiring_goes_dead_as_poison(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "poison", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"max_reclaims", "max_attempts"}, *v[] = {"2", "100"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "poison", f, v, 2, NULL, &err), 0);
+    char id[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.timeout_ms = 20};
+    enqueue_ok(c, "poison", "{}", &o, id);
+    for (int i = 0; i < 3; i++) {
+        sluice_job *j = claim_one(c, "poison");
+        assert_non_null(j);
+        sluice_job_free(j);
+        harness_sleep_ms(30);
+    }
+    assert_null(claim_one(c, "poison"));
+    sluice_job_info info;
+    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DEAD);
+    assert_non_null(strstr(info.reason, "poison"));
+    sluice_job_info_clear(&info);
+    sluice_client_free(c);
+}
+
+static void a_released_job_keeps_its_place_and_its_attempt(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "release", SLUICE_TIER_NORMAL, 10);
+    char a[SLUICE_ID_MAX], b[SLUICE_ID_MAX];
+    enqueue_ok(c, "release", "{}", NULL, a);
+    enqueue_ok(c, "release", "{}", NULL, b);
+    sluice_job *j = claim_one(c, "release");
+    sluice_error err;
+    assert_int_equal(sluice_release(c, a, sluice_job_token(j), &err), 0);
+    sluice_job_free(j);
+    j = claim_one(c, "release");
+    assert_string_equal(sluice_job_id(j), a);
+    assert_int_equal(sluice_job_attempt(j), 1);
+    sluice_job_free(j);
+    sluice_client_free(c);
+}
+
+static void a_waiting_job_can_be_cancelled_but_a_leased_one_cannot(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "cancel", SLUICE_TIER_NORMAL, 10);
+    char a[SLUICE_ID_MAX], b[SLUICE_ID_MAX];
+    sluice_enqueue_opts u = {.unique = "k"};
+    enqueue_ok(c, "cancel", "{}", &u, a);
+    enqueue_ok(c, "cancel", "{}", NULL, b);
+    sluice_error err;
+    assert_int_equal(sluice_job_cancel(c, a, &err), 0);
+    assert_int_equal(sluice_job_cancel(c, a, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_NOT_FOUND);
+    sluice_job *j = claim_one(c, "cancel");
+    assert_int_equal(sluice_job_cancel(c, b, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_BUSY);
+    sluice_job_free(j);
+    char again[SLUICE_ID_MAX];
+    enqueue_ok(c, "cancel", "{}", &u, again);
+    assert_string_not_equal(again, a);
+    sluice_client_free(c);
+}
+
+static void acked_jobs_are_kept_when_the_class_retains_them(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "keep", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"keep_done"}, *v[] = {"2"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "keep", f, v, 1, NULL, &err), 0);
+    char ids[3][SLUICE_ID_MAX];
+    for (int i = 0; i < 3; i++) {
+        enqueue_ok(c, "keep", "{}", NULL, ids[i]);
+        sluice_job *j = claim_one(c, "keep");
+        assert_int_equal(sluice_ack(c, ids[i], sluice_job_token(j), &err), 0);
+        sluice_job_free(j);
+    }
+    sluice_job_info info;
+    assert_int_equal(sluice_job_lookup(c, ids[0], &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
+    assert_int_equal(sluice_job_lookup(c, ids[2], &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DONE);
+    sluice_job_info_clear(&info);
+    sluice_client_free(c);
+}
+
+static void a_full_queue_refuses_the_whole_batch(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "full", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"max_queue"}, *v[] = {"3"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "full", f, v, 1, NULL, &err), 0);
+    const char *p[] = {"{}", "{}"};
+    size_t done;
+    assert_int_equal(sluice_enqueue_many(c, "full", 2, p, NULL, 0, NULL, &done, &err), 0);
+    assert_int_equal(sluice_enqueue_many(c, "full", 2, p, NULL, 0, NULL, &done, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_QUEUE_FULL);
+    assert_int_equal(done, 0);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "full", &st, &err), 0);
+    assert_int_equal(st.ready, 2);
+    sluice_client_free(c);
+}
+
+static void an_undeclared_class_is_refused(void **state) {
+    sluice_client *c = test_connect(state);
+    char id[SLUICE_ID_MAX];
+    sluice_error err;
+    assert_int_equal(sluice_enqueue(c, "nosuch", "{}", NULL, id, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_UNKNOWN_CLASS);
+    sluice_client_free(c);
+}
+
+static void bad_inputs_get_distinct_errors_and_leave_no_partial_job(void **state) {
+    harness_redis *r = *state;
+    sluice_client *c = test_connect(state);
+    test_class(c, "strict", SLUICE_TIER_NORMAL, 10);
+    long long keys_before = harness_redis_int(r, "DBSIZE");
+    sluice_error err;
+    char id[SLUICE_ID_MAX];
+    struct {
+        const char *cls;
+        const char *payload;
+        sluice_error_code want;
+    } cases[] = {
+        {"Bad", "{}", SLUICE_ERR_NAME},
+        {"", "{}", SLUICE_ERR_NAME},
+        {"a b", "{}", SLUICE_ERR_NAME},
+        {"x{y}", "{}", SLUICE_ERR_NAME},
+        {"0123456789012345678901234567890123456789012345678901234567890123456789", "{}", SLUICE_ERR_NAME},
+        {"strict", "[1,2]", SLUICE_ERR_PAYLOAD},
+        {"strict", "\"s\"", SLUICE_ERR_PAYLOAD},
+        {"strict", "{\"a\":", SLUICE_ERR_PAYLOAD},
+        {"strict", "{\"a\":\"\\u0000\"}", SLUICE_ERR_PAYLOAD},
+        {"strict", "{\"a\":\"\xff\xfe\"}", SLUICE_ERR_PAYLOAD},
+        {"strict", "", SLUICE_ERR_PAYLOAD},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(sluice_enqueue(c, cases[i].cls, cases[i].payload, NULL, id, &err), -1);
+        if (err.code != cases[i].want) fail_msg("case %zu: got %s (%s)", i, sluice_error_name(err.code), err.text);
+    }
+    /* 256 KiB + 1, and nesting deeper than 32 */
+    size_t big = SLUICE_PAYLOAD_HARD_MAX + 1;
+    char *p = malloc(big + 1);
+    memset(p, ' ', big);
+    p[0] = '{';
+    p[big - 1] = '}';
+    p[big] = '\0';
+    assert_int_equal(sluice_enqueue(c, "strict", p, NULL, id, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_PAYLOAD);
+    /* within the hard cap but over the class's 64 KiB default: refused by the Function */
+    p[70000] = '}';
+    p[70001] = '\0';
+    assert_int_equal(sluice_enqueue(c, "strict", p, NULL, id, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_PAYLOAD);
+    char deep[200] = "";
+    for (int i = 0; i < 33; i++) strcat(deep, "{\"a\":");
+    strcat(deep, "1");
+    for (int i = 0; i < 33; i++) strcat(deep, "}");
+    assert_int_equal(sluice_enqueue(c, "strict", deep, NULL, id, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_PAYLOAD);
+    free(p);
+    /* options */
+    sluice_enqueue_opts bad[] = {{.priority = 1001}, {.delay_ms = -1}, {.max_attempts = 1001},
+                                 {.delay_ms = 5, .run_at_ms = 5}, {.cost = -2}, {.timeout_ms = -1}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(sluice_enqueue(c, "strict", "{}", &bad[i], id, &err), -1);
+        assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+    }
+    /* a batch with one bad payload sends nothing */
+    const char *batch[] = {"{}", "{}", "[]"};
+    size_t done = 99;
+    assert_int_equal(sluice_enqueue_many(c, "strict", 3, batch, NULL, 0, NULL, &done, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_PAYLOAD);
+    assert_int_equal(done, 0);
+    assert_int_equal(harness_redis_int(r, "DBSIZE"), keys_before);
+    sluice_client_free(c);
+}
+
+static void bad_urls_and_a_wrong_password_get_their_own_errors(void **state) {
+    (void)state;
+    const char *urls[] = {"http://x", "redis://", "redis://host:0", "redis://host:99999", "redis://host:12ab",
+                          "redis://host/db", "unix://relative.sock", "redis://ho st", "unix:///x?db=a"};
+    sluice_error err;
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        assert_null(sluice_client_connect(urls[i], NULL, &err));
+        if (err.code != SLUICE_ERR_URL) fail_msg("%s: got %s", urls[i], sluice_error_name(err.code));
+    }
+    assert_null(sluice_client_connect("redis://127.0.0.1:1", NULL, &err));
+    assert_int_equal(err.code, SLUICE_ERR_UNREACHABLE);
+    assert_null(sluice_client_connect("unix:///nonexistent/sluice.sock", NULL, &err));
+    assert_int_equal(err.code, SLUICE_ERR_UNREACHABLE);
+
+    const char *extra[] = {"--requirepass", "s3cret", NULL};
+    harness_redis auth = {.extra = extra};
+    assert_int_equal(harness_redis_start(&auth), 0);
+    char url[512];
+    snprintf(url, sizeof(url), "redis://:wrong@127.0.0.1:%d", auth.port);
+    assert_null(sluice_client_connect(url, NULL, &err));
+    assert_int_equal(err.code, SLUICE_ERR_AUTH);
+    assert_null(strstr(err.text, "wrong"));
+    snprintf(url, sizeof(url), "redis://127.0.0.1:%d", auth.port);
+    assert_null(sluice_client_connect(url, NULL, &err));
+    assert_int_equal(err.code, SLUICE_ERR_AUTH);
+    snprintf(url, sizeof(url), "redis://default:s3cret@127.0.0.1:%d/2", auth.port);
+    sluice_client *c = sluice_client_connect(url, NULL, &err);
+    if (!c) fail_msg("connect: %s", err.text);
+    sluice_client_free(c);
+    harness_redis_stop(&auth);
+}
+
+static void the_functions_are_reloaded_when_redis_loses_them(void **state) {
+    harness_redis *r = *state;
+    sluice_client *c = test_connect(state);
+    test_class(c, "reload", SLUICE_TIER_NORMAL, 10);
+    assert_int_equal(harness_redis_int(r, "FUNCTION FLUSH") == -1, 1); /* +OK is not an integer */
+    char id[SLUICE_ID_MAX];
+    sluice_error err;
+    if (sluice_enqueue(c, "reload", "{}", NULL, id, &err) < 0) fail_msg("enqueue: %s", err.text);
+    sluice_client_free(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_job_is_enqueued_claimed_and_acked_once),
+        cmocka_unit_test(an_empty_class_answers_empty_with_the_next_due_time),
+        cmocka_unit_test(claims_follow_priority_then_fifo),
+        cmocka_unit_test(a_delayed_job_never_starts_before_its_due_time_by_the_redis_clock),
+        cmocka_unit_test(a_duplicate_unique_key_returns_the_live_job_and_creates_nothing),
+        cmocka_unit_test(a_claimer_that_never_acks_loses_its_jobs_after_the_lease_and_its_late_ack_is_stale),
+        cmocka_unit_test(an_extended_lease_is_not_reclaimed),
+        cmocka_unit_test(a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason),
+        cmocka_unit_test(a_dead_job_can_be_retried_with_attempts_reset_or_purged),
+        cmocka_unit_test(the_dead_set_is_capped_oldest_first),
+        cmocka_unit_test(a_job_whose_lease_keeps_expiring_goes_dead_as_poison),
+        cmocka_unit_test(a_released_job_keeps_its_place_and_its_attempt),
+        cmocka_unit_test(a_waiting_job_can_be_cancelled_but_a_leased_one_cannot),
+        cmocka_unit_test(acked_jobs_are_kept_when_the_class_retains_them),
+        cmocka_unit_test(a_full_queue_refuses_the_whole_batch),
+        cmocka_unit_test(an_undeclared_class_is_refused),
+        cmocka_unit_test(bad_inputs_get_distinct_errors_and_leave_no_partial_job),
+        cmocka_unit_test(bad_urls_and_a_wrong_password_get_their_own_errors),
+        cmocka_unit_test(the_functions_are_reloaded_when_redis_loses_them),
+    };
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+}
