@@ -28,12 +28,20 @@ LIBA     := $(BUILD)/lib/libsluice.a
 LIBSO    := $(BUILD)/lib/libsluice.so
 PC       := $(BUILD)/lib/pkgconfig/sluice.pc
 
+# The worker runtime (libev) is its own library: libsluice stays loop-free.
+WORKER_MAIN := worker/sluice-worker.c
+WORKER_SRC := $(filter-out $(WORKER_MAIN),$(wildcard worker/*.c))
+WORKER_LIB := $(BUILD)/lib/libsluice-worker.a
+CTL_SRC  := $(wildcard queue/ctl/*.c)
+BINS     := $(if $(CTL_SRC),$(BUILD)/bin/sluicectl) $(if $(wildcard $(WORKER_MAIN)),$(BUILD)/bin/sluice-worker)
+EV_LIBS  := -lev
+
 TEST_HARNESS := $(BUILD)/obj/tests/harness.o
 TEST_SRC := $(filter-out tests/harness.c,$(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test check deps install clean bench
-all: $(LIBA) $(LIBSO) $(PC)
+all: $(LIBA) $(LIBSO) $(PC) $(if $(WORKER_SRC),$(WORKER_LIB)) $(BINS)
 
 # Installs missing Debian packages (needs root or sudo); a no-op when present.
 deps:
@@ -59,27 +67,48 @@ $(LIBSO): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	$(CC) -shared -Wl,-soname,libsluice.so.0 $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
+$(WORKER_LIB): $(WORKER_SRC:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/sluicectl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(BUILD)/bin/sluice-worker: $(BUILD)/obj/$(WORKER_MAIN:.c=.o) $(WORKER_LIB) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS)
+
 $(PC): Makefile
 	@mkdir -p $(@D)
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: sluice\nDescription: Redis-backed job queue with pressure-aware admission control\nVersion: 0.1.0\nRequires.private: hiredis jansson\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lsluice\nLibs.private: -lm\n' '$(PREFIX)' > $@
 
 # ------------------------------- tests --------------------------------
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(LIBA)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(if $(WORKER_SRC),$(WORKER_LIB)) $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) -lcmocka
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) -lcmocka -lpthread
 
+# Integration tests find the programs under build/bin (run from the top).
 test: deps
-	$(MAKE) --no-print-directory $(TEST_BIN)
+	$(MAKE) --no-print-directory all $(TEST_BIN)
 	./scripts/run-tests.sh $(TEST_BIN)
 
 check: test
 
-bench: deps all
-	./scripts/bench.sh
+$(BUILD)/bin/sluice-bench: $(BUILD)/obj/scripts/bench/sluice-bench.o $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+bench: deps
+	$(MAKE) --no-print-directory $(LIBA) $(BUILD)/bin/sluice-bench
+	BUILD=$(BUILD) ./scripts/bench.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/sluice
+	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
+	$(if $(WORKER_SRC),install -m 644 $(WORKER_LIB) $(DESTDIR)$(PREFIX)/lib/)
+	$(if $(BINS),install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/)
 	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libsluice.so.0
 	ln -sf libsluice.so.0 $(DESTDIR)$(PREFIX)/lib/libsluice.so
 	install -m 644 $(PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/

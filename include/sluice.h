@@ -11,6 +11,8 @@
 #include "sluice/governor.h"
 #include "sluice/admin.h"
 #include "sluice/proto.h"
+#include "sluice/govern.h"
+#include "sluice/audit.h"
 
 #define SLUICE_VERSION "0.1.0"
 

@@ -70,9 +70,8 @@ static int action_parse(const char *s, sluice_law_action *out)
 
 static void say(char *buf, size_t len, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
-/* snprintf for plain-words text: cutting a long signal name short is fine,
- * and going through va_list keeps gcc's truncation warnings for the cases
- * where truncation would be a bug. */
+/* snprintf for plain-words text, where cutting a long signal name short is
+ * intended (gcc's -Wformat-truncation does not look through a va_list). */
 static void say(char *buf, size_t len, const char *fmt, ...)
 {
     va_list ap;
@@ -456,7 +455,7 @@ static double apply(const sluice_law_params *p, const struct plan *pl, sluice_la
     char body[SLUICE_LAW_REASON];
     int t = (int)c->tier;
 
-    if (f != old) say(note, sizeof note, "clamped from %.2f; ", old);
+    if (f != old) say(note, sizeof note, "clamped from %.3g; ", old);
     if (!throttled(c)) {
         say(body, sizeof body, "critical tier: never throttled");
     } else if (pl->action == SLUICE_LAW_CRITICAL) {

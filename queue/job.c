@@ -85,6 +85,7 @@ int sluice_tier_parse(const char *name, sluice_tier *out) {
 /* ----------------------------- validation ---------------------------- */
 
 int sluice_name_check(const char *name, sluice_error *err) {
+    err_reset(err);
     size_t n = name ? strlen(name) : 0;
     int ok = n >= 1 && n <= NAME_MAX_LEN && ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9'));
     for (size_t i = 1; ok && i < n; i++) {
@@ -98,8 +99,9 @@ int sluice_name_check(const char *name, sluice_error *err) {
     return 0;
 }
 
+/* Containers nested at most SLUICE_PAYLOAD_MAX_DEPTH deep, the root at 1. */
 static int depth_ok(json_t *v, int depth) {
-    if (depth > SLUICE_PAYLOAD_MAX_DEPTH) return 0;
+    if ((json_is_object(v) || json_is_array(v)) && depth > SLUICE_PAYLOAD_MAX_DEPTH) return 0;
     if (json_is_object(v)) {
         const char *k;
         json_t *x;
@@ -113,6 +115,7 @@ static int depth_ok(json_t *v, int depth) {
 }
 
 int sluice_payload_check(const char *payload, size_t len, sluice_error *err) {
+    err_reset(err);
     if (!payload) {
         err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: missing");
         return -1;

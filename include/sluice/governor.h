@@ -45,7 +45,7 @@
  *     floor in this one tick. This is never delayed by the dwell.
  *   - 1 < P < 2 (over target): cut. Every class of the LOWEST tier that still
  *     has a class above its floor gets fraction *= decrease, clamped at its
- *     floor. The next tier up is cut only when that whole tier is at its
+ *     floor (and snapped to it when within params.snap). The next tier up is cut only when that whole tier is at its
  *     floors. One tier is cut per cut.
  *   - 1 - band <= P <= 1: hold.
  *   - P < 1 - band continuously for dwell_ms (the calm streak): raise. Every
@@ -195,17 +195,25 @@ typedef struct sluice_law_state {
     int64_t last_change_ms;        /* ms, when it last did (valid if has_change) */
     sluice_law_action last_action; /* CUT, CRITICAL or RAISE (HOLD if no change yet) */
     double last_pressure;          /* pressure at that change (0 if none) */
-    int calm;                      /* 1 while pressure stays below 1 - band */
+    int calm;                      /* 1 while pressure stays below 1 - band and no
+                                    * stale hold-policy signal blocks raises */
     int64_t calm_since_ms;         /* ms, when that calm streak began (valid if calm) */
 } sluice_law_state;
+
+/* Room enough for any encoded state, terminating NUL included. */
+#define SLUICE_LAW_STATE_JSON 512
 
 /* Sets *st to "no history": the first cut will happen at once and the first
  * raise after dwell_ms of calm. */
 void sluice_law_state_init(sluice_law_state *st);
 
 /* Writes *st as a compact, NUL-terminated JSON object into buf (caller-owned,
- * len bytes). Returns 0, or -1 if buf is too small, an argument is NULL or
- * the state holds a non-finite number; then buf holds "" when len > 0. */
+ * len bytes; SLUICE_LAW_STATE_JSON always suffices), e.g.
+ * {"v":1,"ticks":28,"last_tick_ms":28000,"has_change":true,
+ *  "last_change_ms":26000,"last_action":"raise","last_pressure":0.33,
+ *  "calm":true,"calm_since_ms":16000}. Numbers round-trip exactly.
+ * Returns 0, or -1 if buf is too small, an argument is NULL or the state is
+ * corrupt (e.g. a non-finite number); then buf holds "" when len > 0. */
 int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len);
 
 /* Parses text produced by sluice_law_state_encode into *st. Unknown members
@@ -218,13 +226,16 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st);
 
 #define SLUICE_LAW_SUMMARY 160
 
-/* What one tick decided. */
+/* What one tick decided. CUT and RAISE are reported only when a fraction
+ * moved; CRITICAL whenever the pressure is at or over critical, even if every
+ * class was already at its floor (changed is then 0); otherwise HOLD, with
+ * the summary saying what it waits for. */
 typedef struct sluice_law_decision {
     sluice_law_action action;
-    double pressure;      /* worst counting signal's pressure; 0 when none counts */
+    double pressure;      /* worst counting signal's pressure, clamped to +-1e9; 0 when none counts */
     const char *driver;   /* BORROWED from signals[i].name, valid while signals is:
                            * the signal that drove the decision; NULL if none */
-    double driver_value;  /* its value; NaN if it was stale or never reported */
+    double driver_value;  /* its value; NaN if it was stale, never reported, or no driver */
     int driver_stale;     /* 1 if the driver counted (or blocked a raise) because it was stale */
     size_t changed;       /* classes whose fraction differs from their input */
     char summary[SLUICE_LAW_SUMMARY]; /* one line, plain words */

@@ -1,0 +1,232 @@
+/* The governor loop: lease, read signals and classes, run the control law,
+ * write gates fenced by the epoch, commit state and history. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "queue.h"
+
+#define STATE_TEXT 1024
+
+struct sluice_governor {
+    sluice_client *c;          /* BORROWED */
+    char owner[129];
+    sluice_governor_opts o;
+    int64_t epoch;             /* of the state held in st; 0: none */
+    sluice_law_state st;
+    char *decision;            /* NEW JSON of the last decision */
+};
+
+void sluice_governor_opts_init(sluice_governor_opts *o) {
+    memset(o, 0, sizeof(*o));
+    o->tick_ms = 1000;
+    o->lease_ms = 2000;
+    o->gate_ttl_ms = 5000;
+    o->history_max = 10000;
+    sluice_law_params_default(&o->law);
+}
+
+sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const sluice_governor_opts *opts,
+                                     sluice_error *err) {
+    err_reset(err);
+    size_t n = owner ? strlen(owner) : 0;
+    if (!c || n == 0 || n > 128) {
+        err_set(err, SLUICE_ERR_ARGUMENT, "governor: owner must be 1..128 bytes");
+        return NULL;
+    }
+    sluice_governor_opts o;
+    if (opts) o = *opts;
+    else sluice_governor_opts_init(&o);
+    char why[128];
+    if (sluice_law_params_check(&o.law, why, sizeof(why)) < 0) {
+        err_set(err, SLUICE_ERR_ARGUMENT, "governor: %s", why);
+        return NULL;
+    }
+    if (o.tick_ms < 10 || o.lease_ms < 100 || o.lease_ms > 600000 || o.gate_ttl_ms < 1 ||
+        o.gate_ttl_ms > 86400000 || o.history_max < 1 || o.history_max > 1000000) {
+        err_set(err, SLUICE_ERR_ARGUMENT, "governor: tick, lease, gate ttl or history out of range");
+        return NULL;
+    }
+    sluice_governor *g = calloc(1, sizeof(*g));
+    if (!g) {
+        err_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        return NULL;
+    }
+    g->c = c;
+    memcpy(g->owner, owner, n + 1);
+    g->o = o;
+    sluice_law_state_init(&g->st);
+    return g;
+}
+
+void sluice_governor_free(sluice_governor *g) {
+    if (!g) return;
+    if (g->epoch) sluice_governor_resign(g->c, g->owner, NULL);
+    free(g->decision);
+    free(g);
+}
+
+const char *sluice_governor_last_decision(const sluice_governor *g) {
+    return g->decision ? g->decision : "";
+}
+
+/* The classes as the law sees them: tier, floor, and the fraction the
+ * governor last wrote (read back from the gates, so a new leader continues). */
+static sluice_law_class *load_classes(sluice_governor *g, sluice_governor_mode mode, char ***names, size_t *n,
+                                      sluice_error *err) {
+    *names = sluice_class_list(g->c, n, err);
+    if (!*names) return NULL;
+    sluice_law_class *cls = calloc(*n, sizeof(*cls));
+    if (!cls) {
+        err_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        sluice_class_config cfg;
+        sluice_gate_info gate;
+        if (sluice_class_get(g->c, (*names)[i], &cfg, err) < 0 || sluice_gate_get(g->c, (*names)[i], &gate, err) < 0) {
+            free(cls);
+            return NULL;
+        }
+        cls[i].name = (*names)[i];
+        cls[i].tier = cfg.tier;
+        cls[i].floor = cfg.floor;
+        cls[i].fraction = 1;
+        if (mode == SLUICE_GOVERNOR_SHADOW && gate.shadow) cls[i].fraction = gate.shadow_fraction;
+        else if (gate.governed && !gate.shadow) cls[i].fraction = gate.governor_fraction;
+    }
+    return cls;
+}
+
+static json_t *num_or_null(double v) {
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static char *decision_json(const sluice_governor_report *r, const sluice_law_decision *d,
+                           const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, size_t ncls) {
+    json_t *signals = json_array(), *classes = json_array();
+    for (size_t i = 0; i < nsig; i++) {
+        const sluice_law_signal *s = &sig[i];
+        int stale = !s->has_value || s->age_ms > s->stale_after_ms;
+        json_array_append_new(
+            signals, json_pack("{s:s, s:o, s:f, s:f, s:o, s:I, s:b}", "name", s->name, "value",
+                               s->has_value ? json_real(s->value) : json_null(), "target", s->target, "critical",
+                               s->critical, "pressure",
+                               s->has_value ? num_or_null(1 + (s->value - s->target) / (s->critical - s->target))
+                                            : json_null(),
+                               "age_ms", (json_int_t)s->age_ms, "stale", stale));
+    }
+    for (size_t i = 0; i < ncls; i++)
+        json_array_append_new(classes, json_pack("{s:s, s:s, s:f, s:f, s:s}", "name", cls[i].name, "tier",
+                                                 sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction,
+                                                 "floor", cls[i].floor, "reason", cls[i].reason));
+    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:b, s:s, s:o, s:o}", "t", (json_int_t)r->now,
+                          "epoch", (json_int_t)r->epoch, "mode", sluice_governor_mode_name(r->mode), "action",
+                          sluice_law_action_name(d->action), "pressure", num_or_null(d->pressure), "driver",
+                          d->driver ? json_string(d->driver) : json_null(), "driver_value",
+                          num_or_null(d->driver_value), "driver_stale", d->driver_stale, "summary", d->summary,
+                          "signals", signals, "classes", classes);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(o);
+    return text;
+}
+
+int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, sluice_error *err) {
+    err_reset(err);
+    sluice_governor_report r;
+    memset(&r, 0, sizeof(r));
+    char *state = NULL;
+    int held = 0;
+    if (sluice_governor_lease(g->c, g->owner, g->o.lease_ms, &held, &r.epoch, &r.mode, &state, err) < 0)
+        return -1;
+    if (!held) {
+        free(state);
+        g->epoch = 0;
+        if (report) *report = r;
+        return 0;
+    }
+    r.leader = 1;
+    if (g->epoch != r.epoch) {
+        /* A new term: continue from what the last leader committed. */
+        sluice_law_state_init(&g->st);
+        if (state && sluice_law_state_decode(state, &g->st) < 0) sluice_law_state_init(&g->st);
+        g->epoch = r.epoch;
+    }
+    free(state);
+
+    int rc = -1;
+    size_t nsig = 0, ncls = 0;
+    char **names = NULL;
+    sluice_law_class *cls = NULL;
+    sluice_law_signal *sig = NULL;
+    sluice_signal_info *info = sluice_signal_list(g->c, &nsig, &r.now, err);
+    if (!info && err && err->code) goto out;
+    if (nsig && !(sig = calloc(nsig, sizeof(*sig)))) {
+        err_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nsig; i++) {
+        sig[i].name = info[i].name;
+        sig[i].target = info[i].def.target;
+        sig[i].critical = info[i].def.critical;
+        sig[i].lower_is_worse = info[i].def.lower_is_worse;
+        sig[i].stale_after_ms = info[i].def.stale_after_ms;
+        sig[i].on_stale = info[i].def.on_stale;
+        sig[i].has_value = info[i].has_value;
+        sig[i].value = info[i].value;
+        sig[i].age_ms = info[i].age_ms;
+    }
+    cls = load_classes(g, r.mode, &names, &ncls, err);
+    if (!cls && err && err->code) goto out;
+    r.classes = ncls;
+
+    sluice_law_decision d;
+    memset(&d, 0, sizeof(d));
+    if (r.mode == SLUICE_GOVERNOR_OFF) {
+        for (size_t i = 0; i < ncls; i++) {
+            if (sluice_gate_ungovern(g->c, names[i], err) < 0) goto out;
+            cls[i].fraction = 1;
+            snprintf(cls[i].reason, sizeof(cls[i].reason), "governor off");
+        }
+        d.driver_value = NAN;
+        snprintf(d.summary, sizeof(d.summary), "governor off: classes run at their configured limits");
+    } else {
+        if (sluice_law_tick(&g->o.law, &g->st, r.now, sig, nsig, cls, ncls, &d) < 0) {
+            char why[160];
+            sluice_law_input_check(&g->o.law, &g->st, sig, nsig, cls, ncls, why, sizeof(why));
+            err_set(err, SLUICE_ERR_ARGUMENT, "governor: control law refused its input: %s", why);
+            goto out;
+        }
+        for (size_t i = 0; i < ncls; i++) {
+            if (sluice_gate_govern(g->c, names[i], r.epoch, cls[i].fraction, g->o.gate_ttl_ms, cls[i].reason,
+                                   r.mode == SLUICE_GOVERNOR_SHADOW, err) < 0)
+                goto out;
+        }
+    }
+    r.action = d.action;
+    r.pressure = d.pressure;
+    snprintf(r.driver, sizeof(r.driver), "%s", d.driver ? d.driver : "");
+    snprintf(r.summary, sizeof(r.summary), "%s", d.summary);
+
+    char st[STATE_TEXT];
+    char *text = decision_json(&r, &d, sig, nsig, cls, ncls);
+    if (!text || sluice_law_state_encode(&g->st, st, sizeof(st)) < 0) {
+        free(text);
+        err_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
+        goto out;
+    }
+    free(g->decision);
+    g->decision = text;
+    if (sluice_governor_commit(g->c, g->owner, r.epoch, st, text, g->o.history_max, err) < 0) goto out;
+    rc = 0;
+out:
+    if (rc < 0 && err && err->code == SLUICE_ERR_STALE) g->epoch = 0;
+    free(sig);
+    free(info);
+    free(cls);
+    sluice_strings_free(names, ncls);
+    if (report) *report = r;
+    return rc;
+}

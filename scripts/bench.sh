@@ -1,0 +1,48 @@
+#!/bin/sh
+# make bench: sluice's throughput beside redis-benchmark on the same
+# redis-server in the same run, as ratios. Starts its own server in a temp
+# dir (persistence off) unless SLUICE_BENCH_URL names one; always cleans up.
+# SCALE=N multiplies the job counts.
+set -eu
+BUILD=${BUILD:-build}
+dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-XXXXXX")
+pid=""
+cleanup() {
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+sock="$dir/redis.sock"
+redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --save "" --appendonly no \
+    --dir "$dir" --logfile "$dir/redis.log" &
+pid=$!
+i=0
+until redis-cli -s "$sock" ping >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ $i -gt 200 ] && { echo "bench: redis-server did not start" >&2; exit 1; }
+    sleep 0.05
+done
+
+echo "sluice bench: one redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), unix socket, $(nproc) cores" >&2
+rb() { # requests/s of one redis-benchmark test
+    redis-benchmark -s "$sock" -q -n "$1" -c 1 -P "$2" -t "$3" 2>/dev/null |
+        tr '\r' '\n' | sed -n 's/.*: \([0-9.]*\) requests per second.*/\1/p' | tail -n 1
+}
+set_c1=$(rb 100000 1 set)
+set_p=$(rb 1000000 1000 set)
+out=$("$BUILD/bin/sluice-bench" "unix://$sock" "${SCALE:-1}")
+get() { echo "$out" | sed -n "s/^$1 //p"; }
+
+printf '\n%-34s %12s %14s %8s\n' "measure" "jobs/s" "reference" "ratio"
+row() {
+    printf '%-34s %12.0f %14s %8.3f\n' "$1" "$2" "$3" "$(awk "BEGIN { print $2 / $4 }")"
+}
+row "enqueue, one at a time"        "$(get enqueue_single)"    "SET c=1"      "$set_c1"
+row "enqueue, bulk (1000/call)"     "$(get enqueue_bulk)"      "SET c=1 P=1000" "$set_p"
+row "claim(100)+ack, ungated"       "$(get claim_ack_ungated)" "SET c=1"      "$set_c1"
+row "claim(100)+ack, gate wide open" "$(get claim_ack_gated)"  "SET c=1"      "$set_c1"
+printf '\nredis-benchmark SET, 1 client: %.0f/s; pipelined 1000: %.0f/s\n' "$set_c1" "$set_p"
+printf 'gate cost: wide-open gate at %.1f%% of the ungated claim+ack rate (goal: >= 90%%)\n' \
+    "$(awk "BEGIN { print 100 * $(get claim_ack_gated) / $(get claim_ack_ungated) }")"

@@ -1,0 +1,501 @@
+/* Admission control against a real redis-server: gates in the claim path,
+ * operator overrides, signals and the governor loop. */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+static void declare(sluice_client *c, const char *cls, sluice_tier tier, double rate, double burst, int64_t conc,
+                    double floor) {
+    sluice_class_config cfg;
+    sluice_class_config_init(&cfg);
+    cfg.tier = tier;
+    cfg.max_rate = rate;
+    cfg.burst = burst;
+    cfg.max_concurrency = conc;
+    cfg.floor = floor;
+    sluice_error err;
+    if (sluice_class_set(c, cls, &cfg, NULL, &err) < 0) fail_msg("class set %s: %s", cls, err.text);
+}
+
+static void fill(sluice_client *c, const char *cls, int n) {
+    const char **p = malloc(sizeof(*p) * (size_t)n);
+    for (int i = 0; i < n; i++) p[i] = "{}";
+    sluice_error err;
+    if (sluice_enqueue_many(c, cls, (size_t)n, p, NULL, 0, NULL, NULL, &err) < 0) fail_msg("fill: %s", err.text);
+    free(p);
+}
+
+static void define_signal(sluice_client *c, const char *name, double target, double critical) {
+    sluice_signal_def d;
+    sluice_signal_def_init(&d);
+    d.target = target;
+    d.critical = critical;
+    d.stale_after_ms = 60000;
+    sluice_error err;
+    if (sluice_signal_define(c, name, &d, NULL, &err) < 0) fail_msg("signal define: %s", err.text);
+}
+
+static sluice_gate_info gate(sluice_client *c, const char *cls) {
+    sluice_gate_info g;
+    sluice_error err;
+    if (sluice_gate_get(c, cls, &g, &err) < 0) fail_msg("gate: %s", err.text);
+    return g;
+}
+
+/* ------------------------- fleet-wide limits ------------------------- */
+
+#define RATE 40
+#define BURST 4
+#define CONC 3
+#define CLAIMERS 4
+#define RUN_MS 2500
+
+typedef struct shared {
+    const harness_redis *redis;
+    atomic_int inflight, max_inflight, nclaims;
+    long long stamps[4096];
+    long long start;
+    char error[SLUICE_ERROR_TEXT + 32];
+} shared;
+
+static void *claimer(void *arg) {
+    shared *s = arg;
+    sluice_error err;
+    sluice_client *c = sluice_client_connect(s->redis->url, "t", &err);
+    if (!c) return NULL;
+    while (harness_now_ms() - s->start < RUN_MS) {
+        sluice_job *j[1];
+        sluice_claim_info info;
+        if (sluice_claim(c, "limited", NULL, 1, j, &info, &err) < 0) {
+            snprintf(s->error, sizeof(s->error), "claim: %s", err.text);
+            break;
+        }
+        if (!info.count) {
+            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 5);
+            continue;
+        }
+        int now = atomic_fetch_add(&s->inflight, 1) + 1;
+        int k = atomic_fetch_add(&s->nclaims, 1);
+        if (k < 4096) s->stamps[k] = harness_now_ms();
+        int m = atomic_load(&s->max_inflight);
+        while (now > m && !atomic_compare_exchange_weak(&s->max_inflight, &m, now)) {
+        }
+        harness_sleep_ms(15);
+        /* count it out before the ack: Redis still holds the lease meanwhile */
+        atomic_fetch_sub(&s->inflight, 1);
+        sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
+        sluice_job_free(j[0]);
+    }
+    sluice_client_free(c);
+    return NULL;
+}
+
+static int cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+static void a_class_limited_to_r_per_second_and_c_in_flight_never_exceeds_either_fleet_wide(void **state) {
+    sluice_client *c = test_connect(state);
+    declare(c, "limited", SLUICE_TIER_NORMAL, RATE, BURST, CONC, 0.1);
+    fill(c, "limited", 1000);
+    static shared s;
+    memset(&s, 0, sizeof(s));
+    s.redis = *state;
+    s.start = harness_now_ms();
+    pthread_t th[CLAIMERS];
+    for (int i = 0; i < CLAIMERS; i++) pthread_create(&th[i], NULL, claimer, &s);
+    for (int i = 0; i < CLAIMERS; i++) pthread_join(th[i], NULL);
+    if (s.error[0]) fail_msg("%s", s.error);
+    int n = atomic_load(&s.nclaims);
+    qsort(s.stamps, (size_t)n, sizeof(s.stamps[0]), cmp_ll);
+    int worst = 0;
+    for (int i = 0, j = 0; i < n; i++) {
+        while (s.stamps[i] - s.stamps[j] >= 1000) j++;
+        if (i - j + 1 > worst) worst = i - j + 1;
+    }
+    print_message("limits: %d claims in %d ms, busiest 1 s window %d (limit %d + burst %d), max in flight %d (limit %d)\n",
+                  n, RUN_MS, worst, RATE, BURST, atomic_load(&s.max_inflight), CONC);
+    assert_true(atomic_load(&s.max_inflight) <= CONC);
+    assert_true(worst <= RATE + BURST + 1); /* +1: client-side timestamps jitter */
+    assert_true(n >= RATE * RUN_MS / 1000 * 7 / 10);
+    sluice_client_free(c);
+}
+
+/* --------------------------- throttled jobs -------------------------- */
+
+static void throttled_jobs_lose_nothing_spend_no_attempt_and_keep_their_order(void **state) {
+    sluice_client *c = test_connect(state);
+    declare(c, "held", SLUICE_TIER_LOW, 0, 0, 10, 0);
+    char ids[20][SLUICE_ID_MAX];
+    const char *p[20];
+    for (int i = 0; i < 20; i++) p[i] = "{}";
+    sluice_error err;
+    assert_int_equal(sluice_enqueue_many(c, "held", 20, p, NULL, 0, ids, NULL, &err), 0);
+    assert_int_equal(sluice_class_pin(c, "held", 0, 0, &err), 0);
+    for (int i = 0; i < 50; i++) {
+        sluice_job *j[5];
+        sluice_claim_info info;
+        assert_int_equal(sluice_claim(c, "held", NULL, 5, j, &info, &err), 0);
+        assert_int_equal(info.status, SLUICE_CLAIM_THROTTLED);
+        assert_string_equal(info.why, "fraction");
+        assert_true(info.retry_ms > 0);
+    }
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "held", &st, &err), 0);
+    assert_int_equal(st.ready, 20);
+    assert_int_equal(st.claimed + st.failed + st.died + st.dead, 0);
+    assert_int_equal(st.throttled, 50);
+    for (int i = 0; i < 20; i++) {
+        sluice_job_info info;
+        assert_int_equal(sluice_job_lookup(c, ids[i], &info, &err), 0);
+        assert_int_equal(info.state, SLUICE_JOB_READY);
+        assert_int_equal(info.attempt, 0);
+        assert_int_equal(info.ahead, i);
+        sluice_job_info_clear(&info);
+    }
+    assert_int_equal(sluice_class_unpin(c, "held", &err), 0);
+    sluice_job *j[20];
+    sluice_claim_info info;
+    assert_int_equal(sluice_claim(c, "held", NULL, 20, j, &info, &err), 0);
+    assert_int_equal(info.count, 10); /* max_concurrency */
+    for (size_t i = 0; i < info.count; i++) {
+        assert_string_equal(sluice_job_id(j[i]), ids[i]);
+        assert_int_equal(sluice_job_attempt(j[i]), 1);
+        sluice_job_free(j[i]);
+    }
+    sluice_client_free(c);
+}
+
+static void a_paused_class_is_throttled_until_resumed_or_its_pause_expires(void **state) {
+    harness_redis *r = *state;
+    sluice_client *c = test_connect(state);
+    declare(c, "pausing", SLUICE_TIER_CRITICAL, 0, 0, 0, 1);
+    fill(c, "pausing", 3);
+    sluice_error err;
+    assert_int_equal(sluice_client_set_name(c, "ops-alice", &err), 0);
+    assert_int_equal(sluice_class_pause(c, "pausing", 0, &err), 0);
+    sluice_job *j[1];
+    sluice_claim_info info;
+    assert_int_equal(sluice_claim(c, "pausing", NULL, 1, j, &info, &err), 0);
+    assert_int_equal(info.status, SLUICE_CLAIM_THROTTLED);
+    assert_string_equal(info.why, "paused");
+    assert_int_equal(sluice_class_resume(c, "pausing", &err), 0);
+    assert_int_equal(sluice_claim(c, "pausing", NULL, 1, j, &info, &err), 0);
+    assert_int_equal(info.count, 1);
+    sluice_job_free(j[0]);
+    assert_int_equal(sluice_class_pause(c, "pausing", 100, &err), 0);
+    assert_int_equal(sluice_claim(c, "pausing", NULL, 1, j, &info, &err), 0);
+    assert_int_equal(info.status, SLUICE_CLAIM_THROTTLED);
+    harness_sleep_ms(120);
+    assert_int_equal(sluice_claim(c, "pausing", NULL, 1, j, &info, &err), 0);
+    assert_int_equal(info.count, 1);
+    sluice_job_free(j[0]);
+    /* created, paused, resumed, paused: four audit entries */
+    assert_int_equal(harness_redis_int(r, "XLEN t:{pausing}:audit"), 4);
+    sluice_client_free(c);
+}
+
+static void a_pinned_fraction_expires_back_to_the_governor(void **state) {
+    sluice_client *c = test_connect(state);
+    declare(c, "pinned", SLUICE_TIER_LOW, 100, 0, 0, 0.1);
+    sluice_error err;
+    assert_int_equal(sluice_class_pin(c, "pinned", 0.5, 100, &err), 0);
+    sluice_gate_info g = gate(c, "pinned");
+    assert_string_equal(g.why, "pinned");
+    assert_true(fabs(g.fraction - 0.5) < 1e-9);
+    assert_true(fabs(g.effective_rate - 50) < 1e-9);
+    harness_sleep_ms(120);
+    g = gate(c, "pinned");
+    assert_string_equal(g.why, "ungoverned");
+    assert_true(g.fraction == 1);
+    sluice_client_free(c);
+}
+
+/* ------------------------------ governor ----------------------------- */
+
+static sluice_governor *governor(sluice_client *c, const char *owner, int64_t tick, int64_t ttl) {
+    sluice_governor_opts o;
+    sluice_governor_opts_init(&o);
+    o.tick_ms = tick;
+    o.lease_ms = 2 * tick;
+    o.gate_ttl_ms = ttl;
+    o.law.dwell_ms = 5 * tick;
+    sluice_error err;
+    sluice_governor *g = sluice_governor_new(c, owner, &o, &err);
+    if (!g) fail_msg("governor: %s", err.text);
+    return g;
+}
+
+static sluice_governor_report tick(sluice_governor *g) {
+    sluice_governor_report r;
+    sluice_error err;
+    if (sluice_governor_tick(g, &r, &err) < 0) fail_msg("tick: %s", err.text);
+    return r;
+}
+
+static void reset_namespace(harness_redis *r) {
+    harness_redis_int(r, "FLUSHALL");
+}
+
+static void over_target_the_lowest_tier_falls_within_two_ticks_and_critical_is_untouched(void **state) {
+    harness_redis *r = *state;
+    reset_namespace(r);
+    sluice_client *c = test_connect(state);
+    declare(c, "gov-low", SLUICE_TIER_LOW, 100, 0, 0, 0.1);
+    declare(c, "gov-normal", SLUICE_TIER_NORMAL, 100, 0, 0, 0.2);
+    declare(c, "gov-crit", SLUICE_TIER_CRITICAL, 100, 0, 0, 1);
+    define_signal(c, "iops", 0.8, 0.95);
+    sluice_error err;
+    assert_int_equal(sluice_signal_report(c, "iops", 0.5, 0, &err), 0);
+    sluice_governor *g = governor(c, "gov-a", 100, 5000);
+    sluice_governor_report rep = tick(g);
+    assert_true(rep.leader);
+    assert_true(gate(c, "gov-low").fraction == 1);
+    assert_int_equal(sluice_signal_report(c, "iops", 0.87, 0, &err), 0);
+    int ticks = 0;
+    while (gate(c, "gov-low").fraction >= 1 && ticks < 5) {
+        tick(g);
+        ticks++;
+    }
+    sluice_gate_info low = gate(c, "gov-low");
+    print_message("governor: low tier cut after %d tick(s) to %.2f (rate %.0f/s)\n", ticks, low.fraction,
+                  low.effective_rate);
+    assert_true(ticks <= 2);
+    assert_true(low.effective_rate < 100);
+    assert_string_equal(low.why, "governor");
+    assert_true(gate(c, "gov-normal").fraction == 1);
+    assert_true(gate(c, "gov-crit").fraction == 1);
+    /* at critical, every non-critical class to its floor in one tick */
+    assert_int_equal(sluice_signal_report(c, "iops", 0.97, 0, &err), 0);
+    rep = tick(g);
+    assert_int_equal(rep.action, SLUICE_LAW_CRITICAL);
+    assert_string_equal(rep.driver, "iops");
+    assert_true(fabs(gate(c, "gov-low").fraction - 0.1) < 1e-9);
+    assert_true(fabs(gate(c, "gov-normal").fraction - 0.2) < 1e-9);
+    assert_true(gate(c, "gov-crit").fraction == 1);
+    size_t n;
+    char **hist = sluice_governor_history(c, 10, &n, &err);
+    assert_true(n >= 3);
+    assert_non_null(strstr(hist[0], "\"driver\":\"iops\""));
+    assert_non_null(strstr(hist[0], "\"action\":\"critical\""));
+    sluice_strings_free(hist, n);
+    sluice_governor_free(g);
+    sluice_client_free(c);
+}
+
+static double claim_rate(sluice_client *c, const char *cls, int ops) {
+    sluice_error err;
+    long long t0 = harness_now_ms();
+    for (int i = 0; i < ops; i++) {
+        sluice_job *j[1];
+        sluice_claim_info info;
+        if (sluice_claim(c, cls, NULL, 1, j, &info, &err) < 0 || info.count != 1) fail_msg("critical claim refused");
+        sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
+        sluice_job_free(j[0]);
+    }
+    long long dt = harness_now_ms() - t0;
+    return ops * 1000.0 / (double)(dt ? dt : 1);
+}
+
+static void a_critical_class_keeps_its_claim_rate_under_critical_pressure(void **state) {
+    harness_redis *r = *state;
+    reset_namespace(r);
+    sluice_client *c = test_connect(state);
+    declare(c, "crit", SLUICE_TIER_CRITICAL, 0, 0, 0, 1);
+    declare(c, "bulk", SLUICE_TIER_LOW, 1000, 0, 0, 0);
+    define_signal(c, "lag", 10, 30);
+    fill(c, "crit", 12000);
+    sluice_error err;
+    sluice_governor *g = governor(c, "gov-c", 100, 60000);
+    double calm = 0, pressed = 0;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(sluice_signal_report(c, "lag", 1, 0, &err), 0);
+        tick(g);
+        double a = claim_rate(c, "crit", 2000);
+        if (a > calm) calm = a;
+        assert_int_equal(sluice_signal_report(c, "lag", 45, 0, &err), 0);
+        tick(g);
+        assert_true(gate(c, "bulk").fraction == 0);
+        double b = claim_rate(c, "crit", 2000);
+        if (b > pressed) pressed = b;
+    }
+    print_message("critical: %.0f claims/s calm, %.0f under critical pressure (%.1f%%)\n", calm, pressed,
+                  100 * pressed / calm);
+    assert_true(pressed >= 0.95 * calm);
+    sluice_governor_free(g);
+    sluice_client_free(c);
+}
+
+static void when_the_leader_dies_another_governor_takes_over_within_three_ticks(void **state) {
+    harness_redis *r = *state;
+    reset_namespace(r);
+    sluice_client *ca = test_connect(state), *cb = test_connect(state);
+    declare(ca, "failover", SLUICE_TIER_LOW, 10, 0, 0, 0.1);
+    sluice_governor *a = governor(ca, "gov-a", 200, 5000), *b = governor(cb, "gov-b", 200, 5000);
+    assert_true(tick(a).leader);
+    assert_false(tick(b).leader);
+    /* a dies: it stops ticking, without resigning */
+    int ticks = 0;
+    int64_t epoch_a = 0;
+    sluice_governor_report rb;
+    do {
+        harness_sleep_ms(200);
+        rb = tick(b);
+        ticks++;
+    } while (!rb.leader && ticks < 10);
+    print_message("failover: new leader after %d ticks\n", ticks);
+    assert_true(rb.leader);
+    assert_true(ticks <= 3);
+    /* the deposed leader's next gate write is refused by the epoch fence */
+    sluice_governor_status st;
+    sluice_error err;
+    assert_int_equal(sluice_governor_status_get(ca, &st, &err), 0);
+    assert_string_equal(st.leader, "gov-b");
+    epoch_a = st.epoch - 1;
+    assert_int_equal(sluice_gate_govern(ca, "failover", epoch_a, 1, 1000, "late", 0, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    sluice_governor_free(b);
+    sluice_governor_free(a);
+    sluice_client_free(ca);
+    sluice_client_free(cb);
+}
+
+static void with_no_governor_running_gates_lapse_to_the_floor(void **state) {
+    harness_redis *r = *state;
+    reset_namespace(r);
+    sluice_client *c = test_connect(state);
+    declare(c, "lapse", SLUICE_TIER_NORMAL, 100, 0, 0, 0.25);
+    declare(c, "lapse-crit", SLUICE_TIER_CRITICAL, 100, 0, 0, 1);
+    sluice_governor *g = governor(c, "gov-l", 100, 200);
+    tick(g);
+    assert_true(gate(c, "lapse").fraction == 1);
+    sluice_governor_free(g);
+    harness_sleep_ms(250);
+    sluice_gate_info lapsed = gate(c, "lapse");
+    assert_string_equal(lapsed.why, "governor silent");
+    assert_true(fabs(lapsed.fraction - 0.25) < 1e-9);
+    assert_true(fabs(lapsed.effective_rate - 25) < 1e-9);
+    assert_true(gate(c, "lapse-crit").fraction == 1);
+    sluice_client_free(c);
+}
+
+static void shadow_mode_records_decisions_without_enforcing_them(void **state) {
+    harness_redis *r = *state;
+    reset_namespace(r);
+    sluice_client *c = test_connect(state);
+    declare(c, "shadowed", SLUICE_TIER_LOW, 100, 0, 0, 0.1);
+    define_signal(c, "cpu", 0.7, 0.9);
+    sluice_error err;
+    assert_int_equal(sluice_governor_mode_set(c, SLUICE_GOVERNOR_SHADOW, &err), 0);
+    assert_int_equal(sluice_signal_report(c, "cpu", 0.95, 0, &err), 0);
+    sluice_governor *g = governor(c, "gov-s", 100, 5000);
+    sluice_governor_report rep = tick(g);
+    assert_int_equal(rep.mode, SLUICE_GOVERNOR_SHADOW);
+    sluice_gate_info s = gate(c, "shadowed");
+    assert_true(s.fraction == 1);
+    assert_true(s.shadow);
+    assert_true(fabs(s.shadow_fraction - 0.1) < 1e-9);
+    assert_int_equal(sluice_governor_mode_set(c, SLUICE_GOVERNOR_OFF, &err), 0);
+    tick(g);
+    s = gate(c, "shadowed");
+    assert_false(s.governed);
+    assert_string_equal(s.why, "ungoverned");
+    sluice_governor_free(g);
+    sluice_client_free(c);
+}
+
+/* ----------------------------- bad input ----------------------------- */
+
+static void bad_class_settings_are_refused_and_nothing_is_half_applied(void **state) {
+    sluice_client *c = test_connect(state);
+    declare(c, "strict-class", SLUICE_TIER_LOW, 50, 0, 4, 0.1);
+    struct {
+        const char *field, *value;
+    } bad[] = {{"tier", "urgent"}, {"max_rate", "-1"}, {"max_rate", "fast"}, {"floor", "1.5"}, {"floor", "-0.1"},
+               {"max_concurrency", "2.5"}, {"max_rate", "nan"}, {"max_rate", "inf"}, {"colour", "blue"},
+               {"max_attempts", "0"}};
+    sluice_error err;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *f[] = {"max_concurrency", bad[i].field}, *v[] = {"99", bad[i].value};
+        assert_int_equal(sluice_class_update(c, "strict-class", f, v, 2, NULL, &err), -1);
+        if (err.code != SLUICE_ERR_ARGUMENT) fail_msg("%s=%s: %s", bad[i].field, bad[i].value, err.text);
+    }
+    sluice_class_config cfg;
+    assert_int_equal(sluice_class_get(c, "strict-class", &cfg, &err), 0);
+    assert_int_equal(cfg.max_concurrency, 4);
+    assert_int_equal(cfg.tier, SLUICE_TIER_LOW);
+    /* a non-critical class with nothing to scale */
+    sluice_class_config none;
+    sluice_class_config_init(&none);
+    assert_int_equal(sluice_class_set(c, "unscalable", &none, NULL, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+    none.floor = NAN;
+    none.max_rate = 5;
+    assert_int_equal(sluice_class_set(c, "unscalable", &none, NULL, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+    assert_int_equal(sluice_class_get(c, "unscalable", &cfg, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_UNKNOWN_CLASS);
+    assert_int_equal(sluice_class_pin(c, "strict-class", 1.01, 0, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+    sluice_client_free(c);
+}
+
+static void bad_signal_values_and_unknown_signals_are_refused(void **state) {
+    sluice_client *c = test_connect(state);
+    define_signal(c, "latency", 20, 100);
+    sluice_error err;
+    assert_int_equal(sluice_signal_report(c, "latency", NAN, 0, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+    assert_int_equal(sluice_signal_report(c, "latency", INFINITY, 0, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+    assert_int_equal(sluice_signal_report(c, "nosuch", 1, 0, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_NOT_FOUND);
+    sluice_signal_def d;
+    sluice_signal_def_init(&d);
+    d.target = 50;
+    d.critical = 20; /* higher is worse, so critical must be above target */
+    assert_int_equal(sluice_signal_define(c, "backwards", &d, NULL, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+    d.lower_is_worse = 1; /* burst balance: fine the other way round */
+    assert_int_equal(sluice_signal_define(c, "burst-balance", &d, NULL, &err), 0);
+    assert_int_equal(sluice_signal_report(c, "burst-balance", 42, 5000, &err), 0);
+    size_t n;
+    int64_t now;
+    sluice_signal_info *s = sluice_signal_list(c, &n, &now, &err);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(s[i].name, "burst-balance") == 0) {
+            found = 1;
+            assert_true(s[i].def.lower_is_worse);
+            assert_true(s[i].value == 42);
+            assert_true(s[i].age_ms >= 5000 && s[i].age_ms < 6000);
+        }
+        assert_string_not_equal(s[i].name, "backwards");
+    }
+    assert_true(found);
+    free(s);
+    sluice_client_free(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_class_limited_to_r_per_second_and_c_in_flight_never_exceeds_either_fleet_wide),
+        cmocka_unit_test(throttled_jobs_lose_nothing_spend_no_attempt_and_keep_their_order),
+        cmocka_unit_test(a_paused_class_is_throttled_until_resumed_or_its_pause_expires),
+        cmocka_unit_test(a_pinned_fraction_expires_back_to_the_governor),
+        cmocka_unit_test(over_target_the_lowest_tier_falls_within_two_ticks_and_critical_is_untouched),
+        cmocka_unit_test(a_critical_class_keeps_its_claim_rate_under_critical_pressure),
+        cmocka_unit_test(when_the_leader_dies_another_governor_takes_over_within_three_ticks),
+        cmocka_unit_test(with_no_governor_running_gates_lapse_to_the_floor),
+        cmocka_unit_test(shadow_mode_records_decisions_without_enforcing_them),
+        cmocka_unit_test(bad_class_settings_are_refused_and_nothing_is_half_applied),
+        cmocka_unit_test(bad_signal_values_and_unknown_signals_are_refused),
+    };
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+}

@@ -1,0 +1,920 @@
+/* Unit tests for the governor's control law (queue/governor.c): scripted
+ * signal sequences over many ticks on a virtual clock, no Redis, no time. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "sluice/governor.h"
+
+/* ================================================================ rig */
+
+/* One governor and its world: four tiers of classes and up to four signals.
+ * The first signal, "iops_util", has target 100 and critical 200, so a
+ * value of 100 * P reads as pressure P. */
+enum { C_CRIT, C_HIGH, C_NORMAL, C_LOW_A, C_LOW_B, NCLS };
+
+typedef struct rig {
+    sluice_law_params p;
+    sluice_law_state st;
+    int64_t now;                 /* ms, the virtual clock */
+    sluice_law_signal sig[4];
+    size_t nsig;
+    sluice_law_class cls[NCLS];
+    sluice_law_decision d;
+    int64_t last_change;         /* ms, time of the last law change seen by step() */
+    int64_t min_gap;             /* ms, shortest gap between two law changes */
+    int changes;                 /* law changes (cut, raise, critical drop) that moved a fraction */
+    int raises;
+} rig;
+
+static void rig_init(rig *r)
+{
+    static const struct { const char *name; sluice_tier tier; double floor; } C[NCLS] = {
+        {"logins", SLUICE_TIER_CRITICAL, 0.5},
+        {"certificates", SLUICE_TIER_HIGH, 0.3},
+        {"integration_sync", SLUICE_TIER_NORMAL, 0.2},
+        {"reports", SLUICE_TIER_LOW, 0.1},
+        {"emails_bulk", SLUICE_TIER_LOW, 0.05},
+    };
+    memset(r, 0, sizeof *r);
+    sluice_law_params_default(&r->p);
+    sluice_law_state_init(&r->st);
+    r->now = 1000000;
+    r->nsig = 1;
+    r->sig[0].name = "iops_util";
+    r->sig[0].target = 100;
+    r->sig[0].critical = 200;
+    r->sig[0].stale_after_ms = 5000;
+    r->sig[0].on_stale = SLUICE_STALE_ASSUME_PRESSURE;
+    r->sig[0].has_value = 1;
+    r->sig[0].value = 50;
+    for (int i = 0; i < NCLS; i++) {
+        r->cls[i].name = C[i].name;
+        r->cls[i].tier = C[i].tier;
+        r->cls[i].floor = C[i].floor;
+        r->cls[i].fraction = 1.0;
+    }
+    r->last_change = INT64_MIN;
+    r->min_gap = INT64_MAX;
+}
+
+/* Checks what must hold after every tick, whatever the input. */
+static void check_invariants(const rig *r)
+{
+    for (int i = 0; i < NCLS; i++) {
+        const sluice_law_class *c = &r->cls[i];
+        if (c->tier == SLUICE_TIER_CRITICAL) assert_true(c->fraction == 1.0);
+        assert_true(c->fraction >= c->floor);
+        assert_true(c->fraction <= 1.0);
+        assert_true(c->reason[0] != '\0');
+    }
+    assert_true(r->d.summary[0] != '\0');
+}
+
+/* Advances the clock by one tick and runs the law; the signals keep their
+ * values and age with the clock. Records when the law changed something. */
+static void tick(rig *r)
+{
+    r->now += r->p.tick_ms;
+    assert_int_equal(sluice_law_tick(&r->p, &r->st, r->now, r->sig, r->nsig, r->cls, NCLS, &r->d),
+                     0);
+    check_invariants(r);
+    if (r->d.action != SLUICE_LAW_HOLD && r->d.changed > 0) {
+        if (r->last_change != INT64_MIN && r->now - r->last_change < r->min_gap)
+            r->min_gap = r->now - r->last_change;
+        r->last_change = r->now;
+        r->changes++;
+        if (r->d.action == SLUICE_LAW_RAISE) r->raises++;
+    }
+}
+
+/* One tick with a fresh reading of pressure P on iops_util. */
+static void step(rig *r, double P)
+{
+    r->sig[0].has_value = 1;
+    r->sig[0].value = 100 * P;
+    r->sig[0].age_ms = 0;
+    tick(r);
+}
+
+/* Sets every non-critical class's fraction (critical ones stay at 1). */
+static void set_all(rig *r, double f)
+{
+    for (int i = C_HIGH; i < NCLS; i++) r->cls[i].fraction = f;
+}
+
+static void at_floors(rig *r)
+{
+    for (int i = C_HIGH; i < NCLS; i++) r->cls[i].fraction = r->cls[i].floor;
+}
+
+static int is_at_floor(const rig *r, int i)
+{
+    return r->cls[i].fraction == r->cls[i].floor;
+}
+
+#define F(r, i) ((r)->cls[(i)].fraction)
+
+/* ================================================================ cuts */
+
+static void test_a_step_over_target_cuts_the_lowest_tier_first_and_leaves_higher_tiers_and_critical_alone(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    step(&r, 1.2);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    assert_float_equal(r.d.pressure, 1.2, 1e-9);
+    assert_string_equal(r.d.driver, "iops_util");
+    assert_float_equal(r.d.driver_value, 120, 1e-9);
+    assert_int_equal(r.d.driver_stale, 0);
+    assert_int_equal(r.d.changed, 2);
+    assert_float_equal(F(&r, C_LOW_A), 0.5, 1e-12);
+    assert_float_equal(F(&r, C_LOW_B), 0.5, 1e-12);
+    assert_true(F(&r, C_NORMAL) == 1.0);
+    assert_true(F(&r, C_HIGH) == 1.0);
+    assert_true(F(&r, C_CRIT) == 1.0);
+    assert_non_null(strstr(r.cls[C_LOW_A].reason, "cut"));
+    assert_non_null(strstr(r.d.summary, "iops_util"));
+}
+
+static void test_tiers_are_cut_low_then_normal_then_high_only_after_lower_tiers_are_at_their_floors(void **unused)
+{
+    rig r;
+    int64_t first_cut[NCLS], at_floor[NCLS];
+    (void)unused;
+    rig_init(&r);
+    for (int i = 0; i < NCLS; i++) first_cut[i] = at_floor[i] = INT64_MAX;
+    for (int t = 0; t < 300; t++) {
+        step(&r, 1.3);
+        for (int i = C_HIGH; i < NCLS; i++) {
+            if (F(&r, i) < 1.0 && first_cut[i] == INT64_MAX) first_cut[i] = r.now;
+            if (is_at_floor(&r, i) && at_floor[i] == INT64_MAX) at_floor[i] = r.now;
+        }
+    }
+    for (int i = C_HIGH; i < NCLS; i++) assert_true(is_at_floor(&r, i)); /* floors hold */
+    assert_true(F(&r, C_CRIT) == 1.0);
+    /* normal waits for both low classes, high waits for normal */
+    assert_true(first_cut[C_NORMAL] > at_floor[C_LOW_A]);
+    assert_true(first_cut[C_NORMAL] > at_floor[C_LOW_B]);
+    assert_true(first_cut[C_HIGH] > at_floor[C_NORMAL]);
+    /* steady pressure is not "getting worse": one cut per dwell */
+    assert_true(r.min_gap >= r.p.dwell_ms);
+}
+
+static void test_floors_hold_under_pressure_that_never_clears(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    for (int t = 0; t < 600; t++) step(&r, 1.9);
+    for (int i = C_HIGH; i < NCLS; i++) assert_true(is_at_floor(&r, i));
+    assert_true(F(&r, C_CRIT) == 1.0);
+    step(&r, 1.9);
+    assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+    assert_int_equal(r.d.changed, 0);
+    assert_non_null(strstr(r.d.summary, "floor"));
+}
+
+static void test_a_step_over_critical_drops_every_noncritical_class_to_its_floor_in_one_tick(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    step(&r, 2.0);
+    assert_int_equal(r.d.action, SLUICE_LAW_CRITICAL);
+    assert_int_equal(r.d.changed, 4);
+    for (int i = C_HIGH; i < NCLS; i++) assert_true(is_at_floor(&r, i));
+    assert_true(F(&r, C_CRIT) == 1.0);
+}
+
+static void test_the_critical_drop_is_not_delayed_by_the_dwell(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    step(&r, 1.1);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    step(&r, 2.4);
+    assert_int_equal(r.d.action, SLUICE_LAW_CRITICAL);
+    for (int i = C_HIGH; i < NCLS; i++) assert_true(is_at_floor(&r, i));
+}
+
+static void test_critical_classes_are_never_throttled_even_when_handed_a_lower_fraction(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.cls[C_CRIT].fraction = 0.2;
+    step(&r, 3.0);
+    assert_true(F(&r, C_CRIT) == 1.0);
+    assert_non_null(strstr(r.cls[C_CRIT].reason, "never throttled"));
+    for (int t = 0; t < 100; t++) step(&r, t % 2 ? 2.5 : 1.3);
+    assert_true(F(&r, C_CRIT) == 1.0);
+}
+
+static void test_the_first_cut_after_a_calm_period_happens_on_the_tick_that_crosses_target(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    step(&r, 1.3); /* an old cut ... */
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    for (int t = 0; t < 30; t++) step(&r, 0.9); /* ... then a calm spell inside the band */
+    assert_int_equal(r.changes, 1);
+    double before = F(&r, C_LOW_A);
+    step(&r, 1.05);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    assert_true(F(&r, C_LOW_A) < before);
+}
+
+static void test_a_cut_within_the_dwell_needs_pressure_worse_than_at_the_last_cut(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    step(&r, 1.1);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    step(&r, 1.1);
+    assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+    assert_non_null(strstr(r.d.summary, "dwell"));
+    step(&r, 1.12); /* within escalate (0.05) of the last cut: noise */
+    assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+    step(&r, 1.3); /* getting worse: cut again at once */
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    step(&r, 1.2); /* better than at the last cut: wait out the dwell */
+    assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+    int64_t cut_at = r.now - r.p.tick_ms;
+    while (r.now + r.p.tick_ms - cut_at < r.p.dwell_ms) {
+        step(&r, 1.2);
+        assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+    }
+    step(&r, 1.2);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+}
+
+/* ================================================================ flapping */
+
+static void test_oscillation_around_target_for_60s_changes_at_most_once_per_dwell(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    for (int t = 0; t < 60; t++) step(&r, t % 2 ? 0.95 : 1.05);
+    assert_true(r.changes >= 1); /* the first crossing does cut */
+    assert_true(r.changes <= 60000 / r.p.dwell_ms + 1);
+    if (r.changes > 1) assert_true(r.min_gap >= r.p.dwell_ms);
+    assert_int_equal(r.raises, 0);
+}
+
+static void test_oscillation_across_the_band_never_raises_and_changes_at_most_once_per_dwell(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    set_all(&r, 0.6);
+    for (int t = 0; t < 60; t++) step(&r, t % 2 ? 0.5 : 1.05);
+    assert_int_equal(r.raises, 0);
+    assert_true(r.changes >= 1);
+    if (r.changes > 1) assert_true(r.min_gap >= r.p.dwell_ms);
+}
+
+static void test_pressure_inside_the_band_holds(void **unused)
+{
+    rig r;
+    static const double P[] = {0.8, 0.85, 0.9, 0.95, 1.0};
+    (void)unused;
+    rig_init(&r);
+    set_all(&r, 0.6);
+    for (int t = 0; t < 120; t++) {
+        step(&r, P[t % 5]);
+        assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+        assert_int_equal(r.d.changed, 0);
+    }
+    assert_non_null(strstr(r.cls[C_LOW_A].reason, "held"));
+}
+
+/* ================================================================ recovery */
+
+static void test_recovery_ramps_gradually_highest_tier_first(void **unused)
+{
+    rig r;
+    int64_t full[NCLS], rising[NCLS], start;
+    double prev[NCLS];
+    (void)unused;
+    rig_init(&r);
+    step(&r, 2.0); /* everything to its floor */
+    start = r.now;
+    for (int i = 0; i < NCLS; i++) full[i] = rising[i] = INT64_MAX;
+    for (int t = 0; t < 1000; t++) {
+        for (int i = 0; i < NCLS; i++) prev[i] = F(&r, i);
+        step(&r, 0.3);
+        for (int i = C_HIGH; i < NCLS; i++) {
+            double up = F(&r, i) - prev[i];
+            assert_true(up <= r.p.increase + r.p.snap + 1e-12); /* additive steps only */
+            if (up > 0 && rising[i] == INT64_MAX) rising[i] = r.now;
+            if (F(&r, i) == 1.0 && full[i] == INT64_MAX) full[i] = r.now;
+        }
+    }
+    for (int i = C_HIGH; i < NCLS; i++) assert_true(F(&r, i) == 1.0);
+    /* the first raise waits for a dwell of calm after the drop */
+    assert_true(rising[C_HIGH] - start >= r.p.dwell_ms);
+    /* several dwell periods: high goes 0.3 -> 1.0 in steps of 0.1 */
+    assert_true(full[C_HIGH] - rising[C_HIGH] >= 6 * r.p.dwell_ms);
+    /* lower tiers wait for higher ones */
+    assert_true(rising[C_NORMAL] > full[C_HIGH]);
+    assert_true(rising[C_LOW_A] > full[C_NORMAL]);
+    assert_true(rising[C_LOW_B] > full[C_NORMAL]);
+    assert_true(r.min_gap >= r.p.dwell_ms);
+}
+
+static void test_a_raise_never_jumps_a_low_fraction_straight_to_full(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    at_floors(&r);
+    r.cls[C_HIGH].fraction = 0.3;
+    for (int t = 0; t < 30; t++) {
+        double before = F(&r, C_HIGH);
+        step(&r, 0.0);
+        if (F(&r, C_HIGH) == 1.0) assert_true(before >= 1.0 - r.p.increase - r.p.snap);
+    }
+    assert_true(r.raises >= 2);
+    assert_true(F(&r, C_HIGH) < 1.0); /* 30 s at a 5 s dwell: not yet */
+}
+
+static void test_no_signal_at_all_leaves_the_law_free_to_raise(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.nsig = 0;
+    at_floors(&r);
+    for (int t = 0; t < 20; t++) tick(&r);
+    assert_true(r.d.pressure == 0);
+    assert_null(r.d.driver);
+    assert_true(isnan(r.d.driver_value));
+    assert_true(r.raises >= 2);
+    assert_true(F(&r, C_HIGH) > r.cls[C_HIGH].floor);
+}
+
+/* ================================================================ stale */
+
+/* Makes iops_util report value once at the current time, then go silent. */
+static void report_then_silence(rig *r, double P, sluice_on_stale policy, int ticks)
+{
+    r->sig[0].on_stale = policy;
+    r->sig[0].has_value = 1;
+    r->sig[0].value = 100 * P;
+    for (int t = 0; t < ticks; t++) {
+        r->sig[0].age_ms = (int64_t)t * r->p.tick_ms;
+        tick(r);
+    }
+}
+
+static void test_a_stale_signal_with_assume_pressure_moves_classes_toward_their_floors(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    report_then_silence(&r, 0.5, SLUICE_STALE_ASSUME_PRESSURE, 7);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT); /* 6 s old > stale_after 5 s */
+    assert_int_equal(r.d.driver_stale, 1);
+    assert_true(isnan(r.d.driver_value));
+    assert_float_equal(r.d.pressure, r.p.stale_pressure, 1e-12);
+    assert_non_null(strstr(r.d.summary, "stale"));
+    report_then_silence(&r, 0.5, SLUICE_STALE_ASSUME_PRESSURE, 300);
+    for (int i = C_HIGH; i < NCLS; i++) assert_true(is_at_floor(&r, i));
+    assert_true(F(&r, C_CRIT) == 1.0);
+    assert_true(r.min_gap >= r.p.dwell_ms); /* gradually, not a critical drop */
+}
+
+static void test_a_stale_signal_with_hold_neither_cuts_nor_raises(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    set_all(&r, 0.6);
+    r.sig[0].stale_after_ms = 2000; /* silent before a dwell of calm could raise */
+    report_then_silence(&r, 0.2, SLUICE_STALE_HOLD, 120);
+    for (int i = C_HIGH; i < NCLS; i++) assert_float_equal(F(&r, i), 0.6, 1e-12);
+    assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+    assert_string_equal(r.d.driver, "iops_util");
+    assert_int_equal(r.d.driver_stale, 1);
+    assert_non_null(strstr(r.d.summary, "hold"));
+    /* the calm before the silence does not count: after the signal returns,
+     * the first raise still waits a whole dwell */
+    int raises = r.raises;
+    for (int t = 0; t < 4; t++) step(&r, 0.2);
+    assert_int_equal(r.raises, raises);
+}
+
+static void test_a_stale_hold_signal_does_not_block_a_cut_driven_by_another_signal(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.nsig = 2;
+    r.sig[1] = r.sig[0];
+    r.sig[1].name = "read_latency_ms";
+    r.sig[1].target = 20;
+    r.sig[1].critical = 100;
+    r.sig[1].value = 60; /* pressure 1.5 */
+    report_then_silence(&r, 0.2, SLUICE_STALE_HOLD, 8);
+    assert_true(F(&r, C_LOW_A) < 1.0);
+    assert_string_equal(r.d.driver, "read_latency_ms");
+}
+
+static void test_a_stale_signal_with_ignore_is_left_out(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    at_floors(&r);
+    report_then_silence(&r, 1.9, SLUICE_STALE_IGNORE, 60);
+    /* its last value was high, but once stale it does not count at all */
+    assert_true(r.d.pressure == 0);
+    assert_null(r.d.driver);
+    assert_true(r.raises >= 2);
+
+    r.nsig = 2;
+    r.sig[1] = r.sig[0];
+    r.sig[1].name = "fresh";
+    r.sig[1].age_ms = 0;
+    r.sig[1].value = 130;
+    tick(&r);
+    assert_string_equal(r.d.driver, "fresh");
+    assert_float_equal(r.d.pressure, 1.3, 1e-9);
+}
+
+static void test_a_never_reported_signal_counts_as_stale(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.sig[0].has_value = 0;
+    r.sig[0].value = 0;
+    tick(&r);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    assert_int_equal(r.d.driver_stale, 1);
+    assert_true(isnan(r.d.driver_value));
+    assert_non_null(strstr(r.d.summary, "never reported"));
+
+    rig_init(&r);
+    set_all(&r, 0.5);
+    r.sig[0].has_value = 0;
+    r.sig[0].on_stale = SLUICE_STALE_HOLD;
+    for (int t = 0; t < 30; t++) tick(&r);
+    assert_int_equal(r.changes, 0);
+}
+
+/* ================================================================ signals */
+
+static void test_a_lower_is_worse_signal_cuts_as_its_value_falls_below_target(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.sig[0].name = "burst_balance";
+    r.sig[0].lower_is_worse = 1;
+    r.sig[0].target = 50;
+    r.sig[0].critical = 20;
+    r.sig[0].value = 80;
+    tick(&r);
+    assert_float_equal(r.d.pressure, 0.0, 1e-12);
+    r.sig[0].value = 40;
+    tick(&r);
+    assert_float_equal(r.d.pressure, 1.0 + 1.0 / 3.0, 1e-9);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    assert_float_equal(r.d.driver_value, 40, 1e-12);
+    r.sig[0].value = 20;
+    tick(&r);
+    assert_int_equal(r.d.action, SLUICE_LAW_CRITICAL);
+    for (int i = C_HIGH; i < NCLS; i++) assert_true(is_at_floor(&r, i));
+}
+
+static void test_the_worst_signal_drives_and_is_named(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.nsig = 3;
+    r.sig[1] = r.sig[0];
+    r.sig[2] = r.sig[0];
+    r.sig[1].name = "replication_lag_s";
+    r.sig[1].target = 5;
+    r.sig[1].critical = 30;
+    r.sig[1].value = 15; /* pressure 1.4 */
+    r.sig[2].name = "connections";
+    r.sig[2].value = 120; /* pressure 1.2 */
+    step(&r, 0.7);
+    assert_string_equal(r.d.driver, "replication_lag_s");
+    assert_float_equal(r.d.pressure, 1.4, 1e-9);
+    assert_float_equal(r.d.driver_value, 15, 1e-12);
+    assert_non_null(strstr(r.d.summary, "replication_lag_s"));
+}
+
+static void test_a_fraction_outside_floor_and_one_is_clamped_into_it(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.cls[C_HIGH].fraction = 1.7;
+    r.cls[C_NORMAL].fraction = 0.9;
+    r.cls[C_LOW_A].fraction = 0.02; /* an operator raised the floor to 0.1 */
+    r.cls[C_LOW_B].fraction = -3;
+    step(&r, 0.9); /* inside the band: nothing else moves */
+    assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+    assert_int_equal(r.d.changed, 3);
+    assert_true(F(&r, C_HIGH) == 1.0);
+    assert_float_equal(F(&r, C_NORMAL), 0.9, 1e-12);
+    assert_true(is_at_floor(&r, C_LOW_A));
+    assert_true(is_at_floor(&r, C_LOW_B));
+    assert_non_null(strstr(r.cls[C_LOW_A].reason, "clamped"));
+}
+
+/* ================================================================ time */
+
+static void test_a_clock_that_steps_back_restarts_the_dwell_instead_of_blocking_forever(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    step(&r, 1.3);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    r.now -= 3600 * 1000; /* a new leader whose clock is an hour behind */
+    int changes = r.changes;
+    for (int t = 0; t < 2 * r.p.dwell_ms / r.p.tick_ms; t++) step(&r, 1.3);
+    assert_true(r.changes > changes);
+}
+
+/* A tiny deterministic generator, so failures replay. */
+static uint32_t lcg(uint32_t *s)
+{
+    *s = *s * 1664525u + 1013904223u;
+    return *s >> 8;
+}
+
+static void test_random_pressure_keeps_fractions_in_bounds_and_changes_only_as_the_dwell_allows(void **unused)
+{
+    rig r;
+    uint32_t seed = 12345;
+    sluice_law_action prev_action = SLUICE_LAW_HOLD;
+    double prev_pressure = 0;
+    (void)unused;
+    rig_init(&r);
+    for (int t = 0; t < 20000; t++) {
+        int64_t before = r.last_change;
+        double P = -0.5 + 3.0 * (double)(lcg(&seed) % 10000) / 10000.0;
+        if (lcg(&seed) % 50 == 0) { /* now and then the collector misses */
+            r.sig[0].has_value = 0;
+            tick(&r);
+        } else {
+            step(&r, P); /* check_invariants runs inside */
+        }
+        if (r.last_change == r.now) {
+            if (before != INT64_MIN && r.now - before < r.p.dwell_ms) {
+                /* only getting worse may act inside the dwell */
+                assert_true(r.d.action == SLUICE_LAW_CRITICAL ||
+                            (r.d.action == SLUICE_LAW_CUT && prev_action == SLUICE_LAW_CUT &&
+                             r.d.pressure > prev_pressure + r.p.escalate));
+            }
+            prev_action = r.d.action;
+            prev_pressure = r.d.pressure;
+        }
+    }
+    assert_true(r.changes > 10);
+}
+
+/* ================================================================ input */
+
+static void test_invalid_input_returns_minus_one_and_modifies_nothing(void **unused)
+{
+    rig r, copy;
+    char why[128];
+    (void)unused;
+    rig_init(&r);
+    step(&r, 1.2);
+    step(&r, 1.2);
+    memcpy(&copy, &r, sizeof r);
+
+#define REJECTS(mutate)                                                                        \
+    do {                                                                                       \
+        memcpy(&r, &copy, sizeof r);                                                           \
+        mutate;                                                                                \
+        sluice_law_class before_cls[NCLS];                                                     \
+        sluice_law_state before_st;                                                            \
+        sluice_law_decision before_d;                                                          \
+        memcpy(before_cls, r.cls, sizeof before_cls);                                          \
+        memcpy(&before_st, &r.st, sizeof before_st);                                           \
+        memcpy(&before_d, &r.d, sizeof before_d);                                              \
+        assert_int_equal(sluice_law_tick(&r.p, &r.st, r.now + 1000, r.sig, r.nsig, r.cls,     \
+                                         NCLS, &r.d),                                          \
+                         -1);                                                                  \
+        assert_memory_equal(before_cls, r.cls, sizeof before_cls);                             \
+        assert_memory_equal(&before_st, &r.st, sizeof before_st);                              \
+        assert_memory_equal(&before_d, &r.d, sizeof before_d);                                 \
+    } while (0)
+
+    REJECTS(r.cls[C_LOW_A].floor = 1.5);
+    REJECTS(r.cls[C_LOW_A].floor = -0.1);
+    REJECTS(r.cls[C_NORMAL].floor = NAN);
+    REJECTS(r.cls[C_NORMAL].fraction = NAN);
+    REJECTS(r.cls[C_NORMAL].fraction = INFINITY);
+    REJECTS(r.cls[C_NORMAL].tier = (sluice_tier)7);
+    REJECTS(r.sig[0].value = NAN);
+    REJECTS(r.sig[0].value = -INFINITY);
+    REJECTS(r.sig[0].target = INFINITY);
+    REJECTS(r.sig[0].critical = r.sig[0].target);
+    REJECTS(r.sig[0].lower_is_worse = 1);  /* but critical is above target */
+    REJECTS(r.sig[0].stale_after_ms = -1);
+    REJECTS(r.sig[0].on_stale = (sluice_on_stale)9);
+    REJECTS(r.sig[0].name = NULL);
+    REJECTS(r.p.decrease = 1.5);
+    REJECTS(r.p.band = NAN);
+    REJECTS(r.st.has_change = 2);
+    REJECTS(r.st.last_pressure = NAN);
+#undef REJECTS
+
+    memcpy(&r, &copy, sizeof r);
+    assert_int_equal(sluice_law_tick(&r.p, &r.st, r.now, NULL, 1, r.cls, NCLS, &r.d), -1);
+    assert_int_equal(sluice_law_tick(&r.p, &r.st, r.now, r.sig, 1, NULL, NCLS, &r.d), -1);
+    assert_int_equal(sluice_law_tick(&r.p, NULL, r.now, r.sig, 1, r.cls, NCLS, &r.d), -1);
+    assert_memory_equal(&copy.cls, &r.cls, sizeof r.cls);
+    assert_memory_equal(&copy.d, &r.d, sizeof r.d);
+
+    /* the check says what is wrong */
+    r.cls[C_LOW_A].floor = 1.5;
+    assert_int_equal(sluice_law_input_check(&r.p, &r.st, r.sig, r.nsig, r.cls, NCLS, why,
+                                            sizeof why), -1);
+    assert_non_null(strstr(why, "floor"));
+    r.cls[C_LOW_A].floor = 0.1;
+    r.sig[0].value = NAN;
+    assert_int_equal(sluice_law_input_check(&r.p, &r.st, r.sig, r.nsig, r.cls, NCLS, why,
+                                            sizeof why), -1);
+    assert_non_null(strstr(why, "iops_util"));
+
+    /* empty is fine, and p and out may be NULL */
+    memcpy(&r, &copy, sizeof r);
+    assert_int_equal(sluice_law_tick(NULL, &r.st, r.now, NULL, 0, NULL, 0, NULL), 0);
+}
+
+static void test_params_defaults_pass_their_check_and_out_of_range_params_are_rejected(void **unused)
+{
+    sluice_law_params p, d;
+    char why[128];
+    (void)unused;
+    sluice_law_params_default(&d);
+    assert_int_equal(sluice_law_params_check(&d, why, sizeof why), 0);
+    assert_int_equal(d.tick_ms, 1000);
+    assert_true(d.decrease > 0 && d.decrease < 1);
+    assert_int_equal(sluice_law_params_check(NULL, why, sizeof why), -1);
+
+#define BAD(field, v, word)                                                                    \
+    do {                                                                                       \
+        p = d;                                                                                 \
+        p.field = v;                                                                           \
+        assert_int_equal(sluice_law_params_check(&p, why, sizeof why), -1);                    \
+        assert_non_null(strstr(why, word));                                                    \
+    } while (0)
+    BAD(tick_ms, 0, "tick_ms");
+    BAD(decrease, 0, "decrease");
+    BAD(decrease, 1, "decrease");
+    BAD(increase, 0, "increase");
+    BAD(increase, INFINITY, "increase");
+    BAD(band, 1, "band");
+    BAD(band, -0.1, "band");
+    BAD(dwell_ms, -1, "dwell_ms");
+    BAD(stale_pressure, 1.0, "stale_pressure");
+    BAD(escalate, -1, "escalate");
+    BAD(snap, 0.5, "snap");
+#undef BAD
+    assert_int_equal(sluice_law_params_check(&d, NULL, 0), 0);
+}
+
+static void test_names_and_parsers_round_trip_and_reject_unknown_words(void **unused)
+{
+    sluice_on_stale s = SLUICE_STALE_IGNORE;
+    (void)unused;
+    assert_string_equal(sluice_on_stale_name(SLUICE_STALE_ASSUME_PRESSURE), "assume-pressure");
+    assert_string_equal(sluice_on_stale_name(SLUICE_STALE_HOLD), "hold");
+    assert_string_equal(sluice_on_stale_name(SLUICE_STALE_IGNORE), "ignore");
+    assert_null(sluice_on_stale_name((sluice_on_stale)3));
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sluice_on_stale_parse(sluice_on_stale_name((sluice_on_stale)i), &s), 0);
+        assert_int_equal(s, i);
+    }
+    assert_int_equal(sluice_on_stale_parse("assume", &s), -1);
+    assert_int_equal(sluice_on_stale_parse("", &s), -1);
+    assert_int_equal(sluice_on_stale_parse(NULL, &s), -1);
+    assert_int_equal(s, SLUICE_STALE_IGNORE); /* unchanged on failure */
+    assert_string_equal(sluice_law_action_name(SLUICE_LAW_HOLD), "hold");
+    assert_string_equal(sluice_law_action_name(SLUICE_LAW_CUT), "cut");
+    assert_string_equal(sluice_law_action_name(SLUICE_LAW_CRITICAL), "critical");
+    assert_string_equal(sluice_law_action_name(SLUICE_LAW_RAISE), "raise");
+    assert_null(sluice_law_action_name((sluice_law_action)4));
+}
+
+/* ================================================================ state */
+
+static void assert_state_equal(const sluice_law_state *a, const sluice_law_state *b)
+{
+    assert_true(a->ticks == b->ticks);
+    assert_true(a->last_tick_ms == b->last_tick_ms);
+    assert_int_equal(a->has_change, b->has_change);
+    assert_true(a->last_change_ms == b->last_change_ms);
+    assert_int_equal(a->last_action, b->last_action);
+    assert_true(a->last_pressure == b->last_pressure); /* bit-exact */
+    assert_int_equal(a->calm, b->calm);
+    assert_true(a->calm_since_ms == b->calm_since_ms);
+}
+
+static void test_state_encode_decode_round_trips_exactly(void **unused)
+{
+    sluice_law_state st, back;
+    char buf[SLUICE_LAW_STATE_JSON]; /* enough even for the widest numbers below */
+    (void)unused;
+    sluice_law_state_init(&st);
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), 0);
+    assert_int_equal(sluice_law_state_decode(buf, &back), 0);
+    assert_state_equal(&st, &back);
+
+    st.ticks = INT64_MAX;
+    st.last_tick_ms = INT64_MAX;
+    st.has_change = 1;
+    st.last_change_ms = INT64_MIN;
+    st.last_action = SLUICE_LAW_CUT;
+    st.last_pressure = -(1.0 / 3.0 + 1e8) / 7e-3; /* 17 significant digits and an exponent */
+    st.calm = 1;
+    st.calm_since_ms = INT64_MIN;
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), 0);
+    assert_non_null(strstr(buf, "\"last_action\":\"cut\""));
+    assert_int_equal(sluice_law_state_decode(buf, &back), 0);
+    assert_state_equal(&st, &back);
+}
+
+static void test_a_new_leader_with_the_decoded_state_decides_exactly_as_the_old_one_would(void **unused)
+{
+    rig old, fresh;
+    char buf[512];
+    (void)unused;
+    rig_init(&old);
+    for (int t = 0; t < 40; t++) step(&old, t < 20 ? 1.4 : 0.3);
+    memcpy(&fresh, &old, sizeof old);
+    assert_int_equal(sluice_law_state_encode(&old.st, buf, sizeof buf), 0);
+    memset(&fresh.st, 0xa5, sizeof fresh.st);
+    assert_int_equal(sluice_law_state_decode(buf, &fresh.st), 0);
+    for (int t = 0; t < 60; t++) {
+        double P = t < 30 ? 0.3 : 1.25;
+        step(&old, P);
+        step(&fresh, P);
+        assert_int_equal(old.d.action, fresh.d.action);
+        for (int i = 0; i < NCLS; i++) assert_true(F(&old, i) == F(&fresh, i));
+    }
+    /* and the dwell carried over: a change right before the hand-over is
+     * still respected right after it */
+    assert_true(fresh.min_gap >= fresh.p.dwell_ms);
+}
+
+static void test_state_decode_rejects_garbage_and_truncated_json_without_crashing(void **unused)
+{
+    static const char *const bad[] = {
+        "", " ", "null", "[]", "42", "\"state\"", "{", "}", "{}", "{\"v\":1}",
+        "not json at all", "\xff\xfe\x00",
+        /* wrong version */
+        "{\"v\":2,\"ticks\":1,\"last_tick_ms\":0,\"has_change\":false,\"last_change_ms\":0,"
+        "\"last_action\":\"hold\",\"last_pressure\":0,\"calm\":false,\"calm_since_ms\":0}",
+        /* wrong type */
+        "{\"v\":1,\"ticks\":\"1\",\"last_tick_ms\":0,\"has_change\":false,\"last_change_ms\":0,"
+        "\"last_action\":\"hold\",\"last_pressure\":0,\"calm\":false,\"calm_since_ms\":0}",
+        /* unknown action */
+        "{\"v\":1,\"ticks\":1,\"last_tick_ms\":0,\"has_change\":true,\"last_change_ms\":0,"
+        "\"last_action\":\"panic\",\"last_pressure\":0,\"calm\":false,\"calm_since_ms\":0}",
+        /* a change that is a hold */
+        "{\"v\":1,\"ticks\":1,\"last_tick_ms\":0,\"has_change\":true,\"last_change_ms\":0,"
+        "\"last_action\":\"hold\",\"last_pressure\":0,\"calm\":false,\"calm_since_ms\":0}",
+        /* negative ticks */
+        "{\"v\":1,\"ticks\":-1,\"last_tick_ms\":0,\"has_change\":false,\"last_change_ms\":0,"
+        "\"last_action\":\"hold\",\"last_pressure\":0,\"calm\":false,\"calm_since_ms\":0}",
+        /* overflowing number */
+        "{\"v\":1,\"ticks\":1,\"last_tick_ms\":0,\"has_change\":false,\"last_change_ms\":0,"
+        "\"last_action\":\"hold\",\"last_pressure\":1e999,\"calm\":false,\"calm_since_ms\":0}",
+        /* trailing garbage */
+        "{\"v\":1,\"ticks\":1,\"last_tick_ms\":0,\"has_change\":false,\"last_change_ms\":0,"
+        "\"last_action\":\"hold\",\"last_pressure\":0,\"calm\":false,\"calm_since_ms\":0}x",
+        /* duplicate member */
+        "{\"v\":1,\"v\":1,\"ticks\":1,\"last_tick_ms\":0,\"has_change\":false,\"last_change_ms\":0,"
+        "\"last_action\":\"hold\",\"last_pressure\":0,\"calm\":false,\"calm_since_ms\":0}",
+    };
+    sluice_law_state st, sentinel, src;
+    char good[512], part[512], noise[64];
+    uint32_t seed = 7;
+    (void)unused;
+    memset(&sentinel, 0x5a, sizeof sentinel);
+    memcpy(&st, &sentinel, sizeof st);
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(sluice_law_state_decode(bad[i], &st), -1);
+        assert_memory_equal(&st, &sentinel, sizeof st);
+    }
+    assert_int_equal(sluice_law_state_decode(NULL, &st), -1);
+    assert_int_equal(sluice_law_state_decode("{}", NULL), -1);
+
+    /* every proper prefix of a good encoding is refused */
+    sluice_law_state_init(&src);
+    src.has_change = 1;
+    src.last_action = SLUICE_LAW_RAISE;
+    src.last_pressure = 0.25;
+    assert_int_equal(sluice_law_state_encode(&src, good, sizeof good), 0);
+    for (size_t n = 0; n < strlen(good); n++) {
+        memcpy(part, good, n);
+        part[n] = '\0';
+        assert_int_equal(sluice_law_state_decode(part, &st), -1);
+        assert_memory_equal(&st, &sentinel, sizeof st);
+    }
+
+    /* random bytes, and good text with random bytes flipped */
+    for (int k = 0; k < 2000; k++) {
+        size_t n = lcg(&seed) % (sizeof noise - 1);
+        for (size_t i = 0; i < n; i++) noise[i] = (char)(1 + lcg(&seed) % 255);
+        noise[n] = '\0';
+        assert_int_equal(sluice_law_state_decode(noise, &st), -1);
+        strcpy(part, good);
+        part[lcg(&seed) % strlen(part)] = (char)(1 + lcg(&seed) % 255);
+        if (sluice_law_state_decode(part, &st) == 0) {
+            /* a flip can still be valid (a digit for a digit): then it must be sane */
+            char again[512];
+            assert_int_equal(sluice_law_state_encode(&st, again, sizeof again), 0);
+            memcpy(&st, &sentinel, sizeof st);
+        }
+    }
+}
+
+static void test_state_encode_fails_cleanly_when_the_buffer_is_too_small(void **unused)
+{
+    sluice_law_state st;
+    char buf[512];
+    size_t need;
+    (void)unused;
+    sluice_law_state_init(&st);
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), 0);
+    need = strlen(buf) + 1;
+    for (size_t len = 1; len < need; len++) {
+        memset(buf, 'x', sizeof buf);
+        assert_int_equal(sluice_law_state_encode(&st, buf, len), -1);
+        assert_int_equal(buf[0], '\0');
+    }
+    assert_int_equal(sluice_law_state_encode(&st, buf, need), 0);
+    assert_int_equal(sluice_law_state_encode(&st, buf, 0), -1);
+    assert_int_equal(sluice_law_state_encode(NULL, buf, sizeof buf), -1);
+    assert_int_equal(sluice_law_state_encode(&st, NULL, 10), -1);
+    st.last_pressure = INFINITY;
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), -1);
+}
+
+/* ================================================================ main */
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_step_over_target_cuts_the_lowest_tier_first_and_leaves_higher_tiers_and_critical_alone),
+        cmocka_unit_test(test_tiers_are_cut_low_then_normal_then_high_only_after_lower_tiers_are_at_their_floors),
+        cmocka_unit_test(test_floors_hold_under_pressure_that_never_clears),
+        cmocka_unit_test(test_a_step_over_critical_drops_every_noncritical_class_to_its_floor_in_one_tick),
+        cmocka_unit_test(test_the_critical_drop_is_not_delayed_by_the_dwell),
+        cmocka_unit_test(test_critical_classes_are_never_throttled_even_when_handed_a_lower_fraction),
+        cmocka_unit_test(test_the_first_cut_after_a_calm_period_happens_on_the_tick_that_crosses_target),
+        cmocka_unit_test(test_a_cut_within_the_dwell_needs_pressure_worse_than_at_the_last_cut),
+        cmocka_unit_test(test_oscillation_around_target_for_60s_changes_at_most_once_per_dwell),
+        cmocka_unit_test(test_oscillation_across_the_band_never_raises_and_changes_at_most_once_per_dwell),
+        cmocka_unit_test(test_pressure_inside_the_band_holds),
+        cmocka_unit_test(test_recovery_ramps_gradually_highest_tier_first),
+        cmocka_unit_test(test_a_raise_never_jumps_a_low_fraction_straight_to_full),
+        cmocka_unit_test(test_no_signal_at_all_leaves_the_law_free_to_raise),
+        cmocka_unit_test(test_a_stale_signal_with_assume_pressure_moves_classes_toward_their_floors),
+        cmocka_unit_test(test_a_stale_signal_with_hold_neither_cuts_nor_raises),
+        cmocka_unit_test(test_a_stale_hold_signal_does_not_block_a_cut_driven_by_another_signal),
+        cmocka_unit_test(test_a_stale_signal_with_ignore_is_left_out),
+        cmocka_unit_test(test_a_never_reported_signal_counts_as_stale),
+        cmocka_unit_test(test_a_lower_is_worse_signal_cuts_as_its_value_falls_below_target),
+        cmocka_unit_test(test_the_worst_signal_drives_and_is_named),
+        cmocka_unit_test(test_a_fraction_outside_floor_and_one_is_clamped_into_it),
+        cmocka_unit_test(test_a_clock_that_steps_back_restarts_the_dwell_instead_of_blocking_forever),
+        cmocka_unit_test(test_random_pressure_keeps_fractions_in_bounds_and_changes_only_as_the_dwell_allows),
+        cmocka_unit_test(test_invalid_input_returns_minus_one_and_modifies_nothing),
+        cmocka_unit_test(test_params_defaults_pass_their_check_and_out_of_range_params_are_rejected),
+        cmocka_unit_test(test_names_and_parsers_round_trip_and_reject_unknown_words),
+        cmocka_unit_test(test_state_encode_decode_round_trips_exactly),
+        cmocka_unit_test(test_a_new_leader_with_the_decoded_state_decides_exactly_as_the_old_one_would),
+        cmocka_unit_test(test_state_decode_rejects_garbage_and_truncated_json_without_crashing),
+        cmocka_unit_test(test_state_encode_fails_cleanly_when_the_buffer_is_too_small),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
