@@ -91,6 +91,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(if $(WORKER_SRC),$(WO
 # Integration tests find the programs under build/bin (run from the top).
 test: deps
 	$(MAKE) --no-print-directory all $(TEST_BIN)
+	BUILD=$(BUILD) CC=$(CC) LDFLAGS_EXTRA="$(LDFLAGS)" ./scripts/check-readme.sh
 	./scripts/run-tests.sh $(TEST_BIN)
 
 check: test

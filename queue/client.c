@@ -146,11 +146,16 @@ static redisReply *lease_call(sluice_client *c, const char *fn, const char *what
     return r;
 }
 
-int sluice_ack(sluice_client *c, const char *id, int64_t token, sluice_error *err) {
+static int lease_end(sluice_client *c, const char *fn, const char *what, const char *id, int64_t token,
+                     sluice_error *err) {
     err_reset(err);
-    redisReply *r = lease_call(c, "sluice_ack", "ack", id, token, NULL, 0, 0, err);
+    redisReply *r = lease_call(c, fn, what, id, token, NULL, 0, 0, err);
     freeReplyObject(r);
     return r ? 0 : -1;
+}
+
+int sluice_ack(sluice_client *c, const char *id, int64_t token, sluice_error *err) {
+    return lease_end(c, "sluice_ack", "ack", id, token, err);
 }
 
 int sluice_fail(sluice_client *c, const char *id, int64_t token, const char *reason, int64_t *retry_ms,
@@ -184,10 +189,7 @@ int sluice_extend(sluice_client *c, const char *id, int64_t token, int64_t ms, i
 }
 
 int sluice_release(sluice_client *c, const char *id, int64_t token, sluice_error *err) {
-    err_reset(err);
-    redisReply *r = lease_call(c, "sluice_release", "release", id, token, NULL, 0, 0, err);
-    freeReplyObject(r);
-    return r ? 0 : -1;
+    return lease_end(c, "sluice_release", "release", id, token, err);
 }
 
 /* ----------------------------- inspection ---------------------------- */

@@ -5,25 +5,8 @@
 # SCALE=N multiplies the job counts.
 set -eu
 BUILD=${BUILD:-build}
-dir=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench-XXXXXX")
-pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-sock="$dir/redis.sock"
-redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --save "" --appendonly no \
-    --dir "$dir" --logfile "$dir/redis.log" &
-pid=$!
-i=0
-until redis-cli -s "$sock" ping >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ $i -gt 200 ] && { echo "bench: redis-server did not start" >&2; exit 1; }
-    sleep 0.05
-done
+. "$(dirname "$0")/redis-temp.sh"
+redis_temp_start bench
 
 echo "sluice bench: one redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), unix socket, $(nproc) cores" >&2
 rb() { # requests/s of one redis-benchmark test
