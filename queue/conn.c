@@ -1,9 +1,11 @@
 /* The connection: connect by URL, authenticate, keep the Functions library
  * loaded, reconnect after the link breaks, and read replies. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include "queue.h"
 
@@ -18,8 +20,42 @@ static int is_error(const redisReply *r, const char *prefix) {
     return r && r->type == REDIS_REPLY_ERROR && r->str && strncmp(r->str, prefix, strlen(prefix)) == 0;
 }
 
+/* Writing to a socket the server closed raises SIGPIPE, whose default
+ * action kills the process. A library must neither die of it nor change the
+ * process's signal dispositions, so (as libpq does) it blocks SIGPIPE in the
+ * calling thread around socket I/O and swallows one it caused. */
+typedef struct pipe_guard {
+    sigset_t old;
+    int was_pending;
+} pipe_guard;
+
+static void guard_on(pipe_guard *g) {
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void guard_off(pipe_guard *g) {
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 static redisReply *raw(redisContext *ctx, int argc, const char **argv, const size_t *lens) {
-    return redisCommandArgv(ctx, argc, argv, lens);
+    pipe_guard g;
+    guard_on(&g);
+    redisReply *r = redisCommandArgv(ctx, argc, argv, lens);
+    guard_off(&g);
+    return r;
 }
 
 /* FUNCTION LOAD REPLACE when the server's library is missing or older. */
@@ -268,7 +304,11 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
     int reload = 0;
     for (size_t i = 0; i < n; i++) {
         void *r = NULL;
-        if (redisGetReply(c->ctx, &r) != REDIS_OK) {
+        pipe_guard g;
+        guard_on(&g);
+        int rc = redisGetReply(c->ctx, &r);
+        guard_off(&g);
+        if (rc != REDIS_OK) {
             for (size_t j = i; j < n; j++) err_set(&errs[j], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
             broken(c, "pipeline", err);
             return -1;
