@@ -523,16 +523,9 @@ char **sluice_governor_history(sluice_client *c, size_t count, size_t *n, sluice
         err_set(err, SLUICE_ERR_ARGUMENT, "governor history: count must be 1..100000");
         return NULL;
     }
-    char key[NAME_MAX_LEN * 2 + 64];
-    snprintf(key, sizeof(key), "%s:{%s}:%s", c->ns, GLOBAL_TAG, GOVERNOR_KEYS[1]);
     cmd m;
     cmd_init(&m);
-    cmd_str(&m, "XREVRANGE");
-    cmd_str(&m, key);
-    cmd_str(&m, "+");
-    cmd_str(&m, "-");
-    cmd_str(&m, "COUNT");
-    cmd_int(&m, (int64_t)count);
+    cmd_xrevrange(&m, c->ns, GLOBAL_TAG, GOVERNOR_KEYS[1], (int64_t)count);
     redisReply *r = run(c, &m, "governor history", err);
     if (!r) return NULL;
     char **out = r->type == REDIS_REPLY_ARRAY && r->elements ? calloc(r->elements, sizeof(*out)) : NULL;

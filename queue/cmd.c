@@ -68,10 +68,22 @@ void cmd_num(cmd *m, double v) {
     cmd_add(m, buf, (size_t)n);
 }
 
+int key_name(char *buf, size_t len, const char *ns, const char *tag, const char *suffix) {
+    return snprintf(buf, len, "%s:{%s}:%s", ns, tag, suffix);
+}
+
 static void add_key(cmd *m, const char *ns, const char *tag, const char *suffix) {
-    char buf[NAME_MAX_LEN * 2 + 64];
-    int n = snprintf(buf, sizeof(buf), "%s:{%s}:%s", ns, tag, suffix);
-    cmd_add(m, buf, (size_t)n);
+    char buf[KEY_MAX];
+    cmd_add(m, buf, (size_t)key_name(buf, sizeof(buf), ns, tag, suffix));
+}
+
+void cmd_xrevrange(cmd *m, const char *ns, const char *tag, const char *suffix, int64_t count) {
+    cmd_str(m, "XREVRANGE");
+    add_key(m, ns, tag, suffix);
+    cmd_str(m, "+");
+    cmd_str(m, "-");
+    cmd_str(m, "COUNT");
+    cmd_int(m, count);
 }
 
 void cmd_fcall_class(cmd *m, const char *fn, const char *ns, const char *cls) {

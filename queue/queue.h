@@ -55,6 +55,11 @@ void cmd_add(cmd *m, const char *s, size_t len);
 void cmd_str(cmd *m, const char *s);
 void cmd_int(cmd *m, int64_t v);
 void cmd_num(cmd *m, double v);
+#define KEY_MAX (NAME_MAX_LEN * 2 + 64)
+/* Writes the key NS:{tag}:suffix into buf; returns its length. */
+int key_name(char *buf, size_t len, const char *ns, const char *tag, const char *suffix);
+/* XREVRANGE NS:{tag}:suffix + - COUNT count: the newest entries of a stream. */
+void cmd_xrevrange(cmd *m, const char *ns, const char *tag, const char *suffix, int64_t count);
 /* FCALL fn 12 <class keys> class: the start of every class Function call. */
 void cmd_fcall_class(cmd *m, const char *fn, const char *ns, const char *cls);
 /* FCALL fn nkeys NS:<suffix>...: the start of a global Function call. */

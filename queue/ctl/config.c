@@ -1,0 +1,313 @@
+/* sluicectl apply and export: the live config of classes and signals as one
+ * JSON document, validated as a whole before anything is written. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+#define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
+#define SIGNAL_RANGE 1e15
+
+/* The ranges of the Functions (queue/lua/class.lua), so a file that would
+ * fail there fails here first and nothing is half-applied. */
+static const struct {
+    const char *name;
+    int is_int;
+    double lo, hi;
+} FIELDS[] = {
+    {"max_rate", 0, 0, 1e9},         {"burst", 0, 0, 1e9},
+    {"max_concurrency", 1, 0, 1000000}, {"floor", 0, 0, 1},
+    {"max_queue", 1, 0, 1e12},       {"max_attempts", 1, 1, 1000},
+    {"timeout_ms", 1, 1, 604800000}, {"max_reclaims", 1, 0, 1000},
+    {"keep_done", 1, 0, 1000000},    {"dead_max", 1, 1, 10000000},
+    {"payload_max", 1, 2, SLUICE_PAYLOAD_HARD_MAX},
+    {"backoff_base_ms", 1, 1, 86400000}, {"backoff_max_ms", 1, 1, 604800000},
+};
+#define NFIELDS (sizeof(FIELDS) / sizeof(FIELDS[0]))
+
+static void set_field(sluice_class_config *c, size_t i, double v) {
+    switch (i) {
+    case 0: c->max_rate = v; break;
+    case 1: c->burst = v; break;
+    case 2: c->max_concurrency = (int64_t)v; break;
+    case 3: c->floor = v; break;
+    case 4: c->max_queue = (int64_t)v; break;
+    case 5: c->max_attempts = (int)v; break;
+    case 6: c->timeout_ms = (int64_t)v; break;
+    case 7: c->max_reclaims = (int)v; break;
+    case 8: c->keep_done = (int64_t)v; break;
+    case 9: c->dead_max = (int64_t)v; break;
+    case 10: c->payload_max = (int64_t)v; break;
+    case 11: c->backoff_base_ms = (int64_t)v; break;
+    default: c->backoff_max_ms = (int64_t)v; break;
+    }
+}
+
+/* Validates one class; 0, or -1 with a message in why. */
+static int class_from_json(const char *name, json_t *o, sluice_class_config *cfg, char *why, size_t len) {
+    sluice_error err;
+    if (sluice_name_check(name, &err) < 0) return snprintf(why, len, "invalid class name '%s'", name), -1;
+    if (!json_is_object(o)) return snprintf(why, len, "classes.%s must be an object", name), -1;
+    sluice_class_config_init(cfg);
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (!strcmp(k, "tier")) {
+            if (!json_is_string(v) || sluice_tier_parse(json_string_value(v), &cfg->tier) < 0)
+                return snprintf(why, len, "classes.%s.tier must be critical, high, normal or low", name), -1;
+            continue;
+        }
+        size_t i = 0;
+        while (i < NFIELDS && strcmp(FIELDS[i].name, k)) i++;
+        if (i == NFIELDS) return snprintf(why, len, "classes.%s: unknown field '%s'", name, k), -1;
+        if (FIELDS[i].is_int ? !json_is_integer(v) : !json_is_number(v))
+            return snprintf(why, len, "classes.%s.%s must be %s", name, k, FIELDS[i].is_int ? "an integer" : "a number"), -1;
+        double d = json_number_value(v);
+        if (!isfinite(d) || d < FIELDS[i].lo || d > FIELDS[i].hi)
+            return snprintf(why, len, "classes.%s.%s is out of range (%.0f..%.0f)", name, k, FIELDS[i].lo, FIELDS[i].hi), -1;
+        set_field(cfg, i, d);
+    }
+    if (cfg->tier != SLUICE_TIER_CRITICAL && cfg->max_rate == 0 && cfg->max_concurrency == 0)
+        return snprintf(why, len, "classes.%s: a non-critical class needs max_rate or max_concurrency", name), -1;
+    if (cfg->backoff_base_ms > cfg->backoff_max_ms)
+        return snprintf(why, len, "classes.%s: backoff_base_ms exceeds backoff_max_ms", name), -1;
+    return 0;
+}
+
+static int signal_from_json(const char *name, json_t *o, sluice_signal_def *def, char *why, size_t len) {
+    sluice_error err;
+    if (sluice_name_check(name, &err) < 0) return snprintf(why, len, "invalid signal name '%s'", name), -1;
+    if (!json_is_object(o)) return snprintf(why, len, "signals.%s must be an object", name), -1;
+    sluice_signal_def_init(def);
+    int has_t = 0, has_c = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        if (!strcmp(k, "target") || !strcmp(k, "critical")) {
+            double d = json_number_value(v);
+            if (!json_is_number(v) || !isfinite(d) || fabs(d) > SIGNAL_RANGE)
+                return snprintf(why, len, "signals.%s.%s must be a finite number", name, k), -1;
+            if (k[0] == 't') def->target = d, has_t = 1;
+            else def->critical = d, has_c = 1;
+        } else if (!strcmp(k, "direction")) {
+            const char *s = json_string_value(v);
+            if (!s || (strcmp(s, "higher") && strcmp(s, "lower")))
+                return snprintf(why, len, "signals.%s.direction must be higher or lower", name), -1;
+            def->lower_is_worse = !strcmp(s, "lower");
+        } else if (!strcmp(k, "stale_after_ms")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 86400000)
+                return snprintf(why, len, "signals.%s.stale_after_ms must be an integer 1..86400000", name), -1;
+            def->stale_after_ms = json_integer_value(v);
+        } else if (!strcmp(k, "on_stale")) {
+            if (!json_is_string(v) || sluice_on_stale_parse(json_string_value(v), &def->on_stale) < 0)
+                return snprintf(why, len, "signals.%s.on_stale must be assume-pressure, hold or ignore", name), -1;
+        } else {
+            return snprintf(why, len, "signals.%s: unknown field '%s'", name, k), -1;
+        }
+    }
+    if (!has_t || !has_c) return snprintf(why, len, "signals.%s needs target and critical", name), -1;
+    if (!def->lower_is_worse && def->critical <= def->target)
+        return snprintf(why, len, "signals.%s: critical must be above target", name), -1;
+    if (def->lower_is_worse && def->critical >= def->target)
+        return snprintf(why, len, "signals.%s: critical must be below target (direction lower)", name), -1;
+    return 0;
+}
+
+/* ------------------------------- export ------------------------------ */
+
+/* The live config. NEW, or NULL after printing the error (*code). */
+static json_t *live_config(sluice_client *c, int *code) {
+    sluice_error err;
+    size_t n;
+    char **names = sluice_class_list(c, &n, &err);
+    if (!names && err.code != SLUICE_OK) {
+        *code = ctl_error(&err);
+        return NULL;
+    }
+    json_t *root = json_object(), *classes = json_object(), *signals = json_object();
+    json_object_set_new(root, "classes", classes);
+    json_object_set_new(root, "signals", signals);
+    for (size_t i = 0; i < n; i++) {
+        sluice_class_config cfg;
+        if (sluice_class_get(c, names[i], &cfg, &err) < 0) {
+            if (err.code == SLUICE_ERR_UNKNOWN_CLASS) continue;
+            *code = ctl_error(&err);
+            sluice_strings_free(names, n);
+            json_decref(root);
+            return NULL;
+        }
+        json_object_set_new(classes, names[i], class_config_json(&cfg));
+    }
+    sluice_strings_free(names, n);
+    sluice_signal_info *s = sluice_signal_list(c, &n, NULL, &err);
+    if (!s && err.code != SLUICE_OK) {
+        *code = ctl_error(&err);
+        json_decref(root);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) json_object_set_new(signals, s[i].name, signal_def_json(&s[i].def));
+    free(s);
+    return root;
+}
+
+int cmd_export(ctl *x, int argc, char **argv) {
+    const char *pos[1];
+    int npos, code = EXIT_OK;
+    if (ctl_args("export", argc, argv, NULL, 0, pos, 0, &npos) < 0) return EXIT_USAGE;
+    sluice_client *c = ctl_client(x, &code);
+    if (!c) return code;
+    json_t *root = live_config(c, &code);
+    if (!root) return code;
+    return ctl_json_print(root);
+}
+
+/* -------------------------------- apply ------------------------------ */
+
+static void value_text(json_t *v, char *buf, size_t len) {
+    if (json_is_string(v)) snprintf(buf, len, "%s", json_string_value(v));
+    else if (json_is_integer(v)) snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+    else if (json_is_number(v)) ctl_num(json_number_value(v), buf, len);
+    else snprintf(buf, len, "-");
+}
+
+/* Prints the diff of one object ("class x" / "signal y") and returns 1 if
+ * anything differs. "old" NULL: new. */
+static int diff_one(const char *kind, const char *name, json_t *old, json_t *neu) {
+    const char *k;
+    json_t *v;
+    if (!old) {
+        printf("+ %s %s:", kind, name);
+        json_object_foreach(neu, k, v) {
+            char b[64];
+            value_text(v, b, sizeof(b));
+            printf(" %s=%s", k, b);
+        }
+        printf("\n");
+        return 1;
+    }
+    int changed = 0;
+    json_object_foreach(neu, k, v) {
+        json_t *o = json_object_get(old, k);
+        if (o && json_equal(o, v)) continue;
+        if (json_is_number(o) && json_is_number(v)) {
+            /* export prints 15 digits: equal to that precision is equal */
+            double a0 = json_number_value(o), b0 = json_number_value(v);
+            if (fabs(a0 - b0) <= 1e-12 * fmax(fabs(a0), fabs(b0))) continue;
+        }
+        char a[64], b[64];
+        value_text(o, a, sizeof(a));
+        value_text(v, b, sizeof(b));
+        printf("~ %s %s: %s %s -> %s\n", kind, name, k, a, b);
+        changed = 1;
+    }
+    return changed;
+}
+
+int cmd_apply(ctl *x, int argc, char **argv) {
+    ctl_opt opts[] = {{"--dry-run", 0, NULL}};
+    const char *pos[1];
+    int npos, code = EXIT_OK;
+    if (ctl_args("apply", argc, argv, opts, NOPTS(opts), pos, 1, &npos) < 0) return EXIT_USAGE;
+    if (npos != 1) return ctl_usage("apply", "needs a FILE ('-' for stdin)");
+    int dry = opts[0].val != NULL;
+    json_error_t je;
+    json_t *doc = !strcmp(pos[0], "-") ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &je)
+                                       : json_load_file(pos[0], JSON_REJECT_DUPLICATES, &je);
+    if (!doc) {
+        if (je.line < 0) return ctl_usage("apply", "cannot read %s: %s", pos[0], je.text);
+        return ctl_usage("apply", "%s:%d:%d: invalid JSON: %s", pos[0], je.line, je.column, je.text);
+    }
+    if (!json_is_object(doc)) {
+        json_decref(doc);
+        return ctl_usage("apply", "%s: the config must be a JSON object", pos[0]);
+    }
+    /* Validate everything before reading or writing anything. */
+    char why[512] = "";
+    const char *k;
+    json_t *v;
+    json_object_foreach(doc, k, v) {
+        if (strcmp(k, "classes") && strcmp(k, "signals")) {
+            snprintf(why, sizeof(why), "unknown key '%s' (classes, signals)", k);
+            break;
+        }
+        if (!json_is_object(v)) {
+            snprintf(why, sizeof(why), "%s must be an object", k);
+            break;
+        }
+    }
+    json_t *classes = json_object_get(doc, "classes"), *signals = json_object_get(doc, "signals");
+    size_t ncls = json_object_size(classes), nsig = json_object_size(signals);
+    sluice_class_config *cfgs = calloc(ncls + 1, sizeof(*cfgs));
+    sluice_signal_def *defs = calloc(nsig + 1, sizeof(*defs));
+    const char **cnames = calloc(ncls + 1, sizeof(*cnames)), **snames = calloc(nsig + 1, sizeof(*snames));
+    if (!cfgs || !defs || !cnames || !snames) {
+        code = ctl_fail(EXIT_RUNTIME, "out of memory");
+        goto done;
+    }
+    size_t i = 0;
+    if (!why[0]) json_object_foreach(classes, k, v) {
+        if (class_from_json(k, v, &cfgs[i], why, sizeof(why)) < 0) break;
+        cnames[i++] = k;
+    }
+    i = 0;
+    if (!why[0]) json_object_foreach(signals, k, v) {
+        if (signal_from_json(k, v, &defs[i], why, sizeof(why)) < 0) break;
+        snames[i++] = k;
+    }
+    if (why[0]) {
+        code = ctl_usage("apply", "%s: %s; nothing was applied", pos[0], why);
+        goto done;
+    }
+    sluice_client *c = ctl_client(x, &code);
+    if (!c) goto done;
+    json_t *live = live_config(c, &code);
+    if (!live) goto done;
+    int *cchg = calloc(ncls + 1, sizeof(int)), *schg = calloc(nsig + 1, sizeof(int));
+    size_t changes = 0;
+    for (i = 0; cchg && i < ncls; i++) {
+        json_t *neu = class_config_json(&cfgs[i]);
+        cchg[i] = diff_one("class", cnames[i], json_object_get(json_object_get(live, "classes"), cnames[i]), neu);
+        changes += (size_t)cchg[i];
+        json_decref(neu);
+    }
+    for (i = 0; schg && i < nsig; i++) {
+        json_t *neu = signal_def_json(&defs[i]);
+        schg[i] = diff_one("signal", snames[i], json_object_get(json_object_get(live, "signals"), snames[i]), neu);
+        changes += (size_t)schg[i];
+        json_decref(neu);
+    }
+    json_decref(live);
+    if (!cchg || !schg) {
+        code = ctl_fail(EXIT_RUNTIME, "out of memory");
+    } else if (changes == 0) {
+        printf("no changes\n");
+    } else if (dry) {
+        printf("dry run: %zu change%s, nothing written\n", changes, changes == 1 ? "" : "s");
+    } else {
+        sluice_error err;
+        size_t done_n = 0;
+        for (i = 0; i < ncls && code == EXIT_OK; i++) {
+            if (!cchg[i]) continue;
+            if (sluice_class_set(c, cnames[i], &cfgs[i], NULL, &err) < 0) code = ctl_error(&err);
+            else done_n++;
+        }
+        for (i = 0; i < nsig && code == EXIT_OK; i++) {
+            if (!schg[i]) continue;
+            if (sluice_signal_define(c, snames[i], &defs[i], NULL, &err) < 0) code = ctl_error(&err);
+            else done_n++;
+        }
+        if (code == EXIT_OK) printf("applied %zu change%s\n", done_n, done_n == 1 ? "" : "s");
+        else fprintf(stderr, "sluicectl: apply stopped after %zu of %zu changes\n", done_n, changes);
+    }
+    free(cchg);
+    free(schg);
+done:
+    free(cfgs);
+    free(defs);
+    free(cnames);
+    free(snames);
+    json_decref(doc);
+    return code;
+}

@@ -1,0 +1,106 @@
+/* sluicectl's private header: the context every command gets, exit codes,
+ * argument parsing, strict number parsing and output helpers. */
+#ifndef SLUICECTL_H
+#define SLUICECTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "sluice.h"
+
+/* Exit codes (see docs/sluicectl.md). */
+#define EXIT_OK 0
+#define EXIT_RUNTIME 1   /* Redis unreachable, auth, server error, a refusal */
+#define EXIT_USAGE 2     /* usage or validation error */
+#define EXIT_NOTFOUND 3  /* unknown class, job, signal, dead job */
+
+typedef struct ctl {
+    const char *url;        /* --redis, or NULL for SLUICE_REDIS_URL */
+    const char *ns;         /* --namespace, or NULL for SLUICE_NAMESPACE */
+    int json;               /* --json */
+    int help;               /* --help */
+    sluice_client *client;  /* connected on first use */
+} ctl;
+
+/* Connects on first use and names the client "sluicectl:<user>@<host>".
+ * BORROWED; NULL after printing the error (exit EXIT_RUNTIME or the code's). */
+sluice_client *ctl_client(ctl *x, int *code);
+
+/* ------------------------------ output ------------------------------- */
+
+/* Prints "sluicectl: <message>" on stderr and returns "code". */
+int ctl_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints a library error and returns the exit code it maps to. */
+int ctl_error(const sluice_error *err);
+int ctl_error_code(sluice_error_code code);
+/* Prints a usage error naming the command, and returns EXIT_USAGE. */
+int ctl_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "v" (TAKES it) as indented JSON and a newline; returns EXIT_OK. */
+int ctl_json_print(json_t *v);
+/* Formats a Unix ms time as UTC "YYYY-MM-DD HH:MM:SS", "-" for 0. */
+const char *ctl_time(int64_t ms, char *buf, size_t len);
+/* Formats a duration in ms as "1.5s", "3m20s", "2h" ... */
+const char *ctl_duration(int64_t ms, char *buf, size_t len);
+/* The shortest decimal that reads back as the same double. */
+const char *ctl_num(double v, char *buf, size_t len);
+/* Parses a JSON text; NEW value or a JSON string of the text if it is not JSON. */
+json_t *ctl_json_or_string(const char *text);
+
+/* ------------------------------ parsing ------------------------------ */
+
+int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
+int parse_double(const char *s, double lo, double hi, double *out);
+/* "500ms", "30s", "15m", "2h", "1d" into ms within [0, hi]. */
+int parse_duration(const char *s, int64_t hi, int64_t *ms);
+/* "50/s", "3000/m", "100/h" or a number (per second) into units/s. */
+int parse_rate(const char *s, double *per_second);
+
+/* A command's options: "--name VALUE" (has_arg) or "--flag". */
+typedef struct ctl_opt {
+    const char *name;
+    int has_arg;
+    const char *val;  /* out: the value (or "1" for a flag), NULL if absent */
+} ctl_opt;
+
+/* Splits argv into positionals (at most maxpos) and options. Returns 0, or
+ * prints a usage error and returns -1. */
+int ctl_args(const char *cmd, int argc, char **argv, ctl_opt *opts, size_t nopts, const char **pos,
+             int maxpos, int *npos);
+/* The value of an option by name, or NULL. */
+const char *ctl_opt_get(const ctl_opt *opts, size_t nopts, const char *name);
+
+/* ----------------------------- commands ------------------------------ */
+
+/* Each takes the words after its name and returns an exit code. */
+int cmd_status(ctl *x, int argc, char **argv);
+int cmd_top(ctl *x, int argc, char **argv);
+int cmd_class(ctl *x, int argc, char **argv);
+int cmd_pause(ctl *x, int argc, char **argv);
+int cmd_resume(ctl *x, int argc, char **argv);
+int cmd_throttle(ctl *x, int argc, char **argv);
+int cmd_unthrottle(ctl *x, int argc, char **argv);
+int cmd_signal(ctl *x, int argc, char **argv);
+int cmd_governor(ctl *x, int argc, char **argv);
+int cmd_enqueue(ctl *x, int argc, char **argv);
+int cmd_job(ctl *x, int argc, char **argv);
+int cmd_explain(ctl *x, int argc, char **argv);
+int cmd_dead(ctl *x, int argc, char **argv);
+int cmd_apply(ctl *x, int argc, char **argv);
+int cmd_export(ctl *x, int argc, char **argv);
+int cmd_audit(ctl *x, int argc, char **argv);
+
+/* Prints the help of a command (its words joined, e.g. "class set") on
+ * stdout. Returns 0, or -1 for an unknown command. */
+int ctl_help(const char *cmd);
+
+/* Shared between status and top: prints a status snapshot. */
+int status_print(ctl *x, FILE *out);
+
+/* Shared between class get/list and export: a class config as JSON. NEW. */
+json_t *class_config_json(const sluice_class_config *cfg);
+json_t *signal_def_json(const sluice_signal_def *def);
+
+#endif

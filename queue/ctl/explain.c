@@ -1,0 +1,213 @@
+/* sluicectl explain: in plain words, where a job is, what is ahead of it,
+ * whether its class is throttled and by which signal, and when it may run. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static void say(json_t *lines, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(json_t *lines, const char *fmt, ...) {
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    json_array_append_new(lines, json_string(buf));
+}
+
+static double pressure_of(const sluice_signal_info *s) {
+    return 1 + (s->value - s->def.target) / (s->def.critical - s->def.target);
+}
+
+/* The driving signal: the last decision's driver if it is still defined and
+ * has a value, else the reported signal with the highest pressure. */
+static const sluice_signal_info *driver_of(const sluice_signal_info *s, size_t n, const char *named) {
+    const sluice_signal_info *best = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!s[i].has_value) continue;
+        if (named && !strcmp(s[i].name, named)) return &s[i];
+        if (!best || pressure_of(&s[i]) > pressure_of(best)) best = &s[i];
+    }
+    return best;
+}
+
+/* "iops_util is 0.92, 15% over its target 0.8" into buf. */
+static void describe_signal(const sluice_signal_info *s, char *buf, size_t len) {
+    char v[32], t[32];
+    ctl_num(s->value, v, sizeof(v));
+    ctl_num(s->def.target, t, sizeof(t));
+    double diff = s->def.lower_is_worse ? s->def.target - s->value : s->value - s->def.target;
+    const char *side = diff > 0 ? (s->def.lower_is_worse ? "below" : "over") : (s->def.lower_is_worse ? "above" : "under");
+    if (s->def.target != 0) {
+        double pct = fabs(diff) / fabs(s->def.target) * 100;
+        snprintf(buf, len, "%s is %s, %.0f%% %s its target %s (pressure %.2f)", s->name, v, pct, side, t,
+                 pressure_of(s));
+    } else {
+        snprintf(buf, len, "%s is %s, %s its target %s (pressure %.2f)", s->name, v, side, t, pressure_of(s));
+    }
+}
+
+int cmd_explain(ctl *x, int argc, char **argv) {
+    const char *pos[1];
+    int npos, code = EXIT_OK;
+    if (ctl_args("explain", argc, argv, NULL, 0, pos, 1, &npos) < 0) return EXIT_USAGE;
+    if (npos != 1) return ctl_usage("explain", "needs a job ID");
+    const char *id = pos[0];
+    char cls[SLUICE_ID_MAX];
+    sluice_error err;
+    if (sluice_id_class(id, cls, &err) < 0) return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", id);
+    sluice_client *c = ctl_client(x, &code);
+    if (!c) return code;
+    sluice_job_info j;
+    if (sluice_job_lookup(c, id, &j, &err) < 0) {
+        if (err.code == SLUICE_ERR_ARGUMENT) return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", id);
+        return ctl_error(&err);
+    }
+    if (j.state == SLUICE_JOB_UNKNOWN) {
+        sluice_job_info_clear(&j);
+        return ctl_fail(EXIT_NOTFOUND, "job '%s' not found (done and not kept, or never was)", id);
+    }
+    sluice_gate_info g;
+    memset(&g, 0, sizeof(g));
+    int has_gate = sluice_gate_get(c, cls, &g, &err) == 0;
+    if (!has_gate && err.code != SLUICE_ERR_UNKNOWN_CLASS) {
+        sluice_job_info_clear(&j);
+        return ctl_error(&err);
+    }
+    size_t nsig = 0, nh = 0;
+    int64_t now = j.now;
+    sluice_signal_info *sig = sluice_signal_list(c, &nsig, &now, &err);
+    char **hist = sluice_governor_history(c, 1, &nh, &err);
+    json_t *decision = nh ? json_loads(hist[0], 0, NULL) : NULL;
+    sluice_strings_free(hist, nh);
+
+    json_t *out = json_object(), *lines = json_array();
+    json_object_set_new(out, "id", json_string(id));
+    json_object_set_new(out, "class", json_string(cls));
+    json_object_set_new(out, "state", json_string(sluice_job_state_name(j.state)));
+    json_object_set_new(out, "ahead", j.ahead >= 0 ? json_integer(j.ahead) : json_null());
+    char tb[40], db[32];
+
+    switch (j.state) {
+    case SLUICE_JOB_READY:
+        say(lines, "Job %s is ready (attempt %d of %d done so far), waiting to be claimed.", id, j.attempt,
+            j.max_attempts);
+        say(lines, "%lld job%s ahead of it in class %s.", (long long)j.ahead, j.ahead == 1 ? " is" : "s are", cls);
+        break;
+    case SLUICE_JOB_DELAYED:
+        say(lines, "Job %s is delayed until %s (in %s).", id, ctl_time(j.at, tb, sizeof(tb)),
+            ctl_duration(j.at - j.now, db, sizeof(db)));
+        json_object_set_new(out, "due_at", json_integer(j.at));
+        break;
+    case SLUICE_JOB_LEASED:
+        say(lines, "Job %s is running: leased by a worker (attempt %d of %d) until %s.", id, j.attempt,
+            j.max_attempts, ctl_time(j.at, tb, sizeof(tb)));
+        break;
+    case SLUICE_JOB_DEAD:
+        say(lines, "Job %s is dead since %s after %d attempt%s: %s.", id, ctl_time(j.at, tb, sizeof(tb)), j.attempt,
+            j.attempt == 1 ? "" : "s", j.reason && *j.reason ? j.reason : "no reason recorded");
+        say(lines, "It will not run unless retried: sluicectl dead retry %s %s", cls, id);
+        break;
+    default:
+        say(lines, "Job %s is done.", id);
+        break;
+    }
+
+    int waiting = j.state == SLUICE_JOB_READY || j.state == SLUICE_JOB_DELAYED;
+    int throttled = has_gate && (g.paused || g.fraction < 1 || g.pinned);
+    json_object_set_new(out, "throttled", json_boolean(throttled));
+    json_object_set_new(out, "fraction", has_gate ? json_real(g.fraction) : json_null());
+    json_object_set_new(out, "why", json_string(has_gate ? (g.paused ? "paused" : g.why) : ""));
+    json_object_set_new(out, "gate_reason", json_string(has_gate ? g.reason : ""));
+    json_object_set_new(out, "paused", json_boolean(g.paused));
+    json_object_set_new(out, "pinned", json_boolean(g.pinned));
+
+    const char *named = decision ? json_string_value(json_object_get(decision, "driver")) : NULL;
+    const sluice_signal_info *drv = driver_of(sig, nsig, named);
+    json_t *jd = json_null();
+    if (drv) {
+        jd = json_object();
+        json_object_set_new(jd, "name", json_string(drv->name));
+        json_object_set_new(jd, "value", json_real(drv->value));
+        json_object_set_new(jd, "target", json_real(drv->def.target));
+        json_object_set_new(jd, "critical", json_real(drv->def.critical));
+        json_object_set_new(jd, "pressure", json_real(pressure_of(drv)));
+        if (drv->def.target != 0) {
+            double diff = drv->def.lower_is_worse ? drv->def.target - drv->value : drv->value - drv->def.target;
+            json_object_set_new(jd, "over_target_pct", json_real(diff / fabs(drv->def.target) * 100));
+        }
+        json_object_set_new(jd, "stale", json_boolean(drv->stale));
+    }
+    json_object_set_new(out, "driver", jd);
+    json_object_set_new(out, "last_decision", decision ? json_incref(decision) : json_null());
+
+    if (!has_gate) {
+        say(lines, "Its class %s is not declared any more.", cls);
+    } else if (g.paused) {
+        if (g.paused_until > 0)
+            say(lines, "Class %s is paused until %s (in %s); no job of it is claimed until then.", cls,
+                ctl_time(g.paused_until, tb, sizeof(tb)), ctl_duration(g.paused_until - g.now, db, sizeof(db)));
+        else
+            say(lines, "Class %s is paused until an operator resumes it (sluicectl resume %s).", cls, cls);
+    } else if (g.pinned) {
+        say(lines, "Class %s is pinned by an operator at admitted fraction %.2f (%.0f%% of its limits)%s%s.", cls,
+            g.fraction, g.fraction * 100, g.pin_until ? " until " : "",
+            g.pin_until ? ctl_time(g.pin_until, tb, sizeof(tb)) : "");
+    } else if (throttled) {
+        say(lines, "Class %s is throttled: admitted fraction %.2f (%.0f%% of its limits: rate %s/s, concurrency %lld), by the %s%s%s.",
+            cls, g.fraction, g.fraction * 100, g.effective_rate > 0 ? ctl_num(g.effective_rate, db, sizeof(db)) : "unlimited",
+            (long long)g.effective_concurrency, g.why, *g.reason ? ": " : "", g.reason);
+    } else {
+        say(lines, "Class %s is not throttled (admitted fraction %.2f, %s).", cls, g.fraction, g.why);
+    }
+    if (throttled && !g.paused && !g.pinned && drv) {
+        char d[256];
+        describe_signal(drv, d, sizeof(d));
+        say(lines, "Driving signal: %s%s.", d, drv->stale ? " (stale: counted as pressure)" : "");
+    }
+    if (decision) {
+        size_t i;
+        json_t *o;
+        json_array_foreach(json_object_get(decision, "classes"), i, o) {
+            const char *nm = json_string_value(json_object_get(o, "name"));
+            if (!nm || strcmp(nm, cls)) continue;
+            const char *rs = json_string_value(json_object_get(o, "reason"));
+            json_t *fr = json_object_get(o, "fraction");
+            if (json_is_number(fr))
+                say(lines, "The governor's last decision gave %s fraction %.2f%s%s.", cls, json_number_value(fr),
+                    rs ? ": " : "", rs ? rs : "");
+        }
+    }
+    /* When it may run. */
+    if (waiting && has_gate) {
+        if (j.state == SLUICE_JOB_DELAYED)
+            say(lines, "It may run after %s, once it is promoted to ready%s.", ctl_time(j.at, tb, sizeof(tb)),
+                throttled ? " and its class admits it" : "");
+        else if (g.paused)
+            say(lines, "It may run once the class is resumed.");
+        else if (throttled && g.pinned)
+            say(lines, "It runs as the pinned fraction admits the %lld job(s) ahead of it; unpin with sluicectl unthrottle %s.",
+                (long long)j.ahead, cls);
+        else if (throttled) {
+            if (g.expires_at > g.now)
+                say(lines, "Claims retry as tokens and slots free up; the governor raises admission once pressure stays below target (this decision lapses to the floor at %s unless renewed).",
+                    ctl_time(g.expires_at, tb, sizeof(tb)));
+            else
+                say(lines, "Claims retry as tokens and slots free up; the governor raises admission once pressure stays below target.");
+        } else
+            say(lines, "It runs when a worker has claimed the %lld job(s) ahead of it.", (long long)j.ahead);
+    }
+    json_object_set_new(out, "explanation", lines);
+    json_decref(decision);
+    free(sig);
+    sluice_job_info_clear(&j);
+    if (x->json) return ctl_json_print(out);
+    size_t i;
+    json_t *l;
+    json_array_foreach(json_object_get(out, "explanation"), i, l) printf("%s\n", json_string_value(l));
+    json_decref(out);
+    return EXIT_OK;
+}

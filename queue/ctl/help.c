@@ -1,0 +1,202 @@
+/* sluicectl's help texts: one per command, printed by --help on stdout. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static const struct {
+    const char *cmd;
+    const char *text;
+} HELP[] = {
+    {"", "usage: sluicectl [--redis URL] [--namespace NS] [--json] COMMAND [ARGS]\n"
+         "\n"
+         "The operator CLI of sluice, the pressure-aware job queue.\n"
+         "\n"
+         "Commands:\n"
+         "  status                          classes, signals and the governor at a glance\n"
+         "  top [--iterations N]            live status, refreshed every second (q quits)\n"
+         "  class list|get|set|delete       declare and inspect classes and their limits\n"
+         "  pause CLASS [--for DURATION]    stop claims of a class\n"
+         "  resume CLASS                    undo pause\n"
+         "  throttle CLASS FRACTION [--for DURATION]  pin the admitted fraction\n"
+         "  unthrottle CLASS                undo throttle\n"
+         "  signal define|set|list|delete   pressure signals\n"
+         "  governor status|mode|history    the governor's leader, mode and decisions\n"
+         "  enqueue CLASS [JSON|-] [...]    enqueue a job, print its id\n"
+         "  job show|cancel ID              inspect or cancel a job\n"
+         "  explain ID                      why a job waits and when it may run\n"
+         "  dead list|retry|purge CLASS     the dead set\n"
+         "  apply FILE [--dry-run]          apply a JSON config of classes and signals\n"
+         "  export                          print the live config as JSON\n"
+         "  audit [--class C] [--count N]   who changed what, when\n"
+         "\n"
+         "Global options (anywhere on the line):\n"
+         "  --redis URL        redis://[user:pass@]host[:port][/db] or unix:///path\n"
+         "                     (default $SLUICE_REDIS_URL, else redis://127.0.0.1:6379)\n"
+         "  --namespace NS     key prefix (default $SLUICE_NAMESPACE, else sluice)\n"
+         "  --json             machine-readable output for read commands\n"
+         "  --help             help for the program or a command\n"
+         "\n"
+         "Durations: 500ms, 30s, 15m, 2h, 1d. Rates: 50/s, 3000/m, 100/h.\n"
+         "Exit codes: 0 ok, 1 runtime failure (Redis unreachable, auth, server\n"
+         "error, queue full, job busy), 2 usage or validation error, 3 not found.\n"},
+    {"status", "usage: sluicectl status [--json]\n"
+               "\n"
+               "Per class: tier, ready, delayed, leased (in flight), dead, admitted\n"
+               "fraction, effective rate and concurrency, and why (critical, pinned,\n"
+               "paused, governor, governor silent, ungoverned) with the governor's reason.\n"
+               "Per signal: value, target, critical, age, stale, pressure.\n"
+               "Governor: leader, epoch, mode, ticks and the last decision.\n"},
+    {"top", "usage: sluicectl top [--iterations N]\n"
+            "\n"
+            "Shows status, refreshed every second, until q or Ctrl-C (the terminal\n"
+            "is restored). When stdout is not a terminal, prints one snapshot per\n"
+            "second; --iterations N stops after N snapshots.\n"},
+    {"class", "usage: sluicectl class list|get|set|delete ...\n"
+              "\n"
+              "  class list [--json]             declared classes with tier and limits\n"
+              "  class get CLASS [--json]        one class's configuration\n"
+              "  class set CLASS [FLAGS]         declare a class or change the given fields\n"
+              "  class delete CLASS [--force]    delete a class (--force: with its jobs)\n"
+              "\n"
+              "See 'sluicectl class set --help' for the fields.\n"},
+    {"class list", "usage: sluicectl class list [--json]\n"
+                   "\n"
+                   "Lists the declared classes, sorted, with tier and limits.\n"},
+    {"class get", "usage: sluicectl class get CLASS [--json]\n"
+                  "\n"
+                  "Prints every field of a class's configuration. Exit 3 if unknown.\n"},
+    {"class set", "usage: sluicectl class set CLASS [FLAGS]\n"
+                  "\n"
+                  "Declares CLASS (defaults for fields not given) or changes only the given\n"
+                  "fields. At least one flag. A non-critical class needs --max-rate or\n"
+                  "--max-concurrency.\n"
+                  "\n"
+                  "  --tier critical|high|normal|low\n"
+                  "  --max-rate RATE          cost units per time: 50/s, 3000/m, 100/h (0: none)\n"
+                  "  --burst N                cost units (0: one second of max-rate)\n"
+                  "  --max-concurrency N      leases in flight, fleet-wide (0: none)\n"
+                  "  --floor FRACTION         [0,1], share kept under pressure\n"
+                  "  --max-queue N            ready + delayed cap (0: none)\n"
+                  "  --max-attempts N         1..1000\n"
+                  "  --timeout DURATION       the lease\n"
+                  "  --max-reclaims N         expired leases before a job is poison\n"
+                  "  --keep-done N            completed jobs kept\n"
+                  "  --dead-max N             dead set cap\n"
+                  "  --payload-max N          bytes, 2..262144\n"
+                  "  --backoff-base DURATION  first retry delay\n"
+                  "  --backoff-max DURATION   retry delay cap\n"
+                  "\n"
+                  "Example: sluicectl class set certificates --tier low --max-rate 50/s \\\n"
+                  "           --max-concurrency 8 --floor 0.1\n"},
+    {"class delete", "usage: sluicectl class delete CLASS [--force]\n"
+                     "\n"
+                     "Deletes a class. A class holding jobs is refused (exit 1) unless\n"
+                     "--force, which deletes its jobs too. The audit stream stays.\n"},
+    {"pause", "usage: sluicectl pause CLASS [--for DURATION]\n"
+              "\n"
+              "Pauses claims of CLASS until resumed, or for DURATION. Jobs wait in place.\n"},
+    {"resume", "usage: sluicectl resume CLASS\n\nUndoes pause.\n"},
+    {"throttle", "usage: sluicectl throttle CLASS FRACTION [--for DURATION]\n"
+                 "\n"
+                 "Pins the admitted fraction of CLASS to FRACTION (0..1) over the\n"
+                 "governor's, until unthrottled or for DURATION.\n"},
+    {"unthrottle", "usage: sluicectl unthrottle CLASS\n\nRemoves the pin: the governor decides again.\n"},
+    {"signal", "usage: sluicectl signal define|set|list|delete ...\n"
+               "\n"
+               "  signal define NAME --target X --critical Y [--lower-is-worse]\n"
+               "                [--stale-after DURATION] [--on-stale assume-pressure|hold|ignore]\n"
+               "  signal set NAME VALUE [--age DURATION]\n"
+               "  signal list [--json]\n"
+               "  signal delete NAME\n"},
+    {"signal define", "usage: sluicectl signal define NAME --target X --critical Y [--lower-is-worse]\n"
+                      "                [--stale-after DURATION] [--on-stale assume-pressure|hold|ignore]\n"
+                      "\n"
+                      "Defines or redefines a pressure signal. critical must lie on the worse\n"
+                      "side of target (above it; below it with --lower-is-worse).\n"
+                      "Defaults: --stale-after 30s, --on-stale assume-pressure.\n"},
+    {"signal set", "usage: sluicectl signal set NAME VALUE [--age DURATION]\n"
+                   "\n"
+                   "Reports a value observed now, or DURATION ago (at most 1d).\n"},
+    {"signal list", "usage: sluicectl signal list [--json]\n"
+                    "\n"
+                    "Every signal: value, target, critical, direction, age, stale, pressure.\n"},
+    {"signal delete", "usage: sluicectl signal delete NAME\n\nDeletes a signal and its value.\n"},
+    {"governor", "usage: sluicectl governor status|mode|history ...\n"
+                 "\n"
+                 "  governor status [--json]\n"
+                 "  governor mode enforce|shadow|off\n"
+                 "  governor history [--count N] [--json]\n"},
+    {"governor status", "usage: sluicectl governor status [--json]\n"
+                        "\n"
+                        "Leader, epoch, lease, mode, ticks and the last decision.\n"},
+    {"governor mode", "usage: sluicectl governor mode enforce|shadow|off\n"
+                      "\n"
+                      "enforce: decisions are applied; shadow: recorded only; off: no decisions.\n"},
+    {"governor history", "usage: sluicectl governor history [--count N] [--json]\n"
+                         "\n"
+                         "The newest N (default 10, 1..1000) decisions, newest first, one JSON\n"
+                         "text a line; with --json a JSON array of them.\n"},
+    {"enqueue", "usage: sluicectl enqueue CLASS [JSON|-] [--delay DURATION] [--run-at UNIXMS]\n"
+                "         [--priority N] [--unique KEY] [--max-attempts N] [--timeout DURATION]\n"
+                "         [--cost N]\n"
+                "\n"
+                "Enqueues one job and prints its id and nothing else. Without JSON, or\n"
+                "with '-', the payload (a JSON object, at most 256 KiB) is read from stdin.\n"
+                "Priorities are -1000..1000 (higher first). A duplicate --unique key\n"
+                "prints the live job's id. A full queue exits 1.\n"},
+    {"job", "usage: sluicectl job show|cancel ID\n"
+            "\n"
+            "  job show ID [--json]   state, attempts, times, payload\n"
+            "  job cancel ID          cancel a ready or delayed job (leased: exit 1)\n"},
+    {"job show", "usage: sluicectl job show ID [--json]\n\nPrints a job. Exit 3 if it is gone or never was.\n"},
+    {"job cancel", "usage: sluicectl job cancel ID\n\nCancels a ready or delayed job.\n"},
+    {"explain", "usage: sluicectl explain ID [--json]\n"
+                "\n"
+                "Explains in plain words where the job is, how many jobs are ahead of it,\n"
+                "whether its class is throttled (paused, pinned, governor fraction), by\n"
+                "which signal and how far over target, and when it may run.\n"},
+    {"dead", "usage: sluicectl dead list|retry|purge CLASS ...\n"
+             "\n"
+             "  dead list CLASS [--offset N] [--count N] [--json]   newest first\n"
+             "  dead retry CLASS ID|--all                          back to ready\n"
+             "  dead purge CLASS ID|--all                          delete\n"},
+    {"dead list", "usage: sluicectl dead list CLASS [--offset N] [--count N] [--json]\n"
+                  "\n"
+                  "Dead jobs, newest first (count default 20, 1..1000).\n"},
+    {"dead retry", "usage: sluicectl dead retry CLASS ID|--all\n\nSends dead jobs back to ready, attempts reset.\n"},
+    {"dead purge", "usage: sluicectl dead purge CLASS ID|--all\n\nDeletes dead jobs.\n"},
+    {"apply", "usage: sluicectl apply FILE [--dry-run]\n"
+              "\n"
+              "Applies a JSON config ('-' reads stdin):\n"
+              "  {\"classes\": {\"certificates\": {\"tier\": \"low\", \"max_rate\": 50, ...}},\n"
+              "   \"signals\": {\"iops_util\": {\"target\": 0.8, \"critical\": 0.95,\n"
+              "                 \"direction\": \"higher\", \"stale_after_ms\": 30000,\n"
+              "                 \"on_stale\": \"assume-pressure\"}}}\n"
+              "Class fields: tier max_rate burst max_concurrency floor max_queue\n"
+              "max_attempts timeout_ms max_reclaims keep_done dead_max payload_max\n"
+              "backoff_base_ms backoff_max_ms; a field left out takes its default.\n"
+              "Signal fields: target and critical (required), direction, stale_after_ms,\n"
+              "on_stale. Unknown keys are errors. The whole file is validated before\n"
+              "anything is written. Classes and signals not in the file are left alone.\n"
+              "Prints the diff against the live config; --dry-run writes nothing.\n"},
+    {"export", "usage: sluicectl export\n"
+               "\n"
+               "Prints the live config in the format apply reads, so\n"
+               "'sluicectl export > f; sluicectl apply f' changes nothing.\n"},
+    {"audit", "usage: sluicectl audit [--class CLASS] [--count N] [--json]\n"
+              "\n"
+              "Who changed what, when: the newest N (default 20) entries of the\n"
+              "class's audit stream, or of every class and the global stream merged.\n"
+              "The actor is the writer's client name (sluicectl:<user>@<host>).\n"},
+};
+
+int ctl_help(const char *cmd) {
+    for (size_t i = 0; i < sizeof(HELP) / sizeof(HELP[0]); i++) {
+        if (!strcmp(HELP[i].cmd, cmd)) {
+            fputs(HELP[i].text, stdout);
+            return 0;
+        }
+    }
+    return -1;
+}

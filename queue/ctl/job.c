@@ -1,0 +1,196 @@
+/* sluicectl enqueue, job show|cancel and explain: one job, from creation to
+ * "why is it waiting". */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+#define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
+
+/* Reads all of stdin, at most SLUICE_PAYLOAD_HARD_MAX + 1 bytes so that an
+ * oversize payload is detected rather than truncated. NEW, or NULL. */
+static char *read_stdin(size_t *len) {
+    size_t cap = SLUICE_PAYLOAD_HARD_MAX + 2;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    *len = fread(buf, 1, cap - 1, stdin);
+    buf[*len] = '\0';
+    return buf;
+}
+
+int cmd_enqueue(ctl *x, int argc, char **argv) {
+    ctl_opt opts[] = {{"--delay", 1, NULL},        {"--run-at", 1, NULL}, {"--priority", 1, NULL},
+                      {"--unique", 1, NULL},       {"--max-attempts", 1, NULL},
+                      {"--timeout", 1, NULL},      {"--cost", 1, NULL}};
+    const char *pos[2];
+    int npos, code = EXIT_OK;
+    const char *cmd = "enqueue";
+    if (ctl_args(cmd, argc, argv, opts, NOPTS(opts), pos, 2, &npos) < 0) return EXIT_USAGE;
+    if (npos < 1) return ctl_usage(cmd, "needs a CLASS");
+    sluice_error err;
+    if (sluice_name_check(pos[0], &err) < 0) return ctl_usage(cmd, "invalid class name '%s'", pos[0]);
+    sluice_enqueue_opts o = {0};
+    int64_t v;
+    if (opts[0].val) {
+        if (parse_duration(opts[0].val, 31536000000LL, &o.delay_ms) < 0)
+            return ctl_usage(cmd, "--delay: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)", opts[0].val);
+    }
+    if (opts[1].val) {
+        if (parse_int(opts[1].val, 1, 253402300799999LL, &o.run_at_ms) < 0)
+            return ctl_usage(cmd, "--run-at: invalid Unix time in ms '%s'", opts[1].val);
+        if (opts[0].val) return ctl_usage(cmd, "--delay and --run-at exclude each other");
+    }
+    if (opts[2].val) {
+        if (parse_int(opts[2].val, -SLUICE_PRIORITY_MAX, SLUICE_PRIORITY_MAX, &v) < 0)
+            return ctl_usage(cmd, "--priority: invalid integer '%s' (-1000..1000)", opts[2].val);
+        o.priority = (int)v;
+    }
+    if (opts[3].val) {
+        if (!*opts[3].val || strlen(opts[3].val) > 256) return ctl_usage(cmd, "--unique: key must be 1..256 bytes");
+        o.unique = opts[3].val;
+    }
+    if (opts[4].val) {
+        if (parse_int(opts[4].val, 1, 1000, &v) < 0)
+            return ctl_usage(cmd, "--max-attempts: invalid integer '%s' (1..1000)", opts[4].val);
+        o.max_attempts = (int)v;
+    }
+    if (opts[5].val) {
+        if (parse_duration(opts[5].val, 604800000, &o.timeout_ms) < 0 || o.timeout_ms < 1)
+            return ctl_usage(cmd, "--timeout: invalid duration '%s' (1ms..7d)", opts[5].val);
+    }
+    if (opts[6].val) {
+        if (parse_int(opts[6].val, 1, 1000000, &o.cost) < 0)
+            return ctl_usage(cmd, "--cost: invalid integer '%s' (1..1000000)", opts[6].val);
+    }
+    char *payload = NULL;
+    size_t len;
+    if (npos == 2 && strcmp(pos[1], "-") != 0) {
+        payload = strdup(pos[1]);
+        len = payload ? strlen(payload) : 0;
+    } else {
+        payload = read_stdin(&len);
+    }
+    if (!payload) return ctl_fail(EXIT_RUNTIME, "out of memory");
+    if (len > SLUICE_PAYLOAD_HARD_MAX) {
+        free(payload);
+        return ctl_usage(cmd, "payload is larger than %d bytes", SLUICE_PAYLOAD_HARD_MAX);
+    }
+    if (sluice_payload_check(payload, len, &err) < 0) {
+        free(payload);
+        return ctl_usage(cmd, "%s", err.text);
+    }
+    sluice_client *c = ctl_client(x, &code);
+    if (!c) {
+        free(payload);
+        return code;
+    }
+    char id[SLUICE_ID_MAX];
+    int rc = sluice_enqueue(c, pos[0], payload, &o, id, &err);
+    free(payload);
+    if (rc < 0) {
+        if (err.code == SLUICE_ERR_UNKNOWN_CLASS) return ctl_fail(EXIT_NOTFOUND, "unknown class '%s'", pos[0]);
+        return ctl_error(&err);
+    }
+    printf("%s\n", id);
+    return EXIT_OK;
+}
+
+/* --------------------------------------------------------------- show */
+
+/* Looks the job up; EXIT_NOTFOUND when it is gone. */
+static int lookup(ctl *x, const char *cmd, const char *id, sluice_job_info *info) {
+    int code = EXIT_OK;
+    char cls[SLUICE_ID_MAX];
+    sluice_error err;
+    memset(info, 0, sizeof(*info));
+    if (sluice_id_class(id, cls, &err) < 0) return ctl_usage(cmd, "invalid job id '%s' (CLASS:NUMBER)", id);
+    sluice_client *c = ctl_client(x, &code);
+    if (!c) return code;
+    if (sluice_job_lookup(c, id, info, &err) < 0) {
+        if (err.code == SLUICE_ERR_ARGUMENT) return ctl_usage(cmd, "invalid job id '%s' (CLASS:NUMBER)", id);
+        return ctl_error(&err);
+    }
+    if (info->state == SLUICE_JOB_UNKNOWN) {
+        sluice_job_info_clear(info);
+        return ctl_fail(EXIT_NOTFOUND, "job '%s' not found (done and not kept, or never was)", id);
+    }
+    return EXIT_OK;
+}
+
+static json_t *job_json(const sluice_job_info *j) {
+    char cls[SLUICE_ID_MAX] = "";
+    sluice_id_class(j->id, cls, NULL);
+    json_t *o = json_object();
+    json_object_set_new(o, "id", json_string(j->id));
+    json_object_set_new(o, "class", json_string(cls));
+    json_object_set_new(o, "state", json_string(sluice_job_state_name(j->state)));
+    json_object_set_new(o, "attempt", json_integer(j->attempt));
+    json_object_set_new(o, "max_attempts", json_integer(j->max_attempts));
+    json_object_set_new(o, "priority", json_integer(j->priority));
+    json_object_set_new(o, "cost", json_integer(j->cost));
+    json_object_set_new(o, "enqueued_at", json_integer(j->enqueued_at));
+    json_object_set_new(o, "at", json_integer(j->at));
+    json_object_set_new(o, "reclaims", json_integer(j->reclaims));
+    json_object_set_new(o, "ahead", j->ahead >= 0 ? json_integer(j->ahead) : json_null());
+    json_object_set_new(o, "reason", json_string(j->reason ? j->reason : ""));
+    json_object_set_new(o, "unique", json_string(j->unique ? j->unique : ""));
+    json_object_set_new(o, "payload", j->payload ? ctl_json_or_string(j->payload) : json_null());
+    return o;
+}
+
+static int job_show(ctl *x, int argc, char **argv) {
+    const char *pos[1];
+    int npos;
+    if (ctl_args("job show", argc, argv, NULL, 0, pos, 1, &npos) < 0) return EXIT_USAGE;
+    if (npos != 1) return ctl_usage("job show", "needs a job ID");
+    sluice_job_info j;
+    int code = lookup(x, "job show", pos[0], &j);
+    if (code != EXIT_OK) return code;
+    json_t *o = job_json(&j);
+    sluice_job_info_clear(&j);
+    if (x->json) return ctl_json_print(o);
+    const char *k;
+    json_t *v;
+    json_object_foreach(o, k, v) {
+        char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if ((!strcmp(k, "enqueued_at") || !strcmp(k, "at")) && json_integer_value(v) > 0) {
+            char tb[40];
+            printf("%-12s %s\n", k, ctl_time(json_integer_value(v), tb, sizeof(tb)));
+        } else {
+            printf("%-12s %s\n", k, text ? text : json_string_value(v));
+        }
+        free(text);
+    }
+    json_decref(o);
+    return EXIT_OK;
+}
+
+static int job_cancel(ctl *x, int argc, char **argv) {
+    const char *pos[1];
+    int npos, code = EXIT_OK;
+    if (ctl_args("job cancel", argc, argv, NULL, 0, pos, 1, &npos) < 0) return EXIT_USAGE;
+    if (npos != 1) return ctl_usage("job cancel", "needs a job ID");
+    char cls[SLUICE_ID_MAX];
+    sluice_error err;
+    if (sluice_id_class(pos[0], cls, &err) < 0) return ctl_usage("job cancel", "invalid job id '%s' (CLASS:NUMBER)", pos[0]);
+    sluice_client *c = ctl_client(x, &code);
+    if (!c) return code;
+    if (sluice_job_cancel(c, pos[0], &err) < 0) {
+        if (err.code == SLUICE_ERR_NOT_FOUND || err.code == SLUICE_ERR_UNKNOWN_CLASS)
+            return ctl_fail(EXIT_NOTFOUND, "job '%s' not found", pos[0]);
+        if (err.code == SLUICE_ERR_BUSY)
+            return ctl_fail(EXIT_RUNTIME, "job '%s' is leased by a worker and cannot be cancelled", pos[0]);
+        return ctl_error(&err);
+    }
+    printf("job %s cancelled\n", pos[0]);
+    return EXIT_OK;
+}
+
+int cmd_job(ctl *x, int argc, char **argv) {
+    if (argc < 1) return ctl_usage("job", "needs show or cancel");
+    if (!strcmp(argv[0], "show")) return job_show(x, argc - 1, argv + 1);
+    if (!strcmp(argv[0], "cancel")) return job_cancel(x, argc - 1, argv + 1);
+    return ctl_usage("job", "unknown subcommand '%s' (show, cancel)", argv[0]);
+}

@@ -1,0 +1,277 @@
+/* sluicectl status and top: classes, signals and the governor at a glance,
+ * once or refreshed every second. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+#define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
+
+/* The whole status as JSON. NEW, or NULL after printing the error (*code). */
+static json_t *status_json(ctl *x, int *code) {
+    sluice_client *c = ctl_client(x, code);
+    if (!c) return NULL;
+    sluice_error err;
+    size_t n = 0;
+    char **names = sluice_class_list(c, &n, &err);
+    if (!names && err.code != SLUICE_OK) {
+        *code = ctl_error(&err);
+        return NULL;
+    }
+    json_t *root = json_object(), *classes = json_array();
+    json_object_set_new(root, "classes", classes);
+    for (size_t i = 0; i < n; i++) {
+        sluice_class_config cfg;
+        sluice_class_stats st;
+        sluice_gate_info g;
+        if (sluice_class_get(c, names[i], &cfg, &err) < 0 || sluice_class_stats_get(c, names[i], &st, &err) < 0 ||
+            sluice_gate_get(c, names[i], &g, &err) < 0) {
+            if (err.code == SLUICE_ERR_UNKNOWN_CLASS) continue; /* deleted meanwhile */
+            *code = ctl_error(&err);
+            sluice_strings_free(names, n);
+            json_decref(root);
+            return NULL;
+        }
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(names[i]));
+        json_object_set_new(o, "tier", json_string(sluice_tier_name(cfg.tier)));
+        json_object_set_new(o, "ready", json_integer(st.ready));
+        json_object_set_new(o, "delayed", json_integer(st.delayed));
+        json_object_set_new(o, "leased", json_integer(st.leased));
+        json_object_set_new(o, "dead", json_integer(st.dead));
+        json_object_set_new(o, "fraction", json_real(g.fraction));
+        json_object_set_new(o, "max_rate", json_real(cfg.max_rate));
+        json_object_set_new(o, "max_concurrency", json_integer(cfg.max_concurrency));
+        json_object_set_new(o, "effective_rate", json_real(g.effective_rate));
+        json_object_set_new(o, "effective_concurrency", json_integer(g.effective_concurrency));
+        json_object_set_new(o, "why", json_string(g.paused ? "paused" : g.why));
+        json_object_set_new(o, "reason", json_string(g.reason));
+        json_object_set_new(o, "paused", json_boolean(g.paused));
+        json_object_set_new(o, "paused_until", json_integer(g.paused_until));
+        json_object_set_new(o, "pinned", json_boolean(g.pinned));
+        json_object_set_new(o, "pin_until", json_integer(g.pin_until));
+        json_object_set_new(o, "expires_at", json_integer(g.expires_at));
+        json_array_append_new(classes, o);
+    }
+    sluice_strings_free(names, n);
+
+    int64_t now = 0;
+    sluice_signal_info *s = sluice_signal_list(c, &n, &now, &err);
+    if (!s && err.code != SLUICE_OK) {
+        *code = ctl_error(&err);
+        json_decref(root);
+        return NULL;
+    }
+    json_t *signals = json_array();
+    json_object_set_new(root, "signals", signals);
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object();
+        json_object_set_new(o, "name", json_string(s[i].name));
+        json_object_set_new(o, "value", s[i].has_value ? json_real(s[i].value) : json_null());
+        json_object_set_new(o, "target", json_real(s[i].def.target));
+        json_object_set_new(o, "critical", json_real(s[i].def.critical));
+        json_object_set_new(o, "direction", json_string(s[i].def.lower_is_worse ? "lower" : "higher"));
+        json_object_set_new(o, "age_ms", s[i].has_value ? json_integer(s[i].age_ms) : json_null());
+        json_object_set_new(o, "stale", json_boolean(s[i].stale));
+        double p = 1 + (s[i].value - s[i].def.target) / (s[i].def.critical - s[i].def.target);
+        json_object_set_new(o, "pressure", s[i].has_value ? json_real(p) : json_null());
+        json_array_append_new(signals, o);
+    }
+    free(s);
+
+    sluice_governor_status gs;
+    if (sluice_governor_status_get(c, &gs, &err) < 0) {
+        *code = ctl_error(&err);
+        json_decref(root);
+        return NULL;
+    }
+    char **h = sluice_governor_history(c, 1, &n, &err);
+    if (!h && err.code != SLUICE_OK) {
+        *code = ctl_error(&err);
+        json_decref(root);
+        return NULL;
+    }
+    json_t *gov = json_object();
+    json_object_set_new(gov, "leader", gs.leader[0] ? json_string(gs.leader) : json_null());
+    json_object_set_new(gov, "epoch", json_integer(gs.epoch));
+    json_object_set_new(gov, "mode", json_string(sluice_governor_mode_name(gs.mode)));
+    json_object_set_new(gov, "last_tick", json_integer(gs.last_tick));
+    json_object_set_new(gov, "ticks", json_integer(gs.ticks));
+    json_object_set_new(gov, "last_decision", n ? ctl_json_or_string(h[0]) : json_null());
+    sluice_strings_free(h, n);
+    json_object_set_new(root, "governor", gov);
+    json_object_set_new(root, "now", json_integer(gs.now));
+    return root;
+}
+
+static const char *num_or_dash(json_t *v, char *buf, size_t len) {
+    if (!json_is_number(v)) return "-";
+    return ctl_num(json_number_value(v), buf, len);
+}
+
+/* The human rendering of status_json. */
+static void status_table(json_t *root, FILE *out) {
+    size_t i;
+    json_t *o;
+    fprintf(out, "%-20s %-8s %7s %7s %7s %6s %8s %9s %6s  %s\n", "CLASS", "TIER", "READY", "DELAYED", "LEASED",
+            "DEAD", "ADMITTED", "RATE/S", "CONC", "WHY");
+    json_array_foreach(json_object_get(root, "classes"), i, o) {
+        char rate[32] = "-", conc[32] = "-";
+        double r = json_real_value(json_object_get(o, "effective_rate"));
+        json_int_t cc = json_integer_value(json_object_get(o, "effective_concurrency"));
+        if (r > 0) snprintf(rate, sizeof(rate), "%.4g", r);
+        if (cc > 0) snprintf(conc, sizeof(conc), "%lld", (long long)cc);
+        const char *why = json_string_value(json_object_get(o, "why"));
+        const char *reason = json_string_value(json_object_get(o, "reason"));
+        fprintf(out, "%-20s %-8s %7lld %7lld %7lld %6lld %7.0f%% %9s %6s  %s%s%s\n",
+                json_string_value(json_object_get(o, "name")), json_string_value(json_object_get(o, "tier")),
+                (long long)json_integer_value(json_object_get(o, "ready")),
+                (long long)json_integer_value(json_object_get(o, "delayed")),
+                (long long)json_integer_value(json_object_get(o, "leased")),
+                (long long)json_integer_value(json_object_get(o, "dead")),
+                100 * json_real_value(json_object_get(o, "fraction")), rate, conc, why,
+                reason && *reason ? ": " : "", reason ? reason : "");
+    }
+    fprintf(out, "\n%-20s %12s %12s %10s %-5s %8s\n", "SIGNAL", "VALUE", "TARGET", "AGE", "STALE", "PRESSURE");
+    json_array_foreach(json_object_get(root, "signals"), i, o) {
+        char v[32], t[32], age[32] = "-", p[32] = "-";
+        json_t *a = json_object_get(o, "age_ms"), *pr = json_object_get(o, "pressure");
+        if (json_is_integer(a)) ctl_duration(json_integer_value(a), age, sizeof(age));
+        if (json_is_number(pr)) snprintf(p, sizeof(p), "%.2f", json_number_value(pr));
+        fprintf(out, "%-20s %12s %12s %10s %-5s %8s\n", json_string_value(json_object_get(o, "name")),
+                num_or_dash(json_object_get(o, "value"), v, sizeof(v)),
+                num_or_dash(json_object_get(o, "target"), t, sizeof(t)), age,
+                json_is_true(json_object_get(o, "stale")) ? "yes" : "no", p);
+    }
+    json_t *g = json_object_get(root, "governor");
+    const char *leader = json_string_value(json_object_get(g, "leader"));
+    char tb[40];
+    fprintf(out, "\ngovernor: leader %s, epoch %lld, mode %s, %lld ticks (last %s)\n", leader ? leader : "(none)",
+            (long long)json_integer_value(json_object_get(g, "epoch")),
+            json_string_value(json_object_get(g, "mode")),
+            (long long)json_integer_value(json_object_get(g, "ticks")),
+            ctl_time(json_integer_value(json_object_get(g, "last_tick")), tb, sizeof(tb)));
+    json_t *d = json_object_get(g, "last_decision");
+    if (d && !json_is_null(d)) {
+        char *text = json_is_string(d) ? NULL : json_dumps(d, JSON_COMPACT);
+        fprintf(out, "last decision: %s\n", text ? text : json_string_value(d));
+        free(text);
+    } else {
+        fprintf(out, "last decision: (none)\n");
+    }
+}
+
+int status_print(ctl *x, FILE *out) {
+    int code = EXIT_OK;
+    json_t *root = status_json(x, &code);
+    if (!root) return code;
+    if (x->json) {
+        json_dumpf(root, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+        fputc('\n', out);
+    } else {
+        status_table(root, out);
+    }
+    json_decref(root);
+    return EXIT_OK;
+}
+
+int cmd_status(ctl *x, int argc, char **argv) {
+    const char *pos[1];
+    int npos;
+    if (ctl_args("status", argc, argv, NULL, 0, pos, 0, &npos) < 0) return EXIT_USAGE;
+    return status_print(x, stdout);
+}
+
+/* -------------------------------- top -------------------------------- */
+
+static volatile sig_atomic_t stop;
+static struct termios saved;
+static int raw_on;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop = 1;
+}
+
+static void raw_restore(void) {
+    if (raw_on) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        raw_on = 0;
+        fputs("\033[?25h", stdout); /* cursor back */
+        fflush(stdout);
+    }
+}
+
+/* Raw-ish input: no echo, no line buffering; signals still arrive (ISIG)
+ * so Ctrl-C reaches on_signal, which restores the terminal on the way out. */
+static void raw_enter(void) {
+    if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &saved) < 0) return;
+    struct termios t = saved;
+    t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+    t.c_cc[VMIN] = 0;
+    t.c_cc[VTIME] = 0;
+    if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) == 0) raw_on = 1;
+    atexit(raw_restore);
+}
+
+/* Waits up to ms for a key; returns 1 when q was pressed. */
+static int wait_key(int ms) {
+    struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
+    int64_t deadline = ms;
+    while (deadline > 0 && !stop) {
+        int r = poll(raw_on ? &p : NULL, raw_on ? 1 : 0, 100);
+        if (r > 0 && raw_on) {
+            char ch;
+            if (read(STDIN_FILENO, &ch, 1) == 1 && (ch == 'q' || ch == 'Q')) return 1;
+        } else if (r < 0 && errno != EINTR) {
+            return 0;
+        }
+        deadline -= 100;
+    }
+    return 0;
+}
+
+int cmd_top(ctl *x, int argc, char **argv) {
+    ctl_opt opts[] = {{"--iterations", 1, NULL}};
+    const char *pos[1];
+    int npos, code = EXIT_OK;
+    if (ctl_args("top", argc, argv, opts, NOPTS(opts), pos, 0, &npos) < 0) return EXIT_USAGE;
+    int64_t iterations = 0;
+    if (opts[0].val && parse_int(opts[0].val, 1, 1000000000, &iterations) < 0)
+        return ctl_usage("top", "--iterations: invalid integer '%s' (1..1000000000)", opts[0].val);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    int tty = isatty(STDOUT_FILENO);
+    if (tty) {
+        raw_enter();
+        fputs("\033[?25l", stdout);
+    }
+    for (int64_t i = 0; !stop && (iterations == 0 || i < iterations); i++) {
+        if (tty) fputs("\033[H\033[2J", stdout);
+        else if (i > 0) fputs("\n", stdout);
+        if (tty && !x->json) {
+            char tb[40];
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            printf("sluice top   %s   (q quits)\n\n", ctl_time((int64_t)ts.tv_sec * 1000, tb, sizeof(tb)));
+        }
+        code = status_print(x, stdout);
+        fflush(stdout);
+        if (code != EXIT_OK) break;
+        if (iterations && i + 1 >= iterations) break;
+        if (wait_key(1000)) break;
+    }
+    if (tty) raw_restore();
+    return code;
+}
