@@ -13,6 +13,7 @@
 #include "sluice/proto.h"
 #include "sluice/govern.h"
 #include "sluice/audit.h"
+#include "sluice/parse.h"
 
 #define SLUICE_VERSION "0.1.0"
 

@@ -170,8 +170,6 @@ static int valid_namespace(const char *ns) {
 
 sluice_client *sluice_client_connect(const char *url, const char *ns, sluice_error *err) {
     err_reset(err);
-    if (!url || !*url) url = getenv("SLUICE_REDIS_URL");
-    if (!url || !*url) url = SLUICE_DEFAULT_URL;
     if (!ns || !*ns) ns = getenv("SLUICE_NAMESPACE");
     if (!ns || !*ns) ns = SLUICE_DEFAULT_NAMESPACE;
     if (!valid_namespace(ns)) {
@@ -185,7 +183,7 @@ sluice_client *sluice_client_connect(const char *url, const char *ns, sluice_err
     }
     c->timeout_ms = 5000;
     strcpy(c->ns, ns);
-    if (url_parse(url, &c->url, err) < 0 || reconnect(c, err) < 0) {
+    if (sluice_url_parse(url, &c->url, err) < 0 || reconnect(c, err) < 0) {
         sluice_client_free(c);
         return NULL;
     }

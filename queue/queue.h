@@ -24,20 +24,6 @@ void err_set(sluice_error *err, sluice_error_code code, const char *fmt, ...)
 /* Maps a Redis error reply to an error; "what" names the operation. */
 void err_from_reply(sluice_error *err, const redisReply *r, const char *what);
 
-/* -------------------------------- URLs ------------------------------- */
-
-typedef struct sluice_url {
-    int is_unix;
-    char host[256];
-    int port;
-    char path[PATH_MAX];
-    char user[256];
-    char password[512];
-    int db;
-} sluice_url;
-
-int url_parse(const char *url, sluice_url *out, sluice_error *err);
-
 /* ------------------------------ commands ----------------------------- */
 
 /* A command's argument vector; the strings are copies owned by the cmd. */

@@ -1,6 +1,7 @@
 /* Connection URLs: redis://[user:password@]host[:port][/db] and
  * unix://[user:password@]/path[?db=N]. Errors never echo the password. */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "queue.h"
@@ -78,7 +79,7 @@ static int parse_unix(const char *s, sluice_url *u, sluice_error *err) {
     }
     const char *q = strchr(s, '?');
     size_t plen = q ? (size_t)(q - s) : strlen(s);
-    if (plen >= sizeof(u->path) || plen >= 108) {
+    if (plen >= sizeof(u->path)) {
         err_set(err, SLUICE_ERR_URL, "bad url: socket path is too long");
         return -1;
     }
@@ -151,12 +152,11 @@ static int parse_tcp(const char *s, sluice_url *u, sluice_error *err) {
     return 0;
 }
 
-int url_parse(const char *url, sluice_url *u, sluice_error *err) {
+int sluice_url_parse(const char *url, sluice_url *u, sluice_error *err) {
+    err_reset(err);
     memset(u, 0, sizeof(*u));
-    if (!url || !*url) {
-        err_set(err, SLUICE_ERR_URL, "bad url: empty");
-        return -1;
-    }
+    if (!url || !*url) url = getenv("SLUICE_REDIS_URL");
+    if (!url || !*url) url = SLUICE_DEFAULT_URL;
     if (strlen(url) > 2048) {
         err_set(err, SLUICE_ERR_URL, "bad url: too long");
         return -1;

@@ -124,6 +124,40 @@ static void a_bad_namespace_is_refused(void **state) {
     assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
 }
 
+static void numbers_durations_and_rates_parse_strictly(void **state) {
+    (void)state;
+    int64_t i = 0, ms = 0;
+    double d = 0, r = 0;
+    assert_int_equal(sluice_parse_int("42", 0, 100, &i), 0);
+    assert_int_equal(i, 42);
+    const char *bad_int[] = {"", " 1", "1 ", "1.0", "0x10", "101", "-1", "9999999999999999999999"};
+    for (size_t k = 0; k < sizeof(bad_int) / sizeof(bad_int[0]); k++)
+        assert_int_equal(sluice_parse_int(bad_int[k], 0, 100, &i), -1);
+    assert_int_equal(sluice_parse_number("0.25", 0, 1, &d), 0);
+    assert_true(d == 0.25);
+    const char *bad_num[] = {"nan", "inf", "0x1p3", "1.5", "", "1e400", ".", "1,5"};
+    for (size_t k = 0; k < sizeof(bad_num) / sizeof(bad_num[0]); k++)
+        assert_int_equal(sluice_parse_number(bad_num[k], 0, 1, &d), -1);
+    struct {
+        const char *s;
+        int64_t ms;
+    } good_dur[] = {{"500ms", 500}, {"30s", 30000}, {"1.5s", 1500}, {"15m", 900000}, {"2h", 7200000}, {"1d", 86400000}};
+    for (size_t k = 0; k < sizeof(good_dur) / sizeof(good_dur[0]); k++) {
+        assert_int_equal(sluice_parse_duration(good_dur[k].s, 86400000, &ms), 0);
+        assert_int_equal(ms, good_dur[k].ms);
+    }
+    const char *bad_dur[] = {"5", "s", "-1s", "0.0001s", "2d", "1w", "1 s", "nans"};
+    for (size_t k = 0; k < sizeof(bad_dur) / sizeof(bad_dur[0]); k++)
+        assert_int_equal(sluice_parse_duration(bad_dur[k], 86400000, &ms), -1);
+    assert_int_equal(sluice_parse_rate("3000/m", &r), 0);
+    assert_true(r == 50);
+    assert_int_equal(sluice_parse_rate("7", &r), 0);
+    assert_true(r == 7);
+    const char *bad_rate[] = {"50/x", "/s", "-1/s", "inf/s", "2e9/s", "50/"};
+    for (size_t k = 0; k < sizeof(bad_rate) / sizeof(bad_rate[0]); k++)
+        assert_int_equal(sluice_parse_rate(bad_rate[k], &r), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(class_names_follow_the_documented_pattern),
@@ -135,6 +169,7 @@ int main(void) {
         cmocka_unit_test(malformed_urls_are_refused_before_any_connection),
         cmocka_unit_test(a_password_never_appears_in_an_error),
         cmocka_unit_test(a_bad_namespace_is_refused),
+        cmocka_unit_test(numbers_durations_and_rates_parse_strictly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -41,6 +41,24 @@ typedef struct sluice_client sluice_client;
 #define SLUICE_DEFAULT_URL "redis://127.0.0.1:6379"
 #define SLUICE_DEFAULT_NAMESPACE "sluice"
 
+/* A parsed connection URL, for callers that open their own hiredis
+ * connection (the worker's async side). It holds the password: wipe it
+ * (memset) when done. */
+typedef struct sluice_url {
+    int is_unix;           /* 1: path is a unix socket */
+    char host[256];
+    int port;              /* default 6379 */
+    char path[108];        /* the socket path (sun_path's size) */
+    char user[256];        /* "" for the default user */
+    char password[512];    /* "" for none */
+    int db;                /* SELECT this; default 0 */
+} sluice_url;
+
+/* Parses "url" (NULL or "": SLUICE_REDIS_URL, else SLUICE_DEFAULT_URL) into
+ * *out, %XX escapes in user and password decoded. Returns 0, or -1 with
+ * SLUICE_ERR_URL naming the problem (never echoing the password). */
+int sluice_url_parse(const char *url, sluice_url *out, sluice_error *err);
+
 /* Connects, authenticates, selects the database and makes sure the
  * Functions library is loaded. "url" and "ns" may be NULL (see above).
  * Returns a NEW client (free with sluice_client_free), or NULL with err set

@@ -11,7 +11,7 @@ int cmd_audit(ctl *x, int argc, char **argv) {
     int npos, code = EXIT_OK;
     if (ctl_args("audit", argc, argv, opts, NOPTS(opts), pos, 0, &npos) < 0) return EXIT_USAGE;
     int64_t count = 20;
-    if (opts[1].val && parse_int(opts[1].val, 1, 10000, &count) < 0)
+    if (opts[1].val && sluice_parse_int(opts[1].val, 1, 10000, &count) < 0)
         return ctl_usage("audit", "--count: invalid integer '%s' (1..10000)", opts[1].val);
     sluice_error err;
     const char *cls = opts[0].val;

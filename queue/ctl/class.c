@@ -155,24 +155,24 @@ static int class_set(ctl *x, int argc, char **argv) {
             break;
         }
         case 'r':
-            if (parse_rate(v, &d) < 0)
+            if (sluice_parse_rate(v, &d) < 0)
                 return ctl_usage("class set", "%s: invalid rate '%s' (use e.g. 50/s, 3000/m, 100/h)", flag, v);
             ctl_num(d, values[n], sizeof(values[n]));
             break;
         case 'n':
-            if (parse_double(v, SET_FIELDS[i].lo, SET_FIELDS[i].hi, &d) < 0)
+            if (sluice_parse_number(v, SET_FIELDS[i].lo, SET_FIELDS[i].hi, &d) < 0)
                 return ctl_usage("class set", "%s: invalid number '%s' (%g..%g)", flag, v, SET_FIELDS[i].lo,
                                  SET_FIELDS[i].hi);
             ctl_num(d, values[n], sizeof(values[n]));
             break;
         case 'i':
-            if (parse_int(v, (int64_t)SET_FIELDS[i].lo, (int64_t)SET_FIELDS[i].hi, &iv) < 0)
+            if (sluice_parse_int(v, (int64_t)SET_FIELDS[i].lo, (int64_t)SET_FIELDS[i].hi, &iv) < 0)
                 return ctl_usage("class set", "%s: invalid integer '%s' (%.0f..%.0f)", flag, v, SET_FIELDS[i].lo,
                                  SET_FIELDS[i].hi);
             snprintf(values[n], sizeof(values[n]), "%lld", (long long)iv);
             break;
         default:
-            if (parse_duration(v, (int64_t)SET_FIELDS[i].hi, &iv) < 0 || iv < (int64_t)SET_FIELDS[i].lo)
+            if (sluice_parse_duration(v, (int64_t)SET_FIELDS[i].hi, &iv) < 0 || iv < (int64_t)SET_FIELDS[i].lo)
                 return ctl_usage("class set", "%s: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)", flag, v);
             snprintf(values[n], sizeof(values[n]), "%lld", (long long)iv);
             break;
@@ -241,10 +241,10 @@ static int gate_cmd(ctl *x, const char *name, int argc, char **argv) {
     if (npos != want) return ctl_usage(name, want == 2 ? "needs CLASS and FRACTION" : "needs a CLASS");
     if (check_name(name, pos[0])) return EXIT_USAGE;
     int64_t for_ms = 0;
-    if (opts[0].val && (parse_duration(opts[0].val, 365LL * 86400000, &for_ms) < 0 || for_ms == 0))
+    if (opts[0].val && (sluice_parse_duration(opts[0].val, 365LL * 86400000, &for_ms) < 0 || for_ms == 0))
         return ctl_usage(name, "--for: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)", opts[0].val);
     double fraction = 0;
-    if (want == 2 && parse_double(pos[1], 0, 1, &fraction) < 0)
+    if (want == 2 && sluice_parse_number(pos[1], 0, 1, &fraction) < 0)
         return ctl_usage(name, "fraction must be a number in [0,1], not '%s'", pos[1]);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;

@@ -51,12 +51,6 @@ json_t *ctl_json_or_string(const char *text);
 
 /* ------------------------------ parsing ------------------------------ */
 
-int parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
-int parse_double(const char *s, double lo, double hi, double *out);
-/* "500ms", "30s", "15m", "2h", "1d" into ms within [0, hi]. */
-int parse_duration(const char *s, int64_t hi, int64_t *ms);
-/* "50/s", "3000/m", "100/h" or a number (per second) into units/s. */
-int parse_rate(const char *s, double *per_second);
 
 /* A command's options: "--name VALUE" (has_arg) or "--flag". */
 typedef struct ctl_opt {

@@ -29,9 +29,9 @@ static int dead_list(ctl *x, int argc, char **argv) {
     if (ctl_args(cmd, argc, argv, opts, NOPTS(opts), pos, 1, &npos) < 0) return EXIT_USAGE;
     if (npos != 1) return ctl_usage(cmd, "needs a CLASS");
     int64_t offset = 0, count = 20;
-    if (opts[0].val && parse_int(opts[0].val, 0, 1000000000, &offset) < 0)
+    if (opts[0].val && sluice_parse_int(opts[0].val, 0, 1000000000, &offset) < 0)
         return ctl_usage(cmd, "--offset: invalid integer '%s' (0 or more)", opts[0].val);
-    if (opts[1].val && parse_int(opts[1].val, 1, 1000, &count) < 0)
+    if (opts[1].val && sluice_parse_int(opts[1].val, 1, 1000, &count) < 0)
         return ctl_usage(cmd, "--count: invalid integer '%s' (1..1000)", opts[1].val);
     sluice_client *c = NULL;
     if ((code = known_class(x, cmd, pos[0], &c)) != EXIT_OK) return code;

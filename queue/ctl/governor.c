@@ -64,7 +64,7 @@ static int governor_history(ctl *x, int argc, char **argv) {
     int npos, code = EXIT_OK;
     if (ctl_args("governor history", argc, argv, opts, NOPTS(opts), pos, 0, &npos) < 0) return EXIT_USAGE;
     int64_t count = 10;
-    if (opts[0].val && parse_int(opts[0].val, 1, 1000, &count) < 0)
+    if (opts[0].val && sluice_parse_int(opts[0].val, 1, 1000, &count) < 0)
         return ctl_usage("governor history", "--count: invalid integer '%s' (1..1000)", opts[0].val);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;

@@ -42,16 +42,16 @@ static int signal_define(ctl *x, int argc, char **argv) {
     sluice_signal_def def;
     sluice_signal_def_init(&def);
     if (!opts[0].val || !opts[1].val) return ctl_usage(cmd, "needs --target and --critical");
-    if (parse_double(opts[0].val, -SIGNAL_RANGE, SIGNAL_RANGE, &def.target) < 0)
+    if (sluice_parse_number(opts[0].val, -SIGNAL_RANGE, SIGNAL_RANGE, &def.target) < 0)
         return ctl_usage(cmd, "--target: invalid number '%s'", opts[0].val);
-    if (parse_double(opts[1].val, -SIGNAL_RANGE, SIGNAL_RANGE, &def.critical) < 0)
+    if (sluice_parse_number(opts[1].val, -SIGNAL_RANGE, SIGNAL_RANGE, &def.critical) < 0)
         return ctl_usage(cmd, "--critical: invalid number '%s'", opts[1].val);
     def.lower_is_worse = opts[2].val != NULL;
     if (!def.lower_is_worse && def.critical <= def.target)
         return ctl_usage(cmd, "--critical must be above --target (or give --lower-is-worse)");
     if (def.lower_is_worse && def.critical >= def.target)
         return ctl_usage(cmd, "--critical must be below --target for a lower-is-worse signal");
-    if (opts[3].val && (parse_duration(opts[3].val, 86400000, &def.stale_after_ms) < 0 || def.stale_after_ms < 1))
+    if (opts[3].val && (sluice_parse_duration(opts[3].val, 86400000, &def.stale_after_ms) < 0 || def.stale_after_ms < 1))
         return ctl_usage(cmd, "--stale-after: invalid duration '%s' (1ms..1d)", opts[3].val);
     if (opts[4].val && sluice_on_stale_parse(opts[4].val, &def.on_stale) < 0)
         return ctl_usage(cmd, "--on-stale must be assume-pressure, hold or ignore, not '%s'", opts[4].val);
@@ -73,10 +73,10 @@ static int signal_set(ctl *x, int argc, char **argv) {
     if (npos != 2) return ctl_usage(cmd, "needs NAME and VALUE");
     if (check_name(cmd, pos[0])) return EXIT_USAGE;
     double v;
-    if (parse_double(pos[1], -SIGNAL_RANGE, SIGNAL_RANGE, &v) < 0)
+    if (sluice_parse_number(pos[1], -SIGNAL_RANGE, SIGNAL_RANGE, &v) < 0)
         return ctl_usage(cmd, "invalid value '%s' (a finite number)", pos[1]);
     int64_t age = 0;
-    if (opts[0].val && parse_duration(opts[0].val, 86400000, &age) < 0)
+    if (opts[0].val && sluice_parse_duration(opts[0].val, 86400000, &age) < 0)
         return ctl_usage(cmd, "--age: invalid duration '%s' (0..1d)", opts[0].val);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;

@@ -244,7 +244,7 @@ int cmd_top(ctl *x, int argc, char **argv) {
     int npos, code = EXIT_OK;
     if (ctl_args("top", argc, argv, opts, NOPTS(opts), pos, 0, &npos) < 0) return EXIT_USAGE;
     int64_t iterations = 0;
-    if (opts[0].val && parse_int(opts[0].val, 1, 1000000000, &iterations) < 0)
+    if (opts[0].val && sluice_parse_int(opts[0].val, 1, 1000000000, &iterations) < 0)
         return ctl_usage("top", "--iterations: invalid integer '%s' (1..1000000000)", opts[0].val);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

@@ -1,0 +1,30 @@
+/* sluice parsing: the strict syntax of numbers, durations and rates shared by
+ * sluicectl, sluice-worker and config files. Each function takes the whole
+ * string or nothing and returns 0, or -1 leaving *out unchanged. */
+#ifndef SLUICE_PARSE_H
+#define SLUICE_PARSE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A decimal integer within [lo, hi]. */
+int sluice_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
+
+/* A plain decimal number (digits, sign, point, exponent) within [lo, hi]. */
+int sluice_parse_number(const char *s, double lo, double hi, double *out);
+
+/* "500ms", "30s", "15m", "2h", "1d" (a unit is required; fractions allowed
+ * when they give whole ms) into ms within [0, hi]. */
+int sluice_parse_duration(const char *s, int64_t hi, int64_t *ms);
+
+/* "50/s", "3000/m", "100/h", or a bare number (per second), into units per
+ * second, at most 1e9. */
+int sluice_parse_rate(const char *s, double *per_second);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

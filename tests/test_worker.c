@@ -1,0 +1,441 @@
+/* The embedded worker runtime against a real redis-server: in-process
+ * handlers, throughput, wake-up on enqueue, graceful stop, a restarted
+ * Redis. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ev.h>
+
+#include "common.h"
+#include "sluice/worker.h"
+
+typedef struct run {
+    struct ev_loop *loop;
+    sluice_worker *w;
+    unsigned char *seen;         /* per job sequence: times handled */
+    size_t n;                    /* jobs expected */
+    size_t handled;
+    size_t dup;
+    int stop_when_done;
+    int hold;                    /* async handler: keep jobs */
+    sluice_worker_job *held[256];
+    int nheld;
+    double delay;                /* async completion after s */
+    double first_handled;        /* ev_time */
+    int stopped;
+    int reconnected;
+    int disconnected;
+    double reconnected_at;
+    sluice_client *c;            /* for the completion poll */
+    const char *cls[3];
+    int ncls;
+    ev_timer poll;
+    ev_timer guard;
+} run;
+
+static long long seq_of(const char *id) {
+    const char *p = strrchr(id, ':');
+    return p ? atoll(p + 1) : -1;
+}
+
+static void on_stopped(sluice_worker *w, void *ud) {
+    (void)w;
+    run *r = ud;
+    r->stopped = 1;
+    ev_break(r->loop, EVBREAK_ALL);
+}
+
+static void count_job(run *r, sluice_worker_job *j) {
+    const sluice_job *sj = sluice_worker_job_get(j);
+    long long s = seq_of(sluice_job_id(sj));
+    /* sequences are per class; classes are told apart by an offset */
+    size_t off = 0;
+    for (int i = 0; i < r->ncls; i++)
+        if (strcmp(sluice_job_class(sj), r->cls[i]) == 0) off = (size_t)i * (r->n / (size_t)r->ncls + 1);
+    size_t k = off + (size_t)s;
+    if (s >= 0 && k < r->n + (size_t)r->ncls + 1) {
+        if (r->seen[k]) r->dup++;
+        if (r->seen[k] < 255) r->seen[k]++;
+    }
+    if (!r->handled++) r->first_handled = ev_time();
+}
+
+static void sync_handler(sluice_worker *w, sluice_worker_job *j, void *ud) {
+    run *r = ud;
+    count_job(r, j);
+    sluice_worker_done(w, j, 1, NULL);
+    if (r->stop_when_done && r->handled == r->n) sluice_worker_stop(w, 1000, on_stopped, r);
+}
+
+typedef struct later {
+    ev_timer t;
+    sluice_worker *w;
+    sluice_worker_job *j;
+} later;
+
+static void later_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    later *l = (later *)(void *)t;
+    ev_timer_stop(loop, t);
+    sluice_worker_done(l->w, l->j, 1, NULL);
+    free(l);
+}
+
+static void async_handler(sluice_worker *w, sluice_worker_job *j, void *ud) {
+    run *r = ud;
+    count_job(r, j);
+    if (r->hold) {
+        if (r->nheld < 256) r->held[r->nheld++] = j;
+        return;
+    }
+    later *l = calloc(1, sizeof(*l));
+    l->w = w;
+    l->j = j;
+    ev_timer_init(&l->t, later_cb, r->delay, 0.);
+    ev_timer_start(r->loop, &l->t);
+}
+
+static void guard_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)t; (void)revents;
+    ev_break(loop, EVBREAK_ALL);
+}
+
+static void log_cb(const sluice_worker_event *ev, void *ud) {
+    run *r = ud;
+    if (strcmp(ev->event, "disconnected") == 0) r->disconnected++;
+    if (strcmp(ev->event, "reconnected") == 0) {
+        r->reconnected++;
+        r->reconnected_at = ev_time();
+    }
+}
+
+static void setup_run(run *r, harness_redis *h, size_t n, int conc, double guard_s) {
+    memset(r, 0, sizeof(*r));
+    r->loop = ev_loop_new(EVFLAG_AUTO);
+    r->n = n;
+    r->seen = calloc(n + 8, 1);
+    sluice_error err;
+    r->w = sluice_worker_new(r->loop, h->url, "t", &err);
+    if (!r->w) fail_msg("worker: %s", err.text);
+    assert_int_equal(sluice_worker_set_concurrency(r->w, conc, &err), 0);
+    sluice_worker_set_log(r->w, log_cb, r);
+    ev_timer_init(&r->guard, guard_cb, guard_s, 0.);
+    ev_timer_start(r->loop, &r->guard);
+}
+
+static void teardown_run(run *r) {
+    ev_timer_stop(r->loop, &r->guard);
+    ev_timer_stop(r->loop, &r->poll);
+    sluice_worker_free(r->w);
+    ev_loop_destroy(r->loop);
+    free(r->seen);
+}
+
+static void enqueue_n(sluice_client *c, const char *cls, size_t n) {
+    const char **p = malloc(n * sizeof(*p));
+    for (size_t i = 0; i < n; i++) p[i] = "{}";
+    sluice_error err;
+    size_t done = 0;
+    if (sluice_enqueue_many(c, cls, n, p, NULL, 0, NULL, &done, &err) < 0) fail_msg("enqueue: %s", err.text);
+    free(p);
+}
+
+static void assert_drained(sluice_client *c, const char *cls, int64_t n) {
+    sluice_class_stats st;
+    sluice_error err;
+    assert_int_equal(sluice_class_stats_get(c, cls, &st, &err), 0);
+    assert_int_equal(st.enqueued, n);
+    assert_int_equal(st.acked, n);
+    assert_int_equal(st.ready + st.delayed + st.leased + st.dead, 0);
+}
+
+static void every_one_of_100000_in_process_jobs_is_acked_exactly_once(void **state) {
+    sluice_client *c = test_connect(state);
+    const char *cls[2] = {"inproc_a", "inproc_b"};
+    size_t per = 50000;
+    for (int i = 0; i < 2; i++) {
+        test_class(c, cls[i], SLUICE_TIER_NORMAL, 1000);
+        enqueue_n(c, cls[i], per);
+    }
+    run r;
+    setup_run(&r, *state, 2 * per, 64, 80);
+    r.cls[0] = cls[0];
+    r.cls[1] = cls[1];
+    r.ncls = 2;
+    r.stop_when_done = 1;
+    for (int i = 0; i < 2; i++) assert_int_equal(sluice_worker_handle(r.w, cls[i], sync_handler, &r, NULL), 0);
+    double t0 = ev_time();
+    assert_int_equal(sluice_worker_start(r.w, NULL), 0);
+    ev_run(r.loop, 0);
+    double secs = ev_time() - t0;
+    fprintf(stderr, "# 100000 in-process jobs in %.2f s: %.0f jobs/s\n", secs, (double)(2 * per) / secs);
+    assert_true(r.stopped);
+    assert_int_equal(r.handled, 2 * per);
+    assert_int_equal(r.dup, 0);
+    sluice_worker_stats ws;
+    sluice_worker_stats_get(r.w, &ws);
+    assert_int_equal(ws.acked, 2 * per);
+    for (int i = 0; i < 2; i++) assert_drained(c, cls[i], (int64_t)per);
+    teardown_run(&r);
+    sluice_client_free(c);
+}
+
+static void enqueue_later_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop; (void)revents;
+    run *r = (run *)(void *)((char *)t - offsetof(run, poll));
+    char id[SLUICE_ID_MAX];
+    assert_int_equal(sluice_enqueue(r->c, "wake", "{}", NULL, id, NULL), 0);
+    r->reconnected_at = ev_time();   /* reused: the enqueue time */
+}
+
+static void an_enqueue_wakes_an_idle_worker_at_once_not_at_its_next_poll(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "wake", SLUICE_TIER_NORMAL, 10);
+    run r;
+    setup_run(&r, *state, 1, 4, 10);
+    r.c = c;
+    r.cls[0] = "wake";
+    r.ncls = 1;
+    r.stop_when_done = 1;
+    assert_int_equal(sluice_worker_handle(r.w, "wake", sync_handler, &r, NULL), 0);
+    assert_int_equal(sluice_worker_start(r.w, NULL), 0);
+    /* 1.2 s: the class has claimed, found nothing pending, and sleeps for 3 s */
+    ev_timer_init(&r.poll, enqueue_later_cb, 1.2, 0.);
+    ev_timer_start(r.loop, &r.poll);
+    ev_run(r.loop, 0);
+    assert_int_equal(r.handled, 1);
+    double lat = r.first_handled - r.reconnected_at;
+    fprintf(stderr, "# enqueue to handler: %.1f ms\n", lat * 1000);
+    assert_true(lat < 0.3);
+    assert_drained(c, "wake", 1);
+    teardown_run(&r);
+    sluice_client_free(c);
+}
+
+static void stop_later_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop; (void)revents;
+    run *r = (run *)(void *)((char *)t - offsetof(run, poll));
+    sluice_worker_stop(r->w, 200, on_stopped, r);
+}
+
+static void a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_grace(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "held", SLUICE_TIER_NORMAL, 100);
+    enqueue_n(c, "held", 20);
+    run r;
+    setup_run(&r, *state, 20, 8, 10);
+    r.hold = 1;
+    r.cls[0] = "held";
+    r.ncls = 1;
+    assert_int_equal(sluice_worker_handle(r.w, "held", async_handler, &r, NULL), 0);
+    assert_int_equal(sluice_worker_start(r.w, NULL), 0);
+    ev_timer_init(&r.poll, stop_later_cb, 0.5, 0.);
+    ev_timer_start(r.loop, &r.poll);
+    double t0 = ev_time();
+    ev_run(r.loop, 0);
+    assert_true(r.stopped);
+    assert_true(ev_time() - t0 < 1.5);
+    assert_int_equal(r.nheld, 8);   /* concurrency, no more */
+    /* the handler completes late: a no-op for Redis */
+    for (int i = 0; i < r.nheld; i++) sluice_worker_done(r.w, r.held[i], 1, NULL);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "held", &st, NULL), 0);
+    assert_int_equal(st.released, 8);
+    assert_int_equal(st.failed + st.acked + st.leased, 0);
+    assert_int_equal(st.ready, 20);
+    teardown_run(&r);
+    sluice_client_free(c);
+}
+
+typedef struct order {
+    run r;
+    int crit_done;
+    int low_before_crit_done;   /* low jobs handled while critical ones were left */
+} order;
+
+static void order_handler(sluice_worker *w, sluice_worker_job *j, void *ud) {
+    order *o = ud;
+    const char *cls = sluice_job_class(sluice_worker_job_get(j));
+    if (strcmp(cls, "crit") == 0) o->crit_done++;
+    else if (o->crit_done < 200) o->low_before_crit_done++;
+    o->r.handled++;
+    sluice_worker_done(w, j, 1, NULL);
+    if (o->r.handled == o->r.n) sluice_worker_stop(w, 1000, on_stopped, &o->r);
+}
+
+static void critical_classes_are_served_before_the_others(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "crit", SLUICE_TIER_CRITICAL, 0);
+    test_class(c, "lowq", SLUICE_TIER_LOW, 100);
+    enqueue_n(c, "lowq", 200);
+    enqueue_n(c, "crit", 200);
+    order o;
+    setup_run(&o.r, *state, 400, 4, 20);
+    o.crit_done = o.low_before_crit_done = 0;
+    assert_int_equal(sluice_worker_handle(o.r.w, "lowq", order_handler, &o, NULL), 0);
+    assert_int_equal(sluice_worker_handle(o.r.w, "crit", order_handler, &o, NULL), 0);
+    assert_int_equal(sluice_worker_start(o.r.w, NULL), 0);
+    ev_run(o.r.loop, 0);
+    assert_true(o.r.stopped);
+    assert_int_equal(o.crit_done, 200);
+    fprintf(stderr, "# low-tier jobs run while critical ones waited: %d\n", o.low_before_crit_done);
+    assert_true(o.low_before_crit_done <= 4);
+    assert_drained(c, "crit", 200);
+    assert_drained(c, "lowq", 200);
+    teardown_run(&o.r);
+    sluice_client_free(c);
+}
+
+static void a_paused_class_never_holds_back_the_others_and_its_jobs_keep_their_attempts(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "pausedq", SLUICE_TIER_NORMAL, 100);
+    test_class(c, "openq", SLUICE_TIER_NORMAL, 100);
+    enqueue_n(c, "pausedq", 50);
+    enqueue_n(c, "openq", 500);
+    sluice_error err;
+    if (sluice_class_pause(c, "pausedq", 0, &err) < 0) fail_msg("pause: %s", err.text);
+    run r;
+    setup_run(&r, *state, 500, 8, 20);
+    r.stop_when_done = 1;
+    r.cls[0] = "openq";
+    r.ncls = 1;
+    assert_int_equal(sluice_worker_handle(r.w, "pausedq", sync_handler, &r, NULL), 0);
+    assert_int_equal(sluice_worker_handle(r.w, "openq", sync_handler, &r, NULL), 0);
+    double t0 = ev_time();
+    assert_int_equal(sluice_worker_start(r.w, NULL), 0);
+    ev_run(r.loop, 0);
+    assert_true(r.stopped);
+    assert_true(ev_time() - t0 < 5);
+    assert_drained(c, "openq", 500);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "pausedq", &st, NULL), 0);
+    assert_int_equal(st.ready, 50);
+    assert_int_equal(st.claimed, 0);
+    teardown_run(&r);
+    sluice_client_free(c);
+}
+
+static void latency_stop_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop; (void)revents;
+    run *r = (run *)(void *)((char *)t - offsetof(run, poll));
+    sluice_worker_stop(r->w, 1000, on_stopped, r);
+}
+
+static void the_mean_handler_time_is_reported_to_a_defined_job_latency_signal(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "latq", SLUICE_TIER_NORMAL, 10);
+    test_class(c, "nolat", SLUICE_TIER_NORMAL, 10);
+    sluice_signal_def def;
+    sluice_signal_def_init(&def);
+    def.target = 1000;
+    def.critical = 5000;
+    sluice_error err;
+    if (sluice_signal_define(c, "job_latency.latq", &def, NULL, &err) < 0) fail_msg("define: %s", err.text);
+    enqueue_n(c, "latq", 20);
+    enqueue_n(c, "nolat", 20);   /* no signal defined for it: ignored quietly */
+    run r;
+    setup_run(&r, *state, 40, 4, 20);
+    r.delay = 0.05;
+    r.cls[0] = "latq";
+    r.cls[1] = "nolat";
+    r.ncls = 2;
+    assert_int_equal(sluice_worker_handle(r.w, "latq", async_handler, &r, NULL), 0);
+    assert_int_equal(sluice_worker_handle(r.w, "nolat", async_handler, &r, NULL), 0);
+    assert_int_equal(sluice_worker_start(r.w, NULL), 0);
+    ev_timer_init(&r.poll, latency_stop_cb, 5.3, 0.);
+    ev_timer_start(r.loop, &r.poll);
+    ev_run(r.loop, 0);
+    assert_true(r.stopped);
+    size_t n = 0;
+    sluice_signal_info *sig = sluice_signal_list(c, &n, NULL, &err);
+    assert_non_null(sig);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(sig[i].name, "job_latency.latq") != 0) continue;
+        found = 1;
+        assert_true(sig[i].has_value);
+        fprintf(stderr, "# job_latency.latq = %.1f ms\n", sig[i].value);
+        assert_true(sig[i].value >= 45 && sig[i].value < 500);
+    }
+    assert_true(found);
+    free(sig);
+    teardown_run(&r);
+    sluice_client_free(c);
+}
+
+/* ---------------------- a restarted redis-server ---------------------- */
+
+static harness_redis aofsrv;
+static double restart_done;
+
+static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop; (void)revents;
+    (void)t;
+    assert_int_equal(harness_redis_restart(&aofsrv), 0);
+    restart_done = ev_time();
+}
+
+static void drained_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop; (void)revents;
+    run *r = (run *)(void *)((char *)t - offsetof(run, poll));
+    sluice_class_stats st;
+    if (restart_done == 0 || sluice_class_stats_get(r->c, "survive", &st, NULL) < 0) return;
+    if (st.ready + st.delayed + st.leased == 0 && st.acked + st.dead >= st.enqueued)
+        sluice_worker_stop(r->w, 1000, on_stopped, r);
+}
+
+static void a_worker_survives_a_redis_restart_reconnects_and_finishes_the_run(void **state) {
+    (void)state;
+    memset(&aofsrv, 0, sizeof(aofsrv));
+    aofsrv.aof = 1;
+    assert_int_equal(harness_redis_start(&aofsrv), 0);
+    sluice_error err;
+    sluice_client *c = sluice_client_connect(aofsrv.url, "t", &err);
+    if (!c) fail_msg("connect: %s", err.text);
+    test_class(c, "survive", SLUICE_TIER_NORMAL, 100);
+    enqueue_n(c, "survive", 3000);
+    run r;
+    setup_run(&r, &aofsrv, 3000, 16, 40);
+    r.c = c;
+    r.delay = 0.005;
+    r.cls[0] = "survive";
+    r.ncls = 1;
+    assert_int_equal(sluice_worker_handle(r.w, "survive", async_handler, &r, NULL), 0);
+    assert_int_equal(sluice_worker_start(r.w, NULL), 0);
+    ev_timer restart;
+    ev_timer_init(&restart, restart_cb, 0.4, 0.);
+    ev_timer_start(r.loop, &restart);
+    ev_timer_init(&r.poll, drained_cb, 0.2, 0.2);
+    ev_timer_start(r.loop, &r.poll);
+    ev_run(r.loop, 0);
+    ev_timer_stop(r.loop, &restart);
+    assert_true(r.stopped);
+    assert_int_equal(r.reconnected, 1);
+    assert_int_equal(r.disconnected, 1);   /* one line per outage, not one per retry */
+    fprintf(stderr, "# reconnected %.2f s after Redis came back; %zu handler runs for 3000 jobs\n",
+            r.reconnected_at - restart_done, r.handled);
+    assert_true(r.reconnected_at - restart_done < 5.0);
+    /* 0 lost: every job handled at least once, none left */
+    for (size_t i = 1; i <= 3000; i++) assert_true(r.seen[i] >= 1);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "survive", &st, &err), 0);
+    assert_int_equal(st.enqueued, 3000);
+    assert_int_equal(st.dead + st.ready + st.delayed + st.leased, 0);
+    teardown_run(&r);
+    sluice_client_free(c);
+    harness_redis_stop(&aofsrv);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_one_of_100000_in_process_jobs_is_acked_exactly_once),
+        cmocka_unit_test(an_enqueue_wakes_an_idle_worker_at_once_not_at_its_next_poll),
+        cmocka_unit_test(a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_grace),
+        cmocka_unit_test(critical_classes_are_served_before_the_others),
+        cmocka_unit_test(a_paused_class_never_holds_back_the_others_and_its_jobs_keep_their_attempts),
+        cmocka_unit_test(the_mean_handler_time_is_reported_to_a_defined_job_latency_signal),
+        cmocka_unit_test(a_worker_survives_a_redis_restart_reconnects_and_finishes_the_run),
+    };
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+}

@@ -1,0 +1,546 @@
+/* The sluice-worker program against a real redis-server: exec handlers at
+ * volume, kill -9 and SIGTERM of the worker, hostile payloads and
+ * arguments, hanging handlers, the command line. Run from the top of the
+ * tree (it runs build/bin/sluice-worker and tests/fixtures/worker/). */
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define WORKER "build/bin/sluice-worker"
+
+static char fixtures[PATH_MAX];
+
+static const char *fixture(const char *name) {
+    static char buf[4][PATH_MAX + 64];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof(buf[k]), "%s/%s", fixtures, name);
+    return buf[k];
+}
+
+/* Starts sluice-worker with "args" (NULL-terminated), its stderr to
+ * <dir>/worker.log. "env_url" non-NULL: the URL goes in SLUICE_REDIS_URL. */
+static pid_t spawn_worker(const harness_redis *h, const char *const *args, const char *env_url) {
+    char *argv[64];
+    int n = 0;
+    argv[n++] = (char *)WORKER;
+    if (!env_url) {
+        argv[n++] = (char *)"--redis";
+        argv[n++] = (char *)h->url;
+    }
+    argv[n++] = (char *)"--namespace";
+    argv[n++] = (char *)"t";
+    for (int i = 0; args[i] && n < 62; i++) argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        char log[400];
+        snprintf(log, sizeof(log), "%s/worker.log", h->dir);
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) dup2(fd, 2);
+        if (env_url) setenv("SLUICE_REDIS_URL", env_url, 1);
+        else unsetenv("SLUICE_REDIS_URL");
+        execv(WORKER, argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Waits for the process for at most "ms"; returns its wait status or -1. */
+static int wait_for(pid_t pid, long ms) {
+    long long end = harness_now_ms() + ms;
+    int status;
+    while (harness_now_ms() < end) {
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        if (r == pid) return status;
+        harness_sleep_ms(10);
+    }
+    return -1;
+}
+
+/* The group is gone once its killed members are reaped (by init, for the
+ * orphans): waits up to 3 s. Returns 0 when no process is left in it. */
+static int group_gone(int pgid) {
+    long long end = harness_now_ms() + 3000;
+    while (harness_now_ms() < end) {
+        if (kill(-pgid, 0) < 0 && errno == ESRCH) return 0;
+        harness_sleep_ms(20);
+    }
+    return -1;
+}
+
+static void stop_worker(pid_t pid) {
+    kill(pid, SIGTERM);
+    int st = wait_for(pid, 10000);
+    if (st < 0) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); fail_msg("worker did not stop"); }
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void class_with(sluice_client *c, const char *cls, int64_t conc, int64_t timeout_ms, int max_attempts,
+                       int64_t payload_max) {
+    sluice_class_config cfg;
+    sluice_class_config_init(&cfg);
+    cfg.max_concurrency = conc;
+    cfg.backoff_base_ms = 1;
+    cfg.backoff_max_ms = 10;
+    if (timeout_ms) cfg.timeout_ms = timeout_ms;
+    if (max_attempts) cfg.max_attempts = max_attempts;
+    if (payload_max) cfg.payload_max = payload_max;
+    sluice_error err;
+    if (sluice_class_set(c, cls, &cfg, NULL, &err) < 0) fail_msg("class set: %s", err.text);
+}
+
+static void enqueue_n(sluice_client *c, const char *cls, size_t n) {
+    const char **p = malloc(n * sizeof(*p));
+    for (size_t i = 0; i < n; i++) p[i] = "{}";
+    sluice_error err;
+    if (sluice_enqueue_many(c, cls, n, p, NULL, 0, NULL, NULL, &err) < 0) fail_msg("enqueue: %s", err.text);
+    free(p);
+}
+
+static int drained(sluice_client *c, const char *cls) {
+    sluice_class_stats st;
+    if (sluice_class_stats_get(c, cls, &st, NULL) < 0) return 0;
+    return st.ready + st.delayed + st.leased == 0;
+}
+
+static int wait_drained(sluice_client *c, const char *const *cls, int n, long ms) {
+    long long end = harness_now_ms() + ms;
+    while (harness_now_ms() < end) {
+        int all = 1;
+        for (int i = 0; i < n; i++) all &= drained(c, cls[i]);
+        if (all) return 0;
+        harness_sleep_ms(50);
+    }
+    return -1;
+}
+
+/* Counts lines of the id file: "n" distinct ids expected as cls:1..n.
+ * Returns the number of duplicate lines; fails on a missing id. */
+static int check_ids(const char *path, const char *cls, int n) {
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    int *seen = calloc((size_t)n + 1, sizeof(int));
+    char line[200];
+    size_t cl = strlen(cls);
+    int dups = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, cls, cl) != 0 || line[cl] != ':') continue;
+        int k = atoi(line + cl + 1);
+        if (k >= 1 && k <= n && seen[k]++) dups++;
+    }
+    fclose(f);
+    for (int k = 1; k <= n; k++)
+        if (!seen[k]) fail_msg("job %s:%d never ran", cls, k);
+    free(seen);
+    return dups;
+}
+
+static void ten_thousand_exec_jobs_across_three_classes_are_each_acked_once(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    const char *cls[3] = {"ex_a", "ex_b", "ex_c"};
+    int per[3] = {3334, 3333, 3333};
+    for (int i = 0; i < 3; i++) {
+        class_with(c, cls[i], 1000, 0, 0, 0);
+        enqueue_n(c, cls[i], (size_t)per[i]);
+    }
+    long long t0 = harness_now_ms();
+    const char *args[] = {"--concurrency", "32", "--handler", "ex_a=/bin/true", "--handler", "ex_b=/bin/true",
+                          "--", "--handler", "ex_c=/bin/true", NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    assert_int_equal(wait_drained(c, cls, 3, 60000), 0);
+    long long ms = harness_now_ms() - t0;
+    fprintf(stderr, "# 10000 exec jobs (/bin/true, concurrency 32) in %.2f s: %.0f jobs/s\n", ms / 1000.0,
+            10000.0 * 1000.0 / (double)ms);
+    stop_worker(pid);
+    for (int i = 0; i < 3; i++) {
+        sluice_class_stats st;
+        assert_int_equal(sluice_class_stats_get(c, cls[i], &st, NULL), 0);
+        assert_int_equal(st.enqueued, per[i]);
+        assert_int_equal(st.acked, per[i]);
+        assert_int_equal(st.claimed, per[i]);
+        assert_int_equal(st.dead + st.failed + st.ready + st.leased, 0);
+    }
+    sluice_client_free(c);
+}
+
+static void a_worker_killed_mid_run_loses_nothing_and_repeats_only_the_jobs_it_had_in_flight(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    const char *cls[1] = {"kill9"};
+    class_with(c, "kill9", 100, 2000, 5, 0);
+    enqueue_n(c, "kill9", 120);
+    char ids[400];
+    snprintf(ids, sizeof(ids), "%s/kill9.ids", h->dir);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "kill9=%s", fixture("append-id.sh"));
+    const char *args[] = {"--concurrency", "8", "--handler", cmd, ids, "0.2", NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    harness_sleep_ms(1000);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    pid = spawn_worker(h, args, NULL);
+    assert_int_equal(wait_drained(c, cls, 1, 30000), 0);
+    stop_worker(pid);
+    harness_sleep_ms(300);   /* orphaned handlers of the killed worker finish their append */
+    int dups = check_ids(ids, "kill9", 120);
+    fprintf(stderr, "# kill -9: %d duplicate runs (concurrency 8)\n", dups);
+    assert_true(dups <= 8);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "kill9", &st, NULL), 0);
+    assert_int_equal(st.acked, 120);
+    assert_int_equal(st.dead, 0);
+    sluice_client_free(c);
+}
+
+static void sigterm_under_load_exits_within_the_grace_with_nothing_lost_or_run_twice(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    const char *cls[1] = {"term"};
+    class_with(c, "term", 100, 5000, 5, 0);
+    enqueue_n(c, "term", 80);
+    char ids[400];
+    snprintf(ids, sizeof(ids), "%s/term.ids", h->dir);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "term=%s", fixture("append-id.sh"));
+    const char *args[] = {"--concurrency", "8", "--grace", "1s", "--handler", cmd, ids, "0.3", NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    harness_sleep_ms(800);
+    long long t0 = harness_now_ms();
+    kill(pid, SIGTERM);
+    int st = wait_for(pid, 5000);
+    long long took = harness_now_ms() - t0;
+    assert_true(st >= 0);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    fprintf(stderr, "# SIGTERM to exit: %lld ms (grace 1 s)\n", took);
+    assert_true(took <= 2000);
+    sluice_class_stats cs;
+    assert_int_equal(sluice_class_stats_get(c, "term", &cs, NULL), 0);
+    assert_int_equal(cs.leased, 0);
+    assert_true(cs.ready > 0);   /* it stopped claiming */
+    pid = spawn_worker(h, args, NULL);
+    assert_int_equal(wait_drained(c, cls, 1, 30000), 0);
+    stop_worker(pid);
+    assert_int_equal(check_ids(ids, "term", 80), 0);
+    assert_int_equal(sluice_class_stats_get(c, "term", &cs, NULL), 0);
+    assert_int_equal(cs.acked, 80);
+    assert_int_equal(cs.failed + cs.dead, 0);
+    sluice_client_free(c);
+}
+
+static void jobs_still_running_when_the_grace_ends_are_released_not_failed_and_their_processes_killed(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    class_with(c, "rel", 100, 30000, 5, 0);
+    enqueue_n(c, "rel", 10);
+    char pidf[400];
+    snprintf(pidf, sizeof(pidf), "%s/rel.pgid", h->dir);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rel=%s", fixture("hang.sh"));
+    const char *args[] = {"--concurrency", "1", "--grace", "200ms", "--handler", cmd, pidf, "--", NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    harness_sleep_ms(700);
+    long long t0 = harness_now_ms();
+    kill(pid, SIGTERM);
+    int st = wait_for(pid, 5000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(harness_now_ms() - t0 < 1500);
+    sluice_class_stats cs;
+    assert_int_equal(sluice_class_stats_get(c, "rel", &cs, NULL), 0);
+    assert_int_equal(cs.released, 1);
+    assert_int_equal(cs.failed + cs.leased + cs.acked, 0);
+    assert_int_equal(cs.ready, 10);
+    FILE *f = fopen(pidf, "r");
+    assert_non_null(f);
+    int pgid = 0;
+    assert_int_equal(fscanf(f, "%d", &pgid), 1);
+    fclose(f);
+    assert_int_equal(group_gone(pgid), 0);
+    sluice_client_free(c);
+}
+
+static void a_second_signal_releases_the_jobs_in_flight_at_once(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    class_with(c, "twice", 100, 30000, 5, 0);
+    enqueue_n(c, "twice", 4);
+    char pidf[400];
+    snprintf(pidf, sizeof(pidf), "%s/twice.pgid", h->dir);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "twice=%s", fixture("hang.sh"));
+    const char *args[] = {"--concurrency", "2", "--grace", "30s", "--handler", cmd, pidf, NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    harness_sleep_ms(600);
+    kill(pid, SIGTERM);
+    harness_sleep_ms(300);
+    assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);   /* still in its grace */
+    long long t0 = harness_now_ms();
+    kill(pid, SIGINT);
+    int st = wait_for(pid, 5000);
+    assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    assert_true(harness_now_ms() - t0 < 1000);
+    sluice_class_stats cs;
+    assert_int_equal(sluice_class_stats_get(c, "twice", &cs, NULL), 0);
+    assert_int_equal(cs.released, 2);
+    assert_int_equal(cs.ready, 4);
+    assert_int_equal(cs.failed + cs.leased, 0);
+    sluice_client_free(c);
+}
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 20, n = 0;
+    char *b = malloc(cap + 1);
+    size_t r;
+    while ((r = fread(b + n, 1, cap - n, f)) > 0) n += r;
+    fclose(f);
+    b[n] = '\0';
+    *len = n;
+    return b;
+}
+
+static void hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_a_shell(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    const char *cls[1] = {"hostile"};
+    class_with(c, "hostile", 10, 10000, 1, SLUICE_PAYLOAD_HARD_MAX);
+    /* a payload just under 256 KiB with shell syntax and escaped newlines */
+    size_t cap = SLUICE_PAYLOAD_HARD_MAX;
+    char *payload = malloc(cap + 1);
+    const char *head = "{\"cmd\":\"; rm -rf / $(id) `id` | cat /etc/passwd &\\n'\\\"x\",\"pad\":\"";
+    size_t n = strlen(head);
+    memcpy(payload, head, n);
+    while (n < cap - 2) { payload[n] = (char)('a' + n % 26); n++; }
+    payload[n++] = '"';
+    payload[n++] = '}';
+    payload[n] = '\0';
+    assert_int_equal(n, SLUICE_PAYLOAD_HARD_MAX);
+    char id[SLUICE_ID_MAX];
+    sluice_error err;
+    if (sluice_enqueue(c, "hostile", payload, NULL, id, &err) < 0) fail_msg("enqueue: %s", err.text);
+    /* a payload over the hard cap is refused at enqueue */
+    char *big = malloc(1 << 20 | 1);
+    memset(big, 'b', 1 << 20);
+    memcpy(big, "{\"p\":\"", 6);
+    memcpy(big + (1 << 20) - 2, "\"}", 2);
+    big[1 << 20] = '\0';
+    assert_int_equal(sluice_enqueue(c, "hostile", big, NULL, NULL, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_PAYLOAD);
+    free(big);
+
+    char out[400];
+    snprintf(out, sizeof(out), "%s/hostile", h->dir);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "hostile=%s", fixture("record.sh"));
+    const char *hostile[] = {"; rm -rf /", "$(id)", "`id`", "a\nb", "*", "'\"", "", NULL};
+    const char *args[] = {"--handler", cmd, out, hostile[0], hostile[1], hostile[2], hostile[3], hostile[4],
+                          hostile[5], hostile[6], "--", "--concurrency", "2", NULL};
+    char url[500];
+    snprintf(url, sizeof(url), "%s", h->url);
+    pid_t pid = spawn_worker(h, args, url);   /* the URL through SLUICE_REDIS_URL */
+    assert_int_equal(wait_drained(c, cls, 1, 20000), 0);
+    stop_worker(pid);
+    sluice_class_stats cs;
+    assert_int_equal(sluice_class_stats_get(c, "hostile", &cs, NULL), 0);
+    assert_int_equal(cs.acked, 1);
+
+    char path[500];
+    size_t len;
+    snprintf(path, sizeof(path), "%s.stdin", out);
+    char *got = slurp(path, &len);
+    assert_non_null(got);
+    assert_int_equal(len, SLUICE_PAYLOAD_HARD_MAX);
+    assert_memory_equal(got, payload, len);
+    free(got);
+    snprintf(path, sizeof(path), "%s.args", out);
+    got = slurp(path, &len);
+    assert_non_null(got);
+    size_t off = 0;
+    for (int i = 0; hostile[i]; i++) {
+        assert_true(off < len);
+        assert_string_equal(got + off, hostile[i]);
+        off += strlen(hostile[i]) + 1;
+    }
+    assert_int_equal(off, len);
+    free(got);
+    snprintf(path, sizeof(path), "%s.env", out);
+    got = slurp(path, &len);
+    assert_non_null(got);
+    assert_null(strstr(got, "SLUICE_REDIS_URL"));
+    char want[200];
+    snprintf(want, sizeof(want), "SLUICE_JOB_ID=%s\n", id);
+    assert_non_null(strstr(got, want));
+    assert_non_null(strstr(got, "SLUICE_JOB_CLASS=hostile\n"));
+    assert_non_null(strstr(got, "SLUICE_JOB_ATTEMPT=1\n"));
+    free(got);
+    free(payload);
+    sluice_client_free(c);
+}
+
+static void a_hanging_handler_is_killed_at_its_timeout_with_all_its_children(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    class_with(c, "hang", 10, 1000, 1, 0);
+    char id[SLUICE_ID_MAX];
+    assert_int_equal(sluice_enqueue(c, "hang", "{}", NULL, id, NULL), 0);
+    char pidf[400];
+    snprintf(pidf, sizeof(pidf), "%s/hang.pgid", h->dir);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "hang=%s", fixture("hang.sh"));
+    const char *args[] = {"--handler", cmd, pidf, NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    long long end = harness_now_ms() + 10000;
+    sluice_class_stats cs;
+    do {
+        harness_sleep_ms(50);
+        assert_int_equal(sluice_class_stats_get(c, "hang", &cs, NULL), 0);
+    } while (cs.dead == 0 && harness_now_ms() < end);
+    assert_int_equal(cs.dead, 1);
+    stop_worker(pid);
+    size_t n = 0;
+    sluice_job_info *dead = sluice_dead_list(c, "hang", 0, 10, &n, NULL);
+    assert_int_equal(n, 1);
+    assert_string_equal(dead[0].reason, "timeout");
+    sluice_job_info_array_free(dead, n);
+    FILE *f = fopen(pidf, "r");
+    assert_non_null(f);
+    int pgid = 0;
+    assert_int_equal(fscanf(f, "%d", &pgid), 1);
+    fclose(f);
+    assert_int_equal(group_gone(pgid), 0);
+    sluice_client_free(c);
+}
+
+static void a_failing_handler_fails_the_attempt_with_the_tail_of_its_stderr(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    class_with(c, "failing", 10, 5000, 2, 0);
+    assert_int_equal(sluice_enqueue(c, "failing", "{}", NULL, NULL, NULL), 0);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "failing=%s", fixture("fail.sh"));
+    const char *args[] = {"--handler", cmd, NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    long long end = harness_now_ms() + 10000;
+    sluice_class_stats cs;
+    do {
+        harness_sleep_ms(50);
+        assert_int_equal(sluice_class_stats_get(c, "failing", &cs, NULL), 0);
+    } while (cs.dead == 0 && harness_now_ms() < end);
+    stop_worker(pid);
+    assert_int_equal(cs.dead, 1);
+    assert_int_equal(cs.failed, 2);
+    size_t n = 0;
+    sluice_job_info *dead = sluice_dead_list(c, "failing", 0, 10, &n, NULL);
+    assert_int_equal(n, 1);
+    assert_string_equal(dead[0].reason, "first line\nboom: the handler failed");
+    sluice_job_info_array_free(dead, n);
+    sluice_client_free(c);
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_restart(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    const char *a[1] = {"cfg_a"}, *b[1] = {"cfg_b"};
+    class_with(c, "cfg_a", 10, 5000, 3, 0);
+    class_with(c, "cfg_b", 10, 5000, 3, 0);
+    enqueue_n(c, "cfg_a", 5);
+    enqueue_n(c, "cfg_b", 5);
+    char cfg[400], ids[400], text[2000];
+    snprintf(cfg, sizeof(cfg), "%s/worker.json", h->dir);
+    snprintf(ids, sizeof(ids), "%s/cfg.ids", h->dir);
+    snprintf(text, sizeof(text), "{\"concurrency\": 4, \"grace\": \"2s\", \"log_format\": \"json\",\n"
+             " \"handlers\": {\"cfg_a\": [\"%s\", \"%s\"]}}\n", fixture("append-id.sh"), ids);
+    write_file(cfg, text);
+    const char *args[] = {"--config", cfg, NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    assert_int_equal(wait_drained(c, a, 1, 10000), 0);
+    harness_sleep_ms(300);
+    sluice_class_stats cs;
+    assert_int_equal(sluice_class_stats_get(c, "cfg_b", &cs, NULL), 0);
+    assert_int_equal(cs.ready, 5);   /* not served yet */
+    snprintf(text, sizeof(text), "{\"concurrency\": 2, \"handlers\": {\"cfg_a\": [\"%s\", \"%s\"],\n"
+             " \"cfg_b\": [\"%s\", \"%s\"]}}\n", fixture("append-id.sh"), ids, fixture("append-id.sh"), ids);
+    write_file(cfg, text);
+    kill(pid, SIGHUP);
+    assert_int_equal(wait_drained(c, b, 1, 10000), 0);
+    stop_worker(pid);
+    assert_int_equal(check_ids(ids, "cfg_a", 5), 0);
+    assert_int_equal(check_ids(ids, "cfg_b", 5), 0);
+    sluice_client_free(c);
+}
+
+static int run_cli(const char *const *argv, int out_fd_to_devnull) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 2);
+        if (out_fd_to_devnull) dup2(fd, 1);
+        execv(WORKER, (char *const *)argv);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void help_exits_0_and_misuse_exits_2(void **state) {
+    (void)state;
+    const char *help[] = {WORKER, "--help", NULL};
+    assert_int_equal(run_cli(help, 1), 0);
+    const char *none[] = {WORKER, NULL};
+    assert_int_equal(run_cli(none, 1), 2);
+    const char *badc[] = {WORKER, "--concurrency", "12x", "--handler", "a=/bin/true", NULL};
+    assert_int_equal(run_cli(badc, 1), 2);
+    const char *shell[] = {WORKER, "--handler", "a=true", NULL};
+    assert_int_equal(run_cli(shell, 1), 2);
+    const char *badname[] = {WORKER, "--handler", "Bad Name=/bin/true", NULL};
+    assert_int_equal(run_cli(badname, 1), 2);
+    const char *unknown[] = {WORKER, "--frobnicate", NULL};
+    assert_int_equal(run_cli(unknown, 1), 2);
+    const char *nocfg[] = {WORKER, "--config", "/nonexistent/worker.json", NULL};
+    assert_int_equal(run_cli(nocfg, 1), 2);
+    const char *badgrace[] = {WORKER, "--grace", "soon", "--handler", "a=/bin/true", NULL};
+    assert_int_equal(run_cli(badgrace, 1), 2);
+}
+
+int main(void) {
+    if (!realpath("tests/fixtures/worker", fixtures)) {
+        fprintf(stderr, "run from the top of the tree\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(help_exits_0_and_misuse_exits_2),
+        cmocka_unit_test(ten_thousand_exec_jobs_across_three_classes_are_each_acked_once),
+        cmocka_unit_test(a_worker_killed_mid_run_loses_nothing_and_repeats_only_the_jobs_it_had_in_flight),
+        cmocka_unit_test(sigterm_under_load_exits_within_the_grace_with_nothing_lost_or_run_twice),
+        cmocka_unit_test(jobs_still_running_when_the_grace_ends_are_released_not_failed_and_their_processes_killed),
+        cmocka_unit_test(a_second_signal_releases_the_jobs_in_flight_at_once),
+        cmocka_unit_test(hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_a_shell),
+        cmocka_unit_test(a_hanging_handler_is_killed_at_its_timeout_with_all_its_children),
+        cmocka_unit_test(a_failing_handler_fails_the_attempt_with_the_tail_of_its_stderr),
+        cmocka_unit_test(a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_restart),
+    };
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+}
