@@ -96,12 +96,12 @@ test: deps
 
 check: test
 
-$(BUILD)/bin/sluice-bench: $(BUILD)/obj/scripts/bench/sluice-bench.o $(LIBA)
+$(BUILD)/bin/sluice-bench: $(BUILD)/obj/scripts/bench/sluice-bench.o $(WORKER_LIB) $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS)
 
 bench: deps
-	$(MAKE) --no-print-directory $(LIBA) $(BUILD)/bin/sluice-bench
+	$(MAKE) --no-print-directory all $(BUILD)/bin/sluice-bench
 	BUILD=$(BUILD) ./scripts/bench.sh
 
 install: all

@@ -15,7 +15,7 @@ rb() { # requests/s of one redis-benchmark test
 }
 set_c1=$(rb 100000 1 set)
 set_p=$(rb 1000000 1000 set)
-out=$("$BUILD/bin/sluice-bench" "unix://$sock" "${SCALE:-1}")
+out=$("$BUILD/bin/sluice-bench" "unix://$sock" "$BUILD/bin/sluice-worker" "${SCALE:-1}")
 get() { echo "$out" | sed -n "s/^$1 //p"; }
 
 printf '\n%-34s %12s %14s %8s\n' "measure" "jobs/s" "reference" "ratio"
@@ -26,6 +26,8 @@ row "enqueue, one at a time"        "$(get enqueue_single)"    "SET c=1"      "$
 row "enqueue, bulk (1000/call)"     "$(get enqueue_bulk)"      "SET c=1 P=1000" "$set_p"
 row "claim(100)+ack, ungated"       "$(get claim_ack_ungated)" "SET c=1"      "$set_c1"
 row "claim(100)+ack, gate wide open" "$(get claim_ack_gated)"  "SET c=1"      "$set_c1"
+row "worker, in-process no-op (c=64)" "$(get worker_inprocess)" "SET c=1"     "$set_c1"
+row "sluice-worker, exec /bin/true (c=32)" "$(get worker_exec)" "SET c=1"     "$set_c1"
 printf '\nredis-benchmark SET, 1 client: %.0f/s; pipelined 1000: %.0f/s\n' "$set_c1" "$set_p"
 printf 'gate cost: wide-open gate at %.1f%% of the ungated claim+ack rate (goal: >= 90%%)\n' \
     "$(awk "BEGIN { print 100 * $(get claim_ack_gated) / $(get claim_ack_ungated) }")"

@@ -1,13 +1,21 @@
 /* sluice-bench: job throughput on one Redis, for `make bench`.
- * usage: sluice-bench URL [SCALE]   (SCALE multiplies the job counts, default 1)
+ * usage: sluice-bench URL WORKER_BIN [SCALE]
+ * (WORKER_BIN: the sluice-worker program; SCALE multiplies the job counts)
  * Prints one "name jobs/s" line per measure; scripts/bench.sh sets them
  * beside redis-benchmark's figures from the same server. */
+#include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <ev.h>
 
 #include "sluice.h"
+#include "sluice/worker.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -60,14 +68,87 @@ static double drain(sluice_client *c, const char *cls, size_t n) {
     return (double)done / (now_s() - t0);
 }
 
-int main(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        printf("usage: sluice-bench URL [SCALE]\n");
-        return argc < 2 ? 2 : 0;
+static int64_t acked(sluice_client *c, const char *cls) {
+    sluice_class_stats st;
+    sluice_error err;
+    if (sluice_class_stats_get(c, cls, &st, &err) < 0) die("stats", &err);
+    return st.acked;
+}
+
+/* ---------------- the embedded runtime with a no-op handler ---------------- */
+
+typedef struct inproc {
+    sluice_client *c;
+    size_t want;
+    ev_timer check;
+} inproc;
+
+static void noop(sluice_worker *w, sluice_worker_job *job, void *userdata) {
+    (void)userdata;
+    sluice_worker_done(w, job, 1, NULL);
+}
+
+static void inproc_check(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    inproc *b = (inproc *)((char *)t - offsetof(inproc, check));
+    if ((size_t)acked(b->c, "inproc") >= b->want) ev_break(loop, EVBREAK_ALL);
+}
+
+static double worker_inprocess(sluice_client *c, const char *url, size_t n, const char **payloads) {
+    declare(c, "inproc", SLUICE_TIER_CRITICAL);
+    fill(c, "inproc", n, payloads);
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    sluice_error err;
+    sluice_worker *w = sluice_worker_new(loop, url, "bench", &err);
+    if (!w || sluice_worker_handle(w, "inproc", noop, NULL, &err) < 0 ||
+        sluice_worker_set_concurrency(w, 64, &err) < 0)
+        die("worker", &err);
+    inproc b = {.c = c, .want = n};
+    ev_timer_init(&b.check, inproc_check, 0.01, 0.01);
+    ev_timer_start(loop, &b.check);
+    double t0 = now_s();
+    if (sluice_worker_start(w, &err) < 0) die("worker start", &err);
+    ev_run(loop, 0);
+    double rate = (double)n / (now_s() - t0);
+    ev_timer_stop(loop, &b.check);
+    sluice_worker_free(w);
+    ev_loop_destroy(loop);
+    return rate;
+}
+
+/* ------------------- sluice-worker running /bin/true ------------------- */
+
+static double worker_exec(sluice_client *c, const char *url, const char *bin, size_t n, const char **payloads) {
+    declare(c, "exec", SLUICE_TIER_CRITICAL);
+    fill(c, "exec", n, payloads);
+    double t0 = now_s();
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("SLUICE_REDIS_URL", url, 1);
+        if (!freopen("/dev/null", "w", stderr)) _exit(127);
+        execl(bin, bin, "--namespace", "bench", "--concurrency", "32", "--no-governor", "--handler",
+              "exec=/bin/true", (char *)NULL);
+        _exit(127);
     }
-    double scale = argc > 2 ? strtod(argv[2], NULL) : 1;
+    while ((size_t)acked(c, "exec") < n) {
+        if (waitpid(pid, NULL, WNOHANG) == pid) die("sluice-worker", &(sluice_error){SLUICE_ERR_STATE, "exited"});
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    double rate = (double)n / (now_s() - t0);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    return rate;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3 || strcmp(argv[1], "--help") == 0) {
+        printf("usage: sluice-bench URL WORKER_BIN [SCALE]\n");
+        return argc < 3 ? 2 : 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    double scale = argc > 3 ? strtod(argv[3], NULL) : 1;
     if (!(scale > 0 && scale <= 100)) scale = 1;
-    size_t single = (size_t)(20000 * scale), bulk = (size_t)(200000 * scale), drained = (size_t)(50000 * scale);
+    size_t single = (size_t)(20000 * scale), bulk = (size_t)(200000 * scale), drained = (size_t)(30000 * scale);
     sluice_error err;
     sluice_client *c = sluice_client_connect(argv[1], "bench", &err);
     if (!c) die("connect", &err);
@@ -87,10 +168,11 @@ int main(int argc, char **argv) {
     fill(c, "ungated", bulk, payloads);
     printf("enqueue_bulk %.0f\n", (double)bulk / (now_s() - t0));
 
-    /* Alternate the two paths, best of three each, so drift hits both. */
+    /* Alternate the two paths, best of five each, so load from elsewhere on
+     * the machine hits both alike. */
     double best_u = 0, best_g = 0;
     drain(c, "ungated", single + bulk); /* empty it */
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 5; round++) {
         fill(c, "ungated", drained, payloads);
         fill(c, "gated", drained, payloads);
         double u = drain(c, "ungated", drained), g = drain(c, "gated", drained);
@@ -99,6 +181,8 @@ int main(int argc, char **argv) {
     }
     printf("claim_ack_ungated %.0f\n", best_u);
     printf("claim_ack_gated %.0f\n", best_g);
+    printf("worker_inprocess %.0f\n", worker_inprocess(c, argv[1], (size_t)(100000 * scale), payloads));
+    printf("worker_exec %.0f\n", worker_exec(c, argv[1], argv[2], (size_t)(5000 * scale), payloads));
     free(payloads);
     sluice_client_free(c);
     return 0;
