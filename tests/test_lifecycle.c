@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+
 #include "common.h"
 
 static sluice_job *claim_one(sluice_client *c, const char *cls) {
@@ -525,6 +527,34 @@ static void the_functions_are_reloaded_when_redis_loses_them(void **state) {
     sluice_client_free(c);
 }
 
+static void when_redis_is_full_producers_are_refused_and_workers_keep_draining(void **state) {
+    harness_redis *r = *state;
+    sluice_client *c = test_connect(state);
+    test_class(c, "full-mem", SLUICE_TIER_CRITICAL, 0);
+    char id[SLUICE_ID_MAX];
+    sluice_error err;
+    for (int i = 0; i < 200; i++) enqueue_ok(c, "full-mem", "{\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", NULL, id);
+    /* maxmemory just under what is in use: Redis is now full */
+    redisContext *admin = redisConnectUnix(r->sock);
+    freeReplyObject(redisCommand(admin, "CONFIG SET maxmemory-policy noeviction"));
+    freeReplyObject(redisCommand(admin, "CONFIG SET maxmemory 1"));
+    assert_int_equal(sluice_enqueue(c, "full-mem", "{}", NULL, id, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_SERVER);
+    assert_non_null(strstr(err.text, "OOM"));
+    int drained = 0;
+    sluice_job *j;
+    while ((j = claim_one(c, "full-mem"))) {
+        assert_int_equal(sluice_ack(c, sluice_job_id(j), sluice_job_token(j), &err), 0);
+        sluice_job_free(j);
+        drained++;
+    }
+    assert_int_equal(drained, 200);
+    freeReplyObject(redisCommand(admin, "CONFIG SET maxmemory 0"));
+    redisFree(admin);
+    enqueue_ok(c, "full-mem", "{}", NULL, id);
+    sluice_client_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_job_is_enqueued_claimed_and_acked_once),
@@ -546,6 +576,7 @@ int main(void) {
         cmocka_unit_test(bad_inputs_get_distinct_errors_and_leave_no_partial_job),
         cmocka_unit_test(bad_urls_and_a_wrong_password_get_their_own_errors),
         cmocka_unit_test(the_functions_are_reloaded_when_redis_loses_them),
+        cmocka_unit_test(when_redis_is_full_producers_are_refused_and_workers_keep_draining),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

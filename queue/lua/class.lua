@@ -74,7 +74,7 @@ register('sluice_class_get', function(keys, args)
         r[#r + 1] = type(c[f]) == 'number' and fmt_num(c[f]) or c[f]
     end
     return r
-end, true)
+end, READONLY)
 
 -- sluice_class_delete: ARGV class, actor, force ('0' or '1'). Without force
 -- a class that still holds jobs is refused. The audit stream stays.
@@ -110,4 +110,4 @@ register('sluice_registry_list', function(keys, args)
     local r = redis.call('SMEMBERS', keys[1])
     table.sort(r)
     return r
-end, true)
+end, READONLY)

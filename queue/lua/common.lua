@@ -8,7 +8,7 @@
 -- Errors are a short code word and a fixed sentence; user data never goes
 -- into an error reply. The C side maps the code word to sluice_error_code.
 
-local VERSION = 1  -- bump on any change of a Function's contract
+local VERSION = 2  -- bump on any change of a Function's contract
 
 local K = {class = 1, gate = 2, ready = 3, delayed = 4, leased = 5, dead = 6,
            jobs = 7, meta = 8, unique = 9, stats = 10, done = 11, audit = 12}
@@ -185,10 +185,15 @@ local function fmt_num(n)
     return s
 end
 
-local function register(name, fn, readonly)
-    local flags = {}
-    if readonly then flags = {'no-writes'} end
-    redis.register_function{function_name = name, callback = fn, flags = flags}
+-- Flags: READONLY for reads; GROWS for the one Function that adds jobs.
+-- Everything else may run when Redis is at maxmemory (allow-oom), so that
+-- when memory is full producers are refused while workers keep draining
+-- and operators and the governor keep working.
+local READONLY = {'no-writes'}
+local GROWS = {}
+
+local function register(name, fn, flags)
+    redis.register_function{function_name = name, callback = fn, flags = flags or {'allow-oom'}}
 end
 
-register('sluice_version', function(keys, args) return VERSION end, true)
+register('sluice_version', function(keys, args) return VERSION end, READONLY)

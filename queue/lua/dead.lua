@@ -21,7 +21,7 @@ register('sluice_dead_list', function(keys, args)
         end
     end
     return r
-end, true)
+end, READONLY)
 
 -- Up to BATCH_MAX ids: the one named, or the oldest when ARGV[2] is '*'.
 local function dead_targets(keys, name, which)

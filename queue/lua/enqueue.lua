@@ -94,4 +94,4 @@ register('sluice_enqueue', function(keys, args)
     count(keys, 'enqueued', fresh)
     if any_ready then redis.call('PUBLISH', keys[K.ready], fresh) end
     return ids
-end)
+end, GROWS)

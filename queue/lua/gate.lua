@@ -115,4 +115,4 @@ register('sluice_gate', function(keys, args)
     return {fmt_num(f), why, fmt_num(rate), fmt_num(conc), paused and '1' or '0',
             fmt_num(pu), pin, fmt_num(pin_until), gate.fraction or '', gate.expires_at or '',
             gate.reason or '', gate.epoch or '', gate.shadow_fraction or '', fmt_num(now)}
-end, true)
+end, READONLY)

@@ -85,4 +85,4 @@ register('sluice_gov_status', function(keys, args)
     if now >= g.lease_until then leader = '' end
     return {leader, g.epoch, g.lease_until, g.mode, tonumber(g.last_tick) or 0,
             tonumber(g.ticks) or 0, now}
-end, true)
+end, READONLY)

@@ -17,7 +17,7 @@ register('sluice_job', function(keys, args)
     return {m[M.state], m[M.attempt], m[M.max_attempts], m[M.priority], m[M.cost],
             m[M.enqueued_at], m[M.at], m[M.reclaims], m[M.reason],
             redis.call('HGET', keys[K.jobs], id) or '', ahead, now, m[M.unique]}
-end, true)
+end, READONLY)
 
 -- sluice_cancel: ARGV class, id. Removes a waiting (ready or delayed) job.
 -- Reply: 1. Errors: NOTFOUND, BUSY (leased), STATE (dead or done).
@@ -51,4 +51,4 @@ register('sluice_stats', function(keys, args)
         r[#r + 1] = tonumber(vals[i]) or 0
     end
     return r
-end, true)
+end, READONLY)

@@ -78,4 +78,4 @@ register('sluice_signal_list', function(keys, args)
         end
     end
     return r
-end, true)
+end, READONLY)
