@@ -1,5 +1,6 @@
 /* sluice-bench: job throughput on one Redis, for `make bench`.
- * usage: sluice-bench URL WORKER_BIN [SCALE]
+ * usage: sluice-bench URL WORKER_BIN [SCALE]   throughput ("name jobs/s" lines)
+ *        sluice-bench URL --fill N              enqueue N jobs in bulk, nothing else
  * (WORKER_BIN: the sluice-worker program; SCALE multiplies the job counts)
  * Prints one "name jobs/s" line per measure; scripts/bench.sh sets them
  * beside redis-benchmark's figures from the same server. */
@@ -142,10 +143,21 @@ static double worker_exec(sluice_client *c, const char *url, const char *bin, si
 
 int main(int argc, char **argv) {
     if (argc < 3 || strcmp(argv[1], "--help") == 0) {
-        printf("usage: sluice-bench URL WORKER_BIN [SCALE]\n");
+        printf("usage: sluice-bench URL WORKER_BIN [SCALE]\n       sluice-bench URL --fill N\n");
         return argc < 3 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
+    if (strcmp(argv[2], "--fill") == 0) {
+        sluice_error err;
+        sluice_client *c = sluice_client_connect(argv[1], "memory", &err);
+        if (!c) die("connect", &err);
+        declare(c, "memory", SLUICE_TIER_CRITICAL);
+        const char *p[10000];
+        for (size_t i = 0; i < 10000; i++) p[i] = "{\"user\":12345,\"course\":\"intro-101\"}";
+        fill(c, "memory", argc > 3 ? (size_t)strtoull(argv[3], NULL, 10) : 1000000, p);
+        sluice_client_free(c);
+        return 0;
+    }
     double scale = argc > 3 ? strtod(argv[3], NULL) : 1;
     if (!(scale > 0 && scale <= 100)) scale = 1;
     size_t single = (size_t)(20000 * scale), bulk = (size_t)(200000 * scale), drained = (size_t)(30000 * scale);
