@@ -35,6 +35,8 @@ WORKER_LIB := $(BUILD)/lib/libsluice-worker.a
 CTL_SRC  := $(wildcard queue/ctl/*.c)
 BINS     := $(if $(CTL_SRC),$(BUILD)/bin/sluicectl) $(if $(wildcard $(WORKER_MAIN)),$(BUILD)/bin/sluice-worker)
 EV_LIBS  := -lev
+# sluice-worker serves /metrics with libmicrohttpd (the tests link it too).
+MHD_LIBS  = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 TEST_HARNESS := $(BUILD)/obj/tests/harness.o
 TEST_SRC := $(filter-out tests/harness.c,$(wildcard tests/test_*.c))
@@ -77,7 +79,7 @@ $(BUILD)/bin/sluicectl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(LIBA)
 
 $(BUILD)/bin/sluice-worker: $(BUILD)/obj/$(WORKER_MAIN:.c=.o) $(WORKER_LIB) $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) $(MHD_LIBS) -lpthread
 
 $(PC): Makefile
 	@mkdir -p $(@D)
@@ -86,12 +88,13 @@ $(PC): Makefile
 # ------------------------------- tests --------------------------------
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(if $(WORKER_SRC),$(WORKER_LIB)) $(LIBA)
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) -lcmocka -lpthread
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) $(MHD_LIBS) -lcmocka -lpthread
 
 # Integration tests find the programs under build/bin (run from the top).
 test: deps
 	$(MAKE) --no-print-directory all $(TEST_BIN)
 	BUILD=$(BUILD) CC=$(CC) LDFLAGS_EXTRA="$(LDFLAGS)" ./scripts/check-readme.sh
+	BUILD=$(BUILD) ./scripts/fuzz.sh 5
 	./scripts/run-tests.sh $(TEST_BIN)
 
 check: test
@@ -120,3 +123,15 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# ---- fuzzing (issue 8) ----
+# libFuzzer targets (tests/fuzz/fuzz_*.c) built with clang, ASan, UBSan and
+# LeakSanitizer into $(BUILD)/fuzz, each run FUZZ_SECONDS on its seed corpus
+# (tests/fuzz/corpus/<target>/); fails on any crash, leak or sanitizer report.
+# `make fuzz` is the short run (5 s each); `make fuzz FUZZ_SECONDS=600` the long one.
+FUZZ_SECONDS ?= 5
+.PHONY: fuzz fuzz-build
+fuzz:
+	BUILD=$(BUILD) ./scripts/fuzz.sh $(FUZZ_SECONDS)
+fuzz-build:
+	BUILD=$(BUILD) ./scripts/fuzz.sh 0

@@ -9,7 +9,7 @@
 
 static const char *const CLASS_SUFFIXES[CLASS_NKEYS] = {
     "class", "gate", "ready", "delayed", "leased", "dead",
-    "jobs", "meta", "unique", "stats", "done", "audit",
+    "jobs", "meta", "unique", "stats", "done", "audit", "bucket",
 };
 
 const char *const SIGNAL_KEYS[3] = {"signals", "signal-values", "audit"};
@@ -74,7 +74,12 @@ int key_name(char *buf, size_t len, const char *ns, const char *tag, const char 
 
 static void add_key(cmd *m, const char *ns, const char *tag, const char *suffix) {
     char buf[KEY_MAX];
-    cmd_add(m, buf, (size_t)key_name(buf, sizeof(buf), ns, tag, suffix));
+    int n = key_name(buf, sizeof(buf), ns, tag, suffix);
+    if (n < 0 || (size_t)n >= sizeof(buf)) {
+        m->failed = 1; /* a name the callers should have refused: never send a cut key */
+        return;
+    }
+    cmd_add(m, buf, (size_t)n);
 }
 
 void cmd_xrevrange(cmd *m, const char *ns, const char *tag, const char *suffix, int64_t count) {

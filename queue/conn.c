@@ -156,26 +156,23 @@ static int reconnect(sluice_client *c, sluice_error *err) {
     return 0;
 }
 
-static int valid_namespace(const char *ns) {
-    size_t n = strlen(ns);
-    if (n == 0 || n > NAME_MAX_LEN) return 0;
-    for (size_t i = 0; i < n; i++) {
+int ns_check(const char *ns, sluice_error *err) {
+    size_t n = ns ? strlen(ns) : 0;
+    int ok = n >= 1 && n <= NAME_MAX_LEN;
+    for (size_t i = 0; ok && i < n; i++) {
         char ch = ns[i];
-        if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') && !(ch >= '0' && ch <= '9') &&
-            ch != '_' && ch != '-' && ch != '.' && ch != ':')
-            return 0;
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+             ch == '-' || ch == '.' || ch == ':';
     }
-    return 1;
+    if (!ok) err_set(err, SLUICE_ERR_ARGUMENT, "namespace must be 1..64 of [A-Za-z0-9_.:-]");
+    return ok ? 0 : -1;
 }
 
 sluice_client *sluice_client_connect(const char *url, const char *ns, sluice_error *err) {
     err_reset(err);
     if (!ns || !*ns) ns = getenv("SLUICE_NAMESPACE");
     if (!ns || !*ns) ns = SLUICE_DEFAULT_NAMESPACE;
-    if (!valid_namespace(ns)) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "namespace must be 1..64 of [A-Za-z0-9_.:-]");
-        return NULL;
-    }
+    if (ns_check(ns, err) < 0) return NULL;
     sluice_client *c = calloc(1, sizeof(*c));
     if (!c) {
         err_set(err, SLUICE_ERR_NOMEM, "cannot allocate a client");

@@ -72,5 +72,14 @@ void err_from_reply(sluice_error *err, const redisReply *r, const char *what) {
             return;
         }
     }
+    /* An ACL refusal inside a Function is "ERR The user executing the script
+     * can't ..." where a direct one is "NOPERM ...": name both NOPERM, so a
+     * role missing a permission reads the same wherever it was caught. */
+    static const char acl_in_script[] = "ERR The user executing the script can't";
+    if (strncmp(s, acl_in_script, sizeof(acl_in_script) - 1) == 0) {
+        err_set(err, SLUICE_ERR_SERVER, "%s: redis: NOPERM (ACL) %.*s", what, (int)(n - 4 > 180 ? 180 : n - 4),
+                s + 4);
+        return;
+    }
     err_set(err, SLUICE_ERR_SERVER, "%s: redis: %.*s", what, (int)(n > 200 ? 200 : n), s);
 }

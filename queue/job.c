@@ -173,7 +173,8 @@ int opts_check(const sluice_enqueue_opts *o, sluice_error *err) {
     if (!o) return 0;
     const char *bad = NULL;
     if (o->delay_ms < 0 || o->delay_ms > 3153600000000LL) bad = "delay_ms must be 0..3153600000000";
-    else if (o->run_at_ms < 0) bad = "run_at_ms must not be negative";
+    else if (o->run_at_ms < 0 || o->run_at_ms > 253402300799000LL)
+        bad = "run_at_ms must be 0..253402300799000 (the year 9999)"; /* as queue/lua/enqueue.lua */
     else if (o->delay_ms && o->run_at_ms) bad = "delay_ms and run_at_ms are exclusive";
     else if (o->priority < -SLUICE_PRIORITY_MAX || o->priority > SLUICE_PRIORITY_MAX)
         bad = "priority must be -1000..1000";

@@ -49,7 +49,8 @@ int sluice_parse_duration(const char *s, int64_t hi, int64_t *ms) {
     double v;
     if (sluice_parse_number(num, 0, 1e15, &v) < 0) return -1;
     double r = v * unit;
-    if (r != floor(r) || r > (double)hi) return -1;
+    /* 2^63 and above do not fit an int64_t, whatever "hi" says */
+    if (r != floor(r) || r > (double)hi || r >= 9223372036854775808.0) return -1;
     *ms = (int64_t)r;
     return 0;
 }

@@ -29,6 +29,7 @@ static sluice_command *finish(sluice_command *c, sluice_error *err) {
 }
 
 static sluice_command *start(const char *fn, const char *ns, const char *cls, sluice_error *err) {
+    if (ns_check(ns, err) < 0) return NULL;
     sluice_command *c = calloc(1, sizeof(*c));
     if (!c) {
         err_set(err, SLUICE_ERR_NOMEM, "out of memory");

@@ -11,7 +11,7 @@
 
 #include "sluice.h"
 
-#define CLASS_NKEYS 12
+#define CLASS_NKEYS 13
 #define NAME_MAX_LEN 64
 #define GLOBAL_TAG "_"
 
@@ -46,7 +46,7 @@ void cmd_num(cmd *m, double v);
 int key_name(char *buf, size_t len, const char *ns, const char *tag, const char *suffix);
 /* XREVRANGE NS:{tag}:suffix + - COUNT count: the newest entries of a stream. */
 void cmd_xrevrange(cmd *m, const char *ns, const char *tag, const char *suffix, int64_t count);
-/* FCALL fn 12 <class keys> class: the start of every class Function call. */
+/* FCALL fn 13 <class keys> class: the start of every class Function call. */
 void cmd_fcall_class(cmd *m, const char *fn, const char *ns, const char *cls);
 /* FCALL fn nkeys NS:<suffix>...: the start of a global Function call. */
 void cmd_fcall_global(cmd *m, const char *fn, const char *ns, int nkeys, const char *const *suffixes);
@@ -65,6 +65,10 @@ struct sluice_client {
     char name[NAME_MAX_LEN + 1];
     int64_t timeout_ms;
 };
+
+/* Checks a namespace: 1..64 of [A-Za-z0-9_.:-], so every key fits KEY_MAX.
+ * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
+int ns_check(const char *ns, sluice_error *err);
 
 /* Sends one command, reconnecting first if the link is down and loading the
  * Functions library once if Redis lost it. Returns the reply (NEW, free with

@@ -409,6 +409,17 @@ static void a_full_queue_refuses_the_whole_batch(void **state) {
     sluice_client_free(c);
 }
 
+static void a_payload_with_json_whitespace_around_it_is_accepted_as_sent(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "spaced", SLUICE_TIER_NORMAL, 10);
+    char id[SLUICE_ID_MAX];
+    enqueue_ok(c, "spaced", " \t{\"a\":1}\r\n", NULL, id);
+    sluice_job *j = claim_one(c, "spaced");
+    assert_string_equal(sluice_job_payload(j), " \t{\"a\":1}\r\n");
+    sluice_job_free(j);
+    sluice_client_free(c);
+}
+
 static void an_undeclared_class_is_refused(void **state) {
     sluice_client *c = test_connect(state);
     char id[SLUICE_ID_MAX];
@@ -572,6 +583,7 @@ int main(void) {
         cmocka_unit_test(a_waiting_job_can_be_cancelled_but_a_leased_one_cannot),
         cmocka_unit_test(acked_jobs_are_kept_when_the_class_retains_them),
         cmocka_unit_test(a_full_queue_refuses_the_whole_batch),
+        cmocka_unit_test(a_payload_with_json_whitespace_around_it_is_accepted_as_sent),
         cmocka_unit_test(an_undeclared_class_is_refused),
         cmocka_unit_test(bad_inputs_get_distinct_errors_and_leave_no_partial_job),
         cmocka_unit_test(bad_urls_and_a_wrong_password_get_their_own_errors),

@@ -19,7 +19,8 @@
  * is never silently reported as done — and the next call reconnects.
  *
  * Keys. Class c's keys are NS:{c}:class, :gate, :ready, :delayed, :leased,
- * :dead, :jobs, :meta, :unique, :stats, :done and :audit, all in c's hash
+ * :dead, :jobs, :meta, :unique, :stats, :done, :audit and :bucket (the rate
+ * limiter's state), all in c's hash
  * slot; NS:{c}:ready is also the channel on which enqueues are published.
  * The global keys (NS:{_}:classes, :signals, :signal-values, :governor,
  * :governor:history, :audit) share the tag "_", which no class can take. */

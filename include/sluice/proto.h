@@ -24,7 +24,8 @@ const char **sluice_command_argv(const sluice_command *m);    /* BORROWED */
 const size_t *sluice_command_argvlen(const sluice_command *m); /* BORROWED */
 void sluice_command_free(sluice_command *m);                  /* NULL is a no-op */
 
-/* Each returns a NEW command, or NULL with err set (bad name, id, number). */
+/* Each returns a NEW command, or NULL with err set (bad namespace, name,
+ * id or number). */
 sluice_command *sluice_command_claim(const char *ns, const char *cls, const char *consumer, size_t max,
                                      sluice_error *err);
 sluice_command *sluice_command_ack(const char *ns, const char *id, int64_t token, sluice_error *err);

@@ -128,7 +128,7 @@ register('sluice_claim', function(keys, args)
         -- GCRA, cost-weighted: T ms per unit, tolerance of burst units.
         local T = 1000 / (cfg.max_rate * f)
         local burst = math.max(1, (cfg.burst > 0 and cfg.burst or cfg.max_rate) * f)
-        local tat = tonumber(gate.tat) or now
+        local tat = tonumber(redis.call('GET', keys[K.bucket])) or now
         local admit = 0
         local retry = 0
         for i = 1, n do
@@ -144,7 +144,7 @@ register('sluice_claim', function(keys, args)
         end
         if admit == 0 then return throttled(retry, 'rate', f) end
         n = admit
-        redis.call('HSET', keys[K.gate], 'tat', fmt_num(tat))
+        redis.call('SET', keys[K.bucket], fmt_num(tat))
     end
 
     local token = redis.call('HINCRBY', keys[K.stats], 'token', n) - n

@@ -57,9 +57,8 @@ register('sluice_class_set', function(keys, args)
         flat[#flat + 1] = f
         flat[#flat + 1] = type(c[f]) == 'number' and fmt_num(c[f]) or c[f]
     end
+    audit(keys, actor, exists and 'class updated' or 'class created', table.concat(changes, ' '))
     redis.call('HSET', keys[K.class], unpack(flat))
-    local what = exists and 'class updated' or 'class created'
-    audit(keys, actor, what, table.concat(changes, ' '))
     return exists and 'updated' or 'created'
 end)
 
@@ -88,10 +87,10 @@ register('sluice_class_delete', function(keys, args)
             if redis.call('ZCARD', keys[k]) > 0 then fail('STATE', 'class still holds jobs') end
         end
     end
+    audit(keys, args[2], 'class deleted', force and 'force' or '')
     for i = 1, NKEYS do
         if i ~= K.audit then redis.call('DEL', keys[i]) end
     end
-    audit(keys, args[2], 'class deleted', force and 'force' or '')
     return 1
 end)
 

@@ -2,17 +2,20 @@
 -- queue/lua/*.lua in the order the Makefile lists them; this file comes first.
 --
 -- Conventions for every class Function:
---   KEYS = the eleven class keys, in the order of K below, all sharing the
+--   KEYS = the thirteen class keys, in the order of K below, all sharing the
 --          class's hash tag NS:{class}: (see include/sluice/client.h).
+-- A Function that writes the audit stream writes it FIRST: if an ACL refuses
+-- the caller a key, the refusal then comes before any change (Redis keeps
+-- the writes a script made before an error).
 --   ARGV[1] = the class name; the rest is per Function.
 -- Errors are a short code word and a fixed sentence; user data never goes
 -- into an error reply. The C side maps the code word to sluice_error_code.
 
-local VERSION = 2  -- bump on any change of a Function's contract
+local VERSION = 3  -- bump on any change of a Function's contract
 
 local K = {class = 1, gate = 2, ready = 3, delayed = 4, leased = 5, dead = 6,
-           jobs = 7, meta = 8, unique = 9, stats = 10, done = 11, audit = 12}
-local NKEYS = 12
+           jobs = 7, meta = 8, unique = 9, stats = 10, done = 11, audit = 12, bucket = 13}
+local NKEYS = 13
 
 -- Job metadata, a msgpack array in the meta hash under the job id.
 local M = {seq = 1, priority = 2, attempt = 3, max_attempts = 4, timeout = 5,
@@ -171,7 +174,8 @@ local function make_dead(keys, id, m, reason, now, cfg)
     end
 end
 
--- Appends to the class's capped audit stream, atomically with the change.
+-- Appends to the class's capped audit stream, atomically with the change;
+-- called before the change's writes (see the top of this file).
 local function audit(keys, actor, what, detail)
     redis.call('XADD', keys[K.audit], 'MAXLEN', '~', AUDIT_MAX, '*',
                'actor', string.sub(actor or '', 1, 128), 'what', what, 'detail', detail or '')

@@ -2,8 +2,9 @@
 --
 -- KEYS: the class keys.
 -- ARGV: class, n, then n groups of 8 fields:
---   payload      a JSON object (the C library parses it fully; here: '{...}',
---                no NUL, within the class's payload_max and the 256 KiB cap)
+--   payload      a JSON object (the C library parses it fully; here: '{...}'
+--                with optional JSON whitespace around it, no NUL, within the
+--                class's payload_max and the 256 KiB cap)
 --   delay_ms     0 for none
 --   run_at_ms    Unix ms by the Redis clock, 0 for none (not with delay_ms)
 --   priority     -1000..1000, higher runs first
@@ -18,7 +19,7 @@
 local function check_payload(p, cfg)
     if type(p) ~= 'string' or #p < 2 then fail('PAYLOAD', 'payload is not a JSON object') end
     if #p > cfg.payload_max or #p > PAYLOAD_HARD_MAX then fail('PAYLOAD', 'payload is too large') end
-    if string.byte(p, 1) ~= 123 or string.byte(p, #p) ~= 125 then
+    if not string.find(p, '^[ \t\r\n]*{') or not string.find(p, '}[ \t\r\n]*$') then
         fail('PAYLOAD', 'payload is not a JSON object')
     end
     if string.find(p, '\0', 1, true) then fail('PAYLOAD', 'payload contains a NUL byte') end

@@ -71,8 +71,8 @@ end)
 -- sluice_gov_mode: ARGV actor, mode (enforce, shadow or off). Reply: 1.
 register('sluice_gov_mode', function(keys, args)
     if not MODES[args[2]] then fail('BADARG', 'mode must be enforce, shadow or off') end
-    redis.call('HSET', keys[1], 'mode', args[2])
     audit_global(keys[3], args[1], 'governor mode', args[2])
+    redis.call('HSET', keys[1], 'mode', args[2])
     return 1
 end)
 

@@ -32,8 +32,9 @@ register('sluice_signal_define', function(keys, args)
     if not ON_STALE[args[7]] then fail('BADARG', 'on_stale must be assume-pressure, hold or ignore') end
     local def = cjson.encode({target = target, critical = critical, direction = dir,
                               stale_after_ms = stale, on_stale = args[7]})
-    local created = redis.call('HSET', keys[1], name, def) == 1
+    local created = redis.call('HEXISTS', keys[1], name) == 0
     audit_global(keys[3], args[2], created and 'signal defined' or 'signal updated', name .. ' ' .. def)
+    redis.call('HSET', keys[1], name, def)
     return created and 'created' or 'updated'
 end)
 
@@ -54,9 +55,10 @@ end)
 -- sluice_signal_delete: ARGV name, actor. Reply: 1. Errors: NOTFOUND.
 register('sluice_signal_delete', function(keys, args)
     local name = signal_name(args[1])
-    if redis.call('HDEL', keys[1], name) == 0 then fail('NOTFOUND', 'signal is not defined') end
-    redis.call('HDEL', keys[2], name)
+    if redis.call('HEXISTS', keys[1], name) == 0 then fail('NOTFOUND', 'signal is not defined') end
     audit_global(keys[3], args[2], 'signal deleted', name)
+    redis.call('HDEL', keys[1], name)
+    redis.call('HDEL', keys[2], name)
     return 1
 end)
 
