@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common.h"
 
@@ -289,9 +290,11 @@ static void over_target_the_lowest_tier_falls_within_two_ticks_and_critical_is_u
     sluice_client_free(c);
 }
 
-static double claim_rate(sluice_client *c, const char *cls, int ops) {
+/* Seconds for "ops" claim+ack round trips of one critical job each. */
+static double claim_seconds(sluice_client *c, const char *cls, int ops) {
     sluice_error err;
-    long long t0 = harness_now_ms();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int i = 0; i < ops; i++) {
         sluice_job *j[1];
         sluice_claim_info info;
@@ -299,10 +302,21 @@ static double claim_rate(sluice_client *c, const char *cls, int ops) {
         sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
         sluice_job_free(j[0]);
     }
-    long long dt = harness_now_ms() - t0;
-    return ops * 1000.0 / (double)(dt ? dt : 1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 }
 
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+#define RATE_ROUNDS 21
+#define RATE_OPS 300
+
+/* Calm and critical pressure alternate in short rounds, so load from
+ * elsewhere on the machine hits both alike; the median of the paired
+ * ratios is what the critical class keeps. */
 static void a_critical_class_keeps_its_claim_rate_under_critical_pressure(void **state) {
     harness_redis *r = *state;
     reset_namespace(r);
@@ -310,24 +324,29 @@ static void a_critical_class_keeps_its_claim_rate_under_critical_pressure(void *
     declare(c, "crit", SLUICE_TIER_CRITICAL, 0, 0, 0, 1);
     declare(c, "bulk", SLUICE_TIER_LOW, 1000, 0, 0, 0);
     define_signal(c, "lag", 10, 30);
-    fill(c, "crit", 12000);
+    fill(c, "crit", RATE_ROUNDS * RATE_OPS * 2 + 10);
     sluice_error err;
     sluice_governor *g = governor(c, "gov-c", 100, 60000);
-    double calm = 0, pressed = 0;
-    for (int round = 0; round < 3; round++) {
+    double ratio[RATE_ROUNDS];
+    for (int round = 0; round < RATE_ROUNDS; round++) {
         assert_int_equal(sluice_signal_report(c, "lag", 1, 0, &err), 0);
         tick(g);
-        double a = claim_rate(c, "crit", 2000);
-        if (a > calm) calm = a;
+        double calm = claim_seconds(c, "crit", RATE_OPS);
         assert_int_equal(sluice_signal_report(c, "lag", 45, 0, &err), 0);
         tick(g);
         assert_true(gate(c, "bulk").fraction == 0);
-        double b = claim_rate(c, "crit", 2000);
-        if (b > pressed) pressed = b;
+        double pressed = claim_seconds(c, "crit", RATE_OPS);
+        ratio[round] = calm / pressed;
     }
-    print_message("critical: %.0f claims/s calm, %.0f under critical pressure (%.1f%%)\n", calm, pressed,
-                  100 * pressed / calm);
-    assert_true(pressed >= 0.95 * calm);
+    qsort(ratio, RATE_ROUNDS, sizeof(ratio[0]), cmp_double);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "crit", &st, &err), 0);
+    print_message("critical: claim rate under critical pressure at %.1f%% of calm (median of %d paired rounds; "
+                  "range %.1f%%..%.1f%%), %lld throttled\n",
+                  100 * ratio[RATE_ROUNDS / 2], RATE_ROUNDS, 100 * ratio[0], 100 * ratio[RATE_ROUNDS - 1],
+                  (long long)st.throttled);
+    assert_int_equal(st.throttled, 0);
+    assert_true(ratio[RATE_ROUNDS / 2] >= 0.95);
     sluice_governor_free(g);
     sluice_client_free(c);
 }
