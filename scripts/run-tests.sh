@@ -1,26 +1,58 @@
 #!/bin/sh
-# Runs each test binary, shows its output, and ends with one summary line
-# "N passed, N failed". Exits non-zero if any test failed or a binary crashed.
+# Runs each test — a cmocka binary, or a script ending "N passed, N failed" —
+# shows its output, and ends with one summary line "N passed, N failed".
+# Arguments after a script name up to the next ";" are its arguments.
+# Exits non-zero if any test failed or a binary crashed.
 set -u
 passed=0
 failed=0
-bad=0
-for t in "$@"; do
+run() {
     out=$(mktemp)
-    "$t" > "$out" 2>&1
+    "$@" > "$out" 2>&1
     rc=$?
     cat "$out"
-    # cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"
-    p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
-    f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+    case $1 in
+    *.sh)
+        # a script's own count: its last "N passed, N failed" line
+        line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+        p=$(echo "$line" | sed -n 's/.*[^0-9]\{0,1\}\([0-9][0-9]*\) passed, .*/\1/p')
+        f=$(echo "$line" | sed -n 's/.* passed, \([0-9][0-9]*\) failed.*/\1/p')
+        ;;
+    *)
+        # cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"
+        p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+        f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+        ;;
+    esac
     rm -f "$out"
+    p=${p:-0}
+    f=${f:-0}
     passed=$((passed + p))
     failed=$((failed + f))
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-        echo "run-tests: $t exited with status $rc" >&2
-        bad=$((bad + 1))
+        echo "run-tests: $1 exited with status $rc" >&2
         failed=$((failed + 1))
     fi
+}
+while [ $# -gt 0 ]; do
+    case $1 in
+    *.sh)
+        cmd=$1
+        shift
+        args=""
+        while [ $# -gt 0 ] && [ "$1" != ";" ]; do
+            args="$args $1"
+            shift
+        done
+        [ $# -gt 0 ] && shift
+        # shellcheck disable=SC2086
+        run "$cmd" $args
+        ;;
+    *)
+        run "$1"
+        shift
+        ;;
+    esac
 done
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$bad" -eq 0 ]
+[ "$failed" -eq 0 ]
