@@ -14,6 +14,8 @@
 #include "sluice/govern.h"
 #include "sluice/audit.h"
 #include "sluice/parse.h"
+#include "sluice/diskstats.h"
+#include "sluice/sim.h"
 
 #define SLUICE_VERSION "0.1.0"
 

@@ -3,7 +3,10 @@
 # Idempotent: does nothing when every package is present. Needs root (or sudo).
 set -eu
 
-PKGS="pkg-config libhiredis-dev libev-dev libjansson-dev libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev"
+# libmicrohttpd-dev: sluice-worker's /metrics; prometheus: promtool for the
+# metrics and alert-rule tests; postgresql (+ postgresql-client, pgbench):
+# the PostgreSQL sampler's test against a real server.
+PKGS="pkg-config libhiredis-dev libev-dev libjansson-dev libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev libmicrohttpd-dev prometheus postgresql postgresql-client"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 
 missing=""
@@ -20,7 +23,11 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
-# The package starts a system redis-server on 6379; sluice's tests start their own.
+# The packages start a system redis-server on 6379, a Prometheus server on
+# 9090 and a PostgreSQL cluster on 5432; sluice's tests start their own
+# redis-server and PostgreSQL and only run promtool.
 if command -v systemctl >/dev/null 2>&1; then
-    $SUDO systemctl disable --now redis-server >/dev/null 2>&1 || true
+    for unit in redis-server prometheus postgresql; do
+        case "$missing " in *" $unit "*) $SUDO systemctl disable --now "$unit" >/dev/null 2>&1 || true ;; esac
+    done
 fi

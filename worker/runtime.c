@@ -695,6 +695,7 @@ static void gov_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     }
     sluice_governor_report rep;
     if (w->gov && sluice_governor_tick(w->gov, &rep, &err) == 0) {
+        w->st.governor_ticks++;
         if (w->gov_failing) emit(w, "governor", NULL, -1, "ticking again");
         w->gov_failing = 0;
         if (rep.leader != w->gov_leader) {
@@ -702,6 +703,16 @@ static void gov_cb(struct ev_loop *loop, ev_timer *t, int revents) {
             snprintf(msg, sizeof(msg), rep.leader ? "leading (epoch %lld)" : "standing by", (long long)rep.epoch);
             emit(w, "governor", NULL, -1, msg);
             w->gov_leader = rep.leader;
+        }
+        if (rep.leader) {
+            switch (rep.action) {
+            case SLUICE_LAW_CUT: w->st.governor_cuts++; break;
+            case SLUICE_LAW_CRITICAL: w->st.governor_criticals++; break;
+            case SLUICE_LAW_RAISE: w->st.governor_raises++; break;
+            default: w->st.governor_holds++; break;
+            }
+            const char *d = sluice_governor_last_decision(w->gov);
+            if (d[0]) emit(w, "decision", NULL, -1, d);
         }
     } else {
         if (!w->gov_failing) {
@@ -994,8 +1005,12 @@ int sluice_worker_start(sluice_worker *w, sluice_error *err) {
 
 struct ev_loop *sluice_worker_loop(const sluice_worker *w) { return w->loop; }
 
+int sluice_worker_governor_leading(const sluice_worker *w) { return w->gov_on && w->gov && w->gov_leader; }
+
 void sluice_worker_stats_get(const sluice_worker *w, sluice_worker_stats *out) {
     *out = w->st;
     out->in_flight = w->running.n;
+    out->governor_hosted = w->gov_on;
+    out->governor_leader = sluice_worker_governor_leading(w);
 }
 

@@ -6,7 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sluice/diskstats.h"
 #include "sluice/worker.h"
+
+struct json_t;
 
 /* -------------------------- exec handlers --------------------------- */
 
@@ -27,5 +30,91 @@ void exec_handler(sluice_worker *w, sluice_worker_job *job, void *userdata);
 /* Frees what exec_handler still holds for children already given up on
  * (call after the loop is done). */
 void exec_cleanup(void);
+
+/* ------------------------------ samplers ------------------------------ */
+
+/* A sampler feeds one signal, run by the worker whose governor leads:
+ * either a command (execve, no shell, own process group, killed at its
+ * timeout) that prints one number, or the built-in disk sampler reading a
+ * diskstats file. See worker/sampler.c. */
+#define SAMPLER_MAX 64
+
+typedef struct sampler_spec {
+    char signal[65];
+    exec_spec *cmd;                /* a command sampler (owned); NULL for a disk sampler */
+    char device[64];               /* a disk sampler: the device, e.g. vda */
+    char path[256];                /* its diskstats file, default /proc/diskstats */
+    sluice_disk_measure measure;
+    int64_t interval_ms;
+    int64_t timeout_ms;            /* command samplers */
+} sampler_spec;
+
+/* One entry of the "samplers" array of the config file into *out (fresh).
+ * Returns 0, or -1 with "why". */
+int sampler_spec_from_json(const struct json_t *v, sampler_spec *out, char *why, size_t wn);
+
+/* --sampler SIGNAL=INTERVAL:COMMAND [ARG...]: "arg" is SIGNAL=INTERVAL:COMMAND
+ * and argv[0..argc) the arguments. Returns 0, or -1 with "why". */
+int sampler_spec_from_arg(const char *arg, char *const *argv, int argc, sampler_spec *out, char *why,
+                          size_t wn);
+
+/* Frees what *s owns. */
+void sampler_spec_clear(sampler_spec *s);
+
+typedef struct sampler_set sampler_set;
+
+/* A NEW set of samplers for worker "w" (on libev's default loop), reporting
+ * through a connection of its own to "url"/"ns" (copied), logging through
+ * "log". NULL when out of memory. */
+sampler_set *sampler_set_new(sluice_worker *w, const char *url, const char *ns, sluice_worker_log_fn log,
+                             void *log_ud);
+
+/* Adds a copy of "spec". Returns 0, or -1 (out of memory, or too many). */
+int sampler_set_add(sampler_set *s, const sampler_spec *spec);
+
+/* Starts the interval timers: each sampler runs every interval while "w"
+ * leads the governor. */
+void sampler_set_start(sampler_set *s);
+
+/* Stops everything, kills the commands still running. NULL is a no-op. */
+void sampler_set_free(sampler_set *s);
+
+typedef struct sampler_stat {
+    char signal[65];
+    int64_t runs;                  /* runs started (while leading) */
+    int64_t reported;              /* values reported */
+    int64_t failures;              /* runs that reported nothing */
+} sampler_stat;
+
+/* Copies at most "max" samplers' counters into "out"; returns how many. */
+size_t sampler_set_stats(const sampler_set *s, sampler_stat *out, size_t max);
+
+/* ------------------------------ metrics ------------------------------ */
+
+/* What the worker itself counts, copied into the metrics server under its
+ * mutex (the HTTP thread never touches the worker). */
+typedef struct metrics_local {
+    sluice_worker_stats st;
+    size_t nsamplers;
+    sampler_stat samplers[SAMPLER_MAX];
+} metrics_local;
+
+/* Fills *out on the worker's loop. */
+typedef void (*metrics_collect_fn)(metrics_local *out, void *ud);
+
+typedef struct metrics_server metrics_server;
+
+/* Serves Prometheus metrics at http://BIND:PORT/metrics from a thread of
+ * libmicrohttpd's ("bind" an IPv4 or IPv6 address; "port" 0 lets the
+ * kernel choose, *bound_port receives it). Each scrape reads classes,
+ * gates, signals and the governor through a connection of the HTTP
+ * thread's own to "url"/"ns"; "collect" runs on "loop" twice a second.
+ * Returns NEW, or NULL with "why". */
+metrics_server *metrics_start(struct ev_loop *loop, const char *url, const char *ns, const char *bind,
+                              int port, metrics_collect_fn collect, void *ud, int *bound_port, char *why,
+                              size_t wn);
+
+/* Stops the HTTP thread and frees. NULL is a no-op. */
+void metrics_stop(metrics_server *m);
 
 #endif

@@ -1,6 +1,7 @@
 /* sluice-worker: serves classes with exec handlers on the worker runtime.
  * Options and config file: see usage() below. */
 #define _DEFAULT_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,12 +28,15 @@ typedef struct handler {
 } handler;
 
 typedef struct settings {
-    const char *redis, *ns, *config, *name, *log_format;
+    const char *redis, *ns, *config, *name, *log_format, *metrics_bind;
     int concurrency;          /* 0: unset */
     int64_t grace_ms;         /* -1: unset */
+    int metrics_port;         /* -1: unset (no metrics) */
     int no_governor;
     handler h[MAX_HANDLERS];
     int nh;
+    sampler_spec smp[SAMPLER_MAX];
+    int nsmp;
 } settings;
 
 static int json_logs;
@@ -42,6 +46,8 @@ static exec_spec *old_specs[4096];
 static int n_old;
 static int signals_seen;
 static int64_t grace_ms = 30000;
+static sampler_set *samplers;
+static const char *redis_url, *redis_ns;
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -52,8 +58,9 @@ static void usage(FILE *f) {
         "  --namespace NS       key prefix (default: $SLUICE_NAMESPACE, else sluice)\n"
         "  --config FILE        JSON settings: {\"handlers\": {\"CLASS\": [\"/path\", \"arg\"]},\n"
         "                       \"concurrency\": N, \"grace\": \"30s\", \"redis\": URL, \"namespace\": NS,\n"
-        "                       \"name\": NAME, \"log_format\": \"json\"}; SIGHUP re-reads handlers\n"
-        "                       and concurrency; options on the command line win\n"
+        "                       \"name\": NAME, \"log_format\": \"json\", \"samplers\": [...],\n"
+        "                       \"metrics_port\": PORT, \"metrics_bind\": ADDR}; SIGHUP re-reads\n"
+        "                       handlers, samplers and concurrency; the command line wins\n"
         "  --concurrency N      jobs in flight at most (default 16)\n"
         "  --handler CLASS=COMMAND [ARG...]\n"
         "                       COMMAND is a path run with execve; its arguments end at the\n"
@@ -65,7 +72,14 @@ static void usage(FILE *f) {
         "                       signal releases at once.\n"
         "  --log-format F       text (default) or json, one line per event on stderr\n"
         "  --name NAME          consumer name (default sluice-worker:HOST:PID)\n"
-        "  --no-governor        do not run the governor in this worker\n"
+        "  --no-governor        do not run the governor in this worker (nor its samplers)\n"
+        "  --sampler SIGNAL=INTERVAL:COMMAND [ARG...]\n"
+        "                       while this worker's governor leads, run COMMAND (a path, execve)\n"
+        "                       every INTERVAL (e.g. 10s; killed after min(INTERVAL, 10s)) and\n"
+        "                       report the one number it prints as SIGNAL; arguments end as for\n"
+        "                       --handler. Disk samplers and timeouts: config \"samplers\".\n"
+        "  --metrics-port PORT  serve Prometheus metrics at http://ADDR:PORT/metrics (0: any port)\n"
+        "  --metrics-bind ADDR  the address to serve them on (default 127.0.0.1)\n"
         "  --help               this text\n");
 }
 
@@ -95,6 +109,22 @@ static void log_event(const sluice_worker_event *ev, void *ud) {
     (void)ud;
     char ts[40];
     stamp(ts, sizeof(ts));
+    if (strcmp(ev->event, "decision") == 0 && ev->message) {
+        /* the governor's decision is JSON already: one line, as an object */
+        if (!json_logs) {
+            fprintf(stderr, "%s decision %s\n", ts, ev->message);
+            return;
+        }
+        json_t *d = json_loads(ev->message, 0, NULL);
+        if (d) {
+            json_t *o = json_pack("{s:s, s:s, s:o}", "time", ts, "event", "decision", "decision", d);
+            char *line = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+            if (line) fprintf(stderr, "%s\n", line);
+            free(line);
+            json_decref(o);
+            return;
+        }
+    }
     if (json_logs) {
         json_t *o = json_object();
         json_object_set_new(o, "time", json_string(ts));
@@ -161,6 +191,25 @@ static int add_handler(settings *s, const char *cls, char *const *argv, int argc
 static void clear_handlers(settings *s) {
     for (int i = 0; i < s->nh; i++) exec_spec_free(s->h[i].spec);
     s->nh = 0;
+    for (int i = 0; i < s->nsmp; i++) sampler_spec_clear(&s->smp[i]);
+    s->nsmp = 0;
+}
+
+/* Takes *sp (cleared on failure too). */
+static int add_sampler(settings *s, sampler_spec *sp, char *why, size_t wn) {
+    for (int i = 0; i < s->nsmp; i++)
+        if (strcmp(s->smp[i].signal, sp->signal) == 0) {
+            snprintf(why, wn, "two samplers for signal %s", sp->signal);
+            sampler_spec_clear(sp);
+            return -1;
+        }
+    if (s->nsmp == SAMPLER_MAX) {
+        snprintf(why, wn, "too many samplers (at most %d)", SAMPLER_MAX);
+        sampler_spec_clear(sp);
+        return -1;
+    }
+    s->smp[s->nsmp++] = *sp;
+    return 0;
 }
 
 /* Reads a config file into *s (fresh). Returns 0 or -1 with why. */
@@ -169,6 +218,7 @@ static int read_config(const char *path, settings *s, char *why, size_t wn) {
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     memset(s, 0, sizeof(*s));
     s->grace_ms = -1;
+    s->metrics_port = -1;
     if (!root) { snprintf(why, wn, "config %s: line %d: %s", path, je.line, je.text); return -1; }
     int rc = -1;
     const char *key;
@@ -207,8 +257,22 @@ static int read_config(const char *path, settings *s, char *why, size_t wn) {
             else if (!json_is_string(v) || sluice_parse_duration(json_string_value(v), GRACE_MAX_MS, &s->grace_ms) < 0) {
                 snprintf(why, wn, "config: grace must be a duration such as \"30s\""); goto out;
             }
+        } else if (strcmp(key, "samplers") == 0) {
+            if (!json_is_array(v)) { snprintf(why, wn, "config: samplers must be an array"); goto out; }
+            size_t i;
+            json_t *a;
+            json_array_foreach(v, i, a) {
+                sampler_spec sp;
+                if (sampler_spec_from_json(a, &sp, why, wn) < 0) { sampler_spec_clear(&sp); goto out; }
+                if (add_sampler(s, &sp, why, wn) < 0) goto out;
+            }
+        } else if (strcmp(key, "metrics_port") == 0) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535) {
+                snprintf(why, wn, "config: metrics_port must be an integer 0..65535"); goto out;
+            }
+            s->metrics_port = (int)json_integer_value(v);
         } else if (strcmp(key, "redis") == 0 || strcmp(key, "namespace") == 0 || strcmp(key, "name") == 0 ||
-                   strcmp(key, "log_format") == 0) {
+                   strcmp(key, "log_format") == 0 || strcmp(key, "metrics_bind") == 0) {
             if (!json_is_string(v)) { snprintf(why, wn, "config: %s must be a string", key); goto out; }
         } else if (strcmp(key, "governor") == 0) {
             if (!json_is_boolean(v)) { snprintf(why, wn, "config: governor must be true or false"); goto out; }
@@ -222,12 +286,13 @@ static int read_config(const char *path, settings *s, char *why, size_t wn) {
 out:
     if (rc == 0) {
         /* strings live in static storage for the process's lifetime */
-        static char redis[1024], ns[256], name[128], lf[16];
+        static char redis[1024], ns[256], name[128], lf[16], mb[64];
         json_t *x;
         if ((x = json_object_get(root, "redis"))) { snprintf(redis, sizeof(redis), "%s", json_string_value(x)); s->redis = redis; }
         if ((x = json_object_get(root, "namespace"))) { snprintf(ns, sizeof(ns), "%s", json_string_value(x)); s->ns = ns; }
         if ((x = json_object_get(root, "name"))) { snprintf(name, sizeof(name), "%s", json_string_value(x)); s->name = name; }
         if ((x = json_object_get(root, "log_format"))) { snprintf(lf, sizeof(lf), "%s", json_string_value(x)); s->log_format = lf; }
+        if ((x = json_object_get(root, "metrics_bind"))) { snprintf(mb, sizeof(mb), "%s", json_string_value(x)); s->metrics_bind = mb; }
     } else {
         clear_handlers(s);
     }
@@ -238,6 +303,7 @@ out:
 static void parse_args(int argc, char **argv, settings *s) {
     memset(s, 0, sizeof(*s));
     s->grace_ms = -1;
+    s->metrics_port = -1;
     char why[300];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -263,6 +329,19 @@ static void parse_args(int argc, char **argv, settings *s) {
             }
             if (i < argc && strcmp(argv[i], "--") != 0) i--;   /* the next option */
             if (add_handler(s, cls, hv, hc, why, sizeof(why)) < 0) misuse("%s", why);
+        } else if (strcmp(a, "--sampler") == 0) {
+            if (!val) misuse("%s needs SIGNAL=INTERVAL:COMMAND", a);
+            char *sv[256];
+            int sc = 0;
+            i += 2;
+            while (i < argc && strncmp(argv[i], "--", 2) != 0) {
+                if (sc == 255) misuse("too many arguments for a sampler");
+                sv[sc++] = argv[i++];
+            }
+            if (i < argc && strcmp(argv[i], "--") != 0) i--;   /* the next option */
+            sampler_spec sp;
+            if (sampler_spec_from_arg(val, sv, sc, &sp, why, sizeof(why)) < 0) misuse("%s", why);
+            if (add_sampler(s, &sp, why, sizeof(why)) < 0) misuse("%s", why);
         } else if (strcmp(a, "--") == 0) {
             continue;
         } else if (!val) {
@@ -271,6 +350,11 @@ static void parse_args(int argc, char **argv, settings *s) {
         else if (strcmp(a, "--namespace") == 0) { s->ns = val; i++; }
         else if (strcmp(a, "--config") == 0) { s->config = val; i++; }
         else if (strcmp(a, "--name") == 0) { s->name = val; i++; }
+        else if (strcmp(a, "--metrics-bind") == 0) { s->metrics_bind = val; i++; }
+        else if (strcmp(a, "--metrics-port") == 0) {
+            if (sluice_parse_int(val, 0, 65535, &n) < 0) misuse("--metrics-port wants a port 0..65535, got %s", val);
+            s->metrics_port = (int)n; i++;
+        }
         else if (strcmp(a, "--log-format") == 0) {
             if (strcmp(val, "text") != 0 && strcmp(val, "json") != 0) misuse("--log-format is text or json, not %s", val);
             s->log_format = val; i++;
@@ -311,6 +395,30 @@ static void apply_handlers(const settings *prev_file) {
                 sluice_worker_unhandle(worker, prev_file->h[i].cls, NULL);
 }
 
+/* The samplers in force: the command line's, and the file's for the
+ * signals the command line does not sample. Replaces the running set. */
+static void apply_samplers(void) {
+    sampler_set_free(samplers);
+    samplers = NULL;
+    if (cli.nsmp + file.nsmp == 0) return;
+    samplers = sampler_set_new(worker, redis_url, redis_ns, log_event, NULL);
+    if (!samplers) { log_msg("error", "samplers: out of memory"); return; }
+    for (int i = 0; i < cli.nsmp; i++)
+        if (sampler_set_add(samplers, &cli.smp[i]) < 0) log_msg("error", "samplers: out of memory");
+    for (int i = 0; i < file.nsmp; i++) {
+        int dup = 0;
+        for (int k = 0; k < cli.nsmp; k++) dup |= strcmp(cli.smp[k].signal, file.smp[i].signal) == 0;
+        if (!dup && sampler_set_add(samplers, &file.smp[i]) < 0) log_msg("error", "samplers: out of memory");
+    }
+    sampler_set_start(samplers);
+}
+
+static void collect(metrics_local *out, void *ud) {
+    (void)ud;
+    sluice_worker_stats_get(worker, &out->st);
+    out->nsamplers = sampler_set_stats(samplers, out->samplers, SAMPLER_MAX);
+}
+
 static void reload(void) {
     settings next;
     char why[300];
@@ -328,6 +436,9 @@ static void reload(void) {
     for (int i = 0; i < prev.nh; i++) {
         if (n_old < (int)(sizeof(old_specs) / sizeof(old_specs[0]))) old_specs[n_old++] = prev.h[i].spec;
     }
+    for (int i = 0; i < prev.nsmp; i++) sampler_spec_clear(&prev.smp[i]);
+    prev.nsmp = 0;
+    apply_samplers();
     if (!cli.concurrency && file.concurrency) sluice_worker_set_concurrency(worker, file.concurrency, NULL);
     if (cli.grace_ms < 0 && file.grace_ms >= 0) grace_ms = file.grace_ms;
     log_msg("reload", "config re-read");
@@ -358,12 +469,20 @@ int main(int argc, char **argv) {
     parse_args(argc, argv, &cli);
     memset(&file, 0, sizeof(file));
     file.grace_ms = -1;
+    file.metrics_port = -1;
     char why[300];
     if (cli.config && read_config(cli.config, &file, why, sizeof(why)) < 0) {
         fprintf(stderr, "sluice-worker: %s\n", why);
         return 2;
     }
-    if (cli.nh + file.nh == 0) misuse("%s", "no handlers: give --handler CLASS=COMMAND or a --config file");
+    if (cli.nh + file.nh + cli.nsmp + file.nsmp == 0)
+        misuse("%s", "no handlers: give --handler CLASS=COMMAND or a --config file");
+    if ((cli.metrics_bind || file.metrics_bind) && cli.metrics_port < 0 && file.metrics_port < 0)
+        misuse("%s", "--metrics-bind needs --metrics-port (or \"metrics_port\")");
+    const char *mb = cli.metrics_bind ? cli.metrics_bind : file.metrics_bind;
+    unsigned char addr[16];
+    if (mb && inet_pton(AF_INET, mb, addr) != 1 && inet_pton(AF_INET6, mb, addr) != 1)
+        misuse("the metrics bind address must be an IPv4 or IPv6 address, not %s", mb);
     const char *lf = cli.log_format ? cli.log_format : file.log_format;
     if (lf && strcmp(lf, "json") == 0) json_logs = 1;
     else if (lf && strcmp(lf, "text") != 0) misuse("log_format is text or json, not %s", lf);
@@ -373,7 +492,9 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     struct ev_loop *loop = ev_default_loop(0);
     sluice_error err;
-    worker = sluice_worker_new(loop, cli.redis ? cli.redis : file.redis, cli.ns ? cli.ns : file.ns, &err);
+    redis_url = cli.redis ? cli.redis : file.redis;
+    redis_ns = cli.ns ? cli.ns : file.ns;
+    worker = sluice_worker_new(loop, redis_url, redis_ns, &err);
     if (!worker) { fprintf(stderr, "sluice-worker: %s\n", err.text); return 2; }
     sluice_worker_set_log(worker, log_event, NULL);
     const char *name = cli.name ? cli.name : file.name;
@@ -381,7 +502,24 @@ int main(int argc, char **argv) {
     int conc = cli.concurrency ? cli.concurrency : file.concurrency ? file.concurrency : 16;
     sluice_worker_set_concurrency(worker, conc, NULL);
     apply_handlers(NULL);
-    if (!cli.no_governor && !file.no_governor) sluice_worker_host_governor(worker, 1, 1000, NULL);
+    int governor = !cli.no_governor && !file.no_governor;
+    if (governor) sluice_worker_host_governor(worker, 1, 1000, NULL);
+    if (!governor && cli.nsmp + file.nsmp > 0)
+        log_msg("sampler", "this worker runs no governor (--no-governor), so its samplers never run");
+    apply_samplers();
+    metrics_server *metrics = NULL;
+    int mport = cli.metrics_port >= 0 ? cli.metrics_port : file.metrics_port;
+    const char *mbind = cli.metrics_bind ? cli.metrics_bind : file.metrics_bind;
+    if (mport >= 0) {
+        int bound = 0;
+        metrics = metrics_start(loop, redis_url, redis_ns, mbind, mport, collect, NULL, &bound, why, sizeof(why));
+        if (!metrics) { fprintf(stderr, "sluice-worker: %s\n", why); return 1; }
+        char msg[160];
+        const char *b = mbind ? mbind : "127.0.0.1";
+        snprintf(msg, sizeof(msg), strchr(b, ':') ? "serving http://[%s]:%d/metrics" : "serving http://%s:%d/metrics",
+                 b, bound);
+        log_msg("metrics", msg);
+    }
 
     ev_signal sterm, sint, shup;
     ev_signal_init(&sterm, on_stop_signal, SIGTERM);
@@ -397,6 +535,8 @@ int main(int argc, char **argv) {
     ev_signal_stop(loop, &sterm);
     ev_signal_stop(loop, &sint);
     ev_signal_stop(loop, &shup);
+    metrics_stop(metrics);
+    sampler_set_free(samplers);
     sluice_worker_free(worker);
     exec_cleanup();
     clear_handlers(&cli);

@@ -60,8 +60,11 @@ typedef void (*sluice_worker_cancel_fn)(sluice_worker_job *job, void *arg);
 
 /* One log event. Every string may be NULL; they are BORROWED for the call.
  * "event": start, stop, connected, disconnected, reconnected, done, failed,
- * timeout, released, stale, lease-lost, governor, error. Payloads and passwords are
- * never put in an event. */
+ * timeout, released, stale, lease-lost, governor, decision, error (and, from
+ * sluice-worker, sampler and metrics). Payloads and passwords are never put
+ * in an event. "decision": the governor this worker hosts led a tick;
+ * "message" is the decision as one line of JSON (sluice/govern.h's
+ * sluice_governor_last_decision), one event per tick it leads. */
 typedef struct sluice_worker_event {
     const char *event;
     const char *job_id;
@@ -117,6 +120,10 @@ void sluice_worker_set_log(sluice_worker *w, sluice_worker_log_fn fn, void *user
  * SLUICE_ERR_ARGUMENT. */
 int sluice_worker_host_governor(sluice_worker *w, int on, int64_t tick_ms, sluice_error *err);
 
+/* 1 if the governor this worker hosts held the lease at its last tick (it
+ * leads the fleet), else 0. Samplers run only where this is 1. */
+int sluice_worker_governor_leading(const sluice_worker *w);
+
 /* Connects (in the background: an unreachable Redis is retried, not an
  * error) and starts claiming. Returns 0, or -1 with SLUICE_ERR_STATE when
  * already started. */
@@ -150,6 +157,12 @@ struct ev_loop *sluice_worker_loop(const sluice_worker *w);
 typedef struct sluice_worker_stats {
     int64_t claimed, acked, failed, released, stale, reconnects;
     int in_flight;
+    /* the hosted governor: ticks run (leading or standing by), and the
+     * decisions of the ticks it led, by action (sluice_law_action) */
+    int64_t governor_ticks;
+    int64_t governor_holds, governor_cuts, governor_criticals, governor_raises;
+    int governor_hosted;      /* 1 when sluice_worker_host_governor is on */
+    int governor_leader;      /* as sluice_worker_governor_leading */
 } sluice_worker_stats;
 
 void sluice_worker_stats_get(const sluice_worker *w, sluice_worker_stats *out);

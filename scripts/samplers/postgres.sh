@@ -1,0 +1,70 @@
+#!/bin/sh
+# A sluice sampler for PostgreSQL, through psql. Prints exactly one number
+# and exits 0, or prints nothing on stdout and exits non-zero (then the
+# sampler reports nothing and the signal goes stale: never a made-up zero).
+#
+#   postgres.sh active   [PSQL_ARG...]  sessions running a query now, as a
+#                                       fraction of max_connections (0..1)
+#   postgres.sh connections [PSQL_ARG...] client sessions of any state, as a
+#                                       fraction of max_connections (0..1)
+#   postgres.sh lag      [PSQL_ARG...]  replication lag, seconds: on a standby
+#                                       the age of the last replayed
+#                                       transaction (0 when it has replayed
+#                                       all it received); on a primary the
+#                                       largest replay_lag of its standbys
+#                                       (0 without standbys)
+#   postgres.sh latency  [PSQL_ARG...]  ms the server took for SELECT 1, as
+#                                       psql's \timing measures it
+#
+# Where to connect: libpq's environment (PGHOST, PGPORT, PGUSER, PGDATABASE,
+# PGPASSFILE, PGSSLMODE, ...) or psql arguments after the mode, e.g.
+#   postgres.sh active -h /var/run/postgresql -U monitor -d postgres
+# Never put a password on the command line: use ~/.pgpass (PGPASSFILE).
+# PGCONNECT_TIMEOUT defaults to 5 seconds. PSQL names the psql binary.
+set -u
+mode=${1:-}
+[ $# -gt 0 ] && shift
+PSQL=${PSQL:-psql}
+export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}"
+export PGAPPNAME="${PGAPPNAME:-sluice-sampler}"
+
+case $mode in
+active)
+    sql="SELECT (SELECT count(*) FROM pg_stat_activity
+                  WHERE state = 'active' AND backend_type = 'client backend'
+                    AND pid <> pg_backend_pid())::float8
+              / current_setting('max_connections')::float8" ;;
+connections)
+    sql="SELECT (SELECT count(*) FROM pg_stat_activity
+                  WHERE backend_type = 'client backend')::float8
+              / current_setting('max_connections')::float8" ;;
+lag)
+    sql="SELECT CASE WHEN pg_is_in_recovery() THEN
+                  CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
+                       THEN 0
+                       ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END
+                ELSE coalesce((SELECT extract(epoch FROM max(replay_lag)) FROM pg_stat_replication), 0)
+           END::float8" ;;
+latency)
+    sql="" ;;
+-h|--help|"")
+    sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'
+    [ "$mode" = "" ] && exit 2
+    exit 0 ;;
+*)
+    echo "postgres.sh: unknown mode $mode (active, connections, lag, latency)" >&2
+    exit 2 ;;
+esac
+
+if [ "$mode" = latency ]; then
+    out=$(printf '\\timing on\nSELECT 1;\n' | "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 "$@" 2>/dev/null) || exit 1
+    # psql prints "1" then "Time: 0.214 ms" (or "Time: 1234.5 ms (00:01.235)")
+    out=$(printf '%s\n' "$out" | sed -n 's/^Time: \([0-9][0-9]*\.[0-9]*\) ms.*/\1/p')
+else
+    out=$("$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -c "$sql" "$@" 2>/dev/null) || exit 1
+fi
+# exactly one plain number, or nothing at all
+case $out in
+''|*[!0-9.eE+-]*) echo "postgres.sh: $mode: not a number: $out" >&2; exit 1 ;;
+esac
+printf '%s\n' "$out"

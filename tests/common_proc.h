@@ -1,0 +1,195 @@
+/* Helpers of the tests that run sluice's programs and scripts: find the
+ * built binaries next to the test, start sluice-worker with its log in a
+ * file, run a command and capture its output, write small scripts. */
+#ifndef SLUICE_TEST_COMMON_PROC_H
+#define SLUICE_TEST_COMMON_PROC_H
+
+#ifndef _DEFAULT_SOURCE
+#define _DEFAULT_SOURCE
+#endif
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static char proc_bin_dir[PATH_MAX] = "build/bin";
+static pid_t proc_pids[32];   /* workers started and not yet stopped */
+
+static inline void proc_forget(pid_t pid) {
+    for (int i = 0; i < 32; i++)
+        if (proc_pids[i] == pid) proc_pids[i] = 0;
+}
+
+/* cmocka teardown: kills the workers a failed test left running. */
+static inline int proc_teardown(void **state) {
+    (void)state;
+    for (int i = 0; i < 32; i++) {
+        if (!proc_pids[i]) continue;
+        kill(proc_pids[i], SIGKILL);
+        waitpid(proc_pids[i], NULL, 0);
+        proc_pids[i] = 0;
+    }
+    return 0;
+}
+
+/* The binaries are in ../bin from the test binary (any BUILD dir). */
+static inline void proc_init(const char *argv0) {
+    const char *slash = strrchr(argv0, '/');
+    if (slash) snprintf(proc_bin_dir, sizeof(proc_bin_dir), "%.*s/../bin", (int)(slash - argv0), argv0);
+}
+
+static inline const char *proc_bin(const char *name) {
+    static char buf[4][PATH_MAX + 64];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof(buf[k]), "%s/%s", proc_bin_dir, name);
+    return buf[k];
+}
+
+/* Writes an executable script "name" into "dir" with "body" (a #!/bin/sh
+ * script); returns its path (static, 4 in rotation). */
+static inline const char *proc_script(const char *dir, const char *name, const char *body) {
+    static char buf[4][600];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof(buf[k]), "%s/%s", dir, name);
+    FILE *f = fopen(buf[k], "w");
+    if (!f) fail_msg("cannot write %s", buf[k]);
+    fputs(body, f);
+    fclose(f);
+    chmod(buf[k], 0755);
+    return buf[k];
+}
+
+/* Starts sluice-worker on the harness's server in namespace "t" with
+ * "args" (NULL-terminated); its stderr is appended to "log". */
+static inline pid_t proc_worker(const harness_redis *h, const char *const *args, const char *log) {
+    char *argv[96];
+    int n = 0;
+    argv[n++] = (char *)proc_bin("sluice-worker");
+    argv[n++] = (char *)"--redis";
+    argv[n++] = (char *)h->url;
+    argv[n++] = (char *)"--namespace";
+    argv[n++] = (char *)"t";
+    for (int i = 0; args[i] && n < 94; i++) argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) dup2(fd, 2);
+        unsetenv("SLUICE_REDIS_URL");
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    for (int i = 0; i < 32; i++)
+        if (!proc_pids[i]) { proc_pids[i] = pid; break; }
+    return pid;
+}
+
+/* Waits for "pid" at most "ms"; returns its wait status, or -1. */
+static inline int proc_wait(pid_t pid, long ms) {
+    long long end = harness_now_ms() + ms;
+    int status;
+    while (harness_now_ms() < end) {
+        if (waitpid(pid, &status, WNOHANG) == pid) return status;
+        harness_sleep_ms(10);
+    }
+    return -1;
+}
+
+/* SIGTERM, and the worker must exit 0 within 10 s. */
+static inline void proc_stop(pid_t pid) {
+    kill(pid, SIGTERM);
+    int st = proc_wait(pid, 10000);
+    if (st >= 0) proc_forget(pid);
+    if (st < 0) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); fail_msg("worker did not stop"); }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("worker exited with status %d", st);
+}
+
+/* Runs argv with "env" (NAME=VALUE strings, NULL-terminated, added to the
+ * environment; may be NULL), "in" on stdin (may be NULL), stdout into
+ * "out" (NUL-terminated), stderr into "err" when not NULL. Returns the exit
+ * status, or -1 (killed, or not done in 30 s). */
+static inline int proc_run(const char *const *argv, const char *const *env, const char *in, char *out, size_t outn,
+                           char *err, size_t errn) {
+    int ip[2], op[2], ep[2];
+    if (pipe(ip) < 0 || pipe(op) < 0 || pipe(ep) < 0) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+        dup2(ip[0], 0);
+        dup2(op[1], 1);
+        dup2(ep[1], 2);
+        /* only 0, 1 and 2: a daemon the command starts (pg_ctl) must not
+         * keep the pipes open */
+        close(ip[0]); close(op[1]); close(ep[1]);
+        close(ip[1]); close(op[0]); close(ep[0]);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(ip[0]); close(op[1]); close(ep[1]);
+    if (in) {
+        size_t len = strlen(in), off = 0;
+        while (off < len) {
+            ssize_t k = write(ip[1], in + off, len - off);
+            if (k <= 0) break;
+            off += (size_t)k;
+        }
+    }
+    close(ip[1]);
+    size_t on = 0, en = 0;
+    char dump[512];
+    int open_o = 1, open_e = 1;
+    while (open_o || open_e) {
+        if (open_o) {
+            ssize_t k = read(op[0], on + 1 < outn ? out + on : dump, on + 1 < outn ? outn - 1 - on : sizeof(dump));
+            if (k > 0) { if (on + 1 < outn) on += (size_t)k; }
+            else open_o = 0;
+            continue;
+        }
+        ssize_t k = read(ep[0], err && en + 1 < errn ? err + en : dump,
+                         err && en + 1 < errn ? errn - 1 - en : sizeof(dump));
+        if (k > 0) { if (err && en + 1 < errn) en += (size_t)k; }
+        else open_e = 0;
+    }
+    if (outn) out[on] = '\0';
+    if (err && errn) err[en] = '\0';
+    close(op[0]);
+    close(ep[0]);
+    int st = proc_wait(pid, 30000);
+    if (st < 0) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); return -1; }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The whole file as a NEW string ("" when missing). */
+static inline char *proc_slurp(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) return strdup("");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t k = fread(s, 1, (size_t)n, f);
+    s[k] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* Lines of "text" containing "needle". */
+static inline int proc_count(const char *text, const char *needle) {
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+#endif
