@@ -141,7 +141,7 @@ fuzz-build:
 # ---- demo (issue 9) ----
 # make demo: the incident replayed in real time on an embedded redis-server
 # (scripts/demo.sh); sluice-demo is its database stand-in, traffic, live view
-# and summary. gnuplot-nox draws the plot (bootstrap's extra-package argument).
+# and summary. gnuplot-nox (installed by deps) draws the plot.
 DEMO_T0 := $(if $(filter demo,$(MAKECMDGOALS)),$(shell date +%s))
 
 $(BUILD)/bin/sluice-demo: $(BUILD)/obj/scripts/demo/sluice-demo.o $(LIBA)
@@ -150,6 +150,5 @@ $(BUILD)/bin/sluice-demo: $(BUILD)/obj/scripts/demo/sluice-demo.o $(LIBA)
 
 .PHONY: demo
 demo: deps
-	@./scripts/bootstrap.sh gnuplot-nox
 	$(MAKE) --no-print-directory all $(BUILD)/bin/sluice-demo
 	BUILD=$(BUILD) DEMO_T0=$(DEMO_T0) ./scripts/demo.sh

@@ -1,6 +1,7 @@
-/* sluice governor control law: tiered AIMD with hysteresis and a dwell time
- * that turns signal pressure into each class's admitted fraction. Pure: no
- * I/O, no clock, no Redis; the essay is in include/sluice/governor.h. */
+/* sluice governor control law (v2): tiered, smoothed, proportional AIMD with
+ * hysteresis, a dwell time and a wait for a reading newer than the last
+ * change, turning signal pressure into each class's admitted fraction. Pure:
+ * no I/O, no clock, no Redis; the essay is in include/sluice/governor.h. */
 #include "sluice/governor.h"
 
 #include <jansson.h>
@@ -19,7 +20,7 @@
 #define PRESSURE_MAX 1e9        /* pressures are clamped to +-this: keeps text and JSON sane */
 #define TICK_MS_MAX 3600000     /* ms, one hour */
 #define DWELL_MS_MAX 86400000   /* ms, one day */
-#define STATE_VERSION 1
+#define STATE_VERSION 2        /* 1: before smoothing; still decoded */
 
 /* Local copy so this file needs nothing but libc, libm and jansson. */
 static const char *const tier_words[SLUICE_TIERS] = {"critical", "high", "normal", "low"};
@@ -103,11 +104,16 @@ void sluice_law_params_default(sluice_law_params *p)
     p->tick_ms = 1000;
     p->decrease = 0.5;
     p->increase = 0.1;
-    p->band = 0.2;
+    p->band = 0.1;
     p->dwell_ms = 5000;
     p->stale_pressure = 1.5;
     p->escalate = 0.05;
     p->snap = 0.01;
+    p->smoothing = 0.3;
+    p->jump = 0.1;
+    p->cut_gain = 2.5;
+    p->raise_span = 0.3;
+    p->calm_ms = 5000;
 }
 
 int sluice_law_params_check(const sluice_law_params *p, char *why, size_t whylen)
@@ -130,6 +136,16 @@ int sluice_law_params_check(const sluice_law_params *p, char *why, size_t whylen
         return fail(why, whylen, "escalate must be a finite number of at least 0");
     if (!isfinite(p->snap) || p->snap < 0 || p->snap >= 0.5)
         return fail(why, whylen, "snap must be at least 0 and below 0.5");
+    if (!isfinite(p->smoothing) || p->smoothing <= 0 || p->smoothing > 1)
+        return fail(why, whylen, "smoothing must be above 0 and at most 1");
+    if (!isfinite(p->jump) || p->jump < 0)
+        return fail(why, whylen, "jump must be a finite number of at least 0");
+    if (!isfinite(p->cut_gain) || p->cut_gain < 0)
+        return fail(why, whylen, "cut_gain must be a finite number of at least 0");
+    if (!isfinite(p->raise_span) || p->raise_span < 0)
+        return fail(why, whylen, "raise_span must be a finite number of at least 0");
+    if (p->calm_ms < 0 || p->calm_ms > DWELL_MS_MAX)
+        return fail(why, whylen, "calm_ms must be 0..%d ms", DWELL_MS_MAX);
     return 0;
 }
 
@@ -149,6 +165,10 @@ static int check_state(const sluice_law_state *st, char *why, size_t whylen)
     if (st->has_change && st->last_action == SLUICE_LAW_HOLD)
         return fail(why, whylen, "state: a change cannot be a hold");
     if (!isfinite(st->last_pressure)) return fail(why, whylen, "state: last_pressure is not finite");
+    if (st->has_reading != 0 && st->has_reading != 1)
+        return fail(why, whylen, "state: has_reading must be 0 or 1");
+    if (!isfinite(st->smoothed) || st->smoothed > PRESSURE_MAX || st->smoothed < -PRESSURE_MAX)
+        return fail(why, whylen, "state: smoothed is not a finite pressure");
     return 0;
 }
 
@@ -221,10 +241,21 @@ int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *s
 /* What this tick's signals add up to. */
 struct reading {
     size_t counted;                   /* signals that count toward pressure */
-    double pressure;                  /* worst of them; 0 if none */
+    double pressure;                  /* raw: worst of them; 0 if none */
     const sluice_law_signal *driver;  /* the worst one, NULL if none */
     int driver_stale;
     const sluice_law_signal *held;    /* first stale signal with policy hold, or NULL */
+    /* fresh signals only: what the smoothing sees */
+    size_t fresh;                     /* fresh signals that count */
+    double fresh_pressure;            /* worst of them */
+    const sluice_law_signal *fresh_driver;
+    int64_t newest_ms;                /* ms, newest observation time among them */
+    /* stale assume-pressure signals: counted at params.stale_pressure */
+    const sluice_law_signal *stale_driver; /* the first of them, NULL if none */
+    /* what the law acts on: the smoothed fresh pressure or stale_pressure */
+    double acted;
+    const sluice_law_signal *acted_driver;
+    int acted_stale;
 };
 
 static int is_stale(const sluice_law_signal *s)
@@ -241,8 +272,16 @@ static double pressure_of(const sluice_law_signal *s)
     return p;
 }
 
+/* ms, when the reading of s was observed (now - age; a negative age is 0). */
+static int64_t observed_at(const sluice_law_signal *s, int64_t now)
+{
+    int64_t age = s->age_ms < 0 ? 0 : s->age_ms;
+    if (now < 0 && age > INT64_MAX + now) return INT64_MIN;
+    return now - age;
+}
+
 static void read_signals(const sluice_law_params *p, const sluice_law_signal *sig, size_t n,
-                         struct reading *r)
+                         int64_t now, struct reading *r)
 {
     memset(r, 0, sizeof *r);
     r->pressure = 0;
@@ -262,6 +301,62 @@ static void read_signals(const sluice_law_params *p, const sluice_law_signal *si
             r->driver_stale = stale;
         }
         r->counted++;
+        if (stale) {
+            if (!r->stale_driver) r->stale_driver = s;
+        } else {
+            int64_t obs = observed_at(s, now);
+            if (r->fresh == 0 || ps > r->fresh_pressure) {
+                r->fresh_pressure = ps;
+                r->fresh_driver = s;
+            }
+            if (r->fresh == 0 || obs > r->newest_ms) r->newest_ms = obs;
+            r->fresh++;
+        }
+    }
+}
+
+/* Folds a new fresh reading into the smoothed pressure: an EWMA over
+ * readings (not ticks), so a slow collector is not over-counted; a reading
+ * above the smoothed value by more than params.jump is a real step, taken at
+ * once. With no fresh signal the smoothing restarts from the next reading. */
+static void smooth(const sluice_law_params *p, sluice_law_state *st, const struct reading *r)
+{
+    if (r->fresh == 0) {
+        st->has_reading = 0;
+        st->reading_ms = 0;
+        st->smoothed = 0;
+        return;
+    }
+    if (!st->has_reading) {
+        st->has_reading = 1;
+        st->smoothed = r->fresh_pressure;
+        st->reading_ms = r->newest_ms;
+        return;
+    }
+    if (r->newest_ms <= st->reading_ms) return; /* nothing new since the last tick */
+    if (r->fresh_pressure - st->smoothed > p->jump)
+        st->smoothed = r->fresh_pressure;
+    else
+        st->smoothed += p->smoothing * (r->fresh_pressure - st->smoothed);
+    st->reading_ms = r->newest_ms;
+}
+
+/* What the law acts on: the smoothed fresh pressure, or stale_pressure when a
+ * stale assume-pressure signal counts and is worse. */
+static void acted_on(const sluice_law_params *p, const sluice_law_state *st, struct reading *r)
+{
+    r->acted = 0;
+    r->acted_driver = NULL;
+    r->acted_stale = 0;
+    if (r->counted == 0) return;
+    if (r->fresh > 0) {
+        r->acted = st->smoothed;
+        r->acted_driver = r->fresh_driver;
+    }
+    if (r->stale_driver && (r->fresh == 0 || p->stale_pressure > r->acted)) {
+        r->acted = p->stale_pressure;
+        r->acted_driver = r->stale_driver;
+        r->acted_stale = 1;
     }
 }
 
@@ -339,21 +434,43 @@ struct plan {
     sluice_law_action action;
     int tier;                          /* the tier cut or raised; -1 otherwise */
     int moves;                         /* 1 if the action moves some fraction */
+    double factor;                     /* CUT: what the tier's fractions are multiplied by */
+    double step;                       /* RAISE: what is added to the tier's fractions */
     const sluice_law_signal *driver;
     int driver_stale;
     char summary[SLUICE_LAW_SUMMARY];
 };
 
-static double cut_one(const sluice_law_params *p, double f, double floor)
+/* The multiplier of a cut: proportional to how far the acted-on pressure is
+ * over "from" (target, or the last cut's pressure when escalating), never
+ * deeper than params.decrease. */
+static double cut_factor(const sluice_law_params *p, double over)
 {
-    double nf = f * p->decrease;
+    double f = 1.0 - p->cut_gain * over;
+    if (p->cut_gain == 0 || f < p->decrease) f = p->decrease;
+    if (f > 1.0) f = 1.0;
+    return f;
+}
+
+/* The additive step of a raise: params.increase when the headroom below the
+ * band is at least raise_span, proportionally less closer to the band. */
+static double raise_step(const sluice_law_params *p, double headroom)
+{
+    if (p->raise_span <= 0 || headroom >= p->raise_span) return p->increase;
+    if (headroom <= 0) return 0;
+    return p->increase * headroom / p->raise_span;
+}
+
+static double cut_one(const sluice_law_params *p, double factor, double f, double floor)
+{
+    double nf = f * factor;
     if (nf < floor + p->snap) nf = floor;
     return nf;
 }
 
-static double raise_one(const sluice_law_params *p, double f)
+static double raise_one(const sluice_law_params *p, double step, double f)
 {
-    double nf = f + p->increase;
+    double nf = f + step;
     if (nf > 1.0 - p->snap) nf = 1.0;
     return nf;
 }
@@ -363,18 +480,25 @@ static double raise_one(const sluice_law_params *p, double f)
 static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now,
                    const struct reading *r, const struct survey *sv, struct plan *pl)
 {
-    double P = r->pressure;
+    double P = r->pressure, A = r->acted;
     char who[96];
     int64_t since = st->has_change ? elapsed(now, st->last_change_ms) : INT64_MAX;
     int in_dwell = since < p->dwell_ms;
-    int calm_zone = P < 1.0 - p->band;
+    int calm_zone = A < 1.0 - p->band;
+    /* After a change the law waits for a reading of the driving signal that
+     * was observed after it: with a delayed or slow signal, every reading in
+     * between still shows the world before the change. A stale driver (or no
+     * signal at all) has no readings to wait for. */
+    int settled = !st->has_change || !r->acted_driver || r->acted_stale ||
+                  observed_at(r->acted_driver, now) > st->last_change_ms;
 
     memset(pl, 0, sizeof *pl);
     pl->action = SLUICE_LAW_HOLD;
     pl->tier = -1;
-    pl->driver = r->driver;
-    pl->driver_stale = r->driver_stale;
-    signal_words(r->driver, r->driver_stale, who, sizeof who);
+    pl->factor = 1.0;
+    pl->driver = r->acted_driver ? r->acted_driver : r->driver;
+    pl->driver_stale = r->acted_driver ? r->acted_stale : r->driver_stale;
+    signal_words(pl->driver, pl->driver_stale, who, sizeof who);
 
     /* The calm streak is what a raise waits for; a held stale signal breaks
      * it, since nobody can vouch that its part of the database is calm. */
@@ -389,29 +513,40 @@ static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now
     }
 
     if (r->counted > 0 && P >= 2.0) {
+        /* Raw, not smoothed: one reading at critical is enough. */
         pl->action = SLUICE_LAW_CRITICAL;
+        pl->driver = r->driver;
+        pl->driver_stale = r->driver_stale;
+        signal_words(r->driver, r->driver_stale, who, sizeof who);
         for (int t = SLUICE_TIER_HIGH; t <= SLUICE_TIER_LOW; t++)
             if (sv->above_floor[t]) pl->moves = 1;
         say(pl->summary, sizeof pl->summary,
                  "critical: %s pressure %.2f at or over critical; every class at its floor",
                  who, P);
-    } else if (P > 1.0) {
+    } else if (A > 1.0) {
         int t = tier_to_cut(sv);
-        int worse = st->last_action == SLUICE_LAW_CUT && P > st->last_pressure + p->escalate;
+        int worse = st->last_action == SLUICE_LAW_CUT && A > st->last_pressure + p->escalate;
+        int escalating = worse && (in_dwell || !settled);
         if (t < 0) {
             say(pl->summary, sizeof pl->summary,
-                     "hold: %s pressure %.2f over target, but every class is at its floor", who, P);
+                     "hold: %s pressure %.2f over target, but every class is at its floor", who, A);
         } else if (in_dwell && !worse) {
             say(pl->summary, sizeof pl->summary,
                      "hold: %s pressure %.2f over target, dwell %lld of %lld ms since last %s",
-                     who, P, (long long)since, (long long)p->dwell_ms,
+                     who, A, (long long)since, (long long)p->dwell_ms,
                      action_words[st->last_action]);
+        } else if (!settled && !worse) {
+            say(pl->summary, sizeof pl->summary,
+                     "hold: %s pressure %.2f over target, waiting for a reading newer than the last %s",
+                     who, A, action_words[st->last_action]);
         } else {
             pl->action = SLUICE_LAW_CUT;
             pl->tier = t;
             pl->moves = 1;
-            say(pl->summary, sizeof pl->summary, "cut %s tier: %s pressure %.2f over target",
-                     tier_words[t], who, P);
+            pl->factor = cut_factor(p, escalating ? A - st->last_pressure : A - 1.0);
+            say(pl->summary, sizeof pl->summary, "cut %s tier by %.0f%%: %s pressure %.2f over target%s",
+                     tier_words[t], 100.0 * (1.0 - pl->factor), who, A,
+                     escalating ? " and rising" : "");
         }
     } else if (calm_zone) {
         int t = tier_to_raise(sv);
@@ -424,26 +559,31 @@ static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now
                      "hold: %s is stale and its policy is hold, so nothing is raised", who);
         } else if (t < 0) {
             say(pl->summary, sizeof pl->summary,
-                     "hold: pressure %.2f, every class at full admission", P);
-        } else if (calm_for < p->dwell_ms) {
+                     "hold: pressure %.2f, every class at full admission", A);
+        } else if (calm_for < p->calm_ms) {
             say(pl->summary, sizeof pl->summary,
-                     "hold: pressure %.2f below %.2f for %lld of %lld ms before a raise", P,
-                     1.0 - p->band, (long long)calm_for, (long long)p->dwell_ms);
+                     "hold: pressure %.2f below %.2f for %lld of %lld ms before a raise", A,
+                     1.0 - p->band, (long long)calm_for, (long long)p->calm_ms);
         } else if (in_dwell) {
             say(pl->summary, sizeof pl->summary,
-                     "hold: pressure %.2f, dwell %lld of %lld ms since last %s", P,
+                     "hold: pressure %.2f, dwell %lld of %lld ms since last %s", A,
                      (long long)since, (long long)p->dwell_ms, action_words[st->last_action]);
+        } else if (!settled) {
+            say(pl->summary, sizeof pl->summary,
+                     "hold: pressure %.2f, waiting for a reading of %s newer than the last %s", A,
+                     who, action_words[st->last_action]);
         } else {
             pl->action = SLUICE_LAW_RAISE;
             pl->tier = t;
             pl->moves = 1;
+            pl->step = raise_step(p, 1.0 - p->band - A);
             say(pl->summary, sizeof pl->summary,
-                     "raise %s tier: pressure %.2f below %.2f for %lld ms", tier_words[t], P,
-                     1.0 - p->band, (long long)calm_for);
+                     "raise %s tier by %.3f: pressure %.2f below %.2f for %lld ms", tier_words[t],
+                     pl->step, A, 1.0 - p->band, (long long)calm_for);
         }
     } else {
         say(pl->summary, sizeof pl->summary,
-                 "hold: %s pressure %.2f within band %.2f..1.00", who, P, 1.0 - p->band);
+                 "hold: %s pressure %.2f within band %.2f..1.00", who, A, 1.0 - p->band);
     }
 }
 
@@ -462,7 +602,7 @@ static double apply(const sluice_law_params *p, const struct plan *pl, sluice_la
         nf = c->floor;
         say(body, sizeof body, "at floor %.2f: pressure at or over critical", nf);
     } else if (pl->action == SLUICE_LAW_CUT && t == pl->tier) {
-        nf = cut_one(p, f, c->floor);
+        nf = cut_one(p, pl->factor, f, c->floor);
         if (nf < f)
             say(body, sizeof body, "cut %.2f -> %.2f: over target, %s tier shed first", f, nf,
                      tier_words[t]);
@@ -474,7 +614,7 @@ static double apply(const sluice_law_params *p, const struct plan *pl, sluice_la
     } else if (pl->action == SLUICE_LAW_CUT) {
         say(body, sizeof body, "at floor %.2f: over target", f);
     } else if (pl->action == SLUICE_LAW_RAISE && t == pl->tier) {
-        nf = raise_one(p, f);
+        nf = raise_one(p, pl->step, f);
         if (nf > f)
             say(body, sizeof body, "raised %.2f -> %.2f: calm, %s tier recovers first", f,
                      nf, tier_words[t]);
@@ -515,8 +655,11 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
     /* A clock that stepped back restarts the dwell instead of stretching it. */
     if (st->has_change && now_ms < st->last_change_ms) st->last_change_ms = now_ms;
     if (st->calm && now_ms < st->calm_since_ms) st->calm_since_ms = now_ms;
+    if (st->has_reading && now_ms < st->reading_ms) st->reading_ms = now_ms;
 
-    read_signals(p, signals, nsig, &r);
+    read_signals(p, signals, nsig, now_ms, &r);
+    smooth(p, st, &r);
+    acted_on(p, st, &r);
     survey_classes(classes, ncls, &sv);
     decide(p, st, now_ms, &r, &sv, &pl);
 
@@ -529,7 +672,7 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
         st->has_change = 1;
         st->last_change_ms = now_ms;
         st->last_action = pl.action;
-        st->last_pressure = r.pressure;
+        st->last_pressure = pl.action == SLUICE_LAW_CRITICAL ? r.pressure : r.acted;
     }
     st->ticks = st->ticks < INT64_MAX ? st->ticks + 1 : INT64_MAX;
     st->last_tick_ms = now_ms;
@@ -537,6 +680,7 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
     if (out) {
         out->action = pl.action;
         out->pressure = r.pressure;
+        out->acted = r.acted;
         out->driver = pl.driver ? pl.driver->name : NULL;
         out->driver_stale = pl.driver ? pl.driver_stale : 0;
         out->driver_value = pl.driver && !pl.driver_stale ? pl.driver->value : NAN;
@@ -554,6 +698,7 @@ void sluice_law_state_init(sluice_law_state *st)
     memset(st, 0, sizeof *st);
     st->last_action = SLUICE_LAW_HOLD;
     st->last_pressure = 0;
+    st->smoothed = 0;
 }
 
 int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len)
@@ -565,7 +710,7 @@ int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len)
     if (buf && len > 0) buf[0] = '\0';
     if (!st || !buf || len == 0) return -1;
     if (check_state(st, NULL, 0) < 0) return -1;
-    o = json_pack("{s:i, s:I, s:I, s:b, s:I, s:s, s:f, s:b, s:I}",
+    o = json_pack("{s:i, s:I, s:I, s:b, s:I, s:s, s:f, s:b, s:I, s:b, s:I, s:f}",
                   "v", STATE_VERSION,
                   "ticks", (json_int_t)st->ticks,
                   "last_tick_ms", (json_int_t)st->last_tick_ms,
@@ -574,7 +719,10 @@ int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len)
                   "last_action", action_words[st->last_action],
                   "last_pressure", st->last_pressure,
                   "calm", st->calm,
-                  "calm_since_ms", (json_int_t)st->calm_since_ms);
+                  "calm_since_ms", (json_int_t)st->calm_since_ms,
+                  "has_reading", st->has_reading,
+                  "reading_ms", (json_int_t)st->reading_ms,
+                  "smoothed", st->smoothed);
     if (!o) return -1;
     text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
     json_decref(o);
@@ -594,27 +742,37 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st)
     json_t *root;
     json_error_t err;
     sluice_law_state s;
-    int has_change = 0, calm = 0;
+    int has_change = 0, calm = 0, has_reading = 0;
     json_int_t version = 0, ticks = 0, last_tick = 0, last_change = 0, calm_since = 0;
+    json_int_t reading = 0;
     const char *action = NULL;
-    double pressure = 0;
-    int rc = -1;
+    double pressure = 0, smoothed = 0;
+    int rc = -1, ok;
 
     if (!text || !st) return -1;
     root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
     if (!root) return -1;
-    if (json_is_object(root) &&
-        json_unpack_ex(root, &err, 0, "{s:I, s:I, s:I, s:b, s:I, s:s, s:F, s:b, s:I}",
-                       "v", &version,
-                       "ticks", &ticks,
-                       "last_tick_ms", &last_tick,
-                       "has_change", &has_change,
-                       "last_change_ms", &last_change,
-                       "last_action", &action,
-                       "last_pressure", &pressure,
-                       "calm", &calm,
-                       "calm_since_ms", &calm_since) == 0 &&
-        version == STATE_VERSION) {
+    ok = json_is_object(root) &&
+         json_unpack_ex(root, &err, 0, "{s:I, s:I, s:I, s:b, s:I, s:s, s:F, s:b, s:I}",
+                        "v", &version,
+                        "ticks", &ticks,
+                        "last_tick_ms", &last_tick,
+                        "has_change", &has_change,
+                        "last_change_ms", &last_change,
+                        "last_action", &action,
+                        "last_pressure", &pressure,
+                        "calm", &calm,
+                        "calm_since_ms", &calm_since) == 0;
+    /* A v1 state (from a leader still running the first law) has no
+     * smoothing: the new leader starts it from the next reading. */
+    if (ok && version == STATE_VERSION)
+        ok = json_unpack_ex(root, &err, 0, "{s:b, s:I, s:F}",
+                            "has_reading", &has_reading,
+                            "reading_ms", &reading,
+                            "smoothed", &smoothed) == 0;
+    else if (ok)
+        ok = version == 1;
+    if (ok) {
         sluice_law_state_init(&s);
         s.ticks = (int64_t)ticks;
         s.last_tick_ms = (int64_t)last_tick;
@@ -623,6 +781,9 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st)
         s.last_pressure = pressure;
         s.calm = calm ? 1 : 0;
         s.calm_since_ms = (int64_t)calm_since;
+        s.has_reading = has_reading ? 1 : 0;
+        s.reading_ms = (int64_t)reading;
+        s.smoothed = smoothed;
         if (action_parse(action, &s.last_action) == 0 && check_state(&s, NULL, 0) == 0) {
             *st = s;
             rc = 0;

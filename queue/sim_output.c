@@ -1,5 +1,6 @@
-/* Simulator output: the report as JSON (jansson) and the time series as CSV
- * for plotting. The only I/O is to a FILE* the caller passes. */
+/* Simulator output: the report as JSON (jansson), the time series as CSV
+ * for plotting, and the gnuplot script that plots it. The only I/O is to a
+ * FILE* the caller passes. */
 #include <stdlib.h>
 
 #include <jansson.h>
@@ -67,14 +68,15 @@ char *sluice_sim_report_json(const sluice_sim_report *r, int minutes)
     sluice_sim_report_goals(r, &g);
     const sluice_law_params *p = &s->params;
     json_t *root = json_pack(
-        "{s:s,s:I,s:{s:f,s:I,s:I,s:f},s:{s:I,s:f,s:f,s:f,s:I,s:f,s:f,s:f},"
+        "{s:s,s:I,s:{s:f,s:I,s:I,s:f},s:{s:I,s:f,s:f,s:f,s:I,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I},"
         "s:{s:f,s:f,s:I,s:b,s:b,s:b,s:b,s:b,s:b}}",
         "scenario", s->name, "seed", (json_int_t)s->seed, "signal", "target", s->sig_target,
         "period_ms", (json_int_t)s->sig_period_ms, "delay_ms", (json_int_t)s->sig_delay_ms,
         "noise", s->sig_noise, "params", "tick_ms", (json_int_t)p->tick_ms, "decrease",
         p->decrease, "increase", p->increase, "band", p->band, "dwell_ms",
         (json_int_t)p->dwell_ms, "stale_pressure", p->stale_pressure, "escalate", p->escalate,
-        "snap", p->snap, "goals", "p99_ratio", g.p99_ratio, "spare_used", g.spare_used,
+        "snap", p->snap, "smoothing", p->smoothing, "jump", p->jump, "cut_gain", p->cut_gain,
+        "raise_span", p->raise_span, "calm_ms", (json_int_t)p->calm_ms, "goals", "p99_ratio", g.p99_ratio, "spare_used", g.spare_used,
         "max_reversals_hour", (json_int_t)g.max_reversals_hour, "p99_met", g.p99_met,
         "incident_shown", g.incident_shown, "spare_met", g.spare_met, "sooner_met",
         g.sooner_met, "stable_met", g.stable_met, "no_loss", g.no_loss);
@@ -122,4 +124,59 @@ int sluice_sim_report_write_csv(const sluice_sim_report *r, FILE *f, int64_t per
         fputc('\n', f);
     }
     return ferror(f) ? -1 : 0;
+}
+
+/* The same text as scripts/sim/plot.gp (tests/test_sim.c checks they match). */
+static const char plot_gnuplot[] =
+    "# Plots a `sluicectl simulate --csv` file: one row of panels per policy;\n"
+    "# left: disk utilisation and admitted background rate; right: interactive\n"
+    "# p99 (log) and background backlog. `sluicectl simulate --plot FILE.png`\n"
+    "# runs this same script (compiled in); by hand:\n"
+    "#   gnuplot -e \"csv='build/sim/incident.csv'; png='build/sim/incident.png'\" scripts/sim/plot.gp\n"
+    "if (!exists(\"csv\")) csv = 'build/sim/incident.csv'\n"
+    "if (!exists(\"png\")) png = 'build/sim/incident.png'\n"
+    "if (!exists(\"title\")) title = 'sluice incident replay'\n"
+    "if (!exists(\"target\")) target = 0.70\n"
+    "set terminal pngcairo size 1600,1900 font \",10\"\n"
+    "set output png\n"
+    "set datafile separator \",\"\n"
+    "set key top left horizontal font \",9\" samplen 2\n"
+    "set xrange [0:24]\n"
+    "set xtics 0,2,24 format \"%g:00\"\n"
+    "set grid xtics ytics lc rgb \"#dddddd\"\n"
+    "policies = \"baseline no_limit fixed threshold governor\"\n"
+    "set termoption noenhanced\n"
+    "set multiplot layout 5,2 title title font \",14\"\n"
+    "do for [i=1:5] {\n"
+    "    p = word(policies, i)\n"
+    "    c = 2 + (i - 1) * 4\n"
+    "    # left: utilisation and admitted rate\n"
+    "    set title p.\" — utilisation and admitted background rate\" font \",11\"\n"
+    "    set ylabel \"utilisation\"\n"
+    "    set yrange [0:1.05]\n"
+    "    set ytics nomirror\n"
+    "    set y2label \"IO/s\"\n"
+    "    if (i == 1) { set y2range [0:1] } else { set y2range [0:*] }\n"
+    "    set y2tics\n"
+    "    unset logscale y\n"
+    "    plot csv every ::1 using ($1/3600):(column(c)) with lines lw 1 lc rgb \"#1f77b4\" title \"utilisation\", \\\n"
+    "         csv every ::1 using ($1/3600):(column(c+2)) axes x1y2 with lines lw 1 lc rgb \"#ff7f0e\" title \"admitted IO/s\", \\\n"
+    "         target with lines dt 2 lc rgb \"#888888\" title \"target\"\n"
+    "    # right: p99 and backlog\n"
+    "    set title p.\" — interactive p99 and backlog\" font \",11\"\n"
+    "    set ylabel \"p99 ms (log)\"\n"
+    "    set logscale y\n"
+    "    set yrange [1:100000]\n"
+    "    set y2label \"backlog IO units\"\n"
+    "    # the baseline has no backlog at all: give its empty axis a range\n"
+    "    if (i == 1) { set y2range [0:1] } else { set y2range [0:*] }\n"
+    "    plot csv every ::1 using ($1/3600):(column(c+1)) with lines lw 1 lc rgb \"#d62728\" title \"p99 ms\", \\\n"
+    "         csv every ::1 using ($1/3600):(column(c+3)) axes x1y2 with lines lw 1 lc rgb \"#2ca02c\" title \"backlog\"\n"
+    "    unset logscale y\n"
+    "}\n"
+    "unset multiplot\n";
+
+const char *sluice_sim_plot_script(void)
+{
+    return plot_gnuplot;
 }

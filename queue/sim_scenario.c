@@ -324,7 +324,8 @@ static int parse_classes(json_t *root, sluice_sim_scenario *s, sluice_error *err
 static int parse_governor(json_t *root, sluice_sim_scenario *s, sluice_error *err)
 {
     static const char *const keys[] = {"tick_ms", "decrease", "increase", "band", "dwell_ms",
-                                       "stale_pressure", "escalate", "snap", NULL};
+                                       "stale_pressure", "escalate", "snap", "smoothing",
+                                       "jump", "cut_gain", "raise_span", "calm_ms", NULL};
     const char *P = "governor";
     char why[160];
     int rc;
@@ -341,7 +342,12 @@ static int parse_governor(json_t *root, sluice_sim_scenario *s, sluice_error *er
         integer(o, P, "dwell_ms", 0, &p->dwell_ms, err) < 0 ||
         num(o, P, "stale_pressure", 0, &p->stale_pressure, err) < 0 ||
         num(o, P, "escalate", 0, &p->escalate, err) < 0 ||
-        num(o, P, "snap", 0, &p->snap, err) < 0)
+        num(o, P, "snap", 0, &p->snap, err) < 0 ||
+        num(o, P, "smoothing", 0, &p->smoothing, err) < 0 ||
+        num(o, P, "jump", 0, &p->jump, err) < 0 ||
+        num(o, P, "cut_gain", 0, &p->cut_gain, err) < 0 ||
+        num(o, P, "raise_span", 0, &p->raise_span, err) < 0 ||
+        integer(o, P, "calm_ms", 0, &p->calm_ms, err) < 0)
         return -1;
     if (sluice_law_params_check(p, why, sizeof why) < 0) return bad(err, P, NULL, why);
     return 0;
@@ -505,6 +511,15 @@ int sluice_sim_scenario_set_params(sluice_sim_scenario *s, const sluice_law_para
     }
     s->params = *p;
     return 0;
+}
+
+void sluice_sim_scenario_signal(const sluice_sim_scenario *s, int64_t *period_ms,
+                                 int64_t *delay_ms, double *target)
+{
+    if (!s) return;
+    if (period_ms) *period_ms = s->sig_period_ms;
+    if (delay_ms) *delay_ms = s->sig_delay_ms;
+    if (target) *target = s->sig_target;
 }
 
 int sluice_sim_scenario_set_signal_timing(sluice_sim_scenario *s, int64_t period_ms,

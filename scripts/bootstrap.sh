@@ -5,8 +5,9 @@ set -eu
 
 # libmicrohttpd-dev: sluice-worker's /metrics; prometheus: promtool for the
 # metrics and alert-rule tests; postgresql (+ postgresql-client, pgbench):
-# the PostgreSQL sampler's test against a real server.
-PKGS="pkg-config libhiredis-dev libev-dev libjansson-dev libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev libmicrohttpd-dev prometheus postgresql postgresql-client"
+# the PostgreSQL sampler's test against a real server; gnuplot-nox: the plots
+# of make demo and sluicectl simulate --plot.
+PKGS="pkg-config libhiredis-dev libev-dev libjansson-dev libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev libmicrohttpd-dev prometheus postgresql postgresql-client gnuplot-nox"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 
 missing=""

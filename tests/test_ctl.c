@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "common.h"
+#include "sluice/sim.h"
 
 /* ----------------------------------------------------------- running it */
 
@@ -1135,6 +1136,182 @@ static void top_prints_a_snapshot_per_second_when_not_a_terminal(void **state) {
     run_free(&r);
 }
 
+/* ----------------------------------------------------------- simulate */
+
+/* A fresh temporary directory's path + "/" + name, into buf. */
+static const char *sim_path(char *buf, size_t len, const char *name) {
+    static char dir[64] = "";
+    if (!dir[0]) {
+        snprintf(dir, sizeof(dir), "/tmp/sluicectl-sim-XXXXXX");
+        if (!mkdtemp(dir)) fail_msg("mkdtemp");
+    }
+    snprintf(buf, len, "%s/%s", dir, name);
+    return buf;
+}
+
+/* 1 if "prog" is an executable in $PATH. */
+static int in_path(const char *prog) {
+    const char *path = getenv("PATH");
+    char dir[4096], file[4200];
+    while (path && *path) {
+        size_t n = strcspn(path, ":");
+        snprintf(dir, sizeof(dir), "%.*s", (int)n, path);
+        snprintf(file, sizeof(file), "%s/%s", n ? dir : ".", prog);
+        if (access(file, X_OK) == 0) return 1;
+        path += n + (path[n] == ':');
+    }
+    return 0;
+}
+
+static void simulate_json_names_every_policy_and_the_goals_without_redis(void **state) {
+    /* A dead Redis URL: simulate must not connect at all. */
+    run_result r = RUN(state, "simulate", "--json", "--redis", "redis://127.0.0.1:1");
+    if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
+    json_t *v = parse_out(&r);
+    json_t *pol = json_object_get(v, "policies");
+    static const char *const names[] = {"baseline", "no_limit", "fixed", "threshold", "governor"};
+    assert_int_equal(json_array_size(pol), 5);
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(pol, i), "policy")), names[i]);
+    json_t *g = json_object_get(v, "goals");
+    static const char *const goals[] = {"p99_met", "incident_shown", "spare_met", "sooner_met", "stable_met",
+                                        "no_loss"};
+    for (size_t i = 0; i < sizeof(goals) / sizeof(goals[0]); i++)
+        if (!json_is_boolean(json_object_get(g, goals[i]))) fail_msg("goals.%s missing", goals[i]);
+    assert_true(json_is_true(json_object_get(g, "p99_met")));
+    assert_string_equal(json_string_value(json_object_get(v, "scenario")), "incident");
+    json_decref(v);
+    run_free(&r);
+}
+
+static void simulate_prints_the_table_and_every_goal_with_its_figures(void **state) {
+    run_result r = RUN(state, "simulate", "--seed", "3", "--signal-period", "10s", "--signal-delay", "0s");
+    if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
+    assert_string_equal(r.err, "");
+    static const char *const want[] = {"policy", "baseline", "no_limit", "fixed", "threshold", "governor",
+                                       "per class", "certificates", "goals", "peak minute", "spare capacity",
+                                       "best safe fixed", "reversals", "no job lost"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (!strstr(r.out, want[i])) fail_msg("output misses '%s':\n%s", want[i], r.out);
+    run_free(&r);
+}
+
+static void simulate_of_a_bad_scenario_exits_2_naming_the_problem(void **state) {
+    json_t *root = json_loads(sluice_sim_incident_json(), 0, NULL);
+    assert_non_null(root);
+    json_object_set_new(json_object_get(root, "database"), "capacity_iops", json_real(-5));
+    char *text = json_dumps(root, 0);
+    json_decref(root);
+    run_result r = RUN_IN(state, text, "simulate", "-");
+    assert_int_equal(r.code, 2);
+    assert_string_equal(r.out, "");
+    assert_one_line_error(&r, "database.capacity_iops");
+    run_free(&r);
+    free(text);
+
+    r = RUN_IN(state, "{\"name\": \"x\",", "simulate", "-");
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "malformed JSON");
+    run_free(&r);
+
+    char path[256];
+    FILE *f = fopen(sim_path(path, sizeof(path), "colour.json"), "w");
+    assert_non_null(f);
+    root = json_loads(sluice_sim_incident_json(), 0, NULL);
+    json_object_set_new(root, "colour", json_true());
+    json_dumpf(root, f, 0);
+    json_decref(root);
+    fclose(f);
+    r = RUN(state, "simulate", path);
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "colour");
+    run_free(&r);
+
+    r = RUN(state, "simulate", "--signal-delay", "soon");
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "--signal-delay");
+    run_free(&r);
+    r = RUN(state, "simulate", "--set", "band=1.5");
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "band");
+    run_free(&r);
+    r = RUN(state, "simulate", sim_path(path, sizeof(path), "missing.json"));
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "missing.json");
+    run_free(&r);
+}
+
+static void simulate_csv_writes_the_time_series(void **state) {
+    char path[256];
+    sim_path(path, sizeof(path), "incident.csv");
+    run_result r = RUN(state, "simulate", "--csv", path, "--csv-period", "60s");
+    if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
+    run_free(&r);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    char line[2048];
+    size_t rows = 0;
+    assert_non_null(fgets(line, sizeof(line), f));
+    assert_true(strncmp(line, "t_s,baseline_util,baseline_p99_ms,", 34) == 0);
+    assert_non_null(strstr(line, "governor_backlog_io"));
+    while (fgets(line, sizeof(line), f)) rows++;
+    fclose(f);
+    assert_int_equal(rows, 24 * 60);
+    /* a file that cannot be written is a runtime failure */
+    r = RUN(state, "simulate", "--csv", "/nonexistent-dir/x.csv");
+    assert_int_equal(r.code, 1);
+    assert_one_line_error(&r, "/nonexistent-dir/x.csv");
+    run_free(&r);
+}
+
+static void simulate_plot_writes_a_png_with_gnuplot(void **state) {
+    if (!in_path("gnuplot")) skip(); /* scripts/bootstrap.sh installs gnuplot-nox */
+    char path[256];
+    sim_path(path, sizeof(path), "incident.png");
+    run_result r = RUN(state, "simulate", "--plot", path);
+    if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
+    run_free(&r);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    unsigned char magic[8] = {0};
+    assert_int_equal(fread(magic, 1, 8, f), 8);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    assert_memory_equal(magic, "\x89PNG\r\n\x1a\n", 8);
+    assert_true(size > 10000);
+}
+
+static void simulate_plot_without_gnuplot_exits_1_saying_so(void **state) {
+    char path[256];
+    char *old = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
+    setenv("PATH", "/nonexistent", 1);
+    run_result r = RUN(state, "simulate", "--plot", sim_path(path, sizeof(path), "none.png"));
+    if (old) setenv("PATH", old, 1);
+    else unsetenv("PATH");
+    free(old);
+    assert_int_equal(r.code, 1);
+    assert_one_line_error(&r, "gnuplot");
+    run_free(&r);
+}
+
+static void simulate_help_lists_every_option(void **state) {
+    run_result r = RUN(state, "simulate", "--help");
+    assert_int_equal(r.code, 0);
+    static const char *const want[] = {"--seed", "--json", "--csv", "--plot", "--signal-period",
+                                       "--signal-delay", "--set", "Exit codes"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        if (!strstr(r.out, want[i])) fail_msg("simulate --help misses %s", want[i]);
+    run_free(&r);
+    r = RUN(state, "--help");
+    assert_non_null(strstr(r.out, "simulate"));
+    run_free(&r);
+    r = RUN(state, "simulate", "--frobnicate");
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "--frobnicate");
+    run_free(&r);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     const char *slash = strrchr(argv[0], '/');
@@ -1194,6 +1371,13 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_changed_limit_shows_in_status_and_in_audit),
         cmocka_unit_test(audit_merges_class_and_global_entries_newest_first),
         cmocka_unit_test(top_prints_a_snapshot_per_second_when_not_a_terminal),
+        cmocka_unit_test(simulate_json_names_every_policy_and_the_goals_without_redis),
+        cmocka_unit_test(simulate_prints_the_table_and_every_goal_with_its_figures),
+        cmocka_unit_test(simulate_of_a_bad_scenario_exits_2_naming_the_problem),
+        cmocka_unit_test(simulate_csv_writes_the_time_series),
+        cmocka_unit_test(simulate_plot_writes_a_png_with_gnuplot),
+        cmocka_unit_test(simulate_plot_without_gnuplot_exits_1_saying_so),
+        cmocka_unit_test(simulate_help_lists_every_option),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

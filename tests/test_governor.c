@@ -734,6 +734,9 @@ static void assert_state_equal(const sluice_law_state *a, const sluice_law_state
     assert_true(a->last_pressure == b->last_pressure); /* bit-exact */
     assert_int_equal(a->calm, b->calm);
     assert_true(a->calm_since_ms == b->calm_since_ms);
+    assert_int_equal(a->has_reading, b->has_reading);
+    assert_true(a->reading_ms == b->reading_ms);
+    assert_true(a->smoothed == b->smoothed); /* bit-exact */
 }
 
 static void test_state_encode_decode_round_trips_exactly(void **unused)
@@ -879,6 +882,261 @@ static void test_state_encode_fails_cleanly_when_the_buffer_is_too_small(void **
     assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), -1);
 }
 
+/* ================================================================ v2 */
+
+/* One tick where iops_util reads pressure P, observed "age" ms ago. */
+static void step_aged(rig *r, double P, int64_t age)
+{
+    r->sig[0].has_value = 1;
+    r->sig[0].value = 100 * P;
+    r->sig[0].age_ms = age;
+    tick(r);
+}
+
+static void test_a_single_noisy_reading_over_target_does_not_cut_but_a_sustained_one_does(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.p.smoothing = 0.5;
+    r.p.jump = 0.3;
+    for (int t = 0; t < 20; t++) step(&r, 0.9);
+    step(&r, 1.05); /* smoothed 0.975: noise, not a crossing */
+    assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+    assert_float_equal(r.d.pressure, 1.05, 1e-9);
+    assert_float_equal(r.d.acted, 0.975, 1e-9);
+    step(&r, 0.9);
+    assert_int_equal(r.changes, 0);
+    step(&r, 1.05); /* smoothed 0.9375 -> 0.99375: still under target */
+    assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+    step(&r, 1.05); /* -> 1.021875: sustained, so it is over target now */
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    assert_int_equal(r.changes, 1);
+    assert_float_equal(r.d.acted, 1.021875, 1e-9);
+}
+
+static void test_a_reading_far_above_the_smoothed_pressure_is_taken_at_once(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.p.smoothing = 0.2;
+    for (int t = 0; t < 20; t++) step(&r, 0.5);
+    step(&r, 1.3); /* 0.8 above: more than jump, a real step */
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    assert_float_equal(r.d.acted, 1.3, 1e-9);
+}
+
+static void test_smoothing_folds_each_reading_in_once_however_many_ticks_see_it(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.p.jump = 10;
+    r.p.smoothing = 0.5;
+    r.sig[0].stale_after_ms = 300000;
+    step_aged(&r, 0.4, 0);
+    for (int t = 1; t <= 59; t++) step_aged(&r, 0.4, t * 1000); /* one reading, 60 ticks */
+    step_aged(&r, 0.8, 0);                                    /* the next one */
+    for (int t = 1; t <= 10; t++) step_aged(&r, 0.8, t * 1000);
+    assert_float_equal(r.d.acted, 0.6, 1e-9); /* one EWMA step, not eleven */
+    assert_float_equal(r.st.smoothed, 0.6, 1e-9);
+}
+
+static void test_a_critical_reading_drops_to_floors_at_once_whatever_the_smoothed_pressure(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.p.smoothing = 0.1;
+    r.p.jump = 10; /* no shortcut through the smoothing */
+    for (int t = 0; t < 30; t++) step(&r, 0.3);
+    step(&r, 2.0);
+    assert_int_equal(r.d.action, SLUICE_LAW_CRITICAL);
+    assert_true(r.d.acted < 1.0);
+    for (int i = C_HIGH; i < NCLS; i++) assert_true(is_at_floor(&r, i));
+}
+
+static void test_after_a_change_the_law_waits_for_a_reading_observed_after_it(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.p.dwell_ms = 5000;
+    r.sig[0].stale_after_ms = 300000;
+    /* A 60 s mean published 60 s late: the reading in hand at each tick was
+     * observed (60 + s) seconds ago, s into the current period. */
+    int64_t t0 = r.now;
+    step_aged(&r, 1.3, 60000);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    double after_cut = F(&r, C_LOW_A);
+    /* Two more minutes of readings observed before the cut: however long
+     * the dwell has run, they show the world before it, so no second cut. */
+    for (int s = 1; s < 120; s++) {
+        int64_t observed = t0 + (int64_t)(s / 60) * 60000 - 60000;
+        step_aged(&r, 1.3, r.now - observed);
+        assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+        assert_float_equal(F(&r, C_LOW_A), after_cut, 1e-12);
+    }
+    assert_non_null(strstr(r.d.summary, "newer"));
+    /* The first reading observed after the cut still says over target: cut. */
+    step_aged(&r, 1.3, 0);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    assert_true(F(&r, C_LOW_A) < after_cut);
+}
+
+static void test_a_delayed_signal_also_delays_the_next_raise_until_it_shows_the_last_one(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    at_floors(&r);
+    r.sig[0].stale_after_ms = 300000;
+    int raises = 0;
+    int64_t last_raise = INT64_MIN;
+    for (int s = 0; s < 600; s++) {
+        /* readings every 60 s, each 90 s old when it arrives */
+        int64_t observed = (r.now + r.p.tick_ms - 90000) / 60000 * 60000;
+        step_aged(&r, 0.2, r.now + r.p.tick_ms - observed);
+        if (r.d.action == SLUICE_LAW_RAISE) {
+            assert_true(observed > last_raise); /* only on a reading newer than the raise */
+            last_raise = r.now;
+            raises++;
+        }
+    }
+    assert_true(raises >= 3);
+    assert_true(raises <= 600 / 60 + 1);
+}
+
+static void test_cuts_are_proportional_to_the_overshoot_and_never_deeper_than_decrease(void **unused)
+{
+    rig a, b, c;
+    (void)unused;
+    rig_init(&a);
+    rig_init(&b);
+    rig_init(&c);
+    step(&a, 1.05);
+    step(&b, 1.15);
+    step(&c, 1.9);
+    assert_int_equal(a.d.action, SLUICE_LAW_CUT);
+    assert_int_equal(b.d.action, SLUICE_LAW_CUT);
+    assert_int_equal(c.d.action, SLUICE_LAW_CUT);
+    assert_float_equal(F(&a, C_LOW_A), 1.0 - a.p.cut_gain * 0.05, 1e-9);
+    assert_true(F(&b, C_LOW_A) < F(&a, C_LOW_A));
+    assert_float_equal(F(&c, C_LOW_A), c.p.decrease, 1e-12);
+    /* cut_gain 0: every cut is by decrease, as the first law did */
+    rig_init(&a);
+    a.p.cut_gain = 0;
+    step(&a, 1.01);
+    assert_float_equal(F(&a, C_LOW_A), a.p.decrease, 1e-12);
+}
+
+static void test_raise_steps_are_sized_by_the_headroom_below_the_band(void **unused)
+{
+    rig far, near;
+    (void)unused;
+    rig_init(&far);
+    rig_init(&near);
+    set_all(&far, 0.3);
+    set_all(&near, 0.3);
+    for (int t = 0; t < 30 && far.raises == 0; t++) step(&far, 0.1);
+    for (int t = 0; t < 30 && near.raises == 0; t++) step(&near, 1.0 - near.p.band - 0.03);
+    assert_int_equal(far.raises, 1);
+    assert_int_equal(near.raises, 1);
+    assert_float_equal(F(&far, C_HIGH), 0.3 + far.p.increase, 1e-9);
+    assert_float_equal(F(&near, C_HIGH), 0.3 + near.p.increase * 0.03 / near.p.raise_span, 1e-9);
+    assert_true(F(&near, C_NORMAL) == 0.3); /* still one tier at a time */
+}
+
+static void test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh(void **unused)
+{
+    sluice_law_state st;
+    rig r;
+    (void)unused;
+    const char *v1 = "{\"v\":1,\"ticks\":28,\"last_tick_ms\":28000,\"has_change\":true,"
+                     "\"last_change_ms\":26000,\"last_action\":\"raise\",\"last_pressure\":0.33,"
+                     "\"calm\":true,\"calm_since_ms\":16000}";
+    memset(&st, 0x5a, sizeof st);
+    assert_int_equal(sluice_law_state_decode(v1, &st), 0);
+    assert_true(st.ticks == 28);
+    assert_int_equal(st.last_action, SLUICE_LAW_RAISE);
+    assert_int_equal(st.has_reading, 0);
+    assert_true(st.smoothed == 0);
+    /* and the law runs on from it: the dwell since the raise still counts */
+    rig_init(&r);
+    set_all(&r, 0.5);
+    r.st = st;
+    r.now = 27000;
+    r.last_change = 26000;
+    for (int t = 0; t < 10; t++) step(&r, 0.3);
+    assert_true(r.min_gap >= r.p.dwell_ms);
+    assert_true(r.raises >= 1);
+    /* a version the law does not know is refused */
+    char v3[512];
+    snprintf(v3, sizeof v3, "%s", v1);
+    v3[5] = '3';
+    assert_int_equal(sluice_law_state_decode(v3, &st), -1);
+}
+
+static void test_the_widest_state_fits_the_documented_buffer(void **unused)
+{
+    sluice_law_state st;
+    char buf[SLUICE_LAW_STATE_JSON];
+    (void)unused;
+    sluice_law_state_init(&st);
+    st.ticks = INT64_MAX;
+    st.last_tick_ms = INT64_MIN;
+    st.has_change = 1;
+    st.last_change_ms = INT64_MIN;
+    st.last_action = SLUICE_LAW_CRITICAL;
+    st.last_pressure = -1.2345678901234567e-300;
+    st.calm = 1;
+    st.calm_since_ms = INT64_MIN;
+    st.has_reading = 1;
+    st.reading_ms = INT64_MIN;
+    st.smoothed = -9.8765432109876543e8;
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), 0);
+    assert_true(strlen(buf) < sizeof buf);
+    assert_non_null(strstr(buf, "\"v\":2"));
+    st.smoothed = NAN;
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), -1);
+    st.smoothed = 0;
+    st.has_reading = 2;
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), -1);
+}
+
+static void test_new_params_out_of_range_are_rejected_naming_them(void **unused)
+{
+    sluice_law_params p, d;
+    char why[128];
+    (void)unused;
+    sluice_law_params_default(&d);
+#define BAD(field, v, word)                                                                    \
+    do {                                                                                       \
+        p = d;                                                                                 \
+        p.field = v;                                                                           \
+        assert_int_equal(sluice_law_params_check(&p, why, sizeof why), -1);                    \
+        assert_non_null(strstr(why, word));                                                    \
+    } while (0)
+    BAD(smoothing, 0, "smoothing");
+    BAD(smoothing, 1.5, "smoothing");
+    BAD(smoothing, NAN, "smoothing");
+    BAD(jump, -0.1, "jump");
+    BAD(jump, INFINITY, "jump");
+    BAD(cut_gain, -1, "cut_gain");
+    BAD(raise_span, -1, "raise_span");
+    BAD(raise_span, NAN, "raise_span");
+    BAD(calm_ms, -1, "calm_ms");
+#undef BAD
+    p = d;
+    p.smoothing = 1;
+    p.jump = 0;
+    p.cut_gain = 0;
+    p.raise_span = 0;
+    p.calm_ms = 0;
+    assert_int_equal(sluice_law_params_check(&p, why, sizeof why), 0);
+}
+
 /* ================================================================ main */
 
 int main(void)
@@ -915,6 +1173,17 @@ int main(void)
         cmocka_unit_test(test_a_new_leader_with_the_decoded_state_decides_exactly_as_the_old_one_would),
         cmocka_unit_test(test_state_decode_rejects_garbage_and_truncated_json_without_crashing),
         cmocka_unit_test(test_state_encode_fails_cleanly_when_the_buffer_is_too_small),
+        cmocka_unit_test(test_a_single_noisy_reading_over_target_does_not_cut_but_a_sustained_one_does),
+        cmocka_unit_test(test_a_reading_far_above_the_smoothed_pressure_is_taken_at_once),
+        cmocka_unit_test(test_smoothing_folds_each_reading_in_once_however_many_ticks_see_it),
+        cmocka_unit_test(test_a_critical_reading_drops_to_floors_at_once_whatever_the_smoothed_pressure),
+        cmocka_unit_test(test_after_a_change_the_law_waits_for_a_reading_observed_after_it),
+        cmocka_unit_test(test_a_delayed_signal_also_delays_the_next_raise_until_it_shows_the_last_one),
+        cmocka_unit_test(test_cuts_are_proportional_to_the_overshoot_and_never_deeper_than_decrease),
+        cmocka_unit_test(test_raise_steps_are_sized_by_the_headroom_below_the_band),
+        cmocka_unit_test(test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh),
+        cmocka_unit_test(test_the_widest_state_fits_the_documented_buffer),
+        cmocka_unit_test(test_new_params_out_of_range_are_rejected_naming_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

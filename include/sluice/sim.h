@@ -124,6 +124,11 @@ void sluice_sim_scenario_params(const sluice_sim_scenario *s, sluice_law_params 
 int sluice_sim_scenario_set_params(sluice_sim_scenario *s, const sluice_law_params *p,
                                    sluice_error *err);
 
+/* The signal's period and delay (ms) and its target (utilisation); any out
+ * pointer may be NULL. */
+void sluice_sim_scenario_signal(const sluice_sim_scenario *s, int64_t *period_ms,
+                                int64_t *delay_ms, double *target);
+
 /* Changes the signal's period and delay (ms, period >= step, delay >= 0);
  * returns 0 or -1 with *err set. */
 int sluice_sim_scenario_set_signal_timing(sluice_sim_scenario *s, int64_t period_ms,
@@ -204,6 +209,12 @@ void sluice_sim_report_goals(const sluice_sim_report *r, sluice_sim_goals *out);
 /* Writes the results as one JSON object (with per-minute p50/p99 when
  * "minutes" is non-zero). Returns NEW text (free with free()) or NULL. */
 char *sluice_sim_report_json(const sluice_sim_report *r, int minutes);
+
+/* The gnuplot script that plots the CSV below, one row of panels per
+ * policy (the same text as scripts/sim/plot.gp). It reads the variables csv
+ * (input path), png (output path), title and target when they are set (e.g.
+ * with gnuplot -e). BORROWED, static. */
+const char *sluice_sim_plot_script(void);
 
 /* Writes a CSV time series, one row per "period_s" seconds (>= 1): time,
  * then for each policy utilisation (mean), interactive p99 (ms), admitted

@@ -1,10 +1,12 @@
-# Plots a sluice-sim CSV: one row of panels per policy; left: disk
-# utilisation and admitted background rate; right: interactive p99 (log)
-# and background backlog.
+# Plots a `sluicectl simulate --csv` file: one row of panels per policy;
+# left: disk utilisation and admitted background rate; right: interactive
+# p99 (log) and background backlog. `sluicectl simulate --plot FILE.png`
+# runs this same script (compiled in); by hand:
 #   gnuplot -e "csv='build/sim/incident.csv'; png='build/sim/incident.png'" scripts/sim/plot.gp
 if (!exists("csv")) csv = 'build/sim/incident.csv'
 if (!exists("png")) png = 'build/sim/incident.png'
 if (!exists("title")) title = 'sluice incident replay'
+if (!exists("target")) target = 0.70
 set terminal pngcairo size 1600,1900 font ",10"
 set output png
 set datafile separator ","
@@ -29,7 +31,7 @@ do for [i=1:5] {
     unset logscale y
     plot csv every ::1 using ($1/3600):(column(c)) with lines lw 1 lc rgb "#1f77b4" title "utilisation", \
          csv every ::1 using ($1/3600):(column(c+2)) axes x1y2 with lines lw 1 lc rgb "#ff7f0e" title "admitted IO/s", \
-         0.70 with lines dt 2 lc rgb "#888888" title "target"
+         target with lines dt 2 lc rgb "#888888" title "target"
     # right: p99 and backlog
     set title p." — interactive p99 and backlog" font ",11"
     set ylabel "p99 ms (log)"
