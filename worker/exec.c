@@ -25,7 +25,6 @@
 #define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 #define TAIL 1024   /* bytes of stderr kept as the failure reason */
 
-extern char **environ;
 
 typedef struct child {
     sluice_worker *w;
@@ -189,71 +188,25 @@ static void cancel_cb(sluice_worker_job *job, void *arg) {
     cancelled = c;
 }
 
-/* NEW environment: the inherited one without SLUICE_REDIS_URL (it may hold
- * a password) and SLUICE_JOB_*, plus the job's three variables. */
-static char **make_env(const sluice_job *job) {
-    size_t n = 0;
-    while (environ && environ[n]) n++;
-    char **env = calloc(n + 4, sizeof(char *));
-    if (!env) return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strncmp(environ[i], "SLUICE_REDIS_URL=", 17) == 0 || strncmp(environ[i], "SLUICE_JOB_", 11) == 0)
-            continue;
-        env[k++] = environ[i];
-    }
-    char *v[3];
-    size_t idl = strlen(sluice_job_id(job)) + 32, cll = strlen(sluice_job_class(job)) + 32;
-    v[0] = malloc(idl);
-    v[1] = malloc(cll);
-    v[2] = malloc(48);
-    if (!v[0] || !v[1] || !v[2]) { free(v[0]); free(v[1]); free(v[2]); free(env); return NULL; }
-    snprintf(v[0], idl, "SLUICE_JOB_ID=%s", sluice_job_id(job));
-    snprintf(v[1], cll, "SLUICE_JOB_CLASS=%s", sluice_job_class(job));
-    snprintf(v[2], 48, "SLUICE_JOB_ATTEMPT=%d", sluice_job_attempt(job));
-    env[k++] = v[0];
-    env[k++] = v[1];
-    env[k++] = v[2];
-    env[k] = NULL;
-    return env;
-}
-
-static void free_env(char **env) {
-    size_t k = 0;
-    while (env[k]) k++;
-    for (size_t i = k - 3; i < k; i++) free(env[i]);
-    free(env);
-}
-
 void exec_handler(sluice_worker *w, sluice_worker_job *job, void *userdata) {
     exec_spec *spec = userdata;
     const sluice_job *sj = sluice_worker_job_get(job);
     int in[2] = {-1, -1}, er[2] = {-1, -1};
-    char **env = make_env(sj);
+    char id[SLUICE_ID_MAX + 16], cls[SLUICE_ID_MAX + 20], attempt[48];
+    snprintf(id, sizeof(id), "SLUICE_JOB_ID=%s", sluice_job_id(sj));
+    snprintf(cls, sizeof(cls), "SLUICE_JOB_CLASS=%s", sluice_job_class(sj));
+    snprintf(attempt, sizeof(attempt), "SLUICE_JOB_ATTEMPT=%d", sluice_job_attempt(sj));
+    const char *env[] = {id, cls, attempt, NULL};
     child *c = calloc(1, sizeof(*c));
-    if (!env || !c || pipe(in) < 0 || pipe(er) < 0) goto fail;
+    if (!c || pipe(in) < 0 || pipe(er) < 0) goto fail;
     for (int i = 0; i < 2; i++) {
         fcntl(in[i], F_SETFD, FD_CLOEXEC);
         fcntl(er[i], F_SETFD, FD_CLOEXEC);
     }
-    pid_t pid = fork();
+    pid_t pid = spawn_group(spec->argv, env, in[0], -1, er[1]);
     if (pid < 0) goto fail;
-    if (pid == 0) {
-        setpgid(0, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int s = 1; s < 32; s++)
-            if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
-        if (dup2(in[0], 0) < 0 || dup2(er[1], 2) < 0) _exit(127);
-        execve(spec->argv[0], spec->argv, env);
-        dprintf(2, "cannot run %s: %s\n", spec->argv[0], strerror(errno));
-        _exit(127);
-    }
-    setpgid(pid, pid);   /* also here, so a kill before the child's own call finds the group */
     close(in[0]);
     close(er[1]);
-    free_env(env);
     c->w = w;
     c->job = job;
     c->pid = pid;
@@ -281,7 +234,6 @@ fail:;
         if (in[i] >= 0) close(in[i]);
         if (er[i] >= 0) close(er[i]);
     }
-    if (env) free_env(env);
     free(c);
     sluice_worker_done(w, job, 0, reason);
 }

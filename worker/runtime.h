@@ -5,11 +5,21 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sluice/diskstats.h"
 #include "sluice/worker.h"
 
 struct json_t;
+
+/* --------------------------- child processes -------------------------- */
+
+/* Forks and execve()s argv[0] with argv in a new process group, signals at
+ * their defaults, fd0/fd1/fd2 (-1: the worker's own) as its stdin, stdout and
+ * stderr, and the worker's environment minus SLUICE_REDIS_URL and the names
+ * "extra" ("NAME=value" strings, NULL-terminated, may be NULL) sets, plus
+ * "extra". Returns the pid, or -1. */
+pid_t spawn_group(char *const *argv, const char *const *extra, int fd0, int fd1, int fd2);
 
 /* -------------------------- exec handlers --------------------------- */
 

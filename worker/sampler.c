@@ -29,6 +29,8 @@
 #include "sluice/diskstats.h"
 #include "runtime.h"
 
+#define SIGNAL_VAR_MAX 96 /* "SLUICE_SIGNAL=" and a 64-byte name */
+
 #define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
 #define OUT_MAX 255              /* bytes of stdout a sampler may print */
@@ -41,7 +43,6 @@
 #define FIRST_RUN 1.2            /* s after start: just after the governor's first tick */
 #define DISKSTATS_MAX (1 << 20)  /* bytes */
 
-extern char **environ;
 
 typedef struct sampler {
     struct sampler_set *set;
@@ -480,61 +481,23 @@ static void child_cb(struct ev_loop *loop, ev_child *cw, int revents) {
     report(s, v);
 }
 
-/* NEW environment: the inherited one without SLUICE_REDIS_URL (it may
- * hold a password), plus SLUICE_SIGNAL naming the sampler's signal. */
-static char **make_env(const sampler *s) {
-    size_t n = 0;
-    while (environ && environ[n]) n++;
-    char **env = calloc(n + 2, sizeof(char *));
-    if (!env) return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strncmp(environ[i], "SLUICE_REDIS_URL=", 17) == 0 || strncmp(environ[i], "SLUICE_SIGNAL=", 14) == 0)
-            continue;
-        env[k++] = environ[i];
-    }
-    size_t len = strlen(s->spec.signal) + 16;
-    env[k] = malloc(len);
-    if (!env[k]) { free(env); return NULL; }
-    snprintf(env[k], len, "SLUICE_SIGNAL=%s", s->spec.signal);
-    return env;
-}
-
-static void free_env(char **env) {
-    size_t k = 0;
-    while (env[k]) k++;
-    free(env[k - 1]);
-    free(env);
-}
-
+/* Starts the command with SLUICE_SIGNAL naming the sampler's signal. */
 static void command_run(sampler *s) {
     int out[2] = {-1, -1}, er[2] = {-1, -1}, devnull = -1;
-    char **env = make_env(s);
-    if (!env || pipe(out) < 0 || pipe(er) < 0 || (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+    char var[SIGNAL_VAR_MAX];
+    snprintf(var, sizeof(var), "SLUICE_SIGNAL=%s", s->spec.signal);
+    const char *env[] = {var, NULL};
+    if (pipe(out) < 0 || pipe(er) < 0 || (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
         goto fail;
     for (int i = 0; i < 2; i++) {
         fcntl(out[i], F_SETFD, FD_CLOEXEC);
         fcntl(er[i], F_SETFD, FD_CLOEXEC);
     }
-    pid_t pid = fork();
+    pid_t pid = spawn_group(s->spec.cmd->argv, env, devnull, out[1], er[1]);
     if (pid < 0) goto fail;
-    if (pid == 0) {
-        setpgid(0, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int sig = 1; sig < 32; sig++)
-            if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
-        if (dup2(devnull, 0) < 0 || dup2(out[1], 1) < 0 || dup2(er[1], 2) < 0) _exit(127);
-        execve(s->spec.cmd->argv[0], s->spec.cmd->argv, env);
-        dprintf(2, "cannot run %s: %s\n", s->spec.cmd->argv[0], strerror(errno));
-        _exit(127);
-    }
-    setpgid(pid, pid);
     close(out[1]);
     close(er[1]);
     close(devnull);
-    free_env(env);
     s->stat.runs++;
     s->pid = pid;
     s->out_fd = out[0];
@@ -561,7 +524,6 @@ fail:;
         if (er[i] >= 0) close(er[i]);
     }
     if (devnull >= 0) close(devnull);
-    if (env) free_env(env);
     s->stat.runs++;
     failed(s, why);
 }

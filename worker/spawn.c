@@ -1,0 +1,58 @@
+/* Child processes of the worker (job handlers, samplers): a command run with
+ * execve — never a shell — in a process group of its own, so a timeout can
+ * kill it with everything it started. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+extern char **environ;
+
+/* The worker's environment without SLUICE_REDIS_URL (it may hold a password)
+ * and without the variables "extra" sets, then "extra". NEW array of
+ * BORROWED strings (free() the array only), or NULL. */
+static char **child_env(const char *const *extra) {
+    size_t n = 0, x = 0;
+    while (environ && environ[n]) n++;
+    while (extra && extra[x]) x++;
+    char **env = calloc(n + x + 1, sizeof(*env));
+    if (!env) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *eq = strchr(environ[i], '=');
+        size_t len = eq ? (size_t)(eq - environ[i]) + 1 : strlen(environ[i]);
+        int drop = strncmp(environ[i], "SLUICE_REDIS_URL=", 17) == 0;
+        for (size_t j = 0; !drop && j < x; j++) drop = strncmp(environ[i], extra[j], len) == 0;
+        if (!drop) env[k++] = environ[i];
+    }
+    for (size_t j = 0; j < x; j++) env[k++] = (char *)extra[j];
+    env[k] = NULL;
+    return env;
+}
+
+pid_t spawn_group(char *const *argv, const char *const *extra, int fd0, int fd1, int fd2) {
+    char **env = child_env(extra);
+    if (!env) return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        setpgid(0, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        for (int s = 1; s < 32; s++)
+            if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
+        if ((fd0 >= 0 && dup2(fd0, 0) < 0) || (fd1 >= 0 && dup2(fd1, 1) < 0) || (fd2 >= 0 && dup2(fd2, 2) < 0))
+            _exit(127);
+        execve(argv[0], argv, env);
+        dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    free(env);
+    /* also here, so a kill before the child's own setpgid finds the group */
+    if (pid > 0) setpgid(pid, pid);
+    return pid;
+}
