@@ -126,7 +126,14 @@ static inline int proc_run(const char *const *argv, const char *const *env, cons
     if (pipe(ip) < 0 || pipe(op) < 0 || pipe(ep) < 0) return -1;
     pid_t pid = fork();
     if (pid == 0) {
-        for (int i = 0; env && env[i]; i++) putenv((char *)env[i]);
+        for (int i = 0; env && env[i]; i++) {
+            const char *eq = strchr(env[i], '=');
+            char name[256];
+            if (!eq || (size_t)(eq - env[i]) >= sizeof(name)) _exit(127);
+            memcpy(name, env[i], (size_t)(eq - env[i]));
+            name[eq - env[i]] = '\0';
+            setenv(name, eq + 1, 1);
+        }
         dup2(ip[0], 0);
         dup2(op[1], 1);
         dup2(ep[1], 2);

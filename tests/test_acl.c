@@ -13,7 +13,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "common.h"
+#include "common_proc.h"
 
 #define NS "sluice" /* the aclfile's key patterns name the default namespace */
 #define CLS "certs"
@@ -431,29 +431,6 @@ static void a_wrong_password_fails_as_auth_without_echoing_it(void **state) {
     assert_null(strstr(err.text, "Wr0ngButSecretPassw0rd"));
 }
 
-static char *slurp(int fd) {
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    lseek(fd, 0, SEEK_SET);
-    for (;;) {
-        if (len + 1 >= cap) buf = realloc(buf, cap *= 2);
-        ssize_t k = read(fd, buf + len, cap - len - 1);
-        if (k <= 0) break;
-        len += (size_t)k;
-    }
-    buf[len] = '\0';
-    close(fd);
-    return buf;
-}
-
-static int tmpfd(void) {
-    char path[] = "/tmp/sluice-acl-test-XXXXXX";
-    int fd = mkstemp(path);
-    if (fd < 0) fail_msg("mkstemp");
-    unlink(path);
-    return fd;
-}
-
 /* Runs sluicectl with SLUICE_REDIS_URL=url (no password on its command
  * line); returns the exit code and the output (stdout then stderr, NEW). */
 static int run_ctl(const char *url, const char *const *args, char **output) {
@@ -461,23 +438,15 @@ static int run_ctl(const char *url, const char *const *args, char **output) {
     int n = 1;
     for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
     argv[n] = NULL;
-    int out = tmpfd();
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int in = open("/dev/null", O_RDONLY);
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(out, 2);
-        setenv("SLUICE_REDIS_URL", url, 1);
-        setenv("SLUICE_NAMESPACE", NS, 1);
-        execv(ctl_bin, (char *const *)argv);
-        _exit(127);
-    }
-    int status;
-    waitpid(pid, &status, 0);
-    *output = slurp(out);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char url_var[512];
+    snprintf(url_var, sizeof(url_var), "SLUICE_REDIS_URL=%s", url);
+    const char *env[] = {url_var, "SLUICE_NAMESPACE=" NS, NULL};
+    static char out[16384], err[16384];
+    int code = proc_run(argv, env, NULL, out, sizeof(out), err, sizeof(err));
+    size_t len = strlen(out) + strlen(err) + 1;
+    *output = malloc(len);
+    snprintf(*output, len, "%s%s", out, err);
+    return code;
 }
 
 static void sluicectl_never_prints_the_password_from_sluice_redis_url(void **state) {
