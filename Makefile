@@ -138,6 +138,32 @@ fuzz:
 fuzz-build:
 	BUILD=$(BUILD) ./scripts/fuzz.sh 0
 
+# ---- chaos (issue 8) ----
+# The fault battery (docs/reliability.md). Short versions of every scenario
+# run inside `make test` (tests/test_chaos_*.c, linked with the battery's
+# machinery in tests/chaos/); `make chaos` runs the long versions
+# (SLUICE_CHAOS=long), valgrind on a 10,000-job embedded-runtime run, and,
+# when scripts/fuzz.sh exists, every fuzzer for 10 minutes.
+CHAOS_OBJ  := $(BUILD)/obj/tests/chaos/chaos.o
+CHAOS_TEST := $(filter $(BUILD)/tests/test_chaos%,$(TEST_BIN))
+CHAOS_VG   := $(BUILD)/chaos/vg-embedded
+
+# chaos.o comes last in $^ (after the archives), so the archives go again
+# after it, ahead of hiredis and jansson.
+$(CHAOS_TEST): $(CHAOS_OBJ)
+$(CHAOS_TEST): private DEP_LIBS := $(WORKER_LIB) $(LIBA) $(DEP_LIBS)
+$(CHAOS_TEST): | $(CHAOS_VG)
+
+$(CHAOS_VG): $(BUILD)/obj/tests/chaos/vg_embedded.o $(WORKER_LIB) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS)
+
+.PHONY: chaos
+chaos: deps
+	$(MAKE) --no-print-directory all $(CHAOS_TEST) $(CHAOS_VG)
+	SLUICE_CHAOS=long ./scripts/chaos.sh $(CHAOS_TEST)
+	@if [ -x scripts/fuzz.sh ]; then BUILD=$(BUILD) ./scripts/fuzz.sh 600; else echo "chaos: scripts/fuzz.sh not present, no fuzzing"; fi
+
 # ---- demo (issue 9) ----
 # make demo: the incident replayed in real time on an embedded redis-server
 # (scripts/demo.sh); sluice-demo is its database stand-in, traffic, live view

@@ -1,7 +1,7 @@
 /* The sluice-worker program against a real redis-server: exec handlers at
  * volume, kill -9 and SIGTERM of the worker, hostile payloads and
  * arguments, hanging handlers, the command line. Run from the top of the
- * tree (it runs build/bin/sluice-worker and tests/fixtures/worker/). */
+ * tree (it runs <BUILD>/bin/sluice-worker and tests/fixtures/worker/). */
 #define _DEFAULT_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,10 @@
 
 #include "common.h"
 
-#define WORKER "build/bin/sluice-worker"
+/* The sluice-worker of the build this test belongs to: <BUILD>/bin, beside
+ * <BUILD>/tests (set in main from argv[0]). */
+static char worker_bin[PATH_MAX] = "build/bin/sluice-worker";
+#define WORKER worker_bin
 
 static char fixtures[PATH_MAX];
 
@@ -451,6 +454,33 @@ static void a_failing_handler_fails_the_attempt_with_the_tail_of_its_stderr(void
     sluice_client_free(c);
 }
 
+/* The handler must not hold the worker's authenticated Redis links (ls
+ * inherits whatever the handler's shell holds). */
+static void a_handler_inherits_none_of_the_workers_redis_connections(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    class_with(c, "fds", 10, 5000, 1, 0);
+    assert_int_equal(sluice_enqueue(c, "fds", "{}", NULL, NULL, NULL), 0);
+    const char *args[] = {"--handler", "fds=/bin/sh", "-c",
+                          "if ls -l /proc/self/fd | grep -q socket; then ls -l /proc/self/fd >&2; exit 1; fi",
+                          "--", NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    long long end = harness_now_ms() + 10000;
+    sluice_class_stats cs;
+    do {
+        harness_sleep_ms(50);
+        assert_int_equal(sluice_class_stats_get(c, "fds", &cs, NULL), 0);
+    } while (cs.acked + cs.dead == 0 && harness_now_ms() < end);
+    stop_worker(pid);
+    if (cs.dead) {
+        size_t n = 0;
+        sluice_job_info *dead = sluice_dead_list(c, "fds", 0, 1, &n, NULL);
+        fail_msg("the handler saw: %s", n ? dead[0].reason : "?");
+    }
+    assert_int_equal(cs.acked, 1);
+    sluice_client_free(c);
+}
+
 static void write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -524,7 +554,10 @@ static void help_exits_0_and_misuse_exits_2(void **state) {
     assert_int_equal(run_cli(badgrace, 1), 2);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    const char *slash = strrchr(argv[0], '/');
+    if (slash) snprintf(worker_bin, sizeof(worker_bin), "%.*s/../bin/sluice-worker", (int)(slash - argv[0]), argv[0]);
     if (!realpath("tests/fixtures/worker", fixtures)) {
         fprintf(stderr, "run from the top of the tree\n");
         return 1;
@@ -540,6 +573,7 @@ int main(void) {
         cmocka_unit_test(hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_a_shell),
         cmocka_unit_test(a_hanging_handler_is_killed_at_its_timeout_with_all_its_children),
         cmocka_unit_test(a_failing_handler_fails_the_attempt_with_the_tail_of_its_stderr),
+        cmocka_unit_test(a_handler_inherits_none_of_the_workers_redis_connections),
         cmocka_unit_test(a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_restart),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

@@ -689,7 +689,13 @@ static void gov_cb(struct ev_loop *loop, ev_timer *t, int revents) {
             sluice_governor_opts o;
             sluice_governor_opts_init(&o);
             o.tick_ms = w->gov_tick_ms;
-            w->gov = sluice_governor_new(w->gov_c, w->name, &o, &err);
+            /* The lease owner is this process, not the name: a worker restarted
+             * under the same name must take a new epoch, so the fence can tell
+             * it from a frozen predecessor that wakes up. */
+            char owner[129];
+            snprintf(owner, sizeof(owner), "%.96s#%ld.%lx", w->name, (long)getpid(),
+                     (unsigned long)(ev_time() * 1e6) & 0xffffffffUL);
+            w->gov = sluice_governor_new(w->gov_c, owner, &o, &err);
             if (!w->gov) { sluice_client_free(w->gov_c); w->gov_c = NULL; }
         }
     }
