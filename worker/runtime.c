@@ -774,9 +774,9 @@ static void lat_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* ------------------------------- stop --------------------------------- */
 
-static void finish_stop(sluice_worker *w) {
-    if (w->stopped) return;
-    w->stopped = 1;
+/* Stops every timer the worker owns and closes the governor: what both a
+ * finished stop and a free must do, whichever comes first. */
+static void stop_timers(sluice_worker *w) {
     ev_timer_stop(w->loop, &w->tick);
     ev_timer_stop(w->loop, &w->grace);
     ev_timer_stop(w->loop, &w->deadline);
@@ -785,6 +785,12 @@ static void finish_stop(sluice_worker *w) {
     ev_timer_stop(w->loop, &w->gov_t);
     ev_timer_stop(w->loop, &w->lat_t);
     gov_close(w);
+}
+
+static void finish_stop(sluice_worker *w) {
+    if (w->stopped) return;
+    w->stopped = 1;
+    stop_timers(w);
     for (wclass *c = w->classes; c; c = c->next) class_wake(c);
     if (w->sub.ac) redisAsyncDisconnect(w->sub.ac);
     if (w->cmd.ac) redisAsyncDisconnect(w->cmd.ac);
@@ -900,14 +906,7 @@ sluice_worker *sluice_worker_new(struct ev_loop *loop, const char *url, const ch
 void sluice_worker_free(sluice_worker *w) {
     if (!w) return;
     w->freeing = 1;
-    ev_timer_stop(w->loop, &w->tick);
-    ev_timer_stop(w->loop, &w->grace);
-    ev_timer_stop(w->loop, &w->deadline);
-    ev_timer_stop(w->loop, &w->cmd.retry);
-    ev_timer_stop(w->loop, &w->sub.retry);
-    ev_timer_stop(w->loop, &w->gov_t);
-    ev_timer_stop(w->loop, &w->lat_t);
-    gov_close(w);
+    stop_timers(w);
     if (w->cmd.ac) redisAsyncFree(w->cmd.ac);
     if (w->sub.ac) redisAsyncFree(w->sub.ac);
     while (w->running.head) job_free(w->running.head);
