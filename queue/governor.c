@@ -169,6 +169,9 @@ static int check_state(const sluice_law_state *st, char *why, size_t whylen)
         return fail(why, whylen, "state: has_reading must be 0 or 1");
     if (!isfinite(st->smoothed) || st->smoothed > PRESSURE_MAX || st->smoothed < -PRESSURE_MAX)
         return fail(why, whylen, "state: smoothed is not a finite pressure");
+    if (!isfinite(st->reading_pressure) || st->reading_pressure > PRESSURE_MAX ||
+        st->reading_pressure < -PRESSURE_MAX)
+        return fail(why, whylen, "state: reading_pressure is not a finite pressure");
     return 0;
 }
 
@@ -316,7 +319,9 @@ static void read_signals(const sluice_law_params *p, const sluice_law_signal *si
 }
 
 /* Folds a new fresh reading into the smoothed pressure: an EWMA over
- * readings (not ticks), so a slow collector is not over-counted; a reading
+ * readings (not ticks), so a slow collector is not over-counted. A reading is
+ * new when it was observed later than the last one folded in, or in the same
+ * millisecond with another value (a fast reporter re-reporting). A reading
  * above the smoothed value by more than params.jump is a real step, taken at
  * once. With no fresh signal the smoothing restarts from the next reading. */
 static void smooth(const sluice_law_params *p, sluice_law_state *st, const struct reading *r)
@@ -324,21 +329,23 @@ static void smooth(const sluice_law_params *p, sluice_law_state *st, const struc
     if (r->fresh == 0) {
         st->has_reading = 0;
         st->reading_ms = 0;
+        st->reading_pressure = 0;
         st->smoothed = 0;
         return;
     }
     if (!st->has_reading) {
         st->has_reading = 1;
         st->smoothed = r->fresh_pressure;
-        st->reading_ms = r->newest_ms;
-        return;
-    }
-    if (r->newest_ms <= st->reading_ms) return; /* nothing new since the last tick */
-    if (r->fresh_pressure - st->smoothed > p->jump)
+    } else if (r->newest_ms < st->reading_ms ||
+               (r->newest_ms == st->reading_ms && r->fresh_pressure == st->reading_pressure)) {
+        return; /* nothing new since the last tick */
+    } else if (r->fresh_pressure - st->smoothed > p->jump) {
         st->smoothed = r->fresh_pressure;
-    else
+    } else {
         st->smoothed += p->smoothing * (r->fresh_pressure - st->smoothed);
+    }
     st->reading_ms = r->newest_ms;
+    st->reading_pressure = r->fresh_pressure;
 }
 
 /* What the law acts on: the smoothed fresh pressure, or stale_pressure when a
@@ -710,7 +717,7 @@ int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len)
     if (buf && len > 0) buf[0] = '\0';
     if (!st || !buf || len == 0) return -1;
     if (check_state(st, NULL, 0) < 0) return -1;
-    o = json_pack("{s:i, s:I, s:I, s:b, s:I, s:s, s:f, s:b, s:I, s:b, s:I, s:f}",
+    o = json_pack("{s:i, s:I, s:I, s:b, s:I, s:s, s:f, s:b, s:I, s:b, s:I, s:f, s:f}",
                   "v", STATE_VERSION,
                   "ticks", (json_int_t)st->ticks,
                   "last_tick_ms", (json_int_t)st->last_tick_ms,
@@ -722,6 +729,7 @@ int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len)
                   "calm_since_ms", (json_int_t)st->calm_since_ms,
                   "has_reading", st->has_reading,
                   "reading_ms", (json_int_t)st->reading_ms,
+                  "reading_pressure", st->reading_pressure,
                   "smoothed", st->smoothed);
     if (!o) return -1;
     text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
@@ -746,7 +754,7 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st)
     json_int_t version = 0, ticks = 0, last_tick = 0, last_change = 0, calm_since = 0;
     json_int_t reading = 0;
     const char *action = NULL;
-    double pressure = 0, smoothed = 0;
+    double pressure = 0, smoothed = 0, reading_pressure = 0;
     int rc = -1, ok;
 
     if (!text || !st) return -1;
@@ -766,9 +774,10 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st)
     /* A v1 state (from a leader still running the first law) has no
      * smoothing: the new leader starts it from the next reading. */
     if (ok && version == STATE_VERSION)
-        ok = json_unpack_ex(root, &err, 0, "{s:b, s:I, s:F}",
+        ok = json_unpack_ex(root, &err, 0, "{s:b, s:I, s:F, s:F}",
                             "has_reading", &has_reading,
                             "reading_ms", &reading,
+                            "reading_pressure", &reading_pressure,
                             "smoothed", &smoothed) == 0;
     else if (ok)
         ok = version == 1;
@@ -783,6 +792,7 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st)
         s.calm_since_ms = (int64_t)calm_since;
         s.has_reading = has_reading ? 1 : 0;
         s.reading_ms = (int64_t)reading;
+        s.reading_pressure = reading_pressure;
         s.smoothed = smoothed;
         if (action_parse(action, &s.last_action) == 0 && check_state(&s, NULL, 0) == 0) {
             *st = s;

@@ -277,11 +277,13 @@ typedef struct sluice_law_state {
     int has_reading;               /* 1 once a fresh reading was folded into smoothed;
                                     * 0 again while no fresh signal counts */
     int64_t reading_ms;            /* ms, observation time of the newest reading folded in */
+    double reading_pressure;       /* pressure: the raw pressure of that reading (a reading
+                                    * in the same ms with another value is a new one) */
     double smoothed;               /* pressure: the smoothed worst fresh pressure */
 } sluice_law_state;
 
 /* Room enough for any encoded state, terminating NUL included (the widest,
- * every number at its longest, is 326 bytes). */
+ * every number at its longest, is 373 bytes). */
 #define SLUICE_LAW_STATE_JSON 512
 
 /* Sets *st to "no history": the first cut will happen at once and the first
@@ -293,7 +295,7 @@ void sluice_law_state_init(sluice_law_state *st);
  * {"v":2,"ticks":28,"last_tick_ms":28000,"has_change":true,
  *  "last_change_ms":26000,"last_action":"raise","last_pressure":0.33,
  *  "calm":true,"calm_since_ms":16000,"has_reading":true,"reading_ms":27000,
- *  "smoothed":0.41}. Numbers round-trip exactly.
+ *  "reading_pressure":0.45,"smoothed":0.41}. Numbers round-trip exactly.
  * Returns 0, or -1 if buf is too small, an argument is NULL or the state is
  * corrupt (e.g. a non-finite number); then buf holds "" when len > 0. */
 int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len);
