@@ -116,9 +116,7 @@ int sluice_claim(sluice_client *c, const char *cls, const char *consumer, size_t
     }
     cmd m;
     cmd_init(&m);
-    cmd_fcall_class(&m, "sluice_claim", c->ns, cls);
-    cmd_int(&m, (int64_t)max);
-    cmd_str(&m, consumer ? consumer : "");
+    cmd_claim(&m, c->ns, cls, consumer, max, 0);   /* idle: see sluice_claim in sluice/client.h */
     redisReply *r = client_call(c, &m, "claim", err);
     cmd_clear(&m);
     if (!r) return -1;

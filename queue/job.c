@@ -15,12 +15,13 @@ struct sluice_job {
     int max_attempts;
     int64_t token;
     int64_t timeout_ms;   /* ms */
+    int reclaims;
     size_t payload_len;
     char payload[];       /* NUL-terminated */
 };
 
 sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt, int max_attempts,
-                    int64_t token, int64_t timeout_ms) {
+                    int64_t token, int64_t timeout_ms, int reclaims) {
     sluice_job *j = malloc(sizeof(*j) + len + 1);
     if (!j) return NULL;
     snprintf(j->id, sizeof(j->id), "%s", id);
@@ -29,6 +30,7 @@ sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt
     j->max_attempts = max_attempts;
     j->token = token;
     j->timeout_ms = timeout_ms;
+    j->reclaims = reclaims;
     j->payload_len = len;
     memcpy(j->payload, payload, len);
     j->payload[len] = '\0';
@@ -43,6 +45,7 @@ int sluice_job_attempt(const sluice_job *j) { return j->attempt; }
 int sluice_job_max_attempts(const sluice_job *j) { return j->max_attempts; }
 int64_t sluice_job_token(const sluice_job *j) { return j->token; }
 int64_t sluice_job_timeout_ms(const sluice_job *j) { return j->timeout_ms; }
+int sluice_job_reclaims(const sluice_job *j) { return j->reclaims; }
 void sluice_job_free(sluice_job *j) { free(j); }
 
 static const char *const state_names[] = {"unknown", "delayed", "ready", "leased", "dead", "done"};

@@ -1,5 +1,6 @@
 /* The Function calls as standalone commands, and the decoding of replies,
  * for callers with their own hiredis connection (see sluice/proto.h). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,29 +29,37 @@ static sluice_command *finish(sluice_command *c, sluice_error *err) {
     return c;
 }
 
-static sluice_command *start(const char *fn, const char *ns, const char *cls, sluice_error *err) {
+static sluice_command *alloc(const char *ns, sluice_error *err) {
     if (ns_check(ns, err) < 0) return NULL;
     sluice_command *c = calloc(1, sizeof(*c));
-    if (!c) {
-        err_set(err, SLUICE_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    cmd_fcall_class(&c->m, fn, ns, cls);
+    if (!c) err_set(err, SLUICE_ERR_NOMEM, "out of memory");
     return c;
 }
 
+static sluice_command *start(const char *fn, const char *ns, const char *cls, sluice_error *err) {
+    sluice_command *c = alloc(ns, err);
+    if (c) cmd_fcall_class(&c->m, fn, ns, cls);
+    return c;
+}
+
+void cmd_claim(cmd *m, const char *ns, const char *cls, const char *consumer, size_t max, int busy) {
+    cmd_fcall_class(m, "sluice_claim", ns, cls);
+    cmd_int(m, (int64_t)max);
+    cmd_str(m, consumer ? consumer : "");
+    cmd_str(m, busy ? "1" : "0");
+}
+
 sluice_command *sluice_command_claim(const char *ns, const char *cls, const char *consumer, size_t max,
-                                     sluice_error *err) {
+                                     int busy, sluice_error *err) {
     err_reset(err);
     if (sluice_name_check(cls, err) < 0) return NULL;
     if (max < 1 || max > SLUICE_BATCH_MAX) {
         err_set(err, SLUICE_ERR_ARGUMENT, "claim: max must be 1..%d", SLUICE_BATCH_MAX);
         return NULL;
     }
-    sluice_command *c = start("sluice_claim", ns, cls, err);
+    sluice_command *c = alloc(ns, err);
     if (!c) return NULL;
-    cmd_int(&c->m, (int64_t)max);
-    cmd_str(&c->m, consumer ? consumer : "");
+    cmd_claim(&c->m, ns, cls, consumer, max, busy);
     return finish(c, err);
 }
 
@@ -130,6 +139,10 @@ int sluice_claim_parse(const redisReply *r, size_t max, sluice_job **jobs, sluic
         info->status = SLUICE_CLAIM_EMPTY;
         return reply_int(e[1], &info->retry_ms) < 0 ? bad_reply(jobs, 0, info, err) : 0;
     }
+    if (strcmp(kind, "suspect") == 0 && r->elements == 2) {
+        info->status = SLUICE_CLAIM_SUSPECT;
+        return reply_strcpy(e[1], info->id, sizeof(info->id)) < 0 ? bad_reply(jobs, 0, info, err) : 0;
+    }
     if (strcmp(kind, "throttled") == 0 && r->elements == 4) {
         info->status = SLUICE_CLAIM_THROTTLED;
         if (reply_int(e[1], &info->retry_ms) < 0 || reply_strcpy(e[2], info->why, sizeof(info->why)) < 0 ||
@@ -137,19 +150,23 @@ int sluice_claim_parse(const redisReply *r, size_t max, sluice_job **jobs, sluic
             return bad_reply(jobs, 0, info, err);
         return 0;
     }
+    /* each job: id, attempt, token, timeout_ms, max_attempts, payload, reclaims */
+    enum { GROUP = 7 };
     int64_t k;
     if (strcmp(kind, "jobs") != 0 || reply_int(e[1], &k) < 0 || k < 0 || (size_t)k > max ||
-        r->elements != 2 + 6 * (size_t)k)
+        r->elements != 2 + GROUP * (size_t)k)
         return bad_reply(jobs, 0, info, err);
     info->status = SLUICE_CLAIM_JOBS;
     for (size_t i = 0; i < (size_t)k; i++) {
-        redisReply **f = e + 2 + 6 * i;
-        int64_t attempt, token, timeout, max_attempts;
+        redisReply **f = e + 2 + GROUP * i;
+        int64_t attempt, token, timeout, max_attempts, reclaims;
         if (f[0]->type != REDIS_REPLY_STRING || reply_int(f[1], &attempt) < 0 || reply_int(f[2], &token) < 0 ||
             reply_int(f[3], &timeout) < 0 || reply_int(f[4], &max_attempts) < 0 ||
-            f[5]->type != REDIS_REPLY_STRING)
+            f[5]->type != REDIS_REPLY_STRING || reply_int(f[6], &reclaims) < 0 || reclaims < 0 ||
+            reclaims > INT_MAX)
             return bad_reply(jobs, i, info, err);
-        jobs[i] = job_new(f[0]->str, f[5]->str, f[5]->len, (int)attempt, (int)max_attempts, token, timeout);
+        jobs[i] = job_new(f[0]->str, f[5]->str, f[5]->len, (int)attempt, (int)max_attempts, token, timeout,
+                          (int)reclaims);
         if (!jobs[i]) {
             bad_reply(jobs, i, info, NULL);
             err_set(err, SLUICE_ERR_NOMEM, "claim: out of memory");

@@ -50,6 +50,8 @@ void cmd_xrevrange(cmd *m, const char *ns, const char *tag, const char *suffix, 
 void cmd_fcall_class(cmd *m, const char *fn, const char *ns, const char *cls);
 /* FCALL fn nkeys NS:<suffix>...: the start of a global Function call. */
 void cmd_fcall_global(cmd *m, const char *fn, const char *ns, int nkeys, const char *const *suffixes);
+/* The whole sluice_claim call ("busy": the caller has jobs in flight). */
+void cmd_claim(cmd *m, const char *ns, const char *cls, const char *consumer, size_t max, int busy);
 
 /* Global keys' suffixes, in the order their Functions take them. */
 extern const char *const SIGNAL_KEYS[3];
@@ -96,7 +98,7 @@ char *reply_strdup(const redisReply *r);
 /* -------------------------------- jobs ------------------------------- */
 
 sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt,
-                    int max_attempts, int64_t token, int64_t timeout_ms);
+                    int max_attempts, int64_t token, int64_t timeout_ms, int reclaims);
 int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
 int opts_check(const sluice_enqueue_opts *o, sluice_error *err);
 

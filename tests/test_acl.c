@@ -371,6 +371,118 @@ static void a_governor_reports_signals_and_ticks_the_gates(void **state) {
     sluice_client_free(op);
 }
 
+/* sluice-worker with the worker role's URL, and (when "governor" is not
+ * NULL) SLUICE_GOVERNOR_REDIS_URL set to it; its stderr goes to "log". */
+static pid_t worker_as(void **state, const char *governor, const char *cls, const char *log) {
+    harness_redis *h = *state;
+    char handler[128];
+    snprintf(handler, sizeof(handler), "%s=/bin/true", cls);
+    const char *args[] = {"--redis", role_url(state, WORKER), "--namespace", NS, "--concurrency", "4",
+                          "--handler", handler, NULL};
+    if (governor) setenv("SLUICE_GOVERNOR_REDIS_URL", governor, 1);
+    pid_t pid = proc_worker(h, args, log);
+    unsetenv("SLUICE_GOVERNOR_REDIS_URL");
+    return pid;
+}
+
+/* A class of its own (floor 1: whatever earlier tests left the signals at,
+ * its jobs run), "jobs" of them enqueued by the producer. */
+static void worker_class(void **state, const char *cls, int jobs) {
+    sluice_client *op = connect_as(state, OPERATOR), *p = connect_as(state, PRODUCER);
+    sluice_error err;
+    sluice_class_config cfg;
+    sluice_class_config_init(&cfg);
+    cfg.tier = SLUICE_TIER_NORMAL;
+    cfg.max_concurrency = 10;
+    cfg.floor = 1;
+    assert_lib_ok(sluice_class_set(op, cls, &cfg, NULL, &err), &err, OPERATOR, "class set");
+    char id[SLUICE_ID_MAX];
+    for (int i = 0; i < jobs; i++)
+        assert_lib_ok(sluice_enqueue(p, cls, "{}", NULL, id, &err), &err, PRODUCER, "enqueue");
+    sluice_client_free(p);
+    sluice_client_free(op);
+}
+
+/* Waits up to "ms" for the class's acked count to reach "n". */
+static void wait_acked(sluice_client *op, const char *cls, int64_t n, long ms) {
+    long long end = harness_now_ms() + ms;
+    sluice_class_stats st = {0};
+    while (harness_now_ms() < end) {
+        if (sluice_class_stats_get(op, cls, &st, NULL) == 0 && st.acked >= n) return;
+        harness_sleep_ms(50);
+    }
+    fail_msg("%s: %lld of %lld jobs acked", cls, (long long)st.acked, (long long)n);
+}
+
+/* The deployment docs/security.md describes: sluice-worker claims with the
+ * worker role and hosts the governor with the governor role. Jobs run, the
+ * governor leads and writes the gate, and the worker's job latency reaches
+ * its signal (a right of the governor role only). */
+static void sluice_worker_runs_jobs_as_worker_and_governs_as_governor(void **state) {
+    harness_redis *h = *state;
+    worker_class(state, "aclgov", 20);
+    sluice_client *op = connect_as(state, OPERATOR);
+    sluice_error err;
+    sluice_signal_def def;
+    sluice_signal_def_init(&def);
+    def.target = 10;
+    def.critical = 20;
+    assert_lib_ok(sluice_signal_define(op, "job_latency.aclgov", &def, NULL, &err), &err, OPERATOR,
+                  "signal define");
+    char log[PATH_MAX];
+    snprintf(log, sizeof(log), "%s/worker-governor-role.log", h->dir);
+    pid_t pid = worker_as(state, role_url(state, GOVERNOR), "aclgov", log);
+    wait_acked(op, "aclgov", 20, 10000);
+    sluice_gate_info gate;
+    long long end = harness_now_ms() + 5000;
+    do {
+        harness_sleep_ms(100);
+        assert_lib_ok(sluice_gate_get(op, "aclgov", &gate, &err), &err, OPERATOR, "gate get");
+    } while (strcmp(gate.why, "governor") != 0 && harness_now_ms() < end);
+    assert_string_equal(gate.why, "governor");
+    /* job latency is reported every 5 s */
+    int reported = 0;
+    end = harness_now_ms() + 8000;
+    while (!reported && harness_now_ms() < end) {
+        harness_sleep_ms(200);
+        size_t n = 0;
+        sluice_signal_info *sig = sluice_signal_list(op, &n, NULL, &err);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(sig[i].name, "job_latency.aclgov") == 0) reported = sig[i].has_value;
+        free(sig);
+    }
+    proc_stop(pid);
+    char *text = proc_slurp(log);
+    assert_true(reported);
+    assert_null(strstr(text, "tick failed"));
+    assert_non_null(strstr(text, "leading"));
+    assert_null(strstr(text, password(WORKER)));
+    assert_null(strstr(text, password(GOVERNOR)));
+    free(text);
+    sluice_client_free(op);
+}
+
+/* Without a governor URL the hosted governor has only the worker role's
+ * rights: its ticks are refused (logged once, without the password) and
+ * the jobs run all the same. */
+static void with_the_worker_role_alone_the_governor_is_refused_and_jobs_still_run(void **state) {
+    harness_redis *h = *state;
+    worker_class(state, "aclnogov", 10);
+    char log[PATH_MAX];
+    snprintf(log, sizeof(log), "%s/worker-role-only.log", h->dir);
+    pid_t pid = worker_as(state, NULL, "aclnogov", log);
+    sluice_client *op = connect_as(state, OPERATOR);
+    wait_acked(op, "aclnogov", 10, 10000);
+    harness_sleep_ms(2500); /* a few governor ticks */
+    proc_stop(pid);
+    char *text = proc_slurp(log);
+    assert_int_equal(proc_count(text, "tick failed"), 1);
+    assert_non_null(strstr(text, "NOPERM"));
+    assert_null(strstr(text, password(WORKER)));
+    free(text);
+    sluice_client_free(op);
+}
+
 static void an_operator_tunes_pauses_and_reads_the_audit_but_cannot_delete(void **state) {
     sluice_client *c = connect_as(state, OPERATOR);
     sluice_error err;
@@ -516,8 +628,8 @@ static void another_uid_cannot_reach_a_socket_with_mode_700(void **state) {
 
 int main(int argc, char **argv) {
     (void)argc;
-    const char *slash = strrchr(argv[0], '/');
-    if (slash) snprintf(ctl_bin, sizeof(ctl_bin), "%.*s/../bin/sluicectl", (int)(slash - argv[0]), argv[0]);
+    proc_init(argv[0]);
+    snprintf(ctl_bin, sizeof(ctl_bin), "%s", proc_bin("sluicectl"));
     if (getenv("SLUICECTL")) snprintf(ctl_bin, sizeof(ctl_bin), "%s", getenv("SLUICECTL"));
     const char *acl = getenv("SLUICE_ACLFILE") ? getenv("SLUICE_ACLFILE") : "scripts/acl/sluice.acl";
     /* redis-server resolves the path after moving to its --dir: make it absolute */
@@ -542,6 +654,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_worker_claims_acks_fails_and_reads_its_gate),
         cmocka_unit_test(a_function_refused_to_a_worker_leaves_the_gate_unchanged),
         cmocka_unit_test(a_governor_reports_signals_and_ticks_the_gates),
+        cmocka_unit_test_teardown(sluice_worker_runs_jobs_as_worker_and_governs_as_governor, proc_teardown),
+        cmocka_unit_test_teardown(with_the_worker_role_alone_the_governor_is_refused_and_jobs_still_run,
+                                  proc_teardown),
         cmocka_unit_test(an_operator_tunes_pauses_and_reads_the_audit_but_cannot_delete),
         cmocka_unit_test(a_wrong_password_fails_as_auth_without_echoing_it),
         cmocka_unit_test(sluicectl_never_prints_the_password_from_sluice_redis_url),

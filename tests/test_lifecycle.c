@@ -331,6 +331,163 @@ static void a_job_whose_lease_keeps_expiring_goes_dead_as_poison(void **state) {
     sluice_client_free(c);
 }
 
+/* ---- quarantine: a job whose lease expired (a suspect) is leased alone ---- */
+
+/* A claim as the worker sends it, on a connection of its own: "busy" 1 says
+ * the claimer has jobs in flight. "busy" -1 sends the argument "2". Returns
+ * sluice_claim_parse's result; err filled. */
+static int claim_as(void **state, const char *cls, size_t n, int busy, sluice_job **j, sluice_claim_info *info,
+                    sluice_error *err) {
+    harness_redis *r = *state;
+    redisContext *rc = redisConnectUnix(r->sock);
+    assert_true(rc && !rc->err);
+    sluice_command *m = sluice_command_claim("t", cls, "t", n, busy > 0, err);
+    assert_non_null(m);
+    int argc = sluice_command_argc(m);
+    const char *argv[32];
+    assert_true(argc <= 32);
+    memcpy(argv, sluice_command_argv(m), (size_t)argc * sizeof(*argv));
+    assert_string_equal(argv[argc - 1], busy > 0 ? "1" : "0");
+    if (busy < 0) argv[argc - 1] = "2";   /* its length, 1, stays right */
+    redisReply *reply = redisCommandArgv(rc, argc, argv, sluice_command_argvlen(m));
+    int ret = sluice_claim_parse(reply, n, j, info, err);
+    freeReplyObject(reply);
+    sluice_command_free(m);
+    redisFree(rc);
+    return ret;
+}
+
+/* Enqueues "n" jobs, then makes ids[at] a suspect: the first claim takes
+ * ids[0..at] (the others with a long lease) and releases all but ids[at],
+ * whose 30 ms lease expires; the next claim reclaims it. ids[] are in the
+ * ready set's order. */
+static void make_suspect(sluice_client *c, const char *cls, int n, int at, char ids[][SLUICE_ID_MAX]) {
+    for (int i = 0; i < n; i++) {
+        sluice_enqueue_opts o = {.timeout_ms = i == at ? 30 : 60000};
+        enqueue_ok(c, cls, "{}", &o, ids[i]);
+    }
+    sluice_job *j[8];
+    sluice_claim_info info;
+    sluice_error err;
+    assert_int_equal(sluice_claim(c, cls, "t", (size_t)at + 1, j, &info, &err), 0);
+    assert_int_equal(info.count, at + 1);
+    for (int i = 0; i <= at; i++) {
+        assert_int_equal(sluice_job_reclaims(j[i]), 0);
+        if (i != at) assert_int_equal(sluice_release(c, ids[i], sluice_job_token(j[i]), &err), 0);
+        sluice_job_free(j[i]);
+    }
+    harness_sleep_ms(60);
+}
+
+static void a_suspect_at_the_head_is_leased_alone_to_an_idle_claimer_and_refused_to_a_busy_one(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "quarantine", SLUICE_TIER_NORMAL, 100);
+    char ids[3][SLUICE_ID_MAX];
+    make_suspect(c, "quarantine", 3, 0, ids);
+    sluice_job *j[3];
+    sluice_claim_info info;
+    sluice_error err;
+    /* busy: refused, nothing changes (the claim reclaimed the expired lease) */
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(claim_as(state, "quarantine", 3, 1, j, &info, &err), 0);
+        assert_int_equal(info.status, SLUICE_CLAIM_SUSPECT);
+        assert_int_equal(info.count, 0);
+        assert_string_equal(info.id, ids[0]);
+    }
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "quarantine", &st, &err), 0);
+    assert_int_equal(st.ready, 3);
+    assert_int_equal(st.leased, 0);
+    assert_int_equal(st.claimed, 1);
+    assert_int_equal(st.reclaimed, 1);
+    assert_int_equal(st.throttled, 0);
+    sluice_job_info ji;
+    assert_int_equal(sluice_job_lookup(c, ids[0], &ji, &err), 0);
+    assert_int_equal(ji.state, SLUICE_JOB_READY);
+    assert_int_equal(ji.attempt, 1);
+    assert_int_equal(ji.reclaims, 1);
+    assert_int_equal(ji.ahead, 0);
+    sluice_job_info_clear(&ji);
+    /* idle: the suspect alone, its reclaims with it */
+    assert_int_equal(claim_as(state, "quarantine", 3, 0, j, &info, &err), 0);
+    assert_int_equal(info.status, SLUICE_CLAIM_JOBS);
+    assert_int_equal(info.count, 1);
+    assert_string_equal(sluice_job_id(j[0]), ids[0]);
+    assert_int_equal(sluice_job_attempt(j[0]), 2);
+    assert_int_equal(sluice_job_reclaims(j[0]), 1);
+    assert_int_equal(sluice_ack(c, ids[0], sluice_job_token(j[0]), &err), 0);
+    sluice_job_free(j[0]);
+    /* then the others, together, in order */
+    assert_int_equal(claim_as(state, "quarantine", 3, 1, j, &info, &err), 0);
+    assert_int_equal(info.count, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_string_equal(sluice_job_id(j[i]), ids[i + 1]);
+        assert_int_equal(sluice_job_reclaims(j[i]), 0);
+        sluice_job_free(j[i]);
+    }
+    sluice_client_free(c);
+}
+
+static void a_batch_stops_before_a_suspect_and_the_order_is_unchanged(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "quarantine-mid", SLUICE_TIER_NORMAL, 100);
+    char ids[5][SLUICE_ID_MAX];
+    make_suspect(c, "quarantine-mid", 5, 2, ids);
+    sluice_job *j[5];
+    sluice_claim_info info;
+    sluice_error err;
+    /* the sync API is an idle claimer: it gets what precedes the suspect */
+    assert_int_equal(sluice_claim(c, "quarantine-mid", "t", 5, j, &info, &err), 0);
+    assert_int_equal(info.count, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_string_equal(sluice_job_id(j[i]), ids[i]);
+        assert_int_equal(sluice_job_reclaims(j[i]), 0);
+        sluice_job_free(j[i]);
+    }
+    assert_int_equal(claim_as(state, "quarantine-mid", 5, 1, j, &info, &err), 0);
+    assert_int_equal(info.status, SLUICE_CLAIM_SUSPECT);
+    assert_string_equal(info.id, ids[2]);
+    assert_int_equal(sluice_claim(c, "quarantine-mid", "t", 5, j, &info, &err), 0);
+    assert_int_equal(info.count, 1);
+    assert_string_equal(sluice_job_id(j[0]), ids[2]);
+    assert_int_equal(sluice_job_reclaims(j[0]), 1);
+    sluice_job_free(j[0]);
+    assert_int_equal(sluice_claim(c, "quarantine-mid", "t", 5, j, &info, &err), 0);
+    assert_int_equal(info.count, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_string_equal(sluice_job_id(j[i]), ids[i + 3]);
+        sluice_job_free(j[i]);
+    }
+    sluice_client_free(c);
+}
+
+static void a_refused_suspect_spends_no_rate_and_a_throttled_claim_stays_throttled(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "quarantine-rate", SLUICE_TIER_NORMAL, 100);
+    char ids[2][SLUICE_ID_MAX];
+    make_suspect(c, "quarantine-rate", 2, 0, ids);
+    /* one job per 10 s from here on: the bucket admits one claim */
+    const char *f[] = {"max_rate", "burst"}, *v[] = {"0.1", "1"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "quarantine-rate", f, v, 2, NULL, &err), 0);
+    sluice_job *j[2];
+    sluice_claim_info info;
+    assert_int_equal(claim_as(state, "quarantine-rate", 2, 1, j, &info, &err), 0);
+    assert_int_equal(info.status, SLUICE_CLAIM_SUSPECT);
+    assert_int_equal(claim_as(state, "quarantine-rate", 2, 0, j, &info, &err), 0);
+    assert_int_equal(info.count, 1);
+    assert_string_equal(sluice_job_id(j[0]), ids[0]);
+    sluice_job_free(j[0]);
+    /* the gate decides first: a throttled claim says so, suspect or not */
+    assert_int_equal(claim_as(state, "quarantine-rate", 2, 1, j, &info, &err), 0);
+    assert_int_equal(info.status, SLUICE_CLAIM_THROTTLED);
+    assert_string_equal(info.why, "rate");
+    /* busy is '0' or '1' */
+    assert_int_equal(claim_as(state, "quarantine-rate", 2, -1, j, &info, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+    sluice_client_free(c);
+}
+
 static void a_released_job_keeps_its_place_and_its_attempt(void **state) {
     sluice_client *c = test_connect(state);
     test_class(c, "release", SLUICE_TIER_NORMAL, 10);
@@ -579,6 +736,9 @@ int main(void) {
         cmocka_unit_test(a_dead_job_can_be_retried_with_attempts_reset_or_purged),
         cmocka_unit_test(the_dead_set_is_capped_oldest_first),
         cmocka_unit_test(a_job_whose_lease_keeps_expiring_goes_dead_as_poison),
+        cmocka_unit_test(a_suspect_at_the_head_is_leased_alone_to_an_idle_claimer_and_refused_to_a_busy_one),
+        cmocka_unit_test(a_batch_stops_before_a_suspect_and_the_order_is_unchanged),
+        cmocka_unit_test(a_refused_suspect_spends_no_rate_and_a_throttled_claim_stays_throttled),
         cmocka_unit_test(a_released_job_keeps_its_place_and_its_attempt),
         cmocka_unit_test(a_waiting_job_can_be_cancelled_but_a_leased_one_cannot),
         cmocka_unit_test(acked_jobs_are_kept_when_the_class_retains_them),

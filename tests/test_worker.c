@@ -316,6 +316,84 @@ static void a_paused_class_never_holds_back_the_others_and_its_jobs_keep_their_a
     sluice_client_free(c);
 }
 
+/* Quarantine: what the handlers saw of suspects (jobs reclaimed before). */
+typedef struct alone {
+    run r;
+    int in_flight;               /* handlers started and not done */
+    int max_in_flight;
+    int suspect_running;
+    int suspects;                /* suspects started */
+    int beside;                  /* starts that overlapped a suspect */
+} alone;
+
+typedef struct alone_job {
+    ev_timer t;
+    alone *a;
+    sluice_worker_job *j;
+    int suspect;
+} alone_job;
+
+static void alone_done_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    alone_job *l = (alone_job *)(void *)t;
+    alone *a = l->a;
+    ev_timer_stop(loop, t);
+    a->in_flight--;
+    if (l->suspect) a->suspect_running = 0;
+    sluice_worker_done(a->r.w, l->j, 1, NULL);
+    if (++a->r.handled == a->r.n) sluice_worker_stop(a->r.w, 1000, on_stopped, &a->r);
+    free(l);
+}
+
+static void alone_handler(sluice_worker *w, sluice_worker_job *j, void *ud) {
+    (void)w;
+    alone *a = ud;
+    alone_job *l = calloc(1, sizeof(*l));
+    l->a = a;
+    l->j = j;
+    l->suspect = sluice_job_reclaims(sluice_worker_job_get(j)) > 0;
+    if (a->suspect_running || (l->suspect && a->in_flight)) a->beside++;
+    a->suspects += l->suspect;
+    a->suspect_running |= l->suspect;
+    if (++a->in_flight > a->max_in_flight) a->max_in_flight = a->in_flight;
+    ev_timer_init(&l->t, alone_done_cb, 0.01, 0.);
+    ev_timer_start(a->r.loop, &l->t);
+}
+
+static void a_suspect_job_runs_alone_in_the_worker_and_the_others_in_batches(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "alone", SLUICE_TIER_NORMAL, 100);
+    /* jobs 10 and 25 lose a 30 ms lease: suspects in the middle of the queue */
+    enum { N = 40, S1 = 10, S2 = 25 };
+    char ids[N][SLUICE_ID_MAX];
+    sluice_error err;
+    for (int i = 0; i < N; i++) {
+        sluice_enqueue_opts o = {.timeout_ms = i == S1 || i == S2 ? 30 : 60000};
+        if (sluice_enqueue(c, "alone", "{}", &o, ids[i], &err) < 0) fail_msg("enqueue: %s", err.text);
+    }
+    sluice_job *j[S2 + 1];
+    sluice_claim_info info;
+    assert_int_equal(sluice_claim(c, "alone", "t", S2 + 1, j, &info, &err), 0);
+    assert_int_equal(info.count, S2 + 1);
+    for (int i = 0; i <= S2; i++) {
+        if (i != S1 && i != S2) assert_int_equal(sluice_release(c, ids[i], sluice_job_token(j[i]), &err), 0);
+        sluice_job_free(j[i]);
+    }
+    harness_sleep_ms(60);
+    alone a = {0};
+    setup_run(&a.r, *state, N, 4, 20);
+    assert_int_equal(sluice_worker_handle(a.r.w, "alone", alone_handler, &a, NULL), 0);
+    assert_int_equal(sluice_worker_start(a.r.w, NULL), 0);
+    ev_run(a.r.loop, 0);
+    assert_true(a.r.stopped);
+    assert_int_equal(a.suspects, 2);
+    assert_int_equal(a.beside, 0);
+    assert_int_equal(a.max_in_flight, 4);
+    assert_drained(c, "alone", N);
+    teardown_run(&a.r);
+    sluice_client_free(c);
+}
+
 static void latency_stop_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop; (void)revents;
     run *r = (run *)(void *)((char *)t - offsetof(run, poll));
@@ -434,6 +512,7 @@ int main(void) {
         cmocka_unit_test(a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_grace),
         cmocka_unit_test(critical_classes_are_served_before_the_others),
         cmocka_unit_test(a_paused_class_never_holds_back_the_others_and_its_jobs_keep_their_attempts),
+        cmocka_unit_test(a_suspect_job_runs_alone_in_the_worker_and_the_others_in_batches),
         cmocka_unit_test(the_mean_handler_time_is_reported_to_a_defined_job_latency_signal),
         cmocka_unit_test(a_worker_survives_a_redis_restart_reconnects_and_finishes_the_run),
     };

@@ -354,7 +354,9 @@ static void hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_
                           hostile[5], hostile[6], "--", "--concurrency", "2", NULL};
     char url[500];
     snprintf(url, sizeof(url), "%s", h->url);
+    setenv("SLUICE_GOVERNOR_REDIS_URL", url, 1);
     pid_t pid = spawn_worker(h, args, url);   /* the URL through SLUICE_REDIS_URL */
+    unsetenv("SLUICE_GOVERNOR_REDIS_URL");
     assert_int_equal(wait_drained(c, cls, 1, 20000), 0);
     stop_worker(pid);
     sluice_class_stats cs;
@@ -384,6 +386,7 @@ static void hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_
     got = slurp(path, &len);
     assert_non_null(got);
     assert_null(strstr(got, "SLUICE_REDIS_URL"));
+    assert_null(strstr(got, "SLUICE_GOVERNOR_REDIS_URL"));
     char want[200];
     snprintf(want, sizeof(want), "SLUICE_JOB_ID=%s\n", id);
     assert_non_null(strstr(got, want));

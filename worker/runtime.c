@@ -99,6 +99,11 @@ struct sluice_worker {
     ev_timer deadline;
     int started, stopping, stopped, freeing, in_dispatch;
     size_t claims_out;            /* jobs asked for by claims in flight */
+    /* quarantine (see sluice/job.h): a suspect runs alone */
+    sluice_worker_job *suspect;   /* the running suspect: nothing is claimed until it ends */
+    wclass *solo;                 /* the class of the claim in flight that may lease a suspect
+                                     (busy '0'): the only claim in flight */
+    wclass *quarantine;           /* a class that answered 'suspect': claimed once the worker is idle */
     int outstanding;              /* replies awaited on the cmd link */
     double last_reply;
     sluice_worker_stopped_fn on_stopped;
@@ -106,10 +111,14 @@ struct sluice_worker {
     sluice_worker_log_fn log;
     void *log_ud;
     sluice_worker_stats st;
-    /* the hosted governor */
+    /* the hosted governor, and the connection it and the job latency
+     * reports use when it has a URL of its own */
     int gov_on;
     int64_t gov_tick_ms;
+    char *gov_url;                /* NULL: the worker's url */
     sluice_client *gov_c;
+    double gov_backoff;           /* s, the next reconnect backoff */
+    double gov_retry_at;          /* ev_now before which no reconnect is tried */
     sluice_governor *gov;
     int gov_leader;
     int gov_failing;
@@ -123,6 +132,15 @@ static void link_down(wlink *l, const char *why);
 static void check_stopped(sluice_worker *w);
 
 /* ------------------------------ helpers ------------------------------ */
+
+/* The next wait (s) of a capped, jittered exponential backoff: *backoff
+ * times 0.5..1.5; then *backoff doubles, up to BACKOFF_MAX. */
+static double backoff_next(double *backoff) {
+    double d = *backoff * (0.5 + (double)(rand() % 1000) / 1000.0);
+    *backoff *= 2;
+    if (*backoff > BACKOFF_MAX) *backoff = BACKOFF_MAX;
+    return d;
+}
 
 static void seterr(sluice_error *err, sluice_error_code code, const char *msg) {
     if (!err) return;
@@ -167,14 +185,21 @@ static jlist *jl_of(sluice_worker *w, int state) {
     }
 }
 
-static void job_move(sluice_worker_job *j, int state) {
+/* Takes the job off its list; a suspect that stops running ends the
+ * quarantine's pause in claiming. */
+static void unlist(sluice_worker_job *j) {
     jl_del(jl_of(j->w, j->state), j);
+    if (j->w->suspect == j) j->w->suspect = NULL;
+}
+
+static void job_move(sluice_worker_job *j, int state) {
+    unlist(j);
     j->state = state;
     jl_add(jl_of(j->w, state), j);
 }
 
 static void job_free(sluice_worker_job *j) {
-    jl_del(jl_of(j->w, j->state), j);
+    unlist(j);
     sluice_job_free(j->job);
     free(j->reason);
     free(j);
@@ -250,6 +275,7 @@ static void cmd_reply(redisAsyncContext *ac, void *reply, void *priv) {
         emit(w, "released", j, -1, NULL);
     }
     job_finish(j);
+    schedule(w);   /* the last lease ended: a quarantined class may be claimed */
     check_stopped(w);
 }
 
@@ -371,6 +397,7 @@ static void dispatch(sluice_worker *w, wclass *c, sluice_job *job) {
     j->handler_owns = 1;
     j->started = j->leased_at = ev_now(w->loop);
     jl_add(&w->running, j);
+    if (sluice_job_reclaims(job) > 0) w->suspect = j;
     w->st.claimed++;
     if (w->stopping || !c->fn) {
         /* arrived after the stop began (or the class was dropped): hand back */
@@ -390,6 +417,10 @@ static void claim_reply(redisAsyncContext *ac, void *reply, void *priv) {
     got_reply(w);
     c->claiming = 0;
     w->claims_out -= c->asked;
+    if (w->solo == c) {
+        w->solo = NULL;
+        if (w->quarantine == c) w->quarantine = NULL;   /* its idle claim is answered */
+    }
     redisReply *r = reply;
     if (!r) { check_stopped(w); return; }   /* link broke; reconnect wakes the class */
     sluice_job *jobs[CLAIM_BATCH];
@@ -413,6 +444,9 @@ static void claim_reply(redisAsyncContext *ac, void *reply, void *priv) {
         w->in_dispatch = 1;
         for (size_t i = 0; i < info.count; i++) dispatch(w, c, jobs[i]);
         w->in_dispatch = 0;
+    } else if (info.status == SLUICE_CLAIM_SUSPECT) {
+        /* no sleep: the class is claimed again as soon as the worker is idle */
+        if (!w->quarantine) w->quarantine = c;
     } else if (c->notified) {
         /* an enqueue raced the claim: try again at once */
     } else {
@@ -431,14 +465,24 @@ static int weight(sluice_tier t) {
     return t == SLUICE_TIER_HIGH ? 4 : t == SLUICE_TIER_NORMAL ? 2 : 1;
 }
 
+/* Whether the worker holds leases (jobs running, or ended but not yet
+ * acknowledged by Redis) or may be about to (claims in flight). A crash
+ * would take them all with it: a claim that may lease a suspect is sent only
+ * when there are none. */
+static int busy(const sluice_worker *w) {
+    return w->running.n + w->sending.n + w->waiting.n > 0 || w->claims_out > 0;
+}
+
 static void claim(sluice_worker *w, wclass *c, size_t n) {
     if (n > CLAIM_BATCH) n = CLAIM_BATCH;
-    sluice_command *m = sluice_command_claim(w->ns, c->name, w->name, n, NULL);
+    int b = busy(w);
+    sluice_command *m = sluice_command_claim(w->ns, c->name, w->name, n, b, NULL);
     if (link_send(&w->cmd, m, claim_reply, c) == 0) {
         c->claiming = 1;
         c->asked = n;
         c->notified = 0;
         w->claims_out += n;
+        if (!b) w->solo = c;
     }
     sluice_command_free(m);
 }
@@ -446,15 +490,25 @@ static void claim(sluice_worker *w, wclass *c, size_t n) {
 static int eligible(const wclass *c) { return c->fn && !c->claiming && !c->asleep; }
 
 /* Hands the free slots out: critical classes first, then the others in
- * proportion to their weight, starting at a rotating cursor. */
+ * proportion to their weight, starting at a rotating cursor. A suspect runs
+ * alone: nothing is claimed while one runs, nor while a claim that may lease
+ * one is in flight; a class that answered 'suspect' stops all claiming until
+ * the worker is idle, then is claimed alone. */
 static void schedule(sluice_worker *w) {
     if (!w->started || w->stopping || !w->cmd.up || w->in_dispatch) return;
+    if (w->suspect || w->solo) return;
     long free_slots = (long)w->concurrency - w->running.n - (long)w->claims_out;
     if (free_slots <= 0) return;
+    if (w->quarantine && !w->quarantine->fn) w->quarantine = NULL;   /* its handler was dropped */
+    if (w->quarantine) {
+        if (!busy(w)) claim(w, w->quarantine, (size_t)free_slots);
+        return;
+    }
     for (wclass *c = w->classes; c && free_slots > 0; c = c->next) {
         if (c->tier != SLUICE_TIER_CRITICAL || !eligible(c)) continue;
         size_t n = (size_t)free_slots;
         claim(w, c, n);
+        if (w->solo) return;
         if (c->claiming) free_slots -= (long)c->asked;
     }
     if (free_slots <= 0) return;
@@ -471,6 +525,7 @@ static void schedule(sluice_worker *w) {
             if (n < 1) n = 1;
             if (n > free_slots) n = free_slots;
             claim(w, c, (size_t)n);
+            if (w->solo) break;
             if (c->claiming) free_slots -= (long)c->asked;
         }
         c = c->next ? c->next : w->classes;
@@ -577,10 +632,7 @@ static void link_down(wlink *l, const char *why) {
     } else if (l->down_since == 0) {
         l->down_since = now;
     }
-    double jitter = 0.5 + (double)(rand() % 1000) / 1000.0;   /* 0.5..1.5 */
-    double d = l->backoff * jitter;
-    l->backoff *= 2;
-    if (l->backoff > BACKOFF_MAX) l->backoff = BACKOFF_MAX;
+    double d = backoff_next(&l->backoff);
     ev_timer_stop(w->loop, &l->retry);
     ev_timer_set(&l->retry, d, 0.);
     ev_timer_start(w->loop, &l->retry);
@@ -676,16 +728,37 @@ static void gov_close(sluice_worker *w) {
     w->gov_leader = 0;
 }
 
+/* The governor's own connection (to gov_url, else the worker's url),
+ * connected on demand. After a failed connect none is tried again before a
+ * jittered, doubling backoff (100 ms to 5 s) has passed, so a Redis outage
+ * does not cost the loop a blocking connect every tick. NULL with *err when
+ * there is none. */
+static sluice_client *gov_connection(sluice_worker *w, sluice_error *err) {
+    if (w->gov_c) return w->gov_c;
+    double now = ev_now(w->loop);
+    if (now < w->gov_retry_at) {
+        seterr(err, SLUICE_ERR_UNREACHABLE, "waiting to reconnect");
+        return NULL;
+    }
+    w->gov_c = sluice_client_connect(w->gov_url ? w->gov_url : w->url, w->ns, err);
+    if (!w->gov_c) {
+        w->gov_retry_at = now + backoff_next(&w->gov_backoff);
+        return NULL;
+    }
+    w->gov_backoff = BACKOFF_MIN;
+    w->gov_retry_at = 0;
+    sluice_client_set_timeout(w->gov_c, 1000, NULL);
+    return w->gov_c;
+}
+
 /* One synchronous tick on the governor's own connection. Blocks the loop
  * for its round trips (bounded by a 1 s command timeout). */
 static void gov_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop; (void)revents;
     sluice_worker *w = container_of(t, sluice_worker, gov_t);
     sluice_error err;
-    if (!w->gov_c) {
-        w->gov_c = sluice_client_connect(w->url, w->ns, &err);
-        if (w->gov_c) {
-            sluice_client_set_timeout(w->gov_c, 1000, NULL);
+    if (!w->gov) {
+        if (gov_connection(w, &err)) {
             sluice_governor_opts o;
             sluice_governor_opts_init(&o);
             o.tick_ms = w->gov_tick_ms;
@@ -696,7 +769,6 @@ static void gov_cb(struct ev_loop *loop, ev_timer *t, int revents) {
             snprintf(owner, sizeof(owner), "%.96s#%ld.%lx", w->name, (long)getpid(),
                      (unsigned long)(ev_time() * 1e6) & 0xffffffffUL);
             w->gov = sluice_governor_new(w->gov_c, owner, &o, &err);
-            if (!w->gov) { sluice_client_free(w->gov_c); w->gov_c = NULL; }
         }
     }
     sluice_governor_report rep;
@@ -732,6 +804,25 @@ static void gov_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     ev_timer_again(w->loop, t);
 }
 
+int sluice_worker_set_governor_url(sluice_worker *w, const char *url, sluice_error *err) {
+    if (err) { err->code = SLUICE_OK; err->text[0] = '\0'; }
+    char *copy = NULL;
+    if (url && *url) {
+        sluice_url u;
+        int bad = sluice_url_parse(url, &u, err);
+        memset(&u, 0, sizeof(u)); /* the password */
+        if (bad < 0) return -1;
+        if (!(copy = strdup(url))) { seterr(err, SLUICE_ERR_NOMEM, "out of memory"); return -1; }
+    }
+    gov_close(w);   /* the next tick connects with the new credentials */
+    w->gov_backoff = BACKOFF_MIN;
+    w->gov_retry_at = 0;
+    if (w->gov_url) memset(w->gov_url, 0, strlen(w->gov_url));
+    free(w->gov_url);
+    w->gov_url = copy;
+    return 0;
+}
+
 int sluice_worker_host_governor(sluice_worker *w, int on, int64_t tick_ms, sluice_error *err) {
     if (err) { err->code = SLUICE_OK; err->text[0] = '\0'; }
     if (tick_ms == 0) tick_ms = 1000;
@@ -750,7 +841,9 @@ int sluice_worker_host_governor(sluice_worker *w, int on, int64_t tick_ms, sluic
 
 /* Every LAT_EVERY s: the mean handler time of each class's jobs done in
  * that window goes to the signal job_latency.<class>, if one is defined
- * (an undefined one is looked at again after a minute). */
+ * (an undefined one is looked at again after a minute). Reported on the
+ * governor's connection when it has a URL of its own (reporting a signal is
+ * the governor role's right, not the worker role's). */
 #define LAT_EVERY 5.0
 static void lat_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)revents;
@@ -761,12 +854,16 @@ static void lat_cb(struct ev_loop *loop, ev_timer *t, int revents) {
         double mean = c->lat_sum / (double)c->lat_n;
         c->lat_sum = 0;
         c->lat_n = 0;
-        if (now < c->lat_skip_until || !w->cmd.up || !w->sync) continue;
+        if (now < c->lat_skip_until || !w->cmd.up) continue;
+        sluice_client *sc = w->gov_url ? gov_connection(w, NULL) : w->sync;
+        if (!sc) continue;
         char name[128];
         snprintf(name, sizeof(name), "job_latency.%s", c->name);
         sluice_error err;
-        if (sluice_signal_report(w->sync, name, mean, 0, &err) < 0) {
-            if (err.code == SLUICE_ERR_UNREACHABLE) { sluice_client_free(w->sync); w->sync = NULL; }
+        if (sluice_signal_report(sc, name, mean, 0, &err) < 0) {
+            if (err.code == SLUICE_ERR_UNREACHABLE) {
+                if (sc == w->sync) { sluice_client_free(w->sync); w->sync = NULL; }
+            }
             else c->lat_skip_until = now + 60.0;   /* not defined (or a name too long): quietly */
         }
     }
@@ -899,6 +996,7 @@ sluice_worker *sluice_worker_new(struct ev_loop *loop, const char *url, const ch
     ev_timer_init(&w->gov_t, gov_cb, 0., 1.);
     ev_timer_init(&w->lat_t, lat_cb, LAT_EVERY, LAT_EVERY);
     w->gov_tick_ms = 1000;
+    w->gov_backoff = BACKOFF_MIN;
     srand((unsigned)getpid() ^ (unsigned)((uint64_t)(ev_time() * 1000.0) & 0xffffffffu));
     return w;
 }
@@ -920,6 +1018,8 @@ void sluice_worker_free(sluice_worker *w) {
         free(c);
     }
     sluice_client_free(w->sync);
+    sluice_worker_set_governor_url(w, NULL, NULL);
+    memset(w->url, 0, strlen(w->url)); /* the password */
     free(w->url);
     free(w->ns);
     memset(&w->u, 0, sizeof(w->u)); /* the password */

@@ -28,7 +28,7 @@ typedef struct handler {
 } handler;
 
 typedef struct settings {
-    const char *redis, *ns, *config, *name, *log_format, *metrics_bind;
+    const char *redis, *governor_redis, *ns, *config, *name, *log_format, *metrics_bind;
     int concurrency;          /* 0: unset */
     int64_t grace_ms;         /* -1: unset */
     int metrics_port;         /* -1: unset (no metrics) */
@@ -48,6 +48,7 @@ static int signals_seen;
 static int64_t grace_ms = 30000;
 static sampler_set *samplers;
 static const char *redis_url, *redis_ns;
+static const char *signals_url;   /* the governor's and samplers' Redis URL */
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -55,9 +56,13 @@ static void usage(FILE *f) {
         "Runs jobs of the given classes with exec handlers (execve, never a shell).\n"
         "  --redis URL          redis://[user:pass@]host[:port][/db] or unix:///path\n"
         "                       (default: $SLUICE_REDIS_URL, else redis://127.0.0.1:6379)\n"
+        "  --governor-redis URL the governor's and samplers' Redis URL, e.g. with the ACL\n"
+        "                       governor role (default: $SLUICE_GOVERNOR_REDIS_URL, else\n"
+        "                       the worker's)\n"
         "  --namespace NS       key prefix (default: $SLUICE_NAMESPACE, else sluice)\n"
         "  --config FILE        JSON settings: {\"handlers\": {\"CLASS\": [\"/path\", \"arg\"]},\n"
         "                       \"concurrency\": N, \"grace\": \"30s\", \"redis\": URL, \"namespace\": NS,\n"
+        "                       \"governor_redis\": URL, \"governor\": false,\n"
         "                       \"name\": NAME, \"log_format\": \"json\", \"samplers\": [...],\n"
         "                       \"metrics_port\": PORT, \"metrics_bind\": ADDR}; SIGHUP re-reads\n"
         "                       handlers, samplers and concurrency; the command line wins\n"
@@ -271,7 +276,8 @@ static int read_config(const char *path, settings *s, char *why, size_t wn) {
                 snprintf(why, wn, "config: metrics_port must be an integer 0..65535"); goto out;
             }
             s->metrics_port = (int)json_integer_value(v);
-        } else if (strcmp(key, "redis") == 0 || strcmp(key, "namespace") == 0 || strcmp(key, "name") == 0 ||
+        } else if (strcmp(key, "redis") == 0 || strcmp(key, "governor_redis") == 0 ||
+                   strcmp(key, "namespace") == 0 || strcmp(key, "name") == 0 ||
                    strcmp(key, "log_format") == 0 || strcmp(key, "metrics_bind") == 0) {
             if (!json_is_string(v)) { snprintf(why, wn, "config: %s must be a string", key); goto out; }
         } else if (strcmp(key, "governor") == 0) {
@@ -286,9 +292,13 @@ static int read_config(const char *path, settings *s, char *why, size_t wn) {
 out:
     if (rc == 0) {
         /* strings live in static storage for the process's lifetime */
-        static char redis[1024], ns[256], name[128], lf[16], mb[64];
+        static char redis[1024], gredis[1024], ns[256], name[128], lf[16], mb[64];
         json_t *x;
         if ((x = json_object_get(root, "redis"))) { snprintf(redis, sizeof(redis), "%s", json_string_value(x)); s->redis = redis; }
+        if ((x = json_object_get(root, "governor_redis"))) {
+            snprintf(gredis, sizeof(gredis), "%s", json_string_value(x));
+            s->governor_redis = gredis;
+        }
         if ((x = json_object_get(root, "namespace"))) { snprintf(ns, sizeof(ns), "%s", json_string_value(x)); s->ns = ns; }
         if ((x = json_object_get(root, "name"))) { snprintf(name, sizeof(name), "%s", json_string_value(x)); s->name = name; }
         if ((x = json_object_get(root, "log_format"))) { snprintf(lf, sizeof(lf), "%s", json_string_value(x)); s->log_format = lf; }
@@ -347,6 +357,7 @@ static void parse_args(int argc, char **argv, settings *s) {
         } else if (!val) {
             misuse("unknown option or missing value: %s", a);
         } else if (strcmp(a, "--redis") == 0) { s->redis = val; i++; }
+        else if (strcmp(a, "--governor-redis") == 0) { s->governor_redis = val; i++; }
         else if (strcmp(a, "--namespace") == 0) { s->ns = val; i++; }
         else if (strcmp(a, "--config") == 0) { s->config = val; i++; }
         else if (strcmp(a, "--name") == 0) { s->name = val; i++; }
@@ -401,7 +412,7 @@ static void apply_samplers(void) {
     sampler_set_free(samplers);
     samplers = NULL;
     if (cli.nsmp + file.nsmp == 0) return;
-    samplers = sampler_set_new(worker, redis_url, redis_ns, log_event, NULL);
+    samplers = sampler_set_new(worker, signals_url, redis_ns, log_event, NULL);
     if (!samplers) { log_msg("error", "samplers: out of memory"); return; }
     for (int i = 0; i < cli.nsmp; i++)
         if (sampler_set_add(samplers, &cli.smp[i]) < 0) log_msg("error", "samplers: out of memory");
@@ -497,6 +508,17 @@ int main(int argc, char **argv) {
     worker = sluice_worker_new(loop, redis_url, redis_ns, &err);
     if (!worker) { fprintf(stderr, "sluice-worker: %s\n", err.text); return 2; }
     sluice_worker_set_log(worker, log_event, NULL);
+    const char *gurl = cli.governor_redis ? cli.governor_redis : file.governor_redis;
+    if (!gurl) gurl = getenv("SLUICE_GOVERNOR_REDIS_URL");
+    if (gurl && *gurl) {
+        if (sluice_worker_set_governor_url(worker, gurl, &err) < 0) {
+            fprintf(stderr, "sluice-worker: governor: %s\n", err.text);
+            return 2;
+        }
+        signals_url = gurl;
+    } else {
+        signals_url = redis_url;
+    }
     const char *name = cli.name ? cli.name : file.name;
     if (name) sluice_worker_set_name(worker, name);
     int conc = cli.concurrency ? cli.concurrency : file.concurrency ? file.concurrency : 16;

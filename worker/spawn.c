@@ -14,8 +14,9 @@
 
 extern char **environ;
 
-/* The worker's environment without SLUICE_REDIS_URL (it may hold a password)
- * and without the variables "extra" sets, then "extra". NEW array of
+/* The worker's environment without SLUICE_REDIS_URL and
+ * SLUICE_GOVERNOR_REDIS_URL (they may hold passwords) and without the
+ * variables "extra" sets, then "extra". NEW array of
  * BORROWED strings (free() the array only), or NULL. */
 static char **child_env(const char *const *extra) {
     size_t n = 0, x = 0;
@@ -27,7 +28,8 @@ static char **child_env(const char *const *extra) {
     for (size_t i = 0; i < n; i++) {
         const char *eq = strchr(environ[i], '=');
         size_t len = eq ? (size_t)(eq - environ[i]) + 1 : strlen(environ[i]);
-        int drop = strncmp(environ[i], "SLUICE_REDIS_URL=", 17) == 0;
+        int drop = strncmp(environ[i], "SLUICE_REDIS_URL=", 17) == 0 ||
+                   strncmp(environ[i], "SLUICE_GOVERNOR_REDIS_URL=", 26) == 0;
         for (size_t j = 0; !drop && j < x; j++) drop = strncmp(environ[i], extra[j], len) == 0;
         if (!drop) env[k++] = environ[i];
     }

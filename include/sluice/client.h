@@ -107,7 +107,9 @@ int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n,
 typedef enum sluice_claim_status {
     SLUICE_CLAIM_JOBS = 0,   /* count jobs were leased */
     SLUICE_CLAIM_EMPTY,      /* nothing ready; retry_ms until something may be (-1: nothing pending) */
-    SLUICE_CLAIM_THROTTLED   /* the gate held the ready jobs back; retry in retry_ms */
+    SLUICE_CLAIM_THROTTLED,  /* the gate held the ready jobs back; retry in retry_ms */
+    SLUICE_CLAIM_SUSPECT     /* a busy claim only: the head is a suspect (id) that runs alone;
+                                claim again with nothing in flight (see sluice/job.h) */
 } sluice_claim_status;
 
 typedef struct sluice_claim_info {
@@ -116,13 +118,16 @@ typedef struct sluice_claim_info {
     int64_t retry_ms;        /* ms; see the statuses */
     char why[16];            /* throttled: "paused", "fraction", "concurrency" or "rate" */
     double fraction;         /* throttled: the admitted fraction in force */
+    char id[SLUICE_ID_MAX];  /* suspect: the job at the head */
 } sluice_claim_info;
 
 /* Leases up to "max" (1..1000) jobs of a class, the head of its ready set,
  * as far as the gate admits; on the way reclaims expired leases and promotes
  * due delayed jobs. "consumer" (may be NULL) names the claimer. Writes
  * info->count NEW jobs to jobs[0..count) (free each with sluice_job_free)
- * and fills *info. Returns 0 (also when empty or throttled), or -1. */
+ * and fills *info. Returns 0 (also when empty or throttled), or -1.
+ * The claimer counts as idle (see the quarantine in sluice/job.h): a suspect
+ * at the head comes alone, and should run before the next claim. */
 int sluice_claim(sluice_client *c, const char *cls, const char *consumer, size_t max,
                  sluice_job **jobs, sluice_claim_info *info, sluice_error *err);
 

@@ -32,6 +32,16 @@
  * backoff_base_ms, capped at backoff_max_ms), until max_attempts; then the
  * job goes dead with the last reason.
  *
+ * Quarantine. A job whose lease expired before (reclaims > 0) is a suspect:
+ * it may be what crashed its worker. A claim never leases a suspect together
+ * with other jobs: a batch stops before the first suspect, and a suspect at
+ * the head of the ready set is leased alone, to a claimer with nothing in
+ * flight; a claimer that has jobs in flight is answered "suspect" and nothing
+ * changes. The worker runs a suspect with nothing else and claims nothing
+ * until it ends. So a poison job's crashes cost only its own reclaims, and
+ * its neighbours are never dead-lettered with it. The order of the ready set
+ * is unchanged: a suspect waits at the head for an idle claimer.
+ *
  * Throttling. A class's gate (paused, admitted fraction, rate, concurrency)
  * decides how many jobs at the head of the ready set a claim may take. A
  * throttled claim answers "throttled, retry in X ms" and changes nothing: a
@@ -95,6 +105,7 @@ int sluice_job_attempt(const sluice_job *job);            /* 1 on the first run 
 int sluice_job_max_attempts(const sluice_job *job);
 int64_t sluice_job_token(const sluice_job *job);          /* this attempt's fencing token */
 int64_t sluice_job_timeout_ms(const sluice_job *job);     /* the lease length */
+int sluice_job_reclaims(const sluice_job *job);           /* expired leases before this one; > 0: a suspect */
 void sluice_job_free(sluice_job *job);                    /* NULL is a no-op */
 
 /* What a lookup (or the dead list) tells about a job. Filled by the

@@ -25,9 +25,11 @@ const size_t *sluice_command_argvlen(const sluice_command *m); /* BORROWED */
 void sluice_command_free(sluice_command *m);                  /* NULL is a no-op */
 
 /* Each returns a NEW command, or NULL with err set (bad namespace, name,
- * id or number). */
+ * id or number). A claim with "busy" 1 (the caller has jobs in flight) is
+ * refused a suspect job (SLUICE_CLAIM_SUSPECT); with 0 it may lease one,
+ * alone (see the quarantine in sluice/job.h). */
 sluice_command *sluice_command_claim(const char *ns, const char *cls, const char *consumer, size_t max,
-                                     sluice_error *err);
+                                     int busy, sluice_error *err);
 sluice_command *sluice_command_ack(const char *ns, const char *id, int64_t token, sluice_error *err);
 sluice_command *sluice_command_fail(const char *ns, const char *id, int64_t token, const char *reason,
                                     sluice_error *err);

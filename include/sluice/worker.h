@@ -13,6 +13,13 @@
  * lease of every job running for more than half its timeout. Ack and fail
  * present the attempt's fencing token; a stale reply is logged, never fatal.
  *
+ * Quarantine. A suspect job (its lease expired before: see sluice/job.h)
+ * runs alone: the worker claims as "busy" while it holds any lease or has a
+ * claim out, so it is never handed one then; a class that answers "suspect"
+ * stops all claiming until the worker's last lease ends, and is then claimed
+ * alone; while a suspect runs, nothing is claimed. If the suspect crashes
+ * the worker, no other job loses its lease with it.
+ *
  * Redis down. The worker keeps running and reconnects with jittered
  * exponential backoff (100 ms doubling to 5 s). Acks and fails that could
  * not be sent are retried after the reconnect while the lease may still be
@@ -116,9 +123,21 @@ void sluice_worker_set_log(sluice_worker *w, sluice_worker_log_fn fn, void *user
  * own, named after the worker; the lease in Redis makes one governor act
  * fleet-wide, the others stand by. Off by default; sluice-worker turns it on
  * unless --no-governor. A tick is synchronous: it blocks the loop for its
- * round trips (at most 1 s per command). Returns 0, or -1 with
- * SLUICE_ERR_ARGUMENT. */
+ * round trips (at most 1 s per command). While Redis is unreachable the
+ * governor reconnects with the worker's backoff (100 ms doubling to 5 s,
+ * jittered), not at every tick. Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
 int sluice_worker_host_governor(sluice_worker *w, int on, int64_t tick_ms, sluice_error *err);
+
+/* Gives the hosted governor, and the job latency signals this worker
+ * reports, a Redis URL of their own (same syntax as sluice_worker_new's;
+ * NULL or "" goes back to the worker's). With the shipped ACL roles
+ * (scripts/acl/sluice.acl) the worker's URL carries the worker role, which
+ * may not write gates or signals, and this one the governor role. The URL
+ * is copied and checked here; the connection is made at the next tick
+ * (a held lease is handed back first). Returns 0, or -1 with
+ * SLUICE_ERR_ARGUMENT (a malformed URL; the old one stays) or
+ * SLUICE_ERR_NOMEM. */
+int sluice_worker_set_governor_url(sluice_worker *w, const char *url, sluice_error *err);
 
 /* 1 if the governor this worker hosts held the lease at its last tick (it
  * leads the fleet), else 0. Samplers run only where this is 1. */

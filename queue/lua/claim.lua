@@ -4,14 +4,28 @@
 -- how many of the head of the ready set may start. Jobs the gate holds back
 -- are not touched: no attempt is spent, nothing is reordered or moved.
 --
+--
+-- Quarantine. A job whose lease expired before (reclaims > 0) is a suspect:
+-- it may be what crashed its worker. A suspect is leased alone, and only to
+-- a claimer with nothing in flight, so that if it crashes its worker again no
+-- other job loses its lease (and counts a reclaim) with it. Among the head
+-- jobs the gate admits, a batch stops before the first suspect; a suspect at
+-- the head is leased alone to an idle claimer (busy '0') and refused to a
+-- busy one (busy '1'), which changes nothing and answers 'suspect'. The order
+-- of the ready set is never changed.
+--
 -- KEYS: the class keys.
--- ARGV: class, n (1..1000), consumer name ('' allowed, for inspection only).
+-- ARGV: class, n (1..1000), consumer name ('' allowed, for inspection only),
+--       busy ('0', the default: the claimer has no job in flight; '1': it has).
 -- Reply, one of:
---   {'jobs', k, then k groups of: id, attempt, token, timeout_ms, max_attempts, payload}
+--   {'jobs', k, then k groups of: id, attempt, token, timeout_ms, max_attempts,
+--    payload, reclaims}          reclaims > 0: a suspect, then k = 1
 --   {'empty', next_ms}          nothing ready; next_ms until the next delayed
 --                               job is due or lease expires, -1 for never
 --   {'throttled', retry_ms, why, fraction}
 --                               why: paused, fraction, concurrency or rate
+--   {'suspect', id}             busy '1' only: the head is a suspect that
+--                               needs an idle claimer; nothing was changed
 -- Errors: NOCLASS, BADNAME, BADARG.
 
 local RECLAIM_BATCH = 100
@@ -90,6 +104,8 @@ register('sluice_claim', function(keys, args)
     local name = class_arg(keys, args)
     local want = int_arg(args[2], 'n', 1, BATCH_MAX)
     if type(args[3]) ~= 'string' or #args[3] > 128 then fail('BADARG', 'consumer name is too long') end
+    local busy = args[4] or '0'
+    if busy ~= '0' and busy ~= '1' then fail('BADARG', 'busy must be 0 or 1') end
     local cfg = load_class(keys)
     local now = now_ms()
 
@@ -121,14 +137,25 @@ register('sluice_claim', function(keys, args)
         if room < n then n = room end
     end
 
+    -- Quarantine: cut the batch before the first suspect, or to the suspect
+    -- alone when it is the first. Done before the rate check, so the bucket
+    -- is charged only for the jobs leased.
     local metas = {}
-    for i = 1, n do metas[i] = load_meta(keys, head[i]) end
+    for i = 1, n do
+        metas[i] = load_meta(keys, head[i])
+        if metas[i][M.reclaims] > 0 then
+            n = math.max(1, i - 1)
+            break
+        end
+    end
+    local suspect = metas[1][M.reclaims] > 0
 
+    local tat  -- the rate bucket after this claim, for a class with a rate
     if cfg.max_rate > 0 then
         -- GCRA, cost-weighted: T ms per unit, tolerance of burst units.
         local T = 1000 / (cfg.max_rate * f)
         local burst = math.max(1, (cfg.burst > 0 and cfg.burst or cfg.max_rate) * f)
-        local tat = tonumber(redis.call('GET', keys[K.bucket])) or now
+        tat = tonumber(redis.call('GET', keys[K.bucket])) or now
         local admit = 0
         local retry = 0
         for i = 1, n do
@@ -144,8 +171,10 @@ register('sluice_claim', function(keys, args)
         end
         if admit == 0 then return throttled(retry, 'rate', f) end
         n = admit
-        redis.call('SET', keys[K.bucket], fmt_num(tat))
     end
+    -- admitted, but not for a busy claimer: the refusal changes nothing
+    if suspect and busy == '1' then return {'suspect', head[1]} end
+    if tat then redis.call('SET', keys[K.bucket], fmt_num(tat)) end
 
     local token = redis.call('HINCRBY', keys[K.stats], 'token', n) - n
     local reply = {'jobs', n}
@@ -167,6 +196,7 @@ register('sluice_claim', function(keys, args)
         reply[b + 4] = m[M.timeout]
         reply[b + 5] = m[M.max_attempts]
         reply[b + 6] = p
+        reply[b + 7] = m[M.reclaims]
     end
     count(keys, 'claimed', n)
     return reply

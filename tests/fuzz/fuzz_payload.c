@@ -97,7 +97,7 @@ static void commands(bytes b) {
     sluice_error err;
     sluice_command *m = NULL;
     switch (which % 5) {
-    case 0: m = sluice_command_claim(nsp, name, (which & 0x40) ? NULL : reason, max, &err); break;
+    case 0: m = sluice_command_claim(nsp, name, (which & 0x40) ? NULL : reason, max, (int)(token & 1), &err); break;
     case 1: m = sluice_command_ack(nsp, name, token, &err); break;
     case 2: m = sluice_command_fail(nsp, name, token, (which & 0x40) ? NULL : reason, &err); break;
     case 3: m = sluice_command_extend(nsp, name, token, (int64_t)max, &err); break;

@@ -21,11 +21,13 @@ static void decode(const redisReply *r, size_t max) {
     if (rc == 0) {
         if (err.code != SLUICE_OK || info.count > max) abort();
         if (info.status != SLUICE_CLAIM_JOBS && info.count) abort();
-        if (!memchr(info.why, '\0', sizeof(info.why))) abort();
+        if (!memchr(info.why, '\0', sizeof(info.why)) || !memchr(info.id, '\0', sizeof(info.id))) abort();
+        if (info.status != SLUICE_CLAIM_SUSPECT && info.id[0]) abort();
         for (size_t i = 0; i < info.count; i++) {
             const sluice_job *j = jobs[i];
             if (!j || strlen(sluice_job_payload(j)) > sluice_job_payload_len(j)) abort();
             if (strlen(sluice_job_id(j)) >= SLUICE_ID_MAX || strlen(sluice_job_class(j)) >= SLUICE_ID_MAX) abort();
+            if (sluice_job_reclaims(j) < 0) abort();
             (void)sluice_job_attempt(j);
             (void)sluice_job_token(j);
             sluice_job_free(jobs[i]);
