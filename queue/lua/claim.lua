@@ -4,7 +4,6 @@
 -- how many of the head of the ready set may start. Jobs the gate holds back
 -- are not touched: no attempt is spent, nothing is reordered or moved.
 --
---
 -- Quarantine. A job whose lease expired before (reclaims > 0) is a suspect:
 -- it may be what crashed its worker. A suspect is leased alone, and only to
 -- a claimer with nothing in flight, so that if it crashes its worker again no
