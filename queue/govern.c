@@ -100,6 +100,40 @@ static sluice_law_class *load_classes(sluice_governor *g, sluice_governor_mode m
     return cls;
 }
 
+/* Each class's ready jobs (ZCARD of its ready set), all in one pipelined
+ * round trip: what tells the law which tiers have work waiting. A class
+ * whose count cannot be read gets -1 (unknown), which the law counts as work
+ * waiting; a lost link leaves every count unknown and the tick goes on (the
+ * gate writes that follow report the link). */
+static void load_waiting(sluice_governor *g, char **names, sluice_law_class *cls, size_t n) {
+    for (size_t i = 0; i < n; i++) cls[i].waiting = -1;
+    if (n == 0) return;
+    cmd *cmds = calloc(n, sizeof(*cmds));
+    redisReply **replies = calloc(n, sizeof(*replies));
+    sluice_error *errs = calloc(n, sizeof(*errs));
+    if (cmds && replies && errs) {
+        for (size_t i = 0; i < n; i++) {
+            char key[KEY_MAX];
+            int len = key_name(key, sizeof(key), g->c->ns, names[i], "ready");
+            cmd_str(&cmds[i], "ZCARD");
+            if (len < 0 || (size_t)len >= sizeof(key)) cmds[i].failed = 1;
+            else cmd_add(&cmds[i], key, (size_t)len);
+        }
+        sluice_error link;
+        err_reset(&link);
+        client_pipeline(g->c, cmds, n, replies, errs, &link);
+        for (size_t i = 0; i < n; i++) {
+            int64_t v;
+            if (replies[i] && reply_int(replies[i], &v) == 0 && v >= 0) cls[i].waiting = v;
+            if (replies[i]) freeReplyObject(replies[i]);
+        }
+    }
+    for (size_t i = 0; cmds && i < n; i++) cmd_clear(&cmds[i]);
+    free(cmds);
+    free(replies);
+    free(errs);
+}
+
 static json_t *num_or_null(double v) {
     return isfinite(v) ? json_real(v) : json_null();
 }
@@ -119,9 +153,12 @@ static char *decision_json(const sluice_governor_report *r, const sluice_law_dec
                                "age_ms", (json_int_t)s->age_ms, "stale", stale));
     }
     for (size_t i = 0; i < ncls; i++)
-        json_array_append_new(classes, json_pack("{s:s, s:s, s:f, s:f, s:s}", "name", cls[i].name, "tier",
+        json_array_append_new(classes, json_pack("{s:s, s:s, s:f, s:f, s:o, s:s}", "name", cls[i].name, "tier",
                                                  sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction,
-                                                 "floor", cls[i].floor, "reason", cls[i].reason));
+                                                 "floor", cls[i].floor, "waiting",
+                                                 cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting)
+                                                                     : json_null(),
+                                                 "reason", cls[i].reason));
     json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:b, s:s, s:o, s:o}", "t", (json_int_t)r->now,
                           "epoch", (json_int_t)r->epoch, "mode", sluice_governor_mode_name(r->mode), "action",
                           sluice_law_action_name(d->action), "pressure", num_or_null(d->pressure), "driver",
@@ -181,6 +218,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     cls = load_classes(g, r.mode, &names, &ncls, err);
     if (!cls && err && err->code) goto out;
     r.classes = ncls;
+    if (r.mode != SLUICE_GOVERNOR_OFF) load_waiting(g, names, cls, ncls);
 
     sluice_law_decision d;
     memset(&d, 0, sizeof(d));

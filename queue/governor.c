@@ -403,10 +403,18 @@ static double clamped(const sluice_law_class *c)
     return f;
 }
 
+/* Work may wait for the class: it has ready jobs, or its caller does not
+ * know (waiting < 0). */
+static int has_work(const sluice_law_class *c)
+{
+    return c->waiting != 0;
+}
+
 /* Which tiers have room to be cut or raised, after clamping. */
 struct survey {
     int above_floor[SLUICE_TIERS];
     int below_one[SLUICE_TIERS];
+    int below_one_waiting[SLUICE_TIERS]; /* ... and has work waiting */
 };
 
 static void survey_classes(const sluice_law_class *cls, size_t n, struct survey *sv)
@@ -417,6 +425,7 @@ static void survey_classes(const sluice_law_class *cls, size_t n, struct survey 
         if (!throttled(&cls[i])) continue;
         if (f > cls[i].floor) sv->above_floor[cls[i].tier] = 1;
         if (f < 1.0) sv->below_one[cls[i].tier] = 1;
+        if (f < 1.0 && has_work(&cls[i])) sv->below_one_waiting[cls[i].tier] = 1;
     }
 }
 
@@ -428,12 +437,23 @@ static int tier_to_cut(const struct survey *sv)
     return -1;
 }
 
-/* Highest non-critical tier with a class below 1; -1 if none. */
-static int tier_to_raise(const struct survey *sv)
+/* Highest non-critical tier with a class below 1 that has work waiting;
+ * failing that, the highest with a class below 1, so every class still
+ * returns to 1 in the end; -1 if none. *skipped is set when a higher tier
+ * below 1 is passed over because nothing waits for it. */
+static int tier_to_raise(const struct survey *sv, int *skipped)
 {
-    for (int t = SLUICE_TIER_HIGH; t <= SLUICE_TIER_LOW; t++)
-        if (sv->below_one[t]) return t;
-    return -1;
+    int first = -1;
+    *skipped = 0;
+    for (int t = SLUICE_TIER_HIGH; t <= SLUICE_TIER_LOW; t++) {
+        if (!sv->below_one[t]) continue;
+        if (first < 0) first = t;
+        if (sv->below_one_waiting[t]) {
+            *skipped = t != first;
+            return t;
+        }
+    }
+    return first;
 }
 
 /* What this tick does. */
@@ -556,7 +576,8 @@ static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now
                      escalating ? " and rising" : "");
         }
     } else if (calm_zone) {
-        int t = tier_to_raise(sv);
+        int skipped = 0;
+        int t = tier_to_raise(sv, &skipped);
         int64_t calm_for = st->calm ? elapsed(now, st->calm_since_ms) : 0;
         if (r->held) {
             pl->driver = r->held;
@@ -585,8 +606,9 @@ static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now
             pl->moves = 1;
             pl->step = raise_step(p, 1.0 - p->band - A);
             say(pl->summary, sizeof pl->summary,
-                     "raise %s tier by %.3f: pressure %.2f below %.2f for %lld ms", tier_words[t],
-                     pl->step, A, 1.0 - p->band, (long long)calm_for);
+                     "raise %s tier by %.3f: pressure %.2f below %.2f for %lld ms%s", tier_words[t],
+                     pl->step, A, 1.0 - p->band, (long long)calm_for,
+                     skipped ? "; higher tiers have nothing waiting" : "");
         }
     } else {
         say(pl->summary, sizeof pl->summary,
@@ -630,6 +652,9 @@ static double apply(const sluice_law_params *p, const struct plan *pl, sluice_la
     } else if (pl->action == SLUICE_LAW_RAISE && t > pl->tier) {
         say(body, sizeof body, "held at %.2f: %s tier recovers first", f,
                  tier_words[pl->tier]);
+    } else if (pl->action == SLUICE_LAW_RAISE && f < 1.0) {
+        say(body, sizeof body, "held at %.2f: nothing waiting, %s tier with work is raised first",
+                 f, tier_words[pl->tier]);
     } else if (pl->action == SLUICE_LAW_RAISE) {
         say(body, sizeof body, "full admission");
     } else {

@@ -25,6 +25,7 @@ typedef struct jobq {
     chunk *c;
     size_t head, len, cap;
     double waiting_io;
+    int64_t waiting_jobs; /* jobs not yet done */
 } jobq;
 
 static int jobq_push(jobq *q, double t, int64_t jobs, double cost, int batch)
@@ -45,6 +46,7 @@ static int jobq_push(jobq *q, double t, int64_t jobs, double cost, int batch)
     }
     q->c[q->len++] = (chunk){t, jobs, 0, cost, 0.0, batch};
     q->waiting_io += (double)jobs * cost;
+    q->waiting_jobs += jobs;
     return 0;
 }
 
@@ -66,6 +68,7 @@ static double jobq_run(jobq *q, double budget, double now, sluice_sim_class_resu
         if (k->done_io >= total - 1e-9 * total) done = k->jobs;
         if (done > k->jobs) done = k->jobs;
         cr->jobs_done += done - k->jobs_done;
+        q->waiting_jobs -= done - k->jobs_done;
         k->jobs_done = done;
         if (done == k->jobs) {
             if (now - k->t_arr > cr->longest_wait_s) cr->longest_wait_s = now - k->t_arr;
@@ -215,6 +218,7 @@ static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_r
     policy_state ps;
     monitor mon;
     double avail[SLUICE_SIM_MAX_CLASSES], rate[SLUICE_SIM_MAX_CLASSES];
+    int64_t jobs[SLUICE_SIM_MAX_CLASSES];
     double *rev = NULL;
     size_t nrev = 0, caprev = 0;
     int last_dir = 0, rc = -1;
@@ -273,12 +277,13 @@ static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_r
         for (size_t i = 0; i < nc; i++) {
             double a = q[i].waiting_io / dt;
             avail[i] = a < s->classes[i].worker_rate ? a : s->classes[i].worker_rate;
+            jobs[i] = q[i].waiting_jobs;
             could += avail[i];
             waiting += q[i].waiting_io;
         }
         monitor_read(&mon, t);
         int dir = 0;
-        if (policy_rates(&ps, s, t, &mon.view, avail, rate, &dir) < 0) {
+        if (policy_rates(&ps, s, t, &mon.view, avail, jobs, rate, &dir) < 0) {
             err_set(err, SLUICE_ERR_ARGUMENT, "simulate: the governor law refused its input");
             goto out;
         }

@@ -385,6 +385,48 @@ static void when_the_leader_dies_another_governor_takes_over_within_three_ticks(
     sluice_client_free(cb);
 }
 
+/* The loop reads each class's ready set and hands its size to the law, so a
+ * raise after a drop goes to the tier whose jobs wait, not to an idle one
+ * above it; the decision records what waited. */
+static void a_raise_goes_to_the_tier_with_ready_jobs_and_the_decision_records_them(void **state) {
+    harness_redis *r = *state;
+    reset_namespace(r);
+    sluice_client *c = test_connect(state);
+    declare(c, "w-normal", SLUICE_TIER_NORMAL, 100, 0, 0, 0.2);
+    declare(c, "w-low", SLUICE_TIER_LOW, 100, 0, 0, 0.1);
+    fill(c, "w-low", 5);
+    define_signal(c, "iops", 0.8, 0.95);
+    sluice_governor_opts o;
+    sluice_governor_opts_init(&o);
+    o.tick_ms = 100;
+    o.lease_ms = 200;
+    o.gate_ttl_ms = 5000;
+    o.law.dwell_ms = 0;
+    o.law.calm_ms = 0;
+    sluice_error err;
+    sluice_governor *g = sluice_governor_new(c, "gov-w", &o, &err);
+    if (!g) fail_msg("governor: %s", err.text);
+    assert_int_equal(sluice_signal_report(c, "iops", 0.97, 0, &err), 0);
+    assert_int_equal(tick(g).action, SLUICE_LAW_CRITICAL);
+    assert_true(fabs(gate(c, "w-normal").fraction - 0.2) < 1e-9);
+    assert_true(fabs(gate(c, "w-low").fraction - 0.1) < 1e-9);
+    harness_sleep_ms(5); /* a reading observed after the drop */
+    assert_int_equal(sluice_signal_report(c, "iops", 0.2, 0, &err), 0);
+    sluice_governor_report rep = tick(g);
+    assert_int_equal(rep.action, SLUICE_LAW_RAISE);
+    assert_non_null(strstr(rep.summary, "raise low tier"));
+    assert_true(gate(c, "w-low").fraction > 0.1);
+    assert_true(fabs(gate(c, "w-normal").fraction - 0.2) < 1e-9);
+    size_t n;
+    char **hist = sluice_governor_history(c, 1, &n, &err);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(hist[0], "\"waiting\":5"));
+    assert_non_null(strstr(hist[0], "\"waiting\":0"));
+    sluice_strings_free(hist, n);
+    sluice_governor_free(g);
+    sluice_client_free(c);
+}
+
 static void with_no_governor_running_gates_lapse_to_the_floor(void **state) {
     harness_redis *r = *state;
     reset_namespace(r);
@@ -511,6 +553,7 @@ int main(void) {
         cmocka_unit_test(over_target_the_lowest_tier_falls_within_two_ticks_and_critical_is_untouched),
         cmocka_unit_test(a_critical_class_keeps_its_claim_rate_under_critical_pressure),
         cmocka_unit_test(when_the_leader_dies_another_governor_takes_over_within_three_ticks),
+        cmocka_unit_test(a_raise_goes_to_the_tier_with_ready_jobs_and_the_decision_records_them),
         cmocka_unit_test(with_no_governor_running_gates_lapse_to_the_floor),
         cmocka_unit_test(shadow_mode_records_decisions_without_enforcing_them),
         cmocka_unit_test(bad_class_settings_are_refused_and_nothing_is_half_applied),

@@ -1067,6 +1067,106 @@ static void test_raise_steps_are_sized_by_the_headroom_below_the_band(void **unu
     assert_true(F(&near, C_NORMAL) == 0.3); /* still one tier at a time */
 }
 
+/* ================================================================ work waiting */
+
+/* Runs calm ticks (pressure 0.1) until the law raises once. */
+static void until_a_raise(rig *r)
+{
+    for (int t = 0; t < 30 && r->raises == 0; t++) step(r, 0.1);
+    assert_int_equal(r->raises, 1);
+}
+
+static void test_a_raise_skips_an_idle_higher_tier_for_a_lower_tier_with_work_waiting(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    set_all(&r, 0.3);
+    r.cls[C_HIGH].waiting = 0;
+    r.cls[C_NORMAL].waiting = 0;
+    r.cls[C_LOW_A].waiting = 5000;
+    r.cls[C_LOW_B].waiting = 0;
+    until_a_raise(&r);
+    /* the whole low tier is raised: one tier at a time, as before */
+    assert_float_equal(F(&r, C_LOW_A), 0.3 + r.p.increase, 1e-9);
+    assert_float_equal(F(&r, C_LOW_B), 0.3 + r.p.increase, 1e-9);
+    assert_true(F(&r, C_HIGH) == 0.3);
+    assert_true(F(&r, C_NORMAL) == 0.3);
+    assert_non_null(strstr(r.d.summary, "raise low tier"));
+    assert_non_null(strstr(r.d.summary, "nothing waiting"));
+    assert_non_null(strstr(r.cls[C_HIGH].reason, "nothing waiting"));
+    assert_non_null(strstr(r.cls[C_LOW_A].reason, "raised"));
+    /* once work waits for the higher tier, it recovers first again */
+    r.cls[C_NORMAL].waiting = 1;
+    for (int t = 0; t < 30 && r.raises == 1; t++) step(&r, 0.1);
+    assert_int_equal(r.raises, 2);
+    assert_float_equal(F(&r, C_NORMAL), 0.3 + r.p.increase, 1e-9);
+    assert_float_equal(F(&r, C_LOW_A), 0.3 + r.p.increase, 1e-9);
+    assert_true(F(&r, C_HIGH) == 0.3);
+}
+
+static void test_with_nothing_waiting_anywhere_the_highest_tier_below_one_is_raised_first(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    set_all(&r, 0.3); /* rig_init leaves every waiting at 0 */
+    until_a_raise(&r);
+    assert_float_equal(F(&r, C_HIGH), 0.3 + r.p.increase, 1e-9);
+    assert_true(F(&r, C_NORMAL) == 0.3);
+    assert_true(F(&r, C_LOW_A) == 0.3);
+    assert_null(strstr(r.d.summary, "nothing waiting"));
+    /* a tier with work waiting but already at 1 does not hold idle ones back:
+     * everything still returns to full admission */
+    rig_init(&r);
+    set_all(&r, 0.3);
+    r.cls[C_LOW_A].fraction = r.cls[C_LOW_B].fraction = 1.0;
+    r.cls[C_LOW_A].waiting = 100;
+    until_a_raise(&r);
+    assert_float_equal(F(&r, C_HIGH), 0.3 + r.p.increase, 1e-9);
+    for (int t = 0; t < 2000; t++) step(&r, 0.1);
+    for (int i = C_HIGH; i < NCLS; i++) assert_true(F(&r, i) == 1.0);
+}
+
+static void test_unknown_waiting_counts_as_work_waiting_so_callers_that_do_not_know_keep_the_old_order(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    set_all(&r, 0.3);
+    for (int i = 0; i < NCLS; i++) r.cls[i].waiting = -1;
+    until_a_raise(&r);
+    assert_float_equal(F(&r, C_HIGH), 0.3 + r.p.increase, 1e-9);
+    assert_true(F(&r, C_LOW_A) == 0.3);
+    /* an unknown higher tier is not skipped for a lower one with work */
+    rig_init(&r);
+    set_all(&r, 0.3);
+    r.cls[C_HIGH].waiting = 0;
+    r.cls[C_NORMAL].waiting = -1;
+    r.cls[C_LOW_A].waiting = 10;
+    until_a_raise(&r);
+    assert_float_equal(F(&r, C_NORMAL), 0.3 + r.p.increase, 1e-9);
+    assert_true(F(&r, C_HIGH) == 0.3);
+    assert_true(F(&r, C_LOW_A) == 0.3);
+}
+
+static void test_cuts_ignore_work_waiting_and_shed_the_lowest_tier_first(void **unused)
+{
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.cls[C_HIGH].waiting = 100;
+    r.cls[C_NORMAL].waiting = 100;
+    r.cls[C_LOW_A].waiting = 0;
+    r.cls[C_LOW_B].waiting = 0;
+    step(&r, 1.2);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    assert_true(F(&r, C_LOW_A) < 1.0);
+    assert_true(F(&r, C_LOW_B) < 1.0);
+    assert_true(F(&r, C_NORMAL) == 1.0);
+    assert_true(F(&r, C_HIGH) == 1.0);
+}
+
 static void test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh(void **unused)
 {
     sluice_law_state st;
@@ -1205,6 +1305,10 @@ int main(void)
         cmocka_unit_test(test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh),
         cmocka_unit_test(test_the_widest_state_fits_the_documented_buffer),
         cmocka_unit_test(test_new_params_out_of_range_are_rejected_naming_them),
+        cmocka_unit_test(test_a_raise_skips_an_idle_higher_tier_for_a_lower_tier_with_work_waiting),
+        cmocka_unit_test(test_with_nothing_waiting_anywhere_the_highest_tier_below_one_is_raised_first),
+        cmocka_unit_test(test_unknown_waiting_counts_as_work_waiting_so_callers_that_do_not_know_keep_the_old_order),
+        cmocka_unit_test(test_cuts_ignore_work_waiting_and_shed_the_lowest_tier_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

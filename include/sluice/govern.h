@@ -2,7 +2,8 @@
  * process holds the governor lease (sluice-worker hosts it; any program can).
  *
  * Each tick: take or renew the lease (NS:{_}:governor; a new holder gets a
- * higher epoch); if held, read every signal and class, run the control law
+ * higher epoch); if held, read every signal and class (with the size of its
+ * ready set, all in one pipelined round trip), run the control law
  * (sluice/governor.h) from the state the last leader committed, write each
  * class's gate with an expiry (fenced by the epoch, so a deposed leader's
  * late write is refused), and commit the law's state and the decision to the
