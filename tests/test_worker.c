@@ -26,6 +26,7 @@ typedef struct run {
     int stopped;
     int reconnected;
     int disconnected;
+    int suspect_starts;          /* "suspect" events naming a job: a suspect started */
     double reconnected_at;
     sluice_client *c;            /* for the completion poll */
     const char *cls[3];
@@ -104,6 +105,7 @@ static void guard_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 static void log_cb(const sluice_worker_event *ev, void *ud) {
     run *r = ud;
     if (strcmp(ev->event, "disconnected") == 0) r->disconnected++;
+    if (strcmp(ev->event, "suspect") == 0 && ev->job_id) r->suspect_starts++;
     if (strcmp(ev->event, "reconnected") == 0) {
         r->reconnected++;
         r->reconnected_at = ev_time();
@@ -389,6 +391,10 @@ static void a_suspect_job_runs_alone_in_the_worker_and_the_others_in_batches(voi
     assert_int_equal(a.suspects, 2);
     assert_int_equal(a.beside, 0);
     assert_int_equal(a.max_in_flight, 4);
+    sluice_worker_stats st;
+    sluice_worker_stats_get(a.r.w, &st);
+    assert_int_equal(st.suspects, 2);
+    assert_int_equal(a.r.suspect_starts, 2);
     assert_drained(c, "alone", N);
     teardown_run(&a.r);
     sluice_client_free(c);

@@ -316,6 +316,7 @@ static void worker_families(buf *b, const metrics_local *l) {
         {"sluice_worker_released_total", "Jobs this worker handed back untried when stopping.", offsetof(sluice_worker_stats, released)},
         {"sluice_worker_stale_total", "Acks or fails refused because the lease had been lost.", offsetof(sluice_worker_stats, stale)},
         {"sluice_worker_reconnects_total", "Reconnections to Redis after an outage.", offsetof(sluice_worker_stats, reconnects)},
+        {"sluice_worker_suspects_total", "Suspect jobs (their lease expired before) this worker ran alone.", offsetof(sluice_worker_stats, suspects)},
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
         family(b, c[i].name, "counter", c[i].help);

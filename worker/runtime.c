@@ -397,8 +397,15 @@ static void dispatch(sluice_worker *w, wclass *c, sluice_job *job) {
     j->handler_owns = 1;
     j->started = j->leased_at = ev_now(w->loop);
     jl_add(&w->running, j);
-    if (sluice_job_reclaims(job) > 0) w->suspect = j;
     w->st.claimed++;
+    if (sluice_job_reclaims(job) > 0) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "its lease expired %d time(s) before: it runs alone",
+                 sluice_job_reclaims(job));
+        emit(w, "suspect", j, -1, msg);
+        w->suspect = j;
+        w->st.suspects++;
+    }
     if (w->stopping || !c->fn) {
         /* arrived after the stop began (or the class was dropped): hand back */
         j->handler_owns = 0;
@@ -446,7 +453,13 @@ static void claim_reply(redisAsyncContext *ac, void *reply, void *priv) {
         w->in_dispatch = 0;
     } else if (info.status == SLUICE_CLAIM_SUSPECT) {
         /* no sleep: the class is claimed again as soon as the worker is idle */
-        if (!w->quarantine) w->quarantine = c;
+        if (!w->quarantine) {
+            char msg[SLUICE_ID_MAX + 96];
+            snprintf(msg, sizeof(msg), "%s waits at the head of its class: no claims until this worker is idle",
+                     info.id);
+            emit(w, "suspect", NULL, -1, msg);
+            w->quarantine = c;
+        }
     } else if (c->notified) {
         /* an enqueue raced the claim: try again at once */
     } else {

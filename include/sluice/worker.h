@@ -67,9 +67,11 @@ typedef void (*sluice_worker_cancel_fn)(sluice_worker_job *job, void *arg);
 
 /* One log event. Every string may be NULL; they are BORROWED for the call.
  * "event": start, stop, connected, disconnected, reconnected, done, failed,
- * timeout, released, stale, lease-lost, governor, decision, error (and, from
- * sluice-worker, sampler and metrics). Payloads and passwords are never put
- * in an event. "decision": the governor this worker hosts led a tick;
+ * timeout, released, stale, lease-lost, suspect, governor, decision, error
+ * (and, from sluice-worker, sampler and metrics). Payloads and passwords are
+ * never put in an event. "suspect": a suspect job starts alone (with its
+ * job), or one waits at the head of a class and claiming pauses until the
+ * worker is idle (the id in "message"). "decision": the governor this worker hosts led a tick;
  * "message" is the decision as one line of JSON (sluice/govern.h's
  * sluice_governor_last_decision), one event per tick it leads. */
 typedef struct sluice_worker_event {
@@ -175,6 +177,7 @@ struct ev_loop *sluice_worker_loop(const sluice_worker *w);
 /* Counters since sluice_worker_new. */
 typedef struct sluice_worker_stats {
     int64_t claimed, acked, failed, released, stale, reconnects;
+    int64_t suspects;         /* suspects (jobs whose lease expired before) run alone */
     int in_flight;
     /* the hosted governor: ticks run (leading or standing by), and the
      * decisions of the ticks it led, by action (sluice_law_action) */
