@@ -10,6 +10,13 @@
 
 #define STATE_TEXT 1024
 
+/* A class's count of throttled claims as last read, and when it last moved. */
+typedef struct held_memo {
+    char *name;        /* NEW; NULL if it could not be copied */
+    int64_t throttled;
+    int64_t moved_ms;  /* Redis clock */
+} held_memo;
+
 struct sluice_governor {
     sluice_client *c;          /* BORROWED */
     char owner[129];
@@ -17,6 +24,8 @@ struct sluice_governor {
     int64_t epoch;             /* of the state held in st; 0: none */
     sluice_law_state st;
     char *decision;            /* NEW JSON of the last decision */
+    held_memo *memo;           /* one per class of the last tick */
+    size_t nmemo;
 };
 
 void sluice_governor_opts_init(sluice_governor_opts *o) {
@@ -25,6 +34,7 @@ void sluice_governor_opts_init(sluice_governor_opts *o) {
     o->lease_ms = 2000;
     o->gate_ttl_ms = 5000;
     o->history_max = 10000;
+    o->held_ms = 5000;
     sluice_law_params_default(&o->law);
 }
 
@@ -45,8 +55,9 @@ sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const 
         return NULL;
     }
     if (o.tick_ms < 10 || o.lease_ms < 100 || o.lease_ms > 600000 || o.gate_ttl_ms < 1 ||
-        o.gate_ttl_ms > 86400000 || o.history_max < 1 || o.history_max > 1000000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "governor: tick, lease, gate ttl or history out of range");
+        o.gate_ttl_ms > 86400000 || o.history_max < 1 || o.history_max > 1000000 || o.held_ms < 1 ||
+        o.held_ms > 3600000) {
+        err_set(err, SLUICE_ERR_ARGUMENT, "governor: tick, lease, gate ttl, history or held out of range");
         return NULL;
     }
     sluice_governor *g = calloc(1, sizeof(*g));
@@ -61,10 +72,16 @@ sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const 
     return g;
 }
 
+static void memo_free(held_memo *memo, size_t n) {
+    for (size_t i = 0; i < n; i++) free(memo[i].name);
+    free(memo);
+}
+
 void sluice_governor_free(sluice_governor *g) {
     if (!g) return;
     if (g->epoch) sluice_governor_resign(g->c, g->owner, NULL);
     free(g->decision);
+    memo_free(g->memo, g->nmemo);
     free(g);
 }
 
@@ -100,35 +117,72 @@ static sluice_law_class *load_classes(sluice_governor *g, sluice_governor_mode m
     return cls;
 }
 
-/* Each class's ready jobs (ZCARD of its ready set), all in one pipelined
- * round trip: what tells the law which tiers have work waiting. A class
- * whose count cannot be read gets -1 (unknown), which the law counts as work
- * waiting; a lost link leaves every count unknown and the tick goes on (the
- * gate writes that follow report the link). */
-static void load_waiting(sluice_governor *g, char **names, sluice_law_class *cls, size_t n) {
+/* Whether a class's gate held its jobs back lately: its count of throttled
+ * claims moved within held_ms (or this governor has known the class for less
+ * than that). Records the count in *m. */
+static int held_lately(const sluice_governor *g, const char *name, int64_t throttled, int64_t now,
+                       held_memo *m) {
+    m->throttled = throttled;
+    m->moved_ms = now;
+    for (size_t i = 0; i < g->nmemo; i++) {
+        if (g->memo[i].name && strcmp(g->memo[i].name, name) == 0) {
+            if (g->memo[i].throttled == throttled) m->moved_ms = g->memo[i].moved_ms;
+            break;
+        }
+    }
+    return now - m->moved_ms <= g->o.held_ms;
+}
+
+/* What each class has waiting on its gate, all in one pipelined round trip:
+ * its ready jobs (ZCARD of the ready set) when the gate refused a claim
+ * lately (the class's count of throttled claims moved), else 0, for then its
+ * workers, not its admission, are what the jobs wait for, and raising it
+ * would admit nothing. This tells the law which tiers a raise would help. A
+ * count that cannot be read gives -1 (unknown), which the law counts as
+ * work waiting; a lost link leaves every count unknown and the tick goes on
+ * (the gate writes that follow report the link). */
+static void load_waiting(sluice_governor *g, char **names, sluice_law_class *cls, size_t n, int64_t now) {
     for (size_t i = 0; i < n; i++) cls[i].waiting = -1;
-    if (n == 0) return;
-    cmd *cmds = calloc(n, sizeof(*cmds));
-    redisReply **replies = calloc(n, sizeof(*replies));
-    sluice_error *errs = calloc(n, sizeof(*errs));
-    if (cmds && replies && errs) {
+    cmd *cmds = calloc(2 * n + 1, sizeof(*cmds));
+    redisReply **replies = calloc(2 * n + 1, sizeof(*replies));
+    sluice_error *errs = calloc(2 * n + 1, sizeof(*errs));
+    held_memo *memo = calloc(n + 1, sizeof(*memo));
+    if (n > 0 && cmds && replies && errs && memo) {
         for (size_t i = 0; i < n; i++) {
             char key[KEY_MAX];
             int len = key_name(key, sizeof(key), g->c->ns, names[i], "ready");
-            cmd_str(&cmds[i], "ZCARD");
-            if (len < 0 || (size_t)len >= sizeof(key)) cmds[i].failed = 1;
-            else cmd_add(&cmds[i], key, (size_t)len);
+            cmd_str(&cmds[2 * i], "ZCARD");
+            if (len < 0 || (size_t)len >= sizeof(key)) cmds[2 * i].failed = 1;
+            else cmd_add(&cmds[2 * i], key, (size_t)len);
+            len = key_name(key, sizeof(key), g->c->ns, names[i], "stats");
+            cmd_str(&cmds[2 * i + 1], "HGET");
+            if (len < 0 || (size_t)len >= sizeof(key)) cmds[2 * i + 1].failed = 1;
+            else cmd_add(&cmds[2 * i + 1], key, (size_t)len);
+            cmd_str(&cmds[2 * i + 1], "throttled");
         }
         sluice_error link;
         err_reset(&link);
-        client_pipeline(g->c, cmds, n, replies, errs, &link);
+        client_pipeline(g->c, cmds, 2 * n, replies, errs, &link);
         for (size_t i = 0; i < n; i++) {
-            int64_t v;
-            if (replies[i] && reply_int(replies[i], &v) == 0 && v >= 0) cls[i].waiting = v;
-            if (replies[i]) freeReplyObject(replies[i]);
+            int64_t ready, throttled = 0;
+            const redisReply *t = replies[2 * i + 1];
+            int known = t && (t->type == REDIS_REPLY_NIL || reply_int(t, &throttled) == 0);
+            int held = 1;
+            if (known) {
+                memo[i].name = strdup(names[i]);
+                held = held_lately(g, names[i], throttled, now, &memo[i]);
+            }
+            if (reply_int(replies[2 * i], &ready) == 0 && ready >= 0) cls[i].waiting = held ? ready : 0;
         }
+        memo_free(g->memo, g->nmemo);
+        g->memo = memo;
+        g->nmemo = n;
+        memo = NULL;
     }
-    for (size_t i = 0; cmds && i < n; i++) cmd_clear(&cmds[i]);
+    memo_free(memo, 0);
+    for (size_t i = 0; replies && i < 2 * n; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
+    for (size_t i = 0; cmds && i < 2 * n; i++) cmd_clear(&cmds[i]);
     free(cmds);
     free(replies);
     free(errs);
@@ -218,7 +272,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     cls = load_classes(g, r.mode, &names, &ncls, err);
     if (!cls && err && err->code) goto out;
     r.classes = ncls;
-    if (r.mode != SLUICE_GOVERNOR_OFF) load_waiting(g, names, cls, ncls);
+    if (r.mode != SLUICE_GOVERNOR_OFF) load_waiting(g, names, cls, ncls, r.now);
 
     sluice_law_decision d;
     memset(&d, 0, sizeof(d));

@@ -164,6 +164,42 @@ static void monitor_read(monitor *m, int64_t now_ms)
     m->view.age_ms = m->view.has_value ? now_ms - m->observed_ms : 0;
 }
 
+/* ================================================================ spare */
+
+/* Spare capacity is counted per signal period, as the target is: the target
+ * bounds the period's mean utilisation, so a period's spare is its headroom
+ * below target (IO units, never negative) summed over the steps with work
+ * waiting, as far as that work could have used it: each class offers what
+ * waited at the period's start or arrived in it, at most its workers' rate
+ * for the period. Background I/O run anywhere in the period uses it. */
+typedef struct spare_tally {
+    double headroom;                        /* IO units, this period so far */
+    double offered[SLUICE_SIM_MAX_CLASSES]; /* IO units, this period so far */
+    double ran;                             /* IO units, this period so far */
+    double usable, used;                    /* IO units, periods folded */
+} spare_tally;
+
+/* A period begins: each class offers what waits. */
+static void spare_open(spare_tally *x, const jobq *q, size_t nc)
+{
+    for (size_t i = 0; i < nc; i++) x->offered[i] = q[i].waiting_io;
+}
+
+static void spare_fold(spare_tally *x, const sluice_sim_scenario *s)
+{
+    double could = 0, period_s = (double)s->sig_period_ms / 1000.0;
+    for (size_t i = 0; i < s->nclasses; i++) {
+        double most = s->classes[i].worker_rate * period_s;
+        could += x->offered[i] < most ? x->offered[i] : most;
+        x->offered[i] = 0;
+    }
+    double usable = x->headroom < 0 ? 0 : x->headroom;
+    if (usable > could) usable = could;
+    x->usable += usable;
+    x->used += x->ran < usable ? x->ran : usable;
+    x->headroom = x->ran = 0;
+}
+
 /* ================================================================ one run */
 
 void sim_series_free(sim_series *ser)
@@ -223,7 +259,8 @@ static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_r
     size_t nrev = 0, caprev = 0;
     int last_dir = 0, rc = -1;
     double Q = 0, lat_w = 0, lat_m = 0, lat_d = 0, util_s = 0, adm_s = 0;
-    double spare_usable = 0, spare_used = 0, bg_io = 0, batch_done = -1;
+    spare_tally spare = {0};
+    double bg_io = 0, batch_done = -1;
     int saturated_s = 0;
 
     memset(res, 0, sizeof *res);
@@ -256,6 +293,7 @@ static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_r
             for (size_t i = 0; i < nc; i++) waiting += q[i].waiting_io;
             if (waiting <= 0 && stop_s <= 0) break;
         }
+        if (t % s->sig_period_ms == 0) spare_open(&spare, q, nc);
         /* Arrivals land at the start of their second. */
         if (t % 1000 == 0 && sec < nsec && p != SLUICE_SIM_BASELINE) {
             for (size_t i = 0; i < nc; i++) {
@@ -268,17 +306,16 @@ static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_r
                         goto out;
                     }
                     res->classes[i].jobs_arrived += n;
+                    spare.offered[i] += (double)n * s->classes[i].arr[a].cost;
                 }
             }
         }
         double I = model_interactive(s, t);
-        double could = 0;
         waiting = 0;
         for (size_t i = 0; i < nc; i++) {
             double a = q[i].waiting_io / dt;
             avail[i] = a < s->classes[i].worker_rate ? a : s->classes[i].worker_rate;
             jobs[i] = q[i].waiting_jobs;
-            could += avail[i];
             waiting += q[i].waiting_io;
         }
         monitor_read(&mon, t);
@@ -312,12 +349,10 @@ static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_r
         }
         bg_io += B * dt;
         if (waiting > 0) {
-            double spare = s->sig_target * C - I;
-            if (spare < 0) spare = 0;
-            double usable = spare < could ? spare : could;
-            spare_usable += usable * dt;
-            spare_used += (B < usable ? B : usable) * dt;
+            spare.headroom += (s->sig_target * C - I) * dt;
+            spare.ran += B * dt;
         }
+        if ((t + step) % s->sig_period_ms == 0) spare_fold(&spare, s);
         /* The disk. */
         double offered = I + B;
         Q += (offered - C) * dt;
@@ -358,8 +393,9 @@ static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_r
     }
 
     res->background_io = bg_io;
-    res->spare_used = spare_usable > 0 ? spare_used / spare_usable : 1.0;
-    res->spare_unused_io = spare_usable - spare_used;
+    spare_fold(&spare, s);
+    res->spare_used = spare.usable > 0 ? spare.used / spare.usable : 1.0;
+    res->spare_unused_io = spare.usable - spare.used;
     res->max_reversals_hour = max_in_window(rev, nrev, 3600.0);
     {
         double last = -1;

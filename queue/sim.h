@@ -134,8 +134,9 @@ void policy_init(policy_state *ps, const sluice_sim_scenario *s, sluice_sim_poli
                  double fixed_rate);
 /* Advances the policy to now_ms (the governor ticks here) and writes each
  * class's admitted rate (IO/s) given the waiting work "avail" (IO/s the
- * class could run this step) and "waiting" (jobs queued, which the governor
- * hands the law as each class's ready jobs). *dir is +1 when the policy raised admission
+ * class could run this step) and "waiting" (jobs queued; the governor hands
+ * the law a class's queued jobs when its admitted rate holds them back, else
+ * 0, as the governor loop does). *dir is +1 when the policy raised admission
  * this step, -1 when it cut it, 0 otherwise. Returns -1 only if the law
  * refused its input. */
 int policy_rates(policy_state *ps, const sluice_sim_scenario *s, int64_t now_ms,

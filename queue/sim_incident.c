@@ -72,10 +72,10 @@ const char sim_incident_json[] =
     "    \"stale_pressure\": 1.5,\n"
     "    \"escalate\": 0.05,\n"
     "    \"snap\": 0.01,\n"
-    "    \"smoothing\": 0.15,\n"
+    "    \"smoothing\": 0.3,\n"
     "    \"jump\": 2,\n"
     "    \"cut_gain\": 1,\n"
-    "    \"raise_span\": 0.05,\n"
+    "    \"raise_span\": 0.1,\n"
     "    \"calm_ms\": 0\n"
     "  }\n"
     "}\n";

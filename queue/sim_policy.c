@@ -32,8 +32,12 @@ static int fresh(const sluice_sim_scenario *s, const signal_view *sig)
     return sig->has_value && sig->age_ms <= s->sig_stale_after_ms;
 }
 
+/* What the governor loop reads from Redis, and hands the law as waiting: a
+ * class's queued jobs when its gate holds them back (they could run faster
+ * than it admits them), else 0. */
 static int governor_tick(policy_state *ps, const sluice_sim_scenario *s, int64_t now,
-                         const signal_view *sig, const int64_t *waiting, int *dir)
+                         const signal_view *sig, const double *avail, const int64_t *jobs,
+                         int *dir)
 {
     sluice_law_signal ls;
     sluice_law_decision d;
@@ -48,7 +52,10 @@ static int governor_tick(policy_state *ps, const sluice_sim_scenario *s, int64_t
     ls.has_value = sig->has_value;
     ls.value = sig->has_value ? sig->value : 0.0;
     ls.age_ms = sig->age_ms;
-    for (size_t i = 0; i < s->nclasses; i++) ps->law_cls[i].waiting = waiting[i];
+    for (size_t i = 0; i < s->nclasses; i++) {
+        double admitted = ps->law_cls[i].fraction * s->classes[i].max_rate;
+        ps->law_cls[i].waiting = avail[i] > admitted ? jobs[i] : 0;
+    }
     if (sluice_law_tick(&s->params, &ps->law, now, &ls, 1, ps->law_cls, s->nclasses, &d) < 0)
         return -1;
     if (d.changed > 0) {
@@ -102,7 +109,7 @@ int policy_rates(policy_state *ps, const sluice_sim_scenario *s, int64_t now_ms,
     case SLUICE_SIM_GOVERNOR:
         if (now_ms >= ps->next_tick_ms) {
             /* The law needs a positive clock; the scenario starts at 0. */
-            if (governor_tick(ps, s, now_ms + 1000, sig, waiting, dir) < 0) return -1;
+            if (governor_tick(ps, s, now_ms + 1000, sig, avail, waiting, dir) < 0) return -1;
             ps->next_tick_ms = now_ms + s->params.tick_ms;
         }
         for (size_t i = 0; i < s->nclasses; i++) {

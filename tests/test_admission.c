@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "common.h"
 
 static void declare(sluice_client *c, const char *cls, sluice_tier tier, double rate, double burst, int64_t conc,
@@ -427,6 +429,74 @@ static void a_raise_goes_to_the_tier_with_ready_jobs_and_the_decision_records_th
     sluice_client_free(c);
 }
 
+/* A class's "waiting" in the governor's last decision, as JSON text. */
+static const char *decision_waiting(const sluice_governor *g, const char *cls) {
+    static char text[32];
+    json_error_t jerr;
+    json_t *d = json_loads(sluice_governor_last_decision(g), 0, &jerr);
+    if (!d) fail_msg("decision: %s", jerr.text);
+    json_t *c;
+    size_t i;
+    text[0] = '\0';
+    json_array_foreach(json_object_get(d, "classes"), i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "name")), cls) != 0) continue;
+        char *w = json_dumps(json_object_get(c, "waiting"), JSON_ENCODE_ANY);
+        snprintf(text, sizeof(text), "%s", w ? w : "?");
+        free(w);
+    }
+    json_decref(d);
+    return text;
+}
+
+/* Ready jobs that no claim was refused for wait on their workers, not on
+ * their gate: raising their tier would admit nothing. Once held_ms has
+ * passed without a refused claim, the law sees nothing waiting there and a
+ * raise goes to the tier whose gate refuses claims. */
+static void a_raise_passes_over_a_class_whose_gate_refused_no_claim_lately(void **state) {
+    harness_redis *r = *state;
+    reset_namespace(r);
+    sluice_client *c = test_connect(state);
+    declare(c, "h-normal", SLUICE_TIER_NORMAL, 100, 0, 0, 0.2);
+    declare(c, "h-low", SLUICE_TIER_LOW, 100, 0, 0, 0);
+    fill(c, "h-normal", 5);
+    fill(c, "h-low", 5);
+    define_signal(c, "iops", 0.8, 0.95);
+    sluice_governor_opts o;
+    sluice_governor_opts_init(&o);
+    o.tick_ms = 100;
+    o.lease_ms = 200;
+    o.gate_ttl_ms = 5000;
+    o.held_ms = 300;
+    o.law.dwell_ms = 0;
+    o.law.calm_ms = 0;
+    sluice_error err;
+    sluice_governor *g = sluice_governor_new(c, "gov-h", &o, &err);
+    if (!g) fail_msg("governor: %s", err.text);
+    assert_int_equal(sluice_signal_report(c, "iops", 0.97, 0, &err), 0);
+    assert_int_equal(tick(g).action, SLUICE_LAW_CRITICAL);
+    harness_sleep_ms(o.held_ms + 100);
+    /* h-low at floor 0 refuses its workers; nobody claims h-normal. */
+    sluice_job *j[1];
+    sluice_claim_info info;
+    assert_int_equal(sluice_claim(c, "h-low", NULL, 1, j, &info, &err), 0);
+    assert_int_equal(info.status, SLUICE_CLAIM_THROTTLED);
+    assert_int_equal(sluice_signal_report(c, "iops", 0.2, 0, &err), 0);
+    sluice_governor_report rep = tick(g);
+    assert_int_equal(rep.action, SLUICE_LAW_RAISE);
+    assert_non_null(strstr(rep.summary, "raise low tier"));
+    assert_true(gate(c, "h-low").fraction > 0);
+    assert_true(fabs(gate(c, "h-normal").fraction - 0.2) < 1e-9);
+    /* The decision records what the law saw waiting on each gate. */
+    assert_string_equal(decision_waiting(g, "h-normal"), "0");
+    assert_string_equal(decision_waiting(g, "h-low"), "5");
+    /* A governor told a bad window refuses to start. */
+    o.held_ms = 0;
+    assert_null(sluice_governor_new(c, "gov-h2", &o, &err));
+    assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+    sluice_governor_free(g);
+    sluice_client_free(c);
+}
+
 static void with_no_governor_running_gates_lapse_to_the_floor(void **state) {
     harness_redis *r = *state;
     reset_namespace(r);
@@ -554,6 +624,7 @@ int main(void) {
         cmocka_unit_test(a_critical_class_keeps_its_claim_rate_under_critical_pressure),
         cmocka_unit_test(when_the_leader_dies_another_governor_takes_over_within_three_ticks),
         cmocka_unit_test(a_raise_goes_to_the_tier_with_ready_jobs_and_the_decision_records_them),
+        cmocka_unit_test(a_raise_passes_over_a_class_whose_gate_refused_no_claim_lately),
         cmocka_unit_test(with_no_governor_running_gates_lapse_to_the_floor),
         cmocka_unit_test(shadow_mode_records_decisions_without_enforcing_them),
         cmocka_unit_test(bad_class_settings_are_refused_and_nothing_is_half_applied),

@@ -223,10 +223,13 @@ static void test_with_a_60s_delayed_signal_the_governor_does_not_oscillate(void 
 static void test_the_governor_uses_most_of_the_spare_capacity_while_a_backlog_waits(void **state)
 {
     (void)state;
-    /* The first law, acting on raw readings with a 0.2 band, used 61.6%;
-     * the goal is 90% (see the law's essay for why this signal stops short). */
-    assert_true(res(SLUICE_SIM_GOVERNOR)->spare_used > 0.75);
+    sluice_sim_goals g;
+    /* The goal is 90%; raising tiers with ready jobs whatever their gate did
+     * used 88.1%, by tier order alone less. */
+    assert_true(res(SLUICE_SIM_GOVERNOR)->spare_used >= 0.9);
     assert_true(res(SLUICE_SIM_GOVERNOR)->spare_used > res(SLUICE_SIM_THRESHOLD)->spare_used);
+    sluice_sim_report_goals(incident, &g);
+    assert_true(g.spare_met);
 }
 
 static void test_on_seeds_1_to_5_the_governor_keeps_the_peak_safe_finishes_sooner_and_is_stable(void **state)
@@ -246,7 +249,7 @@ static void test_on_seeds_1_to_5_the_governor_keeps_the_peak_safe_finishes_soone
             fail_msg("seed %llu: p99 %d (worst %.3f) sooner %d stable %d (%lld/h) no_loss %d",
                      (unsigned long long)seed, g.p99_met, gov->worst_minute_ratio, g.sooner_met,
                      g.stable_met, (long long)gov->max_reversals_hour, g.no_loss);
-        assert_true(gov->spare_used > 0.7);
+        assert_true(gov->spare_used > 0.85);
         sluice_sim_report_free(r);
         sluice_sim_scenario_free(s);
     }

@@ -3,7 +3,9 @@
  *
  * Each tick: take or renew the lease (NS:{_}:governor; a new holder gets a
  * higher epoch); if held, read every signal and class (with the size of its
- * ready set, all in one pipelined round trip), run the control law
+ * ready set and its count of throttled claims, all in one pipelined round
+ * trip: a class has work waiting on its gate when it has ready jobs and its
+ * gate refused a claim within held_ms), run the control law
  * (sluice/governor.h) from the state the last leader committed, write each
  * class's gate with an expiry (fenced by the epoch, so a deposed leader's
  * late write is refused), and commit the law's state and the decision to the
@@ -34,6 +36,9 @@ typedef struct sluice_governor_opts {
     int64_t lease_ms;      /* default 2 ticks: a dead leader is replaced within 3 */
     int64_t gate_ttl_ms;   /* default 5 ticks: gates lapse to the floor after this */
     int64_t history_max;   /* decisions kept; default 10000 */
+    int64_t held_ms;       /* default 5000: a class's ready jobs count as waiting on its
+                            * gate (so a raise goes to its tier) for this long after
+                            * the gate last refused one of its claims; 1..3600000 */
     sluice_law_params law; /* default sluice_law_params_default */
 } sluice_governor_opts;
 

@@ -52,10 +52,13 @@
  *   all day under every policy, so their waits show in the longest wait
  *   instead; the run continues past duration_s without new arrivals until
  *   the queue is empty, or reports -1 if drain_s ends first); each class's longest
- *   wait; spare capacity used: spare = max(0, target * C - I), the headroom
- *   below the signal's target; each step with waiting work, "usable" is
- *   min(spare, the rate the waiting work and the workers could have run)
- *   and "used" min(B, usable); spare_used = sum used / sum usable; jobs
+ *   wait; spare capacity used, counted per signal period (the target bounds
+ *   the period's mean utilisation): a period's headroom is the sum of
+ *   (target * C - I) * dt over its steps with work waiting; "usable" is
+ *   max(0, headroom), at most what the work could have used (each class's
+ *   IO waiting at the period's start or arriving in it, at most its worker
+ *   rate for the period); "used" is min(background IO run in the period,
+ *   usable); spare_used = sum used / sum usable; jobs
  *   lost (arrived - done - waiting, always 0); admission changes (steps where
  *   some class's admitted rate moved) and reversals (a change in the
  *   opposite direction of the previous one); max_reversals_hour, the most
