@@ -387,6 +387,17 @@ static void when_the_leader_dies_another_governor_takes_over_within_three_ticks(
     sluice_client_free(cb);
 }
 
+/* A governor that ticks every 100 ms and changes a fraction at every tick
+ * that calls for it (no dwell, no calm wait). */
+static void quick_governor_opts(sluice_governor_opts *o) {
+    sluice_governor_opts_init(o);
+    o->tick_ms = 100;
+    o->lease_ms = 200;
+    o->gate_ttl_ms = 5000;
+    o->law.dwell_ms = 0;
+    o->law.calm_ms = 0;
+}
+
 /* The loop reads each class's ready set and hands its size to the law, so a
  * raise after a drop goes to the tier whose jobs wait, not to an idle one
  * above it; the decision records what waited. */
@@ -399,12 +410,7 @@ static void a_raise_goes_to_the_tier_with_ready_jobs_and_the_decision_records_th
     fill(c, "w-low", 5);
     define_signal(c, "iops", 0.8, 0.95);
     sluice_governor_opts o;
-    sluice_governor_opts_init(&o);
-    o.tick_ms = 100;
-    o.lease_ms = 200;
-    o.gate_ttl_ms = 5000;
-    o.law.dwell_ms = 0;
-    o.law.calm_ms = 0;
+    quick_governor_opts(&o);
     sluice_error err;
     sluice_governor *g = sluice_governor_new(c, "gov-w", &o, &err);
     if (!g) fail_msg("governor: %s", err.text);
@@ -462,13 +468,8 @@ static void a_raise_passes_over_a_class_whose_gate_refused_no_claim_lately(void 
     fill(c, "h-low", 5);
     define_signal(c, "iops", 0.8, 0.95);
     sluice_governor_opts o;
-    sluice_governor_opts_init(&o);
-    o.tick_ms = 100;
-    o.lease_ms = 200;
-    o.gate_ttl_ms = 5000;
+    quick_governor_opts(&o);
     o.held_ms = 300;
-    o.law.dwell_ms = 0;
-    o.law.calm_ms = 0;
     sluice_error err;
     sluice_governor *g = sluice_governor_new(c, "gov-h", &o, &err);
     if (!g) fail_msg("governor: %s", err.text);

@@ -361,6 +361,16 @@ static int claim_as(void **state, const char *cls, size_t n, int busy, sluice_jo
  * ids[0..at] (the others with a long lease) and releases all but ids[at],
  * whose 30 ms lease expires; the next claim reclaims it. ids[] are in the
  * ready set's order. */
+/* The n claimed jobs are ids[0..n-1] in that order, each with "reclaims"
+ * expired leases (unchecked if < 0); frees them. */
+static void expect_claimed(sluice_job **j, int n, char ids[][SLUICE_ID_MAX], int reclaims) {
+    for (int i = 0; i < n; i++) {
+        assert_string_equal(sluice_job_id(j[i]), ids[i]);
+        if (reclaims >= 0) assert_int_equal(sluice_job_reclaims(j[i]), reclaims);
+        sluice_job_free(j[i]);
+    }
+}
+
 static void make_suspect(sluice_client *c, const char *cls, int n, int at, char ids[][SLUICE_ID_MAX]) {
     for (int i = 0; i < n; i++) {
         sluice_enqueue_opts o = {.timeout_ms = i == at ? 30 : 60000};
@@ -420,11 +430,7 @@ static void a_suspect_at_the_head_is_leased_alone_to_an_idle_claimer_and_refused
     /* then the others, together, in order */
     assert_int_equal(claim_as(state, "quarantine", 3, 1, j, &info, &err), 0);
     assert_int_equal(info.count, 2);
-    for (int i = 0; i < 2; i++) {
-        assert_string_equal(sluice_job_id(j[i]), ids[i + 1]);
-        assert_int_equal(sluice_job_reclaims(j[i]), 0);
-        sluice_job_free(j[i]);
-    }
+    expect_claimed(j, 2, ids + 1, 0);
     sluice_client_free(c);
 }
 
@@ -439,11 +445,7 @@ static void a_batch_stops_before_a_suspect_and_the_order_is_unchanged(void **sta
     /* the sync API is an idle claimer: it gets what precedes the suspect */
     assert_int_equal(sluice_claim(c, "quarantine-mid", "t", 5, j, &info, &err), 0);
     assert_int_equal(info.count, 2);
-    for (int i = 0; i < 2; i++) {
-        assert_string_equal(sluice_job_id(j[i]), ids[i]);
-        assert_int_equal(sluice_job_reclaims(j[i]), 0);
-        sluice_job_free(j[i]);
-    }
+    expect_claimed(j, 2, ids, 0);
     assert_int_equal(claim_as(state, "quarantine-mid", 5, 1, j, &info, &err), 0);
     assert_int_equal(info.status, SLUICE_CLAIM_SUSPECT);
     assert_string_equal(info.id, ids[2]);
@@ -454,10 +456,7 @@ static void a_batch_stops_before_a_suspect_and_the_order_is_unchanged(void **sta
     sluice_job_free(j[0]);
     assert_int_equal(sluice_claim(c, "quarantine-mid", "t", 5, j, &info, &err), 0);
     assert_int_equal(info.count, 2);
-    for (int i = 0; i < 2; i++) {
-        assert_string_equal(sluice_job_id(j[i]), ids[i + 3]);
-        sluice_job_free(j[i]);
-    }
+    expect_claimed(j, 2, ids + 3, -1);
     sluice_client_free(c);
 }
 

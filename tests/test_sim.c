@@ -58,6 +58,20 @@ static char *incident_with(void (*edit)(json_t *root))
     return text;
 }
 
+/* Runs the incident as "edit" changes it; *s is the scenario, freed by the
+ * caller after the report. */
+static sluice_sim_report *run_incident_with(void (*edit)(json_t *root), sluice_sim_scenario **s)
+{
+    char *text = incident_with(edit);
+    sluice_error err;
+    *s = sluice_sim_scenario_parse(text, &err);
+    free(text);
+    if (!*s) fail_msg("%s", err.text);
+    sluice_sim_report *r = sluice_sim_run(*s, &err);
+    if (!r) fail_msg("%s", err.text);
+    return r;
+}
+
 /* Parsing "text" must fail with a message containing every "want". */
 static void refused(const char *text, const char *want1, const char *want2)
 {
@@ -298,13 +312,8 @@ static void test_spare_capacity_is_counted_per_period_and_only_as_far_as_the_wor
     void **state)
 {
     (void)state;
-    char *text = incident_with(small_batch_at_the_floor);
-    sluice_error err;
-    sluice_sim_scenario *s = sluice_sim_scenario_parse(text, &err);
-    free(text);
-    if (!s) fail_msg("%s", err.text);
-    sluice_sim_report *r = sluice_sim_run(s, &err);
-    assert_non_null(r);
+    sluice_sim_scenario *s;
+    sluice_sim_report *r = run_incident_with(small_batch_at_the_floor, &s);
     const sluice_sim_result *gov = sluice_sim_report_result(r, SLUICE_SIM_GOVERNOR);
     /* At its floor the class ran 4 IO/s, far below the 400 its workers could,
      * yet the batch was done in the minute it came: no spare went unused. A
@@ -320,13 +329,8 @@ static void test_spare_capacity_is_counted_per_period_and_only_as_far_as_the_wor
 static void test_under_a_steady_load_with_a_60s_delayed_signal_the_governor_settles(void **state)
 {
     (void)state;
-    char *text = incident_with(steady_load);
-    sluice_error err;
-    sluice_sim_scenario *s = sluice_sim_scenario_parse(text, &err);
-    free(text);
-    if (!s) fail_msg("%s", err.text);
-    sluice_sim_report *r = sluice_sim_run(s, &err);
-    assert_non_null(r);
+    sluice_sim_scenario *s;
+    sluice_sim_report *r = run_incident_with(steady_load, &s);
     const sluice_sim_result *gov = sluice_sim_report_result(r, SLUICE_SIM_GOVERNOR);
     const sluice_sim_result *thr = sluice_sim_report_result(r, SLUICE_SIM_THRESHOLD);
     /* Only signal noise moves it once settled: a cut and a raise now and then. */
