@@ -20,7 +20,7 @@ endif
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
-LUA      := common enqueue claim lease job dead class gate signal governor
+LUA      := common enqueue claim lease job dead class gate signal governor check
 LUA_SRC  := $(LUA:%=queue/lua/%.lua)
 LIB_SRC  := $(wildcard queue/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/functions.o

@@ -11,7 +11,7 @@
 -- Errors are a short code word and a fixed sentence; user data never goes
 -- into an error reply. The C side maps the code word to sluice_error_code.
 
-local VERSION = 4  -- bump on any change of a Function's contract
+local VERSION = 5  -- bump on any change of a Function's contract
 
 local K = {class = 1, gate = 2, ready = 3, delayed = 4, leased = 5, dead = 6,
            jobs = 7, meta = 8, unique = 9, stats = 10, done = 11, audit = 12, bucket = 13}
