@@ -28,6 +28,37 @@ local function problems()
     return list, add
 end
 
+-- A read that answers false, with a 'type' problem, when the key holds
+-- another type of value than the Functions give it; else true and the reply.
+local function read(add, what, ...)
+    local r = redis.pcall(...)
+    if type(r) == 'table' and r.err then
+        add('type', what, 'holds another type of value than sluice writes')
+        return false
+    end
+    return true, r
+end
+
+-- The reply: the fields in "head", then the problems.
+local function answer(head, list)
+    for _, v in ipairs(list) do head[#head + 1] = v end
+    return head
+end
+
+-- The entries of the class's keys, or nil when a key has the wrong type.
+local function class_size(keys, add)
+    local size = 0
+    for _, f in ipairs({'class', 'gate', 'jobs', 'meta', 'unique', 'stats', 'ready', 'delayed',
+                        'leased', 'dead', 'done'}) do
+        local cmd = (f == 'done' and 'LLEN') or (K[f] >= K.ready and K[f] <= K.dead and 'ZCARD') or 'HLEN'
+        local ok, n = read(add, f, cmd, keys[K[f]])
+        if not ok then return nil end
+        size = size + n
+    end
+    if not read(add, 'bucket', 'GET', keys[K.bucket]) then return nil end
+    return size
+end
+
 local function is_int(v) return type(v) == 'number' and v == math.floor(v) and v == v end
 
 local function in_range(v, lo, hi) return is_int(v) and v >= lo and v <= hi end
@@ -179,12 +210,10 @@ end
 register('sluice_check', function(keys, args)
     local name = class_arg(keys, args)
     local max = int_arg(args[2], 'max_jobs', 1, 9007199254740991)
-    local size = redis.call('HLEN', keys[K.meta]) + redis.call('HLEN', keys[K.jobs]) +
-                 redis.call('HLEN', keys[K.unique]) + redis.call('LLEN', keys[K.done])
-    for _, k in ipairs({K.ready, K.delayed, K.leased, K.dead}) do size = size + redis.call('ZCARD', keys[k]) end
-    if size > max then return {'toobig', size} end
-
     local list, add = problems()
+    local size = class_size(keys, add)
+    if not size then return answer({'checked', 0, redis.call('EXISTS', keys[K.class])}, list) end
+    if size > max then return {'toobig', size} end
     local now = now_ms()
     local declared = check_class_hash(keys, add)
     check_gate(keys, now, add)
@@ -268,9 +297,7 @@ register('sluice_check', function(keys, args)
             n.reclaimed, n.claimed - ended, leased))
     end
 
-    local reply = {'checked', njobs, declared and 1 or 0}
-    for _, v in ipairs(list) do reply[#reply + 1] = v end
-    return reply
+    return answer({'checked', njobs, declared and 1 or 0}, list)
 end, READONLY)
 
 -- sluice_check_global: KEYS the registry, signal definitions, signal values
@@ -278,6 +305,9 @@ end, READONLY)
 register('sluice_check_global', function(keys, args)
     local list, add = problems()
     local now = now_ms()
+    for i, f in ipairs({'registry', 'signals', 'signal values', 'governor'}) do
+        if not read(add, f, i == 1 and 'SMEMBERS' or 'HLEN', keys[i]) then return answer({'checked', 0}, list) end
+    end
     local classes = redis.call('SMEMBERS', keys[1])
     for _, c in ipairs(classes) do
         if not valid_name(c) then add('registry', string.sub(c, 1, 64), 'is not a class name') end
@@ -324,7 +354,5 @@ register('sluice_check_global', function(keys, args)
     if g.leader and (#g.leader == 0 or #g.leader > 128) then add('governor', 'leader', 'is not 1..128 bytes') end
     if g.leader and not g.epoch then add('governor', 'epoch', 'a leader without an epoch') end
 
-    local reply = {'checked', #classes}
-    for _, v in ipairs(list) do reply[#reply + 1] = v end
-    return reply
+    return answer({'checked', #classes}, list)
 end, READONLY)
