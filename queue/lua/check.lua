@@ -183,7 +183,7 @@ local function check_job(id, m, name, stats_seq, stats_token, now, sets, add)
         add('membership', id, 'is in ' .. where[1] .. ' but its state is ' .. s)
     end
 
-    local at, score = m[M.at], sets[s] and sets[s][id]
+    local at, score = m[M.at], s ~= 'done' and sets[s][id] or nil
     if s == 'ready' then
         if at ~= 0 then add('time', id, 'a ready job has a time') end
         if score and score ~= ready_score(m) then add('score', id, 'ready score is not its priority and seq') end
