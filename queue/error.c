@@ -21,6 +21,7 @@ static const char *const names[] = {
     [SLUICE_ERR_SERVER] = "server error",
     [SLUICE_ERR_PROTOCOL] = "protocol error",
     [SLUICE_ERR_NOMEM] = "out of memory",
+    [SLUICE_ERR_UNAVAILABLE] = "unavailable",
 };
 
 const char *sluice_error_name(sluice_error_code code) {
@@ -58,14 +59,31 @@ static const struct {
     {"WRONGPASS", SLUICE_ERR_AUTH},
 };
 
+/* Redis's own refusals of a command it did not run because it cannot serve
+ * now; retrying later is safe. Only without a Function's trailer: a
+ * Function's "BUSY" is the domain word (a leased job). */
+static const char *const transient[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"};
+
+static int word_at(const char *s, size_t n, const char *word) {
+    size_t w = strlen(word);
+    return n >= w && strncmp(s, word, w) == 0 && (n == w || s[w] == ' ');
+}
+
 void err_from_reply(sluice_error *err, const redisReply *r, const char *what) {
     const char *s = r->str ? r->str : "";
     size_t n = r->len;
     const char *trailer = strstr(s, " script:");
     if (trailer) n = (size_t)(trailer - s);
+    for (size_t i = 0; !trailer && i < sizeof(transient) / sizeof(transient[0]); i++) {
+        if (word_at(s, n, transient[i])) {
+            err_set(err, SLUICE_ERR_UNAVAILABLE, "%s: redis cannot serve now (retry later): %.*s", what,
+                    (int)(n > 160 ? 160 : n), s);
+            return;
+        }
+    }
     for (size_t i = 0; i < sizeof(domain) / sizeof(domain[0]); i++) {
         size_t w = strlen(domain[i].word);
-        if (n >= w && strncmp(s, domain[i].word, w) == 0 && (s[w] == ' ' || n == w)) {
+        if (word_at(s, n, domain[i].word)) {
             const char *msg = n > w ? s + w + 1 : domain[i].word;
             int len = (int)(n > w ? n - w - 1 : w);
             err_set(err, domain[i].code, "%s: %.*s", what, len, msg);

@@ -7,14 +7,17 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,13 +101,10 @@ static inline pid_t proc_worker(const harness_redis *h, const char *const *args,
 
 /* Waits for "pid" at most "ms"; returns its wait status, or -1. */
 static inline int proc_wait(pid_t pid, long ms) {
-    long long end = harness_now_ms() + ms;
-    int status;
-    while (harness_now_ms() < end) {
-        if (waitpid(pid, &status, WNOHANG) == pid) return status;
-        harness_sleep_ms(10);
-    }
-    return -1;
+    int status = 0;
+    pid_t r = 0;
+    WAIT_UNTIL((r = waitpid(pid, &status, WNOHANG)) == pid, ms);
+    return r == pid ? status : -1;
 }
 
 /* SIGTERM, and the worker must exit 0 within 10 s. */
@@ -192,11 +192,64 @@ static inline char *proc_slurp(const char *path) {
     return s;
 }
 
-/* Lines of "text" containing "needle". */
+/* Occurrences of "needle" in "text". */
 static inline int proc_count(const char *text, const char *needle) {
     int n = 0;
     for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle)) n++;
     return n;
+}
+
+/* Occurrences of "needle" in the file at "path" (0 when it is missing). */
+static inline int proc_count_file(const char *path, const char *needle) {
+    char *text = proc_slurp(path);
+    int n = proc_count(text, needle);
+    free(text);
+    return n;
+}
+
+/* The port the worker logged ("serving http://127.0.0.1:PORT/metrics"), or 0. */
+static inline int proc_port_in(const char *log) {
+    char *t = proc_slurp(log);
+    const char *p = strstr(t, "serving http://127.0.0.1:");
+    int port = p ? atoi(p + strlen("serving http://127.0.0.1:")) : 0;
+    free(t);
+    return port;
+}
+
+/* The port the worker logged, waiting up to 20 s; 0 if none. */
+static inline int proc_metrics_port(const char *log) {
+    int port = 0;
+    WAIT_UNTIL((port = proc_port_in(log)) > 0, 20000);
+    return port;
+}
+
+/* A plain HTTP/1.0 request over a socket; the whole response (headers and
+ * body) into a NEW string, or NULL. */
+static inline char *proc_http(int port, const char *method, const char *path) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return NULL;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) { close(fd); return NULL; }
+    char req[300];
+    int n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", method, path);
+    if (write(fd, req, (size_t)n) != n) { close(fd); return NULL; }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len + 1 == cap) buf = realloc(buf, cap *= 2);
+        ssize_t k = read(fd, buf + len, cap - 1 - len);
+        if (k <= 0) break;
+        len += (size_t)k;
+    }
+    buf[len] = '\0';
+    close(fd);
+    return buf;
 }
 
 #endif

@@ -80,7 +80,10 @@ static int free_port(void) {
     return port;
 }
 
-static int spawn(harness_redis *r) {
+/* Starts redis-server and waits until it answers PING with PONG (or NOAUTH,
+ * for a server with an aclfile and no data to load), or with anything at
+ * all when "any_reply" (a server still LOADING its data). */
+static int spawn(harness_redis *r, int any_reply) {
     char port[16];
     snprintf(port, sizeof(port), "%d", r->port);
     char log[320];
@@ -110,11 +113,14 @@ static int spawn(harness_redis *r) {
     }
     r->pid = pid;
     track(pid, old);
-    for (int i = 0; i < 500; i++) {
+    for (int i = 0; i < 3000; i++) {
         redisContext *c = redisConnectUnix(r->sock);
         if (c && !c->err) {
             redisReply *rep = redisCommand(c, "PING");
-            int ok = rep && (rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_ERROR);
+            /* NOAUTH: a server whose default user is off (an aclfile) */
+            int ok = rep && (rep->type == REDIS_REPLY_ERROR
+                                 ? any_reply || strncmp(rep->str, "NOAUTH", 6) == 0
+                                 : rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "PONG") == 0);
             freeReplyObject(rep);
             redisFree(c);
             if (ok) return 0;
@@ -129,7 +135,7 @@ static int spawn(harness_redis *r) {
         }
         harness_sleep_ms(10);
     }
-    fprintf(stderr, "harness: redis-server did not answer within 5 s\n");
+    fprintf(stderr, "harness: redis-server did not answer PONG within 30 s\n");
     return -1;
 }
 
@@ -143,7 +149,7 @@ int harness_redis_start(harness_redis *r) {
     if (r->port < 0) return -1;
     snprintf(r->tcp_url, sizeof(r->tcp_url), "redis://127.0.0.1:%d", r->port);
     r->pid = 0;
-    return spawn(r);
+    return spawn(r, 0);
 }
 
 void harness_redis_kill(harness_redis *r) {
@@ -157,7 +163,12 @@ void harness_redis_kill(harness_redis *r) {
 
 int harness_redis_restart(harness_redis *r) {
     harness_redis_kill(r);
-    return spawn(r);
+    return spawn(r, 0);
+}
+
+int harness_redis_restart_answering(harness_redis *r) {
+    harness_redis_kill(r);
+    return spawn(r, 1);
 }
 
 static void rm_rf(const char *dir) {

@@ -378,7 +378,7 @@ static pid_t worker_as(void **state, const char *governor, const char *cls, cons
     char handler[128];
     snprintf(handler, sizeof(handler), "%s=/bin/true", cls);
     const char *args[] = {"--redis", role_url(state, WORKER), "--namespace", NS, "--concurrency", "4",
-                          "--handler", handler, NULL};
+                          "--metrics-port", "0", "--handler", handler, NULL};
     if (governor) setenv("SLUICE_GOVERNOR_REDIS_URL", governor, 1);
     pid_t pid = proc_worker(h, args, log);
     unsetenv("SLUICE_GOVERNOR_REDIS_URL");
@@ -405,13 +405,33 @@ static void worker_class(void **state, const char *cls, int jobs) {
 
 /* Waits up to "ms" for the class's acked count to reach "n". */
 static void wait_acked(sluice_client *op, const char *cls, int64_t n, long ms) {
-    long long end = harness_now_ms() + ms;
     sluice_class_stats st = {0};
-    while (harness_now_ms() < end) {
-        if (sluice_class_stats_get(op, cls, &st, NULL) == 0 && st.acked >= n) return;
-        harness_sleep_ms(50);
-    }
-    fail_msg("%s: %lld of %lld jobs acked", cls, (long long)st.acked, (long long)n);
+    WAIT_UNTIL(sluice_class_stats_get(op, cls, &st, NULL) == 0 && st.acked >= n, ms);
+    if (st.acked < n) fail_msg("%s: %lld of %lld jobs acked", cls, (long long)st.acked, (long long)n);
+}
+
+/* The value of a sample ("name value" at a line start) in a scrape of the
+ * worker's /metrics on "port", or -1. */
+static double scraped(int port, const char *name) {
+    char *resp = proc_http(port, "GET", "/metrics");
+    double v = -1;
+    char want[128];
+    snprintf(want, sizeof(want), "\n%s ", name);
+    const char *p = resp ? strstr(resp, want) : NULL;
+    if (p) v = atof(p + strlen(want));
+    free(resp);
+    return v;
+}
+
+/* The job latency signal of the class has a value. */
+static int latency_reported(sluice_client *op, const char *signal) {
+    size_t n = 0;
+    int reported = 0;
+    sluice_signal_info *sig = sluice_signal_list(op, &n, NULL, NULL);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(sig[i].name, signal) == 0) reported = sig[i].has_value;
+    free(sig);
+    return reported;
 }
 
 /* The deployment docs/security.md describes: sluice-worker claims with the
@@ -432,25 +452,13 @@ static void sluice_worker_runs_jobs_as_worker_and_governs_as_governor(void **sta
     char log[PATH_MAX];
     snprintf(log, sizeof(log), "%s/worker-governor-role.log", h->dir);
     pid_t pid = worker_as(state, role_url(state, GOVERNOR), "aclgov", log);
-    wait_acked(op, "aclgov", 20, 10000);
+    wait_acked(op, "aclgov", 20, 20000);
     sluice_gate_info gate;
-    long long end = harness_now_ms() + 5000;
-    do {
-        harness_sleep_ms(100);
-        assert_lib_ok(sluice_gate_get(op, "aclgov", &gate, &err), &err, OPERATOR, "gate get");
-    } while (strcmp(gate.why, "governor") != 0 && harness_now_ms() < end);
+    WAIT_UNTIL(sluice_gate_get(op, "aclgov", &gate, &err) == 0 && strcmp(gate.why, "governor") == 0, 20000);
     assert_string_equal(gate.why, "governor");
     /* job latency is reported every 5 s */
     int reported = 0;
-    end = harness_now_ms() + 8000;
-    while (!reported && harness_now_ms() < end) {
-        harness_sleep_ms(200);
-        size_t n = 0;
-        sluice_signal_info *sig = sluice_signal_list(op, &n, NULL, &err);
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(sig[i].name, "job_latency.aclgov") == 0) reported = sig[i].has_value;
-        free(sig);
-    }
+    WAIT_UNTIL((reported = latency_reported(op, "job_latency.aclgov")), 20000);
     proc_stop(pid);
     char *text = proc_slurp(log);
     assert_true(reported);
@@ -472,8 +480,12 @@ static void with_the_worker_role_alone_the_governor_is_refused_and_jobs_still_ru
     snprintf(log, sizeof(log), "%s/worker-role-only.log", h->dir);
     pid_t pid = worker_as(state, NULL, "aclnogov", log);
     sluice_client *op = connect_as(state, OPERATOR);
-    wait_acked(op, "aclnogov", 10, 10000);
-    harness_sleep_ms(2500); /* a few governor ticks */
+    wait_acked(op, "aclnogov", 10, 20000);
+    /* three refused ticks at least, for one line in the log */
+    int port = proc_metrics_port(log);
+    assert_true(port > 0);
+    WAIT_UNTIL(scraped(port, "sluice_governor_tick_failures_total") >= 3, 20000);
+    assert_true(scraped(port, "sluice_governor_tick_failures_total") >= 3);
     proc_stop(pid);
     char *text = proc_slurp(log);
     assert_int_equal(proc_count(text, "tick failed"), 1);

@@ -285,6 +285,9 @@ static void governor_families(buf *b, const scrape *sc, const metrics_local *l) 
     family(b, "sluice_governor_worker_ticks_total", "counter",
            "Governor ticks this worker ran, leading or standing by.");
     sample(b, "sluice_governor_worker_ticks_total", NULL, NULL, (double)l->st.governor_ticks);
+    family(b, "sluice_governor_tick_failures_total", "counter",
+           "Ticks of this worker's governor that failed (Redis unreachable, refused by the ACL, ...).");
+    sample(b, "sluice_governor_tick_failures_total", NULL, NULL, (double)l->st.governor_failures);
     family(b, "sluice_governor_decisions_total", "counter", "Decisions this worker's governor made while leading, by action.");
     sample(b, "sluice_governor_decisions_total", "action", "hold", (double)l->st.governor_holds);
     sample(b, "sluice_governor_decisions_total", "action", "cut", (double)l->st.governor_cuts);

@@ -62,6 +62,7 @@ struct sluice_worker_job {
     int handler_owns;             /* the handler has not called done */
     double started;               /* ev_now, s */
     double leased_at;             /* ev_now of the last lease start or extension, s */
+    double unextended_at;         /* leased_at before the extension in flight, s */
     int extending;
     sluice_worker_cancel_fn cancel;
     void *cancel_arg;
@@ -263,7 +264,14 @@ static void cmd_reply(redisAsyncContext *ac, void *reply, void *priv) {
         return;
     }
     sluice_error err;
-    if (sluice_reply_check(r, "ack", &err) < 0) {
+    if (sluice_reply_check(r, "ack", &err) < 0 && err.code == SLUICE_ERR_UNAVAILABLE) {
+        /* Redis did not run it (loading, busy): resent by the tick, while the
+         * lease may live, like an ack held back by an outage */
+        job_move(j, J_WAITING);
+        check_stopped(w);
+        return;
+    }
+    if (err.code != SLUICE_OK) {
         if (err.code == SLUICE_ERR_STALE) {
             w->st.stale++;
             emit(w, "stale", j, -1, "the lease was lost before the job ended (it may run again)");
@@ -313,6 +321,24 @@ void sluice_worker_job_on_cancel(sluice_worker_job *j, sluice_worker_cancel_fn f
 
 const sluice_job *sluice_worker_job_get(const sluice_worker_job *j) { return j->job; }
 
+/* Resends the acks, fails and releases that an outage or a Redis that
+ * could not serve held back, while their leases may live. */
+static void resend_waiting(sluice_worker *w) {
+    double now = ev_now(w->loop);
+    sluice_worker_job *j = w->waiting.head;
+    while (j) {
+        sluice_worker_job *nx = j->next;
+        double tmo = (double)sluice_job_timeout_ms(j->job) / 1000.0;
+        if (now - j->leased_at > tmo && j->cmd != C_RELEASE) {
+            emit(w, "lease-lost", j, -1, "the lease ran out before Redis took the result; the job may run again");
+            job_finish(j);
+        } else {
+            job_send(j);
+        }
+        j = nx;
+    }
+}
+
 /* ------------------------------- leases ------------------------------- */
 
 static void extend_reply(redisAsyncContext *ac, void *reply, void *priv) {
@@ -324,8 +350,11 @@ static void extend_reply(redisAsyncContext *ac, void *reply, void *priv) {
     j->extending = 0;
     redisReply *r = reply;
     sluice_error err;
-    if (r && sluice_reply_check(r, "extend", &err) < 0 && err.code == SLUICE_ERR_STALE)
+    if (sluice_reply_check(r, "extend", &err) == 0) return;
+    if (err.code == SLUICE_ERR_STALE)
         emit(w, "lease-lost", j, -1, "lease extension refused: the job may run again elsewhere");
+    else
+        j->leased_at = j->unextended_at;   /* not extended: the next tick tries again */
 }
 
 static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents) {
@@ -346,6 +375,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents) {
         ev_timer_again(loop, t);
         return;
     }
+    if (w->cmd.up && w->waiting.n > 0) resend_waiting(w);
     for (sluice_worker_job *j = w->running.head; j; j = j->next) {
         double tmo = (double)sluice_job_timeout_ms(j->job) / 1000.0;
         if (j->extending || now - j->leased_at < tmo / 2) continue;
@@ -353,6 +383,7 @@ static void tick_cb(struct ev_loop *loop, ev_timer *t, int revents) {
                                                   sluice_job_timeout_ms(j->job), NULL);
         if (link_send(&w->cmd, m, extend_reply, j) == 0) {
             j->extending = 1;
+            j->unextended_at = j->leased_at;
             j->leased_at = now;
         }
         sluice_command_free(m);
@@ -602,20 +633,7 @@ static void link_up(wlink *l) {
             emit(w, "connected", NULL, -1, NULL);
         }
         read_tiers(w);
-        /* resend the acks the outage held back, while their leases may live */
-        double now = ev_now(w->loop);
-        sluice_worker_job *j = w->waiting.head;
-        while (j) {
-            sluice_worker_job *nx = j->next;
-            double tmo = (double)sluice_job_timeout_ms(j->job) / 1000.0;
-            if (now - j->leased_at > tmo && j->cmd != C_RELEASE) {
-                emit(w, "lease-lost", j, -1, "the lease ran out during the outage; the job may run again");
-                job_finish(j);
-            } else {
-                job_send(j);
-            }
-            j = nx;
-        }
+        resend_waiting(w);
     }
     l->down_since = 0;
     l->ever_up = 1;
@@ -806,6 +824,7 @@ static void gov_cb(struct ev_loop *loop, ev_timer *t, int revents) {
             if (d[0]) emit(w, "decision", NULL, -1, d);
         }
     } else {
+        w->st.governor_failures++;
         if (!w->gov_failing) {
             char msg[SLUICE_ERROR_TEXT + 32];
             snprintf(msg, sizeof(msg), "tick failed: %s", err.text);

@@ -28,7 +28,10 @@ typedef enum sluice_error_code {
     SLUICE_ERR_STATE,         /* the object is not in a state that allows this */
     SLUICE_ERR_SERVER,        /* Redis refused: out of memory, no permission, ... */
     SLUICE_ERR_PROTOCOL,      /* a reply sluice cannot read (version skew?) */
-    SLUICE_ERR_NOMEM          /* an allocation failed */
+    SLUICE_ERR_NOMEM,         /* an allocation failed */
+    SLUICE_ERR_UNAVAILABLE    /* Redis answered but cannot serve yet (LOADING its data, BUSY
+                               * running a script, MASTERDOWN, TRYAGAIN, CLUSTERDOWN): the call
+                               * did not run; it is safe to retry after a pause */
 } sluice_error_code;
 
 #define SLUICE_ERROR_TEXT 256

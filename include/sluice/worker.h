@@ -182,6 +182,7 @@ typedef struct sluice_worker_stats {
     /* the hosted governor: ticks run (leading or standing by), and the
      * decisions of the ticks it led, by action (sluice_law_action) */
     int64_t governor_ticks;
+    int64_t governor_failures;  /* ticks that failed (Redis down, refused, ...) */
     int64_t governor_holds, governor_cuts, governor_criticals, governor_raises;
     int governor_hosted;      /* 1 when sluice_worker_host_governor is on */
     int governor_leader;      /* as sluice_worker_governor_leading */
