@@ -1,6 +1,7 @@
 /* Test harness: owns the redis-server lifecycle for integration tests. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -197,6 +198,30 @@ long long harness_redis_int(const harness_redis *r, const char *fmt, ...) {
     freeReplyObject(rep);
     redisFree(c);
     return v;
+}
+
+/* How many processes have "arg" as one of their arguments (from
+ * /proc/PID/cmdline): handlers still running with that file. */
+int harness_procs_with_arg(const char *arg) {
+    int n = 0;
+    DIR *d = opendir("/proc");
+    if (!d) return -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char path[300], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) continue;
+        ssize_t len = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(buf + off) + 1) {
+            buf[len] = '\0';
+            if (strcmp(buf + off, arg) == 0) { n++; break; }
+        }
+    }
+    closedir(d);
+    return n;
 }
 
 int harness_group_setup(void **state) {

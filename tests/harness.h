@@ -41,6 +41,10 @@ long long harness_redis_int(const harness_redis *r, const char *fmt, ...);
 int harness_group_setup(void **state);
 int harness_group_teardown(void **state);
 
+/* How many processes have "arg" as one of their arguments (from
+ * /proc/PID/cmdline), e.g. handlers still running with a record file. */
+int harness_procs_with_arg(const char *arg);
+
 /* Milliseconds of CLOCK_MONOTONIC. */
 long long harness_now_ms(void);
 /* Sleeps. Tests never synchronise with another process by a fixed sleep:

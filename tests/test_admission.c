@@ -79,7 +79,7 @@ static void *claimer(void *arg) {
             break;
         }
         if (!info.count) {
-            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 5);
+            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 5);   /* pacing: the hint */
             continue;
         }
         int now = atomic_fetch_add(&s->inflight, 1) + 1;
@@ -88,7 +88,7 @@ static void *claimer(void *arg) {
         int m = atomic_load(&s->max_inflight);
         while (now > m && !atomic_compare_exchange_weak(&s->max_inflight, &m, now)) {
         }
-        harness_sleep_ms(15);
+        harness_sleep_ms(15);   /* pacing: the job's work */
         /* count it out before the ack: Redis still holds the lease meanwhile */
         atomic_fetch_sub(&s->inflight, 1);
         sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
@@ -195,9 +195,11 @@ static void a_paused_class_is_throttled_until_resumed_or_its_pause_expires(void 
     assert_int_equal(sluice_class_pause(c, "pausing", 100, &err), 0);
     assert_int_equal(sluice_claim(c, "pausing", NULL, 1, j, &info, &err), 0);
     assert_int_equal(info.status, SLUICE_CLAIM_THROTTLED);
-    harness_sleep_ms(120);
-    assert_int_equal(sluice_claim(c, "pausing", NULL, 1, j, &info, &err), 0);
+    /* the pause lapses by the Redis clock, 100 ms after it began */
+    int64_t until = gate(c, "pausing").paused_until;
+    WAIT_UNTIL(sluice_claim(c, "pausing", NULL, 1, j, &info, &err) == 0 && info.count == 1, 10000);
     assert_int_equal(info.count, 1);
+    assert_true(test_redis_now(c) >= until);
     sluice_job_free(j[0]);
     /* created, paused, resumed, paused: four audit entries */
     assert_int_equal(harness_redis_int(r, "XLEN t:{pausing}:audit"), 4);
@@ -213,8 +215,7 @@ static void a_pinned_fraction_expires_back_to_the_governor(void **state) {
     assert_string_equal(g.why, "pinned");
     assert_true(fabs(g.fraction - 0.5) < 1e-9);
     assert_true(fabs(g.effective_rate - 50) < 1e-9);
-    harness_sleep_ms(120);
-    g = gate(c, "pinned");
+    WAIT_UNTIL(strcmp((g = gate(c, "pinned")).why, "ungoverned") == 0, 10000);
     assert_string_equal(g.why, "ungoverned");
     assert_true(g.fraction == 1);
     sluice_client_free(c);
@@ -366,7 +367,7 @@ static void when_the_leader_dies_another_governor_takes_over_within_three_ticks(
     int64_t epoch_a = 0;
     sluice_governor_report rb;
     do {
-        harness_sleep_ms(200);
+        harness_sleep_ms(200);   /* pacing: b ticks every 200 ms, as its host would */
         rb = tick(b);
         ticks++;
     } while (!rb.leader && ticks < 10);
@@ -415,10 +416,11 @@ static void a_raise_goes_to_the_tier_with_ready_jobs_and_the_decision_records_th
     sluice_governor *g = sluice_governor_new(c, "gov-w", &o, &err);
     if (!g) fail_msg("governor: %s", err.text);
     assert_int_equal(sluice_signal_report(c, "iops", 0.97, 0, &err), 0);
-    assert_int_equal(tick(g).action, SLUICE_LAW_CRITICAL);
+    sluice_governor_report drop = tick(g);
+    assert_int_equal(drop.action, SLUICE_LAW_CRITICAL);
     assert_true(fabs(gate(c, "w-normal").fraction - 0.2) < 1e-9);
     assert_true(fabs(gate(c, "w-low").fraction - 0.1) < 1e-9);
-    harness_sleep_ms(5); /* a reading observed after the drop */
+    test_redis_after(c, drop.now); /* a reading observed after the drop */
     assert_int_equal(sluice_signal_report(c, "iops", 0.2, 0, &err), 0);
     sluice_governor_report rep = tick(g);
     assert_int_equal(rep.action, SLUICE_LAW_RAISE);
@@ -474,8 +476,9 @@ static void a_raise_passes_over_a_class_whose_gate_refused_no_claim_lately(void 
     sluice_governor *g = sluice_governor_new(c, "gov-h", &o, &err);
     if (!g) fail_msg("governor: %s", err.text);
     assert_int_equal(sluice_signal_report(c, "iops", 0.97, 0, &err), 0);
-    assert_int_equal(tick(g).action, SLUICE_LAW_CRITICAL);
-    harness_sleep_ms(o.held_ms + 100);
+    sluice_governor_report drop = tick(g);
+    assert_int_equal(drop.action, SLUICE_LAW_CRITICAL);
+    test_redis_after(c, drop.now + o.held_ms);   /* h-normal's held window is over */
     /* h-low at floor 0 refuses its workers; nobody claims h-normal. */
     sluice_job *j[1];
     sluice_claim_info info;
@@ -508,8 +511,8 @@ static void with_no_governor_running_gates_lapse_to_the_floor(void **state) {
     tick(g);
     assert_true(gate(c, "lapse").fraction == 1);
     sluice_governor_free(g);
-    harness_sleep_ms(250);
-    sluice_gate_info lapsed = gate(c, "lapse");
+    sluice_gate_info lapsed;
+    WAIT_UNTIL(strcmp((lapsed = gate(c, "lapse")).why, "governor silent") == 0, 10000);
     assert_string_equal(lapsed.why, "governor silent");
     assert_true(fabs(lapsed.fraction - 0.25) < 1e-9);
     assert_true(fabs(lapsed.effective_rate - 25) < 1e-9);

@@ -162,7 +162,9 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
     chaos_check_init(&crit, "crit");
     chaos_check_init(&bulk, "bulk");
     long ncrit = 1, nbulk = 1;
-    harness_sleep_ms(1500);   /* a governor leads */
+    sluice_governor_status gs;
+    WAIT_UNTIL(sluice_governor_status_get(c, &gs, NULL) == 0 && strncmp(gs.leader, "gov-", 4) == 0, 30000);
+    assert_memory_equal(gs.leader, "gov-", 4);   /* a governor leads */
 
     /* the baseline: calm, 40 critical and 10 low jobs a second */
     long long b0 = harness_now_ms(), a0 = acked(c, "crit");
@@ -173,14 +175,13 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
         sluice_signal_report(c, "iops", 0.5, 0, NULL);
         tick += 100;
         long long now = harness_now_ms();
-        if (tick > now) harness_sleep_ms((long)(tick - now));
+        if (tick > now) harness_sleep_ms((long)(tick - now));   /* pacing: ten rounds a second */
     }
     long long b1 = harness_now_ms(), a1 = acked(c, "crit");
 
     /* the faults */
     int kills = 0;
     long long history_from = 0;
-    sluice_governor_status gs;
     if (sluice_governor_status_get(c, &gs, NULL) == 0) history_from = gs.now;
     for (int s = 0; s < nseg; s++) {
         long long s0 = harness_now_ms();
@@ -207,7 +208,7 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
             }
             tick += 100;
             long long now = harness_now_ms();
-            if (tick > now) harness_sleep_ms((long)(tick - now));
+            if (tick > now) harness_sleep_ms((long)(tick - now));   /* pacing: ten rounds a second */
         }
     }
     long long f1 = harness_now_ms(), a2 = acked(c, "crit");

@@ -41,7 +41,7 @@ static void *drain(void *arg) {
         }
         if (info.count == 0) {
             idle++;
-            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 10 ? info.retry_ms : 10);
+            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 10 ? info.retry_ms : 10);   /* pacing: the hint */
             continue;
         }
         idle = 0;

@@ -16,6 +16,17 @@ static sluice_job *claim_one(sluice_client *c, const char *cls) {
     return info.count ? j[0] : NULL;
 }
 
+/* Waits until the Redis clock reaches the lease deadline of the leased job
+ * "id": the next claim in its class reclaims it. */
+static void lease_runs_out(sluice_client *c, const char *id) {
+    sluice_job_info info;
+    sluice_error err;
+    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_LEASED);
+    test_redis_after(c, info.at - 1);
+    sluice_job_info_clear(&info);
+}
+
 static void enqueue_ok(sluice_client *c, const char *cls, const char *payload, const sluice_enqueue_opts *o,
                        char id[SLUICE_ID_MAX]) {
     sluice_error err;
@@ -91,6 +102,17 @@ static void claims_follow_priority_then_fifo(void **state) {
     sluice_client_free(c);
 }
 
+/* One claim of the class "delay": either it leases the job (count 1) or it
+ * answers "empty" with the time until the job is due. */
+static void assert_claim_before_due(sluice_client *c, sluice_job **j, sluice_claim_info *ci) {
+    sluice_error err;
+    assert_int_equal(sluice_claim(c, "delay", "t", 1, j, ci, &err), 0);
+    if (ci->count == 0) {
+        assert_int_equal(ci->status, SLUICE_CLAIM_EMPTY);
+        assert_true(ci->retry_ms >= 1 && ci->retry_ms <= 300);
+    }
+}
+
 static void a_delayed_job_never_starts_before_its_due_time_by_the_redis_clock(void **state) {
     sluice_client *c = test_connect(state);
     test_class(c, "delay", SLUICE_TIER_NORMAL, 10);
@@ -103,20 +125,17 @@ static void a_delayed_job_never_starts_before_its_due_time_by_the_redis_clock(vo
     assert_int_equal(info.state, SLUICE_JOB_DELAYED);
     int64_t due = info.at;
     sluice_job_info_clear(&info);
-    for (;;) {
-        sluice_job *j = claim_one(c, "delay");
-        assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
-        if (j) {
-            /* info.now is the Redis clock just after the claim */
-            assert_true(info.now >= due);
-            sluice_job_free(j);
-            sluice_job_info_clear(&info);
-            break;
-        }
-        assert_true(info.now <= due + 50);
-        sluice_job_info_clear(&info);
-        harness_sleep_ms(20);
-    }
+    /* Until it is due every claim answers "empty" with the time left (so
+     * the claim ran before the due time); the first claim that gets it ran
+     * at or after it. */
+    sluice_job *j[1] = {NULL};
+    sluice_claim_info ci;
+    WAIT_UNTIL((assert_claim_before_due(c, j, &ci), ci.count == 1), 10000);
+    assert_int_equal(ci.count, 1);
+    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_true(info.now >= due);   /* info.now: the Redis clock just after the claim */
+    sluice_job_free(j[0]);
+    sluice_job_info_clear(&info);
     /* run_at in the past is ready at once */
     sluice_enqueue_opts past = {.run_at_ms = 1};
     enqueue_ok(c, "delay", "{}", &past, id);
@@ -166,7 +185,7 @@ static void a_claimer_that_never_acks_loses_its_jobs_after_the_lease_and_its_lat
     sluice_job *first = claim_one(c, "lease");
     assert_non_null(first);
     assert_null(claim_one(c, "lease"));
-    harness_sleep_ms(150);
+    lease_runs_out(c, id);
     sluice_job *second = claim_one(c, "lease");
     assert_non_null(second);
     assert_string_equal(sluice_job_id(second), id);
@@ -196,11 +215,14 @@ static void an_extended_lease_is_not_reclaimed(void **state) {
     sluice_enqueue_opts o = {.timeout_ms = 100};
     enqueue_ok(c, "extend", "{}", &o, id);
     sluice_job *j = claim_one(c, "extend");
+    sluice_job_info first;
     sluice_error err;
+    assert_int_equal(sluice_job_lookup(c, id, &first, &err), 0);
     int64_t deadline = 0;
     assert_int_equal(sluice_extend(c, id, sluice_job_token(j), 5000, &deadline, &err), 0);
-    assert_true(deadline > 0);
-    harness_sleep_ms(150);
+    assert_true(deadline >= first.at + 4900);
+    test_redis_after(c, first.at);   /* past the first lease's deadline */
+    sluice_job_info_clear(&first);
     assert_null(claim_one(c, "extend"));
     assert_int_equal(sluice_ack(c, id, sluice_job_token(j), &err), 0);
     sluice_job_free(j);
@@ -216,7 +238,7 @@ static void a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason(vo
     sluice_error err;
     for (int attempt = 1; attempt <= 3; attempt++) {
         sluice_job *j = NULL;
-        for (int i = 0; i < 200 && !(j = claim_one(c, "flaky")); i++) harness_sleep_ms(5);
+        WAIT_UNTIL((j = claim_one(c, "flaky")) != NULL, 10000);
         assert_non_null(j);
         assert_int_equal(sluice_job_attempt(j), attempt);
         int64_t retry = 0;
@@ -292,7 +314,7 @@ static void the_dead_set_is_capped_oldest_first(void **state) {
         sluice_job *j = claim_one(c, "capped");
         assert_int_equal(sluice_fail(c, sluice_job_id(j), sluice_job_token(j), "x", NULL, &err), 0);
         sluice_job_free(j);
-        harness_sleep_ms(2);
+        test_redis_after(c, test_redis_now(c));   /* the next one dies a millisecond later */
     }
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, "capped", &st, &err), 0);
@@ -320,7 +342,7 @@ static void a_job_whose_lease_keeps_expiring_goes_dead_as_poison(void **state) {
         sluice_job *j = claim_one(c, "poison");
         assert_non_null(j);
         sluice_job_free(j);
-        harness_sleep_ms(30);
+        lease_runs_out(c, id);
     }
     assert_null(claim_one(c, "poison"));
     sluice_job_info info;
@@ -386,7 +408,7 @@ static void make_suspect(sluice_client *c, const char *cls, int n, int at, char 
         if (i != at) assert_int_equal(sluice_release(c, ids[i], sluice_job_token(j[i]), &err), 0);
         sluice_job_free(j[i]);
     }
-    harness_sleep_ms(60);
+    lease_runs_out(c, ids[at]);
 }
 
 static void a_suspect_at_the_head_is_leased_alone_to_an_idle_claimer_and_refused_to_a_busy_one(void **state) {

@@ -202,7 +202,8 @@ static void an_enqueue_wakes_an_idle_worker_at_once_not_at_its_next_poll(void **
     r.stop_when_done = 1;
     assert_int_equal(sluice_worker_handle(r.w, "wake", sync_handler, &r, NULL), 0);
     assert_int_equal(sluice_worker_start(r.w, NULL), 0);
-    /* 1.2 s: the class has claimed, found nothing pending, and sleeps for 3 s */
+    /* pacing: the class claims at once, finds nothing pending and sleeps
+     * for 3 s (its safety poll); 1.2 s in, an enqueue must wake it */
     ev_timer_init(&r.poll, enqueue_later_cb, 1.2, 0.);
     ev_timer_start(r.loop, &r.poll);
     ev_run(r.loop, 0);
@@ -381,7 +382,11 @@ static void a_suspect_job_runs_alone_in_the_worker_and_the_others_in_batches(voi
         if (i != S1 && i != S2) assert_int_equal(sluice_release(c, ids[i], sluice_job_token(j[i]), &err), 0);
         sluice_job_free(j[i]);
     }
-    harness_sleep_ms(60);
+    /* the two 30 ms leases run out, by the Redis clock */
+    sluice_job_info li;
+    assert_int_equal(sluice_job_lookup(c, ids[S2], &li, &err), 0);
+    test_redis_after(c, li.at);
+    sluice_job_info_clear(&li);
     alone a = {0};
     setup_run(&a.r, *state, N, 4, 20);
     assert_int_equal(sluice_worker_handle(a.r.w, "alone", alone_handler, &a, NULL), 0);

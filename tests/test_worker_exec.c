@@ -3,7 +3,6 @@
  * arguments, hanging handlers, the command line. Run from the top of the
  * tree (it runs <BUILD>/bin/sluice-worker and tests/fixtures/worker/). */
 #define _DEFAULT_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -73,30 +72,6 @@ static int wait_for(pid_t pid, long ms) {
 static int group_gone(int pgid) {
     WAIT_UNTIL(kill(-pgid, 0) < 0 && errno == ESRCH, 10000);
     return kill(-pgid, 0) < 0 && errno == ESRCH ? 0 : -1;
-}
-
-/* How many processes have "arg" as one of their arguments (from
- * /proc/PID/cmdline): handlers still running with that file. */
-static int procs_with_arg(const char *arg) {
-    int n = 0;
-    DIR *d = opendir("/proc");
-    if (!d) return -1;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-        char path[300], buf[4096];
-        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-        int fd = open(path, O_RDONLY);
-        if (fd < 0) continue;
-        ssize_t len = read(fd, buf, sizeof(buf) - 1);
-        close(fd);
-        for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(buf + off) + 1) {
-            buf[len] = '\0';
-            if (strcmp(buf + off, arg) == 0) { n++; break; }
-        }
-    }
-    closedir(d);
-    return n;
 }
 
 /* Lines in a file (0 when it does not exist yet). */
@@ -256,8 +231,8 @@ static void a_worker_killed_mid_run_loses_nothing_and_repeats_only_the_jobs_it_h
     assert_int_equal(wait_drained(c, cls, 1, 30000), 0);
     stop_worker(pid);
     /* the killed worker's orphaned handlers have appended and exited */
-    WAIT_UNTIL(procs_with_arg(ids) == 0, 10000);
-    assert_int_equal(procs_with_arg(ids), 0);
+    WAIT_UNTIL(harness_procs_with_arg(ids) == 0, 10000);
+    assert_int_equal(harness_procs_with_arg(ids), 0);
     int dups = check_ids(ids, "kill9", 120);
     fprintf(stderr, "# kill -9: %d duplicate runs (concurrency 8)\n", dups);
     assert_true(dups <= 8);

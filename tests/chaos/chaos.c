@@ -161,7 +161,7 @@ int chaos_wait(pid_t pid, long ms) {
         if (r == pid) return st;
         if (r < 0 && errno != EINTR) return -1;
         if (harness_now_ms() >= end) return -1;
-        harness_sleep_ms(10);
+        harness_sleep_ms(10);   /* polls */
     }
 }
 
@@ -495,7 +495,7 @@ int chaos_drained(sluice_client *c, const char *cls, long ms) {
         sluice_class_stats st;
         if (sluice_class_stats_get(c, cls, &st, NULL) == 0 && st.ready + st.delayed + st.leased == 0) return 0;
         if (harness_now_ms() >= end) return -1;
-        harness_sleep_ms(50);
+        harness_sleep_ms(50);   /* polls */
     }
 }
 
@@ -700,7 +700,7 @@ static int write_all(int fd, const char *b, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, b, n);
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && errno == EAGAIN) { harness_sleep_ms(1); continue; }
+        if (w < 0 && errno == EAGAIN) { harness_sleep_ms(1); continue; }   /* polls the socket */
         if (w <= 0) return -1;
         b += w;
         n -= (size_t)w;
@@ -791,7 +791,7 @@ static void proxy_request(chaos_proxy *p, int req) {
         int done = p->served >= want;
         pthread_mutex_unlock(&p->mu);
         if (done) return;
-        harness_sleep_ms(1);
+        harness_sleep_ms(1);   /* polls the proxy thread */
     }
 }
 
