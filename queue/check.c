@@ -161,10 +161,12 @@ sluice_check *sluice_namespace_check(sluice_client *c, const char *const *classe
     if (k) k->classes = calloc(n + 1, sizeof(*k->classes));
     int ok = k && cmds && replies && errs && k->classes;
     if (!ok) err_set(err, SLUICE_ERR_NOMEM, "check: out of memory");
+    /* the Functions' integers end at 2^53 - 1: a larger bound is no bound */
+    int64_t bound = max_jobs < 9007199254740991LL ? max_jobs : 9007199254740991LL;
     for (size_t i = 0; ok && i < n; i++) {
         snprintf(k->classes[i].name, sizeof(k->classes[i].name), "%s", classes[i]);
         cmd_fcall_class(&cmds[i], "sluice_check", c->ns, classes[i]);
-        cmd_int(&cmds[i], max_jobs);
+        cmd_int(&cmds[i], bound);
     }
     if (ok) {
         k->nclasses = n;

@@ -60,10 +60,11 @@ typedef struct sluice_check sluice_check;
 
 /* Checks the classes named in classes[0..n) (NULL or n 0: every class in
  * the registry) and the global keys, each class with at most "max_jobs"
- * (>= 1) entries. Returns a NEW result (free with sluice_check_free), or
- * NULL with err set: SLUICE_ERR_NAME, SLUICE_ERR_ARGUMENT, SLUICE_ERR_STATE
- * (a class over max_jobs), SLUICE_ERR_SERVER (e.g. NOPERM for a role that
- * may not read), a connection error. */
+ * (>= 1; INT64_MAX: no bound) entries. Returns a NEW result (free with
+ * sluice_check_free), or NULL with err set: SLUICE_ERR_NAME,
+ * SLUICE_ERR_ARGUMENT, SLUICE_ERR_STATE (a class over max_jobs),
+ * SLUICE_ERR_SERVER (e.g. NOPERM for a role that may not read), a
+ * connection error. */
 sluice_check *sluice_namespace_check(sluice_client *c, const char *const *classes, size_t n,
                                      int64_t max_jobs, sluice_error *err);
 
