@@ -216,10 +216,62 @@ static void an_enqueue_wakes_an_idle_worker_at_once_not_at_its_next_poll(void **
     sluice_client_free(c);
 }
 
-static void stop_later_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+/* Polls until the worker holds 8 jobs (its concurrency), then stops it with
+ * a grace of 200 ms. */
+static void stop_when_held_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
     run *r = (run *)(void *)((char *)t - offsetof(run, poll));
+    if (r->nheld < 8) return;
+    ev_timer_stop(loop, t);
+    r->reconnected_at = ev_time();   /* reused: when the stop began */
     sluice_worker_stop(r->w, 200, on_stopped, r);
+}
+
+/* Polls until every job of the run's class is acked, then stops the worker. */
+static void stop_when_acked_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    run *r = (run *)(void *)((char *)t - offsetof(run, poll));
+    sluice_class_stats st;
+    if (sluice_class_stats_get(r->c, r->cls[0], &st, NULL) < 0 || st.acked < (int64_t)r->n) return;
+    ev_timer_stop(loop, t);
+    sluice_worker_stop(r->w, 1000, on_stopped, r);
+}
+
+/* A handler that runs five times its lease keeps it: the worker extends the
+ * lease while the job runs, so it is never reclaimed (max_reclaims 0 would
+ * send it dead at once) nor run twice. */
+static void a_handler_that_runs_longer_than_its_lease_keeps_it(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "longjob", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"timeout_ms", "max_reclaims"}, *v[] = {"300", "0"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "longjob", f, v, 2, NULL, &err), 0);
+    enqueue_n(c, "longjob", 4);
+    run r;
+    setup_run(&r, *state, 4, 4, 30);
+    r.c = c;
+    r.cls[0] = "longjob";
+    r.ncls = 1;
+    r.delay = 1.5;
+    assert_int_equal(sluice_worker_handle(r.w, "longjob", async_handler, &r, NULL), 0);
+    assert_int_equal(sluice_worker_start(r.w, NULL), 0);
+    ev_timer_init(&r.poll, stop_when_acked_cb, 0.05, 0.05);
+    ev_timer_start(r.loop, &r.poll);
+    ev_run(r.loop, 0);
+    assert_true(r.stopped);
+    assert_int_equal(r.handled, 4);
+    assert_int_equal(r.dup, 0);
+    sluice_worker_stats ws;
+    sluice_worker_stats_get(r.w, &ws);
+    assert_int_equal(ws.stale, 0);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "longjob", &st, &err), 0);
+    assert_int_equal(st.reclaimed, 0);
+    assert_int_equal(st.claimed, 4);
+    assert_int_equal(st.acked, 4);
+    assert_int_equal(st.dead, 0);
+    teardown_run(&r);
+    sluice_client_free(c);
 }
 
 static void a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_grace(void **state) {
@@ -233,12 +285,12 @@ static void a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_gr
     r.ncls = 1;
     assert_int_equal(sluice_worker_handle(r.w, "held", async_handler, &r, NULL), 0);
     assert_int_equal(sluice_worker_start(r.w, NULL), 0);
-    ev_timer_init(&r.poll, stop_later_cb, 0.5, 0.);
+    ev_timer_init(&r.poll, stop_when_held_cb, 0.01, 0.01);
     ev_timer_start(r.loop, &r.poll);
-    double t0 = ev_time();
     ev_run(r.loop, 0);
     assert_true(r.stopped);
-    assert_true(ev_time() - t0 < 1.5);
+    /* the grace (0.2 s) and the releases' answer (at most 0.8 s more) */
+    assert_true(ev_time() - r.reconnected_at < 1.5);
     assert_int_equal(r.nheld, 8);   /* concurrency, no more */
     /* the handler completes late: a no-op for Redis */
     for (int i = 0; i < r.nheld; i++) sluice_worker_done(r.w, r.held[i], 1, NULL);
@@ -521,6 +573,7 @@ int main(void) {
         cmocka_unit_test(every_one_of_100000_in_process_jobs_is_acked_exactly_once),
         cmocka_unit_test(an_enqueue_wakes_an_idle_worker_at_once_not_at_its_next_poll),
         cmocka_unit_test(a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_grace),
+        cmocka_unit_test(a_handler_that_runs_longer_than_its_lease_keeps_it),
         cmocka_unit_test(critical_classes_are_served_before_the_others),
         cmocka_unit_test(a_paused_class_never_holds_back_the_others_and_its_jobs_keep_their_attempts),
         cmocka_unit_test(a_suspect_job_runs_alone_in_the_worker_and_the_others_in_batches),

@@ -484,6 +484,66 @@ static void a_failing_handler_fails_the_attempt_with_the_tail_of_its_stderr(void
     sluice_client_free(c);
 }
 
+/* Exit 0 acks, whatever the handler wrote to stderr; a handler killed by a
+ * signal, or exiting non-zero in silence, fails the attempt with a reason
+ * that says so. */
+static void the_exit_status_alone_decides_ack_or_fail(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    class_with(c, "noisy", 10, 5000, 1, 0);
+    class_with(c, "signalled", 10, 5000, 1, 0);
+    class_with(c, "silent", 10, 5000, 1, 0);
+    enqueue_n(c, "noisy", 3);
+    enqueue_n(c, "signalled", 1);
+    enqueue_n(c, "silent", 1);
+    const char *args[] = {"--handler", "noisy=/bin/sh", "-c", "echo 'warning: slow disk' >&2; exit 0", "--",
+                          "--handler", "signalled=/bin/sh", "-c", "kill -TERM $$", "--",
+                          "--handler", "silent=/bin/sh", "-c", "exit 3", NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    WAIT_UNTIL(stats_of(c, "noisy").acked == 3 && stats_of(c, "signalled").dead == 1 &&
+                   stats_of(c, "silent").dead == 1,
+               20000);
+    stop_worker(pid);
+    sluice_class_stats noisy = stats_of(c, "noisy");
+    assert_int_equal(noisy.acked, 3);
+    assert_int_equal(noisy.failed, 0);
+    const char *cls[2] = {"signalled", "silent"}, *why[2] = {"killed by signal 15", "exit status 3"};
+    for (int i = 0; i < 2; i++) {
+        size_t n = 0;
+        sluice_job_info *dead = sluice_dead_list(c, cls[i], 0, 10, &n, NULL);
+        assert_int_equal(n, 1);
+        assert_string_equal(dead[0].reason, why[i]);
+        sluice_job_info_array_free(dead, n);
+        assert_int_equal(stats_of(c, cls[i]).acked, 0);
+    }
+    sluice_client_free(c);
+}
+
+/* A handler that exits leaves nothing behind: what it started in its
+ * process group is killed with it. */
+static void a_handler_that_exits_takes_its_background_children_with_it(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    class_with(c, "leaky", 10, 30000, 1, 0);
+    enqueue_n(c, "leaky", 1);
+    char pidf[400], script[600];
+    snprintf(pidf, sizeof(pidf), "%s/leaky.pid", h->dir);
+    snprintf(script, sizeof(script), "sleep 1000 & echo $! > '%s'; exit 0", pidf);
+    const char *args[] = {"--handler", "leaky=/bin/sh", "-c", script, NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    WAIT_UNTIL(stats_of(c, "leaky").acked == 1, 20000);
+    assert_int_equal(stats_of(c, "leaky").acked, 1);
+    FILE *f = fopen(pidf, "r");
+    assert_non_null(f);
+    int child = 0;
+    assert_int_equal(fscanf(f, "%d", &child), 1);
+    fclose(f);
+    WAIT_UNTIL(kill(child, 0) < 0 && errno == ESRCH, 10000);
+    assert_true(kill(child, 0) < 0 && errno == ESRCH);
+    stop_worker(pid);
+    sluice_client_free(c);
+}
+
 /* The handler must not hold the worker's authenticated Redis links (ls
  * inherits whatever the handler's shell holds). */
 static void a_handler_inherits_none_of_the_workers_redis_connections(void **state) {
@@ -603,6 +663,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_a_shell),
         cmocka_unit_test(a_hanging_handler_is_killed_at_its_timeout_with_all_its_children),
         cmocka_unit_test(a_failing_handler_fails_the_attempt_with_the_tail_of_its_stderr),
+        cmocka_unit_test(the_exit_status_alone_decides_ack_or_fail),
+        cmocka_unit_test(a_handler_that_exits_takes_its_background_children_with_it),
         cmocka_unit_test(a_handler_inherits_none_of_the_workers_redis_connections),
         cmocka_unit_test(a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_restart),
     };
