@@ -164,6 +164,14 @@ chaos: deps
 	SLUICE_CHAOS=long ./scripts/chaos.sh $(CHAOS_TEST)
 	@if [ -x scripts/fuzz.sh ]; then BUILD=$(BUILD) ./scripts/fuzz.sh 600; else echo "chaos: scripts/fuzz.sh not present, no fuzzing"; fi
 
+# ---- mutants ----
+# make mutants: each deliberate bug in tests/mutants/ (scripts/mutants.sh)
+# applied to a copy of the tree and run against the tests that guard it; the
+# table says which were killed. Not part of make test.
+.PHONY: mutants
+mutants: deps
+	BUILD=$(BUILD) CC=$(CC) ./scripts/mutants.sh
+
 # ---- demo (issue 9) ----
 # make demo: the incident replayed in real time on an embedded redis-server
 # (scripts/demo.sh); sluice-demo is its database stand-in, traffic, live view

@@ -1,11 +1,13 @@
 /* The embedded worker runtime against a real redis-server: in-process
  * handlers, throughput, wake-up on enqueue, graceful stop, a restarted
  * Redis. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <ev.h>
+#include <hiredis/hiredis.h>
 
 #include "common.h"
 #include "sluice/worker.h"
@@ -303,6 +305,95 @@ static void a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_gr
     sluice_client_free(c);
 }
 
+/* Keeps Redis busy: a script that spins for 1.5 s, from its own thread.
+ * Past busy-reply-threshold, Redis answers every other command -BUSY. */
+static void *busy_script(void *arg) {
+    const harness_redis *h = arg;
+    redisContext *rc = redisConnectUnix(h->sock);
+    if (!rc || rc->err) return NULL;
+    redisReply *rep = redisCommand(rc, "EVAL %s 0",
+                                   "local t = redis.call('TIME'); local t0 = t[1] * 1000000 + t[2]; "
+                                   "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - t0 > 1500000; "
+                                   "return 1");
+    freeReplyObject(rep);
+    redisFree(rc);
+    return NULL;
+}
+
+typedef struct busy_run {
+    run r;
+    harness_redis *h;
+    pthread_t th;
+    int started;
+    ev_timer finish;
+} busy_run;
+
+/* Once the worker holds all four jobs: Redis goes busy, and 0.3 s later
+ * (past the 100 ms threshold) the handler completes them. */
+static void busy_when_held_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    busy_run *b = (busy_run *)(void *)((char *)t - offsetof(busy_run, r.poll));
+    if (b->started || b->r.nheld < 4) return;
+    b->started = 1;
+    pthread_create(&b->th, NULL, busy_script, b->h);
+    ev_timer_start(loop, &b->finish);
+}
+
+static void complete_held_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop; (void)revents;
+    busy_run *b = (busy_run *)(void *)((char *)t - offsetof(busy_run, finish));
+    for (int i = 0; i < b->r.nheld; i++) sluice_worker_done(b->r.w, b->r.held[i], 1, NULL);
+    b->r.nheld = 0;
+    b->r.hold = 0;
+    ev_timer_stop(loop, &b->r.poll);
+    ev_timer_init(&b->r.poll, stop_when_acked_cb, 0.05, 0.05);
+    ev_timer_start(loop, &b->r.poll);
+}
+
+/* Acks that Redis refuses while busy running a script (-BUSY, as for
+ * -LOADING) did not run: the worker sends them again once Redis serves, so
+ * the jobs are acked once and none runs again after its lease. */
+static void acks_refused_by_a_busy_redis_are_sent_again_not_dropped(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    assert_int_equal(harness_redis_int(h, "CONFIG SET busy-reply-threshold 100"), -1);   /* a status reply */
+    test_class(c, "busyacks", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"timeout_ms"}, *v[] = {"4000"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "busyacks", f, v, 1, NULL, &err), 0);
+    enqueue_n(c, "busyacks", 4);
+    busy_run b;
+    memset(&b, 0, sizeof(b));
+    setup_run(&b.r, h, 4, 4, 30);
+    b.r.c = c;
+    b.r.cls[0] = "busyacks";
+    b.r.ncls = 1;
+    b.h = h;
+    b.r.hold = 1;
+    assert_int_equal(sluice_worker_handle(b.r.w, "busyacks", async_handler, &b.r, NULL), 0);
+    assert_int_equal(sluice_worker_start(b.r.w, NULL), 0);
+    ev_timer_init(&b.finish, complete_held_cb, 0.3, 0.);
+    ev_timer_init(&b.r.poll, busy_when_held_cb, 0.01, 0.01);
+    ev_timer_start(b.r.loop, &b.r.poll);
+    ev_run(b.r.loop, 0);
+    if (b.started) pthread_join(b.th, NULL);
+    ev_timer_stop(b.r.loop, &b.finish);
+    assert_true(b.started);
+    assert_true(b.r.stopped);
+    assert_int_equal(b.r.handled, 4);   /* none ran again */
+    sluice_worker_stats ws;
+    sluice_worker_stats_get(b.r.w, &ws);
+    assert_int_equal(ws.stale, 0);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "busyacks", &st, &err), 0);
+    assert_int_equal(st.acked, 4);
+    assert_int_equal(st.claimed, 4);
+    assert_int_equal(st.reclaimed, 0);
+    teardown_run(&b.r);
+    harness_redis_int(h, "CONFIG SET busy-reply-threshold 5000");
+    sluice_client_free(c);
+}
+
 typedef struct order {
     run r;
     int crit_done;
@@ -574,6 +665,7 @@ int main(void) {
         cmocka_unit_test(an_enqueue_wakes_an_idle_worker_at_once_not_at_its_next_poll),
         cmocka_unit_test(a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_grace),
         cmocka_unit_test(a_handler_that_runs_longer_than_its_lease_keeps_it),
+        cmocka_unit_test(acks_refused_by_a_busy_redis_are_sent_again_not_dropped),
         cmocka_unit_test(critical_classes_are_served_before_the_others),
         cmocka_unit_test(a_paused_class_never_holds_back_the_others_and_its_jobs_keep_their_attempts),
         cmocka_unit_test(a_suspect_job_runs_alone_in_the_worker_and_the_others_in_batches),
