@@ -612,7 +612,7 @@ static void with_no_governor_running_gates_lapse_to_the_floor(void **state) {
     reset_namespace(r);
     sluice_client *c = test_connect(state);
     declare(c, "lapse", SLUICE_TIER_NORMAL, 100, 0, 0, 0.25);
-    declare(c, "lapse-crit", SLUICE_TIER_CRITICAL, 100, 0, 0, 1);
+    declare(c, "lapse-crit", SLUICE_TIER_CRITICAL, 100, 0, 0, 0.1);   /* a floor that must not apply */
     sluice_governor *g = governor(c, "gov-l", 100, 200);
     tick(g);
     assert_true(gate(c, "lapse").fraction == 1);

@@ -193,6 +193,7 @@ static const class_metric totals[] = {
     {"sluice_class_released_total", "counter", "Jobs handed back untried by a stopping worker.", ST(released)},
     {"sluice_class_cancelled_total", "counter", "Waiting jobs cancelled.", ST(cancelled)},
     {"sluice_class_dead_dropped_total", "counter", "Dead jobs dropped by the dead set cap.", ST(dead_dropped)},
+    {"sluice_class_purged_total", "counter", "Dead jobs deleted by an operator.", ST(purged)},
     {"sluice_class_throttled_claims_total", "counter",
      "Claims answered \"throttled\" by the class's gate (the jobs only waited).", ST(throttled)},
 };
