@@ -86,8 +86,8 @@ for m in $list; do
     else
         if ! make -C "$src" --no-print-directory -s CC="$CC" all $(for t in $tests; do echo "build/tests/${t%%:*}"; done) \
                 >"$out/$name.build.log" 2>&1; then
-            result=killed
-            by="the build"
+            result=unbuilt
+            by="it does not compile: fix the mutant (see $out/$name.build.log)"
         else
             for t in $tests; do
                 bin=${t%%:*}
@@ -113,5 +113,5 @@ done
 make -C "$src" --no-print-directory -s CC="$CC" all >/dev/null 2>&1
 echo >&2
 cat "$table"
-echo "mutants: $killed killed, $survived survived, $broken stale (of $i)"
+echo "mutants: $killed killed, $survived survived, $broken stale or unbuilt (of $i)"
 [ "$survived" -eq 0 ] && [ "$broken" -eq 0 ]

@@ -264,12 +264,51 @@ static void every_change_is_audited_once_and_the_counters_add_up(void **state) {
     sluice_client_free(c);
 }
 
+/* Bad arguments each get their own words: a claim with no consumer name
+ * says so (not "too long"). */
+static void a_claim_without_a_consumer_name_says_it_is_missing(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "noname", SLUICE_TIER_NORMAL, 10);
+    redisContext *rc = raw(state);
+    fn_state st = {.cls = "noname"};
+    fn_call calls[40];
+    function_calls(&st, calls);
+    fn_call claim = calls[1];
+    assert_string_equal(claim.fn, "sluice_claim");
+    claim.argc = 2;   /* class and n only */
+    redisReply *r = function_call_send(rc, NS, &claim, NULL, NULL);
+    assert_true(r && r->type == REDIS_REPLY_ERROR);
+    assert_non_null(strstr(r->str, "consumer name is missing"));
+    freeReplyObject(r);
+    redisFree(rc);
+    sluice_client_free(c);
+}
+
+/* A gate fenced by the highest epoch there is (a hostile or broken caller)
+ * locks every governor out, until governor mode off clears the fence. */
+static void governor_mode_off_clears_a_gate_fenced_by_an_epoch_no_governor_can_reach(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "fenced", SLUICE_TIER_LOW, 10);
+    sluice_error err;
+    assert_int_equal(sluice_gate_govern(c, "fenced", 9007199254740991LL, 0.5, 60000, "hostile", 0, &err), 0);
+    assert_int_equal(sluice_gate_govern(c, "fenced", 5, 0.8, 60000, "the real governor", 0, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    assert_int_equal(sluice_gate_ungovern(c, "fenced", &err), 0);   /* what mode off does */
+    assert_int_equal(sluice_gate_govern(c, "fenced", 5, 0.8, 60000, "the real governor", 0, &err), 0);
+    sluice_gate_info g;
+    assert_int_equal(sluice_gate_get(c, "fenced", &g, &err), 0);
+    assert_int_equal(g.epoch, 5);
+    sluice_client_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_function_refuses_keys_out_of_order_or_from_two_namespaces),
         cmocka_unit_test(a_global_function_handed_another_key_is_refused),
         cmocka_unit_test(a_class_deleted_and_declared_again_never_reuses_an_id_or_a_token),
         cmocka_unit_test(every_change_is_audited_once_and_the_counters_add_up),
+        cmocka_unit_test(a_claim_without_a_consumer_name_says_it_is_missing),
+        cmocka_unit_test(governor_mode_off_clears_a_gate_fenced_by_an_epoch_no_governor_can_reach),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -882,9 +882,12 @@ static void bad_urls_and_a_wrong_password_get_their_own_errors(void **state) {
     assert_null(sluice_client_connect(url, NULL, &err));
     assert_int_equal(err.code, SLUICE_ERR_AUTH);
     assert_null(strstr(err.text, "wrong"));
+    assert_non_null(strstr(err.text, "authentication failed (check the user and password)"));
+    /* no password where one is needed: the same documented words */
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", auth.port);
     assert_null(sluice_client_connect(url, NULL, &err));
     assert_int_equal(err.code, SLUICE_ERR_AUTH);
+    assert_non_null(strstr(err.text, "authentication failed (check the user and password)"));
     snprintf(url, sizeof(url), "redis://default:s3cret@127.0.0.1:%d/2", auth.port);
     sluice_client *c = sluice_client_connect(url, NULL, &err);
     if (!c) fail_msg("connect: %s", err.text);

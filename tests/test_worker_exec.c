@@ -14,7 +14,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"
+#include <hiredis/hiredis.h>
+
+#include "common_proc.h"
 
 /* The sluice-worker of the build this test belongs to: <BUILD>/bin, beside
  * <BUILD>/tests (set in main from argv[0]). */
@@ -53,6 +55,7 @@ static pid_t spawn_worker(const harness_redis *h, const char *const *args, const
         if (fd >= 0) dup2(fd, 2);
         if (env_url) setenv("SLUICE_REDIS_URL", env_url, 1);
         else unsetenv("SLUICE_REDIS_URL");
+        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlives a failed test */
         execv(WORKER, argv);
         _exit(127);
     }
@@ -610,6 +613,198 @@ static void a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_re
     sluice_client_free(c);
 }
 
+/* A handler that cannot run stops the worker from starting: a typo in its
+ * path, a file that is not executable, a directory. */
+static void a_handler_that_cannot_run_stops_the_worker_from_starting(void **state) {
+    harness_redis *h = *state;
+    char noexec[400], out[200], err[1000];
+    snprintf(noexec, sizeof(noexec), "%s/not-executable.sh", h->dir);
+    write_file(noexec, "#!/bin/sh\nexit 0\n");
+    chmod(noexec, 0644);
+    char typo[500], plain[500], dir[500];
+    snprintf(typo, sizeof(typo), "k=%s/typo", h->dir);
+    snprintf(plain, sizeof(plain), "k=%s", noexec);
+    snprintf(dir, sizeof(dir), "k=%s", h->dir);
+    const char *why[3] = {"No such file or directory", "Permission denied", "not a regular file"};
+    const char *cmd[3] = {typo, plain, dir};
+    for (int i = 0; i < 3; i++) {
+        const char *argv[] = {WORKER, "--redis", h->url, "--handler", cmd[i], NULL};
+        int rc = proc_run(argv, NULL, NULL, out, sizeof(out), err, sizeof(err));
+        if (rc != 2 || !strstr(err, why[i]) || !strstr(err, "handler for class k cannot run"))
+            fail_msg("--handler %s: exit %d, %s", cmd[i], rc, err);
+    }
+}
+
+/* A handler that becomes unrunnable while the worker runs (deleted, made
+ * not executable, or a command it runs is missing: exit 127) is an
+ * infrastructure fault: its jobs are released untried, no attempt is spent,
+ * none goes dead; the class is paused in this worker, said once in the log;
+ * once the handler can run again, every job runs and is acked. */
+static void a_handler_that_becomes_unrunnable_releases_its_jobs_untried_and_nothing_goes_dead(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    class_with(c, "fragile", 10, 10000, 2, 0);
+    class_with(c, "missing", 10, 10000, 2, 0);
+    char script[400], log[400];
+    snprintf(script, sizeof(script), "%s/fragile.sh", h->dir);
+    snprintf(log, sizeof(log), "%s/worker.log", h->dir);
+    write_file(script, "#!/bin/sh\nexit 0\n");
+    chmod(script, 0755);
+    char hf[500];
+    snprintf(hf, sizeof(hf), "fragile=%s", script);
+    const char *args[] = {"--concurrency", "4", "--metrics-port", "0", "--handler", hf, "--",
+                          "--handler", "missing=/bin/sh", "-c", "no-such-command-anywhere", NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    enqueue_n(c, "fragile", 2);
+    WAIT_UNTIL(stats_of(c, "fragile").acked == 2, 20000);
+    assert_int_equal(stats_of(c, "fragile").acked, 2);
+    chmod(script, 0644);   /* a broken deploy */
+    enqueue_n(c, "fragile", 20);
+    enqueue_n(c, "missing", 5);
+    WAIT_UNTIL(stats_of(c, "fragile").released >= 3 && stats_of(c, "missing").released >= 3, 20000);
+    int port = 0;
+    WAIT_UNTIL((port = proc_port_in(log)) > 0, 10000);
+    char *resp = NULL;
+    WAIT_UNTIL((free(resp), resp = proc_http(port, "GET", "/metrics")) &&
+                   strstr(resp, "\nsluice_worker_classes_held 2\n"), 10000);
+    assert_non_null(resp);
+    assert_non_null(strstr(resp, "\nsluice_worker_classes_held 2\n"));
+    free(resp);
+    sluice_class_stats f = stats_of(c, "fragile"), m = stats_of(c, "missing");
+    assert_int_equal(f.failed + f.dead + m.failed + m.dead, 0);
+    assert_int_equal(proc_count_file(log, "class fragile: its handler cannot run"), 1);
+    assert_int_equal(proc_count_file(log, "class missing: its handler cannot run"), 1);
+    chmod(script, 0755);   /* fixed */
+    WAIT_UNTIL(stats_of(c, "fragile").acked == 22, 60000);
+    stop_worker(pid);
+    f = stats_of(c, "fragile");
+    assert_int_equal(f.acked, 22);
+    assert_int_equal(f.ready + f.delayed + f.leased + f.dead + f.failed, 0);
+    assert_int_equal(f.claimed - f.released, 22);   /* every release spent no attempt */
+    assert_int_equal(proc_count_file(log, "class fragile: its handler runs again"), 1);
+    m = stats_of(c, "missing");
+    assert_int_equal(m.ready, 5);   /* waiting, untried, for a handler that can run */
+    assert_int_equal(m.failed + m.dead, 0);
+    size_t n = 0;
+    sluice_job_info info;
+    char id[SLUICE_ID_MAX];
+    snprintf(id, sizeof(id), "missing:1");
+    assert_int_equal(sluice_job_lookup(c, id, &info, NULL), 0);
+    assert_int_equal(info.attempt, 0);
+    sluice_job_info_clear(&info);
+    (void)n;
+    sluice_client_free(c);
+}
+
+/* A config whose handler cannot run is refused at SIGHUP, like one with no
+ * handlers at all (which a start refuses too): the worker keeps its
+ * running settings. */
+static void a_reload_refuses_a_config_that_a_start_would_refuse(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    class_with(c, "kept", 10, 5000, 3, 0);
+    char cfg[400], log[400], text[1000];
+    snprintf(cfg, sizeof(cfg), "%s/reload.json", h->dir);
+    snprintf(log, sizeof(log), "%s/worker.log", h->dir);
+    write_file(cfg, "{\"handlers\": {\"kept\": \"/bin/true\"}}\n");
+    const char *args[] = {"--config", cfg, NULL};
+    int started = proc_count_file(log, " connected");
+    pid_t pid = spawn_worker(h, args, NULL);
+    WAIT_UNTIL(proc_count_file(log, " connected") > started, 20000);   /* it handles SIGHUP from here on */
+    const char *bad[3] = {"{\"handlers\": {\"kept\": \"/opt/app/bin/typo\"}}\n", "{\"handlers\": {}}\n",
+                          "{\"handlers\": {\"kept\": \"/bin/true\"}, \"grace\": 30}\n"};
+    for (int i = 0; i < 3; i++) {
+        int before = proc_count_file(log, "config rejected");
+        snprintf(text, sizeof(text), "%s", bad[i]);
+        write_file(cfg, text);
+        kill(pid, SIGHUP);
+        WAIT_UNTIL(proc_count_file(log, "config rejected") == before + 1, 10000);
+        assert_int_equal(proc_count_file(log, "config rejected"), before + 1);
+    }
+    enqueue_n(c, "kept", 3);   /* still served by /bin/true */
+    WAIT_UNTIL(stats_of(c, "kept").acked == 3, 20000);
+    assert_int_equal(stats_of(c, "kept").acked, 3);
+    stop_worker(pid);
+    assert_true(proc_count_file(log, "cannot run /opt/app/bin/typo") >= 1);
+    assert_true(proc_count_file(log, "no handlers") >= 1);
+    assert_true(proc_count_file(log, "grace must be a duration with a unit") >= 1);
+    sluice_client_free(c);
+}
+
+/* A wrong password is an outage like any other: the worker retries with
+ * the jittered backoff (100 ms doubling to 5 s), not in a loop, and says
+ * "authentication failed" once, not once per attempt. */
+static void a_wrong_password_is_retried_with_backoff_and_logged_once(void **state) {
+    harness_redis *h = *state;
+    char log[400];
+    snprintf(log, sizeof(log), "%s/worker.log", h->dir);
+    assert_int_equal(harness_redis_int(h, "CONFIG SET requirepass right-one"), -1);   /* a status reply */
+    int before_lines = proc_count_file(log, "\n");
+    char url[500];
+    snprintf(url, sizeof(url), "redis://:wrong-one@127.0.0.1:%d", h->port);
+    const char *args[] = {"--no-governor", "--handler", "x=/bin/true", NULL};
+    pid_t pid = spawn_worker(h, args, url);
+    long long t0 = harness_now_ms();
+    /* the accepted connections, counted by Redis, over 6 s of refusals */
+    redisContext *rc = redisConnectUnix(h->sock);
+    assert_true(rc && !rc->err);
+    freeReplyObject(redisCommand(rc, "AUTH right-one"));
+    redisReply *st = redisCommand(rc, "INFO stats");
+    long long conn0 = st && st->str && strstr(st->str, "total_connections_received:")
+                          ? atoll(strstr(st->str, "total_connections_received:") + 27) : -1;
+    freeReplyObject(st);
+    while (harness_now_ms() - t0 < 6000) harness_sleep_ms(100);   /* pacing: six seconds of refusals */
+    st = redisCommand(rc, "INFO stats");
+    long long conn1 = st && st->str ? atoll(strstr(st->str, "total_connections_received:") + 27) : -1;
+    freeReplyObject(st);
+    kill(pid, SIGTERM);
+    int status = wait_for(pid, 15000);
+    assert_true(status >= 0);
+    freeReplyObject(redisCommand(rc, "CONFIG SET requirepass \"\""));
+    redisFree(rc);
+    int lines = proc_count_file(log, "\n") - before_lines;
+    int auth = proc_count_file(log, "authentication failed");
+    fprintf(stderr, "# wrong password: %lld connections and %d log lines in 6 s, %d saying authentication failed\n",
+            conn1 - conn0, lines, auth);
+    /* two links, each 100 ms doubling to 5 s with jitter: ~7 attempts each */
+    assert_true(conn0 >= 0 && conn1 - conn0 <= 24);
+    assert_true(auth >= 1 && auth <= 2);
+    assert_true(lines <= 8);
+}
+
+/* A worker stopped (SIGSTOP) past its job's timeout, whose handler ended
+ * meanwhile, reports the job as done, not as timed out. */
+static void a_handler_that_ended_while_the_worker_was_stopped_is_done_not_timed_out(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    class_with(c, "paused", 10, 1000, 3, 0);
+    char pidf[400], log[400], script[600];
+    snprintf(pidf, sizeof(pidf), "%s/paused.pid", h->dir);
+    snprintf(log, sizeof(log), "%s/worker.log", h->dir);
+    snprintf(script, sizeof(script), "echo $$ > '%s'; sleep 0.2", pidf);
+    const char *args[] = {"--no-governor", "--handler", "paused=/bin/sh", "-c", script, NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    enqueue_n(c, "paused", 1);
+    WAIT_UNTIL(lines_in(pidf) == 1, 20000);
+    assert_int_equal(lines_in(pidf), 1);
+    kill(pid, SIGSTOP);
+    long long t0 = harness_now_ms();
+    FILE *f = fopen(pidf, "r");
+    int child = 0;
+    assert_true(f && fscanf(f, "%d", &child) == 1);
+    fclose(f);
+    char stat_path[64];
+    snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", child);
+    WAIT_UNTIL(proc_count_file(stat_path, ") Z ") == 1, 10000);   /* the handler has exited */
+    while (harness_now_ms() - t0 < 1500) harness_sleep_ms(50);   /* pacing: stopped past the 1 s timeout */
+    kill(pid, SIGCONT);
+    WAIT_UNTIL(proc_count_file(log, "job=paused:1") >= 1, 10000);
+    stop_worker(pid);
+    assert_int_equal(proc_count_file(log, " timeout job=paused:1"), 0);
+    assert_int_equal(proc_count_file(log, " done job=paused:1"), 1);
+    sluice_client_free(c);
+}
+
 static int run_cli(const char *const *argv, int out_fd_to_devnull) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -625,7 +820,7 @@ static int run_cli(const char *const *argv, int out_fd_to_devnull) {
 }
 
 static void help_exits_0_and_misuse_exits_2(void **state) {
-    (void)state;
+    harness_redis *h = *state;
     const char *help[] = {WORKER, "--help", NULL};
     assert_int_equal(run_cli(help, 1), 0);
     const char *none[] = {WORKER, NULL};
@@ -642,6 +837,14 @@ static void help_exits_0_and_misuse_exits_2(void **state) {
     assert_int_equal(run_cli(nocfg, 1), 2);
     const char *badgrace[] = {WORKER, "--grace", "soon", "--handler", "a=/bin/true", NULL};
     assert_int_equal(run_cli(badgrace, 1), 2);
+    /* a duration in a config file needs its unit: 30 is not 30 ms, nor 30 s */
+    char cfg[400];
+    snprintf(cfg, sizeof(cfg), "%s/bare-grace.json", h->dir);
+    write_file(cfg, "{\"handlers\": {\"a\": \"/bin/true\"}, \"grace\": 30}\n");
+    const char *bare[] = {WORKER, "--config", cfg, NULL};
+    char out[100], err[600];
+    assert_int_equal(proc_run(bare, NULL, NULL, out, sizeof(out), err, sizeof(err)), 2);
+    assert_non_null(strstr(err, "grace must be a duration with a unit"));
 }
 
 int main(int argc, char **argv) {
@@ -667,6 +870,11 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_handler_that_exits_takes_its_background_children_with_it),
         cmocka_unit_test(a_handler_inherits_none_of_the_workers_redis_connections),
         cmocka_unit_test(a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_restart),
+        cmocka_unit_test(a_handler_that_cannot_run_stops_the_worker_from_starting),
+        cmocka_unit_test(a_handler_that_becomes_unrunnable_releases_its_jobs_untried_and_nothing_goes_dead),
+        cmocka_unit_test(a_reload_refuses_a_config_that_a_start_would_refuse),
+        cmocka_unit_test(a_wrong_password_is_retried_with_backoff_and_logged_once),
+        cmocka_unit_test(a_handler_that_ended_while_the_worker_was_stopped_is_done_not_timed_out),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
