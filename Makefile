@@ -91,13 +91,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(if $(WORKER_SRC),$(WO
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) $(MHD_LIBS) -lcmocka -lpthread
 
 # Integration tests find the programs under build/bin (run from the top).
-# Script tests: the README's C examples compile and run; Ctrl-C during the
-# demo (after 0.3, 5 and 20 s) leaves no process or temp file behind.
+# Script tests: the README's C examples compile and run; docs/reliability.md's
+# guarantees name real tests and mutants; Ctrl-C during the demo (after 0.3,
+# 5 and 20 s) leaves no process or temp file behind.
 test: deps
 	$(MAKE) --no-print-directory all $(TEST_BIN) $(BUILD)/bin/sluice-demo
 	BUILD=$(BUILD) ./scripts/fuzz.sh 5
 	BUILD=$(BUILD) CC=$(CC) LDFLAGS_EXTRA="$(LDFLAGS)" ./scripts/run-tests.sh $(TEST_BIN) \
-	    scripts/check-readme.sh ";" tests/demo-interrupt.sh 0.3 5 20 ";"
+	    scripts/check-readme.sh ";" scripts/check-guarantees.sh ";" tests/demo-interrupt.sh 0.3 5 20 ";"
 
 check: test
 
