@@ -16,7 +16,10 @@
  *
  * Failures. If the link breaks, the call in progress fails with
  * SLUICE_ERR_UNREACHABLE — it may or may not have run on the server; enqueue
- * is never silently reported as done — and the next call reconnects.
+ * is never silently reported as done — and the next call reconnects. A
+ * Redis that answers but cannot serve yet (LOADING after a restart, BUSY
+ * running a script, MASTERDOWN, TRYAGAIN, CLUSTERDOWN) gives
+ * SLUICE_ERR_UNAVAILABLE: the call did not run, and may be retried.
  *
  * Keys. Class c's keys are NS:{c}:class, :gate, :ready, :delayed, :leased,
  * :dead, :jobs, :meta, :unique, :stats, :done, :audit and :bucket (the rate
@@ -63,8 +66,10 @@ int sluice_url_parse(const char *url, sluice_url *out, sluice_error *err);
 /* Connects, authenticates, selects the database and makes sure the
  * Functions library is loaded. "url" and "ns" may be NULL (see above).
  * Returns a NEW client (free with sluice_client_free), or NULL with err set
- * to SLUICE_ERR_URL, SLUICE_ERR_UNREACHABLE, SLUICE_ERR_AUTH,
- * SLUICE_ERR_ARGUMENT (bad namespace) or SLUICE_ERR_SERVER. */
+ * to SLUICE_ERR_URL, SLUICE_ERR_UNREACHABLE, SLUICE_ERR_AUTH (wrong or
+ * missing credentials: "authentication failed (check the user and
+ * password)"), SLUICE_ERR_UNAVAILABLE, SLUICE_ERR_ARGUMENT (bad namespace)
+ * or SLUICE_ERR_SERVER. */
 sluice_client *sluice_client_connect(const char *url, const char *ns, sluice_error *err);
 
 /* Closes the connection and frees the client. NULL is a no-op. */
