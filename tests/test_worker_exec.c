@@ -36,38 +36,17 @@ static const char *fixture(const char *name) {
 /* Starts sluice-worker with "args" (NULL-terminated), its stderr to
  * <dir>/worker.log. "env_url" non-NULL: the URL goes in SLUICE_REDIS_URL. */
 static pid_t spawn_worker(const harness_redis *h, const char *const *args, const char *env_url) {
-    char *argv[64];
-    int n = 0;
-    argv[n++] = (char *)WORKER;
-    if (!env_url) {
-        argv[n++] = (char *)"--redis";
-        argv[n++] = (char *)h->url;
-    }
-    argv[n++] = (char *)"--namespace";
-    argv[n++] = (char *)"t";
-    for (int i = 0; args[i] && n < 62; i++) argv[n++] = (char *)args[i];
-    argv[n] = NULL;
-    pid_t pid = fork();
-    if (pid == 0) {
-        char log[400];
-        snprintf(log, sizeof(log), "%s/worker.log", h->dir);
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) dup2(fd, 2);
-        if (env_url) setenv("SLUICE_REDIS_URL", env_url, 1);
-        else unsetenv("SLUICE_REDIS_URL");
-        prctl(PR_SET_PDEATHSIG, SIGKILL);   /* never outlives a failed test */
-        execv(WORKER, argv);
-        _exit(127);
-    }
-    return pid;
+    char log[400];
+    snprintf(log, sizeof(log), "%s/worker.log", h->dir);
+    return proc_worker_env(h, args, log, env_url);
 }
 
-/* Waits for the process for at most "ms"; returns its wait status or -1. */
+/* Waits for the worker for at most "ms"; returns its wait status or -1.
+ * A worker that exited is no longer the teardown's to kill. */
 static int wait_for(pid_t pid, long ms) {
-    int status = 0;
-    pid_t r = 0;
-    WAIT_UNTIL((r = waitpid(pid, &status, WNOHANG)) == pid, ms);
-    return r == pid ? status : -1;
+    int st = proc_wait(pid, ms);
+    if (st >= 0) proc_forget(pid);
+    return st;
 }
 
 /* The group is gone once its killed members are reaped (by init, for the
@@ -117,11 +96,7 @@ static int log_has(const char *path, const char *text) {
 }
 
 static void stop_worker(pid_t pid) {
-    kill(pid, SIGTERM);
-    int st = wait_for(pid, 10000);
-    if (st < 0) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); fail_msg("worker did not stop"); }
-    assert_true(WIFEXITED(st));
-    assert_int_equal(WEXITSTATUS(st), 0);
+    proc_stop(pid);
 }
 
 static void class_with(sluice_client *c, const char *cls, int64_t conc, int64_t timeout_ms, int max_attempts,
@@ -197,7 +172,7 @@ static void ten_thousand_exec_jobs_across_three_classes_are_each_acked_once(void
     const char *args[] = {"--concurrency", "32", "--handler", "ex_a=/bin/true", "--handler", "ex_b=/bin/true",
                           "--", "--handler", "ex_c=/bin/true", NULL};
     pid_t pid = spawn_worker(h, args, NULL);
-    assert_int_equal(wait_drained(c, cls, 3, 60000), 0);
+    assert_int_equal(wait_drained(c, cls, 3, 300000), 0);
     long long ms = harness_now_ms() - t0;
     fprintf(stderr, "# 10000 exec jobs (/bin/true, concurrency 32) in %.2f s: %.0f jobs/s\n", ms / 1000.0,
             10000.0 * 1000.0 / (double)ms);
@@ -229,9 +204,9 @@ static void a_worker_killed_mid_run_loses_nothing_and_repeats_only_the_jobs_it_h
     WAIT_UNTIL(lines_in(ids) >= 16 && stats_of(c, "kill9").leased == 8, 30000);
     assert_true(lines_in(ids) >= 16);
     kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    assert_true(wait_for(pid, 10000) >= 0);
     pid = spawn_worker(h, args, NULL);
-    assert_int_equal(wait_drained(c, cls, 1, 30000), 0);
+    assert_int_equal(wait_drained(c, cls, 1, 60000), 0);
     stop_worker(pid);
     /* the killed worker's orphaned handlers have appended and exited */
     WAIT_UNTIL(harness_procs_with_arg(ids) == 0, 10000);
@@ -731,38 +706,40 @@ static void a_reload_refuses_a_config_that_a_start_would_refuse(void **state) {
     sluice_client_free(c);
 }
 
+/* Connections Redis accepted since it started (INFO stats), or -1. */
+static long long connections_received(redisContext *rc) {
+    redisReply *r = redisCommand(rc, "INFO stats");
+    long long n = -1;
+    if (r && r->str && strstr(r->str, "total_connections_received:"))
+        n = atoll(strstr(r->str, "total_connections_received:") + strlen("total_connections_received:"));
+    freeReplyObject(r);
+    return n;
+}
+
 /* A wrong password is an outage like any other: the worker retries with
  * the jittered backoff (100 ms doubling to 5 s), not in a loop, and says
  * "authentication failed" once, not once per attempt. */
 static void a_wrong_password_is_retried_with_backoff_and_logged_once(void **state) {
     harness_redis *h = *state;
     char log[400];
-    snprintf(log, sizeof(log), "%s/worker.log", h->dir);
+    snprintf(log, sizeof(log), "%s/wrong-password.log", h->dir);
     assert_int_equal(harness_redis_int(h, "CONFIG SET requirepass right-one"), -1);   /* a status reply */
-    int before_lines = proc_count_file(log, "\n");
     char url[500];
     snprintf(url, sizeof(url), "redis://:wrong-one@127.0.0.1:%d", h->port);
     const char *args[] = {"--no-governor", "--handler", "x=/bin/true", NULL};
-    pid_t pid = spawn_worker(h, args, url);
-    long long t0 = harness_now_ms();
     /* the accepted connections, counted by Redis, over 6 s of refusals */
     redisContext *rc = redisConnectUnix(h->sock);
     assert_true(rc && !rc->err);
     freeReplyObject(redisCommand(rc, "AUTH right-one"));
-    redisReply *st = redisCommand(rc, "INFO stats");
-    long long conn0 = st && st->str && strstr(st->str, "total_connections_received:")
-                          ? atoll(strstr(st->str, "total_connections_received:") + 27) : -1;
-    freeReplyObject(st);
+    long long conn0 = connections_received(rc);
+    pid_t pid = proc_worker_env(h, args, log, url);
+    long long t0 = harness_now_ms();
     while (harness_now_ms() - t0 < 6000) harness_sleep_ms(100);   /* pacing: six seconds of refusals */
-    st = redisCommand(rc, "INFO stats");
-    long long conn1 = st && st->str ? atoll(strstr(st->str, "total_connections_received:") + 27) : -1;
-    freeReplyObject(st);
-    kill(pid, SIGTERM);
-    int status = wait_for(pid, 15000);
-    assert_true(status >= 0);
-    freeReplyObject(redisCommand(rc, "CONFIG SET requirepass \"\""));
+    long long conn1 = connections_received(rc);
+    freeReplyObject(redisCommand(rc, "CONFIG SET requirepass %s", ""));
     redisFree(rc);
-    int lines = proc_count_file(log, "\n") - before_lines;
+    stop_worker(pid);
+    int lines = proc_count_file(log, "\n");
     int auth = proc_count_file(log, "authentication failed");
     fprintf(stderr, "# wrong password: %lld connections and %d log lines in 6 s, %d saying authentication failed\n",
             conn1 - conn0, lines, auth);
@@ -857,24 +834,24 @@ int main(int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(help_exits_0_and_misuse_exits_2),
-        cmocka_unit_test(ten_thousand_exec_jobs_across_three_classes_are_each_acked_once),
-        cmocka_unit_test(a_worker_killed_mid_run_loses_nothing_and_repeats_only_the_jobs_it_had_in_flight),
-        cmocka_unit_test(sigterm_under_load_exits_within_the_grace_with_nothing_lost_or_run_twice),
-        cmocka_unit_test(jobs_still_running_when_the_grace_ends_are_released_not_failed_and_their_processes_killed),
-        cmocka_unit_test(a_second_signal_releases_the_jobs_in_flight_at_once),
-        cmocka_unit_test(hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_a_shell),
-        cmocka_unit_test(a_hanging_handler_is_killed_at_its_timeout_with_all_its_children),
-        cmocka_unit_test(a_failing_handler_fails_the_attempt_with_the_tail_of_its_stderr),
-        cmocka_unit_test(the_exit_status_alone_decides_ack_or_fail),
-        cmocka_unit_test(a_handler_that_exits_takes_its_background_children_with_it),
-        cmocka_unit_test(a_handler_inherits_none_of_the_workers_redis_connections),
-        cmocka_unit_test(a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_restart),
-        cmocka_unit_test(a_handler_that_cannot_run_stops_the_worker_from_starting),
-        cmocka_unit_test(a_handler_that_becomes_unrunnable_releases_its_jobs_untried_and_nothing_goes_dead),
-        cmocka_unit_test(a_reload_refuses_a_config_that_a_start_would_refuse),
-        cmocka_unit_test(a_wrong_password_is_retried_with_backoff_and_logged_once),
-        cmocka_unit_test(a_handler_that_ended_while_the_worker_was_stopped_is_done_not_timed_out),
+        cmocka_unit_test_teardown(help_exits_0_and_misuse_exits_2, proc_teardown),
+        cmocka_unit_test_teardown(ten_thousand_exec_jobs_across_three_classes_are_each_acked_once, proc_teardown),
+        cmocka_unit_test_teardown(a_worker_killed_mid_run_loses_nothing_and_repeats_only_the_jobs_it_had_in_flight, proc_teardown),
+        cmocka_unit_test_teardown(sigterm_under_load_exits_within_the_grace_with_nothing_lost_or_run_twice, proc_teardown),
+        cmocka_unit_test_teardown(jobs_still_running_when_the_grace_ends_are_released_not_failed_and_their_processes_killed, proc_teardown),
+        cmocka_unit_test_teardown(a_second_signal_releases_the_jobs_in_flight_at_once, proc_teardown),
+        cmocka_unit_test_teardown(hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_a_shell, proc_teardown),
+        cmocka_unit_test_teardown(a_hanging_handler_is_killed_at_its_timeout_with_all_its_children, proc_teardown),
+        cmocka_unit_test_teardown(a_failing_handler_fails_the_attempt_with_the_tail_of_its_stderr, proc_teardown),
+        cmocka_unit_test_teardown(the_exit_status_alone_decides_ack_or_fail, proc_teardown),
+        cmocka_unit_test_teardown(a_handler_that_exits_takes_its_background_children_with_it, proc_teardown),
+        cmocka_unit_test_teardown(a_handler_inherits_none_of_the_workers_redis_connections, proc_teardown),
+        cmocka_unit_test_teardown(a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_restart, proc_teardown),
+        cmocka_unit_test_teardown(a_handler_that_cannot_run_stops_the_worker_from_starting, proc_teardown),
+        cmocka_unit_test_teardown(a_handler_that_becomes_unrunnable_releases_its_jobs_untried_and_nothing_goes_dead, proc_teardown),
+        cmocka_unit_test_teardown(a_reload_refuses_a_config_that_a_start_would_refuse, proc_teardown),
+        cmocka_unit_test_teardown(a_wrong_password_is_retried_with_backoff_and_logged_once, proc_teardown),
+        cmocka_unit_test_teardown(a_handler_that_ended_while_the_worker_was_stopped_is_done_not_timed_out, proc_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
