@@ -91,13 +91,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(if $(WORKER_SRC),$(WO
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) $(MHD_LIBS) -lcmocka -lpthread
 
 # Integration tests find the programs under build/bin (run from the top).
-# Script tests: the README's C examples compile and run; Ctrl-C during the
-# demo (after 0.3, 5 and 20 s) leaves no process or temp file behind.
+# Script tests: the README's C examples compile and run; docs/reliability.md's
+# guarantees name real tests and mutants; Ctrl-C during the demo (after 0.3,
+# 5 and 20 s) leaves no process or temp file behind.
 test: deps
 	$(MAKE) --no-print-directory all $(TEST_BIN) $(BUILD)/bin/sluice-demo
 	BUILD=$(BUILD) ./scripts/fuzz.sh 5
 	BUILD=$(BUILD) CC=$(CC) LDFLAGS_EXTRA="$(LDFLAGS)" ./scripts/run-tests.sh $(TEST_BIN) \
-	    scripts/check-readme.sh ";" tests/demo-interrupt.sh 0.3 5 20 ";"
+	    scripts/check-readme.sh ";" scripts/check-guarantees.sh ";" tests/demo-interrupt.sh 0.3 5 20 ";"
 
 check: test
 
@@ -164,6 +165,14 @@ chaos: deps
 	$(MAKE) --no-print-directory all $(CHAOS_TEST) $(CHAOS_VG) $(MODEL_TEST)
 	SLUICE_CHAOS=long ./scripts/chaos.sh $(CHAOS_TEST) $(MODEL_TEST)
 	@if [ -x scripts/fuzz.sh ]; then BUILD=$(BUILD) ./scripts/fuzz.sh 600; else echo "chaos: scripts/fuzz.sh not present, no fuzzing"; fi
+
+# ---- mutants ----
+# make mutants: each deliberate bug in tests/mutants/ (scripts/mutants.sh)
+# applied to a copy of the tree and run against the tests that guard it; the
+# table says which were killed. Not part of make test.
+.PHONY: mutants
+mutants: deps
+	BUILD=$(BUILD) CC=$(CC) ./scripts/mutants.sh
 
 # ---- demo (issue 9) ----
 # make demo: the incident replayed in real time on an embedded redis-server

@@ -255,7 +255,15 @@ int sluice_job_lookup(sluice_client *c, const char *id, sluice_job_info *info, s
 
 int sluice_job_cancel(sluice_client *c, const char *id, sluice_error *err) {
     err_reset(err);
-    redisReply *r = id_call(c, "sluice_cancel", "cancel", id, err);
+    char cls[SLUICE_ID_MAX];
+    if (id_split(id, cls, err) < 0) return -1;
+    cmd m;
+    cmd_init(&m);
+    cmd_fcall_class(&m, "sluice_cancel", c->ns, cls);
+    cmd_str(&m, id);
+    cmd_str(&m, client_actor(c));
+    redisReply *r = client_call(c, &m, "cancel", err);
+    cmd_clear(&m);
     freeReplyObject(r);
     return r ? 0 : -1;
 }
@@ -272,7 +280,7 @@ int sluice_class_stats_get(sluice_client *c, const char *cls, sluice_class_stats
     if (!r) return -1;
     int64_t *slots[] = {&out->enqueued, &out->claimed,   &out->acked,     &out->failed,
                         &out->retried,  &out->died,      &out->reclaimed, &out->released,
-                        &out->cancelled, &out->throttled, &out->dead_dropped};
+                        &out->cancelled, &out->throttled, &out->dead_dropped, &out->purged};
     const size_t nslots = sizeof(slots) / sizeof(slots[0]);
     int rc = r->type == REDIS_REPLY_ARRAY && r->elements == 4 + 2 * nslots ? 0 : -1;
     if (rc == 0) {
@@ -350,6 +358,7 @@ static int dead_op(sluice_client *c, const char *fn, const char *what, const cha
     cmd_init(&m);
     cmd_fcall_class(&m, fn, c->ns, cls);
     cmd_str(&m, id ? id : "*");
+    cmd_str(&m, client_actor(c));
     redisReply *r = client_call(c, &m, what, err);
     cmd_clear(&m);
     if (!r) return -1;

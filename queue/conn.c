@@ -98,11 +98,7 @@ static int simple(redisContext *ctx, int argc, const char **argv, const char *wh
     }
     int rc = 0;
     if (r->type == REDIS_REPLY_ERROR) {
-        if (is_error(r, "WRONGPASS") || is_error(r, "NOAUTH") || is_error(r, "ERR invalid password") ||
-            is_error(r, "ERR AUTH"))
-            err_set(err, SLUICE_ERR_AUTH, "%s: authentication failed (check the user and password)", what);
-        else
-            err_from_reply(err, r, what);
+        err_from_reply(err, r, what);
         rc = -1;
     }
     freeReplyObject(r);

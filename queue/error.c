@@ -55,9 +55,11 @@ static const struct {
     {"BADARG", SLUICE_ERR_ARGUMENT},       {"PAYLOAD", SLUICE_ERR_PAYLOAD},
     {"FULL", SLUICE_ERR_QUEUE_FULL},       {"STALE", SLUICE_ERR_STALE},
     {"NOTFOUND", SLUICE_ERR_NOT_FOUND},    {"BUSY", SLUICE_ERR_BUSY},
-    {"STATE", SLUICE_ERR_STATE},           {"NOAUTH", SLUICE_ERR_AUTH},
-    {"WRONGPASS", SLUICE_ERR_AUTH},
+    {"STATE", SLUICE_ERR_STATE},
 };
+
+/* Refused credentials, or none where Redis wants some: one message for all. */
+static const char *const auth_refusals[] = {"WRONGPASS", "NOAUTH", "ERR invalid password", "ERR AUTH"};
 
 /* Redis's own refusals of a command it did not run because it cannot serve
  * now; retrying later is safe. Only without a Function's trailer: a
@@ -74,6 +76,12 @@ void err_from_reply(sluice_error *err, const redisReply *r, const char *what) {
     size_t n = r->len;
     const char *trailer = strstr(s, " script:");
     if (trailer) n = (size_t)(trailer - s);
+    for (size_t i = 0; i < sizeof(auth_refusals) / sizeof(auth_refusals[0]); i++) {
+        if (strncmp(s, auth_refusals[i], strlen(auth_refusals[i])) == 0) {
+            err_set(err, SLUICE_ERR_AUTH, "%s: authentication failed (check the user and password)", what);
+            return;
+        }
+    }
     for (size_t i = 0; !trailer && i < sizeof(transient) / sizeof(transient[0]); i++) {
         if (word_at(s, n, transient[i])) {
             err_set(err, SLUICE_ERR_UNAVAILABLE, "%s: redis cannot serve now (retry later): %.*s", what,

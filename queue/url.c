@@ -71,6 +71,13 @@ static const char *userinfo(const char *s, sluice_url *u, sluice_error *err) {
     return at + 1;
 }
 
+/* A query the URL may not have: names its first parameter. */
+static void bad_query(const char *q, const char *allowed, sluice_error *err) {
+    size_t n = strcspn(q + 1, "=&");
+    err_set(err, SLUICE_ERR_URL, "bad url: unknown query parameter '%.*s' (%s)", (int)(n > 32 ? 32 : n), q + 1,
+            allowed);
+}
+
 static int parse_unix(const char *s, sluice_url *u, sluice_error *err) {
     if (!(s = userinfo(s, u, err))) return -1;
     if (s[0] != '/') {
@@ -87,8 +94,12 @@ static int parse_unix(const char *s, sluice_url *u, sluice_error *err) {
     u->path[plen] = '\0';
     if (q) {
         long db;
-        if (strncmp(q, "?db=", 4) != 0 || parse_uint(q + 4, strlen(q + 4), 100000, &db) < 0) {
-            err_set(err, SLUICE_ERR_URL, "bad url: the only query is ?db=N");
+        if (strncmp(q, "?db=", 4) != 0) {
+            bad_query(q, "the only query is ?db=N", err);
+            return -1;
+        }
+        if (parse_uint(q + 4, strlen(q + 4), 100000, &db) < 0) {
+            err_set(err, SLUICE_ERR_URL, "bad url: ?db= must be a number");
             return -1;
         }
         u->db = (int)db;
@@ -99,6 +110,11 @@ static int parse_unix(const char *s, sluice_url *u, sluice_error *err) {
 
 static int parse_tcp(const char *s, sluice_url *u, sluice_error *err) {
     if (!(s = userinfo(s, u, err))) return -1;
+    const char *q = strchr(s, '?');
+    if (q) {
+        bad_query(q, "redis:// takes none: the database goes in the path, redis://host:port/N", err);
+        return -1;
+    }
     const char *end = s + strcspn(s, "/");
     const char *hend, *port = NULL;
     if (*s == '[') {

@@ -1,11 +1,15 @@
 #!/bin/sh
 # Runs each test — a cmocka binary, or a script ending "N passed, N failed" —
-# shows its output, and ends with one summary line "N passed, N failed".
+# shows its output, and ends with one summary line "N passed, N failed,
+# N skipped" and the names of the skipped tests. A skipped test (cmocka's
+# skip(), a tool that is missing) is never counted as passed.
 # Arguments after a script name up to the next ";" are its arguments.
 # Exits non-zero if any test failed or a binary crashed.
 set -u
 passed=0
 failed=0
+skipped=0
+skipped_names=""
 run() {
     out=$(mktemp)
     "$@" > "$out" 2>&1
@@ -22,6 +26,10 @@ run() {
         # cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"
         p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
         f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+        s=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$out" | awk '{s+=$1} END {print s+0}')
+        names=$(sed -n 's/^\[  SKIPPED \] \([a-z_].*\)$/\1/p' "$out" | tr '\n' ' ')
+        skipped=$((skipped + s))
+        [ -n "$names" ] && skipped_names="$skipped_names $names"
         ;;
     esac
     rm -f "$out"
@@ -54,5 +62,6 @@ while [ $# -gt 0 ]; do
         ;;
     esac
 done
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ -n "$skipped_names" ] && echo "skipped:$skipped_names"
 [ "$failed" -eq 0 ]

@@ -73,14 +73,19 @@ static inline const char *proc_script(const char *dir, const char *name, const c
     return buf[k];
 }
 
-/* Starts sluice-worker on the harness's server in namespace "t" with
- * "args" (NULL-terminated); its stderr is appended to "log". */
-static inline pid_t proc_worker(const harness_redis *h, const char *const *args, const char *log) {
+/* Starts sluice-worker in namespace "t" with "args" (NULL-terminated); its
+ * stderr is appended to "log". The URL is the harness server's, on the
+ * command line, or "env_url" (not NULL) in SLUICE_REDIS_URL. The worker dies
+ * with the test, and proc_teardown kills it if the test failed. */
+static inline pid_t proc_worker_env(const harness_redis *h, const char *const *args, const char *log,
+                                    const char *env_url) {
     char *argv[96];
     int n = 0;
     argv[n++] = (char *)proc_bin("sluice-worker");
-    argv[n++] = (char *)"--redis";
-    argv[n++] = (char *)h->url;
+    if (!env_url) {
+        argv[n++] = (char *)"--redis";
+        argv[n++] = (char *)h->url;
+    }
     argv[n++] = (char *)"--namespace";
     argv[n++] = (char *)"t";
     for (int i = 0; args[i] && n < 94; i++) argv[n++] = (char *)args[i];
@@ -89,7 +94,8 @@ static inline pid_t proc_worker(const harness_redis *h, const char *const *args,
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) dup2(fd, 2);
-        unsetenv("SLUICE_REDIS_URL");
+        if (env_url) setenv("SLUICE_REDIS_URL", env_url, 1);
+        else unsetenv("SLUICE_REDIS_URL");
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         execv(argv[0], argv);
         _exit(127);
@@ -97,6 +103,11 @@ static inline pid_t proc_worker(const harness_redis *h, const char *const *args,
     for (int i = 0; i < 32; i++)
         if (!proc_pids[i]) { proc_pids[i] = pid; break; }
     return pid;
+}
+
+/* proc_worker_env with the harness server's URL on the command line. */
+static inline pid_t proc_worker(const harness_redis *h, const char *const *args, const char *log) {
+    return proc_worker_env(h, args, log, NULL);
 }
 
 /* Waits for "pid" at most "ms"; returns its wait status, or -1. */

@@ -17,12 +17,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
 #include <hiredis/hiredis.h>
 
 #define MAX_SERVERS 16
 
 static pid_t live[MAX_SERVERS];
 static int hooked;
+
+/* SLUICE_TEST_ONLY=PATTERN runs only the tests whose names match (cmocka's
+ * filter: * and ? wildcards), in any test binary; set before main. */
+__attribute__((constructor)) static void test_filter(void) {
+    const char *only = getenv("SLUICE_TEST_ONLY");
+    if (only && *only) cmocka_set_test_filter(only);
+}
 
 long long harness_now_ms(void) {
     struct timespec ts;

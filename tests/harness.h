@@ -1,7 +1,9 @@
 /* Test harness: starts a real redis-server in a temp dir on a unix socket
  * and a kernel-chosen free TCP port, persistence off unless asked, and
  * always stops it: at teardown, at exit, on SIGINT/SIGTERM, and (through
- * PR_SET_PDEATHSIG) when the test process dies. */
+ * PR_SET_PDEATHSIG) when the test process dies. Every test binary links it:
+ * SLUICE_TEST_ONLY=PATTERN runs only the tests whose names match (cmocka's
+ * filter, * and ? wildcards), e.g. SLUICE_TEST_ONLY='*fencing*'. */
 #ifndef SLUICE_TEST_HARNESS_H
 #define SLUICE_TEST_HARNESS_H
 

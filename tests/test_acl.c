@@ -14,11 +14,13 @@
 #include <hiredis/hiredis.h>
 
 #include "common_proc.h"
+#include "function_calls.h"
 
 #define NS "sluice" /* the aclfile's key patterns name the default namespace */
 #define CLS "certs"
 
 static char aclfile[PATH_MAX];
+static char acl_with_admin[PATH_MAX];   /* the shipped file and a test-only admin */
 static char ctl_bin[4096] = "build/bin/sluicectl";
 
 typedef enum role { PRODUCER, WORKER, GOVERNOR, OPERATOR, DEPLOY, NROLES } role;
@@ -638,6 +640,151 @@ static void another_uid_cannot_reach_a_socket_with_mode_700(void **state) {
     sluice_client_free(c);
 }
 
+/* ------------------------------------ refusals come before changes */
+
+#define ADMIN_PASSWORD "test-admin-only"
+
+static int start_with_admin(void **state) {
+    harness_redis *h = calloc(1, sizeof(*h));
+    if (!h) return -1;
+    static const char *extra[3];
+    extra[0] = "--aclfile";
+    extra[1] = acl_with_admin;
+    extra[2] = NULL;
+    h->extra = extra;
+    if (harness_redis_start(h) < 0) {
+        free(h);
+        return -1;
+    }
+    *state = h;
+    return 0;
+}
+
+static redisContext *raw_admin(void **state) {
+    harness_redis *h = *state;
+    redisContext *ctx = redisConnect("127.0.0.1", h->port);
+    if (!ctx || ctx->err) fail_msg("raw connect");
+    redisReply *rep = redisCommand(ctx, "AUTH admin " ADMIN_PASSWORD);
+    if (!rep || rep->type != REDIS_REPLY_STATUS) fail_msg("AUTH as admin");
+    freeReplyObject(rep);
+    return ctx;
+}
+
+static int by_key(const void *a, const void *b) {
+    return strcmp((*(const redisReply *const *)a)->str, (*(const redisReply *const *)b)->str);
+}
+
+/* Every key with its DUMP, sorted: a NEW string that any write changes. */
+static char *snapshot(redisContext *admin) {
+    redisReply *keys = redisCommand(admin, "KEYS *");
+    assert_true(keys && keys->type == REDIS_REPLY_ARRAY);
+    qsort(keys->element, keys->elements, sizeof(keys->element[0]), by_key);
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    for (size_t i = 0; i < keys->elements; i++) {
+        redisReply *d = redisCommand(admin, "DUMP %s", keys->element[i]->str);
+        assert_true(d && d->type == REDIS_REPLY_STRING);
+        while (len + strlen(keys->element[i]->str) + 2 * d->len + 4 > cap) out = realloc(out, cap *= 2);
+        len += (size_t)sprintf(out + len, "%s=", keys->element[i]->str);
+        for (size_t j = 0; j < d->len; j++) len += (size_t)sprintf(out + len, "%02x", (unsigned char)d->str[j]);
+        out[len++] = '\n';
+        out[len] = '\0';
+        freeReplyObject(d);
+    }
+    freeReplyObject(keys);
+    return out;
+}
+
+/* A fresh namespace: class "k" with a ready, a leased and a dead job, the
+ * signal "iops", the governor lease held by "gov-x" (epoch 1). */
+static void fresh_state(void **state, redisContext *admin, fn_state *st) {
+    freeReplyObject(redisCommand(admin, "FLUSHALL"));
+    sluice_client *c = connect_as(state, DEPLOY);
+    sluice_class_config cfg;
+    sluice_class_config_init(&cfg);
+    cfg.max_concurrency = 10;
+    sluice_error err;
+    assert_lib_ok(sluice_class_set(c, "k", &cfg, NULL, &err), &err, DEPLOY, "class set");
+    sluice_enqueue_opts once = {.max_attempts = 1};
+    char id[SLUICE_ID_MAX];
+    for (int i = 0; i < 3; i++) assert_lib_ok(sluice_enqueue(c, "k", "{}", &once, id, &err), &err, DEPLOY, "enqueue");
+    sluice_job *j[2];
+    sluice_claim_info info;
+    assert_lib_ok(sluice_claim(c, "k", "t", 2, j, &info, &err), &err, DEPLOY, "claim");
+    assert_lib_ok(sluice_fail(c, sluice_job_id(j[0]), sluice_job_token(j[0]), "x", NULL, &err), &err, DEPLOY, "fail");
+    st->cls = "k";
+    snprintf(st->dead, sizeof(st->dead), "%s", sluice_job_id(j[0]));
+    snprintf(st->leased, sizeof(st->leased), "%s", sluice_job_id(j[1]));
+    snprintf(st->token, sizeof(st->token), "%lld", (long long)sluice_job_token(j[1]));
+    snprintf(st->ready, sizeof(st->ready), "%s", id);
+    sluice_job_free(j[0]);
+    sluice_job_free(j[1]);
+    sluice_signal_def def;
+    sluice_signal_def_init(&def);
+    def.target = 0.8;
+    def.critical = 0.95;
+    assert_lib_ok(sluice_signal_define(c, "iops", &def, NULL, &err), &err, DEPLOY, "signal define");
+    int held = 0;
+    int64_t epoch = 0;
+    sluice_governor_mode mode;
+    assert_lib_ok(sluice_governor_lease(c, "gov-x", 60000, &held, &epoch, &mode, NULL, &err), &err, DEPLOY, "lease");
+    assert_true(held && epoch == 1);
+    sluice_client_free(c);
+}
+
+/* Every Function called as every role, on a fresh namespace each time: a
+ * call the ACL refuses (at any of its writes) has changed nothing, because
+ * each Function's first write is the one the fewest roles may do. And each
+ * role keeps the rights docs/security.md gives it. */
+static void every_function_refused_to_a_role_has_changed_nothing(void **state) {
+    redisContext *admin = raw_admin(state);
+    fn_state st;
+    fn_call calls[40];
+    size_t n = 0;
+    int allowed[NROLES][40];
+    for (role r = PRODUCER; r < NROLES; r++) {
+        redisContext *ctx = raw_as(state, r);
+        for (size_t f = 0; f == 0 || f < n; f++) {
+            fresh_state(state, admin, &st);
+            n = function_calls(&st, calls);
+            char *before = snapshot(admin);
+            redisReply *rep = function_call_send(ctx, NS, &calls[f], NULL, NULL);
+            assert_non_null(rep);
+            allowed[r][f] = rep->type != REDIS_REPLY_ERROR;
+            if (!allowed[r][f]) {
+                char *after = snapshot(admin);
+                if (strcmp(before, after) != 0)
+                    fail_msg("%s as %s was refused (%s) but changed Redis", calls[f].fn, ROLE[r], rep->str);
+                free(after);
+            }
+            freeReplyObject(rep);
+            free(before);
+        }
+        redisFree(ctx);
+    }
+    redisFree(admin);
+    /* what each role may do */
+    static const struct { role r; const char *fn; int may; } rights[] = {
+        {PRODUCER, "sluice_enqueue", 1},       {PRODUCER, "sluice_ack", 0},         {PRODUCER, "sluice_extend", 0},
+        {PRODUCER, "sluice_cancel", 0},        {PRODUCER, "sluice_dead_retry", 0},  {PRODUCER, "sluice_pause", 0},
+        {WORKER, "sluice_claim", 1},           {WORKER, "sluice_ack", 1},           {WORKER, "sluice_fail", 1},
+        {WORKER, "sluice_extend", 1},          {WORKER, "sluice_release", 1},       {WORKER, "sluice_dead_retry", 0},
+        {WORKER, "sluice_dead_purge", 0},      {WORKER, "sluice_cancel", 0},        {WORKER, "sluice_govern", 0},
+        {GOVERNOR, "sluice_govern", 1},        {GOVERNOR, "sluice_signal_report", 1}, {GOVERNOR, "sluice_gov_lease", 1},
+        {GOVERNOR, "sluice_gov_commit", 1},    {GOVERNOR, "sluice_gov_mode", 0},    {GOVERNOR, "sluice_claim", 0},
+        {OPERATOR, "sluice_class_set", 1},     {OPERATOR, "sluice_cancel", 1},      {OPERATOR, "sluice_dead_retry", 1},
+        {OPERATOR, "sluice_gov_mode", 1},      {OPERATOR, "sluice_class_delete", 0}, {DEPLOY, "sluice_class_delete", 1},
+    };
+    for (size_t i = 0; i < sizeof(rights) / sizeof(rights[0]); i++) {
+        size_t f = 0;
+        while (f < n && strcmp(calls[f].fn, rights[i].fn) != 0) f++;
+        assert_true(f < n);
+        if (allowed[rights[i].r][f] != rights[i].may)
+            fail_msg("%s as %s: %s", rights[i].fn, ROLE[rights[i].r], rights[i].may ? "refused" : "allowed");
+    }
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     proc_init(argv[0]);
@@ -652,6 +799,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "test_acl: cannot read %s (run from the top of the tree)\n", aclfile);
         return 1;
     }
+    /* the shipped roles and an admin that only this test has */
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(acl_with_admin, sizeof(acl_with_admin), "%s/sluice-acl-XXXXXX", tmp);
+    int fd = mkstemp(acl_with_admin);
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    char *shipped = proc_slurp(aclfile);
+    if (!out || fprintf(out, "%suser admin on >" ADMIN_PASSWORD " ~* &* +@all\n", shipped) < 0) {
+        fprintf(stderr, "test_acl: cannot write %s\n", acl_with_admin);
+        return 1;
+    }
+    fclose(out);
+    free(shipped);
     unsetenv("SLUICE_REDIS_URL");
     unsetenv("SLUICE_NAMESPACE");
     const struct CMUnitTest unloaded[] = {
@@ -677,5 +836,11 @@ int main(int argc, char **argv) {
     int failed = cmocka_run_group_tests_name("acl: no Functions loaded", unloaded, start_with_acl,
                                              harness_group_teardown);
     failed += cmocka_run_group_tests_name("acl: roles", loaded, loaded_setup, harness_group_teardown);
+    const struct CMUnitTest matrix[] = {
+        cmocka_unit_test(every_function_refused_to_a_role_has_changed_nothing),
+    };
+    failed += cmocka_run_group_tests_name("acl: refusals before changes", matrix, start_with_admin,
+                                          harness_group_teardown);
+    unlink(acl_with_admin);
     return failed;
 }

@@ -130,6 +130,112 @@ static void a_class_limited_to_r_per_second_and_c_in_flight_never_exceeds_either
     sluice_client_free(c);
 }
 
+/* ------------------ claims at a fraction between 0 and 1 ------------------ */
+
+/* Claims of one job each, acked at once, for "ms" of the Redis clock:
+ * how many the gate admitted, and over how many ms it ran. */
+static int claims_for(sluice_client *c, const char *cls, int64_t ms, int64_t *took) {
+    int admitted = 0;
+    int64_t t0 = test_redis_now(c), now = t0;
+    sluice_error err;
+    while (now - t0 < ms) {
+        sluice_job *j[1];
+        sluice_claim_info info;
+        if (sluice_claim(c, cls, "t", 1, j, &info, &err) < 0) fail_msg("claim: %s", err.text);
+        if (info.count == 1) {
+            admitted++;
+            if (sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err) < 0) fail_msg("ack: %s", err.text);
+            sluice_job_free(j[0]);
+        }
+        now = test_redis_now(c);
+    }
+    *took = now - t0;
+    return admitted;
+}
+
+/* A pinned fraction of 0.5 halves the class's concurrency: of max 4 in
+ * flight, 2 are admitted and the next claim is throttled for concurrency. */
+static void a_fraction_of_one_half_admits_half_the_concurrency(void **state) {
+    sluice_client *c = test_connect(state);
+    declare(c, "half-conc", SLUICE_TIER_LOW, 0, 0, 4, 0.1);
+    fill(c, "half-conc", 10);
+    sluice_error err;
+    assert_int_equal(sluice_class_pin(c, "half-conc", 0.5, 0, &err), 0);
+    sluice_job *j[10];
+    sluice_claim_info info;
+    assert_int_equal(sluice_claim(c, "half-conc", "t", 10, j, &info, &err), 0);
+    assert_int_equal(info.count, 2);
+    sluice_job *more[10];
+    sluice_claim_info again;
+    assert_int_equal(sluice_claim(c, "half-conc", "t", 10, more, &again, &err), 0);
+    assert_int_equal(again.status, SLUICE_CLAIM_THROTTLED);
+    assert_string_equal(again.why, "concurrency");
+    assert_true(fabs(again.fraction - 0.5) < 1e-9);
+    /* one ends: one more is admitted, never a third at once */
+    assert_int_equal(sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err), 0);
+    assert_int_equal(sluice_claim(c, "half-conc", "t", 10, more, &again, &err), 0);
+    assert_int_equal(again.count, 1);
+    sluice_job_free(more[0]);
+    for (size_t i = 0; i < info.count; i++) sluice_job_free(j[i]);
+    /* unpinned, the full four */
+    assert_int_equal(sluice_class_unpin(c, "half-conc", &err), 0);
+    assert_int_equal(sluice_claim(c, "half-conc", "t", 10, more, &again, &err), 0);
+    assert_int_equal(again.count, 2);
+    for (size_t i = 0; i < again.count; i++) sluice_job_free(more[i]);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "half-conc", &st, &err), 0);
+    assert_int_equal(st.leased, 4);
+    sluice_client_free(c);
+}
+
+/* Claims until the gate throttles for the rate (the burst spent): its
+ * answer says when the next job is admitted. */
+static sluice_claim_info first_rate_refusal(sluice_client *c, const char *cls) {
+    sluice_claim_info info;
+    sluice_error err;
+    for (int i = 0; i < 100; i++) {
+        sluice_job *j[1];
+        if (sluice_claim(c, cls, "t", 1, j, &info, &err) < 0) fail_msg("claim: %s", err.text);
+        if (info.count == 0) return info;
+        if (sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err) < 0) fail_msg("ack: %s", err.text);
+        sluice_job_free(j[0]);
+    }
+    fail_msg("100 claims and no refusal for the rate");
+    return info;
+}
+
+/* A pinned fraction of 0.5 halves the rate: a class of 100/s (burst 5)
+ * admits at most 50/s and its burst of 2.5 (any load: the Redis clock
+ * counts), and once the burst is spent the next job is due within 20 ms
+ * (1/50 s), where at full admission it is due within 10 ms. */
+static void a_fraction_of_one_half_admits_half_the_rate(void **state) {
+    sluice_client *c = test_connect(state);
+    declare(c, "half-rate", SLUICE_TIER_LOW, 100, 5, 0, 0.1);
+    fill(c, "half-rate", 1000);
+    sluice_error err;
+    assert_int_equal(sluice_class_pin(c, "half-rate", 0.5, 0, &err), 0);
+    int64_t took;
+    int half = claims_for(c, "half-rate", 2000, &took);
+    sluice_claim_info refused = first_rate_refusal(c, "half-rate");
+    assert_int_equal(refused.status, SLUICE_CLAIM_THROTTLED);
+    assert_string_equal(refused.why, "rate");
+    assert_true(fabs(refused.fraction - 0.5) < 1e-9);
+    assert_true(refused.retry_ms >= 1 && refused.retry_ms <= 20);
+    assert_int_equal(sluice_class_unpin(c, "half-rate", &err), 0);
+    int64_t took_full;
+    int full = claims_for(c, "half-rate", 2000, &took_full);
+    sluice_claim_info full_refused = first_rate_refusal(c, "half-rate");
+    assert_true(full_refused.retry_ms >= 1 && full_refused.retry_ms <= 10);
+    print_message("rate at fraction 0.5: %d claims in %lld ms (%.1f/s), next due in %lld ms; at 1: %d in %lld ms "
+                  "(%.1f/s), next due in %lld ms\n", half, (long long)took, half * 1000.0 / (double)took,
+                  (long long)refused.retry_ms, full, (long long)took_full, full * 1000.0 / (double)took_full,
+                  (long long)full_refused.retry_ms);
+    /* GCRA: at most rate x time + burst, each scaled by the fraction */
+    assert_true(half <= 50.0 * (double)took / 1000.0 + 2.5 + 1);
+    assert_true(full <= 100.0 * (double)took_full / 1000.0 + 5 + 1);
+    sluice_client_free(c);
+}
+
 /* --------------------------- throttled jobs -------------------------- */
 
 static void throttled_jobs_lose_nothing_spend_no_attempt_and_keep_their_order(void **state) {
@@ -506,7 +612,7 @@ static void with_no_governor_running_gates_lapse_to_the_floor(void **state) {
     reset_namespace(r);
     sluice_client *c = test_connect(state);
     declare(c, "lapse", SLUICE_TIER_NORMAL, 100, 0, 0, 0.25);
-    declare(c, "lapse-crit", SLUICE_TIER_CRITICAL, 100, 0, 0, 1);
+    declare(c, "lapse-crit", SLUICE_TIER_CRITICAL, 100, 0, 0, 0.1);   /* a floor that must not apply */
     sluice_governor *g = governor(c, "gov-l", 100, 200);
     tick(g);
     assert_true(gate(c, "lapse").fraction == 1);
@@ -621,6 +727,8 @@ static void bad_signal_values_and_unknown_signals_are_refused(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_class_limited_to_r_per_second_and_c_in_flight_never_exceeds_either_fleet_wide),
+        cmocka_unit_test(a_fraction_of_one_half_admits_half_the_concurrency),
+        cmocka_unit_test(a_fraction_of_one_half_admits_half_the_rate),
         cmocka_unit_test(throttled_jobs_lose_nothing_spend_no_attempt_and_keep_their_order),
         cmocka_unit_test(a_paused_class_is_throttled_until_resumed_or_its_pause_expires),
         cmocka_unit_test(a_pinned_fraction_expires_back_to_the_governor),

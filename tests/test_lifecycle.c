@@ -244,8 +244,10 @@ static void a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason(vo
         int64_t retry = 0;
         assert_int_equal(sluice_fail(c, id, sluice_job_token(j), "boom", &retry, &err), 0);
         if (attempt < 3) {
-            /* base 1 ms, cap 10 ms: equal jitter keeps it within [b/2, b] */
-            assert_true(retry >= 0 && retry <= 10);
+            /* base 1 ms, cap 10 ms: equal jitter keeps it within [b/2, b]
+             * for b = 1 ms, then 2 ms (rounded down to whole ms) */
+            int64_t b = (int64_t)1 << (attempt - 1);
+            assert_true(retry >= b / 2 && retry <= b);
         } else {
             assert_int_equal(retry, -1);
         }
@@ -268,6 +270,191 @@ static void a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason(vo
     assert_int_equal(st.failed, 3);
     assert_int_equal(st.retried, 2);
     assert_int_equal(st.died, 1);
+    sluice_client_free(c);
+}
+
+/* Fails the one job of "cls" (claimed now) and returns the retry delay. */
+static int64_t fail_now(sluice_client *c, const char *cls) {
+    sluice_job *j = NULL;
+    WAIT_UNTIL((j = claim_one(c, cls)) != NULL, 20000);
+    assert_non_null(j);
+    int64_t retry = 0;
+    sluice_error err;
+    assert_int_equal(sluice_fail(c, sluice_job_id(j), sluice_job_token(j), "boom", &retry, &err), 0);
+    sluice_job_free(j);
+    return retry;
+}
+
+/* After attempt a the delay is within [b*2^(a-1)/2, b*2^(a-1)], capped at
+ * backoff_max_ms: never 0, never early. A claim right after the failure
+ * finds nothing ready and is told how long until the retry is due. */
+static void a_retry_waits_its_backoff_within_its_bounds_and_the_claim_says_how_long(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "backoff", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"backoff_base_ms", "backoff_max_ms", "max_attempts"}, *v[] = {"200", "600", "5"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "backoff", f, v, 3, NULL, &err), 0);
+    char id[SLUICE_ID_MAX];
+    enqueue_ok(c, "backoff", "{}", NULL, id);
+    const int64_t want[4] = {200, 400, 600, 600};   /* 200 x 2^(a-1), capped at 600 */
+    for (int a = 1; a <= 4; a++) {
+        int64_t retry = fail_now(c, "backoff");
+        assert_true(retry >= want[a - 1] / 2 && retry <= want[a - 1]);
+        sluice_job_info info;
+        assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+        assert_int_equal(info.state, SLUICE_JOB_DELAYED);
+        assert_int_equal(info.attempt, a);
+        assert_true(info.at - info.now >= 1 && info.at - info.now <= retry);
+        sluice_job_info_clear(&info);
+        sluice_job *j[1];
+        sluice_claim_info ci;
+        assert_int_equal(sluice_claim(c, "backoff", "t", 1, j, &ci, &err), 0);
+        assert_int_equal(ci.status, SLUICE_CLAIM_EMPTY);
+        assert_true(ci.retry_ms >= 1 && ci.retry_ms <= retry);
+    }
+    sluice_client_free(c);
+}
+
+/* A lease that runs out on the job's last attempt ends it: dead, with the
+ * reason; with an attempt left, it runs again. */
+static void a_lease_that_expires_on_the_last_attempt_sends_the_job_dead(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "lastlease", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"max_reclaims"}, *v[] = {"100"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "lastlease", f, v, 1, NULL, &err), 0);
+    char id[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.timeout_ms = 30, .max_attempts = 2};
+    enqueue_ok(c, "lastlease", "{}", &o, id);
+    sluice_job *j = claim_one(c, "lastlease");
+    assert_non_null(j);
+    sluice_job_free(j);
+    lease_runs_out(c, id);
+    j = claim_one(c, "lastlease");   /* reclaimed: attempt 1 of 2 was spent, one is left */
+    assert_non_null(j);
+    assert_int_equal(sluice_job_attempt(j), 2);
+    sluice_job_free(j);
+    lease_runs_out(c, id);
+    assert_null(claim_one(c, "lastlease"));
+    sluice_job_info info;
+    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DEAD);
+    assert_int_equal(info.attempt, 2);
+    assert_string_equal(info.reason, "lease expired on the last attempt");
+    sluice_job_info_clear(&info);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "lastlease", &st, &err), 0);
+    assert_int_equal(st.reclaimed, 2);
+    assert_int_equal(st.died, 1);
+    assert_int_equal(st.claimed, 2);
+    sluice_client_free(c);
+}
+
+/* A job that goes dead gives its unique key up: the same key makes a new
+ * job. Retried from the dead set, a job takes its key back when it is
+ * free, and starts clean: attempts and reclaims reset, so it is no suspect
+ * and runs beside others. */
+static void a_dead_job_frees_its_unique_key_and_a_retried_one_takes_it_back_clean(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "deadkey", SLUICE_TIER_NORMAL, 10);
+    char a[SLUICE_ID_MAX], b[SLUICE_ID_MAX], again[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.unique = "cert-7", .timeout_ms = 30, .max_attempts = 1};
+    enqueue_ok(c, "deadkey", "{}", &o, a);
+    sluice_job *j = claim_one(c, "deadkey");
+    sluice_job_free(j);
+    lease_runs_out(c, a);
+    assert_null(claim_one(c, "deadkey"));   /* reclaims it: dead, its key given up */
+    sluice_job_info info;
+    sluice_error err;
+    assert_int_equal(sluice_job_lookup(c, a, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DEAD);
+    assert_int_equal(info.reclaims, 1);
+    sluice_job_info_clear(&info);
+    sluice_enqueue_opts k = {.unique = "cert-7"};
+    enqueue_ok(c, "deadkey", "{}", &k, b);
+    assert_string_not_equal(a, b);
+    assert_int_equal(sluice_job_cancel(c, b, &err), 0);   /* the key is free again */
+
+    int64_t n = 0;
+    assert_int_equal(sluice_dead_retry(c, "deadkey", a, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(sluice_job_lookup(c, a, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_READY);
+    assert_int_equal(info.attempt, 0);
+    assert_int_equal(info.reclaims, 0);
+    assert_string_equal(info.unique, "cert-7");
+    sluice_job_info_clear(&info);
+    enqueue_ok(c, "deadkey", "{}", &k, again);
+    assert_string_equal(again, a);   /* the retried job holds the key */
+    /* no suspect: a claim of two takes it with the job behind it */
+    char behind[SLUICE_ID_MAX];
+    enqueue_ok(c, "deadkey", "{}", NULL, behind);
+    sluice_job *two[2];
+    sluice_claim_info ci;
+    assert_int_equal(sluice_claim(c, "deadkey", "t", 2, two, &ci, &err), 0);
+    assert_int_equal(ci.count, 2);
+    assert_string_equal(sluice_job_id(two[0]), a);
+    assert_int_equal(sluice_job_reclaims(two[0]), 0);
+    assert_string_equal(sluice_job_id(two[1]), behind);
+    for (int i = 0; i < 2; i++) sluice_job_free(two[i]);
+    sluice_client_free(c);
+}
+
+/* Fencing tokens are the attempt's alone: a token never repeats in a class,
+ * rises with every lease, and ends only the lease it was issued with, not
+ * another job's nor a later attempt's of the same job. */
+static void a_fencing_token_ends_only_its_own_lease(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "fence", SLUICE_TIER_NORMAL, 10);
+    char a[SLUICE_ID_MAX], b[SLUICE_ID_MAX];
+    enqueue_ok(c, "fence", "{}", NULL, a);
+    enqueue_ok(c, "fence", "{}", NULL, b);
+    sluice_job *ja = claim_one(c, "fence"), *jb = claim_one(c, "fence");
+    sluice_error err;
+    assert_true(sluice_job_token(jb) > sluice_job_token(ja));
+    /* another job's token */
+    assert_int_equal(sluice_ack(c, a, sluice_job_token(jb), &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    assert_int_equal(sluice_release(c, b, sluice_job_token(ja), &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    /* the first attempt's token after a release and a new lease */
+    int64_t first = sluice_job_token(ja);
+    assert_int_equal(sluice_release(c, a, first, &err), 0);
+    sluice_job_free(ja);
+    ja = claim_one(c, "fence");
+    assert_string_equal(sluice_job_id(ja), a);
+    assert_true(sluice_job_token(ja) > sluice_job_token(jb));
+    assert_int_equal(sluice_ack(c, a, first, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    assert_int_equal(sluice_extend(c, a, first, 1000, NULL, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    assert_int_equal(sluice_ack(c, a, sluice_job_token(ja), &err), 0);
+    assert_int_equal(sluice_ack(c, b, sluice_job_token(jb), &err), 0);
+    sluice_job_free(ja);
+    sluice_job_free(jb);
+    sluice_client_free(c);
+}
+
+/* An acked job gives its unique key up even when the class keeps it among
+ * its done jobs. */
+static void an_acked_job_kept_as_done_frees_its_unique_key(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "keepkey", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"keep_done"}, *v[] = {"10"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "keepkey", f, v, 1, NULL, &err), 0);
+    char a[SLUICE_ID_MAX], b[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.unique = "sync-3"};
+    enqueue_ok(c, "keepkey", "{}", &o, a);
+    sluice_job *j = claim_one(c, "keepkey");
+    assert_int_equal(sluice_ack(c, a, sluice_job_token(j), &err), 0);
+    sluice_job_free(j);
+    sluice_job_info info;
+    assert_int_equal(sluice_job_lookup(c, a, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DONE);
+    sluice_job_info_clear(&info);
+    enqueue_ok(c, "keepkey", "{}", &o, b);
+    assert_string_not_equal(a, b);
     sluice_client_free(c);
 }
 
@@ -695,9 +882,12 @@ static void bad_urls_and_a_wrong_password_get_their_own_errors(void **state) {
     assert_null(sluice_client_connect(url, NULL, &err));
     assert_int_equal(err.code, SLUICE_ERR_AUTH);
     assert_null(strstr(err.text, "wrong"));
+    assert_non_null(strstr(err.text, "authentication failed (check the user and password)"));
+    /* no password where one is needed: the same documented words */
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", auth.port);
     assert_null(sluice_client_connect(url, NULL, &err));
     assert_int_equal(err.code, SLUICE_ERR_AUTH);
+    assert_non_null(strstr(err.text, "authentication failed (check the user and password)"));
     snprintf(url, sizeof(url), "redis://default:s3cret@127.0.0.1:%d/2", auth.port);
     sluice_client *c = sluice_client_connect(url, NULL, &err);
     if (!c) fail_msg("connect: %s", err.text);
@@ -754,6 +944,11 @@ int main(void) {
         cmocka_unit_test(a_claimer_that_never_acks_loses_its_jobs_after_the_lease_and_its_late_ack_is_stale),
         cmocka_unit_test(an_extended_lease_is_not_reclaimed),
         cmocka_unit_test(a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason),
+        cmocka_unit_test(a_retry_waits_its_backoff_within_its_bounds_and_the_claim_says_how_long),
+        cmocka_unit_test(a_lease_that_expires_on_the_last_attempt_sends_the_job_dead),
+        cmocka_unit_test(a_dead_job_frees_its_unique_key_and_a_retried_one_takes_it_back_clean),
+        cmocka_unit_test(a_fencing_token_ends_only_its_own_lease),
+        cmocka_unit_test(an_acked_job_kept_as_done_frees_its_unique_key),
         cmocka_unit_test(a_dead_job_can_be_retried_with_attempts_reset_or_purged),
         cmocka_unit_test(the_dead_set_is_capped_oldest_first),
         cmocka_unit_test(a_job_whose_lease_keeps_expiring_goes_dead_as_poison),

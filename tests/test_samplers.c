@@ -94,7 +94,7 @@ static void a_sampler_that_prints_garbage_fails_or_hangs_reports_nothing_and_the
             "{\"handlers\": {\"lowjobs\": \"/bin/true\"},\n"
             " \"samplers\": [\n"
             "  {\"signal\": \"garbage\", \"command\": [\"%s\"], \"interval\": \"300ms\"},\n"
-            "  {\"signal\": \"failing\", \"command\": \"%s\", \"interval\": 300},\n"
+            "  {\"signal\": \"failing\", \"command\": \"%s\", \"interval\": \"300ms\"},\n"
             "  {\"signal\": \"hanging\", \"command\": [\"%s\", \"%s\"], \"interval\": \"500ms\", \"timeout\": \"200ms\"}]}\n",
             garbage, failing, hanging, pgid_file);
     fclose(f);
@@ -241,6 +241,7 @@ static void sampler_settings_are_validated_whole_and_a_bad_one_stops_the_worker_
     refused(h, "{}", "samplers must be an array");
     refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\"}]", "\"interval\" must be a duration");
     refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": \"10\"}]", "\"interval\" must be a duration");
+    refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": 300}]", "\"interval\" must be a duration");
     refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": \"50ms\"}]", "\"interval\" must be a duration");
     refused(h, "[{\"signal\": \"Bad\", \"command\": \"/bin/true\", \"interval\": \"1s\"}]", "\"signal\" must be a signal name");
     refused(h, "[{\"signal\": \"a\", \"command\": \"true\", \"interval\": \"1s\"}]", "must be a path");

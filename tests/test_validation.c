@@ -103,6 +103,13 @@ static void malformed_urls_are_refused_before_any_connection(void **state) {
         assert_null(sluice_client_connect(bad[i][0] ? bad[i] : "x", NULL, &err));
         if (err.code != SLUICE_ERR_URL) fail_msg("%s: %s", bad[i], sluice_error_name(err.code));
     }
+    /* a query names the parameter that is not allowed, not some other part */
+    const char *queries[] = {"redis://h:6379?x=1", "redis://h/2?x=1", "unix:///tmp/r.sock?x=1"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_null(sluice_client_connect(queries[i], NULL, &err));
+        assert_int_equal(err.code, SLUICE_ERR_URL);
+        if (!strstr(err.text, "unknown query parameter 'x'")) fail_msg("%s: %s", queries[i], err.text);
+    }
 }
 
 static void a_password_never_appears_in_an_error(void **state) {

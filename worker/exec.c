@@ -24,6 +24,7 @@
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 #define TAIL 1024   /* bytes of stderr kept as the failure reason */
+#define PATH_MAX_REASON 300
 
 
 typedef struct child {
@@ -147,6 +148,15 @@ static void child_cb(struct ev_loop *loop, ev_child *cw, int revents) {
     sluice_worker *w = c->w;
     char reason[TAIL + 64];
     int ok = 0;
+    if (!c->timed_out && WIFEXITED(status) && (WEXITSTATUS(status) == 126 || WEXITSTATUS(status) == 127)) {
+        /* the shell's "cannot execute" and "not found": the handler's own
+         * command could not run, which is no fault of the job */
+        snprintf(reason, sizeof(reason), "exit status %d (a command it runs could not be found or executed)",
+                 WEXITSTATUS(status));
+        child_free(c);
+        sluice_worker_cannot_run(w, job, reason);
+        return;
+    }
     if (c->timed_out) {
         snprintf(reason, sizeof(reason), "timeout");
     } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
@@ -171,9 +181,26 @@ static void child_cb(struct ev_loop *loop, ev_child *cw, int revents) {
     sluice_worker_done(w, job, ok, ok ? NULL : reason);
 }
 
+/* 1 when "pid" is a zombie: it has exited, and libev has not reaped it yet. */
+static int exited(pid_t pid) {
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')');   /* "pid (comm) S ..." */
+    return p && p[1] == ' ' && p[2] == 'Z';
+}
+
 static void timeout_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop; (void)revents;
     child *c = container_of(t, child, timeout_w);
+    /* A worker that was stopped (SIGSTOP) wakes with its timers past due:
+     * a child that ended meanwhile ended in time. */
+    if (ev_is_pending(&c->child_w) || kill(c->pid, 0) < 0 || exited(c->pid)) return;
     c->timed_out = 1;
     kill(-c->pid, SIGKILL);
 }
@@ -228,14 +255,14 @@ void exec_handler(sluice_worker *w, sluice_worker_job *job, void *userdata) {
     sluice_worker_job_on_cancel(job, cancel_cb, c);
     return;
 fail:;
-    char reason[128];
-    snprintf(reason, sizeof(reason), "could not start the handler: %s", strerror(errno));
+    char reason[PATH_MAX_REASON];
+    snprintf(reason, sizeof(reason), "cannot run %.200s: %s", spec->argv[0], strerror(errno));
     for (int i = 0; i < 2; i++) {
         if (in[i] >= 0) close(in[i]);
         if (er[i] >= 0) close(er[i]);
     }
     free(c);
-    sluice_worker_done(w, job, 0, reason);
+    sluice_worker_cannot_run(w, job, reason);
 }
 
 void exec_cleanup(void) {

@@ -193,6 +193,7 @@ static const class_metric totals[] = {
     {"sluice_class_released_total", "counter", "Jobs handed back untried by a stopping worker.", ST(released)},
     {"sluice_class_cancelled_total", "counter", "Waiting jobs cancelled.", ST(cancelled)},
     {"sluice_class_dead_dropped_total", "counter", "Dead jobs dropped by the dead set cap.", ST(dead_dropped)},
+    {"sluice_class_purged_total", "counter", "Dead jobs deleted by an operator.", ST(purged)},
     {"sluice_class_throttled_claims_total", "counter",
      "Claims answered \"throttled\" by the class's gate (the jobs only waited).", ST(throttled)},
 };
@@ -320,6 +321,7 @@ static void worker_families(buf *b, const metrics_local *l) {
         {"sluice_worker_stale_total", "Acks or fails refused because the lease had been lost.", offsetof(sluice_worker_stats, stale)},
         {"sluice_worker_reconnects_total", "Reconnections to Redis after an outage.", offsetof(sluice_worker_stats, reconnects)},
         {"sluice_worker_suspects_total", "Suspect jobs (their lease expired before) this worker ran alone.", offsetof(sluice_worker_stats, suspects)},
+        {"sluice_worker_unrunnable_total", "Jobs released untried because their handler could not run.", offsetof(sluice_worker_stats, unrunnable)},
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
         family(b, c[i].name, "counter", c[i].help);
@@ -327,6 +329,9 @@ static void worker_families(buf *b, const metrics_local *l) {
     }
     family(b, "sluice_worker_in_flight", "gauge", "Jobs running in this worker.");
     sample(b, "sluice_worker_in_flight", NULL, NULL, l->st.in_flight);
+    family(b, "sluice_worker_classes_held", "gauge",
+           "Classes this worker does not claim because their handler cannot run (retried after a backoff).");
+    sample(b, "sluice_worker_classes_held", NULL, NULL, l->st.classes_held);
     family(b, "sluice_sampler_runs_total", "counter", "Sampler runs, while this worker led the governor.");
     for (size_t i = 0; i < l->nsamplers; i++)
         sample(b, "sluice_sampler_runs_total", "signal", l->samplers[i].signal, (double)l->samplers[i].runs);

@@ -26,6 +26,8 @@
 #define REPLY_DEADLINE 10.0    /* s without a reply while waiting: the link is dead */
 #define STOP_EXTRA 0.8         /* s after the grace for releases to be answered */
 #define CLAIM_BATCH 100
+#define HELD_MIN 1.0           /* s, first pause of a class whose handler cannot run */
+#define HELD_MAX 60.0          /* s, longest */
 
 /* ------------------------------ types -------------------------------- */
 
@@ -44,6 +46,12 @@ typedef struct wclass {
     double lat_sum;               /* ms, handler time of the jobs done this window */
     int64_t lat_n;
     double lat_skip_until;        /* ev_now; the job_latency signal is not defined */
+    /* the handler cannot run (an infrastructure fault): the class is paused
+     * in this worker until held_until, then tried again */
+    int held;
+    double held_until;            /* ev_now */
+    double held_backoff;          /* s, the next pause */
+    double held_since, held_logged; /* ev_now, of the first failure and the last log line */
     ev_timer sleep;
     struct wclass *next;
 } wclass;
@@ -76,6 +84,7 @@ typedef struct wlink {
     redisAsyncContext *ac;
     int up;
     int sub;                      /* the SUBSCRIBE link */
+    int refused;                  /* Redis refused its credentials or database: not up */
     double backoff;               /* s */
     double down_since;            /* ev_now, 0 when up */
     double last_log;
@@ -131,6 +140,7 @@ static void schedule(sluice_worker *w);
 static void link_open(wlink *l);
 static void link_down(wlink *l, const char *why);
 static void check_stopped(sluice_worker *w);
+static void class_sleep(struct wclass *c, double s);
 
 /* ------------------------------ helpers ------------------------------ */
 
@@ -309,8 +319,50 @@ void sluice_worker_done(sluice_worker *w, sluice_worker_job *j, int ok, const ch
     }
     j->cls->lat_sum += dur * 1000.0;
     j->cls->lat_n++;
+    if (j->cls->held) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "class %s: its handler runs again after %.0f s", j->cls->name,
+                 ev_now(w->loop) - j->cls->held_since);
+        emit(w, "handler", NULL, -1, msg);
+        j->cls->held = 0;
+    }
     job_send(j);
     if (!w->in_dispatch) schedule(w);
+    check_stopped(w);
+}
+
+void sluice_worker_cannot_run(sluice_worker *w, sluice_worker_job *j, const char *reason) {
+    if (!j || !j->handler_owns) return;
+    j->handler_owns = 0;
+    if (j->state != J_RUNNING) {
+        if (j->state == J_ORPHAN) job_free(j);
+        return;
+    }
+    wclass *c = j->cls;
+    double now = ev_now(w->loop);
+    w->st.unrunnable++;
+    if (!c->held) {
+        c->held = 1;
+        c->held_since = c->held_logged = now;
+        c->held_backoff = HELD_MIN;
+        char msg[SLUICE_ERROR_TEXT + 200];
+        snprintf(msg, sizeof(msg), "class %s: its handler cannot run (%.120s): jobs are released untried and the "
+                 "class is paused in this worker, tried again after a backoff", c->name, reason ? reason : "");
+        emit(w, "handler", j, -1, msg);
+    } else if (now - c->held_logged >= OUTAGE_LOG_EVERY) {
+        c->held_logged = now;
+        char msg[SLUICE_ERROR_TEXT + 160];
+        snprintf(msg, sizeof(msg), "class %s: its handler still cannot run after %.0f s (%.120s)", c->name,
+                 now - c->held_since, reason ? reason : "");
+        emit(w, "handler", j, -1, msg);
+    }
+    if (now >= c->held_until) {
+        c->held_until = now + c->held_backoff;
+        c->held_backoff = c->held_backoff * 2 > HELD_MAX ? HELD_MAX : c->held_backoff * 2;
+        class_sleep(c, c->held_until - now);
+    }
+    j->cmd = C_RELEASE;
+    job_send(j);
     check_stopped(w);
 }
 
@@ -401,7 +453,14 @@ static void class_sleep(wclass *c, double s) {
     ev_timer_start(w->loop, &c->sleep);
 }
 
+/* Ends a class's sleep: it may be claimed again, except that a class
+ * whose handler cannot run sleeps out its pause whatever wakes it. */
 static void class_wake(wclass *c) {
+    double now = ev_now(c->w->loop);
+    if (c->held && now < c->held_until) {
+        class_sleep(c, c->held_until - now);
+        return;
+    }
     ev_timer_stop(c->w->loop, &c->sleep);
     c->asleep = 0;
 }
@@ -531,7 +590,9 @@ static void claim(sluice_worker *w, wclass *c, size_t n) {
     sluice_command_free(m);
 }
 
-static int eligible(const wclass *c) { return c->fn && !c->claiming && !c->asleep; }
+static int eligible(const wclass *c) {
+    return c->fn && !c->claiming && !c->asleep && !(c->held && ev_now(c->w->loop) < c->held_until);
+}
 
 /* Hands the free slots out: critical classes first, then the others in
  * proportion to their weight, starting at a rotating cursor. A suspect runs
@@ -672,37 +733,42 @@ static void link_down(wlink *l, const char *why) {
 
 static void on_connect(const redisAsyncContext *ac, int status) {
     wlink *l = ac->data;
-    if (status != REDIS_OK) { link_down(l, ac->errstr[0] ? ac->errstr : "connect failed"); return; }
-    if (l->sub) link_up(l);   /* the command link is up at the reply to its handshake */
+    if (status != REDIS_OK) link_down(l, ac->errstr[0] ? ac->errstr : "connect failed");
+    /* else the link is up at the reply to its handshake */
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
     wlink *l = ac->data;
     (void)status;
     if (!l->sub) l->w->outstanding = 0;
-    link_down(l, ac->errstr[0] ? ac->errstr : "connection closed");
+    link_down(l, l->refused ? "authentication failed (check the user, the password and the database)"
+                 : ac->errstr[0] ? ac->errstr : "connection closed");
 }
 
+/* The reply to AUTH or SELECT: a refusal (wrong password, NOPERM, no such
+ * database) keeps the link down and retries it with the backoff, logged as
+ * an outage is. */
 static void auth_reply(redisAsyncContext *ac, void *reply, void *priv) {
     wlink *l = priv;
     redisReply *r = reply;
     if (l->w->freeing || !r) return;
     if (!l->sub) got_reply(l->w);
-    if (r->type == REDIS_REPLY_ERROR) {
-        emit(l->w, "error", NULL, -1, "Redis refused the credentials or the database");
+    if (r->type == REDIS_REPLY_ERROR && !l->refused) {
+        l->refused = 1;
         redisAsyncDisconnect(ac);
     }
 }
 
-/* The reply to CLIENT SETNAME, the last command of the handshake: Redis
- * answers, so the link is up (an error here, e.g. no ACL permission for
- * CLIENT, does not matter). */
+/* The reply to the handshake's last command (CLIENT SETNAME on the command
+ * link, PING on the subscription link): Redis answers, so the link is up
+ * unless it refused the credentials (an error here, e.g. no ACL permission
+ * for CLIENT, does not matter). */
 static void hello_reply(redisAsyncContext *ac, void *reply, void *priv) {
     (void)ac;
     wlink *l = priv;
     if (l->w->freeing || !reply) return;
-    got_reply(l->w);
-    if (!l->up && l->ac) link_up(l);
+    if (!l->sub) got_reply(l->w);
+    if (!l->up && l->ac && !l->refused) link_up(l);
 }
 
 static void retry_cb(struct ev_loop *loop, ev_timer *t, int revents) {
@@ -713,6 +779,7 @@ static void retry_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 static void link_open(wlink *l) {
     sluice_worker *w = l->w;
     if (w->stopped || w->freeing || l->ac) return;
+    l->refused = 0;
     redisAsyncContext *ac = w->u.is_unix ? redisAsyncConnectUnix(w->u.path)
                                          : redisAsyncConnect(w->u.host, w->u.port);
     if (!ac) { link_down(l, "out of memory"); return; }
@@ -746,6 +813,9 @@ static void link_open(wlink *l) {
         redisAsyncCommandArgv(ac, hello_reply, l, 3, argv, NULL);
         w->outstanding++;
         w->last_reply = ev_now(w->loop);
+    } else {
+        const char *argv[1] = {"PING"};
+        redisAsyncCommandArgv(ac, hello_reply, l, 1, argv, NULL);
     }
 }
 
@@ -920,7 +990,10 @@ static void finish_stop(sluice_worker *w) {
     if (w->stopped) return;
     w->stopped = 1;
     stop_timers(w);
-    for (wclass *c = w->classes; c; c = c->next) class_wake(c);
+    for (wclass *c = w->classes; c; c = c->next) {
+        ev_timer_stop(w->loop, &c->sleep);
+        c->asleep = 0;
+    }
     if (w->sub.ac) redisAsyncDisconnect(w->sub.ac);
     if (w->cmd.ac) redisAsyncDisconnect(w->cmd.ac);
     emit(w, "stop", NULL, -1, NULL);
@@ -1069,6 +1142,7 @@ int sluice_worker_handle(sluice_worker *w, const char *cls, sluice_worker_handle
     if (c) {
         c->fn = fn;
         c->ud = ud;
+        c->held = 0;   /* a new handler is tried at once */
     } else {
         c = calloc(1, sizeof(*c));
         if (!c) { seterr(err, SLUICE_ERR_NOMEM, "out of memory"); return -1; }
@@ -1147,6 +1221,8 @@ int sluice_worker_governor_leading(const sluice_worker *w) { return w->gov_on &&
 void sluice_worker_stats_get(const sluice_worker *w, sluice_worker_stats *out) {
     *out = w->st;
     out->in_flight = w->running.n;
+    out->classes_held = 0;
+    for (const wclass *c = w->classes; c; c = c->next) out->classes_held += c->held;
     out->governor_hosted = w->gov_on;
     out->governor_leader = sluice_worker_governor_leading(w);
 }

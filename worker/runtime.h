@@ -18,7 +18,9 @@ struct json_t;
  * their defaults, fd0/fd1/fd2 (-1: the worker's own) as its stdin, stdout and
  * stderr, and the worker's environment minus SLUICE_REDIS_URL and the names
  * "extra" ("NAME=value" strings, NULL-terminated, may be NULL) sets, plus
- * "extra". Returns the pid, or -1. */
+ * "extra". Waits until the child has exec'd (a fork and an exec: well under
+ * a millisecond). Returns the pid, or -1 with errno: the fork's, or the
+ * exec's (ENOENT, EACCES, ENOEXEC, ...; the child is reaped). */
 pid_t spawn_group(char *const *argv, const char *const *extra, int fd0, int fd1, int fd2);
 
 /* -------------------------- exec handlers --------------------------- */
@@ -40,6 +42,13 @@ void exec_handler(sluice_worker *w, sluice_worker_job *job, void *userdata);
 /* Frees what exec_handler still holds for children already given up on
  * (call after the loop is done). */
 void exec_cleanup(void);
+
+/* --------------------------- config values --------------------------- */
+
+/* A duration of the config file into *ms: a string with a unit within
+ * [lo, hi] ms ("30s"; a bare number is refused, its unit unknowable).
+ * Returns 0, or -1. */
+int config_duration(const struct json_t *v, int64_t lo, int64_t hi, int64_t *ms);
 
 /* ------------------------------ samplers ------------------------------ */
 

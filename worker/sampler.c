@@ -92,19 +92,6 @@ static int64_t default_timeout(int64_t interval_ms) {
     return interval_ms < TIMEOUT_DEFAULT ? interval_ms : TIMEOUT_DEFAULT;
 }
 
-static int duration(const json_t *v, int64_t lo, int64_t hi, int64_t *ms) {
-    if (json_is_integer(v)) {
-        json_int_t x = json_integer_value(v);
-        if (x < lo || x > hi) return -1;
-        *ms = (int64_t)x;
-        return 0;
-    }
-    int64_t x;
-    if (!json_is_string(v) || sluice_parse_duration(json_string_value(v), hi, &x) < 0 || x < lo) return -1;
-    *ms = x;
-    return 0;
-}
-
 static int command_ok(char *const *argv, int argc, char *why, size_t wn) {
     if (argc < 1 || !argv[0][0]) { snprintf(why, wn, "a sampler command is empty"); return -1; }
     if (!strchr(argv[0], '/')) {
@@ -141,7 +128,7 @@ int sampler_spec_from_json(const json_t *v, sampler_spec *out, char *why, size_t
     }
     snprintf(out->signal, sizeof(out->signal), "%s", json_string_value(sig));
     const json_t *iv = json_object_get(v, "interval");
-    if (!iv || duration(iv, INTERVAL_MIN, INTERVAL_MAX, &out->interval_ms) < 0) {
+    if (!iv || config_duration(iv, INTERVAL_MIN, INTERVAL_MAX, &out->interval_ms) < 0) {
         snprintf(why, wn, "config: sampler %s: \"interval\" must be a duration 100ms..1d such as \"10s\"",
                  out->signal);
         return -1;
@@ -173,7 +160,7 @@ int sampler_spec_from_json(const json_t *v, sampler_spec *out, char *why, size_t
         }
         if (command_ok(argv, argc, why, wn) < 0) return -1;
         out->timeout_ms = default_timeout(out->interval_ms);
-        if (to && duration(to, TIMEOUT_MIN, out->interval_ms, &out->timeout_ms) < 0) {
+        if (to && config_duration(to, TIMEOUT_MIN, out->interval_ms, &out->timeout_ms) < 0) {
             snprintf(why, wn, "config: sampler %s: \"timeout\" must be a duration from 10ms to its interval",
                      out->signal);
             return -1;

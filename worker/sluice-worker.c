@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,13 +176,28 @@ static void log_msg(const char *event, const char *msg) {
 
 /* ---------------------------- parsing --------------------------------- */
 
+/* A handler's command is a path to an executable regular file (checked
+ * at start and at each reload: a typo must stop the worker, not drain the
+ * queue into the dead set). Returns 0, or -1 with why. */
+static int runnable(const char *cls, const char *path, char *why, size_t wn) {
+    struct stat st;
+    if (path[0] != '/' && !strchr(path, '/')) {
+        snprintf(why, wn, "handler command must be a path (no PATH search): %s", path);
+        return -1;
+    }
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || access(path, X_OK) < 0) {
+        snprintf(why, wn, "handler for class %s cannot run %s: %s", cls, path,
+                 errno ? strerror(errno) : "not a regular file");
+        return -1;
+    }
+    return 0;
+}
+
 static int add_handler(settings *s, const char *cls, char *const *argv, int argc, char *why, size_t wn) {
     if (sluice_name_check(cls, NULL) < 0) { snprintf(why, wn, "bad class name in --handler: %s", cls); return -1; }
     if (argc < 1 || !argv[0][0]) { snprintf(why, wn, "--handler %s has no command", cls); return -1; }
-    if (argv[0][0] != '/' && !strchr(argv[0], '/')) {
-        snprintf(why, wn, "handler command must be a path (no PATH search): %s", argv[0]);
-        return -1;
-    }
+    errno = 0;
+    if (runnable(cls, argv[0], why, wn) < 0) return -1;
     for (int i = 0; i < s->nh; i++)
         if (strcmp(s->h[i].cls, cls) == 0) { snprintf(why, wn, "two handlers for class %s", cls); return -1; }
     if (s->nh == MAX_HANDLERS) { snprintf(why, wn, "too many handlers"); return -1; }
@@ -258,9 +274,9 @@ static int read_config(const char *path, settings *s, char *why, size_t wn) {
             }
             s->concurrency = (int)json_integer_value(v);
         } else if (strcmp(key, "grace") == 0) {
-            if (json_is_integer(v) && json_integer_value(v) >= 0) s->grace_ms = json_integer_value(v);
-            else if (!json_is_string(v) || sluice_parse_duration(json_string_value(v), GRACE_MAX_MS, &s->grace_ms) < 0) {
-                snprintf(why, wn, "config: grace must be a duration such as \"30s\""); goto out;
+            if (config_duration(v, 0, GRACE_MAX_MS, &s->grace_ms) < 0) {
+                snprintf(why, wn, "config: grace must be a duration with a unit, such as \"30s\" (not a bare number)");
+                goto out;
             }
         } else if (strcmp(key, "samplers") == 0) {
             if (!json_is_array(v)) { snprintf(why, wn, "config: samplers must be an array"); goto out; }
@@ -430,11 +446,22 @@ static void collect(metrics_local *out, void *ud) {
     out->nsamplers = sampler_set_stats(samplers, out->samplers, SAMPLER_MAX);
 }
 
+/* What the command line and a config file must give together: something
+ * to do. Returns 0, or -1 with why. */
+static int settings_check(const settings *c, const settings *f, char *why, size_t wn) {
+    if (c->nh + f->nh + c->nsmp + f->nsmp == 0) {
+        snprintf(why, wn, "no handlers: give --handler CLASS=COMMAND or a --config file with \"handlers\"");
+        return -1;
+    }
+    return 0;
+}
+
 static void reload(void) {
     settings next;
     char why[300];
     if (!cli.config) { log_msg("reload", "no --config file: nothing to reload"); return; }
-    if (read_config(cli.config, &next, why, sizeof(why)) < 0) {
+    if (read_config(cli.config, &next, why, sizeof(why)) < 0 || settings_check(&cli, &next, why, sizeof(why)) < 0) {
+        clear_handlers(&next);
         log_msg("error", why);
         log_msg("reload", "config rejected; keeping the running settings");
         return;
@@ -486,8 +513,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "sluice-worker: %s\n", why);
         return 2;
     }
-    if (cli.nh + file.nh + cli.nsmp + file.nsmp == 0)
-        misuse("%s", "no handlers: give --handler CLASS=COMMAND or a --config file");
+    if (settings_check(&cli, &file, why, sizeof(why)) < 0) misuse("%s", why);
     if ((cli.metrics_bind || file.metrics_bind) && cli.metrics_port < 0 && file.metrics_port < 0)
         misuse("%s", "--metrics-bind needs --metrics-port (or \"metrics_port\")");
     const char *mb = cli.metrics_bind ? cli.metrics_bind : file.metrics_bind;

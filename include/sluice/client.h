@@ -16,7 +16,10 @@
  *
  * Failures. If the link breaks, the call in progress fails with
  * SLUICE_ERR_UNREACHABLE — it may or may not have run on the server; enqueue
- * is never silently reported as done — and the next call reconnects.
+ * is never silently reported as done — and the next call reconnects. A
+ * Redis that answers but cannot serve yet (LOADING after a restart, BUSY
+ * running a script, MASTERDOWN, TRYAGAIN, CLUSTERDOWN) gives
+ * SLUICE_ERR_UNAVAILABLE: the call did not run, and may be retried.
  *
  * Keys. Class c's keys are NS:{c}:class, :gate, :ready, :delayed, :leased,
  * :dead, :jobs, :meta, :unique, :stats, :done, :audit and :bucket (the rate
@@ -63,8 +66,10 @@ int sluice_url_parse(const char *url, sluice_url *out, sluice_error *err);
 /* Connects, authenticates, selects the database and makes sure the
  * Functions library is loaded. "url" and "ns" may be NULL (see above).
  * Returns a NEW client (free with sluice_client_free), or NULL with err set
- * to SLUICE_ERR_URL, SLUICE_ERR_UNREACHABLE, SLUICE_ERR_AUTH,
- * SLUICE_ERR_ARGUMENT (bad namespace) or SLUICE_ERR_SERVER. */
+ * to SLUICE_ERR_URL, SLUICE_ERR_UNREACHABLE, SLUICE_ERR_AUTH (wrong or
+ * missing credentials: "authentication failed (check the user and
+ * password)"), SLUICE_ERR_UNAVAILABLE, SLUICE_ERR_ARGUMENT (bad namespace)
+ * or SLUICE_ERR_SERVER. */
 sluice_client *sluice_client_connect(const char *url, const char *ns, sluice_error *err);
 
 /* Closes the connection and frees the client. NULL is a no-op. */
@@ -157,14 +162,18 @@ int sluice_release(sluice_client *c, const char *id, int64_t token, sluice_error
  * Returns 0, or -1 (a malformed id gives SLUICE_ERR_ARGUMENT). */
 int sluice_job_lookup(sluice_client *c, const char *id, sluice_job_info *info, sluice_error *err);
 
-/* Cancels a waiting (ready or delayed) job. Returns 0, or -1 with
- * SLUICE_ERR_NOT_FOUND, SLUICE_ERR_BUSY (leased) or SLUICE_ERR_STATE. */
+/* Cancels a waiting (ready or delayed) job, audited under the client's
+ * name. Returns 0, or -1 with SLUICE_ERR_NOT_FOUND, SLUICE_ERR_BUSY (leased)
+ * or SLUICE_ERR_STATE. */
 int sluice_job_cancel(sluice_client *c, const char *id, sluice_error *err);
 
+/* Depths and counters. The counters add up: enqueued - acked - cancelled -
+ * purged - dead_dropped = ready + delayed + leased + dead. */
 typedef struct sluice_class_stats {
     int64_t ready, delayed, leased, dead;           /* current depths */
     int64_t enqueued, claimed, acked, failed, retried, died, reclaimed,
-            released, cancelled, throttled, dead_dropped; /* totals since creation */
+            released, cancelled, throttled, dead_dropped,
+            purged;                                 /* totals since the class was declared */
 } sluice_class_stats;
 
 /* Reads a class's depths and counters. Returns 0, or -1. */
@@ -180,13 +189,15 @@ sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offs
 /* Frees an array from sluice_dead_list. NULL is a no-op. */
 void sluice_job_info_array_free(sluice_job_info *infos, size_t n);
 
-/* Sends a dead job ("id"), or every dead job of the class (id NULL), back to
- * ready with its attempts reset. "*count" (may be NULL) receives how many.
- * Returns 0, or -1 (SLUICE_ERR_NOT_FOUND for an id not in the dead set). */
+/* Sends a dead job ("id"), or every dead job of the class (id NULL, up to
+ * 1000 a call), back to ready with its attempts and reclaims reset; audited.
+ * "*count" (may be NULL) receives how many. Returns 0, or -1
+ * (SLUICE_ERR_NOT_FOUND for an id not in the dead set). */
 int sluice_dead_retry(sluice_client *c, const char *cls, const char *id, int64_t *count,
                       sluice_error *err);
 
-/* Deletes a dead job, or all of the class's (id NULL). As sluice_dead_retry. */
+/* Deletes a dead job, or the class's (id NULL, up to 1000 a call); audited
+ * and counted in "purged". As sluice_dead_retry. */
 int sluice_dead_purge(sluice_client *c, const char *cls, const char *id, int64_t *count,
                       sluice_error *err);
 

@@ -76,8 +76,10 @@ register('sluice_class_get', function(keys, args)
 end, READONLY)
 
 -- sluice_class_delete: ARGV class, actor, force ('0' or '1'). Without force
--- a class that still holds jobs is refused. The audit stream stays.
--- Reply: 1. Errors: NOCLASS, STATE.
+-- a class that still holds jobs is refused. The audit stream stays, and so
+-- do the sequence and token counters, so a class declared again under the
+-- same name never reuses a job id or a fencing token. Reply: 1.
+-- Errors: NOCLASS, STATE.
 register('sluice_class_delete', function(keys, args)
     class_arg(keys, args)
     load_class(keys)
@@ -87,17 +89,25 @@ register('sluice_class_delete', function(keys, args)
             if redis.call('ZCARD', keys[k]) > 0 then fail('STATE', 'class still holds jobs') end
         end
     end
+    local counters = redis.call('HMGET', keys[K.stats], 'seq', 'token')
+    -- DEL first: the deploy role's right alone (see common.lua)
+    redis.call('DEL', keys[K.class])
     audit(keys, args[2], 'class deleted', force and 'force' or '')
     for i = 1, NKEYS do
-        if i ~= K.audit then redis.call('DEL', keys[i]) end
+        if i ~= K.audit and i ~= K.class then redis.call('DEL', keys[i]) end
     end
+    if counters[1] then redis.call('HSET', keys[K.stats], 'seq', counters[1]) end
+    if counters[2] then redis.call('HSET', keys[K.stats], 'token', counters[2]) end
     return 1
 end)
 
 -- sluice_registry: KEYS the registry set. ARGV 'add' or 'del', class.
 -- Separate from the class Functions because the registry is a global key
 -- and a class's keys live in the class's own hash slot.
+local REGISTRY = {'classes'}
+
 register('sluice_registry', function(keys, args)
+    global_keys(keys, REGISTRY)
     if not valid_name(args[2]) then fail('BADNAME', 'invalid class name') end
     if args[1] == 'add' then return redis.call('SADD', keys[1], args[2]) end
     if args[1] == 'del' then return redis.call('SREM', keys[1], args[2]) end
@@ -106,6 +116,7 @@ end)
 
 -- sluice_registry_list: KEYS the registry set. Reply: class names, sorted.
 register('sluice_registry_list', function(keys, args)
+    global_keys(keys, REGISTRY)
     local r = redis.call('SMEMBERS', keys[1])
     table.sort(r)
     return r

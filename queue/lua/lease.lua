@@ -75,8 +75,8 @@ register('sluice_extend', function(keys, args)
     local ms = int_arg(args[4], 'lease ms', 1, 604800000)
     local now = now_ms()
     m[M.at] = now + ms
-    save_meta(keys, id, m)
     redis.call('ZADD', keys[K.leased], m[M.at], id)
+    save_meta(keys, id, m)
     return m[M.at]
 end)
 

@@ -1,7 +1,10 @@
 -- Pressure signals: named gauges of database pressure with a target, a
 -- critical level and a direction. Values carry the Redis time they were
 -- observed. These are global keys, never touched by the per-job path.
--- KEYS: the definitions hash, the values hash, the global audit stream.
+-- KEYS: the definitions hash, the values hash, the global audit stream:
+-- NS:{_}:signals, NS:{_}:signal-values, NS:{_}:audit, exactly.
+
+local SIGNAL_KEYS = {'signals', 'signal-values', 'audit'}
 
 local DIRECTIONS = {higher = true, lower = true}
 local ON_STALE = {['assume-pressure'] = true, hold = true, ignore = true}
@@ -12,15 +15,11 @@ local function signal_name(s)
     return s
 end
 
-local function audit_global(key, actor, what, detail)
-    redis.call('XADD', key, 'MAXLEN', '~', AUDIT_MAX, '*', 'actor', string.sub(actor or '', 1, 128),
-               'what', what, 'detail', detail or '')
-end
-
 -- sluice_signal_define: ARGV name, actor, target, critical, direction
 -- (higher or lower: which way is worse), stale_after_ms, on_stale
 -- (assume-pressure, hold or ignore). Reply: 'created' or 'updated'.
 register('sluice_signal_define', function(keys, args)
+    global_keys(keys, SIGNAL_KEYS)
     local name = signal_name(args[1])
     local target = num_arg(args[3], 'target', -SIGNAL_RANGE, SIGNAL_RANGE)
     local critical = num_arg(args[4], 'critical', -SIGNAL_RANGE, SIGNAL_RANGE)
@@ -33,7 +32,7 @@ register('sluice_signal_define', function(keys, args)
     local def = cjson.encode({target = target, critical = critical, direction = dir,
                               stale_after_ms = stale, on_stale = args[7]})
     local created = redis.call('HEXISTS', keys[1], name) == 0
-    audit_global(keys[3], args[2], created and 'signal defined' or 'signal updated', name .. ' ' .. def)
+    audit_to(keys[3], args[2], created and 'signal defined' or 'signal updated', name .. ' ' .. def)
     redis.call('HSET', keys[1], name, def)
     return created and 'created' or 'updated'
 end)
@@ -43,6 +42,7 @@ end)
 -- Errors: NOTFOUND for an undefined signal, BADARG for a value that is not
 -- a finite number.
 register('sluice_signal_report', function(keys, args)
+    global_keys(keys, SIGNAL_KEYS)
     local name = signal_name(args[1])
     local v = num_arg(args[2], 'value', -SIGNAL_RANGE, SIGNAL_RANGE)
     local age = int_arg(args[3], 'age_ms', 0, 86400000)
@@ -54,9 +54,10 @@ end)
 
 -- sluice_signal_delete: ARGV name, actor. Reply: 1. Errors: NOTFOUND.
 register('sluice_signal_delete', function(keys, args)
+    global_keys(keys, SIGNAL_KEYS)
     local name = signal_name(args[1])
     if redis.call('HEXISTS', keys[1], name) == 0 then fail('NOTFOUND', 'signal is not defined') end
-    audit_global(keys[3], args[2], 'signal deleted', name)
+    audit_to(keys[3], args[2], 'signal deleted', name)
     redis.call('HDEL', keys[1], name)
     redis.call('HDEL', keys[2], name)
     return 1
@@ -66,6 +67,7 @@ end)
 -- critical, direction, stale_after_ms, on_stale, value, observed_at} sorted
 -- by name; value and observed_at are '' before the first report.
 register('sluice_signal_list', function(keys, args)
+    global_keys(keys, SIGNAL_KEYS)
     local names = redis.call('HKEYS', keys[1])
     table.sort(names)
     local r = {fmt_num(now_ms())}

@@ -35,8 +35,6 @@ static char fixtures[PATH_MAX];
 int chaos_init(const char *argv0) {
     signal(SIGPIPE, SIG_IGN);
     unsetenv("SLUICE_REDIS_URL");
-    const char *only = getenv("SLUICE_CHAOS_ONLY");
-    if (only && *only) cmocka_set_test_filter(only);
     if (!realpath("tests/fixtures/chaos", fixtures)) {
         fprintf(stderr, "chaos: run from the top of the tree (tests/fixtures/chaos not found)\n");
         return -1;

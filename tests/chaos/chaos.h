@@ -16,9 +16,8 @@
 /* Finds the programs beside the test binary ("argv0": BUILD/tests/x gives
  * BUILD/bin/sluice-worker; $SLUICE_WORKER overrides) and the fixtures
  * (tests/fixtures/chaos, run from the top of the tree). Ignores SIGPIPE and
- * drops SLUICE_REDIS_URL from the environment. SLUICE_CHAOS_ONLY=PATTERN
- * runs only the scenarios whose names match (cmocka's test filter, * and ?
- * wildcards), e.g. SLUICE_CHAOS_ONLY='*poison*'. Returns 0 or -1. */
+ * drops SLUICE_REDIS_URL from the environment (SLUICE_TEST_ONLY picks
+ * scenarios, as for every test: see tests/harness.h). Returns 0 or -1. */
 int chaos_init(const char *argv0);
 
 /* 1 when SLUICE_CHAOS=long (make chaos): the long parameters. */
