@@ -278,7 +278,6 @@ register('sluice_check', function(keys, args)
     -- cancel, a purge or the dead set's cap; every claim ended or is leased
     local n = {}
     for _, f in ipairs(STAT_FIELDS) do n[f] = counter(stats, f, add) end
-    n.purged = counter(stats, 'purged', add)
     local live = 0
     for _, set in ipairs({'ready', 'delayed', 'leased', 'dead'}) do
         live = live + redis.call('ZCARD', keys[K[set]])
@@ -300,9 +299,13 @@ register('sluice_check', function(keys, args)
     return answer({'checked', njobs, declared and 1 or 0}, list)
 end, READONLY)
 
+local CHECK_GLOBAL_KEYS = {'classes', 'signals', 'signal-values', 'governor'}
+
 -- sluice_check_global: KEYS the registry, signal definitions, signal values
 -- and governor hash. Reply: {'checked', classes, then the problems}.
+-- Errors: BADARG.
 register('sluice_check_global', function(keys, args)
+    global_keys(keys, CHECK_GLOBAL_KEYS)
     local list, add = problems()
     local now = now_ms()
     for i, f in ipairs({'registry', 'signals', 'signal values', 'governor'}) do
