@@ -89,7 +89,7 @@ static int read_problems(sluice_check *k, const char *cls, const redisReply *r, 
 }
 
 /* One class's reply: {'checked', jobs, declared, problems...} or
- * {'toobig', entries}. */
+ * {'toobig', jobs}. */
 static int read_class(sluice_check *k, checked_class *cc, const redisReply *r, int64_t max_jobs, sluice_error *err) {
     int64_t n = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 || reply_int(r->element[1], &n) < 0 ||
@@ -99,7 +99,7 @@ static int read_class(sluice_check *k, checked_class *cc, const redisReply *r, i
     }
     if (strcmp(r->element[0]->str, "toobig") == 0) {
         err_set(err, SLUICE_ERR_STATE,
-                "check: class '%s' holds %lld entries, more than the %lld a check may read while it blocks Redis",
+                "check: class '%s' holds %lld jobs, more than the %lld a check may read while it blocks Redis",
                 cc->name, (long long)n, (long long)max_jobs);
         return -1;
     }

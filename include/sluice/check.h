@@ -26,8 +26,9 @@
  * concurrent class set or delete can be transient; check again to confirm.
  *
  * Cost: the per-class check blocks Redis for O(jobs of the class) (reads
- * every meta entry and set). A class whose sets and hashes hold more than
- * "max_jobs" entries is not read; the check fails with SLUICE_ERR_STATE.
+ * every meta entry and set member). A class holding more than "max_jobs"
+ * jobs (the most entries of its job hashes, or of its sets together) is
+ * not read; the check fails with SLUICE_ERR_STATE.
  * Needs the operator (or deploy) role. */
 #ifndef SLUICE_CHECK_H
 #define SLUICE_CHECK_H
@@ -43,7 +44,7 @@
 extern "C" {
 #endif
 
-#define SLUICE_CHECK_MAX_JOBS 100000   /* the default bound on entries per class */
+#define SLUICE_CHECK_MAX_JOBS 10000    /* the default bound on jobs per class */
 
 /* One inconsistency. */
 typedef struct sluice_problem {
@@ -60,7 +61,7 @@ typedef struct sluice_check sluice_check;
 
 /* Checks the classes named in classes[0..n) (NULL or n 0: every class in
  * the registry) and the global keys, each class with at most "max_jobs"
- * (>= 1; INT64_MAX: no bound) entries. Returns a NEW result (free with
+ * (>= 1; INT64_MAX: no bound) jobs. Returns a NEW result (free with
  * sluice_check_free), or NULL with err set: SLUICE_ERR_NAME,
  * SLUICE_ERR_ARGUMENT, SLUICE_ERR_STATE (a class over max_jobs),
  * SLUICE_ERR_SERVER (e.g. NOPERM for a role that may not read), a

@@ -7,6 +7,7 @@
 #include "ctl.h"
 
 #define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
+#define CHECK_LONG_TIMEOUT_MS 600000
 
 static json_t *check_json(const sluice_check *k) {
     json_t *classes = json_array(), *problems = json_array();
@@ -68,6 +69,9 @@ static int check_run(ctl *x, const ctl_opt *opts, const char **pos, int npos) {
         if (sluice_name_check(pos[i], &err) < 0) return ctl_usage(cmd, "invalid class name '%s'", pos[i]);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
+    /* a larger class blocks Redis, and waits for it, for longer */
+    if (max_jobs > SLUICE_CHECK_MAX_JOBS && sluice_client_set_timeout(c, CHECK_LONG_TIMEOUT_MS, &err) < 0)
+        return ctl_error(&err);
     sluice_check *k = sluice_namespace_check(c, pos, (size_t)npos, max_jobs, &err);
     if (!k) {
         if (err.code == SLUICE_ERR_STATE) return ctl_fail(EXIT_RUNTIME, "%s (raise --max-jobs, or --force)", err.text);

@@ -235,8 +235,8 @@ static const struct {
               "governor fields that parse. It never writes.\n"
               "\n"
               "Each class is read in one atomic snapshot that blocks Redis for a time\n"
-              "proportional to its jobs: a class with more than --max-jobs entries\n"
-              "(default 100000) is refused unread; --force lifts the bound.\n"
+              "proportional to its jobs: a class with more than --max-jobs jobs\n"
+              "(default 10000) is refused unread; --force lifts the bound.\n"
               "\n"
               "Exit codes: 0 consistent, 1 a problem found (or a runtime failure, a\n"
               "class over --max-jobs), 2 usage error, 3 a named class is unknown.\n"},

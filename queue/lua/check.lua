@@ -1,7 +1,7 @@
 -- The invariant checker: reads a class (or the global keys) in one atomic
 -- snapshot and lists what is inconsistent. It never writes (no-writes).
 -- Its cost is O(jobs of the class) while it blocks Redis, so the caller
--- bounds it: a class holding more than max_jobs entries is refused unread.
+-- bounds it: a class holding more than max_jobs jobs is refused unread.
 --
 -- A problem is three strings: a code word, its subject (a job id, a key
 -- suffix or a field) and a detail in words. At most PROBLEMS_MAX are
@@ -9,6 +9,7 @@
 
 local PROBLEMS_MAX = 1000
 local STATES = {ready = true, delayed = true, leased = true, dead = true, done = true}
+local JOB_SETS = {'ready', 'delayed', 'leased', 'dead', 'done'}
 local LEASE_MAX_MS = 604800000          -- the longest lease (timeout, extend)
 local DUE_MAX_MS = 253402300799000      -- the latest run_at_ms (9999-12-31)
 local DURATION_MAX_MS = 31536000000     -- the longest pause or pin
@@ -45,18 +46,21 @@ local function answer(head, list)
     return head
 end
 
--- The entries of the class's keys, or nil when a key has the wrong type.
-local function class_size(keys, add)
-    local size = 0
+-- How many jobs the check would read: the most entries of the job hashes,
+-- or of the sets and the done list together; nil when a key has the
+-- wrong type.
+local function class_jobs(keys, add)
+    local jobs, members = 0, 0
     for _, f in ipairs({'class', 'gate', 'jobs', 'meta', 'unique', 'stats', 'ready', 'delayed',
                         'leased', 'dead', 'done'}) do
         local cmd = (f == 'done' and 'LLEN') or (K[f] >= K.ready and K[f] <= K.dead and 'ZCARD') or 'HLEN'
         local ok, n = read(add, f, cmd, keys[K[f]])
         if not ok then return nil end
-        size = size + n
+        if cmd ~= 'HLEN' then members = members + n
+        elseif f == 'jobs' or f == 'meta' or f == 'unique' then jobs = math.max(jobs, n) end
     end
     if not read(add, 'bucket', 'GET', keys[K.bucket]) then return nil end
-    return size
+    return math.max(jobs, members)
 end
 
 local function is_int(v) return type(v) == 'number' and v == math.floor(v) and v == v end
@@ -172,15 +176,17 @@ local function check_job(id, m, name, stats_seq, stats_token, now, sets, add)
     if #m[M.unique] > 256 then add('field', id, 'unique key longer than 256 bytes') end
     if m[M.enqueued_at] <= 0 or m[M.enqueued_at] > now then add('time', id, 'enqueued_at is not in the past') end
 
-    local where = {}
-    for _, set in ipairs({'ready', 'delayed', 'leased', 'dead'}) do
-        if sets[set][id] then where[#where + 1] = set end
+    local n, set = 0, nil
+    for _, k in ipairs(JOB_SETS) do
+        if sets[k][id] then
+            n = n + 1
+            set = set and (set .. ' and ' .. k) or k
+        end
     end
-    if sets.done[id] then where[#where + 1] = 'done' end
-    if #where ~= 1 then
-        add('membership', id, 'is in ' .. (#where == 0 and 'no set' or table.concat(where, ' and ')))
-    elseif where[1] ~= s then
-        add('membership', id, 'is in ' .. where[1] .. ' but its state is ' .. s)
+    if n ~= 1 then
+        add('membership', id, 'is in ' .. (set or 'no set'))
+    elseif set ~= s then
+        add('membership', id, 'is in ' .. set .. ' but its state is ' .. s)
     end
 
     local at, score = m[M.at], s ~= 'done' and sets[s][id] or nil
@@ -205,13 +211,13 @@ end
 -- sluice_check: KEYS the class keys. ARGV class, max_jobs (1..: refuse a
 -- class whose sets and hashes hold more entries than that).
 -- Reply: {'checked', jobs, declared (1 or 0), then the problems as code,
--- subject, detail}, or {'toobig', entries} (nothing read).
+-- subject, detail}, or {'toobig', jobs} (nothing read).
 -- Errors: BADNAME, BADARG.
 register('sluice_check', function(keys, args)
     local name = class_arg(keys, args)
     local max = int_arg(args[2], 'max_jobs', 1, 9007199254740991)
     local list, add = problems()
-    local size = class_size(keys, add)
+    local size = class_jobs(keys, add)
     if not size then return answer({'checked', 0, redis.call('EXISTS', keys[K.class])}, list) end
     if size > max then return {'toobig', size} end
     local now = now_ms()
