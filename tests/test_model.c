@@ -225,7 +225,6 @@ typedef struct lease {
 } lease;
 
 typedef struct class_model {
-    int declared;
     char ids[KNOWN_IDS][32];
     int nids;
     lease leases[MAX_LEASES];
@@ -238,7 +237,6 @@ static long long gov_epoch;
 
 static void model_reset(void) {
     memset(model, 0, sizeof(model));
-    model[0].declared = model[1].declared = 1;
     gov_epoch = 0;
 }
 
@@ -284,7 +282,6 @@ typedef struct gen {
     int nid;
     int payload_pos[8];
     int npayload;
-    int keys_pos;            /* argv index of the first key */
 } gen;
 
 static void add_slot(gen *g, char type, double lo, double hi) {
@@ -688,7 +685,7 @@ static void gen_call(call *c) {
         else key_of(key, sizeof(key), NS, "_", GLOBAL[KEYS_OF[FN[f].keys][i]]);
         call_str(c, key);
     }
-    gen g = {.c = c, .name_pos = -1, .keys_pos = 3};
+    gen g = {.c = c, .name_pos = -1};
     int live = 0;
     if (FN[f].keys == CLASS_KEYS) {
         arg_name(&g, CLS[cls]);
@@ -1079,7 +1076,6 @@ static void learn(const call *c, const redisReply *r) {
         if (id) forget_lease(m, id);
         break;
     case F_CLASS_DELETE: memset(m, 0, sizeof(*m)); break;
-    case F_CLASS_SET: m->declared = 1; break;
     case F_GOV_LEASE:
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 5 && r->element[0]->integer == 1)
             gov_epoch = r->element[1]->integer;
