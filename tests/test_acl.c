@@ -704,6 +704,7 @@ static void fresh_state(void **state, redisContext *admin, fn_state *st) {
     sluice_class_config cfg;
     sluice_class_config_init(&cfg);
     cfg.max_concurrency = 10;
+    cfg.max_rate = 1000;   /* a claim writes the rate bucket too */
     sluice_error err;
     assert_lib_ok(sluice_class_set(c, "k", &cfg, NULL, &err), &err, DEPLOY, "class set");
     sluice_enqueue_opts once = {.max_attempts = 1};
