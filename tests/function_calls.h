@@ -6,6 +6,7 @@
 #define SLUICE_TEST_FUNCTION_CALLS_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
@@ -107,6 +108,42 @@ static inline redisReply *function_call_send(redisContext *rc, const char *ns, c
     }
     for (int i = 0; i < c->argc; i++) a[n++] = c->argv[i];
     return redisCommandArgv(rc, n, a, NULL);
+}
+
+static inline int by_key_name(const void *a, const void *b) {
+    return strcmp((*(const redisReply *const *)a)->str, (*(const redisReply *const *)b)->str);
+}
+
+/* Every key of the server with its DUMP, sorted by name: a NEW string that
+ * any write changes, or NULL if KEYS or DUMP failed. "rc" must be allowed
+ * KEYS and DUMP (a test's admin). */
+static inline char *redis_snapshot(redisContext *rc) {
+    redisReply *keys = redisCommand(rc, "KEYS *");
+    if (!keys || keys->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(keys);
+        return NULL;
+    }
+    qsort(keys->element, keys->elements, sizeof(keys->element[0]), by_key_name);
+    size_t cap = 1 << 16, len = 0;
+    char *out = malloc(cap);
+    out[0] = '\0';
+    for (size_t i = 0; out && i < keys->elements; i++) {
+        redisReply *d = redisCommand(rc, "DUMP %s", keys->element[i]->str);
+        if (!d || d->type != REDIS_REPLY_STRING) {
+            freeReplyObject(d);
+            free(out);
+            out = NULL;
+            break;
+        }
+        while (len + strlen(keys->element[i]->str) + 2 * d->len + 4 > cap) out = realloc(out, cap *= 2);
+        len += (size_t)sprintf(out + len, "%s=", keys->element[i]->str);
+        for (size_t j = 0; j < d->len; j++) len += (size_t)sprintf(out + len, "%02x", (unsigned char)d->str[j]);
+        out[len++] = '\n';
+        out[len] = '\0';
+        freeReplyObject(d);
+    }
+    freeReplyObject(keys);
+    return out;
 }
 
 #endif

@@ -87,12 +87,13 @@ static const char *functions_source(void) {
 
 /* ------------------------------------------------------------- groups */
 
-static int start_with_acl(void **state) {
+/* A server started with "file" as its aclfile, kept in *state. */
+static int start_with_aclfile(void **state, const char *file) {
     harness_redis *h = calloc(1, sizeof(*h));
     if (!h) return -1;
     static const char *extra[3];
     extra[0] = "--aclfile";
-    extra[1] = aclfile;
+    extra[1] = file;
     extra[2] = NULL;
     h->extra = extra;
     if (harness_redis_start(h) < 0) {
@@ -101,6 +102,10 @@ static int start_with_acl(void **state) {
     }
     *state = h;
     return 0;
+}
+
+static int start_with_acl(void **state) {
+    return start_with_aclfile(state, aclfile);
 }
 
 /* A server with the library loaded (by the deploy role) and one class. */
@@ -645,19 +650,7 @@ static void another_uid_cannot_reach_a_socket_with_mode_700(void **state) {
 #define ADMIN_PASSWORD "test-admin-only"
 
 static int start_with_admin(void **state) {
-    harness_redis *h = calloc(1, sizeof(*h));
-    if (!h) return -1;
-    static const char *extra[3];
-    extra[0] = "--aclfile";
-    extra[1] = acl_with_admin;
-    extra[2] = NULL;
-    h->extra = extra;
-    if (harness_redis_start(h) < 0) {
-        free(h);
-        return -1;
-    }
-    *state = h;
-    return 0;
+    return start_with_aclfile(state, acl_with_admin);
 }
 
 static redisContext *raw_admin(void **state) {
@@ -670,30 +663,11 @@ static redisContext *raw_admin(void **state) {
     return ctx;
 }
 
-static int by_key(const void *a, const void *b) {
-    return strcmp((*(const redisReply *const *)a)->str, (*(const redisReply *const *)b)->str);
-}
-
-/* Every key with its DUMP, sorted: a NEW string that any write changes. */
-static char *snapshot(redisContext *admin) {
-    redisReply *keys = redisCommand(admin, "KEYS *");
-    assert_true(keys && keys->type == REDIS_REPLY_ARRAY);
-    qsort(keys->element, keys->elements, sizeof(keys->element[0]), by_key);
-    size_t cap = 1 << 16, len = 0;
-    char *out = malloc(cap);
-    out[0] = '\0';
-    for (size_t i = 0; i < keys->elements; i++) {
-        redisReply *d = redisCommand(admin, "DUMP %s", keys->element[i]->str);
-        assert_true(d && d->type == REDIS_REPLY_STRING);
-        while (len + strlen(keys->element[i]->str) + 2 * d->len + 4 > cap) out = realloc(out, cap *= 2);
-        len += (size_t)sprintf(out + len, "%s=", keys->element[i]->str);
-        for (size_t j = 0; j < d->len; j++) len += (size_t)sprintf(out + len, "%02x", (unsigned char)d->str[j]);
-        out[len++] = '\n';
-        out[len] = '\0';
-        freeReplyObject(d);
-    }
-    freeReplyObject(keys);
-    return out;
+/* Every key with its DUMP: a NEW string that any write changes. */
+static char *snapshot(redisContext *rc) {
+    char *s = redis_snapshot(rc);
+    assert_non_null(s);
+    return s;
 }
 
 /* A fresh namespace: class "k" with a ready, a leased and a dead job, the
@@ -704,6 +678,7 @@ static void fresh_state(void **state, redisContext *admin, fn_state *st) {
     sluice_class_config cfg;
     sluice_class_config_init(&cfg);
     cfg.max_concurrency = 10;
+    cfg.max_rate = 1000;   /* a claim writes the rate bucket too */
     sluice_error err;
     assert_lib_ok(sluice_class_set(c, "k", &cfg, NULL, &err), &err, DEPLOY, "class set");
     sluice_enqueue_opts once = {.max_attempts = 1};
@@ -711,8 +686,10 @@ static void fresh_state(void **state, redisContext *admin, fn_state *st) {
     for (int i = 0; i < 3; i++) assert_lib_ok(sluice_enqueue(c, "k", "{}", &once, id, &err), &err, DEPLOY, "enqueue");
     sluice_job *j[2];
     sluice_claim_info info;
-    assert_lib_ok(sluice_claim(c, "k", "t", 2, j, &info, &err), &err, DEPLOY, "claim");
-    assert_lib_ok(sluice_fail(c, sluice_job_id(j[0]), sluice_job_token(j[0]), "x", NULL, &err), &err, DEPLOY, "fail");
+    sluice_client *w = connect_as(state, WORKER);   /* a claim is a worker's */
+    assert_lib_ok(sluice_claim(w, "k", "t", 2, j, &info, &err), &err, WORKER, "claim");
+    assert_lib_ok(sluice_fail(w, sluice_job_id(j[0]), sluice_job_token(j[0]), "x", NULL, &err), &err, WORKER, "fail");
+    sluice_client_free(w);
     st->cls = "k";
     snprintf(st->dead, sizeof(st->dead), "%s", sluice_job_id(j[0]));
     snprintf(st->leased, sizeof(st->leased), "%s", sluice_job_id(j[1]));

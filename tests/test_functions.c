@@ -21,34 +21,11 @@ static redisContext *raw(void **state) {
     return rc;
 }
 
-static int by_name(const void *a, const void *b) {
-    const redisReply *x = *(const redisReply *const *)a, *y = *(const redisReply *const *)b;
-    return strcmp(x->str, y->str);
-}
-
-/* Every key of the server with its DUMP, sorted: a NEW string that changes
- * when anything is written. */
+/* Every key with its DUMP: a NEW string that any write changes. */
 static char *snapshot(redisContext *rc) {
-    redisReply *keys = redisCommand(rc, "KEYS *");
-    assert_true(keys && keys->type == REDIS_REPLY_ARRAY);
-    qsort(keys->element, keys->elements, sizeof(keys->element[0]), by_name);
-    size_t cap = 1 << 16, len = 0;
-    char *out = malloc(cap);
-    out[0] = '\0';
-    for (size_t i = 0; i < keys->elements; i++) {
-        const char *k = keys->element[i]->str;
-        redisReply *d = redisCommand(rc, "DUMP %s", k);
-        assert_true(d && d->type == REDIS_REPLY_STRING);
-        size_t need = strlen(k) + 2 * d->len + 3;
-        while (len + need + 1 > cap) out = realloc(out, cap *= 2);
-        len += (size_t)sprintf(out + len, "%s=", k);
-        for (size_t j = 0; j < d->len; j++) len += (size_t)sprintf(out + len, "%02x", (unsigned char)d->str[j]);
-        out[len++] = '\n';
-        out[len] = '\0';
-        freeReplyObject(d);
-    }
-    freeReplyObject(keys);
-    return out;
+    char *s = redis_snapshot(rc);
+    assert_non_null(s);
+    return s;
 }
 
 /* The reply is an error naming the keys, and nothing was written. */
@@ -301,6 +278,49 @@ static void governor_mode_off_clears_a_gate_fenced_by_an_epoch_no_governor_can_r
     sluice_client_free(c);
 }
 
+/* A producer in another language gets the payload checks the C library
+ * makes: a JSON object, nested at most 32 deep, no NaN, no NUL. */
+static void an_enqueue_by_raw_fcall_checks_the_payload_as_the_c_library_does(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "payloads", SLUICE_TIER_NORMAL, 10);
+    redisContext *rc = raw(state);
+    fn_state st = {.cls = "payloads"};
+    fn_call calls[40];
+    function_calls(&st, calls);
+    fn_call enq = calls[0];
+    assert_string_equal(enq.fn, "sluice_enqueue");
+    char deep[200], deeper[220];
+    int k = 0;
+    for (int i = 0; i < 31; i++) k += sprintf(deep + k, "{\"a\":");
+    k += sprintf(deep + k, "{}");
+    for (int i = 0; i < 31; i++) deep[k++] = '}';
+    deep[k] = '\0';
+    snprintf(deeper, sizeof(deeper), "{\"b\":%s}", deep);
+    const char *good[] = {"{}", " {\"a\":[1,{\"b\":null}]} \n", deep};
+    const char *bad[] = {"{garbage}", "{\"a\":1} x", "[]", "{\"a\":NaN}", "{\"a\":\"\\u0000\"}", "{", deeper,
+                         "{\"a\":1,}"};
+    sluice_error err;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_int_equal(sluice_payload_check(good[i], strlen(good[i]), &err), 0);
+        enq.argv[2] = good[i];
+        redisReply *r = function_call_send(rc, NS, &enq, NULL, NULL);
+        if (!r || r->type != REDIS_REPLY_ARRAY) fail_msg("%s refused: %s", good[i], r ? r->str : "");
+        freeReplyObject(r);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(sluice_payload_check(bad[i], strlen(bad[i]), &err), -1);
+        enq.argv[2] = bad[i];
+        redisReply *r = function_call_send(rc, NS, &enq, NULL, NULL);
+        if (!r || r->type != REDIS_REPLY_ERROR || !strstr(r->str, "PAYLOAD")) fail_msg("%s accepted", bad[i]);
+        freeReplyObject(r);
+    }
+    sluice_class_stats s;
+    assert_int_equal(sluice_class_stats_get(c, "payloads", &s, &err), 0);
+    assert_int_equal(s.enqueued, 3);
+    redisFree(rc);
+    sluice_client_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_function_refuses_keys_out_of_order_or_from_two_namespaces),
@@ -308,6 +328,7 @@ int main(void) {
         cmocka_unit_test(a_class_deleted_and_declared_again_never_reuses_an_id_or_a_token),
         cmocka_unit_test(every_change_is_audited_once_and_the_counters_add_up),
         cmocka_unit_test(a_claim_without_a_consumer_name_says_it_is_missing),
+        cmocka_unit_test(an_enqueue_by_raw_fcall_checks_the_payload_as_the_c_library_does),
         cmocka_unit_test(governor_mode_off_clears_a_gate_fenced_by_an_epoch_no_governor_can_reach),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

@@ -174,14 +174,15 @@ register('sluice_claim', function(keys, args)
     end
     -- admitted, but not for a busy claimer: the refusal changes nothing
     if suspect and busy == '1' then return {'suspect', head[1]} end
-    -- first the write only a worker (or an operator) may do
+    -- first the writes only a worker may do (the rate bucket: not even an
+    -- operator), then the one an operator may do too (see common.lua)
+    if tat then redis.call('SET', keys[K.bucket], fmt_num(tat)) end
     local leased = {}
     for i = 1, n do
         leased[i] = head[i]
         metas[i][M.at] = now + metas[i][M.timeout]
     end
     redis.call('ZREM', keys[K.ready], unpack(leased))
-    if tat then redis.call('SET', keys[K.bucket], fmt_num(tat)) end
 
     local token = next_tokens(keys, n) - 1
     local reply = {'jobs', n}

@@ -2,9 +2,10 @@
 --
 -- KEYS: the class keys.
 -- ARGV: class, n, then n groups of 8 fields:
---   payload      a JSON object (the C library parses it fully; here: '{...}'
---                with optional JSON whitespace around it, no NUL, within the
---                class's payload_max and the 256 KiB cap)
+--   payload      a JSON object, nested at most 32 deep, no NaN or Infinity,
+--                no NUL byte nor \u0000 escape, within the class's
+--                payload_max and the 256 KiB cap (the C library also checks
+--                that its strings are valid UTF-8)
 --   delay_ms     0 for none
 --   run_at_ms    Unix ms by the Redis clock, 0 for none (not with delay_ms)
 --   priority     -1000..1000, higher runs first
@@ -16,13 +17,24 @@
 -- Errors: NOCLASS, BADNAME, BADARG, PAYLOAD, FULL. Nothing is written unless
 -- every job is valid and the whole batch fits under max_queue.
 
+local PAYLOAD_MAX_DEPTH = 32
+local strict_json  -- a cjson of our own: its settings never touch another library's
+
 local function check_payload(p, cfg)
     if type(p) ~= 'string' or #p < 2 then fail('PAYLOAD', 'payload is not a JSON object') end
     if #p > cfg.payload_max or #p > PAYLOAD_HARD_MAX then fail('PAYLOAD', 'payload is too large') end
-    if not string.find(p, '^[ \t\r\n]*{') or not string.find(p, '}[ \t\r\n]*$') then
-        fail('PAYLOAD', 'payload is not a JSON object')
+    if not string.find(p, '^[ \t\r\n]*{') then fail('PAYLOAD', 'payload is not a JSON object') end
+    if string.find(p, '\0', 1, true) or string.find(p, '\\u0000', 1, true) then
+        fail('PAYLOAD', 'payload contains a NUL byte')
     end
-    if string.find(p, '\0', 1, true) then fail('PAYLOAD', 'payload contains a NUL byte') end
+    if not strict_json then
+        strict_json = cjson.new()
+        strict_json.decode_max_depth(PAYLOAD_MAX_DEPTH)
+        strict_json.decode_invalid_numbers(false)
+    end
+    if not pcall(strict_json.decode, p) then
+        fail('PAYLOAD', 'payload is not valid JSON, or nested deeper than 32')
+    end
 end
 
 register('sluice_enqueue', function(keys, args)
