@@ -20,7 +20,7 @@ endif
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
-LUA      := common enqueue claim lease job dead class gate signal governor
+LUA      := common enqueue claim lease job dead class gate signal governor check
 LUA_SRC  := $(LUA:%=queue/lua/%.lua)
 LIB_SRC  := $(wildcard queue/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/functions.o
@@ -148,6 +148,7 @@ fuzz-build:
 CHAOS_OBJ  := $(BUILD)/obj/tests/chaos/chaos.o
 CHAOS_TEST := $(filter $(BUILD)/tests/test_chaos%,$(TEST_BIN))
 CHAOS_VG   := $(BUILD)/chaos/vg-embedded
+MODEL_TEST := $(BUILD)/tests/test_model
 
 # chaos.o comes last in $^ (after the archives), so the archives go again
 # after it, ahead of hiredis and jansson.
@@ -161,8 +162,8 @@ $(CHAOS_VG): $(BUILD)/obj/tests/chaos/vg_embedded.o $(WORKER_LIB) $(LIBA)
 
 .PHONY: chaos
 chaos: deps
-	$(MAKE) --no-print-directory all $(CHAOS_TEST) $(CHAOS_VG)
-	SLUICE_CHAOS=long ./scripts/chaos.sh $(CHAOS_TEST)
+	$(MAKE) --no-print-directory all $(CHAOS_TEST) $(CHAOS_VG) $(MODEL_TEST)
+	SLUICE_CHAOS=long ./scripts/chaos.sh $(CHAOS_TEST) $(MODEL_TEST)
 	@if [ -x scripts/fuzz.sh ]; then BUILD=$(BUILD) ./scripts/fuzz.sh 600; else echo "chaos: scripts/fuzz.sh not present, no fuzzing"; fi
 
 # ---- mutants ----

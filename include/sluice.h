@@ -16,6 +16,7 @@
 #include "sluice/parse.h"
 #include "sluice/diskstats.h"
 #include "sluice/sim.h"
+#include "sluice/check.h"
 
 #define SLUICE_VERSION "0.1.0"
 

@@ -273,10 +273,12 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
     assert_int_equal(violations, 0);
     assert_true(max_in_dwell <= 1);
     assert_int_equal(tb.lost, 0);
+    assert_int_equal(tb.inconsistent, 0);
     assert_int_equal(tb.dead, 0);
     assert_int_equal(tb.unexpected, 0);
     assert_int_equal(tb.completed, tb.enqueued);
     assert_int_equal(tc.lost, 0);
+    assert_int_equal(tc.inconsistent, 0);
     assert_int_equal(tc.completed, tc.enqueued);
     chaos_check_free(&crit);
     chaos_check_free(&bulk);

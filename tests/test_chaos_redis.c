@@ -113,6 +113,7 @@ static void redis_killed_and_restarted_again_and_again_loses_no_acknowledged_enq
                worst_producer, worst_workers);
     assert_true(t.attempted > t.enqueued);   /* the outages were real */
     assert_int_equal(t.lost, 0);
+    assert_int_equal(t.inconsistent, 0);
     assert_int_equal(t.unexpected, 0);
     assert_int_equal(t.dead, 0);
     assert_int_equal(t.completed, t.enqueued);
@@ -369,6 +370,7 @@ static void when_redis_is_full_producers_get_an_explicit_error_and_workers_keep_
     chaos_note("full: drained in %lld ms; enqueues refused with OOM meanwhile %ld, accepted again after %lld ms "
                "(%ld more)", drained_ms, refused, first_ok, later);
     assert_int_equal(t.lost, 0);
+    assert_int_equal(t.inconsistent, 0);
     assert_int_equal(t.unexpected, 0);
     assert_int_equal(t.recovered, 0);   /* a refusal is definite: nothing was created */
     assert_int_equal(t.duplicated, 0);

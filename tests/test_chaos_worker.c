@@ -127,6 +127,7 @@ static void a_random_worker_killed_every_two_seconds_loses_nothing_and_repeats_o
     free(per);
     assert_true(nk >= (int)(RUN_MS / 3000) - 1);
     assert_int_equal(t.lost, 0);
+    assert_int_equal(t.inconsistent, 0);
     assert_int_equal(t.unexpected, 0);
     assert_int_equal(t.dead, 0);
     assert_int_equal(unattributed, 0);
@@ -190,6 +191,7 @@ static void workers_stopped_with_sigterm_under_load_and_restarted_lose_and_repea
     assert_true(stops >= 5);
     assert_int_equal(bad_exit, 0);
     assert_int_equal(t.lost, 0);
+    assert_int_equal(t.inconsistent, 0);
     assert_int_equal(t.duplicated, 0);
     assert_int_equal(t.unexpected, 0);
     assert_int_equal(t.dead, 0);
@@ -260,6 +262,7 @@ static void a_worker_frozen_past_its_lease_has_its_jobs_run_elsewhere_and_its_la
     assert_true(t.duplicated <= held);
     assert_int_equal(unattributed, 0);
     assert_int_equal(t.lost, 0);
+    assert_int_equal(t.inconsistent, 0);
     assert_int_equal(t.unexpected, 0);
     assert_int_equal(t.dead, 0);
     /* every job acked exactly once: the late acks were refused */
@@ -344,6 +347,7 @@ static void a_poison_job_that_crashes_its_worker_goes_dead_after_max_reclaims_an
     assert_int_equal(poison_dead, np);
     assert_int_equal(crashes_by_poison, np * (RECLAIMS + 1));
     assert_int_equal(t.lost, 0);
+    assert_int_equal(t.inconsistent, 0);
     /* The normal jobs in flight at the first crash count one reclaim each;
      * from then on the poison job, a suspect, runs alone (quarantine), so its
      * later crashes cost no one else a reclaim and no normal job goes dead. */

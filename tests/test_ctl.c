@@ -325,6 +325,67 @@ static void class_delete_refuses_a_class_holding_jobs_without_force(void **state
     run_free(&r);
 }
 
+static void check_of_a_consistent_class_exits_0(void **state) {
+    sluice_client *c = connect_t(state);
+    test_class(c, "sound", SLUICE_TIER_NORMAL, 1);
+    char id[SLUICE_ID_MAX];
+    sluice_error err;
+    assert_int_equal(sluice_enqueue(c, "sound", "{}", NULL, id, &err), 0);
+    run_result r = RUN(state, "check", "sound");
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "checked 1 class and 1 job: consistent"));
+    run_free(&r);
+    r = RUN(state, "check", "sound", "--json");
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "\"consistent\": true"));
+    run_free(&r);
+    sluice_client_free(c);
+}
+
+static void check_names_a_broken_invariant_in_words_and_exits_1(void **state) {
+    sluice_client *c = connect_t(state);
+    test_class(c, "broken", SLUICE_TIER_NORMAL, 1);
+    /* a ready member without a job, written around the Functions */
+    assert_int_equal(harness_redis_int(*state, "ZADD t:{broken}:ready 1 broken:999"), 1);
+    run_result r = RUN(state, "check", "broken");
+    assert_int_equal(r.code, 1);
+    assert_non_null(strstr(r.out, "class broken: broken:999 is in ready but has no meta (orphan)"));
+    assert_non_null(strstr(r.out, "problem"));
+    run_free(&r);
+    r = RUN(state, "check", "broken", "--json");
+    assert_int_equal(r.code, 1);
+    assert_non_null(strstr(r.out, "\"consistent\": false"));
+    assert_non_null(strstr(r.out, "\"code\": \"orphan\""));
+    run_free(&r);
+    sluice_client_free(c);
+}
+
+static void check_refuses_a_class_over_max_jobs_and_bad_options(void **state) {
+    sluice_client *c = connect_t(state);
+    test_class(c, "bulky", SLUICE_TIER_NORMAL, 1);
+    char id[SLUICE_ID_MAX];
+    sluice_error err;
+    for (int i = 0; i < 2; i++) assert_int_equal(sluice_enqueue(c, "bulky", "{}", NULL, id, &err), 0);
+    run_result r = RUN(state, "check", "bulky", "--max-jobs", "2");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "check", "bulky", "--max-jobs", "1");
+    assert_int_equal(r.code, 1);
+    assert_one_line_error(&r, "--max-jobs");
+    run_free(&r);
+    r = RUN(state, "check", "bulky", "--force");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "check", "bulky", "--max-jobs", "0");
+    assert_int_equal(r.code, 2);
+    run_free(&r);
+    r = RUN(state, "check", "nosuchclass");
+    assert_int_equal(r.code, 3);
+    assert_one_line_error(&r, "nosuchclass");
+    run_free(&r);
+    sluice_client_free(c);
+}
+
 static void a_malformed_rate_exits_2_naming_it_and_changes_nothing(void **state) {
     long long before = dbsize(state);
     run_result r = RUN(state, "class", "set", "badrate", "--max-rate", "50/fortnight");
@@ -1330,6 +1391,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(class_list_json_lists_the_declared_classes),
         cmocka_unit_test(class_delete_removes_the_class),
         cmocka_unit_test(class_delete_refuses_a_class_holding_jobs_without_force),
+        cmocka_unit_test(check_of_a_consistent_class_exits_0),
+        cmocka_unit_test(check_names_a_broken_invariant_in_words_and_exits_1),
+        cmocka_unit_test(check_refuses_a_class_over_max_jobs_and_bad_options),
         cmocka_unit_test(a_malformed_rate_exits_2_naming_it_and_changes_nothing),
         cmocka_unit_test(a_malformed_number_exits_2_naming_it_and_changes_nothing),
         cmocka_unit_test(a_malformed_duration_exits_2_naming_it_and_changes_nothing),

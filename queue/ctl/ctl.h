@@ -85,6 +85,7 @@ int cmd_dead(ctl *x, int argc, char **argv);
 int cmd_apply(ctl *x, int argc, char **argv);
 int cmd_export(ctl *x, int argc, char **argv);
 int cmd_audit(ctl *x, int argc, char **argv);
+int cmd_check(ctl *x, int argc, char **argv);
 int cmd_simulate(ctl *x, int argc, char **argv); /* needs no Redis */
 
 /* Prints the help of a command (its words joined, e.g. "class set") on

@@ -29,6 +29,7 @@ static const struct {
          "  apply FILE [--dry-run]          apply a JSON config of classes and signals\n"
          "  export                          print the live config as JSON\n"
          "  audit [--class C] [--count N]   who changed what, when\n"
+         "  check [CLASS...]                the namespace's invariants (read-only)\n"
          "  simulate [SCENARIO.json] [...]  replay a day of traffic through every admission\n"
          "                                  policy and the governor (no Redis needed)\n"
          "\n"
@@ -224,6 +225,21 @@ static const struct {
               "Who changed what, when: the newest N (default 20) entries of the\n"
               "class's audit stream, or of every class and the global stream merged.\n"
               "The actor is the writer's client name (sluicectl:<user>@<host>).\n"},
+    {"check", "usage: sluicectl check [CLASS...] [--max-jobs N | --force] [--json]\n"
+              "\n"
+              "Checks the invariants of the named classes (default: every registered\n"
+              "class) and of the global keys, and prints each problem in words: every\n"
+              "job in exactly one of ready, delayed, leased, dead and done, matching its\n"
+              "state; every set member with a job; unique keys naming live jobs; the\n"
+              "counters adding up; no absurd lease or due time; class, gate, signal and\n"
+              "governor fields that parse. It never writes.\n"
+              "\n"
+              "Each class is read in one atomic snapshot that blocks Redis for a time\n"
+              "proportional to its jobs: a class with more than --max-jobs jobs\n"
+              "(default 10000) is refused unread; --force lifts the bound.\n"
+              "\n"
+              "Exit codes: 0 consistent, 1 a problem found (or a runtime failure, a\n"
+              "class over --max-jobs), 2 usage error, 3 a named class is unknown.\n"},
 };
 
 int ctl_help(const char *cmd) {

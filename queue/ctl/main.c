@@ -17,7 +17,7 @@ static const struct {
     {"unthrottle", cmd_unthrottle}, {"signal", cmd_signal}, {"governor", cmd_governor},
     {"enqueue", cmd_enqueue},   {"job", cmd_job},           {"explain", cmd_explain},
     {"dead", cmd_dead},         {"apply", cmd_apply},       {"export", cmd_export},
-    {"audit", cmd_audit},       {"simulate", cmd_simulate},
+    {"audit", cmd_audit},       {"check", cmd_check},       {"simulate", cmd_simulate},
 };
 
 /* "sluicectl:<user>@<host>", cut to [A-Za-z0-9_.:@-] and 64 bytes. */

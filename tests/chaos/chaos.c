@@ -360,9 +360,20 @@ chaos_table chaos_check_table(chaos_check *ck, sluice_client *c, const char *tit
     }
     t.unexpected += ck->foreign;
     free(seen_n);
+    t.inconsistent = -1;
     if (c) {
         sluice_class_stats st;
         if (sluice_class_stats_get(c, ck->cls, &st, NULL) == 0) t.acknowledged = st.acked;
+        const char *cls = ck->cls;
+        sluice_error err;
+        sluice_check *k = sluice_namespace_check(c, &cls, 1, SLUICE_CHECK_MAX_JOBS, &err);
+        if (!k) fprintf(stderr, "# checker: sluice_namespace_check failed: %s\n", err.text);
+        for (size_t i = 0; k && i < sluice_check_count(k); i++) {
+            const sluice_problem *p = sluice_check_problem(k, i);
+            fprintf(stderr, "# checker: %s %s %s (%s)\n", p->cls[0] ? p->cls : "global", p->subject, p->detail, p->code);
+        }
+        if (k) t.inconsistent = (long long)sluice_check_count(k);
+        sluice_check_free(k);
     }
     fprintf(stderr,
             "# ---- checker: %s (class %s) ----\n"
@@ -374,9 +385,10 @@ chaos_table chaos_check_table(chaos_check *ck, sluice_client *c, const char *tit
             "#   duplicated         %8lld   (%lld extra runs)\n"
             "#   unexpected         %8lld\n"
             "#   recovered          %8lld   (indeterminate enqueues that ran)\n"
-            "#   dead               %8lld\n",
+            "#   dead               %8lld\n"
+            "#   inconsistent       %8lld   (problems sluicectl check finds; -1: not checked)\n",
             title, ck->cls, t.attempted, t.enqueued, t.acknowledged, t.completed, t.lost, t.duplicated,
-            t.extra_runs, t.unexpected, t.recovered, t.dead);
+            t.extra_runs, t.unexpected, t.recovered, t.dead, t.inconsistent);
     fflush(stderr);
     return t;
 }
