@@ -905,6 +905,8 @@ static void test_state_encode_fails_cleanly_when_the_buffer_is_too_small(void **
 
 /* ================================================================ smoothing */
 
+static void db_iops_rig(rig *r);
+
 /* One tick where iops_util reads pressure P, observed "age" ms ago. */
 static void step_aged(rig *r, double P, int64_t age)
 {
@@ -968,6 +970,30 @@ static void test_a_value_pushed_once_weighs_as_much_as_one_re_pushed_every_secon
         assert_float_equal(once.st.smoothed, every.st.smoothed, 1e-12);
     }
     assert_float_equal(once.st.smoothed, 0.2, 1e-3); /* 30 s = 15 time constants */
+}
+
+/* The pressure bends at target (shares of the target below it, of the
+ * span above it), so the mean runs on the value: noise around target is not
+ * read as pressure over it. */
+static void test_noise_around_target_is_not_read_as_over_it(void **unused)
+{
+    rig r;
+    (void)unused;
+    double sum = 0;
+    int n = 0;
+    db_iops_rig(&r);
+    r.p.smoothing_ms = 20000;
+    r.p.jump = 1; /* no step is taken at once */
+    r.sig[0].age_ms = 0;
+    for (int t = 0; t < 200; t++) {
+        r.sig[0].value = t % 2 ? 0.77 : 0.73; /* pressures 1.1 and 0.97, mean value 0.75 */
+        tick(&r);
+        if (t < 100) continue;
+        sum += r.st.smoothed;
+        n++;
+    }
+    /* a mean of the pressures would sit at 1.037: over target */
+    assert_float_equal(sum / n, 1.0, 0.005);
 }
 
 static void test_the_smoothing_follows_the_time_between_ticks(void **unused)
@@ -1628,6 +1654,7 @@ int main(void)
         cmocka_unit_test(test_cuts_ignore_work_waiting_and_shed_the_lowest_tier_first),
         cmocka_unit_test(test_a_value_pushed_once_weighs_as_much_as_one_re_pushed_every_second),
         cmocka_unit_test(test_the_smoothing_follows_the_time_between_ticks),
+        cmocka_unit_test(test_noise_around_target_is_not_read_as_over_it),
         cmocka_unit_test(test_a_raise_is_bounded_by_growth_and_by_the_room_below_the_band),
         cmocka_unit_test(test_a_change_smaller_than_snap_is_not_made),
         cmocka_unit_test(test_the_latest_value_must_agree_with_the_smoothed_pressure_before_a_change),
