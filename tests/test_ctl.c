@@ -821,7 +821,7 @@ static void explain_names_the_driving_signal_and_the_admitted_fraction_when_thro
     int64_t epoch = lead(c);
     assert_int_equal(sluice_gate_govern(c, "lowjobs", epoch, 0.25, 10000, "cut: iops_util over target", 0, &err), 0);
     commit(c, epoch,
-           "{\"action\":\"cut\",\"pressure\":1.6,\"driver\":\"iops_util\",\"driver_value\":0.92,"
+           "{\"action\":\"cut\",\"pressure\":1.6,\"acted\":1.55,\"driver\":\"iops_util\",\"driver_value\":0.92,"
            "\"classes\":[{\"name\":\"lowjobs\",\"fraction\":0.25,\"reason\":\"cut: iops_util over target\"}]}");
     char id[SLUICE_ID_MAX];
     enqueue_id(c, "lowjobs", NULL, id);
@@ -829,6 +829,7 @@ static void explain_names_the_driving_signal_and_the_admitted_fraction_when_thro
     assert_int_equal(r.code, 0);
     if (!strstr(r.out, "iops_util is 0.92, 15% over its target 0.8")) fail_msg("explain: %s", r.out);
     if (!strstr(r.out, "raise below 0.72, cut above 0.8, floors at 1")) fail_msg("explain: %s", r.out);
+    if (!strstr(r.out, "acted on pressure 1.55 (smoothed) with iops_util at 0.92")) fail_msg("explain: %s", r.out);
     assert_non_null(strstr(r.out, "throttled"));
     assert_non_null(strstr(r.out, "0.25"));
     run_free(&r);

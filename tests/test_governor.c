@@ -349,9 +349,9 @@ static void test_a_raise_never_jumps_a_low_fraction_straight_to_full(void **unus
     assert_true(r.raises >= 2);
 }
 
-/* Issue 4 of the real-signal report: a class at its floor took nine raises
- * of 0.1, one per dwell, to return. With a 1 s collector at pressure 0.5 it
- * is back to full within 30 s of the pressure falling, at the defaults. */
+/* A class at its floor is back to full within 30 s of the pressure falling
+ * to 0.5 or below, with a 1 s collector and the defaults (raises of 0.1 a
+ * dwell apart would need nine of them). */
 static void test_recovery_from_the_floor_to_full_takes_at_most_30s_at_pressure_0_5(void **unused)
 {
     (void)unused;
@@ -1225,10 +1225,9 @@ static void assert_no_false_over(const rig *r)
         fail_msg("value %g under target %g, yet: %s", r->sig[0].value, r->sig[0].target, r->d.summary);
 }
 
-/* Issue 1 of the real-signal report: 0.99 pushed, then 0.3 pushed once. The
- * smoothing counted readings, so one push was one reading and the law held
- * "pressure 1.17 over target" for ever. Now the value that stands is
- * smoothed over time and the class is back to full within 30 s. */
+/* 0.99 pushed, then 0.3 pushed once: the value that stands is smoothed over
+ * time, so the class is back to full within 30 s with no further push (a
+ * mean over reports would count one report and hold for ever). */
 static void test_a_value_pushed_once_at_0_3_after_0_99_brings_a_class_back_to_full_within_30s(void **unused)
 {
     rig r;
@@ -1248,12 +1247,11 @@ static void test_a_value_pushed_once_at_0_3_after_0_99_brings_a_class_back_to_fu
     assert_true(F(&r, C_LOW_A) == 1.0);
 }
 
-/* Issue 3: with SELECT 1 latency as the signal (target 2 ms, critical
- * 20 ms) a database at rest answers in 1 ms, half its target, yet the band
- * was a share of the target-to-critical span, so 1 ms read as pressure
- * 0.94, inside the band. Below target the pressure is now the value's
- * share of the target: 1 ms is 0.5, and a class cut to its floor is raised
- * within 10 s of it. */
+/* SELECT 1 latency with target 2 ms and critical 20 ms: a database at rest
+ * answers in 1 ms, half its target, which is pressure 0.5 whatever the
+ * critical level (as a share of the target-to-critical span it would be
+ * 0.94, inside the band), and a class cut to its floor is raised within
+ * 10 s. */
 static void test_a_value_of_half_its_target_raises_a_class_at_its_floor_whatever_its_critical(void **unused)
 {
     rig r;
