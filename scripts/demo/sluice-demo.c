@@ -37,7 +37,8 @@
  * peak are "interactive alone at the same load", the baseline the summary
  * compares the governor with. After the peak, each second with jobs waiting
  * has a headroom under the signal's target (target x C minus the
- * interactive I/O) and the summary shows how much of it background I/O used.
+ * interactive I/O, at most what the waiting classes' limits allow) and the
+ * summary shows how much of it background I/O used.
  *
  * THE TIMELINE (seconds; every number is an option)
  *
@@ -190,6 +191,7 @@ typedef struct opts {
     double calm_s, ramp_s, peak_s, tail_s, max_s;
     long batch;          /* certificates enqueued at the start */
     double sync_rate;    /* integration syncs per second */
+    double units[NCLS];  /* I/O units a job of each class asks for (its handler's UNITS) */
     int ansi;            /* -1: when stdout is a terminal */
 } opts;
 
@@ -200,6 +202,7 @@ typedef struct clsview {
     sluice_class_stats st0, st;  /* at the start of the run, now */
     sluice_gate_info gate;
     sluice_tier tier;
+    double max_rate;             /* jobs per second at full admission */
     int ok;
 } clsview;
 
@@ -211,7 +214,7 @@ typedef struct run {
     double busy[MAXSEC];         /* s of each second the disk was busy */
     double busy_bg[MAXSEC];      /* ... of which with background requests */
     double alone_until;          /* the imaginary disk with interactive requests only */
-    int waiting[MAXSEC];         /* 1 if jobs waited during the second */
+    int waiting[MAXSEC];         /* bit i set if class i had jobs waiting in the second */
     double next_int;             /* next interactive arrival, s since t0 */
     long cur_sec;                /* second whose latencies are in lat */
     dvec lat;                    /* that second's interactive latencies, s */
@@ -565,7 +568,8 @@ static void usage_run(FILE *f) {
         "  --capacity UNITS/s (1000) --io-interactive UNITS (2)\n"
         "  --calm-load F (0.35) --peak-load F (0.85)\n"
         "  --calm S (10) --ramp S (8) --peak S (22) --tail S (5) --max S (150)\n"
-        "  --batch N (900 certificates) --sync-rate N/s (5) --seed N --ansi|--plain\n");
+        "  --batch N (900 certificates) --sync-rate N/s (5) --seed N --ansi|--plain\n"
+        "  --cert-units U (7) --sync-units U (10): the jobs' I/O units, as their handlers ask\n");
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -574,7 +578,7 @@ static int cmd_run(int argc, char **argv) {
     opts *o = &r->o;
     *o = (opts){.signal = "db_util", .label = "on", .capacity = 1000, .io_int = 2,
                 .calm_load = 0.35, .peak_load = 0.85, .calm_s = 10, .ramp_s = 8, .peak_s = 22,
-                .tail_s = 5, .max_s = 150, .batch = 900, .sync_rate = 5, .ansi = -1};
+                .tail_s = 5, .max_s = 150, .batch = 900, .sync_rate = 5, .units = {7, 10}, .ansi = -1};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) { usage_run(stdout); return 0; }
@@ -597,6 +601,8 @@ static int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--tail")) o->tail_s = num(v, a, 0, 600);
         else if (!strcmp(a, "--max")) o->max_s = num(v, a, 1, MAXSEC - 2);
         else if (!strcmp(a, "--batch")) o->batch = (long)num(v, a, 0, 1000000);
+        else if (!strcmp(a, "--cert-units")) o->units[0] = num(v, a, 1, 100000);
+        else if (!strcmp(a, "--sync-units")) o->units[1] = num(v, a, 1, 100000);
         else if (!strcmp(a, "--sync-rate")) o->sync_rate = num(v, a, 0.01, 1000);
         else if (!strcmp(a, "--seed")) rng_state = (uint64_t)num(v, a, 0, 1e15);
         else { usage_run(stderr); return 2; }
@@ -615,6 +621,7 @@ static int cmd_run(int argc, char **argv) {
         if (sluice_class_get(r->c, cls_names[i], &cfg, &err) < 0)
             die("class %s: %s (apply scripts/demo/demo.json first)", cls_names[i], err.text);
         r->cv[i].tier = cfg.tier;
+        r->cv[i].max_rate = cfg.max_rate;
         if (sluice_class_stats_get(r->c, cls_names[i], &r->cv[i].st0, &err) < 0)
             die("stats %s: %s", cls_names[i], err.text);
         r->min_frac[i] = 2;
@@ -665,8 +672,8 @@ static int cmd_run(int argc, char **argv) {
                 for (int i = 0; i < NCLS; i++)
                     if (r->cv[i].ok && r->cv[i].gate.fraction < r->min_frac[i])
                         r->min_frac[i] = r->cv[i].gate.fraction;
-            if ((long)t < MAXSEC && (backlog_of(&r->cv[0]) > 0 || backlog_of(&r->cv[1]) > 0))
-                r->waiting[(long)t] = 1;
+            for (int i = 0; i < NCLS && (long)t < MAXSEC; i++)
+                if (backlog_of(&r->cv[i]) > 0) r->waiting[(long)t] |= 1 << i;
             if (o->ansi || (long)(t * 2) % 2 == 0) view(r, t);
             next_view += 0.5;
             /* the end: certificates done after the peak -> syncs stop arriving;
@@ -737,11 +744,15 @@ static int cmd_run(int argc, char **argv) {
                 quantile(r->peak_alone_lat.v, r->peak_alone_lat.n, 0.99) * 1000);
         /* Spare capacity after the peak: each complete second from the end of
          * the plateau with jobs waiting offers target x C minus its
-         * interactive I/O; background I/O that second uses up to that. */
+         * interactive I/O, as far as the waiting classes could use it at
+         * full admission; background I/O that second uses up to that. */
         double usable = 0, used = 0;
         for (long s = (long)ceil(pk0 + o->peak_s); s + 1 < (long)t && s < MAXSEC; s++) {
-            if (!r->waiting[s]) continue;
+            double could = 0;
+            for (int i = 0; i < NCLS; i++)
+                if (r->waiting[s] & (1 << i)) could += r->cv[i].max_rate * o->units[i] / o->capacity;
             double head = r->sig_target - (r->busy[s] - r->busy_bg[s]);
+            if (head > could) head = could;
             if (head <= 0) continue;
             usable += head;
             used += r->busy_bg[s] < head ? r->busy_bg[s] : head;
@@ -839,8 +850,8 @@ static int cmd_summary(int argc, char **argv) {
     printf("  interactive p99 during the peak, alone (no background): %s\n", a);
     printf("  interactive p99 during the peak, governor on:           %s = %.2fx alone (disk %.0f%% busy)\n", b,
            on99 / alone99, rget(&on, "peak_util") * 100);
-    printf("  spare capacity the backlog used after the peak:         %.0f%% (of %.1f s of disk time under the target\n"
-           "                                                          while jobs waited)\n",
+    printf("  spare capacity the backlog used after the peak:         %.0f%% (of %.1f s of disk time under the\n"
+           "                                                          target that the waiting jobs could use)\n",
            rget(&on, "spare_after_peak") * 100, rget(&on, "spare_after_peak_s"));
     if (has_off) {
         fmt_ms(d, sizeof(d), rget(&off, "peak_p99_ms"));
