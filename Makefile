@@ -22,7 +22,7 @@ DEP_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 LUA      := common enqueue claim lease job dead class gate signal governor check
 LUA_SRC  := $(LUA:%=queue/lua/%.lua)
-LIB_SRC  := $(wildcard queue/*.c)
+LIB_SRC  := $(wildcard queue/*.c queue/governor/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/functions.o
 LIBA     := $(BUILD)/lib/libsluice.a
 LIBSO    := $(BUILD)/lib/libsluice.so

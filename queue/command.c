@@ -1,10 +1,121 @@
-/* The Function calls as standalone commands, and the decoding of replies,
- * for callers with their own hiredis connection (see sluice/proto.h). */
-#include <limits.h>
+/* Function calls as argument vectors: the builder every call uses, and the
+ * public commands for callers with a connection of their own
+ * (sluice/proto.h). */
+
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "queue.h"
+
+static const char *const CLASS_SUFFIXES[CLASS_NKEYS] = {
+    "class", "gate", "ready", "delayed", "leased", "dead",
+    "jobs", "meta", "unique", "stats", "done", "audit", "bucket",
+};
+
+const char *const SIGNAL_KEYS[3] = {"signals", "signal-values", "audit"};
+
+const char *const GOVERNOR_KEYS[3] = {"governor", "governor:history", "audit"};
+
+const char *const REGISTRY_KEYS[1] = {"classes"};
+
+void cmd_init(cmd *m) {
+    memset(m, 0, sizeof(*m));
+}
+
+void cmd_clear(cmd *m) {
+    for (int i = 0; i < m->argc; i++) free(m->argv[i]);
+    free(m->argv);
+    free(m->argvlen);
+    cmd_init(m);
+}
+
+void cmd_add(cmd *m, const char *s, size_t len) {
+    if (m->failed) return;
+    if (m->argc == m->cap) {
+        int cap = m->cap ? m->cap * 2 : 32;
+        char **argv = realloc(m->argv, sizeof(*argv) * (size_t)cap);
+        if (argv) m->argv = argv;
+        size_t *lens = argv ? realloc(m->argvlen, sizeof(*lens) * (size_t)cap) : NULL;
+        if (!argv || !lens) {
+            m->failed = 1;
+            return;
+        }
+        m->argvlen = lens;
+        m->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        m->failed = 1;
+        return;
+    }
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    m->argv[m->argc] = copy;
+    m->argvlen[m->argc++] = len;
+}
+
+void cmd_str(cmd *m, const char *s) {
+    cmd_add(m, s ? s : "", s ? strlen(s) : 0);
+}
+
+void cmd_int(cmd *m, int64_t v) {
+    char buf[32];
+    int n = snprintf(buf, sizeof(buf), "%lld", (long long)v);
+    cmd_add(m, buf, (size_t)n);
+}
+
+void cmd_num(cmd *m, double v) {
+    char buf[40];
+    int n = snprintf(buf, sizeof(buf), "%.17g", v);
+    cmd_add(m, buf, (size_t)n);
+}
+
+int key_name(char *buf, size_t len, const char *ns, const char *tag, const char *suffix) {
+    return snprintf(buf, len, "%s:{%s}:%s", ns, tag, suffix);
+}
+
+static void add_key(cmd *m, const char *ns, const char *tag, const char *suffix) {
+    char buf[KEY_MAX];
+    int n = key_name(buf, sizeof(buf), ns, tag, suffix);
+    if (n < 0 || (size_t)n >= sizeof(buf)) {
+        m->failed = 1; /* a name the callers should have refused: never send a cut key */
+        return;
+    }
+    cmd_add(m, buf, (size_t)n);
+}
+
+void cmd_xrevrange(cmd *m, const char *ns, const char *tag, const char *suffix, int64_t count) {
+    cmd_str(m, "XREVRANGE");
+    add_key(m, ns, tag, suffix);
+    cmd_str(m, "+");
+    cmd_str(m, "-");
+    cmd_str(m, "COUNT");
+    cmd_int(m, count);
+}
+
+void cmd_fcall_class(cmd *m, const char *fn, const char *ns, const char *cls) {
+    cmd_str(m, "FCALL");
+    cmd_str(m, fn);
+    cmd_int(m, CLASS_NKEYS);
+    for (int i = 0; i < CLASS_NKEYS; i++) add_key(m, ns, cls, CLASS_SUFFIXES[i]);
+    cmd_str(m, cls);
+}
+
+void cmd_fcall_global(cmd *m, const char *fn, const char *ns, int nkeys, const char *const *suffixes) {
+    cmd_str(m, "FCALL");
+    cmd_str(m, fn);
+    cmd_int(m, nkeys);
+    for (int i = 0; i < nkeys; i++) add_key(m, ns, GLOBAL_TAG, suffixes[i]);
+}
+
+int cmd_class_call(cmd *m, const char *fn, sluice_client *c, const char *cls, int actor, sluice_error *err) {
+    cmd_init(m);
+    if (sluice_name_check(cls, err) < 0) return -1;
+    cmd_fcall_class(m, fn, c->ns, cls);
+    if (actor) cmd_str(m, client_actor(c));
+    return 0;
+}
 
 struct sluice_command {
     cmd m;
@@ -102,85 +213,4 @@ sluice_command *sluice_command_release(const char *ns, const char *id, int64_t t
     err_reset(err);
     sluice_command *c = lease_cmd("sluice_release", ns, id, token, err);
     return c ? finish(c, err) : NULL;
-}
-
-int sluice_reply_check(const redisReply *r, const char *what, sluice_error *err) {
-    err_reset(err);
-    if (!r) {
-        err_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis", what);
-        return -1;
-    }
-    if (r->type == REDIS_REPLY_ERROR) {
-        err_from_reply(err, r, what);
-        return -1;
-    }
-    return 0;
-}
-
-static int bad_reply(sluice_job **jobs, size_t n, sluice_claim_info *info, sluice_error *err) {
-    for (size_t i = 0; i < n; i++) {
-        sluice_job_free(jobs[i]);
-        jobs[i] = NULL;
-    }
-    memset(info, 0, sizeof(*info));
-    err_set(err, SLUICE_ERR_PROTOCOL, "claim: unexpected reply");
-    return -1;
-}
-
-int sluice_claim_parse(const redisReply *r, size_t max, sluice_job **jobs, sluice_claim_info *info,
-                       sluice_error *err) {
-    memset(info, 0, sizeof(*info));
-    if (sluice_reply_check(r, "claim", err) < 0) return -1;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->element[0]->type != REDIS_REPLY_STRING)
-        return bad_reply(jobs, 0, info, err);
-    redisReply **e = r->element;
-    const char *kind = e[0]->str;
-    if (strcmp(kind, "empty") == 0 && r->elements == 2) {
-        info->status = SLUICE_CLAIM_EMPTY;
-        return reply_int(e[1], &info->retry_ms) < 0 ? bad_reply(jobs, 0, info, err) : 0;
-    }
-    if (strcmp(kind, "suspect") == 0 && r->elements == 2) {
-        info->status = SLUICE_CLAIM_SUSPECT;
-        return reply_strcpy(e[1], info->id, sizeof(info->id)) < 0 ? bad_reply(jobs, 0, info, err) : 0;
-    }
-    if (strcmp(kind, "throttled") == 0 && r->elements == 4) {
-        info->status = SLUICE_CLAIM_THROTTLED;
-        if (reply_int(e[1], &info->retry_ms) < 0 || reply_strcpy(e[2], info->why, sizeof(info->why)) < 0 ||
-            reply_num(e[3], &info->fraction) < 0)
-            return bad_reply(jobs, 0, info, err);
-        return 0;
-    }
-    /* each job: id, attempt, token, timeout_ms, max_attempts, payload, reclaims */
-    enum { GROUP = 7 };
-    int64_t k;
-    if (strcmp(kind, "jobs") != 0 || reply_int(e[1], &k) < 0 || k < 0 || (size_t)k > max ||
-        r->elements != 2 + GROUP * (size_t)k)
-        return bad_reply(jobs, 0, info, err);
-    info->status = SLUICE_CLAIM_JOBS;
-    for (size_t i = 0; i < (size_t)k; i++) {
-        redisReply **f = e + 2 + GROUP * i;
-        int64_t attempt, token, timeout, max_attempts, reclaims;
-        if (f[0]->type != REDIS_REPLY_STRING || reply_int(f[1], &attempt) < 0 || reply_int(f[2], &token) < 0 ||
-            reply_int(f[3], &timeout) < 0 || reply_int(f[4], &max_attempts) < 0 ||
-            f[5]->type != REDIS_REPLY_STRING || reply_int(f[6], &reclaims) < 0 || reclaims < 0 ||
-            reclaims > INT_MAX)
-            return bad_reply(jobs, i, info, err);
-        jobs[i] = job_new(f[0]->str, f[5]->str, f[5]->len, (int)attempt, (int)max_attempts, token, timeout,
-                          (int)reclaims);
-        if (!jobs[i]) {
-            bad_reply(jobs, i, info, NULL);
-            err_set(err, SLUICE_ERR_NOMEM, "claim: out of memory");
-            return -1;
-        }
-    }
-    info->count = (size_t)k;
-    return 0;
-}
-
-const char *sluice_functions_source(void) {
-    return sluice_functions_lua;
-}
-
-int sluice_functions_version_built(void) {
-    return sluice_functions_version;
 }

@@ -1,14 +1,146 @@
-/* The governor loop: lease, read signals and classes, run the control law,
- * write gates fenced by the epoch, commit state and history. */
+/* The governor: its lease, mode, state and history in Redis, and the loop
+ * that runs the control law once a tick (sluice/govern.h). */
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "queue.h"
+#include "../queue.h"
 
 #define STATE_TEXT 1024
+
+/* ----------------------------- governor ------------------------------ */
+
+static const char *const mode_names[] = {"enforce", "shadow", "off"};
+
+const char *sluice_governor_mode_name(sluice_governor_mode mode) {
+    return (unsigned)mode < 3 ? mode_names[mode] : NULL;
+}
+
+int sluice_governor_mode_parse(const char *s, sluice_governor_mode *out) {
+    for (int i = 0; s && i < 3; i++) {
+        if (strcmp(s, mode_names[i]) == 0) {
+            *out = (sluice_governor_mode)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void governor_cmd(cmd *m, sluice_client *c, const char *fn) {
+    cmd_init(m);
+    cmd_fcall_global(m, fn, c->ns, 3, GOVERNOR_KEYS);
+}
+
+int sluice_governor_status_get(sluice_client *c, sluice_governor_status *out, sluice_error *err) {
+    err_reset(err);
+    memset(out, 0, sizeof(*out));
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_status");
+    redisReply *r = client_run(c, &m, "governor status", err);
+    if (!r) return -1;
+    int bad = r->type != REDIS_REPLY_ARRAY || r->elements != 7;
+    if (!bad) {
+        redisReply **e = r->element;
+        bad = reply_strcpy(e[0], out->leader, sizeof(out->leader)) | reply_int(e[1], &out->epoch) |
+              reply_int(e[2], &out->lease_until) | !e[3]->str || sluice_governor_mode_parse(e[3]->str, &out->mode) < 0 ||
+              reply_int(e[4], &out->last_tick) < 0 || reply_int(e[5], &out->ticks) < 0 || reply_int(e[6], &out->now) < 0;
+    }
+    freeReplyObject(r);
+    if (bad) {
+        err_set(err, SLUICE_ERR_PROTOCOL, "governor status: unexpected reply");
+        return -1;
+    }
+    return 0;
+}
+
+int sluice_governor_mode_set(sluice_client *c, sluice_governor_mode mode, sluice_error *err) {
+    err_reset(err);
+    if (!sluice_governor_mode_name(mode)) {
+        err_set(err, SLUICE_ERR_ARGUMENT, "governor mode: unknown mode");
+        return -1;
+    }
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_mode");
+    cmd_str(&m, client_actor(c));
+    cmd_str(&m, sluice_governor_mode_name(mode));
+    return client_run_ok(c, &m, "governor mode", err);
+}
+
+int sluice_governor_lease(sluice_client *c, const char *owner, int64_t ttl_ms, int *held, int64_t *epoch,
+                          sluice_governor_mode *mode, char **state, sluice_error *err) {
+    err_reset(err);
+    if (state) *state = NULL;
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_lease");
+    cmd_str(&m, owner);
+    cmd_int(&m, ttl_ms);
+    redisReply *r = client_run(c, &m, "governor lease", err);
+    if (!r) return -1;
+    int64_t h = 0;
+    int bad = r->type != REDIS_REPLY_ARRAY || r->elements != 5;
+    if (!bad) {
+        redisReply **e = r->element;
+        bad = reply_int(e[0], &h) | reply_int(e[1], epoch) | !e[3]->str ||
+              sluice_governor_mode_parse(e[3]->str, mode) < 0;
+        if (!bad && state && h && e[4]->len && !(*state = reply_strdup(e[4]))) bad = 1;
+    }
+    freeReplyObject(r);
+    if (bad) {
+        err_set(err, SLUICE_ERR_PROTOCOL, "governor lease: unexpected reply");
+        return -1;
+    }
+    *held = h == 1;
+    return 0;
+}
+
+int sluice_governor_resign(sluice_client *c, const char *owner, sluice_error *err) {
+    err_reset(err);
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_resign");
+    cmd_str(&m, owner);
+    return client_run_ok(c, &m, "governor resign", err);
+}
+
+int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, const char *state,
+                           const char *decision, int64_t history_max, sluice_error *err) {
+    err_reset(err);
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_commit");
+    cmd_str(&m, owner);
+    cmd_int(&m, epoch);
+    cmd_str(&m, state);
+    cmd_str(&m, decision);
+    cmd_int(&m, history_max);
+    return client_run_ok(c, &m, "governor commit", err);
+}
+
+char **sluice_governor_history(sluice_client *c, size_t count, size_t *n, sluice_error *err) {
+    err_reset(err);
+    *n = 0;
+    if (count < 1 || count > 100000) {
+        err_set(err, SLUICE_ERR_ARGUMENT, "governor history: count must be 1..100000");
+        return NULL;
+    }
+    cmd m;
+    cmd_init(&m);
+    cmd_xrevrange(&m, c->ns, GLOBAL_TAG, GOVERNOR_KEYS[1], (int64_t)count);
+    redisReply *r = client_run(c, &m, "governor history", err);
+    if (!r) return NULL;
+    char **out = r->type == REDIS_REPLY_ARRAY && r->elements ? calloc(r->elements, sizeof(*out)) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; out && i < r->elements; i++) {
+        redisReply *entry = r->element[i];
+        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || entry->element[1]->elements < 2) continue;
+        char *s = reply_strdup(entry->element[1]->element[1]);
+        if (s) out[k++] = s;
+    }
+    freeReplyObject(r);
+    *n = k;
+    return out;
+}
 
 /* A class's count of throttled claims as last read, and when it last moved. */
 typedef struct held_memo {
