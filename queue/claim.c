@@ -10,11 +10,11 @@
 
 int sluice_claim(sluice_client *c, const char *cls, const char *consumer, size_t max, sluice_job **jobs,
                  sluice_claim_info *info, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     memset(info, 0, sizeof(*info));
     if (sluice_name_check(cls, err) < 0) return -1;
     if (max < 1 || max > SLUICE_BATCH_MAX) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "claim: max must be 1..%d", SLUICE_BATCH_MAX);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "claim: max must be 1..%d", SLUICE_BATCH_MAX);
         return -1;
     }
     cmd m;
@@ -34,7 +34,7 @@ static int bad_reply(sluice_job **jobs, size_t n, sluice_claim_info *info, sluic
         jobs[i] = NULL;
     }
     memset(info, 0, sizeof(*info));
-    err_set(err, SLUICE_ERR_PROTOCOL, "claim: unexpected reply");
+    sluice_error_set(err, SLUICE_ERR_PROTOCOL, "claim: unexpected reply");
     return -1;
 }
 
@@ -80,7 +80,7 @@ int sluice_claim_parse(const redisReply *r, size_t max, sluice_job **jobs, sluic
                           (int)reclaims);
         if (!jobs[i]) {
             bad_reply(jobs, i, info, NULL);
-            err_set(err, SLUICE_ERR_NOMEM, "claim: out of memory");
+            sluice_error_set(err, SLUICE_ERR_NOMEM, "claim: out of memory");
             return -1;
         }
     }

@@ -26,7 +26,7 @@ int sluice_tier_parse(const char *name, sluice_tier *out) {
 /* ----------------------------- validation ---------------------------- */
 
 int sluice_name_check(const char *name, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     size_t n = name ? strlen(name) : 0;
     int ok = n >= 1 && n <= NAME_MAX_LEN && ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9'));
     for (size_t i = 1; ok && i < n; i++) {
@@ -34,7 +34,7 @@ int sluice_name_check(const char *name, sluice_error *err) {
         ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
     }
     if (!ok) {
-        err_set(err, SLUICE_ERR_NAME, "invalid name: must match ^[a-z0-9][a-z0-9_.-]{0,63}$");
+        sluice_error_set(err, SLUICE_ERR_NAME, "invalid name: must match ^[a-z0-9][a-z0-9_.-]{0,63}$");
         return -1;
     }
     return 0;
@@ -60,7 +60,7 @@ static int registry(sluice_client *c, const char *verb, const char *cls, sluice_
 
 int sluice_class_update(sluice_client *c, const char *cls, const char *const *fields, const char *const *values,
                         size_t n, int *created, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     cmd m;
     if (cmd_class_call(&m, "sluice_class_set", c, cls, 1, err) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
@@ -73,9 +73,9 @@ int sluice_class_update(sluice_client *c, const char *cls, const char *const *fi
 
 int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_config *cfg, int *created,
                      sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!sluice_tier_name(cfg->tier)) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "class set: unknown tier");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "class set: unknown tier");
         return -1;
     }
     cmd m;
@@ -97,7 +97,7 @@ int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_confi
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
         if (!isfinite(nums[i].v)) {
             cmd_clear(&m);
-            err_set(err, SLUICE_ERR_ARGUMENT, "class set: %s is not a finite number", nums[i].name);
+            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "class set: %s is not a finite number", nums[i].name);
             return -1;
         }
         cmd_str(&m, nums[i].name);
@@ -112,7 +112,7 @@ int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_confi
 }
 
 int sluice_class_get(sluice_client *c, const char *cls, sluice_class_config *out, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     cmd m;
     if (cmd_class_call(&m, "sluice_class_get", c, cls, 0, err) < 0) return -1;
     redisReply *r = client_run(c, &m, "class get", err);
@@ -146,7 +146,7 @@ int sluice_class_get(sluice_client *c, const char *cls, sluice_class_config *out
     }
     freeReplyObject(r);
     if (bad) {
-        err_set(err, SLUICE_ERR_PROTOCOL, "class get: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "class get: unexpected reply");
         return -1;
     }
     return 0;
@@ -162,7 +162,7 @@ static int registry(sluice_client *c, const char *verb, const char *cls, sluice_
 }
 
 int sluice_class_delete(sluice_client *c, const char *cls, int force, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     cmd m;
     if (cmd_class_call(&m, "sluice_class_delete", c, cls, 1, err) < 0) return -1;
     cmd_str(&m, force ? "1" : "0");
@@ -171,7 +171,7 @@ int sluice_class_delete(sluice_client *c, const char *cls, int force, sluice_err
 }
 
 char **sluice_class_list(sluice_client *c, size_t *n, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     *n = 0;
     cmd m;
     cmd_init(&m);
@@ -180,7 +180,7 @@ char **sluice_class_list(sluice_client *c, size_t *n, sluice_error *err) {
     if (!r) return NULL;
     char **out = NULL;
     if (r->type != REDIS_REPLY_ARRAY) {
-        err_set(err, SLUICE_ERR_PROTOCOL, "class list: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "class list: unexpected reply");
     } else if (r->elements > 0) {
         out = calloc(r->elements, sizeof(*out));
         for (size_t i = 0; out && i < r->elements; i++) {
@@ -189,7 +189,7 @@ char **sluice_class_list(sluice_client *c, size_t *n, sluice_error *err) {
                 out = NULL;
             }
         }
-        if (!out) err_set(err, SLUICE_ERR_NOMEM, "class list: out of memory");
+        if (!out) sluice_error_set(err, SLUICE_ERR_NOMEM, "class list: out of memory");
         else *n = r->elements;
     }
     freeReplyObject(r);
@@ -203,7 +203,7 @@ void sluice_strings_free(char **strings, size_t n) {
 }
 
 int sluice_class_stats_get(sluice_client *c, const char *cls, sluice_class_stats *out, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     memset(out, 0, sizeof(*out));
     if (sluice_name_check(cls, err) < 0) return -1;
     cmd m;
@@ -222,7 +222,7 @@ int sluice_class_stats_get(sluice_client *c, const char *cls, sluice_class_stats
               reply_int(r->element[2], &out->leased) | reply_int(r->element[3], &out->dead);
         for (size_t i = 0; i < nslots; i++) rc |= reply_int(r->element[5 + 2 * i], slots[i]);
     }
-    if (rc) err_set(err, SLUICE_ERR_PROTOCOL, "stats: unexpected reply");
+    if (rc) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "stats: unexpected reply");
     freeReplyObject(r);
     return rc ? -1 : 0;
 }

@@ -15,18 +15,18 @@ int ns_check(const char *ns, sluice_error *err) {
         ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
              ch == '-' || ch == '.' || ch == ':';
     }
-    if (!ok) err_set(err, SLUICE_ERR_ARGUMENT, "namespace must be 1..64 of [A-Za-z0-9_.:-]");
+    if (!ok) sluice_error_set(err, SLUICE_ERR_ARGUMENT, "namespace must be 1..64 of [A-Za-z0-9_.:-]");
     return ok ? 0 : -1;
 }
 
 sluice_client *sluice_client_connect(const char *url, const char *ns, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!ns || !*ns) ns = getenv("SLUICE_NAMESPACE");
     if (!ns || !*ns) ns = SLUICE_DEFAULT_NAMESPACE;
     if (ns_check(ns, err) < 0) return NULL;
     sluice_client *c = calloc(1, sizeof(*c));
     if (!c) {
-        err_set(err, SLUICE_ERR_NOMEM, "cannot allocate a client");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "cannot allocate a client");
         return NULL;
     }
     c->timeout_ms = 5000;
@@ -46,17 +46,17 @@ void sluice_client_free(sluice_client *c) {
 }
 
 int sluice_client_set_name(sluice_client *c, const char *name, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n > NAME_MAX_LEN) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "client name must be 1..64 bytes");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "client name must be 1..64 bytes");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
         char ch = name[i];
         if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') && !(ch >= '0' && ch <= '9') &&
             !strchr("_.:@-", ch)) {
-            err_set(err, SLUICE_ERR_ARGUMENT, "client name may hold only [A-Za-z0-9_.:@-]");
+            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "client name may hold only [A-Za-z0-9_.:@-]");
             return -1;
         }
     }
@@ -73,9 +73,9 @@ int sluice_client_set_name(sluice_client *c, const char *name, sluice_error *err
 }
 
 int sluice_client_set_timeout(sluice_client *c, int64_t ms, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (ms < 1 || ms > 3600000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "timeout must be 1..3600000 ms");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "timeout must be 1..3600000 ms");
         return -1;
     }
     c->timeout_ms = ms;

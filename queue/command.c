@@ -133,7 +133,7 @@ void sluice_command_free(sluice_command *c) {
 
 static sluice_command *finish(sluice_command *c, sluice_error *err) {
     if (c->m.failed) {
-        err_set(err, SLUICE_ERR_NOMEM, "out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "out of memory");
         sluice_command_free(c);
         return NULL;
     }
@@ -143,7 +143,7 @@ static sluice_command *finish(sluice_command *c, sluice_error *err) {
 static sluice_command *alloc(const char *ns, sluice_error *err) {
     if (ns_check(ns, err) < 0) return NULL;
     sluice_command *c = calloc(1, sizeof(*c));
-    if (!c) err_set(err, SLUICE_ERR_NOMEM, "out of memory");
+    if (!c) sluice_error_set(err, SLUICE_ERR_NOMEM, "out of memory");
     return c;
 }
 
@@ -162,10 +162,10 @@ void cmd_claim(cmd *m, const char *ns, const char *cls, const char *consumer, si
 
 sluice_command *sluice_command_claim(const char *ns, const char *cls, const char *consumer, size_t max,
                                      int busy, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (sluice_name_check(cls, err) < 0) return NULL;
     if (max < 1 || max > SLUICE_BATCH_MAX) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "claim: max must be 1..%d", SLUICE_BATCH_MAX);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "claim: max must be 1..%d", SLUICE_BATCH_MAX);
         return NULL;
     }
     sluice_command *c = alloc(ns, err);
@@ -186,14 +186,14 @@ static sluice_command *lease_cmd(const char *fn, const char *ns, const char *id,
 }
 
 sluice_command *sluice_command_ack(const char *ns, const char *id, int64_t token, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     sluice_command *c = lease_cmd("sluice_ack", ns, id, token, err);
     return c ? finish(c, err) : NULL;
 }
 
 sluice_command *sluice_command_fail(const char *ns, const char *id, int64_t token, const char *reason,
                                     sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     sluice_command *c = lease_cmd("sluice_fail", ns, id, token, err);
     if (!c) return NULL;
     cmd_str(&c->m, reason ? reason : "");
@@ -202,7 +202,7 @@ sluice_command *sluice_command_fail(const char *ns, const char *id, int64_t toke
 
 sluice_command *sluice_command_extend(const char *ns, const char *id, int64_t token, int64_t ms,
                                       sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     sluice_command *c = lease_cmd("sluice_extend", ns, id, token, err);
     if (!c) return NULL;
     cmd_int(&c->m, ms);
@@ -210,7 +210,7 @@ sluice_command *sluice_command_extend(const char *ns, const char *id, int64_t to
 }
 
 sluice_command *sluice_command_release(const char *ns, const char *id, int64_t token, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     sluice_command *c = lease_cmd("sluice_release", ns, id, token, err);
     return c ? finish(c, err) : NULL;
 }

@@ -65,7 +65,7 @@ static int ensure_functions(redisContext *ctx, sluice_error *err) {
     const char *ver[] = {"FCALL_RO", "sluice_version", "0"};
     redisReply *r = raw(ctx, 3, ver, NULL);
     if (!r) {
-        err_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
+        sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
         return -1;
     }
     int load = r->type != REDIS_REPLY_INTEGER || r->integer < sluice_functions_version;
@@ -80,7 +80,7 @@ static int ensure_functions(redisContext *ctx, sluice_error *err) {
     const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", sluice_functions_lua};
     r = raw(ctx, 4, argv, NULL);
     if (!r) {
-        err_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
+        sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -95,7 +95,7 @@ static int ensure_functions(redisContext *ctx, sluice_error *err) {
 static int simple(redisContext *ctx, int argc, const char **argv, const char *what, sluice_error *err) {
     redisReply *r = raw(ctx, argc, argv, NULL);
     if (!r) {
-        err_set(err, SLUICE_ERR_UNREACHABLE, "%s: %s", what, ctx->errstr);
+        sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s: %s", what, ctx->errstr);
         return -1;
     }
     int rc = 0;
@@ -120,14 +120,14 @@ int connection_open(sluice_client *c, sluice_error *err) {
     redisContext *ctx = c->url.is_unix ? redisConnectUnixWithTimeout(c->url.path, tv)
                                        : redisConnectWithTimeout(c->url.host, c->url.port, tv);
     if (!ctx) {
-        err_set(err, SLUICE_ERR_NOMEM, "cannot allocate a redis context");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "cannot allocate a redis context");
         return -1;
     }
     if (ctx->err) {
         if (c->url.is_unix)
-            err_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at unix:%s: %s", c->url.path, ctx->errstr);
+            sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at unix:%s: %s", c->url.path, ctx->errstr);
         else
-            err_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at %s:%d: %s", c->url.host, c->url.port,
+            sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at %s:%d: %s", c->url.host, c->url.port,
                     ctx->errstr);
         redisFree(ctx);
         return -1;
@@ -159,7 +159,7 @@ int connection_open(sluice_client *c, sluice_error *err) {
 }
 
 static void broken(sluice_client *c, const char *what, sluice_error *err) {
-    err_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis: %s", what,
+    sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis: %s", what,
             c->ctx->errstr[0] ? c->ctx->errstr : "connection closed");
     redisFree(c->ctx);
     c->ctx = NULL;
@@ -177,7 +177,7 @@ static redisReply *settle(redisReply *r, const char *what, sluice_error *err) {
 
 redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err) {
     if (m->failed) {
-        err_set(err, SLUICE_ERR_NOMEM, "%s: out of memory", what);
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "%s: out of memory", what);
         return NULL;
     }
     if (!c->ctx && connection_open(c, err) < 0) return NULL;
@@ -203,12 +203,12 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
                     sluice_error *err) {
     for (size_t i = 0; i < n; i++) {
         replies[i] = NULL;
-        err_reset(&errs[i]);
+        sluice_error_reset(&errs[i]);
     }
     if (!c->ctx && connection_open(c, err) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
         if (cmds[i].failed) {
-            err_set(err, SLUICE_ERR_NOMEM, "out of memory");
+            sluice_error_set(err, SLUICE_ERR_NOMEM, "out of memory");
             return -1;
         }
     }
@@ -222,7 +222,7 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
         int rc = redisGetReply(c->ctx, &r);
         guard_off(&g);
         if (rc != REDIS_OK) {
-            for (size_t j = i; j < n; j++) err_set(&errs[j], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
+            for (size_t j = i; j < n; j++) sluice_error_set(&errs[j], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
             broken(c, "pipeline", err);
             return -1;
         }
@@ -234,11 +234,11 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
         if (ensure_functions(c->ctx, err) < 0) return -1;
         for (size_t i = 0; i < n; i++) {
             if (replies[i] || !strstr(errs[i].text, "Function not found")) continue;
-            err_reset(&errs[i]);
+            sluice_error_reset(&errs[i]);
             cmd *m = (cmd *)&cmds[i];
             void *r = raw(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
             if (!r) {
-                err_set(&errs[i], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
+                sluice_error_set(&errs[i], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
                 broken(c, "pipeline", err);
                 return -1;
             }

@@ -9,11 +9,11 @@
 
 sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offset, size_t count, size_t *n,
                                   sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     *n = 0;
     if (sluice_name_check(cls, err) < 0) return NULL;
     if (count < 1 || count > SLUICE_BATCH_MAX) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "dead list: count must be 1..%d", SLUICE_BATCH_MAX);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "dead list: count must be 1..%d", SLUICE_BATCH_MAX);
         return NULL;
     }
     cmd m;
@@ -28,7 +28,7 @@ sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offs
     sluice_job_info *out = NULL;
     int bad = r->type != REDIS_REPLY_ARRAY || r->elements % 5 != 0;
     if (!bad && k > 0 && !(out = calloc(k, sizeof(*out)))) {
-        err_set(err, SLUICE_ERR_NOMEM, "dead list: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "dead list: out of memory");
         freeReplyObject(r);
         return NULL;
     }
@@ -47,7 +47,7 @@ sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offs
     freeReplyObject(r);
     if (bad) {
         sluice_job_info_array_free(out, k);
-        err_set(err, SLUICE_ERR_PROTOCOL, "dead list: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "dead list: unexpected reply");
         return NULL;
     }
     *n = k;
@@ -56,13 +56,13 @@ sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offs
 
 static int dead_op(sluice_client *c, const char *fn, const char *what, const char *cls, const char *id,
                    int64_t *count, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (sluice_name_check(cls, err) < 0) return -1;
     if (id) {
         char owner[SLUICE_ID_MAX];
         if (id_split(id, owner, err) < 0) return -1;
         if (strcmp(owner, cls) != 0) {
-            err_set(err, SLUICE_ERR_ARGUMENT, "%s: the job id names another class", what);
+            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "%s: the job id names another class", what);
             return -1;
         }
     }
@@ -76,7 +76,7 @@ static int dead_op(sluice_client *c, const char *fn, const char *what, const cha
     if (!r) return -1;
     int64_t k = 0;
     int rc = reply_int(r, &k);
-    if (rc < 0) err_set(err, SLUICE_ERR_PROTOCOL, "%s: unexpected reply", what);
+    if (rc < 0) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "%s: unexpected reply", what);
     else if (count) *count = k;
     freeReplyObject(r);
     return rc;

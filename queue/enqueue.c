@@ -25,32 +25,32 @@ static int depth_ok(json_t *v, int depth) {
 }
 
 int sluice_payload_check(const char *payload, size_t len, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!payload) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: missing");
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: missing");
         return -1;
     }
     if (len > SLUICE_PAYLOAD_HARD_MAX) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: %zu bytes is over the %d-byte cap", len,
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: %zu bytes is over the %d-byte cap", len,
                 SLUICE_PAYLOAD_HARD_MAX);
         return -1;
     }
     if (memchr(payload, '\0', len)) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: contains a NUL byte");
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: contains a NUL byte");
         return -1;
     }
     json_error_t jerr;
     json_t *v = json_loadb(payload, len, 0, &jerr);
     if (!v) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: not JSON (%s at byte %d)", jerr.text, jerr.position);
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: not JSON (%s at byte %d)", jerr.text, jerr.position);
         return -1;
     }
     int rc = 0;
     if (!json_is_object(v)) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: not a JSON object");
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: not a JSON object");
         rc = -1;
     } else if (!depth_ok(v, 1)) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: nested deeper than %d", SLUICE_PAYLOAD_MAX_DEPTH);
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: nested deeper than %d", SLUICE_PAYLOAD_MAX_DEPTH);
         rc = -1;
     }
     json_decref(v);
@@ -71,7 +71,7 @@ int opts_check(const sluice_enqueue_opts *o, sluice_error *err) {
     else if (o->unique && strlen(o->unique) > 256) bad = "unique key must be at most 256 bytes";
     else if (o->cost < 0 || o->cost > 1000000) bad = "cost must be 1..1000000";
     if (bad) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "invalid option: %s", bad);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid option: %s", bad);
         return -1;
     }
     return 0;
@@ -99,12 +99,12 @@ static const sluice_enqueue_opts *opts_at(const sluice_enqueue_opts *opts, int e
 int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n, const char *const *payloads,
                         const sluice_enqueue_opts *opts, int opts_each, char (*ids)[SLUICE_ID_MAX],
                         size_t *done, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (done) *done = 0;
     if (sluice_name_check(cls, err) < 0) return -1;
     if (n == 0) return 0;
     if (!payloads) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "enqueue: no payloads");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "enqueue: no payloads");
         return -1;
     }
     for (size_t i = 0; i < n; i++) {
@@ -124,7 +124,7 @@ int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n, const char 
     sluice_error *errs = calloc(nbatch, sizeof(*errs));
     int rc = -1;
     if (!cmds || !replies || !errs) {
-        err_set(err, SLUICE_ERR_NOMEM, "enqueue: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "enqueue: out of memory");
         goto out;
     }
     for (size_t b = 0; b < nbatch; b++) {
@@ -134,19 +134,19 @@ int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n, const char 
         for (size_t i = from; i < to; i++) add_job(&cmds[b], payloads[i], opts_at(opts, opts_each, i));
     }
     sluice_error link;
-    err_reset(&link);
+    sluice_error_reset(&link);
     client_pipeline(c, cmds, nbatch, replies, errs, &link);
     size_t count = 0;
     for (size_t b = 0; b < nbatch; b++) {
         redisReply *r = replies[b];
         size_t from = b * SLUICE_BATCH_MAX, want = n - from < SLUICE_BATCH_MAX ? n - from : SLUICE_BATCH_MAX;
         if (!r) {
-            if (errs[b].code) err_set(err, errs[b].code, "enqueue: %s", errs[b].text);
-            else err_set(err, link.code ? link.code : SLUICE_ERR_UNREACHABLE, "enqueue: %s", link.text);
+            if (errs[b].code) sluice_error_set(err, errs[b].code, "enqueue: %s", errs[b].text);
+            else sluice_error_set(err, link.code ? link.code : SLUICE_ERR_UNREACHABLE, "enqueue: %s", link.text);
             continue;
         }
         if (r->type != REDIS_REPLY_ARRAY || r->elements != want) {
-            err_set(err, SLUICE_ERR_PROTOCOL, "enqueue: unexpected reply");
+            sluice_error_set(err, SLUICE_ERR_PROTOCOL, "enqueue: unexpected reply");
             continue;
         }
         for (size_t i = 0; i < want; i++)

@@ -11,14 +11,14 @@
 
 static int duration_ok(int64_t ms, sluice_error *err) {
     if (ms < 0 || ms > 31536000000LL) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "duration must be 0..31536000000 ms");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "duration must be 0..31536000000 ms");
         return -1;
     }
     return 0;
 }
 
 int sluice_class_pause(sluice_client *c, const char *cls, int64_t for_ms, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     cmd m;
     if (duration_ok(for_ms, err) < 0 || cmd_class_call(&m, "sluice_pause", c, cls, 1, err) < 0) return -1;
     cmd_int(&m, for_ms);
@@ -26,16 +26,16 @@ int sluice_class_pause(sluice_client *c, const char *cls, int64_t for_ms, sluice
 }
 
 int sluice_class_resume(sluice_client *c, const char *cls, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     cmd m;
     if (cmd_class_call(&m, "sluice_resume", c, cls, 1, err) < 0) return -1;
     return client_run_ok(c, &m, "resume", err);
 }
 
 int sluice_class_pin(sluice_client *c, const char *cls, double fraction, int64_t for_ms, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!(fraction >= 0 && fraction <= 1)) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "fraction must be within [0,1]");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "fraction must be within [0,1]");
         return -1;
     }
     cmd m;
@@ -46,14 +46,14 @@ int sluice_class_pin(sluice_client *c, const char *cls, double fraction, int64_t
 }
 
 int sluice_class_unpin(sluice_client *c, const char *cls, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     cmd m;
     if (cmd_class_call(&m, "sluice_unpin", c, cls, 1, err) < 0) return -1;
     return client_run_ok(c, &m, "unpin", err);
 }
 
 int sluice_gate_get(sluice_client *c, const char *cls, sluice_gate_info *g, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     memset(g, 0, sizeof(*g));
     cmd m;
     if (cmd_class_call(&m, "sluice_gate", c, cls, 0, err) < 0) return -1;
@@ -76,7 +76,7 @@ int sluice_gate_get(sluice_client *c, const char *cls, sluice_gate_info *g, slui
     }
     freeReplyObject(r);
     if (bad) {
-        err_set(err, SLUICE_ERR_PROTOCOL, "gate: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "gate: unexpected reply");
         return -1;
     }
     return 0;
@@ -84,9 +84,9 @@ int sluice_gate_get(sluice_client *c, const char *cls, sluice_gate_info *g, slui
 
 int sluice_gate_govern(sluice_client *c, const char *cls, int64_t epoch, double fraction, int64_t ttl_ms,
                        const char *reason, int shadow, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!(fraction >= 0 && fraction <= 1)) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "fraction must be within [0,1]");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "fraction must be within [0,1]");
         return -1;
     }
     cmd m;
@@ -100,7 +100,7 @@ int sluice_gate_govern(sluice_client *c, const char *cls, int64_t epoch, double 
 }
 
 int sluice_gate_ungovern(sluice_client *c, const char *cls, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     cmd m;
     if (cmd_class_call(&m, "sluice_ungovern", c, cls, 0, err) < 0) return -1;
     return client_run_ok(c, &m, "ungovern", err);

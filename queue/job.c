@@ -79,14 +79,14 @@ int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
         ok = sluice_name_check(cls, NULL) == 0;
     }
     if (!ok) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "invalid job id: expected <class>:<number>");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid job id: expected <class>:<number>");
         return -1;
     }
     return 0;
 }
 
 int sluice_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     return id_split(id, cls, err);
 }
 
@@ -112,7 +112,7 @@ static const struct {
               {"dead", SLUICE_JOB_DEAD},       {"done", SLUICE_JOB_DONE}};
 
 int sluice_job_lookup(sluice_client *c, const char *id, sluice_job_info *info, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     memset(info, 0, sizeof(*info));
     redisReply *r = id_call(c, "sluice_job", "job lookup", id, err);
     if (!r) return -1;
@@ -147,14 +147,14 @@ int sluice_job_lookup(sluice_client *c, const char *id, sluice_job_info *info, s
     }
     if (rc < 0) {
         sluice_job_info_clear(info);
-        err_set(err, SLUICE_ERR_PROTOCOL, "job lookup: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "job lookup: unexpected reply");
     }
     freeReplyObject(r);
     return rc;
 }
 
 int sluice_job_cancel(sluice_client *c, const char *id, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     char cls[SLUICE_ID_MAX];
     if (id_split(id, cls, err) < 0) return -1;
     cmd m;

@@ -26,7 +26,7 @@ static redisReply *lease_call(sluice_client *c, const char *fn, const char *what
 
 static int lease_end(sluice_client *c, const char *fn, const char *what, const char *id, int64_t token,
                      sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     redisReply *r = lease_call(c, fn, what, id, token, NULL, 0, 0, err);
     freeReplyObject(r);
     return r ? 0 : -1;
@@ -38,13 +38,13 @@ int sluice_ack(sluice_client *c, const char *id, int64_t token, sluice_error *er
 
 int sluice_fail(sluice_client *c, const char *id, int64_t token, const char *reason, int64_t *retry_ms,
                 sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     redisReply *r = lease_call(c, "sluice_fail", "fail", id, token, reason ? reason : "", 0, 0, err);
     if (!r) return -1;
     int64_t delay = 0;
     int rc = 0;
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || reply_int(r->element[1], &delay) < 0) {
-        err_set(err, SLUICE_ERR_PROTOCOL, "fail: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "fail: unexpected reply");
         rc = -1;
     } else if (retry_ms) {
         *retry_ms = strcmp(r->element[0]->str, "dead") == 0 ? -1 : delay;
@@ -55,12 +55,12 @@ int sluice_fail(sluice_client *c, const char *id, int64_t token, const char *rea
 
 int sluice_extend(sluice_client *c, const char *id, int64_t token, int64_t ms, int64_t *deadline,
                   sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     redisReply *r = lease_call(c, "sluice_extend", "extend", id, token, NULL, ms, 1, err);
     if (!r) return -1;
     int64_t d;
     int rc = reply_int(r, &d);
-    if (rc < 0) err_set(err, SLUICE_ERR_PROTOCOL, "extend: unexpected reply");
+    if (rc < 0) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "extend: unexpected reply");
     else if (deadline) *deadline = d;
     freeReplyObject(r);
     return rc;

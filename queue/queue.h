@@ -17,10 +17,6 @@
 
 /* ------------------------------- errors ------------------------------ */
 
-void err_reset(sluice_error *err);
-/* Sets code and message unless an error is already set (the first wins). */
-void err_set(sluice_error *err, sluice_error_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Maps a Redis error reply to an error; "what" names the operation. */
 void err_from_reply(sluice_error *err, const redisReply *r, const char *what);
 

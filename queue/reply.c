@@ -57,9 +57,9 @@ char *reply_strdup(const redisReply *r) {
 }
 
 int sluice_reply_check(const redisReply *r, const char *what, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!r) {
-        err_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis", what);
+        sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis", what);
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -73,7 +73,7 @@ int reply_created(redisReply *r, int *created, sluice_error *err) {
     if (!r) return -1;
     int rc = 0;
     if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) {
-        err_set(err, SLUICE_ERR_PROTOCOL, "unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "unexpected reply");
         rc = -1;
     } else if (created) {
         *created = strcmp(r->str, "created") == 0;

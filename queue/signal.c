@@ -28,19 +28,19 @@ static void signal_cmd(cmd *m, sluice_client *c, const char *fn) {
 
 int sluice_signal_define(sluice_client *c, const char *name, const sluice_signal_def *def, int *created,
                          sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (sluice_name_check(name, err) < 0) return -1;
     if (!isfinite(def->target) || !isfinite(def->critical)) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "signal define: target and critical must be finite numbers");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "signal define: target and critical must be finite numbers");
         return -1;
     }
     const char *policy = sluice_on_stale_name(def->on_stale);
     if (!policy) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "signal define: unknown on_stale policy");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "signal define: unknown on_stale policy");
         return -1;
     }
     if (def->period_ms < 0 || def->period_ms > 86400000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "signal define: period must be 0..86400000 ms");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "signal define: period must be 0..86400000 ms");
         return -1;
     }
     cmd m;
@@ -57,14 +57,14 @@ int sluice_signal_define(sluice_client *c, const char *name, const sluice_signal
 }
 
 int sluice_signal_report(sluice_client *c, const char *name, double value, int64_t age_ms, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (sluice_name_check(name, err) < 0) return -1;
     if (!isfinite(value)) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "signal report: value must be a finite number");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "signal report: value must be a finite number");
         return -1;
     }
     if (age_ms < 0 || age_ms > 86400000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "signal report: age must be 0..86400000 ms");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "signal report: age must be 0..86400000 ms");
         return -1;
     }
     cmd m;
@@ -76,7 +76,7 @@ int sluice_signal_report(sluice_client *c, const char *name, double value, int64
 }
 
 int sluice_signal_delete(sluice_client *c, const char *name, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (sluice_name_check(name, err) < 0) return -1;
     cmd m;
     signal_cmd(&m, c, "sluice_signal_delete");
@@ -86,7 +86,7 @@ int sluice_signal_delete(sluice_client *c, const char *name, sluice_error *err) 
 }
 
 sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     *n = 0;
     cmd m;
     signal_cmd(&m, c, "sluice_signal_list");
@@ -99,7 +99,7 @@ sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now
     sluice_signal_info *out = k ? calloc(k, sizeof(*out)) : NULL;
     if (k && !out) {
         freeReplyObject(r);
-        err_set(err, SLUICE_ERR_NOMEM, "signal list: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "signal list: out of memory");
         return NULL;
     }
     for (size_t i = 0; !bad && i < k; i++) {
@@ -119,7 +119,7 @@ sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now
     freeReplyObject(r);
     if (bad) {
         free(out);
-        err_set(err, SLUICE_ERR_PROTOCOL, "signal list: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "signal list: unexpected reply");
         return NULL;
     }
     if (now) *now = t;

@@ -22,9 +22,9 @@ const char *sluice_sim_incident_json(void)
 static int bad(sluice_error *err, const char *path, const char *key, const char *msg)
 {
     if (path[0] && key)
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: %s.%s: %s", path, key, msg);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: %s.%s: %s", path, key, msg);
     else
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: %s: %s", key ? key : path, msg);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: %s: %s", key ? key : path, msg);
     return -1;
 }
 
@@ -436,21 +436,21 @@ static int parse_root(json_t *root, sluice_sim_scenario *s, sluice_error *err)
 sluice_sim_scenario *sluice_sim_scenario_parse(const char *text, sluice_error *err)
 {
     json_error_t je;
-    err_reset(err);
+    sluice_error_reset(err);
     if (!text) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: no text");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: no text");
         return NULL;
     }
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: malformed JSON at line %d column %d: %s",
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: malformed JSON at line %d column %d: %s",
                 je.line, je.column, je.text);
         return NULL;
     }
     sluice_sim_scenario *s = calloc(1, sizeof *s);
     if (!s) {
         json_decref(root);
-        err_set(err, SLUICE_ERR_NOMEM, "scenario: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "scenario: out of memory");
         return NULL;
     }
     if (parse_root(root, s, err) < 0) {
@@ -490,13 +490,13 @@ int sluice_sim_scenario_set_params(sluice_sim_scenario *s, const sluice_law_para
                                    sluice_error *err)
 {
     char why[160];
-    err_reset(err);
+    sluice_error_reset(err);
     if (!s || !p) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: no scenario or params");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: no scenario or params");
         return -1;
     }
     if (sluice_law_params_check(p, why, sizeof why) < 0) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: governor: %s", why);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: governor: %s", why);
         return -1;
     }
     s->params = *p;
@@ -515,17 +515,17 @@ void sluice_sim_scenario_signal(const sluice_sim_scenario *s, int64_t *period_ms
 int sluice_sim_scenario_set_signal_timing(sluice_sim_scenario *s, int64_t period_ms,
                                           int64_t delay_ms, sluice_error *err)
 {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!s) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: no scenario");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: no scenario");
         return -1;
     }
     if (period_ms < s->step_ms || period_ms % s->step_ms != 0 || period_ms > 3600000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: signal.period_ms: must be a multiple of step_ms, at most 3600000");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: signal.period_ms: must be a multiple of step_ms, at most 3600000");
         return -1;
     }
     if (delay_ms < 0 || delay_ms > 3600000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: signal.delay_ms: must be in [0, 3600000]");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: signal.delay_ms: must be in [0, 3600000]");
         return -1;
     }
     /* Keep the staleness rule relative to the timing it was written for. */

@@ -35,7 +35,7 @@ static void governor_cmd(cmd *m, sluice_client *c, const char *fn) {
 }
 
 int sluice_governor_status_get(sluice_client *c, sluice_governor_status *out, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     memset(out, 0, sizeof(*out));
     cmd m;
     governor_cmd(&m, c, "sluice_gov_status");
@@ -50,16 +50,16 @@ int sluice_governor_status_get(sluice_client *c, sluice_governor_status *out, sl
     }
     freeReplyObject(r);
     if (bad) {
-        err_set(err, SLUICE_ERR_PROTOCOL, "governor status: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "governor status: unexpected reply");
         return -1;
     }
     return 0;
 }
 
 int sluice_governor_mode_set(sluice_client *c, sluice_governor_mode mode, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!sluice_governor_mode_name(mode)) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "governor mode: unknown mode");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor mode: unknown mode");
         return -1;
     }
     cmd m;
@@ -71,7 +71,7 @@ int sluice_governor_mode_set(sluice_client *c, sluice_governor_mode mode, sluice
 
 int sluice_governor_lease(sluice_client *c, const char *owner, int64_t ttl_ms, int *held, int64_t *epoch,
                           sluice_governor_mode *mode, char **state, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (state) *state = NULL;
     cmd m;
     governor_cmd(&m, c, "sluice_gov_lease");
@@ -89,7 +89,7 @@ int sluice_governor_lease(sluice_client *c, const char *owner, int64_t ttl_ms, i
     }
     freeReplyObject(r);
     if (bad) {
-        err_set(err, SLUICE_ERR_PROTOCOL, "governor lease: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "governor lease: unexpected reply");
         return -1;
     }
     *held = h == 1;
@@ -97,7 +97,7 @@ int sluice_governor_lease(sluice_client *c, const char *owner, int64_t ttl_ms, i
 }
 
 int sluice_governor_resign(sluice_client *c, const char *owner, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     cmd m;
     governor_cmd(&m, c, "sluice_gov_resign");
     cmd_str(&m, owner);
@@ -106,7 +106,7 @@ int sluice_governor_resign(sluice_client *c, const char *owner, sluice_error *er
 
 int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, const char *state,
                            const char *decision, int64_t history_max, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     cmd m;
     governor_cmd(&m, c, "sluice_gov_commit");
     cmd_str(&m, owner);
@@ -118,10 +118,10 @@ int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, c
 }
 
 char **sluice_governor_history(sluice_client *c, size_t count, size_t *n, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     *n = 0;
     if (count < 1 || count > 100000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "governor history: count must be 1..100000");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor history: count must be 1..100000");
         return NULL;
     }
     cmd m;
@@ -172,10 +172,10 @@ void sluice_governor_opts_init(sluice_governor_opts *o) {
 
 sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const sluice_governor_opts *opts,
                                      sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     size_t n = owner ? strlen(owner) : 0;
     if (!c || n == 0 || n > 128) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "governor: owner must be 1..128 bytes");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: owner must be 1..128 bytes");
         return NULL;
     }
     sluice_governor_opts o;
@@ -183,18 +183,18 @@ sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const 
     else sluice_governor_opts_init(&o);
     char why[128];
     if (sluice_law_params_check(&o.law, why, sizeof(why)) < 0) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "governor: %s", why);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: %s", why);
         return NULL;
     }
     if (o.tick_ms < 10 || o.lease_ms < 100 || o.lease_ms > 600000 || o.gate_ttl_ms < 1 ||
         o.gate_ttl_ms > 86400000 || o.history_max < 1 || o.history_max > 1000000 || o.held_ms < 1 ||
         o.held_ms > 3600000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "governor: tick, lease, gate ttl, history or held out of range");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: tick, lease, gate ttl, history or held out of range");
         return NULL;
     }
     sluice_governor *g = calloc(1, sizeof(*g));
     if (!g) {
-        err_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         return NULL;
     }
     g->c = c;
@@ -229,7 +229,7 @@ static sluice_law_class *load_classes(sluice_governor *g, sluice_governor_mode m
     if (!*names) return NULL;
     sluice_law_class *cls = calloc(*n, sizeof(*cls));
     if (!cls) {
-        err_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         return NULL;
     }
     for (size_t i = 0; i < *n; i++) {
@@ -293,7 +293,7 @@ static void load_waiting(sluice_governor *g, char **names, sluice_law_class *cls
             cmd_str(&cmds[2 * i + 1], "throttled");
         }
         sluice_error link;
-        err_reset(&link);
+        sluice_error_reset(&link);
         client_pipeline(g->c, cmds, 2 * n, replies, errs, &link);
         for (size_t i = 0; i < n; i++) {
             int64_t ready, throttled = 0;
@@ -364,7 +364,7 @@ static char *decision_json(const sluice_governor *g, const sluice_governor_repor
 }
 
 int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     sluice_governor_report r;
     memset(&r, 0, sizeof(r));
     char *state = NULL;
@@ -394,7 +394,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     sluice_signal_info *info = sluice_signal_list(g->c, &nsig, &r.now, err);
     if (!info && err && err->code) goto out;
     if (nsig && !(sig = calloc(nsig, sizeof(*sig)))) {
-        err_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         goto out;
     }
     for (size_t i = 0; i < nsig; i++) sluice_signal_law(&info[i], &sig[i]);
@@ -417,7 +417,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
         if (sluice_law_tick(&g->o.law, &g->st, r.now, sig, nsig, cls, ncls, &d) < 0) {
             char why[160];
             sluice_law_input_check(&g->o.law, &g->st, sig, nsig, cls, ncls, why, sizeof(why));
-            err_set(err, SLUICE_ERR_ARGUMENT, "governor: control law refused its input: %s", why);
+            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: control law refused its input: %s", why);
             goto out;
         }
         for (size_t i = 0; i < ncls; i++) {
@@ -435,7 +435,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     char *text = decision_json(g, &r, &d, sig, nsig, cls, ncls);
     if (!text || sluice_law_state_encode(&g->st, st, sizeof(st)) < 0) {
         free(text);
-        err_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
         goto out;
     }
     free(g->decision);

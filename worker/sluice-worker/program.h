@@ -1,13 +1,13 @@
-/* Private to worker/: what the runtime, the exec handlers and the
- * sluice-worker program share. */
-#ifndef SLUICE_WORKER_RUNTIME_H
-#define SLUICE_WORKER_RUNTIME_H
+/* Private to worker/sluice-worker/: what the program's files share (child
+ * processes, exec handlers, samplers, metrics, config values). */
+#ifndef SLUICE_WORKER_PROGRAM_H
+#define SLUICE_WORKER_PROGRAM_H
 
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "sluice/diskstats.h"
+#include "diskstats.h"
 #include "sluice/worker.h"
 
 struct json_t;

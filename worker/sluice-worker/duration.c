@@ -4,7 +4,7 @@
 #include <jansson.h>
 
 #include "sluice.h"
-#include "runtime.h"
+#include "program.h"
 
 int config_duration(const json_t *v, int64_t lo, int64_t hi, int64_t *ms) {
     int64_t x;

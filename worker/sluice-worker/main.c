@@ -18,7 +18,7 @@
 
 #include "sluice.h"
 #include "sluice/worker.h"
-#include "runtime.h"
+#include "program.h"
 
 #define MAX_HANDLERS 256
 #define GRACE_MAX_MS 86400000 /* a day */
