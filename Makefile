@@ -23,6 +23,9 @@ DEP_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 LUA      := common enqueue claim lease job dead class gate signal governor check
 LUA_SRC  := $(LUA:%=queue/lua/%.lua)
 LIB_SRC  := $(wildcard queue/*.c queue/governor/*.c)
+# The simulator is a library of its own, for sluicectl and the tests only.
+SIM_SRC  := $(wildcard queue/sim/*.c)
+SIM_LIB  := $(BUILD)/lib/libsluice-sim.a
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/functions.o
 LIBA     := $(BUILD)/lib/libsluice.a
 LIBSO    := $(BUILD)/lib/libsluice.so
@@ -43,7 +46,7 @@ TEST_SRC := $(filter-out tests/harness.c,$(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test check deps install clean bench
-all: $(LIBA) $(LIBSO) $(PC) $(if $(WORKER_SRC),$(WORKER_LIB)) $(BINS)
+all: $(LIBA) $(LIBSO) $(PC) $(WORKER_LIB) $(SIM_LIB) $(BINS)
 
 # Installs missing Debian packages (needs root or sudo); a no-op when present.
 deps:
@@ -73,7 +76,11 @@ $(WORKER_LIB): $(WORKER_SRC:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/sluicectl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(LIBA)
+$(SIM_LIB): $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/sluicectl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(SIM_LIB) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
@@ -86,7 +93,7 @@ $(PC): Makefile
 	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: sluice\nDescription: Redis-backed job queue with pressure-aware admission control\nVersion: 0.1.0\nRequires.private: hiredis jansson\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lsluice\nLibs.private: -lm\n' '$(PREFIX)' > $@
 
 # ------------------------------- tests --------------------------------
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(if $(WORKER_SRC),$(WORKER_LIB)) $(LIBA)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(WORKER_LIB) $(SIM_LIB) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) $(MHD_LIBS) -lcmocka -lpthread
 
@@ -157,7 +164,7 @@ MODEL_TEST := $(BUILD)/tests/test_model
 # chaos.o comes last in $^ (after the archives), so the archives go again
 # after it, ahead of hiredis and jansson.
 $(CHAOS_TEST): $(CHAOS_OBJ)
-$(CHAOS_TEST): private DEP_LIBS := $(WORKER_LIB) $(LIBA) $(DEP_LIBS)
+$(CHAOS_TEST): private DEP_LIBS := $(WORKER_LIB) $(SIM_LIB) $(LIBA) $(DEP_LIBS)
 $(CHAOS_TEST): | $(CHAOS_VG)
 
 $(CHAOS_VG): $(BUILD)/obj/tests/chaos/vg_embedded.o $(WORKER_LIB) $(LIBA)

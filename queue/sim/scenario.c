@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "queue.h"
+#include "sluice.h"
 #include "sim.h"
 
 /* ================================================================ default */
