@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sluice/governor.h"
+#include "sluice/law.h"
 
 /* ================================================================ rig */
 

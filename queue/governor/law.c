@@ -3,7 +3,7 @@
  * that grow multiplicatively far below the band, and a bounded wait for the
  * database to show the last change. Pure: no I/O, no clock, no Redis. The
  * rules and their defaults are in docs/governor.md. */
-#include "sluice/governor.h"
+#include "sluice/law.h"
 
 #include <jansson.h>
 #include <math.h>
