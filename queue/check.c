@@ -196,7 +196,7 @@ sluice_check *sluice_namespace_check(sluice_client *c, const char *const *classe
     free(cmds);
     free(replies);
     free(errs);
-    sluice_strings_free(registry, nreg);
+    sluice_class_list_free(registry, nreg);
     if (!ok) {
         sluice_check_free(k);
         return NULL;

@@ -7,20 +7,19 @@
 
 #include "queue.h"
 
-static const char *const tier_names[SLUICE_TIERS] = {"critical", "high", "normal", "low"};
+#define TIER_NAME(constant, name) [constant] = name,
+static const char *const tier_names[] = {SLUICE_TIER_LIST(TIER_NAME)};
 
 const char *sluice_tier_name(sluice_tier t) {
-    return (unsigned)t < SLUICE_TIERS ? tier_names[t] : NULL;
+    return word_of(tier_names, NWORDS(tier_names), (int)t);
 }
 
-int sluice_tier_parse(const char *name, sluice_tier *out) {
-    for (int i = 0; name && i < SLUICE_TIERS; i++) {
-        if (strcmp(name, tier_names[i]) == 0) {
-            *out = (sluice_tier)i;
-            return 0;
-        }
-    }
-    return -1;
+int sluice_tier_parse(const char *name, sluice_tier *out, sluice_error *err) {
+    sluice_error_reset(err);
+    int i = word_index(tier_names, NWORDS(tier_names), name, "tier", err);
+    if (i < 0) return -1;
+    *out = (sluice_tier)i;
+    return 0;
 }
 
 /* ----------------------------- validation ---------------------------- */
@@ -125,7 +124,7 @@ int sluice_class_get(sluice_client *c, const char *cls, sluice_class_config *out
         double d = 0;
         int64_t n = 0;
         if (!f) bad = 1;
-        else if (strcmp(f, "tier") == 0) bad = !v->str || sluice_tier_parse(v->str, &out->tier) < 0;
+        else if (strcmp(f, "tier") == 0) bad = !v->str || sluice_tier_parse(v->str, &out->tier, NULL) < 0;
         else if (strcmp(f, "max_rate") == 0) bad = reply_num(v, &out->max_rate);
         else if (strcmp(f, "burst") == 0) bad = reply_num(v, &out->burst);
         else if (strcmp(f, "floor") == 0) bad = reply_num(v, &out->floor);
@@ -185,7 +184,7 @@ char **sluice_class_list(sluice_client *c, size_t *n, sluice_error *err) {
         out = calloc(r->elements, sizeof(*out));
         for (size_t i = 0; out && i < r->elements; i++) {
             if (!(out[i] = reply_strdup(r->element[i]))) {
-                sluice_strings_free(out, i);
+                strings_free(out, i);
                 out = NULL;
             }
         }
@@ -196,10 +195,8 @@ char **sluice_class_list(sluice_client *c, size_t *n, sluice_error *err) {
     return out;
 }
 
-void sluice_strings_free(char **strings, size_t n) {
-    if (!strings) return;
-    for (size_t i = 0; i < n; i++) free(strings[i]);
-    free(strings);
+void sluice_class_list_free(char **names, size_t n) {
+    strings_free(names, n);
 }
 
 int sluice_class_stats_get(sluice_client *c, const char *cls, sluice_class_stats *out, sluice_error *err) {

@@ -10,6 +10,7 @@
 #include <hiredis/hiredis.h>
 
 #include "sluice.h"
+#include "words.h"
 
 #define CLASS_NKEYS 13
 #define NAME_MAX_LEN 64
@@ -105,6 +106,8 @@ int reply_num(const redisReply *r, double *out);
 /* A string element copied into buf (truncated); returns 0 or -1. */
 int reply_strcpy(const redisReply *r, char *buf, size_t len);
 char *reply_strdup(const redisReply *r);
+/* Frees an array of n NEW strings and the array; NULL is a no-op. */
+void strings_free(char **strings, size_t n);
 /* The reply "created" or "updated" into *created (may be NULL); frees r.
  * Returns 0, or -1 (r NULL, or SLUICE_ERR_PROTOCOL). */
 int reply_created(redisReply *r, int *created, sluice_error *err);

@@ -62,10 +62,11 @@ int sluice_class_get(sluice_client *c, const char *cls, sluice_class_config *out
 int sluice_class_delete(sluice_client *c, const char *cls, int force, sluice_error *err);
 
 /* The declared classes, sorted: a NEW array of *n NEW strings (free with
- * sluice_strings_free), or NULL with *n 0 (err tells whether it failed). */
+ * sluice_class_list_free), or NULL with *n 0 (err tells whether it failed). */
 char **sluice_class_list(sluice_client *c, size_t *n, sluice_error *err);
 
-void sluice_strings_free(char **strings, size_t n);
+/* Frees a list from sluice_class_list. NULL is a no-op. */
+void sluice_class_list_free(char **names, size_t n);
 
 
 typedef struct sluice_class_stats {

@@ -41,8 +41,11 @@ typedef enum sluice_governor_mode {
     SLUICE_GOVERNOR_OFF        /* gates carry no governor decision */
 } sluice_governor_mode;
 
+/* "enforce", "shadow" or "off". BORROWED, static; NULL if invalid. */
 const char *sluice_governor_mode_name(sluice_governor_mode m);
-int sluice_governor_mode_parse(const char *s, sluice_governor_mode *out);
+/* Parses a mode name into *out. Returns 0, or -1 with SLUICE_ERR_ARGUMENT
+ * (an unknown name; *out unchanged). */
+int sluice_governor_mode_parse(const char *s, sluice_governor_mode *out, sluice_error *err);
 
 typedef struct sluice_governor_status {
     char leader[129];          /* "" when no live lease */
@@ -74,8 +77,11 @@ int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, c
                            const char *decision, int64_t history_max, sluice_error *err);
 
 /* The newest "count" history decisions (JSON texts), newest first: a NEW
- * array of NEW strings (sluice_strings_free), or NULL with *n 0. */
-char **sluice_governor_history(sluice_client *c, size_t count, size_t *n, sluice_error *err);
+ * array of NEW strings (sluice_governor_history_free), or NULL with *n 0. */
+char **sluice_governor_history_list(sluice_client *c, size_t count, size_t *n, sluice_error *err);
+
+/* Frees a list from sluice_governor_history_list. NULL is a no-op. */
+void sluice_governor_history_free(char **decisions, size_t n);
 
 
 /* ------------------------------- the loop ------------------------------ */

@@ -98,7 +98,8 @@ typedef enum sluice_job_state {
     SLUICE_JOB_DONE
 } sluice_job_state;
 
-/* "unknown", "delayed", "ready", "leased", "dead", "done". BORROWED, static. */
+/* "unknown", "delayed", "ready", "leased", "dead", "done". BORROWED, static;
+ * NULL if invalid. */
 const char *sluice_job_state_name(sluice_job_state state);
 
 /* A claimed job: an opaque handle, NEW from sluice_claim, freed with
@@ -223,7 +224,7 @@ int sluice_release(sluice_client *c, const char *id, int64_t token, sluice_error
 /* Looks a job up by id. Fills *info (release with sluice_job_info_clear);
  * info->state is SLUICE_JOB_UNKNOWN for a job that is gone or never was.
  * Returns 0, or -1 (a malformed id gives SLUICE_ERR_ARGUMENT). */
-int sluice_job_lookup(sluice_client *c, const char *id, sluice_job_info *info, sluice_error *err);
+int sluice_job_get(sluice_client *c, const char *id, sluice_job_info *info, sluice_error *err);
 
 /* Cancels a waiting (ready or delayed) job, audited under the client's
  * name. Returns 0, or -1 with SLUICE_ERR_NOT_FOUND, SLUICE_ERR_BUSY (leased)
@@ -233,13 +234,13 @@ int sluice_job_cancel(sluice_client *c, const char *id, sluice_error *err);
 /* Depths and counters. The counters add up: enqueued - acked - cancelled -
  * purged - dead_dropped = ready + delayed + leased + dead. */
 /* Lists dead jobs, newest first, from "offset", at most "count" (1..1000).
- * Returns a NEW array of *n infos (free with sluice_job_info_array_free), or
+ * Returns a NEW array of *n infos (free with sluice_dead_list_free), or
  * NULL: then *n is 0, and err tells whether it failed. */
 sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offset, size_t count,
                                   size_t *n, sluice_error *err);
 
 /* Frees an array from sluice_dead_list. NULL is a no-op. */
-void sluice_job_info_array_free(sluice_job_info *infos, size_t n);
+void sluice_dead_list_free(sluice_job_info *infos, size_t n);
 
 /* Sends a dead job ("id"), or every dead job of the class (id NULL, up to
  * 1000 a call), back to ready with its attempts and reclaims reset; audited.
@@ -255,7 +256,7 @@ int sluice_dead_purge(sluice_client *c, const char *cls, const char *id, int64_t
 
 /* Parses a job id into its class name (into "cls", SLUICE_ID_MAX bytes).
  * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
-int sluice_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
+int sluice_job_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
 
 #ifdef __cplusplus
 }

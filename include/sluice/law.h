@@ -33,9 +33,9 @@ typedef enum sluice_on_stale {
 /* "assume-pressure", "hold" or "ignore". BORROWED, static; NULL if invalid. */
 const char *sluice_on_stale_name(sluice_on_stale policy);
 
-/* Parses one of the names above into *out. Returns 0, or -1 for an unknown
- * name or a NULL argument (*out is then unchanged). */
-int sluice_on_stale_parse(const char *s, sluice_on_stale *out);
+/* Parses one of the names above into *out. Returns 0, or -1 with
+ * SLUICE_ERR_ARGUMENT (an unknown name; *out unchanged). */
+int sluice_on_stale_parse(const char *s, sluice_on_stale *out, sluice_error *err);
 
 /* One declared signal and its latest value: input to sluice_law_tick. A
  * value stands until it is replaced or goes stale. */
@@ -96,10 +96,9 @@ typedef struct sluice_law_params {
 /* Fills *p with the defaults (docs/governor.md, "Parameters"). */
 void sluice_law_params_default(sluice_law_params *p);
 
-/* Checks every field's range. Returns 0, or -1 and writes a one-line message
- * naming the first bad field into "why" (caller-owned, may be NULL, always
- * NUL-terminated when whylen > 0). */
-int sluice_law_params_check(const sluice_law_params *p, char *why, size_t whylen);
+/* Checks every field's range. Returns 0, or -1 with SLUICE_ERR_ARGUMENT
+ * naming the first bad field. */
+int sluice_law_params_check(const sluice_law_params *p, sluice_error *err);
 
 /* The name of the i-th param (from 0, in the order above), NULL past the
  * last. BORROWED, static. */
@@ -110,11 +109,10 @@ const char *sluice_law_param_name(size_t i);
 double sluice_law_param_get(const sluice_law_params *p, size_t i);
 
 /* Sets the param "name" to "value"; a *_ms param takes a whole number of
- * ms. Ranges are left to sluice_law_params_check. Returns 0, or -1 with a
- * message in "why" (an unknown name, listing the known ones, or a
+ * ms. Ranges are left to sluice_law_params_check. Returns 0, or -1 with
+ * SLUICE_ERR_ARGUMENT (an unknown name, listing the known ones, or a
  * fractional or out-of-range ms) and *p unchanged. */
-int sluice_law_param_set(sluice_law_params *p, const char *name, double value, char *why,
-                         size_t whylen);
+int sluice_law_param_set(sluice_law_params *p, const char *name, double value, sluice_error *err);
 
 /* ---------------------------------------------------------------- thresholds */
 
@@ -130,10 +128,12 @@ typedef struct sluice_law_thresholds {
 /* Fills *out for signal s under params p (NULL: defaults), and, when "text"
  * is not NULL, writes the rule in words: "raise below 1.8, cut above 2,
  * floors at 20" ("raise above 55, cut below 50, floors at 20" when lower is
- * worse), numbers in %g. Returns 0, or -1 for invalid params or signal
- * (then *out and text are unchanged). The one wording every tool shows. */
+ * worse), numbers in %g. Returns 0, or -1 with SLUICE_ERR_ARGUMENT for
+ * invalid params or signal (then *out and text are unchanged). The one
+ * wording every tool shows. */
 int sluice_law_signal_thresholds(const sluice_law_params *p, const sluice_law_signal *s,
-                                 sluice_law_thresholds *out, char *text, size_t textlen);
+                                 sluice_law_thresholds *out, char *text, size_t textlen,
+                                 sluice_error *err);
 
 /* ---------------------------------------------------------------- classes */
 
@@ -194,18 +194,18 @@ void sluice_law_state_init(sluice_law_state *st);
  * {"v":3,"ticks":28,"last_tick_ms":28000,"has_change":true,
  *  "last_change_ms":26000,"last_action":"raise","last_pressure":0.33,
  *  "calm":true,"calm_since_ms":16000,"has_reading":true,"smoothed":0.41}.
- * Numbers round-trip exactly. Returns 0, or -1 if buf is too small, an
- * argument is NULL or the state is corrupt (e.g. a non-finite number); then
- * buf holds "" when len > 0. */
-int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len);
+ * Numbers round-trip exactly. Returns 0, or -1 with SLUICE_ERR_ARGUMENT if
+ * buf is too small, an argument is NULL or the state is corrupt (e.g. a
+ * non-finite number), SLUICE_ERR_NOMEM; then buf holds "" when len > 0. */
+int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len, sluice_error *err);
 
 /* Parses text produced by sluice_law_state_encode into *st. Unknown members
  * are ignored. States of earlier laws (written by a leader not yet upgraded)
  * are accepted: "v":2 keeps its smoothed pressure, "v":1 has none, so the
- * next value starts it. Returns 0, or -1 for NULL arguments, malformed or
- * truncated JSON, a missing member, a wrong type or an out-of-range value;
- * *st is then unchanged. */
-int sluice_law_state_decode(const char *text, sluice_law_state *st);
+ * next value starts it. Returns 0, or -1 with SLUICE_ERR_ARGUMENT for NULL
+ * arguments, malformed or truncated JSON, a missing member, a wrong type or
+ * an out-of-range value; *st is then unchanged. */
+int sluice_law_state_decode(const char *text, sluice_law_state *st, sluice_error *err);
 
 /* ---------------------------------------------------------------- tick */
 
@@ -230,25 +230,26 @@ typedef struct sluice_law_decision {
 } sluice_law_decision;
 
 /* Checks everything sluice_law_tick would reject, without running it.
- * "p" may be NULL (defaults). Returns 0, or -1 and a one-line message in
- * "why" (caller-owned, may be NULL). Use it to log why a tick refused. */
+ * "p" may be NULL (defaults). Returns 0, or -1 with SLUICE_ERR_ARGUMENT
+ * naming the first problem. */
 int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *st,
                            const sluice_law_signal *signals, size_t nsig,
-                           const sluice_law_class *classes, size_t ncls,
-                           char *why, size_t whylen);
+                           const sluice_law_class *classes, size_t ncls, sluice_error *err);
 
 /* Runs one tick at now_ms (ms, the Redis server clock): reads
  * signals[0..nsig), updates classes[i].fraction and .reason in place, *st,
  * and *out if out is not NULL. "p" may be NULL for the defaults. Every
- * class's reason is rewritten each tick. Returns 0, or -1 if any argument
- * is invalid (see sluice_law_input_check: st NULL, an array NULL with n > 0,
+ * class's reason is rewritten each tick. Returns 0, or -1 with
+ * SLUICE_ERR_ARGUMENT if any argument is invalid (see
+ * sluice_law_input_check: st NULL, an array NULL with n > 0,
  * a NULL signal name, a floor outside [0,1], a non-finite number, target ==
  * critical or the wrong way round for lower_is_worse, a negative period, a
  * bad enum, bad params, a corrupt state); then nothing, *out included, is
  * modified. */
 int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t now_ms,
                     const sluice_law_signal *signals, size_t nsig,
-                    sluice_law_class *classes, size_t ncls, sluice_law_decision *out);
+                    sluice_law_class *classes, size_t ncls, sluice_law_decision *out,
+                    sluice_error *err);
 
 #ifdef __cplusplus
 }

@@ -54,10 +54,14 @@ typedef struct sluice_signal_info {
     int stale;                 /* no value, or age over stale_after_ms */
 } sluice_signal_info;
 
-/* Every signal, sorted by name: a NEW array (free()) of *n, or NULL with *n
- * 0. "*now" (may be NULL) receives the Redis clock. */
+/* Every signal, sorted by name: a NEW array of *n (free with
+ * sluice_signal_list_free), or NULL with *n 0. "*now" (may be NULL)
+ * receives the Redis clock. */
 sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now,
                                        sluice_error *err);
+
+/* Frees a list from sluice_signal_list. NULL is a no-op. */
+void sluice_signal_list_free(sluice_signal_info *signals, size_t n);
 
 /* The control law's view of a listed signal (sluice/governor.h), e.g. for
  * sluice_law_signal_thresholds. out->name BORROWS in->name. */

@@ -1,4 +1,4 @@
-/* sluicectl class list|get|set|delete, pause, resume, throttle, unthrottle:
+/* sluicectl class list|get|set|delete, pause, resume, pin, unpin:
  * a class's configuration and its gate overrides. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +64,7 @@ static int class_list(ctl *x, int argc, char **argv) {
                    cfg.floor, (long long)cfg.max_queue);
         }
     }
-    sluice_strings_free(names, n);
+    sluice_class_list_free(names, n);
     if (code != EXIT_OK) {
         json_decref(arr);
         return code;
@@ -149,30 +149,30 @@ static int class_set(ctl *x, int argc, char **argv) {
         switch (SET_FIELDS[i].kind) {
         case 't': {
             sluice_tier t;
-            if (sluice_tier_parse(v, &t) < 0)
+            if (sluice_tier_parse(v, &t, NULL) < 0)
                 return ctl_usage("class set", "%s must be critical, high, normal or low, not '%s'", flag, v);
             snprintf(values[n], sizeof(values[n]), "%s", v);
             break;
         }
         case 'r':
-            if (sluice_parse_rate(v, &d) < 0)
+            if (sluice_parse_rate(v, &d, NULL) < 0)
                 return ctl_usage("class set", "%s: invalid rate '%s' (use e.g. 50/s, 3000/m, 100/h)", flag, v);
             ctl_num(d, values[n], sizeof(values[n]));
             break;
         case 'n':
-            if (sluice_parse_number(v, SET_FIELDS[i].lo, SET_FIELDS[i].hi, &d) < 0)
+            if (sluice_parse_number(v, SET_FIELDS[i].lo, SET_FIELDS[i].hi, &d, NULL) < 0)
                 return ctl_usage("class set", "%s: invalid number '%s' (%g..%g)", flag, v, SET_FIELDS[i].lo,
                                  SET_FIELDS[i].hi);
             ctl_num(d, values[n], sizeof(values[n]));
             break;
         case 'i':
-            if (sluice_parse_int(v, (int64_t)SET_FIELDS[i].lo, (int64_t)SET_FIELDS[i].hi, &iv) < 0)
+            if (sluice_parse_int(v, (int64_t)SET_FIELDS[i].lo, (int64_t)SET_FIELDS[i].hi, &iv, NULL) < 0)
                 return ctl_usage("class set", "%s: invalid integer '%s' (%.0f..%.0f)", flag, v, SET_FIELDS[i].lo,
                                  SET_FIELDS[i].hi);
             snprintf(values[n], sizeof(values[n]), "%lld", (long long)iv);
             break;
         default:
-            if (sluice_parse_duration(v, (int64_t)SET_FIELDS[i].hi, &iv) < 0 || iv < (int64_t)SET_FIELDS[i].lo)
+            if (sluice_parse_duration(v, (int64_t)SET_FIELDS[i].hi, &iv, NULL) < 0 || iv < (int64_t)SET_FIELDS[i].lo)
                 return ctl_usage("class set", "%s: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)", flag, v);
             snprintf(values[n], sizeof(values[n]), "%lld", (long long)iv);
             break;
@@ -232,19 +232,19 @@ static int known_class(sluice_client *c, const char *cls) {
 }
 
 static int gate_cmd(ctl *x, const char *name, int argc, char **argv) {
-    int is_for = !strcmp(name, "pause") || !strcmp(name, "throttle");
+    int is_for = !strcmp(name, "pause") || !strcmp(name, "pin");
     ctl_opt opts[] = {{"--for", 1, NULL}};
     const char *pos[2];
     int npos, code = EXIT_OK;
-    int want = !strcmp(name, "throttle") ? 2 : 1;
+    int want = !strcmp(name, "pin") ? 2 : 1;
     if (ctl_args(name, argc, argv, opts, is_for ? 1 : 0, pos, want, &npos) < 0) return EXIT_USAGE;
     if (npos != want) return ctl_usage(name, want == 2 ? "needs CLASS and FRACTION" : "needs a CLASS");
     if (check_name(name, pos[0])) return EXIT_USAGE;
     int64_t for_ms = 0;
-    if (opts[0].val && (sluice_parse_duration(opts[0].val, 365LL * 86400000, &for_ms) < 0 || for_ms == 0))
+    if (opts[0].val && (sluice_parse_duration(opts[0].val, 365LL * 86400000, &for_ms, NULL) < 0 || for_ms == 0))
         return ctl_usage(name, "--for: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)", opts[0].val);
     double fraction = 0;
-    if (want == 2 && sluice_parse_number(pos[1], 0, 1, &fraction) < 0)
+    if (want == 2 && sluice_parse_number(pos[1], 0, 1, &fraction, NULL) < 0)
         return ctl_usage(name, "fraction must be a number in [0,1], not '%s'", pos[1]);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
@@ -253,18 +253,18 @@ static int gate_cmd(ctl *x, const char *name, int argc, char **argv) {
     int rc;
     if (!strcmp(name, "pause")) rc = sluice_class_pause(c, pos[0], for_ms, &err);
     else if (!strcmp(name, "resume")) rc = sluice_class_resume(c, pos[0], &err);
-    else if (!strcmp(name, "throttle")) rc = sluice_class_pin(c, pos[0], fraction, for_ms, &err);
+    else if (!strcmp(name, "pin")) rc = sluice_class_pin(c, pos[0], fraction, for_ms, &err);
     else rc = sluice_class_unpin(c, pos[0], &err);
     if (rc < 0) return ctl_error(&err);
     char d[32];
     if (!strcmp(name, "pause")) printf("class %s paused%s%s\n", pos[0], for_ms ? " for " : "", for_ms ? ctl_duration(for_ms, d, sizeof(d)) : "");
     else if (!strcmp(name, "resume")) printf("class %s resumed\n", pos[0]);
-    else if (!strcmp(name, "throttle")) printf("class %s pinned at %g%s%s\n", pos[0], fraction, for_ms ? " for " : "", for_ms ? ctl_duration(for_ms, d, sizeof(d)) : "");
+    else if (!strcmp(name, "pin")) printf("class %s pinned at %g%s%s\n", pos[0], fraction, for_ms ? " for " : "", for_ms ? ctl_duration(for_ms, d, sizeof(d)) : "");
     else printf("class %s unpinned\n", pos[0]);
     return EXIT_OK;
 }
 
 int cmd_pause(ctl *x, int argc, char **argv) { return gate_cmd(x, "pause", argc, argv); }
 int cmd_resume(ctl *x, int argc, char **argv) { return gate_cmd(x, "resume", argc, argv); }
-int cmd_throttle(ctl *x, int argc, char **argv) { return gate_cmd(x, "throttle", argc, argv); }
-int cmd_unthrottle(ctl *x, int argc, char **argv) { return gate_cmd(x, "unthrottle", argc, argv); }
+int cmd_pin(ctl *x, int argc, char **argv) { return gate_cmd(x, "pin", argc, argv); }
+int cmd_unpin(ctl *x, int argc, char **argv) { return gate_cmd(x, "unpin", argc, argv); }

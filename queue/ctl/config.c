@@ -55,7 +55,7 @@ static int class_from_json(const char *name, json_t *o, sluice_class_config *cfg
     json_t *v;
     json_object_foreach(o, k, v) {
         if (!strcmp(k, "tier")) {
-            if (!json_is_string(v) || sluice_tier_parse(json_string_value(v), &cfg->tier) < 0)
+            if (!json_is_string(v) || sluice_tier_parse(json_string_value(v), &cfg->tier, NULL) < 0)
                 return snprintf(why, len, "classes.%s.tier must be critical, high, normal or low", name), -1;
             continue;
         }
@@ -105,7 +105,7 @@ static int signal_from_json(const char *name, json_t *o, sluice_signal_def *def,
                 return snprintf(why, len, "signals.%s.period_ms must be an integer 0..86400000", name), -1;
             def->period_ms = json_integer_value(v);
         } else if (!strcmp(k, "on_stale")) {
-            if (!json_is_string(v) || sluice_on_stale_parse(json_string_value(v), &def->on_stale) < 0)
+            if (!json_is_string(v) || sluice_on_stale_parse(json_string_value(v), &def->on_stale, NULL) < 0)
                 return snprintf(why, len, "signals.%s.on_stale must be assume-pressure, hold or ignore", name), -1;
         } else {
             return snprintf(why, len, "signals.%s: unknown field '%s'", name, k), -1;
@@ -138,13 +138,13 @@ static json_t *live_config(sluice_client *c, int *code) {
         if (sluice_class_get(c, names[i], &cfg, &err) < 0) {
             if (err.code == SLUICE_ERR_UNKNOWN_CLASS) continue;
             *code = ctl_error(&err);
-            sluice_strings_free(names, n);
+            sluice_class_list_free(names, n);
             json_decref(root);
             return NULL;
         }
         json_object_set_new(classes, names[i], class_config_json(&cfg));
     }
-    sluice_strings_free(names, n);
+    sluice_class_list_free(names, n);
     sluice_signal_info *s = sluice_signal_list(c, &n, NULL, &err);
     if (!s && err.code != SLUICE_OK) {
         *code = ctl_error(&err);
@@ -152,7 +152,7 @@ static json_t *live_config(sluice_client *c, int *code) {
         return NULL;
     }
     for (size_t i = 0; i < n; i++) json_object_set_new(signals, s[i].name, signal_def_json(&s[i].def));
-    free(s);
+    sluice_signal_list_free(s, n);
     return root;
 }
 

@@ -18,8 +18,8 @@ static const struct {
          "  class list|get|set|delete       declare and inspect classes and their limits\n"
          "  pause CLASS [--for DURATION]    stop claims of a class\n"
          "  resume CLASS                    undo pause\n"
-         "  throttle CLASS FRACTION [--for DURATION]  pin the admitted fraction\n"
-         "  unthrottle CLASS                undo throttle\n"
+         "  pin CLASS FRACTION [--for DURATION]  pin the admitted fraction\n"
+         "  unpin CLASS                     undo pin\n"
          "  signal define|set|list|delete   pressure signals\n"
          "  governor status|mode|history    the governor's leader, mode and decisions\n"
          "  enqueue CLASS [JSON|-] [...]    enqueue a job, print its id\n"
@@ -100,11 +100,11 @@ static const struct {
               "\n"
               "Pauses claims of CLASS until resumed, or for DURATION. Jobs wait in place.\n"},
     {"resume", "usage: sluicectl resume CLASS\n\nUndoes pause.\n"},
-    {"throttle", "usage: sluicectl throttle CLASS FRACTION [--for DURATION]\n"
-                 "\n"
-                 "Pins the admitted fraction of CLASS to FRACTION (0..1) over the\n"
-                 "governor's, until unthrottled or for DURATION.\n"},
-    {"unthrottle", "usage: sluicectl unthrottle CLASS\n\nRemoves the pin: the governor decides again.\n"},
+    {"pin", "usage: sluicectl pin CLASS FRACTION [--for DURATION]\n"
+            "\n"
+            "Pins the admitted fraction of CLASS to FRACTION (0..1) over the\n"
+            "governor's, until unpinned or for DURATION.\n"},
+    {"unpin", "usage: sluicectl unpin CLASS\n\nRemoves the pin: the governor decides again.\n"},
     {"signal", "usage: sluicectl signal define|set|list|delete ...\n"
                "\n"
                "  signal define NAME --target X --critical Y [--lower-is-worse]\n"

@@ -16,17 +16,15 @@
 static const char *const mode_names[] = {"enforce", "shadow", "off"};
 
 const char *sluice_governor_mode_name(sluice_governor_mode mode) {
-    return (unsigned)mode < 3 ? mode_names[mode] : NULL;
+    return word_of(mode_names, NWORDS(mode_names), (int)mode);
 }
 
-int sluice_governor_mode_parse(const char *s, sluice_governor_mode *out) {
-    for (int i = 0; s && i < 3; i++) {
-        if (strcmp(s, mode_names[i]) == 0) {
-            *out = (sluice_governor_mode)i;
-            return 0;
-        }
-    }
-    return -1;
+int sluice_governor_mode_parse(const char *s, sluice_governor_mode *out, sluice_error *err) {
+    sluice_error_reset(err);
+    int i = word_index(mode_names, NWORDS(mode_names), s, "governor mode", err);
+    if (i < 0) return -1;
+    *out = (sluice_governor_mode)i;
+    return 0;
 }
 
 static void governor_cmd(cmd *m, sluice_client *c, const char *fn) {
@@ -45,7 +43,7 @@ int sluice_governor_status_get(sluice_client *c, sluice_governor_status *out, sl
     if (!bad) {
         redisReply **e = r->element;
         bad = reply_strcpy(e[0], out->leader, sizeof(out->leader)) | reply_int(e[1], &out->epoch) |
-              reply_int(e[2], &out->lease_until) | !e[3]->str || sluice_governor_mode_parse(e[3]->str, &out->mode) < 0 ||
+              reply_int(e[2], &out->lease_until) | !e[3]->str || sluice_governor_mode_parse(e[3]->str, &out->mode, NULL) < 0 ||
               reply_int(e[4], &out->last_tick) < 0 || reply_int(e[5], &out->ticks) < 0 || reply_int(e[6], &out->now) < 0;
     }
     freeReplyObject(r);
@@ -84,7 +82,7 @@ int sluice_governor_lease(sluice_client *c, const char *owner, int64_t ttl_ms, i
     if (!bad) {
         redisReply **e = r->element;
         bad = reply_int(e[0], &h) | reply_int(e[1], epoch) | !e[3]->str ||
-              sluice_governor_mode_parse(e[3]->str, mode) < 0;
+              sluice_governor_mode_parse(e[3]->str, mode, NULL) < 0;
         if (!bad && state && h && e[4]->len && !(*state = reply_strdup(e[4]))) bad = 1;
     }
     freeReplyObject(r);
@@ -117,7 +115,7 @@ int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, c
     return client_run_ok(c, &m, "governor commit", err);
 }
 
-char **sluice_governor_history(sluice_client *c, size_t count, size_t *n, sluice_error *err) {
+char **sluice_governor_history_list(sluice_client *c, size_t count, size_t *n, sluice_error *err) {
     sluice_error_reset(err);
     *n = 0;
     if (count < 1 || count > 100000) {
@@ -140,6 +138,10 @@ char **sluice_governor_history(sluice_client *c, size_t count, size_t *n, sluice
     freeReplyObject(r);
     *n = k;
     return out;
+}
+
+void sluice_governor_history_free(char **decisions, size_t n) {
+    strings_free(decisions, n);
 }
 
 /* A class's count of throttled claims as last read, and when it last moved. */
@@ -181,9 +183,9 @@ sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const 
     sluice_governor_opts o;
     if (opts) o = *opts;
     else sluice_governor_opts_init(&o);
-    char why[128];
-    if (sluice_law_params_check(&o.law, why, sizeof(why)) < 0) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: %s", why);
+    sluice_error lerr;
+    if (sluice_law_params_check(&o.law, &lerr) < 0) {
+        sluice_error_set(err, lerr.code, "governor: %s", lerr.text);
         return NULL;
     }
     if (o.tick_ms < 10 || o.lease_ms < 100 || o.lease_ms > 600000 || o.gate_ttl_ms < 1 ||
@@ -330,7 +332,7 @@ static json_t *signal_json(const sluice_law_params *law, const sluice_law_signal
     int stale = !s->has_value || s->age_ms > s->stale_after_ms;
     sluice_law_thresholds th;
     char rule[SLUICE_LAW_THRESHOLDS_TEXT] = "";
-    int has_th = sluice_law_signal_thresholds(law, s, &th, rule, sizeof(rule)) == 0;
+    int has_th = sluice_law_signal_thresholds(law, s, &th, rule, sizeof(rule), NULL) == 0;
     return json_pack("{s:s, s:o, s:f, s:f, s:o, s:I, s:b, s:I, s:o, s:o, s:s}", "name", s->name, "value",
                      s->has_value ? json_real(s->value) : json_null(), "target", s->target, "critical",
                      s->critical, "pressure",
@@ -381,7 +383,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     if (g->epoch != r.epoch) {
         /* A new term: continue from what the last leader committed. */
         sluice_law_state_init(&g->st);
-        if (state && sluice_law_state_decode(state, &g->st) < 0) sluice_law_state_init(&g->st);
+        if (state && sluice_law_state_decode(state, &g->st, NULL) < 0) sluice_law_state_init(&g->st);
         g->epoch = r.epoch;
     }
     free(state);
@@ -414,10 +416,9 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
         d.driver_value = NAN;
         snprintf(d.summary, sizeof(d.summary), "governor off: classes run at their configured limits");
     } else {
-        if (sluice_law_tick(&g->o.law, &g->st, r.now, sig, nsig, cls, ncls, &d) < 0) {
-            char why[160];
-            sluice_law_input_check(&g->o.law, &g->st, sig, nsig, cls, ncls, why, sizeof(why));
-            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: control law refused its input: %s", why);
+        sluice_error lerr;
+        if (sluice_law_tick(&g->o.law, &g->st, r.now, sig, nsig, cls, ncls, &d, &lerr) < 0) {
+            sluice_error_set(err, lerr.code, "governor: control law refused its input: %s", lerr.text);
             goto out;
         }
         for (size_t i = 0; i < ncls; i++) {
@@ -433,7 +434,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
 
     char st[STATE_TEXT];
     char *text = decision_json(g, &r, &d, sig, nsig, cls, ncls);
-    if (!text || sluice_law_state_encode(&g->st, st, sizeof(st)) < 0) {
+    if (!text || sluice_law_state_encode(&g->st, st, sizeof(st), err) < 0) {
         free(text);
         sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
         goto out;
@@ -445,9 +446,9 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
 out:
     if (rc < 0 && err && err->code == SLUICE_ERR_STALE) g->epoch = 0;
     free(sig);
-    free(info);
+    sluice_signal_list_free(info, nsig);
     free(cls);
-    sluice_strings_free(names, ncls);
+    sluice_class_list_free(names, ncls);
     if (report) *report = r;
     return rc;
 }
