@@ -20,8 +20,7 @@ endif
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
-LUA      := common enqueue claim lease job dead class gate signal governor check
-LUA_SRC  := $(LUA:%=queue/lua/%.lua)
+LUA_SRC  := $(wildcard queue/lua/*.lua)
 LIB_SRC  := $(wildcard queue/*.c queue/governor/*.c)
 # The simulator is a library of its own, for sluicectl and the tests only.
 SIM_SRC  := $(wildcard queue/sim/*.c)
@@ -52,9 +51,17 @@ all: $(LIBA) $(LIBSO) $(PC) $(WORKER_LIB) $(SIM_LIB) $(BINS)
 deps:
 	@./scripts/bootstrap.sh
 
-$(BUILD)/gen/functions.c: $(LUA_SRC) scripts/embed-lua.sh
+# The Functions library: the tables the Lua shares with C, generated from the
+# headers, then queue/lua/*.lua in the order their "-- needs:" lines give.
+$(BUILD)/gen/lua-tables: queue/lua/tables.c
 	@mkdir -p $(@D)
-	./scripts/embed-lua.sh $@ $(LUA_SRC)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BUILD)/gen/tables.lua: $(BUILD)/gen/lua-tables
+	$< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/functions.c: $(BUILD)/gen/tables.lua $(LUA_SRC) scripts/lua-library.sh
+	./scripts/lua-library.sh $@ $(BUILD)/gen/tables.lua $(LUA_SRC)
 
 $(BUILD)/obj/gen/functions.o: $(BUILD)/gen/functions.c
 	@mkdir -p $(@D)

@@ -37,7 +37,7 @@ static int read_stream(sluice_client *c, const char *tag, const char *cls, size_
                        sluice_audit_entry **out, size_t *n, size_t *cap, sluice_error *err) {
     cmd m;
     cmd_init(&m);
-    cmd_xrevrange(&m, c->ns, tag, "audit", (int64_t)count);
+    cmd_xrevrange(&m, c->ns, tag, CLASS_KEYS[CLASS_KEY_audit], (int64_t)count);
     redisReply *r = client_call(c, &m, "audit", err);
     cmd_clear(&m);
     if (!r) return -1;

@@ -23,7 +23,7 @@ void sluice_signal_def_init(sluice_signal_def *def) {
 
 static void signal_cmd(cmd *m, sluice_client *c, const char *fn) {
     cmd_init(m);
-    cmd_fcall_global(m, fn, c->ns, 3, SIGNAL_KEYS);
+    cmd_fcall_global(m, fn, c->ns, SIGNAL_NKEYS, SIGNAL_KEYS);
 }
 
 int sluice_signal_define(sluice_client *c, const char *name, const sluice_signal_def *def, int *created,

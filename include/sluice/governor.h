@@ -35,11 +35,16 @@ extern "C" {
 
 /* ----------------------------- governor ------------------------------ */
 
-typedef enum sluice_governor_mode {
-    SLUICE_GOVERNOR_ENFORCE = 0,
-    SLUICE_GOVERNOR_SHADOW,    /* decide and record, don't enforce */
-    SLUICE_GOVERNOR_OFF        /* gates carry no governor decision */
-} sluice_governor_mode;
+/* The modes: X(enum constant, name), the one list of the enum, the names
+ * and the Functions' mode check. */
+#define SLUICE_GOVERNOR_MODE_LIST(X)                                                                         \
+    X(SLUICE_GOVERNOR_ENFORCE, "enforce")                                                                    \
+    X(SLUICE_GOVERNOR_SHADOW, "shadow") /* decide and record, don't enforce */                               \
+    X(SLUICE_GOVERNOR_OFF, "off")       /* gates carry no governor decision */
+
+#define SLUICE_GOVERNOR_MODE_ENUM(constant, name) constant,
+typedef enum sluice_governor_mode { SLUICE_GOVERNOR_MODE_LIST(SLUICE_GOVERNOR_MODE_ENUM) } sluice_governor_mode;
+#undef SLUICE_GOVERNOR_MODE_ENUM
 
 /* "enforce", "shadow" or "off". BORROWED, static; NULL if invalid. */
 const char *sluice_governor_mode_name(sluice_governor_mode m);

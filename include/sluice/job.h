@@ -70,23 +70,30 @@
 extern "C" {
 #endif
 
-#define SLUICE_ID_MAX 96               /* bytes, with the NUL */
-#define SLUICE_PAYLOAD_DEFAULT_MAX 65536
-#define SLUICE_PAYLOAD_HARD_MAX 262144
-#define SLUICE_PAYLOAD_MAX_DEPTH 32
-#define SLUICE_PRIORITY_MAX 1000        /* priorities are -1000..1000 */
-#define SLUICE_BATCH_MAX 1000           /* jobs per Function call */
+/* The limits of a job, checked by the library and by the Functions (which
+ * get them from here at build time). */
+#define SLUICE_ID_MAX 96                       /* bytes, with the NUL */
+#define SLUICE_PAYLOAD_DEFAULT_MAX 65536       /* bytes, a class's payload_max by default */
+#define SLUICE_PAYLOAD_HARD_MAX 262144         /* bytes, whatever payload_max says */
+#define SLUICE_PAYLOAD_MAX_DEPTH 32            /* JSON nesting */
+#define SLUICE_PRIORITY_MAX 1000               /* priorities are -1000..1000 */
+#define SLUICE_BATCH_MAX 1000                  /* jobs per Function call */
+#define SLUICE_DELAY_MAX 3153600000000LL       /* ms, a hundred years */
+#define SLUICE_RUN_AT_MAX 253402300799000LL    /* Unix ms, 9999-12-31T23:59:59Z */
+#define SLUICE_UNIQUE_MAX 256                  /* bytes of a unique key */
+#define SLUICE_COST_MAX 1000000                /* rate units of one job */
 
 /* Options of one enqueue. Zero (or NULL) fields take the defaults; a
  * zero-initialised struct (or a NULL pointer) is a plain job. */
 typedef struct sluice_enqueue_opts {
-    int64_t delay_ms;     /* ms from now; 0: none */
-    int64_t run_at_ms;    /* Unix ms by the Redis clock; 0: none; not with delay_ms */
-    int priority;         /* -1000..1000, higher first; default 0 */
-    int max_attempts;     /* 1..1000; 0: the class's */
-    int64_t timeout_ms;   /* the lease, 1..604800000; 0: the class's */
-    const char *unique;   /* at most 256 bytes; NULL or "": none */
-    int64_t cost;         /* rate units, 1..1000000; 0: 1 */
+    int64_t delay_ms;     /* ms from now, up to SLUICE_DELAY_MAX; 0: none */
+    int64_t run_at_ms;    /* Unix ms by the Redis clock, up to SLUICE_RUN_AT_MAX; 0: none; not
+                           * with delay_ms */
+    int priority;         /* -SLUICE_PRIORITY_MAX..SLUICE_PRIORITY_MAX, higher first; default 0 */
+    int max_attempts;     /* as the class field; 0: the class's */
+    int64_t timeout_ms;   /* the lease, as the class field timeout_ms; 0: the class's */
+    const char *unique;   /* at most SLUICE_UNIQUE_MAX bytes; NULL or "": none */
+    int64_t cost;         /* rate units, 1..SLUICE_COST_MAX; 0: 1 */
 } sluice_enqueue_opts;
 
 typedef enum sluice_job_state {

@@ -24,11 +24,16 @@ extern "C" {
 /* ---------------------------------------------------------------- signals */
 
 /* What a stale signal counts as (docs/governor.md, "Stale signals"). */
-typedef enum sluice_on_stale {
-    SLUICE_STALE_ASSUME_PRESSURE = 0, /* counts as params.stale_pressure */
-    SLUICE_STALE_HOLD,                /* no cut, but no raise either */
-    SLUICE_STALE_IGNORE               /* left out */
-} sluice_on_stale;
+/* X(enum constant, name): the one list of the enum, the names and the
+ * Functions' check of a signal's on_stale. */
+#define SLUICE_ON_STALE_LIST(X)                                                                              \
+    X(SLUICE_STALE_ASSUME_PRESSURE, "assume-pressure") /* counts as params.stale_pressure */                 \
+    X(SLUICE_STALE_HOLD, "hold")                       /* no cut, but no raise either */                     \
+    X(SLUICE_STALE_IGNORE, "ignore")                   /* left out */
+
+#define SLUICE_ON_STALE_ENUM(constant, name) constant,
+typedef enum sluice_on_stale { SLUICE_ON_STALE_LIST(SLUICE_ON_STALE_ENUM) } sluice_on_stale;
+#undef SLUICE_ON_STALE_ENUM
 
 /* "assume-pressure", "hold" or "ignore". BORROWED, static; NULL if invalid. */
 const char *sluice_on_stale_name(sluice_on_stale policy);

@@ -4,6 +4,9 @@
 
 #include "ctl.h"
 
+/* Where the text of class set has its flags, made from the class fields. */
+#define FIELDS_MARK "@fields@\n"
+
 static const struct {
     const char *cmd;
     const char *text;
@@ -75,20 +78,7 @@ static const struct {
                   "fields. At least one flag. A non-critical class needs --max-rate or\n"
                   "--max-concurrency.\n"
                   "\n"
-                  "  --tier critical|high|normal|low\n"
-                  "  --max-rate RATE          cost units per time: 50/s, 3000/m, 100/h (0: none)\n"
-                  "  --burst N                cost units (0: one second of max-rate)\n"
-                  "  --max-concurrency N      leases in flight, fleet-wide (0: none)\n"
-                  "  --floor FRACTION         [0,1], share kept under pressure\n"
-                  "  --max-queue N            ready + delayed cap (0: none)\n"
-                  "  --max-attempts N         1..1000\n"
-                  "  --timeout DURATION       the lease\n"
-                  "  --max-reclaims N         expired leases before a job is poison\n"
-                  "  --keep-done N            completed jobs kept\n"
-                  "  --dead-max N             dead set cap\n"
-                  "  --payload-max N          bytes, 2..262144\n"
-                  "  --backoff-base DURATION  first retry delay\n"
-                  "  --backoff-max DURATION   retry delay cap\n"
+                  FIELDS_MARK
                   "\n"
                   "Example: sluicectl class set certificates --tier low --max-rate 50/s \\\n"
                   "           --max-concurrency 8 --floor 0.1\n"},
@@ -252,12 +242,35 @@ static const struct {
               "class over --max-jobs), 2 usage error, 3 a named class is unknown.\n"},
 };
 
+/* The flags of sluicectl class set, one line per class field. */
+static void print_class_fields(void) {
+    static const char *const value[] = {[SLUICE_FIELD_TIER] = "TIER", [SLUICE_FIELD_RATE] = "RATE",
+                                        [SLUICE_FIELD_NUMBER] = "N", [SLUICE_FIELD_INT] = "N",
+                                        [SLUICE_FIELD_DURATION] = "DURATION"};
+    const sluice_class_field *f;
+    for (size_t i = 0; (f = sluice_class_field_at(i)); i++) {
+        char flag[40], range[48] = "";
+        snprintf(flag, sizeof(flag), "%s %s", f->flag, value[f->kind]);
+        if (f->kind == SLUICE_FIELD_INT || f->kind == SLUICE_FIELD_NUMBER)
+            snprintf(range, sizeof(range), " (%.15g..%.15g)", f->lo, f->hi);
+        else if (f->kind == SLUICE_FIELD_RATE) snprintf(range, sizeof(range), " (50/s, 3000/m, 100/h)");
+        else if (f->kind == SLUICE_FIELD_DURATION) snprintf(range, sizeof(range), " (500ms, 30s, 15m, 2h, 1d)");
+        printf("  %-27s %s%s\n", flag, f->help, range);
+    }
+}
+
 int ctl_help(const char *cmd) {
     for (size_t i = 0; i < sizeof(HELP) / sizeof(HELP[0]); i++) {
-        if (!strcmp(HELP[i].cmd, cmd)) {
+        if (strcmp(HELP[i].cmd, cmd)) continue;
+        const char *mark = strstr(HELP[i].text, FIELDS_MARK);
+        if (!mark) {
             fputs(HELP[i].text, stdout);
             return 0;
         }
+        fwrite(HELP[i].text, 1, (size_t)(mark - HELP[i].text), stdout);
+        print_class_fields();
+        fputs(mark + strlen(FIELDS_MARK), stdout);
+        return 0;
     }
     return -1;
 }

@@ -13,7 +13,8 @@
 
 /* ----------------------------- governor ------------------------------ */
 
-static const char *const mode_names[] = {"enforce", "shadow", "off"};
+#define MODE_NAME(constant, name) [constant] = name,
+static const char *const mode_names[] = {SLUICE_GOVERNOR_MODE_LIST(MODE_NAME)};
 
 const char *sluice_governor_mode_name(sluice_governor_mode mode) {
     return word_of(mode_names, NWORDS(mode_names), (int)mode);
@@ -29,7 +30,7 @@ int sluice_governor_mode_parse(const char *s, sluice_governor_mode *out, sluice_
 
 static void governor_cmd(cmd *m, sluice_client *c, const char *fn) {
     cmd_init(m);
-    cmd_fcall_global(m, fn, c->ns, 3, GOVERNOR_KEYS);
+    cmd_fcall_global(m, fn, c->ns, GOVERNOR_NKEYS, GOVERNOR_KEYS);
 }
 
 int sluice_governor_status_get(sluice_client *c, sluice_governor_status *out, sluice_error *err) {
@@ -124,7 +125,7 @@ char **sluice_governor_history_list(sluice_client *c, size_t count, size_t *n, s
     }
     cmd m;
     cmd_init(&m);
-    cmd_xrevrange(&m, c->ns, GLOBAL_TAG, GOVERNOR_KEYS[1], (int64_t)count);
+    cmd_xrevrange(&m, c->ns, GLOBAL_TAG, GOVERNOR_KEYS[GOVERNOR_KEY_history], (int64_t)count);
     redisReply *r = client_run(c, &m, "governor history", err);
     if (!r) return NULL;
     char **out = r->type == REDIS_REPLY_ARRAY && r->elements ? calloc(r->elements, sizeof(*out)) : NULL;
@@ -284,11 +285,11 @@ static void load_waiting(sluice_governor *g, char **names, sluice_law_class *cls
     if (n > 0 && cmds && replies && errs && memo) {
         for (size_t i = 0; i < n; i++) {
             char key[KEY_MAX];
-            int len = key_name(key, sizeof(key), g->c->ns, names[i], "ready");
+            int len = key_name(key, sizeof(key), g->c->ns, names[i], CLASS_KEYS[CLASS_KEY_ready]);
             cmd_str(&cmds[2 * i], "ZCARD");
             if (len < 0 || (size_t)len >= sizeof(key)) cmds[2 * i].failed = 1;
             else cmd_add(&cmds[2 * i], key, (size_t)len);
-            len = key_name(key, sizeof(key), g->c->ns, names[i], "stats");
+            len = key_name(key, sizeof(key), g->c->ns, names[i], CLASS_KEYS[CLASS_KEY_stats]);
             cmd_str(&cmds[2 * i + 1], "HGET");
             if (len < 0 || (size_t)len >= sizeof(key)) cmds[2 * i + 1].failed = 1;
             else cmd_add(&cmds[2 * i + 1], key, (size_t)len);

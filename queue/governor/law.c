@@ -28,7 +28,8 @@
 
 /* ================================================================ names */
 
-static const char *const stale_words[] = {"assume-pressure", "hold", "ignore"};
+#define STALE_WORD(constant, name) [constant] = name,
+static const char *const stale_words[] = {SLUICE_ON_STALE_LIST(STALE_WORD)};
 static const char *const action_words[] = {"hold", "cut", "critical", "raise"};
 
 const char *sluice_on_stale_name(sluice_on_stale policy)
