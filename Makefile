@@ -120,7 +120,7 @@ test: deps
 
 check: test
 
-$(BUILD)/bin/sluice-bench: $(BUILD)/obj/scripts/bench/sluice-bench.o $(WORKER_LIB) $(LIBA)
+$(BUILD)/bin/sluice-bench: $(BUILD)/obj/tests/bench/sluice-bench.o $(WORKER_LIB) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS)
 
@@ -145,7 +145,7 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-# ---- fuzzing (issue 8) ----
+# ---- fuzzing ----
 # libFuzzer targets (tests/fuzz/fuzz_*.c) built with clang, ASan, UBSan and
 # LeakSanitizer into $(BUILD)/fuzz, each run FUZZ_SECONDS on its seed corpus
 # (tests/fuzz/corpus/<target>/); fails on any crash, leak or sanitizer report.
@@ -157,7 +157,7 @@ fuzz:
 fuzz-build:
 	BUILD=$(BUILD) ./scripts/fuzz.sh 0
 
-# ---- chaos (issue 8) ----
+# ---- chaos ----
 # The fault battery (docs/reliability.md). Short versions of every scenario
 # run inside `make test` (tests/test_chaos_*.c, linked with the battery's
 # machinery in tests/chaos/); `make chaos` runs the long versions
@@ -192,13 +192,13 @@ chaos: deps
 mutants: deps
 	BUILD=$(BUILD) CC=$(CC) ./scripts/mutants.sh
 
-# ---- demo (issue 9) ----
+# ---- demo ----
 # make demo: the incident replayed in real time on an embedded redis-server
 # (scripts/demo.sh); sluice-demo is its database stand-in, traffic, live view
 # and summary. gnuplot-nox (installed by deps) draws the plot.
 DEMO_T0 := $(if $(filter demo,$(MAKECMDGOALS)),$(shell date +%s))
 
-$(BUILD)/bin/sluice-demo: $(BUILD)/obj/scripts/demo/sluice-demo.o $(LIBA)
+$(BUILD)/bin/sluice-demo: $(BUILD)/obj/tests/demo/sluice-demo.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 

@@ -1,5 +1,5 @@
 /* sluice-demo: the program behind `make demo` (scripts/demo.sh). It plays the
- * database of the incident (DESIGN.md §1), its interactive traffic, the
+ * database of the incident, its interactive traffic, the
  * producers of background jobs, the live view and the summary; the jobs
  * themselves run in real sluice-worker processes, whose handler is this
  * program's "io" mode.
