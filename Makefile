@@ -3,6 +3,8 @@
 # CC=clang works as well as gcc; WERROR=1 (the default) turns warnings into errors.
 
 PREFIX   ?= /usr/local
+# The one version number, from include/sluice.h.
+VERSION  := $(shell sed -n 's/^\#define SLUICE_VERSION "\(.*\)"$$/\1/p' include/sluice.h)
 CC       ?= cc
 BUILD    := build
 WERROR   ?= 1
@@ -10,7 +12,7 @@ SANITIZER ?=
 
 PKGS     := hiredis jansson
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -Iinclude -I$(BUILD)/gen \
+CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden -Iinclude -I$(BUILD)/gen \
             -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wshadow -Wno-missing-field-initializers \
             $(if $(filter 1,$(WERROR)),-Werror) -MMD -MP
 ifneq ($(SANITIZER),)
@@ -97,7 +99,7 @@ $(BUILD)/bin/sluice-worker: $(PROGRAM_SRC:%.c=$(BUILD)/obj/%.o) $(WORKER_LIB) $(
 
 $(PC): Makefile
 	@mkdir -p $(@D)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: sluice\nDescription: Redis-backed job queue with pressure-aware admission control\nVersion: 0.1.0\nRequires.private: hiredis jansson\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lsluice\nLibs.private: -lm\n' '$(PREFIX)' > $@
+	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: sluice\nDescription: Redis-backed job queue with pressure-aware admission control\nVersion: %s\nRequires.private: hiredis jansson\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lsluice\nLibs.private: -lm\n' '$(PREFIX)' '$(VERSION)' > $@
 
 # ------------------------------- tests --------------------------------
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(WORKER_LIB) $(SIM_LIB) $(LIBA)
@@ -109,14 +111,15 @@ $(BUILD)/tests/test_diskstats: $(BUILD)/obj/worker/sluice-worker/diskstats.o
 $(BUILD)/tests/test_diskstats: private DEP_LIBS := $(LIBA) $(DEP_LIBS)
 
 # Integration tests find the programs under build/bin (run from the top).
-# Script tests: the README's C examples compile and run; docs/reliability.md's
+# Script tests: libsluice.so exports only sluice_ symbols; the README's C
+# examples compile and run; docs/reliability.md's
 # guarantees name real tests and mutants; Ctrl-C during the demo (after 0.3,
 # 5 and 20 s) leaves no process or temp file behind.
 test: deps
 	$(MAKE) --no-print-directory all $(TEST_BIN) $(BUILD)/bin/sluice-demo
 	BUILD=$(BUILD) ./scripts/fuzz.sh 5
 	BUILD=$(BUILD) CC=$(CC) LDFLAGS_EXTRA="$(LDFLAGS)" ./scripts/run-tests.sh $(TEST_BIN) \
-	    scripts/check-readme.sh ";" scripts/check-guarantees.sh ";" tests/demo-interrupt.sh 0.3 5 20 ";"
+	    scripts/check-abi.sh ";" scripts/check-readme.sh ";" scripts/check-guarantees.sh ";" tests/demo-interrupt.sh 0.3 5 20 ";"
 
 check: test
 

@@ -34,6 +34,8 @@
 #ifndef SLUICE_WORKER_H
 #define SLUICE_WORKER_H
 
+#pragma GCC visibility push(default)
+
 #include <stdint.h>
 
 #include "sluice/error.h"
@@ -206,4 +208,6 @@ void sluice_worker_stats_get(const sluice_worker *w, sluice_worker_stats *out);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

@@ -424,12 +424,6 @@ out:
     return rc;
 }
 
-int sim_run_policy(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate,
-                   sluice_sim_result *res, sim_series *ser, sluice_error *err)
-{
-    return run(s, p, fixed_rate, 0, res, ser, err);
-}
-
 /* ================================================================ metrics */
 
 static double window_quantile(const sim_series *ser, int64_t from, int64_t to, double q)

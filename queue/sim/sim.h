@@ -154,9 +154,6 @@ typedef struct sim_series {
     float *backlog;    /* IO units waiting at the end of the second */
 } sim_series;
 
-/* One policy run: results and series. Returns 0 or -1 (NOMEM, law refusal). */
-int sim_run_policy(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate,
-                   sluice_sim_result *res, sim_series *ser, sluice_error *err);
 void sim_series_free(sim_series *ser);
 
 struct sluice_sim_report {
