@@ -49,6 +49,9 @@ void cmd_fcall_global(cmd *m, const char *fn, const char *ns, int nkeys, const c
 /* Starts "m" as FCALL fn on class "cls" (checked), with the client's name
  * as the actor when "actor" is 1. Returns 0, or -1 with err set. */
 int cmd_class_call(cmd *m, const char *fn, sluice_client *c, const char *cls, int actor, sluice_error *err);
+/* Starts "m" as FCALL fn on the class of job "id" (checked), with the id as
+ * the first argument. Returns 0, or -1 with err set. */
+int cmd_job_call(cmd *m, const char *fn, const char *ns, const char *id, sluice_error *err);
 /* The whole sluice_claim call ("busy": the caller has jobs in flight). */
 void cmd_claim(cmd *m, const char *ns, const char *cls, const char *consumer, size_t max, int busy);
 
