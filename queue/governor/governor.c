@@ -415,28 +415,84 @@ static char *decision_json(const sluice_governor *g, const sluice_governor_repor
     return text;
 }
 
-int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, sluice_error *err) {
-    sluice_error_reset(err);
-    sluice_governor_report r;
-    memset(&r, 0, sizeof(r));
+/* Takes or renews the leadership lease into r's epoch and mode; a new term
+ * continues from the state the last leader committed. Returns 1 when g
+ * leads, 0 when another does, -1 with err set. */
+static int lead(sluice_governor *g, sluice_governor_report *r, sluice_error *err) {
     char *state = NULL;
     int held = 0;
-    if (sluice_governor_lease(g->c, g->owner, g->o.lease_ms, &held, &r.epoch, &r.mode, &state, err) < 0)
+    if (sluice_governor_lease(g->c, g->owner, g->o.lease_ms, &held, &r->epoch, &r->mode, &state, err) < 0)
         return -1;
     if (!held) {
         free(state);
         g->epoch = 0;
-        if (report) *report = r;
         return 0;
     }
-    r.leader = 1;
-    if (g->epoch != r.epoch) {
+    r->leader = 1;
+    if (g->epoch != r->epoch) {
         /* A new term: continue from what the last leader committed. */
         sluice_law_state_init(&g->st);
         if (state && sluice_law_state_decode(state, &g->st, NULL) < 0) sluice_law_state_init(&g->st);
-        g->epoch = r.epoch;
+        g->epoch = r->epoch;
     }
     free(state);
+    return 1;
+}
+
+/* Governor off: every class's gate goes and it runs at its configured
+ * limits; fills *d. Returns 0, or -1 with err set. */
+static int ungovern(sluice_governor *g, char **names, sluice_law_class *cls, size_t ncls, sluice_law_decision *d,
+                    sluice_error *err) {
+    if (write_gates(g, SLUICE_GOVERNOR_OFF, 0, names, cls, ncls, err) < 0) return -1;
+    for (size_t i = 0; i < ncls; i++) {
+        cls[i].fraction = 1;
+        snprintf(cls[i].reason, sizeof(cls[i].reason), "governor off");
+    }
+    d->driver_value = NAN;
+    snprintf(d->summary, sizeof(d->summary), "governor off: classes run at their configured limits");
+    return 0;
+}
+
+/* Runs the law over the signals and classes, then writes each class's gate
+ * (recorded, not enforced, in shadow mode); fills *d. Returns 0, or -1 with
+ * err set. */
+static int govern(sluice_governor *g, const sluice_governor_report *r, const sluice_law_signal *sig, size_t nsig,
+                  char **names, sluice_law_class *cls, size_t ncls, sluice_law_decision *d, sluice_error *err) {
+    sluice_error lerr;
+    if (sluice_law_tick(&g->o.law, &g->st, r->now, sig, nsig, cls, ncls, d, &lerr) < 0) {
+        sluice_error_set(err, lerr.code, "governor: control law refused its input: %s", lerr.text);
+        return -1;
+    }
+    return write_gates(g, r->mode, r->epoch, names, cls, ncls, err);
+}
+
+/* Commits the law's state and the decision as JSON (kept in g->decision).
+ * Returns 0, or -1 with err set. */
+static int commit(sluice_governor *g, const sluice_governor_report *r, const sluice_law_decision *d,
+                  const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, size_t ncls,
+                  sluice_error *err) {
+    char st[STATE_TEXT];
+    char *text = decision_json(g, r, d, sig, nsig, cls, ncls);
+    if (!text || sluice_law_state_encode(&g->st, st, sizeof(st), err) < 0) {
+        free(text);
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
+        return -1;
+    }
+    free(g->decision);
+    g->decision = text;
+    return sluice_governor_commit(g->c, g->owner, r->epoch, st, text, g->o.history_max, err);
+}
+
+int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, sluice_error *err) {
+    sluice_error_reset(err);
+    sluice_governor_report r;
+    memset(&r, 0, sizeof(r));
+    int leads = lead(g, &r, err);
+    if (leads < 0) return -1;
+    if (!leads) {
+        if (report) *report = r;
+        return 0;
+    }
 
     int rc = -1;
     size_t nsig = 0, ncls = 0;
@@ -462,35 +518,15 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     sluice_law_decision d;
     memset(&d, 0, sizeof(d));
     if (r.mode == SLUICE_GOVERNOR_OFF) {
-        if (write_gates(g, r.mode, r.epoch, names, cls, ncls, err) < 0) goto out;
-        for (size_t i = 0; i < ncls; i++) {
-            cls[i].fraction = 1;
-            snprintf(cls[i].reason, sizeof(cls[i].reason), "governor off");
-        }
-        d.driver_value = NAN;
-        snprintf(d.summary, sizeof(d.summary), "governor off: classes run at their configured limits");
-    } else {
-        if (sluice_law_tick(&g->o.law, &g->st, r.now, sig, nsig, cls, ncls, &d, &lerr) < 0) {
-            sluice_error_set(err, lerr.code, "governor: control law refused its input: %s", lerr.text);
-            goto out;
-        }
-        if (write_gates(g, r.mode, r.epoch, names, cls, ncls, err) < 0) goto out;
+        if (ungovern(g, names, cls, ncls, &d, err) < 0) goto out;
+    } else if (govern(g, &r, sig, nsig, names, cls, ncls, &d, err) < 0) {
+        goto out;
     }
     r.action = d.action;
     r.pressure = d.pressure;
     snprintf(r.driver, sizeof(r.driver), "%s", d.driver ? d.driver : "");
     snprintf(r.summary, sizeof(r.summary), "%s", d.summary);
-
-    char st[STATE_TEXT];
-    char *text = decision_json(g, &r, &d, sig, nsig, cls, ncls);
-    if (!text || sluice_law_state_encode(&g->st, st, sizeof(st), err) < 0) {
-        free(text);
-        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
-        goto out;
-    }
-    free(g->decision);
-    g->decision = text;
-    if (sluice_governor_commit(g->c, g->owner, r.epoch, st, text, g->o.history_max, err) < 0) goto out;
+    if (commit(g, &r, &d, sig, nsig, cls, ncls, err) < 0) goto out;
     rc = 0;
 out:
     if (rc < 0 && err && err->code == SLUICE_ERR_STALE) g->epoch = 0;
