@@ -223,74 +223,88 @@ out:
     return rc;
 }
 
+/* Takes the arguments after option argv[*i] and its value, up to the next
+ * option ("--" ends them), into out after its first n; leaves *i on the last
+ * one taken (or on "--"). Returns the count; too many is a misuse ("what"). */
+static int collect(int argc, char **argv, int *i, char **out, int n, const char *what) {
+    *i += 2;
+    while (*i < argc && strncmp(argv[*i], "--", 2) != 0) {
+        if (n == 255) config_misuse("too many arguments for %s", what);
+        out[n++] = argv[(*i)++];
+    }
+    if (*i < argc && strcmp(argv[*i], "--") != 0) (*i)--;   /* the next option */
+    return n;
+}
+
+/* --handler CLASS=COMMAND [ARG...] at argv[*i]. */
+static void arg_handler(int argc, char **argv, int *i, settings *s) {
+    const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!val) config_misuse("%s needs CLASS=COMMAND", argv[*i]);
+    const char *eq = strchr(val, '=');
+    if (!eq) config_misuse("--handler wants CLASS=COMMAND, got: %s", val);
+    char cls[65], what[80], why[300];
+    if ((size_t)(eq - val) >= sizeof(cls)) config_misuse("class name too long in --handler %s", val);
+    memcpy(cls, val, (size_t)(eq - val));
+    cls[eq - val] = '\0';
+    snprintf(what, sizeof(what), "handler %s", cls);
+    char *hv[256];
+    hv[0] = (char *)(eq + 1);
+    int hc = collect(argc, argv, i, hv, 1, what);
+    if (add_handler(s, cls, hv, hc, why, sizeof(why)) < 0) config_misuse("%s", why);
+}
+
+/* --sampler SIGNAL=INTERVAL:COMMAND [ARG...] at argv[*i]. */
+static void arg_sampler(int argc, char **argv, int *i, settings *s) {
+    const char *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!val) config_misuse("%s needs SIGNAL=INTERVAL:COMMAND", argv[*i]);
+    char *sv[256], why[300];
+    int sc = collect(argc, argv, i, sv, 0, "a sampler");
+    sampler_spec sp;
+    if (sampler_spec_from_arg(val, sv, sc, &sp, why, sizeof(why)) < 0) config_misuse("%s", why);
+    if (add_sampler(s, &sp, why, sizeof(why)) < 0) config_misuse("%s", why);
+}
+
+/* An option "a" with its value "val" into *s; 0 if "a" is no such option. */
+static int arg_valued(const char *a, const char *val, settings *s) {
+    int64_t n;
+    if (strcmp(a, "--redis") == 0) s->redis = val;
+    else if (strcmp(a, "--governor-redis") == 0) s->governor_redis = val;
+    else if (strcmp(a, "--namespace") == 0) s->ns = val;
+    else if (strcmp(a, "--config") == 0) s->config = val;
+    else if (strcmp(a, "--name") == 0) s->name = val;
+    else if (strcmp(a, "--metrics-bind") == 0) s->metrics_bind = val;
+    else if (strcmp(a, "--metrics-port") == 0) {
+        if (sluice_parse_int(val, 0, 65535, &n, NULL) < 0) config_misuse("--metrics-port wants a port 0..65535, got %s", val);
+        s->metrics_port = (int)n;
+    } else if (strcmp(a, "--log-format") == 0) {
+        if (strcmp(val, "text") != 0 && strcmp(val, "json") != 0) config_misuse("--log-format is text or json, not %s", val);
+        s->log_format = val;
+    } else if (strcmp(a, "--concurrency") == 0) {
+        if (sluice_parse_int(val, 1, 10000, &n, NULL) < 0) config_misuse("--concurrency wants an integer 1..10000, got %s", val);
+        s->concurrency = (int)n;
+    } else if (strcmp(a, "--grace") == 0) {
+        if (sluice_parse_duration(val, GRACE_MAX_MS, &s->grace_ms, NULL) < 0) config_misuse("--grace wants a duration such as 30s or 500ms, got %s", val);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 void config_parse_args(int argc, char **argv, settings *s) {
     memset(s, 0, sizeof(*s));
     s->grace_ms = -1;
     s->metrics_port = -1;
-    char why[300];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int64_t n;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { config_usage(stdout); exit(0); }
         else if (strcmp(a, "--no-governor") == 0) s->no_governor = 1;
-        else if (strcmp(a, "--handler") == 0) {
-            if (!val) config_misuse("%s needs CLASS=COMMAND", a);
-            const char *eq = strchr(val, '=');
-            if (!eq) config_misuse("--handler wants CLASS=COMMAND, got: %s", val);
-            char cls[65];
-            if ((size_t)(eq - val) >= sizeof(cls)) config_misuse("class name too long in --handler %s", val);
-            memcpy(cls, val, (size_t)(eq - val));
-            cls[eq - val] = '\0';
-            char *hv[256];
-            int hc = 0;
-            hv[hc++] = (char *)(eq + 1);
-            i += 2;
-            while (i < argc && strncmp(argv[i], "--", 2) != 0) {
-                if (hc == 255) config_misuse("too many arguments for handler %s", cls);
-                hv[hc++] = argv[i++];
-            }
-            if (i < argc && strcmp(argv[i], "--") != 0) i--;   /* the next option */
-            if (add_handler(s, cls, hv, hc, why, sizeof(why)) < 0) config_misuse("%s", why);
-        } else if (strcmp(a, "--sampler") == 0) {
-            if (!val) config_misuse("%s needs SIGNAL=INTERVAL:COMMAND", a);
-            char *sv[256];
-            int sc = 0;
-            i += 2;
-            while (i < argc && strncmp(argv[i], "--", 2) != 0) {
-                if (sc == 255) config_misuse("too many arguments for a sampler");
-                sv[sc++] = argv[i++];
-            }
-            if (i < argc && strcmp(argv[i], "--") != 0) i--;   /* the next option */
-            sampler_spec sp;
-            if (sampler_spec_from_arg(val, sv, sc, &sp, why, sizeof(why)) < 0) config_misuse("%s", why);
-            if (add_sampler(s, &sp, why, sizeof(why)) < 0) config_misuse("%s", why);
-        } else if (strcmp(a, "--") == 0) {
-            continue;
-        } else if (!val) {
-            config_misuse("unknown option or missing value: %s", a);
-        } else if (strcmp(a, "--redis") == 0) { s->redis = val; i++; }
-        else if (strcmp(a, "--governor-redis") == 0) { s->governor_redis = val; i++; }
-        else if (strcmp(a, "--namespace") == 0) { s->ns = val; i++; }
-        else if (strcmp(a, "--config") == 0) { s->config = val; i++; }
-        else if (strcmp(a, "--name") == 0) { s->name = val; i++; }
-        else if (strcmp(a, "--metrics-bind") == 0) { s->metrics_bind = val; i++; }
-        else if (strcmp(a, "--metrics-port") == 0) {
-            if (sluice_parse_int(val, 0, 65535, &n, NULL) < 0) config_misuse("--metrics-port wants a port 0..65535, got %s", val);
-            s->metrics_port = (int)n; i++;
-        }
-        else if (strcmp(a, "--log-format") == 0) {
-            if (strcmp(val, "text") != 0 && strcmp(val, "json") != 0) config_misuse("--log-format is text or json, not %s", val);
-            s->log_format = val; i++;
-        } else if (strcmp(a, "--concurrency") == 0) {
-            if (sluice_parse_int(val, 1, 10000, &n, NULL) < 0) config_misuse("--concurrency wants an integer 1..10000, got %s", val);
-            s->concurrency = (int)n; i++;
-        } else if (strcmp(a, "--grace") == 0) {
-            if (sluice_parse_duration(val, GRACE_MAX_MS, &s->grace_ms, NULL) < 0) config_misuse("--grace wants a duration such as 30s or 500ms, got %s", val);
-            i++;
-        } else {
-            config_misuse("unknown option: %s", a);
-        }
+        else if (strcmp(a, "--handler") == 0) arg_handler(argc, argv, &i, s);
+        else if (strcmp(a, "--sampler") == 0) arg_sampler(argc, argv, &i, s);
+        else if (strcmp(a, "--") == 0) continue;
+        else if (!val) config_misuse("unknown option or missing value: %s", a);
+        else if (arg_valued(a, val, s)) i++;
+        else config_misuse("unknown option: %s", a);
     }
 }
 
