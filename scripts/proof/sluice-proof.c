@@ -1,0 +1,672 @@
+/* sluice-proof: the program behind `make proof` (scripts/proof.sh): it
+ * enqueues the background backlog, reads the classes' counters, shows a run
+ * live and turns the three runs' logs into the summary, the acceptance lines
+ * and the plot's data. Redis and the namespace come from SLUICE_REDIS_URL and
+ * SLUICE_NAMESPACE.
+ *
+ *   sluice-proof enqueue CLASS N [CLASS N ...]   N jobs of each class ("{}")
+ *   sluice-proof stats CLASS...                  the classes' counters and the
+ *                                                signal's levels, key=value
+ *   sluice-proof watch DIR                       every second a row of
+ *                                                DIR/watch.csv (gates, done,
+ *                                                pg_load); every 5 s a line on
+ *                                                stdout with the interactive
+ *                                                latency read from DIR/int-*
+ *   sluice-proof report [--json FILE] BASELINE UNTHROTTLED SLUICE
+ *                                                the summary; exit 1 when an
+ *                                                acceptance line is not met
+ *
+ * A run's directory holds meta.txt (key=value: t0, peak_t, end_t, the
+ * schedule; then the counters from `stats`), pgbench's per-transaction logs
+ * int-base.* and int-surge.* ("client txn latency_us script epoch_s us lag_us"),
+ * done.csv (one row per job the database recorded: class, epoch s, runs) and
+ * watch.csv. A transaction belongs to the phase its scheduled start falls in
+ * (completion - latency; with --rate pgbench measures latency from the
+ * schedule, so a slow database also delays the transactions behind it), a
+ * job to the phase its transaction committed in. */
+#define _DEFAULT_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <sluice.h>
+
+#define NCLS 2
+#define SIGNAL "pg_load"
+#define NPHASE 3
+#define BUCKET_S 5            /* s: the plot's and the live view's window */
+#define MAXFILES 16
+
+static const char *const cls_names[NCLS] = {"imports", "reports"};
+static const char *const phase_names[NPHASE] = {"calm", "peak", "calm"};
+
+/* ------------------------------ helpers ------------------------------ */
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("sluice-proof: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The q-quantile (nearest rank) of v[0..n), sorted in place. NaN when empty. */
+static double quantile(double *v, size_t n, double q) {
+    if (n == 0) return NAN;
+    qsort(v, n, sizeof(*v), cmp_double);
+    size_t i = (size_t)ceil(q * (double)n);
+    if (i > 0) i--;
+    if (i >= n) i = n - 1;
+    return v[i];
+}
+
+typedef struct dvec { double *v; size_t n, cap; } dvec;
+static void dpush(dvec *d, double x) {
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 1024;
+        d->v = realloc(d->v, d->cap * sizeof(*d->v));
+        if (!d->v) die("out of memory");
+    }
+    d->v[d->n++] = x;
+}
+
+static sluice_client *connect_or_die(void) {
+    sluice_error err;
+    sluice_client *c = sluice_client_connect(NULL, NULL, &err);
+    if (!c) die("connect: %s", err.text);
+    sluice_client_set_name(c, "sluice-proof", NULL);
+    return c;
+}
+
+static int class_index(const char *name) {
+    for (int i = 0; i < NCLS; i++)
+        if (!strcmp(name, cls_names[i])) return i;
+    return -1;
+}
+
+/* ---------------------------- key=value files ------------------------- */
+
+#define MAXKV 96
+typedef struct kv { char k[MAXKV][48]; char v[MAXKV][48]; int n; } kv;
+
+static void kv_load(const char *path, kv *m) {
+    FILE *f = fopen(path, "r");
+    if (!f) die("%s: %s", path, strerror(errno));
+    char line[160];
+    m->n = 0;
+    while (m->n < MAXKV && fgets(line, sizeof(line), f)) {
+        char *eq = strchr(line, '=');
+        if (!eq) continue;
+        *eq = '\0';
+        eq[1 + strcspn(eq + 1, "\n")] = '\0';
+        snprintf(m->k[m->n], sizeof(m->k[0]), "%.47s", line);
+        snprintf(m->v[m->n], sizeof(m->v[0]), "%.47s", eq + 1);
+        m->n++;
+    }
+    fclose(f);
+}
+
+/* The value of "key" (the last one written), or NaN when absent. */
+static double kv_num(const kv *m, const char *key) {
+    for (int i = m->n - 1; i >= 0; i--)
+        if (!strcmp(m->k[i], key)) return strtod(m->v[i], NULL);
+    return NAN;
+}
+
+static double kv_need(const kv *m, const char *key, const char *path) {
+    double v = kv_num(m, key);
+    if (isnan(v)) die("%s: no %s", path, key);
+    return v;
+}
+
+/* ------------------------------- enqueue ------------------------------ */
+
+static int cmd_enqueue(int argc, char **argv) {
+    if (argc < 4 || argc % 2) {
+        fprintf(stderr, "usage: sluice-proof enqueue CLASS N [CLASS N ...]\n");
+        return 2;
+    }
+    sluice_client *c = connect_or_die();
+    for (int a = 2; a + 1 < argc; a += 2) {
+        double n;
+        if (sluice_parse_number(argv[a + 1], 1, 1000000, &n) < 0 || n != floor(n))
+            die("enqueue: N must be a whole number 1..1000000, not '%s'", argv[a + 1]);
+        const char **payloads = malloc((size_t)n * sizeof(*payloads));
+        if (!payloads) die("out of memory");
+        for (size_t i = 0; i < (size_t)n; i++) payloads[i] = "{}";
+        size_t done = 0;
+        sluice_error err;
+        if (sluice_enqueue_many(c, argv[a], (size_t)n, payloads, NULL, 0, NULL, &done, &err) < 0)
+            die("enqueue %s: %s (%zu of %.0f enqueued)", argv[a], err.text, done, n);
+        free(payloads);
+        printf("enqueued %zu jobs of %s\n", done, argv[a]);
+    }
+    sluice_client_free(c);
+    return 0;
+}
+
+/* -------------------------------- stats ------------------------------- */
+
+static int cmd_stats(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: sluice-proof stats CLASS...\n");
+        return 2;
+    }
+    sluice_client *c = connect_or_die();
+    sluice_error err;
+    for (int a = 2; a < argc; a++) {
+        sluice_class_stats st;
+        if (sluice_class_stats_get(c, argv[a], &st, &err) < 0) die("stats %s: %s", argv[a], err.text);
+        const char *cl = argv[a];
+        printf("enqueued.%s=%lld\nacked.%s=%lld\ncancelled.%s=%lld\nready.%s=%lld\ndelayed.%s=%lld\n"
+               "leased.%s=%lld\ndead.%s=%lld\nretried.%s=%lld\nreclaimed.%s=%lld\n",
+               cl, (long long)st.enqueued, cl, (long long)st.acked, cl, (long long)st.cancelled, cl,
+               (long long)st.ready, cl, (long long)st.delayed, cl, (long long)st.leased, cl,
+               (long long)st.dead, cl, (long long)st.retried, cl, (long long)st.reclaimed);
+    }
+    size_t n = 0;
+    sluice_signal_info *s = sluice_signal_list(c, &n, NULL, &err);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s[i].name, SIGNAL))
+            printf("signal_target=%g\nsignal_critical=%g\n", s[i].def.target, s[i].def.critical);
+    free(s);
+    sluice_client_free(c);
+    return 0;
+}
+
+/* ---------------------------- pgbench logs ---------------------------- */
+
+typedef struct txn { double start, lat_ms; } txn;
+typedef struct tvec { txn *v; size_t n, cap; } tvec;
+
+static void tpush(tvec *t, double start, double lat_ms) {
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 4096;
+        t->v = realloc(t->v, t->cap * sizeof(*t->v));
+        if (!t->v) die("out of memory");
+    }
+    t->v[t->n++] = (txn){start, lat_ms};
+}
+
+/* One line of a pgbench log into *t. Returns 1 for a transaction, 0 for a
+ * line that is not one (a failed or skipped transaction counts in *bad). */
+static int parse_txn(const char *line, tvec *t, long *bad) {
+    long client, no, script;
+    char lat[32];
+    long long epoch, us;
+    if (sscanf(line, "%ld %ld %31s %ld %lld %lld", &client, &no, lat, &script, &epoch, &us) != 6) return 0;
+    char *end;
+    double lat_us = strtod(lat, &end);
+    if (*end || !isfinite(lat_us)) {
+        (*bad)++;
+        return 0;
+    }
+    double done = (double)epoch + (double)us / 1e6;
+    tpush(t, done - lat_us / 1e6, lat_us / 1000.0);
+    return 1;
+}
+
+/* The pgbench logs in "dir" (files named int-*), read from where the last
+ * call stopped: complete lines only. */
+typedef struct logset {
+    char path[MAXFILES][512];
+    long off[MAXFILES];
+    int n;
+} logset;
+
+static void logs_read(const char *dir, logset *ls, tvec *t, long *bad) {
+    DIR *d = opendir(dir);
+    if (!d) die("%s: %s", dir, strerror(errno));
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "int-", 4) != 0) continue;
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        int k = 0;
+        while (k < ls->n && strcmp(ls->path[k], path)) k++;
+        if (k == ls->n) {
+            if (ls->n == MAXFILES) continue;
+            snprintf(ls->path[ls->n], sizeof(ls->path[0]), "%s", path);
+            ls->off[ls->n++] = 0;
+        }
+    }
+    closedir(d);
+    for (int k = 0; k < ls->n; k++) {
+        FILE *f = fopen(ls->path[k], "r");
+        if (!f) continue;
+        fseek(f, ls->off[k], SEEK_SET);
+        char line[256];
+        while (fgets(line, sizeof(line), f)) {
+            size_t len = strlen(line);
+            if (len == 0 || line[len - 1] != '\n') break; /* a line pgbench is still writing */
+            ls->off[k] += (long)len;
+            parse_txn(line, t, bad);
+        }
+        fclose(f);
+    }
+}
+
+/* -------------------------------- watch ------------------------------- */
+
+static volatile sig_atomic_t stop_sig;
+static void on_signal(int sig) { stop_sig = sig; }
+
+typedef struct gauges {
+    double frac[NCLS];
+    int64_t acked[NCLS];
+    double signal;            /* NaN: no value */
+} gauges;
+
+static void read_gauges(sluice_client *c, gauges *g) {
+    sluice_error err;
+    for (int i = 0; i < NCLS; i++) {
+        sluice_gate_info gate;
+        sluice_class_stats st;
+        g->frac[i] = sluice_gate_get(c, cls_names[i], &gate, &err) == 0 ? gate.fraction : NAN;
+        g->acked[i] = sluice_class_stats_get(c, cls_names[i], &st, &err) == 0 ? st.acked : -1;
+    }
+    g->signal = NAN;
+    size_t n = 0;
+    sluice_signal_info *s = sluice_signal_list(c, &n, NULL, &err);
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s[i].name, SIGNAL) && s[i].has_value && !s[i].stale) g->signal = s[i].value;
+    free(s);
+}
+
+static const char *phase_of(const kv *meta, double t) {
+    double calm = kv_num(meta, "calm_s"), peak = kv_num(meta, "peak_s");
+    return t < calm ? "calm" : t < calm + peak ? "PEAK" : "calm";
+}
+
+static int cmd_watch(int argc, char **argv) {
+    if (argc != 3) {
+        fprintf(stderr, "usage: sluice-proof watch DIR\n");
+        return 2;
+    }
+    const char *dir = argv[2];
+    char path[600];
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    kv meta;
+    kv_load(path, &meta);
+    const char *run = "";
+    for (int i = 0; i < meta.n; i++)
+        if (!strcmp(meta.k[i], "run")) run = meta.v[i];
+    double t0 = kv_need(&meta, "t0", path);
+    snprintf(path, sizeof(path), "%s/watch.csv", dir);
+    FILE *csv = fopen(path, "w");
+    if (!csv) die("%s: %s", path, strerror(errno));
+    fprintf(csv, "t,frac_%s,frac_%s,acked_%s,acked_%s,%s\n", cls_names[0], cls_names[1], cls_names[0],
+            cls_names[1], SIGNAL);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sluice_client *c = connect_or_die();
+    logset ls = {.n = 0};
+    tvec t = {0};
+    long bad = 0;
+    gauges g0;
+    read_gauges(c, &g0);
+    long next = 1;
+    while (!stop_sig) {
+        double el = now_s() - t0;
+        if (el < (double)next) {
+            struct timespec ts = {0, 50 * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        gauges g;
+        read_gauges(c, &g);
+        fprintf(csv, "%.3f,%.4f,%.4f,%lld,%lld,%.4f\n", el, g.frac[0], g.frac[1], (long long)g.acked[0],
+                (long long)g.acked[1], g.signal);
+        fflush(csv);
+        if (next % BUCKET_S == 0) {
+            /* the transactions scheduled in the last window (their log
+             * lines arrive as pgbench flushes its buffer) */
+            logs_read(dir, &ls, &t, &bad);
+            dvec lat = {0};
+            double from = t0 + (double)(next - BUCKET_S) - 1, to = from + BUCKET_S;
+            for (size_t i = 0; i < t.n; i++)
+                if (t.v[i].start >= from && t.v[i].start < to) dpush(&lat, t.v[i].lat_ms);
+            size_t n = lat.n;
+            double p50 = quantile(lat.v, lat.n, 0.5), p99 = quantile(lat.v, lat.n, 0.99);
+            free(lat.v);
+            /* keep only what a later window can still need */
+            size_t k = 0;
+            for (size_t i = 0; i < t.n; i++)
+                if (t.v[i].start >= to) t.v[k++] = t.v[i];
+            t.n = k;
+            char sig[32] = "-";
+            if (!isnan(g.signal)) snprintf(sig, sizeof(sig), "%.2f", g.signal);
+            printf("  %-11s %4lds %-4s | interactive %5.0f tps p50 %6.1f ms p99 %7.1f ms"
+                   " | done %s %+3lld %s %+3lld | admitted %.2f %.2f | %s %s\n",
+                   run, next, phase_of(&meta, el - 1), (double)n / BUCKET_S, p50, p99, cls_names[0],
+                   (long long)(g.acked[0] - g0.acked[0]), cls_names[1], (long long)(g.acked[1] - g0.acked[1]),
+                   g.frac[0], g.frac[1], SIGNAL, sig);
+            fflush(stdout);
+            g0 = g;
+        }
+        next++;
+    }
+    free(t.v);
+    fclose(csv);
+    sluice_client_free(c);
+    return 0;
+}
+
+/* -------------------------------- report ------------------------------ */
+
+typedef struct phase {
+    double from, to;          /* s since t0 */
+    size_t txns;
+    double p50, p99;          /* ms */
+    long done[NCLS];          /* jobs recorded by the database */
+} phase;
+
+typedef struct runres {
+    char name[48], dir[512];
+    kv meta;
+    phase ph[NPHASE];
+    long failed_txns;
+    int64_t enqueued, acked, waiting, dead, lost, retried;
+    long recorded, reruns;    /* rows in proof_done; of them, run more than once */
+} runres;
+
+static long calm_done(const runres *r) {
+    long n = 0;
+    for (int p = 0; p < NPHASE; p++)
+        if (p != 1)
+            for (int i = 0; i < NCLS; i++) n += r->ph[p].done[i];
+    return n;
+}
+
+static long phase_done(const phase *p) {
+    long n = 0;
+    for (int i = 0; i < NCLS; i++) n += p->done[i];
+    return n;
+}
+
+/* Reads one run's directory, computes its phases and writes DIR/series.csv
+ * (one row per BUCKET_S s: tps, p50, p99, jobs done, the gates and the
+ * signal) and DIR/series.meta (the peak's place, for the plot). */
+static void load_run(const char *dir, runres *r) {
+    memset(r, 0, sizeof(*r));
+    snprintf(r->dir, sizeof(r->dir), "%s", dir);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/meta.txt", dir);
+    kv_load(path, &r->meta);
+    const kv *m = &r->meta;
+    snprintf(r->name, sizeof(r->name), "%s", dir);
+    for (int i = 0; i < m->n; i++)
+        if (!strcmp(m->k[i], "run")) snprintf(r->name, sizeof(r->name), "%s", m->v[i]);
+    double t0 = kv_need(m, "t0", path), peak_t = kv_need(m, "peak_t", path), end_t = kv_need(m, "end_t", path);
+    double peak_s = kv_need(m, "peak_s", path);
+    double bounds[NPHASE + 1] = {0, peak_t - t0, peak_t - t0 + peak_s, end_t - t0};
+    for (int p = 0; p < NPHASE; p++) {
+        r->ph[p].from = bounds[p];
+        r->ph[p].to = bounds[p + 1];
+    }
+    for (int i = 0; i < NCLS; i++) {
+        char k[64];
+        int64_t v[6];
+        const char *keys[6] = {"enqueued", "acked", "cancelled", "ready", "delayed", "leased"};
+        for (int j = 0; j < 6; j++) {
+            snprintf(k, sizeof(k), "%s.%s", keys[j], cls_names[i]);
+            v[j] = (int64_t)kv_need(m, k, path);
+        }
+        snprintf(k, sizeof(k), "dead.%s", cls_names[i]);
+        int64_t dead = (int64_t)kv_need(m, k, path);
+        snprintf(k, sizeof(k), "retried.%s", cls_names[i]);
+        r->retried += (int64_t)kv_need(m, k, path);
+        r->enqueued += v[0];
+        r->acked += v[1];
+        r->waiting += v[3] + v[4] + v[5];
+        r->dead += dead;
+        r->lost += v[0] - v[1] - v[2] - (v[3] + v[4] + v[5]) - dead;
+    }
+
+    /* interactive transactions */
+    logset ls = {.n = 0};
+    tvec t = {0};
+    logs_read(dir, &ls, &t, &r->failed_txns);
+    if (ls.n == 0) die("%s: no pgbench logs (int-*)", dir);
+    long nb = (long)ceil(bounds[NPHASE] / BUCKET_S);
+    if (nb < 1) nb = 1;
+    dvec *bucket = calloc((size_t)nb, sizeof(*bucket));
+    dvec ph[NPHASE] = {{0}};
+    if (!bucket) die("out of memory");
+    for (size_t i = 0; i < t.n; i++) {
+        double s = t.v[i].start - t0;
+        if (s < 0 || s >= bounds[NPHASE]) continue;
+        int p = s < bounds[1] ? 0 : s < bounds[2] ? 1 : 2;
+        dpush(&ph[p], t.v[i].lat_ms);
+        long b = (long)(s / BUCKET_S);
+        if (b < nb) dpush(&bucket[b], t.v[i].lat_ms);
+    }
+    free(t.v);
+    for (int p = 0; p < NPHASE; p++) {
+        r->ph[p].txns = ph[p].n;
+        r->ph[p].p50 = quantile(ph[p].v, ph[p].n, 0.5);
+        r->ph[p].p99 = quantile(ph[p].v, ph[p].n, 0.99);
+        free(ph[p].v);
+    }
+
+    /* background jobs, as the database recorded them */
+    long *bdone = calloc((size_t)nb * NCLS, sizeof(*bdone));
+    if (!bdone) die("out of memory");
+    snprintf(path, sizeof(path), "%s/done.csv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) die("%s: %s", path, strerror(errno));
+    char line[256];
+    while (fgets(line, sizeof(line), f)) {
+        char cls[64];
+        double at;
+        long runs;
+        if (sscanf(line, "%63[^,],%lf,%ld", cls, &at, &runs) != 3) die("%s: bad line: %s", path, line);
+        int i = class_index(cls);
+        if (i < 0) die("%s: unknown class %s", path, cls);
+        r->recorded++;
+        if (runs > 1) r->reruns++;
+        double s = at - t0;
+        if (s < 0 || s >= bounds[NPHASE]) continue;
+        int p = s < bounds[1] ? 0 : s < bounds[2] ? 1 : 2;
+        r->ph[p].done[i]++;
+        long b = (long)(s / BUCKET_S);
+        if (b < nb) bdone[b * NCLS + i]++;
+    }
+    fclose(f);
+
+    /* the gates and the signal, averaged per bucket */
+    enum { G_FRAC0, G_FRAC1, G_ROWS, G_SIG, G_SIGROWS, G_N };
+    double *gsum = calloc((size_t)nb * G_N, sizeof(*gsum));
+    if (!gsum) die("out of memory");
+    snprintf(path, sizeof(path), "%s/watch.csv", dir);
+    if ((f = fopen(path, "r"))) {
+        while (fgets(line, sizeof(line), f)) {
+            double el, fr0, fr1, sig;
+            long long a0, a1;
+            if (sscanf(line, "%lf,%lf,%lf,%lld,%lld,%lf", &el, &fr0, &fr1, &a0, &a1, &sig) != 6) continue;
+            long b = (long)((el - 1) / BUCKET_S); /* the row at el describes the second before it */
+            if (b < 0 || b >= nb) continue;
+            double *g = &gsum[b * G_N];
+            g[G_FRAC0] += fr0;
+            g[G_FRAC1] += fr1;
+            g[G_ROWS] += 1;
+            if (!isnan(sig)) {
+                g[G_SIG] += sig;
+                g[G_SIGROWS] += 1;
+            }
+        }
+        fclose(f);
+    }
+    snprintf(path, sizeof(path), "%s/series.csv", dir);
+    FILE *out = fopen(path, "w");
+    if (!out) die("%s: %s", path, strerror(errno));
+    fprintf(out, "t,tps,p50_ms,p99_ms,done_%s,done_%s,frac_%s,frac_%s,%s\n", cls_names[0], cls_names[1],
+            cls_names[0], cls_names[1], SIGNAL);
+    for (long b = 0; b < nb; b++) {
+        const double *g = &gsum[b * G_N];
+        fprintf(out, "%ld,%.1f,%.3f,%.3f,%ld,%ld,", b * BUCKET_S + BUCKET_S / 2, (double)bucket[b].n / BUCKET_S,
+                quantile(bucket[b].v, bucket[b].n, 0.5), quantile(bucket[b].v, bucket[b].n, 0.99),
+                bdone[b * NCLS], bdone[b * NCLS + 1]);
+        if (g[G_ROWS] > 0) fprintf(out, "%.3f,%.3f,", g[G_FRAC0] / g[G_ROWS], g[G_FRAC1] / g[G_ROWS]);
+        else fprintf(out, "nan,nan,");
+        if (g[G_SIGROWS] > 0) fprintf(out, "%.3f\n", g[G_SIG] / g[G_SIGROWS]);
+        else fprintf(out, "nan\n");
+        free(bucket[b].v);
+    }
+    fclose(out);
+    free(bucket);
+    free(bdone);
+    free(gsum);
+    snprintf(path, sizeof(path), "%s/series.meta", dir);
+    if (!(out = fopen(path, "w"))) die("%s: %s", path, strerror(errno));
+    fprintf(out, "peak_from_s=%.1f\npeak_to_s=%.1f\nend_s=%.1f\n", bounds[1], bounds[2], bounds[3]);
+    fclose(out);
+}
+
+static json_t *phase_json(const phase *p, int idx) {
+    json_t *done = json_object();
+    for (int i = 0; i < NCLS; i++) json_object_set_new(done, cls_names[i], json_integer(p->done[i]));
+    double secs = p->to - p->from;
+    return json_pack("{s:s, s:f, s:f, s:I, s:f, s:f, s:f, s:I, s:o}", "phase", phase_names[idx], "from_s", p->from,
+                     "to_s", p->to, "txns", (json_int_t)p->txns, "tps", secs > 0 ? (double)p->txns / secs : 0.0,
+                     "p50_ms", isnan(p->p50) ? 0.0 : p->p50, "p99_ms", isnan(p->p99) ? 0.0 : p->p99,
+                     "jobs_done", (json_int_t)phase_done(p), "jobs_done_by_class", done);
+}
+
+static json_t *run_json(const runres *r) {
+    json_t *ph = json_array();
+    for (int p = 0; p < NPHASE; p++) json_array_append_new(ph, phase_json(&r->ph[p], p));
+    return json_pack("{s:s, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:f, s:f}", "run", r->name,
+                     "phases", ph, "failed_txns", (json_int_t)r->failed_txns, "jobs", "enqueued",
+                     (json_int_t)r->enqueued, "done", (json_int_t)r->acked, "waiting", (json_int_t)r->waiting,
+                     "dead", (json_int_t)r->dead, "lost", (json_int_t)r->lost, "recorded",
+                     (json_int_t)r->recorded, "reruns", (json_int_t)r->reruns, "retried", (json_int_t)r->retried,
+                     "machine_busy", kv_num(&r->meta, "machine_busy"), "loadavg", kv_num(&r->meta, "loadavg"));
+}
+
+#define PEAK_RATIO_MAX 1.5    /* sluice's peak p99 against the baseline's */
+#define CALM_DONE_MIN 0.9     /* sluice's calm-phase jobs against the unthrottled run's */
+#define HURT_MIN 2.0          /* the unthrottled peak p99 against the baseline's: the setup check */
+
+static int cmd_report(int argc, char **argv) {
+    const char *json_path = NULL;
+    int a = 2;
+    if (a + 1 < argc && !strcmp(argv[a], "--json")) {
+        json_path = argv[a + 1];
+        a += 2;
+    }
+    if (argc - a != 3) {
+        fprintf(stderr, "usage: sluice-proof report [--json FILE] BASELINE-DIR UNTHROTTLED-DIR SLUICE-DIR\n");
+        return 2;
+    }
+    runres *runs = calloc(3, sizeof(*runs));
+    if (!runs) die("out of memory");
+    for (int i = 0; i < 3; i++) load_run(argv[a + i], &runs[i]);
+    const runres *base = &runs[0], *flat = &runs[1], *gov = &runs[2];
+
+    printf("\nsummary (interactive: pgbench transactions by scheduled start; jobs: as the database recorded them)\n");
+    printf("  %-12s %-5s %9s %8s %8s %9s %9s %10s %8s %8s\n", "run", "phase", "seconds", "txns", "tps", "p50 ms",
+           "p99 ms", "jobs done", cls_names[0], cls_names[1]);
+    for (int i = 0; i < 3; i++) {
+        const runres *r = &runs[i];
+        for (int p = 0; p < NPHASE; p++) {
+            const phase *ph = &r->ph[p];
+            char span[32];
+            snprintf(span, sizeof(span), "%.0f-%.0f", ph->from, ph->to);
+            double secs = ph->to - ph->from;
+            printf("  %-12s %-5s %9s %8zu %8.0f %9.1f %9.1f %10ld %8ld %8ld\n", p == 0 ? r->name : "",
+                   phase_names[p], span, ph->txns, secs > 0 ? (double)ph->txns / secs : 0, ph->p50, ph->p99,
+                   phase_done(ph), ph->done[0], ph->done[1]);
+        }
+    }
+    printf("\n  %-12s %9s %8s %8s %6s %6s %9s %7s %8s   %s\n", "run", "enqueued", "done", "waiting", "dead", "lost",
+           "recorded", "re-run", "retried", "machine");
+    int64_t lost = 0;
+    long unrecorded = 0, failed = 0;
+    for (int i = 0; i < 3; i++) {
+        const runres *r = &runs[i];
+        lost += r->lost;
+        if (r->acked > r->recorded) unrecorded += (long)(r->acked - r->recorded);
+        failed += r->failed_txns;
+        printf("  %-12s %9lld %8lld %8lld %6lld %6lld %9ld %7ld %8lld   %.0f%% busy, load %.1f\n", r->name,
+               (long long)r->enqueued, (long long)r->acked, (long long)r->waiting, (long long)r->dead,
+               (long long)r->lost, r->recorded, r->reruns, (long long)r->retried, kv_num(&r->meta, "machine_busy") * 100,
+               kv_num(&r->meta, "loadavg"));
+    }
+
+    double ratio = gov->ph[1].p99 / base->ph[1].p99;
+    double hurt = flat->ph[1].p99 / base->ph[1].p99;
+    long cd_gov = calm_done(gov), cd_flat = calm_done(flat);
+    double calm_ratio = cd_flat > 0 ? (double)cd_gov / (double)cd_flat : NAN;
+    int ok_peak = ratio <= PEAK_RATIO_MAX, ok_calm = calm_ratio >= CALM_DONE_MIN;
+    int ok_lost = lost == 0 && unrecorded == 0 && gov->dead == 0 && flat->dead == 0;
+    int ok_hurt = hurt >= HURT_MIN;
+    printf("\nacceptance\n");
+    printf("  interactive p99 at the peak, sluice vs baseline:         %8.1f / %.1f ms = %.2fx (<= %.2fx)  %s\n",
+           gov->ph[1].p99, base->ph[1].p99, ratio, PEAK_RATIO_MAX, ok_peak ? "met" : "NOT MET");
+    printf("  jobs done in the calm phases, sluice vs unthrottled:      %8ld / %ld = %.1f%% (>= %.0f%%)  %s\n", cd_gov,
+           cd_flat, calm_ratio * 100, CALM_DONE_MIN * 100, ok_calm ? "met" : "NOT MET");
+    printf("  jobs lost (enqueued - done - waiting - dead), dead, done but not recorded: %lld, %lld, %ld  %s\n",
+           (long long)lost, (long long)(gov->dead + flat->dead), unrecorded, ok_lost ? "met" : "NOT MET");
+    printf("  setup: unthrottled peak p99 vs baseline (the jobs must hurt): %.1f / %.1f ms = %.1fx (>= %.0fx)  %s\n",
+           flat->ph[1].p99, base->ph[1].p99, hurt, HURT_MIN, ok_hurt ? "met" : "NOT MET");
+    if (failed) printf("  note: %ld interactive transactions failed or were skipped\n", failed);
+    double tgt = kv_num(&gov->meta, "signal_target"), crit = kv_num(&gov->meta, "signal_critical");
+    printf("  signal %s: target %g, critical %g; runs in build order, one database\n", SIGNAL, tgt, crit);
+    int ok = ok_peak && ok_calm && ok_lost && ok_hurt;
+    printf("  %s\n", ok ? "OK: acceptance met" : "FAILED: acceptance not met");
+
+    if (json_path) {
+        json_t *rs = json_array();
+        for (int i = 0; i < 3; i++) json_array_append_new(rs, run_json(&runs[i]));
+        json_t *root = json_pack(
+            "{s:o, s:{s:f, s:f}, s:{s:f, s:f, s:b, s:f, s:f, s:b, s:I, s:I, s:I, s:b, s:f, s:f, s:b, s:b}}", "runs", rs,
+            "signal", "target", tgt, "critical", crit, "acceptance", "peak_p99_ratio", ratio, "peak_p99_ratio_max",
+            PEAK_RATIO_MAX, "peak_p99_met", ok_peak, "calm_done_ratio", isnan(calm_ratio) ? 0.0 : calm_ratio,
+            "calm_done_ratio_min", CALM_DONE_MIN, "calm_done_met", ok_calm, "lost", (json_int_t)lost, "dead",
+            (json_int_t)(gov->dead + flat->dead), "unrecorded", (json_int_t)unrecorded, "lost_met", ok_lost,
+            "unthrottled_peak_p99_ratio", hurt, "unthrottled_peak_p99_ratio_min", HURT_MIN, "setup_met", ok_hurt,
+            "met", ok);
+        if (!root || json_dump_file(root, json_path, JSON_INDENT(2)) < 0) die("%s: cannot write", json_path);
+        json_decref(root);
+    }
+    free(runs);
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+    const char *cmd = argc > 1 ? argv[1] : "";
+    signal(SIGPIPE, SIG_IGN);
+    if (!strcmp(cmd, "enqueue")) return cmd_enqueue(argc, argv);
+    if (!strcmp(cmd, "stats")) return cmd_stats(argc, argv);
+    if (!strcmp(cmd, "watch")) return cmd_watch(argc, argv);
+    if (!strcmp(cmd, "report")) return cmd_report(argc, argv);
+    FILE *f = !strcmp(cmd, "--help") ? stdout : stderr;
+    fprintf(f, "usage: sluice-proof enqueue|stats|watch|report ... (see scripts/proof/sluice-proof.c)\n");
+    return f == stdout ? 0 : 2;
+}
