@@ -1,8 +1,9 @@
 #!/bin/sh
 # make proof: the incident on a real PostgreSQL. A private PostgreSQL (initdb
 # in a temp dir, unix socket only) serves interactive traffic from pgbench at
-# fixed rates on a calm -> peak -> calm schedule, with every transaction's
-# latency logged, while a backlog of heavy background jobs (bulk writes and
+# fixed rates on a calm -> rise -> peak -> calm schedule (the rise in four
+# steps, as a morning peak arrives), with every transaction's latency logged,
+# while a backlog of heavy background jobs (bulk writes and
 # large scans through psql, scripts/proof/job.sh) runs three ways, one run
 # after the other on the same database and schedule:
 #   baseline     no background jobs
@@ -23,13 +24,15 @@ out=${PROOF_OUT:-$BUILD/proof}
 
 usage() {
     cat <<'EOF'
-usage: scripts/proof.sh [--quick] [--json] [--calm S] [--peak S] [--after S]
-                        [--calm-rate TPS] [--peak-rate TPS] [--scale N]
-The incident on a real PostgreSQL: pgbench as interactive traffic (calm, peak,
-calm) and a backlog of heavy jobs run three ways (none, unthrottled, sluice).
-  --quick          short phases (15 s calm, 30 s peak, 30 s calm): ~5 minutes
-  --calm S         the first calm phase, seconds (default 60)
-  --peak S         the peak, seconds (default 90)
+usage: scripts/proof.sh [--quick] [--json] [--calm S] [--rise S] [--peak S]
+                        [--after S] [--calm-rate TPS] [--peak-rate TPS] [--scale N]
+The incident on a real PostgreSQL: pgbench as interactive traffic (calm, rise,
+peak, calm) and a backlog of heavy jobs run three ways (none, unthrottled,
+sluice). About 14 minutes with the defaults.
+  --quick          short phases (15, 8, 20 and 30 s): about 4 minutes
+  --calm S         the first calm phase, seconds (default 50)
+  --rise S         the rise to the peak, in four equal steps, seconds (default 20)
+  --peak S         the peak, seconds (default 70)
   --after S        the calm phase after the peak, seconds (default 120)
   --calm-rate TPS  interactive transactions per second when calm (default 200)
   --peak-rate TPS  interactive transactions per second at the peak (default 1000)
@@ -44,13 +47,14 @@ data. Exit: 0 acceptance met, 1 not met or a failure, 2 usage, 130 Ctrl-C.
 EOF
 }
 
-calm=60 peak=90 after=120 calm_rate=200 peak_rate=1000 scale=20 json=""
+calm=50 rise=20 peak=70 after=120 calm_rate=200 peak_rate=1000 scale=20 json=""
 need_arg() { [ $# -ge 2 ] || { usage >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
     case $1 in
-    --quick) calm=15 peak=30 after=30 ;;
+    --quick) calm=15 rise=8 peak=20 after=30 ;;
     --json) json=1 ;;
     --calm) need_arg "$@"; calm=$2; shift ;;
+    --rise) need_arg "$@"; rise=$2; shift ;;
     --peak) need_arg "$@"; peak=$2; shift ;;
     --after) need_arg "$@"; after=$2; shift ;;
     --calm-rate) need_arg "$@"; calm_rate=$2; shift ;;
@@ -61,7 +65,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-for v in "calm $calm 5 3600" "peak $peak 5 3600" "after $after 5 3600" "calm-rate $calm_rate 1 100000" \
+for v in "calm $calm 5 3600" "rise $rise 4 3600" "peak $peak 5 3600" "after $after 5 3600" "calm-rate $calm_rate 1 100000" \
     "peak-rate $peak_rate 1 100000" "scale $scale 1 1000"; do
     set -- $v
     case $2 in ''|*[!0-9]*) echo "proof: --$1: not a whole number: $2" >&2; exit 2 ;; esac
@@ -100,7 +104,7 @@ fi
 
 # ---------------------------- processes -------------------------------
 # Every process this script starts, by PID; cleanup stops what is left.
-pg_pid="" worker_pid="" watch_pid="" base_pid="" surge_pid="" fg_pid=""
+pg_pid="" worker_pid="" watch_pid="" base_pid="" surge_pids="" fg_pid=""
 # A process that exited is a zombie until reaped, and kill -0 still finds it.
 alive() {
     [ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
@@ -150,7 +154,7 @@ cleanup() {
     status=$?
     trap '' INT TERM HUP
     # shellcheck disable=SC2086
-    stop_pid 20 TERM $fg_pid $base_pid $surge_pid $watch_pid
+    stop_pid 20 TERM $fg_pid $base_pid $surge_pids $watch_pid
     if alive "$worker_pid"; then
         kill -TERM "$worker_pid" 2>/dev/null || true
         stop_pid 50 TERM "$worker_pid"
@@ -217,16 +221,17 @@ waitfor psql -X -q -v ON_ERROR_STOP=1 \
 
 # ---------------------------- the runs --------------------------------
 # Background jobs' sessions are named sluice-job (job.sh); the sampler leaves
-# them out: pg_load is the load of everyone else (scripts/proof/README).
+# them out: pg_load is the load of everyone else.
 export SLUICE_PG_EXCLUDE='sluice-job%'
-total=$((calm + peak + after))
-backlog=20000 # per class: more than the run can do, so the backlog never runs dry
-echo "  interactive: pgbench TPC-B-like at $calm_rate tps, $peak_rate tps for ${peak} s, then $calm_rate tps"
-echo "               (schedule: calm ${calm} s, peak ${peak} s, calm ${after} s; scale $scale)"
-echo "  background:  imports (bulk writes, tier normal) and reports (large scans, tier low),"
-echo "               2 in flight each at most, floor 0.1; a backlog of $backlog each"
-echo "  signal:      pg_load = active sessions other than the jobs', averaged over 0.5 s,"
-echo "               every second (postgres.sh load); classes and levels: scripts/proof/proof.json"
+total=$((calm + rise + peak + after))
+step=$(((peak_rate - calm_rate) / 5)) # tps each of the five surge pgbench processes adds
+backlog=20000 # per class: more than a run can do, so the backlog never runs dry
+echo "  interactive: pgbench (TPC-B-like) at $calm_rate tps for ${calm} s, rising in four steps over ${rise} s,"
+echo "               $((calm_rate + 5 * step)) tps for ${peak} s, then $calm_rate tps for ${after} s (scale $scale)"
+echo "  background:  imports (bulk writes) and reports (large scans), both tier low, 2 in flight"
+echo "               each at most, a backlog of $backlog each (scripts/proof/job.sh, proof.json)"
+echo "  signal:      pg_load = active sessions other than the jobs', the server's mean of 20 looks"
+echo "               over 0.2 s, sampled every second (scripts/samplers/postgres.sh load)"
 echo
 
 # Fresh data for every run: pgbench's tables rebuilt, the jobs' tables
@@ -267,22 +272,31 @@ run_one() { # NAME GOVERNOR-MODE JOBS-PER-CLASS
     worker_pid=$!
     cpu0=$(cpu_ticks)
     t0=$(date +%s.%N)
-    printf 'run=%s\nt0=%s\ncalm_s=%s\npeak_s=%s\nafter_s=%s\ncalm_rate=%s\npeak_rate=%s\n' \
-        "$name" "$t0" "$calm" "$peak" "$after" "$calm_rate" "$peak_rate" >"$dir/meta.txt"
+    printf 'run=%s\nt0=%s\ncalm_s=%s\nrise_s=%s\npeak_s=%s\nafter_s=%s\ncalm_rate=%s\npeak_rate=%s\n' \
+        "$name" "$t0" "$calm" "$rise" "$peak" "$after" "$calm_rate" "$((calm_rate + 5 * step))" >"$dir/meta.txt"
     (cd "$dir" && exec pgbench -n -c 4 -j 1 -R "$calm_rate" -T "$total" -l --log-prefix=int-base) \
         >>"$dir/pgbench.log" 2>&1 &
     base_pid=$!
     "$bin/sluice-proof" watch "$dir" &
     watch_pid=$!
     waitfor sleep "$calm"
-    printf 'peak_t=%s\n' "$(date +%s.%N)" >>"$dir/meta.txt"
-    (cd "$dir" && exec pgbench -n -c 16 -j 2 -R $((peak_rate - calm_rate)) -T "$peak" -l \
-        --log-prefix=int-surge) >>"$dir/pgbench.log" 2>&1 &
-    surge_pid=$!
-    wait "$surge_pid" || fail "pgbench (peak) failed: $(tail -n 3 "$dir/pgbench.log")"
-    surge_pid=""
-    wait "$base_pid" || fail "pgbench failed: $(tail -n 3 "$dir/pgbench.log")"
-    base_pid=""
+    # the rise: a surge process every rise/4 s, the fifth starts the peak
+    k=1
+    while [ $k -le 5 ]; do
+        now=$(date +%s.%N)
+        [ $k -eq 1 ] && printf 'rise_t=%s\n' "$now" >>"$dir/meta.txt"
+        [ $k -eq 5 ] && printf 'peak_t=%s\n' "$now" >>"$dir/meta.txt"
+        left=$(awk -v t0="$t0" -v now="$now" -v end=$((calm + rise + peak)) 'BEGIN { printf "%d", t0 + end - now + 0.5 }')
+        (cd "$dir" && exec pgbench -n -c 4 -j 1 -R "$step" -T "$left" -l --log-prefix="int-surge$k") \
+            >>"$dir/pgbench.log" 2>&1 &
+        surge_pids="$surge_pids $!"
+        [ $k -lt 5 ] && waitfor sleep "$(awk -v r="$rise" 'BEGIN { print r / 4 }')"
+        k=$((k + 1))
+    done
+    for p in $surge_pids $base_pid; do
+        wait "$p" || fail "pgbench failed: $(tail -n 3 "$dir/pgbench.log")"
+    done
+    surge_pids="" base_pid=""
     printf 'end_t=%s\nmachine_busy=%s\nloadavg=%s\n' "$(date +%s.%N)" \
         "$(echo "$cpu0 $(cpu_ticks)" | awk '{ b = $3 - $1; i = $4 - $2; print (b + i) ? b / (b + i) : 0 }')" \
         "$(cut -d' ' -f1 /proc/loadavg)" >>"$dir/meta.txt"
@@ -322,9 +336,10 @@ done
     "$abs_out/sluice" >"$abs_out/summary.txt" || status=$?
 cat "$abs_out/summary.txt"
 if command -v gnuplot >/dev/null 2>&1; then
+    r0=$(sed -n 's/^rise_from_s=//p' "$abs_out/sluice/series.meta")
     p0=$(sed -n 's/^peak_from_s=//p' "$abs_out/sluice/series.meta")
     p1=$(sed -n 's/^peak_to_s=//p' "$abs_out/sluice/series.meta")
-    gnuplot -e "dir='$abs_out'; p0=$p0; p1=$p1; png='$abs_out/proof.png'" "$here/proof/plot.gp" \
+    gnuplot -e "dir='$abs_out'; r0=$r0; p0=$p0; p1=$p1; png='$abs_out/proof.png'" "$here/proof/plot.gp" \
         2>>"$log" || { echo "proof: gnuplot failed" >&2; tail -n 5 "$log" >&2; status=1; }
     echo "plot: $abs_out/proof.png"
 else

@@ -6,7 +6,7 @@
 #                   rewritten (UPDATE), then removed (DELETE), in one
 #                   transaction: WAL, CPU and dead rows for autovacuum
 #   job.sh report   large scans: an aggregate over every account, then a sort
-#                   of a quarter of them that spills to disk (work_mem 4 MB)
+#                   of an eighth of them that spills to disk (work_mem 4 MB)
 # Either records the job (SLUICE_JOB_ID) in proof_done in the same
 # transaction as its work; a job run twice counts runs = 2. Exit 0 acks.
 set -eu
@@ -20,7 +20,7 @@ import)
 report)
     work="SET LOCAL max_parallel_workers_per_gather = 0;
           SELECT bid, count(*), sum(abalance), avg(length(filler)) FROM pgbench_accounts GROUP BY bid;
-          SELECT count(*) FROM (SELECT aid FROM pgbench_accounts WHERE aid % 4 = 1
+          SELECT count(*) FROM (SELECT aid FROM pgbench_accounts WHERE aid % 8 = 1
                                 ORDER BY filler DESC, abalance OFFSET 0) s;" ;;
 *)
     echo "usage: job.sh import|report (SLUICE_JOB_ID and SLUICE_JOB_CLASS in the environment)" >&2

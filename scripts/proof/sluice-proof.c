@@ -16,9 +16,9 @@
  *                                                the summary; exit 1 when an
  *                                                acceptance line is not met
  *
- * A run's directory holds meta.txt (key=value: t0, peak_t, end_t, the
- * schedule; then the counters from `stats`), pgbench's per-transaction logs
- * int-base.* and int-surge.* ("client txn latency_us script epoch_s us lag_us"),
+ * A run's directory holds meta.txt (key=value: t0, rise_t, peak_t, end_t,
+ * the schedule, how busy the machine was; then the counters from `stats`), pgbench's per-transaction logs
+ * int-base.* and int-surge* ("client txn latency_us script epoch_s us lag_us"),
  * done.csv (one row per job the database recorded: class, epoch s, runs) and
  * watch.csv. A transaction belongs to the phase its scheduled start falls in
  * (completion - latency; with --rate pgbench measures latency from the
@@ -43,12 +43,13 @@
 
 #define NCLS 2
 #define SIGNAL "pg_load"
-#define NPHASE 3
+#define NPHASE 4
 #define BUCKET_S 5            /* s: the plot's and the live view's window */
 #define MAXFILES 16
 
 static const char *const cls_names[NCLS] = {"imports", "reports"};
-static const char *const phase_names[NPHASE] = {"calm", "peak", "calm"};
+static const char *const phase_names[NPHASE] = {"calm", "rise", "peak", "calm"};
+enum { CALM1, RISE, PEAK, CALM2 };
 
 /* ------------------------------ helpers ------------------------------ */
 
@@ -298,8 +299,8 @@ static void read_gauges(sluice_client *c, gauges *g) {
 }
 
 static const char *phase_of(const kv *meta, double t) {
-    double calm = kv_num(meta, "calm_s"), peak = kv_num(meta, "peak_s");
-    return t < calm ? "calm" : t < calm + peak ? "PEAK" : "calm";
+    double calm = kv_num(meta, "calm_s"), rise = kv_num(meta, "rise_s"), peak = kv_num(meta, "peak_s");
+    return t < calm ? "calm" : t < calm + rise ? "rise" : t < calm + rise + peak ? "PEAK" : "calm";
 }
 
 static int cmd_watch(int argc, char **argv) {
@@ -395,18 +396,19 @@ typedef struct runres {
     long recorded, reruns;    /* rows in proof_done; of them, run more than once */
 } runres;
 
-static long calm_done(const runres *r) {
-    long n = 0;
-    for (int p = 0; p < NPHASE; p++)
-        if (p != 1)
-            for (int i = 0; i < NCLS; i++) n += r->ph[p].done[i];
-    return n;
-}
-
 static long phase_done(const phase *p) {
     long n = 0;
     for (int i = 0; i < NCLS; i++) n += p->done[i];
     return n;
+}
+
+static long calm_done(const runres *r) { return phase_done(&r->ph[CALM1]) + phase_done(&r->ph[CALM2]); }
+
+/* The phase that "s" (s since t0) falls in, or -1 outside the run. */
+static int phase_at(const double *bounds, double s) {
+    for (int p = 0; p < NPHASE; p++)
+        if (s >= bounds[p] && s < bounds[p + 1]) return p;
+    return -1;
 }
 
 /* Reads one run's directory, computes its phases and writes DIR/series.csv
@@ -422,9 +424,9 @@ static void load_run(const char *dir, runres *r) {
     snprintf(r->name, sizeof(r->name), "%s", dir);
     for (int i = 0; i < m->n; i++)
         if (!strcmp(m->k[i], "run")) snprintf(r->name, sizeof(r->name), "%s", m->v[i]);
-    double t0 = kv_need(m, "t0", path), peak_t = kv_need(m, "peak_t", path), end_t = kv_need(m, "end_t", path);
-    double peak_s = kv_need(m, "peak_s", path);
-    double bounds[NPHASE + 1] = {0, peak_t - t0, peak_t - t0 + peak_s, end_t - t0};
+    double t0 = kv_need(m, "t0", path), rise_t = kv_need(m, "rise_t", path), peak_t = kv_need(m, "peak_t", path);
+    double end_t = kv_need(m, "end_t", path), peak_s = kv_need(m, "peak_s", path);
+    double bounds[NPHASE + 1] = {0, rise_t - t0, peak_t - t0, peak_t - t0 + peak_s, end_t - t0};
     for (int p = 0; p < NPHASE; p++) {
         r->ph[p].from = bounds[p];
         r->ph[p].to = bounds[p + 1];
@@ -460,8 +462,8 @@ static void load_run(const char *dir, runres *r) {
     if (!bucket) die("out of memory");
     for (size_t i = 0; i < t.n; i++) {
         double s = t.v[i].start - t0;
-        if (s < 0 || s >= bounds[NPHASE]) continue;
-        int p = s < bounds[1] ? 0 : s < bounds[2] ? 1 : 2;
+        int p = phase_at(bounds, s);
+        if (p < 0) continue;
         dpush(&ph[p], t.v[i].lat_ms);
         long b = (long)(s / BUCKET_S);
         if (b < nb) dpush(&bucket[b], t.v[i].lat_ms);
@@ -491,8 +493,8 @@ static void load_run(const char *dir, runres *r) {
         r->recorded++;
         if (runs > 1) r->reruns++;
         double s = at - t0;
-        if (s < 0 || s >= bounds[NPHASE]) continue;
-        int p = s < bounds[1] ? 0 : s < bounds[2] ? 1 : 2;
+        int p = phase_at(bounds, s);
+        if (p < 0) continue;
         r->ph[p].done[i]++;
         long b = (long)(s / BUCKET_S);
         if (b < nb) bdone[b * NCLS + i]++;
@@ -544,7 +546,8 @@ static void load_run(const char *dir, runres *r) {
     free(gsum);
     snprintf(path, sizeof(path), "%s/series.meta", dir);
     if (!(out = fopen(path, "w"))) die("%s: %s", path, strerror(errno));
-    fprintf(out, "peak_from_s=%.1f\npeak_to_s=%.1f\nend_s=%.1f\n", bounds[1], bounds[2], bounds[3]);
+    fprintf(out, "rise_from_s=%.1f\npeak_from_s=%.1f\npeak_to_s=%.1f\nend_s=%.1f\n", bounds[RISE], bounds[PEAK],
+            bounds[CALM2], bounds[NPHASE]);
     fclose(out);
 }
 
@@ -619,8 +622,8 @@ static int cmd_report(int argc, char **argv) {
                kv_num(&r->meta, "loadavg"));
     }
 
-    double ratio = gov->ph[1].p99 / base->ph[1].p99;
-    double hurt = flat->ph[1].p99 / base->ph[1].p99;
+    double ratio = gov->ph[PEAK].p99 / base->ph[PEAK].p99;
+    double hurt = flat->ph[PEAK].p99 / base->ph[PEAK].p99;
     long cd_gov = calm_done(gov), cd_flat = calm_done(flat);
     double calm_ratio = cd_flat > 0 ? (double)cd_gov / (double)cd_flat : NAN;
     int ok_peak = ratio <= PEAK_RATIO_MAX, ok_calm = calm_ratio >= CALM_DONE_MIN;
@@ -628,13 +631,13 @@ static int cmd_report(int argc, char **argv) {
     int ok_hurt = hurt >= HURT_MIN;
     printf("\nacceptance\n");
     printf("  interactive p99 at the peak, sluice vs baseline:         %8.1f / %.1f ms = %.2fx (<= %.2fx)  %s\n",
-           gov->ph[1].p99, base->ph[1].p99, ratio, PEAK_RATIO_MAX, ok_peak ? "met" : "NOT MET");
+           gov->ph[PEAK].p99, base->ph[PEAK].p99, ratio, PEAK_RATIO_MAX, ok_peak ? "met" : "NOT MET");
     printf("  jobs done in the calm phases, sluice vs unthrottled:      %8ld / %ld = %.1f%% (>= %.0f%%)  %s\n", cd_gov,
            cd_flat, calm_ratio * 100, CALM_DONE_MIN * 100, ok_calm ? "met" : "NOT MET");
     printf("  jobs lost (enqueued - done - waiting - dead), dead, done but not recorded: %lld, %lld, %ld  %s\n",
            (long long)lost, (long long)(gov->dead + flat->dead), unrecorded, ok_lost ? "met" : "NOT MET");
     printf("  setup: unthrottled peak p99 vs baseline (the jobs must hurt): %.1f / %.1f ms = %.1fx (>= %.0fx)  %s\n",
-           flat->ph[1].p99, base->ph[1].p99, hurt, HURT_MIN, ok_hurt ? "met" : "NOT MET");
+           flat->ph[PEAK].p99, base->ph[PEAK].p99, hurt, HURT_MIN, ok_hurt ? "met" : "NOT MET");
     if (failed) printf("  note: %ld interactive transactions failed or were skipped\n", failed);
     double tgt = kv_num(&gov->meta, "signal_target"), crit = kv_num(&gov->meta, "signal_critical");
     printf("  signal %s: target %g, critical %g; runs in build order, one database\n", SIGNAL, tgt, crit);

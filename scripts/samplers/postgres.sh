@@ -17,7 +17,7 @@
 #                                       psql's \timing measures it
 #   postgres.sh load     [PSQL_ARG...]  average active sessions: client
 #                                       sessions running a query, counted by
-#                                       the server 20 times 15 ms apart and
+#                                       the server 20 times 10 ms apart and
 #                                       averaged (the "DB load" of AWS
 #                                       Performance Insights; compare it with
 #                                       the server's CPUs)
@@ -75,7 +75,7 @@ BEGIN
         PERFORM pg_stat_clear_snapshot();
         n := n + (SELECT count(*) FROM pg_stat_activity
                   WHERE state = 'active' AND pid <> pg_backend_pid() AND $counted);
-        PERFORM pg_sleep(0.015);
+        PERFORM pg_sleep(0.01);
     END LOOP;
     RAISE NOTICE 'load %', round(n / 20.0, 3);
 END \$\$;" ;;
