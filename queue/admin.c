@@ -258,7 +258,7 @@ int sluice_gate_get(sluice_client *c, const char *cls, sluice_gate_info *g, slui
         redisReply **e = r->element;
         int64_t paused = 0;
         bad = reply_num(e[0], &g->fraction) | reply_strcpy(e[1], g->why, sizeof(g->why)) |
-              reply_num(e[2], &g->effective_rate) | reply_int(e[3], &g->effective_concurrency) |
+              reply_num(e[2], &g->effective_rate) | reply_num(e[3], &g->effective_concurrency) |
               reply_int(e[4], &paused) | reply_int(e[5], &g->paused_until) | reply_int(e[7], &g->pin_until) |
               reply_strcpy(e[10], g->reason, sizeof(g->reason)) | reply_int(e[13], &g->now);
         g->paused = paused == 1;
@@ -328,6 +328,10 @@ int sluice_signal_define(sluice_client *c, const char *name, const sluice_signal
         err_set(err, SLUICE_ERR_ARGUMENT, "signal define: unknown on_stale policy");
         return -1;
     }
+    if (def->period_ms < 0 || def->period_ms > 86400000) {
+        err_set(err, SLUICE_ERR_ARGUMENT, "signal define: period must be 0..86400000 ms");
+        return -1;
+    }
     cmd m;
     signal_cmd(&m, c, "sluice_signal_define");
     cmd_str(&m, name);
@@ -337,6 +341,7 @@ int sluice_signal_define(sluice_client *c, const char *name, const sluice_signal
     cmd_str(&m, def->lower_is_worse ? "lower" : "higher");
     cmd_int(&m, def->stale_after_ms);
     cmd_str(&m, policy);
+    cmd_int(&m, def->period_ms);
     return created_reply(run(c, &m, "signal define", err), created, err);
 }
 
@@ -369,6 +374,9 @@ int sluice_signal_delete(sluice_client *c, const char *name, sluice_error *err) 
     return run_ok(c, &m, "signal delete", err);
 }
 
+/* Members per signal in sluice_signal_list's reply. */
+#define SIGNAL_FIELDS 9
+
 sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now, sluice_error *err) {
     err_reset(err);
     *n = 0;
@@ -377,9 +385,9 @@ sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now
     redisReply *r = run(c, &m, "signal list", err);
     if (!r) return NULL;
     int64_t t = 0;
-    int bad = r->type != REDIS_REPLY_ARRAY || r->elements < 1 || (r->elements - 1) % 8 ||
+    int bad = r->type != REDIS_REPLY_ARRAY || r->elements < 1 || (r->elements - 1) % SIGNAL_FIELDS ||
               reply_int(r->element[0], &t) < 0;
-    size_t k = bad ? 0 : (r->elements - 1) / 8;
+    size_t k = bad ? 0 : (r->elements - 1) / SIGNAL_FIELDS;
     sluice_signal_info *out = k ? calloc(k, sizeof(*out)) : NULL;
     if (k && !out) {
         freeReplyObject(r);
@@ -387,14 +395,15 @@ sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now
         return NULL;
     }
     for (size_t i = 0; !bad && i < k; i++) {
-        redisReply **e = r->element + 1 + 8 * i;
+        redisReply **e = r->element + 1 + SIGNAL_FIELDS * i;
         sluice_signal_info *s = &out[i];
         bad = reply_strcpy(e[0], s->name, sizeof(s->name)) | reply_num(e[1], &s->def.target) |
               reply_num(e[2], &s->def.critical) | reply_int(e[4], &s->def.stale_after_ms) |
-              !e[3]->str | !e[5]->str || sluice_on_stale_parse(e[5]->str, &s->def.on_stale) < 0;
+              reply_int(e[6], &s->def.period_ms) | !e[3]->str | !e[5]->str ||
+              sluice_on_stale_parse(e[5]->str, &s->def.on_stale) < 0;
         if (bad) break;
         s->def.lower_is_worse = strcmp(e[3]->str, "lower") == 0;
-        s->has_value = e[6]->len > 0 && reply_num(e[6], &s->value) == 0 && reply_int(e[7], &s->observed_at) == 0;
+        s->has_value = e[7]->len > 0 && reply_num(e[7], &s->value) == 0 && reply_int(e[8], &s->observed_at) == 0;
         s->age_ms = s->has_value ? t - s->observed_at : 0;
         if (s->age_ms < 0) s->age_ms = 0;
         s->stale = !s->has_value || s->age_ms > s->def.stale_after_ms;
@@ -408,6 +417,20 @@ sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now
     if (now) *now = t;
     *n = k;
     return out;
+}
+
+void sluice_signal_law(const sluice_signal_info *in, sluice_law_signal *out) {
+    memset(out, 0, sizeof(*out));
+    out->name = in->name;
+    out->target = in->def.target;
+    out->critical = in->def.critical;
+    out->lower_is_worse = in->def.lower_is_worse;
+    out->stale_after_ms = in->def.stale_after_ms;
+    out->period_ms = in->def.period_ms;
+    out->on_stale = in->def.on_stale;
+    out->has_value = in->has_value;
+    out->value = in->value;
+    out->age_ms = in->age_ms;
 }
 
 /* ----------------------------- governor ------------------------------ */

@@ -192,20 +192,26 @@ static json_t *num_or_null(double v) {
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static char *decision_json(const sluice_governor_report *r, const sluice_law_decision *d,
+/* One signal as the decision records it: its value, pressure and age, and
+ * where the law raises and cuts, in the signal's own units. NEW. */
+static json_t *signal_json(const sluice_law_params *law, const sluice_law_signal *s) {
+    int stale = !s->has_value || s->age_ms > s->stale_after_ms;
+    sluice_law_thresholds th;
+    char rule[SLUICE_LAW_THRESHOLDS_TEXT] = "";
+    int has_th = sluice_law_signal_thresholds(law, s, &th, rule, sizeof(rule)) == 0;
+    return json_pack("{s:s, s:o, s:f, s:f, s:o, s:I, s:b, s:I, s:o, s:o, s:s}", "name", s->name, "value",
+                     s->has_value ? json_real(s->value) : json_null(), "target", s->target, "critical",
+                     s->critical, "pressure",
+                     s->has_value ? num_or_null(sluice_law_pressure(s, s->value)) : json_null(), "age_ms",
+                     (json_int_t)s->age_ms, "stale", stale, "period_ms", (json_int_t)s->period_ms, "raise_at",
+                     has_th ? num_or_null(th.raise_at) : json_null(), "cut_at",
+                     has_th ? num_or_null(th.cut_at) : json_null(), "rule", rule);
+}
+
+static char *decision_json(const sluice_governor *g, const sluice_governor_report *r, const sluice_law_decision *d,
                            const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, size_t ncls) {
     json_t *signals = json_array(), *classes = json_array();
-    for (size_t i = 0; i < nsig; i++) {
-        const sluice_law_signal *s = &sig[i];
-        int stale = !s->has_value || s->age_ms > s->stale_after_ms;
-        json_array_append_new(
-            signals, json_pack("{s:s, s:o, s:f, s:f, s:o, s:I, s:b}", "name", s->name, "value",
-                               s->has_value ? json_real(s->value) : json_null(), "target", s->target, "critical",
-                               s->critical, "pressure",
-                               s->has_value ? num_or_null(1 + (s->value - s->target) / (s->critical - s->target))
-                                            : json_null(),
-                               "age_ms", (json_int_t)s->age_ms, "stale", stale));
-    }
+    for (size_t i = 0; i < nsig; i++) json_array_append_new(signals, signal_json(&g->o.law, &sig[i]));
     for (size_t i = 0; i < ncls; i++)
         json_array_append_new(classes, json_pack("{s:s, s:s, s:f, s:f, s:o, s:s}", "name", cls[i].name, "tier",
                                                  sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction,
@@ -213,12 +219,12 @@ static char *decision_json(const sluice_governor_report *r, const sluice_law_dec
                                                  cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting)
                                                                      : json_null(),
                                                  "reason", cls[i].reason));
-    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:b, s:s, s:o, s:o}", "t", (json_int_t)r->now,
+    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o}", "t", (json_int_t)r->now,
                           "epoch", (json_int_t)r->epoch, "mode", sluice_governor_mode_name(r->mode), "action",
-                          sluice_law_action_name(d->action), "pressure", num_or_null(d->pressure), "driver",
-                          d->driver ? json_string(d->driver) : json_null(), "driver_value",
-                          num_or_null(d->driver_value), "driver_stale", d->driver_stale, "summary", d->summary,
-                          "signals", signals, "classes", classes);
+                          sluice_law_action_name(d->action), "pressure", num_or_null(d->pressure), "acted",
+                          num_or_null(d->acted), "driver", d->driver ? json_string(d->driver) : json_null(),
+                          "driver_value", num_or_null(d->driver_value), "driver_stale", d->driver_stale,
+                          "summary", d->summary, "signals", signals, "classes", classes);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(o);
     return text;
@@ -258,17 +264,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
         err_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         goto out;
     }
-    for (size_t i = 0; i < nsig; i++) {
-        sig[i].name = info[i].name;
-        sig[i].target = info[i].def.target;
-        sig[i].critical = info[i].def.critical;
-        sig[i].lower_is_worse = info[i].def.lower_is_worse;
-        sig[i].stale_after_ms = info[i].def.stale_after_ms;
-        sig[i].on_stale = info[i].def.on_stale;
-        sig[i].has_value = info[i].has_value;
-        sig[i].value = info[i].value;
-        sig[i].age_ms = info[i].age_ms;
-    }
+    for (size_t i = 0; i < nsig; i++) sluice_signal_law(&info[i], &sig[i]);
     cls = load_classes(g, r.mode, &names, &ncls, err);
     if (!cls && err && err->code) goto out;
     r.classes = ncls;
@@ -303,7 +299,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     snprintf(r.summary, sizeof(r.summary), "%s", d.summary);
 
     char st[STATE_TEXT];
-    char *text = decision_json(&r, &d, sig, nsig, cls, ncls);
+    char *text = decision_json(g, &r, &d, sig, nsig, cls, ncls);
     if (!text || sluice_law_state_encode(&g->st, st, sizeof(st)) < 0) {
         free(text);
         err_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");

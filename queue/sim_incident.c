@@ -72,7 +72,7 @@ const char sim_incident_json[] =
     "    \"stale_pressure\": 1.5,\n"
     "    \"escalate\": 0.05,\n"
     "    \"snap\": 0.01,\n"
-    "    \"smoothing\": 0.3,\n"
+    "    \"smoothing_ms\": 168000,\n"
     "    \"jump\": 2,\n"
     "    \"cut_gain\": 1,\n"
     "    \"raise_span\": 0.1,\n"

@@ -321,34 +321,24 @@ static int parse_classes(json_t *root, sluice_sim_scenario *s, sluice_error *err
     return 0;
 }
 
+/* The governor's params: any of sluice_law_param_names, each a number. */
 static int parse_governor(json_t *root, sluice_sim_scenario *s, sluice_error *err)
 {
-    static const char *const keys[] = {"tick_ms", "decrease", "increase", "band", "dwell_ms",
-                                       "stale_pressure", "escalate", "snap", "smoothing",
-                                       "jump", "cut_gain", "raise_span", "calm_ms", NULL};
     const char *P = "governor";
-    char why[160];
+    const char *k;
+    json_t *v;
+    char why[256];
     int rc;
     json_t *o = object(root, "", P, 0, err, &rc);
     sluice_law_params *p = &s->params;
     sluice_law_params_default(p);
     if (rc < 0) return -1;
     if (!o) return 0;
-    if (only_keys(o, P, keys, err) < 0) return -1;
-    if (integer(o, P, "tick_ms", 0, &p->tick_ms, err) < 0 ||
-        num(o, P, "decrease", 0, &p->decrease, err) < 0 ||
-        num(o, P, "increase", 0, &p->increase, err) < 0 ||
-        num(o, P, "band", 0, &p->band, err) < 0 ||
-        integer(o, P, "dwell_ms", 0, &p->dwell_ms, err) < 0 ||
-        num(o, P, "stale_pressure", 0, &p->stale_pressure, err) < 0 ||
-        num(o, P, "escalate", 0, &p->escalate, err) < 0 ||
-        num(o, P, "snap", 0, &p->snap, err) < 0 ||
-        num(o, P, "smoothing", 0, &p->smoothing, err) < 0 ||
-        num(o, P, "jump", 0, &p->jump, err) < 0 ||
-        num(o, P, "cut_gain", 0, &p->cut_gain, err) < 0 ||
-        num(o, P, "raise_span", 0, &p->raise_span, err) < 0 ||
-        integer(o, P, "calm_ms", 0, &p->calm_ms, err) < 0)
-        return -1;
+    json_object_foreach(o, k, v) {
+        if (!json_is_number(v)) return bad(err, P, k, "must be a number");
+        if (sluice_law_param_set(p, k, json_number_value(v), why, sizeof why) < 0)
+            return bad(err, P, k, why);
+    }
     if (sluice_law_params_check(p, why, sizeof why) < 0) return bad(err, P, NULL, why);
     return 0;
 }

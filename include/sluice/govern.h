@@ -56,7 +56,7 @@ typedef struct sluice_governor_report {
     sluice_law_action action;
     double pressure;
     char driver[65];             /* "" if none */
-    char summary[160];
+    char summary[SLUICE_LAW_SUMMARY];
 } sluice_governor_report;
 
 /* A governor named "owner" (1..128 bytes, unique per process, e.g.

@@ -23,6 +23,7 @@ end
 register('sluice_ack', function(keys, args)
     local id, m, cfg = leased_job(keys, args)
     local now = now_ms()
+    end_duty(keys, m, now)
     redis.call('ZREM', keys[K.leased], id)
     release_unique(keys, id, m)
     count(keys, 'acked', 1)
@@ -48,6 +49,7 @@ register('sluice_fail', function(keys, args)
     local reason = args[4]
     if type(reason) ~= 'string' then fail('BADARG', 'reason is missing') end
     local now, micros = now_ms()
+    end_duty(keys, m, now)
     redis.call('ZREM', keys[K.leased], id)
     count(keys, 'failed', 1)
     m[M.reason] = string.sub(reason, 1, REASON_MAX)
@@ -85,6 +87,7 @@ end)
 -- Reply: 1.
 register('sluice_release', function(keys, args)
     local id, m = leased_job(keys, args)
+    end_duty(keys, m, now_ms())
     redis.call('ZREM', keys[K.leased], id)
     m[M.attempt] = m[M.attempt] - 1
     make_ready(keys, id, m)
