@@ -34,7 +34,7 @@ sluice). About 14 minutes with the defaults.
   --rise S         the rise to the peak, in four equal steps, seconds (default 20)
   --peak S         the peak, seconds (default 70)
   --after S        the calm phase after the peak, seconds (default 120)
-  --calm-rate TPS  interactive transactions per second when calm (default 200)
+  --calm-rate TPS  interactive transactions per second when calm (default 100)
   --peak-rate TPS  interactive transactions per second at the peak (default 1000)
   --scale N        pgbench scale factor (default 20: 2,000,000 accounts)
   --json           the summary as JSON on stdout (progress goes to stderr)
@@ -47,7 +47,7 @@ data. Exit: 0 acceptance met, 1 not met or a failure, 2 usage, 130 Ctrl-C.
 EOF
 }
 
-calm=50 rise=20 peak=70 after=120 calm_rate=200 peak_rate=1000 scale=20 json=""
+calm=50 rise=20 peak=70 after=120 calm_rate=100 peak_rate=1000 scale=20 json=""
 need_arg() { [ $# -ge 2 ] || { usage >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -78,8 +78,8 @@ if [ "$peak_rate" -le "$calm_rate" ]; then
     echo "proof: --peak-rate ($peak_rate) must be above --calm-rate ($calm_rate)" >&2
     exit 2
 fi
-# PROOF_RUNS makes only some of the runs, with no summary (the tests
-# interrupt an unthrottled run, which has jobs in flight within seconds).
+# PROOF_RUNS makes only some of the runs, and no summary (the tests interrupt
+# an unthrottled run, which has jobs in flight within seconds).
 runs=${PROOF_RUNS:-baseline unthrottled sluice}
 for r in $runs; do
     case $r in baseline|unthrottled|sluice) ;; *) echo "proof: PROOF_RUNS: unknown run $r" >&2; exit 2 ;; esac
@@ -103,13 +103,9 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 # ---------------------------- processes -------------------------------
+. "$here/processes.sh"
 # Every process this script starts, by PID; cleanup stops what is left.
 pg_pid="" worker_pid="" watch_pid="" base_pid="" surge_pids="" fg_pid=""
-# A process that exited is a zombie until reaped, and kill -0 still finds it.
-alive() {
-    [ -n "$1" ] && kill -0 "$1" 2>/dev/null &&
-        [ "$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null)" != Z ]
-}
 # Runs a command and waits for it. In the background, so that Ctrl-C goes
 # to this script's trap at once and cleanup stops the command by its PID: a
 # program that catches SIGINT and exits normally (psql, initdb, pgbench)
@@ -122,22 +118,6 @@ waitfor() {
     wait "$fg_pid" || rc=$?
     fg_pid=""
     return "$rc"
-}
-# TERM (twice for a worker: the second releases its jobs at once), up to
-# "$1" tenths of a second, then KILL; always reaps.
-stop_pid() {
-    wait_tenths=$1 sig=$2
-    shift 2
-    for p in "$@"; do kill "-$sig" "$p" 2>/dev/null || true; done
-    i=0
-    while [ $i -lt "$wait_tenths" ]; do
-        left=""
-        for p in "$@"; do alive "$p" && left=1; done
-        [ -z "$left" ] && break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    for p in "$@"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 }
 # Live processes started with this run's PGHOST (job handlers and psql that
 # outlived their worker). The script itself was started without it, and the
@@ -154,23 +134,13 @@ cleanup() {
     status=$?
     trap '' INT TERM HUP
     # shellcheck disable=SC2086
-    stop_pid 20 TERM $fg_pid $base_pid $surge_pids $watch_pid
+    stop_pids 20 TERM $fg_pid $base_pid $surge_pids $watch_pid
     if alive "$worker_pid"; then
-        kill -TERM "$worker_pid" 2>/dev/null || true
-        stop_pid 50 TERM "$worker_pid"
+        kill -TERM "$worker_pid" 2>/dev/null || true # the second TERM releases its jobs at once
+        stop_pids 50 TERM "$worker_pid"
     fi
-    if alive "$pg_pid"; then
-        stop_pid 100 INT "$pg_pid" # fast shutdown: ends every session
-    fi
-    i=0
-    while [ $i -lt 30 ]; do
-        left=$(strays)
-        [ -z "$left" ] && break
-        # shellcheck disable=SC2086
-        kill -KILL $left 2>/dev/null || true
-        sleep 0.1
-        i=$((i + 1))
-    done
+    alive "$pg_pid" && stop_pids 100 INT "$pg_pid" # fast shutdown: ends every session
+    kill_strays
     redis_temp_cleanup
     exit "$status"
 }
@@ -230,8 +200,8 @@ echo "  interactive: pgbench (TPC-B-like) at $calm_rate tps for ${calm} s, risin
 echo "               $((calm_rate + 5 * step)) tps for ${peak} s, then $calm_rate tps for ${after} s (scale $scale)"
 echo "  background:  imports (bulk writes) and reports (large scans), both tier low, 2 in flight"
 echo "               each at most, a backlog of $backlog each (scripts/proof/job.sh, proof.json)"
-echo "  signal:      pg_load = active sessions other than the jobs', the server's mean of 20 looks"
-echo "               over 0.2 s, sampled every second (scripts/samplers/postgres.sh load)"
+echo "  signal:      pg_load = active sessions other than the jobs', the server's mean of 50 looks"
+echo "               over 0.5 s, sampled every 2 s (scripts/samplers/postgres.sh load)"
 echo
 
 # Fresh data for every run: pgbench's tables rebuilt, the jobs' tables
@@ -242,9 +212,16 @@ reset_db() {
         -c CHECKPOINT >>"$log" 2>&1 || fail "cannot reset the database"
 }
 
-# The machine's CPU ticks, busy and idle (+iowait): the whole machine, other
-# users' work included, to say how quiet it was.
-cpu_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat; }
+# CPU ticks to say how quiet the machine was: "busy idle" of the whole
+# machine (/proc/stat), then this proof's own busy ticks: PostgreSQL (the
+# postmaster and the backends it reaped), redis-server, and the children this
+# script reaped (pgbench, the worker and its job handlers). A proof's own
+# ticks are counted once its processes have exited.
+cpu_ticks() {
+    awk '/^cpu / { printf "%d %d ", $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat
+    cat "/proc/$pg_pid/stat" "/proc/$redis_pid/stat" "/proc/$$/stat" 2>/dev/null |
+        sed 's/^.*) //' | awk '{ s += $12 + $13 + $14 + $15 } END { print s + 0 }'
+}
 
 run_one() { # NAME GOVERNOR-MODE JOBS-PER-CLASS
     name=$1 mode=$2 jobs=$3
@@ -265,12 +242,12 @@ run_one() { # NAME GOVERNOR-MODE JOBS-PER-CLASS
         waitfor "$bin/sluicectl" signal set pg_load "$(cat "$dir/first")" >>"$log" 2>&1 ||
         fail "the first pg_load reading failed"
     "$bin/sluice-worker" --name "proof-$name" --concurrency 4 --grace 10s \
-        --sampler pg_load=1s:"$here/samplers/postgres.sh" load -- \
+        --sampler pg_load=2s:"$here/samplers/postgres.sh" load -- \
         --handler imports="$here/proof/job.sh" import -- \
         --handler reports="$here/proof/job.sh" report \
         2>"$dir/worker.log" &
     worker_pid=$!
-    cpu0=$(cpu_ticks)
+    ticks0=$(cpu_ticks)
     t0=$(date +%s.%N)
     printf 'run=%s\nt0=%s\ncalm_s=%s\nrise_s=%s\npeak_s=%s\nafter_s=%s\ncalm_rate=%s\npeak_rate=%s\n' \
         "$name" "$t0" "$calm" "$rise" "$peak" "$after" "$calm_rate" "$((calm_rate + 5 * step))" >"$dir/meta.txt"
@@ -297,14 +274,15 @@ run_one() { # NAME GOVERNOR-MODE JOBS-PER-CLASS
         wait "$p" || fail "pgbench failed: $(tail -n 3 "$dir/pgbench.log")"
     done
     surge_pids="" base_pid=""
-    printf 'end_t=%s\nmachine_busy=%s\nloadavg=%s\n' "$(date +%s.%N)" \
-        "$(echo "$cpu0 $(cpu_ticks)" | awk '{ b = $3 - $1; i = $4 - $2; print (b + i) ? b / (b + i) : 0 }')" \
-        "$(cut -d' ' -f1 /proc/loadavg)" >>"$dir/meta.txt"
-    stop_pid 20 TERM "$watch_pid"
+    printf 'end_t=%s\nloadavg=%s\n' "$(date +%s.%N)" "$(cut -d' ' -f1 /proc/loadavg)" >>"$dir/meta.txt"
+    stop_pids 20 TERM "$watch_pid"
     watch_pid=""
     # the worker finishes its jobs in flight (grace 10 s), then exits
-    stop_pid 150 TERM "$worker_pid"
+    stop_pids 150 TERM "$worker_pid"
     worker_pid=""
+    echo "$ticks0 $(cpu_ticks)" | awk '{ b = $4 - $1; i = $5 - $2; mine = $6 - $3
+        printf "machine_busy=%.4f\nothers_busy=%.4f\n", b / (b + i), (b - mine > 0 ? b - mine : 0) / (b + i) }' \
+        >>"$dir/meta.txt"
     waitfor "$bin/sluice-proof" stats imports reports >>"$dir/meta.txt" 2>>"$log" ||
         fail "cannot read the classes' counters"
     waitfor psql -X -q -A -t -F, -c "SELECT class, extract(epoch FROM at), runs FROM proof_done" \
@@ -319,19 +297,19 @@ for r in $runs; do
     sluice) run_one sluice enforce "$backlog" ;;
     esac
 done
-if [ "$runs" != "baseline unthrottled sluice" ]; then
-    echo "proof: only the runs in PROOF_RUNS ($runs) were made: no summary"
-    exit 0
-fi
 
 # ---------------------------- results ---------------------------------
 mkdir -p "$out"
 abs_out=$(cd "$out" && pwd)
-status=0
-for r in baseline unthrottled sluice; do
+for r in $runs; do
     rm -rf "${abs_out:?}/$r"
     cp -r "$tmpdir/$r" "$abs_out/$r"
 done
+if [ "$runs" != "baseline unthrottled sluice" ]; then
+    echo "proof: only the runs in PROOF_RUNS ($runs) were made: their data is in $abs_out, no summary"
+    exit 0
+fi
+status=0
 "$bin/sluice-proof" report --json "$abs_out/summary.json" "$abs_out/baseline" "$abs_out/unthrottled" \
     "$abs_out/sluice" >"$abs_out/summary.txt" || status=$?
 cat "$abs_out/summary.txt"

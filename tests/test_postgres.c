@@ -251,7 +251,7 @@ static void load_averages_the_active_sessions_and_leaves_out_the_excluded_applic
         assert_int_equal(rc, 0);
         if (all != 2) harness_sleep_ms(50);
     }
-    assert_float_equal(all, 2, 0);    /* both sessions, in every one of the 20 looks */
+    assert_float_equal(all, 2, 0);    /* both sessions, in every one of the 50 looks */
     assert_float_equal(value_of(sampler_env("load", exclude, &rc)), 1, 0);
     assert_float_equal(value_of(sampler_env("active", exclude, &rc)), 1.0 / 20.0, 1e-9);
     assert_float_equal(value_of(sampler_env("connections", exclude, &rc)), 2.0 / 20.0, 1e-9);   /* web + the sampler */

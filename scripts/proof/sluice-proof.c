@@ -41,6 +41,8 @@
 
 #include <sluice.h>
 
+#include "../samples.h"
+
 #define NCLS 2
 #define SIGNAL "pg_load"
 #define NPHASE 4
@@ -70,30 +72,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The q-quantile (nearest rank) of v[0..n), sorted in place. NaN when empty. */
-static double quantile(double *v, size_t n, double q) {
-    if (n == 0) return NAN;
-    qsort(v, n, sizeof(*v), cmp_double);
-    size_t i = (size_t)ceil(q * (double)n);
-    if (i > 0) i--;
-    if (i >= n) i = n - 1;
-    return v[i];
-}
-
-typedef struct dvec { double *v; size_t n, cap; } dvec;
-static void dpush(dvec *d, double x) {
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 1024;
-        d->v = realloc(d->v, d->cap * sizeof(*d->v));
-        if (!d->v) die("out of memory");
-    }
-    d->v[d->n++] = x;
-}
 
 static sluice_client *connect_or_die(void) {
     sluice_error err;
@@ -385,6 +363,8 @@ typedef struct phase {
     size_t txns;
     double p50, p99;          /* ms */
     long done[NCLS];          /* jobs recorded by the database */
+    double signal;            /* the median of the signal's per-second readings; NaN: none */
+    double admitted;          /* the mean admitted fraction of the classes */
 } phase;
 
 typedef struct runres {
@@ -505,13 +485,22 @@ static void load_run(const char *dir, runres *r) {
     enum { G_FRAC0, G_FRAC1, G_ROWS, G_SIG, G_SIGROWS, G_N };
     double *gsum = calloc((size_t)nb * G_N, sizeof(*gsum));
     if (!gsum) die("out of memory");
+    dvec sigs[NPHASE] = {{0}};
+    double frac_sum[NPHASE] = {0}, frac_rows[NPHASE] = {0};
     snprintf(path, sizeof(path), "%s/watch.csv", dir);
     if ((f = fopen(path, "r"))) {
         while (fgets(line, sizeof(line), f)) {
             double el, fr0, fr1, sig;
             long long a0, a1;
             if (sscanf(line, "%lf,%lf,%lf,%lld,%lld,%lf", &el, &fr0, &fr1, &a0, &a1, &sig) != 6) continue;
-            long b = (long)((el - 1) / BUCKET_S); /* the row at el describes the second before it */
+            /* the row at el describes the second before it */
+            int p = phase_at(bounds, el - 0.5);
+            if (p >= 0) {
+                if (!isnan(sig)) dpush(&sigs[p], sig);
+                frac_sum[p] += (fr0 + fr1) / NCLS;
+                frac_rows[p] += 1;
+            }
+            long b = (long)((el - 1) / BUCKET_S);
             if (b < 0 || b >= nb) continue;
             double *g = &gsum[b * G_N];
             g[G_FRAC0] += fr0;
@@ -523,6 +512,11 @@ static void load_run(const char *dir, runres *r) {
             }
         }
         fclose(f);
+    }
+    for (int p = 0; p < NPHASE; p++) {
+        r->ph[p].signal = quantile(sigs[p].v, sigs[p].n, 0.5);
+        r->ph[p].admitted = frac_rows[p] > 0 ? frac_sum[p] / frac_rows[p] : NAN;
+        free(sigs[p].v);
     }
     snprintf(path, sizeof(path), "%s/series.csv", dir);
     FILE *out = fopen(path, "w");
@@ -551,25 +545,30 @@ static void load_run(const char *dir, runres *r) {
     fclose(out);
 }
 
+/* NaN (nothing measured) as null. */
+static json_t *num_or_null(double v) { return isnan(v) ? json_null() : json_real(v); }
+
 static json_t *phase_json(const phase *p, int idx) {
     json_t *done = json_object();
     for (int i = 0; i < NCLS; i++) json_object_set_new(done, cls_names[i], json_integer(p->done[i]));
     double secs = p->to - p->from;
-    return json_pack("{s:s, s:f, s:f, s:I, s:f, s:f, s:f, s:I, s:o}", "phase", phase_names[idx], "from_s", p->from,
-                     "to_s", p->to, "txns", (json_int_t)p->txns, "tps", secs > 0 ? (double)p->txns / secs : 0.0,
-                     "p50_ms", isnan(p->p50) ? 0.0 : p->p50, "p99_ms", isnan(p->p99) ? 0.0 : p->p99,
-                     "jobs_done", (json_int_t)phase_done(p), "jobs_done_by_class", done);
+    return json_pack("{s:s, s:f, s:f, s:I, s:f, s:o, s:o, s:I, s:o, s:o, s:o}", "phase", phase_names[idx], "from_s",
+                     p->from, "to_s", p->to, "txns", (json_int_t)p->txns, "tps",
+                     secs > 0 ? (double)p->txns / secs : 0.0, "p50_ms", num_or_null(p->p50), "p99_ms",
+                     num_or_null(p->p99), "jobs_done", (json_int_t)phase_done(p), "jobs_done_by_class", done,
+                     "admitted", num_or_null(p->admitted), SIGNAL, num_or_null(p->signal));
 }
 
 static json_t *run_json(const runres *r) {
     json_t *ph = json_array();
     for (int p = 0; p < NPHASE; p++) json_array_append_new(ph, phase_json(&r->ph[p], p));
-    return json_pack("{s:s, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:f, s:f}", "run", r->name,
-                     "phases", ph, "failed_txns", (json_int_t)r->failed_txns, "jobs", "enqueued",
+    return json_pack("{s:s, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:o, s:o}}", "run",
+                     r->name, "phases", ph, "failed_txns", (json_int_t)r->failed_txns, "jobs", "enqueued",
                      (json_int_t)r->enqueued, "done", (json_int_t)r->acked, "waiting", (json_int_t)r->waiting,
                      "dead", (json_int_t)r->dead, "lost", (json_int_t)r->lost, "recorded",
                      (json_int_t)r->recorded, "reruns", (json_int_t)r->reruns, "retried", (json_int_t)r->retried,
-                     "machine_busy", kv_num(&r->meta, "machine_busy"), "loadavg", kv_num(&r->meta, "loadavg"));
+                     "machine", "busy", num_or_null(kv_num(&r->meta, "machine_busy")), "others_busy",
+                     num_or_null(kv_num(&r->meta, "others_busy")), "loadavg", num_or_null(kv_num(&r->meta, "loadavg")));
 }
 
 #define PEAK_RATIO_MAX 1.5    /* sluice's peak p99 against the baseline's */
@@ -593,8 +592,8 @@ static int cmd_report(int argc, char **argv) {
     const runres *base = &runs[0], *flat = &runs[1], *gov = &runs[2];
 
     printf("\nsummary (interactive: pgbench transactions by scheduled start; jobs: as the database recorded them)\n");
-    printf("  %-12s %-5s %9s %8s %8s %9s %9s %10s %8s %8s\n", "run", "phase", "seconds", "txns", "tps", "p50 ms",
-           "p99 ms", "jobs done", cls_names[0], cls_names[1]);
+    printf("  %-12s %-5s %9s %8s %6s %8s %9s %10s %8s %8s %8s %8s\n", "run", "phase", "seconds", "txns", "tps",
+           "p50 ms", "p99 ms", "jobs done", cls_names[0], cls_names[1], "admitted", SIGNAL);
     for (int i = 0; i < 3; i++) {
         const runres *r = &runs[i];
         for (int p = 0; p < NPHASE; p++) {
@@ -602,13 +601,13 @@ static int cmd_report(int argc, char **argv) {
             char span[32];
             snprintf(span, sizeof(span), "%.0f-%.0f", ph->from, ph->to);
             double secs = ph->to - ph->from;
-            printf("  %-12s %-5s %9s %8zu %8.0f %9.1f %9.1f %10ld %8ld %8ld\n", p == 0 ? r->name : "",
+            printf("  %-12s %-5s %9s %8zu %6.0f %8.1f %9.1f %10ld %8ld %8ld %8.2f %8.2f\n", p == 0 ? r->name : "",
                    phase_names[p], span, ph->txns, secs > 0 ? (double)ph->txns / secs : 0, ph->p50, ph->p99,
-                   phase_done(ph), ph->done[0], ph->done[1]);
+                   phase_done(ph), ph->done[0], ph->done[1], ph->admitted, ph->signal);
         }
     }
     printf("\n  %-12s %9s %8s %8s %6s %6s %9s %7s %8s   %s\n", "run", "enqueued", "done", "waiting", "dead", "lost",
-           "recorded", "re-run", "retried", "machine");
+           "recorded", "re-run", "retried", "CPU busy: all, other users'; load");
     int64_t lost = 0;
     long unrecorded = 0, failed = 0;
     for (int i = 0; i < 3; i++) {
@@ -616,9 +615,10 @@ static int cmd_report(int argc, char **argv) {
         lost += r->lost;
         if (r->acked > r->recorded) unrecorded += (long)(r->acked - r->recorded);
         failed += r->failed_txns;
-        printf("  %-12s %9lld %8lld %8lld %6lld %6lld %9ld %7ld %8lld   %.0f%% busy, load %.1f\n", r->name,
+        printf("  %-12s %9lld %8lld %8lld %6lld %6lld %9ld %7ld %8lld   %3.0f%%, %3.0f%%; %.1f\n", r->name,
                (long long)r->enqueued, (long long)r->acked, (long long)r->waiting, (long long)r->dead,
-               (long long)r->lost, r->recorded, r->reruns, (long long)r->retried, kv_num(&r->meta, "machine_busy") * 100,
+               (long long)r->lost, r->recorded, r->reruns, (long long)r->retried,
+               kv_num(&r->meta, "machine_busy") * 100, kv_num(&r->meta, "others_busy") * 100,
                kv_num(&r->meta, "loadavg"));
     }
 
@@ -648,13 +648,13 @@ static int cmd_report(int argc, char **argv) {
         json_t *rs = json_array();
         for (int i = 0; i < 3; i++) json_array_append_new(rs, run_json(&runs[i]));
         json_t *root = json_pack(
-            "{s:o, s:{s:f, s:f}, s:{s:f, s:f, s:b, s:f, s:f, s:b, s:I, s:I, s:I, s:b, s:f, s:f, s:b, s:b}}", "runs", rs,
-            "signal", "target", tgt, "critical", crit, "acceptance", "peak_p99_ratio", ratio, "peak_p99_ratio_max",
-            PEAK_RATIO_MAX, "peak_p99_met", ok_peak, "calm_done_ratio", isnan(calm_ratio) ? 0.0 : calm_ratio,
-            "calm_done_ratio_min", CALM_DONE_MIN, "calm_done_met", ok_calm, "lost", (json_int_t)lost, "dead",
-            (json_int_t)(gov->dead + flat->dead), "unrecorded", (json_int_t)unrecorded, "lost_met", ok_lost,
-            "unthrottled_peak_p99_ratio", hurt, "unthrottled_peak_p99_ratio_min", HURT_MIN, "setup_met", ok_hurt,
-            "met", ok);
+            "{s:o, s:{s:s, s:o, s:o}, s:{s:o, s:f, s:b, s:o, s:f, s:b, s:I, s:I, s:I, s:b, s:o, s:f, s:b, s:b}}", "runs",
+            rs, "signal", "name", SIGNAL, "target", num_or_null(tgt), "critical", num_or_null(crit), "acceptance",
+            "peak_p99_ratio", num_or_null(ratio), "peak_p99_ratio_max", PEAK_RATIO_MAX, "peak_p99_met", ok_peak,
+            "calm_done_ratio", num_or_null(calm_ratio), "calm_done_ratio_min", CALM_DONE_MIN, "calm_done_met", ok_calm,
+            "lost", (json_int_t)lost, "dead", (json_int_t)(gov->dead + flat->dead), "unrecorded",
+            (json_int_t)unrecorded, "lost_met", ok_lost, "unthrottled_peak_p99_ratio", num_or_null(hurt),
+            "unthrottled_peak_p99_ratio_min", HURT_MIN, "setup_met", ok_hurt, "met", ok);
         if (!root || json_dump_file(root, json_path, JSON_INDENT(2)) < 0) die("%s: cannot write", json_path);
         json_decref(root);
     }

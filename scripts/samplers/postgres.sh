@@ -17,7 +17,7 @@
 #                                       psql's \timing measures it
 #   postgres.sh load     [PSQL_ARG...]  average active sessions: client
 #                                       sessions running a query, counted by
-#                                       the server 20 times 10 ms apart and
+#                                       the server 50 times 10 ms apart and
 #                                       averaged (the "DB load" of AWS
 #                                       Performance Insights; compare it with
 #                                       the server's CPUs)
@@ -71,13 +71,13 @@ load)
     sql="DO \$\$
 DECLARE n bigint := 0;
 BEGIN
-    FOR i IN 1..20 LOOP
+    FOR i IN 1..50 LOOP
         PERFORM pg_stat_clear_snapshot();
         n := n + (SELECT count(*) FROM pg_stat_activity
                   WHERE state = 'active' AND pid <> pg_backend_pid() AND $counted);
         PERFORM pg_sleep(0.01);
     END LOOP;
-    RAISE NOTICE 'load %', round(n / 20.0, 3);
+    RAISE NOTICE 'load %', round(n / 50.0, 3);
 END \$\$;" ;;
 -h|--help|"")
     sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'
