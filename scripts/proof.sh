@@ -30,12 +30,12 @@ The incident on a real PostgreSQL: pgbench as interactive traffic (calm, rise,
 peak, calm) and a backlog of heavy jobs run three ways (none, unthrottled,
 sluice). About 14 minutes with the defaults.
   --quick          short phases (15, 8, 20 and 30 s): about 4 minutes
-  --calm S         the first calm phase, seconds (default 50)
+  --calm S         the first calm phase, seconds (default 60)
   --rise S         the rise to the peak, in four equal steps, seconds (default 20)
-  --peak S         the peak, seconds (default 70)
-  --after S        the calm phase after the peak, seconds (default 120)
-  --calm-rate TPS  interactive transactions per second when calm (default 100)
-  --peak-rate TPS  interactive transactions per second at the peak (default 1000)
+  --peak S         the peak, seconds (default 60)
+  --after S        the calm phase after the peak, seconds (default 130)
+  --calm-rate TPS  interactive transactions per second when calm (default 50)
+  --peak-rate TPS  interactive transactions per second at the peak (default 800)
   --scale N        pgbench scale factor (default 20: 2,000,000 accounts)
   --json           the summary as JSON on stdout (progress goes to stderr)
   --help           this text
@@ -47,7 +47,7 @@ data. Exit: 0 acceptance met, 1 not met or a failure, 2 usage, 130 Ctrl-C.
 EOF
 }
 
-calm=50 rise=20 peak=70 after=120 calm_rate=100 peak_rate=1000 scale=20 json=""
+calm=60 rise=20 peak=60 after=130 calm_rate=50 peak_rate=800 scale=20 json=""
 need_arg() { [ $# -ge 2 ] || { usage >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -171,10 +171,15 @@ echo "sluice proof: the incident on a real PostgreSQL $pgver (private, in $tmpdi
 waitfor $as_pg "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust -E UTF8 --no-sync \
     --no-instructions >>"$log" 2>&1 || fail "initdb failed"
 export PGHOST="$pgdir" PGPORT=5432 PGUSER=postgres PGDATABASE=postgres
-# The database fits in shared_buffers: the contention is CPU, WAL and locks.
+# The database fits in shared_buffers: the contention is CPU, WAL and locks
+# while the jobs run. Checkpoints as on a server tuned for bulk writes (WAL
+# up to 8 GB, every 30 min): the jobs' WAL would otherwise force one every
+# minute, and one that starts before a peak writes through it, however
+# still the jobs are by then. Checkpoints and autovacuum runs are logged
+# (build/proof/postgresql.log).
 $as_pg "$pgbin/postgres" -D "$pgdir/data" -k "$pgdir" -p "$PGPORT" -c listen_addresses= \
-    -c max_connections=60 -c shared_buffers=1GB -c log_checkpoints=on \
-    >"$pgdir/server.log" 2>&1 &
+    -c max_connections=60 -c shared_buffers=1GB -c max_wal_size=8GB -c checkpoint_timeout=30min \
+    -c log_checkpoints=on -c log_autovacuum_min_duration=0 >"$pgdir/server.log" 2>&1 &
 pg_pid=$!
 i=0
 until waitfor "$pgbin/pg_isready" -q 2>/dev/null; do
@@ -198,7 +203,7 @@ step=$(((peak_rate - calm_rate) / 5)) # tps each of the five surge pgbench proce
 backlog=20000 # per class: more than a run can do, so the backlog never runs dry
 echo "  interactive: pgbench (TPC-B-like) at $calm_rate tps for ${calm} s, rising in four steps over ${rise} s,"
 echo "               $((calm_rate + 5 * step)) tps for ${peak} s, then $calm_rate tps for ${after} s (scale $scale)"
-echo "  background:  imports (bulk writes) and reports (large scans), both tier low, 2 in flight"
+echo "  background:  imports (bulk writes) and reports (large scans), both tier low, 1 in flight"
 echo "               each at most, a backlog of $backlog each (scripts/proof/job.sh, proof.json)"
 echo "  signal:      pg_load = active sessions other than the jobs', the server's mean of 50 looks"
 echo "               over 0.5 s, sampled every 2 s (scripts/samplers/postgres.sh load)"
@@ -241,7 +246,7 @@ run_one() { # NAME GOVERNOR-MODE JOBS-PER-CLASS
     waitfor "$here/samplers/postgres.sh" load >"$dir/first" 2>>"$log" &&
         waitfor "$bin/sluicectl" signal set pg_load "$(cat "$dir/first")" >>"$log" 2>&1 ||
         fail "the first pg_load reading failed"
-    "$bin/sluice-worker" --name "proof-$name" --concurrency 4 --grace 10s \
+    "$bin/sluice-worker" --name "proof-$name" --concurrency 2 --grace 10s \
         --sampler pg_load=2s:"$here/samplers/postgres.sh" load -- \
         --handler imports="$here/proof/job.sh" import -- \
         --handler reports="$here/proof/job.sh" report \
@@ -305,6 +310,7 @@ for r in $runs; do
     rm -rf "${abs_out:?}/$r"
     cp -r "$tmpdir/$r" "$abs_out/$r"
 done
+cp "$pgdir/server.log" "$abs_out/postgresql.log"
 if [ "$runs" != "baseline unthrottled sluice" ]; then
     echo "proof: only the runs in PROOF_RUNS ($runs) were made: their data is in $abs_out, no summary"
     exit 0

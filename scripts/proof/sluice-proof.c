@@ -276,6 +276,20 @@ static void read_gauges(sluice_client *c, gauges *g) {
     free(s);
 }
 
+/* The machine's CPU ticks from /proc/stat: busy (user, nice, system, irq,
+ * softirq, steal) and idle (idle, iowait). Returns 0, or -1. */
+static int cpu_ticks(double *busy, double *idle) {
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    double v[8];
+    int n = fscanf(f, "cpu %lf %lf %lf %lf %lf %lf %lf %lf", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n != 8) return -1;
+    *busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    *idle = v[3] + v[4];
+    return 0;
+}
+
 static const char *phase_of(const kv *meta, double t) {
     double calm = kv_num(meta, "calm_s"), rise = kv_num(meta, "rise_s"), peak = kv_num(meta, "peak_s");
     return t < calm ? "calm" : t < calm + rise ? "rise" : t < calm + rise + peak ? "PEAK" : "calm";
@@ -298,8 +312,10 @@ static int cmd_watch(int argc, char **argv) {
     snprintf(path, sizeof(path), "%s/watch.csv", dir);
     FILE *csv = fopen(path, "w");
     if (!csv) die("%s: %s", path, strerror(errno));
-    fprintf(csv, "t,frac_%s,frac_%s,acked_%s,acked_%s,%s\n", cls_names[0], cls_names[1], cls_names[0],
+    fprintf(csv, "t,frac_%s,frac_%s,acked_%s,acked_%s,%s,cpu_busy\n", cls_names[0], cls_names[1], cls_names[0],
             cls_names[1], SIGNAL);
+    double busy0 = 0, idle0 = 0;
+    int have_cpu = cpu_ticks(&busy0, &idle0) == 0;
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
@@ -319,8 +335,13 @@ static int cmd_watch(int argc, char **argv) {
         }
         gauges g;
         read_gauges(c, &g);
-        fprintf(csv, "%.3f,%.4f,%.4f,%lld,%lld,%.4f\n", el, g.frac[0], g.frac[1], (long long)g.acked[0],
-                (long long)g.acked[1], g.signal);
+        double busy, idle, cpu = NAN;   /* the whole machine's busy share in the last second */
+        if (cpu_ticks(&busy, &idle) == 0) {
+            if (have_cpu && busy + idle > busy0 + idle0) cpu = (busy - busy0) / (busy + idle - busy0 - idle0);
+            busy0 = busy, idle0 = idle, have_cpu = 1;
+        }
+        fprintf(csv, "%.3f,%.4f,%.4f,%lld,%lld,%.4f,%.4f\n", el, g.frac[0], g.frac[1], (long long)g.acked[0],
+                (long long)g.acked[1], g.signal, cpu);
         fflush(csv);
         if (next % BUCKET_S == 0) {
             /* the transactions scheduled in the last window (their log
@@ -482,7 +503,7 @@ static void load_run(const char *dir, runres *r) {
     fclose(f);
 
     /* the gates and the signal, averaged per bucket */
-    enum { G_FRAC0, G_FRAC1, G_ROWS, G_SIG, G_SIGROWS, G_N };
+    enum { G_FRAC0, G_FRAC1, G_ROWS, G_SIG, G_SIGROWS, G_CPU, G_CPUROWS, G_N };
     double *gsum = calloc((size_t)nb * G_N, sizeof(*gsum));
     if (!gsum) die("out of memory");
     dvec sigs[NPHASE] = {{0}};
@@ -490,9 +511,9 @@ static void load_run(const char *dir, runres *r) {
     snprintf(path, sizeof(path), "%s/watch.csv", dir);
     if ((f = fopen(path, "r"))) {
         while (fgets(line, sizeof(line), f)) {
-            double el, fr0, fr1, sig;
+            double el, fr0, fr1, sig, cpu;
             long long a0, a1;
-            if (sscanf(line, "%lf,%lf,%lf,%lld,%lld,%lf", &el, &fr0, &fr1, &a0, &a1, &sig) != 6) continue;
+            if (sscanf(line, "%lf,%lf,%lf,%lld,%lld,%lf,%lf", &el, &fr0, &fr1, &a0, &a1, &sig, &cpu) != 7) continue;
             /* the row at el describes the second before it */
             int p = phase_at(bounds, el - 0.5);
             if (p >= 0) {
@@ -510,6 +531,10 @@ static void load_run(const char *dir, runres *r) {
                 g[G_SIG] += sig;
                 g[G_SIGROWS] += 1;
             }
+            if (!isnan(cpu)) {
+                g[G_CPU] += cpu;
+                g[G_CPUROWS] += 1;
+            }
         }
         fclose(f);
     }
@@ -521,7 +546,7 @@ static void load_run(const char *dir, runres *r) {
     snprintf(path, sizeof(path), "%s/series.csv", dir);
     FILE *out = fopen(path, "w");
     if (!out) die("%s: %s", path, strerror(errno));
-    fprintf(out, "t,tps,p50_ms,p99_ms,done_%s,done_%s,frac_%s,frac_%s,%s\n", cls_names[0], cls_names[1],
+    fprintf(out, "t,tps,p50_ms,p99_ms,done_%s,done_%s,frac_%s,frac_%s,%s,cpu_busy\n", cls_names[0], cls_names[1],
             cls_names[0], cls_names[1], SIGNAL);
     for (long b = 0; b < nb; b++) {
         const double *g = &gsum[b * G_N];
@@ -530,7 +555,9 @@ static void load_run(const char *dir, runres *r) {
                 bdone[b * NCLS], bdone[b * NCLS + 1]);
         if (g[G_ROWS] > 0) fprintf(out, "%.3f,%.3f,", g[G_FRAC0] / g[G_ROWS], g[G_FRAC1] / g[G_ROWS]);
         else fprintf(out, "nan,nan,");
-        if (g[G_SIGROWS] > 0) fprintf(out, "%.3f\n", g[G_SIG] / g[G_SIGROWS]);
+        if (g[G_SIGROWS] > 0) fprintf(out, "%.3f,", g[G_SIG] / g[G_SIGROWS]);
+        else fprintf(out, "nan,");
+        if (g[G_CPUROWS] > 0) fprintf(out, "%.3f\n", g[G_CPU] / g[G_CPUROWS]);
         else fprintf(out, "nan\n");
         free(bucket[b].v);
     }
