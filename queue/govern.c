@@ -219,12 +219,13 @@ static char *decision_json(const sluice_governor *g, const sluice_governor_repor
                                                  cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting)
                                                                      : json_null(),
                                                  "reason", cls[i].reason));
-    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:o, s:o}", "t", (json_int_t)r->now,
-                          "epoch", (json_int_t)r->epoch, "mode", sluice_governor_mode_name(r->mode), "action",
-                          sluice_law_action_name(d->action), "pressure", num_or_null(d->pressure), "acted",
-                          num_or_null(d->acted), "driver", d->driver ? json_string(d->driver) : json_null(),
-                          "driver_value", num_or_null(d->driver_value), "driver_stale", d->driver_stale,
-                          "summary", d->summary, "signals", signals, "classes", classes);
+    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:f, s:o, s:o}", "t",
+                          (json_int_t)r->now, "epoch", (json_int_t)r->epoch, "mode",
+                          sluice_governor_mode_name(r->mode), "action", sluice_law_action_name(d->action),
+                          "pressure", num_or_null(d->pressure), "acted", num_or_null(d->acted), "driver",
+                          d->driver ? json_string(d->driver) : json_null(), "driver_value",
+                          num_or_null(d->driver_value), "driver_stale", d->driver_stale, "summary", d->summary,
+                          "band", g->o.law.band, "signals", signals, "classes", classes);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(o);
     return text;

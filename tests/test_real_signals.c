@@ -85,10 +85,9 @@ static json_t *last_decision(sluice_client *c) {
     return d;
 }
 
-/* Issue 1 of the real-signal report, as a new user tried it: 0.99 pushed
- * once, 6 s later 0.3 pushed once. The class stayed at its floor for as
- * long as anyone watched, and the history said "pressure 1.17 over target"
- * about a value of 0.3. */
+/* 0.99 pushed once, 6 s later 0.3 pushed once, and nothing more: the value
+ * that stands brings the class back to full within 30 s, and the history
+ * states the value and never calls 0.3 over its target. */
 static void a_value_pushed_once_after_a_critical_one_brings_the_class_back_to_full_within_30s(void **state) {
     harness_redis *h = *state;
     sluice_client *c;
@@ -97,7 +96,7 @@ static void a_value_pushed_once_after_a_critical_one_brings_the_class_back_to_fu
     if (ms < 0) fail_msg("the governor never opened the class at 0.5");
     ctl(h, "signal", "set", "db.iops", "0.99", NULL);
     if (wait_fraction(c, 0, 10000, NULL, 0) < 0) fail_msg("0.99 did not drop the class to its floor");
-    harness_sleep_ms(6000); /* the value stands for 6 s, as in the report */
+    harness_sleep_ms(6000); /* the value stands for 6 s */
     ctl(h, "signal", "set", "db.iops", "0.3", NULL);
     ms = wait_fraction(c, 1, 45000, NULL, 0);
     print_message("pushed once: back to full admission %.1f s after 0.3 was pushed\n", ms / 1000.0);
@@ -117,9 +116,8 @@ static void a_value_pushed_once_after_a_critical_one_brings_the_class_back_to_fu
     sluice_client_free(c);
 }
 
-/* Issue 4: at the defaults a class at floor 0.1 took nine raises of 0.1, one
- * per 5 s dwell. With a 1 s collector reporting pressure 0.5 (0.375 on a
- * 0.75 target) it is back to full within 30 s. */
+/* With a 1 s collector reporting pressure 0.5 (0.375 on a 0.75 target), a
+ * class at floor 0.1 is back to full within 30 s at the defaults. */
 static void with_a_1s_collector_at_pressure_0_5_a_class_at_its_floor_is_back_to_full_within_30s(void **state) {
     harness_redis *h = *state;
     sluice_client *c;

@@ -180,6 +180,10 @@ int cmd_explain(ctl *x, int argc, char **argv) {
                 say(lines, "The governor's last decision gave %s fraction %.2f%s%s.", cls, json_number_value(fr),
                     rs ? ": " : "", rs ? rs : "");
         }
+        json_t *acted = json_object_get(decision, "acted"), *dv = json_object_get(decision, "driver_value");
+        if (named && json_is_number(acted) && json_is_number(dv))
+            say(lines, "It acted on pressure %.2f (smoothed) with %s at %g.", json_number_value(acted), named,
+                json_number_value(dv));
     }
     /* When it may run. */
     if (waiting && has_gate) {
