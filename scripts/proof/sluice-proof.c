@@ -17,10 +17,10 @@
  *                                                acceptance line is not met
  *
  * A run's directory holds meta.txt (key=value: t0, rise_t, peak_t, end_t,
- * the schedule, how busy the machine was; then the counters from `stats`), pgbench's per-transaction logs
- * int-base.* and int-surge* ("client txn latency_us script epoch_s us lag_us"),
- * done.csv (one row per job the database recorded: class, epoch s, runs) and
- * watch.csv. A transaction belongs to the phase its scheduled start falls in
+ * the schedule, how busy the machine was, the counters from `stats`),
+ * pgbench's per-transaction logs int-base.* and int-surge* ("client txn
+ * latency_us script epoch_s us lag_us"), done.csv (one row per job the
+ * database recorded: class, epoch s, runs) and watch.csv. A transaction belongs to the phase its scheduled start falls in
  * (completion - latency; with --rate pgbench measures latency from the
  * schedule, so a slow database also delays the transactions behind it), a
  * job to the phase its transaction committed in. */
@@ -71,7 +71,6 @@ static double now_s(void) {
     clock_gettime(CLOCK_REALTIME, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
-
 
 static sluice_client *connect_or_die(void) {
     sluice_error err;
@@ -129,11 +128,17 @@ static int cmd_enqueue(int argc, char **argv) {
         fprintf(stderr, "usage: sluice-proof enqueue CLASS N [CLASS N ...]\n");
         return 2;
     }
+    for (int a = 3; a < argc; a += 2) {
+        double n;
+        if (sluice_parse_number(argv[a], 1, 1000000, &n) < 0 || n != floor(n)) {
+            fprintf(stderr, "sluice-proof: enqueue: N must be a whole number 1..1000000, not '%s'\n", argv[a]);
+            return 2;
+        }
+    }
     sluice_client *c = connect_or_die();
     for (int a = 2; a + 1 < argc; a += 2) {
         double n;
-        if (sluice_parse_number(argv[a + 1], 1, 1000000, &n) < 0 || n != floor(n))
-            die("enqueue: N must be a whole number 1..1000000, not '%s'", argv[a + 1]);
+        sluice_parse_number(argv[a + 1], 1, 1000000, &n);
         const char **payloads = malloc((size_t)n * sizeof(*payloads));
         if (!payloads) die("out of memory");
         for (size_t i = 0; i < (size_t)n; i++) payloads[i] = "{}";
@@ -191,22 +196,21 @@ static void tpush(tvec *t, double start, double lat_ms) {
     t->v[t->n++] = (txn){start, lat_ms};
 }
 
-/* One line of a pgbench log into *t. Returns 1 for a transaction, 0 for a
- * line that is not one (a failed or skipped transaction counts in *bad). */
-static int parse_txn(const char *line, tvec *t, long *bad) {
+/* One line of a pgbench log into *t; a failed or skipped transaction (no
+ * latency) counts in *bad, any other line is ignored. */
+static void parse_txn(const char *line, tvec *t, long *bad) {
     long client, no, script;
     char lat[32];
     long long epoch, us;
-    if (sscanf(line, "%ld %ld %31s %ld %lld %lld", &client, &no, lat, &script, &epoch, &us) != 6) return 0;
+    if (sscanf(line, "%ld %ld %31s %ld %lld %lld", &client, &no, lat, &script, &epoch, &us) != 6) return;
     char *end;
     double lat_us = strtod(lat, &end);
     if (*end || !isfinite(lat_us)) {
         (*bad)++;
-        return 0;
+        return;
     }
     double done = (double)epoch + (double)us / 1e6;
     tpush(t, done - lat_us / 1e6, lat_us / 1000.0);
-    return 1;
 }
 
 /* The pgbench logs in "dir" (files named int-*), read from where the last
@@ -412,9 +416,163 @@ static int phase_at(const double *bounds, double s) {
     return -1;
 }
 
-/* Reads one run's directory, computes its phases and writes DIR/series.csv
- * (one row per BUCKET_S s: tps, p50, p99, jobs done, the gates and the
- * signal) and DIR/series.meta (the peak's place, for the plot). */
+/* A run cut into BUCKET_S s buckets, for the plot. */
+enum { G_FRAC0, G_FRAC1, G_ROWS, G_SIG, G_SIGROWS, G_CPU, G_CPUROWS, G_N };
+typedef struct series {
+    long n;                   /* buckets */
+    dvec *lat;                /* [n]: interactive latencies, ms */
+    long (*done)[NCLS];       /* [n]: jobs the database recorded, per class */
+    double (*gauge)[G_N];     /* [n]: sums and counts of the watch's readings */
+} series;
+
+/* The run's phase boundaries, s since t0: bounds[p] to bounds[p + 1]. */
+typedef struct run_times { double t0, bounds[NPHASE + 1]; } run_times;
+
+/* The jobs' fate from the counters `stats` appended to meta.txt ("path"). */
+static void read_counters(runres *r, const char *path) {
+    const kv *m = &r->meta;
+    for (int i = 0; i < NCLS; i++) {
+        const char *keys[] = {"enqueued", "acked", "cancelled", "ready", "delayed", "leased", "dead", "retried"};
+        int64_t v[8];
+        for (int j = 0; j < 8; j++) {
+            char k[64];
+            snprintf(k, sizeof(k), "%s.%s", keys[j], cls_names[i]);
+            v[j] = (int64_t)kv_need(m, k, path);
+        }
+        int64_t waiting = v[3] + v[4] + v[5];
+        r->enqueued += v[0];
+        r->acked += v[1];
+        r->waiting += waiting;
+        r->dead += v[6];
+        r->retried += v[7];
+        r->lost += v[0] - v[1] - v[2] - waiting - v[6];
+    }
+}
+
+/* The pgbench logs: each phase's p50/p99 and count, each bucket's latencies. */
+static void read_transactions(const char *dir, const run_times *rt, runres *r, series *sr) {
+    logset ls = {.n = 0};
+    tvec t = {0};
+    logs_read(dir, &ls, &t, &r->failed_txns);
+    if (ls.n == 0) die("%s: no pgbench logs (int-*)", dir);
+    dvec ph[NPHASE] = {{0}};
+    for (size_t i = 0; i < t.n; i++) {
+        double s = t.v[i].start - rt->t0;
+        int p = phase_at(rt->bounds, s);
+        if (p < 0) continue;
+        dpush(&ph[p], t.v[i].lat_ms);
+        long b = (long)(s / BUCKET_S);
+        if (b < sr->n) dpush(&sr->lat[b], t.v[i].lat_ms);
+    }
+    free(t.v);
+    for (int p = 0; p < NPHASE; p++) {
+        r->ph[p].txns = ph[p].n;
+        r->ph[p].p50 = quantile(ph[p].v, ph[p].n, 0.5);
+        r->ph[p].p99 = quantile(ph[p].v, ph[p].n, 0.99);
+        free(ph[p].v);
+    }
+}
+
+/* done.csv: the jobs the database recorded, per phase and bucket. */
+static void read_jobs(const char *dir, const run_times *rt, runres *r, series *sr) {
+    char path[600], line[256];
+    snprintf(path, sizeof(path), "%s/done.csv", dir);
+    FILE *f = fopen(path, "r");
+    if (!f) die("%s: %s", path, strerror(errno));
+    while (fgets(line, sizeof(line), f)) {
+        char cls[64];
+        double at;
+        long runs;
+        if (sscanf(line, "%63[^,],%lf,%ld", cls, &at, &runs) != 3) die("%s: bad line: %s", path, line);
+        int i = class_index(cls);
+        if (i < 0) die("%s: unknown class %s", path, cls);
+        r->recorded++;
+        if (runs > 1) r->reruns++;
+        double s = at - rt->t0;
+        int p = phase_at(rt->bounds, s);
+        if (p < 0) continue;
+        r->ph[p].done[i]++;
+        long b = (long)(s / BUCKET_S);
+        if (b < sr->n) sr->done[b][i]++;
+    }
+    fclose(f);
+}
+
+/* watch.csv: per phase the signal's median and the mean admitted fraction;
+ * per bucket the sums the plot averages. A row at second el describes the
+ * second before it. */
+static void read_watch(const char *dir, const run_times *rt, runres *r, series *sr) {
+    char path[600], line[256];
+    snprintf(path, sizeof(path), "%s/watch.csv", dir);
+    dvec sigs[NPHASE] = {{0}};
+    double frac_sum[NPHASE] = {0}, frac_rows[NPHASE] = {0};
+    FILE *f = fopen(path, "r");
+    if (!f) die("%s: %s", path, strerror(errno));
+    while (fgets(line, sizeof(line), f)) {
+        double el, fr0, fr1, sig, cpu;
+        long long a0, a1;
+        if (sscanf(line, "%lf,%lf,%lf,%lld,%lld,%lf,%lf", &el, &fr0, &fr1, &a0, &a1, &sig, &cpu) != 7) continue;
+        int p = phase_at(rt->bounds, el - 0.5);
+        if (p >= 0) {
+            if (!isnan(sig)) dpush(&sigs[p], sig);
+            frac_sum[p] += (fr0 + fr1) / NCLS;
+            frac_rows[p] += 1;
+        }
+        long b = (long)((el - 1) / BUCKET_S);
+        if (b < 0 || b >= sr->n) continue;
+        double *g = sr->gauge[b];
+        g[G_FRAC0] += fr0;
+        g[G_FRAC1] += fr1;
+        g[G_ROWS] += 1;
+        if (!isnan(sig)) g[G_SIG] += sig, g[G_SIGROWS] += 1;
+        if (!isnan(cpu)) g[G_CPU] += cpu, g[G_CPUROWS] += 1;
+    }
+    fclose(f);
+    for (int p = 0; p < NPHASE; p++) {
+        r->ph[p].signal = quantile(sigs[p].v, sigs[p].n, 0.5);
+        r->ph[p].admitted = frac_rows[p] > 0 ? frac_sum[p] / frac_rows[p] : NAN;
+        free(sigs[p].v);
+    }
+}
+
+/* "sum / count", or "nan" when nothing was counted, then "sep". */
+static void print_mean(FILE *out, double sum, double count, char sep) {
+    if (count > 0) fprintf(out, "%.3f%c", sum / count, sep);
+    else fprintf(out, "nan%c", sep);
+}
+
+/* DIR/series.csv, one row per bucket: tps, p50, p99, jobs done, the gates,
+ * the signal and the machine's CPU; and DIR/series.meta, where the rise and
+ * the peak are, for the plot. Frees the buckets' latencies. */
+static void write_series(const char *dir, const run_times *rt, series *sr) {
+    char path[600];
+    snprintf(path, sizeof(path), "%s/series.csv", dir);
+    FILE *out = fopen(path, "w");
+    if (!out) die("%s: %s", path, strerror(errno));
+    fprintf(out, "t,tps,p50_ms,p99_ms,done_%s,done_%s,frac_%s,frac_%s,%s,cpu_busy\n", cls_names[0], cls_names[1],
+            cls_names[0], cls_names[1], SIGNAL);
+    for (long b = 0; b < sr->n; b++) {
+        const double *g = sr->gauge[b];
+        dvec *lat = &sr->lat[b];
+        fprintf(out, "%ld,%.1f,%.3f,%.3f,%ld,%ld,", b * BUCKET_S + BUCKET_S / 2, (double)lat->n / BUCKET_S,
+                quantile(lat->v, lat->n, 0.5), quantile(lat->v, lat->n, 0.99), sr->done[b][0], sr->done[b][1]);
+        print_mean(out, g[G_FRAC0], g[G_ROWS], ',');
+        print_mean(out, g[G_FRAC1], g[G_ROWS], ',');
+        print_mean(out, g[G_SIG], g[G_SIGROWS], ',');
+        print_mean(out, g[G_CPU], g[G_CPUROWS], '\n');
+        free(lat->v);
+        lat->v = NULL;
+    }
+    fclose(out);
+    snprintf(path, sizeof(path), "%s/series.meta", dir);
+    if (!(out = fopen(path, "w"))) die("%s: %s", path, strerror(errno));
+    fprintf(out, "rise_from_s=%.1f\npeak_from_s=%.1f\npeak_to_s=%.1f\nend_s=%.1f\n", rt->bounds[RISE],
+            rt->bounds[PEAK], rt->bounds[CALM2], rt->bounds[NPHASE]);
+    fclose(out);
+}
+
+/* Reads one run's directory into *r (its phases and its jobs' fate) and
+ * writes its series for the plot. */
 static void load_run(const char *dir, runres *r) {
     memset(r, 0, sizeof(*r));
     snprintf(r->dir, sizeof(r->dir), "%s", dir);
@@ -425,151 +583,31 @@ static void load_run(const char *dir, runres *r) {
     snprintf(r->name, sizeof(r->name), "%s", dir);
     for (int i = 0; i < m->n; i++)
         if (!strcmp(m->k[i], "run")) snprintf(r->name, sizeof(r->name), "%s", m->v[i]);
-    double t0 = kv_need(m, "t0", path), rise_t = kv_need(m, "rise_t", path), peak_t = kv_need(m, "peak_t", path);
+    run_times rt;
+    rt.t0 = kv_need(m, "t0", path);
+    double rise_t = kv_need(m, "rise_t", path), peak_t = kv_need(m, "peak_t", path);
     double end_t = kv_need(m, "end_t", path), peak_s = kv_need(m, "peak_s", path);
-    double bounds[NPHASE + 1] = {0, rise_t - t0, peak_t - t0, peak_t - t0 + peak_s, end_t - t0};
+    double bounds[NPHASE + 1] = {0, rise_t - rt.t0, peak_t - rt.t0, peak_t - rt.t0 + peak_s, end_t - rt.t0};
+    memcpy(rt.bounds, bounds, sizeof(bounds));
     for (int p = 0; p < NPHASE; p++) {
         r->ph[p].from = bounds[p];
         r->ph[p].to = bounds[p + 1];
     }
-    for (int i = 0; i < NCLS; i++) {
-        char k[64];
-        int64_t v[6];
-        const char *keys[6] = {"enqueued", "acked", "cancelled", "ready", "delayed", "leased"};
-        for (int j = 0; j < 6; j++) {
-            snprintf(k, sizeof(k), "%s.%s", keys[j], cls_names[i]);
-            v[j] = (int64_t)kv_need(m, k, path);
-        }
-        snprintf(k, sizeof(k), "dead.%s", cls_names[i]);
-        int64_t dead = (int64_t)kv_need(m, k, path);
-        snprintf(k, sizeof(k), "retried.%s", cls_names[i]);
-        r->retried += (int64_t)kv_need(m, k, path);
-        r->enqueued += v[0];
-        r->acked += v[1];
-        r->waiting += v[3] + v[4] + v[5];
-        r->dead += dead;
-        r->lost += v[0] - v[1] - v[2] - (v[3] + v[4] + v[5]) - dead;
-    }
-
-    /* interactive transactions */
-    logset ls = {.n = 0};
-    tvec t = {0};
-    logs_read(dir, &ls, &t, &r->failed_txns);
-    if (ls.n == 0) die("%s: no pgbench logs (int-*)", dir);
-    long nb = (long)ceil(bounds[NPHASE] / BUCKET_S);
-    if (nb < 1) nb = 1;
-    dvec *bucket = calloc((size_t)nb, sizeof(*bucket));
-    dvec ph[NPHASE] = {{0}};
-    if (!bucket) die("out of memory");
-    for (size_t i = 0; i < t.n; i++) {
-        double s = t.v[i].start - t0;
-        int p = phase_at(bounds, s);
-        if (p < 0) continue;
-        dpush(&ph[p], t.v[i].lat_ms);
-        long b = (long)(s / BUCKET_S);
-        if (b < nb) dpush(&bucket[b], t.v[i].lat_ms);
-    }
-    free(t.v);
-    for (int p = 0; p < NPHASE; p++) {
-        r->ph[p].txns = ph[p].n;
-        r->ph[p].p50 = quantile(ph[p].v, ph[p].n, 0.5);
-        r->ph[p].p99 = quantile(ph[p].v, ph[p].n, 0.99);
-        free(ph[p].v);
-    }
-
-    /* background jobs, as the database recorded them */
-    long *bdone = calloc((size_t)nb * NCLS, sizeof(*bdone));
-    if (!bdone) die("out of memory");
-    snprintf(path, sizeof(path), "%s/done.csv", dir);
-    FILE *f = fopen(path, "r");
-    if (!f) die("%s: %s", path, strerror(errno));
-    char line[256];
-    while (fgets(line, sizeof(line), f)) {
-        char cls[64];
-        double at;
-        long runs;
-        if (sscanf(line, "%63[^,],%lf,%ld", cls, &at, &runs) != 3) die("%s: bad line: %s", path, line);
-        int i = class_index(cls);
-        if (i < 0) die("%s: unknown class %s", path, cls);
-        r->recorded++;
-        if (runs > 1) r->reruns++;
-        double s = at - t0;
-        int p = phase_at(bounds, s);
-        if (p < 0) continue;
-        r->ph[p].done[i]++;
-        long b = (long)(s / BUCKET_S);
-        if (b < nb) bdone[b * NCLS + i]++;
-    }
-    fclose(f);
-
-    /* the gates and the signal, averaged per bucket */
-    enum { G_FRAC0, G_FRAC1, G_ROWS, G_SIG, G_SIGROWS, G_CPU, G_CPUROWS, G_N };
-    double *gsum = calloc((size_t)nb * G_N, sizeof(*gsum));
-    if (!gsum) die("out of memory");
-    dvec sigs[NPHASE] = {{0}};
-    double frac_sum[NPHASE] = {0}, frac_rows[NPHASE] = {0};
-    snprintf(path, sizeof(path), "%s/watch.csv", dir);
-    if ((f = fopen(path, "r"))) {
-        while (fgets(line, sizeof(line), f)) {
-            double el, fr0, fr1, sig, cpu;
-            long long a0, a1;
-            if (sscanf(line, "%lf,%lf,%lf,%lld,%lld,%lf,%lf", &el, &fr0, &fr1, &a0, &a1, &sig, &cpu) != 7) continue;
-            /* the row at el describes the second before it */
-            int p = phase_at(bounds, el - 0.5);
-            if (p >= 0) {
-                if (!isnan(sig)) dpush(&sigs[p], sig);
-                frac_sum[p] += (fr0 + fr1) / NCLS;
-                frac_rows[p] += 1;
-            }
-            long b = (long)((el - 1) / BUCKET_S);
-            if (b < 0 || b >= nb) continue;
-            double *g = &gsum[b * G_N];
-            g[G_FRAC0] += fr0;
-            g[G_FRAC1] += fr1;
-            g[G_ROWS] += 1;
-            if (!isnan(sig)) {
-                g[G_SIG] += sig;
-                g[G_SIGROWS] += 1;
-            }
-            if (!isnan(cpu)) {
-                g[G_CPU] += cpu;
-                g[G_CPUROWS] += 1;
-            }
-        }
-        fclose(f);
-    }
-    for (int p = 0; p < NPHASE; p++) {
-        r->ph[p].signal = quantile(sigs[p].v, sigs[p].n, 0.5);
-        r->ph[p].admitted = frac_rows[p] > 0 ? frac_sum[p] / frac_rows[p] : NAN;
-        free(sigs[p].v);
-    }
-    snprintf(path, sizeof(path), "%s/series.csv", dir);
-    FILE *out = fopen(path, "w");
-    if (!out) die("%s: %s", path, strerror(errno));
-    fprintf(out, "t,tps,p50_ms,p99_ms,done_%s,done_%s,frac_%s,frac_%s,%s,cpu_busy\n", cls_names[0], cls_names[1],
-            cls_names[0], cls_names[1], SIGNAL);
-    for (long b = 0; b < nb; b++) {
-        const double *g = &gsum[b * G_N];
-        fprintf(out, "%ld,%.1f,%.3f,%.3f,%ld,%ld,", b * BUCKET_S + BUCKET_S / 2, (double)bucket[b].n / BUCKET_S,
-                quantile(bucket[b].v, bucket[b].n, 0.5), quantile(bucket[b].v, bucket[b].n, 0.99),
-                bdone[b * NCLS], bdone[b * NCLS + 1]);
-        if (g[G_ROWS] > 0) fprintf(out, "%.3f,%.3f,", g[G_FRAC0] / g[G_ROWS], g[G_FRAC1] / g[G_ROWS]);
-        else fprintf(out, "nan,nan,");
-        if (g[G_SIGROWS] > 0) fprintf(out, "%.3f,", g[G_SIG] / g[G_SIGROWS]);
-        else fprintf(out, "nan,");
-        if (g[G_CPUROWS] > 0) fprintf(out, "%.3f\n", g[G_CPU] / g[G_CPUROWS]);
-        else fprintf(out, "nan\n");
-        free(bucket[b].v);
-    }
-    fclose(out);
-    free(bucket);
-    free(bdone);
-    free(gsum);
-    snprintf(path, sizeof(path), "%s/series.meta", dir);
-    if (!(out = fopen(path, "w"))) die("%s: %s", path, strerror(errno));
-    fprintf(out, "rise_from_s=%.1f\npeak_from_s=%.1f\npeak_to_s=%.1f\nend_s=%.1f\n", bounds[RISE], bounds[PEAK],
-            bounds[CALM2], bounds[NPHASE]);
-    fclose(out);
+    read_counters(r, path);
+    series sr;
+    sr.n = (long)ceil(bounds[NPHASE] / BUCKET_S);
+    if (sr.n < 1) sr.n = 1;
+    sr.lat = calloc((size_t)sr.n, sizeof(*sr.lat));
+    sr.done = calloc((size_t)sr.n, sizeof(*sr.done));
+    sr.gauge = calloc((size_t)sr.n, sizeof(*sr.gauge));
+    if (!sr.lat || !sr.done || !sr.gauge) die("out of memory");
+    read_transactions(dir, &rt, r, &sr);
+    read_jobs(dir, &rt, r, &sr);
+    read_watch(dir, &rt, r, &sr);
+    write_series(dir, &rt, &sr);
+    free(sr.lat);
+    free(sr.done);
+    free(sr.gauge);
 }
 
 /* NaN (nothing measured) as null. */
