@@ -6,8 +6,9 @@ set -eu
 # libmicrohttpd-dev: sluice-worker's /metrics; prometheus: promtool for the
 # metrics and alert-rule tests; postgresql (+ postgresql-client, pgbench):
 # the PostgreSQL sampler's test against a real server; gnuplot-nox: the plots
-# of make demo and sluicectl simulate --plot.
-PKGS="pkg-config libhiredis-dev libev-dev libjansson-dev libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev libmicrohttpd-dev prometheus postgresql postgresql-client gnuplot-nox"
+# of make demo and sluicectl simulate --plot; lua5.1: luac checks the
+# Functions for free globals at build time; clang-format: the style check.
+PKGS="pkg-config libhiredis-dev libev-dev libjansson-dev libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev libmicrohttpd-dev prometheus postgresql postgresql-client gnuplot-nox lua5.1 clang-format"
 [ $# -gt 0 ] && PKGS="$PKGS $*"
 
 missing=""

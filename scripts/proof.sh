@@ -4,7 +4,7 @@
 # fixed rates on a calm -> rise -> peak -> calm schedule (the rise in four
 # steps, as a morning peak arrives), with every transaction's latency logged,
 # while a backlog of heavy background jobs (bulk writes and
-# large scans through psql, scripts/proof/job.sh) runs three ways, one run
+# large scans through psql, tests/proof/job.sh) runs three ways, one run
 # after the other on the same database and schedule:
 #   baseline     no background jobs
 #   unthrottled  the jobs flat out: sluice-worker with the governor off
@@ -204,7 +204,7 @@ backlog=20000 # per class: more than a run can do, so the backlog never runs dry
 echo "  interactive: pgbench (TPC-B-like) at $calm_rate tps for ${calm} s, rising in four steps over ${rise} s,"
 echo "               $((calm_rate + 5 * step)) tps for ${peak} s, then $calm_rate tps for ${after} s (scale $scale)"
 echo "  background:  imports (bulk writes) and reports (large scans), both tier low, 1 in flight"
-echo "               each at most, a backlog of $backlog each (scripts/proof/job.sh, proof.json)"
+echo "               each at most, a backlog of $backlog each (tests/proof/job.sh, proof.json)"
 echo "  signal:      pg_load = active sessions other than the jobs', the server's mean of 50 looks"
 echo "               over 0.5 s, sampled every 2 s (scripts/samplers/postgres.sh load)"
 echo
@@ -237,7 +237,7 @@ run_one() { # NAME GOVERNOR-MODE JOBS-PER-CLASS
         *) echo "the backlog as sluice jobs (governor on)" ;; esac)"
     reset_db
     export SLUICE_NAMESPACE="proof-$name"
-    waitfor "$bin/sluicectl" apply "$here/proof/proof.json" >>"$log" 2>&1 || fail "sluicectl apply failed"
+    waitfor "$bin/sluicectl" apply "$here/../tests/proof/proof.json" >>"$log" 2>&1 || fail "sluicectl apply failed"
     waitfor "$bin/sluicectl" governor mode "$mode" >>"$log" 2>&1 || fail "sluicectl governor mode failed"
     [ "$jobs" -gt 0 ] && { waitfor "$bin/sluice-proof" enqueue imports "$jobs" reports "$jobs" >>"$log" 2>&1 ||
         fail "enqueue failed"; }
@@ -248,8 +248,8 @@ run_one() { # NAME GOVERNOR-MODE JOBS-PER-CLASS
         fail "the first pg_load reading failed"
     "$bin/sluice-worker" --name "proof-$name" --concurrency 2 --grace 10s \
         --sampler pg_load=2s:"$here/samplers/postgres.sh" load -- \
-        --handler imports="$here/proof/job.sh" import -- \
-        --handler reports="$here/proof/job.sh" report \
+        --handler imports="$here/../tests/proof/job.sh" import -- \
+        --handler reports="$here/../tests/proof/job.sh" report \
         2>"$dir/worker.log" &
     worker_pid=$!
     ticks0=$(cpu_ticks)
@@ -323,7 +323,7 @@ if command -v gnuplot >/dev/null 2>&1; then
     r0=$(sed -n 's/^rise_from_s=//p' "$abs_out/sluice/series.meta")
     p0=$(sed -n 's/^peak_from_s=//p' "$abs_out/sluice/series.meta")
     p1=$(sed -n 's/^peak_to_s=//p' "$abs_out/sluice/series.meta")
-    gnuplot -e "dir='$abs_out'; r0=$r0; p0=$p0; p1=$p1; png='$abs_out/proof.png'" "$here/proof/plot.gp" \
+    gnuplot -e "dir='$abs_out'; r0=$r0; p0=$p0; p1=$p1; png='$abs_out/proof.png'" "$here/../tests/proof/plot.gp" \
         2>>"$log" || { echo "proof: gnuplot failed" >&2; tail -n 5 "$log" >&2; status=1; }
     echo "plot: $abs_out/proof.png"
 else

@@ -34,4 +34,20 @@ static inline void test_class(sluice_client *c, const char *cls, sluice_tier tie
     if (sluice_class_set(c, cls, &cfg, NULL, &err) < 0) fail_msg("class set: %s", err.text);
 }
 
+/* The Redis server's clock, Unix ms (what leases, delays and signal ages
+ * are measured by); fails the test if it cannot be read. */
+static inline int64_t test_redis_now(sluice_client *c) {
+    sluice_governor_status st;
+    sluice_error err;
+    if (sluice_governor_status_get(c, &st, &err) < 0) fail_msg("redis clock: %s", err.text);
+    return st.now;
+}
+
+/* Waits until the Redis clock is past "t" (Unix ms), e.g. so that a reading
+ * reported now is observed after an event at "t". */
+static inline void test_redis_after(sluice_client *c, int64_t t) {
+    WAIT_UNTIL(test_redis_now(c) > t, 10000);
+    if (test_redis_now(c) <= t) fail_msg("the Redis clock did not pass %lld", (long long)t);
+}
+
 #endif

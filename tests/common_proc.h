@@ -7,14 +7,17 @@
 #ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE
 #endif
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -70,14 +73,19 @@ static inline const char *proc_script(const char *dir, const char *name, const c
     return buf[k];
 }
 
-/* Starts sluice-worker on the harness's server in namespace "t" with
- * "args" (NULL-terminated); its stderr is appended to "log". */
-static inline pid_t proc_worker(const harness_redis *h, const char *const *args, const char *log) {
+/* Starts sluice-worker in namespace "t" with "args" (NULL-terminated); its
+ * stderr is appended to "log". The URL is the harness server's, on the
+ * command line, or "env_url" (not NULL) in SLUICE_REDIS_URL. The worker dies
+ * with the test, and proc_teardown kills it if the test failed. */
+static inline pid_t proc_worker_env(const harness_redis *h, const char *const *args, const char *log,
+                                    const char *env_url) {
     char *argv[96];
     int n = 0;
     argv[n++] = (char *)proc_bin("sluice-worker");
-    argv[n++] = (char *)"--redis";
-    argv[n++] = (char *)h->url;
+    if (!env_url) {
+        argv[n++] = (char *)"--redis";
+        argv[n++] = (char *)h->url;
+    }
     argv[n++] = (char *)"--namespace";
     argv[n++] = (char *)"t";
     for (int i = 0; args[i] && n < 94; i++) argv[n++] = (char *)args[i];
@@ -86,7 +94,8 @@ static inline pid_t proc_worker(const harness_redis *h, const char *const *args,
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) dup2(fd, 2);
-        unsetenv("SLUICE_REDIS_URL");
+        if (env_url) setenv("SLUICE_REDIS_URL", env_url, 1);
+        else unsetenv("SLUICE_REDIS_URL");
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         execv(argv[0], argv);
         _exit(127);
@@ -96,15 +105,17 @@ static inline pid_t proc_worker(const harness_redis *h, const char *const *args,
     return pid;
 }
 
+/* proc_worker_env with the harness server's URL on the command line. */
+static inline pid_t proc_worker(const harness_redis *h, const char *const *args, const char *log) {
+    return proc_worker_env(h, args, log, NULL);
+}
+
 /* Waits for "pid" at most "ms"; returns its wait status, or -1. */
 static inline int proc_wait(pid_t pid, long ms) {
-    long long end = harness_now_ms() + ms;
-    int status;
-    while (harness_now_ms() < end) {
-        if (waitpid(pid, &status, WNOHANG) == pid) return status;
-        harness_sleep_ms(10);
-    }
-    return -1;
+    int status = 0;
+    pid_t r = 0;
+    WAIT_UNTIL((r = waitpid(pid, &status, WNOHANG)) == pid, ms);
+    return r == pid ? status : -1;
 }
 
 /* SIGTERM, and the worker must exit 0 within 10 s. */
@@ -192,11 +203,64 @@ static inline char *proc_slurp(const char *path) {
     return s;
 }
 
-/* Lines of "text" containing "needle". */
+/* Occurrences of "needle" in "text". */
 static inline int proc_count(const char *text, const char *needle) {
     int n = 0;
     for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle)) n++;
     return n;
+}
+
+/* Occurrences of "needle" in the file at "path" (0 when it is missing). */
+static inline int proc_count_file(const char *path, const char *needle) {
+    char *text = proc_slurp(path);
+    int n = proc_count(text, needle);
+    free(text);
+    return n;
+}
+
+/* The port the worker logged ("serving http://127.0.0.1:PORT/metrics"), or 0. */
+static inline int proc_port_in(const char *log) {
+    char *t = proc_slurp(log);
+    const char *p = strstr(t, "serving http://127.0.0.1:");
+    int port = p ? atoi(p + strlen("serving http://127.0.0.1:")) : 0;
+    free(t);
+    return port;
+}
+
+/* The port the worker logged, waiting up to 20 s; 0 if none. */
+static inline int proc_metrics_port(const char *log) {
+    int port = 0;
+    WAIT_UNTIL((port = proc_port_in(log)) > 0, 20000);
+    return port;
+}
+
+/* A plain HTTP/1.0 request over a socket; the whole response (headers and
+ * body) into a NEW string, or NULL. */
+static inline char *proc_http(int port, const char *method, const char *path) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return NULL;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) { close(fd); return NULL; }
+    char req[300];
+    int n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", method, path);
+    if (write(fd, req, (size_t)n) != n) { close(fd); return NULL; }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len + 1 == cap) buf = realloc(buf, cap *= 2);
+        ssize_t k = read(fd, buf + len, cap - 1 - len);
+        if (k <= 0) break;
+        len += (size_t)k;
+    }
+    buf[len] = '\0';
+    close(fd);
+    return buf;
 }
 
 #endif

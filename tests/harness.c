@@ -1,6 +1,7 @@
 /* Test harness: owns the redis-server lifecycle for integration tests. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -16,12 +17,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
 #include <hiredis/hiredis.h>
 
 #define MAX_SERVERS 16
 
 static pid_t live[MAX_SERVERS];
 static int hooked;
+
+/* SLUICE_TEST_ONLY=PATTERN runs only the tests whose names match (cmocka's
+ * filter: * and ? wildcards), in any test binary; set before main. */
+__attribute__((constructor)) static void test_filter(void) {
+    const char *only = getenv("SLUICE_TEST_ONLY");
+    if (only && *only) cmocka_set_test_filter(only);
+}
 
 long long harness_now_ms(void) {
     struct timespec ts;
@@ -80,7 +92,10 @@ static int free_port(void) {
     return port;
 }
 
-static int spawn(harness_redis *r) {
+/* Starts redis-server and waits until it answers PING with PONG (or NOAUTH,
+ * for a server with an aclfile and no data to load), or with anything at
+ * all when "any_reply" (a server still LOADING its data). */
+static int spawn(harness_redis *r, int any_reply) {
     char port[16];
     snprintf(port, sizeof(port), "%d", r->port);
     char log[320];
@@ -110,11 +125,14 @@ static int spawn(harness_redis *r) {
     }
     r->pid = pid;
     track(pid, old);
-    for (int i = 0; i < 500; i++) {
+    for (int i = 0; i < 3000; i++) {
         redisContext *c = redisConnectUnix(r->sock);
         if (c && !c->err) {
             redisReply *rep = redisCommand(c, "PING");
-            int ok = rep && (rep->type == REDIS_REPLY_STATUS || rep->type == REDIS_REPLY_ERROR);
+            /* NOAUTH: a server whose default user is off (an aclfile) */
+            int ok = rep && (rep->type == REDIS_REPLY_ERROR
+                                 ? any_reply || strncmp(rep->str, "NOAUTH", 6) == 0
+                                 : rep->type == REDIS_REPLY_STATUS && strcmp(rep->str, "PONG") == 0);
             freeReplyObject(rep);
             redisFree(c);
             if (ok) return 0;
@@ -129,7 +147,7 @@ static int spawn(harness_redis *r) {
         }
         harness_sleep_ms(10);
     }
-    fprintf(stderr, "harness: redis-server did not answer within 5 s\n");
+    fprintf(stderr, "harness: redis-server did not answer PONG within 30 s\n");
     return -1;
 }
 
@@ -143,7 +161,7 @@ int harness_redis_start(harness_redis *r) {
     if (r->port < 0) return -1;
     snprintf(r->tcp_url, sizeof(r->tcp_url), "redis://127.0.0.1:%d", r->port);
     r->pid = 0;
-    return spawn(r);
+    return spawn(r, 0);
 }
 
 void harness_redis_kill(harness_redis *r) {
@@ -157,7 +175,12 @@ void harness_redis_kill(harness_redis *r) {
 
 int harness_redis_restart(harness_redis *r) {
     harness_redis_kill(r);
-    return spawn(r);
+    return spawn(r, 0);
+}
+
+int harness_redis_restart_answering(harness_redis *r) {
+    harness_redis_kill(r);
+    return spawn(r, 1);
 }
 
 static void rm_rf(const char *dir) {
@@ -186,6 +209,30 @@ long long harness_redis_int(const harness_redis *r, const char *fmt, ...) {
     freeReplyObject(rep);
     redisFree(c);
     return v;
+}
+
+/* How many processes have "arg" as one of their arguments (from
+ * /proc/PID/cmdline): handlers still running with that file. */
+int harness_procs_with_arg(const char *arg) {
+    int n = 0;
+    DIR *d = opendir("/proc");
+    if (!d) return -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+        char path[300], buf[4096];
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) continue;
+        ssize_t len = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(buf + off) + 1) {
+            buf[len] = '\0';
+            if (strcmp(buf + off, arg) == 0) { n++; break; }
+        }
+    }
+    closedir(d);
+    return n;
 }
 
 int harness_group_setup(void **state) {

@@ -1,7 +1,9 @@
 /* Test harness: starts a real redis-server in a temp dir on a unix socket
  * and a kernel-chosen free TCP port, persistence off unless asked, and
  * always stops it: at teardown, at exit, on SIGINT/SIGTERM, and (through
- * PR_SET_PDEATHSIG) when the test process dies. */
+ * PR_SET_PDEATHSIG) when the test process dies. Every test binary links it:
+ * SLUICE_TEST_ONLY=PATTERN runs only the tests whose names match (cmocka's
+ * filter, * and ? wildcards), e.g. SLUICE_TEST_ONLY='*fencing*'. */
 #ifndef SLUICE_TEST_HARNESS_H
 #define SLUICE_TEST_HARNESS_H
 
@@ -19,10 +21,15 @@ typedef struct harness_redis {
     const char *const *extra; /* more redis-server arguments, NULL-terminated */
 } harness_redis;
 
-/* Starts the server described by r->aof and r->extra. Returns 0 or -1. */
+/* Starts the server described by r->aof and r->extra and waits until it
+ * answers PING with PONG (not -LOADING). Returns 0 or -1. */
 int harness_redis_start(harness_redis *r);
-/* kill -9, then start again on the same dir, port and socket. */
+/* kill -9, then start again on the same dir, port and socket; waits for
+ * PONG, so the data is loaded. */
 int harness_redis_restart(harness_redis *r);
+/* As harness_redis_restart, but returns as soon as the server answers at
+ * all, while it may still be loading its data (-LOADING). */
+int harness_redis_restart_answering(harness_redis *r);
 void harness_redis_kill(harness_redis *r);
 /* Stops the server and removes its temp dir. */
 void harness_redis_stop(harness_redis *r);
@@ -36,8 +43,25 @@ long long harness_redis_int(const harness_redis *r, const char *fmt, ...);
 int harness_group_setup(void **state);
 int harness_group_teardown(void **state);
 
+/* How many processes have "arg" as one of their arguments (from
+ * /proc/PID/cmdline), e.g. handlers still running with a record file. */
+int harness_procs_with_arg(const char *arg);
+
 /* Milliseconds of CLOCK_MONOTONIC. */
 long long harness_now_ms(void);
+/* Sleeps. Tests never synchronise with another process by a fixed sleep:
+ * they poll with WAIT_UNTIL, or pace a loop (each such loop says so). */
 void harness_sleep_ms(long ms);
+
+#define HARNESS_POLL_MS 5
+
+/* Polls: evaluates "cond" until it is true or "timeout_ms" have passed,
+ * pausing HARNESS_POLL_MS between tries. The caller asserts "cond" after
+ * it (a timeout is a failure only if the condition still does not hold).
+ * Deadlines are generous: they cost time only when a test fails. */
+#define WAIT_UNTIL(cond, timeout_ms)                                                         \
+    for (long long wait_until_end_ = harness_now_ms() + (timeout_ms);                       \
+         !(cond) && harness_now_ms() < wait_until_end_;)                                     \
+    harness_sleep_ms(HARNESS_POLL_MS)
 
 #endif

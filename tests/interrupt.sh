@@ -35,8 +35,8 @@ proof)
     extra=(PROOF_RUNS=unthrottled)
     bins="sluice-proof sluice-worker sluicectl"
     if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
-        echo "ok - proof interrupts skipped: no PostgreSQL server (make deps installs it)"
-        echo "interrupt: 1 passed, 0 failed"
+        echo "skipped - proof interrupts: no PostgreSQL server (make deps installs it)"
+        echo "interrupt: proof: 0 passed, 0 failed, 1 skipped"
         exit 0
     fi
     help=$(./scripts/proof.sh --help)

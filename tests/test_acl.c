@@ -14,11 +14,13 @@
 #include <hiredis/hiredis.h>
 
 #include "common_proc.h"
+#include "function_calls.h"
 
 #define NS "sluice" /* the aclfile's key patterns name the default namespace */
 #define CLS "certs"
 
 static char aclfile[PATH_MAX];
+static char acl_with_admin[PATH_MAX];   /* the shipped file and a test-only admin */
 static char ctl_bin[4096] = "build/bin/sluicectl";
 
 typedef enum role { PRODUCER, WORKER, GOVERNOR, OPERATOR, DEPLOY, NROLES } role;
@@ -85,12 +87,13 @@ static const char *functions_source(void) {
 
 /* ------------------------------------------------------------- groups */
 
-static int start_with_acl(void **state) {
+/* A server started with "file" as its aclfile, kept in *state. */
+static int start_with_aclfile(void **state, const char *file) {
     harness_redis *h = calloc(1, sizeof(*h));
     if (!h) return -1;
     static const char *extra[3];
     extra[0] = "--aclfile";
-    extra[1] = aclfile;
+    extra[1] = file;
     extra[2] = NULL;
     h->extra = extra;
     if (harness_redis_start(h) < 0) {
@@ -99,6 +102,10 @@ static int start_with_acl(void **state) {
     }
     *state = h;
     return 0;
+}
+
+static int start_with_acl(void **state) {
+    return start_with_aclfile(state, aclfile);
 }
 
 /* A server with the library loaded (by the deploy role) and one class. */
@@ -378,7 +385,7 @@ static pid_t worker_as(void **state, const char *governor, const char *cls, cons
     char handler[128];
     snprintf(handler, sizeof(handler), "%s=/bin/true", cls);
     const char *args[] = {"--redis", role_url(state, WORKER), "--namespace", NS, "--concurrency", "4",
-                          "--handler", handler, NULL};
+                          "--metrics-port", "0", "--handler", handler, NULL};
     if (governor) setenv("SLUICE_GOVERNOR_REDIS_URL", governor, 1);
     pid_t pid = proc_worker(h, args, log);
     unsetenv("SLUICE_GOVERNOR_REDIS_URL");
@@ -405,13 +412,33 @@ static void worker_class(void **state, const char *cls, int jobs) {
 
 /* Waits up to "ms" for the class's acked count to reach "n". */
 static void wait_acked(sluice_client *op, const char *cls, int64_t n, long ms) {
-    long long end = harness_now_ms() + ms;
     sluice_class_stats st = {0};
-    while (harness_now_ms() < end) {
-        if (sluice_class_stats_get(op, cls, &st, NULL) == 0 && st.acked >= n) return;
-        harness_sleep_ms(50);
-    }
-    fail_msg("%s: %lld of %lld jobs acked", cls, (long long)st.acked, (long long)n);
+    WAIT_UNTIL(sluice_class_stats_get(op, cls, &st, NULL) == 0 && st.acked >= n, ms);
+    if (st.acked < n) fail_msg("%s: %lld of %lld jobs acked", cls, (long long)st.acked, (long long)n);
+}
+
+/* The value of a sample ("name value" at a line start) in a scrape of the
+ * worker's /metrics on "port", or -1. */
+static double scraped(int port, const char *name) {
+    char *resp = proc_http(port, "GET", "/metrics");
+    double v = -1;
+    char want[128];
+    snprintf(want, sizeof(want), "\n%s ", name);
+    const char *p = resp ? strstr(resp, want) : NULL;
+    if (p) v = atof(p + strlen(want));
+    free(resp);
+    return v;
+}
+
+/* The job latency signal of the class has a value. */
+static int latency_reported(sluice_client *op, const char *signal) {
+    size_t n = 0;
+    int reported = 0;
+    sluice_signal_info *sig = sluice_signal_list(op, &n, NULL, NULL);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(sig[i].name, signal) == 0) reported = sig[i].has_value;
+    sluice_signal_list_free(sig, n);
+    return reported;
 }
 
 /* The deployment docs/security.md describes: sluice-worker claims with the
@@ -432,25 +459,13 @@ static void sluice_worker_runs_jobs_as_worker_and_governs_as_governor(void **sta
     char log[PATH_MAX];
     snprintf(log, sizeof(log), "%s/worker-governor-role.log", h->dir);
     pid_t pid = worker_as(state, role_url(state, GOVERNOR), "aclgov", log);
-    wait_acked(op, "aclgov", 20, 10000);
+    wait_acked(op, "aclgov", 20, 20000);
     sluice_gate_info gate;
-    long long end = harness_now_ms() + 5000;
-    do {
-        harness_sleep_ms(100);
-        assert_lib_ok(sluice_gate_get(op, "aclgov", &gate, &err), &err, OPERATOR, "gate get");
-    } while (strcmp(gate.why, "governor") != 0 && harness_now_ms() < end);
+    WAIT_UNTIL(sluice_gate_get(op, "aclgov", &gate, &err) == 0 && strcmp(gate.why, "governor") == 0, 20000);
     assert_string_equal(gate.why, "governor");
     /* job latency is reported every 5 s */
     int reported = 0;
-    end = harness_now_ms() + 8000;
-    while (!reported && harness_now_ms() < end) {
-        harness_sleep_ms(200);
-        size_t n = 0;
-        sluice_signal_info *sig = sluice_signal_list(op, &n, NULL, &err);
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(sig[i].name, "job_latency.aclgov") == 0) reported = sig[i].has_value;
-        free(sig);
-    }
+    WAIT_UNTIL((reported = latency_reported(op, "job_latency.aclgov")), 20000);
     proc_stop(pid);
     char *text = proc_slurp(log);
     assert_true(reported);
@@ -472,8 +487,12 @@ static void with_the_worker_role_alone_the_governor_is_refused_and_jobs_still_ru
     snprintf(log, sizeof(log), "%s/worker-role-only.log", h->dir);
     pid_t pid = worker_as(state, NULL, "aclnogov", log);
     sluice_client *op = connect_as(state, OPERATOR);
-    wait_acked(op, "aclnogov", 10, 10000);
-    harness_sleep_ms(2500); /* a few governor ticks */
+    wait_acked(op, "aclnogov", 10, 20000);
+    /* three refused ticks at least, for one line in the log */
+    int port = proc_metrics_port(log);
+    assert_true(port > 0);
+    WAIT_UNTIL(scraped(port, "sluice_governor_tick_failures_total") >= 3, 20000);
+    assert_true(scraped(port, "sluice_governor_tick_failures_total") >= 3);
     proc_stop(pid);
     char *text = proc_slurp(log);
     assert_int_equal(proc_count(text, "tick failed"), 1);
@@ -496,27 +515,27 @@ static void an_operator_tunes_pauses_and_reads_the_audit_but_cannot_delete(void 
     assert_lib_ok(sluice_class_pin(c, CLS, 0.5, 60000, &err), &err, OPERATOR, "pin");
     assert_lib_ok(sluice_class_unpin(c, CLS, &err), &err, OPERATOR, "unpin");
     size_t n = 0;
-    sluice_audit_entry *a = sluice_audit_read(c, CLS, 10, &n, &err);
+    sluice_audit_entry *a = sluice_audit_list(c, CLS, 10, &n, &err);
     if (!a) fail_msg("audit read: %s", err.text);
     assert_true(n >= 4);
-    sluice_audit_free(a, n);
-    a = sluice_audit_read(c, NULL, 10, &n, &err);
+    sluice_audit_list_free(a, n);
+    a = sluice_audit_list(c, NULL, 10, &n, &err);
     if (!a) fail_msg("audit read (all): %s", err.text);
-    sluice_audit_free(a, n);
+    sluice_audit_list_free(a, n);
     sluice_class_stats st;
     assert_lib_ok(sluice_class_stats_get(c, CLS, &st, &err), &err, OPERATOR, "stats");
     char **names = sluice_class_list(c, &n, &err);
     if (!names) fail_msg("class list: %s", err.text);
-    sluice_strings_free(names, n);
+    sluice_class_list_free(names, n);
     sluice_job_info *dead = sluice_dead_list(c, CLS, 0, 10, &n, &err);
     assert_int_equal(err.code, SLUICE_OK);
-    sluice_job_info_array_free(dead, n);
+    sluice_dead_list_free(dead, n);
     sluice_governor_status gs;
     assert_lib_ok(sluice_governor_status_get(c, &gs, &err), &err, OPERATOR, "governor status");
     assert_lib_ok(sluice_governor_mode_set(c, SLUICE_GOVERNOR_ENFORCE, &err), &err, OPERATOR, "governor mode");
-    char **hist = sluice_governor_history(c, 5, &n, &err);
+    char **hist = sluice_governor_history_list(c, 5, &n, &err);
     assert_int_equal(err.code, SLUICE_OK);
-    sluice_strings_free(hist, n);
+    sluice_governor_history_free(hist, n);
 
     assert_lib_noperm(sluice_class_delete(c, CLS, 1, &err), &err, OPERATOR, "class delete");
     sluice_class_config_init(&cfg);
@@ -626,6 +645,123 @@ static void another_uid_cannot_reach_a_socket_with_mode_700(void **state) {
     sluice_client_free(c);
 }
 
+/* ------------------------------------ refusals come before changes */
+
+#define ADMIN_PASSWORD "test-admin-only"
+
+static int start_with_admin(void **state) {
+    return start_with_aclfile(state, acl_with_admin);
+}
+
+static redisContext *raw_admin(void **state) {
+    harness_redis *h = *state;
+    redisContext *ctx = redisConnect("127.0.0.1", h->port);
+    if (!ctx || ctx->err) fail_msg("raw connect");
+    redisReply *rep = redisCommand(ctx, "AUTH admin " ADMIN_PASSWORD);
+    if (!rep || rep->type != REDIS_REPLY_STATUS) fail_msg("AUTH as admin");
+    freeReplyObject(rep);
+    return ctx;
+}
+
+/* Every key with its DUMP: a NEW string that any write changes. */
+static char *snapshot(redisContext *rc) {
+    char *s = redis_snapshot(rc);
+    assert_non_null(s);
+    return s;
+}
+
+/* A fresh namespace: class "k" with a ready, a leased and a dead job, the
+ * signal "iops", the governor lease held by "gov-x" (epoch 1). */
+static void fresh_state(void **state, redisContext *admin, fn_state *st) {
+    freeReplyObject(redisCommand(admin, "FLUSHALL"));
+    sluice_client *c = connect_as(state, DEPLOY);
+    sluice_class_config cfg;
+    sluice_class_config_init(&cfg);
+    cfg.max_concurrency = 10;
+    cfg.max_rate = 1000;   /* a claim writes the rate bucket too */
+    sluice_error err;
+    assert_lib_ok(sluice_class_set(c, "k", &cfg, NULL, &err), &err, DEPLOY, "class set");
+    sluice_enqueue_opts once = {.max_attempts = 1};
+    char id[SLUICE_ID_MAX];
+    for (int i = 0; i < 3; i++) assert_lib_ok(sluice_enqueue(c, "k", "{}", &once, id, &err), &err, DEPLOY, "enqueue");
+    sluice_job *j[2];
+    sluice_claim_info info;
+    sluice_client *w = connect_as(state, WORKER);   /* a claim is a worker's */
+    assert_lib_ok(sluice_claim(w, "k", "t", 2, j, &info, &err), &err, WORKER, "claim");
+    assert_lib_ok(sluice_fail(w, sluice_job_id(j[0]), sluice_job_token(j[0]), "x", NULL, &err), &err, WORKER, "fail");
+    sluice_client_free(w);
+    st->cls = "k";
+    snprintf(st->dead, sizeof(st->dead), "%s", sluice_job_id(j[0]));
+    snprintf(st->leased, sizeof(st->leased), "%s", sluice_job_id(j[1]));
+    snprintf(st->token, sizeof(st->token), "%lld", (long long)sluice_job_token(j[1]));
+    snprintf(st->ready, sizeof(st->ready), "%s", id);
+    sluice_job_free(j[0]);
+    sluice_job_free(j[1]);
+    sluice_signal_def def;
+    sluice_signal_def_init(&def);
+    def.target = 0.8;
+    def.critical = 0.95;
+    assert_lib_ok(sluice_signal_define(c, "iops", &def, NULL, &err), &err, DEPLOY, "signal define");
+    int held = 0;
+    int64_t epoch = 0;
+    sluice_governor_mode mode;
+    assert_lib_ok(sluice_governor_lease(c, "gov-x", 60000, &held, &epoch, &mode, NULL, &err), &err, DEPLOY, "lease");
+    assert_true(held && epoch == 1);
+    sluice_client_free(c);
+}
+
+/* Every Function called as every role, on a fresh namespace each time: a
+ * call the ACL refuses (at any of its writes) has changed nothing, because
+ * each Function's first write is the one the fewest roles may do. And each
+ * role keeps the rights docs/security.md gives it. */
+static void every_function_refused_to_a_role_has_changed_nothing(void **state) {
+    redisContext *admin = raw_admin(state);
+    fn_state st;
+    fn_call calls[40];
+    size_t n = 0;
+    int allowed[NROLES][40];
+    for (role r = PRODUCER; r < NROLES; r++) {
+        redisContext *ctx = raw_as(state, r);
+        for (size_t f = 0; f == 0 || f < n; f++) {
+            fresh_state(state, admin, &st);
+            n = function_calls(&st, calls);
+            char *before = snapshot(admin);
+            redisReply *rep = function_call_send(ctx, NS, &calls[f], NULL, NULL);
+            assert_non_null(rep);
+            allowed[r][f] = rep->type != REDIS_REPLY_ERROR;
+            if (!allowed[r][f]) {
+                char *after = snapshot(admin);
+                if (strcmp(before, after) != 0)
+                    fail_msg("%s as %s was refused (%s) but changed Redis", calls[f].fn, ROLE[r], rep->str);
+                free(after);
+            }
+            freeReplyObject(rep);
+            free(before);
+        }
+        redisFree(ctx);
+    }
+    redisFree(admin);
+    /* what each role may do */
+    static const struct { role r; const char *fn; int may; } rights[] = {
+        {PRODUCER, "sluice_enqueue", 1},       {PRODUCER, "sluice_ack", 0},         {PRODUCER, "sluice_extend", 0},
+        {PRODUCER, "sluice_cancel", 0},        {PRODUCER, "sluice_dead_retry", 0},  {PRODUCER, "sluice_pause", 0},
+        {WORKER, "sluice_claim", 1},           {WORKER, "sluice_ack", 1},           {WORKER, "sluice_fail", 1},
+        {WORKER, "sluice_extend", 1},          {WORKER, "sluice_release", 1},       {WORKER, "sluice_dead_retry", 0},
+        {WORKER, "sluice_dead_purge", 0},      {WORKER, "sluice_cancel", 0},        {WORKER, "sluice_govern", 0},
+        {GOVERNOR, "sluice_govern", 1},        {GOVERNOR, "sluice_signal_report", 1}, {GOVERNOR, "sluice_gov_lease", 1},
+        {GOVERNOR, "sluice_gov_commit", 1},    {GOVERNOR, "sluice_gov_mode", 0},    {GOVERNOR, "sluice_claim", 0},
+        {OPERATOR, "sluice_class_set", 1},     {OPERATOR, "sluice_cancel", 1},      {OPERATOR, "sluice_dead_retry", 1},
+        {OPERATOR, "sluice_gov_mode", 1},      {OPERATOR, "sluice_class_delete", 0}, {DEPLOY, "sluice_class_delete", 1},
+    };
+    for (size_t i = 0; i < sizeof(rights) / sizeof(rights[0]); i++) {
+        size_t f = 0;
+        while (f < n && strcmp(calls[f].fn, rights[i].fn) != 0) f++;
+        assert_true(f < n);
+        if (allowed[rights[i].r][f] != rights[i].may)
+            fail_msg("%s as %s: %s", rights[i].fn, ROLE[rights[i].r], rights[i].may ? "refused" : "allowed");
+    }
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     proc_init(argv[0]);
@@ -640,6 +776,18 @@ int main(int argc, char **argv) {
         fprintf(stderr, "test_acl: cannot read %s (run from the top of the tree)\n", aclfile);
         return 1;
     }
+    /* the shipped roles and an admin that only this test has */
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(acl_with_admin, sizeof(acl_with_admin), "%s/sluice-acl-XXXXXX", tmp);
+    int fd = mkstemp(acl_with_admin);
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    char *shipped = proc_slurp(aclfile);
+    if (!out || fprintf(out, "%suser admin on >" ADMIN_PASSWORD " ~* &* +@all\n", shipped) < 0) {
+        fprintf(stderr, "test_acl: cannot write %s\n", acl_with_admin);
+        return 1;
+    }
+    fclose(out);
+    free(shipped);
     unsetenv("SLUICE_REDIS_URL");
     unsetenv("SLUICE_NAMESPACE");
     const struct CMUnitTest unloaded[] = {
@@ -665,5 +813,11 @@ int main(int argc, char **argv) {
     int failed = cmocka_run_group_tests_name("acl: no Functions loaded", unloaded, start_with_acl,
                                              harness_group_teardown);
     failed += cmocka_run_group_tests_name("acl: roles", loaded, loaded_setup, harness_group_teardown);
+    const struct CMUnitTest matrix[] = {
+        cmocka_unit_test(every_function_refused_to_a_role_has_changed_nothing),
+    };
+    failed += cmocka_run_group_tests_name("acl: refusals before changes", matrix, start_with_admin,
+                                          harness_group_teardown);
+    unlink(acl_with_admin);
     return failed;
 }

@@ -79,7 +79,7 @@ static void *claimer(void *arg) {
             break;
         }
         if (!info.count) {
-            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 5);
+            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 5);   /* pacing: the hint */
             continue;
         }
         int now = atomic_fetch_add(&s->inflight, 1) + 1;
@@ -88,7 +88,7 @@ static void *claimer(void *arg) {
         int m = atomic_load(&s->max_inflight);
         while (now > m && !atomic_compare_exchange_weak(&s->max_inflight, &m, now)) {
         }
-        harness_sleep_ms(15);
+        harness_sleep_ms(15);   /* pacing: the job's work */
         /* count it out before the ack: Redis still holds the lease meanwhile */
         atomic_fetch_sub(&s->inflight, 1);
         sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
@@ -130,6 +130,112 @@ static void a_class_limited_to_r_per_second_and_c_in_flight_never_exceeds_either
     sluice_client_free(c);
 }
 
+/* ------------------ claims at a fraction between 0 and 1 ------------------ */
+
+/* Claims of one job each, acked at once, for "ms" of the Redis clock:
+ * how many the gate admitted, and over how many ms it ran. */
+static int claims_for(sluice_client *c, const char *cls, int64_t ms, int64_t *took) {
+    int admitted = 0;
+    int64_t t0 = test_redis_now(c), now = t0;
+    sluice_error err;
+    while (now - t0 < ms) {
+        sluice_job *j[1];
+        sluice_claim_info info;
+        if (sluice_claim(c, cls, "t", 1, j, &info, &err) < 0) fail_msg("claim: %s", err.text);
+        if (info.count == 1) {
+            admitted++;
+            if (sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err) < 0) fail_msg("ack: %s", err.text);
+            sluice_job_free(j[0]);
+        }
+        now = test_redis_now(c);
+    }
+    *took = now - t0;
+    return admitted;
+}
+
+/* A pinned fraction of 0.5 halves the class's concurrency: of max 4 in
+ * flight, 2 are admitted and the next claim is throttled for concurrency. */
+static void a_fraction_of_one_half_admits_half_the_concurrency(void **state) {
+    sluice_client *c = test_connect(state);
+    declare(c, "half-conc", SLUICE_TIER_LOW, 0, 0, 4, 0.1);
+    fill(c, "half-conc", 10);
+    sluice_error err;
+    assert_int_equal(sluice_class_pin(c, "half-conc", 0.5, 0, &err), 0);
+    sluice_job *j[10];
+    sluice_claim_info info;
+    assert_int_equal(sluice_claim(c, "half-conc", "t", 10, j, &info, &err), 0);
+    assert_int_equal(info.count, 2);
+    sluice_job *more[10];
+    sluice_claim_info again;
+    assert_int_equal(sluice_claim(c, "half-conc", "t", 10, more, &again, &err), 0);
+    assert_int_equal(again.status, SLUICE_CLAIM_THROTTLED);
+    assert_string_equal(again.why, "concurrency");
+    assert_true(fabs(again.fraction - 0.5) < 1e-9);
+    /* one ends: one more is admitted, never a third at once */
+    assert_int_equal(sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err), 0);
+    assert_int_equal(sluice_claim(c, "half-conc", "t", 10, more, &again, &err), 0);
+    assert_int_equal(again.count, 1);
+    sluice_job_free(more[0]);
+    for (size_t i = 0; i < info.count; i++) sluice_job_free(j[i]);
+    /* unpinned, the full four */
+    assert_int_equal(sluice_class_unpin(c, "half-conc", &err), 0);
+    assert_int_equal(sluice_claim(c, "half-conc", "t", 10, more, &again, &err), 0);
+    assert_int_equal(again.count, 2);
+    for (size_t i = 0; i < again.count; i++) sluice_job_free(more[i]);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "half-conc", &st, &err), 0);
+    assert_int_equal(st.leased, 4);
+    sluice_client_free(c);
+}
+
+/* Claims until the gate throttles for the rate (the burst spent): its
+ * answer says when the next job is admitted. */
+static sluice_claim_info first_rate_refusal(sluice_client *c, const char *cls) {
+    sluice_claim_info info;
+    sluice_error err;
+    for (int i = 0; i < 100; i++) {
+        sluice_job *j[1];
+        if (sluice_claim(c, cls, "t", 1, j, &info, &err) < 0) fail_msg("claim: %s", err.text);
+        if (info.count == 0) return info;
+        if (sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err) < 0) fail_msg("ack: %s", err.text);
+        sluice_job_free(j[0]);
+    }
+    fail_msg("100 claims and no refusal for the rate");
+    return info;
+}
+
+/* A pinned fraction of 0.5 halves the rate: a class of 100/s (burst 5)
+ * admits at most 50/s and its burst of 2.5 (any load: the Redis clock
+ * counts), and once the burst is spent the next job is due within 20 ms
+ * (1/50 s), where at full admission it is due within 10 ms. */
+static void a_fraction_of_one_half_admits_half_the_rate(void **state) {
+    sluice_client *c = test_connect(state);
+    declare(c, "half-rate", SLUICE_TIER_LOW, 100, 5, 0, 0.1);
+    fill(c, "half-rate", 1000);
+    sluice_error err;
+    assert_int_equal(sluice_class_pin(c, "half-rate", 0.5, 0, &err), 0);
+    int64_t took;
+    int half = claims_for(c, "half-rate", 2000, &took);
+    sluice_claim_info refused = first_rate_refusal(c, "half-rate");
+    assert_int_equal(refused.status, SLUICE_CLAIM_THROTTLED);
+    assert_string_equal(refused.why, "rate");
+    assert_true(fabs(refused.fraction - 0.5) < 1e-9);
+    assert_true(refused.retry_ms >= 1 && refused.retry_ms <= 20);
+    assert_int_equal(sluice_class_unpin(c, "half-rate", &err), 0);
+    int64_t took_full;
+    int full = claims_for(c, "half-rate", 2000, &took_full);
+    sluice_claim_info full_refused = first_rate_refusal(c, "half-rate");
+    assert_true(full_refused.retry_ms >= 1 && full_refused.retry_ms <= 10);
+    print_message("rate at fraction 0.5: %d claims in %lld ms (%.1f/s), next due in %lld ms; at 1: %d in %lld ms "
+                  "(%.1f/s), next due in %lld ms\n", half, (long long)took, half * 1000.0 / (double)took,
+                  (long long)refused.retry_ms, full, (long long)took_full, full * 1000.0 / (double)took_full,
+                  (long long)full_refused.retry_ms);
+    /* GCRA: at most rate x time + burst, each scaled by the fraction */
+    assert_true(half <= 50.0 * (double)took / 1000.0 + 2.5 + 1);
+    assert_true(full <= 100.0 * (double)took_full / 1000.0 + 5 + 1);
+    sluice_client_free(c);
+}
+
 /* ----------------------------- duty cycle ---------------------------- */
 
 #define DUTY_JOB_MS 100
@@ -156,10 +262,10 @@ static void *duty_claimer(void *arg) {
             break;
         }
         if (!info.count) {
-            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 20);
+            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 20);   /* pacing: the hint */
             continue;
         }
-        harness_sleep_ms(DUTY_JOB_MS);
+        harness_sleep_ms(DUTY_JOB_MS);   /* pacing: the job's work */
         sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
         sluice_job_free(j[0]);
         atomic_fetch_add(&d->done, 1);
@@ -175,7 +281,7 @@ static double duty_rate(duty_run *d, long ms) {
     atomic_store(&d->stop, 0);
     for (int i = 0; i < DUTY_CLAIMERS; i++) pthread_create(&th[i], NULL, duty_claimer, d);
     long long t0 = harness_now_ms();
-    harness_sleep_ms(ms);
+    harness_sleep_ms(ms);   /* pacing: the measuring window */
     atomic_store(&d->stop, 1);
     int done = atomic_load(&d->done);
     for (int i = 0; i < DUTY_CLAIMERS; i++) pthread_join(th[i], NULL);
@@ -208,12 +314,9 @@ static void a_floor_below_one_slot_scales_the_job_rate_by_duty_cycle(void **stat
      * "duty" and a retry hint of the time until it is admitted again. */
     sluice_job *j[1];
     sluice_claim_info info;
-    long long until = harness_now_ms() + 10000;
-    do {
-        assert_int_equal(sluice_claim(c, "duty", NULL, 1, j, &info, &err), 0);
-    } while (!info.count && harness_now_ms() < until && (harness_sleep_ms(5), 1));
+    WAIT_UNTIL(sluice_claim(c, "duty", NULL, 1, j, &info, &err) == 0 && info.count == 1, 10000);
     assert_int_equal(info.count, 1);
-    harness_sleep_ms(DUTY_JOB_MS);
+    harness_sleep_ms(DUTY_JOB_MS);   /* pacing: the job's work */
     assert_int_equal(sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err), 0);
     sluice_job_free(j[0]);
     assert_int_equal(sluice_claim(c, "duty", NULL, 1, j, &info, &err), 0);
@@ -221,7 +324,7 @@ static void a_floor_below_one_slot_scales_the_job_rate_by_duty_cycle(void **stat
     assert_string_equal(info.why, "duty");
     /* the rest after a job of d at share 0.3 is d / 0.3 - d, about 2.3 d */
     assert_true(info.retry_ms >= DUTY_JOB_MS && info.retry_ms <= DUTY_JOB_MS * 10);
-    harness_sleep_ms(info.retry_ms + 1);
+    test_redis_after(c, test_redis_now(c) + info.retry_ms);   /* the rest is over, by the Redis clock */
     assert_int_equal(sluice_claim(c, "duty", NULL, 1, j, &info, &err), 0);
     assert_int_equal(info.count, 1);
     assert_int_equal(sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err), 0);
@@ -264,7 +367,7 @@ static void throttled_jobs_lose_nothing_spend_no_attempt_and_keep_their_order(vo
     assert_int_equal(st.throttled, 50);
     for (int i = 0; i < 20; i++) {
         sluice_job_info info;
-        assert_int_equal(sluice_job_lookup(c, ids[i], &info, &err), 0);
+        assert_int_equal(sluice_job_get(c, ids[i], &info, &err), 0);
         assert_int_equal(info.state, SLUICE_JOB_READY);
         assert_int_equal(info.attempt, 0);
         assert_int_equal(info.ahead, i);
@@ -303,9 +406,11 @@ static void a_paused_class_is_throttled_until_resumed_or_its_pause_expires(void 
     assert_int_equal(sluice_class_pause(c, "pausing", 100, &err), 0);
     assert_int_equal(sluice_claim(c, "pausing", NULL, 1, j, &info, &err), 0);
     assert_int_equal(info.status, SLUICE_CLAIM_THROTTLED);
-    harness_sleep_ms(120);
-    assert_int_equal(sluice_claim(c, "pausing", NULL, 1, j, &info, &err), 0);
+    /* the pause lapses by the Redis clock, 100 ms after it began */
+    int64_t until = gate(c, "pausing").paused_until;
+    WAIT_UNTIL(sluice_claim(c, "pausing", NULL, 1, j, &info, &err) == 0 && info.count == 1, 10000);
     assert_int_equal(info.count, 1);
+    assert_true(test_redis_now(c) >= until);
     sluice_job_free(j[0]);
     /* created, paused, resumed, paused: four audit entries */
     assert_int_equal(harness_redis_int(r, "XLEN t:{pausing}:audit"), 4);
@@ -321,8 +426,7 @@ static void a_pinned_fraction_expires_back_to_the_governor(void **state) {
     assert_string_equal(g.why, "pinned");
     assert_true(fabs(g.fraction - 0.5) < 1e-9);
     assert_true(fabs(g.effective_rate - 50) < 1e-9);
-    harness_sleep_ms(120);
-    g = gate(c, "pinned");
+    WAIT_UNTIL(strcmp((g = gate(c, "pinned")).why, "ungoverned") == 0, 10000);
     assert_string_equal(g.why, "ungoverned");
     assert_true(g.fraction == 1);
     sluice_client_free(c);
@@ -391,11 +495,11 @@ static void over_target_the_lowest_tier_falls_within_two_ticks_and_critical_is_u
     assert_true(fabs(gate(c, "gov-normal").fraction - 0.2) < 1e-9);
     assert_true(gate(c, "gov-crit").fraction == 1);
     size_t n;
-    char **hist = sluice_governor_history(c, 10, &n, &err);
+    char **hist = sluice_governor_history_list(c, 10, &n, &err);
     assert_true(n >= 3);
     assert_non_null(strstr(hist[0], "\"driver\":\"iops\""));
     assert_non_null(strstr(hist[0], "\"action\":\"critical\""));
-    sluice_strings_free(hist, n);
+    sluice_governor_history_free(hist, n);
     sluice_governor_free(g);
     sluice_client_free(c);
 }
@@ -474,7 +578,7 @@ static void when_the_leader_dies_another_governor_takes_over_within_three_ticks(
     int64_t epoch_a = 0;
     sluice_governor_report rb;
     do {
-        harness_sleep_ms(200);
+        harness_sleep_ms(200);   /* pacing: b ticks every 200 ms, as its host would */
         rb = tick(b);
         ticks++;
     } while (!rb.leader && ticks < 10);
@@ -524,10 +628,11 @@ static void a_raise_goes_to_the_tier_with_ready_jobs_and_the_decision_records_th
     sluice_governor *g = sluice_governor_new(c, "gov-w", &o, &err);
     if (!g) fail_msg("governor: %s", err.text);
     assert_int_equal(sluice_signal_report(c, "iops", 0.97, 0, &err), 0);
-    assert_int_equal(tick(g).action, SLUICE_LAW_CRITICAL);
+    sluice_governor_report drop = tick(g);
+    assert_int_equal(drop.action, SLUICE_LAW_CRITICAL);
     assert_true(fabs(gate(c, "w-normal").fraction - 0.2) < 1e-9);
     assert_true(fabs(gate(c, "w-low").fraction - 0.1) < 1e-9);
-    harness_sleep_ms(5); /* a reading observed after the drop */
+    test_redis_after(c, drop.now); /* a reading observed after the drop */
     assert_int_equal(sluice_signal_report(c, "iops", 0.2, 0, &err), 0);
     sluice_governor_report rep = tick(g);
     assert_int_equal(rep.action, SLUICE_LAW_RAISE);
@@ -535,11 +640,11 @@ static void a_raise_goes_to_the_tier_with_ready_jobs_and_the_decision_records_th
     assert_true(gate(c, "w-low").fraction > 0.1);
     assert_true(fabs(gate(c, "w-normal").fraction - 0.2) < 1e-9);
     size_t n;
-    char **hist = sluice_governor_history(c, 1, &n, &err);
+    char **hist = sluice_governor_history_list(c, 1, &n, &err);
     assert_int_equal(n, 1);
     assert_non_null(strstr(hist[0], "\"waiting\":5"));
     assert_non_null(strstr(hist[0], "\"waiting\":0"));
-    sluice_strings_free(hist, n);
+    sluice_governor_history_free(hist, n);
     sluice_governor_free(g);
     sluice_client_free(c);
 }
@@ -583,8 +688,9 @@ static void a_raise_passes_over_a_class_whose_gate_refused_no_claim_lately(void 
     sluice_governor *g = sluice_governor_new(c, "gov-h", &o, &err);
     if (!g) fail_msg("governor: %s", err.text);
     assert_int_equal(sluice_signal_report(c, "iops", 0.97, 0, &err), 0);
-    assert_int_equal(tick(g).action, SLUICE_LAW_CRITICAL);
-    harness_sleep_ms(o.held_ms + 100);
+    sluice_governor_report drop = tick(g);
+    assert_int_equal(drop.action, SLUICE_LAW_CRITICAL);
+    test_redis_after(c, drop.now + o.held_ms);   /* h-normal's held window is over */
     /* h-low at floor 0 refuses its workers; nobody claims h-normal. */
     sluice_job *j[1];
     sluice_claim_info info;
@@ -612,13 +718,13 @@ static void with_no_governor_running_gates_lapse_to_the_floor(void **state) {
     reset_namespace(r);
     sluice_client *c = test_connect(state);
     declare(c, "lapse", SLUICE_TIER_NORMAL, 100, 0, 0, 0.25);
-    declare(c, "lapse-crit", SLUICE_TIER_CRITICAL, 100, 0, 0, 1);
+    declare(c, "lapse-crit", SLUICE_TIER_CRITICAL, 100, 0, 0, 0.1);   /* a floor that must not apply */
     sluice_governor *g = governor(c, "gov-l", 100, 200);
     tick(g);
     assert_true(gate(c, "lapse").fraction == 1);
     sluice_governor_free(g);
-    harness_sleep_ms(250);
-    sluice_gate_info lapsed = gate(c, "lapse");
+    sluice_gate_info lapsed;
+    WAIT_UNTIL(strcmp((lapsed = gate(c, "lapse")).why, "governor silent") == 0, 10000);
     assert_string_equal(lapsed.why, "governor silent");
     assert_true(fabs(lapsed.fraction - 0.25) < 1e-9);
     assert_true(fabs(lapsed.effective_rate - 25) < 1e-9);
@@ -727,6 +833,8 @@ static void bad_signal_values_and_unknown_signals_are_refused(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_class_limited_to_r_per_second_and_c_in_flight_never_exceeds_either_fleet_wide),
+        cmocka_unit_test(a_fraction_of_one_half_admits_half_the_concurrency),
+        cmocka_unit_test(a_fraction_of_one_half_admits_half_the_rate),
         cmocka_unit_test(a_floor_below_one_slot_scales_the_job_rate_by_duty_cycle),
         cmocka_unit_test(throttled_jobs_lose_nothing_spend_no_attempt_and_keep_their_order),
         cmocka_unit_test(a_paused_class_is_throttled_until_resumed_or_its_pause_expires),

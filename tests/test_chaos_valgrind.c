@@ -138,6 +138,7 @@ static void sluice_worker_serving_exec_jobs_and_stopping_on_sigterm_runs_valgrin
     assert_int_equal(WEXITSTATUS(st), 0);
     assert_int_equal(errors, 0);
     assert_int_equal(t.lost, 0);
+    assert_int_equal(t.inconsistent, 0);
     assert_int_equal(t.duplicated, 0);
     chaos_check_free(&ck);
     sluice_client_free(c);

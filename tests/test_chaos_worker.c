@@ -100,11 +100,13 @@ static void a_random_worker_killed_every_two_seconds_loses_nothing_and_repeats_o
             fleet_spawn(&f, i);
             next_kill = harness_now_ms() + 1000 + rand() % 2001;   /* 2 s +- 1 s */
         }
-        harness_sleep_ms(100);
+        harness_sleep_ms(100);   /* pacing: the producer's rounds */
     }
     assert_int_equal(chaos_drained(c, "killed", 60000), 0);
     fleet_stop(&f, 15000);
-    harness_sleep_ms(300);   /* orphaned handlers of the last kill finish their record */
+    /* orphaned handlers of the last kill have finished their record */
+    WAIT_UNTIL(harness_procs_with_arg(rec) == 0, 20000);
+    assert_int_equal(harness_procs_with_arg(rec), 0);
     chaos_check_load(&ck, rec);
     assert_int_equal(chaos_check_dead(&ck, c), 0);
     chaos_table t = chaos_check_table(&ck, c, "worker SIGKILL chaos");
@@ -125,6 +127,7 @@ static void a_random_worker_killed_every_two_seconds_loses_nothing_and_repeats_o
     free(per);
     assert_true(nk >= (int)(RUN_MS / 3000) - 1);
     assert_int_equal(t.lost, 0);
+    assert_int_equal(t.inconsistent, 0);
     assert_int_equal(t.unexpected, 0);
     assert_int_equal(t.dead, 0);
     assert_int_equal(unattributed, 0);
@@ -173,7 +176,7 @@ static void workers_stopped_with_sigterm_under_load_and_restarted_lose_and_repea
             fleet_spawn(&f, i);
             next_stop = harness_now_ms() + 700;
         }
-        harness_sleep_ms(100);
+        harness_sleep_ms(100);   /* pacing: the producer's rounds */
     }
     assert_int_equal(chaos_drained(c, "graceful", 60000), 0);
     fleet_stop(&f, 15000);
@@ -188,6 +191,7 @@ static void workers_stopped_with_sigterm_under_load_and_restarted_lose_and_repea
     assert_true(stops >= 5);
     assert_int_equal(bad_exit, 0);
     assert_int_equal(t.lost, 0);
+    assert_int_equal(t.inconsistent, 0);
     assert_int_equal(t.duplicated, 0);
     assert_int_equal(t.unexpected, 0);
     assert_int_equal(t.dead, 0);
@@ -225,7 +229,7 @@ static void a_worker_frozen_past_its_lease_has_its_jobs_run_elsewhere_and_its_la
         int kids = 0;
         while (harness_now_ms() < until) {
             chaos_enqueue(c, &ck, &next, 2, 1);
-            harness_sleep_ms(50);
+            harness_sleep_ms(50);   /* polls, and paces the producer */
             if ((kids = chaos_children(f.pid[0])) > 0) break;
         }
         assert_true(kids > 0);
@@ -235,14 +239,16 @@ static void a_worker_frozen_past_its_lease_has_its_jobs_run_elsewhere_and_its_la
         long long fr = harness_now_ms();
         while (harness_now_ms() - fr < 3 * LEASE) {
             chaos_enqueue(c, &ck, &next, 1, 1);
-            harness_sleep_ms(100);
+            harness_sleep_ms(100);   /* pacing: frozen for three leases, the producer goes on */
         }
         kill(f.pid[0], SIGCONT);
-        harness_sleep_ms(700);
+        harness_sleep_ms(700);   /* pacing: the victim works a while before the next freeze */
     }
     assert_int_equal(chaos_drained(c, "frozen", 30000), 0);
-    harness_sleep_ms(500);
-    long stale = chaos_file_lines(f.log[0], " stale ") + chaos_file_lines(f.log[0], " lease-lost ");
+    /* the resumed handlers' late results were refused */
+    long stale = 0;
+    WAIT_UNTIL((stale = chaos_file_lines(f.log[0], " stale ") + chaos_file_lines(f.log[0], " lease-lost ")) >= CYCLES,
+               20000);
     fleet_stop(&f, 15000);
     chaos_check_load(&ck, rec);
     assert_int_equal(chaos_check_dead(&ck, c), 0);
@@ -256,6 +262,7 @@ static void a_worker_frozen_past_its_lease_has_its_jobs_run_elsewhere_and_its_la
     assert_true(t.duplicated <= held);
     assert_int_equal(unattributed, 0);
     assert_int_equal(t.lost, 0);
+    assert_int_equal(t.inconsistent, 0);
     assert_int_equal(t.unexpected, 0);
     assert_int_equal(t.dead, 0);
     /* every job acked exactly once: the late acks were refused */
@@ -314,10 +321,11 @@ static void a_poison_job_that_crashes_its_worker_goes_dead_after_max_reclaims_an
         if (st.ready + st.delayed + st.leased == 0) break;
         if (harness_now_ms() > end) fail_msg("not drained: %lld ready, %lld leased", (long long)st.ready,
                                             (long long)st.leased);
-        harness_sleep_ms(20);
+        harness_sleep_ms(20);   /* polls the drain, and supervises */
     }
     fleet_stop(&f, 15000);
-    harness_sleep_ms(200);
+    WAIT_UNTIL(harness_procs_with_arg(rec) == 0, 20000);   /* the crashed workers' handlers are done */
+    assert_int_equal(harness_procs_with_arg(rec), 0);
     chaos_check_load(&ck, rec);
     assert_int_equal(chaos_check_dead(&ck, c), 0);
     chaos_table t = chaos_check_table(&ck, c, "poison job (normal jobs)");
@@ -331,7 +339,7 @@ static void a_poison_job_that_crashes_its_worker_goes_dead_after_max_reclaims_an
         chaos_note("dead: %s (%s): %s", dead[i].id, is_poison ? "poison" : "NORMAL", dead[i].reason);
         if (is_poison && strncmp(dead[i].reason, "poison", 6) == 0) poison_dead++;
     }
-    sluice_job_info_array_free(dead, nd);
+    sluice_dead_list_free(dead, nd);
     long crashes_by_poison = chaos_file_lines(rec, "P ");
     chaos_note("%d poison job(s) among %ld, max_reclaims %d: %d worker crashes (%ld by the poison handler), "
                "%d poison jobs dead as poison, %lld normal jobs duplicated (%ld not attributable to a crash)",
@@ -339,6 +347,7 @@ static void a_poison_job_that_crashes_its_worker_goes_dead_after_max_reclaims_an
     assert_int_equal(poison_dead, np);
     assert_int_equal(crashes_by_poison, np * (RECLAIMS + 1));
     assert_int_equal(t.lost, 0);
+    assert_int_equal(t.inconsistent, 0);
     /* The normal jobs in flight at the first crash count one reclaim each;
      * from then on the poison job, a suspect, runs alone (quarantine), so its
      * later crashes cost no one else a reclaim and no normal job goes dead. */

@@ -119,7 +119,7 @@ static sluice_client *connect_t(void **state) {
 
 static const char *const COMMANDS[] = {
     "status", "top", "class", "class list", "class get", "class set", "class delete", "pause", "resume",
-    "throttle", "unthrottle", "signal", "signal define", "signal set", "signal list", "signal delete",
+    "pin", "unpin", "signal", "signal define", "signal set", "signal list", "signal delete",
     "governor", "governor status", "governor mode", "governor history", "enqueue", "job", "job show",
     "job cancel", "explain", "dead", "dead list", "dead retry", "dead purge", "apply", "export", "audit",
 };
@@ -326,6 +326,67 @@ static void class_delete_refuses_a_class_holding_jobs_without_force(void **state
     run_free(&r);
 }
 
+static void check_of_a_consistent_class_exits_0(void **state) {
+    sluice_client *c = connect_t(state);
+    test_class(c, "sound", SLUICE_TIER_NORMAL, 1);
+    char id[SLUICE_ID_MAX];
+    sluice_error err;
+    assert_int_equal(sluice_enqueue(c, "sound", "{}", NULL, id, &err), 0);
+    run_result r = RUN(state, "check", "sound");
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "checked 1 class and 1 job: consistent"));
+    run_free(&r);
+    r = RUN(state, "check", "sound", "--json");
+    assert_int_equal(r.code, 0);
+    assert_non_null(strstr(r.out, "\"consistent\": true"));
+    run_free(&r);
+    sluice_client_free(c);
+}
+
+static void check_names_a_broken_invariant_in_words_and_exits_1(void **state) {
+    sluice_client *c = connect_t(state);
+    test_class(c, "broken", SLUICE_TIER_NORMAL, 1);
+    /* a ready member without a job, written around the Functions */
+    assert_int_equal(harness_redis_int(*state, "ZADD t:{broken}:ready 1 broken:999"), 1);
+    run_result r = RUN(state, "check", "broken");
+    assert_int_equal(r.code, 1);
+    assert_non_null(strstr(r.out, "class broken: broken:999 is in ready but has no meta (orphan)"));
+    assert_non_null(strstr(r.out, "problem"));
+    run_free(&r);
+    r = RUN(state, "check", "broken", "--json");
+    assert_int_equal(r.code, 1);
+    assert_non_null(strstr(r.out, "\"consistent\": false"));
+    assert_non_null(strstr(r.out, "\"code\": \"orphan\""));
+    run_free(&r);
+    sluice_client_free(c);
+}
+
+static void check_refuses_a_class_over_max_jobs_and_bad_options(void **state) {
+    sluice_client *c = connect_t(state);
+    test_class(c, "bulky", SLUICE_TIER_NORMAL, 1);
+    char id[SLUICE_ID_MAX];
+    sluice_error err;
+    for (int i = 0; i < 2; i++) assert_int_equal(sluice_enqueue(c, "bulky", "{}", NULL, id, &err), 0);
+    run_result r = RUN(state, "check", "bulky", "--max-jobs", "2");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "check", "bulky", "--max-jobs", "1");
+    assert_int_equal(r.code, 1);
+    assert_one_line_error(&r, "--max-jobs");
+    run_free(&r);
+    r = RUN(state, "check", "bulky", "--force");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "check", "bulky", "--max-jobs", "0");
+    assert_int_equal(r.code, 2);
+    run_free(&r);
+    r = RUN(state, "check", "nosuchclass");
+    assert_int_equal(r.code, 3);
+    assert_one_line_error(&r, "nosuchclass");
+    run_free(&r);
+    sluice_client_free(c);
+}
+
 static void a_malformed_rate_exits_2_naming_it_and_changes_nothing(void **state) {
     long long before = dbsize(state);
     run_result r = RUN(state, "class", "set", "badrate", "--max-rate", "50/fortnight");
@@ -400,10 +461,10 @@ static void pause_and_resume_toggle_the_gate(void **state) {
     run_free(&r);
 }
 
-static void throttle_pins_the_fraction_and_unthrottle_removes_the_pin(void **state) {
+static void pin_fixes_the_fraction_and_unpin_removes_the_pin(void **state) {
     sluice_client *c = connect_t(state);
     test_class(c, "pinned", SLUICE_TIER_LOW, 10);
-    run_result r = RUN(state, "throttle", "pinned", "0.3", "--for", "1h");
+    run_result r = RUN(state, "pin", "pinned", "0.3", "--for", "1h");
     assert_int_equal(r.code, 0);
     sluice_gate_info g;
     sluice_error err;
@@ -412,7 +473,7 @@ static void throttle_pins_the_fraction_and_unthrottle_removes_the_pin(void **sta
     assert_true(g.pin > 0.299 && g.pin < 0.301);
     assert_true(g.pin_until > g.now);
     run_free(&r);
-    r = RUN(state, "unthrottle", "pinned");
+    r = RUN(state, "unpin", "pinned");
     assert_int_equal(r.code, 0);
     assert_int_equal(sluice_gate_get(c, "pinned", &g, &err), 0);
     assert_false(g.pinned);
@@ -426,7 +487,7 @@ static void a_fraction_outside_0_1_exits_2_and_changes_nothing(void **state) {
     long long before = dbsize(state);
     const char *bad[] = {"1.5", "-0.1", "half", "nan"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        run_result r = RUN(state, "throttle", "fracbad", bad[i]);
+        run_result r = RUN(state, "pin", "fracbad", bad[i]);
         assert_int_equal(r.code, 2);
         assert_one_line_error(&r, "fraction");
         run_free(&r);
@@ -439,9 +500,9 @@ static void a_fraction_outside_0_1_exits_2_and_changes_nothing(void **state) {
     sluice_client_free(c);
 }
 
-static void throttling_an_unknown_class_exits_3_and_changes_nothing(void **state) {
+static void pinning_an_unknown_class_exits_3_and_changes_nothing(void **state) {
     long long before = dbsize(state);
-    run_result r = RUN(state, "throttle", "ghostclass", "0.5");
+    run_result r = RUN(state, "pin", "ghostclass", "0.5");
     assert_int_equal(r.code, 3);
     assert_one_line_error(&r, "ghostclass");
     assert_int_equal(dbsize(state), before);
@@ -532,7 +593,7 @@ static void a_lower_is_worse_signal_needs_critical_below_target(void **state) {
     int ok = 0;
     for (size_t i = 0; i < n; i++) if (!strcmp(s[i].name, "burst_bal")) ok = s[i].def.lower_is_worse;
     assert_true(ok);
-    free(s);
+    sluice_signal_list_free(s, n);
     sluice_client_free(c);
     run_free(&r);
 }
@@ -652,7 +713,7 @@ static void enqueue_prints_the_new_id_and_nothing_else(void **state) {
     assert_string_equal(r.out + strlen(id), "\n");
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_READY);
     assert_int_equal(info.priority, 5);
     assert_int_equal(info.max_attempts, 3);
@@ -672,7 +733,7 @@ static void enqueue_reads_the_payload_from_stdin(void **state) {
     r.out[strcspn(r.out, "\n")] = '\0';
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, r.out, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, r.out, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DELAYED);
     assert_string_equal(info.payload, "{\"from\":\"stdin\"}");
     assert_true(info.at > info.now + 3500000);
@@ -796,7 +857,7 @@ static void job_cancel_removes_a_waiting_job(void **state) {
     assert_int_equal(r.code, 0);
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
     sluice_job_info_clear(&info);
     run_free(&r);
@@ -935,7 +996,7 @@ static void dead_retry_sends_a_dead_job_back_to_ready(void **state) {
     assert_non_null(strstr(r.out, "retried 1"));
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_READY);
     sluice_job_info_clear(&info);
     run_free(&r);
@@ -985,7 +1046,7 @@ static void apply_creates_the_classes_and_signals_of_a_file(void **state) {
     int found = 0;
     for (size_t i = 0; i < n; i++) found |= !strcmp(s[i].name, "app_iops") && s[i].def.critical == 0.95;
     assert_true(found);
-    free(s);
+    sluice_signal_list_free(s, n);
     sluice_client_free(c);
     run_free(&r);
 }
@@ -1372,15 +1433,18 @@ int main(int argc, char **argv) {
         cmocka_unit_test(class_list_json_lists_the_declared_classes),
         cmocka_unit_test(class_delete_removes_the_class),
         cmocka_unit_test(class_delete_refuses_a_class_holding_jobs_without_force),
+        cmocka_unit_test(check_of_a_consistent_class_exits_0),
+        cmocka_unit_test(check_names_a_broken_invariant_in_words_and_exits_1),
+        cmocka_unit_test(check_refuses_a_class_over_max_jobs_and_bad_options),
         cmocka_unit_test(a_malformed_rate_exits_2_naming_it_and_changes_nothing),
         cmocka_unit_test(a_malformed_number_exits_2_naming_it_and_changes_nothing),
         cmocka_unit_test(a_malformed_duration_exits_2_naming_it_and_changes_nothing),
         cmocka_unit_test(an_invalid_class_name_exits_2_and_changes_nothing),
         cmocka_unit_test(an_unknown_option_exits_2_naming_it),
         cmocka_unit_test(pause_and_resume_toggle_the_gate),
-        cmocka_unit_test(throttle_pins_the_fraction_and_unthrottle_removes_the_pin),
+        cmocka_unit_test(pin_fixes_the_fraction_and_unpin_removes_the_pin),
         cmocka_unit_test(a_fraction_outside_0_1_exits_2_and_changes_nothing),
-        cmocka_unit_test(throttling_an_unknown_class_exits_3_and_changes_nothing),
+        cmocka_unit_test(pinning_an_unknown_class_exits_3_and_changes_nothing),
         cmocka_unit_test(a_defined_and_reported_signal_shows_in_signal_list_json),
         cmocka_unit_test(signal_list_shows_where_the_governor_raises_and_cuts_in_the_signals_units),
         cmocka_unit_test(a_lower_is_worse_signal_needs_critical_below_target),

@@ -41,7 +41,7 @@ static void *drain(void *arg) {
         }
         if (info.count == 0) {
             idle++;
-            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 10 ? info.retry_ms : 10);
+            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 10 ? info.retry_ms : 10);   /* pacing: the hint */
             continue;
         }
         idle = 0;
@@ -117,7 +117,7 @@ static void every_job_is_acked_exactly_once_or_dead_and_the_counters_add_up(void
             assert_int_equal(dead[i].attempt, MAX_ATTEMPTS);
             is_dead[seq_of(dead[i].id)] = 1;
         }
-        sluice_job_info_array_free(dead, n);
+        sluice_dead_list_free(dead, n);
     }
     long lost = 0, dup = 0;
     for (int i = 0; i < JOBS; i++) {

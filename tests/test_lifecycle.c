@@ -16,6 +16,17 @@ static sluice_job *claim_one(sluice_client *c, const char *cls) {
     return info.count ? j[0] : NULL;
 }
 
+/* Waits until the Redis clock reaches the lease deadline of the leased job
+ * "id": the next claim in its class reclaims it. */
+static void lease_runs_out(sluice_client *c, const char *id) {
+    sluice_job_info info;
+    sluice_error err;
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_LEASED);
+    test_redis_after(c, info.at - 1);
+    sluice_job_info_clear(&info);
+}
+
 static void enqueue_ok(sluice_client *c, const char *cls, const char *payload, const sluice_enqueue_opts *o,
                        char id[SLUICE_ID_MAX]) {
     sluice_error err;
@@ -39,7 +50,7 @@ static void a_job_is_enqueued_claimed_and_acked_once(void **state) {
     assert_int_equal(sluice_ack(c, id, sluice_job_token(j), &err), -1);
     assert_int_equal(err.code, SLUICE_ERR_STALE);
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, "basic", &st, &err), 0);
@@ -91,6 +102,17 @@ static void claims_follow_priority_then_fifo(void **state) {
     sluice_client_free(c);
 }
 
+/* One claim of the class "delay": either it leases the job (count 1) or it
+ * answers "empty" with the time until the job is due. */
+static void assert_claim_before_due(sluice_client *c, sluice_job **j, sluice_claim_info *ci) {
+    sluice_error err;
+    assert_int_equal(sluice_claim(c, "delay", "t", 1, j, ci, &err), 0);
+    if (ci->count == 0) {
+        assert_int_equal(ci->status, SLUICE_CLAIM_EMPTY);
+        assert_true(ci->retry_ms >= 1 && ci->retry_ms <= 300);
+    }
+}
+
 static void a_delayed_job_never_starts_before_its_due_time_by_the_redis_clock(void **state) {
     sluice_client *c = test_connect(state);
     test_class(c, "delay", SLUICE_TIER_NORMAL, 10);
@@ -99,28 +121,25 @@ static void a_delayed_job_never_starts_before_its_due_time_by_the_redis_clock(vo
     enqueue_ok(c, "delay", "{}", &o, id);
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DELAYED);
     int64_t due = info.at;
     sluice_job_info_clear(&info);
-    for (;;) {
-        sluice_job *j = claim_one(c, "delay");
-        assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
-        if (j) {
-            /* info.now is the Redis clock just after the claim */
-            assert_true(info.now >= due);
-            sluice_job_free(j);
-            sluice_job_info_clear(&info);
-            break;
-        }
-        assert_true(info.now <= due + 50);
-        sluice_job_info_clear(&info);
-        harness_sleep_ms(20);
-    }
+    /* Until it is due every claim answers "empty" with the time left (so
+     * the claim ran before the due time); the first claim that gets it ran
+     * at or after it. */
+    sluice_job *j[1] = {NULL};
+    sluice_claim_info ci;
+    WAIT_UNTIL((assert_claim_before_due(c, j, &ci), ci.count == 1), 10000);
+    assert_int_equal(ci.count, 1);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
+    assert_true(info.now >= due);   /* info.now: the Redis clock just after the claim */
+    sluice_job_free(j[0]);
+    sluice_job_info_clear(&info);
     /* run_at in the past is ready at once */
     sluice_enqueue_opts past = {.run_at_ms = 1};
     enqueue_ok(c, "delay", "{}", &past, id);
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_READY);
     sluice_job_info_clear(&info);
     sluice_client_free(c);
@@ -166,7 +185,7 @@ static void a_claimer_that_never_acks_loses_its_jobs_after_the_lease_and_its_lat
     sluice_job *first = claim_one(c, "lease");
     assert_non_null(first);
     assert_null(claim_one(c, "lease"));
-    harness_sleep_ms(150);
+    lease_runs_out(c, id);
     sluice_job *second = claim_one(c, "lease");
     assert_non_null(second);
     assert_string_equal(sluice_job_id(second), id);
@@ -196,11 +215,14 @@ static void an_extended_lease_is_not_reclaimed(void **state) {
     sluice_enqueue_opts o = {.timeout_ms = 100};
     enqueue_ok(c, "extend", "{}", &o, id);
     sluice_job *j = claim_one(c, "extend");
+    sluice_job_info first;
     sluice_error err;
+    assert_int_equal(sluice_job_get(c, id, &first, &err), 0);
     int64_t deadline = 0;
     assert_int_equal(sluice_extend(c, id, sluice_job_token(j), 5000, &deadline, &err), 0);
-    assert_true(deadline > 0);
-    harness_sleep_ms(150);
+    assert_true(deadline >= first.at + 4900);
+    test_redis_after(c, first.at);   /* past the first lease's deadline */
+    sluice_job_info_clear(&first);
     assert_null(claim_one(c, "extend"));
     assert_int_equal(sluice_ack(c, id, sluice_job_token(j), &err), 0);
     sluice_job_free(j);
@@ -216,21 +238,23 @@ static void a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason(vo
     sluice_error err;
     for (int attempt = 1; attempt <= 3; attempt++) {
         sluice_job *j = NULL;
-        for (int i = 0; i < 200 && !(j = claim_one(c, "flaky")); i++) harness_sleep_ms(5);
+        WAIT_UNTIL((j = claim_one(c, "flaky")) != NULL, 10000);
         assert_non_null(j);
         assert_int_equal(sluice_job_attempt(j), attempt);
         int64_t retry = 0;
         assert_int_equal(sluice_fail(c, id, sluice_job_token(j), "boom", &retry, &err), 0);
         if (attempt < 3) {
-            /* base 1 ms, cap 10 ms: equal jitter keeps it within [b/2, b] */
-            assert_true(retry >= 0 && retry <= 10);
+            /* base 1 ms, cap 10 ms: equal jitter keeps it within [b/2, b]
+             * for b = 1 ms, then 2 ms (rounded down to whole ms) */
+            int64_t b = (int64_t)1 << (attempt - 1);
+            assert_true(retry >= b / 2 && retry <= b);
         } else {
             assert_int_equal(retry, -1);
         }
         sluice_job_free(j);
     }
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DEAD);
     assert_string_equal(info.reason, "boom");
     assert_int_equal(info.attempt, 3);
@@ -240,12 +264,197 @@ static void a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason(vo
     assert_int_equal(n, 1);
     assert_string_equal(dead[0].id, id);
     assert_string_equal(dead[0].reason, "boom");
-    sluice_job_info_array_free(dead, n);
+    sluice_dead_list_free(dead, n);
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, "flaky", &st, &err), 0);
     assert_int_equal(st.failed, 3);
     assert_int_equal(st.retried, 2);
     assert_int_equal(st.died, 1);
+    sluice_client_free(c);
+}
+
+/* Fails the one job of "cls" (claimed now) and returns the retry delay. */
+static int64_t fail_now(sluice_client *c, const char *cls) {
+    sluice_job *j = NULL;
+    WAIT_UNTIL((j = claim_one(c, cls)) != NULL, 20000);
+    assert_non_null(j);
+    int64_t retry = 0;
+    sluice_error err;
+    assert_int_equal(sluice_fail(c, sluice_job_id(j), sluice_job_token(j), "boom", &retry, &err), 0);
+    sluice_job_free(j);
+    return retry;
+}
+
+/* After attempt a the delay is within [b*2^(a-1)/2, b*2^(a-1)], capped at
+ * backoff_max_ms: never 0, never early. A claim right after the failure
+ * finds nothing ready and is told how long until the retry is due. */
+static void a_retry_waits_its_backoff_within_its_bounds_and_the_claim_says_how_long(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "backoff", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"backoff_base_ms", "backoff_max_ms", "max_attempts"}, *v[] = {"200", "600", "5"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "backoff", f, v, 3, NULL, &err), 0);
+    char id[SLUICE_ID_MAX];
+    enqueue_ok(c, "backoff", "{}", NULL, id);
+    const int64_t want[4] = {200, 400, 600, 600};   /* 200 x 2^(a-1), capped at 600 */
+    for (int a = 1; a <= 4; a++) {
+        int64_t retry = fail_now(c, "backoff");
+        assert_true(retry >= want[a - 1] / 2 && retry <= want[a - 1]);
+        sluice_job_info info;
+        assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
+        assert_int_equal(info.state, SLUICE_JOB_DELAYED);
+        assert_int_equal(info.attempt, a);
+        assert_true(info.at - info.now >= 1 && info.at - info.now <= retry);
+        sluice_job_info_clear(&info);
+        sluice_job *j[1];
+        sluice_claim_info ci;
+        assert_int_equal(sluice_claim(c, "backoff", "t", 1, j, &ci, &err), 0);
+        assert_int_equal(ci.status, SLUICE_CLAIM_EMPTY);
+        assert_true(ci.retry_ms >= 1 && ci.retry_ms <= retry);
+    }
+    sluice_client_free(c);
+}
+
+/* A lease that runs out on the job's last attempt ends it: dead, with the
+ * reason; with an attempt left, it runs again. */
+static void a_lease_that_expires_on_the_last_attempt_sends_the_job_dead(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "lastlease", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"max_reclaims"}, *v[] = {"100"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "lastlease", f, v, 1, NULL, &err), 0);
+    char id[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.timeout_ms = 30, .max_attempts = 2};
+    enqueue_ok(c, "lastlease", "{}", &o, id);
+    sluice_job *j = claim_one(c, "lastlease");
+    assert_non_null(j);
+    sluice_job_free(j);
+    lease_runs_out(c, id);
+    j = claim_one(c, "lastlease");   /* reclaimed: attempt 1 of 2 was spent, one is left */
+    assert_non_null(j);
+    assert_int_equal(sluice_job_attempt(j), 2);
+    sluice_job_free(j);
+    lease_runs_out(c, id);
+    assert_null(claim_one(c, "lastlease"));
+    sluice_job_info info;
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DEAD);
+    assert_int_equal(info.attempt, 2);
+    assert_string_equal(info.reason, "lease expired on the last attempt");
+    sluice_job_info_clear(&info);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "lastlease", &st, &err), 0);
+    assert_int_equal(st.reclaimed, 2);
+    assert_int_equal(st.died, 1);
+    assert_int_equal(st.claimed, 2);
+    sluice_client_free(c);
+}
+
+/* A job that goes dead gives its unique key up: the same key makes a new
+ * job. Retried from the dead set, a job takes its key back when it is
+ * free, and starts clean: attempts and reclaims reset, so it is no suspect
+ * and runs beside others. */
+static void a_dead_job_frees_its_unique_key_and_a_retried_one_takes_it_back_clean(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "deadkey", SLUICE_TIER_NORMAL, 10);
+    char a[SLUICE_ID_MAX], b[SLUICE_ID_MAX], again[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.unique = "cert-7", .timeout_ms = 30, .max_attempts = 1};
+    enqueue_ok(c, "deadkey", "{}", &o, a);
+    sluice_job *j = claim_one(c, "deadkey");
+    sluice_job_free(j);
+    lease_runs_out(c, a);
+    assert_null(claim_one(c, "deadkey"));   /* reclaims it: dead, its key given up */
+    sluice_job_info info;
+    sluice_error err;
+    assert_int_equal(sluice_job_get(c, a, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DEAD);
+    assert_int_equal(info.reclaims, 1);
+    sluice_job_info_clear(&info);
+    sluice_enqueue_opts k = {.unique = "cert-7"};
+    enqueue_ok(c, "deadkey", "{}", &k, b);
+    assert_string_not_equal(a, b);
+    assert_int_equal(sluice_job_cancel(c, b, &err), 0);   /* the key is free again */
+
+    int64_t n = 0;
+    assert_int_equal(sluice_dead_retry(c, "deadkey", a, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(sluice_job_get(c, a, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_READY);
+    assert_int_equal(info.attempt, 0);
+    assert_int_equal(info.reclaims, 0);
+    assert_string_equal(info.unique, "cert-7");
+    sluice_job_info_clear(&info);
+    enqueue_ok(c, "deadkey", "{}", &k, again);
+    assert_string_equal(again, a);   /* the retried job holds the key */
+    /* no suspect: a claim of two takes it with the job behind it */
+    char behind[SLUICE_ID_MAX];
+    enqueue_ok(c, "deadkey", "{}", NULL, behind);
+    sluice_job *two[2];
+    sluice_claim_info ci;
+    assert_int_equal(sluice_claim(c, "deadkey", "t", 2, two, &ci, &err), 0);
+    assert_int_equal(ci.count, 2);
+    assert_string_equal(sluice_job_id(two[0]), a);
+    assert_int_equal(sluice_job_reclaims(two[0]), 0);
+    assert_string_equal(sluice_job_id(two[1]), behind);
+    for (int i = 0; i < 2; i++) sluice_job_free(two[i]);
+    sluice_client_free(c);
+}
+
+/* Fencing tokens are the attempt's alone: a token never repeats in a class,
+ * rises with every lease, and ends only the lease it was issued with, not
+ * another job's nor a later attempt's of the same job. */
+static void a_fencing_token_ends_only_its_own_lease(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "fence", SLUICE_TIER_NORMAL, 10);
+    char a[SLUICE_ID_MAX], b[SLUICE_ID_MAX];
+    enqueue_ok(c, "fence", "{}", NULL, a);
+    enqueue_ok(c, "fence", "{}", NULL, b);
+    sluice_job *ja = claim_one(c, "fence"), *jb = claim_one(c, "fence");
+    sluice_error err;
+    assert_true(sluice_job_token(jb) > sluice_job_token(ja));
+    /* another job's token */
+    assert_int_equal(sluice_ack(c, a, sluice_job_token(jb), &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    assert_int_equal(sluice_release(c, b, sluice_job_token(ja), &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    /* the first attempt's token after a release and a new lease */
+    int64_t first = sluice_job_token(ja);
+    assert_int_equal(sluice_release(c, a, first, &err), 0);
+    sluice_job_free(ja);
+    ja = claim_one(c, "fence");
+    assert_string_equal(sluice_job_id(ja), a);
+    assert_true(sluice_job_token(ja) > sluice_job_token(jb));
+    assert_int_equal(sluice_ack(c, a, first, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    assert_int_equal(sluice_extend(c, a, first, 1000, NULL, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    assert_int_equal(sluice_ack(c, a, sluice_job_token(ja), &err), 0);
+    assert_int_equal(sluice_ack(c, b, sluice_job_token(jb), &err), 0);
+    sluice_job_free(ja);
+    sluice_job_free(jb);
+    sluice_client_free(c);
+}
+
+/* An acked job gives its unique key up even when the class keeps it among
+ * its done jobs. */
+static void an_acked_job_kept_as_done_frees_its_unique_key(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "keepkey", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"keep_done"}, *v[] = {"10"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "keepkey", f, v, 1, NULL, &err), 0);
+    char a[SLUICE_ID_MAX], b[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.unique = "sync-3"};
+    enqueue_ok(c, "keepkey", "{}", &o, a);
+    sluice_job *j = claim_one(c, "keepkey");
+    assert_int_equal(sluice_ack(c, a, sluice_job_token(j), &err), 0);
+    sluice_job_free(j);
+    sluice_job_info info;
+    assert_int_equal(sluice_job_get(c, a, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DONE);
+    sluice_job_info_clear(&info);
+    enqueue_ok(c, "keepkey", "{}", &o, b);
+    assert_string_not_equal(a, b);
     sluice_client_free(c);
 }
 
@@ -272,7 +481,7 @@ static void a_dead_job_can_be_retried_with_attempts_reset_or_purged(void **state
     assert_int_equal(sluice_dead_purge(c, "revive", NULL, &k, &err), 0);
     assert_int_equal(k, 1);
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, b, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, b, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
     assert_int_equal(sluice_dead_retry(c, "revive", b, &k, &err), -1);
     assert_int_equal(err.code, SLUICE_ERR_NOT_FOUND);
@@ -292,16 +501,16 @@ static void the_dead_set_is_capped_oldest_first(void **state) {
         sluice_job *j = claim_one(c, "capped");
         assert_int_equal(sluice_fail(c, sluice_job_id(j), sluice_job_token(j), "x", NULL, &err), 0);
         sluice_job_free(j);
-        harness_sleep_ms(2);
+        test_redis_after(c, test_redis_now(c));   /* the next one dies a millisecond later */
     }
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, "capped", &st, &err), 0);
     assert_int_equal(st.dead, 3);
     assert_int_equal(st.dead_dropped, 2);
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, ids[0], &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, ids[0], &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
-    assert_int_equal(sluice_job_lookup(c, ids[4], &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, ids[4], &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DEAD);
     sluice_job_info_clear(&info);
     sluice_client_free(c);
@@ -320,11 +529,11 @@ static void a_job_whose_lease_keeps_expiring_goes_dead_as_poison(void **state) {
         sluice_job *j = claim_one(c, "poison");
         assert_non_null(j);
         sluice_job_free(j);
-        harness_sleep_ms(30);
+        lease_runs_out(c, id);
     }
     assert_null(claim_one(c, "poison"));
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DEAD);
     assert_non_null(strstr(info.reason, "poison"));
     sluice_job_info_clear(&info);
@@ -386,7 +595,7 @@ static void make_suspect(sluice_client *c, const char *cls, int n, int at, char 
         if (i != at) assert_int_equal(sluice_release(c, ids[i], sluice_job_token(j[i]), &err), 0);
         sluice_job_free(j[i]);
     }
-    harness_sleep_ms(60);
+    lease_runs_out(c, ids[at]);
 }
 
 static void a_suspect_at_the_head_is_leased_alone_to_an_idle_claimer_and_refused_to_a_busy_one(void **state) {
@@ -412,7 +621,7 @@ static void a_suspect_at_the_head_is_leased_alone_to_an_idle_claimer_and_refused
     assert_int_equal(st.reclaimed, 1);
     assert_int_equal(st.throttled, 0);
     sluice_job_info ji;
-    assert_int_equal(sluice_job_lookup(c, ids[0], &ji, &err), 0);
+    assert_int_equal(sluice_job_get(c, ids[0], &ji, &err), 0);
     assert_int_equal(ji.state, SLUICE_JOB_READY);
     assert_int_equal(ji.attempt, 1);
     assert_int_equal(ji.reclaims, 1);
@@ -539,9 +748,9 @@ static void acked_jobs_are_kept_when_the_class_retains_them(void **state) {
         sluice_job_free(j);
     }
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, ids[0], &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, ids[0], &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
-    assert_int_equal(sluice_job_lookup(c, ids[2], &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, ids[2], &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DONE);
     sluice_job_info_clear(&info);
     sluice_client_free(c);
@@ -673,9 +882,12 @@ static void bad_urls_and_a_wrong_password_get_their_own_errors(void **state) {
     assert_null(sluice_client_connect(url, NULL, &err));
     assert_int_equal(err.code, SLUICE_ERR_AUTH);
     assert_null(strstr(err.text, "wrong"));
+    assert_non_null(strstr(err.text, "authentication failed (check the user and password)"));
+    /* no password where one is needed: the same documented words */
     snprintf(url, sizeof(url), "redis://127.0.0.1:%d", auth.port);
     assert_null(sluice_client_connect(url, NULL, &err));
     assert_int_equal(err.code, SLUICE_ERR_AUTH);
+    assert_non_null(strstr(err.text, "authentication failed (check the user and password)"));
     snprintf(url, sizeof(url), "redis://default:s3cret@127.0.0.1:%d/2", auth.port);
     sluice_client *c = sluice_client_connect(url, NULL, &err);
     if (!c) fail_msg("connect: %s", err.text);
@@ -732,6 +944,11 @@ int main(void) {
         cmocka_unit_test(a_claimer_that_never_acks_loses_its_jobs_after_the_lease_and_its_late_ack_is_stale),
         cmocka_unit_test(an_extended_lease_is_not_reclaimed),
         cmocka_unit_test(a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason),
+        cmocka_unit_test(a_retry_waits_its_backoff_within_its_bounds_and_the_claim_says_how_long),
+        cmocka_unit_test(a_lease_that_expires_on_the_last_attempt_sends_the_job_dead),
+        cmocka_unit_test(a_dead_job_frees_its_unique_key_and_a_retried_one_takes_it_back_clean),
+        cmocka_unit_test(a_fencing_token_ends_only_its_own_lease),
+        cmocka_unit_test(an_acked_job_kept_as_done_frees_its_unique_key),
         cmocka_unit_test(a_dead_job_can_be_retried_with_attempts_reset_or_purged),
         cmocka_unit_test(the_dead_set_is_capped_oldest_first),
         cmocka_unit_test(a_job_whose_lease_keeps_expiring_goes_dead_as_poison),

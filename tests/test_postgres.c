@@ -134,7 +134,7 @@ static void start_watchdog(void) {
     if (watchdog != 0) return;
     setpgid(0, 0);             /* out of the test's group: timeout(1) kills a whole group */
     signal(SIGINT, SIG_IGN);
-    while (getppid() == parent) sleep(1);
+    while (getppid() == parent) sleep(1);   /* polls: the parent is gone */
     pg_stop();
     _exit(0);
 }
@@ -184,7 +184,7 @@ static double value_of(const char *out) {
     snprintf(buf, sizeof(buf), "%s", out);
     size_t n = strlen(buf);
     if (n && buf[n - 1] == '\n') buf[n - 1] = '\0';
-    if (sluice_parse_number(buf, -1e300, 1e300, &v) < 0) fail_msg("not one number: \"%s\"", out);
+    if (sluice_parse_number(buf, -1e300, 1e300, &v, NULL) < 0) fail_msg("not one number: \"%s\"", out);
     return v;
 }
 
@@ -280,7 +280,7 @@ static double pg_active_value(sluice_client *c, int *has) {
     *has = 0;
     for (size_t i = 0; i < n; i++)
         if (strcmp(s[i].name, "pg_active") == 0 && s[i].has_value) { *has = 1; v = s[i].value; }
-    free(s);
+    sluice_signal_list_free(s, n);
     return v;
 }
 
@@ -302,17 +302,13 @@ static void the_sampler_reports_active_sessions_rising_under_pgbench_load(void *
     snprintf(log, sizeof(log), "%s/pg.log", h->dir);
     char cwd[PATH_MAX];
     assert_non_null(getcwd(cwd, sizeof(cwd)));
-    snprintf(smp, sizeof(smp), "pg_active=300ms:%s/scripts/samplers/postgres.sh", cwd);
+    snprintf(smp, sizeof(smp), "pg_active=1s:%s/scripts/samplers/postgres.sh", cwd);
     const char *args[] = {"--sampler", smp, "active", NULL};
     pid_t pid = proc_worker(h, args, log);
     /* idle: the value arrives, and it is 0 */
     int has = 0;
     double idle = -1;
-    long long end = harness_now_ms() + 8000;
-    while (harness_now_ms() < end && !has) {
-        idle = pg_active_value(c, &has);
-        if (!has) harness_sleep_ms(50);
-    }
+    WAIT_UNTIL((idle = pg_active_value(c, &has), has), 20000);
     assert_true(has);
     assert_float_equal(idle, 0, 0);
     /* 8 pgbench clients for 6 s, each transaction a TPC-B-like update and
@@ -333,11 +329,11 @@ static void the_sampler_reports_active_sessions_rising_under_pgbench_load(void *
         _exit(127);
     }
     double peak = 0;
-    end = harness_now_ms() + 6000;
+    long long end = harness_now_ms() + 6000;
     while (harness_now_ms() < end) {
         double v = pg_active_value(c, &has);
         if (v > peak) peak = v;
-        harness_sleep_ms(100);
+        harness_sleep_ms(100);   /* pacing: samples during the load */
     }
     int st;
     assert_int_equal(waitpid(lp, &st, 0), lp);
@@ -346,11 +342,7 @@ static void the_sampler_reports_active_sessions_rising_under_pgbench_load(void *
     assert_true(peak >= 4.0 / 20.0);
     /* and it falls back when the load ends */
     double v = peak;
-    end = harness_now_ms() + 5000;
-    while (harness_now_ms() < end && v > 0) {
-        harness_sleep_ms(100);
-        v = pg_active_value(c, &has);
-    }
+    WAIT_UNTIL((v = pg_active_value(c, &has)) == 0, 20000);
     assert_float_equal(v, 0, 0);
     proc_stop(pid);
     char *text = proc_slurp(log);

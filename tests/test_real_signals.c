@@ -45,7 +45,7 @@ static long long wait_fraction(sluice_client *c, int full, long ms, const char *
             if (sluice_signal_report(c, signal, repush, 0, &err) < 0) fail_msg("report: %s", err.text);
             next_push += 1000;
         }
-        harness_sleep_ms(100);
+        harness_sleep_ms(100);   /* polls, and paces the collector */
     }
     return -1;
 }
@@ -78,9 +78,9 @@ static pid_t start_backlog(void **state, sluice_client **c) {
 static json_t *last_decision(sluice_client *c) {
     size_t n = 0;
     sluice_error err;
-    char **h = sluice_governor_history(c, 1, &n, &err);
+    char **h = sluice_governor_history_list(c, 1, &n, &err);
     json_t *d = n ? json_loads(h[0], 0, NULL) : NULL;
-    sluice_strings_free(h, n);
+    sluice_governor_history_free(h, n);
     if (!d) fail_msg("no governor decision");
     return d;
 }
@@ -96,7 +96,7 @@ static void a_value_pushed_once_after_a_critical_one_brings_the_class_back_to_fu
     if (ms < 0) fail_msg("the governor never opened the class at 0.5");
     ctl(h, "signal", "set", "db.iops", "0.99", NULL);
     if (wait_fraction(c, 0, 10000, NULL, 0) < 0) fail_msg("0.99 did not drop the class to its floor");
-    harness_sleep_ms(6000); /* the value stands for 6 s */
+    harness_sleep_ms(6000);   /* pacing: the value stands for 6 s, as in the field */
     ctl(h, "signal", "set", "db.iops", "0.3", NULL);
     ms = wait_fraction(c, 1, 45000, NULL, 0);
     print_message("pushed once: back to full admission %.1f s after 0.3 was pushed\n", ms / 1000.0);

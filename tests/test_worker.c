@@ -1,11 +1,13 @@
 /* The embedded worker runtime against a real redis-server: in-process
  * handlers, throughput, wake-up on enqueue, graceful stop, a restarted
  * Redis. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <ev.h>
+#include <hiredis/hiredis.h>
 
 #include "common.h"
 #include "sluice/worker.h"
@@ -202,7 +204,8 @@ static void an_enqueue_wakes_an_idle_worker_at_once_not_at_its_next_poll(void **
     r.stop_when_done = 1;
     assert_int_equal(sluice_worker_handle(r.w, "wake", sync_handler, &r, NULL), 0);
     assert_int_equal(sluice_worker_start(r.w, NULL), 0);
-    /* 1.2 s: the class has claimed, found nothing pending, and sleeps for 3 s */
+    /* pacing: the class claims at once, finds nothing pending and sleeps
+     * for 3 s (its safety poll); 1.2 s in, an enqueue must wake it */
     ev_timer_init(&r.poll, enqueue_later_cb, 1.2, 0.);
     ev_timer_start(r.loop, &r.poll);
     ev_run(r.loop, 0);
@@ -215,10 +218,62 @@ static void an_enqueue_wakes_an_idle_worker_at_once_not_at_its_next_poll(void **
     sluice_client_free(c);
 }
 
-static void stop_later_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+/* Polls until the worker holds 8 jobs (its concurrency), then stops it with
+ * a grace of 200 ms. */
+static void stop_when_held_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
     run *r = (run *)(void *)((char *)t - offsetof(run, poll));
+    if (r->nheld < 8) return;
+    ev_timer_stop(loop, t);
+    r->reconnected_at = ev_time();   /* reused: when the stop began */
     sluice_worker_stop(r->w, 200, on_stopped, r);
+}
+
+/* Polls until every job of the run's class is acked, then stops the worker. */
+static void stop_when_acked_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    run *r = (run *)(void *)((char *)t - offsetof(run, poll));
+    sluice_class_stats st;
+    if (sluice_class_stats_get(r->c, r->cls[0], &st, NULL) < 0 || st.acked < (int64_t)r->n) return;
+    ev_timer_stop(loop, t);
+    sluice_worker_stop(r->w, 1000, on_stopped, r);
+}
+
+/* A handler that runs five times its lease keeps it: the worker extends the
+ * lease while the job runs, so it is never reclaimed (max_reclaims 0 would
+ * send it dead at once) nor run twice. */
+static void a_handler_that_runs_longer_than_its_lease_keeps_it(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "longjob", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"timeout_ms", "max_reclaims"}, *v[] = {"300", "0"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "longjob", f, v, 2, NULL, &err), 0);
+    enqueue_n(c, "longjob", 4);
+    run r;
+    setup_run(&r, *state, 4, 4, 30);
+    r.c = c;
+    r.cls[0] = "longjob";
+    r.ncls = 1;
+    r.delay = 1.5;
+    assert_int_equal(sluice_worker_handle(r.w, "longjob", async_handler, &r, NULL), 0);
+    assert_int_equal(sluice_worker_start(r.w, NULL), 0);
+    ev_timer_init(&r.poll, stop_when_acked_cb, 0.05, 0.05);
+    ev_timer_start(r.loop, &r.poll);
+    ev_run(r.loop, 0);
+    assert_true(r.stopped);
+    assert_int_equal(r.handled, 4);
+    assert_int_equal(r.dup, 0);
+    sluice_worker_stats ws;
+    sluice_worker_stats_get(r.w, &ws);
+    assert_int_equal(ws.stale, 0);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "longjob", &st, &err), 0);
+    assert_int_equal(st.reclaimed, 0);
+    assert_int_equal(st.claimed, 4);
+    assert_int_equal(st.acked, 4);
+    assert_int_equal(st.dead, 0);
+    teardown_run(&r);
+    sluice_client_free(c);
 }
 
 static void a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_grace(void **state) {
@@ -232,12 +287,12 @@ static void a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_gr
     r.ncls = 1;
     assert_int_equal(sluice_worker_handle(r.w, "held", async_handler, &r, NULL), 0);
     assert_int_equal(sluice_worker_start(r.w, NULL), 0);
-    ev_timer_init(&r.poll, stop_later_cb, 0.5, 0.);
+    ev_timer_init(&r.poll, stop_when_held_cb, 0.01, 0.01);
     ev_timer_start(r.loop, &r.poll);
-    double t0 = ev_time();
     ev_run(r.loop, 0);
     assert_true(r.stopped);
-    assert_true(ev_time() - t0 < 1.5);
+    /* the grace (0.2 s) and the releases' answer (at most 0.8 s more) */
+    assert_true(ev_time() - r.reconnected_at < 1.5);
     assert_int_equal(r.nheld, 8);   /* concurrency, no more */
     /* the handler completes late: a no-op for Redis */
     for (int i = 0; i < r.nheld; i++) sluice_worker_done(r.w, r.held[i], 1, NULL);
@@ -247,6 +302,95 @@ static void a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_gr
     assert_int_equal(st.failed + st.acked + st.leased, 0);
     assert_int_equal(st.ready, 20);
     teardown_run(&r);
+    sluice_client_free(c);
+}
+
+/* Keeps Redis busy: a script that spins for 1.5 s, from its own thread.
+ * Past busy-reply-threshold, Redis answers every other command -BUSY. */
+static void *busy_script(void *arg) {
+    const harness_redis *h = arg;
+    redisContext *rc = redisConnectUnix(h->sock);
+    if (!rc || rc->err) return NULL;
+    redisReply *rep = redisCommand(rc, "EVAL %s 0",
+                                   "local t = redis.call('TIME'); local t0 = t[1] * 1000000 + t[2]; "
+                                   "repeat t = redis.call('TIME') until t[1] * 1000000 + t[2] - t0 > 1500000; "
+                                   "return 1");
+    freeReplyObject(rep);
+    redisFree(rc);
+    return NULL;
+}
+
+typedef struct busy_run {
+    run r;
+    harness_redis *h;
+    pthread_t th;
+    int started;
+    ev_timer finish;
+} busy_run;
+
+/* Once the worker holds all four jobs: Redis goes busy, and 0.3 s later
+ * (past the 100 ms threshold) the handler completes them. */
+static void busy_when_held_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    busy_run *b = (busy_run *)(void *)((char *)t - offsetof(busy_run, r.poll));
+    if (b->started || b->r.nheld < 4) return;
+    b->started = 1;
+    pthread_create(&b->th, NULL, busy_script, b->h);
+    ev_timer_start(loop, &b->finish);
+}
+
+static void complete_held_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)loop; (void)revents;
+    busy_run *b = (busy_run *)(void *)((char *)t - offsetof(busy_run, finish));
+    for (int i = 0; i < b->r.nheld; i++) sluice_worker_done(b->r.w, b->r.held[i], 1, NULL);
+    b->r.nheld = 0;
+    b->r.hold = 0;
+    ev_timer_stop(loop, &b->r.poll);
+    ev_timer_init(&b->r.poll, stop_when_acked_cb, 0.05, 0.05);
+    ev_timer_start(loop, &b->r.poll);
+}
+
+/* Acks that Redis refuses while busy running a script (-BUSY, as for
+ * -LOADING) did not run: the worker sends them again once Redis serves, so
+ * the jobs are acked once and none runs again after its lease. */
+static void acks_refused_by_a_busy_redis_are_sent_again_not_dropped(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    assert_int_equal(harness_redis_int(h, "CONFIG SET busy-reply-threshold 100"), -1);   /* a status reply */
+    test_class(c, "busyacks", SLUICE_TIER_NORMAL, 10);
+    const char *f[] = {"timeout_ms"}, *v[] = {"4000"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "busyacks", f, v, 1, NULL, &err), 0);
+    enqueue_n(c, "busyacks", 4);
+    busy_run b;
+    memset(&b, 0, sizeof(b));
+    setup_run(&b.r, h, 4, 4, 30);
+    b.r.c = c;
+    b.r.cls[0] = "busyacks";
+    b.r.ncls = 1;
+    b.h = h;
+    b.r.hold = 1;
+    assert_int_equal(sluice_worker_handle(b.r.w, "busyacks", async_handler, &b.r, NULL), 0);
+    assert_int_equal(sluice_worker_start(b.r.w, NULL), 0);
+    ev_timer_init(&b.finish, complete_held_cb, 0.3, 0.);
+    ev_timer_init(&b.r.poll, busy_when_held_cb, 0.01, 0.01);
+    ev_timer_start(b.r.loop, &b.r.poll);
+    ev_run(b.r.loop, 0);
+    if (b.started) pthread_join(b.th, NULL);
+    ev_timer_stop(b.r.loop, &b.finish);
+    assert_true(b.started);
+    assert_true(b.r.stopped);
+    assert_int_equal(b.r.handled, 4);   /* none ran again */
+    sluice_worker_stats ws;
+    sluice_worker_stats_get(b.r.w, &ws);
+    assert_int_equal(ws.stale, 0);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "busyacks", &st, &err), 0);
+    assert_int_equal(st.acked, 4);
+    assert_int_equal(st.claimed, 4);
+    assert_int_equal(st.reclaimed, 0);
+    teardown_run(&b.r);
+    harness_redis_int(h, "CONFIG SET busy-reply-threshold 5000");
     sluice_client_free(c);
 }
 
@@ -381,7 +525,11 @@ static void a_suspect_job_runs_alone_in_the_worker_and_the_others_in_batches(voi
         if (i != S1 && i != S2) assert_int_equal(sluice_release(c, ids[i], sluice_job_token(j[i]), &err), 0);
         sluice_job_free(j[i]);
     }
-    harness_sleep_ms(60);
+    /* the two 30 ms leases run out, by the Redis clock */
+    sluice_job_info li;
+    assert_int_equal(sluice_job_get(c, ids[S2], &li, &err), 0);
+    test_redis_after(c, li.at);
+    sluice_job_info_clear(&li);
     alone a = {0};
     setup_run(&a.r, *state, N, 4, 20);
     assert_int_equal(sluice_worker_handle(a.r.w, "alone", alone_handler, &a, NULL), 0);
@@ -443,7 +591,7 @@ static void the_mean_handler_time_is_reported_to_a_defined_job_latency_signal(vo
         assert_true(sig[i].value >= 45 && sig[i].value < 500);
     }
     assert_true(found);
-    free(sig);
+    sluice_signal_list_free(sig, n);
     teardown_run(&r);
     sluice_client_free(c);
 }
@@ -500,8 +648,11 @@ static void a_worker_survives_a_redis_restart_reconnects_and_finishes_the_run(vo
     fprintf(stderr, "# reconnected %.2f s after Redis came back; %zu handler runs for 3000 jobs\n",
             r.reconnected_at - restart_done, r.handled);
     assert_true(r.reconnected_at - restart_done < 5.0);
-    /* 0 lost: every job handled at least once, none left */
+    /* 0 lost: every job handled at least once, none left; and none twice:
+     * the acks the outage held back were sent once Redis was back, within
+     * their leases (30 s) */
     for (size_t i = 1; i <= 3000; i++) assert_true(r.seen[i] >= 1);
+    assert_int_equal(r.dup, 0);
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, "survive", &st, &err), 0);
     assert_int_equal(st.enqueued, 3000);
@@ -516,6 +667,8 @@ int main(void) {
         cmocka_unit_test(every_one_of_100000_in_process_jobs_is_acked_exactly_once),
         cmocka_unit_test(an_enqueue_wakes_an_idle_worker_at_once_not_at_its_next_poll),
         cmocka_unit_test(a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_grace),
+        cmocka_unit_test(a_handler_that_runs_longer_than_its_lease_keeps_it),
+        cmocka_unit_test(acks_refused_by_a_busy_redis_are_sent_again_not_dropped),
         cmocka_unit_test(critical_classes_are_served_before_the_others),
         cmocka_unit_test(a_paused_class_never_holds_back_the_others_and_its_jobs_keep_their_attempts),
         cmocka_unit_test(a_suspect_job_runs_alone_in_the_worker_and_the_others_in_batches),

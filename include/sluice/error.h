@@ -8,6 +8,8 @@
 #ifndef SLUICE_ERROR_H
 #define SLUICE_ERROR_H
 
+#pragma GCC visibility push(default)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -28,7 +30,10 @@ typedef enum sluice_error_code {
     SLUICE_ERR_STATE,         /* the object is not in a state that allows this */
     SLUICE_ERR_SERVER,        /* Redis refused: out of memory, no permission, ... */
     SLUICE_ERR_PROTOCOL,      /* a reply sluice cannot read (version skew?) */
-    SLUICE_ERR_NOMEM          /* an allocation failed */
+    SLUICE_ERR_NOMEM,         /* an allocation failed */
+    SLUICE_ERR_UNAVAILABLE    /* Redis answered but cannot serve yet (LOADING its data, BUSY
+                               * running a script, MASTERDOWN, TRYAGAIN, CLUSTERDOWN): the call
+                               * did not run; it is safe to retry after a pause */
 } sluice_error_code;
 
 #define SLUICE_ERROR_TEXT 256
@@ -38,10 +43,24 @@ typedef struct sluice_error {
     char text[SLUICE_ERROR_TEXT]; /* one line, no trailing newline */
 } sluice_error;
 
-/* The code's name in lower case, e.g. "queue full". BORROWED, static. */
+/* The code's name in lower case, e.g. "queue full". BORROWED, static; NULL
+ * if invalid. */
 const char *sluice_error_name(sluice_error_code code);
+
+/* Clears *err (NULL is a no-op): every function that takes one does this on
+ * entry. */
+void sluice_error_reset(sluice_error *err);
+
+/* Sets *err's code and its message (printf-style, one line: newlines become
+ * spaces) unless an error is already set: the first error wins. NULL is a
+ * no-op. For code that reports through sluice errors too (the worker
+ * runtime, handlers). */
+void sluice_error_set(sluice_error *err, sluice_error_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

@@ -34,6 +34,8 @@
 #ifndef SLUICE_WORKER_H
 #define SLUICE_WORKER_H
 
+#pragma GCC visibility push(default)
+
 #include <stdint.h>
 
 #include "sluice/error.h"
@@ -67,7 +69,8 @@ typedef void (*sluice_worker_cancel_fn)(sluice_worker_job *job, void *arg);
 
 /* One log event. Every string may be NULL; they are BORROWED for the call.
  * "event": start, stop, connected, disconnected, reconnected, done, failed,
- * timeout, released, stale, lease-lost, suspect, governor, decision, error
+ * timeout, released, stale, lease-lost, suspect, handler, governor, decision,
+ * error
  * (and, from sluice-worker, sampler and metrics). Payloads and passwords are
  * never put in an event. "suspect": a suspect job starts alone (with its
  * job), or one waits at the head of a class and claiming pauses until the
@@ -98,8 +101,9 @@ sluice_worker *sluice_worker_new(struct ev_loop *loop, const char *url, const ch
  * Not from inside a worker callback. NULL is a no-op. */
 void sluice_worker_free(sluice_worker *w);
 
-/* Serves class "cls" with "fn" (replacing its handler if it had one; jobs
- * in flight keep running). "userdata" is BORROWED until the worker is freed
+/* Serves class "cls" with "fn" (replacing its handler if it had one, and
+ * ending a pause for a handler that could not run; jobs in flight keep
+ * running). "userdata" is BORROWED until the worker is freed
  * or the handler replaced and its jobs done. Allowed while running (the
  * class is subscribed and claimed at once). Returns 0, or -1 with
  * SLUICE_ERR_NAME. */
@@ -162,6 +166,15 @@ void sluice_worker_stop(sluice_worker *w, int64_t grace_ms, sluice_worker_stoppe
  * be NULL; copied). Exactly once per job, on the worker's loop. */
 void sluice_worker_done(sluice_worker *w, sluice_worker_job *job, int ok, const char *reason);
 
+/* The handler could not run the job at all (its command is missing or not
+ * executable, it could not be started): an infrastructure fault, never
+ * charged to the job. The job is released untried (no attempt spent) and
+ * the class is paused in this worker, logged ("handler" events, bounded)
+ * and counted (sluice_worker_stats.unrunnable, .classes_held), then tried
+ * again after a pause of 1 s doubling to 60 s; the first job that runs
+ * ends the pause. Instead of sluice_worker_done, once per job. */
+void sluice_worker_cannot_run(sluice_worker *w, sluice_worker_job *job, const char *reason);
+
 /* Sets the job's cancel hook (see sluice_worker_cancel_fn); NULL clears
  * it. Without a hook a given-up job still waits for its sluice_worker_done,
  * which then only frees it. */
@@ -178,10 +191,13 @@ struct ev_loop *sluice_worker_loop(const sluice_worker *w);
 typedef struct sluice_worker_stats {
     int64_t claimed, acked, failed, released, stale, reconnects;
     int64_t suspects;         /* suspects (jobs whose lease expired before) run alone */
+    int64_t unrunnable;       /* jobs released untried because their handler could not run */
+    int classes_held;         /* classes paused in this worker because their handler cannot run */
     int in_flight;
     /* the hosted governor: ticks run (leading or standing by), and the
      * decisions of the ticks it led, by action (sluice_law_action) */
     int64_t governor_ticks;
+    int64_t governor_failures;  /* ticks that failed (Redis down, refused, ...) */
     int64_t governor_holds, governor_cuts, governor_criticals, governor_raises;
     int governor_hosted;      /* 1 when sluice_worker_host_governor is on */
     int governor_leader;      /* as sluice_worker_governor_leading */
@@ -192,4 +208,6 @@ void sluice_worker_stats_get(const sluice_worker *w, sluice_worker_stats *out);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

@@ -74,8 +74,8 @@ int cmd_top(ctl *x, int argc, char **argv);
 int cmd_class(ctl *x, int argc, char **argv);
 int cmd_pause(ctl *x, int argc, char **argv);
 int cmd_resume(ctl *x, int argc, char **argv);
-int cmd_throttle(ctl *x, int argc, char **argv);
-int cmd_unthrottle(ctl *x, int argc, char **argv);
+int cmd_pin(ctl *x, int argc, char **argv);
+int cmd_unpin(ctl *x, int argc, char **argv);
 int cmd_signal(ctl *x, int argc, char **argv);
 int cmd_governor(ctl *x, int argc, char **argv);
 int cmd_enqueue(ctl *x, int argc, char **argv);
@@ -85,6 +85,7 @@ int cmd_dead(ctl *x, int argc, char **argv);
 int cmd_apply(ctl *x, int argc, char **argv);
 int cmd_export(ctl *x, int argc, char **argv);
 int cmd_audit(ctl *x, int argc, char **argv);
+int cmd_check(ctl *x, int argc, char **argv);
 int cmd_simulate(ctl *x, int argc, char **argv); /* needs no Redis */
 
 /* Prints the help of a command (its words joined, e.g. "class set") on

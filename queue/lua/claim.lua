@@ -1,3 +1,4 @@
+-- needs: common
 -- sluice_claim: leases up to N ready jobs of a class, after reclaiming
 -- expired leases and promoting due delayed jobs. This is where admission
 -- happens: the gate (paused, admitted fraction, concurrency, rate) decides
@@ -102,17 +103,11 @@ local function admitted(cfg, gate, now)
     return cfg.floor, 1000, 'governor silent'
 end
 
-local function hgetall_table(key)
-    local raw = redis.call('HGETALL', key)
-    local t = {}
-    for i = 1, #raw, 2 do t[raw[i]] = raw[i + 1] end
-    return t
-end
-
 register('sluice_claim', function(keys, args)
     local name = class_arg(keys, args)
     local want = int_arg(args[2], 'n', 1, BATCH_MAX)
-    if type(args[3]) ~= 'string' or #args[3] > 128 then fail('BADARG', 'consumer name is too long') end
+    if type(args[3]) ~= 'string' then fail('BADARG', 'consumer name is missing') end
+    if #args[3] > 128 then fail('BADARG', 'consumer name is too long') end
     local busy = args[4] or '0'
     if busy ~= '0' and busy ~= '1' then fail('BADARG', 'busy must be 0 or 1') end
     local cfg = load_class(keys)
@@ -190,9 +185,17 @@ register('sluice_claim', function(keys, args)
     end
     -- admitted, but not for a busy claimer: the refusal changes nothing
     if suspect and busy == '1' then return {'suspect', head[1]} end
+    -- first the writes a producer may not do: the rate bucket, then the
+    -- ready set (see common.lua)
     if tat then redis.call('SET', keys[K.bucket], fmt_num(tat)) end
+    local leased = {}
+    for i = 1, n do
+        leased[i] = head[i]
+        metas[i][M.at] = now + metas[i][M.timeout]
+    end
+    redis.call('ZREM', keys[K.ready], unpack(leased))
 
-    local token = redis.call('HINCRBY', keys[K.stats], 'token', n) - n
+    local token = next_tokens(keys, n) - 1
     local reply = {'jobs', n}
     for i = 1, n do
         local id, m = head[i], metas[i]
@@ -200,11 +203,9 @@ register('sluice_claim', function(keys, args)
         m[M.attempt] = m[M.attempt] + 1
         m[M.token] = token
         m[M.state] = 'leased'
-        m[M.at] = now + m[M.timeout]
         m[M.started] = now
         m[M.duty] = duty
         save_meta(keys, id, m)
-        redis.call('ZREM', keys[K.ready], id)
         redis.call('ZADD', keys[K.leased], m[M.at], id)
         local p = redis.call('HGET', keys[K.jobs], id)
         local b = #reply

@@ -1,21 +1,23 @@
--- sluice Redis Functions: shared helpers. The library is the concatenation of
--- queue/lua/*.lua in the order the Makefile lists them; this file comes first.
+-- needs: tables
+-- sluice Redis Functions: shared helpers. The library is the generated
+-- tables (queue/lua/tables.c) and the files of queue/lua/, each after the
+-- files its "-- needs:" line names (scripts/lua-library.sh); the build
+-- fails on a free global.
 --
 -- Conventions for every class Function:
---   KEYS = the thirteen class keys, in the order of K below, all sharing the
---          class's hash tag NS:{class}: (see include/sluice/client.h).
--- A Function that writes the audit stream writes it FIRST: if an ACL refuses
--- the caller a key, the refusal then comes before any change (Redis keeps
--- the writes a script made before an error).
+--   KEYS = the thirteen class keys NS:{class}:<suffix>, exactly, in the
+--          order of K below (see include/sluice/client.h); every key is
+--          checked before anything is read or written.
 --   ARGV[1] = the class name; the rest is per Function.
+-- Refusals before changes: Redis keeps the writes a script made before an
+-- error, so each Function's FIRST write is the one the fewest roles of
+-- scripts/acl/sluice.acl may do (the audit stream for operator actions, the
+-- leased set for a worker's, DEL for a class delete): a role refused any of
+-- the Function's writes is refused that one, and nothing has changed.
 -- Errors are a short code word and a fixed sentence; user data never goes
 -- into an error reply. The C side maps the code word to sluice_error_code.
 
 local VERSION = 5  -- bump on any change of a Function's contract
-
-local K = {class = 1, gate = 2, ready = 3, delayed = 4, leased = 5, dead = 6,
-           jobs = 7, meta = 8, unique = 9, stats = 10, done = 11, audit = 12, bucket = 13}
-local NKEYS = 13
 
 -- Job metadata, a msgpack array in the meta hash under the job id.
 -- started: when the current lease began; duty: the class's share of one
@@ -25,9 +27,6 @@ local M = {seq = 1, priority = 2, attempt = 3, max_attempts = 4, timeout = 5,
            state = 11, reason = 12, at = 13, started = 14, duty = 15}
 
 local SEQ_SPAN = 1099511627776      -- 2^40: ready score = rank(priority) * 2^40 + seq
-local PRIORITY_MAX = 1000
-local PAYLOAD_HARD_MAX = 262144
-local BATCH_MAX = 1000
 local REASON_MAX = 1024
 local AUDIT_MAX = 1000
 
@@ -70,26 +69,46 @@ local function valid_name(s)
     return type(s) == 'string' and #s <= 64 and string.match(s, '^[a-z0-9][a-z0-9_.%-]*$') ~= nil
 end
 
--- Checks ARGV[1] against the keys' hash tag and returns the class name.
+-- A namespace: 1..64 of [A-Za-z0-9_.:-] (as the C library's ns_check).
+local function valid_ns(s)
+    return type(s) == 'string' and #s >= 1 and #s <= 64 and string.match(s, '^[%w_.:%-]+$') ~= nil
+end
+
+-- Checks that keys are exactly NS:{tag}:<suffixes[i]> for one namespace NS
+-- (taken from the first key), in order. Returns NS.
+local function keys_of(keys, tag, suffixes)
+    if #keys ~= #suffixes then fail('BADARG', 'wrong number of keys') end
+    local tail = ':{' .. tag .. '}:'
+    local first = keys[1]
+    local ns = type(first) == 'string' and string.sub(first, 1, #first - #tail - #suffixes[1]) or nil
+    if not valid_ns(ns) then fail('BADARG', 'keys are not in a valid namespace') end
+    for i = 1, #suffixes do
+        if keys[i] ~= ns .. tail .. suffixes[i] then fail('BADARG', 'keys are not the expected keys, in order') end
+    end
+    return ns
+end
+
+-- Checks ARGV[1] and that KEYS are this class's keys, exactly and in
+-- order; returns the class name.
 local function class_arg(keys, args)
     local name = args[1]
     if not valid_name(name) then fail('BADNAME', 'invalid class name') end
-    if #keys ~= NKEYS then fail('BADARG', 'wrong number of keys') end
-    local tag = '{' .. name .. '}:'
-    for i = 1, NKEYS do
-        if not string.find(keys[i], tag, 1, true) then
-            fail('BADARG', 'keys do not belong to the class')
-        end
-    end
+    keys_of(keys, name, SUFFIX)
     return name
 end
 
-local CLASS_DEFAULTS = {
-    tier = 'normal', max_rate = 0, burst = 0, max_concurrency = 0, floor = 0.1,
-    max_queue = 0, max_attempts = 5, timeout_ms = 30000, max_reclaims = 3,
-    keep_done = 0, dead_max = 10000, payload_max = 65536,
-    backoff_base_ms = 1000, backoff_max_ms = 3600000,
-}
+-- The global keys of a Function (the tag "_", which no class can take).
+local function global_keys(keys, suffixes)
+    keys_of(keys, '_', suffixes)
+end
+
+-- A hash as a table of field -> value.
+local function hgetall_table(key)
+    local raw = redis.call('HGETALL', key)
+    local t = {}
+    for i = 1, #raw, 2 do t[raw[i]] = raw[i + 1] end
+    return t
+end
 
 -- The class's configuration as a table of numbers (tier a string), or an
 -- error when the class was never declared.
@@ -134,6 +153,19 @@ end
 
 local function next_seq(keys)
     return redis.call('HINCRBY', keys[K.stats], 'seq', 1)
+end
+
+-- Reserves n fencing tokens and returns the first: past the last one issued
+-- and never below the Redis clock in microseconds, so tokens rise for ever,
+-- across a class's deletion (its counters survive it) and across a restart
+-- from an older snapshot (the clock does not run back).
+local function next_tokens(keys, n)
+    local t = redis.call('TIME')
+    local clock = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    local last = tonumber(redis.call('HGET', keys[K.stats], 'token')) or 0
+    local first = math.max(last + 1, clock)
+    redis.call('HSET', keys[K.stats], 'token', string.format('%d', first + n - 1))
+    return first
 end
 
 local function count(keys, field, n)
@@ -188,11 +220,16 @@ local function end_duty(keys, m, ended)
     end
 end
 
--- Appends to the class's capped audit stream, atomically with the change;
--- called before the change's writes (see the top of this file).
+-- Appends to the class's capped audit stream, atomically with the change,
+-- once it is certain to happen; called before the change's writes (see the
+-- top of this file).
+local function audit_to(key, actor, what, detail)
+    redis.call('XADD', key, 'MAXLEN', '~', AUDIT_MAX, '*', 'actor', string.sub(actor or '', 1, 128),
+               'what', what, 'detail', detail or '')
+end
+
 local function audit(keys, actor, what, detail)
-    redis.call('XADD', keys[K.audit], 'MAXLEN', '~', AUDIT_MAX, '*',
-               'actor', string.sub(actor or '', 1, 128), 'what', what, 'detail', detail or '')
+    audit_to(keys[K.audit], actor, what, detail)
 end
 
 -- The shortest decimal that reads back as the same number.

@@ -1,3 +1,4 @@
+-- needs: common
 -- The dead set: jobs that used up their attempts or poisoned their workers.
 -- It is capped per class (dead_max; the oldest go first).
 -- KEYS: the class keys.
@@ -31,12 +32,14 @@ local function dead_targets(keys, name, which)
     return {id}
 end
 
--- sluice_dead_retry: ARGV class, id or '*' (up to 1000 per call). Back to
--- ready with attempts and reclaims reset. Reply: how many.
+-- sluice_dead_retry: ARGV class, id or '*' (up to 1000 per call), actor.
+-- Back to ready with attempts and reclaims reset; audited. Reply: how many.
 register('sluice_dead_retry', function(keys, args)
     local name = class_arg(keys, args)
     load_class(keys)
     local ids = dead_targets(keys, name, args[2])
+    if #ids == 0 then return 0 end
+    audit(keys, args[3], 'dead retried', #ids == 1 and ids[1] or (#ids .. ' jobs'))
     for _, id in ipairs(ids) do
         redis.call('ZREM', keys[K.dead], id)
         local m = load_meta(keys, id)
@@ -55,14 +58,17 @@ register('sluice_dead_retry', function(keys, args)
     return #ids
 end)
 
--- sluice_dead_purge: ARGV class, id or '*' (up to 1000 per call). Deletes.
--- Reply: how many.
+-- sluice_dead_purge: ARGV class, id or '*' (up to 1000 per call), actor.
+-- Deletes; audited and counted (purged). Reply: how many.
 register('sluice_dead_purge', function(keys, args)
     local name = class_arg(keys, args)
     local ids = dead_targets(keys, name, args[2])
+    if #ids == 0 then return 0 end
+    audit(keys, args[3], 'dead purged', #ids == 1 and ids[1] or (#ids .. ' jobs'))
     for _, id in ipairs(ids) do
         redis.call('ZREM', keys[K.dead], id)
         forget(keys, id)
     end
+    count(keys, 'purged', #ids)
     return #ids
 end)

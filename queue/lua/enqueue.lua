@@ -1,10 +1,12 @@
+-- needs: common
 -- sluice_enqueue: adds one or many jobs to a class in one atomic call.
 --
 -- KEYS: the class keys.
 -- ARGV: class, n, then n groups of 8 fields:
---   payload      a JSON object (the C library parses it fully; here: '{...}'
---                with optional JSON whitespace around it, no NUL, within the
---                class's payload_max and the 256 KiB cap)
+--   payload      a JSON object, nested at most 32 deep, no NaN or Infinity,
+--                no NUL byte nor \u0000 escape, within the class's
+--                payload_max and the 256 KiB cap (the C library also checks
+--                that its strings are valid UTF-8)
 --   delay_ms     0 for none
 --   run_at_ms    Unix ms by the Redis clock, 0 for none (not with delay_ms)
 --   priority     -1000..1000, higher runs first
@@ -16,13 +18,23 @@
 -- Errors: NOCLASS, BADNAME, BADARG, PAYLOAD, FULL. Nothing is written unless
 -- every job is valid and the whole batch fits under max_queue.
 
+local strict_json  -- a cjson of our own: its settings never touch another library's
+
 local function check_payload(p, cfg)
     if type(p) ~= 'string' or #p < 2 then fail('PAYLOAD', 'payload is not a JSON object') end
     if #p > cfg.payload_max or #p > PAYLOAD_HARD_MAX then fail('PAYLOAD', 'payload is too large') end
-    if not string.find(p, '^[ \t\r\n]*{') or not string.find(p, '}[ \t\r\n]*$') then
-        fail('PAYLOAD', 'payload is not a JSON object')
+    if not string.find(p, '^[ \t\r\n]*{') then fail('PAYLOAD', 'payload is not a JSON object') end
+    if string.find(p, '\0', 1, true) or string.find(p, '\\u0000', 1, true) then
+        fail('PAYLOAD', 'payload contains a NUL byte')
     end
-    if string.find(p, '\0', 1, true) then fail('PAYLOAD', 'payload contains a NUL byte') end
+    if not strict_json then
+        strict_json = cjson.new()
+        strict_json.decode_max_depth(PAYLOAD_MAX_DEPTH)
+        strict_json.decode_invalid_numbers(false)
+    end
+    if not pcall(strict_json.decode, p) then
+        fail('PAYLOAD', 'payload is not valid JSON, or nested deeper than 32')
+    end
 end
 
 register('sluice_enqueue', function(keys, args)
@@ -37,19 +49,19 @@ register('sluice_enqueue', function(keys, args)
         local b = 2 + (i - 1) * 8
         local j = {payload = args[b + 1]}
         check_payload(j.payload, cfg)
-        local delay = int_arg(args[b + 2], 'delay_ms', 0, 3153600000000)
-        local run_at = int_arg(args[b + 3], 'run_at_ms', 0, 253402300799000)
+        local delay = int_arg(args[b + 2], 'delay_ms', 0, DELAY_MAX)
+        local run_at = int_arg(args[b + 3], 'run_at_ms', 0, RUN_AT_MAX)
         if delay > 0 and run_at > 0 then fail('BADARG', 'delay_ms and run_at_ms are exclusive') end
         j.due = 0
         if delay > 0 then j.due = now + delay elseif run_at > now then j.due = run_at end
         j.priority = int_arg(args[b + 4], 'priority', -PRIORITY_MAX, PRIORITY_MAX)
-        j.max_attempts = int_arg(args[b + 5], 'max_attempts', 0, 1000)
+        j.max_attempts = int_arg(args[b + 5], 'max_attempts', 0, CLASS_FIELDS.max_attempts[3])
         if j.max_attempts == 0 then j.max_attempts = cfg.max_attempts end
-        j.timeout = int_arg(args[b + 6], 'timeout_ms', 0, 604800000)
+        j.timeout = int_arg(args[b + 6], 'timeout_ms', 0, CLASS_FIELDS.timeout_ms[3])
         if j.timeout == 0 then j.timeout = cfg.timeout_ms end
         j.unique = args[b + 7]
-        if type(j.unique) ~= 'string' or #j.unique > 256 then fail('BADARG', 'unique key is too long') end
-        j.cost = int_arg(args[b + 8], 'cost', 0, 1000000)
+        if type(j.unique) ~= 'string' or #j.unique > UNIQUE_MAX then fail('BADARG', 'unique key is too long') end
+        j.cost = int_arg(args[b + 8], 'cost', 0, COST_MAX)
         if j.cost == 0 then j.cost = 1 end
         if j.unique ~= '' then
             j.existing = seen[j.unique] or redis.call('HGET', keys[K.unique], j.unique)

@@ -1,3 +1,4 @@
+-- needs: common claim
 -- The gate: a class's admission state beside its keys. Operators pause and
 -- pin it (with an optional expiry, audited); the governor writes the admitted
 -- fraction with an expiry, fenced by its epoch. sluice_claim reads it.
@@ -82,12 +83,13 @@ register('sluice_govern', function(keys, args)
     return 1
 end)
 
--- sluice_ungovern: ARGV class. Removes the governor's decision (governor
--- mode off): the class runs at its configured limits. Reply: 1.
+-- sluice_ungovern: ARGV class. Removes the governor's decision and its
+-- epoch fence (governor mode off): the class runs at its configured limits,
+-- and any governor may write it again. Reply: 1.
 register('sluice_ungovern', function(keys, args)
     class_arg(keys, args)
     redis.call('HDEL', keys[K.gate], 'fraction', 'expires_at', 'reason', 'decided_at',
-               'shadow_fraction')
+               'shadow_fraction', 'epoch')
     redis.call('PUBLISH', keys[K.ready], 0)
     return 1
 end)

@@ -1,9 +1,9 @@
+-- needs: common
 -- The governor's lease, mode, state and decision history. Exactly one
 -- governor acts at a time: the holder of an unexpired lease. Each new holder
 -- gets a higher epoch, which fences its gate writes (sluice_govern).
--- KEYS: the governor hash, the history stream, the global audit stream.
-
-local MODES = {enforce = true, shadow = true, off = true}
+-- KEYS: the governor hash, the history stream, the global audit stream:
+-- NS:{_}:governor, NS:{_}:governor:history, NS:{_}:audit, exactly.
 
 local function governor(keys)
     local g = hgetall_table(keys[1])
@@ -22,6 +22,7 @@ end
 -- expired, renews it if owner holds it. Reply: {held (1/0), epoch, leader,
 -- mode, state} where state is the last committed state ('' unless held).
 register('sluice_gov_lease', function(keys, args)
+    global_keys(keys, GOVERNOR_KEYS)
     local owner = owner_arg(args[1])
     local ttl = int_arg(args[2], 'ttl_ms', 100, 600000)
     local g = governor(keys)
@@ -40,6 +41,7 @@ end)
 -- sluice_gov_resign: ARGV owner. Gives the lease up at once. Reply: 1 if
 -- owner held it, else 0.
 register('sluice_gov_resign', function(keys, args)
+    global_keys(keys, GOVERNOR_KEYS)
     local g = governor(keys)
     if g.leader ~= owner_arg(args[1]) then return 0 end
     redis.call('HDEL', keys[1], 'leader', 'lease_until')
@@ -51,6 +53,7 @@ end)
 -- history. Reply: the commit time. Errors: STALE when owner no longer holds
 -- the lease at that epoch.
 register('sluice_gov_commit', function(keys, args)
+    global_keys(keys, GOVERNOR_KEYS)
     local owner = owner_arg(args[1])
     local epoch = int_arg(args[2], 'epoch', 1, 9007199254740991)
     local state, decision = args[3], args[4]
@@ -70,8 +73,9 @@ end)
 
 -- sluice_gov_mode: ARGV actor, mode (enforce, shadow or off). Reply: 1.
 register('sluice_gov_mode', function(keys, args)
-    if not MODES[args[2]] then fail('BADARG', 'mode must be enforce, shadow or off') end
-    audit_global(keys[3], args[1], 'governor mode', args[2])
+    global_keys(keys, GOVERNOR_KEYS)
+    if not MODES[args[2]] then fail('BADARG', 'mode must be one of ' .. MODES_TEXT) end
+    audit_to(keys[3], args[1], 'governor mode', args[2])
     redis.call('HSET', keys[1], 'mode', args[2])
     return 1
 end)
@@ -79,6 +83,7 @@ end)
 -- sluice_gov_status: no ARGV. Reply: {leader ('' if none or expired),
 -- epoch, lease_until, mode, last_tick, ticks, now}.
 register('sluice_gov_status', function(keys, args)
+    global_keys(keys, GOVERNOR_KEYS)
     local g = governor(keys)
     local now = now_ms()
     local leader = g.leader or ''

@@ -1,3 +1,4 @@
+-- needs: common
 -- Looking at and cancelling single jobs, and the class's counters.
 -- KEYS: the class keys.
 
@@ -19,8 +20,9 @@ register('sluice_job', function(keys, args)
             redis.call('HGET', keys[K.jobs], id) or '', ahead, now, m[M.unique]}
 end, READONLY)
 
--- sluice_cancel: ARGV class, id. Removes a waiting (ready or delayed) job.
--- Reply: 1. Errors: NOTFOUND, BUSY (leased), STATE (dead or done).
+-- sluice_cancel: ARGV class, id, actor. Removes a waiting (ready or
+-- delayed) job; audited. Reply: 1. Errors: NOTFOUND, BUSY (leased), STATE
+-- (dead or done).
 register('sluice_cancel', function(keys, args)
     local name = class_arg(keys, args)
     local id = id_arg(name, args[2])
@@ -29,6 +31,7 @@ register('sluice_cancel', function(keys, args)
     local s = m[M.state]
     if s == 'leased' then fail('BUSY', 'job is leased by a worker') end
     if s ~= 'ready' and s ~= 'delayed' then fail('STATE', 'job is not waiting') end
+    audit(keys, args[3], 'job cancelled', id)
     redis.call('ZREM', keys[K[s]], id)
     release_unique(keys, id, m)
     forget(keys, id)
@@ -37,7 +40,7 @@ register('sluice_cancel', function(keys, args)
 end)
 
 local STAT_FIELDS = {'enqueued', 'claimed', 'acked', 'failed', 'retried', 'dead',
-                     'reclaimed', 'released', 'cancelled', 'throttled', 'dead_dropped'}
+                     'reclaimed', 'released', 'cancelled', 'throttled', 'dead_dropped', 'purged'}
 
 -- sluice_stats: ARGV class. Reply: {ready, delayed, leased, dead, then
 -- name, value pairs of the counters in a fixed order}.

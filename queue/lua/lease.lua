@@ -1,3 +1,4 @@
+-- needs: common
 -- Ending or extending a lease: ack, fail, extend, release. Each presents the
 -- attempt's fencing token; a token that is not the current lease's (the lease
 -- expired and the job was reclaimed, or it already ended) is refused with
@@ -23,8 +24,8 @@ end
 register('sluice_ack', function(keys, args)
     local id, m, cfg = leased_job(keys, args)
     local now = now_ms()
+    redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
     end_duty(keys, m, now)
-    redis.call('ZREM', keys[K.leased], id)
     release_unique(keys, id, m)
     count(keys, 'acked', 1)
     if cfg.keep_done > 0 then
@@ -49,8 +50,8 @@ register('sluice_fail', function(keys, args)
     local reason = args[4]
     if type(reason) ~= 'string' then fail('BADARG', 'reason is missing') end
     local now, micros = now_ms()
+    redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
     end_duty(keys, m, now)
-    redis.call('ZREM', keys[K.leased], id)
     count(keys, 'failed', 1)
     m[M.reason] = string.sub(reason, 1, REASON_MAX)
     if m[M.attempt] >= m[M.max_attempts] then
@@ -77,8 +78,8 @@ register('sluice_extend', function(keys, args)
     local ms = int_arg(args[4], 'lease ms', 1, 604800000)
     local now = now_ms()
     m[M.at] = now + ms
-    save_meta(keys, id, m)
     redis.call('ZADD', keys[K.leased], m[M.at], id)
+    save_meta(keys, id, m)
     return m[M.at]
 end)
 
@@ -87,8 +88,8 @@ end)
 -- Reply: 1.
 register('sluice_release', function(keys, args)
     local id, m = leased_job(keys, args)
+    redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
     end_duty(keys, m, now_ms())
-    redis.call('ZREM', keys[K.leased], id)
     m[M.attempt] = m[M.attempt] - 1
     make_ready(keys, id, m)
     count(keys, 'released', 1)

@@ -1,20 +1,16 @@
+-- needs: common
 -- Pressure signals: named gauges of database pressure with a target, a
 -- critical level and a direction. Values carry the Redis time they were
 -- observed. These are global keys, never touched by the per-job path.
--- KEYS: the definitions hash, the values hash, the global audit stream.
+-- KEYS: the definitions hash, the values hash, the global audit stream:
+-- NS:{_}:signals, NS:{_}:signal-values, NS:{_}:audit, exactly.
 
 local DIRECTIONS = {higher = true, lower = true}
-local ON_STALE = {['assume-pressure'] = true, hold = true, ignore = true}
 local SIGNAL_RANGE = 1e15
 
 local function signal_name(s)
     if not valid_name(s) then fail('BADNAME', 'invalid signal name') end
     return s
-end
-
-local function audit_global(key, actor, what, detail)
-    redis.call('XADD', key, 'MAXLEN', '~', AUDIT_MAX, '*', 'actor', string.sub(actor or '', 1, 128),
-               'what', what, 'detail', detail or '')
 end
 
 -- sluice_signal_define: ARGV name, actor, target, critical, direction
@@ -23,6 +19,7 @@ end
 -- show in a value, 0..86400000; 0: not declared). Reply: 'created' or
 -- 'updated'.
 register('sluice_signal_define', function(keys, args)
+    global_keys(keys, SIGNAL_KEYS)
     local name = signal_name(args[1])
     local target = num_arg(args[3], 'target', -SIGNAL_RANGE, SIGNAL_RANGE)
     local critical = num_arg(args[4], 'critical', -SIGNAL_RANGE, SIGNAL_RANGE)
@@ -31,12 +28,12 @@ register('sluice_signal_define', function(keys, args)
     if dir == 'higher' and critical <= target then fail('BADARG', 'critical must be above target') end
     if dir == 'lower' and critical >= target then fail('BADARG', 'critical must be below target') end
     local stale = int_arg(args[6], 'stale_after_ms', 1, 86400000)
-    if not ON_STALE[args[7]] then fail('BADARG', 'on_stale must be assume-pressure, hold or ignore') end
+    if not ON_STALE[args[7]] then fail('BADARG', 'on_stale must be one of ' .. ON_STALE_TEXT) end
     local period = int_arg(args[8], 'period_ms', 0, 86400000)
     local def = cjson.encode({target = target, critical = critical, direction = dir,
                               stale_after_ms = stale, on_stale = args[7], period_ms = period})
     local created = redis.call('HEXISTS', keys[1], name) == 0
-    audit_global(keys[3], args[2], created and 'signal defined' or 'signal updated', name .. ' ' .. def)
+    audit_to(keys[3], args[2], created and 'signal defined' or 'signal updated', name .. ' ' .. def)
     redis.call('HSET', keys[1], name, def)
     return created and 'created' or 'updated'
 end)
@@ -46,6 +43,7 @@ end)
 -- Errors: NOTFOUND for an undefined signal, BADARG for a value that is not
 -- a finite number.
 register('sluice_signal_report', function(keys, args)
+    global_keys(keys, SIGNAL_KEYS)
     local name = signal_name(args[1])
     local v = num_arg(args[2], 'value', -SIGNAL_RANGE, SIGNAL_RANGE)
     local age = int_arg(args[3], 'age_ms', 0, 86400000)
@@ -57,9 +55,10 @@ end)
 
 -- sluice_signal_delete: ARGV name, actor. Reply: 1. Errors: NOTFOUND.
 register('sluice_signal_delete', function(keys, args)
+    global_keys(keys, SIGNAL_KEYS)
     local name = signal_name(args[1])
     if redis.call('HEXISTS', keys[1], name) == 0 then fail('NOTFOUND', 'signal is not defined') end
-    audit_global(keys[3], args[2], 'signal deleted', name)
+    audit_to(keys[3], args[2], 'signal deleted', name)
     redis.call('HDEL', keys[1], name)
     redis.call('HDEL', keys[2], name)
     return 1
@@ -70,6 +69,7 @@ end)
 -- observed_at} sorted by name; value and observed_at are '' before the
 -- first report; period_ms is 0 for a signal defined before it existed.
 register('sluice_signal_list', function(keys, args)
+    global_keys(keys, SIGNAL_KEYS)
     local names = redis.call('HKEYS', keys[1])
     table.sort(names)
     local r = {fmt_num(now_ms())}

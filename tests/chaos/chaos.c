@@ -35,8 +35,6 @@ static char fixtures[PATH_MAX];
 int chaos_init(const char *argv0) {
     signal(SIGPIPE, SIG_IGN);
     unsetenv("SLUICE_REDIS_URL");
-    const char *only = getenv("SLUICE_CHAOS_ONLY");
-    if (only && *only) cmocka_set_test_filter(only);
     if (!realpath("tests/fixtures/chaos", fixtures)) {
         fprintf(stderr, "chaos: run from the top of the tree (tests/fixtures/chaos not found)\n");
         return -1;
@@ -161,7 +159,7 @@ int chaos_wait(pid_t pid, long ms) {
         if (r == pid) return st;
         if (r < 0 && errno != EINTR) return -1;
         if (harness_now_ms() >= end) return -1;
-        harness_sleep_ms(10);
+        harness_sleep_ms(10);   /* polls */
     }
 }
 
@@ -326,7 +324,7 @@ int chaos_check_dead(chaos_check *ck, sluice_client *c) {
             ensure_id(ck, s);
             ck->dead[s] = 1;
         }
-        sluice_job_info_array_free(d, n);
+        sluice_dead_list_free(d, n);
         if (n < 1000) return 0;
     }
 }
@@ -362,9 +360,20 @@ chaos_table chaos_check_table(chaos_check *ck, sluice_client *c, const char *tit
     }
     t.unexpected += ck->foreign;
     free(seen_n);
+    t.inconsistent = -1;
     if (c) {
         sluice_class_stats st;
         if (sluice_class_stats_get(c, ck->cls, &st, NULL) == 0) t.acknowledged = st.acked;
+        const char *cls = ck->cls;
+        sluice_error err;
+        sluice_check *k = sluice_namespace_check(c, &cls, 1, SLUICE_CHECK_MAX_JOBS, &err);
+        if (!k) fprintf(stderr, "# checker: sluice_namespace_check failed: %s\n", err.text);
+        for (size_t i = 0; k && i < sluice_check_count(k); i++) {
+            const sluice_problem *p = sluice_check_problem(k, i);
+            fprintf(stderr, "# checker: %s %s %s (%s)\n", p->cls[0] ? p->cls : "global", p->subject, p->detail, p->code);
+        }
+        if (k) t.inconsistent = (long long)sluice_check_count(k);
+        sluice_check_free(k);
     }
     fprintf(stderr,
             "# ---- checker: %s (class %s) ----\n"
@@ -376,9 +385,10 @@ chaos_table chaos_check_table(chaos_check *ck, sluice_client *c, const char *tit
             "#   duplicated         %8lld   (%lld extra runs)\n"
             "#   unexpected         %8lld\n"
             "#   recovered          %8lld   (indeterminate enqueues that ran)\n"
-            "#   dead               %8lld\n",
+            "#   dead               %8lld\n"
+            "#   inconsistent       %8lld   (problems sluicectl check finds; -1: not checked)\n",
             title, ck->cls, t.attempted, t.enqueued, t.acknowledged, t.completed, t.lost, t.duplicated,
-            t.extra_runs, t.unexpected, t.recovered, t.dead);
+            t.extra_runs, t.unexpected, t.recovered, t.dead, t.inconsistent);
     fflush(stderr);
     return t;
 }
@@ -483,7 +493,7 @@ int chaos_drained(sluice_client *c, const char *cls, long ms) {
         sluice_class_stats st;
         if (sluice_class_stats_get(c, cls, &st, NULL) == 0 && st.ready + st.delayed + st.leased == 0) return 0;
         if (harness_now_ms() >= end) return -1;
-        harness_sleep_ms(50);
+        harness_sleep_ms(50);   /* polls */
     }
 }
 
@@ -688,7 +698,7 @@ static int write_all(int fd, const char *b, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, b, n);
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && errno == EAGAIN) { harness_sleep_ms(1); continue; }
+        if (w < 0 && errno == EAGAIN) { harness_sleep_ms(1); continue; }   /* polls the socket */
         if (w <= 0) return -1;
         b += w;
         n -= (size_t)w;
@@ -779,7 +789,7 @@ static void proxy_request(chaos_proxy *p, int req) {
         int done = p->served >= want;
         pthread_mutex_unlock(&p->mu);
         if (done) return;
-        harness_sleep_ms(1);
+        harness_sleep_ms(1);   /* polls the proxy thread */
     }
 }
 

@@ -16,9 +16,8 @@
 /* Finds the programs beside the test binary ("argv0": BUILD/tests/x gives
  * BUILD/bin/sluice-worker; $SLUICE_WORKER overrides) and the fixtures
  * (tests/fixtures/chaos, run from the top of the tree). Ignores SIGPIPE and
- * drops SLUICE_REDIS_URL from the environment. SLUICE_CHAOS_ONLY=PATTERN
- * runs only the scenarios whose names match (cmocka's test filter, * and ?
- * wildcards), e.g. SLUICE_CHAOS_ONLY='*poison*'. Returns 0 or -1. */
+ * drops SLUICE_REDIS_URL from the environment (SLUICE_TEST_ONLY picks
+ * scenarios, as for every test: see tests/harness.h). Returns 0 or -1. */
 int chaos_init(const char *argv0);
 
 /* 1 when SLUICE_CHAOS=long (make chaos): the long parameters. */
@@ -98,6 +97,7 @@ typedef struct chaos_table {
     long long unexpected;     /* completed, never attempted */
     long long recovered;      /* completed, enqueue was indeterminate */
     long long dead;           /* enqueued ids in the dead set */
+    long long inconsistent;   /* problems the invariant checker finds in the class (-1: not checked) */
 } chaos_table;
 
 void chaos_check_init(chaos_check *ck, const char *cls);
@@ -110,7 +110,7 @@ void chaos_check_load(chaos_check *ck, const char *path);
 /* Reads the class's dead set. Returns 0 or -1. */
 int chaos_check_dead(chaos_check *ck, sluice_client *c);
 /* Computes, and prints the table under "title". "c" (may be NULL) reads
- * the acked counter. */
+ * the acked counter and runs the invariant checker on the class. */
 chaos_table chaos_check_table(chaos_check *ck, sluice_client *c, const char *title);
 /* Duplicated ids of which no run before the last was by one of the "n"
  * pids in "crashed" (workers killed, frozen or crashed): duplicates not

@@ -1,0 +1,455 @@
+/* The governor: its lease, mode, state and history in Redis, and the loop
+ * that runs the control law once a tick (sluice/govern.h). */
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "../queue.h"
+
+#define STATE_TEXT 1024
+
+/* ----------------------------- governor ------------------------------ */
+
+#define MODE_NAME(constant, name) [constant] = name,
+static const char *const mode_names[] = {SLUICE_GOVERNOR_MODE_LIST(MODE_NAME)};
+
+const char *sluice_governor_mode_name(sluice_governor_mode mode) {
+    return word_of(mode_names, NWORDS(mode_names), (int)mode);
+}
+
+int sluice_governor_mode_parse(const char *s, sluice_governor_mode *out, sluice_error *err) {
+    sluice_error_reset(err);
+    int i = word_index(mode_names, NWORDS(mode_names), s, "governor mode", err);
+    if (i < 0) return -1;
+    *out = (sluice_governor_mode)i;
+    return 0;
+}
+
+static void governor_cmd(cmd *m, sluice_client *c, const char *fn) {
+    cmd_init(m);
+    cmd_fcall_global(m, fn, c->ns, GOVERNOR_NKEYS, GOVERNOR_KEYS);
+}
+
+int sluice_governor_status_get(sluice_client *c, sluice_governor_status *out, sluice_error *err) {
+    sluice_error_reset(err);
+    memset(out, 0, sizeof(*out));
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_status");
+    redisReply *r = client_run(c, &m, "governor status", err);
+    if (!r) return -1;
+    int bad = r->type != REDIS_REPLY_ARRAY || r->elements != 7;
+    if (!bad) {
+        redisReply **e = r->element;
+        bad = reply_strcpy(e[0], out->leader, sizeof(out->leader)) | reply_int(e[1], &out->epoch) |
+              reply_int(e[2], &out->lease_until) | !e[3]->str || sluice_governor_mode_parse(e[3]->str, &out->mode, NULL) < 0 ||
+              reply_int(e[4], &out->last_tick) < 0 || reply_int(e[5], &out->ticks) < 0 || reply_int(e[6], &out->now) < 0;
+    }
+    freeReplyObject(r);
+    if (bad) {
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "governor status: unexpected reply");
+        return -1;
+    }
+    return 0;
+}
+
+int sluice_governor_mode_set(sluice_client *c, sluice_governor_mode mode, sluice_error *err) {
+    sluice_error_reset(err);
+    if (!sluice_governor_mode_name(mode)) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor mode: unknown mode");
+        return -1;
+    }
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_mode");
+    cmd_str(&m, client_actor(c));
+    cmd_str(&m, sluice_governor_mode_name(mode));
+    return client_run_ok(c, &m, "governor mode", err);
+}
+
+int sluice_governor_lease(sluice_client *c, const char *owner, int64_t ttl_ms, int *held, int64_t *epoch,
+                          sluice_governor_mode *mode, char **state, sluice_error *err) {
+    sluice_error_reset(err);
+    if (state) *state = NULL;
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_lease");
+    cmd_str(&m, owner);
+    cmd_int(&m, ttl_ms);
+    redisReply *r = client_run(c, &m, "governor lease", err);
+    if (!r) return -1;
+    int64_t h = 0;
+    int bad = r->type != REDIS_REPLY_ARRAY || r->elements != 5;
+    if (!bad) {
+        redisReply **e = r->element;
+        bad = reply_int(e[0], &h) | reply_int(e[1], epoch) | !e[3]->str ||
+              sluice_governor_mode_parse(e[3]->str, mode, NULL) < 0;
+        if (!bad && state && h && e[4]->len && !(*state = reply_strdup(e[4]))) bad = 1;
+    }
+    freeReplyObject(r);
+    if (bad) {
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "governor lease: unexpected reply");
+        return -1;
+    }
+    *held = h == 1;
+    return 0;
+}
+
+int sluice_governor_resign(sluice_client *c, const char *owner, sluice_error *err) {
+    sluice_error_reset(err);
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_resign");
+    cmd_str(&m, owner);
+    return client_run_ok(c, &m, "governor resign", err);
+}
+
+int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, const char *state,
+                           const char *decision, int64_t history_max, sluice_error *err) {
+    sluice_error_reset(err);
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_commit");
+    cmd_str(&m, owner);
+    cmd_int(&m, epoch);
+    cmd_str(&m, state);
+    cmd_str(&m, decision);
+    cmd_int(&m, history_max);
+    return client_run_ok(c, &m, "governor commit", err);
+}
+
+char **sluice_governor_history_list(sluice_client *c, size_t count, size_t *n, sluice_error *err) {
+    sluice_error_reset(err);
+    *n = 0;
+    if (count < 1 || count > 100000) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor history: count must be 1..100000");
+        return NULL;
+    }
+    cmd m;
+    cmd_init(&m);
+    cmd_xrevrange(&m, c->ns, GLOBAL_TAG, GOVERNOR_KEYS[GOVERNOR_KEY_history], (int64_t)count);
+    redisReply *r = client_run(c, &m, "governor history", err);
+    if (!r) return NULL;
+    char **out = r->type == REDIS_REPLY_ARRAY && r->elements ? calloc(r->elements, sizeof(*out)) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; out && i < r->elements; i++) {
+        redisReply *entry = r->element[i];
+        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || entry->element[1]->elements < 2) continue;
+        char *s = reply_strdup(entry->element[1]->element[1]);
+        if (s) out[k++] = s;
+    }
+    freeReplyObject(r);
+    *n = k;
+    return out;
+}
+
+void sluice_governor_history_free(char **decisions, size_t n) {
+    strings_free(decisions, n);
+}
+
+/* A class's count of throttled claims as last read, and when it last moved. */
+typedef struct held_memo {
+    char *name;        /* NEW; NULL if it could not be copied */
+    int64_t throttled;
+    int64_t moved_ms;  /* Redis clock */
+} held_memo;
+
+struct sluice_governor {
+    sluice_client *c;          /* BORROWED */
+    char owner[129];
+    sluice_governor_opts o;
+    int64_t epoch;             /* of the state held in st; 0: none */
+    sluice_law_state st;
+    char *decision;            /* NEW JSON of the last decision */
+    held_memo *memo;           /* one per class of the last tick */
+    size_t nmemo;
+};
+
+void sluice_governor_opts_init(sluice_governor_opts *o) {
+    memset(o, 0, sizeof(*o));
+    o->tick_ms = 1000;
+    o->lease_ms = 2000;
+    o->gate_ttl_ms = 5000;
+    o->history_max = 10000;
+    o->held_ms = 5000;
+    sluice_law_params_default(&o->law);
+}
+
+sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const sluice_governor_opts *opts,
+                                     sluice_error *err) {
+    sluice_error_reset(err);
+    size_t n = owner ? strlen(owner) : 0;
+    if (!c || n == 0 || n > 128) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: owner must be 1..128 bytes");
+        return NULL;
+    }
+    sluice_governor_opts o;
+    if (opts) o = *opts;
+    else sluice_governor_opts_init(&o);
+    sluice_error lerr;
+    if (sluice_law_params_check(&o.law, &lerr) < 0) {
+        sluice_error_set(err, lerr.code, "governor: %s", lerr.text);
+        return NULL;
+    }
+    if (o.tick_ms < 10 || o.lease_ms < 100 || o.lease_ms > 600000 || o.gate_ttl_ms < 1 ||
+        o.gate_ttl_ms > 86400000 || o.history_max < 1 || o.history_max > 1000000 || o.held_ms < 1 ||
+        o.held_ms > 3600000) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: tick, lease, gate ttl, history or held out of range");
+        return NULL;
+    }
+    sluice_governor *g = calloc(1, sizeof(*g));
+    if (!g) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        return NULL;
+    }
+    g->c = c;
+    memcpy(g->owner, owner, n + 1);
+    g->o = o;
+    sluice_law_state_init(&g->st);
+    return g;
+}
+
+static void memo_free(held_memo *memo, size_t n) {
+    for (size_t i = 0; i < n; i++) free(memo[i].name);
+    free(memo);
+}
+
+void sluice_governor_free(sluice_governor *g) {
+    if (!g) return;
+    if (g->epoch) sluice_governor_resign(g->c, g->owner, NULL);
+    free(g->decision);
+    memo_free(g->memo, g->nmemo);
+    free(g);
+}
+
+const char *sluice_governor_last_decision(const sluice_governor *g) {
+    return g->decision ? g->decision : "";
+}
+
+/* The classes as the law sees them: tier, floor, and the fraction the
+ * governor last wrote (read back from the gates, so a new leader continues). */
+static sluice_law_class *load_classes(sluice_governor *g, sluice_governor_mode mode, char ***names, size_t *n,
+                                      sluice_error *err) {
+    *names = sluice_class_list(g->c, n, err);
+    if (!*names) return NULL;
+    sluice_law_class *cls = calloc(*n, sizeof(*cls));
+    if (!cls) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        sluice_class_config cfg;
+        sluice_gate_info gate;
+        if (sluice_class_get(g->c, (*names)[i], &cfg, err) < 0 || sluice_gate_get(g->c, (*names)[i], &gate, err) < 0) {
+            free(cls);
+            return NULL;
+        }
+        cls[i].name = (*names)[i];
+        cls[i].tier = cfg.tier;
+        cls[i].floor = cfg.floor;
+        cls[i].fraction = 1;
+        if (mode == SLUICE_GOVERNOR_SHADOW && gate.shadow) cls[i].fraction = gate.shadow_fraction;
+        else if (gate.governed && !gate.shadow) cls[i].fraction = gate.governor_fraction;
+    }
+    return cls;
+}
+
+/* Whether a class's gate held its jobs back lately: its count of throttled
+ * claims moved within held_ms (or this governor has known the class for less
+ * than that). Records the count in *m. */
+static int held_lately(const sluice_governor *g, const char *name, int64_t throttled, int64_t now,
+                       held_memo *m) {
+    m->throttled = throttled;
+    m->moved_ms = now;
+    for (size_t i = 0; i < g->nmemo; i++) {
+        if (g->memo[i].name && strcmp(g->memo[i].name, name) == 0) {
+            if (g->memo[i].throttled == throttled) m->moved_ms = g->memo[i].moved_ms;
+            break;
+        }
+    }
+    return now - m->moved_ms <= g->o.held_ms;
+}
+
+/* What each class has waiting on its gate, all in one pipelined round trip:
+ * its ready jobs (ZCARD of the ready set) when the gate refused a claim
+ * lately (the class's count of throttled claims moved), else 0, for then its
+ * workers, not its admission, are what the jobs wait for, and raising it
+ * would admit nothing. This tells the law which tiers a raise would help. A
+ * count that cannot be read gives -1 (unknown), which the law counts as
+ * work waiting; a lost link leaves every count unknown and the tick goes on
+ * (the gate writes that follow report the link). */
+static void load_waiting(sluice_governor *g, char **names, sluice_law_class *cls, size_t n, int64_t now) {
+    for (size_t i = 0; i < n; i++) cls[i].waiting = -1;
+    cmd *cmds = calloc(2 * n + 1, sizeof(*cmds));
+    redisReply **replies = calloc(2 * n + 1, sizeof(*replies));
+    sluice_error *errs = calloc(2 * n + 1, sizeof(*errs));
+    held_memo *memo = calloc(n + 1, sizeof(*memo));
+    if (n > 0 && cmds && replies && errs && memo) {
+        for (size_t i = 0; i < n; i++) {
+            char key[KEY_MAX];
+            int len = key_name(key, sizeof(key), g->c->ns, names[i], CLASS_KEYS[CLASS_KEY_ready]);
+            cmd_str(&cmds[2 * i], "ZCARD");
+            if (len < 0 || (size_t)len >= sizeof(key)) cmds[2 * i].failed = 1;
+            else cmd_add(&cmds[2 * i], key, (size_t)len);
+            len = key_name(key, sizeof(key), g->c->ns, names[i], CLASS_KEYS[CLASS_KEY_stats]);
+            cmd_str(&cmds[2 * i + 1], "HGET");
+            if (len < 0 || (size_t)len >= sizeof(key)) cmds[2 * i + 1].failed = 1;
+            else cmd_add(&cmds[2 * i + 1], key, (size_t)len);
+            cmd_str(&cmds[2 * i + 1], "throttled");
+        }
+        sluice_error link;
+        sluice_error_reset(&link);
+        client_pipeline(g->c, cmds, 2 * n, replies, errs, &link);
+        for (size_t i = 0; i < n; i++) {
+            int64_t ready, throttled = 0;
+            const redisReply *t = replies[2 * i + 1];
+            int known = t && (t->type == REDIS_REPLY_NIL || reply_int(t, &throttled) == 0);
+            int held = 1;
+            if (known) {
+                memo[i].name = strdup(names[i]);
+                held = held_lately(g, names[i], throttled, now, &memo[i]);
+            }
+            if (reply_int(replies[2 * i], &ready) == 0 && ready >= 0) cls[i].waiting = held ? ready : 0;
+        }
+        memo_free(g->memo, g->nmemo);
+        g->memo = memo;
+        g->nmemo = n;
+        memo = NULL;
+    }
+    memo_free(memo, 0);
+    for (size_t i = 0; replies && i < 2 * n; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
+    for (size_t i = 0; cmds && i < 2 * n; i++) cmd_clear(&cmds[i]);
+    free(cmds);
+    free(replies);
+    free(errs);
+}
+
+static json_t *num_or_null(double v) {
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+/* One signal as the decision records it: its value, pressure and age, and
+ * where the law raises and cuts, in the signal's own units. NEW. */
+static json_t *signal_json(const sluice_law_params *law, const sluice_law_signal *s) {
+    int stale = !s->has_value || s->age_ms > s->stale_after_ms;
+    sluice_law_thresholds th;
+    char rule[SLUICE_LAW_THRESHOLDS_TEXT] = "";
+    int has_th = sluice_law_signal_thresholds(law, s, &th, rule, sizeof(rule), NULL) == 0;
+    return json_pack("{s:s, s:o, s:f, s:f, s:o, s:I, s:b, s:I, s:o, s:o, s:s}", "name", s->name, "value",
+                     s->has_value ? json_real(s->value) : json_null(), "target", s->target, "critical",
+                     s->critical, "pressure",
+                     s->has_value ? num_or_null(sluice_law_pressure(s, s->value)) : json_null(), "age_ms",
+                     (json_int_t)s->age_ms, "stale", stale, "period_ms", (json_int_t)s->period_ms, "raise_at",
+                     has_th ? num_or_null(th.raise_at) : json_null(), "cut_at",
+                     has_th ? num_or_null(th.cut_at) : json_null(), "rule", rule);
+}
+
+static char *decision_json(const sluice_governor *g, const sluice_governor_report *r, const sluice_law_decision *d,
+                           const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, size_t ncls) {
+    json_t *signals = json_array(), *classes = json_array();
+    for (size_t i = 0; i < nsig; i++) json_array_append_new(signals, signal_json(&g->o.law, &sig[i]));
+    for (size_t i = 0; i < ncls; i++)
+        json_array_append_new(classes, json_pack("{s:s, s:s, s:f, s:f, s:o, s:s}", "name", cls[i].name, "tier",
+                                                 sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction,
+                                                 "floor", cls[i].floor, "waiting",
+                                                 cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting)
+                                                                     : json_null(),
+                                                 "reason", cls[i].reason));
+    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:f, s:o, s:o}", "t",
+                          (json_int_t)r->now, "epoch", (json_int_t)r->epoch, "mode",
+                          sluice_governor_mode_name(r->mode), "action", sluice_law_action_name(d->action),
+                          "pressure", num_or_null(d->pressure), "acted", num_or_null(d->acted), "driver",
+                          d->driver ? json_string(d->driver) : json_null(), "driver_value",
+                          num_or_null(d->driver_value), "driver_stale", d->driver_stale, "summary", d->summary,
+                          "band", g->o.law.band, "signals", signals, "classes", classes);
+    char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(o);
+    return text;
+}
+
+int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, sluice_error *err) {
+    sluice_error_reset(err);
+    sluice_governor_report r;
+    memset(&r, 0, sizeof(r));
+    char *state = NULL;
+    int held = 0;
+    if (sluice_governor_lease(g->c, g->owner, g->o.lease_ms, &held, &r.epoch, &r.mode, &state, err) < 0)
+        return -1;
+    if (!held) {
+        free(state);
+        g->epoch = 0;
+        if (report) *report = r;
+        return 0;
+    }
+    r.leader = 1;
+    if (g->epoch != r.epoch) {
+        /* A new term: continue from what the last leader committed. */
+        sluice_law_state_init(&g->st);
+        if (state && sluice_law_state_decode(state, &g->st, NULL) < 0) sluice_law_state_init(&g->st);
+        g->epoch = r.epoch;
+    }
+    free(state);
+
+    int rc = -1;
+    size_t nsig = 0, ncls = 0;
+    char **names = NULL;
+    sluice_law_class *cls = NULL;
+    sluice_law_signal *sig = NULL;
+    sluice_signal_info *info = sluice_signal_list(g->c, &nsig, &r.now, err);
+    if (!info && err && err->code) goto out;
+    if (nsig && !(sig = calloc(nsig, sizeof(*sig)))) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < nsig; i++) sluice_signal_law(&info[i], &sig[i]);
+    cls = load_classes(g, r.mode, &names, &ncls, err);
+    if (!cls && err && err->code) goto out;
+    r.classes = ncls;
+    if (r.mode != SLUICE_GOVERNOR_OFF) load_waiting(g, names, cls, ncls, r.now);
+
+    sluice_law_decision d;
+    memset(&d, 0, sizeof(d));
+    if (r.mode == SLUICE_GOVERNOR_OFF) {
+        for (size_t i = 0; i < ncls; i++) {
+            if (sluice_gate_ungovern(g->c, names[i], err) < 0) goto out;
+            cls[i].fraction = 1;
+            snprintf(cls[i].reason, sizeof(cls[i].reason), "governor off");
+        }
+        d.driver_value = NAN;
+        snprintf(d.summary, sizeof(d.summary), "governor off: classes run at their configured limits");
+    } else {
+        sluice_error lerr;
+        if (sluice_law_tick(&g->o.law, &g->st, r.now, sig, nsig, cls, ncls, &d, &lerr) < 0) {
+            sluice_error_set(err, lerr.code, "governor: control law refused its input: %s", lerr.text);
+            goto out;
+        }
+        for (size_t i = 0; i < ncls; i++) {
+            if (sluice_gate_govern(g->c, names[i], r.epoch, cls[i].fraction, g->o.gate_ttl_ms, cls[i].reason,
+                                   r.mode == SLUICE_GOVERNOR_SHADOW, err) < 0)
+                goto out;
+        }
+    }
+    r.action = d.action;
+    r.pressure = d.pressure;
+    snprintf(r.driver, sizeof(r.driver), "%s", d.driver ? d.driver : "");
+    snprintf(r.summary, sizeof(r.summary), "%s", d.summary);
+
+    char st[STATE_TEXT];
+    char *text = decision_json(g, &r, &d, sig, nsig, cls, ncls);
+    if (!text || sluice_law_state_encode(&g->st, st, sizeof(st), err) < 0) {
+        free(text);
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
+        goto out;
+    }
+    free(g->decision);
+    g->decision = text;
+    if (sluice_governor_commit(g->c, g->owner, r.epoch, st, text, g->o.history_max, err) < 0) goto out;
+    rc = 0;
+out:
+    if (rc < 0 && err && err->code == SLUICE_ERR_STALE) g->epoch = 0;
+    free(sig);
+    sluice_signal_list_free(info, nsig);
+    free(cls);
+    sluice_class_list_free(names, ncls);
+    if (report) *report = r;
+    return rc;
+}
