@@ -28,7 +28,7 @@ usage: scripts/proof.sh [--quick] [--json] [--calm S] [--rise S] [--peak S]
                         [--after S] [--calm-rate TPS] [--peak-rate TPS] [--scale N]
 The incident on a real PostgreSQL: pgbench as interactive traffic (calm, rise,
 peak, calm) and a backlog of heavy jobs run three ways (none, unthrottled,
-sluice). About 14 minutes with the defaults.
+sluice). About 15 minutes with the defaults.
   --quick          short phases (15, 8, 20 and 30 s): about 4 minutes
   --calm S         the first calm phase, seconds (default 60)
   --rise S         the rise to the peak, in four equal steps, seconds (default 20)

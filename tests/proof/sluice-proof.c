@@ -20,10 +20,11 @@
  * the schedule, how busy the machine was, the counters from `stats`),
  * pgbench's per-transaction logs int-base.* and int-surge* ("client txn
  * latency_us script epoch_s us lag_us"), done.csv (one row per job the
- * database recorded: class, epoch s, runs) and watch.csv. A transaction belongs to the phase its scheduled start falls in
- * (completion - latency; with --rate pgbench measures latency from the
- * schedule, so a slow database also delays the transactions behind it), a
- * job to the phase its transaction committed in. */
+ * database recorded: class, epoch s, runs) and watch.csv. A transaction
+ * belongs to the phase its scheduled start falls in (completion - latency;
+ * with --rate pgbench measures latency from the schedule, so a slow database
+ * also delays the transactions behind it), a job to the phase its
+ * transaction committed in. */
 #define _DEFAULT_SOURCE
 #include <dirent.h>
 #include <errno.h>
