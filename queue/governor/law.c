@@ -11,128 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What this tick's signals add up to. */
-struct reading {
-    size_t counted;                   /* signals that count toward pressure */
-    double pressure;                  /* raw: worst of them; 0 if none */
-    const sluice_law_signal *driver;  /* the worst one, NULL if none */
-    int driver_stale;
-    const sluice_law_signal *held;    /* first stale signal with policy hold, or NULL */
-    /* fresh signals only: what the smoothing sees */
-    size_t fresh;                     /* fresh signals that count */
-    double fresh_pressure;            /* worst of them */
-    const sluice_law_signal *fresh_driver;
-    /* stale assume-pressure signals: counted at params.stale_pressure */
-    const sluice_law_signal *stale_driver; /* the first of them, NULL if none */
-    /* what the law acts on: the smoothed fresh pressure or stale_pressure */
-    double acted;
-    const sluice_law_signal *acted_driver;
-    int acted_stale;
-};
-
-static int is_stale(const sluice_law_signal *s)
-{
-    int64_t age = s->age_ms < 0 ? 0 : s->age_ms;
-    return !s->has_value || age > s->stale_after_ms;
-}
-
-/* ms, when the value of s was observed (now - age; a negative age is 0). */
-static int64_t observed_at(const sluice_law_signal *s, int64_t now)
-{
-    int64_t age = s->age_ms < 0 ? 0 : s->age_ms;
-    if (now < 0 && age > INT64_MAX + now) return INT64_MIN;
-    return now - age;
-}
-
-static void read_signals(const sluice_law_params *p, const sluice_law_signal *sig, size_t n,
-                         struct reading *r)
-{
-    memset(r, 0, sizeof *r);
-    r->pressure = 0;
-    for (size_t i = 0; i < n; i++) {
-        const sluice_law_signal *s = &sig[i];
-        int stale = is_stale(s);
-        double ps;
-        if (stale && s->on_stale == SLUICE_STALE_HOLD) {
-            if (!r->held) r->held = s;
-            continue;
-        }
-        if (stale && s->on_stale == SLUICE_STALE_IGNORE) continue;
-        ps = stale ? p->stale_pressure : sluice_law_pressure(s, s->value);
-        if (r->counted == 0 || ps > r->pressure) {
-            r->pressure = ps;
-            r->driver = s;
-            r->driver_stale = stale;
-        }
-        r->counted++;
-        if (stale) {
-            if (!r->stale_driver) r->stale_driver = s;
-        } else {
-            if (r->fresh == 0 || ps > r->fresh_pressure) {
-                r->fresh_pressure = ps;
-                r->fresh_driver = s;
-            }
-            r->fresh++;
-        }
-    }
-}
-
-/* now - then in ms, saturating, and 0 if then is later than now. */
-static int64_t elapsed(int64_t now, int64_t then)
-{
-    if (now <= then) return 0;
-    if (then < 0 && now > INT64_MAX + then) return INT64_MAX;
-    return now - then;
-}
-
-/* Moves the smoothed pressure toward the fresh pressure that stands: an
- * exponential mean over time with time constant smoothing_ms, stepped by the
- * time since the last tick, so a value pushed once and one re-pushed every
- * second weigh the same. A pressure above the smoothed one by more than
- * params.jump is a real step, taken at once. With no fresh signal the
- * smoothing restarts from the next value. */
-static void smooth(const sluice_law_params *p, sluice_law_state *st, int64_t now,
-                   const struct reading *r)
-{
-    if (r->fresh == 0) {
-        st->has_reading = 0;
-        st->smoothed = 0;
-        return;
-    }
-    if (!st->has_reading || p->smoothing_ms == 0 || r->fresh_pressure - st->smoothed > p->jump) {
-        st->has_reading = 1;
-        st->smoothed = r->fresh_pressure;
-        return;
-    }
-    /* In the driver's own units: its pressure bends at target (a share of
-     * the target below it, of the target-to-critical span above), and a
-     * mean of bent pressures would read noise around target as over it. */
-    const sluice_law_signal *d = r->fresh_driver;
-    double dt = (double)elapsed(now, st->last_tick_ms);
-    double v = sluice_law_value_at(d, st->smoothed);
-    v += -expm1(-dt / (double)p->smoothing_ms) * (d->value - v);
-    st->smoothed = sluice_law_pressure(d, v);
-}
-
-/* What the law acts on: the smoothed fresh pressure, or stale_pressure when a
- * stale assume-pressure signal counts and is worse. */
-static void acted_on(const sluice_law_params *p, const sluice_law_state *st, struct reading *r)
-{
-    r->acted = 0;
-    r->acted_driver = NULL;
-    r->acted_stale = 0;
-    if (r->counted == 0) return;
-    if (r->fresh > 0) {
-        r->acted = st->smoothed;
-        r->acted_driver = r->fresh_driver;
-    }
-    if (r->stale_driver && (r->fresh == 0 || p->stale_pressure > r->acted)) {
-        r->acted = p->stale_pressure;
-        r->acted_driver = r->stale_driver;
-        r->acted_stale = 1;
-    }
-}
-
 /* ================================================================ words */
 
 /* Which way is worse, in words. */
@@ -303,8 +181,8 @@ static int settled(const sluice_law_state *st, const struct reading *r, int64_t 
 {
     const sluice_law_signal *d = r->acted_driver;
     if (!st->has_change || !d || r->acted_stale || d->period_ms == 0) return 1;
-    return observed_at(d, now) > st->last_change_ms ||
-           elapsed(now, st->last_change_ms) >= d->period_ms;
+    return law_observed_at(d, now) > st->last_change_ms ||
+           law_elapsed(now, st->last_change_ms) >= d->period_ms;
 }
 
 /* Whether the planned cut or raise moves some class of its tier by at least
@@ -323,21 +201,27 @@ static int moves_enough(const sluice_law_params *p, const struct plan *pl,
     return 0;
 }
 
-/* Chooses the action from the pressure, the state and the tiers' room, and
- * moves the calm streak forward. */
-static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now,
-                   const struct reading *r, const struct survey *sv,
-                   const sluice_law_class *cls, size_t ncls, struct plan *pl)
-{
-    double P = r->pressure, A = r->acted;
-    char who[160];
-    int64_t since = st->has_change ? elapsed(now, st->last_change_ms) : INT64_MAX;
-    int in_dwell = since < p->dwell_ms;
-    int calm_zone = A < 1.0 - p->band;
-    int ready = settled(st, r, now);
-    const char *last = sluice_law_action_name(st->last_action);
-    const sluice_law_signal *d;
+/* What every branch of decide reads: the law's inputs, the dwell, whether
+ * the last change has settled, and the acted-on driver in words. */
+struct basis {
+    const sluice_law_params *p;
+    const sluice_law_state *st;
+    int64_t now;
+    const struct reading *r;
+    const struct survey *sv;
+    const sluice_law_class *cls;
+    size_t ncls;
+    int64_t since;                /* ms since the last change; INT64_MAX if none */
+    int in_dwell;                 /* 1 while since < params.dwell_ms */
+    int ready;                    /* settled() */
+    const char *last;             /* the last action's name */
+    const sluice_law_signal *d;   /* the plan's driver, NULL if stale or none */
+    char who[160];                /* the plan's driver in words */
+};
 
+/* A hold plan driven by the acted-on signal, or else the raw driver. */
+static void plan_start(struct plan *pl, const struct reading *r)
+{
     memset(pl, 0, sizeof *pl);
     pl->action = SLUICE_LAW_HOLD;
     pl->tier = -1;
@@ -345,12 +229,15 @@ static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now
     pl->growth = 1.0;
     pl->driver = r->acted_driver ? r->acted_driver : r->driver;
     pl->driver_stale = r->acted_driver ? r->acted_stale : r->driver_stale;
-    d = pl->driver_stale ? NULL : pl->driver;
-    signal_words(pl->driver, pl->driver_stale, A, who, sizeof who);
+}
 
-    /* The calm streak is what a raise waits for; a held stale signal breaks
-     * it, since nobody can vouch that its part of the database is calm. */
-    if (calm_zone && !r->held) {
+/* The calm streak is what a raise waits for; a held stale signal breaks
+ * it, since nobody can vouch that its part of the database is calm.
+ * "calm" is 1 when the acted-on pressure is under the band and nothing is
+ * held. */
+static void calm_streak(sluice_law_state *st, int64_t now, int calm)
+{
+    if (calm) {
         if (!st->calm) {
             st->calm = 1;
             st->calm_since_ms = now;
@@ -359,108 +246,172 @@ static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now
         st->calm = 0;
         st->calm_since_ms = 0;
     }
+}
 
-    if (r->counted > 0 && P >= 2.0) {
-        /* Raw, not smoothed: one value at critical is enough. */
-        pl->action = SLUICE_LAW_CRITICAL;
-        pl->driver = r->driver;
-        pl->driver_stale = r->driver_stale;
-        for (int t = SLUICE_TIER_HIGH; t <= SLUICE_TIER_LOW; t++)
-            if (sv->above_floor[t]) pl->moves = 1;
-        if (r->driver_stale) {
-            signal_words(r->driver, 1, P, who, sizeof who);
-            law_say(pl->summary, sizeof pl->summary, "critical: %s; every class at its floor", who);
-        } else {
-            law_say(pl->summary, sizeof pl->summary,
-                "critical: %.64s at %.4g, at or past its critical %.4g; every class at its floor",
-                r->driver->name, r->driver->value, r->driver->critical);
-        }
-    } else if (A > 1.0 && P <= 1.0) {
-        /* The smoothed pressure still remembers a peak that the values no
-         * longer show: a cut answers the database as it is now. */
-        law_say(pl->summary, sizeof pl->summary, "hold: %s; the value is back %s its target %.4g",
-            who, d ? under_word(d) : "under", d ? d->target : 0.0);
-    } else if (A > 1.0) {
-        int t = tier_to_cut(sv);
-        int worse = st->last_action == SLUICE_LAW_CUT && A > st->last_pressure + p->escalate;
-        int escalating = worse && (in_dwell || !ready);
-        char over[96] = "";
-        if (d) law_say(over, sizeof over, ", %s its target %.4g", over_word(d), d->target);
-        if (t < 0) {
-            law_say(pl->summary, sizeof pl->summary, "hold: %s%s, but every class is at its floor", who,
-                over);
-        } else if (in_dwell && !worse) {
-            law_say(pl->summary, sizeof pl->summary, "hold: %s%s; dwell %lld of %lld ms since the last %s",
-                who, over, (long long)since, (long long)p->dwell_ms, last);
-        } else if (!ready && !worse) {
-            law_say(pl->summary, sizeof pl->summary,
-                "hold: %s%s; waiting for a value newer than the last %s", who, over, last);
-        } else {
-            pl->action = SLUICE_LAW_CUT;
-            pl->tier = t;
-            pl->factor = cut_factor(p, escalating ? A - st->last_pressure : A - 1.0);
-            pl->moves = moves_enough(p, pl, cls, ncls);
-            if (pl->moves) {
-                law_say(pl->summary, sizeof pl->summary, "cut %s tier by %.0f%%: %s%s%s", sluice_tier_name((sluice_tier)t),
-                    100.0 * (1.0 - pl->factor), who, over, escalating ? ", and rising" : "");
-            } else {
-                pl->action = SLUICE_LAW_HOLD;
-                law_say(pl->summary, sizeof pl->summary,
-                    "hold: %s%s; a cut would move no class by %.2f or more", who, over, p->snap);
-            }
-        }
-    } else if (calm_zone) {
-        int skipped = 0;
-        int t = tier_to_raise(sv, &skipped);
-        int64_t calm_for = st->calm ? elapsed(now, st->calm_since_ms) : 0;
-        char below[96] = "";
-        if (d)
-            law_say(below, sizeof below, ", %s %.4g", d->lower_is_worse ? "above" : "below",
-                sluice_law_value_at(d, 1.0 - p->band));
-        if (r->held) {
-            pl->driver = r->held;
-            pl->driver_stale = 1;
-            law_say(pl->summary, sizeof pl->summary,
-                "hold: %.64s is %s and its policy is hold, so nothing is raised", r->held->name,
-                r->held->has_value ? "stale" : "never reported");
-        } else if (t < 0) {
-            law_say(pl->summary, sizeof pl->summary, "hold: %s; every class at full admission", who);
-        } else if (calm_for < p->calm_ms) {
-            law_say(pl->summary, sizeof pl->summary, "hold: %s%s for %lld of %lld ms before a raise",
-                who, below, (long long)calm_for, (long long)p->calm_ms);
-        } else if (in_dwell) {
-            law_say(pl->summary, sizeof pl->summary, "hold: %s%s; dwell %lld of %lld ms since the last %s",
-                who, below, (long long)since, (long long)p->dwell_ms, last);
-        } else if (!ready) {
-            law_say(pl->summary, sizeof pl->summary,
-                "hold: %s%s; waiting for a value newer than the last %s", who, below, last);
-        } else if (P >= 1.0 - p->band) {
-            law_say(pl->summary, sizeof pl->summary,
-                "hold: %s%s, but its latest value is not (pressure %.2f)", who, below, P);
-        } else {
-            pl->action = SLUICE_LAW_RAISE;
-            pl->tier = t;
-            pl->step = raise_step(p, 1.0 - p->band - A);
-            pl->growth = raise_growth(p, A);
-            pl->moves = moves_enough(p, pl, cls, ncls);
-            if (pl->moves) {
-                law_say(pl->summary, sizeof pl->summary,
-                    "raise %s tier (x%.2f or +%.3f): %s%s for %lld ms%s", sluice_tier_name((sluice_tier)t), pl->growth,
-                    pl->step, who, below, (long long)calm_for,
-                    skipped ? "; higher tiers have nothing waiting" : "");
-            } else {
-                pl->action = SLUICE_LAW_HOLD;
-                law_say(pl->summary, sizeof pl->summary,
-                    "hold: %s%s; a raise would move no class by %.2f or more", who, below, p->snap);
-            }
-        }
+/* Raw pressure at critical: every class to its floor. */
+static void decide_critical(const struct basis *b, struct plan *pl)
+{
+    const struct reading *r = b->r;
+    char who[160];
+    /* Raw, not smoothed: one value at critical is enough. */
+    pl->action = SLUICE_LAW_CRITICAL;
+    pl->driver = r->driver;
+    pl->driver_stale = r->driver_stale;
+    for (int t = SLUICE_TIER_HIGH; t <= SLUICE_TIER_LOW; t++)
+        if (b->sv->above_floor[t]) pl->moves = 1;
+    if (r->driver_stale) {
+        signal_words(r->driver, 1, r->pressure, who, sizeof who);
+        law_say(pl->summary, sizeof pl->summary, "critical: %s; every class at its floor", who);
     } else {
-        char band[96] = "";
-        if (d)
-            law_say(band, sizeof band, ", between %.4g and its target %.4g",
-                sluice_law_value_at(d, 1.0 - p->band), d->target);
-        law_say(pl->summary, sizeof pl->summary, "hold: %s%s", who, band);
+        law_say(pl->summary, sizeof pl->summary,
+            "critical: %.64s at %.4g, at or past its critical %.4g; every class at its floor",
+            r->driver->name, r->driver->value, r->driver->critical);
     }
+}
+
+/* The smoothed pressure still remembers a peak that the values no longer
+ * show: a cut answers the database as it is now, so hold. */
+static void hold_back_under(const struct basis *b, struct plan *pl)
+{
+    const sluice_law_signal *d = b->d;
+    law_say(pl->summary, sizeof pl->summary, "hold: %s; the value is back %s its target %.4g",
+        b->who, d ? under_word(d) : "under", d ? d->target : 0.0);
+}
+
+/* Acted-on pressure over target: cut the lowest tier with room, unless the
+ * dwell or an unsettled change holds it (a worsening pressure escalates). */
+static void decide_cut(const struct basis *b, struct plan *pl)
+{
+    const sluice_law_params *p = b->p;
+    const sluice_law_state *st = b->st;
+    const sluice_law_signal *d = b->d;
+    double A = b->r->acted;
+    const char *who = b->who, *last = b->last;
+    int t = tier_to_cut(b->sv);
+    int worse = st->last_action == SLUICE_LAW_CUT && A > st->last_pressure + p->escalate;
+    int escalating = worse && (b->in_dwell || !b->ready);
+    char over[96] = "";
+    if (d) law_say(over, sizeof over, ", %s its target %.4g", over_word(d), d->target);
+    if (t < 0) {
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s, but every class is at its floor", who,
+            over);
+    } else if (b->in_dwell && !worse) {
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s; dwell %lld of %lld ms since the last %s",
+            who, over, (long long)b->since, (long long)p->dwell_ms, last);
+    } else if (!b->ready && !worse) {
+        law_say(pl->summary, sizeof pl->summary,
+            "hold: %s%s; waiting for a value newer than the last %s", who, over, last);
+    } else {
+        pl->action = SLUICE_LAW_CUT;
+        pl->tier = t;
+        pl->factor = cut_factor(p, escalating ? A - st->last_pressure : A - 1.0);
+        pl->moves = moves_enough(p, pl, b->cls, b->ncls);
+        if (pl->moves) {
+            law_say(pl->summary, sizeof pl->summary, "cut %s tier by %.0f%%: %s%s%s", sluice_tier_name((sluice_tier)t),
+                100.0 * (1.0 - pl->factor), who, over, escalating ? ", and rising" : "");
+        } else {
+            pl->action = SLUICE_LAW_HOLD;
+            law_say(pl->summary, sizeof pl->summary,
+                "hold: %s%s; a cut would move no class by %.2f or more", who, over, p->snap);
+        }
+    }
+}
+
+/* Acted-on pressure under the band: raise the highest tier with work held
+ * back, once calm long enough, out of the dwell, settled, and the latest
+ * value agrees. */
+static void decide_raise(const struct basis *b, struct plan *pl)
+{
+    const sluice_law_params *p = b->p;
+    const struct reading *r = b->r;
+    const sluice_law_signal *d = b->d;
+    double P = r->pressure, A = r->acted;
+    const char *who = b->who, *last = b->last;
+    int skipped = 0;
+    int t = tier_to_raise(b->sv, &skipped);
+    int64_t calm_for = b->st->calm ? law_elapsed(b->now, b->st->calm_since_ms) : 0;
+    char below[96] = "";
+    if (d)
+        law_say(below, sizeof below, ", %s %.4g", d->lower_is_worse ? "above" : "below",
+            sluice_law_value_at(d, 1.0 - p->band));
+    if (r->held) {
+        pl->driver = r->held;
+        pl->driver_stale = 1;
+        law_say(pl->summary, sizeof pl->summary,
+            "hold: %.64s is %s and its policy is hold, so nothing is raised", r->held->name,
+            r->held->has_value ? "stale" : "never reported");
+    } else if (t < 0) {
+        law_say(pl->summary, sizeof pl->summary, "hold: %s; every class at full admission", who);
+    } else if (calm_for < p->calm_ms) {
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s for %lld of %lld ms before a raise",
+            who, below, (long long)calm_for, (long long)p->calm_ms);
+    } else if (b->in_dwell) {
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s; dwell %lld of %lld ms since the last %s",
+            who, below, (long long)b->since, (long long)p->dwell_ms, last);
+    } else if (!b->ready) {
+        law_say(pl->summary, sizeof pl->summary,
+            "hold: %s%s; waiting for a value newer than the last %s", who, below, last);
+    } else if (P >= 1.0 - p->band) {
+        law_say(pl->summary, sizeof pl->summary,
+            "hold: %s%s, but its latest value is not (pressure %.2f)", who, below, P);
+    } else {
+        pl->action = SLUICE_LAW_RAISE;
+        pl->tier = t;
+        pl->step = raise_step(p, 1.0 - p->band - A);
+        pl->growth = raise_growth(p, A);
+        pl->moves = moves_enough(p, pl, b->cls, b->ncls);
+        if (pl->moves) {
+            law_say(pl->summary, sizeof pl->summary,
+                "raise %s tier (x%.2f or +%.3f): %s%s for %lld ms%s", sluice_tier_name((sluice_tier)t), pl->growth,
+                pl->step, who, below, (long long)calm_for,
+                skipped ? "; higher tiers have nothing waiting" : "");
+        } else {
+            pl->action = SLUICE_LAW_HOLD;
+            law_say(pl->summary, sizeof pl->summary,
+                "hold: %s%s; a raise would move no class by %.2f or more", who, below, p->snap);
+        }
+    }
+}
+
+/* Acted-on pressure inside the band: hold. */
+static void hold_in_band(const struct basis *b, struct plan *pl)
+{
+    const sluice_law_signal *d = b->d;
+    char band[96] = "";
+    if (d)
+        law_say(band, sizeof band, ", between %.4g and its target %.4g",
+            sluice_law_value_at(d, 1.0 - b->p->band), d->target);
+    law_say(pl->summary, sizeof pl->summary, "hold: %s%s", b->who, band);
+}
+
+/* Chooses the action from the pressure, the state and the tiers' room, and
+ * moves the calm streak forward. */
+static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now,
+                   const struct reading *r, const struct survey *sv,
+                   const sluice_law_class *cls, size_t ncls, struct plan *pl)
+{
+    double P = r->pressure, A = r->acted;
+    int64_t since = st->has_change ? law_elapsed(now, st->last_change_ms) : INT64_MAX;
+    int in_dwell = since < p->dwell_ms;
+    int calm_zone = A < 1.0 - p->band;
+    struct basis b = {p, st, now, r, sv, cls, ncls, since, in_dwell, settled(st, r, now),
+                      sluice_law_action_name(st->last_action), NULL, ""};
+
+    plan_start(pl, r);
+    b.d = pl->driver_stale ? NULL : pl->driver;
+    signal_words(pl->driver, pl->driver_stale, A, b.who, sizeof b.who);
+    calm_streak(st, now, calm_zone && !r->held);
+
+    if (r->counted > 0 && P >= 2.0)
+        decide_critical(&b, pl);
+    else if (A > 1.0 && P <= 1.0)
+        hold_back_under(&b, pl);
+    else if (A > 1.0)
+        decide_cut(&b, pl);
+    else if (calm_zone)
+        decide_raise(&b, pl);
+    else
+        hold_in_band(&b, pl);
 }
 
 /* Applies the plan to one class: its new fraction and the reason for it. */
@@ -535,9 +486,7 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
     if (st->has_change && now_ms < st->last_change_ms) st->last_change_ms = now_ms;
     if (st->calm && now_ms < st->calm_since_ms) st->calm_since_ms = now_ms;
 
-    read_signals(p, signals, nsig, &r);
-    smooth(p, st, now_ms, &r);
-    acted_on(p, st, &r);
+    law_read(p, st, now_ms, signals, nsig, &r);
     survey_classes(classes, ncls, &sv);
     decide(p, st, now_ms, &r, &sv, classes, ncls, &pl);
 
