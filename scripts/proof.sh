@@ -44,6 +44,7 @@ programs (/usr/lib/postgresql/N/bin), pgbench, psql, redis-server; gnuplot
 for the plot. As root, PostgreSQL runs as the user postgres. Writes
 build/proof (PROOF_OUT): proof.png, summary.txt, summary.json and each run's
 data. Exit: 0 acceptance met, 1 not met or a failure, 2 usage, 130 Ctrl-C.
+From make: make proof PROOF_ARGS='--quick --scale 10'.
 EOF
 }
 
