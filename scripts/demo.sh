@@ -27,23 +27,10 @@ out=${DEMO_OUT:-$BUILD/demo}
 external=""
 [ -n "${SLUICE_REDIS_URL:-}" ] && external=1
 
+. "$here/processes.sh"
 # Processes this script started, stopped in reverse order of need.
 run_pid=""
 worker_pids=""
-stop_pids() { # TERM, then up to 5 s, then KILL; always reaps
-    [ $# -gt 0 ] || return 0
-    kill -TERM "$@" 2>/dev/null || true
-    i=0
-    while [ $i -lt 50 ]; do
-        alive=""
-        for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
-        [ -z "$alive" ] && break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    kill -KILL "$@" 2>/dev/null || true
-    for p in "$@"; do wait "$p" 2>/dev/null || true; done
-}
 # PIDs of processes whose command line names our stand-in's socket: handlers
 # (the workers run each in a process group of its own) that outlived them.
 strays() {
@@ -56,18 +43,10 @@ cleanup() {
     status=$?
     trap '' INT TERM HUP
     # shellcheck disable=SC2086
-    stop_pids $run_pid $worker_pids
+    stop_pids 50 TERM $run_pid $worker_pids
     run_pid=""
     worker_pids=""
-    i=0
-    while [ $i -lt 30 ]; do
-        left=$(strays)
-        [ -z "$left" ] && break
-        # shellcheck disable=SC2086
-        kill -KILL $left 2>/dev/null || true
-        sleep 0.1
-        i=$((i + 1))
-    done
+    kill_strays
     if [ -n "$external" ] && [ -n "${wipe_ok:-}" ]; then
         "$bin/sluice-demo" wipe 2>/dev/null || true
     fi

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Runs each test — a cmocka binary, or a script ending "N passed, N failed" —
+# Runs each test — a cmocka binary, or a script ending "N passed, N failed"
+# (and ", N skipped" when it skipped any) —
 # shows its output, and ends with one summary line "N passed, N failed,
 # N skipped" and the names of the skipped tests. A skipped test (cmocka's
 # skip(), a tool that is missing) is never counted as passed.
@@ -17,10 +18,15 @@ run() {
     cat "$out"
     case $1 in
     *.sh)
-        # a script's own count: its last "N passed, N failed" line
+        # a script's own count: its last "N passed, N failed[, N skipped]" line
         line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
-        p=$(echo "$line" | sed -n 's/.*[^0-9]\{0,1\}\([0-9][0-9]*\) passed, .*/\1/p')
+        p=$(echo "$line" | sed -n 's/^\(.*[^0-9]\)\{0,1\}\([0-9][0-9]*\) passed, .*/\2/p')
         f=$(echo "$line" | sed -n 's/.* passed, \([0-9][0-9]*\) failed.*/\1/p')
+        s=$(echo "$line" | sed -n 's/.* failed, \([0-9][0-9]*\) skipped.*/\1/p')
+        if [ "${s:-0}" -gt 0 ]; then
+            skipped=$((skipped + s))
+            skipped_names="$skipped_names $1"
+        fi
         ;;
     *)
         # cmocka: "[  PASSED  ] N test(s)." and "[  FAILED  ] N test(s), listed below:"

@@ -166,14 +166,17 @@ static void at_exit(void) {
 
 #define NEED_PG() do { if (!pg.ready) { fprintf(stderr, "# skipped: %s\n", pg.why); skip(); } } while (0)
 
-/* postgres.sh MODE: its stdout, exit status in *rc. */
-static const char *sampler(const char *mode, int *rc) {
+/* postgres.sh MODE with "env" (NAME=VALUE strings, may be NULL): its
+ * stdout, exit status in *rc. */
+static const char *sampler_env(const char *mode, const char *const *env, int *rc) {
     static char out[200];
     char err[500];
     const char *argv[] = {"scripts/samplers/postgres.sh", mode, NULL};
-    *rc = proc_run(argv, NULL, NULL, out, sizeof(out), err, sizeof(err));
+    *rc = proc_run(argv, env, NULL, out, sizeof(out), err, sizeof(err));
     return out;
 }
+
+static const char *sampler(const char *mode, int *rc) { return sampler_env(mode, NULL, rc); }
 
 static double value_of(const char *out) {
     double v = -1;
@@ -203,6 +206,9 @@ static void each_mode_prints_exactly_one_number_and_an_unreachable_server_prints
     double ms = value_of(out);
     fprintf(stderr, "# SELECT 1 took %.3f ms\n", ms);
     assert_true(ms > 0 && ms < 5000);
+    out = sampler("load", &rc);
+    assert_int_equal(rc, 0);
+    assert_float_equal(value_of(out), 0, 0);
     out = sampler("bogus", &rc);
     assert_int_equal(rc, 2);
     assert_string_equal(out, "");
@@ -214,6 +220,57 @@ static void each_mode_prints_exactly_one_number_and_an_unreachable_server_prints
     setenv("PGPORT", pg.env_port, 1);
     assert_int_not_equal(rc, 0);
     assert_string_equal(out, "");
+}
+
+/* Starts psql as application "app" running "SELECT pg_sleep(30)". */
+static pid_t sleeping_session(const char *app) {
+    char psql[PATH_MAX + 16];
+    snprintf(psql, sizeof(psql), "%s/psql", pg.bin);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setenv("PGAPPNAME", app, 1);
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        execl(psql, psql, "-X", "-q", "-c", "SELECT pg_sleep(30)", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void load_averages_the_active_sessions_and_leaves_out_the_excluded_application(void **state) {
+    (void)state;
+    NEED_PG();
+    pid_t job = sleeping_session("sluice-job:imports"), app = sleeping_session("web");
+    const char *const exclude[] = {"SLUICE_PG_EXCLUDE=sluice-job%", NULL};
+    int rc;
+    double all = -1;
+    long long end = harness_now_ms() + 10000;
+    while (harness_now_ms() < end && all != 2) {
+        all = value_of(sampler("load", &rc));
+        assert_int_equal(rc, 0);
+        if (all != 2) harness_sleep_ms(50);
+    }
+    assert_float_equal(all, 2, 0);    /* both sessions, in every one of the 50 looks */
+    assert_float_equal(value_of(sampler_env("load", exclude, &rc)), 1, 0);
+    assert_float_equal(value_of(sampler_env("active", exclude, &rc)), 1.0 / 20.0, 1e-9);
+    assert_float_equal(value_of(sampler_env("connections", exclude, &rc)), 2.0 / 20.0, 1e-9);   /* web + the sampler */
+    /* end both sessions in the server (a sleeping backend would outlive its psql) */
+    char out[200], psql[PATH_MAX + 16];
+    snprintf(psql, sizeof(psql), "%s/psql", pg.bin);
+    const char *term[] = {psql, "-X", "-q", "-A", "-t", "-c",
+                          "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                          "WHERE application_name IN ('sluice-job:imports', 'web')", NULL};
+    assert_int_equal(proc_run(term, NULL, NULL, out, sizeof(out), NULL, 0), 0);
+    assert_int_not_equal(proc_wait(job, 10000), -1);
+    assert_int_not_equal(proc_wait(app, 10000), -1);
+    double v = 1;
+    end = harness_now_ms() + 10000;
+    while (harness_now_ms() < end && v != 0) {
+        v = value_of(sampler("load", &rc));
+        if (v != 0) harness_sleep_ms(50);
+    }
+    assert_float_equal(v, 0, 0);
 }
 
 static double pg_active_value(sluice_client *c, int *has) {
@@ -305,6 +362,7 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(each_mode_prints_exactly_one_number_and_an_unreachable_server_prints_nothing, proc_teardown),
+        cmocka_unit_test_teardown(load_averages_the_active_sessions_and_leaves_out_the_excluded_application, proc_teardown),
         cmocka_unit_test_teardown(the_sampler_reports_active_sessions_rising_under_pgbench_load, proc_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

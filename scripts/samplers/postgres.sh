@@ -15,6 +15,17 @@
 #                                       (0 without standbys)
 #   postgres.sh latency  [PSQL_ARG...]  ms the server took for SELECT 1, as
 #                                       psql's \timing measures it
+#   postgres.sh load     [PSQL_ARG...]  average active sessions: client
+#                                       sessions running a query, counted by
+#                                       the server 50 times 10 ms apart and
+#                                       averaged (the "DB load" of AWS
+#                                       Performance Insights; compare it with
+#                                       the server's CPUs)
+#
+# SLUICE_PG_EXCLUDE, a LIKE pattern on application_name, leaves sessions out
+# of active, connections and load: e.g. "sluice-job%" when the job handlers
+# set PGAPPNAME=sluice-job, so the background's own sessions do not count
+# as pressure, only what they do to everyone else's.
 #
 # Where to connect: libpq's environment (PGHOST, PGPORT, PGUSER, PGDATABASE,
 # PGPASSFILE, PGSSLMODE, ...) or psql arguments after the mode, e.g.
@@ -27,42 +38,70 @@ mode=${1:-}
 PSQL=${PSQL:-psql}
 export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-5}"
 export PGAPPNAME="${PGAPPNAME:-sluice-sampler}"
+exclude=${SLUICE_PG_EXCLUDE:-}
+# Client sessions not left out by SLUICE_PG_EXCLUDE. psql quotes it as a
+# literal (:'ex') into a setting every mode's SQL reads.
+exclude_sql="SET sluice_sampler.exclude = :'ex';"
+counted="backend_type = 'client backend'
+         AND (current_setting('sluice_sampler.exclude') = ''
+              OR application_name NOT LIKE current_setting('sluice_sampler.exclude'))"
 
 case $mode in
 active)
     sql="SELECT (SELECT count(*) FROM pg_stat_activity
-                  WHERE state = 'active' AND backend_type = 'client backend'
-                    AND pid <> pg_backend_pid())::float8
-              / current_setting('max_connections')::float8" ;;
+                  WHERE state = 'active' AND pid <> pg_backend_pid() AND $counted)::float8
+              / current_setting('max_connections')::float8;" ;;
 connections)
-    sql="SELECT (SELECT count(*) FROM pg_stat_activity
-                  WHERE backend_type = 'client backend')::float8
-              / current_setting('max_connections')::float8" ;;
+    sql="SELECT (SELECT count(*) FROM pg_stat_activity WHERE $counted)::float8
+              / current_setting('max_connections')::float8;" ;;
 lag)
     sql="SELECT CASE WHEN pg_is_in_recovery() THEN
                   CASE WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
                        THEN 0
                        ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END
                 ELSE coalesce((SELECT extract(epoch FROM max(replay_lag)) FROM pg_stat_replication), 0)
-           END::float8" ;;
+           END::float8;" ;;
 latency)
-    sql="" ;;
+    sql='\timing on
+SELECT 1;' ;;
+load)
+    # One round trip: the server counts, sleeps and counts again, with a
+    # fresh view of pg_stat_activity each time (it is cached for a
+    # transaction otherwise), and raises the mean as a notice.
+    sql="DO \$\$
+DECLARE n bigint := 0;
+BEGIN
+    FOR i IN 1..50 LOOP
+        PERFORM pg_stat_clear_snapshot();
+        n := n + (SELECT count(*) FROM pg_stat_activity
+                  WHERE state = 'active' AND pid <> pg_backend_pid() AND $counted);
+        PERFORM pg_sleep(0.01);
+    END LOOP;
+    RAISE NOTICE 'load %', round(n / 50.0, 3);
+END \$\$;" ;;
 -h|--help|"")
     sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'
     [ "$mode" = "" ] && exit 2
     exit 0 ;;
 *)
-    echo "postgres.sh: unknown mode $mode (active, connections, lag, latency)" >&2
+    echo "postgres.sh: unknown mode $mode (active, connections, lag, latency, load)" >&2
     exit 2 ;;
 esac
 
-if [ "$mode" = latency ]; then
-    out=$(printf '\\timing on\nSELECT 1;\n' | "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 "$@" 2>/dev/null) || exit 1
-    # psql prints "1" then "Time: 0.214 ms" (or "Time: 1234.5 ms (00:01.235)")
-    out=$(printf '%s\n' "$out" | sed -n 's/^Time: \([0-9][0-9]*\.[0-9]*\) ms.*/\1/p')
+# the SQL on stdin, so psql substitutes :'ex'; load's notice comes on stderr
+if [ "$mode" = load ]; then
+    out=$(printf '%s\n%s\n' "$exclude_sql" "$sql" |
+        "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -v "ex=$exclude" "$@" 2>&1 >/dev/null) || exit 1
 else
-    out=$("$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -c "$sql" "$@" 2>/dev/null) || exit 1
+    out=$(printf '%s\n%s\n' "$exclude_sql" "$sql" |
+        "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -v "ex=$exclude" "$@" 2>/dev/null) || exit 1
 fi
+case $mode in
+latency) # psql prints "1" then "Time: 0.214 ms" (or "Time: 1234.5 ms (00:01.235)")
+    out=$(printf '%s\n' "$out" | sed -n 's/^Time: \([0-9][0-9]*\.[0-9]*\) ms.*/\1/p') ;;
+load) # "NOTICE:  load 1.250" and nothing else
+    out=$(printf '%s\n' "$out" | sed -n '1s/^NOTICE:  load \([0-9][0-9.]*\)$/\1/p') ;;
+esac
 # exactly one plain number, or nothing at all
 case $out in
 ''|*[!0-9.eE+-]*) echo "postgres.sh: $mode: not a number: $out" >&2; exit 1 ;;

@@ -80,6 +80,8 @@
 
 #include <sluice.h>
 
+#include "../samples.h"
+
 #define CERT "certificates"
 #define SYNC "integration_sync"
 #define NCLS 2
@@ -131,30 +133,6 @@ static double uniform(void) { /* splitmix64 -> (0,1) */
 }
 static double expo(double rate) { return -log(uniform()) / rate; }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The q-quantile of v[0..n), sorted in place. NaN when empty. */
-static double quantile(double *v, size_t n, double q) {
-    if (n == 0) return NAN;
-    qsort(v, n, sizeof(*v), cmp_double);
-    size_t i = (size_t)ceil(q * (double)n);
-    if (i > 0) i--;
-    if (i >= n) i = n - 1;
-    return v[i];
-}
-
-typedef struct dvec { double *v; size_t n, cap; } dvec;
-static void dpush(dvec *d, double x) {
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 1024;
-        d->v = realloc(d->v, d->cap * sizeof(*d->v));
-        if (!d->v) die("out of memory");
-    }
-    d->v[d->n++] = x;
-}
 
 /* ------------------------------- io mode ------------------------------ */
 
