@@ -1,6 +1,6 @@
 /* Function calls as argument vectors: the builder every call uses, and the
  * public commands for callers with a connection of their own
- * (sluice/proto.h). */
+ * (sluice/command.h). */
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -302,7 +302,8 @@ static void the_sampler_reports_active_sessions_rising_under_pgbench_load(void *
     snprintf(log, sizeof(log), "%s/pg.log", h->dir);
     char cwd[PATH_MAX];
     assert_non_null(getcwd(cwd, sizeof(cwd)));
-    snprintf(smp, sizeof(smp), "pg_active=1s:%s/scripts/samplers/postgres.sh", cwd);
+    /* every 2 s, so a psql slowed by a busy machine still ends within its run */
+    snprintf(smp, sizeof(smp), "pg_active=2s:%s/scripts/samplers/postgres.sh", cwd);
     const char *args[] = {"--sampler", smp, "active", NULL};
     pid_t pid = proc_worker(h, args, log);
     /* idle: the value arrives, and it is 0 */

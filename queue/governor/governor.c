@@ -1,5 +1,5 @@
 /* The governor: its lease, mode, state and history in Redis, and the loop
- * that runs the control law once a tick (sluice/govern.h). */
+ * that runs the control law once a tick (sluice/governor.h). */
 
 #include <math.h>
 #include <stdlib.h>
