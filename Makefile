@@ -111,7 +111,8 @@ $(BUILD)/tests/test_diskstats: $(BUILD)/obj/worker/sluice-worker/diskstats.o
 $(BUILD)/tests/test_diskstats: private DEP_LIBS := $(LIBA) $(DEP_LIBS)
 
 # Integration tests find the programs under build/bin (run from the top).
-# Script tests: libsluice.so exports only sluice_ symbols; the README's C
+# Script tests: every C file is as clang-format lays it out; libsluice.so
+# exports only sluice_ symbols; the README's C
 # examples compile and run; docs/reliability.md's guarantees name real tests
 # and mutants; Ctrl-C during the demo (after 0.3, 5 and 20 s) and the proof
 # (0.3, 3 and 9 s) leaves no process or temp file behind; proof.sh --help works.
@@ -119,7 +120,7 @@ test: deps
 	$(MAKE) --no-print-directory all $(TEST_BIN) $(BUILD)/bin/sluice-demo $(BUILD)/bin/sluice-proof
 	BUILD=$(BUILD) ./scripts/fuzz.sh 5
 	BUILD=$(BUILD) CC=$(CC) LDFLAGS_EXTRA="$(LDFLAGS)" ./scripts/run-tests.sh $(TEST_BIN) \
-	    scripts/check-abi.sh ";" scripts/check-readme.sh ";" scripts/check-guarantees.sh ";" \
+	    scripts/check-format.sh ";" scripts/check-abi.sh ";" scripts/check-readme.sh ";" scripts/check-guarantees.sh ";" \
 	    tests/interrupt.sh demo 0.3 5 20 ";" tests/interrupt.sh proof 0.3 3 9 ";"
 
 check: test

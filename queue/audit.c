@@ -33,8 +33,8 @@ static int entry_newer_first(const void *pa, const void *pb) {
 }
 
 /* Appends the entries of one XREVRANGE reply to *out (capacity grows). */
-static int read_stream(sluice_client *c, const char *tag, const char *cls, size_t count,
-                       sluice_audit_entry **out, size_t *n, size_t *cap, sluice_error *err) {
+static int read_stream(sluice_client *c, const char *tag, const char *cls, size_t count, sluice_audit_entry **out,
+                       size_t *n, size_t *cap, sluice_error *err) {
     cmd m;
     cmd_init(&m);
     cmd_xrevrange(&m, c->ns, tag, CLASS_KEYS[CLASS_KEY_audit], (int64_t)count);
@@ -78,8 +78,10 @@ static int read_stream(sluice_client *c, const char *tag, const char *cls, size_
         for (size_t j = 0; j + 1 < f->elements; j += 2) {
             char name[16];
             if (reply_strcpy(f->element[j], name, sizeof(name)) < 0) continue;
-            char **slot = !strcmp(name, "actor") ? &a->actor : !strcmp(name, "what") ? &a->what
-                          : !strcmp(name, "detail") ? &a->detail : NULL;
+            char **slot = !strcmp(name, "actor")    ? &a->actor
+                          : !strcmp(name, "what")   ? &a->what
+                          : !strcmp(name, "detail") ? &a->detail
+                                                    : NULL;
             if (slot && !*slot) *slot = reply_strdup(f->element[j + 1]);
         }
         if (!a->actor) a->actor = strdup("");
@@ -95,8 +97,7 @@ static int read_stream(sluice_client *c, const char *tag, const char *cls, size_
     return rc;
 }
 
-sluice_audit_entry *sluice_audit_list(sluice_client *c, const char *cls, size_t count, size_t *n,
-                                      sluice_error *err) {
+sluice_audit_entry *sluice_audit_list(sluice_client *c, const char *cls, size_t count, size_t *n, sluice_error *err) {
     sluice_error_reset(err);
     *n = 0;
     if (count < 1 || count > AUDIT_COUNT_MAX) {

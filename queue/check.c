@@ -20,7 +20,6 @@ struct sluice_check {
     size_t nproblems, cap;
 };
 
-
 void sluice_check_free(sluice_check *k) {
     if (!k) return;
     free(k->classes);
@@ -98,8 +97,8 @@ static int read_class(sluice_check *k, checked_class *cc, const redisReply *r, i
     }
     if (strcmp(r->element[0]->str, "toobig") == 0) {
         sluice_error_set(err, SLUICE_ERR_STATE,
-                "check: class '%s' holds %lld jobs, more than the %lld a check may read while it blocks Redis",
-                cc->name, (long long)n, (long long)max_jobs);
+                         "check: class '%s' holds %lld jobs, more than the %lld a check may read while it blocks Redis",
+                         cc->name, (long long)n, (long long)max_jobs);
         return -1;
     }
     int64_t declared = 0;
@@ -124,9 +123,11 @@ static int compare_registry(sluice_check *k, char **registry, size_t nreg) {
     for (size_t i = 0; i < k->nclasses; i++) {
         const checked_class *cc = &k->classes[i];
         int reg = in_list(registry, nreg, cc->name);
-        if (reg && !cc->declared && add_problem(k, cc->name, "registry", cc->name, "is registered but not declared") < 0)
+        if (reg && !cc->declared &&
+            add_problem(k, cc->name, "registry", cc->name, "is registered but not declared") < 0)
             return -1;
-        if (!reg && cc->declared && add_problem(k, cc->name, "registry", cc->name, "is declared but not registered") < 0)
+        if (!reg && cc->declared &&
+            add_problem(k, cc->name, "registry", cc->name, "is declared but not registered") < 0)
             return -1;
     }
     return 0;

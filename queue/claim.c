@@ -19,7 +19,7 @@ int sluice_claim(sluice_client *c, const char *cls, const char *consumer, size_t
     }
     cmd m;
     cmd_init(&m);
-    cmd_claim(&m, c->ns, cls, consumer, max, 0);   /* idle: see sluice_claim in sluice/client.h */
+    cmd_claim(&m, c->ns, cls, consumer, max, 0); /* idle: see sluice_claim in sluice/client.h */
     redisReply *r = client_call(c, &m, "claim", err);
     cmd_clear(&m);
     if (!r) return -1;
@@ -38,8 +38,7 @@ static int bad_reply(sluice_job **jobs, size_t n, sluice_claim_info *info, sluic
     return -1;
 }
 
-int sluice_claim_parse(const redisReply *r, size_t max, sluice_job **jobs, sluice_claim_info *info,
-                       sluice_error *err) {
+int sluice_claim_parse(const redisReply *r, size_t max, sluice_job **jobs, sluice_claim_info *info, sluice_error *err) {
     memset(info, 0, sizeof(*info));
     if (sluice_reply_check(r, "claim", err) < 0) return -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2 || r->element[0]->type != REDIS_REPLY_STRING)
@@ -72,12 +71,11 @@ int sluice_claim_parse(const redisReply *r, size_t max, sluice_job **jobs, sluic
         redisReply **f = e + 2 + GROUP * i;
         int64_t attempt, token, timeout, max_attempts, reclaims;
         if (f[0]->type != REDIS_REPLY_STRING || reply_int(f[1], &attempt) < 0 || reply_int(f[2], &token) < 0 ||
-            reply_int(f[3], &timeout) < 0 || reply_int(f[4], &max_attempts) < 0 ||
-            f[5]->type != REDIS_REPLY_STRING || reply_int(f[6], &reclaims) < 0 || reclaims < 0 ||
-            reclaims > INT_MAX)
+            reply_int(f[3], &timeout) < 0 || reply_int(f[4], &max_attempts) < 0 || f[5]->type != REDIS_REPLY_STRING ||
+            reply_int(f[6], &reclaims) < 0 || reclaims < 0 || reclaims > INT_MAX)
             return bad_reply(jobs, i, info, err);
-        jobs[i] = job_new(f[0]->str, f[5]->str, f[5]->len, (int)attempt, (int)max_attempts, token, timeout,
-                          (int)reclaims);
+        jobs[i] =
+            job_new(f[0]->str, f[5]->str, f[5]->len, (int)attempt, (int)max_attempts, token, timeout, (int)reclaims);
         if (!jobs[i]) {
             bad_reply(jobs, i, info, NULL);
             sluice_error_set(err, SLUICE_ERR_NOMEM, "claim: out of memory");

@@ -96,8 +96,10 @@ int class_get_reply(const redisReply *r, sluice_class_config *out, sluice_error 
         redisReply *v = r->element[i + 1];
         double d;
         /* a field this library does not know (a newer server) is skipped */
-        if (f && f->kind == SLUICE_FIELD_TIER) bad = !v->str || sluice_class_field_parse(out, f, v->str, NULL) < 0;
-        else if (f) bad = reply_num(v, &d) < 0 || sluice_class_field_set(out, f, d, NULL) < 0;
+        if (f && f->kind == SLUICE_FIELD_TIER)
+            bad = !v->str || sluice_class_field_parse(out, f, v->str, NULL) < 0;
+        else if (f)
+            bad = reply_num(v, &d) < 0 || sluice_class_field_set(out, f, d, NULL) < 0;
     }
     if (bad) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "class get: unexpected reply");
     return bad ? -1 : 0;
@@ -142,8 +144,10 @@ char **sluice_class_list(sluice_client *c, size_t *n, sluice_error *err) {
                 out = NULL;
             }
         }
-        if (!out) sluice_error_set(err, SLUICE_ERR_NOMEM, "class list: out of memory");
-        else *n = r->elements;
+        if (!out)
+            sluice_error_set(err, SLUICE_ERR_NOMEM, "class list: out of memory");
+        else
+            *n = r->elements;
     }
     freeReplyObject(r);
     return out;
@@ -163,8 +167,8 @@ int sluice_class_stats_get(sluice_client *c, const char *cls, sluice_class_stats
     redisReply *r = client_call(c, &m, "stats", err);
     cmd_clear(&m);
     if (!r) return -1;
-    int64_t *slots[] = {&out->enqueued, &out->claimed,   &out->acked,     &out->failed,
-                        &out->retried,  &out->died,      &out->reclaimed, &out->released,
+    int64_t *slots[] = {&out->enqueued,  &out->claimed,   &out->acked,        &out->failed,
+                        &out->retried,   &out->died,      &out->reclaimed,    &out->released,
                         &out->cancelled, &out->throttled, &out->dead_dropped, &out->purged};
     const size_t nslots = sizeof(slots) / sizeof(slots[0]);
     int rc = r->type == REDIS_REPLY_ARRAY && r->elements == 4 + 2 * nslots ? 0 : -1;

@@ -131,9 +131,15 @@ struct sluice_command {
     cmd m;
 };
 
-int sluice_command_argc(const sluice_command *c) { return c->m.argc; }
-const char **sluice_command_argv(const sluice_command *c) { return (const char **)c->m.argv; }
-const size_t *sluice_command_argvlen(const sluice_command *c) { return c->m.argvlen; }
+int sluice_command_argc(const sluice_command *c) {
+    return c->m.argc;
+}
+const char **sluice_command_argv(const sluice_command *c) {
+    return (const char **)c->m.argv;
+}
+const size_t *sluice_command_argvlen(const sluice_command *c) {
+    return c->m.argvlen;
+}
 
 void sluice_command_free(sluice_command *c) {
     if (!c) return;
@@ -164,8 +170,8 @@ void cmd_claim(cmd *m, const char *ns, const char *cls, const char *consumer, si
     cmd_str(m, busy ? "1" : "0");
 }
 
-sluice_command *sluice_command_claim(const char *ns, const char *cls, const char *consumer, size_t max,
-                                     int busy, sluice_error *err) {
+sluice_command *sluice_command_claim(const char *ns, const char *cls, const char *consumer, size_t max, int busy,
+                                     sluice_error *err) {
     sluice_error_reset(err);
     if (sluice_name_check(cls, err) < 0) return NULL;
     if (max < 1 || max > SLUICE_BATCH_MAX) {
@@ -178,8 +184,7 @@ sluice_command *sluice_command_claim(const char *ns, const char *cls, const char
     return finish(c, err);
 }
 
-static sluice_command *lease_cmd(const char *fn, const char *ns, const char *id, int64_t token,
-                                 sluice_error *err) {
+static sluice_command *lease_cmd(const char *fn, const char *ns, const char *id, int64_t token, sluice_error *err) {
     sluice_command *c = alloc(ns, err);
     if (!c) return NULL;
     if (cmd_job_call(&c->m, fn, ns, id, err) < 0) {
@@ -205,8 +210,7 @@ sluice_command *sluice_command_fail(const char *ns, const char *id, int64_t toke
     return finish(c, err);
 }
 
-sluice_command *sluice_command_extend(const char *ns, const char *id, int64_t token, int64_t ms,
-                                      sluice_error *err) {
+sluice_command *sluice_command_extend(const char *ns, const char *id, int64_t token, int64_t ms, sluice_error *err) {
     sluice_error_reset(err);
     sluice_command *c = lease_cmd("sluice_extend", ns, id, token, err);
     if (!c) return NULL;

@@ -69,8 +69,7 @@ static int ensure_functions(redisContext *ctx, sluice_error *err) {
         return -1;
     }
     int load = r->type != REDIS_REPLY_INTEGER || r->integer < sluice_functions_version;
-    if (r->type == REDIS_REPLY_ERROR && !is_error(r, "ERR Function not found") &&
-        !is_error(r, "ERR Function")) {
+    if (r->type == REDIS_REPLY_ERROR && !is_error(r, "ERR Function not found") && !is_error(r, "ERR Function")) {
         err_from_reply(err, r, "checking the sluice Functions");
         freeReplyObject(r);
         return -1;
@@ -125,10 +124,11 @@ int connection_open(sluice_client *c, sluice_error *err) {
     }
     if (ctx->err) {
         if (c->url.is_unix)
-            sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at unix:%s: %s", c->url.path, ctx->errstr);
+            sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at unix:%s: %s", c->url.path,
+                             ctx->errstr);
         else
             sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at %s:%d: %s", c->url.host, c->url.port,
-                    ctx->errstr);
+                             ctx->errstr);
         redisFree(ctx);
         return -1;
     }
@@ -160,7 +160,7 @@ int connection_open(sluice_client *c, sluice_error *err) {
 
 static void broken(sluice_client *c, const char *what, sluice_error *err) {
     sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis: %s", what,
-            c->ctx->errstr[0] ? c->ctx->errstr : "connection closed");
+                     c->ctx->errstr[0] ? c->ctx->errstr : "connection closed");
     redisFree(c->ctx);
     c->ctx = NULL;
 }

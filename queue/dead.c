@@ -54,8 +54,8 @@ sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offs
     return out;
 }
 
-static int dead_op(sluice_client *c, const char *fn, const char *what, const char *cls, const char *id,
-                   int64_t *count, sluice_error *err) {
+static int dead_op(sluice_client *c, const char *fn, const char *what, const char *cls, const char *id, int64_t *count,
+                   sluice_error *err) {
     sluice_error_reset(err);
     if (sluice_name_check(cls, err) < 0) return -1;
     if (id) {
@@ -76,8 +76,10 @@ static int dead_op(sluice_client *c, const char *fn, const char *what, const cha
     if (!r) return -1;
     int64_t k = 0;
     int rc = reply_int(r, &k);
-    if (rc < 0) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "%s: unexpected reply", what);
-    else if (count) *count = k;
+    if (rc < 0)
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "%s: unexpected reply", what);
+    else if (count)
+        *count = k;
     freeReplyObject(r);
     return rc;
 }

@@ -32,7 +32,7 @@ int sluice_payload_check(const char *payload, size_t len, sluice_error *err) {
     }
     if (len > SLUICE_PAYLOAD_HARD_MAX) {
         sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: %zu bytes is over the %d-byte cap", len,
-                SLUICE_PAYLOAD_HARD_MAX);
+                         SLUICE_PAYLOAD_HARD_MAX);
         return -1;
     }
     if (memchr(payload, '\0', len)) {
@@ -42,7 +42,8 @@ int sluice_payload_check(const char *payload, size_t len, sluice_error *err) {
     json_error_t jerr;
     json_t *v = json_loadb(payload, len, 0, &jerr);
     if (!v) {
-        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: not JSON (%s at byte %d)", jerr.text, jerr.position);
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: not JSON (%s at byte %d)", jerr.text,
+                         jerr.position);
         return -1;
     }
     int rc = 0;
@@ -105,8 +106,8 @@ static const sluice_enqueue_opts *opts_at(const sluice_enqueue_opts *opts, int e
 }
 
 int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n, const char *const *payloads,
-                        const sluice_enqueue_opts *opts, int opts_each, char (*ids)[SLUICE_ID_MAX],
-                        size_t *done, sluice_error *err) {
+                        const sluice_enqueue_opts *opts, int opts_each, char (*ids)[SLUICE_ID_MAX], size_t *done,
+                        sluice_error *err) {
     sluice_error_reset(err);
     if (done) *done = 0;
     if (sluice_name_check(cls, err) < 0) return -1;
@@ -149,8 +150,10 @@ int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n, const char 
         redisReply *r = replies[b];
         size_t from = b * SLUICE_BATCH_MAX, want = n - from < SLUICE_BATCH_MAX ? n - from : SLUICE_BATCH_MAX;
         if (!r) {
-            if (errs[b].code) sluice_error_set(err, errs[b].code, "enqueue: %s", errs[b].text);
-            else sluice_error_set(err, link.code ? link.code : SLUICE_ERR_UNREACHABLE, "enqueue: %s", link.text);
+            if (errs[b].code)
+                sluice_error_set(err, errs[b].code, "enqueue: %s", errs[b].text);
+            else
+                sluice_error_set(err, link.code ? link.code : SLUICE_ERR_UNREACHABLE, "enqueue: %s", link.text);
             continue;
         }
         if (r->type != REDIS_REPLY_ARRAY || r->elements != want) {

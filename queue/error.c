@@ -50,11 +50,9 @@ static const struct {
     const char *word;
     sluice_error_code code;
 } domain[] = {
-    {"NOCLASS", SLUICE_ERR_UNKNOWN_CLASS}, {"BADNAME", SLUICE_ERR_NAME},
-    {"BADARG", SLUICE_ERR_ARGUMENT},       {"PAYLOAD", SLUICE_ERR_PAYLOAD},
-    {"FULL", SLUICE_ERR_QUEUE_FULL},       {"STALE", SLUICE_ERR_STALE},
-    {"NOTFOUND", SLUICE_ERR_NOT_FOUND},    {"BUSY", SLUICE_ERR_BUSY},
-    {"STATE", SLUICE_ERR_STATE},
+    {"NOCLASS", SLUICE_ERR_UNKNOWN_CLASS}, {"BADNAME", SLUICE_ERR_NAME},    {"BADARG", SLUICE_ERR_ARGUMENT},
+    {"PAYLOAD", SLUICE_ERR_PAYLOAD},       {"FULL", SLUICE_ERR_QUEUE_FULL}, {"STALE", SLUICE_ERR_STALE},
+    {"NOTFOUND", SLUICE_ERR_NOT_FOUND},    {"BUSY", SLUICE_ERR_BUSY},       {"STATE", SLUICE_ERR_STATE},
 };
 
 /* Refused credentials, or none where Redis wants some: one message for all. */
@@ -84,7 +82,7 @@ void err_from_reply(sluice_error *err, const redisReply *r, const char *what) {
     for (size_t i = 0; !trailer && i < sizeof(transient) / sizeof(transient[0]); i++) {
         if (word_at(s, n, transient[i])) {
             sluice_error_set(err, SLUICE_ERR_UNAVAILABLE, "%s: redis cannot serve now (retry later): %.*s", what,
-                    (int)(n > 160 ? 160 : n), s);
+                             (int)(n > 160 ? 160 : n), s);
             return;
         }
     }
@@ -103,7 +101,7 @@ void err_from_reply(sluice_error *err, const redisReply *r, const char *what) {
     static const char acl_in_script[] = "ERR The user executing the script can't";
     if (strncmp(s, acl_in_script, sizeof(acl_in_script) - 1) == 0) {
         sluice_error_set(err, SLUICE_ERR_SERVER, "%s: redis: NOPERM (ACL) %.*s", what, (int)(n - 4 > 180 ? 180 : n - 4),
-                s + 4);
+                         s + 4);
         return;
     }
     sluice_error_set(err, SLUICE_ERR_SERVER, "%s: redis: %.*s", what, (int)(n > 200 ? 200 : n), s);

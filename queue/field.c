@@ -13,7 +13,7 @@ static const struct field {
     sluice_class_field pub;
     size_t offset;
 } fields[] = {
-#define FIELD(name, kind, lo, hi, def, flag, help)                                                             \
+#define FIELD(name, kind, lo, hi, def, flag, help)                                                                     \
     {{#name, SLUICE_FIELD_##kind, lo, hi, def, flag, help}, offsetof(sluice_class_config, name)},
     SLUICE_CLASS_FIELDS(FIELD)
 #undef FIELD

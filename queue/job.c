@@ -13,14 +13,14 @@ struct sluice_job {
     int attempt;
     int max_attempts;
     int64_t token;
-    int64_t timeout_ms;   /* ms */
+    int64_t timeout_ms; /* ms */
     int reclaims;
     size_t payload_len;
-    char payload[];       /* NUL-terminated */
+    char payload[]; /* NUL-terminated */
 };
 
-sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt, int max_attempts,
-                    int64_t token, int64_t timeout_ms, int reclaims) {
+sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt, int max_attempts, int64_t token,
+                    int64_t timeout_ms, int reclaims) {
     sluice_job *j = malloc(sizeof(*j) + len + 1);
     if (!j) return NULL;
     snprintf(j->id, sizeof(j->id), "%s", id);
@@ -36,16 +36,36 @@ sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt
     return j;
 }
 
-const char *sluice_job_id(const sluice_job *j) { return j->id; }
-const char *sluice_job_class(const sluice_job *j) { return j->cls; }
-const char *sluice_job_payload(const sluice_job *j) { return j->payload; }
-size_t sluice_job_payload_len(const sluice_job *j) { return j->payload_len; }
-int sluice_job_attempt(const sluice_job *j) { return j->attempt; }
-int sluice_job_max_attempts(const sluice_job *j) { return j->max_attempts; }
-int64_t sluice_job_token(const sluice_job *j) { return j->token; }
-int64_t sluice_job_timeout_ms(const sluice_job *j) { return j->timeout_ms; }
-int sluice_job_reclaims(const sluice_job *j) { return j->reclaims; }
-void sluice_job_free(sluice_job *j) { free(j); }
+const char *sluice_job_id(const sluice_job *j) {
+    return j->id;
+}
+const char *sluice_job_class(const sluice_job *j) {
+    return j->cls;
+}
+const char *sluice_job_payload(const sluice_job *j) {
+    return j->payload;
+}
+size_t sluice_job_payload_len(const sluice_job *j) {
+    return j->payload_len;
+}
+int sluice_job_attempt(const sluice_job *j) {
+    return j->attempt;
+}
+int sluice_job_max_attempts(const sluice_job *j) {
+    return j->max_attempts;
+}
+int64_t sluice_job_token(const sluice_job *j) {
+    return j->token;
+}
+int64_t sluice_job_timeout_ms(const sluice_job *j) {
+    return j->timeout_ms;
+}
+int sluice_job_reclaims(const sluice_job *j) {
+    return j->reclaims;
+}
+void sluice_job_free(sluice_job *j) {
+    free(j);
+}
 
 static const char *const state_names[] = {"unknown", "delayed", "ready", "leased", "dead", "done"};
 
@@ -91,8 +111,7 @@ int sluice_job_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *e
 
 /* ----------------------------- inspection ---------------------------- */
 
-static redisReply *id_call(sluice_client *c, const char *fn, const char *what, const char *id,
-                           sluice_error *err) {
+static redisReply *id_call(sluice_client *c, const char *fn, const char *what, const char *id, sluice_error *err) {
     cmd m;
     redisReply *r = cmd_job_call(&m, fn, c->ns, id, err) < 0 ? NULL : client_call(c, &m, what, err);
     cmd_clear(&m);

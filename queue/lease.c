@@ -7,9 +7,8 @@
 
 /* ------------------------------- leases ------------------------------ */
 
-static redisReply *lease_call(sluice_client *c, const char *fn, const char *what, const char *id,
-                              int64_t token, const char *extra, int64_t extra_int, int has_extra_int,
-                              sluice_error *err) {
+static redisReply *lease_call(sluice_client *c, const char *fn, const char *what, const char *id, int64_t token,
+                              const char *extra, int64_t extra_int, int has_extra_int, sluice_error *err) {
     cmd m;
     if (cmd_job_call(&m, fn, c->ns, id, err) < 0) {
         cmd_clear(&m);
@@ -52,15 +51,16 @@ int sluice_fail(sluice_client *c, const char *id, int64_t token, const char *rea
     return rc;
 }
 
-int sluice_extend(sluice_client *c, const char *id, int64_t token, int64_t ms, int64_t *deadline,
-                  sluice_error *err) {
+int sluice_extend(sluice_client *c, const char *id, int64_t token, int64_t ms, int64_t *deadline, sluice_error *err) {
     sluice_error_reset(err);
     redisReply *r = lease_call(c, "sluice_extend", "extend", id, token, NULL, ms, 1, err);
     if (!r) return -1;
     int64_t d;
     int rc = reply_int(r, &d);
-    if (rc < 0) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "extend: unexpected reply");
-    else if (deadline) *deadline = d;
+    if (rc < 0)
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "extend: unexpected reply");
+    else if (deadline)
+        *deadline = d;
     freeReplyObject(r);
     return rc;
 }

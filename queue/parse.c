@@ -48,12 +48,18 @@ static int duration_in(const char *s, int64_t hi, int64_t *ms) {
     if (!s || !*s) return -1;
     size_t len = strlen(s), ulen;
     double unit;
-    if (len > 2 && !strcmp(s + len - 2, "ms")) unit = 1, ulen = 2;
-    else if (s[len - 1] == 's') unit = 1000, ulen = 1;
-    else if (s[len - 1] == 'm') unit = 60000, ulen = 1;
-    else if (s[len - 1] == 'h') unit = 3600000, ulen = 1;
-    else if (s[len - 1] == 'd') unit = 86400000, ulen = 1;
-    else return -1;
+    if (len > 2 && !strcmp(s + len - 2, "ms"))
+        unit = 1, ulen = 2;
+    else if (s[len - 1] == 's')
+        unit = 1000, ulen = 1;
+    else if (s[len - 1] == 'm')
+        unit = 60000, ulen = 1;
+    else if (s[len - 1] == 'h')
+        unit = 3600000, ulen = 1;
+    else if (s[len - 1] == 'd')
+        unit = 86400000, ulen = 1;
+    else
+        return -1;
     char num[64];
     double v;
     if (number_part(s, len - ulen, num) < 0 || number_in(num, 0, 1e15, &v) < 0) return -1;
@@ -69,15 +75,18 @@ static int rate_in(const char *s, double *per_second) {
     const char *slash = strchr(s, '/');
     double div = 1;
     if (slash) {
-        if (!strcmp(slash, "/s")) div = 1;
-        else if (!strcmp(slash, "/m")) div = 60;
-        else if (!strcmp(slash, "/h")) div = 3600;
-        else return -1;
+        if (!strcmp(slash, "/s"))
+            div = 1;
+        else if (!strcmp(slash, "/m"))
+            div = 60;
+        else if (!strcmp(slash, "/h"))
+            div = 3600;
+        else
+            return -1;
     }
     char num[64];
     double v;
-    if (number_part(s, slash ? (size_t)(slash - s) : strlen(s), num) < 0 || number_in(num, 0, 1e12, &v) < 0)
-        return -1;
+    if (number_part(s, slash ? (size_t)(slash - s) : strlen(s), num) < 0 || number_in(num, 0, 1e12, &v) < 0) return -1;
     v /= div;
     if (v > 1e9) return -1;
     *per_second = v;
@@ -87,8 +96,8 @@ static int rate_in(const char *s, double *per_second) {
 int sluice_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out, sluice_error *err) {
     sluice_error_reset(err);
     if (int_in(s, lo, hi, out) == 0) return 0;
-    sluice_error_set(err, SLUICE_ERR_ARGUMENT, "\"%.*s\" is not a whole number in %lld..%lld", QUOTED(s),
-                     (long long)lo, (long long)hi);
+    sluice_error_set(err, SLUICE_ERR_ARGUMENT, "\"%.*s\" is not a whole number in %lld..%lld", QUOTED(s), (long long)lo,
+                     (long long)hi);
     return -1;
 }
 

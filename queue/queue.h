@@ -28,7 +28,7 @@ typedef struct cmd {
     int cap;
     char **argv;
     size_t *argvlen;
-    int failed;        /* an allocation failed; the command must not be sent */
+    int failed; /* an allocation failed; the command must not be sent */
 } cmd;
 
 void cmd_init(cmd *m);
@@ -65,7 +65,7 @@ extern const char *const CHECK_KEYS[CHECK_NKEYS];
 /* ----------------------------- connection ---------------------------- */
 
 struct sluice_client {
-    redisContext *ctx;       /* NULL while disconnected */
+    redisContext *ctx; /* NULL while disconnected */
     sluice_url url;
     char ns[NAME_MAX_LEN + 1];
     char name[NAME_MAX_LEN + 1];
@@ -92,8 +92,8 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
 /* Sends several commands pipelined and reads every reply; replies[i] as
  * client_call would return it (NULL with errs[i]). Returns 0 if the link
  * held, or -1 (then every unread reply is NULL with err set). */
-int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies,
-                    sluice_error *errs, sluice_error *err);
+int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
+                    sluice_error *err);
 
 /* client_call, then clears "m"; client_run_ok also frees the reply and
  * returns 0 or -1. */
@@ -143,8 +143,8 @@ int cmd_govern(cmd *m, sluice_client *c, const char *cls, int64_t epoch, double 
 
 /* -------------------------------- jobs ------------------------------- */
 
-sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt,
-                    int max_attempts, int64_t token, int64_t timeout_ms, int reclaims);
+sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt, int max_attempts, int64_t token,
+                    int64_t timeout_ms, int reclaims);
 int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
 int opts_check(const sluice_enqueue_opts *o, sluice_error *err);
 

@@ -9,7 +9,7 @@
 
 #include "queue.h"
 
-#define SIGNAL_FIELDS 9   /* per signal in sluice_signal_list's reply */
+#define SIGNAL_FIELDS 9 /* per signal in sluice_signal_list's reply */
 
 /* ------------------------------ signals ------------------------------ */
 
@@ -106,8 +106,8 @@ sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now
         redisReply **e = r->element + 1 + SIGNAL_FIELDS * i;
         sluice_signal_info *s = &out[i];
         bad = reply_strcpy(e[0], s->name, sizeof(s->name)) | reply_num(e[1], &s->def.target) |
-              reply_num(e[2], &s->def.critical) | reply_int(e[4], &s->def.stale_after_ms) |
-              reply_int(e[6], &s->def.period_ms) | !e[3]->str | !e[5]->str ||
+                  reply_num(e[2], &s->def.critical) | reply_int(e[4], &s->def.stale_after_ms) |
+                  reply_int(e[6], &s->def.period_ms) | !e[3]->str | !e[5]->str ||
               sluice_on_stale_parse(e[5]->str, &s->def.on_stale, NULL) < 0;
         if (bad) break;
         s->def.lower_is_worse = strcmp(e[3]->str, "lower") == 0;

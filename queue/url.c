@@ -75,7 +75,7 @@ static const char *userinfo(const char *s, sluice_url *u, sluice_error *err) {
 static void bad_query(const char *q, const char *allowed, sluice_error *err) {
     size_t n = strcspn(q + 1, "=&");
     sluice_error_set(err, SLUICE_ERR_URL, "bad url: unknown query parameter '%.*s' (%s)", (int)(n > 32 ? 32 : n), q + 1,
-            allowed);
+                     allowed);
 }
 
 static int parse_unix(const char *s, sluice_url *u, sluice_error *err) {
@@ -124,15 +124,18 @@ static int parse_tcp(const char *s, sluice_url *u, sluice_error *err) {
             return -1;
         }
         s++;
-        if (hend[1] == ':') port = hend + 2;
+        if (hend[1] == ':')
+            port = hend + 2;
         else if (hend + 1 != end) {
             sluice_error_set(err, SLUICE_ERR_URL, "bad url: junk after ]");
             return -1;
         }
     } else {
         hend = memchr(s, ':', (size_t)(end - s));
-        if (hend) port = hend + 1;
-        else hend = end;
+        if (hend)
+            port = hend + 1;
+        else
+            hend = end;
     }
     size_t hlen = (size_t)(hend - s);
     if (hlen == 0 || hlen >= sizeof(u->host)) {

@@ -25,7 +25,7 @@
 #include "common.h"
 
 static char proc_bin_dir[PATH_MAX] = "build/bin";
-static pid_t proc_pids[32];   /* workers started and not yet stopped */
+static pid_t proc_pids[32]; /* workers started and not yet stopped */
 
 static inline void proc_forget(pid_t pid) {
     for (int i = 0; i < 32; i++)
@@ -94,14 +94,19 @@ static inline pid_t proc_worker_env(const harness_redis *h, const char *const *a
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) dup2(fd, 2);
-        if (env_url) setenv("SLUICE_REDIS_URL", env_url, 1);
-        else unsetenv("SLUICE_REDIS_URL");
+        if (env_url)
+            setenv("SLUICE_REDIS_URL", env_url, 1);
+        else
+            unsetenv("SLUICE_REDIS_URL");
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         execv(argv[0], argv);
         _exit(127);
     }
     for (int i = 0; i < 32; i++)
-        if (!proc_pids[i]) { proc_pids[i] = pid; break; }
+        if (!proc_pids[i]) {
+            proc_pids[i] = pid;
+            break;
+        }
     return pid;
 }
 
@@ -123,7 +128,11 @@ static inline void proc_stop(pid_t pid) {
     kill(pid, SIGTERM);
     int st = proc_wait(pid, 10000);
     if (st >= 0) proc_forget(pid);
-    if (st < 0) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); fail_msg("worker did not stop"); }
+    if (st < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fail_msg("worker did not stop");
+    }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("worker exited with status %d", st);
 }
 
@@ -150,12 +159,18 @@ static inline int proc_run(const char *const *argv, const char *const *env, cons
         dup2(ep[1], 2);
         /* only 0, 1 and 2: a daemon the command starts (pg_ctl) must not
          * keep the pipes open */
-        close(ip[0]); close(op[1]); close(ep[1]);
-        close(ip[1]); close(op[0]); close(ep[0]);
+        close(ip[0]);
+        close(op[1]);
+        close(ep[1]);
+        close(ip[1]);
+        close(op[0]);
+        close(ep[0]);
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
-    close(ip[0]); close(op[1]); close(ep[1]);
+    close(ip[0]);
+    close(op[1]);
+    close(ep[1]);
     if (in) {
         size_t len = strlen(in), off = 0;
         while (off < len) {
@@ -171,21 +186,29 @@ static inline int proc_run(const char *const *argv, const char *const *env, cons
     while (open_o || open_e) {
         if (open_o) {
             ssize_t k = read(op[0], on + 1 < outn ? out + on : dump, on + 1 < outn ? outn - 1 - on : sizeof(dump));
-            if (k > 0) { if (on + 1 < outn) on += (size_t)k; }
-            else open_o = 0;
+            if (k > 0) {
+                if (on + 1 < outn) on += (size_t)k;
+            } else
+                open_o = 0;
             continue;
         }
-        ssize_t k = read(ep[0], err && en + 1 < errn ? err + en : dump,
-                         err && en + 1 < errn ? errn - 1 - en : sizeof(dump));
-        if (k > 0) { if (err && en + 1 < errn) en += (size_t)k; }
-        else open_e = 0;
+        ssize_t k =
+            read(ep[0], err && en + 1 < errn ? err + en : dump, err && en + 1 < errn ? errn - 1 - en : sizeof(dump));
+        if (k > 0) {
+            if (err && en + 1 < errn) en += (size_t)k;
+        } else
+            open_e = 0;
     }
     if (outn) out[on] = '\0';
     if (err && errn) err[en] = '\0';
     close(op[0]);
     close(ep[0]);
     int st = proc_wait(pid, 30000);
-    if (st < 0) { kill(pid, SIGKILL); waitpid(pid, NULL, 0); return -1; }
+    if (st < 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -246,10 +269,16 @@ static inline char *proc_http(int port, const char *method, const char *path) {
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     struct timeval tv = {10, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) { close(fd); return NULL; }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        close(fd);
+        return NULL;
+    }
     char req[300];
     int n = snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n", method, path);
-    if (write(fd, req, (size_t)n) != n) { close(fd); return NULL; }
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return NULL;
+    }
     size_t cap = 65536, len = 0;
     char *buf = malloc(cap);
     for (;;) {

@@ -13,8 +13,8 @@
 
 #define CALL_ARGS 12
 
-static const char *const CLASS_SUFFIX[13] = {"class", "gate", "ready", "delayed", "leased", "dead", "jobs",
-                                              "meta", "unique", "stats", "done", "audit", "bucket"};
+static const char *const CLASS_SUFFIX[13] = {"class", "gate",   "ready", "delayed", "leased", "dead",  "jobs",
+                                             "meta",  "unique", "stats", "done",    "audit",  "bucket"};
 static const char *const SIGNAL_SUFFIX[3] = {"signals", "signal-values", "audit"};
 static const char *const GOVERNOR_SUFFIX[3] = {"governor", "governor:history", "audit"};
 static const char *const REGISTRY_SUFFIX[1] = {"classes"};
@@ -23,7 +23,7 @@ static const char *const REGISTRY_SUFFIX[1] = {"classes"};
  * of "cls") or a global one (its suffixes under the tag "_"). */
 typedef struct fn_call {
     const char *fn;
-    const char *const *suffixes;   /* NULL: a class Function */
+    const char *const *suffixes; /* NULL: a class Function */
     int nkeys;
     int argc;
     const char *argv[CALL_ARGS];
@@ -36,12 +36,20 @@ typedef struct fn_state {
     char ready[96], leased[96], token[32], dead[96];
 } fn_state;
 
-#define CLASS_CALL(name, ...) \
-    {.fn = name, .suffixes = NULL, .nkeys = 13, .argc = sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *), \
-     .argv = {__VA_ARGS__}}
-#define GLOBAL_CALL(name, keys, n, ...)                                                                        \
-    {.fn = name, .suffixes = keys, .nkeys = n, .argc = sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *), \
-     .argv = {__VA_ARGS__}}
+#define CLASS_CALL(name, ...)                                                                                          \
+    {                                                                                                                  \
+        .fn = name, .suffixes = NULL, .nkeys = 13, .argc = sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *),     \
+        .argv = {                                                                                                      \
+            __VA_ARGS__                                                                                                \
+        }                                                                                                              \
+    }
+#define GLOBAL_CALL(name, keys, n, ...)                                                                                \
+    {                                                                                                                  \
+        .fn = name, .suffixes = keys, .nkeys = n, .argc = sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *),      \
+        .argv = {                                                                                                      \
+            __VA_ARGS__                                                                                                \
+        }                                                                                                              \
+    }
 
 /* Fills out[] (room for 40) with every Function, valid for "s"; returns how
  * many. The strings are BORROWED from s and static storage. */
@@ -102,8 +110,10 @@ static inline redisReply *function_call_send(redisContext *rc, const char *ns, c
     for (int i = 0; i < c->nkeys; i++) {
         int k = order ? order[i] : i;
         const char *kns = ns_of && ns_of[i] ? ns_of[i] : ns;
-        if (c->suffixes) snprintf(keys[i], sizeof(keys[i]), "%s:{_}:%s", kns, c->suffixes[k]);
-        else snprintf(keys[i], sizeof(keys[i]), "%s:{%s}:%s", kns, c->argv[0], CLASS_SUFFIX[k]);
+        if (c->suffixes)
+            snprintf(keys[i], sizeof(keys[i]), "%s:{_}:%s", kns, c->suffixes[k]);
+        else
+            snprintf(keys[i], sizeof(keys[i]), "%s:{%s}:%s", kns, c->argv[0], CLASS_SUFFIX[k]);
         a[n++] = keys[i];
     }
     for (int i = 0; i < c->argc; i++) a[n++] = c->argv[i];

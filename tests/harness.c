@@ -43,8 +43,7 @@ long long harness_now_ms(void) {
 
 void harness_sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
 static void kill_all(void) {
@@ -85,8 +84,7 @@ static int free_port(void) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(a);
     int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0)
         port = ntohs(a.sin_port);
     if (fd >= 0) close(fd);
     return port;
@@ -100,9 +98,25 @@ static int spawn(harness_redis *r, int any_reply) {
     snprintf(port, sizeof(port), "%d", r->port);
     char log[320];
     snprintf(log, sizeof(log), "%s/redis.log", r->dir);
-    const char *argv[64] = {"redis-server", "--port", port, "--bind", "127.0.0.1", "--unixsocket", r->sock,
-                            "--unixsocketperm", "700", "--dir", r->dir, "--logfile", log, "--save", "",
-                            "--daemonize", "no", "--appendonly", r->aof ? "yes" : "no"};
+    const char *argv[64] = {"redis-server",
+                            "--port",
+                            port,
+                            "--bind",
+                            "127.0.0.1",
+                            "--unixsocket",
+                            r->sock,
+                            "--unixsocketperm",
+                            "700",
+                            "--dir",
+                            r->dir,
+                            "--logfile",
+                            log,
+                            "--save",
+                            "",
+                            "--daemonize",
+                            "no",
+                            "--appendonly",
+                            r->aof ? "yes" : "no"};
     int n = 19;
     if (r->aof) {
         argv[n++] = "--appendfsync";
@@ -228,7 +242,10 @@ int harness_procs_with_arg(const char *arg) {
         close(fd);
         for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(buf + off) + 1) {
             buf[len] = '\0';
-            if (strcmp(buf + off, arg) == 0) { n++; break; }
+            if (strcmp(buf + off, arg) == 0) {
+                n++;
+                break;
+            }
         }
     }
     closedir(d);

@@ -15,9 +15,9 @@ typedef struct harness_redis {
     int port;
     char dir[256];
     char sock[300];
-    char url[400];          /* unix://<dir>/redis.sock */
-    char tcp_url[128];      /* redis://127.0.0.1:<port> */
-    int aof;                /* appendonly yes, appendfsync always */
+    char url[400];            /* unix://<dir>/redis.sock */
+    char tcp_url[128];        /* redis://127.0.0.1:<port> */
+    int aof;                  /* appendonly yes, appendfsync always */
     const char *const *extra; /* more redis-server arguments, NULL-terminated */
 } harness_redis;
 
@@ -59,9 +59,8 @@ void harness_sleep_ms(long ms);
  * pausing HARNESS_POLL_MS between tries. The caller asserts "cond" after
  * it (a timeout is a failure only if the condition still does not hold).
  * Deadlines are generous: they cost time only when a test fails. */
-#define WAIT_UNTIL(cond, timeout_ms)                                                         \
-    for (long long wait_until_end_ = harness_now_ms() + (timeout_ms);                       \
-         !(cond) && harness_now_ms() < wait_until_end_;)                                     \
+#define WAIT_UNTIL(cond, timeout_ms)                                                                                   \
+    for (long long wait_until_end_ = harness_now_ms() + (timeout_ms); !(cond) && harness_now_ms() < wait_until_end_;)  \
     harness_sleep_ms(HARNESS_POLL_MS)
 
 #endif

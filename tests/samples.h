@@ -8,7 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-typedef struct dvec { double *v; size_t n, cap; } dvec;   /* free(v) when done */
+typedef struct dvec {
+    double *v;
+    size_t n, cap;
+} dvec; /* free(v) when done */
 
 /* Appends x; out of memory, exits the program with status 1. */
 static inline void dpush(dvec *d, double x) {

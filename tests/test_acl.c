@@ -20,7 +20,7 @@
 #define CLS "certs"
 
 static char aclfile[PATH_MAX];
-static char acl_with_admin[PATH_MAX];   /* the shipped file and a test-only admin */
+static char acl_with_admin[PATH_MAX]; /* the shipped file and a test-only admin */
 static char ctl_bin[4096] = "build/bin/sluicectl";
 
 typedef enum role { PRODUCER, WORKER, GOVERNOR, OPERATOR, DEPLOY, NROLES } role;
@@ -72,8 +72,8 @@ static int is_noperm(const redisReply *rep) {
 static void assert_lib_noperm(int rc, const sluice_error *err, role r, const char *what) {
     if (rc == 0) fail_msg("%s as %s was allowed", what, ROLE[r]);
     if (err->code != SLUICE_ERR_SERVER || !strstr(err->text, "NOPERM"))
-        fail_msg("%s as %s: expected a NOPERM server error, got %s: %s", what, ROLE[r],
-                 sluice_error_name(err->code), err->text);
+        fail_msg("%s as %s: expected a NOPERM server error, got %s: %s", what, ROLE[r], sluice_error_name(err->code),
+                 err->text);
     assert_null(strstr(err->text, password(r)));
 }
 
@@ -305,13 +305,12 @@ static void a_worker_claims_acks_fails_and_reads_its_gate(void **state) {
     assert_int_equal(info.count, 3);
     assert_lib_ok(sluice_ack(c, sluice_job_id(jobs[0]), sluice_job_token(jobs[0]), &err), &err, WORKER, "ack");
     int64_t retry = 0;
-    assert_lib_ok(sluice_fail(c, sluice_job_id(jobs[1]), sluice_job_token(jobs[1]), "boom", &retry, &err), &err,
-                  WORKER, "fail");
+    assert_lib_ok(sluice_fail(c, sluice_job_id(jobs[1]), sluice_job_token(jobs[1]), "boom", &retry, &err), &err, WORKER,
+                  "fail");
     int64_t deadline = 0;
-    assert_lib_ok(sluice_extend(c, sluice_job_id(jobs[2]), sluice_job_token(jobs[2]), 60000, &deadline, &err),
-                  &err, WORKER, "extend");
-    assert_lib_ok(sluice_release(c, sluice_job_id(jobs[2]), sluice_job_token(jobs[2]), &err), &err, WORKER,
-                  "release");
+    assert_lib_ok(sluice_extend(c, sluice_job_id(jobs[2]), sluice_job_token(jobs[2]), 60000, &deadline, &err), &err,
+                  WORKER, "extend");
+    assert_lib_ok(sluice_release(c, sluice_job_id(jobs[2]), sluice_job_token(jobs[2]), &err), &err, WORKER, "release");
     for (int i = 0; i < 3; i++) sluice_job_free(jobs[i]);
     sluice_gate_info gate;
     assert_lib_ok(sluice_gate_get(c, CLS, &gate, &err), &err, WORKER, "gate get");
@@ -384,8 +383,9 @@ static pid_t worker_as(void **state, const char *governor, const char *cls, cons
     harness_redis *h = *state;
     char handler[128];
     snprintf(handler, sizeof(handler), "%s=/bin/true", cls);
-    const char *args[] = {"--redis", role_url(state, WORKER), "--namespace", NS, "--concurrency", "4",
-                          "--metrics-port", "0", "--handler", handler, NULL};
+    const char *args[] = {"--redis", role_url(state, WORKER), "--namespace", NS,          "--concurrency",
+                          "4",       "--metrics-port",        "0",           "--handler", handler,
+                          NULL};
     if (governor) setenv("SLUICE_GOVERNOR_REDIS_URL", governor, 1);
     pid_t pid = proc_worker(h, args, log);
     unsetenv("SLUICE_GOVERNOR_REDIS_URL");
@@ -454,8 +454,7 @@ static void sluice_worker_runs_jobs_as_worker_and_governs_as_governor(void **sta
     sluice_signal_def_init(&def);
     def.target = 10;
     def.critical = 20;
-    assert_lib_ok(sluice_signal_define(op, "job_latency.aclgov", &def, NULL, &err), &err, OPERATOR,
-                  "signal define");
+    assert_lib_ok(sluice_signal_define(op, "job_latency.aclgov", &def, NULL, &err), &err, OPERATOR, "signal define");
     char log[PATH_MAX];
     snprintf(log, sizeof(log), "%s/worker-governor-role.log", h->dir);
     pid_t pid = worker_as(state, role_url(state, GOVERNOR), "aclgov", log);
@@ -623,10 +622,11 @@ static void another_uid_cannot_reach_a_socket_with_mode_700(void **state) {
         if (setgid(65534) == 0 && setuid(65534) == 0) {
             sluice_error err;
             sluice_client *c = sluice_client_connect(url, NS, &err);
-            verdict = c ? 'c' : (err.code == SLUICE_ERR_UNREACHABLE && strstr(err.text, "ermission") &&
-                                 !strstr(err.text, password(OPERATOR)))
-                                    ? 'r'
-                                    : 'e';
+            verdict = c ? 'c'
+                      : (err.code == SLUICE_ERR_UNREACHABLE && strstr(err.text, "ermission") &&
+                         !strstr(err.text, password(OPERATOR)))
+                          ? 'r'
+                          : 'e';
             sluice_client_free(c);
         }
         if (write(pfd[1], &verdict, 1) != 1) _exit(1);
@@ -678,7 +678,7 @@ static void fresh_state(void **state, redisContext *admin, fn_state *st) {
     sluice_class_config cfg;
     sluice_class_config_init(&cfg);
     cfg.max_concurrency = 10;
-    cfg.max_rate = 1000;   /* a claim writes the rate bucket too */
+    cfg.max_rate = 1000; /* a claim writes the rate bucket too */
     sluice_error err;
     assert_lib_ok(sluice_class_set(c, "k", &cfg, NULL, &err), &err, DEPLOY, "class set");
     sluice_enqueue_opts once = {.max_attempts = 1};
@@ -686,7 +686,7 @@ static void fresh_state(void **state, redisContext *admin, fn_state *st) {
     for (int i = 0; i < 3; i++) assert_lib_ok(sluice_enqueue(c, "k", "{}", &once, id, &err), &err, DEPLOY, "enqueue");
     sluice_job *j[2];
     sluice_claim_info info;
-    sluice_client *w = connect_as(state, WORKER);   /* a claim is a worker's */
+    sluice_client *w = connect_as(state, WORKER); /* a claim is a worker's */
     assert_lib_ok(sluice_claim(w, "k", "t", 2, j, &info, &err), &err, WORKER, "claim");
     assert_lib_ok(sluice_fail(w, sluice_job_id(j[0]), sluice_job_token(j[0]), "x", NULL, &err), &err, WORKER, "fail");
     sluice_client_free(w);
@@ -742,16 +742,38 @@ static void every_function_refused_to_a_role_has_changed_nothing(void **state) {
     }
     redisFree(admin);
     /* what each role may do */
-    static const struct { role r; const char *fn; int may; } rights[] = {
-        {PRODUCER, "sluice_enqueue", 1},       {PRODUCER, "sluice_ack", 0},         {PRODUCER, "sluice_extend", 0},
-        {PRODUCER, "sluice_cancel", 0},        {PRODUCER, "sluice_dead_retry", 0},  {PRODUCER, "sluice_pause", 0},
-        {WORKER, "sluice_claim", 1},           {WORKER, "sluice_ack", 1},           {WORKER, "sluice_fail", 1},
-        {WORKER, "sluice_extend", 1},          {WORKER, "sluice_release", 1},       {WORKER, "sluice_dead_retry", 0},
-        {WORKER, "sluice_dead_purge", 0},      {WORKER, "sluice_cancel", 0},        {WORKER, "sluice_govern", 0},
-        {GOVERNOR, "sluice_govern", 1},        {GOVERNOR, "sluice_signal_report", 1}, {GOVERNOR, "sluice_gov_lease", 1},
-        {GOVERNOR, "sluice_gov_commit", 1},    {GOVERNOR, "sluice_gov_mode", 0},    {GOVERNOR, "sluice_claim", 0},
-        {OPERATOR, "sluice_class_set", 1},     {OPERATOR, "sluice_cancel", 1},      {OPERATOR, "sluice_dead_retry", 1},
-        {OPERATOR, "sluice_gov_mode", 1},      {OPERATOR, "sluice_class_delete", 0}, {DEPLOY, "sluice_class_delete", 1},
+    static const struct {
+        role r;
+        const char *fn;
+        int may;
+    } rights[] = {
+        {PRODUCER, "sluice_enqueue", 1},
+        {PRODUCER, "sluice_ack", 0},
+        {PRODUCER, "sluice_extend", 0},
+        {PRODUCER, "sluice_cancel", 0},
+        {PRODUCER, "sluice_dead_retry", 0},
+        {PRODUCER, "sluice_pause", 0},
+        {WORKER, "sluice_claim", 1},
+        {WORKER, "sluice_ack", 1},
+        {WORKER, "sluice_fail", 1},
+        {WORKER, "sluice_extend", 1},
+        {WORKER, "sluice_release", 1},
+        {WORKER, "sluice_dead_retry", 0},
+        {WORKER, "sluice_dead_purge", 0},
+        {WORKER, "sluice_cancel", 0},
+        {WORKER, "sluice_govern", 0},
+        {GOVERNOR, "sluice_govern", 1},
+        {GOVERNOR, "sluice_signal_report", 1},
+        {GOVERNOR, "sluice_gov_lease", 1},
+        {GOVERNOR, "sluice_gov_commit", 1},
+        {GOVERNOR, "sluice_gov_mode", 0},
+        {GOVERNOR, "sluice_claim", 0},
+        {OPERATOR, "sluice_class_set", 1},
+        {OPERATOR, "sluice_cancel", 1},
+        {OPERATOR, "sluice_dead_retry", 1},
+        {OPERATOR, "sluice_gov_mode", 1},
+        {OPERATOR, "sluice_class_delete", 0},
+        {DEPLOY, "sluice_class_delete", 1},
     };
     for (size_t i = 0; i < sizeof(rights) / sizeof(rights[0]); i++) {
         size_t f = 0;
@@ -770,8 +792,10 @@ int main(int argc, char **argv) {
     const char *acl = getenv("SLUICE_ACLFILE") ? getenv("SLUICE_ACLFILE") : "scripts/acl/sluice.acl";
     /* redis-server resolves the path after moving to its --dir: make it absolute */
     char cwd[PATH_MAX / 2];
-    if (acl[0] == '/') snprintf(aclfile, sizeof(aclfile), "%s", acl);
-    else if (getcwd(cwd, sizeof(cwd))) snprintf(aclfile, sizeof(aclfile), "%s/%s", cwd, acl);
+    if (acl[0] == '/')
+        snprintf(aclfile, sizeof(aclfile), "%s", acl);
+    else if (getcwd(cwd, sizeof(cwd)))
+        snprintf(aclfile, sizeof(aclfile), "%s/%s", cwd, acl);
     if (access(aclfile, R_OK) != 0) {
         fprintf(stderr, "test_acl: cannot read %s (run from the top of the tree)\n", aclfile);
         return 1;
@@ -803,21 +827,20 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_function_refused_to_a_worker_leaves_the_gate_unchanged),
         cmocka_unit_test(a_governor_reports_signals_and_ticks_the_gates),
         cmocka_unit_test_teardown(sluice_worker_runs_jobs_as_worker_and_governs_as_governor, proc_teardown),
-        cmocka_unit_test_teardown(with_the_worker_role_alone_the_governor_is_refused_and_jobs_still_run,
-                                  proc_teardown),
+        cmocka_unit_test_teardown(with_the_worker_role_alone_the_governor_is_refused_and_jobs_still_run, proc_teardown),
         cmocka_unit_test(an_operator_tunes_pauses_and_reads_the_audit_but_cannot_delete),
         cmocka_unit_test(a_wrong_password_fails_as_auth_without_echoing_it),
         cmocka_unit_test(sluicectl_never_prints_the_password_from_sluice_redis_url),
         cmocka_unit_test(another_uid_cannot_reach_a_socket_with_mode_700),
     };
-    int failed = cmocka_run_group_tests_name("acl: no Functions loaded", unloaded, start_with_acl,
-                                             harness_group_teardown);
+    int failed =
+        cmocka_run_group_tests_name("acl: no Functions loaded", unloaded, start_with_acl, harness_group_teardown);
     failed += cmocka_run_group_tests_name("acl: roles", loaded, loaded_setup, harness_group_teardown);
     const struct CMUnitTest matrix[] = {
         cmocka_unit_test(every_function_refused_to_a_role_has_changed_nothing),
     };
-    failed += cmocka_run_group_tests_name("acl: refusals before changes", matrix, start_with_admin,
-                                          harness_group_teardown);
+    failed +=
+        cmocka_run_group_tests_name("acl: refusals before changes", matrix, start_with_admin, harness_group_teardown);
     unlink(acl_with_admin);
     return failed;
 }

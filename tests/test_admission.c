@@ -79,16 +79,15 @@ static void *claimer(void *arg) {
             break;
         }
         if (!info.count) {
-            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 5);   /* pacing: the hint */
+            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 5); /* pacing: the hint */
             continue;
         }
         int now = atomic_fetch_add(&s->inflight, 1) + 1;
         int k = atomic_fetch_add(&s->nclaims, 1);
         if (k < 4096) s->stamps[k] = harness_now_ms();
         int m = atomic_load(&s->max_inflight);
-        while (now > m && !atomic_compare_exchange_weak(&s->max_inflight, &m, now)) {
-        }
-        harness_sleep_ms(15);   /* pacing: the job's work */
+        while (now > m && !atomic_compare_exchange_weak(&s->max_inflight, &m, now)) {}
+        harness_sleep_ms(15); /* pacing: the job's work */
         /* count it out before the ack: Redis still holds the lease meanwhile */
         atomic_fetch_sub(&s->inflight, 1);
         sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
@@ -122,8 +121,9 @@ static void a_class_limited_to_r_per_second_and_c_in_flight_never_exceeds_either
         while (s.stamps[i] - s.stamps[j] >= 1000) j++;
         if (i - j + 1 > worst) worst = i - j + 1;
     }
-    print_message("limits: %d claims in %d ms, busiest 1 s window %d (limit %d + burst %d), max in flight %d (limit %d)\n",
-                  n, RUN_MS, worst, RATE, BURST, atomic_load(&s.max_inflight), CONC);
+    print_message(
+        "limits: %d claims in %d ms, busiest 1 s window %d (limit %d + burst %d), max in flight %d (limit %d)\n", n,
+        RUN_MS, worst, RATE, BURST, atomic_load(&s.max_inflight), CONC);
     assert_true(atomic_load(&s.max_inflight) <= CONC);
     assert_true(worst <= RATE + BURST + 1); /* +1: client-side timestamps jitter */
     assert_true(n >= RATE * RUN_MS / 1000 * 7 / 10);
@@ -227,9 +227,9 @@ static void a_fraction_of_one_half_admits_half_the_rate(void **state) {
     sluice_claim_info full_refused = first_rate_refusal(c, "half-rate");
     assert_true(full_refused.retry_ms >= 1 && full_refused.retry_ms <= 10);
     print_message("rate at fraction 0.5: %d claims in %lld ms (%.1f/s), next due in %lld ms; at 1: %d in %lld ms "
-                  "(%.1f/s), next due in %lld ms\n", half, (long long)took, half * 1000.0 / (double)took,
-                  (long long)refused.retry_ms, full, (long long)took_full, full * 1000.0 / (double)took_full,
-                  (long long)full_refused.retry_ms);
+                  "(%.1f/s), next due in %lld ms\n",
+                  half, (long long)took, half * 1000.0 / (double)took, (long long)refused.retry_ms, full,
+                  (long long)took_full, full * 1000.0 / (double)took_full, (long long)full_refused.retry_ms);
     /* GCRA: at most rate x time + burst, each scaled by the fraction */
     assert_true(half <= 50.0 * (double)took / 1000.0 + 2.5 + 1);
     assert_true(full <= 100.0 * (double)took_full / 1000.0 + 5 + 1);
@@ -262,10 +262,10 @@ static void *duty_claimer(void *arg) {
             break;
         }
         if (!info.count) {
-            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 20);   /* pacing: the hint */
+            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 20); /* pacing: the hint */
             continue;
         }
-        harness_sleep_ms(DUTY_JOB_MS);   /* pacing: the job's work */
+        harness_sleep_ms(DUTY_JOB_MS); /* pacing: the job's work */
         sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
         sluice_job_free(j[0]);
         atomic_fetch_add(&d->done, 1);
@@ -281,7 +281,7 @@ static double duty_rate(duty_run *d, long ms) {
     atomic_store(&d->stop, 0);
     for (int i = 0; i < DUTY_CLAIMERS; i++) pthread_create(&th[i], NULL, duty_claimer, d);
     long long t0 = harness_now_ms();
-    harness_sleep_ms(ms);   /* pacing: the measuring window */
+    harness_sleep_ms(ms); /* pacing: the measuring window */
     atomic_store(&d->stop, 1);
     int done = atomic_load(&d->done);
     for (int i = 0; i < DUTY_CLAIMERS; i++) pthread_join(th[i], NULL);
@@ -316,7 +316,7 @@ static void a_floor_below_one_slot_scales_the_job_rate_by_duty_cycle(void **stat
     sluice_claim_info info;
     WAIT_UNTIL(sluice_claim(c, "duty", NULL, 1, j, &info, &err) == 0 && info.count == 1, 10000);
     assert_int_equal(info.count, 1);
-    harness_sleep_ms(DUTY_JOB_MS);   /* pacing: the job's work */
+    harness_sleep_ms(DUTY_JOB_MS); /* pacing: the job's work */
     assert_int_equal(sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err), 0);
     sluice_job_free(j[0]);
     assert_int_equal(sluice_claim(c, "duty", NULL, 1, j, &info, &err), 0);
@@ -324,7 +324,7 @@ static void a_floor_below_one_slot_scales_the_job_rate_by_duty_cycle(void **stat
     assert_string_equal(info.why, "duty");
     /* the rest after a job of d at share 0.3 is d / 0.3 - d, about 2.3 d */
     assert_true(info.retry_ms >= DUTY_JOB_MS && info.retry_ms <= DUTY_JOB_MS * 10);
-    test_redis_after(c, test_redis_now(c) + info.retry_ms);   /* the rest is over, by the Redis clock */
+    test_redis_after(c, test_redis_now(c) + info.retry_ms); /* the rest is over, by the Redis clock */
     assert_int_equal(sluice_claim(c, "duty", NULL, 1, j, &info, &err), 0);
     assert_int_equal(info.count, 1);
     assert_int_equal(sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err), 0);
@@ -581,7 +581,7 @@ static void when_the_leader_dies_another_governor_takes_over_within_three_ticks(
     int64_t epoch_a = 0;
     sluice_governor_report rb;
     do {
-        harness_sleep_ms(200);   /* pacing: b ticks every 200 ms, as its host would */
+        harness_sleep_ms(200); /* pacing: b ticks every 200 ms, as its host would */
         rb = tick(b);
         ticks++;
     } while (!rb.leader && ticks < 10);
@@ -693,7 +693,7 @@ static void a_raise_passes_over_a_class_whose_gate_refused_no_claim_lately(void 
     assert_int_equal(sluice_signal_report(c, "iops", 0.97, 0, &err), 0);
     sluice_governor_report drop = tick(g);
     assert_int_equal(drop.action, SLUICE_LAW_CRITICAL);
-    test_redis_after(c, drop.now + o.held_ms);   /* h-normal's held window is over */
+    test_redis_after(c, drop.now + o.held_ms); /* h-normal's held window is over */
     /* h-low at floor 0 refuses its workers; nobody claims h-normal. */
     sluice_job *j[1];
     sluice_claim_info info;
@@ -721,7 +721,7 @@ static void with_no_governor_running_gates_lapse_to_the_floor(void **state) {
     reset_namespace(r);
     sluice_client *c = test_connect(state);
     declare(c, "lapse", SLUICE_TIER_NORMAL, 100, 0, 0, 0.25);
-    declare(c, "lapse-crit", SLUICE_TIER_CRITICAL, 100, 0, 0, 0.1);   /* a floor that must not apply */
+    declare(c, "lapse-crit", SLUICE_TIER_CRITICAL, 100, 0, 0, 0.1); /* a floor that must not apply */
     sluice_governor *g = governor(c, "gov-l", 100, 2000, 200);
     tick(g);
     assert_true(gate(c, "lapse").fraction == 1);
@@ -767,9 +767,9 @@ static void bad_class_settings_are_refused_and_nothing_is_half_applied(void **st
     declare(c, "strict-class", SLUICE_TIER_LOW, 50, 0, 4, 0.1);
     struct {
         const char *field, *value;
-    } bad[] = {{"tier", "urgent"}, {"max_rate", "-1"}, {"max_rate", "fast"}, {"floor", "1.5"}, {"floor", "-0.1"},
-               {"max_concurrency", "2.5"}, {"max_rate", "nan"}, {"max_rate", "inf"}, {"colour", "blue"},
-               {"max_attempts", "0"}};
+    } bad[] = {{"tier", "urgent"}, {"max_rate", "-1"},         {"max_rate", "fast"}, {"floor", "1.5"},
+               {"floor", "-0.1"},  {"max_concurrency", "2.5"}, {"max_rate", "nan"},  {"max_rate", "inf"},
+               {"colour", "blue"}, {"max_attempts", "0"}};
     sluice_error err;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *f[] = {"max_concurrency", bad[i].field}, *v[] = {"99", bad[i].value};

@@ -22,14 +22,18 @@
 #include "chaos/chaos.h"
 
 #define NS "c"
-#define DWELL_MS 5000        /* the law's default dwell, as sluice-worker runs it */
-#define ESCALATE 0.05        /* the law's default escalate */
+#define DWELL_MS 5000 /* the law's default dwell, as sluice-worker runs it */
+#define ESCALATE 0.05 /* the law's default escalate */
 #define TARGET 0.8
 #define CRITICAL 0.95
 
 enum { CALM, OSC_FAST, OSC_SLOW, STALE };
 
-typedef struct segment { long ms; int kind; int kill_governor; } segment;
+typedef struct segment {
+    long ms;
+    int kind;
+    int kill_governor;
+} segment;
 
 static const char *kind_name(int k) {
     return k == CALM ? "calm" : k == OSC_FAST ? "oscillating 1 s" : k == OSC_SLOW ? "oscillating 12 s" : "stale";
@@ -38,7 +42,7 @@ static const char *kind_name(int k) {
 /* The signal's value "t" ms into a segment, or NAN for no report. */
 static double value_at(int kind, long t) {
     switch (kind) {
-    case OSC_FAST: return (t / 1000) % 2 ? 0.70 : 0.85;    /* pressure 0.33 / 1.33 */
+    case OSC_FAST: return (t / 1000) % 2 ? 0.70 : 0.85; /* pressure 0.33 / 1.33 */
     case OSC_SLOW: return (t / 6000) % 2 ? 0.70 : 0.85;
     case STALE: return NAN;
     default: return 0.5;
@@ -76,7 +80,7 @@ static int check_history(sluice_client *c, long long since, int *changes, int *e
     int nt = 0;
     double last_cut_p = -1;
     int violations = 0;
-    for (size_t k = n; k-- > 0;) {   /* newest first: walk backwards */
+    for (size_t k = n; k-- > 0;) { /* newest first: walk backwards */
         json_error_t je;
         json_t *d = json_loads(h[k], 0, &je);
         if (!d) continue;
@@ -87,10 +91,14 @@ static int check_history(sluice_client *c, long long since, int *changes, int *e
             (*decisions)++;
             if (strcmp(action, "hold") != 0) {
                 int exempt = 0;
-                if (strcmp(action, "critical") == 0) { exempt = 1; (*criticals)++; }
-                else if (strcmp(action, "cut") == 0 && last_cut_p >= 0 && p > last_cut_p + ESCALATE) exempt = 1;
+                if (strcmp(action, "critical") == 0) {
+                    exempt = 1;
+                    (*criticals)++;
+                } else if (strcmp(action, "cut") == 0 && last_cut_p >= 0 && p > last_cut_p + ESCALATE)
+                    exempt = 1;
                 if (last_change >= 0 && t - last_change < DWELL_MS) {
-                    if (exempt) (*escalations)++;
+                    if (exempt)
+                        (*escalations)++;
                     else {
                         violations++;
                         chaos_note("dwell violated: %s at %lld, %lld ms after the previous change", action, t,
@@ -153,8 +161,8 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
     pid_t w[2], g[2];
     for (int i = 0; i < 2; i++) {
         snprintf(wlog[i], sizeof(wlog[i]), "%s/data-%d.log", r.dir, i);
-        const char *args[] = {"--no-governor", "--concurrency", "8", "--grace", "10s", "--handler", crit_cmd, rec,
-                              "0.02", "--handler", bulk_cmd, rec, "0.2", NULL};
+        const char *args[] = {"--no-governor", "--concurrency", "8",      "--grace", "10s", "--handler", crit_cmd, rec,
+                              "0.02",          "--handler",     bulk_cmd, rec,       "0.2", NULL};
         w[i] = chaos_spawn_worker(r.url, NS, wlog[i], args);
         g[i] = spawn_governor(&r, i, glog);
     }
@@ -164,7 +172,7 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
     long ncrit = 1, nbulk = 1;
     sluice_governor_status gs;
     WAIT_UNTIL(sluice_governor_status_get(c, &gs, NULL) == 0 && strncmp(gs.leader, "gov-", 4) == 0, 30000);
-    assert_memory_equal(gs.leader, "gov-", 4);   /* a governor leads */
+    assert_memory_equal(gs.leader, "gov-", 4); /* a governor leads */
 
     /* the baseline: calm, 40 critical and 10 low jobs a second */
     long long b0 = harness_now_ms(), a0 = acked(c, "crit");
@@ -175,7 +183,7 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
         sluice_signal_report(c, "iops", 0.5, 0, NULL);
         tick += 100;
         long long now = harness_now_ms();
-        if (tick > now) harness_sleep_ms((long)(tick - now));   /* pacing: ten rounds a second */
+        if (tick > now) harness_sleep_ms((long)(tick - now)); /* pacing: ten rounds a second */
     }
     long long b1 = harness_now_ms(), a1 = acked(c, "crit");
 
@@ -208,7 +216,7 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
             }
             tick += 100;
             long long now = harness_now_ms();
-            if (tick > now) harness_sleep_ms((long)(tick - now));   /* pacing: ten rounds a second */
+            if (tick > now) harness_sleep_ms((long)(tick - now)); /* pacing: ten rounds a second */
         }
     }
     long long f1 = harness_now_ms(), a2 = acked(c, "crit");
@@ -232,8 +240,8 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
         if (chaos_drained(c, names[k], k ? 600000 : 60000) == 0) continue;
         sluice_class_stats cs;
         sluice_class_stats_get(c, names[k], &cs, NULL);
-        chaos_note("%s not drained: ready %lld, leased %lld, acked %lld, enqueued %lld", names[k],
-                   (long long)cs.ready, (long long)cs.leased, (long long)cs.acked, (long long)cs.enqueued);
+        chaos_note("%s not drained: ready %lld, leased %lld, acked %lld, enqueued %lld", names[k], (long long)cs.ready,
+                   (long long)cs.leased, (long long)cs.acked, (long long)cs.enqueued);
         for (int i = 0; i < 2; i++) {
             char cmd[1200];
             snprintf(cmd, sizeof(cmd), "grep -v ' decision \\| done ' %s | tail -5 >&2", wlog[i]);
@@ -258,8 +266,8 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
                decisions, changes, criticals, escalations, violations, max_in_dwell, DWELL_MS, kills,
                (long long)gs.epoch, gi.fraction, gi.why);
     assert_true(kills >= 1);
-    assert_true(gs.epoch >= 2);              /* the leadership did change hands */
-    assert_true(changes >= 2);               /* the faults did move the gates */
+    assert_true(gs.epoch >= 2); /* the leadership did change hands */
+    assert_true(changes >= 2);  /* the faults did move the gates */
     /* Critical work is never throttled, whatever the machine: its gate
      * refused no claim. Its pace under faults is compared with its calm pace
      * when the machine kept up with the 40 jobs/s offered while calm (a
@@ -267,9 +275,11 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
     sluice_class_stats crit_st;
     assert_int_equal(sluice_class_stats_get(c, "crit", &crit_st, NULL), 0);
     assert_int_equal(crit_st.throttled, 0);
-    if (base_rate >= 0.95 * 40.0) assert_true(fault_rate >= 0.95 * base_rate);
-    else chaos_note("the machine kept up with %.1f of the 40 critical jobs/s offered while calm: pace not compared",
-                    base_rate);
+    if (base_rate >= 0.95 * 40.0)
+        assert_true(fault_rate >= 0.95 * base_rate);
+    else
+        chaos_note("the machine kept up with %.1f of the 40 critical jobs/s offered while calm: pace not compared",
+                   base_rate);
     assert_int_equal(violations, 0);
     assert_true(max_in_dwell <= 1);
     assert_int_equal(tb.lost, 0);
@@ -290,7 +300,9 @@ int main(int argc, char **argv) {
     (void)argc;
     if (chaos_init(argv[0]) < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(under_stale_signals_a_killed_governor_and_oscillating_pressure_critical_work_keeps_its_pace, chaos_teardown),
+        cmocka_unit_test_teardown(
+            under_stale_signals_a_killed_governor_and_oscillating_pressure_critical_work_keeps_its_pace,
+            chaos_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,7 +31,10 @@ static sluice_client *connect_to(const harness_redis *r) {
  * does not answer. */
 static int clients_named(const harness_redis *r, const char *prefix, int n) {
     redisContext *x = redisConnectUnix(r->sock);
-    if (!x || x->err) { redisFree(x); return -1; }
+    if (!x || x->err) {
+        redisFree(x);
+        return -1;
+    }
     redisReply *rep = redisCommand(x, "CLIENT LIST");
     int found = -1;
     if (rep && rep->type == REDIS_REPLY_STRING) {
@@ -67,7 +70,7 @@ static void redis_killed_and_restarted_again_and_again_loses_no_acknowledged_enq
         snprintf(log[i], sizeof(log[i]), "%s/durable-%d.log", r.dir, i);
         snprintf(name[i], sizeof(name[i]), "durable-%d", i);
         const char *args[] = {"--no-governor", "--name", name[i], "--concurrency", "4", "--grace", "10s",
-                              "--handler", hcmd, rec, "0.02", NULL};
+                              "--handler",     hcmd,     rec,     "0.02",          NULL};
         w[i] = chaos_spawn_worker(r.url, NS, log[i], args);
     }
     chaos_check ck;
@@ -78,20 +81,20 @@ static void redis_killed_and_restarted_again_and_again_loses_no_acknowledged_enq
         long long until = harness_now_ms() + EVERY;
         while (harness_now_ms() < until) {
             chaos_enqueue(c, &ck, &next, 1, 0);
-            harness_sleep_ms(10);   /* pacing: a producer's steady stream */
+            harness_sleep_ms(10); /* pacing: a producer's steady stream */
         }
         harness_redis_kill(&r);
         until = harness_now_ms() + DOWN;
-        while (harness_now_ms() < until) {   /* producing into the outage */
+        while (harness_now_ms() < until) { /* producing into the outage */
             chaos_enqueue(c, &ck, &next, 1, 0);
-            harness_sleep_ms(10);   /* pacing: a producer's steady stream */
+            harness_sleep_ms(10); /* pacing: a producer's steady stream */
         }
         assert_int_equal(harness_redis_restart(&r), 0);
         long long up = harness_now_ms(), producer = -1, workers = -1;
         while (harness_now_ms() - up < 10000 && (producer < 0 || workers < 0)) {
             if (chaos_enqueue(c, &ck, &next, 1, 0) == 1 && producer < 0) producer = harness_now_ms() - up;
             if (workers < 0 && clients_named(&r, "durable-", W) == W) workers = harness_now_ms() - up;
-            harness_sleep_ms(10);   /* polls, and paces the producer */
+            harness_sleep_ms(10); /* polls, and paces the producer */
         }
         chaos_note("restart %d: producer back after %lld ms, both workers after %lld ms", k + 1, producer, workers);
         if (producer < 0 || producer > 5000) fail_msg("the producer was not back within 5 s of restart %d", k + 1);
@@ -109,9 +112,9 @@ static void redis_killed_and_restarted_again_and_again_loses_no_acknowledged_enq
     chaos_table t = chaos_check_table(&ck, c, "redis-server kill -9 and restart, appendfsync always");
     chaos_note("%d restarts (down %ld ms each, every %ld ms): %lld of %lld enqueues acknowledged, %lld refused "
                "while down, %lld of those ran anyway (recovered); slowest back: producer %lld ms, workers %lld ms",
-               RESTARTS, DOWN, EVERY, t.enqueued, t.attempted, t.attempted - t.enqueued, t.recovered,
-               worst_producer, worst_workers);
-    assert_true(t.attempted > t.enqueued);   /* the outages were real */
+               RESTARTS, DOWN, EVERY, t.enqueued, t.attempted, t.attempted - t.enqueued, t.recovered, worst_producer,
+               worst_workers);
+    assert_true(t.attempted > t.enqueued); /* the outages were real */
     assert_int_equal(t.lost, 0);
     assert_int_equal(t.inconsistent, 0);
     assert_int_equal(t.unexpected, 0);
@@ -146,7 +149,7 @@ static void a_reconnect_storm_of_many_workers_is_spread_out_and_all_come_back_wi
     chaos_proxy *px = chaos_proxy_new(r.sock, N);
     assert_non_null(px);
     pid_t *pid = calloc((size_t)N, sizeof(pid_t));
-    char (*log)[400] = calloc((size_t)N, 400);
+    char(*log)[400] = calloc((size_t)N, 400);
     /* every worker keeps the defaults: it hosts the governor too, so it holds
      * four links (commands, subscription, a synchronous client, the
      * governor's); each gets its own proxy port so attempts are counted
@@ -156,8 +159,8 @@ static void a_reconnect_storm_of_many_workers_is_spread_out_and_all_come_back_wi
         snprintf(url, sizeof(url), "redis://127.0.0.1:%d", chaos_proxy_port(px, i));
         snprintf(name, sizeof(name), "storm-%d", i);
         snprintf(log[i], 400, "%s/storm-%d.log", r.dir, i);
-        const char *args[] = {"--name", name, "--concurrency", "1", "--grace", "5s", "--handler", "storm=/bin/true",
-                              NULL};
+        const char *args[] = {"--name", name,        "--concurrency",   "1", "--grace",
+                              "5s",     "--handler", "storm=/bin/true", NULL};
         pid[i] = chaos_spawn_worker(url, NS, log[i], args);
         assert_true(pid[i] > 0);
     }
@@ -181,7 +184,7 @@ static void a_reconnect_storm_of_many_workers_is_spread_out_and_all_come_back_wi
     /* the outage: redis-server dies and its port refuses connections */
     chaos_proxy_down(px);
     harness_redis_kill(&r);
-    harness_sleep_ms(DOWN);   /* pacing: the outage lasts DOWN ms */
+    harness_sleep_ms(DOWN); /* pacing: the outage lasts DOWN ms */
     assert_int_equal(harness_redis_restart(&r), 0);
     long long t0 = harness_now_ms();
     assert_int_equal(chaos_proxy_up(px), 0);
@@ -189,7 +192,7 @@ static void a_reconnect_storm_of_many_workers_is_spread_out_and_all_come_back_wi
     WAIT_UNTIL(clients_named(&r, "storm-", N) == N, 15000);
     if (clients_named(&r, "storm-", N) == N) all_back = harness_now_ms() - t0;
     long long settle = t0 + 3000 - harness_now_ms();
-    if (settle > 0) harness_sleep_ms((long)settle);   /* pacing: the attempts are counted over 3 s */
+    if (settle > 0) harness_sleep_ms((long)settle); /* pacing: the attempts are counted over 3 s */
 
     int worst = 0, worst_cmd = 0, worst_sub = 0, total = 0, worst_10s = 0;
     long worst_lines = 0, sum_lines = 0;
@@ -207,10 +210,12 @@ static void a_reconnect_storm_of_many_workers_is_spread_out_and_all_come_back_wi
         if (as > worst_sub) worst_sub = as;
         if (a10 > worst_10s) worst_10s = a10;
         /* the governor leader logs each decision: not about the outage */
-        long l = chaos_file_lines(log[i], NULL) - lines0[i] -
-                 (chaos_file_lines(log[i], " decision ") - decisions0[i]);
+        long l = chaos_file_lines(log[i], NULL) - lines0[i] - (chaos_file_lines(log[i], " decision ") - decisions0[i]);
         sum_lines += l;
-        if (l > worst_lines) { worst_lines = l; worst_i = i; }
+        if (l > worst_lines) {
+            worst_lines = l;
+            worst_i = i;
+        }
     }
     char hist[200];
     int k = 0;
@@ -218,13 +223,13 @@ static void a_reconnect_storm_of_many_workers_is_spread_out_and_all_come_back_wi
     chaos_note("storm: %d workers holding %d..%d links each, Redis down %ld ms; all back after %lld ms", N, min_links,
                max_links, DOWN, all_back);
     chaos_note("storm: connection attempts in the first second: %d in all (%.2f per link), worst worker %d "
-               "(command link %d, subscription %d); worst worker over 10 s %d", total,
-               (double)total / (double)(N * (max_links ? max_links : 1)), worst, worst_cmd, worst_sub, worst_10s);
+               "(command link %d, subscription %d); worst worker over 10 s %d",
+               total, (double)total / (double)(N * (max_links ? max_links : 1)), worst, worst_cmd, worst_sub,
+               worst_10s);
     chaos_note("storm: attempts per second after the return:%s", hist);
-    chaos_note("storm: log lines per worker for the outage: worst %ld, mean %.1f", worst_lines,
-               (double)sum_lines / N);
+    chaos_note("storm: log lines per worker for the outage: worst %ld, mean %.1f", worst_lines, (double)sum_lines / N);
 
-    {   /* the chattiest worker's outage, line by line */
+    { /* the chattiest worker's outage, line by line */
         FILE *f = fopen(log[worst_i], "r");
         char line[600];
         for (long k2 = 0; f && fgets(line, sizeof(line), f); k2++)
@@ -240,14 +245,17 @@ static void a_reconnect_storm_of_many_workers_is_spread_out_and_all_come_back_wi
     chaos_check ck;
     chaos_check_init(&ck, "storm");
     sluice_class_stats cs;
-    sluice_class_stats_get(c, "storm", &cs, NULL);   /* our own link broke too: this call reconnects it */
+    sluice_class_stats_get(c, "storm", &cs, NULL); /* our own link broke too: this call reconnects it */
     assert_int_equal(chaos_enqueue(c, &ck, &next, N, 1), N);
     assert_int_equal(chaos_drained(c, "storm", 10000), 0);
     for (int i = 0; i < N; i++) kill(pid[i], SIGTERM);
     int bad = 0;
     for (int i = 0; i < N; i++) {
         int st = chaos_wait(pid[i], 10000);
-        if (st < 0) { chaos_kill(pid[i]); bad++; }
+        if (st < 0) {
+            chaos_kill(pid[i]);
+            bad++;
+        }
     }
     chaos_proxy_free(px);
     assert_int_equal(bad, 0);
@@ -338,11 +346,11 @@ static void when_redis_is_full_producers_get_an_explicit_error_and_workers_keep_
     long refused = 1, later = 0;
     long long t0 = harness_now_ms(), first_ok = -1;
     for (;;) {
-        if (later >= 50) {   /* enough: the producer is served again; now only drain */
+        if (later >= 50) { /* enough: the producer is served again; now only drain */
             assert_int_equal(sluice_class_stats_get(c, "full", &st, NULL), 0);
             if (st.ready + st.leased == 0) break;
             if (harness_now_ms() - t0 > 300000) fail_msg("not drained: %lld ready", (long long)st.ready);
-            harness_sleep_ms(20);   /* polls the drain */
+            harness_sleep_ms(20); /* polls the drain */
             continue;
         }
         snprintf(payload, sizeof(payload), "{\"n\":%ld,\"pad\":\"%s\"}", n, pad);
@@ -357,7 +365,7 @@ static void when_redis_is_full_producers_get_an_explicit_error_and_workers_keep_
             refused++;
         }
         if (harness_now_ms() - t0 > 120000) fail_msg("the producer was never served again");
-        harness_sleep_ms(5);   /* pacing: a producer's steady stream */
+        harness_sleep_ms(5); /* pacing: a producer's steady stream */
     }
     long long drained_ms = harness_now_ms() - t0;
     for (int i = 0; i < 2; i++) {
@@ -368,11 +376,12 @@ static void when_redis_is_full_producers_get_an_explicit_error_and_workers_keep_
     assert_int_equal(chaos_check_dead(&ck, c), 0);
     chaos_table t = chaos_check_table(&ck, c, "Redis full (maxmemory, noeviction)");
     chaos_note("full: drained in %lld ms; enqueues refused with OOM meanwhile %ld, accepted again after %lld ms "
-               "(%ld more)", drained_ms, refused, first_ok, later);
+               "(%ld more)",
+               drained_ms, refused, first_ok, later);
     assert_int_equal(t.lost, 0);
     assert_int_equal(t.inconsistent, 0);
     assert_int_equal(t.unexpected, 0);
-    assert_int_equal(t.recovered, 0);   /* a refusal is definite: nothing was created */
+    assert_int_equal(t.recovered, 0); /* a refusal is definite: nothing was created */
     assert_int_equal(t.duplicated, 0);
     assert_int_equal(t.completed, t.enqueued);
     assert_int_equal(t.acknowledged, t.enqueued);
@@ -385,9 +394,12 @@ int main(int argc, char **argv) {
     (void)argc;
     if (chaos_init(argv[0]) < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(redis_killed_and_restarted_again_and_again_loses_no_acknowledged_enqueue, chaos_teardown),
-        cmocka_unit_test_teardown(a_reconnect_storm_of_many_workers_is_spread_out_and_all_come_back_within_ten_seconds, chaos_teardown),
-        cmocka_unit_test_teardown(when_redis_is_full_producers_get_an_explicit_error_and_workers_keep_draining, chaos_teardown),
+        cmocka_unit_test_teardown(redis_killed_and_restarted_again_and_again_loses_no_acknowledged_enqueue,
+                                  chaos_teardown),
+        cmocka_unit_test_teardown(a_reconnect_storm_of_many_workers_is_spread_out_and_all_come_back_within_ten_seconds,
+                                  chaos_teardown),
+        cmocka_unit_test_teardown(when_redis_is_full_producers_get_an_explicit_error_and_workers_keep_draining,
+                                  chaos_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

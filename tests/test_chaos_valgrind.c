@@ -45,7 +45,10 @@ static int run(const char *const *argv, const char *log, long timeout_ms) {
         _exit(127);
     }
     int st = chaos_wait(pid, timeout_ms);
-    if (st < 0) { chaos_kill(pid); return -1; }
+    if (st < 0) {
+        chaos_kill(pid);
+        return -1;
+    }
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
@@ -75,8 +78,15 @@ static void ten_thousand_in_process_jobs_run_valgrind_clean(void **state) {
                    SANITIZED ? "sanitizer build: ASan/LSan check it" : "valgrind is not installed",
                    harness_now_ms() - t0, rc);
     } else {
-        const char *argv[] = {"valgrind", "-q", "--error-exitcode=1", "--leak-check=full",
-                              "--errors-for-leak-kinds=definite,indirect,possible", prog, r.url, n, NULL};
+        const char *argv[] = {"valgrind",
+                              "-q",
+                              "--error-exitcode=1",
+                              "--leak-check=full",
+                              "--errors-for-leak-kinds=definite,indirect,possible",
+                              prog,
+                              r.url,
+                              n,
+                              NULL};
         rc = run(argv, log, 600000);
         chaos_note("valgrind --leak-check=full: %ld in-process jobs in %lld ms: exit %d", N, harness_now_ms() - t0, rc);
     }
@@ -107,9 +117,23 @@ static void sluice_worker_serving_exec_jobs_and_stopping_on_sigterm_runs_valgrin
     snprintf(rec, sizeof(rec), "%s/vgexec.rec", r.dir);
     snprintf(hcmd, sizeof(hcmd), "vgexec=%s", chaos_fixture("job.sh"));
     /* valgrind follows the forks (up to their execve) but not the handlers */
-    const char *argv[] = {"valgrind", "-q", "--error-exitcode=1", "--leak-check=full",
-                          "--errors-for-leak-kinds=definite,indirect,possible", chaos_worker_bin(), "--redis", r.url,
-                          "--namespace", "c", "--concurrency", "8", "--handler", hcmd, rec, "0", NULL};
+    const char *argv[] = {"valgrind",
+                          "-q",
+                          "--error-exitcode=1",
+                          "--leak-check=full",
+                          "--errors-for-leak-kinds=definite,indirect,possible",
+                          chaos_worker_bin(),
+                          "--redis",
+                          r.url,
+                          "--namespace",
+                          "c",
+                          "--concurrency",
+                          "8",
+                          "--handler",
+                          hcmd,
+                          rec,
+                          "0",
+                          NULL};
     long long t0 = harness_now_ms();
     pid_t pid = fork();
     if (pid == 0) {
@@ -150,7 +174,8 @@ int main(int argc, char **argv) {
     if (chaos_init(argv[0]) < 0) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(ten_thousand_in_process_jobs_run_valgrind_clean, chaos_teardown),
-        cmocka_unit_test_teardown(sluice_worker_serving_exec_jobs_and_stopping_on_sigterm_runs_valgrind_clean, chaos_teardown),
+        cmocka_unit_test_teardown(sluice_worker_serving_exec_jobs_and_stopping_on_sigterm_runs_valgrind_clean,
+                                  chaos_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

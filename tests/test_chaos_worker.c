@@ -71,14 +71,15 @@ static void a_random_worker_killed_every_two_seconds_loses_nothing_and_repeats_o
     sluice_client *c = connect_to(&r);
     const int W = CHAOS_PICK(3, 6), CONC = CHAOS_PICK(4, 8);
     const long RUN_MS = CHAOS_PICK(12000, 300000);
-    const int PER_TICK = CHAOS_PICK(6, 8);   /* jobs per 100 ms */
+    const int PER_TICK = CHAOS_PICK(6, 8); /* jobs per 100 ms */
     assert_int_equal(chaos_class(c, "killed", SLUICE_TIER_NORMAL, 0, 2000, 20), 0);
     char rec[400], hcmd[600], conc[16];
     snprintf(rec, sizeof(rec), "%s/killed.rec", r.dir);
     snprintf(hcmd, sizeof(hcmd), "killed=%s", chaos_fixture("job.sh"));
     snprintf(conc, sizeof(conc), "%d", CONC);
     /* 60 jobs/s of 0.15 s on 3 x 4 slots: most slots busy at any kill */
-    fleet f = {.args = {"--no-governor", "--concurrency", conc, "--grace", "10s", "--handler", hcmd, rec, "0.15", NULL}};
+    fleet f = {
+        .args = {"--no-governor", "--concurrency", conc, "--grace", "10s", "--handler", hcmd, rec, "0.15", NULL}};
     fleet_start(&f, &r, W, "killed");
 
     chaos_check ck;
@@ -98,9 +99,9 @@ static void a_random_worker_killed_every_two_seconds_loses_nothing_and_repeats_o
             nk++;
             chaos_kill(f.pid[i]);
             fleet_spawn(&f, i);
-            next_kill = harness_now_ms() + 1000 + rand() % 2001;   /* 2 s +- 1 s */
+            next_kill = harness_now_ms() + 1000 + rand() % 2001; /* 2 s +- 1 s */
         }
-        harness_sleep_ms(100);   /* pacing: the producer's rounds */
+        harness_sleep_ms(100); /* pacing: the producer's rounds */
     }
     assert_int_equal(chaos_drained(c, "killed", 60000), 0);
     fleet_stop(&f, 15000);
@@ -115,8 +116,8 @@ static void a_random_worker_killed_every_two_seconds_loses_nothing_and_repeats_o
     long sum_inflight = 0, worst_excess = 0;
     for (int k = 0; k < nk; k++) {
         sum_inflight += inflight[k];
-        if (per[k] > CONC) fail_msg("kill %d (pid %d): %ld duplicates, more than its concurrency %d", k, killed[k],
-                                    per[k], CONC);
+        if (per[k] > CONC)
+            fail_msg("kill %d (pid %d): %ld duplicates, more than its concurrency %d", k, killed[k], per[k], CONC);
         /* handlers alive at the kill; a job whose handler had just ended but
          * whose ack was not yet answered is in flight too, and not counted */
         if (per[k] - inflight[k] > worst_excess) worst_excess = per[k] - inflight[k];
@@ -170,14 +171,17 @@ static void workers_stopped_with_sigterm_under_load_and_restarted_lose_and_repea
             int st = chaos_wait(f.pid[i], 12000);
             long long took = harness_now_ms() - s0;
             if (took > worst_stop) worst_stop = took;
-            if (st < 0) { chaos_kill(f.pid[i]); bad_exit++; }
-            else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) bad_exit++;
+            if (st < 0) {
+                chaos_kill(f.pid[i]);
+                bad_exit++;
+            } else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+                bad_exit++;
             (void)inflight;
             stops++;
             fleet_spawn(&f, i);
             next_stop = harness_now_ms() + 700;
         }
-        harness_sleep_ms(100);   /* pacing: the producer's rounds */
+        harness_sleep_ms(100); /* pacing: the producer's rounds */
     }
     long long ran_ms = harness_now_ms() - t0;
     assert_int_equal(chaos_drained(c, "graceful", 60000), 0);
@@ -233,20 +237,20 @@ static void a_worker_frozen_past_its_lease_has_its_jobs_run_elsewhere_and_its_la
         long kids = 0;
         while (harness_now_ms() < until) {
             chaos_enqueue(c, &ck, &next, 2, 1);
-            harness_sleep_ms(50);   /* polls, and paces the producer */
+            harness_sleep_ms(50); /* polls, and paces the producer */
             if ((kids = chaos_working(rec, f.pid[0])) > 0) break;
         }
         assert_true(kids > 0);
         kill(f.pid[0], SIGSTOP);
-        held += chaos_children(f.pid[0]);   /* every job it holds may run twice */
+        held += chaos_children(f.pid[0]); /* every job it holds may run twice */
         frozen_pids[nf++] = f.pid[0];
         long long fr = harness_now_ms();
         while (harness_now_ms() - fr < 3 * LEASE) {
             chaos_enqueue(c, &ck, &next, 1, 1);
-            harness_sleep_ms(100);   /* pacing: frozen for three leases, the producer goes on */
+            harness_sleep_ms(100); /* pacing: frozen for three leases, the producer goes on */
         }
         kill(f.pid[0], SIGCONT);
-        harness_sleep_ms(700);   /* pacing: the victim works a while before the next freeze */
+        harness_sleep_ms(700); /* pacing: the victim works a while before the next freeze */
     }
     assert_int_equal(chaos_drained(c, "frozen", 30000), 0);
     /* the resumed handlers' late results were refused */
@@ -262,7 +266,7 @@ static void a_worker_frozen_past_its_lease_has_its_jobs_run_elsewhere_and_its_la
                "frozen worker), %ld stale/lease-lost events in the frozen worker's log",
                CYCLES, LEASE, held, t.duplicated, unattributed, stale);
     assert_true(stale >= CYCLES);
-    assert_true(t.duplicated >= 1);         /* the job did run elsewhere */
+    assert_true(t.duplicated >= 1); /* the job did run elsewhere */
     assert_true(t.duplicated <= held);
     assert_int_equal(unattributed, 0);
     assert_int_equal(t.lost, 0);
@@ -323,12 +327,12 @@ static void a_poison_job_that_crashes_its_worker_goes_dead_after_max_reclaims_an
         sluice_class_stats st;
         assert_int_equal(sluice_class_stats_get(c, "poisoned", &st, NULL), 0);
         if (st.ready + st.delayed + st.leased == 0) break;
-        if (harness_now_ms() > end) fail_msg("not drained: %lld ready, %lld leased", (long long)st.ready,
-                                            (long long)st.leased);
-        harness_sleep_ms(20);   /* polls the drain, and supervises */
+        if (harness_now_ms() > end)
+            fail_msg("not drained: %lld ready, %lld leased", (long long)st.ready, (long long)st.leased);
+        harness_sleep_ms(20); /* polls the drain, and supervises */
     }
     fleet_stop(&f, 15000);
-    WAIT_UNTIL(harness_procs_with_arg(rec) == 0, 20000);   /* the crashed workers' handlers are done */
+    WAIT_UNTIL(harness_procs_with_arg(rec) == 0, 20000); /* the crashed workers' handlers are done */
     assert_int_equal(harness_procs_with_arg(rec), 0);
     chaos_check_load(&ck, rec);
     assert_int_equal(chaos_check_dead(&ck, c), 0);
@@ -369,10 +373,14 @@ int main(int argc, char **argv) {
     (void)argc;
     if (chaos_init(argv[0]) < 0) return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(a_random_worker_killed_every_two_seconds_loses_nothing_and_repeats_only_jobs_in_flight, chaos_teardown),
-        cmocka_unit_test_teardown(workers_stopped_with_sigterm_under_load_and_restarted_lose_and_repeat_nothing, chaos_teardown),
-        cmocka_unit_test_teardown(a_worker_frozen_past_its_lease_has_its_jobs_run_elsewhere_and_its_late_acks_refused, chaos_teardown),
-        cmocka_unit_test_teardown(a_poison_job_that_crashes_its_worker_goes_dead_after_max_reclaims_and_the_rest_complete, chaos_teardown),
+        cmocka_unit_test_teardown(
+            a_random_worker_killed_every_two_seconds_loses_nothing_and_repeats_only_jobs_in_flight, chaos_teardown),
+        cmocka_unit_test_teardown(workers_stopped_with_sigterm_under_load_and_restarted_lose_and_repeat_nothing,
+                                  chaos_teardown),
+        cmocka_unit_test_teardown(a_worker_frozen_past_its_lease_has_its_jobs_run_elsewhere_and_its_late_acks_refused,
+                                  chaos_teardown),
+        cmocka_unit_test_teardown(
+            a_poison_job_that_crashes_its_worker_goes_dead_after_max_reclaims_and_the_rest_complete, chaos_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

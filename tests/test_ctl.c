@@ -21,9 +21,9 @@
 static char ctl_bin[4096] = "build/bin/sluicectl";
 
 typedef struct run_result {
-    int code;   /* exit code, or -1 if it did not exit normally */
-    char *out;  /* stdout, NUL-terminated */
-    char *err;  /* stderr */
+    int code;  /* exit code, or -1 if it did not exit normally */
+    char *out; /* stdout, NUL-terminated */
+    char *err; /* stderr */
 } run_result;
 
 static void run_free(run_result *r) {
@@ -88,8 +88,7 @@ static run_result run_argv(void **state, const char *input, size_t inlen, const 
 }
 
 #define RUN(state, ...) run_argv(state, NULL, 0, (const char *const[]){__VA_ARGS__, NULL})
-#define RUN_IN(state, input, ...) \
-    run_argv(state, input, strlen(input), (const char *const[]){__VA_ARGS__, NULL})
+#define RUN_IN(state, input, ...) run_argv(state, input, strlen(input), (const char *const[]){__VA_ARGS__, NULL})
 
 /* stderr is exactly one line starting "sluicectl: " and naming "what". */
 static void assert_one_line_error(const run_result *r, const char *what) {
@@ -118,10 +117,13 @@ static sluice_client *connect_t(void **state) {
 /* --------------------------------------------------------------- help */
 
 static const char *const COMMANDS[] = {
-    "status", "top", "class", "class list", "class get", "class set", "class delete", "pause", "resume",
-    "pin", "unpin", "signal", "signal define", "signal set", "signal list", "signal delete",
-    "governor", "governor status", "governor mode", "governor history", "enqueue", "job", "job show",
-    "job cancel", "explain", "dead", "dead list", "dead retry", "dead purge", "apply", "export", "audit",
+    "status",        "top",          "class",           "class list",    "class get",
+    "class set",     "class delete", "pause",           "resume",        "pin",
+    "unpin",         "signal",       "signal define",   "signal set",    "signal list",
+    "signal delete", "governor",     "governor status", "governor mode", "governor history",
+    "enqueue",       "job",          "job show",        "job cancel",    "explain",
+    "dead",          "dead list",    "dead retry",      "dead purge",    "apply",
+    "export",        "audit",
 };
 #define NCOMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
 
@@ -256,9 +258,9 @@ static void class_get_json_prints_every_field(void **state) {
     assert_string_equal(json_string_value(json_object_get(v, "name")), "getme");
     assert_string_equal(json_string_value(json_object_get(v, "tier")), "normal");
     assert_int_equal(json_integer_value(json_object_get(v, "max_concurrency")), 3);
-    const char *fields[] = {"max_rate", "burst", "floor", "max_queue", "max_attempts", "timeout_ms",
-                            "max_reclaims", "keep_done", "dead_max", "payload_max", "backoff_base_ms",
-                            "backoff_max_ms"};
+    const char *fields[] = {"max_rate",     "burst",       "floor",           "max_queue",
+                            "max_attempts", "timeout_ms",  "max_reclaims",    "keep_done",
+                            "dead_max",     "payload_max", "backoff_base_ms", "backoff_max_ms"};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) assert_non_null(json_object_get(v, fields[i]));
     json_decref(v);
     sluice_client_free(c);
@@ -541,8 +543,8 @@ static void a_defined_and_reported_signal_shows_in_signal_list_json(void **state
  * SELECT 1 latency with target 2 and critical 20 is raised below 1.8 (90%
  * of the target at the default band), not below 0.9 of the span. */
 static void signal_list_shows_where_the_governor_raises_and_cuts_in_the_signals_units(void **state) {
-    run_result r = RUN(state, "signal", "define", "pg_select1_ms", "--target", "2", "--critical", "20", "--period",
-                       "1s");
+    run_result r =
+        RUN(state, "signal", "define", "pg_select1_ms", "--target", "2", "--critical", "20", "--period", "1s");
     assert_int_equal(r.code, 0);
     run_free(&r);
     r = RUN(state, "signal", "set", "pg_select1_ms", "1");
@@ -567,7 +569,8 @@ static void signal_list_shows_where_the_governor_raises_and_cuts_in_the_signals_
     assert_true(fabs(json_number_value(json_object_get(found, "raise_at")) - 1.8) < 1e-12);
     assert_true(json_number_value(json_object_get(found, "cut_at")) == 2);
     assert_int_equal(json_integer_value(json_object_get(found, "period_ms")), 1000);
-    assert_string_equal(json_string_value(json_object_get(found, "rule")), "raise below 1.8, cut above 2, floors at 20");
+    assert_string_equal(json_string_value(json_object_get(found, "rule")),
+                        "raise below 1.8, cut above 2, floors at 20");
     json_decref(v);
     run_free(&r);
     r = RUN(state, "signal", "define", "pg_select1_ms", "--target", "2", "--critical", "20", "--period", "soon");
@@ -578,8 +581,8 @@ static void signal_list_shows_where_the_governor_raises_and_cuts_in_the_signals_
 
 static void a_lower_is_worse_signal_needs_critical_below_target(void **state) {
     long long before = dbsize(state);
-    run_result r = RUN(state, "signal", "define", "burst_bal", "--target", "50", "--critical", "80",
-                       "--lower-is-worse");
+    run_result r =
+        RUN(state, "signal", "define", "burst_bal", "--target", "50", "--critical", "80", "--lower-is-worse");
     assert_int_equal(r.code, 2);
     assert_one_line_error(&r, "--critical");
     assert_int_equal(dbsize(state), before);
@@ -591,7 +594,8 @@ static void a_lower_is_worse_signal_needs_critical_below_target(void **state) {
     sluice_error err;
     sluice_signal_info *s = sluice_signal_list(c, &n, NULL, &err);
     int ok = 0;
-    for (size_t i = 0; i < n; i++) if (!strcmp(s[i].name, "burst_bal")) ok = s[i].def.lower_is_worse;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s[i].name, "burst_bal")) ok = s[i].def.lower_is_worse;
     assert_true(ok);
     sluice_signal_list_free(s, n);
     sluice_client_free(c);
@@ -1150,8 +1154,8 @@ static void status_json_shows_depths_gates_signals_and_the_governor(void **state
     assert_int_equal(r.code, 0);
     json_t *v = parse_out(&r), *cls = NULL, *o2;
     size_t i;
-    json_array_foreach(json_object_get(v, "classes"), i, o2)
-        if (!strcmp(json_string_value(json_object_get(o2, "name")), "stat")) cls = o2;
+    json_array_foreach(json_object_get(v, "classes"), i,
+                       o2) if (!strcmp(json_string_value(json_object_get(o2, "name")), "stat")) cls = o2;
     assert_non_null(cls);
     assert_int_equal(json_integer_value(json_object_get(cls, "ready")), 2);
     assert_int_equal(json_integer_value(json_object_get(cls, "delayed")), 1);
@@ -1181,9 +1185,9 @@ static void a_changed_limit_shows_in_status_and_in_audit(void **state) {
     json_t *v = parse_out(&r), *o;
     size_t i;
     int64_t conc = -1;
-    json_array_foreach(json_object_get(v, "classes"), i, o)
-        if (!strcmp(json_string_value(json_object_get(o, "name")), "limited"))
-            conc = json_integer_value(json_object_get(o, "max_concurrency"));
+    json_array_foreach(json_object_get(v, "classes"), i,
+                       o) if (!strcmp(json_string_value(json_object_get(o, "name")), "limited")) conc =
+        json_integer_value(json_object_get(o, "max_concurrency"));
     assert_int_equal(conc, 12);
     json_decref(v);
     run_free(&r);
@@ -1277,8 +1281,8 @@ static void simulate_json_names_every_policy_and_the_goals_without_redis(void **
     for (size_t i = 0; i < 5; i++)
         assert_string_equal(json_string_value(json_object_get(json_array_get(pol, i), "policy")), names[i]);
     json_t *g = json_object_get(v, "goals");
-    static const char *const goals[] = {"p99_met", "incident_shown", "spare_met", "sooner_met", "stable_met",
-                                        "no_loss"};
+    static const char *const goals[] = {"p99_met",    "incident_shown", "spare_met",
+                                        "sooner_met", "stable_met",     "no_loss"};
     for (size_t i = 0; i < sizeof(goals) / sizeof(goals[0]); i++)
         if (!json_is_boolean(json_object_get(g, goals[i]))) fail_msg("goals.%s missing", goals[i]);
     assert_true(json_is_true(json_object_get(g, "p99_met")));
@@ -1291,9 +1295,9 @@ static void simulate_prints_the_table_and_every_goal_with_its_figures(void **sta
     run_result r = RUN(state, "simulate", "--seed", "3", "--signal-period", "10s", "--signal-delay", "0s");
     if (r.code != 0) fail_msg("exit %d: %s", r.code, r.err);
     assert_string_equal(r.err, "");
-    static const char *const want[] = {"policy", "baseline", "no_limit", "fixed", "threshold", "governor",
-                                       "per class", "certificates", "goals", "peak minute", "spare capacity",
-                                       "best safe fixed", "reversals", "no job lost"};
+    static const char *const want[] = {"policy",         "baseline",        "no_limit",     "fixed",      "threshold",
+                                       "governor",       "per class",       "certificates", "goals",      "peak minute",
+                                       "spare capacity", "best safe fixed", "reversals",    "no job lost"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(r.out, want[i])) fail_msg("output misses '%s':\n%s", want[i], r.out);
     run_free(&r);
@@ -1390,8 +1394,10 @@ static void simulate_plot_without_gnuplot_exits_1_saying_so(void **state) {
     char *old = getenv("PATH") ? strdup(getenv("PATH")) : NULL;
     setenv("PATH", "/nonexistent", 1);
     run_result r = RUN(state, "simulate", "--plot", sim_path(path, sizeof(path), "none.png"));
-    if (old) setenv("PATH", old, 1);
-    else unsetenv("PATH");
+    if (old)
+        setenv("PATH", old, 1);
+    else
+        unsetenv("PATH");
     free(old);
     assert_int_equal(r.code, 1);
     assert_one_line_error(&r, "gnuplot");
@@ -1401,8 +1407,8 @@ static void simulate_plot_without_gnuplot_exits_1_saying_so(void **state) {
 static void simulate_help_lists_every_option(void **state) {
     run_result r = RUN(state, "simulate", "--help");
     assert_int_equal(r.code, 0);
-    static const char *const want[] = {"--seed", "--json", "--csv", "--plot", "--signal-period",
-                                       "--signal-delay", "--set", "Exit codes"};
+    static const char *const want[] = {"--seed",          "--json",         "--csv", "--plot",
+                                       "--signal-period", "--signal-delay", "--set", "Exit codes"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(r.out, want[i])) fail_msg("simulate --help misses %s", want[i]);
     run_free(&r);

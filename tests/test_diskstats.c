@@ -67,7 +67,7 @@ static void a_partition_and_other_devices_are_not_mistaken_for_the_device(void *
     sluice_disk_rates r;
     assert_int_equal(sluice_disk_rates_compute(&a, &b, 1000.0, &r, NULL), 0);
     assert_float_equal(r.iops, 500.0 + 300.0, 1e-9);
-    assert_float_equal(r.util, 100.0, 1e-9);   /* 1200 busy ms in 1000 ms: capped, as the clocks differ */
+    assert_float_equal(r.util, 100.0, 1e-9); /* 1200 busy ms in 1000 ms: capped, as the clocks differ */
     /* an 11-counter line (kernels before 4.18) */
     read_pair("vdb", &a, &b);
     assert_int_equal(a.reads, 10);
@@ -82,7 +82,7 @@ static void an_idle_device_has_zero_iops_util_and_await(void **state) {
     assert_int_equal(sluice_disk_rates_compute(&a, &b, 1000.0, &r, NULL), 0);
     assert_float_equal(r.iops, 0, 0);
     assert_float_equal(r.util, 0, 0);
-    assert_float_equal(r.await_ms, 0, 0);   /* no I/O completed: 0, not NaN */
+    assert_float_equal(r.await_ms, 0, 0); /* no I/O completed: 0, not NaN */
 }
 
 static void a_missing_device_or_a_malformed_line_is_an_error_not_a_zero(void **state) {
@@ -95,11 +95,11 @@ static void a_missing_device_or_a_malformed_line_is_an_error_not_a_zero(void **s
     assert_int_equal(err.code, SLUICE_ERR_NOT_FOUND);
     assert_memory_equal(&d, &before, sizeof(d));
     const char *bad[] = {
-        "252 0 vda 1 2 3 4 5 6 7 8 9 10\n",              /* 10 counters */
-        "252 0 vda 1 2 3 4 5 6 7 8 9 10 x\n",            /* not a number */
-        "252 0 vda 1 2 3 -4 5 6 7 8 9 10 11\n",          /* a sign */
+        "252 0 vda 1 2 3 4 5 6 7 8 9 10\n",                         /* 10 counters */
+        "252 0 vda 1 2 3 4 5 6 7 8 9 10 x\n",                       /* not a number */
+        "252 0 vda 1 2 3 -4 5 6 7 8 9 10 11\n",                     /* a sign */
         "252 0 vda 1 2 3 4 5 6 7 8 9 10 99999999999999999999999\n", /* overflow */
-        "252 0 vda 1 2 3 4 5 6 7 8 9 10 11 junk\n",      /* trailing garbage */
+        "252 0 vda 1 2 3 4 5 6 7 8 9 10 11 junk\n",                 /* trailing garbage */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(sluice_diskstats_parse(bad[i], "vda", &d, &err), -1);
@@ -108,7 +108,8 @@ static void a_missing_device_or_a_malformed_line_is_an_error_not_a_zero(void **s
     assert_int_equal(sluice_diskstats_parse("", "vda", &d, &err), -1);
     assert_int_equal(sluice_diskstats_parse("252 0 vda 1 2 3 4 5 6 7 8 9 10 11", "", &d, &err), -1);
     /* the last line may lack its newline */
-    assert_int_equal(sluice_diskstats_parse("1 0 x 0 0 0 0 0 0 0 0 0 0 0\n252 0 vda 1 2 3 4 5 6 7 8 9 10 11", "vda", &d, &err), 0);
+    assert_int_equal(
+        sluice_diskstats_parse("1 0 x 0 0 0 0 0 0 0 0 0 0 0\n252 0 vda 1 2 3 4 5 6 7 8 9 10 11", "vda", &d, &err), 0);
     assert_int_equal(d.weighted_io_ms, 11);
 }
 

@@ -14,7 +14,7 @@
 typedef struct claimer {
     const harness_redis *redis;
     unsigned seed;
-    unsigned char *acked;  /* per job sequence: times acked by this claimer */
+    unsigned char *acked; /* per job sequence: times acked by this claimer */
     long acks, fails, stale;
     char error[SLUICE_ERROR_TEXT + 32];
 } claimer;
@@ -41,7 +41,7 @@ static void *drain(void *arg) {
         }
         if (info.count == 0) {
             idle++;
-            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 10 ? info.retry_ms : 10);   /* pacing: the hint */
+            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 10 ? info.retry_ms : 10); /* pacing: the hint */
             continue;
         }
         idle = 0;
@@ -58,8 +58,10 @@ static void *drain(void *arg) {
                     w->acked[seq_of(id)]++;
                 }
             }
-            if (rc < 0 && err.code == SLUICE_ERR_STALE) w->stale++;
-            else if (rc < 0) snprintf(w->error, sizeof(w->error), "ack/fail: %s", err.text);
+            if (rc < 0 && err.code == SLUICE_ERR_STALE)
+                w->stale++;
+            else if (rc < 0)
+                snprintf(w->error, sizeof(w->error), "ack/fail: %s", err.text);
             sluice_job_free(jobs[i]);
         }
     }
@@ -77,7 +79,7 @@ static void every_job_is_acked_exactly_once_or_dead_and_the_counters_add_up(void
     assert_int_equal(sluice_class_update(c, "drain", f, v, 4, NULL, &err), 0);
 
     const char **payloads = malloc(sizeof(*payloads) * JOBS);
-    char (*ids)[SLUICE_ID_MAX] = malloc(sizeof(*ids) * JOBS);
+    char(*ids)[SLUICE_ID_MAX] = malloc(sizeof(*ids) * JOBS);
     char *bodies = malloc((size_t)JOBS * 24);
     for (int i = 0; i < JOBS; i++) {
         snprintf(bodies + (size_t)i * 24, 24, "{\"n\":%d}", i);

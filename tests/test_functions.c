@@ -77,18 +77,20 @@ static void every_function_refuses_keys_out_of_order_or_from_two_namespaces(void
             rev[i] = n - 1 - i;
         }
         if (n > 1) {
-            swap[0] = n > 2 ? 2 : 1;   /* for a class: ready where class belongs, and back */
+            swap[0] = n > 2 ? 2 : 1; /* for a class: ready where class belongs, and back */
             swap[n > 2 ? 2 : 1] = 0;
         }
         const char *mixed[13] = {0};
         mixed[n - 1] = "other";
         const int *orders[4] = {swap, rot, rev, NULL};
         for (int o = 0; o < 4; o++) {
-            if (n == 1) continue;   /* one key: one order, one namespace */
+            if (n == 1) continue; /* one key: one order, one namespace */
             char what[96];
             snprintf(what, sizeof(what), "%s with %s", calls[f].fn,
-                     o == 0 ? "two keys swapped" : o == 1 ? "the keys rotated" : o == 2 ? "the keys reversed"
-                                                                            : "a key of another namespace");
+                     o == 0   ? "two keys swapped"
+                     : o == 1 ? "the keys rotated"
+                     : o == 2 ? "the keys reversed"
+                              : "a key of another namespace");
             redisReply *r = function_call_send(rc, NS, &calls[f], orders[o], o == 3 ? mixed : NULL);
             assert_refused_unchanged(r, before, rc, what);
             freeReplyObject(r);
@@ -108,12 +110,12 @@ static void every_function_refuses_keys_out_of_order_or_from_two_namespaces(void
  * governor off unaudited) is refused, and nothing changes. */
 static void a_global_function_handed_another_key_is_refused(void **state) {
     redisContext *rc = raw(state);
-    sluice_client *c = test_connect(state);   /* loads the Functions */
+    sluice_client *c = test_connect(state); /* loads the Functions */
     static const char *const hist_as_audit[3] = {"governor", "governor:history", "governor:history"};
     static const char *const sig_hist_as_audit[3] = {"signals", "signal-values", "governor:history"};
     fn_call mode = GLOBAL_CALL("sluice_gov_mode", hist_as_audit, 3, "op", "off");
-    fn_call define = GLOBAL_CALL("sluice_signal_define", sig_hist_as_audit, 3, "iops", "op", "0.8", "0.95",
-                                 "higher", "30000", "assume-pressure");
+    fn_call define = GLOBAL_CALL("sluice_signal_define", sig_hist_as_audit, 3, "iops", "op", "0.8", "0.95", "higher",
+                                 "30000", "assume-pressure");
     fn_call short_keys = GLOBAL_CALL("sluice_gov_mode", GOVERNOR_SUFFIX, 2, "op", "off");
     char *before = snapshot(rc);
     const fn_call *calls[3] = {&mode, &define, &short_keys};
@@ -160,7 +162,7 @@ static void a_class_deleted_and_declared_again_never_reuses_an_id_or_a_token(voi
     sluice_job_free(j[0]);
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, "reborn", &st, &err), 0);
-    assert_int_equal(st.enqueued, 1);   /* the counters start again; ids and tokens do not */
+    assert_int_equal(st.enqueued, 1); /* the counters start again; ids and tokens do not */
     assert_int_equal(st.acked, 1);
     sluice_client_free(c);
 }
@@ -178,7 +180,7 @@ static void a_token_counter_rolled_back_as_by_an_older_snapshot_never_repeats_a_
     assert_int_equal(sluice_enqueue(c, "snap", "{}", NULL, id, &err), 0);
     redisReply *r = redisCommand(rc, "HGET " NS ":{snap}:stats token");
     assert_non_null(r);
-    char *before = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;   /* the snapshot's value */
+    char *before = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL; /* the snapshot's value */
     freeReplyObject(r);
     sluice_job *j[1];
     sluice_claim_info info;
@@ -214,8 +216,9 @@ static void assert_counters_add_up(sluice_client *c, const char *cls) {
     int64_t left = st.enqueued - st.acked - st.cancelled - st.purged - st.dead_dropped;
     if (live != left)
         fail_msg("%s: enqueued %lld - acked %lld - cancelled %lld - purged %lld - dead_dropped %lld = %lld, "
-                 "but %lld jobs live", cls, (long long)st.enqueued, (long long)st.acked, (long long)st.cancelled,
-                 (long long)st.purged, (long long)st.dead_dropped, (long long)left, (long long)live);
+                 "but %lld jobs live",
+                 cls, (long long)st.enqueued, (long long)st.acked, (long long)st.cancelled, (long long)st.purged,
+                 (long long)st.dead_dropped, (long long)left, (long long)live);
 }
 
 /* Cancel, dead retry and dead purge are audited, once each and only when
@@ -236,9 +239,9 @@ static void every_change_is_audited_once_and_the_counters_add_up(void **state) {
     assert_int_equal(sluice_job_cancel(c, ids[0], &err), 0);
     assert_int_equal(audit_len(c, "audited"), ++rows);
     assert_counters_add_up(c, "audited");
-    assert_int_equal(sluice_job_cancel(c, ids[0], &err), -1);   /* nothing to cancel: no row */
+    assert_int_equal(sluice_job_cancel(c, ids[0], &err), -1); /* nothing to cancel: no row */
     assert_int_equal(audit_len(c, "audited"), rows);
-    for (int i = 0; i < 4; i++) {   /* four die; the cap of 2 drops the two oldest */
+    for (int i = 0; i < 4; i++) { /* four die; the cap of 2 drops the two oldest */
         sluice_job *j[1];
         sluice_claim_info info;
         assert_int_equal(sluice_claim(c, "audited", "t", 1, j, &info, &err), 0);
@@ -255,7 +258,7 @@ static void every_change_is_audited_once_and_the_counters_add_up(void **state) {
     assert_int_equal(n, 1);
     assert_int_equal(audit_len(c, "audited"), ++rows);
     assert_counters_add_up(c, "audited");
-    assert_int_equal(sluice_dead_purge(c, "audited", NULL, &n, &err), 0);   /* none left: no row */
+    assert_int_equal(sluice_dead_purge(c, "audited", NULL, &n, &err), 0); /* none left: no row */
     assert_int_equal(n, 0);
     assert_int_equal(sluice_dead_retry(c, "audited", NULL, &n, &err), 0);
     assert_int_equal(audit_len(c, "audited"), rows);
@@ -285,7 +288,7 @@ static void a_claim_without_a_consumer_name_says_it_is_missing(void **state) {
     function_calls(&st, calls);
     fn_call claim = calls[1];
     assert_string_equal(claim.fn, "sluice_claim");
-    claim.argc = 2;   /* class and n only */
+    claim.argc = 2; /* class and n only */
     redisReply *r = function_call_send(rc, NS, &claim, NULL, NULL);
     assert_true(r && r->type == REDIS_REPLY_ERROR);
     assert_non_null(strstr(r->str, "consumer name is missing"));
@@ -303,7 +306,7 @@ static void governor_mode_off_clears_a_gate_fenced_by_an_epoch_no_governor_can_r
     assert_int_equal(sluice_gate_govern(c, "fenced", 9007199254740991LL, 0.5, 60000, "hostile", 0, &err), 0);
     assert_int_equal(sluice_gate_govern(c, "fenced", 5, 0.8, 60000, "the real governor", 0, &err), -1);
     assert_int_equal(err.code, SLUICE_ERR_STALE);
-    assert_int_equal(sluice_gate_ungovern(c, "fenced", &err), 0);   /* what mode off does */
+    assert_int_equal(sluice_gate_ungovern(c, "fenced", &err), 0); /* what mode off does */
     assert_int_equal(sluice_gate_govern(c, "fenced", 5, 0.8, 60000, "the real governor", 0, &err), 0);
     sluice_gate_info g;
     assert_int_equal(sluice_gate_get(c, "fenced", &g, &err), 0);
@@ -330,8 +333,8 @@ static void an_enqueue_by_raw_fcall_checks_the_payload_as_the_c_library_does(voi
     deep[k] = '\0';
     snprintf(deeper, sizeof(deeper), "{\"b\":%s}", deep);
     const char *good[] = {"{}", " {\"a\":[1,{\"b\":null}]} \n", deep};
-    const char *bad[] = {"{garbage}", "{\"a\":1} x", "[]", "{\"a\":NaN}", "{\"a\":\"\\u0000\"}", "{", deeper,
-                         "{\"a\":1,}"};
+    const char *bad[] = {"{garbage}",           "{\"a\":1} x", "[]",   "{\"a\":NaN}",
+                         "{\"a\":\"\\u0000\"}", "{",           deeper, "{\"a\":1,}"};
     sluice_error err;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         assert_int_equal(sluice_payload_check(good[i], strlen(good[i]), &err), 0);

@@ -22,24 +22,25 @@ enum { C_CRIT, C_HIGH, C_NORMAL, C_LOW_A, C_LOW_B, NCLS };
 typedef struct rig {
     sluice_law_params p;
     sluice_law_state st;
-    int64_t now;                 /* ms, the virtual clock */
+    int64_t now; /* ms, the virtual clock */
     sluice_law_signal sig[4];
     size_t nsig;
     sluice_law_class cls[NCLS];
     sluice_law_decision d;
-    int64_t last_change;         /* ms, time of the last law change seen by step() */
-    int64_t min_gap;             /* ms, shortest gap between two law changes */
-    int changes;                 /* law changes (cut, raise, critical drop) that moved a fraction */
+    int64_t last_change; /* ms, time of the last law change seen by step() */
+    int64_t min_gap;     /* ms, shortest gap between two law changes */
+    int changes;         /* law changes (cut, raise, critical drop) that moved a fraction */
     int raises;
 } rig;
 
-static void rig_init(rig *r)
-{
-    static const struct { const char *name; sluice_tier tier; double floor; } C[NCLS] = {
-        {"logins", SLUICE_TIER_CRITICAL, 0.5},
-        {"certificates", SLUICE_TIER_HIGH, 0.3},
-        {"integration_sync", SLUICE_TIER_NORMAL, 0.2},
-        {"reports", SLUICE_TIER_LOW, 0.1},
+static void rig_init(rig *r) {
+    static const struct {
+        const char *name;
+        sluice_tier tier;
+        double floor;
+    } C[NCLS] = {
+        {"logins", SLUICE_TIER_CRITICAL, 0.5},         {"certificates", SLUICE_TIER_HIGH, 0.3},
+        {"integration_sync", SLUICE_TIER_NORMAL, 0.2}, {"reports", SLUICE_TIER_LOW, 0.1},
         {"emails_bulk", SLUICE_TIER_LOW, 0.05},
     };
     memset(r, 0, sizeof *r);
@@ -65,8 +66,7 @@ static void rig_init(rig *r)
 }
 
 /* Checks what must hold after every tick, whatever the input. */
-static void check_invariants(const rig *r)
-{
+static void check_invariants(const rig *r) {
     for (int i = 0; i < NCLS; i++) {
         const sluice_law_class *c = &r->cls[i];
         if (c->tier == SLUICE_TIER_CRITICAL) assert_true(c->fraction == 1.0);
@@ -79,15 +79,12 @@ static void check_invariants(const rig *r)
 
 /* Advances the clock by one tick and runs the law; the signals keep their
  * values and age with the clock. Records when the law changed something. */
-static void tick(rig *r)
-{
+static void tick(rig *r) {
     r->now += r->p.tick_ms;
-    assert_int_equal(sluice_law_tick(&r->p, &r->st, r->now, r->sig, r->nsig, r->cls, NCLS, &r->d, NULL),
-                     0);
+    assert_int_equal(sluice_law_tick(&r->p, &r->st, r->now, r->sig, r->nsig, r->cls, NCLS, &r->d, NULL), 0);
     check_invariants(r);
     if (r->d.action != SLUICE_LAW_HOLD && r->d.changed > 0) {
-        if (r->last_change != INT64_MIN && r->now - r->last_change < r->min_gap)
-            r->min_gap = r->now - r->last_change;
+        if (r->last_change != INT64_MIN && r->now - r->last_change < r->min_gap) r->min_gap = r->now - r->last_change;
         r->last_change = r->now;
         r->changes++;
         if (r->d.action == SLUICE_LAW_RAISE) r->raises++;
@@ -95,8 +92,7 @@ static void tick(rig *r)
 }
 
 /* One tick with a fresh reading of pressure P on iops_util. */
-static void step(rig *r, double P)
-{
+static void step(rig *r, double P) {
     r->sig[0].has_value = 1;
     r->sig[0].value = 100 * P;
     r->sig[0].age_ms = 0;
@@ -104,18 +100,15 @@ static void step(rig *r, double P)
 }
 
 /* Sets every non-critical class's fraction (critical ones stay at 1). */
-static void set_all(rig *r, double f)
-{
+static void set_all(rig *r, double f) {
     for (int i = C_HIGH; i < NCLS; i++) r->cls[i].fraction = f;
 }
 
-static void at_floors(rig *r)
-{
+static void at_floors(rig *r) {
     for (int i = C_HIGH; i < NCLS; i++) r->cls[i].fraction = r->cls[i].floor;
 }
 
-static int is_at_floor(const rig *r, int i)
-{
+static int is_at_floor(const rig *r, int i) {
     return r->cls[i].fraction == r->cls[i].floor;
 }
 
@@ -123,8 +116,8 @@ static int is_at_floor(const rig *r, int i)
 
 /* ================================================================ cuts */
 
-static void test_a_step_over_target_cuts_the_lowest_tier_first_and_leaves_higher_tiers_and_critical_alone(void **unused)
-{
+static void
+test_a_step_over_target_cuts_the_lowest_tier_first_and_leaves_higher_tiers_and_critical_alone(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -144,8 +137,7 @@ static void test_a_step_over_target_cuts_the_lowest_tier_first_and_leaves_higher
     assert_non_null(strstr(r.d.summary, "iops_util"));
 }
 
-static void test_tiers_are_cut_low_then_normal_then_high_only_after_lower_tiers_are_at_their_floors(void **unused)
-{
+static void test_tiers_are_cut_low_then_normal_then_high_only_after_lower_tiers_are_at_their_floors(void **unused) {
     rig r;
     int64_t first_cut[NCLS], at_floor[NCLS];
     (void)unused;
@@ -168,8 +160,7 @@ static void test_tiers_are_cut_low_then_normal_then_high_only_after_lower_tiers_
     assert_true(r.min_gap >= r.p.dwell_ms);
 }
 
-static void test_floors_hold_under_pressure_that_never_clears(void **unused)
-{
+static void test_floors_hold_under_pressure_that_never_clears(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -182,8 +173,7 @@ static void test_floors_hold_under_pressure_that_never_clears(void **unused)
     assert_non_null(strstr(r.d.summary, "floor"));
 }
 
-static void test_a_step_over_critical_drops_every_noncritical_class_to_its_floor_in_one_tick(void **unused)
-{
+static void test_a_step_over_critical_drops_every_noncritical_class_to_its_floor_in_one_tick(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -194,8 +184,7 @@ static void test_a_step_over_critical_drops_every_noncritical_class_to_its_floor
     assert_true(F(&r, C_CRIT) == 1.0);
 }
 
-static void test_the_critical_drop_is_not_delayed_by_the_dwell(void **unused)
-{
+static void test_the_critical_drop_is_not_delayed_by_the_dwell(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -206,8 +195,7 @@ static void test_the_critical_drop_is_not_delayed_by_the_dwell(void **unused)
     for (int i = C_HIGH; i < NCLS; i++) assert_true(is_at_floor(&r, i));
 }
 
-static void test_critical_classes_are_never_throttled_even_when_handed_a_lower_fraction(void **unused)
-{
+static void test_critical_classes_are_never_throttled_even_when_handed_a_lower_fraction(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -219,8 +207,7 @@ static void test_critical_classes_are_never_throttled_even_when_handed_a_lower_f
     assert_true(F(&r, C_CRIT) == 1.0);
 }
 
-static void test_the_first_cut_after_a_calm_period_happens_on_the_tick_that_crosses_target(void **unused)
-{
+static void test_the_first_cut_after_a_calm_period_happens_on_the_tick_that_crosses_target(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -234,8 +221,7 @@ static void test_the_first_cut_after_a_calm_period_happens_on_the_tick_that_cros
     assert_true(F(&r, C_LOW_A) < before);
 }
 
-static void test_a_cut_within_the_dwell_needs_pressure_worse_than_at_the_last_cut(void **unused)
-{
+static void test_a_cut_within_the_dwell_needs_pressure_worse_than_at_the_last_cut(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -261,8 +247,7 @@ static void test_a_cut_within_the_dwell_needs_pressure_worse_than_at_the_last_cu
 
 /* ================================================================ flapping */
 
-static void test_oscillation_around_target_for_60s_changes_at_most_once_per_dwell(void **unused)
-{
+static void test_oscillation_around_target_for_60s_changes_at_most_once_per_dwell(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -273,8 +258,7 @@ static void test_oscillation_around_target_for_60s_changes_at_most_once_per_dwel
     assert_int_equal(r.raises, 0);
 }
 
-static void test_oscillation_across_the_band_never_raises_and_changes_at_most_once_per_dwell(void **unused)
-{
+static void test_oscillation_across_the_band_never_raises_and_changes_at_most_once_per_dwell(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -285,8 +269,7 @@ static void test_oscillation_across_the_band_never_raises_and_changes_at_most_on
     if (r.changes > 1) assert_true(r.min_gap >= r.p.dwell_ms);
 }
 
-static void test_pressure_inside_the_band_holds(void **unused)
-{
+static void test_pressure_inside_the_band_holds(void **unused) {
     rig r;
     static const double P[] = {0.8, 0.85, 0.9, 0.95, 1.0};
     (void)unused;
@@ -302,8 +285,7 @@ static void test_pressure_inside_the_band_holds(void **unused)
 
 /* ================================================================ recovery */
 
-static void test_recovery_ramps_gradually_highest_tier_first(void **unused)
-{
+static void test_recovery_ramps_gradually_highest_tier_first(void **unused) {
     rig r;
     int64_t full[NCLS], rising[NCLS], start;
     double prev[NCLS];
@@ -334,8 +316,7 @@ static void test_recovery_ramps_gradually_highest_tier_first(void **unused)
     assert_true(r.min_gap >= r.p.dwell_ms);
 }
 
-static void test_a_raise_never_jumps_a_low_fraction_straight_to_full(void **unused)
-{
+static void test_a_raise_never_jumps_a_low_fraction_straight_to_full(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -352,8 +333,7 @@ static void test_a_raise_never_jumps_a_low_fraction_straight_to_full(void **unus
 /* A class at its floor is back to full within 30 s of the pressure falling
  * to 0.5 or below, with a 1 s collector and the defaults (raises of 0.1 a
  * dwell apart would need nine of them). */
-static void test_recovery_from_the_floor_to_full_takes_at_most_30s_at_pressure_0_5(void **unused)
-{
+static void test_recovery_from_the_floor_to_full_takes_at_most_30s_at_pressure_0_5(void **unused) {
     (void)unused;
     for (double P = 0.5; P >= 0.0; P -= 0.1) {
         rig r;
@@ -372,8 +352,7 @@ static void test_recovery_from_the_floor_to_full_takes_at_most_30s_at_pressure_0
     }
 }
 
-static void test_no_signal_at_all_leaves_the_law_free_to_raise(void **unused)
-{
+static void test_no_signal_at_all_leaves_the_law_free_to_raise(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -390,8 +369,7 @@ static void test_no_signal_at_all_leaves_the_law_free_to_raise(void **unused)
 /* ================================================================ stale */
 
 /* Makes iops_util report value once at the current time, then go silent. */
-static void report_then_silence(rig *r, double P, sluice_on_stale policy, int ticks)
-{
+static void report_then_silence(rig *r, double P, sluice_on_stale policy, int ticks) {
     r->sig[0].on_stale = policy;
     r->sig[0].has_value = 1;
     r->sig[0].value = 100 * P;
@@ -401,8 +379,7 @@ static void report_then_silence(rig *r, double P, sluice_on_stale policy, int ti
     }
 }
 
-static void test_a_stale_signal_with_assume_pressure_moves_classes_toward_their_floors(void **unused)
-{
+static void test_a_stale_signal_with_assume_pressure_moves_classes_toward_their_floors(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -418,8 +395,7 @@ static void test_a_stale_signal_with_assume_pressure_moves_classes_toward_their_
     assert_true(r.min_gap >= r.p.dwell_ms); /* gradually, not a critical drop */
 }
 
-static void test_a_stale_signal_with_hold_neither_cuts_nor_raises(void **unused)
-{
+static void test_a_stale_signal_with_hold_neither_cuts_nor_raises(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -438,8 +414,7 @@ static void test_a_stale_signal_with_hold_neither_cuts_nor_raises(void **unused)
     assert_int_equal(r.raises, raises);
 }
 
-static void test_a_stale_hold_signal_does_not_block_a_cut_driven_by_another_signal(void **unused)
-{
+static void test_a_stale_hold_signal_does_not_block_a_cut_driven_by_another_signal(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -454,8 +429,7 @@ static void test_a_stale_hold_signal_does_not_block_a_cut_driven_by_another_sign
     assert_string_equal(r.d.driver, "read_latency_ms");
 }
 
-static void test_a_stale_signal_with_ignore_is_left_out(void **unused)
-{
+static void test_a_stale_signal_with_ignore_is_left_out(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -476,8 +450,7 @@ static void test_a_stale_signal_with_ignore_is_left_out(void **unused)
     assert_float_equal(r.d.pressure, 1.3, 1e-9);
 }
 
-static void test_a_never_reported_signal_counts_as_stale(void **unused)
-{
+static void test_a_never_reported_signal_counts_as_stale(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -499,8 +472,7 @@ static void test_a_never_reported_signal_counts_as_stale(void **unused)
 
 /* ================================================================ signals */
 
-static void test_a_lower_is_worse_signal_cuts_as_its_value_falls_below_target(void **unused)
-{
+static void test_a_lower_is_worse_signal_cuts_as_its_value_falls_below_target(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -522,8 +494,7 @@ static void test_a_lower_is_worse_signal_cuts_as_its_value_falls_below_target(vo
     for (int i = C_HIGH; i < NCLS; i++) assert_true(is_at_floor(&r, i));
 }
 
-static void test_the_worst_signal_drives_and_is_named(void **unused)
-{
+static void test_the_worst_signal_drives_and_is_named(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -543,8 +514,7 @@ static void test_the_worst_signal_drives_and_is_named(void **unused)
     assert_non_null(strstr(r.d.summary, "replication_lag_s"));
 }
 
-static void test_a_fraction_outside_floor_and_one_is_clamped_into_it(void **unused)
-{
+static void test_a_fraction_outside_floor_and_one_is_clamped_into_it(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -564,8 +534,7 @@ static void test_a_fraction_outside_floor_and_one_is_clamped_into_it(void **unus
 
 /* ================================================================ time */
 
-static void test_a_clock_that_steps_back_restarts_the_dwell_instead_of_blocking_forever(void **unused)
-{
+static void test_a_clock_that_steps_back_restarts_the_dwell_instead_of_blocking_forever(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -578,14 +547,12 @@ static void test_a_clock_that_steps_back_restarts_the_dwell_instead_of_blocking_
 }
 
 /* A tiny deterministic generator, so failures replay. */
-static uint32_t lcg(uint32_t *s)
-{
+static uint32_t lcg(uint32_t *s) {
     *s = *s * 1664525u + 1013904223u;
     return *s >> 8;
 }
 
-static void test_random_pressure_keeps_fractions_in_bounds_and_changes_only_as_the_dwell_allows(void **unused)
-{
+static void test_random_pressure_keeps_fractions_in_bounds_and_changes_only_as_the_dwell_allows(void **unused) {
     rig r;
     uint32_t seed = 12345;
     sluice_law_action prev_action = SLUICE_LAW_HOLD;
@@ -617,8 +584,7 @@ static void test_random_pressure_keeps_fractions_in_bounds_and_changes_only_as_t
 
 /* ================================================================ input */
 
-static void test_invalid_input_returns_minus_one_and_modifies_nothing(void **unused)
-{
+static void test_invalid_input_returns_minus_one_and_modifies_nothing(void **unused) {
     rig r, copy;
     sluice_error lerr;
     (void)unused;
@@ -627,22 +593,20 @@ static void test_invalid_input_returns_minus_one_and_modifies_nothing(void **unu
     step(&r, 1.2);
     memcpy(&copy, &r, sizeof r);
 
-#define REJECTS(mutate)                                                                        \
-    do {                                                                                       \
-        memcpy(&r, &copy, sizeof r);                                                           \
-        mutate;                                                                                \
-        sluice_law_class before_cls[NCLS];                                                     \
-        sluice_law_state before_st;                                                            \
-        sluice_law_decision before_d;                                                          \
-        memcpy(before_cls, r.cls, sizeof before_cls);                                          \
-        memcpy(&before_st, &r.st, sizeof before_st);                                           \
-        memcpy(&before_d, &r.d, sizeof before_d);                                              \
-        assert_int_equal(sluice_law_tick(&r.p, &r.st, r.now + 1000, r.sig, r.nsig, r.cls,     \
-                                         NCLS, &r.d, NULL),                                          \
-                         -1);                                                                  \
-        assert_memory_equal(before_cls, r.cls, sizeof before_cls);                             \
-        assert_memory_equal(&before_st, &r.st, sizeof before_st);                              \
-        assert_memory_equal(&before_d, &r.d, sizeof before_d);                                 \
+#define REJECTS(mutate)                                                                                                \
+    do {                                                                                                               \
+        memcpy(&r, &copy, sizeof r);                                                                                   \
+        mutate;                                                                                                        \
+        sluice_law_class before_cls[NCLS];                                                                             \
+        sluice_law_state before_st;                                                                                    \
+        sluice_law_decision before_d;                                                                                  \
+        memcpy(before_cls, r.cls, sizeof before_cls);                                                                  \
+        memcpy(&before_st, &r.st, sizeof before_st);                                                                   \
+        memcpy(&before_d, &r.d, sizeof before_d);                                                                      \
+        assert_int_equal(sluice_law_tick(&r.p, &r.st, r.now + 1000, r.sig, r.nsig, r.cls, NCLS, &r.d, NULL), -1);      \
+        assert_memory_equal(before_cls, r.cls, sizeof before_cls);                                                     \
+        assert_memory_equal(&before_st, &r.st, sizeof before_st);                                                      \
+        assert_memory_equal(&before_d, &r.d, sizeof before_d);                                                         \
     } while (0)
 
     REJECTS(r.cls[C_LOW_A].floor = 1.5);
@@ -655,7 +619,7 @@ static void test_invalid_input_returns_minus_one_and_modifies_nothing(void **unu
     REJECTS(r.sig[0].value = -INFINITY);
     REJECTS(r.sig[0].target = INFINITY);
     REJECTS(r.sig[0].critical = r.sig[0].target);
-    REJECTS(r.sig[0].lower_is_worse = 1);  /* but critical is above target */
+    REJECTS(r.sig[0].lower_is_worse = 1); /* but critical is above target */
     REJECTS(r.sig[0].stale_after_ms = -1);
     REJECTS(r.sig[0].on_stale = (sluice_on_stale)9);
     REJECTS(r.sig[0].name = NULL);
@@ -686,8 +650,7 @@ static void test_invalid_input_returns_minus_one_and_modifies_nothing(void **unu
     assert_int_equal(sluice_law_tick(NULL, &r.st, r.now, NULL, 0, NULL, 0, NULL, NULL), 0);
 }
 
-static void test_params_defaults_pass_their_check_and_out_of_range_params_are_rejected(void **unused)
-{
+static void test_params_defaults_pass_their_check_and_out_of_range_params_are_rejected(void **unused) {
     sluice_law_params p, d;
     sluice_error lerr;
     (void)unused;
@@ -697,12 +660,12 @@ static void test_params_defaults_pass_their_check_and_out_of_range_params_are_re
     assert_true(d.decrease > 0 && d.decrease < 1);
     assert_int_equal(sluice_law_params_check(NULL, &lerr), -1);
 
-#define BAD(field, v, word)                                                                    \
-    do {                                                                                       \
-        p = d;                                                                                 \
-        p.field = v;                                                                           \
-        assert_int_equal(sluice_law_params_check(&p, &lerr), -1);                    \
-        assert_non_null(strstr(lerr.text, word));                                                    \
+#define BAD(field, v, word)                                                                                            \
+    do {                                                                                                               \
+        p = d;                                                                                                         \
+        p.field = v;                                                                                                   \
+        assert_int_equal(sluice_law_params_check(&p, &lerr), -1);                                                      \
+        assert_non_null(strstr(lerr.text, word));                                                                      \
     } while (0)
     BAD(tick_ms, 0, "tick_ms");
     BAD(decrease, 0, "decrease");
@@ -719,8 +682,7 @@ static void test_params_defaults_pass_their_check_and_out_of_range_params_are_re
     assert_int_equal(sluice_law_params_check(&d, NULL), 0);
 }
 
-static void test_names_and_parsers_round_trip_and_reject_unknown_words(void **unused)
-{
+static void test_names_and_parsers_round_trip_and_reject_unknown_words(void **unused) {
     sluice_on_stale s = SLUICE_STALE_IGNORE;
     (void)unused;
     assert_string_equal(sluice_on_stale_name(SLUICE_STALE_ASSUME_PRESSURE), "assume-pressure");
@@ -744,8 +706,7 @@ static void test_names_and_parsers_round_trip_and_reject_unknown_words(void **un
 
 /* ================================================================ state */
 
-static void assert_state_equal(const sluice_law_state *a, const sluice_law_state *b)
-{
+static void assert_state_equal(const sluice_law_state *a, const sluice_law_state *b) {
     assert_true(a->ticks == b->ticks);
     assert_true(a->last_tick_ms == b->last_tick_ms);
     assert_int_equal(a->has_change, b->has_change);
@@ -758,8 +719,7 @@ static void assert_state_equal(const sluice_law_state *a, const sluice_law_state
     assert_true(a->smoothed == b->smoothed); /* bit-exact */
 }
 
-static void test_state_encode_decode_round_trips_exactly(void **unused)
-{
+static void test_state_encode_decode_round_trips_exactly(void **unused) {
     sluice_law_state st, back;
     char buf[SLUICE_LAW_STATE_JSON]; /* enough even for the widest numbers below */
     (void)unused;
@@ -782,8 +742,7 @@ static void test_state_encode_decode_round_trips_exactly(void **unused)
     assert_state_equal(&st, &back);
 }
 
-static void test_a_new_leader_with_the_decoded_state_decides_exactly_as_the_old_one_would(void **unused)
-{
+static void test_a_new_leader_with_the_decoded_state_decides_exactly_as_the_old_one_would(void **unused) {
     rig old, fresh;
     char buf[512];
     (void)unused;
@@ -805,11 +764,20 @@ static void test_a_new_leader_with_the_decoded_state_decides_exactly_as_the_old_
     assert_true(fresh.min_gap >= fresh.p.dwell_ms);
 }
 
-static void test_state_decode_rejects_garbage_and_truncated_json_without_crashing(void **unused)
-{
+static void test_state_decode_rejects_garbage_and_truncated_json_without_crashing(void **unused) {
     static const char *const bad[] = {
-        "", " ", "null", "[]", "42", "\"state\"", "{", "}", "{}", "{\"v\":1}",
-        "not json at all", "\xff\xfe\x00",
+        "",
+        " ",
+        "null",
+        "[]",
+        "42",
+        "\"state\"",
+        "{",
+        "}",
+        "{}",
+        "{\"v\":1}",
+        "not json at all",
+        "\xff\xfe\x00",
         /* wrong version */
         "{\"v\":2,\"ticks\":1,\"last_tick_ms\":0,\"has_change\":false,\"last_change_ms\":0,"
         "\"last_action\":\"hold\",\"last_pressure\":0,\"calm\":false,\"calm_since_ms\":0}",
@@ -879,8 +847,7 @@ static void test_state_decode_rejects_garbage_and_truncated_json_without_crashin
     }
 }
 
-static void test_state_encode_fails_cleanly_when_the_buffer_is_too_small(void **unused)
-{
+static void test_state_encode_fails_cleanly_when_the_buffer_is_too_small(void **unused) {
     sluice_law_state st;
     char buf[512];
     size_t need;
@@ -906,16 +873,14 @@ static void test_state_encode_fails_cleanly_when_the_buffer_is_too_small(void **
 static void db_iops_rig(rig *r);
 
 /* One tick where iops_util reads pressure P, observed "age" ms ago. */
-static void step_aged(rig *r, double P, int64_t age)
-{
+static void step_aged(rig *r, double P, int64_t age) {
     r->sig[0].has_value = 1;
     r->sig[0].value = 100 * P;
     r->sig[0].age_ms = age;
     tick(r);
 }
 
-static void test_a_single_noisy_reading_over_target_does_not_cut_but_a_sustained_one_does(void **unused)
-{
+static void test_a_single_noisy_reading_over_target_does_not_cut_but_a_sustained_one_does(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -935,8 +900,7 @@ static void test_a_single_noisy_reading_over_target_does_not_cut_but_a_sustained
     assert_true(r.d.acted > 1.0);
 }
 
-static void test_a_reading_far_above_the_smoothed_pressure_is_taken_at_once(void **unused)
-{
+static void test_a_reading_far_above_the_smoothed_pressure_is_taken_at_once(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -951,8 +915,7 @@ static void test_a_reading_far_above_the_smoothed_pressure_is_taken_at_once(void
  * value pushed once (it stands, and ages) and the same value re-pushed
  * every second move the smoothed pressure alike, and it converges on the
  * value within a few time constants either way. */
-static void test_a_value_pushed_once_weighs_as_much_as_one_re_pushed_every_second(void **unused)
-{
+static void test_a_value_pushed_once_weighs_as_much_as_one_re_pushed_every_second(void **unused) {
     rig once, every;
     (void)unused;
     rig_init(&once);
@@ -973,8 +936,7 @@ static void test_a_value_pushed_once_weighs_as_much_as_one_re_pushed_every_secon
 /* The pressure bends at target (shares of the target below it, of the
  * span above it), so the mean runs on the value: noise around target is not
  * read as pressure over it. */
-static void test_noise_around_target_is_not_read_as_over_it(void **unused)
-{
+static void test_noise_around_target_is_not_read_as_over_it(void **unused) {
     rig r;
     (void)unused;
     double sum = 0;
@@ -994,8 +956,7 @@ static void test_noise_around_target_is_not_read_as_over_it(void **unused)
     assert_float_equal(sum / n, 1.0, 0.005);
 }
 
-static void test_the_smoothing_follows_the_time_between_ticks(void **unused)
-{
+static void test_the_smoothing_follows_the_time_between_ticks(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -1009,8 +970,7 @@ static void test_the_smoothing_follows_the_time_between_ticks(void **unused)
     assert_float_equal(r.st.smoothed, 0.4, 1e-12);
 }
 
-static void test_a_critical_reading_drops_to_floors_at_once_whatever_the_smoothed_pressure(void **unused)
-{
+static void test_a_critical_reading_drops_to_floors_at_once_whatever_the_smoothed_pressure(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -1023,8 +983,7 @@ static void test_a_critical_reading_drops_to_floors_at_once_whatever_the_smoothe
     for (int i = C_HIGH; i < NCLS; i++) assert_true(is_at_floor(&r, i));
 }
 
-static void test_after_a_change_the_law_waits_for_a_reading_observed_after_it(void **unused)
-{
+static void test_after_a_change_the_law_waits_for_a_reading_observed_after_it(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -1052,8 +1011,7 @@ static void test_after_a_change_the_law_waits_for_a_reading_observed_after_it(vo
     assert_true(F(&r, C_LOW_A) < after_cut);
 }
 
-static void test_a_delayed_signal_also_delays_the_next_raise_until_it_shows_the_last_one(void **unused)
-{
+static void test_a_delayed_signal_also_delays_the_next_raise_until_it_shows_the_last_one(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -1076,8 +1034,7 @@ static void test_a_delayed_signal_also_delays_the_next_raise_until_it_shows_the_
     assert_true(raises <= 600 / 60 + 1);
 }
 
-static void test_cuts_are_proportional_to_the_overshoot_and_never_deeper_than_decrease(void **unused)
-{
+static void test_cuts_are_proportional_to_the_overshoot_and_never_deeper_than_decrease(void **unused) {
     rig a, b, c;
     (void)unused;
     rig_init(&a);
@@ -1099,8 +1056,7 @@ static void test_cuts_are_proportional_to_the_overshoot_and_never_deeper_than_de
     assert_float_equal(F(&a, C_LOW_A), a.p.decrease, 1e-12);
 }
 
-static void test_raise_steps_are_sized_by_the_headroom_below_the_band(void **unused)
-{
+static void test_raise_steps_are_sized_by_the_headroom_below_the_band(void **unused) {
     rig far, near;
     (void)unused;
     rig_init(&far);
@@ -1125,8 +1081,7 @@ static void test_raise_steps_are_sized_by_the_headroom_below_the_band(void **unu
 /* A raise at most multiplies a fraction by growth or adds increase, and at
  * most by (1 - band) / pressure, so it cannot push the pressure past the
  * band's edge even if the raised class were the whole load. */
-static void test_a_raise_is_bounded_by_growth_and_by_the_room_below_the_band(void **unused)
-{
+static void test_a_raise_is_bounded_by_growth_and_by_the_room_below_the_band(void **unused) {
     rig r;
     (void)unused;
     for (double P = 0.05; P < 0.9; P += 0.05) {
@@ -1143,8 +1098,7 @@ static void test_a_raise_is_bounded_by_growth_and_by_the_room_below_the_band(voi
 
 /* A cut or raise that would move no class by snap (1% of its limits) or
  * more is noise: it is not made, and does not restart the dwell. */
-static void test_a_change_smaller_than_snap_is_not_made(void **unused)
-{
+static void test_a_change_smaller_than_snap_is_not_made(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -1160,8 +1114,7 @@ static void test_a_change_smaller_than_snap_is_not_made(void **unused)
 
 /* A raise needs the latest value, not only the smoothed one, below the
  * band; a cut needs it over target. */
-static void test_the_latest_value_must_agree_with_the_smoothed_pressure_before_a_change(void **unused)
-{
+static void test_the_latest_value_must_agree_with_the_smoothed_pressure_before_a_change(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -1190,8 +1143,7 @@ static void test_the_latest_value_must_agree_with_the_smoothed_pressure_before_a
 
 /* A rig with one low class and one signal "db.iops": target 0.75, critical
  * 0.95, stale after 600 s, as an operator would define it. */
-static void db_iops_rig(rig *r)
-{
+static void db_iops_rig(rig *r) {
     rig_init(r);
     r->sig[0].name = "db.iops";
     r->sig[0].target = 0.75;
@@ -1202,23 +1154,20 @@ static void db_iops_rig(rig *r)
 }
 
 /* Pushes "value" once at the current time: from now on it stands and ages. */
-static void push(rig *r, double value, int64_t *pushed_at)
-{
+static void push(rig *r, double value, int64_t *pushed_at) {
     r->sig[0].has_value = 1;
     r->sig[0].value = value;
     *pushed_at = r->now;
 }
 
 /* Ticks with the value that stands, aging since it was pushed. */
-static void tick_standing(rig *r, int64_t pushed_at)
-{
+static void tick_standing(rig *r, int64_t pushed_at) {
     r->sig[0].age_ms = r->now + r->p.tick_ms - pushed_at;
     tick(r);
 }
 
 /* Every summary that says "over its target" is about a value over it. */
-static void assert_no_false_over(const rig *r)
-{
+static void assert_no_false_over(const rig *r) {
     if (strstr(r->d.summary, "over its target") && r->sig[0].value <= r->sig[0].target)
         fail_msg("value %g under target %g, yet: %s", r->sig[0].value, r->sig[0].target, r->d.summary);
 }
@@ -1226,8 +1175,7 @@ static void assert_no_false_over(const rig *r)
 /* 0.99 pushed, then 0.3 pushed once: the value that stands is smoothed over
  * time, so the class is back to full within 30 s with no further push (a
  * mean over reports would count one report and hold for ever). */
-static void test_a_value_pushed_once_at_0_3_after_0_99_brings_a_class_back_to_full_within_30s(void **unused)
-{
+static void test_a_value_pushed_once_at_0_3_after_0_99_brings_a_class_back_to_full_within_30s(void **unused) {
     rig r;
     int64_t at;
     (void)unused;
@@ -1250,8 +1198,7 @@ static void test_a_value_pushed_once_at_0_3_after_0_99_brings_a_class_back_to_fu
  * critical level (as a share of the target-to-critical span it would be
  * 0.94, inside the band), and a class cut to its floor is raised within
  * 10 s. */
-static void test_a_value_of_half_its_target_raises_a_class_at_its_floor_whatever_its_critical(void **unused)
-{
+static void test_a_value_of_half_its_target_raises_a_class_at_its_floor_whatever_its_critical(void **unused) {
     rig r;
     int64_t at;
     (void)unused;
@@ -1271,8 +1218,7 @@ static void test_a_value_of_half_its_target_raises_a_class_at_its_floor_whatever
     assert_true(F(&r, C_LOW_A) > r.cls[C_LOW_A].floor);
 }
 
-static void test_pressure_below_target_is_a_share_of_the_target_and_above_it_of_the_span(void **unused)
-{
+static void test_pressure_below_target_is_a_share_of_the_target_and_above_it_of_the_span(void **unused) {
     sluice_law_signal s;
     (void)unused;
     memset(&s, 0, sizeof s);
@@ -1298,8 +1244,7 @@ static void test_pressure_below_target_is_a_share_of_the_target_and_above_it_of_
     assert_float_equal(sluice_law_pressure(&s, 5), 1.5, 1e-12);
 }
 
-static void test_thresholds_are_stated_in_the_signals_own_units(void **unused)
-{
+static void test_thresholds_are_stated_in_the_signals_own_units(void **unused) {
     sluice_law_signal s;
     sluice_law_thresholds t;
     sluice_law_params p;
@@ -1341,8 +1286,7 @@ static void test_thresholds_are_stated_in_the_signals_own_units(void **unused)
 
 /* A value that stands (no period declared) leaves only the dwell between
  * changes: the law never waits for a report that will not come. */
-static void test_a_value_that_stands_is_never_waited_for_beyond_the_dwell(void **unused)
-{
+static void test_a_value_that_stands_is_never_waited_for_beyond_the_dwell(void **unused) {
     rig r;
     int64_t at;
     (void)unused;
@@ -1357,8 +1301,7 @@ static void test_a_value_that_stands_is_never_waited_for_beyond_the_dwell(void *
 
 /* A signal that declares its period: after a change the law waits for a
  * value observed after it, or one period, whichever comes first. */
-static void test_with_a_declared_period_the_wait_after_a_change_is_at_most_one_period(void **unused)
-{
+static void test_with_a_declared_period_the_wait_after_a_change_is_at_most_one_period(void **unused) {
     rig r;
     int64_t at;
     (void)unused;
@@ -1379,8 +1322,7 @@ static void test_with_a_declared_period_the_wait_after_a_change_is_at_most_one_p
 
 /* Decisions report the raw value and the pressure acted on, and never call
  * a value under its target over it, whatever the sequence. */
-static void test_a_decision_never_says_over_target_about_a_value_under_it(void **unused)
-{
+static void test_a_decision_never_says_over_target_about_a_value_under_it(void **unused) {
     rig r;
     uint32_t seed = 777;
     (void)unused;
@@ -1404,20 +1346,17 @@ static void test_a_decision_never_says_over_target_about_a_value_under_it(void *
 /* ================================================================ work waiting */
 
 /* A fraction f after one raise far below the band (pressure 0.1). */
-static double far_raise(const rig *r, double f)
-{
+static double far_raise(const rig *r, double f) {
     return fmax(f + r->p.increase, f * r->p.growth);
 }
 
 /* Runs calm ticks (pressure 0.1) until the law raises once. */
-static void until_a_raise(rig *r)
-{
+static void until_a_raise(rig *r) {
     for (int t = 0; t < 30 && r->raises == 0; t++) step(r, 0.1);
     assert_int_equal(r->raises, 1);
 }
 
-static void test_a_raise_skips_an_idle_higher_tier_for_a_lower_tier_with_work_waiting(void **unused)
-{
+static void test_a_raise_skips_an_idle_higher_tier_for_a_lower_tier_with_work_waiting(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -1445,8 +1384,7 @@ static void test_a_raise_skips_an_idle_higher_tier_for_a_lower_tier_with_work_wa
     assert_true(F(&r, C_HIGH) == 0.3);
 }
 
-static void test_with_nothing_waiting_anywhere_the_highest_tier_below_one_is_raised_first(void **unused)
-{
+static void test_with_nothing_waiting_anywhere_the_highest_tier_below_one_is_raised_first(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -1468,8 +1406,7 @@ static void test_with_nothing_waiting_anywhere_the_highest_tier_below_one_is_rai
     for (int i = C_HIGH; i < NCLS; i++) assert_true(F(&r, i) == 1.0);
 }
 
-static void test_unknown_waiting_counts_as_work_waiting_so_callers_that_do_not_know_keep_the_old_order(void **unused)
-{
+static void test_unknown_waiting_counts_as_work_waiting_so_callers_that_do_not_know_keep_the_old_order(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -1490,8 +1427,7 @@ static void test_unknown_waiting_counts_as_work_waiting_so_callers_that_do_not_k
     assert_true(F(&r, C_LOW_A) == 0.3);
 }
 
-static void test_cuts_ignore_work_waiting_and_shed_the_lowest_tier_first(void **unused)
-{
+static void test_cuts_ignore_work_waiting_and_shed_the_lowest_tier_first(void **unused) {
     rig r;
     (void)unused;
     rig_init(&r);
@@ -1507,8 +1443,7 @@ static void test_cuts_ignore_work_waiting_and_shed_the_lowest_tier_first(void **
     assert_true(F(&r, C_HIGH) == 1.0);
 }
 
-static void test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh(void **unused)
-{
+static void test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh(void **unused) {
     sluice_law_state st;
     rig r;
     (void)unused;
@@ -1537,8 +1472,7 @@ static void test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_start
     assert_int_equal(sluice_law_state_decode(v3, &st, NULL), -1);
 }
 
-static void test_the_widest_state_fits_the_documented_buffer(void **unused)
-{
+static void test_the_widest_state_fits_the_documented_buffer(void **unused) {
     sluice_law_state st;
     char buf[SLUICE_LAW_STATE_JSON];
     (void)unused;
@@ -1563,18 +1497,17 @@ static void test_the_widest_state_fits_the_documented_buffer(void **unused)
     assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf, NULL), -1);
 }
 
-static void test_new_params_out_of_range_are_rejected_naming_them(void **unused)
-{
+static void test_new_params_out_of_range_are_rejected_naming_them(void **unused) {
     sluice_law_params p, d;
     sluice_error lerr;
     (void)unused;
     sluice_law_params_default(&d);
-#define BAD(field, v, word)                                                                    \
-    do {                                                                                       \
-        p = d;                                                                                 \
-        p.field = v;                                                                           \
-        assert_int_equal(sluice_law_params_check(&p, &lerr), -1);                    \
-        assert_non_null(strstr(lerr.text, word));                                                    \
+#define BAD(field, v, word)                                                                                            \
+    do {                                                                                                               \
+        p = d;                                                                                                         \
+        p.field = v;                                                                                                   \
+        assert_int_equal(sluice_law_params_check(&p, &lerr), -1);                                                      \
+        assert_non_null(strstr(lerr.text, word));                                                                      \
     } while (0)
     BAD(smoothing_ms, -1, "smoothing_ms");
     BAD(smoothing_ms, 86400001, "smoothing_ms");
@@ -1600,8 +1533,7 @@ static void test_new_params_out_of_range_are_rejected_naming_them(void **unused)
 
 /* ================================================================ main */
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_step_over_target_cuts_the_lowest_tier_first_and_leaves_higher_tiers_and_critical_alone),
         cmocka_unit_test(test_tiers_are_cut_low_then_normal_then_high_only_after_lower_tiers_are_at_their_floors),

@@ -133,7 +133,7 @@ static void a_delayed_job_never_starts_before_its_due_time_by_the_redis_clock(vo
     WAIT_UNTIL((assert_claim_before_due(c, j, &ci), ci.count == 1), 10000);
     assert_int_equal(ci.count, 1);
     assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
-    assert_true(info.now >= due);   /* info.now: the Redis clock just after the claim */
+    assert_true(info.now >= due); /* info.now: the Redis clock just after the claim */
     sluice_job_free(j[0]);
     sluice_job_info_clear(&info);
     /* run_at in the past is ready at once */
@@ -221,7 +221,7 @@ static void an_extended_lease_is_not_reclaimed(void **state) {
     int64_t deadline = 0;
     assert_int_equal(sluice_extend(c, id, sluice_job_token(j), 5000, &deadline, &err), 0);
     assert_true(deadline >= first.at + 4900);
-    test_redis_after(c, first.at);   /* past the first lease's deadline */
+    test_redis_after(c, first.at); /* past the first lease's deadline */
     sluice_job_info_clear(&first);
     assert_null(claim_one(c, "extend"));
     assert_int_equal(sluice_ack(c, id, sluice_job_token(j), &err), 0);
@@ -296,7 +296,7 @@ static void a_retry_waits_its_backoff_within_its_bounds_and_the_claim_says_how_l
     assert_int_equal(sluice_class_update(c, "backoff", f, v, 3, NULL, &err), 0);
     char id[SLUICE_ID_MAX];
     enqueue_ok(c, "backoff", "{}", NULL, id);
-    const int64_t want[4] = {200, 400, 600, 600};   /* 200 x 2^(a-1), capped at 600 */
+    const int64_t want[4] = {200, 400, 600, 600}; /* 200 x 2^(a-1), capped at 600 */
     for (int a = 1; a <= 4; a++) {
         int64_t retry = fail_now(c, "backoff");
         assert_true(retry >= want[a - 1] / 2 && retry <= want[a - 1]);
@@ -330,7 +330,7 @@ static void a_lease_that_expires_on_the_last_attempt_sends_the_job_dead(void **s
     assert_non_null(j);
     sluice_job_free(j);
     lease_runs_out(c, id);
-    j = claim_one(c, "lastlease");   /* reclaimed: attempt 1 of 2 was spent, one is left */
+    j = claim_one(c, "lastlease"); /* reclaimed: attempt 1 of 2 was spent, one is left */
     assert_non_null(j);
     assert_int_equal(sluice_job_attempt(j), 2);
     sluice_job_free(j);
@@ -363,7 +363,7 @@ static void a_dead_job_frees_its_unique_key_and_a_retried_one_takes_it_back_clea
     sluice_job *j = claim_one(c, "deadkey");
     sluice_job_free(j);
     lease_runs_out(c, a);
-    assert_null(claim_one(c, "deadkey"));   /* reclaims it: dead, its key given up */
+    assert_null(claim_one(c, "deadkey")); /* reclaims it: dead, its key given up */
     sluice_job_info info;
     sluice_error err;
     assert_int_equal(sluice_job_get(c, a, &info, &err), 0);
@@ -373,7 +373,7 @@ static void a_dead_job_frees_its_unique_key_and_a_retried_one_takes_it_back_clea
     sluice_enqueue_opts k = {.unique = "cert-7"};
     enqueue_ok(c, "deadkey", "{}", &k, b);
     assert_string_not_equal(a, b);
-    assert_int_equal(sluice_job_cancel(c, b, &err), 0);   /* the key is free again */
+    assert_int_equal(sluice_job_cancel(c, b, &err), 0); /* the key is free again */
 
     int64_t n = 0;
     assert_int_equal(sluice_dead_retry(c, "deadkey", a, &n, &err), 0);
@@ -385,7 +385,7 @@ static void a_dead_job_frees_its_unique_key_and_a_retried_one_takes_it_back_clea
     assert_string_equal(info.unique, "cert-7");
     sluice_job_info_clear(&info);
     enqueue_ok(c, "deadkey", "{}", &k, again);
-    assert_string_equal(again, a);   /* the retried job holds the key */
+    assert_string_equal(again, a); /* the retried job holds the key */
     /* no suspect: a claim of two takes it with the job behind it */
     char behind[SLUICE_ID_MAX];
     enqueue_ok(c, "deadkey", "{}", NULL, behind);
@@ -501,7 +501,7 @@ static void the_dead_set_is_capped_oldest_first(void **state) {
         sluice_job *j = claim_one(c, "capped");
         assert_int_equal(sluice_fail(c, sluice_job_id(j), sluice_job_token(j), "x", NULL, &err), 0);
         sluice_job_free(j);
-        test_redis_after(c, test_redis_now(c));   /* the next one dies a millisecond later */
+        test_redis_after(c, test_redis_now(c)); /* the next one dies a millisecond later */
     }
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, "capped", &st, &err), 0);
@@ -557,7 +557,7 @@ static int claim_as(void **state, const char *cls, size_t n, int busy, sluice_jo
     assert_true(argc <= 32);
     memcpy(argv, sluice_command_argv(m), (size_t)argc * sizeof(*argv));
     assert_string_equal(argv[argc - 1], busy > 0 ? "1" : "0");
-    if (busy < 0) argv[argc - 1] = "2";   /* its length, 1, stays right */
+    if (busy < 0) argv[argc - 1] = "2"; /* its length, 1, stays right */
     redisReply *reply = redisCommandArgv(rc, argc, argv, sluice_command_argvlen(m));
     int ret = sluice_claim_parse(reply, n, j, info, err);
     freeReplyObject(reply);
@@ -844,8 +844,9 @@ static void bad_inputs_get_distinct_errors_and_leave_no_partial_job(void **state
     assert_int_equal(err.code, SLUICE_ERR_PAYLOAD);
     free(p);
     /* options */
-    sluice_enqueue_opts bad[] = {{.priority = 1001}, {.delay_ms = -1}, {.max_attempts = 1001},
-                                 {.delay_ms = 5, .run_at_ms = 5}, {.cost = -2}, {.timeout_ms = -1}};
+    sluice_enqueue_opts bad[] = {{.priority = 1001},     {.delay_ms = -1},
+                                 {.max_attempts = 1001}, {.delay_ms = 5, .run_at_ms = 5},
+                                 {.cost = -2},           {.timeout_ms = -1}};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(sluice_enqueue(c, "strict", "{}", &bad[i], id, &err), -1);
         assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
@@ -862,8 +863,9 @@ static void bad_inputs_get_distinct_errors_and_leave_no_partial_job(void **state
 
 static void bad_urls_and_a_wrong_password_get_their_own_errors(void **state) {
     (void)state;
-    const char *urls[] = {"http://x", "redis://", "redis://host:0", "redis://host:99999", "redis://host:12ab",
-                          "redis://host/db", "unix://relative.sock", "redis://ho st", "unix:///x?db=a"};
+    const char *urls[] = {"http://x",          "redis://",        "redis://host:0",       "redis://host:99999",
+                          "redis://host:12ab", "redis://host/db", "unix://relative.sock", "redis://ho st",
+                          "unix:///x?db=a"};
     sluice_error err;
     for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
         assert_null(sluice_client_connect(urls[i], NULL, &err));
@@ -912,7 +914,8 @@ static void when_redis_is_full_producers_are_refused_and_workers_keep_draining(v
     test_class(c, "full-mem", SLUICE_TIER_CRITICAL, 0);
     char id[SLUICE_ID_MAX];
     sluice_error err;
-    for (int i = 0; i < 200; i++) enqueue_ok(c, "full-mem", "{\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", NULL, id);
+    for (int i = 0; i < 200; i++)
+        enqueue_ok(c, "full-mem", "{\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", NULL, id);
     /* maxmemory just under what is in use: Redis is now full */
     redisContext *admin = redisConnectUnix(r->sock);
     freeReplyObject(redisCommand(admin, "CONFIG SET maxmemory-policy noeviction"));

@@ -45,7 +45,8 @@ static void a_live_scrape_passes_promtool_and_carries_every_documented_family(vo
     setup_fleet(c);
     char log[400];
     snprintf(log, sizeof(log), "%s/metrics.log", h->dir);
-    const char *args[] = {"--metrics-port", "0", "--handler", "emails=/bin/true", "--sampler", "burst_balance=1s:/bin/false", NULL};
+    const char *args[] = {
+        "--metrics-port", "0", "--handler", "emails=/bin/true", "--sampler", "burst_balance=1s:/bin/false", NULL};
     pid_t pid = proc_worker(h, args, log);
     int port = proc_metrics_port(log);
     assert_true(port > 0);
@@ -67,35 +68,57 @@ static void a_live_scrape_passes_promtool_and_carries_every_documented_family(vo
     static const char *const want[] = {
         "sluice_class_info{class=\"emails\",tier=\"low\"} 1",
         "sluice_class_info{class=\"logins\",tier=\"critical\"} 1",
-        "sluice_class_ready{class=\"emails\"} ", "sluice_class_delayed{class=\"emails\"} ",
-        "sluice_class_in_flight{class=\"emails\"} ", "sluice_class_dead{class=\"emails\"} ",
-        "sluice_class_enqueued_total{class=\"emails\"} 3", "sluice_class_claimed_total{class=\"emails\"} 3",
-        "sluice_class_acked_total{class=\"emails\"} 3", "sluice_class_failed_total{class=\"emails\"} 0",
-        "sluice_class_died_total{class=\"emails\"} 0", "sluice_class_throttled_claims_total{class=\"emails\"} ",
-        "sluice_class_admitted_fraction{class=\"emails\"} 0.5", "sluice_class_admitted_fraction{class=\"logins\"} 1",
+        "sluice_class_ready{class=\"emails\"} ",
+        "sluice_class_delayed{class=\"emails\"} ",
+        "sluice_class_in_flight{class=\"emails\"} ",
+        "sluice_class_dead{class=\"emails\"} ",
+        "sluice_class_enqueued_total{class=\"emails\"} 3",
+        "sluice_class_claimed_total{class=\"emails\"} 3",
+        "sluice_class_acked_total{class=\"emails\"} 3",
+        "sluice_class_failed_total{class=\"emails\"} 0",
+        "sluice_class_died_total{class=\"emails\"} 0",
+        "sluice_class_throttled_claims_total{class=\"emails\"} ",
+        "sluice_class_admitted_fraction{class=\"emails\"} 0.5",
+        "sluice_class_admitted_fraction{class=\"logins\"} 1",
         "sluice_class_floor{class=\"emails\"} 0.1",
-        "sluice_class_effective_rate{class=\"emails\"} 0", "sluice_class_effective_concurrency{class=\"emails\"} 4",
+        "sluice_class_effective_rate{class=\"emails\"} 0",
+        "sluice_class_effective_concurrency{class=\"emails\"} 4",
         "sluice_class_paused{class=\"emails\"} 0",
-        "sluice_signal_value{signal=\"iops_util\"} 0.9", "sluice_signal_target{signal=\"iops_util\"} 0.8",
+        "sluice_signal_value{signal=\"iops_util\"} 0.9",
+        "sluice_signal_target{signal=\"iops_util\"} 0.8",
         "sluice_signal_critical{signal=\"burst_balance\"} 20",
         "sluice_signal_pressure{signal=\"iops_util\"} 1.666666",
-        "sluice_signal_age_seconds{signal=\"iops_util\"} ", "sluice_signal_stale{signal=\"iops_util\"} 0",
-        "sluice_signal_stale{signal=\"burst_balance\"} 1", "sluice_signal_stale_after_seconds{signal=\"iops_util\"} 30",
-        "sluice_governor_leader 1", "sluice_governor_hosted 1", "sluice_governor_mode{mode=\"enforce\"} 1",
-        "sluice_governor_mode{mode=\"shadow\"} 0", "sluice_governor_ticks_total ", "sluice_governor_worker_ticks_total ",
-        "sluice_governor_decisions_total{action=\"cut\"} 1", "sluice_governor_decisions_total{action=\"hold\"} ",
-        "sluice_governor_epoch 1", "sluice_governor_has_leader 1", "sluice_governor_last_tick_age_seconds ",
-        "sluice_worker_claimed_total 3", "sluice_worker_acked_total 3", "sluice_worker_suspects_total 0",
+        "sluice_signal_age_seconds{signal=\"iops_util\"} ",
+        "sluice_signal_stale{signal=\"iops_util\"} 0",
+        "sluice_signal_stale{signal=\"burst_balance\"} 1",
+        "sluice_signal_stale_after_seconds{signal=\"iops_util\"} 30",
+        "sluice_governor_leader 1",
+        "sluice_governor_hosted 1",
+        "sluice_governor_mode{mode=\"enforce\"} 1",
+        "sluice_governor_mode{mode=\"shadow\"} 0",
+        "sluice_governor_ticks_total ",
+        "sluice_governor_worker_ticks_total ",
+        "sluice_governor_decisions_total{action=\"cut\"} 1",
+        "sluice_governor_decisions_total{action=\"hold\"} ",
+        "sluice_governor_epoch 1",
+        "sluice_governor_has_leader 1",
+        "sluice_governor_last_tick_age_seconds ",
+        "sluice_worker_claimed_total 3",
+        "sluice_worker_acked_total 3",
+        "sluice_worker_suspects_total 0",
         "sluice_worker_in_flight 0",
-        "sluice_sampler_runs_total{signal=\"burst_balance\"} ", "sluice_sampler_failures_total{signal=\"burst_balance\"} ",
+        "sluice_sampler_runs_total{signal=\"burst_balance\"} ",
+        "sluice_sampler_failures_total{signal=\"burst_balance\"} ",
         "sluice_sampler_reported_total{signal=\"burst_balance\"} 0",
-        "sluice_redis_up 1", "sluice_scrape_duration_seconds ",
-        "# HELP sluice_class_ready ", "# TYPE sluice_class_enqueued_total counter",
+        "sluice_redis_up 1",
+        "sluice_scrape_duration_seconds ",
+        "# HELP sluice_class_ready ",
+        "# TYPE sluice_class_enqueued_total counter",
         "# TYPE sluice_class_admitted_fraction gauge",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         if (!strstr(body, want[i])) fail_msg("no \"%s\" in the scrape:\n%s", want[i], body);
-    assert_null(strstr(body, "sluice_signal_value{signal=\"burst_balance\"}"));   /* never reported: absent, not 0 */
+    assert_null(strstr(body, "sluice_signal_value{signal=\"burst_balance\"}")); /* never reported: absent, not 0 */
     free(resp);
     /* anything else is refused */
     resp = proc_http(port, "GET", "/");
@@ -116,8 +139,10 @@ static void the_metrics_server_binds_to_loopback_by_default_and_answers_while_re
     snprintf(log, sizeof(log), "%s/down.log", h->dir);
     snprintf(cfg, sizeof(cfg), "%s/down.json", h->dir);
     FILE *f = fopen(cfg, "w");
-    fprintf(f, "{\"handlers\": {\"emails\": \"/bin/true\"}, \"metrics_port\": 0, \"metrics_bind\": \"127.0.0.1\","
-               " \"redis\": \"unix://%s/nothing.sock\"}", h->dir);
+    fprintf(f,
+            "{\"handlers\": {\"emails\": \"/bin/true\"}, \"metrics_port\": 0, \"metrics_bind\": \"127.0.0.1\","
+            " \"redis\": \"unix://%s/nothing.sock\"}",
+            h->dir);
     fclose(f);
     const char *argv[] = {proc_bin("sluice-worker"), "--config", cfg, NULL};
     pid_t pid = fork();
@@ -129,7 +154,10 @@ static void the_metrics_server_binds_to_loopback_by_default_and_answers_while_re
         _exit(127);
     }
     for (int i = 0; i < 32; i++)
-        if (!proc_pids[i]) { proc_pids[i] = pid; break; }
+        if (!proc_pids[i]) {
+            proc_pids[i] = pid;
+            break;
+        }
     int port = proc_metrics_port(log);
     assert_true(port > 0);
     char *resp = proc_http(port, "GET", "/metrics");
@@ -149,8 +177,14 @@ static void the_metrics_server_binds_to_loopback_by_default_and_answers_while_re
     proc_stop(pid);
     /* bad settings are usage errors */
     char out[100], err[600];
-    const char *b1[] = {proc_bin("sluice-worker"), "--metrics-port", "0", "--metrics-bind", "localhost",
-                        "--handler", "x=/bin/true", NULL};
+    const char *b1[] = {proc_bin("sluice-worker"),
+                        "--metrics-port",
+                        "0",
+                        "--metrics-bind",
+                        "localhost",
+                        "--handler",
+                        "x=/bin/true",
+                        NULL};
     assert_int_equal(proc_run(b1, NULL, NULL, out, sizeof(out), err, sizeof(err)), 2);
     assert_non_null(strstr(err, "IPv4 or IPv6 address"));
     const char *b2[] = {proc_bin("sluice-worker"), "--metrics-bind", "127.0.0.1", "--handler", "x=/bin/true", NULL};
@@ -178,15 +212,20 @@ static void the_shipped_alert_rules_pass_promtool(void **state) {
 static int decisions(const char *log, int json_format) {
     char *t = proc_slurp(log);
     char *end = strrchr(t, '\n');
-    if (end) end[1] = '\0';
-    else t[0] = '\0';
+    if (end)
+        end[1] = '\0';
+    else
+        t[0] = '\0';
     int n = 0;
     for (char *line = strtok(t, "\n"); line; line = strtok(NULL, "\n")) {
         json_t *d = NULL, *o = NULL;
         if (json_format) {
             o = json_loads(line, 0, NULL);
             if (!o) fail_msg("a log line is not JSON: %s", line);
-            if (strcmp(json_string_value(json_object_get(o, "event")), "decision") != 0) { json_decref(o); continue; }
+            if (strcmp(json_string_value(json_object_get(o, "event")), "decision") != 0) {
+                json_decref(o);
+                continue;
+            }
             d = json_object_get(o, "decision");
             assert_true(json_is_object(d));
             json_incref(d);
@@ -218,7 +257,7 @@ static void the_leading_worker_logs_every_decision_as_one_json_line_in_both_log_
     snprintf(slog, sizeof(slog), "%s/standby.log", h->dir);
     const char *ja[] = {"--log-format", "json", "--handler", "reports=/bin/true", NULL};
     pid_t leader = proc_worker(h, ja, jlog);
-    WAIT_UNTIL(decisions(jlog, 1) >= 1, 20000);   /* it leads */
+    WAIT_UNTIL(decisions(jlog, 1) >= 1, 20000); /* it leads */
     assert_true(decisions(jlog, 1) >= 1);
     /* a second worker stands by while the leader decides three times more:
      * it logs no decisions */
@@ -260,9 +299,11 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(a_live_scrape_passes_promtool_and_carries_every_documented_family, proc_teardown),
-        cmocka_unit_test_teardown(the_metrics_server_binds_to_loopback_by_default_and_answers_while_redis_is_unreachable, proc_teardown),
+        cmocka_unit_test_teardown(
+            the_metrics_server_binds_to_loopback_by_default_and_answers_while_redis_is_unreachable, proc_teardown),
         cmocka_unit_test_teardown(the_shipped_alert_rules_pass_promtool, proc_teardown),
-        cmocka_unit_test_teardown(the_leading_worker_logs_every_decision_as_one_json_line_in_both_log_formats, proc_teardown),
+        cmocka_unit_test_teardown(the_leading_worker_logs_every_decision_as_one_json_line_in_both_log_formats,
+                                  proc_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -35,16 +35,16 @@
 
 #include "common.h"
 
-#define NS "sluice"           /* the aclfile's key patterns name the default namespace */
+#define NS "sluice" /* the aclfile's key patterns name the default namespace */
 #define OTHER_NS "sluicx"
-#define NCLS 3                /* a and b are declared at reset, c is not */
+#define NCLS 3 /* a and b are declared at reset, c is not */
 #define NGLOBAL 6
 #define NSNAP (NCLS * 13 + NGLOBAL)
-#define RESET_EVERY 1000      /* steps between namespace resets, so a replay is short */
+#define RESET_EVERY 1000 /* steps between namespace resets, so a replay is short */
 #define MAX_ARGS 96
 #define KNOWN_IDS 64
 #define MAX_LEASES 64
-#define MINIMISE_CALLS 20000   /* calls replayed to minimise one violation, at most */
+#define MINIMISE_CALLS 20000 /* calls replayed to minimise one violation, at most */
 
 /* Defects the fuzz finds on code not fixed yet: a violation whose signature
  * ("<kind> <function> <variant> <role>") matches one of these patterns
@@ -54,7 +54,7 @@ static const struct {
     const char *pattern;
     const char *defect;
 } KNOWN_OPEN[] = {
-    {NULL, NULL},   /* none open: every violation fails the test */
+    {NULL, NULL}, /* none open: every violation fails the test */
 };
 
 /* ------------------------------------------------------------ roles */
@@ -78,11 +78,43 @@ static const char *password(role r) {
 typedef enum keyset { CLASS_KEYS, REGISTRY_KEYS1, SIGNAL_KEYS3, GOVERNOR_KEYS3, CHECK_KEYS4, NO_KEYS } keyset;
 
 typedef enum fn {
-    F_ENQUEUE, F_CLAIM, F_ACK, F_FAIL, F_EXTEND, F_RELEASE, F_JOB, F_CANCEL, F_STATS, F_DEAD_LIST,
-    F_DEAD_RETRY, F_DEAD_PURGE, F_CLASS_SET, F_CLASS_GET, F_CLASS_DELETE, F_PAUSE, F_RESUME, F_PIN,
-    F_UNPIN, F_GOVERN, F_UNGOVERN, F_GATE, F_CHECK, F_REGISTRY, F_REGISTRY_LIST, F_SIGNAL_DEFINE,
-    F_SIGNAL_REPORT, F_SIGNAL_DELETE, F_SIGNAL_LIST, F_GOV_LEASE, F_GOV_RESIGN, F_GOV_COMMIT,
-    F_GOV_MODE, F_GOV_STATUS, F_CHECK_GLOBAL, F_VERSION, NFN
+    F_ENQUEUE,
+    F_CLAIM,
+    F_ACK,
+    F_FAIL,
+    F_EXTEND,
+    F_RELEASE,
+    F_JOB,
+    F_CANCEL,
+    F_STATS,
+    F_DEAD_LIST,
+    F_DEAD_RETRY,
+    F_DEAD_PURGE,
+    F_CLASS_SET,
+    F_CLASS_GET,
+    F_CLASS_DELETE,
+    F_PAUSE,
+    F_RESUME,
+    F_PIN,
+    F_UNPIN,
+    F_GOVERN,
+    F_UNGOVERN,
+    F_GATE,
+    F_CHECK,
+    F_REGISTRY,
+    F_REGISTRY_LIST,
+    F_SIGNAL_DEFINE,
+    F_SIGNAL_REPORT,
+    F_SIGNAL_DELETE,
+    F_SIGNAL_LIST,
+    F_GOV_LEASE,
+    F_GOV_RESIGN,
+    F_GOV_COMMIT,
+    F_GOV_MODE,
+    F_GOV_STATUS,
+    F_CHECK_GLOBAL,
+    F_VERSION,
+    NFN
 } fn;
 
 /* Per Function: its keys, how many arguments it needs at least (fewer is
@@ -94,7 +126,7 @@ static const struct fn_desc {
     keyset keys;
     int req;
     int readonly;
-    int audited;           /* 1: the class's stream, 2: the global one */
+    int audited; /* 1: the class's stream, 2: the global one */
     unsigned may;
     unsigned own;
     const char *legit;
@@ -138,15 +170,18 @@ static const struct fn_desc {
 };
 
 static const char *const CLS[NCLS] = {"a", "b", "c"};
-static const char *const SUFFIX[13] = {"class", "gate", "ready", "delayed", "leased", "dead", "jobs",
-                                       "meta", "unique", "stats", "done", "audit", "bucket"};
-static const char *const GLOBAL[NGLOBAL] = {"classes", "signals", "signal-values",
+static const char *const SUFFIX[13] = {"class", "gate",   "ready", "delayed", "leased", "dead",  "jobs",
+                                       "meta",  "unique", "stats", "done",    "audit",  "bucket"};
+static const char *const GLOBAL[NGLOBAL] = {"classes",  "signals",          "signal-values",
                                             "governor", "governor:history", "audit"};
 static const int KEYS_OF[][4] = {
-    [REGISTRY_KEYS1] = {0}, [SIGNAL_KEYS3] = {1, 2, 5}, [GOVERNOR_KEYS3] = {3, 4, 5}, [CHECK_KEYS4] = {0, 1, 2, 3},
+    [REGISTRY_KEYS1] = {0},
+    [SIGNAL_KEYS3] = {1, 2, 5},
+    [GOVERNOR_KEYS3] = {3, 4, 5},
+    [CHECK_KEYS4] = {0, 1, 2, 3},
 };
-static const int NKEYS_OF[] = {[CLASS_KEYS] = 13, [REGISTRY_KEYS1] = 1, [SIGNAL_KEYS3] = 3,
-                               [GOVERNOR_KEYS3] = 3, [CHECK_KEYS4] = 4, [NO_KEYS] = 0};
+static const int NKEYS_OF[] = {[CLASS_KEYS] = 13,    [REGISTRY_KEYS1] = 1, [SIGNAL_KEYS3] = 3,
+                               [GOVERNOR_KEYS3] = 3, [CHECK_KEYS4] = 4,    [NO_KEYS] = 0};
 
 /* ------------------------------------------------------------ rng */
 
@@ -158,9 +193,15 @@ static uint64_t rnd(void) {
     rng ^= rng << 17;
     return rng;
 }
-static long below(long n) { return n > 0 ? (long)(rnd() % (uint64_t)n) : 0; }
-static int chance(int percent) { return below(100) < percent; }
-static long between(long lo, long hi) { return lo + below(hi - lo + 1); }
+static long below(long n) {
+    return n > 0 ? (long)(rnd() % (uint64_t)n) : 0;
+}
+static int chance(int percent) {
+    return below(100) < percent;
+}
+static long between(long lo, long hi) {
+    return lo + below(hi - lo + 1);
+}
 
 /* ------------------------------------------------------------ calls */
 
@@ -169,13 +210,13 @@ typedef enum expect { EXPECT_ANY, EXPECT_ERROR, EXPECT_OK } expect;
 typedef struct call {
     role who;
     fn f;
-    int cls;                 /* the class whose keys and model it concerns; -1 global */
-    int argc;                /* FCALL name numkeys keys... args... */
+    int cls;  /* the class whose keys and model it concerns; -1 global */
+    int argc; /* FCALL name numkeys keys... args... */
     char *argv[MAX_ARGS];
     size_t len[MAX_ARGS];
     int nkeys;
     expect want;
-    const char *variant;     /* "valid", or what makes it invalid */
+    const char *variant; /* "valid", or what makes it invalid */
 } call;
 
 static void call_add(call *c, const char *s, size_t n) {
@@ -185,7 +226,9 @@ static void call_add(call *c, const char *s, size_t n) {
     c->argv[c->argc][n] = '\0';
     c->len[c->argc++] = n;
 }
-static void call_str(call *c, const char *s) { call_add(c, s, strlen(s)); }
+static void call_str(call *c, const char *s) {
+    call_add(c, s, strlen(s));
+}
 static void call_fmt(call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void call_fmt(call *c, const char *fmt, ...) {
     char buf[512];
@@ -215,7 +258,7 @@ static void key_of(char *buf, size_t n, const char *ns, const char *tag, const c
 typedef struct lease {
     char id[32];
     long long token;
-    long long until_ms;      /* local monotonic: the lease surely holds before */
+    long long until_ms; /* local monotonic: the lease surely holds before */
 } lease;
 
 typedef struct class_model {
@@ -223,7 +266,7 @@ typedef struct class_model {
     int nids;
     lease leases[MAX_LEASES];
     int nleases;
-    int64_t jobs;            /* as the last check counted */
+    int64_t jobs; /* as the last check counted */
 } class_model;
 
 static class_model model[NCLS];
@@ -262,8 +305,8 @@ static void remember_lease(class_model *m, const char *id, long long token, long
 
 /* A numeric or enumerated argument that an invalid variant can break. */
 typedef struct slot {
-    int pos;                 /* index in argv */
-    char type;               /* 'i' integer, 'n' number, 'e' enumerated word */
+    int pos;   /* index in argv */
+    char type; /* 'i' integer, 'n' number, 'e' enumerated word */
     double lo, hi;
 } slot;
 
@@ -271,7 +314,7 @@ typedef struct gen {
     call *c;
     slot slots[16];
     int nslots;
-    int name_pos;            /* the class or signal name, or -1 */
+    int name_pos; /* the class or signal name, or -1 */
     int id_pos[8];
     int nid;
     int payload_pos[8];
@@ -327,8 +370,10 @@ static void gen_enqueue(gen *g, int cls) {
         arg_int(g, chance(10) ? (chance(50) ? 1000 : -1000) : between(-3, 3), -1000, 1000);
         arg_int(g, chance(60) ? 0 : between(1, 3), 0, 1000);
         arg_int(g, chance(60) ? 0 : chance(60) ? 60000 : between(1, 30), 0, 604800000);
-        if (chance(70)) call_str(g->c, "");
-        else call_fmt(g->c, "u%ld", below(8));
+        if (chance(70))
+            call_str(g->c, "");
+        else
+            call_fmt(g->c, "u%ld", below(8));
         arg_int(g, chance(70) ? 0 : between(1, 3), 0, 1000000);
     }
     (void)cls;
@@ -358,13 +403,16 @@ static int gen_class_args(gen *g, fn f, int cls) {
         call_fmt(g->c, "w%ld", below(4));
         arg_word(g, chance(70) ? "0" : "1");
         break;
-    case F_ACK: case F_FAIL: case F_EXTEND: case F_RELEASE:
+    case F_ACK:
+    case F_FAIL:
+    case F_EXTEND:
+    case F_RELEASE:
         live = pick_lease(cls, &id, &token);
         if (!token) {
             id = some_id(cls, buf, sizeof(buf));
             token = between(1, 50);
         } else if (chance(10)) {
-            token += chance(50) ? 1 : -1;   /* a stale token */
+            token += chance(50) ? 1 : -1; /* a stale token */
             live = 0;
         }
         arg_id(g, id);
@@ -377,9 +425,12 @@ static int gen_class_args(gen *g, fn f, int cls) {
         arg_id(g, some_id(cls, buf, sizeof(buf)));
         call_str(g->c, "model");
         break;
-    case F_DEAD_RETRY: case F_DEAD_PURGE:
-        if (chance(40)) call_str(g->c, "*");
-        else arg_id(g, some_id(cls, buf, sizeof(buf)));
+    case F_DEAD_RETRY:
+    case F_DEAD_PURGE:
+        if (chance(40))
+            call_str(g->c, "*");
+        else
+            arg_id(g, some_id(cls, buf, sizeof(buf)));
         call_str(g->c, "model");
         break;
     case F_DEAD_LIST:
@@ -399,16 +450,46 @@ static int gen_class_args(gen *g, fn f, int cls) {
                 call_str(g->c, TIERS[below(4)]);
             }
         }
-        if (chance(30)) { arg_word(g, "max_rate"); arg_num(g, (double)between(0, 2000) / 2, 0, 1e9); }
-        if (chance(20)) { arg_word(g, "burst"); arg_num(g, (double)between(0, 20), 0, 1e9); }
-        if (chance(20)) { arg_word(g, "floor"); arg_num(g, (double)between(0, 10) / 10, 0, 1); }
-        if (chance(20)) { arg_word(g, "max_queue"); arg_int(g, chance(50) ? 0 : between(20, 200), 0, 1e12); }
-        if (chance(20)) { arg_word(g, "max_attempts"); arg_int(g, between(1, 4), 1, 1000); }
-        if (chance(20)) { arg_word(g, "timeout_ms"); arg_int(g, chance(50) ? 60000 : between(1, 30), 1, 604800000); }
-        if (chance(20)) { arg_word(g, "max_reclaims"); arg_int(g, between(0, 3), 0, 1000); }
-        if (chance(20)) { arg_word(g, "keep_done"); arg_int(g, between(0, 5), 0, 1000000); }
-        if (chance(20)) { arg_word(g, "dead_max"); arg_int(g, between(1, 8), 1, 10000000); }
-        if (chance(10)) { arg_word(g, "payload_max"); arg_int(g, between(64, 262144), 2, 262144); }
+        if (chance(30)) {
+            arg_word(g, "max_rate");
+            arg_num(g, (double)between(0, 2000) / 2, 0, 1e9);
+        }
+        if (chance(20)) {
+            arg_word(g, "burst");
+            arg_num(g, (double)between(0, 20), 0, 1e9);
+        }
+        if (chance(20)) {
+            arg_word(g, "floor");
+            arg_num(g, (double)between(0, 10) / 10, 0, 1);
+        }
+        if (chance(20)) {
+            arg_word(g, "max_queue");
+            arg_int(g, chance(50) ? 0 : between(20, 200), 0, 1e12);
+        }
+        if (chance(20)) {
+            arg_word(g, "max_attempts");
+            arg_int(g, between(1, 4), 1, 1000);
+        }
+        if (chance(20)) {
+            arg_word(g, "timeout_ms");
+            arg_int(g, chance(50) ? 60000 : between(1, 30), 1, 604800000);
+        }
+        if (chance(20)) {
+            arg_word(g, "max_reclaims");
+            arg_int(g, between(0, 3), 0, 1000);
+        }
+        if (chance(20)) {
+            arg_word(g, "keep_done");
+            arg_int(g, between(0, 5), 0, 1000000);
+        }
+        if (chance(20)) {
+            arg_word(g, "dead_max");
+            arg_int(g, between(1, 8), 1, 10000000);
+        }
+        if (chance(10)) {
+            arg_word(g, "payload_max");
+            arg_int(g, between(64, 262144), 2, 262144);
+        }
         if (chance(20)) {
             long base = between(1, 20);
             arg_word(g, "backoff_base_ms");
@@ -430,7 +511,8 @@ static int gen_class_args(gen *g, fn f, int cls) {
         arg_num(g, (double)between(0, 10) / 10, 0, 1);
         arg_int(g, chance(30) ? 0 : between(1, 40), 0, 31536000000.0);
         break;
-    case F_RESUME: case F_UNPIN: call_str(g->c, "model"); break;
+    case F_RESUME:
+    case F_UNPIN: call_str(g->c, "model"); break;
     case F_GOVERN:
         arg_int(g, gov_epoch > 0 && chance(80) ? gov_epoch : between(1, 5), 1, 9007199254740991.0);
         arg_num(g, (double)between(0, 10) / 10, 0, 1);
@@ -466,7 +548,7 @@ static void gen_global_args(gen *g, fn f) {
         add_slot(g, 'e', 0, 0);
         arg_int(g, between(1, 60000), 1, 86400000);
         arg_word(g, some_word(ONSTALE, 3));
-        arg_int(g, chance(50) ? 0 : between(1, 120000), 0, 86400000);   /* period_ms */
+        arg_int(g, chance(50) ? 0 : between(1, 120000), 0, 86400000); /* period_ms */
         break;
     }
     case F_SIGNAL_REPORT:
@@ -500,10 +582,10 @@ static void gen_global_args(gen *g, fn f) {
 
 /* A value that the Functions' own validation must refuse for the slot. */
 static void break_slot(call *c, const slot *s) {
-    static const char *const NOT_INT[] = {"abc", "", "1.5", "nan", "inf", "-inf", "1e3", " 1", "0x10",
-                                          "99999999999999999", "+1", "1 "};
-    static const char *const NOT_NUM[] = {"abc", "", "nan", "inf", "-inf", "1e999", "-1e999", "0x10", "1e",
-                                          "--1", " 1", "1,5"};
+    static const char *const NOT_INT[] = {
+        "abc", "", "1.5", "nan", "inf", "-inf", "1e3", " 1", "0x10", "99999999999999999", "+1", "1 "};
+    static const char *const NOT_NUM[] = {"abc",    "",     "nan", "inf", "-inf", "1e999",
+                                          "-1e999", "0x10", "1e",  "--1", " 1",   "1,5"};
     static const char *const NOT_WORD[] = {"bogus", "", "2", "ENFORCE", "high "};
     char buf[64];
     const char *v;
@@ -524,8 +606,9 @@ static void break_slot(call *c, const slot *s) {
 }
 
 static void break_name(call *c, int pos) {
-    static const char *const BAD[] = {"", "A", "-a", "a b", "a{", "_", "é", ".a",
-                                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    static const char *const BAD[] = {"",    "A",  "-a",
+                                      "a b", "a{", "_",
+                                      "é",   ".a", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
     const char *v = BAD[below(9)];
     call_set(c, pos, v, strlen(v));
 }
@@ -676,8 +759,10 @@ static void gen_call(call *c) {
     c->nkeys = nk;
     char key[160];
     for (int i = 0; i < nk; i++) {
-        if (FN[f].keys == CLASS_KEYS) key_of(key, sizeof(key), NS, CLS[cls], SUFFIX[i]);
-        else key_of(key, sizeof(key), NS, "_", GLOBAL[KEYS_OF[FN[f].keys][i]]);
+        if (FN[f].keys == CLASS_KEYS)
+            key_of(key, sizeof(key), NS, CLS[cls], SUFFIX[i]);
+        else
+            key_of(key, sizeof(key), NS, "_", GLOBAL[KEYS_OF[FN[f].keys][i]]);
         call_str(c, key);
     }
     gen g = {.c = c, .name_pos = -1};
@@ -731,9 +816,7 @@ static void gen_call(call *c) {
                 }
                 break;
             }
-            default:
-                v = break_keys(c, 3, cls);
-                break;
+            default: v = break_keys(c, 3, cls); break;
             }
         }
         if (v) {
@@ -790,7 +873,7 @@ static int write_aclfile(const char *dir) {
 typedef struct snapshot {
     char *dump[NSNAP];
     size_t len[NSNAP];
-    long long audits[NCLS + 1];   /* entries ever added to each audit stream */
+    long long audits[NCLS + 1]; /* entries ever added to each audit stream */
 } snapshot;
 
 static char snap_key[NSNAP][160];
@@ -848,12 +931,18 @@ static char *canonical(const char *key) {
     const char *type = t->str ? t->str : "none";
     redisReply *r = NULL;
     int sorted = 0;
-    if (!strcmp(type, "hash")) r = redisCommand(ctx, "HGETALL %s", key), sorted = 2;
-    else if (!strcmp(type, "set")) r = redisCommand(ctx, "SMEMBERS %s", key), sorted = 1;
-    else if (!strcmp(type, "zset")) r = redisCommand(ctx, "ZRANGE %s 0 -1 WITHSCORES", key);
-    else if (!strcmp(type, "list")) r = redisCommand(ctx, "LRANGE %s 0 -1", key);
-    else if (!strcmp(type, "string")) r = redisCommand(ctx, "GET %s", key);
-    else if (!strcmp(type, "stream")) r = redisCommand(ctx, "XINFO STREAM %s FULL", key);
+    if (!strcmp(type, "hash"))
+        r = redisCommand(ctx, "HGETALL %s", key), sorted = 2;
+    else if (!strcmp(type, "set"))
+        r = redisCommand(ctx, "SMEMBERS %s", key), sorted = 1;
+    else if (!strcmp(type, "zset"))
+        r = redisCommand(ctx, "ZRANGE %s 0 -1 WITHSCORES", key);
+    else if (!strcmp(type, "list"))
+        r = redisCommand(ctx, "LRANGE %s 0 -1", key);
+    else if (!strcmp(type, "string"))
+        r = redisCommand(ctx, "GET %s", key);
+    else if (!strcmp(type, "stream"))
+        r = redisCommand(ctx, "XINFO STREAM %s FULL", key);
     size_t n = r && r->type == REDIS_REPLY_ARRAY ? r->elements : 0;
     size_t items = sorted == 2 ? n / 2 : n;
     char **parts = calloc(items + 1, sizeof(*parts));
@@ -872,7 +961,8 @@ static char *canonical(const char *key) {
     if (r && r->type == REDIS_REPLY_STRING) total += r->len;
     char *out = malloc(total + 1);
     size_t at = (size_t)snprintf(out, total + 1, "%s:", type);
-    if (r && r->type == REDIS_REPLY_STRING) at += (size_t)snprintf(out + at, total + 1 - at, "%.*s", (int)r->len, r->str);
+    if (r && r->type == REDIS_REPLY_STRING)
+        at += (size_t)snprintf(out + at, total + 1 - at, "%.*s", (int)r->len, r->str);
     for (size_t i = 0; i < items; i++) {
         at += (size_t)snprintf(out + at, total + 1 - at, "%s\n", parts[i]);
         free(parts[i]);
@@ -886,7 +976,7 @@ static char *canonical(const char *key) {
 /* Whether key k now holds other content than its DUMP in "before": the
  * old value is restored into a scratch key and both read canonically. */
 static int changed_since(int k, const snapshot *before) {
-    if (!before->dump[k]) return 1;   /* a key that did not exist now does */
+    if (!before->dump[k]) return 1; /* a key that did not exist now does */
     redisContext *ctx = link_of[ADMIN];
     const char *argv[] = {"RESTORE", "model:scratch", "0", before->dump[k], "REPLACE"};
     size_t lens[] = {7, 13, 1, before->len[k], 7};
@@ -987,7 +1077,7 @@ static int word_in(const char *word, const char *list) {
 
 static snapshot snap_now;
 static long long calls_sent;
-static int last_changed;      /* the last call changed a key */
+static int last_changed; /* the last call changed a key */
 
 /* Sends the call as its role, then judges the result. Returns the reply
  * (NEW) for the model. */
@@ -1007,7 +1097,8 @@ static redisReply *run_call(const call *c, int must_succeed, verdicts *v) {
         verdict(v, c, "changed-on-error", "answered \"%.120s\" but changed %s", r->str, snap_key[diff]);
     if (!is_err && FN[c->f].readonly && diff >= 0)
         verdict(v, c, "changed-by-read", "a read-only Function changed %s", snap_key[diff]);
-    if (c->want == EXPECT_ERROR && !is_err) verdict(v, c, "accepted-invalid", "an invalid call (%s) was accepted", c->variant);
+    if (c->want == EXPECT_ERROR && !is_err)
+        verdict(v, c, "accepted-invalid", "an invalid call (%s) was accepted", c->variant);
     if (c->want == EXPECT_OK && is_err && (must_succeed || !word_in(word, FN[c->f].legit)) &&
         !(word_in(word, "NOCLASS") && !must_succeed))
         verdict(v, c, "refused-valid", "a valid call was refused: %.160s", r->str);
@@ -1067,7 +1158,9 @@ static void learn(const call *c, const redisReply *r) {
             }
         }
         break;
-    case F_ACK: case F_FAIL: case F_RELEASE:
+    case F_ACK:
+    case F_FAIL:
+    case F_RELEASE:
         if (id) forget_lease(m, id);
         break;
     case F_CLASS_DELETE: memset(m, 0, sizeof(*m)); break;
@@ -1091,9 +1184,12 @@ static void print_call(FILE *out, const call *c) {
         fputc('\'', out);
         for (size_t j = 0; j < c->len[i]; j++) {
             unsigned char ch = (unsigned char)c->argv[i][j];
-            if (ch == '\'' || ch == '\\') fprintf(out, "\\%c", ch);
-            else if (ch < 32 || ch > 126) fprintf(out, "\\x%02x", ch);
-            else fputc(ch, out);
+            if (ch == '\'' || ch == '\\')
+                fprintf(out, "\\%c", ch);
+            else if (ch < 32 || ch > 126)
+                fprintf(out, "\\x%02x", ch);
+            else
+                fputc(ch, out);
         }
         fputs("' ", out);
     }
@@ -1128,8 +1224,10 @@ static int minimise(call *calls, int n, const char *sig, int *keep) {
     for (int w = 1; from == n; w = w < 8 ? 8 : w * 4) {
         if (w > n) w = n;
         for (int i = 0; i < n; i++) keep[i] = i >= n - w;
-        if (replay(calls, keep, n, sig)) from = n - w;
-        else if (w == n || calls_sent > budget) return 0;
+        if (replay(calls, keep, n, sig))
+            from = n - w;
+        else if (w == n || calls_sent > budget)
+            return 0;
     }
     for (int chunk = (n - from) / 2; chunk >= 1 && calls_sent < budget; chunk /= 2) {
         for (int at = from; at < n - 1 && calls_sent < budget; at += chunk) {
@@ -1151,7 +1249,7 @@ typedef struct seen {
     char sig[200];
     long count;
     long first_step;
-    int known;               /* index in KNOWN_OPEN + 1, 0 if new */
+    int known; /* index in KNOWN_OPEN + 1, 0 if new */
 } seen;
 
 static int known_of(const char *sig) {
@@ -1224,7 +1322,8 @@ static void the_functions_keep_their_invariants_under_random_calls(void **state)
                     if (keep[k]) print_call(stderr, &log[k]);
             } else {
                 int from = nlog > 8 ? nlog - 8 : 0;
-                fprintf(stderr, "#   not reproduced alone; the last %d calls of %d since the reset:\n", nlog - from, nlog);
+                fprintf(stderr, "#   not reproduced alone; the last %d calls of %d since the reset:\n", nlog - from,
+                        nlog);
                 for (int k = from; k < nlog; k++) print_call(stderr, &log[k]);
             }
         }
@@ -1241,8 +1340,9 @@ static void the_functions_keep_their_invariants_under_random_calls(void **state)
         }
     }
     long long ms = harness_now_ms() - t0 - minimising_ms;
-    fprintf(stderr, "# model fuzz: %ld calls in %.1f s (%.0f calls/s, each checked), and %.1f s minimising "
-                    "(%lld calls in all); %lld violations of %d kinds\n",
+    fprintf(stderr,
+            "# model fuzz: %ld calls in %.1f s (%.0f calls/s, each checked), and %.1f s minimising "
+            "(%lld calls in all); %lld violations of %d kinds\n",
             steps, (double)ms / 1000, (double)steps * 1000 / (double)(ms ? ms : 1), (double)minimising_ms / 1000,
             calls_sent, violations, nfound);
     for (size_t i = 0; KNOWN_OPEN[i].pattern; i++) {
@@ -1252,20 +1352,23 @@ static void the_functions_keep_their_invariants_under_random_calls(void **state)
             kinds++;
             count += found[j].count;
         }
-        if (kinds) fprintf(stderr, "#   known open: %ld violations of %ld kinds: %s (%s)\n", count, kinds,
-                           KNOWN_OPEN[i].defect, KNOWN_OPEN[i].pattern);
-        else fprintf(stderr, "#   known open defect not seen in this run (fixed?): %s\n", KNOWN_OPEN[i].pattern);
+        if (kinds)
+            fprintf(stderr, "#   known open: %ld violations of %ld kinds: %s (%s)\n", count, kinds,
+                    KNOWN_OPEN[i].defect, KNOWN_OPEN[i].pattern);
+        else
+            fprintf(stderr, "#   known open defect not seen in this run (fixed?): %s\n", KNOWN_OPEN[i].pattern);
     }
     for (int j = 0; j < nfound; j++)
         if (!found[j].known)
-            fprintf(stderr, "#   NEW: %ld x %s (first at step %ld)\n", found[j].count, found[j].sig, found[j].first_step);
+            fprintf(stderr, "#   NEW: %ld x %s (first at step %ld)\n", found[j].count, found[j].sig,
+                    found[j].first_step);
     for (int k = 0; k < nlog; k++) call_free(&log[k]);
     free(log);
     free(keep);
     free(found);
     snapshot_free(&snap_now);
-    if (unknown) fail_msg("%lld kinds of violation not on the known-open list (seed %llu)", unknown,
-                          (unsigned long long)seed);
+    if (unknown)
+        fail_msg("%lld kinds of violation not on the known-open list (seed %llu)", unknown, (unsigned long long)seed);
 }
 
 int main(void) {
@@ -1290,7 +1393,7 @@ int main(void) {
     char url[600];
     snprintf(url, sizeof(url), "unix://sluice-deploy:%s@%s", password(DEPLOY), server.sock);
     sluice_error err;
-    sluice_client *deploy = sluice_client_connect(url, NS, &err);   /* loads the Functions */
+    sluice_client *deploy = sluice_client_connect(url, NS, &err); /* loads the Functions */
     snprintf(url, sizeof(url), "unix://sluice-operator:%s@%s", password(OPERATOR), server.sock);
     checker = deploy ? sluice_client_connect(url, NS, &err) : NULL;
     for (int r = 0; r < NROLES; r++) link_of[r] = connect_role((role)r);

@@ -17,11 +17,11 @@
 
 static struct {
     int ready;
-    char why[300];            /* why not, when the tests are skipped */
-    char bin[PATH_MAX];       /* /usr/lib/postgresql/N/bin */
-    char dir[PATH_MAX];       /* the temp dir: data/, the socket, the log */
+    char why[300];      /* why not, when the tests are skipped */
+    char bin[PATH_MAX]; /* /usr/lib/postgresql/N/bin */
+    char dir[PATH_MAX]; /* the temp dir: data/, the socket, the log */
     int port;
-    int as_postgres;          /* root: run server programs as `postgres` */
+    int as_postgres; /* root: run server programs as `postgres` */
     char env_host[PATH_MAX + 10], env_port[32];
 } pg;
 
@@ -78,8 +78,9 @@ static void pg_stop(void) {
 static int pg_start(void) {
     glob_t g;
     if (glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &g) != 0 || g.gl_pathc == 0) {
-        snprintf(pg.why, sizeof(pg.why), "no PostgreSQL server (/usr/lib/postgresql/*/bin/initdb; "
-                                         "Debian's postgresql package, installed by make deps)");
+        snprintf(pg.why, sizeof(pg.why),
+                 "no PostgreSQL server (/usr/lib/postgresql/*/bin/initdb; "
+                 "Debian's postgresql package, installed by make deps)");
         return -1;
     }
     snprintf(pg.bin, sizeof(pg.bin), "%.*s", (int)(strlen(g.gl_pathv[g.gl_pathc - 1]) - strlen("/initdb")),
@@ -89,15 +90,20 @@ static int pg_start(void) {
     if (geteuid() == 0) {
         pw = getpwnam("postgres");
         if (!pw || access("/usr/sbin/runuser", X_OK) != 0) {
-            snprintf(pg.why, sizeof(pg.why), "running as root without a `postgres` user or runuser: "
-                                             "initdb refuses to run as root");
+            snprintf(pg.why, sizeof(pg.why),
+                     "running as root without a `postgres` user or runuser: "
+                     "initdb refuses to run as root");
             return -1;
         }
         pg.as_postgres = 1;
     }
     const char *tmp = getenv("TMPDIR");
     snprintf(pg.dir, sizeof(pg.dir), "%s/sluice-pg-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(pg.dir)) { snprintf(pg.why, sizeof(pg.why), "mkdtemp: %s", strerror(errno)); pg.dir[0] = 0; return -1; }
+    if (!mkdtemp(pg.dir)) {
+        snprintf(pg.why, sizeof(pg.why), "mkdtemp: %s", strerror(errno));
+        pg.dir[0] = 0;
+        return -1;
+    }
     if (pw && chown(pg.dir, pw->pw_uid, pw->pw_gid) < 0) {
         snprintf(pg.why, sizeof(pg.why), "chown %.200s: %s", pg.dir, strerror(errno));
         return -1;
@@ -109,11 +115,19 @@ static int pg_start(void) {
     snprintf(logf, sizeof(logf), "%s/server.log", pg.dir);
     snprintf(initdb, sizeof(initdb), "%s/initdb", pg.bin);
     snprintf(ctl, sizeof(ctl), "%s/pg_ctl", pg.bin);
-    const char *init[] = {initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions", NULL};
-    if (pg_run(init, out, sizeof(out)) != 0) { snprintf(pg.why, sizeof(pg.why), "initdb failed"); return -1; }
-    snprintf(opts, sizeof(opts), "-k %s -p %d -c listen_addresses= -c max_connections=20 -c fsync=off", pg.dir, pg.port);
+    const char *init[] = {
+        initdb, "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions", NULL};
+    if (pg_run(init, out, sizeof(out)) != 0) {
+        snprintf(pg.why, sizeof(pg.why), "initdb failed");
+        return -1;
+    }
+    snprintf(opts, sizeof(opts), "-k %s -p %d -c listen_addresses= -c max_connections=20 -c fsync=off", pg.dir,
+             pg.port);
     const char *start[] = {ctl, "-D", data, "-l", logf, "-w", "-t", "60", "-o", opts, "start", NULL};
-    if (pg_run(start, out, sizeof(out)) != 0) { snprintf(pg.why, sizeof(pg.why), "pg_ctl start failed"); return -1; }
+    if (pg_run(start, out, sizeof(out)) != 0) {
+        snprintf(pg.why, sizeof(pg.why), "pg_ctl start failed");
+        return -1;
+    }
     pg.ready = 1;
     /* the sampler and pgbench find the server through libpq's environment */
     setenv("PGHOST", pg.dir, 1);
@@ -132,9 +146,9 @@ static void start_watchdog(void) {
     pid_t parent = getpid();
     watchdog = fork();
     if (watchdog != 0) return;
-    setpgid(0, 0);             /* out of the test's group: timeout(1) kills a whole group */
+    setpgid(0, 0); /* out of the test's group: timeout(1) kills a whole group */
     signal(SIGINT, SIG_IGN);
-    while (getppid() == parent) sleep(1);   /* polls: the parent is gone */
+    while (getppid() == parent) sleep(1); /* polls: the parent is gone */
     pg_stop();
     _exit(0);
 }
@@ -160,11 +174,21 @@ static int group_teardown(void **state) {
 }
 
 static void at_exit(void) {
-    if (watchdog > 0) { kill(watchdog, SIGKILL); waitpid(watchdog, NULL, 0); watchdog = 0; }
+    if (watchdog > 0) {
+        kill(watchdog, SIGKILL);
+        waitpid(watchdog, NULL, 0);
+        watchdog = 0;
+    }
     pg_stop();
 }
 
-#define NEED_PG() do { if (!pg.ready) { fprintf(stderr, "# skipped: %s\n", pg.why); skip(); } } while (0)
+#define NEED_PG()                                                                                                      \
+    do {                                                                                                               \
+        if (!pg.ready) {                                                                                               \
+            fprintf(stderr, "# skipped: %s\n", pg.why);                                                                \
+            skip();                                                                                                    \
+        }                                                                                                              \
+    } while (0)
 
 /* postgres.sh MODE with "env" (NAME=VALUE strings, may be NULL): its
  * stdout, exit status in *rc. */
@@ -176,7 +200,9 @@ static const char *sampler_env(const char *mode, const char *const *env, int *rc
     return out;
 }
 
-static const char *sampler(const char *mode, int *rc) { return sampler_env(mode, NULL, rc); }
+static const char *sampler(const char *mode, int *rc) {
+    return sampler_env(mode, NULL, rc);
+}
 
 static double value_of(const char *out) {
     double v = -1;
@@ -194,13 +220,13 @@ static void each_mode_prints_exactly_one_number_and_an_unreachable_server_prints
     int rc;
     const char *out = sampler("active", &rc);
     assert_int_equal(rc, 0);
-    assert_float_equal(value_of(out), 0, 0);   /* nobody else is connected */
+    assert_float_equal(value_of(out), 0, 0); /* nobody else is connected */
     out = sampler("connections", &rc);
     assert_int_equal(rc, 0);
-    assert_float_equal(value_of(out), 1.0 / 20.0, 1e-9);   /* the sampler's own session */
+    assert_float_equal(value_of(out), 1.0 / 20.0, 1e-9); /* the sampler's own session */
     out = sampler("lag", &rc);
     assert_int_equal(rc, 0);
-    assert_float_equal(value_of(out), 0, 0);   /* a primary without standbys */
+    assert_float_equal(value_of(out), 0, 0); /* a primary without standbys */
     out = sampler("latency", &rc);
     assert_int_equal(rc, 0);
     double ms = value_of(out);
@@ -251,16 +277,22 @@ static void load_averages_the_active_sessions_and_leaves_out_the_excluded_applic
         assert_int_equal(rc, 0);
         if (all != 2) harness_sleep_ms(50);
     }
-    assert_float_equal(all, 2, 0);    /* both sessions, in every one of the 50 looks */
+    assert_float_equal(all, 2, 0); /* both sessions, in every one of the 50 looks */
     assert_float_equal(value_of(sampler_env("load", exclude, &rc)), 1, 0);
     assert_float_equal(value_of(sampler_env("active", exclude, &rc)), 1.0 / 20.0, 1e-9);
-    assert_float_equal(value_of(sampler_env("connections", exclude, &rc)), 2.0 / 20.0, 1e-9);   /* web + the sampler */
+    assert_float_equal(value_of(sampler_env("connections", exclude, &rc)), 2.0 / 20.0, 1e-9); /* web + the sampler */
     /* end both sessions in the server (a sleeping backend would outlive its psql) */
     char out[200], psql[PATH_MAX + 16];
     snprintf(psql, sizeof(psql), "%s/psql", pg.bin);
-    const char *term[] = {psql, "-X", "-q", "-A", "-t", "-c",
+    const char *term[] = {psql,
+                          "-X",
+                          "-q",
+                          "-A",
+                          "-t",
+                          "-c",
                           "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                          "WHERE application_name IN ('sluice-job:imports', 'web')", NULL};
+                          "WHERE application_name IN ('sluice-job:imports', 'web')",
+                          NULL};
     assert_int_equal(proc_run(term, NULL, NULL, out, sizeof(out), NULL, 0), 0);
     assert_int_not_equal(proc_wait(job, 10000), -1);
     assert_int_not_equal(proc_wait(app, 10000), -1);
@@ -279,7 +311,10 @@ static double pg_active_value(sluice_client *c, int *has) {
     double v = -1;
     *has = 0;
     for (size_t i = 0; i < n; i++)
-        if (strcmp(s[i].name, "pg_active") == 0 && s[i].has_value) { *has = 1; v = s[i].value; }
+        if (strcmp(s[i].name, "pg_active") == 0 && s[i].has_value) {
+            *has = 1;
+            v = s[i].value;
+        }
     sluice_signal_list_free(s, n);
     return v;
 }
@@ -318,7 +353,8 @@ static void the_sampler_reports_active_sessions_rising_under_pgbench_load(void *
     FILE *f = fopen(script, "w");
     fputs("\\set aid random(1, 100000)\n"
           "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = :aid;\n"
-          "SELECT pg_sleep(0.02);\n", f);
+          "SELECT pg_sleep(0.02);\n",
+          f);
     fclose(f);
     const char *load[] = {bench, "-n", "-c", "8", "-j", "2", "-T", "6", "-f", script, NULL};
     pid_t lp = fork();
@@ -334,7 +370,7 @@ static void the_sampler_reports_active_sessions_rising_under_pgbench_load(void *
     while (harness_now_ms() < end) {
         double v = pg_active_value(c, &has);
         if (v > peak) peak = v;
-        harness_sleep_ms(100);   /* pacing: samples during the load */
+        harness_sleep_ms(100); /* pacing: samples during the load */
     }
     int st;
     assert_int_equal(waitpid(lp, &st, 0), lp);
@@ -347,7 +383,7 @@ static void the_sampler_reports_active_sessions_rising_under_pgbench_load(void *
     assert_float_equal(v, 0, 0);
     proc_stop(pid);
     char *text = proc_slurp(log);
-    assert_int_equal(proc_count(text, "signal pg_active: "), 0);   /* no failed run */
+    assert_int_equal(proc_count(text, "signal pg_active: "), 0); /* no failed run */
     free(text);
     sluice_client_free(c);
 }
@@ -362,8 +398,10 @@ int main(int argc, char **argv) {
     atexit(at_exit);
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(each_mode_prints_exactly_one_number_and_an_unreachable_server_prints_nothing, proc_teardown),
-        cmocka_unit_test_teardown(load_averages_the_active_sessions_and_leaves_out_the_excluded_application, proc_teardown),
+        cmocka_unit_test_teardown(each_mode_prints_exactly_one_number_and_an_unreachable_server_prints_nothing,
+                                  proc_teardown),
+        cmocka_unit_test_teardown(load_averages_the_active_sessions_and_leaves_out_the_excluded_application,
+                                  proc_teardown),
         cmocka_unit_test_teardown(the_sampler_reports_active_sessions_rising_under_pgbench_load, proc_teardown),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -45,7 +45,7 @@ static long long wait_fraction(sluice_client *c, int full, long ms, const char *
             if (sluice_signal_report(c, signal, repush, 0, &err) < 0) fail_msg("report: %s", err.text);
             next_push += 1000;
         }
-        harness_sleep_ms(100);   /* polls, and paces the collector */
+        harness_sleep_ms(100); /* polls, and paces the collector */
     }
     return -1;
 }
@@ -96,7 +96,7 @@ static void a_value_pushed_once_after_a_critical_one_brings_the_class_back_to_fu
     if (ms < 0) fail_msg("the governor never opened the class at 0.5");
     ctl(h, "signal", "set", "db.iops", "0.99", NULL);
     if (wait_fraction(c, 0, 10000, NULL, 0) < 0) fail_msg("0.99 did not drop the class to its floor");
-    harness_sleep_ms(6000);   /* pacing: the value stands for 6 s, as in the field */
+    harness_sleep_ms(6000); /* pacing: the value stands for 6 s, as in the field */
     ctl(h, "signal", "set", "db.iops", "0.3", NULL);
     ms = wait_fraction(c, 1, 45000, NULL, 0);
     print_message("pushed once: back to full admission %.1f s after 0.3 was pushed\n", ms / 1000.0);
@@ -110,7 +110,8 @@ static void a_value_pushed_once_after_a_critical_one_brings_the_class_back_to_fu
     json_t *sig = json_array_get(json_object_get(d, "signals"), 0);
     assert_true(fabs(json_number_value(json_object_get(sig, "raise_at")) - 0.675) < 1e-9);
     assert_true(fabs(json_number_value(json_object_get(sig, "cut_at")) - 0.75) < 1e-9);
-    assert_string_equal(json_string_value(json_object_get(sig, "rule")), "raise below 0.675, cut above 0.75, floors at 0.95");
+    assert_string_equal(json_string_value(json_object_get(sig, "rule")),
+                        "raise below 0.675, cut above 0.75, floors at 0.95");
     json_decref(d);
     proc_stop(w);
     sluice_client_free(c);

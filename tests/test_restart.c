@@ -25,7 +25,7 @@ static void no_acknowledged_enqueue_is_lost_across_a_redis_restart(void **state)
     test_class(c, "durable", SLUICE_TIER_CRITICAL, 0);
     sluice_client_set_timeout(c, 500, NULL);
 
-    char (*acked)[SLUICE_ID_MAX] = calloc(ROUNDS, SLUICE_ID_MAX);
+    char(*acked)[SLUICE_ID_MAX] = calloc(ROUNDS, SLUICE_ID_MAX);
     int nacked = 0, refused = 0, reconnected_after = -1;
     long long down_at = 0, back_at = 0;
     for (int i = 0; i < ROUNDS; i++) {
@@ -54,7 +54,8 @@ static void no_acknowledged_enqueue_is_lost_across_a_redis_restart(void **state)
     for (int i = 0; i < nacked; i++) {
         sluice_job_info info;
         assert_int_equal(sluice_job_get(c, acked[i], &info, &err), 0);
-        if (info.state != SLUICE_JOB_READY) fail_msg("acknowledged job %s is %s", acked[i], sluice_job_state_name(info.state));
+        if (info.state != SLUICE_JOB_READY)
+            fail_msg("acknowledged job %s is %s", acked[i], sluice_job_state_name(info.state));
         sluice_job_info_clear(&info);
     }
     sluice_class_stats st;

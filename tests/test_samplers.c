@@ -71,7 +71,8 @@ static int last_driver_is_bad(sluice_client *c, const char *const bad[3]) {
     return yes;
 }
 
-static void a_sampler_that_prints_garbage_fails_or_hangs_reports_nothing_and_the_governor_follows_on_stale(void **state) {
+static void
+a_sampler_that_prints_garbage_fails_or_hangs_reports_nothing_and_the_governor_follows_on_stale(void **state) {
     harness_redis *h = *state;
     sluice_client *c = test_connect(state);
     define(c, "good", 0.5, 0.9, 2000);
@@ -85,9 +86,10 @@ static void a_sampler_that_prints_garbage_fails_or_hangs_reports_nothing_and_the
     snprintf(cfg, sizeof(cfg), "%s/samplers.json", h->dir);
     const char *good = proc_script(h->dir, "good.sh", "#!/bin/sh\necho 0.1\n");
     const char *garbage = proc_script(h->dir, "garbage.sh", "#!/bin/sh\nprintf '0.2 and more\\n'\n");
-    const char *failing = proc_script(h->dir, "failing.sh", "#!/bin/sh\necho 0.7\necho 'psql: connection refused' >&2\nexit 3\n");
-    const char *hanging = proc_script(h->dir, "hanging.sh",
-                                      "#!/bin/sh\necho $$ > \"$1\"\necho 0.6\nsleep 1000 &\nsleep 1000 &\nwait\n");
+    const char *failing =
+        proc_script(h->dir, "failing.sh", "#!/bin/sh\necho 0.7\necho 'psql: connection refused' >&2\nexit 3\n");
+    const char *hanging =
+        proc_script(h->dir, "hanging.sh", "#!/bin/sh\necho $$ > \"$1\"\necho 0.6\nsleep 1000 &\nsleep 1000 &\nwait\n");
     FILE *f = fopen(cfg, "w");
     assert_non_null(f);
     fprintf(f,
@@ -95,7 +97,8 @@ static void a_sampler_that_prints_garbage_fails_or_hangs_reports_nothing_and_the
             " \"samplers\": [\n"
             "  {\"signal\": \"garbage\", \"command\": [\"%s\"], \"interval\": \"300ms\"},\n"
             "  {\"signal\": \"failing\", \"command\": \"%s\", \"interval\": \"300ms\"},\n"
-            "  {\"signal\": \"hanging\", \"command\": [\"%s\", \"%s\"], \"interval\": \"500ms\", \"timeout\": \"200ms\"}]}\n",
+            "  {\"signal\": \"hanging\", \"command\": [\"%s\", \"%s\"], \"interval\": \"500ms\", \"timeout\": "
+            "\"200ms\"}]}\n",
             garbage, failing, hanging, pgid_file);
     fclose(f);
     /* Every bad signal starts fresh: a value a collector pushed before. */
@@ -133,8 +136,8 @@ static void a_sampler_that_prints_garbage_fails_or_hangs_reports_nothing_and_the
      * signal as its driver (before the good one's first value, the good one
      * itself may drive: it was never reported). */
     sluice_gate_info g;
-    WAIT_UNTIL(sluice_gate_get(c, "lowjobs", &g, NULL) == 0 &&
-                   g.governed && g.fraction <= 0.5 && last_driver_is_bad(c, bad),
+    WAIT_UNTIL(sluice_gate_get(c, "lowjobs", &g, NULL) == 0 && g.governed && g.fraction <= 0.5 &&
+                   last_driver_is_bad(c, bad),
                15000);
     assert_true(g.governed);
     assert_true(g.fraction <= 0.5);
@@ -188,13 +191,14 @@ static void a_disk_sampler_reports_utilisation_from_a_diskstats_file_and_nothing
     copy_file("tests/fixtures/diskstats/before", ds);
     FILE *f = fopen(cfg, "w");
     assert_non_null(f);
-    fprintf(f,
-            "{\"samplers\": [\n"
-            "  {\"signal\": \"disk_util\", \"diskstats\": {\"device\": \"vda\", \"measure\": \"util\", \"path\": \"%s\"},"
-            "   \"interval\": \"400ms\"},\n"
-            "  {\"signal\": \"disk_gone\", \"diskstats\": {\"device\": \"sdq\", \"measure\": \"iops\", \"path\": \"%s\"},"
-            "   \"interval\": \"400ms\"}]}\n",
-            ds, ds);
+    fprintf(
+        f,
+        "{\"samplers\": [\n"
+        "  {\"signal\": \"disk_util\", \"diskstats\": {\"device\": \"vda\", \"measure\": \"util\", \"path\": \"%s\"},"
+        "   \"interval\": \"400ms\"},\n"
+        "  {\"signal\": \"disk_gone\", \"diskstats\": {\"device\": \"sdq\", \"measure\": \"iops\", \"path\": \"%s\"},"
+        "   \"interval\": \"400ms\"}]}\n",
+        ds, ds);
     fclose(f);
     const char *args[] = {"--config", cfg, NULL};
     pid_t pid = proc_worker(h, args, log);
@@ -233,19 +237,25 @@ static void refused(const harness_redis *h, const char *samplers, const char *wa
     fclose(f);
     const char *argv[] = {proc_bin("sluice-worker"), "--redis", h->url, "--config", cfg, NULL};
     int rc = proc_run(argv, NULL, NULL, out, sizeof(out), err, sizeof(err));
-    if (rc != 2 || !strstr(err, want)) fail_msg("config %s: exit %d, stderr %s (wanted \"%s\")", samplers, rc, err, want);
+    if (rc != 2 || !strstr(err, want))
+        fail_msg("config %s: exit %d, stderr %s (wanted \"%s\")", samplers, rc, err, want);
 }
 
 static void sampler_settings_are_validated_whole_and_a_bad_one_stops_the_worker_from_starting(void **state) {
     harness_redis *h = *state;
     refused(h, "{}", "samplers must be an array");
     refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\"}]", "\"interval\" must be a duration");
-    refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": \"10\"}]", "\"interval\" must be a duration");
-    refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": 300}]", "\"interval\" must be a duration");
-    refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": \"50ms\"}]", "\"interval\" must be a duration");
-    refused(h, "[{\"signal\": \"Bad\", \"command\": \"/bin/true\", \"interval\": \"1s\"}]", "\"signal\" must be a signal name");
+    refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": \"10\"}]",
+            "\"interval\" must be a duration");
+    refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": 300}]",
+            "\"interval\" must be a duration");
+    refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": \"50ms\"}]",
+            "\"interval\" must be a duration");
+    refused(h, "[{\"signal\": \"Bad\", \"command\": \"/bin/true\", \"interval\": \"1s\"}]",
+            "\"signal\" must be a signal name");
     refused(h, "[{\"signal\": \"a\", \"command\": \"true\", \"interval\": \"1s\"}]", "must be a path");
-    refused(h, "[{\"signal\": \"a\", \"command\": [], \"interval\": \"1s\"}]", "\"command\" must be a path or an array");
+    refused(h, "[{\"signal\": \"a\", \"command\": [], \"interval\": \"1s\"}]",
+            "\"command\" must be a path or an array");
     refused(h, "[{\"signal\": \"a\", \"command\": [\"/bin/echo\", 1], \"interval\": \"1s\"}]", "must be strings");
     refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": \"1s\", \"timeout\": \"2s\"}]",
             "\"timeout\" must be a duration from 10ms to its interval");
@@ -254,15 +264,24 @@ static void sampler_settings_are_validated_whole_and_a_bad_one_stops_the_worker_
     refused(h, "[{\"signal\": \"a\", \"interval\": \"1s\"}]", "either \"command\" or \"diskstats\"");
     refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"diskstats\": {}, \"interval\": \"1s\"}]",
             "either \"command\" or \"diskstats\"");
-    refused(h, "[{\"signal\": \"a\", \"diskstats\": {\"device\": \"vda\", \"measure\": \"busy\"}, \"interval\": \"1s\"}]",
+    refused(h,
+            "[{\"signal\": \"a\", \"diskstats\": {\"device\": \"vda\", \"measure\": \"busy\"}, \"interval\": \"1s\"}]",
             "must be util, iops or await");
-    refused(h, "[{\"signal\": \"a\", \"diskstats\": {\"device\": \"/dev/vda\", \"measure\": \"util\"}, \"interval\": \"1s\"}]",
-            "device name");
-    refused(h, "[{\"signal\": \"a\", \"diskstats\": {\"device\": \"vda\", \"measure\": \"util\", \"path\": \"proc\"}, \"interval\": \"1s\"}]",
+    refused(
+        h,
+        "[{\"signal\": \"a\", \"diskstats\": {\"device\": \"/dev/vda\", \"measure\": \"util\"}, \"interval\": \"1s\"}]",
+        "device name");
+    refused(h,
+            "[{\"signal\": \"a\", \"diskstats\": {\"device\": \"vda\", \"measure\": \"util\", \"path\": \"proc\"}, "
+            "\"interval\": \"1s\"}]",
             "absolute path");
-    refused(h, "[{\"signal\": \"a\", \"diskstats\": {\"device\": \"vda\", \"measure\": \"util\"}, \"interval\": \"1s\", \"timeout\": \"1s\"}]",
+    refused(h,
+            "[{\"signal\": \"a\", \"diskstats\": {\"device\": \"vda\", \"measure\": \"util\"}, \"interval\": \"1s\", "
+            "\"timeout\": \"1s\"}]",
             "\"timeout\" is for command samplers");
-    refused(h, "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": \"1s\"}, {\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": \"2s\"}]",
+    refused(h,
+            "[{\"signal\": \"a\", \"command\": \"/bin/true\", \"interval\": \"1s\"}, {\"signal\": \"a\", \"command\": "
+            "\"/bin/true\", \"interval\": \"2s\"}]",
             "two samplers for signal a");
     /* the command line */
     char out[100], err[1000];
@@ -322,7 +341,8 @@ static void the_cron_example_pushes_one_sample_and_a_failing_collector_pushes_no
     const char *bb[] = {"scripts/samplers/cloud-metrics.sh", "burst-balance", "--command", "/bin/cat", file, NULL};
     assert_int_equal(proc_run(bb, NULL, NULL, out, sizeof(out), err, sizeof(err)), 0);
     assert_string_equal(out, "87\n");
-    const char *old[] = {"scripts/samplers/cloud-metrics.sh", "queue-depth", "--file", "/nonexistent", "--max-age", "60", NULL};
+    const char *old[] = {
+        "scripts/samplers/cloud-metrics.sh", "queue-depth", "--file", "/nonexistent", "--max-age", "60", NULL};
     assert_int_equal(proc_run(old, NULL, NULL, out, sizeof(out), err, sizeof(err)), 1);
     assert_string_equal(out, "");
     sluice_client_free(c);
@@ -335,24 +355,33 @@ static void the_datadog_webhook_script_sets_a_signal_from_a_monitor_transition(v
     char url_env[500], ctl_env[PATH_MAX + 20];
     snprintf(url_env, sizeof(url_env), "SLUICE_REDIS_URL=%s", h->url);
     snprintf(ctl_env, sizeof(ctl_env), "SLUICECTL=%s", proc_bin("sluicectl"));
-    const char *env[] = {url_env, "SLUICE_NAMESPACE=t", ctl_env, "SLUICE_DD_SIGNALS=dd_cpu", "SLUICE_DD_TRIGGERED=0.95",
-                         "REQUEST_METHOD=POST", NULL};
+    const char *env[] = {url_env,
+                         "SLUICE_NAMESPACE=t",
+                         ctl_env,
+                         "SLUICE_DD_SIGNALS=dd_cpu",
+                         "SLUICE_DD_TRIGGERED=0.95",
+                         "REQUEST_METHOD=POST",
+                         NULL};
     const char *argv[] = {"scripts/samplers/datadog-webhook.sh", NULL};
     char out[500];
     int has;
-    assert_int_equal(proc_run(argv, env, "{\"signal\": \"dd_cpu\", \"transition\": \"Triggered\"}", out, sizeof(out), NULL, 0), 0);
+    assert_int_equal(
+        proc_run(argv, env, "{\"signal\": \"dd_cpu\", \"transition\": \"Triggered\"}", out, sizeof(out), NULL, 0), 0);
     assert_non_null(strstr(out, "Status: 200"));
     assert_float_equal(signal_value(c, "dd_cpu", &has, NULL, NULL), 0.95, 1e-12);
-    assert_int_equal(proc_run(argv, env, "{\"signal\": \"dd_cpu\", \"value\": \"0.42\"}", out, sizeof(out), NULL, 0), 0);
+    assert_int_equal(proc_run(argv, env, "{\"signal\": \"dd_cpu\", \"value\": \"0.42\"}", out, sizeof(out), NULL, 0),
+                     0);
     assert_float_equal(signal_value(c, "dd_cpu", &has, NULL, NULL), 0.42, 1e-12);
     /* "No Data" sets nothing, so the signal goes stale */
-    assert_int_equal(proc_run(argv, env, "{\"signal\": \"dd_cpu\", \"transition\": \"No Data\"}", out, sizeof(out), NULL, 0), 0);
+    assert_int_equal(
+        proc_run(argv, env, "{\"signal\": \"dd_cpu\", \"transition\": \"No Data\"}", out, sizeof(out), NULL, 0), 0);
     assert_non_null(strstr(out, "Status: 202"));
     assert_float_equal(signal_value(c, "dd_cpu", &has, NULL, NULL), 0.42, 1e-12);
     /* a signal not allowed, or a value that is no number, is refused */
     assert_int_equal(proc_run(argv, env, "{\"signal\": \"other\", \"value\": \"1\"}", out, sizeof(out), NULL, 0), 0);
     assert_non_null(strstr(out, "Status: 403"));
-    assert_int_equal(proc_run(argv, env, "{\"signal\": \"dd_cpu\", \"value\": \"1; rm -rf /\"}", out, sizeof(out), NULL, 0), 0);
+    assert_int_equal(
+        proc_run(argv, env, "{\"signal\": \"dd_cpu\", \"value\": \"1; rm -rf /\"}", out, sizeof(out), NULL, 0), 0);
     assert_non_null(strstr(out, "Status: 400"));
     assert_float_equal(signal_value(c, "dd_cpu", &has, NULL, NULL), 0.42, 1e-12);
     sluice_client_free(c);
@@ -367,10 +396,15 @@ int main(int argc, char **argv) {
     }
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_teardown(a_sampler_that_prints_garbage_fails_or_hangs_reports_nothing_and_the_governor_follows_on_stale, proc_teardown),
-        cmocka_unit_test_teardown(a_disk_sampler_reports_utilisation_from_a_diskstats_file_and_nothing_for_a_missing_device, proc_teardown),
-        cmocka_unit_test_teardown(sampler_settings_are_validated_whole_and_a_bad_one_stops_the_worker_from_starting, proc_teardown),
-        cmocka_unit_test_teardown(the_cron_example_pushes_one_sample_and_a_failing_collector_pushes_nothing, proc_teardown),
+        cmocka_unit_test_teardown(
+            a_sampler_that_prints_garbage_fails_or_hangs_reports_nothing_and_the_governor_follows_on_stale,
+            proc_teardown),
+        cmocka_unit_test_teardown(
+            a_disk_sampler_reports_utilisation_from_a_diskstats_file_and_nothing_for_a_missing_device, proc_teardown),
+        cmocka_unit_test_teardown(sampler_settings_are_validated_whole_and_a_bad_one_stops_the_worker_from_starting,
+                                  proc_teardown),
+        cmocka_unit_test_teardown(the_cron_example_pushes_one_sample_and_a_failing_collector_pushes_nothing,
+                                  proc_teardown),
         cmocka_unit_test_teardown(the_datadog_webhook_script_sets_a_signal_from_a_monitor_transition, proc_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

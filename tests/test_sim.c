@@ -20,8 +20,7 @@
 /* The default incident is run once and shared: it takes about a second. */
 static sluice_sim_report *incident;
 
-static int setup_incident(void **state)
-{
+static int setup_incident(void **state) {
     (void)state;
     sluice_error err;
     sluice_sim_scenario *s = sluice_sim_scenario_default(&err);
@@ -31,24 +30,21 @@ static int setup_incident(void **state)
     return incident ? 0 : -1;
 }
 
-static int teardown_incident(void **state)
-{
+static int teardown_incident(void **state) {
     (void)state;
     sluice_sim_report_free(incident);
     incident = NULL;
     return 0;
 }
 
-static const sluice_sim_result *res(sluice_sim_policy p)
-{
+static const sluice_sim_result *res(sluice_sim_policy p) {
     const sluice_sim_result *r = sluice_sim_report_result(incident, p);
     assert_non_null(r);
     return r;
 }
 
 /* The default incident's JSON with one change applied by "edit". NEW. */
-static char *incident_with(void (*edit)(json_t *root))
-{
+static char *incident_with(void (*edit)(json_t *root)) {
     json_t *root = json_loads(sluice_sim_incident_json(), 0, NULL);
     assert_non_null(root);
     edit(root);
@@ -60,8 +56,7 @@ static char *incident_with(void (*edit)(json_t *root))
 
 /* Runs the incident as "edit" changes it; *s is the scenario, freed by the
  * caller after the report. */
-static sluice_sim_report *run_incident_with(void (*edit)(json_t *root), sluice_sim_scenario **s)
-{
+static sluice_sim_report *run_incident_with(void (*edit)(json_t *root), sluice_sim_scenario **s) {
     char *text = incident_with(edit);
     sluice_error err;
     *s = sluice_sim_scenario_parse(text, &err);
@@ -73,22 +68,19 @@ static sluice_sim_report *run_incident_with(void (*edit)(json_t *root), sluice_s
 }
 
 /* Parsing "text" must fail with a message containing every "want". */
-static void refused(const char *text, const char *want1, const char *want2)
-{
+static void refused(const char *text, const char *want1, const char *want2) {
     sluice_error err;
     sluice_sim_scenario *s = sluice_sim_scenario_parse(text, &err);
     if (s) sluice_sim_scenario_free(s);
     assert_null(s);
     assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
     if (!strstr(err.text, want1) || (want2 && !strstr(err.text, want2)))
-        fail_msg("message \"%s\" does not name \"%s\"%s%s", err.text, want1,
-                 want2 ? " and " : "", want2 ? want2 : "");
+        fail_msg("message \"%s\" does not name \"%s\"%s%s", err.text, want1, want2 ? " and " : "", want2 ? want2 : "");
 }
 
 /* ================================================================ determinism */
 
-static void test_the_same_seed_gives_identical_results(void **state)
-{
+static void test_the_same_seed_gives_identical_results(void **state) {
     (void)state;
     sluice_error err;
     sluice_sim_scenario *s = sluice_sim_scenario_default(&err);
@@ -97,8 +89,7 @@ static void test_the_same_seed_gives_identical_results(void **state)
     assert_non_null(again);
     for (int p = 0; p < SLUICE_SIM_POLICIES; p++)
         assert_memory_equal(sluice_sim_report_result(incident, (sluice_sim_policy)p),
-                            sluice_sim_report_result(again, (sluice_sim_policy)p),
-                            sizeof(sluice_sim_result));
+                            sluice_sim_report_result(again, (sluice_sim_policy)p), sizeof(sluice_sim_result));
     char *a = sluice_sim_report_json(incident, 1), *b = sluice_sim_report_json(again, 1);
     assert_non_null(a);
     assert_non_null(b);
@@ -109,8 +100,7 @@ static void test_the_same_seed_gives_identical_results(void **state)
     sluice_sim_scenario_free(s);
 }
 
-static void test_a_different_seed_gives_different_traffic_and_results(void **state)
-{
+static void test_a_different_seed_gives_different_traffic_and_results(void **state) {
     (void)state;
     sluice_error err;
     sluice_sim_scenario *s = sluice_sim_scenario_default(&err);
@@ -129,8 +119,7 @@ static void test_a_different_seed_gives_different_traffic_and_results(void **sta
 
 /* ================================================================ jobs */
 
-static void test_no_policy_loses_a_job_every_job_that_arrives_is_done_or_waiting(void **state)
-{
+static void test_no_policy_loses_a_job_every_job_that_arrives_is_done_or_waiting(void **state) {
     (void)state;
     for (int p = SLUICE_SIM_NO_LIMIT; p < SLUICE_SIM_POLICIES; p++) {
         const sluice_sim_result *r = res((sluice_sim_policy)p);
@@ -155,8 +144,7 @@ static void test_no_policy_loses_a_job_every_job_that_arrives_is_done_or_waiting
 
 /* ================================================================ the incident */
 
-static void test_without_a_limit_the_peak_overruns_capacity_and_p99_blows_up(void **state)
-{
+static void test_without_a_limit_the_peak_overruns_capacity_and_p99_blows_up(void **state) {
     (void)state;
     const sluice_sim_result *r = res(SLUICE_SIM_NO_LIMIT);
     sluice_sim_goals g;
@@ -167,8 +155,7 @@ static void test_without_a_limit_the_peak_overruns_capacity_and_p99_blows_up(voi
     assert_true(g.incident_shown);
 }
 
-static void test_the_governor_keeps_every_peak_minute_within_1_2x_of_the_baseline_p99(void **state)
-{
+static void test_the_governor_keeps_every_peak_minute_within_1_2x_of_the_baseline_p99(void **state) {
     (void)state;
     const sluice_sim_result *r = res(SLUICE_SIM_GOVERNOR);
     sluice_sim_goals g;
@@ -187,8 +174,7 @@ static void test_the_governor_keeps_every_peak_minute_within_1_2x_of_the_baselin
     assert_true(g.p99_met);
 }
 
-static void test_the_governor_never_saturates_the_disk_while_the_threshold_throttle_does(void **state)
-{
+static void test_the_governor_never_saturates_the_disk_while_the_threshold_throttle_does(void **state) {
     (void)state;
     assert_int_equal(res(SLUICE_SIM_GOVERNOR)->seconds_over_capacity, 0);
     /* All-or-nothing reopens every worker at once after the peak. */
@@ -196,8 +182,7 @@ static void test_the_governor_never_saturates_the_disk_while_the_threshold_throt
     assert_true(res(SLUICE_SIM_THRESHOLD)->p99_ms > 10 * res(SLUICE_SIM_GOVERNOR)->p99_ms);
 }
 
-static void test_the_best_fixed_limit_is_safe_for_the_peak_and_found_by_the_sweep(void **state)
-{
+static void test_the_best_fixed_limit_is_safe_for_the_peak_and_found_by_the_sweep(void **state) {
     (void)state;
     const sluice_sim_result *r = res(SLUICE_SIM_FIXED);
     assert_true(r->fixed_rate > 0);
@@ -205,8 +190,7 @@ static void test_the_best_fixed_limit_is_safe_for_the_peak_and_found_by_the_swee
     assert_int_equal(r->changes, 0);
 }
 
-static void test_the_governor_finishes_the_backlog_sooner_than_the_best_safe_fixed_limit(void **state)
-{
+static void test_the_governor_finishes_the_backlog_sooner_than_the_best_safe_fixed_limit(void **state) {
     (void)state;
     const sluice_sim_result *gov = res(SLUICE_SIM_GOVERNOR), *fix = res(SLUICE_SIM_FIXED);
     sluice_sim_goals g;
@@ -221,21 +205,18 @@ static void test_the_governor_finishes_the_backlog_sooner_than_the_best_safe_fix
     assert_true(g.sooner_met);
 }
 
-static void test_with_a_60s_delayed_signal_the_governor_does_not_oscillate(void **state)
-{
+static void test_with_a_60s_delayed_signal_the_governor_does_not_oscillate(void **state) {
     (void)state;
     sluice_sim_goals g;
     /* The default incident's signal is a 60 s mean published 60 s late. */
     assert_true(strstr(sluice_sim_incident_json(), "\"delay_ms\": 60000") != NULL);
     assert_true(res(SLUICE_SIM_GOVERNOR)->max_reversals_hour <= 4);
-    assert_true(res(SLUICE_SIM_GOVERNOR)->max_reversals_hour <
-                res(SLUICE_SIM_THRESHOLD)->max_reversals_hour);
+    assert_true(res(SLUICE_SIM_GOVERNOR)->max_reversals_hour < res(SLUICE_SIM_THRESHOLD)->max_reversals_hour);
     sluice_sim_report_goals(incident, &g);
     assert_true(g.stable_met);
 }
 
-static void test_the_governor_uses_most_of_the_spare_capacity_while_a_backlog_waits(void **state)
-{
+static void test_the_governor_uses_most_of_the_spare_capacity_while_a_backlog_waits(void **state) {
     (void)state;
     sluice_sim_goals g;
     /* The goal is 90%; raising tiers with ready jobs whatever their gate did
@@ -246,8 +227,7 @@ static void test_the_governor_uses_most_of_the_spare_capacity_while_a_backlog_wa
     assert_true(g.spare_met);
 }
 
-static void test_on_seeds_1_to_5_the_governor_keeps_the_peak_safe_finishes_sooner_and_is_stable(void **state)
-{
+static void test_on_seeds_1_to_5_the_governor_keeps_the_peak_safe_finishes_sooner_and_is_stable(void **state) {
     (void)state;
     sluice_error err;
     for (uint64_t seed = 1; seed <= 5; seed++) {
@@ -260,18 +240,17 @@ static void test_on_seeds_1_to_5_the_governor_keeps_the_peak_safe_finishes_soone
         sluice_sim_report_goals(r, &g);
         const sluice_sim_result *gov = sluice_sim_report_result(r, SLUICE_SIM_GOVERNOR);
         if (!g.p99_met || !g.sooner_met || !g.stable_met || !g.no_loss || !g.incident_shown)
-            fail_msg("seed %llu: p99 %d (worst %.3f) sooner %d stable %d (%lld/h) no_loss %d",
-                     (unsigned long long)seed, g.p99_met, gov->worst_minute_ratio, g.sooner_met,
-                     g.stable_met, (long long)gov->max_reversals_hour, g.no_loss);
+            fail_msg("seed %llu: p99 %d (worst %.3f) sooner %d stable %d (%lld/h) no_loss %d", (unsigned long long)seed,
+                     g.p99_met, gov->worst_minute_ratio, g.sooner_met, g.stable_met, (long long)gov->max_reversals_hour,
+                     g.no_loss);
         assert_true(gov->spare_used > 0.85);
         sluice_sim_report_free(r);
         sluice_sim_scenario_free(s);
     }
 }
 
-/* A steady load and a large backlog: the loop must settle, not cycle. *//* A steady load and a large backlog: the loop must settle, not cycle. */
-static void steady_load(json_t *root)
-{
+/* A steady load and a large backlog: the loop must settle, not cycle. */ /* A steady load and a large backlog: the loop must settle, not cycle. */
+static void steady_load(json_t *root) {
     json_t *prof = json_loads("[[0,0.5],[24,0.5]]", 0, NULL);
     json_object_set_new(json_object_get(root, "interactive"), "profile", prof);
     json_object_set_new(json_object_get(root, "interactive"), "spikes", json_array());
@@ -287,30 +266,26 @@ static void steady_load(json_t *root)
     json_array_append_new(classes, cert);
     json_t *arr = json_object_get(cert, "arrivals");
     json_array_clear(arr);
-    json_array_append_new(arr, json_pack("{s:s,s:i,s:i,s:i}", "kind", "batch", "at_s", 0, "jobs",
-                                         400000, "cost", 25));
+    json_array_append_new(arr, json_pack("{s:s,s:i,s:i,s:i}", "kind", "batch", "at_s", 0, "jobs", 400000, "cost", 25));
 }
 
 /* A collector that never reports (assume-pressure holds every class at its
  * floor) and one small batch of emails: 200 IO units at 4 IO/s, done within
  * the minute they arrived in. */
-static void small_batch_at_the_floor(json_t *root)
-{
+static void small_batch_at_the_floor(json_t *root) {
     steady_load(root);
     json_t *gaps = json_array();
     json_array_append_new(gaps, json_pack("{s:i,s:i}", "start_s", 0, "end_s", 6 * 3600));
     json_object_set_new(json_object_get(root, "signal"), "gaps", gaps);
     json_t *classes = json_object_get(root, "classes");
-    json_t *emails = json_pack("{s:s,s:s,s:i,s:i,s:f,s:[{s:s,s:i,s:i,s:i}]}", "name", "emails",
-                               "tier", "low", "worker_rate", 400, "max_rate", 400, "floor", 0.01,
-                               "arrivals", "kind", "batch", "at_s", 3600, "jobs", 100, "cost", 2);
+    json_t *emails =
+        json_pack("{s:s,s:s,s:i,s:i,s:f,s:[{s:s,s:i,s:i,s:i}]}", "name", "emails", "tier", "low", "worker_rate", 400,
+                  "max_rate", 400, "floor", 0.01, "arrivals", "kind", "batch", "at_s", 3600, "jobs", 100, "cost", 2);
     json_array_clear(classes);
     json_array_append_new(classes, emails);
 }
 
-static void test_spare_capacity_is_counted_per_period_and_only_as_far_as_the_work_could_use_it(
-    void **state)
-{
+static void test_spare_capacity_is_counted_per_period_and_only_as_far_as_the_work_could_use_it(void **state) {
     (void)state;
     sluice_sim_scenario *s;
     sluice_sim_report *r = run_incident_with(small_batch_at_the_floor, &s);
@@ -326,8 +301,7 @@ static void test_spare_capacity_is_counted_per_period_and_only_as_far_as_the_wor
     sluice_sim_scenario_free(s);
 }
 
-static void test_under_a_steady_load_with_a_60s_delayed_signal_the_governor_settles(void **state)
-{
+static void test_under_a_steady_load_with_a_60s_delayed_signal_the_governor_settles(void **state) {
     (void)state;
     sluice_sim_scenario *s;
     sluice_sim_report *r = run_incident_with(steady_load, &s);
@@ -375,8 +349,7 @@ static void test_under_a_steady_load_with_a_60s_delayed_signal_the_governor_sett
 
 /* ================================================================ scenarios */
 
-static void test_the_shipped_incident_file_is_the_compiled_in_default(void **state)
-{
+static void test_the_shipped_incident_file_is_the_compiled_in_default(void **state) {
     (void)state;
     FILE *f = fopen("scripts/sim/incident.json", "rb");
     if (!f) skip(); /* run from the top of the tree */
@@ -387,8 +360,7 @@ static void test_the_shipped_incident_file_is_the_compiled_in_default(void **sta
     assert_string_equal(buf, sluice_sim_incident_json());
 }
 
-static void test_the_shipped_plot_script_is_the_compiled_in_one(void **state)
-{
+static void test_the_shipped_plot_script_is_the_compiled_in_one(void **state) {
     (void)state;
     FILE *f = fopen("scripts/sim/plot.gp", "rb");
     if (!f) skip(); /* run from the top of the tree */
@@ -399,37 +371,29 @@ static void test_the_shipped_plot_script_is_the_compiled_in_one(void **state)
     assert_string_equal(buf, sluice_sim_plot_script());
 }
 
-static void unknown_top_key(json_t *root) { json_object_set_new(root, "colour", json_true()); }
-static void unknown_class_key(json_t *root)
-{
-    json_object_set_new(json_array_get(json_object_get(root, "classes"), 1), "colour",
-                        json_true());
+static void unknown_top_key(json_t *root) {
+    json_object_set_new(root, "colour", json_true());
 }
-static void negative_capacity(json_t *root)
-{
+static void unknown_class_key(json_t *root) {
+    json_object_set_new(json_array_get(json_object_get(root, "classes"), 1), "colour", json_true());
+}
+static void negative_capacity(json_t *root) {
     json_object_set_new(json_object_get(root, "database"), "capacity_iops", json_real(-3000));
 }
-static void bad_decrease(json_t *root)
-{
+static void bad_decrease(json_t *root) {
     json_object_set_new(json_object_get(root, "governor"), "decrease", json_real(1.5));
 }
-static void bad_tier(json_t *root)
-{
-    json_object_set_new(json_array_get(json_object_get(root, "classes"), 0), "tier",
-                        json_string("urgent"));
+static void bad_tier(json_t *root) {
+    json_object_set_new(json_array_get(json_object_get(root, "classes"), 0), "tier", json_string("urgent"));
 }
-static void peak_outside(json_t *root)
-{
+static void peak_outside(json_t *root) {
     json_object_set_new(json_object_get(root, "peak"), "end_s", json_integer(90000));
 }
-static void floor_too_big(json_t *root)
-{
-    json_object_set_new(json_array_get(json_object_get(root, "classes"), 2), "floor",
-                        json_real(1.5));
+static void floor_too_big(json_t *root) {
+    json_object_set_new(json_array_get(json_object_get(root, "classes"), 2), "floor", json_real(1.5));
 }
 
-static void test_a_scenario_with_an_unknown_key_is_refused_naming_the_key(void **state)
-{
+static void test_a_scenario_with_an_unknown_key_is_refused_naming_the_key(void **state) {
     (void)state;
     char *a = incident_with(unknown_top_key), *b = incident_with(unknown_class_key);
     refused(a, "colour", "unknown key");
@@ -438,24 +402,21 @@ static void test_a_scenario_with_an_unknown_key_is_refused_naming_the_key(void *
     free(b);
 }
 
-static void test_a_negative_capacity_is_refused_naming_the_member(void **state)
-{
+static void test_a_negative_capacity_is_refused_naming_the_member(void **state) {
     (void)state;
     char *t = incident_with(negative_capacity);
     refused(t, "database.capacity_iops", "> 0");
     free(t);
 }
 
-static void test_malformed_json_is_refused_with_its_position(void **state)
-{
+static void test_malformed_json_is_refused_with_its_position(void **state) {
     (void)state;
     refused("{\"name\": \"x\",", "malformed JSON", "line 1");
     refused("", "malformed JSON", NULL);
     refused("[]", "must be a JSON object", NULL);
 }
 
-static void test_out_of_range_members_are_refused_naming_them(void **state)
-{
+static void test_out_of_range_members_are_refused_naming_them(void **state) {
     (void)state;
     char *t;
     t = incident_with(bad_decrease);
@@ -474,8 +435,7 @@ static void test_out_of_range_members_are_refused_naming_them(void **state)
 
 /* ================================================================ output */
 
-static void test_the_json_report_names_every_policy_and_the_goals(void **state)
-{
+static void test_the_json_report_names_every_policy_and_the_goals(void **state) {
     (void)state;
     char *text = sluice_sim_report_json(incident, 0);
     assert_non_null(text);
@@ -491,8 +451,7 @@ static void test_the_json_report_names_every_policy_and_the_goals(void **state)
     json_decref(root);
 }
 
-static void test_the_csv_has_a_row_per_period_and_four_columns_per_policy(void **state)
-{
+static void test_the_csv_has_a_row_per_period_and_four_columns_per_policy(void **state) {
     (void)state;
     FILE *f = tmpfile();
     assert_non_null(f);
@@ -511,8 +470,7 @@ static void test_the_csv_has_a_row_per_period_and_four_columns_per_policy(void *
     assert_int_equal(sluice_sim_report_write_csv(incident, stdout, 0), -1);
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_the_same_seed_gives_identical_results),
         cmocka_unit_test(test_a_different_seed_gives_different_traffic_and_results),

@@ -12,10 +12,12 @@
 
 static void class_names_follow_the_documented_pattern(void **state) {
     (void)state;
-    const char *good[] = {"a", "certificates", "integration_sync", "x.y-z_0", "0abc",
-                          "a123456789012345678901234567890123456789012345678901234567890123"};
-    const char *bad[] = {"", "A", "_a", "-a", ".a", "a b", "a:b", "a{b", "a}b", "é", "a\n",
-                         "a1234567890123456789012345678901234567890123456789012345678901234"};
+    const char *good[] = {
+        "a",       "certificates", "integration_sync",
+        "x.y-z_0", "0abc",         "a123456789012345678901234567890123456789012345678901234567890123"};
+    const char *bad[] = {"",    "A",   "_a",  "-a",
+                         ".a",  "a b", "a:b", "a{b",
+                         "a}b", "é",   "a\n", "a1234567890123456789012345678901234567890123456789012345678901234"};
     sluice_error err;
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) assert_int_equal(sluice_name_check(good[i], &err), 0);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -31,7 +33,8 @@ static void payloads_must_be_json_objects_within_the_caps(void **state) {
     const char *good[] = {"{}", "{\"a\":[1,2,{\"b\":null}]}", " {\"x\":\"\\u00e9\"} "};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
         assert_int_equal(sluice_payload_check(good[i], strlen(good[i]), &err), 0);
-    const char *bad[] = {"", "[]", "1", "null", "\"s\"", "{", "{\"a\":1}x", "{\"a\":\"\\u0000\"}", "{\"a\":\"\xc3\x28\"}"};
+    const char *bad[] = {
+        "", "[]", "1", "null", "\"s\"", "{", "{\"a\":1}x", "{\"a\":\"\\u0000\"}", "{\"a\":\"\xc3\x28\"}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(sluice_payload_check(bad[i], strlen(bad[i]), &err), -1);
         assert_int_equal(err.code, SLUICE_ERR_PAYLOAD);
@@ -95,9 +98,19 @@ static void the_first_error_is_kept_and_reset_on_the_next_call(void **state) {
 
 static void malformed_urls_are_refused_before_any_connection(void **state) {
     (void)state;
-    const char *bad[] = {"", "redis:/x", "rediss://h", "redis://h:65536", "redis://h:-1", "redis://h: 1",
-                         "redis://[::1", "redis://h/99999999", "unix://", "unix://x", "redis://u:%zz@h",
-                         "redis://h\n", "redis://h/1/2"};
+    const char *bad[] = {"",
+                         "redis:/x",
+                         "rediss://h",
+                         "redis://h:65536",
+                         "redis://h:-1",
+                         "redis://h: 1",
+                         "redis://[::1",
+                         "redis://h/99999999",
+                         "unix://",
+                         "unix://x",
+                         "redis://u:%zz@h",
+                         "redis://h\n",
+                         "redis://h/1/2"};
     sluice_error err;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_null(sluice_client_connect(bad[i][0] ? bad[i] : "x", NULL, &err));

@@ -15,22 +15,22 @@
 typedef struct run {
     struct ev_loop *loop;
     sluice_worker *w;
-    unsigned char *seen;         /* per job sequence: times handled */
-    size_t n;                    /* jobs expected */
+    unsigned char *seen; /* per job sequence: times handled */
+    size_t n;            /* jobs expected */
     size_t handled;
     size_t dup;
     int stop_when_done;
-    int hold;                    /* async handler: keep jobs */
+    int hold; /* async handler: keep jobs */
     sluice_worker_job *held[256];
     int nheld;
-    double delay;                /* async completion after s */
-    double first_handled;        /* ev_time */
+    double delay;         /* async completion after s */
+    double first_handled; /* ev_time */
     int stopped;
     int reconnected;
     int disconnected;
-    int suspect_starts;          /* "suspect" events naming a job: a suspect started */
+    int suspect_starts; /* "suspect" events naming a job: a suspect started */
     double reconnected_at;
-    sluice_client *c;            /* for the completion poll */
+    sluice_client *c; /* for the completion poll */
     const char *cls[3];
     int ncls;
     ev_timer poll;
@@ -100,7 +100,8 @@ static void async_handler(sluice_worker *w, sluice_worker_job *j, void *ud) {
 }
 
 static void guard_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)t; (void)revents;
+    (void)t;
+    (void)revents;
     ev_break(loop, EVBREAK_ALL);
 }
 
@@ -186,11 +187,12 @@ static void every_one_of_100000_in_process_jobs_is_acked_exactly_once(void **sta
 }
 
 static void enqueue_later_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     run *r = (run *)(void *)((char *)t - offsetof(run, poll));
     char id[SLUICE_ID_MAX];
     assert_int_equal(sluice_enqueue(r->c, "wake", "{}", NULL, id, NULL), 0);
-    r->reconnected_at = ev_time();   /* reused: the enqueue time */
+    r->reconnected_at = ev_time(); /* reused: the enqueue time */
 }
 
 static void an_enqueue_wakes_an_idle_worker_at_once_not_at_its_next_poll(void **state) {
@@ -225,7 +227,7 @@ static void stop_when_held_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     run *r = (run *)(void *)((char *)t - offsetof(run, poll));
     if (r->nheld < 8) return;
     ev_timer_stop(loop, t);
-    r->reconnected_at = ev_time();   /* reused: when the stop began */
+    r->reconnected_at = ev_time(); /* reused: when the stop began */
     sluice_worker_stop(r->w, 200, on_stopped, r);
 }
 
@@ -293,7 +295,7 @@ static void a_graceful_stop_releases_the_jobs_still_running_at_the_end_of_the_gr
     assert_true(r.stopped);
     /* the grace (0.2 s) and the releases' answer (at most 0.8 s more) */
     assert_true(ev_time() - r.reconnected_at < 1.5);
-    assert_int_equal(r.nheld, 8);   /* concurrency, no more */
+    assert_int_equal(r.nheld, 8); /* concurrency, no more */
     /* the handler completes late: a no-op for Redis */
     for (int i = 0; i < r.nheld; i++) sluice_worker_done(r.w, r.held[i], 1, NULL);
     sluice_class_stats st;
@@ -340,7 +342,8 @@ static void busy_when_held_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 }
 
 static void complete_held_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     busy_run *b = (busy_run *)(void *)((char *)t - offsetof(busy_run, finish));
     for (int i = 0; i < b->r.nheld; i++) sluice_worker_done(b->r.w, b->r.held[i], 1, NULL);
     b->r.nheld = 0;
@@ -356,7 +359,7 @@ static void complete_held_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 static void acks_refused_by_a_busy_redis_are_sent_again_not_dropped(void **state) {
     harness_redis *h = *state;
     sluice_client *c = test_connect(state);
-    assert_int_equal(harness_redis_int(h, "CONFIG SET busy-reply-threshold 100"), -1);   /* a status reply */
+    assert_int_equal(harness_redis_int(h, "CONFIG SET busy-reply-threshold 100"), -1); /* a status reply */
     test_class(c, "busyacks", SLUICE_TIER_NORMAL, 10);
     const char *f[] = {"timeout_ms"}, *v[] = {"4000"};
     sluice_error err;
@@ -380,7 +383,7 @@ static void acks_refused_by_a_busy_redis_are_sent_again_not_dropped(void **state
     ev_timer_stop(b.r.loop, &b.finish);
     assert_true(b.started);
     assert_true(b.r.stopped);
-    assert_int_equal(b.r.handled, 4);   /* none ran again */
+    assert_int_equal(b.r.handled, 4); /* none ran again */
     sluice_worker_stats ws;
     sluice_worker_stats_get(b.r.w, &ws);
     assert_int_equal(ws.stale, 0);
@@ -397,14 +400,16 @@ static void acks_refused_by_a_busy_redis_are_sent_again_not_dropped(void **state
 typedef struct order {
     run r;
     int crit_done;
-    int low_before_crit_done;   /* low jobs handled while critical ones were left */
+    int low_before_crit_done; /* low jobs handled while critical ones were left */
 } order;
 
 static void order_handler(sluice_worker *w, sluice_worker_job *j, void *ud) {
     order *o = ud;
     const char *cls = sluice_job_class(sluice_worker_job_get(j));
-    if (strcmp(cls, "crit") == 0) o->crit_done++;
-    else if (o->crit_done < 200) o->low_before_crit_done++;
+    if (strcmp(cls, "crit") == 0)
+        o->crit_done++;
+    else if (o->crit_done < 200)
+        o->low_before_crit_done++;
     o->r.handled++;
     sluice_worker_done(w, j, 1, NULL);
     if (o->r.handled == o->r.n) sluice_worker_stop(w, 1000, on_stopped, &o->r);
@@ -465,11 +470,11 @@ static void a_paused_class_never_holds_back_the_others_and_its_jobs_keep_their_a
 /* Quarantine: what the handlers saw of suspects (jobs reclaimed before). */
 typedef struct alone {
     run r;
-    int in_flight;               /* handlers started and not done */
+    int in_flight; /* handlers started and not done */
     int max_in_flight;
     int suspect_running;
-    int suspects;                /* suspects started */
-    int beside;                  /* starts that overlapped a suspect */
+    int suspects; /* suspects started */
+    int beside;   /* starts that overlapped a suspect */
 } alone;
 
 typedef struct alone_job {
@@ -549,7 +554,8 @@ static void a_suspect_job_runs_alone_in_the_worker_and_the_others_in_batches(voi
 }
 
 static void latency_stop_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     run *r = (run *)(void *)((char *)t - offsetof(run, poll));
     sluice_worker_stop(r->w, 1000, on_stopped, r);
 }
@@ -565,7 +571,7 @@ static void the_mean_handler_time_is_reported_to_a_defined_job_latency_signal(vo
     sluice_error err;
     if (sluice_signal_define(c, "job_latency.latq", &def, NULL, &err) < 0) fail_msg("define: %s", err.text);
     enqueue_n(c, "latq", 20);
-    enqueue_n(c, "nolat", 20);   /* no signal defined for it: ignored quietly */
+    enqueue_n(c, "nolat", 20); /* no signal defined for it: ignored quietly */
     run r;
     setup_run(&r, *state, 40, 4, 20);
     r.delay = 0.05;
@@ -602,14 +608,16 @@ static harness_redis aofsrv;
 static double restart_done;
 
 static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     (void)t;
     assert_int_equal(harness_redis_restart(&aofsrv), 0);
     restart_done = ev_time();
 }
 
 static void drained_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     run *r = (run *)(void *)((char *)t - offsetof(run, poll));
     sluice_class_stats st;
     if (restart_done == 0 || sluice_class_stats_get(r->c, "survive", &st, NULL) < 0) return;
@@ -644,7 +652,7 @@ static void a_worker_survives_a_redis_restart_reconnects_and_finishes_the_run(vo
     ev_timer_stop(r.loop, &restart);
     assert_true(r.stopped);
     assert_int_equal(r.reconnected, 1);
-    assert_int_equal(r.disconnected, 1);   /* one line per outage, not one per retry */
+    assert_int_equal(r.disconnected, 1); /* one line per outage, not one per retry */
     fprintf(stderr, "# reconnected %.2f s after Redis came back; %zu handler runs for 3000 jobs\n",
             r.reconnected_at - restart_done, r.handled);
     assert_true(r.reconnected_at - restart_done < 5.0);

@@ -169,8 +169,8 @@ static void ten_thousand_exec_jobs_across_three_classes_are_each_acked_once(void
         enqueue_n(c, cls[i], (size_t)per[i]);
     }
     long long t0 = harness_now_ms();
-    const char *args[] = {"--concurrency", "32", "--handler", "ex_a=/bin/true", "--handler", "ex_b=/bin/true",
-                          "--", "--handler", "ex_c=/bin/true", NULL};
+    const char *args[] = {"--concurrency",  "32", "--handler", "ex_a=/bin/true", "--handler",
+                          "ex_b=/bin/true", "--", "--handler", "ex_c=/bin/true", NULL};
     pid_t pid = spawn_worker(h, args, NULL);
     assert_int_equal(wait_drained(c, cls, 3, 300000), 0);
     long long ms = harness_now_ms() - t0;
@@ -250,7 +250,7 @@ static void sigterm_under_load_exits_within_the_grace_with_nothing_lost_or_run_t
     sluice_class_stats cs;
     assert_int_equal(sluice_class_stats_get(c, "term", &cs, NULL), 0);
     assert_int_equal(cs.leased, 0);
-    assert_true(cs.ready > 0);   /* it stopped claiming */
+    assert_true(cs.ready > 0); /* it stopped claiming */
     pid = spawn_worker(h, args, NULL);
     assert_int_equal(wait_drained(c, cls, 1, 30000), 0);
     stop_worker(pid);
@@ -313,7 +313,7 @@ static void a_second_signal_releases_the_jobs_in_flight_at_once(void **state) {
     snprintf(log, sizeof(log), "%s/worker.log", h->dir);
     WAIT_UNTIL(log_has(log, "signal 15: stopping"), 10000);
     assert_true(log_has(log, "signal 15: stopping"));
-    assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);   /* still in its grace (30 s) */
+    assert_int_equal(waitpid(pid, NULL, WNOHANG), 0); /* still in its grace (30 s) */
     long long t0 = harness_now_ms();
     kill(pid, SIGINT);
     int st = wait_for(pid, 10000);
@@ -328,7 +328,6 @@ static void a_second_signal_releases_the_jobs_in_flight_at_once(void **state) {
     sluice_client_free(c);
 }
 
-
 static void hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_a_shell(void **state) {
     harness_redis *h = *state;
     sluice_client *c = test_connect(state);
@@ -340,7 +339,10 @@ static void hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_
     const char *head = "{\"cmd\":\"; rm -rf / $(id) `id` | cat /etc/passwd &\\n'\\\"x\",\"pad\":\"";
     size_t n = strlen(head);
     memcpy(payload, head, n);
-    while (n < cap - 2) { payload[n] = (char)('a' + n % 26); n++; }
+    while (n < cap - 2) {
+        payload[n] = (char)('a' + n % 26);
+        n++;
+    }
     payload[n++] = '"';
     payload[n++] = '}';
     payload[n] = '\0';
@@ -363,12 +365,12 @@ static void hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "hostile=%s", fixture("record.sh"));
     const char *hostile[] = {"; rm -rf /", "$(id)", "`id`", "a\nb", "*", "'\"", "", NULL};
-    const char *args[] = {"--handler", cmd, out, hostile[0], hostile[1], hostile[2], hostile[3], hostile[4],
-                          hostile[5], hostile[6], "--", "--concurrency", "2", NULL};
+    const char *args[] = {"--handler", cmd,        out,        hostile[0], hostile[1],      hostile[2], hostile[3],
+                          hostile[4],  hostile[5], hostile[6], "--",       "--concurrency", "2",        NULL};
     char url[500];
     snprintf(url, sizeof(url), "%s", h->url);
     setenv("SLUICE_GOVERNOR_REDIS_URL", url, 1);
-    pid_t pid = spawn_worker(h, args, url);   /* the URL through SLUICE_REDIS_URL */
+    pid_t pid = spawn_worker(h, args, url); /* the URL through SLUICE_REDIS_URL */
     unsetenv("SLUICE_GOVERNOR_REDIS_URL");
     assert_int_equal(wait_drained(c, cls, 1, 20000), 0);
     stop_worker(pid);
@@ -474,12 +476,23 @@ static void the_exit_status_alone_decides_ack_or_fail(void **state) {
     enqueue_n(c, "noisy", 3);
     enqueue_n(c, "signalled", 1);
     enqueue_n(c, "silent", 1);
-    const char *args[] = {"--handler", "noisy=/bin/sh", "-c", "echo 'warning: slow disk' >&2; exit 0", "--",
-                          "--handler", "signalled=/bin/sh", "-c", "kill -TERM $$", "--",
-                          "--handler", "silent=/bin/sh", "-c", "exit 3", NULL};
+    const char *args[] = {"--handler",
+                          "noisy=/bin/sh",
+                          "-c",
+                          "echo 'warning: slow disk' >&2; exit 0",
+                          "--",
+                          "--handler",
+                          "signalled=/bin/sh",
+                          "-c",
+                          "kill -TERM $$",
+                          "--",
+                          "--handler",
+                          "silent=/bin/sh",
+                          "-c",
+                          "exit 3",
+                          NULL};
     pid_t pid = spawn_worker(h, args, NULL);
-    WAIT_UNTIL(stats_of(c, "noisy").acked == 3 && stats_of(c, "signalled").dead == 1 &&
-                   stats_of(c, "silent").dead == 1,
+    WAIT_UNTIL(stats_of(c, "noisy").acked == 3 && stats_of(c, "signalled").dead == 1 && stats_of(c, "silent").dead == 1,
                20000);
     stop_worker(pid);
     sluice_class_stats noisy = stats_of(c, "noisy");
@@ -529,9 +542,10 @@ static void a_handler_inherits_none_of_the_workers_redis_connections(void **stat
     sluice_client *c = test_connect(state);
     class_with(c, "fds", 10, 5000, 1, 0);
     assert_int_equal(sluice_enqueue(c, "fds", "{}", NULL, NULL, NULL), 0);
-    const char *args[] = {"--handler", "fds=/bin/sh", "-c",
-                          "if ls -l /proc/self/fd | grep -q socket; then ls -l /proc/self/fd >&2; exit 1; fi",
-                          "--", NULL};
+    const char *args[] = {
+        "--handler", "fds=/bin/sh",
+        "-c",        "if ls -l /proc/self/fd | grep -q socket; then ls -l /proc/self/fd >&2; exit 1; fi",
+        "--",        NULL};
     pid_t pid = spawn_worker(h, args, NULL);
     sluice_class_stats cs;
     WAIT_UNTIL((cs = stats_of(c, "fds"), cs.acked + cs.dead > 0), 20000);
@@ -563,8 +577,10 @@ static void a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_re
     char cfg[400], ids[400], text[2000];
     snprintf(cfg, sizeof(cfg), "%s/worker.json", h->dir);
     snprintf(ids, sizeof(ids), "%s/cfg.ids", h->dir);
-    snprintf(text, sizeof(text), "{\"concurrency\": 4, \"grace\": \"2s\", \"log_format\": \"json\",\n"
-             " \"handlers\": {\"cfg_a\": [\"%s\", \"%s\"]}}\n", fixture("append-id.sh"), ids);
+    snprintf(text, sizeof(text),
+             "{\"concurrency\": 4, \"grace\": \"2s\", \"log_format\": \"json\",\n"
+             " \"handlers\": {\"cfg_a\": [\"%s\", \"%s\"]}}\n",
+             fixture("append-id.sh"), ids);
     write_file(cfg, text);
     const char *args[] = {"--config", cfg, NULL};
     pid_t pid = spawn_worker(h, args, NULL);
@@ -575,10 +591,12 @@ static void a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_re
     WAIT_UNTIL(stats_of(c, "cfg_a").acked == 6, 20000);
     assert_int_equal(stats_of(c, "cfg_a").acked, 6);
     sluice_class_stats cs = stats_of(c, "cfg_b");
-    assert_int_equal(cs.ready, 5);   /* not served yet */
+    assert_int_equal(cs.ready, 5); /* not served yet */
     assert_int_equal(cs.claimed, 0);
-    snprintf(text, sizeof(text), "{\"concurrency\": 2, \"handlers\": {\"cfg_a\": [\"%s\", \"%s\"],\n"
-             " \"cfg_b\": [\"%s\", \"%s\"]}}\n", fixture("append-id.sh"), ids, fixture("append-id.sh"), ids);
+    snprintf(text, sizeof(text),
+             "{\"concurrency\": 2, \"handlers\": {\"cfg_a\": [\"%s\", \"%s\"],\n"
+             " \"cfg_b\": [\"%s\", \"%s\"]}}\n",
+             fixture("append-id.sh"), ids, fixture("append-id.sh"), ids);
     write_file(cfg, text);
     kill(pid, SIGHUP);
     assert_int_equal(wait_drained(c, b, 1, 10000), 0);
@@ -627,13 +645,13 @@ static void a_handler_that_becomes_unrunnable_releases_its_jobs_untried_and_noth
     chmod(script, 0755);
     char hf[500];
     snprintf(hf, sizeof(hf), "fragile=%s", script);
-    const char *args[] = {"--concurrency", "4", "--metrics-port", "0", "--handler", hf, "--",
-                          "--handler", "missing=/bin/sh", "-c", "no-such-command-anywhere", NULL};
+    const char *args[] = {"--concurrency",   "4",  "--metrics-port",           "0", "--handler", hf, "--", "--handler",
+                          "missing=/bin/sh", "-c", "no-such-command-anywhere", NULL};
     pid_t pid = spawn_worker(h, args, NULL);
     enqueue_n(c, "fragile", 2);
     WAIT_UNTIL(stats_of(c, "fragile").acked == 2, 20000);
     assert_int_equal(stats_of(c, "fragile").acked, 2);
-    chmod(script, 0644);   /* a broken deploy */
+    chmod(script, 0644); /* a broken deploy */
     enqueue_n(c, "fragile", 20);
     enqueue_n(c, "missing", 5);
     WAIT_UNTIL(stats_of(c, "fragile").released >= 3 && stats_of(c, "missing").released >= 3, 20000);
@@ -641,7 +659,8 @@ static void a_handler_that_becomes_unrunnable_releases_its_jobs_untried_and_noth
     WAIT_UNTIL((port = proc_port_in(log)) > 0, 10000);
     char *resp = NULL;
     WAIT_UNTIL((free(resp), resp = proc_http(port, "GET", "/metrics")) &&
-                   strstr(resp, "\nsluice_worker_classes_held 2\n"), 10000);
+                   strstr(resp, "\nsluice_worker_classes_held 2\n"),
+               10000);
     assert_non_null(resp);
     assert_non_null(strstr(resp, "\nsluice_worker_classes_held 2\n"));
     free(resp);
@@ -649,16 +668,16 @@ static void a_handler_that_becomes_unrunnable_releases_its_jobs_untried_and_noth
     assert_int_equal(f.failed + f.dead + m.failed + m.dead, 0);
     assert_int_equal(proc_count_file(log, "class fragile: its handler cannot run"), 1);
     assert_int_equal(proc_count_file(log, "class missing: its handler cannot run"), 1);
-    chmod(script, 0755);   /* fixed */
+    chmod(script, 0755); /* fixed */
     WAIT_UNTIL(stats_of(c, "fragile").acked == 22, 60000);
     stop_worker(pid);
     f = stats_of(c, "fragile");
     assert_int_equal(f.acked, 22);
     assert_int_equal(f.ready + f.delayed + f.leased + f.dead + f.failed, 0);
-    assert_int_equal(f.claimed - f.released, 22);   /* every release spent no attempt */
+    assert_int_equal(f.claimed - f.released, 22); /* every release spent no attempt */
     assert_int_equal(proc_count_file(log, "class fragile: its handler runs again"), 1);
     m = stats_of(c, "missing");
-    assert_int_equal(m.ready, 5);   /* waiting, untried, for a handler that can run */
+    assert_int_equal(m.ready, 5); /* waiting, untried, for a handler that can run */
     assert_int_equal(m.failed + m.dead, 0);
     size_t n = 0;
     sluice_job_info info;
@@ -685,7 +704,7 @@ static void a_reload_refuses_a_config_that_a_start_would_refuse(void **state) {
     const char *args[] = {"--config", cfg, NULL};
     int started = proc_count_file(log, " connected");
     pid_t pid = spawn_worker(h, args, NULL);
-    WAIT_UNTIL(proc_count_file(log, " connected") > started, 20000);   /* it handles SIGHUP from here on */
+    WAIT_UNTIL(proc_count_file(log, " connected") > started, 20000); /* it handles SIGHUP from here on */
     const char *bad[3] = {"{\"handlers\": {\"kept\": \"/opt/app/bin/typo\"}}\n", "{\"handlers\": {}}\n",
                           "{\"handlers\": {\"kept\": \"/bin/true\"}, \"grace\": 30}\n"};
     for (int i = 0; i < 3; i++) {
@@ -696,7 +715,7 @@ static void a_reload_refuses_a_config_that_a_start_would_refuse(void **state) {
         WAIT_UNTIL(proc_count_file(log, "config rejected") == before + 1, 10000);
         assert_int_equal(proc_count_file(log, "config rejected"), before + 1);
     }
-    enqueue_n(c, "kept", 3);   /* still served by /bin/true */
+    enqueue_n(c, "kept", 3); /* still served by /bin/true */
     WAIT_UNTIL(stats_of(c, "kept").acked == 3, 20000);
     assert_int_equal(stats_of(c, "kept").acked, 3);
     stop_worker(pid);
@@ -723,7 +742,7 @@ static void a_wrong_password_is_retried_with_backoff_and_logged_once(void **stat
     harness_redis *h = *state;
     char log[400];
     snprintf(log, sizeof(log), "%s/wrong-password.log", h->dir);
-    assert_int_equal(harness_redis_int(h, "CONFIG SET requirepass right-one"), -1);   /* a status reply */
+    assert_int_equal(harness_redis_int(h, "CONFIG SET requirepass right-one"), -1); /* a status reply */
     char url[500];
     snprintf(url, sizeof(url), "redis://:wrong-one@127.0.0.1:%d", h->port);
     const char *args[] = {"--no-governor", "--handler", "x=/bin/true", NULL};
@@ -734,7 +753,7 @@ static void a_wrong_password_is_retried_with_backoff_and_logged_once(void **stat
     long long conn0 = connections_received(rc);
     pid_t pid = proc_worker_env(h, args, log, url);
     long long t0 = harness_now_ms();
-    while (harness_now_ms() - t0 < 6000) harness_sleep_ms(100);   /* pacing: six seconds of refusals */
+    while (harness_now_ms() - t0 < 6000) harness_sleep_ms(100); /* pacing: six seconds of refusals */
     long long conn1 = connections_received(rc);
     freeReplyObject(redisCommand(rc, "CONFIG SET requirepass %s", ""));
     redisFree(rc);
@@ -772,8 +791,8 @@ static void a_handler_that_ended_while_the_worker_was_stopped_is_done_not_timed_
     fclose(f);
     char stat_path[64];
     snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", child);
-    WAIT_UNTIL(proc_count_file(stat_path, ") Z ") == 1, 10000);   /* the handler has exited */
-    while (harness_now_ms() - t0 < 1500) harness_sleep_ms(50);   /* pacing: stopped past the 1 s timeout */
+    WAIT_UNTIL(proc_count_file(stat_path, ") Z ") == 1, 10000); /* the handler has exited */
+    while (harness_now_ms() - t0 < 1500) harness_sleep_ms(50);  /* pacing: stopped past the 1 s timeout */
     kill(pid, SIGCONT);
     WAIT_UNTIL(proc_count_file(log, "job=paused:1") >= 1, 10000);
     stop_worker(pid);
@@ -836,22 +855,29 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(help_exits_0_and_misuse_exits_2, proc_teardown),
         cmocka_unit_test_teardown(ten_thousand_exec_jobs_across_three_classes_are_each_acked_once, proc_teardown),
-        cmocka_unit_test_teardown(a_worker_killed_mid_run_loses_nothing_and_repeats_only_the_jobs_it_had_in_flight, proc_teardown),
-        cmocka_unit_test_teardown(sigterm_under_load_exits_within_the_grace_with_nothing_lost_or_run_twice, proc_teardown),
-        cmocka_unit_test_teardown(jobs_still_running_when_the_grace_ends_are_released_not_failed_and_their_processes_killed, proc_teardown),
+        cmocka_unit_test_teardown(a_worker_killed_mid_run_loses_nothing_and_repeats_only_the_jobs_it_had_in_flight,
+                                  proc_teardown),
+        cmocka_unit_test_teardown(sigterm_under_load_exits_within_the_grace_with_nothing_lost_or_run_twice,
+                                  proc_teardown),
+        cmocka_unit_test_teardown(
+            jobs_still_running_when_the_grace_ends_are_released_not_failed_and_their_processes_killed, proc_teardown),
         cmocka_unit_test_teardown(a_second_signal_releases_the_jobs_in_flight_at_once, proc_teardown),
-        cmocka_unit_test_teardown(hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_a_shell, proc_teardown),
+        cmocka_unit_test_teardown(hostile_payloads_and_arguments_reach_the_handler_verbatim_and_never_a_shell,
+                                  proc_teardown),
         cmocka_unit_test_teardown(a_hanging_handler_is_killed_at_its_timeout_with_all_its_children, proc_teardown),
         cmocka_unit_test_teardown(a_failing_handler_fails_the_attempt_with_the_tail_of_its_stderr, proc_teardown),
         cmocka_unit_test_teardown(the_exit_status_alone_decides_ack_or_fail, proc_teardown),
         cmocka_unit_test_teardown(a_handler_that_exits_takes_its_background_children_with_it, proc_teardown),
         cmocka_unit_test_teardown(a_handler_inherits_none_of_the_workers_redis_connections, proc_teardown),
-        cmocka_unit_test_teardown(a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_restart, proc_teardown),
+        cmocka_unit_test_teardown(a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_restart,
+                                  proc_teardown),
         cmocka_unit_test_teardown(a_handler_that_cannot_run_stops_the_worker_from_starting, proc_teardown),
-        cmocka_unit_test_teardown(a_handler_that_becomes_unrunnable_releases_its_jobs_untried_and_nothing_goes_dead, proc_teardown),
+        cmocka_unit_test_teardown(a_handler_that_becomes_unrunnable_releases_its_jobs_untried_and_nothing_goes_dead,
+                                  proc_teardown),
         cmocka_unit_test_teardown(a_reload_refuses_a_config_that_a_start_would_refuse, proc_teardown),
         cmocka_unit_test_teardown(a_wrong_password_is_retried_with_backoff_and_logged_once, proc_teardown),
-        cmocka_unit_test_teardown(a_handler_that_ended_while_the_worker_was_stopped_is_done_not_timed_out, proc_teardown),
+        cmocka_unit_test_teardown(a_handler_that_ended_while_the_worker_was_stopped_is_done_not_timed_out,
+                                  proc_teardown),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -19,12 +19,12 @@ extern "C" {
 
 /* One audit entry. The strings are NEW, released by sluice_audit_list_free. */
 typedef struct sluice_audit_entry {
-    char id[48];      /* the stream entry id, "<ms>-<seq>" */
-    int64_t at;       /* Unix ms, the Redis clock when it was written */
-    char cls[65];     /* the class, or "" for a global entry */
-    char *actor;      /* the writer's client name; "" if unnamed */
-    char *what;       /* e.g. "class updated", "signal defined" */
-    char *detail;     /* e.g. "max_rate=50 floor=0.1" */
+    char id[48];  /* the stream entry id, "<ms>-<seq>" */
+    int64_t at;   /* Unix ms, the Redis clock when it was written */
+    char cls[65]; /* the class, or "" for a global entry */
+    char *actor;  /* the writer's client name; "" if unnamed */
+    char *what;   /* e.g. "class updated", "signal defined" */
+    char *detail; /* e.g. "max_rate=50 floor=0.1" */
 } sluice_audit_entry;
 
 /* Reads the newest "count" (1..10000) entries, newest first. With "cls"
@@ -33,8 +33,7 @@ typedef struct sluice_audit_entry {
  * entries (free with sluice_audit_list_free), or NULL with *n 0 (err tells
  * whether it failed: SLUICE_ERR_NAME, SLUICE_ERR_ARGUMENT, a connection
  * error). A class that never had an entry gives an empty answer. */
-sluice_audit_entry *sluice_audit_list(sluice_client *c, const char *cls, size_t count, size_t *n,
-                                      sluice_error *err);
+sluice_audit_entry *sluice_audit_list(sluice_client *c, const char *cls, size_t count, size_t *n, sluice_error *err);
 
 /* Frees an array from sluice_audit_list. NULL is a no-op. */
 void sluice_audit_list_free(sluice_audit_entry *entries, size_t n);

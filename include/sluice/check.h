@@ -46,17 +46,17 @@
 extern "C" {
 #endif
 
-#define SLUICE_CHECK_MAX_JOBS 10000    /* the default bound on jobs per class */
+#define SLUICE_CHECK_MAX_JOBS 10000 /* the default bound on jobs per class */
 
 /* One inconsistency. */
 typedef struct sluice_problem {
-    char cls[65];               /* the class; "" for the global keys */
-    char code[16];              /* membership, orphan, payload, meta, state, field,
+    char cls[65];                /* the class; "" for the global keys */
+    char code[16];               /* membership, orphan, payload, meta, state, field,
                                    time, score, unique, counter, counters, class,
                                    gate, bucket, noclass, registry, signal,
                                    governor, id, duplicate, truncated */
     char subject[SLUICE_ID_MAX]; /* a job id, a field, a class or signal name */
-    char detail[200];           /* what is wrong, in words */
+    char detail[200];            /* what is wrong, in words */
 } sluice_problem;
 
 typedef struct sluice_check sluice_check;
@@ -68,8 +68,8 @@ typedef struct sluice_check sluice_check;
  * SLUICE_ERR_ARGUMENT, SLUICE_ERR_STATE (a class over max_jobs),
  * SLUICE_ERR_SERVER (e.g. NOPERM for a role that may not read), a
  * connection error. */
-sluice_check *sluice_namespace_check(sluice_client *c, const char *const *classes, size_t n,
-                                     int64_t max_jobs, sluice_error *err);
+sluice_check *sluice_namespace_check(sluice_client *c, const char *const *classes, size_t n, int64_t max_jobs,
+                                     sluice_error *err);
 
 /* The problems found, 0 when the namespace is consistent. */
 size_t sluice_check_count(const sluice_check *k);
@@ -81,7 +81,7 @@ const sluice_problem *sluice_check_problem(const sluice_check *k, size_t i);
 size_t sluice_check_classes(const sluice_check *k);
 const char *sluice_check_class(const sluice_check *k, size_t i, int *declared, int64_t *jobs);
 
-void sluice_check_free(sluice_check *k);  /* NULL is a no-op */
+void sluice_check_free(sluice_check *k); /* NULL is a no-op */
 
 #ifdef __cplusplus
 }

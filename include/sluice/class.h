@@ -39,21 +39,21 @@ typedef enum sluice_field_kind {
  * sluice_class_set and _get, sluicectl's class options, help and config
  * files, and the Functions' checks (generated into their Lua at build time).
  * Adding a field is one line here plus what the field does. */
-#define SLUICE_CLASS_FIELDS(X)                                                                                 \
-    X(tier, TIER, 0, 3, SLUICE_TIER_NORMAL, "--tier", "critical, high, normal or low: low is shed first")      \
-    X(max_rate, RATE, 0, 1e9, 0, "--max-rate", "cost units per second; 0: no rate limit")                     \
-    X(burst, NUMBER, 0, 1e9, 0, "--burst", "cost units; 0: one second's worth of max_rate")                   \
-    X(max_concurrency, INT, 0, 1000000, 0, "--max-concurrency", "leases in flight, fleet-wide; 0: no limit") \
-    X(floor, NUMBER, 0, 1, 0.1, "--floor", "the fraction kept under pressure")                                \
-    X(max_queue, INT, 0, 1e12, 0, "--max-queue", "ready + delayed jobs; 0: no limit")                         \
-    X(max_attempts, INT, 1, 1000, 5, "--max-attempts", "tries before a job is dead")                          \
-    X(timeout_ms, DURATION, 1, 604800000, 30000, "--timeout", "the lease a job runs under")                   \
-    X(max_reclaims, INT, 0, 1000, 3, "--max-reclaims", "expired leases before a job is dead as poison")      \
-    X(keep_done, INT, 0, 1000000, 0, "--keep-done", "completed jobs kept for lookups")                        \
-    X(dead_max, INT, 1, 10000000, 10000, "--dead-max", "dead jobs kept, the oldest dropped first")            \
-    X(payload_max, INT, 2, SLUICE_PAYLOAD_HARD_MAX, SLUICE_PAYLOAD_DEFAULT_MAX, "--payload-max",               \
-      "bytes of payload a job may carry")                                                                      \
-    X(backoff_base_ms, DURATION, 1, 86400000, 1000, "--backoff-base", "the first retry's delay, then doubled") \
+#define SLUICE_CLASS_FIELDS(X)                                                                                         \
+    X(tier, TIER, 0, 3, SLUICE_TIER_NORMAL, "--tier", "critical, high, normal or low: low is shed first")              \
+    X(max_rate, RATE, 0, 1e9, 0, "--max-rate", "cost units per second; 0: no rate limit")                              \
+    X(burst, NUMBER, 0, 1e9, 0, "--burst", "cost units; 0: one second's worth of max_rate")                            \
+    X(max_concurrency, INT, 0, 1000000, 0, "--max-concurrency", "leases in flight, fleet-wide; 0: no limit")           \
+    X(floor, NUMBER, 0, 1, 0.1, "--floor", "the fraction kept under pressure")                                         \
+    X(max_queue, INT, 0, 1e12, 0, "--max-queue", "ready + delayed jobs; 0: no limit")                                  \
+    X(max_attempts, INT, 1, 1000, 5, "--max-attempts", "tries before a job is dead")                                   \
+    X(timeout_ms, DURATION, 1, 604800000, 30000, "--timeout", "the lease a job runs under")                            \
+    X(max_reclaims, INT, 0, 1000, 3, "--max-reclaims", "expired leases before a job is dead as poison")                \
+    X(keep_done, INT, 0, 1000000, 0, "--keep-done", "completed jobs kept for lookups")                                 \
+    X(dead_max, INT, 1, 10000000, 10000, "--dead-max", "dead jobs kept, the oldest dropped first")                     \
+    X(payload_max, INT, 2, SLUICE_PAYLOAD_HARD_MAX, SLUICE_PAYLOAD_DEFAULT_MAX, "--payload-max",                       \
+      "bytes of payload a job may carry")                                                                              \
+    X(backoff_base_ms, DURATION, 1, 86400000, 1000, "--backoff-base", "the first retry's delay, then doubled")         \
     X(backoff_max_ms, DURATION, 1, 604800000, 3600000, "--backoff-max", "the longest retry delay")
 
 #define SLUICE_CLASS_FIELD_COUNT(name, kind, lo, hi, def, flag, help) +1
@@ -77,11 +77,11 @@ typedef struct sluice_class_config {
 
 /* One field of the table, for tools that list, parse or print fields. */
 typedef struct sluice_class_field {
-    const char *name;       /* the member's name, as the Functions and config files spell it */
+    const char *name; /* the member's name, as the Functions and config files spell it */
     sluice_field_kind kind;
-    double lo, hi, def;     /* the range and the default (a tier as its enum value) */
-    const char *flag;       /* sluicectl's option, e.g. "--max-rate" */
-    const char *help;       /* one line */
+    double lo, hi, def; /* the range and the default (a tier as its enum value) */
+    const char *flag;   /* sluicectl's option, e.g. "--max-rate" */
+    const char *help;   /* one line */
 } sluice_class_field;
 
 /* The i-th field (from 0, in table order), or NULL past the last. BORROWED,
@@ -125,18 +125,17 @@ int sluice_class_config_check(const sluice_class_config *cfg, sluice_error *err)
  * class needs max_rate or max_concurrency (what the governor scales).
  * "*created" (may be NULL) receives 1 for a new class. Returns 0, or -1 with
  * SLUICE_ERR_NAME or SLUICE_ERR_ARGUMENT; then nothing changed. */
-int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_config *cfg,
-                     int *created, sluice_error *err);
+int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_config *cfg, int *created,
+                     sluice_error *err);
 
 /* Changes the named fields only ("fields" and "values" are n strings, the
  * field names of sluice_class_config, values in its units, e.g. "max_rate"
  * "50"), declaring the class if it is new. Validated as a whole. */
-int sluice_class_update(sluice_client *c, const char *cls, const char *const *fields,
-                        const char *const *values, size_t n, int *created, sluice_error *err);
+int sluice_class_update(sluice_client *c, const char *cls, const char *const *fields, const char *const *values,
+                        size_t n, int *created, sluice_error *err);
 
 /* Reads a class's configuration. Returns 0, or -1 (SLUICE_ERR_UNKNOWN_CLASS). */
-int sluice_class_get(sluice_client *c, const char *cls, sluice_class_config *out,
-                     sluice_error *err);
+int sluice_class_get(sluice_client *c, const char *cls, sluice_class_config *out, sluice_error *err);
 
 /* Deletes a class and its jobs. Without "force" a class holding jobs is
  * refused with SLUICE_ERR_STATE. Returns 0, or -1. */
@@ -154,17 +153,14 @@ void sluice_class_list_free(char **names, size_t n);
  * Returns its length, as snprintf. */
 int sluice_class_channel(const char *ns, const char *cls, char *buf, size_t len);
 
-
 typedef struct sluice_class_stats {
-    int64_t ready, delayed, leased, dead;           /* current depths */
-    int64_t enqueued, claimed, acked, failed, retried, died, reclaimed,
-            released, cancelled, throttled, dead_dropped,
-            purged;                                 /* totals since the class was declared */
+    int64_t ready, delayed, leased, dead; /* current depths */
+    int64_t enqueued, claimed, acked, failed, retried, died, reclaimed, released, cancelled, throttled, dead_dropped,
+        purged; /* totals since the class was declared */
 } sluice_class_stats;
 
 /* Reads a class's depths and counters. Returns 0, or -1. */
-int sluice_class_stats_get(sluice_client *c, const char *cls, sluice_class_stats *out,
-                           sluice_error *err);
+int sluice_class_stats_get(sluice_client *c, const char *cls, sluice_class_stats *out, sluice_error *err);
 
 #ifdef __cplusplus
 }

@@ -50,13 +50,13 @@ typedef struct sluice_client sluice_client;
  * connection (the worker's async side). It holds the password: wipe it
  * (memset) when done. */
 typedef struct sluice_url {
-    int is_unix;           /* 1: path is a unix socket */
+    int is_unix; /* 1: path is a unix socket */
     char host[256];
-    int port;              /* default 6379 */
-    char path[108];        /* the socket path (sun_path's size) */
-    char user[256];        /* "" for the default user */
-    char password[512];    /* "" for none */
-    int db;                /* SELECT this; default 0 */
+    int port;           /* default 6379 */
+    char path[108];     /* the socket path (sun_path's size) */
+    char user[256];     /* "" for the default user */
+    char password[512]; /* "" for none */
+    int db;             /* SELECT this; default 0 */
 } sluice_url;
 
 /* Parses "url" (NULL or "": SLUICE_REDIS_URL, else SLUICE_DEFAULT_URL) into

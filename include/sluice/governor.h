@@ -39,9 +39,9 @@ extern "C" {
 
 /* The modes: X(enum constant, name), the one list of the enum, the names
  * and the Functions' mode check. */
-#define SLUICE_GOVERNOR_MODE_LIST(X)                                                                         \
-    X(SLUICE_GOVERNOR_ENFORCE, "enforce")                                                                    \
-    X(SLUICE_GOVERNOR_SHADOW, "shadow") /* decide and record, don't enforce */                               \
+#define SLUICE_GOVERNOR_MODE_LIST(X)                                                                                   \
+    X(SLUICE_GOVERNOR_ENFORCE, "enforce")                                                                              \
+    X(SLUICE_GOVERNOR_SHADOW, "shadow") /* decide and record, don't enforce */                                         \
     X(SLUICE_GOVERNOR_OFF, "off")       /* gates carry no governor decision */
 
 #define SLUICE_GOVERNOR_MODE_ENUM(constant, name) constant,
@@ -55,11 +55,11 @@ const char *sluice_governor_mode_name(sluice_governor_mode m);
 int sluice_governor_mode_parse(const char *s, sluice_governor_mode *out, sluice_error *err);
 
 typedef struct sluice_governor_status {
-    char leader[129];          /* "" when no live lease */
+    char leader[129]; /* "" when no live lease */
     int64_t epoch;
-    int64_t lease_until;       /* Unix ms */
+    int64_t lease_until; /* Unix ms */
     sluice_governor_mode mode;
-    int64_t last_tick;         /* Unix ms of the last committed tick */
+    int64_t last_tick; /* Unix ms of the last committed tick */
     int64_t ticks;
     int64_t now;
 } sluice_governor_status;
@@ -71,17 +71,16 @@ int sluice_governor_mode_set(sluice_client *c, sluice_governor_mode mode, sluice
  * owner holds it now; *epoch its epoch; *mode the mode; *state (may be NULL)
  * a NEW string (free()) with the last committed state when held, else NULL.
  * Returns 0, or -1. */
-int sluice_governor_lease(sluice_client *c, const char *owner, int64_t ttl_ms, int *held,
-                          int64_t *epoch, sluice_governor_mode *mode, char **state,
-                          sluice_error *err);
+int sluice_governor_lease(sluice_client *c, const char *owner, int64_t ttl_ms, int *held, int64_t *epoch,
+                          sluice_governor_mode *mode, char **state, sluice_error *err);
 
 /* Gives the lease up. Returns 0, or -1. */
 int sluice_governor_resign(sluice_client *c, const char *owner, sluice_error *err);
 
 /* Stores the state and appends "decision" (a JSON text) to the history
  * capped at history_max. SLUICE_ERR_STALE when the lease was lost. */
-int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, const char *state,
-                           const char *decision, int64_t history_max, sluice_error *err);
+int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, const char *state, const char *decision,
+                           int64_t history_max, sluice_error *err);
 
 /* The newest "count" history decisions (JSON texts), newest first: a NEW
  * array of NEW strings (sluice_governor_history_free), or NULL with *n 0. */
@@ -90,9 +89,7 @@ char **sluice_governor_history_list(sluice_client *c, size_t count, size_t *n, s
 /* Frees a list from sluice_governor_history_list. NULL is a no-op. */
 void sluice_governor_history_free(char **decisions, size_t n);
 
-
 /* ------------------------------- the loop ------------------------------ */
-
 
 typedef struct sluice_governor_opts {
     int64_t tick_ms;       /* default 1000 */
@@ -111,14 +108,14 @@ typedef struct sluice_governor sluice_governor;
 
 /* What one tick did. */
 typedef struct sluice_governor_report {
-    int leader;                  /* 1 if this governor held the lease */
+    int leader; /* 1 if this governor held the lease */
     int64_t epoch;
     sluice_governor_mode mode;
-    int64_t now;                 /* Unix ms, the Redis clock */
-    size_t classes;              /* classes governed */
+    int64_t now;    /* Unix ms, the Redis clock */
+    size_t classes; /* classes governed */
     sluice_law_action action;
     double pressure;
-    char driver[65];             /* "" if none */
+    char driver[65]; /* "" if none */
     char summary[SLUICE_LAW_SUMMARY];
 } sluice_governor_report;
 

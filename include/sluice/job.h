@@ -74,32 +74,32 @@ extern "C" {
 
 /* The limits of a job, checked by the library and by the Functions (which
  * get them from here at build time). */
-#define SLUICE_ID_MAX 96                       /* bytes, with the NUL */
-#define SLUICE_PAYLOAD_DEFAULT_MAX 65536       /* bytes, a class's payload_max by default */
-#define SLUICE_PAYLOAD_HARD_MAX 262144         /* bytes, whatever payload_max says */
-#define SLUICE_PAYLOAD_MAX_DEPTH 32            /* JSON nesting */
-#define SLUICE_PRIORITY_MAX 1000               /* priorities are -1000..1000 */
-#define SLUICE_BATCH_MAX 1000                  /* jobs per Function call */
-#define SLUICE_DELAY_MAX 3153600000000LL       /* ms, a hundred years */
-#define SLUICE_RUN_AT_MAX 253402300799000LL    /* Unix ms, 9999-12-31T23:59:59Z */
-#define SLUICE_UNIQUE_MAX 256                  /* bytes of a unique key */
-#define SLUICE_COST_MAX 1000000                /* rate units of one job */
+#define SLUICE_ID_MAX 96                    /* bytes, with the NUL */
+#define SLUICE_PAYLOAD_DEFAULT_MAX 65536    /* bytes, a class's payload_max by default */
+#define SLUICE_PAYLOAD_HARD_MAX 262144      /* bytes, whatever payload_max says */
+#define SLUICE_PAYLOAD_MAX_DEPTH 32         /* JSON nesting */
+#define SLUICE_PRIORITY_MAX 1000            /* priorities are -1000..1000 */
+#define SLUICE_BATCH_MAX 1000               /* jobs per Function call */
+#define SLUICE_DELAY_MAX 3153600000000LL    /* ms, a hundred years */
+#define SLUICE_RUN_AT_MAX 253402300799000LL /* Unix ms, 9999-12-31T23:59:59Z */
+#define SLUICE_UNIQUE_MAX 256               /* bytes of a unique key */
+#define SLUICE_COST_MAX 1000000             /* rate units of one job */
 
 /* Options of one enqueue. Zero (or NULL) fields take the defaults; a
  * zero-initialised struct (or a NULL pointer) is a plain job. */
 typedef struct sluice_enqueue_opts {
-    int64_t delay_ms;     /* ms from now, up to SLUICE_DELAY_MAX; 0: none */
-    int64_t run_at_ms;    /* Unix ms by the Redis clock, up to SLUICE_RUN_AT_MAX; 0: none; not
+    int64_t delay_ms;   /* ms from now, up to SLUICE_DELAY_MAX; 0: none */
+    int64_t run_at_ms;  /* Unix ms by the Redis clock, up to SLUICE_RUN_AT_MAX; 0: none; not
                            * with delay_ms */
-    int priority;         /* -SLUICE_PRIORITY_MAX..SLUICE_PRIORITY_MAX, higher first; default 0 */
-    int max_attempts;     /* as the class field; 0: the class's */
-    int64_t timeout_ms;   /* the lease, as the class field timeout_ms; 0: the class's */
-    const char *unique;   /* at most SLUICE_UNIQUE_MAX bytes; NULL or "": none */
-    int64_t cost;         /* rate units, 1..SLUICE_COST_MAX; 0: 1 */
+    int priority;       /* -SLUICE_PRIORITY_MAX..SLUICE_PRIORITY_MAX, higher first; default 0 */
+    int max_attempts;   /* as the class field; 0: the class's */
+    int64_t timeout_ms; /* the lease, as the class field timeout_ms; 0: the class's */
+    const char *unique; /* at most SLUICE_UNIQUE_MAX bytes; NULL or "": none */
+    int64_t cost;       /* rate units, 1..SLUICE_COST_MAX; 0: 1 */
 } sluice_enqueue_opts;
 
 typedef enum sluice_job_state {
-    SLUICE_JOB_UNKNOWN = 0,  /* completed (and not kept) or never existed */
+    SLUICE_JOB_UNKNOWN = 0, /* completed (and not kept) or never existed */
     SLUICE_JOB_DELAYED,
     SLUICE_JOB_READY,
     SLUICE_JOB_LEASED,
@@ -117,32 +117,32 @@ typedef struct sluice_job sluice_job;
 
 const char *sluice_job_id(const sluice_job *job);
 const char *sluice_job_class(const sluice_job *job);
-const char *sluice_job_payload(const sluice_job *job);   /* NUL-terminated JSON */
+const char *sluice_job_payload(const sluice_job *job); /* NUL-terminated JSON */
 size_t sluice_job_payload_len(const sluice_job *job);
-int sluice_job_attempt(const sluice_job *job);            /* 1 on the first run */
+int sluice_job_attempt(const sluice_job *job); /* 1 on the first run */
 int sluice_job_max_attempts(const sluice_job *job);
-int64_t sluice_job_token(const sluice_job *job);          /* this attempt's fencing token */
-int64_t sluice_job_timeout_ms(const sluice_job *job);     /* the lease length */
-int sluice_job_reclaims(const sluice_job *job);           /* expired leases before this one; > 0: a suspect */
-void sluice_job_free(sluice_job *job);                    /* NULL is a no-op */
+int64_t sluice_job_token(const sluice_job *job);      /* this attempt's fencing token */
+int64_t sluice_job_timeout_ms(const sluice_job *job); /* the lease length */
+int sluice_job_reclaims(const sluice_job *job);       /* expired leases before this one; > 0: a suspect */
+void sluice_job_free(sluice_job *job);                /* NULL is a no-op */
 
 /* What a lookup (or the dead list) tells about a job. Filled by the
  * library; the strings are NEW and released by sluice_job_info_clear. */
 typedef struct sluice_job_info {
     char id[SLUICE_ID_MAX];
     sluice_job_state state;
-    int attempt;            /* attempts started so far */
+    int attempt; /* attempts started so far */
     int max_attempts;
     int priority;
     int64_t cost;
-    int64_t enqueued_at;    /* Unix ms */
-    int64_t at;             /* Unix ms: due (delayed), lease deadline (leased), ended (dead, done); 0 otherwise */
-    int64_t now;            /* Unix ms: the Redis clock when read */
-    int reclaims;           /* leases that expired */
-    int64_t ahead;          /* ready jobs ahead of it (ready only), else -1 */
-    char *reason;           /* last failure or dead reason; "" if none */
+    int64_t enqueued_at; /* Unix ms */
+    int64_t at;          /* Unix ms: due (delayed), lease deadline (leased), ended (dead, done); 0 otherwise */
+    int64_t now;         /* Unix ms: the Redis clock when read */
+    int reclaims;        /* leases that expired */
+    int64_t ahead;       /* ready jobs ahead of it (ready only), else -1 */
+    char *reason;        /* last failure or dead reason; "" if none */
     char *payload;
-    char *unique;           /* "" if none */
+    char *unique; /* "" if none */
 } sluice_job_info;
 
 /* Frees the strings of *info (not info itself). NULL is a no-op. */
@@ -164,8 +164,8 @@ int sluice_name_check(const char *name, struct sluice_error *err);
  * 0. Returns -1 with SLUICE_ERR_NAME, SLUICE_ERR_PAYLOAD,
  * SLUICE_ERR_ARGUMENT, SLUICE_ERR_UNKNOWN_CLASS, SLUICE_ERR_QUEUE_FULL or a
  * connection error; then no job was created. */
-int sluice_enqueue(sluice_client *c, const char *cls, const char *payload,
-                   const sluice_enqueue_opts *opts, char id[SLUICE_ID_MAX], sluice_error *err);
+int sluice_enqueue(sluice_client *c, const char *cls, const char *payload, const sluice_enqueue_opts *opts,
+                   char id[SLUICE_ID_MAX], sluice_error *err);
 
 /* Enqueues n jobs of one class in one round trip (pipelined calls of up to
  * SLUICE_BATCH_MAX jobs, each atomic). "opts" is NULL, or one struct for
@@ -174,29 +174,28 @@ int sluice_enqueue(sluice_client *c, const char *cls, const char *payload,
  * ids. "*done" (may be NULL) receives how many were enqueued: on a failure
  * (queue full, link broken) the batches before the failing one stand.
  * Returns 0 when all n were enqueued, else -1. */
-int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n,
-                        const char *const *payloads, const sluice_enqueue_opts *opts,
-                        int opts_each, char (*ids)[SLUICE_ID_MAX], size_t *done,
+int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n, const char *const *payloads,
+                        const sluice_enqueue_opts *opts, int opts_each, char (*ids)[SLUICE_ID_MAX], size_t *done,
                         sluice_error *err);
 
 /* ------------------------------ workers ------------------------------ */
 
 typedef enum sluice_claim_status {
-    SLUICE_CLAIM_JOBS = 0,   /* count jobs were leased */
-    SLUICE_CLAIM_EMPTY,      /* nothing ready; retry_ms until something may be (-1: nothing pending) */
-    SLUICE_CLAIM_THROTTLED,  /* the gate held the ready jobs back; retry in retry_ms */
-    SLUICE_CLAIM_SUSPECT     /* a busy claim only: the head is a suspect (id) that runs alone;
+    SLUICE_CLAIM_JOBS = 0,  /* count jobs were leased */
+    SLUICE_CLAIM_EMPTY,     /* nothing ready; retry_ms until something may be (-1: nothing pending) */
+    SLUICE_CLAIM_THROTTLED, /* the gate held the ready jobs back; retry in retry_ms */
+    SLUICE_CLAIM_SUSPECT    /* a busy claim only: the head is a suspect (id) that runs alone;
                                 claim again with nothing in flight (see sluice/job.h) */
 } sluice_claim_status;
 
 typedef struct sluice_claim_info {
     sluice_claim_status status;
-    size_t count;            /* jobs written to the caller's array */
-    int64_t retry_ms;        /* ms; see the statuses */
-    char why[16];            /* throttled: "paused", "fraction", "concurrency", "duty" (a share
+    size_t count;           /* jobs written to the caller's array */
+    int64_t retry_ms;       /* ms; see the statuses */
+    char why[16];           /* throttled: "paused", "fraction", "concurrency", "duty" (a share
                               * below one job slot rests between jobs) or "rate" */
-    double fraction;         /* throttled: the admitted fraction in force */
-    char id[SLUICE_ID_MAX];  /* suspect: the job at the head */
+    double fraction;        /* throttled: the admitted fraction in force */
+    char id[SLUICE_ID_MAX]; /* suspect: the job at the head */
 } sluice_claim_info;
 
 /* Leases up to "max" (1..1000) jobs of a class, the head of its ready set,
@@ -206,8 +205,8 @@ typedef struct sluice_claim_info {
  * and fills *info. Returns 0 (also when empty or throttled), or -1.
  * The claimer counts as idle (see the quarantine in sluice/job.h): a suspect
  * at the head comes alone, and should run before the next claim. */
-int sluice_claim(sluice_client *c, const char *cls, const char *consumer, size_t max,
-                 sluice_job **jobs, sluice_claim_info *info, sluice_error *err);
+int sluice_claim(sluice_client *c, const char *cls, const char *consumer, size_t max, sluice_job **jobs,
+                 sluice_claim_info *info, sluice_error *err);
 
 /* Ends the attempt as a success. Returns 0, or -1 with SLUICE_ERR_STALE when
  * "token" is not the current lease's (it expired and the job moved on). */
@@ -216,13 +215,12 @@ int sluice_ack(sluice_client *c, const char *id, int64_t token, sluice_error *er
 /* Ends the attempt as a failure with "reason" (kept, truncated to 1 KiB).
  * "*retry_ms" (may be NULL) receives the backoff before the next attempt, or
  * -1 when the job went dead. Returns 0, or -1 (SLUICE_ERR_STALE, ...). */
-int sluice_fail(sluice_client *c, const char *id, int64_t token, const char *reason,
-                int64_t *retry_ms, sluice_error *err);
+int sluice_fail(sluice_client *c, const char *id, int64_t token, const char *reason, int64_t *retry_ms,
+                sluice_error *err);
 
 /* Extends the lease to "ms" from now (1..604800000). "*deadline" (may be
  * NULL) receives the new deadline, Unix ms. Returns 0, or -1. */
-int sluice_extend(sluice_client *c, const char *id, int64_t token, int64_t ms,
-                  int64_t *deadline, sluice_error *err);
+int sluice_extend(sluice_client *c, const char *id, int64_t token, int64_t ms, int64_t *deadline, sluice_error *err);
 
 /* Hands the job back untried: it returns to its place in the ready set and
  * the attempt is not counted (a worker shutting down). Returns 0, or -1. */
@@ -245,8 +243,8 @@ int sluice_job_cancel(sluice_client *c, const char *id, sluice_error *err);
 /* Lists dead jobs, newest first, from "offset", at most "count" (1..1000).
  * Returns a NEW array of *n infos (free with sluice_dead_list_free), or
  * NULL: then *n is 0, and err tells whether it failed. */
-sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offset, size_t count,
-                                  size_t *n, sluice_error *err);
+sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offset, size_t count, size_t *n,
+                                  sluice_error *err);
 
 /* Frees an array from sluice_dead_list. NULL is a no-op. */
 void sluice_dead_list_free(sluice_job_info *infos, size_t n);
@@ -255,13 +253,11 @@ void sluice_dead_list_free(sluice_job_info *infos, size_t n);
  * 1000 a call), back to ready with its attempts and reclaims reset; audited.
  * "*count" (may be NULL) receives how many. Returns 0, or -1
  * (SLUICE_ERR_NOT_FOUND for an id not in the dead set). */
-int sluice_dead_retry(sluice_client *c, const char *cls, const char *id, int64_t *count,
-                      sluice_error *err);
+int sluice_dead_retry(sluice_client *c, const char *cls, const char *id, int64_t *count, sluice_error *err);
 
 /* Deletes a dead job, or the class's (id NULL, up to 1000 a call); audited
  * and counted in "purged". As sluice_dead_retry. */
-int sluice_dead_purge(sluice_client *c, const char *cls, const char *id, int64_t *count,
-                      sluice_error *err);
+int sluice_dead_purge(sluice_client *c, const char *cls, const char *id, int64_t *count, sluice_error *err);
 
 /* Parses a job id into its class name (into "cls", SLUICE_ID_MAX bytes).
  * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */

@@ -28,9 +28,9 @@ extern "C" {
 /* What a stale signal counts as (docs/governor.md, "Stale signals"). */
 /* X(enum constant, name): the one list of the enum, the names and the
  * Functions' check of a signal's on_stale. */
-#define SLUICE_ON_STALE_LIST(X)                                                                              \
-    X(SLUICE_STALE_ASSUME_PRESSURE, "assume-pressure") /* counts as params.stale_pressure */                 \
-    X(SLUICE_STALE_HOLD, "hold")                       /* no cut, but no raise either */                     \
+#define SLUICE_ON_STALE_LIST(X)                                                                                        \
+    X(SLUICE_STALE_ASSUME_PRESSURE, "assume-pressure") /* counts as params.stale_pressure */                           \
+    X(SLUICE_STALE_HOLD, "hold")                       /* no cut, but no raise either */                               \
     X(SLUICE_STALE_IGNORE, "ignore")                   /* left out */
 
 #define SLUICE_ON_STALE_ENUM(constant, name) constant,
@@ -138,9 +138,8 @@ typedef struct sluice_law_thresholds {
  * worse), numbers in %g. Returns 0, or -1 with SLUICE_ERR_ARGUMENT for
  * invalid params or signal (then *out and text are unchanged). The one
  * wording every tool shows. */
-int sluice_law_signal_thresholds(const sluice_law_params *p, const sluice_law_signal *s,
-                                 sluice_law_thresholds *out, char *text, size_t textlen,
-                                 sluice_error *err);
+int sluice_law_signal_thresholds(const sluice_law_params *p, const sluice_law_signal *s, sluice_law_thresholds *out,
+                                 char *text, size_t textlen, sluice_error *err);
 
 /* ---------------------------------------------------------------- classes */
 
@@ -148,12 +147,12 @@ int sluice_law_signal_thresholds(const sluice_law_params *p, const sluice_law_si
 
 /* One class: input and output of sluice_law_tick. */
 typedef struct sluice_law_class {
-    const char *name;  /* BORROWED, input; not read by the law, may be NULL */
-    sluice_tier tier;  /* input */
-    double floor;      /* input, [0,1]: the share it keeps under any pressure */
-    double fraction;   /* in: previous admitted fraction (1 for a new class), finite;
+    const char *name;               /* BORROWED, input; not read by the law, may be NULL */
+    sluice_tier tier;               /* input */
+    double floor;                   /* input, [0,1]: the share it keeps under any pressure */
+    double fraction;                /* in: previous admitted fraction (1 for a new class), finite;
                         * out: new one, in [floor,1]; 1 for critical */
-    int64_t waiting;   /* input, jobs its gate holds back; < 0: unknown, which counts
+    int64_t waiting;                /* input, jobs its gate holds back; < 0: unknown, which counts
                         * as work waiting. Only raises read it: they go first to the
                         * highest tier with work waiting */
     char reason[SLUICE_LAW_REASON]; /* out: why it has this fraction after this tick */
@@ -228,14 +227,14 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st, sluice_error
  * the summary saying what it waits for. */
 typedef struct sluice_law_decision {
     sluice_law_action action;
-    double pressure;      /* worst counting signal's pressure, clamped to +-1e9; 0 when none counts */
-    double acted;         /* the pressure the law acted on: the smoothed fresh pressure, or
+    double pressure;                  /* worst counting signal's pressure, clamped to +-1e9; 0 when none counts */
+    double acted;                     /* the pressure the law acted on: the smoothed fresh pressure, or
                            * stale_pressure if a stale signal is worse; 0 when none counts */
-    const char *driver;   /* BORROWED from signals[i].name, valid while signals is:
+    const char *driver;               /* BORROWED from signals[i].name, valid while signals is:
                            * the signal that drove the decision; NULL if none */
-    double driver_value;  /* its value; NaN if it was stale, never reported, or no driver */
-    int driver_stale;     /* 1 if the driver counted (or blocked a raise) because it was stale */
-    size_t changed;       /* classes whose fraction differs from their input */
+    double driver_value;              /* its value; NaN if it was stale, never reported, or no driver */
+    int driver_stale;                 /* 1 if the driver counted (or blocked a raise) because it was stale */
+    size_t changed;                   /* classes whose fraction differs from their input */
     char summary[SLUICE_LAW_SUMMARY]; /* one line, plain words, the driver's value in its
                                        * own units */
 } sluice_law_decision;
@@ -243,9 +242,8 @@ typedef struct sluice_law_decision {
 /* Checks everything sluice_law_tick would reject, without running it.
  * "p" may be NULL (defaults). Returns 0, or -1 with SLUICE_ERR_ARGUMENT
  * naming the first problem. */
-int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *st,
-                           const sluice_law_signal *signals, size_t nsig,
-                           const sluice_law_class *classes, size_t ncls, sluice_error *err);
+int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *st, const sluice_law_signal *signals,
+                           size_t nsig, const sluice_law_class *classes, size_t ncls, sluice_error *err);
 
 /* Runs one tick at now_ms (ms, the Redis server clock): reads
  * signals[0..nsig), updates classes[i].fraction and .reason in place, *st,
@@ -257,10 +255,8 @@ int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *s
  * critical or the wrong way round for lower_is_worse, a negative period, a
  * bad enum, bad params, a corrupt state); then nothing, *out included, is
  * modified. */
-int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t now_ms,
-                    const sluice_law_signal *signals, size_t nsig,
-                    sluice_law_class *classes, size_t ncls, sluice_law_decision *out,
-                    sluice_error *err);
+int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t now_ms, const sluice_law_signal *signals,
+                    size_t nsig, sluice_law_class *classes, size_t ncls, sluice_law_decision *out, sluice_error *err);
 
 #ifdef __cplusplus
 }

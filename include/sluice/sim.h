@@ -126,41 +126,39 @@ void sluice_sim_scenario_set_seed(sluice_sim_scenario *s, uint64_t seed);
 /* The governor params the scenario carries (its "governor" member). */
 void sluice_sim_scenario_params(const sluice_sim_scenario *s, sluice_law_params *out);
 /* Replaces them; returns 0, or -1 with the first bad field in *err. */
-int sluice_sim_scenario_set_params(sluice_sim_scenario *s, const sluice_law_params *p,
-                                   sluice_error *err);
+int sluice_sim_scenario_set_params(sluice_sim_scenario *s, const sluice_law_params *p, sluice_error *err);
 
 /* The signal's period and delay (ms) and its target (utilisation); any out
  * pointer may be NULL. */
-void sluice_sim_scenario_signal(const sluice_sim_scenario *s, int64_t *period_ms,
-                                int64_t *delay_ms, double *target);
+void sluice_sim_scenario_signal(const sluice_sim_scenario *s, int64_t *period_ms, int64_t *delay_ms, double *target);
 
 /* Changes the signal's period and delay (ms, period >= step, delay >= 0);
  * returns 0 or -1 with *err set. */
-int sluice_sim_scenario_set_signal_timing(sluice_sim_scenario *s, int64_t period_ms,
-                                          int64_t delay_ms, sluice_error *err);
+int sluice_sim_scenario_set_signal_timing(sluice_sim_scenario *s, int64_t period_ms, int64_t delay_ms,
+                                          sluice_error *err);
 
 /* ---------------------------------------------------------------- results */
 
 typedef struct sluice_sim_class_result {
     char name[SLUICE_SIM_NAME];
     sluice_tier tier;
-    int64_t jobs_arrived;   /* jobs, within duration_s */
-    int64_t jobs_done;      /* jobs completed by the end of the run */
-    int64_t jobs_waiting;   /* jobs still queued at the end (0 when drained) */
-    int64_t jobs_lost;      /* arrived - done - waiting: always 0 */
-    double longest_wait_s;  /* s, arrival to completion, worst job */
-    double finish_s;        /* s from start: last completion; -1 if none */
+    int64_t jobs_arrived;  /* jobs, within duration_s */
+    int64_t jobs_done;     /* jobs completed by the end of the run */
+    int64_t jobs_waiting;  /* jobs still queued at the end (0 when drained) */
+    int64_t jobs_lost;     /* arrived - done - waiting: always 0 */
+    double longest_wait_s; /* s, arrival to completion, worst job */
+    double finish_s;       /* s from start: last completion; -1 if none */
 } sluice_sim_class_result;
 
 typedef struct sluice_sim_result {
     sluice_sim_policy policy;
-    double fixed_rate;          /* IO/s: the fixed budget (fixed policy only, else 0) */
-    double p50_ms, p99_ms;      /* ms, interactive, over duration_s */
+    double fixed_rate;               /* IO/s: the fixed budget (fixed policy only, else 0) */
+    double p50_ms, p99_ms;           /* ms, interactive, over duration_s */
     double peak_p50_ms, peak_p99_ms; /* ms, interactive, over the peak window */
-    double worst_minute_ratio;  /* max over peak minutes of p99 / baseline p99 */
-    int64_t worst_minute_s;     /* s from start: the minute it happened */
-    int64_t peak_minutes_over_goal; /* peak minutes with ratio > goal.p99_ratio */
-    int64_t seconds_over_capacity;  /* s within duration_s with the disk saturated */
+    double worst_minute_ratio;       /* max over peak minutes of p99 / baseline p99 */
+    int64_t worst_minute_s;          /* s from start: the minute it happened */
+    int64_t peak_minutes_over_goal;  /* peak minutes with ratio > goal.p99_ratio */
+    int64_t seconds_over_capacity;   /* s within duration_s with the disk saturated */
     int64_t peak_seconds_over_capacity;
     double makespan_s;          /* s from start until the last job of a batch or
                                  * periodic burst finished (of any job if there
@@ -185,28 +183,26 @@ void sluice_sim_report_free(sluice_sim_report *r);
 
 /* One policy's results. BORROWED, valid until the report is freed; NULL for
  * an invalid policy. */
-const sluice_sim_result *sluice_sim_report_result(const sluice_sim_report *r,
-                                                  sluice_sim_policy p);
+const sluice_sim_result *sluice_sim_report_result(const sluice_sim_report *r, sluice_sim_policy p);
 
 /* Minutes of the duration (duration_s / 60, rounded up). */
 size_t sluice_sim_report_minutes(const sluice_sim_report *r);
 
 /* Interactive p50 and p99 (ms) of one policy in minute "m". Returns 0, or -1
  * for a bad policy or minute. Either out pointer may be NULL. */
-int sluice_sim_report_minute(const sluice_sim_report *r, sluice_sim_policy p, size_t m,
-                             double *p50_ms, double *p99_ms);
+int sluice_sim_report_minute(const sluice_sim_report *r, sluice_sim_policy p, size_t m, double *p50_ms, double *p99_ms);
 
 /* The goals of the scenario checked on the governor's results. */
 typedef struct sluice_sim_goals {
-    double p99_ratio;      /* the goal: peak minute p99 <= this * baseline */
-    double spare_used;     /* the goal: fraction of usable spare capacity used */
+    double p99_ratio;           /* the goal: peak minute p99 <= this * baseline */
+    double spare_used;          /* the goal: fraction of usable spare capacity used */
     int64_t max_reversals_hour; /* the goal: at most this many reversals per hour */
-    int p99_met;           /* governor: every peak minute within p99_ratio */
-    int incident_shown;    /* no_limit: saturated in the peak and ratio > 2 */
-    int spare_met;         /* governor spare_used >= spare_used goal */
-    int sooner_met;        /* governor makespan < fixed makespan (or fixed unfinished) */
-    int stable_met;        /* governor max_reversals_hour <= the goal */
-    int no_loss;           /* every policy lost 0 jobs */
+    int p99_met;                /* governor: every peak minute within p99_ratio */
+    int incident_shown;         /* no_limit: saturated in the peak and ratio > 2 */
+    int spare_met;              /* governor spare_used >= spare_used goal */
+    int sooner_met;             /* governor makespan < fixed makespan (or fixed unfinished) */
+    int stable_met;             /* governor max_reversals_hour <= the goal */
+    int no_loss;                /* every policy lost 0 jobs */
 } sluice_sim_goals;
 
 void sluice_sim_report_goals(const sluice_sim_report *r, sluice_sim_goals *out);

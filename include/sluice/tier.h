@@ -13,10 +13,10 @@ extern "C" {
 
 /* The tiers, most critical first: X(enum constant, name). The one list the
  * enum, the names and the Functions' tier check are made from. */
-#define SLUICE_TIER_LIST(X)                                                                                  \
-    X(SLUICE_TIER_CRITICAL, "critical") /* never throttled by the governor */                               \
-    X(SLUICE_TIER_HIGH, "high")                                                                              \
-    X(SLUICE_TIER_NORMAL, "normal")                                                                          \
+#define SLUICE_TIER_LIST(X)                                                                                            \
+    X(SLUICE_TIER_CRITICAL, "critical") /* never throttled by the governor */                                          \
+    X(SLUICE_TIER_HIGH, "high")                                                                                        \
+    X(SLUICE_TIER_NORMAL, "normal")                                                                                    \
     X(SLUICE_TIER_LOW, "low") /* shed first */
 
 #define SLUICE_TIER_ENUM(constant, name) constant,

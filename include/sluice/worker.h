@@ -81,9 +81,9 @@ typedef struct sluice_worker_event {
     const char *event;
     const char *job_id;
     const char *cls;
-    int attempt;              /* 0 when not about a job */
-    int64_t duration_ms;      /* handler time; -1 when not about a job */
-    const char *message;      /* the reason of a failure, or a detail */
+    int attempt;         /* 0 when not about a job */
+    int64_t duration_ms; /* handler time; -1 when not about a job */
+    const char *message; /* the reason of a failure, or a detail */
 } sluice_worker_event;
 
 typedef void (*sluice_worker_log_fn)(const sluice_worker_event *ev, void *userdata);
@@ -190,17 +190,17 @@ struct ev_loop *sluice_worker_loop(const sluice_worker *w);
 /* Counters since sluice_worker_new. */
 typedef struct sluice_worker_stats {
     int64_t claimed, acked, failed, released, stale, reconnects;
-    int64_t suspects;         /* suspects (jobs whose lease expired before) run alone */
-    int64_t unrunnable;       /* jobs released untried because their handler could not run */
-    int classes_held;         /* classes paused in this worker because their handler cannot run */
+    int64_t suspects;   /* suspects (jobs whose lease expired before) run alone */
+    int64_t unrunnable; /* jobs released untried because their handler could not run */
+    int classes_held;   /* classes paused in this worker because their handler cannot run */
     int in_flight;
     /* the hosted governor: ticks run (leading or standing by), and the
      * decisions of the ticks it led, by action (sluice_law_action) */
     int64_t governor_ticks;
-    int64_t governor_failures;  /* ticks that failed (Redis down, refused, ...) */
+    int64_t governor_failures; /* ticks that failed (Redis down, refused, ...) */
     int64_t governor_holds, governor_cuts, governor_criticals, governor_raises;
-    int governor_hosted;      /* 1 when sluice_worker_host_governor is on */
-    int governor_leader;      /* as sluice_worker_governor_leading */
+    int governor_hosted; /* 1 when sluice_worker_host_governor is on */
+    int governor_leader; /* as sluice_worker_governor_leading */
 } sluice_worker_stats;
 
 void sluice_worker_stats_get(const sluice_worker *w, sluice_worker_stats *out);

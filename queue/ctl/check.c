@@ -46,13 +46,17 @@ static void check_print(const sluice_check *k) {
     }
     for (size_t i = 0; i < sluice_check_count(k); i++) {
         const sluice_problem *p = sluice_check_problem(k, i);
-        if (p->cls[0]) printf("class %s: %s %s (%s)\n", p->cls, p->subject, p->detail, p->code);
-        else printf("global: %s %s (%s)\n", p->subject, p->detail, p->code);
+        if (p->cls[0])
+            printf("class %s: %s %s (%s)\n", p->cls, p->subject, p->detail, p->code);
+        else
+            printf("global: %s %s (%s)\n", p->subject, p->detail, p->code);
     }
     size_t n = sluice_check_count(k), nc = sluice_check_classes(k);
     printf("checked %zu class%s and %lld job%s: ", nc, nc == 1 ? "" : "es", (long long)jobs, jobs == 1 ? "" : "s");
-    if (n == 0) printf("consistent\n");
-    else printf("%zu problem%s\n", n, n == 1 ? "" : "s");
+    if (n == 0)
+        printf("consistent\n");
+    else
+        printf("%zu problem%s\n", n, n == 1 ? "" : "s");
 }
 
 /* Checks the classes pos[0..npos) (none: every registered class). */
@@ -90,8 +94,10 @@ static int check_run(ctl *x, const ctl_opt *opts, const char **pos, int npos) {
         }
     }
     code = sluice_check_count(k) == 0 ? EXIT_OK : EXIT_RUNTIME;
-    if (x->json) ctl_json_print(check_json(k));
-    else check_print(k);
+    if (x->json)
+        ctl_json_print(check_json(k));
+    else
+        check_print(k);
     sluice_check_free(k);
     return code;
 }
@@ -102,7 +108,7 @@ int cmd_check(ctl *x, int argc, char **argv) {
     if (!pos) return ctl_fail(EXIT_RUNTIME, "out of memory");
     int npos;
     int code = ctl_args("check", argc, argv, opts, NOPTS(opts), pos, argc, &npos) < 0 ? EXIT_USAGE
-                                                                                     : check_run(x, opts, pos, npos);
+                                                                                      : check_run(x, opts, pos, npos);
     free(pos);
     return code;
 }

@@ -13,9 +13,9 @@ json_t *class_config_json(const sluice_class_config *cfg) {
     const sluice_class_field *f;
     for (size_t i = 0; (f = sluice_class_field_at(i)); i++) {
         double v = sluice_class_field_get(cfg, f);
-        json_t *j = f->kind == SLUICE_FIELD_TIER     ? json_string(sluice_tier_name(cfg->tier))
+        json_t *j = f->kind == SLUICE_FIELD_TIER ? json_string(sluice_tier_name(cfg->tier))
                     : f->kind == SLUICE_FIELD_RATE || f->kind == SLUICE_FIELD_NUMBER ? json_real(v)
-                                                                                  : json_integer((json_int_t)v);
+                                                                                     : json_integer((json_int_t)v);
         json_object_set_new(o, f->name, j);
     }
     return o;
@@ -39,7 +39,8 @@ static int class_list(ctl *x, int argc, char **argv) {
     char **names = sluice_class_list(c, &n, &err);
     if (!names && err.code != SLUICE_OK) return ctl_error(&err);
     json_t *arr = json_array();
-    if (!x->json) printf("%-24s %-8s %10s %8s %6s %10s\n", "CLASS", "TIER", "MAX_RATE", "MAX_CONC", "FLOOR", "MAX_QUEUE");
+    if (!x->json)
+        printf("%-24s %-8s %10s %8s %6s %10s\n", "CLASS", "TIER", "MAX_RATE", "MAX_CONC", "FLOOR", "MAX_QUEUE");
     for (size_t i = 0; i < n && code == EXIT_OK; i++) {
         sluice_class_config cfg;
         if (sluice_class_get(c, names[i], &cfg, &err) < 0) {
@@ -90,9 +91,12 @@ static int class_get(ctl *x, int argc, char **argv) {
     json_t *v;
     json_object_foreach(o, k, v) {
         char b[64];
-        if (json_is_string(v)) printf("%-16s %s\n", k, json_string_value(v));
-        else if (json_is_integer(v)) printf("%-16s %lld\n", k, (long long)json_integer_value(v));
-        else printf("%-16s %s\n", k, ctl_num(json_real_value(v), b, sizeof(b)));
+        if (json_is_string(v))
+            printf("%-16s %s\n", k, json_string_value(v));
+        else if (json_is_integer(v))
+            printf("%-16s %lld\n", k, (long long)json_integer_value(v));
+        else
+            printf("%-16s %s\n", k, ctl_num(json_real_value(v), b, sizeof(b)));
     }
     json_decref(o);
     return EXIT_OK;
@@ -192,20 +196,38 @@ static int gate_cmd(ctl *x, const char *name, int argc, char **argv) {
     if ((code = known_class(c, pos[0])) != EXIT_OK) return code;
     sluice_error err;
     int rc;
-    if (!strcmp(name, "pause")) rc = sluice_class_pause(c, pos[0], for_ms, &err);
-    else if (!strcmp(name, "resume")) rc = sluice_class_resume(c, pos[0], &err);
-    else if (!strcmp(name, "pin")) rc = sluice_class_pin(c, pos[0], fraction, for_ms, &err);
-    else rc = sluice_class_unpin(c, pos[0], &err);
+    if (!strcmp(name, "pause"))
+        rc = sluice_class_pause(c, pos[0], for_ms, &err);
+    else if (!strcmp(name, "resume"))
+        rc = sluice_class_resume(c, pos[0], &err);
+    else if (!strcmp(name, "pin"))
+        rc = sluice_class_pin(c, pos[0], fraction, for_ms, &err);
+    else
+        rc = sluice_class_unpin(c, pos[0], &err);
     if (rc < 0) return ctl_error(&err);
     char d[32];
-    if (!strcmp(name, "pause")) printf("class %s paused%s%s\n", pos[0], for_ms ? " for " : "", for_ms ? ctl_duration(for_ms, d, sizeof(d)) : "");
-    else if (!strcmp(name, "resume")) printf("class %s resumed\n", pos[0]);
-    else if (!strcmp(name, "pin")) printf("class %s pinned at %g%s%s\n", pos[0], fraction, for_ms ? " for " : "", for_ms ? ctl_duration(for_ms, d, sizeof(d)) : "");
-    else printf("class %s unpinned\n", pos[0]);
+    if (!strcmp(name, "pause"))
+        printf("class %s paused%s%s\n", pos[0], for_ms ? " for " : "",
+               for_ms ? ctl_duration(for_ms, d, sizeof(d)) : "");
+    else if (!strcmp(name, "resume"))
+        printf("class %s resumed\n", pos[0]);
+    else if (!strcmp(name, "pin"))
+        printf("class %s pinned at %g%s%s\n", pos[0], fraction, for_ms ? " for " : "",
+               for_ms ? ctl_duration(for_ms, d, sizeof(d)) : "");
+    else
+        printf("class %s unpinned\n", pos[0]);
     return EXIT_OK;
 }
 
-int cmd_pause(ctl *x, int argc, char **argv) { return gate_cmd(x, "pause", argc, argv); }
-int cmd_resume(ctl *x, int argc, char **argv) { return gate_cmd(x, "resume", argc, argv); }
-int cmd_pin(ctl *x, int argc, char **argv) { return gate_cmd(x, "pin", argc, argv); }
-int cmd_unpin(ctl *x, int argc, char **argv) { return gate_cmd(x, "unpin", argc, argv); }
+int cmd_pause(ctl *x, int argc, char **argv) {
+    return gate_cmd(x, "pause", argc, argv);
+}
+int cmd_resume(ctl *x, int argc, char **argv) {
+    return gate_cmd(x, "resume", argc, argv);
+}
+int cmd_pin(ctl *x, int argc, char **argv) {
+    return gate_cmd(x, "pin", argc, argv);
+}
+int cmd_unpin(ctl *x, int argc, char **argv) {
+    return gate_cmd(x, "unpin", argc, argv);
+}

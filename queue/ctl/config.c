@@ -48,8 +48,10 @@ static int signal_from_json(const char *name, json_t *o, sluice_signal_def *def,
             double d = json_number_value(v);
             if (!json_is_number(v) || !isfinite(d) || fabs(d) > SIGNAL_RANGE)
                 return snprintf(why, len, "signals.%s.%s must be a finite number", name, k), -1;
-            if (k[0] == 't') def->target = d, has_t = 1;
-            else def->critical = d, has_c = 1;
+            if (k[0] == 't')
+                def->target = d, has_t = 1;
+            else
+                def->critical = d, has_c = 1;
         } else if (!strcmp(k, "direction")) {
             const char *s = json_string_value(v);
             if (!s || (strcmp(s, "higher") && strcmp(s, "lower")))
@@ -129,10 +131,14 @@ int cmd_export(ctl *x, int argc, char **argv) {
 /* -------------------------------- apply ------------------------------ */
 
 static void value_text(json_t *v, char *buf, size_t len) {
-    if (json_is_string(v)) snprintf(buf, len, "%s", json_string_value(v));
-    else if (json_is_integer(v)) snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-    else if (json_is_number(v)) ctl_num(json_number_value(v), buf, len);
-    else snprintf(buf, len, "-");
+    if (json_is_string(v))
+        snprintf(buf, len, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(buf, len, "%lld", (long long)json_integer_value(v));
+    else if (json_is_number(v))
+        ctl_num(json_number_value(v), buf, len);
+    else
+        snprintf(buf, len, "-");
 }
 
 /* Prints the diff of one object ("class x" / "signal y") and returns 1 if
@@ -230,14 +236,14 @@ static int apply_parse(json_t *doc, apply_set *a, char *why, size_t len) {
     if (!a->cfgs || !a->defs || !a->cnames || !a->snames) return -1;
     size_t i = 0;
     if (!why[0]) json_object_foreach(classes, k, v) {
-        if (class_from_json(k, v, &a->cfgs[i], why, len) < 0) break;
-        a->cnames[i++] = k;
-    }
+            if (class_from_json(k, v, &a->cfgs[i], why, len) < 0) break;
+            a->cnames[i++] = k;
+        }
     i = 0;
     if (!why[0]) json_object_foreach(signals, k, v) {
-        if (signal_from_json(k, v, &a->defs[i], why, len) < 0) break;
-        a->snames[i++] = k;
-    }
+            if (signal_from_json(k, v, &a->defs[i], why, len) < 0) break;
+            a->snames[i++] = k;
+        }
     return 0;
 }
 
@@ -250,13 +256,15 @@ static int apply_diff(json_t *live, apply_set *a, size_t *changes) {
     *changes = 0;
     for (size_t i = 0; a->cchg && i < a->ncls; i++) {
         json_t *neu = class_config_json(&a->cfgs[i]);
-        a->cchg[i] = diff_one("class", a->cnames[i], json_object_get(json_object_get(live, "classes"), a->cnames[i]), neu);
+        a->cchg[i] =
+            diff_one("class", a->cnames[i], json_object_get(json_object_get(live, "classes"), a->cnames[i]), neu);
         *changes += (size_t)a->cchg[i];
         json_decref(neu);
     }
     for (size_t i = 0; a->schg && i < a->nsig; i++) {
         json_t *neu = signal_def_json(&a->defs[i]);
-        a->schg[i] = diff_one("signal", a->snames[i], json_object_get(json_object_get(live, "signals"), a->snames[i]), neu);
+        a->schg[i] =
+            diff_one("signal", a->snames[i], json_object_get(json_object_get(live, "signals"), a->snames[i]), neu);
         *changes += (size_t)a->schg[i];
         json_decref(neu);
     }
@@ -271,16 +279,22 @@ static int apply_write(sluice_client *c, const apply_set *a, size_t changes) {
     size_t done_n = 0;
     for (size_t i = 0; i < a->ncls && code == EXIT_OK; i++) {
         if (!a->cchg[i]) continue;
-        if (sluice_class_set(c, a->cnames[i], &a->cfgs[i], NULL, &err) < 0) code = ctl_error(&err);
-        else done_n++;
+        if (sluice_class_set(c, a->cnames[i], &a->cfgs[i], NULL, &err) < 0)
+            code = ctl_error(&err);
+        else
+            done_n++;
     }
     for (size_t i = 0; i < a->nsig && code == EXIT_OK; i++) {
         if (!a->schg[i]) continue;
-        if (sluice_signal_define(c, a->snames[i], &a->defs[i], NULL, &err) < 0) code = ctl_error(&err);
-        else done_n++;
+        if (sluice_signal_define(c, a->snames[i], &a->defs[i], NULL, &err) < 0)
+            code = ctl_error(&err);
+        else
+            done_n++;
     }
-    if (code == EXIT_OK) printf("applied %zu change%s\n", done_n, done_n == 1 ? "" : "s");
-    else fprintf(stderr, "sluicectl: apply stopped after %zu of %zu changes\n", done_n, changes);
+    if (code == EXIT_OK)
+        printf("applied %zu change%s\n", done_n, done_n == 1 ? "" : "s");
+    else
+        fprintf(stderr, "sluicectl: apply stopped after %zu of %zu changes\n", done_n, changes);
     return code;
 }
 
@@ -296,9 +310,12 @@ static int apply_live(ctl *x, apply_set *a, int dry) {
     int rc = apply_diff(live, a, &changes);
     json_decref(live);
     if (rc < 0) return ctl_fail(EXIT_RUNTIME, "out of memory");
-    if (changes == 0) printf("no changes\n");
-    else if (dry) printf("dry run: %zu change%s, nothing written\n", changes, changes == 1 ? "" : "s");
-    else code = apply_write(c, a, changes);
+    if (changes == 0)
+        printf("no changes\n");
+    else if (dry)
+        printf("dry run: %zu change%s, nothing written\n", changes, changes == 1 ? "" : "s");
+    else
+        code = apply_write(c, a, changes);
     return code;
 }
 

@@ -13,16 +13,16 @@
 
 /* Exit codes (see docs/sluicectl.md). */
 #define EXIT_OK 0
-#define EXIT_RUNTIME 1   /* Redis unreachable, auth, server error, a refusal */
-#define EXIT_USAGE 2     /* usage or validation error */
-#define EXIT_NOTFOUND 3  /* unknown class, job, signal, dead job */
+#define EXIT_RUNTIME 1  /* Redis unreachable, auth, server error, a refusal */
+#define EXIT_USAGE 2    /* usage or validation error */
+#define EXIT_NOTFOUND 3 /* unknown class, job, signal, dead job */
 
 typedef struct ctl {
-    const char *url;        /* --redis, or NULL for SLUICE_REDIS_URL */
-    const char *ns;         /* --namespace, or NULL for SLUICE_NAMESPACE */
-    int json;               /* --json */
-    int help;               /* --help */
-    sluice_client *client;  /* connected on first use */
+    const char *url;       /* --redis, or NULL for SLUICE_REDIS_URL */
+    const char *ns;        /* --namespace, or NULL for SLUICE_NAMESPACE */
+    int json;              /* --json */
+    int help;              /* --help */
+    sluice_client *client; /* connected on first use */
 } ctl;
 
 /* Connects on first use and names the client "sluicectl:<user>@<host>".
@@ -51,18 +51,17 @@ json_t *ctl_json_or_string(const char *text);
 
 /* ------------------------------ parsing ------------------------------ */
 
-
 /* A command's options: "--name VALUE" (has_arg) or "--flag". */
 typedef struct ctl_opt {
     const char *name;
     int has_arg;
-    const char *val;  /* out: the value (or "1" for a flag), NULL if absent */
+    const char *val; /* out: the value (or "1" for a flag), NULL if absent */
 } ctl_opt;
 
 /* Splits argv into positionals (at most maxpos) and options. Returns 0, or
  * prints a usage error and returns -1. */
-int ctl_args(const char *cmd, int argc, char **argv, ctl_opt *opts, size_t nopts, const char **pos,
-             int maxpos, int *npos);
+int ctl_args(const char *cmd, int argc, char **argv, ctl_opt *opts, size_t nopts, const char **pos, int maxpos,
+             int *npos);
 /* The value of an option by name, or NULL. */
 const char *ctl_opt_get(const ctl_opt *opts, size_t nopts, const char *name);
 
@@ -105,8 +104,8 @@ json_t *ctl_last_decision(sluice_client *c);
 /* Where the governor raises and cuts for "s", in the signal's own units,
  * with the band of "decision" (the default params' when NULL or without
  * one); "rule" (n bytes) gets the law's words. Returns 0, or -1. */
-int ctl_signal_thresholds(const json_t *decision, const sluice_signal_info *s, sluice_law_thresholds *t,
-                          char *rule, size_t n);
+int ctl_signal_thresholds(const json_t *decision, const sluice_signal_info *s, sluice_law_thresholds *t, char *rule,
+                          size_t n);
 /* The pressure of s's value (sluice_law_pressure); NAN without a value. */
 double ctl_signal_pressure(const sluice_signal_info *s);
 

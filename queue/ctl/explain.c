@@ -37,7 +37,8 @@ static void describe_signal(const sluice_signal_info *s, const char *rule, char 
     ctl_num(s->value, v, sizeof(v));
     ctl_num(s->def.target, t, sizeof(t));
     double diff = s->def.lower_is_worse ? s->def.target - s->value : s->value - s->def.target;
-    const char *side = diff > 0 ? (s->def.lower_is_worse ? "below" : "over") : (s->def.lower_is_worse ? "above" : "under");
+    const char *side =
+        diff > 0 ? (s->def.lower_is_worse ? "below" : "over") : (s->def.lower_is_worse ? "above" : "under");
     char pct[32] = "";
     if (s->def.target != 0) snprintf(pct, sizeof(pct), "%.0f%% ", fabs(diff) / fabs(s->def.target) * 100);
     snprintf(buf, len, "%s is %s, %s%s its target %s (pressure %.2f; the governor: %s)", s->name, v, pct, side, t,
@@ -55,7 +56,7 @@ typedef struct explained {
     const char *named;             /* its driver, or NULL */
     const sluice_signal_info *drv; /* the driving signal, or NULL */
     char rule[SLUICE_LAW_THRESHOLDS_TEXT];
-    json_t *out, *lines;           /* the JSON and its explanation's lines */
+    json_t *out, *lines; /* the JSON and its explanation's lines */
 } explained;
 
 /* Reads the job and its class's gate into *e. Returns EXIT_OK, or the exit
@@ -104,9 +105,7 @@ static void explain_where(explained *e) {
             j->attempt == 1 ? "" : "s", j->reason && *j->reason ? j->reason : "no reason recorded");
         say(lines, "It will not run unless retried: sluicectl dead retry %s %s", cls, id);
         break;
-    default:
-        say(lines, "Job %s is done.", id);
-        break;
+    default: say(lines, "Job %s is done.", id); break;
     }
 }
 
@@ -167,8 +166,11 @@ static void explain_class(const explained *e) {
             g->pin_until ? ctl_time(g->pin_until, tb, sizeof(tb)) : "");
     } else if (e->throttled) {
         char cc[32];
-        say(lines, "Class %s is throttled: admitted fraction %.2f (%.0f%% of its limits: rate %s/s, concurrency %s), by the %s%s%s.",
-            cls, g->fraction, g->fraction * 100, g->effective_rate > 0 ? ctl_num(g->effective_rate, db, sizeof(db)) : "unlimited",
+        say(lines,
+            "Class %s is throttled: admitted fraction %.2f (%.0f%% of its limits: rate %s/s, concurrency %s), by the "
+            "%s%s%s.",
+            cls, g->fraction, g->fraction * 100,
+            g->effective_rate > 0 ? ctl_num(g->effective_rate, db, sizeof(db)) : "unlimited",
             g->effective_concurrency > 0 ? ctl_num(g->effective_concurrency, cc, sizeof(cc)) : "unlimited", g->why,
             *g->reason ? ": " : "", g->reason);
     } else {
@@ -219,10 +221,13 @@ static void explain_when(const explained *e) {
             (long long)j->ahead, e->cls);
     else if (throttled) {
         if (g->expires_at > g->now)
-            say(lines, "Claims retry as tokens and slots free up; the governor raises admission once pressure stays below target (this decision lapses to the floor at %s unless renewed).",
+            say(lines,
+                "Claims retry as tokens and slots free up; the governor raises admission once pressure stays below "
+                "target (this decision lapses to the floor at %s unless renewed).",
                 ctl_time(g->expires_at, tb, sizeof(tb)));
         else
-            say(lines, "Claims retry as tokens and slots free up; the governor raises admission once pressure stays below target.");
+            say(lines, "Claims retry as tokens and slots free up; the governor raises admission once pressure stays "
+                       "below target.");
     } else
         say(lines, "It runs when a worker has claimed the %lld job(s) ahead of it.", (long long)j->ahead);
 }

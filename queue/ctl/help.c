@@ -77,9 +77,7 @@ static const struct {
                   "Declares CLASS (defaults for fields not given) or changes only the given\n"
                   "fields. At least one flag. A non-critical class needs --max-rate or\n"
                   "--max-concurrency.\n"
-                  "\n"
-                  FIELDS_MARK
-                  "\n"
+                  "\n" FIELDS_MARK "\n"
                   "Example: sluicectl class set certificates --tier low --max-rate 50/s \\\n"
                   "           --max-concurrency 8 --floor 0.1\n"},
     {"class delete", "usage: sluicectl class delete CLASS [--force]\n"
@@ -187,39 +185,38 @@ static const struct {
                "\n"
                "Prints the live config in the format apply reads, so\n"
                "'sluicectl export > f; sluicectl apply f' changes nothing.\n"},
-    {"simulate",
-     "usage: sluicectl simulate [SCENARIO.json|-] [--seed N] [--json [--minutes]]\n"
-     "         [--csv FILE [--csv-period DURATION]] [--plot FILE.png]\n"
-     "         [--signal-period DURATION] [--signal-delay DURATION] [--set PARAM=VALUE]...\n"
-     "\n"
-     "Replays a scenario in virtual time (a day in about a second, deterministic\n"
-     "for a seed) through every admission policy: baseline (no background work),\n"
-     "no_limit, the best fixed limit (found by a sweep), a threshold throttle, and\n"
-     "sluice's governor running the real control law. Without SCENARIO, the\n"
-     "built-in incident (scripts/sim/incident.json); '-' reads stdin. Needs no\n"
-     "Redis. Prints a table per policy (peak and day p99, seconds over capacity,\n"
-     "makespan, spare capacity used, admission changes, reversals per hour, jobs\n"
-     "lost), each class's longest wait, and the goals, each met or not with its\n"
-     "figures.\n"
-     "\n"
-     "  --seed N                   the scenario's random seed instead of its own\n"
-     "  --json                     the whole report as JSON instead of the table\n"
-     "  --minutes                  with --json: per-minute p50 and p99 per policy\n"
-     "  --csv FILE                 write the time series (utilisation, p99, admitted\n"
-     "                             rate, backlog per policy) as CSV\n"
-     "  --csv-period DURATION      CSV row period (default 10s)\n"
-     "  --plot FILE.png            plot the series with gnuplot, one row per policy\n"
-     "  --signal-period DURATION   the monitor's averaging period (e.g. 1s, 10s, 60s)\n"
-     "  --signal-delay DURATION    how late each sample is published (e.g. 0s, 60s)\n"
-     "  --set PARAM=VALUE          a governor param over the scenario's, e.g.\n"
-     "                             band=0.05 or smoothing_ms=60000 (repeatable;\n"
-     "                             docs/governor.md lists them, and so does the\n"
-     "                             error for an unknown one)\n"
-     "\n"
-     "Exit codes: 0 done (whether or not the goals are met); 1 a file cannot be\n"
-     "written or gnuplot is missing or fails; 2 a bad option or scenario (the\n"
-     "message names the member, e.g. database.capacity_iops).\n"
-     "Example: sluicectl simulate --signal-delay 0s --plot /tmp/incident.png\n"},
+    {"simulate", "usage: sluicectl simulate [SCENARIO.json|-] [--seed N] [--json [--minutes]]\n"
+                 "         [--csv FILE [--csv-period DURATION]] [--plot FILE.png]\n"
+                 "         [--signal-period DURATION] [--signal-delay DURATION] [--set PARAM=VALUE]...\n"
+                 "\n"
+                 "Replays a scenario in virtual time (a day in about a second, deterministic\n"
+                 "for a seed) through every admission policy: baseline (no background work),\n"
+                 "no_limit, the best fixed limit (found by a sweep), a threshold throttle, and\n"
+                 "sluice's governor running the real control law. Without SCENARIO, the\n"
+                 "built-in incident (scripts/sim/incident.json); '-' reads stdin. Needs no\n"
+                 "Redis. Prints a table per policy (peak and day p99, seconds over capacity,\n"
+                 "makespan, spare capacity used, admission changes, reversals per hour, jobs\n"
+                 "lost), each class's longest wait, and the goals, each met or not with its\n"
+                 "figures.\n"
+                 "\n"
+                 "  --seed N                   the scenario's random seed instead of its own\n"
+                 "  --json                     the whole report as JSON instead of the table\n"
+                 "  --minutes                  with --json: per-minute p50 and p99 per policy\n"
+                 "  --csv FILE                 write the time series (utilisation, p99, admitted\n"
+                 "                             rate, backlog per policy) as CSV\n"
+                 "  --csv-period DURATION      CSV row period (default 10s)\n"
+                 "  --plot FILE.png            plot the series with gnuplot, one row per policy\n"
+                 "  --signal-period DURATION   the monitor's averaging period (e.g. 1s, 10s, 60s)\n"
+                 "  --signal-delay DURATION    how late each sample is published (e.g. 0s, 60s)\n"
+                 "  --set PARAM=VALUE          a governor param over the scenario's, e.g.\n"
+                 "                             band=0.05 or smoothing_ms=60000 (repeatable;\n"
+                 "                             docs/governor.md lists them, and so does the\n"
+                 "                             error for an unknown one)\n"
+                 "\n"
+                 "Exit codes: 0 done (whether or not the goals are met); 1 a file cannot be\n"
+                 "written or gnuplot is missing or fails; 2 a bad option or scenario (the\n"
+                 "message names the member, e.g. database.capacity_iops).\n"
+                 "Example: sluicectl simulate --signal-delay 0s --plot /tmp/incident.png\n"},
     {"audit", "usage: sluicectl audit [--class CLASS] [--count N] [--json]\n"
               "\n"
               "Who changed what, when: the newest N (default 20) entries of the\n"
@@ -244,8 +241,10 @@ static const struct {
 
 /* The flags of sluicectl class set, one line per class field. */
 static void print_class_fields(void) {
-    static const char *const value[] = {[SLUICE_FIELD_TIER] = "TIER", [SLUICE_FIELD_RATE] = "RATE",
-                                        [SLUICE_FIELD_NUMBER] = "N", [SLUICE_FIELD_INT] = "N",
+    static const char *const value[] = {[SLUICE_FIELD_TIER] = "TIER",
+                                        [SLUICE_FIELD_RATE] = "RATE",
+                                        [SLUICE_FIELD_NUMBER] = "N",
+                                        [SLUICE_FIELD_INT] = "N",
                                         [SLUICE_FIELD_DURATION] = "DURATION"};
     const sluice_class_field *f;
     for (size_t i = 0; (f = sluice_class_field_at(i)); i++) {
@@ -253,8 +252,10 @@ static void print_class_fields(void) {
         snprintf(flag, sizeof(flag), "%s %s", f->flag, value[f->kind]);
         if (f->kind == SLUICE_FIELD_INT || f->kind == SLUICE_FIELD_NUMBER)
             snprintf(range, sizeof(range), " (%.15g..%.15g)", f->lo, f->hi);
-        else if (f->kind == SLUICE_FIELD_RATE) snprintf(range, sizeof(range), " (50/s, 3000/m, 100/h)");
-        else if (f->kind == SLUICE_FIELD_DURATION) snprintf(range, sizeof(range), " (500ms, 30s, 15m, 2h, 1d)");
+        else if (f->kind == SLUICE_FIELD_RATE)
+            snprintf(range, sizeof(range), " (50/s, 3000/m, 100/h)");
+        else if (f->kind == SLUICE_FIELD_DURATION)
+            snprintf(range, sizeof(range), " (500ms, 30s, 15m, 2h, 1d)");
         printf("  %-27s %s%s\n", flag, f->help, range);
     }
 }

@@ -21,9 +21,9 @@ static char *read_stdin(size_t *len) {
 }
 
 int cmd_enqueue(ctl *x, int argc, char **argv) {
-    ctl_opt opts[] = {{"--delay", 1, NULL},        {"--run-at", 1, NULL}, {"--priority", 1, NULL},
-                      {"--unique", 1, NULL},       {"--max-attempts", 1, NULL},
-                      {"--timeout", 1, NULL},      {"--cost", 1, NULL}};
+    ctl_opt opts[] = {{"--delay", 1, NULL},  {"--run-at", 1, NULL},       {"--priority", 1, NULL},
+                      {"--unique", 1, NULL}, {"--max-attempts", 1, NULL}, {"--timeout", 1, NULL},
+                      {"--cost", 1, NULL}};
     const char *pos[2];
     int npos, code = EXIT_OK;
     const char *cmd = "enqueue";
@@ -174,7 +174,8 @@ static int job_cancel(ctl *x, int argc, char **argv) {
     if (npos != 1) return ctl_usage("job cancel", "needs a job ID");
     char cls[SLUICE_ID_MAX];
     sluice_error err;
-    if (sluice_job_id_class(pos[0], cls, &err) < 0) return ctl_usage("job cancel", "invalid job id '%s' (CLASS:NUMBER)", pos[0]);
+    if (sluice_job_id_class(pos[0], cls, &err) < 0)
+        return ctl_usage("job cancel", "invalid job id '%s' (CLASS:NUMBER)", pos[0]);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
     if (sluice_job_cancel(c, pos[0], &err) < 0) {

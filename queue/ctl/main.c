@@ -12,12 +12,11 @@ static const struct {
     const char *name;
     int (*fn)(ctl *x, int argc, char **argv);
 } COMMANDS[] = {
-    {"status", cmd_status},     {"top", cmd_top},           {"class", cmd_class},
-    {"pause", cmd_pause},       {"resume", cmd_resume},     {"pin", cmd_pin},
-    {"unpin", cmd_unpin}, {"signal", cmd_signal}, {"governor", cmd_governor},
-    {"enqueue", cmd_enqueue},   {"job", cmd_job},           {"explain", cmd_explain},
-    {"dead", cmd_dead},         {"apply", cmd_apply},       {"export", cmd_export},
-    {"audit", cmd_audit},       {"check", cmd_check},       {"simulate", cmd_simulate},
+    {"status", cmd_status},     {"top", cmd_top},           {"class", cmd_class},   {"pause", cmd_pause},
+    {"resume", cmd_resume},     {"pin", cmd_pin},           {"unpin", cmd_unpin},   {"signal", cmd_signal},
+    {"governor", cmd_governor}, {"enqueue", cmd_enqueue},   {"job", cmd_job},       {"explain", cmd_explain},
+    {"dead", cmd_dead},         {"apply", cmd_apply},       {"export", cmd_export}, {"audit", cmd_audit},
+    {"check", cmd_check},       {"simulate", cmd_simulate},
 };
 
 /* "sluicectl:<user>@<host>", cut to [A-Za-z0-9_.:@-] and 64 bytes. */
@@ -85,8 +84,10 @@ int main(int argc, char **argv) {
                 free(rest);
                 return ctl_fail(EXIT_USAGE, "%s needs a value", a);
             }
-            if (a[2] == 'r') x.url = argv[++i];
-            else x.ns = argv[++i];
+            if (a[2] == 'r')
+                x.url = argv[++i];
+            else
+                x.ns = argv[++i];
         } else if (!strncmp(a, "--redis=", 8)) {
             x.url = a + 8;
         } else if (!strncmp(a, "--namespace=", 12)) {
@@ -106,8 +107,10 @@ int main(int argc, char **argv) {
     } else {
         size_t k = 0, nc = sizeof(COMMANDS) / sizeof(COMMANDS[0]);
         while (k < nc && strcmp(COMMANDS[k].name, rest[0])) k++;
-        if (k == nc) code = ctl_fail(EXIT_USAGE, "unknown command '%s' (see sluicectl --help)", rest[0]);
-        else code = COMMANDS[k].fn(&x, n - 1, rest + 1);
+        if (k == nc)
+            code = ctl_fail(EXIT_USAGE, "unknown command '%s' (see sluicectl --help)", rest[0]);
+        else
+            code = COMMANDS[k].fn(&x, n - 1, rest + 1);
     }
     if (fflush(stdout) != 0 && code == EXIT_OK) code = EXIT_RUNTIME;
     sluice_client_free(x.client);

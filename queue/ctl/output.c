@@ -79,11 +79,16 @@ const char *ctl_duration(int64_t ms, char *buf, size_t len) {
     const char *sign = ms < 0 ? "-" : "";
     /* the magnitude as unsigned: -INT64_MIN does not fit an int64_t */
     unsigned long long m = ms < 0 ? 0ULL - (unsigned long long)ms : (unsigned long long)ms;
-    if (m < 1000) snprintf(buf, len, "%s%llums", sign, m);
-    else if (m < 60000) snprintf(buf, len, "%s%.1fs", sign, (double)m / 1000);
-    else if (m < 3600000) snprintf(buf, len, "%s%llum%llus", sign, m / 60000, m % 60000 / 1000);
-    else if (m < 86400000) snprintf(buf, len, "%s%lluh%llum", sign, m / 3600000, m % 3600000 / 60000);
-    else snprintf(buf, len, "%s%llud%lluh", sign, m / 86400000, m % 86400000 / 3600000);
+    if (m < 1000)
+        snprintf(buf, len, "%s%llums", sign, m);
+    else if (m < 60000)
+        snprintf(buf, len, "%s%.1fs", sign, (double)m / 1000);
+    else if (m < 3600000)
+        snprintf(buf, len, "%s%llum%llus", sign, m / 60000, m % 60000 / 1000);
+    else if (m < 86400000)
+        snprintf(buf, len, "%s%lluh%llum", sign, m / 3600000, m % 3600000 / 60000);
+    else
+        snprintf(buf, len, "%s%llud%lluh", sign, m / 86400000, m % 86400000 / 3600000);
     return buf;
 }
 

@@ -14,8 +14,8 @@ const char *ctl_opt_get(const ctl_opt *opts, size_t nopts, const char *name) {
     return NULL;
 }
 
-int ctl_args(const char *cmd, int argc, char **argv, ctl_opt *opts, size_t nopts, const char **pos,
-             int maxpos, int *npos) {
+int ctl_args(const char *cmd, int argc, char **argv, ctl_opt *opts, size_t nopts, const char **pos, int maxpos,
+             int *npos) {
     *npos = 0;
     for (size_t k = 0; k < nopts; k++) opts[k].val = NULL;
     for (int i = 0; i < argc; i++) {
@@ -30,8 +30,10 @@ int ctl_args(const char *cmd, int argc, char **argv, ctl_opt *opts, size_t nopts
                 return -1;
             }
             if (opts[k].has_arg) {
-                if (eq) opts[k].val = eq + 1;
-                else if (i + 1 < argc) opts[k].val = argv[++i];
+                if (eq)
+                    opts[k].val = eq + 1;
+                else if (i + 1 < argc)
+                    opts[k].val = argv[++i];
                 else {
                     ctl_usage(cmd, "option %s needs a value", opts[k].name);
                     return -1;

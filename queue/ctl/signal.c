@@ -63,7 +63,7 @@ static int not_found(const sluice_error *err, const char *name) {
 }
 
 static int signal_define(ctl *x, int argc, char **argv) {
-    ctl_opt opts[] = {{"--target", 1, NULL}, {"--critical", 1, NULL}, {"--lower-is-worse", 0, NULL},
+    ctl_opt opts[] = {{"--target", 1, NULL},      {"--critical", 1, NULL}, {"--lower-is-worse", 0, NULL},
                       {"--stale-after", 1, NULL}, {"--on-stale", 1, NULL}, {"--period", 1, NULL}};
     const char *pos[1];
     int npos, code = EXIT_OK;
@@ -83,7 +83,8 @@ static int signal_define(ctl *x, int argc, char **argv) {
         return ctl_usage(cmd, "--critical must be above --target (or give --lower-is-worse)");
     if (def.lower_is_worse && def.critical >= def.target)
         return ctl_usage(cmd, "--critical must be below --target for a lower-is-worse signal");
-    if (opts[3].val && (sluice_parse_duration(opts[3].val, 86400000, &def.stale_after_ms, NULL) < 0 || def.stale_after_ms < 1))
+    if (opts[3].val &&
+        (sluice_parse_duration(opts[3].val, 86400000, &def.stale_after_ms, NULL) < 0 || def.stale_after_ms < 1))
         return ctl_usage(cmd, "--stale-after: invalid duration '%s' (1ms..1d)", opts[3].val);
     if (opts[4].val && sluice_on_stale_parse(opts[4].val, &def.on_stale, NULL) < 0)
         return ctl_usage(cmd, "--on-stale must be assume-pressure, hold or ignore, not '%s'", opts[4].val);
@@ -139,7 +140,7 @@ static int signal_list(ctl *x, int argc, char **argv) {
     if (!s && err.code != SLUICE_OK) return ctl_error(&err);
     json_t *decision = ctl_last_decision(c);
     sluice_law_thresholds *th = calloc(n + 1, sizeof(*th));
-    char (*rule)[SLUICE_LAW_THRESHOLDS_TEXT] = calloc(n + 1, sizeof(*rule));
+    char(*rule)[SLUICE_LAW_THRESHOLDS_TEXT] = calloc(n + 1, sizeof(*rule));
     if (!th || !rule) {
         sluice_signal_list_free(s, n);
         free(th);
@@ -170,8 +171,8 @@ static int signal_list(ctl *x, int argc, char **argv) {
         free(rule);
         return ctl_json_print(arr);
     }
-    printf("%-24s %10s %10s %10s %-6s %7s %8s %-5s %8s %10s %10s\n", "SIGNAL", "VALUE", "TARGET", "CRITICAL",
-           "WORSE", "PERIOD", "AGE", "STALE", "PRESSURE", "RAISE", "CUT");
+    printf("%-24s %10s %10s %10s %-6s %7s %8s %-5s %8s %10s %10s\n", "SIGNAL", "VALUE", "TARGET", "CRITICAL", "WORSE",
+           "PERIOD", "AGE", "STALE", "PRESSURE", "RAISE", "CUT");
     for (size_t i = 0; i < n; i++) {
         char v[32] = "-", t[32], cr[32], per[32] = "-", age[32] = "-", p[32] = "-", ra[40], cu[40];
         int lower = s[i].def.lower_is_worse;

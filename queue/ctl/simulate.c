@@ -22,15 +22,15 @@
 /* ------------------------------------------------------------- options */
 
 typedef struct sim_opts {
-    const char *scenario;   /* path, "-" for stdin, NULL for the incident */
-    const char *csv;        /* --csv FILE */
-    const char *plot;       /* --plot FILE.png */
-    int64_t csv_period_s;   /* --csv-period, s */
+    const char *scenario; /* path, "-" for stdin, NULL for the incident */
+    const char *csv;      /* --csv FILE */
+    const char *plot;     /* --plot FILE.png */
+    int64_t csv_period_s; /* --csv-period, s */
     int have_seed;
     uint64_t seed;
     int64_t period_ms, delay_ms; /* -1: the scenario's */
-    int minutes;            /* --minutes: per-minute p50/p99 in --json */
-    const char *sets[32];   /* --set NAME=VALUE */
+    int minutes;                 /* --minutes: per-minute p50/p99 in --json */
+    const char *sets[32];        /* --set NAME=VALUE */
     size_t nsets;
 } sim_opts;
 
@@ -221,9 +221,8 @@ static const char *clock_of(double s, char *buf, size_t len) {
 
 static void print_table(const sluice_sim_report *r) {
     const sluice_sim_result *b = sluice_sim_report_result(r, SLUICE_SIM_BASELINE);
-    printf("%-10s %9s %7s %7s %9s %11s %9s %10s %6s %7s %8s %6s %4s\n", "policy", "peak p99", "vs base",
-           "worst/m", "day p99", "sat s peak", "sat s day", "makespan", "spare", "changes", "rev/hour",
-           "fixed", "lost");
+    printf("%-10s %9s %7s %7s %9s %11s %9s %10s %6s %7s %8s %6s %4s\n", "policy", "peak p99", "vs base", "worst/m",
+           "day p99", "sat s peak", "sat s day", "makespan", "spare", "changes", "rev/hour", "fixed", "lost");
     for (int p = 0; p < SLUICE_SIM_POLICIES; p++) {
         const sluice_sim_result *x = sluice_sim_report_result(r, (sluice_sim_policy)p);
         char mk[32], sp[16];
@@ -347,16 +346,16 @@ static int run_gnuplot(const char *defs, const char *script) {
     close(st[1]);
     int e = 0;
     ssize_t got;
-    while ((got = read(st[0], &e, sizeof(e))) < 0 && errno == EINTR) {
-    }
+    while ((got = read(st[0], &e, sizeof(e))) < 0 && errno == EINTR) {}
     close(st[0]);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     if (got == (ssize_t)sizeof(e)) {
         if (e == ENOENT)
-            return ctl_fail(EXIT_RUNTIME, "%s: --plot needs gnuplot, which is not installed "
-                                          "(Debian: apt-get install gnuplot-nox)", CMD);
+            return ctl_fail(EXIT_RUNTIME,
+                            "%s: --plot needs gnuplot, which is not installed "
+                            "(Debian: apt-get install gnuplot-nox)",
+                            CMD);
         return ctl_fail(EXIT_RUNTIME, "%s: cannot run gnuplot: %s", CMD, strerror(e));
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -402,8 +401,10 @@ static int plot(const sluice_sim_report *r, const sim_opts *o, double target) {
     /* Fail before gnuplot does, with a clearer message, if the PNG cannot be written. */
     if (code == EXIT_OK) {
         FILE *f = fopen(o->plot, "w");
-        if (!f) code = ctl_fail(EXIT_RUNTIME, "%s: cannot write %s: %s", CMD, o->plot, strerror(errno));
-        else fclose(f);
+        if (!f)
+            code = ctl_fail(EXIT_RUNTIME, "%s: cannot write %s: %s", CMD, o->plot, strerror(errno));
+        else
+            fclose(f);
     }
     if (code == EXIT_OK) {
         code = temp_file(tmp_gp, sluice_sim_plot_script());
@@ -452,7 +453,8 @@ int cmd_simulate(ctl *x, int argc, char **argv) {
     if (code == EXIT_OK) {
         if (x->json) {
             char *text = sluice_sim_report_json(r, o.minutes);
-            if (!text) code = ctl_fail(EXIT_RUNTIME, "out of memory");
+            if (!text)
+                code = ctl_fail(EXIT_RUNTIME, "out of memory");
             else {
                 printf("%s\n", text);
                 free(text);

@@ -129,8 +129,7 @@ static json_t *status_json(ctl *x, int *code) {
     sluice_client *c = ctl_client(x, code);
     if (!c) return NULL;
     json_t *root = json_object();
-    if (status_classes(c, root, code) < 0 || status_signals(c, root, code) < 0 ||
-        status_governor(c, root, code) < 0) {
+    if (status_classes(c, root, code) < 0 || status_signals(c, root, code) < 0 || status_governor(c, root, code) < 0) {
         json_decref(root);
         return NULL;
     }
@@ -146,8 +145,8 @@ static const char *num_or_dash(json_t *v, char *buf, size_t len) {
 static void status_table(json_t *root, FILE *out) {
     size_t i;
     json_t *o;
-    fprintf(out, "%-20s %-8s %7s %7s %7s %6s %8s %9s %6s  %s\n", "CLASS", "TIER", "READY", "DELAYED", "LEASED",
-            "DEAD", "ADMITTED", "RATE/S", "CONC", "WHY");
+    fprintf(out, "%-20s %-8s %7s %7s %7s %6s %8s %9s %6s  %s\n", "CLASS", "TIER", "READY", "DELAYED", "LEASED", "DEAD",
+            "ADMITTED", "RATE/S", "CONC", "WHY");
     json_array_foreach(json_object_get(root, "classes"), i, o) {
         char rate[32] = "-", conc[32] = "-";
         double r = json_real_value(json_object_get(o, "effective_rate"));
@@ -162,8 +161,8 @@ static void status_table(json_t *root, FILE *out) {
                 (long long)json_integer_value(json_object_get(o, "delayed")),
                 (long long)json_integer_value(json_object_get(o, "leased")),
                 (long long)json_integer_value(json_object_get(o, "dead")),
-                100 * json_real_value(json_object_get(o, "fraction")), rate, conc, why,
-                reason && *reason ? ": " : "", reason ? reason : "");
+                100 * json_real_value(json_object_get(o, "fraction")), rate, conc, why, reason && *reason ? ": " : "",
+                reason ? reason : "");
     }
     fprintf(out, "\n%-20s %12s %12s %10s %-5s %8s\n", "SIGNAL", "VALUE", "TARGET", "AGE", "STALE", "PRESSURE");
     json_array_foreach(json_object_get(root, "signals"), i, o) {
@@ -180,8 +179,7 @@ static void status_table(json_t *root, FILE *out) {
     const char *leader = json_string_value(json_object_get(g, "leader"));
     char tb[40];
     fprintf(out, "\ngovernor: leader %s, epoch %lld, mode %s, %lld ticks (last %s)\n", leader ? leader : "(none)",
-            (long long)json_integer_value(json_object_get(g, "epoch")),
-            json_string_value(json_object_get(g, "mode")),
+            (long long)json_integer_value(json_object_get(g, "epoch")), json_string_value(json_object_get(g, "mode")),
             (long long)json_integer_value(json_object_get(g, "ticks")),
             ctl_time(json_integer_value(json_object_get(g, "last_tick")), tb, sizeof(tb)));
     json_t *d = json_object_get(g, "last_decision");
@@ -284,8 +282,10 @@ int cmd_top(ctl *x, int argc, char **argv) {
         fputs("\033[?25l", stdout);
     }
     for (int64_t i = 0; !stop && (iterations == 0 || i < iterations); i++) {
-        if (tty) fputs("\033[H\033[2J", stdout);
-        else if (i > 0) fputs("\n", stdout);
+        if (tty)
+            fputs("\033[H\033[2J", stdout);
+        else if (i > 0)
+            fputs("\n", stdout);
         if (tty && !x->json) {
             char tb[40];
             struct timespec ts;

@@ -44,8 +44,9 @@ int sluice_governor_status_get(sluice_client *c, sluice_governor_status *out, sl
     if (!bad) {
         redisReply **e = r->element;
         bad = reply_strcpy(e[0], out->leader, sizeof(out->leader)) | reply_int(e[1], &out->epoch) |
-              reply_int(e[2], &out->lease_until) | !e[3]->str || sluice_governor_mode_parse(e[3]->str, &out->mode, NULL) < 0 ||
-              reply_int(e[4], &out->last_tick) < 0 || reply_int(e[5], &out->ticks) < 0 || reply_int(e[6], &out->now) < 0;
+                  reply_int(e[2], &out->lease_until) | !e[3]->str ||
+              sluice_governor_mode_parse(e[3]->str, &out->mode, NULL) < 0 || reply_int(e[4], &out->last_tick) < 0 ||
+              reply_int(e[5], &out->ticks) < 0 || reply_int(e[6], &out->now) < 0;
     }
     freeReplyObject(r);
     if (bad) {
@@ -103,8 +104,8 @@ int sluice_governor_resign(sluice_client *c, const char *owner, sluice_error *er
     return client_run_ok(c, &m, "governor resign", err);
 }
 
-int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, const char *state,
-                           const char *decision, int64_t history_max, sluice_error *err) {
+int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, const char *state, const char *decision,
+                           int64_t history_max, sluice_error *err) {
     sluice_error_reset(err);
     cmd m;
     governor_cmd(&m, c, "sluice_gov_commit");
@@ -147,19 +148,19 @@ void sluice_governor_history_free(char **decisions, size_t n) {
 
 /* A class's count of throttled claims as last read, and when it last moved. */
 typedef struct held_memo {
-    char *name;        /* NEW; NULL if it could not be copied */
+    char *name; /* NEW; NULL if it could not be copied */
     int64_t throttled;
-    int64_t moved_ms;  /* Redis clock */
+    int64_t moved_ms; /* Redis clock */
 } held_memo;
 
 struct sluice_governor {
-    sluice_client *c;          /* BORROWED */
+    sluice_client *c; /* BORROWED */
     char owner[129];
     sluice_governor_opts o;
-    int64_t epoch;             /* of the state held in st; 0: none */
+    int64_t epoch; /* of the state held in st; 0: none */
     sluice_law_state st;
-    char *decision;            /* NEW JSON of the last decision */
-    held_memo *memo;           /* one per class of the last tick */
+    char *decision;  /* NEW JSON of the last decision */
+    held_memo *memo; /* one per class of the last tick */
     size_t nmemo;
 };
 
@@ -182,16 +183,17 @@ sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const 
         return NULL;
     }
     sluice_governor_opts o;
-    if (opts) o = *opts;
-    else sluice_governor_opts_init(&o);
+    if (opts)
+        o = *opts;
+    else
+        sluice_governor_opts_init(&o);
     sluice_error lerr;
     if (sluice_law_params_check(&o.law, &lerr) < 0) {
         sluice_error_set(err, lerr.code, "governor: %s", lerr.text);
         return NULL;
     }
-    if (o.tick_ms < 10 || o.lease_ms < 100 || o.lease_ms > 600000 || o.gate_ttl_ms < 1 ||
-        o.gate_ttl_ms > 86400000 || o.history_max < 1 || o.history_max > 1000000 || o.held_ms < 1 ||
-        o.held_ms > 3600000) {
+    if (o.tick_ms < 10 || o.lease_ms < 100 || o.lease_ms > 600000 || o.gate_ttl_ms < 1 || o.gate_ttl_ms > 86400000 ||
+        o.history_max < 1 || o.history_max > 1000000 || o.held_ms < 1 || o.held_ms > 3600000) {
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: tick, lease, gate ttl, history or held out of range");
         return NULL;
     }
@@ -227,8 +229,7 @@ const char *sluice_governor_last_decision(const sluice_governor *g) {
 /* Whether a class's gate held its jobs back lately: its count of throttled
  * claims moved within held_ms (or this governor has known the class for less
  * than that). Records the count in *m. */
-static int held_lately(const sluice_governor *g, const char *name, int64_t throttled, int64_t now,
-                       held_memo *m) {
+static int held_lately(const sluice_governor *g, const char *name, int64_t throttled, int64_t now, held_memo *m) {
     m->throttled = throttled;
     m->moved_ms = now;
     for (size_t i = 0; i < g->nmemo; i++) {
@@ -268,8 +269,8 @@ static int start_read(sluice_governor *g, cmd *m, int what, const char *name, sl
  * would admit nothing. This tells the law which tiers a raise would help. A
  * count that cannot be read gives -1 (unknown), which the law counts as work
  * waiting. Records the count in *memo. */
-static int64_t waiting_on_gate(sluice_governor *g, const client_batch *b, size_t i, const char *name,
-                               int64_t now, held_memo *memo) {
+static int64_t waiting_on_gate(sluice_governor *g, const client_batch *b, size_t i, const char *name, int64_t now,
+                               held_memo *memo) {
     int64_t ready, throttled = 0;
     const redisReply *t = b->replies[i * READS + READ_THROTTLED];
     int held = 1;
@@ -301,8 +302,10 @@ static int law_class(const client_batch *b, size_t i, sluice_governor_mode mode,
     out->tier = cfg.tier;
     out->floor = cfg.floor;
     out->fraction = 1;
-    if (mode == SLUICE_GOVERNOR_SHADOW && gate.shadow) out->fraction = gate.shadow_fraction;
-    else if (gate.governed && !gate.shadow) out->fraction = gate.governor_fraction;
+    if (mode == SLUICE_GOVERNOR_SHADOW && gate.shadow)
+        out->fraction = gate.shadow_fraction;
+    else if (gate.governed && !gate.shadow)
+        out->fraction = gate.governor_fraction;
     return 0;
 }
 
@@ -384,9 +387,8 @@ static json_t *signal_json(const sluice_law_params *law, const sluice_law_signal
     char rule[SLUICE_LAW_THRESHOLDS_TEXT] = "";
     int has_th = sluice_law_signal_thresholds(law, s, &th, rule, sizeof(rule), NULL) == 0;
     return json_pack("{s:s, s:o, s:f, s:f, s:o, s:I, s:b, s:I, s:o, s:o, s:s}", "name", s->name, "value",
-                     s->has_value ? json_real(s->value) : json_null(), "target", s->target, "critical",
-                     s->critical, "pressure",
-                     s->has_value ? num_or_null(sluice_law_pressure(s, s->value)) : json_null(), "age_ms",
+                     s->has_value ? json_real(s->value) : json_null(), "target", s->target, "critical", s->critical,
+                     "pressure", s->has_value ? num_or_null(sluice_law_pressure(s, s->value)) : json_null(), "age_ms",
                      (json_int_t)s->age_ms, "stale", stale, "period_ms", (json_int_t)s->period_ms, "raise_at",
                      has_th ? num_or_null(th.raise_at) : json_null(), "cut_at",
                      has_th ? num_or_null(th.cut_at) : json_null(), "rule", rule);
@@ -397,19 +399,17 @@ static char *decision_json(const sluice_governor *g, const sluice_governor_repor
     json_t *signals = json_array(), *classes = json_array();
     for (size_t i = 0; i < nsig; i++) json_array_append_new(signals, signal_json(&g->o.law, &sig[i]));
     for (size_t i = 0; i < ncls; i++)
-        json_array_append_new(classes, json_pack("{s:s, s:s, s:f, s:f, s:o, s:s}", "name", cls[i].name, "tier",
-                                                 sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction,
-                                                 "floor", cls[i].floor, "waiting",
-                                                 cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting)
-                                                                     : json_null(),
-                                                 "reason", cls[i].reason));
-    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:f, s:o, s:o}", "t",
-                          (json_int_t)r->now, "epoch", (json_int_t)r->epoch, "mode",
-                          sluice_governor_mode_name(r->mode), "action", sluice_law_action_name(d->action),
-                          "pressure", num_or_null(d->pressure), "acted", num_or_null(d->acted), "driver",
-                          d->driver ? json_string(d->driver) : json_null(), "driver_value",
-                          num_or_null(d->driver_value), "driver_stale", d->driver_stale, "summary", d->summary,
-                          "band", g->o.law.band, "signals", signals, "classes", classes);
+        json_array_append_new(
+            classes, json_pack("{s:s, s:s, s:f, s:f, s:o, s:s}", "name", cls[i].name, "tier",
+                               sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction, "floor", cls[i].floor,
+                               "waiting", cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting) : json_null(),
+                               "reason", cls[i].reason));
+    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:f, s:o, s:o}", "t", (json_int_t)r->now,
+                          "epoch", (json_int_t)r->epoch, "mode", sluice_governor_mode_name(r->mode), "action",
+                          sluice_law_action_name(d->action), "pressure", num_or_null(d->pressure), "acted",
+                          num_or_null(d->acted), "driver", d->driver ? json_string(d->driver) : json_null(),
+                          "driver_value", num_or_null(d->driver_value), "driver_stale", d->driver_stale, "summary",
+                          d->summary, "band", g->o.law.band, "signals", signals, "classes", classes);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(o);
     return text;
@@ -421,8 +421,7 @@ static char *decision_json(const sluice_governor *g, const sluice_governor_repor
 static int lead(sluice_governor *g, sluice_governor_report *r, sluice_error *err) {
     char *state = NULL;
     int held = 0;
-    if (sluice_governor_lease(g->c, g->owner, g->o.lease_ms, &held, &r->epoch, &r->mode, &state, err) < 0)
-        return -1;
+    if (sluice_governor_lease(g->c, g->owner, g->o.lease_ms, &held, &r->epoch, &r->mode, &state, err) < 0) return -1;
     if (!held) {
         free(state);
         g->epoch = 0;

@@ -14,45 +14,39 @@
 /* ================================================================ words */
 
 /* Which way is worse, in words. */
-static const char *over_word(const sluice_law_signal *s)
-{
+static const char *over_word(const sluice_law_signal *s) {
     return s->lower_is_worse ? "below" : "over";
 }
 
-static const char *under_word(const sluice_law_signal *s)
-{
+static const char *under_word(const sluice_law_signal *s) {
     return s->lower_is_worse ? "above" : "under";
 }
 
 /* The driver and what the law makes of it, in its own units:
  * "db.iops at 0.3, smoothed 0.51 (pressure 0.68)", "db.iops (stale),
  * counted as pressure 1.50" or "no signal". */
-static void signal_words(const sluice_law_signal *s, int stale, double acted, char *buf,
-                         size_t len)
-{
+static void signal_words(const sluice_law_signal *s, int stale, double acted, char *buf, size_t len) {
     if (!s) {
         law_say(buf, len, "no signal");
         return;
     }
     if (stale) {
-        law_say(buf, len, "%.64s (%s), counted as pressure %.2f", s->name,
-            s->has_value ? "stale" : "never reported", acted);
+        law_say(buf, len, "%.64s (%s), counted as pressure %.2f", s->name, s->has_value ? "stale" : "never reported",
+                acted);
         return;
     }
-    law_say(buf, len, "%.64s at %.4g, smoothed %.4g (pressure %.2f)", s->name, s->value,
-        sluice_law_value_at(s, acted), acted);
+    law_say(buf, len, "%.64s at %.4g, smoothed %.4g (pressure %.2f)", s->name, s->value, sluice_law_value_at(s, acted),
+            acted);
 }
 
 /* ================================================================ tick */
 
-static int throttled(const sluice_law_class *c)
-{
+static int throttled(const sluice_law_class *c) {
     return c->tier != SLUICE_TIER_CRITICAL;
 }
 
 /* The previous fraction clamped into [floor,1]; 1 for critical. */
-static double clamped(const sluice_law_class *c)
-{
+static double clamped(const sluice_law_class *c) {
     double f = c->fraction;
     if (!throttled(c)) return 1.0;
     if (f < c->floor) f = c->floor;
@@ -62,8 +56,7 @@ static double clamped(const sluice_law_class *c)
 
 /* Work may wait for the class: it has ready jobs, or its caller does not
  * know (waiting < 0). */
-static int has_work(const sluice_law_class *c)
-{
+static int has_work(const sluice_law_class *c) {
     return c->waiting != 0;
 }
 
@@ -74,8 +67,7 @@ struct survey {
     int below_one_waiting[SLUICE_TIERS]; /* ... and has work waiting */
 };
 
-static void survey_classes(const sluice_law_class *cls, size_t n, struct survey *sv)
-{
+static void survey_classes(const sluice_law_class *cls, size_t n, struct survey *sv) {
     memset(sv, 0, sizeof *sv);
     for (size_t i = 0; i < n; i++) {
         double f = clamped(&cls[i]);
@@ -87,8 +79,7 @@ static void survey_classes(const sluice_law_class *cls, size_t n, struct survey 
 }
 
 /* Lowest tier (shed first) with a class above its floor; -1 if none. */
-static int tier_to_cut(const struct survey *sv)
-{
+static int tier_to_cut(const struct survey *sv) {
     for (int t = SLUICE_TIER_LOW; t > SLUICE_TIER_CRITICAL; t--)
         if (sv->above_floor[t]) return t;
     return -1;
@@ -98,8 +89,7 @@ static int tier_to_cut(const struct survey *sv)
  * failing that, the highest with a class below 1, so every class still
  * returns to 1 in the end; -1 if none. *skipped is set when a higher tier
  * below 1 is passed over because nothing waits for it. */
-static int tier_to_raise(const struct survey *sv, int *skipped)
-{
+static int tier_to_raise(const struct survey *sv, int *skipped) {
     int first = -1;
     *skipped = 0;
     for (int t = SLUICE_TIER_HIGH; t <= SLUICE_TIER_LOW; t++) {
@@ -116,11 +106,11 @@ static int tier_to_raise(const struct survey *sv, int *skipped)
 /* What this tick does. */
 struct plan {
     sluice_law_action action;
-    int tier;                          /* the tier cut or raised; -1 otherwise */
-    int moves;                         /* 1 if the action moves some fraction */
-    double factor;                     /* CUT: what the tier's fractions are multiplied by */
-    double step;                       /* RAISE: the additive part of the raise */
-    double growth;                     /* RAISE: the most a fraction may be multiplied by */
+    int tier;      /* the tier cut or raised; -1 otherwise */
+    int moves;     /* 1 if the action moves some fraction */
+    double factor; /* CUT: what the tier's fractions are multiplied by */
+    double step;   /* RAISE: the additive part of the raise */
+    double growth; /* RAISE: the most a fraction may be multiplied by */
     const sluice_law_signal *driver;
     int driver_stale;
     char summary[SLUICE_LAW_SUMMARY];
@@ -129,8 +119,7 @@ struct plan {
 /* The multiplier of a cut: proportional to how far the acted-on pressure is
  * over "from" (target, or the last cut's pressure when escalating), never
  * deeper than params.decrease. */
-static double cut_factor(const sluice_law_params *p, double over)
-{
+static double cut_factor(const sluice_law_params *p, double over) {
     double f = 1.0 - p->cut_gain * over;
     if (p->cut_gain == 0 || f < p->decrease) f = p->decrease;
     if (f > 1.0) f = 1.0;
@@ -139,8 +128,7 @@ static double cut_factor(const sluice_law_params *p, double over)
 
 /* The additive part of a raise: params.increase when the headroom below the
  * band is at least raise_span, proportionally less closer to the band. */
-static double raise_step(const sluice_law_params *p, double headroom)
-{
+static double raise_step(const sluice_law_params *p, double headroom) {
     if (p->raise_span <= 0 || headroom >= p->raise_span) return p->increase;
     if (headroom <= 0) return 0;
     return p->increase * headroom / p->raise_span;
@@ -149,23 +137,20 @@ static double raise_step(const sluice_law_params *p, double headroom)
 /* The multiplicative part of a raise: at most params.growth, and at most
  * (1 - band) / A, the factor that would bring pressure A to the band's edge
  * if the whole load grew with the raised class. */
-static double raise_growth(const sluice_law_params *p, double A)
-{
+static double raise_growth(const sluice_law_params *p, double A) {
     double g = p->growth;
     if (A > 0 && (1.0 - p->band) / A < g) g = (1.0 - p->band) / A;
     return g < 1.0 ? 1.0 : g;
 }
 
-static double cut_one(const sluice_law_params *p, double factor, double f, double floor)
-{
+static double cut_one(const sluice_law_params *p, double factor, double f, double floor) {
     double nf = f * factor;
     if (nf < floor + p->snap) nf = floor;
     return nf;
 }
 
 /* A raise of one class: the larger of the additive step and the growth. */
-static double raise_one(const sluice_law_params *p, const struct plan *pl, double f)
-{
+static double raise_one(const sluice_law_params *p, const struct plan *pl, double f) {
     double grown = f * pl->growth;
     double nf = f + pl->step > grown ? f + pl->step : grown;
     if (nf > 1.0 - p->snap) nf = 1.0;
@@ -177,25 +162,20 @@ static double raise_one(const sluice_law_params *p, const struct plan *pl, doubl
  * declares its period, one period since the change, whichever comes first.
  * A value that stands (no period declared), a stale driver or no signal at
  * all leave only the dwell. */
-static int settled(const sluice_law_state *st, const struct reading *r, int64_t now)
-{
+static int settled(const sluice_law_state *st, const struct reading *r, int64_t now) {
     const sluice_law_signal *d = r->acted_driver;
     if (!st->has_change || !d || r->acted_stale || d->period_ms == 0) return 1;
-    return law_observed_at(d, now) > st->last_change_ms ||
-           law_elapsed(now, st->last_change_ms) >= d->period_ms;
+    return law_observed_at(d, now) > st->last_change_ms || law_elapsed(now, st->last_change_ms) >= d->period_ms;
 }
 
 /* Whether the planned cut or raise moves some class of its tier by at least
  * params.snap, or onto its floor or 1: a smaller move is noise, and making
  * it would restart the dwell for nothing. */
-static int moves_enough(const sluice_law_params *p, const struct plan *pl,
-                        const sluice_law_class *cls, size_t n)
-{
+static int moves_enough(const sluice_law_params *p, const struct plan *pl, const sluice_law_class *cls, size_t n) {
     for (size_t i = 0; i < n; i++) {
         double f = clamped(&cls[i]), nf;
         if (!throttled(&cls[i]) || (int)cls[i].tier != pl->tier) continue;
-        nf = pl->action == SLUICE_LAW_CUT ? cut_one(p, pl->factor, f, cls[i].floor)
-                                          : raise_one(p, pl, f);
+        nf = pl->action == SLUICE_LAW_CUT ? cut_one(p, pl->factor, f, cls[i].floor) : raise_one(p, pl, f);
         if (nf != f && (fabs(nf - f) >= p->snap || nf == cls[i].floor || nf == 1.0)) return 1;
     }
     return 0;
@@ -211,17 +191,16 @@ struct basis {
     const struct survey *sv;
     const sluice_law_class *cls;
     size_t ncls;
-    int64_t since;                /* ms since the last change; INT64_MAX if none */
-    int in_dwell;                 /* 1 while since < params.dwell_ms */
-    int ready;                    /* settled() */
-    const char *last;             /* the last action's name */
-    const sluice_law_signal *d;   /* the plan's driver, NULL if stale or none */
-    char who[160];                /* the plan's driver in words */
+    int64_t since;              /* ms since the last change; INT64_MAX if none */
+    int in_dwell;               /* 1 while since < params.dwell_ms */
+    int ready;                  /* settled() */
+    const char *last;           /* the last action's name */
+    const sluice_law_signal *d; /* the plan's driver, NULL if stale or none */
+    char who[160];              /* the plan's driver in words */
 };
 
 /* A hold plan driven by the acted-on signal, or else the raw driver. */
-static void plan_start(struct plan *pl, const struct reading *r)
-{
+static void plan_start(struct plan *pl, const struct reading *r) {
     memset(pl, 0, sizeof *pl);
     pl->action = SLUICE_LAW_HOLD;
     pl->tier = -1;
@@ -235,8 +214,7 @@ static void plan_start(struct plan *pl, const struct reading *r)
  * it, since nobody can vouch that its part of the database is calm.
  * "calm" is 1 when the acted-on pressure is under the band and nothing is
  * held. */
-static void calm_streak(sluice_law_state *st, int64_t now, int calm)
-{
+static void calm_streak(sluice_law_state *st, int64_t now, int calm) {
     if (calm) {
         if (!st->calm) {
             st->calm = 1;
@@ -249,8 +227,7 @@ static void calm_streak(sluice_law_state *st, int64_t now, int calm)
 }
 
 /* Raw pressure at critical: every class to its floor. */
-static void decide_critical(const struct basis *b, struct plan *pl)
-{
+static void decide_critical(const struct basis *b, struct plan *pl) {
     const struct reading *r = b->r;
     char who[160];
     /* Raw, not smoothed: one value at critical is enough. */
@@ -264,24 +241,22 @@ static void decide_critical(const struct basis *b, struct plan *pl)
         law_say(pl->summary, sizeof pl->summary, "critical: %s; every class at its floor", who);
     } else {
         law_say(pl->summary, sizeof pl->summary,
-            "critical: %.64s at %.4g, at or past its critical %.4g; every class at its floor",
-            r->driver->name, r->driver->value, r->driver->critical);
+                "critical: %.64s at %.4g, at or past its critical %.4g; every class at its floor", r->driver->name,
+                r->driver->value, r->driver->critical);
     }
 }
 
 /* The smoothed pressure still remembers a peak that the values no longer
  * show: a cut answers the database as it is now, so hold. */
-static void hold_back_under(const struct basis *b, struct plan *pl)
-{
+static void hold_back_under(const struct basis *b, struct plan *pl) {
     const sluice_law_signal *d = b->d;
-    law_say(pl->summary, sizeof pl->summary, "hold: %s; the value is back %s its target %.4g",
-        b->who, d ? under_word(d) : "under", d ? d->target : 0.0);
+    law_say(pl->summary, sizeof pl->summary, "hold: %s; the value is back %s its target %.4g", b->who,
+            d ? under_word(d) : "under", d ? d->target : 0.0);
 }
 
 /* Acted-on pressure over target: cut the lowest tier with room, unless the
  * dwell or an unsettled change holds it (a worsening pressure escalates). */
-static void decide_cut(const struct basis *b, struct plan *pl)
-{
+static void decide_cut(const struct basis *b, struct plan *pl) {
     const sluice_law_params *p = b->p;
     const sluice_law_state *st = b->st;
     const sluice_law_signal *d = b->d;
@@ -293,14 +268,13 @@ static void decide_cut(const struct basis *b, struct plan *pl)
     char over[96] = "";
     if (d) law_say(over, sizeof over, ", %s its target %.4g", over_word(d), d->target);
     if (t < 0) {
-        law_say(pl->summary, sizeof pl->summary, "hold: %s%s, but every class is at its floor", who,
-            over);
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s, but every class is at its floor", who, over);
     } else if (b->in_dwell && !worse) {
-        law_say(pl->summary, sizeof pl->summary, "hold: %s%s; dwell %lld of %lld ms since the last %s",
-            who, over, (long long)b->since, (long long)p->dwell_ms, last);
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s; dwell %lld of %lld ms since the last %s", who, over,
+                (long long)b->since, (long long)p->dwell_ms, last);
     } else if (!b->ready && !worse) {
-        law_say(pl->summary, sizeof pl->summary,
-            "hold: %s%s; waiting for a value newer than the last %s", who, over, last);
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s; waiting for a value newer than the last %s", who, over,
+                last);
     } else {
         pl->action = SLUICE_LAW_CUT;
         pl->tier = t;
@@ -308,11 +282,11 @@ static void decide_cut(const struct basis *b, struct plan *pl)
         pl->moves = moves_enough(p, pl, b->cls, b->ncls);
         if (pl->moves) {
             law_say(pl->summary, sizeof pl->summary, "cut %s tier by %.0f%%: %s%s%s", sluice_tier_name((sluice_tier)t),
-                100.0 * (1.0 - pl->factor), who, over, escalating ? ", and rising" : "");
+                    100.0 * (1.0 - pl->factor), who, over, escalating ? ", and rising" : "");
         } else {
             pl->action = SLUICE_LAW_HOLD;
-            law_say(pl->summary, sizeof pl->summary,
-                "hold: %s%s; a cut would move no class by %.2f or more", who, over, p->snap);
+            law_say(pl->summary, sizeof pl->summary, "hold: %s%s; a cut would move no class by %.2f or more", who, over,
+                    p->snap);
         }
     }
 }
@@ -320,8 +294,7 @@ static void decide_cut(const struct basis *b, struct plan *pl)
 /* Acted-on pressure under the band: raise the highest tier with work held
  * back, once calm long enough, out of the dwell, settled, and the latest
  * value agrees. */
-static void decide_raise(const struct basis *b, struct plan *pl)
-{
+static void decide_raise(const struct basis *b, struct plan *pl) {
     const sluice_law_params *p = b->p;
     const struct reading *r = b->r;
     const sluice_law_signal *d = b->d;
@@ -333,27 +306,26 @@ static void decide_raise(const struct basis *b, struct plan *pl)
     char below[96] = "";
     if (d)
         law_say(below, sizeof below, ", %s %.4g", d->lower_is_worse ? "above" : "below",
-            sluice_law_value_at(d, 1.0 - p->band));
+                sluice_law_value_at(d, 1.0 - p->band));
     if (r->held) {
         pl->driver = r->held;
         pl->driver_stale = 1;
-        law_say(pl->summary, sizeof pl->summary,
-            "hold: %.64s is %s and its policy is hold, so nothing is raised", r->held->name,
-            r->held->has_value ? "stale" : "never reported");
+        law_say(pl->summary, sizeof pl->summary, "hold: %.64s is %s and its policy is hold, so nothing is raised",
+                r->held->name, r->held->has_value ? "stale" : "never reported");
     } else if (t < 0) {
         law_say(pl->summary, sizeof pl->summary, "hold: %s; every class at full admission", who);
     } else if (calm_for < p->calm_ms) {
-        law_say(pl->summary, sizeof pl->summary, "hold: %s%s for %lld of %lld ms before a raise",
-            who, below, (long long)calm_for, (long long)p->calm_ms);
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s for %lld of %lld ms before a raise", who, below,
+                (long long)calm_for, (long long)p->calm_ms);
     } else if (b->in_dwell) {
-        law_say(pl->summary, sizeof pl->summary, "hold: %s%s; dwell %lld of %lld ms since the last %s",
-            who, below, (long long)b->since, (long long)p->dwell_ms, last);
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s; dwell %lld of %lld ms since the last %s", who, below,
+                (long long)b->since, (long long)p->dwell_ms, last);
     } else if (!b->ready) {
-        law_say(pl->summary, sizeof pl->summary,
-            "hold: %s%s; waiting for a value newer than the last %s", who, below, last);
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s; waiting for a value newer than the last %s", who, below,
+                last);
     } else if (P >= 1.0 - p->band) {
-        law_say(pl->summary, sizeof pl->summary,
-            "hold: %s%s, but its latest value is not (pressure %.2f)", who, below, P);
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s, but its latest value is not (pressure %.2f)", who, below,
+                P);
     } else {
         pl->action = SLUICE_LAW_RAISE;
         pl->tier = t;
@@ -361,41 +333,38 @@ static void decide_raise(const struct basis *b, struct plan *pl)
         pl->growth = raise_growth(p, A);
         pl->moves = moves_enough(p, pl, b->cls, b->ncls);
         if (pl->moves) {
-            law_say(pl->summary, sizeof pl->summary,
-                "raise %s tier (x%.2f or +%.3f): %s%s for %lld ms%s", sluice_tier_name((sluice_tier)t), pl->growth,
-                pl->step, who, below, (long long)calm_for,
-                skipped ? "; higher tiers have nothing waiting" : "");
+            law_say(pl->summary, sizeof pl->summary, "raise %s tier (x%.2f or +%.3f): %s%s for %lld ms%s",
+                    sluice_tier_name((sluice_tier)t), pl->growth, pl->step, who, below, (long long)calm_for,
+                    skipped ? "; higher tiers have nothing waiting" : "");
         } else {
             pl->action = SLUICE_LAW_HOLD;
-            law_say(pl->summary, sizeof pl->summary,
-                "hold: %s%s; a raise would move no class by %.2f or more", who, below, p->snap);
+            law_say(pl->summary, sizeof pl->summary, "hold: %s%s; a raise would move no class by %.2f or more", who,
+                    below, p->snap);
         }
     }
 }
 
 /* Acted-on pressure inside the band: hold. */
-static void hold_in_band(const struct basis *b, struct plan *pl)
-{
+static void hold_in_band(const struct basis *b, struct plan *pl) {
     const sluice_law_signal *d = b->d;
     char band[96] = "";
     if (d)
-        law_say(band, sizeof band, ", between %.4g and its target %.4g",
-            sluice_law_value_at(d, 1.0 - b->p->band), d->target);
+        law_say(band, sizeof band, ", between %.4g and its target %.4g", sluice_law_value_at(d, 1.0 - b->p->band),
+                d->target);
     law_say(pl->summary, sizeof pl->summary, "hold: %s%s", b->who, band);
 }
 
 /* Chooses the action from the pressure, the state and the tiers' room, and
  * moves the calm streak forward. */
-static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now,
-                   const struct reading *r, const struct survey *sv,
-                   const sluice_law_class *cls, size_t ncls, struct plan *pl)
-{
+static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now, const struct reading *r,
+                   const struct survey *sv, const sluice_law_class *cls, size_t ncls, struct plan *pl) {
     double P = r->pressure, A = r->acted;
     int64_t since = st->has_change ? law_elapsed(now, st->last_change_ms) : INT64_MAX;
     int in_dwell = since < p->dwell_ms;
     int calm_zone = A < 1.0 - p->band;
-    struct basis b = {p, st, now, r, sv, cls, ncls, since, in_dwell, settled(st, r, now),
-                      sluice_law_action_name(st->last_action), NULL, ""};
+    struct basis b = {
+        p,    st, now, r, sv, cls, ncls, since, in_dwell, settled(st, r, now), sluice_law_action_name(st->last_action),
+        NULL, ""};
 
     plan_start(pl, r);
     b.d = pl->driver_stale ? NULL : pl->driver;
@@ -415,8 +384,7 @@ static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now
 }
 
 /* Applies the plan to one class: its new fraction and the reason for it. */
-static double apply(const sluice_law_params *p, const struct plan *pl, sluice_law_class *c)
-{
+static double apply(const sluice_law_params *p, const struct plan *pl, sluice_law_class *c) {
     double old = c->fraction, f = clamped(c), nf = f;
     char note[48] = "";
     char body[SLUICE_LAW_REASON];
@@ -432,26 +400,26 @@ static double apply(const sluice_law_params *p, const struct plan *pl, sluice_la
         nf = cut_one(p, pl->factor, f, c->floor);
         if (nf < f)
             law_say(body, sizeof body, "cut %.2f -> %.2f: over target, %s tier shed first", f, nf,
-                sluice_tier_name((sluice_tier)t));
+                    sluice_tier_name((sluice_tier)t));
         else
             law_say(body, sizeof body, "at floor %.2f: over target", nf);
     } else if (pl->action == SLUICE_LAW_CUT && t < pl->tier) {
         law_say(body, sizeof body, "held at %.2f: over target, %s tier is cut first", f,
-            sluice_tier_name((sluice_tier)pl->tier));
+                sluice_tier_name((sluice_tier)pl->tier));
     } else if (pl->action == SLUICE_LAW_CUT) {
         law_say(body, sizeof body, "at floor %.2f: over target", f);
     } else if (pl->action == SLUICE_LAW_RAISE && t == pl->tier) {
         nf = raise_one(p, pl, f);
         if (nf > f)
             law_say(body, sizeof body, "raised %.2f -> %.2f: calm, %s tier recovers first", f, nf,
-                sluice_tier_name((sluice_tier)t));
+                    sluice_tier_name((sluice_tier)t));
         else
             law_say(body, sizeof body, "full admission");
     } else if (pl->action == SLUICE_LAW_RAISE && t > pl->tier) {
         law_say(body, sizeof body, "held at %.2f: %s tier recovers first", f, sluice_tier_name((sluice_tier)pl->tier));
     } else if (pl->action == SLUICE_LAW_RAISE && f < 1.0) {
-        law_say(body, sizeof body, "held at %.2f: nothing waiting, %s tier with work is raised first",
-            f, sluice_tier_name((sluice_tier)pl->tier));
+        law_say(body, sizeof body, "held at %.2f: nothing waiting, %s tier with work is raised first", f,
+                sluice_tier_name((sluice_tier)pl->tier));
     } else if (pl->action == SLUICE_LAW_RAISE) {
         law_say(body, sizeof body, "full admission");
     } else {
@@ -465,11 +433,8 @@ static double apply(const sluice_law_params *p, const struct plan *pl, sluice_la
     return old;
 }
 
-int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t now_ms,
-                    const sluice_law_signal *signals, size_t nsig,
-                    sluice_law_class *classes, size_t ncls, sluice_law_decision *out,
-                    sluice_error *err)
-{
+int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t now_ms, const sluice_law_signal *signals,
+                    size_t nsig, sluice_law_class *classes, size_t ncls, sluice_law_decision *out, sluice_error *err) {
     sluice_law_params defaults;
     struct reading r;
     struct survey sv;
@@ -516,4 +481,3 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
     }
     return 0;
 }
-

@@ -9,13 +9,11 @@
 #include <string.h>
 
 /* (critical - target) / 2: halved so that no finite inputs overflow. */
-static double half_span(const sluice_law_signal *s)
-{
+static double half_span(const sluice_law_signal *s) {
     return s->critical * 0.5 - s->target * 0.5;
 }
 
-static int check_signal(const sluice_law_signal *s, size_t i, sluice_error *err)
-{
+static int check_signal(const sluice_law_signal *s, size_t i, sluice_error *err) {
     int policy = (int)s->on_stale;
     if (!s->name) return law_fail(err, "signal %zu has no name", i);
     if (!isfinite(s->target) || !isfinite(s->critical))
@@ -23,13 +21,10 @@ static int check_signal(const sluice_law_signal *s, size_t i, sluice_error *err)
     double span = half_span(s);
     if (span == 0) return law_fail(err, "signal %.64s: critical must differ from target", s->name);
     if (s->lower_is_worse && span > 0)
-        return law_fail(err, "signal %.64s: lower is worse, so critical must be below target",
-                    s->name);
+        return law_fail(err, "signal %.64s: lower is worse, so critical must be below target", s->name);
     if (!s->lower_is_worse && span < 0)
-        return law_fail(err, "signal %.64s: higher is worse, so critical must be above target",
-                    s->name);
-    if (s->stale_after_ms < 0)
-        return law_fail(err, "signal %.64s: stale_after_ms is negative", s->name);
+        return law_fail(err, "signal %.64s: higher is worse, so critical must be above target", s->name);
+    if (s->stale_after_ms < 0) return law_fail(err, "signal %.64s: stale_after_ms is negative", s->name);
     if (s->period_ms < 0) return law_fail(err, "signal %.64s: period_ms is negative", s->name);
     if (policy < (int)SLUICE_STALE_ASSUME_PRESSURE || policy > (int)SLUICE_STALE_IGNORE)
         return law_fail(err, "signal %.64s: unknown on_stale policy", s->name);
@@ -38,23 +33,18 @@ static int check_signal(const sluice_law_signal *s, size_t i, sluice_error *err)
     return 0;
 }
 
-static int check_class(const sluice_law_class *c, size_t i, sluice_error *err)
-{
+static int check_class(const sluice_law_class *c, size_t i, sluice_error *err) {
     int tier = (int)c->tier;
     if (tier < (int)SLUICE_TIER_CRITICAL || tier > (int)SLUICE_TIER_LOW)
         return law_fail(err, "class %zu: unknown tier", i);
     if (!isfinite(c->floor) || c->floor < 0 || c->floor > 1)
         return law_fail(err, "class %zu: floor must be within [0,1]", i);
-    if (!isfinite(c->fraction))
-        return law_fail(err, "class %zu: fraction is not a finite number", i);
+    if (!isfinite(c->fraction)) return law_fail(err, "class %zu: fraction is not a finite number", i);
     return 0;
 }
 
-int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *st,
-                           const sluice_law_signal *signals, size_t nsig,
-                           const sluice_law_class *classes, size_t ncls,
-                           sluice_error *err)
-{
+int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *st, const sluice_law_signal *signals,
+                           size_t nsig, const sluice_law_class *classes, size_t ncls, sluice_error *err) {
     sluice_law_params defaults;
     sluice_error_reset(err);
     if (!p) {
@@ -75,8 +65,7 @@ int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *s
 
 /* ================================================================ pressure */
 
-static double clamp_pressure(double p)
-{
+static double clamp_pressure(double p) {
     if (p > PRESSURE_MAX) return PRESSURE_MAX;
     if (p < -PRESSURE_MAX) return -PRESSURE_MAX;
     return p;
@@ -84,35 +73,28 @@ static double clamp_pressure(double p)
 
 /* Half the scale of the better side of target: |target| / 2, or the half
  * span when target is 0 (or so small that halving it underflows). */
-static double half_scale(const sluice_law_signal *s)
-{
+static double half_scale(const sluice_law_signal *s) {
     double h = fabs(s->target) * 0.5;
     return h > 0 ? h : fabs(half_span(s));
 }
 
-static int worse_than_target(const sluice_law_signal *s, double value)
-{
+static int worse_than_target(const sluice_law_signal *s, double value) {
     return s->lower_is_worse ? value < s->target : value > s->target;
 }
 
-double sluice_law_pressure(const sluice_law_signal *s, double value)
-{
-    if (worse_than_target(s, value))
-        return clamp_pressure(1.0 + (value * 0.5 - s->target * 0.5) / half_span(s));
+double sluice_law_pressure(const sluice_law_signal *s, double value) {
+    if (worse_than_target(s, value)) return clamp_pressure(1.0 + (value * 0.5 - s->target * 0.5) / half_span(s));
     return clamp_pressure(1.0 - fabs(value * 0.5 - s->target * 0.5) / half_scale(s));
 }
 
-double sluice_law_value_at(const sluice_law_signal *s, double pressure)
-{
+double sluice_law_value_at(const sluice_law_signal *s, double pressure) {
     if (pressure > 1.0) return s->target + (pressure - 1.0) * 2.0 * half_span(s);
     double d = (1.0 - pressure) * 2.0 * half_scale(s);
     return s->lower_is_worse ? s->target + d : s->target - d;
 }
 
-int sluice_law_signal_thresholds(const sluice_law_params *p, const sluice_law_signal *s,
-                                 sluice_law_thresholds *out, char *text, size_t textlen,
-                                 sluice_error *err)
-{
+int sluice_law_signal_thresholds(const sluice_law_params *p, const sluice_law_signal *s, sluice_law_thresholds *out,
+                                 char *text, size_t textlen, sluice_error *err) {
     sluice_law_params defaults;
     sluice_law_thresholds t;
     if (!p) {
@@ -126,8 +108,7 @@ int sluice_law_signal_thresholds(const sluice_law_params *p, const sluice_law_si
     t.cut_at = s->target;
     t.critical_at = s->critical;
     *out = t;
-    law_say(text, textlen, "raise %s %.4g, cut %s %.4g, floors at %.4g",
-        s->lower_is_worse ? "above" : "below", t.raise_at, s->lower_is_worse ? "below" : "above",
-        t.cut_at, t.critical_at);
+    law_say(text, textlen, "raise %s %.4g, cut %s %.4g, floors at %.4g", s->lower_is_worse ? "above" : "below",
+            t.raise_at, s->lower_is_worse ? "below" : "above", t.cut_at, t.critical_at);
     return 0;
 }

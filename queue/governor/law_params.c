@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void sluice_law_params_default(sluice_law_params *p)
-{
+void sluice_law_params_default(sluice_law_params *p) {
     if (!p) return;
     p->tick_ms = 1000;
     p->decrease = 0.5;
@@ -27,12 +26,10 @@ void sluice_law_params_default(sluice_law_params *p)
     p->snap = 0.01;
 }
 
-int sluice_law_params_check(const sluice_law_params *p, sluice_error *err)
-{
+int sluice_law_params_check(const sluice_law_params *p, sluice_error *err) {
     sluice_error_reset(err);
     if (!p) return law_fail(err, "params is NULL");
-    if (p->tick_ms < 1 || p->tick_ms > TICK_MS_MAX)
-        return law_fail(err, "tick_ms must be 1..%d ms", TICK_MS_MAX);
+    if (p->tick_ms < 1 || p->tick_ms > TICK_MS_MAX) return law_fail(err, "tick_ms must be 1..%d ms", TICK_MS_MAX);
     if (!isfinite(p->decrease) || p->decrease <= 0 || p->decrease >= 1)
         return law_fail(err, "decrease must be above 0 and below 1");
     if (!isfinite(p->cut_gain) || p->cut_gain < 0)
@@ -43,16 +40,12 @@ int sluice_law_params_check(const sluice_law_params *p, sluice_error *err)
         return law_fail(err, "growth must be 1..%d", GROWTH_MAX);
     if (!isfinite(p->raise_span) || p->raise_span < 0)
         return law_fail(err, "raise_span must be a finite number of at least 0");
-    if (!isfinite(p->band) || p->band < 0 || p->band >= 1)
-        return law_fail(err, "band must be at least 0 and below 1");
-    if (p->dwell_ms < 0 || p->dwell_ms > DWELL_MS_MAX)
-        return law_fail(err, "dwell_ms must be 0..%d ms", DWELL_MS_MAX);
-    if (p->calm_ms < 0 || p->calm_ms > DWELL_MS_MAX)
-        return law_fail(err, "calm_ms must be 0..%d ms", DWELL_MS_MAX);
+    if (!isfinite(p->band) || p->band < 0 || p->band >= 1) return law_fail(err, "band must be at least 0 and below 1");
+    if (p->dwell_ms < 0 || p->dwell_ms > DWELL_MS_MAX) return law_fail(err, "dwell_ms must be 0..%d ms", DWELL_MS_MAX);
+    if (p->calm_ms < 0 || p->calm_ms > DWELL_MS_MAX) return law_fail(err, "calm_ms must be 0..%d ms", DWELL_MS_MAX);
     if (p->smoothing_ms < 0 || p->smoothing_ms > DWELL_MS_MAX)
         return law_fail(err, "smoothing_ms must be 0..%d ms", DWELL_MS_MAX);
-    if (!isfinite(p->jump) || p->jump < 0)
-        return law_fail(err, "jump must be a finite number of at least 0");
+    if (!isfinite(p->jump) || p->jump < 0) return law_fail(err, "jump must be a finite number of at least 0");
     if (!isfinite(p->stale_pressure) || p->stale_pressure <= 1)
         return law_fail(err, "stale_pressure must be a finite number above 1");
     if (!isfinite(p->escalate) || p->escalate < 0)
@@ -62,11 +55,25 @@ int sluice_law_params_check(const sluice_law_params *p, sluice_error *err)
     return 0;
 }
 
-/* Every param by name, in the struct's order; 1 for a param that counts ms. */
-#define LAW_PARAMS(X)                                                                           \
-    X(tick_ms, 1) X(decrease, 0) X(cut_gain, 0) X(increase, 0) X(growth, 0) X(raise_span, 0)  \
-    X(band, 0) X(dwell_ms, 1) X(calm_ms, 1) X(smoothing_ms, 1) X(jump, 0)                      \
-    X(stale_pressure, 0) X(escalate, 0) X(snap, 0)
+/* Every param by name, in the struct's order; 1 for a param that counts ms
+ * (one a line, as clang-format would join them). */
+/* clang-format off */
+#define LAW_PARAMS(X) \
+    X(tick_ms, 1) \
+    X(decrease, 0) \
+    X(cut_gain, 0) \
+    X(increase, 0) \
+    X(growth, 0) \
+    X(raise_span, 0) \
+    X(band, 0) \
+    X(dwell_ms, 1) \
+    X(calm_ms, 1) \
+    X(smoothing_ms, 1) \
+    X(jump, 0) \
+    X(stale_pressure, 0) \
+    X(escalate, 0) \
+    X(snap, 0)
+/* clang-format on */
 
 static const struct param_field {
     const char *name;
@@ -79,13 +86,11 @@ static const struct param_field {
 };
 #define NPARAMS (sizeof param_fields / sizeof param_fields[0])
 
-const char *sluice_law_param_name(size_t i)
-{
+const char *sluice_law_param_name(size_t i) {
     return i < NPARAMS ? param_fields[i].name : NULL;
 }
 
-double sluice_law_param_get(const sluice_law_params *p, size_t i)
-{
+double sluice_law_param_get(const sluice_law_params *p, size_t i) {
     const char *field = (const char *)p + param_fields[i].off;
     int64_t ms;
     double v;
@@ -97,8 +102,7 @@ double sluice_law_param_get(const sluice_law_params *p, size_t i)
     return (double)ms;
 }
 
-int sluice_law_param_set(sluice_law_params *p, const char *name, double value, sluice_error *err)
-{
+int sluice_law_param_set(sluice_law_params *p, const char *name, double value, sluice_error *err) {
     sluice_error_reset(err);
     if (!p || !name) return law_fail(err, "params or name is NULL");
     for (size_t i = 0; i < NPARAMS; i++) {
@@ -120,4 +124,3 @@ int sluice_law_param_set(sluice_law_params *p, const char *name, double value, s
         at += (size_t)snprintf(known + at, sizeof known - at, "%s%s", i ? " " : "", param_fields[i].name);
     return law_fail(err, "unknown governor param '%.64s' (%s)", name, known);
 }
-

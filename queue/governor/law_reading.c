@@ -7,22 +7,18 @@
 #include <stdint.h>
 #include <string.h>
 
-static int is_stale(const sluice_law_signal *s)
-{
+static int is_stale(const sluice_law_signal *s) {
     int64_t age = s->age_ms < 0 ? 0 : s->age_ms;
     return !s->has_value || age > s->stale_after_ms;
 }
 
-int64_t law_observed_at(const sluice_law_signal *s, int64_t now)
-{
+int64_t law_observed_at(const sluice_law_signal *s, int64_t now) {
     int64_t age = s->age_ms < 0 ? 0 : s->age_ms;
     if (now < 0 && age > INT64_MAX + now) return INT64_MIN;
     return now - age;
 }
 
-static void read_signals(const sluice_law_params *p, const sluice_law_signal *sig, size_t n,
-                         struct reading *r)
-{
+static void read_signals(const sluice_law_params *p, const sluice_law_signal *sig, size_t n, struct reading *r) {
     memset(r, 0, sizeof *r);
     r->pressure = 0;
     for (size_t i = 0; i < n; i++) {
@@ -53,8 +49,7 @@ static void read_signals(const sluice_law_params *p, const sluice_law_signal *si
     }
 }
 
-int64_t law_elapsed(int64_t now, int64_t then)
-{
+int64_t law_elapsed(int64_t now, int64_t then) {
     if (now <= then) return 0;
     if (then < 0 && now > INT64_MAX + then) return INT64_MAX;
     return now - then;
@@ -66,9 +61,7 @@ int64_t law_elapsed(int64_t now, int64_t then)
  * second weigh the same. A pressure above the smoothed one by more than
  * params.jump is a real step, taken at once. With no fresh signal the
  * smoothing restarts from the next value. */
-static void smooth(const sluice_law_params *p, sluice_law_state *st, int64_t now,
-                   const struct reading *r)
-{
+static void smooth(const sluice_law_params *p, sluice_law_state *st, int64_t now, const struct reading *r) {
     if (r->fresh == 0) {
         st->has_reading = 0;
         st->smoothed = 0;
@@ -91,8 +84,7 @@ static void smooth(const sluice_law_params *p, sluice_law_state *st, int64_t now
 
 /* What the law acts on: the smoothed fresh pressure, or stale_pressure when a
  * stale assume-pressure signal counts and is worse. */
-static void acted_on(const sluice_law_params *p, const sluice_law_state *st, struct reading *r)
-{
+static void acted_on(const sluice_law_params *p, const sluice_law_state *st, struct reading *r) {
     r->acted = 0;
     r->acted_driver = NULL;
     r->acted_stale = 0;
@@ -108,9 +100,8 @@ static void acted_on(const sluice_law_params *p, const sluice_law_state *st, str
     }
 }
 
-void law_read(const sluice_law_params *p, sluice_law_state *st, int64_t now,
-              const sluice_law_signal *sig, size_t n, struct reading *r)
-{
+void law_read(const sluice_law_params *p, sluice_law_state *st, int64_t now, const sluice_law_signal *sig, size_t n,
+              struct reading *r) {
     read_signals(p, sig, n, r);
     smooth(p, st, now, r);
     acted_on(p, st, r);

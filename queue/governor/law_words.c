@@ -13,13 +13,11 @@
 static const char *const stale_words[] = {SLUICE_ON_STALE_LIST(STALE_WORD)};
 static const char *const action_words[] = {"hold", "cut", "critical", "raise"};
 
-const char *sluice_on_stale_name(sluice_on_stale policy)
-{
+const char *sluice_on_stale_name(sluice_on_stale policy) {
     return word_of(stale_words, NWORDS(stale_words), (int)policy);
 }
 
-int sluice_on_stale_parse(const char *s, sluice_on_stale *out, sluice_error *err)
-{
+int sluice_on_stale_parse(const char *s, sluice_on_stale *out, sluice_error *err) {
     sluice_error_reset(err);
     int i = word_index(stale_words, NWORDS(stale_words), s, "on_stale policy", err);
     if (i < 0) return -1;
@@ -27,13 +25,11 @@ int sluice_on_stale_parse(const char *s, sluice_on_stale *out, sluice_error *err
     return 0;
 }
 
-const char *sluice_law_action_name(sluice_law_action a)
-{
+const char *sluice_law_action_name(sluice_law_action a) {
     return word_of(action_words, NWORDS(action_words), (int)a);
 }
 
-int sluice_law_action_parse(const char *s, sluice_law_action *out, sluice_error *err)
-{
+int sluice_law_action_parse(const char *s, sluice_law_action *out, sluice_error *err) {
     sluice_error_reset(err);
     int i = word_index(action_words, NWORDS(action_words), s, "last_action", err);
     if (i < 0) return -1;
@@ -45,8 +41,7 @@ int sluice_law_action_parse(const char *s, sluice_law_action *out, sluice_error 
 
 /* snprintf for plain-words text, where cutting a long signal name short is
  * intended (gcc's -Wformat-truncation does not look through a va_list). */
-void law_say(char *buf, size_t len, const char *fmt, ...)
-{
+void law_say(char *buf, size_t len, const char *fmt, ...) {
     va_list ap;
     if (!buf || len == 0) return;
     va_start(ap, fmt);
@@ -58,8 +53,7 @@ void law_say(char *buf, size_t len, const char *fmt, ...)
 
 /* Sets SLUICE_ERR_ARGUMENT with the message (the first error wins) and
  * returns -1. */
-int law_fail(sluice_error *err, const char *fmt, ...)
-{
+int law_fail(sluice_error *err, const char *fmt, ...) {
     char text[SLUICE_ERROR_TEXT];
     va_list ap;
     va_start(ap, fmt);

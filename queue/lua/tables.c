@@ -11,24 +11,24 @@
 /* A Lua set of the names of an X(constant, name) list, and its words. */
 #define NAME_ENTRY(constant, name) printf("[%s] = true, ", #name);
 #define NAME_WORD(constant, name) printf("%s%s", sep, name), sep = ", ";
-#define NAME_SET(lua, LIST)                                                                                  \
-    do {                                                                                                     \
-        const char *sep = "";                                                                                \
-        printf("local %s = {", lua);                                                                          \
-        LIST(NAME_ENTRY)                                                                                     \
-        printf("}\nlocal %s_TEXT = '", lua);                                                                  \
-        LIST(NAME_WORD)                                                                                      \
-        printf("'\n");                                                                                       \
+#define NAME_SET(lua, LIST)                                                                                            \
+    do {                                                                                                               \
+        const char *sep = "";                                                                                          \
+        printf("local %s = {", lua);                                                                                   \
+        LIST(NAME_ENTRY)                                                                                               \
+        printf("}\nlocal %s_TEXT = '", lua);                                                                           \
+        LIST(NAME_WORD)                                                                                                \
+        printf("'\n");                                                                                                 \
     } while (0)
 
 /* A Lua list of the suffixes of an X(id, suffix) key list. */
 #define KEY_SUFFIX(id, suffix) printf("'%s', ", suffix);
 #define KEY_INDEX(id, suffix) printf("%s = %d, ", #id, ++i);
-#define KEY_LIST(lua, LIST)                                                                                  \
-    do {                                                                                                     \
-        printf("local %s = {", lua);                                                                          \
-        LIST(KEY_SUFFIX)                                                                                     \
-        printf("}\n");                                                                                       \
+#define KEY_LIST(lua, LIST)                                                                                            \
+    do {                                                                                                               \
+        printf("local %s = {", lua);                                                                                   \
+        LIST(KEY_SUFFIX)                                                                                               \
+        printf("}\n");                                                                                                 \
     } while (0)
 
 static const char *lua_kind(sluice_field_kind k) {
@@ -48,12 +48,14 @@ static const char *num(double v) {
 #define TIER_NAME(constant, name) [constant] = name,
 static const char *const tier_names[] = {SLUICE_TIER_LIST(TIER_NAME)};
 
-#define FIELD_RANGE(name, kind, lo, hi, def, flag, help)                                                     \
+#define FIELD_RANGE(name, kind, lo, hi, def, flag, help)                                                               \
     printf("    %s = {'%s', %s, %s},\n", #name, lua_kind(SLUICE_FIELD_##kind), num(lo), num(hi));
 #define FIELD_NAME(name, kind, lo, hi, def, flag, help) printf("'%s', ", #name);
-#define FIELD_DEFAULT(name, kind, lo, hi, def, flag, help)                                                   \
-    if (SLUICE_FIELD_##kind == SLUICE_FIELD_TIER) printf("    %s = '%s',\n", #name, tier_names[(int)(def)]);    \
-    else printf("    %s = %s,\n", #name, num(def));
+#define FIELD_DEFAULT(name, kind, lo, hi, def, flag, help)                                                             \
+    if (SLUICE_FIELD_##kind == SLUICE_FIELD_TIER)                                                                      \
+        printf("    %s = '%s',\n", #name, tier_names[(int)(def)]);                                                     \
+    else                                                                                                               \
+        printf("    %s = %s,\n", #name, num(def));
 
 static void class_fields(void) {
     printf("local CLASS_FIELDS = {\n");

@@ -8,33 +8,27 @@
 
 #include "sim.h"
 
-static json_t *class_json(const sluice_sim_class_result *c)
-{
-    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:f}", "name", c->name, "tier",
-                     sluice_tier_name(c->tier), "jobs_arrived", (json_int_t)c->jobs_arrived,
-                     "jobs_done", (json_int_t)c->jobs_done, "jobs_waiting",
-                     (json_int_t)c->jobs_waiting, "jobs_lost", (json_int_t)c->jobs_lost,
-                     "longest_wait_s", c->longest_wait_s, "finish_s", c->finish_s);
+static json_t *class_json(const sluice_sim_class_result *c) {
+    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:f}", "name", c->name, "tier", sluice_tier_name(c->tier),
+                     "jobs_arrived", (json_int_t)c->jobs_arrived, "jobs_done", (json_int_t)c->jobs_done, "jobs_waiting",
+                     (json_int_t)c->jobs_waiting, "jobs_lost", (json_int_t)c->jobs_lost, "longest_wait_s",
+                     c->longest_wait_s, "finish_s", c->finish_s);
 }
 
-static json_t *result_json(const sluice_sim_report *r, int p, int minutes)
-{
+static json_t *result_json(const sluice_sim_report *r, int p, int minutes) {
     const sluice_sim_result *x = &r->res[p];
     const sluice_sim_result *b = &r->res[SLUICE_SIM_BASELINE];
     json_t *o = json_pack(
-        "{s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I}",
-        "policy", sluice_sim_policy_name((sluice_sim_policy)p), "fixed_rate", x->fixed_rate,
-        "p50_ms", x->p50_ms, "p99_ms", x->p99_ms, "peak_p50_ms", x->peak_p50_ms, "peak_p99_ms",
-        x->peak_p99_ms, "peak_p99_vs_baseline",
-        b->peak_p99_ms > 0 ? x->peak_p99_ms / b->peak_p99_ms : 0.0, "worst_minute_ratio",
-        x->worst_minute_ratio, "worst_minute_s", (json_int_t)x->worst_minute_s,
-        "peak_minutes_over_goal", (json_int_t)x->peak_minutes_over_goal,
-        "seconds_over_capacity", (json_int_t)x->seconds_over_capacity,
-        "peak_seconds_over_capacity", (json_int_t)x->peak_seconds_over_capacity, "makespan_s",
-        x->makespan_s, "spare_used", x->spare_used, "spare_unused_io", x->spare_unused_io,
-        "background_io", x->background_io, "changes", (json_int_t)x->changes, "reversals",
-        (json_int_t)x->reversals, "max_reversals_hour", (json_int_t)x->max_reversals_hour,
-        "jobs_lost", (json_int_t)x->jobs_lost);
+        "{s:s,s:f,s:f,s:f,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:f,s:f,s:f,s:I,s:I,s:I,s:I}", "policy",
+        sluice_sim_policy_name((sluice_sim_policy)p), "fixed_rate", x->fixed_rate, "p50_ms", x->p50_ms, "p99_ms",
+        x->p99_ms, "peak_p50_ms", x->peak_p50_ms, "peak_p99_ms", x->peak_p99_ms, "peak_p99_vs_baseline",
+        b->peak_p99_ms > 0 ? x->peak_p99_ms / b->peak_p99_ms : 0.0, "worst_minute_ratio", x->worst_minute_ratio,
+        "worst_minute_s", (json_int_t)x->worst_minute_s, "peak_minutes_over_goal",
+        (json_int_t)x->peak_minutes_over_goal, "seconds_over_capacity", (json_int_t)x->seconds_over_capacity,
+        "peak_seconds_over_capacity", (json_int_t)x->peak_seconds_over_capacity, "makespan_s", x->makespan_s,
+        "spare_used", x->spare_used, "spare_unused_io", x->spare_unused_io, "background_io", x->background_io,
+        "changes", (json_int_t)x->changes, "reversals", (json_int_t)x->reversals, "max_reversals_hour",
+        (json_int_t)x->max_reversals_hour, "jobs_lost", (json_int_t)x->jobs_lost);
     json_t *cls = json_array();
     if (!o || !cls) goto fail;
     for (size_t i = 0; i < x->nclasses; i++)
@@ -46,8 +40,7 @@ static json_t *result_json(const sluice_sim_report *r, int p, int minutes)
     cls = NULL;
     if (minutes) {
         json_t *p50 = json_array(), *p99 = json_array();
-        if (json_object_set_new(o, "minute_p50_ms", p50) < 0 ||
-            json_object_set_new(o, "minute_p99_ms", p99) < 0)
+        if (json_object_set_new(o, "minute_p50_ms", p50) < 0 || json_object_set_new(o, "minute_p99_ms", p99) < 0)
             goto fail;
         for (size_t m = 0; m < r->minutes; m++)
             if (json_array_append_new(p50, json_real(r->min_p50[p][m])) < 0 ||
@@ -61,8 +54,7 @@ fail:
     return NULL;
 }
 
-char *sluice_sim_report_json(const sluice_sim_report *r, int minutes)
-{
+char *sluice_sim_report_json(const sluice_sim_report *r, int minutes) {
     if (!r) return NULL;
     const sluice_sim_scenario *s = &r->scen;
     sluice_sim_goals g;
@@ -73,15 +65,14 @@ char *sluice_sim_report_json(const sluice_sim_report *r, int minutes)
         json_object_set_new(params, sluice_law_param_name(i),
                             v == floor(v) && fabs(v) < 9e15 ? json_integer((json_int_t)v) : json_real(v));
     }
-    json_t *root = json_pack(
-        "{s:s,s:I,s:{s:f,s:I,s:I,s:f},s:o,"
-        "s:{s:f,s:f,s:I,s:b,s:b,s:b,s:b,s:b,s:b}}",
-        "scenario", s->name, "seed", (json_int_t)s->seed, "signal", "target", s->sig_target,
-        "period_ms", (json_int_t)s->sig_period_ms, "delay_ms", (json_int_t)s->sig_delay_ms,
-        "noise", s->sig_noise, "params", params, "goals", "p99_ratio", g.p99_ratio, "spare_used", g.spare_used,
-        "max_reversals_hour", (json_int_t)g.max_reversals_hour, "p99_met", g.p99_met,
-        "incident_shown", g.incident_shown, "spare_met", g.spare_met, "sooner_met",
-        g.sooner_met, "stable_met", g.stable_met, "no_loss", g.no_loss);
+    json_t *root = json_pack("{s:s,s:I,s:{s:f,s:I,s:I,s:f},s:o,"
+                             "s:{s:f,s:f,s:I,s:b,s:b,s:b,s:b,s:b,s:b}}",
+                             "scenario", s->name, "seed", (json_int_t)s->seed, "signal", "target", s->sig_target,
+                             "period_ms", (json_int_t)s->sig_period_ms, "delay_ms", (json_int_t)s->sig_delay_ms,
+                             "noise", s->sig_noise, "params", params, "goals", "p99_ratio", g.p99_ratio, "spare_used",
+                             g.spare_used, "max_reversals_hour", (json_int_t)g.max_reversals_hour, "p99_met", g.p99_met,
+                             "incident_shown", g.incident_shown, "spare_met", g.spare_met, "sooner_met", g.sooner_met,
+                             "stable_met", g.stable_met, "no_loss", g.no_loss);
     json_t *pol = json_array();
     char *out = NULL;
     if (!root || !pol) goto done;
@@ -99,8 +90,7 @@ done:
     return out;
 }
 
-int sluice_sim_report_write_csv(const sluice_sim_report *r, FILE *f, int64_t period_s)
-{
+int sluice_sim_report_write_csv(const sluice_sim_report *r, FILE *f, int64_t period_s) {
     if (!r || !f || period_s < 1) return -1;
     fprintf(f, "t_s");
     for (int p = 0; p < SLUICE_SIM_POLICIES; p++) {
@@ -162,7 +152,8 @@ static const char plot_gnuplot[] =
     "    set y2tics\n"
     "    unset logscale y\n"
     "    plot csv every ::1 using ($1/3600):(column(c)) with lines lw 1 lc rgb \"#1f77b4\" title \"utilisation\", \\\n"
-    "         csv every ::1 using ($1/3600):(column(c+2)) axes x1y2 with lines lw 1 lc rgb \"#ff7f0e\" title \"admitted IO/s\", \\\n"
+    "         csv every ::1 using ($1/3600):(column(c+2)) axes x1y2 with lines lw 1 lc rgb \"#ff7f0e\" title "
+    "\"admitted IO/s\", \\\n"
     "         target with lines dt 2 lc rgb \"#888888\" title \"target\"\n"
     "    # right: p99 and backlog\n"
     "    set title p.\" — interactive p99 and backlog\" font \",11\"\n"
@@ -173,12 +164,12 @@ static const char plot_gnuplot[] =
     "    # the baseline has no backlog at all: give its empty axis a range\n"
     "    if (i == 1) { set y2range [0:1] } else { set y2range [0:*] }\n"
     "    plot csv every ::1 using ($1/3600):(column(c+1)) with lines lw 1 lc rgb \"#d62728\" title \"p99 ms\", \\\n"
-    "         csv every ::1 using ($1/3600):(column(c+3)) axes x1y2 with lines lw 1 lc rgb \"#2ca02c\" title \"backlog\"\n"
+    "         csv every ::1 using ($1/3600):(column(c+3)) axes x1y2 with lines lw 1 lc rgb \"#2ca02c\" title "
+    "\"backlog\"\n"
     "    unset logscale y\n"
     "}\n"
     "unset multiplot\n";
 
-const char *sluice_sim_plot_script(void)
-{
+const char *sluice_sim_plot_script(void) {
     return plot_gnuplot;
 }

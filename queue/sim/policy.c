@@ -4,14 +4,11 @@
 
 #include "sim.h"
 
-static int is_critical(const sim_class *c)
-{
+static int is_critical(const sim_class *c) {
     return c->tier == SLUICE_TIER_CRITICAL;
 }
 
-void policy_init(policy_state *ps, const sluice_sim_scenario *s, sluice_sim_policy p,
-                 double fixed_rate)
-{
+void policy_init(policy_state *ps, const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate) {
     memset(ps, 0, sizeof *ps);
     ps->policy = p;
     ps->fixed_rate = fixed_rate;
@@ -27,18 +24,15 @@ void policy_init(policy_state *ps, const sluice_sim_scenario *s, sluice_sim_poli
 }
 
 /* A signal counts as missing when never published or older than stale_after. */
-static int fresh(const sluice_sim_scenario *s, const signal_view *sig)
-{
+static int fresh(const sluice_sim_scenario *s, const signal_view *sig) {
     return sig->has_value && sig->age_ms <= s->sig_stale_after_ms;
 }
 
 /* What the governor loop reads from Redis, and hands the law as waiting: a
  * class's queued jobs when its gate holds them back (they could run faster
  * than it admits them), else 0. */
-static int governor_tick(policy_state *ps, const sluice_sim_scenario *s, int64_t now,
-                         const signal_view *sig, const double *avail, const int64_t *jobs,
-                         int *dir)
-{
+static int governor_tick(policy_state *ps, const sluice_sim_scenario *s, int64_t now, const signal_view *sig,
+                         const double *avail, const int64_t *jobs, int *dir) {
     sluice_law_signal ls;
     sluice_law_decision d;
 
@@ -58,19 +52,18 @@ static int governor_tick(policy_state *ps, const sluice_sim_scenario *s, int64_t
         double admitted = ps->law_cls[i].fraction * s->classes[i].max_rate;
         ps->law_cls[i].waiting = avail[i] > admitted ? jobs[i] : 0;
     }
-    if (sluice_law_tick(&s->params, &ps->law, now, &ls, 1, ps->law_cls, s->nclasses, &d, NULL) < 0)
-        return -1;
+    if (sluice_law_tick(&s->params, &ps->law, now, &ls, 1, ps->law_cls, s->nclasses, &d, NULL) < 0) return -1;
     if (d.changed > 0) {
-        if (d.action == SLUICE_LAW_RAISE) *dir = 1;
-        else if (d.action == SLUICE_LAW_CUT || d.action == SLUICE_LAW_CRITICAL) *dir = -1;
+        if (d.action == SLUICE_LAW_RAISE)
+            *dir = 1;
+        else if (d.action == SLUICE_LAW_CUT || d.action == SLUICE_LAW_CRITICAL)
+            *dir = -1;
     }
     return 0;
 }
 
-int policy_rates(policy_state *ps, const sluice_sim_scenario *s, int64_t now_ms,
-                 const signal_view *sig, const double *avail, const int64_t *waiting,
-                 double *rate, int *dir)
-{
+int policy_rates(policy_state *ps, const sluice_sim_scenario *s, int64_t now_ms, const signal_view *sig,
+                 const double *avail, const int64_t *waiting, double *rate, int *dir) {
     *dir = 0;
     switch (ps->policy) {
     case SLUICE_SIM_BASELINE:

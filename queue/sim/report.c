@@ -9,8 +9,7 @@
 
 /* ================================================================ metrics */
 
-static double window_quantile(const sim_series *ser, int64_t from, int64_t to, double q)
-{
+static double window_quantile(const sim_series *ser, int64_t from, int64_t to, double q) {
     if (from < 0) from = 0;
     if (to > (int64_t)ser->n) to = (int64_t)ser->n;
     if (to <= from) return 0;
@@ -19,9 +18,8 @@ static double window_quantile(const sim_series *ser, int64_t from, int64_t to, d
 
 /* Worst p99 ratio to the baseline over the peak's minutes; also counts the
  * minutes over the goal and names the worst one. */
-static double peak_ratio(const sluice_sim_scenario *s, const sim_series *ser,
-                         const double *base_p99, int64_t *worst_s, int64_t *over)
-{
+static double peak_ratio(const sluice_sim_scenario *s, const sim_series *ser, const double *base_p99, int64_t *worst_s,
+                         int64_t *over) {
     double worst = 0;
     *over = 0;
     *worst_s = s->peak_start_s;
@@ -40,15 +38,12 @@ static double peak_ratio(const sluice_sim_scenario *s, const sim_series *ser,
 
 /* ================================================================ report */
 
-const char *sluice_sim_policy_name(sluice_sim_policy p)
-{
-    static const char *const names[SLUICE_SIM_POLICIES] = {"baseline", "no_limit", "fixed",
-                                                           "threshold", "governor"};
+const char *sluice_sim_policy_name(sluice_sim_policy p) {
+    static const char *const names[SLUICE_SIM_POLICIES] = {"baseline", "no_limit", "fixed", "threshold", "governor"};
     return (unsigned)p < SLUICE_SIM_POLICIES ? names[p] : NULL;
 }
 
-void sluice_sim_report_free(sluice_sim_report *r)
-{
+void sluice_sim_report_free(sluice_sim_report *r) {
     if (!r) return;
     for (int p = 0; p < SLUICE_SIM_POLICIES; p++) {
         sim_series_free(&r->ser[p]);
@@ -58,8 +53,7 @@ void sluice_sim_report_free(sluice_sim_report *r)
     free(r);
 }
 
-static int fill_minutes(sluice_sim_report *r, int p)
-{
+static int fill_minutes(sluice_sim_report *r, int p) {
     r->min_p50[p] = calloc(r->minutes, sizeof(double));
     r->min_p99[p] = calloc(r->minutes, sizeof(double));
     if (!r->min_p50[p] || !r->min_p99[p]) return -1;
@@ -71,26 +65,23 @@ static int fill_minutes(sluice_sim_report *r, int p)
     return 0;
 }
 
-static void finish(sluice_sim_report *r, int p)
-{
+static void finish(sluice_sim_report *r, int p) {
     const sluice_sim_scenario *s = &r->scen;
     sluice_sim_result *res = &r->res[p];
     res->p50_ms = window_quantile(&r->ser[p], 0, s->duration_s, 0.50);
     res->p99_ms = window_quantile(&r->ser[p], 0, s->duration_s, 0.99);
     res->peak_p50_ms = window_quantile(&r->ser[p], s->peak_start_s, s->peak_end_s, 0.50);
     res->peak_p99_ms = window_quantile(&r->ser[p], s->peak_start_s, s->peak_end_s, 0.99);
-    res->worst_minute_ratio = peak_ratio(s, &r->ser[p], r->min_p99[SLUICE_SIM_BASELINE],
-                                         &res->worst_minute_s, &res->peak_minutes_over_goal);
+    res->worst_minute_ratio =
+        peak_ratio(s, &r->ser[p], r->min_p99[SLUICE_SIM_BASELINE], &res->worst_minute_s, &res->peak_minutes_over_goal);
 }
 
 /* Is the fixed budget "rate" safe for the peak? Runs only up to the peak's end. */
-static int fixed_safe(sluice_sim_report *r, double rate, int *safe, sluice_error *err)
-{
+static int fixed_safe(sluice_sim_report *r, double rate, int *safe, sluice_error *err) {
     sluice_sim_result res;
     sim_series ser;
     int64_t worst_s, over;
-    if (sim_run(&r->scen, SLUICE_SIM_FIXED, rate, r->scen.peak_end_s, &res, &ser, err) < 0)
-        return -1;
+    if (sim_run(&r->scen, SLUICE_SIM_FIXED, rate, r->scen.peak_end_s, &res, &ser, err) < 0) return -1;
     double worst = peak_ratio(&r->scen, &ser, r->min_p99[SLUICE_SIM_BASELINE], &worst_s, &over);
     sim_series_free(&ser);
     *safe = worst <= r->scen.goal_p99_ratio;
@@ -103,8 +94,7 @@ static int fixed_safe(sluice_sim_report *r, double rate, int *safe, sluice_error
  * through the peak (the peak then runs exactly the budget), as in the
  * incident. The report's fixed run is checked again in full, so a wrong
  * assumption shows as peak_minutes_over_goal > 0, never silently. */
-static int sweep(sluice_sim_report *r, double *best, sluice_error *err)
-{
+static int sweep(sluice_sim_report *r, double *best, sluice_error *err) {
     const sluice_sim_scenario *s = &r->scen;
     double lo = 0, hi = 0;
     int safe = 0;
@@ -127,8 +117,7 @@ static int sweep(sluice_sim_report *r, double *best, sluice_error *err)
     return 0;
 }
 
-sluice_sim_report *sluice_sim_run(const sluice_sim_scenario *s, sluice_error *err)
-{
+sluice_sim_report *sluice_sim_run(const sluice_sim_scenario *s, sluice_error *err) {
     sluice_error_reset(err);
     if (!s) {
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "simulate: no scenario");
@@ -142,9 +131,8 @@ sluice_sim_report *sluice_sim_run(const sluice_sim_scenario *s, sluice_error *er
     r->scen = *s;
     r->minutes = (size_t)((s->duration_s + 59) / 60);
     double best = 0;
-    static const sluice_sim_policy order[] = {SLUICE_SIM_BASELINE, SLUICE_SIM_NO_LIMIT,
-                                              SLUICE_SIM_FIXED, SLUICE_SIM_THRESHOLD,
-                                              SLUICE_SIM_GOVERNOR};
+    static const sluice_sim_policy order[] = {SLUICE_SIM_BASELINE, SLUICE_SIM_NO_LIMIT, SLUICE_SIM_FIXED,
+                                              SLUICE_SIM_THRESHOLD, SLUICE_SIM_GOVERNOR};
     for (size_t i = 0; i < SLUICE_SIM_POLICIES; i++) {
         sluice_sim_policy p = order[i];
         if (p == SLUICE_SIM_FIXED && sweep(r, &best, err) < 0) goto fail;
@@ -161,29 +149,24 @@ fail:
     return NULL;
 }
 
-const sluice_sim_result *sluice_sim_report_result(const sluice_sim_report *r,
-                                                  sluice_sim_policy p)
-{
+const sluice_sim_result *sluice_sim_report_result(const sluice_sim_report *r, sluice_sim_policy p) {
     if (!r || (unsigned)p >= SLUICE_SIM_POLICIES) return NULL;
     return &r->res[p];
 }
 
-size_t sluice_sim_report_minutes(const sluice_sim_report *r)
-{
+size_t sluice_sim_report_minutes(const sluice_sim_report *r) {
     return r ? r->minutes : 0;
 }
 
-int sluice_sim_report_minute(const sluice_sim_report *r, sluice_sim_policy p, size_t m,
-                             double *p50_ms, double *p99_ms)
-{
+int sluice_sim_report_minute(const sluice_sim_report *r, sluice_sim_policy p, size_t m, double *p50_ms,
+                             double *p99_ms) {
     if (!r || (unsigned)p >= SLUICE_SIM_POLICIES || m >= r->minutes) return -1;
     if (p50_ms) *p50_ms = r->min_p50[p][m];
     if (p99_ms) *p99_ms = r->min_p99[p][m];
     return 0;
 }
 
-void sluice_sim_report_goals(const sluice_sim_report *r, sluice_sim_goals *g)
-{
+void sluice_sim_report_goals(const sluice_sim_report *r, sluice_sim_goals *g) {
     memset(g, 0, sizeof *g);
     if (!r) return;
     const sluice_sim_scenario *s = &r->scen;
@@ -196,8 +179,7 @@ void sluice_sim_report_goals(const sluice_sim_report *r, sluice_sim_goals *g)
     g->p99_met = gov->peak_minutes_over_goal == 0;
     g->incident_shown = nol->peak_seconds_over_capacity > 0 && nol->worst_minute_ratio > 2.0;
     g->spare_met = gov->spare_used >= s->goal_spare_used;
-    g->sooner_met = gov->makespan_s >= 0 &&
-                    (fix->makespan_s < 0 || gov->makespan_s < fix->makespan_s);
+    g->sooner_met = gov->makespan_s >= 0 && (fix->makespan_s < 0 || gov->makespan_s < fix->makespan_s);
     g->stable_met = gov->max_reversals_hour <= s->goal_max_reversals_hour;
     g->no_loss = 1;
     for (int p = 0; p < SLUICE_SIM_POLICIES; p++)

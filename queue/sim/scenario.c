@@ -11,16 +11,14 @@
 
 /* ================================================================ default */
 
-const char *sluice_sim_incident_json(void)
-{
+const char *sluice_sim_incident_json(void) {
     return sim_incident_json;
 }
 
 /* ================================================================ helpers */
 
 /* Every message names the member as a path, e.g. "classes[2].floor". */
-static int bad(sluice_error *err, const char *path, const char *key, const char *msg)
-{
+static int bad(sluice_error *err, const char *path, const char *key, const char *msg) {
     if (path[0] && key)
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: %s.%s: %s", path, key, msg);
     else
@@ -28,9 +26,7 @@ static int bad(sluice_error *err, const char *path, const char *key, const char 
     return -1;
 }
 
-static int only_keys(json_t *obj, const char *path, const char *const *allowed,
-                     sluice_error *err)
-{
+static int only_keys(json_t *obj, const char *path, const char *const *allowed, sluice_error *err) {
     const char *k;
     json_t *v;
     json_object_foreach(obj, k, v) {
@@ -42,9 +38,7 @@ static int only_keys(json_t *obj, const char *path, const char *const *allowed,
     return 0;
 }
 
-static json_t *object(json_t *parent, const char *path, const char *key, int required,
-                      sluice_error *err, int *rc)
-{
+static json_t *object(json_t *parent, const char *path, const char *key, int required, sluice_error *err, int *rc) {
     json_t *v = json_object_get(parent, key);
     *rc = 0;
     if (!v) {
@@ -56,9 +50,7 @@ static json_t *object(json_t *parent, const char *path, const char *key, int req
 }
 
 /* A number member; absent leaves *out (the default) unless required. */
-static int num(json_t *obj, const char *path, const char *key, int required, double *out,
-               sluice_error *err)
-{
+static int num(json_t *obj, const char *path, const char *key, int required, double *out, sluice_error *err) {
     json_t *v = json_object_get(obj, key);
     if (!v) return required ? bad(err, path, key, "missing") : 0;
     if (!json_is_number(v)) return bad(err, path, key, "must be a number");
@@ -68,9 +60,7 @@ static int num(json_t *obj, const char *path, const char *key, int required, dou
     return 0;
 }
 
-static int integer(json_t *obj, const char *path, const char *key, int required, int64_t *out,
-                   sluice_error *err)
-{
+static int integer(json_t *obj, const char *path, const char *key, int required, int64_t *out, sluice_error *err) {
     json_t *v = json_object_get(obj, key);
     if (!v) return required ? bad(err, path, key, "missing") : 0;
     if (!json_is_integer(v)) return bad(err, path, key, "must be an integer");
@@ -78,9 +68,8 @@ static int integer(json_t *obj, const char *path, const char *key, int required,
     return 0;
 }
 
-static int string(json_t *obj, const char *path, const char *key, int required, char *out,
-                  size_t len, sluice_error *err)
-{
+static int string(json_t *obj, const char *path, const char *key, int required, char *out, size_t len,
+                  sluice_error *err) {
     json_t *v = json_object_get(obj, key);
     if (!v) return required ? bad(err, path, key, "missing") : 0;
     if (!json_is_string(v)) return bad(err, path, key, "must be a string");
@@ -89,14 +78,12 @@ static int string(json_t *obj, const char *path, const char *key, int required, 
     return 0;
 }
 
-static int range(const char *path, const char *key, double x, double lo, double hi,
-                 const char *msg, sluice_error *err)
-{
+static int range(const char *path, const char *key, double x, double lo, double hi, const char *msg,
+                 sluice_error *err) {
     return x >= lo && x <= hi ? 0 : bad(err, path, key, msg);
 }
 
-static int name_ok(const char *s)
-{
+static int name_ok(const char *s) {
     size_t n = strlen(s);
     if (n == 0 || n > 64) return 0;
     for (size_t i = 0; i < n; i++) {
@@ -109,8 +96,7 @@ static int name_ok(const char *s)
 
 /* ================================================================ sections */
 
-static int parse_database(json_t *root, sluice_sim_scenario *s, sluice_error *err)
-{
+static int parse_database(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
     static const char *const keys[] = {"capacity_iops", "service_ms", "rho_max", NULL};
     int rc;
     json_t *o = object(root, "", "database", 1, err, &rc);
@@ -121,12 +107,10 @@ static int parse_database(json_t *root, sluice_sim_scenario *s, sluice_error *er
     if (num(o, "database", "service_ms", 1, &s->service_ms, err) < 0) return -1;
     if (!(s->service_ms > 0)) return bad(err, "database", "service_ms", "must be > 0");
     if (num(o, "database", "rho_max", 0, &s->rho_max, err) < 0) return -1;
-    return range("database", "rho_max", s->rho_max, 0.5, 0.9999, "must be in [0.5, 0.9999]",
-                 err);
+    return range("database", "rho_max", s->rho_max, 0.5, 0.9999, "must be in [0.5, 0.9999]", err);
 }
 
-static int parse_interactive(json_t *root, sluice_sim_scenario *s, sluice_error *err)
-{
+static int parse_interactive(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
     static const char *const keys[] = {"profile", "noise", "spikes", NULL};
     static const char *const spike_keys[] = {"at_s", "duration_s", "add", NULL};
     char path[64];
@@ -137,20 +121,18 @@ static int parse_interactive(json_t *root, sluice_sim_scenario *s, sluice_error 
     if (only_keys(o, "interactive", keys, err) < 0) return -1;
     json_t *prof = json_object_get(o, "profile");
     if (!prof) return bad(err, "interactive", "profile", "missing");
-    if (!json_is_array(prof) || json_array_size(prof) < 2 ||
-        json_array_size(prof) > SIM_MAX_POINTS)
+    if (!json_is_array(prof) || json_array_size(prof) < 2 || json_array_size(prof) > SIM_MAX_POINTS)
         return bad(err, "interactive", "profile", "must be an array of 2 to 64 [hour, fraction] pairs");
     json_array_foreach(prof, i, v) {
         snprintf(path, sizeof path, "profile[%zu]", i);
-        if (!json_is_array(v) || json_array_size(v) != 2 ||
-            !json_is_number(json_array_get(v, 0)) || !json_is_number(json_array_get(v, 1)))
+        if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_number(json_array_get(v, 0)) ||
+            !json_is_number(json_array_get(v, 1)))
             return bad(err, "interactive", path, "must be [hour, fraction of capacity]");
         s->point_h[i] = json_number_value(json_array_get(v, 0));
         s->point_f[i] = json_number_value(json_array_get(v, 1));
         if (!(s->point_h[i] >= 0 && s->point_h[i] <= 24))
             return bad(err, "interactive", path, "hour must be in [0, 24]");
-        if (i > 0 && !(s->point_h[i] > s->point_h[i - 1]))
-            return bad(err, "interactive", path, "hours must ascend");
+        if (i > 0 && !(s->point_h[i] > s->point_h[i - 1])) return bad(err, "interactive", path, "hours must ascend");
         if (!(s->point_f[i] >= 0 && s->point_f[i] <= 10))
             return bad(err, "interactive", path, "fraction must be in [0, 10]");
     }
@@ -158,8 +140,7 @@ static int parse_interactive(json_t *root, sluice_sim_scenario *s, sluice_error 
     if (s->point_h[0] != 0 || s->point_h[s->npoints - 1] != 24)
         return bad(err, "interactive", "profile", "must start at hour 0 and end at hour 24");
     if (num(o, "interactive", "noise", 0, &s->noise, err) < 0) return -1;
-    if (range("interactive", "noise", s->noise, 0, 0.5, "must be in [0, 0.5]", err) < 0)
-        return -1;
+    if (range("interactive", "noise", s->noise, 0, 0.5, "must be in [0, 0.5]", err) < 0) return -1;
     json_t *sp = json_object_get(o, "spikes");
     if (sp) {
         if (!json_is_array(sp) || json_array_size(sp) > SIM_MAX_SPIKES)
@@ -168,10 +149,8 @@ static int parse_interactive(json_t *root, sluice_sim_scenario *s, sluice_error 
             sim_spike *k = &s->spikes[i];
             snprintf(path, sizeof path, "interactive.spikes[%zu]", i);
             if (!json_is_object(v)) return bad(err, path, NULL, "must be an object");
-            if (only_keys(v, path, spike_keys, err) < 0 ||
-                integer(v, path, "at_s", 1, &k->at_s, err) < 0 ||
-                integer(v, path, "duration_s", 1, &k->duration_s, err) < 0 ||
-                num(v, path, "add", 1, &k->add, err) < 0)
+            if (only_keys(v, path, spike_keys, err) < 0 || integer(v, path, "at_s", 1, &k->at_s, err) < 0 ||
+                integer(v, path, "duration_s", 1, &k->duration_s, err) < 0 || num(v, path, "add", 1, &k->add, err) < 0)
                 return -1;
             if (k->at_s < 0) return bad(err, path, "at_s", "must be >= 0");
             if (k->duration_s <= 0) return bad(err, path, "duration_s", "must be > 0");
@@ -182,10 +161,9 @@ static int parse_interactive(json_t *root, sluice_sim_scenario *s, sluice_error 
     return 0;
 }
 
-static int parse_signal(json_t *root, sluice_sim_scenario *s, sluice_error *err)
-{
-    static const char *const keys[] = {"name", "target", "critical", "period_ms", "delay_ms",
-                                       "noise", "stale_after_ms", "on_stale", "gaps", NULL};
+static int parse_signal(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
+    static const char *const keys[] = {"name",  "target",         "critical", "period_ms", "delay_ms",
+                                       "noise", "stale_after_ms", "on_stale", "gaps",      NULL};
     static const char *const gap_keys[] = {"start_s", "end_s", NULL};
     const char *P = "signal";
     char path[64], stale[32] = "assume-pressure";
@@ -195,11 +173,9 @@ static int parse_signal(json_t *root, sluice_sim_scenario *s, sluice_error *err)
     if (rc < 0) return -1;
     if (only_keys(o, P, keys, err) < 0) return -1;
     if (string(o, P, "name", 0, s->sig_name, sizeof s->sig_name, err) < 0) return -1;
-    if (!name_ok(s->sig_name))
-        return bad(err, P, "name", "must match ^[a-z0-9][a-z0-9_.-]{0,63}$");
+    if (!name_ok(s->sig_name)) return bad(err, P, "name", "must match ^[a-z0-9][a-z0-9_.-]{0,63}$");
     if (num(o, P, "target", 1, &s->sig_target, err) < 0) return -1;
-    if (range(P, "target", s->sig_target, 0.01, 1, "must be in [0.01, 1] (utilisation)", err) < 0)
-        return -1;
+    if (range(P, "target", s->sig_target, 0.01, 1, "must be in [0.01, 1] (utilisation)", err) < 0) return -1;
     if (num(o, P, "critical", 1, &s->sig_critical, err) < 0) return -1;
     if (!(s->sig_critical > s->sig_target && s->sig_critical <= 1.5))
         return bad(err, P, "critical", "must be above target and at most 1.5");
@@ -220,23 +196,18 @@ static int parse_signal(json_t *root, sluice_sim_scenario *s, sluice_error *err)
             sim_gap *x = &s->gaps[i];
             snprintf(path, sizeof path, "signal.gaps[%zu]", i);
             if (!json_is_object(v)) return bad(err, path, NULL, "must be an object");
-            if (only_keys(v, path, gap_keys, err) < 0 ||
-                integer(v, path, "start_s", 1, &x->start_s, err) < 0 ||
+            if (only_keys(v, path, gap_keys, err) < 0 || integer(v, path, "start_s", 1, &x->start_s, err) < 0 ||
                 integer(v, path, "end_s", 1, &x->end_s, err) < 0)
                 return -1;
-            if (x->start_s < 0 || x->end_s <= x->start_s)
-                return bad(err, path, "end_s", "must be after start_s >= 0");
+            if (x->start_s < 0 || x->end_s <= x->start_s) return bad(err, path, "end_s", "must be after start_s >= 0");
         }
         s->ngaps = json_array_size(g);
     }
     return 0;
 }
 
-static int parse_arrival(json_t *v, const char *path, sluice_sim_scenario *s, sim_arrival *a,
-                         sluice_error *err)
-{
-    static const char *const keys[] = {"kind", "rate", "jobs", "at_s", "period_s",
-                                       "start_s", "end_s", "cost", NULL};
+static int parse_arrival(json_t *v, const char *path, sluice_sim_scenario *s, sim_arrival *a, sluice_error *err) {
+    static const char *const keys[] = {"kind", "rate", "jobs", "at_s", "period_s", "start_s", "end_s", "cost", NULL};
     char kind[16];
     if (!json_is_object(v)) return bad(err, path, NULL, "must be an object");
     if (only_keys(v, path, keys, err) < 0) return -1;
@@ -245,26 +216,20 @@ static int parse_arrival(json_t *v, const char *path, sluice_sim_scenario *s, si
     if (!(a->cost > 0)) return bad(err, path, "cost", "must be > 0 (IO units per job)");
     a->start_s = 0;
     a->end_s = s->duration_s;
-    if (integer(v, path, "start_s", 0, &a->start_s, err) < 0 ||
-        integer(v, path, "end_s", 0, &a->end_s, err) < 0)
+    if (integer(v, path, "start_s", 0, &a->start_s, err) < 0 || integer(v, path, "end_s", 0, &a->end_s, err) < 0)
         return -1;
-    if (a->start_s < 0 || a->end_s < a->start_s)
-        return bad(err, path, "end_s", "must not be before start_s >= 0");
+    if (a->start_s < 0 || a->end_s < a->start_s) return bad(err, path, "end_s", "must not be before start_s >= 0");
     if (strcmp(kind, "poisson") == 0) {
         a->kind = ARR_POISSON;
         if (num(v, path, "rate", 1, &a->rate, err) < 0) return -1;
         if (!(a->rate > 0 && a->rate <= 1e6)) return bad(err, path, "rate", "must be in (0, 1e6] jobs/s");
     } else if (strcmp(kind, "batch") == 0) {
         a->kind = ARR_BATCH;
-        if (integer(v, path, "at_s", 1, &a->at_s, err) < 0 ||
-            integer(v, path, "jobs", 1, &a->jobs, err) < 0)
-            return -1;
-        if (a->at_s < 0 || a->at_s >= s->duration_s)
-            return bad(err, path, "at_s", "must be within the duration");
+        if (integer(v, path, "at_s", 1, &a->at_s, err) < 0 || integer(v, path, "jobs", 1, &a->jobs, err) < 0) return -1;
+        if (a->at_s < 0 || a->at_s >= s->duration_s) return bad(err, path, "at_s", "must be within the duration");
     } else if (strcmp(kind, "every") == 0) {
         a->kind = ARR_EVERY;
-        if (integer(v, path, "period_s", 1, &a->period_s, err) < 0 ||
-            integer(v, path, "jobs", 1, &a->jobs, err) < 0)
+        if (integer(v, path, "period_s", 1, &a->period_s, err) < 0 || integer(v, path, "jobs", 1, &a->jobs, err) < 0)
             return -1;
         if (a->period_s <= 0) return bad(err, path, "period_s", "must be > 0");
     } else {
@@ -275,16 +240,13 @@ static int parse_arrival(json_t *v, const char *path, sluice_sim_scenario *s, si
     return 0;
 }
 
-static int parse_classes(json_t *root, sluice_sim_scenario *s, sluice_error *err)
-{
-    static const char *const keys[] = {"name", "tier", "worker_rate", "max_rate", "floor",
-                                       "arrivals", NULL};
+static int parse_classes(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
+    static const char *const keys[] = {"name", "tier", "worker_rate", "max_rate", "floor", "arrivals", NULL};
     json_t *arr = json_object_get(root, "classes"), *v, *a;
     char path[64], apath[96], tier[16];
     size_t i, j;
     if (!arr) return bad(err, "", "classes", "missing");
-    if (!json_is_array(arr) || json_array_size(arr) < 1 ||
-        json_array_size(arr) > SLUICE_SIM_MAX_CLASSES)
+    if (!json_is_array(arr) || json_array_size(arr) < 1 || json_array_size(arr) > SLUICE_SIM_MAX_CLASSES)
         return bad(err, "", "classes", "must be an array of 1 to 16 classes");
     json_array_foreach(arr, i, v) {
         sim_class *c = &s->classes[i];
@@ -294,8 +256,7 @@ static int parse_classes(json_t *root, sluice_sim_scenario *s, sluice_error *err
         if (string(v, path, "name", 1, c->name, sizeof c->name, err) < 0) return -1;
         if (!name_ok(c->name)) return bad(err, path, "name", "must match ^[a-z0-9][a-z0-9_.-]{0,63}$");
         for (size_t k = 0; k < i; k++)
-            if (strcmp(s->classes[k].name, c->name) == 0)
-                return bad(err, path, "name", "duplicate class name");
+            if (strcmp(s->classes[k].name, c->name) == 0) return bad(err, path, "name", "duplicate class name");
         if (string(v, path, "tier", 1, tier, sizeof tier, err) < 0) return -1;
         if (sluice_tier_parse(tier, &c->tier, NULL) < 0)
             return bad(err, path, "tier", "must be critical, high, normal or low");
@@ -322,8 +283,7 @@ static int parse_classes(json_t *root, sluice_sim_scenario *s, sluice_error *err
 }
 
 /* The governor's params: any of sluice_law_param_names, each a number. */
-static int parse_governor(json_t *root, sluice_sim_scenario *s, sluice_error *err)
-{
+static int parse_governor(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
     const char *P = "governor";
     const char *k;
     json_t *v;
@@ -342,8 +302,7 @@ static int parse_governor(json_t *root, sluice_sim_scenario *s, sluice_error *er
     return 0;
 }
 
-static int parse_goal(json_t *root, sluice_sim_scenario *s, sluice_error *err)
-{
+static int parse_goal(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
     static const char *const keys[] = {"p99_ratio", "spare_used", "max_reversals_hour", NULL};
     int rc;
     json_t *o = object(root, "", "goal", 0, err, &rc);
@@ -352,30 +311,24 @@ static int parse_goal(json_t *root, sluice_sim_scenario *s, sluice_error *err)
     s->goal_max_reversals_hour = 4;
     if (rc < 0) return -1;
     if (!o) return 0;
-    if (only_keys(o, "goal", keys, err) < 0 ||
-        num(o, "goal", "p99_ratio", 0, &s->goal_p99_ratio, err) < 0 ||
+    if (only_keys(o, "goal", keys, err) < 0 || num(o, "goal", "p99_ratio", 0, &s->goal_p99_ratio, err) < 0 ||
         num(o, "goal", "spare_used", 0, &s->goal_spare_used, err) < 0 ||
         integer(o, "goal", "max_reversals_hour", 0, &s->goal_max_reversals_hour, err) < 0)
         return -1;
     if (!(s->goal_p99_ratio >= 1)) return bad(err, "goal", "p99_ratio", "must be >= 1");
-    if (range("goal", "spare_used", s->goal_spare_used, 0, 1, "must be in [0, 1]", err) < 0)
-        return -1;
-    if (s->goal_max_reversals_hour < 0)
-        return bad(err, "goal", "max_reversals_hour", "must be >= 0");
+    if (range("goal", "spare_used", s->goal_spare_used, 0, 1, "must be in [0, 1]", err) < 0) return -1;
+    if (s->goal_max_reversals_hour < 0) return bad(err, "goal", "max_reversals_hour", "must be >= 0");
     return 0;
 }
 
 /* Cross-member checks, after every member parsed on its own. */
-static int check_whole(sluice_sim_scenario *s, sluice_error *err)
-{
-    if (s->sig_period_ms < s->step_ms || s->sig_period_ms % s->step_ms != 0 ||
-        s->sig_period_ms > 3600000)
+static int check_whole(sluice_sim_scenario *s, sluice_error *err) {
+    if (s->sig_period_ms < s->step_ms || s->sig_period_ms % s->step_ms != 0 || s->sig_period_ms > 3600000)
         return bad(err, "signal", "period_ms", "must be a multiple of step_ms, at most 3600000");
     if (s->sig_delay_ms < 0 || s->sig_delay_ms > 3600000)
         return bad(err, "signal", "delay_ms", "must be in [0, 3600000]");
     if (s->sig_stale_after_ms < 0) s->sig_stale_after_ms = 2 * s->sig_period_ms + s->sig_delay_ms;
-    if (s->peak_end_s <= s->peak_start_s || s->peak_start_s < 0 ||
-        s->peak_end_s > s->duration_s)
+    if (s->peak_end_s <= s->peak_start_s || s->peak_start_s < 0 || s->peak_end_s > s->duration_s)
         return bad(err, "peak", "end_s", "the peak must be a non-empty window within the duration");
     if (s->threshold < 0) s->threshold = s->sig_target;
     return 0;
@@ -383,12 +336,10 @@ static int check_whole(sluice_sim_scenario *s, sluice_error *err)
 
 /* ================================================================ API */
 
-static int parse_root(json_t *root, sluice_sim_scenario *s, sluice_error *err)
-{
-    static const char *const keys[] = {"name", "description", "seed", "duration_s", "step_ms",
-                                       "drain_s", "database", "interactive", "peak", "goal",
-                                       "signal", "threshold", "sweep_resolution", "classes",
-                                       "governor", NULL};
+static int parse_root(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
+    static const char *const keys[] = {
+        "name", "description", "seed",   "duration_s", "step_ms",          "drain_s", "database", "interactive",
+        "peak", "goal",        "signal", "threshold",  "sweep_resolution", "classes", "governor", NULL};
     static const char *const peak_keys[] = {"start_s", "end_s", NULL};
     char desc[1024];
     int64_t seed = 1;
@@ -402,22 +353,19 @@ static int parse_root(json_t *root, sluice_sim_scenario *s, sluice_error *err)
     if (integer(root, "", "seed", 0, &seed, err) < 0) return -1;
     s->seed = (uint64_t)seed;
     if (integer(root, "", "duration_s", 1, &s->duration_s, err) < 0) return -1;
-    if (s->duration_s < 60 || s->duration_s > 7 * 86400)
-        return bad(err, "", "duration_s", "must be in [60, 604800]");
+    if (s->duration_s < 60 || s->duration_s > 7 * 86400) return bad(err, "", "duration_s", "must be in [60, 604800]");
     s->step_ms = 100;
     if (integer(root, "", "step_ms", 0, &s->step_ms, err) < 0) return -1;
     if (s->step_ms < 1 || s->step_ms > 1000 || 1000 % s->step_ms != 0)
         return bad(err, "", "step_ms", "must divide 1000");
     s->drain_s = s->duration_s;
     if (integer(root, "", "drain_s", 0, &s->drain_s, err) < 0) return -1;
-    if (s->drain_s < 0 || s->drain_s > 7 * 86400)
-        return bad(err, "", "drain_s", "must be in [0, 604800]");
+    if (s->drain_s < 0 || s->drain_s > 7 * 86400) return bad(err, "", "drain_s", "must be in [0, 604800]");
     s->rho_max = 0.99;
     if (parse_database(root, s, err) < 0 || parse_interactive(root, s, err) < 0) return -1;
     json_t *pk = object(root, "", "peak", 1, err, &rc);
     if (rc < 0) return -1;
-    if (only_keys(pk, "peak", peak_keys, err) < 0 ||
-        integer(pk, "peak", "start_s", 1, &s->peak_start_s, err) < 0 ||
+    if (only_keys(pk, "peak", peak_keys, err) < 0 || integer(pk, "peak", "start_s", 1, &s->peak_start_s, err) < 0 ||
         integer(pk, "peak", "end_s", 1, &s->peak_end_s, err) < 0)
         return -1;
     if (parse_goal(root, s, err) < 0 || parse_signal(root, s, err) < 0) return -1;
@@ -432,8 +380,7 @@ static int parse_root(json_t *root, sluice_sim_scenario *s, sluice_error *err)
     return check_whole(s, err);
 }
 
-sluice_sim_scenario *sluice_sim_scenario_parse(const char *text, sluice_error *err)
-{
+sluice_sim_scenario *sluice_sim_scenario_parse(const char *text, sluice_error *err) {
     json_error_t je;
     sluice_error_reset(err);
     if (!text) {
@@ -442,8 +389,8 @@ sluice_sim_scenario *sluice_sim_scenario_parse(const char *text, sluice_error *e
     }
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: malformed JSON at line %d column %d: %s",
-                je.line, je.column, je.text);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: malformed JSON at line %d column %d: %s", je.line,
+                         je.column, je.text);
         return NULL;
     }
     sluice_sim_scenario *s = calloc(1, sizeof *s);
@@ -460,34 +407,27 @@ sluice_sim_scenario *sluice_sim_scenario_parse(const char *text, sluice_error *e
     return s;
 }
 
-sluice_sim_scenario *sluice_sim_scenario_default(sluice_error *err)
-{
+sluice_sim_scenario *sluice_sim_scenario_default(sluice_error *err) {
     return sluice_sim_scenario_parse(sim_incident_json, err);
 }
 
-void sluice_sim_scenario_free(sluice_sim_scenario *s)
-{
+void sluice_sim_scenario_free(sluice_sim_scenario *s) {
     free(s);
 }
 
-uint64_t sluice_sim_scenario_seed(const sluice_sim_scenario *s)
-{
+uint64_t sluice_sim_scenario_seed(const sluice_sim_scenario *s) {
     return s ? s->seed : 0;
 }
 
-void sluice_sim_scenario_set_seed(sluice_sim_scenario *s, uint64_t seed)
-{
+void sluice_sim_scenario_set_seed(sluice_sim_scenario *s, uint64_t seed) {
     if (s) s->seed = seed;
 }
 
-void sluice_sim_scenario_params(const sluice_sim_scenario *s, sluice_law_params *out)
-{
+void sluice_sim_scenario_params(const sluice_sim_scenario *s, sluice_law_params *out) {
     if (s && out) *out = s->params;
 }
 
-int sluice_sim_scenario_set_params(sluice_sim_scenario *s, const sluice_law_params *p,
-                                   sluice_error *err)
-{
+int sluice_sim_scenario_set_params(sluice_sim_scenario *s, const sluice_law_params *p, sluice_error *err) {
     sluice_error lerr;
     sluice_error_reset(err);
     if (!s || !p) {
@@ -502,25 +442,23 @@ int sluice_sim_scenario_set_params(sluice_sim_scenario *s, const sluice_law_para
     return 0;
 }
 
-void sluice_sim_scenario_signal(const sluice_sim_scenario *s, int64_t *period_ms,
-                                 int64_t *delay_ms, double *target)
-{
+void sluice_sim_scenario_signal(const sluice_sim_scenario *s, int64_t *period_ms, int64_t *delay_ms, double *target) {
     if (!s) return;
     if (period_ms) *period_ms = s->sig_period_ms;
     if (delay_ms) *delay_ms = s->sig_delay_ms;
     if (target) *target = s->sig_target;
 }
 
-int sluice_sim_scenario_set_signal_timing(sluice_sim_scenario *s, int64_t period_ms,
-                                          int64_t delay_ms, sluice_error *err)
-{
+int sluice_sim_scenario_set_signal_timing(sluice_sim_scenario *s, int64_t period_ms, int64_t delay_ms,
+                                          sluice_error *err) {
     sluice_error_reset(err);
     if (!s) {
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: no scenario");
         return -1;
     }
     if (period_ms < s->step_ms || period_ms % s->step_ms != 0 || period_ms > 3600000) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: signal.period_ms: must be a multiple of step_ms, at most 3600000");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT,
+                         "scenario: signal.period_ms: must be a multiple of step_ms, at most 3600000");
         return -1;
     }
     if (delay_ms < 0 || delay_ms > 3600000) {
@@ -529,8 +467,7 @@ int sluice_sim_scenario_set_signal_timing(sluice_sim_scenario *s, int64_t period
     }
     /* Keep the staleness rule relative to the timing it was written for. */
     s->sig_stale_after_ms += (period_ms - s->sig_period_ms) * 2 + (delay_ms - s->sig_delay_ms);
-    if (s->sig_stale_after_ms < 2 * period_ms + delay_ms)
-        s->sig_stale_after_ms = 2 * period_ms + delay_ms;
+    if (s->sig_stale_after_ms < 2 * period_ms + delay_ms) s->sig_stale_after_ms = 2 * period_ms + delay_ms;
     s->sig_period_ms = period_ms;
     s->sig_delay_ms = delay_ms;
     return 0;

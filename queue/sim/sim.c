@@ -12,12 +12,12 @@
 /* Jobs that arrived in the same second with the same cost wait together;
  * the last of them is the one whose wait counts as the chunk's. */
 typedef struct chunk {
-    double t_arr;     /* s */
+    double t_arr; /* s */
     int64_t jobs;
     int64_t jobs_done;
-    double cost;      /* IO units per job */
-    double done_io;   /* IO units of it already run */
-    int batch;        /* 1 if from a batch or periodic burst: counts for the makespan */
+    double cost;    /* IO units per job */
+    double done_io; /* IO units of it already run */
+    int batch;      /* 1 if from a batch or periodic burst: counts for the makespan */
 } chunk;
 
 typedef struct jobq {
@@ -27,8 +27,7 @@ typedef struct jobq {
     int64_t waiting_jobs; /* jobs not yet done */
 } jobq;
 
-static int jobq_push(jobq *q, double t, int64_t jobs, double cost, int batch)
-{
+static int jobq_push(jobq *q, double t, int64_t jobs, double cost, int batch) {
     if (q->head > 0 && q->head == q->len) q->head = q->len = 0;
     if (q->len == q->cap) {
         if (q->head > q->cap / 2) {
@@ -51,9 +50,7 @@ static int jobq_push(jobq *q, double t, int64_t jobs, double cost, int batch)
 
 /* Runs up to "budget" IO units of the queue, oldest first; returns what ran
  * and records finished jobs in *cr at time "now" (s). */
-static double jobq_run(jobq *q, double budget, double now, sluice_sim_class_result *cr,
-                       double *batch_done)
-{
+static double jobq_run(jobq *q, double budget, double now, sluice_sim_class_result *cr, double *batch_done) {
     double ran = 0;
     while (budget > 1e-12 && q->head < q->len) {
         chunk *k = &q->c[q->head];
@@ -90,8 +87,7 @@ static double jobq_run(jobq *q, double budget, double now, sluice_sim_class_resu
     return ran;
 }
 
-static int64_t jobq_waiting_jobs(const jobq *q)
-{
+static int64_t jobq_waiting_jobs(const jobq *q) {
     int64_t n = 0;
     for (size_t i = q->head; i < q->len; i++) n += q->c[i].jobs - q->c[i].jobs_done;
     return n;
@@ -102,23 +98,25 @@ static int64_t jobq_waiting_jobs(const jobq *q)
 /* The monitor averages utilisation over a period and publishes it "delay"
  * later; published samples wait in a ring until their time comes. */
 typedef struct monitor {
-    double sum;           /* utilisation summed over this period's steps */
+    double sum; /* utilisation summed over this period's steps */
     int64_t nsum;
-    struct sample { int64_t publish_ms, observed_ms; double value; int gap; } *ring;
+    struct sample {
+        int64_t publish_ms, observed_ms;
+        double value;
+        int gap;
+    } * ring;
     size_t cap, head, len;
     signal_view view;
-    int64_t observed_ms;  /* of the sample in view */
+    int64_t observed_ms; /* of the sample in view */
 } monitor;
 
-static int in_gap(const sluice_sim_scenario *s, int64_t t_ms)
-{
+static int in_gap(const sluice_sim_scenario *s, int64_t t_ms) {
     for (size_t i = 0; i < s->ngaps; i++)
         if (t_ms >= s->gaps[i].start_s * 1000 && t_ms < s->gaps[i].end_s * 1000) return 1;
     return 0;
 }
 
-static int monitor_init(monitor *m, const sluice_sim_scenario *s)
-{
+static int monitor_init(monitor *m, const sluice_sim_scenario *s) {
     memset(m, 0, sizeof *m);
     m->cap = (size_t)(s->sig_delay_ms / s->sig_period_ms) + 4;
     m->ring = calloc(m->cap, sizeof *m->ring);
@@ -126,9 +124,7 @@ static int monitor_init(monitor *m, const sluice_sim_scenario *s)
 }
 
 /* Feeds the utilisation of the step that ends at end_ms. */
-static void monitor_feed(monitor *m, const sluice_sim_scenario *s, int64_t end_ms, double util,
-                         int64_t k)
-{
+static void monitor_feed(monitor *m, const sluice_sim_scenario *s, int64_t end_ms, double util, int64_t k) {
     m->sum += util;
     m->nsum++;
     if (end_ms % s->sig_period_ms != 0) return;
@@ -148,8 +144,7 @@ static void monitor_feed(monitor *m, const sluice_sim_scenario *s, int64_t end_m
 }
 
 /* What a reader sees at now_ms. */
-static void monitor_read(monitor *m, int64_t now_ms)
-{
+static void monitor_read(monitor *m, int64_t now_ms) {
     while (m->len > 0 && m->ring[m->head].publish_ms <= now_ms) {
         struct sample *x = &m->ring[m->head];
         if (!x->gap) {
@@ -179,13 +174,11 @@ typedef struct spare_tally {
 } spare_tally;
 
 /* A period begins: each class offers what waits. */
-static void spare_open(spare_tally *x, const jobq *q, size_t nc)
-{
+static void spare_open(spare_tally *x, const jobq *q, size_t nc) {
     for (size_t i = 0; i < nc; i++) x->offered[i] = q[i].waiting_io;
 }
 
-static void spare_fold(spare_tally *x, const sluice_sim_scenario *s)
-{
+static void spare_fold(spare_tally *x, const sluice_sim_scenario *s) {
     double could = 0, period_s = (double)s->sig_period_ms / 1000.0;
     for (size_t i = 0; i < s->nclasses; i++) {
         double most = s->classes[i].worker_rate * period_s;
@@ -201,8 +194,7 @@ static void spare_fold(spare_tally *x, const sluice_sim_scenario *s)
 
 /* ================================================================ one run */
 
-void sim_series_free(sim_series *ser)
-{
+void sim_series_free(sim_series *ser) {
     if (!ser) return;
     free(ser->lat);
     free(ser->util);
@@ -211,8 +203,7 @@ void sim_series_free(sim_series *ser)
     memset(ser, 0, sizeof *ser);
 }
 
-static int series_alloc(sim_series *ser, size_t n)
-{
+static int series_alloc(sim_series *ser, size_t n) {
     memset(ser, 0, sizeof *ser);
     ser->n = n;
     ser->lat = calloc(n, sizeof *ser->lat);
@@ -225,8 +216,7 @@ static int series_alloc(sim_series *ser, size_t n)
 }
 
 /* Most reversals within any window of "win" seconds; times ascending. */
-static int64_t max_in_window(const double *t, size_t n, double win)
-{
+static int64_t max_in_window(const double *t, size_t n, double win) {
     int64_t best = 0;
     size_t lo = 0;
     for (size_t hi = 0; hi < n; hi++) {
@@ -241,10 +231,10 @@ static int64_t max_in_window(const double *t, size_t n, double win)
 typedef struct run_state {
     const sluice_sim_scenario *s;
     sluice_sim_policy p;
-    int64_t stop_s;             /* s, > 0: the run ends there */
-    int64_t end_ms;             /* ms, the run ends at the latest here */
-    int64_t sps;                /* steps per second */
-    double dt;                  /* s, one step */
+    int64_t stop_s; /* s, > 0: the run ends there */
+    int64_t end_ms; /* ms, the run ends at the latest here */
+    int64_t sps;    /* steps per second */
+    double dt;      /* s, one step */
     sluice_sim_result *res;
     sim_series *ser;
     jobq q[SLUICE_SIM_MAX_CLASSES];
@@ -253,7 +243,7 @@ typedef struct run_state {
     double avail[SLUICE_SIM_MAX_CLASSES]; /* IO/s each class could run this step */
     double rate[SLUICE_SIM_MAX_CLASSES];  /* IO/s each class is admitted this step */
     int64_t jobs[SLUICE_SIM_MAX_CLASSES]; /* jobs each class has queued */
-    double *rev;                /* s, times of the reversals */
+    double *rev;                          /* s, times of the reversals */
     size_t nrev, caprev;
     int last_dir;
     double Q;                   /* IO units queued at the disk */
@@ -261,17 +251,15 @@ typedef struct run_state {
     double util_s, adm_s;       /* this second's utilisation and admitted IO/s, summed */
     int saturated_s;            /* 1 if the disk saturated in this second */
     spare_tally spare;
-    double bg_io;               /* IO units of background work run */
-    double batch_done;          /* s, when the last batch job finished; -1 none yet */
+    double bg_io;      /* IO units of background work run */
+    double batch_done; /* s, when the last batch job finished; -1 none yet */
 } run_state;
 
 /* Sets up *r for a run and fills in res's names; r->rev and the rings are
  * NULL until allocated, so run_free is safe after a failure. Returns -1 with
  * err set when out of memory. */
-static int run_init(run_state *r, const sluice_sim_scenario *s, sluice_sim_policy p,
-                    double fixed_rate, int64_t stop_s, sluice_sim_result *res,
-                    sim_series *ser, sluice_error *err)
-{
+static int run_init(run_state *r, const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate, int64_t stop_s,
+                    sluice_sim_result *res, sim_series *ser, sluice_error *err) {
     memset(r, 0, sizeof *r);
     r->s = s;
     r->p = p;
@@ -299,8 +287,7 @@ static int run_init(run_state *r, const sluice_sim_scenario *s, sluice_sim_polic
     return 0;
 }
 
-static void run_free(run_state *r)
-{
+static void run_free(run_state *r) {
     for (size_t i = 0; i < r->s->nclasses; i++) free(r->q[i].c);
     free(r->mon.ring);
     free(r->rev);
@@ -308,8 +295,7 @@ static void run_free(run_state *r)
 
 /* 1 if the run ends at t (ms): its end, or past the duration with nothing
  * waiting when the run drains. */
-static int run_over(const run_state *r, int64_t t)
-{
+static int run_over(const run_state *r, int64_t t) {
     if (t >= r->end_ms) return 1;
     if (t >= r->s->duration_s * 1000) {
         double waiting = 0;
@@ -321,8 +307,7 @@ static int run_over(const run_state *r, int64_t t)
 
 /* Queues the jobs arriving in second "sec"; they land at its start.
  * Returns -1 with err set when out of memory. */
-static int step_arrivals(run_state *r, int64_t sec, sluice_error *err)
-{
+static int step_arrivals(run_state *r, int64_t sec, sluice_error *err) {
     const sluice_sim_scenario *s = r->s;
     for (size_t i = 0; i < s->nclasses; i++) {
         for (size_t a = 0; a < s->classes[i].narr; a++) {
@@ -342,8 +327,7 @@ static int step_arrivals(run_state *r, int64_t sec, sluice_error *err)
 
 /* Fills each class's avail and jobs from its queue; returns the IO units
  * waiting. */
-static double step_offer(run_state *r)
-{
+static double step_offer(run_state *r) {
     double waiting = 0;
     for (size_t i = 0; i < r->s->nclasses; i++) {
         double a = r->q[i].waiting_io / r->dt;
@@ -356,8 +340,7 @@ static double step_offer(run_state *r)
 }
 
 /* Records a reversal at t (ms). Returns -1 with err set when out of memory. */
-static int note_reversal(run_state *r, int64_t t, sluice_error *err)
-{
+static int note_reversal(run_state *r, int64_t t, sluice_error *err) {
     r->res->reversals++;
     if (r->nrev == r->caprev) {
         size_t ncap = r->caprev ? r->caprev * 2 : 64;
@@ -376,8 +359,7 @@ static int note_reversal(run_state *r, int64_t t, sluice_error *err)
 /* The policy reads the monitor at t (ms) and sets each class's rate; counts
  * its changes and reversals. Returns -1 with err set if the law refused its
  * input or when out of memory. */
-static int step_rates(run_state *r, int64_t t, sluice_error *err)
-{
+static int step_rates(run_state *r, int64_t t, sluice_error *err) {
     monitor_read(&r->mon, t);
     int dir = 0;
     if (policy_rates(&r->ps, r->s, t, &r->mon.view, r->avail, r->jobs, r->rate, &dir) < 0) {
@@ -395,15 +377,13 @@ static int step_rates(run_state *r, int64_t t, sluice_error *err)
 /* Runs each class's admitted work in the step that starts at t (ms) beside
  * interactive demand "I" (IO/s); tallies the spare capacity. Returns the
  * background IO/s run. */
-static double step_service(run_state *r, int64_t t, double I, double waiting)
-{
+static double step_service(run_state *r, int64_t t, double I, double waiting) {
     const sluice_sim_scenario *s = r->s;
     const double dt = r->dt;
     double B = 0, now_end = (double)(t + s->step_ms) / 1000.0;
     for (size_t i = 0; i < s->nclasses; i++) {
         double rt = r->rate[i] < r->avail[i] ? r->rate[i] : r->avail[i];
-        if (rt > 0)
-            B += jobq_run(&r->q[i], rt * dt, now_end, &r->res->classes[i], &r->batch_done) / dt;
+        if (rt > 0) B += jobq_run(&r->q[i], rt * dt, now_end, &r->res->classes[i], &r->batch_done) / dt;
     }
     r->bg_io += B * dt;
     if (waiting > 0) {
@@ -416,8 +396,7 @@ static double step_service(run_state *r, int64_t t, double I, double waiting)
 
 /* The disk serves interactive "I" and background "B" (IO/s) in step k that
  * starts at t (ms): its queue, utilisation and latency, fed to the monitor. */
-static void step_disk(run_state *r, int64_t t, int64_t k, double I, double B)
-{
+static void step_disk(run_state *r, int64_t t, int64_t k, double I, double B) {
     const sluice_sim_scenario *s = r->s;
     const double C = s->capacity, dt = r->dt;
     double offered = I + B;
@@ -439,8 +418,7 @@ static void step_disk(run_state *r, int64_t t, int64_t k, double I, double B)
 
 /* Second "sec" ends: writes its series (within the duration) and counts it
  * if saturated, then clears the second's tallies. */
-static void step_second(run_state *r, int64_t sec)
-{
+static void step_second(run_state *r, int64_t sec) {
     const sluice_sim_scenario *s = r->s;
     sim_series *ser = r->ser;
     if (sec < s->duration_s) {
@@ -455,8 +433,7 @@ static void step_second(run_state *r, int64_t sec)
         ser->backlog[sec] = (float)w;
         if (r->saturated_s) {
             r->res->seconds_over_capacity++;
-            if (sec >= s->peak_start_s && sec < s->peak_end_s)
-                r->res->peak_seconds_over_capacity++;
+            if (sec >= s->peak_start_s && sec < s->peak_end_s) r->res->peak_seconds_over_capacity++;
         }
     }
     r->lat_w = r->lat_m = r->lat_d = r->util_s = r->adm_s = 0;
@@ -465,8 +442,7 @@ static void step_second(run_state *r, int64_t sec)
 
 /* The run ends: spare capacity, reversals, what waits or was lost, and the
  * makespan go into the result. */
-static void run_tally(run_state *r)
-{
+static void run_tally(run_state *r) {
     sluice_sim_result *res = r->res;
     double last = -1;
     int left = 0;
@@ -493,14 +469,12 @@ static void run_tally(run_state *r)
 
 /* One step, k, of the run: arrivals, rates, service, disk, and at a second's
  * end its series. Returns -1 with err set on failure. */
-static int run_step(run_state *r, int64_t k, sluice_error *err)
-{
+static int run_step(run_state *r, int64_t k, sluice_error *err) {
     const sluice_sim_scenario *s = r->s;
     int64_t t = k * s->step_ms;
     int64_t sec = t / 1000;
     if (t % s->sig_period_ms == 0) spare_open(&r->spare, r->q, s->nclasses);
-    if (t % 1000 == 0 && sec < s->duration_s && r->p != SLUICE_SIM_BASELINE &&
-        step_arrivals(r, sec, err) < 0)
+    if (t % 1000 == 0 && sec < s->duration_s && r->p != SLUICE_SIM_BASELINE && step_arrivals(r, sec, err) < 0)
         return -1;
     double I = model_interactive(s, t);
     double waiting = step_offer(r);
@@ -513,17 +487,15 @@ static int run_step(run_state *r, int64_t k, sluice_error *err)
 
 /* Runs every step of *r up to its end, then tallies the result. Returns -1
  * with err set on failure. */
-static int run_steps(run_state *r, sluice_error *err)
-{
+static int run_steps(run_state *r, sluice_error *err) {
     for (int64_t k = 0; !run_over(r, k * r->s->step_ms); k++)
         if (run_step(r, k, err) < 0) return -1;
     run_tally(r);
     return 0;
 }
 
-int sim_run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate,
-            int64_t stop_s, sluice_sim_result *res, sim_series *ser, sluice_error *err)
-{
+int sim_run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate, int64_t stop_s,
+            sluice_sim_result *res, sim_series *ser, sluice_error *err) {
     run_state r;
     int rc = run_init(&r, s, p, fixed_rate, stop_s, res, ser, err) < 0 ? -1 : run_steps(&r, err);
     run_free(&r);

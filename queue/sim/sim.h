@@ -50,16 +50,16 @@ typedef struct sim_gap {
 struct sluice_sim_scenario {
     char name[SLUICE_SIM_NAME];
     uint64_t seed;
-    int64_t duration_s;   /* s */
-    int64_t step_ms;      /* ms, divides 1000 */
-    int64_t drain_s;      /* s, how long to run past duration to empty the queue */
-    double capacity;      /* IO/s */
-    double service_ms;    /* ms, interactive service time at zero load */
-    double rho_max;       /* utilisation cap of the M/M/1 term */
+    int64_t duration_s; /* s */
+    int64_t step_ms;    /* ms, divides 1000 */
+    int64_t drain_s;    /* s, how long to run past duration to empty the queue */
+    double capacity;    /* IO/s */
+    double service_ms;  /* ms, interactive service time at zero load */
+    double rho_max;     /* utilisation cap of the M/M/1 term */
     size_t npoints;
-    double point_h[SIM_MAX_POINTS];   /* hours of day, ascending in [0,24] */
-    double point_f[SIM_MAX_POINTS];   /* fraction of capacity */
-    double noise;         /* relative sd of interactive demand, per second */
+    double point_h[SIM_MAX_POINTS]; /* hours of day, ascending in [0,24] */
+    double point_f[SIM_MAX_POINTS]; /* fraction of capacity */
+    double noise;                   /* relative sd of interactive demand, per second */
     size_t nspikes;
     sim_spike spikes[SIM_MAX_SPIKES];
     int64_t peak_start_s, peak_end_s;
@@ -69,11 +69,11 @@ struct sluice_sim_scenario {
     char sig_name[SLUICE_SIM_NAME];
     double sig_target, sig_critical; /* utilisation, 0..1 */
     int64_t sig_period_ms, sig_delay_ms, sig_stale_after_ms;
-    double sig_noise;     /* absolute sd of utilisation */
+    double sig_noise; /* absolute sd of utilisation */
     sluice_on_stale sig_on_stale;
     size_t ngaps;
     sim_gap gaps[SIM_MAX_GAPS];
-    double threshold;     /* threshold policy: utilisation */
+    double threshold;        /* threshold policy: utilisation */
     double sweep_resolution; /* IO/s: the fixed sweep's precision */
     sluice_law_params params;
     size_t nclasses;
@@ -103,9 +103,9 @@ int64_t model_arrivals(const sluice_sim_scenario *s, size_t ci, size_t ai, int64
 
 /* One second's interactive latency: an exponential mixture component. */
 typedef struct lat_comp {
-    double w;  /* weight: interactive IO units */
-    double m;  /* ms, mean of the exponential part */
-    double d;  /* ms, fixed wait behind the overload queue */
+    double w; /* weight: interactive IO units */
+    double m; /* ms, mean of the exponential part */
+    double d; /* ms, fixed wait behind the overload queue */
 } lat_comp;
 
 /* The q-quantile (0<q<1) in ms of the mixture of comps[0..n). 0 if empty. */
@@ -116,8 +116,8 @@ double model_quantile(const lat_comp *comps, size_t n, double q);
 /* Which class is allowed how much each step; state of the admission side. */
 typedef struct policy_state {
     sluice_sim_policy policy;
-    double fixed_rate;                       /* IO/s, fixed policy */
-    int open;                                /* threshold: 1 while open */
+    double fixed_rate; /* IO/s, fixed policy */
+    int open;          /* threshold: 1 while open */
     sluice_law_state law;
     sluice_law_class law_cls[SLUICE_SIM_MAX_CLASSES];
     int64_t next_tick_ms;
@@ -130,8 +130,7 @@ typedef struct signal_view {
     int64_t age_ms;
 } signal_view;
 
-void policy_init(policy_state *ps, const sluice_sim_scenario *s, sluice_sim_policy p,
-                 double fixed_rate);
+void policy_init(policy_state *ps, const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate);
 /* Advances the policy to now_ms (the governor ticks here) and writes each
  * class's admitted rate (IO/s) given the waiting work "avail" (IO/s the
  * class could run this step) and "waiting" (jobs queued; the governor hands
@@ -139,19 +138,18 @@ void policy_init(policy_state *ps, const sluice_sim_scenario *s, sluice_sim_poli
  * 0, as the governor loop does). *dir is +1 when the policy raised admission
  * this step, -1 when it cut it, 0 otherwise. Returns -1 only if the law
  * refused its input. */
-int policy_rates(policy_state *ps, const sluice_sim_scenario *s, int64_t now_ms,
-                 const signal_view *sig, const double *avail, const int64_t *waiting,
-                 double *rate, int *dir);
+int policy_rates(policy_state *ps, const sluice_sim_scenario *s, int64_t now_ms, const signal_view *sig,
+                 const double *avail, const int64_t *waiting, double *rate, int *dir);
 
 /* ------------------------------- core and report --------------------- */
 
 /* Per-second series of one run, within duration_s. */
 typedef struct sim_series {
-    size_t n;          /* seconds */
-    lat_comp *lat;     /* interactive latency components */
-    float *util;       /* mean utilisation */
-    float *admitted;   /* mean admitted background, IO/s */
-    float *backlog;    /* IO units waiting at the end of the second */
+    size_t n;        /* seconds */
+    lat_comp *lat;   /* interactive latency components */
+    float *util;     /* mean utilisation */
+    float *admitted; /* mean admitted background, IO/s */
+    float *backlog;  /* IO units waiting at the end of the second */
 } sim_series;
 
 void sim_series_free(sim_series *ser);
@@ -161,8 +159,8 @@ void sim_series_free(sim_series *ser);
  * and drains. Fills *res and *ser (NEW: per-second series within the
  * duration, freed with sim_series_free). Returns 0, or -1 with err set when
  * out of memory or the law refused its input (*ser is then empty). */
-int sim_run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate,
-            int64_t stop_s, sluice_sim_result *res, sim_series *ser, sluice_error *err);
+int sim_run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate, int64_t stop_s,
+            sluice_sim_result *res, sim_series *ser, sluice_error *err);
 
 struct sluice_sim_report {
     sluice_sim_scenario scen;

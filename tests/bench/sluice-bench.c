@@ -101,8 +101,7 @@ static double worker_inprocess(sluice_client *c, const char *url, size_t n, cons
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     sluice_error err;
     sluice_worker *w = sluice_worker_new(loop, url, "bench", &err);
-    if (!w || sluice_worker_handle(w, "inproc", noop, NULL, &err) < 0 ||
-        sluice_worker_set_concurrency(w, 64, &err) < 0)
+    if (!w || sluice_worker_handle(w, "inproc", noop, NULL, &err) < 0 || sluice_worker_set_concurrency(w, 64, &err) < 0)
         die("worker", &err);
     inproc b = {.c = c, .want = n};
     ev_timer_init(&b.check, inproc_check, 0.01, 0.01);
@@ -127,8 +126,8 @@ static double worker_exec(sluice_client *c, const char *url, const char *bin, si
     if (pid == 0) {
         setenv("SLUICE_REDIS_URL", url, 1);
         if (!freopen("/dev/null", "w", stderr)) _exit(127);
-        execl(bin, bin, "--namespace", "bench", "--concurrency", "32", "--no-governor", "--handler",
-              "exec=/bin/true", (char *)NULL);
+        execl(bin, bin, "--namespace", "bench", "--concurrency", "32", "--no-governor", "--handler", "exec=/bin/true",
+              (char *)NULL);
         _exit(127);
     }
     while ((size_t)acked(c, "exec") < n) {

@@ -49,8 +49,10 @@ int chaos_init(const char *argv0) {
     snprintf(build_dir, sizeof(build_dir), "%s", self);
     snprintf(bin_dir, sizeof(bin_dir), "%s/bin", build_dir);
     const char *env = getenv("SLUICE_WORKER");
-    if (env && *env) snprintf(worker_bin, sizeof(worker_bin), "%s", env);
-    else snprintf(worker_bin, sizeof(worker_bin), "%s/sluice-worker", bin_dir);
+    if (env && *env)
+        snprintf(worker_bin, sizeof(worker_bin), "%s", env);
+    else
+        snprintf(worker_bin, sizeof(worker_bin), "%s/sluice-worker", bin_dir);
     if (access(worker_bin, X_OK) != 0) {
         fprintf(stderr, "chaos: %s is not built\n", worker_bin);
         return -1;
@@ -63,7 +65,9 @@ int chaos_long(void) {
     return s && strcmp(s, "long") == 0;
 }
 
-const char *chaos_worker_bin(void) { return worker_bin; }
+const char *chaos_worker_bin(void) {
+    return worker_bin;
+}
 
 const char *chaos_program(const char *name) {
     static char buf[PATH_MAX + 128];
@@ -131,7 +135,7 @@ pid_t chaos_spawn_worker(const char *url, const char *ns, const char *log, const
         reap_hooked = 1;
         atexit(chaos_reap);
     }
-    if (nspawned == MAX_SPAWNED) {   /* forget the reaped ones */
+    if (nspawned == MAX_SPAWNED) { /* forget the reaped ones */
         int k = 0;
         for (int i = 0; i < nspawned; i++)
             if (waitpid(spawned[i], NULL, WNOHANG) == 0) spawned[k++] = spawned[i];
@@ -143,7 +147,10 @@ pid_t chaos_spawn_worker(const char *url, const char *ns, const char *log, const
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) dup2(fd, 2);
         int nul = open("/dev/null", O_RDWR);
-        if (nul >= 0) { dup2(nul, 0); dup2(nul, 1); }
+        if (nul >= 0) {
+            dup2(nul, 0);
+            dup2(nul, 1);
+        }
         execv(worker_bin, (char *const *)argv);
         _exit(127);
     }
@@ -159,7 +166,7 @@ int chaos_wait(pid_t pid, long ms) {
         if (r == pid) return st;
         if (r < 0 && errno != EINTR) return -1;
         if (harness_now_ms() >= end) return -1;
-        harness_sleep_ms(10);   /* polls */
+        harness_sleep_ms(10); /* polls */
     }
 }
 
@@ -222,8 +229,10 @@ long chaos_working(const char *rec, pid_t pid) {
     long worker, n = 0;
     while (fgets(line, sizeof(line), f)) {
         if (sscanf(line, "%c %255s %ld", &kind, id, &worker) != 3 || worker != (long)pid) continue;
-        if (kind == 'S') n++;
-        else if (kind == 'E') n--;
+        if (kind == 'S')
+            n++;
+        else if (kind == 'E')
+            n--;
     }
     fclose(f);
     return n;
@@ -303,7 +312,10 @@ void chaos_check_load(chaos_check *ck, const char *path) {
         if (line[0] != 'E' || line[1] != ' ') continue;
         char id[200];
         int pid = 0, off = 0;
-        if (sscanf(line + 2, "%199s %d %n", id, &pid, &off) < 2) { ck->foreign++; continue; }
+        if (sscanf(line + 2, "%199s %d %n", id, &pid, &off) < 2) {
+            ck->foreign++;
+            continue;
+        }
         long s = id_seq(ck, id);
         if (s < 0) {
             /* another class's job shares the file; anything else is garbage */
@@ -367,7 +379,10 @@ chaos_table chaos_check_table(chaos_check *ck, sluice_client *c, const char *tit
         const chaos_run *r = &ck->runs[i];
         if (ck->acked[r->seq]) continue;
         if (r->n >= 0 && r->n < nmax && ck->tried[r->n] == 1) {
-            if (!seen_n[r->n]) { seen_n[r->n] = 1; t.recovered++; }
+            if (!seen_n[r->n]) {
+                seen_n[r->n] = 1;
+                t.recovered++;
+            }
         } else if (!(r->n >= 0 && r->n < nmax && seen_n[r->n] == 2)) {
             if (r->n >= 0 && r->n < nmax) seen_n[r->n] = 2;
             t.unexpected++;
@@ -385,7 +400,8 @@ chaos_table chaos_check_table(chaos_check *ck, sluice_client *c, const char *tit
         if (!k) fprintf(stderr, "# checker: sluice_namespace_check failed: %s\n", err.text);
         for (size_t i = 0; k && i < sluice_check_count(k); i++) {
             const sluice_problem *p = sluice_check_problem(k, i);
-            fprintf(stderr, "# checker: %s %s %s (%s)\n", p->cls[0] ? p->cls : "global", p->subject, p->detail, p->code);
+            fprintf(stderr, "# checker: %s %s %s (%s)\n", p->cls[0] ? p->cls : "global", p->subject, p->detail,
+                    p->code);
         }
         if (k) t.inconsistent = (long long)sluice_check_count(k);
         sluice_check_free(k);
@@ -402,8 +418,8 @@ chaos_table chaos_check_table(chaos_check *ck, sluice_client *c, const char *tit
             "#   recovered          %8lld   (indeterminate enqueues that ran)\n"
             "#   dead               %8lld\n"
             "#   inconsistent       %8lld   (problems sluicectl check finds; -1: not checked)\n",
-            title, ck->cls, t.attempted, t.enqueued, t.acknowledged, t.completed, t.lost, t.duplicated,
-            t.extra_runs, t.unexpected, t.recovered, t.dead, t.inconsistent);
+            title, ck->cls, t.attempted, t.enqueued, t.acknowledged, t.completed, t.lost, t.duplicated, t.extra_runs,
+            t.unexpected, t.recovered, t.dead, t.inconsistent);
     fflush(stderr);
     return t;
 }
@@ -420,7 +436,7 @@ long chaos_check_unattributed(const chaos_check *ck, const int *crashed, size_t 
         const chaos_run *r = &ck->runs[i];
         if (ck->done[r->seq] < 2) continue;
         nseen[r->seq]++;
-        if (nseen[r->seq] == ck->done[r->seq]) continue;   /* the last run */
+        if (nseen[r->seq] == ck->done[r->seq]) continue; /* the last run */
         /* a handler whose parent was already gone when it started (its
          * PPID is init's) was forked by a worker that died at that moment */
         if (r->pid == 1 && n > 0) attributed[r->seq] = 1;
@@ -433,7 +449,7 @@ long chaos_check_unattributed(const chaos_check *ck, const int *crashed, size_t 
     }
     for (long s = 1; s < cap; s++) {
         if (ck->done[s] <= 1 || attributed[s]) continue;
-        if (bad++ < 5) {   /* show the runs of the first few */
+        if (bad++ < 5) { /* show the runs of the first few */
             char pids[200] = "";
             size_t k = 0;
             for (size_t i = 0; i < ck->nruns && k + 16 < sizeof(pids); i++)
@@ -452,9 +468,9 @@ long chaos_enqueue(sluice_client *c, chaos_check *ck, long *next, long count, in
     long ok = 0;
     sluice_error err;
     if (batch && count > 0) {
-        char (*pl)[48] = calloc((size_t)count, 48);
+        char(*pl)[48] = calloc((size_t)count, 48);
         const char **p = calloc((size_t)count, sizeof(*p));
-        char (*ids)[SLUICE_ID_MAX] = calloc((size_t)count, SLUICE_ID_MAX);
+        char(*ids)[SLUICE_ID_MAX] = calloc((size_t)count, SLUICE_ID_MAX);
         for (long i = 0; i < count; i++) {
             snprintf(pl[i], 48, "{\"n\":%ld}", *next + i);
             p[i] = pl[i];
@@ -508,7 +524,7 @@ int chaos_drained(sluice_client *c, const char *cls, long ms) {
         sluice_class_stats st;
         if (sluice_class_stats_get(c, cls, &st, NULL) == 0 && st.ready + st.delayed + st.leased == 0) return 0;
         if (harness_now_ms() >= end) return -1;
-        harness_sleep_ms(50);   /* polls */
+        harness_sleep_ms(50); /* polls */
     }
 }
 
@@ -518,33 +534,36 @@ int chaos_drained(sluice_client *c, const char *cls, long ms) {
 
 typedef struct pconn {
     int fd;
-    int port;                 /* index */
+    int port; /* index */
     int client_side;
-    long rec;                 /* accept record index (client side) */
+    long rec; /* accept record index (client side) */
     int sniffed;
     struct pconn *peer;
-    struct pconn *next;       /* all connections */
+    struct pconn *next; /* all connections */
 } pconn;
 
 typedef struct prec {
-    long long at;             /* harness_now_ms */
+    long long at; /* harness_now_ms */
     int port;
-    char cmd[16];             /* first command word, upper case; "" until seen */
+    char cmd[16]; /* first command word, upper case; "" until seen */
 } prec;
 
-typedef struct lsock { int fd; int idx; } lsock;
+typedef struct lsock {
+    int fd;
+    int idx;
+} lsock;
 
 struct chaos_proxy {
     char upstream[300];
     int n;
     int *ports;
     lsock *ls;
-    int *open;                /* connections open per port */
+    int *open; /* connections open per port */
     int ep;
     pthread_t th;
     int running;
     pthread_mutex_t mu;
-    int request;              /* 0 none, 1 down, 2 up, 3 quit */
+    int request; /* 0 none, 1 down, 2 up, 3 quit */
     int served;
     pconn *conns;
     prec *recs;
@@ -563,8 +582,8 @@ static int listen_on(int port) {
     cloexec(fd);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-                            .sin_port = htons((uint16_t)port)};
+    struct sockaddr_in a = {
+        .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons((uint16_t)port)};
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 512) < 0) {
         int e = errno;
         close(fd);
@@ -615,7 +634,9 @@ chaos_proxy *chaos_proxy_new(const char *upstream_sock, int nports) {
     return p;
 }
 
-int chaos_proxy_port(const chaos_proxy *p, int i) { return p->ports[i]; }
+int chaos_proxy_port(const chaos_proxy *p, int i) {
+    return p->ports[i];
+}
 
 /* Epoll data: listeners point into p->ls (an array), connections are pconn;
  * tell them apart by address range. */
@@ -641,7 +662,10 @@ static void conn_close(chaos_proxy *p, pconn *c) {
         pconn *x = pair[k];
         if (!x) continue;
         for (pconn **q = &p->conns; *q; q = &(*q)->next)
-            if (*q == x) { *q = x->next; break; }
+            if (*q == x) {
+                *q = x->next;
+                break;
+            }
         free(x);
     }
 }
@@ -713,7 +737,10 @@ static int write_all(int fd, const char *b, size_t n) {
     while (n > 0) {
         ssize_t w = write(fd, b, n);
         if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && errno == EAGAIN) { harness_sleep_ms(1); continue; }   /* polls the socket */
+        if (w < 0 && errno == EAGAIN) {
+            harness_sleep_ms(1);
+            continue;
+        } /* polls the socket */
         if (w <= 0) return -1;
         b += w;
         n -= (size_t)w;
@@ -735,7 +762,10 @@ static void on_data(chaos_proxy *p, pconn *c) {
 static void apply(chaos_proxy *p, int req) {
     if (req == 1) {
         for (int i = 0; i < p->n; i++)
-            if (p->ls[i].fd >= 0) { close(p->ls[i].fd); p->ls[i].fd = -1; }
+            if (p->ls[i].fd >= 0) {
+                close(p->ls[i].fd);
+                p->ls[i].fd = -1;
+            }
         while (p->conns) conn_close(p, p->conns);
     } else if (req == 2) {
         for (int i = 0; i < p->n; i++) {
@@ -762,7 +792,10 @@ static void *proxy_main(void *arg) {
             p->request = 0;
             p->served++;
         }
-        if (req == 3) { pthread_mutex_unlock(&p->mu); return NULL; }
+        if (req == 3) {
+            pthread_mutex_unlock(&p->mu);
+            return NULL;
+        }
         int k = epoll_wait(p->ep, evs, 256, 0);
         for (int i = 0; i < k; i++) {
             void *ptr = evs[i].data.ptr;
@@ -774,7 +807,10 @@ static void *proxy_main(void *arg) {
             /* a connection closed earlier in this batch is gone: look it up */
             pconn *c = NULL;
             for (pconn *x = p->conns; x; x = x->next)
-                if (x == ptr) { c = x; break; }
+                if (x == ptr) {
+                    c = x;
+                    break;
+                }
             if (c && c->fd >= 0) on_data(p, c);
         }
         pthread_mutex_unlock(&p->mu);
@@ -782,7 +818,7 @@ static void *proxy_main(void *arg) {
             /* wait outside the lock */
             struct epoll_event one;
             int r = epoll_wait(p->ep, &one, 1, 5);
-            (void)r;   /* level-triggered: the next round picks it up */
+            (void)r; /* level-triggered: the next round picks it up */
         }
     }
 }
@@ -804,11 +840,13 @@ static void proxy_request(chaos_proxy *p, int req) {
         int done = p->served >= want;
         pthread_mutex_unlock(&p->mu);
         if (done) return;
-        harness_sleep_ms(1);   /* polls the proxy thread */
+        harness_sleep_ms(1); /* polls the proxy thread */
     }
 }
 
-void chaos_proxy_down(chaos_proxy *p) { proxy_request(p, 1); }
+void chaos_proxy_down(chaos_proxy *p) {
+    proxy_request(p, 1);
+}
 
 int chaos_proxy_up(chaos_proxy *p) {
     proxy_request(p, 2);

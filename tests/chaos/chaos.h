@@ -67,9 +67,9 @@ long chaos_working(const char *rec, pid_t pid);
  * completed run, "E <job id> <worker pid> <payload>", the payload a JSON
  * object with the producer's sequence number "n". */
 typedef struct chaos_run {
-    long seq;                 /* the id's number */
-    long n;                   /* the payload's "n", -1 if none */
-    int pid;                  /* the worker that ran it */
+    long seq; /* the id's number */
+    long n;   /* the payload's "n", -1 if none */
+    int pid;  /* the worker that ran it */
 } chaos_run;
 
 /* Jepsen-style accounting of one class. Identity is the job id (acknowledged
@@ -78,29 +78,29 @@ typedef struct chaos_run {
  * unexpected). */
 typedef struct chaos_check {
     char cls[65];
-    long cap;                 /* ids 1..cap-1 tracked */
-    unsigned char *acked;     /* by id: the enqueue returned 0 */
-    int *done;                /* by id: completed runs */
-    unsigned char *dead;      /* by id: in the dead set */
+    long cap;             /* ids 1..cap-1 tracked */
+    unsigned char *acked; /* by id: the enqueue returned 0 */
+    int *done;            /* by id: completed runs */
+    unsigned char *dead;  /* by id: in the dead set */
     long ncap;
-    unsigned char *tried;     /* by n: 1 attempted (indeterminate), 2 acknowledged */
+    unsigned char *tried; /* by n: 1 attempted (indeterminate), 2 acknowledged */
     chaos_run *runs;
     size_t nruns, runcap;
-    long long foreign;        /* lines naming another class or garbage */
+    long long foreign; /* lines naming another class or garbage */
 } chaos_check;
 
 typedef struct chaos_table {
-    long long attempted;      /* enqueue calls */
-    long long enqueued;       /* enqueue returned 0 */
-    long long acknowledged;   /* the class's acked counter in Redis (acks accepted) */
-    long long completed;      /* distinct ids whose handler completed */
-    long long lost;           /* enqueued, never completed, not dead */
-    long long duplicated;     /* ids completed more than once */
-    long long extra_runs;     /* completed runs beyond the first, summed */
-    long long unexpected;     /* completed, never attempted */
-    long long recovered;      /* completed, enqueue was indeterminate */
-    long long dead;           /* enqueued ids in the dead set */
-    long long inconsistent;   /* problems the invariant checker finds in the class (-1: not checked) */
+    long long attempted;    /* enqueue calls */
+    long long enqueued;     /* enqueue returned 0 */
+    long long acknowledged; /* the class's acked counter in Redis (acks accepted) */
+    long long completed;    /* distinct ids whose handler completed */
+    long long lost;         /* enqueued, never completed, not dead */
+    long long duplicated;   /* ids completed more than once */
+    long long extra_runs;   /* completed runs beyond the first, summed */
+    long long unexpected;   /* completed, never attempted */
+    long long recovered;    /* completed, enqueue was indeterminate */
+    long long dead;         /* enqueued ids in the dead set */
+    long long inconsistent; /* problems the invariant checker finds in the class (-1: not checked) */
 } chaos_table;
 
 void chaos_check_init(chaos_check *ck, const char *cls);

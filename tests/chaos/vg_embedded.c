@@ -21,9 +21,9 @@
 
 typedef struct run {
     long n;
-    long acked;               /* handler completions with ok */
+    long acked; /* handler completions with ok */
     long failed_once;
-    unsigned char *ok;        /* by id number */
+    unsigned char *ok; /* by id number */
     long dup;
     sluice_worker *w;
     int stopping;
@@ -80,7 +80,10 @@ static void handler(sluice_worker *w, sluice_worker_job *job, void *ud) {
     }
     if (k % 7 == 0) {
         later *l = calloc(1, sizeof(*l));
-        if (!l) { sluice_worker_done(w, job, 0, "out of memory"); return; }
+        if (!l) {
+            sluice_worker_done(w, job, 0, "out of memory");
+            return;
+        }
         l->w = w;
         l->job = job;
         l->r = r;
@@ -105,17 +108,26 @@ int main(int argc, char **argv) {
         return 2;
     }
     long n = argc == 3 ? strtol(argv[2], NULL, 10) : 10000;
-    if (n < 1 || n > 10000000) { fprintf(stderr, "vg-embedded: N must be 1..10000000\n"); return 2; }
+    if (n < 1 || n > 10000000) {
+        fprintf(stderr, "vg-embedded: N must be 1..10000000\n");
+        return 2;
+    }
     signal(SIGPIPE, SIG_IGN);
     sluice_error err;
     sluice_client *c = sluice_client_connect(argv[1], CLS, &err);
-    if (!c) { fprintf(stderr, "vg-embedded: connect: %s\n", err.text); return 1; }
+    if (!c) {
+        fprintf(stderr, "vg-embedded: connect: %s\n", err.text);
+        return 1;
+    }
     sluice_class_config cfg;
     sluice_class_config_init(&cfg);
     cfg.tier = SLUICE_TIER_CRITICAL;
     cfg.backoff_base_ms = 1;
     cfg.backoff_max_ms = 5;
-    if (sluice_class_set(c, CLS, &cfg, NULL, &err) < 0) { fprintf(stderr, "vg-embedded: %s\n", err.text); return 1; }
+    if (sluice_class_set(c, CLS, &cfg, NULL, &err) < 0) {
+        fprintf(stderr, "vg-embedded: %s\n", err.text);
+        return 1;
+    }
     const char **p = malloc(1000 * sizeof(*p));
     for (int i = 0; i < 1000; i++) p[i] = "{\"vg\":true}";
     for (long done = 0; done < n;) {
@@ -132,7 +144,10 @@ int main(int argc, char **argv) {
     r.ok = calloc((size_t)n + 1, 1);
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     r.w = sluice_worker_new(loop, argv[1], CLS, &err);
-    if (!r.w) { fprintf(stderr, "vg-embedded: %s\n", err.text); return 1; }
+    if (!r.w) {
+        fprintf(stderr, "vg-embedded: %s\n", err.text);
+        return 1;
+    }
     sluice_worker_set_concurrency(r.w, 64, NULL);
     sluice_worker_set_name(r.w, "vg-embedded");
     sluice_worker_host_governor(r.w, 1, 200, NULL);

@@ -85,7 +85,7 @@
 #define CERT "certificates"
 #define SYNC "integration_sync"
 #define NCLS 2
-#define MAXSEC 1200           /* s: longest run the per-second arrays hold */
+#define MAXSEC 1200 /* s: longest run the per-second arrays hold */
 #define MAXCONN 512
 
 static const char *cls_names[NCLS] = {CERT, SYNC};
@@ -93,7 +93,9 @@ static const char *cls_names[NCLS] = {CERT, SYNC};
 /* ------------------------------ helpers ------------------------------ */
 
 static volatile sig_atomic_t stop_sig;
-static void on_signal(int sig) { stop_sig = sig; }
+static void on_signal(int sig) {
+    stop_sig = sig;
+}
 
 static double mono(void) {
     struct timespec ts;
@@ -131,8 +133,9 @@ static double uniform(void) { /* splitmix64 -> (0,1) */
     z ^= z >> 31;
     return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
 }
-static double expo(double rate) { return -log(uniform()) / rate; }
-
+static double expo(double rate) {
+    return -log(uniform()) / rate;
+}
 
 /* ------------------------------- io mode ------------------------------ */
 
@@ -153,7 +156,8 @@ static int cmd_io(int argc, char **argv) {
     int n = snprintf(buf, sizeof(buf), "%ld\n", units);
     if (write(fd, buf, (size_t)n) != n) die("database stand-in: write: %s", strerror(errno));
     ssize_t r;
-    do r = read(fd, buf, sizeof(buf)); while (r < 0 && errno == EINTR);
+    do r = read(fd, buf, sizeof(buf));
+    while (r < 0 && errno == EINTR);
     if (r < 3 || memcmp(buf, "ok\n", 3) != 0) die("database stand-in went away");
     close(fd);
     return 0;
@@ -163,24 +167,31 @@ static int cmd_io(int argc, char **argv) {
 
 typedef struct opts {
     const char *sock, *csv, *result, *label, *signal;
-    double capacity;     /* I/O units per second */
-    double io_int;       /* units per interactive request */
+    double capacity;             /* I/O units per second */
+    double io_int;               /* units per interactive request */
     double calm_load, peak_load; /* fractions of capacity */
     double calm_s, ramp_s, peak_s, tail_s, max_s;
-    long batch;          /* certificates enqueued at the start */
-    double sync_rate;    /* integration syncs per second */
-    double units[NCLS];  /* I/O units a job of each class asks for (its handler's UNITS) */
-    int ansi;            /* -1: when stdout is a terminal */
+    long batch;         /* certificates enqueued at the start */
+    double sync_rate;   /* integration syncs per second */
+    double units[NCLS]; /* I/O units a job of each class asks for (its handler's UNITS) */
+    int ansi;           /* -1: when stdout is a terminal */
 } opts;
 
-typedef struct conn { int fd; char buf[64]; size_t len; } conn;
-typedef struct pend { int fd; double finish; } pend;
+typedef struct conn {
+    int fd;
+    char buf[64];
+    size_t len;
+} conn;
+typedef struct pend {
+    int fd;
+    double finish;
+} pend;
 
 typedef struct clsview {
-    sluice_class_stats st0, st;  /* at the start of the run, now */
+    sluice_class_stats st0, st; /* at the start of the run, now */
     sluice_gate_info gate;
     sluice_tier tier;
-    double max_rate;             /* jobs per second at full admission */
+    double max_rate; /* jobs per second at full admission */
     int ok;
 } clsview;
 
@@ -189,20 +200,20 @@ typedef struct run {
     double t0;
     /* the disk */
     double busy_until;
-    double busy[MAXSEC];         /* s of each second the disk was busy */
-    double busy_bg[MAXSEC];      /* ... of which with background requests */
-    double alone_until;          /* the imaginary disk with interactive requests only */
-    int waiting[MAXSEC];         /* bit i set if class i had jobs waiting in the second */
-    double next_int;             /* next interactive arrival, s since t0 */
-    long cur_sec;                /* second whose latencies are in lat */
-    dvec lat;                    /* that second's interactive latencies, s */
+    double busy[MAXSEC];    /* s of each second the disk was busy */
+    double busy_bg[MAXSEC]; /* ... of which with background requests */
+    double alone_until;     /* the imaginary disk with interactive requests only */
+    int waiting[MAXSEC];    /* bit i set if class i had jobs waiting in the second */
+    double next_int;        /* next interactive arrival, s since t0 */
+    long cur_sec;           /* second whose latencies are in lat */
+    dvec lat;               /* that second's interactive latencies, s */
     double p50[MAXSEC], p99[MAXSEC];
-    dvec calm_lat, peak_lat;     /* the first calm phase; the peak plateau */
-    dvec peak_alone_lat;         /* the peak plateau on the imaginary disk */
+    dvec calm_lat, peak_lat; /* the first calm phase; the peak plateau */
+    dvec peak_alone_lat;     /* the peak plateau on the imaginary disk */
     /* background requests */
     conn *conns[MAXCONN];
     size_t nconn;
-    pend *pq;                    /* completion order = arrival order (FIFO) */
+    pend *pq; /* completion order = arrival order (FIFO) */
     size_t pq_head, pq_n, pq_cap;
     long bg_requests;
     /* sluice */
@@ -210,7 +221,7 @@ typedef struct run {
     clsview cv[NCLS];
     double sig_value, sig_pressure, sig_target, sig_critical;
     sluice_governor_status gov;
-    double min_frac[NCLS];       /* during the peak (ramp up to ramp down) */
+    double min_frac[NCLS]; /* during the peak (ramp up to ramp down) */
     double next_sync;
     int sync_on;
     long sync_enq, sync_fail;
@@ -228,11 +239,24 @@ static double load_at(const opts *o, double t) {
 
 static const char *phase_at(const opts *o, double t, const char **what) {
     double a = o->calm_s, b = a + o->ramp_s, c = b + o->peak_s, d = c + o->ramp_s;
-    if (t < a) { *what = "calm: a certificate batch and the syncs run"; return "calm"; }
-    if (t < b) { *what = "interactive traffic rising"; return "rising"; }
-    if (t < c) { *what = "PEAK: interactive traffic near capacity"; return "PEAK"; }
-    if (t < d) { *what = "the peak eases"; return "easing"; }
-    *what = "after the peak: the backlog drains"; return "drain";
+    if (t < a) {
+        *what = "calm: a certificate batch and the syncs run";
+        return "calm";
+    }
+    if (t < b) {
+        *what = "interactive traffic rising";
+        return "rising";
+    }
+    if (t < c) {
+        *what = "PEAK: interactive traffic near capacity";
+        return "PEAK";
+    }
+    if (t < d) {
+        *what = "the peak eases";
+        return "easing";
+    }
+    *what = "after the peak: the backlog drains";
+    return "drain";
 }
 
 static void add_busy(double *busy, double s, double f) {
@@ -344,7 +368,8 @@ static void conn_input(run *r, size_t i, double now) {
 static void answer_due(run *r, double now) {
     while (r->pq_n && r->pq[r->pq_head].finish <= now) {
         int fd = r->pq[r->pq_head].fd;
-        if (fd >= 0 && write(fd, "ok\n", 3) != 3) { /* the handler gave up: its close is read later */ }
+        if (fd >= 0 && write(fd, "ok\n", 3) != 3) { /* the handler gave up: its close is read later */
+        }
         r->pq_head++;
         r->pq_n--;
     }
@@ -384,15 +409,25 @@ static void bar(char *out, size_t w, double frac) {
 }
 
 static void fmt_ms(char *out, size_t n, double ms) {
-    if (!isfinite(ms)) snprintf(out, n, "-");
-    else if (ms < 10) snprintf(out, n, "%.1f ms", ms);
-    else if (ms < 10000) snprintf(out, n, "%.0f ms", ms);
-    else snprintf(out, n, "%.1f s", ms / 1000.0);
+    if (!isfinite(ms))
+        snprintf(out, n, "-");
+    else if (ms < 10)
+        snprintf(out, n, "%.1f ms", ms);
+    else if (ms < 10000)
+        snprintf(out, n, "%.0f ms", ms);
+    else
+        snprintf(out, n, "%.1f s", ms / 1000.0);
 }
 
-static int64_t done_of(const clsview *v) { return v->st.acked - v->st0.acked; }
-static int64_t enq_of(const clsview *v) { return v->st.enqueued - v->st0.enqueued; }
-static int64_t backlog_of(const clsview *v) { return v->st.ready + v->st.delayed + v->st.leased; }
+static int64_t done_of(const clsview *v) {
+    return v->st.acked - v->st0.acked;
+}
+static int64_t enq_of(const clsview *v) {
+    return v->st.enqueued - v->st0.enqueued;
+}
+static int64_t backlog_of(const clsview *v) {
+    return v->st.ready + v->st.delayed + v->st.leased;
+}
 
 /* One line of the ANSI view: cut to the terminal's width (a wrapped line
  * would break the redraw in place), in "style" (an SGR code, "" for none). */
@@ -406,8 +441,10 @@ static void line(const char *style, const char *fmt, ...) {
     va_end(ap);
     int w = view_cols - 1 < (int)sizeof(buf) - 1 ? view_cols - 1 : (int)sizeof(buf) - 1;
     if (w > 0 && (int)strlen(buf) > w) buf[w] = '\0';
-    if (*style) printf("\033[%sm%s\033[0m\033[K\n", style, buf);
-    else printf("%s\033[K\n", buf);
+    if (*style)
+        printf("\033[%sm%s\033[0m\033[K\n", style, buf);
+    else
+        printf("%s\033[K\n", buf);
     view_lines++;
 }
 
@@ -428,12 +465,12 @@ static void view(run *r, double t) {
     fmt_ms(m4, sizeof(m4), c99);
     if (!o->ansi) {
         /* one plain line a second, for logs and pipes */
-        printf("t=%3.0fs %-6s load=%3.0f%% util=%3.0f%% %s=%.2f p=%.2f p50=%s p99=%s",
-               t, ph, load_at(o, t) * 100, util * 100, o->signal, r->sig_value, r->sig_pressure, m1, m2);
+        printf("t=%3.0fs %-6s load=%3.0f%% util=%3.0f%% %s=%.2f p=%.2f p50=%s p99=%s", t, ph, load_at(o, t) * 100,
+               util * 100, o->signal, r->sig_value, r->sig_pressure, m1, m2);
         for (int i = 0; i < NCLS; i++) {
             const clsview *v = &r->cv[i];
-            printf(" | %s f=%.2f %lld/%lld", cls_names[i], v->gate.fraction,
-                   (long long)done_of(v), (long long)enq_of(v));
+            printf(" | %s f=%.2f %lld/%lld", cls_names[i], v->gate.fraction, (long long)done_of(v),
+                   (long long)enq_of(v));
         }
         printf("\n");
         fflush(stdout);
@@ -446,14 +483,22 @@ static void view(run *r, double t) {
     line("", "%s", "");
     bar(b, 36, util);
     char pct[16];
-    if (isfinite(util)) snprintf(pct, sizeof(pct), "%3.0f%%", util * 100);
-    else snprintf(pct, sizeof(pct), "   -");
-    line(util >= r->sig_critical ? "31" : util > r->sig_target ? "33" : "",
+    if (isfinite(util))
+        snprintf(pct, sizeof(pct), "%3.0f%%", util * 100);
+    else
+        snprintf(pct, sizeof(pct), "   -");
+    line(util >= r->sig_critical ? "31"
+         : util > r->sig_target  ? "33"
+                                 : "",
          "database    [%s] %s busy (interactive %2.0f%%)", b, pct, load_at(o, t) * 100);
-    line(r->sig_value >= r->sig_critical ? "31" : r->sig_value > r->sig_target ? "33" : "",
-         "signal      %s %.2f target %.2f critical %.2f pressure %.2f%s", o->signal, r->sig_value,
-         r->sig_target, r->sig_critical, r->sig_pressure,
-         r->sig_value >= r->sig_critical ? " CRITICAL" : r->sig_value > r->sig_target ? " over target" : "");
+    line(r->sig_value >= r->sig_critical ? "31"
+         : r->sig_value > r->sig_target  ? "33"
+                                         : "",
+         "signal      %s %.2f target %.2f critical %.2f pressure %.2f%s", o->signal, r->sig_value, r->sig_target,
+         r->sig_critical, r->sig_pressure,
+         r->sig_value >= r->sig_critical ? " CRITICAL"
+         : r->sig_value > r->sig_target  ? " over target"
+                                         : "");
     line("", "governor    mode %s, leader %s", sluice_governor_mode_name(r->gov.mode),
          r->gov.leader[0] ? r->gov.leader : "(none yet)");
     if (isfinite(p99) && isfinite(c99) && c99 > 0)
@@ -492,10 +537,9 @@ static void report_signal(run *r, long s) {
 static void write_row(run *r, long s) {
     if (!r->csv) return;
     const clsview *a = &r->cv[0], *b = &r->cv[1];
-    fprintf(r->csv, "%ld,%.4f,%.4f,%.3f,%.3f,%.4f,%.4f,%lld,%lld,%lld,%lld\n", s,
-            load_at(&r->o, (double)s + 0.5), r->busy[s] > 1 ? 1.0 : r->busy[s], r->p50[s], r->p99[s],
-            a->gate.fraction, b->gate.fraction, (long long)backlog_of(a), (long long)backlog_of(b),
-            (long long)done_of(a), (long long)done_of(b));
+    fprintf(r->csv, "%ld,%.4f,%.4f,%.3f,%.3f,%.4f,%.4f,%lld,%lld,%lld,%lld\n", s, load_at(&r->o, (double)s + 0.5),
+            r->busy[s] > 1 ? 1.0 : r->busy[s], r->p50[s], r->p99[s], a->gate.fraction, b->gate.fraction,
+            (long long)backlog_of(a), (long long)backlog_of(b), (long long)done_of(a), (long long)done_of(b));
     fflush(r->csv);
 }
 
@@ -521,8 +565,10 @@ static void produce_sync(run *r, double t) {
         char payload[64], id[SLUICE_ID_MAX];
         snprintf(payload, sizeof(payload), "{\"tenant\":%ld,\"kind\":\"zoom\"}", r->sync_enq + 1);
         sluice_error err;
-        if (sluice_enqueue(r->c, SYNC, payload, NULL, id, &err) == 0) r->sync_enq++;
-        else if (r->sync_fail++ == 0) fprintf(stderr, "sluice-demo: enqueue %s: %s\n", SYNC, err.text);
+        if (sluice_enqueue(r->c, SYNC, payload, NULL, id, &err) == 0)
+            r->sync_enq++;
+        else if (r->sync_fail++ == 0)
+            fprintf(stderr, "sluice-demo: enqueue %s: %s\n", SYNC, err.text);
         r->next_sync += expo(r->o.sync_rate);
     }
 }
@@ -540,52 +586,100 @@ static int listen_on(const char *path) {
 }
 
 static void usage_run(FILE *f) {
-    fprintf(f,
-        "usage: sluice-demo run --socket PATH [options]\n"
-        "  --csv FILE --result FILE --label on|off --signal NAME (db_util)\n"
-        "  --capacity UNITS/s (1000) --io-interactive UNITS (2)\n"
-        "  --calm-load F (0.35) --peak-load F (0.85)\n"
-        "  --calm S (10) --ramp S (8) --peak S (22) --tail S (5) --max S (150)\n"
-        "  --batch N (900 certificates) --sync-rate N/s (5) --seed N --ansi|--plain\n"
-        "  --cert-units U (7) --sync-units U (10): the jobs' I/O units, as their handlers ask\n");
+    fprintf(f, "usage: sluice-demo run --socket PATH [options]\n"
+               "  --csv FILE --result FILE --label on|off --signal NAME (db_util)\n"
+               "  --capacity UNITS/s (1000) --io-interactive UNITS (2)\n"
+               "  --calm-load F (0.35) --peak-load F (0.85)\n"
+               "  --calm S (10) --ramp S (8) --peak S (22) --tail S (5) --max S (150)\n"
+               "  --batch N (900 certificates) --sync-rate N/s (5) --seed N --ansi|--plain\n"
+               "  --cert-units U (7) --sync-units U (10): the jobs' I/O units, as their handlers ask\n");
 }
 
 static int cmd_run(int argc, char **argv) {
     static run R;
     run *r = &R;
     opts *o = &r->o;
-    *o = (opts){.signal = "db_util", .label = "on", .capacity = 1000, .io_int = 2,
-                .calm_load = 0.35, .peak_load = 0.85, .calm_s = 10, .ramp_s = 8, .peak_s = 22,
-                .tail_s = 5, .max_s = 150, .batch = 900, .sync_rate = 5, .units = {7, 10}, .ansi = -1};
+    *o = (opts){.signal = "db_util",
+                .label = "on",
+                .capacity = 1000,
+                .io_int = 2,
+                .calm_load = 0.35,
+                .peak_load = 0.85,
+                .calm_s = 10,
+                .ramp_s = 8,
+                .peak_s = 22,
+                .tail_s = 5,
+                .max_s = 150,
+                .batch = 900,
+                .sync_rate = 5,
+                .units = {7, 10},
+                .ansi = -1};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--help")) { usage_run(stdout); return 0; }
-        if (!strcmp(a, "--ansi")) { o->ansi = 1; continue; }
-        if (!strcmp(a, "--plain")) { o->ansi = 0; continue; }
-        if (!v) { usage_run(stderr); return 2; }
+        if (!strcmp(a, "--help")) {
+            usage_run(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--ansi")) {
+            o->ansi = 1;
+            continue;
+        }
+        if (!strcmp(a, "--plain")) {
+            o->ansi = 0;
+            continue;
+        }
+        if (!v) {
+            usage_run(stderr);
+            return 2;
+        }
         i++;
-        if (!strcmp(a, "--socket")) o->sock = v;
-        else if (!strcmp(a, "--csv")) o->csv = v;
-        else if (!strcmp(a, "--result")) o->result = v;
-        else if (!strcmp(a, "--label")) o->label = v;
-        else if (!strcmp(a, "--signal")) o->signal = v;
-        else if (!strcmp(a, "--capacity")) o->capacity = num(v, a, 1, 1e7);
-        else if (!strcmp(a, "--io-interactive")) o->io_int = num(v, a, 0.01, 1e6);
-        else if (!strcmp(a, "--calm-load")) o->calm_load = num(v, a, 0.01, 2);
-        else if (!strcmp(a, "--peak-load")) o->peak_load = num(v, a, 0.01, 2);
-        else if (!strcmp(a, "--calm")) o->calm_s = num(v, a, 1, 600);
-        else if (!strcmp(a, "--ramp")) o->ramp_s = num(v, a, 0.1, 600);
-        else if (!strcmp(a, "--peak")) o->peak_s = num(v, a, 1, 600);
-        else if (!strcmp(a, "--tail")) o->tail_s = num(v, a, 0, 600);
-        else if (!strcmp(a, "--max")) o->max_s = num(v, a, 1, MAXSEC - 2);
-        else if (!strcmp(a, "--batch")) o->batch = (long)num(v, a, 0, 1000000);
-        else if (!strcmp(a, "--cert-units")) o->units[0] = num(v, a, 1, 100000);
-        else if (!strcmp(a, "--sync-units")) o->units[1] = num(v, a, 1, 100000);
-        else if (!strcmp(a, "--sync-rate")) o->sync_rate = num(v, a, 0.01, 1000);
-        else if (!strcmp(a, "--seed")) rng_state = (uint64_t)num(v, a, 0, 1e15);
-        else { usage_run(stderr); return 2; }
+        if (!strcmp(a, "--socket"))
+            o->sock = v;
+        else if (!strcmp(a, "--csv"))
+            o->csv = v;
+        else if (!strcmp(a, "--result"))
+            o->result = v;
+        else if (!strcmp(a, "--label"))
+            o->label = v;
+        else if (!strcmp(a, "--signal"))
+            o->signal = v;
+        else if (!strcmp(a, "--capacity"))
+            o->capacity = num(v, a, 1, 1e7);
+        else if (!strcmp(a, "--io-interactive"))
+            o->io_int = num(v, a, 0.01, 1e6);
+        else if (!strcmp(a, "--calm-load"))
+            o->calm_load = num(v, a, 0.01, 2);
+        else if (!strcmp(a, "--peak-load"))
+            o->peak_load = num(v, a, 0.01, 2);
+        else if (!strcmp(a, "--calm"))
+            o->calm_s = num(v, a, 1, 600);
+        else if (!strcmp(a, "--ramp"))
+            o->ramp_s = num(v, a, 0.1, 600);
+        else if (!strcmp(a, "--peak"))
+            o->peak_s = num(v, a, 1, 600);
+        else if (!strcmp(a, "--tail"))
+            o->tail_s = num(v, a, 0, 600);
+        else if (!strcmp(a, "--max"))
+            o->max_s = num(v, a, 1, MAXSEC - 2);
+        else if (!strcmp(a, "--batch"))
+            o->batch = (long)num(v, a, 0, 1000000);
+        else if (!strcmp(a, "--cert-units"))
+            o->units[0] = num(v, a, 1, 100000);
+        else if (!strcmp(a, "--sync-units"))
+            o->units[1] = num(v, a, 1, 100000);
+        else if (!strcmp(a, "--sync-rate"))
+            o->sync_rate = num(v, a, 0.01, 1000);
+        else if (!strcmp(a, "--seed"))
+            rng_state = (uint64_t)num(v, a, 0, 1e15);
+        else {
+            usage_run(stderr);
+            return 2;
+        }
     }
-    if (!o->sock) { usage_run(stderr); return 2; }
+    if (!o->sock) {
+        usage_run(stderr);
+        return 2;
+    }
     if (o->ansi < 0) o->ansi = isatty(STDOUT_FILENO);
     struct winsize ws;
     if (o->ansi && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col >= 20) view_cols = ws.ws_col;
@@ -605,13 +699,14 @@ static int cmd_run(int argc, char **argv) {
         r->min_frac[i] = 2;
     }
     if (o->csv && !(r->csv = fopen(o->csv, "w"))) die("%s: %s", o->csv, strerror(errno));
-    if (r->csv) fprintf(r->csv, "t,load,util,p50_ms,p99_ms,frac_cert,frac_sync,backlog_cert,backlog_sync,done_cert,done_sync\n");
+    if (r->csv)
+        fprintf(r->csv,
+                "t,load,util,p50_ms,p99_ms,frac_cert,frac_sync,backlog_cert,backlog_sync,done_cert,done_sync\n");
 
     /* The reading at t=0, before any background work: the database carries
      * only its calm interactive load. Without it the governor's first ticks
      * would see a stale signal and (on_stale assume-pressure) cut at once. */
-    if (sluice_signal_report(r->c, o->signal, o->calm_load, 0, &err) < 0)
-        die("signal %s: %s", o->signal, err.text);
+    if (sluice_signal_report(r->c, o->signal, o->calm_load, 0, &err) < 0) die("signal %s: %s", o->signal, err.text);
     int lfd = listen_on(o->sock);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
@@ -629,7 +724,7 @@ static int cmd_run(int argc, char **argv) {
     sample(r);
 
     double ramp_end = o->calm_s + 2 * o->ramp_s + o->peak_s;
-    long next_row = 1;            /* write second next_row-1 at t >= next_row */
+    long next_row = 1; /* write second next_row-1 at t >= next_row */
     double next_view = 0;
     double end_at = -1;
     while (!stop_sig) {
@@ -639,7 +734,10 @@ static int cmd_run(int argc, char **argv) {
         produce_sync(r, t);
         while (t >= (double)next_row && next_row < MAXSEC) {
             long s = next_row - 1;
-            if (r->cur_sec == s) { flush_second(r); r->cur_sec = -1; }
+            if (r->cur_sec == s) {
+                flush_second(r);
+                r->cur_sec = -1;
+            }
             report_signal(r, s);
             write_row(r, s);
             next_row++;
@@ -648,8 +746,7 @@ static int cmd_run(int argc, char **argv) {
             sample(r);
             if (t >= o->calm_s && t < ramp_end)
                 for (int i = 0; i < NCLS; i++)
-                    if (r->cv[i].ok && r->cv[i].gate.fraction < r->min_frac[i])
-                        r->min_frac[i] = r->cv[i].gate.fraction;
+                    if (r->cv[i].ok && r->cv[i].gate.fraction < r->min_frac[i]) r->min_frac[i] = r->cv[i].gate.fraction;
             for (int i = 0; i < NCLS && (long)t < MAXSEC; i++)
                 if (backlog_of(&r->cv[i]) > 0) r->waiting[(long)t] |= 1 << i;
             if (o->ansi || (long)(t * 2) % 2 == 0) view(r, t);
@@ -682,7 +779,10 @@ static int cmd_run(int argc, char **argv) {
         if (pfd[0].revents & POLLIN) {
             int fd;
             while ((fd = accept(lfd, NULL, NULL)) >= 0) {
-                if (r->nconn == MAXCONN) { close(fd); continue; }
+                if (r->nconn == MAXCONN) {
+                    close(fd);
+                    continue;
+                }
                 conn *k = calloc(1, sizeof(*k));
                 if (!k) die("out of memory");
                 k->fd = fd;
@@ -711,15 +811,17 @@ static int cmd_run(int argc, char **argv) {
         double pk0 = o->calm_s + o->ramp_s;
         double umean = 0;
         int un = 0;
-        for (long s = (long)ceil(pk0); s < (long)(pk0 + o->peak_s) && s < MAXSEC; s++) { umean += r->busy[s]; un++; }
+        for (long s = (long)ceil(pk0); s < (long)(pk0 + o->peak_s) && s < MAXSEC; s++) {
+            umean += r->busy[s];
+            un++;
+        }
         fprintf(f, "label=%s\nduration_s=%.1f\ndrained=%d\n", o->label, t, r->drained);
-        fprintf(f, "calm_p50_ms=%.3f\ncalm_p99_ms=%.3f\n",
-                quantile(r->calm_lat.v, r->calm_lat.n, 0.5) * 1000, quantile(r->calm_lat.v, r->calm_lat.n, 0.99) * 1000);
+        fprintf(f, "calm_p50_ms=%.3f\ncalm_p99_ms=%.3f\n", quantile(r->calm_lat.v, r->calm_lat.n, 0.5) * 1000,
+                quantile(r->calm_lat.v, r->calm_lat.n, 0.99) * 1000);
         fprintf(f, "peak_p50_ms=%.3f\npeak_p99_ms=%.3f\npeak_util=%.4f\n",
                 quantile(r->peak_lat.v, r->peak_lat.n, 0.5) * 1000, quantile(r->peak_lat.v, r->peak_lat.n, 0.99) * 1000,
                 un ? umean / un : NAN);
-        fprintf(f, "peak_alone_p99_ms=%.3f\n",
-                quantile(r->peak_alone_lat.v, r->peak_alone_lat.n, 0.99) * 1000);
+        fprintf(f, "peak_alone_p99_ms=%.3f\n", quantile(r->peak_alone_lat.v, r->peak_alone_lat.n, 0.99) * 1000);
         /* Spare capacity after the peak: each complete second from the end of
          * the plateau with jobs waiting offers target x C minus its
          * interactive I/O, as far as the waiting classes could use it at
@@ -735,13 +837,12 @@ static int cmd_run(int argc, char **argv) {
             usable += head;
             used += r->busy_bg[s] < head ? r->busy_bg[s] : head;
         }
-        fprintf(f, "spare_after_peak=%.4f\nspare_after_peak_s=%.1f\n", usable > 0 ? used / usable : NAN,
-                usable);
+        fprintf(f, "spare_after_peak=%.4f\nspare_after_peak_s=%.1f\n", usable > 0 ? used / usable : NAN, usable);
         fprintf(f, "peak_from_s=%.1f\npeak_to_s=%.1f\ncalm_s=%.1f\n", o->calm_s, ramp_end, o->calm_s);
         for (int i = 0; i < NCLS; i++)
             fprintf(f, "min_fraction.%s=%.4f\nenqueued.%s=%lld\ndone.%s=%lld\n", cls_names[i],
-                    r->min_frac[i] > 1 ? 1.0 : r->min_frac[i], cls_names[i], (long long)enq_of(&r->cv[i]),
-                    cls_names[i], (long long)done_of(&r->cv[i]));
+                    r->min_frac[i] > 1 ? 1.0 : r->min_frac[i], cls_names[i], (long long)enq_of(&r->cv[i]), cls_names[i],
+                    (long long)done_of(&r->cv[i]));
         fprintf(f, "background_requests=%ld\n", r->bg_requests);
         fclose(f);
     }
@@ -751,7 +852,11 @@ static int cmd_run(int argc, char **argv) {
 
 /* ------------------------------- summary ------------------------------ */
 
-typedef struct results { char k[64][64]; char v[64][64]; int n; } results;
+typedef struct results {
+    char k[64][64];
+    char v[64][64];
+    int n;
+} results;
 
 static int load_results(const char *path, results *res) {
     FILE *f = fopen(path, "r");
@@ -791,21 +896,20 @@ static int cmd_summary(int argc, char **argv) {
 
     printf("\nsummary\n");
     int64_t lost_total = 0, left_total = 0;
-    printf("  %-17s %-7s %9s %7s %6s %6s %6s %8s\n", "class", "tier", "enqueued", "done", "lost",
-           "dead", "retried", "waiting");
+    printf("  %-17s %-7s %9s %7s %6s %6s %6s %8s\n", "class", "tier", "enqueued", "done", "lost", "dead", "retried",
+           "waiting");
     for (int i = 0; i < NCLS; i++) {
         sluice_class_stats st;
         sluice_class_config cfg;
-        if (sluice_class_stats_get(c, cls_names[i], &st, &err) < 0 ||
-            sluice_class_get(c, cls_names[i], &cfg, &err) < 0)
+        if (sluice_class_stats_get(c, cls_names[i], &st, &err) < 0 || sluice_class_get(c, cls_names[i], &cfg, &err) < 0)
             die("class %s: %s", cls_names[i], err.text);
         int64_t left = st.ready + st.delayed + st.leased + st.dead;
         int64_t lost = st.enqueued - st.acked - st.cancelled - left;
         lost_total += lost;
         left_total += left;
-        printf("  %-17s %-7s %9lld %7lld %6lld %6lld %6lld %8lld\n", cls_names[i],
-               sluice_tier_name(cfg.tier), (long long)st.enqueued, (long long)st.acked, (long long)lost,
-               (long long)st.dead, (long long)st.retried, (long long)(st.ready + st.delayed + st.leased));
+        printf("  %-17s %-7s %9lld %7lld %6lld %6lld %6lld %8lld\n", cls_names[i], sluice_tier_name(cfg.tier),
+               (long long)st.enqueued, (long long)st.acked, (long long)lost, (long long)st.dead, (long long)st.retried,
+               (long long)(st.ready + st.delayed + st.leased));
     }
     sluice_client_free(c);
     int ok = 1;
@@ -835,8 +939,7 @@ static int cmd_summary(int argc, char **argv) {
         fmt_ms(d, sizeof(d), rget(&off, "peak_p99_ms"));
         printf("  interactive p99 during the peak, governor off:          %s = %.2fx alone (disk %.0f%% busy)\n", d,
                rget(&off, "peak_p99_ms") / rget(&off, "peak_alone_p99_ms"), rget(&off, "peak_util") * 100);
-        printf("  runs: %.0f s with the governor on, %.0f s off\n", rget(&on, "duration_s"),
-               rget(&off, "duration_s"));
+        printf("  runs: %.0f s with the governor on, %.0f s off\n", rget(&on, "duration_s"), rget(&off, "duration_s"));
     } else {
         printf("  (the governor-off run was skipped: it would not fit in 3 minutes)\n");
         printf("  run: %.0f s with the governor on\n", rget(&on, "duration_s"));
@@ -856,13 +959,12 @@ static int cmd_wipe(void) {
     const char *ns = getenv("SLUICE_NAMESPACE");
     if (!ns || !*ns) die("wipe: set SLUICE_NAMESPACE (refusing to wipe the default namespace)");
     struct timeval tv = {5, 0};
-    redisContext *rc = u.is_unix ? redisConnectUnixWithTimeout(u.path, tv)
-                                 : redisConnectWithTimeout(u.host, u.port, tv);
+    redisContext *rc =
+        u.is_unix ? redisConnectUnixWithTimeout(u.path, tv) : redisConnectWithTimeout(u.host, u.port, tv);
     if (!rc || rc->err) die("wipe: cannot connect");
     redisReply *rep;
     if (u.password[0]) {
-        rep = u.user[0] ? redisCommand(rc, "AUTH %s %s", u.user, u.password)
-                        : redisCommand(rc, "AUTH %s", u.password);
+        rep = u.user[0] ? redisCommand(rc, "AUTH %s %s", u.user, u.password) : redisCommand(rc, "AUTH %s", u.password);
         if (!rep || rep->type == REDIS_REPLY_ERROR) die("wipe: auth failed");
         freeReplyObject(rep);
     }
@@ -881,7 +983,10 @@ static int cmd_wipe(void) {
         snprintf(cursor, sizeof(cursor), "%s", rep->element[0]->str);
         for (size_t i = 0; i < rep->element[1]->elements; i++) {
             redisReply *d = redisCommand(rc, "UNLINK %s", rep->element[1]->element[i]->str);
-            if (d) { deleted += d->type == REDIS_REPLY_INTEGER ? (long)d->integer : 0; freeReplyObject(d); }
+            if (d) {
+                deleted += d->type == REDIS_REPLY_INTEGER ? (long)d->integer : 0;
+                freeReplyObject(d);
+            }
         }
         freeReplyObject(rep);
     } while (strcmp(cursor, "0") != 0);

@@ -15,8 +15,8 @@ static int pattern_ok(const char *s) {
     if (n < 1 || n > 64) return 0;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-                 (i > 0 && (ch == '_' || ch == '.' || ch == '-'));
+        int ok =
+            (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || (i > 0 && (ch == '_' || ch == '.' || ch == '-'));
         if (!ok) return 0;
     }
     return 1;
@@ -41,8 +41,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc == 0) {
         /* "<class>:<digits>", the class a valid name and a prefix of the id */
         size_t n = strlen(cls);
-        if (n >= SLUICE_ID_MAX || sluice_name_check(cls, NULL) < 0 || strncmp(s, cls, n) || s[n] != ':' ||
-            !s[n + 1] || strspn(s + n + 1, "0123456789") != strlen(s + n + 1))
+        if (n >= SLUICE_ID_MAX || sluice_name_check(cls, NULL) < 0 || strncmp(s, cls, n) || s[n] != ':' || !s[n + 1] ||
+            strspn(s + n + 1, "0123456789") != strlen(s + n + 1))
             abort();
     } else if (err.code != SLUICE_ERR_ARGUMENT) {
         abort();

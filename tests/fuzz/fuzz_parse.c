@@ -76,8 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n = size;
     /* the bounds callers pass, or any up to 2^62 (see the report on
      * sluice_parse_duration near INT64_MAX) */
-    static const int64_t HI[] = {604800000, 86400000, 31536000000LL, 365LL * 86400000, 1000000000,
-                                 253402300799999LL, 10000, 1000};
+    static const int64_t HI[] = {604800000,  86400000,          31536000000LL, 365LL * 86400000,
+                                 1000000000, 253402300799999LL, 10000,         1000};
     unsigned sel = (unsigned)take(&p, &n, 1);
     int64_t hi = sel < 128 ? HI[sel % 8] : (int64_t)(take(&p, &n, 8) >> 2);
     int64_t lo = (sel & 1) ? -hi : 0;

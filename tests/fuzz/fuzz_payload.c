@@ -47,8 +47,7 @@ static void check_err(int rc, const sluice_error *err, sluice_error_code want) {
 static void check_payload_contract(const uint8_t *data, size_t size) {
     while (size && strchr(" \t\r\n", data[0]) && data[0]) data++, size--;
     while (size && strchr(" \t\r\n", data[size - 1]) && data[size - 1]) size--;
-    if (size < 2 || data[0] != '{' || data[size - 1] != '}' || size > SLUICE_PAYLOAD_HARD_MAX ||
-        memchr(data, 0, size))
+    if (size < 2 || data[0] != '{' || data[size - 1] != '}' || size > SLUICE_PAYLOAD_HARD_MAX || memchr(data, 0, size))
         abort();
 }
 
@@ -77,11 +76,10 @@ static void options(bytes b) {
     check_err(rc, &err, SLUICE_ERR_ARGUMENT);
     if (rc == 0) {
         /* the ranges queue/lua/enqueue.lua enforces */
-        if (o.delay_ms < 0 || o.delay_ms > 3153600000000LL || o.run_at_ms < 0 ||
-            o.run_at_ms > 253402300799000LL || (o.delay_ms && o.run_at_ms) || o.priority < -1000 ||
-            o.priority > 1000 || o.max_attempts < 0 || o.max_attempts > 1000 || o.timeout_ms < 0 ||
-            o.timeout_ms > 604800000 || (o.unique && strlen(o.unique) > 256) || o.cost < 0 ||
-            o.cost > 1000000)
+        if (o.delay_ms < 0 || o.delay_ms > 3153600000000LL || o.run_at_ms < 0 || o.run_at_ms > 253402300799000LL ||
+            (o.delay_ms && o.run_at_ms) || o.priority < -1000 || o.priority > 1000 || o.max_attempts < 0 ||
+            o.max_attempts > 1000 || o.timeout_ms < 0 || o.timeout_ms > 604800000 ||
+            (o.unique && strlen(o.unique) > 256) || o.cost < 0 || o.cost > 1000000)
             abort();
     }
     if (opts_check(NULL, &err) != 0) abort();
@@ -127,7 +125,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     payloads(data, size);
     if (size == 0) return 0;
     bytes b = {data + 1, size - 1};
-    if (data[0] & 1) options(b);
-    else commands(b);
+    if (data[0] & 1)
+        options(b);
+    else
+        commands(b);
     return 0;
 }

@@ -47,7 +47,7 @@
 #define NCLS 2
 #define SIGNAL "pg_load"
 #define NPHASE 4
-#define BUCKET_S 5            /* s: the plot's and the live view's window */
+#define BUCKET_S 5 /* s: the plot's and the live view's window */
 #define MAXFILES 16
 
 static const char *const cls_names[NCLS] = {"imports", "reports"};
@@ -90,7 +90,11 @@ static int class_index(const char *name) {
 /* ---------------------------- key=value files ------------------------- */
 
 #define MAXKV 96
-typedef struct kv { char k[MAXKV][48]; char v[MAXKV][48]; int n; } kv;
+typedef struct kv {
+    char k[MAXKV][48];
+    char v[MAXKV][48];
+    int n;
+} kv;
 
 static void kv_load(const char *path, kv *m) {
     FILE *f = fopen(path, "r");
@@ -171,8 +175,8 @@ static int cmd_stats(int argc, char **argv) {
         printf("enqueued.%s=%lld\nacked.%s=%lld\ncancelled.%s=%lld\nready.%s=%lld\ndelayed.%s=%lld\n"
                "leased.%s=%lld\ndead.%s=%lld\nretried.%s=%lld\nreclaimed.%s=%lld\n",
                cl, (long long)st.enqueued, cl, (long long)st.acked, cl, (long long)st.cancelled, cl,
-               (long long)st.ready, cl, (long long)st.delayed, cl, (long long)st.leased, cl,
-               (long long)st.dead, cl, (long long)st.retried, cl, (long long)st.reclaimed);
+               (long long)st.ready, cl, (long long)st.delayed, cl, (long long)st.leased, cl, (long long)st.dead, cl,
+               (long long)st.retried, cl, (long long)st.reclaimed);
     }
     size_t n = 0;
     sluice_signal_info *s = sluice_signal_list(c, &n, NULL, &err);
@@ -186,8 +190,13 @@ static int cmd_stats(int argc, char **argv) {
 
 /* ---------------------------- pgbench logs ---------------------------- */
 
-typedef struct txn { double start, lat_ms; } txn;
-typedef struct tvec { txn *v; size_t n, cap; } tvec;
+typedef struct txn {
+    double start, lat_ms;
+} txn;
+typedef struct tvec {
+    txn *v;
+    size_t n, cap;
+} tvec;
 
 static void tpush(tvec *t, double start, double lat_ms) {
     if (t->n == t->cap) {
@@ -258,12 +267,14 @@ static void logs_read(const char *dir, logset *ls, tvec *t, long *bad) {
 /* -------------------------------- watch ------------------------------- */
 
 static volatile sig_atomic_t stop_sig;
-static void on_signal(int sig) { stop_sig = sig; }
+static void on_signal(int sig) {
+    stop_sig = sig;
+}
 
 typedef struct gauges {
     double frac[NCLS];
     int64_t acked[NCLS];
-    double signal;            /* NaN: no value */
+    double signal; /* NaN: no value */
 } gauges;
 
 static void read_gauges(sluice_client *c, gauges *g) {
@@ -341,7 +352,7 @@ static int cmd_watch(int argc, char **argv) {
         }
         gauges g;
         read_gauges(c, &g);
-        double busy, idle, cpu = NAN;   /* the whole machine's busy share in the last second */
+        double busy, idle, cpu = NAN; /* the whole machine's busy share in the last second */
         if (cpu_ticks(&busy, &idle) == 0) {
             if (have_cpu && busy + idle > busy0 + idle0) cpu = (busy - busy0) / (busy + idle - busy0 - idle0);
             busy0 = busy, idle0 = idle, have_cpu = 1;
@@ -386,12 +397,12 @@ static int cmd_watch(int argc, char **argv) {
 /* -------------------------------- report ------------------------------ */
 
 typedef struct phase {
-    double from, to;          /* s since t0 */
+    double from, to; /* s since t0 */
     size_t txns;
-    double p50, p99;          /* ms */
-    long done[NCLS];          /* jobs recorded by the database */
-    double signal;            /* the median of the signal's per-second readings; NaN: none */
-    double admitted;          /* the mean admitted fraction of the classes */
+    double p50, p99; /* ms */
+    long done[NCLS]; /* jobs recorded by the database */
+    double signal;   /* the median of the signal's per-second readings; NaN: none */
+    double admitted; /* the mean admitted fraction of the classes */
 } phase;
 
 typedef struct runres {
@@ -400,7 +411,7 @@ typedef struct runres {
     phase ph[NPHASE];
     long failed_txns;
     int64_t enqueued, acked, waiting, dead, lost, retried;
-    long recorded, reruns;    /* rows in proof_done; of them, run more than once */
+    long recorded, reruns; /* rows in proof_done; of them, run more than once */
 } runres;
 
 static long phase_done(const phase *p) {
@@ -409,7 +420,9 @@ static long phase_done(const phase *p) {
     return n;
 }
 
-static long calm_done(const runres *r) { return phase_done(&r->ph[CALM1]) + phase_done(&r->ph[CALM2]); }
+static long calm_done(const runres *r) {
+    return phase_done(&r->ph[CALM1]) + phase_done(&r->ph[CALM2]);
+}
 
 /* The phase that "s" (s since t0) falls in, or -1 outside the run. */
 static int phase_at(const double *bounds, double s) {
@@ -421,14 +434,16 @@ static int phase_at(const double *bounds, double s) {
 /* A run cut into BUCKET_S s buckets, for the plot. */
 enum { G_FRAC0, G_FRAC1, G_ROWS, G_SIG, G_SIGROWS, G_CPU, G_CPUROWS, G_N };
 typedef struct series {
-    long n;                   /* buckets */
-    dvec *lat;                /* [n]: interactive latencies, ms */
-    long (*done)[NCLS];       /* [n]: jobs the database recorded, per class */
-    double (*gauge)[G_N];     /* [n]: sums and counts of the watch's readings */
+    long n;               /* buckets */
+    dvec *lat;            /* [n]: interactive latencies, ms */
+    long (*done)[NCLS];   /* [n]: jobs the database recorded, per class */
+    double (*gauge)[G_N]; /* [n]: sums and counts of the watch's readings */
 } series;
 
 /* The run's phase boundaries, s since t0: bounds[p] to bounds[p + 1]. */
-typedef struct run_times { double t0, bounds[NPHASE + 1]; } run_times;
+typedef struct run_times {
+    double t0, bounds[NPHASE + 1];
+} run_times;
 
 /* The jobs' fate from the counters `stats` appended to meta.txt ("path"). */
 static void read_counters(runres *r, const char *path) {
@@ -539,8 +554,10 @@ static void read_watch(const char *dir, const run_times *rt, runres *r, series *
 
 /* "sum / count", or "nan" when nothing was counted, then "sep". */
 static void print_mean(FILE *out, double sum, double count, char sep) {
-    if (count > 0) fprintf(out, "%.3f%c", sum / count, sep);
-    else fprintf(out, "nan%c", sep);
+    if (count > 0)
+        fprintf(out, "%.3f%c", sum / count, sep);
+    else
+        fprintf(out, "nan%c", sep);
 }
 
 /* DIR/series.csv, one row per bucket: tps, p50, p99, jobs done, the gates,
@@ -568,8 +585,8 @@ static void write_series(const char *dir, const run_times *rt, series *sr) {
     fclose(out);
     snprintf(path, sizeof(path), "%s/series.meta", dir);
     if (!(out = fopen(path, "w"))) die("%s: %s", path, strerror(errno));
-    fprintf(out, "rise_from_s=%.1f\npeak_from_s=%.1f\npeak_to_s=%.1f\nend_s=%.1f\n", rt->bounds[RISE],
-            rt->bounds[PEAK], rt->bounds[CALM2], rt->bounds[NPHASE]);
+    fprintf(out, "rise_from_s=%.1f\npeak_from_s=%.1f\npeak_to_s=%.1f\nend_s=%.1f\n", rt->bounds[RISE], rt->bounds[PEAK],
+            rt->bounds[CALM2], rt->bounds[NPHASE]);
     fclose(out);
 }
 
@@ -613,7 +630,9 @@ static void load_run(const char *dir, runres *r) {
 }
 
 /* NaN (nothing measured) as null. */
-static json_t *num_or_null(double v) { return isnan(v) ? json_null() : json_real(v); }
+static json_t *num_or_null(double v) {
+    return isnan(v) ? json_null() : json_real(v);
+}
 
 static json_t *phase_json(const phase *p, int idx) {
     json_t *done = json_object();
@@ -629,18 +648,18 @@ static json_t *phase_json(const phase *p, int idx) {
 static json_t *run_json(const runres *r) {
     json_t *ph = json_array();
     for (int p = 0; p < NPHASE; p++) json_array_append_new(ph, phase_json(&r->ph[p], p));
-    return json_pack("{s:s, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:o, s:o}}", "run",
-                     r->name, "phases", ph, "failed_txns", (json_int_t)r->failed_txns, "jobs", "enqueued",
-                     (json_int_t)r->enqueued, "done", (json_int_t)r->acked, "waiting", (json_int_t)r->waiting,
-                     "dead", (json_int_t)r->dead, "lost", (json_int_t)r->lost, "recorded",
-                     (json_int_t)r->recorded, "reruns", (json_int_t)r->reruns, "retried", (json_int_t)r->retried,
-                     "machine", "busy", num_or_null(kv_num(&r->meta, "machine_busy")), "others_busy",
+    return json_pack("{s:s, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:{s:o, s:o, s:o}}", "run", r->name,
+                     "phases", ph, "failed_txns", (json_int_t)r->failed_txns, "jobs", "enqueued",
+                     (json_int_t)r->enqueued, "done", (json_int_t)r->acked, "waiting", (json_int_t)r->waiting, "dead",
+                     (json_int_t)r->dead, "lost", (json_int_t)r->lost, "recorded", (json_int_t)r->recorded, "reruns",
+                     (json_int_t)r->reruns, "retried", (json_int_t)r->retried, "machine", "busy",
+                     num_or_null(kv_num(&r->meta, "machine_busy")), "others_busy",
                      num_or_null(kv_num(&r->meta, "others_busy")), "loadavg", num_or_null(kv_num(&r->meta, "loadavg")));
 }
 
-#define PEAK_RATIO_MAX 1.5    /* sluice's peak p99 against the baseline's */
-#define CALM_DONE_MIN 0.9     /* sluice's calm-phase jobs against the unthrottled run's */
-#define HURT_MIN 2.0          /* the unthrottled peak p99 against the baseline's: the setup check */
+#define PEAK_RATIO_MAX 1.5 /* sluice's peak p99 against the baseline's */
+#define CALM_DONE_MIN 0.9  /* sluice's calm-phase jobs against the unthrottled run's */
+#define HURT_MIN 2.0       /* the unthrottled peak p99 against the baseline's: the setup check */
 
 static int cmd_report(int argc, char **argv) {
     const char *json_path = NULL;
@@ -715,11 +734,11 @@ static int cmd_report(int argc, char **argv) {
         json_t *rs = json_array();
         for (int i = 0; i < 3; i++) json_array_append_new(rs, run_json(&runs[i]));
         json_t *root = json_pack(
-            "{s:o, s:{s:s, s:o, s:o}, s:{s:o, s:f, s:b, s:o, s:f, s:b, s:I, s:I, s:I, s:b, s:o, s:f, s:b, s:b}}", "runs",
-            rs, "signal", "name", SIGNAL, "target", num_or_null(tgt), "critical", num_or_null(crit), "acceptance",
-            "peak_p99_ratio", num_or_null(ratio), "peak_p99_ratio_max", PEAK_RATIO_MAX, "peak_p99_met", ok_peak,
-            "calm_done_ratio", num_or_null(calm_ratio), "calm_done_ratio_min", CALM_DONE_MIN, "calm_done_met", ok_calm,
-            "lost", (json_int_t)lost, "dead", (json_int_t)(gov->dead + flat->dead), "unrecorded",
+            "{s:o, s:{s:s, s:o, s:o}, s:{s:o, s:f, s:b, s:o, s:f, s:b, s:I, s:I, s:I, s:b, s:o, s:f, s:b, s:b}}",
+            "runs", rs, "signal", "name", SIGNAL, "target", num_or_null(tgt), "critical", num_or_null(crit),
+            "acceptance", "peak_p99_ratio", num_or_null(ratio), "peak_p99_ratio_max", PEAK_RATIO_MAX, "peak_p99_met",
+            ok_peak, "calm_done_ratio", num_or_null(calm_ratio), "calm_done_ratio_min", CALM_DONE_MIN, "calm_done_met",
+            ok_calm, "lost", (json_int_t)lost, "dead", (json_int_t)(gov->dead + flat->dead), "unrecorded",
             (json_int_t)unrecorded, "lost_met", ok_lost, "unthrottled_peak_p99_ratio", num_or_null(hurt),
             "unthrottled_peak_p99_ratio_min", HURT_MIN, "setup_met", ok_hurt, "met", ok);
         if (!root || json_dump_file(root, json_path, JSON_INDENT(2)) < 0) die("%s: cannot write", json_path);

@@ -34,7 +34,8 @@ void rt_class_wake(wclass *c) {
 }
 
 void rt_sleep_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     wclass *c = container_of(t, wclass, sleep);
     c->asleep = 0;
     rt_schedule(c->w);
@@ -42,7 +43,10 @@ void rt_sleep_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 static void dispatch(sluice_worker *w, wclass *c, sluice_job *job) {
     sluice_worker_job *j = calloc(1, sizeof(*j));
-    if (!j) { sluice_job_free(job); return; }   /* its lease expires; it runs again */
+    if (!j) {
+        sluice_job_free(job);
+        return;
+    } /* its lease expires; it runs again */
     j->w = w;
     j->cls = c;
     j->job = job;
@@ -53,8 +57,7 @@ static void dispatch(sluice_worker *w, wclass *c, sluice_job *job) {
     w->st.claimed++;
     if (sluice_job_reclaims(job) > 0) {
         char msg[96];
-        snprintf(msg, sizeof(msg), "its lease expired %d time(s) before: it runs alone",
-                 sluice_job_reclaims(job));
+        snprintf(msg, sizeof(msg), "its lease expired %d time(s) before: it runs alone", sluice_job_reclaims(job));
         rt_emit(w, "suspect", j, -1, msg);
         w->suspect = j;
         w->st.suspects++;
@@ -79,10 +82,13 @@ static void claim_reply(redisAsyncContext *ac, void *reply, void *priv) {
     w->claims_out -= c->asked;
     if (w->solo == c) {
         w->solo = NULL;
-        if (w->quarantine == c) w->quarantine = NULL;   /* its idle claim is answered */
+        if (w->quarantine == c) w->quarantine = NULL; /* its idle claim is answered */
     }
     redisReply *r = reply;
-    if (!r) { rt_check_stopped(w); return; }   /* link broke; reconnect wakes the class */
+    if (!r) {
+        rt_check_stopped(w);
+        return;
+    } /* link broke; reconnect wakes the class */
     sluice_job *jobs[CLAIM_BATCH];
     sluice_claim_info info;
     sluice_error err;
@@ -167,7 +173,7 @@ void rt_schedule(sluice_worker *w) {
     if (w->suspect || w->solo) return;
     long free_slots = (long)w->concurrency - w->running.n - (long)w->claims_out;
     if (free_slots <= 0) return;
-    if (w->quarantine && !w->quarantine->fn) w->quarantine = NULL;   /* its handler was dropped */
+    if (w->quarantine && !w->quarantine->fn) w->quarantine = NULL; /* its handler was dropped */
     if (w->quarantine) {
         if (!busy(w)) claim(w, w->quarantine, (size_t)free_slots);
         return;

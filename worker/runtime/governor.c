@@ -13,7 +13,7 @@
 /* ------------------------------ governor ------------------------------ */
 
 void rt_gov_close(sluice_worker *w) {
-    sluice_governor_free(w->gov);   /* hands the lease back if held */
+    sluice_governor_free(w->gov); /* hands the lease back if held */
     sluice_client_free(w->gov_c);
     w->gov = NULL;
     w->gov_c = NULL;
@@ -46,7 +46,8 @@ sluice_client *rt_gov_connection(sluice_worker *w, sluice_error *err) {
 /* One synchronous tick on the governor's own connection. Blocks the loop
  * for its round trips (bounded by a 1 s command timeout). */
 void rt_gov_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     sluice_worker *w = container_of(t, sluice_worker, gov_t);
     sluice_error err;
     if (!w->gov) {
@@ -105,9 +106,12 @@ int sluice_worker_set_governor_url(sluice_worker *w, const char *url, sluice_err
         int bad = sluice_url_parse(url, &u, err);
         memset(&u, 0, sizeof(u)); /* the password */
         if (bad < 0) return -1;
-        if (!(copy = strdup(url))) { sluice_error_set(err, SLUICE_ERR_NOMEM, "%s", "out of memory"); return -1; }
+        if (!(copy = strdup(url))) {
+            sluice_error_set(err, SLUICE_ERR_NOMEM, "%s", "out of memory");
+            return -1;
+        }
     }
-    rt_gov_close(w);   /* the next tick connects with the new credentials */
+    rt_gov_close(w); /* the next tick connects with the new credentials */
     w->gov_backoff = BACKOFF_MIN;
     w->gov_retry_at = 0;
     if (w->gov_url) memset(w->gov_url, 0, strlen(w->gov_url));
@@ -119,7 +123,10 @@ int sluice_worker_set_governor_url(sluice_worker *w, const char *url, sluice_err
 int sluice_worker_host_governor(sluice_worker *w, int on, int64_t tick_ms, sluice_error *err) {
     sluice_error_reset(err);
     if (tick_ms == 0) tick_ms = 1000;
-    if (tick_ms < 10 || tick_ms > 3600000) { sluice_error_set(err, SLUICE_ERR_ARGUMENT, "%s", "tick must be 10..3600000 ms"); return -1; }
+    if (tick_ms < 10 || tick_ms > 3600000) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "%s", "tick must be 10..3600000 ms");
+        return -1;
+    }
     w->gov_on = on;
     w->gov_tick_ms = tick_ms;
     if (!on) {

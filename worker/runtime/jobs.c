@@ -21,7 +21,10 @@ void rt_jl_add(jlist *l, sluice_worker_job *j) {
 }
 
 static void jl_del(jlist *l, sluice_worker_job *j) {
-    if (j->prev) j->prev->next = j->next; else l->head = j->next;
+    if (j->prev)
+        j->prev->next = j->next;
+    else
+        l->head = j->next;
     if (j->next) j->next->prev = j->prev;
     j->prev = j->next = NULL;
     l->n--;
@@ -59,8 +62,10 @@ void rt_job_free(sluice_worker_job *j) {
 /* The worker is done with the Redis side of the job: free it, or leave it
  * as an orphan until its handler calls done. */
 static void job_finish(sluice_worker_job *j) {
-    if (j->handler_owns && !j->cancel) rt_job_move(j, J_ORPHAN);
-    else rt_job_free(j);
+    if (j->handler_owns && !j->cancel)
+        rt_job_move(j, J_ORPHAN);
+    else
+        rt_job_free(j);
 }
 
 void rt_job_send(sluice_worker_job *j) {
@@ -69,9 +74,12 @@ void rt_job_send(sluice_worker_job *j) {
     const char *id = sluice_job_id(j->job);
     int64_t tok = sluice_job_token(j->job);
     sluice_command *m = NULL;
-    if (j->cmd == C_ACK) m = sluice_command_ack(ns, id, tok, NULL);
-    else if (j->cmd == C_FAIL) m = sluice_command_fail(ns, id, tok, j->reason ? j->reason : "failed", NULL);
-    else m = sluice_command_release(ns, id, tok, NULL);
+    if (j->cmd == C_ACK)
+        m = sluice_command_ack(ns, id, tok, NULL);
+    else if (j->cmd == C_FAIL)
+        m = sluice_command_fail(ns, id, tok, j->reason ? j->reason : "failed", NULL);
+    else
+        m = sluice_command_release(ns, id, tok, NULL);
     if (rt_link_send(&w->cmd, m, cmd_reply, j) == 0) {
         if (j->state != J_SENDING) rt_job_move(j, J_SENDING);
     } else if (j->state != J_WAITING) {
@@ -88,8 +96,10 @@ static void cmd_reply(redisAsyncContext *ac, void *reply, void *priv) {
     rt_got_reply(w);
     redisReply *r = reply;
     if (!r) {
-        if (w->stopped) job_finish(j);
-        else rt_job_move(j, J_WAITING);   /* resent after the reconnect */
+        if (w->stopped)
+            job_finish(j);
+        else
+            rt_job_move(j, J_WAITING); /* resent after the reconnect */
         rt_check_stopped(w);
         return;
     }
@@ -113,7 +123,7 @@ static void cmd_reply(redisAsyncContext *ac, void *reply, void *priv) {
         rt_emit(w, "released", j, -1, NULL);
     }
     job_finish(j);
-    rt_schedule(w);   /* the last lease ended: a quarantined class may be claimed */
+    rt_schedule(w); /* the last lease ended: a quarantined class may be claimed */
     rt_check_stopped(w);
 }
 
@@ -166,8 +176,10 @@ void sluice_worker_cannot_run(sluice_worker *w, sluice_worker_job *j, const char
         c->held_since = c->held_logged = now;
         c->held_backoff = HELD_MIN;
         char msg[SLUICE_ERROR_TEXT + 200];
-        snprintf(msg, sizeof(msg), "class %s: its handler cannot run (%.120s): jobs are released untried and the "
-                 "class is paused in this worker, tried again after a backoff", c->name, reason ? reason : "");
+        snprintf(msg, sizeof(msg),
+                 "class %s: its handler cannot run (%.120s): jobs are released untried and the "
+                 "class is paused in this worker, tried again after a backoff",
+                 c->name, reason ? reason : "");
         rt_emit(w, "handler", j, -1, msg);
     } else if (now - c->held_logged >= OUTAGE_LOG_EVERY) {
         c->held_logged = now;
@@ -191,7 +203,9 @@ void sluice_worker_job_on_cancel(sluice_worker_job *j, sluice_worker_cancel_fn f
     j->cancel_arg = arg;
 }
 
-const sluice_job *sluice_worker_job_get(const sluice_worker_job *j) { return j->job; }
+const sluice_job *sluice_worker_job_get(const sluice_worker_job *j) {
+    return j->job;
+}
 
 /* Resends the acks, fails and releases that an outage or a Redis that
  * could not serve held back, while their leases may live. */

@@ -27,9 +27,12 @@ void rt_lat_cb(struct ev_loop *loop, ev_timer *t, int revents) {
         sluice_error err;
         if (sluice_signal_report(sc, name, mean, 0, &err) < 0) {
             if (err.code == SLUICE_ERR_UNREACHABLE) {
-                if (sc == w->sync) { sluice_client_free(w->sync); w->sync = NULL; }
-            }
-            else c->lat_skip_until = now + 60.0;   /* not defined (or a name too long): quietly */
+                if (sc == w->sync) {
+                    sluice_client_free(w->sync);
+                    w->sync = NULL;
+                }
+            } else
+                c->lat_skip_until = now + 60.0; /* not defined (or a name too long): quietly */
         }
     }
 }

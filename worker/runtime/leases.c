@@ -25,7 +25,7 @@ static void extend_reply(redisAsyncContext *ac, void *reply, void *priv) {
     if (err.code == SLUICE_ERR_STALE)
         rt_emit(w, "lease-lost", j, -1, "lease extension refused: the job may run again elsewhere");
     else
-        j->leased_at = j->unextended_at;   /* not extended: the next tick tries again */
+        j->leased_at = j->unextended_at; /* not extended: the next tick tries again */
 }
 
 void rt_tick_cb(struct ev_loop *loop, ev_timer *t, int revents) {

@@ -50,8 +50,10 @@ static void sub_reply(redisAsyncContext *ac, void *reply, void *priv) {
     if (!ch) return;
     for (wclass *c = w->classes; c; c = c->next) {
         if (strcmp(c->channel, ch) != 0) continue;
-        if (c->claiming) c->notified = 1;
-        else if (c->asleep) rt_class_wake(c);
+        if (c->claiming)
+            c->notified = 1;
+        else if (c->asleep)
+            rt_class_wake(c);
     }
     rt_schedule(w);
 }
@@ -73,8 +75,13 @@ static void read_tiers(sluice_worker *w) {
     for (wclass *c = w->classes; c; c = c->next) {
         sluice_class_config cfg;
         sluice_error err;
-        if (sluice_class_get(w->sync, c->name, &cfg, &err) == 0) c->tier = cfg.tier;
-        else if (err.code == SLUICE_ERR_UNREACHABLE) { sluice_client_free(w->sync); w->sync = NULL; return; }
+        if (sluice_class_get(w->sync, c->name, &cfg, &err) == 0)
+            c->tier = cfg.tier;
+        else if (err.code == SLUICE_ERR_UNREACHABLE) {
+            sluice_client_free(w->sync);
+            w->sync = NULL;
+            return;
+        }
     }
 }
 
@@ -141,8 +148,9 @@ static void on_disconnect(const redisAsyncContext *ac, int status) {
     wlink *l = ac->data;
     (void)status;
     if (!l->sub) l->w->outstanding = 0;
-    rt_link_down(l, l->refused ? "authentication failed (check the user, the password and the database)"
-                 : ac->errstr[0] ? ac->errstr : "connection closed");
+    rt_link_down(l, l->refused      ? "authentication failed (check the user, the password and the database)"
+                    : ac->errstr[0] ? ac->errstr
+                                    : "connection closed");
 }
 
 /* The reply to AUTH or SELECT: a refusal (wrong password, NOPERM, no such
@@ -172,7 +180,8 @@ static void hello_reply(redisAsyncContext *ac, void *reply, void *priv) {
 }
 
 void rt_retry_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     rt_link_open(container_of(t, wlink, retry));
 }
 
@@ -180,9 +189,11 @@ void rt_link_open(wlink *l) {
     sluice_worker *w = l->w;
     if (w->stopped || w->freeing || l->ac) return;
     l->refused = 0;
-    redisAsyncContext *ac = w->u.is_unix ? redisAsyncConnectUnix(w->u.path)
-                                         : redisAsyncConnect(w->u.host, w->u.port);
-    if (!ac) { rt_link_down(l, "out of memory"); return; }
+    redisAsyncContext *ac = w->u.is_unix ? redisAsyncConnectUnix(w->u.path) : redisAsyncConnect(w->u.host, w->u.port);
+    if (!ac) {
+        rt_link_down(l, "out of memory");
+        return;
+    }
     if (ac->err) {
         char why[128];
         snprintf(why, sizeof(why), "%s", ac->errstr);
@@ -221,5 +232,5 @@ void rt_link_open(wlink *l) {
 
 void rt_reload_functions(sluice_worker *w) {
     sluice_client_free(w->sync);
-    w->sync = sluice_client_connect(w->url, w->ns, NULL);  /* loads the library */
+    w->sync = sluice_client_connect(w->url, w->ns, NULL); /* loads the library */
 }

@@ -14,20 +14,20 @@
 #include "sluice.h"
 #include "sluice/worker.h"
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
-#define BACKOFF_MIN 0.1        /* s */
-#define BACKOFF_MAX 5.0        /* s */
-#define OUTAGE_LOG_EVERY 30.0  /* s */
-#define SLEEP_CAP 1.0          /* s, longest sleep on a claim hint */
-#define SAFETY_POLL 3.0        /* s, re-poll of a class with nothing pending */
-#define TICK 0.25              /* s, the lease / watchdog timer */
-#define REPLY_DEADLINE 10.0    /* s without a reply while waiting: the link is dead */
-#define STOP_EXTRA 0.8         /* s after the grace for releases to be answered */
+#define BACKOFF_MIN 0.1       /* s */
+#define BACKOFF_MAX 5.0       /* s */
+#define OUTAGE_LOG_EVERY 30.0 /* s */
+#define SLEEP_CAP 1.0         /* s, longest sleep on a claim hint */
+#define SAFETY_POLL 3.0       /* s, re-poll of a class with nothing pending */
+#define TICK 0.25             /* s, the lease / watchdog timer */
+#define REPLY_DEADLINE 10.0   /* s without a reply while waiting: the link is dead */
+#define STOP_EXTRA 0.8        /* s after the grace for releases to be answered */
 #define CLAIM_BATCH 100
-#define HELD_MIN 1.0           /* s, first pause of a class whose handler cannot run */
-#define HELD_MAX 60.0          /* s, longest */
-#define LAT_EVERY 5.0          /* s, between job latency reports */
+#define HELD_MIN 1.0  /* s, first pause of a class whose handler cannot run */
+#define HELD_MAX 60.0 /* s, longest */
+#define LAT_EVERY 5.0 /* s, between job latency reports */
 
 /* ------------------------------ types -------------------------------- */
 
@@ -36,21 +36,21 @@ typedef struct wclass {
     char name[64 + 1];
     char channel[512];
     sluice_tier tier;
-    sluice_worker_handler fn;     /* NULL: not served (unhandled) */
+    sluice_worker_handler fn; /* NULL: not served (unhandled) */
     void *ud;
-    int claiming;                 /* a claim is in flight */
-    size_t asked;                 /* jobs that claim asked for */
-    int asleep;                   /* waiting on the timer or a notification */
-    int notified;                 /* a publish arrived during the claim */
-    int failing;                  /* the last claim failed: logged once until one succeeds */
-    double lat_sum;               /* ms, handler time of the jobs done this window */
+    int claiming;   /* a claim is in flight */
+    size_t asked;   /* jobs that claim asked for */
+    int asleep;     /* waiting on the timer or a notification */
+    int notified;   /* a publish arrived during the claim */
+    int failing;    /* the last claim failed: logged once until one succeeds */
+    double lat_sum; /* ms, handler time of the jobs done this window */
     int64_t lat_n;
-    double lat_skip_until;        /* ev_now; the job_latency signal is not defined */
+    double lat_skip_until; /* ev_now; the job_latency signal is not defined */
     /* the handler cannot run (an infrastructure fault): the class is paused
      * in this worker until held_until, then tried again */
     int held;
-    double held_until;            /* ev_now */
-    double held_backoff;          /* s, the next pause */
+    double held_until;              /* ev_now */
+    double held_backoff;            /* s, the next pause */
     double held_since, held_logged; /* ev_now, of the first failure and the last log line */
     ev_timer sleep;
     struct wclass *next;
@@ -67,26 +67,29 @@ struct sluice_worker_job {
     int cmd;
     int ok;
     char *reason;
-    int handler_owns;             /* the handler has not called done */
-    double started;               /* ev_now, s */
-    double leased_at;             /* ev_now of the last lease start or extension, s */
-    double unextended_at;         /* leased_at before the extension in flight, s */
+    int handler_owns;     /* the handler has not called done */
+    double started;       /* ev_now, s */
+    double leased_at;     /* ev_now of the last lease start or extension, s */
+    double unextended_at; /* leased_at before the extension in flight, s */
     int extending;
     sluice_worker_cancel_fn cancel;
     void *cancel_arg;
     struct sluice_worker_job *prev, *next;
 };
 
-typedef struct jlist { sluice_worker_job *head; int n; } jlist;
+typedef struct jlist {
+    sluice_worker_job *head;
+    int n;
+} jlist;
 
 typedef struct wlink {
     struct sluice_worker *w;
     redisAsyncContext *ac;
     int up;
-    int sub;                      /* the SUBSCRIBE link */
-    int refused;                  /* Redis refused its credentials or database: not up */
-    double backoff;               /* s */
-    double down_since;            /* ev_now, 0 when up */
+    int sub;           /* the SUBSCRIBE link */
+    int refused;       /* Redis refused its credentials or database: not up */
+    double backoff;    /* s */
+    double down_since; /* ev_now, 0 when up */
     double last_log;
     int ever_up;
     ev_timer retry;
@@ -100,7 +103,7 @@ struct sluice_worker {
     char name[128];
     int concurrency;
     wclass *classes;
-    wclass *rr;                   /* round-robin cursor */
+    wclass *rr; /* round-robin cursor */
     jlist running, sending, waiting, orphans;
     wlink cmd, sub;
     sluice_client *sync;
@@ -108,13 +111,13 @@ struct sluice_worker {
     ev_timer grace;
     ev_timer deadline;
     int started, stopping, stopped, freeing, in_dispatch;
-    size_t claims_out;            /* jobs asked for by claims in flight */
+    size_t claims_out; /* jobs asked for by claims in flight */
     /* quarantine (see sluice/job.h): a suspect runs alone */
-    sluice_worker_job *suspect;   /* the running suspect: nothing is claimed until it ends */
-    wclass *solo;                 /* the class of the claim in flight that may lease a suspect
+    sluice_worker_job *suspect; /* the running suspect: nothing is claimed until it ends */
+    wclass *solo;               /* the class of the claim in flight that may lease a suspect
                                      (busy '0'): the only claim in flight */
-    wclass *quarantine;           /* a class that answered 'suspect': claimed once the worker is idle */
-    int outstanding;              /* replies awaited on the cmd link */
+    wclass *quarantine;         /* a class that answered 'suspect': claimed once the worker is idle */
+    int outstanding;            /* replies awaited on the cmd link */
     double last_reply;
     sluice_worker_stopped_fn on_stopped;
     void *stopped_ud;
@@ -125,15 +128,15 @@ struct sluice_worker {
      * reports use when it has a URL of its own */
     int gov_on;
     int64_t gov_tick_ms;
-    char *gov_url;                /* NULL: the worker's url */
+    char *gov_url; /* NULL: the worker's url */
     sluice_client *gov_c;
-    double gov_backoff;           /* s, the next reconnect backoff */
-    double gov_retry_at;          /* ev_now before which no reconnect is tried */
+    double gov_backoff;  /* s, the next reconnect backoff */
+    double gov_retry_at; /* ev_now before which no reconnect is tried */
     sluice_governor *gov;
     int gov_leader;
     int gov_failing;
     ev_timer gov_t;
-    ev_timer lat_t;               /* job latency reports */
+    ev_timer lat_t; /* job latency reports */
 };
 
 /* ------------------------------ worker.c ------------------------------ */

@@ -65,14 +65,16 @@ static void give_up_running(sluice_worker *w) {
 }
 
 void rt_grace_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     sluice_worker *w = container_of(t, sluice_worker, grace);
     give_up_running(w);
     rt_check_stopped(w);
 }
 
 void rt_deadline_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     sluice_worker *w = container_of(t, sluice_worker, deadline);
     give_up_running(w);
     finish_stop(w);
@@ -86,7 +88,10 @@ void sluice_worker_stop(sluice_worker *w, int64_t grace_ms, sluice_worker_stoppe
         w->on_stopped = fn;
         w->stopped_ud = ud;
         for (wclass *c = w->classes; c; c = c->next) ev_timer_stop(w->loop, &c->sleep);
-        if (!w->started) { finish_stop(w); return; }
+        if (!w->started) {
+            finish_stop(w);
+            return;
+        }
     } else {
         double left = ev_timer_remaining(w->loop, &w->grace);
         if (!ev_is_active(&w->grace) || left <= g) return;

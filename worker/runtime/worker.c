@@ -15,11 +15,17 @@
 
 sluice_worker *sluice_worker_new(struct ev_loop *loop, const char *url, const char *ns, sluice_error *err) {
     sluice_error_reset(err);
-    if (!loop) { sluice_error_set(err, SLUICE_ERR_ARGUMENT, "%s", "no event loop"); return NULL; }
+    if (!loop) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "%s", "no event loop");
+        return NULL;
+    }
     if (!ns) ns = getenv("SLUICE_NAMESPACE");
     if (!ns || !*ns) ns = SLUICE_DEFAULT_NAMESPACE;
     sluice_worker *w = calloc(1, sizeof(*w));
-    if (!w) { sluice_error_set(err, SLUICE_ERR_NOMEM, "%s", "out of memory"); return NULL; }
+    if (!w) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "%s", "out of memory");
+        return NULL;
+    }
     if (sluice_url_parse(url, &w->u, err) < 0) {
         free(w);
         return NULL;
@@ -27,7 +33,9 @@ sluice_worker *sluice_worker_new(struct ev_loop *loop, const char *url, const ch
     w->url = strdup(url ? url : "");
     w->ns = strdup(ns);
     if (!w->url || !w->ns) {
-        free(w->url); free(w->ns); free(w);
+        free(w->url);
+        free(w->ns);
+        free(w);
         sluice_error_set(err, SLUICE_ERR_NOMEM, "%s", "out of memory");
         return NULL;
     }
@@ -37,7 +45,8 @@ sluice_worker *sluice_worker_new(struct ev_loop *loop, const char *url, const ch
     gethostname(host, sizeof(host) - 1);
     host[sizeof(host) - 1] = '\0';
     for (char *p = host; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+              *p == '-'))
             *p = '_';
     snprintf(w->name, sizeof(w->name), "sluice-worker:%s:%ld", host, (long)getpid());
     w->cmd.w = w->sub.w = w;
@@ -81,21 +90,26 @@ void sluice_worker_free(sluice_worker *w) {
     free(w);
 }
 
-int sluice_worker_handle(sluice_worker *w, const char *cls, sluice_worker_handler fn, void *ud,
-                         sluice_error *err) {
+int sluice_worker_handle(sluice_worker *w, const char *cls, sluice_worker_handler fn, void *ud, sluice_error *err) {
     sluice_error_reset(err);
     if (sluice_name_check(cls, err) < 0) return -1;
-    if (!fn) { sluice_error_set(err, SLUICE_ERR_ARGUMENT, "%s", "no handler"); return -1; }
+    if (!fn) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "%s", "no handler");
+        return -1;
+    }
     wclass *c;
     for (c = w->classes; c; c = c->next)
         if (strcmp(c->name, cls) == 0) break;
     if (c) {
         c->fn = fn;
         c->ud = ud;
-        c->held = 0;   /* a new handler is tried at once */
+        c->held = 0; /* a new handler is tried at once */
     } else {
         c = calloc(1, sizeof(*c));
-        if (!c) { sluice_error_set(err, SLUICE_ERR_NOMEM, "%s", "out of memory"); return -1; }
+        if (!c) {
+            sluice_error_set(err, SLUICE_ERR_NOMEM, "%s", "out of memory");
+            return -1;
+        }
         c->w = w;
         snprintf(c->name, sizeof(c->name), "%s", cls);
         sluice_class_channel(w->ns, cls, c->channel, sizeof(c->channel));
@@ -133,7 +147,10 @@ int sluice_worker_unhandle(sluice_worker *w, const char *cls, sluice_error *err)
 
 int sluice_worker_set_concurrency(sluice_worker *w, int n, sluice_error *err) {
     sluice_error_reset(err);
-    if (n < 1 || n > 10000) { sluice_error_set(err, SLUICE_ERR_ARGUMENT, "%s", "concurrency must be 1..10000"); return -1; }
+    if (n < 1 || n > 10000) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "%s", "concurrency must be 1..10000");
+        return -1;
+    }
     w->concurrency = n;
     rt_schedule(w);
     return 0;
@@ -150,7 +167,10 @@ void sluice_worker_set_log(sluice_worker *w, sluice_worker_log_fn fn, void *ud) 
 
 int sluice_worker_start(sluice_worker *w, sluice_error *err) {
     sluice_error_reset(err);
-    if (w->started || w->stopping) { sluice_error_set(err, SLUICE_ERR_STATE, "%s", "the worker was already started"); return -1; }
+    if (w->started || w->stopping) {
+        sluice_error_set(err, SLUICE_ERR_STATE, "%s", "the worker was already started");
+        return -1;
+    }
     w->started = 1;
     rt_emit(w, "start", NULL, -1, w->name);
     ev_timer_again(w->loop, &w->tick);
@@ -164,9 +184,13 @@ int sluice_worker_start(sluice_worker *w, sluice_error *err) {
     return 0;
 }
 
-struct ev_loop *sluice_worker_loop(const sluice_worker *w) { return w->loop; }
+struct ev_loop *sluice_worker_loop(const sluice_worker *w) {
+    return w->loop;
+}
 
-int sluice_worker_governor_leading(const sluice_worker *w) { return w->gov_on && w->gov && w->gov_leader; }
+int sluice_worker_governor_leading(const sluice_worker *w) {
+    return w->gov_on && w->gov && w->gov_leader;
+}
 
 void sluice_worker_stats_get(const sluice_worker *w, sluice_worker_stats *out) {
     *out = w->st;
@@ -177,8 +201,7 @@ void sluice_worker_stats_get(const sluice_worker *w, sluice_worker_stats *out) {
     out->governor_leader = sluice_worker_governor_leading(w);
 }
 
-void rt_emit(sluice_worker *w, const char *event, const sluice_worker_job *j, double dur,
-                 const char *msg) {
+void rt_emit(sluice_worker *w, const char *event, const sluice_worker_job *j, double dur, const char *msg) {
     if (!w->log) return;
     sluice_worker_event ev = {.event = event, .duration_ms = -1, .message = msg};
     if (j && j->job) {
@@ -189,4 +212,3 @@ void rt_emit(sluice_worker *w, const char *event, const sluice_worker_job *j, do
     }
     w->log(&ev, w->log_ud);
 }
-

@@ -23,7 +23,9 @@ const char *sluice_disk_measure_name(sluice_disk_measure m) {
     return (unsigned)m < 3 ? measure_names[m] : "?";
 }
 
-static int is_space(char c) { return c == ' ' || c == '\t'; }
+static int is_space(char c) {
+    return c == ' ' || c == '\t';
+}
 
 /* The next whitespace-separated token of the line at *p (ending at '\n' or
  * NUL): its start in *tok and length in *len; 0 when the line has no more. */
@@ -52,22 +54,21 @@ static int decimal(const char *s, size_t len, uint64_t *out) {
     return 0;
 }
 
-int sluice_diskstats_parse(const char *text, const char *device, sluice_diskstats *out,
-                           sluice_error *err) {
+int sluice_diskstats_parse(const char *text, const char *device, sluice_diskstats *out, sluice_error *err) {
     sluice_error_reset(err);
     if (!text || !device || !*device) {
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "diskstats: no text or no device");
         return -1;
     }
     size_t dlen = strlen(device);
-    for (const char *line = text; *line; ) {
+    for (const char *line = text; *line;) {
         const char *p = line, *tok;
         size_t len;
         const char *next = strchr(line, '\n');
         next = next ? next + 1 : line + strlen(line);
         /* major, minor, name */
-        if (!token(&p, &tok, &len) || !token(&p, &tok, &len) || !token(&p, &tok, &len) ||
-            len != dlen || memcmp(tok, device, dlen) != 0) {
+        if (!token(&p, &tok, &len) || !token(&p, &tok, &len) || !token(&p, &tok, &len) || len != dlen ||
+            memcmp(tok, device, dlen) != 0) {
             line = next;
             continue;
         }
@@ -75,7 +76,7 @@ int sluice_diskstats_parse(const char *text, const char *device, sluice_diskstat
         for (int i = 0; i < FIELDS; i++) {
             if (!token(&p, &tok, &len) || decimal(tok, len, &v[i]) < 0) {
                 sluice_error_set(err, SLUICE_ERR_ARGUMENT, "diskstats: the line of %.64s is malformed (counter %d)",
-                        device, i + 1);
+                                 device, i + 1);
                 return -1;
             }
         }
@@ -101,9 +102,10 @@ int sluice_disk_rates_compute(const sluice_diskstats *a, const sluice_diskstats 
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "diskstats: the readings must be apart in time");
         return -1;
     }
-    if (b->reads < a->reads || b->writes < a->writes || b->read_ms < a->read_ms ||
-        b->write_ms < a->write_ms || b->io_ms < a->io_ms) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "diskstats: a counter went backwards (device reset or counter wrap)");
+    if (b->reads < a->reads || b->writes < a->writes || b->read_ms < a->read_ms || b->write_ms < a->write_ms ||
+        b->io_ms < a->io_ms) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT,
+                         "diskstats: a counter went backwards (device reset or counter wrap)");
         return -1;
     }
     double s = elapsed_ms / 1000.0;
@@ -114,7 +116,7 @@ int sluice_disk_rates_compute(const sluice_diskstats *a, const sluice_diskstats 
     r.write_iops = dw / s;
     r.iops = (dr + dw) / s;
     r.util = (double)(b->io_ms - a->io_ms) / elapsed_ms * 100.0;
-    if (r.util > 100.0) r.util = 100.0;   /* the two reads and the clock are not taken at one instant */
+    if (r.util > 100.0) r.util = 100.0; /* the two reads and the clock are not taken at one instant */
     r.await_ms = dr + dw > 0 ? ticks / (dr + dw) : 0.0;
     *out = r;
     return 0;

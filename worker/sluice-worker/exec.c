@@ -22,20 +22,19 @@
 #include "sluice.h"
 #include "program.h"
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
-#define TAIL 1024   /* bytes of stderr kept as the failure reason */
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
+#define TAIL 1024 /* bytes of stderr kept as the failure reason */
 #define PATH_MAX_REASON 300
-
 
 typedef struct child {
     sluice_worker *w;
-    sluice_worker_job *job;      /* NULL once cancelled */
+    sluice_worker_job *job; /* NULL once cancelled */
     pid_t pid;
     int in_fd, err_fd;
-    const char *payload;         /* BORROWED from the job */
+    const char *payload; /* BORROWED from the job */
     size_t len, off;
     char tail[TAIL];
-    size_t tail_len;             /* bytes in tail, ring order from tail_pos */
+    size_t tail_len; /* bytes in tail, ring order from tail_pos */
     size_t tail_pos;
     int timed_out;
     ev_io in_w, err_w;
@@ -44,18 +43,24 @@ typedef struct child {
     struct child *next;
 } child;
 
-static child *cancelled;   /* given up, waiting to be reaped */
+static child *cancelled; /* given up, waiting to be reaped */
 
 exec_spec *exec_spec_new(char *const *argv, int argc) {
     if (argc < 1) return NULL;
     exec_spec *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     s->argv = calloc((size_t)argc + 1, sizeof(char *));
-    if (!s->argv) { free(s); return NULL; }
+    if (!s->argv) {
+        free(s);
+        return NULL;
+    }
     s->argc = argc;
     for (int i = 0; i < argc; i++) {
         s->argv[i] = strdup(argv[i]);
-        if (!s->argv[i]) { exec_spec_free(s); return NULL; }
+        if (!s->argv[i]) {
+            exec_spec_free(s);
+            return NULL;
+        }
     }
     return s;
 }
@@ -89,14 +94,18 @@ static void stop_all(child *c) {
 }
 
 static void in_cb(struct ev_loop *loop, ev_io *io, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     child *c = container_of(io, child, in_w);
     while (c->off < c->len) {
         ssize_t n = write(c->in_fd, c->payload + c->off, c->len - c->off);
-        if (n > 0) { c->off += (size_t)n; continue; }
+        if (n > 0) {
+            c->off += (size_t)n;
+            continue;
+        }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) return;
-        break;   /* EPIPE: the child does not read its stdin */
+        break; /* EPIPE: the child does not read its stdin */
     }
     close_in(c);
 }
@@ -104,8 +113,10 @@ static void in_cb(struct ev_loop *loop, ev_io *io, int revents) {
 static void tail_add(child *c, const char *buf, size_t n) {
     for (size_t i = 0; i < n; i++) {
         c->tail[(c->tail_pos + c->tail_len) % TAIL] = buf[i];
-        if (c->tail_len < TAIL) c->tail_len++;
-        else c->tail_pos = (c->tail_pos + 1) % TAIL;
+        if (c->tail_len < TAIL)
+            c->tail_len++;
+        else
+            c->tail_pos = (c->tail_pos + 1) % TAIL;
     }
 }
 
@@ -113,16 +124,20 @@ static void drain_err(child *c) {
     char buf[4096];
     for (;;) {
         ssize_t n = read(c->err_fd, buf, sizeof(buf));
-        if (n > 0) { tail_add(c, buf, (size_t)n); continue; }
+        if (n > 0) {
+            tail_add(c, buf, (size_t)n);
+            continue;
+        }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno == EAGAIN) return;
-        close_err(c);   /* EOF or error */
+        close_err(c); /* EOF or error */
         return;
     }
 }
 
 static void err_cb(struct ev_loop *loop, ev_io *io, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     drain_err(container_of(io, child, err_w));
 }
 
@@ -133,17 +148,25 @@ static void child_free(child *c) {
 
 static void unlink_cancelled(child *c) {
     for (child **p = &cancelled; *p; p = &(*p)->next)
-        if (*p == c) { *p = c->next; return; }
+        if (*p == c) {
+            *p = c->next;
+            return;
+        }
 }
 
 static void child_cb(struct ev_loop *loop, ev_child *cw, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     child *c = container_of(cw, child, child_w);
     int status = cw->rstatus;
     /* whatever the leader left behind in its group goes with it */
     kill(-c->pid, SIGKILL);
     if (c->err_fd >= 0) drain_err(c);
-    if (!c->job) { unlink_cancelled(c); child_free(c); return; }
+    if (!c->job) {
+        unlink_cancelled(c);
+        child_free(c);
+        return;
+    }
     sluice_worker_job *job = c->job;
     sluice_worker *w = c->w;
     char reason[TAIL + 64];
@@ -173,9 +196,12 @@ static void child_cb(struct ev_loop *loop, ev_child *cw, int revents) {
         if (n == 0) goto status_reason;
     } else {
     status_reason:
-        if (WIFEXITED(status)) snprintf(reason, sizeof(reason), "exit status %d", WEXITSTATUS(status));
-        else if (WIFSIGNALED(status)) snprintf(reason, sizeof(reason), "killed by signal %d", WTERMSIG(status));
-        else snprintf(reason, sizeof(reason), "ended abnormally");
+        if (WIFEXITED(status))
+            snprintf(reason, sizeof(reason), "exit status %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+            snprintf(reason, sizeof(reason), "killed by signal %d", WTERMSIG(status));
+        else
+            snprintf(reason, sizeof(reason), "ended abnormally");
     }
     child_free(c);
     sluice_worker_done(w, job, ok, ok ? NULL : reason);
@@ -191,12 +217,13 @@ static int exited(pid_t pid) {
     close(fd);
     if (n <= 0) return 0;
     buf[n] = '\0';
-    const char *p = strrchr(buf, ')');   /* "pid (comm) S ..." */
+    const char *p = strrchr(buf, ')'); /* "pid (comm) S ..." */
     return p && p[1] == ' ' && p[2] == 'Z';
 }
 
 static void timeout_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     child *c = container_of(t, child, timeout_w);
     /* A worker that was stopped (SIGSTOP) wakes with its timers past due:
      * a child that ended meanwhile ended in time. */

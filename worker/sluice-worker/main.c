@@ -20,7 +20,6 @@
 #include "sluice/worker.h"
 #include "program.h"
 
-
 static int json_logs;
 static sluice_worker *worker;
 static settings cli, file;
@@ -30,7 +29,7 @@ static int signals_seen;
 static int64_t grace_ms = 30000;
 static sampler_set *samplers;
 static const char *redis_url, *redis_ns;
-static const char *signals_url;   /* the governor's and samplers' Redis URL */
+static const char *signals_url; /* the governor's and samplers' Redis URL */
 
 /* ------------------------------- logs --------------------------------- */
 
@@ -87,10 +86,16 @@ static void log_event(const sluice_worker_event *ev, void *ud) {
         /* one line: escape newlines and quotes */
         size_t k = 0;
         for (const char *p = ev->message; *p && k + 3 < sizeof(msg); p++) {
-            if (*p == '\n') { msg[k++] = '\\'; msg[k++] = 'n'; }
-            else if (*p == '"' || *p == '\\') { msg[k++] = '\\'; msg[k++] = *p; }
-            else if ((unsigned char)*p < 0x20) msg[k++] = ' ';
-            else msg[k++] = *p;
+            if (*p == '\n') {
+                msg[k++] = '\\';
+                msg[k++] = 'n';
+            } else if (*p == '"' || *p == '\\') {
+                msg[k++] = '\\';
+                msg[k++] = *p;
+            } else if ((unsigned char)*p < 0x20)
+                msg[k++] = ' ';
+            else
+                msg[k++] = *p;
         }
         msg[k] = '\0';
     }
@@ -138,7 +143,10 @@ static void apply_samplers(void) {
     samplers = NULL;
     if (cli.nsmp + file.nsmp == 0) return;
     samplers = sampler_set_new(worker, signals_url, redis_ns, log_event, NULL);
-    if (!samplers) { log_msg("error", "samplers: out of memory"); return; }
+    if (!samplers) {
+        log_msg("error", "samplers: out of memory");
+        return;
+    }
     for (int i = 0; i < cli.nsmp; i++)
         if (sampler_set_add(samplers, &cli.smp[i]) < 0) log_msg("error", "samplers: out of memory");
     for (int i = 0; i < file.nsmp; i++) {
@@ -158,7 +166,10 @@ static void collect(metrics_local *out, void *ud) {
 static void reload(void) {
     settings next;
     char why[300];
-    if (!cli.config) { log_msg("reload", "no --config file: nothing to reload"); return; }
+    if (!cli.config) {
+        log_msg("reload", "no --config file: nothing to reload");
+        return;
+    }
     if (config_read(cli.config, &next, why, sizeof(why)) < 0 || config_check(&cli, &next, why, sizeof(why)) < 0) {
         config_clear(&next);
         log_msg("error", why);
@@ -184,12 +195,14 @@ static void reload(void) {
 /* ------------------------------ signals ------------------------------- */
 
 static void stopped(sluice_worker *w, void *ud) {
-    (void)w; (void)ud;
+    (void)w;
+    (void)ud;
     ev_break(EV_DEFAULT, EVBREAK_ALL);
 }
 
 static void on_stop_signal(struct ev_loop *loop, ev_signal *s, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     signals_seen++;
     char msg[64];
     snprintf(msg, sizeof(msg), "signal %d: %s", s->signum, signals_seen == 1 ? "stopping" : "stopping at once");
@@ -198,7 +211,9 @@ static void on_stop_signal(struct ev_loop *loop, ev_signal *s, int revents) {
 }
 
 static void on_hup(struct ev_loop *loop, ev_signal *s, int revents) {
-    (void)loop; (void)s; (void)revents;
+    (void)loop;
+    (void)s;
+    (void)revents;
     reload();
 }
 
@@ -216,10 +231,14 @@ static void settle_settings(void) {
     if (mb && inet_pton(AF_INET, mb, addr) != 1 && inet_pton(AF_INET6, mb, addr) != 1)
         config_misuse("the metrics bind address must be an IPv4 or IPv6 address, not %s", mb);
     const char *lf = cli.log_format ? cli.log_format : file.log_format;
-    if (lf && strcmp(lf, "json") == 0) json_logs = 1;
-    else if (lf && strcmp(lf, "text") != 0) config_misuse("log_format is text or json, not %s", lf);
-    if (cli.grace_ms >= 0) grace_ms = cli.grace_ms;
-    else if (file.grace_ms >= 0) grace_ms = file.grace_ms;
+    if (lf && strcmp(lf, "json") == 0)
+        json_logs = 1;
+    else if (lf && strcmp(lf, "text") != 0)
+        config_misuse("log_format is text or json, not %s", lf);
+    if (cli.grace_ms >= 0)
+        grace_ms = cli.grace_ms;
+    else if (file.grace_ms >= 0)
+        grace_ms = file.grace_ms;
 }
 
 /* Makes the worker on "loop" with its Redis URLs, name, concurrency,
@@ -229,7 +248,10 @@ static int make_worker(struct ev_loop *loop) {
     redis_url = cli.redis ? cli.redis : file.redis;
     redis_ns = cli.ns ? cli.ns : file.ns;
     worker = sluice_worker_new(loop, redis_url, redis_ns, &err);
-    if (!worker) { fprintf(stderr, "sluice-worker: %s\n", err.text); return -1; }
+    if (!worker) {
+        fprintf(stderr, "sluice-worker: %s\n", err.text);
+        return -1;
+    }
     sluice_worker_set_log(worker, log_event, NULL);
     const char *gurl = cli.governor_redis ? cli.governor_redis : file.governor_redis;
     if (!gurl) gurl = getenv("SLUICE_GOVERNOR_REDIS_URL");
@@ -265,11 +287,14 @@ static int serve_metrics(struct ev_loop *loop, metrics_server **metrics) {
     if (mport < 0) return 0;
     int bound = 0;
     *metrics = metrics_start(loop, redis_url, redis_ns, mbind, mport, collect, NULL, &bound, why, sizeof(why));
-    if (!*metrics) { fprintf(stderr, "sluice-worker: %s\n", why); return -1; }
+    if (!*metrics) {
+        fprintf(stderr, "sluice-worker: %s\n", why);
+        return -1;
+    }
     char msg[160];
     const char *b = mbind ? mbind : "127.0.0.1";
-    snprintf(msg, sizeof(msg), strchr(b, ':') ? "serving http://[%s]:%d/metrics" : "serving http://%s:%d/metrics",
-             b, bound);
+    snprintf(msg, sizeof(msg), strchr(b, ':') ? "serving http://[%s]:%d/metrics" : "serving http://%s:%d/metrics", b,
+             bound);
     log_msg("metrics", msg);
     return 0;
 }
@@ -301,7 +326,10 @@ int main(int argc, char **argv) {
     ev_signal_start(loop, &sint);
     ev_signal_start(loop, &shup);
 
-    if (sluice_worker_start(worker, &err) < 0) { fprintf(stderr, "sluice-worker: %s\n", err.text); return 1; }
+    if (sluice_worker_start(worker, &err) < 0) {
+        fprintf(stderr, "sluice-worker: %s\n", err.text);
+        return 1;
+    }
     ev_run(loop, 0);
 
     ev_signal_stop(loop, &sterm);

@@ -22,11 +22,11 @@
 #include "sluice.h"
 #include "program.h"
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
-#define COLLECT_EVERY 0.5        /* s */
-#define REDIS_TIMEOUT 1000       /* ms per command of a scrape */
-#define CLASSES_MAX 1000         /* classes shown in one scrape */
+#define COLLECT_EVERY 0.5  /* s */
+#define REDIS_TIMEOUT 1000 /* ms per command of a scrape */
+#define CLASSES_MAX 1000   /* classes shown in one scrape */
 
 struct metrics_server {
     struct MHD_Daemon *d;
@@ -35,7 +35,7 @@ struct metrics_server {
     metrics_collect_fn collect;
     void *collect_ud;
     pthread_mutex_t mu;
-    metrics_local local;         /* guarded by mu */
+    metrics_local local; /* guarded by mu */
     /* used only from the HTTP thread */
     char *url, *ns;
     sluice_client *c;
@@ -57,12 +57,21 @@ static void out(buf *b, const char *fmt, ...) {
         va_start(ap, fmt);
         int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
         va_end(ap);
-        if (n < 0) { b->oom = 1; return; }
-        if (b->p && b->len + (size_t)n < b->cap) { b->len += (size_t)n; return; }
+        if (n < 0) {
+            b->oom = 1;
+            return;
+        }
+        if (b->p && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
         size_t cap = b->cap ? b->cap * 2 : 16384;
         while (cap < b->len + (size_t)n + 1) cap *= 2;
         char *p = realloc(b->p, cap);
-        if (!p) { b->oom = 1; return; }
+        if (!p) {
+            b->oom = 1;
+            return;
+        }
         b->p = p;
         b->cap = cap;
     }
@@ -77,24 +86,34 @@ static void family(buf *b, const char *name, const char *type, const char *help)
 static const char *esc(const char *s, char *dst, size_t n) {
     size_t k = 0;
     for (; *s && k + 3 < n; s++) {
-        if (*s == '\\' || *s == '"') { dst[k++] = '\\'; dst[k++] = *s; }
-        else if (*s == '\n') { dst[k++] = '\\'; dst[k++] = 'n'; }
-        else dst[k++] = *s;
+        if (*s == '\\' || *s == '"') {
+            dst[k++] = '\\';
+            dst[k++] = *s;
+        } else if (*s == '\n') {
+            dst[k++] = '\\';
+            dst[k++] = 'n';
+        } else
+            dst[k++] = *s;
     }
     dst[k] = '\0';
     return dst;
 }
 
 static void num(buf *b, double v) {
-    if (isnan(v)) out(b, "NaN");
-    else if (isinf(v)) out(b, v > 0 ? "+Inf" : "-Inf");
-    else out(b, "%.15g", v);   /* exact for counters below 1e15, and 0.1 stays 0.1 */
+    if (isnan(v))
+        out(b, "NaN");
+    else if (isinf(v))
+        out(b, v > 0 ? "+Inf" : "-Inf");
+    else
+        out(b, "%.15g", v); /* exact for counters below 1e15, and 0.1 stays 0.1 */
 }
 
 static void sample(buf *b, const char *name, const char *label, const char *value, double v) {
     char e[200];
-    if (label) out(b, "%s{%s=\"%s\"} ", name, label, esc(value, e, sizeof(e)));
-    else out(b, "%s ", name);
+    if (label)
+        out(b, "%s{%s=\"%s\"} ", name, label, esc(value, e, sizeof(e)));
+    else
+        out(b, "%s ", name);
     num(b, v);
     out(b, "\n");
 }
@@ -115,7 +134,7 @@ typedef struct scrape {
     size_t ncls;
     sluice_signal_info *sig;
     size_t nsig;
-    int64_t now;                 /* Unix ms, the Redis clock */
+    int64_t now; /* Unix ms, the Redis clock */
     int have_gov;
     sluice_governor_status gov;
 } scrape;
@@ -140,7 +159,10 @@ static void read_redis(metrics_server *m, scrape *sc) {
     sc->redis_ok = 1;
     if (!m->c) {
         m->c = sluice_client_connect(m->url, m->ns, &err);
-        if (!m->c) { sc->redis_ok = 0; return; }
+        if (!m->c) {
+            sc->redis_ok = 0;
+            return;
+        }
         sluice_client_set_timeout(m->c, REDIS_TIMEOUT, NULL);
     }
     size_t n = 0;
@@ -172,7 +194,7 @@ typedef enum { F_DEPTH, F_TOTAL, F_GATE } class_src;
 
 typedef struct class_metric {
     const char *name, *type, *help;
-    size_t off;                  /* offsetof in sluice_class_stats, or a gate code */
+    size_t off; /* offsetof in sluice_class_stats, or a gate code */
 } class_metric;
 
 #define ST(f) offsetof(sluice_class_stats, f)
@@ -213,12 +235,14 @@ static void class_families(buf *b, const scrape *sc) {
     for (size_t k = 0; k < sizeof(depths) / sizeof(depths[0]); k++) {
         family(b, depths[k].name, depths[k].type, depths[k].help);
         for (size_t i = 0; i < sc->ncls; i++)
-            if (sc->cls[i].have_st) sample(b, depths[k].name, "class", sc->cls[i].name, stat_at(&sc->cls[i].st, depths[k].off));
+            if (sc->cls[i].have_st)
+                sample(b, depths[k].name, "class", sc->cls[i].name, stat_at(&sc->cls[i].st, depths[k].off));
     }
     for (size_t k = 0; k < sizeof(totals) / sizeof(totals[0]); k++) {
         family(b, totals[k].name, totals[k].type, totals[k].help);
         for (size_t i = 0; i < sc->ncls; i++)
-            if (sc->cls[i].have_st) sample(b, totals[k].name, "class", sc->cls[i].name, stat_at(&sc->cls[i].st, totals[k].off));
+            if (sc->cls[i].have_st)
+                sample(b, totals[k].name, "class", sc->cls[i].name, stat_at(&sc->cls[i].st, totals[k].off));
     }
     family(b, "sluice_class_admitted_fraction", "gauge",
            "The share of its limits a class is admitted now (governor, pin or pause), 0..1.");
@@ -257,7 +281,8 @@ static void signal_families(buf *b, const scrape *sc) {
     for (size_t i = 0; i < sc->nsig; i++)
         if (sc->sig[i].has_value) sample(b, "sluice_signal_value", "signal", sc->sig[i].name, sc->sig[i].value);
     family(b, "sluice_signal_target", "gauge", "Where the signal should be.");
-    for (size_t i = 0; i < sc->nsig; i++) sample(b, "sluice_signal_target", "signal", sc->sig[i].name, sc->sig[i].def.target);
+    for (size_t i = 0; i < sc->nsig; i++)
+        sample(b, "sluice_signal_target", "signal", sc->sig[i].name, sc->sig[i].def.target);
     family(b, "sluice_signal_critical", "gauge", "The level at which every non-critical class drops to its floor.");
     for (size_t i = 0; i < sc->nsig; i++)
         sample(b, "sluice_signal_critical", "signal", sc->sig[i].name, sc->sig[i].def.critical);
@@ -289,7 +314,8 @@ static void governor_families(buf *b, const scrape *sc, const metrics_local *l) 
     family(b, "sluice_governor_tick_failures_total", "counter",
            "Ticks of this worker's governor that failed (Redis unreachable, refused by the ACL, ...).");
     sample(b, "sluice_governor_tick_failures_total", NULL, NULL, (double)l->st.governor_failures);
-    family(b, "sluice_governor_decisions_total", "counter", "Decisions this worker's governor made while leading, by action.");
+    family(b, "sluice_governor_decisions_total", "counter",
+           "Decisions this worker's governor made while leading, by action.");
     sample(b, "sluice_governor_decisions_total", "action", "hold", (double)l->st.governor_holds);
     sample(b, "sluice_governor_decisions_total", "action", "cut", (double)l->st.governor_cuts);
     sample(b, "sluice_governor_decisions_total", "action", "critical", (double)l->st.governor_criticals);
@@ -313,15 +339,24 @@ static void governor_families(buf *b, const scrape *sc, const metrics_local *l) 
 }
 
 static void worker_families(buf *b, const metrics_local *l) {
-    static const struct { const char *name, *help; size_t off; } c[] = {
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } c[] = {
         {"sluice_worker_claimed_total", "Jobs this worker claimed.", offsetof(sluice_worker_stats, claimed)},
         {"sluice_worker_acked_total", "Jobs this worker acknowledged.", offsetof(sluice_worker_stats, acked)},
-        {"sluice_worker_failed_total", "Attempts that failed in this worker (timeouts included).", offsetof(sluice_worker_stats, failed)},
-        {"sluice_worker_released_total", "Jobs this worker handed back untried when stopping.", offsetof(sluice_worker_stats, released)},
-        {"sluice_worker_stale_total", "Acks or fails refused because the lease had been lost.", offsetof(sluice_worker_stats, stale)},
-        {"sluice_worker_reconnects_total", "Reconnections to Redis after an outage.", offsetof(sluice_worker_stats, reconnects)},
-        {"sluice_worker_suspects_total", "Suspect jobs (their lease expired before) this worker ran alone.", offsetof(sluice_worker_stats, suspects)},
-        {"sluice_worker_unrunnable_total", "Jobs released untried because their handler could not run.", offsetof(sluice_worker_stats, unrunnable)},
+        {"sluice_worker_failed_total", "Attempts that failed in this worker (timeouts included).",
+         offsetof(sluice_worker_stats, failed)},
+        {"sluice_worker_released_total", "Jobs this worker handed back untried when stopping.",
+         offsetof(sluice_worker_stats, released)},
+        {"sluice_worker_stale_total", "Acks or fails refused because the lease had been lost.",
+         offsetof(sluice_worker_stats, stale)},
+        {"sluice_worker_reconnects_total", "Reconnections to Redis after an outage.",
+         offsetof(sluice_worker_stats, reconnects)},
+        {"sluice_worker_suspects_total", "Suspect jobs (their lease expired before) this worker ran alone.",
+         offsetof(sluice_worker_stats, suspects)},
+        {"sluice_worker_unrunnable_total", "Jobs released untried because their handler could not run.",
+         offsetof(sluice_worker_stats, unrunnable)},
     };
     for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
         family(b, c[i].name, "counter", c[i].help);
@@ -371,18 +406,24 @@ static char *render(metrics_server *m, size_t *len) {
     sample(&b, "sluice_scrape_duration_seconds", NULL, NULL, mono() - t0);
     free(sc.cls);
     sluice_signal_list_free(sc.sig, sc.nsig);
-    if (b.oom) { free(b.p); return NULL; }
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
     *len = b.len;
     return b.p;
 }
 
 /* ------------------------------ HTTP ------------------------------ */
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, char *body,
-                             size_t len, int owned) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, owned ? MHD_RESPMEM_MUST_FREE
-                                                                           : MHD_RESPMEM_PERSISTENT);
-    if (!r) { if (owned) free(body); return MHD_NO; }
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const char *type, char *body, size_t len,
+                             int owned) {
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, body, owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!r) {
+        if (owned) free(body);
+        return MHD_NO;
+    }
     MHD_add_response_header(r, "Content-Type", type);
     enum MHD_Result ret = MHD_queue_response(conn, status, r);
     MHD_destroy_response(r);
@@ -391,14 +432,18 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **con_cls) {
-    (void)version; (void)upload;
+    (void)version;
+    (void)upload;
     metrics_server *m = cls;
     static int first;
-    if (*con_cls != &first) {   /* headers only so far: wait for the whole request */
+    if (*con_cls != &first) { /* headers only so far: wait for the whole request */
         *con_cls = &first;
         return MHD_YES;
     }
-    if (*upload_size) { *upload_size = 0; return MHD_YES; }   /* a body is ignored */
+    if (*upload_size) {
+        *upload_size = 0;
+        return MHD_YES;
+    } /* a body is ignored */
     static char not_found[] = "not found: metrics are at /metrics\n";
     static char bad_method[] = "method not allowed\n";
     static char failed[] = "out of memory\n";
@@ -415,7 +460,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 /* ------------------------------- API -------------------------------- */
 
 static void collect_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     metrics_server *m = container_of(t, metrics_server, collect_t);
     metrics_local l;
     memset(&l, 0, sizeof(l));
@@ -425,16 +471,18 @@ static void collect_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     pthread_mutex_unlock(&m->mu);
 }
 
-metrics_server *metrics_start(struct ev_loop *loop, const char *url, const char *ns, const char *bind,
-                              int port, metrics_collect_fn collect, void *ud, int *bound_port, char *why,
-                              size_t wn) {
+metrics_server *metrics_start(struct ev_loop *loop, const char *url, const char *ns, const char *bind, int port,
+                              metrics_collect_fn collect, void *ud, int *bound_port, char *why, size_t wn) {
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
     struct sockaddr *sa;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
     memset(&sin, 0, sizeof(sin));
     memset(&sin6, 0, sizeof(sin6));
-    if (port < 0 || port > 65535) { snprintf(why, wn, "metrics port must be 0..65535"); return NULL; }
+    if (port < 0 || port > 65535) {
+        snprintf(why, wn, "metrics port must be 0..65535");
+        return NULL;
+    }
     if (!bind) bind = "127.0.0.1";
     if (inet_pton(AF_INET, bind, &sin.sin_addr) == 1) {
         sin.sin_family = AF_INET;
@@ -450,7 +498,10 @@ metrics_server *metrics_start(struct ev_loop *loop, const char *url, const char 
         return NULL;
     }
     metrics_server *m = calloc(1, sizeof(*m));
-    if (!m) { snprintf(why, wn, "out of memory"); return NULL; }
+    if (!m) {
+        snprintf(why, wn, "out of memory");
+        return NULL;
+    }
     m->url = url ? strdup(url) : NULL;
     m->ns = ns ? strdup(ns) : NULL;
     m->loop = loop;
@@ -459,8 +510,8 @@ metrics_server *metrics_start(struct ev_loop *loop, const char *url, const char 
     pthread_mutex_init(&m->mu, NULL);
     collect(&m->local, ud);
     m->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, m, MHD_OPTION_SOCK_ADDR, sa,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)10, MHD_OPTION_END);
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)16, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
+                            MHD_OPTION_END);
     if (!m->d) {
         snprintf(why, wn, "cannot serve metrics on %.64s port %d (in use, or not an address of this host?)", bind,
                  port);
@@ -482,7 +533,7 @@ void metrics_stop(metrics_server *m) {
     }
     sluice_client_free(m->c);
     pthread_mutex_destroy(&m->mu);
-    if (m->url) memset(m->url, 0, strlen(m->url));   /* the password */
+    if (m->url) memset(m->url, 0, strlen(m->url)); /* the password */
     free(m->url);
     free(m->ns);
     free(m);

@@ -28,7 +28,7 @@ pid_t spawn_group(char *const *argv, const char *const *extra, int fd0, int fd1,
 
 /* A command to run per job: argv[0] is a path executed with execve. */
 typedef struct exec_spec {
-    char **argv;          /* NULL-terminated, owned */
+    char **argv; /* NULL-terminated, owned */
     int argc;
 } exec_spec;
 
@@ -54,12 +54,12 @@ void exec_cleanup(void);
 
 typedef struct sampler_spec {
     char signal[65];
-    exec_spec *cmd;                /* a command sampler (owned); NULL for a disk sampler */
-    char device[64];               /* a disk sampler: the device, e.g. vda */
-    char path[256];                /* its diskstats file, default /proc/diskstats */
+    exec_spec *cmd;  /* a command sampler (owned); NULL for a disk sampler */
+    char device[64]; /* a disk sampler: the device, e.g. vda */
+    char path[256];  /* its diskstats file, default /proc/diskstats */
     sluice_disk_measure measure;
     int64_t interval_ms;
-    int64_t timeout_ms;            /* command samplers */
+    int64_t timeout_ms; /* command samplers */
 } sampler_spec;
 
 /* One entry of the "samplers" array of the config file into *out (fresh).
@@ -68,8 +68,7 @@ int sampler_spec_from_json(const struct json_t *v, sampler_spec *out, char *why,
 
 /* --sampler SIGNAL=INTERVAL:COMMAND [ARG...]: "arg" is SIGNAL=INTERVAL:COMMAND
  * and argv[0..argc) the arguments. Returns 0, or -1 with "why". */
-int sampler_spec_from_arg(const char *arg, char *const *argv, int argc, sampler_spec *out, char *why,
-                          size_t wn);
+int sampler_spec_from_arg(const char *arg, char *const *argv, int argc, sampler_spec *out, char *why, size_t wn);
 
 /* Frees what *s owns. */
 void sampler_spec_clear(sampler_spec *s);
@@ -79,8 +78,7 @@ typedef struct sampler_set sampler_set;
 /* A NEW set of samplers for worker "w" (on libev's default loop), reporting
  * through a connection of its own to "url"/"ns" (copied), logging through
  * "log". NULL when out of memory. */
-sampler_set *sampler_set_new(sluice_worker *w, const char *url, const char *ns, sluice_worker_log_fn log,
-                             void *log_ud);
+sampler_set *sampler_set_new(sluice_worker *w, const char *url, const char *ns, sluice_worker_log_fn log, void *log_ud);
 
 /* Adds a copy of "spec". Returns 0, or -1 (out of memory, or too many). */
 int sampler_set_add(sampler_set *s, const sampler_spec *spec);
@@ -94,9 +92,9 @@ void sampler_set_free(sampler_set *s);
 
 typedef struct sampler_stat {
     char signal[65];
-    int64_t runs;                  /* runs started (while leading) */
-    int64_t reported;              /* values reported */
-    int64_t failures;              /* runs that reported nothing */
+    int64_t runs;     /* runs started (while leading) */
+    int64_t reported; /* values reported */
+    int64_t failures; /* runs that reported nothing */
 } sampler_stat;
 
 /* Copies at most "max" samplers' counters into "out"; returns how many. */
@@ -123,9 +121,8 @@ typedef struct metrics_server metrics_server;
  * gates, signals and the governor through a connection of the HTTP
  * thread's own to "url"/"ns"; "collect" runs on "loop" twice a second.
  * Returns NEW, or NULL with "why". */
-metrics_server *metrics_start(struct ev_loop *loop, const char *url, const char *ns, const char *bind,
-                              int port, metrics_collect_fn collect, void *ud, int *bound_port, char *why,
-                              size_t wn);
+metrics_server *metrics_start(struct ev_loop *loop, const char *url, const char *ns, const char *bind, int port,
+                              metrics_collect_fn collect, void *ud, int *bound_port, char *why, size_t wn);
 
 /* Stops the HTTP thread and frees. NULL is a no-op. */
 void metrics_stop(metrics_server *m);
@@ -142,9 +139,9 @@ typedef struct handler {
 
 typedef struct settings {
     const char *redis, *governor_redis, *ns, *config, *name, *log_format, *metrics_bind;
-    int concurrency;          /* 0: unset */
-    int64_t grace_ms;         /* -1: unset */
-    int metrics_port;         /* -1: unset (no metrics) */
+    int concurrency;  /* 0: unset */
+    int64_t grace_ms; /* -1: unset */
+    int metrics_port; /* -1: unset (no metrics) */
     int no_governor;
     handler h[MAX_HANDLERS];
     int nh;

@@ -31,14 +31,13 @@
 
 #define SIGNAL_VAR_MAX 96 /* "SLUICE_SIGNAL=" and a 64-byte name */
 
-#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+#define container_of(p, type, member) ((type *)(void *)((char *)(p)-offsetof(type, member)))
 
-#define OUT_MAX 255              /* bytes of stdout a sampler may print */
-#define ERR_KEEP 200             /* bytes of stderr kept for the log line */
-#define RELOG_EVERY 60.0         /* s between lines about a sampler that keeps failing */
-#define FIRST_RUN 1.2            /* s after start: just after the governor's first tick */
-#define DISKSTATS_MAX (1 << 20)  /* bytes */
-
+#define OUT_MAX 255             /* bytes of stdout a sampler may print */
+#define ERR_KEEP 200            /* bytes of stderr kept for the log line */
+#define RELOG_EVERY 60.0        /* s between lines about a sampler that keeps failing */
+#define FIRST_RUN 1.2           /* s after start: just after the governor's first tick */
+#define DISKSTATS_MAX (1 << 20) /* bytes */
 
 typedef struct sampler {
     struct sampler_set *set;
@@ -59,7 +58,7 @@ typedef struct sampler {
     /* a disk sampler's previous reading */
     int have_prev;
     sluice_diskstats prev;
-    double prev_ms;              /* CLOCK_MONOTONIC */
+    double prev_ms; /* CLOCK_MONOTONIC */
     /* failures are logged once, then every RELOG_EVERY while they go on */
     int failing;
     int64_t streak;
@@ -122,7 +121,10 @@ static void report(sampler *s, double value) {
         s->streak = 0;
         return;
     }
-    if (set->c && err.code == SLUICE_ERR_UNREACHABLE) { sluice_client_free(set->c); set->c = NULL; }
+    if (set->c && err.code == SLUICE_ERR_UNREACHABLE) {
+        sluice_client_free(set->c);
+        set->c = NULL;
+    }
     char why[SLUICE_ERROR_TEXT + 80];
     if (err.code == SLUICE_ERR_NOT_FOUND)
         snprintf(why, sizeof(why), "the signal is not defined (sluicectl signal define %s ...)", s->spec.signal);
@@ -141,12 +143,18 @@ static double mono_ms(void) {
 
 static char *read_file(const char *path, char *why, size_t wn) {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { snprintf(why, wn, "cannot open %.200s: %s", path, strerror(errno)); return NULL; }
+    if (fd < 0) {
+        snprintf(why, wn, "cannot open %.200s: %s", path, strerror(errno));
+        return NULL;
+    }
     size_t cap = 16384, len = 0;
     char *buf = malloc(cap);
     while (buf) {
         if (len + 1 == cap) {
-            if (cap >= DISKSTATS_MAX) { snprintf(why, wn, "%.200s is too large", path); break; }
+            if (cap >= DISKSTATS_MAX) {
+                snprintf(why, wn, "%.200s is too large", path);
+                break;
+            }
             char *nb = realloc(buf, cap * 2);
             if (!nb) break;
             buf = nb;
@@ -154,7 +162,10 @@ static char *read_file(const char *path, char *why, size_t wn) {
         }
         ssize_t n = read(fd, buf + len, cap - 1 - len);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) { snprintf(why, wn, "cannot read %.200s: %s", path, strerror(errno)); break; }
+        if (n < 0) {
+            snprintf(why, wn, "cannot read %.200s: %s", path, strerror(errno));
+            break;
+        }
         if (n == 0) {
             buf[len] = '\0';
             close(fd);
@@ -175,10 +186,18 @@ static void disk_run(sampler *s) {
     double t = mono_ms();
     sluice_diskstats now;
     sluice_error err;
-    if (!text) { s->have_prev = 0; failed(s, why); return; }
+    if (!text) {
+        s->have_prev = 0;
+        failed(s, why);
+        return;
+    }
     int rc = sluice_diskstats_parse(text, s->spec.device, &now, &err);
     free(text);
-    if (rc < 0) { s->have_prev = 0; failed(s, err.text); return; }
+    if (rc < 0) {
+        s->have_prev = 0;
+        failed(s, err.text);
+        return;
+    }
     if (!s->have_prev) {
         /* the first reading only starts the interval */
         s->prev = now;
@@ -190,7 +209,10 @@ static void disk_run(sampler *s) {
     rc = sluice_disk_rates_compute(&s->prev, &now, t - s->prev_ms, &r, &err);
     s->prev = now;
     s->prev_ms = t;
-    if (rc < 0) { failed(s, err.text); return; }
+    if (rc < 0) {
+        failed(s, err.text);
+        return;
+    }
     report(s, sluice_disk_rates_get(&r, s->spec.measure));
 }
 
@@ -242,7 +264,8 @@ static void err_cb(struct ev_loop *loop, ev_io *io, int revents) {
 }
 
 static void timeout_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     sampler *s = container_of(t, sampler, timeout_w);
     s->timed_out = 1;
     kill(-s->pid, SIGKILL);
@@ -260,10 +283,11 @@ static void err_line(const sampler *s, char *buf, size_t n) {
 }
 
 static void child_cb(struct ev_loop *loop, ev_child *cw, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     sampler *s = container_of(cw, sampler, child_w);
     int status = cw->rstatus;
-    kill(-s->pid, SIGKILL);   /* whatever it left behind in its group */
+    kill(-s->pid, SIGKILL); /* whatever it left behind in its group */
     if (s->out_fd >= 0) drain(s->out_fd, s->out, OUT_MAX, &s->out_len, &s->out_over);
     if (s->err_fd >= 0) drain(s->err_fd, s->err, ERR_KEEP, &s->err_len, NULL);
     int timed_out = s->timed_out;
@@ -278,9 +302,12 @@ static void child_cb(struct ev_loop *loop, ev_child *cw, int revents) {
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         char st[48];
-        if (WIFEXITED(status)) snprintf(st, sizeof(st), "exit status %d", WEXITSTATUS(status));
-        else if (WIFSIGNALED(status)) snprintf(st, sizeof(st), "killed by signal %d", WTERMSIG(status));
-        else snprintf(st, sizeof(st), "ended abnormally");
+        if (WIFEXITED(status))
+            snprintf(st, sizeof(st), "exit status %d", WEXITSTATUS(status));
+        else if (WIFSIGNALED(status))
+            snprintf(st, sizeof(st), "killed by signal %d", WTERMSIG(status));
+        else
+            snprintf(st, sizeof(st), "ended abnormally");
         snprintf(why, sizeof(why), "%.100s: %s%s%.200s", s->spec.cmd->argv[0], st, line[0] ? ": " : "", line);
         failed(s, why);
         return;
@@ -290,16 +317,18 @@ static void child_cb(struct ev_loop *loop, ev_child *cw, int revents) {
     s->out[n] = '\0';
     if (n > 0 && s->out[n - 1] == '\n') s->out[--n] = '\0';
     double v;
-    if (s->out_over || memchr(s->out, '\0', n) ||
-        sluice_parse_number(s->out, -1e300, 1e300, &v, NULL) < 0) {
+    if (s->out_over || memchr(s->out, '\0', n) || sluice_parse_number(s->out, -1e300, 1e300, &v, NULL) < 0) {
         char shown[48];
         size_t k = 0;
         for (size_t i = 0; i < n && k + 1 < sizeof(shown); i++)
             shown[k++] = (s->out[i] < ' ' || s->out[i] == 0x7f) ? '?' : s->out[i];
         shown[k] = '\0';
-        if (s->out_over) snprintf(why, sizeof(why), "%.100s printed more than %d bytes", s->spec.cmd->argv[0], OUT_MAX);
-        else if (n == 0) snprintf(why, sizeof(why), "%.100s printed nothing", s->spec.cmd->argv[0]);
-        else snprintf(why, sizeof(why), "%.100s printed no number: \"%s\"", s->spec.cmd->argv[0], shown);
+        if (s->out_over)
+            snprintf(why, sizeof(why), "%.100s printed more than %d bytes", s->spec.cmd->argv[0], OUT_MAX);
+        else if (n == 0)
+            snprintf(why, sizeof(why), "%.100s printed nothing", s->spec.cmd->argv[0]);
+        else
+            snprintf(why, sizeof(why), "%.100s printed no number: \"%s\"", s->spec.cmd->argv[0], shown);
         failed(s, why);
         return;
     }
@@ -312,8 +341,7 @@ static void command_run(sampler *s) {
     char var[SIGNAL_VAR_MAX];
     snprintf(var, sizeof(var), "SLUICE_SIGNAL=%s", s->spec.signal);
     const char *env[] = {var, NULL};
-    if (pipe(out) < 0 || pipe(er) < 0 || (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
-        goto fail;
+    if (pipe(out) < 0 || pipe(er) < 0 || (devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) goto fail;
     for (int i = 0; i < 2; i++) {
         fcntl(out[i], F_SETFD, FD_CLOEXEC);
         fcntl(er[i], F_SETFD, FD_CLOEXEC);
@@ -356,14 +384,15 @@ fail:;
 /* ------------------------------- the set ------------------------------ */
 
 static void every_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop; (void)revents;
+    (void)loop;
+    (void)revents;
     sampler *s = container_of(t, sampler, every);
     if (!sluice_worker_governor_leading(s->set->w)) {
-        s->have_prev = 0;   /* a leader's next disk reading starts afresh */
+        s->have_prev = 0; /* a leader's next disk reading starts afresh */
         return;
     }
     if (s->spec.cmd) {
-        if (s->pid) return;   /* still running: its timeout is at most the interval */
+        if (s->pid) return; /* still running: its timeout is at most the interval */
         command_run(s);
     } else {
         disk_run(s);
@@ -417,14 +446,14 @@ void sampler_set_free(sampler_set *set) {
         sampler *s = set->s[i];
         ev_timer_stop(EV_DEFAULT, &s->every);
         if (s->pid) {
-            kill(-s->pid, SIGKILL);   /* libev's default loop reaps it */
+            kill(-s->pid, SIGKILL); /* libev's default loop reaps it */
             run_end(s);
         }
         sampler_spec_clear(&s->spec);
         free(s);
     }
     sluice_client_free(set->c);
-    if (set->url) memset(set->url, 0, strlen(set->url));   /* the password */
+    if (set->url) memset(set->url, 0, strlen(set->url)); /* the password */
     free(set->url);
     free(set->ns);
     free(set);

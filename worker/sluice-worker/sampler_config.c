@@ -11,10 +11,10 @@
 #include "sluice.h"
 #include "program.h"
 
-#define INTERVAL_MIN 100         /* ms */
-#define INTERVAL_MAX 86400000    /* ms, a day */
-#define TIMEOUT_MIN 10           /* ms */
-#define TIMEOUT_DEFAULT 10000    /* ms, or the interval when shorter */
+#define INTERVAL_MIN 100      /* ms */
+#define INTERVAL_MAX 86400000 /* ms, a day */
+#define TIMEOUT_MIN 10        /* ms */
+#define TIMEOUT_DEFAULT 10000 /* ms, or the interval when shorter */
 
 void sampler_spec_clear(sampler_spec *s) {
     exec_spec_free(s->cmd);
@@ -26,7 +26,10 @@ static int64_t default_timeout(int64_t interval_ms) {
 }
 
 static int command_ok(char *const *argv, int argc, char *why, size_t wn) {
-    if (argc < 1 || !argv[0][0]) { snprintf(why, wn, "a sampler command is empty"); return -1; }
+    if (argc < 1 || !argv[0][0]) {
+        snprintf(why, wn, "a sampler command is empty");
+        return -1;
+    }
     if (!strchr(argv[0], '/')) {
         snprintf(why, wn, "a sampler command must be a path (no PATH search): %.100s", argv[0]);
         return -1;
@@ -57,12 +60,14 @@ static int command_from_json(const json_t *cmd, const json_t *to, sampler_spec *
     if (command_ok(argv, argc, why, wn) < 0) return -1;
     out->timeout_ms = default_timeout(out->interval_ms);
     if (to && config_duration(to, TIMEOUT_MIN, out->interval_ms, &out->timeout_ms) < 0) {
-        snprintf(why, wn, "config: sampler %s: \"timeout\" must be a duration from 10ms to its interval",
-                 out->signal);
+        snprintf(why, wn, "config: sampler %s: \"timeout\" must be a duration from 10ms to its interval", out->signal);
         return -1;
     }
     out->cmd = exec_spec_new(argv, argc);
-    if (!out->cmd) { snprintf(why, wn, "out of memory"); return -1; }
+    if (!out->cmd) {
+        snprintf(why, wn, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -107,12 +112,15 @@ static int diskstats_from_json(const json_t *disk, const json_t *to, sampler_spe
 
 int sampler_spec_from_json(const json_t *v, sampler_spec *out, char *why, size_t wn) {
     memset(out, 0, sizeof(*out));
-    if (!json_is_object(v)) { snprintf(why, wn, "config: each sampler must be an object"); return -1; }
+    if (!json_is_object(v)) {
+        snprintf(why, wn, "config: each sampler must be an object");
+        return -1;
+    }
     const char *key;
     json_t *x;
     json_object_foreach((json_t *)v, key, x) {
-        if (strcmp(key, "signal") && strcmp(key, "command") && strcmp(key, "diskstats") &&
-            strcmp(key, "interval") && strcmp(key, "timeout")) {
+        if (strcmp(key, "signal") && strcmp(key, "command") && strcmp(key, "diskstats") && strcmp(key, "interval") &&
+            strcmp(key, "timeout")) {
             snprintf(why, wn, "config: sampler: unknown setting \"%.64s\"", key);
             return -1;
         }
@@ -125,8 +133,7 @@ int sampler_spec_from_json(const json_t *v, sampler_spec *out, char *why, size_t
     snprintf(out->signal, sizeof(out->signal), "%s", json_string_value(sig));
     const json_t *iv = json_object_get(v, "interval");
     if (!iv || config_duration(iv, INTERVAL_MIN, INTERVAL_MAX, &out->interval_ms) < 0) {
-        snprintf(why, wn, "config: sampler %s: \"interval\" must be a duration 100ms..1d such as \"10s\"",
-                 out->signal);
+        snprintf(why, wn, "config: sampler %s: \"interval\" must be a duration 100ms..1d such as \"10s\"", out->signal);
         return -1;
     }
     const json_t *cmd = json_object_get(v, "command"), *disk = json_object_get(v, "diskstats");
@@ -138,15 +145,17 @@ int sampler_spec_from_json(const json_t *v, sampler_spec *out, char *why, size_t
     return cmd ? command_from_json(cmd, to, out, why, wn) : diskstats_from_json(disk, to, out, why, wn);
 }
 
-int sampler_spec_from_arg(const char *arg, char *const *argv, int argc, sampler_spec *out, char *why,
-                          size_t wn) {
+int sampler_spec_from_arg(const char *arg, char *const *argv, int argc, sampler_spec *out, char *why, size_t wn) {
     memset(out, 0, sizeof(*out));
     const char *eq = strchr(arg, '='), *colon = eq ? strchr(eq, ':') : NULL;
     if (!eq || !colon) {
         snprintf(why, wn, "--sampler wants SIGNAL=INTERVAL:COMMAND [ARG...], got: %.100s", arg);
         return -1;
     }
-    if ((size_t)(eq - arg) >= sizeof(out->signal)) { snprintf(why, wn, "signal name too long in --sampler"); return -1; }
+    if ((size_t)(eq - arg) >= sizeof(out->signal)) {
+        snprintf(why, wn, "signal name too long in --sampler");
+        return -1;
+    }
     memcpy(out->signal, arg, (size_t)(eq - arg));
     out->signal[eq - arg] = '\0';
     if (sluice_name_check(out->signal, NULL) < 0) {
@@ -154,12 +163,15 @@ int sampler_spec_from_arg(const char *arg, char *const *argv, int argc, sampler_
         return -1;
     }
     char iv[64];
-    if ((size_t)(colon - eq - 1) >= sizeof(iv)) { snprintf(why, wn, "--sampler %s: bad interval", out->signal); return -1; }
+    if ((size_t)(colon - eq - 1) >= sizeof(iv)) {
+        snprintf(why, wn, "--sampler %s: bad interval", out->signal);
+        return -1;
+    }
     memcpy(iv, eq + 1, (size_t)(colon - eq - 1));
     iv[colon - eq - 1] = '\0';
     if (sluice_parse_duration(iv, INTERVAL_MAX, &out->interval_ms, NULL) < 0 || out->interval_ms < INTERVAL_MIN) {
-        snprintf(why, wn, "--sampler %s: the interval must be a duration 100ms..1d such as 10s, got %.32s",
-                 out->signal, iv);
+        snprintf(why, wn, "--sampler %s: the interval must be a duration 100ms..1d such as 10s, got %.32s", out->signal,
+                 iv);
         return -1;
     }
     char *av[257];
@@ -169,6 +181,9 @@ int sampler_spec_from_arg(const char *arg, char *const *argv, int argc, sampler_
     if (command_ok(av, ac, why, wn) < 0) return -1;
     out->timeout_ms = default_timeout(out->interval_ms);
     out->cmd = exec_spec_new(av, ac);
-    if (!out->cmd) { snprintf(why, wn, "out of memory"); return -1; }
+    if (!out->cmd) {
+        snprintf(why, wn, "out of memory");
+        return -1;
+    }
     return 0;
 }

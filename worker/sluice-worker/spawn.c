@@ -52,7 +52,7 @@ static void child_fail(int fd) {
 pid_t spawn_group(char *const *argv, const char *const *extra, int fd0, int fd1, int fd2) {
     char **env = child_env(extra);
     if (!env) return -1;
-    int ep[2];   /* the child's exec error; closed by a successful execve */
+    int ep[2]; /* the child's exec error; closed by a successful execve */
     if (pipe(ep) < 0) {
         free(env);
         return -1;
@@ -98,12 +98,10 @@ pid_t spawn_group(char *const *argv, const char *const *extra, int fd0, int fd1,
     /* blocks until the child has exec'd (EOF) or failed to (its errno) */
     int e = 0;
     ssize_t n;
-    while ((n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR) {
-    }
+    while ((n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR) {}
     close(ep[0]);
     if (n == (ssize_t)sizeof(e)) {
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
-        }
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
         errno = e;
         return -1;
     }
