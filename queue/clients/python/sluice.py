@@ -519,6 +519,7 @@ class Client:
             except SluiceError as e:
                 if len(jobs) > 1:
                     e.args = (f"job {i}: {e.args[0]}",)
+                e.ids = []
                 raise
         ids = []
         pipe = self._redis.pipeline(transaction=False)

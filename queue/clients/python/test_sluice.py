@@ -62,7 +62,7 @@ def run(c, case):
         try:
             ids = c.enqueue_many(case["class"], jobs(case["jobs"]))
         except sluice.SluiceError as e:
-            e.done = len(getattr(e, "ids", []))
+            e.done = len(e.ids)
             raise
         return {"ids": ids, "count": len(ids), "first": ids[0] if ids else None, "last": ids[-1] if ids else None}
     if op == "job":
@@ -199,23 +199,23 @@ class Connection(unittest.TestCase):
 class Idioms(unittest.TestCase):
     def test_an_unknown_option_is_a_type_error(self):
         with sluice.connect() as c, self.assertRaises(TypeError):
-            c.enqueue("conf", {}, delay=5)
+            c.enqueue("conf-free", {}, delay=5)
 
     def test_bad_input_writes_nothing(self):
         with sluice.connect() as c:
-            before = c.stats("conf")
+            before = c.stats("conf-free")
             bad = [({"x": math.nan}, {}), ({"x": "y" * 300000}, {}), ({}, {"priority": "high"}),
                    ({}, {"cost": 1e300}), ([{}], {}), ({"x": {1, 2}}, {}), ("{\"a\":1", {})]
             for p, opts in bad:
                 with self.assertRaises(sluice.SluiceError):
-                    c.enqueue("conf", p, **opts)
+                    c.enqueue("conf-free", p, **opts)
             with self.assertRaises(sluice.InvalidPayloadError):
-                c.enqueue_many("conf", [{}] * 5 + [{"x": math.inf}])
-            self.assertEqual(c.stats("conf"), before)
+                c.enqueue_many("conf-free", [{}] * 5 + [{"x": math.inf}])
+            self.assertEqual(c.stats("conf-free"), before)
 
     def test_enqueue_many_options_apply_to_every_bare_payload(self):
         with sluice.connect() as c:
-            ids = c.enqueue_many("conf", [{"a": 1}, sluice.Job({"b": 2}, priority=3)], priority=-2)
+            ids = c.enqueue_many("conf-free", [{"a": 1}, sluice.Job({"b": 2}, priority=3)], priority=-2)
             self.assertEqual([c.job(i).priority for i in ids], [-2, 3])
             for i in ids:
                 c.cancel(i)
