@@ -118,7 +118,7 @@ class Conformance(unittest.TestCase):
                 why = mismatch(case, got, error)
                 if why:
                     failures.append(f"{case['name']}: {why}")
-        print(f"python: {len(cases)} conformance cases, {len(cases) - len(failures)} passed, "
+        print(f"\npython: {len(cases)} conformance cases, {len(cases) - len(failures)} passed, "
               f"{len(failures)} failed", file=sys.stderr)
         self.assertEqual(failures, [])
 
