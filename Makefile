@@ -22,18 +22,18 @@ DEP_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 LUA      := common enqueue claim lease job dead class gate signal governor check
 LUA_SRC  := $(LUA:%=queue/lua/%.lua)
-LIB_SRC  := $(wildcard queue/*.c)
+LIB_SRC  := $(wildcard queue/*.c queue/governor/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/functions.o
 LIBA     := $(BUILD)/lib/libsluice.a
 LIBSO    := $(BUILD)/lib/libsluice.so
 PC       := $(BUILD)/lib/pkgconfig/sluice.pc
 
 # The worker runtime (libev) is its own library: libsluice stays loop-free.
-WORKER_MAIN := worker/sluice-worker.c
-WORKER_SRC := $(filter-out $(WORKER_MAIN),$(wildcard worker/*.c))
+WORKER_SRC := $(wildcard worker/runtime/*.c)
+PROGRAM_SRC := $(wildcard worker/sluice-worker/*.c)
 WORKER_LIB := $(BUILD)/lib/libsluice-worker.a
 CTL_SRC  := $(wildcard queue/ctl/*.c)
-BINS     := $(if $(CTL_SRC),$(BUILD)/bin/sluicectl) $(if $(wildcard $(WORKER_MAIN)),$(BUILD)/bin/sluice-worker)
+BINS     := $(BUILD)/bin/sluicectl $(BUILD)/bin/sluice-worker
 EV_LIBS  := -lev
 # sluice-worker serves /metrics with libmicrohttpd (the tests link it too).
 MHD_LIBS  = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
@@ -77,7 +77,7 @@ $(BUILD)/bin/sluicectl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
-$(BUILD)/bin/sluice-worker: $(BUILD)/obj/$(WORKER_MAIN:.c=.o) $(WORKER_LIB) $(LIBA)
+$(BUILD)/bin/sluice-worker: $(PROGRAM_SRC:%.c=$(BUILD)/obj/%.o) $(WORKER_LIB) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) $(MHD_LIBS)
 
@@ -89,6 +89,10 @@ $(PC): Makefile
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(if $(WORKER_SRC),$(WORKER_LIB)) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) $(MHD_LIBS) -lcmocka -lpthread
+
+# The disk sampler's parser is sluice-worker's own.
+$(BUILD)/tests/test_diskstats: $(BUILD)/obj/worker/sluice-worker/diskstats.o
+$(BUILD)/tests/test_diskstats: private DEP_LIBS := $(LIBA) $(DEP_LIBS)
 
 # Integration tests find the programs under build/bin (run from the top).
 # Script tests: the README's C examples compile and run; docs/reliability.md's

@@ -14,7 +14,6 @@
 #include "sluice/govern.h"
 #include "sluice/audit.h"
 #include "sluice/parse.h"
-#include "sluice/diskstats.h"
 #include "sluice/sim.h"
 #include "sluice/check.h"
 

@@ -43,14 +43,14 @@ static int read_stream(sluice_client *c, const char *tag, const char *cls, size_
     if (!r) return -1;
     if (r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
-        err_set(err, SLUICE_ERR_PROTOCOL, "audit: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "audit: unexpected reply");
         return -1;
     }
     int rc = 0;
     for (size_t i = 0; i < r->elements && rc == 0; i++) {
         const redisReply *e = r->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->type != REDIS_REPLY_ARRAY) {
-            err_set(err, SLUICE_ERR_PROTOCOL, "audit: unexpected entry");
+            sluice_error_set(err, SLUICE_ERR_PROTOCOL, "audit: unexpected entry");
             rc = -1;
             break;
         }
@@ -58,7 +58,7 @@ static int read_stream(sluice_client *c, const char *tag, const char *cls, size_
             size_t nc = *cap ? *cap * 2 : 16;
             sluice_audit_entry *p = realloc(*out, nc * sizeof(*p));
             if (!p) {
-                err_set(err, SLUICE_ERR_NOMEM, "audit: out of memory");
+                sluice_error_set(err, SLUICE_ERR_NOMEM, "audit: out of memory");
                 rc = -1;
                 break;
             }
@@ -68,7 +68,7 @@ static int read_stream(sluice_client *c, const char *tag, const char *cls, size_
         sluice_audit_entry *a = &(*out)[*n];
         memset(a, 0, sizeof(*a));
         if (reply_strcpy(e->element[0], a->id, sizeof(a->id)) < 0) {
-            err_set(err, SLUICE_ERR_PROTOCOL, "audit: unexpected entry id");
+            sluice_error_set(err, SLUICE_ERR_PROTOCOL, "audit: unexpected entry id");
             rc = -1;
             break;
         }
@@ -87,7 +87,7 @@ static int read_stream(sluice_client *c, const char *tag, const char *cls, size_
         if (!a->detail) a->detail = strdup("");
         (*n)++;
         if (!a->actor || !a->what || !a->detail) {
-            err_set(err, SLUICE_ERR_NOMEM, "audit: out of memory");
+            sluice_error_set(err, SLUICE_ERR_NOMEM, "audit: out of memory");
             rc = -1;
         }
     }
@@ -97,10 +97,10 @@ static int read_stream(sluice_client *c, const char *tag, const char *cls, size_
 
 sluice_audit_entry *sluice_audit_read(sluice_client *c, const char *cls, size_t count, size_t *n,
                                       sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     *n = 0;
     if (count < 1 || count > AUDIT_COUNT_MAX) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "audit: count must be 1..%d", AUDIT_COUNT_MAX);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "audit: count must be 1..%d", AUDIT_COUNT_MAX);
         return NULL;
     }
     if (cls && sluice_name_check(cls, err) < 0) return NULL;
@@ -115,7 +115,7 @@ sluice_audit_entry *sluice_audit_read(sluice_client *c, const char *cls, size_t 
         sluice_error lerr;
         char **names = rc == 0 ? sluice_class_list(c, &nc, &lerr) : NULL;
         if (rc == 0 && !names && lerr.code != SLUICE_OK) {
-            err_set(err, lerr.code, "%s", lerr.text);
+            sluice_error_set(err, lerr.code, "%s", lerr.text);
             rc = -1;
         }
         for (size_t i = 0; rc == 0 && i < nc; i++) {

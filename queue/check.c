@@ -69,7 +69,7 @@ static int add_problem(sluice_check *k, const char *cls, const char *code, const
  * -1 for a malformed reply or no memory (err set). */
 static int read_problems(sluice_check *k, const char *cls, const redisReply *r, size_t from, sluice_error *err) {
     if ((r->elements - from) % 3) {
-        err_set(err, SLUICE_ERR_PROTOCOL, "check: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "check: unexpected reply");
         return -1;
     }
     for (size_t i = from; i < r->elements; i += 3) {
@@ -77,11 +77,11 @@ static int read_problems(sluice_check *k, const char *cls, const redisReply *r, 
         if (reply_strcpy(r->element[i], code, sizeof(code)) < 0 ||
             reply_strcpy(r->element[i + 1], subject, sizeof(subject)) < 0 ||
             reply_strcpy(r->element[i + 2], detail, sizeof(detail)) < 0) {
-            err_set(err, SLUICE_ERR_PROTOCOL, "check: unexpected reply");
+            sluice_error_set(err, SLUICE_ERR_PROTOCOL, "check: unexpected reply");
             return -1;
         }
         if (add_problem(k, cls, code, subject, detail) < 0) {
-            err_set(err, SLUICE_ERR_NOMEM, "check: out of memory");
+            sluice_error_set(err, SLUICE_ERR_NOMEM, "check: out of memory");
             return -1;
         }
     }
@@ -94,18 +94,18 @@ static int read_class(sluice_check *k, checked_class *cc, const redisReply *r, i
     int64_t n = 0;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 2 || reply_int(r->element[1], &n) < 0 ||
         r->element[0]->type != REDIS_REPLY_STRING) {
-        err_set(err, SLUICE_ERR_PROTOCOL, "check: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "check: unexpected reply");
         return -1;
     }
     if (strcmp(r->element[0]->str, "toobig") == 0) {
-        err_set(err, SLUICE_ERR_STATE,
+        sluice_error_set(err, SLUICE_ERR_STATE,
                 "check: class '%s' holds %lld jobs, more than the %lld a check may read while it blocks Redis",
                 cc->name, (long long)n, (long long)max_jobs);
         return -1;
     }
     int64_t declared = 0;
     if (strcmp(r->element[0]->str, "checked") != 0 || r->elements < 3 || reply_int(r->element[2], &declared) < 0) {
-        err_set(err, SLUICE_ERR_PROTOCOL, "check: unexpected reply");
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "check: unexpected reply");
         return -1;
     }
     cc->jobs = n;
@@ -135,9 +135,9 @@ static int compare_registry(sluice_check *k, char **registry, size_t nreg) {
 
 sluice_check *sluice_namespace_check(sluice_client *c, const char *const *classes, size_t n, int64_t max_jobs,
                                      sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (max_jobs < 1) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "check: max_jobs must be 1 or more");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "check: max_jobs must be 1 or more");
         return NULL;
     }
     for (size_t i = 0; classes && i < n; i++)
@@ -146,7 +146,7 @@ sluice_check *sluice_namespace_check(sluice_client *c, const char *const *classe
     sluice_error lerr;
     char **registry = sluice_class_list(c, &nreg, &lerr);
     if (!registry && lerr.code != SLUICE_OK) {
-        err_set(err, lerr.code, "check: %s", lerr.text);
+        sluice_error_set(err, lerr.code, "check: %s", lerr.text);
         return NULL;
     }
     if (!classes || n == 0) {
@@ -160,7 +160,7 @@ sluice_check *sluice_namespace_check(sluice_client *c, const char *const *classe
     sluice_error *errs = calloc(n + 1, sizeof(*errs));
     if (k) k->classes = calloc(n + 1, sizeof(*k->classes));
     int ok = k && cmds && replies && errs && k->classes;
-    if (!ok) err_set(err, SLUICE_ERR_NOMEM, "check: out of memory");
+    if (!ok) sluice_error_set(err, SLUICE_ERR_NOMEM, "check: out of memory");
     /* the Functions' integers end at 2^53 - 1: a larger bound is no bound */
     int64_t bound = max_jobs < 9007199254740991LL ? max_jobs : 9007199254740991LL;
     for (size_t i = 0; ok && i < n; i++) {
@@ -175,19 +175,19 @@ sluice_check *sluice_namespace_check(sluice_client *c, const char *const *classe
     }
     for (size_t i = 0; ok && i <= n; i++) {
         if (!replies[i]) {
-            err_set(err, errs[i].code, "check: %s", errs[i].text);
+            sluice_error_set(err, errs[i].code, "check: %s", errs[i].text);
             ok = 0;
         } else if (i < n) {
             ok = read_class(k, &k->classes[i], replies[i], max_jobs, err) == 0;
         } else if (replies[i]->type != REDIS_REPLY_ARRAY || replies[i]->elements < 2) {
-            err_set(err, SLUICE_ERR_PROTOCOL, "check: unexpected reply");
+            sluice_error_set(err, SLUICE_ERR_PROTOCOL, "check: unexpected reply");
             ok = 0;
         } else {
             ok = read_problems(k, "", replies[i], 2, err) == 0;
         }
     }
     if (ok && compare_registry(k, registry, nreg) < 0) {
-        err_set(err, SLUICE_ERR_NOMEM, "check: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "check: out of memory");
         ok = 0;
     }
     for (size_t i = 0; replies && i <= n; i++)

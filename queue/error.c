@@ -29,13 +29,13 @@ const char *sluice_error_name(sluice_error_code code) {
     return names[code];
 }
 
-void err_reset(sluice_error *err) {
+void sluice_error_reset(sluice_error *err) {
     if (!err) return;
     err->code = SLUICE_OK;
     err->text[0] = '\0';
 }
 
-void err_set(sluice_error *err, sluice_error_code code, const char *fmt, ...) {
+void sluice_error_set(sluice_error *err, sluice_error_code code, const char *fmt, ...) {
     if (!err || err->code != SLUICE_OK) return;
     va_list ap;
     err->code = code;
@@ -78,13 +78,13 @@ void err_from_reply(sluice_error *err, const redisReply *r, const char *what) {
     if (trailer) n = (size_t)(trailer - s);
     for (size_t i = 0; i < sizeof(auth_refusals) / sizeof(auth_refusals[0]); i++) {
         if (strncmp(s, auth_refusals[i], strlen(auth_refusals[i])) == 0) {
-            err_set(err, SLUICE_ERR_AUTH, "%s: authentication failed (check the user and password)", what);
+            sluice_error_set(err, SLUICE_ERR_AUTH, "%s: authentication failed (check the user and password)", what);
             return;
         }
     }
     for (size_t i = 0; !trailer && i < sizeof(transient) / sizeof(transient[0]); i++) {
         if (word_at(s, n, transient[i])) {
-            err_set(err, SLUICE_ERR_UNAVAILABLE, "%s: redis cannot serve now (retry later): %.*s", what,
+            sluice_error_set(err, SLUICE_ERR_UNAVAILABLE, "%s: redis cannot serve now (retry later): %.*s", what,
                     (int)(n > 160 ? 160 : n), s);
             return;
         }
@@ -94,7 +94,7 @@ void err_from_reply(sluice_error *err, const redisReply *r, const char *what) {
         if (word_at(s, n, domain[i].word)) {
             const char *msg = n > w ? s + w + 1 : domain[i].word;
             int len = (int)(n > w ? n - w - 1 : w);
-            err_set(err, domain[i].code, "%s: %.*s", what, len, msg);
+            sluice_error_set(err, domain[i].code, "%s: %.*s", what, len, msg);
             return;
         }
     }
@@ -103,9 +103,9 @@ void err_from_reply(sluice_error *err, const redisReply *r, const char *what) {
      * role missing a permission reads the same wherever it was caught. */
     static const char acl_in_script[] = "ERR The user executing the script can't";
     if (strncmp(s, acl_in_script, sizeof(acl_in_script) - 1) == 0) {
-        err_set(err, SLUICE_ERR_SERVER, "%s: redis: NOPERM (ACL) %.*s", what, (int)(n - 4 > 180 ? 180 : n - 4),
+        sluice_error_set(err, SLUICE_ERR_SERVER, "%s: redis: NOPERM (ACL) %.*s", what, (int)(n - 4 > 180 ? 180 : n - 4),
                 s + 4);
         return;
     }
-    err_set(err, SLUICE_ERR_SERVER, "%s: redis: %.*s", what, (int)(n > 200 ? 200 : n), s);
+    sluice_error_set(err, SLUICE_ERR_SERVER, "%s: redis: %.*s", what, (int)(n > 200 ? 200 : n), s);
 }

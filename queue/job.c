@@ -1,10 +1,9 @@
-/* Jobs: the claimed-job handle, job infos, and the validation of what
- * producers send (payloads, names, ids, options) before anything is sent. */
+/* Jobs: the claimed-job handle, job infos and ids, and looking a job up or
+ * cancelling it. */
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "queue.h"
 
@@ -69,87 +68,6 @@ void sluice_job_info_array_free(sluice_job_info *infos, size_t n) {
     free(infos);
 }
 
-static const char *const tier_names[SLUICE_TIERS] = {"critical", "high", "normal", "low"};
-
-const char *sluice_tier_name(sluice_tier t) {
-    return (unsigned)t < SLUICE_TIERS ? tier_names[t] : NULL;
-}
-
-int sluice_tier_parse(const char *name, sluice_tier *out) {
-    for (int i = 0; name && i < SLUICE_TIERS; i++) {
-        if (strcmp(name, tier_names[i]) == 0) {
-            *out = (sluice_tier)i;
-            return 0;
-        }
-    }
-    return -1;
-}
-
-/* ----------------------------- validation ---------------------------- */
-
-int sluice_name_check(const char *name, sluice_error *err) {
-    err_reset(err);
-    size_t n = name ? strlen(name) : 0;
-    int ok = n >= 1 && n <= NAME_MAX_LEN && ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9'));
-    for (size_t i = 1; ok && i < n; i++) {
-        char ch = name[i];
-        ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
-    }
-    if (!ok) {
-        err_set(err, SLUICE_ERR_NAME, "invalid name: must match ^[a-z0-9][a-z0-9_.-]{0,63}$");
-        return -1;
-    }
-    return 0;
-}
-
-/* Containers nested at most SLUICE_PAYLOAD_MAX_DEPTH deep, the root at 1. */
-static int depth_ok(json_t *v, int depth) {
-    if ((json_is_object(v) || json_is_array(v)) && depth > SLUICE_PAYLOAD_MAX_DEPTH) return 0;
-    if (json_is_object(v)) {
-        const char *k;
-        json_t *x;
-        json_object_foreach(v, k, x) if (!depth_ok(x, depth + 1)) return 0;
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x) if (!depth_ok(x, depth + 1)) return 0;
-    }
-    return 1;
-}
-
-int sluice_payload_check(const char *payload, size_t len, sluice_error *err) {
-    err_reset(err);
-    if (!payload) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: missing");
-        return -1;
-    }
-    if (len > SLUICE_PAYLOAD_HARD_MAX) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: %zu bytes is over the %d-byte cap", len,
-                SLUICE_PAYLOAD_HARD_MAX);
-        return -1;
-    }
-    if (memchr(payload, '\0', len)) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: contains a NUL byte");
-        return -1;
-    }
-    json_error_t jerr;
-    json_t *v = json_loadb(payload, len, 0, &jerr);
-    if (!v) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: not JSON (%s at byte %d)", jerr.text, jerr.position);
-        return -1;
-    }
-    int rc = 0;
-    if (!json_is_object(v)) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: not a JSON object");
-        rc = -1;
-    } else if (!depth_ok(v, 1)) {
-        err_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: nested deeper than %d", SLUICE_PAYLOAD_MAX_DEPTH);
-        rc = -1;
-    }
-    json_decref(v);
-    return rc;
-}
-
 int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
     const char *colon = id ? strrchr(id, ':') : NULL;
     size_t n = colon ? (size_t)(colon - id) : 0;
@@ -161,33 +79,91 @@ int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
         ok = sluice_name_check(cls, NULL) == 0;
     }
     if (!ok) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "invalid job id: expected <class>:<number>");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid job id: expected <class>:<number>");
         return -1;
     }
     return 0;
 }
 
 int sluice_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     return id_split(id, cls, err);
 }
 
-int opts_check(const sluice_enqueue_opts *o, sluice_error *err) {
-    if (!o) return 0;
-    const char *bad = NULL;
-    if (o->delay_ms < 0 || o->delay_ms > 3153600000000LL) bad = "delay_ms must be 0..3153600000000";
-    else if (o->run_at_ms < 0 || o->run_at_ms > 253402300799000LL)
-        bad = "run_at_ms must be 0..253402300799000 (the year 9999)"; /* as queue/lua/enqueue.lua */
-    else if (o->delay_ms && o->run_at_ms) bad = "delay_ms and run_at_ms are exclusive";
-    else if (o->priority < -SLUICE_PRIORITY_MAX || o->priority > SLUICE_PRIORITY_MAX)
-        bad = "priority must be -1000..1000";
-    else if (o->max_attempts < 0 || o->max_attempts > 1000) bad = "max_attempts must be 1..1000";
-    else if (o->timeout_ms < 0 || o->timeout_ms > 604800000) bad = "timeout_ms must be 1..604800000";
-    else if (o->unique && strlen(o->unique) > 256) bad = "unique key must be at most 256 bytes";
-    else if (o->cost < 0 || o->cost > 1000000) bad = "cost must be 1..1000000";
-    if (bad) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "invalid option: %s", bad);
-        return -1;
+/* ----------------------------- inspection ---------------------------- */
+
+static redisReply *id_call(sluice_client *c, const char *fn, const char *what, const char *id,
+                           sluice_error *err) {
+    char cls[SLUICE_ID_MAX];
+    if (id_split(id, cls, err) < 0) return NULL;
+    cmd m;
+    cmd_init(&m);
+    cmd_fcall_class(&m, fn, c->ns, cls);
+    cmd_str(&m, id);
+    redisReply *r = client_call(c, &m, what, err);
+    cmd_clear(&m);
+    return r;
+}
+
+static const struct {
+    const char *name;
+    sluice_job_state state;
+} states[] = {{"delayed", SLUICE_JOB_DELAYED}, {"ready", SLUICE_JOB_READY}, {"leased", SLUICE_JOB_LEASED},
+              {"dead", SLUICE_JOB_DEAD},       {"done", SLUICE_JOB_DONE}};
+
+int sluice_job_lookup(sluice_client *c, const char *id, sluice_job_info *info, sluice_error *err) {
+    sluice_error_reset(err);
+    memset(info, 0, sizeof(*info));
+    redisReply *r = id_call(c, "sluice_job", "job lookup", id, err);
+    if (!r) return -1;
+    snprintf(info->id, sizeof(info->id), "%s", id);
+    info->ahead = -1;
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
+        info->state = SLUICE_JOB_UNKNOWN;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 13) {
+        redisReply **e = r->element;
+        int64_t v[13] = {0};
+        for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+            if (e[0]->str && strcmp(e[0]->str, states[i].name) == 0) info->state = states[i].state;
+        int idx[] = {1, 2, 3, 4, 5, 6, 7, 10, 11};
+        for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
+            if (reply_int(e[idx[i]], &v[idx[i]]) < 0) rc = -1;
+        info->attempt = (int)v[1];
+        info->max_attempts = (int)v[2];
+        info->priority = (int)v[3];
+        info->cost = v[4];
+        info->enqueued_at = v[5];
+        info->at = v[6];
+        info->reclaims = (int)v[7];
+        info->ahead = v[10];
+        info->now = v[11];
+        info->reason = reply_strdup(e[8]);
+        info->payload = reply_strdup(e[9]);
+        info->unique = reply_strdup(e[12]);
+        if (!info->reason || !info->payload || !info->unique || info->state == SLUICE_JOB_UNKNOWN) rc = -1;
+    } else {
+        rc = -1;
     }
-    return 0;
+    if (rc < 0) {
+        sluice_job_info_clear(info);
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "job lookup: unexpected reply");
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int sluice_job_cancel(sluice_client *c, const char *id, sluice_error *err) {
+    sluice_error_reset(err);
+    char cls[SLUICE_ID_MAX];
+    if (id_split(id, cls, err) < 0) return -1;
+    cmd m;
+    cmd_init(&m);
+    cmd_fcall_class(&m, "sluice_cancel", c->ns, cls);
+    cmd_str(&m, id);
+    cmd_str(&m, client_actor(c));
+    redisReply *r = client_call(c, &m, "cancel", err);
+    cmd_clear(&m);
+    freeReplyObject(r);
+    return r ? 0 : -1;
 }

@@ -17,10 +17,6 @@
 
 /* ------------------------------- errors ------------------------------ */
 
-void err_reset(sluice_error *err);
-/* Sets code and message unless an error is already set (the first wins). */
-void err_set(sluice_error *err, sluice_error_code code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Maps a Redis error reply to an error; "what" names the operation. */
 void err_from_reply(sluice_error *err, const redisReply *r, const char *what);
 
@@ -50,6 +46,9 @@ void cmd_xrevrange(cmd *m, const char *ns, const char *tag, const char *suffix, 
 void cmd_fcall_class(cmd *m, const char *fn, const char *ns, const char *cls);
 /* FCALL fn nkeys NS:<suffix>...: the start of a global Function call. */
 void cmd_fcall_global(cmd *m, const char *fn, const char *ns, int nkeys, const char *const *suffixes);
+/* Starts "m" as FCALL fn on class "cls" (checked), with the client's name
+ * as the actor when "actor" is 1. Returns 0, or -1 with err set. */
+int cmd_class_call(cmd *m, const char *fn, sluice_client *c, const char *cls, int actor, sluice_error *err);
 /* The whole sluice_claim call ("busy": the caller has jobs in flight). */
 void cmd_claim(cmd *m, const char *ns, const char *cls, const char *consumer, size_t max, int busy);
 
@@ -72,6 +71,13 @@ struct sluice_client {
  * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
 int ns_check(const char *ns, sluice_error *err);
 
+/* (Re)connects the client: the link, AUTH, SELECT, CLIENT SETNAME and the
+ * Functions library. Returns 0, or -1 with err set. */
+int connection_open(sluice_client *c, sluice_error *err);
+
+/* Applies the client's command timeout to its link, if it has one. */
+void connection_set_timeout(sluice_client *c);
+
 /* Sends one command, reconnecting first if the link is down and loading the
  * Functions library once if Redis lost it. Returns the reply (NEW, free with
  * freeReplyObject), or NULL with err set. An error reply is mapped into err
@@ -84,6 +90,11 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
 int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies,
                     sluice_error *errs, sluice_error *err);
 
+/* client_call, then clears "m"; client_run_ok also frees the reply and
+ * returns 0 or -1. */
+redisReply *client_run(sluice_client *c, cmd *m, const char *what, sluice_error *err);
+int client_run_ok(sluice_client *c, cmd *m, const char *what, sluice_error *err);
+
 /* The actor recorded in audit entries: the client's name, or "libsluice". */
 const char *client_actor(const sluice_client *c);
 
@@ -94,6 +105,9 @@ int reply_num(const redisReply *r, double *out);
 /* A string element copied into buf (truncated); returns 0 or -1. */
 int reply_strcpy(const redisReply *r, char *buf, size_t len);
 char *reply_strdup(const redisReply *r);
+/* The reply "created" or "updated" into *created (may be NULL); frees r.
+ * Returns 0, or -1 (r NULL, or SLUICE_ERR_PROTOCOL). */
+int reply_created(redisReply *r, int *created, sluice_error *err);
 
 /* -------------------------------- jobs ------------------------------- */
 

@@ -274,11 +274,11 @@ static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_r
         res->classes[i].finish_s = -1;
     }
     if (series_alloc(ser, (size_t)nsec) < 0) {
-        err_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
         return -1;
     }
     if (monitor_init(&mon, s) < 0) {
-        err_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
         return -1;
     }
     policy_init(&ps, s, p, fixed_rate);
@@ -302,7 +302,7 @@ static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_r
                     if (n <= 0) continue;
                     if (jobq_push(&q[i], (double)sec, n, s->classes[i].arr[a].cost,
                                   s->classes[i].arr[a].kind != ARR_POISSON) < 0) {
-                        err_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
+                        sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
                         goto out;
                     }
                     res->classes[i].jobs_arrived += n;
@@ -321,7 +321,7 @@ static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_r
         monitor_read(&mon, t);
         int dir = 0;
         if (policy_rates(&ps, s, t, &mon.view, avail, jobs, rate, &dir) < 0) {
-            err_set(err, SLUICE_ERR_ARGUMENT, "simulate: the governor law refused its input");
+            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "simulate: the governor law refused its input");
             goto out;
         }
         if (dir != 0) {
@@ -332,7 +332,7 @@ static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_r
                     size_t ncap = caprev ? caprev * 2 : 64;
                     double *n = realloc(rev, ncap * sizeof *n);
                     if (!n) {
-                        err_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
+                        sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
                         goto out;
                     }
                     rev = n;
@@ -552,14 +552,14 @@ static int sweep(sluice_sim_report *r, double *best, sluice_error *err)
 
 sluice_sim_report *sluice_sim_run(const sluice_sim_scenario *s, sluice_error *err)
 {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!s) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "simulate: no scenario");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "simulate: no scenario");
         return NULL;
     }
     sluice_sim_report *r = calloc(1, sizeof *r);
     if (!r) {
-        err_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
         return NULL;
     }
     r->scen = *s;
@@ -573,7 +573,7 @@ sluice_sim_report *sluice_sim_run(const sluice_sim_scenario *s, sluice_error *er
         if (p == SLUICE_SIM_FIXED && sweep(r, &best, err) < 0) goto fail;
         if (run(s, p, best, 0, &r->res[p], &r->ser[p], err) < 0) goto fail;
         if (fill_minutes(r, (int)p) < 0) {
-            err_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
+            sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
             goto fail;
         }
         finish(r, (int)p);

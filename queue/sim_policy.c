@@ -48,6 +48,8 @@ static int governor_tick(policy_state *ps, const sluice_sim_scenario *s, int64_t
     ls.critical = s->sig_critical;
     ls.lower_is_worse = 0;
     ls.stale_after_ms = s->sig_stale_after_ms;
+    /* What an operator declares for a late publisher: its interval plus its delay. */
+    ls.period_ms = s->sig_period_ms + s->sig_delay_ms;
     ls.on_stale = s->sig_on_stale;
     ls.has_value = sig->has_value;
     ls.value = sig->has_value ? sig->value : 0.0;

@@ -22,9 +22,9 @@ const char *sluice_sim_incident_json(void)
 static int bad(sluice_error *err, const char *path, const char *key, const char *msg)
 {
     if (path[0] && key)
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: %s.%s: %s", path, key, msg);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: %s.%s: %s", path, key, msg);
     else
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: %s: %s", key ? key : path, msg);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: %s: %s", key ? key : path, msg);
     return -1;
 }
 
@@ -321,34 +321,24 @@ static int parse_classes(json_t *root, sluice_sim_scenario *s, sluice_error *err
     return 0;
 }
 
+/* The governor's params: any of sluice_law_param_names, each a number. */
 static int parse_governor(json_t *root, sluice_sim_scenario *s, sluice_error *err)
 {
-    static const char *const keys[] = {"tick_ms", "decrease", "increase", "band", "dwell_ms",
-                                       "stale_pressure", "escalate", "snap", "smoothing",
-                                       "jump", "cut_gain", "raise_span", "calm_ms", NULL};
     const char *P = "governor";
-    char why[160];
+    const char *k;
+    json_t *v;
+    char why[256];
     int rc;
     json_t *o = object(root, "", P, 0, err, &rc);
     sluice_law_params *p = &s->params;
     sluice_law_params_default(p);
     if (rc < 0) return -1;
     if (!o) return 0;
-    if (only_keys(o, P, keys, err) < 0) return -1;
-    if (integer(o, P, "tick_ms", 0, &p->tick_ms, err) < 0 ||
-        num(o, P, "decrease", 0, &p->decrease, err) < 0 ||
-        num(o, P, "increase", 0, &p->increase, err) < 0 ||
-        num(o, P, "band", 0, &p->band, err) < 0 ||
-        integer(o, P, "dwell_ms", 0, &p->dwell_ms, err) < 0 ||
-        num(o, P, "stale_pressure", 0, &p->stale_pressure, err) < 0 ||
-        num(o, P, "escalate", 0, &p->escalate, err) < 0 ||
-        num(o, P, "snap", 0, &p->snap, err) < 0 ||
-        num(o, P, "smoothing", 0, &p->smoothing, err) < 0 ||
-        num(o, P, "jump", 0, &p->jump, err) < 0 ||
-        num(o, P, "cut_gain", 0, &p->cut_gain, err) < 0 ||
-        num(o, P, "raise_span", 0, &p->raise_span, err) < 0 ||
-        integer(o, P, "calm_ms", 0, &p->calm_ms, err) < 0)
-        return -1;
+    json_object_foreach(o, k, v) {
+        if (!json_is_number(v)) return bad(err, P, k, "must be a number");
+        if (sluice_law_param_set(p, k, json_number_value(v), why, sizeof why) < 0)
+            return bad(err, P, k, why);
+    }
     if (sluice_law_params_check(p, why, sizeof why) < 0) return bad(err, P, NULL, why);
     return 0;
 }
@@ -446,21 +436,21 @@ static int parse_root(json_t *root, sluice_sim_scenario *s, sluice_error *err)
 sluice_sim_scenario *sluice_sim_scenario_parse(const char *text, sluice_error *err)
 {
     json_error_t je;
-    err_reset(err);
+    sluice_error_reset(err);
     if (!text) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: no text");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: no text");
         return NULL;
     }
     json_t *root = json_loads(text, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: malformed JSON at line %d column %d: %s",
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: malformed JSON at line %d column %d: %s",
                 je.line, je.column, je.text);
         return NULL;
     }
     sluice_sim_scenario *s = calloc(1, sizeof *s);
     if (!s) {
         json_decref(root);
-        err_set(err, SLUICE_ERR_NOMEM, "scenario: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "scenario: out of memory");
         return NULL;
     }
     if (parse_root(root, s, err) < 0) {
@@ -500,13 +490,13 @@ int sluice_sim_scenario_set_params(sluice_sim_scenario *s, const sluice_law_para
                                    sluice_error *err)
 {
     char why[160];
-    err_reset(err);
+    sluice_error_reset(err);
     if (!s || !p) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: no scenario or params");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: no scenario or params");
         return -1;
     }
     if (sluice_law_params_check(p, why, sizeof why) < 0) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: governor: %s", why);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: governor: %s", why);
         return -1;
     }
     s->params = *p;
@@ -525,17 +515,17 @@ void sluice_sim_scenario_signal(const sluice_sim_scenario *s, int64_t *period_ms
 int sluice_sim_scenario_set_signal_timing(sluice_sim_scenario *s, int64_t period_ms,
                                           int64_t delay_ms, sluice_error *err)
 {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!s) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: no scenario");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: no scenario");
         return -1;
     }
     if (period_ms < s->step_ms || period_ms % s->step_ms != 0 || period_ms > 3600000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: signal.period_ms: must be a multiple of step_ms, at most 3600000");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: signal.period_ms: must be a multiple of step_ms, at most 3600000");
         return -1;
     }
     if (delay_ms < 0 || delay_ms > 3600000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "scenario: signal.delay_ms: must be in [0, 3600000]");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: signal.delay_ms: must be in [0, 3600000]");
         return -1;
     }
     /* Keep the staleness rule relative to the timing it was written for. */

@@ -56,11 +56,11 @@ static const char *userinfo(const char *s, sluice_url *u, sluice_error *err) {
     const char *colon = memchr(s, ':', (size_t)(at - s));
     size_t ulen = colon ? (size_t)(colon - s) : (size_t)(at - s);
     if (decode(s, ulen, u->user, sizeof(u->user)) < 0) {
-        err_set(err, SLUICE_ERR_URL, "bad url: malformed user name");
+        sluice_error_set(err, SLUICE_ERR_URL, "bad url: malformed user name");
         return NULL;
     }
     if (colon && decode(colon + 1, (size_t)(at - colon - 1), u->password, sizeof(u->password)) < 0) {
-        err_set(err, SLUICE_ERR_URL, "bad url: malformed password");
+        sluice_error_set(err, SLUICE_ERR_URL, "bad url: malformed password");
         return NULL;
     }
     if (!colon) {
@@ -74,20 +74,20 @@ static const char *userinfo(const char *s, sluice_url *u, sluice_error *err) {
 /* A query the URL may not have: names its first parameter. */
 static void bad_query(const char *q, const char *allowed, sluice_error *err) {
     size_t n = strcspn(q + 1, "=&");
-    err_set(err, SLUICE_ERR_URL, "bad url: unknown query parameter '%.*s' (%s)", (int)(n > 32 ? 32 : n), q + 1,
+    sluice_error_set(err, SLUICE_ERR_URL, "bad url: unknown query parameter '%.*s' (%s)", (int)(n > 32 ? 32 : n), q + 1,
             allowed);
 }
 
 static int parse_unix(const char *s, sluice_url *u, sluice_error *err) {
     if (!(s = userinfo(s, u, err))) return -1;
     if (s[0] != '/') {
-        err_set(err, SLUICE_ERR_URL, "bad url: unix:// needs an absolute socket path");
+        sluice_error_set(err, SLUICE_ERR_URL, "bad url: unix:// needs an absolute socket path");
         return -1;
     }
     const char *q = strchr(s, '?');
     size_t plen = q ? (size_t)(q - s) : strlen(s);
     if (plen >= sizeof(u->path)) {
-        err_set(err, SLUICE_ERR_URL, "bad url: socket path is too long");
+        sluice_error_set(err, SLUICE_ERR_URL, "bad url: socket path is too long");
         return -1;
     }
     memcpy(u->path, s, plen);
@@ -99,7 +99,7 @@ static int parse_unix(const char *s, sluice_url *u, sluice_error *err) {
             return -1;
         }
         if (parse_uint(q + 4, strlen(q + 4), 100000, &db) < 0) {
-            err_set(err, SLUICE_ERR_URL, "bad url: ?db= must be a number");
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: ?db= must be a number");
             return -1;
         }
         u->db = (int)db;
@@ -120,13 +120,13 @@ static int parse_tcp(const char *s, sluice_url *u, sluice_error *err) {
     if (*s == '[') {
         hend = memchr(s, ']', (size_t)(end - s));
         if (!hend) {
-            err_set(err, SLUICE_ERR_URL, "bad url: unclosed [ in host");
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: unclosed [ in host");
             return -1;
         }
         s++;
         if (hend[1] == ':') port = hend + 2;
         else if (hend + 1 != end) {
-            err_set(err, SLUICE_ERR_URL, "bad url: junk after ]");
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: junk after ]");
             return -1;
         }
     } else {
@@ -136,13 +136,13 @@ static int parse_tcp(const char *s, sluice_url *u, sluice_error *err) {
     }
     size_t hlen = (size_t)(hend - s);
     if (hlen == 0 || hlen >= sizeof(u->host)) {
-        err_set(err, SLUICE_ERR_URL, "bad url: missing or overlong host");
+        sluice_error_set(err, SLUICE_ERR_URL, "bad url: missing or overlong host");
         return -1;
     }
     for (size_t i = 0; i < hlen; i++) {
         int ch = (unsigned char)s[i];
         if (!isalnum(ch) && ch != '.' && ch != '-' && ch != ':' && ch != '_') {
-            err_set(err, SLUICE_ERR_URL, "bad url: invalid character in host");
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: invalid character in host");
             return -1;
         }
     }
@@ -152,7 +152,7 @@ static int parse_tcp(const char *s, sluice_url *u, sluice_error *err) {
     if (port) {
         long p;
         if (parse_uint(port, (size_t)(end - port), 65535, &p) < 0 || p == 0) {
-            err_set(err, SLUICE_ERR_URL, "bad url: port must be 1..65535");
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: port must be 1..65535");
             return -1;
         }
         u->port = (int)p;
@@ -160,7 +160,7 @@ static int parse_tcp(const char *s, sluice_url *u, sluice_error *err) {
     if (*end == '/' && end[1]) {
         long db;
         if (parse_uint(end + 1, strlen(end + 1), 100000, &db) < 0) {
-            err_set(err, SLUICE_ERR_URL, "bad url: database must be a number");
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: database must be a number");
             return -1;
         }
         u->db = (int)db;
@@ -169,22 +169,22 @@ static int parse_tcp(const char *s, sluice_url *u, sluice_error *err) {
 }
 
 int sluice_url_parse(const char *url, sluice_url *u, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     memset(u, 0, sizeof(*u));
     if (!url || !*url) url = getenv("SLUICE_REDIS_URL");
     if (!url || !*url) url = SLUICE_DEFAULT_URL;
     if (strlen(url) > 2048) {
-        err_set(err, SLUICE_ERR_URL, "bad url: too long");
+        sluice_error_set(err, SLUICE_ERR_URL, "bad url: too long");
         return -1;
     }
     for (const char *p = url; *p; p++) {
         if ((unsigned char)*p <= ' ' || *p == 0x7f) {
-            err_set(err, SLUICE_ERR_URL, "bad url: contains a space or control character");
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: contains a space or control character");
             return -1;
         }
     }
     if (strncmp(url, "redis://", 8) == 0) return parse_tcp(url + 8, u, err);
     if (strncmp(url, "unix://", 7) == 0) return parse_unix(url + 7, u, err);
-    err_set(err, SLUICE_ERR_URL, "bad url: scheme must be redis:// or unix://");
+    sluice_error_set(err, SLUICE_ERR_URL, "bad url: scheme must be redis:// or unix://");
     return -1;
 }

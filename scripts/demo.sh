@@ -102,6 +102,10 @@ else
     where="an embedded redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') on a unix socket"
 fi
 db="$tmpdir/db.sock"
+# I/O units a job asks the stand-in for (the handlers' argument; the run's
+# spare-capacity figure needs them too)
+cert_units=7
+sync_units=10
 log="$tmpdir/demo.log"
 
 echo "sluice demo: the incident, replayed in real time ($where)"
@@ -109,8 +113,8 @@ echo "sluice demo: the incident, replayed in real time ($where)"
     cat "$log" >&2
     exit 1
 }
-echo "  classes: certificates (tier low: 40 jobs/s, 16 in flight, floor 0.1; 7 I/O units a job),"
-echo "           integration_sync (tier normal: 10 jobs/s, 6 in flight, floor 0.5; 10 units a job)"
+echo "  classes: certificates (tier low: 40 jobs/s, 16 in flight, floor 0.1; $cert_units I/O units a job),"
+echo "           integration_sync (tier normal: 10 jobs/s, 6 in flight, floor 0.5; $sync_units units a job)"
 echo "  signal:  db_util = the stand-in's utilisation each second; target 0.80, critical 0.95"
 echo "  the database: 1000 I/O units/s, first come first served; interactive requests of 2 units"
 echo "  workers: 2 x sluice-worker (each hosts the governor; one leads), logs in the temp dir"
@@ -119,8 +123,8 @@ echo
 start_workers() {
     for i in 1 2; do
         "$bin/sluice-worker" --name "demo-worker-$i" --concurrency 16 --grace 2s \
-            --handler certificates="$bin/sluice-demo" io "$db" 7 -- \
-            --handler integration_sync="$bin/sluice-demo" io "$db" 10 \
+            --handler certificates="$bin/sluice-demo" io "$db" "$cert_units" -- \
+            --handler integration_sync="$bin/sluice-demo" io "$db" "$sync_units" \
             2>"$tmpdir/worker-$i.log" &
         worker_pids="$worker_pids $!"
     done
@@ -133,7 +137,7 @@ play() { # LABEL ARGS...
     label=$1
     shift
     "$bin/sluice-demo" run --socket "$db" --label "$label" --csv "$tmpdir/$label.csv" \
-        --result "$tmpdir/$label.txt" "$@" &
+        --result "$tmpdir/$label.txt" --cert-units "$cert_units" --sync-units "$sync_units" "$@" &
     run_pid=$!
     if [ -z "$worker_pids" ]; then
         i=0

@@ -236,6 +236,111 @@ static void a_fraction_of_one_half_admits_half_the_rate(void **state) {
     sluice_client_free(c);
 }
 
+/* ----------------------------- duty cycle ---------------------------- */
+
+#define DUTY_JOB_MS 100
+#define DUTY_CLAIMERS 3
+
+typedef struct duty_run {
+    const harness_redis *redis;
+    const char *cls;
+    atomic_int done, stop;
+    char error[SLUICE_ERROR_TEXT + 32];
+} duty_run;
+
+/* Claims one job at a time and runs it for DUTY_JOB_MS, until stopped. */
+static void *duty_claimer(void *arg) {
+    duty_run *d = arg;
+    sluice_error err;
+    sluice_client *c = sluice_client_connect(d->redis->url, "t", &err);
+    if (!c) return NULL;
+    while (!atomic_load(&d->stop)) {
+        sluice_job *j[1];
+        sluice_claim_info info;
+        if (sluice_claim(c, d->cls, NULL, 1, j, &info, &err) < 0) {
+            snprintf(d->error, sizeof(d->error), "claim: %s", err.text);
+            break;
+        }
+        if (!info.count) {
+            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 20);   /* pacing: the hint */
+            continue;
+        }
+        harness_sleep_ms(DUTY_JOB_MS);   /* pacing: the job's work */
+        sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
+        sluice_job_free(j[0]);
+        atomic_fetch_add(&d->done, 1);
+    }
+    sluice_client_free(c);
+    return NULL;
+}
+
+/* Jobs per second that DUTY_CLAIMERS claimers finish over a window of "ms". */
+static double duty_rate(duty_run *d, long ms) {
+    pthread_t th[DUTY_CLAIMERS];
+    atomic_store(&d->done, 0);
+    atomic_store(&d->stop, 0);
+    for (int i = 0; i < DUTY_CLAIMERS; i++) pthread_create(&th[i], NULL, duty_claimer, d);
+    long long t0 = harness_now_ms();
+    harness_sleep_ms(ms);   /* pacing: the measuring window */
+    atomic_store(&d->stop, 1);
+    int done = atomic_load(&d->done);
+    for (int i = 0; i < DUTY_CLAIMERS; i++) pthread_join(th[i], NULL);
+    if (d->error[0]) fail_msg("%s", d->error);
+    return done * 1000.0 / (double)(harness_now_ms() - t0);
+}
+
+/* A class of max_concurrency 3 at fraction 0.1 has a tenth of a job slot:
+ * it runs one job at a time and rests between them, so its throughput is a
+ * tenth of its full rate, not the third that one slot would give. */
+static void a_floor_below_one_slot_scales_the_job_rate_by_duty_cycle(void **state) {
+    sluice_client *c = test_connect(state);
+    declare(c, "duty", SLUICE_TIER_LOW, 0, 0, DUTY_CLAIMERS, 0.1);
+    fill(c, "duty", 3000);
+    static duty_run d;
+    memset(&d, 0, sizeof(d));
+    d.redis = *state;
+    d.cls = "duty";
+    double full = duty_rate(&d, 4000);
+    sluice_error err;
+    assert_int_equal(sluice_class_pin(c, "duty", 0.1, 0, &err), 0);
+    sluice_gate_info g = gate(c, "duty");
+    assert_true(fabs(g.effective_concurrency - 0.3) < 1e-9);
+    double held = duty_rate(&d, 20000);
+    print_message("duty cycle: %.1f jobs/s at full admission, %.2f jobs/s at fraction 0.1 (%.1f%%)\n", full, held,
+                  100 * held / full);
+    assert_true(held <= 0.15 * full);
+    assert_true(held >= 0.05 * full); /* rests, but runs */
+    /* Right after a job ends the class rests: the claim is throttled with why
+     * "duty" and a retry hint of the time until it is admitted again. */
+    sluice_job *j[1];
+    sluice_claim_info info;
+    WAIT_UNTIL(sluice_claim(c, "duty", NULL, 1, j, &info, &err) == 0 && info.count == 1, 10000);
+    assert_int_equal(info.count, 1);
+    harness_sleep_ms(DUTY_JOB_MS);   /* pacing: the job's work */
+    assert_int_equal(sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err), 0);
+    sluice_job_free(j[0]);
+    assert_int_equal(sluice_claim(c, "duty", NULL, 1, j, &info, &err), 0);
+    assert_int_equal(info.status, SLUICE_CLAIM_THROTTLED);
+    assert_string_equal(info.why, "duty");
+    /* the rest after a job of d at share 0.3 is d / 0.3 - d, about 2.3 d */
+    assert_true(info.retry_ms >= DUTY_JOB_MS && info.retry_ms <= DUTY_JOB_MS * 10);
+    test_redis_after(c, test_redis_now(c) + info.retry_ms);   /* the rest is over, by the Redis clock */
+    assert_int_equal(sluice_claim(c, "duty", NULL, 1, j, &info, &err), 0);
+    assert_int_equal(info.count, 1);
+    assert_int_equal(sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err), 0);
+    sluice_job_free(j[0]);
+    /* a whole slot or more: no rest, and nothing read for it */
+    assert_int_equal(sluice_class_pin(c, "duty", 0.34, 0, &err), 0);
+    assert_true(gate(c, "duty").effective_concurrency == 1);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(sluice_claim(c, "duty", NULL, 1, j, &info, &err), 0);
+        assert_int_equal(info.count, 1);
+        assert_int_equal(sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err), 0);
+        sluice_job_free(j[0]);
+    }
+    sluice_client_free(c);
+}
+
 /* --------------------------- throttled jobs -------------------------- */
 
 static void throttled_jobs_lose_nothing_spend_no_attempt_and_keep_their_order(void **state) {
@@ -503,6 +608,7 @@ static void quick_governor_opts(sluice_governor_opts *o) {
     o->gate_ttl_ms = 5000;
     o->law.dwell_ms = 0;
     o->law.calm_ms = 0;
+    o->law.smoothing_ms = 0;
 }
 
 /* The loop reads each class's ready set and hands its size to the law, so a
@@ -729,6 +835,7 @@ int main(void) {
         cmocka_unit_test(a_class_limited_to_r_per_second_and_c_in_flight_never_exceeds_either_fleet_wide),
         cmocka_unit_test(a_fraction_of_one_half_admits_half_the_concurrency),
         cmocka_unit_test(a_fraction_of_one_half_admits_half_the_rate),
+        cmocka_unit_test(a_floor_below_one_slot_scales_the_job_rate_by_duty_cycle),
         cmocka_unit_test(throttled_jobs_lose_nothing_spend_no_attempt_and_keep_their_order),
         cmocka_unit_test(a_paused_class_is_throttled_until_resumed_or_its_pause_expires),
         cmocka_unit_test(a_pinned_fraction_expires_back_to_the_governor),

@@ -2,6 +2,7 @@
  * (fork/exec build/bin/sluicectl), its output and exit code checked, and its
  * effect (or the absence of one) checked in Redis through the library. */
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -536,6 +537,45 @@ static void a_defined_and_reported_signal_shows_in_signal_list_json(void **state
     run_free(&r);
 }
 
+/* Where the governor raises and cuts is shown in the signal's own units:
+ * SELECT 1 latency with target 2 and critical 20 is raised below 1.8 (90%
+ * of the target at the default band), not below 0.9 of the span. */
+static void signal_list_shows_where_the_governor_raises_and_cuts_in_the_signals_units(void **state) {
+    run_result r = RUN(state, "signal", "define", "pg_select1_ms", "--target", "2", "--critical", "20", "--period",
+                       "1s");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "signal", "set", "pg_select1_ms", "1");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "signal", "list");
+    assert_int_equal(r.code, 0);
+    const char *row = strstr(r.out, "pg_select1_ms");
+    assert_non_null(row);
+    assert_non_null(strstr(r.out, "RAISE"));
+    assert_non_null(strstr(row, "<1.8"));
+    assert_non_null(strstr(row, ">2"));
+    assert_non_null(strstr(row, "0.50")); /* half its target: pressure 0.5 */
+    assert_non_null(strstr(row, "1.0s")); /* the period */
+    run_free(&r);
+    r = RUN(state, "signal", "list", "--json");
+    json_t *v = parse_out(&r);
+    size_t i;
+    json_t *o, *found = NULL;
+    json_array_foreach(v, i, o) if (!strcmp(json_string_value(json_object_get(o, "name")), "pg_select1_ms")) found = o;
+    assert_non_null(found);
+    assert_true(fabs(json_number_value(json_object_get(found, "raise_at")) - 1.8) < 1e-12);
+    assert_true(json_number_value(json_object_get(found, "cut_at")) == 2);
+    assert_int_equal(json_integer_value(json_object_get(found, "period_ms")), 1000);
+    assert_string_equal(json_string_value(json_object_get(found, "rule")), "raise below 1.8, cut above 2, floors at 20");
+    json_decref(v);
+    run_free(&r);
+    r = RUN(state, "signal", "define", "pg_select1_ms", "--target", "2", "--critical", "20", "--period", "soon");
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "--period");
+    run_free(&r);
+}
+
 static void a_lower_is_worse_signal_needs_critical_below_target(void **state) {
     long long before = dbsize(state);
     run_result r = RUN(state, "signal", "define", "burst_bal", "--target", "50", "--critical", "80",
@@ -842,13 +882,15 @@ static void explain_names_the_driving_signal_and_the_admitted_fraction_when_thro
     int64_t epoch = lead(c);
     assert_int_equal(sluice_gate_govern(c, "lowjobs", epoch, 0.25, 10000, "cut: iops_util over target", 0, &err), 0);
     commit(c, epoch,
-           "{\"action\":\"cut\",\"pressure\":1.6,\"driver\":\"iops_util\",\"driver_value\":0.92,"
+           "{\"action\":\"cut\",\"pressure\":1.6,\"acted\":1.55,\"driver\":\"iops_util\",\"driver_value\":0.92,"
            "\"classes\":[{\"name\":\"lowjobs\",\"fraction\":0.25,\"reason\":\"cut: iops_util over target\"}]}");
     char id[SLUICE_ID_MAX];
     enqueue_id(c, "lowjobs", NULL, id);
     run_result r = RUN(state, "explain", id);
     assert_int_equal(r.code, 0);
     if (!strstr(r.out, "iops_util is 0.92, 15% over its target 0.8")) fail_msg("explain: %s", r.out);
+    if (!strstr(r.out, "raise below 0.72, cut above 0.8, floors at 1")) fail_msg("explain: %s", r.out);
+    if (!strstr(r.out, "acted on pressure 1.55 (smoothed) with iops_util at 0.92")) fail_msg("explain: %s", r.out);
     assert_non_null(strstr(r.out, "throttled"));
     assert_non_null(strstr(r.out, "0.25"));
     run_free(&r);
@@ -1404,6 +1446,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_fraction_outside_0_1_exits_2_and_changes_nothing),
         cmocka_unit_test(throttling_an_unknown_class_exits_3_and_changes_nothing),
         cmocka_unit_test(a_defined_and_reported_signal_shows_in_signal_list_json),
+        cmocka_unit_test(signal_list_shows_where_the_governor_raises_and_cuts_in_the_signals_units),
         cmocka_unit_test(a_lower_is_worse_signal_needs_critical_below_target),
         cmocka_unit_test(setting_an_undefined_signal_exits_3),
         cmocka_unit_test(signal_delete_removes_the_signal),

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "sluice/diskstats.h"
+#include "../worker/sluice-worker/diskstats.h"
 
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "r");

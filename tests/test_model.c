@@ -124,7 +124,7 @@ static const struct fn_desc {
     [F_CHECK] = {"sluice_check", CLASS_KEYS, 2, 1, 0, OPS, R(OPERATOR), ""},
     [F_REGISTRY] = {"sluice_registry", REGISTRY_KEYS1, 2, 0, 0, OPS, R(OPERATOR), ""},
     [F_REGISTRY_LIST] = {"sluice_registry_list", REGISTRY_KEYS1, 0, 1, 0, R(GOVERNOR) | OPS, R(GOVERNOR), ""},
-    [F_SIGNAL_DEFINE] = {"sluice_signal_define", SIGNAL_KEYS3, 7, 0, 2, OPS, R(OPERATOR), ""},
+    [F_SIGNAL_DEFINE] = {"sluice_signal_define", SIGNAL_KEYS3, 8, 0, 2, OPS, R(OPERATOR), ""},
     [F_SIGNAL_REPORT] = {"sluice_signal_report", SIGNAL_KEYS3, 3, 0, 0, R(GOVERNOR) | OPS, R(GOVERNOR), "NOTFOUND"},
     [F_SIGNAL_DELETE] = {"sluice_signal_delete", SIGNAL_KEYS3, 1, 0, 2, OPS, R(OPERATOR), "NOTFOUND"},
     [F_SIGNAL_LIST] = {"sluice_signal_list", SIGNAL_KEYS3, 0, 1, 0, R(GOVERNOR) | OPS, R(GOVERNOR), ""},
@@ -466,6 +466,7 @@ static void gen_global_args(gen *g, fn f) {
         add_slot(g, 'e', 0, 0);
         arg_int(g, between(1, 60000), 1, 86400000);
         arg_word(g, some_word(ONSTALE, 3));
+        arg_int(g, chance(50) ? 0 : between(1, 120000), 0, 86400000);   /* period_ms */
         break;
     }
     case F_SIGNAL_REPORT:

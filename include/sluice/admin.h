@@ -90,7 +90,9 @@ typedef struct sluice_gate_info {
     double fraction;           /* effective admitted fraction */
     char why[24];              /* critical, pinned, governor, governor silent, ungoverned */
     double effective_rate;     /* cost units/s; 0: no rate limit */
-    int64_t effective_concurrency; /* 0: no limit (or fraction 0) */
+    double effective_concurrency; /* jobs in flight on average: max_concurrency x fraction,
+                                   * below 1 by duty cycle (sluice/job.h); 0: no limit (or
+                                   * fraction 0) */
     int paused;
     int64_t paused_until;      /* Unix ms; 0: until resumed */
     int pinned;
@@ -124,6 +126,10 @@ typedef struct sluice_signal_def {
     double critical;           /* every non-critical class to its floor */
     int lower_is_worse;        /* 1 for e.g. burst balance */
     int64_t stale_after_ms;    /* default 30000 */
+    int64_t period_ms;         /* 0..86400000: how long a change in the database takes to
+                                * show in a value (the source's interval plus its publishing
+                                * delay); default 0, not declared: a value stands, e.g. one
+                                * pushed on change */
     sluice_on_stale on_stale;  /* default assume-pressure: a dead collector moves classes to their floor */
 } sluice_signal_def;
 
@@ -156,6 +162,10 @@ typedef struct sluice_signal_info {
  * 0. "*now" (may be NULL) receives the Redis clock. */
 sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now,
                                        sluice_error *err);
+
+/* The control law's view of a listed signal (sluice/governor.h), e.g. for
+ * sluice_law_signal_thresholds. out->name BORROWS in->name. */
+void sluice_signal_law(const sluice_signal_info *in, sluice_law_signal *out);
 
 /* ----------------------------- governor ------------------------------ */
 

@@ -121,7 +121,8 @@ typedef struct sluice_claim_info {
     sluice_claim_status status;
     size_t count;            /* jobs written to the caller's array */
     int64_t retry_ms;        /* ms; see the statuses */
-    char why[16];            /* throttled: "paused", "fraction", "concurrency" or "rate" */
+    char why[16];            /* throttled: "paused", "fraction", "concurrency", "duty" (a share
+                              * below one job slot rests between jobs) or "rate" */
     double fraction;         /* throttled: the admitted fraction in force */
     char id[SLUICE_ID_MAX];  /* suspect: the job at the head */
 } sluice_claim_info;

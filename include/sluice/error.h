@@ -44,6 +44,17 @@ typedef struct sluice_error {
 /* The code's name in lower case, e.g. "queue full". BORROWED, static. */
 const char *sluice_error_name(sluice_error_code code);
 
+/* Clears *err (NULL is a no-op): every function that takes one does this on
+ * entry. */
+void sluice_error_reset(sluice_error *err);
+
+/* Sets *err's code and its message (printf-style, one line: newlines become
+ * spaces) unless an error is already set: the first error wins. NULL is a
+ * no-op. For code that reports through sluice errors too (the worker
+ * runtime, handlers). */
+void sluice_error_set(sluice_error *err, sluice_error_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #ifdef __cplusplus
 }
 #endif

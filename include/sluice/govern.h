@@ -56,7 +56,7 @@ typedef struct sluice_governor_report {
     sluice_law_action action;
     double pressure;
     char driver[65];             /* "" if none */
-    char summary[160];
+    char summary[SLUICE_LAW_SUMMARY];
 } sluice_governor_report;
 
 /* A governor named "owner" (1..128 bytes, unique per process, e.g.
@@ -72,7 +72,12 @@ sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const 
 int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, sluice_error *err);
 
 /* The last decision as a JSON text, BORROWED until the next tick; "" before
- * the first tick this governor led. */
+ * the first tick this governor led. Members: t, epoch, mode, action,
+ * pressure (the worst latest value's), acted (the pressure the law acted
+ * on), driver, driver_value, driver_stale, summary, band (the law's), signals
+ * (each: name, value, target, critical, pressure, age_ms, stale, period_ms,
+ * and where the law raises and cuts in its units: raise_at, cut_at, rule)
+ * and classes (each: name, tier, fraction, floor, waiting, reason). */
 const char *sluice_governor_last_decision(const sluice_governor *g);
 
 /* Gives up the lease if held (best effort) and frees. NULL is a no-op. */

@@ -46,7 +46,12 @@
  * decides how many jobs at the head of the ready set a claim may take. A
  * throttled claim answers "throttled, retry in X ms" and changes nothing: a
  * throttled job keeps its place, spends no attempt, is never failed, retried,
- * moved or dead-lettered because of throttling. It waits.
+ * moved or dead-lettered because of throttling. It waits. When the admitted
+ * share of a class's concurrency is below one job (max_concurrency x
+ * fraction < 1) the class runs by duty cycle: one job at a time, and after
+ * each lease a rest, so that its jobs occupy that share of the time (a lease
+ * of d ms at share s is followed by d / s - d ms in which claims answer
+ * "throttled", why "duty", with the time left as the retry hint).
  *
  * Unique keys. A job enqueued with a unique key that a live job (delayed,
  * ready or leased) already holds is not created: the enqueue returns the

@@ -100,6 +100,10 @@ static int signal_from_json(const char *name, json_t *o, sluice_signal_def *def,
             if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 86400000)
                 return snprintf(why, len, "signals.%s.stale_after_ms must be an integer 1..86400000", name), -1;
             def->stale_after_ms = json_integer_value(v);
+        } else if (!strcmp(k, "period_ms")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 86400000)
+                return snprintf(why, len, "signals.%s.period_ms must be an integer 0..86400000", name), -1;
+            def->period_ms = json_integer_value(v);
         } else if (!strcmp(k, "on_stale")) {
             if (!json_is_string(v) || sluice_on_stale_parse(json_string_value(v), &def->on_stale) < 0)
                 return snprintf(why, len, "signals.%s.on_stale must be assume-pressure, hold or ignore", name), -1;

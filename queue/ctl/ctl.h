@@ -99,4 +99,15 @@ int status_print(ctl *x, FILE *out);
 json_t *class_config_json(const sluice_class_config *cfg);
 json_t *signal_def_json(const sluice_signal_def *def);
 
+/* The newest governor decision, parsed: NEW (json_decref), or NULL when
+ * there is none or it cannot be read. */
+json_t *ctl_last_decision(sluice_client *c);
+/* Where the governor raises and cuts for "s", in the signal's own units,
+ * with the band of "decision" (the default params' when NULL or without
+ * one); "rule" (n bytes) gets the law's words. Returns 0, or -1. */
+int ctl_signal_thresholds(const json_t *decision, const sluice_signal_info *s, sluice_law_thresholds *t,
+                          char *rule, size_t n);
+/* The pressure of s's value (sluice_law_pressure); NAN without a value. */
+double ctl_signal_pressure(const sluice_signal_info *s);
+
 #endif

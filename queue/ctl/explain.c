@@ -18,10 +18,6 @@ static void say(json_t *lines, const char *fmt, ...) {
     json_array_append_new(lines, json_string(buf));
 }
 
-static double pressure_of(const sluice_signal_info *s) {
-    return 1 + (s->value - s->def.target) / (s->def.critical - s->def.target);
-}
-
 /* The driving signal: the last decision's driver if it is still defined and
  * has a value, else the reported signal with the highest pressure. */
 static const sluice_signal_info *driver_of(const sluice_signal_info *s, size_t n, const char *named) {
@@ -29,25 +25,23 @@ static const sluice_signal_info *driver_of(const sluice_signal_info *s, size_t n
     for (size_t i = 0; i < n; i++) {
         if (!s[i].has_value) continue;
         if (named && !strcmp(s[i].name, named)) return &s[i];
-        if (!best || pressure_of(&s[i]) > pressure_of(best)) best = &s[i];
+        if (!best || ctl_signal_pressure(&s[i]) > ctl_signal_pressure(best)) best = &s[i];
     }
     return best;
 }
 
-/* "iops_util is 0.92, 15% over its target 0.8" into buf. */
-static void describe_signal(const sluice_signal_info *s, char *buf, size_t len) {
+/* "iops_util is 0.92, 15% over its target 0.8 (pressure 1.75; the
+ * governor: raise below 0.72, cut above 0.8, floors at 0.95)" into buf. */
+static void describe_signal(const sluice_signal_info *s, const char *rule, char *buf, size_t len) {
     char v[32], t[32];
     ctl_num(s->value, v, sizeof(v));
     ctl_num(s->def.target, t, sizeof(t));
     double diff = s->def.lower_is_worse ? s->def.target - s->value : s->value - s->def.target;
     const char *side = diff > 0 ? (s->def.lower_is_worse ? "below" : "over") : (s->def.lower_is_worse ? "above" : "under");
-    if (s->def.target != 0) {
-        double pct = fabs(diff) / fabs(s->def.target) * 100;
-        snprintf(buf, len, "%s is %s, %.0f%% %s its target %s (pressure %.2f)", s->name, v, pct, side, t,
-                 pressure_of(s));
-    } else {
-        snprintf(buf, len, "%s is %s, %s its target %s (pressure %.2f)", s->name, v, side, t, pressure_of(s));
-    }
+    char pct[32] = "";
+    if (s->def.target != 0) snprintf(pct, sizeof(pct), "%.0f%% ", fabs(diff) / fabs(s->def.target) * 100);
+    snprintf(buf, len, "%s is %s, %s%s its target %s (pressure %.2f; the governor: %s)", s->name, v, pct, side, t,
+             ctl_signal_pressure(s), rule);
 }
 
 int cmd_explain(ctl *x, int argc, char **argv) {
@@ -77,12 +71,10 @@ int cmd_explain(ctl *x, int argc, char **argv) {
         sluice_job_info_clear(&j);
         return ctl_error(&err);
     }
-    size_t nsig = 0, nh = 0;
+    size_t nsig = 0;
     int64_t now = j.now;
     sluice_signal_info *sig = sluice_signal_list(c, &nsig, &now, &err);
-    char **hist = sluice_governor_history(c, 1, &nh, &err);
-    json_t *decision = nh ? json_loads(hist[0], 0, NULL) : NULL;
-    sluice_strings_free(hist, nh);
+    json_t *decision = ctl_last_decision(c);
 
     json_t *out = json_object(), *lines = json_array();
     json_object_set_new(out, "id", json_string(id));
@@ -128,13 +120,19 @@ int cmd_explain(ctl *x, int argc, char **argv) {
     const char *named = decision ? json_string_value(json_object_get(decision, "driver")) : NULL;
     const sluice_signal_info *drv = driver_of(sig, nsig, named);
     json_t *jd = json_null();
+    sluice_law_thresholds th;
+    char rule[SLUICE_LAW_THRESHOLDS_TEXT] = "";
     if (drv) {
+        ctl_signal_thresholds(decision, drv, &th, rule, sizeof(rule));
         jd = json_object();
         json_object_set_new(jd, "name", json_string(drv->name));
         json_object_set_new(jd, "value", json_real(drv->value));
         json_object_set_new(jd, "target", json_real(drv->def.target));
         json_object_set_new(jd, "critical", json_real(drv->def.critical));
-        json_object_set_new(jd, "pressure", json_real(pressure_of(drv)));
+        json_object_set_new(jd, "pressure", json_real(ctl_signal_pressure(drv)));
+        json_object_set_new(jd, "raise_at", json_real(th.raise_at));
+        json_object_set_new(jd, "cut_at", json_real(th.cut_at));
+        json_object_set_new(jd, "rule", json_string(rule));
         if (drv->def.target != 0) {
             double diff = drv->def.lower_is_worse ? drv->def.target - drv->value : drv->value - drv->def.target;
             json_object_set_new(jd, "over_target_pct", json_real(diff / fabs(drv->def.target) * 100));
@@ -157,15 +155,17 @@ int cmd_explain(ctl *x, int argc, char **argv) {
             g.fraction, g.fraction * 100, g.pin_until ? " until " : "",
             g.pin_until ? ctl_time(g.pin_until, tb, sizeof(tb)) : "");
     } else if (throttled) {
-        say(lines, "Class %s is throttled: admitted fraction %.2f (%.0f%% of its limits: rate %s/s, concurrency %lld), by the %s%s%s.",
+        char cc[32];
+        say(lines, "Class %s is throttled: admitted fraction %.2f (%.0f%% of its limits: rate %s/s, concurrency %s), by the %s%s%s.",
             cls, g.fraction, g.fraction * 100, g.effective_rate > 0 ? ctl_num(g.effective_rate, db, sizeof(db)) : "unlimited",
-            (long long)g.effective_concurrency, g.why, *g.reason ? ": " : "", g.reason);
+            g.effective_concurrency > 0 ? ctl_num(g.effective_concurrency, cc, sizeof(cc)) : "unlimited", g.why,
+            *g.reason ? ": " : "", g.reason);
     } else {
         say(lines, "Class %s is not throttled (admitted fraction %.2f, %s).", cls, g.fraction, g.why);
     }
     if (throttled && !g.paused && !g.pinned && drv) {
-        char d[256];
-        describe_signal(drv, d, sizeof(d));
+        char d[384];
+        describe_signal(drv, rule, d, sizeof(d));
         say(lines, "Driving signal: %s%s.", d, drv->stale ? " (stale: counted as pressure)" : "");
     }
     if (decision) {
@@ -180,6 +180,10 @@ int cmd_explain(ctl *x, int argc, char **argv) {
                 say(lines, "The governor's last decision gave %s fraction %.2f%s%s.", cls, json_number_value(fr),
                     rs ? ": " : "", rs ? rs : "");
         }
+        json_t *acted = json_object_get(decision, "acted"), *dv = json_object_get(decision, "driver_value");
+        if (named && json_is_number(acted) && json_is_number(dv))
+            say(lines, "It acted on pressure %.2f (smoothed) with %s at %g.", json_number_value(acted), named,
+                json_number_value(dv));
     }
     /* When it may run. */
     if (waiting && has_gate) {

@@ -109,21 +109,31 @@ static const struct {
                "\n"
                "  signal define NAME --target X --critical Y [--lower-is-worse]\n"
                "                [--stale-after DURATION] [--on-stale assume-pressure|hold|ignore]\n"
+               "                [--period DURATION]\n"
                "  signal set NAME VALUE [--age DURATION]\n"
                "  signal list [--json]\n"
                "  signal delete NAME\n"},
     {"signal define", "usage: sluicectl signal define NAME --target X --critical Y [--lower-is-worse]\n"
                       "                [--stale-after DURATION] [--on-stale assume-pressure|hold|ignore]\n"
+                      "                [--period DURATION]\n"
                       "\n"
                       "Defines or redefines a pressure signal. critical must lie on the worse\n"
                       "side of target (above it; below it with --lower-is-worse).\n"
-                      "Defaults: --stale-after 30s, --on-stale assume-pressure.\n"},
+                      "--period: how long a change in the database takes to show in a value,\n"
+                      "the source's interval plus its publishing delay (a 60 s mean published a\n"
+                      "minute late: 2m). After a change the governor waits for a value observed\n"
+                      "after it, or this long; without --period a value stands (a source that\n"
+                      "pushes on change) and only the dwell applies.\n"
+                      "Defaults: --stale-after 30s, --on-stale assume-pressure, no period.\n"},
     {"signal set", "usage: sluicectl signal set NAME VALUE [--age DURATION]\n"
                    "\n"
                    "Reports a value observed now, or DURATION ago (at most 1d).\n"},
     {"signal list", "usage: sluicectl signal list [--json]\n"
                     "\n"
-                    "Every signal: value, target, critical, direction, age, stale, pressure.\n"},
+                    "Every signal: value, target, critical, direction, period, age, stale,\n"
+                    "pressure, and where the governor raises and cuts, in the signal's units\n"
+                    "(RAISE <1.8 CUT >2: raised while below 1.8, cut while above 2), as the\n"
+                    "last governor decision computed it (the default params before one).\n"},
     {"signal delete", "usage: sluicectl signal delete NAME\n\nDeletes a signal and its value.\n"},
     {"governor", "usage: sluicectl governor status|mode|history ...\n"
                  "\n"
@@ -211,10 +221,10 @@ static const struct {
      "  --plot FILE.png            plot the series with gnuplot, one row per policy\n"
      "  --signal-period DURATION   the monitor's averaging period (e.g. 1s, 10s, 60s)\n"
      "  --signal-delay DURATION    how late each sample is published (e.g. 0s, 60s)\n"
-     "  --set PARAM=VALUE          a governor param over the scenario's: tick_ms\n"
-     "                             dwell_ms calm_ms decrease increase band\n"
-     "                             stale_pressure escalate snap smoothing jump\n"
-     "                             cut_gain raise_span (repeatable)\n"
+     "  --set PARAM=VALUE          a governor param over the scenario's, e.g.\n"
+     "                             band=0.05 or smoothing_ms=60000 (repeatable;\n"
+     "                             docs/governor.md lists them, and so does the\n"
+     "                             error for an unknown one)\n"
      "\n"
      "Exit codes: 0 done (whether or not the goals are met); 1 a file cannot be\n"
      "written or gnuplot is missing or fails; 2 a bad option or scenario (the\n"

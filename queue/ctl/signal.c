@@ -15,8 +15,40 @@ json_t *signal_def_json(const sluice_signal_def *def) {
     json_object_set_new(o, "critical", json_real(def->critical));
     json_object_set_new(o, "direction", json_string(def->lower_is_worse ? "lower" : "higher"));
     json_object_set_new(o, "stale_after_ms", json_integer(def->stale_after_ms));
+    json_object_set_new(o, "period_ms", json_integer(def->period_ms));
     json_object_set_new(o, "on_stale", json_string(sluice_on_stale_name(def->on_stale)));
     return o;
+}
+
+json_t *ctl_last_decision(sluice_client *c) {
+    size_t n = 0;
+    sluice_error err;
+    char **h = sluice_governor_history(c, 1, &n, &err);
+    json_t *d = n ? json_loads(h[0], 0, NULL) : NULL;
+    sluice_strings_free(h, n);
+    if (d && !json_is_object(d)) {
+        json_decref(d);
+        d = NULL;
+    }
+    return d;
+}
+
+int ctl_signal_thresholds(const json_t *decision, const sluice_signal_info *s, sluice_law_thresholds *t, char *rule,
+                          size_t n) {
+    sluice_law_params p;
+    sluice_law_signal ls;
+    sluice_law_params_default(&p);
+    json_t *band = decision ? json_object_get(decision, "band") : NULL;
+    if (json_is_number(band)) p.band = json_number_value(band);
+    sluice_signal_law(s, &ls);
+    return sluice_law_signal_thresholds(&p, &ls, t, rule, n);
+}
+
+double ctl_signal_pressure(const sluice_signal_info *s) {
+    sluice_law_signal ls;
+    if (!s->has_value) return NAN;
+    sluice_signal_law(s, &ls);
+    return sluice_law_pressure(&ls, s->value);
 }
 
 static int check_name(const char *cmd, const char *name) {
@@ -32,7 +64,7 @@ static int not_found(const sluice_error *err, const char *name) {
 
 static int signal_define(ctl *x, int argc, char **argv) {
     ctl_opt opts[] = {{"--target", 1, NULL}, {"--critical", 1, NULL}, {"--lower-is-worse", 0, NULL},
-                      {"--stale-after", 1, NULL}, {"--on-stale", 1, NULL}};
+                      {"--stale-after", 1, NULL}, {"--on-stale", 1, NULL}, {"--period", 1, NULL}};
     const char *pos[1];
     int npos, code = EXIT_OK;
     const char *cmd = "signal define";
@@ -55,6 +87,8 @@ static int signal_define(ctl *x, int argc, char **argv) {
         return ctl_usage(cmd, "--stale-after: invalid duration '%s' (1ms..1d)", opts[3].val);
     if (opts[4].val && sluice_on_stale_parse(opts[4].val, &def.on_stale) < 0)
         return ctl_usage(cmd, "--on-stale must be assume-pressure, hold or ignore, not '%s'", opts[4].val);
+    if (opts[5].val && sluice_parse_duration(opts[5].val, 86400000, &def.period_ms) < 0)
+        return ctl_usage(cmd, "--period: invalid duration '%s' (0..1d)", opts[5].val);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
     sluice_error err;
@@ -85,9 +119,11 @@ static int signal_set(ctl *x, int argc, char **argv) {
     return EXIT_OK;
 }
 
-/* 1 + (value - target) / (critical - target): 1 at target, 2 at critical. */
-static double pressure(const sluice_signal_info *s) {
-    return 1 + (s->value - s->def.target) / (s->def.critical - s->def.target);
+/* "<1.8" or ">55": the side of "v" on which the law acts, for the table. */
+static const char *side(int below, double v, char *buf, size_t len) {
+    char n[32];
+    snprintf(buf, len, "%s%s", below ? "<" : ">", ctl_num(v, n, sizeof(n)));
+    return buf;
 }
 
 static int signal_list(ctl *x, int argc, char **argv) {
@@ -101,6 +137,18 @@ static int signal_list(ctl *x, int argc, char **argv) {
     int64_t now;
     sluice_signal_info *s = sluice_signal_list(c, &n, &now, &err);
     if (!s && err.code != SLUICE_OK) return ctl_error(&err);
+    json_t *decision = ctl_last_decision(c);
+    sluice_law_thresholds *th = calloc(n + 1, sizeof(*th));
+    char (*rule)[SLUICE_LAW_THRESHOLDS_TEXT] = calloc(n + 1, sizeof(*rule));
+    if (!th || !rule) {
+        free(s);
+        free(th);
+        free(rule);
+        json_decref(decision);
+        return ctl_fail(EXIT_RUNTIME, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) ctl_signal_thresholds(decision, &s[i], &th[i], rule[i], sizeof(rule[i]));
+    json_decref(decision);
     if (x->json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) {
@@ -111,26 +159,36 @@ static int signal_list(ctl *x, int argc, char **argv) {
             json_object_set_new(o, "observed_at", s[i].has_value ? json_integer(s[i].observed_at) : json_null());
             json_object_set_new(o, "age_ms", s[i].has_value ? json_integer(s[i].age_ms) : json_null());
             json_object_set_new(o, "stale", json_boolean(s[i].stale));
-            json_object_set_new(o, "pressure", s[i].has_value ? json_real(pressure(&s[i])) : json_null());
+            json_object_set_new(o, "pressure", s[i].has_value ? json_real(ctl_signal_pressure(&s[i])) : json_null());
+            json_object_set_new(o, "raise_at", json_real(th[i].raise_at));
+            json_object_set_new(o, "cut_at", json_real(th[i].cut_at));
+            json_object_set_new(o, "rule", json_string(rule[i]));
             json_array_append_new(arr, o);
         }
         free(s);
+        free(th);
+        free(rule);
         return ctl_json_print(arr);
     }
-    printf("%-24s %12s %12s %12s %-6s %10s %-5s %8s\n", "SIGNAL", "VALUE", "TARGET", "CRITICAL", "WORSE", "AGE", "STALE",
-           "PRESSURE");
+    printf("%-24s %10s %10s %10s %-6s %7s %8s %-5s %8s %10s %10s\n", "SIGNAL", "VALUE", "TARGET", "CRITICAL",
+           "WORSE", "PERIOD", "AGE", "STALE", "PRESSURE", "RAISE", "CUT");
     for (size_t i = 0; i < n; i++) {
-        char v[32] = "-", t[32], cr[32], age[32] = "-", p[32] = "-";
+        char v[32] = "-", t[32], cr[32], per[32] = "-", age[32] = "-", p[32] = "-", ra[40], cu[40];
+        int lower = s[i].def.lower_is_worse;
         if (s[i].has_value) {
             ctl_num(s[i].value, v, sizeof(v));
             ctl_duration(s[i].age_ms, age, sizeof(age));
-            snprintf(p, sizeof(p), "%.2f", pressure(&s[i]));
+            snprintf(p, sizeof(p), "%.2f", ctl_signal_pressure(&s[i]));
         }
-        printf("%-24s %12s %12s %12s %-6s %10s %-5s %8s\n", s[i].name, v, ctl_num(s[i].def.target, t, sizeof(t)),
-               ctl_num(s[i].def.critical, cr, sizeof(cr)), s[i].def.lower_is_worse ? "lower" : "higher", age,
-               s[i].stale ? "yes" : "no", p);
+        if (s[i].def.period_ms > 0) ctl_duration(s[i].def.period_ms, per, sizeof(per));
+        printf("%-24s %10s %10s %10s %-6s %7s %8s %-5s %8s %10s %10s\n", s[i].name, v,
+               ctl_num(s[i].def.target, t, sizeof(t)), ctl_num(s[i].def.critical, cr, sizeof(cr)),
+               lower ? "lower" : "higher", per, age, s[i].stale ? "yes" : "no", p,
+               side(!lower, th[i].raise_at, ra, sizeof(ra)), side(lower, th[i].cut_at, cu, sizeof(cu)));
     }
     free(s);
+    free(th);
+    free(rule);
     return EXIT_OK;
 }
 

@@ -101,47 +101,15 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
 
 /* One governor param from "NAME=VALUE", strictly parsed. */
 static int set_param(sluice_law_params *p, const char *kv) {
-    static const struct {
-        const char *name;
-        size_t off;
-        int is_ms;
-    } P[] = {
-        {"tick_ms", offsetof(sluice_law_params, tick_ms), 1},
-        {"dwell_ms", offsetof(sluice_law_params, dwell_ms), 1},
-        {"calm_ms", offsetof(sluice_law_params, calm_ms), 1},
-        {"decrease", offsetof(sluice_law_params, decrease), 0},
-        {"increase", offsetof(sluice_law_params, increase), 0},
-        {"band", offsetof(sluice_law_params, band), 0},
-        {"stale_pressure", offsetof(sluice_law_params, stale_pressure), 0},
-        {"escalate", offsetof(sluice_law_params, escalate), 0},
-        {"snap", offsetof(sluice_law_params, snap), 0},
-        {"smoothing", offsetof(sluice_law_params, smoothing), 0},
-        {"jump", offsetof(sluice_law_params, jump), 0},
-        {"cut_gain", offsetof(sluice_law_params, cut_gain), 0},
-        {"raise_span", offsetof(sluice_law_params, raise_span), 0},
-    };
     const char *eq = strchr(kv, '=');
     if (!eq) return ctl_usage(CMD, "--set: expected NAME=VALUE, not '%s'", kv);
-    size_t n = (size_t)(eq - kv);
-    for (size_t i = 0; i < sizeof(P) / sizeof(P[0]); i++) {
-        if (strlen(P[i].name) != n || strncmp(P[i].name, kv, n)) continue;
-        char *field = (char *)p + P[i].off;
-        if (P[i].is_ms) {
-            int64_t v;
-            if (sluice_parse_int(eq + 1, INT64_MIN, INT64_MAX, &v) < 0)
-                return ctl_usage(CMD, "--set %.*s: invalid integer '%s'", (int)n, kv, eq + 1);
-            memcpy(field, &v, sizeof(v));
-        } else {
-            double v;
-            if (sluice_parse_number(eq + 1, -1e300, 1e300, &v) < 0)
-                return ctl_usage(CMD, "--set %.*s: invalid number '%s'", (int)n, kv, eq + 1);
-            memcpy(field, &v, sizeof(v));
-        }
-        return EXIT_OK;
-    }
-    return ctl_usage(CMD, "--set: unknown governor param '%.*s' (tick_ms dwell_ms calm_ms decrease "
-                          "increase band stale_pressure escalate snap smoothing jump cut_gain raise_span)",
-                     (int)n, kv);
+    char name[64], why[256];
+    snprintf(name, sizeof(name), "%.*s", (int)(eq - kv), kv);
+    double v;
+    if (sluice_parse_number(eq + 1, -1e300, 1e300, &v) < 0)
+        return ctl_usage(CMD, "--set %s: invalid number '%s'", name, eq + 1);
+    if (sluice_law_param_set(p, name, v, why, sizeof(why)) < 0) return ctl_usage(CMD, "--set: %s", why);
+    return EXIT_OK;
 }
 
 /* ------------------------------------------------------------ scenario */

@@ -50,7 +50,7 @@ static json_t *status_json(ctl *x, int *code) {
         json_object_set_new(o, "max_rate", json_real(cfg.max_rate));
         json_object_set_new(o, "max_concurrency", json_integer(cfg.max_concurrency));
         json_object_set_new(o, "effective_rate", json_real(g.effective_rate));
-        json_object_set_new(o, "effective_concurrency", json_integer(g.effective_concurrency));
+        json_object_set_new(o, "effective_concurrency", json_real(g.effective_concurrency));
         json_object_set_new(o, "why", json_string(g.paused ? "paused" : g.why));
         json_object_set_new(o, "reason", json_string(g.reason));
         json_object_set_new(o, "paused", json_boolean(g.paused));
@@ -80,8 +80,7 @@ static json_t *status_json(ctl *x, int *code) {
         json_object_set_new(o, "direction", json_string(s[i].def.lower_is_worse ? "lower" : "higher"));
         json_object_set_new(o, "age_ms", s[i].has_value ? json_integer(s[i].age_ms) : json_null());
         json_object_set_new(o, "stale", json_boolean(s[i].stale));
-        double p = 1 + (s[i].value - s[i].def.target) / (s[i].def.critical - s[i].def.target);
-        json_object_set_new(o, "pressure", s[i].has_value ? json_real(p) : json_null());
+        json_object_set_new(o, "pressure", s[i].has_value ? json_real(ctl_signal_pressure(&s[i])) : json_null());
         json_array_append_new(signals, o);
     }
     free(s);
@@ -125,9 +124,9 @@ static void status_table(json_t *root, FILE *out) {
     json_array_foreach(json_object_get(root, "classes"), i, o) {
         char rate[32] = "-", conc[32] = "-";
         double r = json_real_value(json_object_get(o, "effective_rate"));
-        json_int_t cc = json_integer_value(json_object_get(o, "effective_concurrency"));
+        double cc = json_number_value(json_object_get(o, "effective_concurrency"));
         if (r > 0) snprintf(rate, sizeof(rate), "%.4g", r);
-        if (cc > 0) snprintf(conc, sizeof(conc), "%lld", (long long)cc);
+        if (cc > 0) snprintf(conc, sizeof(conc), "%.3g", cc);
         const char *why = json_string_value(json_object_get(o, "why"));
         const char *reason = json_string_value(json_object_get(o, "reason"));
         fprintf(out, "%-20s %-8s %7lld %7lld %7lld %6lld %7.0f%% %9s %6s  %s%s%s\n",

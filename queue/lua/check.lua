@@ -329,7 +329,8 @@ register('sluice_check_global', function(keys, args)
         if not ok or type(d) ~= 'table' then
             add('signal', name, 'definition is not JSON')
         elseif type(d.target) ~= 'number' or type(d.critical) ~= 'number' or not DIRECTIONS[d.direction] or
-               not ON_STALE[d.on_stale] or not in_range(d.stale_after_ms, 1, 86400000) then
+               not ON_STALE[d.on_stale] or not in_range(d.stale_after_ms, 1, 86400000) or
+               (d.period_ms ~= nil and not in_range(d.period_ms, 0, 86400000)) then
             add('signal', name, 'definition has a missing or invalid field')
         elseif (d.direction == 'higher') ~= (d.critical > d.target) or d.critical == d.target then
             add('signal', name, 'critical is not on the worse side of target')

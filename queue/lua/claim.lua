@@ -16,13 +16,22 @@
 -- KEYS: the class keys.
 -- ARGV: class, n (1..1000), consumer name ('' allowed, for inspection only),
 --       busy ('0', the default: the claimer has no job in flight; '1': it has).
+-- Duty cycle. A class whose admitted share of its concurrency is below one
+-- job (max_concurrency x fraction < 1) is admitted one job at a time, and
+-- after each lease it rests: the next claim waits until the time since the
+-- lease began is its duration / share, so its jobs occupy that share of
+-- the time and its throughput is scaled like any other class's. A lease
+-- ending by ack, fail, release or reclaim sets when (stats duty_at, Redis
+-- clock); a claim before then is throttled with why 'duty' and retry_ms
+-- until then. Other classes read nothing more.
+--
 -- Reply, one of:
 --   {'jobs', k, then k groups of: id, attempt, token, timeout_ms, max_attempts,
 --    payload, reclaims}          reclaims > 0: a suspect, then k = 1
 --   {'empty', next_ms}          nothing ready; next_ms until the next delayed
 --                               job is due or lease expires, -1 for never
 --   {'throttled', retry_ms, why, fraction}
---                               why: paused, fraction, concurrency or rate
+--                               why: paused, fraction, concurrency, duty or rate
 --   {'suspect', id}             busy '1' only: the head is a suspect that
 --                               needs an idle claimer; nothing was changed
 -- Errors: NOCLASS, BADNAME, BADARG.
@@ -37,6 +46,7 @@ local function reclaim_expired(keys, cfg, now)
         redis.call('ZREM', keys[K.leased], id)
         local m = load_meta(keys, id)
         if m then
+            end_duty(keys, m, math.min(now, m[M.at]))
             m[M.reclaims] = m[M.reclaims] + 1
             count(keys, 'reclaimed', 1)
             if m[M.reclaims] > cfg.max_reclaims then
@@ -130,10 +140,17 @@ register('sluice_claim', function(keys, args)
     if f <= 0 then return throttled(math.min(f_retry, 1000), 'fraction', 0) end
 
     local n = #head
+    local duty = 0  -- the share of one job the leases run under, when below 1
     if cfg.max_concurrency > 0 then
-        local limit = math.max(1, math.floor(cfg.max_concurrency * f + 1e-9))
+        local share = cfg.max_concurrency * f
+        local limit = math.max(1, math.floor(share + 1e-9))
         local room = limit - redis.call('ZCARD', keys[K.leased])
         if room <= 0 then return throttled(CONCURRENCY_RETRY_MS, 'concurrency', f) end
+        if share < 1 - 1e-9 then
+            local rest = (tonumber(redis.call('HGET', keys[K.stats], 'duty_at')) or 0) - now
+            if rest > 0 then return throttled(rest, 'duty', f) end
+            duty = share
+        end
         if room < n then n = room end
     end
 
@@ -174,8 +191,8 @@ register('sluice_claim', function(keys, args)
     end
     -- admitted, but not for a busy claimer: the refusal changes nothing
     if suspect and busy == '1' then return {'suspect', head[1]} end
-    -- first the writes only a worker may do (the rate bucket: not even an
-    -- operator), then the one an operator may do too (see common.lua)
+    -- first the writes a producer may not do: the rate bucket, then the
+    -- ready set (see common.lua)
     if tat then redis.call('SET', keys[K.bucket], fmt_num(tat)) end
     local leased = {}
     for i = 1, n do
@@ -192,6 +209,8 @@ register('sluice_claim', function(keys, args)
         m[M.attempt] = m[M.attempt] + 1
         m[M.token] = token
         m[M.state] = 'leased'
+        m[M.started] = now
+        m[M.duty] = duty
         save_meta(keys, id, m)
         redis.call('ZADD', keys[K.leased], m[M.at], id)
         local p = redis.call('HGET', keys[K.jobs], id)

@@ -23,9 +23,11 @@ local SUFFIX = {'class', 'gate', 'ready', 'delayed', 'leased', 'dead', 'jobs', '
 local NKEYS = 13
 
 -- Job metadata, a msgpack array in the meta hash under the job id.
+-- started: when the current lease began; duty: the class's share of one
+-- job it ran under (0 when it had a whole slot; see sluice_claim).
 local M = {seq = 1, priority = 2, attempt = 3, max_attempts = 4, timeout = 5,
            cost = 6, token = 7, reclaims = 8, unique = 9, enqueued_at = 10,
-           state = 11, reason = 12, at = 13}
+           state = 11, reason = 12, at = 13, started = 14, duty = 15}
 
 local SEQ_SPAN = 1099511627776      -- 2^40: ready score = rank(priority) * 2^40 + seq
 local PRIORITY_MAX = 1000
@@ -208,6 +210,18 @@ local function make_dead(keys, id, m, reason, now, cfg)
         local gone = redis.call('ZPOPMIN', keys[K.dead], over)
         for i = 1, #gone, 2 do forget(keys, gone[i]) end
         count(keys, 'dead_dropped', #gone / 2)
+    end
+end
+
+-- A lease that ran under a share of one job below 1 ends at "ended": the
+-- class's next claim waits until its jobs have occupied only that share of
+-- the time, measured from when this one began (stats field duty_at).
+local function end_duty(keys, m, ended)
+    local share = m[M.duty]
+    if not share or share <= 0 or not m[M.started] then return end
+    local at = math.floor(m[M.started] + (ended - m[M.started]) / share)
+    if at > (tonumber(redis.call('HGET', keys[K.stats], 'duty_at')) or 0) then
+        redis.call('HSET', keys[K.stats], 'duty_at', at)
     end
 end
 

@@ -94,7 +94,8 @@ register('sluice_ungovern', function(keys, args)
 end)
 
 -- sluice_gate: ARGV class. The gate as a claim now would see it. Reply:
--- {effective_fraction, why, effective_rate, effective_concurrency, paused
+-- {effective_fraction, why, effective_rate, effective_concurrency (jobs in
+-- flight on average: below 1 by duty cycle, see sluice_claim), paused
 -- (0/1), paused_until, pin ('' for none), pin_until, fraction, expires_at,
 -- reason, epoch, shadow_fraction, now}; numbers as strings.
 register('sluice_gate', function(keys, args)
@@ -111,7 +112,8 @@ register('sluice_gate', function(keys, args)
     local rate = cfg.max_rate * f
     local conc = 0
     if cfg.max_concurrency > 0 then
-        conc = f > 0 and math.max(1, math.floor(cfg.max_concurrency * f + 1e-9)) or 0
+        conc = cfg.max_concurrency * f
+        if conc >= 1 - 1e-9 then conc = math.floor(conc + 1e-9) end
     end
     return {fmt_num(f), why, fmt_num(rate), fmt_num(conc), paused and '1' or '0',
             fmt_num(pu), pin, fmt_num(pin_until), gate.fraction or '', gate.expires_at or '',

@@ -23,7 +23,8 @@ end
 register('sluice_ack', function(keys, args)
     local id, m, cfg = leased_job(keys, args)
     local now = now_ms()
-    redis.call('ZREM', keys[K.leased], id)
+    redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
+    end_duty(keys, m, now)
     release_unique(keys, id, m)
     count(keys, 'acked', 1)
     if cfg.keep_done > 0 then
@@ -48,7 +49,8 @@ register('sluice_fail', function(keys, args)
     local reason = args[4]
     if type(reason) ~= 'string' then fail('BADARG', 'reason is missing') end
     local now, micros = now_ms()
-    redis.call('ZREM', keys[K.leased], id)
+    redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
+    end_duty(keys, m, now)
     count(keys, 'failed', 1)
     m[M.reason] = string.sub(reason, 1, REASON_MAX)
     if m[M.attempt] >= m[M.max_attempts] then
@@ -85,7 +87,8 @@ end)
 -- Reply: 1.
 register('sluice_release', function(keys, args)
     local id, m = leased_job(keys, args)
-    redis.call('ZREM', keys[K.leased], id)
+    redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
+    end_duty(keys, m, now_ms())
     m[M.attempt] = m[M.attempt] - 1
     make_ready(keys, id, m)
     count(keys, 'released', 1)

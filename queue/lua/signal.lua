@@ -17,7 +17,9 @@ end
 
 -- sluice_signal_define: ARGV name, actor, target, critical, direction
 -- (higher or lower: which way is worse), stale_after_ms, on_stale
--- (assume-pressure, hold or ignore). Reply: 'created' or 'updated'.
+-- (assume-pressure, hold or ignore), period_ms (how long a change takes to
+-- show in a value, 0..86400000; 0: not declared). Reply: 'created' or
+-- 'updated'.
 register('sluice_signal_define', function(keys, args)
     global_keys(keys, SIGNAL_KEYS)
     local name = signal_name(args[1])
@@ -29,8 +31,9 @@ register('sluice_signal_define', function(keys, args)
     if dir == 'lower' and critical >= target then fail('BADARG', 'critical must be below target') end
     local stale = int_arg(args[6], 'stale_after_ms', 1, 86400000)
     if not ON_STALE[args[7]] then fail('BADARG', 'on_stale must be assume-pressure, hold or ignore') end
+    local period = int_arg(args[8], 'period_ms', 0, 86400000)
     local def = cjson.encode({target = target, critical = critical, direction = dir,
-                              stale_after_ms = stale, on_stale = args[7]})
+                              stale_after_ms = stale, on_stale = args[7], period_ms = period})
     local created = redis.call('HEXISTS', keys[1], name) == 0
     audit_to(keys[3], args[2], created and 'signal defined' or 'signal updated', name .. ' ' .. def)
     redis.call('HSET', keys[1], name, def)
@@ -64,8 +67,9 @@ register('sluice_signal_delete', function(keys, args)
 end)
 
 -- sluice_signal_list: no ARGV. Reply: {now, then groups of name, target,
--- critical, direction, stale_after_ms, on_stale, value, observed_at} sorted
--- by name; value and observed_at are '' before the first report.
+-- critical, direction, stale_after_ms, on_stale, period_ms, value,
+-- observed_at} sorted by name; value and observed_at are '' before the
+-- first report; period_ms is 0 for a signal defined before it existed.
 register('sluice_signal_list', function(keys, args)
     global_keys(keys, SIGNAL_KEYS)
     local names = redis.call('HKEYS', keys[1])
@@ -77,7 +81,8 @@ register('sluice_signal_list', function(keys, args)
         local val, at = '', ''
         if v then val, at = string.match(v, '^(%S+) (%S+)$') end
         for _, x in ipairs({name, fmt_num(d.target), fmt_num(d.critical), d.direction,
-                            fmt_num(d.stale_after_ms), d.on_stale, val, at}) do
+                            fmt_num(d.stale_after_ms), d.on_stale, fmt_num(d.period_ms or 0),
+                            val, at}) do
             r[#r + 1] = x
         end
     end

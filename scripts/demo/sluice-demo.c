@@ -32,7 +32,13 @@
  * "db_util" (sluice_signal_report), which the governor hosted by the workers
  * reads (the first report, at t=0, is the calm interactive load alone).
  * Interactive p50/p99 are computed per second from every modelled request
- * (by arrival second).
+ * (by arrival second). The same interactive requests are also served by a
+ * second, imaginary disk that carries nothing else: its latencies during the
+ * peak are "interactive alone at the same load", the baseline the summary
+ * compares the governor with. After the peak, each second with jobs waiting
+ * has a headroom under the signal's target (target x C minus the
+ * interactive I/O, at most what the waiting classes' limits allow) and the
+ * summary shows how much of it background I/O used.
  *
  * THE TIMELINE (seconds; every number is an option)
  *
@@ -185,6 +191,7 @@ typedef struct opts {
     double calm_s, ramp_s, peak_s, tail_s, max_s;
     long batch;          /* certificates enqueued at the start */
     double sync_rate;    /* integration syncs per second */
+    double units[NCLS];  /* I/O units a job of each class asks for (its handler's UNITS) */
     int ansi;            /* -1: when stdout is a terminal */
 } opts;
 
@@ -195,6 +202,7 @@ typedef struct clsview {
     sluice_class_stats st0, st;  /* at the start of the run, now */
     sluice_gate_info gate;
     sluice_tier tier;
+    double max_rate;             /* jobs per second at full admission */
     int ok;
 } clsview;
 
@@ -204,11 +212,15 @@ typedef struct run {
     /* the disk */
     double busy_until;
     double busy[MAXSEC];         /* s of each second the disk was busy */
+    double busy_bg[MAXSEC];      /* ... of which with background requests */
+    double alone_until;          /* the imaginary disk with interactive requests only */
+    int waiting[MAXSEC];         /* bit i set if class i had jobs waiting in the second */
     double next_int;             /* next interactive arrival, s since t0 */
     long cur_sec;                /* second whose latencies are in lat */
     dvec lat;                    /* that second's interactive latencies, s */
     double p50[MAXSEC], p99[MAXSEC];
     dvec calm_lat, peak_lat;     /* the first calm phase; the peak plateau */
+    dvec peak_alone_lat;         /* the peak plateau on the imaginary disk */
     /* background requests */
     conn *conns[MAXCONN];
     size_t nconn;
@@ -245,21 +257,28 @@ static const char *phase_at(const opts *o, double t, const char **what) {
     *what = "after the peak: the backlog drains"; return "drain";
 }
 
-static void add_busy(run *r, double s, double f) {
+static void add_busy(double *busy, double s, double f) {
     for (long b = (long)s; b <= (long)f && b < MAXSEC; b++) {
         double lo = s > (double)b ? s : (double)b;
         double hi = f < (double)(b + 1) ? f : (double)(b + 1);
-        if (hi > lo) r->busy[b] += hi - lo;
+        if (hi > lo) busy[b] += hi - lo;
     }
 }
 
-/* Serves a request of "units" arriving at "a" (s since t0); returns its
- * completion time. */
-static double serve(run *r, double a, double units) {
+/* Serves a request of "units" arriving at "a" (s since t0) on the disk whose
+ * queue ends at *until; returns its completion time. */
+static double serve_on(double *until, double capacity, double a, double units) {
+    double s = a > *until ? a : *until;
+    *until = s + units / capacity;
+    return *until;
+}
+
+/* Serves a request on the shared disk; "bg" marks background I/O. */
+static double serve(run *r, double a, double units, int bg) {
     double s = a > r->busy_until ? a : r->busy_until;
-    double f = s + units / r->o.capacity;
-    r->busy_until = f;
-    add_busy(r, s, f);
+    double f = serve_on(&r->busy_until, r->o.capacity, a, units);
+    add_busy(r->busy, s, f);
+    if (bg) add_busy(r->busy_bg, s, f);
     return f;
 }
 
@@ -281,10 +300,14 @@ static void interactive_until(run *r, double now) {
             flush_second(r);
             r->cur_sec = sec;
         }
-        double lat = serve(r, a, o->io_int) - a;
+        double lat = serve(r, a, o->io_int, 0) - a;
+        double alone = serve_on(&r->alone_until, o->capacity, a, o->io_int) - a;
         dpush(&r->lat, lat);
         if (a >= 1.0 && a < o->calm_s) dpush(&r->calm_lat, lat);
-        if (a >= pk0 && a < pk1) dpush(&r->peak_lat, lat);
+        if (a >= pk0 && a < pk1) {
+            dpush(&r->peak_lat, lat);
+            dpush(&r->peak_alone_lat, alone);
+        }
         r->next_int = a + expo(load_at(o, a) * o->capacity / o->io_int);
     }
 }
@@ -330,7 +353,7 @@ static void conn_input(run *r, size_t i, double now) {
         long units = strtol(k->buf, &end, 10);
         if (end != k->buf && *end == '\0' && units > 0 && units <= 100000) {
             interactive_until(r, now);
-            pend_push(r, k->fd, serve(r, now, (double)units));
+            pend_push(r, k->fd, serve(r, now, (double)units, 1));
             r->bg_requests++;
         }
         size_t used = (size_t)(nl + 1 - k->buf);
@@ -366,9 +389,9 @@ static void sample(run *r) {
         r->sig_target = si[i].def.target;
         r->sig_critical = si[i].def.critical;
         r->sig_value = si[i].has_value ? si[i].value : NAN;
-        r->sig_pressure = si[i].has_value && !si[i].stale
-            ? 1.0 + (si[i].value - si[i].def.target) / (si[i].def.critical - si[i].def.target)
-            : NAN;
+        sluice_law_signal ls;
+        sluice_signal_law(&si[i], &ls);
+        r->sig_pressure = si[i].has_value && !si[i].stale ? sluice_law_pressure(&ls, si[i].value) : NAN;
     }
     free(si);
     if (sluice_governor_status_get(r->c, &r->gov, &err) < 0) r->gov.leader[0] = '\0';
@@ -545,7 +568,8 @@ static void usage_run(FILE *f) {
         "  --capacity UNITS/s (1000) --io-interactive UNITS (2)\n"
         "  --calm-load F (0.35) --peak-load F (0.85)\n"
         "  --calm S (10) --ramp S (8) --peak S (22) --tail S (5) --max S (150)\n"
-        "  --batch N (900 certificates) --sync-rate N/s (5) --seed N --ansi|--plain\n");
+        "  --batch N (900 certificates) --sync-rate N/s (5) --seed N --ansi|--plain\n"
+        "  --cert-units U (7) --sync-units U (10): the jobs' I/O units, as their handlers ask\n");
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -554,7 +578,7 @@ static int cmd_run(int argc, char **argv) {
     opts *o = &r->o;
     *o = (opts){.signal = "db_util", .label = "on", .capacity = 1000, .io_int = 2,
                 .calm_load = 0.35, .peak_load = 0.85, .calm_s = 10, .ramp_s = 8, .peak_s = 22,
-                .tail_s = 5, .max_s = 150, .batch = 900, .sync_rate = 5, .ansi = -1};
+                .tail_s = 5, .max_s = 150, .batch = 900, .sync_rate = 5, .units = {7, 10}, .ansi = -1};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help")) { usage_run(stdout); return 0; }
@@ -577,6 +601,8 @@ static int cmd_run(int argc, char **argv) {
         else if (!strcmp(a, "--tail")) o->tail_s = num(v, a, 0, 600);
         else if (!strcmp(a, "--max")) o->max_s = num(v, a, 1, MAXSEC - 2);
         else if (!strcmp(a, "--batch")) o->batch = (long)num(v, a, 0, 1000000);
+        else if (!strcmp(a, "--cert-units")) o->units[0] = num(v, a, 1, 100000);
+        else if (!strcmp(a, "--sync-units")) o->units[1] = num(v, a, 1, 100000);
         else if (!strcmp(a, "--sync-rate")) o->sync_rate = num(v, a, 0.01, 1000);
         else if (!strcmp(a, "--seed")) rng_state = (uint64_t)num(v, a, 0, 1e15);
         else { usage_run(stderr); return 2; }
@@ -595,6 +621,7 @@ static int cmd_run(int argc, char **argv) {
         if (sluice_class_get(r->c, cls_names[i], &cfg, &err) < 0)
             die("class %s: %s (apply scripts/demo/demo.json first)", cls_names[i], err.text);
         r->cv[i].tier = cfg.tier;
+        r->cv[i].max_rate = cfg.max_rate;
         if (sluice_class_stats_get(r->c, cls_names[i], &r->cv[i].st0, &err) < 0)
             die("stats %s: %s", cls_names[i], err.text);
         r->min_frac[i] = 2;
@@ -645,6 +672,8 @@ static int cmd_run(int argc, char **argv) {
                 for (int i = 0; i < NCLS; i++)
                     if (r->cv[i].ok && r->cv[i].gate.fraction < r->min_frac[i])
                         r->min_frac[i] = r->cv[i].gate.fraction;
+            for (int i = 0; i < NCLS && (long)t < MAXSEC; i++)
+                if (backlog_of(&r->cv[i]) > 0) r->waiting[(long)t] |= 1 << i;
             if (o->ansi || (long)(t * 2) % 2 == 0) view(r, t);
             next_view += 0.5;
             /* the end: certificates done after the peak -> syncs stop arriving;
@@ -711,6 +740,25 @@ static int cmd_run(int argc, char **argv) {
         fprintf(f, "peak_p50_ms=%.3f\npeak_p99_ms=%.3f\npeak_util=%.4f\n",
                 quantile(r->peak_lat.v, r->peak_lat.n, 0.5) * 1000, quantile(r->peak_lat.v, r->peak_lat.n, 0.99) * 1000,
                 un ? umean / un : NAN);
+        fprintf(f, "peak_alone_p99_ms=%.3f\n",
+                quantile(r->peak_alone_lat.v, r->peak_alone_lat.n, 0.99) * 1000);
+        /* Spare capacity after the peak: each complete second from the end of
+         * the plateau with jobs waiting offers target x C minus its
+         * interactive I/O, as far as the waiting classes could use it at
+         * full admission; background I/O that second uses up to that. */
+        double usable = 0, used = 0;
+        for (long s = (long)ceil(pk0 + o->peak_s); s + 1 < (long)t && s < MAXSEC; s++) {
+            double could = 0;
+            for (int i = 0; i < NCLS; i++)
+                if (r->waiting[s] & (1 << i)) could += r->cv[i].max_rate * o->units[i] / o->capacity;
+            double head = r->sig_target - (r->busy[s] - r->busy_bg[s]);
+            if (head > could) head = could;
+            if (head <= 0) continue;
+            usable += head;
+            used += r->busy_bg[s] < head ? r->busy_bg[s] : head;
+        }
+        fprintf(f, "spare_after_peak=%.4f\nspare_after_peak_s=%.1f\n", usable > 0 ? used / usable : NAN,
+                usable);
         fprintf(f, "peak_from_s=%.1f\npeak_to_s=%.1f\ncalm_s=%.1f\n", o->calm_s, ramp_end, o->calm_s);
         for (int i = 0; i < NCLS; i++)
             fprintf(f, "min_fraction.%s=%.4f\nenqueued.%s=%lld\ndone.%s=%lld\n", cls_names[i],
@@ -796,15 +844,19 @@ static int cmd_summary(int argc, char **argv) {
     printf("  normal tier (%s) admitted fraction during the peak: min %.2f\n", SYNC, mfs);
     if (!(mf < 1)) ok = 0;
     char a[32], b[32], d[32];
-    fmt_ms(a, sizeof(a), rget(&on, "calm_p99_ms"));
-    fmt_ms(b, sizeof(b), rget(&on, "peak_p99_ms"));
-    printf("  interactive p99 before the peak (calm, batch running):  %s\n", a);
-    printf("  interactive p99 during the peak, governor on:           %s (disk %.0f%% busy)\n", b,
-           rget(&on, "peak_util") * 100);
+    double on99 = rget(&on, "peak_p99_ms"), alone99 = rget(&on, "peak_alone_p99_ms");
+    fmt_ms(a, sizeof(a), alone99);
+    fmt_ms(b, sizeof(b), on99);
+    printf("  interactive p99 during the peak, alone (no background): %s\n", a);
+    printf("  interactive p99 during the peak, governor on:           %s = %.2fx alone (disk %.0f%% busy)\n", b,
+           on99 / alone99, rget(&on, "peak_util") * 100);
+    printf("  spare capacity the backlog used after the peak:         %.0f%% (of %.1f s of disk time under the\n"
+           "                                                          target that the waiting jobs could use)\n",
+           rget(&on, "spare_after_peak") * 100, rget(&on, "spare_after_peak_s"));
     if (has_off) {
         fmt_ms(d, sizeof(d), rget(&off, "peak_p99_ms"));
-        printf("  interactive p99 during the peak, governor off:          %s (disk %.0f%% busy)\n", d,
-               rget(&off, "peak_util") * 100);
+        printf("  interactive p99 during the peak, governor off:          %s = %.2fx alone (disk %.0f%% busy)\n", d,
+               rget(&off, "peak_p99_ms") / rget(&off, "peak_alone_p99_ms"), rget(&off, "peak_util") * 100);
         printf("  runs: %.0f s with the governor on, %.0f s off\n", rget(&on, "duration_s"),
                rget(&off, "duration_s"));
     } else {

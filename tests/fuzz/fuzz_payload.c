@@ -72,7 +72,7 @@ static void options(bytes b) {
     char *unique = field(&b);
     o.unique = has_unique ? unique : NULL;
     sluice_error err;
-    err_reset(&err);
+    sluice_error_reset(&err);
     int rc = opts_check(&o, &err);
     check_err(rc, &err, SLUICE_ERR_ARGUMENT);
     if (rc == 0) {

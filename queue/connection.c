@@ -1,5 +1,7 @@
-/* The connection: connect by URL, authenticate, keep the Functions library
- * loaded, reconnect after the link breaks, and read replies. */
+/* The connection under a client: (re)connects, authenticates, keeps the
+ * Functions library loaded, sends one command or a pipeline, and never dies
+ * of a SIGPIPE. */
+
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -63,7 +65,7 @@ static int ensure_functions(redisContext *ctx, sluice_error *err) {
     const char *ver[] = {"FCALL_RO", "sluice_version", "0"};
     redisReply *r = raw(ctx, 3, ver, NULL);
     if (!r) {
-        err_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
+        sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
         return -1;
     }
     int load = r->type != REDIS_REPLY_INTEGER || r->integer < sluice_functions_version;
@@ -78,7 +80,7 @@ static int ensure_functions(redisContext *ctx, sluice_error *err) {
     const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", sluice_functions_lua};
     r = raw(ctx, 4, argv, NULL);
     if (!r) {
-        err_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
+        sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
@@ -93,7 +95,7 @@ static int ensure_functions(redisContext *ctx, sluice_error *err) {
 static int simple(redisContext *ctx, int argc, const char **argv, const char *what, sluice_error *err) {
     redisReply *r = raw(ctx, argc, argv, NULL);
     if (!r) {
-        err_set(err, SLUICE_ERR_UNREACHABLE, "%s: %s", what, ctx->errstr);
+        sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s: %s", what, ctx->errstr);
         return -1;
     }
     int rc = 0;
@@ -105,7 +107,11 @@ static int simple(redisContext *ctx, int argc, const char **argv, const char *wh
     return rc;
 }
 
-static int reconnect(sluice_client *c, sluice_error *err) {
+void connection_set_timeout(sluice_client *c) {
+    if (c->ctx) redisSetTimeout(c->ctx, tv_ms(c->timeout_ms));
+}
+
+int connection_open(sluice_client *c, sluice_error *err) {
     if (c->ctx) {
         redisFree(c->ctx);
         c->ctx = NULL;
@@ -114,14 +120,14 @@ static int reconnect(sluice_client *c, sluice_error *err) {
     redisContext *ctx = c->url.is_unix ? redisConnectUnixWithTimeout(c->url.path, tv)
                                        : redisConnectWithTimeout(c->url.host, c->url.port, tv);
     if (!ctx) {
-        err_set(err, SLUICE_ERR_NOMEM, "cannot allocate a redis context");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "cannot allocate a redis context");
         return -1;
     }
     if (ctx->err) {
         if (c->url.is_unix)
-            err_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at unix:%s: %s", c->url.path, ctx->errstr);
+            sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at unix:%s: %s", c->url.path, ctx->errstr);
         else
-            err_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at %s:%d: %s", c->url.host, c->url.port,
+            sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at %s:%d: %s", c->url.host, c->url.port,
                     ctx->errstr);
         redisFree(ctx);
         return -1;
@@ -152,92 +158,8 @@ static int reconnect(sluice_client *c, sluice_error *err) {
     return 0;
 }
 
-int ns_check(const char *ns, sluice_error *err) {
-    size_t n = ns ? strlen(ns) : 0;
-    int ok = n >= 1 && n <= NAME_MAX_LEN;
-    for (size_t i = 0; ok && i < n; i++) {
-        char ch = ns[i];
-        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-             ch == '-' || ch == '.' || ch == ':';
-    }
-    if (!ok) err_set(err, SLUICE_ERR_ARGUMENT, "namespace must be 1..64 of [A-Za-z0-9_.:-]");
-    return ok ? 0 : -1;
-}
-
-sluice_client *sluice_client_connect(const char *url, const char *ns, sluice_error *err) {
-    err_reset(err);
-    if (!ns || !*ns) ns = getenv("SLUICE_NAMESPACE");
-    if (!ns || !*ns) ns = SLUICE_DEFAULT_NAMESPACE;
-    if (ns_check(ns, err) < 0) return NULL;
-    sluice_client *c = calloc(1, sizeof(*c));
-    if (!c) {
-        err_set(err, SLUICE_ERR_NOMEM, "cannot allocate a client");
-        return NULL;
-    }
-    c->timeout_ms = 5000;
-    strcpy(c->ns, ns);
-    if (sluice_url_parse(url, &c->url, err) < 0 || reconnect(c, err) < 0) {
-        sluice_client_free(c);
-        return NULL;
-    }
-    return c;
-}
-
-void sluice_client_free(sluice_client *c) {
-    if (!c) return;
-    if (c->ctx) redisFree(c->ctx);
-    memset(&c->url, 0, sizeof(c->url)); /* the password */
-    free(c);
-}
-
-int sluice_client_set_name(sluice_client *c, const char *name, sluice_error *err) {
-    err_reset(err);
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > NAME_MAX_LEN) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "client name must be 1..64 bytes");
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = name[i];
-        if (!(ch >= 'a' && ch <= 'z') && !(ch >= 'A' && ch <= 'Z') && !(ch >= '0' && ch <= '9') &&
-            !strchr("_.:@-", ch)) {
-            err_set(err, SLUICE_ERR_ARGUMENT, "client name may hold only [A-Za-z0-9_.:@-]");
-            return -1;
-        }
-    }
-    strcpy(c->name, name);
-    cmd m;
-    cmd_init(&m);
-    cmd_str(&m, "CLIENT");
-    cmd_str(&m, "SETNAME");
-    cmd_str(&m, name);
-    redisReply *r = client_call(c, &m, "CLIENT SETNAME", err);
-    cmd_clear(&m);
-    freeReplyObject(r);
-    return r ? 0 : -1;
-}
-
-int sluice_client_set_timeout(sluice_client *c, int64_t ms, sluice_error *err) {
-    err_reset(err);
-    if (ms < 1 || ms > 3600000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "timeout must be 1..3600000 ms");
-        return -1;
-    }
-    c->timeout_ms = ms;
-    if (c->ctx) redisSetTimeout(c->ctx, tv_ms(ms));
-    return 0;
-}
-
-const char *sluice_client_namespace(const sluice_client *c) {
-    return c->ns;
-}
-
-const char *client_actor(const sluice_client *c) {
-    return c->name[0] ? c->name : "libsluice";
-}
-
 static void broken(sluice_client *c, const char *what, sluice_error *err) {
-    err_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis: %s", what,
+    sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis: %s", what,
             c->ctx->errstr[0] ? c->ctx->errstr : "connection closed");
     redisFree(c->ctx);
     c->ctx = NULL;
@@ -255,10 +177,10 @@ static redisReply *settle(redisReply *r, const char *what, sluice_error *err) {
 
 redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err) {
     if (m->failed) {
-        err_set(err, SLUICE_ERR_NOMEM, "%s: out of memory", what);
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "%s: out of memory", what);
         return NULL;
     }
-    if (!c->ctx && reconnect(c, err) < 0) return NULL;
+    if (!c->ctx && connection_open(c, err) < 0) return NULL;
     redisReply *r = raw(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
     if (!r) {
         broken(c, what, err);
@@ -281,12 +203,12 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
                     sluice_error *err) {
     for (size_t i = 0; i < n; i++) {
         replies[i] = NULL;
-        err_reset(&errs[i]);
+        sluice_error_reset(&errs[i]);
     }
-    if (!c->ctx && reconnect(c, err) < 0) return -1;
+    if (!c->ctx && connection_open(c, err) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
         if (cmds[i].failed) {
-            err_set(err, SLUICE_ERR_NOMEM, "out of memory");
+            sluice_error_set(err, SLUICE_ERR_NOMEM, "out of memory");
             return -1;
         }
     }
@@ -300,7 +222,7 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
         int rc = redisGetReply(c->ctx, &r);
         guard_off(&g);
         if (rc != REDIS_OK) {
-            for (size_t j = i; j < n; j++) err_set(&errs[j], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
+            for (size_t j = i; j < n; j++) sluice_error_set(&errs[j], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
             broken(c, "pipeline", err);
             return -1;
         }
@@ -312,11 +234,11 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
         if (ensure_functions(c->ctx, err) < 0) return -1;
         for (size_t i = 0; i < n; i++) {
             if (replies[i] || !strstr(errs[i].text, "Function not found")) continue;
-            err_reset(&errs[i]);
+            sluice_error_reset(&errs[i]);
             cmd *m = (cmd *)&cmds[i];
             void *r = raw(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
             if (!r) {
-                err_set(&errs[i], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
+                sluice_error_set(&errs[i], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
                 broken(c, "pipeline", err);
                 return -1;
             }
@@ -326,51 +248,23 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
     return 0;
 }
 
-/* ------------------------------ replies ------------------------------ */
-
-int reply_int(const redisReply *r, int64_t *out) {
-    if (!r) return -1;
-    if (r->type == REDIS_REPLY_INTEGER) {
-        *out = r->integer;
-        return 0;
-    }
-    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 20) return -1;
-    char *end;
-    errno = 0;
-    long long v = strtoll(r->str, &end, 10);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
+/* Runs a prepared command; returns the reply (NEW) or NULL with err set. */
+redisReply *client_run(sluice_client *c, cmd *m, const char *what, sluice_error *err) {
+    redisReply *r = client_call(c, m, what, err);
+    cmd_clear(m);
+    return r;
 }
 
-int reply_num(const redisReply *r, double *out) {
-    if (!r) return -1;
-    if (r->type == REDIS_REPLY_INTEGER) {
-        *out = (double)r->integer;
-        return 0;
-    }
-    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 40) return -1;
-    char *end;
-    errno = 0;
-    double v = strtod(r->str, &end);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
+int client_run_ok(sluice_client *c, cmd *m, const char *what, sluice_error *err) {
+    redisReply *r = client_run(c, m, what, err);
+    freeReplyObject(r);
+    return r ? 0 : -1;
 }
 
-int reply_strcpy(const redisReply *r, char *buf, size_t len) {
-    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) || len == 0) return -1;
-    size_t n = r->len < len - 1 ? r->len : len - 1;
-    memcpy(buf, r->str, n);
-    buf[n] = '\0';
-    return 0;
+const char *sluice_functions_source(void) {
+    return sluice_functions_lua;
 }
 
-char *reply_strdup(const redisReply *r) {
-    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)) return NULL;
-    char *s = malloc(r->len + 1);
-    if (!s) return NULL;
-    memcpy(s, r->str, r->len);
-    s[r->len] = '\0';
-    return s;
+int sluice_functions_version_built(void) {
+    return sluice_functions_version;
 }

@@ -1,4 +1,5 @@
-/* sluice diskstats: the counters of one block device from Linux's
+/* Private to sluice-worker (its disk sampler): the counters of one block
+ * device from Linux's
  * /proc/diskstats, and the rates iostat derives from two readings. Pure:
  * text in, numbers out; the caller reads the file and the clock (the disk
  * sampler of sluice-worker does both).

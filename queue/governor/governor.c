@@ -1,14 +1,146 @@
-/* The governor loop: lease, read signals and classes, run the control law,
- * write gates fenced by the epoch, commit state and history. */
+/* The governor: its lease, mode, state and history in Redis, and the loop
+ * that runs the control law once a tick (sluice/govern.h). */
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "queue.h"
+#include "../queue.h"
 
 #define STATE_TEXT 1024
+
+/* ----------------------------- governor ------------------------------ */
+
+static const char *const mode_names[] = {"enforce", "shadow", "off"};
+
+const char *sluice_governor_mode_name(sluice_governor_mode mode) {
+    return (unsigned)mode < 3 ? mode_names[mode] : NULL;
+}
+
+int sluice_governor_mode_parse(const char *s, sluice_governor_mode *out) {
+    for (int i = 0; s && i < 3; i++) {
+        if (strcmp(s, mode_names[i]) == 0) {
+            *out = (sluice_governor_mode)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static void governor_cmd(cmd *m, sluice_client *c, const char *fn) {
+    cmd_init(m);
+    cmd_fcall_global(m, fn, c->ns, 3, GOVERNOR_KEYS);
+}
+
+int sluice_governor_status_get(sluice_client *c, sluice_governor_status *out, sluice_error *err) {
+    sluice_error_reset(err);
+    memset(out, 0, sizeof(*out));
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_status");
+    redisReply *r = client_run(c, &m, "governor status", err);
+    if (!r) return -1;
+    int bad = r->type != REDIS_REPLY_ARRAY || r->elements != 7;
+    if (!bad) {
+        redisReply **e = r->element;
+        bad = reply_strcpy(e[0], out->leader, sizeof(out->leader)) | reply_int(e[1], &out->epoch) |
+              reply_int(e[2], &out->lease_until) | !e[3]->str || sluice_governor_mode_parse(e[3]->str, &out->mode) < 0 ||
+              reply_int(e[4], &out->last_tick) < 0 || reply_int(e[5], &out->ticks) < 0 || reply_int(e[6], &out->now) < 0;
+    }
+    freeReplyObject(r);
+    if (bad) {
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "governor status: unexpected reply");
+        return -1;
+    }
+    return 0;
+}
+
+int sluice_governor_mode_set(sluice_client *c, sluice_governor_mode mode, sluice_error *err) {
+    sluice_error_reset(err);
+    if (!sluice_governor_mode_name(mode)) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor mode: unknown mode");
+        return -1;
+    }
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_mode");
+    cmd_str(&m, client_actor(c));
+    cmd_str(&m, sluice_governor_mode_name(mode));
+    return client_run_ok(c, &m, "governor mode", err);
+}
+
+int sluice_governor_lease(sluice_client *c, const char *owner, int64_t ttl_ms, int *held, int64_t *epoch,
+                          sluice_governor_mode *mode, char **state, sluice_error *err) {
+    sluice_error_reset(err);
+    if (state) *state = NULL;
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_lease");
+    cmd_str(&m, owner);
+    cmd_int(&m, ttl_ms);
+    redisReply *r = client_run(c, &m, "governor lease", err);
+    if (!r) return -1;
+    int64_t h = 0;
+    int bad = r->type != REDIS_REPLY_ARRAY || r->elements != 5;
+    if (!bad) {
+        redisReply **e = r->element;
+        bad = reply_int(e[0], &h) | reply_int(e[1], epoch) | !e[3]->str ||
+              sluice_governor_mode_parse(e[3]->str, mode) < 0;
+        if (!bad && state && h && e[4]->len && !(*state = reply_strdup(e[4]))) bad = 1;
+    }
+    freeReplyObject(r);
+    if (bad) {
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "governor lease: unexpected reply");
+        return -1;
+    }
+    *held = h == 1;
+    return 0;
+}
+
+int sluice_governor_resign(sluice_client *c, const char *owner, sluice_error *err) {
+    sluice_error_reset(err);
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_resign");
+    cmd_str(&m, owner);
+    return client_run_ok(c, &m, "governor resign", err);
+}
+
+int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, const char *state,
+                           const char *decision, int64_t history_max, sluice_error *err) {
+    sluice_error_reset(err);
+    cmd m;
+    governor_cmd(&m, c, "sluice_gov_commit");
+    cmd_str(&m, owner);
+    cmd_int(&m, epoch);
+    cmd_str(&m, state);
+    cmd_str(&m, decision);
+    cmd_int(&m, history_max);
+    return client_run_ok(c, &m, "governor commit", err);
+}
+
+char **sluice_governor_history(sluice_client *c, size_t count, size_t *n, sluice_error *err) {
+    sluice_error_reset(err);
+    *n = 0;
+    if (count < 1 || count > 100000) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor history: count must be 1..100000");
+        return NULL;
+    }
+    cmd m;
+    cmd_init(&m);
+    cmd_xrevrange(&m, c->ns, GLOBAL_TAG, GOVERNOR_KEYS[1], (int64_t)count);
+    redisReply *r = client_run(c, &m, "governor history", err);
+    if (!r) return NULL;
+    char **out = r->type == REDIS_REPLY_ARRAY && r->elements ? calloc(r->elements, sizeof(*out)) : NULL;
+    size_t k = 0;
+    for (size_t i = 0; out && i < r->elements; i++) {
+        redisReply *entry = r->element[i];
+        if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || entry->element[1]->elements < 2) continue;
+        char *s = reply_strdup(entry->element[1]->element[1]);
+        if (s) out[k++] = s;
+    }
+    freeReplyObject(r);
+    *n = k;
+    return out;
+}
 
 /* A class's count of throttled claims as last read, and when it last moved. */
 typedef struct held_memo {
@@ -40,10 +172,10 @@ void sluice_governor_opts_init(sluice_governor_opts *o) {
 
 sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const sluice_governor_opts *opts,
                                      sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     size_t n = owner ? strlen(owner) : 0;
     if (!c || n == 0 || n > 128) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "governor: owner must be 1..128 bytes");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: owner must be 1..128 bytes");
         return NULL;
     }
     sluice_governor_opts o;
@@ -51,18 +183,18 @@ sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const 
     else sluice_governor_opts_init(&o);
     char why[128];
     if (sluice_law_params_check(&o.law, why, sizeof(why)) < 0) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "governor: %s", why);
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: %s", why);
         return NULL;
     }
     if (o.tick_ms < 10 || o.lease_ms < 100 || o.lease_ms > 600000 || o.gate_ttl_ms < 1 ||
         o.gate_ttl_ms > 86400000 || o.history_max < 1 || o.history_max > 1000000 || o.held_ms < 1 ||
         o.held_ms > 3600000) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "governor: tick, lease, gate ttl, history or held out of range");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: tick, lease, gate ttl, history or held out of range");
         return NULL;
     }
     sluice_governor *g = calloc(1, sizeof(*g));
     if (!g) {
-        err_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         return NULL;
     }
     g->c = c;
@@ -97,7 +229,7 @@ static sluice_law_class *load_classes(sluice_governor *g, sluice_governor_mode m
     if (!*names) return NULL;
     sluice_law_class *cls = calloc(*n, sizeof(*cls));
     if (!cls) {
-        err_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         return NULL;
     }
     for (size_t i = 0; i < *n; i++) {
@@ -161,7 +293,7 @@ static void load_waiting(sluice_governor *g, char **names, sluice_law_class *cls
             cmd_str(&cmds[2 * i + 1], "throttled");
         }
         sluice_error link;
-        err_reset(&link);
+        sluice_error_reset(&link);
         client_pipeline(g->c, cmds, 2 * n, replies, errs, &link);
         for (size_t i = 0; i < n; i++) {
             int64_t ready, throttled = 0;
@@ -192,20 +324,26 @@ static json_t *num_or_null(double v) {
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-static char *decision_json(const sluice_governor_report *r, const sluice_law_decision *d,
+/* One signal as the decision records it: its value, pressure and age, and
+ * where the law raises and cuts, in the signal's own units. NEW. */
+static json_t *signal_json(const sluice_law_params *law, const sluice_law_signal *s) {
+    int stale = !s->has_value || s->age_ms > s->stale_after_ms;
+    sluice_law_thresholds th;
+    char rule[SLUICE_LAW_THRESHOLDS_TEXT] = "";
+    int has_th = sluice_law_signal_thresholds(law, s, &th, rule, sizeof(rule)) == 0;
+    return json_pack("{s:s, s:o, s:f, s:f, s:o, s:I, s:b, s:I, s:o, s:o, s:s}", "name", s->name, "value",
+                     s->has_value ? json_real(s->value) : json_null(), "target", s->target, "critical",
+                     s->critical, "pressure",
+                     s->has_value ? num_or_null(sluice_law_pressure(s, s->value)) : json_null(), "age_ms",
+                     (json_int_t)s->age_ms, "stale", stale, "period_ms", (json_int_t)s->period_ms, "raise_at",
+                     has_th ? num_or_null(th.raise_at) : json_null(), "cut_at",
+                     has_th ? num_or_null(th.cut_at) : json_null(), "rule", rule);
+}
+
+static char *decision_json(const sluice_governor *g, const sluice_governor_report *r, const sluice_law_decision *d,
                            const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, size_t ncls) {
     json_t *signals = json_array(), *classes = json_array();
-    for (size_t i = 0; i < nsig; i++) {
-        const sluice_law_signal *s = &sig[i];
-        int stale = !s->has_value || s->age_ms > s->stale_after_ms;
-        json_array_append_new(
-            signals, json_pack("{s:s, s:o, s:f, s:f, s:o, s:I, s:b}", "name", s->name, "value",
-                               s->has_value ? json_real(s->value) : json_null(), "target", s->target, "critical",
-                               s->critical, "pressure",
-                               s->has_value ? num_or_null(1 + (s->value - s->target) / (s->critical - s->target))
-                                            : json_null(),
-                               "age_ms", (json_int_t)s->age_ms, "stale", stale));
-    }
+    for (size_t i = 0; i < nsig; i++) json_array_append_new(signals, signal_json(&g->o.law, &sig[i]));
     for (size_t i = 0; i < ncls; i++)
         json_array_append_new(classes, json_pack("{s:s, s:s, s:f, s:f, s:o, s:s}", "name", cls[i].name, "tier",
                                                  sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction,
@@ -213,19 +351,20 @@ static char *decision_json(const sluice_governor_report *r, const sluice_law_dec
                                                  cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting)
                                                                      : json_null(),
                                                  "reason", cls[i].reason));
-    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:b, s:s, s:o, s:o}", "t", (json_int_t)r->now,
-                          "epoch", (json_int_t)r->epoch, "mode", sluice_governor_mode_name(r->mode), "action",
-                          sluice_law_action_name(d->action), "pressure", num_or_null(d->pressure), "driver",
+    json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:f, s:o, s:o}", "t",
+                          (json_int_t)r->now, "epoch", (json_int_t)r->epoch, "mode",
+                          sluice_governor_mode_name(r->mode), "action", sluice_law_action_name(d->action),
+                          "pressure", num_or_null(d->pressure), "acted", num_or_null(d->acted), "driver",
                           d->driver ? json_string(d->driver) : json_null(), "driver_value",
                           num_or_null(d->driver_value), "driver_stale", d->driver_stale, "summary", d->summary,
-                          "signals", signals, "classes", classes);
+                          "band", g->o.law.band, "signals", signals, "classes", classes);
     char *text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(o);
     return text;
 }
 
 int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     sluice_governor_report r;
     memset(&r, 0, sizeof(r));
     char *state = NULL;
@@ -255,20 +394,10 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     sluice_signal_info *info = sluice_signal_list(g->c, &nsig, &r.now, err);
     if (!info && err && err->code) goto out;
     if (nsig && !(sig = calloc(nsig, sizeof(*sig)))) {
-        err_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         goto out;
     }
-    for (size_t i = 0; i < nsig; i++) {
-        sig[i].name = info[i].name;
-        sig[i].target = info[i].def.target;
-        sig[i].critical = info[i].def.critical;
-        sig[i].lower_is_worse = info[i].def.lower_is_worse;
-        sig[i].stale_after_ms = info[i].def.stale_after_ms;
-        sig[i].on_stale = info[i].def.on_stale;
-        sig[i].has_value = info[i].has_value;
-        sig[i].value = info[i].value;
-        sig[i].age_ms = info[i].age_ms;
-    }
+    for (size_t i = 0; i < nsig; i++) sluice_signal_law(&info[i], &sig[i]);
     cls = load_classes(g, r.mode, &names, &ncls, err);
     if (!cls && err && err->code) goto out;
     r.classes = ncls;
@@ -288,7 +417,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
         if (sluice_law_tick(&g->o.law, &g->st, r.now, sig, nsig, cls, ncls, &d) < 0) {
             char why[160];
             sluice_law_input_check(&g->o.law, &g->st, sig, nsig, cls, ncls, why, sizeof(why));
-            err_set(err, SLUICE_ERR_ARGUMENT, "governor: control law refused its input: %s", why);
+            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: control law refused its input: %s", why);
             goto out;
         }
         for (size_t i = 0; i < ncls; i++) {
@@ -303,10 +432,10 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     snprintf(r.summary, sizeof(r.summary), "%s", d.summary);
 
     char st[STATE_TEXT];
-    char *text = decision_json(&r, &d, sig, nsig, cls, ncls);
+    char *text = decision_json(g, &r, &d, sig, nsig, cls, ncls);
     if (!text || sluice_law_state_encode(&g->st, st, sizeof(st)) < 0) {
         free(text);
-        err_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
         goto out;
     }
     free(g->decision);

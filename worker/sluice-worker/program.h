@@ -1,13 +1,14 @@
-/* Private to worker/: what the runtime, the exec handlers and the
- * sluice-worker program share. */
-#ifndef SLUICE_WORKER_RUNTIME_H
-#define SLUICE_WORKER_RUNTIME_H
+/* Private to worker/sluice-worker/: what the program's files share (child
+ * processes, exec handlers, samplers, metrics, config values). */
+#ifndef SLUICE_WORKER_PROGRAM_H
+#define SLUICE_WORKER_PROGRAM_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "sluice/diskstats.h"
+#include "diskstats.h"
 #include "sluice/worker.h"
 
 struct json_t;
@@ -42,13 +43,6 @@ void exec_handler(sluice_worker *w, sluice_worker_job *job, void *userdata);
 /* Frees what exec_handler still holds for children already given up on
  * (call after the loop is done). */
 void exec_cleanup(void);
-
-/* --------------------------- config values --------------------------- */
-
-/* A duration of the config file into *ms: a string with a unit within
- * [lo, hi] ms ("30s"; a bare number is refused, its unit unknowable).
- * Returns 0, or -1. */
-int config_duration(const struct json_t *v, int64_t lo, int64_t hi, int64_t *ms);
 
 /* ------------------------------ samplers ------------------------------ */
 
@@ -135,5 +129,47 @@ metrics_server *metrics_start(struct ev_loop *loop, const char *url, const char 
 
 /* Stops the HTTP thread and frees. NULL is a no-op. */
 void metrics_stop(metrics_server *m);
+
+/* ------------------------------- config ------------------------------- */
+
+#define MAX_HANDLERS 256
+#define GRACE_MAX_MS 86400000 /* a day */
+
+typedef struct handler {
+    char cls[65];
+    exec_spec *spec;
+} handler;
+
+typedef struct settings {
+    const char *redis, *governor_redis, *ns, *config, *name, *log_format, *metrics_bind;
+    int concurrency;          /* 0: unset */
+    int64_t grace_ms;         /* -1: unset */
+    int metrics_port;         /* -1: unset (no metrics) */
+    int no_governor;
+    handler h[MAX_HANDLERS];
+    int nh;
+    sampler_spec smp[SAMPLER_MAX];
+    int nsmp;
+} settings;
+
+/* usage text of --help (stdout) and of a misuse (stderr). */
+void config_usage(FILE *f);
+/* Prints "sluice-worker: <why> (see --help)" and exits 2. */
+void config_misuse(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* Parses the command line into *s (fresh); misuse exits 2, --help exits 0. */
+void config_parse_args(int argc, char **argv, settings *s);
+/* Reads a config file into *s (fresh). Returns 0, or -1 with "why" (then
+ * *s holds nothing to free). */
+int config_read(const char *path, settings *s, char *why, size_t wn);
+/* What the command line and a config file must give together: something
+ * to do. Returns 0, or -1 with "why". */
+int config_check(const settings *cli, const settings *file, char *why, size_t wn);
+/* Frees the handlers and samplers *s holds. */
+void config_clear(settings *s);
+
+/* A duration of the config file into *ms: a string with a unit within
+ * [lo, hi] ms ("30s"; a bare number is refused, its unit unknowable).
+ * Returns 0, or -1. */
+int config_duration(const struct json_t *v, int64_t lo, int64_t hi, int64_t *ms);
 
 #endif

@@ -20,7 +20,7 @@
 #include <ev.h>
 
 #include "sluice.h"
-#include "runtime.h"
+#include "program.h"
 
 #define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 #define TAIL 1024   /* bytes of stderr kept as the failure reason */

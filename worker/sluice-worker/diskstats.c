@@ -1,10 +1,10 @@
 /* The /proc/diskstats parser and iostat's rates over two readings: see
- * include/sluice/diskstats.h. No I/O, no clock. */
+ * diskstats.h. No I/O, no clock. */
 #include <math.h>
 #include <string.h>
 
-#include "sluice/diskstats.h"
-#include "queue.h"
+#include "diskstats.h"
+#include "sluice/error.h"
 
 #define FIELDS 11
 
@@ -54,9 +54,9 @@ static int decimal(const char *s, size_t len, uint64_t *out) {
 
 int sluice_diskstats_parse(const char *text, const char *device, sluice_diskstats *out,
                            sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!text || !device || !*device) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "diskstats: no text or no device");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "diskstats: no text or no device");
         return -1;
     }
     size_t dlen = strlen(device);
@@ -74,7 +74,7 @@ int sluice_diskstats_parse(const char *text, const char *device, sluice_diskstat
         uint64_t v[FIELDS];
         for (int i = 0; i < FIELDS; i++) {
             if (!token(&p, &tok, &len) || decimal(tok, len, &v[i]) < 0) {
-                err_set(err, SLUICE_ERR_ARGUMENT, "diskstats: the line of %.64s is malformed (counter %d)",
+                sluice_error_set(err, SLUICE_ERR_ARGUMENT, "diskstats: the line of %.64s is malformed (counter %d)",
                         device, i + 1);
                 return -1;
             }
@@ -82,7 +82,7 @@ int sluice_diskstats_parse(const char *text, const char *device, sluice_diskstat
         while (token(&p, &tok, &len)) {
             uint64_t extra;
             if (decimal(tok, len, &extra) < 0) {
-                err_set(err, SLUICE_ERR_ARGUMENT, "diskstats: the line of %.64s is malformed", device);
+                sluice_error_set(err, SLUICE_ERR_ARGUMENT, "diskstats: the line of %.64s is malformed", device);
                 return -1;
             }
         }
@@ -90,20 +90,20 @@ int sluice_diskstats_parse(const char *text, const char *device, sluice_diskstat
         *out = d;
         return 0;
     }
-    err_set(err, SLUICE_ERR_NOT_FOUND, "diskstats: no device %.64s", device);
+    sluice_error_set(err, SLUICE_ERR_NOT_FOUND, "diskstats: no device %.64s", device);
     return -1;
 }
 
 int sluice_disk_rates_compute(const sluice_diskstats *a, const sluice_diskstats *b, double elapsed_ms,
                               sluice_disk_rates *out, sluice_error *err) {
-    err_reset(err);
+    sluice_error_reset(err);
     if (!(elapsed_ms > 0) || !isfinite(elapsed_ms)) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "diskstats: the readings must be apart in time");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "diskstats: the readings must be apart in time");
         return -1;
     }
     if (b->reads < a->reads || b->writes < a->writes || b->read_ms < a->read_ms ||
         b->write_ms < a->write_ms || b->io_ms < a->io_ms) {
-        err_set(err, SLUICE_ERR_ARGUMENT, "diskstats: a counter went backwards (device reset or counter wrap)");
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "diskstats: a counter went backwards (device reset or counter wrap)");
         return -1;
     }
     double s = elapsed_ms / 1000.0;

@@ -26,8 +26,8 @@
 #include <jansson.h>
 
 #include "sluice.h"
-#include "sluice/diskstats.h"
-#include "runtime.h"
+#include "diskstats.h"
+#include "program.h"
 
 #define SIGNAL_VAR_MAX 96 /* "SLUICE_SIGNAL=" and a 64-byte name */
 

@@ -1,12 +1,14 @@
-/* sluice governor control law (v2): tiered, smoothed, proportional AIMD with
- * hysteresis, a dwell time and a wait for a reading newer than the last
- * change, turning signal pressure into each class's admitted fraction. Pure:
- * no I/O, no clock, no Redis; the essay is in include/sluice/governor.h. */
+/* sluice governor control law (v3): tiered AIMD with hysteresis and a dwell
+ * time on a pressure smoothed over time, cuts sized by the overshoot, raises
+ * that grow multiplicatively far below the band, and a bounded wait for the
+ * database to show the last change. Pure: no I/O, no clock, no Redis. The
+ * rules and their defaults are in docs/governor.md. */
 #include "sluice/governor.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +22,8 @@
 #define PRESSURE_MAX 1e9        /* pressures are clamped to +-this: keeps text and JSON sane */
 #define TICK_MS_MAX 3600000     /* ms, one hour */
 #define DWELL_MS_MAX 86400000   /* ms, one day */
-#define STATE_VERSION 2        /* 1: before smoothing; still decoded */
+#define STATE_VERSION 3        /* 1: before smoothing, 2: smoothing per reading; both decoded */
+#define GROWTH_MAX 16
 
 /* Local copy so this file needs nothing but libc, libm and jansson. */
 static const char *const tier_words[SLUICE_TIERS] = {"critical", "high", "normal", "low"};
@@ -103,17 +106,18 @@ void sluice_law_params_default(sluice_law_params *p)
     if (!p) return;
     p->tick_ms = 1000;
     p->decrease = 0.5;
+    p->cut_gain = 2.5;
     p->increase = 0.1;
+    p->growth = 2.0;
+    p->raise_span = 0.3;
     p->band = 0.1;
     p->dwell_ms = 5000;
+    p->calm_ms = 3000;
+    p->smoothing_ms = 2000;
+    p->jump = 0.1;
     p->stale_pressure = 1.5;
     p->escalate = 0.05;
     p->snap = 0.01;
-    p->smoothing = 0.3;
-    p->jump = 0.1;
-    p->cut_gain = 2.5;
-    p->raise_span = 0.3;
-    p->calm_ms = 5000;
 }
 
 int sluice_law_params_check(const sluice_law_params *p, char *why, size_t whylen)
@@ -124,29 +128,91 @@ int sluice_law_params_check(const sluice_law_params *p, char *why, size_t whylen
         return fail(why, whylen, "tick_ms must be 1..%d ms", TICK_MS_MAX);
     if (!isfinite(p->decrease) || p->decrease <= 0 || p->decrease >= 1)
         return fail(why, whylen, "decrease must be above 0 and below 1");
+    if (!isfinite(p->cut_gain) || p->cut_gain < 0)
+        return fail(why, whylen, "cut_gain must be a finite number of at least 0");
     if (!isfinite(p->increase) || p->increase <= 0 || p->increase > 1)
         return fail(why, whylen, "increase must be above 0 and at most 1");
+    if (!isfinite(p->growth) || p->growth < 1 || p->growth > GROWTH_MAX)
+        return fail(why, whylen, "growth must be 1..%d", GROWTH_MAX);
+    if (!isfinite(p->raise_span) || p->raise_span < 0)
+        return fail(why, whylen, "raise_span must be a finite number of at least 0");
     if (!isfinite(p->band) || p->band < 0 || p->band >= 1)
         return fail(why, whylen, "band must be at least 0 and below 1");
     if (p->dwell_ms < 0 || p->dwell_ms > DWELL_MS_MAX)
         return fail(why, whylen, "dwell_ms must be 0..%d ms", DWELL_MS_MAX);
+    if (p->calm_ms < 0 || p->calm_ms > DWELL_MS_MAX)
+        return fail(why, whylen, "calm_ms must be 0..%d ms", DWELL_MS_MAX);
+    if (p->smoothing_ms < 0 || p->smoothing_ms > DWELL_MS_MAX)
+        return fail(why, whylen, "smoothing_ms must be 0..%d ms", DWELL_MS_MAX);
+    if (!isfinite(p->jump) || p->jump < 0)
+        return fail(why, whylen, "jump must be a finite number of at least 0");
     if (!isfinite(p->stale_pressure) || p->stale_pressure <= 1)
         return fail(why, whylen, "stale_pressure must be a finite number above 1");
     if (!isfinite(p->escalate) || p->escalate < 0)
         return fail(why, whylen, "escalate must be a finite number of at least 0");
     if (!isfinite(p->snap) || p->snap < 0 || p->snap >= 0.5)
         return fail(why, whylen, "snap must be at least 0 and below 0.5");
-    if (!isfinite(p->smoothing) || p->smoothing <= 0 || p->smoothing > 1)
-        return fail(why, whylen, "smoothing must be above 0 and at most 1");
-    if (!isfinite(p->jump) || p->jump < 0)
-        return fail(why, whylen, "jump must be a finite number of at least 0");
-    if (!isfinite(p->cut_gain) || p->cut_gain < 0)
-        return fail(why, whylen, "cut_gain must be a finite number of at least 0");
-    if (!isfinite(p->raise_span) || p->raise_span < 0)
-        return fail(why, whylen, "raise_span must be a finite number of at least 0");
-    if (p->calm_ms < 0 || p->calm_ms > DWELL_MS_MAX)
-        return fail(why, whylen, "calm_ms must be 0..%d ms", DWELL_MS_MAX);
     return 0;
+}
+
+/* Every param by name, in the struct's order; 1 for a param that counts ms. */
+#define LAW_PARAMS(X)                                                                           \
+    X(tick_ms, 1) X(decrease, 0) X(cut_gain, 0) X(increase, 0) X(growth, 0) X(raise_span, 0)  \
+    X(band, 0) X(dwell_ms, 1) X(calm_ms, 1) X(smoothing_ms, 1) X(jump, 0)                      \
+    X(stale_pressure, 0) X(escalate, 0) X(snap, 0)
+
+static const struct param_field {
+    const char *name;
+    size_t off;
+    int is_ms;
+} param_fields[] = {
+#define FIELD(f, ms) {#f, offsetof(sluice_law_params, f), ms},
+    LAW_PARAMS(FIELD)
+#undef FIELD
+};
+#define NPARAMS (sizeof param_fields / sizeof param_fields[0])
+
+const char *sluice_law_param_name(size_t i)
+{
+    return i < NPARAMS ? param_fields[i].name : NULL;
+}
+
+double sluice_law_param_get(const sluice_law_params *p, size_t i)
+{
+    const char *field = (const char *)p + param_fields[i].off;
+    int64_t ms;
+    double v;
+    if (!param_fields[i].is_ms) {
+        memcpy(&v, field, sizeof v);
+        return v;
+    }
+    memcpy(&ms, field, sizeof ms);
+    return (double)ms;
+}
+
+int sluice_law_param_set(sluice_law_params *p, const char *name, double value, char *why,
+                         size_t whylen)
+{
+    if (why && whylen > 0) why[0] = '\0';
+    if (!p || !name) return fail(why, whylen, "params or name is NULL");
+    for (size_t i = 0; i < NPARAMS; i++) {
+        char *field = (char *)p + param_fields[i].off;
+        if (strcmp(param_fields[i].name, name) != 0) continue;
+        if (!param_fields[i].is_ms) {
+            memcpy(field, &value, sizeof value);
+            return 0;
+        }
+        if (!isfinite(value) || value != floor(value) || fabs(value) > 9e15)
+            return fail(why, whylen, "%s must be a whole number of ms", name);
+        int64_t ms = (int64_t)value;
+        memcpy(field, &ms, sizeof ms);
+        return 0;
+    }
+    char known[NPARAMS * 16];
+    size_t at = 0;
+    for (size_t i = 0; i < NPARAMS; i++)
+        at += (size_t)snprintf(known + at, sizeof known - at, "%s%s", i ? " " : "", param_fields[i].name);
+    return fail(why, whylen, "unknown governor param '%.64s' (%s)", name, known);
 }
 
 static int valid_action(sluice_law_action a)
@@ -169,9 +235,6 @@ static int check_state(const sluice_law_state *st, char *why, size_t whylen)
         return fail(why, whylen, "state: has_reading must be 0 or 1");
     if (!isfinite(st->smoothed) || st->smoothed > PRESSURE_MAX || st->smoothed < -PRESSURE_MAX)
         return fail(why, whylen, "state: smoothed is not a finite pressure");
-    if (!isfinite(st->reading_pressure) || st->reading_pressure > PRESSURE_MAX ||
-        st->reading_pressure < -PRESSURE_MAX)
-        return fail(why, whylen, "state: reading_pressure is not a finite pressure");
     return 0;
 }
 
@@ -197,6 +260,7 @@ static int check_signal(const sluice_law_signal *s, size_t i, char *why, size_t 
                     s->name);
     if (s->stale_after_ms < 0)
         return fail(why, whylen, "signal %.64s: stale_after_ms is negative", s->name);
+    if (s->period_ms < 0) return fail(why, whylen, "signal %.64s: period_ms is negative", s->name);
     if (policy < (int)SLUICE_STALE_ASSUME_PRESSURE || policy > (int)SLUICE_STALE_IGNORE)
         return fail(why, whylen, "signal %.64s: unknown on_stale policy", s->name);
     if (s->has_value && !isfinite(s->value))
@@ -241,6 +305,61 @@ int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *s
 
 /* ================================================================ pressure */
 
+static double clamp_pressure(double p)
+{
+    if (p > PRESSURE_MAX) return PRESSURE_MAX;
+    if (p < -PRESSURE_MAX) return -PRESSURE_MAX;
+    return p;
+}
+
+/* Half the scale of the better side of target: |target| / 2, or the half
+ * span when target is 0 (or so small that halving it underflows). */
+static double half_scale(const sluice_law_signal *s)
+{
+    double h = fabs(s->target) * 0.5;
+    return h > 0 ? h : fabs(half_span(s));
+}
+
+static int worse_than_target(const sluice_law_signal *s, double value)
+{
+    return s->lower_is_worse ? value < s->target : value > s->target;
+}
+
+double sluice_law_pressure(const sluice_law_signal *s, double value)
+{
+    if (worse_than_target(s, value))
+        return clamp_pressure(1.0 + (value * 0.5 - s->target * 0.5) / half_span(s));
+    return clamp_pressure(1.0 - fabs(value * 0.5 - s->target * 0.5) / half_scale(s));
+}
+
+double sluice_law_value_at(const sluice_law_signal *s, double pressure)
+{
+    if (pressure > 1.0) return s->target + (pressure - 1.0) * 2.0 * half_span(s);
+    double d = (1.0 - pressure) * 2.0 * half_scale(s);
+    return s->lower_is_worse ? s->target + d : s->target - d;
+}
+
+int sluice_law_signal_thresholds(const sluice_law_params *p, const sluice_law_signal *s,
+                                 sluice_law_thresholds *out, char *text, size_t textlen)
+{
+    sluice_law_params defaults;
+    sluice_law_thresholds t;
+    if (!p) {
+        sluice_law_params_default(&defaults);
+        p = &defaults;
+    }
+    if (!s || !out || sluice_law_params_check(p, NULL, 0) < 0 || check_signal(s, 0, NULL, 0) < 0)
+        return -1;
+    t.raise_at = sluice_law_value_at(s, 1.0 - p->band);
+    t.cut_at = s->target;
+    t.critical_at = s->critical;
+    *out = t;
+    say(text, textlen, "raise %s %.4g, cut %s %.4g, floors at %.4g",
+        s->lower_is_worse ? "above" : "below", t.raise_at, s->lower_is_worse ? "below" : "above",
+        t.cut_at, t.critical_at);
+    return 0;
+}
+
 /* What this tick's signals add up to. */
 struct reading {
     size_t counted;                   /* signals that count toward pressure */
@@ -252,7 +371,6 @@ struct reading {
     size_t fresh;                     /* fresh signals that count */
     double fresh_pressure;            /* worst of them */
     const sluice_law_signal *fresh_driver;
-    int64_t newest_ms;                /* ms, newest observation time among them */
     /* stale assume-pressure signals: counted at params.stale_pressure */
     const sluice_law_signal *stale_driver; /* the first of them, NULL if none */
     /* what the law acts on: the smoothed fresh pressure or stale_pressure */
@@ -267,15 +385,7 @@ static int is_stale(const sluice_law_signal *s)
     return !s->has_value || age > s->stale_after_ms;
 }
 
-static double pressure_of(const sluice_law_signal *s)
-{
-    double p = 1.0 + (s->value * 0.5 - s->target * 0.5) / half_span(s);
-    if (p > PRESSURE_MAX) return PRESSURE_MAX;
-    if (p < -PRESSURE_MAX) return -PRESSURE_MAX;
-    return p;
-}
-
-/* ms, when the reading of s was observed (now - age; a negative age is 0). */
+/* ms, when the value of s was observed (now - age; a negative age is 0). */
 static int64_t observed_at(const sluice_law_signal *s, int64_t now)
 {
     int64_t age = s->age_ms < 0 ? 0 : s->age_ms;
@@ -284,7 +394,7 @@ static int64_t observed_at(const sluice_law_signal *s, int64_t now)
 }
 
 static void read_signals(const sluice_law_params *p, const sluice_law_signal *sig, size_t n,
-                         int64_t now, struct reading *r)
+                         struct reading *r)
 {
     memset(r, 0, sizeof *r);
     r->pressure = 0;
@@ -297,7 +407,7 @@ static void read_signals(const sluice_law_params *p, const sluice_law_signal *si
             continue;
         }
         if (stale && s->on_stale == SLUICE_STALE_IGNORE) continue;
-        ps = stale ? p->stale_pressure : pressure_of(s);
+        ps = stale ? p->stale_pressure : sluice_law_pressure(s, s->value);
         if (r->counted == 0 || ps > r->pressure) {
             r->pressure = ps;
             r->driver = s;
@@ -307,45 +417,50 @@ static void read_signals(const sluice_law_params *p, const sluice_law_signal *si
         if (stale) {
             if (!r->stale_driver) r->stale_driver = s;
         } else {
-            int64_t obs = observed_at(s, now);
             if (r->fresh == 0 || ps > r->fresh_pressure) {
                 r->fresh_pressure = ps;
                 r->fresh_driver = s;
             }
-            if (r->fresh == 0 || obs > r->newest_ms) r->newest_ms = obs;
             r->fresh++;
         }
     }
 }
 
-/* Folds a new fresh reading into the smoothed pressure: an EWMA over
- * readings (not ticks), so a slow collector is not over-counted. A reading is
- * new when it was observed later than the last one folded in, or in the same
- * millisecond with another value (a fast reporter re-reporting). A reading
- * above the smoothed value by more than params.jump is a real step, taken at
- * once. With no fresh signal the smoothing restarts from the next reading. */
-static void smooth(const sluice_law_params *p, sluice_law_state *st, const struct reading *r)
+/* now - then in ms, saturating, and 0 if then is later than now. */
+static int64_t elapsed(int64_t now, int64_t then)
+{
+    if (now <= then) return 0;
+    if (then < 0 && now > INT64_MAX + then) return INT64_MAX;
+    return now - then;
+}
+
+/* Moves the smoothed pressure toward the fresh pressure that stands: an
+ * exponential mean over time with time constant smoothing_ms, stepped by the
+ * time since the last tick, so a value pushed once and one re-pushed every
+ * second weigh the same. A pressure above the smoothed one by more than
+ * params.jump is a real step, taken at once. With no fresh signal the
+ * smoothing restarts from the next value. */
+static void smooth(const sluice_law_params *p, sluice_law_state *st, int64_t now,
+                   const struct reading *r)
 {
     if (r->fresh == 0) {
         st->has_reading = 0;
-        st->reading_ms = 0;
-        st->reading_pressure = 0;
         st->smoothed = 0;
         return;
     }
-    if (!st->has_reading) {
+    if (!st->has_reading || p->smoothing_ms == 0 || r->fresh_pressure - st->smoothed > p->jump) {
         st->has_reading = 1;
         st->smoothed = r->fresh_pressure;
-    } else if (r->newest_ms < st->reading_ms ||
-               (r->newest_ms == st->reading_ms && r->fresh_pressure == st->reading_pressure)) {
-        return; /* nothing new since the last tick */
-    } else if (r->fresh_pressure - st->smoothed > p->jump) {
-        st->smoothed = r->fresh_pressure;
-    } else {
-        st->smoothed += p->smoothing * (r->fresh_pressure - st->smoothed);
+        return;
     }
-    st->reading_ms = r->newest_ms;
-    st->reading_pressure = r->fresh_pressure;
+    /* In the driver's own units: its pressure bends at target (a share of
+     * the target below it, of the target-to-critical span above), and a
+     * mean of bent pressures would read noise around target as over it. */
+    const sluice_law_signal *d = r->fresh_driver;
+    double dt = (double)elapsed(now, st->last_tick_ms);
+    double v = sluice_law_value_at(d, st->smoothed);
+    v += -expm1(-dt / (double)p->smoothing_ms) * (d->value - v);
+    st->smoothed = sluice_law_pressure(d, v);
 }
 
 /* What the law acts on: the smoothed fresh pressure, or stale_pressure when a
@@ -367,26 +482,39 @@ static void acted_on(const sluice_law_params *p, const sluice_law_state *st, str
     }
 }
 
-/* "name", "name (stale)" or "name (never reported)". */
-static void signal_words(const sluice_law_signal *s, int stale, char *buf, size_t len)
+/* ================================================================ words */
+
+/* Which way is worse, in words. */
+static const char *over_word(const sluice_law_signal *s)
+{
+    return s->lower_is_worse ? "below" : "over";
+}
+
+static const char *under_word(const sluice_law_signal *s)
+{
+    return s->lower_is_worse ? "above" : "under";
+}
+
+/* The driver and what the law makes of it, in its own units:
+ * "db.iops at 0.3, smoothed 0.51 (pressure 0.68)", "db.iops (stale),
+ * counted as pressure 1.50" or "no signal". */
+static void signal_words(const sluice_law_signal *s, int stale, double acted, char *buf,
+                         size_t len)
 {
     if (!s) {
         say(buf, len, "no signal");
         return;
     }
-    say(buf, len, "%.64s%s", s->name,
-             !stale ? "" : s->has_value ? " (stale)" : " (never reported)");
+    if (stale) {
+        say(buf, len, "%.64s (%s), counted as pressure %.2f", s->name,
+            s->has_value ? "stale" : "never reported", acted);
+        return;
+    }
+    say(buf, len, "%.64s at %.4g, smoothed %.4g (pressure %.2f)", s->name, s->value,
+        sluice_law_value_at(s, acted), acted);
 }
 
 /* ================================================================ tick */
-
-/* now - then in ms, saturating, and 0 if then is later than now. */
-static int64_t elapsed(int64_t now, int64_t then)
-{
-    if (now <= then) return 0;
-    if (then < 0 && now > INT64_MAX + then) return INT64_MAX;
-    return now - then;
-}
 
 static int throttled(const sluice_law_class *c)
 {
@@ -462,7 +590,8 @@ struct plan {
     int tier;                          /* the tier cut or raised; -1 otherwise */
     int moves;                         /* 1 if the action moves some fraction */
     double factor;                     /* CUT: what the tier's fractions are multiplied by */
-    double step;                       /* RAISE: what is added to the tier's fractions */
+    double step;                       /* RAISE: the additive part of the raise */
+    double growth;                     /* RAISE: the most a fraction may be multiplied by */
     const sluice_law_signal *driver;
     int driver_stale;
     char summary[SLUICE_LAW_SUMMARY];
@@ -479,13 +608,23 @@ static double cut_factor(const sluice_law_params *p, double over)
     return f;
 }
 
-/* The additive step of a raise: params.increase when the headroom below the
+/* The additive part of a raise: params.increase when the headroom below the
  * band is at least raise_span, proportionally less closer to the band. */
 static double raise_step(const sluice_law_params *p, double headroom)
 {
     if (p->raise_span <= 0 || headroom >= p->raise_span) return p->increase;
     if (headroom <= 0) return 0;
     return p->increase * headroom / p->raise_span;
+}
+
+/* The multiplicative part of a raise: at most params.growth, and at most
+ * (1 - band) / A, the factor that would bring pressure A to the band's edge
+ * if the whole load grew with the raised class. */
+static double raise_growth(const sluice_law_params *p, double A)
+{
+    double g = p->growth;
+    if (A > 0 && (1.0 - p->band) / A < g) g = (1.0 - p->band) / A;
+    return g < 1.0 ? 1.0 : g;
 }
 
 static double cut_one(const sluice_law_params *p, double factor, double f, double floor)
@@ -495,37 +634,68 @@ static double cut_one(const sluice_law_params *p, double factor, double f, doubl
     return nf;
 }
 
-static double raise_one(const sluice_law_params *p, double step, double f)
+/* A raise of one class: the larger of the additive step and the growth. */
+static double raise_one(const sluice_law_params *p, const struct plan *pl, double f)
 {
-    double nf = f + step;
+    double grown = f * pl->growth;
+    double nf = f + pl->step > grown ? f + pl->step : grown;
     if (nf > 1.0 - p->snap) nf = 1.0;
     return nf;
+}
+
+/* After a change the law waits until the database can show it: a value of
+ * the driving signal observed after the change, or, for a signal that
+ * declares its period, one period since the change, whichever comes first.
+ * A value that stands (no period declared), a stale driver or no signal at
+ * all leave only the dwell. */
+static int settled(const sluice_law_state *st, const struct reading *r, int64_t now)
+{
+    const sluice_law_signal *d = r->acted_driver;
+    if (!st->has_change || !d || r->acted_stale || d->period_ms == 0) return 1;
+    return observed_at(d, now) > st->last_change_ms ||
+           elapsed(now, st->last_change_ms) >= d->period_ms;
+}
+
+/* Whether the planned cut or raise moves some class of its tier by at least
+ * params.snap, or onto its floor or 1: a smaller move is noise, and making
+ * it would restart the dwell for nothing. */
+static int moves_enough(const sluice_law_params *p, const struct plan *pl,
+                        const sluice_law_class *cls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        double f = clamped(&cls[i]), nf;
+        if (!throttled(&cls[i]) || (int)cls[i].tier != pl->tier) continue;
+        nf = pl->action == SLUICE_LAW_CUT ? cut_one(p, pl->factor, f, cls[i].floor)
+                                          : raise_one(p, pl, f);
+        if (nf != f && (fabs(nf - f) >= p->snap || nf == cls[i].floor || nf == 1.0)) return 1;
+    }
+    return 0;
 }
 
 /* Chooses the action from the pressure, the state and the tiers' room, and
  * moves the calm streak forward. */
 static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now,
-                   const struct reading *r, const struct survey *sv, struct plan *pl)
+                   const struct reading *r, const struct survey *sv,
+                   const sluice_law_class *cls, size_t ncls, struct plan *pl)
 {
     double P = r->pressure, A = r->acted;
-    char who[96];
+    char who[160];
     int64_t since = st->has_change ? elapsed(now, st->last_change_ms) : INT64_MAX;
     int in_dwell = since < p->dwell_ms;
     int calm_zone = A < 1.0 - p->band;
-    /* After a change the law waits for a reading of the driving signal that
-     * was observed after it: with a delayed or slow signal, every reading in
-     * between still shows the world before the change. A stale driver (or no
-     * signal at all) has no readings to wait for. */
-    int settled = !st->has_change || !r->acted_driver || r->acted_stale ||
-                  observed_at(r->acted_driver, now) > st->last_change_ms;
+    int ready = settled(st, r, now);
+    const char *last = action_words[st->last_action];
+    const sluice_law_signal *d;
 
     memset(pl, 0, sizeof *pl);
     pl->action = SLUICE_LAW_HOLD;
     pl->tier = -1;
     pl->factor = 1.0;
+    pl->growth = 1.0;
     pl->driver = r->acted_driver ? r->acted_driver : r->driver;
     pl->driver_stale = r->acted_driver ? r->acted_stale : r->driver_stale;
-    signal_words(pl->driver, pl->driver_stale, who, sizeof who);
+    d = pl->driver_stale ? NULL : pl->driver;
+    signal_words(pl->driver, pl->driver_stale, A, who, sizeof who);
 
     /* The calm streak is what a raise waits for; a held stale signal breaks
      * it, since nobody can vouch that its part of the database is calm. */
@@ -540,79 +710,105 @@ static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now
     }
 
     if (r->counted > 0 && P >= 2.0) {
-        /* Raw, not smoothed: one reading at critical is enough. */
+        /* Raw, not smoothed: one value at critical is enough. */
         pl->action = SLUICE_LAW_CRITICAL;
         pl->driver = r->driver;
         pl->driver_stale = r->driver_stale;
-        signal_words(r->driver, r->driver_stale, who, sizeof who);
         for (int t = SLUICE_TIER_HIGH; t <= SLUICE_TIER_LOW; t++)
             if (sv->above_floor[t]) pl->moves = 1;
-        say(pl->summary, sizeof pl->summary,
-                 "critical: %s pressure %.2f at or over critical; every class at its floor",
-                 who, P);
+        if (r->driver_stale) {
+            signal_words(r->driver, 1, P, who, sizeof who);
+            say(pl->summary, sizeof pl->summary, "critical: %s; every class at its floor", who);
+        } else {
+            say(pl->summary, sizeof pl->summary,
+                "critical: %.64s at %.4g, at or past its critical %.4g; every class at its floor",
+                r->driver->name, r->driver->value, r->driver->critical);
+        }
+    } else if (A > 1.0 && P <= 1.0) {
+        /* The smoothed pressure still remembers a peak that the values no
+         * longer show: a cut answers the database as it is now. */
+        say(pl->summary, sizeof pl->summary, "hold: %s; the value is back %s its target %.4g",
+            who, d ? under_word(d) : "under", d ? d->target : 0.0);
     } else if (A > 1.0) {
         int t = tier_to_cut(sv);
         int worse = st->last_action == SLUICE_LAW_CUT && A > st->last_pressure + p->escalate;
-        int escalating = worse && (in_dwell || !settled);
+        int escalating = worse && (in_dwell || !ready);
+        char over[96] = "";
+        if (d) say(over, sizeof over, ", %s its target %.4g", over_word(d), d->target);
         if (t < 0) {
-            say(pl->summary, sizeof pl->summary,
-                     "hold: %s pressure %.2f over target, but every class is at its floor", who, A);
+            say(pl->summary, sizeof pl->summary, "hold: %s%s, but every class is at its floor", who,
+                over);
         } else if (in_dwell && !worse) {
+            say(pl->summary, sizeof pl->summary, "hold: %s%s; dwell %lld of %lld ms since the last %s",
+                who, over, (long long)since, (long long)p->dwell_ms, last);
+        } else if (!ready && !worse) {
             say(pl->summary, sizeof pl->summary,
-                     "hold: %s pressure %.2f over target, dwell %lld of %lld ms since last %s",
-                     who, A, (long long)since, (long long)p->dwell_ms,
-                     action_words[st->last_action]);
-        } else if (!settled && !worse) {
-            say(pl->summary, sizeof pl->summary,
-                     "hold: %s pressure %.2f over target, waiting for a reading newer than the last %s",
-                     who, A, action_words[st->last_action]);
+                "hold: %s%s; waiting for a value newer than the last %s", who, over, last);
         } else {
             pl->action = SLUICE_LAW_CUT;
             pl->tier = t;
-            pl->moves = 1;
             pl->factor = cut_factor(p, escalating ? A - st->last_pressure : A - 1.0);
-            say(pl->summary, sizeof pl->summary, "cut %s tier by %.0f%%: %s pressure %.2f over target%s",
-                     tier_words[t], 100.0 * (1.0 - pl->factor), who, A,
-                     escalating ? " and rising" : "");
+            pl->moves = moves_enough(p, pl, cls, ncls);
+            if (pl->moves) {
+                say(pl->summary, sizeof pl->summary, "cut %s tier by %.0f%%: %s%s%s", tier_words[t],
+                    100.0 * (1.0 - pl->factor), who, over, escalating ? ", and rising" : "");
+            } else {
+                pl->action = SLUICE_LAW_HOLD;
+                say(pl->summary, sizeof pl->summary,
+                    "hold: %s%s; a cut would move no class by %.2f or more", who, over, p->snap);
+            }
         }
     } else if (calm_zone) {
         int skipped = 0;
         int t = tier_to_raise(sv, &skipped);
         int64_t calm_for = st->calm ? elapsed(now, st->calm_since_ms) : 0;
+        char below[96] = "";
+        if (d)
+            say(below, sizeof below, ", %s %.4g", d->lower_is_worse ? "above" : "below",
+                sluice_law_value_at(d, 1.0 - p->band));
         if (r->held) {
             pl->driver = r->held;
             pl->driver_stale = 1;
-            signal_words(r->held, 1, who, sizeof who);
             say(pl->summary, sizeof pl->summary,
-                     "hold: %s is stale and its policy is hold, so nothing is raised", who);
+                "hold: %.64s is %s and its policy is hold, so nothing is raised", r->held->name,
+                r->held->has_value ? "stale" : "never reported");
         } else if (t < 0) {
-            say(pl->summary, sizeof pl->summary,
-                     "hold: pressure %.2f, every class at full admission", A);
+            say(pl->summary, sizeof pl->summary, "hold: %s; every class at full admission", who);
         } else if (calm_for < p->calm_ms) {
-            say(pl->summary, sizeof pl->summary,
-                     "hold: pressure %.2f below %.2f for %lld of %lld ms before a raise", A,
-                     1.0 - p->band, (long long)calm_for, (long long)p->calm_ms);
+            say(pl->summary, sizeof pl->summary, "hold: %s%s for %lld of %lld ms before a raise",
+                who, below, (long long)calm_for, (long long)p->calm_ms);
         } else if (in_dwell) {
+            say(pl->summary, sizeof pl->summary, "hold: %s%s; dwell %lld of %lld ms since the last %s",
+                who, below, (long long)since, (long long)p->dwell_ms, last);
+        } else if (!ready) {
             say(pl->summary, sizeof pl->summary,
-                     "hold: pressure %.2f, dwell %lld of %lld ms since last %s", A,
-                     (long long)since, (long long)p->dwell_ms, action_words[st->last_action]);
-        } else if (!settled) {
+                "hold: %s%s; waiting for a value newer than the last %s", who, below, last);
+        } else if (P >= 1.0 - p->band) {
             say(pl->summary, sizeof pl->summary,
-                     "hold: pressure %.2f, waiting for a reading of %s newer than the last %s", A,
-                     who, action_words[st->last_action]);
+                "hold: %s%s, but its latest value is not (pressure %.2f)", who, below, P);
         } else {
             pl->action = SLUICE_LAW_RAISE;
             pl->tier = t;
-            pl->moves = 1;
             pl->step = raise_step(p, 1.0 - p->band - A);
-            say(pl->summary, sizeof pl->summary,
-                     "raise %s tier by %.3f: pressure %.2f below %.2f for %lld ms%s", tier_words[t],
-                     pl->step, A, 1.0 - p->band, (long long)calm_for,
-                     skipped ? "; higher tiers have nothing waiting" : "");
+            pl->growth = raise_growth(p, A);
+            pl->moves = moves_enough(p, pl, cls, ncls);
+            if (pl->moves) {
+                say(pl->summary, sizeof pl->summary,
+                    "raise %s tier (x%.2f or +%.3f): %s%s for %lld ms%s", tier_words[t], pl->growth,
+                    pl->step, who, below, (long long)calm_for,
+                    skipped ? "; higher tiers have nothing waiting" : "");
+            } else {
+                pl->action = SLUICE_LAW_HOLD;
+                say(pl->summary, sizeof pl->summary,
+                    "hold: %s%s; a raise would move no class by %.2f or more", who, below, p->snap);
+            }
         }
     } else {
-        say(pl->summary, sizeof pl->summary,
-                 "hold: %s pressure %.2f within band %.2f..1.00", who, A, 1.0 - p->band);
+        char band[96] = "";
+        if (d)
+            say(band, sizeof band, ", between %.4g and its target %.4g",
+                sluice_law_value_at(d, 1.0 - p->band), d->target);
+        say(pl->summary, sizeof pl->summary, "hold: %s%s", who, band);
     }
 }
 
@@ -634,27 +830,26 @@ static double apply(const sluice_law_params *p, const struct plan *pl, sluice_la
         nf = cut_one(p, pl->factor, f, c->floor);
         if (nf < f)
             say(body, sizeof body, "cut %.2f -> %.2f: over target, %s tier shed first", f, nf,
-                     tier_words[t]);
+                tier_words[t]);
         else
             say(body, sizeof body, "at floor %.2f: over target", nf);
     } else if (pl->action == SLUICE_LAW_CUT && t < pl->tier) {
         say(body, sizeof body, "held at %.2f: over target, %s tier is cut first", f,
-                 tier_words[pl->tier]);
+            tier_words[pl->tier]);
     } else if (pl->action == SLUICE_LAW_CUT) {
         say(body, sizeof body, "at floor %.2f: over target", f);
     } else if (pl->action == SLUICE_LAW_RAISE && t == pl->tier) {
-        nf = raise_one(p, pl->step, f);
+        nf = raise_one(p, pl, f);
         if (nf > f)
-            say(body, sizeof body, "raised %.2f -> %.2f: calm, %s tier recovers first", f,
-                     nf, tier_words[t]);
+            say(body, sizeof body, "raised %.2f -> %.2f: calm, %s tier recovers first", f, nf,
+                tier_words[t]);
         else
             say(body, sizeof body, "full admission");
     } else if (pl->action == SLUICE_LAW_RAISE && t > pl->tier) {
-        say(body, sizeof body, "held at %.2f: %s tier recovers first", f,
-                 tier_words[pl->tier]);
+        say(body, sizeof body, "held at %.2f: %s tier recovers first", f, tier_words[pl->tier]);
     } else if (pl->action == SLUICE_LAW_RAISE && f < 1.0) {
         say(body, sizeof body, "held at %.2f: nothing waiting, %s tier with work is raised first",
-                 f, tier_words[pl->tier]);
+            f, tier_words[pl->tier]);
     } else if (pl->action == SLUICE_LAW_RAISE) {
         say(body, sizeof body, "full admission");
     } else {
@@ -687,13 +882,12 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
     /* A clock that stepped back restarts the dwell instead of stretching it. */
     if (st->has_change && now_ms < st->last_change_ms) st->last_change_ms = now_ms;
     if (st->calm && now_ms < st->calm_since_ms) st->calm_since_ms = now_ms;
-    if (st->has_reading && now_ms < st->reading_ms) st->reading_ms = now_ms;
 
-    read_signals(p, signals, nsig, now_ms, &r);
-    smooth(p, st, &r);
+    read_signals(p, signals, nsig, &r);
+    smooth(p, st, now_ms, &r);
     acted_on(p, st, &r);
     survey_classes(classes, ncls, &sv);
-    decide(p, st, now_ms, &r, &sv, &pl);
+    decide(p, st, now_ms, &r, &sv, classes, ncls, &pl);
 
     for (size_t i = 0; i < ncls; i++) {
         double old = apply(p, &pl, &classes[i]);
@@ -742,7 +936,7 @@ int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len)
     if (buf && len > 0) buf[0] = '\0';
     if (!st || !buf || len == 0) return -1;
     if (check_state(st, NULL, 0) < 0) return -1;
-    o = json_pack("{s:i, s:I, s:I, s:b, s:I, s:s, s:f, s:b, s:I, s:b, s:I, s:f, s:f}",
+    o = json_pack("{s:i, s:I, s:I, s:b, s:I, s:s, s:f, s:b, s:I, s:b, s:f}",
                   "v", STATE_VERSION,
                   "ticks", (json_int_t)st->ticks,
                   "last_tick_ms", (json_int_t)st->last_tick_ms,
@@ -753,8 +947,6 @@ int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len)
                   "calm", st->calm,
                   "calm_since_ms", (json_int_t)st->calm_since_ms,
                   "has_reading", st->has_reading,
-                  "reading_ms", (json_int_t)st->reading_ms,
-                  "reading_pressure", st->reading_pressure,
                   "smoothed", st->smoothed);
     if (!o) return -1;
     text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
@@ -777,9 +969,8 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st)
     sluice_law_state s;
     int has_change = 0, calm = 0, has_reading = 0;
     json_int_t version = 0, ticks = 0, last_tick = 0, last_change = 0, calm_since = 0;
-    json_int_t reading = 0;
     const char *action = NULL;
-    double pressure = 0, smoothed = 0, reading_pressure = 0;
+    double pressure = 0, smoothed = 0;
     int rc = -1, ok;
 
     if (!text || !st) return -1;
@@ -796,13 +987,11 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st)
                         "last_pressure", &pressure,
                         "calm", &calm,
                         "calm_since_ms", &calm_since) == 0;
-    /* A v1 state (from a leader still running the first law) has no
-     * smoothing: the new leader starts it from the next reading. */
-    if (ok && version == STATE_VERSION)
-        ok = json_unpack_ex(root, &err, 0, "{s:b, s:I, s:F, s:F}",
+    /* v2 smoothed per reading (its reading_* members are not needed now);
+     * v1 did not smooth: the new leader starts from the next value. */
+    if (ok && (version == STATE_VERSION || version == 2))
+        ok = json_unpack_ex(root, &err, 0, "{s:b, s:F}",
                             "has_reading", &has_reading,
-                            "reading_ms", &reading,
-                            "reading_pressure", &reading_pressure,
                             "smoothed", &smoothed) == 0;
     else if (ok)
         ok = version == 1;
@@ -816,8 +1005,6 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st)
         s.calm = calm ? 1 : 0;
         s.calm_since_ms = (int64_t)calm_since;
         s.has_reading = has_reading ? 1 : 0;
-        s.reading_ms = (int64_t)reading;
-        s.reading_pressure = reading_pressure;
         s.smoothed = smoothed;
         if (action_parse(action, &s.last_action) == 0 && check_state(&s, NULL, 0) == 0) {
             *st = s;

@@ -1,0 +1,172 @@
+/* Enqueue: what producers send is validated whole (payloads, options)
+ * before one pipelined Function call per 1000 jobs. */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "queue.h"
+
+/* Containers nested at most SLUICE_PAYLOAD_MAX_DEPTH deep, the root at 1. */
+static int depth_ok(json_t *v, int depth) {
+    if ((json_is_object(v) || json_is_array(v)) && depth > SLUICE_PAYLOAD_MAX_DEPTH) return 0;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x) if (!depth_ok(x, depth + 1)) return 0;
+    } else if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) if (!depth_ok(x, depth + 1)) return 0;
+    }
+    return 1;
+}
+
+int sluice_payload_check(const char *payload, size_t len, sluice_error *err) {
+    sluice_error_reset(err);
+    if (!payload) {
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: missing");
+        return -1;
+    }
+    if (len > SLUICE_PAYLOAD_HARD_MAX) {
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: %zu bytes is over the %d-byte cap", len,
+                SLUICE_PAYLOAD_HARD_MAX);
+        return -1;
+    }
+    if (memchr(payload, '\0', len)) {
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: contains a NUL byte");
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *v = json_loadb(payload, len, 0, &jerr);
+    if (!v) {
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: not JSON (%s at byte %d)", jerr.text, jerr.position);
+        return -1;
+    }
+    int rc = 0;
+    if (!json_is_object(v)) {
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: not a JSON object");
+        rc = -1;
+    } else if (!depth_ok(v, 1)) {
+        sluice_error_set(err, SLUICE_ERR_PAYLOAD, "invalid payload: nested deeper than %d", SLUICE_PAYLOAD_MAX_DEPTH);
+        rc = -1;
+    }
+    json_decref(v);
+    return rc;
+}
+
+int opts_check(const sluice_enqueue_opts *o, sluice_error *err) {
+    if (!o) return 0;
+    const char *bad = NULL;
+    if (o->delay_ms < 0 || o->delay_ms > 3153600000000LL) bad = "delay_ms must be 0..3153600000000";
+    else if (o->run_at_ms < 0 || o->run_at_ms > 253402300799000LL)
+        bad = "run_at_ms must be 0..253402300799000 (the year 9999)"; /* as queue/lua/enqueue.lua */
+    else if (o->delay_ms && o->run_at_ms) bad = "delay_ms and run_at_ms are exclusive";
+    else if (o->priority < -SLUICE_PRIORITY_MAX || o->priority > SLUICE_PRIORITY_MAX)
+        bad = "priority must be -1000..1000";
+    else if (o->max_attempts < 0 || o->max_attempts > 1000) bad = "max_attempts must be 1..1000";
+    else if (o->timeout_ms < 0 || o->timeout_ms > 604800000) bad = "timeout_ms must be 1..604800000";
+    else if (o->unique && strlen(o->unique) > 256) bad = "unique key must be at most 256 bytes";
+    else if (o->cost < 0 || o->cost > 1000000) bad = "cost must be 1..1000000";
+    if (bad) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid option: %s", bad);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------ enqueue ------------------------------ */
+
+static void add_job(cmd *m, const char *payload, const sluice_enqueue_opts *o) {
+    static const sluice_enqueue_opts none;
+    if (!o) o = &none;
+    cmd_str(m, payload);
+    cmd_int(m, o->delay_ms);
+    cmd_int(m, o->run_at_ms);
+    cmd_int(m, o->priority);
+    cmd_int(m, o->max_attempts);
+    cmd_int(m, o->timeout_ms);
+    cmd_str(m, o->unique ? o->unique : "");
+    cmd_int(m, o->cost);
+}
+
+static const sluice_enqueue_opts *opts_at(const sluice_enqueue_opts *opts, int each, size_t i) {
+    return opts && each ? &opts[i] : opts;
+}
+
+int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n, const char *const *payloads,
+                        const sluice_enqueue_opts *opts, int opts_each, char (*ids)[SLUICE_ID_MAX],
+                        size_t *done, sluice_error *err) {
+    sluice_error_reset(err);
+    if (done) *done = 0;
+    if (sluice_name_check(cls, err) < 0) return -1;
+    if (n == 0) return 0;
+    if (!payloads) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "enqueue: no payloads");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (sluice_payload_check(payloads[i], payloads[i] ? strlen(payloads[i]) : 0, err) < 0 ||
+            opts_check(opts_at(opts, opts_each, i), err) < 0) {
+            if (n > 1 && err) {
+                char text[SLUICE_ERROR_TEXT];
+                snprintf(text, sizeof(text), "job %zu: %.200s", i, err->text);
+                memcpy(err->text, text, sizeof(text));
+            }
+            return -1;
+        }
+    }
+    size_t nbatch = (n + SLUICE_BATCH_MAX - 1) / SLUICE_BATCH_MAX;
+    cmd *cmds = calloc(nbatch, sizeof(*cmds));
+    redisReply **replies = calloc(nbatch, sizeof(*replies));
+    sluice_error *errs = calloc(nbatch, sizeof(*errs));
+    int rc = -1;
+    if (!cmds || !replies || !errs) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "enqueue: out of memory");
+        goto out;
+    }
+    for (size_t b = 0; b < nbatch; b++) {
+        size_t from = b * SLUICE_BATCH_MAX, to = from + SLUICE_BATCH_MAX < n ? from + SLUICE_BATCH_MAX : n;
+        cmd_fcall_class(&cmds[b], "sluice_enqueue", c->ns, cls);
+        cmd_int(&cmds[b], (int64_t)(to - from));
+        for (size_t i = from; i < to; i++) add_job(&cmds[b], payloads[i], opts_at(opts, opts_each, i));
+    }
+    sluice_error link;
+    sluice_error_reset(&link);
+    client_pipeline(c, cmds, nbatch, replies, errs, &link);
+    size_t count = 0;
+    for (size_t b = 0; b < nbatch; b++) {
+        redisReply *r = replies[b];
+        size_t from = b * SLUICE_BATCH_MAX, want = n - from < SLUICE_BATCH_MAX ? n - from : SLUICE_BATCH_MAX;
+        if (!r) {
+            if (errs[b].code) sluice_error_set(err, errs[b].code, "enqueue: %s", errs[b].text);
+            else sluice_error_set(err, link.code ? link.code : SLUICE_ERR_UNREACHABLE, "enqueue: %s", link.text);
+            continue;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != want) {
+            sluice_error_set(err, SLUICE_ERR_PROTOCOL, "enqueue: unexpected reply");
+            continue;
+        }
+        for (size_t i = 0; i < want; i++)
+            if (ids) reply_strcpy(r->element[i], ids[from + i], SLUICE_ID_MAX);
+        count += want;
+    }
+    if (done) *done = count;
+    rc = count == n ? 0 : -1;
+out:
+    for (size_t b = 0; cmds && b < nbatch; b++) {
+        cmd_clear(&cmds[b]);
+        if (replies && replies[b]) freeReplyObject(replies[b]);
+    }
+    free(cmds);
+    free(replies);
+    free(errs);
+    return rc;
+}
+
+int sluice_enqueue(sluice_client *c, const char *cls, const char *payload, const sluice_enqueue_opts *opts,
+                   char id[SLUICE_ID_MAX], sluice_error *err) {
+    return sluice_enqueue_many(c, cls, 1, &payload, opts, 0, (char(*)[SLUICE_ID_MAX])id, NULL, err);
+}

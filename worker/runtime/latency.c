@@ -1,0 +1,35 @@
+/* Job latency reports: each class's mean handler time, every 5 s, to the
+ * signal job_latency.<class> when it is defined. */
+
+#define _DEFAULT_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+void rt_lat_cb(struct ev_loop *loop, ev_timer *t, int revents) {
+    (void)revents;
+    sluice_worker *w = container_of(t, sluice_worker, lat_t);
+    double now = ev_now(loop);
+    for (wclass *c = w->classes; c; c = c->next) {
+        if (!c->lat_n) continue;
+        double mean = c->lat_sum / (double)c->lat_n;
+        c->lat_sum = 0;
+        c->lat_n = 0;
+        if (now < c->lat_skip_until || !w->cmd.up) continue;
+        sluice_client *sc = w->gov_url ? rt_gov_connection(w, NULL) : w->sync;
+        if (!sc) continue;
+        char name[128];
+        snprintf(name, sizeof(name), "job_latency.%s", c->name);
+        sluice_error err;
+        if (sluice_signal_report(sc, name, mean, 0, &err) < 0) {
+            if (err.code == SLUICE_ERR_UNREACHABLE) {
+                if (sc == w->sync) { sluice_client_free(w->sync); w->sync = NULL; }
+            }
+            else c->lat_skip_until = now + 60.0;   /* not defined (or a name too long): quietly */
+        }
+    }
+}

@@ -1,0 +1,205 @@
+/* Private to worker/runtime/: the worker's structures and what its files
+ * share (the rt_ functions). See include/sluice/worker.h for the API. */
+#ifndef SLUICE_WORKER_RUNTIME_H
+#define SLUICE_WORKER_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libev.h>
+
+#include "sluice.h"
+#include "sluice/worker.h"
+
+#define container_of(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+#define BACKOFF_MIN 0.1        /* s */
+#define BACKOFF_MAX 5.0        /* s */
+#define OUTAGE_LOG_EVERY 30.0  /* s */
+#define SLEEP_CAP 1.0          /* s, longest sleep on a claim hint */
+#define SAFETY_POLL 3.0        /* s, re-poll of a class with nothing pending */
+#define TICK 0.25              /* s, the lease / watchdog timer */
+#define REPLY_DEADLINE 10.0    /* s without a reply while waiting: the link is dead */
+#define STOP_EXTRA 0.8         /* s after the grace for releases to be answered */
+#define CLAIM_BATCH 100
+#define HELD_MIN 1.0           /* s, first pause of a class whose handler cannot run */
+#define HELD_MAX 60.0          /* s, longest */
+#define LAT_EVERY 5.0          /* s, between job latency reports */
+
+/* ------------------------------ types -------------------------------- */
+
+typedef struct wclass {
+    struct sluice_worker *w;
+    char name[64 + 1];
+    char channel[512];
+    sluice_tier tier;
+    sluice_worker_handler fn;     /* NULL: not served (unhandled) */
+    void *ud;
+    int claiming;                 /* a claim is in flight */
+    size_t asked;                 /* jobs that claim asked for */
+    int asleep;                   /* waiting on the timer or a notification */
+    int notified;                 /* a publish arrived during the claim */
+    int failing;                  /* the last claim failed: logged once until one succeeds */
+    double lat_sum;               /* ms, handler time of the jobs done this window */
+    int64_t lat_n;
+    double lat_skip_until;        /* ev_now; the job_latency signal is not defined */
+    /* the handler cannot run (an infrastructure fault): the class is paused
+     * in this worker until held_until, then tried again */
+    int held;
+    double held_until;            /* ev_now */
+    double held_backoff;          /* s, the next pause */
+    double held_since, held_logged; /* ev_now, of the first failure and the last log line */
+    ev_timer sleep;
+    struct wclass *next;
+} wclass;
+
+enum { J_RUNNING, J_SENDING, J_WAITING, J_ORPHAN };
+enum { C_NONE, C_ACK, C_FAIL, C_RELEASE };
+
+struct sluice_worker_job {
+    struct sluice_worker *w;
+    wclass *cls;
+    sluice_job *job;
+    int state;
+    int cmd;
+    int ok;
+    char *reason;
+    int handler_owns;             /* the handler has not called done */
+    double started;               /* ev_now, s */
+    double leased_at;             /* ev_now of the last lease start or extension, s */
+    double unextended_at;         /* leased_at before the extension in flight, s */
+    int extending;
+    sluice_worker_cancel_fn cancel;
+    void *cancel_arg;
+    struct sluice_worker_job *prev, *next;
+};
+
+typedef struct jlist { sluice_worker_job *head; int n; } jlist;
+
+typedef struct wlink {
+    struct sluice_worker *w;
+    redisAsyncContext *ac;
+    int up;
+    int sub;                      /* the SUBSCRIBE link */
+    int refused;                  /* Redis refused its credentials or database: not up */
+    double backoff;               /* s */
+    double down_since;            /* ev_now, 0 when up */
+    double last_log;
+    int ever_up;
+    ev_timer retry;
+} wlink;
+
+struct sluice_worker {
+    struct ev_loop *loop;
+    char *url;
+    char *ns;
+    sluice_url u;
+    char name[128];
+    int concurrency;
+    wclass *classes;
+    wclass *rr;                   /* round-robin cursor */
+    jlist running, sending, waiting, orphans;
+    wlink cmd, sub;
+    sluice_client *sync;
+    ev_timer tick;
+    ev_timer grace;
+    ev_timer deadline;
+    int started, stopping, stopped, freeing, in_dispatch;
+    size_t claims_out;            /* jobs asked for by claims in flight */
+    /* quarantine (see sluice/job.h): a suspect runs alone */
+    sluice_worker_job *suspect;   /* the running suspect: nothing is claimed until it ends */
+    wclass *solo;                 /* the class of the claim in flight that may lease a suspect
+                                     (busy '0'): the only claim in flight */
+    wclass *quarantine;           /* a class that answered 'suspect': claimed once the worker is idle */
+    int outstanding;              /* replies awaited on the cmd link */
+    double last_reply;
+    sluice_worker_stopped_fn on_stopped;
+    void *stopped_ud;
+    sluice_worker_log_fn log;
+    void *log_ud;
+    sluice_worker_stats st;
+    /* the hosted governor, and the connection it and the job latency
+     * reports use when it has a URL of its own */
+    int gov_on;
+    int64_t gov_tick_ms;
+    char *gov_url;                /* NULL: the worker's url */
+    sluice_client *gov_c;
+    double gov_backoff;           /* s, the next reconnect backoff */
+    double gov_retry_at;          /* ev_now before which no reconnect is tried */
+    sluice_governor *gov;
+    int gov_leader;
+    int gov_failing;
+    ev_timer gov_t;
+    ev_timer lat_t;               /* job latency reports */
+};
+
+/* ------------------------------ worker.c ------------------------------ */
+
+/* Logs an event through the worker's log callback (none: nothing). "j"
+ * (may be NULL) names the job; "dur" is its handler time in s, or < 0. */
+void rt_emit(sluice_worker *w, const char *event, const sluice_worker_job *j, double dur, const char *msg);
+
+/* ------------------------------ links.c ------------------------------- */
+
+/* The next wait (s) of a capped, jittered exponential backoff: *backoff
+ * times 0.5..1.5; then *backoff doubles, up to BACKOFF_MAX. */
+double rt_backoff_next(double *backoff);
+/* Sends "m" on the link with "cb"(priv) for its reply. Returns 0, or -1
+ * when the link is down (nothing sent). */
+int rt_link_send(wlink *l, sluice_command *m, redisCallbackFn *cb, void *priv);
+/* A reply came on the command link (the watchdog's clock). */
+void rt_got_reply(sluice_worker *w);
+void rt_link_open(wlink *l);
+void rt_link_down(wlink *l, const char *why);
+void rt_retry_cb(struct ev_loop *loop, ev_timer *t, int revents);
+/* Subscribes the class's ready channel, if the subscription link is up. */
+void rt_subscribe(sluice_worker *w, wclass *c);
+/* Reconnects the sync client, which loads the Functions library. */
+void rt_reload_functions(sluice_worker *w);
+
+/* ------------------------------ claims.c ------------------------------ */
+
+/* Hands the free slots out as claims (see claims.c). */
+void rt_schedule(sluice_worker *w);
+void rt_class_sleep(wclass *c, double s);
+void rt_class_wake(wclass *c);
+void rt_sleep_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+/* ------------------------------- jobs.c ------------------------------- */
+
+void rt_jl_add(jlist *l, sluice_worker_job *j);
+void rt_job_move(sluice_worker_job *j, int state);
+void rt_job_free(sluice_worker_job *j);
+/* Sends the job's end (ack, fail or release, as j->cmd says). */
+void rt_job_send(sluice_worker_job *j);
+/* Resends the ends an outage or a Redis that could not serve held back. */
+void rt_resend_waiting(sluice_worker *w);
+
+/* ------------------------------ leases.c ------------------------------ */
+
+void rt_tick_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+/* ------------------------------- stop.c ------------------------------- */
+
+/* Finishes a stop once nothing is left in flight. */
+void rt_check_stopped(sluice_worker *w);
+void rt_stop_timers(sluice_worker *w);
+void rt_grace_cb(struct ev_loop *loop, ev_timer *t, int revents);
+void rt_deadline_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+/* ----------------------------- governor.c ----------------------------- */
+
+/* The connection of the governor and the latency reports, made on demand
+ * with a backoff after a failure; NULL with *err when there is none. */
+sluice_client *rt_gov_connection(sluice_worker *w, sluice_error *err);
+void rt_gov_close(sluice_worker *w);
+void rt_gov_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+/* ----------------------------- latency.c ------------------------------ */
+
+void rt_lat_cb(struct ev_loop *loop, ev_timer *t, int revents);
+
+#endif
