@@ -343,10 +343,9 @@ static void a_job_enqueued_from_each_language_is_run_by_sluice_worker_and_acked(
         assert_int_equal(strncmp(out, "polyglot:", 9), 0);
         snprintf(ids[i], sizeof(ids[i]), "%.*s", SLUICE_ID_MAX - 1, out);
     }
-    char record[400], log[400], body[600];
-    snprintf(record, sizeof(record), "%s/polyglot.out", h->dir);
+    char log[400], body[600];
     snprintf(log, sizeof(log), "%s/polyglot.log", h->dir);
-    snprintf(body, sizeof(body), "#!/bin/sh\n{ cat; echo; } >> %s\n", record);
+    snprintf(body, sizeof(body), "#!/bin/sh\ncat > \"%s/$SLUICE_JOB_ID\"\n", h->dir);
     const char *handler = proc_script(h->dir, "record.sh", body);
     char spec[500];
     snprintf(spec, sizeof(spec), "polyglot=%s", handler);
@@ -357,17 +356,18 @@ static void a_job_enqueued_from_each_language_is_run_by_sluice_worker_and_acked(
     proc_stop(pid);
     assert_int_equal(st.acked, 3);
     assert_int_equal(st.failed, 0);
-    char *ran = proc_slurp(record);
     for (size_t i = 0; i < 3; i++) {
-        char want[64];
-        snprintf(want, sizeof(want), "{\"from\":\"%s\"}\n", producers[i].lang);
-        if (!strstr(ran, want)) fail_msg("the %s job did not run: %s", producers[i].lang, ran);
+        char path[600], want[64];
+        snprintf(path, sizeof(path), "%s/%s", h->dir, ids[i]);
+        snprintf(want, sizeof(want), "{\"from\":\"%s\"}", producers[i].lang);
+        char *ran = proc_slurp(path);
+        if (strcmp(ran, want) != 0) fail_msg("the %s job ran with \"%s\"", producers[i].lang, ran);
+        free(ran);
         sluice_job_info info;
         assert_int_equal(sluice_job_lookup(c, ids[i], &info, NULL), 0);
         assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);   /* acked and gone */
         sluice_job_info_clear(&info);
     }
-    free(ran);
     sluice_client_free(c);
 }
 
