@@ -192,3 +192,13 @@ $(BUILD)/bin/sluice-demo: $(BUILD)/obj/scripts/demo/sluice-demo.o $(LIBA)
 demo: deps
 	$(MAKE) --no-print-directory all $(BUILD)/bin/sluice-demo
 	BUILD=$(BUILD) DEMO_T0=$(DEMO_T0) ./scripts/demo.sh
+
+# ---- producers in other languages (queue/clients/) ----
+# tests/test_clients runs the Python, Ruby and Node producers' tests (their
+# interpreters and Redis libraries come from scripts/bootstrap.sh); the Node
+# producer's packages, pinned by its package-lock.json, go to its
+# node_modules (not committed).
+NODE_CLIENT := queue/clients/node
+$(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	cd $(NODE_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+$(BUILD)/tests/test_clients: | $(NODE_CLIENT)/node_modules/.package-lock.json
