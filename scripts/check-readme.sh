@@ -1,7 +1,10 @@
 #!/bin/sh
 # Compiles every complete C program (a ```c block with main) in README.md
-# against the built library, warnings as errors, and runs it against a
-# redis-server of its own. Prints "N passed, N failed" like the test runner.
+# against the built libraries, warnings as errors, and runs it against a
+# redis-server of its own. With SLUICE_PKG_CONFIG=1 it builds them through
+# pkg-config alone (sluice, or sluice-worker for a program that includes
+# <sluice/worker.h>), e.g. against an installed copy found through
+# PKG_CONFIG_PATH. Prints "N passed, N failed" like the test runner.
 set -eu
 BUILD=${BUILD:-build}
 CC=${CC:-cc}
@@ -15,14 +18,26 @@ awk -v dir="$dir" '
     inblock { print > file }
 ' README.md
 
+# The compile and link flags of the program in $1.
+flags() {
+    pkg=sluice
+    grep -q '<sluice/worker.h>' "$1" && pkg=sluice-worker
+    if [ -n "${SLUICE_PKG_CONFIG:-}" ]; then
+        pkg-config --cflags --libs "$pkg"
+    elif [ "$pkg" = sluice-worker ]; then
+        echo "-Iinclude $BUILD/lib/libsluice-worker.a $BUILD/lib/libsluice.a $(pkg-config --libs hiredis jansson) -lev -lm"
+    else
+        echo "-Iinclude $BUILD/lib/libsluice.a $(pkg-config --libs hiredis jansson) -lm"
+    fi
+}
+
 passed=0
 failed=0
 for src in "$dir"/example*.c; do
     grep -q 'int main' "$src" || continue
     bin=${src%.c}
     # shellcheck disable=SC2046
-    if $CC -std=c11 -Wall -Wextra -Werror -Iinclude "$src" -o "$bin" "$BUILD/lib/libsluice.a" \
-        $(pkg-config --libs hiredis jansson) -lm ${LDFLAGS_EXTRA:-} &&
+    if $CC -std=c11 -Wall -Wextra -Werror "$src" -o "$bin" $(flags "$src") ${LDFLAGS_EXTRA:-} &&
         SLUICE_REDIS_URL="unix://$dir/redis.sock" "$bin" >/dev/null; then
         passed=$((passed + 1))
     else
