@@ -194,8 +194,8 @@ $(BUILD)/tests/test_clients: | $(NODE_CLIENT)/node_modules/.package-lock.json
 # DATADIR= SYSTEMD_DIR=]: the programs, libsluice (static and shared),
 # libsluice-worker (static), their pkg-config files, the public headers (the
 # ones sluice.h and sluice/worker.h name), the systemd unit, and under
-# DATADIR/sluice the Grafana dashboard, the alert rules, the ACL file and the
-# samplers. make uninstall removes exactly that (scripts/install.sh holds the
+# DATADIR/sluice the Grafana dashboard, the alert rules, the ACL file, the
+# samplers and the Python, Ruby and Node producers. make uninstall removes exactly that (scripts/install.sh holds the
 # one list). The .pc files and the unit are written for these directories,
 # and written again whenever one changes.
 BINDIR      ?= $(PREFIX)/bin

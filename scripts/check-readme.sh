@@ -4,7 +4,9 @@
 # redis-server of its own. With SLUICE_PKG_CONFIG=1 it builds them through
 # pkg-config alone (sluice, or sluice-worker for a program that includes
 # <sluice/worker.h>), e.g. against an installed copy found through
-# PKG_CONFIG_PATH. Prints "N passed, N failed" like the test runner.
+# PKG_CONFIG_PATH. Otherwise it also runs the ```python, ```ruby and ```js
+# blocks with the producers of queue/clients/, after declaring the class and
+# the signal they use. Prints "N passed, N failed" like the test runner.
 set -eu
 BUILD=${BUILD:-build}
 CC=${CC:-cc}
@@ -13,7 +15,7 @@ redis_temp_start readme
 dir=$tmpdir
 
 awk -v dir="$dir" '
-    /^```c$/ { n++; file = dir "/example" n ".c"; inblock = 1; next }
+    /^```(c|python|ruby|js)$/ { n++; file = dir "/example" n "." substr($0, 4); inblock = 1; next }
     /^```$/ && inblock { inblock = 0; close(file); next }
     inblock { print > file }
 ' README.md
@@ -45,5 +47,27 @@ for src in "$dir"/example*.c; do
         failed=$((failed + 1))
     fi
 done
+if [ -z "${SLUICE_PKG_CONFIG:-}" ]; then
+    top=$(pwd)
+    ctl="$BUILD/bin/sluicectl --redis unix://$dir/redis.sock"
+    $ctl class set certificates --tier low --max-rate 50/s >/dev/null
+    $ctl signal define pg_active --target 0.5 --critical 0.8 >/dev/null
+    cp queue/clients/node/sluice.js "$dir/"
+    for src in "$dir"/example*.python "$dir"/example*.ruby "$dir"/example*.js; do
+        [ -e "$src" ] || continue
+        case $src in
+        *.python) set -- env PYTHONPATH="$top/queue/clients/python" /usr/bin/python3 "$src" ;;
+        *.ruby) set -- /usr/bin/ruby -I"$top/queue/clients/ruby" "$src" ;;
+        *.js) set -- env NODE_PATH="$top/queue/clients/node/node_modules" node "$src" ;;
+        esac
+        if SLUICE_REDIS_URL="unix://$dir/redis.sock" "$@" >"$src.out" 2>&1; then
+            passed=$((passed + 1))
+        else
+            echo "check-readme: $(basename "$src") failed:" >&2
+            cat "$src.out" >&2
+            failed=$((failed + 1))
+        fi
+    done
+fi
 echo "readme: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -52,4 +52,11 @@ file scripts/acl/sluice.acl "$DATADIR/sluice/acl" 644
 own "$DATADIR/sluice/acl"
 for s in scripts/samplers/*.sh; do file "$s" "$DATADIR/sluice/samplers" 755; done
 own "$DATADIR/sluice/samplers"
+file queue/clients/python/sluice.py "$DATADIR/sluice/clients/python" 644
+own "$DATADIR/sluice/clients/python"
+file queue/clients/ruby/sluice.rb "$DATADIR/sluice/clients/ruby" 644
+own "$DATADIR/sluice/clients/ruby"
+for f in sluice.js package.json package-lock.json; do file "queue/clients/node/$f" "$DATADIR/sluice/clients/node" 644; done
+own "$DATADIR/sluice/clients/node"
+own "$DATADIR/sluice/clients"
 own "$DATADIR/sluice"
