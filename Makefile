@@ -20,9 +20,11 @@ endif
 DEP_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
-LUA      := common enqueue claim lease job dead class gate signal governor check
-LUA_SRC  := $(LUA:%=queue/lua/%.lua)
+LUA_SRC  := $(wildcard queue/lua/*.lua)
 LIB_SRC  := $(wildcard queue/*.c queue/governor/*.c)
+# The simulator is a library of its own, for sluicectl and the tests only.
+SIM_SRC  := $(wildcard queue/sim/*.c)
+SIM_LIB  := $(BUILD)/lib/libsluice-sim.a
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/functions.o
 LIBA     := $(BUILD)/lib/libsluice.a
 LIBSO    := $(BUILD)/lib/libsluice.so
@@ -43,15 +45,23 @@ TEST_SRC := $(filter-out tests/harness.c,$(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 .PHONY: all test check deps clean bench
-all: $(LIBA) $(LIBSO) $(PC) $(if $(WORKER_SRC),$(WORKER_LIB)) $(BINS)
+all: $(LIBA) $(LIBSO) $(PC) $(WORKER_LIB) $(SIM_LIB) $(BINS)
 
 # Installs missing Debian packages (needs root or sudo); a no-op when present.
 deps:
 	@./scripts/bootstrap.sh
 
-$(BUILD)/gen/functions.c: $(LUA_SRC) scripts/embed-lua.sh
+# The Functions library: the tables the Lua shares with C, generated from the
+# headers, then queue/lua/*.lua in the order their "-- needs:" lines give.
+$(BUILD)/gen/lua-tables: queue/lua/tables.c
 	@mkdir -p $(@D)
-	./scripts/embed-lua.sh $@ $(LUA_SRC)
+	$(CC) $(CFLAGS) $(DEP_CFLAGS) $(LDFLAGS) -o $@ $<
+
+$(BUILD)/gen/tables.lua: $(BUILD)/gen/lua-tables
+	$< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/functions.c: $(BUILD)/gen/tables.lua $(LUA_SRC) scripts/lua-library.sh
+	./scripts/lua-library.sh $@ $(BUILD)/gen/tables.lua $(LUA_SRC)
 
 $(BUILD)/obj/gen/functions.o: $(BUILD)/gen/functions.c
 	@mkdir -p $(@D)
@@ -73,7 +83,11 @@ $(WORKER_LIB): $(WORKER_SRC:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/sluicectl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(LIBA)
+$(SIM_LIB): $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bin/sluicectl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(SIM_LIB) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 
@@ -82,7 +96,7 @@ $(BUILD)/bin/sluice-worker: $(PROGRAM_SRC:%.c=$(BUILD)/obj/%.o) $(WORKER_LIB) $(
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) $(MHD_LIBS)
 
 # ------------------------------- tests --------------------------------
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(if $(WORKER_SRC),$(WORKER_LIB)) $(LIBA)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(WORKER_LIB) $(SIM_LIB) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) $(MHD_LIBS) -lcmocka -lpthread
 
@@ -104,7 +118,7 @@ test: deps
 
 check: test
 
-$(BUILD)/bin/sluice-bench: $(BUILD)/obj/scripts/bench/sluice-bench.o $(WORKER_LIB) $(LIBA)
+$(BUILD)/bin/sluice-bench: $(BUILD)/obj/tests/bench/sluice-bench.o $(WORKER_LIB) $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS)
 
@@ -117,7 +131,7 @@ clean:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
-# ---- fuzzing (issue 8) ----
+# ---- fuzzing ----
 # libFuzzer targets (tests/fuzz/fuzz_*.c) built with clang, ASan, UBSan and
 # LeakSanitizer into $(BUILD)/fuzz, each run FUZZ_SECONDS on its seed corpus
 # (tests/fuzz/corpus/<target>/); fails on any crash, leak or sanitizer report.
@@ -129,7 +143,7 @@ fuzz:
 fuzz-build:
 	BUILD=$(BUILD) ./scripts/fuzz.sh 0
 
-# ---- chaos (issue 8) ----
+# ---- chaos ----
 # The fault battery (docs/reliability.md). Short versions of every scenario
 # run inside `make test` (tests/test_chaos_*.c, linked with the battery's
 # machinery in tests/chaos/); `make chaos` runs the long versions
@@ -143,7 +157,7 @@ MODEL_TEST := $(BUILD)/tests/test_model
 # chaos.o comes last in $^ (after the archives), so the archives go again
 # after it, ahead of hiredis and jansson.
 $(CHAOS_TEST): $(CHAOS_OBJ)
-$(CHAOS_TEST): private DEP_LIBS := $(WORKER_LIB) $(LIBA) $(DEP_LIBS)
+$(CHAOS_TEST): private DEP_LIBS := $(WORKER_LIB) $(SIM_LIB) $(LIBA) $(DEP_LIBS)
 $(CHAOS_TEST): | $(CHAOS_VG)
 
 $(CHAOS_VG): $(BUILD)/obj/tests/chaos/vg_embedded.o $(WORKER_LIB) $(LIBA)
@@ -164,13 +178,13 @@ chaos: deps
 mutants: deps
 	BUILD=$(BUILD) CC=$(CC) ./scripts/mutants.sh
 
-# ---- demo (issue 9) ----
+# ---- demo ----
 # make demo: the incident replayed in real time on an embedded redis-server
 # (scripts/demo.sh); sluice-demo is its database stand-in, traffic, live view
 # and summary. gnuplot-nox (installed by deps) draws the plot.
 DEMO_T0 := $(if $(filter demo,$(MAKECMDGOALS)),$(shell date +%s))
 
-$(BUILD)/bin/sluice-demo: $(BUILD)/obj/scripts/demo/sluice-demo.o $(LIBA)
+$(BUILD)/bin/sluice-demo: $(BUILD)/obj/tests/demo/sluice-demo.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
 

@@ -1,21 +1,24 @@
 /* sluice: a Redis-backed background job queue whose admission controller
  * makes non-critical work yield when the database is under pressure.
- * Include this one header; link with `pkg-config --libs sluice`. */
+ * Include this one header; link with `pkg-config --libs sluice`. The worker
+ * runtime (sluice/worker.h, libsluice-worker) and the simulator
+ * (sluice/sim.h, libsluice-sim) are libraries of their own. */
 #ifndef SLUICE_H
 #define SLUICE_H
 
 #include "sluice/error.h"
-#include "sluice/tier.h"
-#include "sluice/job.h"
 #include "sluice/client.h"
+#include "sluice/job.h"
+#include "sluice/tier.h"
+#include "sluice/class.h"
+#include "sluice/gate.h"
+#include "sluice/signal.h"
+#include "sluice/law.h"
 #include "sluice/governor.h"
-#include "sluice/admin.h"
-#include "sluice/proto.h"
-#include "sluice/govern.h"
 #include "sluice/audit.h"
-#include "sluice/parse.h"
-#include "sluice/sim.h"
 #include "sluice/check.h"
+#include "sluice/command.h"
+#include "sluice/parse.h"
 
 #define SLUICE_VERSION "0.1.0"
 

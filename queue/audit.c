@@ -8,7 +8,7 @@
 
 #define AUDIT_COUNT_MAX 10000
 
-void sluice_audit_free(sluice_audit_entry *entries, size_t n) {
+void sluice_audit_list_free(sluice_audit_entry *entries, size_t n) {
     if (!entries) return;
     for (size_t i = 0; i < n; i++) {
         free(entries[i].actor);
@@ -37,7 +37,7 @@ static int read_stream(sluice_client *c, const char *tag, const char *cls, size_
                        sluice_audit_entry **out, size_t *n, size_t *cap, sluice_error *err) {
     cmd m;
     cmd_init(&m);
-    cmd_xrevrange(&m, c->ns, tag, "audit", (int64_t)count);
+    cmd_xrevrange(&m, c->ns, tag, CLASS_KEYS[CLASS_KEY_audit], (int64_t)count);
     redisReply *r = client_call(c, &m, "audit", err);
     cmd_clear(&m);
     if (!r) return -1;
@@ -95,7 +95,7 @@ static int read_stream(sluice_client *c, const char *tag, const char *cls, size_
     return rc;
 }
 
-sluice_audit_entry *sluice_audit_read(sluice_client *c, const char *cls, size_t count, size_t *n,
+sluice_audit_entry *sluice_audit_list(sluice_client *c, const char *cls, size_t count, size_t *n,
                                       sluice_error *err) {
     sluice_error_reset(err);
     *n = 0;
@@ -121,10 +121,10 @@ sluice_audit_entry *sluice_audit_read(sluice_client *c, const char *cls, size_t 
         for (size_t i = 0; rc == 0 && i < nc; i++) {
             rc = read_stream(c, names[i], names[i], count, &out, n, &cap, err);
         }
-        sluice_strings_free(names, nc);
+        sluice_class_list_free(names, nc);
     }
     if (rc < 0) {
-        sluice_audit_free(out, *n);
+        sluice_audit_list_free(out, *n);
         *n = 0;
         return NULL;
     }

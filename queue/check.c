@@ -20,7 +20,6 @@ struct sluice_check {
     size_t nproblems, cap;
 };
 
-static const char *const GLOBAL_CHECK_KEYS[4] = {"classes", "signals", "signal-values", "governor"};
 
 void sluice_check_free(sluice_check *k) {
     if (!k) return;
@@ -170,7 +169,7 @@ sluice_check *sluice_namespace_check(sluice_client *c, const char *const *classe
     }
     if (ok) {
         k->nclasses = n;
-        cmd_fcall_global(&cmds[n], "sluice_check_global", c->ns, 4, GLOBAL_CHECK_KEYS);
+        cmd_fcall_global(&cmds[n], "sluice_check_global", c->ns, CHECK_NKEYS, CHECK_KEYS);
         ok = client_pipeline(c, cmds, n + 1, replies, errs, err) == 0;
     }
     for (size_t i = 0; ok && i <= n; i++) {
@@ -196,7 +195,7 @@ sluice_check *sluice_namespace_check(sluice_client *c, const char *const *classe
     free(cmds);
     free(replies);
     free(errs);
-    sluice_strings_free(registry, nreg);
+    sluice_class_list_free(registry, nreg);
     if (!ok) {
         sluice_check_free(k);
         return NULL;

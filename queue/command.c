@@ -8,16 +8,13 @@
 
 #include "queue.h"
 
-static const char *const CLASS_SUFFIXES[CLASS_NKEYS] = {
-    "class", "gate", "ready", "delayed", "leased", "dead",
-    "jobs", "meta", "unique", "stats", "done", "audit", "bucket",
-};
-
-const char *const SIGNAL_KEYS[3] = {"signals", "signal-values", "audit"};
-
-const char *const GOVERNOR_KEYS[3] = {"governor", "governor:history", "audit"};
-
-const char *const REGISTRY_KEYS[1] = {"classes"};
+#define SUFFIX(id, suffix) suffix,
+const char *const CLASS_KEYS[CLASS_NKEYS] = {CLASS_KEY_LIST(SUFFIX)};
+const char *const SIGNAL_KEYS[SIGNAL_NKEYS] = {SIGNAL_KEY_LIST(SUFFIX)};
+const char *const GOVERNOR_KEYS[GOVERNOR_NKEYS] = {GOVERNOR_KEY_LIST(SUFFIX)};
+const char *const REGISTRY_KEYS[REGISTRY_NKEYS] = {REGISTRY_KEY_LIST(SUFFIX)};
+const char *const CHECK_KEYS[CHECK_NKEYS] = {CHECK_KEY_LIST(SUFFIX)};
+#undef SUFFIX
 
 void cmd_init(cmd *m) {
     memset(m, 0, sizeof(*m));
@@ -75,6 +72,10 @@ int key_name(char *buf, size_t len, const char *ns, const char *tag, const char 
     return snprintf(buf, len, "%s:{%s}:%s", ns, tag, suffix);
 }
 
+int sluice_class_channel(const char *ns, const char *cls, char *buf, size_t len) {
+    return key_name(buf, len, ns, cls, CLASS_KEYS[CLASS_KEY_ready]);
+}
+
 static void add_key(cmd *m, const char *ns, const char *tag, const char *suffix) {
     char buf[KEY_MAX];
     int n = key_name(buf, sizeof(buf), ns, tag, suffix);
@@ -98,7 +99,7 @@ void cmd_fcall_class(cmd *m, const char *fn, const char *ns, const char *cls) {
     cmd_str(m, "FCALL");
     cmd_str(m, fn);
     cmd_int(m, CLASS_NKEYS);
-    for (int i = 0; i < CLASS_NKEYS; i++) add_key(m, ns, cls, CLASS_SUFFIXES[i]);
+    for (int i = 0; i < CLASS_NKEYS; i++) add_key(m, ns, cls, CLASS_KEYS[i]);
     cmd_str(m, cls);
 }
 

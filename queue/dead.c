@@ -46,7 +46,7 @@ sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offs
     }
     freeReplyObject(r);
     if (bad) {
-        sluice_job_info_array_free(out, k);
+        sluice_dead_list_free(out, k);
         sluice_error_set(err, SLUICE_ERR_PROTOCOL, "dead list: unexpected reply");
         return NULL;
     }

@@ -59,19 +59,27 @@ int sluice_payload_check(const char *payload, size_t len, sluice_error *err) {
 
 int opts_check(const sluice_enqueue_opts *o, sluice_error *err) {
     if (!o) return 0;
-    const char *bad = NULL;
-    if (o->delay_ms < 0 || o->delay_ms > 3153600000000LL) bad = "delay_ms must be 0..3153600000000";
-    else if (o->run_at_ms < 0 || o->run_at_ms > 253402300799000LL)
-        bad = "run_at_ms must be 0..253402300799000 (the year 9999)"; /* as queue/lua/enqueue.lua */
-    else if (o->delay_ms && o->run_at_ms) bad = "delay_ms and run_at_ms are exclusive";
-    else if (o->priority < -SLUICE_PRIORITY_MAX || o->priority > SLUICE_PRIORITY_MAX)
-        bad = "priority must be -1000..1000";
-    else if (o->max_attempts < 0 || o->max_attempts > 1000) bad = "max_attempts must be 1..1000";
-    else if (o->timeout_ms < 0 || o->timeout_ms > 604800000) bad = "timeout_ms must be 1..604800000";
-    else if (o->unique && strlen(o->unique) > 256) bad = "unique key must be at most 256 bytes";
-    else if (o->cost < 0 || o->cost > 1000000) bad = "cost must be 1..1000000";
-    if (bad) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid option: %s", bad);
+    const struct {
+        const char *name;
+        double v, lo, hi;
+    } opt[] = {
+        {"delay_ms", (double)o->delay_ms, 0, (double)SLUICE_DELAY_MAX},
+        {"run_at_ms", (double)o->run_at_ms, 0, (double)SLUICE_RUN_AT_MAX},
+        {"priority", o->priority, -SLUICE_PRIORITY_MAX, SLUICE_PRIORITY_MAX},
+        {"max_attempts", o->max_attempts, 0, sluice_class_field_find("max_attempts")->hi},
+        {"timeout_ms", (double)o->timeout_ms, 0, sluice_class_field_find("timeout_ms")->hi},
+        {"the unique key's length", o->unique ? (double)strlen(o->unique) : 0, 0, SLUICE_UNIQUE_MAX},
+        {"cost", (double)o->cost, 0, SLUICE_COST_MAX},
+    };
+    for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
+        if (opt[i].v < opt[i].lo || opt[i].v > opt[i].hi) {
+            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid option: %s must be in %.15g..%.15g", opt[i].name,
+                             opt[i].lo, opt[i].hi);
+            return -1;
+        }
+    }
+    if (o->delay_ms && o->run_at_ms) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid option: delay_ms and run_at_ms are exclusive");
         return -1;
     }
     return 0;

@@ -25,8 +25,7 @@ static const char *const names[] = {
 };
 
 const char *sluice_error_name(sluice_error_code code) {
-    if ((unsigned)code >= sizeof(names) / sizeof(names[0])) return "unknown error";
-    return names[code];
+    return word_of(names, NWORDS(names), (int)code);
 }
 
 void sluice_error_reset(sluice_error *err) {

@@ -50,8 +50,7 @@ void sluice_job_free(sluice_job *j) { free(j); }
 static const char *const state_names[] = {"unknown", "delayed", "ready", "leased", "dead", "done"};
 
 const char *sluice_job_state_name(sluice_job_state s) {
-    if ((unsigned)s >= sizeof(state_names) / sizeof(state_names[0])) return "unknown";
-    return state_names[s];
+    return word_of(state_names, NWORDS(state_names), (int)s);
 }
 
 void sluice_job_info_clear(sluice_job_info *info) {
@@ -62,7 +61,7 @@ void sluice_job_info_clear(sluice_job_info *info) {
     info->reason = info->payload = info->unique = NULL;
 }
 
-void sluice_job_info_array_free(sluice_job_info *infos, size_t n) {
+void sluice_dead_list_free(sluice_job_info *infos, size_t n) {
     if (!infos) return;
     for (size_t i = 0; i < n; i++) sluice_job_info_clear(&infos[i]);
     free(infos);
@@ -85,7 +84,7 @@ int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
     return 0;
 }
 
-int sluice_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
+int sluice_job_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
     sluice_error_reset(err);
     return id_split(id, cls, err);
 }
@@ -105,13 +104,7 @@ static redisReply *id_call(sluice_client *c, const char *fn, const char *what, c
     return r;
 }
 
-static const struct {
-    const char *name;
-    sluice_job_state state;
-} states[] = {{"delayed", SLUICE_JOB_DELAYED}, {"ready", SLUICE_JOB_READY}, {"leased", SLUICE_JOB_LEASED},
-              {"dead", SLUICE_JOB_DEAD},       {"done", SLUICE_JOB_DONE}};
-
-int sluice_job_lookup(sluice_client *c, const char *id, sluice_job_info *info, sluice_error *err) {
+int sluice_job_get(sluice_client *c, const char *id, sluice_job_info *info, sluice_error *err) {
     sluice_error_reset(err);
     memset(info, 0, sizeof(*info));
     redisReply *r = id_call(c, "sluice_job", "job lookup", id, err);
@@ -124,8 +117,8 @@ int sluice_job_lookup(sluice_client *c, const char *id, sluice_job_info *info, s
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 13) {
         redisReply **e = r->element;
         int64_t v[13] = {0};
-        for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-            if (e[0]->str && strcmp(e[0]->str, states[i].name) == 0) info->state = states[i].state;
+        int state = word_index(state_names, NWORDS(state_names), e[0]->str, "job state", NULL);
+        if (state > 0) info->state = (sluice_job_state)state;
         int idx[] = {1, 2, 3, 4, 5, 6, 7, 10, 11};
         for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
             if (reply_int(e[idx[i]], &v[idx[i]]) < 0) rc = -1;

@@ -10,10 +10,10 @@
 #include <hiredis/hiredis.h>
 
 #include "sluice.h"
+#include "keys.h"
+#include "words.h"
 
-#define CLASS_NKEYS 13
 #define NAME_MAX_LEN 64
-#define GLOBAL_TAG "_"
 
 /* ------------------------------- errors ------------------------------ */
 
@@ -52,10 +52,12 @@ int cmd_class_call(cmd *m, const char *fn, sluice_client *c, const char *cls, in
 /* The whole sluice_claim call ("busy": the caller has jobs in flight). */
 void cmd_claim(cmd *m, const char *ns, const char *cls, const char *consumer, size_t max, int busy);
 
-/* Global keys' suffixes, in the order their Functions take them. */
-extern const char *const SIGNAL_KEYS[3];
-extern const char *const GOVERNOR_KEYS[3];
-extern const char *const REGISTRY_KEYS[1];
+/* The keys' suffixes (keys.h), in the order their Functions take them. */
+extern const char *const CLASS_KEYS[CLASS_NKEYS];
+extern const char *const SIGNAL_KEYS[SIGNAL_NKEYS];
+extern const char *const GOVERNOR_KEYS[GOVERNOR_NKEYS];
+extern const char *const REGISTRY_KEYS[REGISTRY_NKEYS];
+extern const char *const CHECK_KEYS[CHECK_NKEYS];
 
 /* ----------------------------- connection ---------------------------- */
 
@@ -105,6 +107,8 @@ int reply_num(const redisReply *r, double *out);
 /* A string element copied into buf (truncated); returns 0 or -1. */
 int reply_strcpy(const redisReply *r, char *buf, size_t len);
 char *reply_strdup(const redisReply *r);
+/* Frees an array of n NEW strings and the array; NULL is a no-op. */
+void strings_free(char **strings, size_t n);
 /* The reply "created" or "updated" into *created (may be NULL); frees r.
  * Returns 0, or -1 (r NULL, or SLUICE_ERR_PROTOCOL). */
 int reply_created(redisReply *r, int *created, sluice_error *err);

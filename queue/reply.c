@@ -56,6 +56,12 @@ char *reply_strdup(const redisReply *r) {
     return s;
 }
 
+void strings_free(char **strings, size_t n) {
+    if (!strings) return;
+    for (size_t i = 0; i < n; i++) free(strings[i]);
+    free(strings);
+}
+
 int sluice_reply_check(const redisReply *r, const char *what, sluice_error *err) {
     sluice_error_reset(err);
     if (!r) {

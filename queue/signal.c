@@ -23,7 +23,7 @@ void sluice_signal_def_init(sluice_signal_def *def) {
 
 static void signal_cmd(cmd *m, sluice_client *c, const char *fn) {
     cmd_init(m);
-    cmd_fcall_global(m, fn, c->ns, 3, SIGNAL_KEYS);
+    cmd_fcall_global(m, fn, c->ns, SIGNAL_NKEYS, SIGNAL_KEYS);
 }
 
 int sluice_signal_define(sluice_client *c, const char *name, const sluice_signal_def *def, int *created,
@@ -108,7 +108,7 @@ sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now
         bad = reply_strcpy(e[0], s->name, sizeof(s->name)) | reply_num(e[1], &s->def.target) |
               reply_num(e[2], &s->def.critical) | reply_int(e[4], &s->def.stale_after_ms) |
               reply_int(e[6], &s->def.period_ms) | !e[3]->str | !e[5]->str ||
-              sluice_on_stale_parse(e[5]->str, &s->def.on_stale) < 0;
+              sluice_on_stale_parse(e[5]->str, &s->def.on_stale, NULL) < 0;
         if (bad) break;
         s->def.lower_is_worse = strcmp(e[3]->str, "lower") == 0;
         s->has_value = e[7]->len > 0 && reply_num(e[7], &s->value) == 0 && reply_int(e[8], &s->observed_at) == 0;
@@ -125,6 +125,11 @@ sluice_signal_info *sluice_signal_list(sluice_client *c, size_t *n, int64_t *now
     if (now) *now = t;
     *n = k;
     return out;
+}
+
+void sluice_signal_list_free(sluice_signal_info *signals, size_t n) {
+    (void)n; /* the infos own no memory */
+    free(signals);
 }
 
 void sluice_signal_law(const sluice_signal_info *in, sluice_law_signal *out) {

@@ -39,12 +39,12 @@ per_job() { # bytes of Redis memory per queued job, after FLUSHALL, for "$@" --f
 MEMORY_JOBS=${MEMORY_JOBS:-1000000}
 sluice_mem=$(per_job "$BUILD/bin/sluice-bench" "unix://$sock" --fill)
 
-# BullMQ from npm (pinned in scripts/bench/package.json), same server, same workload.
+# BullMQ from npm (pinned in tests/bench/package.json), same server, same workload.
 bull=""
 node_dir="$BUILD/bench-node"
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     mkdir -p "$node_dir"
-    cp "$(dirname "$0")/bench/package.json" "$(dirname "$0")/bench/bullmq-bench.mjs" "$node_dir/"
+    cp "$(dirname "$0")/../tests/bench/package.json" "$(dirname "$0")/../tests/bench/bullmq-bench.mjs" "$node_dir/"
     if (cd "$node_dir" && npm install --no-audit --no-fund --loglevel=error >/dev/null 2>&1); then
         redis-cli -s "$sock" flushall >/dev/null
         bull=$(node "$node_dir/bullmq-bench.mjs" "$sock" "${SCALE:-1}")

@@ -1,11 +1,11 @@
 #!/bin/sh
-# make demo: replays the incident sluice exists for (DESIGN.md §1) in real
+# make demo: replays the incident sluice exists for (see README) in real
 # time, in one to two minutes. A database stand-in with a fixed I/O capacity
 # serves interactive traffic that peaks; two real sluice-worker processes run
 # certificate jobs (tier low, a batch) and integration syncs (tier normal,
 # steady) whose handlers ask the stand-in for I/O; the stand-in's utilisation
 # is the signal db_util, which the governor hosted by the workers reads. The
-# model and the timeline are described at the top of scripts/demo/sluice-demo.c.
+# model and the timeline are described at the top of tests/demo/sluice-demo.c.
 #
 # Starts its own redis-server in a temp dir (scripts/redis-temp.sh) unless
 # SLUICE_REDIS_URL names one; then it works in the namespace sluice-demo (or
@@ -109,7 +109,7 @@ sync_units=10
 log="$tmpdir/demo.log"
 
 echo "sluice demo: the incident, replayed in real time ($where)"
-"$bin/sluicectl" apply "$here/demo/demo.json" >>"$log" 2>&1 || {
+"$bin/sluicectl" apply "$here/../tests/demo/demo.json" >>"$log" 2>&1 || {
     cat "$log" >&2
     exit 1
 }
@@ -190,7 +190,7 @@ p0=$(sed -n 's/^peak_from_s=//p' "$tmpdir/on.txt")
 p1=$(sed -n 's/^peak_to_s=//p' "$tmpdir/on.txt")
 if command -v gnuplot >/dev/null 2>&1; then
     gnuplot -e "on='$abs_out/governor-on.csv'; off='${off:+$abs_out/governor-off.csv}'; shift=$shift_s; p0=$p0; p1=$p1; png='$abs_out/incident.png'" \
-        "$here/demo/plot.gp" 2>>"$log" || {
+        "$here/../tests/demo/plot.gp" 2>>"$log" || {
         echo "demo: gnuplot failed:" >&2
         tail -n 5 "$log" >&2
         status=1

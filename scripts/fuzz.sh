@@ -41,8 +41,9 @@ base="-std=c11 -D_POSIX_C_SOURCE=200809L -O1 -g -fno-omit-frame-pointer -fno-san
 
 echo "fuzz: building libsluice with $cc, $san and coverage into $out/build"
 CFLAGS="-O1 -g -fsanitize=fuzzer-no-link" \
-    make --no-print-directory -s BUILD="$out/build" CC="$cc" SANITIZER="$san" "$out/build/lib/libsluice.a"
+    make --no-print-directory -s BUILD="$out/build" CC="$cc" SANITIZER="$san" "$out/build/lib/libsluice.a" "$out/build/lib/libsluice-sim.a"
 lib=$out/build/lib/libsluice.a
+simlib=$out/build/lib/libsluice-sim.a
 
 # sluicectl's files, for the targets that reach its parsers (not main.c:
 # libFuzzer brings its own main; fuzz_config stubs main.c's ctl_client).
@@ -62,7 +63,7 @@ done
 
 links() {
     case $1 in
-        fuzz_config) echo "$ctl_objs" ;;
+        fuzz_config) echo "$ctl_objs $simlib" ;;
         fuzz_parse) echo "$out/obj/ctl/parse.o $out/obj/ctl/output.o" ;;
         *) echo "" ;;
     esac

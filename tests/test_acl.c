@@ -437,7 +437,7 @@ static int latency_reported(sluice_client *op, const char *signal) {
     sluice_signal_info *sig = sluice_signal_list(op, &n, NULL, NULL);
     for (size_t i = 0; i < n; i++)
         if (strcmp(sig[i].name, signal) == 0) reported = sig[i].has_value;
-    free(sig);
+    sluice_signal_list_free(sig, n);
     return reported;
 }
 
@@ -515,27 +515,27 @@ static void an_operator_tunes_pauses_and_reads_the_audit_but_cannot_delete(void 
     assert_lib_ok(sluice_class_pin(c, CLS, 0.5, 60000, &err), &err, OPERATOR, "pin");
     assert_lib_ok(sluice_class_unpin(c, CLS, &err), &err, OPERATOR, "unpin");
     size_t n = 0;
-    sluice_audit_entry *a = sluice_audit_read(c, CLS, 10, &n, &err);
+    sluice_audit_entry *a = sluice_audit_list(c, CLS, 10, &n, &err);
     if (!a) fail_msg("audit read: %s", err.text);
     assert_true(n >= 4);
-    sluice_audit_free(a, n);
-    a = sluice_audit_read(c, NULL, 10, &n, &err);
+    sluice_audit_list_free(a, n);
+    a = sluice_audit_list(c, NULL, 10, &n, &err);
     if (!a) fail_msg("audit read (all): %s", err.text);
-    sluice_audit_free(a, n);
+    sluice_audit_list_free(a, n);
     sluice_class_stats st;
     assert_lib_ok(sluice_class_stats_get(c, CLS, &st, &err), &err, OPERATOR, "stats");
     char **names = sluice_class_list(c, &n, &err);
     if (!names) fail_msg("class list: %s", err.text);
-    sluice_strings_free(names, n);
+    sluice_class_list_free(names, n);
     sluice_job_info *dead = sluice_dead_list(c, CLS, 0, 10, &n, &err);
     assert_int_equal(err.code, SLUICE_OK);
-    sluice_job_info_array_free(dead, n);
+    sluice_dead_list_free(dead, n);
     sluice_governor_status gs;
     assert_lib_ok(sluice_governor_status_get(c, &gs, &err), &err, OPERATOR, "governor status");
     assert_lib_ok(sluice_governor_mode_set(c, SLUICE_GOVERNOR_ENFORCE, &err), &err, OPERATOR, "governor mode");
-    char **hist = sluice_governor_history(c, 5, &n, &err);
+    char **hist = sluice_governor_history_list(c, 5, &n, &err);
     assert_int_equal(err.code, SLUICE_OK);
-    sluice_strings_free(hist, n);
+    sluice_governor_history_free(hist, n);
 
     assert_lib_noperm(sluice_class_delete(c, CLS, 1, &err), &err, OPERATOR, "class delete");
     sluice_class_config_init(&cfg);

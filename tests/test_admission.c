@@ -367,7 +367,7 @@ static void throttled_jobs_lose_nothing_spend_no_attempt_and_keep_their_order(vo
     assert_int_equal(st.throttled, 50);
     for (int i = 0; i < 20; i++) {
         sluice_job_info info;
-        assert_int_equal(sluice_job_lookup(c, ids[i], &info, &err), 0);
+        assert_int_equal(sluice_job_get(c, ids[i], &info, &err), 0);
         assert_int_equal(info.state, SLUICE_JOB_READY);
         assert_int_equal(info.attempt, 0);
         assert_int_equal(info.ahead, i);
@@ -495,11 +495,11 @@ static void over_target_the_lowest_tier_falls_within_two_ticks_and_critical_is_u
     assert_true(fabs(gate(c, "gov-normal").fraction - 0.2) < 1e-9);
     assert_true(gate(c, "gov-crit").fraction == 1);
     size_t n;
-    char **hist = sluice_governor_history(c, 10, &n, &err);
+    char **hist = sluice_governor_history_list(c, 10, &n, &err);
     assert_true(n >= 3);
     assert_non_null(strstr(hist[0], "\"driver\":\"iops\""));
     assert_non_null(strstr(hist[0], "\"action\":\"critical\""));
-    sluice_strings_free(hist, n);
+    sluice_governor_history_free(hist, n);
     sluice_governor_free(g);
     sluice_client_free(c);
 }
@@ -640,11 +640,11 @@ static void a_raise_goes_to_the_tier_with_ready_jobs_and_the_decision_records_th
     assert_true(gate(c, "w-low").fraction > 0.1);
     assert_true(fabs(gate(c, "w-normal").fraction - 0.2) < 1e-9);
     size_t n;
-    char **hist = sluice_governor_history(c, 1, &n, &err);
+    char **hist = sluice_governor_history_list(c, 1, &n, &err);
     assert_int_equal(n, 1);
     assert_non_null(strstr(hist[0], "\"waiting\":5"));
     assert_non_null(strstr(hist[0], "\"waiting\":0"));
-    sluice_strings_free(hist, n);
+    sluice_governor_history_free(hist, n);
     sluice_governor_free(g);
     sluice_client_free(c);
 }

@@ -70,7 +70,7 @@ static int check_history(sluice_client *c, long long since, int *changes, int *e
                          int *decisions, int *max_in_dwell) {
     size_t n = 0;
     sluice_error err;
-    char **h = sluice_governor_history(c, 10000, &n, &err);
+    char **h = sluice_governor_history_list(c, 10000, &n, &err);
     *changes = *escalations = *criticals = *decisions = *max_in_dwell = 0;
     long long last_change = -1, times[4096];
     int nt = 0;
@@ -110,7 +110,7 @@ static int check_history(sluice_client *c, long long since, int *changes, int *e
         while (times[i] - times[j] >= DWELL_MS) j++;
         if (i - j + 1 > *max_in_dwell) *max_in_dwell = i - j + 1;
     }
-    sluice_strings_free(h, n);
+    sluice_governor_history_free(h, n);
     return violations;
 }
 

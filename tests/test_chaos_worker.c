@@ -339,7 +339,7 @@ static void a_poison_job_that_crashes_its_worker_goes_dead_after_max_reclaims_an
         chaos_note("dead: %s (%s): %s", dead[i].id, is_poison ? "poison" : "NORMAL", dead[i].reason);
         if (is_poison && strncmp(dead[i].reason, "poison", 6) == 0) poison_dead++;
     }
-    sluice_job_info_array_free(dead, nd);
+    sluice_dead_list_free(dead, nd);
     long crashes_by_poison = chaos_file_lines(rec, "P ");
     chaos_note("%d poison job(s) among %ld, max_reclaims %d: %d worker crashes (%ld by the poison handler), "
                "%d poison jobs dead as poison, %lld normal jobs duplicated (%ld not attributable to a crash)",

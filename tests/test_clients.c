@@ -140,7 +140,7 @@ static json_t *run_case(sluice_client *c, json_t *k, sluice_error *err, size_t *
     }
     if (strcmp(op, "job") == 0) {
         sluice_job_info info;
-        if (sluice_job_lookup(c, id, &info, err) < 0) return NULL;
+        if (sluice_job_get(c, id, &info, err) < 0) return NULL;
         json_t *r = json_pack("{ss ss si si si sI sI sI sI si sI ss ss ss}", "id", info.id, "state",
                               sluice_job_state_name(info.state), "attempt", info.attempt, "max_attempts",
                               info.max_attempts, "priority", info.priority, "cost", (json_int_t)info.cost,
@@ -364,7 +364,7 @@ static void a_job_enqueued_from_each_language_is_run_by_sluice_worker_and_acked(
         if (strcmp(ran, want) != 0) fail_msg("the %s job ran with \"%s\"", producers[i].lang, ran);
         free(ran);
         sluice_job_info info;
-        assert_int_equal(sluice_job_lookup(c, ids[i], &info, NULL), 0);
+        assert_int_equal(sluice_job_get(c, ids[i], &info, NULL), 0);
         assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);   /* acked and gone */
         sluice_job_info_clear(&info);
     }
@@ -412,11 +412,11 @@ static void a_signal_pushed_from_python_is_acted_on_by_the_governor(void **state
     assert_true(governed_at(c, "reports", 0.1));
     /* the decision that cut names the signal Python reported */
     size_t n = 0;
-    char **hist = sluice_governor_history(c, 100, &n, NULL);
+    char **hist = sluice_governor_history_list(c, 100, &n, NULL);
     int named = 0;
     for (size_t i = 0; i < n; i++)
         named |= strstr(hist[i], "\"action\":\"critical\"") && strstr(hist[i], "\"driver\":\"pg_load\"");
-    sluice_strings_free(hist, n);
+    sluice_governor_history_free(hist, n);
     if (!named) fail_msg("no critical decision driven by pg_load in the governor's history");
     sluice_client_free(c);
 }

@@ -119,7 +119,7 @@ static sluice_client *connect_t(void **state) {
 
 static const char *const COMMANDS[] = {
     "status", "top", "class", "class list", "class get", "class set", "class delete", "pause", "resume",
-    "throttle", "unthrottle", "signal", "signal define", "signal set", "signal list", "signal delete",
+    "pin", "unpin", "signal", "signal define", "signal set", "signal list", "signal delete",
     "governor", "governor status", "governor mode", "governor history", "enqueue", "job", "job show",
     "job cancel", "explain", "dead", "dead list", "dead retry", "dead purge", "apply", "export", "audit",
 };
@@ -461,10 +461,10 @@ static void pause_and_resume_toggle_the_gate(void **state) {
     run_free(&r);
 }
 
-static void throttle_pins_the_fraction_and_unthrottle_removes_the_pin(void **state) {
+static void pin_fixes_the_fraction_and_unpin_removes_the_pin(void **state) {
     sluice_client *c = connect_t(state);
     test_class(c, "pinned", SLUICE_TIER_LOW, 10);
-    run_result r = RUN(state, "throttle", "pinned", "0.3", "--for", "1h");
+    run_result r = RUN(state, "pin", "pinned", "0.3", "--for", "1h");
     assert_int_equal(r.code, 0);
     sluice_gate_info g;
     sluice_error err;
@@ -473,7 +473,7 @@ static void throttle_pins_the_fraction_and_unthrottle_removes_the_pin(void **sta
     assert_true(g.pin > 0.299 && g.pin < 0.301);
     assert_true(g.pin_until > g.now);
     run_free(&r);
-    r = RUN(state, "unthrottle", "pinned");
+    r = RUN(state, "unpin", "pinned");
     assert_int_equal(r.code, 0);
     assert_int_equal(sluice_gate_get(c, "pinned", &g, &err), 0);
     assert_false(g.pinned);
@@ -487,7 +487,7 @@ static void a_fraction_outside_0_1_exits_2_and_changes_nothing(void **state) {
     long long before = dbsize(state);
     const char *bad[] = {"1.5", "-0.1", "half", "nan"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        run_result r = RUN(state, "throttle", "fracbad", bad[i]);
+        run_result r = RUN(state, "pin", "fracbad", bad[i]);
         assert_int_equal(r.code, 2);
         assert_one_line_error(&r, "fraction");
         run_free(&r);
@@ -500,9 +500,9 @@ static void a_fraction_outside_0_1_exits_2_and_changes_nothing(void **state) {
     sluice_client_free(c);
 }
 
-static void throttling_an_unknown_class_exits_3_and_changes_nothing(void **state) {
+static void pinning_an_unknown_class_exits_3_and_changes_nothing(void **state) {
     long long before = dbsize(state);
-    run_result r = RUN(state, "throttle", "ghostclass", "0.5");
+    run_result r = RUN(state, "pin", "ghostclass", "0.5");
     assert_int_equal(r.code, 3);
     assert_one_line_error(&r, "ghostclass");
     assert_int_equal(dbsize(state), before);
@@ -593,7 +593,7 @@ static void a_lower_is_worse_signal_needs_critical_below_target(void **state) {
     int ok = 0;
     for (size_t i = 0; i < n; i++) if (!strcmp(s[i].name, "burst_bal")) ok = s[i].def.lower_is_worse;
     assert_true(ok);
-    free(s);
+    sluice_signal_list_free(s, n);
     sluice_client_free(c);
     run_free(&r);
 }
@@ -713,7 +713,7 @@ static void enqueue_prints_the_new_id_and_nothing_else(void **state) {
     assert_string_equal(r.out + strlen(id), "\n");
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_READY);
     assert_int_equal(info.priority, 5);
     assert_int_equal(info.max_attempts, 3);
@@ -733,7 +733,7 @@ static void enqueue_reads_the_payload_from_stdin(void **state) {
     r.out[strcspn(r.out, "\n")] = '\0';
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, r.out, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, r.out, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DELAYED);
     assert_string_equal(info.payload, "{\"from\":\"stdin\"}");
     assert_true(info.at > info.now + 3500000);
@@ -857,7 +857,7 @@ static void job_cancel_removes_a_waiting_job(void **state) {
     assert_int_equal(r.code, 0);
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
     sluice_job_info_clear(&info);
     run_free(&r);
@@ -996,7 +996,7 @@ static void dead_retry_sends_a_dead_job_back_to_ready(void **state) {
     assert_non_null(strstr(r.out, "retried 1"));
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_READY);
     sluice_job_info_clear(&info);
     run_free(&r);
@@ -1046,7 +1046,7 @@ static void apply_creates_the_classes_and_signals_of_a_file(void **state) {
     int found = 0;
     for (size_t i = 0; i < n; i++) found |= !strcmp(s[i].name, "app_iops") && s[i].def.critical == 0.95;
     assert_true(found);
-    free(s);
+    sluice_signal_list_free(s, n);
     sluice_client_free(c);
     run_free(&r);
 }
@@ -1442,9 +1442,9 @@ int main(int argc, char **argv) {
         cmocka_unit_test(an_invalid_class_name_exits_2_and_changes_nothing),
         cmocka_unit_test(an_unknown_option_exits_2_naming_it),
         cmocka_unit_test(pause_and_resume_toggle_the_gate),
-        cmocka_unit_test(throttle_pins_the_fraction_and_unthrottle_removes_the_pin),
+        cmocka_unit_test(pin_fixes_the_fraction_and_unpin_removes_the_pin),
         cmocka_unit_test(a_fraction_outside_0_1_exits_2_and_changes_nothing),
-        cmocka_unit_test(throttling_an_unknown_class_exits_3_and_changes_nothing),
+        cmocka_unit_test(pinning_an_unknown_class_exits_3_and_changes_nothing),
         cmocka_unit_test(a_defined_and_reported_signal_shows_in_signal_list_json),
         cmocka_unit_test(signal_list_shows_where_the_governor_raises_and_cuts_in_the_signals_units),
         cmocka_unit_test(a_lower_is_worse_signal_needs_critical_below_target),

@@ -117,7 +117,7 @@ static void every_job_is_acked_exactly_once_or_dead_and_the_counters_add_up(void
             assert_int_equal(dead[i].attempt, MAX_ATTEMPTS);
             is_dead[seq_of(dead[i].id)] = 1;
         }
-        sluice_job_info_array_free(dead, n);
+        sluice_dead_list_free(dead, n);
     }
     long lost = 0, dup = 0;
     for (int i = 0; i < JOBS; i++) {

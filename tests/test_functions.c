@@ -167,8 +167,8 @@ static void a_class_deleted_and_declared_again_never_reuses_an_id_or_a_token(voi
 
 static int64_t audit_len(sluice_client *c, const char *cls) {
     size_t n = 0;
-    sluice_audit_entry *a = sluice_audit_read(c, cls, 1000, &n, NULL);
-    sluice_audit_free(a, n);
+    sluice_audit_entry *a = sluice_audit_list(c, cls, 1000, &n, NULL);
+    sluice_audit_list_free(a, n);
     return (int64_t)n;
 }
 
@@ -227,13 +227,13 @@ static void every_change_is_audited_once_and_the_counters_add_up(void **state) {
     assert_int_equal(sluice_dead_retry(c, "audited", NULL, &n, &err), 0);
     assert_int_equal(audit_len(c, "audited"), rows);
     size_t k = 0;
-    sluice_audit_entry *a = sluice_audit_read(c, "audited", 3, &k, &err);
+    sluice_audit_entry *a = sluice_audit_list(c, "audited", 3, &k, &err);
     assert_int_equal(k, 3);
     assert_string_equal(a[0].what, "dead purged");
     assert_string_equal(a[1].what, "dead retried");
     assert_string_equal(a[2].what, "job cancelled");
     for (size_t i = 0; i < k; i++) assert_string_equal(a[i].actor, "ops-ana");
-    sluice_audit_free(a, k);
+    sluice_audit_list_free(a, k);
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, "audited", &st, &err), 0);
     assert_int_equal(st.purged, 1);

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sluice/governor.h"
+#include "sluice/law.h"
 
 /* ================================================================ rig */
 
@@ -82,7 +82,7 @@ static void check_invariants(const rig *r)
 static void tick(rig *r)
 {
     r->now += r->p.tick_ms;
-    assert_int_equal(sluice_law_tick(&r->p, &r->st, r->now, r->sig, r->nsig, r->cls, NCLS, &r->d),
+    assert_int_equal(sluice_law_tick(&r->p, &r->st, r->now, r->sig, r->nsig, r->cls, NCLS, &r->d, NULL),
                      0);
     check_invariants(r);
     if (r->d.action != SLUICE_LAW_HOLD && r->d.changed > 0) {
@@ -620,7 +620,7 @@ static void test_random_pressure_keeps_fractions_in_bounds_and_changes_only_as_t
 static void test_invalid_input_returns_minus_one_and_modifies_nothing(void **unused)
 {
     rig r, copy;
-    char why[128];
+    sluice_error lerr;
     (void)unused;
     rig_init(&r);
     step(&r, 1.2);
@@ -638,7 +638,7 @@ static void test_invalid_input_returns_minus_one_and_modifies_nothing(void **unu
         memcpy(&before_st, &r.st, sizeof before_st);                                           \
         memcpy(&before_d, &r.d, sizeof before_d);                                              \
         assert_int_equal(sluice_law_tick(&r.p, &r.st, r.now + 1000, r.sig, r.nsig, r.cls,     \
-                                         NCLS, &r.d),                                          \
+                                         NCLS, &r.d, NULL),                                          \
                          -1);                                                                  \
         assert_memory_equal(before_cls, r.cls, sizeof before_cls);                             \
         assert_memory_equal(&before_st, &r.st, sizeof before_st);                              \
@@ -666,45 +666,43 @@ static void test_invalid_input_returns_minus_one_and_modifies_nothing(void **unu
 #undef REJECTS
 
     memcpy(&r, &copy, sizeof r);
-    assert_int_equal(sluice_law_tick(&r.p, &r.st, r.now, NULL, 1, r.cls, NCLS, &r.d), -1);
-    assert_int_equal(sluice_law_tick(&r.p, &r.st, r.now, r.sig, 1, NULL, NCLS, &r.d), -1);
-    assert_int_equal(sluice_law_tick(&r.p, NULL, r.now, r.sig, 1, r.cls, NCLS, &r.d), -1);
+    assert_int_equal(sluice_law_tick(&r.p, &r.st, r.now, NULL, 1, r.cls, NCLS, &r.d, NULL), -1);
+    assert_int_equal(sluice_law_tick(&r.p, &r.st, r.now, r.sig, 1, NULL, NCLS, &r.d, NULL), -1);
+    assert_int_equal(sluice_law_tick(&r.p, NULL, r.now, r.sig, 1, r.cls, NCLS, &r.d, NULL), -1);
     assert_memory_equal(&copy.cls, &r.cls, sizeof r.cls);
     assert_memory_equal(&copy.d, &r.d, sizeof r.d);
 
     /* the check says what is wrong */
     r.cls[C_LOW_A].floor = 1.5;
-    assert_int_equal(sluice_law_input_check(&r.p, &r.st, r.sig, r.nsig, r.cls, NCLS, why,
-                                            sizeof why), -1);
-    assert_non_null(strstr(why, "floor"));
+    assert_int_equal(sluice_law_input_check(&r.p, &r.st, r.sig, r.nsig, r.cls, NCLS, &lerr), -1);
+    assert_non_null(strstr(lerr.text, "floor"));
     r.cls[C_LOW_A].floor = 0.1;
     r.sig[0].value = NAN;
-    assert_int_equal(sluice_law_input_check(&r.p, &r.st, r.sig, r.nsig, r.cls, NCLS, why,
-                                            sizeof why), -1);
-    assert_non_null(strstr(why, "iops_util"));
+    assert_int_equal(sluice_law_input_check(&r.p, &r.st, r.sig, r.nsig, r.cls, NCLS, &lerr), -1);
+    assert_non_null(strstr(lerr.text, "iops_util"));
 
     /* empty is fine, and p and out may be NULL */
     memcpy(&r, &copy, sizeof r);
-    assert_int_equal(sluice_law_tick(NULL, &r.st, r.now, NULL, 0, NULL, 0, NULL), 0);
+    assert_int_equal(sluice_law_tick(NULL, &r.st, r.now, NULL, 0, NULL, 0, NULL, NULL), 0);
 }
 
 static void test_params_defaults_pass_their_check_and_out_of_range_params_are_rejected(void **unused)
 {
     sluice_law_params p, d;
-    char why[128];
+    sluice_error lerr;
     (void)unused;
     sluice_law_params_default(&d);
-    assert_int_equal(sluice_law_params_check(&d, why, sizeof why), 0);
+    assert_int_equal(sluice_law_params_check(&d, &lerr), 0);
     assert_int_equal(d.tick_ms, 1000);
     assert_true(d.decrease > 0 && d.decrease < 1);
-    assert_int_equal(sluice_law_params_check(NULL, why, sizeof why), -1);
+    assert_int_equal(sluice_law_params_check(NULL, &lerr), -1);
 
 #define BAD(field, v, word)                                                                    \
     do {                                                                                       \
         p = d;                                                                                 \
         p.field = v;                                                                           \
-        assert_int_equal(sluice_law_params_check(&p, why, sizeof why), -1);                    \
-        assert_non_null(strstr(why, word));                                                    \
+        assert_int_equal(sluice_law_params_check(&p, &lerr), -1);                    \
+        assert_non_null(strstr(lerr.text, word));                                                    \
     } while (0)
     BAD(tick_ms, 0, "tick_ms");
     BAD(decrease, 0, "decrease");
@@ -718,7 +716,7 @@ static void test_params_defaults_pass_their_check_and_out_of_range_params_are_re
     BAD(escalate, -1, "escalate");
     BAD(snap, 0.5, "snap");
 #undef BAD
-    assert_int_equal(sluice_law_params_check(&d, NULL, 0), 0);
+    assert_int_equal(sluice_law_params_check(&d, NULL), 0);
 }
 
 static void test_names_and_parsers_round_trip_and_reject_unknown_words(void **unused)
@@ -730,12 +728,12 @@ static void test_names_and_parsers_round_trip_and_reject_unknown_words(void **un
     assert_string_equal(sluice_on_stale_name(SLUICE_STALE_IGNORE), "ignore");
     assert_null(sluice_on_stale_name((sluice_on_stale)3));
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(sluice_on_stale_parse(sluice_on_stale_name((sluice_on_stale)i), &s), 0);
+        assert_int_equal(sluice_on_stale_parse(sluice_on_stale_name((sluice_on_stale)i), &s, NULL), 0);
         assert_int_equal(s, i);
     }
-    assert_int_equal(sluice_on_stale_parse("assume", &s), -1);
-    assert_int_equal(sluice_on_stale_parse("", &s), -1);
-    assert_int_equal(sluice_on_stale_parse(NULL, &s), -1);
+    assert_int_equal(sluice_on_stale_parse("assume", &s, NULL), -1);
+    assert_int_equal(sluice_on_stale_parse("", &s, NULL), -1);
+    assert_int_equal(sluice_on_stale_parse(NULL, &s, NULL), -1);
     assert_int_equal(s, SLUICE_STALE_IGNORE); /* unchanged on failure */
     assert_string_equal(sluice_law_action_name(SLUICE_LAW_HOLD), "hold");
     assert_string_equal(sluice_law_action_name(SLUICE_LAW_CUT), "cut");
@@ -766,8 +764,8 @@ static void test_state_encode_decode_round_trips_exactly(void **unused)
     char buf[SLUICE_LAW_STATE_JSON]; /* enough even for the widest numbers below */
     (void)unused;
     sluice_law_state_init(&st);
-    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), 0);
-    assert_int_equal(sluice_law_state_decode(buf, &back), 0);
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf, NULL), 0);
+    assert_int_equal(sluice_law_state_decode(buf, &back, NULL), 0);
     assert_state_equal(&st, &back);
 
     st.ticks = INT64_MAX;
@@ -778,9 +776,9 @@ static void test_state_encode_decode_round_trips_exactly(void **unused)
     st.last_pressure = -(1.0 / 3.0 + 1e8) / 7e-3; /* 17 significant digits and an exponent */
     st.calm = 1;
     st.calm_since_ms = INT64_MIN;
-    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), 0);
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf, NULL), 0);
     assert_non_null(strstr(buf, "\"last_action\":\"cut\""));
-    assert_int_equal(sluice_law_state_decode(buf, &back), 0);
+    assert_int_equal(sluice_law_state_decode(buf, &back, NULL), 0);
     assert_state_equal(&st, &back);
 }
 
@@ -792,9 +790,9 @@ static void test_a_new_leader_with_the_decoded_state_decides_exactly_as_the_old_
     rig_init(&old);
     for (int t = 0; t < 40; t++) step(&old, t < 20 ? 1.4 : 0.3);
     memcpy(&fresh, &old, sizeof old);
-    assert_int_equal(sluice_law_state_encode(&old.st, buf, sizeof buf), 0);
+    assert_int_equal(sluice_law_state_encode(&old.st, buf, sizeof buf, NULL), 0);
     memset(&fresh.st, 0xa5, sizeof fresh.st);
-    assert_int_equal(sluice_law_state_decode(buf, &fresh.st), 0);
+    assert_int_equal(sluice_law_state_decode(buf, &fresh.st, NULL), 0);
     for (int t = 0; t < 60; t++) {
         double P = t < 30 ? 0.3 : 1.25;
         step(&old, P);
@@ -845,22 +843,22 @@ static void test_state_decode_rejects_garbage_and_truncated_json_without_crashin
     memcpy(&st, &sentinel, sizeof st);
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        assert_int_equal(sluice_law_state_decode(bad[i], &st), -1);
+        assert_int_equal(sluice_law_state_decode(bad[i], &st, NULL), -1);
         assert_memory_equal(&st, &sentinel, sizeof st);
     }
-    assert_int_equal(sluice_law_state_decode(NULL, &st), -1);
-    assert_int_equal(sluice_law_state_decode("{}", NULL), -1);
+    assert_int_equal(sluice_law_state_decode(NULL, &st, NULL), -1);
+    assert_int_equal(sluice_law_state_decode("{}", NULL, NULL), -1);
 
     /* every proper prefix of a good encoding is refused */
     sluice_law_state_init(&src);
     src.has_change = 1;
     src.last_action = SLUICE_LAW_RAISE;
     src.last_pressure = 0.25;
-    assert_int_equal(sluice_law_state_encode(&src, good, sizeof good), 0);
+    assert_int_equal(sluice_law_state_encode(&src, good, sizeof good, NULL), 0);
     for (size_t n = 0; n < strlen(good); n++) {
         memcpy(part, good, n);
         part[n] = '\0';
-        assert_int_equal(sluice_law_state_decode(part, &st), -1);
+        assert_int_equal(sluice_law_state_decode(part, &st, NULL), -1);
         assert_memory_equal(&st, &sentinel, sizeof st);
     }
 
@@ -869,13 +867,13 @@ static void test_state_decode_rejects_garbage_and_truncated_json_without_crashin
         size_t n = lcg(&seed) % (sizeof noise - 1);
         for (size_t i = 0; i < n; i++) noise[i] = (char)(1 + lcg(&seed) % 255);
         noise[n] = '\0';
-        assert_int_equal(sluice_law_state_decode(noise, &st), -1);
+        assert_int_equal(sluice_law_state_decode(noise, &st, NULL), -1);
         strcpy(part, good);
         part[lcg(&seed) % strlen(part)] = (char)(1 + lcg(&seed) % 255);
-        if (sluice_law_state_decode(part, &st) == 0) {
+        if (sluice_law_state_decode(part, &st, NULL) == 0) {
             /* a flip can still be valid (a digit for a digit): then it must be sane */
             char again[512];
-            assert_int_equal(sluice_law_state_encode(&st, again, sizeof again), 0);
+            assert_int_equal(sluice_law_state_encode(&st, again, sizeof again, NULL), 0);
             memcpy(&st, &sentinel, sizeof st);
         }
     }
@@ -888,19 +886,19 @@ static void test_state_encode_fails_cleanly_when_the_buffer_is_too_small(void **
     size_t need;
     (void)unused;
     sluice_law_state_init(&st);
-    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), 0);
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf, NULL), 0);
     need = strlen(buf) + 1;
     for (size_t len = 1; len < need; len++) {
         memset(buf, 'x', sizeof buf);
-        assert_int_equal(sluice_law_state_encode(&st, buf, len), -1);
+        assert_int_equal(sluice_law_state_encode(&st, buf, len, NULL), -1);
         assert_int_equal(buf[0], '\0');
     }
-    assert_int_equal(sluice_law_state_encode(&st, buf, need), 0);
-    assert_int_equal(sluice_law_state_encode(&st, buf, 0), -1);
-    assert_int_equal(sluice_law_state_encode(NULL, buf, sizeof buf), -1);
-    assert_int_equal(sluice_law_state_encode(&st, NULL, 10), -1);
+    assert_int_equal(sluice_law_state_encode(&st, buf, need, NULL), 0);
+    assert_int_equal(sluice_law_state_encode(&st, buf, 0, NULL), -1);
+    assert_int_equal(sluice_law_state_encode(NULL, buf, sizeof buf, NULL), -1);
+    assert_int_equal(sluice_law_state_encode(&st, NULL, 10, NULL), -1);
     st.last_pressure = INFINITY;
-    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), -1);
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf, NULL), -1);
 }
 
 /* ================================================================ smoothing */
@@ -1311,7 +1309,7 @@ static void test_thresholds_are_stated_in_the_signals_own_units(void **unused)
     s.name = "pg_select1_ms";
     s.target = 2;
     s.critical = 20;
-    assert_int_equal(sluice_law_signal_thresholds(NULL, &s, &t, text, sizeof text), 0);
+    assert_int_equal(sluice_law_signal_thresholds(NULL, &s, &t, text, sizeof text, NULL), 0);
     assert_float_equal(t.raise_at, 1.8, 1e-12); /* band 0.1: 90% of the target */
     assert_float_equal(t.cut_at, 2, 1e-12);
     assert_float_equal(t.critical_at, 20, 1e-12);
@@ -1321,7 +1319,7 @@ static void test_thresholds_are_stated_in_the_signals_own_units(void **unused)
     s.critical = 20;
     sluice_law_params_default(&p);
     p.band = 0.2;
-    assert_int_equal(sluice_law_signal_thresholds(&p, &s, &t, text, sizeof text), 0);
+    assert_int_equal(sluice_law_signal_thresholds(&p, &s, &t, text, sizeof text, NULL), 0);
     assert_float_equal(t.raise_at, 60, 1e-12);
     assert_string_equal(text, "raise above 60, cut below 50, floors at 20");
     /* the law acts where the words say */
@@ -1338,7 +1336,7 @@ static void test_thresholds_are_stated_in_the_signals_own_units(void **unused)
     assert_true(r.raises > 0);
     /* bad input is refused */
     s.critical = s.target;
-    assert_int_equal(sluice_law_signal_thresholds(NULL, &s, &t, text, sizeof text), -1);
+    assert_int_equal(sluice_law_signal_thresholds(NULL, &s, &t, text, sizeof text, NULL), -1);
 }
 
 /* A value that stands (no period declared) leaves only the dwell between
@@ -1518,7 +1516,7 @@ static void test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_start
                      "\"last_change_ms\":26000,\"last_action\":\"raise\",\"last_pressure\":0.33,"
                      "\"calm\":true,\"calm_since_ms\":16000}";
     memset(&st, 0x5a, sizeof st);
-    assert_int_equal(sluice_law_state_decode(v1, &st), 0);
+    assert_int_equal(sluice_law_state_decode(v1, &st, NULL), 0);
     assert_true(st.ticks == 28);
     assert_int_equal(st.last_action, SLUICE_LAW_RAISE);
     assert_int_equal(st.has_reading, 0);
@@ -1536,7 +1534,7 @@ static void test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_start
     char v3[512];
     snprintf(v3, sizeof v3, "%s", v1);
     v3[5] = '9';
-    assert_int_equal(sluice_law_state_decode(v3, &st), -1);
+    assert_int_equal(sluice_law_state_decode(v3, &st, NULL), -1);
 }
 
 static void test_the_widest_state_fits_the_documented_buffer(void **unused)
@@ -1555,28 +1553,28 @@ static void test_the_widest_state_fits_the_documented_buffer(void **unused)
     st.calm_since_ms = INT64_MIN;
     st.has_reading = 1;
     st.smoothed = -9.8765432109876543e8;
-    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), 0);
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf, NULL), 0);
     assert_true(strlen(buf) <= 300);
     assert_non_null(strstr(buf, "\"v\":3"));
     st.smoothed = NAN;
-    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), -1);
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf, NULL), -1);
     st.smoothed = 0;
     st.has_reading = 2;
-    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf), -1);
+    assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf, NULL), -1);
 }
 
 static void test_new_params_out_of_range_are_rejected_naming_them(void **unused)
 {
     sluice_law_params p, d;
-    char why[128];
+    sluice_error lerr;
     (void)unused;
     sluice_law_params_default(&d);
 #define BAD(field, v, word)                                                                    \
     do {                                                                                       \
         p = d;                                                                                 \
         p.field = v;                                                                           \
-        assert_int_equal(sluice_law_params_check(&p, why, sizeof why), -1);                    \
-        assert_non_null(strstr(why, word));                                                    \
+        assert_int_equal(sluice_law_params_check(&p, &lerr), -1);                    \
+        assert_non_null(strstr(lerr.text, word));                                                    \
     } while (0)
     BAD(smoothing_ms, -1, "smoothing_ms");
     BAD(smoothing_ms, 86400001, "smoothing_ms");
@@ -1597,7 +1595,7 @@ static void test_new_params_out_of_range_are_rejected_naming_them(void **unused)
     p.cut_gain = 0;
     p.raise_span = 0;
     p.calm_ms = 0;
-    assert_int_equal(sluice_law_params_check(&p, why, sizeof why), 0);
+    assert_int_equal(sluice_law_params_check(&p, &lerr), 0);
 }
 
 /* ================================================================ main */

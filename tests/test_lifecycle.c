@@ -21,7 +21,7 @@ static sluice_job *claim_one(sluice_client *c, const char *cls) {
 static void lease_runs_out(sluice_client *c, const char *id) {
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_LEASED);
     test_redis_after(c, info.at - 1);
     sluice_job_info_clear(&info);
@@ -50,7 +50,7 @@ static void a_job_is_enqueued_claimed_and_acked_once(void **state) {
     assert_int_equal(sluice_ack(c, id, sluice_job_token(j), &err), -1);
     assert_int_equal(err.code, SLUICE_ERR_STALE);
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, "basic", &st, &err), 0);
@@ -121,7 +121,7 @@ static void a_delayed_job_never_starts_before_its_due_time_by_the_redis_clock(vo
     enqueue_ok(c, "delay", "{}", &o, id);
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DELAYED);
     int64_t due = info.at;
     sluice_job_info_clear(&info);
@@ -132,14 +132,14 @@ static void a_delayed_job_never_starts_before_its_due_time_by_the_redis_clock(vo
     sluice_claim_info ci;
     WAIT_UNTIL((assert_claim_before_due(c, j, &ci), ci.count == 1), 10000);
     assert_int_equal(ci.count, 1);
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_true(info.now >= due);   /* info.now: the Redis clock just after the claim */
     sluice_job_free(j[0]);
     sluice_job_info_clear(&info);
     /* run_at in the past is ready at once */
     sluice_enqueue_opts past = {.run_at_ms = 1};
     enqueue_ok(c, "delay", "{}", &past, id);
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_READY);
     sluice_job_info_clear(&info);
     sluice_client_free(c);
@@ -217,7 +217,7 @@ static void an_extended_lease_is_not_reclaimed(void **state) {
     sluice_job *j = claim_one(c, "extend");
     sluice_job_info first;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, id, &first, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &first, &err), 0);
     int64_t deadline = 0;
     assert_int_equal(sluice_extend(c, id, sluice_job_token(j), 5000, &deadline, &err), 0);
     assert_true(deadline >= first.at + 4900);
@@ -254,7 +254,7 @@ static void a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason(vo
         sluice_job_free(j);
     }
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DEAD);
     assert_string_equal(info.reason, "boom");
     assert_int_equal(info.attempt, 3);
@@ -264,7 +264,7 @@ static void a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason(vo
     assert_int_equal(n, 1);
     assert_string_equal(dead[0].id, id);
     assert_string_equal(dead[0].reason, "boom");
-    sluice_job_info_array_free(dead, n);
+    sluice_dead_list_free(dead, n);
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, "flaky", &st, &err), 0);
     assert_int_equal(st.failed, 3);
@@ -301,7 +301,7 @@ static void a_retry_waits_its_backoff_within_its_bounds_and_the_claim_says_how_l
         int64_t retry = fail_now(c, "backoff");
         assert_true(retry >= want[a - 1] / 2 && retry <= want[a - 1]);
         sluice_job_info info;
-        assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+        assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
         assert_int_equal(info.state, SLUICE_JOB_DELAYED);
         assert_int_equal(info.attempt, a);
         assert_true(info.at - info.now >= 1 && info.at - info.now <= retry);
@@ -337,7 +337,7 @@ static void a_lease_that_expires_on_the_last_attempt_sends_the_job_dead(void **s
     lease_runs_out(c, id);
     assert_null(claim_one(c, "lastlease"));
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DEAD);
     assert_int_equal(info.attempt, 2);
     assert_string_equal(info.reason, "lease expired on the last attempt");
@@ -366,7 +366,7 @@ static void a_dead_job_frees_its_unique_key_and_a_retried_one_takes_it_back_clea
     assert_null(claim_one(c, "deadkey"));   /* reclaims it: dead, its key given up */
     sluice_job_info info;
     sluice_error err;
-    assert_int_equal(sluice_job_lookup(c, a, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, a, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DEAD);
     assert_int_equal(info.reclaims, 1);
     sluice_job_info_clear(&info);
@@ -378,7 +378,7 @@ static void a_dead_job_frees_its_unique_key_and_a_retried_one_takes_it_back_clea
     int64_t n = 0;
     assert_int_equal(sluice_dead_retry(c, "deadkey", a, &n, &err), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(sluice_job_lookup(c, a, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, a, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_READY);
     assert_int_equal(info.attempt, 0);
     assert_int_equal(info.reclaims, 0);
@@ -450,7 +450,7 @@ static void an_acked_job_kept_as_done_frees_its_unique_key(void **state) {
     assert_int_equal(sluice_ack(c, a, sluice_job_token(j), &err), 0);
     sluice_job_free(j);
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, a, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, a, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DONE);
     sluice_job_info_clear(&info);
     enqueue_ok(c, "keepkey", "{}", &o, b);
@@ -481,7 +481,7 @@ static void a_dead_job_can_be_retried_with_attempts_reset_or_purged(void **state
     assert_int_equal(sluice_dead_purge(c, "revive", NULL, &k, &err), 0);
     assert_int_equal(k, 1);
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, b, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, b, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
     assert_int_equal(sluice_dead_retry(c, "revive", b, &k, &err), -1);
     assert_int_equal(err.code, SLUICE_ERR_NOT_FOUND);
@@ -508,9 +508,9 @@ static void the_dead_set_is_capped_oldest_first(void **state) {
     assert_int_equal(st.dead, 3);
     assert_int_equal(st.dead_dropped, 2);
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, ids[0], &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, ids[0], &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
-    assert_int_equal(sluice_job_lookup(c, ids[4], &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, ids[4], &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DEAD);
     sluice_job_info_clear(&info);
     sluice_client_free(c);
@@ -533,7 +533,7 @@ static void a_job_whose_lease_keeps_expiring_goes_dead_as_poison(void **state) {
     }
     assert_null(claim_one(c, "poison"));
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, id, &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DEAD);
     assert_non_null(strstr(info.reason, "poison"));
     sluice_job_info_clear(&info);
@@ -621,7 +621,7 @@ static void a_suspect_at_the_head_is_leased_alone_to_an_idle_claimer_and_refused
     assert_int_equal(st.reclaimed, 1);
     assert_int_equal(st.throttled, 0);
     sluice_job_info ji;
-    assert_int_equal(sluice_job_lookup(c, ids[0], &ji, &err), 0);
+    assert_int_equal(sluice_job_get(c, ids[0], &ji, &err), 0);
     assert_int_equal(ji.state, SLUICE_JOB_READY);
     assert_int_equal(ji.attempt, 1);
     assert_int_equal(ji.reclaims, 1);
@@ -748,9 +748,9 @@ static void acked_jobs_are_kept_when_the_class_retains_them(void **state) {
         sluice_job_free(j);
     }
     sluice_job_info info;
-    assert_int_equal(sluice_job_lookup(c, ids[0], &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, ids[0], &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
-    assert_int_equal(sluice_job_lookup(c, ids[2], &info, &err), 0);
+    assert_int_equal(sluice_job_get(c, ids[2], &info, &err), 0);
     assert_int_equal(info.state, SLUICE_JOB_DONE);
     sluice_job_info_clear(&info);
     sluice_client_free(c);

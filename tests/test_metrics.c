@@ -234,8 +234,8 @@ static void the_leading_worker_logs_every_decision_as_one_json_line_in_both_log_
     assert_true(nj >= 4);
     assert_int_equal(decisions(slog, 0), 0);
     size_t n = 0;
-    char **hist = sluice_governor_history(c, 100, &n, NULL);
-    sluice_strings_free(hist, n);
+    char **hist = sluice_governor_history_list(c, 100, &n, NULL);
+    sluice_governor_history_free(hist, n);
     assert_true((size_t)nj <= n);
     const char *ta[] = {"--handler", "reports=/bin/true", NULL};
     pid_t text = proc_worker(h, ta, tlog);

@@ -181,7 +181,7 @@ static double value_of(const char *out) {
     snprintf(buf, sizeof(buf), "%s", out);
     size_t n = strlen(buf);
     if (n && buf[n - 1] == '\n') buf[n - 1] = '\0';
-    if (sluice_parse_number(buf, -1e300, 1e300, &v) < 0) fail_msg("not one number: \"%s\"", out);
+    if (sluice_parse_number(buf, -1e300, 1e300, &v, NULL) < 0) fail_msg("not one number: \"%s\"", out);
     return v;
 }
 
@@ -223,7 +223,7 @@ static double pg_active_value(sluice_client *c, int *has) {
     *has = 0;
     for (size_t i = 0; i < n; i++)
         if (strcmp(s[i].name, "pg_active") == 0 && s[i].has_value) { *has = 1; v = s[i].value; }
-    free(s);
+    sluice_signal_list_free(s, n);
     return v;
 }
 

@@ -78,9 +78,9 @@ static pid_t start_backlog(void **state, sluice_client **c) {
 static json_t *last_decision(sluice_client *c) {
     size_t n = 0;
     sluice_error err;
-    char **h = sluice_governor_history(c, 1, &n, &err);
+    char **h = sluice_governor_history_list(c, 1, &n, &err);
     json_t *d = n ? json_loads(h[0], 0, NULL) : NULL;
-    sluice_strings_free(h, n);
+    sluice_governor_history_free(h, n);
     if (!d) fail_msg("no governor decision");
     return d;
 }

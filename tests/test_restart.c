@@ -53,7 +53,7 @@ static void no_acknowledged_enqueue_is_lost_across_a_redis_restart(void **state)
     assert_true(reconnected_after >= 0 && reconnected_after < 5000);
     for (int i = 0; i < nacked; i++) {
         sluice_job_info info;
-        assert_int_equal(sluice_job_lookup(c, acked[i], &info, &err), 0);
+        assert_int_equal(sluice_job_get(c, acked[i], &info, &err), 0);
         if (info.state != SLUICE_JOB_READY) fail_msg("acknowledged job %s is %s", acked[i], sluice_job_state_name(info.state));
         sluice_job_info_clear(&info);
     }

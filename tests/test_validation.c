@@ -72,11 +72,11 @@ static void job_ids_name_their_class(void **state) {
     (void)state;
     char cls[SLUICE_ID_MAX];
     sluice_error err;
-    assert_int_equal(sluice_id_class("certificates:42", cls, &err), 0);
+    assert_int_equal(sluice_job_id_class("certificates:42", cls, &err), 0);
     assert_string_equal(cls, "certificates");
     const char *bad[] = {"", "42", ":42", "c:", "c:4x", "C:1", "c:123456789012345678901", "c 1:2"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_int_equal(sluice_id_class(bad[i], cls, &err), -1);
+        assert_int_equal(sluice_job_id_class(bad[i], cls, &err), -1);
         assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
     }
 }
@@ -88,7 +88,7 @@ static void the_first_error_is_kept_and_reset_on_the_next_call(void **state) {
     assert_int_equal(err.code, SLUICE_ERR_NAME);
     assert_non_null(strstr(err.text, "^[a-z0-9]"));
     char cls[SLUICE_ID_MAX];
-    assert_int_equal(sluice_id_class("ok:1", cls, &err), 0);
+    assert_int_equal(sluice_job_id_class("ok:1", cls, &err), 0);
     assert_int_equal(err.code, SLUICE_OK);
     assert_string_equal(sluice_error_name(SLUICE_ERR_QUEUE_FULL), "queue full");
 }
@@ -135,34 +135,34 @@ static void numbers_durations_and_rates_parse_strictly(void **state) {
     (void)state;
     int64_t i = 0, ms = 0;
     double d = 0, r = 0;
-    assert_int_equal(sluice_parse_int("42", 0, 100, &i), 0);
+    assert_int_equal(sluice_parse_int("42", 0, 100, &i, NULL), 0);
     assert_int_equal(i, 42);
     const char *bad_int[] = {"", " 1", "1 ", "1.0", "0x10", "101", "-1", "9999999999999999999999"};
     for (size_t k = 0; k < sizeof(bad_int) / sizeof(bad_int[0]); k++)
-        assert_int_equal(sluice_parse_int(bad_int[k], 0, 100, &i), -1);
-    assert_int_equal(sluice_parse_number("0.25", 0, 1, &d), 0);
+        assert_int_equal(sluice_parse_int(bad_int[k], 0, 100, &i, NULL), -1);
+    assert_int_equal(sluice_parse_number("0.25", 0, 1, &d, NULL), 0);
     assert_true(d == 0.25);
     const char *bad_num[] = {"nan", "inf", "0x1p3", "1.5", "", "1e400", ".", "1,5"};
     for (size_t k = 0; k < sizeof(bad_num) / sizeof(bad_num[0]); k++)
-        assert_int_equal(sluice_parse_number(bad_num[k], 0, 1, &d), -1);
+        assert_int_equal(sluice_parse_number(bad_num[k], 0, 1, &d, NULL), -1);
     struct {
         const char *s;
         int64_t ms;
     } good_dur[] = {{"500ms", 500}, {"30s", 30000}, {"1.5s", 1500}, {"15m", 900000}, {"2h", 7200000}, {"1d", 86400000}};
     for (size_t k = 0; k < sizeof(good_dur) / sizeof(good_dur[0]); k++) {
-        assert_int_equal(sluice_parse_duration(good_dur[k].s, 86400000, &ms), 0);
+        assert_int_equal(sluice_parse_duration(good_dur[k].s, 86400000, &ms, NULL), 0);
         assert_int_equal(ms, good_dur[k].ms);
     }
     const char *bad_dur[] = {"5", "s", "-1s", "0.0001s", "2d", "1w", "1 s", "nans"};
     for (size_t k = 0; k < sizeof(bad_dur) / sizeof(bad_dur[0]); k++)
-        assert_int_equal(sluice_parse_duration(bad_dur[k], 86400000, &ms), -1);
-    assert_int_equal(sluice_parse_rate("3000/m", &r), 0);
+        assert_int_equal(sluice_parse_duration(bad_dur[k], 86400000, &ms, NULL), -1);
+    assert_int_equal(sluice_parse_rate("3000/m", &r, NULL), 0);
     assert_true(r == 50);
-    assert_int_equal(sluice_parse_rate("7", &r), 0);
+    assert_int_equal(sluice_parse_rate("7", &r, NULL), 0);
     assert_true(r == 7);
     const char *bad_rate[] = {"50/x", "/s", "-1/s", "inf/s", "2e9/s", "50/"};
     for (size_t k = 0; k < sizeof(bad_rate) / sizeof(bad_rate[0]); k++)
-        assert_int_equal(sluice_parse_rate(bad_rate[k], &r), -1);
+        assert_int_equal(sluice_parse_rate(bad_rate[k], &r, NULL), -1);
 }
 
 int main(void) {

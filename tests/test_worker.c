@@ -527,7 +527,7 @@ static void a_suspect_job_runs_alone_in_the_worker_and_the_others_in_batches(voi
     }
     /* the two 30 ms leases run out, by the Redis clock */
     sluice_job_info li;
-    assert_int_equal(sluice_job_lookup(c, ids[S2], &li, &err), 0);
+    assert_int_equal(sluice_job_get(c, ids[S2], &li, &err), 0);
     test_redis_after(c, li.at);
     sluice_job_info_clear(&li);
     alone a = {0};
@@ -591,7 +591,7 @@ static void the_mean_handler_time_is_reported_to_a_defined_job_latency_signal(vo
         assert_true(sig[i].value >= 45 && sig[i].value < 500);
     }
     assert_true(found);
-    free(sig);
+    sluice_signal_list_free(sig, n);
     teardown_run(&r);
     sluice_client_free(c);
 }

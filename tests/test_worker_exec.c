@@ -430,7 +430,7 @@ static void a_hanging_handler_is_killed_at_its_timeout_with_all_its_children(voi
     sluice_job_info *dead = sluice_dead_list(c, "hang", 0, 10, &n, NULL);
     assert_int_equal(n, 1);
     assert_string_equal(dead[0].reason, "timeout");
-    sluice_job_info_array_free(dead, n);
+    sluice_dead_list_free(dead, n);
     FILE *f = fopen(pidf, "r");
     assert_non_null(f);
     int pgid = 0;
@@ -458,7 +458,7 @@ static void a_failing_handler_fails_the_attempt_with_the_tail_of_its_stderr(void
     sluice_job_info *dead = sluice_dead_list(c, "failing", 0, 10, &n, NULL);
     assert_int_equal(n, 1);
     assert_string_equal(dead[0].reason, "first line\nboom: the handler failed");
-    sluice_job_info_array_free(dead, n);
+    sluice_dead_list_free(dead, n);
     sluice_client_free(c);
 }
 
@@ -491,7 +491,7 @@ static void the_exit_status_alone_decides_ack_or_fail(void **state) {
         sluice_job_info *dead = sluice_dead_list(c, cls[i], 0, 10, &n, NULL);
         assert_int_equal(n, 1);
         assert_string_equal(dead[0].reason, why[i]);
-        sluice_job_info_array_free(dead, n);
+        sluice_dead_list_free(dead, n);
         assert_int_equal(stats_of(c, cls[i]).acked, 0);
     }
     sluice_client_free(c);
@@ -664,7 +664,7 @@ static void a_handler_that_becomes_unrunnable_releases_its_jobs_untried_and_noth
     sluice_job_info info;
     char id[SLUICE_ID_MAX];
     snprintf(id, sizeof(id), "missing:1");
-    assert_int_equal(sluice_job_lookup(c, id, &info, NULL), 0);
+    assert_int_equal(sluice_job_get(c, id, &info, NULL), 0);
     assert_int_equal(info.attempt, 0);
     sluice_job_info_clear(&info);
     (void)n;

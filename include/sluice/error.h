@@ -41,7 +41,8 @@ typedef struct sluice_error {
     char text[SLUICE_ERROR_TEXT]; /* one line, no trailing newline */
 } sluice_error;
 
-/* The code's name in lower case, e.g. "queue full". BORROWED, static. */
+/* The code's name in lower case, e.g. "queue full". BORROWED, static; NULL
+ * if invalid. */
 const char *sluice_error_name(sluice_error_code code);
 
 /* Clears *err (NULL is a no-op): every function that takes one does this on

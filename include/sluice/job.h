@@ -63,27 +63,37 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sluice/client.h"
+#include "sluice/error.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-#define SLUICE_ID_MAX 96               /* bytes, with the NUL */
-#define SLUICE_PAYLOAD_DEFAULT_MAX 65536
-#define SLUICE_PAYLOAD_HARD_MAX 262144
-#define SLUICE_PAYLOAD_MAX_DEPTH 32
-#define SLUICE_PRIORITY_MAX 1000        /* priorities are -1000..1000 */
-#define SLUICE_BATCH_MAX 1000           /* jobs per Function call */
+/* The limits of a job, checked by the library and by the Functions (which
+ * get them from here at build time). */
+#define SLUICE_ID_MAX 96                       /* bytes, with the NUL */
+#define SLUICE_PAYLOAD_DEFAULT_MAX 65536       /* bytes, a class's payload_max by default */
+#define SLUICE_PAYLOAD_HARD_MAX 262144         /* bytes, whatever payload_max says */
+#define SLUICE_PAYLOAD_MAX_DEPTH 32            /* JSON nesting */
+#define SLUICE_PRIORITY_MAX 1000               /* priorities are -1000..1000 */
+#define SLUICE_BATCH_MAX 1000                  /* jobs per Function call */
+#define SLUICE_DELAY_MAX 3153600000000LL       /* ms, a hundred years */
+#define SLUICE_RUN_AT_MAX 253402300799000LL    /* Unix ms, 9999-12-31T23:59:59Z */
+#define SLUICE_UNIQUE_MAX 256                  /* bytes of a unique key */
+#define SLUICE_COST_MAX 1000000                /* rate units of one job */
 
 /* Options of one enqueue. Zero (or NULL) fields take the defaults; a
  * zero-initialised struct (or a NULL pointer) is a plain job. */
 typedef struct sluice_enqueue_opts {
-    int64_t delay_ms;     /* ms from now; 0: none */
-    int64_t run_at_ms;    /* Unix ms by the Redis clock; 0: none; not with delay_ms */
-    int priority;         /* -1000..1000, higher first; default 0 */
-    int max_attempts;     /* 1..1000; 0: the class's */
-    int64_t timeout_ms;   /* the lease, 1..604800000; 0: the class's */
-    const char *unique;   /* at most 256 bytes; NULL or "": none */
-    int64_t cost;         /* rate units, 1..1000000; 0: 1 */
+    int64_t delay_ms;     /* ms from now, up to SLUICE_DELAY_MAX; 0: none */
+    int64_t run_at_ms;    /* Unix ms by the Redis clock, up to SLUICE_RUN_AT_MAX; 0: none; not
+                           * with delay_ms */
+    int priority;         /* -SLUICE_PRIORITY_MAX..SLUICE_PRIORITY_MAX, higher first; default 0 */
+    int max_attempts;     /* as the class field; 0: the class's */
+    int64_t timeout_ms;   /* the lease, as the class field timeout_ms; 0: the class's */
+    const char *unique;   /* at most SLUICE_UNIQUE_MAX bytes; NULL or "": none */
+    int64_t cost;         /* rate units, 1..SLUICE_COST_MAX; 0: 1 */
 } sluice_enqueue_opts;
 
 typedef enum sluice_job_state {
@@ -95,7 +105,8 @@ typedef enum sluice_job_state {
     SLUICE_JOB_DONE
 } sluice_job_state;
 
-/* "unknown", "delayed", "ready", "leased", "dead", "done". BORROWED, static. */
+/* "unknown", "delayed", "ready", "leased", "dead", "done". BORROWED, static;
+ * NULL if invalid. */
 const char *sluice_job_state_name(sluice_job_state state);
 
 /* A claimed job: an opaque handle, NEW from sluice_claim, freed with
@@ -138,12 +149,121 @@ void sluice_job_info_clear(sluice_job_info *info);
 /* Checks a payload the way enqueue does: a JSON object, at most
  * SLUICE_PAYLOAD_HARD_MAX bytes, nested at most SLUICE_PAYLOAD_MAX_DEPTH,
  * valid UTF-8, no NUL bytes. Returns 0, or -1 with SLUICE_ERR_PAYLOAD. */
-struct sluice_error;
 int sluice_payload_check(const char *payload, size_t len, struct sluice_error *err);
 
 /* Checks a class or signal name against ^[a-z0-9][a-z0-9_.-]{0,63}$.
  * Returns 0, or -1 with SLUICE_ERR_NAME. */
 int sluice_name_check(const char *name, struct sluice_error *err);
+
+/* ----------------------------- producers ----------------------------- */
+
+/* Enqueues one job. "opts" may be NULL. On success writes the job's id
+ * (or, for a duplicate unique key, the live job's id) into "id" and returns
+ * 0. Returns -1 with SLUICE_ERR_NAME, SLUICE_ERR_PAYLOAD,
+ * SLUICE_ERR_ARGUMENT, SLUICE_ERR_UNKNOWN_CLASS, SLUICE_ERR_QUEUE_FULL or a
+ * connection error; then no job was created. */
+int sluice_enqueue(sluice_client *c, const char *cls, const char *payload,
+                   const sluice_enqueue_opts *opts, char id[SLUICE_ID_MAX], sluice_error *err);
+
+/* Enqueues n jobs of one class in one round trip (pipelined calls of up to
+ * SLUICE_BATCH_MAX jobs, each atomic). "opts" is NULL, or one struct for
+ * all jobs, or an array of n when "opts_each" is 1. Every payload and option
+ * is validated before anything is sent. "ids" (may be NULL) receives the n
+ * ids. "*done" (may be NULL) receives how many were enqueued: on a failure
+ * (queue full, link broken) the batches before the failing one stand.
+ * Returns 0 when all n were enqueued, else -1. */
+int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n,
+                        const char *const *payloads, const sluice_enqueue_opts *opts,
+                        int opts_each, char (*ids)[SLUICE_ID_MAX], size_t *done,
+                        sluice_error *err);
+
+/* ------------------------------ workers ------------------------------ */
+
+typedef enum sluice_claim_status {
+    SLUICE_CLAIM_JOBS = 0,   /* count jobs were leased */
+    SLUICE_CLAIM_EMPTY,      /* nothing ready; retry_ms until something may be (-1: nothing pending) */
+    SLUICE_CLAIM_THROTTLED,  /* the gate held the ready jobs back; retry in retry_ms */
+    SLUICE_CLAIM_SUSPECT     /* a busy claim only: the head is a suspect (id) that runs alone;
+                                claim again with nothing in flight (see sluice/job.h) */
+} sluice_claim_status;
+
+typedef struct sluice_claim_info {
+    sluice_claim_status status;
+    size_t count;            /* jobs written to the caller's array */
+    int64_t retry_ms;        /* ms; see the statuses */
+    char why[16];            /* throttled: "paused", "fraction", "concurrency", "duty" (a share
+                              * below one job slot rests between jobs) or "rate" */
+    double fraction;         /* throttled: the admitted fraction in force */
+    char id[SLUICE_ID_MAX];  /* suspect: the job at the head */
+} sluice_claim_info;
+
+/* Leases up to "max" (1..1000) jobs of a class, the head of its ready set,
+ * as far as the gate admits; on the way reclaims expired leases and promotes
+ * due delayed jobs. "consumer" (may be NULL) names the claimer. Writes
+ * info->count NEW jobs to jobs[0..count) (free each with sluice_job_free)
+ * and fills *info. Returns 0 (also when empty or throttled), or -1.
+ * The claimer counts as idle (see the quarantine in sluice/job.h): a suspect
+ * at the head comes alone, and should run before the next claim. */
+int sluice_claim(sluice_client *c, const char *cls, const char *consumer, size_t max,
+                 sluice_job **jobs, sluice_claim_info *info, sluice_error *err);
+
+/* Ends the attempt as a success. Returns 0, or -1 with SLUICE_ERR_STALE when
+ * "token" is not the current lease's (it expired and the job moved on). */
+int sluice_ack(sluice_client *c, const char *id, int64_t token, sluice_error *err);
+
+/* Ends the attempt as a failure with "reason" (kept, truncated to 1 KiB).
+ * "*retry_ms" (may be NULL) receives the backoff before the next attempt, or
+ * -1 when the job went dead. Returns 0, or -1 (SLUICE_ERR_STALE, ...). */
+int sluice_fail(sluice_client *c, const char *id, int64_t token, const char *reason,
+                int64_t *retry_ms, sluice_error *err);
+
+/* Extends the lease to "ms" from now (1..604800000). "*deadline" (may be
+ * NULL) receives the new deadline, Unix ms. Returns 0, or -1. */
+int sluice_extend(sluice_client *c, const char *id, int64_t token, int64_t ms,
+                  int64_t *deadline, sluice_error *err);
+
+/* Hands the job back untried: it returns to its place in the ready set and
+ * the attempt is not counted (a worker shutting down). Returns 0, or -1. */
+int sluice_release(sluice_client *c, const char *id, int64_t token, sluice_error *err);
+
+/* ---------------------------- inspection ----------------------------- */
+
+/* Looks a job up by id. Fills *info (release with sluice_job_info_clear);
+ * info->state is SLUICE_JOB_UNKNOWN for a job that is gone or never was.
+ * Returns 0, or -1 (a malformed id gives SLUICE_ERR_ARGUMENT). */
+int sluice_job_get(sluice_client *c, const char *id, sluice_job_info *info, sluice_error *err);
+
+/* Cancels a waiting (ready or delayed) job, audited under the client's
+ * name. Returns 0, or -1 with SLUICE_ERR_NOT_FOUND, SLUICE_ERR_BUSY (leased)
+ * or SLUICE_ERR_STATE. */
+int sluice_job_cancel(sluice_client *c, const char *id, sluice_error *err);
+
+/* Depths and counters. The counters add up: enqueued - acked - cancelled -
+ * purged - dead_dropped = ready + delayed + leased + dead. */
+/* Lists dead jobs, newest first, from "offset", at most "count" (1..1000).
+ * Returns a NEW array of *n infos (free with sluice_dead_list_free), or
+ * NULL: then *n is 0, and err tells whether it failed. */
+sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offset, size_t count,
+                                  size_t *n, sluice_error *err);
+
+/* Frees an array from sluice_dead_list. NULL is a no-op. */
+void sluice_dead_list_free(sluice_job_info *infos, size_t n);
+
+/* Sends a dead job ("id"), or every dead job of the class (id NULL, up to
+ * 1000 a call), back to ready with its attempts and reclaims reset; audited.
+ * "*count" (may be NULL) receives how many. Returns 0, or -1
+ * (SLUICE_ERR_NOT_FOUND for an id not in the dead set). */
+int sluice_dead_retry(sluice_client *c, const char *cls, const char *id, int64_t *count,
+                      sluice_error *err);
+
+/* Deletes a dead job, or the class's (id NULL, up to 1000 a call); audited
+ * and counted in "purged". As sluice_dead_retry. */
+int sluice_dead_purge(sluice_client *c, const char *cls, const char *id, int64_t *count,
+                      sluice_error *err);
+
+/* Parses a job id into its class name (into "cls", SLUICE_ID_MAX bytes).
+ * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
+int sluice_job_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
 
 #ifdef __cplusplus
 }

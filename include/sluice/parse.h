@@ -1,28 +1,31 @@
 /* sluice parsing: the strict syntax of numbers, durations and rates shared by
  * sluicectl, sluice-worker and config files. Each function takes the whole
- * string or nothing and returns 0, or -1 leaving *out unchanged. */
+ * string or nothing: it returns 0, or -1 with SLUICE_ERR_ARGUMENT in *err (a
+ * message quoting the text and saying what was expected) and *out unchanged. */
 #ifndef SLUICE_PARSE_H
 #define SLUICE_PARSE_H
 
 #include <stdint.h>
+
+#include "sluice/error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* A decimal integer within [lo, hi]. */
-int sluice_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out);
+int sluice_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out, sluice_error *err);
 
 /* A plain decimal number (digits, sign, point, exponent) within [lo, hi]. */
-int sluice_parse_number(const char *s, double lo, double hi, double *out);
+int sluice_parse_number(const char *s, double lo, double hi, double *out, sluice_error *err);
 
 /* "500ms", "30s", "15m", "2h", "1d" (a unit is required; fractions allowed
  * when they give whole ms) into ms within [0, hi]. */
-int sluice_parse_duration(const char *s, int64_t hi, int64_t *ms);
+int sluice_parse_duration(const char *s, int64_t hi, int64_t *ms, sluice_error *err);
 
 /* "50/s", "3000/m", "100/h", or a bare number (per second), into units per
  * second, at most 1e9. */
-int sluice_parse_rate(const char *s, double *per_second);
+int sluice_parse_rate(const char *s, double *per_second, sluice_error *err);
 
 #ifdef __cplusplus
 }

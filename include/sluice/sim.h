@@ -75,7 +75,7 @@
 #include <stdio.h>
 
 #include "sluice/error.h"
-#include "sluice/governor.h"
+#include "sluice/law.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -11,7 +11,7 @@ int cmd_audit(ctl *x, int argc, char **argv) {
     int npos, code = EXIT_OK;
     if (ctl_args("audit", argc, argv, opts, NOPTS(opts), pos, 0, &npos) < 0) return EXIT_USAGE;
     int64_t count = 20;
-    if (opts[1].val && sluice_parse_int(opts[1].val, 1, 10000, &count) < 0)
+    if (opts[1].val && sluice_parse_int(opts[1].val, 1, 10000, &count, NULL) < 0)
         return ctl_usage("audit", "--count: invalid integer '%s' (1..10000)", opts[1].val);
     sluice_error err;
     const char *cls = opts[0].val;
@@ -24,13 +24,13 @@ int cmd_audit(ctl *x, int argc, char **argv) {
         size_t probe = 0;
         if (sluice_class_get(c, cls, &cfg, &err) < 0) {
             if (err.code != SLUICE_ERR_UNKNOWN_CLASS) return ctl_error(&err);
-            sluice_audit_entry *p = sluice_audit_read(c, cls, 1, &probe, &err);
-            sluice_audit_free(p, probe);
+            sluice_audit_entry *p = sluice_audit_list(c, cls, 1, &probe, &err);
+            sluice_audit_list_free(p, probe);
             if (probe == 0) return ctl_fail(EXIT_NOTFOUND, "unknown class '%s'", cls);
         }
     }
     size_t n;
-    sluice_audit_entry *e = sluice_audit_read(c, cls, (size_t)count, &n, &err);
+    sluice_audit_entry *e = sluice_audit_list(c, cls, (size_t)count, &n, &err);
     if (!e && err.code != SLUICE_OK) return ctl_error(&err);
     if (x->json) {
         json_t *arr = json_array();
@@ -44,7 +44,7 @@ int cmd_audit(ctl *x, int argc, char **argv) {
             json_object_set_new(o, "detail", json_string(e[i].detail));
             json_array_append_new(arr, o);
         }
-        sluice_audit_free(e, n);
+        sluice_audit_list_free(e, n);
         return ctl_json_print(arr);
     }
     printf("%-24s %-16s %-32s %-18s %s\n", "TIME", "CLASS", "ACTOR", "WHAT", "DETAIL");
@@ -53,6 +53,6 @@ int cmd_audit(ctl *x, int argc, char **argv) {
         printf("%-24s %-16s %-32s %-18s %s\n", ctl_time(e[i].at, tb, sizeof(tb)), e[i].cls[0] ? e[i].cls : "-",
                e[i].actor[0] ? e[i].actor : "-", e[i].what, e[i].detail);
     }
-    sluice_audit_free(e, n);
+    sluice_audit_list_free(e, n);
     return EXIT_OK;
 }

@@ -61,7 +61,7 @@ static int check_run(ctl *x, const ctl_opt *opts, const char **pos, int npos) {
     int code = EXIT_OK;
     int64_t max_jobs = SLUICE_CHECK_MAX_JOBS;
     if (opts[0].val && opts[1].val) return ctl_usage(cmd, "--max-jobs and --force exclude each other");
-    if (opts[0].val && sluice_parse_int(opts[0].val, 1, INT64_MAX, &max_jobs) < 0)
+    if (opts[0].val && sluice_parse_int(opts[0].val, 1, INT64_MAX, &max_jobs, NULL) < 0)
         return ctl_usage(cmd, "--max-jobs: invalid integer '%s' (1 or more)", opts[0].val);
     if (opts[1].val) max_jobs = INT64_MAX;
     sluice_error err;

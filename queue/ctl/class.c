@@ -1,4 +1,4 @@
-/* sluicectl class list|get|set|delete, pause, resume, throttle, unthrottle:
+/* sluicectl class list|get|set|delete, pause, resume, pin, unpin:
  * a class's configuration and its gate overrides. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,20 +10,14 @@
 
 json_t *class_config_json(const sluice_class_config *cfg) {
     json_t *o = json_object();
-    json_object_set_new(o, "tier", json_string(sluice_tier_name(cfg->tier)));
-    json_object_set_new(o, "max_rate", json_real(cfg->max_rate));
-    json_object_set_new(o, "burst", json_real(cfg->burst));
-    json_object_set_new(o, "max_concurrency", json_integer(cfg->max_concurrency));
-    json_object_set_new(o, "floor", json_real(cfg->floor));
-    json_object_set_new(o, "max_queue", json_integer(cfg->max_queue));
-    json_object_set_new(o, "max_attempts", json_integer(cfg->max_attempts));
-    json_object_set_new(o, "timeout_ms", json_integer(cfg->timeout_ms));
-    json_object_set_new(o, "max_reclaims", json_integer(cfg->max_reclaims));
-    json_object_set_new(o, "keep_done", json_integer(cfg->keep_done));
-    json_object_set_new(o, "dead_max", json_integer(cfg->dead_max));
-    json_object_set_new(o, "payload_max", json_integer(cfg->payload_max));
-    json_object_set_new(o, "backoff_base_ms", json_integer(cfg->backoff_base_ms));
-    json_object_set_new(o, "backoff_max_ms", json_integer(cfg->backoff_max_ms));
+    const sluice_class_field *f;
+    for (size_t i = 0; (f = sluice_class_field_at(i)); i++) {
+        double v = sluice_class_field_get(cfg, f);
+        json_t *j = f->kind == SLUICE_FIELD_TIER     ? json_string(sluice_tier_name(cfg->tier))
+                    : f->kind == SLUICE_FIELD_RATE || f->kind == SLUICE_FIELD_NUMBER ? json_real(v)
+                                                                                  : json_integer((json_int_t)v);
+        json_object_set_new(o, f->name, j);
+    }
     return o;
 }
 
@@ -64,7 +58,7 @@ static int class_list(ctl *x, int argc, char **argv) {
                    cfg.floor, (long long)cfg.max_queue);
         }
     }
-    sluice_strings_free(names, n);
+    sluice_class_list_free(names, n);
     if (code != EXIT_OK) {
         json_decref(arr);
         return code;
@@ -104,87 +98,34 @@ static int class_get(ctl *x, int argc, char **argv) {
     return EXIT_OK;
 }
 
-/* Flag, field, kind: 't' tier, 'r' rate, 'n' number, 'f' fraction, 'i'
- * integer, 'd' duration; and the range of the Functions (class.lua). */
-static const struct {
-    const char *flag, *field;
-    char kind;
-    double lo, hi;
-} SET_FIELDS[] = {
-    {"--tier", "tier", 't', 0, 0},
-    {"--max-rate", "max_rate", 'r', 0, 1e9},
-    {"--burst", "burst", 'n', 0, 1e9},
-    {"--max-concurrency", "max_concurrency", 'i', 0, 1000000},
-    {"--floor", "floor", 'n', 0, 1},
-    {"--max-queue", "max_queue", 'i', 0, 1e12},
-    {"--max-attempts", "max_attempts", 'i', 1, 1000},
-    {"--timeout", "timeout_ms", 'd', 1, 604800000},
-    {"--max-reclaims", "max_reclaims", 'i', 0, 1000},
-    {"--keep-done", "keep_done", 'i', 0, 1000000},
-    {"--dead-max", "dead_max", 'i', 1, 10000000},
-    {"--payload-max", "payload_max", 'i', 2, SLUICE_PAYLOAD_HARD_MAX},
-    {"--backoff-base", "backoff_base_ms", 'd', 1, 86400000},
-    {"--backoff-max", "backoff_max_ms", 'd', 1, 604800000},
-};
-#define NSET (sizeof(SET_FIELDS) / sizeof(SET_FIELDS[0]))
-
 static int class_set(ctl *x, int argc, char **argv) {
-    ctl_opt opts[NSET];
-    for (size_t i = 0; i < NSET; i++) opts[i] = (ctl_opt){SET_FIELDS[i].flag, 1, NULL};
+    ctl_opt opts[SLUICE_CLASS_NFIELDS];
+    for (size_t i = 0; i < SLUICE_CLASS_NFIELDS; i++) opts[i] = (ctl_opt){sluice_class_field_at(i)->flag, 1, NULL};
     const char *pos[1];
     int npos, code = EXIT_OK;
-    if (ctl_args("class set", argc, argv, opts, NSET, pos, 1, &npos) < 0) return EXIT_USAGE;
+    if (ctl_args("class set", argc, argv, opts, SLUICE_CLASS_NFIELDS, pos, 1, &npos) < 0) return EXIT_USAGE;
     if (npos != 1) return ctl_usage("class set", "needs a CLASS");
     if (check_name("class set", pos[0])) return EXIT_USAGE;
-    const char *fields[NSET];
-    char values[NSET][40];
-    const char *vals[NSET];
+    /* only the fields given are sent; each is parsed and range checked here */
+    sluice_class_config cfg;
+    sluice_class_config_init(&cfg);
+    sluice_error err;
+    const char *fields[SLUICE_CLASS_NFIELDS], *vals[SLUICE_CLASS_NFIELDS];
+    char values[SLUICE_CLASS_NFIELDS][40];
     size_t n = 0;
-    for (size_t i = 0; i < NSET; i++) {
-        const char *v = opts[i].val;
-        if (!v) continue;
-        const char *flag = SET_FIELDS[i].flag;
-        double d;
-        int64_t iv;
-        switch (SET_FIELDS[i].kind) {
-        case 't': {
-            sluice_tier t;
-            if (sluice_tier_parse(v, &t) < 0)
-                return ctl_usage("class set", "%s must be critical, high, normal or low, not '%s'", flag, v);
-            snprintf(values[n], sizeof(values[n]), "%s", v);
-            break;
-        }
-        case 'r':
-            if (sluice_parse_rate(v, &d) < 0)
-                return ctl_usage("class set", "%s: invalid rate '%s' (use e.g. 50/s, 3000/m, 100/h)", flag, v);
-            ctl_num(d, values[n], sizeof(values[n]));
-            break;
-        case 'n':
-            if (sluice_parse_number(v, SET_FIELDS[i].lo, SET_FIELDS[i].hi, &d) < 0)
-                return ctl_usage("class set", "%s: invalid number '%s' (%g..%g)", flag, v, SET_FIELDS[i].lo,
-                                 SET_FIELDS[i].hi);
-            ctl_num(d, values[n], sizeof(values[n]));
-            break;
-        case 'i':
-            if (sluice_parse_int(v, (int64_t)SET_FIELDS[i].lo, (int64_t)SET_FIELDS[i].hi, &iv) < 0)
-                return ctl_usage("class set", "%s: invalid integer '%s' (%.0f..%.0f)", flag, v, SET_FIELDS[i].lo,
-                                 SET_FIELDS[i].hi);
-            snprintf(values[n], sizeof(values[n]), "%lld", (long long)iv);
-            break;
-        default:
-            if (sluice_parse_duration(v, (int64_t)SET_FIELDS[i].hi, &iv) < 0 || iv < (int64_t)SET_FIELDS[i].lo)
-                return ctl_usage("class set", "%s: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)", flag, v);
-            snprintf(values[n], sizeof(values[n]), "%lld", (long long)iv);
-            break;
-        }
-        fields[n] = SET_FIELDS[i].field;
+    for (size_t i = 0; i < SLUICE_CLASS_NFIELDS; i++) {
+        const sluice_class_field *f = sluice_class_field_at(i);
+        if (!opts[i].val) continue;
+        if (sluice_class_field_parse(&cfg, f, opts[i].val, &err) < 0)
+            return ctl_usage("class set", "%s (%s)", err.text, f->flag);
+        sluice_class_field_format(&cfg, f, values[n], sizeof(values[n]));
+        fields[n] = f->name;
         vals[n] = values[n];
         n++;
     }
     if (n == 0) return ctl_usage("class set", "give at least one field to set (see sluicectl class set --help)");
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
-    sluice_error err;
     int created = 0;
     if (sluice_class_update(c, pos[0], fields, vals, n, &created, &err) < 0) return ctl_error(&err);
     printf("class %s %s\n", pos[0], created ? "created" : "updated");
@@ -232,19 +173,19 @@ static int known_class(sluice_client *c, const char *cls) {
 }
 
 static int gate_cmd(ctl *x, const char *name, int argc, char **argv) {
-    int is_for = !strcmp(name, "pause") || !strcmp(name, "throttle");
+    int is_for = !strcmp(name, "pause") || !strcmp(name, "pin");
     ctl_opt opts[] = {{"--for", 1, NULL}};
     const char *pos[2];
     int npos, code = EXIT_OK;
-    int want = !strcmp(name, "throttle") ? 2 : 1;
+    int want = !strcmp(name, "pin") ? 2 : 1;
     if (ctl_args(name, argc, argv, opts, is_for ? 1 : 0, pos, want, &npos) < 0) return EXIT_USAGE;
     if (npos != want) return ctl_usage(name, want == 2 ? "needs CLASS and FRACTION" : "needs a CLASS");
     if (check_name(name, pos[0])) return EXIT_USAGE;
     int64_t for_ms = 0;
-    if (opts[0].val && (sluice_parse_duration(opts[0].val, 365LL * 86400000, &for_ms) < 0 || for_ms == 0))
+    if (opts[0].val && (sluice_parse_duration(opts[0].val, 365LL * 86400000, &for_ms, NULL) < 0 || for_ms == 0))
         return ctl_usage(name, "--for: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)", opts[0].val);
     double fraction = 0;
-    if (want == 2 && sluice_parse_number(pos[1], 0, 1, &fraction) < 0)
+    if (want == 2 && sluice_parse_number(pos[1], 0, 1, &fraction, NULL) < 0)
         return ctl_usage(name, "fraction must be a number in [0,1], not '%s'", pos[1]);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
@@ -253,18 +194,18 @@ static int gate_cmd(ctl *x, const char *name, int argc, char **argv) {
     int rc;
     if (!strcmp(name, "pause")) rc = sluice_class_pause(c, pos[0], for_ms, &err);
     else if (!strcmp(name, "resume")) rc = sluice_class_resume(c, pos[0], &err);
-    else if (!strcmp(name, "throttle")) rc = sluice_class_pin(c, pos[0], fraction, for_ms, &err);
+    else if (!strcmp(name, "pin")) rc = sluice_class_pin(c, pos[0], fraction, for_ms, &err);
     else rc = sluice_class_unpin(c, pos[0], &err);
     if (rc < 0) return ctl_error(&err);
     char d[32];
     if (!strcmp(name, "pause")) printf("class %s paused%s%s\n", pos[0], for_ms ? " for " : "", for_ms ? ctl_duration(for_ms, d, sizeof(d)) : "");
     else if (!strcmp(name, "resume")) printf("class %s resumed\n", pos[0]);
-    else if (!strcmp(name, "throttle")) printf("class %s pinned at %g%s%s\n", pos[0], fraction, for_ms ? " for " : "", for_ms ? ctl_duration(for_ms, d, sizeof(d)) : "");
+    else if (!strcmp(name, "pin")) printf("class %s pinned at %g%s%s\n", pos[0], fraction, for_ms ? " for " : "", for_ms ? ctl_duration(for_ms, d, sizeof(d)) : "");
     else printf("class %s unpinned\n", pos[0]);
     return EXIT_OK;
 }
 
 int cmd_pause(ctl *x, int argc, char **argv) { return gate_cmd(x, "pause", argc, argv); }
 int cmd_resume(ctl *x, int argc, char **argv) { return gate_cmd(x, "resume", argc, argv); }
-int cmd_throttle(ctl *x, int argc, char **argv) { return gate_cmd(x, "throttle", argc, argv); }
-int cmd_unthrottle(ctl *x, int argc, char **argv) { return gate_cmd(x, "unthrottle", argc, argv); }
+int cmd_pin(ctl *x, int argc, char **argv) { return gate_cmd(x, "pin", argc, argv); }
+int cmd_unpin(ctl *x, int argc, char **argv) { return gate_cmd(x, "unpin", argc, argv); }

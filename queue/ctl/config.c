@@ -10,41 +10,6 @@
 #define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
 #define SIGNAL_RANGE 1e15
 
-/* The ranges of the Functions (queue/lua/class.lua), so a file that would
- * fail there fails here first and nothing is half-applied. */
-static const struct {
-    const char *name;
-    int is_int;
-    double lo, hi;
-} FIELDS[] = {
-    {"max_rate", 0, 0, 1e9},         {"burst", 0, 0, 1e9},
-    {"max_concurrency", 1, 0, 1000000}, {"floor", 0, 0, 1},
-    {"max_queue", 1, 0, 1e12},       {"max_attempts", 1, 1, 1000},
-    {"timeout_ms", 1, 1, 604800000}, {"max_reclaims", 1, 0, 1000},
-    {"keep_done", 1, 0, 1000000},    {"dead_max", 1, 1, 10000000},
-    {"payload_max", 1, 2, SLUICE_PAYLOAD_HARD_MAX},
-    {"backoff_base_ms", 1, 1, 86400000}, {"backoff_max_ms", 1, 1, 604800000},
-};
-#define NFIELDS (sizeof(FIELDS) / sizeof(FIELDS[0]))
-
-static void set_field(sluice_class_config *c, size_t i, double v) {
-    switch (i) {
-    case 0: c->max_rate = v; break;
-    case 1: c->burst = v; break;
-    case 2: c->max_concurrency = (int64_t)v; break;
-    case 3: c->floor = v; break;
-    case 4: c->max_queue = (int64_t)v; break;
-    case 5: c->max_attempts = (int)v; break;
-    case 6: c->timeout_ms = (int64_t)v; break;
-    case 7: c->max_reclaims = (int)v; break;
-    case 8: c->keep_done = (int64_t)v; break;
-    case 9: c->dead_max = (int64_t)v; break;
-    case 10: c->payload_max = (int64_t)v; break;
-    case 11: c->backoff_base_ms = (int64_t)v; break;
-    default: c->backoff_max_ms = (int64_t)v; break;
-    }
-}
-
 /* Validates one class; 0, or -1 with a message in why. */
 static int class_from_json(const char *name, json_t *o, sluice_class_config *cfg, char *why, size_t len) {
     sluice_error err;
@@ -54,25 +19,19 @@ static int class_from_json(const char *name, json_t *o, sluice_class_config *cfg
     const char *k;
     json_t *v;
     json_object_foreach(o, k, v) {
-        if (!strcmp(k, "tier")) {
-            if (!json_is_string(v) || sluice_tier_parse(json_string_value(v), &cfg->tier) < 0)
-                return snprintf(why, len, "classes.%s.tier must be critical, high, normal or low", name), -1;
-            continue;
+        const sluice_class_field *f = sluice_class_field_find(k);
+        if (!f) return snprintf(why, len, "classes.%s: unknown field '%s'", name, k), -1;
+        int whole = f->kind != SLUICE_FIELD_RATE && f->kind != SLUICE_FIELD_NUMBER;
+        if (f->kind == SLUICE_FIELD_TIER) {
+            if (sluice_class_field_parse(cfg, f, json_string_value(v), &err) < 0)
+                return snprintf(why, len, "classes.%s.%s", name, err.text), -1;
+        } else if (whole ? !json_is_integer(v) : !json_is_number(v)) {
+            return snprintf(why, len, "classes.%s.%s must be %s", name, k, whole ? "an integer" : "a number"), -1;
+        } else if (sluice_class_field_set(cfg, f, json_number_value(v), &err) < 0) {
+            return snprintf(why, len, "classes.%s.%s is out of range (%.15g..%.15g)", name, k, f->lo, f->hi), -1;
         }
-        size_t i = 0;
-        while (i < NFIELDS && strcmp(FIELDS[i].name, k)) i++;
-        if (i == NFIELDS) return snprintf(why, len, "classes.%s: unknown field '%s'", name, k), -1;
-        if (FIELDS[i].is_int ? !json_is_integer(v) : !json_is_number(v))
-            return snprintf(why, len, "classes.%s.%s must be %s", name, k, FIELDS[i].is_int ? "an integer" : "a number"), -1;
-        double d = json_number_value(v);
-        if (!isfinite(d) || d < FIELDS[i].lo || d > FIELDS[i].hi)
-            return snprintf(why, len, "classes.%s.%s is out of range (%.0f..%.0f)", name, k, FIELDS[i].lo, FIELDS[i].hi), -1;
-        set_field(cfg, i, d);
     }
-    if (cfg->tier != SLUICE_TIER_CRITICAL && cfg->max_rate == 0 && cfg->max_concurrency == 0)
-        return snprintf(why, len, "classes.%s: a non-critical class needs max_rate or max_concurrency", name), -1;
-    if (cfg->backoff_base_ms > cfg->backoff_max_ms)
-        return snprintf(why, len, "classes.%s: backoff_base_ms exceeds backoff_max_ms", name), -1;
+    if (sluice_class_config_check(cfg, &err) < 0) return snprintf(why, len, "classes.%s: %s", name, err.text), -1;
     return 0;
 }
 
@@ -105,7 +64,7 @@ static int signal_from_json(const char *name, json_t *o, sluice_signal_def *def,
                 return snprintf(why, len, "signals.%s.period_ms must be an integer 0..86400000", name), -1;
             def->period_ms = json_integer_value(v);
         } else if (!strcmp(k, "on_stale")) {
-            if (!json_is_string(v) || sluice_on_stale_parse(json_string_value(v), &def->on_stale) < 0)
+            if (!json_is_string(v) || sluice_on_stale_parse(json_string_value(v), &def->on_stale, NULL) < 0)
                 return snprintf(why, len, "signals.%s.on_stale must be assume-pressure, hold or ignore", name), -1;
         } else {
             return snprintf(why, len, "signals.%s: unknown field '%s'", name, k), -1;
@@ -138,13 +97,13 @@ static json_t *live_config(sluice_client *c, int *code) {
         if (sluice_class_get(c, names[i], &cfg, &err) < 0) {
             if (err.code == SLUICE_ERR_UNKNOWN_CLASS) continue;
             *code = ctl_error(&err);
-            sluice_strings_free(names, n);
+            sluice_class_list_free(names, n);
             json_decref(root);
             return NULL;
         }
         json_object_set_new(classes, names[i], class_config_json(&cfg));
     }
-    sluice_strings_free(names, n);
+    sluice_class_list_free(names, n);
     sluice_signal_info *s = sluice_signal_list(c, &n, NULL, &err);
     if (!s && err.code != SLUICE_OK) {
         *code = ctl_error(&err);
@@ -152,7 +111,7 @@ static json_t *live_config(sluice_client *c, int *code) {
         return NULL;
     }
     for (size_t i = 0; i < n; i++) json_object_set_new(signals, s[i].name, signal_def_json(&s[i].def));
-    free(s);
+    sluice_signal_list_free(s, n);
     return root;
 }
 

@@ -29,9 +29,9 @@ static int dead_list(ctl *x, int argc, char **argv) {
     if (ctl_args(cmd, argc, argv, opts, NOPTS(opts), pos, 1, &npos) < 0) return EXIT_USAGE;
     if (npos != 1) return ctl_usage(cmd, "needs a CLASS");
     int64_t offset = 0, count = 20;
-    if (opts[0].val && sluice_parse_int(opts[0].val, 0, 1000000000, &offset) < 0)
+    if (opts[0].val && sluice_parse_int(opts[0].val, 0, 1000000000, &offset, NULL) < 0)
         return ctl_usage(cmd, "--offset: invalid integer '%s' (0 or more)", opts[0].val);
-    if (opts[1].val && sluice_parse_int(opts[1].val, 1, 1000, &count) < 0)
+    if (opts[1].val && sluice_parse_int(opts[1].val, 1, 1000, &count, NULL) < 0)
         return ctl_usage(cmd, "--count: invalid integer '%s' (1..1000)", opts[1].val);
     sluice_client *c = NULL;
     if ((code = known_class(x, cmd, pos[0], &c)) != EXIT_OK) return code;
@@ -50,7 +50,7 @@ static int dead_list(ctl *x, int argc, char **argv) {
             json_object_set_new(o, "payload", d[i].payload ? ctl_json_or_string(d[i].payload) : json_null());
             json_array_append_new(arr, o);
         }
-        sluice_job_info_array_free(d, n);
+        sluice_dead_list_free(d, n);
         return ctl_json_print(arr);
     }
     printf("%-28s %-24s %8s  %s\n", "ID", "DIED", "ATTEMPTS", "REASON");
@@ -59,7 +59,7 @@ static int dead_list(ctl *x, int argc, char **argv) {
         printf("%-28s %-24s %8d  %s\n", d[i].id, ctl_time(d[i].at, tb, sizeof(tb)), d[i].attempt,
                d[i].reason ? d[i].reason : "");
     }
-    sluice_job_info_array_free(d, n);
+    sluice_dead_list_free(d, n);
     return EXIT_OK;
 }
 
@@ -75,7 +75,7 @@ static int dead_act(ctl *x, const char *verb, int argc, char **argv) {
     if (all == (npos == 2)) return ctl_usage(cmd, "needs a job ID or --all (not both)");
     sluice_error err;
     char idcls[SLUICE_ID_MAX];
-    if (npos == 2 && (sluice_id_class(pos[1], idcls, &err) < 0 || strcmp(idcls, pos[0]) != 0))
+    if (npos == 2 && (sluice_job_id_class(pos[1], idcls, &err) < 0 || strcmp(idcls, pos[0]) != 0))
         return ctl_usage(cmd, "invalid job id '%s' for class '%s'", pos[1], pos[0]);
     sluice_client *c = NULL;
     if ((code = known_class(x, cmd, pos[0], &c)) != EXIT_OK) return code;

@@ -52,11 +52,11 @@ int cmd_explain(ctl *x, int argc, char **argv) {
     const char *id = pos[0];
     char cls[SLUICE_ID_MAX];
     sluice_error err;
-    if (sluice_id_class(id, cls, &err) < 0) return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", id);
+    if (sluice_job_id_class(id, cls, &err) < 0) return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", id);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
     sluice_job_info j;
-    if (sluice_job_lookup(c, id, &j, &err) < 0) {
+    if (sluice_job_get(c, id, &j, &err) < 0) {
         if (err.code == SLUICE_ERR_ARGUMENT) return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", id);
         return ctl_error(&err);
     }
@@ -193,7 +193,7 @@ int cmd_explain(ctl *x, int argc, char **argv) {
         else if (g.paused)
             say(lines, "It may run once the class is resumed.");
         else if (throttled && g.pinned)
-            say(lines, "It runs as the pinned fraction admits the %lld job(s) ahead of it; unpin with sluicectl unthrottle %s.",
+            say(lines, "It runs as the pinned fraction admits the %lld job(s) ahead of it; unpin with sluicectl unpin %s.",
                 (long long)j.ahead, cls);
         else if (throttled) {
             if (g.expires_at > g.now)
@@ -206,7 +206,7 @@ int cmd_explain(ctl *x, int argc, char **argv) {
     }
     json_object_set_new(out, "explanation", lines);
     json_decref(decision);
-    free(sig);
+    sluice_signal_list_free(sig, nsig);
     sluice_job_info_clear(&j);
     if (x->json) return ctl_json_print(out);
     size_t i;

@@ -17,7 +17,7 @@ static int governor_status(ctl *x, int argc, char **argv) {
     sluice_governor_status st;
     if (sluice_governor_status_get(c, &st, &err) < 0) return ctl_error(&err);
     size_t n = 0;
-    char **h = sluice_governor_history(c, 1, &n, &err);
+    char **h = sluice_governor_history_list(c, 1, &n, &err);
     if (!h && err.code != SLUICE_OK) return ctl_error(&err);
     if (x->json) {
         json_t *o = json_object();
@@ -28,7 +28,7 @@ static int governor_status(ctl *x, int argc, char **argv) {
         json_object_set_new(o, "last_tick", json_integer(st.last_tick));
         json_object_set_new(o, "ticks", json_integer(st.ticks));
         json_object_set_new(o, "last_decision", n ? ctl_json_or_string(h[0]) : json_null());
-        sluice_strings_free(h, n);
+        sluice_governor_history_free(h, n);
         return ctl_json_print(o);
     }
     char t1[40], t2[40];
@@ -38,7 +38,7 @@ static int governor_status(ctl *x, int argc, char **argv) {
     printf("mode           %s\n", sluice_governor_mode_name(st.mode));
     printf("ticks          %lld (last %s)\n", (long long)st.ticks, ctl_time(st.last_tick, t2, sizeof(t2)));
     printf("last decision  %s\n", n ? h[0] : "(none)");
-    sluice_strings_free(h, n);
+    sluice_governor_history_free(h, n);
     return EXIT_OK;
 }
 
@@ -48,7 +48,7 @@ static int governor_mode(ctl *x, int argc, char **argv) {
     if (ctl_args("governor mode", argc, argv, NULL, 0, pos, 1, &npos) < 0) return EXIT_USAGE;
     if (npos != 1) return ctl_usage("governor mode", "needs enforce, shadow or off");
     sluice_governor_mode m;
-    if (sluice_governor_mode_parse(pos[0], &m) < 0)
+    if (sluice_governor_mode_parse(pos[0], &m, NULL) < 0)
         return ctl_usage("governor mode", "mode must be enforce, shadow or off, not '%s'", pos[0]);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
@@ -64,22 +64,22 @@ static int governor_history(ctl *x, int argc, char **argv) {
     int npos, code = EXIT_OK;
     if (ctl_args("governor history", argc, argv, opts, NOPTS(opts), pos, 0, &npos) < 0) return EXIT_USAGE;
     int64_t count = 10;
-    if (opts[0].val && sluice_parse_int(opts[0].val, 1, 1000, &count) < 0)
+    if (opts[0].val && sluice_parse_int(opts[0].val, 1, 1000, &count, NULL) < 0)
         return ctl_usage("governor history", "--count: invalid integer '%s' (1..1000)", opts[0].val);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
     sluice_error err;
     size_t n = 0;
-    char **h = sluice_governor_history(c, (size_t)count, &n, &err);
+    char **h = sluice_governor_history_list(c, (size_t)count, &n, &err);
     if (!h && err.code != SLUICE_OK) return ctl_error(&err);
     if (x->json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++) json_array_append_new(arr, ctl_json_or_string(h[i]));
-        sluice_strings_free(h, n);
+        sluice_governor_history_free(h, n);
         return ctl_json_print(arr);
     }
     for (size_t i = 0; i < n; i++) printf("%s\n", h[i]);
-    sluice_strings_free(h, n);
+    sluice_governor_history_free(h, n);
     return EXIT_OK;
 }
 

@@ -4,6 +4,9 @@
 
 #include "ctl.h"
 
+/* Where the text of class set has its flags, made from the class fields. */
+#define FIELDS_MARK "@fields@\n"
+
 static const struct {
     const char *cmd;
     const char *text;
@@ -18,8 +21,8 @@ static const struct {
          "  class list|get|set|delete       declare and inspect classes and their limits\n"
          "  pause CLASS [--for DURATION]    stop claims of a class\n"
          "  resume CLASS                    undo pause\n"
-         "  throttle CLASS FRACTION [--for DURATION]  pin the admitted fraction\n"
-         "  unthrottle CLASS                undo throttle\n"
+         "  pin CLASS FRACTION [--for DURATION]  pin the admitted fraction\n"
+         "  unpin CLASS                     undo pin\n"
          "  signal define|set|list|delete   pressure signals\n"
          "  governor status|mode|history    the governor's leader, mode and decisions\n"
          "  enqueue CLASS [JSON|-] [...]    enqueue a job, print its id\n"
@@ -75,20 +78,7 @@ static const struct {
                   "fields. At least one flag. A non-critical class needs --max-rate or\n"
                   "--max-concurrency.\n"
                   "\n"
-                  "  --tier critical|high|normal|low\n"
-                  "  --max-rate RATE          cost units per time: 50/s, 3000/m, 100/h (0: none)\n"
-                  "  --burst N                cost units (0: one second of max-rate)\n"
-                  "  --max-concurrency N      leases in flight, fleet-wide (0: none)\n"
-                  "  --floor FRACTION         [0,1], share kept under pressure\n"
-                  "  --max-queue N            ready + delayed cap (0: none)\n"
-                  "  --max-attempts N         1..1000\n"
-                  "  --timeout DURATION       the lease\n"
-                  "  --max-reclaims N         expired leases before a job is poison\n"
-                  "  --keep-done N            completed jobs kept\n"
-                  "  --dead-max N             dead set cap\n"
-                  "  --payload-max N          bytes, 2..262144\n"
-                  "  --backoff-base DURATION  first retry delay\n"
-                  "  --backoff-max DURATION   retry delay cap\n"
+                  FIELDS_MARK
                   "\n"
                   "Example: sluicectl class set certificates --tier low --max-rate 50/s \\\n"
                   "           --max-concurrency 8 --floor 0.1\n"},
@@ -100,11 +90,11 @@ static const struct {
               "\n"
               "Pauses claims of CLASS until resumed, or for DURATION. Jobs wait in place.\n"},
     {"resume", "usage: sluicectl resume CLASS\n\nUndoes pause.\n"},
-    {"throttle", "usage: sluicectl throttle CLASS FRACTION [--for DURATION]\n"
-                 "\n"
-                 "Pins the admitted fraction of CLASS to FRACTION (0..1) over the\n"
-                 "governor's, until unthrottled or for DURATION.\n"},
-    {"unthrottle", "usage: sluicectl unthrottle CLASS\n\nRemoves the pin: the governor decides again.\n"},
+    {"pin", "usage: sluicectl pin CLASS FRACTION [--for DURATION]\n"
+            "\n"
+            "Pins the admitted fraction of CLASS to FRACTION (0..1) over the\n"
+            "governor's, until unpinned or for DURATION.\n"},
+    {"unpin", "usage: sluicectl unpin CLASS\n\nRemoves the pin: the governor decides again.\n"},
     {"signal", "usage: sluicectl signal define|set|list|delete ...\n"
                "\n"
                "  signal define NAME --target X --critical Y [--lower-is-worse]\n"
@@ -252,12 +242,35 @@ static const struct {
               "class over --max-jobs), 2 usage error, 3 a named class is unknown.\n"},
 };
 
+/* The flags of sluicectl class set, one line per class field. */
+static void print_class_fields(void) {
+    static const char *const value[] = {[SLUICE_FIELD_TIER] = "TIER", [SLUICE_FIELD_RATE] = "RATE",
+                                        [SLUICE_FIELD_NUMBER] = "N", [SLUICE_FIELD_INT] = "N",
+                                        [SLUICE_FIELD_DURATION] = "DURATION"};
+    const sluice_class_field *f;
+    for (size_t i = 0; (f = sluice_class_field_at(i)); i++) {
+        char flag[40], range[48] = "";
+        snprintf(flag, sizeof(flag), "%s %s", f->flag, value[f->kind]);
+        if (f->kind == SLUICE_FIELD_INT || f->kind == SLUICE_FIELD_NUMBER)
+            snprintf(range, sizeof(range), " (%.15g..%.15g)", f->lo, f->hi);
+        else if (f->kind == SLUICE_FIELD_RATE) snprintf(range, sizeof(range), " (50/s, 3000/m, 100/h)");
+        else if (f->kind == SLUICE_FIELD_DURATION) snprintf(range, sizeof(range), " (500ms, 30s, 15m, 2h, 1d)");
+        printf("  %-27s %s%s\n", flag, f->help, range);
+    }
+}
+
 int ctl_help(const char *cmd) {
     for (size_t i = 0; i < sizeof(HELP) / sizeof(HELP[0]); i++) {
-        if (!strcmp(HELP[i].cmd, cmd)) {
+        if (strcmp(HELP[i].cmd, cmd)) continue;
+        const char *mark = strstr(HELP[i].text, FIELDS_MARK);
+        if (!mark) {
             fputs(HELP[i].text, stdout);
             return 0;
         }
+        fwrite(HELP[i].text, 1, (size_t)(mark - HELP[i].text), stdout);
+        print_class_fields();
+        fputs(mark + strlen(FIELDS_MARK), stdout);
+        return 0;
     }
     return -1;
 }

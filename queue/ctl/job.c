@@ -34,16 +34,16 @@ int cmd_enqueue(ctl *x, int argc, char **argv) {
     sluice_enqueue_opts o = {0};
     int64_t v;
     if (opts[0].val) {
-        if (sluice_parse_duration(opts[0].val, 31536000000LL, &o.delay_ms) < 0)
+        if (sluice_parse_duration(opts[0].val, 31536000000LL, &o.delay_ms, NULL) < 0)
             return ctl_usage(cmd, "--delay: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)", opts[0].val);
     }
     if (opts[1].val) {
-        if (sluice_parse_int(opts[1].val, 1, 253402300799999LL, &o.run_at_ms) < 0)
+        if (sluice_parse_int(opts[1].val, 1, 253402300799999LL, &o.run_at_ms, NULL) < 0)
             return ctl_usage(cmd, "--run-at: invalid Unix time in ms '%s'", opts[1].val);
         if (opts[0].val) return ctl_usage(cmd, "--delay and --run-at exclude each other");
     }
     if (opts[2].val) {
-        if (sluice_parse_int(opts[2].val, -SLUICE_PRIORITY_MAX, SLUICE_PRIORITY_MAX, &v) < 0)
+        if (sluice_parse_int(opts[2].val, -SLUICE_PRIORITY_MAX, SLUICE_PRIORITY_MAX, &v, NULL) < 0)
             return ctl_usage(cmd, "--priority: invalid integer '%s' (-1000..1000)", opts[2].val);
         o.priority = (int)v;
     }
@@ -52,16 +52,16 @@ int cmd_enqueue(ctl *x, int argc, char **argv) {
         o.unique = opts[3].val;
     }
     if (opts[4].val) {
-        if (sluice_parse_int(opts[4].val, 1, 1000, &v) < 0)
+        if (sluice_parse_int(opts[4].val, 1, 1000, &v, NULL) < 0)
             return ctl_usage(cmd, "--max-attempts: invalid integer '%s' (1..1000)", opts[4].val);
         o.max_attempts = (int)v;
     }
     if (opts[5].val) {
-        if (sluice_parse_duration(opts[5].val, 604800000, &o.timeout_ms) < 0 || o.timeout_ms < 1)
+        if (sluice_parse_duration(opts[5].val, 604800000, &o.timeout_ms, NULL) < 0 || o.timeout_ms < 1)
             return ctl_usage(cmd, "--timeout: invalid duration '%s' (1ms..7d)", opts[5].val);
     }
     if (opts[6].val) {
-        if (sluice_parse_int(opts[6].val, 1, 1000000, &o.cost) < 0)
+        if (sluice_parse_int(opts[6].val, 1, 1000000, &o.cost, NULL) < 0)
             return ctl_usage(cmd, "--cost: invalid integer '%s' (1..1000000)", opts[6].val);
     }
     char *payload = NULL;
@@ -105,10 +105,10 @@ static int lookup(ctl *x, const char *cmd, const char *id, sluice_job_info *info
     char cls[SLUICE_ID_MAX];
     sluice_error err;
     memset(info, 0, sizeof(*info));
-    if (sluice_id_class(id, cls, &err) < 0) return ctl_usage(cmd, "invalid job id '%s' (CLASS:NUMBER)", id);
+    if (sluice_job_id_class(id, cls, &err) < 0) return ctl_usage(cmd, "invalid job id '%s' (CLASS:NUMBER)", id);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
-    if (sluice_job_lookup(c, id, info, &err) < 0) {
+    if (sluice_job_get(c, id, info, &err) < 0) {
         if (err.code == SLUICE_ERR_ARGUMENT) return ctl_usage(cmd, "invalid job id '%s' (CLASS:NUMBER)", id);
         return ctl_error(&err);
     }
@@ -121,7 +121,7 @@ static int lookup(ctl *x, const char *cmd, const char *id, sluice_job_info *info
 
 static json_t *job_json(const sluice_job_info *j) {
     char cls[SLUICE_ID_MAX] = "";
-    sluice_id_class(j->id, cls, NULL);
+    sluice_job_id_class(j->id, cls, NULL);
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(j->id));
     json_object_set_new(o, "class", json_string(cls));
@@ -174,7 +174,7 @@ static int job_cancel(ctl *x, int argc, char **argv) {
     if (npos != 1) return ctl_usage("job cancel", "needs a job ID");
     char cls[SLUICE_ID_MAX];
     sluice_error err;
-    if (sluice_id_class(pos[0], cls, &err) < 0) return ctl_usage("job cancel", "invalid job id '%s' (CLASS:NUMBER)", pos[0]);
+    if (sluice_job_id_class(pos[0], cls, &err) < 0) return ctl_usage("job cancel", "invalid job id '%s' (CLASS:NUMBER)", pos[0]);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
     if (sluice_job_cancel(c, pos[0], &err) < 0) {

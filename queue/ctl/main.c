@@ -13,8 +13,8 @@ static const struct {
     int (*fn)(ctl *x, int argc, char **argv);
 } COMMANDS[] = {
     {"status", cmd_status},     {"top", cmd_top},           {"class", cmd_class},
-    {"pause", cmd_pause},       {"resume", cmd_resume},     {"throttle", cmd_throttle},
-    {"unthrottle", cmd_unthrottle}, {"signal", cmd_signal}, {"governor", cmd_governor},
+    {"pause", cmd_pause},       {"resume", cmd_resume},     {"pin", cmd_pin},
+    {"unpin", cmd_unpin}, {"signal", cmd_signal}, {"governor", cmd_governor},
     {"enqueue", cmd_enqueue},   {"job", cmd_job},           {"explain", cmd_explain},
     {"dead", cmd_dead},         {"apply", cmd_apply},       {"export", cmd_export},
     {"audit", cmd_audit},       {"check", cmd_check},       {"simulate", cmd_simulate},

@@ -23,9 +23,9 @@ json_t *signal_def_json(const sluice_signal_def *def) {
 json_t *ctl_last_decision(sluice_client *c) {
     size_t n = 0;
     sluice_error err;
-    char **h = sluice_governor_history(c, 1, &n, &err);
+    char **h = sluice_governor_history_list(c, 1, &n, &err);
     json_t *d = n ? json_loads(h[0], 0, NULL) : NULL;
-    sluice_strings_free(h, n);
+    sluice_governor_history_free(h, n);
     if (d && !json_is_object(d)) {
         json_decref(d);
         d = NULL;
@@ -41,7 +41,7 @@ int ctl_signal_thresholds(const json_t *decision, const sluice_signal_info *s, s
     json_t *band = decision ? json_object_get(decision, "band") : NULL;
     if (json_is_number(band)) p.band = json_number_value(band);
     sluice_signal_law(s, &ls);
-    return sluice_law_signal_thresholds(&p, &ls, t, rule, n);
+    return sluice_law_signal_thresholds(&p, &ls, t, rule, n, NULL);
 }
 
 double ctl_signal_pressure(const sluice_signal_info *s) {
@@ -74,20 +74,20 @@ static int signal_define(ctl *x, int argc, char **argv) {
     sluice_signal_def def;
     sluice_signal_def_init(&def);
     if (!opts[0].val || !opts[1].val) return ctl_usage(cmd, "needs --target and --critical");
-    if (sluice_parse_number(opts[0].val, -SIGNAL_RANGE, SIGNAL_RANGE, &def.target) < 0)
+    if (sluice_parse_number(opts[0].val, -SIGNAL_RANGE, SIGNAL_RANGE, &def.target, NULL) < 0)
         return ctl_usage(cmd, "--target: invalid number '%s'", opts[0].val);
-    if (sluice_parse_number(opts[1].val, -SIGNAL_RANGE, SIGNAL_RANGE, &def.critical) < 0)
+    if (sluice_parse_number(opts[1].val, -SIGNAL_RANGE, SIGNAL_RANGE, &def.critical, NULL) < 0)
         return ctl_usage(cmd, "--critical: invalid number '%s'", opts[1].val);
     def.lower_is_worse = opts[2].val != NULL;
     if (!def.lower_is_worse && def.critical <= def.target)
         return ctl_usage(cmd, "--critical must be above --target (or give --lower-is-worse)");
     if (def.lower_is_worse && def.critical >= def.target)
         return ctl_usage(cmd, "--critical must be below --target for a lower-is-worse signal");
-    if (opts[3].val && (sluice_parse_duration(opts[3].val, 86400000, &def.stale_after_ms) < 0 || def.stale_after_ms < 1))
+    if (opts[3].val && (sluice_parse_duration(opts[3].val, 86400000, &def.stale_after_ms, NULL) < 0 || def.stale_after_ms < 1))
         return ctl_usage(cmd, "--stale-after: invalid duration '%s' (1ms..1d)", opts[3].val);
-    if (opts[4].val && sluice_on_stale_parse(opts[4].val, &def.on_stale) < 0)
+    if (opts[4].val && sluice_on_stale_parse(opts[4].val, &def.on_stale, NULL) < 0)
         return ctl_usage(cmd, "--on-stale must be assume-pressure, hold or ignore, not '%s'", opts[4].val);
-    if (opts[5].val && sluice_parse_duration(opts[5].val, 86400000, &def.period_ms) < 0)
+    if (opts[5].val && sluice_parse_duration(opts[5].val, 86400000, &def.period_ms, NULL) < 0)
         return ctl_usage(cmd, "--period: invalid duration '%s' (0..1d)", opts[5].val);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
@@ -107,10 +107,10 @@ static int signal_set(ctl *x, int argc, char **argv) {
     if (npos != 2) return ctl_usage(cmd, "needs NAME and VALUE");
     if (check_name(cmd, pos[0])) return EXIT_USAGE;
     double v;
-    if (sluice_parse_number(pos[1], -SIGNAL_RANGE, SIGNAL_RANGE, &v) < 0)
+    if (sluice_parse_number(pos[1], -SIGNAL_RANGE, SIGNAL_RANGE, &v, NULL) < 0)
         return ctl_usage(cmd, "invalid value '%s' (a finite number)", pos[1]);
     int64_t age = 0;
-    if (opts[0].val && sluice_parse_duration(opts[0].val, 86400000, &age) < 0)
+    if (opts[0].val && sluice_parse_duration(opts[0].val, 86400000, &age, NULL) < 0)
         return ctl_usage(cmd, "--age: invalid duration '%s' (0..1d)", opts[0].val);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
@@ -141,7 +141,7 @@ static int signal_list(ctl *x, int argc, char **argv) {
     sluice_law_thresholds *th = calloc(n + 1, sizeof(*th));
     char (*rule)[SLUICE_LAW_THRESHOLDS_TEXT] = calloc(n + 1, sizeof(*rule));
     if (!th || !rule) {
-        free(s);
+        sluice_signal_list_free(s, n);
         free(th);
         free(rule);
         json_decref(decision);
@@ -165,7 +165,7 @@ static int signal_list(ctl *x, int argc, char **argv) {
             json_object_set_new(o, "rule", json_string(rule[i]));
             json_array_append_new(arr, o);
         }
-        free(s);
+        sluice_signal_list_free(s, n);
         free(th);
         free(rule);
         return ctl_json_print(arr);
@@ -186,7 +186,7 @@ static int signal_list(ctl *x, int argc, char **argv) {
                lower ? "lower" : "higher", per, age, s[i].stale ? "yes" : "no", p,
                side(!lower, th[i].raise_at, ra, sizeof(ra)), side(lower, th[i].cut_at, cu, sizeof(cu)));
     }
-    free(s);
+    sluice_signal_list_free(s, n);
     free(th);
     free(rule);
     return EXIT_OK;

@@ -63,7 +63,7 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
             o->minutes = 1;
         } else if ((v = opt_value(argc, argv, &i, "--seed", &missing))) {
             int64_t s;
-            if (sluice_parse_int(v, 0, INT64_MAX, &s) < 0)
+            if (sluice_parse_int(v, 0, INT64_MAX, &s, NULL) < 0)
                 return ctl_usage(CMD, "--seed: invalid integer '%s' (0 or more)", v);
             o->seed = (uint64_t)s;
             o->have_seed = 1;
@@ -72,17 +72,17 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
             o->csv = v;
         } else if ((v = opt_value(argc, argv, &i, "--csv-period", &missing))) {
             int64_t ms;
-            if (sluice_parse_duration(v, 86400000, &ms) < 0 || ms < 1000 || ms % 1000 != 0)
+            if (sluice_parse_duration(v, 86400000, &ms, NULL) < 0 || ms < 1000 || ms % 1000 != 0)
                 return ctl_usage(CMD, "--csv-period: invalid duration '%s' (whole seconds, 1s..1d)", v);
             o->csv_period_s = ms / 1000;
         } else if ((v = opt_value(argc, argv, &i, "--plot", &missing))) {
             if (!*v) return ctl_usage(CMD, "--plot needs a file name");
             o->plot = v;
         } else if ((v = opt_value(argc, argv, &i, "--signal-period", &missing))) {
-            if (sluice_parse_duration(v, 3600000, &o->period_ms) < 0 || o->period_ms == 0)
+            if (sluice_parse_duration(v, 3600000, &o->period_ms, NULL) < 0 || o->period_ms == 0)
                 return ctl_usage(CMD, "--signal-period: invalid duration '%s' (e.g. 1s, 10s, 60s; at most 1h)", v);
         } else if ((v = opt_value(argc, argv, &i, "--signal-delay", &missing))) {
-            if (sluice_parse_duration(v, 3600000, &o->delay_ms) < 0)
+            if (sluice_parse_duration(v, 3600000, &o->delay_ms, NULL) < 0)
                 return ctl_usage(CMD, "--signal-delay: invalid duration '%s' (e.g. 0s, 60s; at most 1h)", v);
         } else if ((v = opt_value(argc, argv, &i, "--set", &missing))) {
             if (o->nsets == sizeof(o->sets) / sizeof(o->sets[0]))
@@ -103,12 +103,13 @@ static int parse_opts(int argc, char **argv, sim_opts *o) {
 static int set_param(sluice_law_params *p, const char *kv) {
     const char *eq = strchr(kv, '=');
     if (!eq) return ctl_usage(CMD, "--set: expected NAME=VALUE, not '%s'", kv);
-    char name[64], why[256];
+    char name[64];
+    sluice_error err;
     snprintf(name, sizeof(name), "%.*s", (int)(eq - kv), kv);
     double v;
-    if (sluice_parse_number(eq + 1, -1e300, 1e300, &v) < 0)
+    if (sluice_parse_number(eq + 1, -1e300, 1e300, &v, NULL) < 0)
         return ctl_usage(CMD, "--set %s: invalid number '%s'", name, eq + 1);
-    if (sluice_law_param_set(p, name, v, why, sizeof(why)) < 0) return ctl_usage(CMD, "--set: %s", why);
+    if (sluice_law_param_set(p, name, v, &err) < 0) return ctl_usage(CMD, "--set: %s", err.text);
     return EXIT_OK;
 }
 

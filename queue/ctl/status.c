@@ -35,7 +35,7 @@ static json_t *status_json(ctl *x, int *code) {
             sluice_gate_get(c, names[i], &g, &err) < 0) {
             if (err.code == SLUICE_ERR_UNKNOWN_CLASS) continue; /* deleted meanwhile */
             *code = ctl_error(&err);
-            sluice_strings_free(names, n);
+            sluice_class_list_free(names, n);
             json_decref(root);
             return NULL;
         }
@@ -60,7 +60,7 @@ static json_t *status_json(ctl *x, int *code) {
         json_object_set_new(o, "expires_at", json_integer(g.expires_at));
         json_array_append_new(classes, o);
     }
-    sluice_strings_free(names, n);
+    sluice_class_list_free(names, n);
 
     int64_t now = 0;
     sluice_signal_info *s = sluice_signal_list(c, &n, &now, &err);
@@ -83,7 +83,7 @@ static json_t *status_json(ctl *x, int *code) {
         json_object_set_new(o, "pressure", s[i].has_value ? json_real(ctl_signal_pressure(&s[i])) : json_null());
         json_array_append_new(signals, o);
     }
-    free(s);
+    sluice_signal_list_free(s, n);
 
     sluice_governor_status gs;
     if (sluice_governor_status_get(c, &gs, &err) < 0) {
@@ -91,7 +91,7 @@ static json_t *status_json(ctl *x, int *code) {
         json_decref(root);
         return NULL;
     }
-    char **h = sluice_governor_history(c, 1, &n, &err);
+    char **h = sluice_governor_history_list(c, 1, &n, &err);
     if (!h && err.code != SLUICE_OK) {
         *code = ctl_error(&err);
         json_decref(root);
@@ -104,7 +104,7 @@ static json_t *status_json(ctl *x, int *code) {
     json_object_set_new(gov, "last_tick", json_integer(gs.last_tick));
     json_object_set_new(gov, "ticks", json_integer(gs.ticks));
     json_object_set_new(gov, "last_decision", n ? ctl_json_or_string(h[0]) : json_null());
-    sluice_strings_free(h, n);
+    sluice_governor_history_free(h, n);
     json_object_set_new(root, "governor", gov);
     json_object_set_new(root, "now", json_integer(gs.now));
     return root;
@@ -243,7 +243,7 @@ int cmd_top(ctl *x, int argc, char **argv) {
     int npos, code = EXIT_OK;
     if (ctl_args("top", argc, argv, opts, NOPTS(opts), pos, 0, &npos) < 0) return EXIT_USAGE;
     int64_t iterations = 0;
-    if (opts[0].val && sluice_parse_int(opts[0].val, 1, 1000000000, &iterations) < 0)
+    if (opts[0].val && sluice_parse_int(opts[0].val, 1, 1000000000, &iterations, NULL) < 0)
         return ctl_usage("top", "--iterations: invalid integer '%s' (1..1000000000)", opts[0].val);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));

@@ -13,25 +13,24 @@
 
 /* ----------------------------- governor ------------------------------ */
 
-static const char *const mode_names[] = {"enforce", "shadow", "off"};
+#define MODE_NAME(constant, name) [constant] = name,
+static const char *const mode_names[] = {SLUICE_GOVERNOR_MODE_LIST(MODE_NAME)};
 
 const char *sluice_governor_mode_name(sluice_governor_mode mode) {
-    return (unsigned)mode < 3 ? mode_names[mode] : NULL;
+    return word_of(mode_names, NWORDS(mode_names), (int)mode);
 }
 
-int sluice_governor_mode_parse(const char *s, sluice_governor_mode *out) {
-    for (int i = 0; s && i < 3; i++) {
-        if (strcmp(s, mode_names[i]) == 0) {
-            *out = (sluice_governor_mode)i;
-            return 0;
-        }
-    }
-    return -1;
+int sluice_governor_mode_parse(const char *s, sluice_governor_mode *out, sluice_error *err) {
+    sluice_error_reset(err);
+    int i = word_index(mode_names, NWORDS(mode_names), s, "governor mode", err);
+    if (i < 0) return -1;
+    *out = (sluice_governor_mode)i;
+    return 0;
 }
 
 static void governor_cmd(cmd *m, sluice_client *c, const char *fn) {
     cmd_init(m);
-    cmd_fcall_global(m, fn, c->ns, 3, GOVERNOR_KEYS);
+    cmd_fcall_global(m, fn, c->ns, GOVERNOR_NKEYS, GOVERNOR_KEYS);
 }
 
 int sluice_governor_status_get(sluice_client *c, sluice_governor_status *out, sluice_error *err) {
@@ -45,7 +44,7 @@ int sluice_governor_status_get(sluice_client *c, sluice_governor_status *out, sl
     if (!bad) {
         redisReply **e = r->element;
         bad = reply_strcpy(e[0], out->leader, sizeof(out->leader)) | reply_int(e[1], &out->epoch) |
-              reply_int(e[2], &out->lease_until) | !e[3]->str || sluice_governor_mode_parse(e[3]->str, &out->mode) < 0 ||
+              reply_int(e[2], &out->lease_until) | !e[3]->str || sluice_governor_mode_parse(e[3]->str, &out->mode, NULL) < 0 ||
               reply_int(e[4], &out->last_tick) < 0 || reply_int(e[5], &out->ticks) < 0 || reply_int(e[6], &out->now) < 0;
     }
     freeReplyObject(r);
@@ -84,7 +83,7 @@ int sluice_governor_lease(sluice_client *c, const char *owner, int64_t ttl_ms, i
     if (!bad) {
         redisReply **e = r->element;
         bad = reply_int(e[0], &h) | reply_int(e[1], epoch) | !e[3]->str ||
-              sluice_governor_mode_parse(e[3]->str, mode) < 0;
+              sluice_governor_mode_parse(e[3]->str, mode, NULL) < 0;
         if (!bad && state && h && e[4]->len && !(*state = reply_strdup(e[4]))) bad = 1;
     }
     freeReplyObject(r);
@@ -117,7 +116,7 @@ int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, c
     return client_run_ok(c, &m, "governor commit", err);
 }
 
-char **sluice_governor_history(sluice_client *c, size_t count, size_t *n, sluice_error *err) {
+char **sluice_governor_history_list(sluice_client *c, size_t count, size_t *n, sluice_error *err) {
     sluice_error_reset(err);
     *n = 0;
     if (count < 1 || count > 100000) {
@@ -126,7 +125,7 @@ char **sluice_governor_history(sluice_client *c, size_t count, size_t *n, sluice
     }
     cmd m;
     cmd_init(&m);
-    cmd_xrevrange(&m, c->ns, GLOBAL_TAG, GOVERNOR_KEYS[1], (int64_t)count);
+    cmd_xrevrange(&m, c->ns, GLOBAL_TAG, GOVERNOR_KEYS[GOVERNOR_KEY_history], (int64_t)count);
     redisReply *r = client_run(c, &m, "governor history", err);
     if (!r) return NULL;
     char **out = r->type == REDIS_REPLY_ARRAY && r->elements ? calloc(r->elements, sizeof(*out)) : NULL;
@@ -140,6 +139,10 @@ char **sluice_governor_history(sluice_client *c, size_t count, size_t *n, sluice
     freeReplyObject(r);
     *n = k;
     return out;
+}
+
+void sluice_governor_history_free(char **decisions, size_t n) {
+    strings_free(decisions, n);
 }
 
 /* A class's count of throttled claims as last read, and when it last moved. */
@@ -181,9 +184,9 @@ sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const 
     sluice_governor_opts o;
     if (opts) o = *opts;
     else sluice_governor_opts_init(&o);
-    char why[128];
-    if (sluice_law_params_check(&o.law, why, sizeof(why)) < 0) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: %s", why);
+    sluice_error lerr;
+    if (sluice_law_params_check(&o.law, &lerr) < 0) {
+        sluice_error_set(err, lerr.code, "governor: %s", lerr.text);
         return NULL;
     }
     if (o.tick_ms < 10 || o.lease_ms < 100 || o.lease_ms > 600000 || o.gate_ttl_ms < 1 ||
@@ -282,11 +285,11 @@ static void load_waiting(sluice_governor *g, char **names, sluice_law_class *cls
     if (n > 0 && cmds && replies && errs && memo) {
         for (size_t i = 0; i < n; i++) {
             char key[KEY_MAX];
-            int len = key_name(key, sizeof(key), g->c->ns, names[i], "ready");
+            int len = key_name(key, sizeof(key), g->c->ns, names[i], CLASS_KEYS[CLASS_KEY_ready]);
             cmd_str(&cmds[2 * i], "ZCARD");
             if (len < 0 || (size_t)len >= sizeof(key)) cmds[2 * i].failed = 1;
             else cmd_add(&cmds[2 * i], key, (size_t)len);
-            len = key_name(key, sizeof(key), g->c->ns, names[i], "stats");
+            len = key_name(key, sizeof(key), g->c->ns, names[i], CLASS_KEYS[CLASS_KEY_stats]);
             cmd_str(&cmds[2 * i + 1], "HGET");
             if (len < 0 || (size_t)len >= sizeof(key)) cmds[2 * i + 1].failed = 1;
             else cmd_add(&cmds[2 * i + 1], key, (size_t)len);
@@ -330,7 +333,7 @@ static json_t *signal_json(const sluice_law_params *law, const sluice_law_signal
     int stale = !s->has_value || s->age_ms > s->stale_after_ms;
     sluice_law_thresholds th;
     char rule[SLUICE_LAW_THRESHOLDS_TEXT] = "";
-    int has_th = sluice_law_signal_thresholds(law, s, &th, rule, sizeof(rule)) == 0;
+    int has_th = sluice_law_signal_thresholds(law, s, &th, rule, sizeof(rule), NULL) == 0;
     return json_pack("{s:s, s:o, s:f, s:f, s:o, s:I, s:b, s:I, s:o, s:o, s:s}", "name", s->name, "value",
                      s->has_value ? json_real(s->value) : json_null(), "target", s->target, "critical",
                      s->critical, "pressure",
@@ -381,7 +384,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     if (g->epoch != r.epoch) {
         /* A new term: continue from what the last leader committed. */
         sluice_law_state_init(&g->st);
-        if (state && sluice_law_state_decode(state, &g->st) < 0) sluice_law_state_init(&g->st);
+        if (state && sluice_law_state_decode(state, &g->st, NULL) < 0) sluice_law_state_init(&g->st);
         g->epoch = r.epoch;
     }
     free(state);
@@ -414,10 +417,9 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
         d.driver_value = NAN;
         snprintf(d.summary, sizeof(d.summary), "governor off: classes run at their configured limits");
     } else {
-        if (sluice_law_tick(&g->o.law, &g->st, r.now, sig, nsig, cls, ncls, &d) < 0) {
-            char why[160];
-            sluice_law_input_check(&g->o.law, &g->st, sig, nsig, cls, ncls, why, sizeof(why));
-            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: control law refused its input: %s", why);
+        sluice_error lerr;
+        if (sluice_law_tick(&g->o.law, &g->st, r.now, sig, nsig, cls, ncls, &d, &lerr) < 0) {
+            sluice_error_set(err, lerr.code, "governor: control law refused its input: %s", lerr.text);
             goto out;
         }
         for (size_t i = 0; i < ncls; i++) {
@@ -433,7 +435,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
 
     char st[STATE_TEXT];
     char *text = decision_json(g, &r, &d, sig, nsig, cls, ncls);
-    if (!text || sluice_law_state_encode(&g->st, st, sizeof(st)) < 0) {
+    if (!text || sluice_law_state_encode(&g->st, st, sizeof(st), err) < 0) {
         free(text);
         sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
         goto out;
@@ -445,9 +447,9 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
 out:
     if (rc < 0 && err && err->code == SLUICE_ERR_STALE) g->epoch = 0;
     free(sig);
-    free(info);
+    sluice_signal_list_free(info, nsig);
     free(cls);
-    sluice_strings_free(names, ncls);
+    sluice_class_list_free(names, ncls);
     if (report) *report = r;
     return rc;
 }

@@ -3,7 +3,8 @@
  * that grow multiplicatively far below the band, and a bounded wait for the
  * database to show the last change. Pure: no I/O, no clock, no Redis. The
  * rules and their defaults are in docs/governor.md. */
-#include "sluice/governor.h"
+#include "sluice/law.h"
+#include "../words.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -25,49 +26,29 @@
 #define STATE_VERSION 3        /* 1: before smoothing, 2: smoothing per reading; both decoded */
 #define GROWTH_MAX 16
 
-/* Local copy so this file needs nothing but libc, libm and jansson. */
-static const char *const tier_words[SLUICE_TIERS] = {"critical", "high", "normal", "low"};
-
 /* ================================================================ names */
 
-static const char *const stale_words[] = {"assume-pressure", "hold", "ignore"};
+#define STALE_WORD(constant, name) [constant] = name,
+static const char *const stale_words[] = {SLUICE_ON_STALE_LIST(STALE_WORD)};
 static const char *const action_words[] = {"hold", "cut", "critical", "raise"};
 
 const char *sluice_on_stale_name(sluice_on_stale policy)
 {
-    int i = (int)policy;
-    if (i < 0 || i > (int)SLUICE_STALE_IGNORE) return NULL;
-    return stale_words[i];
+    return word_of(stale_words, NWORDS(stale_words), (int)policy);
 }
 
-int sluice_on_stale_parse(const char *s, sluice_on_stale *out)
+int sluice_on_stale_parse(const char *s, sluice_on_stale *out, sluice_error *err)
 {
-    if (!s || !out) return -1;
-    for (int i = 0; i <= (int)SLUICE_STALE_IGNORE; i++) {
-        if (strcmp(s, stale_words[i]) == 0) {
-            *out = (sluice_on_stale)i;
-            return 0;
-        }
-    }
-    return -1;
+    sluice_error_reset(err);
+    int i = word_index(stale_words, NWORDS(stale_words), s, "on_stale policy", err);
+    if (i < 0) return -1;
+    *out = (sluice_on_stale)i;
+    return 0;
 }
 
 const char *sluice_law_action_name(sluice_law_action a)
 {
-    int i = (int)a;
-    if (i < 0 || i > (int)SLUICE_LAW_RAISE) return NULL;
-    return action_words[i];
-}
-
-static int action_parse(const char *s, sluice_law_action *out)
-{
-    for (int i = 0; i <= (int)SLUICE_LAW_RAISE; i++) {
-        if (strcmp(s, action_words[i]) == 0) {
-            *out = (sluice_law_action)i;
-            return 0;
-        }
-    }
-    return -1;
+    return word_of(action_words, NWORDS(action_words), (int)a);
 }
 
 /* ================================================================ text */
@@ -87,17 +68,18 @@ static void say(char *buf, size_t len, const char *fmt, ...)
 
 /* ================================================================ checks */
 
-static int fail(char *why, size_t whylen, const char *fmt, ...) PRINTF_LIKE(3, 4);
+static int fail(sluice_error *err, const char *fmt, ...) PRINTF_LIKE(2, 3);
 
-/* Writes the message (if the caller wants it) and returns -1. */
-static int fail(char *why, size_t whylen, const char *fmt, ...)
+/* Sets SLUICE_ERR_ARGUMENT with the message (the first error wins) and
+ * returns -1. */
+static int fail(sluice_error *err, const char *fmt, ...)
 {
-    if (why && whylen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, whylen, fmt, ap);
-        va_end(ap);
-    }
+    char text[SLUICE_ERROR_TEXT];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    sluice_error_set(err, SLUICE_ERR_ARGUMENT, "%s", text);
     return -1;
 }
 
@@ -120,38 +102,38 @@ void sluice_law_params_default(sluice_law_params *p)
     p->snap = 0.01;
 }
 
-int sluice_law_params_check(const sluice_law_params *p, char *why, size_t whylen)
+int sluice_law_params_check(const sluice_law_params *p, sluice_error *err)
 {
-    if (why && whylen > 0) why[0] = '\0';
-    if (!p) return fail(why, whylen, "params is NULL");
+    sluice_error_reset(err);
+    if (!p) return fail(err, "params is NULL");
     if (p->tick_ms < 1 || p->tick_ms > TICK_MS_MAX)
-        return fail(why, whylen, "tick_ms must be 1..%d ms", TICK_MS_MAX);
+        return fail(err, "tick_ms must be 1..%d ms", TICK_MS_MAX);
     if (!isfinite(p->decrease) || p->decrease <= 0 || p->decrease >= 1)
-        return fail(why, whylen, "decrease must be above 0 and below 1");
+        return fail(err, "decrease must be above 0 and below 1");
     if (!isfinite(p->cut_gain) || p->cut_gain < 0)
-        return fail(why, whylen, "cut_gain must be a finite number of at least 0");
+        return fail(err, "cut_gain must be a finite number of at least 0");
     if (!isfinite(p->increase) || p->increase <= 0 || p->increase > 1)
-        return fail(why, whylen, "increase must be above 0 and at most 1");
+        return fail(err, "increase must be above 0 and at most 1");
     if (!isfinite(p->growth) || p->growth < 1 || p->growth > GROWTH_MAX)
-        return fail(why, whylen, "growth must be 1..%d", GROWTH_MAX);
+        return fail(err, "growth must be 1..%d", GROWTH_MAX);
     if (!isfinite(p->raise_span) || p->raise_span < 0)
-        return fail(why, whylen, "raise_span must be a finite number of at least 0");
+        return fail(err, "raise_span must be a finite number of at least 0");
     if (!isfinite(p->band) || p->band < 0 || p->band >= 1)
-        return fail(why, whylen, "band must be at least 0 and below 1");
+        return fail(err, "band must be at least 0 and below 1");
     if (p->dwell_ms < 0 || p->dwell_ms > DWELL_MS_MAX)
-        return fail(why, whylen, "dwell_ms must be 0..%d ms", DWELL_MS_MAX);
+        return fail(err, "dwell_ms must be 0..%d ms", DWELL_MS_MAX);
     if (p->calm_ms < 0 || p->calm_ms > DWELL_MS_MAX)
-        return fail(why, whylen, "calm_ms must be 0..%d ms", DWELL_MS_MAX);
+        return fail(err, "calm_ms must be 0..%d ms", DWELL_MS_MAX);
     if (p->smoothing_ms < 0 || p->smoothing_ms > DWELL_MS_MAX)
-        return fail(why, whylen, "smoothing_ms must be 0..%d ms", DWELL_MS_MAX);
+        return fail(err, "smoothing_ms must be 0..%d ms", DWELL_MS_MAX);
     if (!isfinite(p->jump) || p->jump < 0)
-        return fail(why, whylen, "jump must be a finite number of at least 0");
+        return fail(err, "jump must be a finite number of at least 0");
     if (!isfinite(p->stale_pressure) || p->stale_pressure <= 1)
-        return fail(why, whylen, "stale_pressure must be a finite number above 1");
+        return fail(err, "stale_pressure must be a finite number above 1");
     if (!isfinite(p->escalate) || p->escalate < 0)
-        return fail(why, whylen, "escalate must be a finite number of at least 0");
+        return fail(err, "escalate must be a finite number of at least 0");
     if (!isfinite(p->snap) || p->snap < 0 || p->snap >= 0.5)
-        return fail(why, whylen, "snap must be at least 0 and below 0.5");
+        return fail(err, "snap must be at least 0 and below 0.5");
     return 0;
 }
 
@@ -190,11 +172,10 @@ double sluice_law_param_get(const sluice_law_params *p, size_t i)
     return (double)ms;
 }
 
-int sluice_law_param_set(sluice_law_params *p, const char *name, double value, char *why,
-                         size_t whylen)
+int sluice_law_param_set(sluice_law_params *p, const char *name, double value, sluice_error *err)
 {
-    if (why && whylen > 0) why[0] = '\0';
-    if (!p || !name) return fail(why, whylen, "params or name is NULL");
+    sluice_error_reset(err);
+    if (!p || !name) return fail(err, "params or name is NULL");
     for (size_t i = 0; i < NPARAMS; i++) {
         char *field = (char *)p + param_fields[i].off;
         if (strcmp(param_fields[i].name, name) != 0) continue;
@@ -203,7 +184,7 @@ int sluice_law_param_set(sluice_law_params *p, const char *name, double value, c
             return 0;
         }
         if (!isfinite(value) || value != floor(value) || fabs(value) > 9e15)
-            return fail(why, whylen, "%s must be a whole number of ms", name);
+            return fail(err, "%s must be a whole number of ms", name);
         int64_t ms = (int64_t)value;
         memcpy(field, &ms, sizeof ms);
         return 0;
@@ -212,7 +193,7 @@ int sluice_law_param_set(sluice_law_params *p, const char *name, double value, c
     size_t at = 0;
     for (size_t i = 0; i < NPARAMS; i++)
         at += (size_t)snprintf(known + at, sizeof known - at, "%s%s", i ? " " : "", param_fields[i].name);
-    return fail(why, whylen, "unknown governor param '%.64s' (%s)", name, known);
+    return fail(err, "unknown governor param '%.64s' (%s)", name, known);
 }
 
 static int valid_action(sluice_law_action a)
@@ -221,20 +202,20 @@ static int valid_action(sluice_law_action a)
     return i >= (int)SLUICE_LAW_HOLD && i <= (int)SLUICE_LAW_RAISE;
 }
 
-static int check_state(const sluice_law_state *st, char *why, size_t whylen)
+static int check_state(const sluice_law_state *st, sluice_error *err)
 {
-    if (st->ticks < 0) return fail(why, whylen, "state: ticks is negative");
+    if (st->ticks < 0) return fail(err, "state: ticks is negative");
     if (st->has_change != 0 && st->has_change != 1)
-        return fail(why, whylen, "state: has_change must be 0 or 1");
-    if (st->calm != 0 && st->calm != 1) return fail(why, whylen, "state: calm must be 0 or 1");
-    if (!valid_action(st->last_action)) return fail(why, whylen, "state: unknown last_action");
+        return fail(err, "state: has_change must be 0 or 1");
+    if (st->calm != 0 && st->calm != 1) return fail(err, "state: calm must be 0 or 1");
+    if (!valid_action(st->last_action)) return fail(err, "state: unknown last_action");
     if (st->has_change && st->last_action == SLUICE_LAW_HOLD)
-        return fail(why, whylen, "state: a change cannot be a hold");
-    if (!isfinite(st->last_pressure)) return fail(why, whylen, "state: last_pressure is not finite");
+        return fail(err, "state: a change cannot be a hold");
+    if (!isfinite(st->last_pressure)) return fail(err, "state: last_pressure is not finite");
     if (st->has_reading != 0 && st->has_reading != 1)
-        return fail(why, whylen, "state: has_reading must be 0 or 1");
+        return fail(err, "state: has_reading must be 0 or 1");
     if (!isfinite(st->smoothed) || st->smoothed > PRESSURE_MAX || st->smoothed < -PRESSURE_MAX)
-        return fail(why, whylen, "state: smoothed is not a finite pressure");
+        return fail(err, "state: smoothed is not a finite pressure");
     return 0;
 }
 
@@ -244,62 +225,62 @@ static double half_span(const sluice_law_signal *s)
     return s->critical * 0.5 - s->target * 0.5;
 }
 
-static int check_signal(const sluice_law_signal *s, size_t i, char *why, size_t whylen)
+static int check_signal(const sluice_law_signal *s, size_t i, sluice_error *err)
 {
     int policy = (int)s->on_stale;
-    if (!s->name) return fail(why, whylen, "signal %zu has no name", i);
+    if (!s->name) return fail(err, "signal %zu has no name", i);
     if (!isfinite(s->target) || !isfinite(s->critical))
-        return fail(why, whylen, "signal %.64s: target and critical must be finite", s->name);
+        return fail(err, "signal %.64s: target and critical must be finite", s->name);
     double span = half_span(s);
-    if (span == 0) return fail(why, whylen, "signal %.64s: critical must differ from target", s->name);
+    if (span == 0) return fail(err, "signal %.64s: critical must differ from target", s->name);
     if (s->lower_is_worse && span > 0)
-        return fail(why, whylen, "signal %.64s: lower is worse, so critical must be below target",
+        return fail(err, "signal %.64s: lower is worse, so critical must be below target",
                     s->name);
     if (!s->lower_is_worse && span < 0)
-        return fail(why, whylen, "signal %.64s: higher is worse, so critical must be above target",
+        return fail(err, "signal %.64s: higher is worse, so critical must be above target",
                     s->name);
     if (s->stale_after_ms < 0)
-        return fail(why, whylen, "signal %.64s: stale_after_ms is negative", s->name);
-    if (s->period_ms < 0) return fail(why, whylen, "signal %.64s: period_ms is negative", s->name);
+        return fail(err, "signal %.64s: stale_after_ms is negative", s->name);
+    if (s->period_ms < 0) return fail(err, "signal %.64s: period_ms is negative", s->name);
     if (policy < (int)SLUICE_STALE_ASSUME_PRESSURE || policy > (int)SLUICE_STALE_IGNORE)
-        return fail(why, whylen, "signal %.64s: unknown on_stale policy", s->name);
+        return fail(err, "signal %.64s: unknown on_stale policy", s->name);
     if (s->has_value && !isfinite(s->value))
-        return fail(why, whylen, "signal %.64s: value is not a finite number", s->name);
+        return fail(err, "signal %.64s: value is not a finite number", s->name);
     return 0;
 }
 
-static int check_class(const sluice_law_class *c, size_t i, char *why, size_t whylen)
+static int check_class(const sluice_law_class *c, size_t i, sluice_error *err)
 {
     int tier = (int)c->tier;
     if (tier < (int)SLUICE_TIER_CRITICAL || tier > (int)SLUICE_TIER_LOW)
-        return fail(why, whylen, "class %zu: unknown tier", i);
+        return fail(err, "class %zu: unknown tier", i);
     if (!isfinite(c->floor) || c->floor < 0 || c->floor > 1)
-        return fail(why, whylen, "class %zu: floor must be within [0,1]", i);
+        return fail(err, "class %zu: floor must be within [0,1]", i);
     if (!isfinite(c->fraction))
-        return fail(why, whylen, "class %zu: fraction is not a finite number", i);
+        return fail(err, "class %zu: fraction is not a finite number", i);
     return 0;
 }
 
 int sluice_law_input_check(const sluice_law_params *p, const sluice_law_state *st,
                            const sluice_law_signal *signals, size_t nsig,
                            const sluice_law_class *classes, size_t ncls,
-                           char *why, size_t whylen)
+                           sluice_error *err)
 {
     sluice_law_params defaults;
-    if (why && whylen > 0) why[0] = '\0';
+    sluice_error_reset(err);
     if (!p) {
         sluice_law_params_default(&defaults);
         p = &defaults;
     }
-    if (sluice_law_params_check(p, why, whylen) < 0) return -1;
-    if (!st) return fail(why, whylen, "state is NULL");
-    if (check_state(st, why, whylen) < 0) return -1;
-    if (nsig > 0 && !signals) return fail(why, whylen, "signals is NULL but nsig is %zu", nsig);
-    if (ncls > 0 && !classes) return fail(why, whylen, "classes is NULL but ncls is %zu", ncls);
+    if (sluice_law_params_check(p, err) < 0) return -1;
+    if (!st) return fail(err, "state is NULL");
+    if (check_state(st, err) < 0) return -1;
+    if (nsig > 0 && !signals) return fail(err, "signals is NULL but nsig is %zu", nsig);
+    if (ncls > 0 && !classes) return fail(err, "classes is NULL but ncls is %zu", ncls);
     for (size_t i = 0; i < nsig; i++)
-        if (check_signal(&signals[i], i, why, whylen) < 0) return -1;
+        if (check_signal(&signals[i], i, err) < 0) return -1;
     for (size_t i = 0; i < ncls; i++)
-        if (check_class(&classes[i], i, why, whylen) < 0) return -1;
+        if (check_class(&classes[i], i, err) < 0) return -1;
     return 0;
 }
 
@@ -340,7 +321,8 @@ double sluice_law_value_at(const sluice_law_signal *s, double pressure)
 }
 
 int sluice_law_signal_thresholds(const sluice_law_params *p, const sluice_law_signal *s,
-                                 sluice_law_thresholds *out, char *text, size_t textlen)
+                                 sluice_law_thresholds *out, char *text, size_t textlen,
+                                 sluice_error *err)
 {
     sluice_law_params defaults;
     sluice_law_thresholds t;
@@ -348,8 +330,9 @@ int sluice_law_signal_thresholds(const sluice_law_params *p, const sluice_law_si
         sluice_law_params_default(&defaults);
         p = &defaults;
     }
-    if (!s || !out || sluice_law_params_check(p, NULL, 0) < 0 || check_signal(s, 0, NULL, 0) < 0)
-        return -1;
+    sluice_error_reset(err);
+    if (!s || !out) return fail(err, "signal or out is NULL");
+    if (sluice_law_params_check(p, err) < 0 || check_signal(s, 0, err) < 0) return -1;
     t.raise_at = sluice_law_value_at(s, 1.0 - p->band);
     t.cut_at = s->target;
     t.critical_at = s->critical;
@@ -750,7 +733,7 @@ static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now
             pl->factor = cut_factor(p, escalating ? A - st->last_pressure : A - 1.0);
             pl->moves = moves_enough(p, pl, cls, ncls);
             if (pl->moves) {
-                say(pl->summary, sizeof pl->summary, "cut %s tier by %.0f%%: %s%s%s", tier_words[t],
+                say(pl->summary, sizeof pl->summary, "cut %s tier by %.0f%%: %s%s%s", sluice_tier_name((sluice_tier)t),
                     100.0 * (1.0 - pl->factor), who, over, escalating ? ", and rising" : "");
             } else {
                 pl->action = SLUICE_LAW_HOLD;
@@ -794,7 +777,7 @@ static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now
             pl->moves = moves_enough(p, pl, cls, ncls);
             if (pl->moves) {
                 say(pl->summary, sizeof pl->summary,
-                    "raise %s tier (x%.2f or +%.3f): %s%s for %lld ms%s", tier_words[t], pl->growth,
+                    "raise %s tier (x%.2f or +%.3f): %s%s for %lld ms%s", sluice_tier_name((sluice_tier)t), pl->growth,
                     pl->step, who, below, (long long)calm_for,
                     skipped ? "; higher tiers have nothing waiting" : "");
             } else {
@@ -830,26 +813,26 @@ static double apply(const sluice_law_params *p, const struct plan *pl, sluice_la
         nf = cut_one(p, pl->factor, f, c->floor);
         if (nf < f)
             say(body, sizeof body, "cut %.2f -> %.2f: over target, %s tier shed first", f, nf,
-                tier_words[t]);
+                sluice_tier_name((sluice_tier)t));
         else
             say(body, sizeof body, "at floor %.2f: over target", nf);
     } else if (pl->action == SLUICE_LAW_CUT && t < pl->tier) {
         say(body, sizeof body, "held at %.2f: over target, %s tier is cut first", f,
-            tier_words[pl->tier]);
+            sluice_tier_name((sluice_tier)pl->tier));
     } else if (pl->action == SLUICE_LAW_CUT) {
         say(body, sizeof body, "at floor %.2f: over target", f);
     } else if (pl->action == SLUICE_LAW_RAISE && t == pl->tier) {
         nf = raise_one(p, pl, f);
         if (nf > f)
             say(body, sizeof body, "raised %.2f -> %.2f: calm, %s tier recovers first", f, nf,
-                tier_words[t]);
+                sluice_tier_name((sluice_tier)t));
         else
             say(body, sizeof body, "full admission");
     } else if (pl->action == SLUICE_LAW_RAISE && t > pl->tier) {
-        say(body, sizeof body, "held at %.2f: %s tier recovers first", f, tier_words[pl->tier]);
+        say(body, sizeof body, "held at %.2f: %s tier recovers first", f, sluice_tier_name((sluice_tier)pl->tier));
     } else if (pl->action == SLUICE_LAW_RAISE && f < 1.0) {
         say(body, sizeof body, "held at %.2f: nothing waiting, %s tier with work is raised first",
-            f, tier_words[pl->tier]);
+            f, sluice_tier_name((sluice_tier)pl->tier));
     } else if (pl->action == SLUICE_LAW_RAISE) {
         say(body, sizeof body, "full admission");
     } else {
@@ -865,7 +848,8 @@ static double apply(const sluice_law_params *p, const struct plan *pl, sluice_la
 
 int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t now_ms,
                     const sluice_law_signal *signals, size_t nsig,
-                    sluice_law_class *classes, size_t ncls, sluice_law_decision *out)
+                    sluice_law_class *classes, size_t ncls, sluice_law_decision *out,
+                    sluice_error *err)
 {
     sluice_law_params defaults;
     struct reading r;
@@ -873,7 +857,7 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
     struct plan pl;
     size_t changed = 0;
 
-    if (sluice_law_input_check(p, st, signals, nsig, classes, ncls, NULL, 0) < 0) return -1;
+    if (sluice_law_input_check(p, st, signals, nsig, classes, ncls, err) < 0) return -1;
     if (!p) {
         sluice_law_params_default(&defaults);
         p = &defaults;
@@ -927,15 +911,16 @@ void sluice_law_state_init(sluice_law_state *st)
     st->smoothed = 0;
 }
 
-int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len)
+int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len, sluice_error *err)
 {
     json_t *o;
     char *text;
     size_t n;
 
+    sluice_error_reset(err);
     if (buf && len > 0) buf[0] = '\0';
-    if (!st || !buf || len == 0) return -1;
-    if (check_state(st, NULL, 0) < 0) return -1;
+    if (!st || !buf || len == 0) return fail(err, "state encode: st or buf is NULL or empty");
+    if (check_state(st, err) < 0) return -1;
     o = json_pack("{s:i, s:I, s:I, s:b, s:I, s:s, s:f, s:b, s:I, s:b, s:f}",
                   "v", STATE_VERSION,
                   "ticks", (json_int_t)st->ticks,
@@ -948,24 +933,26 @@ int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len)
                   "calm_since_ms", (json_int_t)st->calm_since_ms,
                   "has_reading", st->has_reading,
                   "smoothed", st->smoothed);
-    if (!o) return -1;
-    text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17));
+    text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(o);
-    if (!text) return -1;
+    if (!text) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "state encode: out of memory");
+        return -1;
+    }
     n = strlen(text);
     if (n >= len) {
         free(text);
-        return -1;
+        return fail(err, "state encode: buf holds %zu bytes, %zu needed", len, n + 1);
     }
     memcpy(buf, text, n + 1);
     free(text);
     return 0;
 }
 
-int sluice_law_state_decode(const char *text, sluice_law_state *st)
+int sluice_law_state_decode(const char *text, sluice_law_state *st, sluice_error *err)
 {
     json_t *root;
-    json_error_t err;
+    json_error_t jerr;
     sluice_law_state s;
     int has_change = 0, calm = 0, has_reading = 0;
     json_int_t version = 0, ticks = 0, last_tick = 0, last_change = 0, calm_since = 0;
@@ -973,11 +960,12 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st)
     double pressure = 0, smoothed = 0;
     int rc = -1, ok;
 
-    if (!text || !st) return -1;
-    root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
-    if (!root) return -1;
+    sluice_error_reset(err);
+    if (!text || !st) return fail(err, "state decode: text or st is NULL");
+    root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root) return fail(err, "state decode: not JSON (%.100s)", jerr.text);
     ok = json_is_object(root) &&
-         json_unpack_ex(root, &err, 0, "{s:I, s:I, s:I, s:b, s:I, s:s, s:F, s:b, s:I}",
+         json_unpack_ex(root, &jerr, 0, "{s:I, s:I, s:I, s:b, s:I, s:s, s:F, s:b, s:I}",
                         "v", &version,
                         "ticks", &ticks,
                         "last_tick_ms", &last_tick,
@@ -990,11 +978,12 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st)
     /* v2 smoothed per reading (its reading_* members are not needed now);
      * v1 did not smooth: the new leader starts from the next value. */
     if (ok && (version == STATE_VERSION || version == 2))
-        ok = json_unpack_ex(root, &err, 0, "{s:b, s:F}",
+        ok = json_unpack_ex(root, &jerr, 0, "{s:b, s:F}",
                             "has_reading", &has_reading,
                             "smoothed", &smoothed) == 0;
-    else if (ok)
-        ok = version == 1;
+    else if (ok && version != 1)
+        ok = fail(err, "state decode: unknown version %lld", (long long)version) == 0;
+    if (!ok) fail(err, "state decode: %.100s", json_is_object(root) ? jerr.text : "not an object");
     if (ok) {
         sluice_law_state_init(&s);
         s.ticks = (int64_t)ticks;
@@ -1006,7 +995,8 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st)
         s.calm_since_ms = (int64_t)calm_since;
         s.has_reading = has_reading ? 1 : 0;
         s.smoothed = smoothed;
-        if (action_parse(action, &s.last_action) == 0 && check_state(&s, NULL, 0) == 0) {
+        int action_at = word_index(action_words, NWORDS(action_words), action, "last_action", err);
+        if (action_at >= 0 && (s.last_action = (sluice_law_action)action_at, check_state(&s, err) == 0)) {
             *st = s;
             rc = 0;
         }

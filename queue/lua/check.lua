@@ -1,3 +1,4 @@
+-- needs: common job signal
 -- The invariant checker: reads a class (or the global keys) in one atomic
 -- snapshot and lists what is inconsistent. It never writes (no-writes).
 -- Its cost is O(jobs of the class) while it blocks Redis, so the caller
@@ -11,7 +12,6 @@ local PROBLEMS_MAX = 1000
 local STATES = {ready = true, delayed = true, leased = true, dead = true, done = true}
 local JOB_SETS = {'ready', 'delayed', 'leased', 'dead', 'done'}
 local LEASE_MAX_MS = 604800000          -- the longest lease (timeout, extend)
-local DUE_MAX_MS = 253402300799000      -- the latest run_at_ms (9999-12-31)
 local DURATION_MAX_MS = 31536000000     -- the longest pause or pin
 local GOVERN_TTL_MAX_MS = 86400000      -- the longest governor decision
 
@@ -171,9 +171,9 @@ local function check_job(id, m, name, stats_seq, stats_token, now, sets, add)
     if not in_range(m[M.max_attempts], 1, 1000) then add('field', id, 'max_attempts out of range') end
     if not in_range(m[M.attempt], 0, m[M.max_attempts]) then add('field', id, 'attempt out of range') end
     if not in_range(m[M.timeout], 1, LEASE_MAX_MS) then add('field', id, 'timeout out of range') end
-    if not in_range(m[M.cost], 1, 1000000) then add('field', id, 'cost out of range') end
+    if not in_range(m[M.cost], 1, COST_MAX) then add('field', id, 'cost out of range') end
     if m[M.reclaims] < 0 then add('field', id, 'reclaims is negative') end
-    if #m[M.unique] > 256 then add('field', id, 'unique key longer than 256 bytes') end
+    if #m[M.unique] > UNIQUE_MAX then add('field', id, 'unique key too long') end
     if m[M.enqueued_at] <= 0 or m[M.enqueued_at] > now then add('time', id, 'enqueued_at is not in the past') end
 
     local n, set = 0, nil
@@ -194,7 +194,7 @@ local function check_job(id, m, name, stats_seq, stats_token, now, sets, add)
         if at ~= 0 then add('time', id, 'a ready job has a time') end
         if score and score ~= ready_score(m) then add('score', id, 'ready score is not its priority and seq') end
     elseif s == 'delayed' then
-        if at <= 0 or at > DUE_MAX_MS then add('time', id, 'due time is absurd') end
+        if at <= 0 or at > RUN_AT_MAX then add('time', id, 'due time is absurd') end
     elseif s == 'leased' then
         if at <= 0 or at > now + LEASE_MAX_MS then add('time', id, 'lease deadline is absurd') end
         if m[M.attempt] < 1 then add('field', id, 'a leased job has no attempt') end
@@ -305,13 +305,12 @@ register('sluice_check', function(keys, args)
     return answer({'checked', njobs, declared and 1 or 0}, list)
 end, READONLY)
 
-local CHECK_GLOBAL_KEYS = {'classes', 'signals', 'signal-values', 'governor'}
 
 -- sluice_check_global: KEYS the registry, signal definitions, signal values
 -- and governor hash. Reply: {'checked', classes, then the problems}.
 -- Errors: BADARG.
 register('sluice_check_global', function(keys, args)
-    global_keys(keys, CHECK_GLOBAL_KEYS)
+    global_keys(keys, CHECK_KEYS)
     local list, add = problems()
     local now = now_ms()
     for i, f in ipairs({'registry', 'signals', 'signal values', 'governor'}) do

@@ -1,3 +1,4 @@
+-- needs: common
 -- sluice_claim: leases up to N ready jobs of a class, after reclaiming
 -- expired leases and promoting due delayed jobs. This is where admission
 -- happens: the gate (paused, admitted fraction, concurrency, rate) decides
@@ -100,13 +101,6 @@ local function admitted(cfg, gate, now)
     if not expires then return 1, 1000, 'ungoverned' end
     if now < expires then return tonumber(gate.fraction) or 1, expires - now, 'governor' end
     return cfg.floor, 1000, 'governor silent'
-end
-
-local function hgetall_table(key)
-    local raw = redis.call('HGETALL', key)
-    local t = {}
-    for i = 1, #raw, 2 do t[raw[i]] = raw[i + 1] end
-    return t
 end
 
 register('sluice_claim', function(keys, args)

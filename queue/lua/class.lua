@@ -1,21 +1,7 @@
+-- needs: common
 -- Declaring classes: their tier and limits. A change takes effect on the
 -- next claim anywhere, since claims read the class hash each time.
 -- KEYS: the class keys (sluice_registry*: the global registry key).
-
-local TIERS = {critical = true, high = true, normal = true, low = true}
-
-local CLASS_FIELDS = {
-    max_rate = {'num', 0, 1e9}, burst = {'num', 0, 1e9},
-    max_concurrency = {'int', 0, 1000000}, floor = {'num', 0, 1},
-    max_queue = {'int', 0, 1e12}, max_attempts = {'int', 1, 1000},
-    timeout_ms = {'int', 1, 604800000}, max_reclaims = {'int', 0, 1000},
-    keep_done = {'int', 0, 1000000}, dead_max = {'int', 1, 10000000},
-    payload_max = {'int', 2, PAYLOAD_HARD_MAX},
-    backoff_base_ms = {'int', 1, 86400000}, backoff_max_ms = {'int', 1, 604800000},
-}
-local CLASS_ORDER = {'tier', 'max_rate', 'burst', 'max_concurrency', 'floor', 'max_queue',
-                     'max_attempts', 'timeout_ms', 'max_reclaims', 'keep_done', 'dead_max',
-                     'payload_max', 'backoff_base_ms', 'backoff_max_ms'}
 
 -- sluice_class_set: ARGV class, actor, then field, value pairs (the fields
 -- of CLASS_ORDER). Fields not named keep their value (or default). The whole
@@ -36,7 +22,7 @@ register('sluice_class_set', function(keys, args)
     for i = 3, #args, 2 do
         local f, v = args[i], args[i + 1]
         if f == 'tier' then
-            if not TIERS[v] then fail('BADARG', 'tier must be critical, high, normal or low') end
+            if not TIERS[v] then fail('BADARG', 'tier must be one of ' .. TIERS_TEXT) end
             c.tier = v
         elseif CLASS_FIELDS[f] then
             local s = CLASS_FIELDS[f]
@@ -104,10 +90,9 @@ end)
 -- sluice_registry: KEYS the registry set. ARGV 'add' or 'del', class.
 -- Separate from the class Functions because the registry is a global key
 -- and a class's keys live in the class's own hash slot.
-local REGISTRY = {'classes'}
 
 register('sluice_registry', function(keys, args)
-    global_keys(keys, REGISTRY)
+    global_keys(keys, REGISTRY_KEYS)
     if not valid_name(args[2]) then fail('BADNAME', 'invalid class name') end
     if args[1] == 'add' then return redis.call('SADD', keys[1], args[2]) end
     if args[1] == 'del' then return redis.call('SREM', keys[1], args[2]) end
@@ -116,7 +101,7 @@ end)
 
 -- sluice_registry_list: KEYS the registry set. Reply: class names, sorted.
 register('sluice_registry_list', function(keys, args)
-    global_keys(keys, REGISTRY)
+    global_keys(keys, REGISTRY_KEYS)
     local r = redis.call('SMEMBERS', keys[1])
     table.sort(r)
     return r

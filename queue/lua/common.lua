@@ -1,5 +1,8 @@
--- sluice Redis Functions: shared helpers. The library is the concatenation of
--- queue/lua/*.lua in the order the Makefile lists them; this file comes first.
+-- needs: tables
+-- sluice Redis Functions: shared helpers. The library is the generated
+-- tables (queue/lua/tables.c) and the files of queue/lua/, each after the
+-- files its "-- needs:" line names (scripts/lua-library.sh); the build
+-- fails on a free global.
 --
 -- Conventions for every class Function:
 --   KEYS = the thirteen class keys NS:{class}:<suffix>, exactly, in the
@@ -16,12 +19,6 @@
 
 local VERSION = 5  -- bump on any change of a Function's contract
 
-local K = {class = 1, gate = 2, ready = 3, delayed = 4, leased = 5, dead = 6,
-           jobs = 7, meta = 8, unique = 9, stats = 10, done = 11, audit = 12, bucket = 13}
-local SUFFIX = {'class', 'gate', 'ready', 'delayed', 'leased', 'dead', 'jobs', 'meta', 'unique',
-                'stats', 'done', 'audit', 'bucket'}
-local NKEYS = 13
-
 -- Job metadata, a msgpack array in the meta hash under the job id.
 -- started: when the current lease began; duty: the class's share of one
 -- job it ran under (0 when it had a whole slot; see sluice_claim).
@@ -30,9 +27,6 @@ local M = {seq = 1, priority = 2, attempt = 3, max_attempts = 4, timeout = 5,
            state = 11, reason = 12, at = 13, started = 14, duty = 15}
 
 local SEQ_SPAN = 1099511627776      -- 2^40: ready score = rank(priority) * 2^40 + seq
-local PRIORITY_MAX = 1000
-local PAYLOAD_HARD_MAX = 262144
-local BATCH_MAX = 1000
 local REASON_MAX = 1024
 local AUDIT_MAX = 1000
 
@@ -108,12 +102,13 @@ local function global_keys(keys, suffixes)
     keys_of(keys, '_', suffixes)
 end
 
-local CLASS_DEFAULTS = {
-    tier = 'normal', max_rate = 0, burst = 0, max_concurrency = 0, floor = 0.1,
-    max_queue = 0, max_attempts = 5, timeout_ms = 30000, max_reclaims = 3,
-    keep_done = 0, dead_max = 10000, payload_max = 65536,
-    backoff_base_ms = 1000, backoff_max_ms = 3600000,
-}
+-- A hash as a table of field -> value.
+local function hgetall_table(key)
+    local raw = redis.call('HGETALL', key)
+    local t = {}
+    for i = 1, #raw, 2 do t[raw[i]] = raw[i + 1] end
+    return t
+end
 
 -- The class's configuration as a table of numbers (tier a string), or an
 -- error when the class was never declared.

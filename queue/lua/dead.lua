@@ -1,3 +1,4 @@
+-- needs: common
 -- The dead set: jobs that used up their attempts or poisoned their workers.
 -- It is capped per class (dead_max; the oldest go first).
 -- KEYS: the class keys.

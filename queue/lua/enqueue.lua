@@ -1,3 +1,4 @@
+-- needs: common
 -- sluice_enqueue: adds one or many jobs to a class in one atomic call.
 --
 -- KEYS: the class keys.
@@ -17,7 +18,6 @@
 -- Errors: NOCLASS, BADNAME, BADARG, PAYLOAD, FULL. Nothing is written unless
 -- every job is valid and the whole batch fits under max_queue.
 
-local PAYLOAD_MAX_DEPTH = 32
 local strict_json  -- a cjson of our own: its settings never touch another library's
 
 local function check_payload(p, cfg)
@@ -49,19 +49,19 @@ register('sluice_enqueue', function(keys, args)
         local b = 2 + (i - 1) * 8
         local j = {payload = args[b + 1]}
         check_payload(j.payload, cfg)
-        local delay = int_arg(args[b + 2], 'delay_ms', 0, 3153600000000)
-        local run_at = int_arg(args[b + 3], 'run_at_ms', 0, 253402300799000)
+        local delay = int_arg(args[b + 2], 'delay_ms', 0, DELAY_MAX)
+        local run_at = int_arg(args[b + 3], 'run_at_ms', 0, RUN_AT_MAX)
         if delay > 0 and run_at > 0 then fail('BADARG', 'delay_ms and run_at_ms are exclusive') end
         j.due = 0
         if delay > 0 then j.due = now + delay elseif run_at > now then j.due = run_at end
         j.priority = int_arg(args[b + 4], 'priority', -PRIORITY_MAX, PRIORITY_MAX)
-        j.max_attempts = int_arg(args[b + 5], 'max_attempts', 0, 1000)
+        j.max_attempts = int_arg(args[b + 5], 'max_attempts', 0, CLASS_FIELDS.max_attempts[3])
         if j.max_attempts == 0 then j.max_attempts = cfg.max_attempts end
-        j.timeout = int_arg(args[b + 6], 'timeout_ms', 0, 604800000)
+        j.timeout = int_arg(args[b + 6], 'timeout_ms', 0, CLASS_FIELDS.timeout_ms[3])
         if j.timeout == 0 then j.timeout = cfg.timeout_ms end
         j.unique = args[b + 7]
-        if type(j.unique) ~= 'string' or #j.unique > 256 then fail('BADARG', 'unique key is too long') end
-        j.cost = int_arg(args[b + 8], 'cost', 0, 1000000)
+        if type(j.unique) ~= 'string' or #j.unique > UNIQUE_MAX then fail('BADARG', 'unique key is too long') end
+        j.cost = int_arg(args[b + 8], 'cost', 0, COST_MAX)
         if j.cost == 0 then j.cost = 1 end
         if j.unique ~= '' then
             j.existing = seen[j.unique] or redis.call('HGET', keys[K.unique], j.unique)

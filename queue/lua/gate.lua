@@ -1,3 +1,4 @@
+-- needs: common claim
 -- The gate: a class's admission state beside its keys. Operators pause and
 -- pin it (with an optional expiry, audited); the governor writes the admitted
 -- fraction with an expiry, fenced by its epoch. sluice_claim reads it.

@@ -1,12 +1,9 @@
+-- needs: common
 -- The governor's lease, mode, state and decision history. Exactly one
 -- governor acts at a time: the holder of an unexpired lease. Each new holder
 -- gets a higher epoch, which fences its gate writes (sluice_govern).
 -- KEYS: the governor hash, the history stream, the global audit stream:
 -- NS:{_}:governor, NS:{_}:governor:history, NS:{_}:audit, exactly.
-
-local GOVERNOR_KEYS = {'governor', 'governor:history', 'audit'}
-
-local MODES = {enforce = true, shadow = true, off = true}
 
 local function governor(keys)
     local g = hgetall_table(keys[1])
@@ -77,7 +74,7 @@ end)
 -- sluice_gov_mode: ARGV actor, mode (enforce, shadow or off). Reply: 1.
 register('sluice_gov_mode', function(keys, args)
     global_keys(keys, GOVERNOR_KEYS)
-    if not MODES[args[2]] then fail('BADARG', 'mode must be enforce, shadow or off') end
+    if not MODES[args[2]] then fail('BADARG', 'mode must be one of ' .. MODES_TEXT) end
     audit_to(keys[3], args[1], 'governor mode', args[2])
     redis.call('HSET', keys[1], 'mode', args[2])
     return 1

@@ -1,3 +1,4 @@
+-- needs: common
 -- Looking at and cancelling single jobs, and the class's counters.
 -- KEYS: the class keys.
 

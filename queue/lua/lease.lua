@@ -1,3 +1,4 @@
+-- needs: common
 -- Ending or extending a lease: ack, fail, extend, release. Each presents the
 -- attempt's fencing token; a token that is not the current lease's (the lease
 -- expired and the job was reclaimed, or it already ended) is refused with

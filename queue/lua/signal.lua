@@ -1,13 +1,11 @@
+-- needs: common
 -- Pressure signals: named gauges of database pressure with a target, a
 -- critical level and a direction. Values carry the Redis time they were
 -- observed. These are global keys, never touched by the per-job path.
 -- KEYS: the definitions hash, the values hash, the global audit stream:
 -- NS:{_}:signals, NS:{_}:signal-values, NS:{_}:audit, exactly.
 
-local SIGNAL_KEYS = {'signals', 'signal-values', 'audit'}
-
 local DIRECTIONS = {higher = true, lower = true}
-local ON_STALE = {['assume-pressure'] = true, hold = true, ignore = true}
 local SIGNAL_RANGE = 1e15
 
 local function signal_name(s)
@@ -30,7 +28,7 @@ register('sluice_signal_define', function(keys, args)
     if dir == 'higher' and critical <= target then fail('BADARG', 'critical must be above target') end
     if dir == 'lower' and critical >= target then fail('BADARG', 'critical must be below target') end
     local stale = int_arg(args[6], 'stale_after_ms', 1, 86400000)
-    if not ON_STALE[args[7]] then fail('BADARG', 'on_stale must be assume-pressure, hold or ignore') end
+    if not ON_STALE[args[7]] then fail('BADARG', 'on_stale must be one of ' .. ON_STALE_TEXT) end
     local period = int_arg(args[8], 'period_ms', 0, 86400000)
     local def = cjson.encode({target = target, critical = critical, direction = dir,
                               stale_after_ms = stale, on_stale = args[7], period_ms = period})

@@ -324,7 +324,7 @@ int chaos_check_dead(chaos_check *ck, sluice_client *c) {
             ensure_id(ck, s);
             ck->dead[s] = 1;
         }
-        sluice_job_info_array_free(d, n);
+        sluice_dead_list_free(d, n);
         if (n < 1000) return 0;
     }
 }

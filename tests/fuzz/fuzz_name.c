@@ -1,5 +1,5 @@
 /* libFuzzer target: names and ids — sluice_name_check (classes, signals),
- * sluice_id_class (a job id's class), and the tier and on_stale words. A
+ * sluice_job_id_class (a job id's class), and the tier and on_stale words. A
  * name the C side accepts must match ^[a-z0-9][a-z0-9_.-]{0,63}$ exactly, as
  * the Functions demand. */
 #include <stdint.h>
@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     char cls[SLUICE_ID_MAX];
     memset(cls, 'x', sizeof(cls));
-    rc = sluice_id_class(s, cls, &err);
+    rc = sluice_job_id_class(s, cls, &err);
     if (rc == 0) {
         /* "<class>:<digits>", the class a valid name and a prefix of the id */
         size_t n = strlen(cls);
@@ -49,9 +49,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
 
     sluice_tier t;
-    if (sluice_tier_parse(s, &t) == 0 && strcmp(sluice_tier_name(t), s)) abort();
+    if (sluice_tier_parse(s, &t, NULL) == 0 && strcmp(sluice_tier_name(t), s)) abort();
     sluice_on_stale os;
-    (void)sluice_on_stale_parse(s, &os);
+    (void)sluice_on_stale_parse(s, &os, NULL);
     (void)sluice_error_name((sluice_error_code)(size ? data[0] : 0));
     (void)sluice_job_state_name((sluice_job_state)(size ? data[0] : 0));
     free(s);

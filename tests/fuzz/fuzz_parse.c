@@ -21,25 +21,25 @@ static uint64_t take(const uint8_t **p, size_t *n, size_t k) {
 static void parse_all(const char *s, int64_t lo, int64_t hi, double dlo, double dhi) {
     const int64_t sentinel = 0x5a5a5a5a;
     int64_t i = sentinel;
-    if (sluice_parse_int(s, lo, hi, &i) == 0) {
+    if (sluice_parse_int(s, lo, hi, &i, NULL) == 0) {
         if (i < lo || i > hi) abort();
     } else if (i != sentinel) {
         abort();
     }
     double d = 0.5;
-    if (sluice_parse_number(s, dlo, dhi, &d) == 0) {
+    if (sluice_parse_number(s, dlo, dhi, &d, NULL) == 0) {
         if (!isfinite(d) || d < dlo || d > dhi) abort();
     } else if (d != 0.5) {
         abort();
     }
     int64_t ms = sentinel;
-    if (sluice_parse_duration(s, hi, &ms) == 0) {
+    if (sluice_parse_duration(s, hi, &ms, NULL) == 0) {
         if (ms < 0 || ms > hi) abort();
     } else if (ms != sentinel) {
         abort();
     }
     double r = 0.5;
-    if (sluice_parse_rate(s, &r) == 0) {
+    if (sluice_parse_rate(s, &r, NULL) == 0) {
         if (!isfinite(r) || r < 0 || r > 1e9) abort();
     } else if (r != 0.5) {
         abort();

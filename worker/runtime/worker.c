@@ -98,7 +98,7 @@ int sluice_worker_handle(sluice_worker *w, const char *cls, sluice_worker_handle
         if (!c) { sluice_error_set(err, SLUICE_ERR_NOMEM, "%s", "out of memory"); return -1; }
         c->w = w;
         snprintf(c->name, sizeof(c->name), "%s", cls);
-        snprintf(c->channel, sizeof(c->channel), "%s:{%s}:ready", w->ns, cls);
+        sluice_class_channel(w->ns, cls, c->channel, sizeof(c->channel));
         c->tier = SLUICE_TIER_NORMAL;
         c->fn = fn;
         c->ud = ud;

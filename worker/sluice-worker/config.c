@@ -266,17 +266,17 @@ void config_parse_args(int argc, char **argv, settings *s) {
         else if (strcmp(a, "--name") == 0) { s->name = val; i++; }
         else if (strcmp(a, "--metrics-bind") == 0) { s->metrics_bind = val; i++; }
         else if (strcmp(a, "--metrics-port") == 0) {
-            if (sluice_parse_int(val, 0, 65535, &n) < 0) config_misuse("--metrics-port wants a port 0..65535, got %s", val);
+            if (sluice_parse_int(val, 0, 65535, &n, NULL) < 0) config_misuse("--metrics-port wants a port 0..65535, got %s", val);
             s->metrics_port = (int)n; i++;
         }
         else if (strcmp(a, "--log-format") == 0) {
             if (strcmp(val, "text") != 0 && strcmp(val, "json") != 0) config_misuse("--log-format is text or json, not %s", val);
             s->log_format = val; i++;
         } else if (strcmp(a, "--concurrency") == 0) {
-            if (sluice_parse_int(val, 1, 10000, &n) < 0) config_misuse("--concurrency wants an integer 1..10000, got %s", val);
+            if (sluice_parse_int(val, 1, 10000, &n, NULL) < 0) config_misuse("--concurrency wants an integer 1..10000, got %s", val);
             s->concurrency = (int)n; i++;
         } else if (strcmp(a, "--grace") == 0) {
-            if (sluice_parse_duration(val, GRACE_MAX_MS, &s->grace_ms) < 0) config_misuse("--grace wants a duration such as 30s or 500ms, got %s", val);
+            if (sluice_parse_duration(val, GRACE_MAX_MS, &s->grace_ms, NULL) < 0) config_misuse("--grace wants a duration such as 30s or 500ms, got %s", val);
             i++;
         } else {
             config_misuse("unknown option: %s", a);
@@ -296,7 +296,7 @@ int config_check(const settings *c, const settings *f, char *why, size_t wn) {
 
 int config_duration(const json_t *v, int64_t lo, int64_t hi, int64_t *ms) {
     int64_t x;
-    if (!json_is_string(v) || sluice_parse_duration(json_string_value(v), hi, &x) < 0 || x < lo) return -1;
+    if (!json_is_string(v) || sluice_parse_duration(json_string_value(v), hi, &x, NULL) < 0 || x < lo) return -1;
     *ms = x;
     return 0;
 }

@@ -158,7 +158,7 @@ static void read_redis(metrics_server *m, scrape *sc) {
         r->have_cfg = sluice_class_get(m->c, r->name, &r->cfg, &err) == 0;
         if (!r->have_cfg && !read_ok(m, sc, &err)) break;
     }
-    sluice_strings_free(names, n);
+    sluice_class_list_free(names, n);
     if (!m->c) return;
     sc->sig = sluice_signal_list(m->c, &sc->nsig, &sc->now, &err);
     if (!sc->sig && !read_ok(m, sc, &err)) return;
@@ -370,7 +370,7 @@ static char *render(metrics_server *m, size_t *len) {
     family(&b, "sluice_scrape_duration_seconds", "gauge", "Time this scrape took.");
     sample(&b, "sluice_scrape_duration_seconds", NULL, NULL, mono() - t0);
     free(sc.cls);
-    free(sc.sig);
+    sluice_signal_list_free(sc.sig, sc.nsig);
     if (b.oom) { free(b.p); return NULL; }
     *len = b.len;
     return b.p;

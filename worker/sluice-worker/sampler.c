@@ -223,7 +223,7 @@ int sampler_spec_from_arg(const char *arg, char *const *argv, int argc, sampler_
     if ((size_t)(colon - eq - 1) >= sizeof(iv)) { snprintf(why, wn, "--sampler %s: bad interval", out->signal); return -1; }
     memcpy(iv, eq + 1, (size_t)(colon - eq - 1));
     iv[colon - eq - 1] = '\0';
-    if (sluice_parse_duration(iv, INTERVAL_MAX, &out->interval_ms) < 0 || out->interval_ms < INTERVAL_MIN) {
+    if (sluice_parse_duration(iv, INTERVAL_MAX, &out->interval_ms, NULL) < 0 || out->interval_ms < INTERVAL_MIN) {
         snprintf(why, wn, "--sampler %s: the interval must be a duration 100ms..1d such as 10s, got %.32s",
                  out->signal, iv);
         return -1;
@@ -453,7 +453,7 @@ static void child_cb(struct ev_loop *loop, ev_child *cw, int revents) {
     if (n > 0 && s->out[n - 1] == '\n') s->out[--n] = '\0';
     double v;
     if (s->out_over || memchr(s->out, '\0', n) ||
-        sluice_parse_number(s->out, -1e300, 1e300, &v) < 0) {
+        sluice_parse_number(s->out, -1e300, 1e300, &v, NULL) < 0) {
         char shown[48];
         size_t k = 0;
         for (size_t i = 0; i < n && k + 1 < sizeof(shown); i++)

@@ -1,5 +1,5 @@
 /* sluice-demo: the program behind `make demo` (scripts/demo.sh). It plays the
- * database of the incident (DESIGN.md §1), its interactive traffic, the
+ * database of the incident, its interactive traffic, the
  * producers of background jobs, the live view and the summary; the jobs
  * themselves run in real sluice-worker processes, whose handler is this
  * program's "io" mode.
@@ -393,7 +393,7 @@ static void sample(run *r) {
         sluice_signal_law(&si[i], &ls);
         r->sig_pressure = si[i].has_value && !si[i].stale ? sluice_law_pressure(&ls, si[i].value) : NAN;
     }
-    free(si);
+    sluice_signal_list_free(si, n);
     if (sluice_governor_status_get(r->c, &r->gov, &err) < 0) r->gov.leader[0] = '\0';
 }
 

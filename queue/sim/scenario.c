@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "queue.h"
+#include "sluice.h"
 #include "sim.h"
 
 /* ================================================================ default */
@@ -210,7 +210,7 @@ static int parse_signal(json_t *root, sluice_sim_scenario *s, sluice_error *err)
     s->sig_stale_after_ms = -1;
     if (integer(o, P, "stale_after_ms", 0, &s->sig_stale_after_ms, err) < 0) return -1;
     if (string(o, P, "on_stale", 0, stale, sizeof stale, err) < 0) return -1;
-    if (sluice_on_stale_parse(stale, &s->sig_on_stale) < 0)
+    if (sluice_on_stale_parse(stale, &s->sig_on_stale, NULL) < 0)
         return bad(err, P, "on_stale", "must be assume-pressure, hold or ignore");
     json_t *g = json_object_get(o, "gaps");
     if (g) {
@@ -297,7 +297,7 @@ static int parse_classes(json_t *root, sluice_sim_scenario *s, sluice_error *err
             if (strcmp(s->classes[k].name, c->name) == 0)
                 return bad(err, path, "name", "duplicate class name");
         if (string(v, path, "tier", 1, tier, sizeof tier, err) < 0) return -1;
-        if (sluice_tier_parse(tier, &c->tier) < 0)
+        if (sluice_tier_parse(tier, &c->tier, NULL) < 0)
             return bad(err, path, "tier", "must be critical, high, normal or low");
         if (num(v, path, "worker_rate", 1, &c->worker_rate, err) < 0) return -1;
         if (!(c->worker_rate > 0)) return bad(err, path, "worker_rate", "must be > 0 (IO/s)");
@@ -327,7 +327,7 @@ static int parse_governor(json_t *root, sluice_sim_scenario *s, sluice_error *er
     const char *P = "governor";
     const char *k;
     json_t *v;
-    char why[256];
+    sluice_error lerr;
     int rc;
     json_t *o = object(root, "", P, 0, err, &rc);
     sluice_law_params *p = &s->params;
@@ -336,10 +336,9 @@ static int parse_governor(json_t *root, sluice_sim_scenario *s, sluice_error *er
     if (!o) return 0;
     json_object_foreach(o, k, v) {
         if (!json_is_number(v)) return bad(err, P, k, "must be a number");
-        if (sluice_law_param_set(p, k, json_number_value(v), why, sizeof why) < 0)
-            return bad(err, P, k, why);
+        if (sluice_law_param_set(p, k, json_number_value(v), &lerr) < 0) return bad(err, P, k, lerr.text);
     }
-    if (sluice_law_params_check(p, why, sizeof why) < 0) return bad(err, P, NULL, why);
+    if (sluice_law_params_check(p, &lerr) < 0) return bad(err, P, NULL, lerr.text);
     return 0;
 }
 
@@ -489,14 +488,14 @@ void sluice_sim_scenario_params(const sluice_sim_scenario *s, sluice_law_params 
 int sluice_sim_scenario_set_params(sluice_sim_scenario *s, const sluice_law_params *p,
                                    sluice_error *err)
 {
-    char why[160];
+    sluice_error lerr;
     sluice_error_reset(err);
     if (!s || !p) {
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: no scenario or params");
         return -1;
     }
-    if (sluice_law_params_check(p, why, sizeof why) < 0) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: governor: %s", why);
+    if (sluice_law_params_check(p, &lerr) < 0) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "scenario: governor: %s", lerr.text);
         return -1;
     }
     s->params = *p;

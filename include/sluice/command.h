@@ -1,14 +1,15 @@
 /* sluice protocol: the Function calls as argument vectors, and the decoding
  * of their replies, for callers that run their own hiredis connection (the
  * worker's async event loop). sluice_client uses the same code. */
-#ifndef SLUICE_PROTO_H
-#define SLUICE_PROTO_H
+#ifndef SLUICE_COMMAND_H
+#define SLUICE_COMMAND_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "sluice/client.h"
 #include "sluice/error.h"
+#include "sluice/job.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -58,7 +58,7 @@ static int governor_tick(policy_state *ps, const sluice_sim_scenario *s, int64_t
         double admitted = ps->law_cls[i].fraction * s->classes[i].max_rate;
         ps->law_cls[i].waiting = avail[i] > admitted ? jobs[i] : 0;
     }
-    if (sluice_law_tick(&s->params, &ps->law, now, &ls, 1, ps->law_cls, s->nclasses, &d) < 0)
+    if (sluice_law_tick(&s->params, &ps->law, now, &ls, 1, ps->law_cls, s->nclasses, &d, NULL) < 0)
         return -1;
     if (d.changed > 0) {
         if (d.action == SLUICE_LAW_RAISE) *dir = 1;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "queue.h"
+#include "sluice.h"
 #include "sim.h"
 
 /* ================================================================ job queue */
