@@ -196,42 +196,48 @@ function payloadCheck(payload) {
   return bytes;
 }
 
-// option, protocol name, range, what the C library says when it is out of range
+// option, protocol name, range, in the C library's order (opts_check); the
+// unique key's range is of its length in UTF-8 bytes
 const OPTIONS = [
-  ['delayMs', 'delay_ms', 0, 3153600000000, 'delay_ms must be 0..3153600000000'],
-  ['runAtMs', 'run_at_ms', 0, 253402300799000, 'run_at_ms must be 0..253402300799000 (the year 9999)'],
-  ['priority', 'priority', -1000, 1000, 'priority must be -1000..1000'],
-  ['maxAttempts', 'max_attempts', 0, 1000, 'max_attempts must be 1..1000'],
-  ['timeoutMs', 'timeout_ms', 0, 604800000, 'timeout_ms must be 1..604800000'],
-  ['unique', 'unique', null, null, 'unique key must be at most 256 bytes'],
-  ['cost', 'cost', 0, 1000000, 'cost must be 1..1000000'],
+  ['delayMs', 'delay_ms', 0, 3153600000000],
+  ['runAtMs', 'run_at_ms', 0, 253402300799000],
+  ['priority', 'priority', -1000, 1000],
+  ['maxAttempts', 'max_attempts', 0, 1000],
+  ['timeoutMs', 'timeout_ms', 0, 604800000],
+  ['unique', 'unique', 0, 256],
+  ['cost', 'cost', 0, 1000000],
 ];
 const OPTION_NAMES = new Set(OPTIONS.map((o) => o[0]));
 
-// The seven Function arguments after the payload, checked in the C
-// library's order (opts_check). null or undefined is the default.
+function outOfRange(what, lo, hi) {
+  fail('SLUICE_ERR_ARGUMENT', `invalid option: ${what} must be in ${lo}..${hi}`);
+}
+
+// The seven Function arguments after the payload, checked as the C library
+// checks them: each range in order, then delay_ms against run_at_ms. null or
+// undefined is the default.
 function optionArgs(opts) {
   if (opts === null || opts === undefined) opts = {};
   if (!isObject(opts)) fail('SLUICE_ERR_ARGUMENT', 'invalid option: options must be an object');
   for (const k of Object.keys(opts)) {
     if (!OPTION_NAMES.has(k)) fail('SLUICE_ERR_ARGUMENT', `invalid option: unknown option '${k}'`);
   }
-  return OPTIONS.map(([name, , lo, hi, rule]) => {
+  const args = OPTIONS.map(([name, protocol, lo, hi]) => {
     let v = opts[name] ?? null;
     if (name === 'unique') {
       if (v === null) v = '';
-      if (typeof v !== 'string' || v.includes('\0') || LONE_SURROGATE.test(v) || Buffer.byteLength(v) > 256) {
-        fail('SLUICE_ERR_ARGUMENT', `invalid option: ${rule} (a string without NUL)`);
+      if (typeof v !== 'string' || v.includes('\0') || LONE_SURROGATE.test(v)) {
+        fail('SLUICE_ERR_ARGUMENT', 'invalid option: the unique key must be UTF-8 text without NUL');
       }
+      if (Buffer.byteLength(v) > hi) outOfRange("the unique key's length", lo, hi);
       return v;
     }
     if (v === null) v = 0;
-    if (!Number.isSafeInteger(v) || v < lo || v > hi) fail('SLUICE_ERR_ARGUMENT', `invalid option: ${rule}`);
-    if (name === 'runAtMs' && v !== 0 && (opts.delayMs ?? 0) !== 0) {
-      fail('SLUICE_ERR_ARGUMENT', 'invalid option: delay_ms and run_at_ms are exclusive');
-    }
+    if (!Number.isSafeInteger(v) || v < lo || v > hi) outOfRange(protocol, lo, hi);
     return String(v);
   });
+  if (args[0] !== '0' && args[1] !== '0') fail('SLUICE_ERR_ARGUMENT', 'invalid option: delay_ms and run_at_ms are exclusive');
+  return args;
 }
 
 // A payload with options of its own, for enqueueMany.

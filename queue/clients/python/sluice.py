@@ -224,42 +224,48 @@ def payload_check(payload):
     return raw
 
 
-# name, lowest, highest, what the C library says when it is out of range
-_OPTIONS = (("delay_ms", 0, 3153600000000, "delay_ms must be 0..3153600000000"),
-            ("run_at_ms", 0, 253402300799000, "run_at_ms must be 0..253402300799000 (the year 9999)"),
-            ("priority", -1000, 1000, "priority must be -1000..1000"),
-            ("max_attempts", 0, 1000, "max_attempts must be 1..1000"),
-            ("timeout_ms", 0, 604800000, "timeout_ms must be 1..604800000"),
-            ("unique", None, None, "unique key must be at most 256 bytes"),
-            ("cost", 0, 1000000, "cost must be 1..1000000"))
+# name, lowest, highest, in the C library's order (opts_check); the unique
+# key's range is of its length in UTF-8 bytes
+_OPTIONS = (("delay_ms", 0, 3153600000000),
+            ("run_at_ms", 0, 253402300799000),
+            ("priority", -1000, 1000),
+            ("max_attempts", 0, 1000),
+            ("timeout_ms", 0, 604800000),
+            ("unique", 0, 256),
+            ("cost", 0, 1000000))
+
+
+def _out_of_range(what, lo, hi):
+    return InvalidArgumentError(f"invalid option: {what} must be in {lo}..{hi}")
 
 
 def _options(opts):
-    """The seven Function arguments after the payload, checked in the C
-    library's order (opts_check). None is the default."""
+    """The seven Function arguments after the payload, checked as the C
+    library checks them: each range in order, then delay_ms against
+    run_at_ms. None is the default."""
     out = []
-    for name, lo, hi, rule in _OPTIONS:
+    for name, lo, hi in _OPTIONS:
         v = opts.get(name)
         if name == "unique":
             if v is None:
                 v = ""
-            if not isinstance(v, str) or "\0" in v:
-                raise InvalidArgumentError(f"invalid option: {rule} (a string without NUL)")
             try:
-                ok = len(v.encode("utf-8")) <= 256
+                size = len(v.encode("utf-8")) if isinstance(v, str) and "\0" not in v else None
             except UnicodeEncodeError:
-                ok = False
-            if not ok:
-                raise InvalidArgumentError(f"invalid option: {rule}")
+                size = None
+            if size is None:
+                raise InvalidArgumentError("invalid option: the unique key must be UTF-8 text without NUL")
+            if size > hi:
+                raise _out_of_range("the unique key's length", lo, hi)
             out.append(v)
             continue
         if v is None:
             v = 0
         if not _is_int(v) or not lo <= v <= hi:
-            raise InvalidArgumentError(f"invalid option: {rule}")
-        if name == "run_at_ms" and v and out[0] != "0":
-            raise InvalidArgumentError("invalid option: delay_ms and run_at_ms are exclusive")
+            raise _out_of_range(name, lo, hi)
         out.append(str(v))
+    if out[0] != "0" and out[1] != "0":
+        raise InvalidArgumentError("invalid option: delay_ms and run_at_ms are exclusive")
     return out
 
 

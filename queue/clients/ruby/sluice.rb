@@ -187,39 +187,45 @@ module Sluice
     text.b
   end
 
-  # name, range, what the C library says when it is out of range
+  # name, range, in the C library's order (opts_check); the unique key's
+  # range is of its length in UTF-8 bytes
   OPTIONS = [
-    [:delay_ms, 0..3_153_600_000_000, "delay_ms must be 0..3153600000000"],
-    [:run_at_ms, 0..253_402_300_799_000, "run_at_ms must be 0..253402300799000 (the year 9999)"],
-    [:priority, -1000..1000, "priority must be -1000..1000"],
-    [:max_attempts, 0..1000, "max_attempts must be 1..1000"],
-    [:timeout_ms, 0..604_800_000, "timeout_ms must be 1..604800000"],
-    [:unique, nil, "unique key must be at most 256 bytes"],
-    [:cost, 0..1_000_000, "cost must be 1..1000000"]
+    [:delay_ms, 0..3_153_600_000_000],
+    [:run_at_ms, 0..253_402_300_799_000],
+    [:priority, -1000..1000],
+    [:max_attempts, 0..1000],
+    [:timeout_ms, 0..604_800_000],
+    [:unique, 0..256],
+    [:cost, 0..1_000_000]
   ].freeze
 
-  # The seven Function arguments after the payload, checked in the C
-  # library's order (opts_check). nil is the default.
+  def self.out_of_range(what, range)
+    InvalidArgumentError.new("invalid option: #{what} must be in #{range.min}..#{range.max}")
+  end
+
+  # The seven Function arguments after the payload, checked as the C library
+  # checks them: each range in order, then delay_ms against run_at_ms. nil is
+  # the default.
   def self.option_args(opts)
-    OPTIONS.map do |name, range, rule|
+    args = OPTIONS.map do |name, range|
       v = opts[name]
-      if range.nil?
+      if name == :unique
         v = "" if v.nil?
-        unless v.is_a?(String) && !v.include?("\0") && v.dup.force_encoding(Encoding::UTF_8).valid_encoding? &&
-               v.bytesize <= 256
-          raise InvalidArgumentError, "invalid option: #{rule} (a string without NUL)"
+        unless v.is_a?(String) && !v.include?("\0") && v.dup.force_encoding(Encoding::UTF_8).valid_encoding?
+          raise InvalidArgumentError, "invalid option: the unique key must be UTF-8 text without NUL"
         end
+        raise out_of_range("the unique key's length", range) unless range.cover?(v.bytesize)
 
         next v
       end
       v = 0 if v.nil?
-      raise InvalidArgumentError, "invalid option: #{rule}" unless v.is_a?(Integer) && range.cover?(v)
-      if name == :run_at_ms && v != 0 && opts[:delay_ms].to_i != 0
-        raise InvalidArgumentError, "invalid option: delay_ms and run_at_ms are exclusive"
-      end
+      raise out_of_range(name, range) unless v.is_a?(Integer) && range.cover?(v)
 
       v.to_s
     end
+    raise InvalidArgumentError, "invalid option: delay_ms and run_at_ms are exclusive" if args[0] != "0" && args[1] != "0"
+
+    args
   end
 
   # A payload with options of its own, for enqueue_many.
