@@ -44,9 +44,13 @@ for d in $delays; do
     out="$tmp/out"
     mkdir "$tmp/t" "$out"
     log="$tmp/log"
-    # setsid: a session and process group of its own, led by the script
+    # setsid: a session and process group of its own, led by the script;
+    # perl: SIGINT and SIGQUIT at their defaults, as a terminal leaves them
+    # (bash starts a background job with both ignored, and a shell cannot
+    # trap a signal that was ignored when it started)
     SLUICE_DEMO_MARKER=$marker TMPDIR="$tmp/t" DEMO_OUT="$out" DEMO_BUDGET=100000 \
-        setsid ./scripts/demo.sh >"$log" 2>&1 </dev/null &
+        setsid perl -e '$SIG{INT} = $SIG{QUIT} = "DEFAULT"; exec @ARGV or die "$ARGV[0]: $!\n"' \
+        ./scripts/demo.sh >"$log" 2>&1 </dev/null &
     pid=$!
     sleep "$d"
     before=$(ps -s "$pid" -o pid= | wc -l)
