@@ -3,6 +3,8 @@
 # CC=clang works as well as gcc; WERROR=1 (the default) turns warnings into errors.
 
 PREFIX   ?= /usr/local
+# The one version number, from include/sluice.h.
+VERSION  := $(shell sed -n 's/^\#define SLUICE_VERSION "\(.*\)"$$/\1/p' include/sluice.h)
 CC       ?= cc
 BUILD    := build
 WERROR   ?= 1
@@ -10,7 +12,7 @@ SANITIZER ?=
 
 PKGS     := hiredis jansson
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -Iinclude -I$(BUILD)/gen \
+CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -fPIC -fvisibility=hidden -Iinclude -I$(BUILD)/gen \
             -Wall -Wextra -Wformat=2 -Wstrict-prototypes -Wshadow -Wno-missing-field-initializers \
             $(if $(filter 1,$(WERROR)),-Werror) -MMD -MP
 ifneq ($(SANITIZER),)
@@ -105,7 +107,8 @@ $(BUILD)/tests/test_diskstats: $(BUILD)/obj/worker/sluice-worker/diskstats.o
 $(BUILD)/tests/test_diskstats: private DEP_LIBS := $(LIBA) $(DEP_LIBS)
 
 # Integration tests find the programs under build/bin (run from the top).
-# Script tests: the README's C examples compile and run; docs/reliability.md's
+# Script tests: libsluice.so exports only sluice_ symbols; the README's C
+# examples compile and run; docs/reliability.md's
 # guarantees name real tests and mutants; Ctrl-C during the demo (after 0.3,
 # 5 and 20 s) leaves no process or temp file behind; make install into a
 # temporary DESTDIR and PREFIX, and uninstall (scripts/check-install.sh).
@@ -113,8 +116,8 @@ test: deps
 	$(MAKE) --no-print-directory all $(TEST_BIN) $(BUILD)/bin/sluice-demo
 	BUILD=$(BUILD) ./scripts/fuzz.sh 5
 	BUILD=$(BUILD) CC=$(CC) SANITIZER=$(SANITIZER) LDFLAGS_EXTRA="$(LDFLAGS)" ./scripts/run-tests.sh $(TEST_BIN) \
-	    scripts/check-readme.sh ";" scripts/check-guarantees.sh ";" tests/demo-interrupt.sh 0.3 5 20 ";" \
-	    scripts/check-install.sh ";"
+	    scripts/check-abi.sh ";" scripts/check-readme.sh ";" scripts/check-guarantees.sh ";" \
+	    tests/demo-interrupt.sh 0.3 5 20 ";" scripts/check-install.sh ";"
 
 check: test
 
@@ -217,7 +220,6 @@ LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 DATADIR     ?= $(PREFIX)/share
 SYSTEMD_DIR ?= $(PREFIX)/lib/systemd/system
-VERSION     := $(shell sed -n 's/^\#define SLUICE_VERSION "\(.*\)"/\1/p' include/sluice.h)
 PUBLIC_HEADERS := $(patsubst %,include/%,$(shell sed -n 's|^\#include "\(sluice/[a-z_]*\.h\)"|\1|p' include/sluice.h)) \
                   include/sluice/worker.h
 UNIT        := $(BUILD)/systemd/sluice-worker@.service

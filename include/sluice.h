@@ -2,7 +2,9 @@
  * makes non-critical work yield when the database is under pressure.
  * Include this one header; link with `pkg-config --libs sluice`. The worker
  * runtime (sluice/worker.h, libsluice-worker) and the simulator
- * (sluice/sim.h, libsluice-sim) are libraries of their own. */
+ * (sluice/sim.h, libsluice-sim) are libraries of their own. The libraries
+ * are built with -fvisibility=hidden: each header under sluice/ exports what it
+ * declares (#pragma GCC visibility), and nothing else leaves libsluice.so. */
 #ifndef SLUICE_H
 #define SLUICE_H
 

@@ -88,12 +88,7 @@ int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_confi
     return registry(c, "add", cls, err);
 }
 
-int sluice_class_get(sluice_client *c, const char *cls, sluice_class_config *out, sluice_error *err) {
-    sluice_error_reset(err);
-    cmd m;
-    if (cmd_class_call(&m, "sluice_class_get", c, cls, 0, err) < 0) return -1;
-    redisReply *r = client_run(c, &m, "class get", err);
-    if (!r) return -1;
+int class_get_reply(const redisReply *r, sluice_class_config *out, sluice_error *err) {
     sluice_class_config_init(out);
     int bad = r->type != REDIS_REPLY_ARRAY || r->elements % 2;
     for (size_t i = 0; !bad && i < r->elements; i += 2) {
@@ -104,12 +99,19 @@ int sluice_class_get(sluice_client *c, const char *cls, sluice_class_config *out
         if (f && f->kind == SLUICE_FIELD_TIER) bad = !v->str || sluice_class_field_parse(out, f, v->str, NULL) < 0;
         else if (f) bad = reply_num(v, &d) < 0 || sluice_class_field_set(out, f, d, NULL) < 0;
     }
+    if (bad) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "class get: unexpected reply");
+    return bad ? -1 : 0;
+}
+
+int sluice_class_get(sluice_client *c, const char *cls, sluice_class_config *out, sluice_error *err) {
+    sluice_error_reset(err);
+    cmd m;
+    if (cmd_class_call(&m, "sluice_class_get", c, cls, 0, err) < 0) return -1;
+    redisReply *r = client_run(c, &m, "class get", err);
+    if (!r) return -1;
+    int rc = class_get_reply(r, out, err);
     freeReplyObject(r);
-    if (bad) {
-        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "class get: unexpected reply");
-        return -1;
-    }
-    return 0;
+    return rc;
 }
 
 int sluice_class_delete(sluice_client *c, const char *cls, int force, sluice_error *err) {

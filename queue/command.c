@@ -110,6 +110,15 @@ void cmd_fcall_global(cmd *m, const char *fn, const char *ns, int nkeys, const c
     for (int i = 0; i < nkeys; i++) add_key(m, ns, GLOBAL_TAG, suffixes[i]);
 }
 
+int cmd_job_call(cmd *m, const char *fn, const char *ns, const char *id, sluice_error *err) {
+    char cls[SLUICE_ID_MAX];
+    cmd_init(m);
+    if (id_split(id, cls, err) < 0) return -1;
+    cmd_fcall_class(m, fn, ns, cls);
+    cmd_str(m, id);
+    return 0;
+}
+
 int cmd_class_call(cmd *m, const char *fn, sluice_client *c, const char *cls, int actor, sluice_error *err) {
     cmd_init(m);
     if (sluice_name_check(cls, err) < 0) return -1;
@@ -148,12 +157,6 @@ static sluice_command *alloc(const char *ns, sluice_error *err) {
     return c;
 }
 
-static sluice_command *start(const char *fn, const char *ns, const char *cls, sluice_error *err) {
-    sluice_command *c = alloc(ns, err);
-    if (c) cmd_fcall_class(&c->m, fn, ns, cls);
-    return c;
-}
-
 void cmd_claim(cmd *m, const char *ns, const char *cls, const char *consumer, size_t max, int busy) {
     cmd_fcall_class(m, "sluice_claim", ns, cls);
     cmd_int(m, (int64_t)max);
@@ -177,11 +180,12 @@ sluice_command *sluice_command_claim(const char *ns, const char *cls, const char
 
 static sluice_command *lease_cmd(const char *fn, const char *ns, const char *id, int64_t token,
                                  sluice_error *err) {
-    char cls[SLUICE_ID_MAX];
-    if (id_split(id, cls, err) < 0) return NULL;
-    sluice_command *c = start(fn, ns, cls, err);
+    sluice_command *c = alloc(ns, err);
     if (!c) return NULL;
-    cmd_str(&c->m, id);
+    if (cmd_job_call(&c->m, fn, ns, id, err) < 0) {
+        sluice_command_free(c);
+        return NULL;
+    }
     cmd_int(&c->m, token);
     return c;
 }

@@ -248,6 +248,30 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
     return 0;
 }
 
+int client_batch_init(client_batch *b, size_t n) {
+    b->n = n;
+    b->cmds = calloc(n + 1, sizeof(*b->cmds));
+    b->replies = calloc(n + 1, sizeof(*b->replies));
+    b->errs = calloc(n + 1, sizeof(*b->errs));
+    if (b->cmds && b->replies && b->errs) return 0;
+    client_batch_clear(b);
+    return -1;
+}
+
+int client_batch_run(sluice_client *c, client_batch *b, sluice_error *err) {
+    return client_pipeline(c, b->cmds, b->n, b->replies, b->errs, err);
+}
+
+void client_batch_clear(client_batch *b) {
+    for (size_t i = 0; b->replies && i < b->n; i++)
+        if (b->replies[i]) freeReplyObject(b->replies[i]);
+    for (size_t i = 0; b->cmds && i < b->n; i++) cmd_clear(&b->cmds[i]);
+    free(b->cmds);
+    free(b->replies);
+    free(b->errs);
+    memset(b, 0, sizeof(*b));
+}
+
 /* Runs a prepared command; returns the reply (NEW) or NULL with err set. */
 redisReply *client_run(sluice_client *c, cmd *m, const char *what, sluice_error *err) {
     redisReply *r = client_call(c, m, what, err);

@@ -52,13 +52,8 @@ int sluice_class_unpin(sluice_client *c, const char *cls, sluice_error *err) {
     return client_run_ok(c, &m, "unpin", err);
 }
 
-int sluice_gate_get(sluice_client *c, const char *cls, sluice_gate_info *g, sluice_error *err) {
-    sluice_error_reset(err);
+int gate_get_reply(const redisReply *r, sluice_gate_info *g, sluice_error *err) {
     memset(g, 0, sizeof(*g));
-    cmd m;
-    if (cmd_class_call(&m, "sluice_gate", c, cls, 0, err) < 0) return -1;
-    redisReply *r = client_run(c, &m, "gate", err);
-    if (!r) return -1;
     int bad = r->type != REDIS_REPLY_ARRAY || r->elements != 14;
     if (!bad) {
         redisReply **e = r->element;
@@ -74,28 +69,46 @@ int sluice_gate_get(sluice_client *c, const char *cls, sluice_gate_info *g, slui
         if (e[11]->len) reply_int(e[11], &g->epoch);
         g->shadow = e[12]->len > 0 && reply_num(e[12], &g->shadow_fraction) == 0;
     }
+    if (bad) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "gate: unexpected reply");
+    return bad ? -1 : 0;
+}
+
+int sluice_gate_get(sluice_client *c, const char *cls, sluice_gate_info *g, sluice_error *err) {
+    sluice_error_reset(err);
+    memset(g, 0, sizeof(*g));
+    cmd m;
+    if (cmd_class_call(&m, "sluice_gate", c, cls, 0, err) < 0) return -1;
+    redisReply *r = client_run(c, &m, "gate", err);
+    if (!r) return -1;
+    int rc = gate_get_reply(r, g, err);
     freeReplyObject(r);
-    if (bad) {
-        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "gate: unexpected reply");
+    return rc;
+}
+
+int cmd_govern(cmd *m, sluice_client *c, const char *cls, int64_t epoch, double fraction, int64_t ttl_ms,
+               const char *reason, int shadow, sluice_error *err) {
+    cmd_init(m);
+    if (!(fraction >= 0 && fraction <= 1)) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "fraction must be within [0,1]");
         return -1;
     }
+    if (cmd_class_call(m, "sluice_govern", c, cls, 0, err) < 0) return -1;
+    cmd_int(m, epoch);
+    cmd_num(m, fraction);
+    cmd_int(m, ttl_ms);
+    cmd_str(m, reason ? reason : "");
+    cmd_str(m, shadow ? "1" : "0");
     return 0;
 }
 
 int sluice_gate_govern(sluice_client *c, const char *cls, int64_t epoch, double fraction, int64_t ttl_ms,
                        const char *reason, int shadow, sluice_error *err) {
     sluice_error_reset(err);
-    if (!(fraction >= 0 && fraction <= 1)) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "fraction must be within [0,1]");
+    cmd m;
+    if (cmd_govern(&m, c, cls, epoch, fraction, ttl_ms, reason, shadow, err) < 0) {
+        cmd_clear(&m);
         return -1;
     }
-    cmd m;
-    if (cmd_class_call(&m, "sluice_govern", c, cls, 0, err) < 0) return -1;
-    cmd_int(&m, epoch);
-    cmd_num(&m, fraction);
-    cmd_int(&m, ttl_ms);
-    cmd_str(&m, reason ? reason : "");
-    cmd_str(&m, shadow ? "1" : "0");
     return client_run_ok(c, &m, "govern", err);
 }
 

@@ -93,13 +93,8 @@ int sluice_job_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *e
 
 static redisReply *id_call(sluice_client *c, const char *fn, const char *what, const char *id,
                            sluice_error *err) {
-    char cls[SLUICE_ID_MAX];
-    if (id_split(id, cls, err) < 0) return NULL;
     cmd m;
-    cmd_init(&m);
-    cmd_fcall_class(&m, fn, c->ns, cls);
-    cmd_str(&m, id);
-    redisReply *r = client_call(c, &m, what, err);
+    redisReply *r = cmd_job_call(&m, fn, c->ns, id, err) < 0 ? NULL : client_call(c, &m, what, err);
     cmd_clear(&m);
     return r;
 }

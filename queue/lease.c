@@ -10,12 +10,11 @@
 static redisReply *lease_call(sluice_client *c, const char *fn, const char *what, const char *id,
                               int64_t token, const char *extra, int64_t extra_int, int has_extra_int,
                               sluice_error *err) {
-    char cls[SLUICE_ID_MAX];
-    if (id_split(id, cls, err) < 0) return NULL;
     cmd m;
-    cmd_init(&m);
-    cmd_fcall_class(&m, fn, c->ns, cls);
-    cmd_str(&m, id);
+    if (cmd_job_call(&m, fn, c->ns, id, err) < 0) {
+        cmd_clear(&m);
+        return NULL;
+    }
     cmd_int(&m, token);
     if (extra) cmd_str(&m, extra);
     if (has_extra_int) cmd_int(&m, extra_int);

@@ -49,6 +49,9 @@ void cmd_fcall_global(cmd *m, const char *fn, const char *ns, int nkeys, const c
 /* Starts "m" as FCALL fn on class "cls" (checked), with the client's name
  * as the actor when "actor" is 1. Returns 0, or -1 with err set. */
 int cmd_class_call(cmd *m, const char *fn, sluice_client *c, const char *cls, int actor, sluice_error *err);
+/* Starts "m" as FCALL fn on the class of job "id" (checked), with the id as
+ * the first argument. Returns 0, or -1 with err set. */
+int cmd_job_call(cmd *m, const char *fn, const char *ns, const char *id, sluice_error *err);
 /* The whole sluice_claim call ("busy": the caller has jobs in flight). */
 void cmd_claim(cmd *m, const char *ns, const char *cls, const char *consumer, size_t max, int busy);
 
@@ -97,6 +100,20 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
 redisReply *client_run(sluice_client *c, cmd *m, const char *what, sluice_error *err);
 int client_run_ok(sluice_client *c, cmd *m, const char *what, sluice_error *err);
 
+/* n commands for one pipelined round trip, each with its reply and error.
+ * client_batch_init allocates them (cmds ready for cmd_*; 0, or -1 out of
+ * memory), client_batch_run is client_pipeline over them, and
+ * client_batch_clear frees commands and replies (a zeroed batch is a no-op). */
+typedef struct client_batch {
+    size_t n;
+    cmd *cmds;
+    redisReply **replies;
+    sluice_error *errs;
+} client_batch;
+int client_batch_init(client_batch *b, size_t n);
+int client_batch_run(sluice_client *c, client_batch *b, sluice_error *err);
+void client_batch_clear(client_batch *b);
+
 /* The actor recorded in audit entries: the client's name, or "libsluice". */
 const char *client_actor(const sluice_client *c);
 
@@ -112,6 +129,17 @@ void strings_free(char **strings, size_t n);
 /* The reply "created" or "updated" into *created (may be NULL); frees r.
  * Returns 0, or -1 (r NULL, or SLUICE_ERR_PROTOCOL). */
 int reply_created(redisReply *r, int *created, sluice_error *err);
+
+/* ------------------------- classes and gates ------------------------- */
+
+/* A sluice_class_get / sluice_gate reply (BORROWED) into *out; 0, or -1
+ * with SLUICE_ERR_PROTOCOL. */
+int class_get_reply(const redisReply *r, sluice_class_config *out, sluice_error *err);
+int gate_get_reply(const redisReply *r, sluice_gate_info *out, sluice_error *err);
+/* Starts "m" as the whole sluice_govern call (sluice_gate_govern's
+ * arguments, checked). Returns 0, or -1 with err set; clear m either way. */
+int cmd_govern(cmd *m, sluice_client *c, const char *cls, int64_t epoch, double fraction, int64_t ttl_ms,
+               const char *reason, int shadow, sluice_error *err);
 
 /* -------------------------------- jobs ------------------------------- */
 

@@ -434,11 +434,14 @@ static void a_pinned_fraction_expires_back_to_the_governor(void **state) {
 
 /* ------------------------------ governor ----------------------------- */
 
-static sluice_governor *governor(sluice_client *c, const char *owner, int64_t tick, int64_t ttl) {
+/* A governor ticking every "tick" ms whose lease lasts "lease" ms: a short
+ * lease where a test needs a quick failover, a long one elsewhere, so a busy
+ * machine's slow tick does not lose it between lease and commit. */
+static sluice_governor *governor(sluice_client *c, const char *owner, int64_t tick, int64_t lease, int64_t ttl) {
     sluice_governor_opts o;
     sluice_governor_opts_init(&o);
     o.tick_ms = tick;
-    o.lease_ms = 2 * tick;
+    o.lease_ms = lease;
     o.gate_ttl_ms = ttl;
     o.law.dwell_ms = 5 * tick;
     sluice_error err;
@@ -468,7 +471,7 @@ static void over_target_the_lowest_tier_falls_within_two_ticks_and_critical_is_u
     define_signal(c, "iops", 0.8, 0.95);
     sluice_error err;
     assert_int_equal(sluice_signal_report(c, "iops", 0.5, 0, &err), 0);
-    sluice_governor *g = governor(c, "gov-a", 100, 5000);
+    sluice_governor *g = governor(c, "gov-a", 100, 2000, 5000);
     sluice_governor_report rep = tick(g);
     assert_true(rep.leader);
     assert_true(gate(c, "gov-low").fraction == 1);
@@ -540,7 +543,7 @@ static void a_critical_class_keeps_its_claim_rate_under_critical_pressure(void *
     define_signal(c, "lag", 10, 30);
     fill(c, "crit", RATE_ROUNDS * RATE_OPS * 2 + 10);
     sluice_error err;
-    sluice_governor *g = governor(c, "gov-c", 100, 60000);
+    sluice_governor *g = governor(c, "gov-c", 100, 2000, 60000);
     double ratio[RATE_ROUNDS];
     for (int round = 0; round < RATE_ROUNDS; round++) {
         assert_int_equal(sluice_signal_report(c, "lag", 1, 0, &err), 0);
@@ -570,7 +573,7 @@ static void when_the_leader_dies_another_governor_takes_over_within_three_ticks(
     reset_namespace(r);
     sluice_client *ca = test_connect(state), *cb = test_connect(state);
     declare(ca, "failover", SLUICE_TIER_LOW, 10, 0, 0, 0.1);
-    sluice_governor *a = governor(ca, "gov-a", 200, 5000), *b = governor(cb, "gov-b", 200, 5000);
+    sluice_governor *a = governor(ca, "gov-a", 200, 400, 5000), *b = governor(cb, "gov-b", 200, 400, 5000);
     assert_true(tick(a).leader);
     assert_false(tick(b).leader);
     /* a dies: it stops ticking, without resigning */
@@ -604,7 +607,7 @@ static void when_the_leader_dies_another_governor_takes_over_within_three_ticks(
 static void quick_governor_opts(sluice_governor_opts *o) {
     sluice_governor_opts_init(o);
     o->tick_ms = 100;
-    o->lease_ms = 200;
+    o->lease_ms = 2000;
     o->gate_ttl_ms = 5000;
     o->law.dwell_ms = 0;
     o->law.calm_ms = 0;
@@ -719,7 +722,7 @@ static void with_no_governor_running_gates_lapse_to_the_floor(void **state) {
     sluice_client *c = test_connect(state);
     declare(c, "lapse", SLUICE_TIER_NORMAL, 100, 0, 0, 0.25);
     declare(c, "lapse-crit", SLUICE_TIER_CRITICAL, 100, 0, 0, 0.1);   /* a floor that must not apply */
-    sluice_governor *g = governor(c, "gov-l", 100, 200);
+    sluice_governor *g = governor(c, "gov-l", 100, 2000, 200);
     tick(g);
     assert_true(gate(c, "lapse").fraction == 1);
     sluice_governor_free(g);
@@ -741,7 +744,7 @@ static void shadow_mode_records_decisions_without_enforcing_them(void **state) {
     sluice_error err;
     assert_int_equal(sluice_governor_mode_set(c, SLUICE_GOVERNOR_SHADOW, &err), 0);
     assert_int_equal(sluice_signal_report(c, "cpu", 0.95, 0, &err), 0);
-    sluice_governor *g = governor(c, "gov-s", 100, 5000);
+    sluice_governor *g = governor(c, "gov-s", 100, 2000, 5000);
     sluice_governor_report rep = tick(g);
     assert_int_equal(rep.mode, SLUICE_GOVERNOR_SHADOW);
     sluice_gate_info s = gate(c, "shadowed");

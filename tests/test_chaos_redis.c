@@ -341,7 +341,7 @@ static void when_redis_is_full_producers_get_an_explicit_error_and_workers_keep_
         if (later >= 50) {   /* enough: the producer is served again; now only drain */
             assert_int_equal(sluice_class_stats_get(c, "full", &st, NULL), 0);
             if (st.ready + st.leased == 0) break;
-            if (harness_now_ms() - t0 > 120000) fail_msg("not drained: %lld ready", (long long)st.ready);
+            if (harness_now_ms() - t0 > 300000) fail_msg("not drained: %lld ready", (long long)st.ready);
             harness_sleep_ms(20);   /* polls the drain */
             continue;
         }

@@ -165,6 +165,39 @@ static void a_class_deleted_and_declared_again_never_reuses_an_id_or_a_token(voi
     sluice_client_free(c);
 }
 
+/* A Redis restored from an older snapshot holds an older token counter:
+ * the next lease's token is still above every token handed out before,
+ * because a token is never below the Redis clock in microseconds. */
+static void a_token_counter_rolled_back_as_by_an_older_snapshot_never_repeats_a_token(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "snap", SLUICE_TIER_NORMAL, 10);
+    redisContext *rc = raw(state);
+    sluice_error err;
+    char id[SLUICE_ID_MAX];
+    assert_int_equal(sluice_enqueue(c, "snap", "{}", NULL, id, &err), 0);
+    assert_int_equal(sluice_enqueue(c, "snap", "{}", NULL, id, &err), 0);
+    redisReply *r = redisCommand(rc, "HGET " NS ":{snap}:stats token");
+    assert_non_null(r);
+    char *before = r->type == REDIS_REPLY_STRING ? strdup(r->str) : NULL;   /* the snapshot's value */
+    freeReplyObject(r);
+    sluice_job *j[1];
+    sluice_claim_info info;
+    assert_int_equal(sluice_claim(c, "snap", "t", 1, j, &info, &err), 0);
+    int64_t first = sluice_job_token(j[0]);
+    sluice_job_free(j[0]);
+    r = before ? redisCommand(rc, "HSET " NS ":{snap}:stats token %s", before)
+               : redisCommand(rc, "HDEL " NS ":{snap}:stats token");
+    assert_non_null(r);
+    freeReplyObject(r);
+    free(before);
+    assert_int_equal(sluice_claim(c, "snap", "t", 1, j, &info, &err), 0);
+    assert_int_equal(info.count, 1);
+    assert_true(sluice_job_token(j[0]) > first);
+    sluice_job_free(j[0]);
+    redisFree(rc);
+    sluice_client_free(c);
+}
+
 static int64_t audit_len(sluice_client *c, const char *cls) {
     size_t n = 0;
     sluice_audit_entry *a = sluice_audit_list(c, cls, 1000, &n, NULL);
@@ -326,6 +359,7 @@ int main(void) {
         cmocka_unit_test(every_function_refuses_keys_out_of_order_or_from_two_namespaces),
         cmocka_unit_test(a_global_function_handed_another_key_is_refused),
         cmocka_unit_test(a_class_deleted_and_declared_again_never_reuses_an_id_or_a_token),
+        cmocka_unit_test(a_token_counter_rolled_back_as_by_an_older_snapshot_never_repeats_a_token),
         cmocka_unit_test(every_change_is_audited_once_and_the_counters_add_up),
         cmocka_unit_test(a_claim_without_a_consumer_name_says_it_is_missing),
         cmocka_unit_test(an_enqueue_by_raw_fcall_checks_the_payload_as_the_c_library_does),

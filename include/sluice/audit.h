@@ -5,6 +5,8 @@
 #ifndef SLUICE_AUDIT_H
 #define SLUICE_AUDIT_H
 
+#pragma GCC visibility push(default)
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -40,4 +42,6 @@ void sluice_audit_list_free(sluice_audit_entry *entries, size_t n);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

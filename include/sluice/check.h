@@ -33,6 +33,8 @@
 #ifndef SLUICE_CHECK_H
 #define SLUICE_CHECK_H
 
+#pragma GCC visibility push(default)
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -84,4 +86,6 @@ void sluice_check_free(sluice_check *k);  /* NULL is a no-op */
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

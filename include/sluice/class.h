@@ -7,6 +7,8 @@
 #ifndef SLUICE_CLASS_H
 #define SLUICE_CLASS_H
 
+#pragma GCC visibility push(default)
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -167,4 +169,6 @@ int sluice_class_stats_get(sluice_client *c, const char *cls, sluice_class_stats
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

@@ -30,6 +30,8 @@
 #ifndef SLUICE_CLIENT_H
 #define SLUICE_CLIENT_H
 
+#pragma GCC visibility push(default)
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,4 +89,6 @@ const char *sluice_client_namespace(const sluice_client *c);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

@@ -4,6 +4,8 @@
 #ifndef SLUICE_COMMAND_H
 #define SLUICE_COMMAND_H
 
+#pragma GCC visibility push(default)
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -55,4 +57,6 @@ int sluice_functions_version_built(void);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

@@ -8,6 +8,8 @@
 #ifndef SLUICE_ERROR_H
 #define SLUICE_ERROR_H
 
+#pragma GCC visibility push(default)
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -59,4 +61,6 @@ void sluice_error_set(sluice_error *err, sluice_error_code code, const char *fmt
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

@@ -4,6 +4,8 @@
 #ifndef SLUICE_GATE_H
 #define SLUICE_GATE_H
 
+#pragma GCC visibility push(default)
+
 #include <stdint.h>
 
 #include "sluice/client.h"
@@ -63,4 +65,6 @@ int sluice_gate_ungovern(sluice_client *c, const char *cls, sluice_error *err);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

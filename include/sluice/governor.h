@@ -21,6 +21,8 @@
 #ifndef SLUICE_GOVERNOR_H
 #define SLUICE_GOVERNOR_H
 
+#pragma GCC visibility push(default)
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -147,4 +149,6 @@ void sluice_governor_free(sluice_governor *g);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

@@ -60,6 +60,8 @@
 #ifndef SLUICE_JOB_H
 #define SLUICE_JOB_H
 
+#pragma GCC visibility push(default)
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -268,4 +270,6 @@ int sluice_job_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *e
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

@@ -12,6 +12,8 @@
 #ifndef SLUICE_LAW_H
 #define SLUICE_LAW_H
 
+#pragma GCC visibility push(default)
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -169,6 +171,10 @@ typedef enum sluice_law_action {
 /* "hold", "cut", "critical" or "raise". BORROWED, static; NULL if invalid. */
 const char *sluice_law_action_name(sluice_law_action a);
 
+/* The action named s (as sluice_law_action_name gives it) into *out; -1 with
+ * SLUICE_ERR_ARGUMENT naming the known actions if s is not one. */
+int sluice_law_action_parse(const char *s, sluice_law_action *out, sluice_error *err);
+
 /* What the law remembers between ticks. A plain struct so the simulator can
  * inspect it; the leader persists it with sluice_law_state_encode so a new
  * leader continues where the old one stopped. */
@@ -259,4 +265,6 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

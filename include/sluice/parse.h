@@ -5,6 +5,8 @@
 #ifndef SLUICE_PARSE_H
 #define SLUICE_PARSE_H
 
+#pragma GCC visibility push(default)
+
 #include <stdint.h>
 
 #include "sluice/error.h"
@@ -30,4 +32,6 @@ int sluice_parse_rate(const char *s, double *per_second, sluice_error *err);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

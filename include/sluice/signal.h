@@ -4,6 +4,8 @@
 #ifndef SLUICE_SIGNAL_H
 #define SLUICE_SIGNAL_H
 
+#pragma GCC visibility push(default)
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,4 +72,6 @@ void sluice_signal_law(const sluice_signal_info *in, sluice_law_signal *out);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

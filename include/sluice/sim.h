@@ -70,6 +70,8 @@
 #ifndef SLUICE_SIM_H
 #define SLUICE_SIM_H
 
+#pragma GCC visibility push(default)
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -228,4 +230,6 @@ int sluice_sim_report_write_csv(const sluice_sim_report *r, FILE *f, int64_t per
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

@@ -3,6 +3,8 @@
 #ifndef SLUICE_TIER_H
 #define SLUICE_TIER_H
 
+#pragma GCC visibility push(default)
+
 #include "sluice/error.h"
 
 #ifdef __cplusplus
@@ -34,4 +36,6 @@ int sluice_tier_parse(const char *name, sluice_tier *out, sluice_error *err);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

@@ -34,6 +34,8 @@
 #ifndef SLUICE_WORKER_H
 #define SLUICE_WORKER_H
 
+#pragma GCC visibility push(default)
+
 #include <stdint.h>
 
 #include "sluice/error.h"
@@ -73,7 +75,7 @@ typedef void (*sluice_worker_cancel_fn)(sluice_worker_job *job, void *arg);
  * never put in an event. "suspect": a suspect job starts alone (with its
  * job), or one waits at the head of a class and claiming pauses until the
  * worker is idle (the id in "message"). "decision": the governor this worker hosts led a tick;
- * "message" is the decision as one line of JSON (sluice/govern.h's
+ * "message" is the decision as one line of JSON (sluice/governor.h's
  * sluice_governor_last_decision), one event per tick it leads. */
 typedef struct sluice_worker_event {
     const char *event;
@@ -122,7 +124,7 @@ void sluice_worker_set_name(sluice_worker *w, const char *name);
 /* Receives the log events (default: none; the library never prints). */
 void sluice_worker_set_log(sluice_worker *w, sluice_worker_log_fn fn, void *userdata);
 
-/* Hosts the governor (sluice/govern.h) in this worker: "on" 1 runs
+/* Hosts the governor (sluice/governor.h) in this worker: "on" 1 runs
  * sluice_governor_tick every "tick_ms" (0: 1000) on a connection of its
  * own, named after the worker; the lease in Redis makes one governor act
  * fleet-wide, the others stand by. Off by default; sluice-worker turns it on
@@ -206,4 +208,6 @@ void sluice_worker_stats_get(const sluice_worker *w, sluice_worker_stats *out);
 #ifdef __cplusplus
 }
 #endif
+#pragma GCC visibility pop
+
 #endif

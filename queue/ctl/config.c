@@ -168,109 +168,159 @@ static int diff_one(const char *kind, const char *name, json_t *old, json_t *neu
     return changed;
 }
 
-int cmd_apply(ctl *x, int argc, char **argv) {
-    ctl_opt opts[] = {{"--dry-run", 0, NULL}};
-    const char *pos[1];
-    int npos, code = EXIT_OK;
-    if (ctl_args("apply", argc, argv, opts, NOPTS(opts), pos, 1, &npos) < 0) return EXIT_USAGE;
-    if (npos != 1) return ctl_usage("apply", "needs a FILE ('-' for stdin)");
-    int dry = opts[0].val != NULL;
+/* A config file's classes and signals, parsed, and which of them differ from
+ * the live config. The names are BORROWED from the document. */
+typedef struct apply_set {
+    size_t ncls, nsig;
+    sluice_class_config *cfgs;
+    sluice_signal_def *defs;
+    const char **cnames, **snames;
+    int *cchg, *schg; /* 1 where that class or signal changes */
+} apply_set;
+
+static void apply_set_free(apply_set *a) {
+    free(a->cchg);
+    free(a->schg);
+    free(a->cfgs);
+    free(a->defs);
+    free(a->cnames);
+    free(a->snames);
+}
+
+/* Reads the config "path" ('-': stdin) into *doc (NEW), a JSON object.
+ * Returns EXIT_OK, or EXIT_USAGE after saying what is wrong. */
+static int apply_read(const char *path, json_t **doc) {
     json_error_t je;
-    json_t *doc = !strcmp(pos[0], "-") ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &je)
-                                       : json_load_file(pos[0], JSON_REJECT_DUPLICATES, &je);
-    if (!doc) {
-        if (je.line < 0) return ctl_usage("apply", "cannot read %s: %s", pos[0], je.text);
-        return ctl_usage("apply", "%s:%d:%d: invalid JSON: %s", pos[0], je.line, je.column, je.text);
+    *doc = !strcmp(path, "-") ? json_loadf(stdin, JSON_REJECT_DUPLICATES, &je)
+                              : json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!*doc) {
+        if (je.line < 0) return ctl_usage("apply", "cannot read %s: %s", path, je.text);
+        return ctl_usage("apply", "%s:%d:%d: invalid JSON: %s", path, je.line, je.column, je.text);
     }
-    if (!json_is_object(doc)) {
-        json_decref(doc);
-        return ctl_usage("apply", "%s: the config must be a JSON object", pos[0]);
+    if (!json_is_object(*doc)) {
+        json_decref(*doc);
+        *doc = NULL;
+        return ctl_usage("apply", "%s: the config must be a JSON object", path);
     }
-    /* Validate everything before reading or writing anything. */
-    char why[512] = "";
+    return EXIT_OK;
+}
+
+/* Validates the document: its keys, then every class and signal, parsed
+ * into *a. The first problem goes into why. Returns -1 when out of memory. */
+static int apply_parse(json_t *doc, apply_set *a, char *why, size_t len) {
     const char *k;
     json_t *v;
     json_object_foreach(doc, k, v) {
         if (strcmp(k, "classes") && strcmp(k, "signals")) {
-            snprintf(why, sizeof(why), "unknown key '%s' (classes, signals)", k);
+            snprintf(why, len, "unknown key '%s' (classes, signals)", k);
             break;
         }
         if (!json_is_object(v)) {
-            snprintf(why, sizeof(why), "%s must be an object", k);
+            snprintf(why, len, "%s must be an object", k);
             break;
         }
     }
     json_t *classes = json_object_get(doc, "classes"), *signals = json_object_get(doc, "signals");
-    size_t ncls = json_object_size(classes), nsig = json_object_size(signals);
-    sluice_class_config *cfgs = calloc(ncls + 1, sizeof(*cfgs));
-    sluice_signal_def *defs = calloc(nsig + 1, sizeof(*defs));
-    const char **cnames = calloc(ncls + 1, sizeof(*cnames)), **snames = calloc(nsig + 1, sizeof(*snames));
-    if (!cfgs || !defs || !cnames || !snames) {
-        code = ctl_fail(EXIT_RUNTIME, "out of memory");
-        goto done;
-    }
+    a->ncls = json_object_size(classes);
+    a->nsig = json_object_size(signals);
+    a->cfgs = calloc(a->ncls + 1, sizeof(*a->cfgs));
+    a->defs = calloc(a->nsig + 1, sizeof(*a->defs));
+    a->cnames = calloc(a->ncls + 1, sizeof(*a->cnames));
+    a->snames = calloc(a->nsig + 1, sizeof(*a->snames));
+    if (!a->cfgs || !a->defs || !a->cnames || !a->snames) return -1;
     size_t i = 0;
     if (!why[0]) json_object_foreach(classes, k, v) {
-        if (class_from_json(k, v, &cfgs[i], why, sizeof(why)) < 0) break;
-        cnames[i++] = k;
+        if (class_from_json(k, v, &a->cfgs[i], why, len) < 0) break;
+        a->cnames[i++] = k;
     }
     i = 0;
     if (!why[0]) json_object_foreach(signals, k, v) {
-        if (signal_from_json(k, v, &defs[i], why, sizeof(why)) < 0) break;
-        snames[i++] = k;
+        if (signal_from_json(k, v, &a->defs[i], why, len) < 0) break;
+        a->snames[i++] = k;
     }
-    if (why[0]) {
-        code = ctl_usage("apply", "%s: %s; nothing was applied", pos[0], why);
-        goto done;
+    return 0;
+}
+
+/* Prints each class and signal of *a that differs from "live" and marks it
+ * in a->cchg and a->schg; *changes counts them. Returns -1 when out of
+ * memory. */
+static int apply_diff(json_t *live, apply_set *a, size_t *changes) {
+    a->cchg = calloc(a->ncls + 1, sizeof(int));
+    a->schg = calloc(a->nsig + 1, sizeof(int));
+    *changes = 0;
+    for (size_t i = 0; a->cchg && i < a->ncls; i++) {
+        json_t *neu = class_config_json(&a->cfgs[i]);
+        a->cchg[i] = diff_one("class", a->cnames[i], json_object_get(json_object_get(live, "classes"), a->cnames[i]), neu);
+        *changes += (size_t)a->cchg[i];
+        json_decref(neu);
     }
+    for (size_t i = 0; a->schg && i < a->nsig; i++) {
+        json_t *neu = signal_def_json(&a->defs[i]);
+        a->schg[i] = diff_one("signal", a->snames[i], json_object_get(json_object_get(live, "signals"), a->snames[i]), neu);
+        *changes += (size_t)a->schg[i];
+        json_decref(neu);
+    }
+    return a->cchg && a->schg ? 0 : -1;
+}
+
+/* Writes the changed classes, then the changed signals, stopping at the
+ * first failure. Returns the exit code. */
+static int apply_write(sluice_client *c, const apply_set *a, size_t changes) {
+    int code = EXIT_OK;
+    sluice_error err;
+    size_t done_n = 0;
+    for (size_t i = 0; i < a->ncls && code == EXIT_OK; i++) {
+        if (!a->cchg[i]) continue;
+        if (sluice_class_set(c, a->cnames[i], &a->cfgs[i], NULL, &err) < 0) code = ctl_error(&err);
+        else done_n++;
+    }
+    for (size_t i = 0; i < a->nsig && code == EXIT_OK; i++) {
+        if (!a->schg[i]) continue;
+        if (sluice_signal_define(c, a->snames[i], &a->defs[i], NULL, &err) < 0) code = ctl_error(&err);
+        else done_n++;
+    }
+    if (code == EXIT_OK) printf("applied %zu change%s\n", done_n, done_n == 1 ? "" : "s");
+    else fprintf(stderr, "sluicectl: apply stopped after %zu of %zu changes\n", done_n, changes);
+    return code;
+}
+
+/* Compares *a with the live config and, unless "dry", writes what changed.
+ * Returns the exit code. */
+static int apply_live(ctl *x, apply_set *a, int dry) {
+    int code = EXIT_OK;
     sluice_client *c = ctl_client(x, &code);
-    if (!c) goto done;
+    if (!c) return code;
     json_t *live = live_config(c, &code);
-    if (!live) goto done;
-    int *cchg = calloc(ncls + 1, sizeof(int)), *schg = calloc(nsig + 1, sizeof(int));
-    size_t changes = 0;
-    for (i = 0; cchg && i < ncls; i++) {
-        json_t *neu = class_config_json(&cfgs[i]);
-        cchg[i] = diff_one("class", cnames[i], json_object_get(json_object_get(live, "classes"), cnames[i]), neu);
-        changes += (size_t)cchg[i];
-        json_decref(neu);
-    }
-    for (i = 0; schg && i < nsig; i++) {
-        json_t *neu = signal_def_json(&defs[i]);
-        schg[i] = diff_one("signal", snames[i], json_object_get(json_object_get(live, "signals"), snames[i]), neu);
-        changes += (size_t)schg[i];
-        json_decref(neu);
-    }
+    if (!live) return code;
+    size_t changes;
+    int rc = apply_diff(live, a, &changes);
     json_decref(live);
-    if (!cchg || !schg) {
+    if (rc < 0) return ctl_fail(EXIT_RUNTIME, "out of memory");
+    if (changes == 0) printf("no changes\n");
+    else if (dry) printf("dry run: %zu change%s, nothing written\n", changes, changes == 1 ? "" : "s");
+    else code = apply_write(c, a, changes);
+    return code;
+}
+
+int cmd_apply(ctl *x, int argc, char **argv) {
+    ctl_opt opts[] = {{"--dry-run", 0, NULL}};
+    const char *pos[1];
+    int npos, code;
+    if (ctl_args("apply", argc, argv, opts, NOPTS(opts), pos, 1, &npos) < 0) return EXIT_USAGE;
+    if (npos != 1) return ctl_usage("apply", "needs a FILE ('-' for stdin)");
+    int dry = opts[0].val != NULL;
+    json_t *doc;
+    if ((code = apply_read(pos[0], &doc)) != EXIT_OK) return code;
+    /* Validate everything before reading or writing anything. */
+    char why[512] = "";
+    apply_set a = {0};
+    if (apply_parse(doc, &a, why, sizeof(why)) < 0)
         code = ctl_fail(EXIT_RUNTIME, "out of memory");
-    } else if (changes == 0) {
-        printf("no changes\n");
-    } else if (dry) {
-        printf("dry run: %zu change%s, nothing written\n", changes, changes == 1 ? "" : "s");
-    } else {
-        sluice_error err;
-        size_t done_n = 0;
-        for (i = 0; i < ncls && code == EXIT_OK; i++) {
-            if (!cchg[i]) continue;
-            if (sluice_class_set(c, cnames[i], &cfgs[i], NULL, &err) < 0) code = ctl_error(&err);
-            else done_n++;
-        }
-        for (i = 0; i < nsig && code == EXIT_OK; i++) {
-            if (!schg[i]) continue;
-            if (sluice_signal_define(c, snames[i], &defs[i], NULL, &err) < 0) code = ctl_error(&err);
-            else done_n++;
-        }
-        if (code == EXIT_OK) printf("applied %zu change%s\n", done_n, done_n == 1 ? "" : "s");
-        else fprintf(stderr, "sluicectl: apply stopped after %zu of %zu changes\n", done_n, changes);
-    }
-    free(cchg);
-    free(schg);
-done:
-    free(cfgs);
-    free(defs);
-    free(cnames);
-    free(snames);
+    else if (why[0])
+        code = ctl_usage("apply", "%s: %s; nothing was applied", pos[0], why);
+    else
+        code = apply_live(x, &a, dry);
+    apply_set_free(&a);
     json_decref(doc);
     return code;
 }

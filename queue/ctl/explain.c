@@ -44,174 +44,231 @@ static void describe_signal(const sluice_signal_info *s, const char *rule, char 
              ctl_signal_pressure(s), rule);
 }
 
-int cmd_explain(ctl *x, int argc, char **argv) {
-    const char *pos[1];
-    int npos, code = EXIT_OK;
-    if (ctl_args("explain", argc, argv, NULL, 0, pos, 1, &npos) < 0) return EXIT_USAGE;
-    if (npos != 1) return ctl_usage("explain", "needs a job ID");
-    const char *id = pos[0];
+/* One job's explanation as it is built: what was read, and the JSON. */
+typedef struct explained {
+    const char *id;
     char cls[SLUICE_ID_MAX];
-    sluice_error err;
-    if (sluice_job_id_class(id, cls, &err) < 0) return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", id);
-    sluice_client *c = ctl_client(x, &code);
-    if (!c) return code;
     sluice_job_info j;
-    if (sluice_job_get(c, id, &j, &err) < 0) {
-        if (err.code == SLUICE_ERR_ARGUMENT) return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", id);
-        return ctl_error(&err);
-    }
-    if (j.state == SLUICE_JOB_UNKNOWN) {
-        sluice_job_info_clear(&j);
-        return ctl_fail(EXIT_NOTFOUND, "job '%s' not found (done and not kept, or never was)", id);
-    }
     sluice_gate_info g;
-    memset(&g, 0, sizeof(g));
-    int has_gate = sluice_gate_get(c, cls, &g, &err) == 0;
-    if (!has_gate && err.code != SLUICE_ERR_UNKNOWN_CLASS) {
-        sluice_job_info_clear(&j);
+    int has_gate, throttled;
+    json_t *decision;              /* the governor's last decision, or NULL */
+    const char *named;             /* its driver, or NULL */
+    const sluice_signal_info *drv; /* the driving signal, or NULL */
+    char rule[SLUICE_LAW_THRESHOLDS_TEXT];
+    json_t *out, *lines;           /* the JSON and its explanation's lines */
+} explained;
+
+/* Reads the job and its class's gate into *e. Returns EXIT_OK, or the exit
+ * code after saying what is wrong (nothing is then left to clear). */
+static int explain_load(sluice_client *c, explained *e) {
+    sluice_error err;
+    if (sluice_job_get(c, e->id, &e->j, &err) < 0) {
+        if (err.code == SLUICE_ERR_ARGUMENT) return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", e->id);
         return ctl_error(&err);
     }
-    size_t nsig = 0;
-    int64_t now = j.now;
-    sluice_signal_info *sig = sluice_signal_list(c, &nsig, &now, &err);
-    json_t *decision = ctl_last_decision(c);
+    if (e->j.state == SLUICE_JOB_UNKNOWN) {
+        sluice_job_info_clear(&e->j);
+        return ctl_fail(EXIT_NOTFOUND, "job '%s' not found (done and not kept, or never was)", e->id);
+    }
+    e->has_gate = sluice_gate_get(c, e->cls, &e->g, &err) == 0;
+    if (!e->has_gate && err.code != SLUICE_ERR_UNKNOWN_CLASS) {
+        sluice_job_info_clear(&e->j);
+        return ctl_error(&err);
+    }
+    return EXIT_OK;
+}
 
-    json_t *out = json_object(), *lines = json_array();
-    json_object_set_new(out, "id", json_string(id));
-    json_object_set_new(out, "class", json_string(cls));
-    json_object_set_new(out, "state", json_string(sluice_job_state_name(j.state)));
-    json_object_set_new(out, "ahead", j.ahead >= 0 ? json_integer(j.ahead) : json_null());
+/* Where the job is. */
+static void explain_where(explained *e) {
+    const sluice_job_info *j = &e->j;
+    const char *id = e->id, *cls = e->cls;
+    json_t *lines = e->lines;
     char tb[40], db[32];
-
-    switch (j.state) {
+    switch (j->state) {
     case SLUICE_JOB_READY:
-        say(lines, "Job %s is ready (attempt %d of %d done so far), waiting to be claimed.", id, j.attempt,
-            j.max_attempts);
-        say(lines, "%lld job%s ahead of it in class %s.", (long long)j.ahead, j.ahead == 1 ? " is" : "s are", cls);
+        say(lines, "Job %s is ready (attempt %d of %d done so far), waiting to be claimed.", id, j->attempt,
+            j->max_attempts);
+        say(lines, "%lld job%s ahead of it in class %s.", (long long)j->ahead, j->ahead == 1 ? " is" : "s are", cls);
         break;
     case SLUICE_JOB_DELAYED:
-        say(lines, "Job %s is delayed until %s (in %s).", id, ctl_time(j.at, tb, sizeof(tb)),
-            ctl_duration(j.at - j.now, db, sizeof(db)));
-        json_object_set_new(out, "due_at", json_integer(j.at));
+        say(lines, "Job %s is delayed until %s (in %s).", id, ctl_time(j->at, tb, sizeof(tb)),
+            ctl_duration(j->at - j->now, db, sizeof(db)));
+        json_object_set_new(e->out, "due_at", json_integer(j->at));
         break;
     case SLUICE_JOB_LEASED:
-        say(lines, "Job %s is running: leased by a worker (attempt %d of %d) until %s.", id, j.attempt,
-            j.max_attempts, ctl_time(j.at, tb, sizeof(tb)));
+        say(lines, "Job %s is running: leased by a worker (attempt %d of %d) until %s.", id, j->attempt,
+            j->max_attempts, ctl_time(j->at, tb, sizeof(tb)));
         break;
     case SLUICE_JOB_DEAD:
-        say(lines, "Job %s is dead since %s after %d attempt%s: %s.", id, ctl_time(j.at, tb, sizeof(tb)), j.attempt,
-            j.attempt == 1 ? "" : "s", j.reason && *j.reason ? j.reason : "no reason recorded");
+        say(lines, "Job %s is dead since %s after %d attempt%s: %s.", id, ctl_time(j->at, tb, sizeof(tb)), j->attempt,
+            j->attempt == 1 ? "" : "s", j->reason && *j->reason ? j->reason : "no reason recorded");
         say(lines, "It will not run unless retried: sluicectl dead retry %s %s", cls, id);
         break;
     default:
         say(lines, "Job %s is done.", id);
         break;
     }
+}
 
-    int waiting = j.state == SLUICE_JOB_READY || j.state == SLUICE_JOB_DELAYED;
-    int throttled = has_gate && (g.paused || g.fraction < 1 || g.pinned);
-    json_object_set_new(out, "throttled", json_boolean(throttled));
-    json_object_set_new(out, "fraction", has_gate ? json_real(g.fraction) : json_null());
-    json_object_set_new(out, "why", json_string(has_gate ? (g.paused ? "paused" : g.why) : ""));
-    json_object_set_new(out, "gate_reason", json_string(has_gate ? g.reason : ""));
-    json_object_set_new(out, "paused", json_boolean(g.paused));
-    json_object_set_new(out, "pinned", json_boolean(g.pinned));
+/* The class's gate as JSON; sets e->throttled. */
+static void explain_gate_json(explained *e) {
+    const sluice_gate_info *g = &e->g;
+    int has_gate = e->has_gate;
+    e->throttled = has_gate && (g->paused || g->fraction < 1 || g->pinned);
+    json_object_set_new(e->out, "throttled", json_boolean(e->throttled));
+    json_object_set_new(e->out, "fraction", has_gate ? json_real(g->fraction) : json_null());
+    json_object_set_new(e->out, "why", json_string(has_gate ? (g->paused ? "paused" : g->why) : ""));
+    json_object_set_new(e->out, "gate_reason", json_string(has_gate ? g->reason : ""));
+    json_object_set_new(e->out, "paused", json_boolean(g->paused));
+    json_object_set_new(e->out, "pinned", json_boolean(g->pinned));
+}
 
-    const char *named = decision ? json_string_value(json_object_get(decision, "driver")) : NULL;
-    const sluice_signal_info *drv = driver_of(sig, nsig, named);
-    json_t *jd = json_null();
+/* The driving signal as JSON (NEW; null if none); fills e->rule. */
+static json_t *driver_json(explained *e) {
+    const sluice_signal_info *drv = e->drv;
     sluice_law_thresholds th;
-    char rule[SLUICE_LAW_THRESHOLDS_TEXT] = "";
-    if (drv) {
-        ctl_signal_thresholds(decision, drv, &th, rule, sizeof(rule));
-        jd = json_object();
-        json_object_set_new(jd, "name", json_string(drv->name));
-        json_object_set_new(jd, "value", json_real(drv->value));
-        json_object_set_new(jd, "target", json_real(drv->def.target));
-        json_object_set_new(jd, "critical", json_real(drv->def.critical));
-        json_object_set_new(jd, "pressure", json_real(ctl_signal_pressure(drv)));
-        json_object_set_new(jd, "raise_at", json_real(th.raise_at));
-        json_object_set_new(jd, "cut_at", json_real(th.cut_at));
-        json_object_set_new(jd, "rule", json_string(rule));
-        if (drv->def.target != 0) {
-            double diff = drv->def.lower_is_worse ? drv->def.target - drv->value : drv->value - drv->def.target;
-            json_object_set_new(jd, "over_target_pct", json_real(diff / fabs(drv->def.target) * 100));
-        }
-        json_object_set_new(jd, "stale", json_boolean(drv->stale));
+    if (!drv) return json_null();
+    ctl_signal_thresholds(e->decision, drv, &th, e->rule, sizeof(e->rule));
+    json_t *jd = json_object();
+    json_object_set_new(jd, "name", json_string(drv->name));
+    json_object_set_new(jd, "value", json_real(drv->value));
+    json_object_set_new(jd, "target", json_real(drv->def.target));
+    json_object_set_new(jd, "critical", json_real(drv->def.critical));
+    json_object_set_new(jd, "pressure", json_real(ctl_signal_pressure(drv)));
+    json_object_set_new(jd, "raise_at", json_real(th.raise_at));
+    json_object_set_new(jd, "cut_at", json_real(th.cut_at));
+    json_object_set_new(jd, "rule", json_string(e->rule));
+    if (drv->def.target != 0) {
+        double diff = drv->def.lower_is_worse ? drv->def.target - drv->value : drv->value - drv->def.target;
+        json_object_set_new(jd, "over_target_pct", json_real(diff / fabs(drv->def.target) * 100));
     }
-    json_object_set_new(out, "driver", jd);
-    json_object_set_new(out, "last_decision", decision ? json_incref(decision) : json_null());
+    json_object_set_new(jd, "stale", json_boolean(drv->stale));
+    return jd;
+}
 
-    if (!has_gate) {
+/* What admits the class: gone, paused, pinned, throttled (and by which
+ * signal) or not. */
+static void explain_class(const explained *e) {
+    const sluice_gate_info *g = &e->g;
+    const char *cls = e->cls;
+    json_t *lines = e->lines;
+    char tb[40], db[32];
+    if (!e->has_gate) {
         say(lines, "Its class %s is not declared any more.", cls);
-    } else if (g.paused) {
-        if (g.paused_until > 0)
+    } else if (g->paused) {
+        if (g->paused_until > 0)
             say(lines, "Class %s is paused until %s (in %s); no job of it is claimed until then.", cls,
-                ctl_time(g.paused_until, tb, sizeof(tb)), ctl_duration(g.paused_until - g.now, db, sizeof(db)));
+                ctl_time(g->paused_until, tb, sizeof(tb)), ctl_duration(g->paused_until - g->now, db, sizeof(db)));
         else
             say(lines, "Class %s is paused until an operator resumes it (sluicectl resume %s).", cls, cls);
-    } else if (g.pinned) {
+    } else if (g->pinned) {
         say(lines, "Class %s is pinned by an operator at admitted fraction %.2f (%.0f%% of its limits)%s%s.", cls,
-            g.fraction, g.fraction * 100, g.pin_until ? " until " : "",
-            g.pin_until ? ctl_time(g.pin_until, tb, sizeof(tb)) : "");
-    } else if (throttled) {
+            g->fraction, g->fraction * 100, g->pin_until ? " until " : "",
+            g->pin_until ? ctl_time(g->pin_until, tb, sizeof(tb)) : "");
+    } else if (e->throttled) {
         char cc[32];
         say(lines, "Class %s is throttled: admitted fraction %.2f (%.0f%% of its limits: rate %s/s, concurrency %s), by the %s%s%s.",
-            cls, g.fraction, g.fraction * 100, g.effective_rate > 0 ? ctl_num(g.effective_rate, db, sizeof(db)) : "unlimited",
-            g.effective_concurrency > 0 ? ctl_num(g.effective_concurrency, cc, sizeof(cc)) : "unlimited", g.why,
-            *g.reason ? ": " : "", g.reason);
+            cls, g->fraction, g->fraction * 100, g->effective_rate > 0 ? ctl_num(g->effective_rate, db, sizeof(db)) : "unlimited",
+            g->effective_concurrency > 0 ? ctl_num(g->effective_concurrency, cc, sizeof(cc)) : "unlimited", g->why,
+            *g->reason ? ": " : "", g->reason);
     } else {
-        say(lines, "Class %s is not throttled (admitted fraction %.2f, %s).", cls, g.fraction, g.why);
+        say(lines, "Class %s is not throttled (admitted fraction %.2f, %s).", cls, g->fraction, g->why);
     }
-    if (throttled && !g.paused && !g.pinned && drv) {
+    if (e->throttled && !g->paused && !g->pinned && e->drv) {
         char d[384];
-        describe_signal(drv, rule, d, sizeof(d));
-        say(lines, "Driving signal: %s%s.", d, drv->stale ? " (stale: counted as pressure)" : "");
+        describe_signal(e->drv, e->rule, d, sizeof(d));
+        say(lines, "Driving signal: %s%s.", d, e->drv->stale ? " (stale: counted as pressure)" : "");
     }
-    if (decision) {
-        size_t i;
-        json_t *o;
-        json_array_foreach(json_object_get(decision, "classes"), i, o) {
-            const char *nm = json_string_value(json_object_get(o, "name"));
-            if (!nm || strcmp(nm, cls)) continue;
-            const char *rs = json_string_value(json_object_get(o, "reason"));
-            json_t *fr = json_object_get(o, "fraction");
-            if (json_is_number(fr))
-                say(lines, "The governor's last decision gave %s fraction %.2f%s%s.", cls, json_number_value(fr),
-                    rs ? ": " : "", rs ? rs : "");
-        }
-        json_t *acted = json_object_get(decision, "acted"), *dv = json_object_get(decision, "driver_value");
-        if (named && json_is_number(acted) && json_is_number(dv))
-            say(lines, "It acted on pressure %.2f (smoothed) with %s at %g.", json_number_value(acted), named,
-                json_number_value(dv));
+}
+
+/* What the governor's last decision gave the class, and what it acted on. */
+static void explain_decision(const explained *e) {
+    size_t i;
+    json_t *o;
+    if (!e->decision) return;
+    json_array_foreach(json_object_get(e->decision, "classes"), i, o) {
+        const char *nm = json_string_value(json_object_get(o, "name"));
+        if (!nm || strcmp(nm, e->cls)) continue;
+        const char *rs = json_string_value(json_object_get(o, "reason"));
+        json_t *fr = json_object_get(o, "fraction");
+        if (json_is_number(fr))
+            say(e->lines, "The governor's last decision gave %s fraction %.2f%s%s.", e->cls, json_number_value(fr),
+                rs ? ": " : "", rs ? rs : "");
     }
-    /* When it may run. */
-    if (waiting && has_gate) {
-        if (j.state == SLUICE_JOB_DELAYED)
-            say(lines, "It may run after %s, once it is promoted to ready%s.", ctl_time(j.at, tb, sizeof(tb)),
-                throttled ? " and its class admits it" : "");
-        else if (g.paused)
-            say(lines, "It may run once the class is resumed.");
-        else if (throttled && g.pinned)
-            say(lines, "It runs as the pinned fraction admits the %lld job(s) ahead of it; unpin with sluicectl unpin %s.",
-                (long long)j.ahead, cls);
-        else if (throttled) {
-            if (g.expires_at > g.now)
-                say(lines, "Claims retry as tokens and slots free up; the governor raises admission once pressure stays below target (this decision lapses to the floor at %s unless renewed).",
-                    ctl_time(g.expires_at, tb, sizeof(tb)));
-            else
-                say(lines, "Claims retry as tokens and slots free up; the governor raises admission once pressure stays below target.");
-        } else
-            say(lines, "It runs when a worker has claimed the %lld job(s) ahead of it.", (long long)j.ahead);
-    }
-    json_object_set_new(out, "explanation", lines);
-    json_decref(decision);
+    json_t *acted = json_object_get(e->decision, "acted"), *dv = json_object_get(e->decision, "driver_value");
+    if (e->named && json_is_number(acted) && json_is_number(dv))
+        say(e->lines, "It acted on pressure %.2f (smoothed) with %s at %g.", json_number_value(acted), e->named,
+            json_number_value(dv));
+}
+
+/* When a waiting job may run. */
+static void explain_when(const explained *e) {
+    const sluice_job_info *j = &e->j;
+    const sluice_gate_info *g = &e->g;
+    json_t *lines = e->lines;
+    int throttled = e->throttled;
+    char tb[40];
+    if (!(j->state == SLUICE_JOB_READY || j->state == SLUICE_JOB_DELAYED) || !e->has_gate) return;
+    if (j->state == SLUICE_JOB_DELAYED)
+        say(lines, "It may run after %s, once it is promoted to ready%s.", ctl_time(j->at, tb, sizeof(tb)),
+            throttled ? " and its class admits it" : "");
+    else if (g->paused)
+        say(lines, "It may run once the class is resumed.");
+    else if (throttled && g->pinned)
+        say(lines, "It runs as the pinned fraction admits the %lld job(s) ahead of it; unpin with sluicectl unpin %s.",
+            (long long)j->ahead, e->cls);
+    else if (throttled) {
+        if (g->expires_at > g->now)
+            say(lines, "Claims retry as tokens and slots free up; the governor raises admission once pressure stays below target (this decision lapses to the floor at %s unless renewed).",
+                ctl_time(g->expires_at, tb, sizeof(tb)));
+        else
+            say(lines, "Claims retry as tokens and slots free up; the governor raises admission once pressure stays below target.");
+    } else
+        say(lines, "It runs when a worker has claimed the %lld job(s) ahead of it.", (long long)j->ahead);
+}
+
+int cmd_explain(ctl *x, int argc, char **argv) {
+    const char *pos[1];
+    int npos, code = EXIT_OK;
+    if (ctl_args("explain", argc, argv, NULL, 0, pos, 1, &npos) < 0) return EXIT_USAGE;
+    if (npos != 1) return ctl_usage("explain", "needs a job ID");
+    explained e;
+    memset(&e, 0, sizeof(e));
+    e.id = pos[0];
+    sluice_error err;
+    if (sluice_job_id_class(e.id, e.cls, &err) < 0)
+        return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", e.id);
+    sluice_client *c = ctl_client(x, &code);
+    if (!c) return code;
+    if ((code = explain_load(c, &e)) != EXIT_OK) return code;
+    size_t nsig = 0;
+    int64_t now = e.j.now;
+    sluice_signal_info *sig = sluice_signal_list(c, &nsig, &now, &err);
+    e.decision = ctl_last_decision(c);
+
+    e.out = json_object();
+    e.lines = json_array();
+    json_object_set_new(e.out, "id", json_string(e.id));
+    json_object_set_new(e.out, "class", json_string(e.cls));
+    json_object_set_new(e.out, "state", json_string(sluice_job_state_name(e.j.state)));
+    json_object_set_new(e.out, "ahead", e.j.ahead >= 0 ? json_integer(e.j.ahead) : json_null());
+    explain_where(&e);
+    explain_gate_json(&e);
+    e.named = e.decision ? json_string_value(json_object_get(e.decision, "driver")) : NULL;
+    e.drv = driver_of(sig, nsig, e.named);
+    json_object_set_new(e.out, "driver", driver_json(&e));
+    json_object_set_new(e.out, "last_decision", e.decision ? json_incref(e.decision) : json_null());
+    explain_class(&e);
+    explain_decision(&e);
+    explain_when(&e);
+    json_object_set_new(e.out, "explanation", e.lines);
+    json_decref(e.decision);
     sluice_signal_list_free(sig, nsig);
-    sluice_job_info_clear(&j);
-    if (x->json) return ctl_json_print(out);
+    sluice_job_info_clear(&e.j);
+    if (x->json) return ctl_json_print(e.out);
     size_t i;
     json_t *l;
-    json_array_foreach(json_object_get(out, "explanation"), i, l) printf("%s\n", json_string_value(l));
-    json_decref(out);
+    json_array_foreach(json_object_get(e.out, "explanation"), i, l) printf("%s\n", json_string_value(l));
+    json_decref(e.out);
     return EXIT_OK;
 }

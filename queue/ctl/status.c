@@ -14,18 +14,42 @@
 
 #define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
 
-/* The whole status as JSON. NEW, or NULL after printing the error (*code). */
-static json_t *status_json(ctl *x, int *code) {
-    sluice_client *c = ctl_client(x, code);
-    if (!c) return NULL;
+/* One class's row. NEW. */
+static json_t *class_json(const char *name, const sluice_class_config *cfg, const sluice_class_stats *st,
+                          const sluice_gate_info *g) {
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(name));
+    json_object_set_new(o, "tier", json_string(sluice_tier_name(cfg->tier)));
+    json_object_set_new(o, "ready", json_integer(st->ready));
+    json_object_set_new(o, "delayed", json_integer(st->delayed));
+    json_object_set_new(o, "leased", json_integer(st->leased));
+    json_object_set_new(o, "dead", json_integer(st->dead));
+    json_object_set_new(o, "fraction", json_real(g->fraction));
+    json_object_set_new(o, "max_rate", json_real(cfg->max_rate));
+    json_object_set_new(o, "max_concurrency", json_integer(cfg->max_concurrency));
+    json_object_set_new(o, "effective_rate", json_real(g->effective_rate));
+    json_object_set_new(o, "effective_concurrency", json_real(g->effective_concurrency));
+    json_object_set_new(o, "why", json_string(g->paused ? "paused" : g->why));
+    json_object_set_new(o, "reason", json_string(g->reason));
+    json_object_set_new(o, "paused", json_boolean(g->paused));
+    json_object_set_new(o, "paused_until", json_integer(g->paused_until));
+    json_object_set_new(o, "pinned", json_boolean(g->pinned));
+    json_object_set_new(o, "pin_until", json_integer(g->pin_until));
+    json_object_set_new(o, "expires_at", json_integer(g->expires_at));
+    return o;
+}
+
+/* Adds root.classes; a class deleted meanwhile is left out. Returns 0, or
+ * -1 after printing the error (*code). */
+static int status_classes(sluice_client *c, json_t *root, int *code) {
     sluice_error err;
     size_t n = 0;
     char **names = sluice_class_list(c, &n, &err);
     if (!names && err.code != SLUICE_OK) {
         *code = ctl_error(&err);
-        return NULL;
+        return -1;
     }
-    json_t *root = json_object(), *classes = json_array();
+    json_t *classes = json_array();
     json_object_set_new(root, "classes", classes);
     for (size_t i = 0; i < n; i++) {
         sluice_class_config cfg;
@@ -36,38 +60,23 @@ static json_t *status_json(ctl *x, int *code) {
             if (err.code == SLUICE_ERR_UNKNOWN_CLASS) continue; /* deleted meanwhile */
             *code = ctl_error(&err);
             sluice_class_list_free(names, n);
-            json_decref(root);
-            return NULL;
+            return -1;
         }
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(names[i]));
-        json_object_set_new(o, "tier", json_string(sluice_tier_name(cfg.tier)));
-        json_object_set_new(o, "ready", json_integer(st.ready));
-        json_object_set_new(o, "delayed", json_integer(st.delayed));
-        json_object_set_new(o, "leased", json_integer(st.leased));
-        json_object_set_new(o, "dead", json_integer(st.dead));
-        json_object_set_new(o, "fraction", json_real(g.fraction));
-        json_object_set_new(o, "max_rate", json_real(cfg.max_rate));
-        json_object_set_new(o, "max_concurrency", json_integer(cfg.max_concurrency));
-        json_object_set_new(o, "effective_rate", json_real(g.effective_rate));
-        json_object_set_new(o, "effective_concurrency", json_real(g.effective_concurrency));
-        json_object_set_new(o, "why", json_string(g.paused ? "paused" : g.why));
-        json_object_set_new(o, "reason", json_string(g.reason));
-        json_object_set_new(o, "paused", json_boolean(g.paused));
-        json_object_set_new(o, "paused_until", json_integer(g.paused_until));
-        json_object_set_new(o, "pinned", json_boolean(g.pinned));
-        json_object_set_new(o, "pin_until", json_integer(g.pin_until));
-        json_object_set_new(o, "expires_at", json_integer(g.expires_at));
-        json_array_append_new(classes, o);
+        json_array_append_new(classes, class_json(names[i], &cfg, &st, &g));
     }
     sluice_class_list_free(names, n);
+    return 0;
+}
 
+/* Adds root.signals. Returns 0, or -1 after printing the error (*code). */
+static int status_signals(sluice_client *c, json_t *root, int *code) {
+    sluice_error err;
+    size_t n = 0;
     int64_t now = 0;
     sluice_signal_info *s = sluice_signal_list(c, &n, &now, &err);
     if (!s && err.code != SLUICE_OK) {
         *code = ctl_error(&err);
-        json_decref(root);
-        return NULL;
+        return -1;
     }
     json_t *signals = json_array();
     json_object_set_new(root, "signals", signals);
@@ -84,18 +93,23 @@ static json_t *status_json(ctl *x, int *code) {
         json_array_append_new(signals, o);
     }
     sluice_signal_list_free(s, n);
+    return 0;
+}
 
+/* Adds root.governor and root.now. Returns 0, or -1 after printing the
+ * error (*code). */
+static int status_governor(sluice_client *c, json_t *root, int *code) {
+    sluice_error err;
+    size_t n = 0;
     sluice_governor_status gs;
     if (sluice_governor_status_get(c, &gs, &err) < 0) {
         *code = ctl_error(&err);
-        json_decref(root);
-        return NULL;
+        return -1;
     }
     char **h = sluice_governor_history_list(c, 1, &n, &err);
     if (!h && err.code != SLUICE_OK) {
         *code = ctl_error(&err);
-        json_decref(root);
-        return NULL;
+        return -1;
     }
     json_t *gov = json_object();
     json_object_set_new(gov, "leader", gs.leader[0] ? json_string(gs.leader) : json_null());
@@ -107,6 +121,19 @@ static json_t *status_json(ctl *x, int *code) {
     sluice_governor_history_free(h, n);
     json_object_set_new(root, "governor", gov);
     json_object_set_new(root, "now", json_integer(gs.now));
+    return 0;
+}
+
+/* The whole status as JSON. NEW, or NULL after printing the error (*code). */
+static json_t *status_json(ctl *x, int *code) {
+    sluice_client *c = ctl_client(x, code);
+    if (!c) return NULL;
+    json_t *root = json_object();
+    if (status_classes(c, root, code) < 0 || status_signals(c, root, code) < 0 ||
+        status_governor(c, root, code) < 0) {
+        json_decref(root);
+        return NULL;
+    }
     return root;
 }
 

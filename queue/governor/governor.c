@@ -224,34 +224,6 @@ const char *sluice_governor_last_decision(const sluice_governor *g) {
     return g->decision ? g->decision : "";
 }
 
-/* The classes as the law sees them: tier, floor, and the fraction the
- * governor last wrote (read back from the gates, so a new leader continues). */
-static sluice_law_class *load_classes(sluice_governor *g, sluice_governor_mode mode, char ***names, size_t *n,
-                                      sluice_error *err) {
-    *names = sluice_class_list(g->c, n, err);
-    if (!*names) return NULL;
-    sluice_law_class *cls = calloc(*n, sizeof(*cls));
-    if (!cls) {
-        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < *n; i++) {
-        sluice_class_config cfg;
-        sluice_gate_info gate;
-        if (sluice_class_get(g->c, (*names)[i], &cfg, err) < 0 || sluice_gate_get(g->c, (*names)[i], &gate, err) < 0) {
-            free(cls);
-            return NULL;
-        }
-        cls[i].name = (*names)[i];
-        cls[i].tier = cfg.tier;
-        cls[i].floor = cfg.floor;
-        cls[i].fraction = 1;
-        if (mode == SLUICE_GOVERNOR_SHADOW && gate.shadow) cls[i].fraction = gate.shadow_fraction;
-        else if (gate.governed && !gate.shadow) cls[i].fraction = gate.governor_fraction;
-    }
-    return cls;
-}
-
 /* Whether a class's gate held its jobs back lately: its count of throttled
  * claims moved within held_ms (or this governor has known the class for less
  * than that). Records the count in *m. */
@@ -268,59 +240,136 @@ static int held_lately(const sluice_governor *g, const char *name, int64_t throt
     return now - m->moved_ms <= g->o.held_ms;
 }
 
-/* What each class has waiting on its gate, all in one pipelined round trip:
- * its ready jobs (ZCARD of the ready set) when the gate refused a claim
- * lately (the class's count of throttled claims moved), else 0, for then its
+/* The reads of one tick for each class, in this order in the batch. */
+enum { READ_CLASS, READ_GATE, READ_READY, READ_THROTTLED, READS };
+
+/* Starts command READ_WHAT of class "name": its config and gate (Functions,
+ * checked), the size of its ready set and its count of throttled claims.
+ * Returns 0, or -1 with err set. */
+static int start_read(sluice_governor *g, cmd *m, int what, const char *name, sluice_error *err) {
+    const char *fn = what == READ_CLASS ? "sluice_class_get" : "sluice_gate";
+    if (what == READ_CLASS || what == READ_GATE) return cmd_class_call(m, fn, g->c, name, 0, err);
+    char key[KEY_MAX];
+    const char *suffix = CLASS_KEYS[what == READ_READY ? CLASS_KEY_ready : CLASS_KEY_stats];
+    int len = key_name(key, sizeof(key), g->c->ns, name, suffix);
+    if (len < 0 || (size_t)len >= sizeof(key)) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: class name too long: %.64s", name);
+        return -1;
+    }
+    cmd_str(m, what == READ_READY ? "ZCARD" : "HGET");
+    cmd_add(m, key, (size_t)len);
+    if (what == READ_THROTTLED) cmd_str(m, "throttled");
+    return 0;
+}
+
+/* What class i has waiting on its gate: its ready jobs when the gate refused
+ * a claim lately (its count of throttled claims moved), else 0, for then its
  * workers, not its admission, are what the jobs wait for, and raising it
  * would admit nothing. This tells the law which tiers a raise would help. A
- * count that cannot be read gives -1 (unknown), which the law counts as
- * work waiting; a lost link leaves every count unknown and the tick goes on
- * (the gate writes that follow report the link). */
-static void load_waiting(sluice_governor *g, char **names, sluice_law_class *cls, size_t n, int64_t now) {
-    for (size_t i = 0; i < n; i++) cls[i].waiting = -1;
-    cmd *cmds = calloc(2 * n + 1, sizeof(*cmds));
-    redisReply **replies = calloc(2 * n + 1, sizeof(*replies));
-    sluice_error *errs = calloc(2 * n + 1, sizeof(*errs));
-    held_memo *memo = calloc(n + 1, sizeof(*memo));
-    if (n > 0 && cmds && replies && errs && memo) {
-        for (size_t i = 0; i < n; i++) {
-            char key[KEY_MAX];
-            int len = key_name(key, sizeof(key), g->c->ns, names[i], CLASS_KEYS[CLASS_KEY_ready]);
-            cmd_str(&cmds[2 * i], "ZCARD");
-            if (len < 0 || (size_t)len >= sizeof(key)) cmds[2 * i].failed = 1;
-            else cmd_add(&cmds[2 * i], key, (size_t)len);
-            len = key_name(key, sizeof(key), g->c->ns, names[i], CLASS_KEYS[CLASS_KEY_stats]);
-            cmd_str(&cmds[2 * i + 1], "HGET");
-            if (len < 0 || (size_t)len >= sizeof(key)) cmds[2 * i + 1].failed = 1;
-            else cmd_add(&cmds[2 * i + 1], key, (size_t)len);
-            cmd_str(&cmds[2 * i + 1], "throttled");
-        }
-        sluice_error link;
-        sluice_error_reset(&link);
-        client_pipeline(g->c, cmds, 2 * n, replies, errs, &link);
-        for (size_t i = 0; i < n; i++) {
-            int64_t ready, throttled = 0;
-            const redisReply *t = replies[2 * i + 1];
-            int known = t && (t->type == REDIS_REPLY_NIL || reply_int(t, &throttled) == 0);
-            int held = 1;
-            if (known) {
-                memo[i].name = strdup(names[i]);
-                held = held_lately(g, names[i], throttled, now, &memo[i]);
-            }
-            if (reply_int(replies[2 * i], &ready) == 0 && ready >= 0) cls[i].waiting = held ? ready : 0;
-        }
-        memo_free(g->memo, g->nmemo);
-        g->memo = memo;
-        g->nmemo = n;
-        memo = NULL;
+ * count that cannot be read gives -1 (unknown), which the law counts as work
+ * waiting. Records the count in *memo. */
+static int64_t waiting_on_gate(sluice_governor *g, const client_batch *b, size_t i, const char *name,
+                               int64_t now, held_memo *memo) {
+    int64_t ready, throttled = 0;
+    const redisReply *t = b->replies[i * READS + READ_THROTTLED];
+    int held = 1;
+    if (t && (t->type == REDIS_REPLY_NIL || reply_int(t, &throttled) == 0)) {
+        memo->name = strdup(name);
+        held = held_lately(g, name, throttled, now, memo);
     }
-    memo_free(memo, 0);
-    for (size_t i = 0; replies && i < 2 * n; i++)
-        if (replies[i]) freeReplyObject(replies[i]);
-    for (size_t i = 0; cmds && i < 2 * n; i++) cmd_clear(&cmds[i]);
-    free(cmds);
-    free(replies);
-    free(errs);
+    if (reply_int(b->replies[i * READS + READ_READY], &ready) < 0 || ready < 0) return -1;
+    return held ? ready : 0;
+}
+
+/* Class i as the law sees it: tier and floor, and the fraction the governor
+ * last wrote (read back from its gate, so a new leader continues). Returns
+ * 0, or -1 with err set (the class or its gate could not be read). */
+static int law_class(const client_batch *b, size_t i, sluice_governor_mode mode, sluice_law_class *out,
+                     sluice_error *err) {
+    const size_t at = i * READS;
+    sluice_class_config cfg;
+    sluice_gate_info gate;
+    for (size_t k = at + READ_CLASS; k <= at + READ_GATE; k++) {
+        if (!b->replies[k]) {
+            sluice_error_set(err, b->errs[k].code, "%s", b->errs[k].text);
+            return -1;
+        }
+    }
+    if (class_get_reply(b->replies[at + READ_CLASS], &cfg, err) < 0 ||
+        gate_get_reply(b->replies[at + READ_GATE], &gate, err) < 0)
+        return -1;
+    out->tier = cfg.tier;
+    out->floor = cfg.floor;
+    out->fraction = 1;
+    if (mode == SLUICE_GOVERNOR_SHADOW && gate.shadow) out->fraction = gate.shadow_fraction;
+    else if (gate.governed && !gate.shadow) out->fraction = gate.governor_fraction;
+    return 0;
+}
+
+/* Every class as the law sees it, read in one pipelined round trip whatever
+ * their number (law_class, waiting_on_gate). Returns the classes (NEW, n of
+ * them, named by BORROWED names) or NULL with err set. */
+static sluice_law_class *read_classes(sluice_governor *g, sluice_governor_mode mode, char **names, size_t n,
+                                      int64_t now, sluice_error *err) {
+    client_batch b;
+    sluice_law_class *cls = calloc(n + 1, sizeof(*cls));
+    held_memo *memo = calloc(n + 1, sizeof(*memo));
+    if (!cls || !memo || client_batch_init(&b, n * READS) < 0) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        free(cls);
+        memo_free(memo, 0);
+        return NULL;
+    }
+    int ok = 1;
+    for (size_t i = 0; ok && i < n; i++)
+        for (int what = 0; ok && what < READS; what++)
+            ok = start_read(g, &b.cmds[i * READS + what], what, names[i], err) == 0;
+    ok = ok && client_batch_run(g->c, &b, err) == 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        cls[i].name = names[i];
+        ok = law_class(&b, i, mode, &cls[i], err) == 0;
+        cls[i].waiting = mode == SLUICE_GOVERNOR_OFF ? -1 : waiting_on_gate(g, &b, i, names[i], now, &memo[i]);
+    }
+    client_batch_clear(&b);
+    if (!ok) {
+        memo_free(memo, n);
+        free(cls);
+        return NULL;
+    }
+    memo_free(g->memo, g->nmemo);
+    g->memo = memo;
+    g->nmemo = n;
+    return cls;
+}
+
+/* Writes every class's gate in one pipelined round trip: the law's
+ * fraction and reason (fenced by the epoch), or, with the governor off, no
+ * decision at all. Every write is sent; returns 0, or -1 with the first
+ * refusal in err. */
+static int write_gates(sluice_governor *g, sluice_governor_mode mode, int64_t epoch, char **names,
+                       const sluice_law_class *cls, size_t n, sluice_error *err) {
+    client_batch b;
+    if (client_batch_init(&b, n) < 0) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
+        return -1;
+    }
+    int ok = 1;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (mode == SLUICE_GOVERNOR_OFF)
+            ok = cmd_class_call(&b.cmds[i], "sluice_ungovern", g->c, names[i], 0, err) == 0;
+        else
+            ok = cmd_govern(&b.cmds[i], g->c, names[i], epoch, cls[i].fraction, g->o.gate_ttl_ms, cls[i].reason,
+                            mode == SLUICE_GOVERNOR_SHADOW, err) == 0;
+    }
+    ok = ok && client_batch_run(g->c, &b, err) == 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (!b.replies[i]) {
+            sluice_error_set(err, b.errs[i].code, "%s", b.errs[i].text);
+            ok = 0;
+        }
+    }
+    client_batch_clear(&b);
+    return ok ? 0 : -1;
 }
 
 static json_t *num_or_null(double v) {
@@ -366,28 +415,84 @@ static char *decision_json(const sluice_governor *g, const sluice_governor_repor
     return text;
 }
 
-int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, sluice_error *err) {
-    sluice_error_reset(err);
-    sluice_governor_report r;
-    memset(&r, 0, sizeof(r));
+/* Takes or renews the leadership lease into r's epoch and mode; a new term
+ * continues from the state the last leader committed. Returns 1 when g
+ * leads, 0 when another does, -1 with err set. */
+static int lead(sluice_governor *g, sluice_governor_report *r, sluice_error *err) {
     char *state = NULL;
     int held = 0;
-    if (sluice_governor_lease(g->c, g->owner, g->o.lease_ms, &held, &r.epoch, &r.mode, &state, err) < 0)
+    if (sluice_governor_lease(g->c, g->owner, g->o.lease_ms, &held, &r->epoch, &r->mode, &state, err) < 0)
         return -1;
     if (!held) {
         free(state);
         g->epoch = 0;
-        if (report) *report = r;
         return 0;
     }
-    r.leader = 1;
-    if (g->epoch != r.epoch) {
+    r->leader = 1;
+    if (g->epoch != r->epoch) {
         /* A new term: continue from what the last leader committed. */
         sluice_law_state_init(&g->st);
         if (state && sluice_law_state_decode(state, &g->st, NULL) < 0) sluice_law_state_init(&g->st);
-        g->epoch = r.epoch;
+        g->epoch = r->epoch;
     }
     free(state);
+    return 1;
+}
+
+/* Governor off: every class's gate goes and it runs at its configured
+ * limits; fills *d. Returns 0, or -1 with err set. */
+static int ungovern(sluice_governor *g, char **names, sluice_law_class *cls, size_t ncls, sluice_law_decision *d,
+                    sluice_error *err) {
+    if (write_gates(g, SLUICE_GOVERNOR_OFF, 0, names, cls, ncls, err) < 0) return -1;
+    for (size_t i = 0; i < ncls; i++) {
+        cls[i].fraction = 1;
+        snprintf(cls[i].reason, sizeof(cls[i].reason), "governor off");
+    }
+    d->driver_value = NAN;
+    snprintf(d->summary, sizeof(d->summary), "governor off: classes run at their configured limits");
+    return 0;
+}
+
+/* Runs the law over the signals and classes, then writes each class's gate
+ * (recorded, not enforced, in shadow mode); fills *d. Returns 0, or -1 with
+ * err set. */
+static int govern(sluice_governor *g, const sluice_governor_report *r, const sluice_law_signal *sig, size_t nsig,
+                  char **names, sluice_law_class *cls, size_t ncls, sluice_law_decision *d, sluice_error *err) {
+    sluice_error lerr;
+    if (sluice_law_tick(&g->o.law, &g->st, r->now, sig, nsig, cls, ncls, d, &lerr) < 0) {
+        sluice_error_set(err, lerr.code, "governor: control law refused its input: %s", lerr.text);
+        return -1;
+    }
+    return write_gates(g, r->mode, r->epoch, names, cls, ncls, err);
+}
+
+/* Commits the law's state and the decision as JSON (kept in g->decision).
+ * Returns 0, or -1 with err set. */
+static int commit(sluice_governor *g, const sluice_governor_report *r, const sluice_law_decision *d,
+                  const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, size_t ncls,
+                  sluice_error *err) {
+    char st[STATE_TEXT];
+    char *text = decision_json(g, r, d, sig, nsig, cls, ncls);
+    if (!text || sluice_law_state_encode(&g->st, st, sizeof(st), err) < 0) {
+        free(text);
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
+        return -1;
+    }
+    free(g->decision);
+    g->decision = text;
+    return sluice_governor_commit(g->c, g->owner, r->epoch, st, text, g->o.history_max, err);
+}
+
+int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, sluice_error *err) {
+    sluice_error_reset(err);
+    sluice_governor_report r;
+    memset(&r, 0, sizeof(r));
+    int leads = lead(g, &r, err);
+    if (leads < 0) return -1;
+    if (!leads) {
+        if (report) *report = r;
+        return 0;
+    }
 
     int rc = -1;
     size_t nsig = 0, ncls = 0;
@@ -401,48 +506,27 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
         goto out;
     }
     for (size_t i = 0; i < nsig; i++) sluice_signal_law(&info[i], &sig[i]);
-    cls = load_classes(g, r.mode, &names, &ncls, err);
-    if (!cls && err && err->code) goto out;
+    sluice_error lerr;
+    names = sluice_class_list(g->c, &ncls, &lerr);
+    if (lerr.code) {
+        sluice_error_set(err, lerr.code, "%s", lerr.text);
+        goto out;
+    }
+    if (!(cls = read_classes(g, r.mode, names, ncls, r.now, err))) goto out;
     r.classes = ncls;
-    if (r.mode != SLUICE_GOVERNOR_OFF) load_waiting(g, names, cls, ncls, r.now);
 
     sluice_law_decision d;
     memset(&d, 0, sizeof(d));
     if (r.mode == SLUICE_GOVERNOR_OFF) {
-        for (size_t i = 0; i < ncls; i++) {
-            if (sluice_gate_ungovern(g->c, names[i], err) < 0) goto out;
-            cls[i].fraction = 1;
-            snprintf(cls[i].reason, sizeof(cls[i].reason), "governor off");
-        }
-        d.driver_value = NAN;
-        snprintf(d.summary, sizeof(d.summary), "governor off: classes run at their configured limits");
-    } else {
-        sluice_error lerr;
-        if (sluice_law_tick(&g->o.law, &g->st, r.now, sig, nsig, cls, ncls, &d, &lerr) < 0) {
-            sluice_error_set(err, lerr.code, "governor: control law refused its input: %s", lerr.text);
-            goto out;
-        }
-        for (size_t i = 0; i < ncls; i++) {
-            if (sluice_gate_govern(g->c, names[i], r.epoch, cls[i].fraction, g->o.gate_ttl_ms, cls[i].reason,
-                                   r.mode == SLUICE_GOVERNOR_SHADOW, err) < 0)
-                goto out;
-        }
+        if (ungovern(g, names, cls, ncls, &d, err) < 0) goto out;
+    } else if (govern(g, &r, sig, nsig, names, cls, ncls, &d, err) < 0) {
+        goto out;
     }
     r.action = d.action;
     r.pressure = d.pressure;
     snprintf(r.driver, sizeof(r.driver), "%s", d.driver ? d.driver : "");
     snprintf(r.summary, sizeof(r.summary), "%s", d.summary);
-
-    char st[STATE_TEXT];
-    char *text = decision_json(g, &r, &d, sig, nsig, cls, ncls);
-    if (!text || sluice_law_state_encode(&g->st, st, sizeof(st), err) < 0) {
-        free(text);
-        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
-        goto out;
-    }
-    free(g->decision);
-    g->decision = text;
-    if (sluice_governor_commit(g->c, g->owner, r.epoch, st, text, g->o.history_max, err) < 0) goto out;
+    if (commit(g, &r, &d, sig, nsig, cls, ncls, err) < 0) goto out;
     rc = 0;
 out:
     if (rc < 0 && err && err->code == SLUICE_ERR_STALE) g->epoch = 0;

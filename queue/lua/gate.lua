@@ -8,25 +8,37 @@ local function for_ms_arg(s)
     return int_arg(s, 'duration ms', 0, 31536000000)
 end
 
+-- An operator's hold on the gate, audited: field = value until ms from now
+-- (0: until lifted). Reply: 1.
+local function hold(keys, actor, what, detail, field, value, until_field, ms)
+    audit(keys, actor, what, detail)
+    redis.call('HSET', keys[K.gate], field, value, until_field, ms > 0 and now_ms() + ms or 0)
+    return 1
+end
+
+-- Lifts an operator's hold, audited, and wakes the class's claimers.
+-- ARGV class, actor. Reply: 1.
+local function lift(keys, args, what, field, until_field)
+    class_arg(keys, args)
+    load_class(keys)
+    audit(keys, args[2], what, '')
+    redis.call('HDEL', keys[K.gate], field, until_field)
+    redis.call('PUBLISH', keys[K.ready], 0)
+    return 1
+end
+
 -- sluice_pause: ARGV class, actor, for_ms (0: until resumed). Reply: 1.
 register('sluice_pause', function(keys, args)
     class_arg(keys, args)
     load_class(keys)
     local ms = for_ms_arg(args[3])
-    local now = now_ms()
-    audit(keys, args[2], 'paused', ms > 0 and ('for ' .. ms .. ' ms') or 'until resumed')
-    redis.call('HSET', keys[K.gate], 'paused', '1', 'paused_until', ms > 0 and now + ms or 0)
-    return 1
+    return hold(keys, args[2], 'paused', ms > 0 and ('for ' .. ms .. ' ms') or 'until resumed',
+                'paused', '1', 'paused_until', ms)
 end)
 
 -- sluice_resume: ARGV class, actor. Reply: 1.
 register('sluice_resume', function(keys, args)
-    class_arg(keys, args)
-    load_class(keys)
-    audit(keys, args[2], 'resumed', '')
-    redis.call('HDEL', keys[K.gate], 'paused', 'paused_until')
-    redis.call('PUBLISH', keys[K.ready], 0)
-    return 1
+    return lift(keys, args, 'resumed', 'paused', 'paused_until')
 end)
 
 -- sluice_pin: ARGV class, actor, fraction (0..1), for_ms (0: until unpinned).
@@ -36,21 +48,13 @@ register('sluice_pin', function(keys, args)
     load_class(keys)
     local f = num_arg(args[3], 'fraction', 0, 1)
     local ms = for_ms_arg(args[4])
-    local now = now_ms()
-    audit(keys, args[2], 'pinned', 'fraction=' .. fmt_num(f) ..
-          (ms > 0 and (' for ' .. ms .. ' ms') or ' until unpinned'))
-    redis.call('HSET', keys[K.gate], 'pin', fmt_num(f), 'pin_until', ms > 0 and now + ms or 0)
-    return 1
+    return hold(keys, args[2], 'pinned', 'fraction=' .. fmt_num(f) ..
+                (ms > 0 and (' for ' .. ms .. ' ms') or ' until unpinned'), 'pin', fmt_num(f), 'pin_until', ms)
 end)
 
 -- sluice_unpin: ARGV class, actor. Reply: 1.
 register('sluice_unpin', function(keys, args)
-    class_arg(keys, args)
-    load_class(keys)
-    audit(keys, args[2], 'unpinned', '')
-    redis.call('HDEL', keys[K.gate], 'pin', 'pin_until')
-    redis.call('PUBLISH', keys[K.ready], 0)
-    return 1
+    return lift(keys, args, 'unpinned', 'pin', 'pin_until')
 end)
 
 -- sluice_govern: ARGV class, epoch, fraction (0..1), ttl_ms, reason, shadow

@@ -1,6 +1,5 @@
 /* The simulator's core: the step loop that joins trace, queue, policy,
- * disk and monitor, the metrics of one run, the fixed-limit sweep and the
- * report. No I/O. */
+ * disk and monitor into one run's result and per-second series. No I/O. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,392 +236,297 @@ static int64_t max_in_window(const double *t, size_t n, double win)
     return best;
 }
 
-/* Runs policy "p" over the scenario. "stop_s" > 0 ends the run there (the
- * sweep only needs the peak). Fills *res and *ser (per-second series within
- * the duration). */
-static int run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate,
-               int64_t stop_s, sluice_sim_result *res, sim_series *ser, sluice_error *err)
-{
-    const size_t nc = s->nclasses;
-    const int64_t step = s->step_ms;
-    const double dt = (double)step / 1000.0;
-    const int64_t sps = 1000 / step;
-    const int64_t nsec = s->duration_s;
-    const int64_t end_ms = (stop_s > 0 ? stop_s : s->duration_s + s->drain_s) * 1000;
-    const double C = s->capacity;
+/* One run's state: its queues, policy and monitor, and the tallies of the
+ * step, of the second and of the whole run. */
+typedef struct run_state {
+    const sluice_sim_scenario *s;
+    sluice_sim_policy p;
+    int64_t stop_s;             /* s, > 0: the run ends there */
+    int64_t end_ms;             /* ms, the run ends at the latest here */
+    int64_t sps;                /* steps per second */
+    double dt;                  /* s, one step */
+    sluice_sim_result *res;
+    sim_series *ser;
     jobq q[SLUICE_SIM_MAX_CLASSES];
     policy_state ps;
     monitor mon;
-    double avail[SLUICE_SIM_MAX_CLASSES], rate[SLUICE_SIM_MAX_CLASSES];
-    int64_t jobs[SLUICE_SIM_MAX_CLASSES];
-    double *rev = NULL;
-    size_t nrev = 0, caprev = 0;
-    int last_dir = 0, rc = -1;
-    double Q = 0, lat_w = 0, lat_m = 0, lat_d = 0, util_s = 0, adm_s = 0;
-    spare_tally spare = {0};
-    double bg_io = 0, batch_done = -1;
-    int saturated_s = 0;
+    double avail[SLUICE_SIM_MAX_CLASSES]; /* IO/s each class could run this step */
+    double rate[SLUICE_SIM_MAX_CLASSES];  /* IO/s each class is admitted this step */
+    int64_t jobs[SLUICE_SIM_MAX_CLASSES]; /* jobs each class has queued */
+    double *rev;                /* s, times of the reversals */
+    size_t nrev, caprev;
+    int last_dir;
+    double Q;                   /* IO units queued at the disk */
+    double lat_w, lat_m, lat_d; /* this second's latency mixture, summed */
+    double util_s, adm_s;       /* this second's utilisation and admitted IO/s, summed */
+    int saturated_s;            /* 1 if the disk saturated in this second */
+    spare_tally spare;
+    double bg_io;               /* IO units of background work run */
+    double batch_done;          /* s, when the last batch job finished; -1 none yet */
+} run_state;
 
+/* Sets up *r for a run and fills in res's names; r->rev and the rings are
+ * NULL until allocated, so run_free is safe after a failure. Returns -1 with
+ * err set when out of memory. */
+static int run_init(run_state *r, const sluice_sim_scenario *s, sluice_sim_policy p,
+                    double fixed_rate, int64_t stop_s, sluice_sim_result *res,
+                    sim_series *ser, sluice_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->s = s;
+    r->p = p;
+    r->stop_s = stop_s;
+    r->end_ms = (stop_s > 0 ? stop_s : s->duration_s + s->drain_s) * 1000;
+    r->sps = 1000 / s->step_ms;
+    r->dt = (double)s->step_ms / 1000.0;
+    r->res = res;
+    r->ser = ser;
+    r->batch_done = -1;
     memset(res, 0, sizeof *res);
-    memset(q, 0, sizeof q);
     res->policy = p;
     res->fixed_rate = p == SLUICE_SIM_FIXED ? fixed_rate : 0;
-    res->nclasses = nc;
-    for (size_t i = 0; i < nc; i++) {
+    res->nclasses = s->nclasses;
+    for (size_t i = 0; i < s->nclasses; i++) {
         memcpy(res->classes[i].name, s->classes[i].name, SLUICE_SIM_NAME);
         res->classes[i].tier = s->classes[i].tier;
         res->classes[i].finish_s = -1;
     }
-    if (series_alloc(ser, (size_t)nsec) < 0) {
+    if (series_alloc(ser, (size_t)s->duration_s) < 0 || monitor_init(&r->mon, s) < 0) {
         sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
         return -1;
     }
-    if (monitor_init(&mon, s) < 0) {
-        sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
-        return -1;
-    }
-    policy_init(&ps, s, p, fixed_rate);
+    policy_init(&r->ps, s, p, fixed_rate);
+    return 0;
+}
 
-    for (int64_t k = 0;; k++) {
-        int64_t t = k * step;
-        int64_t sec = t / 1000;
+static void run_free(run_state *r)
+{
+    for (size_t i = 0; i < r->s->nclasses; i++) free(r->q[i].c);
+    free(r->mon.ring);
+    free(r->rev);
+}
+
+/* 1 if the run ends at t (ms): its end, or past the duration with nothing
+ * waiting when the run drains. */
+static int run_over(const run_state *r, int64_t t)
+{
+    if (t >= r->end_ms) return 1;
+    if (t >= r->s->duration_s * 1000) {
         double waiting = 0;
+        for (size_t i = 0; i < r->s->nclasses; i++) waiting += r->q[i].waiting_io;
+        if (waiting <= 0 && r->stop_s <= 0) return 1;
+    }
+    return 0;
+}
 
-        if (t >= end_ms) break;
-        if (t >= s->duration_s * 1000) {
-            for (size_t i = 0; i < nc; i++) waiting += q[i].waiting_io;
-            if (waiting <= 0 && stop_s <= 0) break;
-        }
-        if (t % s->sig_period_ms == 0) spare_open(&spare, q, nc);
-        /* Arrivals land at the start of their second. */
-        if (t % 1000 == 0 && sec < nsec && p != SLUICE_SIM_BASELINE) {
-            for (size_t i = 0; i < nc; i++) {
-                for (size_t a = 0; a < s->classes[i].narr; a++) {
-                    int64_t n = model_arrivals(s, i, a, sec);
-                    if (n <= 0) continue;
-                    if (jobq_push(&q[i], (double)sec, n, s->classes[i].arr[a].cost,
-                                  s->classes[i].arr[a].kind != ARR_POISSON) < 0) {
-                        sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
-                        goto out;
-                    }
-                    res->classes[i].jobs_arrived += n;
-                    spare.offered[i] += (double)n * s->classes[i].arr[a].cost;
-                }
+/* Queues the jobs arriving in second "sec"; they land at its start.
+ * Returns -1 with err set when out of memory. */
+static int step_arrivals(run_state *r, int64_t sec, sluice_error *err)
+{
+    const sluice_sim_scenario *s = r->s;
+    for (size_t i = 0; i < s->nclasses; i++) {
+        for (size_t a = 0; a < s->classes[i].narr; a++) {
+            int64_t n = model_arrivals(s, i, a, sec);
+            if (n <= 0) continue;
+            if (jobq_push(&r->q[i], (double)sec, n, s->classes[i].arr[a].cost,
+                          s->classes[i].arr[a].kind != ARR_POISSON) < 0) {
+                sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
+                return -1;
             }
-        }
-        double I = model_interactive(s, t);
-        waiting = 0;
-        for (size_t i = 0; i < nc; i++) {
-            double a = q[i].waiting_io / dt;
-            avail[i] = a < s->classes[i].worker_rate ? a : s->classes[i].worker_rate;
-            jobs[i] = q[i].waiting_jobs;
-            waiting += q[i].waiting_io;
-        }
-        monitor_read(&mon, t);
-        int dir = 0;
-        if (policy_rates(&ps, s, t, &mon.view, avail, jobs, rate, &dir) < 0) {
-            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "simulate: the governor law refused its input");
-            goto out;
-        }
-        if (dir != 0) {
-            res->changes++;
-            if (last_dir != 0 && dir != last_dir) {
-                res->reversals++;
-                if (nrev == caprev) {
-                    size_t ncap = caprev ? caprev * 2 : 64;
-                    double *n = realloc(rev, ncap * sizeof *n);
-                    if (!n) {
-                        sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
-                        goto out;
-                    }
-                    rev = n;
-                    caprev = ncap;
-                }
-                rev[nrev++] = (double)t / 1000.0;
-            }
-            last_dir = dir;
-        }
-        double B = 0, now_end = (double)(t + step) / 1000.0;
-        for (size_t i = 0; i < nc; i++) {
-            double r = rate[i] < avail[i] ? rate[i] : avail[i];
-            if (r > 0) B += jobq_run(&q[i], r * dt, now_end, &res->classes[i], &batch_done) / dt;
-        }
-        bg_io += B * dt;
-        if (waiting > 0) {
-            spare.headroom += (s->sig_target * C - I) * dt;
-            spare.ran += B * dt;
-        }
-        if ((t + step) % s->sig_period_ms == 0) spare_fold(&spare, s);
-        /* The disk. */
-        double offered = I + B;
-        Q += (offered - C) * dt;
-        if (Q < 0) Q = 0;
-        int sat = Q > 0 || offered >= C;
-        double util = sat ? 1.0 : offered / C;
-        double rho = offered / C;
-        if (rho > s->rho_max) rho = s->rho_max;
-        double m = s->service_ms / (1.0 - rho), d = Q / C * 1000.0;
-        lat_w += I * dt;
-        lat_m += I * dt * m;
-        lat_d += I * dt * d;
-        util_s += util;
-        adm_s += B;
-        saturated_s |= sat;
-        monitor_feed(&mon, s, t + step, util, k);
-
-        if ((k + 1) % sps == 0) {
-            if (sec < nsec) {
-                lat_comp *c = &ser->lat[sec];
-                c->w = lat_w;
-                c->m = lat_w > 0 ? lat_m / lat_w : s->service_ms;
-                c->d = lat_w > 0 ? lat_d / lat_w : 0;
-                ser->util[sec] = (float)(util_s / (double)sps);
-                ser->admitted[sec] = (float)(adm_s / (double)sps);
-                double w = 0;
-                for (size_t i = 0; i < nc; i++) w += q[i].waiting_io;
-                ser->backlog[sec] = (float)w;
-                if (saturated_s) {
-                    res->seconds_over_capacity++;
-                    if (sec >= s->peak_start_s && sec < s->peak_end_s)
-                        res->peak_seconds_over_capacity++;
-                }
-            }
-            lat_w = lat_m = lat_d = util_s = adm_s = 0;
-            saturated_s = 0;
+            r->res->classes[i].jobs_arrived += n;
+            r->spare.offered[i] += (double)n * s->classes[i].arr[a].cost;
         }
     }
+    return 0;
+}
 
-    res->background_io = bg_io;
-    spare_fold(&spare, s);
-    res->spare_used = spare.usable > 0 ? spare.used / spare.usable : 1.0;
-    res->spare_unused_io = spare.usable - spare.used;
-    res->max_reversals_hour = max_in_window(rev, nrev, 3600.0);
-    {
-        double last = -1;
-        int left = 0;
-        for (size_t i = 0; i < nc; i++) {
-            sluice_sim_class_result *cr = &res->classes[i];
-            cr->jobs_waiting = jobq_waiting_jobs(&q[i]);
-            cr->jobs_lost = cr->jobs_arrived - cr->jobs_done - cr->jobs_waiting;
-            res->jobs_lost += cr->jobs_lost;
-            if (cr->jobs_waiting > 0) {
-                left = 1;
-                /* The oldest waiting job has waited at least this long. */
-                double w = (double)end_ms / 1000.0 - q[i].c[q[i].head].t_arr;
-                if (w > cr->longest_wait_s) cr->longest_wait_s = w;
-            }
-            if (cr->finish_s > last) last = cr->finish_s;
-        }
-        res->makespan_s = left ? -1 : batch_done >= 0 ? batch_done : last;
+/* Fills each class's avail and jobs from its queue; returns the IO units
+ * waiting. */
+static double step_offer(run_state *r)
+{
+    double waiting = 0;
+    for (size_t i = 0; i < r->s->nclasses; i++) {
+        double a = r->q[i].waiting_io / r->dt;
+        double most = r->s->classes[i].worker_rate;
+        r->avail[i] = a < most ? a : most;
+        r->jobs[i] = r->q[i].waiting_jobs;
+        waiting += r->q[i].waiting_io;
     }
-    rc = 0;
-out:
-    for (size_t i = 0; i < nc; i++) free(q[i].c);
-    free(mon.ring);
-    free(rev);
+    return waiting;
+}
+
+/* Records a reversal at t (ms). Returns -1 with err set when out of memory. */
+static int note_reversal(run_state *r, int64_t t, sluice_error *err)
+{
+    r->res->reversals++;
+    if (r->nrev == r->caprev) {
+        size_t ncap = r->caprev ? r->caprev * 2 : 64;
+        double *n = realloc(r->rev, ncap * sizeof *n);
+        if (!n) {
+            sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
+            return -1;
+        }
+        r->rev = n;
+        r->caprev = ncap;
+    }
+    r->rev[r->nrev++] = (double)t / 1000.0;
+    return 0;
+}
+
+/* The policy reads the monitor at t (ms) and sets each class's rate; counts
+ * its changes and reversals. Returns -1 with err set if the law refused its
+ * input or when out of memory. */
+static int step_rates(run_state *r, int64_t t, sluice_error *err)
+{
+    monitor_read(&r->mon, t);
+    int dir = 0;
+    if (policy_rates(&r->ps, r->s, t, &r->mon.view, r->avail, r->jobs, r->rate, &dir) < 0) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "simulate: the governor law refused its input");
+        return -1;
+    }
+    if (dir != 0) {
+        r->res->changes++;
+        if (r->last_dir != 0 && dir != r->last_dir && note_reversal(r, t, err) < 0) return -1;
+        r->last_dir = dir;
+    }
+    return 0;
+}
+
+/* Runs each class's admitted work in the step that starts at t (ms) beside
+ * interactive demand "I" (IO/s); tallies the spare capacity. Returns the
+ * background IO/s run. */
+static double step_service(run_state *r, int64_t t, double I, double waiting)
+{
+    const sluice_sim_scenario *s = r->s;
+    const double dt = r->dt;
+    double B = 0, now_end = (double)(t + s->step_ms) / 1000.0;
+    for (size_t i = 0; i < s->nclasses; i++) {
+        double rt = r->rate[i] < r->avail[i] ? r->rate[i] : r->avail[i];
+        if (rt > 0)
+            B += jobq_run(&r->q[i], rt * dt, now_end, &r->res->classes[i], &r->batch_done) / dt;
+    }
+    r->bg_io += B * dt;
+    if (waiting > 0) {
+        r->spare.headroom += (s->sig_target * s->capacity - I) * dt;
+        r->spare.ran += B * dt;
+    }
+    if ((t + s->step_ms) % s->sig_period_ms == 0) spare_fold(&r->spare, s);
+    return B;
+}
+
+/* The disk serves interactive "I" and background "B" (IO/s) in step k that
+ * starts at t (ms): its queue, utilisation and latency, fed to the monitor. */
+static void step_disk(run_state *r, int64_t t, int64_t k, double I, double B)
+{
+    const sluice_sim_scenario *s = r->s;
+    const double C = s->capacity, dt = r->dt;
+    double offered = I + B;
+    r->Q += (offered - C) * dt;
+    if (r->Q < 0) r->Q = 0;
+    int sat = r->Q > 0 || offered >= C;
+    double util = sat ? 1.0 : offered / C;
+    double rho = offered / C;
+    if (rho > s->rho_max) rho = s->rho_max;
+    double m = s->service_ms / (1.0 - rho), d = r->Q / C * 1000.0;
+    r->lat_w += I * dt;
+    r->lat_m += I * dt * m;
+    r->lat_d += I * dt * d;
+    r->util_s += util;
+    r->adm_s += B;
+    r->saturated_s |= sat;
+    monitor_feed(&r->mon, s, t + s->step_ms, util, k);
+}
+
+/* Second "sec" ends: writes its series (within the duration) and counts it
+ * if saturated, then clears the second's tallies. */
+static void step_second(run_state *r, int64_t sec)
+{
+    const sluice_sim_scenario *s = r->s;
+    sim_series *ser = r->ser;
+    if (sec < s->duration_s) {
+        lat_comp *c = &ser->lat[sec];
+        c->w = r->lat_w;
+        c->m = r->lat_w > 0 ? r->lat_m / r->lat_w : s->service_ms;
+        c->d = r->lat_w > 0 ? r->lat_d / r->lat_w : 0;
+        ser->util[sec] = (float)(r->util_s / (double)r->sps);
+        ser->admitted[sec] = (float)(r->adm_s / (double)r->sps);
+        double w = 0;
+        for (size_t i = 0; i < s->nclasses; i++) w += r->q[i].waiting_io;
+        ser->backlog[sec] = (float)w;
+        if (r->saturated_s) {
+            r->res->seconds_over_capacity++;
+            if (sec >= s->peak_start_s && sec < s->peak_end_s)
+                r->res->peak_seconds_over_capacity++;
+        }
+    }
+    r->lat_w = r->lat_m = r->lat_d = r->util_s = r->adm_s = 0;
+    r->saturated_s = 0;
+}
+
+/* The run ends: spare capacity, reversals, what waits or was lost, and the
+ * makespan go into the result. */
+static void run_tally(run_state *r)
+{
+    sluice_sim_result *res = r->res;
+    double last = -1;
+    int left = 0;
+    res->background_io = r->bg_io;
+    spare_fold(&r->spare, r->s);
+    res->spare_used = r->spare.usable > 0 ? r->spare.used / r->spare.usable : 1.0;
+    res->spare_unused_io = r->spare.usable - r->spare.used;
+    res->max_reversals_hour = max_in_window(r->rev, r->nrev, 3600.0);
+    for (size_t i = 0; i < r->s->nclasses; i++) {
+        sluice_sim_class_result *cr = &res->classes[i];
+        cr->jobs_waiting = jobq_waiting_jobs(&r->q[i]);
+        cr->jobs_lost = cr->jobs_arrived - cr->jobs_done - cr->jobs_waiting;
+        res->jobs_lost += cr->jobs_lost;
+        if (cr->jobs_waiting > 0) {
+            left = 1;
+            /* The oldest waiting job has waited at least this long. */
+            double w = (double)r->end_ms / 1000.0 - r->q[i].c[r->q[i].head].t_arr;
+            if (w > cr->longest_wait_s) cr->longest_wait_s = w;
+        }
+        if (cr->finish_s > last) last = cr->finish_s;
+    }
+    res->makespan_s = left ? -1 : r->batch_done >= 0 ? r->batch_done : last;
+}
+
+/* One step, k, of the run: arrivals, rates, service, disk, and at a second's
+ * end its series. Returns -1 with err set on failure. */
+static int run_step(run_state *r, int64_t k, sluice_error *err)
+{
+    const sluice_sim_scenario *s = r->s;
+    int64_t t = k * s->step_ms;
+    int64_t sec = t / 1000;
+    if (t % s->sig_period_ms == 0) spare_open(&r->spare, r->q, s->nclasses);
+    if (t % 1000 == 0 && sec < s->duration_s && r->p != SLUICE_SIM_BASELINE &&
+        step_arrivals(r, sec, err) < 0)
+        return -1;
+    double I = model_interactive(s, t);
+    double waiting = step_offer(r);
+    if (step_rates(r, t, err) < 0) return -1;
+    double B = step_service(r, t, I, waiting);
+    step_disk(r, t, k, I, B);
+    if ((k + 1) % r->sps == 0) step_second(r, sec);
+    return 0;
+}
+
+/* Runs every step of *r up to its end, then tallies the result. Returns -1
+ * with err set on failure. */
+static int run_steps(run_state *r, sluice_error *err)
+{
+    for (int64_t k = 0; !run_over(r, k * r->s->step_ms); k++)
+        if (run_step(r, k, err) < 0) return -1;
+    run_tally(r);
+    return 0;
+}
+
+int sim_run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate,
+            int64_t stop_s, sluice_sim_result *res, sim_series *ser, sluice_error *err)
+{
+    run_state r;
+    int rc = run_init(&r, s, p, fixed_rate, stop_s, res, ser, err) < 0 ? -1 : run_steps(&r, err);
+    run_free(&r);
     if (rc < 0) sim_series_free(ser);
     return rc;
-}
-
-int sim_run_policy(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate,
-                   sluice_sim_result *res, sim_series *ser, sluice_error *err)
-{
-    return run(s, p, fixed_rate, 0, res, ser, err);
-}
-
-/* ================================================================ metrics */
-
-static double window_quantile(const sim_series *ser, int64_t from, int64_t to, double q)
-{
-    if (from < 0) from = 0;
-    if (to > (int64_t)ser->n) to = (int64_t)ser->n;
-    if (to <= from) return 0;
-    return model_quantile(ser->lat + from, (size_t)(to - from), q);
-}
-
-/* Worst p99 ratio to the baseline over the peak's minutes; also counts the
- * minutes over the goal and names the worst one. */
-static double peak_ratio(const sluice_sim_scenario *s, const sim_series *ser,
-                         const double *base_p99, int64_t *worst_s, int64_t *over)
-{
-    double worst = 0;
-    *over = 0;
-    *worst_s = s->peak_start_s;
-    for (int64_t m0 = s->peak_start_s / 60 * 60; m0 < s->peak_end_s; m0 += 60) {
-        double b = base_p99[m0 / 60];
-        double x = window_quantile(ser, m0, m0 + 60, 0.99);
-        double r = b > 0 ? x / b : 0;
-        if (r > s->goal_p99_ratio) (*over)++;
-        if (r > worst) {
-            worst = r;
-            *worst_s = m0;
-        }
-    }
-    return worst;
-}
-
-/* ================================================================ report */
-
-const char *sluice_sim_policy_name(sluice_sim_policy p)
-{
-    static const char *const names[SLUICE_SIM_POLICIES] = {"baseline", "no_limit", "fixed",
-                                                           "threshold", "governor"};
-    return (unsigned)p < SLUICE_SIM_POLICIES ? names[p] : NULL;
-}
-
-void sluice_sim_report_free(sluice_sim_report *r)
-{
-    if (!r) return;
-    for (int p = 0; p < SLUICE_SIM_POLICIES; p++) {
-        sim_series_free(&r->ser[p]);
-        free(r->min_p50[p]);
-        free(r->min_p99[p]);
-    }
-    free(r);
-}
-
-static int fill_minutes(sluice_sim_report *r, int p)
-{
-    r->min_p50[p] = calloc(r->minutes, sizeof(double));
-    r->min_p99[p] = calloc(r->minutes, sizeof(double));
-    if (!r->min_p50[p] || !r->min_p99[p]) return -1;
-    for (size_t m = 0; m < r->minutes; m++) {
-        int64_t a = (int64_t)m * 60;
-        r->min_p50[p][m] = window_quantile(&r->ser[p], a, a + 60, 0.50);
-        r->min_p99[p][m] = window_quantile(&r->ser[p], a, a + 60, 0.99);
-    }
-    return 0;
-}
-
-static void finish(sluice_sim_report *r, int p)
-{
-    const sluice_sim_scenario *s = &r->scen;
-    sluice_sim_result *res = &r->res[p];
-    res->p50_ms = window_quantile(&r->ser[p], 0, s->duration_s, 0.50);
-    res->p99_ms = window_quantile(&r->ser[p], 0, s->duration_s, 0.99);
-    res->peak_p50_ms = window_quantile(&r->ser[p], s->peak_start_s, s->peak_end_s, 0.50);
-    res->peak_p99_ms = window_quantile(&r->ser[p], s->peak_start_s, s->peak_end_s, 0.99);
-    res->worst_minute_ratio = peak_ratio(s, &r->ser[p], r->min_p99[SLUICE_SIM_BASELINE],
-                                         &res->worst_minute_s, &res->peak_minutes_over_goal);
-}
-
-/* Is the fixed budget "rate" safe for the peak? Runs only up to the peak's end. */
-static int fixed_safe(sluice_sim_report *r, double rate, int *safe, sluice_error *err)
-{
-    sluice_sim_result res;
-    sim_series ser;
-    int64_t worst_s, over;
-    if (run(&r->scen, SLUICE_SIM_FIXED, rate, r->scen.peak_end_s, &res, &ser, err) < 0)
-        return -1;
-    double worst = peak_ratio(&r->scen, &ser, r->min_p99[SLUICE_SIM_BASELINE], &worst_s, &over);
-    sim_series_free(&ser);
-    *safe = worst <= r->scen.goal_p99_ratio;
-    return 0;
-}
-
-/* The highest fixed budget whose every peak minute meets the p99 goal:
- * bisection between 0 and the workers' total rate, to sweep_resolution.
- * Bisection assumes more budget is never safer: true while work waits
- * through the peak (the peak then runs exactly the budget), as in the
- * incident. The report's fixed run is checked again in full, so a wrong
- * assumption shows as peak_minutes_over_goal > 0, never silently. */
-static int sweep(sluice_sim_report *r, double *best, sluice_error *err)
-{
-    const sluice_sim_scenario *s = &r->scen;
-    double lo = 0, hi = 0;
-    int safe = 0;
-    for (size_t i = 0; i < s->nclasses; i++)
-        if (s->classes[i].tier != SLUICE_TIER_CRITICAL) hi += s->classes[i].worker_rate;
-    if (fixed_safe(r, hi, &safe, err) < 0) return -1;
-    if (safe) {
-        *best = hi;
-        return 0;
-    }
-    while (hi - lo > s->sweep_resolution) {
-        double mid = 0.5 * (lo + hi);
-        if (fixed_safe(r, mid, &safe, err) < 0) return -1;
-        if (safe)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    *best = floor(lo / s->sweep_resolution) * s->sweep_resolution;
-    return 0;
-}
-
-sluice_sim_report *sluice_sim_run(const sluice_sim_scenario *s, sluice_error *err)
-{
-    sluice_error_reset(err);
-    if (!s) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "simulate: no scenario");
-        return NULL;
-    }
-    sluice_sim_report *r = calloc(1, sizeof *r);
-    if (!r) {
-        sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
-        return NULL;
-    }
-    r->scen = *s;
-    r->minutes = (size_t)((s->duration_s + 59) / 60);
-    double best = 0;
-    static const sluice_sim_policy order[] = {SLUICE_SIM_BASELINE, SLUICE_SIM_NO_LIMIT,
-                                              SLUICE_SIM_FIXED, SLUICE_SIM_THRESHOLD,
-                                              SLUICE_SIM_GOVERNOR};
-    for (size_t i = 0; i < SLUICE_SIM_POLICIES; i++) {
-        sluice_sim_policy p = order[i];
-        if (p == SLUICE_SIM_FIXED && sweep(r, &best, err) < 0) goto fail;
-        if (run(s, p, best, 0, &r->res[p], &r->ser[p], err) < 0) goto fail;
-        if (fill_minutes(r, (int)p) < 0) {
-            sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
-            goto fail;
-        }
-        finish(r, (int)p);
-    }
-    return r;
-fail:
-    sluice_sim_report_free(r);
-    return NULL;
-}
-
-const sluice_sim_result *sluice_sim_report_result(const sluice_sim_report *r,
-                                                  sluice_sim_policy p)
-{
-    if (!r || (unsigned)p >= SLUICE_SIM_POLICIES) return NULL;
-    return &r->res[p];
-}
-
-size_t sluice_sim_report_minutes(const sluice_sim_report *r)
-{
-    return r ? r->minutes : 0;
-}
-
-int sluice_sim_report_minute(const sluice_sim_report *r, sluice_sim_policy p, size_t m,
-                             double *p50_ms, double *p99_ms)
-{
-    if (!r || (unsigned)p >= SLUICE_SIM_POLICIES || m >= r->minutes) return -1;
-    if (p50_ms) *p50_ms = r->min_p50[p][m];
-    if (p99_ms) *p99_ms = r->min_p99[p][m];
-    return 0;
-}
-
-void sluice_sim_report_goals(const sluice_sim_report *r, sluice_sim_goals *g)
-{
-    memset(g, 0, sizeof *g);
-    if (!r) return;
-    const sluice_sim_scenario *s = &r->scen;
-    const sluice_sim_result *gov = &r->res[SLUICE_SIM_GOVERNOR];
-    const sluice_sim_result *fix = &r->res[SLUICE_SIM_FIXED];
-    const sluice_sim_result *nol = &r->res[SLUICE_SIM_NO_LIMIT];
-    g->p99_ratio = s->goal_p99_ratio;
-    g->spare_used = s->goal_spare_used;
-    g->max_reversals_hour = s->goal_max_reversals_hour;
-    g->p99_met = gov->peak_minutes_over_goal == 0;
-    g->incident_shown = nol->peak_seconds_over_capacity > 0 && nol->worst_minute_ratio > 2.0;
-    g->spare_met = gov->spare_used >= s->goal_spare_used;
-    g->sooner_met = gov->makespan_s >= 0 &&
-                    (fix->makespan_s < 0 || gov->makespan_s < fix->makespan_s);
-    g->stable_met = gov->max_reversals_hour <= s->goal_max_reversals_hour;
-    g->no_loss = 1;
-    for (int p = 0; p < SLUICE_SIM_POLICIES; p++)
-        if (r->res[p].jobs_lost != 0) g->no_loss = 0;
 }

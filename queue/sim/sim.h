@@ -1,5 +1,5 @@
 /* The simulator's private header: the scenario, the random streams, the
- * database model and the policies that queue/sim*.c share. */
+ * database model and the policies that the files of queue/sim/ share. */
 #ifndef SLUICE_SIM_PRIVATE_H
 #define SLUICE_SIM_PRIVATE_H
 
@@ -80,7 +80,7 @@ struct sluice_sim_scenario {
     sim_class classes[SLUICE_SIM_MAX_CLASSES];
 };
 
-/* The default incident (queue/sim_incident.c). */
+/* The default incident (queue/sim/incident.c). */
 extern const char sim_incident_json[];
 
 /* ------------------------------- random ------------------------------ */
@@ -143,7 +143,7 @@ int policy_rates(policy_state *ps, const sluice_sim_scenario *s, int64_t now_ms,
                  const signal_view *sig, const double *avail, const int64_t *waiting,
                  double *rate, int *dir);
 
-/* ------------------------------- core -------------------------------- */
+/* ------------------------------- core and report --------------------- */
 
 /* Per-second series of one run, within duration_s. */
 typedef struct sim_series {
@@ -154,10 +154,15 @@ typedef struct sim_series {
     float *backlog;    /* IO units waiting at the end of the second */
 } sim_series;
 
-/* One policy run: results and series. Returns 0 or -1 (NOMEM, law refusal). */
-int sim_run_policy(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate,
-                   sluice_sim_result *res, sim_series *ser, sluice_error *err);
 void sim_series_free(sim_series *ser);
+
+/* Runs policy "p" (with "fixed_rate", IO/s, for the fixed policy) over the
+ * scenario "s"; "stop_s" > 0 ends the run there, else it runs the duration
+ * and drains. Fills *res and *ser (NEW: per-second series within the
+ * duration, freed with sim_series_free). Returns 0, or -1 with err set when
+ * out of memory or the law refused its input (*ser is then empty). */
+int sim_run(const sluice_sim_scenario *s, sluice_sim_policy p, double fixed_rate,
+            int64_t stop_s, sluice_sim_result *res, sim_series *ser, sluice_error *err);
 
 struct sluice_sim_report {
     sluice_sim_scenario scen;

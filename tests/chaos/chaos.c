@@ -214,6 +214,21 @@ long chaos_file_lines(const char *path, const char *needle) {
     return n;
 }
 
+long chaos_working(const char *rec, pid_t pid) {
+    FILE *f = fopen(rec, "r");
+    if (!f) return 0;
+    char line[4096], id[256];
+    char kind;
+    long worker, n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "%c %255s %ld", &kind, id, &worker) != 3 || worker != (long)pid) continue;
+        if (kind == 'S') n++;
+        else if (kind == 'E') n--;
+    }
+    fclose(f);
+    return n;
+}
+
 /* ---------------------------- checker -------------------------------- */
 
 static void *grow(void *p, long *cap, long need, size_t elem) {

@@ -57,6 +57,9 @@ void chaos_kill(pid_t pid);
 int chaos_children(pid_t pid);
 /* Lines of the file, and lines containing "needle" (NULL: all). */
 long chaos_file_lines(const char *path, const char *needle);
+/* Handlers of the worker "pid" that have started work (their "S" line is in
+ * the record file "rec", so they have their payload) and not finished it. */
+long chaos_working(const char *rec, pid_t pid);
 
 /* ---------------------------- checker -------------------------------- */
 

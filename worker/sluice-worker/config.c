@@ -120,6 +120,87 @@ static int add_sampler(settings *s, sampler_spec *sp, char *why, size_t wn) {
     return 0;
 }
 
+/* The config's "handlers": each class's command, a path or an array of
+ * strings. Returns 0 or -1 with why. */
+static int read_handlers(settings *s, json_t *v, char *why, size_t wn) {
+    if (!json_is_object(v)) { snprintf(why, wn, "config: handlers must be an object"); return -1; }
+    const char *cls;
+    json_t *cmd;
+    json_object_foreach(v, cls, cmd) {
+        char *argv[256];
+        int argc = config_command(cmd, argv);
+        if (argc < 0) { snprintf(why, wn, "config: handler %s: arguments must be strings", cls); return -1; }
+        if (argc == 0) { snprintf(why, wn, "config: handler %s must be a path or an array", cls); return -1; }
+        if (add_handler(s, cls, argv, argc, why, wn) < 0) return -1;
+    }
+    return 0;
+}
+
+/* The config's "samplers", an array. Returns 0 or -1 with why. */
+static int read_samplers(settings *s, json_t *v, char *why, size_t wn) {
+    if (!json_is_array(v)) { snprintf(why, wn, "config: samplers must be an array"); return -1; }
+    size_t i;
+    json_t *a;
+    json_array_foreach(v, i, a) {
+        sampler_spec sp;
+        if (sampler_spec_from_json(a, &sp, why, wn) < 0) { sampler_spec_clear(&sp); return -1; }
+        if (add_sampler(s, &sp, why, wn) < 0) return -1;
+    }
+    return 0;
+}
+
+/* One setting of the config: checked, and kept in *s unless it is a string
+ * (keep_strings takes those). Returns 0 or -1 with why. */
+static int read_setting(settings *s, const char *key, json_t *v, char *why, size_t wn) {
+    if (strcmp(key, "handlers") == 0) {
+        return read_handlers(s, v, why, wn);
+    } else if (strcmp(key, "concurrency") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 10000) {
+            snprintf(why, wn, "config: concurrency must be an integer 1..10000"); return -1;
+        }
+        s->concurrency = (int)json_integer_value(v);
+    } else if (strcmp(key, "grace") == 0) {
+        if (config_duration(v, 0, GRACE_MAX_MS, &s->grace_ms) < 0) {
+            snprintf(why, wn, "config: grace must be a duration with a unit, such as \"30s\" (not a bare number)");
+            return -1;
+        }
+    } else if (strcmp(key, "samplers") == 0) {
+        return read_samplers(s, v, why, wn);
+    } else if (strcmp(key, "metrics_port") == 0) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535) {
+            snprintf(why, wn, "config: metrics_port must be an integer 0..65535"); return -1;
+        }
+        s->metrics_port = (int)json_integer_value(v);
+    } else if (strcmp(key, "redis") == 0 || strcmp(key, "governor_redis") == 0 ||
+               strcmp(key, "namespace") == 0 || strcmp(key, "name") == 0 ||
+               strcmp(key, "log_format") == 0 || strcmp(key, "metrics_bind") == 0) {
+        if (!json_is_string(v)) { snprintf(why, wn, "config: %s must be a string", key); return -1; }
+    } else if (strcmp(key, "governor") == 0) {
+        if (!json_is_boolean(v)) { snprintf(why, wn, "config: governor must be true or false"); return -1; }
+        s->no_governor = json_is_false(v);
+    } else {
+        snprintf(why, wn, "config: unknown setting \"%.64s\"", key);
+        return -1;
+    }
+    return 0;
+}
+
+/* Copies the string settings of a checked config "root" into static
+ * storage, which lives for the process's lifetime, and points *s at them. */
+static void keep_strings(settings *s, json_t *root) {
+    static char redis[1024], gredis[1024], ns[256], name[128], lf[16], mb[64];
+    json_t *x;
+    if ((x = json_object_get(root, "redis"))) { snprintf(redis, sizeof(redis), "%s", json_string_value(x)); s->redis = redis; }
+    if ((x = json_object_get(root, "governor_redis"))) {
+        snprintf(gredis, sizeof(gredis), "%s", json_string_value(x));
+        s->governor_redis = gredis;
+    }
+    if ((x = json_object_get(root, "namespace"))) { snprintf(ns, sizeof(ns), "%s", json_string_value(x)); s->ns = ns; }
+    if ((x = json_object_get(root, "name"))) { snprintf(name, sizeof(name), "%s", json_string_value(x)); s->name = name; }
+    if ((x = json_object_get(root, "log_format"))) { snprintf(lf, sizeof(lf), "%s", json_string_value(x)); s->log_format = lf; }
+    if ((x = json_object_get(root, "metrics_bind"))) { snprintf(mb, sizeof(mb), "%s", json_string_value(x)); s->metrics_bind = mb; }
+}
+
 /* Reads a config file into *s (fresh). Returns 0 or -1 with why. */
 int config_read(const char *path, settings *s, char *why, size_t wn) {
     json_error_t je;
@@ -132,83 +213,12 @@ int config_read(const char *path, settings *s, char *why, size_t wn) {
     const char *key;
     json_t *v;
     if (!json_is_object(root)) { snprintf(why, wn, "config %s: not a JSON object", path); goto out; }
-    json_object_foreach(root, key, v) {
-        if (strcmp(key, "handlers") == 0) {
-            if (!json_is_object(v)) { snprintf(why, wn, "config: handlers must be an object"); goto out; }
-            const char *cls;
-            json_t *cmd;
-            json_object_foreach(v, cls, cmd) {
-                char *argv[256];
-                int argc = 0;
-                if (json_is_string(cmd)) {
-                    argv[argc++] = (char *)json_string_value(cmd);
-                } else if (json_is_array(cmd) && json_array_size(cmd) > 0 && json_array_size(cmd) < 256) {
-                    size_t i;
-                    json_t *a;
-                    json_array_foreach(cmd, i, a) {
-                        if (!json_is_string(a)) { snprintf(why, wn, "config: handler %s: arguments must be strings", cls); goto out; }
-                        argv[argc++] = (char *)json_string_value(a);
-                    }
-                } else {
-                    snprintf(why, wn, "config: handler %s must be a path or an array", cls);
-                    goto out;
-                }
-                if (add_handler(s, cls, argv, argc, why, wn) < 0) goto out;
-            }
-        } else if (strcmp(key, "concurrency") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 10000) {
-                snprintf(why, wn, "config: concurrency must be an integer 1..10000"); goto out;
-            }
-            s->concurrency = (int)json_integer_value(v);
-        } else if (strcmp(key, "grace") == 0) {
-            if (config_duration(v, 0, GRACE_MAX_MS, &s->grace_ms) < 0) {
-                snprintf(why, wn, "config: grace must be a duration with a unit, such as \"30s\" (not a bare number)");
-                goto out;
-            }
-        } else if (strcmp(key, "samplers") == 0) {
-            if (!json_is_array(v)) { snprintf(why, wn, "config: samplers must be an array"); goto out; }
-            size_t i;
-            json_t *a;
-            json_array_foreach(v, i, a) {
-                sampler_spec sp;
-                if (sampler_spec_from_json(a, &sp, why, wn) < 0) { sampler_spec_clear(&sp); goto out; }
-                if (add_sampler(s, &sp, why, wn) < 0) goto out;
-            }
-        } else if (strcmp(key, "metrics_port") == 0) {
-            if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 65535) {
-                snprintf(why, wn, "config: metrics_port must be an integer 0..65535"); goto out;
-            }
-            s->metrics_port = (int)json_integer_value(v);
-        } else if (strcmp(key, "redis") == 0 || strcmp(key, "governor_redis") == 0 ||
-                   strcmp(key, "namespace") == 0 || strcmp(key, "name") == 0 ||
-                   strcmp(key, "log_format") == 0 || strcmp(key, "metrics_bind") == 0) {
-            if (!json_is_string(v)) { snprintf(why, wn, "config: %s must be a string", key); goto out; }
-        } else if (strcmp(key, "governor") == 0) {
-            if (!json_is_boolean(v)) { snprintf(why, wn, "config: governor must be true or false"); goto out; }
-            s->no_governor = json_is_false(v);
-        } else {
-            snprintf(why, wn, "config: unknown setting \"%.64s\"", key);
-            goto out;
-        }
-    }
+    json_object_foreach(root, key, v)
+        if (read_setting(s, key, v, why, wn) < 0) goto out;
     rc = 0;
+    keep_strings(s, root);
 out:
-    if (rc == 0) {
-        /* strings live in static storage for the process's lifetime */
-        static char redis[1024], gredis[1024], ns[256], name[128], lf[16], mb[64];
-        json_t *x;
-        if ((x = json_object_get(root, "redis"))) { snprintf(redis, sizeof(redis), "%s", json_string_value(x)); s->redis = redis; }
-        if ((x = json_object_get(root, "governor_redis"))) {
-            snprintf(gredis, sizeof(gredis), "%s", json_string_value(x));
-            s->governor_redis = gredis;
-        }
-        if ((x = json_object_get(root, "namespace"))) { snprintf(ns, sizeof(ns), "%s", json_string_value(x)); s->ns = ns; }
-        if ((x = json_object_get(root, "name"))) { snprintf(name, sizeof(name), "%s", json_string_value(x)); s->name = name; }
-        if ((x = json_object_get(root, "log_format"))) { snprintf(lf, sizeof(lf), "%s", json_string_value(x)); s->log_format = lf; }
-        if ((x = json_object_get(root, "metrics_bind"))) { snprintf(mb, sizeof(mb), "%s", json_string_value(x)); s->metrics_bind = mb; }
-    } else {
-        config_clear(s);
-    }
+    if (rc < 0) config_clear(s);
     json_decref(root);
     return rc;
 }
@@ -299,4 +309,20 @@ int config_duration(const json_t *v, int64_t lo, int64_t hi, int64_t *ms) {
     if (!json_is_string(v) || sluice_parse_duration(json_string_value(v), hi, &x, NULL) < 0 || x < lo) return -1;
     *ms = x;
     return 0;
+}
+
+int config_command(const json_t *v, char **argv) {
+    int argc = 0;
+    size_t i;
+    json_t *a;
+    if (json_is_string(v)) {
+        argv[argc++] = (char *)json_string_value(v);
+        return argc;
+    }
+    if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) >= 256) return 0;
+    json_array_foreach((json_t *)v, i, a) {
+        if (!json_is_string(a)) return -1;
+        argv[argc++] = (char *)json_string_value(a);
+    }
+    return argc;
 }

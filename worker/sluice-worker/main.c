@@ -202,16 +202,12 @@ static void on_hup(struct ev_loop *loop, ev_signal *s, int revents) {
     reload();
 }
 
-int main(int argc, char **argv) {
-    config_parse_args(argc, argv, &cli);
-    memset(&file, 0, sizeof(file));
-    file.grace_ms = -1;
-    file.metrics_port = -1;
+/* ------------------------------ start --------------------------------- */
+
+/* Checks what the command line and the config file give together and takes
+ * the log format and the grace from them; exits 2 on misuse. */
+static void settle_settings(void) {
     char why[300];
-    if (cli.config && config_read(cli.config, &file, why, sizeof(why)) < 0) {
-        fprintf(stderr, "sluice-worker: %s\n", why);
-        return 2;
-    }
     if (config_check(&cli, &file, why, sizeof(why)) < 0) config_misuse("%s", why);
     if ((cli.metrics_bind || file.metrics_bind) && cli.metrics_port < 0 && file.metrics_port < 0)
         config_misuse("%s", "--metrics-bind needs --metrics-port (or \"metrics_port\")");
@@ -224,21 +220,23 @@ int main(int argc, char **argv) {
     else if (lf && strcmp(lf, "text") != 0) config_misuse("log_format is text or json, not %s", lf);
     if (cli.grace_ms >= 0) grace_ms = cli.grace_ms;
     else if (file.grace_ms >= 0) grace_ms = file.grace_ms;
+}
 
-    signal(SIGPIPE, SIG_IGN);
-    struct ev_loop *loop = ev_default_loop(0);
+/* Makes the worker on "loop" with its Redis URLs, name, concurrency,
+ * handlers, governor and samplers. Returns 0, or -1 after printing why. */
+static int make_worker(struct ev_loop *loop) {
     sluice_error err;
     redis_url = cli.redis ? cli.redis : file.redis;
     redis_ns = cli.ns ? cli.ns : file.ns;
     worker = sluice_worker_new(loop, redis_url, redis_ns, &err);
-    if (!worker) { fprintf(stderr, "sluice-worker: %s\n", err.text); return 2; }
+    if (!worker) { fprintf(stderr, "sluice-worker: %s\n", err.text); return -1; }
     sluice_worker_set_log(worker, log_event, NULL);
     const char *gurl = cli.governor_redis ? cli.governor_redis : file.governor_redis;
     if (!gurl) gurl = getenv("SLUICE_GOVERNOR_REDIS_URL");
     if (gurl && *gurl) {
         if (sluice_worker_set_governor_url(worker, gurl, &err) < 0) {
             fprintf(stderr, "sluice-worker: governor: %s\n", err.text);
-            return 2;
+            return -1;
         }
         signals_url = gurl;
     } else {
@@ -254,19 +252,46 @@ int main(int argc, char **argv) {
     if (!governor && cli.nsmp + file.nsmp > 0)
         log_msg("sampler", "this worker runs no governor (--no-governor), so its samplers never run");
     apply_samplers();
-    metrics_server *metrics = NULL;
+    return 0;
+}
+
+/* Serves the metrics on "loop" when a port is set; *metrics is the server
+ * (NULL if none). Returns 0, or -1 after printing why. */
+static int serve_metrics(struct ev_loop *loop, metrics_server **metrics) {
+    char why[300];
     int mport = cli.metrics_port >= 0 ? cli.metrics_port : file.metrics_port;
     const char *mbind = cli.metrics_bind ? cli.metrics_bind : file.metrics_bind;
-    if (mport >= 0) {
-        int bound = 0;
-        metrics = metrics_start(loop, redis_url, redis_ns, mbind, mport, collect, NULL, &bound, why, sizeof(why));
-        if (!metrics) { fprintf(stderr, "sluice-worker: %s\n", why); return 1; }
-        char msg[160];
-        const char *b = mbind ? mbind : "127.0.0.1";
-        snprintf(msg, sizeof(msg), strchr(b, ':') ? "serving http://[%s]:%d/metrics" : "serving http://%s:%d/metrics",
-                 b, bound);
-        log_msg("metrics", msg);
+    *metrics = NULL;
+    if (mport < 0) return 0;
+    int bound = 0;
+    *metrics = metrics_start(loop, redis_url, redis_ns, mbind, mport, collect, NULL, &bound, why, sizeof(why));
+    if (!*metrics) { fprintf(stderr, "sluice-worker: %s\n", why); return -1; }
+    char msg[160];
+    const char *b = mbind ? mbind : "127.0.0.1";
+    snprintf(msg, sizeof(msg), strchr(b, ':') ? "serving http://[%s]:%d/metrics" : "serving http://%s:%d/metrics",
+             b, bound);
+    log_msg("metrics", msg);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    config_parse_args(argc, argv, &cli);
+    memset(&file, 0, sizeof(file));
+    file.grace_ms = -1;
+    file.metrics_port = -1;
+    char why[300];
+    if (cli.config && config_read(cli.config, &file, why, sizeof(why)) < 0) {
+        fprintf(stderr, "sluice-worker: %s\n", why);
+        return 2;
     }
+    settle_settings();
+
+    signal(SIGPIPE, SIG_IGN);
+    struct ev_loop *loop = ev_default_loop(0);
+    sluice_error err;
+    if (make_worker(loop) < 0) return 2;
+    metrics_server *metrics;
+    if (serve_metrics(loop, &metrics) < 0) return 1;
 
     ev_signal sterm, sint, shup;
     ev_signal_init(&sterm, on_stop_signal, SIGTERM);

@@ -171,5 +171,9 @@ void config_clear(settings *s);
  * [lo, hi] ms ("30s"; a bare number is refused, its unit unknowable).
  * Returns 0, or -1. */
 int config_duration(const struct json_t *v, int64_t lo, int64_t hi, int64_t *ms);
+/* A command of the config file into argv (at least 256 entries; BORROWED
+ * from v): a path, or an array of 1 to 255 strings. Returns argc; 0 if v is
+ * neither; -1 if an element of the array is not a string. */
+int config_command(const struct json_t *v, char **argv);
 
 #endif

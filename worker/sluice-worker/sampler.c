@@ -109,66 +109,34 @@ static int device_ok(const char *d) {
     return 1;
 }
 
-int sampler_spec_from_json(const json_t *v, sampler_spec *out, char *why, size_t wn) {
-    memset(out, 0, sizeof(*out));
-    if (!json_is_object(v)) { snprintf(why, wn, "config: each sampler must be an object"); return -1; }
-    const char *key;
-    json_t *x;
-    json_object_foreach((json_t *)v, key, x) {
-        if (strcmp(key, "signal") && strcmp(key, "command") && strcmp(key, "diskstats") &&
-            strcmp(key, "interval") && strcmp(key, "timeout")) {
-            snprintf(why, wn, "config: sampler: unknown setting \"%.64s\"", key);
-            return -1;
-        }
-    }
-    const json_t *sig = json_object_get(v, "signal");
-    if (!json_is_string(sig) || sluice_name_check(json_string_value(sig), NULL) < 0) {
-        snprintf(why, wn, "config: sampler: \"signal\" must be a signal name (^[a-z0-9][a-z0-9_.-]{0,63}$)");
+/* A sampler's "command" and "timeout" (to: NULL if none) into *out. 0 or -1 with why. */
+static int command_from_json(const json_t *cmd, const json_t *to, sampler_spec *out, char *why, size_t wn) {
+    char *argv[256];
+    int argc = config_command(cmd, argv);
+    if (argc < 0) {
+        snprintf(why, wn, "config: sampler %s: command arguments must be strings", out->signal);
         return -1;
     }
-    snprintf(out->signal, sizeof(out->signal), "%s", json_string_value(sig));
-    const json_t *iv = json_object_get(v, "interval");
-    if (!iv || config_duration(iv, INTERVAL_MIN, INTERVAL_MAX, &out->interval_ms) < 0) {
-        snprintf(why, wn, "config: sampler %s: \"interval\" must be a duration 100ms..1d such as \"10s\"",
+    if (argc == 0) {
+        snprintf(why, wn, "config: sampler %s: \"command\" must be a path or an array", out->signal);
+        return -1;
+    }
+    if (command_ok(argv, argc, why, wn) < 0) return -1;
+    out->timeout_ms = default_timeout(out->interval_ms);
+    if (to && config_duration(to, TIMEOUT_MIN, out->interval_ms, &out->timeout_ms) < 0) {
+        snprintf(why, wn, "config: sampler %s: \"timeout\" must be a duration from 10ms to its interval",
                  out->signal);
         return -1;
     }
-    const json_t *cmd = json_object_get(v, "command"), *disk = json_object_get(v, "diskstats");
-    const json_t *to = json_object_get(v, "timeout");
-    if (!!cmd == !!disk) {
-        snprintf(why, wn, "config: sampler %s needs either \"command\" or \"diskstats\"", out->signal);
-        return -1;
-    }
-    if (cmd) {
-        char *argv[256];
-        int argc = 0;
-        if (json_is_string(cmd)) {
-            argv[argc++] = (char *)json_string_value(cmd);
-        } else if (json_is_array(cmd) && json_array_size(cmd) > 0 && json_array_size(cmd) < 256) {
-            size_t i;
-            json_t *a;
-            json_array_foreach(cmd, i, a) {
-                if (!json_is_string(a)) {
-                    snprintf(why, wn, "config: sampler %s: command arguments must be strings", out->signal);
-                    return -1;
-                }
-                argv[argc++] = (char *)json_string_value(a);
-            }
-        } else {
-            snprintf(why, wn, "config: sampler %s: \"command\" must be a path or an array", out->signal);
-            return -1;
-        }
-        if (command_ok(argv, argc, why, wn) < 0) return -1;
-        out->timeout_ms = default_timeout(out->interval_ms);
-        if (to && config_duration(to, TIMEOUT_MIN, out->interval_ms, &out->timeout_ms) < 0) {
-            snprintf(why, wn, "config: sampler %s: \"timeout\" must be a duration from 10ms to its interval",
-                     out->signal);
-            return -1;
-        }
-        out->cmd = exec_spec_new(argv, argc);
-        if (!out->cmd) { snprintf(why, wn, "out of memory"); return -1; }
-        return 0;
-    }
+    out->cmd = exec_spec_new(argv, argc);
+    if (!out->cmd) { snprintf(why, wn, "out of memory"); return -1; }
+    return 0;
+}
+
+/* A sampler's "diskstats" into *out; "timeout" (to) must be NULL. 0 or -1 with why. */
+static int diskstats_from_json(const json_t *disk, const json_t *to, sampler_spec *out, char *why, size_t wn) {
+    const char *key;
+    json_t *x;
     if (to) {
         snprintf(why, wn, "config: sampler %s: \"timeout\" is for command samplers", out->signal);
         return -1;
@@ -202,6 +170,39 @@ int sampler_spec_from_json(const json_t *v, sampler_spec *out, char *why, size_t
     snprintf(out->device, sizeof(out->device), "%s", json_string_value(dev));
     snprintf(out->path, sizeof(out->path), "%s", path ? json_string_value(path) : "/proc/diskstats");
     return 0;
+}
+
+int sampler_spec_from_json(const json_t *v, sampler_spec *out, char *why, size_t wn) {
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(v)) { snprintf(why, wn, "config: each sampler must be an object"); return -1; }
+    const char *key;
+    json_t *x;
+    json_object_foreach((json_t *)v, key, x) {
+        if (strcmp(key, "signal") && strcmp(key, "command") && strcmp(key, "diskstats") &&
+            strcmp(key, "interval") && strcmp(key, "timeout")) {
+            snprintf(why, wn, "config: sampler: unknown setting \"%.64s\"", key);
+            return -1;
+        }
+    }
+    const json_t *sig = json_object_get(v, "signal");
+    if (!json_is_string(sig) || sluice_name_check(json_string_value(sig), NULL) < 0) {
+        snprintf(why, wn, "config: sampler: \"signal\" must be a signal name (^[a-z0-9][a-z0-9_.-]{0,63}$)");
+        return -1;
+    }
+    snprintf(out->signal, sizeof(out->signal), "%s", json_string_value(sig));
+    const json_t *iv = json_object_get(v, "interval");
+    if (!iv || config_duration(iv, INTERVAL_MIN, INTERVAL_MAX, &out->interval_ms) < 0) {
+        snprintf(why, wn, "config: sampler %s: \"interval\" must be a duration 100ms..1d such as \"10s\"",
+                 out->signal);
+        return -1;
+    }
+    const json_t *cmd = json_object_get(v, "command"), *disk = json_object_get(v, "diskstats");
+    const json_t *to = json_object_get(v, "timeout");
+    if (!!cmd == !!disk) {
+        snprintf(why, wn, "config: sampler %s needs either \"command\" or \"diskstats\"", out->signal);
+        return -1;
+    }
+    return cmd ? command_from_json(cmd, to, out, why, wn) : diskstats_from_json(disk, to, out, why, wn);
 }
 
 int sampler_spec_from_arg(const char *arg, char *const *argv, int argc, sampler_spec *out, char *why,
