@@ -30,7 +30,7 @@ SIM_LIB  := $(BUILD)/lib/libsluice-sim.a
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/functions.o
 LIBA     := $(BUILD)/lib/libsluice.a
 LIBSO    := $(BUILD)/lib/libsluice.so
-PC       := $(BUILD)/lib/pkgconfig/sluice.pc
+PC       := $(BUILD)/lib/pkgconfig/sluice.pc $(BUILD)/lib/pkgconfig/sluice-worker.pc
 
 # The worker runtime (libev) is its own library: libsluice stays loop-free.
 WORKER_SRC := $(wildcard worker/runtime/*.c)
@@ -46,7 +46,7 @@ TEST_HARNESS := $(BUILD)/obj/tests/harness.o
 TEST_SRC := $(filter-out tests/harness.c,$(wildcard tests/test_*.c))
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all test check deps install clean bench
+.PHONY: all test check deps clean bench
 all: $(LIBA) $(LIBSO) $(PC) $(WORKER_LIB) $(SIM_LIB) $(BINS)
 
 # Installs missing Debian packages (needs root or sudo); a no-op when present.
@@ -97,10 +97,6 @@ $(BUILD)/bin/sluice-worker: $(PROGRAM_SRC:%.c=$(BUILD)/obj/%.o) $(WORKER_LIB) $(
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(EV_LIBS) $(MHD_LIBS)
 
-$(PC): Makefile
-	@mkdir -p $(@D)
-	printf 'prefix=%s\nlibdir=$${prefix}/lib\nincludedir=$${prefix}/include\n\nName: sluice\nDescription: Redis-backed job queue with pressure-aware admission control\nVersion: %s\nRequires.private: hiredis jansson\nCflags: -I$${includedir}\nLibs: -L$${libdir} -lsluice\nLibs.private: -lm\n' '$(PREFIX)' '$(VERSION)' > $@
-
 # ------------------------------- tests --------------------------------
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TEST_HARNESS) $(WORKER_LIB) $(SIM_LIB) $(LIBA)
 	@mkdir -p $(@D)
@@ -112,16 +108,17 @@ $(BUILD)/tests/test_diskstats: private DEP_LIBS := $(LIBA) $(DEP_LIBS)
 
 # Integration tests find the programs under build/bin (run from the top).
 # Script tests: every C file is as clang-format lays it out; libsluice.so
-# exports only sluice_ symbols; the README's C
-# examples compile and run; docs/reliability.md's guarantees name real tests
-# and mutants; Ctrl-C during the demo (after 0.3, 5 and 20 s) and the proof
-# (0.3, 3 and 9 s) leaves no process or temp file behind; proof.sh --help works.
+# exports only sluice_ symbols; the README's C examples compile and run;
+# docs/reliability.md's guarantees name real tests and mutants; Ctrl-C during
+# the demo (after 0.3, 5 and 20 s) and the proof (0.3, 3 and 9 s) leaves no
+# process or temp file behind; proof.sh --help works; make install into a
+# temporary DESTDIR and PREFIX, and uninstall (scripts/check-install.sh).
 test: deps
 	$(MAKE) --no-print-directory all $(TEST_BIN) $(BUILD)/bin/sluice-demo $(BUILD)/bin/sluice-proof
 	BUILD=$(BUILD) ./scripts/fuzz.sh 5
-	BUILD=$(BUILD) CC=$(CC) LDFLAGS_EXTRA="$(LDFLAGS)" ./scripts/run-tests.sh $(TEST_BIN) \
+	BUILD=$(BUILD) CC=$(CC) SANITIZER=$(SANITIZER) LDFLAGS_EXTRA="$(LDFLAGS)" ./scripts/run-tests.sh $(TEST_BIN) \
 	    scripts/check-format.sh ";" scripts/check-abi.sh ";" scripts/check-readme.sh ";" scripts/check-guarantees.sh ";" \
-	    tests/interrupt.sh demo 0.3 5 20 ";" tests/interrupt.sh proof 0.3 3 9 ";"
+	    tests/interrupt.sh demo 0.3 5 20 ";" tests/interrupt.sh proof 0.3 3 9 ";" scripts/check-install.sh ";"
 
 check: test
 
@@ -132,18 +129,6 @@ $(BUILD)/bin/sluice-bench: $(BUILD)/obj/tests/bench/sluice-bench.o $(WORKER_LIB)
 bench: deps
 	$(MAKE) --no-print-directory all $(BUILD)/bin/sluice-bench
 	BUILD=$(BUILD) ./scripts/bench.sh
-
-install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/sluice
-	install -d $(DESTDIR)$(PREFIX)/bin
-	install -m 644 $(LIBA) $(DESTDIR)$(PREFIX)/lib/
-	$(if $(WORKER_SRC),install -m 644 $(WORKER_LIB) $(DESTDIR)$(PREFIX)/lib/)
-	$(if $(BINS),install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/)
-	install -m 755 $(LIBSO) $(DESTDIR)$(PREFIX)/lib/libsluice.so.0
-	ln -sf libsluice.so.0 $(DESTDIR)$(PREFIX)/lib/libsluice.so
-	install -m 644 $(PC) $(DESTDIR)$(PREFIX)/lib/pkgconfig/
-	install -m 644 include/sluice.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 include/sluice/*.h $(DESTDIR)$(PREFIX)/include/sluice/
 
 clean:
 	rm -rf $(BUILD)
@@ -225,3 +210,54 @@ $(BUILD)/bin/sluice-proof: $(BUILD)/obj/tests/proof/sluice-proof.o $(LIBA)
 proof: deps
 	$(MAKE) --no-print-directory all $(BUILD)/bin/sluice-proof
 	BUILD=$(BUILD) ./scripts/proof.sh $(PROOF_ARGS)
+
+# ---- producers in other languages (queue/clients/) ----
+# tests/test_clients runs the Python, Ruby and Node producers' tests (their
+# interpreters and Redis libraries come from scripts/bootstrap.sh); the Node
+# producer's packages, pinned by its package-lock.json, go to its
+# node_modules (not committed).
+NODE_CLIENT := queue/clients/node
+$(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
+	cd $(NODE_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
+$(BUILD)/tests/test_clients: | $(NODE_CLIENT)/node_modules/.package-lock.json
+
+# ---- install ----
+# make install [DESTDIR=...] [PREFIX=/usr/local] [BINDIR= LIBDIR= INCLUDEDIR=
+# DATADIR= SYSTEMD_DIR=]: the programs, libsluice (static and shared),
+# libsluice-worker (static), their pkg-config files, the public headers (the
+# ones sluice.h and sluice/worker.h name), the systemd unit, and under
+# DATADIR/sluice the Grafana dashboard, the alert rules, the ACL file, the
+# samplers and the Python, Ruby and Node producers. make uninstall removes exactly that (scripts/install.sh holds the
+# one list). The .pc files and the unit are written for these directories,
+# and written again whenever one changes.
+BINDIR      ?= $(PREFIX)/bin
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+DATADIR     ?= $(PREFIX)/share
+SYSTEMD_DIR ?= $(PREFIX)/lib/systemd/system
+PUBLIC_HEADERS := $(patsubst %,include/%,$(shell sed -n 's|^\#include "\(sluice/[a-z_]*\.h\)"|\1|p' include/sluice.h)) \
+                  include/sluice/worker.h
+UNIT        := $(BUILD)/systemd/sluice-worker@.service
+INSTALL_DIRS := $(PREFIX) $(BINDIR) $(LIBDIR) $(INCLUDEDIR)
+
+.PHONY: install uninstall FORCE
+$(BUILD)/install-dirs: FORCE
+	@mkdir -p $(@D)
+	@echo '$(INSTALL_DIRS)' | cmp -s - $@ || echo '$(INSTALL_DIRS)' > $@
+
+$(BUILD)/lib/pkgconfig/%.pc: scripts/pkgconfig/%.pc.in $(BUILD)/install-dirs include/sluice.h
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(LIBDIR))|' \
+	    -e 's|@INCLUDEDIR@|$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCLUDEDIR))|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(UNIT): scripts/systemd/sluice-worker@.service $(BUILD)/install-dirs
+	@mkdir -p $(@D)
+	sed 's|/usr/local/bin/|$(BINDIR)/|g' $< > $@
+
+INSTALL_ENV = DESTDIR='$(DESTDIR)' BINDIR='$(BINDIR)' LIBDIR='$(LIBDIR)' INCLUDEDIR='$(INCLUDEDIR)' \
+              DATADIR='$(DATADIR)' SYSTEMD_DIR='$(SYSTEMD_DIR)' BUILD='$(BUILD)' VERSION='$(VERSION)' \
+              HEADERS='$(filter include/sluice/%,$(PUBLIC_HEADERS))'
+install: all $(UNIT)
+	$(INSTALL_ENV) ./scripts/install.sh install
+uninstall:
+	$(INSTALL_ENV) ./scripts/install.sh uninstall

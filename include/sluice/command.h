@@ -11,6 +11,7 @@
 
 #include "sluice/client.h"
 #include "sluice/error.h"
+#include "sluice/job.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -22,21 +23,20 @@ struct redisReply;
 typedef struct sluice_command sluice_command;
 
 int sluice_command_argc(const sluice_command *m);
-const char **sluice_command_argv(const sluice_command *m);    /* BORROWED */
+const char **sluice_command_argv(const sluice_command *m);     /* BORROWED */
 const size_t *sluice_command_argvlen(const sluice_command *m); /* BORROWED */
-void sluice_command_free(sluice_command *m);                  /* NULL is a no-op */
+void sluice_command_free(sluice_command *m);                   /* NULL is a no-op */
 
 /* Each returns a NEW command, or NULL with err set (bad namespace, name,
  * id or number). A claim with "busy" 1 (the caller has jobs in flight) is
  * refused a suspect job (SLUICE_CLAIM_SUSPECT); with 0 it may lease one,
  * alone (see the quarantine in sluice/job.h). */
-sluice_command *sluice_command_claim(const char *ns, const char *cls, const char *consumer, size_t max,
-                                     int busy, sluice_error *err);
+sluice_command *sluice_command_claim(const char *ns, const char *cls, const char *consumer, size_t max, int busy,
+                                     sluice_error *err);
 sluice_command *sluice_command_ack(const char *ns, const char *id, int64_t token, sluice_error *err);
 sluice_command *sluice_command_fail(const char *ns, const char *id, int64_t token, const char *reason,
                                     sluice_error *err);
-sluice_command *sluice_command_extend(const char *ns, const char *id, int64_t token, int64_t ms,
-                                      sluice_error *err);
+sluice_command *sluice_command_extend(const char *ns, const char *id, int64_t token, int64_t ms, sluice_error *err);
 sluice_command *sluice_command_release(const char *ns, const char *id, int64_t token, sluice_error *err);
 
 /* Decodes a claim reply (BORROWED) into up to "max" NEW jobs and *info.

@@ -1,0 +1,588 @@
+'use strict';
+// sluice producer for Node.js (ioredis, pinned in package.json).
+//
+// Enqueues jobs, looks them up, cancels them, reads a class's counters and
+// reports signal values, through the Redis Functions of sluice (their
+// contract: queue/lua/*.lua). Checks what it sends exactly as the C library
+// does, and rejects with the C library's errors: a SluiceError carries
+// `code` (e.g. 'SLUICE_ERR_QUEUE_FULL') and `word` ('queue full').
+//
+//   const sluice = require('./sluice');
+//   const c = await sluice.connect();          // SLUICE_REDIS_URL, SLUICE_NAMESPACE
+//   await c.enqueue('certificates', {user: 42}, {unique: 'cert-42'});
+//   await c.close();
+//
+// A client is one connection; calls on it are sent in the order they are made.
+
+const Redis = require('ioredis');
+
+const FUNCTIONS_VERSION = 5; // the Functions library this client speaks (queue/lua/common.lua)
+const DEFAULT_URL = 'redis://127.0.0.1:6379';
+const DEFAULT_NAMESPACE = 'sluice';
+const CONNECT_TIMEOUT_MS = 2000;
+const BATCH_MAX = 1000; // jobs per Function call
+const PAYLOAD_HARD_MAX = 262144; // bytes
+const PAYLOAD_MAX_DEPTH = 32;
+const CLASS_KEYS = ['class', 'gate', 'ready', 'delayed', 'leased', 'dead', 'jobs', 'meta', 'unique', 'stats',
+  'done', 'audit', 'bucket'];
+const SIGNAL_KEYS = ['signals', 'signal-values', 'audit'];
+const STAT_FIELDS = ['enqueued', 'claimed', 'acked', 'failed', 'retried', 'died', 'reclaimed', 'released',
+  'cancelled', 'throttled', 'dead_dropped', 'purged'];
+const NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+const NAMESPACE = /^[A-Za-z0-9_.:-]{1,64}$/;
+const JOB_ID = /^([a-z0-9][a-z0-9_.-]{0,63}):[0-9]{1,20}$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+// -------------------------------- errors ---------------------------------
+
+// The C library's codes and words (include/sluice/error.h, sluice_error_name),
+// in the order of its enum.
+const ERRORS = [
+  ['SLUICE_ERR_UNREACHABLE', 'unreachable'], ['SLUICE_ERR_AUTH', 'authentication failed'],
+  ['SLUICE_ERR_URL', 'bad url'], ['SLUICE_ERR_NAME', 'invalid name'], ['SLUICE_ERR_PAYLOAD', 'invalid payload'],
+  ['SLUICE_ERR_ARGUMENT', 'invalid argument'], ['SLUICE_ERR_UNKNOWN_CLASS', 'unknown class'],
+  ['SLUICE_ERR_QUEUE_FULL', 'queue full'], ['SLUICE_ERR_STALE', 'stale token'],
+  ['SLUICE_ERR_NOT_FOUND', 'not found'], ['SLUICE_ERR_BUSY', 'busy'], ['SLUICE_ERR_STATE', 'wrong state'],
+  ['SLUICE_ERR_SERVER', 'server error'], ['SLUICE_ERR_PROTOCOL', 'protocol error'],
+  ['SLUICE_ERR_NOMEM', 'out of memory'], ['SLUICE_ERR_UNAVAILABLE', 'unavailable'],
+];
+const WORDS = new Map(ERRORS);
+
+// A sluice error: `code` and `word` as the C library's; the message names
+// the problem. `ids`: after a failed enqueueMany, the ids of the calls that
+// stood before the failing one.
+class SluiceError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = 'SluiceError';
+    this.code = code;
+    this.word = WORDS.get(code);
+  }
+}
+
+// The Functions' error words (queue/lua/common.lua).
+const DOMAIN = new Map([['NOCLASS', 'SLUICE_ERR_UNKNOWN_CLASS'], ['BADNAME', 'SLUICE_ERR_NAME'],
+  ['BADARG', 'SLUICE_ERR_ARGUMENT'], ['PAYLOAD', 'SLUICE_ERR_PAYLOAD'], ['FULL', 'SLUICE_ERR_QUEUE_FULL'],
+  ['STALE', 'SLUICE_ERR_STALE'], ['NOTFOUND', 'SLUICE_ERR_NOT_FOUND'], ['BUSY', 'SLUICE_ERR_BUSY'],
+  ['STATE', 'SLUICE_ERR_STATE']]);
+const AUTH_REFUSALS = ['WRONGPASS', 'NOAUTH', 'ERR invalid password', 'ERR AUTH'];
+const TRANSIENT = ['LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN'];
+const ACL_IN_SCRIPT = "ERR The user executing the script can't";
+
+const wordAt = (line, word) => line === word || line.startsWith(`${word} `);
+
+// The error for a Redis error reply `line`, as the C library maps it.
+function fromLine(line, what) {
+  const trailer = line.indexOf(' script:');
+  const body = trailer >= 0 ? line.slice(0, trailer) : line;
+  if (AUTH_REFUSALS.some((w) => line.startsWith(w))) {
+    return new SluiceError('SLUICE_ERR_AUTH', `${what}: authentication failed (check the user and password)`);
+  }
+  if (trailer < 0 && TRANSIENT.some((w) => wordAt(body, w))) {
+    return new SluiceError('SLUICE_ERR_UNAVAILABLE', `${what}: redis cannot serve now (retry later): ${body.slice(0, 160)}`);
+  }
+  for (const [word, code] of DOMAIN) {
+    if (wordAt(body, word)) return new SluiceError(code, `${what}: ${body.slice(word.length + 1) || word}`);
+  }
+  if (line.startsWith(ACL_IN_SCRIPT)) {
+    return new SluiceError('SLUICE_ERR_SERVER', `${what}: redis: NOPERM (ACL) ${body.slice(4, 184)}`);
+  }
+  return new SluiceError('SLUICE_ERR_SERVER', `${what}: redis: ${body.slice(0, 200)}`);
+}
+
+// The SluiceError for an error of ioredis: a reply, or a broken link.
+function fromRedis(err, what) {
+  if (err instanceof Redis.ReplyError) return fromLine(err.message, what);
+  return new SluiceError('SLUICE_ERR_UNREACHABLE', `${what}: lost the link to redis: ${err.message}`);
+}
+
+const fail = (code, message) => { throw new SluiceError(code, message); };
+
+// -------------------------------- checks ---------------------------------
+
+function checkName(name) {
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    fail('SLUICE_ERR_NAME', 'invalid name: must match ^[a-z0-9][a-z0-9_.-]{0,63}$');
+  }
+  return name;
+}
+
+function classOfId(id) {
+  const m = typeof id === 'string' && JOB_ID.exec(id);
+  if (!m) fail('SLUICE_ERR_ARGUMENT', 'invalid job id: expected <class>:<number>');
+  return m[1];
+}
+
+const badPayload = (why) => fail('SLUICE_ERR_PAYLOAD', `invalid payload: ${why}`);
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+const JSON_STRING = /"[^"\\]*(?:\\.[^"\\]*)*"/g;
+
+// Refuses a decoded payload nested too deep or holding a NUL or a lone
+// surrogate in a string, and JSON text whose numbers the C library refuses
+// (an integer past 64 bits, a number past a double).
+function checkDecoded(value, text) {
+  const stack = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop();
+    if (typeof v === 'string') {
+      if (v.includes('\0')) badPayload('contains a NUL byte');
+      if (LONE_SURROGATE.test(v)) badPayload('not JSON (a lone surrogate escape)');
+    } else if (v !== null && typeof v === 'object') {
+      if (depth > PAYLOAD_MAX_DEPTH) badPayload(`nested deeper than ${PAYLOAD_MAX_DEPTH}`);
+      for (const [k, x] of Object.entries(v)) {
+        if (!Array.isArray(v)) stack.push([k, depth + 1]);
+        stack.push([x, depth + 1]);
+      }
+    }
+  }
+  for (const n of text.replace(JSON_STRING, '""').match(/-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g) || []) {
+    if (/[.eE]/.test(n)) {
+      if (!Number.isFinite(Number(n))) badPayload('not JSON (real number overflow)');
+    } else if (BigInt(n) < INT64_MIN || BigInt(n) > INT64_MAX) {
+      badPayload('not JSON (too big integer)');
+    }
+  }
+}
+
+// JSON.stringify drops what JSON cannot hold (undefined, functions) and
+// writes NaN as null; a payload must never lose a value silently.
+function strictValue(key, value) {
+  if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError(`${value} is not JSON`);
+  if (value === undefined || typeof value === 'function' || typeof value === 'symbol') {
+    throw new TypeError(`${typeof value} is not JSON`);
+  }
+  return value;
+}
+
+// The payload as the bytes enqueue sends: a string or a Buffer is JSON
+// text, sent as it is; a plain object is encoded. Checked as the C
+// library's sluice_payload_check does: a JSON object, at most 256 KiB,
+// nested at most 32 deep, valid UTF-8, no NUL, no NaN or Infinity, integers
+// within 64 bits. Throws a SluiceError (SLUICE_ERR_PAYLOAD).
+function payloadCheck(payload) {
+  let text;
+  if (payload instanceof Uint8Array) {
+    if (payload.length > PAYLOAD_HARD_MAX) badPayload(`${payload.length} bytes is over the ${PAYLOAD_HARD_MAX}-byte cap`);
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(payload);
+    } catch {
+      badPayload('not JSON (not valid UTF-8)');
+    }
+  } else if (typeof payload === 'string') {
+    if (LONE_SURROGATE.test(payload)) badPayload('not valid UTF-8 (a lone surrogate)');
+    text = payload;
+  } else if (isObject(payload)) {
+    try {
+      text = JSON.stringify(payload, strictValue);
+    } catch (e) {
+      badPayload(`cannot be encoded as JSON (${String(e.message).slice(0, 100)})`);
+    }
+  } else {
+    badPayload('not a JSON object');
+  }
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length > PAYLOAD_HARD_MAX) badPayload(`${bytes.length} bytes is over the ${PAYLOAD_HARD_MAX}-byte cap`);
+  if (text.includes('\0')) badPayload('contains a NUL byte');
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    badPayload(`not JSON (${String(e.message).slice(0, 100)})`);
+  }
+  if (!isObject(value)) badPayload('not a JSON object');
+  checkDecoded(value, text);
+  return bytes;
+}
+
+// option, protocol name, range, in the C library's order (opts_check); the
+// unique key's range is of its length in UTF-8 bytes
+const OPTIONS = [
+  ['delayMs', 'delay_ms', 0, 3153600000000],
+  ['runAtMs', 'run_at_ms', 0, 253402300799000],
+  ['priority', 'priority', -1000, 1000],
+  ['maxAttempts', 'max_attempts', 0, 1000],
+  ['timeoutMs', 'timeout_ms', 0, 604800000],
+  ['unique', 'unique', 0, 256],
+  ['cost', 'cost', 0, 1000000],
+];
+const OPTION_NAMES = new Set(OPTIONS.map((o) => o[0]));
+
+function outOfRange(what, lo, hi) {
+  fail('SLUICE_ERR_ARGUMENT', `invalid option: ${what} must be in ${lo}..${hi}`);
+}
+
+// The seven Function arguments after the payload, checked as the C library
+// checks them: each range in order, then delay_ms against run_at_ms. null or
+// undefined is the default.
+function optionArgs(opts) {
+  if (opts === null || opts === undefined) opts = {};
+  if (!isObject(opts)) fail('SLUICE_ERR_ARGUMENT', 'invalid option: options must be an object');
+  for (const k of Object.keys(opts)) {
+    if (!OPTION_NAMES.has(k)) fail('SLUICE_ERR_ARGUMENT', `invalid option: unknown option '${k}'`);
+  }
+  const args = OPTIONS.map(([name, protocol, lo, hi]) => {
+    let v = opts[name] ?? null;
+    if (name === 'unique') {
+      if (v === null) v = '';
+      if (typeof v !== 'string' || v.includes('\0') || LONE_SURROGATE.test(v)) {
+        fail('SLUICE_ERR_ARGUMENT', 'invalid option: the unique key must be UTF-8 text without NUL');
+      }
+      if (Buffer.byteLength(v) > hi) outOfRange("the unique key's length", lo, hi);
+      return v;
+    }
+    if (v === null) v = 0;
+    if (!Number.isSafeInteger(v) || v < lo || v > hi) outOfRange(protocol, lo, hi);
+    return String(v);
+  });
+  if (args[0] !== '0' && args[1] !== '0') fail('SLUICE_ERR_ARGUMENT', 'invalid option: delay_ms and run_at_ms are exclusive');
+  return args;
+}
+
+// A payload with options of its own, for enqueueMany.
+class Job {
+  constructor(payload, options = {}) {
+    this.payload = payload;
+    this.options = options;
+  }
+}
+
+// --------------------------------- URLs ----------------------------------
+
+function urlDecode(s, what, size) {
+  if (/%(?![0-9A-Fa-f]{2})/.test(s) || s.includes('%00')) fail('SLUICE_ERR_URL', `bad url: malformed ${what}`);
+  const bytes = Buffer.from(s.replace(/%([0-9A-Fa-f]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16))), 'latin1');
+  let out;
+  try {
+    out = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    out = null;
+  }
+  if (out === null || bytes.length >= size) fail('SLUICE_ERR_URL', `bad url: malformed ${what}`);
+  return out;
+}
+
+function userinfo(s, u) {
+  const head = /^[^/]*/.exec(s)[0];
+  const at = head.lastIndexOf('@');
+  if (at < 0) return s;
+  const info = head.slice(0, at);
+  const colon = info.indexOf(':');
+  if (colon < 0) { // redis://secret@host: a lone word is the password
+    u.password = urlDecode(info, 'user name', 256);
+  } else {
+    u.user = urlDecode(info.slice(0, colon), 'user name', 256);
+    u.password = urlDecode(info.slice(colon + 1), 'password', 512);
+  }
+  return s.slice(at + 1);
+}
+
+function urlNumber(s, max, what) {
+  if (!/^[0-9]{1,10}$/.test(s) || Number(s) > max) fail('SLUICE_ERR_URL', `bad url: ${what}`);
+  return Number(s);
+}
+
+function badQuery(q, allowed) {
+  const name = q.slice(1).split(/[=&]/)[0].slice(0, 32);
+  fail('SLUICE_ERR_URL', `bad url: unknown query parameter '${name}' (${allowed})`);
+}
+
+// A connection URL as an object (unix, host, port, path, user, password,
+// db), parsed as the C library's sluice_url_parse:
+// redis://[user:password@]host[:port][/db] or unix://[user:password@]/path[?db=N].
+// Empty takes SLUICE_REDIS_URL, else redis://127.0.0.1:6379. Throws a
+// SluiceError (SLUICE_ERR_URL), never quoting the password.
+function parseUrl(url) {
+  if (url === undefined || url === null || url === '') url = process.env.SLUICE_REDIS_URL || DEFAULT_URL;
+  const u = { unix: false, host: '', port: 0, path: '', user: '', password: '', db: 0 };
+  if (typeof url !== 'string') fail('SLUICE_ERR_URL', 'bad url: not a string');
+  if (Buffer.byteLength(url) > 2048) fail('SLUICE_ERR_URL', 'bad url: too long');
+  if (/[\x00-\x20\x7f]/.test(url)) fail('SLUICE_ERR_URL', 'bad url: contains a space or control character');
+  if (url.startsWith('unix://')) {
+    const s = userinfo(url.slice(7), u);
+    if (!s.startsWith('/')) fail('SLUICE_ERR_URL', 'bad url: unix:// needs an absolute socket path');
+    const q = s.indexOf('?');
+    const path = q < 0 ? s : s.slice(0, q);
+    if (Buffer.byteLength(path) >= 108) fail('SLUICE_ERR_URL', 'bad url: socket path is too long');
+    if (q >= 0) {
+      if (!s.startsWith('?db=', q)) badQuery(s.slice(q), 'the only query is ?db=N');
+      u.db = urlNumber(s.slice(q + 4), 100000, '?db= must be a number');
+    }
+    return { ...u, unix: true, path };
+  }
+  if (!url.startsWith('redis://')) fail('SLUICE_ERR_URL', 'bad url: scheme must be redis:// or unix://');
+  const s = userinfo(url.slice(8), u);
+  if (s.includes('?')) badQuery(s.slice(s.indexOf('?')), 'redis:// takes none: the database goes in the path, redis://host:port/N');
+  const slash = s.indexOf('/');
+  const hostport = slash < 0 ? s : s.slice(0, slash);
+  const db = slash < 0 ? '' : s.slice(slash + 1);
+  let host;
+  let port = null;
+  if (hostport.startsWith('[')) {
+    const close = hostport.indexOf(']');
+    if (close < 0) fail('SLUICE_ERR_URL', 'bad url: unclosed [ in host');
+    host = hostport.slice(1, close);
+    const rest = hostport.slice(close + 1);
+    if (rest.startsWith(':')) port = rest.slice(1);
+    else if (rest) fail('SLUICE_ERR_URL', 'bad url: junk after ]');
+  } else {
+    const colon = hostport.indexOf(':');
+    host = colon < 0 ? hostport : hostport.slice(0, colon);
+    if (colon >= 0) port = hostport.slice(colon + 1);
+  }
+  if (!host || host.length >= 256) fail('SLUICE_ERR_URL', 'bad url: missing or overlong host');
+  if (!/^[A-Za-z0-9.:_-]+$/.test(host)) fail('SLUICE_ERR_URL', 'bad url: invalid character in host');
+  u.host = host;
+  u.port = port === null ? 6379 : urlNumber(port, 65535, 'port must be 1..65535');
+  if (u.port === 0) fail('SLUICE_ERR_URL', 'bad url: port must be 1..65535');
+  if (db) u.db = urlNumber(db, 100000, 'database must be a number');
+  return u;
+}
+
+// -------------------------------- client ---------------------------------
+
+function int(v) {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isSafeInteger(n)) fail('SLUICE_ERR_PROTOCOL', 'unexpected reply (version skew?)');
+  return n;
+}
+
+const text = (v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+
+// Closes an ioredis connection unless it has ended (ioredis's disconnect
+// of an ended one keeps the process alive for 2 s).
+function drop(r) {
+  if (r.status !== 'end') r.disconnect();
+}
+
+// Settles as `promise` does, or rejects after `ms`. The timer does not keep
+// the process alive (ioredis's own timeouts can, after an error reply).
+async function within(promise, ms) {
+  let timer;
+  const late = new Promise((resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no reply in ${ms} ms`)), ms);
+    timer.unref();
+  });
+  promise.catch(() => {});
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function skew(version) {
+  if (version === null) {
+    return 'the sluice Functions are not loaded in this Redis: connect once with the deploy role ' +
+      '(e.g. sluicectl status) to load them';
+  }
+  if (Number.isInteger(version) && version < FUNCTIONS_VERSION) {
+    return `this Redis holds the sluice Functions v${version}, this client needs v${FUNCTIONS_VERSION}: ` +
+      'upgrade them (connect once with the deploy role, e.g. sluicectl status, of this sluice)';
+  }
+  return `this Redis holds the sluice Functions v${version}, this client speaks v${FUNCTIONS_VERSION}: ` +
+    'upgrade this client';
+}
+
+// A connection to the Redis that holds sluice's queues; make one with
+// connect(), end it with close(). If the link breaks, the call in progress
+// fails with SLUICE_ERR_UNREACHABLE (it may or may not have run) and the
+// next call connects again.
+class Client {
+  constructor(url, namespace, timeoutMs) {
+    this.url = parseUrl(url);
+    const ns = namespace || process.env.SLUICE_NAMESPACE || DEFAULT_NAMESPACE;
+    if (typeof ns !== 'string' || !NAMESPACE.test(ns)) {
+      fail('SLUICE_ERR_ARGUMENT', 'namespace must be 1..64 of [A-Za-z0-9_.:-]');
+    }
+    this.namespace = ns;
+    this.timeoutMs = timeoutMs;
+    this.redis = null;
+  }
+
+  // Connects, authenticates and selects the database itself (ioredis goes
+  // on after a refused AUTH), then checks the Functions' version.
+  async open() {
+    const u = this.url;
+    const where = u.unix ? `unix:${u.path}` : `${u.host}:${u.port}`;
+    let cause = 'connection closed';
+    const r = new Redis({
+      ...(u.unix ? { path: u.path } : { host: u.host, port: u.port }),
+      lazyConnect: true, enableReadyCheck: false, enableOfflineQueue: false, maxRetriesPerRequest: 0,
+      retryStrategy: () => null, autoResendUnfulfilledCommands: false, connectTimeout: 0,
+    });
+    r.on('error', (e) => { cause = e.message; });
+    try {
+      await within(r.connect(), CONNECT_TIMEOUT_MS);
+    } catch (e) {
+      if (e.message.startsWith('no reply')) cause = 'timed out';
+      drop(r);
+      fail('SLUICE_ERR_UNREACHABLE', `cannot reach redis at ${where}: ${cause}`);
+    }
+    let version = null;
+    try {
+      const call = (...args) => within(r.call(...args), this.timeoutMs);
+      if (u.password) await (u.user ? call('AUTH', u.user, u.password) : call('AUTH', u.password));
+      if (u.db) await call('SELECT', String(u.db));
+      version = await call('FCALL_RO', 'sluice_version', '0');
+    } catch (e) {
+      if (!(e instanceof Redis.ReplyError && e.message.startsWith('ERR Function not found'))) {
+        drop(r);
+        throw fromRedis(e, 'connect');
+      }
+    }
+    if (version !== FUNCTIONS_VERSION) {
+      drop(r);
+      fail('SLUICE_ERR_PROTOCOL', skew(version));
+    }
+    this.redis = r;
+  }
+
+  async link() {
+    if (!this.redis) await this.open();
+    return this.redis;
+  }
+
+  // The link broke (or a reply is late): drop it; the next call connects.
+  broken() {
+    if (this.redis) drop(this.redis);
+    this.redis = null;
+  }
+
+  async close() {
+    this.broken();
+  }
+
+  keys(tag, suffixes) {
+    return suffixes.map((s) => `${this.namespace}:{${tag}}:${s}`);
+  }
+
+  async fcall(fn, tag, suffixes, args, what) {
+    const r = await this.link();
+    try {
+      return await within(r.callBuffer('FCALL', fn, String(suffixes.length), ...this.keys(tag, suffixes), ...args),
+        this.timeoutMs);
+    } catch (e) {
+      if (!(e instanceof Redis.ReplyError)) this.broken();
+      throw fromRedis(e, what);
+    }
+  }
+
+  // Enqueues one job; resolves to its id ('<class>:<n>'), or for a unique
+  // key a live job holds, that job's id. `options`: delayMs, runAtMs,
+  // priority, maxAttempts, timeoutMs, unique, cost. Rejects with
+  // SLUICE_ERR_NAME, _PAYLOAD, _ARGUMENT, _UNKNOWN_CLASS, _QUEUE_FULL or a
+  // connection error; then no job was created.
+  async enqueue(cls, payload, options) {
+    return (await this.enqueueMany(cls, [new Job(payload, options)]))[0];
+  }
+
+  // Enqueues jobs of one class in one round trip: pipelined calls of up to
+  // 1000 jobs, each atomic. An element is a payload (with `options`) or a
+  // Job with options of its own. Everything is checked before anything is
+  // sent. Resolves to the ids in order. On a failure the error's `ids`
+  // holds the ids of the calls before the failing one, which stand.
+  async enqueueMany(cls, jobs, options) {
+    checkName(cls);
+    if (!Array.isArray(jobs)) fail('SLUICE_ERR_ARGUMENT', 'enqueue: jobs must be an array');
+    const args = jobs.map((job, i) => {
+      try {
+        const j = job instanceof Job ? job : new Job(job, options);
+        return [payloadCheck(j.payload), ...optionArgs(j.options)];
+      } catch (e) {
+        if (jobs.length > 1) e.message = `job ${i}: ${e.message}`;
+        e.ids = [];
+        throw e;
+      }
+    });
+    if (!args.length) return [];
+    const r = await this.link();
+    const keys = this.keys(cls, CLASS_KEYS);
+    const pipe = r.pipeline();
+    for (let b = 0; b < args.length; b += BATCH_MAX) {
+      const batch = args.slice(b, b + BATCH_MAX);
+      pipe.call('FCALL', 'sluice_enqueue', String(keys.length), ...keys, cls, String(batch.length), ...batch.flat());
+    }
+    const ids = [];
+    let replies;
+    try {
+      replies = await within(pipe.exec(), this.timeoutMs);
+    } catch (e) {
+      replies = [[e]];
+    }
+    for (const [err, reply] of replies) {
+      if (err) {
+        if (!(err instanceof Redis.ReplyError)) this.broken();
+        const e = fromRedis(err, 'enqueue');
+        e.ids = ids;
+        throw e;
+      }
+      ids.push(...reply.map(text));
+    }
+    return ids;
+  }
+
+  // Looks a job up by id: {id, state, attempt, maxAttempts, priority, cost,
+  // enqueuedAt, at, now, reclaims, ahead, reason, payload, unique}; state
+  // 'unknown' for a job that is gone or never was. Times are Unix ms by the
+  // Redis clock; at: due (delayed), lease deadline (leased), ended (dead,
+  // done); ahead: ready jobs before it (ready only, else -1).
+  async job(id) {
+    const cls = classOfId(id);
+    const r = await this.fcall('sluice_job', cls, CLASS_KEYS, [cls, id], 'job lookup');
+    if (r.length === 1) return { id, state: 'unknown', ahead: -1 };
+    if (r.length !== 13) fail('SLUICE_ERR_PROTOCOL', 'job lookup: unexpected reply');
+    const n = [1, 2, 3, 4, 5, 6, 7, 10, 11].map((i) => int(text(r[i])));
+    return { id, state: text(r[0]), attempt: n[0], maxAttempts: n[1], priority: n[2], cost: n[3],
+      enqueuedAt: n[4], at: n[5], reclaims: n[6], ahead: n[7], now: n[8], reason: text(r[8]),
+      payload: text(r[9]), unique: text(r[12]) };
+  }
+
+  // Cancels a waiting (ready or delayed) job, audited under `actor`.
+  // Rejects with SLUICE_ERR_NOT_FOUND, _BUSY (leased) or _STATE.
+  async cancel(id, actor = 'sluice-node') {
+    const cls = classOfId(id);
+    await this.fcall('sluice_cancel', cls, CLASS_KEYS, [cls, id, actor], 'cancel');
+  }
+
+  // A class's depths (ready, delayed, leased, dead) and its counters since
+  // it was declared (STAT_FIELDS).
+  async stats(cls) {
+    checkName(cls);
+    const r = await this.fcall('sluice_stats', cls, CLASS_KEYS, [cls], 'stats');
+    if (r.length !== 4 + 2 * STAT_FIELDS.length) fail('SLUICE_ERR_PROTOCOL', 'stats: unexpected reply');
+    const out = { ready: int(r[0]), delayed: int(r[1]), leased: int(r[2]), dead: int(r[3]) };
+    STAT_FIELDS.forEach((f, i) => { out[f] = int(r[5 + 2 * i]); });
+    return out;
+  }
+
+  // Reports a signal's value, observed `ageMs` ago (0..86400000); resolves
+  // to the observation time, Unix ms by the Redis clock. Rejects with
+  // SLUICE_ERR_NOT_FOUND for an undefined signal, _ARGUMENT for a value
+  // that is not a finite number.
+  async reportSignal(name, value, { ageMs = 0 } = {}) {
+    checkName(name);
+    if (typeof value !== 'number' || !Number.isFinite(value)) {
+      fail('SLUICE_ERR_ARGUMENT', 'signal report: value must be a finite number');
+    }
+    if (!Number.isSafeInteger(ageMs) || ageMs < 0 || ageMs > 86400000) {
+      fail('SLUICE_ERR_ARGUMENT', 'signal report: age must be 0..86400000 ms');
+    }
+    return int(await this.fcall('sluice_signal_report', '_', SIGNAL_KEYS, [name, String(value), String(ageMs)],
+      'signal report'));
+  }
+}
+
+// Resolves to a NEW connected Client: `url` empty takes SLUICE_REDIS_URL,
+// else redis://127.0.0.1:6379; `namespace` empty takes SLUICE_NAMESPACE,
+// else 'sluice'; `timeoutMs` is per command. Checks the Functions
+// library's version: SLUICE_ERR_PROTOCOL when Redis holds none, an older or
+// a newer one. Rejects with SLUICE_ERR_URL, _UNREACHABLE, _AUTH, _SERVER.
+async function connect({ url, namespace, timeoutMs = 5000 } = {}) {
+  const c = new Client(url, namespace, timeoutMs);
+  await c.open();
+  return c;
+}
+
+module.exports = { connect, parseUrl, payloadCheck, Job, SluiceError, ERRORS, FUNCTIONS_VERSION, STAT_FIELDS };

@@ -1,0 +1,612 @@
+"""sluice producer for Python 3 (Debian's python3-redis).
+
+Enqueues jobs, looks them up, cancels them, reads a class's counters and
+reports signal values, through the Redis Functions of sluice (their
+contract: queue/lua/*.lua). Checks what it sends exactly as the C library
+does, and raises the C library's errors as exceptions: each carries
+``code`` (e.g. ``"SLUICE_ERR_QUEUE_FULL"``) and ``word`` (``"queue full"``).
+
+    import sluice
+    with sluice.connect() as c:          # SLUICE_REDIS_URL, SLUICE_NAMESPACE
+        c.enqueue("certificates", {"user": 42}, unique="cert-42")
+
+A client is one connection; it is not thread-safe (use one per thread).
+"""
+
+import json
+import math
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+import redis
+
+FUNCTIONS_VERSION = 5            # the Functions library this client speaks (queue/lua/common.lua)
+DEFAULT_URL = "redis://127.0.0.1:6379"
+DEFAULT_NAMESPACE = "sluice"
+BATCH_MAX = 1000                 # jobs per Function call
+PAYLOAD_HARD_MAX = 262144        # bytes
+PAYLOAD_MAX_DEPTH = 32
+CLASS_KEYS = ("class", "gate", "ready", "delayed", "leased", "dead", "jobs", "meta", "unique",
+              "stats", "done", "audit", "bucket")
+SIGNAL_KEYS = ("signals", "signal-values", "audit")
+STAT_FIELDS = ("enqueued", "claimed", "acked", "failed", "retried", "died", "reclaimed", "released",
+               "cancelled", "throttled", "dead_dropped", "purged")
+
+_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}\Z")
+_NAMESPACE = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
+_ID = re.compile(r"([a-z0-9][a-z0-9_.-]{0,63}):([0-9]{1,20})\Z")
+_INT64 = (-(1 << 63), (1 << 63) - 1)
+
+# --------------------------------- errors ---------------------------------
+
+
+class SluiceError(Exception):
+    """A sluice error: ``code`` and ``word`` as the C library's
+    (include/sluice/error.h, sluice_error_name); the message names the problem."""
+
+    code = "SLUICE_ERR_SERVER"
+    word = "server error"
+
+
+def _error(name, code, word):
+    return type(name, (SluiceError,), {"code": code, "word": word, "__module__": __name__})
+
+
+UnreachableError = _error("UnreachableError", "SLUICE_ERR_UNREACHABLE", "unreachable")
+AuthError = _error("AuthError", "SLUICE_ERR_AUTH", "authentication failed")
+UrlError = _error("UrlError", "SLUICE_ERR_URL", "bad url")
+InvalidNameError = _error("InvalidNameError", "SLUICE_ERR_NAME", "invalid name")
+InvalidPayloadError = _error("InvalidPayloadError", "SLUICE_ERR_PAYLOAD", "invalid payload")
+InvalidArgumentError = _error("InvalidArgumentError", "SLUICE_ERR_ARGUMENT", "invalid argument")
+UnknownClassError = _error("UnknownClassError", "SLUICE_ERR_UNKNOWN_CLASS", "unknown class")
+QueueFullError = _error("QueueFullError", "SLUICE_ERR_QUEUE_FULL", "queue full")
+StaleTokenError = _error("StaleTokenError", "SLUICE_ERR_STALE", "stale token")
+NotFoundError = _error("NotFoundError", "SLUICE_ERR_NOT_FOUND", "not found")
+BusyError = _error("BusyError", "SLUICE_ERR_BUSY", "busy")
+WrongStateError = _error("WrongStateError", "SLUICE_ERR_STATE", "wrong state")
+ServerError = _error("ServerError", "SLUICE_ERR_SERVER", "server error")
+ProtocolError = _error("ProtocolError", "SLUICE_ERR_PROTOCOL", "protocol error")
+OutOfMemoryError = _error("OutOfMemoryError", "SLUICE_ERR_NOMEM", "out of memory")
+UnavailableError = _error("UnavailableError", "SLUICE_ERR_UNAVAILABLE", "unavailable")
+
+# In the order of the C enum.
+ERRORS = (UnreachableError, AuthError, UrlError, InvalidNameError, InvalidPayloadError, InvalidArgumentError,
+          UnknownClassError, QueueFullError, StaleTokenError, NotFoundError, BusyError, WrongStateError,
+          ServerError, ProtocolError, OutOfMemoryError, UnavailableError)
+
+# The Functions' error words (queue/lua/common.lua).
+_DOMAIN = {"NOCLASS": UnknownClassError, "BADNAME": InvalidNameError, "BADARG": InvalidArgumentError,
+           "PAYLOAD": InvalidPayloadError, "FULL": QueueFullError, "STALE": StaleTokenError,
+           "NOTFOUND": NotFoundError, "BUSY": BusyError, "STATE": WrongStateError}
+_AUTH_REFUSALS = ("WRONGPASS", "NOAUTH", "ERR invalid password", "ERR AUTH")
+_TRANSIENT = ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+_ACL_IN_SCRIPT = "ERR The user executing the script can't"
+
+
+def _word_at(line, word):
+    return line == word or line.startswith(word + " ")
+
+
+def _from_line(line, what):
+    """The error for a Redis error reply ``line``, as the C library maps it."""
+    trailer = line.find(" script:")
+    body = line[:trailer] if trailer >= 0 else line
+    if line.startswith(_AUTH_REFUSALS):
+        return AuthError(f"{what}: authentication failed (check the user and password)")
+    if trailer < 0:
+        for word in _TRANSIENT:
+            if _word_at(body, word):
+                return UnavailableError(f"{what}: redis cannot serve now (retry later): {body[:160]}")
+    for word, cls in _DOMAIN.items():
+        if _word_at(body, word):
+            return cls(f"{what}: {body[len(word) + 1:] or word}")
+    if line.startswith(_ACL_IN_SCRIPT):
+        return ServerError(f"{what}: redis: NOPERM (ACL) {body[4:184]}")
+    return ServerError(f"{what}: redis: {body[:200]}")
+
+
+class _Parser(redis.connection.PythonParser):
+    """Keeps an error reply whole ("ERR ...", "FULL ..."): redis-py's own
+    parser strips some codes, which the mapping above needs."""
+
+    def parse_error(self, response):
+        return redis.exceptions.ResponseError(response)
+
+
+def _from_redis(e, what):
+    """The SluiceError for an exception of redis-py."""
+    if isinstance(e, redis.exceptions.AuthenticationError):
+        return AuthError(f"{what}: authentication failed (check the user and password)")
+    if isinstance(e, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+        return UnreachableError(f"{what}: lost the link to redis: {e}")
+    return _from_line(str(e), what)
+
+
+# --------------------------------- checks ---------------------------------
+
+
+def _name(name):
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise InvalidNameError("invalid name: must match ^[a-z0-9][a-z0-9_.-]{0,63}$")
+    return name
+
+
+def _job_id(job_id):
+    m = _ID.match(job_id) if isinstance(job_id, str) else None
+    if not m:
+        raise InvalidArgumentError("invalid job id: expected <class>:<number>")
+    return m.group(1)
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _walk(value):
+    """Raises InvalidPayloadError for a decoded payload nested too deep, or
+    holding a NUL or a lone surrogate in a string."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (dict, list)):
+            if depth > PAYLOAD_MAX_DEPTH:
+                raise InvalidPayloadError(f"invalid payload: nested deeper than {PAYLOAD_MAX_DEPTH}")
+            items = v.items() if isinstance(v, dict) else enumerate(v)
+            for k, x in items:
+                if isinstance(k, str):
+                    stack.append((k, depth + 1))
+                stack.append((x, depth + 1))
+        elif isinstance(v, str):
+            if "\0" in v:
+                raise InvalidPayloadError("invalid payload: contains a NUL byte")
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidPayloadError("invalid payload: not JSON (a lone surrogate escape)") from None
+
+
+def _strict_int(s):
+    n = int(s)
+    if not _INT64[0] <= n <= _INT64[1]:
+        raise ValueError("too big integer")
+    return n
+
+
+def _strict_float(s):
+    f = float(s)
+    if math.isinf(f):
+        raise ValueError("real number overflow")
+    return f
+
+
+def _no_constant(s):
+    raise ValueError(f"{s} is not JSON")
+
+
+def payload_check(payload):
+    """The payload as the bytes enqueue sends: ``bytes`` or ``str`` are JSON
+    text, sent as they are; anything else is encoded (compact). Checked as
+    the C library's sluice_payload_check does: a JSON object, at most 256 KiB,
+    nested at most 32 deep, valid UTF-8, no NUL, no NaN or Infinity, integers
+    within 64 bits. Raises InvalidPayloadError."""
+    if isinstance(payload, (bytes, bytearray, memoryview)):
+        raw = bytes(payload)
+    elif isinstance(payload, str):
+        try:
+            raw = payload.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidPayloadError("invalid payload: not valid UTF-8 (a lone surrogate)") from None
+    elif isinstance(payload, dict):
+        try:
+            raw = json.dumps(payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as e:
+            raise InvalidPayloadError(f"invalid payload: cannot be encoded as JSON ({str(e)[:100]})") from None
+    else:
+        raise InvalidPayloadError("invalid payload: not a JSON object")
+    if len(raw) > PAYLOAD_HARD_MAX:
+        raise InvalidPayloadError(f"invalid payload: {len(raw)} bytes is over the {PAYLOAD_HARD_MAX}-byte cap")
+    if b"\0" in raw:
+        raise InvalidPayloadError("invalid payload: contains a NUL byte")
+    try:
+        text = raw.decode("utf-8")
+        value = json.loads(text, parse_int=_strict_int, parse_float=_strict_float, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise InvalidPayloadError("invalid payload: not JSON (not valid UTF-8)") from None
+    except RecursionError:
+        raise InvalidPayloadError(f"invalid payload: nested deeper than {PAYLOAD_MAX_DEPTH}") from None
+    except ValueError as e:
+        raise InvalidPayloadError(f"invalid payload: not JSON ({str(e)[:100]})") from None
+    if not isinstance(value, dict):
+        raise InvalidPayloadError("invalid payload: not a JSON object")
+    _walk(value)
+    return raw
+
+
+# name, lowest, highest, in the C library's order (opts_check); the unique
+# key's range is of its length in UTF-8 bytes
+_OPTIONS = (("delay_ms", 0, 3153600000000),
+            ("run_at_ms", 0, 253402300799000),
+            ("priority", -1000, 1000),
+            ("max_attempts", 0, 1000),
+            ("timeout_ms", 0, 604800000),
+            ("unique", 0, 256),
+            ("cost", 0, 1000000))
+
+
+def _out_of_range(what, lo, hi):
+    return InvalidArgumentError(f"invalid option: {what} must be in {lo}..{hi}")
+
+
+def _options(opts):
+    """The seven Function arguments after the payload, checked as the C
+    library checks them: each range in order, then delay_ms against
+    run_at_ms. None is the default."""
+    out = []
+    for name, lo, hi in _OPTIONS:
+        v = opts.get(name)
+        if name == "unique":
+            if v is None:
+                v = ""
+            try:
+                size = len(v.encode("utf-8")) if isinstance(v, str) and "\0" not in v else None
+            except UnicodeEncodeError:
+                size = None
+            if size is None:
+                raise InvalidArgumentError("invalid option: the unique key must be UTF-8 text without NUL")
+            if size > hi:
+                raise _out_of_range("the unique key's length", lo, hi)
+            out.append(v)
+            continue
+        if v is None:
+            v = 0
+        if not _is_int(v) or not lo <= v <= hi:
+            raise _out_of_range(name, lo, hi)
+        out.append(str(v))
+    if out[0] != "0" and out[1] != "0":
+        raise InvalidArgumentError("invalid option: delay_ms and run_at_ms are exclusive")
+    return out
+
+
+class Job:
+    """A payload with options of its own, for enqueue_many."""
+
+    __slots__ = ("payload", "opts")
+
+    def __init__(self, payload, *, delay_ms=None, run_at_ms=None, priority=None, max_attempts=None,
+                 timeout_ms=None, unique=None, cost=None):
+        self.payload = payload
+        self.opts = {"delay_ms": delay_ms, "run_at_ms": run_at_ms, "priority": priority,
+                     "max_attempts": max_attempts, "timeout_ms": timeout_ms, "unique": unique, "cost": cost}
+
+
+# ---------------------------------- URLs -----------------------------------
+
+
+def _decode(s, what, size):
+    """Percent-decodes a user name or password (at most size - 1 bytes)."""
+    if re.search(r"%(?![0-9A-Fa-f]{2})", s) or "%00" in s:
+        raise UrlError(f"bad url: malformed {what}")
+    raw = unquote_to_bytes(s)
+    try:
+        if len(raw) >= size:
+            raise UnicodeDecodeError("utf-8", raw, 0, 1, "too long")
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UrlError(f"bad url: malformed {what}") from None
+
+
+def _userinfo(s, u):
+    slash = s.find("/")
+    head = s if slash < 0 else s[:slash]
+    at = head.rfind("@")
+    if at < 0:
+        return s
+    user, colon, password = head[:at].partition(":")
+    u["user"] = _decode(user, "user name", 256)
+    if colon:
+        u["password"] = _decode(password, "password", 512)
+    else:    # redis://secret@host: a lone word is the password
+        u["password"], u["user"] = u["user"], ""
+    return s[at + 1:]
+
+
+def _db(s, what):
+    if not re.fullmatch(r"[0-9]{1,10}", s) or int(s) > 100000:
+        raise UrlError(f"bad url: {what}")
+    return int(s)
+
+
+def _query(q, allowed):
+    name = re.split(r"[=&]", q[1:], maxsplit=1)[0][:32]
+    raise UrlError(f"bad url: unknown query parameter '{name}' ({allowed})")
+
+
+def parse_url(url=None):
+    """A connection URL as a dict (unix, host, port, path, user, password,
+    db), parsed as the C library's sluice_url_parse: redis://[user:password@]
+    host[:port][/db] or unix://[user:password@]/path[?db=N]. None or "" takes
+    SLUICE_REDIS_URL, else redis://127.0.0.1:6379. Raises UrlError (never
+    quoting the password)."""
+    url = url or os.environ.get("SLUICE_REDIS_URL") or DEFAULT_URL
+    u = {"unix": False, "host": "", "port": 0, "path": "", "user": "", "password": "", "db": 0}
+    if not isinstance(url, str) or len(url) > 2048:
+        raise UrlError("bad url: too long" if isinstance(url, str) else "bad url: not a string")
+    if re.search(r"[\x00-\x20\x7f]", url):
+        raise UrlError("bad url: contains a space or control character")
+    if url.startswith("unix://"):
+        s = _userinfo(url[7:], u)
+        if not s.startswith("/"):
+            raise UrlError("bad url: unix:// needs an absolute socket path")
+        path, q, query = s.partition("?")
+        if len(path.encode("utf-8")) >= 108:
+            raise UrlError("bad url: socket path is too long")
+        if q:
+            if not query.startswith("db="):
+                _query("?" + query, "the only query is ?db=N")
+            u["db"] = _db(query[3:], "?db= must be a number")
+        u["unix"], u["path"] = True, path
+        return u
+    if not url.startswith("redis://"):
+        raise UrlError("bad url: scheme must be redis:// or unix://")
+    s = _userinfo(url[8:], u)
+    if "?" in s:
+        _query(s[s.index("?"):], "redis:// takes none: the database goes in the path, redis://host:port/N")
+    hostport, slash, db = s.partition("/")
+    port = None
+    if hostport.startswith("["):
+        close = hostport.find("]")
+        if close < 0:
+            raise UrlError("bad url: unclosed [ in host")
+        host, rest = hostport[1:close], hostport[close + 1:]
+        if rest.startswith(":"):
+            port = rest[1:]
+        elif rest:
+            raise UrlError("bad url: junk after ]")
+    else:
+        host, colon, port = hostport.partition(":")
+        port = port if colon else None
+    if not host or len(host) >= 256:
+        raise UrlError("bad url: missing or overlong host")
+    if not re.fullmatch(r"[A-Za-z0-9.:_-]+", host):
+        raise UrlError("bad url: invalid character in host")
+    u["host"], u["port"] = host, 6379
+    if port is not None:
+        if not re.fullmatch(r"[0-9]{1,10}", port) or not 1 <= int(port) <= 65535:
+            raise UrlError("bad url: port must be 1..65535")
+        u["port"] = int(port)
+    if db:
+        u["db"] = _db(db, "database must be a number")
+    return u
+
+
+# --------------------------------- results ---------------------------------
+
+
+@dataclass
+class JobInfo:
+    """What a lookup tells about a job; times are Unix ms by the Redis clock.
+    state: unknown (done and gone, or never), delayed, ready, leased, dead or done."""
+
+    id: str
+    state: str
+    attempt: int = 0
+    max_attempts: int = 0
+    priority: int = 0
+    cost: int = 0
+    enqueued_at: int = 0
+    at: int = 0          # due (delayed), lease deadline (leased), ended (dead, done)
+    now: int = 0
+    reclaims: int = 0
+    ahead: int = -1      # ready jobs before it (ready only)
+    reason: str = ""
+    payload: str = ""
+    unique: str = ""
+
+
+@dataclass
+class ClassStats:
+    """A class's depths and its counters since it was declared."""
+
+    ready: int
+    delayed: int
+    leased: int
+    dead: int
+    enqueued: int
+    claimed: int
+    acked: int
+    failed: int
+    retried: int
+    died: int
+    reclaimed: int
+    released: int
+    cancelled: int
+    throttled: int
+    dead_dropped: int
+    purged: int
+
+
+def _text(b):
+    return b.decode("utf-8", "replace") if isinstance(b, bytes) else str(b)
+
+
+def _int(v):
+    if isinstance(v, bytes):
+        v = v.decode("ascii", "replace")
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        raise ProtocolError("unexpected reply (version skew?)") from None
+
+
+# --------------------------------- client ----------------------------------
+
+
+class Client:
+    """A connection to the Redis that holds sluice's queues. Make one with
+    connect(); close it with close() or a with-block."""
+
+    def __init__(self, url=None, namespace=None, timeout=5.0):
+        u = parse_url(url)
+        ns = namespace or os.environ.get("SLUICE_NAMESPACE") or DEFAULT_NAMESPACE
+        if not isinstance(ns, str) or not _NAMESPACE.match(ns):
+            raise InvalidArgumentError("namespace must be 1..64 of [A-Za-z0-9_.:-]")
+        self.namespace = ns
+        where = f"unix:{u['path']}" if u["unix"] else f"{u['host']}:{u['port']}"
+        if u["unix"]:
+            conn = {"connection_class": redis.UnixDomainSocketConnection, "path": u["path"]}
+        else:
+            conn = {"host": u["host"], "port": u["port"], "socket_connect_timeout": 2.0}
+        pool = redis.ConnectionPool(db=u["db"], username=u["user"] or None, password=u["password"] or None,
+                                    socket_timeout=timeout, parser_class=_Parser, **conn)
+        self._redis = redis.Redis(connection_pool=pool)
+        try:
+            version = self._redis.execute_command("FCALL_RO", "sluice_version", "0")
+        except redis.exceptions.ResponseError as e:
+            if not str(e).startswith("ERR Function not found"):
+                self.close()
+                raise _from_redis(e, "checking the sluice Functions") from None
+            version = None
+        except redis.exceptions.RedisError as e:
+            self.close()
+            err = _from_redis(e, "connect")
+            if isinstance(err, UnreachableError):
+                err = UnreachableError(f"cannot reach redis at {where}: {e}")
+            raise err from None
+        if version != FUNCTIONS_VERSION:
+            self.close()
+            raise ProtocolError(_skew(version))
+
+    def close(self):
+        self._redis.connection_pool.disconnect()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _keys(self, tag, suffixes):
+        return [f"{self.namespace}:{{{tag}}}:{s}" for s in suffixes]
+
+    def _fcall(self, fn, tag, suffixes, args, what):
+        try:
+            return self._redis.execute_command("FCALL", fn, len(suffixes), *self._keys(tag, suffixes), *args)
+        except redis.exceptions.RedisError as e:
+            raise _from_redis(e, what) from None
+
+    def enqueue(self, cls, payload, *, delay_ms=None, run_at_ms=None, priority=None, max_attempts=None,
+                timeout_ms=None, unique=None, cost=None):
+        """Enqueues one job; returns its id ("<class>:<n>"), or for a unique
+        key a live job holds, that job's id. Raises InvalidNameError,
+        InvalidPayloadError, InvalidArgumentError, UnknownClassError,
+        QueueFullError or a connection error; then no job was created."""
+        return self.enqueue_many(cls, [Job(payload, delay_ms=delay_ms, run_at_ms=run_at_ms, priority=priority,
+                                           max_attempts=max_attempts, timeout_ms=timeout_ms, unique=unique,
+                                           cost=cost)])[0]
+
+    def enqueue_many(self, cls, jobs, **opts):
+        """Enqueues a list of jobs of one class in one round trip: pipelined
+        calls of up to 1000 jobs, each atomic. An element is a payload (with
+        ``opts``, the keywords of enqueue) or a Job with options of its own.
+        Everything is checked before anything is sent. Returns the ids in
+        order. On a failure the exception's ``ids`` holds the ids of the
+        calls before the failing one, which stand."""
+        _name(cls)
+        defaults = Job(None, **opts).opts
+        args = []
+        for i, job in enumerate(jobs):
+            try:
+                if isinstance(job, Job):
+                    args.append([payload_check(job.payload)] + _options(job.opts))
+                else:
+                    args.append([payload_check(job)] + _options(defaults))
+            except SluiceError as e:
+                if len(jobs) > 1:
+                    e.args = (f"job {i}: {e.args[0]}",)
+                e.ids = []
+                raise
+        ids = []
+        pipe = self._redis.pipeline(transaction=False)
+        keys = self._keys(cls, CLASS_KEYS)
+        for b in range(0, len(args), BATCH_MAX):
+            batch = args[b:b + BATCH_MAX]
+            flat = [a for job in batch for a in job]
+            pipe.execute_command("FCALL", "sluice_enqueue", len(keys), *keys, cls, str(len(batch)), *flat)
+        try:
+            replies = pipe.execute(raise_on_error=False) if args else []
+        except redis.exceptions.RedisError as e:
+            err = _from_redis(e, "enqueue")
+            err.ids = []
+            raise err from None
+        for reply in replies:
+            if isinstance(reply, Exception):
+                err = _from_redis(reply, "enqueue")
+                err.ids = ids
+                raise err
+            ids.extend(_text(x) for x in reply)
+        return ids
+
+    def job(self, job_id):
+        """Looks a job up by id: a JobInfo (state "unknown" for a job that is
+        gone or never was). Raises InvalidArgumentError for a malformed id."""
+        cls = _job_id(job_id)
+        r = self._fcall("sluice_job", cls, CLASS_KEYS, [cls, job_id], "job lookup")
+        if len(r) == 1:
+            return JobInfo(job_id, "unknown")
+        if len(r) != 13:
+            raise ProtocolError("job lookup: unexpected reply")
+        n = [_int(r[i]) for i in (1, 2, 3, 4, 5, 6, 7, 10, 11)]
+        return JobInfo(job_id, _text(r[0]), attempt=n[0], max_attempts=n[1], priority=n[2], cost=n[3],
+                       enqueued_at=n[4], at=n[5], reclaims=n[6], ahead=n[7], now=n[8], reason=_text(r[8]),
+                       payload=_text(r[9]), unique=_text(r[12]))
+
+    def cancel(self, job_id, actor="sluice-python"):
+        """Cancels a waiting (ready or delayed) job, audited under ``actor``.
+        Raises NotFoundError, BusyError (leased) or WrongStateError."""
+        cls = _job_id(job_id)
+        self._fcall("sluice_cancel", cls, CLASS_KEYS, [cls, job_id, actor], "cancel")
+
+    def stats(self, cls):
+        """A class's depths and counters (ClassStats)."""
+        _name(cls)
+        r = self._fcall("sluice_stats", cls, CLASS_KEYS, [cls], "stats")
+        if len(r) != 4 + 2 * len(STAT_FIELDS):
+            raise ProtocolError("stats: unexpected reply")
+        counters = [_int(r[5 + 2 * i]) for i in range(len(STAT_FIELDS))]
+        return ClassStats(*[_int(x) for x in r[:4]], *counters)
+
+    def report_signal(self, name, value, age_ms=0):
+        """Reports a signal's value, observed ``age_ms`` ago (0..86400000);
+        returns the observation time, Unix ms by the Redis clock. Raises
+        NotFoundError for an undefined signal, InvalidArgumentError for a
+        value that is not a finite number."""
+        _name(name)
+        if not (_is_int(value) or isinstance(value, float) and math.isfinite(value)):
+            raise InvalidArgumentError("signal report: value must be a finite number")
+        if not _is_int(age_ms) or not 0 <= age_ms <= 86400000:
+            raise InvalidArgumentError("signal report: age must be 0..86400000 ms")
+        text = str(value) if _is_int(value) else repr(float(value))
+        return _int(self._fcall("sluice_signal_report", "_", SIGNAL_KEYS, [name, text, str(age_ms)],
+                                "signal report"))
+
+
+def _skew(version):
+    if version is None:
+        return ("the sluice Functions are not loaded in this Redis: connect once with the deploy role "
+                "(e.g. sluicectl status) to load them")
+    if _is_int(version) and version < FUNCTIONS_VERSION:
+        return (f"this Redis holds the sluice Functions v{version}, this client needs v{FUNCTIONS_VERSION}: "
+                "upgrade them (connect once with the deploy role, e.g. sluicectl status, of this sluice)")
+    return (f"this Redis holds the sluice Functions v{version}, this client speaks v{FUNCTIONS_VERSION}: "
+            "upgrade this client")
+
+
+def connect(url=None, namespace=None, timeout=5.0):
+    """A NEW Client: ``url`` None takes SLUICE_REDIS_URL, else
+    redis://127.0.0.1:6379; ``namespace`` None takes SLUICE_NAMESPACE, else
+    "sluice"; ``timeout`` is per command, in seconds. Checks the Functions
+    library's version: ProtocolError when Redis holds none, an older or a
+    newer one. Raises UrlError, UnreachableError, AuthError, ServerError."""
+    return Client(url, namespace, timeout)
