@@ -465,6 +465,12 @@ static void sluice_worker_runs_jobs_as_worker_and_governs_as_governor(void **sta
     /* job latency is reported every 5 s */
     int reported = 0;
     WAIT_UNTIL((reported = latency_reported(op, "job_latency.aclgov")), 20000);
+    /* /metrics reads with the governor role: every read succeeds, and the
+     * class's counts are there (the governor reads counts, never payloads) */
+    int port = proc_metrics_port(log);
+    assert_true(port > 0);
+    assert_true(scraped(port, "sluice_redis_up") == 1);
+    assert_true(scraped(port, "sluice_class_ready{class=\"aclgov\"}") == 0);
     proc_stop(pid);
     char *text = proc_slurp(log);
     assert_true(reported);

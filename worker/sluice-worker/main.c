@@ -241,6 +241,14 @@ static void settle_settings(void) {
         grace_ms = file.grace_ms;
 }
 
+/* The governor role's URL (--governor-redis, the config file, then
+ * SLUICE_GOVERNOR_REDIS_URL), or NULL when none is given. */
+static const char *governor_url(void) {
+    const char *u = cli.governor_redis ? cli.governor_redis : file.governor_redis;
+    if (!u) u = getenv("SLUICE_GOVERNOR_REDIS_URL");
+    return u && *u ? u : NULL;
+}
+
 /* Makes the worker on "loop" with its Redis URLs, name, concurrency,
  * handlers, governor and samplers. Returns 0, or -1 after printing why. */
 static int make_worker(struct ev_loop *loop) {
@@ -253,9 +261,8 @@ static int make_worker(struct ev_loop *loop) {
         return -1;
     }
     sluice_worker_set_log(worker, log_event, NULL);
-    const char *gurl = cli.governor_redis ? cli.governor_redis : file.governor_redis;
-    if (!gurl) gurl = getenv("SLUICE_GOVERNOR_REDIS_URL");
-    if (gurl && *gurl) {
+    const char *gurl = governor_url();
+    if (gurl) {
         if (sluice_worker_set_governor_url(worker, gurl, &err) < 0) {
             fprintf(stderr, "sluice-worker: governor: %s\n", err.text);
             return -1;
@@ -277,7 +284,9 @@ static int make_worker(struct ev_loop *loop) {
     return 0;
 }
 
-/* Serves the metrics on "loop" when a port is set; *metrics is the server
+/* Serves the metrics on "loop" when a port is set; they are read with the
+ * governor role's URL when one is given (the worker role cannot list the
+ * classes and signals), else with the worker's. *metrics is the server
  * (NULL if none). Returns 0, or -1 after printing why. */
 static int serve_metrics(struct ev_loop *loop, metrics_server **metrics) {
     char why[300];
@@ -286,7 +295,8 @@ static int serve_metrics(struct ev_loop *loop, metrics_server **metrics) {
     *metrics = NULL;
     if (mport < 0) return 0;
     int bound = 0;
-    *metrics = metrics_start(loop, redis_url, redis_ns, mbind, mport, collect, NULL, &bound, why, sizeof(why));
+    const char *url = governor_url() ? governor_url() : redis_url;
+    *metrics = metrics_start(loop, url, redis_ns, mbind, mport, collect, NULL, &bound, why, sizeof(why));
     if (!*metrics) {
         fprintf(stderr, "sluice-worker: %s\n", why);
         return -1;
