@@ -268,18 +268,12 @@ static void under_stale_signals_a_killed_governor_and_oscillating_pressure_criti
     assert_true(kills >= 1);
     assert_true(gs.epoch >= 2); /* the leadership did change hands */
     assert_true(changes >= 2);  /* the faults did move the gates */
-    /* Critical work is never throttled, whatever the machine: its gate
-     * refused no claim. Its pace under faults is compared with its calm pace
-     * when the machine kept up with the 40 jobs/s offered while calm (a
-     * machine too busy for that measures itself, not sluice). */
+    /* Critical work is never throttled: its gate refused no claim, and its
+     * pace under faults is its calm pace. */
     sluice_class_stats crit_st;
     assert_int_equal(sluice_class_stats_get(c, "crit", &crit_st, NULL), 0);
     assert_int_equal(crit_st.throttled, 0);
-    if (base_rate >= 0.95 * 40.0)
-        assert_true(fault_rate >= 0.95 * base_rate);
-    else
-        chaos_note("the machine kept up with %.1f of the 40 critical jobs/s offered while calm: pace not compared",
-                   base_rate);
+    assert_true(fault_rate >= 0.95 * base_rate);
     assert_int_equal(violations, 0);
     assert_true(max_in_dwell <= 1);
     assert_int_equal(tb.lost, 0);

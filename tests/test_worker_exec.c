@@ -244,9 +244,9 @@ static void sigterm_under_load_exits_within_the_grace_with_nothing_lost_or_run_t
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
     fprintf(stderr, "# SIGTERM to exit: %lld ms (grace 1 s)\n", took);
-    /* the grace (1 s) and the releases' answer (STOP_EXTRA, 0.8 s), with a
-     * margin for a loaded machine; the 80 jobs would take 3 s */
-    assert_true(took <= 2800);
+    /* within the grace (1 s) and the releases' answer (STOP_EXTRA, 0.8 s);
+     * the 80 jobs would take 3 s */
+    assert_true(took <= 2000);
     sluice_class_stats cs;
     assert_int_equal(sluice_class_stats_get(c, "term", &cs, NULL), 0);
     assert_int_equal(cs.leased, 0);
@@ -280,7 +280,9 @@ static void jobs_still_running_when_the_grace_ends_are_released_not_failed_and_t
     int st = wait_for(pid, 10000);
     assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* grace 0.2 s and STOP_EXTRA 0.8 s, with a margin: never the job's 30 s */
-    assert_true(harness_now_ms() - t0 < 3000);
+    long long took = harness_now_ms() - t0;
+    fprintf(stderr, "# SIGTERM to exit: %lld ms (grace 200 ms, the job 30 s)\n", took);
+    assert_true(took < 1500);
     sluice_class_stats cs;
     assert_int_equal(sluice_class_stats_get(c, "rel", &cs, NULL), 0);
     assert_int_equal(cs.released, 1);
@@ -319,7 +321,9 @@ static void a_second_signal_releases_the_jobs_in_flight_at_once(void **state) {
     int st = wait_for(pid, 10000);
     assert_true(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     /* at once: the releases' answer (STOP_EXTRA 0.8 s) at most, with a margin */
-    assert_true(harness_now_ms() - t0 < 2500);
+    long long took = harness_now_ms() - t0;
+    fprintf(stderr, "# second signal to exit: %lld ms (grace 30 s)\n", took);
+    assert_true(took < 1000);
     sluice_class_stats cs;
     assert_int_equal(sluice_class_stats_get(c, "twice", &cs, NULL), 0);
     assert_int_equal(cs.released, 2);
