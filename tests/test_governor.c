@@ -650,6 +650,16 @@ static void test_invalid_input_returns_minus_one_and_modifies_nothing(void **unu
     assert_int_equal(sluice_law_tick(NULL, &r.st, r.now, NULL, 0, NULL, 0, NULL, NULL), 0);
 }
 
+/* Param "field" of the defaults d set to v is refused by the check, which
+ * names "word" (p, d and lerr are the test's locals). */
+#define BAD(field, v, word)                                                                                            \
+    do {                                                                                                               \
+        p = d;                                                                                                         \
+        p.field = v;                                                                                                   \
+        assert_int_equal(sluice_law_params_check(&p, &lerr), -1);                                                      \
+        assert_non_null(strstr(lerr.text, word));                                                                      \
+    } while (0)
+
 static void test_params_defaults_pass_their_check_and_out_of_range_params_are_rejected(void **unused) {
     sluice_law_params p, d;
     sluice_error lerr;
@@ -660,13 +670,6 @@ static void test_params_defaults_pass_their_check_and_out_of_range_params_are_re
     assert_true(d.decrease > 0 && d.decrease < 1);
     assert_int_equal(sluice_law_params_check(NULL, &lerr), -1);
 
-#define BAD(field, v, word)                                                                                            \
-    do {                                                                                                               \
-        p = d;                                                                                                         \
-        p.field = v;                                                                                                   \
-        assert_int_equal(sluice_law_params_check(&p, &lerr), -1);                                                      \
-        assert_non_null(strstr(lerr.text, word));                                                                      \
-    } while (0)
     BAD(tick_ms, 0, "tick_ms");
     BAD(decrease, 0, "decrease");
     BAD(decrease, 1, "decrease");
@@ -678,7 +681,6 @@ static void test_params_defaults_pass_their_check_and_out_of_range_params_are_re
     BAD(stale_pressure, 1.0, "stale_pressure");
     BAD(escalate, -1, "escalate");
     BAD(snap, 0.5, "snap");
-#undef BAD
     assert_int_equal(sluice_law_params_check(&d, NULL), 0);
 }
 
@@ -1502,13 +1504,6 @@ static void test_new_params_out_of_range_are_rejected_naming_them(void **unused)
     sluice_error lerr;
     (void)unused;
     sluice_law_params_default(&d);
-#define BAD(field, v, word)                                                                                            \
-    do {                                                                                                               \
-        p = d;                                                                                                         \
-        p.field = v;                                                                                                   \
-        assert_int_equal(sluice_law_params_check(&p, &lerr), -1);                                                      \
-        assert_non_null(strstr(lerr.text, word));                                                                      \
-    } while (0)
     BAD(smoothing_ms, -1, "smoothing_ms");
     BAD(smoothing_ms, 86400001, "smoothing_ms");
     BAD(growth, 0.5, "growth");
@@ -1520,7 +1515,6 @@ static void test_new_params_out_of_range_are_rejected_naming_them(void **unused)
     BAD(raise_span, -1, "raise_span");
     BAD(raise_span, NAN, "raise_span");
     BAD(calm_ms, -1, "calm_ms");
-#undef BAD
     p = d;
     p.smoothing_ms = 0;
     p.growth = 1;
