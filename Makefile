@@ -89,9 +89,20 @@ $(SIM_LIB): $(SIM_SRC:%.c=$(BUILD)/obj/%.o)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bin/sluicectl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(SIM_LIB) $(LIBA)
+# sluicectl console (queue/console/): the files of its page are embedded in
+# the binary at build time (scripts/embed-assets.sh); libmicrohttpd serves them.
+CONSOLE_ASSETS := $(sort $(wildcard queue/console/assets/*))
+CONSOLE_OBJ    := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard queue/console/*.c)) $(BUILD)/obj/gen/console_assets.o
+$(BUILD)/gen/console_assets.c: $(CONSOLE_ASSETS) scripts/embed-assets.sh
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+	./scripts/embed-assets.sh $@ $(CONSOLE_ASSETS)
+$(BUILD)/obj/gen/console_assets.o: $(BUILD)/gen/console_assets.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Iqueue/console -c $< -o $@
+
+$(BUILD)/bin/sluicectl: $(CTL_SRC:%.c=$(BUILD)/obj/%.o) $(CONSOLE_OBJ) $(SIM_LIB) $(LIBA)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS) $(MHD_LIBS)
 
 $(BUILD)/bin/sluice-worker: $(PROGRAM_SRC:%.c=$(BUILD)/obj/%.o) $(WORKER_LIB) $(LIBA)
 	@mkdir -p $(@D)

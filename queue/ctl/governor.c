@@ -37,7 +37,10 @@ static int governor_status(ctl *x, int argc, char **argv) {
     printf("lease until    %s\n", ctl_time(st.lease_until, t1, sizeof(t1)));
     printf("mode           %s\n", sluice_governor_mode_name(st.mode));
     printf("ticks          %lld (last %s)\n", (long long)st.ticks, ctl_time(st.last_tick, t2, sizeof(t2)));
-    printf("last decision  %s\n", n ? h[0] : "(none)");
+    json_t *d = n ? json_loads(h[0], 0, NULL) : NULL;
+    char words[1024];
+    printf("last decision  %s\n", ctl_decision_words(json_is_object(d) ? d : NULL, st.now, words, sizeof(words)));
+    json_decref(d);
     sluice_governor_history_free(h, n);
     return EXIT_OK;
 }
