@@ -17,20 +17,20 @@
 #define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
 
 /* One class's row. NEW. */
-static json_t *class_json(const char *name, const sluice_class_config *cfg, const sluice_class_stats *st,
-                          const sluice_gate_info *g) {
+static json_t *class_json(const char *name, const sluice_class_view *v) {
+    const sluice_gate_info *g = &v->gate;
     return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:f, s:f, s:s, s:s, s:b, s:I, s:b, s:I, s:I}",
-                     "name", name, "tier", sluice_tier_name(cfg->tier), "ready", (json_int_t)st->ready, "delayed",
-                     (json_int_t)st->delayed, "leased", (json_int_t)st->leased, "dead", (json_int_t)st->dead,
-                     "fraction", g->fraction, "max_rate", cfg->max_rate, "max_concurrency",
-                     (json_int_t)cfg->max_concurrency, "effective_rate", g->effective_rate, "effective_concurrency",
-                     g->effective_concurrency, "why", g->paused ? "paused" : g->why, "reason", g->reason, "paused",
-                     g->paused, "paused_until", (json_int_t)g->paused_until, "pinned", g->pinned, "pin_until",
-                     (json_int_t)g->pin_until, "expires_at", (json_int_t)g->expires_at);
+                     "name", name, "tier", sluice_tier_name(v->cfg.tier), "ready", (json_int_t)v->stats.ready,
+                     "delayed", (json_int_t)v->stats.delayed, "leased", (json_int_t)v->stats.leased, "dead",
+                     (json_int_t)v->stats.dead, "fraction", g->fraction, "max_rate", v->cfg.max_rate,
+                     "max_concurrency", (json_int_t)v->cfg.max_concurrency, "effective_rate", g->effective_rate,
+                     "effective_concurrency", g->effective_concurrency, "why", g->paused ? "paused" : g->why, "reason",
+                     g->reason, "paused", g->paused, "paused_until", (json_int_t)g->paused_until, "pinned", g->pinned,
+                     "pin_until", (json_int_t)g->pin_until, "expires_at", (json_int_t)g->expires_at);
 }
 
-/* Adds root.classes; a class deleted meanwhile is left out. Returns 0, or
- * -1 after printing the error (*code). */
+/* Adds root.classes, read in one round trip; a class deleted meanwhile is
+ * left out. Returns 0, or -1 after printing the error (*code). */
 static int status_classes(sluice_client *c, json_t *root, int *code) {
     sluice_error err;
     size_t n = 0;
@@ -39,23 +39,21 @@ static int status_classes(sluice_client *c, json_t *root, int *code) {
         *code = ctl_error(&err);
         return -1;
     }
+    sluice_class_view *v = n ? calloc(n, sizeof(*v)) : NULL;
+    if (n && !v) {
+        sluice_class_list_free(names, n);
+        *code = ctl_fail(EXIT_RUNTIME, "out of memory");
+        return -1;
+    }
+    int rc = sluice_class_view_get(c, (const char *const *)names, n, v, &err);
+    if (rc < 0) *code = ctl_error(&err);
     json_t *classes = json_array();
     json_object_set_new(root, "classes", classes);
-    for (size_t i = 0; i < n; i++) {
-        sluice_class_config cfg;
-        sluice_class_stats st;
-        sluice_gate_info g;
-        if (sluice_class_get(c, names[i], &cfg, &err) < 0 || sluice_class_stats_get(c, names[i], &st, &err) < 0 ||
-            sluice_gate_get(c, names[i], &g, &err) < 0) {
-            if (err.code == SLUICE_ERR_UNKNOWN_CLASS) continue; /* deleted meanwhile */
-            *code = ctl_error(&err);
-            sluice_class_list_free(names, n);
-            return -1;
-        }
-        json_array_append_new(classes, class_json(names[i], &cfg, &st, &g));
-    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (v[i].found) json_array_append_new(classes, class_json(names[i], &v[i]));
+    free(v);
     sluice_class_list_free(names, n);
-    return 0;
+    return rc;
 }
 
 /* Adds root.signals. Returns 0, or -1 after printing the error (*code). */
