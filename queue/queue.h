@@ -15,11 +15,6 @@
 
 #define NAME_MAX_LEN 64
 
-/* ------------------------------- errors ------------------------------ */
-
-/* Maps a Redis error reply to an error; "what" names the operation. */
-void err_from_reply(sluice_error *err, const redisReply *r, const char *what);
-
 /* ------------------------------ commands ----------------------------- */
 
 /* A command's argument vector; the strings are copies owned by the cmd. */
@@ -52,8 +47,6 @@ int cmd_class_call(cmd *m, const char *fn, sluice_client *c, const char *cls, in
 /* Starts "m" as FCALL fn on the class of job "id" (checked), with the id as
  * the first argument. Returns 0, or -1 with err set. */
 int cmd_job_call(cmd *m, const char *fn, const char *ns, const char *id, sluice_error *err);
-/* The whole sluice_claim call ("busy": the caller has jobs in flight). */
-void cmd_claim(cmd *m, const char *ns, const char *cls, const char *consumer, size_t max, int busy);
 
 /* The keys' suffixes (keys.h), in the order their Functions take them. */
 extern const char *const CLASS_KEYS[CLASS_NKEYS];
@@ -129,6 +122,8 @@ void strings_free(char **strings, size_t n);
 /* The reply "created" or "updated" into *created (may be NULL); frees r.
  * Returns 0, or -1 (r NULL, or SLUICE_ERR_PROTOCOL). */
 int reply_created(redisReply *r, int *created, sluice_error *err);
+/* Maps a Redis error reply to an error; "what" names the operation. */
+void err_from_reply(sluice_error *err, const redisReply *r, const char *what);
 
 /* ------------------------- classes and gates ------------------------- */
 
@@ -143,8 +138,6 @@ int cmd_govern(cmd *m, sluice_client *c, const char *cls, int64_t epoch, double 
 
 /* -------------------------------- jobs ------------------------------- */
 
-sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt, int max_attempts, int64_t token,
-                    int64_t timeout_ms, int reclaims);
 int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
 int opts_check(const sluice_enqueue_opts *o, sluice_error *err);
 
