@@ -15,7 +15,40 @@
 
 #define NAME_MAX_LEN 64
 
-/* ------------------------------ commands ----------------------------- */
+/* ------------- the client and its link (client.c, connection.c) ------------- */
+
+struct sluice_client {
+    redisContext *ctx; /* NULL while disconnected */
+    sluice_url url;
+    char ns[NAME_MAX_LEN + 1];
+    char name[NAME_MAX_LEN + 1];
+    int64_t timeout_ms;
+};
+
+/* Checks a namespace: 1..64 of [A-Za-z0-9_.:-], so every key fits KEY_MAX.
+ * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
+int ns_check(const char *ns, sluice_error *err);
+
+/* (Re)connects the client: the link, AUTH, SELECT, CLIENT SETNAME and the
+ * Functions library. Returns 0, or -1 with err set. */
+int connection_open(sluice_client *c, sluice_error *err);
+
+/* Applies the client's command timeout to its link, if it has one. */
+void connection_set_timeout(sluice_client *c);
+
+/* redisCommandArgv and redisGetReply with SIGPIPE held off: the reply
+ * (NEW), or NULL / REDIS_ERR when the link broke. */
+redisReply *connection_send(redisContext *ctx, int argc, const char **argv, const size_t *lens);
+int connection_get_reply(redisContext *ctx, void **reply);
+
+/* FUNCTION LOAD REPLACE when the server's library is missing or older than
+ * this libsluice's. Returns 0, or -1 with err set. */
+int connection_load_functions(redisContext *ctx, sluice_error *err);
+
+/* The actor recorded in audit entries: the client's name, or "libsluice". */
+const char *client_actor(const sluice_client *c);
+
+/* --------------------------- calls (call.c) -------------------------- */
 
 /* A command's argument vector; the strings are copies owned by the cmd. */
 typedef struct cmd {
@@ -55,27 +88,6 @@ extern const char *const GOVERNOR_KEYS[GOVERNOR_NKEYS];
 extern const char *const REGISTRY_KEYS[REGISTRY_NKEYS];
 extern const char *const CHECK_KEYS[CHECK_NKEYS];
 
-/* ----------------------------- connection ---------------------------- */
-
-struct sluice_client {
-    redisContext *ctx; /* NULL while disconnected */
-    sluice_url url;
-    char ns[NAME_MAX_LEN + 1];
-    char name[NAME_MAX_LEN + 1];
-    int64_t timeout_ms;
-};
-
-/* Checks a namespace: 1..64 of [A-Za-z0-9_.:-], so every key fits KEY_MAX.
- * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
-int ns_check(const char *ns, sluice_error *err);
-
-/* (Re)connects the client: the link, AUTH, SELECT, CLIENT SETNAME and the
- * Functions library. Returns 0, or -1 with err set. */
-int connection_open(sluice_client *c, sluice_error *err);
-
-/* Applies the client's command timeout to its link, if it has one. */
-void connection_set_timeout(sluice_client *c);
-
 /* Sends one command, reconnecting first if the link is down and loading the
  * Functions library once if Redis lost it. Returns the reply (NEW, free with
  * freeReplyObject), or NULL with err set. An error reply is mapped into err
@@ -107,11 +119,8 @@ int client_batch_init(client_batch *b, size_t n);
 int client_batch_run(sluice_client *c, client_batch *b, sluice_error *err);
 void client_batch_clear(client_batch *b);
 
-/* The actor recorded in audit entries: the client's name, or "libsluice". */
-const char *client_actor(const sluice_client *c);
-
-/* ------------------------------- replies ----------------------------- */
-
+/* 1 when r is an error reply starting with "prefix". */
+int reply_is_error(const redisReply *r, const char *prefix);
 int reply_int(const redisReply *r, int64_t *out);
 int reply_num(const redisReply *r, double *out);
 /* A string element copied into buf (truncated); returns 0 or -1. */
