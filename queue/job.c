@@ -1,71 +1,11 @@
-/* Jobs: the claimed-job handle, job infos and ids, and looking a job up or
- * cancelling it. */
+/* Jobs by id: job infos and ids, and looking a job up or cancelling it.
+ * The claimed-job handle is a lease's (lease.c). */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "queue.h"
-
-struct sluice_job {
-    char id[SLUICE_ID_MAX];
-    char cls[SLUICE_ID_MAX];
-    int attempt;
-    int max_attempts;
-    int64_t token;
-    int64_t timeout_ms; /* ms */
-    int reclaims;
-    size_t payload_len;
-    char payload[]; /* NUL-terminated */
-};
-
-sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt, int max_attempts, int64_t token,
-                    int64_t timeout_ms, int reclaims) {
-    sluice_job *j = malloc(sizeof(*j) + len + 1);
-    if (!j) return NULL;
-    snprintf(j->id, sizeof(j->id), "%s", id);
-    if (id_split(id, j->cls, NULL) < 0) j->cls[0] = '\0';
-    j->attempt = attempt;
-    j->max_attempts = max_attempts;
-    j->token = token;
-    j->timeout_ms = timeout_ms;
-    j->reclaims = reclaims;
-    j->payload_len = len;
-    memcpy(j->payload, payload, len);
-    j->payload[len] = '\0';
-    return j;
-}
-
-const char *sluice_job_id(const sluice_job *j) {
-    return j->id;
-}
-const char *sluice_job_class(const sluice_job *j) {
-    return j->cls;
-}
-const char *sluice_job_payload(const sluice_job *j) {
-    return j->payload;
-}
-size_t sluice_job_payload_len(const sluice_job *j) {
-    return j->payload_len;
-}
-int sluice_job_attempt(const sluice_job *j) {
-    return j->attempt;
-}
-int sluice_job_max_attempts(const sluice_job *j) {
-    return j->max_attempts;
-}
-int64_t sluice_job_token(const sluice_job *j) {
-    return j->token;
-}
-int64_t sluice_job_timeout_ms(const sluice_job *j) {
-    return j->timeout_ms;
-}
-int sluice_job_reclaims(const sluice_job *j) {
-    return j->reclaims;
-}
-void sluice_job_free(sluice_job *j) {
-    free(j);
-}
 
 static const char *const state_names[] = {"unknown", "delayed", "ready", "leased", "dead", "done"};
 

@@ -46,6 +46,10 @@ static int number_part(const char *s, size_t nlen, char num[64]) {
 
 static int duration_in(const char *s, int64_t hi, int64_t *ms) {
     if (!s || !*s) return -1;
+    if (!strcmp(s, "0")) { /* nothing needs no unit */
+        *ms = 0;
+        return 0;
+    }
     size_t len = strlen(s), ulen;
     double unit;
     if (len > 2 && !strcmp(s + len - 2, "ms"))

@@ -15,12 +15,40 @@
 
 #define NAME_MAX_LEN 64
 
-/* ------------------------------- errors ------------------------------ */
+/* ------------- the client and its link (client.c, connection.c) ------------- */
 
-/* Maps a Redis error reply to an error; "what" names the operation. */
-void err_from_reply(sluice_error *err, const redisReply *r, const char *what);
+struct sluice_client {
+    redisContext *ctx; /* NULL while disconnected */
+    sluice_url url;
+    char ns[NAME_MAX_LEN + 1];
+    char name[NAME_MAX_LEN + 1];
+    int64_t timeout_ms;
+};
 
-/* ------------------------------ commands ----------------------------- */
+/* Checks a namespace: 1..64 of [A-Za-z0-9_.:-], so every key fits KEY_MAX.
+ * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
+int ns_check(const char *ns, sluice_error *err);
+
+/* (Re)connects the client: the link, AUTH, SELECT, CLIENT SETNAME and the
+ * Functions library. Returns 0, or -1 with err set. */
+int connection_open(sluice_client *c, sluice_error *err);
+
+/* Applies the client's command timeout to its link, if it has one. */
+void connection_set_timeout(sluice_client *c);
+
+/* redisCommandArgv and redisGetReply with SIGPIPE held off: the reply
+ * (NEW), or NULL / REDIS_ERR when the link broke. */
+redisReply *connection_send(redisContext *ctx, int argc, const char **argv, const size_t *lens);
+int connection_get_reply(redisContext *ctx, void **reply);
+
+/* FUNCTION LOAD REPLACE when the server's library is missing or older than
+ * this libsluice's. Returns 0, or -1 with err set. */
+int connection_load_functions(redisContext *ctx, sluice_error *err);
+
+/* The actor recorded in audit entries: the client's name, or "libsluice". */
+const char *client_actor(const sluice_client *c);
+
+/* --------------------------- calls (call.c) -------------------------- */
 
 /* A command's argument vector; the strings are copies owned by the cmd. */
 typedef struct cmd {
@@ -52,8 +80,6 @@ int cmd_class_call(cmd *m, const char *fn, sluice_client *c, const char *cls, in
 /* Starts "m" as FCALL fn on the class of job "id" (checked), with the id as
  * the first argument. Returns 0, or -1 with err set. */
 int cmd_job_call(cmd *m, const char *fn, const char *ns, const char *id, sluice_error *err);
-/* The whole sluice_claim call ("busy": the caller has jobs in flight). */
-void cmd_claim(cmd *m, const char *ns, const char *cls, const char *consumer, size_t max, int busy);
 
 /* The keys' suffixes (keys.h), in the order their Functions take them. */
 extern const char *const CLASS_KEYS[CLASS_NKEYS];
@@ -61,27 +87,6 @@ extern const char *const SIGNAL_KEYS[SIGNAL_NKEYS];
 extern const char *const GOVERNOR_KEYS[GOVERNOR_NKEYS];
 extern const char *const REGISTRY_KEYS[REGISTRY_NKEYS];
 extern const char *const CHECK_KEYS[CHECK_NKEYS];
-
-/* ----------------------------- connection ---------------------------- */
-
-struct sluice_client {
-    redisContext *ctx; /* NULL while disconnected */
-    sluice_url url;
-    char ns[NAME_MAX_LEN + 1];
-    char name[NAME_MAX_LEN + 1];
-    int64_t timeout_ms;
-};
-
-/* Checks a namespace: 1..64 of [A-Za-z0-9_.:-], so every key fits KEY_MAX.
- * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
-int ns_check(const char *ns, sluice_error *err);
-
-/* (Re)connects the client: the link, AUTH, SELECT, CLIENT SETNAME and the
- * Functions library. Returns 0, or -1 with err set. */
-int connection_open(sluice_client *c, sluice_error *err);
-
-/* Applies the client's command timeout to its link, if it has one. */
-void connection_set_timeout(sluice_client *c);
 
 /* Sends one command, reconnecting first if the link is down and loading the
  * Functions library once if Redis lost it. Returns the reply (NEW, free with
@@ -114,11 +119,8 @@ int client_batch_init(client_batch *b, size_t n);
 int client_batch_run(sluice_client *c, client_batch *b, sluice_error *err);
 void client_batch_clear(client_batch *b);
 
-/* The actor recorded in audit entries: the client's name, or "libsluice". */
-const char *client_actor(const sluice_client *c);
-
-/* ------------------------------- replies ----------------------------- */
-
+/* 1 when r is an error reply starting with "prefix". */
+int reply_is_error(const redisReply *r, const char *prefix);
 int reply_int(const redisReply *r, int64_t *out);
 int reply_num(const redisReply *r, double *out);
 /* A string element copied into buf (truncated); returns 0 or -1. */
@@ -129,6 +131,8 @@ void strings_free(char **strings, size_t n);
 /* The reply "created" or "updated" into *created (may be NULL); frees r.
  * Returns 0, or -1 (r NULL, or SLUICE_ERR_PROTOCOL). */
 int reply_created(redisReply *r, int *created, sluice_error *err);
+/* Maps a Redis error reply to an error; "what" names the operation. */
+void err_from_reply(sluice_error *err, const redisReply *r, const char *what);
 
 /* ------------------------- classes and gates ------------------------- */
 
@@ -143,8 +147,6 @@ int cmd_govern(cmd *m, sluice_client *c, const char *cls, int64_t epoch, double 
 
 /* -------------------------------- jobs ------------------------------- */
 
-sluice_job *job_new(const char *id, const char *payload, size_t len, int attempt, int max_attempts, int64_t token,
-                    int64_t timeout_ms, int reclaims);
 int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
 int opts_check(const sluice_enqueue_opts *o, sluice_error *err);
 

@@ -68,6 +68,15 @@ if [ -z "${SLUICE_PKG_CONFIG:-}" ]; then
             failed=$((failed + 1))
         fi
     done
+    # Every class field has its row in the README's "Class settings" table.
+    for f in $($BUILD/bin/sluicectl apply --help | sed -n '/^Class fields/,/^Signal fields/p' | sed '1d;$d'); do
+        if grep -q "^| $f\( \|,\)" README.md || grep -q "^| [a-z_]*, $f " README.md; then
+            passed=$((passed + 1))
+        else
+            echo "check-readme: the class field $f has no row in README's Class settings" >&2
+            failed=$((failed + 1))
+        fi
+    done
 fi
 echo "readme: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

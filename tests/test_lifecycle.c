@@ -488,6 +488,49 @@ static void a_dead_job_can_be_retried_with_attempts_reset_or_purged(void **state
     sluice_client_free(c);
 }
 
+/* A dead job older than dead_ttl_ms goes when another job of its class dies,
+ * counted as dropped; a younger one stays. */
+static void a_dead_job_past_its_ttl_is_dropped_at_the_next_death(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "aging", SLUICE_TIER_NORMAL, 100);
+    const char *f[] = {"dead_ttl_ms"}, *v[] = {"1000"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "aging", f, v, 1, NULL, &err), 0);
+    sluice_enqueue_opts o = {.max_attempts = 1};
+    char ids[3][SLUICE_ID_MAX];
+    int64_t died[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        if (i == 2) test_redis_after(c, died[0] + 1000); /* the first is past its ttl, the second may be too */
+        enqueue_ok(c, "aging", "{}", &o, ids[i]);
+        sluice_job *j = claim_one(c, "aging");
+        assert_int_equal(sluice_fail(c, sluice_job_id(j), sluice_job_token(j), "x", NULL, &err), 0);
+        died[i] = test_redis_now(c); /* at or after its death */
+        sluice_job_free(j);
+    }
+    sluice_job_info info;
+    assert_int_equal(sluice_job_get(c, ids[0], &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_UNKNOWN);
+    assert_int_equal(sluice_job_get(c, ids[2], &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_DEAD);
+    sluice_job_info_clear(&info);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "aging", &st, &err), 0);
+    assert_int_equal(st.dead + st.dead_dropped, 3);
+    assert_true(st.dead_dropped >= 1);
+    const char *off[] = {"0"};
+    assert_int_equal(sluice_class_update(c, "aging", f, off, 1, NULL, &err), 0); /* 0: kept */
+    test_redis_after(c, test_redis_now(c) + 1000);
+    enqueue_ok(c, "aging", "{}", &o, NULL);
+    sluice_job *j = claim_one(c, "aging");
+    assert_int_equal(sluice_fail(c, sluice_job_id(j), sluice_job_token(j), "x", NULL, &err), 0);
+    sluice_job_free(j);
+    sluice_class_stats after;
+    assert_int_equal(sluice_class_stats_get(c, "aging", &after, &err), 0);
+    assert_int_equal(after.dead_dropped, st.dead_dropped);
+    assert_int_equal(after.dead, st.dead + 1);
+    sluice_client_free(c);
+}
+
 static void the_dead_set_is_capped_oldest_first(void **state) {
     sluice_client *c = test_connect(state);
     test_class(c, "capped", SLUICE_TIER_NORMAL, 100);
@@ -954,6 +997,7 @@ int main(void) {
         cmocka_unit_test(an_acked_job_kept_as_done_frees_its_unique_key),
         cmocka_unit_test(a_dead_job_can_be_retried_with_attempts_reset_or_purged),
         cmocka_unit_test(the_dead_set_is_capped_oldest_first),
+        cmocka_unit_test(a_dead_job_past_its_ttl_is_dropped_at_the_next_death),
         cmocka_unit_test(a_job_whose_lease_keeps_expiring_goes_dead_as_poison),
         cmocka_unit_test(a_suspect_at_the_head_is_leased_alone_to_an_idle_claimer_and_refused_to_a_busy_one),
         cmocka_unit_test(a_batch_stops_before_a_suspect_and_the_order_is_unchanged),

@@ -161,12 +161,13 @@ static void numbers_durations_and_rates_parse_strictly(void **state) {
     struct {
         const char *s;
         int64_t ms;
-    } good_dur[] = {{"500ms", 500}, {"30s", 30000}, {"1.5s", 1500}, {"15m", 900000}, {"2h", 7200000}, {"1d", 86400000}};
+    } good_dur[] = {{"0", 0},        {"500ms", 500},  {"30s", 30000},  {"1.5s", 1500},
+                    {"15m", 900000}, {"2h", 7200000}, {"1d", 86400000}};
     for (size_t k = 0; k < sizeof(good_dur) / sizeof(good_dur[0]); k++) {
         assert_int_equal(sluice_parse_duration(good_dur[k].s, 86400000, &ms, NULL), 0);
         assert_int_equal(ms, good_dur[k].ms);
     }
-    const char *bad_dur[] = {"5", "s", "-1s", "0.0001s", "2d", "1w", "1 s", "nans"};
+    const char *bad_dur[] = {"5", "00", "0.0", "s", "-1s", "0.0001s", "2d", "1w", "1 s", "nans"};
     for (size_t k = 0; k < sizeof(bad_dur) / sizeof(bad_dur[0]); k++)
         assert_int_equal(sluice_parse_duration(bad_dur[k], 86400000, &ms, NULL), -1);
     assert_int_equal(sluice_parse_rate("3000/m", &r, NULL), 0);

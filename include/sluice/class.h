@@ -51,6 +51,8 @@ typedef enum sluice_field_kind {
     X(max_reclaims, INT, 0, 1000, 3, "--max-reclaims", "expired leases before a job is dead as poison")                \
     X(keep_done, INT, 0, 1000000, 0, "--keep-done", "completed jobs kept for lookups")                                 \
     X(dead_max, INT, 1, 10000000, 10000, "--dead-max", "dead jobs kept, the oldest dropped first")                     \
+    X(dead_ttl_ms, DURATION, 0, 31536000000, 0, "--dead-ttl",                                                          \
+      "how long a dead job is kept; 0: until dead_max drops it")                                                       \
     X(payload_max, INT, 2, SLUICE_PAYLOAD_HARD_MAX, SLUICE_PAYLOAD_DEFAULT_MAX, "--payload-max",                       \
       "bytes of payload a job may carry")                                                                              \
     X(backoff_base_ms, DURATION, 1, 86400000, 1000, "--backoff-base", "the first retry's delay, then doubled")         \

@@ -21,7 +21,7 @@ int sluice_parse_int(const char *s, int64_t lo, int64_t hi, int64_t *out, sluice
 /* A plain decimal number (digits, sign, point, exponent) within [lo, hi]. */
 int sluice_parse_number(const char *s, double lo, double hi, double *out, sluice_error *err);
 
-/* "500ms", "30s", "15m", "2h", "1d" (a unit is required; fractions allowed
+/* "500ms", "30s", "15m", "2h", "1d" (a unit is required but for a bare "0"; fractions allowed
  * when they give whole ms) into ms within [0, hi]. */
 int sluice_parse_duration(const char *s, int64_t hi, int64_t *ms, sluice_error *err);
 

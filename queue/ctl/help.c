@@ -5,7 +5,8 @@
 #include "ctl.h"
 
 /* Where the text of class set has its flags, made from the class fields. */
-#define FIELDS_MARK "@fields@\n"
+#define FIELDS_MARK "@fields@\n" /* the class fields as class set options */
+#define NAMES_MARK "@names@\n"   /* the class fields as config keys */
 
 static const struct {
     const char *cmd;
@@ -195,9 +196,7 @@ static const struct {
               "   \"signals\": {\"iops_util\": {\"target\": 0.8, \"critical\": 0.95,\n"
               "                 \"direction\": \"higher\", \"stale_after_ms\": 30000,\n"
               "                 \"on_stale\": \"assume-pressure\"}}}\n"
-              "Class fields: tier max_rate burst max_concurrency floor max_queue\n"
-              "max_attempts timeout_ms max_reclaims keep_done dead_max payload_max\n"
-              "backoff_base_ms backoff_max_ms; a field left out takes its default.\n"
+              "Class fields (a field left out takes its default):\n" NAMES_MARK
               "Signal fields: target and critical (required), direction, stale_after_ms,\n"
               "on_stale. Unknown keys are errors. The whole file is validated before\n"
               "anything is written. Classes and signals not in the file are left alone.\n"
@@ -281,17 +280,43 @@ static void print_class_fields(void) {
     }
 }
 
+/* The class fields' names, as config files spell them, wrapped at 72. */
+static void print_class_names(void) {
+    const sluice_class_field *f;
+    size_t col = 0;
+    for (size_t i = 0; (f = sluice_class_field_at(i)); i++) {
+        size_t n = strlen(f->name);
+        if (col && col + 1 + n > 72) {
+            putchar('\n');
+            col = 0;
+        }
+        printf("%s%s", col ? " " : "  ", f->name);
+        col += n + (col ? 1 : 2);
+    }
+    putchar('\n');
+}
+
+/* The first mark in text (*fields: 1 for FIELDS_MARK, 0 for NAMES_MARK), or NULL. */
+static const char *next_mark(const char *text, int *fields) {
+    const char *f = strstr(text, FIELDS_MARK), *n = strstr(text, NAMES_MARK);
+    *fields = f && (!n || f < n);
+    return *fields ? f : n;
+}
+
 int ctl_help(const char *cmd) {
     for (size_t i = 0; i < sizeof(HELP) / sizeof(HELP[0]); i++) {
         if (strcmp(HELP[i].cmd, cmd)) continue;
-        const char *mark = strstr(HELP[i].text, FIELDS_MARK);
-        if (!mark) {
-            fputs(HELP[i].text, stdout);
-            return 0;
+        const char *text = HELP[i].text, *mark;
+        int fields;
+        while ((mark = next_mark(text, &fields))) {
+            fwrite(text, 1, (size_t)(mark - text), stdout);
+            if (fields)
+                print_class_fields();
+            else
+                print_class_names();
+            text = mark + strlen(fields ? FIELDS_MARK : NAMES_MARK);
         }
-        fwrite(HELP[i].text, 1, (size_t)(mark - HELP[i].text), stdout);
-        print_class_fields();
-        fputs(mark + strlen(FIELDS_MARK), stdout);
+        fputs(text, stdout);
         return 0;
     }
     return -1;

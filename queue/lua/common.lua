@@ -191,7 +191,10 @@ local function make_ready(keys, id, m)
     redis.call('ZADD', keys[K.ready], ready_score(m), id)
 end
 
--- Moves a job (already removed from its previous set) to the capped dead set.
+-- Moves a job (already removed from its previous set) to the dead set, which
+-- keeps at most dead_max jobs, none dead longer than dead_ttl_ms (when set;
+-- at most AGED_MAX of those go per death, the oldest first).
+local AGED_MAX = 100
 local function make_dead(keys, id, m, reason, now, cfg)
     m[M.state] = 'dead'
     m[M.reason] = string.sub(reason, 1, REASON_MAX)
@@ -201,6 +204,10 @@ local function make_dead(keys, id, m, reason, now, cfg)
     redis.call('ZADD', keys[K.dead], now, id)
     count(keys, 'dead', 1)
     local over = redis.call('ZCARD', keys[K.dead]) - cfg.dead_max
+    if cfg.dead_ttl_ms > 0 then
+        local aged = redis.call('ZCOUNT', keys[K.dead], '-inf', '(' .. (now - cfg.dead_ttl_ms))
+        over = math.max(over, math.min(aged, AGED_MAX))
+    end
     if over > 0 then
         local gone = redis.call('ZPOPMIN', keys[K.dead], over)
         for i = 1, #gone, 2 do forget(keys, gone[i]) end
