@@ -64,7 +64,10 @@ static int parse_args(const json_t *body, const char *need, action_args *a, cons
 static int known_class(sluice_client *c, const char *cls, sluice_error *err) {
     sluice_class_config cfg;
     if (sluice_class_get(c, cls, &cfg, err) == 0) return 0;
-    if (err->code == SLUICE_ERR_UNKNOWN_CLASS) sluice_error_set(err, err->code, "unknown class '%s'", cls);
+    if (err->code == SLUICE_ERR_UNKNOWN_CLASS) {
+        sluice_error_reset(err);
+        sluice_error_set(err, SLUICE_ERR_UNKNOWN_CLASS, "unknown class '%s'", cls);
+    }
     return -1;
 }
 
