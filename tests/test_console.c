@@ -200,16 +200,23 @@ static int setup(void **state) {
     return 0;
 }
 
+/* Stops the console: it must exit 0 on SIGTERM (and, under ASan, with
+ * nothing leaked). */
 static int teardown(void **state) {
     (void)state;
+    int st = 0;
     if (con.pid > 0) {
         kill(con.pid, SIGTERM);
-        proc_wait(con.pid, 5000);
+        st = proc_wait(con.pid, 5000);
         proc_forget(con.pid);
     }
     char cmd[200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", con.dir);
     if (con.dir[0] && system(cmd) != 0) return -1;
+    if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "test_console: the console exited with status %d\n", st);
+        return -1;
+    }
     return 0;
 }
 
@@ -304,9 +311,9 @@ static void bad_requests_get_a_4xx_with_a_message_and_change_nothing(void **stat
 static void a_fuzz_loop_of_mangled_requests_never_crashes_the_server(void **state) {
     (void)state;
     static const char *const methods[] = {"GET", "POST", "HEAD", "PUT", "OPTIONS", "DELETE", "P\x01ST", ""};
-    static const char *const paths[] = {"/", "/api/state", "/api/pause", "/api/pin", "/api/mode", "/api/retry",
-                                        "/api/purge", "/api/explain?id=", "/console.js", "/%00", "/api/../x",
-                                        "/api//pause", "/api/pause/x", "//", "*"};
+    static const char *const paths[] = {"/",          "/api/state",  "/api/pause",       "/api/pin",    "/api/mode",
+                                        "/api/retry", "/api/purge",  "/api/explain?id=", "/console.js", "/%00",
+                                        "/api/../x",  "/api//pause", "/api/pause/x",     "//",          "*"};
     static const char *const bodies[] = {"{\"class\":\"zz\",\"fraction\":0.5}", "{\"mode\":\"\"}",
                                          "{\"class\":\"mail\",\"id\":\"mail:\"}", "{\"class\":null}", "{}"};
     unsigned seed = 19;
@@ -317,7 +324,8 @@ static void a_fuzz_loop_of_mangled_requests_never_crashes_the_server(void **stat
         snprintf(body, sizeof(body), "%s", bodies[rand_r(&seed) % 5]);
         size_t blen = strlen(body);
         for (int k = rand_r(&seed) % 4; k > 0; k--) body[rand_r(&seed) % blen] = (char)(1 + rand_r(&seed) % 255);
-        for (int k = rand_r(&seed) % 2; k > 0; k--) path[rand_r(&seed) % strlen(path)] = (char)(33 + rand_r(&seed) % 94);
+        for (int k = rand_r(&seed) % 2; k > 0; k--)
+            path[rand_r(&seed) % strlen(path)] = (char)(33 + rand_r(&seed) % 94);
         http_reply r;
         if (i % 10 == 9) { /* raw garbage */
             size_t n = 1 + (size_t)rand_r(&seed) % (sizeof(raw) - 1);

@@ -71,8 +71,9 @@ int cmd_console(ctl *x, int argc, char **argv) {
         (opts[1].val && read_token(opts[1].val, k.token, sizeof(k.token)) < 0))
         return EXIT_USAGE;
     if (strncmp(host, "127.", 4) != 0 && !k.token[0])
-        fprintf(stderr, "sluicectl: console: warning: listening on %s without --token-file: anyone who reaches it "
-                        "sees every queue (actions stay off)\n",
+        fprintf(stderr,
+                "sluicectl: console: warning: listening on %s without --token-file: anyone who reaches it "
+                "sees every queue (actions stay off)\n",
                 host);
     if (!(k.history = console_history_new())) return ctl_fail(EXIT_RUNTIME, "out of memory");
     int code = console_serve(&k, host, port);

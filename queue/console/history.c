@@ -79,8 +79,7 @@ static void add_decision(console_history *h, json_t *d) {
  * parsed decisions newer than h->last_t and within the window; *all is 1
  * when the read reached back to one already kept (or to the end). Returns
  * NULL with err set on failure. */
-static json_t *read_new(console_history *h, sluice_client *c, size_t count, int64_t now, int *all,
-                        sluice_error *err) {
+static json_t *read_new(console_history *h, sluice_client *c, size_t count, int64_t now, int *all, sluice_error *err) {
     size_t n = 0;
     char **texts = sluice_governor_history_list(c, count, &n, err);
     if (!texts && err->code != SLUICE_OK) return NULL;
@@ -213,6 +212,6 @@ json_t *console_history_json(const console_history *h, int64_t now) {
     spans(h, now, sparse);
     series(h, "f", sparse, CONSOLE_SPARK, classes);
     return json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:f, s:f}", "from", (json_int_t)(now - CONSOLE_WINDOW_MS), "to",
-                     (json_int_t)now, "t", t, "driver", driver, "pressure", signals, "fraction", classes, "target",
-                     1.0, "critical", 2.0);
+                     (json_int_t)now, "t", t, "driver", driver, "pressure", signals, "fraction", classes, "target", 1.0,
+                     "critical", 2.0);
 }

@@ -154,8 +154,7 @@ static enum MHD_Result route(console *k, struct MHD_Connection *conn, const char
                                                   is_get ? "GET" : "POST with a JSON body"));
         if (!strcmp(r, "state")) return send_reply(conn, console_state(k));
         if (!strcmp(r, "explain"))
-            return send_reply(conn,
-                              console_explain(k, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id")));
+            return send_reply(conn, console_explain(k, MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "id")));
         return send_reply(conn, post(k, conn, r, rq));
     }
     if (!get) return send_reply(conn, console_error(405, "%s is not allowed on %.100s (GET)", method, url));
@@ -207,11 +206,10 @@ int console_serve(console *k, const char *host, int port) {
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL); /* the HTTP thread inherits it; sigwait below takes them */
-    struct MHD_Daemon *d =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL, handle, k, MHD_OPTION_SOCK_ADDR,
-                         (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                         MHD_OPTION_END);
+    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL, handle, k,
+                                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED,
+                                            completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
     if (!d) return ctl_fail(EXIT_RUNTIME, "console: cannot listen on %s:%d (in use?)", host, port);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     printf("console: http://%s:%d/%s\n", host, info ? (int)info->port : port,

@@ -67,13 +67,13 @@ static json_t *class_json(const char *name, const sluice_class_view *v) {
     const sluice_gate_info *g = &v->gate;
     char words[400];
     gate_words(g, words, sizeof(words));
-    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:b, s:b, s:f, s:s, s:s, s:s?}", "name",
-                     name, "tier", sluice_tier_name(v->cfg.tier), "ready", (json_int_t)v->stats.ready, "delayed",
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, s:b, s:b, s:f, s:s, s:s, s:s?}", "name", name,
+                     "tier", sluice_tier_name(v->cfg.tier), "ready", (json_int_t)v->stats.ready, "delayed",
                      (json_int_t)v->stats.delayed, "leased", (json_int_t)v->stats.leased, "dead",
                      (json_int_t)v->stats.dead, "throttled", (json_int_t)v->stats.throttled, "fraction", g->fraction,
                      "effective_rate", g->effective_rate, "effective_concurrency", g->effective_concurrency, "paused",
-                     g->paused, "pinned", g->pinned, "pin", g->pin, "why", g->paused ? "paused" : g->why, "gate",
-                     words, "oldest", v->head[0] ? v->head : NULL);
+                     g->paused, "pinned", g->pinned, "pin", g->pin, "why", g->paused ? "paused" : g->why, "gate", words,
+                     "oldest", v->head[0] ? v->head : NULL);
 }
 
 /* The newest dead jobs of class "name" appended to "dead". Returns 0, or -1

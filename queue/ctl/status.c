@@ -22,11 +22,11 @@ static json_t *class_json(const char *name, const sluice_class_view *v) {
     return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:f, s:f, s:s, s:s, s:b, s:I, s:b, s:I, s:I}",
                      "name", name, "tier", sluice_tier_name(v->cfg.tier), "ready", (json_int_t)v->stats.ready,
                      "delayed", (json_int_t)v->stats.delayed, "leased", (json_int_t)v->stats.leased, "dead",
-                     (json_int_t)v->stats.dead, "fraction", g->fraction, "max_rate", v->cfg.max_rate,
-                     "max_concurrency", (json_int_t)v->cfg.max_concurrency, "effective_rate", g->effective_rate,
-                     "effective_concurrency", g->effective_concurrency, "why", g->paused ? "paused" : g->why, "reason",
-                     g->reason, "paused", g->paused, "paused_until", (json_int_t)g->paused_until, "pinned", g->pinned,
-                     "pin_until", (json_int_t)g->pin_until, "expires_at", (json_int_t)g->expires_at);
+                     (json_int_t)v->stats.dead, "fraction", g->fraction, "max_rate", v->cfg.max_rate, "max_concurrency",
+                     (json_int_t)v->cfg.max_concurrency, "effective_rate", g->effective_rate, "effective_concurrency",
+                     g->effective_concurrency, "why", g->paused ? "paused" : g->why, "reason", g->reason, "paused",
+                     g->paused, "paused_until", (json_int_t)g->paused_until, "pinned", g->pinned, "pin_until",
+                     (json_int_t)g->pin_until, "expires_at", (json_int_t)g->expires_at);
 }
 
 /* Adds root.classes, read in one round trip; a class deleted meanwhile is
@@ -70,12 +70,12 @@ static int status_signals(sluice_client *c, json_t *root, int *code) {
     json_object_set_new(root, "signals", signals);
     for (size_t i = 0; i < n; i++) {
         int v = s[i].has_value;
-        json_array_append_new(signals, json_pack("{s:s, s:o, s:f, s:f, s:s, s:o, s:b, s:o}", "name", s[i].name,
-                                                 "value", v ? json_real(s[i].value) : json_null(), "target",
-                                                 s[i].def.target, "critical", s[i].def.critical, "direction",
-                                                 s[i].def.lower_is_worse ? "lower" : "higher", "age_ms",
-                                                 v ? json_integer(s[i].age_ms) : json_null(), "stale", s[i].stale,
-                                                 "pressure", v ? json_real(ctl_signal_pressure(&s[i])) : json_null()));
+        json_array_append_new(signals,
+                              json_pack("{s:s, s:o, s:f, s:f, s:s, s:o, s:b, s:o}", "name", s[i].name, "value",
+                                        v ? json_real(s[i].value) : json_null(), "target", s[i].def.target, "critical",
+                                        s[i].def.critical, "direction", s[i].def.lower_is_worse ? "lower" : "higher",
+                                        "age_ms", v ? json_integer(s[i].age_ms) : json_null(), "stale", s[i].stale,
+                                        "pressure", v ? json_real(ctl_signal_pressure(&s[i])) : json_null()));
     }
     sluice_signal_list_free(s, n);
     return 0;
@@ -152,8 +152,8 @@ static void fit(FILE *out, int width, const char *fmt, ...) {
 static void classes_table(json_t *root, FILE *out, int width) {
     size_t i;
     json_t *o;
-    fit(out, width, "%-20s %-8s %7s %7s %7s %6s %8s %9s %6s  %s", "CLASS", "TIER", "READY", "DELAYED", "LEASED",
-        "DEAD", "ADMITTED", "RATE/S", "CONC", "WHY");
+    fit(out, width, "%-20s %-8s %7s %7s %7s %6s %8s %9s %6s  %s", "CLASS", "TIER", "READY", "DELAYED", "LEASED", "DEAD",
+        "ADMITTED", "RATE/S", "CONC", "WHY");
     json_array_foreach(json_object_get(root, "classes"), i, o) {
         char rate[32] = "-", conc[32] = "-";
         double r = json_real_value(json_object_get(o, "effective_rate"));
