@@ -196,7 +196,8 @@ mutants: deps
 # ---- demo ----
 # make demo: the incident replayed in real time on an embedded redis-server
 # (scripts/demo.sh); sluice-demo is its database stand-in, traffic, live view
-# and summary. gnuplot-nox (installed by deps) draws the plot.
+# and summary; sluicectl console serves it in a browser (the address is
+# printed). gnuplot-nox (installed by deps) draws the plot.
 DEMO_T0 := $(if $(filter demo,$(MAKECMDGOALS)),$(shell date +%s))
 
 $(BUILD)/bin/sluice-demo: $(BUILD)/obj/tests/demo/sluice-demo.o $(LIBA)
