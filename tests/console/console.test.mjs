@@ -55,7 +55,7 @@ function ctl(ns, ...args) {
 }
 
 function redis(...args) {
-  return execFileSync('redis-cli', ['-s', sock, ...args], { encoding: 'utf8' }).trim();
+  return execFileSync('redis-cli', ['-s', sock, ...args], { encoding: 'utf8', stdio: 'pipe' }).trim();
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -150,6 +150,12 @@ await check('a class appears within 2 s of sluicectl class set', async () => {
   ctl('t', 'class', 'set', 'thumbnails', '--tier', 'low', '--max-rate', '5/s');
   await page.waitForSelector('#classes tr[data-class="thumbnails"]', { timeout: 2000 });
   return `after ${Date.now() - t0} ms`;
+});
+
+await check('a signal over its target: the page says the governor cuts', async () => {
+  ctl('t', 'signal', 'set', 'db_util', '0.9');
+  await waitFor(async () => /^Last decision: cut /.test(await page.textContent('#decision')), 15000, 'a cut');
+  return await page.textContent('#decision');
 });
 
 await check('a signal over critical changes the low tier\'s fraction within 3 s', async () => {
