@@ -235,7 +235,7 @@ $(CONSOLE_NODE): tests/console/package.json tests/console/package-lock.json
 .PHONY: test-browser
 test-browser: deps
 	$(MAKE) --no-print-directory all $(CONSOLE_NODE)
-	BUILD=$(BUILD) ./scripts/browser-test.sh
+	BUILD=$(BUILD) SANITIZER=$(SANITIZER) ./scripts/browser-test.sh
 
 # ---- producers in other languages (queue/clients/) ----
 # tests/test_clients runs the Python, Ruby and Node producers' tests (their

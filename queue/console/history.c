@@ -10,7 +10,7 @@
 
 #define SLOT_MS (CONSOLE_WINDOW_MS / CONSOLE_POINTS)
 #define RECENT_MS 120000 /* kept whole */
-#define FETCH_FIRST 16   /* decisions read by a poll at first */
+#define FETCH_FIRST 2    /* decisions read by a poll at first: a tick or two */
 #define FETCH_MAX 4096   /* decisions read at most at once */
 
 struct console_history {
