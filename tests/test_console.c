@@ -8,8 +8,6 @@
 #define _DEFAULT_SOURCE
 #include "common_proc.h"
 
-#include <poll.h>
-
 #include <jansson.h>
 
 #define TOKEN "test-console-token-0123456789"
@@ -104,16 +102,8 @@ static void http_raw(const char *raw, size_t len, http_reply *out) {
     }
     shutdown(fd, SHUT_WR);
     static char buf[1 << 20];
-    size_t n = 0;
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 10000) <= 0) break;
-        ssize_t k = read(fd, buf + n, sizeof(buf) - 1 - n);
-        if (k <= 0) break;
-        n += (size_t)k;
-    }
+    proc_read_all(fd, buf, sizeof(buf), 10000);
     close(fd);
-    buf[n] = '\0';
     if (sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1) out->status = 0;
     const char *body = strstr(buf, "\r\n\r\n");
     if (body) snprintf(out->body, sizeof(out->body), "%s", body + 4);

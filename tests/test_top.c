@@ -6,7 +6,6 @@
 #define _DEFAULT_SOURCE
 #include "common_proc.h"
 
-#include <poll.h>
 #include <pty.h>
 
 #define COLUMNS 80
@@ -27,14 +26,7 @@ static char *top_on_a_pty(void **state, const char *extra) {
         _exit(127);
     }
     static char raw[1 << 16];
-    size_t n = 0;
-    for (;;) {
-        struct pollfd p = {.fd = master, .events = POLLIN};
-        if (poll(&p, 1, 10000) <= 0) break;
-        ssize_t k = read(master, raw + n, sizeof(raw) - 1 - n);
-        if (k <= 0) break; /* EIO once the child has gone */
-        n += (size_t)k;
-    }
+    size_t n = proc_read_all(master, raw, sizeof(raw), 10000);
     close(master);
     int st = proc_wait(pid, 10000);
     if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("top exited with status %d: %.*s", st, (int)n, raw);

@@ -101,6 +101,10 @@ int status_print(ctl *x, FILE *out, int width);
 json_t *class_config_json(const sluice_class_config *cfg);
 json_t *signal_def_json(const sluice_signal_def *def);
 
+/* The governor's status and newest decision as JSON (leader, epoch,
+ * lease_until, mode, last_tick, ticks, last_decision), *gs filled. NEW, or
+ * NULL after printing the error (*code). */
+json_t *ctl_governor_json(sluice_client *c, sluice_governor_status *gs, int *code);
 /* The newest governor decision, parsed: NEW (json_decref), or NULL when
  * there is none or it cannot be read. */
 json_t *ctl_last_decision(sluice_client *c);

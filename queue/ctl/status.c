@@ -84,26 +84,9 @@ static int status_signals(sluice_client *c, json_t *root, int *code) {
 /* Adds root.governor and root.now. Returns 0, or -1 after printing the
  * error (*code). */
 static int status_governor(sluice_client *c, json_t *root, int *code) {
-    sluice_error err;
-    size_t n = 0;
     sluice_governor_status gs;
-    if (sluice_governor_status_get(c, &gs, &err) < 0) {
-        *code = ctl_error(&err);
-        return -1;
-    }
-    char **h = sluice_governor_history_list(c, 1, &n, &err);
-    if (!h && err.code != SLUICE_OK) {
-        *code = ctl_error(&err);
-        return -1;
-    }
-    json_t *gov = json_object();
-    json_object_set_new(gov, "leader", gs.leader[0] ? json_string(gs.leader) : json_null());
-    json_object_set_new(gov, "epoch", json_integer(gs.epoch));
-    json_object_set_new(gov, "mode", json_string(sluice_governor_mode_name(gs.mode)));
-    json_object_set_new(gov, "last_tick", json_integer(gs.last_tick));
-    json_object_set_new(gov, "ticks", json_integer(gs.ticks));
-    json_object_set_new(gov, "last_decision", n ? ctl_json_or_string(h[0]) : json_null());
-    sluice_governor_history_free(h, n);
+    json_t *gov = ctl_governor_json(c, &gs, code);
+    if (!gov) return -1;
     json_object_set_new(root, "governor", gov);
     json_object_set_new(root, "now", json_integer(gs.now));
     return 0;
