@@ -102,7 +102,7 @@ async function post(url, action, body, headers) {
 
 // ----------------------------------------------------------------- setup
 
-start('redis-server', ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', tmp], {}, 'redis');
+const redisServer = start('redis-server', ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no', '--dir', tmp], {}, 'redis');
 await waitFor(() => {
   try {
     return redis('ping') === 'PONG';
@@ -122,7 +122,7 @@ ctl('t', 'class', 'set', 'integration_sync', '--tier', 'normal', '--max-rate', '
 ctl('t', 'class', 'set', 'reports', '--tier', 'high', '--max-rate', '5/s', '--max-attempts', '1');
 for (let i = 0; i < 40; i++) ctl('t', 'enqueue', 'certificates', `{"n":${i}}`);
 for (let i = 0; i < 3; i++) ctl('t', 'enqueue', 'reports', `{"n":${i}}`);
-start(path.join(BIN, 'sluice-worker'), ['--name', 'browser-worker', '--concurrency', '4', '--grace', '1s',
+const worker = start(path.join(BIN, 'sluice-worker'), ['--name', 'browser-worker', '--concurrency', '4', '--grace', '1s',
   '--handler', 'certificates=/bin/sleep', '1', '--', '--handler', 'integration_sync=/bin/true', '--',
   '--handler', 'reports=/bin/false'], env('t'), 'worker');
 const main = await startConsole('t', 'console', ['--token-file', tokenFile, '--user', 'browser-test']);
@@ -291,6 +291,16 @@ await check(`with 200 classes and 10,000 decisions the API answers in under ${AP
   assert(lag < 200, `the page answered a frame after ${lag.toFixed(0)} ms`);
   assert(longest < 300, `a task of ${longest.toFixed(0)} ms blocked the page`);
   return `API cold ${cold.toFixed(1)} ms, warm median ${median.toFixed(1)} ms, worst ${worst.toFixed(1)} ms; page: 200 rows shown after ${shown} ms, then longest task ${longest.toFixed(0)} ms, worst frame ${lag.toFixed(0)} ms`;
+});
+
+await check('the page marks itself stale when the governor falls silent, then when Redis stops answering', async () => {
+  const stale = async () => ((await page.isVisible('#stale')) ? await page.textContent('#stale') : '');
+  assert(!(await stale()), 'stale while all runs: ' + (await stale()));
+  await stop(worker);
+  await waitFor(async () => /governor is silent/.test(await stale()), 8000, 'the governor-silent mark');
+  await stop(redisServer);
+  await waitFor(async () => /no answer from Redis/.test(await stale()), 8000, 'the no-answer mark');
+  return await stale();
 });
 
 await browser.close();
