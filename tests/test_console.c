@@ -288,6 +288,18 @@ static void bad_requests_get_a_4xx_with_a_message_and_change_nothing(void **stat
     assert_int_equal(r.status, 413);
     assert_non_null(strstr(r.body, "over 4096 bytes"));
     reply_clear(&r);
+    /* a Host that is not this console's: a page of another name (DNS rebinding) */
+    const char *rebound = "GET /api/state HTTP/1.1\r\nHost: evil.example:80\r\nConnection: close\r\n\r\n";
+    http_raw(rebound, strlen(rebound), &r);
+    assert_int_equal(r.status, 403);
+    assert_non_null(strstr(r.body, "Host header"));
+    reply_clear(&r);
+    char local[200];
+    snprintf(local, sizeof(local), "GET /api/state HTTP/1.1\r\nHost: localhost:%d\r\nConnection: close\r\n\r\n",
+             con.port);
+    http_raw(local, strlen(local), &r);
+    assert_int_equal(r.status, 200);
+    reply_clear(&r);
     char *after = snapshot(c);
     assert_string_equal(before, after);
     free(before);

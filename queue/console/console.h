@@ -25,6 +25,7 @@ typedef struct console {
     const char *url, *ns;          /* BORROWED: sluicectl's --redis and --namespace */
     char actor[65];                /* the client's name: the actor of audit entries */
     char token[CONSOLE_TOKEN_MAX]; /* "" when read-only */
+    char host[80];                 /* "HOST:PORT" it listens on; "" when on every address */
     sluice_client *c;              /* NULL until connected */
     console_history *history;
 } console;

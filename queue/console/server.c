@@ -5,6 +5,7 @@
  * must name this console itself). */
 #define _DEFAULT_SOURCE
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -140,10 +142,24 @@ static console_reply post(console *k, struct MHD_Connection *conn, const char *r
     return rep;
 }
 
+/* 1 when the Host header names this console: its address, or localhost on
+ * a loopback address (a page of another name that resolves here, DNS
+ * rebinding, is refused); any Host when it listens on every address. */
+static int host_ok(const console *k, struct MHD_Connection *conn) {
+    const char *host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host");
+    const char *port = strrchr(k->host, ':');
+    if (!k->host[0]) return 1;
+    if (!host) return 0;
+    if (!strcmp(host, k->host)) return 1;
+    return !strncmp(k->host, "127.", 4) && !strncmp(host, "localhost", 9) && port && !strcmp(host + 9, port);
+}
+
 /* Answers a whole request. */
 static enum MHD_Result route(console *k, struct MHD_Connection *conn, const char *url, const char *method,
                              const request *rq) {
     int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (!host_ok(k, conn))
+        return send_reply(conn, console_error(403, "the Host header does not name this console (%s)", k->host));
     if (strstr(url, "..") || strchr(url, '\\'))
         return send_reply(conn, console_error(400, "path traversal refused: %.100s", url));
     if (!strncmp(url, "/api/", 5)) {
@@ -194,29 +210,51 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     *con_cls = NULL;
 }
 
-int console_serve(console *k, const char *host, int port) {
+/* Opens a listening TCP socket on host:port (IPv4) into *fd; *port gets
+ * the port bound (port 0 takes a free one). Returns EXIT_OK, or the exit
+ * code after printing why. */
+static int listen_on(const char *host, int *port, int *fd) {
     struct sockaddr_in sin;
+    socklen_t len = sizeof(sin);
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
-    sin.sin_port = htons((uint16_t)port);
+    sin.sin_port = htons((uint16_t)*port);
     if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
         return ctl_usage("console", "--listen: '%s' is not an IPv4 address", host);
+    int one = 1;
+    *fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*fd < 0 || setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(*fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(*fd, 64) < 0 ||
+        getsockname(*fd, (struct sockaddr *)&sin, &len) < 0) {
+        int code = ctl_fail(EXIT_RUNTIME, "console: cannot listen on %s:%d: %s", host, *port, strerror(errno));
+        if (*fd >= 0) close(*fd);
+        return code;
+    }
+    *port = ntohs(sin.sin_port);
+    return EXIT_OK;
+}
+
+int console_serve(console *k, const char *host, int port) {
+    int fd = -1, code = listen_on(host, &port, &fd);
+    if (code != EXIT_OK) return code;
+    if (strcmp(host, "0.0.0.0") != 0) snprintf(k->host, sizeof(k->host), "%s:%d", host, port);
     sigset_t stop;
     sigemptyset(&stop);
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL); /* the HTTP thread inherits it; sigwait below takes them */
-    struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL, handle, k,
-                                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sin, MHD_OPTION_NOTIFY_COMPLETED,
-                                            completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
-    if (!d) return ctl_fail(EXIT_RUNTIME, "console: cannot listen on %s:%d (in use?)", host, port);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-    printf("console: http://%s:%d/%s\n", host, info ? (int)info->port : port,
-           k->token[0] ? "" : " (read-only: no --token-file)");
+    struct MHD_Daemon *d =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, k, MHD_OPTION_LISTEN_SOCKET, fd,
+                         MHD_OPTION_NOTIFY_COMPLETED, completed, NULL, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (!d) {
+        close(fd);
+        return ctl_fail(EXIT_RUNTIME, "console: cannot serve on %s:%d", host, port);
+    }
+    printf("console: http://%s:%d/%s\n", host, port, k->token[0] ? "" : " (read-only: no --token-file)");
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);
-    MHD_stop_daemon(d);
+    MHD_stop_daemon(d); /* closes the socket */
     return EXIT_OK;
 }
