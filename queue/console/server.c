@@ -182,6 +182,9 @@ static enum MHD_Result route(console *k, struct MHD_Connection *conn, const char
     return send_bytes(conn, 200, type, (void *)data, len, MHD_RESPMEM_PERSISTENT);
 }
 
+/* libmicrohttpd's request callback: first the headers (a request is
+ * allocated, *con_cls, freed by completed), then the body in pieces (kept up
+ * to CONSOLE_BODY_MAX bytes, the rest noted and dropped), then the answer. */
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **con_cls) {
     (void)version;
@@ -202,6 +205,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     return route(cls, conn, url, method, rq);
 }
 
+/* libmicrohttpd's end of a request: frees what handle allocated. */
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
     (void)cls;
     (void)conn;
