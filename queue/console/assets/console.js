@@ -55,6 +55,7 @@ function say(text, error) {
   m.className = error ? 'error' : '';
 }
 
+// Sends one action with the token; says what the console answered.
 async function act(action, body) {
   if (!token()) return say('Enter the token first: actions need it.', true);
   try {
@@ -71,6 +72,7 @@ async function act(action, body) {
   poll(true);
 }
 
+// Every button of the page: data-act names the action, data-class its class.
 function onClick(ev) {
   const b = ev.target.closest('button[data-act]');
   if (!b) return;
@@ -138,6 +140,7 @@ function chart(h, signals, driver) {
   });
 }
 
+// A class's admitted fraction over the hour, 0 at the bottom, 1 at the top.
 function spark(values) {
   const W = 120, H = 24;
   const s = svg('svg', { class: 'spark', viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: 'none' });
@@ -155,6 +158,7 @@ function spark(values) {
 
 const CELLS = ['name', 'tier', 'fraction', 'spark', 'rate', 'conc', 'ready', 'delayed', 'leased', 'dead', 'throttled', 'gate', 'oldest', 'actions'];
 
+// A new row for a class: its cells and its action buttons.
 function classRow(c) {
   const tr = el('tr', { 'data-class': c.name });
   for (const k of CELLS) tr.append(el('td', { class: k }));
@@ -169,6 +173,8 @@ function classRow(c) {
   return tr;
 }
 
+// The classes' table, updated in place (rows keyed by class) so a poll
+// moves no focus and redraws only what changed.
 function classes(list, h) {
   const body = $('#classes tbody');
   const rows = new Map([...body.querySelectorAll('tr[data-class]')].map((r) => [r.dataset.class, r]));
@@ -205,14 +211,21 @@ function classes(list, h) {
   for (const tr of rows.values()) tr.remove();
 }
 
+// Shows explain's answer for the job at the head of the chosen class, in a
+// row under it (one at a time; clicking the job again closes it).
 async function explain() {
   document.querySelectorAll('tr.explain-row').forEach((r) => r.remove());
   if (!explained || !state) return;
   const c = state.classes.find((k) => k.name === explained);
   const tr = document.querySelector(`#classes tr[data-class="${CSS.escape(explained)}"]`);
   if (!c || !c.oldest || !tr) return;
-  const r = await fetch('/api/explain?id=' + encodeURIComponent(c.oldest));
-  const answer = await r.json();
+  let answer;
+  try {
+    const r = await fetch('/api/explain?id=' + encodeURIComponent(c.oldest));
+    answer = await r.json();
+  } catch (e) {
+    answer = { error: 'The console did not answer: ' + e.message };
+  }
   const row = el('tr', { class: 'explain-row' });
   const td = el('td', { class: 'explain', colspan: CELLS.length });
   (answer.explanation || [answer.error]).forEach((line) => td.append(el('div', {}, line)));
@@ -221,6 +234,7 @@ async function explain() {
   tr.after(row);
 }
 
+// Replaces a table's rows; a cell is text or a node.
 function fill(tbody, rows) {
   const b = $(tbody);
   const frag = document.createDocumentFragment();
@@ -232,6 +246,7 @@ function fill(tbody, rows) {
   b.replaceChildren(frag);
 }
 
+// Draws one /api/state answer.
 function render(s) {
   const g = s.governor;
   setText($('#leader'), g.leader || '(none)');
@@ -251,6 +266,7 @@ function render(s) {
   fill('#audit tbody', s.audit.map((e) => [time(e.at), e.class || '-', e.actor || '-', e.what, e.detail]));
 }
 
+// Retry and purge for one dead job.
 function deadButtons(d) {
   const span = el('span');
   span.append(el('button', { 'data-act': 'retry', 'data-class': d.class, 'data-id': d.id }, 'retry'),
@@ -260,6 +276,8 @@ function deadButtons(d) {
 
 // ------------------------------------------------------------ polling
 
+// The stale mark (a reason, or '' when all answers) and the time of the
+// last good answer.
 function staleness(reason) {
   const st = $('#stale');
   st.hidden = !reason;
@@ -272,6 +290,8 @@ function staleness(reason) {
 let polling = false;
 let timer = null;
 
+// Reads /api/state and draws it, then again POLL_MS later; "now" (after an
+// action) redraws without reloading the open explanation.
 async function poll(now) {
   if (polling) return;
   polling = true;
