@@ -110,7 +110,8 @@ int sluice_class_field_format(const sluice_class_config *cfg, const sluice_class
 
 void sluice_class_config_init(sluice_class_config *cfg) {
     memset(cfg, 0, sizeof(*cfg));
-    for (size_t i = 0; i < NWORDS(field_table); i++) sluice_class_field_set(cfg, &field_table[i].pub, field_table[i].pub.def, NULL);
+    for (size_t i = 0; i < NWORDS(field_table); i++)
+        sluice_class_field_set(cfg, &field_table[i].pub, field_table[i].pub.def, NULL);
 }
 
 int sluice_class_config_check(const sluice_class_config *cfg, sluice_error *err) {
