@@ -1,4 +1,5 @@
-/* A call: its argument vector (with the keys each Function takes, keys.h),
+/* A call: the names and ids that make its keys (checked where they become
+ * keys), its argument vector (with the keys each Function takes, keys.h),
  * sending it alone or in a pipeline on the client's link, and reading its
  * reply strictly, error replies mapped to sluice errors. */
 
@@ -8,6 +9,52 @@
 #include <string.h>
 
 #include "queue.h"
+
+/* ------------------------- names, ids and keys ------------------------ */
+
+int ns_check(const char *ns, sluice_error *err) {
+    size_t n = ns ? strlen(ns) : 0;
+    int ok = n >= 1 && n <= NAME_MAX_LEN;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = ns[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+             ch == '-' || ch == '.' || ch == ':';
+    }
+    if (!ok) sluice_error_set(err, SLUICE_ERR_ARGUMENT, "namespace must be 1..64 of [A-Za-z0-9_.:-]");
+    return ok ? 0 : -1;
+}
+
+int sluice_name_check(const char *name, sluice_error *err) {
+    sluice_error_reset(err);
+    size_t n = name ? strlen(name) : 0;
+    int ok = n >= 1 && n <= NAME_MAX_LEN && ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9'));
+    for (size_t i = 1; ok && i < n; i++) {
+        char ch = name[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
+    }
+    if (!ok) {
+        sluice_error_set(err, SLUICE_ERR_NAME, "invalid name: must match ^[a-z0-9][a-z0-9_.-]{0,63}$");
+        return -1;
+    }
+    return 0;
+}
+
+int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
+    const char *colon = id ? strrchr(id, ':') : NULL;
+    size_t n = colon ? (size_t)(colon - id) : 0;
+    int ok = colon && n >= 1 && n <= NAME_MAX_LEN && colon[1] && strlen(colon + 1) <= 20;
+    for (const char *p = ok ? colon + 1 : ""; ok && *p; p++) ok = *p >= '0' && *p <= '9';
+    if (ok) {
+        memcpy(cls, id, n);
+        cls[n] = '\0';
+        ok = sluice_name_check(cls, NULL) == 0;
+    }
+    if (!ok) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid job id: expected <class>:<number>");
+        return -1;
+    }
+    return 0;
+}
 
 /* ------------------------------ arguments ---------------------------- */
 

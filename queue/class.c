@@ -130,7 +130,7 @@ int sluice_class_config_check(const sluice_class_config *cfg, sluice_error *err)
     return 0;
 }
 
-/* ------------------------------- classes ----------------------------- */
+/* -------------------------------- tiers ------------------------------ */
 
 #define TIER_NAME(constant, name) [constant] = name,
 static const char *const tier_names[] = {SLUICE_TIER_LIST(TIER_NAME)};
@@ -144,23 +144,6 @@ int sluice_tier_parse(const char *name, sluice_tier *out, sluice_error *err) {
     int i = word_index(tier_names, NWORDS(tier_names), name, "tier", err);
     if (i < 0) return -1;
     *out = (sluice_tier)i;
-    return 0;
-}
-
-/* ----------------------------- validation ---------------------------- */
-
-int sluice_name_check(const char *name, sluice_error *err) {
-    sluice_error_reset(err);
-    size_t n = name ? strlen(name) : 0;
-    int ok = n >= 1 && n <= NAME_MAX_LEN && ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9'));
-    for (size_t i = 1; ok && i < n; i++) {
-        char ch = name[i];
-        ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
-    }
-    if (!ok) {
-        sluice_error_set(err, SLUICE_ERR_NAME, "invalid name: must match ^[a-z0-9][a-z0-9_.-]{0,63}$");
-        return -1;
-    }
     return 0;
 }
 

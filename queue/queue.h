@@ -25,10 +25,6 @@ struct sluice_client {
     int64_t timeout_ms;
 };
 
-/* Checks a namespace: 1..64 of [A-Za-z0-9_.:-], so every key fits KEY_MAX.
- * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
-int ns_check(const char *ns, sluice_error *err);
-
 /* (Re)connects the client: the link, AUTH, SELECT, CLIENT SETNAME and the
  * Functions library. Returns 0, or -1 with err set. */
 int connection_open(sluice_client *c, sluice_error *err);
@@ -49,6 +45,14 @@ int connection_load_functions(redisContext *ctx, sluice_error *err);
 const char *client_actor(const sluice_client *c);
 
 /* --------------------------- calls (call.c) -------------------------- */
+
+/* Checks a namespace: 1..64 of [A-Za-z0-9_.:-], so every key fits KEY_MAX.
+ * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
+int ns_check(const char *ns, sluice_error *err);
+
+/* The class of job id "<class>:<number>" into cls. Returns 0, or -1 with
+ * SLUICE_ERR_ARGUMENT. */
+int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
 
 /* A command's argument vector; the strings are copies owned by the cmd. */
 typedef struct cmd {
@@ -147,7 +151,6 @@ int cmd_govern(cmd *m, sluice_client *c, const char *cls, int64_t epoch, double 
 
 /* -------------------------------- jobs ------------------------------- */
 
-int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
 int opts_check(const sluice_enqueue_opts *o, sluice_error *err);
 
 /* The Functions library, generated from queue/lua/ at build time. */
