@@ -1,12 +1,15 @@
 /* A call: the names and ids that make its keys (checked where they become
  * keys), its argument vector (with the keys each Function takes, keys.h),
- * sending it alone or in a pipeline on the client's link, and reading its
- * reply strictly, error replies mapped to sluice errors. */
+ * sending it alone or in a pipeline on the client's link (never dying of a
+ * SIGPIPE), and reading its reply strictly, error replies mapped to sluice
+ * errors. */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "queue.h"
 
@@ -328,6 +331,52 @@ void err_from_reply(sluice_error *err, const redisReply *r, const char *what) {
 
 /* ------------------------------- sending ----------------------------- */
 
+/* Writing to a socket the server closed raises SIGPIPE, whose default
+ * action kills the process. A library must neither die of it nor change the
+ * process's signal dispositions, so (as libpq does) it blocks SIGPIPE in the
+ * calling thread around socket I/O and swallows one it caused. */
+typedef struct pipe_guard {
+    sigset_t old;
+    int was_pending;
+} pipe_guard;
+
+static void guard_on(pipe_guard *g) {
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void guard_off(pipe_guard *g) {
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+redisReply *call_send(redisContext *ctx, int argc, const char **argv, const size_t *lens) {
+    pipe_guard g;
+    guard_on(&g);
+    redisReply *r = redisCommandArgv(ctx, argc, argv, lens);
+    guard_off(&g);
+    return r;
+}
+
+int call_get_reply(redisContext *ctx, void **reply) {
+    pipe_guard g;
+    guard_on(&g);
+    int rc = redisGetReply(ctx, reply);
+    guard_off(&g);
+    return rc;
+}
+
 static void broken(sluice_client *c, const char *what, sluice_error *err) {
     sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis: %s", what,
                      c->ctx->errstr[0] ? c->ctx->errstr : "connection closed");
@@ -351,7 +400,7 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
         return NULL;
     }
     if (!c->ctx && connection_open(c, err) < 0) return NULL;
-    redisReply *r = connection_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
+    redisReply *r = call_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
     if (!r) {
         broken(c, what, err);
         return NULL;
@@ -360,7 +409,7 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
         /* Redis restarted without the library: the call did not run. */
         freeReplyObject(r);
         if (connection_load_functions(c->ctx, err) < 0) return NULL;
-        r = connection_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
+        r = call_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
         if (!r) {
             broken(c, what, err);
             return NULL;
@@ -387,7 +436,7 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
     int reload = 0;
     for (size_t i = 0; i < n; i++) {
         void *r = NULL;
-        int rc = connection_get_reply(c->ctx, &r);
+        int rc = call_get_reply(c->ctx, &r);
         if (rc != REDIS_OK) {
             for (size_t j = i; j < n; j++) sluice_error_set(&errs[j], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
             broken(c, "pipeline", err);
@@ -403,7 +452,7 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
             if (replies[i] || !strstr(errs[i].text, "Function not found")) continue;
             sluice_error_reset(&errs[i]);
             cmd *m = (cmd *)&cmds[i];
-            void *r = connection_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
+            void *r = call_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
             if (!r) {
                 sluice_error_set(&errs[i], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
                 broken(c, "pipeline", err);

@@ -32,11 +32,6 @@ int connection_open(sluice_client *c, sluice_error *err);
 /* Applies the client's command timeout to its link, if it has one. */
 void connection_set_timeout(sluice_client *c);
 
-/* redisCommandArgv and redisGetReply with SIGPIPE held off: the reply
- * (NEW), or NULL / REDIS_ERR when the link broke. */
-redisReply *connection_send(redisContext *ctx, int argc, const char **argv, const size_t *lens);
-int connection_get_reply(redisContext *ctx, void **reply);
-
 /* FUNCTION LOAD REPLACE when the server's library is missing or older than
  * this libsluice's. Returns 0, or -1 with err set. */
 int connection_load_functions(redisContext *ctx, sluice_error *err);
@@ -91,6 +86,11 @@ extern const char *const SIGNAL_KEYS[SIGNAL_NKEYS];
 extern const char *const GOVERNOR_KEYS[GOVERNOR_NKEYS];
 extern const char *const REGISTRY_KEYS[REGISTRY_NKEYS];
 extern const char *const CHECK_KEYS[CHECK_NKEYS];
+
+/* redisCommandArgv and redisGetReply with SIGPIPE held off: the reply
+ * (NEW), or NULL / REDIS_ERR when the link broke. */
+redisReply *call_send(redisContext *ctx, int argc, const char **argv, const size_t *lens);
+int call_get_reply(redisContext *ctx, void **reply);
 
 /* Sends one command, reconnecting first if the link is down and loading the
  * Functions library once if Redis lost it. Returns the reply (NEW, free with
