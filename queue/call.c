@@ -1,13 +1,63 @@
-/* A call: its argument vector (with the keys each Function takes, keys.h),
- * sending it alone or in a pipeline on the client's link, and reading its
- * reply strictly, error replies mapped to sluice errors. */
+/* A call: the names and ids that make its keys (checked where they become
+ * keys), its argument vector (with the keys each Function takes, keys.h),
+ * sending it alone or in a pipeline on the client's link (never dying of a
+ * SIGPIPE), and reading its reply strictly, error replies mapped to sluice
+ * errors. */
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "queue.h"
+
+/* ------------------------- names, ids and keys ------------------------ */
+
+int ns_check(const char *ns, sluice_error *err) {
+    size_t n = ns ? strlen(ns) : 0;
+    int ok = n >= 1 && n <= NAME_MAX_LEN;
+    for (size_t i = 0; ok && i < n; i++) {
+        char ch = ns[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+             ch == '-' || ch == '.' || ch == ':';
+    }
+    if (!ok) sluice_error_set(err, SLUICE_ERR_ARGUMENT, "namespace must be 1..64 of [A-Za-z0-9_.:-]");
+    return ok ? 0 : -1;
+}
+
+int sluice_name_check(const char *name, sluice_error *err) {
+    sluice_error_reset(err);
+    size_t n = name ? strlen(name) : 0;
+    int ok = n >= 1 && n <= NAME_MAX_LEN && ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= '0' && name[0] <= '9'));
+    for (size_t i = 1; ok && i < n; i++) {
+        char ch = name[i];
+        ok = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
+    }
+    if (!ok) {
+        sluice_error_set(err, SLUICE_ERR_NAME, "invalid name: must match ^[a-z0-9][a-z0-9_.-]{0,63}$");
+        return -1;
+    }
+    return 0;
+}
+
+int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
+    const char *colon = id ? strrchr(id, ':') : NULL;
+    size_t n = colon ? (size_t)(colon - id) : 0;
+    int ok = colon && n >= 1 && n <= NAME_MAX_LEN && colon[1] && strlen(colon + 1) <= 20;
+    for (const char *p = ok ? colon + 1 : ""; ok && *p; p++) ok = *p >= '0' && *p <= '9';
+    if (ok) {
+        memcpy(cls, id, n);
+        cls[n] = '\0';
+        ok = sluice_name_check(cls, NULL) == 0;
+    }
+    if (!ok) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid job id: expected <class>:<number>");
+        return -1;
+    }
+    return 0;
+}
 
 /* ------------------------------ arguments ---------------------------- */
 
@@ -281,6 +331,52 @@ void err_from_reply(sluice_error *err, const redisReply *r, const char *what) {
 
 /* ------------------------------- sending ----------------------------- */
 
+/* Writing to a socket the server closed raises SIGPIPE, whose default
+ * action kills the process. A library must neither die of it nor change the
+ * process's signal dispositions, so (as libpq does) it blocks SIGPIPE in the
+ * calling thread around socket I/O and swallows one it caused. */
+typedef struct pipe_guard {
+    sigset_t old;
+    int was_pending;
+} pipe_guard;
+
+static void guard_on(pipe_guard *g) {
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &g->old);
+}
+
+static void guard_off(pipe_guard *g) {
+    sigset_t set, pending;
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    sigpending(&pending);
+    if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
+        struct timespec zero = {0, 0};
+        sigtimedwait(&set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
+redisReply *call_send(redisContext *ctx, int argc, const char **argv, const size_t *lens) {
+    pipe_guard g;
+    guard_on(&g);
+    redisReply *r = redisCommandArgv(ctx, argc, argv, lens);
+    guard_off(&g);
+    return r;
+}
+
+int call_get_reply(redisContext *ctx, void **reply) {
+    pipe_guard g;
+    guard_on(&g);
+    int rc = redisGetReply(ctx, reply);
+    guard_off(&g);
+    return rc;
+}
+
 static void broken(sluice_client *c, const char *what, sluice_error *err) {
     sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis: %s", what,
                      c->ctx->errstr[0] ? c->ctx->errstr : "connection closed");
@@ -304,7 +400,7 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
         return NULL;
     }
     if (!c->ctx && connection_open(c, err) < 0) return NULL;
-    redisReply *r = connection_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
+    redisReply *r = call_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
     if (!r) {
         broken(c, what, err);
         return NULL;
@@ -313,7 +409,7 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
         /* Redis restarted without the library: the call did not run. */
         freeReplyObject(r);
         if (connection_load_functions(c->ctx, err) < 0) return NULL;
-        r = connection_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
+        r = call_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
         if (!r) {
             broken(c, what, err);
             return NULL;
@@ -340,7 +436,7 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
     int reload = 0;
     for (size_t i = 0; i < n; i++) {
         void *r = NULL;
-        int rc = connection_get_reply(c->ctx, &r);
+        int rc = call_get_reply(c->ctx, &r);
         if (rc != REDIS_OK) {
             for (size_t j = i; j < n; j++) sluice_error_set(&errs[j], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
             broken(c, "pipeline", err);
@@ -356,7 +452,7 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
             if (replies[i] || !strstr(errs[i].text, "Function not found")) continue;
             sluice_error_reset(&errs[i]);
             cmd *m = (cmd *)&cmds[i];
-            void *r = connection_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
+            void *r = call_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
             if (!r) {
                 sluice_error_set(&errs[i], SLUICE_ERR_UNREACHABLE, "lost the link to redis");
                 broken(c, "pipeline", err);

@@ -7,18 +7,6 @@
 
 #include "queue.h"
 
-int ns_check(const char *ns, sluice_error *err) {
-    size_t n = ns ? strlen(ns) : 0;
-    int ok = n >= 1 && n <= NAME_MAX_LEN;
-    for (size_t i = 0; ok && i < n; i++) {
-        char ch = ns[i];
-        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
-             ch == '-' || ch == '.' || ch == ':';
-    }
-    if (!ok) sluice_error_set(err, SLUICE_ERR_ARGUMENT, "namespace must be 1..64 of [A-Za-z0-9_.:-]");
-    return ok ? 0 : -1;
-}
-
 sluice_client *sluice_client_connect(const char *url, const char *ns, sluice_error *err) {
     sluice_error_reset(err);
     if (!ns || !*ns) ns = getenv("SLUICE_NAMESPACE");

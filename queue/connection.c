@@ -1,9 +1,7 @@
-/* The link under a client: (re)connects, authenticates, keeps the
- * Functions library loaded, and never dies of a SIGPIPE. The calls made on
- * it are call.c's. */
+/* The link under a client: (re)connects, authenticates, selects the
+ * database, names the connection and keeps the Functions library loaded.
+ * What it sends goes through call.c's call_send. */
 
-#include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -18,56 +16,10 @@ static struct timeval tv_ms(int64_t ms) {
     return tv;
 }
 
-/* Writing to a socket the server closed raises SIGPIPE, whose default
- * action kills the process. A library must neither die of it nor change the
- * process's signal dispositions, so (as libpq does) it blocks SIGPIPE in the
- * calling thread around socket I/O and swallows one it caused. */
-typedef struct pipe_guard {
-    sigset_t old;
-    int was_pending;
-} pipe_guard;
-
-static void guard_on(pipe_guard *g) {
-    sigset_t set, pending;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pending);
-    g->was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &set, &g->old);
-}
-
-static void guard_off(pipe_guard *g) {
-    sigset_t set, pending;
-    sigemptyset(&set);
-    sigaddset(&set, SIGPIPE);
-    sigpending(&pending);
-    if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
-        struct timespec zero = {0, 0};
-        sigtimedwait(&set, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
-redisReply *connection_send(redisContext *ctx, int argc, const char **argv, const size_t *lens) {
-    pipe_guard g;
-    guard_on(&g);
-    redisReply *r = redisCommandArgv(ctx, argc, argv, lens);
-    guard_off(&g);
-    return r;
-}
-
-int connection_get_reply(redisContext *ctx, void **reply) {
-    pipe_guard g;
-    guard_on(&g);
-    int rc = redisGetReply(ctx, reply);
-    guard_off(&g);
-    return rc;
-}
-
 /* FUNCTION LOAD REPLACE when the server's library is missing or older. */
 int connection_load_functions(redisContext *ctx, sluice_error *err) {
     const char *ver[] = {"FCALL_RO", "sluice_version", "0"};
-    redisReply *r = connection_send(ctx, 3, ver, NULL);
+    redisReply *r = call_send(ctx, 3, ver, NULL);
     if (!r) {
         sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
         return -1;
@@ -82,7 +34,7 @@ int connection_load_functions(redisContext *ctx, sluice_error *err) {
     freeReplyObject(r);
     if (!load) return 0;
     const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", sluice_functions_lua};
-    r = connection_send(ctx, 4, argv, NULL);
+    r = call_send(ctx, 4, argv, NULL);
     if (!r) {
         sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "redis: %s", ctx->errstr);
         return -1;
@@ -97,7 +49,7 @@ int connection_load_functions(redisContext *ctx, sluice_error *err) {
 }
 
 static int simple(redisContext *ctx, int argc, const char **argv, const char *what, sluice_error *err) {
-    redisReply *r = connection_send(ctx, argc, argv, NULL);
+    redisReply *r = call_send(ctx, argc, argv, NULL);
     if (!r) {
         sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s: %s", what, ctx->errstr);
         return -1;

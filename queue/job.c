@@ -27,23 +27,6 @@ void sluice_dead_list_free(sluice_job_info *infos, size_t n) {
     free(infos);
 }
 
-int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
-    const char *colon = id ? strrchr(id, ':') : NULL;
-    size_t n = colon ? (size_t)(colon - id) : 0;
-    int ok = colon && n >= 1 && n <= NAME_MAX_LEN && colon[1] && strlen(colon + 1) <= 20;
-    for (const char *p = ok ? colon + 1 : ""; ok && *p; p++) ok = *p >= '0' && *p <= '9';
-    if (ok) {
-        memcpy(cls, id, n);
-        cls[n] = '\0';
-        ok = sluice_name_check(cls, NULL) == 0;
-    }
-    if (!ok) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid job id: expected <class>:<number>");
-        return -1;
-    }
-    return 0;
-}
-
 int sluice_job_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err) {
     sluice_error_reset(err);
     return id_split(id, cls, err);

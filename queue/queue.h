@@ -25,21 +25,12 @@ struct sluice_client {
     int64_t timeout_ms;
 };
 
-/* Checks a namespace: 1..64 of [A-Za-z0-9_.:-], so every key fits KEY_MAX.
- * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
-int ns_check(const char *ns, sluice_error *err);
-
 /* (Re)connects the client: the link, AUTH, SELECT, CLIENT SETNAME and the
  * Functions library. Returns 0, or -1 with err set. */
 int connection_open(sluice_client *c, sluice_error *err);
 
 /* Applies the client's command timeout to its link, if it has one. */
 void connection_set_timeout(sluice_client *c);
-
-/* redisCommandArgv and redisGetReply with SIGPIPE held off: the reply
- * (NEW), or NULL / REDIS_ERR when the link broke. */
-redisReply *connection_send(redisContext *ctx, int argc, const char **argv, const size_t *lens);
-int connection_get_reply(redisContext *ctx, void **reply);
 
 /* FUNCTION LOAD REPLACE when the server's library is missing or older than
  * this libsluice's. Returns 0, or -1 with err set. */
@@ -49,6 +40,14 @@ int connection_load_functions(redisContext *ctx, sluice_error *err);
 const char *client_actor(const sluice_client *c);
 
 /* --------------------------- calls (call.c) -------------------------- */
+
+/* Checks a namespace: 1..64 of [A-Za-z0-9_.:-], so every key fits KEY_MAX.
+ * Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
+int ns_check(const char *ns, sluice_error *err);
+
+/* The class of job id "<class>:<number>" into cls. Returns 0, or -1 with
+ * SLUICE_ERR_ARGUMENT. */
+int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
 
 /* A command's argument vector; the strings are copies owned by the cmd. */
 typedef struct cmd {
@@ -87,6 +86,11 @@ extern const char *const SIGNAL_KEYS[SIGNAL_NKEYS];
 extern const char *const GOVERNOR_KEYS[GOVERNOR_NKEYS];
 extern const char *const REGISTRY_KEYS[REGISTRY_NKEYS];
 extern const char *const CHECK_KEYS[CHECK_NKEYS];
+
+/* redisCommandArgv and redisGetReply with SIGPIPE held off: the reply
+ * (NEW), or NULL / REDIS_ERR when the link broke. */
+redisReply *call_send(redisContext *ctx, int argc, const char **argv, const size_t *lens);
+int call_get_reply(redisContext *ctx, void **reply);
 
 /* Sends one command, reconnecting first if the link is down and loading the
  * Functions library once if Redis lost it. Returns the reply (NEW, free with
@@ -147,7 +151,6 @@ int cmd_govern(cmd *m, sluice_client *c, const char *cls, int64_t epoch, double 
 
 /* -------------------------------- jobs ------------------------------- */
 
-int id_split(const char *id, char cls[SLUICE_ID_MAX], sluice_error *err);
 int opts_check(const sluice_enqueue_opts *o, sluice_error *err);
 
 /* The Functions library, generated from queue/lua/ at build time. */

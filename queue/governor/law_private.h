@@ -53,7 +53,7 @@ struct reading {
 };
 
 /* Reads the "n" signals "sig" at "now" (ms) into *r and moves st's
- * smoothed pressure forward (law_reading.c). */
+ * smoothed pressure forward (law_input.c). */
 void law_read(const sluice_law_params *p, sluice_law_state *st, int64_t now, const sluice_law_signal *sig, size_t n,
               struct reading *r);
 

@@ -36,11 +36,6 @@ register('sluice_pause', function(keys, args)
                 'paused', '1', 'paused_until', ms)
 end)
 
--- sluice_resume: ARGV class, actor. Reply: 1.
-register('sluice_resume', function(keys, args)
-    return lift(keys, args, 'resumed', 'paused', 'paused_until')
-end)
-
 -- sluice_pin: ARGV class, actor, fraction (0..1), for_ms (0: until unpinned).
 -- The pinned fraction overrides the governor's. Reply: 1.
 register('sluice_pin', function(keys, args)
@@ -52,10 +47,15 @@ register('sluice_pin', function(keys, args)
                 (ms > 0 and (' for ' .. ms .. ' ms') or ' until unpinned'), 'pin', fmt_num(f), 'pin_until', ms)
 end)
 
--- sluice_unpin: ARGV class, actor. Reply: 1.
-register('sluice_unpin', function(keys, args)
-    return lift(keys, args, 'unpinned', 'pin', 'pin_until')
-end)
+-- sluice_resume and sluice_unpin: ARGV class, actor. Each lifts its hold:
+-- the word audited, the gate's field and its expiry. Reply: 1.
+local function register_lift(name, what, field, until_field)
+    register(name, function(keys, args)
+        return lift(keys, args, what, field, until_field)
+    end)
+end
+register_lift('sluice_resume', 'resumed', 'paused', 'paused_until')
+register_lift('sluice_unpin', 'unpinned', 'pin', 'pin_until')
 
 -- sluice_govern: ARGV class, epoch, fraction (0..1), ttl_ms, reason, shadow
 -- ('0' or '1'). The governor's decision for the class; in shadow mode it is

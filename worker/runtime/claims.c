@@ -1,6 +1,6 @@
 /* Claiming: which class gets the free slots (critical first, then by tier
- * weight), sleeping on a class's hint until an enqueue wakes it, the
- * quarantine of suspects, and handing claimed jobs to their handlers. */
+ * weight), sleeping on a class's hint until an enqueue wakes it, and the
+ * quarantine of suspects; claimed jobs go to rt_job_dispatch (jobs.c). */
 
 #define _DEFAULT_SOURCE
 #include <errno.h>
@@ -41,37 +41,6 @@ void rt_sleep_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     rt_schedule(c->w);
 }
 
-static void dispatch(sluice_worker *w, wclass *c, sluice_job *job) {
-    sluice_worker_job *j = calloc(1, sizeof(*j));
-    if (!j) {
-        sluice_job_free(job);
-        return;
-    } /* its lease expires; it runs again */
-    j->w = w;
-    j->cls = c;
-    j->job = job;
-    j->state = J_RUNNING;
-    j->handler_owns = 1;
-    j->started = j->leased_at = ev_now(w->loop);
-    rt_jl_add(&w->running, j);
-    w->st.claimed++;
-    if (sluice_job_reclaims(job) > 0) {
-        char msg[96];
-        snprintf(msg, sizeof(msg), "its lease expired %d time(s) before: it runs alone", sluice_job_reclaims(job));
-        rt_emit(w, "suspect", j, -1, msg);
-        w->suspect = j;
-        w->st.suspects++;
-    }
-    if (w->stopping || !c->fn) {
-        /* arrived after the stop began (or the class was dropped): hand back */
-        j->handler_owns = 0;
-        j->cmd = C_RELEASE;
-        rt_job_send(j);
-        return;
-    }
-    c->fn(w, j, c->ud);
-}
-
 static void claim_reply(redisAsyncContext *ac, void *reply, void *priv) {
     (void)ac;
     wclass *c = priv;
@@ -108,7 +77,7 @@ static void claim_reply(redisAsyncContext *ac, void *reply, void *priv) {
     c->failing = 0;
     if (info.status == SLUICE_CLAIM_JOBS && info.count > 0) {
         w->in_dispatch = 1;
-        for (size_t i = 0; i < info.count; i++) dispatch(w, c, jobs[i]);
+        for (size_t i = 0; i < info.count; i++) rt_job_dispatch(w, c, jobs[i]);
         w->in_dispatch = 0;
     } else if (info.status == SLUICE_CLAIM_SUSPECT) {
         /* no sleep: the class is claimed again as soon as the worker is idle */

@@ -1,5 +1,6 @@
-/* Jobs in the worker: their lists, and their ends (done, failed, released,
- * cannot run) sent to Redis, resent after an outage. */
+/* Jobs in the worker: their lists, a claimed job handed to its handler,
+ * and its end (done, failed, released, cannot run) sent to Redis, resent
+ * after an outage. */
 
 #define _DEFAULT_SOURCE
 #include <errno.h>
@@ -66,6 +67,37 @@ static void job_finish(sluice_worker_job *j) {
         rt_job_move(j, J_ORPHAN);
     else
         rt_job_free(j);
+}
+
+void rt_job_dispatch(sluice_worker *w, wclass *c, sluice_job *job) {
+    sluice_worker_job *j = calloc(1, sizeof(*j));
+    if (!j) {
+        sluice_job_free(job);
+        return;
+    } /* its lease expires; it runs again */
+    j->w = w;
+    j->cls = c;
+    j->job = job;
+    j->state = J_RUNNING;
+    j->handler_owns = 1;
+    j->started = j->leased_at = ev_now(w->loop);
+    rt_jl_add(&w->running, j);
+    w->st.claimed++;
+    if (sluice_job_reclaims(job) > 0) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "its lease expired %d time(s) before: it runs alone", sluice_job_reclaims(job));
+        rt_emit(w, "suspect", j, -1, msg);
+        w->suspect = j;
+        w->st.suspects++;
+    }
+    if (w->stopping || !c->fn) {
+        /* arrived after the stop began (or the class was dropped): hand back */
+        j->handler_owns = 0;
+        j->cmd = C_RELEASE;
+        rt_job_send(j);
+        return;
+    }
+    c->fn(w, j, c->ud);
 }
 
 void rt_job_send(sluice_worker_job *j) {

@@ -174,6 +174,10 @@ void rt_sleep_cb(struct ev_loop *loop, ev_timer *t, int revents);
 /* ------------------------------- jobs.c ------------------------------- */
 
 void rt_jl_add(jlist *l, sluice_worker_job *j);
+/* Takes a claimed job (TAKES job) into the running list and hands it to
+ * its class's handler; after the stop began, or for a dropped class, it is
+ * released instead. The quarantine's suspect is marked here. */
+void rt_job_dispatch(sluice_worker *w, wclass *c, sluice_job *job);
 void rt_job_move(sluice_worker_job *j, int state);
 void rt_job_free(sluice_worker_job *j);
 /* Sends the job's end (ack, fail or release, as j->cmd says). */
