@@ -31,6 +31,7 @@ external=""
 # Processes this script started, stopped in reverse order of need.
 run_pid=""
 worker_pids=""
+console_pid=""
 # PIDs of processes whose command line names our stand-in's socket: handlers
 # (the workers run each in a process group of its own) that outlived them.
 strays() {

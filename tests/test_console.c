@@ -261,6 +261,8 @@ static const struct bad_request {
     {"GET", "/%2e%2e/%2e%2e/etc/passwd", "", NULL, 400, "path traversal"},
     {"GET", "/assets/..%2fconsole.c", "", NULL, 400, "path traversal"},
     {"GET", "/nothing-here.html", "", NULL, 404, "no page"},
+    {"GET", "/%ff%fe%00x", "", NULL, 404, "no page"},
+    {"GET", "/api/explain?id=%ff:1", "", NULL, 400, "invalid job id '?:1'"},
     {"GET", "/api/explain", "", NULL, 400, "explain needs ?id=JOB"},
     {"GET", "/api/explain?id=not-a-job", "", NULL, 400, "invalid job id"},
     {"GET", "/api/explain?id=bulk:424242", "", NULL, 404, "not found"},

@@ -36,7 +36,8 @@ typedef struct console_reply {
     json_t *body;
 } console_reply;
 
-/* A reply {"error": message} with status "status". */
+/* A reply {"error": message} with status "status"; bytes of the message
+ * outside printable ASCII become '?'. */
 console_reply console_error(unsigned status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A reply for a failed library call: 404 for an unknown class, job or
  * signal, 400 for a bad argument, 503 when Redis is unreachable, else 500. */

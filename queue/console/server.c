@@ -33,6 +33,8 @@ console_reply console_error(unsigned status, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    for (char *p = msg; *p; p++) /* what a request brought in (a path, a method) may be any bytes */
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f) *p = '?';
     return (console_reply){status, json_pack("{s:s}", "error", msg)};
 }
 

@@ -11,8 +11,9 @@
 #include "console.h"
 
 /* The governor's lease and mode, and its last decision in words. NEW, or
- * NULL with err set. "stale" is true when the leader has not ticked for
- * over 3 s (or there is none). */
+ * NULL with err set. "stale" is true when no governor holds the lease: the
+ * leader renews it every tick, so it lapses (within 2 ticks by default) when
+ * the governor stops. */
 static json_t *governor_json(console *k, sluice_client *c, int64_t *now, sluice_error *err) {
     sluice_governor_status gs;
     if (sluice_governor_status_get(c, &gs, err) < 0) return NULL;
@@ -22,7 +23,7 @@ static json_t *governor_json(console *k, sluice_client *c, int64_t *now, sluice_
     char words[1024];
     ctl_decision_words(d, gs.now, words, sizeof(words));
     json_t *driver = json_object_get(d, "driver");
-    int stale = !gs.leader[0] || gs.now - gs.last_tick > 3000;
+    int stale = !gs.leader[0] || gs.now > gs.lease_until;
     return json_pack("{s:s?, s:I, s:s, s:I, s:I, s:b, s:s, s:O?, s:O?}", "leader", gs.leader[0] ? gs.leader : NULL,
                      "epoch", (json_int_t)gs.epoch, "mode", sluice_governor_mode_name(gs.mode), "last_tick",
                      (json_int_t)gs.last_tick, "ticks", (json_int_t)gs.ticks, "stale", stale, "decision", words,

@@ -123,7 +123,7 @@ ctl('t', 'class', 'set', 'reports', '--tier', 'high', '--max-rate', '5/s', '--ma
 for (let i = 0; i < 40; i++) ctl('t', 'enqueue', 'certificates', `{"n":${i}}`);
 for (let i = 0; i < 3; i++) ctl('t', 'enqueue', 'reports', `{"n":${i}}`);
 const worker = start(path.join(BIN, 'sluice-worker'), ['--name', 'browser-worker', '--concurrency', '4', '--grace', '1s',
-  '--handler', 'certificates=/bin/sleep', '1', '--', '--handler', 'integration_sync=/bin/true', '--',
+  '--handler', 'certificates=/bin/sleep', '10', '--', '--handler', 'integration_sync=/bin/true', '--',
   '--handler', 'reports=/bin/false'], env('t'), 'worker');
 const main = await startConsole('t', 'console', ['--token-file', tokenFile, '--user', 'browser-test']);
 await waitFor(() => /"leader":"/.test(ctl('t', '--json', 'governor', 'status').replace(/\s/g, '')), 10000, 'the governor to lead');
@@ -170,7 +170,7 @@ await check('a signal over critical changes the low tier\'s fraction within 3 s'
 await check('a screenshot of the page under pressure is saved', async () => {
   await waitFor(async () => (await page.textContent('#decision')).startsWith('Last decision: critical'), 5000, 'the critical decision');
   await waitFor(async () => (await page.$$('#dead tbody tr')).length > 0, 10000, 'dead jobs');
-  await page.evaluate(() => document.querySelector('#classes tr[data-class="certificates"] td.oldest button')?.click());
+  await page.click('#classes tr[data-class="certificates"] td.oldest button', { timeout: 3000 });
   await page.waitForSelector('tr.explain-row', { timeout: 3000 });
   fs.mkdirSync(BUILD, { recursive: true });
   await page.screenshot({ path: path.join(BUILD, 'console.png'), fullPage: true });

@@ -307,7 +307,7 @@ async function poll(now) {
     lastOk = Date.now();
     render(s);
     if (explained && !now) explain();
-    staleness(s.governor.stale ? 'the governor is silent (no tick for over 3 s)' : '');
+    staleness(s.governor.stale ? 'the governor is silent (no process holds its lease)' : '');
   } catch (e) {
     staleness('no answer from Redis or the console (' + (e.name === 'AbortError' ? 'timed out' : e.message) + ')');
   } finally {
