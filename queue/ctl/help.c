@@ -68,7 +68,7 @@ static const struct {
                 "signal's pressure over the last hour, every class (tier, admitted fraction\n"
                 "over time, rate, concurrency, depths, throttled claims, its gate in words,\n"
                 "the job at the head of its line with explain's answer), the audit log and\n"
-                "dead jobs, refreshed every second, and a JSON API: GET /api/state,\n"
+                "dead jobs, refreshed every 0.75 s, and a JSON API: GET /api/state,\n"
                 "GET /api/explain?id=JOB, POST /api/pause|resume|pin|unpin|mode|retry|purge.\n"
                 "\n"
                 "  --listen HOST:PORT   IPv4 address and port (default 127.0.0.1:8080; port 0\n"

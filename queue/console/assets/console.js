@@ -1,9 +1,9 @@
-// The sluice console's page: polls GET /api/state every second, draws it,
+// The sluice console's page: polls GET /api/state every 0.75 s, draws it,
 // and sends the operator's actions (POST /api/<action>, the token in an
 // Authorization header, kept in this tab's sessionStorage only).
 'use strict';
 
-const POLL_MS = 1000;
+const POLL_MS = 750;
 const STALE_MS = 3000; // no answer for this long: the page says so
 const SVG = 'http://www.w3.org/2000/svg';
 const COLORS = ['#2563eb', '#d97706', '#7c3aed', '#059669', '#db2777', '#0891b2', '#65a30d', '#9333ea'];
