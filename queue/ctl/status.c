@@ -145,9 +145,15 @@ static void classes_table(json_t *root, FILE *out, int width) {
         if (cc > 0) snprintf(conc, sizeof(conc), "%.3g", cc);
         const char *why = json_string_value(json_object_get(o, "why"));
         const char *reason = json_string_value(json_object_get(o, "reason"));
-        fit(out, width, "%-20s %-8s %7lld %7lld %7lld %6lld %7.0f%% %9s %6s  %s%s%s",
-            json_string_value(json_object_get(o, "name")), json_string_value(json_object_get(o, "tier")),
-            (long long)json_integer_value(json_object_get(o, "ready")),
+        const char *name = json_string_value(json_object_get(o, "name"));
+        char cut[32];
+        if (width > 0 && strlen(name) > 20) { /* cut to its column, so the columns stay in line */
+            snprintf(cut, sizeof(cut), "%.19s\xE2\x80\xA6", name);
+            name = cut;
+        }
+        /* printf pads bytes: the ellipsis is 3 bytes in 1 column */
+        fit(out, width, "%-*s %-8s %7lld %7lld %7lld %6lld %7.0f%% %9s %6s  %s%s%s", name == cut ? 22 : 20, name,
+            json_string_value(json_object_get(o, "tier")), (long long)json_integer_value(json_object_get(o, "ready")),
             (long long)json_integer_value(json_object_get(o, "delayed")),
             (long long)json_integer_value(json_object_get(o, "leased")),
             (long long)json_integer_value(json_object_get(o, "dead")),
