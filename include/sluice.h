@@ -14,6 +14,7 @@
 #include "sluice/tier.h"
 #include "sluice/class.h"
 #include "sluice/gate.h"
+#include "sluice/view.h"
 #include "sluice/signal.h"
 #include "sluice/law.h"
 #include "sluice/governor.h"

@@ -32,17 +32,12 @@ static int entry_newer_first(const void *pa, const void *pb) {
     return -id_cmp(a->id, b->id);
 }
 
-/* Appends the entries of one XREVRANGE reply to *out (capacity grows). */
-static int read_stream(sluice_client *c, const char *tag, const char *cls, size_t count, sluice_audit_entry **out,
-                       size_t *n, size_t *cap, sluice_error *err) {
-    cmd m;
-    cmd_init(&m);
-    cmd_xrevrange(&m, c->ns, tag, CLASS_KEYS[CLASS_KEY_audit], (int64_t)count);
-    redisReply *r = client_call(c, &m, "audit", err);
-    cmd_clear(&m);
-    if (!r) return -1;
+/* Appends the entries of one XREVRANGE reply ("r", BORROWED) of class
+ * "cls" (NULL: the global stream) to *out (capacity grows). Returns 0, or
+ * -1 with err set. */
+static int read_stream(const redisReply *r, const char *cls, sluice_audit_entry **out, size_t *n, size_t *cap,
+                       sluice_error *err) {
     if (r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
         sluice_error_set(err, SLUICE_ERR_PROTOCOL, "audit: unexpected reply");
         return -1;
     }
@@ -93,7 +88,33 @@ static int read_stream(sluice_client *c, const char *tag, const char *cls, size_
             rc = -1;
         }
     }
-    freeReplyObject(r);
+    return rc;
+}
+
+/* Reads the streams of "tags" (n; a class's name, or GLOBAL_TAG for the
+ * global stream) in one pipelined round trip, each up to "count" entries,
+ * into *out. Returns 0, or -1 with err set. */
+static int read_streams(sluice_client *c, const char *const *tags, size_t n, size_t count, sluice_audit_entry **out,
+                        size_t *got, size_t *cap, sluice_error *err) {
+    client_batch b = {0};
+    if (client_batch_init(&b, n) < 0) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "audit: out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        cmd_init(&b.cmds[i]);
+        cmd_xrevrange(&b.cmds[i], c->ns, tags[i], CLASS_KEYS[CLASS_KEY_audit], (int64_t)count);
+    }
+    int rc = client_batch_run(c, &b, err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (!b.replies[i]) {
+            *err = b.errs[i];
+            rc = -1;
+        } else {
+            rc = read_stream(b.replies[i], strcmp(tags[i], GLOBAL_TAG) ? tags[i] : NULL, out, got, cap, err);
+        }
+    }
+    client_batch_clear(&b);
     return rc;
 }
 
@@ -109,19 +130,19 @@ sluice_audit_entry *sluice_audit_list(sluice_client *c, const char *cls, size_t 
     size_t cap = 0;
     int rc = 0;
     if (cls) {
-        rc = read_stream(c, cls, cls, count, &out, n, &cap, err);
+        rc = read_streams(c, &cls, 1, count, &out, n, &cap, err);
     } else {
-        rc = read_stream(c, GLOBAL_TAG, NULL, count, &out, n, &cap, err);
         size_t nc = 0;
-        sluice_error lerr;
-        char **names = rc == 0 ? sluice_class_list(c, &nc, &lerr) : NULL;
-        if (rc == 0 && !names && lerr.code != SLUICE_OK) {
-            sluice_error_set(err, lerr.code, "%s", lerr.text);
-            rc = -1;
+        char **names = sluice_class_list(c, &nc, err);
+        const char **tags = names || err->code == SLUICE_OK ? calloc(nc + 1, sizeof(*tags)) : NULL;
+        if (!tags && err->code == SLUICE_OK) sluice_error_set(err, SLUICE_ERR_NOMEM, "audit: out of memory");
+        rc = tags ? 0 : -1;
+        if (tags) {
+            tags[0] = GLOBAL_TAG;
+            for (size_t i = 0; i < nc; i++) tags[i + 1] = names[i];
+            rc = read_streams(c, tags, nc + 1, count, &out, n, &cap, err);
         }
-        for (size_t i = 0; rc == 0 && i < nc; i++) {
-            rc = read_stream(c, names[i], names[i], count, &out, n, &cap, err);
-        }
+        free(tags);
         sluice_class_list_free(names, nc);
     }
     if (rc < 0) {

@@ -264,28 +264,3 @@ char **sluice_class_list(sluice_client *c, size_t *n, sluice_error *err) {
 void sluice_class_list_free(char **names, size_t n) {
     strings_free(names, n);
 }
-
-int sluice_class_stats_get(sluice_client *c, const char *cls, sluice_class_stats *out, sluice_error *err) {
-    sluice_error_reset(err);
-    memset(out, 0, sizeof(*out));
-    if (sluice_name_check(cls, err) < 0) return -1;
-    cmd m;
-    cmd_init(&m);
-    cmd_fcall_class(&m, "sluice_stats", c->ns, cls);
-    redisReply *r = client_call(c, &m, "stats", err);
-    cmd_clear(&m);
-    if (!r) return -1;
-    int64_t *slots[] = {&out->enqueued,  &out->claimed,   &out->acked,        &out->failed,
-                        &out->retried,   &out->died,      &out->reclaimed,    &out->released,
-                        &out->cancelled, &out->throttled, &out->dead_dropped, &out->purged};
-    const size_t nslots = sizeof(slots) / sizeof(slots[0]);
-    int rc = r->type == REDIS_REPLY_ARRAY && r->elements == 4 + 2 * nslots ? 0 : -1;
-    if (rc == 0) {
-        rc |= reply_int(r->element[0], &out->ready) | reply_int(r->element[1], &out->delayed) |
-              reply_int(r->element[2], &out->leased) | reply_int(r->element[3], &out->dead);
-        for (size_t i = 0; i < nslots; i++) rc |= reply_int(r->element[5 + 2 * i], slots[i]);
-    }
-    if (rc) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "stats: unexpected reply");
-    freeReplyObject(r);
-    return rc ? -1 : 0;
-}

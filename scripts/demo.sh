@@ -31,6 +31,7 @@ external=""
 # Processes this script started, stopped in reverse order of need.
 run_pid=""
 worker_pids=""
+console_pid=""
 # PIDs of processes whose command line names our stand-in's socket: handlers
 # (the workers run each in a process group of its own) that outlived them.
 strays() {
@@ -43,9 +44,10 @@ cleanup() {
     status=$?
     trap '' INT TERM HUP
     # shellcheck disable=SC2086
-    stop_pids 50 TERM $run_pid $worker_pids
+    stop_pids 50 TERM $run_pid $worker_pids $console_pid
     run_pid=""
     worker_pids=""
+    console_pid=""
     kill_strays
     if [ -n "$external" ] && [ -n "${wipe_ok:-}" ]; then
         "$bin/sluice-demo" wipe 2>/dev/null || true
@@ -97,6 +99,25 @@ echo "           integration_sync (tier normal: 10 jobs/s, 6 in flight, floor 0.
 echo "  signal:  db_util = the stand-in's utilisation each second; target 0.80, critical 0.95"
 echo "  the database: 1000 I/O units/s, first come first served; interactive requests of 2 units"
 echo "  workers: 2 x sluice-worker (each hosts the governor; one leads), logs in the temp dir"
+
+# The console: the same incident in a browser (DEMO_CONSOLE=127.0.0.1:8080
+# picks its address; by default a free port), with a token for its actions.
+od -An -tx1 -N16 /dev/urandom | tr -d ' \n' >"$tmpdir/console.token"
+"$bin/sluicectl" console --listen "${DEMO_CONSOLE:-127.0.0.1:0}" --token-file "$tmpdir/console.token" \
+    --user demo >"$tmpdir/console.out" 2>>"$log" &
+console_pid=$!
+i=0
+until grep -q '^console: ' "$tmpdir/console.out" 2>/dev/null || [ $i -gt 100 ]; do
+    alive "$console_pid" || break
+    i=$((i + 1))
+    sleep 0.05
+done
+address=$(sed -n 's/^console: \(http[^ ]*\).*/\1/p' "$tmpdir/console.out")
+if [ -n "$address" ]; then
+    echo "  console: $address (open it to watch; token for its actions: $(cat "$tmpdir/console.token"))"
+else
+    echo "  console: did not start (see $log)"
+fi
 echo
 
 start_workers() {

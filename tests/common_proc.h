@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,22 @@ static inline pid_t proc_worker_env(const harness_redis *h, const char *const *a
 /* proc_worker_env with the harness server's URL on the command line. */
 static inline pid_t proc_worker(const harness_redis *h, const char *const *args, const char *log) {
     return proc_worker_env(h, args, log, NULL);
+}
+
+/* Reads fd into buf (at most len - 1 bytes, NUL-terminated) until end of
+ * file, an error (a pty gives EIO once its child has gone) or "ms" without
+ * data. Returns the bytes read. */
+static inline size_t proc_read_all(int fd, char *buf, size_t len, int ms) {
+    size_t n = 0;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (n + 1 >= len || poll(&p, 1, ms) <= 0) break;
+        ssize_t k = read(fd, buf + n, len - 1 - n);
+        if (k <= 0) break;
+        n += (size_t)k;
+    }
+    buf[n] = '\0';
+    return n;
 }
 
 /* Waits for "pid" at most "ms"; returns its wait status, or -1. */

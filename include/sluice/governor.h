@@ -86,7 +86,13 @@ int sluice_governor_commit(sluice_client *c, const char *owner, int64_t epoch, c
  * array of NEW strings (sluice_governor_history_free), or NULL with *n 0. */
 char **sluice_governor_history_list(sluice_client *c, size_t count, size_t *n, sluice_error *err);
 
-/* Frees a list from sluice_governor_history_list. NULL is a no-op. */
+/* For each of the n times at[i] (Unix ms, the Redis clock), the newest
+ * decision recorded at or before it, in one round trip: a NEW array of n
+ * NEW strings, NULL where there is none (free with
+ * sluice_governor_history_free(a, n)), or NULL with err set. */
+char **sluice_governor_history_at(sluice_client *c, const int64_t *at, size_t n, sluice_error *err);
+
+/* Frees a list from sluice_governor_history_list or _at. NULL is a no-op. */
 void sluice_governor_history_free(char **decisions, size_t n);
 
 /* ------------------------------- the loop ------------------------------ */

@@ -86,26 +86,43 @@ int cmd_export(ctl *x, int argc, char **argv);
 int cmd_audit(ctl *x, int argc, char **argv);
 int cmd_check(ctl *x, int argc, char **argv);
 int cmd_simulate(ctl *x, int argc, char **argv); /* needs no Redis */
+int cmd_console(ctl *x, int argc, char **argv);  /* queue/console/ */
 
 /* Prints the help of a command (its words joined, e.g. "class set") on
  * stdout. Returns 0, or -1 for an unknown command. */
 int ctl_help(const char *cmd);
 
-/* Shared between status and top: prints a status snapshot. */
-int status_print(ctl *x, FILE *out);
+/* Shared between status and top: prints a status snapshot, as JSON with
+ * --json, else as tables whose lines are cut to "width" columns (0: never).
+ * Returns an exit code. */
+int status_print(ctl *x, FILE *out, int width);
 
 /* Shared between class get/list and export: a class config as JSON. NEW. */
 json_t *class_config_json(const sluice_class_config *cfg);
 json_t *signal_def_json(const sluice_signal_def *def);
 
+/* The governor's status and newest decision as JSON (leader, epoch,
+ * lease_until, mode, last_tick, ticks, last_decision), *gs filled. NEW, or
+ * NULL after printing the error (*code). */
+json_t *ctl_governor_json(sluice_client *c, sluice_governor_status *gs, int *code);
 /* The newest governor decision, parsed: NEW (json_decref), or NULL when
  * there is none or it cannot be read. */
 json_t *ctl_last_decision(sluice_client *c);
+/* A decision (as ctl_last_decision gives it; NULL for none) in words, the
+ * one way every tool says it: the law's summary and how it acts, e.g. "cut
+ * low tier by 30%: ... (enforced, 1.2s ago)"; the age only when "now" (Unix
+ * ms) is not 0. Writes at most
+ * len bytes into buf and returns buf. */
+const char *ctl_decision_words(const json_t *decision, int64_t now, char *buf, size_t len);
 /* Where the governor raises and cuts for "s", in the signal's own units,
  * with the band of "decision" (the default params' when NULL or without
  * one); "rule" (n bytes) gets the law's words. Returns 0, or -1. */
 int ctl_signal_thresholds(const json_t *decision, const sluice_signal_info *s, sluice_law_thresholds *t, char *rule,
                           size_t n);
+/* Explains job "id" in words (what sluicectl explain prints) as JSON, its
+ * lines in "explanation". NEW, or NULL with the exit code in *code and the
+ * message in msg (len bytes). */
+json_t *ctl_explain(sluice_client *c, const char *id, int *code, char *msg, size_t len);
 /* The pressure of s's value (sluice_law_pressure); NAN without a value. */
 double ctl_signal_pressure(const sluice_signal_info *s);
 

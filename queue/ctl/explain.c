@@ -57,24 +57,36 @@ typedef struct explained {
     const sluice_signal_info *drv; /* the driving signal, or NULL */
     char rule[SLUICE_LAW_THRESHOLDS_TEXT];
     json_t *out, *lines; /* the JSON and its explanation's lines */
+    char *msg;           /* what went wrong, msg_len bytes */
+    size_t msg_len;
 } explained;
 
+/* Writes the message into e->msg and returns "code". */
+static int explain_fail(explained *e, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int explain_fail(explained *e, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, e->msg_len, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 /* Reads the job and its class's gate into *e. Returns EXIT_OK, or the exit
- * code after saying what is wrong (nothing is then left to clear). */
+ * code with what is wrong in e->msg (nothing is then left to clear). */
 static int explain_load(sluice_client *c, explained *e) {
     sluice_error err;
     if (sluice_job_get(c, e->id, &e->j, &err) < 0) {
-        if (err.code == SLUICE_ERR_ARGUMENT) return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", e->id);
-        return ctl_error(&err);
+        if (err.code == SLUICE_ERR_ARGUMENT) return explain_fail(e, EXIT_USAGE, "explain: invalid job id '%s'", e->id);
+        return explain_fail(e, ctl_error_code(err.code), "%s", err.text[0] ? err.text : sluice_error_name(err.code));
     }
     if (e->j.state == SLUICE_JOB_UNKNOWN) {
         sluice_job_info_clear(&e->j);
-        return ctl_fail(EXIT_NOTFOUND, "job '%s' not found (done and not kept, or never was)", e->id);
+        return explain_fail(e, EXIT_NOTFOUND, "job '%s' not found (done and not kept, or never was)", e->id);
     }
     e->has_gate = sluice_gate_get(c, e->cls, &e->g, &err) == 0;
     if (!e->has_gate && err.code != SLUICE_ERR_UNKNOWN_CLASS) {
         sluice_job_info_clear(&e->j);
-        return ctl_error(&err);
+        return explain_fail(e, ctl_error_code(err.code), "%s", err.text[0] ? err.text : sluice_error_name(err.code));
     }
     return EXIT_OK;
 }
@@ -188,6 +200,8 @@ static void explain_decision(const explained *e) {
     size_t i;
     json_t *o;
     if (!e->decision) return;
+    char words[1024];
+    say(e->lines, "The governor's last decision: %s.", ctl_decision_words(e->decision, e->j.now, words, sizeof(words)));
     json_array_foreach(json_object_get(e->decision, "classes"), i, o) {
         const char *nm = json_string_value(json_object_get(o, "name"));
         if (!nm || strcmp(nm, e->cls)) continue;
@@ -232,25 +246,22 @@ static void explain_when(const explained *e) {
         say(lines, "It runs when a worker has claimed the %lld job(s) ahead of it.", (long long)j->ahead);
 }
 
-int cmd_explain(ctl *x, int argc, char **argv) {
-    const char *pos[1];
-    int npos, code = EXIT_OK;
-    if (ctl_args("explain", argc, argv, NULL, 0, pos, 1, &npos) < 0) return EXIT_USAGE;
-    if (npos != 1) return ctl_usage("explain", "needs a job ID");
+json_t *ctl_explain(sluice_client *c, const char *id, int *code, char *msg, size_t len) {
     explained e;
     memset(&e, 0, sizeof(e));
-    e.id = pos[0];
+    e.id = id;
+    e.msg = msg;
+    e.msg_len = len;
     sluice_error err;
-    if (sluice_job_id_class(e.id, e.cls, &err) < 0)
-        return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", e.id);
-    sluice_client *c = ctl_client(x, &code);
-    if (!c) return code;
-    if ((code = explain_load(c, &e)) != EXIT_OK) return code;
+    if (sluice_job_id_class(e.id, e.cls, &err) < 0) {
+        *code = explain_fail(&e, EXIT_USAGE, "explain: invalid job id '%s' (CLASS:NUMBER)", e.id);
+        return NULL;
+    }
+    if ((*code = explain_load(c, &e)) != EXIT_OK) return NULL;
     size_t nsig = 0;
     int64_t now = e.j.now;
     sluice_signal_info *sig = sluice_signal_list(c, &nsig, &now, &err);
     e.decision = ctl_last_decision(c);
-
     e.out = json_object();
     e.lines = json_array();
     json_object_set_new(e.out, "id", json_string(e.id));
@@ -270,10 +281,25 @@ int cmd_explain(ctl *x, int argc, char **argv) {
     json_decref(e.decision);
     sluice_signal_list_free(sig, nsig);
     sluice_job_info_clear(&e.j);
-    if (x->json) return ctl_json_print(e.out);
+    return e.out;
+}
+
+int cmd_explain(ctl *x, int argc, char **argv) {
+    const char *pos[1];
+    int npos, code = EXIT_OK;
+    if (ctl_args("explain", argc, argv, NULL, 0, pos, 1, &npos) < 0) return EXIT_USAGE;
+    if (npos != 1) return ctl_usage("explain", "needs a job ID");
+    char cls[SLUICE_ID_MAX], msg[512];
+    if (sluice_job_id_class(pos[0], cls, NULL) < 0)
+        return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", pos[0]);
+    sluice_client *c = ctl_client(x, &code);
+    if (!c) return code;
+    json_t *out = ctl_explain(c, pos[0], &code, msg, sizeof(msg));
+    if (!out) return ctl_fail(code, "%s", msg);
+    if (x->json) return ctl_json_print(out);
     size_t i;
     json_t *l;
-    json_array_foreach(json_object_get(e.out, "explanation"), i, l) printf("%s\n", json_string_value(l));
-    json_decref(e.out);
+    json_array_foreach(json_object_get(out, "explanation"), i, l) printf("%s\n", json_string_value(l));
+    json_decref(out);
     return EXIT_OK;
 }

@@ -7,38 +7,45 @@
 
 #define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
 
+json_t *ctl_governor_json(sluice_client *c, sluice_governor_status *gs, int *code) {
+    sluice_error err;
+    size_t n = 0;
+    if (sluice_governor_status_get(c, gs, &err) < 0) {
+        *code = ctl_error(&err);
+        return NULL;
+    }
+    char **h = sluice_governor_history_list(c, 1, &n, &err);
+    if (!h && err.code != SLUICE_OK) {
+        *code = ctl_error(&err);
+        return NULL;
+    }
+    json_t *o = json_pack("{s:s?, s:I, s:I, s:s, s:I, s:I, s:o}", "leader", gs->leader[0] ? gs->leader : NULL, "epoch",
+                          (json_int_t)gs->epoch, "lease_until", (json_int_t)gs->lease_until, "mode",
+                          sluice_governor_mode_name(gs->mode), "last_tick", (json_int_t)gs->last_tick, "ticks",
+                          (json_int_t)gs->ticks, "last_decision", n ? ctl_json_or_string(h[0]) : json_null());
+    sluice_governor_history_free(h, n);
+    return o;
+}
+
 static int governor_status(ctl *x, int argc, char **argv) {
     const char *pos[1];
     int npos, code = EXIT_OK;
     if (ctl_args("governor status", argc, argv, NULL, 0, pos, 0, &npos) < 0) return EXIT_USAGE;
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
-    sluice_error err;
     sluice_governor_status st;
-    if (sluice_governor_status_get(c, &st, &err) < 0) return ctl_error(&err);
-    size_t n = 0;
-    char **h = sluice_governor_history_list(c, 1, &n, &err);
-    if (!h && err.code != SLUICE_OK) return ctl_error(&err);
-    if (x->json) {
-        json_t *o = json_object();
-        json_object_set_new(o, "leader", st.leader[0] ? json_string(st.leader) : json_null());
-        json_object_set_new(o, "epoch", json_integer(st.epoch));
-        json_object_set_new(o, "lease_until", json_integer(st.lease_until));
-        json_object_set_new(o, "mode", json_string(sluice_governor_mode_name(st.mode)));
-        json_object_set_new(o, "last_tick", json_integer(st.last_tick));
-        json_object_set_new(o, "ticks", json_integer(st.ticks));
-        json_object_set_new(o, "last_decision", n ? ctl_json_or_string(h[0]) : json_null());
-        sluice_governor_history_free(h, n);
-        return ctl_json_print(o);
-    }
-    char t1[40], t2[40];
+    json_t *o = ctl_governor_json(c, &st, &code);
+    if (!o) return code;
+    if (x->json) return ctl_json_print(o);
+    char t1[40], t2[40], words[1024];
+    json_t *d = json_object_get(o, "last_decision");
     printf("leader         %s\n", st.leader[0] ? st.leader : "(none)");
     printf("epoch          %lld\n", (long long)st.epoch);
     printf("lease until    %s\n", ctl_time(st.lease_until, t1, sizeof(t1)));
     printf("mode           %s\n", sluice_governor_mode_name(st.mode));
     printf("ticks          %lld (last %s)\n", (long long)st.ticks, ctl_time(st.last_tick, t2, sizeof(t2)));
-    printf("last decision  %s\n", n ? h[0] : "(none)");
-    sluice_governor_history_free(h, n);
+    printf("last decision  %s\n", ctl_decision_words(json_is_object(d) ? d : NULL, st.now, words, sizeof(words)));
+    json_decref(o);
     return EXIT_OK;
 }
 

@@ -119,25 +119,17 @@ static int lookup(ctl *x, const char *cmd, const char *id, sluice_job_info *info
     return EXIT_OK;
 }
 
+/* A job as JSON. NEW. */
 static json_t *job_json(const sluice_job_info *j) {
     char cls[SLUICE_ID_MAX] = "";
     sluice_job_id_class(j->id, cls, NULL);
-    json_t *o = json_object();
-    json_object_set_new(o, "id", json_string(j->id));
-    json_object_set_new(o, "class", json_string(cls));
-    json_object_set_new(o, "state", json_string(sluice_job_state_name(j->state)));
-    json_object_set_new(o, "attempt", json_integer(j->attempt));
-    json_object_set_new(o, "max_attempts", json_integer(j->max_attempts));
-    json_object_set_new(o, "priority", json_integer(j->priority));
-    json_object_set_new(o, "cost", json_integer(j->cost));
-    json_object_set_new(o, "enqueued_at", json_integer(j->enqueued_at));
-    json_object_set_new(o, "at", json_integer(j->at));
-    json_object_set_new(o, "reclaims", json_integer(j->reclaims));
-    json_object_set_new(o, "ahead", j->ahead >= 0 ? json_integer(j->ahead) : json_null());
-    json_object_set_new(o, "reason", json_string(j->reason ? j->reason : ""));
-    json_object_set_new(o, "unique", json_string(j->unique ? j->unique : ""));
-    json_object_set_new(o, "payload", j->payload ? ctl_json_or_string(j->payload) : json_null());
-    return o;
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:i, s:o, s:s, s:s, s:o}", "id", j->id, "class",
+                     cls, "state", sluice_job_state_name(j->state), "attempt", j->attempt, "max_attempts",
+                     j->max_attempts, "priority", j->priority, "cost", (json_int_t)j->cost, "enqueued_at",
+                     (json_int_t)j->enqueued_at, "at", (json_int_t)j->at, "reclaims", j->reclaims, "ahead",
+                     j->ahead >= 0 ? json_integer(j->ahead) : json_null(), "reason", j->reason ? j->reason : "",
+                     "unique", j->unique ? j->unique : "", "payload",
+                     j->payload ? ctl_json_or_string(j->payload) : json_null());
 }
 
 static int job_show(ctl *x, int argc, char **argv) {

@@ -12,11 +12,11 @@ static const struct {
     const char *name;
     int (*fn)(ctl *x, int argc, char **argv);
 } COMMANDS[] = {
-    {"status", cmd_status},     {"top", cmd_top},           {"class", cmd_class},   {"pause", cmd_pause},
-    {"resume", cmd_resume},     {"pin", cmd_pin},           {"unpin", cmd_unpin},   {"signal", cmd_signal},
-    {"governor", cmd_governor}, {"enqueue", cmd_enqueue},   {"job", cmd_job},       {"explain", cmd_explain},
-    {"dead", cmd_dead},         {"apply", cmd_apply},       {"export", cmd_export}, {"audit", cmd_audit},
-    {"check", cmd_check},       {"simulate", cmd_simulate},
+    {"status", cmd_status},     {"top", cmd_top},           {"class", cmd_class},     {"pause", cmd_pause},
+    {"resume", cmd_resume},     {"pin", cmd_pin},           {"unpin", cmd_unpin},     {"signal", cmd_signal},
+    {"governor", cmd_governor}, {"enqueue", cmd_enqueue},   {"job", cmd_job},         {"explain", cmd_explain},
+    {"dead", cmd_dead},         {"apply", cmd_apply},       {"export", cmd_export},   {"audit", cmd_audit},
+    {"check", cmd_check},       {"simulate", cmd_simulate}, {"console", cmd_console},
 };
 
 /* "sluicectl:<user>@<host>", cut to [A-Za-z0-9_.:@-] and 64 bytes. */

@@ -20,19 +20,6 @@ json_t *signal_def_json(const sluice_signal_def *def) {
     return o;
 }
 
-json_t *ctl_last_decision(sluice_client *c) {
-    size_t n = 0;
-    sluice_error err;
-    char **h = sluice_governor_history_list(c, 1, &n, &err);
-    json_t *d = n ? json_loads(h[0], 0, NULL) : NULL;
-    sluice_governor_history_free(h, n);
-    if (d && !json_is_object(d)) {
-        json_decref(d);
-        d = NULL;
-    }
-    return d;
-}
-
 int ctl_signal_thresholds(const json_t *decision, const sluice_signal_info *s, sluice_law_thresholds *t, char *rule,
                           size_t n) {
     sluice_law_params p;

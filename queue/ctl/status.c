@@ -1,6 +1,8 @@
 /* sluicectl status and top: classes, signals and the governor at a glance,
  * once or refreshed every second. */
 #include <errno.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,32 +17,20 @@
 #define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
 
 /* One class's row. NEW. */
-static json_t *class_json(const char *name, const sluice_class_config *cfg, const sluice_class_stats *st,
-                          const sluice_gate_info *g) {
-    json_t *o = json_object();
-    json_object_set_new(o, "name", json_string(name));
-    json_object_set_new(o, "tier", json_string(sluice_tier_name(cfg->tier)));
-    json_object_set_new(o, "ready", json_integer(st->ready));
-    json_object_set_new(o, "delayed", json_integer(st->delayed));
-    json_object_set_new(o, "leased", json_integer(st->leased));
-    json_object_set_new(o, "dead", json_integer(st->dead));
-    json_object_set_new(o, "fraction", json_real(g->fraction));
-    json_object_set_new(o, "max_rate", json_real(cfg->max_rate));
-    json_object_set_new(o, "max_concurrency", json_integer(cfg->max_concurrency));
-    json_object_set_new(o, "effective_rate", json_real(g->effective_rate));
-    json_object_set_new(o, "effective_concurrency", json_real(g->effective_concurrency));
-    json_object_set_new(o, "why", json_string(g->paused ? "paused" : g->why));
-    json_object_set_new(o, "reason", json_string(g->reason));
-    json_object_set_new(o, "paused", json_boolean(g->paused));
-    json_object_set_new(o, "paused_until", json_integer(g->paused_until));
-    json_object_set_new(o, "pinned", json_boolean(g->pinned));
-    json_object_set_new(o, "pin_until", json_integer(g->pin_until));
-    json_object_set_new(o, "expires_at", json_integer(g->expires_at));
-    return o;
+static json_t *class_json(const char *name, const sluice_class_view *v) {
+    const sluice_gate_info *g = &v->gate;
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:f, s:f, s:s, s:s, s:b, s:I, s:b, s:I, s:I}",
+                     "name", name, "tier", sluice_tier_name(v->cfg.tier), "ready", (json_int_t)v->stats.ready,
+                     "delayed", (json_int_t)v->stats.delayed, "leased", (json_int_t)v->stats.leased, "dead",
+                     (json_int_t)v->stats.dead, "fraction", g->fraction, "max_rate", v->cfg.max_rate, "max_concurrency",
+                     (json_int_t)v->cfg.max_concurrency, "effective_rate", g->effective_rate, "effective_concurrency",
+                     g->effective_concurrency, "why", g->paused ? "paused" : g->why, "reason", g->reason, "paused",
+                     g->paused, "paused_until", (json_int_t)g->paused_until, "pinned", g->pinned, "pin_until",
+                     (json_int_t)g->pin_until, "expires_at", (json_int_t)g->expires_at);
 }
 
-/* Adds root.classes; a class deleted meanwhile is left out. Returns 0, or
- * -1 after printing the error (*code). */
+/* Adds root.classes, read in one round trip; a class deleted meanwhile is
+ * left out. Returns 0, or -1 after printing the error (*code). */
 static int status_classes(sluice_client *c, json_t *root, int *code) {
     sluice_error err;
     size_t n = 0;
@@ -49,23 +39,21 @@ static int status_classes(sluice_client *c, json_t *root, int *code) {
         *code = ctl_error(&err);
         return -1;
     }
+    sluice_class_view *v = n ? calloc(n, sizeof(*v)) : NULL;
+    if (n && !v) {
+        sluice_class_list_free(names, n);
+        *code = ctl_fail(EXIT_RUNTIME, "out of memory");
+        return -1;
+    }
+    int rc = sluice_class_view_get(c, (const char *const *)names, n, v, &err);
+    if (rc < 0) *code = ctl_error(&err);
     json_t *classes = json_array();
     json_object_set_new(root, "classes", classes);
-    for (size_t i = 0; i < n; i++) {
-        sluice_class_config cfg;
-        sluice_class_stats st;
-        sluice_gate_info g;
-        if (sluice_class_get(c, names[i], &cfg, &err) < 0 || sluice_class_stats_get(c, names[i], &st, &err) < 0 ||
-            sluice_gate_get(c, names[i], &g, &err) < 0) {
-            if (err.code == SLUICE_ERR_UNKNOWN_CLASS) continue; /* deleted meanwhile */
-            *code = ctl_error(&err);
-            sluice_class_list_free(names, n);
-            return -1;
-        }
-        json_array_append_new(classes, class_json(names[i], &cfg, &st, &g));
-    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        if (v[i].found) json_array_append_new(classes, class_json(names[i], &v[i]));
+    free(v);
     sluice_class_list_free(names, n);
-    return 0;
+    return rc;
 }
 
 /* Adds root.signals. Returns 0, or -1 after printing the error (*code). */
@@ -81,16 +69,13 @@ static int status_signals(sluice_client *c, json_t *root, int *code) {
     json_t *signals = json_array();
     json_object_set_new(root, "signals", signals);
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_object();
-        json_object_set_new(o, "name", json_string(s[i].name));
-        json_object_set_new(o, "value", s[i].has_value ? json_real(s[i].value) : json_null());
-        json_object_set_new(o, "target", json_real(s[i].def.target));
-        json_object_set_new(o, "critical", json_real(s[i].def.critical));
-        json_object_set_new(o, "direction", json_string(s[i].def.lower_is_worse ? "lower" : "higher"));
-        json_object_set_new(o, "age_ms", s[i].has_value ? json_integer(s[i].age_ms) : json_null());
-        json_object_set_new(o, "stale", json_boolean(s[i].stale));
-        json_object_set_new(o, "pressure", s[i].has_value ? json_real(ctl_signal_pressure(&s[i])) : json_null());
-        json_array_append_new(signals, o);
+        int v = s[i].has_value;
+        json_array_append_new(signals,
+                              json_pack("{s:s, s:o, s:f, s:f, s:s, s:o, s:b, s:o}", "name", s[i].name, "value",
+                                        v ? json_real(s[i].value) : json_null(), "target", s[i].def.target, "critical",
+                                        s[i].def.critical, "direction", s[i].def.lower_is_worse ? "lower" : "higher",
+                                        "age_ms", v ? json_integer(s[i].age_ms) : json_null(), "stale", s[i].stale,
+                                        "pressure", v ? json_real(ctl_signal_pressure(&s[i])) : json_null()));
     }
     sluice_signal_list_free(s, n);
     return 0;
@@ -99,26 +84,9 @@ static int status_signals(sluice_client *c, json_t *root, int *code) {
 /* Adds root.governor and root.now. Returns 0, or -1 after printing the
  * error (*code). */
 static int status_governor(sluice_client *c, json_t *root, int *code) {
-    sluice_error err;
-    size_t n = 0;
     sluice_governor_status gs;
-    if (sluice_governor_status_get(c, &gs, &err) < 0) {
-        *code = ctl_error(&err);
-        return -1;
-    }
-    char **h = sluice_governor_history_list(c, 1, &n, &err);
-    if (!h && err.code != SLUICE_OK) {
-        *code = ctl_error(&err);
-        return -1;
-    }
-    json_t *gov = json_object();
-    json_object_set_new(gov, "leader", gs.leader[0] ? json_string(gs.leader) : json_null());
-    json_object_set_new(gov, "epoch", json_integer(gs.epoch));
-    json_object_set_new(gov, "mode", json_string(sluice_governor_mode_name(gs.mode)));
-    json_object_set_new(gov, "last_tick", json_integer(gs.last_tick));
-    json_object_set_new(gov, "ticks", json_integer(gs.ticks));
-    json_object_set_new(gov, "last_decision", n ? ctl_json_or_string(h[0]) : json_null());
-    sluice_governor_history_free(h, n);
+    json_t *gov = ctl_governor_json(c, &gs, code);
+    if (!gov) return -1;
     json_object_set_new(root, "governor", gov);
     json_object_set_new(root, "now", json_integer(gs.now));
     return 0;
@@ -141,12 +109,34 @@ static const char *num_or_dash(json_t *v, char *buf, size_t len) {
     return ctl_num(json_number_value(v), buf, len);
 }
 
-/* The human rendering of status_json. */
-static void status_table(json_t *root, FILE *out) {
+/* Prints one line, cut to "width" columns with an ellipsis when it is
+ * wider (0: never cut). The text is ASCII or UTF-8; a column is a code
+ * point. */
+static void fit(FILE *out, int width, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void fit(FILE *out, int width, const char *fmt, ...) {
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    size_t cols = 0, i = 0, cut = 0;
+    for (; line[i]; i++) {
+        if (((unsigned char)line[i] & 0xC0) == 0x80) continue; /* a continuation byte */
+        if (width > 0 && (int)cols == width - 1) cut = i;
+        cols++;
+    }
+    if (width > 0 && (int)cols > width)
+        fprintf(out, "%.*s\xE2\x80\xA6\n", (int)cut, line); /* U+2026 */
+    else
+        fprintf(out, "%s\n", line);
+}
+
+/* The classes' table of status_json. */
+static void classes_table(json_t *root, FILE *out, int width) {
     size_t i;
     json_t *o;
-    fprintf(out, "%-20s %-8s %7s %7s %7s %6s %8s %9s %6s  %s\n", "CLASS", "TIER", "READY", "DELAYED", "LEASED", "DEAD",
-            "ADMITTED", "RATE/S", "CONC", "WHY");
+    fit(out, width, "%-20s %-8s %7s %7s %7s %6s %8s %9s %6s  %s", "CLASS", "TIER", "READY", "DELAYED", "LEASED", "DEAD",
+        "ADMITTED", "RATE/S", "CONC", "WHY");
     json_array_foreach(json_object_get(root, "classes"), i, o) {
         char rate[32] = "-", conc[32] = "-";
         double r = json_real_value(json_object_get(o, "effective_rate"));
@@ -155,44 +145,56 @@ static void status_table(json_t *root, FILE *out) {
         if (cc > 0) snprintf(conc, sizeof(conc), "%.3g", cc);
         const char *why = json_string_value(json_object_get(o, "why"));
         const char *reason = json_string_value(json_object_get(o, "reason"));
-        fprintf(out, "%-20s %-8s %7lld %7lld %7lld %6lld %7.0f%% %9s %6s  %s%s%s\n",
-                json_string_value(json_object_get(o, "name")), json_string_value(json_object_get(o, "tier")),
-                (long long)json_integer_value(json_object_get(o, "ready")),
-                (long long)json_integer_value(json_object_get(o, "delayed")),
-                (long long)json_integer_value(json_object_get(o, "leased")),
-                (long long)json_integer_value(json_object_get(o, "dead")),
-                100 * json_real_value(json_object_get(o, "fraction")), rate, conc, why, reason && *reason ? ": " : "",
-                reason ? reason : "");
+        const char *name = json_string_value(json_object_get(o, "name"));
+        char cut[32];
+        if (width > 0 && strlen(name) > 20) { /* cut to its column, so the columns stay in line */
+            snprintf(cut, sizeof(cut), "%.19s\xE2\x80\xA6", name);
+            name = cut;
+        }
+        /* printf pads bytes: the ellipsis is 3 bytes in 1 column */
+        fit(out, width, "%-*s %-8s %7lld %7lld %7lld %6lld %7.0f%% %9s %6s  %s%s%s", name == cut ? 22 : 20, name,
+            json_string_value(json_object_get(o, "tier")), (long long)json_integer_value(json_object_get(o, "ready")),
+            (long long)json_integer_value(json_object_get(o, "delayed")),
+            (long long)json_integer_value(json_object_get(o, "leased")),
+            (long long)json_integer_value(json_object_get(o, "dead")),
+            100 * json_real_value(json_object_get(o, "fraction")), rate, conc, why, reason && *reason ? ": " : "",
+            reason ? reason : "");
     }
-    fprintf(out, "\n%-20s %12s %12s %10s %-5s %8s\n", "SIGNAL", "VALUE", "TARGET", "AGE", "STALE", "PRESSURE");
+}
+
+/* The human rendering of status_json, each line cut to "width" columns (0:
+ * never cut). */
+static void status_table(json_t *root, FILE *out, int width) {
+    size_t i;
+    json_t *o;
+    classes_table(root, out, width);
+    fputc('\n', out);
+    fit(out, width, "%-20s %12s %12s %10s %-5s %8s", "SIGNAL", "VALUE", "TARGET", "AGE", "STALE", "PRESSURE");
     json_array_foreach(json_object_get(root, "signals"), i, o) {
         char v[32], t[32], age[32] = "-", p[32] = "-";
         json_t *a = json_object_get(o, "age_ms"), *pr = json_object_get(o, "pressure");
         if (json_is_integer(a)) ctl_duration(json_integer_value(a), age, sizeof(age));
         if (json_is_number(pr)) snprintf(p, sizeof(p), "%.2f", json_number_value(pr));
-        fprintf(out, "%-20s %12s %12s %10s %-5s %8s\n", json_string_value(json_object_get(o, "name")),
-                num_or_dash(json_object_get(o, "value"), v, sizeof(v)),
-                num_or_dash(json_object_get(o, "target"), t, sizeof(t)), age,
-                json_is_true(json_object_get(o, "stale")) ? "yes" : "no", p);
+        fit(out, width, "%-20s %12s %12s %10s %-5s %8s", json_string_value(json_object_get(o, "name")),
+            num_or_dash(json_object_get(o, "value"), v, sizeof(v)),
+            num_or_dash(json_object_get(o, "target"), t, sizeof(t)), age,
+            json_is_true(json_object_get(o, "stale")) ? "yes" : "no", p);
     }
     json_t *g = json_object_get(root, "governor");
     const char *leader = json_string_value(json_object_get(g, "leader"));
-    char tb[40];
-    fprintf(out, "\ngovernor: leader %s, epoch %lld, mode %s, %lld ticks (last %s)\n", leader ? leader : "(none)",
-            (long long)json_integer_value(json_object_get(g, "epoch")), json_string_value(json_object_get(g, "mode")),
-            (long long)json_integer_value(json_object_get(g, "ticks")),
-            ctl_time(json_integer_value(json_object_get(g, "last_tick")), tb, sizeof(tb)));
+    char tb[40], words[1024];
+    fputc('\n', out);
+    fit(out, width, "governor: leader %s, epoch %lld, mode %s, %lld ticks (last %s)", leader ? leader : "(none)",
+        (long long)json_integer_value(json_object_get(g, "epoch")), json_string_value(json_object_get(g, "mode")),
+        (long long)json_integer_value(json_object_get(g, "ticks")),
+        ctl_time(json_integer_value(json_object_get(g, "last_tick")), tb, sizeof(tb)));
     json_t *d = json_object_get(g, "last_decision");
-    if (d && !json_is_null(d)) {
-        char *text = json_is_string(d) ? NULL : json_dumps(d, JSON_COMPACT);
-        fprintf(out, "last decision: %s\n", text ? text : json_string_value(d));
-        free(text);
-    } else {
-        fprintf(out, "last decision: (none)\n");
-    }
+    fit(out, width, "last decision: %s",
+        ctl_decision_words(json_is_object(d) ? d : NULL, json_integer_value(json_object_get(root, "now")), words,
+                           sizeof(words)));
 }
 
-int status_print(ctl *x, FILE *out) {
+int status_print(ctl *x, FILE *out, int width) {
     int code = EXIT_OK;
     json_t *root = status_json(x, &code);
     if (!root) return code;
@@ -200,7 +202,7 @@ int status_print(ctl *x, FILE *out) {
         json_dumpf(root, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
         fputc('\n', out);
     } else {
-        status_table(root, out);
+        status_table(root, out, width);
     }
     json_decref(root);
     return EXIT_OK;
@@ -210,7 +212,7 @@ int cmd_status(ctl *x, int argc, char **argv) {
     const char *pos[1];
     int npos;
     if (ctl_args("status", argc, argv, NULL, 0, pos, 0, &npos) < 0) return EXIT_USAGE;
-    return status_print(x, stdout);
+    return status_print(x, stdout, 0);
 }
 
 /* -------------------------------- top -------------------------------- */
@@ -262,8 +264,18 @@ static int wait_key(int ms) {
     return 0;
 }
 
+/* The terminal's width in columns, else $COLUMNS, else 0 (no limit). */
+static int terminal_width(void) {
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    int64_t cols = 0;
+    const char *env = getenv("COLUMNS");
+    if (env && sluice_parse_int(env, 1, 10000, &cols, NULL) == 0) return (int)cols;
+    return 0;
+}
+
 int cmd_top(ctl *x, int argc, char **argv) {
-    ctl_opt opts[] = {{"--iterations", 1, NULL}};
+    ctl_opt opts[] = {{"--iterations", 1, NULL}, {"--wide", 0, NULL}};
     const char *pos[1];
     int npos, code = EXIT_OK;
     if (ctl_args("top", argc, argv, opts, NOPTS(opts), pos, 0, &npos) < 0) return EXIT_USAGE;
@@ -292,7 +304,7 @@ int cmd_top(ctl *x, int argc, char **argv) {
             clock_gettime(CLOCK_REALTIME, &ts);
             printf("sluice top   %s   (q quits)\n\n", ctl_time((int64_t)ts.tv_sec * 1000, tb, sizeof(tb)));
         }
-        code = status_print(x, stdout);
+        code = status_print(x, stdout, opts[1].val ? 0 : terminal_width());
         fflush(stdout);
         if (code != EXIT_OK) break;
         if (iterations && i + 1 >= iterations) break;
