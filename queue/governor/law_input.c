@@ -194,7 +194,7 @@ int sluice_law_param_set(sluice_law_params *p, const char *name, double value, s
     size_t at = 0;
     for (size_t i = 0; i < NPARAMS; i++)
         at += (size_t)snprintf(known + at, sizeof known - at, "%s%s", i ? " " : "", param_fields[i].name);
-    return law_fail(err, "unknown governor param '%.64s' (%s)", name, known);
+    return law_fail(err, "unknown governor param '%.48s' (%s)", name, known);
 }
 
 /* -------------------------------- state -------------------------------- */
