@@ -1098,6 +1098,86 @@ static void test_a_raise_is_bounded_by_growth_and_by_the_room_below_the_band(voi
     }
 }
 
+/* The smoothed pressure lags a falling load: when it is barely under the
+ * band but the latest value is far under it, the raise is sized by the
+ * latest value's room, not by the smoothed pressure's. */
+static void test_a_raise_is_sized_by_the_room_the_latest_value_shows_when_the_smoothed_pressure_lags(void **unused) {
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    set_all(&r, 0.3);
+    r.p.calm_ms = 0;
+    r.p.smoothing_ms = 600000;
+    r.st.has_reading = 1;
+    r.st.smoothed = 0.89; /* just under the band's edge, 0.9 */
+    r.st.last_tick_ms = r.now;
+    step(&r, 0.3);
+    assert_int_equal(r.d.action, SLUICE_LAW_RAISE);
+    assert_true(r.d.acted > 0.88 && r.d.acted < 0.9);
+    /* room 0.9 - 0.3 >= raise_span: the full additive step */
+    assert_float_equal(F(&r, C_HIGH), 0.3 + r.p.increase, 1e-9);
+    assert_true(F(&r, C_NORMAL) == 0.3);
+}
+
+/* After a raise the next raise waits raise_dwell_ms (longer than the
+ * dwell here); a cut does not wait for it. */
+static void test_a_raise_follows_a_raise_only_after_the_raise_dwell_but_a_cut_does_not_wait_for_it(void **unused) {
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    set_all(&r, 0.1);
+    r.p.raise_dwell_ms = 20000;
+    for (int t = 0; t < 60 && r.raises < 3; t++) step(&r, 0.3);
+    assert_int_equal(r.raises, 3);
+    assert_int_equal(r.min_gap, r.p.raise_dwell_ms);
+    /* a cut after a raise waits only for the dwell */
+    rig_init(&r);
+    set_all(&r, 0.1);
+    r.p.raise_dwell_ms = 20000;
+    while (r.raises == 0) step(&r, 0.3);
+    int64_t raised_at = r.now;
+    while (r.now - raised_at < r.p.dwell_ms) step(&r, 0.3);
+    step(&r, 1.5);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    assert_true(r.now - raised_at < r.p.raise_dwell_ms);
+}
+
+/* Pressure that holds inside the band is left there until creep_ms have
+ * passed since the last change; then raises use the narrower creep_band,
+ * one at most per creep_ms while the pressure stays inside the band. */
+static void test_pressure_held_inside_the_band_for_creep_ms_is_raised_toward_the_target(void **unused) {
+    rig r;
+    int64_t cut_at, raised_at;
+    (void)unused;
+    rig_init(&r);
+    r.p.creep_ms = 30000;
+    r.p.creep_band = 0.02;
+    step(&r, 1.2); /* a cut: the last change */
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    cut_at = r.now;
+    while (r.raises == 0 && r.now - cut_at < 120000) step(&r, 0.95); /* inside the band, 0.9..1 */
+    assert_int_equal(r.raises, 1);
+    raised_at = r.now;
+    assert_true(raised_at - cut_at >= r.p.creep_ms);
+    assert_true(raised_at - cut_at <= r.p.creep_ms + r.p.calm_ms + r.p.tick_ms);
+    assert_true(F(&r, C_LOW_A) > 0.5);
+    while (r.raises == 1 && r.now - raised_at < 120000) step(&r, 0.95);
+    assert_int_equal(r.raises, 2);
+    assert_true(r.now - raised_at >= r.p.creep_ms);
+    /* without creep_ms the same pressure holds for good */
+    rig_init(&r);
+    step(&r, 1.2);
+    for (int t = 0; t < 300; t++) step(&r, 0.95);
+    assert_int_equal(r.raises, 0);
+    /* nor does a creep raise past the narrower band */
+    rig_init(&r);
+    r.p.creep_ms = 30000;
+    r.p.creep_band = 0.02;
+    step(&r, 1.2);
+    for (int t = 0; t < 300; t++) step(&r, 0.99);
+    assert_int_equal(r.raises, 0);
+}
+
 /* A cut or raise that would move no class by snap (1% of its limits) or
  * more is noise: it is not made, and does not restart the dwell. */
 static void test_a_change_smaller_than_snap_is_not_made(void **unused) {
@@ -1515,6 +1595,13 @@ static void test_new_params_out_of_range_are_rejected_naming_them(void **unused)
     BAD(raise_span, -1, "raise_span");
     BAD(raise_span, NAN, "raise_span");
     BAD(calm_ms, -1, "calm_ms");
+    BAD(raise_dwell_ms, -1, "raise_dwell_ms");
+    BAD(raise_dwell_ms, 86400001, "raise_dwell_ms");
+    BAD(creep_ms, -1, "creep_ms");
+    BAD(creep_ms, 86400001, "creep_ms");
+    BAD(creep_band, 1, "creep_band");
+    BAD(creep_band, -0.1, "creep_band");
+    BAD(creep_band, NAN, "creep_band");
     p = d;
     p.smoothing_ms = 0;
     p.growth = 1;
@@ -1522,6 +1609,7 @@ static void test_new_params_out_of_range_are_rejected_naming_them(void **unused)
     p.cut_gain = 0;
     p.raise_span = 0;
     p.calm_ms = 0;
+    p.raise_dwell_ms = 86400000;
     assert_int_equal(sluice_law_params_check(&p, &lerr), 0);
 }
 
@@ -1567,6 +1655,9 @@ int main(void) {
         cmocka_unit_test(test_a_delayed_signal_also_delays_the_next_raise_until_it_shows_the_last_one),
         cmocka_unit_test(test_cuts_are_proportional_to_the_overshoot_and_never_deeper_than_decrease),
         cmocka_unit_test(test_raise_steps_are_sized_by_the_headroom_below_the_band),
+        cmocka_unit_test(test_a_raise_is_sized_by_the_room_the_latest_value_shows_when_the_smoothed_pressure_lags),
+        cmocka_unit_test(test_a_raise_follows_a_raise_only_after_the_raise_dwell_but_a_cut_does_not_wait_for_it),
+        cmocka_unit_test(test_pressure_held_inside_the_band_for_creep_ms_is_raised_toward_the_target),
         cmocka_unit_test(test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh),
         cmocka_unit_test(test_the_widest_state_fits_the_documented_buffer),
         cmocka_unit_test(test_new_params_out_of_range_are_rejected_naming_them),

@@ -220,8 +220,10 @@ static void test_the_governor_uses_most_of_the_spare_capacity_while_a_backlog_wa
     (void)state;
     sluice_sim_goals g;
     /* The goal is 90%; raising tiers with ready jobs whatever their gate did
-     * used 88.1%, by tier order alone less. */
-    assert_true(res(SLUICE_SIM_GOVERNOR)->spare_used >= 0.9);
+     * used 88.1%, by tier order alone less. Raises sized by the latest
+     * value's room, spaced by their own dwell, and the creep toward the
+     * target use more than 95% on this seed. */
+    assert_true(res(SLUICE_SIM_GOVERNOR)->spare_used >= 0.95);
     assert_true(res(SLUICE_SIM_GOVERNOR)->spare_used > res(SLUICE_SIM_THRESHOLD)->spare_used);
     sluice_sim_report_goals(incident, &g);
     assert_true(g.spare_met);
@@ -243,7 +245,7 @@ static void test_on_seeds_1_to_5_the_governor_keeps_the_peak_safe_finishes_soone
             fail_msg("seed %llu: p99 %d (worst %.3f) sooner %d stable %d (%lld/h) no_loss %d", (unsigned long long)seed,
                      g.p99_met, gov->worst_minute_ratio, g.sooner_met, g.stable_met, (long long)gov->max_reversals_hour,
                      g.no_loss);
-        assert_true(gov->spare_used > 0.85);
+        if (gov->spare_used < 0.92) fail_msg("seed %llu: spare used %.3f", (unsigned long long)seed, gov->spare_used);
         sluice_sim_report_free(r);
         sluice_sim_scenario_free(s);
     }

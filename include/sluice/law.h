@@ -76,28 +76,36 @@ double sluice_law_value_at(const sluice_law_signal *s, double pressure);
 /* ---------------------------------------------------------------- params */
 
 typedef struct sluice_law_params {
-    int64_t tick_ms;       /* ms, 1..3600000: the caller's tick period */
-    double decrease;       /* (0,1): the deepest cut multiplies a fraction by it */
-    double cut_gain;       /* >= 0, finite: a cut multiplies by max(decrease, 1 - cut_gain *
-                            * overshoot); 0: always by decrease */
-    double increase;       /* (0,1]: the additive raise, full when the headroom below the
-                            * band is at least raise_span */
-    double growth;         /* [1,16]: far below the band a raise may multiply a fraction by
-                            * up to this (slow start); 1: additive raises only */
-    double raise_span;     /* >= 0, finite: headroom below the band that earns a full
-                            * increase; less headroom, a proportionally smaller one */
-    double band;           /* [0,1): raise only while pressure < 1 - band: a share of the
-                            * target value below it */
-    int64_t dwell_ms;      /* ms, 0..86400000: minimum time between changes */
-    int64_t calm_ms;       /* ms, 0..86400000: how long pressure stays below the band
-                            * before a raise */
-    int64_t smoothing_ms;  /* ms, 0..86400000: time constant of the smoothed pressure;
-                            * 0: none */
-    double jump;           /* >= 0, finite: a pressure this far above the smoothed one is
-                            * taken at once */
-    double stale_pressure; /* > 1, finite: pressure of a stale assume-pressure signal */
-    double escalate;       /* >= 0, finite: pressure rise that allows a cut within the dwell */
-    double snap;           /* [0,0.5): fractions this close to floor or 1 go there */
+    int64_t tick_ms;        /* ms, 1..3600000: the caller's tick period */
+    double decrease;        /* (0,1): the deepest cut multiplies a fraction by it */
+    double cut_gain;        /* >= 0, finite: a cut multiplies by max(decrease, 1 - cut_gain *
+                             * overshoot); 0: always by decrease */
+    double increase;        /* (0,1]: the additive raise, full when the headroom below the
+                             * band is at least raise_span; of the smoothed pressure's and
+                             * the latest value's, the larger headroom */
+    double growth;          /* [1,16]: far below the band a raise may multiply a fraction by
+                             * up to this (slow start); 1: additive raises only */
+    double raise_span;      /* >= 0, finite: headroom below the band that earns a full
+                             * increase; less headroom, a proportionally smaller one */
+    double band;            /* [0,1): raise only while pressure < 1 - band: a share of the
+                             * target value below it */
+    double creep_band;      /* [0,1): the band once creep_ms have passed since the last
+                             * change (when narrower than band) */
+    int64_t creep_ms;       /* ms, 0..86400000: time without a change after which raises
+                             * use creep_band; 0: never */
+    int64_t dwell_ms;       /* ms, 0..86400000: minimum time between changes */
+    int64_t raise_dwell_ms; /* ms, 0..86400000: minimum time between a raise and the next
+                             * raise (the dwell applies too); a cut is never held by it.
+                             * 0: the dwell alone */
+    int64_t calm_ms;        /* ms, 0..86400000: how long pressure stays below the band
+                             * before a raise */
+    int64_t smoothing_ms;   /* ms, 0..86400000: time constant of the smoothed pressure;
+                             * 0: none */
+    double jump;            /* >= 0, finite: a pressure this far above the smoothed one is
+                             * taken at once */
+    double stale_pressure;  /* > 1, finite: pressure of a stale assume-pressure signal */
+    double escalate;        /* >= 0, finite: pressure rise that allows a cut within the dwell */
+    double snap;            /* [0,0.5): fractions this close to floor or 1 go there */
 } sluice_law_params;
 
 /* Fills *p with the defaults (docs/governor.md, "Parameters"). */

@@ -1,8 +1,10 @@
 /* sluice governor control law (v3): tiered AIMD with hysteresis and a dwell
  * time on a pressure smoothed over time, cuts sized by the overshoot, raises
- * that grow multiplicatively far below the band, and a bounded wait for the
- * database to show the last change. Pure: no I/O, no clock, no Redis. The
- * rules and their defaults are in docs/governor.md. */
+ * sized by the room the smoothed or the latest pressure shows, growing
+ * multiplicatively far below the band and spaced by their own dwell, a band
+ * that narrows after a long hold, and a bounded wait for the database to
+ * show the last change. Pure: no I/O, no clock, no Redis. The rules and
+ * their defaults are in docs/governor.md. */
 #include "sluice/law.h"
 #include "law_private.h"
 
@@ -320,6 +322,9 @@ static void decide_raise(const struct basis *b, struct plan *pl) {
     } else if (b->in_dwell) {
         law_say(pl->summary, sizeof pl->summary, "hold: %s%s; dwell %lld of %lld ms since the last %s", who, below,
                 (long long)b->since, (long long)p->dwell_ms, last);
+    } else if (b->st->last_action == SLUICE_LAW_RAISE && b->since < p->raise_dwell_ms) {
+        law_say(pl->summary, sizeof pl->summary, "hold: %s%s; raise dwell %lld of %lld ms since the last raise", who,
+                below, (long long)b->since, (long long)p->raise_dwell_ms);
     } else if (!b->ready) {
         law_say(pl->summary, sizeof pl->summary, "hold: %s%s; waiting for a value newer than the last %s", who, below,
                 last);
@@ -329,7 +334,9 @@ static void decide_raise(const struct basis *b, struct plan *pl) {
     } else {
         pl->action = SLUICE_LAW_RAISE;
         pl->tier = t;
-        pl->step = raise_step(p, 1.0 - p->band - A);
+        /* The smoothed pressure lags a falling load: once both agree there
+         * is room, the step is sized by the more room either shows. */
+        pl->step = raise_step(p, 1.0 - p->band - (P < A ? P : A));
         pl->growth = raise_growth(p, A);
         pl->moves = moves_enough(p, pl, b->cls, b->ncls);
         if (pl->moves) {
@@ -433,9 +440,19 @@ static double apply(const sluice_law_params *p, const struct plan *pl, sluice_la
     return old;
 }
 
+/* The band this tick raises below: params.band, or creep_band when it is
+ * narrower and creep_ms have passed since the last change. A band exists
+ * so that noise does not flap the law; pressure that has held inside it
+ * that long is steady, and holding there for good would leave the room
+ * between the band's edge and the target unused. */
+static double tick_band(const sluice_law_params *p, const sluice_law_state *st, int64_t now) {
+    int creeping = p->creep_ms > 0 && st->has_change && law_elapsed(now, st->last_change_ms) >= p->creep_ms;
+    return creeping && p->creep_band < p->band ? p->creep_band : p->band;
+}
+
 int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t now_ms, const sluice_law_signal *signals,
                     size_t nsig, sluice_law_class *classes, size_t ncls, sluice_law_decision *out, sluice_error *err) {
-    sluice_law_params defaults;
+    sluice_law_params defaults, acting;
     struct reading r;
     struct survey sv;
     struct plan pl;
@@ -450,6 +467,9 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
     /* A clock that stepped back restarts the dwell instead of stretching it. */
     if (st->has_change && now_ms < st->last_change_ms) st->last_change_ms = now_ms;
     if (st->calm && now_ms < st->calm_since_ms) st->calm_since_ms = now_ms;
+    acting = *p;
+    acting.band = tick_band(p, st, now_ms);
+    p = &acting;
 
     law_read(p, st, now_ms, signals, nsig, &r);
     survey_classes(classes, ncls, &sv);

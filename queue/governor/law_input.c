@@ -78,7 +78,10 @@ void sluice_law_params_default(sluice_law_params *p) {
     p->growth = 2.0;
     p->raise_span = 0.3;
     p->band = 0.1;
+    p->creep_band = 0.05;
+    p->creep_ms = 0;
     p->dwell_ms = 5000;
+    p->raise_dwell_ms = 0;
     p->calm_ms = 3000;
     p->smoothing_ms = 2000;
     p->jump = 0.1;
@@ -102,7 +105,12 @@ int sluice_law_params_check(const sluice_law_params *p, sluice_error *err) {
     if (!isfinite(p->raise_span) || p->raise_span < 0)
         return law_fail(err, "raise_span must be a finite number of at least 0");
     if (!isfinite(p->band) || p->band < 0 || p->band >= 1) return law_fail(err, "band must be at least 0 and below 1");
+    if (!isfinite(p->creep_band) || p->creep_band < 0 || p->creep_band >= 1)
+        return law_fail(err, "creep_band must be at least 0 and below 1");
+    if (p->creep_ms < 0 || p->creep_ms > DWELL_MS_MAX) return law_fail(err, "creep_ms must be 0..%d ms", DWELL_MS_MAX);
     if (p->dwell_ms < 0 || p->dwell_ms > DWELL_MS_MAX) return law_fail(err, "dwell_ms must be 0..%d ms", DWELL_MS_MAX);
+    if (p->raise_dwell_ms < 0 || p->raise_dwell_ms > DWELL_MS_MAX)
+        return law_fail(err, "raise_dwell_ms must be 0..%d ms", DWELL_MS_MAX);
     if (p->calm_ms < 0 || p->calm_ms > DWELL_MS_MAX) return law_fail(err, "calm_ms must be 0..%d ms", DWELL_MS_MAX);
     if (p->smoothing_ms < 0 || p->smoothing_ms > DWELL_MS_MAX)
         return law_fail(err, "smoothing_ms must be 0..%d ms", DWELL_MS_MAX);
@@ -127,7 +135,10 @@ int sluice_law_params_check(const sluice_law_params *p, sluice_error *err) {
     X(growth, 0) \
     X(raise_span, 0) \
     X(band, 0) \
+    X(creep_band, 0) \
+    X(creep_ms, 1) \
     X(dwell_ms, 1) \
+    X(raise_dwell_ms, 1) \
     X(calm_ms, 1) \
     X(smoothing_ms, 1) \
     X(jump, 0) \
@@ -183,7 +194,7 @@ int sluice_law_param_set(sluice_law_params *p, const char *name, double value, s
     size_t at = 0;
     for (size_t i = 0; i < NPARAMS; i++)
         at += (size_t)snprintf(known + at, sizeof known - at, "%s%s", i ? " " : "", param_fields[i].name);
-    return law_fail(err, "unknown governor param '%.64s' (%s)", name, known);
+    return law_fail(err, "unknown governor param '%.48s' (%s)", name, known);
 }
 
 /* -------------------------------- state -------------------------------- */
