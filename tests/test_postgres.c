@@ -235,6 +235,20 @@ static void each_mode_prints_exactly_one_number_and_an_unreachable_server_prints
     out = sampler("load", &rc);
     assert_int_equal(rc, 0);
     assert_float_equal(value_of(out), 0, 0);
+    /* load's window: the server looks for as long as it says, however slow */
+    const char *const window[] = {"SLUICE_PG_LOAD_MS=300", NULL};
+    long long t0 = harness_now_ms();
+    out = sampler_env("load", window, &rc);
+    assert_int_equal(rc, 0);
+    assert_true(harness_now_ms() - t0 >= 300);
+    assert_float_equal(value_of(out), 0, 0);
+    static const char *const bad_windows[] = {"SLUICE_PG_LOAD_MS=abc", "SLUICE_PG_LOAD_MS=9", "SLUICE_PG_LOAD_MS=60001"};
+    for (size_t i = 0; i < sizeof(bad_windows) / sizeof(bad_windows[0]); i++) {
+        const char *const env[] = {bad_windows[i], NULL};
+        out = sampler_env("load", env, &rc);
+        assert_int_equal(rc, 2); /* a usage error, not a missed reading */
+        assert_string_equal(out, "");
+    }
     out = sampler("bogus", &rc);
     assert_int_equal(rc, 2);
     assert_string_equal(out, "");
@@ -277,7 +291,7 @@ static void load_averages_the_active_sessions_and_leaves_out_the_excluded_applic
         assert_int_equal(rc, 0);
         if (all != 2) harness_sleep_ms(50);
     }
-    assert_float_equal(all, 2, 0); /* both sessions, in every one of the 50 looks */
+    assert_float_equal(all, 2, 0); /* both sessions, in every look */
     assert_float_equal(value_of(sampler_env("load", exclude, &rc)), 1, 0);
     assert_float_equal(value_of(sampler_env("active", exclude, &rc)), 1.0 / 20.0, 1e-9);
     assert_float_equal(value_of(sampler_env("connections", exclude, &rc)), 2.0 / 20.0, 1e-9); /* web + the sampler */

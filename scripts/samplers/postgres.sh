@@ -17,10 +17,11 @@
 #                                       psql's \timing measures it
 #   postgres.sh load     [PSQL_ARG...]  average active sessions: client
 #                                       sessions running a query, counted by
-#                                       the server 50 times 10 ms apart and
-#                                       averaged (the "DB load" of AWS
-#                                       Performance Insights; compare it with
-#                                       the server's CPUs)
+#                                       the server about every 10 ms for
+#                                       SLUICE_PG_LOAD_MS (default 500, 10 to
+#                                       60000) and averaged (the "DB load" of
+#                                       AWS Performance Insights; compare it
+#                                       with the server's CPUs)
 #
 # SLUICE_PG_EXCLUDE, a LIKE pattern on application_name, leaves sessions out
 # of active, connections and load: e.g. "sluice-job%" when the job handlers
@@ -65,19 +66,31 @@ latency)
     sql='\timing on
 SELECT 1;' ;;
 load)
-    # One round trip: the server counts, sleeps and counts again, with a
+    load_ms=${SLUICE_PG_LOAD_MS:-500}
+    case $load_ms in
+    ''|*[!0-9]*) echo "postgres.sh: SLUICE_PG_LOAD_MS must be a whole number of ms, not '$load_ms'" >&2; exit 2 ;;
+    esac
+    if [ "$load_ms" -lt 10 ] || [ "$load_ms" -gt 60000 ]; then
+        echo "postgres.sh: SLUICE_PG_LOAD_MS must be 10..60000, not $load_ms" >&2
+        exit 2
+    fi
+    # One round trip: the server counts, sleeps 10 ms and counts again until
+    # the window has passed (by its clock, however slow each look is), with a
     # fresh view of pg_stat_activity each time (it is cached for a
     # transaction otherwise), and raises the mean as a notice.
     sql="DO \$\$
-DECLARE n bigint := 0;
+DECLARE n bigint := 0; looks bigint := 0;
+        done_at timestamptz := clock_timestamp() + interval '$load_ms milliseconds';
 BEGIN
-    FOR i IN 1..50 LOOP
+    LOOP
         PERFORM pg_stat_clear_snapshot();
         n := n + (SELECT count(*) FROM pg_stat_activity
                   WHERE state = 'active' AND pid <> pg_backend_pid() AND $counted);
+        looks := looks + 1;
+        EXIT WHEN clock_timestamp() >= done_at;
         PERFORM pg_sleep(0.01);
     END LOOP;
-    RAISE NOTICE 'load %', round(n / 50.0, 3);
+    RAISE NOTICE 'load %', round(n::numeric / looks, 3);
 END \$\$;" ;;
 -h|--help|"")
     sed -n '2,/^set -u/p' "$0" | sed -e '/^set -u/d' -e 's/^# \{0,1\}//'
