@@ -75,7 +75,7 @@ void sluice_law_params_default(sluice_law_params *p) {
     p->decrease = 0.5;
     p->cut_gain = 2.5;
     p->increase = 0.1;
-    p->growth = 2.0;
+    p->growth = 3.0;
     p->raise_span = 0.3;
     p->band = 0.1;
     p->creep_band = 0.05;
