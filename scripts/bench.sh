@@ -1,8 +1,10 @@
 #!/bin/sh
-# make bench: sluice's throughput beside redis-benchmark on the same
-# redis-server in the same run, as ratios. Starts its own server in a temp
-# dir (persistence off) unless SLUICE_BENCH_URL names one; always cleans up.
-# SCALE=N multiplies the job counts.
+# make bench: sluice's throughput beside redis-benchmark, and its throughput,
+# Redis CPU per job and Redis memory per queued job beside BullMQ's, on the
+# same redis-server in the same run, as ratios; then claim+ack at 1k, 100k
+# and 1M queued jobs (and 10M with SCALE>=10). Starts its own server in a
+# temp dir (persistence off); always cleans up. SCALE=N multiplies the job
+# counts. Prints tables, and writes every figure to $BUILD/bench/summary.json.
 set -eu
 BUILD=${BUILD:-build}
 . "$(dirname "$0")/redis-temp.sh"
@@ -39,8 +41,20 @@ per_job() { # bytes of Redis memory per queued job, after FLUSHALL, for "$@" --f
 MEMORY_JOBS=${MEMORY_JOBS:-1000000}
 sluice_mem=$(per_job "$BUILD/bin/sluice-bench" "unix://$sock" --fill)
 
+# Claim+ack at steady depths, on a server holding nothing else.
+DEPTHS="1000 100000 1000000"
+if awk "BEGIN { exit !(${SCALE:-1} >= 10) }"; then DEPTHS="$DEPTHS 10000000"; fi
+redis-cli -s "$sock" flushall >/dev/null
+depth_t0=$(date +%s)
+# shellcheck disable=SC2086 # one argument per depth
+depth=$("$BUILD/bin/sluice-bench" "unix://$sock" --depth $DEPTHS)
+depth_seconds=$(($(date +%s) - depth_t0))
+echo "bench: the depth table took ${depth_seconds}s (filling $DEPTHS, then 20,000 claim+acks each)" >&2
+
 # BullMQ from npm (pinned in tests/bench/package.json), same server, same workload.
 bull=""
+bull_mem=""
+bull_version=""
 node_dir="$BUILD/bench-node"
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
     mkdir -p "$node_dir"
@@ -49,6 +63,7 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
         redis-cli -s "$sock" flushall >/dev/null
         bull=$(node "$node_dir/bullmq-bench.mjs" "$sock" "${SCALE:-1}")
         bull_mem=$(per_job node "$node_dir/bullmq-bench.mjs" "$sock" --fill)
+        bull_version=$(cd "$node_dir" && node -p "require('bullmq/package.json').version")
     else
         echo "bench: npm install of bullmq failed; BullMQ figures skipped" >&2
     fi
@@ -56,18 +71,57 @@ else
     echo "bench: node/npm not found; BullMQ figures skipped" >&2
 fi
 bget() { echo "$bull" | sed -n "s/^$1 //p"; }
-if [ -n "$bull" ]; then
-    printf '\n%-34s %12s %14s %8s\n' "sluice vs BullMQ $(cd "$node_dir" && node -p "require('bullmq/package.json').version")" "sluice/s" "BullMQ/s" "ratio"
-    brow() { printf '%-34s %12.0f %14.0f %8.2f\n' "$1" "$2" "$3" "$(awk "BEGIN { print $2 / $3 }")"; }
-    brow "enqueue, one at a time"   "$(get enqueue_single)"   "$(bget enqueue_single)"
-    brow "enqueue, bulk (1000/call)" "$(get enqueue_bulk)"    "$(bget enqueue_bulk)"
-    brow "worker, in-process no-op (c=64)" "$(get worker_inprocess)" "$(bget worker_inprocess)"
-    printf '%-34s %12s %14s %8.2f\n' "Redis bytes per queued job" "$sluice_mem" "$bull_mem" \
-        "$(awk "BEGIN { print $sluice_mem / $bull_mem }")"
-else
-    printf '\nRedis bytes per queued job (sluice): %s\n' "$sluice_mem"
-fi
+
+# sluice beside BullMQ: throughput (jobs/s), Redis CPU per job (µs, INFO cpu
+# user+sys around each phase) and Redis bytes per queued job. Ratios are
+# sluice/BullMQ: above 1 is better for jobs/s, below 1 for µs and bytes.
+printf '\n%-44s %10s %10s %8s\n' "sluice vs BullMQ ${bull_version:-(not run)}" "sluice" "BullMQ" "ratio"
+brow() { # label, sluice figure, BullMQ figure ("" when not run), printf format
+    case $1 in *µ*) w=45 ;; *) w=44 ;; esac # printf pads bytes; µ is two
+    if [ -n "$3" ]; then
+        printf "%-${w}s %10$4 %10$4 %8.2f\n" "$1" "$2" "$3" "$(awk "BEGIN { print $2 / $3 }")"
+    else
+        printf "%-${w}s %10$4 %10s %8s\n" "$1" "$2" "-" "-"
+    fi
+}
+brow "enqueue, one at a time (jobs/s)"        "$(get enqueue_single)"   "$(bget enqueue_single)" .0f
+brow "enqueue, bulk (1000/call) (jobs/s)"     "$(get enqueue_bulk)"     "$(bget enqueue_bulk)" .0f
+brow "worker, in-process no-op c=64 (jobs/s)" "$(get worker_inprocess)" "$(bget worker_inprocess)" .0f
+brow "Redis CPU µs/job: enqueue, one at a time" "$(get cpu_enqueue_single)" "$(bget cpu_enqueue_single)" .1f
+brow "Redis CPU µs/job: enqueue, bulk"        "$(get cpu_enqueue_bulk)" "$(bget cpu_enqueue_bulk)" .1f
+brow "Redis CPU µs/job: claim(100)+ack"       "$(get cpu_claim_ack_ungated)" "" .1f
+brow "Redis CPU µs/job: claim(100)+ack, gated" "$(get cpu_claim_ack_gated)" "" .1f
+brow "Redis CPU µs/job: worker c=64"          "$(get cpu_worker_inprocess)" "$(bget cpu_worker_inprocess)" .1f
+brow "Redis CPU µs/job: whole life (bulk+worker)" "$(get cpu_whole_life)" "$(bget cpu_whole_life)" .1f
+brow "Redis bytes per queued job"             "$sluice_mem"             "$bull_mem" .0f
+
+# Cost flat with depth: each row beside the shallowest's.
+first=$(echo "$depth" | head -n 1)
+printf '\n%-34s %10s %13s %10s %11s\n' "claim(100)+ack at depth (queued)" "jobs/s" "Redis µs/job" "jobs/s x" "µs/job x"
+echo "$depth" | while read -r _ d rate us; do
+    printf '%-34s %10.0f %12.1f %10.2f %10.2f\n' "$d" "$rate" "$us" \
+        "$(echo "$first" | awk -v r="$rate" '{ print r / $3 }')" "$(echo "$first" | awk -v u="$us" '{ print u / $4 }')"
+done
 
 printf '\nredis-benchmark SET, 1 client: %.0f/s; pipelined 1000: %.0f/s\n' "$set_c1" "$set_p"
 printf 'gate cost: wide-open gate at %.1f%% of the ungated claim+ack rate (goal: >= 90%%)\n' \
     "$(awk "BEGIN { print 100 * $(get claim_ack_gated) / $(get claim_ack_ungated) }")"
+
+# Every figure, machine-readable: "name value" lines as one JSON object.
+json_object() { awk 'BEGIN { printf "{" } NF == 2 { printf "%s\"%s\": %s", (n++ ? ", " : ""), $1, $2 } END { printf "}" }'; }
+mkdir -p "$BUILD/bench"
+{
+    printf '{"redis_version": "%s", "cores": %s, "scale": %s,\n' \
+        "$(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p')" "$(nproc)" "${SCALE:-1}"
+    printf ' "depth_seconds": %s,\n' "$depth_seconds"
+    printf ' "redis_benchmark": {"set_c1": %s, "set_c1_p1000": %s},\n' "$set_c1" "$set_p"
+    printf ' "sluice": '
+    printf '%s\nmemory_bytes_per_job %s\n' "$out" "$sluice_mem" | json_object
+    printf ',\n "bullmq_version": "%s",\n "bullmq": ' "$bull_version"
+    if [ -n "$bull" ]; then printf '%s\nmemory_bytes_per_job %s\n' "$bull" "$bull_mem" | json_object; else printf 'null'; fi
+    printf ',\n "depth": ['
+    echo "$depth" | awk '{ printf "%s{\"queued\": %s, \"jobs_per_s\": %s, \"cpu_us_per_job\": %s}", (NR > 1 ? ", " : ""), $2, $3, $4 }'
+    printf ']}\n'
+} >"$BUILD/bench/summary.json.tmp"
+mv "$BUILD/bench/summary.json.tmp" "$BUILD/bench/summary.json"
+echo "bench: every figure in $BUILD/bench/summary.json" >&2

@@ -1,9 +1,11 @@
-/* sluice-bench: job throughput on one Redis, for `make bench`.
- * usage: sluice-bench URL WORKER_BIN [SCALE]   throughput ("name jobs/s" lines)
+/* sluice-bench: job throughput and Redis CPU per job on one Redis, for `make bench`.
+ * usage: sluice-bench URL WORKER_BIN [SCALE]   throughput and CPU ("name value" lines)
  *        sluice-bench URL --fill N              enqueue N jobs in bulk, nothing else
+ *        sluice-bench URL --depth D...          claim+ack at each steady depth D
  * (WORKER_BIN: the sluice-worker program; SCALE multiplies the job counts)
- * Prints one "name jobs/s" line per measure; scripts/bench.sh sets them
- * beside redis-benchmark's figures from the same server. */
+ * Prints one "name jobs/s" line per throughput, one "cpu_name µs" line per
+ * phase's Redis CPU per job, and "depth D jobs/s µs" lines; scripts/bench.sh
+ * sets them beside redis-benchmark's and BullMQ's figures from the same server. */
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <hiredis/hiredis.h>
 
 #include "sluice.h"
 #include "sluice/worker.h"
@@ -27,6 +30,68 @@ static double now_s(void) {
 static void die(const char *what, const sluice_error *err) {
     fprintf(stderr, "sluice-bench: %s: %s\n", what, err->text);
     exit(1);
+}
+
+/* ---------------- Redis CPU, read around each phase ---------------- */
+
+/* Our own connection for INFO cpu: used_cpu_user + used_cpu_sys is the
+ * server's getrusage(RUSAGE_SELF), all its threads, printed to the µs. On
+ * Linux the sum is the scheduler's exact runtime (only the user/sys split is
+ * tick-sampled), so a phase's delta is exact to a µs; what blurs it is the
+ * server's own background work (serverCron at hz 10, tens of µs a second)
+ * and the INFO call itself (a few µs). Each phase is made long enough that
+ * these stay under 1%: every measured phase runs 20,000 jobs or more, at
+ * least about 0.2 s of Redis CPU, and setup (declaring, filling, flushing)
+ * happens outside the window. */
+static redisContext *probe;
+
+static void probe_connect(const char *url) {
+    sluice_url u;
+    sluice_error err;
+    if (sluice_url_parse(url, &u, &err) < 0) die("url", &err);
+    probe = u.is_unix ? redisConnectUnix(u.path) : redisConnect(u.host, u.port);
+    if (!probe || probe->err) die("connect", &(sluice_error){SLUICE_ERR_UNREACHABLE, "INFO connection"});
+    if (u.password[0]) {
+        redisReply *r = u.user[0] ? redisCommand(probe, "AUTH %s %s", u.user, u.password)
+                                  : redisCommand(probe, "AUTH %s", u.password);
+        if (!r || r->type == REDIS_REPLY_ERROR) die("auth", &(sluice_error){SLUICE_ERR_AUTH, "INFO connection"});
+        freeReplyObject(r);
+    }
+    memset(&u, 0, sizeof(u));
+}
+
+/* The server's CPU time so far, s (user + sys). */
+static double redis_cpu_s(void) {
+    redisReply *r = redisCommand(probe, "INFO cpu");
+    if (!r || r->type != REDIS_REPLY_STRING) die("INFO cpu", &(sluice_error){SLUICE_ERR_SERVER, "no reply"});
+    const char *user = strstr(r->str, "used_cpu_user:"), *sys = strstr(r->str, "used_cpu_sys:");
+    if (!user || !sys) die("INFO cpu", &(sluice_error){SLUICE_ERR_SERVER, "no used_cpu_user/sys"});
+    double s = strtod(user + strlen("used_cpu_user:"), NULL) + strtod(sys + strlen("used_cpu_sys:"), NULL);
+    freeReplyObject(r);
+    return s;
+}
+
+/* One phase's cost: wall time and the server's CPU time, s. */
+typedef struct cost {
+    double wall, cpu;
+} cost;
+
+/* A window opens: the CPU read first, so the wall time leaves out the INFO. */
+static cost window_open(void) {
+    double cpu = redis_cpu_s();
+    return (cost){now_s(), cpu};
+}
+
+/* The window closes: adds the time and CPU since "open" to *sum. */
+static void window_close(cost open, cost *sum) {
+    double wall = now_s();
+    sum->wall += wall - open.wall;
+    sum->cpu += redis_cpu_s() - open.cpu;
+}
+
+/* Prints "name jobs/s" and "cpu_name µs" (Redis CPU per job). */
+static void report(const char *name, cost c, size_t jobs) {
+    printf("%s %.0f\ncpu_%s %.2f\n", name, (double)jobs / c.wall, name, 1e6 * c.cpu / (double)jobs);
 }
 
 static void declare(sluice_client *c, const char *cls, sluice_tier tier) {
@@ -50,23 +115,27 @@ static void fill(sluice_client *c, const char *cls, size_t n, const char **paylo
     }
 }
 
-/* Claims in batches of 100 and acks each job: jobs/s. */
-static double drain(sluice_client *c, const char *cls, size_t n) {
+/* Claims up to 100 jobs and acks each: the number acked (never 0). */
+static size_t claim_ack(sluice_client *c, const char *cls) {
     sluice_error err;
-    size_t done = 0;
-    double t0 = now_s();
-    while (done < n) {
-        sluice_job *jobs[100];
-        sluice_claim_info info;
-        if (sluice_claim(c, cls, "bench", 100, jobs, &info, &err) < 0) die("claim", &err);
-        if (info.count == 0) die("claim", &(sluice_error){SLUICE_ERR_STATE, "ran dry or throttled"});
-        for (size_t i = 0; i < info.count; i++) {
-            if (sluice_ack(c, sluice_job_id(jobs[i]), sluice_job_token(jobs[i]), &err) < 0) die("ack", &err);
-            sluice_job_free(jobs[i]);
-        }
-        done += info.count;
+    sluice_job *jobs[100];
+    sluice_claim_info info;
+    if (sluice_claim(c, cls, "bench", 100, jobs, &info, &err) < 0) die("claim", &err);
+    if (info.count == 0) die("claim", &(sluice_error){SLUICE_ERR_STATE, "ran dry or throttled"});
+    for (size_t i = 0; i < info.count; i++) {
+        if (sluice_ack(c, sluice_job_id(jobs[i]), sluice_job_token(jobs[i]), &err) < 0) die("ack", &err);
+        sluice_job_free(jobs[i]);
     }
-    return (double)done / (now_s() - t0);
+    return info.count;
+}
+
+/* Claims in batches of 100 and acks each job, n in all, in one window: its
+ * cost is added to *sum. */
+static void drain(sluice_client *c, const char *cls, size_t n, cost *sum) {
+    size_t done = 0;
+    cost open = window_open();
+    while (done < n) done += claim_ack(c, cls);
+    window_close(open, sum);
 }
 
 static int64_t acked(sluice_client *c, const char *cls) {
@@ -80,40 +149,44 @@ static int64_t acked(sluice_client *c, const char *cls) {
 
 typedef struct inproc {
     sluice_client *c;
-    size_t want;
+    size_t want, handled;
     ev_timer check;
 } inproc;
 
 static void noop(sluice_worker *w, sluice_worker_job *job, void *userdata) {
-    (void)userdata;
+    ((inproc *)userdata)->handled++;
     sluice_worker_done(w, job, 1, NULL);
 }
 
+/* Asks Redis for the acked count only once every job has been handled, so
+ * the polling adds nothing to the Redis CPU of the run. */
 static void inproc_check(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)revents;
     inproc *b = (inproc *)((char *)t - offsetof(inproc, check));
-    if ((size_t)acked(b->c, "inproc") >= b->want) ev_break(loop, EVBREAK_ALL);
+    if (b->handled >= b->want && (size_t)acked(b->c, "inproc") >= b->want) ev_break(loop, EVBREAK_ALL);
 }
 
-static double worker_inprocess(sluice_client *c, const char *url, size_t n, const char **payloads) {
+/* n jobs drained by the embedded runtime (c=64, no-op handler): the cost
+ * from the worker's start to the last ack (the fill stays outside). */
+static cost worker_inprocess(sluice_client *c, const char *url, size_t n, const char **payloads) {
     declare(c, "inproc", SLUICE_TIER_CRITICAL);
     fill(c, "inproc", n, payloads);
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     sluice_error err;
-    sluice_worker *w = sluice_worker_new(loop, url, "bench", &err);
-    if (!w || sluice_worker_handle(w, "inproc", noop, NULL, &err) < 0 || sluice_worker_set_concurrency(w, 64, &err) < 0)
-        die("worker", &err);
     inproc b = {.c = c, .want = n};
+    sluice_worker *w = sluice_worker_new(loop, url, "bench", &err);
+    if (!w || sluice_worker_handle(w, "inproc", noop, &b, &err) < 0 || sluice_worker_set_concurrency(w, 64, &err) < 0)
+        die("worker", &err);
     ev_timer_init(&b.check, inproc_check, 0.01, 0.01);
     ev_timer_start(loop, &b.check);
-    double t0 = now_s();
+    cost sum = {0, 0}, open = window_open();
     if (sluice_worker_start(w, &err) < 0) die("worker start", &err);
     ev_run(loop, 0);
-    double rate = (double)n / (now_s() - t0);
+    window_close(open, &sum);
     ev_timer_stop(loop, &b.check);
     sluice_worker_free(w);
     ev_loop_destroy(loop);
-    return rate;
+    return sum;
 }
 
 /* ------------------- sluice-worker running /bin/true ------------------- */
@@ -140,61 +213,122 @@ static double worker_exec(sluice_client *c, const char *url, const char *bin, si
     return rate;
 }
 
-int main(int argc, char **argv) {
-    if (argc < 3 || strcmp(argv[1], "--help") == 0) {
-        printf("usage: sluice-bench URL WORKER_BIN [SCALE]\n       sluice-bench URL --fill N\n");
-        return argc < 3 ? 2 : 0;
+/* ----------------------- claim+ack at steady depths ----------------------- */
+
+/* Claim+ack at steady depths: class i holds depths[i] queued jobs; rounds
+ * go round the classes, each round tops its class back up by the 100 jobs
+ * the last round took (outside the window), then claims 100 and acks them
+ * (inside), 20,000 jobs per depth. Going round the classes makes load from
+ * elsewhere on the machine hit every depth alike; a class's keys hold only
+ * its own jobs, so the others' depth does not reach it. Prints "depth D
+ * jobs/s µs" per depth (µs: Redis CPU per job, the sum of the windows; each
+ * window of 100 jobs holds about one INFO call, under 0.1 µs a job). */
+static void depths(sluice_client *c, int n, char **argv, const char **payloads) {
+    enum { ROUNDS = 200, DEPTHS_MAX = 8 };
+    char cls[DEPTHS_MAX][32];
+    cost sum[DEPTHS_MAX];
+    for (int i = 0; i < n; i++) {
+        snprintf(cls[i], sizeof(cls[i]), "depth-%s", argv[i]);
+        declare(c, cls[i], SLUICE_TIER_CRITICAL);
+        fill(c, cls[i], (size_t)strtoull(argv[i], NULL, 10) + 100, payloads);
+        sum[i] = (cost){0, 0};
     }
-    signal(SIGPIPE, SIG_IGN);
-    if (strcmp(argv[2], "--fill") == 0) {
-        sluice_error err;
-        sluice_client *c = sluice_client_connect(argv[1], "memory", &err);
-        if (!c) die("connect", &err);
-        declare(c, "memory", SLUICE_TIER_CRITICAL);
-        const char *p[10000];
-        for (size_t i = 0; i < 10000; i++) p[i] = "{\"user\":12345,\"course\":\"intro-101\"}";
-        fill(c, "memory", argc > 3 ? (size_t)strtoull(argv[3], NULL, 10) : 1000000, p);
-        sluice_client_free(c);
-        return 0;
-    }
-    double scale = argc > 3 ? strtod(argv[3], NULL) : 1;
-    if (!(scale > 0 && scale <= 100)) scale = 1;
+    for (int r = 0; r < ROUNDS; r++)
+        for (int i = 0; i < n; i++) {
+            if (r > 0) fill(c, cls[i], 100, payloads);
+            cost open = window_open();
+            if (claim_ack(c, cls[i]) != 100) die("claim", &(sluice_error){SLUICE_ERR_STATE, "short batch"});
+            window_close(open, &sum[i]);
+        }
+    for (int i = 0; i < n; i++)
+        printf("depth %s %.0f %.2f\n", argv[i], ROUNDS * 100 / sum[i].wall, 1e6 * sum[i].cpu / (ROUNDS * 100));
+}
+
+/* Every throughput and CPU figure of the main table; "whole_life" is the
+ * sum of the bulk enqueue's and the embedded worker's Redis CPU per job (a
+ * job enqueued in bulk, claimed and acked by the worker). */
+static void throughput(sluice_client *c, const char *url, const char *worker_bin, double scale, const char **payloads) {
     size_t single = (size_t)(20000 * scale), bulk = (size_t)(200000 * scale), drained = (size_t)(30000 * scale);
-    sluice_error err;
-    sluice_client *c = sluice_client_connect(argv[1], "bench", &err);
-    if (!c) die("connect", &err);
     declare(c, "ungated", SLUICE_TIER_CRITICAL);
     declare(c, "gated", SLUICE_TIER_NORMAL);
 
-    const char **payloads = malloc(sizeof(*payloads) * 10000);
-    for (size_t i = 0; i < 10000; i++) payloads[i] = "{\"user\":12345,\"course\":\"intro-101\"}";
-
+    sluice_error err;
     char id[SLUICE_ID_MAX];
-    double t0 = now_s();
+    cost single_cost = {0, 0}, open = window_open();
     for (size_t i = 0; i < single; i++)
         if (sluice_enqueue(c, "ungated", payloads[0], NULL, id, &err) < 0) die("enqueue", &err);
-    printf("enqueue_single %.0f\n", (double)single / (now_s() - t0));
+    window_close(open, &single_cost);
+    report("enqueue_single", single_cost, single);
 
-    t0 = now_s();
+    cost bulk_cost = {0, 0};
+    open = window_open();
     fill(c, "ungated", bulk, payloads);
-    printf("enqueue_bulk %.0f\n", (double)bulk / (now_s() - t0));
+    window_close(open, &bulk_cost);
+    report("enqueue_bulk", bulk_cost, bulk);
 
-    /* Alternate the two paths, best of five each, so load from elsewhere on
-     * the machine hits both alike. */
+    /* Alternate the two paths, best of five each for throughput, so load
+     * from elsewhere on the machine hits both alike; CPU per job over all
+     * five. */
     double best_u = 0, best_g = 0;
-    drain(c, "ungated", single + bulk); /* empty it */
+    cost all_u = {0, 0}, all_g = {0, 0}, unused = {0, 0};
+    drain(c, "ungated", single + bulk, &unused); /* empty it */
     for (int round = 0; round < 5; round++) {
         fill(c, "ungated", drained, payloads);
         fill(c, "gated", drained, payloads);
-        double u = drain(c, "ungated", drained), g = drain(c, "gated", drained);
-        if (u > best_u) best_u = u;
-        if (g > best_g) best_g = g;
+        cost u = {0, 0}, g = {0, 0};
+        drain(c, "ungated", drained, &u);
+        drain(c, "gated", drained, &g);
+        if (drained / u.wall > best_u) best_u = drained / u.wall;
+        if (drained / g.wall > best_g) best_g = drained / g.wall;
+        all_u.cpu += u.cpu;
+        all_g.cpu += g.cpu;
     }
-    printf("claim_ack_ungated %.0f\n", best_u);
-    printf("claim_ack_gated %.0f\n", best_g);
-    printf("worker_inprocess %.0f\n", worker_inprocess(c, argv[1], (size_t)(100000 * scale), payloads));
-    printf("worker_exec %.0f\n", worker_exec(c, argv[1], argv[2], (size_t)(5000 * scale), payloads));
-    free(payloads);
+    printf("claim_ack_ungated %.0f\ncpu_claim_ack_ungated %.2f\n", best_u, 1e6 * all_u.cpu / (5.0 * drained));
+    printf("claim_ack_gated %.0f\ncpu_claim_ack_gated %.2f\n", best_g, 1e6 * all_g.cpu / (5.0 * drained));
+    size_t worked = (size_t)(100000 * scale);
+    cost w = worker_inprocess(c, url, worked, payloads);
+    report("worker_inprocess", w, worked);
+    printf("cpu_whole_life %.2f\n", 1e6 * (bulk_cost.cpu / (double)bulk + w.cpu / (double)worked));
+    printf("worker_exec %.0f\n", worker_exec(c, url, worker_bin, (size_t)(5000 * scale), payloads));
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3 || strcmp(argv[1], "--help") == 0) {
+        printf("usage: sluice-bench URL WORKER_BIN [SCALE]\n       sluice-bench URL --fill N\n"
+               "       sluice-bench URL --depth D...\n");
+        return argc < 3 ? 2 : 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    const char *payloads[10000];
+    for (size_t i = 0; i < 10000; i++) payloads[i] = "{\"user\":12345,\"course\":\"intro-101\"}";
+    int fill_only = strcmp(argv[2], "--fill") == 0, depth = strcmp(argv[2], "--depth") == 0;
+    if (depth && (argc < 4 || argc - 3 > 8)) {
+        fprintf(stderr, "sluice-bench: --depth takes 1 to 8 counts\n");
+        return 2;
+    }
+    for (int i = 3; depth && i < argc; i++)
+        if (strtoull(argv[i], NULL, 10) == 0) {
+            fprintf(stderr, "sluice-bench: --depth: \"%s\" is not a positive count\n", argv[i]);
+            return 2;
+        }
+    sluice_error err;
+    sluice_client *c = sluice_client_connect(argv[1], fill_only ? "memory" : "bench", &err);
+    if (!c) die("connect", &err);
+    if (fill_only) {
+        declare(c, "memory", SLUICE_TIER_CRITICAL);
+        fill(c, "memory", argc > 3 ? (size_t)strtoull(argv[3], NULL, 10) : 1000000, payloads);
+        sluice_client_free(c);
+        return 0;
+    }
+    probe_connect(argv[1]);
+    if (depth) {
+        depths(c, argc - 3, argv + 3, payloads);
+    } else {
+        double scale = argc > 3 ? strtod(argv[3], NULL) : 1;
+        if (!(scale > 0 && scale <= 100)) scale = 1;
+        throughput(c, argv[1], argv[2], scale, payloads);
+    }
+    redisFree(probe);
     sluice_client_free(c);
     return 0;
 }
