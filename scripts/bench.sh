@@ -71,3 +71,15 @@ fi
 printf '\nredis-benchmark SET, 1 client: %.0f/s; pipelined 1000: %.0f/s\n' "$set_c1" "$set_p"
 printf 'gate cost: wide-open gate at %.1f%% of the ungated claim+ack rate (goal: >= 90%%)\n' \
     "$(awk "BEGIN { print 100 * $(get claim_ack_gated) / $(get claim_ack_ungated) }")"
+
+# The hosted governor's cost: 200 classes, the governor leading with a
+# 200 ms tick, against the same worker without it (goal: >= 0.95).
+governor_cost() {
+    gov=$("$BUILD/bin/sluice-bench" "unix://$sock" --governor "${SCALE:-1}")
+    gget() { echo "$gov" | sed -n "s/^$1 //p"; }
+    printf '\n%-34s %12s %14s %8s\n' "governor hosted, 200 classes" "jobs/s" "no governor" "ratio"
+    printf '%-34s %12.0f %14.0f %8.3f\n' "worker, in-process no-op (c=64)" "$(gget governor_on)" "$(gget governor_off)" \
+        "$(awk "BEGIN { print $(gget governor_on) / $(gget governor_off) }")"
+    printf 'governor: %s ticks of 200 classes while the worker drained (goal: ratio >= 0.95)\n' "$(gget governor_ticks)"
+}
+governor_cost

@@ -1,6 +1,8 @@
 /* sluice-bench: job throughput on one Redis, for `make bench`.
  * usage: sluice-bench URL WORKER_BIN [SCALE]   throughput ("name jobs/s" lines)
  *        sluice-bench URL --fill N              enqueue N jobs in bulk, nothing else
+ *        sluice-bench URL --governor [SCALE]    the embedded worker with and without
+ *                                               the hosted governor, 200 classes
  * (WORKER_BIN: the sluice-worker program; SCALE multiplies the job counts)
  * Prints one "name jobs/s" line per measure; scripts/bench.sh sets them
  * beside redis-benchmark's figures from the same server. */
@@ -80,6 +82,7 @@ static int64_t acked(sluice_client *c, const char *cls) {
 
 typedef struct inproc {
     sluice_client *c;
+    const char *cls;
     size_t want;
     ev_timer check;
 } inproc;
@@ -92,7 +95,7 @@ static void noop(sluice_worker *w, sluice_worker_job *job, void *userdata) {
 static void inproc_check(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)revents;
     inproc *b = (inproc *)((char *)t - offsetof(inproc, check));
-    if ((size_t)acked(b->c, "inproc") >= b->want) ev_break(loop, EVBREAK_ALL);
+    if ((size_t)acked(b->c, b->cls) >= b->want) ev_break(loop, EVBREAK_ALL);
 }
 
 static double worker_inprocess(sluice_client *c, const char *url, size_t n, const char **payloads) {
@@ -103,7 +106,7 @@ static double worker_inprocess(sluice_client *c, const char *url, size_t n, cons
     sluice_worker *w = sluice_worker_new(loop, url, "bench", &err);
     if (!w || sluice_worker_handle(w, "inproc", noop, NULL, &err) < 0 || sluice_worker_set_concurrency(w, 64, &err) < 0)
         die("worker", &err);
-    inproc b = {.c = c, .want = n};
+    inproc b = {.c = c, .cls = "inproc", .want = n};
     ev_timer_init(&b.check, inproc_check, 0.01, 0.01);
     ev_timer_start(loop, &b.check);
     double t0 = now_s();
@@ -114,6 +117,78 @@ static double worker_inprocess(sluice_client *c, const char *url, size_t n, cons
     sluice_worker_free(w);
     ev_loop_destroy(loop);
     return rate;
+}
+
+/* ------------- the embedded worker hosting the governor, 200 classes ------------- */
+
+#define GOV_CLASSES 200
+#define GOV_TICK_MS 200
+
+/* Drains n jobs of class "cls" in namespace "ns" with the embedded worker
+ * (no-op handler, c=64), hosting the governor with a tick of GOV_TICK_MS
+ * when "gov" is 1: jobs/s. *ticks gets the governor's ticks in the run. */
+static double worker_drain(sluice_client *c, const char *url, const char *cls, size_t n, int gov, int64_t *ticks) {
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    sluice_error err;
+    sluice_worker *w = sluice_worker_new(loop, url, sluice_client_namespace(c), &err);
+    if (!w || sluice_worker_handle(w, cls, noop, NULL, &err) < 0 || sluice_worker_set_concurrency(w, 64, &err) < 0 ||
+        sluice_worker_host_governor(w, gov, GOV_TICK_MS, &err) < 0)
+        die("worker", &err);
+    inproc b = {.c = c, .cls = cls, .want = (size_t)acked(c, cls) + n};
+    ev_timer_init(&b.check, inproc_check, 0.01, 0.01);
+    ev_timer_start(loop, &b.check);
+    double t0 = now_s();
+    if (sluice_worker_start(w, &err) < 0) die("worker start", &err);
+    ev_run(loop, 0);
+    double rate = (double)n / (now_s() - t0);
+    sluice_worker_stats st;
+    sluice_worker_stats_get(w, &st);
+    *ticks = st.governor_ticks;
+    ev_timer_stop(loop, &b.check);
+    sluice_worker_free(w);
+    ev_loop_destroy(loop);
+    return rate;
+}
+
+/* GOV_CLASSES classes with wide-open gates and a signal at half its target
+ * (the governor leads, reads and writes every class each tick, and cuts
+ * nothing); the first class drained by the embedded worker, alternately
+ * with and without the governor, best of three each. Prints
+ * "governor_off", "governor_on" (jobs/s) and "governor_ticks". */
+static void governor_cost(const char *url, double scale) {
+    sluice_error err;
+    sluice_client *c = sluice_client_connect(url, "govbench", &err);
+    if (!c) die("connect", &err);
+    char cls[GOV_CLASSES][16];
+    for (int i = 0; i < GOV_CLASSES; i++) {
+        snprintf(cls[i], sizeof(cls[i]), "c%03d", i);
+        declare(c, cls[i], SLUICE_TIER_NORMAL);
+    }
+    sluice_signal_def def;
+    sluice_signal_def_init(&def);
+    def.target = 100;
+    def.critical = 200;
+    if (sluice_signal_define(c, "bench_load", &def, NULL, &err) < 0) die("signal define", &err);
+    const char **payloads = malloc(sizeof(*payloads) * 10000);
+    for (size_t i = 0; i < 10000; i++) payloads[i] = "{\"user\":12345,\"course\":\"intro-101\"}";
+    size_t n = (size_t)(50000 * scale);
+    double best[2] = {0, 0};
+    int64_t ticks = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int gov = 0; gov < 2; gov++) {
+            if (sluice_signal_report(c, "bench_load", 50, 0, &err) < 0) die("signal report", &err);
+            fill(c, cls[0], n, payloads);
+            int64_t t = 0;
+            double r = worker_drain(c, url, cls[0], n, gov, &t);
+            if (r > best[gov]) best[gov] = r;
+            if (gov) ticks += t;
+        }
+    }
+    printf("governor_off %.0f\n", best[0]);
+    printf("governor_on %.0f\n", best[1]);
+    printf("governor_ticks %lld\n", (long long)ticks);
+    free(payloads);
+    sluice_client_free(c);
 }
 
 /* ------------------- sluice-worker running /bin/true ------------------- */
@@ -142,7 +217,8 @@ static double worker_exec(sluice_client *c, const char *url, const char *bin, si
 
 int main(int argc, char **argv) {
     if (argc < 3 || strcmp(argv[1], "--help") == 0) {
-        printf("usage: sluice-bench URL WORKER_BIN [SCALE]\n       sluice-bench URL --fill N\n");
+        printf("usage: sluice-bench URL WORKER_BIN [SCALE]\n       sluice-bench URL --fill N\n"
+               "       sluice-bench URL --governor [SCALE]\n");
         return argc < 3 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -159,6 +235,10 @@ int main(int argc, char **argv) {
     }
     double scale = argc > 3 ? strtod(argv[3], NULL) : 1;
     if (!(scale > 0 && scale <= 100)) scale = 1;
+    if (strcmp(argv[2], "--governor") == 0) {
+        governor_cost(argv[1], scale);
+        return 0;
+    }
     size_t single = (size_t)(20000 * scale), bulk = (size_t)(200000 * scale), drained = (size_t)(30000 * scale);
     sluice_error err;
     sluice_client *c = sluice_client_connect(argv[1], "bench", &err);
