@@ -215,6 +215,9 @@ int sluice_worker_set_governor_url(sluice_worker *w, const char *url, sluice_err
     }
     rt_gov_close(w); /* the next tick connects with the new credentials */
     rt_dial_close(&w->lat_conn);
+    /* a tick that was in flight re-arms the timer no more */
+    if (w->gov_on && w->started && !w->stopped && !w->freeing && !ev_is_active(&w->gov_t))
+        ev_timer_again(w->loop, &w->gov_t);
     if (w->gov_url) memset(w->gov_url, 0, strlen(w->gov_url));
     free(w->gov_url);
     w->gov_url = copy;
