@@ -29,5 +29,5 @@ sluice_client *rt_dial_get(rt_dial *d, const char *url, const char *ns, double n
 
 void rt_dial_close(rt_dial *d) {
     sluice_client_free(d->c);
-    rt_dial_init(d);
+    d->c = NULL;
 }

@@ -215,6 +215,7 @@ int sluice_worker_set_governor_url(sluice_worker *w, const char *url, sluice_err
     }
     rt_gov_close(w); /* the next tick connects with the new credentials */
     rt_dial_close(&w->lat_conn);
+    rt_dial_init(&w->lat_conn); /* connects at once with the new credentials */
     /* a tick that was in flight re-arms the timer no more */
     if (w->gov_on && w->started && !w->stopped && !w->freeing && !ev_is_active(&w->gov_t))
         ev_timer_again(w->loop, &w->gov_t);

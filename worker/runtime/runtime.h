@@ -211,7 +211,7 @@ void rt_dial_init(rt_dial *d);
  * command timeout. Returns it (BORROWED: d owns it), or NULL with *err set
  * (err may be NULL). */
 sluice_client *rt_dial_get(rt_dial *d, const char *url, const char *ns, double now, sluice_error *err);
-/* Drops the connection; the next rt_dial_get connects at once. */
+/* Drops the connection; the backoff stays (rt_dial_init resets it). */
 void rt_dial_close(rt_dial *d);
 
 /* ------------------------------ claims.c ------------------------------ */
