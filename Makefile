@@ -38,7 +38,8 @@ PROGRAM_SRC := $(wildcard worker/sluice-worker/*.c)
 WORKER_LIB := $(BUILD)/lib/libsluice-worker.a
 CTL_SRC  := $(wildcard queue/ctl/*.c)
 BINS     := $(BUILD)/bin/sluicectl $(BUILD)/bin/sluice-worker
-EV_LIBS  := -lev
+# The worker runtime: libev, and a thread for the hosted governor.
+EV_LIBS  := -lev -pthread
 # sluice-worker serves /metrics with libmicrohttpd (the tests link it too).
 MHD_LIBS  = $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 

@@ -107,6 +107,18 @@ printf '\nredis-benchmark SET, 1 client: %.0f/s; pipelined 1000: %.0f/s\n' "$set
 printf 'gate cost: wide-open gate at %.1f%% of the ungated claim+ack rate (goal: >= 90%%)\n' \
     "$(awk "BEGIN { print 100 * $(get claim_ack_gated) / $(get claim_ack_ungated) }")"
 
+# The hosted governor's cost: 200 classes, the governor leading with a
+# 200 ms tick, against the same worker without it (goal: >= 0.95).
+governor_cost() {
+    gov=$("$BUILD/bin/sluice-bench" "unix://$sock" --governor "${SCALE:-1}")
+    gget() { echo "$gov" | sed -n "s/^$1 //p"; }
+    printf '\n%-34s %12s %14s %8s\n' "governor hosted, 200 classes" "jobs/s" "no governor" "ratio"
+    printf '%-34s %12.0f %14.0f %8.3f\n' "worker, in-process no-op (c=64)" "$(gget governor_on)" "$(gget governor_off)" \
+        "$(awk "BEGIN { print $(gget governor_on) / $(gget governor_off) }")"
+    printf 'governor: %s ticks of 200 classes while the worker drained (goal: ratio >= 0.95)\n' "$(gget governor_ticks)"
+}
+governor_cost
+
 # Every figure, machine-readable: "name value" lines as one JSON object.
 json_object() { awk 'BEGIN { printf "{" } NF == 2 { printf "%s\"%s\": %s", (n++ ? ", " : ""), $1, $2 } END { printf "}" }'; }
 mkdir -p "$BUILD/bench"
@@ -119,6 +131,8 @@ mkdir -p "$BUILD/bench"
     printf '%s\nmemory_bytes_per_job %s\n' "$out" "$sluice_mem" | json_object
     printf ',\n "bullmq_version": "%s",\n "bullmq": ' "$bull_version"
     if [ -n "$bull" ]; then printf '%s\nmemory_bytes_per_job %s\n' "$bull" "$bull_mem" | json_object; else printf 'null'; fi
+    printf ',\n "governor_cost": '
+    echo "$gov" | json_object
     printf ',\n "depth": ['
     echo "$depth" | awk '{ printf "%s{\"queued\": %s, \"jobs_per_s\": %s, \"cpu_us_per_job\": %s}", (NR > 1 ? ", " : ""), $2, $3, $4 }'
     printf ']}\n'

@@ -27,7 +27,7 @@ flags() {
     if [ -n "${SLUICE_PKG_CONFIG:-}" ]; then
         pkg-config --cflags --libs "$pkg"
     elif [ "$pkg" = sluice-worker ]; then
-        echo "-Iinclude $BUILD/lib/libsluice-worker.a $BUILD/lib/libsluice.a $(pkg-config --libs hiredis jansson) -lev -lm"
+        echo "-Iinclude $BUILD/lib/libsluice-worker.a $BUILD/lib/libsluice.a $(pkg-config --libs hiredis jansson) -lev -pthread -lm"
     else
         echo "-Iinclude $BUILD/lib/libsluice.a $(pkg-config --libs hiredis jansson) -lm"
     fi

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <hiredis/hiredis.h>
 #include <jansson.h>
 
 #include "common.h"
@@ -461,6 +462,65 @@ static void reset_namespace(harness_redis *r) {
     harness_redis_int(r, "FLUSHALL");
 }
 
+/* A counter of INFO stats, read on a connection of its own. */
+static long long info_stat(redisContext *rc, const char *field) {
+    redisReply *r = redisCommand(rc, "INFO stats");
+    long long n = -1;
+    char key[64];
+    snprintf(key, sizeof(key), "\n%s:", field);
+    if (r && r->str && strstr(r->str, key)) n = atoll(strstr(r->str, key) + strlen(key));
+    freeReplyObject(r);
+    if (n < 0) fail_msg("INFO stats: no %s", field);
+    return n;
+}
+
+/* The commands and the socket reads Redis spends on one leading tick with
+ * n wide-open classes and a signal at half its target (the tick writes
+ * every gate). */
+static void one_tick(void **state, int n, long long *cmds, long long *reads) {
+    harness_redis *r = *state;
+    reset_namespace(r);
+    sluice_client *c = test_connect(state);
+    for (int i = 0; i < n; i++) {
+        char cls[16];
+        snprintf(cls, sizeof(cls), "rt%03d", i);
+        declare(c, cls, SLUICE_TIER_NORMAL, 1e9, 0, 1000000, 0.1);
+    }
+    define_signal(c, "rt_load", 100, 200);
+    sluice_error err;
+    if (sluice_signal_report(c, "rt_load", 50, 0, &err) < 0) fail_msg("report: %s", err.text);
+    sluice_governor *g = governor(c, "counter", 1000, 60000, 5000);
+    assert_true(tick(g).leader); /* the lease taken, the connection warm */
+    redisContext *rc = redisConnectUnix(r->sock);
+    assert_true(rc && !rc->err);
+    long long c0 = info_stat(rc, "total_commands_processed"), r0 = info_stat(rc, "total_reads_processed");
+    sluice_governor_report rep = tick(g);
+    long long c1 = info_stat(rc, "total_commands_processed"), r1 = info_stat(rc, "total_reads_processed");
+    assert_true(rep.leader);
+    assert_int_equal(rep.classes, n);
+    /* less the first INFO's command and the second's read */
+    *cmds = c1 - c0 - 1;
+    *reads = r1 - r0 - 1;
+    redisFree(rc);
+    sluice_governor_free(g);
+    sluice_client_free(c);
+}
+
+/* A tick reads and writes every class in a fixed number of round trips:
+ * Redis reads the commands of a tick over 200 classes in far fewer socket
+ * reads than there are classes (one pipeline for the reads, one for the
+ * writes), where a round trip per class would need at least one read each;
+ * and the commands grow by the same count for every class added. */
+static void a_tick_costs_the_same_round_trips_with_10_classes_and_with_200(void **state) {
+    long long cmds10, reads10, cmds200, reads200;
+    one_tick(state, 10, &cmds10, &reads10);
+    one_tick(state, 200, &cmds200, &reads200);
+    print_message("one tick: %lld commands in %lld reads with 10 classes, %lld in %lld with 200\n", cmds10, reads10,
+                  cmds200, reads200);
+    assert_true(reads200 < 200 / 4);
+    assert_int_equal((cmds200 - cmds10) % 190, 0);
+}
+
 static void over_target_the_lowest_tier_falls_within_two_ticks_and_critical_is_untouched(void **state) {
     harness_redis *r = *state;
     reset_namespace(r);
@@ -851,6 +911,7 @@ int main(void) {
         cmocka_unit_test(shadow_mode_records_decisions_without_enforcing_them),
         cmocka_unit_test(bad_class_settings_are_refused_and_nothing_is_half_applied),
         cmocka_unit_test(bad_signal_values_and_unknown_signals_are_refused),
+        cmocka_unit_test(a_tick_costs_the_same_round_trips_with_10_classes_and_with_200),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

@@ -26,7 +26,10 @@
  * valid (the token fences them anyway). Logged: the first failure, one line
  * per 30 s of outage, and "reconnected".
  *
- * Threads. One worker belongs to one loop and one thread.
+ * Threads. One worker belongs to one loop and one thread: call it only
+ * there. The governor it hosts (sluice_worker_host_governor) ticks on a
+ * thread of its own, with every signal blocked, and hands its results back
+ * to the loop; callbacks and log events always run on the loop's thread.
  *
  * Signals. hiredis's async writes can raise SIGPIPE when Redis goes away;
  * a program embedding the runtime must ignore it (signal(SIGPIPE, SIG_IGN)),
@@ -128,10 +131,14 @@ void sluice_worker_set_log(sluice_worker *w, sluice_worker_log_fn fn, void *user
  * sluice_governor_tick every "tick_ms" (0: 1000) on a connection of its
  * own, named after the worker; the lease in Redis makes one governor act
  * fleet-wide, the others stand by. Off by default; sluice-worker turns it on
- * unless --no-governor. A tick is synchronous: it blocks the loop for its
- * round trips (at most 1 s per command). While Redis is unreachable the
- * governor reconnects with the worker's backoff (100 ms doubling to 5 s,
- * jittered), not at every tick. Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
+ * unless --no-governor. A tick runs on the governor's own thread and never
+ * blocks the loop; the next starts "tick_ms" after the last one's result
+ * reached the loop. Turning it off, a new governor URL, a finished stop and
+ * sluice_worker_free end the thread, and wait for a tick in flight and the
+ * lease's hand-back (each at most 1 s per command). While Redis is
+ * unreachable the governor reconnects with the worker's backoff (100 ms
+ * doubling to 5 s, jittered), not at every tick. Returns 0, or -1 with
+ * SLUICE_ERR_ARGUMENT. */
 int sluice_worker_host_governor(sluice_worker *w, int on, int64_t tick_ms, sluice_error *err);
 
 /* Gives the hosted governor, and the job latency signals this worker

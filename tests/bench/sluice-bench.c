@@ -2,6 +2,8 @@
  * usage: sluice-bench URL WORKER_BIN [SCALE]   throughput and CPU ("name value" lines)
  *        sluice-bench URL --fill N              enqueue N jobs in bulk, nothing else
  *        sluice-bench URL --depth D...          claim+ack at each steady depth D
+ *        sluice-bench URL --governor [SCALE]    the embedded worker with and without
+ *                                               the hosted governor, 200 classes
  * (WORKER_BIN: the sluice-worker program; SCALE multiplies the job counts)
  * Prints one "name jobs/s" line per throughput, one "cpu_name µs" line per
  * phase's Redis CPU per job, and "depth D jobs/s µs" lines; scripts/bench.sh
@@ -149,7 +151,8 @@ static int64_t acked(sluice_client *c, const char *cls) {
 
 typedef struct inproc {
     sluice_client *c;
-    size_t want, handled;
+    const char *cls;
+    size_t acked_before, want, handled; /* acked_before: the class's acked count at the start */
     ev_timer check;
 } inproc;
 
@@ -163,7 +166,7 @@ static void noop(sluice_worker *w, sluice_worker_job *job, void *userdata) {
 static void inproc_check(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)revents;
     inproc *b = (inproc *)((char *)t - offsetof(inproc, check));
-    if (b->handled >= b->want && (size_t)acked(b->c, "inproc") >= b->want) ev_break(loop, EVBREAK_ALL);
+    if (b->handled >= b->want && (size_t)acked(b->c, b->cls) - b->acked_before >= b->want) ev_break(loop, EVBREAK_ALL);
 }
 
 /* n jobs drained by the embedded runtime (c=64, no-op handler): the cost
@@ -173,7 +176,7 @@ static cost worker_inprocess(sluice_client *c, const char *url, size_t n, const 
     fill(c, "inproc", n, payloads);
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     sluice_error err;
-    inproc b = {.c = c, .want = n};
+    inproc b = {.c = c, .cls = "inproc", .want = n};
     sluice_worker *w = sluice_worker_new(loop, url, "bench", &err);
     if (!w || sluice_worker_handle(w, "inproc", noop, &b, &err) < 0 || sluice_worker_set_concurrency(w, 64, &err) < 0)
         die("worker", &err);
@@ -187,6 +190,76 @@ static cost worker_inprocess(sluice_client *c, const char *url, size_t n, const 
     sluice_worker_free(w);
     ev_loop_destroy(loop);
     return sum;
+}
+
+/* ------------- the embedded worker hosting the governor, 200 classes ------------- */
+
+#define GOV_CLASSES 200
+#define GOV_TICK_MS 200
+
+/* Drains n jobs of class "cls" in namespace "ns" with the embedded worker
+ * (no-op handler, c=64), hosting the governor with a tick of GOV_TICK_MS
+ * when "gov" is 1: jobs/s. *ticks gets the governor's ticks in the run. */
+static double worker_drain(sluice_client *c, const char *url, const char *cls, size_t n, int gov, int64_t *ticks) {
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
+    sluice_error err;
+    inproc b = {.c = c, .cls = cls, .acked_before = (size_t)acked(c, cls), .want = n};
+    sluice_worker *w = sluice_worker_new(loop, url, sluice_client_namespace(c), &err);
+    if (!w || sluice_worker_handle(w, cls, noop, &b, &err) < 0 || sluice_worker_set_concurrency(w, 64, &err) < 0 ||
+        sluice_worker_host_governor(w, gov, GOV_TICK_MS, &err) < 0)
+        die("worker", &err);
+    ev_timer_init(&b.check, inproc_check, 0.01, 0.01);
+    ev_timer_start(loop, &b.check);
+    double t0 = now_s();
+    if (sluice_worker_start(w, &err) < 0) die("worker start", &err);
+    ev_run(loop, 0);
+    double rate = (double)n / (now_s() - t0);
+    sluice_worker_stats st;
+    sluice_worker_stats_get(w, &st);
+    *ticks = st.governor_ticks;
+    ev_timer_stop(loop, &b.check);
+    sluice_worker_free(w);
+    ev_loop_destroy(loop);
+    return rate;
+}
+
+/* GOV_CLASSES classes with wide-open gates and a signal at half its target
+ * (the governor leads, reads and writes every class each tick, and cuts
+ * nothing); the first class drained by the embedded worker, alternately
+ * with and without the governor, best of three each. Prints
+ * "governor_off", "governor_on" (jobs/s) and "governor_ticks". */
+static void governor_cost(const char *url, double scale, const char **payloads) {
+    sluice_error err;
+    sluice_client *c = sluice_client_connect(url, "govbench", &err);
+    if (!c) die("connect", &err);
+    char cls[GOV_CLASSES][16];
+    for (int i = 0; i < GOV_CLASSES; i++) {
+        snprintf(cls[i], sizeof(cls[i]), "c%03d", i);
+        declare(c, cls[i], SLUICE_TIER_NORMAL);
+    }
+    sluice_signal_def def;
+    sluice_signal_def_init(&def);
+    def.target = 100;
+    def.critical = 200;
+    if (sluice_signal_define(c, "bench_load", &def, NULL, &err) < 0) die("signal define", &err);
+    size_t n = (size_t)(50000 * scale);
+    double best[2] = {0, 0};
+    int64_t ticks = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int k = 0; k < 2; k++) {
+            int gov = (round + k) % 2; /* each goes first in turn */
+            if (sluice_signal_report(c, "bench_load", 50, 0, &err) < 0) die("signal report", &err);
+            fill(c, cls[0], n, payloads);
+            int64_t t = 0;
+            double r = worker_drain(c, url, cls[0], n, gov, &t);
+            if (r > best[gov]) best[gov] = r;
+            if (gov) ticks += t;
+        }
+    }
+    printf("governor_off %.0f\n", best[0]);
+    printf("governor_on %.0f\n", best[1]);
+    printf("governor_ticks %lld\n", (long long)ticks);
+    sluice_client_free(c);
 }
 
 /* ------------------- sluice-worker running /bin/true ------------------- */
@@ -295,12 +368,18 @@ static void throughput(sluice_client *c, const char *url, const char *worker_bin
 int main(int argc, char **argv) {
     if (argc < 3 || strcmp(argv[1], "--help") == 0) {
         printf("usage: sluice-bench URL WORKER_BIN [SCALE]\n       sluice-bench URL --fill N\n"
-               "       sluice-bench URL --depth D...\n");
+               "       sluice-bench URL --depth D...\n       sluice-bench URL --governor [SCALE]\n");
         return argc < 3 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
     const char *payloads[10000];
     for (size_t i = 0; i < 10000; i++) payloads[i] = "{\"user\":12345,\"course\":\"intro-101\"}";
+    double scale = argc > 3 ? strtod(argv[3], NULL) : 1;
+    if (!(scale > 0 && scale <= 100)) scale = 1;
+    if (strcmp(argv[2], "--governor") == 0) {
+        governor_cost(argv[1], scale, payloads);
+        return 0;
+    }
     int fill_only = strcmp(argv[2], "--fill") == 0, depth = strcmp(argv[2], "--depth") == 0;
     if (depth && (argc < 4 || argc - 3 > 8)) {
         fprintf(stderr, "sluice-bench: --depth takes 1 to 8 counts\n");
@@ -324,8 +403,6 @@ int main(int argc, char **argv) {
     if (depth) {
         depths(c, argc - 3, argv + 3, payloads);
     } else {
-        double scale = argc > 3 ? strtod(argv[3], NULL) : 1;
-        if (!(scale > 0 && scale <= 100)) scale = 1;
         throughput(c, argv[1], argv[2], scale, payloads);
     }
     redisFree(probe);

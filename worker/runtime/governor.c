@@ -1,8 +1,11 @@
-/* The governor a worker hosts: its own connection (the governor role's URL),
- * a tick on a timer, leading or standing by. */
+/* The governor a worker hosts: a thread of its own with its own connection
+ * (the governor role's URL), ticking when the loop's timer asks, leading or
+ * standing by. The loop never waits on a tick: it takes each result when
+ * the thread signals it, and does the logging and counting itself. */
 
 #define _DEFAULT_SOURCE
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,92 +13,191 @@
 
 #include "runtime.h"
 
-/* ------------------------------ governor ------------------------------ */
+/* ---------------------------- the thread ------------------------------ */
 
-void rt_gov_close(sluice_worker *w) {
-    sluice_governor_free(w->gov); /* hands the lease back if held */
-    sluice_client_free(w->gov_c);
-    w->gov = NULL;
-    w->gov_c = NULL;
-    w->gov_leader = 0;
+/* Frees the governor (handing a held lease back) and its connection. */
+static void gov_drop(gov_thread *t) {
+    sluice_governor_free(t->gov);
+    t->gov = NULL;
+    rt_dial_close(&t->conn);
 }
 
-/* The governor's own connection (to gov_url, else the worker's url),
- * connected on demand. After a failed connect none is tried again before a
- * jittered, doubling backoff (100 ms to 5 s) has passed, so a Redis outage
- * does not cost the loop a blocking connect every tick. NULL with *err when
- * there is none. */
-sluice_client *rt_gov_connection(sluice_worker *w, sluice_error *err) {
-    if (w->gov_c) return w->gov_c;
-    double now = ev_now(w->loop);
-    if (now < w->gov_retry_at) {
-        sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s", "waiting to reconnect");
-        return NULL;
+/* One tick, connecting and making the governor first if need be; a failed
+ * tick that lost the link (or made no governor) drops both. Fills *res. */
+static void gov_tick(gov_thread *t, int64_t tick_ms, const char *name, gov_result *res) {
+    memset(res, 0, sizeof(*res));
+    sluice_error_reset(&res->err);
+    if (!t->gov && rt_dial_get(&t->conn, t->url, t->ns, ev_time(), &res->err)) {
+        sluice_governor_opts o;
+        sluice_governor_opts_init(&o);
+        o.tick_ms = tick_ms;
+        /* The lease owner is this process, not the name: a worker restarted
+         * under the same name must take a new epoch, so the fence can tell
+         * it from a frozen predecessor that wakes up. */
+        char owner[129];
+        snprintf(owner, sizeof(owner), "%.96s#%ld.%lx", name, (long)getpid(),
+                 (unsigned long)(ev_time() * 1e6) & 0xffffffffUL);
+        t->gov = sluice_governor_new(t->conn.c, owner, &o, &res->err);
     }
-    w->gov_c = sluice_client_connect(w->gov_url ? w->gov_url : w->url, w->ns, err);
-    if (!w->gov_c) {
-        w->gov_retry_at = now + rt_backoff_next(&w->gov_backoff);
-        return NULL;
+    if (t->gov && sluice_governor_tick(t->gov, &res->rep, &res->err) == 0) {
+        res->ok = 1;
+        const char *d = sluice_governor_last_decision(t->gov);
+        if (res->rep.leader && d[0]) res->decision = strdup(d);
+    } else if (res->err.code == SLUICE_ERR_UNREACHABLE || !t->gov) {
+        gov_drop(t);
     }
-    w->gov_backoff = BACKOFF_MIN;
-    w->gov_retry_at = 0;
-    sluice_client_set_timeout(w->gov_c, 1000, NULL);
-    return w->gov_c;
+    res->has_gov = t->gov != NULL;
 }
 
-/* One synchronous tick on the governor's own connection. Blocks the loop
- * for its round trips (bounded by a 1 s command timeout). */
-void rt_gov_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop;
-    (void)revents;
-    sluice_worker *w = container_of(t, sluice_worker, gov_t);
-    sluice_error err;
-    if (!w->gov) {
-        if (rt_gov_connection(w, &err)) {
-            sluice_governor_opts o;
-            sluice_governor_opts_init(&o);
-            o.tick_ms = w->gov_tick_ms;
-            /* The lease owner is this process, not the name: a worker restarted
-             * under the same name must take a new epoch, so the fence can tell
-             * it from a frozen predecessor that wakes up. */
-            char owner[129];
-            snprintf(owner, sizeof(owner), "%.96s#%ld.%lx", w->name, (long)getpid(),
-                     (unsigned long)(ev_time() * 1e6) & 0xffffffffUL);
-            w->gov = sluice_governor_new(w->gov_c, owner, &o, &err);
-        }
+static void *gov_main(void *arg) {
+    gov_thread *t = arg;
+    pthread_mutex_lock(&t->mu);
+    for (;;) {
+        while (!t->quit && !t->ask) pthread_cond_wait(&t->wake, &t->mu);
+        if (t->quit) break;
+        t->ask = 0;
+        int64_t tick_ms = t->tick_ms;
+        char name[sizeof(t->name)];
+        memcpy(name, t->name, sizeof(name));
+        pthread_mutex_unlock(&t->mu);
+        gov_result res;
+        gov_tick(t, tick_ms, name, &res);
+        pthread_mutex_lock(&t->mu);
+        t->res = res;
+        t->ready = 1;
+        ev_async_send(t->loop, &t->done);
     }
-    sluice_governor_report rep;
-    if (w->gov && sluice_governor_tick(w->gov, &rep, &err) == 0) {
+    pthread_mutex_unlock(&t->mu);
+    gov_drop(t);
+    return NULL;
+}
+
+/* ------------------------------ the loop ------------------------------ */
+
+/* Takes a tick's result: the counters, and a log line when the governor
+ * starts or stops leading, fails or recovers, and for each decision. */
+static void gov_take(sluice_worker *w, gov_result *res) {
+    if (!res->has_gov) w->gov_leader = 0;
+    if (res->ok) {
+        const sluice_governor_report *rep = &res->rep;
         w->st.governor_ticks++;
         if (w->gov_failing) rt_emit(w, "governor", NULL, -1, "ticking again");
         w->gov_failing = 0;
-        if (rep.leader != w->gov_leader) {
+        if (rep->leader != w->gov_leader) {
             char msg[64];
-            snprintf(msg, sizeof(msg), rep.leader ? "leading (epoch %lld)" : "standing by", (long long)rep.epoch);
+            snprintf(msg, sizeof(msg), rep->leader ? "leading (epoch %lld)" : "standing by", (long long)rep->epoch);
             rt_emit(w, "governor", NULL, -1, msg);
-            w->gov_leader = rep.leader;
+            w->gov_leader = rep->leader;
         }
-        if (rep.leader) {
-            switch (rep.action) {
+        if (rep->leader) {
+            switch (rep->action) {
             case SLUICE_LAW_CUT: w->st.governor_cuts++; break;
             case SLUICE_LAW_CRITICAL: w->st.governor_criticals++; break;
             case SLUICE_LAW_RAISE: w->st.governor_raises++; break;
             default: w->st.governor_holds++; break;
             }
-            const char *d = sluice_governor_last_decision(w->gov);
-            if (d[0]) rt_emit(w, "decision", NULL, -1, d);
+            if (res->decision) rt_emit(w, "decision", NULL, -1, res->decision);
         }
     } else {
         w->st.governor_failures++;
         if (!w->gov_failing) {
             char msg[SLUICE_ERROR_TEXT + 32];
-            snprintf(msg, sizeof(msg), "tick failed: %s", err.text);
+            snprintf(msg, sizeof(msg), "tick failed: %s", res->err.text);
             rt_emit(w, "governor", NULL, -1, msg);
         }
         w->gov_failing = 1;
-        if (err.code == SLUICE_ERR_UNREACHABLE || !w->gov) rt_gov_close(w);
     }
-    ev_timer_again(w->loop, t);
+}
+
+static void gov_done_cb(struct ev_loop *loop, ev_async *a, int revents) {
+    (void)loop;
+    (void)revents;
+    sluice_worker *w = container_of(a, sluice_worker, gov.done);
+    gov_thread *t = &w->gov;
+    pthread_mutex_lock(&t->mu);
+    gov_result res = t->res;
+    int ready = t->ready;
+    t->ready = 0;
+    pthread_mutex_unlock(&t->mu);
+    if (!ready) return;
+    t->busy = 0;
+    gov_take(w, &res);
+    free(res.decision);
+    ev_timer_again(w->loop, &w->gov_t);
+}
+
+/* Starts the thread, with every signal blocked in it (they are the loop's).
+ * Returns 0, or -1 with err set. */
+static int gov_start(sluice_worker *w, sluice_error *err) {
+    gov_thread *t = &w->gov;
+    t->loop = w->loop;
+    t->url = w->gov_url ? w->gov_url : w->url;
+    t->ns = w->ns;
+    t->quit = t->ask = t->ready = 0;
+    t->gov = NULL;
+    rt_dial_init(&t->conn);
+    ev_async_init(&t->done, gov_done_cb);
+    if (pthread_mutex_init(&t->mu, NULL) != 0) goto fail;
+    if (pthread_cond_init(&t->wake, NULL) != 0) {
+        pthread_mutex_destroy(&t->mu);
+        goto fail;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    int rc = pthread_create(&t->th, NULL, gov_main, t);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) {
+        pthread_cond_destroy(&t->wake);
+        pthread_mutex_destroy(&t->mu);
+        goto fail;
+    }
+    ev_async_start(w->loop, &t->done);
+    t->running = 1;
+    return 0;
+fail:
+    sluice_error_set(err, SLUICE_ERR_NOMEM, "%s", "cannot start the governor's thread");
+    return -1;
+}
+
+void rt_gov_close(sluice_worker *w) {
+    gov_thread *t = &w->gov;
+    w->gov_leader = 0;
+    if (!t->running) return;
+    pthread_mutex_lock(&t->mu);
+    t->quit = 1;
+    pthread_cond_signal(&t->wake);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->th, NULL);
+    ev_async_stop(w->loop, &t->done);
+    if (t->ready) free(t->res.decision);
+    pthread_cond_destroy(&t->wake);
+    pthread_mutex_destroy(&t->mu);
+    t->running = t->busy = t->ready = 0;
+}
+
+void rt_gov_cb(struct ev_loop *loop, ev_timer *timer, int revents) {
+    (void)revents;
+    sluice_worker *w = container_of(timer, sluice_worker, gov_t);
+    gov_thread *t = &w->gov;
+    if (t->busy) return; /* the result re-arms the timer */
+    if (!t->running) {
+        gov_result res;
+        memset(&res, 0, sizeof(res));
+        if (gov_start(w, &res.err) < 0) {
+            gov_take(w, &res);
+            ev_timer_again(loop, timer);
+            return;
+        }
+    }
+    pthread_mutex_lock(&t->mu);
+    t->ask = 1;
+    t->tick_ms = w->gov_tick_ms;
+    snprintf(t->name, sizeof(t->name), "%s", w->name);
+    pthread_cond_signal(&t->wake);
+    pthread_mutex_unlock(&t->mu);
+    t->busy = 1;
+    ev_timer_stop(loop, timer);
 }
 
 int sluice_worker_set_governor_url(sluice_worker *w, const char *url, sluice_error *err) {
@@ -112,8 +214,11 @@ int sluice_worker_set_governor_url(sluice_worker *w, const char *url, sluice_err
         }
     }
     rt_gov_close(w); /* the next tick connects with the new credentials */
-    w->gov_backoff = BACKOFF_MIN;
-    w->gov_retry_at = 0;
+    rt_dial_close(&w->lat_conn);
+    rt_dial_init(&w->lat_conn); /* connects at once with the new credentials */
+    /* a tick that was in flight re-arms the timer no more */
+    if (w->gov_on && w->started && !w->stopped && !w->freeing && !ev_is_active(&w->gov_t))
+        ev_timer_again(w->loop, &w->gov_t);
     if (w->gov_url) memset(w->gov_url, 0, strlen(w->gov_url));
     free(w->gov_url);
     w->gov_url = copy;
@@ -134,7 +239,7 @@ int sluice_worker_host_governor(sluice_worker *w, int on, int64_t tick_ms, sluic
         rt_gov_close(w);
     } else if (w->started && !w->stopping) {
         w->gov_t.repeat = (double)tick_ms / 1000.0;
-        ev_timer_again(w->loop, &w->gov_t);
+        if (!w->gov.busy) ev_timer_again(w->loop, &w->gov_t);
     }
     return 0;
 }

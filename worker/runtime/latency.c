@@ -20,7 +20,7 @@ void rt_lat_cb(struct ev_loop *loop, ev_timer *t, int revents) {
         c->lat_sum = 0;
         c->lat_n = 0;
         if (now < c->lat_skip_until || !w->cmd.up) continue;
-        sluice_client *sc = w->gov_url ? rt_gov_connection(w, NULL) : w->sync;
+        sluice_client *sc = w->gov_url ? rt_dial_get(&w->lat_conn, w->gov_url, w->ns, ev_now(loop), NULL) : w->sync;
         if (!sc) continue;
         char name[128];
         snprintf(name, sizeof(name), "job_latency.%s", c->name);

@@ -3,6 +3,7 @@
 #ifndef SLUICE_WORKER_RUNTIME_H
 #define SLUICE_WORKER_RUNTIME_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -95,6 +96,48 @@ typedef struct wlink {
     ev_timer retry;
 } wlink;
 
+/* A synchronous connection made on demand: after a failed connect none is
+ * tried again before a jittered, doubling backoff (BACKOFF_MIN to
+ * BACKOFF_MAX) has passed, so an outage does not cost a blocking connect at
+ * every use. Used by one thread only. */
+typedef struct rt_dial {
+    sluice_client *c; /* NULL: not connected */
+    double backoff;   /* s, the next backoff */
+    double retry_at;  /* ev_time before which no connect is tried */
+} rt_dial;
+
+/* What one governor tick hands the loop. */
+typedef struct gov_result {
+    int ok;      /* the tick succeeded: rep is filled */
+    int has_gov; /* the thread holds a governor after the tick */
+    sluice_governor_report rep;
+    sluice_error err; /* !ok: why */
+    char *decision;   /* NEW: the decision of a tick that led, else NULL */
+} gov_result;
+
+/* The hosted governor's thread: it owns its connection and its governor and
+ * ticks when the loop asks; the loop takes each result through "done". */
+typedef struct gov_thread {
+    pthread_t th;
+    int running;   /* loop only: the thread exists */
+    int busy;      /* loop only: a tick was asked and its result not yet taken */
+    ev_async done; /* sent by the thread when "res" is ready */
+    struct ev_loop *loop;
+    const char *url;    /* BORROWED from the worker, unchanged while the thread runs */
+    const char *ns;     /* BORROWED, likewise */
+    pthread_mutex_t mu; /* guards the fields down to "res" */
+    pthread_cond_t wake;
+    int quit;        /* the loop asks the thread to end */
+    int ask;         /* the loop asks for a tick ... */
+    int64_t tick_ms; /* ... with this tick ... */
+    char name[128];  /* ... by a governor named after this worker name */
+    int ready;       /* "res" holds a result not yet taken */
+    gov_result res;
+    /* the thread's own */
+    rt_dial conn;
+    sluice_governor *gov;
+} gov_thread;
+
 struct sluice_worker {
     struct ev_loop *loop;
     char *url;
@@ -124,19 +167,16 @@ struct sluice_worker {
     sluice_worker_log_fn log;
     void *log_ud;
     sluice_worker_stats st;
-    /* the hosted governor, and the connection it and the job latency
-     * reports use when it has a URL of its own */
+    /* the hosted governor, ticking on a thread of its own */
     int gov_on;
     int64_t gov_tick_ms;
     char *gov_url; /* NULL: the worker's url */
-    sluice_client *gov_c;
-    double gov_backoff;  /* s, the next reconnect backoff */
-    double gov_retry_at; /* ev_now before which no reconnect is tried */
-    sluice_governor *gov;
-    int gov_leader;
+    gov_thread gov;
+    int gov_leader; /* as of the last tick taken, 0 without a governor */
     int gov_failing;
     ev_timer gov_t;
-    ev_timer lat_t; /* job latency reports */
+    ev_timer lat_t;   /* job latency reports */
+    rt_dial lat_conn; /* their connection when the governor has a URL of its own */
 };
 
 /* ------------------------------ worker.c ------------------------------ */
@@ -162,6 +202,17 @@ void rt_retry_cb(struct ev_loop *loop, ev_timer *t, int revents);
 void rt_subscribe(sluice_worker *w, wclass *c);
 /* Reconnects the sync client, which loads the Functions library. */
 void rt_reload_functions(sluice_worker *w);
+
+/* ------------------------------- dial.c ------------------------------- */
+
+void rt_dial_init(rt_dial *d);
+/* The connection to "url" in namespace "ns", made now unless the backoff
+ * after the last failed connect runs past "now" (ev_time, s); it has a 1 s
+ * command timeout. Returns it (BORROWED: d owns it), or NULL with *err set
+ * (err may be NULL). */
+sluice_client *rt_dial_get(rt_dial *d, const char *url, const char *ns, double now, sluice_error *err);
+/* Drops the connection; the backoff stays (rt_dial_init resets it). */
+void rt_dial_close(rt_dial *d);
 
 /* ------------------------------ claims.c ------------------------------ */
 
@@ -199,10 +250,11 @@ void rt_deadline_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 /* ----------------------------- governor.c ----------------------------- */
 
-/* The connection of the governor and the latency reports, made on demand
- * with a backoff after a failure; NULL with *err when there is none. */
-sluice_client *rt_gov_connection(sluice_worker *w, sluice_error *err);
+/* Ends the governor's thread, which hands a held lease back first (blocks
+ * for a tick in flight and the hand-back, each bounded by the 1 s command
+ * timeout). No-op without a thread. */
 void rt_gov_close(sluice_worker *w);
+/* The tick timer: asks the thread for a tick (starting it if need be). */
 void rt_gov_cb(struct ev_loop *loop, ev_timer *t, int revents);
 
 /* ----------------------------- latency.c ------------------------------ */

@@ -12,8 +12,9 @@
 
 /* ------------------------------- stop --------------------------------- */
 
-/* Stops every timer the worker owns and closes the governor: what both a
- * finished stop and a free must do, whichever comes first. */
+/* Stops every timer the worker owns, ends the governor's thread and drops
+ * the latency reports' connection: what both a finished stop and a free
+ * must do, whichever comes first. */
 void rt_stop_timers(sluice_worker *w) {
     ev_timer_stop(w->loop, &w->tick);
     ev_timer_stop(w->loop, &w->grace);
@@ -23,6 +24,7 @@ void rt_stop_timers(sluice_worker *w) {
     ev_timer_stop(w->loop, &w->gov_t);
     ev_timer_stop(w->loop, &w->lat_t);
     rt_gov_close(w);
+    rt_dial_close(&w->lat_conn);
 }
 
 static void finish_stop(sluice_worker *w) {

@@ -1,6 +1,6 @@
 /* The worker: making one, serving classes, its settings, starting it and
  * its counters (sluice/worker.h). Its parts: links.c, claims.c, jobs.c,
- * leases.c, stop.c, governor.c, latency.c. */
+ * leases.c, stop.c, governor.c, latency.c, dial.c. */
 
 #define _DEFAULT_SOURCE
 #include <errno.h>
@@ -60,7 +60,7 @@ sluice_worker *sluice_worker_new(struct ev_loop *loop, const char *url, const ch
     ev_timer_init(&w->gov_t, rt_gov_cb, 0., 1.);
     ev_timer_init(&w->lat_t, rt_lat_cb, LAT_EVERY, LAT_EVERY);
     w->gov_tick_ms = 1000;
-    w->gov_backoff = BACKOFF_MIN;
+    rt_dial_init(&w->lat_conn);
     srand((unsigned)getpid() ^ (unsigned)((uint64_t)(ev_time() * 1000.0) & 0xffffffffu));
     return w;
 }
@@ -189,7 +189,7 @@ struct ev_loop *sluice_worker_loop(const sluice_worker *w) {
 }
 
 int sluice_worker_governor_leading(const sluice_worker *w) {
-    return w->gov_on && w->gov && w->gov_leader;
+    return w->gov_on && w->gov_leader;
 }
 
 void sluice_worker_stats_get(const sluice_worker *w, sluice_worker_stats *out) {
