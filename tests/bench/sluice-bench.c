@@ -3,7 +3,8 @@
  *        sluice-bench URL --fill N              enqueue N jobs in bulk, nothing else
  * (WORKER_BIN: the sluice-worker program; SCALE multiplies the job counts)
  * Prints one "name jobs/s" line per measure; scripts/bench.sh sets them
- * beside redis-benchmark's figures from the same server. */
+ * beside redis-benchmark's figures from the same server, and the exec
+ * handlers beside a bare fork+exec loop of the same program. */
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -140,6 +141,26 @@ static double worker_exec(sluice_client *c, const char *url, const char *bin, si
     return rate;
 }
 
+/* ------------- the reference: a bare serial fork+exec+wait loop ------------- */
+
+/* Forks, execs "prog" (no arguments, the environment as is) and waits for
+ * it, n times, one at a time: runs/s. */
+static double fork_exec_loop(const char *prog, size_t n) {
+    char *const argv[] = {(char *)prog, NULL};
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execv(prog, argv);
+            _exit(127);
+        }
+        int status;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            die("fork+exec loop", &(sluice_error){SLUICE_ERR_STATE, "the program did not run and exit 0"});
+    }
+    return (double)n / (now_s() - t0);
+}
+
 int main(int argc, char **argv) {
     if (argc < 3 || strcmp(argv[1], "--help") == 0) {
         printf("usage: sluice-bench URL WORKER_BIN [SCALE]\n       sluice-bench URL --fill N\n");
@@ -194,6 +215,7 @@ int main(int argc, char **argv) {
     printf("claim_ack_gated %.0f\n", best_g);
     printf("worker_inprocess %.0f\n", worker_inprocess(c, argv[1], (size_t)(100000 * scale), payloads));
     printf("worker_exec %.0f\n", worker_exec(c, argv[1], argv[2], (size_t)(5000 * scale), payloads));
+    printf("fork_exec_loop %.0f\n", fork_exec_loop("/bin/true", (size_t)(5000 * scale)));
     free(payloads);
     sluice_client_free(c);
     return 0;
