@@ -14,7 +14,7 @@
  * Children are reaped with ev_child watchers, which libev runs on its
  * default loop only: the worker that uses exec_handler must run on
  * ev_default_loop (sluice-worker does). */
-#define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np() */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np(), pipe2() */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -347,11 +347,7 @@ void exec_handler(sluice_worker *w, sluice_worker_job *job, void *userdata) {
     snprintf(attempt, sizeof(attempt), "SLUICE_JOB_ATTEMPT=%d", sluice_job_attempt(sj));
     const char *env[] = {id, cls, attempt, NULL};
     child *c = calloc(1, sizeof(*c));
-    if (!c || pipe(in) < 0 || pipe(er) < 0) goto fail;
-    for (int i = 0; i < 2; i++) {
-        fcntl(in[i], F_SETFD, FD_CLOEXEC);
-        fcntl(er[i], F_SETFD, FD_CLOEXEC);
-    }
+    if (!c || pipe2(in, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0) goto fail;
     pid_t pid = spawn_group(spec->argv, env, in[0], -1, er[1]);
     if (pid < 0) goto fail;
     close(in[0]);

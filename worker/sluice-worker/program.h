@@ -16,8 +16,9 @@ struct json_t;
 /* --------------------------- child processes -------------------------- */
 
 /* Starts argv[0] with argv (posix_spawn: execve, no copy of the worker's
- * memory) in a new process group, no signal blocked, signals at their
- * defaults, fd0/fd1/fd2 (-1: the worker's own) as its stdin, stdout and
+ * memory) in a new process group, no signal blocked, signals 1..31 at
+ * their defaults (glibc's spawn leaves its own internal signals 32 and 33
+ * ignored; glibc programs install them as they need them), fd0/fd1/fd2 (-1: the worker's own) as its stdin, stdout and
  * stderr, and the worker's environment minus SLUICE_REDIS_URL and the names
  * "extra" ("NAME=value" strings, NULL-terminated, may be NULL) sets, plus
  * "extra"; no other descriptor crosses. Returns once the child has exec'd
