@@ -30,6 +30,8 @@ row "claim(100)+ack, ungated"       "$(get claim_ack_ungated)" "SET c=1"      "$
 row "claim(100)+ack, gate wide open" "$(get claim_ack_gated)"  "SET c=1"      "$set_c1"
 row "worker, in-process no-op (c=64)" "$(get worker_inprocess)" "SET c=1"     "$set_c1"
 row "sluice-worker, exec /bin/true (c=32)" "$(get worker_exec)" "SET c=1"     "$set_c1"
+# exec handlers against a bare serial fork+exec+wait loop of the same program
+row "sluice-worker, exec /bin/true (c=32)" "$(get worker_exec)" "fork+exec loop" "$(get fork_exec_loop)"
 used_memory() { redis-cli -s "$sock" info memory | tr -d '\r' | sed -n 's/^used_memory://p'; }
 per_job() { # bytes of Redis memory per queued job, after FLUSHALL, for "$@" --fill N
     redis-cli -s "$sock" flushall >/dev/null

@@ -563,6 +563,38 @@ static void a_handler_inherits_none_of_the_workers_redis_connections(void **stat
     sluice_client_free(c);
 }
 
+/* The handler leads a process group of its own (a timeout kills the group,
+ * so a handler outside one would leave its children behind), with no signal
+ * blocked and none of 1..31 ignored (the worker ignores SIGPIPE). */
+static void a_handler_leads_its_own_process_group_with_signals_at_their_defaults(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    class_with(c, "fresh", 10, 5000, 1, 0);
+    assert_int_equal(sluice_enqueue(c, "fresh", "{}", NULL, NULL, NULL), 0);
+    const char *args[] = {"--handler",
+                          "fresh=/bin/sh",
+                          "-c",
+                          "read -r stat < /proc/$$/stat; set -- $stat\n"
+                          "[ \"$5\" = \"$$\" ] || { echo \"process group $5, pid $$\" >&2; exit 1; }\n"
+                          "while read -r k v; do case $k in\n"
+                          "  SigBlk:) [ $((0x$v)) = 0 ] || { echo \"$k $v\" >&2; exit 1; };;\n"
+                          "  SigIgn:) [ $((0x$v & 0x7fffffff)) = 0 ] || { echo \"$k $v\" >&2; exit 1; };; esac\n"
+                          "done < /proc/$$/status",
+                          "--",
+                          NULL};
+    pid_t pid = spawn_worker(h, args, NULL);
+    sluice_class_stats cs;
+    WAIT_UNTIL((cs = stats_of(c, "fresh"), cs.acked + cs.dead > 0), 20000);
+    stop_worker(pid);
+    if (cs.dead) {
+        size_t n = 0;
+        sluice_job_info *dead = sluice_dead_list(c, "fresh", 0, 1, &n, NULL);
+        fail_msg("the handler saw: %s", n ? dead[0].reason : "?");
+    }
+    assert_int_equal(cs.acked, 1);
+    sluice_client_free(c);
+}
+
 static void write_file(const char *path, const char *text) {
     FILE *f = fopen(path, "w");
     assert_non_null(f);
@@ -873,6 +905,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test_teardown(the_exit_status_alone_decides_ack_or_fail, proc_teardown),
         cmocka_unit_test_teardown(a_handler_that_exits_takes_its_background_children_with_it, proc_teardown),
         cmocka_unit_test_teardown(a_handler_inherits_none_of_the_workers_redis_connections, proc_teardown),
+        cmocka_unit_test_teardown(a_handler_leads_its_own_process_group_with_signals_at_their_defaults, proc_teardown),
         cmocka_unit_test_teardown(a_config_file_sets_the_handlers_and_sighup_reloads_them_without_a_restart,
                                   proc_teardown),
         cmocka_unit_test_teardown(a_handler_that_cannot_run_stops_the_worker_from_starting, proc_teardown),

@@ -7,7 +7,8 @@
  * (WORKER_BIN: the sluice-worker program; SCALE multiplies the job counts)
  * Prints one "name jobs/s" line per throughput, one "cpu_name µs" line per
  * phase's Redis CPU per job, and "depth D jobs/s µs" lines; scripts/bench.sh
- * sets them beside redis-benchmark's and BullMQ's figures from the same server. */
+ * sets them beside redis-benchmark's and BullMQ's figures from the same server,
+ * and the exec handlers beside a bare fork+exec loop of the same program. */
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -286,6 +287,26 @@ static double worker_exec(sluice_client *c, const char *url, const char *bin, si
     return rate;
 }
 
+/* ------------- the reference: a bare serial fork+exec+wait loop ------------- */
+
+/* Forks, execs "prog" (no arguments, the environment as is) and waits for
+ * it, n times, one at a time: runs/s. */
+static double fork_exec_loop(const char *prog, size_t n) {
+    char *const argv[] = {(char *)prog, NULL};
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            execv(prog, argv);
+            _exit(127);
+        }
+        int status;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            die("fork+exec loop", &(sluice_error){SLUICE_ERR_STATE, "the program did not run and exit 0"});
+    }
+    return (double)n / (now_s() - t0);
+}
+
 /* ----------------------- claim+ack at steady depths ----------------------- */
 
 /* Claim+ack at steady depths: class i holds depths[i] queued jobs; rounds
@@ -363,6 +384,7 @@ static void throughput(sluice_client *c, const char *url, const char *worker_bin
     report("worker_inprocess", w, worked);
     printf("cpu_whole_life %.2f\n", 1e6 * (bulk_cost.cpu / (double)bulk + w.cpu / (double)worked));
     printf("worker_exec %.0f\n", worker_exec(c, url, worker_bin, (size_t)(5000 * scale), payloads));
+    printf("fork_exec_loop %.0f\n", fork_exec_loop("/bin/true", (size_t)(5000 * scale)));
 }
 
 int main(int argc, char **argv) {

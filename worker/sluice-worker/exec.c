@@ -1,8 +1,10 @@
 /* Child processes, and the exec handler that runs each job as one.
  *
  * Every command the worker runs (job handlers, samplers) is started by
- * spawn_group: execve, never a shell, in a process group of its own, so a
- * timeout can kill it with everything it started.
+ * spawn_group: posix_spawn (the child shares the worker's memory until it
+ * execs, so nothing of the worker is copied), execve, never a shell, in a
+ * process group of its own, so a timeout can kill it with everything it
+ * started.
  *
  * Exec handlers: one child process per job, started with execve (never a
  * shell) in its own process group; payload on stdin, job id, class and
@@ -12,14 +14,14 @@
  * Children are reaped with ev_child watchers, which libev runs on its
  * default loop only: the worker that uses exec_handler must run on
  * ev_default_loop (sluice-worker does). */
-#define _DEFAULT_SOURCE /* syscall() */
+#define _GNU_SOURCE /* posix_spawn_file_actions_addclosefrom_np(), pipe2() */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -61,69 +63,57 @@ static char **child_env(const char *const *extra) {
     return env;
 }
 
-/* In the child: tells the parent why it could not exec (errno on "fd",
- * close-on-exec) and exits. */
-static void child_fail(int fd) {
-    int e = errno;
-    ssize_t n = write(fd, &e, sizeof(e));
-    (void)n;
-    _exit(127);
+/* Adds to "fa" what the child does before its execve: fd0/fd1/fd2 (-1: the
+ * worker's own) onto 0..2, and every other descriptor closed, so nothing
+ * else crosses (not the worker's authenticated Redis links, not other
+ * jobs' pipes). 0, or an errno. */
+static int child_fds(posix_spawn_file_actions_t *fa, int fd0, int fd1, int fd2) {
+    int fds[3] = {fd0, fd1, fd2};
+    for (int i = 0; i < 3; i++) {
+        int rc = fds[i] >= 0 ? posix_spawn_file_actions_adddup2(fa, fds[i], i) : 0;
+        if (rc) return rc;
+    }
+    return posix_spawn_file_actions_addclosefrom_np(fa, 3);
+}
+
+/* Sets "attr" for a child in a process group of its own, with no signal
+ * blocked and every signal but SIGKILL and SIGSTOP at its default (the
+ * worker ignores SIGPIPE). 0, or an errno. */
+static int child_attr(posix_spawnattr_t *attr) {
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigemptyset(&all);
+    for (int s = 1; s < 32; s++)
+        if (s != SIGKILL && s != SIGSTOP) sigaddset(&all, s);
+    int rc = posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (!rc) rc = posix_spawnattr_setpgroup(attr, 0);
+    if (!rc) rc = posix_spawnattr_setsigmask(attr, &none);
+    if (!rc) rc = posix_spawnattr_setsigdefault(attr, &all);
+    return rc;
 }
 
 pid_t spawn_group(char *const *argv, const char *const *extra, int fd0, int fd1, int fd2) {
     char **env = child_env(extra);
     if (!env) return -1;
-    int ep[2]; /* the child's exec error; closed by a successful execve */
-    if (pipe(ep) < 0) {
-        free(env);
-        return -1;
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        setpgid(0, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        for (int s = 1; s < 32; s++)
-            if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);
-        /* the error pipe goes to fd 3, out of the way of 0..2 */
-        int errfd = fcntl(ep[1], F_DUPFD, 10);
-        if (errfd < 0) _exit(127);
-        if ((fd0 >= 0 && dup2(fd0, 0) < 0) || (fd1 >= 0 && dup2(fd1, 1) < 0) || (fd2 >= 0 && dup2(fd2, 2) < 0) ||
-            dup2(errfd, 3) < 0)
-            child_fail(errfd);
-        fcntl(3, F_SETFD, FD_CLOEXEC);
-        /* Nothing else crosses: not the worker's authenticated Redis links,
-         * not other jobs' pipes. Async-signal-safe, as the worker may have
-         * threads (the metrics server). */
-#ifdef SYS_close_range
-        if (syscall(SYS_close_range, 4U, ~0U, 0) != 0)
-#endif
-        {
-            long max = sysconf(_SC_OPEN_MAX);
-            for (long fd = 4; fd < (max > 0 && max < 65536 ? max : 65536); fd++) close((int)fd);
-        }
-        execve(argv[0], argv, env);
-        child_fail(3);
-    }
-    int saved = errno;
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    pid_t pid = -1;
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc) goto out;
+    rc = posix_spawnattr_init(&attr);
+    if (rc) goto out_fa;
+    rc = child_fds(&fa, fd0, fd1, fd2);
+    if (!rc) rc = child_attr(&attr);
+    /* glibc's posix_spawn returns once the child has exec'd, or with the
+     * exec's errno and the child reaped */
+    if (!rc) rc = posix_spawn(&pid, argv[0], &fa, &attr, argv, env);
+    posix_spawnattr_destroy(&attr);
+out_fa:
+    posix_spawn_file_actions_destroy(&fa);
+out:
     free(env);
-    close(ep[1]);
-    if (pid < 0) {
-        close(ep[0]);
-        errno = saved;
-        return -1;
-    }
-    /* also here, so a kill before the child's own setpgid finds the group */
-    setpgid(pid, pid);
-    /* blocks until the child has exec'd (EOF) or failed to (its errno) */
-    int e = 0;
-    ssize_t n;
-    while ((n = read(ep[0], &e, sizeof(e))) < 0 && errno == EINTR) {}
-    close(ep[0]);
-    if (n == (ssize_t)sizeof(e)) {
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
-        errno = e;
+    if (rc) {
+        errno = rc;
         return -1;
     }
     return pid;
@@ -357,11 +347,7 @@ void exec_handler(sluice_worker *w, sluice_worker_job *job, void *userdata) {
     snprintf(attempt, sizeof(attempt), "SLUICE_JOB_ATTEMPT=%d", sluice_job_attempt(sj));
     const char *env[] = {id, cls, attempt, NULL};
     child *c = calloc(1, sizeof(*c));
-    if (!c || pipe(in) < 0 || pipe(er) < 0) goto fail;
-    for (int i = 0; i < 2; i++) {
-        fcntl(in[i], F_SETFD, FD_CLOEXEC);
-        fcntl(er[i], F_SETFD, FD_CLOEXEC);
-    }
+    if (!c || pipe2(in, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0) goto fail;
     pid_t pid = spawn_group(spec->argv, env, in[0], -1, er[1]);
     if (pid < 0) goto fail;
     close(in[0]);

@@ -15,12 +15,14 @@ struct json_t;
 
 /* --------------------------- child processes -------------------------- */
 
-/* Forks and execve()s argv[0] with argv in a new process group, signals at
- * their defaults, fd0/fd1/fd2 (-1: the worker's own) as its stdin, stdout and
+/* Starts argv[0] with argv (posix_spawn: execve, no copy of the worker's
+ * memory) in a new process group, no signal blocked, signals 1..31 at
+ * their defaults (glibc's spawn leaves its own internal signals 32 and 33
+ * ignored; glibc programs install them as they need them), fd0/fd1/fd2 (-1: the worker's own) as its stdin, stdout and
  * stderr, and the worker's environment minus SLUICE_REDIS_URL and the names
  * "extra" ("NAME=value" strings, NULL-terminated, may be NULL) sets, plus
- * "extra". Waits until the child has exec'd (a fork and an exec: well under
- * a millisecond). Returns the pid, or -1 with errno: the fork's, or the
+ * "extra"; no other descriptor crosses. Returns once the child has exec'd
+ * (well under a millisecond): the pid, or -1 with errno: the spawn's, or the
  * exec's (ENOENT, EACCES, ENOEXEC, ...; the child is reaped). */
 pid_t spawn_group(char *const *argv, const char *const *extra, int fd0, int fd1, int fd2);
 
