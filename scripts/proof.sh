@@ -199,6 +199,9 @@ waitfor psql -X -q -v ON_ERROR_STOP=1 \
 # Background jobs' sessions are named sluice-job (job.sh); the sampler leaves
 # them out: pg_load is the load of everyone else.
 export SLUICE_PG_EXCLUDE='sluice-job%'
+# Each reading averages 1.5 of the 3 s between readings, so the stall of one
+# job's commit is a part of a reading, not all of it.
+export SLUICE_PG_LOAD_MS=1500
 total=$((calm + rise + peak + after))
 step=$(((peak_rate - calm_rate) / 5)) # tps each of the five surge pgbench processes adds
 backlog=20000 # per class: more than a run can do, so the backlog never runs dry
@@ -206,8 +209,8 @@ echo "  interactive: pgbench (TPC-B-like) at $calm_rate tps for ${calm} s, risin
 echo "               $((calm_rate + 5 * step)) tps for ${peak} s, then $calm_rate tps for ${after} s (scale $scale)"
 echo "  background:  imports (bulk writes) and reports (large scans), both tier low, 1 in flight"
 echo "               each at most, a backlog of $backlog each (tests/proof/job.sh, proof.json)"
-echo "  signal:      pg_load = active sessions other than the jobs', the server's mean of 50 looks"
-echo "               over 0.5 s, sampled every 2 s (scripts/samplers/postgres.sh load)"
+echo "  signal:      pg_load = active sessions other than the jobs', the server's mean of a look"
+echo "               every 10 ms for 1.5 s, sampled every 3 s (scripts/samplers/postgres.sh load)"
 echo
 
 # Fresh data for every run: pgbench's tables rebuilt, the jobs' tables
@@ -248,7 +251,7 @@ run_one() { # NAME GOVERNOR-MODE JOBS-PER-CLASS
         waitfor "$bin/sluicectl" signal set pg_load "$(cat "$dir/first")" >>"$log" 2>&1 ||
         fail "the first pg_load reading failed"
     "$bin/sluice-worker" --name "proof-$name" --concurrency 2 --grace 10s \
-        --sampler pg_load=2s:"$here/samplers/postgres.sh" load -- \
+        --sampler pg_load=3s:"$here/samplers/postgres.sh" load -- \
         --handler imports="$here/../tests/proof/job.sh" import -- \
         --handler reports="$here/../tests/proof/job.sh" report \
         2>"$dir/worker.log" &
