@@ -216,7 +216,7 @@ demo: deps
 # make proof: the incident on a real PostgreSQL (scripts/proof.sh): pgbench
 # as interactive traffic, a backlog of heavy jobs run not at all, flat out
 # and under the governor; summary, acceptance lines and build/proof/proof.png.
-# About 15 minutes; scripts/proof.sh --quick is the short run.
+# About 20 minutes; scripts/proof.sh --quick is the short run.
 $(BUILD)/bin/sluice-proof: $(BUILD)/obj/tests/proof/sluice-proof.o $(LIBA)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)

@@ -28,12 +28,12 @@ usage: scripts/proof.sh [--quick] [--json] [--calm S] [--rise S] [--peak S]
                         [--after S] [--calm-rate TPS] [--peak-rate TPS] [--scale N]
 The incident on a real PostgreSQL: pgbench as interactive traffic (calm, rise,
 peak, calm) and a backlog of heavy jobs run three ways (none, unthrottled,
-sluice). About 15 minutes with the defaults.
+sluice). About 20 minutes with the defaults.
   --quick          short phases (15, 8, 20 and 30 s): about 4 minutes
   --calm S         the first calm phase, seconds (default 60)
   --rise S         the rise to the peak, in four equal steps, seconds (default 20)
   --peak S         the peak, seconds (default 60)
-  --after S        the calm phase after the peak, seconds (default 130)
+  --after S        the calm phase after the peak, seconds (default 240)
   --calm-rate TPS  interactive transactions per second when calm (default 50)
   --peak-rate TPS  interactive transactions per second at the peak (default 800)
   --scale N        pgbench scale factor (default 20: 2,000,000 accounts)
@@ -48,7 +48,7 @@ From make: make proof PROOF_ARGS='--quick --scale 10'.
 EOF
 }
 
-calm=60 rise=20 peak=60 after=130 calm_rate=50 peak_rate=800 scale=20 json=""
+calm=60 rise=20 peak=60 after=240 calm_rate=50 peak_rate=800 scale=20 json=""
 need_arg() { [ $# -ge 2 ] || { usage >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
     case $1 in
