@@ -242,7 +242,8 @@ static void each_mode_prints_exactly_one_number_and_an_unreachable_server_prints
     assert_int_equal(rc, 0);
     assert_true(harness_now_ms() - t0 >= 300);
     assert_float_equal(value_of(out), 0, 0);
-    static const char *const bad_windows[] = {"SLUICE_PG_LOAD_MS=abc", "SLUICE_PG_LOAD_MS=9", "SLUICE_PG_LOAD_MS=60001"};
+    static const char *const bad_windows[] = {"SLUICE_PG_LOAD_MS=abc", "SLUICE_PG_LOAD_MS=9",
+                                              "SLUICE_PG_LOAD_MS=60001"};
     for (size_t i = 0; i < sizeof(bad_windows) / sizeof(bad_windows[0]); i++) {
         const char *const env[] = {bad_windows[i], NULL};
         out = sampler_env("load", env, &rc);
