@@ -539,60 +539,47 @@ static void a_handler_that_exits_takes_its_background_children_with_it(void **st
     sluice_client_free(c);
 }
 
-/* The handler must not hold the worker's authenticated Redis links (ls
- * inherits whatever the handler's shell holds). */
-static void a_handler_inherits_none_of_the_workers_redis_connections(void **state) {
+/* Runs one job of class "cls" through "/bin/sh -c script" and asserts it is
+ * acked; a script that exits non-zero fails the test with what it printed. */
+static void assert_one_job_passes_script(void **state, const char *cls, const char *script) {
     harness_redis *h = *state;
     sluice_client *c = test_connect(state);
-    class_with(c, "fds", 10, 5000, 1, 0);
-    assert_int_equal(sluice_enqueue(c, "fds", "{}", NULL, NULL, NULL), 0);
-    const char *args[] = {
-        "--handler", "fds=/bin/sh",
-        "-c",        "if ls -l /proc/self/fd | grep -q socket; then ls -l /proc/self/fd >&2; exit 1; fi",
-        "--",        NULL};
+    class_with(c, cls, 10, 5000, 1, 0);
+    assert_int_equal(sluice_enqueue(c, cls, "{}", NULL, NULL, NULL), 0);
+    char handler[64];
+    snprintf(handler, sizeof(handler), "%s=/bin/sh", cls);
+    const char *args[] = {"--handler", handler, "-c", script, "--", NULL};
     pid_t pid = spawn_worker(h, args, NULL);
     sluice_class_stats cs;
-    WAIT_UNTIL((cs = stats_of(c, "fds"), cs.acked + cs.dead > 0), 20000);
+    WAIT_UNTIL((cs = stats_of(c, cls), cs.acked + cs.dead > 0), 20000);
     stop_worker(pid);
     if (cs.dead) {
         size_t n = 0;
-        sluice_job_info *dead = sluice_dead_list(c, "fds", 0, 1, &n, NULL);
+        sluice_job_info *dead = sluice_dead_list(c, cls, 0, 1, &n, NULL);
         fail_msg("the handler saw: %s", n ? dead[0].reason : "?");
     }
     assert_int_equal(cs.acked, 1);
     sluice_client_free(c);
 }
 
+/* The handler must not hold the worker's authenticated Redis links (ls
+ * inherits whatever the handler's shell holds). */
+static void a_handler_inherits_none_of_the_workers_redis_connections(void **state) {
+    assert_one_job_passes_script(state, "fds",
+                                 "if ls -l /proc/self/fd | grep -q socket; then ls -l /proc/self/fd >&2; exit 1; fi");
+}
+
 /* The handler leads a process group of its own (a timeout kills the group,
  * so a handler outside one would leave its children behind), with no signal
  * blocked and none of 1..31 ignored (the worker ignores SIGPIPE). */
 static void a_handler_leads_its_own_process_group_with_signals_at_their_defaults(void **state) {
-    harness_redis *h = *state;
-    sluice_client *c = test_connect(state);
-    class_with(c, "fresh", 10, 5000, 1, 0);
-    assert_int_equal(sluice_enqueue(c, "fresh", "{}", NULL, NULL, NULL), 0);
-    const char *args[] = {"--handler",
-                          "fresh=/bin/sh",
-                          "-c",
-                          "read -r stat < /proc/$$/stat; set -- $stat\n"
-                          "[ \"$5\" = \"$$\" ] || { echo \"process group $5, pid $$\" >&2; exit 1; }\n"
-                          "while read -r k v; do case $k in\n"
-                          "  SigBlk:) [ $((0x$v)) = 0 ] || { echo \"$k $v\" >&2; exit 1; };;\n"
-                          "  SigIgn:) [ $((0x$v & 0x7fffffff)) = 0 ] || { echo \"$k $v\" >&2; exit 1; };; esac\n"
-                          "done < /proc/$$/status",
-                          "--",
-                          NULL};
-    pid_t pid = spawn_worker(h, args, NULL);
-    sluice_class_stats cs;
-    WAIT_UNTIL((cs = stats_of(c, "fresh"), cs.acked + cs.dead > 0), 20000);
-    stop_worker(pid);
-    if (cs.dead) {
-        size_t n = 0;
-        sluice_job_info *dead = sluice_dead_list(c, "fresh", 0, 1, &n, NULL);
-        fail_msg("the handler saw: %s", n ? dead[0].reason : "?");
-    }
-    assert_int_equal(cs.acked, 1);
-    sluice_client_free(c);
+    assert_one_job_passes_script(state, "fresh",
+                                 "read -r stat < /proc/$$/stat; set -- $stat\n"
+                                 "[ \"$5\" = \"$$\" ] || { echo \"process group $5, pid $$\" >&2; exit 1; }\n"
+                                 "while read -r k v; do case $k in\n"
+                                 "  SigBlk:) [ $((0x$v)) = 0 ] || { echo \"$k $v\" >&2; exit 1; };;\n"
+                                 "  SigIgn:) [ $((0x$v & 0x7fffffff)) = 0 ] || { echo \"$k $v\" >&2; exit 1; };; esac\n"
+                                 "done < /proc/$$/status");
 }
 
 static void write_file(const char *path, const char *text) {
