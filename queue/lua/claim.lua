@@ -63,11 +63,13 @@ end
 
 local function promote_due(keys, now)
     local ids = redis.call('ZRANGEBYSCORE', keys[K.delayed], '-inf', now, 'LIMIT', 0, PROMOTE_BATCH)
-    for _, id in ipairs(ids) do
-        redis.call('ZREM', keys[K.delayed], id)
+    if #ids == 0 then return end
+    redis.call('ZREM', keys[K.delayed], unpack(ids))   -- first: a producer may not (see common.lua)
+    local seq = next_seqs(keys, #ids)
+    for i, id in ipairs(ids) do
         local m = load_meta(keys, id)
         if m then
-            m[M.seq] = next_seq(keys)
+            m[M.seq] = seq + i - 1
             make_ready(keys, id, m)
         end
     end
@@ -151,9 +153,9 @@ register('sluice_claim', function(keys, args)
     -- Quarantine: cut the batch before the first suspect, or to the suspect
     -- alone when it is the first. Done before the rate check, so the bucket
     -- is charged only for the jobs leased.
-    local metas = {}
+    local metas = redis.call('HMGET', keys[K.meta], unpack(head, 1, n))
     for i = 1, n do
-        metas[i] = load_meta(keys, head[i])
+        metas[i] = cmsgpack.unpack(metas[i])
         if metas[i][M.reclaims] > 0 then
             n = math.max(1, i - 1)
             break
@@ -196,6 +198,8 @@ register('sluice_claim', function(keys, args)
     redis.call('ZREM', keys[K.ready], unpack(leased))
 
     local token = next_tokens(keys, n) - 1
+    local payloads = redis.call('HMGET', keys[K.jobs], unpack(leased))
+    local saved, deadlines = {}, {}
     local reply = {'jobs', n}
     for i = 1, n do
         local id, m = head[i], metas[i]
@@ -205,18 +209,19 @@ register('sluice_claim', function(keys, args)
         m[M.state] = 'leased'
         m[M.started] = now
         m[M.duty] = duty
-        save_meta(keys, id, m)
-        redis.call('ZADD', keys[K.leased], m[M.at], id)
-        local p = redis.call('HGET', keys[K.jobs], id)
+        saved[2 * i - 1], saved[2 * i] = id, cmsgpack.pack(m)
+        deadlines[2 * i - 1], deadlines[2 * i] = m[M.at], id
         local b = #reply
         reply[b + 1] = id
         reply[b + 2] = m[M.attempt]
         reply[b + 3] = token
         reply[b + 4] = m[M.timeout]
         reply[b + 5] = m[M.max_attempts]
-        reply[b + 6] = p
+        reply[b + 6] = payloads[i]
         reply[b + 7] = m[M.reclaims]
     end
+    redis.call('HSET', keys[K.meta], unpack(saved))
+    redis.call('ZADD', keys[K.leased], unpack(deadlines))
     count(keys, 'claimed', n)
     return reply
 end)

@@ -151,8 +151,10 @@ local function ready_score(m)
     return (PRIORITY_MAX - m[M.priority]) * SEQ_SPAN + m[M.seq]
 end
 
-local function next_seq(keys)
-    return redis.call('HINCRBY', keys[K.stats], 'seq', 1)
+-- Reserves n sequence numbers (ids and the ready order) and returns the
+-- first; one write however many jobs a call makes.
+local function next_seqs(keys, n)
+    return redis.call('HINCRBY', keys[K.stats], 'seq', n) - n + 1
 end
 
 -- Reserves n fencing tokens and returns the first: past the last one issued

@@ -40,14 +40,15 @@ register('sluice_dead_retry', function(keys, args)
     local ids = dead_targets(keys, name, args[2])
     if #ids == 0 then return 0 end
     audit(keys, args[3], 'dead retried', #ids == 1 and ids[1] or (#ids .. ' jobs'))
-    for _, id in ipairs(ids) do
+    local seq = next_seqs(keys, #ids)
+    for i, id in ipairs(ids) do
         redis.call('ZREM', keys[K.dead], id)
         local m = load_meta(keys, id)
         if m then
             m[M.attempt] = 0
             m[M.reclaims] = 0
             m[M.reason] = ''
-            m[M.seq] = next_seq(keys)
+            m[M.seq] = seq + i - 1
             if m[M.unique] ~= '' then
                 if redis.call('HSETNX', keys[K.unique], m[M.unique], id) == 0 then m[M.unique] = '' end
             end

@@ -44,33 +44,52 @@ register('sluice_enqueue', function(keys, args)
     local cfg = load_class(keys)
     local now = now_ms()
 
-    local jobs, fresh, seen = {}, 0, {}
+    -- One pass checks every job and prepares every write; nothing is written
+    -- until the whole batch is valid and fits. Ids follow the class's
+    -- sequence, reserved below with one write for the batch.
+    local seq = tonumber(redis.call('HGET', keys[K.stats], 'seq')) or 0
+    local fresh, seen, ids = 0, {}, {}
+    local payloads, metas, ready, delayed, uniques = {}, {}, {}, {}, {}
+    local np, nr, nd, nu = 0, 0, 0, 0
     for i = 1, n do
         local b = 2 + (i - 1) * 8
-        local j = {payload = args[b + 1]}
-        check_payload(j.payload, cfg)
+        local payload = args[b + 1]
+        check_payload(payload, cfg)
         local delay = int_arg(args[b + 2], 'delay_ms', 0, DELAY_MAX)
         local run_at = int_arg(args[b + 3], 'run_at_ms', 0, RUN_AT_MAX)
         if delay > 0 and run_at > 0 then fail('BADARG', 'delay_ms and run_at_ms are exclusive') end
-        j.due = 0
-        if delay > 0 then j.due = now + delay elseif run_at > now then j.due = run_at end
-        j.priority = int_arg(args[b + 4], 'priority', -PRIORITY_MAX, PRIORITY_MAX)
-        j.max_attempts = int_arg(args[b + 5], 'max_attempts', 0, CLASS_FIELDS.max_attempts[3])
-        if j.max_attempts == 0 then j.max_attempts = cfg.max_attempts end
-        j.timeout = int_arg(args[b + 6], 'timeout_ms', 0, CLASS_FIELDS.timeout_ms[3])
-        if j.timeout == 0 then j.timeout = cfg.timeout_ms end
-        j.unique = args[b + 7]
-        if type(j.unique) ~= 'string' or #j.unique > UNIQUE_MAX then fail('BADARG', 'unique key is too long') end
-        j.cost = int_arg(args[b + 8], 'cost', 0, COST_MAX)
-        if j.cost == 0 then j.cost = 1 end
-        if j.unique ~= '' then
-            j.existing = seen[j.unique] or redis.call('HGET', keys[K.unique], j.unique)
-        end
-        if not j.existing then
+        local due = 0
+        if delay > 0 then due = now + delay elseif run_at > now then due = run_at end
+        local priority = int_arg(args[b + 4], 'priority', -PRIORITY_MAX, PRIORITY_MAX)
+        local max_attempts = int_arg(args[b + 5], 'max_attempts', 0, CLASS_FIELDS.max_attempts[3])
+        if max_attempts == 0 then max_attempts = cfg.max_attempts end
+        local timeout = int_arg(args[b + 6], 'timeout_ms', 0, CLASS_FIELDS.timeout_ms[3])
+        if timeout == 0 then timeout = cfg.timeout_ms end
+        local unique = args[b + 7]
+        if type(unique) ~= 'string' or #unique > UNIQUE_MAX then fail('BADARG', 'unique key is too long') end
+        local cost = int_arg(args[b + 8], 'cost', 0, COST_MAX)
+        if cost == 0 then cost = 1 end
+        local existing = unique ~= '' and (seen[unique] or redis.call('HGET', keys[K.unique], unique))
+        if existing then
+            ids[i] = existing
+        else
             fresh = fresh + 1
-            if j.unique ~= '' then seen[j.unique] = i end
+            local id = job_id(name, seq + fresh)
+            local m = {seq + fresh, priority, 0, max_attempts, timeout, cost, 0, 0, unique, now, 'ready', '', 0}
+            if unique ~= '' then
+                seen[unique] = id
+                uniques[nu + 1], uniques[nu + 2], nu = unique, id, nu + 2
+            end
+            if due > 0 then
+                m[M.state], m[M.at] = 'delayed', due
+                delayed[nd + 1], delayed[nd + 2], nd = due, id, nd + 2
+            else
+                ready[nr + 1], ready[nr + 2], nr = ready_score(m), id, nr + 2
+            end
+            payloads[np + 1], payloads[np + 2] = id, payload
+            metas[np + 1], metas[np + 2], np = id, cmsgpack.pack(m), np + 2
+            ids[i] = id
         end
-        jobs[i] = j
     end
 
     if cfg.max_queue > 0 and fresh > 0 then
@@ -78,33 +97,18 @@ register('sluice_enqueue', function(keys, args)
         if depth + fresh > cfg.max_queue then fail('FULL', 'queue is at max_queue') end
     end
 
-    local ids, any_ready = {}, false
-    for i = 1, n do
-        local j = jobs[i]
-        if type(j.existing) == 'number' then
-            ids[i] = ids[j.existing]
-        elseif j.existing then
-            ids[i] = j.existing
-        else
-            local seq = next_seq(keys)
-            local id = job_id(name, seq)
-            local m = {seq, j.priority, 0, j.max_attempts, j.timeout, j.cost, 0, 0,
-                       j.unique, now, 'ready', '', 0}
-            redis.call('HSET', keys[K.jobs], id, j.payload)
-            if j.unique ~= '' then redis.call('HSET', keys[K.unique], j.unique, id) end
-            if j.due > 0 then
-                m[M.state] = 'delayed'
-                m[M.at] = j.due
-                save_meta(keys, id, m)
-                redis.call('ZADD', keys[K.delayed], j.due, id)
-            else
-                make_ready(keys, id, m)
-                any_ready = true
-            end
-            ids[i] = id
-        end
+    -- The writes, one call each for the whole batch; the sequence first (a
+    -- role that may not enqueue is refused it, and nothing has changed).
+    if fresh == 0 then return ids end
+    next_seqs(keys, fresh)
+    redis.call('HSET', keys[K.jobs], unpack(payloads))
+    redis.call('HSET', keys[K.meta], unpack(metas))
+    if nu > 0 then redis.call('HSET', keys[K.unique], unpack(uniques)) end
+    if nd > 0 then redis.call('ZADD', keys[K.delayed], unpack(delayed)) end
+    if nr > 0 then
+        redis.call('ZADD', keys[K.ready], unpack(ready))
+        redis.call('PUBLISH', keys[K.ready], nr / 2)
     end
     count(keys, 'enqueued', fresh)
-    if any_ready then redis.call('PUBLISH', keys[K.ready], fresh) end
     return ids
 end, GROWS)
