@@ -38,6 +38,7 @@
 -- Errors: NOCLASS, BADNAME, BADARG.
 
 local RECLAIM_BATCH = 100
+local CLAIM_FIELDS = {'max_reclaims', 'dead_max', 'dead_ttl_ms', 'floor', 'max_concurrency', 'max_rate', 'burst'}
 local PROMOTE_BATCH = 1000
 local CONCURRENCY_RETRY_MS = 100
 
@@ -112,7 +113,7 @@ register('sluice_claim', function(keys, args)
     if #args[3] > 128 then fail('BADARG', 'consumer name is too long') end
     local busy = args[4] or '0'
     if busy ~= '0' and busy ~= '1' then fail('BADARG', 'busy must be 0 or 1') end
-    local cfg = load_class(keys)
+    local cfg = load_class(keys, CLAIM_FIELDS)
     local now = now_ms()
 
     reclaim_expired(keys, cfg, now)

@@ -68,7 +68,7 @@ end, READONLY)
 -- Errors: NOCLASS, STATE.
 register('sluice_class_delete', function(keys, args)
     class_arg(keys, args)
-    load_class(keys)
+    load_class(keys, NO_FIELDS)
     local force = args[3] == '1'
     if not force then
         for _, k in ipairs({K.ready, K.delayed, K.leased, K.dead}) do

@@ -36,7 +36,7 @@ end
 -- Back to ready with attempts and reclaims reset; audited. Reply: how many.
 register('sluice_dead_retry', function(keys, args)
     local name = class_arg(keys, args)
-    load_class(keys)
+    load_class(keys, NO_FIELDS)
     local ids = dead_targets(keys, name, args[2])
     if #ids == 0 then return 0 end
     audit(keys, args[3], 'dead retried', #ids == 1 and ids[1] or (#ids .. ' jobs'))

@@ -18,6 +18,7 @@
 -- Errors: NOCLASS, BADNAME, BADARG, PAYLOAD, FULL. Nothing is written unless
 -- every job is valid and the whole batch fits under max_queue.
 
+local ENQUEUE_FIELDS = {'payload_max', 'max_attempts', 'timeout_ms', 'max_queue'}
 local strict_json  -- a cjson of our own: its settings never touch another library's
 
 local function check_payload(p, cfg)
@@ -41,7 +42,7 @@ register('sluice_enqueue', function(keys, args)
     local name = class_arg(keys, args)
     local n = int_arg(args[2], 'job count', 1, BATCH_MAX)
     if #args ~= 2 + n * 8 then fail('BADARG', 'wrong number of arguments') end
-    local cfg = load_class(keys)
+    local cfg = load_class(keys, ENQUEUE_FIELDS)
     local now = now_ms()
 
     -- One pass checks every job and prepares every write; nothing is written

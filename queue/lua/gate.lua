@@ -20,7 +20,7 @@ end
 -- ARGV class, actor. Reply: 1.
 local function lift(keys, args, what, field, until_field)
     class_arg(keys, args)
-    load_class(keys)
+    load_class(keys, NO_FIELDS)
     audit(keys, args[2], what, '')
     redis.call('HDEL', keys[K.gate], field, until_field)
     redis.call('PUBLISH', keys[K.ready], 0)
@@ -30,7 +30,7 @@ end
 -- sluice_pause: ARGV class, actor, for_ms (0: until resumed). Reply: 1.
 register('sluice_pause', function(keys, args)
     class_arg(keys, args)
-    load_class(keys)
+    load_class(keys, NO_FIELDS)
     local ms = for_ms_arg(args[3])
     return hold(keys, args[2], 'paused', ms > 0 and ('for ' .. ms .. ' ms') or 'until resumed',
                 'paused', '1', 'paused_until', ms)
@@ -40,7 +40,7 @@ end)
 -- The pinned fraction overrides the governor's. Reply: 1.
 register('sluice_pin', function(keys, args)
     class_arg(keys, args)
-    load_class(keys)
+    load_class(keys, NO_FIELDS)
     local f = num_arg(args[3], 'fraction', 0, 1)
     local ms = for_ms_arg(args[4])
     return hold(keys, args[2], 'pinned', 'fraction=' .. fmt_num(f) ..
@@ -63,7 +63,7 @@ register_lift('sluice_unpin', 'unpinned', 'pin', 'pin_until')
 -- older epoch than the gate's last writer is refused (STALE). Reply: 1.
 register('sluice_govern', function(keys, args)
     class_arg(keys, args)
-    load_class(keys)
+    load_class(keys, NO_FIELDS)
     local epoch = int_arg(args[2], 'epoch', 1, 9007199254740991)
     local f = num_arg(args[3], 'fraction', 0, 1)
     local ttl = int_arg(args[4], 'ttl_ms', 1, 86400000)

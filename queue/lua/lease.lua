@@ -7,11 +7,15 @@
 -- KEYS: the class keys.  ARGV: class, id, token, then per Function below.
 -- Errors: NOCLASS, BADNAME, BADARG, STALE.
 
-local function leased_job(keys, args)
+local ACK_FIELDS = {'keep_done'}
+local FAIL_FIELDS = {'backoff_base_ms', 'backoff_max_ms', 'dead_max', 'dead_ttl_ms'}
+
+-- The leased job the arguments name, its meta and the class's "fields".
+local function leased_job(keys, args, fields)
     local name = class_arg(keys, args)
     local id = id_arg(name, args[2])
     local token = int_arg(args[3], 'token', 1, 9007199254740991)
-    local cfg = load_class(keys)
+    local cfg = load_class(keys, fields)
     local m = load_meta(keys, id)
     if not m or m[M.state] ~= 'leased' or m[M.token] ~= token then
         fail('STALE', 'fencing token is not the current lease')
@@ -22,7 +26,7 @@ end
 -- sluice_ack: the attempt succeeded. The job is deleted, or kept among the
 -- class's last keep_done completed jobs. Reply: 1.
 register('sluice_ack', function(keys, args)
-    local id, m, cfg = leased_job(keys, args)
+    local id, m, cfg = leased_job(keys, args, ACK_FIELDS)
     local now = now_ms()
     redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
     end_duty(keys, m, now)
@@ -46,7 +50,7 @@ end)
 -- 1 KiB). Retries after exponential backoff with jitter, or goes dead when
 -- the attempts are used up. Reply: {'retry', delay_ms} or {'dead', 0}.
 register('sluice_fail', function(keys, args)
-    local id, m, cfg = leased_job(keys, args)
+    local id, m, cfg = leased_job(keys, args, FAIL_FIELDS)
     local reason = args[4]
     if type(reason) ~= 'string' then fail('BADARG', 'reason is missing') end
     local now, micros = now_ms()
@@ -74,7 +78,7 @@ end)
 -- sluice_extend: renews the lease. ARGV[4]: ms from now, 1..604800000.
 -- Reply: the new deadline, Unix ms by the Redis clock.
 register('sluice_extend', function(keys, args)
-    local id, m = leased_job(keys, args)
+    local id, m = leased_job(keys, args, NO_FIELDS)
     local ms = int_arg(args[4], 'lease ms', 1, 604800000)
     local now = now_ms()
     m[M.at] = now + ms
@@ -87,7 +91,7 @@ end)
 -- returns to its place in the ready set and the attempt is not counted.
 -- Reply: 1.
 register('sluice_release', function(keys, args)
-    local id, m = leased_job(keys, args)
+    local id, m = leased_job(keys, args, NO_FIELDS)
     redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
     end_duty(keys, m, now_ms())
     m[M.attempt] = m[M.attempt] - 1
