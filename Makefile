@@ -125,14 +125,16 @@ $(BUILD)/tests/test_diskstats: private DEP_LIBS := $(LIBA) $(DEP_LIBS)
 # docs/architecture.md's walks real files and functions; Ctrl-C during
 # the demo (after 0.3, 5 and 20 s) and the proof (0.3, 3 and 9 s) leaves no
 # process or temp file behind; proof.sh --help works; make install into a
-# temporary DESTDIR and PREFIX, and uninstall (scripts/check-install.sh).
+# temporary DESTDIR and PREFIX, and uninstall (scripts/check-install.sh); a rolling
+# upgrade from the previous release, built from git, side by side (tests/upgrade.sh).
 test: deps
 	$(MAKE) --no-print-directory all $(TEST_BIN) $(BUILD)/bin/sluice-demo $(BUILD)/bin/sluice-proof $(CONSOLE_NODE)
 	BUILD=$(BUILD) ./scripts/fuzz.sh 5
 	BUILD=$(BUILD) CC=$(CC) SANITIZER=$(SANITIZER) LDFLAGS_EXTRA="$(LDFLAGS)" ./scripts/run-tests.sh $(TEST_BIN) \
 	    scripts/check-format.sh ";" scripts/check-abi.sh ";" scripts/check-readme.sh ";" scripts/check-guarantees.sh ";" scripts/check-architecture.sh ";" \
 	    scripts/browser-test.sh ";" \
-	    tests/interrupt.sh demo 0.3 5 20 ";" tests/interrupt.sh proof 0.3 3 9 ";" scripts/check-install.sh ";"
+	    tests/interrupt.sh demo 0.3 5 20 ";" tests/interrupt.sh proof 0.3 3 9 ";" scripts/check-install.sh ";" \
+	    tests/upgrade.sh ";"
 
 check: test
 
