@@ -48,10 +48,14 @@ done
 if [ ! -x "$old_bin/sluice-worker" ] || [ ! -x "$old_bin/sluicectl" ]; then
     rm -rf "$old_root"
     mkdir -p "$old_root"
-    if ! git -C "$top" archive "$prev" | tar -x -C "$old_root"; then
-        not_ok "the previous release $prev can be read from git (a shallow clone lacks it)"
-        finish
+    if ! git -C "$top" cat-file -e "$prev^{commit}" 2>/dev/null; then
+        # a tarball or a shallow clone: nothing to build the old side from
+        rm -rf "$old_root"
+        echo "skipped - rolling upgrade: the previous release $prev is not in this checkout's git history"
+        echo "upgrade: 0 passed, 0 failed, 1 skipped"
+        exit 0
     fi
+    git -C "$top" archive "$prev" | tar -x -C "$old_root" || { not_ok "git archive $prev"; finish; }
     if ! make -C "$old_root" -j2 CC=cc SANITIZER= BUILD="$old_root/build" \
         "$old_root/build/bin/sluice-worker" "$old_root/build/bin/sluicectl" >"$old_root/make.log" 2>&1; then
         tail -n 20 "$old_root/make.log"
