@@ -352,7 +352,7 @@ static void check_names_a_broken_invariant_in_words_and_exits_1(void **state) {
     assert_int_equal(harness_redis_int(*state, "ZADD t:{broken}:ready 1 broken:999"), 1);
     run_result r = RUN(state, "check", "broken");
     assert_int_equal(r.code, 1);
-    assert_non_null(strstr(r.out, "class broken: broken:999 is in ready but has no meta (orphan)"));
+    assert_non_null(strstr(r.out, "class broken: broken:999 is in ready but has no job record (orphan)"));
     assert_non_null(strstr(r.out, "problem"));
     run_free(&r);
     r = RUN(state, "check", "broken", "--json");

@@ -22,9 +22,9 @@
  * SLUICE_ERR_UNAVAILABLE: the call did not run, and may be retried.
  *
  * Keys. Class c's keys are NS:{c}:class, :gate, :ready, :delayed, :leased,
- * :dead, :jobs, :meta, :unique, :stats, :done, :audit and :bucket (the rate
- * limiter's state), all in c's hash
- * slot; NS:{c}:ready is also the channel on which enqueues are published.
+ * :dead, :jobs (one record per job), :meta (the fields of jobs written by
+ * library version 5 or earlier), :unique, :stats, :done, :audit and :bucket
+ * (the rate limiter's state), all in c's hash slot; NS:{c}:ready is also the channel on which enqueues are published.
  * The global keys (NS:{_}:classes, :signals, :signal-values, :governor,
  * :governor:history, :audit) share the tag "_", which no class can take. */
 #ifndef SLUICE_CLIENT_H

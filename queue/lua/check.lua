@@ -233,33 +233,38 @@ register('sluice_check', function(keys, args)
         sets.done[id] = true
     end
 
-    local metas, inmeta, njobs = {}, {}, 0
-    local raw = redis.call('HGETALL', keys[K.meta])
+    -- every job is one record in the jobs hash, or, written by an earlier
+    -- version, its payload there and its fields in the meta hash
+    local metas, injobs, njobs = {}, {}, 0
+    local legacy = hgetall_table(keys[K.meta])
+    local raw = redis.call('HGETALL', keys[K.jobs])
     for i = 1, #raw, 2 do
-        local id = raw[i]
-        local m, why = decode_meta(raw[i + 1])
+        local id, v = raw[i], raw[i + 1]
+        local m, why
         njobs = njobs + 1
-        inmeta[id] = true
+        injobs[id] = true
+        if string.byte(v, 1) == RECORD_BYTE then
+            m, why = decode_meta(v)
+            if m and type(m[M.payload]) ~= 'string' then m, why = nil, 'payload is not a string' end
+            if legacy[id] then add('meta', id, 'has a record and the meta of an earlier version') end
+        elseif legacy[id] then
+            m, why = decode_meta(legacy[id])
+        else
+            add('payload', id, 'has a payload but no meta')
+        end
+        legacy[id] = nil
         if m then
             metas[id] = m
             check_job(id, m, name, seq, token, now, sets, add)
-        else
+        elseif why then
             add('meta', id, why)
         end
     end
     if njobs > 0 and not declared then add('noclass', name, 'holds jobs but is not declared') end
-
-    local payloads = {}
-    for _, id in ipairs(redis.call('HKEYS', keys[K.jobs])) do
-        payloads[id] = true
-        if not inmeta[id] then add('payload', id, 'has a payload but no meta') end
-    end
-    for id in pairs(inmeta) do
-        if not payloads[id] then add('payload', id, 'has meta but no payload') end
-    end
+    for id in pairs(legacy) do add('payload', id, 'has meta but no payload') end
     for set, members in pairs(sets) do
         for id in pairs(members) do
-            if not inmeta[id] then add('orphan', id, 'is in ' .. set .. ' but has no meta') end
+            if not injobs[id] then add('orphan', id, 'is in ' .. set .. ' but has no job record') end
         end
     end
 

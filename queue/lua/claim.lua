@@ -46,7 +46,7 @@ local function reclaim_expired(keys, cfg, now)
     local ids = redis.call('ZRANGEBYSCORE', keys[K.leased], '-inf', now, 'LIMIT', 0, RECLAIM_BATCH)
     for _, id in ipairs(ids) do
         redis.call('ZREM', keys[K.leased], id)
-        local m = load_meta(keys, id)
+        local m = load_job(keys, id)
         if m then
             end_duty(keys, m, math.min(now, m[M.at]))
             m[M.reclaims] = m[M.reclaims] + 1
@@ -68,7 +68,7 @@ local function promote_due(keys, now)
     redis.call('ZREM', keys[K.delayed], unpack(ids))   -- first: a producer may not (see common.lua)
     local seq = next_seqs(keys, #ids)
     for i, id in ipairs(ids) do
-        local m = load_meta(keys, id)
+        local m = load_job(keys, id)
         if m then
             m[M.seq] = seq + i - 1
             make_ready(keys, id, m)
@@ -154,15 +154,15 @@ register('sluice_claim', function(keys, args)
     -- Quarantine: cut the batch before the first suspect, or to the suspect
     -- alone when it is the first. Done before the rate check, so the bucket
     -- is charged only for the jobs leased.
-    local metas = redis.call('HMGET', keys[K.meta], unpack(head, 1, n))
+    local records = redis.call('HMGET', keys[K.jobs], unpack(head, 1, n))
     for i = 1, n do
-        metas[i] = cmsgpack.unpack(metas[i])
-        if metas[i][M.reclaims] > 0 then
+        records[i] = job_from(keys, head[i], records[i])
+        if records[i][M.reclaims] > 0 then
             n = math.max(1, i - 1)
             break
         end
     end
-    local suspect = metas[1][M.reclaims] > 0
+    local suspect = records[1][M.reclaims] > 0
 
     local tat  -- the rate bucket after this claim, for a class with a rate
     if cfg.max_rate > 0 then
@@ -173,7 +173,7 @@ register('sluice_claim', function(keys, args)
         local admit = 0
         local retry = 0
         for i = 1, n do
-            local c = metas[i][M.cost]
+            local c = records[i][M.cost]
             local new_tat = math.max(tat, now) + c * T
             local allow_at = new_tat - math.max(burst, c) * T
             if allow_at > now then
@@ -194,23 +194,22 @@ register('sluice_claim', function(keys, args)
     local leased = {}
     for i = 1, n do
         leased[i] = head[i]
-        metas[i][M.at] = now + metas[i][M.timeout]
+        records[i][M.at] = now + records[i][M.timeout]
     end
     redis.call('ZREM', keys[K.ready], unpack(leased))
 
     local token = next_tokens(keys, n) - 1
-    local payloads = redis.call('HMGET', keys[K.jobs], unpack(leased))
     local saved, deadlines = {}, {}
     local reply = {'jobs', n}
     for i = 1, n do
-        local id, m = head[i], metas[i]
+        local id, m = head[i], records[i]
         token = token + 1
         m[M.attempt] = m[M.attempt] + 1
         m[M.token] = token
         m[M.state] = 'leased'
         m[M.started] = now
         m[M.duty] = duty
-        saved[2 * i - 1], saved[2 * i] = id, cmsgpack.pack(m)
+        saved[2 * i - 1], saved[2 * i] = id, packed_job(keys, id, m)
         deadlines[2 * i - 1], deadlines[2 * i] = m[M.at], id
         local b = #reply
         reply[b + 1] = id
@@ -218,10 +217,10 @@ register('sluice_claim', function(keys, args)
         reply[b + 3] = token
         reply[b + 4] = m[M.timeout]
         reply[b + 5] = m[M.max_attempts]
-        reply[b + 6] = payloads[i]
+        reply[b + 6] = m[M.payload]
         reply[b + 7] = m[M.reclaims]
     end
-    redis.call('HSET', keys[K.meta], unpack(saved))
+    redis.call('HSET', keys[K.jobs], unpack(saved))
     redis.call('ZADD', keys[K.leased], unpack(deadlines))
     count(keys, 'claimed', n)
     return reply

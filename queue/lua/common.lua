@@ -19,12 +19,17 @@
 
 local VERSION = 6  -- bump on any change of a Function's contract
 
--- Job metadata, a msgpack array in the meta hash under the job id.
--- started: when the current lease began; duty: the class's share of one
--- job it ran under (0 when it had a whole slot; see sluice_claim).
+-- A job is one record, a msgpack array of the fields below, in the jobs
+-- hash under its id. started: when the current lease began; duty: the
+-- class's share of one job it ran under (0 when it had a whole slot; see
+-- sluice_claim); payload: the JSON object as enqueued.
+-- Library versions 5 and earlier kept the payload alone in the jobs hash
+-- and fields 1..15 in the meta hash: such a job is read from both, and
+-- written as one record (its meta field deleted) when it next changes.
 local M = {seq = 1, priority = 2, attempt = 3, max_attempts = 4, timeout = 5,
            cost = 6, token = 7, reclaims = 8, unique = 9, enqueued_at = 10,
-           state = 11, reason = 12, at = 13, started = 14, duty = 15}
+           state = 11, reason = 12, at = 13, started = 14, duty = 15, payload = 16}
+local RECORD_BYTE = 0xdc            -- msgpack array16: a record; a payload starts with '{' or a space
 
 local SEQ_SPAN = 1099511627776      -- 2^40: ready score = rank(priority) * 2^40 + seq
 local REASON_MAX = 1024
@@ -142,14 +147,36 @@ local function id_arg(name, id)
     return id
 end
 
-local function load_meta(keys, id)
-    local raw = redis.call('HGET', keys[K.meta], id)
+-- The job "raw", read from the jobs hash under "id", as a table of the
+-- fields of M, or nil when there is none. A job of an earlier version
+-- (see M) comes back with m.legacy set, which save_job and forget clear.
+local function job_from(keys, id, raw)
     if not raw then return nil end
-    return cmsgpack.unpack(raw)
+    if string.byte(raw, 1) == RECORD_BYTE then return cmsgpack.unpack(raw) end
+    local old = redis.call('HGET', keys[K.meta], id)
+    if not old then return nil end
+    local m = cmsgpack.unpack(old)
+    m[M.started], m[M.duty], m[M.payload] = m[M.started] or 0, m[M.duty] or 0, raw
+    m.legacy = true
+    return m
 end
 
-local function save_meta(keys, id, m)
-    redis.call('HSET', keys[K.meta], id, cmsgpack.pack(m))
+local function load_job(keys, id)
+    return job_from(keys, id, redis.call('HGET', keys[K.jobs], id))
+end
+
+-- The record as save_job writes it; a job of an earlier version loses its
+-- meta field.
+local function packed_job(keys, id, m)
+    if m.legacy then
+        m.legacy = nil
+        redis.call('HDEL', keys[K.meta], id)
+    end
+    return cmsgpack.pack(m)
+end
+
+local function save_job(keys, id, m)
+    redis.call('HSET', keys[K.jobs], id, packed_job(keys, id, m))
 end
 
 local function ready_score(m)
@@ -186,15 +213,17 @@ local function release_unique(keys, id, m)
     end
 end
 
-local function forget(keys, id)
+-- Deletes the job "id"; m is its record if loaded (nil: it may be of an
+-- earlier version).
+local function forget(keys, id, m)
     redis.call('HDEL', keys[K.jobs], id)
-    redis.call('HDEL', keys[K.meta], id)
+    if not m or m.legacy then redis.call('HDEL', keys[K.meta], id) end
 end
 
 local function make_ready(keys, id, m)
     m[M.state] = 'ready'
     m[M.at] = 0
-    save_meta(keys, id, m)
+    save_job(keys, id, m)
     redis.call('ZADD', keys[K.ready], ready_score(m), id)
 end
 
@@ -206,7 +235,7 @@ local function make_dead(keys, id, m, reason, now, cfg)
     m[M.state] = 'dead'
     m[M.reason] = string.sub(reason, 1, REASON_MAX)
     m[M.at] = now
-    save_meta(keys, id, m)
+    save_job(keys, id, m)
     release_unique(keys, id, m)
     redis.call('ZADD', keys[K.dead], now, id)
     count(keys, 'dead', 1)

@@ -12,13 +12,13 @@ register('sluice_dead_list', function(keys, args)
     local ids = redis.call('ZREVRANGE', keys[K.dead], off, off + cnt - 1)
     local r = {}
     for _, id in ipairs(ids) do
-        local m = load_meta(keys, id)
+        local m = load_job(keys, id)
         if m then
             r[#r + 1] = id
             r[#r + 1] = m[M.at]
             r[#r + 1] = m[M.attempt]
             r[#r + 1] = m[M.reason]
-            r[#r + 1] = redis.call('HGET', keys[K.jobs], id) or ''
+            r[#r + 1] = m[M.payload]
         end
     end
     return r
@@ -43,7 +43,7 @@ register('sluice_dead_retry', function(keys, args)
     local seq = next_seqs(keys, #ids)
     for i, id in ipairs(ids) do
         redis.call('ZREM', keys[K.dead], id)
-        local m = load_meta(keys, id)
+        local m = load_job(keys, id)
         if m then
             m[M.attempt] = 0
             m[M.reclaims] = 0

@@ -50,7 +50,7 @@ register('sluice_enqueue', function(keys, args)
     -- sequence, reserved below with one write for the batch.
     local seq = tonumber(redis.call('HGET', keys[K.stats], 'seq')) or 0
     local fresh, seen, ids = 0, {}, {}
-    local payloads, metas, ready, delayed, uniques = {}, {}, {}, {}, {}
+    local records, ready, delayed, uniques = {}, {}, {}, {}
     local np, nr, nd, nu = 0, 0, 0, 0
     for i = 1, n do
         local b = 2 + (i - 1) * 8
@@ -76,7 +76,8 @@ register('sluice_enqueue', function(keys, args)
         else
             fresh = fresh + 1
             local id = job_id(name, seq + fresh)
-            local m = {seq + fresh, priority, 0, max_attempts, timeout, cost, 0, 0, unique, now, 'ready', '', 0}
+            local m = {seq + fresh, priority, 0, max_attempts, timeout, cost, 0, 0, unique, now, 'ready', '', 0, 0, 0,
+                       payload}
             if unique ~= '' then
                 seen[unique] = id
                 uniques[nu + 1], uniques[nu + 2], nu = unique, id, nu + 2
@@ -87,8 +88,7 @@ register('sluice_enqueue', function(keys, args)
             else
                 ready[nr + 1], ready[nr + 2], nr = ready_score(m), id, nr + 2
             end
-            payloads[np + 1], payloads[np + 2] = id, payload
-            metas[np + 1], metas[np + 2], np = id, cmsgpack.pack(m), np + 2
+            records[np + 1], records[np + 2], np = id, cmsgpack.pack(m), np + 2
             ids[i] = id
         end
     end
@@ -102,8 +102,7 @@ register('sluice_enqueue', function(keys, args)
     -- role that may not enqueue is refused it, and nothing has changed).
     if fresh == 0 then return ids end
     next_seqs(keys, fresh)
-    redis.call('HSET', keys[K.jobs], unpack(payloads))
-    redis.call('HSET', keys[K.meta], unpack(metas))
+    redis.call('HSET', keys[K.jobs], unpack(records))
     if nu > 0 then redis.call('HSET', keys[K.unique], unpack(uniques)) end
     if nd > 0 then redis.call('ZADD', keys[K.delayed], unpack(delayed)) end
     if nr > 0 then

@@ -10,14 +10,14 @@
 register('sluice_job', function(keys, args)
     local name = class_arg(keys, args)
     local id = id_arg(name, args[2])
-    local m = load_meta(keys, id)
+    local m = load_job(keys, id)
     if not m then return {'unknown'} end
     local now = now_ms()
     local ahead = -1
     if m[M.state] == 'ready' then ahead = redis.call('ZRANK', keys[K.ready], id) or -1 end
     return {m[M.state], m[M.attempt], m[M.max_attempts], m[M.priority], m[M.cost],
             m[M.enqueued_at], m[M.at], m[M.reclaims], m[M.reason],
-            redis.call('HGET', keys[K.jobs], id) or '', ahead, now, m[M.unique]}
+            m[M.payload], ahead, now, m[M.unique]}
 end, READONLY)
 
 -- sluice_cancel: ARGV class, id, actor. Removes a waiting (ready or
@@ -26,7 +26,7 @@ end, READONLY)
 register('sluice_cancel', function(keys, args)
     local name = class_arg(keys, args)
     local id = id_arg(name, args[2])
-    local m = load_meta(keys, id)
+    local m = load_job(keys, id)
     if not m then fail('NOTFOUND', 'no such job') end
     local s = m[M.state]
     if s == 'leased' then fail('BUSY', 'job is leased by a worker') end
@@ -34,7 +34,7 @@ register('sluice_cancel', function(keys, args)
     audit(keys, args[3], 'job cancelled', id)
     redis.call('ZREM', keys[K[s]], id)
     release_unique(keys, id, m)
-    forget(keys, id)
+    forget(keys, id, m)
     count(keys, 'cancelled', 1)
     return 1
 end)

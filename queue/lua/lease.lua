@@ -16,7 +16,7 @@ local function leased_job(keys, args, fields)
     local id = id_arg(name, args[2])
     local token = int_arg(args[3], 'token', 1, 9007199254740991)
     local cfg = load_class(keys, fields)
-    local m = load_meta(keys, id)
+    local m = load_job(keys, id)
     if not m or m[M.state] ~= 'leased' or m[M.token] ~= token then
         fail('STALE', 'fencing token is not the current lease')
     end
@@ -35,13 +35,13 @@ register('sluice_ack', function(keys, args)
     if cfg.keep_done > 0 then
         m[M.state] = 'done'
         m[M.at] = now
-        save_meta(keys, id, m)
+        save_job(keys, id, m)
         redis.call('LPUSH', keys[K.done], id)
         while redis.call('LLEN', keys[K.done]) > cfg.keep_done do
             forget(keys, redis.call('RPOP', keys[K.done]))
         end
     else
-        forget(keys, id)
+        forget(keys, id, m)
     end
     return 1
 end)
@@ -69,7 +69,7 @@ register('sluice_fail', function(keys, args)
     local delay = math.floor(backoff / 2 + rnd * backoff / 2)
     m[M.state] = 'delayed'
     m[M.at] = now + delay
-    save_meta(keys, id, m)
+    save_job(keys, id, m)
     redis.call('ZADD', keys[K.delayed], m[M.at], id)
     count(keys, 'retried', 1)
     return {'retry', delay}
@@ -83,7 +83,7 @@ register('sluice_extend', function(keys, args)
     local now = now_ms()
     m[M.at] = now + ms
     redis.call('ZADD', keys[K.leased], m[M.at], id)
-    save_meta(keys, id, m)
+    save_job(keys, id, m)
     return m[M.at]
 end)
 
