@@ -46,10 +46,13 @@ end
 
 -- A decimal integer within [lo, hi], or an error naming the argument.
 local function int_arg(s, name, lo, hi)
-    if type(s) ~= 'string' or not string.match(s, '^%-?%d+$') or #s > 16 then
-        fail('BADARG', name .. ' is not an integer')
+    local n = 0
+    if s ~= '0' then  -- the common default: a comparison of interned strings
+        if type(s) ~= 'string' or not string.match(s, '^%-?%d+$') or #s > 16 then
+            fail('BADARG', name .. ' is not an integer')
+        end
+        n = tonumber(s)
     end
-    local n = tonumber(s)
     if n < lo or n > hi then
         fail('BADARG', name .. ' is out of range')
     end
