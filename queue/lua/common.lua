@@ -17,7 +17,7 @@
 -- Errors are a short code word and a fixed sentence; user data never goes
 -- into an error reply. The C side maps the code word to sluice_error_code.
 
-local VERSION = 5  -- bump on any change of a Function's contract
+local VERSION = 6  -- bump on any change of a Function's contract
 
 -- Job metadata, a msgpack array in the meta hash under the job id.
 -- started: when the current lease began; duty: the class's share of one
@@ -128,12 +128,14 @@ local function job_id(name, seq)
     return name .. ':' .. string.format('%d', seq)
 end
 
--- The id must name this class: "<class>:<digits>".
+-- Whether id names a job of class "name": "<class>:<digits>".
+local function valid_id(name, id)
+    return type(id) == 'string' and #id <= 96 and string.sub(id, 1, #name + 1) == name .. ':' and
+           string.match(string.sub(id, #name + 2), '^%d+$') ~= nil
+end
+
 local function id_arg(name, id)
-    if type(id) ~= 'string' or #id > 96 or string.sub(id, 1, #name + 1) ~= name .. ':' or
-       not string.match(string.sub(id, #name + 2), '^%d+$') then
-        fail('BADARG', 'job id does not name this class')
-    end
+    if not valid_id(name, id) then fail('BADARG', 'job id does not name this class') end
     return id
 end
 

@@ -1,33 +1,42 @@
 -- needs: common
--- Ending or extending a lease: ack, fail, extend, release. Each presents the
--- attempt's fencing token; a token that is not the current lease's (the lease
--- expired and the job was reclaimed, or it already ended) is refused with
--- STALE, so a worker that lost its lease can never end another's attempt.
+-- Ending or extending a lease: ack (one job, or many of a class), fail,
+-- extend, release. Each presents the attempt's fencing token; a token that
+-- is not the current lease's (the lease expired and the job was reclaimed,
+-- or it already ended) is refused with STALE, so a worker that lost its
+-- lease can never end another's attempt.
 --
--- KEYS: the class keys.  ARGV: class, id, token, then per Function below.
+-- KEYS: the class keys.  ARGV: class, id, token, then per Function below
+-- (sluice_ack_many: class, then pairs of id and token).
 -- Errors: NOCLASS, BADNAME, BADARG, STALE.
+
+local TOKEN_MAX = 9007199254740991
+
+-- The job's metadata when token is its current lease's, else nil.
+local function lease_of(keys, id, token)
+    local m = load_meta(keys, id)
+    if not m or m[M.state] ~= 'leased' or m[M.token] ~= token then
+        return nil
+    end
+    return m
+end
 
 local function leased_job(keys, args)
     local name = class_arg(keys, args)
     local id = id_arg(name, args[2])
-    local token = int_arg(args[3], 'token', 1, 9007199254740991)
+    local token = int_arg(args[3], 'token', 1, TOKEN_MAX)
     local cfg = load_class(keys)
-    local m = load_meta(keys, id)
-    if not m or m[M.state] ~= 'leased' or m[M.token] ~= token then
-        fail('STALE', 'fencing token is not the current lease')
-    end
+    local m = lease_of(keys, id, token)
+    if not m then fail('STALE', 'fencing token is not the current lease') end
     return id, m, cfg
 end
 
--- sluice_ack: the attempt succeeded. The job is deleted, or kept among the
--- class's last keep_done completed jobs. Reply: 1.
-register('sluice_ack', function(keys, args)
-    local id, m, cfg = leased_job(keys, args)
-    local now = now_ms()
+-- Ends the lease of job id (metadata m, class config cfg) as a success at
+-- "now": the job is deleted, or kept among the class's last keep_done
+-- completed jobs. The caller counts it in 'acked'.
+local function ack(keys, id, m, cfg, now)
     redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
     end_duty(keys, m, now)
     release_unique(keys, id, m)
-    count(keys, 'acked', 1)
     if cfg.keep_done > 0 then
         m[M.state] = 'done'
         m[M.at] = now
@@ -39,7 +48,54 @@ register('sluice_ack', function(keys, args)
     else
         forget(keys, id)
     end
+end
+
+-- sluice_ack: the attempt succeeded (see ack above). Reply: 1.
+register('sluice_ack', function(keys, args)
+    local id, m, cfg = leased_job(keys, args)
+    ack(keys, id, m, cfg, now_ms())
+    count(keys, 'acked', 1)
     return 1
+end)
+
+-- sluice_ack_many: acks up to BATCH_MAX jobs of the class at once. ARGV:
+-- class, then id1, token1, id2, token2, ... (1..BATCH_MAX pairs). Every
+-- pair is checked first: a malformed one (an id not of this class, a token
+-- not an integer in 1..2^53-1) or a wrong argument count refuses the whole
+-- call with BADARG ("... of pair N", counting from 1) and nothing changes.
+-- Then each pair is acked alone, in order, as sluice_ack would: a pair
+-- whose token is not the current lease's is refused alone and the others
+-- are applied (a job named twice is acked once, then stale).
+-- Reply: an array with one entry per pair, in order: 1 (acked) or 'STALE'.
+register('sluice_ack_many', function(keys, args)
+    local name = class_arg(keys, args)
+    local n = (#args - 1) / 2
+    if n < 1 or n > BATCH_MAX or n ~= math.floor(n) then
+        fail('BADARG', 'wrong number of arguments: expected 1..' .. BATCH_MAX .. ' pairs of id and token')
+    end
+    local tokens = {}
+    for i = 1, n do
+        if not valid_id(name, args[2 * i]) then
+            fail('BADARG', 'job id of pair ' .. i .. ' does not name this class')
+        end
+        tokens[i] = int_arg(args[2 * i + 1], 'token of pair ' .. i, 1, TOKEN_MAX)
+    end
+    local cfg = load_class(keys)
+    local now = now_ms()
+    local out, acked = {}, 0
+    for i = 1, n do
+        local id = args[2 * i]
+        local m = lease_of(keys, id, tokens[i])
+        if m then
+            ack(keys, id, m, cfg, now)
+            out[i] = 1
+            acked = acked + 1
+        else
+            out[i] = 'STALE'
+        end
+    end
+    count(keys, 'acked', acked)
+    return out
 end)
 
 -- sluice_fail: the attempt failed. ARGV[4]: the reason (kept, truncated to
