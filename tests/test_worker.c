@@ -443,6 +443,32 @@ static void acks_that_end_together_go_to_redis_in_one_call(void **state) {
     sluice_client_free(c);
 }
 
+/* A class whose concurrency limit is the worker's: its next claim goes out
+ * after the acks that free its slots, so Redis never throttles it for the
+ * leases those acks end. */
+static void a_claim_follows_the_acks_that_free_its_slots(void **state) {
+    sluice_client *c = test_connect(state);
+    enum { JOBS = 200 };
+    test_class(c, "tight", SLUICE_TIER_NORMAL, 4);
+    enqueue_n(c, "tight", JOBS);
+    run r;
+    setup_run(&r, *state, JOBS, 4, 60);
+    r.cls[0] = "tight";
+    r.ncls = 1;
+    r.stop_when_done = 1;
+    assert_int_equal(sluice_worker_handle(r.w, "tight", sync_handler, &r, NULL), 0);
+    assert_int_equal(sluice_worker_start(r.w, NULL), 0);
+    ev_run(r.loop, 0);
+    assert_true(r.stopped);
+    assert_int_equal(r.handled, JOBS);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "tight", &st, NULL), 0);
+    assert_int_equal(st.throttled, 0);
+    assert_drained(c, "tight", JOBS);
+    teardown_run(&r);
+    sluice_client_free(c);
+}
+
 typedef struct steal_run {
     run r;
     int stolen;
@@ -810,6 +836,7 @@ int main(void) {
         cmocka_unit_test(acks_refused_by_a_busy_redis_are_sent_again_not_dropped),
         cmocka_unit_test(acks_that_end_together_go_to_redis_in_one_call),
         cmocka_unit_test(a_stale_job_in_a_batch_of_acks_is_refused_alone),
+        cmocka_unit_test(a_claim_follows_the_acks_that_free_its_slots),
         cmocka_unit_test(critical_classes_are_served_before_the_others),
         cmocka_unit_test(a_paused_class_never_holds_back_the_others_and_its_jobs_keep_their_attempts),
         cmocka_unit_test(a_suspect_job_runs_alone_in_the_worker_and_the_others_in_batches),

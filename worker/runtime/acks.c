@@ -72,7 +72,7 @@ void rt_acks_flush(sluice_worker *w) {
         ack_batch *b = malloc(sizeof(*b) + room * sizeof(b->jobs[0]));
         if (!b) {
             while (w->acking.head) rt_job_move(w->acking.head, J_WAITING); /* resent by the tick */
-            return;
+            break;
         }
         b->w = w;
         b->n = 0;
@@ -80,6 +80,7 @@ void rt_acks_flush(sluice_worker *w) {
             if (j->cls == cls) b->jobs[b->n++] = j;
         send_batch(w, b);
     }
+    rt_schedule(w); /* held back while acks waited: claims go out after them */
 }
 
 void rt_ack_flush_cb(struct ev_loop *loop, ev_prepare *p, int revents) {

@@ -138,6 +138,9 @@ static int eligible(const wclass *c) {
  * the worker is idle, then is claimed alone. */
 void rt_schedule(sluice_worker *w) {
     if (!w->started || w->stopping || !w->cmd.up || w->in_dispatch) return;
+    /* acks wait for the end of this turn: claim after them (rt_acks_flush),
+     * so that Redis never counts the leases they end against the claim */
+    if (w->acking.n > 0) return;
     if (w->suspect || w->solo) return;
     long free_slots = (long)w->concurrency - w->running.n - (long)w->claims_out;
     if (free_slots <= 0) return;

@@ -257,7 +257,8 @@ void rt_resend_waiting(sluice_worker *w);
  * loop iteration. */
 void rt_ack_queue(sluice_worker_job *j);
 /* Sends the listed acks now: one call per class, up to SLUICE_BATCH_MAX
- * jobs each; a job that cannot be sent waits to be resent. */
+ * jobs each; a job that cannot be sent waits to be resent. Then hands the
+ * free slots out (rt_schedule waits while acks are listed). */
 void rt_acks_flush(sluice_worker *w);
 void rt_ack_flush_cb(struct ev_loop *loop, ev_prepare *p, int revents);
 
