@@ -48,8 +48,9 @@ static void batch_reply(redisAsyncContext *ac, void *reply, void *priv) {
     rt_check_stopped(w);
 }
 
-/* Sends one call for the first n listed acks of the class of the first:
- * they go to J_SENDING, or to J_WAITING when the link cannot take it. */
+/* Sends the acks of b's jobs (all of one class) as one call (TAKES b, freed
+ * with its reply): the jobs go to J_SENDING, or to J_WAITING when the link
+ * cannot take the call. */
 static void send_batch(sluice_worker *w, ack_batch *b) {
     const char *ids[SLUICE_BATCH_MAX];
     int64_t tokens[SLUICE_BATCH_MAX];
