@@ -762,12 +762,21 @@ static void the_mean_handler_time_is_reported_to_a_defined_job_latency_signal(vo
 /* ---------------------- a restarted redis-server ---------------------- */
 
 static harness_redis aofsrv;
+static sluice_worker *restarted; /* the worker that runs across the restart */
 static double restart_done;
 
+/* Restarts Redis while handlers hold jobs, so that the outage holds their
+ * acks back (a worker between a batch of acks and the next claim has
+ * none): polls every ms until one runs. */
 static void restart_cb(struct ev_loop *loop, ev_timer *t, int revents) {
-    (void)loop;
     (void)revents;
-    (void)t;
+    sluice_worker_stats ws;
+    sluice_worker_stats_get(restarted, &ws);
+    if (ws.in_flight == 0) {
+        ev_timer_set(t, 0.001, 0.);
+        ev_timer_start(loop, t);
+        return;
+    }
     assert_int_equal(harness_redis_restart(&aofsrv), 0);
     restart_done = ev_time();
 }
@@ -800,6 +809,7 @@ static void a_worker_survives_a_redis_restart_reconnects_and_finishes_the_run(vo
     r.ncls = 1;
     assert_int_equal(sluice_worker_handle(r.w, "survive", async_handler, &r, NULL), 0);
     assert_int_equal(sluice_worker_start(r.w, NULL), 0);
+    restarted = r.w;
     ev_timer restart;
     ev_timer_init(&restart, restart_cb, 0.4, 0.);
     ev_timer_start(r.loop, &restart);
