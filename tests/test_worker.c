@@ -252,7 +252,9 @@ static void a_handler_that_runs_longer_than_its_lease_keeps_it(void **state) {
     assert_int_equal(sluice_class_update(c, "longjob", f, v, 2, NULL, &err), 0);
     enqueue_n(c, "longjob", 4);
     run r;
-    setup_run(&r, *state, 4, 4, 30);
+    /* a slot to spare: the class is claimed again while its jobs run, and
+     * such a claim would reclaim a lease that had lapsed */
+    setup_run(&r, *state, 4, 5, 30);
     r.c = c;
     r.cls[0] = "longjob";
     r.ncls = 1;
