@@ -148,6 +148,70 @@ sluice_command *sluice_command_ack(const char *ns, const char *id, int64_t token
     return c ? finish(c, err) : NULL;
 }
 
+#define TOKEN_MAX 9007199254740991LL /* 2^53 - 1, the largest token a Function takes */
+
+/* Builds sluice_ack_many's call into *m (initialised here; the caller
+ * clears it) after checking n, every id (all of one class) and every token.
+ * Returns 0, or -1 with SLUICE_ERR_ARGUMENT naming the index. */
+static int cmd_ack_many(cmd *m, const char *ns, size_t n, const char *const *ids, const int64_t *tokens,
+                        sluice_error *err) {
+    char cls[SLUICE_ID_MAX], other[SLUICE_ID_MAX];
+    cmd_init(m);
+    if (n < 1 || n > SLUICE_BATCH_MAX || !ids || !tokens) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "ack_many: expected 1..%d jobs", SLUICE_BATCH_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (id_split(ids[i], i ? other : cls, NULL) < 0) {
+            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "ack_many: job %zu: invalid job id: expected <class>:<number>",
+                             i);
+            return -1;
+        }
+        if (i && strcmp(other, cls) != 0) {
+            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "ack_many: job %zu is not of the class of job 0", i);
+            return -1;
+        }
+        if (tokens[i] < 1 || tokens[i] > TOKEN_MAX) {
+            sluice_error_set(err, SLUICE_ERR_ARGUMENT, "ack_many: job %zu: token must be 1..2^53-1", i);
+            return -1;
+        }
+    }
+    cmd_fcall_class(m, "sluice_ack_many", ns, cls);
+    for (size_t i = 0; i < n; i++) {
+        cmd_str(m, ids[i]);
+        cmd_int(m, tokens[i]);
+    }
+    return 0;
+}
+
+sluice_command *sluice_command_ack_many(const char *ns, size_t n, const char *const *ids, const int64_t *tokens,
+                                        sluice_error *err) {
+    sluice_error_reset(err);
+    sluice_command *c = alloc(ns, err);
+    if (!c) return NULL;
+    if (cmd_ack_many(&c->m, ns, n, ids, tokens, err) < 0) {
+        sluice_command_free(c);
+        return NULL;
+    }
+    return finish(c, err);
+}
+
+int sluice_ack_many_parse(const redisReply *r, size_t n, sluice_error_code *results, sluice_error *err) {
+    if (sluice_reply_check(r, "ack_many", err) < 0) return -1;
+    int ok = r->type == REDIS_REPLY_ARRAY && r->elements == n;
+    for (size_t i = 0; ok && i < n; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type == REDIS_REPLY_INTEGER && e->integer == 1)
+            results[i] = SLUICE_OK;
+        else if (e->type == REDIS_REPLY_STRING && strcmp(e->str, "STALE") == 0)
+            results[i] = SLUICE_ERR_STALE;
+        else
+            ok = 0;
+    }
+    if (!ok) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "ack_many: unexpected reply");
+    return ok ? 0 : -1;
+}
+
 sluice_command *sluice_command_fail(const char *ns, const char *id, int64_t token, const char *reason,
                                     sluice_error *err) {
     sluice_error_reset(err);
@@ -278,6 +342,23 @@ static int lease_end(sluice_client *c, const char *fn, const char *what, const c
 
 int sluice_ack(sluice_client *c, const char *id, int64_t token, sluice_error *err) {
     return lease_end(c, "sluice_ack", "ack", id, token, err);
+}
+
+int sluice_ack_many(sluice_client *c, size_t n, const char *const *ids, const int64_t *tokens,
+                    sluice_error_code *results, sluice_error *err) {
+    sluice_error_reset(err);
+    if (!results) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "ack_many: results is NULL");
+        return -1;
+    }
+    cmd m;
+    int rc = cmd_ack_many(&m, c->ns, n, ids, tokens, err);
+    redisReply *r = rc < 0 ? NULL : client_call(c, &m, "ack_many", err);
+    cmd_clear(&m);
+    if (!r) return -1;
+    rc = sluice_ack_many_parse(r, n, results, err);
+    freeReplyObject(r);
+    return rc;
 }
 
 int sluice_fail(sluice_client *c, const char *id, int64_t token, const char *reason, int64_t *retry_ms,

@@ -58,6 +58,7 @@ static inline size_t function_calls(const fn_state *s, fn_call *out) {
         CLASS_CALL("sluice_enqueue", s->cls, "1", "{}", "0", "0", "0", "0", "0", "", "0"),
         CLASS_CALL("sluice_claim", s->cls, "1", "t", "0"),
         CLASS_CALL("sluice_ack", s->cls, s->leased, s->token),
+        CLASS_CALL("sluice_ack_many", s->cls, s->leased, s->token),
         CLASS_CALL("sluice_fail", s->cls, s->leased, s->token, "x"),
         CLASS_CALL("sluice_extend", s->cls, s->leased, s->token, "1000"),
         CLASS_CALL("sluice_release", s->cls, s->leased, s->token),

@@ -314,6 +314,90 @@ static void governor_mode_off_clears_a_gate_fenced_by_an_epoch_no_governor_can_r
     sluice_client_free(c);
 }
 
+/* sluice_ack_many called raw with class k's keys, "argc" arguments from
+ * argv; the reply is NEW. */
+static redisReply *ack_many_raw(redisContext *rc, int argc, const char *const *argv) {
+    const char **a = malloc((size_t)(3 + 13 + argc) * sizeof(*a));
+    char keys[13][64];
+    int n = 0;
+    a[n++] = "FCALL";
+    a[n++] = "sluice_ack_many";
+    a[n++] = "13";
+    for (int i = 0; i < 13; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "%s:{k}:%s", NS, CLASS_SUFFIX[i]);
+        a[n++] = keys[i];
+    }
+    for (int i = 0; i < argc; i++) a[n++] = argv[i];
+    redisReply *r = redisCommandArgv(rc, n, a, NULL);
+    free(a);
+    return r;
+}
+
+/* A producer in another language acking a batch: one malformed pair
+ * anywhere (a wrong count, a token that is no token, an id of another
+ * class, more than 1000 pairs) refuses the whole call with BADARG naming the
+ * problem and the pair, and nothing changes; a well-formed batch answers
+ * per pair. */
+static void a_batch_of_acks_with_one_malformed_pair_is_refused_whole_by_raw_fcall(void **state) {
+    sluice_client *c = test_connect(state);
+    fn_state st;
+    class_with_jobs(c, &st);
+    redisContext *rc = raw(state);
+    char *before = snapshot(rc);
+    const char *id = st.leased, *tok = st.token;
+    const struct {
+        int argc;
+        const char *argv[6];
+        const char *says;
+    } bad[] = {
+        {1, {"k"}, "wrong number of arguments"},
+        {2, {"k", id}, "wrong number of arguments"},
+        {4, {"k", id, tok, id}, "wrong number of arguments"},
+        {5, {"k", id, tok, id, "x1"}, "token of pair 2 is not an integer"},
+        {5, {"k", id, tok, id, "0"}, "token of pair 2 is out of range"},
+        {5, {"k", id, tok, id, "1.5"}, "token of pair 2 is not an integer"},
+        {5, {"k", id, tok, "other:1", tok}, "job id of pair 2 does not name this class"},
+        {3, {"k", "k:", tok}, "job id of pair 1 does not name this class"},
+        {5, {"k", id, tok, "k:1", tok}, NULL}, /* well-formed, see below */
+    };
+    for (size_t i = 0; bad[i].says; i++) {
+        redisReply *r = ack_many_raw(rc, bad[i].argc, bad[i].argv);
+        if (!r || r->type != REDIS_REPLY_ERROR || !strstr(r->str, "BADARG") || !strstr(r->str, bad[i].says))
+            fail_msg("case %zu: expected BADARG %s, got %s", i, bad[i].says, r && r->str ? r->str : "no error");
+        freeReplyObject(r);
+        char *after = snapshot(rc);
+        if (strcmp(before, after) != 0) fail_msg("case %zu was refused but wrote", i);
+        free(after);
+    }
+    /* 1001 well-formed pairs */
+    enum { OVER = 1001 };
+    const char **many = malloc((1 + 2 * OVER) * sizeof(*many));
+    many[0] = "k";
+    for (int i = 0; i < OVER; i++) {
+        many[1 + 2 * i] = id;
+        many[2 + 2 * i] = tok;
+    }
+    redisReply *r = ack_many_raw(rc, 1 + 2 * OVER, many);
+    assert_true(r && r->type == REDIS_REPLY_ERROR && strstr(r->str, "BADARG") && strstr(r->str, "1..1000 pairs"));
+    freeReplyObject(r);
+    free(many);
+    char *after = snapshot(rc);
+    assert_string_equal(before, after);
+    free(after);
+    /* the leased job and a job that is not leased (dead or gone): acked, and stale */
+    size_t last = sizeof(bad) / sizeof(bad[0]) - 1;
+    r = ack_many_raw(rc, bad[last].argc, bad[last].argv);
+    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 2);
+    assert_int_equal(r->element[0]->type, REDIS_REPLY_INTEGER);
+    assert_int_equal(r->element[0]->integer, 1);
+    assert_int_equal(r->element[1]->type, REDIS_REPLY_STRING);
+    assert_string_equal(r->element[1]->str, "STALE");
+    freeReplyObject(r);
+    free(before);
+    redisFree(rc);
+    sluice_client_free(c);
+}
+
 /* A producer in another language gets the payload checks the C library
  * makes: a JSON object, nested at most 32 deep, no NaN, no NUL. */
 static void an_enqueue_by_raw_fcall_checks_the_payload_as_the_c_library_does(void **state) {
@@ -366,6 +450,7 @@ int main(void) {
         cmocka_unit_test(every_change_is_audited_once_and_the_counters_add_up),
         cmocka_unit_test(a_claim_without_a_consumer_name_says_it_is_missing),
         cmocka_unit_test(an_enqueue_by_raw_fcall_checks_the_payload_as_the_c_library_does),
+        cmocka_unit_test(a_batch_of_acks_with_one_malformed_pair_is_refused_whole_by_raw_fcall),
         cmocka_unit_test(governor_mode_off_clears_a_gate_fenced_by_an_epoch_no_governor_can_reach),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

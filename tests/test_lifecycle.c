@@ -435,6 +435,126 @@ static void a_fencing_token_ends_only_its_own_lease(void **state) {
     sluice_client_free(c);
 }
 
+/* The invariant checker finds nothing wrong in class "cls". */
+static void assert_consistent(sluice_client *c, const char *cls) {
+    sluice_error err;
+    sluice_check *k = sluice_namespace_check(c, &cls, 1, INT64_MAX, &err);
+    if (!k) fail_msg("check: %s", err.text);
+    if (sluice_check_count(k) > 0)
+        fail_msg("check: %s: %s", sluice_check_problem(k, 0)->subject, sluice_check_problem(k, 0)->detail);
+    sluice_check_free(k);
+}
+
+/* A batch of acks ends each lease with its own token: a job reclaimed by
+ * another worker meanwhile is refused alone (stale) while the others are
+ * acked, its new holder acks it after, a job named twice is acked once, and
+ * the counters add up. */
+static void a_batch_of_acks_refuses_a_stale_token_alone_and_acks_the_others(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "acks", SLUICE_TIER_NORMAL, 10);
+    char id[4][SLUICE_ID_MAX];
+    sluice_enqueue_opts quick = {.timeout_ms = 100};
+    for (int i = 0; i < 4; i++) enqueue_ok(c, "acks", "{}", i == 1 ? &quick : NULL, id[i]);
+    sluice_job *j[4];
+    sluice_claim_info info;
+    sluice_error err;
+    assert_int_equal(sluice_claim(c, "acks", "w1", 4, j, &info, &err), 0);
+    assert_int_equal(info.count, 4);
+    lease_runs_out(c, id[1]);
+    sluice_job *again = claim_one(c, "acks"); /* another worker reclaims it */
+    assert_non_null(again);
+    assert_string_equal(sluice_job_id(again), id[1]);
+    const char *ids[5];
+    int64_t tokens[5];
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(sluice_job_id(j[i]), id[i]);
+        ids[i] = id[i];
+        tokens[i] = sluice_job_token(j[i]);
+    }
+    ids[4] = id[0]; /* named twice */
+    tokens[4] = tokens[0];
+    sluice_error_code res[5];
+    assert_int_equal(sluice_ack_many(c, 5, ids, tokens, res, &err), 0);
+    const sluice_error_code want[5] = {SLUICE_OK, SLUICE_ERR_STALE, SLUICE_OK, SLUICE_OK, SLUICE_ERR_STALE};
+    for (int i = 0; i < 5; i++)
+        if (res[i] != want[i]) fail_msg("job %d: result %d, expected %d", i, (int)res[i], (int)want[i]);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "acks", &st, &err), 0);
+    assert_int_equal(st.acked, 3);
+    assert_int_equal(st.leased, 1);
+    assert_int_equal(st.reclaimed, 1);
+    assert_int_equal(st.enqueued - st.acked, st.ready + st.delayed + st.leased + st.dead);
+    assert_consistent(c, "acks");
+    ids[0] = id[1]; /* the new holder's ack */
+    tokens[0] = sluice_job_token(again);
+    assert_int_equal(sluice_ack_many(c, 1, ids, tokens, res, &err), 0);
+    assert_int_equal(res[0], SLUICE_OK);
+    assert_int_equal(sluice_class_stats_get(c, "acks", &st, &err), 0);
+    assert_int_equal(st.acked, 4);
+    assert_int_equal(st.ready + st.delayed + st.leased + st.dead, 0);
+    assert_consistent(c, "acks");
+    for (int i = 0; i < 4; i++) sluice_job_free(j[i]);
+    sluice_job_free(again);
+    sluice_client_free(c);
+}
+
+/* sluice_ack_many checks every job before it sends anything: a count out of
+ * 1..1000, a malformed id, ids of two classes or a token out of range are
+ * refused whole with SLUICE_ERR_ARGUMENT naming the job, and every lease
+ * stands; an undeclared class is refused by Redis. */
+static void a_batch_of_acks_with_one_bad_job_is_refused_whole(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "acksbad", SLUICE_TIER_NORMAL, 10);
+    char id[2][SLUICE_ID_MAX];
+    for (int i = 0; i < 2; i++) enqueue_ok(c, "acksbad", "{}", NULL, id[i]);
+    sluice_job *j[2];
+    sluice_claim_info info;
+    sluice_error err;
+    assert_int_equal(sluice_claim(c, "acksbad", "t", 2, j, &info, &err), 0);
+    assert_int_equal(info.count, 2);
+    const char *ids[2] = {id[0], id[1]};
+    int64_t tokens[2] = {sluice_job_token(j[0]), sluice_job_token(j[1])};
+    sluice_error_code res[2];
+    static const char *const many_ids[SLUICE_BATCH_MAX + 1] = {0};
+    static const int64_t many_tokens[SLUICE_BATCH_MAX + 1] = {0};
+    const struct {
+        size_t n;
+        const char *id1;
+        int64_t token1;
+        const char *says;
+    } bad[] = {
+        {0, id[1], tokens[1], "expected 1..1000 jobs"},
+        {SLUICE_BATCH_MAX + 1, id[1], tokens[1], "expected 1..1000 jobs"},
+        {2, "acksbad:x", tokens[1], "job 1: invalid job id"},
+        {2, "acksbad", tokens[1], "job 1: invalid job id"},
+        {2, "other:2", tokens[1], "job 1 is not of the class of job 0"},
+        {2, id[1], 0, "job 1: token must be"},
+        {2, id[1], 9007199254740992LL, "job 1: token must be"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ids[1] = bad[i].id1;
+        tokens[1] = bad[i].token1;
+        int big = bad[i].n > 2;
+        assert_int_equal(sluice_ack_many(c, bad[i].n, big ? many_ids : ids, big ? many_tokens : tokens, res, &err), -1);
+        assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+        if (!strstr(err.text, bad[i].says)) fail_msg("case %zu: %s", i, err.text);
+    }
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "acksbad", &st, &err), 0);
+    assert_int_equal(st.leased, 2);
+    assert_int_equal(st.acked, 0);
+    const char *undeclared[1] = {"nosuch:1"};
+    assert_int_equal(sluice_ack_many(c, 1, undeclared, tokens, res, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_UNKNOWN_CLASS);
+    ids[1] = id[1];
+    tokens[1] = sluice_job_token(j[1]);
+    assert_int_equal(sluice_ack_many(c, 2, ids, tokens, res, &err), 0);
+    assert_int_equal(res[0], SLUICE_OK);
+    assert_int_equal(res[1], SLUICE_OK);
+    for (int i = 0; i < 2; i++) sluice_job_free(j[i]);
+    sluice_client_free(c);
+}
+
 /* An acked job gives its unique key up even when the class keeps it among
  * its done jobs. */
 static void an_acked_job_kept_as_done_frees_its_unique_key(void **state) {
@@ -994,6 +1114,8 @@ int main(void) {
         cmocka_unit_test(a_lease_that_expires_on_the_last_attempt_sends_the_job_dead),
         cmocka_unit_test(a_dead_job_frees_its_unique_key_and_a_retried_one_takes_it_back_clean),
         cmocka_unit_test(a_fencing_token_ends_only_its_own_lease),
+        cmocka_unit_test(a_batch_of_acks_refuses_a_stale_token_alone_and_acks_the_others),
+        cmocka_unit_test(a_batch_of_acks_with_one_bad_job_is_refused_whole),
         cmocka_unit_test(an_acked_job_kept_as_done_frees_its_unique_key),
         cmocka_unit_test(a_dead_job_can_be_retried_with_attempts_reset_or_purged),
         cmocka_unit_test(the_dead_set_is_capped_oldest_first),

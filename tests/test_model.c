@@ -81,6 +81,7 @@ typedef enum fn {
     F_ENQUEUE,
     F_CLAIM,
     F_ACK,
+    F_ACK_MANY,
     F_FAIL,
     F_EXTEND,
     F_RELEASE,
@@ -134,6 +135,7 @@ static const struct fn_desc {
     [F_ENQUEUE] = {"sluice_enqueue", CLASS_KEYS, 0, 0, 0, R(PRODUCER) | R(WORKER) | OPS, R(PRODUCER), "NOCLASS FULL"},
     [F_CLAIM] = {"sluice_claim", CLASS_KEYS, 3, 0, 0, R(WORKER) | R(ADMIN), R(WORKER), "NOCLASS"},
     [F_ACK] = {"sluice_ack", CLASS_KEYS, 3, 0, 0, R(WORKER) | OPS, R(WORKER), "NOCLASS STALE"},
+    [F_ACK_MANY] = {"sluice_ack_many", CLASS_KEYS, 3, 0, 0, R(WORKER) | OPS, R(WORKER), "NOCLASS"},
     [F_FAIL] = {"sluice_fail", CLASS_KEYS, 4, 0, 0, R(WORKER) | OPS, R(WORKER), "NOCLASS STALE"},
     [F_EXTEND] = {"sluice_extend", CLASS_KEYS, 4, 0, 0, R(WORKER) | OPS, R(WORKER), "NOCLASS STALE"},
     [F_RELEASE] = {"sluice_release", CLASS_KEYS, 3, 0, 0, R(WORKER) | OPS, R(WORKER), "NOCLASS STALE"},
@@ -388,13 +390,30 @@ static int pick_lease(int cls, const char **id, long long *token) {
     return l->until_ms > harness_now_ms();
 }
 
+/* A job id and a fencing token: of a lease the model knows (now and then
+ * made stale), or made up. Returns 1 for a lease the model knows is live. */
+static int gen_lease_pair(gen *g, int cls) {
+    char buf[40];
+    const char *id;
+    long long token = 0;
+    int live = pick_lease(cls, &id, &token);
+    if (!token) {
+        id = some_id(cls, buf, sizeof(buf));
+        token = between(1, 50);
+    } else if (chance(10)) {
+        token += chance(50) ? 1 : -1; /* a stale token */
+        live = 0;
+    }
+    arg_id(g, id);
+    arg_int(g, token < 1 ? 1 : token, 1, 9007199254740991.0);
+    return live;
+}
+
 /* The arguments after the class name of a class Function. Returns 1 when a
  * valid call must succeed (a lease the model knows is live). */
 static int gen_class_args(gen *g, fn f, int cls) {
     char buf[40];
     static const char *const TIERS[] = {"critical", "high", "normal", "low"};
-    const char *id;
-    long long token = 0;
     int live = 0;
     switch (f) {
     case F_ENQUEUE: gen_enqueue(g, cls); break;
@@ -403,20 +422,14 @@ static int gen_class_args(gen *g, fn f, int cls) {
         call_fmt(g->c, "w%ld", below(4));
         arg_word(g, chance(70) ? "0" : "1");
         break;
+    case F_ACK_MANY:
+        for (long i = 0, n = between(1, 3); i < n; i++) live |= gen_lease_pair(g, cls);
+        break;
     case F_ACK:
     case F_FAIL:
     case F_EXTEND:
     case F_RELEASE:
-        live = pick_lease(cls, &id, &token);
-        if (!token) {
-            id = some_id(cls, buf, sizeof(buf));
-            token = between(1, 50);
-        } else if (chance(10)) {
-            token += chance(50) ? 1 : -1; /* a stale token */
-            live = 0;
-        }
-        arg_id(g, id);
-        arg_int(g, token < 1 ? 1 : token, 1, 9007199254740991.0);
+        live = gen_lease_pair(g, cls);
         if (f == F_FAIL) call_str(g->c, chance(90) ? "boom" : "");
         if (f == F_EXTEND) arg_int(g, chance(80) ? 60000 : between(1, 100000), 1, 604800000);
         break;
@@ -1162,6 +1175,11 @@ static void learn(const call *c, const redisReply *r) {
     case F_FAIL:
     case F_RELEASE:
         if (id) forget_lease(m, id);
+        break;
+    case F_ACK_MANY: /* each pair's own result */
+        for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_INTEGER && id_at + 2 * (int)i < c->argc)
+                forget_lease(m, c->argv[id_at + 2 * (int)i]);
         break;
     case F_CLASS_DELETE: memset(m, 0, sizeof(*m)); break;
     case F_GOV_LEASE:

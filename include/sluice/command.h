@@ -34,6 +34,9 @@ void sluice_command_free(sluice_command *m);                   /* NULL is a no-o
 sluice_command *sluice_command_claim(const char *ns, const char *cls, const char *consumer, size_t max, int busy,
                                      sluice_error *err);
 sluice_command *sluice_command_ack(const char *ns, const char *id, int64_t token, sluice_error *err);
+/* sluice_ack_many's call, checked as it checks it. */
+sluice_command *sluice_command_ack_many(const char *ns, size_t n, const char *const *ids, const int64_t *tokens,
+                                        sluice_error *err);
 sluice_command *sluice_command_fail(const char *ns, const char *id, int64_t token, const char *reason,
                                     sluice_error *err);
 sluice_command *sluice_command_extend(const char *ns, const char *id, int64_t token, int64_t ms, sluice_error *err);
@@ -43,6 +46,11 @@ sluice_command *sluice_command_release(const char *ns, const char *id, int64_t t
  * An error reply is mapped into err. Returns 0 or -1. */
 int sluice_claim_parse(const struct redisReply *r, size_t max, sluice_job **jobs, sluice_claim_info *info,
                        sluice_error *err);
+
+/* Decodes the reply (BORROWED) of an ack of n jobs into results[0..n)
+ * (SLUICE_OK or SLUICE_ERR_STALE each; see sluice_ack_many). An error
+ * reply is mapped into err (then no job was acked). Returns 0 or -1. */
+int sluice_ack_many_parse(const struct redisReply *r, size_t n, sluice_error_code *results, sluice_error *err);
 
 /* Checks any other reply: 0 for a non-error reply; -1 with err mapped from
  * an error reply (SLUICE_ERR_STALE, ...) or SLUICE_ERR_UNREACHABLE for NULL

@@ -212,6 +212,19 @@ int sluice_claim(sluice_client *c, const char *cls, const char *consumer, size_t
  * "token" is not the current lease's (it expired and the job moved on). */
 int sluice_ack(sluice_client *c, const char *id, int64_t token, sluice_error *err);
 
+/* Acks n (1..SLUICE_BATCH_MAX) jobs of one class in one atomic call: job i
+ * is ids[i] with its attempt's tokens[i] (1..2^53-1). The arrays are
+ * BORROWED. Each job is acked alone, as sluice_ack would: results[i] (room
+ * for n, filled on success) receives SLUICE_OK, or SLUICE_ERR_STALE for a
+ * job whose token is not the current lease's (the others are acked all the
+ * same; a job named twice is acked once, then stale). Returns 0 when the
+ * call ran, whatever the results; or -1 with SLUICE_ERR_ARGUMENT (n out of
+ * range, a malformed id or token, ids of more than one class: the message
+ * names the index), SLUICE_ERR_UNKNOWN_CLASS or a connection error, and
+ * then nothing was acked. */
+int sluice_ack_many(sluice_client *c, size_t n, const char *const *ids, const int64_t *tokens,
+                    sluice_error_code *results, sluice_error *err);
+
 /* Ends the attempt as a failure with "reason" (kept, truncated to 1 KiB).
  * "*retry_ms" (may be NULL) receives the backoff before the next attempt, or
  * -1 when the job went dead. Returns 0, or -1 (SLUICE_ERR_STALE, ...). */

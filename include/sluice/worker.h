@@ -12,6 +12,9 @@
  * and never holds the other classes back. One repeating timer extends the
  * lease of every job running for more than half its timeout. Ack and fail
  * present the attempt's fencing token; a stale reply is logged, never fatal.
+ * The acks of the jobs done in one turn of the loop go out when the turn
+ * ends, one call per class (sluice_ack_many), each job with its own token
+ * and its own result; the next claims go out after them.
  *
  * Quarantine. A suspect job (its lease expired before: see sluice/job.h)
  * runs alone: the worker claims as "busy" while it holds any lease or has a

@@ -44,18 +44,24 @@ local function now_ms()
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[2])
 end
 
--- A decimal integer within [lo, hi], or an error naming the argument.
-local function int_arg(s, name, lo, hi)
+-- The decimal integer s if it is within [lo, hi] (at most 16 characters),
+-- else nil and why, as the end of a sentence naming the argument.
+local function int_in(s, lo, hi)
     local n = 0
     if s ~= '0' then  -- the common default: a comparison of interned strings
         if type(s) ~= 'string' or not string.match(s, '^%-?%d+$') or #s > 16 then
-            fail('BADARG', name .. ' is not an integer')
+            return nil, ' is not an integer'
         end
         n = tonumber(s)
     end
-    if n < lo or n > hi then
-        fail('BADARG', name .. ' is out of range')
-    end
+    if n < lo or n > hi then return nil, ' is out of range' end
+    return n
+end
+
+-- The integer argument s within [lo, hi], or an error naming it.
+local function int_arg(s, name, lo, hi)
+    local n, why = int_in(s, lo, hi)
+    if not n then fail('BADARG', name .. why) end
     return n
 end
 
@@ -141,12 +147,14 @@ local function job_id(name, seq)
     return name .. ':' .. string.format('%d', seq)
 end
 
--- The id must name this class: "<class>:<digits>".
+-- Whether id names a job of class "name": "<class>:<digits>".
+local function valid_id(name, id)
+    return type(id) == 'string' and #id <= 96 and string.sub(id, 1, #name + 1) == name .. ':' and
+           string.match(string.sub(id, #name + 2), '^%d+$') ~= nil
+end
+
 local function id_arg(name, id)
-    if type(id) ~= 'string' or #id > 96 or string.sub(id, 1, #name + 1) ~= name .. ':' or
-       not string.match(string.sub(id, #name + 2), '^%d+$') then
-        fail('BADARG', 'job id does not name this class')
-    end
+    if not valid_id(name, id) then fail('BADARG', 'job id does not name this class') end
     return id
 end
 

@@ -1,49 +1,114 @@
 -- needs: common
--- Ending or extending a lease: ack, fail, extend, release. Each presents the
--- attempt's fencing token; a token that is not the current lease's (the lease
--- expired and the job was reclaimed, or it already ended) is refused with
--- STALE, so a worker that lost its lease can never end another's attempt.
+-- Ending or extending a lease: ack (one job, or many of a class), fail,
+-- extend, release. Each presents the attempt's fencing token; a token that
+-- is not the current lease's (the lease expired and the job was reclaimed,
+-- or it already ended) is refused with STALE, so a worker that lost its
+-- lease can never end another's attempt.
 --
--- KEYS: the class keys.  ARGV: class, id, token, then per Function below.
+-- KEYS: the class keys.  ARGV: class, id, token, then per Function below
+-- (sluice_ack_many: class, then pairs of id and token).
 -- Errors: NOCLASS, BADNAME, BADARG, STALE.
 
+local TOKEN_MAX = 9007199254740991
 local ACK_FIELDS = {'keep_done'}
 local FAIL_FIELDS = {'backoff_base_ms', 'backoff_max_ms', 'dead_max', 'dead_ttl_ms'}
 
--- The leased job the arguments name, its meta and the class's "fields".
+-- Whether the job record m (nil or false: no job) is leased under token.
+local function holds_lease(m, token)
+    return m and m[M.state] == 'leased' and m[M.token] == token
+end
+
+-- The leased job the arguments name, its record and the class's "fields".
 local function leased_job(keys, args, fields)
     local name = class_arg(keys, args)
     local id = id_arg(name, args[2])
-    local token = int_arg(args[3], 'token', 1, 9007199254740991)
+    local token = int_arg(args[3], 'token', 1, TOKEN_MAX)
     local cfg = load_class(keys, fields)
     local m = load_job(keys, id)
-    if not m or m[M.state] ~= 'leased' or m[M.token] ~= token then
-        fail('STALE', 'fencing token is not the current lease')
-    end
+    if not holds_lease(m, token) then fail('STALE', 'fencing token is not the current lease') end
     return id, m, cfg
 end
 
--- sluice_ack: the attempt succeeded. The job is deleted, or kept among the
--- class's last keep_done completed jobs. Reply: 1.
-register('sluice_ack', function(keys, args)
-    local id, m, cfg = leased_job(keys, args, ACK_FIELDS)
-    local now = now_ms()
-    redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
-    end_duty(keys, m, now)
-    release_unique(keys, id, m)
-    count(keys, 'acked', 1)
+-- Ends the leases of the jobs "ids" (their records ms, each leased under
+-- the token presented) as successes at "now": each is deleted, or kept
+-- among the class's last keep_done completed jobs; counted in 'acked'.
+-- One call per key for the whole batch.
+local function ack(keys, ids, ms, cfg, now)
+    redis.call('ZREM', keys[K.leased], unpack(ids))   -- first: a producer may not (see common.lua)
+    for i, id in ipairs(ids) do
+        end_duty(keys, ms[i], now)
+        release_unique(keys, id, ms[i])
+    end
     if cfg.keep_done > 0 then
-        m[M.state] = 'done'
-        m[M.at] = now
-        save_job(keys, id, m)
-        redis.call('LPUSH', keys[K.done], id)
+        for i, id in ipairs(ids) do
+            ms[i][M.state] = 'done'
+            ms[i][M.at] = now
+            save_job(keys, id, ms[i])
+        end
+        redis.call('LPUSH', keys[K.done], unpack(ids))
         while redis.call('LLEN', keys[K.done]) > cfg.keep_done do
             forget(keys, redis.call('RPOP', keys[K.done]))
         end
     else
-        forget(keys, id, m)
+        local legacy = {}
+        for i, id in ipairs(ids) do
+            if ms[i].legacy then legacy[#legacy + 1] = id end
+        end
+        redis.call('HDEL', keys[K.jobs], unpack(ids))
+        if #legacy > 0 then redis.call('HDEL', keys[K.meta], unpack(legacy)) end
     end
+    count(keys, 'acked', #ids)
+end
+
+-- sluice_ack: the attempt succeeded (see ack above). Reply: 1.
+register('sluice_ack', function(keys, args)
+    local id, m, cfg = leased_job(keys, args, ACK_FIELDS)
+    ack(keys, {id}, {m}, cfg, now_ms())
     return 1
+end)
+
+-- sluice_ack_many: acks up to BATCH_MAX jobs of the class at once. ARGV:
+-- class, then id1, token1, id2, token2, ... (1..BATCH_MAX pairs). Every
+-- pair is checked first: a malformed one (an id not of this class, a token
+-- not an integer in 1..2^53-1) or a wrong argument count refuses the whole
+-- call with BADARG ("... of pair N", counting from 1) and nothing changes.
+-- Then each pair is acked alone, in order, as sluice_ack would: a pair
+-- whose token is not the current lease's is refused alone and the others
+-- are applied (a job named twice is acked once, then stale).
+-- Reply: an array with one entry per pair, in order: 1 (acked) or 'STALE'.
+register('sluice_ack_many', function(keys, args)
+    local name = class_arg(keys, args)
+    local n = (#args - 1) / 2
+    if n < 1 or n > BATCH_MAX or n ~= math.floor(n) then
+        fail('BADARG', 'wrong number of arguments: expected 1..' .. BATCH_MAX .. ' pairs of id and token')
+    end
+    local ids, tokens = {}, {}
+    for i = 1, n do
+        local id = args[2 * i]
+        if not valid_id(name, id) then
+            fail('BADARG', 'job id of pair ' .. i .. ' does not name this class')
+        end
+        local token, why = int_in(args[2 * i + 1], 1, TOKEN_MAX)
+        if not token then fail('BADARG', 'token of pair ' .. i .. why) end
+        ids[i], tokens[i] = id, token
+    end
+    local cfg = load_class(keys, ACK_FIELDS)
+    local records = redis.call('HMGET', keys[K.jobs], unpack(ids))
+    local out, done, ms, seen = {}, {}, {}, {}
+    for i = 1, n do
+        local id = ids[i]
+        local m = not seen[id] and job_from(keys, id, records[i])
+        if holds_lease(m, tokens[i]) then
+            seen[id] = true
+            out[i] = 1
+            done[#done + 1] = id
+            ms[#ms + 1] = m
+        else
+            out[i] = 'STALE'
+        end
+    end
+    if #done > 0 then ack(keys, done, ms, cfg, now_ms()) end
+    return out
 end)
 
 -- sluice_fail: the attempt failed. ARGV[4]: the reason (kept, truncated to

@@ -68,8 +68,7 @@ static void claim_reply(redisAsyncContext *ac, void *reply, void *priv) {
             rt_emit(w, "error", NULL, -1, msg);
         }
         c->failing = 1;
-        if (strstr(err.text, "unction") || (r->type == REDIS_REPLY_ERROR && r->str && strstr(r->str, "unction")))
-            rt_reload_functions(w);
+        if (rt_function_missing(r, &err)) rt_reload_functions(w);
         rt_class_sleep(c, SLEEP_CAP);
         rt_check_stopped(w);
         return;
@@ -111,7 +110,7 @@ static int weight(sluice_tier t) {
  * would take them all with it: a claim that may lease a suspect is sent only
  * when there are none. */
 static int busy(const sluice_worker *w) {
-    return w->running.n + w->sending.n + w->waiting.n > 0 || w->claims_out > 0;
+    return w->running.n + w->acking.n + w->sending.n + w->waiting.n > 0 || w->claims_out > 0;
 }
 
 static void claim(sluice_worker *w, wclass *c, size_t n) {
@@ -139,6 +138,9 @@ static int eligible(const wclass *c) {
  * the worker is idle, then is claimed alone. */
 void rt_schedule(sluice_worker *w) {
     if (!w->started || w->stopping || !w->cmd.up || w->in_dispatch) return;
+    /* acks wait for the end of this turn: claim after them (rt_acks_flush),
+     * so that Redis never counts the leases they end against the claim */
+    if (w->acking.n > 0) return;
     if (w->suspect || w->solo) return;
     long free_slots = (long)w->concurrency - w->running.n - (long)w->claims_out;
     if (free_slots <= 0) return;

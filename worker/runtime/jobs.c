@@ -34,6 +34,7 @@ static void jl_del(jlist *l, sluice_worker_job *j) {
 static jlist *jl_of(sluice_worker *w, int state) {
     switch (state) {
     case J_RUNNING: return &w->running;
+    case J_ACKING: return &w->acking;
     case J_SENDING: return &w->sending;
     case J_WAITING: return &w->waiting;
     default: return &w->orphans;
@@ -101,14 +102,16 @@ void rt_job_dispatch(sluice_worker *w, wclass *c, sluice_job *job) {
 }
 
 void rt_job_send(sluice_worker_job *j) {
+    if (j->cmd == C_ACK) {
+        rt_ack_queue(j);
+        return;
+    }
     sluice_worker *w = j->w;
     const char *ns = w->ns;
     const char *id = sluice_job_id(j->job);
     int64_t tok = sluice_job_token(j->job);
     sluice_command *m = NULL;
-    if (j->cmd == C_ACK)
-        m = sluice_command_ack(ns, id, tok, NULL);
-    else if (j->cmd == C_FAIL)
+    if (j->cmd == C_FAIL)
         m = sluice_command_fail(ns, id, tok, j->reason ? j->reason : "failed", NULL);
     else
         m = sluice_command_release(ns, id, tok, NULL);
@@ -120,42 +123,41 @@ void rt_job_send(sluice_worker_job *j) {
     sluice_command_free(m);
 }
 
+int rt_job_answered(sluice_worker_job *j, const sluice_error *err) {
+    sluice_worker *w = j->w;
+    if (err->code == SLUICE_ERR_UNREACHABLE) {
+        if (!w->stopped) {
+            rt_job_move(j, J_WAITING); /* resent after the reconnect */
+            return 0;
+        }
+    } else if (err->code == SLUICE_ERR_UNAVAILABLE) {
+        /* Redis did not run it (loading, busy): resent by the tick, while the
+         * lease may live, like an end held back by an outage */
+        rt_job_move(j, J_WAITING);
+        return 0;
+    } else if (err->code == SLUICE_ERR_STALE) {
+        w->st.stale++;
+        rt_emit(w, "stale", j, -1, "the lease was lost before the job ended (it may run again)");
+    } else if (err->code != SLUICE_OK) {
+        rt_emit(w, "error", j, -1, err->text);
+    } else if (j->cmd == C_RELEASE) {
+        w->st.released++;
+        rt_emit(w, "released", j, -1, NULL);
+    }
+    job_finish(j);
+    return 1;
+}
+
 static void cmd_reply(redisAsyncContext *ac, void *reply, void *priv) {
     (void)ac;
     sluice_worker_job *j = priv;
     sluice_worker *w = j->w;
     if (w->freeing) return;
     rt_got_reply(w);
-    redisReply *r = reply;
-    if (!r) {
-        if (w->stopped)
-            job_finish(j);
-        else
-            rt_job_move(j, J_WAITING); /* resent after the reconnect */
-        rt_check_stopped(w);
-        return;
-    }
     sluice_error err;
-    if (sluice_reply_check(r, "ack", &err) < 0 && err.code == SLUICE_ERR_UNAVAILABLE) {
-        /* Redis did not run it (loading, busy): resent by the tick, while the
-         * lease may live, like an ack held back by an outage */
-        rt_job_move(j, J_WAITING);
-        rt_check_stopped(w);
-        return;
-    }
-    if (err.code != SLUICE_OK) {
-        if (err.code == SLUICE_ERR_STALE) {
-            w->st.stale++;
-            rt_emit(w, "stale", j, -1, "the lease was lost before the job ended (it may run again)");
-        } else {
-            rt_emit(w, "error", j, -1, err.text);
-        }
-    } else if (j->cmd == C_RELEASE) {
-        w->st.released++;
-        rt_emit(w, "released", j, -1, NULL);
-    }
-    job_finish(j);
-    rt_schedule(w); /* the last lease ended: a quarantined class may be claimed */
+    sluice_reply_check(reply, j->cmd == C_FAIL ? "fail" : "release", &err);
+    if (rt_job_answered(j, &err) && reply)
+        rt_schedule(w); /* the last lease ended: a quarantined class may be claimed */
     rt_check_stopped(w);
 }
 

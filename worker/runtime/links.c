@@ -234,3 +234,7 @@ void rt_reload_functions(sluice_worker *w) {
     sluice_client_free(w->sync);
     w->sync = sluice_client_connect(w->url, w->ns, NULL); /* loads the library */
 }
+
+int rt_function_missing(const redisReply *r, const sluice_error *err) {
+    return strstr(err->text, "unction") || (r && r->type == REDIS_REPLY_ERROR && r->str && strstr(r->str, "unction"));
+}

@@ -57,7 +57,10 @@ typedef struct wclass {
     struct wclass *next;
 } wclass;
 
-enum { J_RUNNING, J_SENDING, J_WAITING, J_ORPHAN };
+/* A job's place: its handler runs; its ack waits for the end of the loop
+ * iteration (acks.c); its end is on the wire; held back by an outage, to be
+ * resent; its handler still holds it after the worker let it go. */
+enum { J_RUNNING, J_ACKING, J_SENDING, J_WAITING, J_ORPHAN };
 enum { C_NONE, C_ACK, C_FAIL, C_RELEASE };
 
 struct sluice_worker_job {
@@ -147,7 +150,8 @@ struct sluice_worker {
     int concurrency;
     wclass *classes;
     wclass *rr; /* round-robin cursor */
-    jlist running, sending, waiting, orphans;
+    jlist running, acking, sending, waiting, orphans;
+    ev_prepare ack_flush; /* active while acking holds jobs */
     wlink cmd, sub;
     sluice_client *sync;
     ev_timer tick;
@@ -202,6 +206,10 @@ void rt_retry_cb(struct ev_loop *loop, ev_timer *t, int revents);
 void rt_subscribe(sluice_worker *w, wclass *c);
 /* Reconnects the sync client, which loads the Functions library. */
 void rt_reload_functions(sluice_worker *w);
+/* Whether a failed call ("r" its reply, BORROWED, may be NULL; "err" its
+ * decoded error) failed because Redis lacks the Function (restarted
+ * without the library, or holding an older one). */
+int rt_function_missing(const redisReply *r, const sluice_error *err);
 
 /* ------------------------------- dial.c ------------------------------- */
 
@@ -231,10 +239,28 @@ void rt_jl_add(jlist *l, sluice_worker_job *j);
 void rt_job_dispatch(sluice_worker *w, wclass *c, sluice_job *job);
 void rt_job_move(sluice_worker_job *j, int state);
 void rt_job_free(sluice_worker_job *j);
-/* Sends the job's end (ack, fail or release, as j->cmd says). */
+/* Sends the job's end (ack, fail or release, as j->cmd says); an ack goes
+ * out with the others of the loop iteration (acks.c). */
 void rt_job_send(sluice_worker_job *j);
+/* Takes what Redis answered to the job's end ("err": SLUICE_OK;
+ * SLUICE_ERR_UNREACHABLE when no reply came; SLUICE_ERR_UNAVAILABLE when
+ * Redis did not run it; another error) and logs it. Returns 1 when the job
+ * is done with Redis, 0 when it waits to be resent. Neither schedules
+ * claims nor checks the stop: the caller does, once per reply. */
+int rt_job_answered(sluice_worker_job *j, const sluice_error *err);
 /* Resends the ends an outage or a Redis that could not serve held back. */
 void rt_resend_waiting(sluice_worker *w);
+
+/* ------------------------------- acks.c ------------------------------- */
+
+/* Lists the job (its cmd C_ACK) among the acks sent at the end of the
+ * loop iteration. */
+void rt_ack_queue(sluice_worker_job *j);
+/* Sends the listed acks now: one call per class, up to SLUICE_BATCH_MAX
+ * jobs each; a job that cannot be sent waits to be resent. Then hands the
+ * free slots out (rt_schedule waits while acks are listed). */
+void rt_acks_flush(sluice_worker *w);
+void rt_ack_flush_cb(struct ev_loop *loop, ev_prepare *p, int revents);
 
 /* ------------------------------ leases.c ------------------------------ */
 

@@ -23,6 +23,7 @@ void rt_stop_timers(sluice_worker *w) {
     ev_timer_stop(w->loop, &w->sub.retry);
     ev_timer_stop(w->loop, &w->gov_t);
     ev_timer_stop(w->loop, &w->lat_t);
+    ev_prepare_stop(w->loop, &w->ack_flush);
     rt_gov_close(w);
     rt_dial_close(&w->lat_conn);
 }
@@ -30,6 +31,7 @@ void rt_stop_timers(sluice_worker *w) {
 static void finish_stop(sluice_worker *w) {
     if (w->stopped) return;
     w->stopped = 1;
+    rt_acks_flush(w); /* the acks of this iteration go out before the links close */
     rt_stop_timers(w);
     for (wclass *c = w->classes; c; c = c->next) {
         ev_timer_stop(w->loop, &c->sleep);
@@ -49,7 +51,7 @@ void rt_check_stopped(sluice_worker *w) {
     if (!w->stopping || w->stopped || w->freeing) return;
     int claiming = 0;
     for (wclass *c = w->classes; c; c = c->next) claiming |= c->claiming;
-    if (w->running.n == 0 && w->sending.n == 0 && w->waiting.n == 0 && !claiming) finish_stop(w);
+    if (w->running.n == 0 && w->acking.n == 0 && w->sending.n == 0 && w->waiting.n == 0 && !claiming) finish_stop(w);
 }
 
 static void give_up_running(sluice_worker *w) {

@@ -59,6 +59,7 @@ sluice_worker *sluice_worker_new(struct ev_loop *loop, const char *url, const ch
     ev_timer_init(&w->deadline, rt_deadline_cb, 0., 0.);
     ev_timer_init(&w->gov_t, rt_gov_cb, 0., 1.);
     ev_timer_init(&w->lat_t, rt_lat_cb, LAT_EVERY, LAT_EVERY);
+    ev_prepare_init(&w->ack_flush, rt_ack_flush_cb);
     w->gov_tick_ms = 1000;
     rt_dial_init(&w->lat_conn);
     srand((unsigned)getpid() ^ (unsigned)((uint64_t)(ev_time() * 1000.0) & 0xffffffffu));
@@ -72,6 +73,7 @@ void sluice_worker_free(sluice_worker *w) {
     if (w->cmd.ac) redisAsyncFree(w->cmd.ac);
     if (w->sub.ac) redisAsyncFree(w->sub.ac);
     while (w->running.head) rt_job_free(w->running.head);
+    while (w->acking.head) rt_job_free(w->acking.head);
     while (w->sending.head) rt_job_free(w->sending.head);
     while (w->waiting.head) rt_job_free(w->waiting.head);
     while (w->orphans.head) rt_job_free(w->orphans.head);
