@@ -399,6 +399,7 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
         sluice_error_set(err, SLUICE_ERR_NOMEM, "%s: out of memory", what);
         return NULL;
     }
+    if (c->cluster) return settle(cluster_call(c, m, what, err), what, err);
     if (!c->ctx && connection_open(c, err) < 0) return NULL;
     redisReply *r = call_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
     if (!r) {
@@ -418,12 +419,29 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
     return settle(r, what, err);
 }
 
+/* A cluster's pipeline: each command alone, routed by its own keys, until a
+ * link breaks (the rest are not sent). */
+static int one_by_one(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
+                      sluice_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        replies[i] = client_call(c, &cmds[i], "call", &errs[i]);
+        if (!replies[i] && errs[i].code == SLUICE_ERR_UNREACHABLE) {
+            sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s", errs[i].text);
+            for (size_t j = i + 1; j < n; j++)
+                sluice_error_set(&errs[j], SLUICE_ERR_UNREACHABLE, "not sent: lost the link to redis");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
                     sluice_error *err) {
     for (size_t i = 0; i < n; i++) {
         replies[i] = NULL;
         sluice_error_reset(&errs[i]);
     }
+    if (c->cluster) return one_by_one(c, cmds, n, replies, errs, err);
     if (!c->ctx && connection_open(c, err) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
         if (cmds[i].failed) {
