@@ -169,16 +169,38 @@ static int refresh(sluice_client *c, size_t i, sluice_error *err) {
     return assigned < 0 ? -1 : 0;
 }
 
+/* 1 when HELLO's reply (BORROWED) says "mode" "cluster". */
+static int hello_says_cluster(const redisReply *r) {
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i], *v = r->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && strcmp(k->str, "mode") == 0)
+            return v->type == REDIS_REPLY_STRING && strcmp(v->str, "cluster") == 0;
+    }
+    return 0;
+}
+
 int cluster_detect(sluice_client *c, redisContext *seed, sluice_error *err) {
+    /* HELLO: every ACL user may run it, where CLUSTER SLOTS would be refused
+     * (and logged) on a standalone Redis; a Redis without it is standalone. */
+    const char *hello[] = {"HELLO", "2"};
+    redisReply *r = call_send(seed, 2, hello, NULL);
+    if (!r) {
+        sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "HELLO: %s", seed->errstr);
+        return -1;
+    }
+    int cluster = hello_says_cluster(r);
+    freeReplyObject(r);
+    if (!cluster) return 0;
     const char *argv[] = {"CLUSTER", "SLOTS"};
-    redisReply *r = call_send(seed, 2, argv, NULL);
+    r = call_send(seed, 2, argv, NULL);
     if (!r) {
         sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "CLUSTER SLOTS: %s", seed->errstr);
         return -1;
     }
     if (r->type == REDIS_REPLY_ERROR) {
+        err_from_reply(err, r, "reading the cluster's slot map (CLUSTER SLOTS)");
         freeReplyObject(r);
-        return 0; /* cluster support disabled, or a role without CLUSTER */
+        return -1;
     }
     struct cluster *cl = calloc(1, sizeof(*cl));
     long assigned = cl ? map_read(cl, r, c->url.is_unix ? "127.0.0.1" : c->url.host) : -1;

@@ -148,11 +148,12 @@ void err_from_reply(sluice_error *err, const redisReply *r, const char *what);
 
 /* ------------------------- Redis Cluster (cluster.c) ------------------------ */
 
-/* Asks the freshly dialed link "seed" (BORROWED) for the slot map: returns
- * 1 when it is a Redis Cluster node (c->cluster set; the caller may free
- * seed), 0 when it is not (or may not say: CLUSTER SLOTS refused), -1 with
- * err set when the cluster cannot serve (no slot assigned, a malformed
- * map, out of memory). */
+/* Asks the freshly dialed link "seed" (BORROWED) whether it is a Redis
+ * Cluster node (HELLO) and if so reads the slot map (CLUSTER SLOTS).
+ * Returns 1 for a cluster (c->cluster set; the caller may free seed), 0
+ * for a standalone Redis, -1 with err set when the cluster cannot serve
+ * (CLUSTER SLOTS refused, no slot assigned, a malformed map, out of
+ * memory) or the link broke. */
 int cluster_detect(sluice_client *c, redisContext *seed, sluice_error *err);
 
 /* Sends one command to the master of its key's slot (any master without a
