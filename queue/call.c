@@ -419,35 +419,23 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
     return settle(r, what, err);
 }
 
-/* A cluster's pipeline: each command alone, routed by its own keys, until a
- * link breaks (the rest are not sent). */
-static int one_by_one(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
-                      sluice_error *err) {
-    for (size_t i = 0; i < n; i++) {
-        replies[i] = client_call(c, &cmds[i], "call", &errs[i]);
-        if (!replies[i] && errs[i].code == SLUICE_ERR_UNREACHABLE) {
-            sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s", errs[i].text);
-            for (size_t j = i + 1; j < n; j++)
-                sluice_error_set(&errs[j], SLUICE_ERR_UNREACHABLE, "not sent: lost the link to redis");
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
                     sluice_error *err) {
     for (size_t i = 0; i < n; i++) {
         replies[i] = NULL;
         sluice_error_reset(&errs[i]);
     }
-    if (c->cluster) return one_by_one(c, cmds, n, replies, errs, err);
-    if (!c->ctx && connection_open(c, err) < 0) return -1;
+    if (!c->cluster && !c->ctx && connection_open(c, err) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
         if (cmds[i].failed) {
             sluice_error_set(err, SLUICE_ERR_NOMEM, "out of memory");
             return -1;
         }
+    }
+    if (c->cluster) {
+        int rc = cluster_pipeline(c, cmds, n, replies, errs, err);
+        for (size_t i = 0; i < n; i++) replies[i] = settle(replies[i], "call", &errs[i]);
+        return rc;
     }
     for (size_t i = 0; i < n; i++)
         redisAppendCommandArgv(c->ctx, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].argvlen);

@@ -15,8 +15,10 @@
  * backoff of 10 ms doubling to 320 ms; then the error stands as
  * SLUICE_ERR_UNAVAILABLE). A link lost mid-call fails the call with
  * SLUICE_ERR_UNREACHABLE (it may have run); the next call opens the link
- * again. Pipelines run call by call (call.c). */
+ * again. A pipeline goes out as one pipeline per master; a command whose
+ * reply proves it did not run is then sent again alone, as above. */
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -263,37 +265,33 @@ static void pause_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
-redisReply *cluster_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err) {
+/* Sends m to node "to" and on as its replies redirect it; "r" (TAKES; may
+ * be NULL) is the reply "to" already gave it. Returns cluster_call's reply. */
+static redisReply *route(sluice_client *c, const cmd *m, size_t to, redisReply *r, const char *what,
+                         sluice_error *err) {
     struct cluster *cl = c->cluster;
-    int slot = cmd_slot(m);
-    if (slot >= 0 && !cl->owner[slot]) refresh(c, any_master(cl), NULL);
-    if (slot >= 0 && !cl->owner[slot]) {
-        sluice_error_set(err, SLUICE_ERR_UNAVAILABLE, "%s: redis cluster: slot %d has no master (retry later)", what,
-                         slot);
-        return NULL;
-    }
-    size_t to = slot >= 0 ? cl->owner[slot] - 1u : any_master(cl);
     int asking = 0, redirects = 0, reloaded = 0;
     long backoff = BACKOFF_FIRST_MS;
-    for (;;) {
-        redisContext *ctx = node_link(c, to, err);
-        if (!ctx) return NULL;
-        redisReply *r = send_on(ctx, m, asking);
+    for (;; r = NULL) {
         if (!r) {
-            node_broken(&cl->nodes[to], what, err);
-            return NULL;
+            redisContext *ctx = node_link(c, to, err);
+            if (!ctx) return NULL;
+            if (!(r = send_on(ctx, m, asking))) {
+                node_broken(&cl->nodes[to], what, err);
+                return NULL;
+            }
         }
         int moved = reply_is_error(r, "MOVED "), ask = reply_is_error(r, "ASK ");
         if ((moved || ask) && redirects < REDIRECTS_MAX && !(ask && asking)) {
-            int rslot;
-            long target = redirect_target(cl, r, &rslot);
+            int slot;
+            long target = redirect_target(cl, r, &slot);
             if (target >= 0) {
                 freeReplyObject(r);
                 redirects++;
                 if (moved) {
-                    cl->owner[rslot] = (uint16_t)(target + 1);
+                    cl->owner[slot] = (uint16_t)(target + 1);
                     refresh(c, (size_t)target, NULL);
-                    to = cl->owner[rslot] ? cl->owner[rslot] - 1u : (size_t)target;
+                    to = cl->owner[slot] ? cl->owner[slot] - 1u : (size_t)target;
                 } else {
                     to = (size_t)target;
                 }
@@ -310,12 +308,89 @@ redisReply *cluster_call(sluice_client *c, const cmd *m, const char *what, sluic
         if (reply_is_error(r, "ERR Function not found") && !reloaded) {
             /* the node lost the library (or never had it): the call did not run */
             freeReplyObject(r);
-            if (connection_load_functions(ctx, err) < 0) return NULL;
+            redisContext *ctx = node_link(c, to, err);
+            if (!ctx || connection_load_functions(ctx, err) < 0) return NULL;
             reloaded = 1;
             continue;
         }
         return r;
     }
+}
+
+/* The node for m's slot (any master without a key), reading the map again
+ * for a slot it does not know. Returns 0, or -1 with err set. */
+static int destination(sluice_client *c, const cmd *m, size_t *to, const char *what, sluice_error *err) {
+    struct cluster *cl = c->cluster;
+    int slot = cmd_slot(m);
+    if (slot >= 0 && !cl->owner[slot]) refresh(c, any_master(cl), NULL);
+    if (slot >= 0 && !cl->owner[slot]) {
+        sluice_error_set(err, SLUICE_ERR_UNAVAILABLE, "%s: redis cluster: slot %d has no master (retry later)", what,
+                         slot);
+        return -1;
+    }
+    *to = slot >= 0 ? cl->owner[slot] - 1u : any_master(cl);
+    return 0;
+}
+
+redisReply *cluster_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err) {
+    size_t to;
+    return destination(c, m, &to, what, err) < 0 ? NULL : route(c, m, to, NULL, what, err);
+}
+
+/* Sends node i's share of the commands ("to" names each one's node) in one
+ * pipeline and reads their replies. Returns 0, or -1 when the link failed
+ * (err set, and errs for the commands left without a reply). */
+static int pipeline_node(sluice_client *c, size_t i, const cmd *cmds, const size_t *to, size_t n, redisReply **replies,
+                         sluice_error *errs, sluice_error *err) {
+    size_t share = 0;
+    for (size_t k = 0; k < n; k++) share += to[k] == i;
+    if (share == 0) return 0; /* no link opened to a node with nothing to do */
+    sluice_error link_err;
+    sluice_error_reset(&link_err);
+    redisContext *ctx = node_link(c, i, &link_err);
+    for (size_t k = 0; ctx && k < n; k++)
+        if (to[k] == i) redisAppendCommandArgv(ctx, cmds[k].argc, (const char **)cmds[k].argv, cmds[k].argvlen);
+    for (size_t k = 0; ctx && k < n; k++) {
+        void *r = NULL;
+        if (to[k] != i) continue;
+        if (call_get_reply(ctx, &r) != REDIS_OK) {
+            node_broken(&c->cluster->nodes[i], "pipeline", &link_err);
+            ctx = NULL;
+            break;
+        }
+        replies[k] = r;
+    }
+    if (ctx) return 0;
+    for (size_t k = 0; k < n; k++)
+        if (to[k] == i && !replies[k]) sluice_error_set(&errs[k], link_err.code, "%s", link_err.text);
+    sluice_error_set(err, link_err.code, "%s", link_err.text);
+    return -1;
+}
+
+int cluster_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
+                     sluice_error *err) {
+    size_t *to = malloc((n ? n : 1) * sizeof(*to));
+    if (!to) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "pipeline: out of memory");
+        return -1;
+    }
+    for (size_t k = 0; k < n; k++)
+        if (destination(c, &cmds[k], &to[k], "call", &errs[k]) < 0) to[k] = SIZE_MAX;
+    int rc = 0;
+    size_t nodes = c->cluster->n; /* route() may add nodes; these are the ones named */
+    for (size_t i = 0; i < nodes; i++)
+        if (pipeline_node(c, i, cmds, to, n, replies, errs, err) < 0) rc = -1;
+    for (size_t k = 0; k < n; k++) {
+        if (!replies[k]) continue;
+        /* a reply that proves the command did not run sends it on, alone */
+        replies[k] = route(c, &cmds[k], to[k], replies[k], "call", &errs[k]);
+        if (!replies[k] && errs[k].code == SLUICE_ERR_UNREACHABLE) {
+            sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s", errs[k].text);
+            rc = -1;
+        }
+    }
+    free(to);
+    return rc;
 }
 
 /* ------------------------------ links ------------------------------ */

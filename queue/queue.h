@@ -163,6 +163,13 @@ int cluster_detect(sluice_client *c, redisContext *seed, sluice_error *err);
  * (the command may have run) or no master could be reached. */
 redisReply *cluster_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err);
 
+/* client_pipeline on a cluster: one pipeline per master, then the commands
+ * whose replies prove they did not run sent again through cluster_call.
+ * replies[i] as cluster_call returns it (NEW, may be an error reply), or
+ * NULL with errs[i] set. Returns 0, or -1 when a link failed (err set). */
+int cluster_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
+                     sluice_error *err);
+
 /* CLIENT SETNAME c->name on every open link (new links take it on open).
  * Returns 0, or -1 with err set. */
 int cluster_set_name(sluice_client *c, sluice_error *err);
