@@ -96,6 +96,17 @@ static sluice_client *cluster_connect(harness_cluster *cl, int node) {
     return c;
 }
 
+/* How many of the node's clients carry the name. */
+static int clients_named(const harness_redis *r, const char *name) {
+    redisReply *rep = node_cmd(r, "CLIENT LIST");
+    char needle[80];
+    snprintf(needle, sizeof(needle), " name=%s ", name);
+    int n = 0;
+    for (const char *p = rep && rep->type == REDIS_REPLY_STRING ? rep->str : ""; (p = strstr(p, needle)); p++) n++;
+    freeReplyObject(rep);
+    return n;
+}
+
 /* MOVED replies the masters have sent so far (INFO errorstats). */
 static long long moved_replies(harness_redis *masters[NMASTERS]) {
     long long n = 0;
@@ -166,6 +177,8 @@ static void every_class_enqueues_claims_acks_and_fails_to_dead_and_back(void **s
     long long moved = moved_replies(masters);
     sluice_client *c = cluster_connect(cl, 1);
     sluice_error err;
+    test_redis_now(c);
+    assert_int_equal(sluice_client_set_name(c, "lifecycle", &err), 0); /* one link open, the others not yet */
     for (int i = 0; i < NCLASSES; i++) {
         const char *cls = classes[i];
         const char *fields[] = {"max_attempts"}, *values[] = {"1"};
@@ -216,6 +229,8 @@ static void every_class_enqueues_claims_acks_and_fails_to_dead_and_back(void **s
         assert_int_equal(v[i].stats.ready + v[i].stats.delayed + v[i].stats.leased + v[i].stats.dead, 0);
     }
     assert_int_equal(moved_replies(masters), moved);
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) /* one named link per master, none to a replica */
+        assert_int_equal(clients_named(&cl->nodes[i], "lifecycle"), is_master(&cl->nodes[i]));
     sluice_client_free(c);
 }
 
@@ -259,6 +274,63 @@ static void sluicectl_status_json_lists_every_class_of_every_master(void **state
     json_decref(root);
 }
 
+/* The master that serves the class's slot (the one that does not answer
+ * MOVED), or NULL. */
+static harness_redis *owner_of(harness_redis *masters[NMASTERS], const char *cls) {
+    for (int i = 0; i < NMASTERS; i++) {
+        redisReply *rep = node_cmd(masters[i], "ZCARD t:{%s}:ready", cls);
+        int here = rep && rep->type == REDIS_REPLY_INTEGER;
+        freeReplyObject(rep);
+        if (here) return masters[i];
+    }
+    return NULL;
+}
+
+/* The first steps of moving a slot: IMPORTING on "to", MIGRATING on "from". */
+static void slot_migrating(harness_redis *from, harness_redis *to, int slot) {
+    char *from_id = node_id(from), *to_id = node_id(to);
+    char s[8];
+    snprintf(s, sizeof(s), "%d", slot);
+    node_ok(to, "CLUSTER SETSLOT %s IMPORTING %s", s, from_id);
+    node_ok(from, "CLUSTER SETSLOT %s MIGRATING %s", s, to_id);
+    free(from_id);
+    free(to_id);
+}
+
+/* The last step: the slot is "to"'s, on every master ("to" first). */
+static void slot_done(harness_redis *masters[NMASTERS], harness_redis *to, int slot) {
+    char *to_id = node_id(to);
+    char s[8];
+    snprintf(s, sizeof(s), "%d", slot);
+    node_ok(to, "CLUSTER SETSLOT %s NODE %s", s, to_id);
+    for (int i = 0; i < NMASTERS; i++)
+        if (masters[i] != to) node_ok(masters[i], "CLUSTER SETSLOT %s NODE %s", s, to_id);
+    free(to_id);
+}
+
+/* MIGRATE every key of the slot from "from" to "to". */
+static void slot_keys_moved(harness_redis *from, harness_redis *to, int slot) {
+    redisReply *keys = node_cmd(from, "CLUSTER GETKEYSINSLOT %d 1000", slot);
+    assert_non_null(keys);
+    assert_int_equal(keys->type, REDIS_REPLY_ARRAY);
+    assert_true(keys->elements > 0);
+    const char *argv[1100];
+    char port[16];
+    snprintf(port, sizeof(port), "%d", to->port);
+    int n = 0;
+    const char *head[] = {"MIGRATE", "127.0.0.1", port, "", "0", "10000", "KEYS"};
+    for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++) argv[n++] = head[i];
+    for (size_t i = 0; i < keys->elements; i++) argv[n++] = keys->element[i]->str;
+    redisContext *c = redisConnectUnix(from->sock);
+    assert_non_null(c);
+    redisReply *rep = redisCommandArgv(c, n, argv, NULL);
+    if (!rep || rep->type == REDIS_REPLY_ERROR) fail_msg("MIGRATE: %s", rep ? rep->str : c->errstr);
+    freeReplyObject(rep);
+    redisFree(c);
+    freeReplyObject(keys);
+    assert_int_equal(harness_redis_int(from, "CLUSTER COUNTKEYSINSLOT %d", slot), 0);
+}
+
 /* An empty slot moved from one master to another (IMPORTING, MIGRATING,
  * then NODE on every master) under a client that read the map before:
  * its next call gets MOVED and lands on the new owner. */
@@ -269,25 +341,12 @@ static void a_call_into_a_moved_slot_follows_moved_to_the_new_master(void **stat
     test_redis_now(c); /* the client has the map and a link */
     const char *cls = "moved";
     int slot = slot_of(masters[0], cls);
-    /* the owner of the slot: the master that does not answer MOVED */
-    harness_redis *from = NULL;
-    for (int i = 0; i < NMASTERS && !from; i++) {
-        redisReply *rep = node_cmd(masters[i], "ZCARD t:{%s}:ready", cls);
-        if (rep && rep->type == REDIS_REPLY_INTEGER) from = masters[i];
-        freeReplyObject(rep);
-    }
+    harness_redis *from = owner_of(masters, cls);
     assert_non_null(from);
     harness_redis *to = from == masters[0] ? masters[1] : masters[0];
-    char *from_id = node_id(from), *to_id = node_id(to);
-    char s[8];
-    snprintf(s, sizeof(s), "%d", slot);
-    node_ok(to, "CLUSTER SETSLOT %s IMPORTING %s", s, from_id);
-    node_ok(from, "CLUSTER SETSLOT %s MIGRATING %s", s, to_id);
-    node_ok(to, "CLUSTER SETSLOT %s NODE %s", s, to_id);
-    for (int i = 0; i < NMASTERS; i++)
-        if (masters[i] != to) node_ok(masters[i], "CLUSTER SETSLOT %s NODE %s", s, to_id);
-    free(from_id);
-    free(to_id);
+    assert_int_equal(harness_redis_int(from, "CLUSTER COUNTKEYSINSLOT %d", slot), 0);
+    slot_migrating(from, to, slot);
+    slot_done(masters, to, slot);
 
     long long moved = moved_replies(masters);
     test_class(c, cls, SLUICE_TIER_NORMAL, 10);
@@ -297,6 +356,47 @@ static void a_call_into_a_moved_slot_follows_moved_to_the_new_master(void **stat
     sluice_error err;
     assert_int_equal(sluice_enqueue(c, cls, "{}", NULL, id, &err), 0);
     assert_int_equal(moved_replies(masters), moved + 1); /* one redirect, then the new map */
+    sluice_client_free(c);
+}
+
+/* A class with a job, its slot migrated with its keys under a connected
+ * client: while the keys are on the new master and the slot not yet
+ * handed over, a one-key read follows ASK, and an enqueue (keys missing on
+ * the importing node: TRYAGAIN) is refused as unavailable without running;
+ * once handed over, the next enqueue follows MOVED. Every job is there. */
+static void a_class_migrated_with_its_jobs_is_served_through_ask_then_moved(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    sluice_client *c = cluster_connect(cl, 0);
+    const char *cls = "migrated";
+    test_class(c, cls, SLUICE_TIER_NORMAL, 10);
+    char before[SLUICE_ID_MAX], after[SLUICE_ID_MAX], refused[SLUICE_ID_MAX];
+    sluice_error err;
+    assert_int_equal(sluice_enqueue(c, cls, "{\"n\":1}", NULL, before, &err), 0);
+    int slot = slot_of(masters[0], cls);
+    harness_redis *from = owner_of(masters, cls);
+    assert_non_null(from);
+    harness_redis *to = from == masters[0] ? masters[1] : masters[0];
+
+    slot_migrating(from, to, slot);
+    slot_keys_moved(from, to, slot);
+    size_t n = 0;
+    sluice_audit_entry *audit = sluice_audit_list(c, cls, 10, &n, &err);
+    if (!audit) fail_msg("audit during the migration: %s", err.text);
+    assert_true(n >= 1);
+    sluice_audit_list_free(audit, n);
+    assert_int_equal(sluice_enqueue(c, cls, "{\"n\":0}", NULL, refused, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_UNAVAILABLE);
+
+    slot_done(masters, to, slot);
+    long long moved = moved_replies(masters);
+    assert_int_equal(sluice_enqueue(c, cls, "{\"n\":2}", NULL, after, &err), 0);
+    assert_int_equal(moved_replies(masters), moved + 1);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, cls, &st, &err), 0);
+    assert_int_equal(st.enqueued, 2);
+    assert_int_equal(st.ready, 2);
+    assert_int_equal(harness_redis_int(from, "CLUSTER COUNTKEYSINSLOT %d", slot), 0);
     sluice_client_free(c);
 }
 
@@ -337,6 +437,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(every_class_enqueues_claims_acks_and_fails_to_dead_and_back),
         cmocka_unit_test(sluicectl_status_json_lists_every_class_of_every_master),
         cmocka_unit_test(a_call_into_a_moved_slot_follows_moved_to_the_new_master),
+        cmocka_unit_test(a_class_migrated_with_its_jobs_is_served_through_ask_then_moved),
         cmocka_unit_test(a_master_without_the_functions_gets_them_from_the_client),
     };
     return cmocka_run_group_tests(tests, setup, harness_cluster_group_teardown);
