@@ -139,7 +139,24 @@ static int setup(void **state) {
         per_third[third]++;
         strcpy(classes[n++], name);
     }
-    if (n == NCLASSES) return 0;
+    sluice_error err;
+    sluice_client *c = n == NCLASSES ? sluice_client_connect(cl->nodes[0].tcp_url, "t", &err) : NULL;
+    sluice_class_config cfg;
+    sluice_class_config_init(&cfg); /* as test_class declares them */
+    cfg.max_concurrency = 10;
+    cfg.backoff_base_ms = 1;
+    cfg.backoff_max_ms = 10;
+    for (int i = 0; c && i < NCLASSES; i++) {
+        if (sluice_class_set(c, classes[i], &cfg, NULL, &err) < 0) {
+            sluice_client_free(c);
+            c = NULL;
+        }
+    }
+    if (c) {
+        sluice_client_free(c);
+        return 0;
+    }
+    fprintf(stderr, "test_cluster: cannot declare the classes: %s\n", n == NCLASSES ? err.text : "no names");
     harness_cluster_group_teardown(state);
     return -1;
 }
@@ -234,12 +251,13 @@ static void every_class_enqueues_claims_acks_and_fails_to_dead_and_back(void **s
     sluice_client_free(c);
 }
 
-/* sluicectl --json status on a replica's URL: every class of every shard. */
-static void sluicectl_status_json_lists_every_class_of_every_master(void **state) {
-    harness_cluster *cl = *state;
-    int replica = 0;
-    while (replica < HARNESS_CLUSTER_NODES && is_master(&cl->nodes[replica])) replica++;
-    assert_true(replica < HARNESS_CLUSTER_NODES);
+/* Runs sluicectl --redis <node's URL> --namespace t ARGS (NULL-terminated)
+ * and parses its stdout as JSON (NEW); fails the test unless it exits 0. */
+static json_t *ctl_json(harness_cluster *cl, int node, const char *const *args) {
+    const char *argv[16] = {ctl_bin, "--redis", cl->nodes[node].tcp_url, "--namespace", "t"};
+    int n = 5;
+    for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
+    argv[n] = NULL;
     char out_path[] = "/tmp/sluicectl-cluster-XXXXXX";
     int out = mkstemp(out_path);
     assert_true(out >= 0);
@@ -250,8 +268,7 @@ static void sluicectl_status_json_lists_every_class_of_every_master(void **state
         int devnull = open("/dev/null", O_RDWR);
         dup2(devnull, 0);
         dup2(out, 1);
-        execl(ctl_bin, ctl_bin, "--redis", cl->nodes[replica].tcp_url, "--namespace", "t", "--json", "status",
-              (char *)NULL);
+        execv(ctl_bin, (char *const *)argv);
         _exit(127);
     }
     int status = 0;
@@ -262,7 +279,18 @@ static void sluicectl_status_json_lists_every_class_of_every_master(void **state
     lseek(out, 0, SEEK_SET);
     json_t *root = json_loadfd(out, 0, &je);
     close(out);
-    if (!root) fail_msg("status --json: %s", je.text);
+    if (!root) fail_msg("sluicectl %s: not JSON: %s", args[0], je.text);
+    return root;
+}
+
+/* sluicectl --json status on a replica's URL: every class of every master;
+ * explain of a job on each master. */
+static void sluicectl_status_and_explain_see_every_class_of_every_master(void **state) {
+    harness_cluster *cl = *state;
+    int replica = 0;
+    while (replica < HARNESS_CLUSTER_NODES && is_master(&cl->nodes[replica])) replica++;
+    assert_true(replica < HARNESS_CLUSTER_NODES);
+    json_t *root = ctl_json(cl, replica, (const char *const[]){"--json", "status", NULL});
     json_t *list = json_object_get(root, "classes");
     assert_int_equal(json_array_size(list), NCLASSES);
     for (int i = 0; i < NCLASSES; i++) {
@@ -272,6 +300,18 @@ static void sluicectl_status_json_lists_every_class_of_every_master(void **state
         if (seen != 1) fail_msg("status lists class %s %d times", classes[i], seen);
     }
     json_decref(root);
+
+    sluice_client *c = cluster_connect(cl, 0);
+    for (int third = 0; third < NMASTERS; third++) {
+        char id[SLUICE_ID_MAX];
+        sluice_error err;
+        const char *cls = classes[third * (NCLASSES / NMASTERS)];
+        if (sluice_enqueue(c, cls, "{}", NULL, id, &err) < 0) fail_msg("%s: %s", cls, err.text);
+        json_t *e = ctl_json(cl, replica, (const char *const[]){"--json", "explain", id, NULL});
+        assert_string_equal(json_string_value(json_object_get(e, "state")), "ready");
+        json_decref(e);
+    }
+    sluice_client_free(c);
 }
 
 /* The master that serves the class's slot (the one that does not answer
@@ -435,7 +475,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(thirty_classes_declared_through_one_node_land_on_all_three_masters),
         cmocka_unit_test(every_class_enqueues_claims_acks_and_fails_to_dead_and_back),
-        cmocka_unit_test(sluicectl_status_json_lists_every_class_of_every_master),
+        cmocka_unit_test(sluicectl_status_and_explain_see_every_class_of_every_master),
         cmocka_unit_test(a_call_into_a_moved_slot_follows_moved_to_the_new_master),
         cmocka_unit_test(a_class_migrated_with_its_jobs_is_served_through_ask_then_moved),
         cmocka_unit_test(a_master_without_the_functions_gets_them_from_the_client),
