@@ -117,7 +117,7 @@ int connection_open(sluice_client *c, sluice_error *err) {
     if (!ctx) return -1;
     /* A cluster node's link only serves to read the slot map: calls go to
      * the masters' own links (cluster.c), which load the Functions. */
-    int mode = c->cluster ? 0 : cluster_detect(c, ctx, err);
+    int mode = cluster_detect(c, ctx, err);
     if (mode != 0 || connection_load_functions(ctx, err) < 0) {
         redisFree(ctx);
         return mode > 0 ? 0 : -1;

@@ -29,7 +29,9 @@ struct sluice_client {
 };
 
 /* (Re)connects the client: the link, AUTH, SELECT, CLIENT SETNAME and the
- * Functions library. Returns 0, or -1 with err set. */
+ * Functions library; on a Redis Cluster node, the slot map instead
+ * (c->cluster set, c->ctx left NULL; never called again then). Returns 0,
+ * or -1 with err set. */
 int connection_open(sluice_client *c, sluice_error *err);
 
 /* Opens a link to host:port, or to the URL's unix socket when host is NULL,
