@@ -107,6 +107,21 @@ static int clients_named(const harness_redis *r, const char *name) {
     return n;
 }
 
+/* Closes the node's link to the client of that name (CLIENT KILL ID). */
+static void kill_client_named(const harness_redis *r, const char *name) {
+    redisReply *rep = node_cmd(r, "CLIENT LIST");
+    assert_non_null(rep);
+    char needle[80];
+    snprintf(needle, sizeof(needle), " name=%s ", name);
+    const char *at = strstr(rep->str, needle);
+    assert_non_null(at);
+    while (at > rep->str && at[-1] != '\n') at--;
+    long long id = strncmp(at, "id=", 3) == 0 ? atoll(at + 3) : -1;
+    freeReplyObject(rep);
+    assert_true(id > 0);
+    assert_int_equal(harness_redis_int(r, "CLIENT KILL ID %lld", id), 1);
+}
+
 /* MOVED replies the masters have sent so far (INFO errorstats). */
 static long long moved_replies(harness_redis *masters[NMASTERS]) {
     long long n = 0;
@@ -440,6 +455,28 @@ static void a_class_migrated_with_its_jobs_is_served_through_ask_then_moved(void
     sluice_client_free(c);
 }
 
+/* A master's link closed under an open client: the next call on it fails
+ * as unreachable (it may have run, so it is not sent again), and the call
+ * after it opens the link again. */
+static void a_lost_link_fails_its_call_once_and_the_next_call_reconnects(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    sluice_client *c = cluster_connect(cl, 0);
+    sluice_error err;
+    assert_int_equal(sluice_client_set_name(c, "lostlink", &err), 0);
+    const char *cls = classes[0];
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, cls, &st, &err), 0);
+    int m = master_with_keys(masters, slot_of(masters[0], cls));
+    assert_true(m >= 0);
+    kill_client_named(masters[m], "lostlink");
+    assert_int_equal(sluice_class_stats_get(c, cls, &st, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_UNREACHABLE);
+    if (sluice_class_stats_get(c, cls, &st, &err) < 0) fail_msg("after the lost link: %s", err.text);
+    assert_int_equal(clients_named(masters[m], "lostlink"), 1);
+    sluice_client_free(c);
+}
+
 /* The master of a class with its Functions flushed (and so its replica's):
  * a new client loads them there on its first call, an open one when the
  * node answers "Function not found". */
@@ -478,6 +515,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(sluicectl_status_and_explain_see_every_class_of_every_master),
         cmocka_unit_test(a_call_into_a_moved_slot_follows_moved_to_the_new_master),
         cmocka_unit_test(a_class_migrated_with_its_jobs_is_served_through_ask_then_moved),
+        cmocka_unit_test(a_lost_link_fails_its_call_once_and_the_next_call_reconnects),
         cmocka_unit_test(a_master_without_the_functions_gets_them_from_the_client),
     };
     return cmocka_run_group_tests(tests, setup, harness_cluster_group_teardown);
