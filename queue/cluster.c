@@ -165,7 +165,9 @@ static int refresh(sluice_client *c, size_t i, sluice_error *err) {
         node_broken(&c->cluster->nodes[i], "CLUSTER SLOTS", err);
         return -1;
     }
-    long assigned = r->type == REDIS_REPLY_ERROR ? -1 : map_read(c->cluster, r, c->cluster->nodes[i].host);
+    char here[sizeof(c->cluster->nodes[i].host)]; /* a copy: map_read may move the nodes */
+    strcpy(here, c->cluster->nodes[i].host);
+    long assigned = r->type == REDIS_REPLY_ERROR ? -1 : map_read(c->cluster, r, here);
     if (assigned < 0) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "CLUSTER SLOTS: unexpected reply");
     freeReplyObject(r);
     return assigned < 0 ? -1 : 0;
