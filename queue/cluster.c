@@ -57,7 +57,8 @@ static uint16_t crc16(const char *buf, size_t len) {
     return crc;
 }
 
-int cluster_key_slot(const char *key, size_t len) {
+/* The hash slot of a key: CRC16 of its {tag} (of the whole key without one). */
+static int key_slot(const char *key, size_t len) {
     const char *open = memchr(key, '{', len);
     if (open) {
         size_t rest = len - (size_t)(open - key) - 1;
@@ -74,11 +75,11 @@ static int word_is(const cmd *m, int i, const char *word) {
 /* The slot of the command's first key, or -1 for a command without one. */
 static int cmd_slot(const cmd *m) {
     if (word_is(m, 0, "FCALL") || word_is(m, 0, "FCALL_RO"))
-        return m->argc > 3 && strcmp(m->argv[2], "0") != 0 ? cluster_key_slot(m->argv[3], m->argvlen[3]) : -1;
+        return m->argc > 3 && strcmp(m->argv[2], "0") != 0 ? key_slot(m->argv[3], m->argvlen[3]) : -1;
     if (m->argc < 2 || word_is(m, 0, "TIME") || word_is(m, 0, "PING") || word_is(m, 0, "CLIENT") ||
         word_is(m, 0, "FUNCTION"))
         return -1;
-    return cluster_key_slot(m->argv[1], m->argvlen[1]);
+    return key_slot(m->argv[1], m->argvlen[1]);
 }
 
 /* ------------------------------ nodes ------------------------------ */

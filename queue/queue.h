@@ -180,9 +180,6 @@ void cluster_set_timeout(struct cluster *cl, struct timeval tv);
 /* Closes every link and frees the map; NULL is a no-op. */
 void cluster_free(struct cluster *cl);
 
-/* The hash slot of a key (CRC16 of its {tag}, as Redis Cluster computes it). */
-int cluster_key_slot(const char *key, size_t len);
-
 /* ------------------------- classes and gates ------------------------- */
 
 /* A sluice_class_get / sluice_gate reply (BORROWED) into *out; 0, or -1
