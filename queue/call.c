@@ -399,6 +399,7 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
         sluice_error_set(err, SLUICE_ERR_NOMEM, "%s: out of memory", what);
         return NULL;
     }
+    if (c->cluster) return settle(cluster_call(c, m, what, err), what, err);
     if (!c->ctx && connection_open(c, err) < 0) return NULL;
     redisReply *r = call_send(c->ctx, m->argc, (const char **)m->argv, m->argvlen);
     if (!r) {
@@ -424,12 +425,17 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
         replies[i] = NULL;
         sluice_error_reset(&errs[i]);
     }
-    if (!c->ctx && connection_open(c, err) < 0) return -1;
+    if (!c->cluster && !c->ctx && connection_open(c, err) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
         if (cmds[i].failed) {
             sluice_error_set(err, SLUICE_ERR_NOMEM, "out of memory");
             return -1;
         }
+    }
+    if (c->cluster) {
+        int rc = cluster_pipeline(c, cmds, n, replies, errs, err);
+        for (size_t i = 0; i < n; i++) replies[i] = settle(replies[i], "call", &errs[i]);
+        return rc;
     }
     for (size_t i = 0; i < n; i++)
         redisAppendCommandArgv(c->ctx, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].argvlen);

@@ -29,6 +29,7 @@ sluice_client *sluice_client_connect(const char *url, const char *ns, sluice_err
 void sluice_client_free(sluice_client *c) {
     if (!c) return;
     if (c->ctx) redisFree(c->ctx);
+    cluster_free(c->cluster);
     memset(&c->url, 0, sizeof(c->url)); /* the password */
     free(c);
 }
@@ -49,6 +50,7 @@ int sluice_client_set_name(sluice_client *c, const char *name, sluice_error *err
         }
     }
     strcpy(c->name, name);
+    if (c->cluster) return cluster_set_name(c, err);
     cmd m;
     cmd_init(&m);
     cmd_str(&m, "CLIENT");

@@ -65,29 +65,24 @@ static int simple(redisContext *ctx, int argc, const char **argv, const char *wh
 
 void connection_set_timeout(sluice_client *c) {
     if (c->ctx) redisSetTimeout(c->ctx, tv_ms(c->timeout_ms));
+    if (c->cluster) cluster_set_timeout(c->cluster, tv_ms(c->timeout_ms));
 }
 
-int connection_open(sluice_client *c, sluice_error *err) {
-    if (c->ctx) {
-        redisFree(c->ctx);
-        c->ctx = NULL;
-    }
+redisContext *connection_dial(const sluice_client *c, const char *host, int port, sluice_error *err) {
     struct timeval tv = tv_ms(CONNECT_TIMEOUT_MS);
-    redisContext *ctx = c->url.is_unix ? redisConnectUnixWithTimeout(c->url.path, tv)
-                                       : redisConnectWithTimeout(c->url.host, c->url.port, tv);
+    redisContext *ctx = host ? redisConnectWithTimeout(host, port, tv) : redisConnectUnixWithTimeout(c->url.path, tv);
     if (!ctx) {
         sluice_error_set(err, SLUICE_ERR_NOMEM, "cannot allocate a redis context");
-        return -1;
+        return NULL;
     }
     if (ctx->err) {
-        if (c->url.is_unix)
+        if (host)
+            sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at %s:%d: %s", host, port, ctx->errstr);
+        else
             sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at unix:%s: %s", c->url.path,
                              ctx->errstr);
-        else
-            sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "cannot reach redis at %s:%d: %s", c->url.host, c->url.port,
-                             ctx->errstr);
         redisFree(ctx);
-        return -1;
+        return NULL;
     }
     redisSetTimeout(ctx, tv_ms(c->timeout_ms));
     int rc = 0;
@@ -106,10 +101,26 @@ int connection_open(sluice_client *c, sluice_error *err) {
         const char *a[] = {"CLIENT", "SETNAME", c->name};
         rc = simple(ctx, 3, a, "CLIENT SETNAME", err);
     }
-    if (rc == 0) rc = connection_load_functions(ctx, err);
     if (rc < 0) {
         redisFree(ctx);
-        return -1;
+        return NULL;
+    }
+    return ctx;
+}
+
+int connection_open(sluice_client *c, sluice_error *err) {
+    if (c->ctx) {
+        redisFree(c->ctx);
+        c->ctx = NULL;
+    }
+    redisContext *ctx = connection_dial(c, c->url.is_unix ? NULL : c->url.host, c->url.port, err);
+    if (!ctx) return -1;
+    /* A cluster node's link only serves to read the slot map: calls go to
+     * the masters' own links (cluster.c), which load the Functions. */
+    int mode = cluster_detect(c, ctx, err);
+    if (mode != 0 || connection_load_functions(ctx, err) < 0) {
+        redisFree(ctx);
+        return mode > 0 ? 0 : -1;
     }
     c->ctx = ctx;
     return 0;

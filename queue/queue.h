@@ -17,8 +17,11 @@
 
 /* ------------- the client and its link (client.c, connection.c) ------------- */
 
+struct cluster;
+
 struct sluice_client {
-    redisContext *ctx; /* NULL while disconnected */
+    redisContext *ctx;       /* NULL while disconnected, and on a cluster */
+    struct cluster *cluster; /* the slot map and the masters' links; NULL unless Redis Cluster */
     sluice_url url;
     char ns[NAME_MAX_LEN + 1];
     char name[NAME_MAX_LEN + 1];
@@ -26,10 +29,17 @@ struct sluice_client {
 };
 
 /* (Re)connects the client: the link, AUTH, SELECT, CLIENT SETNAME and the
- * Functions library. Returns 0, or -1 with err set. */
+ * Functions library; on a Redis Cluster node, the slot map instead
+ * (c->cluster set, c->ctx left NULL; never called again then). Returns 0,
+ * or -1 with err set. */
 int connection_open(sluice_client *c, sluice_error *err);
 
-/* Applies the client's command timeout to its link, if it has one. */
+/* Opens a link to host:port, or to the URL's unix socket when host is NULL,
+ * with the client's timeout, AUTH, SELECT and name (not the Functions).
+ * Returns it (NEW), or NULL with err set. */
+redisContext *connection_dial(const sluice_client *c, const char *host, int port, sluice_error *err);
+
+/* Applies the client's command timeout to its links, if it has any. */
 void connection_set_timeout(sluice_client *c);
 
 /* FUNCTION LOAD REPLACE when the server's library is missing or older than
@@ -137,6 +147,38 @@ void strings_free(char **strings, size_t n);
 int reply_created(redisReply *r, int *created, sluice_error *err);
 /* Maps a Redis error reply to an error; "what" names the operation. */
 void err_from_reply(sluice_error *err, const redisReply *r, const char *what);
+
+/* ------------------------- Redis Cluster (cluster.c) ------------------------ */
+
+/* Asks the freshly dialed link "seed" (BORROWED) whether it is a Redis
+ * Cluster node (HELLO) and if so reads the slot map (CLUSTER SLOTS).
+ * Returns 1 for a cluster (c->cluster set; the caller may free seed), 0
+ * for a standalone Redis, -1 with err set when the cluster cannot serve
+ * (CLUSTER SLOTS refused, no slot assigned, a malformed map, out of
+ * memory) or the link broke. */
+int cluster_detect(sluice_client *c, redisContext *seed, sluice_error *err);
+
+/* Sends one command to the master of its key's slot (any master without a
+ * key), following MOVED and ASK and retrying TRYAGAIN and CLUSTERDOWN with
+ * a bounded backoff: only replies that prove the command did not run. The
+ * reply (NEW; may be an error reply), or NULL with err set: the link broke
+ * (the command may have run) or no master could be reached. */
+redisReply *cluster_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err);
+
+/* client_pipeline on a cluster: one pipeline per master, then the commands
+ * whose replies prove they did not run sent again through cluster_call.
+ * replies[i] as cluster_call returns it (NEW, may be an error reply), or
+ * NULL with errs[i] set. Returns 0, or -1 when a link failed (err set). */
+int cluster_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
+                     sluice_error *err);
+
+/* CLIENT SETNAME c->name on every open link (new links take it on open).
+ * Returns 0, or -1 with err set. */
+int cluster_set_name(sluice_client *c, sluice_error *err);
+
+void cluster_set_timeout(struct cluster *cl, struct timeval tv);
+/* Closes every link and frees the map; NULL is a no-op. */
+void cluster_free(struct cluster *cl);
 
 /* ------------------------- classes and gates ------------------------- */
 

@@ -252,6 +252,122 @@ int harness_procs_with_arg(const char *arg) {
     return n;
 }
 
+/* ------------------------------ cluster ------------------------------ */
+
+/* 1 when the node answers CLUSTER INFO with cluster_state:ok. */
+static int cluster_ok(const harness_redis *r) {
+    redisContext *c = redisConnectUnix(r->sock);
+    int ok = 0;
+    if (c && !c->err) {
+        redisReply *rep = redisCommand(c, "CLUSTER INFO");
+        ok = rep && rep->type == REDIS_REPLY_STRING && strstr(rep->str, "cluster_state:ok") != NULL;
+        freeReplyObject(rep);
+    }
+    redisFree(c);
+    return ok;
+}
+
+/* Runs redis-cli --cluster create over the nodes, its output in the first
+ * node's dir. Returns its exit status, or -1 (not run, or killed after 60 s). */
+static int cluster_create(harness_cluster *cl) {
+    char addr[HARNESS_CLUSTER_NODES][32], log[320];
+    const char *argv[HARNESS_CLUSTER_NODES + 8] = {"redis-cli", "--cluster", "create"};
+    int n = 3;
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
+        snprintf(addr[i], sizeof(addr[i]), "127.0.0.1:%d", cl->nodes[i].port);
+        argv[n++] = addr[i];
+    }
+    argv[n++] = "--cluster-replicas";
+    argv[n++] = "1";
+    argv[n++] = "--cluster-yes";
+    argv[n] = NULL;
+    snprintf(log, sizeof(log), "%s/cluster-create.log", cl->nodes[0].dir);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        if (devnull >= 0) dup2(devnull, 0);
+        execvp("redis-cli", (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    pid_t done = 0;
+    WAIT_UNTIL((done = waitpid(pid, &status, WNOHANG)) != 0, 60000);
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fprintf(stderr, "harness: redis-cli --cluster create did not finish within 60 s (see %s)\n", log);
+        return -1;
+    }
+    return done == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int harness_cluster_start(harness_cluster *cl) {
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
+        int bus = free_port();
+        if (bus < 0) {
+            harness_cluster_stop(cl);
+            return -1;
+        }
+        snprintf(cl->bus[i], sizeof(cl->bus[i]), "%d", bus);
+        const char *extra[] = {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port",
+                               cl->bus[i],          NULL};
+        memcpy(cl->extra[i], extra, sizeof(extra));
+        cl->nodes[i].extra = cl->extra[i];
+        if (harness_redis_start(&cl->nodes[i]) < 0) {
+            harness_cluster_stop(cl);
+            return -1;
+        }
+    }
+    int rc = cluster_create(cl);
+    if (rc != 0) {
+        char cmd[400];
+        fprintf(stderr, "harness: redis-cli --cluster create failed (%d):\n", rc);
+        snprintf(cmd, sizeof(cmd), "cat '%s/cluster-create.log' >&2", cl->nodes[0].dir);
+        if (system(cmd) != 0) fprintf(stderr, "harness: no log\n");
+        harness_cluster_stop(cl);
+        return -1;
+    }
+    int ok = 0;
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
+        WAIT_UNTIL(cluster_ok(&cl->nodes[i]), 60000);
+        ok += cluster_ok(&cl->nodes[i]);
+    }
+    if (ok < HARNESS_CLUSTER_NODES) {
+        fprintf(stderr, "harness: the cluster did not reach cluster_state:ok within 60 s\n");
+        harness_cluster_stop(cl);
+        return -1;
+    }
+    return 0;
+}
+
+void harness_cluster_stop(harness_cluster *cl) {
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) harness_redis_stop(&cl->nodes[i]);
+}
+
+int harness_cluster_group_setup(void **state) {
+    harness_cluster *cl = calloc(1, sizeof(*cl));
+    if (!cl || harness_cluster_start(cl) < 0) {
+        free(cl);
+        return -1;
+    }
+    *state = cl;
+    return 0;
+}
+
+int harness_cluster_group_teardown(void **state) {
+    harness_cluster *cl = *state;
+    if (cl) harness_cluster_stop(cl);
+    free(cl);
+    return 0;
+}
+
 int harness_group_setup(void **state) {
     harness_redis *r = calloc(1, sizeof(*r));
     if (!r || harness_redis_start(r) < 0) {

@@ -34,6 +34,22 @@ void harness_redis_kill(harness_redis *r);
 /* Stops the server and removes its temp dir. */
 void harness_redis_stop(harness_redis *r);
 
+/* A Redis Cluster of 3 masters and 3 replicas on 127.0.0.1, each node a
+ * harness_redis (its own temp dir, free port and free cluster bus port),
+ * created with redis-cli --cluster create --cluster-replicas 1. */
+#define HARNESS_CLUSTER_NODES 6
+typedef struct harness_cluster {
+    harness_redis nodes[HARNESS_CLUSTER_NODES];
+    char bus[HARNESS_CLUSTER_NODES][16];         /* each node's cluster bus port */
+    const char *extra[HARNESS_CLUSTER_NODES][8]; /* each node's cluster arguments */
+} harness_cluster;
+
+/* Starts the six nodes, creates the cluster and waits until every node
+ * says cluster_state:ok. Returns 0, or -1 (with what it started stopped). */
+int harness_cluster_start(harness_cluster *cl);
+/* Stops every node and removes their temp dirs. */
+void harness_cluster_stop(harness_cluster *cl);
+
 /* Runs one command through redis-cli-like plain hiredis; returns the
  * integer reply, or -1. For checks such as DBSIZE. */
 long long harness_redis_int(const harness_redis *r, const char *fmt, ...);
@@ -42,6 +58,11 @@ long long harness_redis_int(const harness_redis *r, const char *fmt, ...);
  * *state as a harness_redis*. */
 int harness_group_setup(void **state);
 int harness_group_teardown(void **state);
+
+/* cmocka group setup/teardown that start and stop one cluster kept in
+ * *state as a harness_cluster*. */
+int harness_cluster_group_setup(void **state);
+int harness_cluster_group_teardown(void **state);
 
 /* How many processes have "arg" as one of their arguments (from
  * /proc/PID/cmdline), e.g. handlers still running with a record file. */

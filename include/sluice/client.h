@@ -21,6 +21,15 @@
  * running a script, MASTERDOWN, TRYAGAIN, CLUSTERDOWN) gives
  * SLUICE_ERR_UNAVAILABLE: the call did not run, and may be retried.
  *
+ * Redis Cluster. A URL of any cluster node is enough: on connect the
+ * client detects cluster mode (HELLO), reads the slot map (CLUSTER SLOTS)
+ * and then sends each call to the master of its slot over one link per
+ * master, opened on first use (with the URL's user, password and name; the
+ * Functions checked and loaded on each). MOVED and ASK are followed,
+ * TRYAGAIN and CLUSTERDOWN retried for up to about 0.6 s (then
+ * SLUICE_ERR_UNAVAILABLE); a call is sent again only when the reply proves
+ * it did not run. A refused CLUSTER SLOTS fails the connect.
+ *
  * Keys. Class c's keys are NS:{c}:class, :gate, :ready, :delayed, :leased,
  * :dead, :jobs (one record per job), :meta (the fields of jobs written by
  * library version 5 or earlier), :unique, :stats, :done, :audit and :bucket

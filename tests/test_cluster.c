@@ -1,0 +1,522 @@
+/* libsluice and sluicectl on a real Redis Cluster (3 masters, 3 replicas)
+ * from a plain redis:// URL of any node: 30 classes spread over the
+ * masters, the job lifecycle in every class, a slot moved under a
+ * connected client (MOVED followed), and the Functions loaded on a master
+ * that had none. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+
+#include "common.h"
+
+#define NCLASSES 30
+#define NMASTERS 3
+
+/* The classes, 10 in each third of the slots (redis-cli --cluster create
+ * gives each of 3 masters a third), picked by CLUSTER KEYSLOT. */
+static char classes[NCLASSES][16];
+
+static char ctl_bin[4096] = "build/bin/sluicectl";
+
+/* One command on a node's unix socket: the reply (NEW), or NULL. */
+static redisReply *node_cmd(const harness_redis *r, const char *fmt, ...) {
+    redisContext *c = redisConnectUnix(r->sock);
+    redisReply *rep = NULL;
+    if (c && !c->err) {
+        va_list ap;
+        va_start(ap, fmt);
+        rep = redisvCommand(c, fmt, ap);
+        va_end(ap);
+    }
+    redisFree(c);
+    return rep;
+}
+
+static int is_master(const harness_redis *r) {
+    redisReply *rep = node_cmd(r, "ROLE");
+    int yes = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 && strcmp(rep->element[0]->str, "master") == 0;
+    freeReplyObject(rep);
+    return yes;
+}
+
+/* The group's cluster, and its nodes that are masters now into
+ * masters[NMASTERS]. */
+static harness_cluster *find_masters(void **state, harness_redis *masters[NMASTERS]) {
+    harness_cluster *cl = *state;
+    int n = 0;
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++)
+        if (is_master(&cl->nodes[i]) && n < NMASTERS) masters[n++] = &cl->nodes[i];
+    assert_int_equal(n, NMASTERS);
+    return cl;
+}
+
+static int slot_of(const harness_redis *r, const char *cls) {
+    return (int)harness_redis_int(r, "CLUSTER KEYSLOT t:{%s}:class", cls);
+}
+
+/* The master holding slot's keys: the one index of masters[] with keys
+ * in it, or -1 (none, or more than one). */
+static int master_with_keys(harness_redis *masters[NMASTERS], int slot) {
+    int found = -1;
+    for (int i = 0; i < NMASTERS; i++) {
+        if (harness_redis_int(masters[i], "CLUSTER COUNTKEYSINSLOT %d", slot) > 0) {
+            if (found >= 0) return -1;
+            found = i;
+        }
+    }
+    return found;
+}
+
+static char *node_id(const harness_redis *r) {
+    redisReply *rep = node_cmd(r, "CLUSTER MYID");
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    char *id = strdup(rep->str);
+    freeReplyObject(rep);
+    return id;
+}
+
+static void node_ok(const harness_redis *r, const char *fmt, const char *a, const char *b) {
+    redisReply *rep = node_cmd(r, fmt, a, b);
+    if (!rep || rep->type == REDIS_REPLY_ERROR) fail_msg("%s: %s", fmt, rep ? rep->str : "no reply");
+    freeReplyObject(rep);
+}
+
+/* A client on a node's TCP URL (any node: master or replica). NEW. */
+static sluice_client *cluster_connect(harness_cluster *cl, int node) {
+    sluice_error err;
+    sluice_client *c = sluice_client_connect(cl->nodes[node].tcp_url, "t", &err);
+    if (!c) fail_msg("connect: %s", err.text);
+    return c;
+}
+
+/* How many of the node's clients carry the name. */
+static int clients_named(const harness_redis *r, const char *name) {
+    redisReply *rep = node_cmd(r, "CLIENT LIST");
+    char needle[80];
+    snprintf(needle, sizeof(needle), " name=%s ", name);
+    int n = 0;
+    for (const char *p = rep && rep->type == REDIS_REPLY_STRING ? rep->str : ""; (p = strstr(p, needle)); p++) n++;
+    freeReplyObject(rep);
+    return n;
+}
+
+/* Closes the node's link to the client of that name (CLIENT KILL ID). */
+static void kill_client_named(const harness_redis *r, const char *name) {
+    redisReply *rep = node_cmd(r, "CLIENT LIST");
+    assert_non_null(rep);
+    char needle[80];
+    snprintf(needle, sizeof(needle), " name=%s ", name);
+    const char *at = strstr(rep->str, needle);
+    assert_non_null(at);
+    while (at > rep->str && at[-1] != '\n') at--;
+    long long id = strncmp(at, "id=", 3) == 0 ? atoll(at + 3) : -1;
+    freeReplyObject(rep);
+    assert_true(id > 0);
+    assert_int_equal(harness_redis_int(r, "CLIENT KILL ID %lld", id), 1);
+}
+
+/* MOVED replies the masters have sent so far (INFO errorstats). */
+static long long moved_replies(harness_redis *masters[NMASTERS]) {
+    long long n = 0;
+    for (int i = 0; i < NMASTERS; i++) {
+        redisReply *rep = node_cmd(masters[i], "INFO errorstats");
+        const char *at = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, "errorstat_MOVED:count=") : NULL;
+        if (at) n += atoll(at + strlen("errorstat_MOVED:count="));
+        freeReplyObject(rep);
+    }
+    return n;
+}
+
+static int has_sluice_functions(const harness_redis *r) {
+    redisReply *rep = node_cmd(r, "FUNCTION LIST LIBRARYNAME sluice");
+    int yes = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1;
+    freeReplyObject(rep);
+    return yes;
+}
+
+static int setup(void **state) {
+    if (harness_cluster_group_setup(state) < 0) return -1;
+    harness_cluster *cl = *state;
+    int per_third[NMASTERS] = {0}, n = 0;
+    for (int i = 0; n < NCLASSES && i < 10000; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "q%d", i);
+        int slot = slot_of(&cl->nodes[0], name);
+        int third = slot < 5461 ? 0 : slot < 10923 ? 1 : 2;
+        if (slot < 0 || per_third[third] == NCLASSES / NMASTERS) continue;
+        per_third[third]++;
+        strcpy(classes[n++], name);
+    }
+    sluice_error err;
+    sluice_client *c = n == NCLASSES ? sluice_client_connect(cl->nodes[0].tcp_url, "t", &err) : NULL;
+    sluice_class_config cfg;
+    sluice_class_config_init(&cfg); /* as test_class declares them */
+    cfg.max_concurrency = 10;
+    cfg.backoff_base_ms = 1;
+    cfg.backoff_max_ms = 10;
+    for (int i = 0; c && i < NCLASSES; i++) {
+        if (sluice_class_set(c, classes[i], &cfg, NULL, &err) < 0) {
+            sluice_client_free(c);
+            c = NULL;
+        }
+    }
+    if (c) {
+        sluice_client_free(c);
+        return 0;
+    }
+    fprintf(stderr, "test_cluster: cannot declare the classes: %s\n", n == NCLASSES ? err.text : "no names");
+    harness_cluster_group_teardown(state);
+    return -1;
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void thirty_classes_declared_through_one_node_land_on_all_three_masters(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    long long moved = moved_replies(masters);
+    sluice_client *c = cluster_connect(cl, 0);
+    for (int i = 0; i < NCLASSES; i++) test_class(c, classes[i], SLUICE_TIER_NORMAL, 10);
+    assert_int_equal(moved_replies(masters), moved); /* each call went straight to its master */
+    int per_master[NMASTERS] = {0};
+    for (int i = 0; i < NCLASSES; i++) {
+        int m = master_with_keys(masters, slot_of(&cl->nodes[0], classes[i]));
+        if (m < 0) fail_msg("class %s is on no master, or on several", classes[i]);
+        per_master[m]++;
+    }
+    for (int m = 0; m < NMASTERS; m++)
+        if (per_master[m] < 5) fail_msg("master %d holds %d classes", m, per_master[m]);
+    size_t n = 0;
+    sluice_error err;
+    char **names = sluice_class_list(c, &n, &err);
+    assert_int_equal(n, NCLASSES);
+    sluice_class_list_free(names, n);
+    sluice_client_free(c);
+}
+
+/* Two jobs per class: one acked, one failed to dead, retried from the dead
+ * set and acked. */
+static void every_class_enqueues_claims_acks_and_fails_to_dead_and_back(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    long long moved = moved_replies(masters);
+    sluice_client *c = cluster_connect(cl, 1);
+    sluice_error err;
+    test_redis_now(c);
+    assert_int_equal(sluice_client_set_name(c, "lifecycle", &err), 0); /* one link open, the others not yet */
+    for (int i = 0; i < NCLASSES; i++) {
+        const char *cls = classes[i];
+        const char *fields[] = {"max_attempts"}, *values[] = {"1"};
+        if (sluice_class_update(c, cls, fields, values, 1, NULL, &err) < 0) fail_msg("%s: %s", cls, err.text);
+        char ok_id[SLUICE_ID_MAX], dead_id[SLUICE_ID_MAX];
+        if (sluice_enqueue(c, cls, "{\"n\":1}", NULL, ok_id, &err) < 0 ||
+            sluice_enqueue(c, cls, "{\"n\":2}", NULL, dead_id, &err) < 0)
+            fail_msg("%s: enqueue: %s", cls, err.text);
+        sluice_job *j[2] = {NULL, NULL};
+        sluice_claim_info info;
+        assert_int_equal(sluice_claim(c, cls, "t", 2, j, &info, &err), 0);
+        assert_int_equal(info.count, 2);
+        int first_ok = strcmp(sluice_job_id(j[0]), ok_id) == 0;
+        sluice_job *okj = first_ok ? j[0] : j[1], *deadj = first_ok ? j[1] : j[0];
+        assert_int_equal(sluice_ack(c, ok_id, sluice_job_token(okj), &err), 0);
+        int64_t retry_ms = 0;
+        assert_int_equal(sluice_fail(c, dead_id, sluice_job_token(deadj), "boom", &retry_ms, &err), 0);
+        assert_int_equal(retry_ms, -1);
+        sluice_job_free(j[0]);
+        sluice_job_free(j[1]);
+
+        sluice_job_info ji;
+        assert_int_equal(sluice_job_get(c, dead_id, &ji, &err), 0);
+        assert_int_equal(ji.state, SLUICE_JOB_DEAD);
+        assert_string_equal(ji.reason, "boom");
+        sluice_job_info_clear(&ji);
+        size_t n = 0;
+        sluice_job_info *dead = sluice_dead_list(c, cls, 0, 10, &n, &err);
+        assert_int_equal(n, 1);
+        assert_string_equal(dead[0].id, dead_id);
+        sluice_dead_list_free(dead, n);
+        int64_t count = 0;
+        assert_int_equal(sluice_dead_retry(c, cls, dead_id, &count, &err), 0);
+        assert_int_equal(count, 1);
+        assert_int_equal(sluice_claim(c, cls, "t", 1, j, &info, &err), 0);
+        assert_int_equal(info.count, 1);
+        assert_string_equal(sluice_job_id(j[0]), dead_id);
+        assert_int_equal(sluice_ack(c, dead_id, sluice_job_token(j[0]), &err), 0);
+        sluice_job_free(j[0]);
+    }
+    sluice_class_view v[NCLASSES];
+    const char *names[NCLASSES];
+    for (int i = 0; i < NCLASSES; i++) names[i] = classes[i];
+    if (sluice_class_view_get(c, names, NCLASSES, v, &err) < 0) fail_msg("view: %s", err.text);
+    for (int i = 0; i < NCLASSES; i++) {
+        assert_true(v[i].found);
+        assert_int_equal(v[i].stats.acked, 2);
+        assert_int_equal(v[i].stats.ready + v[i].stats.delayed + v[i].stats.leased + v[i].stats.dead, 0);
+    }
+    assert_int_equal(moved_replies(masters), moved);
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) /* one named link per master, none to a replica */
+        assert_int_equal(clients_named(&cl->nodes[i], "lifecycle"), is_master(&cl->nodes[i]));
+    sluice_client_free(c);
+}
+
+/* Runs sluicectl --redis <node's URL> --namespace t ARGS (NULL-terminated)
+ * and parses its stdout as JSON (NEW); fails the test unless it exits 0. */
+static json_t *ctl_json(harness_cluster *cl, int node, const char *const *args) {
+    const char *argv[16] = {ctl_bin, "--redis", cl->nodes[node].tcp_url, "--namespace", "t"};
+    int n = 5;
+    for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    char out_path[] = "/tmp/sluicectl-cluster-XXXXXX";
+    int out = mkstemp(out_path);
+    assert_true(out >= 0);
+    unlink(out_path);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR);
+        dup2(devnull, 0);
+        dup2(out, 1);
+        execv(ctl_bin, (char *const *)argv);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    json_error_t je;
+    lseek(out, 0, SEEK_SET);
+    json_t *root = json_loadfd(out, 0, &je);
+    close(out);
+    if (!root) fail_msg("sluicectl %s: not JSON: %s", args[0], je.text);
+    return root;
+}
+
+/* sluicectl --json status on a replica's URL: every class of every master;
+ * explain of a job on each master. */
+static void sluicectl_status_and_explain_see_every_class_of_every_master(void **state) {
+    harness_cluster *cl = *state;
+    int replica = 0;
+    while (replica < HARNESS_CLUSTER_NODES && is_master(&cl->nodes[replica])) replica++;
+    assert_true(replica < HARNESS_CLUSTER_NODES);
+    json_t *root = ctl_json(cl, replica, (const char *const[]){"--json", "status", NULL});
+    json_t *list = json_object_get(root, "classes");
+    assert_int_equal(json_array_size(list), NCLASSES);
+    for (int i = 0; i < NCLASSES; i++) {
+        int seen = 0;
+        for (size_t k = 0; k < json_array_size(list); k++)
+            seen += strcmp(json_string_value(json_object_get(json_array_get(list, k), "name")), classes[i]) == 0;
+        if (seen != 1) fail_msg("status lists class %s %d times", classes[i], seen);
+    }
+    json_decref(root);
+
+    sluice_client *c = cluster_connect(cl, 0);
+    for (int third = 0; third < NMASTERS; third++) {
+        char id[SLUICE_ID_MAX];
+        sluice_error err;
+        const char *cls = classes[third * (NCLASSES / NMASTERS)];
+        if (sluice_enqueue(c, cls, "{}", NULL, id, &err) < 0) fail_msg("%s: %s", cls, err.text);
+        json_t *e = ctl_json(cl, replica, (const char *const[]){"--json", "explain", id, NULL});
+        assert_string_equal(json_string_value(json_object_get(e, "state")), "ready");
+        json_decref(e);
+    }
+    sluice_client_free(c);
+}
+
+/* The master that serves the class's slot (the one that does not answer
+ * MOVED), or NULL. */
+static harness_redis *owner_of(harness_redis *masters[NMASTERS], const char *cls) {
+    for (int i = 0; i < NMASTERS; i++) {
+        redisReply *rep = node_cmd(masters[i], "ZCARD t:{%s}:ready", cls);
+        int here = rep && rep->type == REDIS_REPLY_INTEGER;
+        freeReplyObject(rep);
+        if (here) return masters[i];
+    }
+    return NULL;
+}
+
+/* The first steps of moving a slot: IMPORTING on "to", MIGRATING on "from". */
+static void slot_migrating(harness_redis *from, harness_redis *to, int slot) {
+    char *from_id = node_id(from), *to_id = node_id(to);
+    char s[8];
+    snprintf(s, sizeof(s), "%d", slot);
+    node_ok(to, "CLUSTER SETSLOT %s IMPORTING %s", s, from_id);
+    node_ok(from, "CLUSTER SETSLOT %s MIGRATING %s", s, to_id);
+    free(from_id);
+    free(to_id);
+}
+
+/* The last step: the slot is "to"'s, on every master ("to" first). */
+static void slot_done(harness_redis *masters[NMASTERS], harness_redis *to, int slot) {
+    char *to_id = node_id(to);
+    char s[8];
+    snprintf(s, sizeof(s), "%d", slot);
+    node_ok(to, "CLUSTER SETSLOT %s NODE %s", s, to_id);
+    for (int i = 0; i < NMASTERS; i++)
+        if (masters[i] != to) node_ok(masters[i], "CLUSTER SETSLOT %s NODE %s", s, to_id);
+    free(to_id);
+}
+
+/* MIGRATE every key of the slot from "from" to "to". */
+static void slot_keys_moved(harness_redis *from, harness_redis *to, int slot) {
+    redisReply *keys = node_cmd(from, "CLUSTER GETKEYSINSLOT %d 1000", slot);
+    assert_non_null(keys);
+    assert_int_equal(keys->type, REDIS_REPLY_ARRAY);
+    assert_true(keys->elements > 0);
+    const char *argv[1100];
+    char port[16];
+    snprintf(port, sizeof(port), "%d", to->port);
+    int n = 0;
+    const char *head[] = {"MIGRATE", "127.0.0.1", port, "", "0", "10000", "KEYS"};
+    for (size_t i = 0; i < sizeof(head) / sizeof(head[0]); i++) argv[n++] = head[i];
+    for (size_t i = 0; i < keys->elements; i++) argv[n++] = keys->element[i]->str;
+    redisContext *c = redisConnectUnix(from->sock);
+    assert_non_null(c);
+    redisReply *rep = redisCommandArgv(c, n, argv, NULL);
+    if (!rep || rep->type == REDIS_REPLY_ERROR) fail_msg("MIGRATE: %s", rep ? rep->str : c->errstr);
+    freeReplyObject(rep);
+    redisFree(c);
+    freeReplyObject(keys);
+    assert_int_equal(harness_redis_int(from, "CLUSTER COUNTKEYSINSLOT %d", slot), 0);
+}
+
+/* An empty slot moved from one master to another (IMPORTING, MIGRATING,
+ * then NODE on every master) under a client that read the map before:
+ * its next call gets MOVED and lands on the new owner. */
+static void a_call_into_a_moved_slot_follows_moved_to_the_new_master(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    sluice_client *c = cluster_connect(cl, 0);
+    test_redis_now(c); /* the client has the map and a link */
+    const char *cls = "moved";
+    int slot = slot_of(masters[0], cls);
+    harness_redis *from = owner_of(masters, cls);
+    assert_non_null(from);
+    harness_redis *to = from == masters[0] ? masters[1] : masters[0];
+    assert_int_equal(harness_redis_int(from, "CLUSTER COUNTKEYSINSLOT %d", slot), 0);
+    slot_migrating(from, to, slot);
+    slot_done(masters, to, slot);
+
+    long long moved = moved_replies(masters);
+    test_class(c, cls, SLUICE_TIER_NORMAL, 10);
+    assert_true(harness_redis_int(to, "CLUSTER COUNTKEYSINSLOT %d", slot) > 0);
+    assert_int_equal(harness_redis_int(from, "CLUSTER COUNTKEYSINSLOT %d", slot), 0);
+    char id[SLUICE_ID_MAX];
+    sluice_error err;
+    assert_int_equal(sluice_enqueue(c, cls, "{}", NULL, id, &err), 0);
+    assert_int_equal(moved_replies(masters), moved + 1); /* one redirect, then the new map */
+    sluice_client_free(c);
+}
+
+/* A class with a job, its slot migrated with its keys under a connected
+ * client: while the keys are on the new master and the slot not yet
+ * handed over, a one-key read follows ASK, and an enqueue (keys missing on
+ * the importing node: TRYAGAIN) is refused as unavailable without running;
+ * once handed over, the next enqueue follows MOVED. Every job is there. */
+static void a_class_migrated_with_its_jobs_is_served_through_ask_then_moved(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    sluice_client *c = cluster_connect(cl, 0);
+    const char *cls = "migrated";
+    test_class(c, cls, SLUICE_TIER_NORMAL, 10);
+    char before[SLUICE_ID_MAX], after[SLUICE_ID_MAX], refused[SLUICE_ID_MAX];
+    sluice_error err;
+    assert_int_equal(sluice_enqueue(c, cls, "{\"n\":1}", NULL, before, &err), 0);
+    int slot = slot_of(masters[0], cls);
+    harness_redis *from = owner_of(masters, cls);
+    assert_non_null(from);
+    harness_redis *to = from == masters[0] ? masters[1] : masters[0];
+
+    slot_migrating(from, to, slot);
+    slot_keys_moved(from, to, slot);
+    size_t n = 0;
+    sluice_audit_entry *audit = sluice_audit_list(c, cls, 10, &n, &err);
+    if (!audit) fail_msg("audit during the migration: %s", err.text);
+    assert_true(n >= 1);
+    sluice_audit_list_free(audit, n);
+    assert_int_equal(sluice_enqueue(c, cls, "{\"n\":0}", NULL, refused, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_UNAVAILABLE);
+
+    slot_done(masters, to, slot);
+    long long moved = moved_replies(masters);
+    assert_int_equal(sluice_enqueue(c, cls, "{\"n\":2}", NULL, after, &err), 0);
+    assert_int_equal(moved_replies(masters), moved + 1);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, cls, &st, &err), 0);
+    assert_int_equal(st.enqueued, 2);
+    assert_int_equal(st.ready, 2);
+    assert_int_equal(harness_redis_int(from, "CLUSTER COUNTKEYSINSLOT %d", slot), 0);
+    sluice_client_free(c);
+}
+
+/* A master's link closed under an open client: the next call on it fails
+ * as unreachable (it may have run, so it is not sent again), and the call
+ * after it opens the link again. */
+static void a_lost_link_fails_its_call_once_and_the_next_call_reconnects(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    sluice_client *c = cluster_connect(cl, 0);
+    sluice_error err;
+    assert_int_equal(sluice_client_set_name(c, "lostlink", &err), 0);
+    const char *cls = classes[0];
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, cls, &st, &err), 0);
+    int m = master_with_keys(masters, slot_of(masters[0], cls));
+    assert_true(m >= 0);
+    kill_client_named(masters[m], "lostlink");
+    assert_int_equal(sluice_class_stats_get(c, cls, &st, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_UNREACHABLE);
+    if (sluice_class_stats_get(c, cls, &st, &err) < 0) fail_msg("after the lost link: %s", err.text);
+    assert_int_equal(clients_named(masters[m], "lostlink"), 1);
+    sluice_client_free(c);
+}
+
+/* The master of a class with its Functions flushed (and so its replica's):
+ * a new client loads them there on its first call, an open one when the
+ * node answers "Function not found". */
+static void a_master_without_the_functions_gets_them_from_the_client(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    sluice_client *open = cluster_connect(cl, 0);
+    const char *cls = classes[0];
+    test_class(open, cls, SLUICE_TIER_NORMAL, 10);
+    int m = master_with_keys(masters, slot_of(masters[0], cls));
+    assert_true(m >= 0);
+    sluice_class_config cfg;
+    sluice_error err;
+
+    assert_true(harness_redis_int(masters[m], "FUNCTION FLUSH") == -1); /* +OK is no integer */
+    assert_false(has_sluice_functions(masters[m]));
+    sluice_client *fresh = cluster_connect(cl, 0);
+    if (sluice_class_get(fresh, cls, &cfg, &err) < 0) fail_msg("first use: %s", err.text);
+    assert_true(has_sluice_functions(masters[m]));
+    sluice_client_free(fresh);
+
+    harness_redis_int(masters[m], "FUNCTION FLUSH");
+    assert_false(has_sluice_functions(masters[m]));
+    if (sluice_class_get(open, cls, &cfg, &err) < 0) fail_msg("after the flush: %s", err.text);
+    assert_true(has_sluice_functions(masters[m]));
+    sluice_client_free(open);
+}
+
+int main(int argc, char **argv) {
+    (void)argc;
+    const char *slash = strrchr(argv[0], '/');
+    if (slash) snprintf(ctl_bin, sizeof(ctl_bin), "%.*s/../bin/sluicectl", (int)(slash - argv[0]), argv[0]);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(thirty_classes_declared_through_one_node_land_on_all_three_masters),
+        cmocka_unit_test(every_class_enqueues_claims_acks_and_fails_to_dead_and_back),
+        cmocka_unit_test(sluicectl_status_and_explain_see_every_class_of_every_master),
+        cmocka_unit_test(a_call_into_a_moved_slot_follows_moved_to_the_new_master),
+        cmocka_unit_test(a_class_migrated_with_its_jobs_is_served_through_ask_then_moved),
+        cmocka_unit_test(a_lost_link_fails_its_call_once_and_the_next_call_reconnects),
+        cmocka_unit_test(a_master_without_the_functions_gets_them_from_the_client),
+    };
+    return cmocka_run_group_tests(tests, setup, harness_cluster_group_teardown);
+}
