@@ -88,18 +88,45 @@ local function valid_ns(s)
     return type(s) == 'string' and #s >= 1 and #s <= 64 and string.match(s, '^[%w_.:%-]+$') ~= nil
 end
 
+-- The names a Function's keys must have, by suffix list, tag and first
+-- key (which, with the other two, fixes the namespace): built when a call
+-- first passes the check, so later calls compare interned strings instead
+-- of building every name again. Dropped whole at KEYS_MEMO_MAX entries.
+local keys_memo, keys_memo_n = {}, 0
+local KEYS_MEMO_MAX = 4096
+
+-- The expected keys for tag and suffixes whose namespace is taken from
+-- "first", with .ns; fails when that namespace is invalid.
+local function expected_keys(first, tag, suffixes)
+    local tail = ':{' .. tag .. '}:'
+    local ns = type(first) == 'string' and string.sub(first, 1, #first - #tail - #suffixes[1]) or nil
+    if not valid_ns(ns) then fail('BADARG', 'keys are not in a valid namespace') end
+    local want = {ns = ns}
+    for i = 1, #suffixes do want[i] = ns .. tail .. suffixes[i] end
+    return want
+end
+
 -- Checks that keys are exactly NS:{tag}:<suffixes[i]> for one namespace NS
 -- (taken from the first key), in order. Returns NS.
 local function keys_of(keys, tag, suffixes)
     if #keys ~= #suffixes then fail('BADARG', 'wrong number of keys') end
-    local tail = ':{' .. tag .. '}:'
     local first = keys[1]
-    local ns = type(first) == 'string' and string.sub(first, 1, #first - #tail - #suffixes[1]) or nil
-    if not valid_ns(ns) then fail('BADARG', 'keys are not in a valid namespace') end
+    local by_tag = keys_memo[suffixes]
+    local by_first = by_tag and by_tag[tag]
+    local want = by_first and by_first[first]
+    local known = want ~= nil
+    if not known then want = expected_keys(first, tag, suffixes) end
     for i = 1, #suffixes do
-        if keys[i] ~= ns .. tail .. suffixes[i] then fail('BADARG', 'keys are not the expected keys, in order') end
+        if keys[i] ~= want[i] then fail('BADARG', 'keys are not the expected keys, in order') end
     end
-    return ns
+    if not known then
+        if keys_memo_n >= KEYS_MEMO_MAX then keys_memo, keys_memo_n = {}, 0 end
+        keys_memo[suffixes] = keys_memo[suffixes] or {}
+        keys_memo[suffixes][tag] = keys_memo[suffixes][tag] or {}
+        keys_memo[suffixes][tag][first] = want
+        keys_memo_n = keys_memo_n + 1
+    end
+    return want.ns
 end
 
 -- Checks ARGV[1] and that KEYS are this class's keys, exactly and in
