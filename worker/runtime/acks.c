@@ -79,6 +79,14 @@ void rt_acks_flush(sluice_worker *w) {
         b->n = 0;
         for (sluice_worker_job *j = w->acking.head; j && b->n < room; j = j->next)
             if (j->cls == cls) b->jobs[b->n++] = j;
+        /* the list is newest first: the call goes oldest first, the order
+         * the jobs were claimed in, which is where Redis finds each in the
+         * leased set soonest (a small sorted set is scanned from its start) */
+        for (size_t i = 0; i < b->n / 2; i++) {
+            sluice_worker_job *t = b->jobs[i];
+            b->jobs[i] = b->jobs[b->n - 1 - i];
+            b->jobs[b->n - 1 - i] = t;
+        }
         send_batch(w, b);
     }
     rt_schedule(w); /* held back while acks waited: claims go out after them */
