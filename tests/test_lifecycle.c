@@ -445,6 +445,98 @@ static void assert_consistent(sluice_client *c, const char *cls) {
     sluice_check_free(k);
 }
 
+/* Rewrites the leased job "id" of class "cls" (namespace "t") as library
+ * version 6 kept it: its lease in its record, no lease entry. */
+static void lease_into_record(harness_redis *r, const char *cls, const char *id) {
+    static const char *script = "local e = redis.call('HGET', KEYS[1], ARGV[1] .. ':lease') "
+                                "local m = cmsgpack.unpack(redis.call('HGET', KEYS[1], ARGV[1])) "
+                                "local _, token, attempt, at, started, duty = struct.unpack('<BlHlld', e) "
+                                "m[3], m[7], m[11], m[13], m[14], m[15] = attempt, token, 'leased', at, started, duty "
+                                "redis.call('HSET', KEYS[1], ARGV[1], cmsgpack.pack(m)) "
+                                "return redis.call('HDEL', KEYS[1], ARGV[1] .. ':lease')";
+    char key[128];
+    snprintf(key, sizeof key, "t:{%s}:jobs", cls);
+    redisContext *admin = redisConnectUnix(r->sock);
+    redisReply *rep = redisCommand(admin, "EVAL %s 1 %s %s", script, key, id);
+    if (!rep || rep->type != REDIS_REPLY_INTEGER || rep->integer != 1)
+        fail_msg("rewriting %s: %s", id, rep && rep->str ? rep->str : "no reply");
+    freeReplyObject(rep);
+    redisFree(admin);
+}
+
+/* Jobs leased under library version 6, whose lease is in their record, are
+ * read as leased: each token still ends only its own lease (ack, a batch of
+ * acks, extend, fail, release), and the checker finds nothing wrong. */
+static void a_lease_kept_in_the_record_by_version_6_is_still_honoured(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "v6lease", SLUICE_TIER_NORMAL, 10);
+    char id[4][SLUICE_ID_MAX];
+    sluice_job *j[4];
+    for (int i = 0; i < 4; i++) enqueue_ok(c, "v6lease", "{}", NULL, id[i]);
+    for (int i = 0; i < 4; i++) {
+        j[i] = claim_one(c, "v6lease");
+        assert_string_equal(sluice_job_id(j[i]), id[i]);
+        lease_into_record(*state, "v6lease", id[i]);
+    }
+    assert_consistent(c, "v6lease");
+    sluice_error err;
+    sluice_job_info info;
+    assert_int_equal(sluice_job_get(c, id[0], &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_LEASED);
+    assert_int_equal(info.attempt, 1);
+    sluice_job_info_clear(&info);
+
+    assert_int_equal(sluice_ack(c, id[0], sluice_job_token(j[1]), &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_STALE);
+    assert_int_equal(sluice_ack(c, id[0], sluice_job_token(j[0]), &err), 0);
+    const char *ids[2] = {id[1], id[2]};
+    int64_t tokens[2] = {sluice_job_token(j[1]), sluice_job_token(j[3])};
+    sluice_error_code res[2];
+    assert_int_equal(sluice_ack_many(c, 2, ids, tokens, res, &err), 0);
+    assert_int_equal(res[0], SLUICE_OK);
+    assert_int_equal(res[1], SLUICE_ERR_STALE);
+    assert_int_equal(sluice_extend(c, id[2], sluice_job_token(j[2]), 60000, NULL, &err), 0);
+    int64_t retry = 0;
+    assert_int_equal(sluice_fail(c, id[2], sluice_job_token(j[2]), "no", &retry, &err), 0);
+    assert_int_equal(sluice_release(c, id[3], sluice_job_token(j[3]), &err), 0);
+    assert_int_equal(sluice_job_get(c, id[3], &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_READY);
+    assert_int_equal(info.attempt, 0);
+    sluice_job_info_clear(&info);
+    assert_consistent(c, "v6lease");
+    for (int i = 0; i < 4; i++) sluice_job_free(j[i]);
+    sluice_client_free(c);
+}
+
+/* The checker names a lease entry whose job has no record, and a job whose
+ * lease entry is not one. */
+static void the_checker_names_a_lease_entry_without_a_job_and_a_malformed_one(void **state) {
+    harness_redis *r = *state;
+    sluice_client *c = test_connect(state);
+    test_class(c, "badlease", SLUICE_TIER_NORMAL, 10);
+    char id[SLUICE_ID_MAX];
+    enqueue_ok(c, "badlease", "{}", NULL, id);
+    sluice_job *j = claim_one(c, "badlease");
+    redisContext *admin = redisConnectUnix(r->sock);
+    freeReplyObject(redisCommand(admin, "HSET t:{badlease}:jobs badlease:99:lease Lxx %s:lease xyz", id));
+    redisFree(admin);
+    sluice_error err;
+    const char *cls = "badlease";
+    sluice_check *k = sluice_namespace_check(c, &cls, 1, INT64_MAX, &err);
+    if (!k) fail_msg("check: %s", err.text);
+    int orphan = 0, malformed = 0;
+    for (size_t i = 0; i < sluice_check_count(k); i++) {
+        const sluice_problem *p = sluice_check_problem(k, i);
+        orphan |= !strcmp(p->code, "lease") && !strcmp(p->subject, "badlease:99");
+        malformed |= !strcmp(p->code, "meta") && !strcmp(p->subject, id) && strstr(p->detail, "lease") != NULL;
+    }
+    assert_true(orphan);
+    assert_true(malformed);
+    sluice_check_free(k);
+    sluice_job_free(j);
+    sluice_client_free(c);
+}
+
 /* A batch of acks ends each lease with its own token: a job reclaimed by
  * another worker meanwhile is refused alone (stale) while the others are
  * acked, its new holder acks it after, a job named twice is acked once, and
@@ -1115,6 +1207,8 @@ int main(void) {
         cmocka_unit_test(a_dead_job_frees_its_unique_key_and_a_retried_one_takes_it_back_clean),
         cmocka_unit_test(a_fencing_token_ends_only_its_own_lease),
         cmocka_unit_test(a_batch_of_acks_refuses_a_stale_token_alone_and_acks_the_others),
+        cmocka_unit_test(a_lease_kept_in_the_record_by_version_6_is_still_honoured),
+        cmocka_unit_test(the_checker_names_a_lease_entry_without_a_job_and_a_malformed_one),
         cmocka_unit_test(a_batch_of_acks_with_one_bad_job_is_refused_whole),
         cmocka_unit_test(an_acked_job_kept_as_done_frees_its_unique_key),
         cmocka_unit_test(a_dead_job_can_be_retried_with_attempts_reset_or_purged),

@@ -51,7 +51,7 @@ extern "C" {
 /* One inconsistency. */
 typedef struct sluice_problem {
     char cls[65];                /* the class; "" for the global keys */
-    char code[16];               /* membership, orphan, payload, meta, state, field,
+    char code[16];               /* membership, orphan, payload, meta, lease, state, field,
                                    time, score, unique, counter, counters, class,
                                    gate, bucket, noclass, registry, signal,
                                    governor, id, duplicate, truncated */

@@ -31,8 +31,9 @@
  * it did not run. A refused CLUSTER SLOTS fails the connect.
  *
  * Keys. Class c's keys are NS:{c}:class, :gate, :ready, :delayed, :leased,
- * :dead, :jobs (one record per job), :meta (the fields of jobs written by
- * library version 5 or earlier), :unique, :stats, :done, :audit and :bucket
+ * :dead, :jobs (one record per job, and a lease entry "<id>:lease" per
+ * leased job), :meta (the fields of jobs written by library version 5 or
+ * earlier), :unique, :stats, :done, :audit and :bucket
  * (the rate limiter's state), all in c's hash slot; NS:{c}:ready is also the channel on which enqueues are published.
  * The global keys (NS:{_}:classes, :signals, :signal-values, :governor,
  * :governor:history, :audit) share the tag "_", which no class can take. */

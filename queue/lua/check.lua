@@ -233,26 +233,39 @@ register('sluice_check', function(keys, args)
         sets.done[id] = true
     end
 
-    -- every job is one record in the jobs hash, or, written by an earlier
+    -- every job is one record in the jobs hash, with a lease entry there
+    -- while leased (or its lease in the record), or, written by an earlier
     -- version, its payload there and its fields in the meta hash
     local metas, injobs, njobs = {}, {}, 0
     local legacy = hgetall_table(keys[K.meta])
+    local order, records, leases = {}, {}, {}
     local raw = redis.call('HGETALL', keys[K.jobs])
     for i = 1, #raw, 2 do
-        local id, v = raw[i], raw[i + 1]
-        local m, why
+        local f = raw[i]
+        if string.sub(f, -#LEASE_SUFFIX) == LEASE_SUFFIX then
+            leases[string.sub(f, 1, -#LEASE_SUFFIX - 1)] = raw[i + 1]
+        else
+            order[#order + 1], records[f] = f, raw[i + 1]
+        end
+    end
+    for _, id in ipairs(order) do
+        local v, e, m, why = records[id], leases[id], nil, nil
         njobs = njobs + 1
         injobs[id] = true
         if string.byte(v, 1) == RECORD_BYTE then
             m, why = decode_meta(v)
             if m and type(m[M.payload]) ~= 'string' then m, why = nil, 'payload is not a string' end
             if legacy[id] then add('meta', id, 'has a record and the meta of an earlier version') end
+            if m and e and (string.byte(e, 1) ~= LEASE_BYTE or not pcall(lease_onto, m, e)) then
+                m, why = nil, 'lease entry is malformed'
+            end
         elseif legacy[id] then
             m, why = decode_meta(legacy[id])
+            if e then add('lease', id, 'a job of an earlier version has a lease entry') end
         else
             add('payload', id, 'has a payload but no meta')
         end
-        legacy[id] = nil
+        legacy[id], leases[id] = nil, nil
         if m then
             metas[id] = m
             check_job(id, m, name, seq, token, now, sets, add)
@@ -261,6 +274,7 @@ register('sluice_check', function(keys, args)
         end
     end
     if njobs > 0 and not declared then add('noclass', name, 'holds jobs but is not declared') end
+    for id in pairs(leases) do add('lease', id, 'has a lease entry but no job record') end
     for id in pairs(legacy) do add('payload', id, 'has meta but no payload') end
     for set, members in pairs(sets) do
         for id in pairs(members) do

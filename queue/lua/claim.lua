@@ -199,18 +199,30 @@ register('sluice_claim', function(keys, args)
     redis.call('ZREM', keys[K.ready], unpack(leased))
 
     local token = next_tokens(keys, n) - 1
-    local saved, deadlines = {}, {}
+    -- writes: the lease entries, and the records of legacy jobs. deadlines:
+    -- the leased set's new members, last job first: a small sorted set is
+    -- one list, which Redis scans to each insert's place; the jobs of a
+    -- batch share a deadline, so each then goes at the front of its group
+    -- instead of past the ones before it. at_text: the deadline as text,
+    -- written once for the jobs that share it.
+    local writes, deadlines = {}, {}
+    local at, at_text
     local reply = {'jobs', n}
     for i = 1, n do
         local id, m = head[i], records[i]
         token = token + 1
         m[M.attempt] = m[M.attempt] + 1
         m[M.token] = token
-        m[M.state] = 'leased'
         m[M.started] = now
         m[M.duty] = duty
-        saved[2 * i - 1], saved[2 * i] = id, packed_job(keys, id, m)
-        deadlines[2 * i - 1], deadlines[2 * i] = m[M.at], id
+        if m.legacy then
+            writes[#writes + 1] = id
+            writes[#writes + 1] = packed_job(keys, id, m)
+        end
+        writes[#writes + 1] = id .. LEASE_SUFFIX
+        writes[#writes + 1] = pack_lease(m)
+        if m[M.at] ~= at then at, at_text = m[M.at], int_text(m[M.at]) end
+        deadlines[2 * (n - i) + 1], deadlines[2 * (n - i) + 2] = at_text, id
         local b = #reply
         reply[b + 1] = id
         reply[b + 2] = m[M.attempt]
@@ -220,7 +232,7 @@ register('sluice_claim', function(keys, args)
         reply[b + 6] = m[M.payload]
         reply[b + 7] = m[M.reclaims]
     end
-    redis.call('HSET', keys[K.jobs], unpack(saved))
+    redis.call('HSET', keys[K.jobs], unpack(writes))
     redis.call('ZADD', keys[K.leased], unpack(deadlines))
     count(keys, 'claimed', n)
     return reply

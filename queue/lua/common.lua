@@ -17,19 +17,28 @@
 -- Errors are a short code word and a fixed sentence; user data never goes
 -- into an error reply. The C side maps the code word to sluice_error_code.
 
-local VERSION = 6  -- bump on any change of a Function's contract
+local VERSION = 7  -- bump on any change of a Function's contract
 
 -- A job is one record, a msgpack array of the fields below, in the jobs
 -- hash under its id. started: when the current lease began; duty: the
 -- class's share of one job it ran under (0 when it had a whole slot; see
 -- sluice_claim); payload: the JSON object as enqueued.
--- Library versions 5 and earlier kept the payload alone in the jobs hash
--- and fields 1..15 in the meta hash: such a job is read from both, and
--- written as one record (its meta field deleted) when it next changes.
+-- A leased job also has a lease entry in the jobs hash, under its id and
+-- LEASE_SUFFIX (see pack_lease): its lease's fields, which override the
+-- record's. A claim writes only that entry and an ack reads only it; the
+-- record is rewritten only when the lease ends another way. Library
+-- version 6 kept the lease in the record (state 'leased', no entry): such
+-- a job is read as leased. Versions 5 and earlier kept the payload alone in
+-- the jobs hash and fields 1..15 in the meta hash: such a job is read from
+-- both, and written as one record when it next changes.
 local M = {seq = 1, priority = 2, attempt = 3, max_attempts = 4, timeout = 5,
            cost = 6, token = 7, reclaims = 8, unique = 9, enqueued_at = 10,
            state = 11, reason = 12, at = 13, started = 14, duty = 15, payload = 16}
 local RECORD_BYTE = 0xdc            -- msgpack array16: a record; a payload starts with '{' or a space
+local RECORD_HEAD = '\220\0\16'     -- a record's first bytes: msgpack array16 of 16 elements
+local LEASE_SUFFIX = ':lease'       -- a lease entry's field: the job's id and this
+local LEASE_BYTE = 0x4c             -- 'L', a lease entry's first byte: this form of entry
+local LEASE_FORMAT = '<BlHlld'      -- LEASE_BYTE, token, attempt, at, started, duty; then the unique key
 
 local SEQ_SPAN = 1099511627776      -- 2^40: ready score = rank(priority) * 2^40 + seq
 local REASON_MAX = 1024
@@ -171,13 +180,18 @@ end
 local NO_FIELDS = {}
 
 local function job_id(name, seq)
-    return name .. ':' .. string.format('%d', seq)
+    return string.format('%s:%d', name, seq)
+end
+
+-- The integer n as a decimal string, as redis.call would send it, at half
+-- the cost for a large one (Redis 7.0 formats a Lua number with %.17g).
+local function int_text(n)
+    return string.format('%d', n)
 end
 
 -- Whether id names a job of class "name": "<class>:<digits>".
 local function valid_id(name, id)
-    return type(id) == 'string' and #id <= 96 and string.sub(id, 1, #name + 1) == name .. ':' and
-           string.match(string.sub(id, #name + 2), '^%d+$') ~= nil
+    return type(id) == 'string' and #id <= 96 and string.match(id, '^([^:]*):%d+$') == name
 end
 
 local function id_arg(name, id)
@@ -185,12 +199,54 @@ local function id_arg(name, id)
     return id
 end
 
--- The job "raw", read from the jobs hash under "id", as a table of the
--- fields of M, or nil when there is none. A job of an earlier version
--- (see M) comes back with m.legacy set, which save_job and forget clear.
-local function job_from(keys, id, raw)
+-- The lease entry of the leased job m.
+local function pack_lease(m)
+    return struct.pack(LEASE_FORMAT, LEASE_BYTE, m[M.token], m[M.attempt], m[M.at], m[M.started], m[M.duty]) ..
+           m[M.unique]
+end
+
+-- The lease entry e's fields: token, attempt, at, started, duty, unique.
+local function lease_fields(e)
+    local _, token, attempt, at, started, duty, tail = struct.unpack(LEASE_FORMAT, e)
+    return token, attempt, at, started, duty, tail > #e and '' or string.sub(e, tail)
+end
+
+-- The record m with the lease entry e's fields written onto it, which then
+-- reads as leased.
+local function lease_onto(m, e)
+    m[M.token], m[M.attempt], m[M.at], m[M.started], m[M.duty], m[M.unique] = lease_fields(e)
+    m[M.state] = 'leased'
+    m.lease = true
+    return m
+end
+
+-- The lease entry e's fields alone, at their places in M (a constructor in
+-- the order of M is one allocation; the rest are placeholders).
+local function lease_only(e)
+    local token, attempt, at, started, duty, unique = lease_fields(e)
+    return {0, 0, attempt, 0, 0, 0, token, 0, unique, 0, 'leased', '', at, started, duty}
+end
+
+-- The record "raw" as a table of the fields of M: its 16 elements decoded
+-- after its header as values and then gathered, which costs half of what
+-- cmsgpack.unpack's own table does.
+local function unpack_record(raw)
+    local _, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16 =
+        cmsgpack.unpack_limit(raw, 16, #RECORD_HEAD)
+    return {f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16}
+end
+
+-- The job "id" as a table of the fields of M, from "raw" and "lease", its
+-- record and its lease entry in the jobs hash (nil: none); nil when there
+-- is no job. A job of an earlier version (see M) comes back with m.legacy
+-- set, and a leased one with m.lease; save_job and forget clear both.
+local function job_from(keys, id, raw, lease)
     if not raw then return nil end
-    if string.byte(raw, 1) == RECORD_BYTE then return cmsgpack.unpack(raw) end
+    if string.byte(raw, 1) == RECORD_BYTE then
+        local m = unpack_record(raw)
+        if lease then lease_onto(m, lease) end
+        return m
+    end
     local old = redis.call('HGET', keys[K.meta], id)
     if not old then return nil end
     local m = cmsgpack.unpack(old)
@@ -200,16 +256,16 @@ local function job_from(keys, id, raw)
 end
 
 local function load_job(keys, id)
-    return job_from(keys, id, redis.call('HGET', keys[K.jobs], id))
+    local raw = redis.call('HGET', keys[K.jobs], id)
+    return raw and job_from(keys, id, raw, redis.call('HGET', keys[K.jobs], id .. LEASE_SUFFIX))
 end
 
--- The record as save_job writes it; a job of an earlier version loses its
--- meta field.
+-- The record as save_job writes it. A lease entry, or the meta field of a
+-- job of an earlier version, is deleted.
 local function packed_job(keys, id, m)
-    if m.legacy then
-        m.legacy = nil
-        redis.call('HDEL', keys[K.meta], id)
-    end
+    if m.lease then redis.call('HDEL', keys[K.jobs], id .. LEASE_SUFFIX) end
+    if m.legacy then redis.call('HDEL', keys[K.meta], id) end
+    m.legacy, m.lease = nil, nil
     return cmsgpack.pack(m)
 end
 
@@ -217,8 +273,34 @@ local function save_job(keys, id, m)
     redis.call('HSET', keys[K.jobs], id, packed_job(keys, id, m))
 end
 
+-- Writes the lease of the leased job m as its lease entry; a job of an
+-- earlier version is first written as one record.
+local function save_lease(keys, id, m)
+    if m.legacy then save_job(keys, id, m) end
+    m.lease = true
+    redis.call('HSET', keys[K.jobs], id .. LEASE_SUFFIX, pack_lease(m))
+end
+
+-- A ready job's place: by priority, then by seq.
+local function score_of(priority, seq)
+    return (PRIORITY_MAX - priority) * SEQ_SPAN + seq
+end
+
 local function ready_score(m)
-    return (PRIORITY_MAX - m[M.priority]) * SEQ_SPAN + m[M.seq]
+    return score_of(m[M.priority], m[M.seq])
+end
+
+-- A new job's record, in pieces, for a batch of jobs that mostly share
+-- their options: new_record(seq, fields, payload) is the same bytes as
+-- cmsgpack.pack of the job's table (an array16 of the fields of M, each
+-- packed alone), where fields, from new_fields, is fields 2..15 packed once
+-- for every job that shares them.
+local function new_fields(priority, max_attempts, timeout, cost, unique, now, state, at)
+    return cmsgpack.pack(priority, 0, max_attempts, timeout, cost, 0, 0, unique, now, state, '', at, 0, 0)
+end
+
+local function new_record(seq, fields, payload)
+    return RECORD_HEAD .. cmsgpack.pack(seq) .. fields .. cmsgpack.pack(payload)
 end
 
 -- Reserves n sequence numbers (ids and the ready order) and returns the
@@ -254,7 +336,7 @@ end
 -- Deletes the job "id"; m is its record if loaded (nil: it may be of an
 -- earlier version).
 local function forget(keys, id, m)
-    redis.call('HDEL', keys[K.jobs], id)
+    redis.call('HDEL', keys[K.jobs], id, id .. LEASE_SUFFIX)
     if not m or m.legacy then redis.call('HDEL', keys[K.meta], id) end
 end
 

@@ -51,6 +51,7 @@ register('sluice_enqueue', function(keys, args)
     local seq = tonumber(redis.call('HGET', keys[K.stats], 'seq')) or 0
     local fresh, seen, ids = 0, {}, {}
     local records, ready, delayed, uniques = {}, {}, {}, {}
+    local fields, last  -- a job's packed fields 2..15 (new_fields), and the options they hold
     local np, nr, nd, nu = 0, 0, 0, 0
     for i = 1, n do
         local b = 2 + (i - 1) * 8
@@ -76,19 +77,22 @@ register('sluice_enqueue', function(keys, args)
         else
             fresh = fresh + 1
             local id = job_id(name, seq + fresh)
-            local m = {seq + fresh, priority, 0, max_attempts, timeout, cost, 0, 0, unique, now, 'ready', '', 0, 0, 0,
-                       payload}
             if unique ~= '' then
                 seen[unique] = id
                 uniques[nu + 1], uniques[nu + 2], nu = unique, id, nu + 2
             end
             if due > 0 then
-                m[M.state], m[M.at] = 'delayed', due
                 delayed[nd + 1], delayed[nd + 2], nd = due, id, nd + 2
             else
-                ready[nr + 1], ready[nr + 2], nr = ready_score(m), id, nr + 2
+                ready[nr + 1], ready[nr + 2], nr = int_text(score_of(priority, seq + fresh)), id, nr + 2
             end
-            records[np + 1], records[np + 2], np = id, cmsgpack.pack(m), np + 2
+            if not (fields and priority == last[1] and max_attempts == last[2] and timeout == last[3] and
+                    cost == last[4] and unique == last[5] and due == last[6]) then
+                fields = new_fields(priority, max_attempts, timeout, cost, unique, now,
+                                    due > 0 and 'delayed' or 'ready', due)
+                last = {priority, max_attempts, timeout, cost, unique, due}
+            end
+            records[np + 1], records[np + 2], np = id, new_record(seq + fresh, fields, payload), np + 2
             ids[i] = id
         end
     end

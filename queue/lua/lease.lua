@@ -18,32 +18,48 @@ local function holds_lease(m, token)
     return m and m[M.state] == 'leased' and m[M.token] == token
 end
 
--- The leased job the arguments name, its record and the class's "fields".
-local function leased_job(keys, args, fields)
+-- The lease of the job "id" whose lease entry is e (nil: none): the
+-- lease's fields (lease_only), or, for a job whose lease is in its record
+-- (see M), the whole record; nil when there is no such job.
+local function lease_from(keys, id, e)
+    if e then return lease_only(e) end
+    return job_from(keys, id, redis.call('HGET', keys[K.jobs], id))
+end
+
+local function load_lease(keys, id)
+    return lease_from(keys, id, redis.call('HGET', keys[K.jobs], id .. LEASE_SUFFIX))
+end
+
+-- The leased job the arguments name, as "read" (load_job: its record;
+-- load_lease: its lease) returns it, and the class's "fields".
+local function leased_job(keys, args, fields, read)
     local name = class_arg(keys, args)
     local id = id_arg(name, args[2])
     local token = int_arg(args[3], 'token', 1, TOKEN_MAX)
     local cfg = load_class(keys, fields)
-    local m = load_job(keys, id)
+    local m = read(keys, id)
     if not holds_lease(m, token) then fail('STALE', 'fencing token is not the current lease') end
     return id, m, cfg
 end
 
--- Ends the leases of the jobs "ids" (their records ms, each leased under
--- the token presented) as successes at "now": each is deleted, or kept
--- among the class's last keep_done completed jobs; counted in 'acked'.
--- One call per key for the whole batch.
-local function ack(keys, ids, ms, cfg, now)
+-- Ends the leases of the jobs "ids" (their lease entries' fields "leases",
+-- their leases ms, each presented with its token) as successes at "now":
+-- each is deleted, or kept among the class's last keep_done completed jobs;
+-- counted in 'acked'. One call per key for the whole batch.
+local function ack(keys, ids, leases, ms, cfg, now)
     redis.call('ZREM', keys[K.leased], unpack(ids))   -- first: a producer may not (see common.lua)
     for i, id in ipairs(ids) do
-        end_duty(keys, ms[i], now)
-        release_unique(keys, id, ms[i])
+        local m = ms[i]
+        -- most jobs have neither: no call for them
+        if m[M.duty] > 0 then end_duty(keys, m, now) end
+        if m[M.unique] ~= '' then release_unique(keys, id, m) end
     end
     if cfg.keep_done > 0 then
         for i, id in ipairs(ids) do
-            ms[i][M.state] = 'done'
-            ms[i][M.at] = now
-            save_job(keys, id, ms[i])
+            local m = ms[i][M.payload] and ms[i] or load_job(keys, id)
+            m[M.state] = 'done'
+            m[M.at] = now
+            save_job(keys, id, m)
         end
         redis.call('LPUSH', keys[K.done], unpack(ids))
         while redis.call('LLEN', keys[K.done]) > cfg.keep_done do
@@ -55,6 +71,7 @@ local function ack(keys, ids, ms, cfg, now)
             if ms[i].legacy then legacy[#legacy + 1] = id end
         end
         redis.call('HDEL', keys[K.jobs], unpack(ids))
+        redis.call('HDEL', keys[K.jobs], unpack(leases))
         if #legacy > 0 then redis.call('HDEL', keys[K.meta], unpack(legacy)) end
     end
     count(keys, 'acked', #ids)
@@ -62,8 +79,8 @@ end
 
 -- sluice_ack: the attempt succeeded (see ack above). Reply: 1.
 register('sluice_ack', function(keys, args)
-    local id, m, cfg = leased_job(keys, args, ACK_FIELDS)
-    ack(keys, {id}, {m}, cfg, now_ms())
+    local id, m, cfg = leased_job(keys, args, ACK_FIELDS, load_lease)
+    ack(keys, {id}, {id .. LEASE_SUFFIX}, {m}, cfg, now_ms())
     return 1
 end)
 
@@ -93,21 +110,23 @@ register('sluice_ack_many', function(keys, args)
         ids[i], tokens[i] = id, token
     end
     local cfg = load_class(keys, ACK_FIELDS)
-    local records = redis.call('HMGET', keys[K.jobs], unpack(ids))
-    local out, done, ms, seen = {}, {}, {}, {}
+    local fields = {}
+    for i = 1, n do fields[i] = ids[i] .. LEASE_SUFFIX end
+    local entries = redis.call('HMGET', keys[K.jobs], unpack(fields))
+    local out, done, leases, ms, seen = {}, {}, {}, {}, {}
     for i = 1, n do
         local id = ids[i]
-        local m = not seen[id] and job_from(keys, id, records[i])
+        local m = not seen[id] and lease_from(keys, id, entries[i])
         if holds_lease(m, tokens[i]) then
             seen[id] = true
             out[i] = 1
-            done[#done + 1] = id
-            ms[#ms + 1] = m
+            local k = #done + 1
+            done[k], leases[k], ms[k] = id, fields[i], m
         else
             out[i] = 'STALE'
         end
     end
-    if #done > 0 then ack(keys, done, ms, cfg, now_ms()) end
+    if #done > 0 then ack(keys, done, leases, ms, cfg, now_ms()) end
     return out
 end)
 
@@ -115,7 +134,7 @@ end)
 -- 1 KiB). Retries after exponential backoff with jitter, or goes dead when
 -- the attempts are used up. Reply: {'retry', delay_ms} or {'dead', 0}.
 register('sluice_fail', function(keys, args)
-    local id, m, cfg = leased_job(keys, args, FAIL_FIELDS)
+    local id, m, cfg = leased_job(keys, args, FAIL_FIELDS, load_job)
     local reason = args[4]
     if type(reason) ~= 'string' then fail('BADARG', 'reason is missing') end
     local now, micros = now_ms()
@@ -143,12 +162,12 @@ end)
 -- sluice_extend: renews the lease. ARGV[4]: ms from now, 1..604800000.
 -- Reply: the new deadline, Unix ms by the Redis clock.
 register('sluice_extend', function(keys, args)
-    local id, m = leased_job(keys, args, NO_FIELDS)
+    local id, m = leased_job(keys, args, NO_FIELDS, load_job)
     local ms = int_arg(args[4], 'lease ms', 1, 604800000)
     local now = now_ms()
     m[M.at] = now + ms
     redis.call('ZADD', keys[K.leased], m[M.at], id)
-    save_job(keys, id, m)
+    save_lease(keys, id, m)
     return m[M.at]
 end)
 
@@ -156,7 +175,7 @@ end)
 -- returns to its place in the ready set and the attempt is not counted.
 -- Reply: 1.
 register('sluice_release', function(keys, args)
-    local id, m = leased_job(keys, args, NO_FIELDS)
+    local id, m = leased_job(keys, args, NO_FIELDS, load_job)
     redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
     end_duty(keys, m, now_ms())
     m[M.attempt] = m[M.attempt] - 1
