@@ -197,9 +197,9 @@ struct zone_cache;
 
 /* Where an instant falls in a class's windows. */
 typedef struct window_state {
-    int open;          /* 1 inside a window, or when the class has none */
-    int window;        /* the window it is in, or the one that opens next; -1: none */
-    int64_t change_ms; /* ms, when it next opens or closes; INT64_MAX: not within 8 days */
+    int open;                               /* 1 inside a window, or when the class has none */
+    int window;                             /* the window it is in, or the one that opens next; -1: none */
+    int64_t change_ms;                      /* ms, when it next opens or closes; INT64_MAX: not within 8 days */
     char unknown[SLUICE_ZONE_NAME_MAX + 1]; /* a zone tzdata lacks ("" if none): its windows never open */
 } window_state;
 

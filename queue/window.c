@@ -313,8 +313,7 @@ static void in_words(int64_t ms, char *buf, size_t len) {
         snprintf(buf, len, "%lldm", (long long)m);
 }
 
-void window_state_say(const sluice_window *w, size_t n, const window_state *s, int64_t now_ms, char *buf,
-                      size_t len) {
+void window_state_say(const sluice_window *w, size_t n, const window_state *s, int64_t now_ms, char *buf, size_t len) {
     char win[SLUICE_WINDOW_TEXT] = "", when[32] = "";
     const char *plural = n > 1 ? "s" : "";
     if (s->window >= 0) sluice_window_format(&w[s->window], win, sizeof(win));

@@ -151,8 +151,8 @@ static int date(const char **p, rule_date *r) {
     if (**p == 'M') {
         (*p)++;
         r->kind = 'M';
-        if (digits(p, 2, &r->m) < 0 || r->m < 1 || r->m > 12 || *(*p)++ != '.' || digits(p, 1, &r->w) < 0 ||
-            r->w < 1 || r->w > 5 || *(*p)++ != '.' || digits(p, 1, &r->d) < 0 || r->d > 6)
+        if (digits(p, 2, &r->m) < 0 || r->m < 1 || r->m > 12 || *(*p)++ != '.' || digits(p, 1, &r->w) < 0 || r->w < 1 ||
+            r->w > 5 || *(*p)++ != '.' || digits(p, 1, &r->d) < 0 || r->d > 6)
             return -1;
     } else {
         r->kind = **p == 'J' ? 'J' : 'N';
@@ -267,7 +267,8 @@ zone *zone_from_tzif(const unsigned char *buf, size_t len, sluice_error *err) {
         (c[ISUT] && c[ISUT] != c[TYPE]))
         return bad_zone(NULL, err, "zone: inconsistent counts");
     zone *z = calloc(1, sizeof(*z));
-    if (!z || (c[TIME] && (!(z->at = calloc(c[TIME], sizeof(*z->at))) || !(z->off = calloc(c[TIME], sizeof(*z->off)))))) {
+    if (!z ||
+        (c[TIME] && (!(z->at = calloc(c[TIME], sizeof(*z->at))) || !(z->off = calloc(c[TIME], sizeof(*z->off)))))) {
         zone_free(z);
         sluice_error_set(err, SLUICE_ERR_NOMEM, "zone: out of memory");
         return NULL;

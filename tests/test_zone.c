@@ -87,9 +87,14 @@ static void the_footer_rule_decides_after_the_last_transition_in_2040(void **sta
 
 static void posix_tz_strings_match_glibc(void **state) {
     (void)state;
-    const char *rules[] = {"EST5EDT,M3.2.0,M11.1.0", "GMT0BST,M3.5.0/1,M10.5.0", "AEST-10AEDT,M10.1.0,M4.1.0/3",
-                           "<+0330>-3:30", "<-03>3<-02>,M3.5.0/-2,M10.5.0/-1", "CET-1CEST,J60/2,J300/3",
-                           "XXX3YYY,100/2,250", "EST5EDT"};
+    const char *rules[] = {"EST5EDT,M3.2.0,M11.1.0",
+                           "GMT0BST,M3.5.0/1,M10.5.0",
+                           "AEST-10AEDT,M10.1.0,M4.1.0/3",
+                           "<+0330>-3:30",
+                           "<-03>3<-02>,M3.5.0/-2,M10.5.0/-1",
+                           "CET-1CEST,J60/2,J300/3",
+                           "XXX3YYY,100/2,250",
+                           "EST5EDT"};
     for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
         sluice_error err;
         zone *z = zone_from_posix(rules[i], &err);
@@ -98,8 +103,16 @@ static void posix_tz_strings_match_glibc(void **state) {
         sweep(z, rules[i], utc(2027, 1, 1, 0, 0), utc(2029, 1, 1, 0, 0), 3600, &changes);
         zone_free(z);
     }
-    const char *bad[] = {"", "E5", "EST", "EST5EDT,M13.1.0,M11.1.0", "EST5EDT,M3.2.0", "EST5EDT,M3.6.0,M11.1.0",
-                         "<AB>5", "EST5EDT,J0,J100", "EST5EDT,M3.2.0,M11.1.0x", "EST99"};
+    const char *bad[] = {"",
+                         "E5",
+                         "EST",
+                         "EST5EDT,M13.1.0,M11.1.0",
+                         "EST5EDT,M3.2.0",
+                         "EST5EDT,M3.6.0,M11.1.0",
+                         "<AB>5",
+                         "EST5EDT,J0,J100",
+                         "EST5EDT,M3.2.0,M11.1.0x",
+                         "EST99"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         sluice_error err;
         zone *z = zone_from_posix(bad[i], &err);
@@ -124,8 +137,10 @@ static void truncated_or_foreign_files_are_refused_not_read_past_their_end(void 
         memcpy(copy, buf, cut);
         sluice_error err;
         zone *z = zone_from_tzif(copy, cut, &err);
-        if (z) zone_free(z);
-        else assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+        if (z)
+            zone_free(z);
+        else
+            assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
         free(copy);
     }
     const char text[] = "not a zone at all, but long enough to hold a header of forty-four bytes";
@@ -136,8 +151,8 @@ static void zone_names_are_checked_before_any_file_is_opened(void **state) {
     (void)state;
     const char *good[] = {"UTC", "America/New_York", "Etc/GMT+5", "America/Port-au-Prince",
                           "America/Argentina/Buenos_Aires"};
-    const char *bad[] = {"", "/etc/passwd", "../../etc/passwd", "America/../UTC", "America//New_York", "America/",
-                         "5am", "a b", "Europe/./London"};
+    const char *bad[] = {"",    "/etc/passwd", "../../etc/passwd", "America/../UTC", "America//New_York", "America/",
+                         "5am", "a b",         "Europe/./London"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) assert_true(zone_name_ok(good[i]));
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) assert_false(zone_name_ok(bad[i]));
     sluice_error err;
@@ -186,11 +201,11 @@ static void windows_parse_and_print_in_their_shortest_form(void **state) {
 static void malformed_windows_are_refused_naming_the_problem(void **state) {
     (void)state;
     const char *bad[][2] = {
-        {"mon-fry 20:00-07:00 UTC", "bad days"},   {"20:00-07:00 UTC", "not DAYS"},
-        {"mon 24:00-07:00 UTC", "bad time"},        {"mon 20:00-07:60 UTC", "bad time"},
-        {"mon 7:00-08:00 UTC", "bad times"},        {"mon 08:00-08:00 UTC", "empty"},
+        {"mon-fry 20:00-07:00 UTC", "bad days"},     {"20:00-07:00 UTC", "not DAYS"},
+        {"mon 24:00-07:00 UTC", "bad time"},         {"mon 20:00-07:60 UTC", "bad time"},
+        {"mon 7:00-08:00 UTC", "bad times"},         {"mon 08:00-08:00 UTC", "empty"},
         {"mon 08:00-09:00 ../etc", "bad zone name"}, {"mon 08:00-09:00 UTC extra", "not DAYS"},
-        {"Mon 08:00-09:00 UTC", "bad days"},        {"mon,,tue 08:00-09:00 UTC", "bad days"},
+        {"Mon 08:00-09:00 UTC", "bad days"},         {"mon,,tue 08:00-09:00 UTC", "bad days"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         sluice_window w;
@@ -205,9 +220,9 @@ static void windows_of_one_zone_that_share_a_minute_overlap(void **state) {
     (void)state;
     const char *cases[][3] = {
         /* a, b, "1" when they overlap */
-        {"mon-fri 20:00-07:00 UTC", "tue 06:00-08:00 UTC", "1"},   /* Monday's night runs into Tuesday */
-        {"mon-fri 20:00-07:00 UTC", "mon 07:00-20:00 UTC", "0"},   /* end and start touch */
-        {"sun 22:00-02:00 UTC", "mon 01:00-03:00 UTC", "1"},       /* across the end of the week */
+        {"mon-fri 20:00-07:00 UTC", "tue 06:00-08:00 UTC", "1"}, /* Monday's night runs into Tuesday */
+        {"mon-fri 20:00-07:00 UTC", "mon 07:00-20:00 UTC", "0"}, /* end and start touch */
+        {"sun 22:00-02:00 UTC", "mon 01:00-03:00 UTC", "1"},     /* across the end of the week */
         {"sat,sun 09:00-17:00 UTC", "mon-fri 09:00-17:00 UTC", "0"},
         {"mon 09:00-17:00 UTC", "mon 12:00-13:00 Europe/London", "0"}, /* zones apart are never compared */
     };
@@ -238,7 +253,10 @@ static void windows_json_round_trips_and_refuses_other_shapes(void **state) {
     assert_memory_equal(back, w, sizeof(w));
     sluice_windows_json(w, 0, json, sizeof(json));
     assert_string_equal(json, "[]");
-    const char *bad[] = {"", "{}", "[1]", "[{\"days\":\"mon\",\"from\":\"01:00\",\"to\":\"02:00\"}]",
+    const char *bad[] = {"",
+                         "{}",
+                         "[1]",
+                         "[{\"days\":\"mon\",\"from\":\"01:00\",\"to\":\"02:00\"}]",
                          "[{\"days\":\"mon\",\"from\":\"01:00\",\"to\":\"02:00\",\"tz\":\"UTC\",\"x\":\"y\"}]",
                          "[{\"days\":\"mon\",\"from\":1,\"to\":\"02:00\",\"tz\":\"UTC\"}]"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -319,8 +337,8 @@ static void a_window_in_an_unknown_zone_never_opens_and_says_so(void **state) {
     (void)state;
     zone_cache *zc = zone_cache_new();
     char say[256];
-    window_state s = state_of("mon-sun 00:00-23:59 Mars/Olympus_Mons", utc(2026, 6, 1, 12, 0) * 1000, zc, say,
-                              sizeof(say));
+    window_state s =
+        state_of("mon-sun 00:00-23:59 Mars/Olympus_Mons", utc(2026, 6, 1, 12, 0) * 1000, zc, say, sizeof(say));
     assert_false(s.open);
     assert_string_equal(s.unknown, "Mars/Olympus_Mons");
     assert_string_equal(say, "outside its window: unknown zone Mars/Olympus_Mons");

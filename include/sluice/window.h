@@ -41,9 +41,9 @@ const char *sluice_outside_window_name(sluice_outside_window o);
 int sluice_outside_window_parse(const char *s, sluice_outside_window *out, sluice_error *err);
 
 typedef struct sluice_window {
-    unsigned days; /* bit 0 Monday .. bit 6 Sunday: the days it starts on; not 0 */
-    int from_min;  /* minutes after local midnight, 0..1439: when it opens */
-    int to_min;    /* minutes after local midnight, 0..1439, != from_min: when it
+    unsigned days;                     /* bit 0 Monday .. bit 6 Sunday: the days it starts on; not 0 */
+    int from_min;                      /* minutes after local midnight, 0..1439: when it opens */
+    int to_min;                        /* minutes after local midnight, 0..1439, != from_min: when it
                     * closes; not after from_min: on the next day */
     char tz[SLUICE_ZONE_NAME_MAX + 1]; /* the zone, e.g. "America/New_York" */
 } sluice_window;
