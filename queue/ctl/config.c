@@ -151,7 +151,10 @@ int cmd_export(ctl *x, int argc, char **argv) {
 /* -------------------------------- apply ------------------------------ */
 
 static void value_text(json_t *v, char *buf, size_t len) {
-    if (json_is_string(v))
+    size_t n = json_is_array(v) ? json_dumpb(v, buf, len - 1, JSON_COMPACT) : 0; /* the windows */
+    if (n > 0 && n < len)
+        buf[n] = '\0';
+    else if (json_is_string(v))
         snprintf(buf, len, "%s", json_string_value(v));
     else if (json_is_integer(v))
         snprintf(buf, len, "%lld", (long long)json_integer_value(v));
@@ -169,7 +172,7 @@ static int diff_one(const char *kind, const char *name, json_t *old, json_t *neu
     if (!old) {
         printf("+ %s %s:", kind, name);
         json_object_foreach(neu, k, v) {
-            char b[64];
+            char b[CTL_WINDOWS_JSON];
             value_text(v, b, sizeof(b));
             printf(" %s=%s", k, b);
         }
@@ -185,7 +188,7 @@ static int diff_one(const char *kind, const char *name, json_t *old, json_t *neu
             double a0 = json_number_value(o), b0 = json_number_value(v);
             if (fabs(a0 - b0) <= 1e-12 * fmax(fabs(a0), fabs(b0))) continue;
         }
-        char a[64], b[64];
+        char a[CTL_WINDOWS_JSON], b[CTL_WINDOWS_JSON];
         value_text(o, a, sizeof(a));
         value_text(v, b, sizeof(b));
         printf("~ %s %s: %s %s -> %s\n", kind, name, k, a, b);
