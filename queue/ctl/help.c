@@ -204,13 +204,14 @@ static const struct {
               "   \"signals\": {\"iops_util\": {\"target\": 0.8, \"critical\": 0.95,\n"
               "                 \"direction\": \"higher\", \"stale_after_ms\": 30000,\n"
               "                 \"on_stale\": \"assume-pressure\"}}}\n"
-              "Class fields (a field left out takes its default):\n" NAMES_MARK
-              "  windows ([{\"days\": \"mon-fri\", \"from\": \"20:00\", \"to\": \"07:00\",\n"
-              "  \"tz\": \"America/New_York\"}], default []) outside_window (floor or none)\n"
+              "Class fields (a field left out takes its default):\n" NAMES_MARK "  windows outside_window\n"
               "Signal fields: target and critical (required), direction, stale_after_ms,\n"
-              "on_stale. Unknown keys are errors. The whole file is validated before\n"
-              "anything is written. Classes and signals not in the file are left alone.\n"
-              "Prints the diff against the live config; --dry-run writes nothing.\n"},
+              "on_stale. A class's windows are a list, e.g. [{\"days\": \"mon-fri\",\n"
+              "\"from\": \"20:00\", \"to\": \"07:00\", \"tz\": \"America/New_York\"}] (default\n"
+              "[]); outside_window is floor (default) or none. Unknown keys are errors.\n"
+              "The whole file is validated before anything is written. Classes and\n"
+              "signals not in the file are left alone. Prints the diff against the live\n"
+              "config; --dry-run writes nothing.\n"},
     {"export", "usage: sluicectl export\n"
                "\n"
                "Prints the live config in the format apply reads, so\n"
