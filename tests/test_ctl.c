@@ -1005,6 +1005,31 @@ static void explain_names_the_driving_signal_and_the_admitted_fraction_when_thro
     run_free(&r);
 }
 
+static void explain_says_when_a_closed_window_opens(void **state) {
+    sluice_client *c = connect_t(state);
+    test_class(c, "nightjobs", SLUICE_TIER_LOW, 8);
+    int64_t epoch = lead(c);
+    const char *reason = "outside its window mon-fri 20:00-07:00 America/New_York; opens in 3h12m; held at floor 0.10";
+    sluice_error err;
+    assert_int_equal(sluice_gate_govern(c, "nightjobs", epoch, 0.1, 10000, reason, 0, &err), 0);
+    char decision[512];
+    snprintf(decision, sizeof(decision),
+             "{\"action\":\"hold\",\"classes\":[{\"name\":\"nightjobs\",\"fraction\":0.1,\"reason\":\"%s\","
+             "\"window\":{\"open\":false,\"changes_at\":%lld,\"unknown_zone\":null}}]}",
+             reason, (long long)(test_redis_now(c) + (3 * 60 + 12) * 60000));
+    commit(c, epoch, decision);
+    char id[SLUICE_ID_MAX];
+    enqueue_id(c, "nightjobs", NULL, id);
+    run_result r = RUN(state, "explain", id);
+    assert_int_equal(r.code, 0);
+    if (!strstr(r.out, "by the governor: outside its window mon-fri 20:00-07:00 America/New_York; opens in 3h12m"))
+        fail_msg("explain: %s", r.out);
+    if (!strstr(r.out, "It waits for its class's window, which opens at ") || !strstr(r.out, "(in 3h1"))
+        fail_msg("explain: %s", r.out);
+    sluice_client_free(c);
+    run_free(&r);
+}
+
 static void explain_says_how_many_jobs_are_ahead_when_not_throttled(void **state) {
     sluice_client *c = connect_t(state);
     test_class(c, "queued", SLUICE_TIER_CRITICAL, 8);
@@ -1567,6 +1592,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(job_show_of_a_job_that_never_was_exits_3),
         cmocka_unit_test(job_cancel_removes_a_waiting_job),
         cmocka_unit_test(explain_names_the_driving_signal_and_the_admitted_fraction_when_throttled),
+        cmocka_unit_test(explain_says_when_a_closed_window_opens),
         cmocka_unit_test(explain_says_how_many_jobs_are_ahead_when_not_throttled),
         cmocka_unit_test(explain_gives_the_due_time_of_a_delayed_job),
         cmocka_unit_test(explain_of_an_unknown_job_exits_3),

@@ -217,6 +217,19 @@ static void explain_decision(const explained *e) {
             json_number_value(dv));
 }
 
+/* The class's run window in the governor's last decision (BORROWED from
+ * it), or NULL when it has none or there is no decision. */
+static json_t *decided_window(const explained *e) {
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(e->decision, "classes"), i, o) {
+        const char *nm = json_string_value(json_object_get(o, "name"));
+        if (nm && !strcmp(nm, e->cls))
+            return json_is_object(json_object_get(o, "window")) ? json_object_get(o, "window") : NULL;
+    }
+    return NULL;
+}
+
 /* When a waiting job may run. */
 static void explain_when(const explained *e) {
     const sluice_job_info *j = &e->j;
@@ -225,6 +238,19 @@ static void explain_when(const explained *e) {
     int throttled = e->throttled;
     char tb[40];
     if (!(j->state == SLUICE_JOB_READY || j->state == SLUICE_JOB_DELAYED) || !e->has_gate) return;
+    json_t *w = e->decision ? decided_window(e) : NULL;
+    json_t *opens = json_object_get(w, "changes_at");
+    int closed = w && json_is_false(json_object_get(w, "open"));
+    if (j->state == SLUICE_JOB_READY && !g->paused && !g->pinned && closed) {
+        char db[32];
+        if (json_is_integer(opens))
+            say(lines, "It waits for its class's window, which opens at %s (in %s).",
+                ctl_time(json_integer_value(opens), tb, sizeof(tb)),
+                ctl_duration(json_integer_value(opens) - g->now, db, sizeof(db)));
+        else
+            say(lines, "It waits for its class's windows, none of which opens within 8 days.");
+        return;
+    }
     if (j->state == SLUICE_JOB_DELAYED)
         say(lines, "It may run after %s, once it is promoted to ready%s.", ctl_time(j->at, tb, sizeof(tb)),
             throttled ? " and its class admits it" : "");
