@@ -1026,6 +1026,21 @@ static void explain_says_when_a_closed_window_opens(void **state) {
         fail_msg("explain: %s", r.out);
     if (!strstr(r.out, "It waits for its class's window, which opens at ") || !strstr(r.out, "(in 3h1"))
         fail_msg("explain: %s", r.out);
+    run_free(&r);
+    /* the class alone */
+    r = RUN(state, "explain", "nightjobs");
+    assert_int_equal(r.code, 0);
+    if (!strstr(r.out, "Class nightjobs is throttled: admitted fraction 0.10") ||
+        !strstr(r.out, "outside its window mon-fri 20:00-07:00 America/New_York; opens in 3h12m") ||
+        !strstr(r.out, "Its window opens at "))
+        fail_msg("explain CLASS: %s", r.out);
+    run_free(&r);
+    r = RUN(state, "explain", "nosuchclass");
+    assert_int_equal(r.code, 3);
+    assert_one_line_error(&r, "unknown class 'nosuchclass'");
+    run_free(&r);
+    r = RUN(state, "explain", "Bad Name");
+    assert_int_equal(r.code, 2);
     sluice_client_free(c);
     run_free(&r);
 }

@@ -29,7 +29,7 @@ static const struct {
          "  governor status|mode|history    the governor's leader, mode and decisions\n"
          "  enqueue CLASS [JSON|-] [...]    enqueue a job, print its id\n"
          "  job show|cancel ID              inspect or cancel a job\n"
-         "  explain ID                      why a job waits and when it may run\n"
+         "  explain ID|CLASS                why a job waits and when it may run\n"
          "  dead list|retry|purge CLASS     the dead set\n"
          "  apply FILE [--dry-run]          apply a JSON config of classes and signals\n"
          "  export                          print the live config as JSON\n"
@@ -182,11 +182,14 @@ static const struct {
             "  job cancel ID          cancel a ready or delayed job (leased: exit 1)\n"},
     {"job show", "usage: sluicectl job show ID [--json]\n\nPrints a job. Exit 3 if it is gone or never was.\n"},
     {"job cancel", "usage: sluicectl job cancel ID\n\nCancels a ready or delayed job.\n"},
-    {"explain", "usage: sluicectl explain ID [--json]\n"
+    {"explain", "usage: sluicectl explain ID|CLASS [--json]\n"
                 "\n"
                 "Explains in plain words where the job is, how many jobs are ahead of it,\n"
                 "whether its class is throttled (paused, pinned, governor fraction), by\n"
-                "which signal and how far over target, and when it may run.\n"},
+                "which signal and how far over target, and when it may run. Given a\n"
+                "CLASS (no ':'), the class alone: its gate, the governor's last decision\n"
+                "for it and, outside its run windows, when one opens. Exit 3 if the job\n"
+                "or class is unknown.\n"},
     {"dead", "usage: sluicectl dead list|retry|purge CLASS ...\n"
              "\n"
              "  dead list CLASS [--offset N] [--count N] [--json]   newest first\n"
