@@ -255,12 +255,42 @@ static void a_zone_tzdata_lacks_holds_its_class_closed_and_the_governor_says_so(
     sluice_client_free(c);
 }
 
+/* The problems the checker finds in class "cls", as "subject: detail" lines. */
+static void check_class(sluice_client *c, const char *cls, char *out, size_t len) {
+    sluice_error err;
+    const char *names[] = {cls};
+    sluice_check *k = sluice_namespace_check(c, names, 1, SLUICE_CHECK_MAX_JOBS, &err);
+    if (!k) fail_msg("check: %s", err.text);
+    out[0] = '\0';
+    for (size_t i = 0; i < sluice_check_count(k); i++) {
+        const sluice_problem *p = sluice_check_problem(k, i);
+        snprintf(out + strlen(out), len - strlen(out), "%s: %s\n", p->subject, p->detail);
+    }
+    sluice_check_free(k);
+}
+
+static void the_checker_accepts_good_windows_and_names_bad_ones(void **state) {
+    reset(state);
+    sluice_client *c = test_connect(state);
+    windowed_class(c, "bulk", "mon-fri 20:00-07:00 America/New_York", SLUICE_OUTSIDE_NONE);
+    char problems[2048];
+    check_class(c, "bulk", problems, sizeof(problems));
+    assert_string_equal(problems, "");
+    /* written past the Functions, as a bad restore might */
+    harness_redis_int(*state, "HSET t:{bulk}:class windows [{\"days\":\"x\"}] outside_window all");
+    check_class(c, "bulk", problems, sizeof(problems));
+    assert_non_null(strstr(problems, "windows: are not valid: windows: window 1 must be an object of strings"));
+    assert_non_null(strstr(problems, "outside_window: is not one of floor, none"));
+    sluice_client_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(admission_follows_the_window_and_its_zone_across_a_dst_change),
         cmocka_unit_test(outside_window_none_admits_nothing_until_the_window_opens),
         cmocka_unit_test(bad_windows_by_raw_fcall_are_refused_and_nothing_is_written),
         cmocka_unit_test(a_zone_tzdata_lacks_holds_its_class_closed_and_the_governor_says_so),
+        cmocka_unit_test(the_checker_accepts_good_windows_and_names_bad_ones),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }
