@@ -12,6 +12,7 @@
 #include "sluice/client.h"
 #include "sluice/job.h"
 #include "sluice/tier.h"
+#include "sluice/window.h"
 #include "sluice/class.h"
 #include "sluice/gate.h"
 #include "sluice/view.h"

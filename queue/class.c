@@ -127,7 +127,46 @@ int sluice_class_config_check(const sluice_class_config *cfg, sluice_error *err)
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "backoff_base_ms exceeds backoff_max_ms");
         return -1;
     }
+    if (sluice_windows_check(cfg->windows, cfg->nwindows, err) < 0) return -1;
+    if (!sluice_outside_window_name(cfg->outside_window)) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "outside_window must be floor or none");
+        return -1;
+    }
+    if (cfg->nwindows && cfg->max_rate == 0 && cfg->max_concurrency == 0) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "a class with windows needs max_rate or max_concurrency");
+        return -1;
+    }
     return 0;
+}
+
+/* ------------------------------- windows ----------------------------- */
+
+#define WINDOWS_JSON (32 + SLUICE_WINDOWS_MAX * 160)
+
+/* Every window's zone is in tzdata: the Functions check only its syntax.
+ * Returns 0, or -1 with SLUICE_ERR_ARGUMENT naming the first unknown zone. */
+static int zones_check(const sluice_window *w, size_t n, sluice_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        sluice_error e;
+        if (sluice_zone_check(w[i].tz, &e) < 0) {
+            sluice_error_set(err, e.code, "class set: %s", e.text);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The windows text of a class_set or class_update, checked whole, zones
+ * included. Returns 0, or -1 with SLUICE_ERR_ARGUMENT. */
+static int windows_text_check(const char *text, sluice_error *err) {
+    sluice_window w[SLUICE_WINDOWS_MAX];
+    size_t n;
+    sluice_error e;
+    if (sluice_windows_parse_json(text, w, &n, &e) < 0) {
+        sluice_error_set(err, e.code, "class set: %s", e.text);
+        return -1;
+    }
+    return zones_check(w, n, err);
 }
 
 /* -------------------------------- tiers ------------------------------ */
@@ -162,6 +201,9 @@ static int registry(sluice_client *c, const char *verb, const char *cls, sluice_
 int sluice_class_update(sluice_client *c, const char *cls, const char *const *fields, const char *const *values,
                         size_t n, int *created, sluice_error *err) {
     sluice_error_reset(err);
+    for (size_t i = 0; i < n; i++)
+        if (fields[i] && values[i] && strcmp(fields[i], "windows") == 0 && windows_text_check(values[i], err) < 0)
+            return -1;
     cmd m;
     if (cmd_class_call(&m, "sluice_class_set", c, cls, 1, err) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
@@ -175,6 +217,18 @@ int sluice_class_update(sluice_client *c, const char *cls, const char *const *fi
 int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_config *cfg, int *created,
                      sluice_error *err) {
     sluice_error_reset(err);
+    char windows[WINDOWS_JSON];
+    sluice_error e;
+    if (sluice_windows_check(cfg->windows, cfg->nwindows, &e) < 0) {
+        sluice_error_set(err, e.code, "class set: %s", e.text);
+        return -1;
+    }
+    if (!sluice_outside_window_name(cfg->outside_window)) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "class set: outside_window must be floor or none");
+        return -1;
+    }
+    if (zones_check(cfg->windows, cfg->nwindows, err) < 0) return -1;
+    sluice_windows_json(cfg->windows, cfg->nwindows, windows, sizeof(windows));
     cmd m;
     if (cmd_class_call(&m, "sluice_class_set", c, cls, 1, err) < 0) return -1;
     /* the Functions check the ranges; what text cannot carry is refused here */
@@ -192,6 +246,10 @@ int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_confi
         cmd_str(&m, f->name);
         cmd_str(&m, value);
     }
+    cmd_str(&m, "windows");
+    cmd_str(&m, windows);
+    cmd_str(&m, "outside_window");
+    cmd_str(&m, sluice_outside_window_name(cfg->outside_window));
     if (reply_created(client_run(c, &m, "class set", err), created, err) < 0) return -1;
     return registry(c, "add", cls, err);
 }
@@ -200,11 +258,16 @@ int class_get_reply(const redisReply *r, sluice_class_config *out, sluice_error 
     sluice_class_config_init(out);
     int bad = r->type != REDIS_REPLY_ARRAY || r->elements % 2;
     for (size_t i = 0; !bad && i < r->elements; i += 2) {
-        const sluice_class_field *f = sluice_class_field_find(r->element[i]->str);
+        const char *name = r->element[i]->str;
+        const sluice_class_field *f = sluice_class_field_find(name);
         redisReply *v = r->element[i + 1];
         double d;
         /* a field this library does not know (a newer server) is skipped */
-        if (f && f->kind == SLUICE_FIELD_TIER)
+        if (name && strcmp(name, "windows") == 0)
+            bad = !v->str || sluice_windows_parse_json(v->str, out->windows, &out->nwindows, NULL) < 0;
+        else if (name && strcmp(name, "outside_window") == 0)
+            bad = !v->str || sluice_outside_window_parse(v->str, &out->outside_window, NULL) < 0;
+        else if (f && f->kind == SLUICE_FIELD_TIER)
             bad = !v->str || sluice_class_field_parse(out, f, v->str, NULL) < 0;
         else if (f)
             bad = reply_num(v, &d) < 0 || sluice_class_field_set(out, f, d, NULL) < 0;

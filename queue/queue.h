@@ -191,6 +191,27 @@ int gate_get_reply(const redisReply *r, sluice_gate_info *out, sluice_error *err
 int cmd_govern(cmd *m, sluice_client *c, const char *cls, int64_t epoch, double fraction, int64_t ttl_ms,
                const char *reason, int shadow, sluice_error *err);
 
+/* ------------------------- run windows (window.c) -------------------- */
+
+struct zone_cache;
+
+/* Where an instant falls in a class's windows. */
+typedef struct window_state {
+    int open;                               /* 1 inside a window, or when the class has none */
+    int window;                             /* the window it is in, or the one that opens next; -1: none */
+    int64_t change_ms;                      /* ms, when it next opens or closes; INT64_MAX: not within 8 days */
+    char unknown[SLUICE_ZONE_NAME_MAX + 1]; /* a zone tzdata lacks ("" if none): its windows never open */
+} window_state;
+
+/* Where now_ms (ms, Unix time) falls in windows w[0..n), their zones from
+ * "zc" (read at now_ms as the cache's clock). Fills *out; returns 0. */
+int windows_at(const sluice_window *w, size_t n, struct zone_cache *zc, int64_t now_ms, window_state *out);
+
+/* *s in words into buf: "outside its window mon-fri 20:00-07:00
+ * America/New_York; opens in 3h12m", "in its window ...; closes in 45m",
+ * "outside its window: unknown zone Mars/Base". */
+void window_state_say(const sluice_window *w, size_t n, const window_state *s, int64_t now_ms, char *buf, size_t len);
+
 /* -------------------------------- jobs ------------------------------- */
 
 int opts_check(const sluice_enqueue_opts *o, sluice_error *err);

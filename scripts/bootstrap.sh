@@ -11,7 +11,7 @@ set -eu
 # python3, python3-redis, ruby, ruby-redis, nodejs and npm: the producers of
 # queue/clients/ and their tests; systemd: systemd-analyze verify of
 # scripts/systemd/.
-PKGS="pkg-config libhiredis-dev libev-dev libjansson-dev libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev libmicrohttpd-dev prometheus postgresql postgresql-client gnuplot-nox lua5.1 clang-format python3 python3-redis ruby ruby-redis systemd"
+PKGS="pkg-config libhiredis-dev libev-dev libjansson-dev libcmocka-dev redis-server redis-tools clang libclang-rt-14-dev libmicrohttpd-dev prometheus postgresql postgresql-client gnuplot-nox lua5.1 clang-format python3 python3-redis ruby ruby-redis systemd tzdata"
 # Debian's Node.js unless a node and an npm are there already (NodeSource's
 # nodejs brings its own npm and conflicts with Debian's).
 command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"

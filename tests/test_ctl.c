@@ -249,6 +249,102 @@ static void class_set_changes_only_the_given_fields(void **state) {
     run_free(&r);
 }
 
+static void class_set_windows_round_trip_through_get_export_and_apply(void **state) {
+    run_result r = RUN(state, "class", "set", "nightly", "--tier", "low", "--max-rate", "10/s", "--window",
+                       "mon-fri 20:00-07:00 America/New_York", "--window", "sat,sun 00:00-12:00 Europe/London",
+                       "--outside-window", "none");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "class", "get", "nightly");
+    assert_int_equal(r.code, 0);
+    if (!strstr(r.out, "windows          mon-fri 20:00-07:00 America/New_York\n"
+                       "                 sat,sun 00:00-12:00 Europe/London\n"))
+        fail_msg("class get: %s", r.out);
+    assert_non_null(strstr(r.out, "outside_window   none\n"));
+    run_free(&r);
+    /* export, change the file's windows, apply: the diff names them */
+    r = RUN(state, "export");
+    json_t *doc = parse_out(&r);
+    run_free(&r);
+    json_t *cls = json_object_get(json_object_get(doc, "classes"), "nightly");
+    json_t *w = json_object_get(cls, "windows");
+    assert_int_equal(json_array_size(w), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(w, 1), "tz")), "Europe/London");
+    assert_string_equal(json_string_value(json_object_get(cls, "outside_window")), "none");
+    json_array_remove(w, 1);
+    char *text = json_dumps(doc, 0);
+    json_decref(doc);
+    r = RUN_IN(state, text, "apply", "-");
+    free(text);
+    assert_int_equal(r.code, 0);
+    if (!strstr(r.out, "~ class nightly: windows [{\"days\":\"mon-fri\",\"from\":\"20:00\",\"to\":\"07:00\",\"tz\":"
+                       "\"America/New_York\"},{\"days\":\"sat,sun\""))
+        fail_msg("apply: %s", r.out);
+    run_free(&r);
+    sluice_client *c = connect_t(state);
+    sluice_class_config cfg;
+    sluice_error err;
+    assert_int_equal(sluice_class_get(c, "nightly", &cfg, &err), 0);
+    assert_int_equal(cfg.nwindows, 1);
+    assert_int_equal(cfg.outside_window, SLUICE_OUTSIDE_NONE);
+    r = RUN(state, "class", "set", "nightly", "--no-windows");
+    assert_int_equal(r.code, 0);
+    assert_int_equal(sluice_class_get(c, "nightly", &cfg, &err), 0);
+    assert_int_equal(cfg.nwindows, 0);
+    sluice_client_free(c);
+    run_free(&r);
+}
+
+static void class_set_bad_windows_exit_2_naming_the_problem_and_change_nothing(void **state) {
+    sluice_client *c = connect_t(state);
+    test_class(c, "windowed", SLUICE_TIER_CRITICAL, 4); /* critical: the windows need the limits */
+    run_result r = RUN(state, "class", "set", "windowed", "--window", "mon-fri 20:00-07:00 America/New_York");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    const char *bad[][3] = {
+        {"--window", "mon-fri 20:00-07:00 Mars/Base", "unknown zone Mars/Base"},
+        {"--window", "mon-fry 20:00-07:00 UTC", "bad days \"mon-fry\""},
+        {"--window", "mon 08:00-08:00 UTC", "is empty"},
+        {"--window", "mon 08:00-25:00 UTC", "bad time \"25:00\""},
+        {"--window", "mon 8:00-09:00 UTC", "bad times"},
+        {"--window", "mon 08:00-09:00", "is not DAYS HH:MM-HH:MM ZONE"},
+        {"--outside-window", "never", "unknown outside_window \"never\""},
+    };
+    sluice_class_config before, after;
+    sluice_error err;
+    assert_int_equal(sluice_class_get(c, "windowed", &before, &err), 0);
+    long long audit = harness_redis_int(*state, "XLEN t:{windowed}:audit");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = RUN(state, "class", "set", "windowed", bad[i][0], bad[i][1]);
+        assert_int_equal(r.code, 2);
+        assert_one_line_error(&r, bad[i][2]);
+        run_free(&r);
+    }
+    r = RUN(state, "class", "set", "windowed", "--window", "mon-fri 20:00-07:00 UTC", "--window",
+            "tue 06:00-08:00 UTC");
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "tue 06:00-08:00 UTC overlaps mon-fri 20:00-07:00 UTC");
+    run_free(&r);
+    r = RUN(state, "class", "set", "windowed", "--window", "mon 01:00-02:00 UTC", "--no-windows");
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "not both");
+    run_free(&r);
+    r = RUN(state, "class", "set", "windowed", "--max-concurrency", "0");
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "a class with windows needs max_rate or max_concurrency");
+    run_free(&r);
+    const char *doc = "{\"classes\":{\"windowed\":{\"max_concurrency\":4,\"windows\":[{\"days\":\"mon\","
+                      "\"from\":\"08:00\",\"to\":\"09:00\",\"tz\":\"Mars/Base\"}]}}}";
+    r = RUN_IN(state, doc, "apply", "-");
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "unknown zone Mars/Base");
+    run_free(&r);
+    assert_int_equal(sluice_class_get(c, "windowed", &after, &err), 0);
+    assert_memory_equal(&before, &after, sizeof(before));
+    assert_int_equal(harness_redis_int(*state, "XLEN t:{windowed}:audit"), audit);
+    sluice_client_free(c);
+}
+
 static void class_get_json_prints_every_field(void **state) {
     sluice_client *c = connect_t(state);
     test_class(c, "getme", SLUICE_TIER_NORMAL, 3);
@@ -909,6 +1005,46 @@ static void explain_names_the_driving_signal_and_the_admitted_fraction_when_thro
     run_free(&r);
 }
 
+static void explain_says_when_a_closed_window_opens(void **state) {
+    sluice_client *c = connect_t(state);
+    test_class(c, "nightjobs", SLUICE_TIER_LOW, 8);
+    int64_t epoch = lead(c);
+    const char *reason = "outside its window mon-fri 20:00-07:00 America/New_York; opens in 3h12m; held at floor 0.10";
+    sluice_error err;
+    assert_int_equal(sluice_gate_govern(c, "nightjobs", epoch, 0.1, 10000, reason, 0, &err), 0);
+    char decision[512];
+    snprintf(decision, sizeof(decision),
+             "{\"action\":\"hold\",\"classes\":[{\"name\":\"nightjobs\",\"fraction\":0.1,\"reason\":\"%s\","
+             "\"window\":{\"open\":false,\"changes_at\":%lld,\"unknown_zone\":null}}]}",
+             reason, (long long)(test_redis_now(c) + (3 * 60 + 12) * 60000));
+    commit(c, epoch, decision);
+    char id[SLUICE_ID_MAX];
+    enqueue_id(c, "nightjobs", NULL, id);
+    run_result r = RUN(state, "explain", id);
+    assert_int_equal(r.code, 0);
+    if (!strstr(r.out, "by the governor: outside its window mon-fri 20:00-07:00 America/New_York; opens in 3h12m"))
+        fail_msg("explain: %s", r.out);
+    if (!strstr(r.out, "It waits for its class's window, which opens at ") || !strstr(r.out, "(in 3h1"))
+        fail_msg("explain: %s", r.out);
+    run_free(&r);
+    /* the class alone */
+    r = RUN(state, "explain", "nightjobs");
+    assert_int_equal(r.code, 0);
+    if (!strstr(r.out, "Class nightjobs is throttled: admitted fraction 0.10") ||
+        !strstr(r.out, "outside its window mon-fri 20:00-07:00 America/New_York; opens in 3h12m") ||
+        !strstr(r.out, "Its window opens at "))
+        fail_msg("explain CLASS: %s", r.out);
+    run_free(&r);
+    r = RUN(state, "explain", "nosuchclass");
+    assert_int_equal(r.code, 3);
+    assert_one_line_error(&r, "unknown class 'nosuchclass'");
+    run_free(&r);
+    r = RUN(state, "explain", "Bad Name");
+    assert_int_equal(r.code, 2);
+    sluice_client_free(c);
+    run_free(&r);
+}
+
 static void explain_says_how_many_jobs_are_ahead_when_not_throttled(void **state) {
     sluice_client *c = connect_t(state);
     test_class(c, "queued", SLUICE_TIER_CRITICAL, 8);
@@ -1434,6 +1570,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_malformed_url_exits_2),
         cmocka_unit_test(class_set_declares_a_class_with_the_given_limits),
         cmocka_unit_test(class_set_changes_only_the_given_fields),
+        cmocka_unit_test(class_set_windows_round_trip_through_get_export_and_apply),
+        cmocka_unit_test(class_set_bad_windows_exit_2_naming_the_problem_and_change_nothing),
         cmocka_unit_test(class_get_json_prints_every_field),
         cmocka_unit_test(class_get_of_an_unknown_class_exits_3),
         cmocka_unit_test(class_list_json_lists_the_declared_classes),
@@ -1469,6 +1607,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(job_show_of_a_job_that_never_was_exits_3),
         cmocka_unit_test(job_cancel_removes_a_waiting_job),
         cmocka_unit_test(explain_names_the_driving_signal_and_the_admitted_fraction_when_throttled),
+        cmocka_unit_test(explain_says_when_a_closed_window_opens),
         cmocka_unit_test(explain_says_how_many_jobs_are_ahead_when_not_throttled),
         cmocka_unit_test(explain_gives_the_due_time_of_a_delayed_job),
         cmocka_unit_test(explain_of_an_unknown_job_exits_3),

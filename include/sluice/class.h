@@ -16,6 +16,7 @@
 #include "sluice/error.h"
 #include "sluice/job.h"
 #include "sluice/tier.h"
+#include "sluice/window.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,10 +70,16 @@ enum { SLUICE_CLASS_NFIELDS = 0 SLUICE_CLASS_FIELDS(SLUICE_CLASS_FIELD_COUNT) };
 #define SLUICE_FIELD_TYPE_DURATION int64_t
 #define SLUICE_CLASS_MEMBER(name, kind, lo, hi, def, flag, help) SLUICE_FIELD_TYPE_##kind name;
 
-/* A class's configuration: one member per field above, in its units.
- * sluice_class_config_init sets the defaults. */
+/* A class's configuration: one member per field above, in its units, and
+ * its run windows (sluice/window.h; the class hash's fields "windows", as
+ * sluice_windows_json writes them, and "outside_window").
+ * sluice_class_config_init sets the defaults: no windows, outside_window
+ * floor. */
 typedef struct sluice_class_config {
     SLUICE_CLASS_FIELDS(SLUICE_CLASS_MEMBER)
+    size_t nwindows;                           /* 0: never held by windows */
+    sluice_window windows[SLUICE_WINDOWS_MAX]; /* the first nwindows */
+    sluice_outside_window outside_window;      /* what it admits outside them */
 } sluice_class_config;
 
 #undef SLUICE_CLASS_MEMBER
@@ -118,21 +125,25 @@ int sluice_class_field_format(const sluice_class_config *cfg, const sluice_class
 void sluice_class_config_init(sluice_class_config *cfg);
 
 /* Checks what the Functions check before a class is written: every field in
- * range, a non-critical class has max_rate or max_concurrency (what the
- * governor scales), backoff_base_ms <= backoff_max_ms. Returns 0, or -1
- * with SLUICE_ERR_ARGUMENT naming the problem. */
+ * range, a non-critical class or one with windows has max_rate or
+ * max_concurrency (what the governor scales), backoff_base_ms <=
+ * backoff_max_ms, the windows as sluice_windows_check checks them. Returns
+ * 0, or -1 with SLUICE_ERR_ARGUMENT naming the problem. */
 int sluice_class_config_check(const sluice_class_config *cfg, sluice_error *err);
 
-/* Declares or replaces a class with every field of *cfg. A non-critical
- * class needs max_rate or max_concurrency (what the governor scales).
- * "*created" (may be NULL) receives 1 for a new class. Returns 0, or -1 with
+/* Declares or replaces a class with every field of *cfg, windows included.
+ * A non-critical class needs max_rate or max_concurrency (what the governor
+ * scales); every window's zone must be in the system's tzdata. "*created"
+ * (may be NULL) receives 1 for a new class. Returns 0, or -1 with
  * SLUICE_ERR_NAME or SLUICE_ERR_ARGUMENT; then nothing changed. */
 int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_config *cfg, int *created,
                      sluice_error *err);
 
 /* Changes the named fields only ("fields" and "values" are n strings, the
  * field names of sluice_class_config, values in its units, e.g. "max_rate"
- * "50"), declaring the class if it is new. Validated as a whole. */
+ * "50"; "windows" as sluice_windows_json writes them, each zone checked
+ * against tzdata here; "outside_window" "floor" or "none"), declaring the
+ * class if it is new. Validated as a whole. */
 int sluice_class_update(sluice_client *c, const char *cls, const char *const *fields, const char *const *values,
                         size_t n, int *created, sluice_error *err);
 

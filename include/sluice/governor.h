@@ -17,7 +17,9 @@
  * off mode the governor clears its decisions from the gates.
  *
  * Time is the Redis server's: the law runs at the clock the signal list
- * reports, never the host's. */
+ * reports, never the host's. A class with run windows (sluice/window.h) is
+ * held at its floor, or at nothing, outside them: it is left out of the law
+ * until a window opens, and the decision says which window and when. */
 #ifndef SLUICE_GOVERNOR_H
 #define SLUICE_GOVERNOR_H
 
@@ -98,14 +100,18 @@ void sluice_governor_history_free(char **decisions, size_t n);
 /* ------------------------------- the loop ------------------------------ */
 
 typedef struct sluice_governor_opts {
-    int64_t tick_ms;       /* default 1000 */
-    int64_t lease_ms;      /* default 2 ticks: a dead leader is replaced within 3 */
-    int64_t gate_ttl_ms;   /* default 5 ticks: gates lapse to the floor after this */
-    int64_t history_max;   /* decisions kept; default 10000 */
-    int64_t held_ms;       /* default 5000: a class's ready jobs count as waiting on its
+    int64_t tick_ms;         /* default 1000 */
+    int64_t lease_ms;        /* default 2 ticks: a dead leader is replaced within 3 */
+    int64_t gate_ttl_ms;     /* default 5 ticks: gates lapse to the floor after this */
+    int64_t history_max;     /* decisions kept; default 10000 */
+    int64_t held_ms;         /* default 5000: a class's ready jobs count as waiting on its
                             * gate (so a raise goes to its tier) for this long after
                             * the gate last refused one of its claims; 1..3600000 */
-    sluice_law_params law; /* default sluice_law_params_default */
+    sluice_law_params law;   /* default sluice_law_params_default */
+    int64_t clock_offset_ms; /* ms added to the Redis clock where the governor reads the
+                              * time of day (classes' run windows); default 0. For
+                              * tests and rehearsals: it never moves a lease, a gate's
+                              * expiry or the law's timing */
 } sluice_governor_opts;
 
 void sluice_governor_opts_init(sluice_governor_opts *opts);
@@ -143,7 +149,10 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
  * on), driver, driver_value, driver_stale, summary, band (the law's), signals
  * (each: name, value, target, critical, pressure, age_ms, stale, period_ms,
  * and where the law raises and cuts in its units: raise_at, cut_at, rule)
- * and classes (each: name, tier, fraction, floor, waiting, reason). */
+ * and classes (each: name, tier, fraction, floor, waiting, reason, and
+ * window: null for a class without windows, else open (true or false),
+ * changes_at (Unix ms of the window clock when it next opens or closes, null
+ * if not within 8 days) and unknown_zone (a zone tzdata lacks, or null)). */
 const char *sluice_governor_last_decision(const sluice_governor *g);
 
 /* Gives up the lease if held (best effort) and frees. NULL is a no-op. */

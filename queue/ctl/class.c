@@ -18,7 +18,26 @@ json_t *class_config_json(const sluice_class_config *cfg) {
                                                                                      : json_integer((json_int_t)v);
         json_object_set_new(o, f->name, j);
     }
+    char text[CTL_WINDOWS_JSON];
+    sluice_windows_json(cfg->windows, cfg->nwindows, text, sizeof(text));
+    json_object_set_new(o, "windows", json_loads(text, 0, NULL));
+    json_object_set_new(o, "outside_window", json_string(sluice_outside_window_name(cfg->outside_window)));
     return o;
+}
+
+/* The windows of class set's --window values, each parsed and its zone
+ * looked up, then checked together, as JSON text into buf (CTL_WINDOWS_JSON
+ * bytes). Returns EXIT_OK, or prints the problem and returns EXIT_USAGE. */
+static int windows_opt(const char *const *vals, size_t n, char *buf, size_t len) {
+    sluice_window w[SLUICE_WINDOWS_MAX];
+    sluice_error err;
+    for (size_t i = 0; i < n; i++) {
+        if (sluice_window_parse(vals[i], &w[i], &err) < 0 || sluice_zone_check(w[i].tz, &err) < 0)
+            return ctl_usage("class set", "%s", err.text);
+    }
+    if (sluice_windows_check(w, n, &err) < 0) return ctl_usage("class set", "%s", err.text);
+    sluice_windows_json(w, n, buf, len);
+    return EXIT_OK;
 }
 
 /* The name must be valid before anything reaches Redis. */
@@ -90,8 +109,14 @@ static int class_get(ctl *x, int argc, char **argv) {
     const char *k;
     json_t *v;
     json_object_foreach(o, k, v) {
-        char b[64];
-        if (json_is_string(v))
+        char b[SLUICE_WINDOW_TEXT];
+        if (json_is_array(v)) { /* the windows, one a line */
+            for (size_t i = 0; i < cfg.nwindows; i++) {
+                sluice_window_format(&cfg.windows[i], b, sizeof(b));
+                printf("%-16s %s\n", i ? "" : k, b);
+            }
+            if (!cfg.nwindows) printf("%-16s -\n", k);
+        } else if (json_is_string(v))
             printf("%-16s %s\n", k, json_string_value(v));
         else if (json_is_integer(v))
             printf("%-16s %lld\n", k, (long long)json_integer_value(v));
@@ -102,20 +127,29 @@ static int class_get(ctl *x, int argc, char **argv) {
     return EXIT_OK;
 }
 
+/* class set's options beyond the class fields', after them in its list. */
+enum { OPT_WINDOW, OPT_NO_WINDOWS, OPT_OUTSIDE, WINDOW_OPTS };
+
 static int class_set(ctl *x, int argc, char **argv) {
-    ctl_opt opts[SLUICE_CLASS_NFIELDS];
+    enum { NOPT = SLUICE_CLASS_NFIELDS + WINDOW_OPTS };
+    ctl_opt opts[NOPT];
+    const char *windows[SLUICE_WINDOWS_MAX];
     for (size_t i = 0; i < SLUICE_CLASS_NFIELDS; i++) opts[i] = (ctl_opt){sluice_class_field_at(i)->flag, 1, NULL};
+    ctl_opt *wo = &opts[SLUICE_CLASS_NFIELDS];
+    wo[OPT_WINDOW] = (ctl_opt){"--window", 1, NULL, windows, SLUICE_WINDOWS_MAX, 0};
+    wo[OPT_NO_WINDOWS] = (ctl_opt){"--no-windows", 0, NULL};
+    wo[OPT_OUTSIDE] = (ctl_opt){"--outside-window", 1, NULL};
     const char *pos[1];
     int npos, code = EXIT_OK;
-    if (ctl_args("class set", argc, argv, opts, SLUICE_CLASS_NFIELDS, pos, 1, &npos) < 0) return EXIT_USAGE;
+    if (ctl_args("class set", argc, argv, opts, NOPT, pos, 1, &npos) < 0) return EXIT_USAGE;
     if (npos != 1) return ctl_usage("class set", "needs a CLASS");
     if (check_name("class set", pos[0])) return EXIT_USAGE;
     /* only the fields given are sent; each is parsed and range checked here */
     sluice_class_config cfg;
     sluice_class_config_init(&cfg);
     sluice_error err;
-    const char *fields[SLUICE_CLASS_NFIELDS], *vals[SLUICE_CLASS_NFIELDS];
-    char values[SLUICE_CLASS_NFIELDS][40];
+    const char *fields[NOPT], *vals[NOPT];
+    char values[SLUICE_CLASS_NFIELDS][40], windows_json[CTL_WINDOWS_JSON];
     size_t n = 0;
     for (size_t i = 0; i < SLUICE_CLASS_NFIELDS; i++) {
         const sluice_class_field *f = sluice_class_field_at(i);
@@ -126,6 +160,19 @@ static int class_set(ctl *x, int argc, char **argv) {
         fields[n] = f->name;
         vals[n] = values[n];
         n++;
+    }
+    if (wo[OPT_WINDOW].n && wo[OPT_NO_WINDOWS].val)
+        return ctl_usage("class set", "give --window or --no-windows, not both");
+    if (wo[OPT_WINDOW].n || wo[OPT_NO_WINDOWS].val) {
+        if ((code = windows_opt(windows, wo[OPT_WINDOW].n, windows_json, sizeof(windows_json))) != EXIT_OK) return code;
+        fields[n] = "windows";
+        vals[n++] = windows_json;
+    }
+    if (wo[OPT_OUTSIDE].val) {
+        if (sluice_outside_window_parse(wo[OPT_OUTSIDE].val, &cfg.outside_window, &err) < 0)
+            return ctl_usage("class set", "%s (--outside-window)", err.text);
+        fields[n] = "outside_window";
+        vals[n++] = wo[OPT_OUTSIDE].val;
     }
     if (n == 0) return ctl_usage("class set", "give at least one field to set (see sluicectl class set --help)");
     sluice_client *c = ctl_client(x, &code);

@@ -10,6 +10,17 @@
 #define NOPTS(o) (sizeof(o) / sizeof((o)[0]))
 #define SIGNAL_RANGE 1e15
 
+/* A config file's windows (an array of {days, from, to, tz}) into cfg,
+ * checked whole, zones included. Returns 0, or -1 with err set. */
+static int windows_from_json(json_t *v, sluice_class_config *cfg, sluice_error *err) {
+    char *text = json_is_array(v) ? json_dumps(v, JSON_COMPACT) : NULL;
+    int rc = text ? sluice_windows_parse_json(text, cfg->windows, &cfg->nwindows, err) : -1;
+    free(text);
+    if (!json_is_array(v)) sluice_error_set(err, SLUICE_ERR_ARGUMENT, "windows: must be an array of windows");
+    for (size_t i = 0; rc == 0 && i < cfg->nwindows; i++) rc = sluice_zone_check(cfg->windows[i].tz, err);
+    return rc;
+}
+
 /* Validates one class; 0, or -1 with a message in why. */
 static int class_from_json(const char *name, json_t *o, sluice_class_config *cfg, char *why, size_t len) {
     sluice_error err;
@@ -20,6 +31,15 @@ static int class_from_json(const char *name, json_t *o, sluice_class_config *cfg
     json_t *v;
     json_object_foreach(o, k, v) {
         const sluice_class_field *f = sluice_class_field_find(k);
+        if (!strcmp(k, "windows")) {
+            if (windows_from_json(v, cfg, &err) < 0) return snprintf(why, len, "classes.%s: %s", name, err.text), -1;
+            continue;
+        }
+        if (!strcmp(k, "outside_window")) {
+            if (sluice_outside_window_parse(json_string_value(v), &cfg->outside_window, &err) < 0)
+                return snprintf(why, len, "classes.%s.%s", name, err.text), -1;
+            continue;
+        }
         if (!f) return snprintf(why, len, "classes.%s: unknown field '%s'", name, k), -1;
         int whole = f->kind != SLUICE_FIELD_RATE && f->kind != SLUICE_FIELD_NUMBER;
         if (f->kind == SLUICE_FIELD_TIER) {
@@ -131,7 +151,10 @@ int cmd_export(ctl *x, int argc, char **argv) {
 /* -------------------------------- apply ------------------------------ */
 
 static void value_text(json_t *v, char *buf, size_t len) {
-    if (json_is_string(v))
+    size_t n = json_is_array(v) ? json_dumpb(v, buf, len - 1, JSON_COMPACT) : 0; /* the windows */
+    if (n > 0 && n < len)
+        buf[n] = '\0';
+    else if (json_is_string(v))
         snprintf(buf, len, "%s", json_string_value(v));
     else if (json_is_integer(v))
         snprintf(buf, len, "%lld", (long long)json_integer_value(v));
@@ -149,7 +172,7 @@ static int diff_one(const char *kind, const char *name, json_t *old, json_t *neu
     if (!old) {
         printf("+ %s %s:", kind, name);
         json_object_foreach(neu, k, v) {
-            char b[64];
+            char b[CTL_WINDOWS_JSON];
             value_text(v, b, sizeof(b));
             printf(" %s=%s", k, b);
         }
@@ -165,7 +188,7 @@ static int diff_one(const char *kind, const char *name, json_t *old, json_t *neu
             double a0 = json_number_value(o), b0 = json_number_value(v);
             if (fabs(a0 - b0) <= 1e-12 * fmax(fabs(a0), fabs(b0))) continue;
         }
-        char a[64], b[64];
+        char a[CTL_WINDOWS_JSON], b[CTL_WINDOWS_JSON];
         value_text(o, a, sizeof(a));
         value_text(v, b, sizeof(b));
         printf("~ %s %s: %s %s -> %s\n", kind, name, k, a, b);

@@ -51,11 +51,14 @@ json_t *ctl_json_or_string(const char *text);
 
 /* ------------------------------ parsing ------------------------------ */
 
-/* A command's options: "--name VALUE" (has_arg) or "--flag". */
+/* A command's options: "--name VALUE" (has_arg) or "--flag". An option
+ * with "all" set may be given up to "max" times. */
 typedef struct ctl_opt {
     const char *name;
     int has_arg;
-    const char *val; /* out: the value (or "1" for a flag), NULL if absent */
+    const char *val;  /* out: the value (or "1" for a flag), NULL if absent; the last one */
+    const char **all; /* NULL, or room for max values: out, every value in order */
+    size_t max, n;    /* n, out: how many values "all" received */
 } ctl_opt;
 
 /* Splits argv into positionals (at most maxpos) and options. Returns 0, or
@@ -97,8 +100,11 @@ int ctl_help(const char *cmd);
  * Returns an exit code. */
 int status_print(ctl *x, FILE *out, int width);
 
-/* Shared between class get/list and export: a class config as JSON. NEW. */
+/* Shared between class get/list and export: a class config as JSON, its
+ * windows an array of {days, from, to, tz}. NEW. */
 json_t *class_config_json(const sluice_class_config *cfg);
+/* Room for any class's windows as sluice_windows_json writes them. */
+#define CTL_WINDOWS_JSON (32 + SLUICE_WINDOWS_MAX * 160)
 json_t *signal_def_json(const sluice_signal_def *def);
 
 /* The governor's status and newest decision as JSON (leader, epoch,

@@ -1,5 +1,6 @@
 /* sluicectl explain: in plain words, where a job is, what is ahead of it,
- * whether its class is throttled and by which signal, and when it may run. */
+ * whether its class is throttled and by which signal, and when it may run;
+ * or, given a class, its gate, its last decision and its window. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -217,6 +218,38 @@ static void explain_decision(const explained *e) {
             json_number_value(dv));
 }
 
+/* The class's run window in the governor's last decision (BORROWED from
+ * it), or NULL when it has none or there is no decision. */
+static json_t *decided_window(const explained *e) {
+    size_t i;
+    json_t *o;
+    json_array_foreach(json_object_get(e->decision, "classes"), i, o) {
+        const char *nm = json_string_value(json_object_get(o, "name"));
+        if (nm && !strcmp(nm, e->cls))
+            return json_is_object(json_object_get(o, "window")) ? json_object_get(o, "window") : NULL;
+    }
+    return NULL;
+}
+
+/* When the class's closed window opens, for a job waiting in it ("job")
+ * or for the class, unless the class is paused or pinned. Returns 1 if it
+ * said so. */
+static int explain_window(const explained *e, int job) {
+    const sluice_gate_info *g = &e->g;
+    json_t *w = e->decision ? decided_window(e) : NULL;
+    json_t *opens = json_object_get(w, "changes_at");
+    if (!w || !json_is_false(json_object_get(w, "open")) || g->paused || g->pinned) return 0;
+    char tb[40], db[32];
+    if (json_is_integer(opens))
+        say(e->lines, "%s at %s (in %s).", job ? "It waits for its class's window, which opens" : "Its window opens",
+            ctl_time(json_integer_value(opens), tb, sizeof(tb)),
+            ctl_duration(json_integer_value(opens) - g->now, db, sizeof(db)));
+    else
+        say(e->lines, "%s within 8 days.",
+            job ? "It waits for its class's windows, none of which opens" : "None of its windows opens");
+    return 1;
+}
+
 /* When a waiting job may run. */
 static void explain_when(const explained *e) {
     const sluice_job_info *j = &e->j;
@@ -225,6 +258,7 @@ static void explain_when(const explained *e) {
     int throttled = e->throttled;
     char tb[40];
     if (!(j->state == SLUICE_JOB_READY || j->state == SLUICE_JOB_DELAYED) || !e->has_gate) return;
+    if (j->state == SLUICE_JOB_READY && explain_window(e, 1)) return;
     if (j->state == SLUICE_JOB_DELAYED)
         say(lines, "It may run after %s, once it is promoted to ready%s.", ctl_time(j->at, tb, sizeof(tb)),
             throttled ? " and its class admits it" : "");
@@ -284,17 +318,56 @@ json_t *ctl_explain(sluice_client *c, const char *id, int *code, char *msg, size
     return e.out;
 }
 
+/* Explains class "cls" in words: its gate, what the governor's last
+ * decision gave it, and when a closed window opens. As ctl_explain. */
+static json_t *explain_class_alone(sluice_client *c, const char *cls, int *code, char *msg, size_t len) {
+    explained e;
+    memset(&e, 0, sizeof(e));
+    e.msg = msg;
+    e.msg_len = len;
+    snprintf(e.cls, sizeof(e.cls), "%s", cls);
+    sluice_error err;
+    if (sluice_gate_get(c, cls, &e.g, &err) < 0) {
+        *code = err.code == SLUICE_ERR_UNKNOWN_CLASS ? explain_fail(&e, EXIT_NOTFOUND, "unknown class '%s'", cls)
+                                                     : explain_fail(&e, ctl_error_code(err.code), "%s", err.text);
+        return NULL;
+    }
+    e.has_gate = 1;
+    size_t nsig = 0;
+    int64_t now = e.g.now;
+    sluice_signal_info *sig = sluice_signal_list(c, &nsig, &now, &err);
+    e.decision = ctl_last_decision(c);
+    e.out = json_object();
+    e.lines = json_array();
+    json_object_set_new(e.out, "class", json_string(cls));
+    explain_gate_json(&e);
+    e.named = e.decision ? json_string_value(json_object_get(e.decision, "driver")) : NULL;
+    e.drv = driver_of(sig, nsig, e.named);
+    json_object_set_new(e.out, "driver", driver_json(&e));
+    json_object_set_new(e.out, "last_decision", e.decision ? json_incref(e.decision) : json_null());
+    explain_class(&e);
+    explain_decision(&e);
+    explain_window(&e, 0);
+    json_object_set_new(e.out, "explanation", e.lines);
+    json_decref(e.decision);
+    sluice_signal_list_free(sig, nsig);
+    *code = EXIT_OK;
+    return e.out;
+}
+
 int cmd_explain(ctl *x, int argc, char **argv) {
     const char *pos[1];
     int npos, code = EXIT_OK;
     if (ctl_args("explain", argc, argv, NULL, 0, pos, 1, &npos) < 0) return EXIT_USAGE;
-    if (npos != 1) return ctl_usage("explain", "needs a job ID");
+    if (npos != 1) return ctl_usage("explain", "needs a job ID or a CLASS");
     char cls[SLUICE_ID_MAX], msg[512];
-    if (sluice_job_id_class(pos[0], cls, NULL) < 0)
-        return ctl_usage("explain", "invalid job id '%s' (CLASS:NUMBER)", pos[0]);
+    int is_class = !strchr(pos[0], ':');
+    if (is_class ? sluice_name_check(pos[0], NULL) < 0 : sluice_job_id_class(pos[0], cls, NULL) < 0)
+        return ctl_usage("explain", "invalid %s '%s'", is_class ? "class name" : "job id (CLASS:NUMBER)", pos[0]);
     sluice_client *c = ctl_client(x, &code);
     if (!c) return code;
-    json_t *out = ctl_explain(c, pos[0], &code, msg, sizeof(msg));
+    json_t *out = is_class ? explain_class_alone(c, pos[0], &code, msg, sizeof(msg))
+                           : ctl_explain(c, pos[0], &code, msg, sizeof(msg));
     if (!out) return ctl_fail(code, "%s", msg);
     if (x->json) return ctl_json_print(out);
     size_t i;

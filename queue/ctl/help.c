@@ -29,7 +29,7 @@ static const struct {
          "  governor status|mode|history    the governor's leader, mode and decisions\n"
          "  enqueue CLASS [JSON|-] [...]    enqueue a job, print its id\n"
          "  job show|cancel ID              inspect or cancel a job\n"
-         "  explain ID                      why a job waits and when it may run\n"
+         "  explain ID|CLASS                why a job waits and when it may run\n"
          "  dead list|retry|purge CLASS     the dead set\n"
          "  apply FILE [--dry-run]          apply a JSON config of classes and signals\n"
          "  export                          print the live config as JSON\n"
@@ -97,9 +97,17 @@ static const struct {
     {"class set", "usage: sluicectl class set CLASS [FLAGS]\n"
                   "\n"
                   "Declares CLASS (defaults for fields not given) or changes only the given\n"
-                  "fields. At least one flag. A non-critical class needs --max-rate or\n"
-                  "--max-concurrency.\n"
-                  "\n" FIELDS_MARK "\n"
+                  "fields. At least one flag. A non-critical class, or one with windows,\n"
+                  "needs --max-rate or --max-concurrency.\n"
+                  "\n" FIELDS_MARK "  --window WINDOW             a run window, \"DAYS HH:MM-HH:MM ZONE\", e.g.\n"
+                  "                              \"mon-fri 20:00-07:00 America/New_York\": an end\n"
+                  "                              not after the start is the next day; ZONE from\n"
+                  "                              tzdata. Repeat for up to 8; they replace the\n"
+                  "                              class's windows. Outside them it runs at its floor\n"
+                  "  --no-windows                remove every window\n"
+                  "  --outside-window WHAT       floor (default) or none: what it admits\n"
+                  "                              outside its windows\n"
+                  "\n"
                   "Example: sluicectl class set certificates --tier low --max-rate 50/s \\\n"
                   "           --max-concurrency 8 --floor 0.1\n"},
     {"class delete", "usage: sluicectl class delete CLASS [--force]\n"
@@ -174,11 +182,14 @@ static const struct {
             "  job cancel ID          cancel a ready or delayed job (leased: exit 1)\n"},
     {"job show", "usage: sluicectl job show ID [--json]\n\nPrints a job. Exit 3 if it is gone or never was.\n"},
     {"job cancel", "usage: sluicectl job cancel ID\n\nCancels a ready or delayed job.\n"},
-    {"explain", "usage: sluicectl explain ID [--json]\n"
+    {"explain", "usage: sluicectl explain ID|CLASS [--json]\n"
                 "\n"
                 "Explains in plain words where the job is, how many jobs are ahead of it,\n"
                 "whether its class is throttled (paused, pinned, governor fraction), by\n"
-                "which signal and how far over target, and when it may run.\n"},
+                "which signal and how far over target, and when it may run. Given a\n"
+                "CLASS (no ':'), the class alone: its gate, the governor's last decision\n"
+                "for it and, outside its run windows, when one opens. Exit 3 if the job\n"
+                "or class is unknown.\n"},
     {"dead", "usage: sluicectl dead list|retry|purge CLASS ...\n"
              "\n"
              "  dead list CLASS [--offset N] [--count N] [--json]   newest first\n"
@@ -196,11 +207,14 @@ static const struct {
               "   \"signals\": {\"iops_util\": {\"target\": 0.8, \"critical\": 0.95,\n"
               "                 \"direction\": \"higher\", \"stale_after_ms\": 30000,\n"
               "                 \"on_stale\": \"assume-pressure\"}}}\n"
-              "Class fields (a field left out takes its default):\n" NAMES_MARK
+              "Class fields (a field left out takes its default):\n" NAMES_MARK "  windows outside_window\n"
               "Signal fields: target and critical (required), direction, stale_after_ms,\n"
-              "on_stale. Unknown keys are errors. The whole file is validated before\n"
-              "anything is written. Classes and signals not in the file are left alone.\n"
-              "Prints the diff against the live config; --dry-run writes nothing.\n"},
+              "on_stale. A class's windows are a list, e.g. [{\"days\": \"mon-fri\",\n"
+              "\"from\": \"20:00\", \"to\": \"07:00\", \"tz\": \"America/New_York\"}] (default\n"
+              "[]); outside_window is floor (default) or none. Unknown keys are errors.\n"
+              "The whole file is validated before anything is written. Classes and\n"
+              "signals not in the file are left alone. Prints the diff against the live\n"
+              "config; --dry-run writes nothing.\n"},
     {"export", "usage: sluicectl export\n"
                "\n"
                "Prints the live config in the format apply reads, so\n"

@@ -17,7 +17,7 @@ const char *ctl_opt_get(const ctl_opt *opts, size_t nopts, const char *name) {
 int ctl_args(const char *cmd, int argc, char **argv, ctl_opt *opts, size_t nopts, const char **pos, int maxpos,
              int *npos) {
     *npos = 0;
-    for (size_t k = 0; k < nopts; k++) opts[k].val = NULL;
+    for (size_t k = 0; k < nopts; k++) opts[k].val = NULL, opts[k].n = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (a[0] == '-' && a[1] == '-' && a[2]) {
@@ -38,6 +38,11 @@ int ctl_args(const char *cmd, int argc, char **argv, ctl_opt *opts, size_t nopts
                     ctl_usage(cmd, "option %s needs a value", opts[k].name);
                     return -1;
                 }
+                if (opts[k].all && opts[k].n == opts[k].max) {
+                    ctl_usage(cmd, "option %s may be given at most %zu times", opts[k].name, opts[k].max);
+                    return -1;
+                }
+                if (opts[k].all) opts[k].all[opts[k].n++] = opts[k].val;
             } else {
                 if (eq) {
                     ctl_usage(cmd, "option %s takes no value", opts[k].name);

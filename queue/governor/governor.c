@@ -8,8 +8,10 @@
 #include <jansson.h>
 
 #include "../queue.h"
+#include "../zone.h"
 
 #define STATE_TEXT 1024
+#define CLOCK_OFFSET_MAX (100LL * 366 * 86400000) /* ms: a century either way */
 
 /* ----------------------------- governor ------------------------------ */
 
@@ -162,7 +164,17 @@ struct sluice_governor {
     char *decision;  /* NEW JSON of the last decision */
     held_memo *memo; /* one per class of the last tick */
     size_t nmemo;
+    zone_cache *zones; /* NEW: the zones of the classes' windows */
 };
+
+/* A class's run windows as the tick read them, and where the window clock
+ * falls in them. */
+typedef struct class_windows {
+    size_t n;
+    sluice_window w[SLUICE_WINDOWS_MAX];
+    sluice_outside_window outside;
+    window_state at;
+} class_windows;
 
 void sluice_governor_opts_init(sluice_governor_opts *o) {
     memset(o, 0, sizeof(*o));
@@ -193,12 +205,15 @@ sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const 
         return NULL;
     }
     if (o.tick_ms < 10 || o.lease_ms < 100 || o.lease_ms > 600000 || o.gate_ttl_ms < 1 || o.gate_ttl_ms > 86400000 ||
-        o.history_max < 1 || o.history_max > 1000000 || o.held_ms < 1 || o.held_ms > 3600000) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: tick, lease, gate ttl, history or held out of range");
+        o.history_max < 1 || o.history_max > 1000000 || o.held_ms < 1 || o.held_ms > 3600000 ||
+        o.clock_offset_ms < -CLOCK_OFFSET_MAX || o.clock_offset_ms > CLOCK_OFFSET_MAX) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT,
+                         "governor: tick, lease, gate ttl, history, held or clock offset out of range");
         return NULL;
     }
     sluice_governor *g = calloc(1, sizeof(*g));
-    if (!g) {
+    if (!g || !(g->zones = zone_cache_new())) {
+        free(g);
         sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         return NULL;
     }
@@ -219,6 +234,7 @@ void sluice_governor_free(sluice_governor *g) {
     if (g->epoch) sluice_governor_resign(g->c, g->owner, NULL);
     free(g->decision);
     memo_free(g->memo, g->nmemo);
+    zone_cache_free(g->zones);
     free(g);
 }
 
@@ -283,10 +299,11 @@ static int64_t waiting_on_gate(sluice_governor *g, const client_batch *b, size_t
 }
 
 /* Class i as the law sees it: tier and floor, and the fraction the governor
- * last wrote (read back from its gate, so a new leader continues). Returns
- * 0, or -1 with err set (the class or its gate could not be read). */
+ * last wrote (read back from its gate, so a new leader continues); its
+ * windows into *cw. Returns 0, or -1 with err set (the class or its gate
+ * could not be read). */
 static int law_class(const client_batch *b, size_t i, sluice_governor_mode mode, sluice_law_class *out,
-                     sluice_error *err) {
+                     class_windows *cw, sluice_error *err) {
     const size_t at = i * READS;
     sluice_class_config cfg;
     sluice_gate_info gate;
@@ -301,6 +318,9 @@ static int law_class(const client_batch *b, size_t i, sluice_governor_mode mode,
         return -1;
     out->tier = cfg.tier;
     out->floor = cfg.floor;
+    cw->n = cfg.nwindows;
+    memcpy(cw->w, cfg.windows, sizeof(cw->w));
+    cw->outside = cfg.outside_window;
     out->fraction = 1;
     if (mode == SLUICE_GOVERNOR_SHADOW && gate.shadow)
         out->fraction = gate.shadow_fraction;
@@ -310,16 +330,19 @@ static int law_class(const client_batch *b, size_t i, sluice_governor_mode mode,
 }
 
 /* Every class as the law sees it, read in one pipelined round trip whatever
- * their number (law_class, waiting_on_gate). Returns the classes (NEW, n of
- * them, named by BORROWED names) or NULL with err set. */
+ * their number (law_class, waiting_on_gate), and its windows into (*cw)[i]
+ * (NEW, n of them). Returns the classes (NEW, n of them, named by BORROWED
+ * names) or NULL with err set. */
 static sluice_law_class *read_classes(sluice_governor *g, sluice_governor_mode mode, char **names, size_t n,
-                                      int64_t now, sluice_error *err) {
+                                      int64_t now, class_windows **cw, sluice_error *err) {
     client_batch b;
     sluice_law_class *cls = calloc(n + 1, sizeof(*cls));
     held_memo *memo = calloc(n + 1, sizeof(*memo));
-    if (!cls || !memo || client_batch_init(&b, n * READS) < 0) {
+    *cw = calloc(n + 1, sizeof(**cw));
+    if (!cls || !memo || !*cw || client_batch_init(&b, n * READS) < 0) {
         sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         free(cls);
+        free(*cw);
         memo_free(memo, 0);
         return NULL;
     }
@@ -330,13 +353,14 @@ static sluice_law_class *read_classes(sluice_governor *g, sluice_governor_mode m
     ok = ok && client_batch_run(g->c, &b, err) == 0;
     for (size_t i = 0; ok && i < n; i++) {
         cls[i].name = names[i];
-        ok = law_class(&b, i, mode, &cls[i], err) == 0;
+        ok = law_class(&b, i, mode, &cls[i], &(*cw)[i], err) == 0;
         cls[i].waiting = mode == SLUICE_GOVERNOR_OFF ? -1 : waiting_on_gate(g, &b, i, names[i], now, &memo[i]);
     }
     client_batch_clear(&b);
     if (!ok) {
         memo_free(memo, n);
         free(cls);
+        free(*cw);
         return NULL;
     }
     memo_free(g->memo, g->nmemo);
@@ -394,16 +418,27 @@ static json_t *signal_json(const sluice_law_params *law, const sluice_law_signal
                      has_th ? num_or_null(th.cut_at) : json_null(), "rule", rule);
 }
 
+/* Where a class's window clock fell in its windows, for the decision. NEW;
+ * null for a class without windows. */
+static json_t *window_json(const class_windows *cw) {
+    if (!cw->n) return json_null();
+    const window_state *at = &cw->at;
+    return json_pack("{s:b, s:o, s:o}", "open", at->open, "changes_at",
+                     at->change_ms != INT64_MAX ? json_integer((json_int_t)at->change_ms) : json_null(), "unknown_zone",
+                     at->unknown[0] ? json_string(at->unknown) : json_null());
+}
+
 static char *decision_json(const sluice_governor *g, const sluice_governor_report *r, const sluice_law_decision *d,
-                           const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, size_t ncls) {
+                           const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls,
+                           const class_windows *cw, size_t ncls) {
     json_t *signals = json_array(), *classes = json_array();
     for (size_t i = 0; i < nsig; i++) json_array_append_new(signals, signal_json(&g->o.law, &sig[i]));
     for (size_t i = 0; i < ncls; i++)
         json_array_append_new(
-            classes, json_pack("{s:s, s:s, s:f, s:f, s:o, s:s}", "name", cls[i].name, "tier",
+            classes, json_pack("{s:s, s:s, s:f, s:f, s:o, s:s, s:o}", "name", cls[i].name, "tier",
                                sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction, "floor", cls[i].floor,
                                "waiting", cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting) : json_null(),
-                               "reason", cls[i].reason));
+                               "reason", cls[i].reason, "window", window_json(&cw[i])));
     json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:f, s:o, s:o}", "t", (json_int_t)r->now,
                           "epoch", (json_int_t)r->epoch, "mode", sluice_governor_mode_name(r->mode), "action",
                           sluice_law_action_name(d->action), "pressure", num_or_null(d->pressure), "acted",
@@ -452,26 +487,71 @@ static int ungovern(sluice_governor *g, char **names, sluice_law_class *cls, siz
     return 0;
 }
 
-/* Runs the law over the signals and classes, then writes each class's gate
- * (recorded, not enforced, in shadow mode); fills *d. Returns 0, or -1 with
- * err set. */
+/* c's reason as "a; b", cut short at its size: a, the window, comes first. */
+static void reason_join(sluice_law_class *c, const char *a, const char *b) {
+    char full[2 * SLUICE_LAW_REASON + 2];
+    snprintf(full, sizeof(full), "%s; %s", a, b);
+    snprintf(c->reason, sizeof(c->reason), "%.*s", (int)sizeof(c->reason) - 1, full);
+}
+
+/* Holds class i, outside its windows, at its floor or at nothing. */
+static void hold_outside(sluice_law_class *c, const class_windows *cw, int64_t now) {
+    char where[SLUICE_LAW_REASON];
+    window_state_say(cw->w, cw->n, &cw->at, now, where, sizeof(where));
+    char held[32];
+    int none = cw->outside == SLUICE_OUTSIDE_NONE;
+    c->fraction = none ? 0 : c->floor;
+    if (none)
+        snprintf(held, sizeof(held), "admits nothing until then");
+    else
+        snprintf(held, sizeof(held), "held at floor %.2f", c->floor);
+    reason_join(c, where, held);
+}
+
+/* Runs the law over the signals and the classes inside their windows (or
+ * without any; cw[i].at says), holds the others (hold_outside), then writes each class's
+ * gate (recorded, not enforced, in shadow mode); fills *d. Returns 0, or -1
+ * with err set. */
 static int govern(sluice_governor *g, const sluice_governor_report *r, const sluice_law_signal *sig, size_t nsig,
-                  char **names, sluice_law_class *cls, size_t ncls, sluice_law_decision *d, sluice_error *err) {
-    sluice_error lerr;
-    if (sluice_law_tick(&g->o.law, &g->st, r->now, sig, nsig, cls, ncls, d, &lerr) < 0) {
-        sluice_error_set(err, lerr.code, "governor: control law refused its input: %s", lerr.text);
+                  char **names, sluice_law_class *cls, class_windows *cw, size_t ncls, sluice_law_decision *d,
+                  sluice_error *err) {
+    int64_t clock = r->now + g->o.clock_offset_ms;
+    sluice_law_class *open = calloc(ncls + 1, sizeof(*open));
+    size_t *at = calloc(ncls + 1, sizeof(*at)), nopen = 0;
+    if (!open || !at) {
+        free(open);
+        free(at);
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         return -1;
     }
-    return write_gates(g, r->mode, r->epoch, names, cls, ncls, err);
+    for (size_t i = 0; i < ncls; i++)
+        if (cw[i].at.open) at[nopen] = i, open[nopen++] = cls[i];
+    sluice_error lerr;
+    int rc = sluice_law_tick(&g->o.law, &g->st, r->now, sig, nsig, open, nopen, d, &lerr);
+    if (rc < 0) sluice_error_set(err, lerr.code, "governor: control law refused its input: %s", lerr.text);
+    for (size_t k = 0; rc == 0 && k < nopen; k++) {
+        sluice_law_class *c = &cls[at[k]];
+        *c = open[k];
+        if (cw[at[k]].n) {
+            char where[SLUICE_LAW_REASON];
+            window_state_say(cw[at[k]].w, cw[at[k]].n, &cw[at[k]].at, clock, where, sizeof(where));
+            reason_join(c, where, open[k].reason);
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < ncls; i++)
+        if (!cw[i].at.open) hold_outside(&cls[i], &cw[i], clock);
+    free(open);
+    free(at);
+    return rc < 0 ? -1 : write_gates(g, r->mode, r->epoch, names, cls, ncls, err);
 }
 
 /* Commits the law's state and the decision as JSON (kept in g->decision).
  * Returns 0, or -1 with err set. */
 static int commit(sluice_governor *g, const sluice_governor_report *r, const sluice_law_decision *d,
-                  const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, size_t ncls,
-                  sluice_error *err) {
+                  const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, const class_windows *cw,
+                  size_t ncls, sluice_error *err) {
     char st[STATE_TEXT];
-    char *text = decision_json(g, r, d, sig, nsig, cls, ncls);
+    char *text = decision_json(g, r, d, sig, nsig, cls, cw, ncls);
     if (!text || sluice_law_state_encode(&g->st, st, sizeof(st), err) < 0) {
         free(text);
         sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: cannot encode the decision");
@@ -497,6 +577,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     size_t nsig = 0, ncls = 0;
     char **names = NULL;
     sluice_law_class *cls = NULL;
+    class_windows *cw = NULL;
     sluice_law_signal *sig = NULL;
     sluice_signal_info *info = sluice_signal_list(g->c, &nsig, &r.now, err);
     if (!info && err && err->code) goto out;
@@ -511,27 +592,29 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
         sluice_error_set(err, lerr.code, "%s", lerr.text);
         goto out;
     }
-    if (!(cls = read_classes(g, r.mode, names, ncls, r.now, err))) goto out;
+    if (!(cls = read_classes(g, r.mode, names, ncls, r.now, &cw, err))) goto out;
     r.classes = ncls;
+    for (size_t i = 0; i < ncls; i++) windows_at(cw[i].w, cw[i].n, g->zones, r.now + g->o.clock_offset_ms, &cw[i].at);
 
     sluice_law_decision d;
     memset(&d, 0, sizeof(d));
     if (r.mode == SLUICE_GOVERNOR_OFF) {
         if (ungovern(g, names, cls, ncls, &d, err) < 0) goto out;
-    } else if (govern(g, &r, sig, nsig, names, cls, ncls, &d, err) < 0) {
+    } else if (govern(g, &r, sig, nsig, names, cls, cw, ncls, &d, err) < 0) {
         goto out;
     }
     r.action = d.action;
     r.pressure = d.pressure;
     snprintf(r.driver, sizeof(r.driver), "%s", d.driver ? d.driver : "");
     snprintf(r.summary, sizeof(r.summary), "%s", d.summary);
-    if (commit(g, &r, &d, sig, nsig, cls, ncls, err) < 0) goto out;
+    if (commit(g, &r, &d, sig, nsig, cls, cw, ncls, err) < 0) goto out;
     rc = 0;
 out:
     if (rc < 0 && err && err->code == SLUICE_ERR_STALE) g->epoch = 0;
     free(sig);
     sluice_signal_list_free(info, nsig);
     free(cls);
+    free(cw);
     sluice_class_list_free(names, ncls);
     if (report) *report = r;
     return rc;

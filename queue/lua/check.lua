@@ -1,4 +1,4 @@
--- needs: common job signal
+-- needs: common job signal window
 -- The invariant checker: reads a class (or the global keys) in one atomic
 -- snapshot and lists what is inconsistent. It never writes (no-writes).
 -- Its cost is O(jobs of the class) while it blocks Redis, so the caller
@@ -99,6 +99,14 @@ local function check_class_hash(keys, add)
         local f, v = raw[i], raw[i + 1]
         if f == 'tier' then
             if not TIERS[v] then add('class', f, 'is not a tier') end
+        elseif f == 'windows' then
+            local ok, why = pcall(windows_arg, v)
+            if not ok then
+                why = type(why) == 'table' and why.err or tostring(why)  -- Redis turns the table into its text
+                add('class', f, 'are not valid: ' .. string.gsub(why, '^%u+ ', ''))
+            end
+        elseif f == 'outside_window' then
+            if not OUTSIDE_WINDOW[v] then add('class', f, 'is not one of ' .. OUTSIDE_WINDOW_TEXT) end
         elseif CLASS_FIELDS[f] then
             local s, n = CLASS_FIELDS[f], tonumber(v)
             if not n or n ~= n or n < s[2] or n > s[3] or (s[1] == 'int' and n ~= math.floor(n)) then

@@ -1,7 +1,8 @@
 /* Prints the tables the Functions share with the C library as Lua: tiers,
- * governor modes and on_stale policies, the class fields, the key lists and
- * the job limits, from the headers that define them. Run by the build
- * (scripts/lua-library.sh); its output is the first part of the library. */
+ * governor modes, on_stale policies and outside_window words, the class
+ * fields, the key lists, the job limits and the window limits, from the
+ * headers that define them. Run by the build (scripts/lua-library.sh); its
+ * output is the first part of the library. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -73,6 +74,7 @@ int main(void) {
     NAME_SET("TIERS", SLUICE_TIER_LIST);
     NAME_SET("MODES", SLUICE_GOVERNOR_MODE_LIST);
     NAME_SET("ON_STALE", SLUICE_ON_STALE_LIST);
+    NAME_SET("OUTSIDE_WINDOW", SLUICE_OUTSIDE_WINDOW_LIST);
     class_fields();
     printf("local K = {");
     CLASS_KEY_LIST(KEY_INDEX)
@@ -91,5 +93,7 @@ int main(void) {
     printf("local RUN_AT_MAX = %lld\n", (long long)SLUICE_RUN_AT_MAX);
     printf("local UNIQUE_MAX = %d\n", SLUICE_UNIQUE_MAX);
     printf("local COST_MAX = %d\n", SLUICE_COST_MAX);
+    printf("local WINDOWS_MAX = %d\n", SLUICE_WINDOWS_MAX);
+    printf("local ZONE_NAME_MAX = %d\n", SLUICE_ZONE_NAME_MAX);
     return ferror(stdout) ? 1 : 0;
 }
