@@ -56,7 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                     if (!((pw[i] >= 'a' && pw[i] <= 'z') || (pw[i] >= 'A' && pw[i] <= 'Z') ||
                           (pw[i] >= '0' && pw[i] <= '9')))
                         plain = 0;
-                if (plain && strlen(pw) >= 8 && strstr(err.text, pw)) abort();
+                /* echoing the URL's other parts is allowed: it may hold the
+                 * same text elsewhere (in the host or the query) */
+                const char *first = strstr(s, pw);
+                int once = first && !strstr(first + 1, pw);
+                if (plain && once && strlen(pw) >= 8 && strstr(err.text, pw)) abort();
             }
         }
     }
