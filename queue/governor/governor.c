@@ -167,14 +167,15 @@ struct sluice_governor {
     zone_cache *zones; /* NEW: the zones of the classes' windows */
 };
 
-/* A class's run windows as the tick read them, and where the window clock
- * falls in them. */
-typedef struct class_windows {
+/* What a tick read of a class beside what the law sees: its run windows,
+ * where the window clock falls in them, and its gate. */
+typedef struct class_read {
     size_t n;
     sluice_window w[SLUICE_WINDOWS_MAX];
     sluice_outside_window outside;
     window_state at;
-} class_windows;
+    sluice_gate_info gate;
+} class_read;
 
 void sluice_governor_opts_init(sluice_governor_opts *o) {
     memset(o, 0, sizeof(*o));
@@ -260,22 +261,50 @@ static int held_lately(const sluice_governor *g, const char *name, int64_t throt
 /* The reads of one tick for each class, in this order in the batch. */
 enum { READ_CLASS, READ_GATE, READ_READY, READ_THROTTLED, READS };
 
-/* Starts command READ_WHAT of class "name": its config and gate (Functions,
- * checked), the size of its ready set and its count of throttled claims.
- * Returns 0, or -1 with err set. */
+/* Starts command READ_WHAT of class "name": its configuration and its gate
+ * as hashes (HGETALL: their writers, the Functions, validate them, and a
+ * read needs no Function), the size of its ready set and its count of
+ * throttled claims. Returns 0, or -1 with err set. */
 static int start_read(sluice_governor *g, cmd *m, int what, const char *name, sluice_error *err) {
-    const char *fn = what == READ_CLASS ? "sluice_class_get" : "sluice_gate";
-    if (what == READ_CLASS || what == READ_GATE) return cmd_class_call(m, fn, g->c, name, 0, err);
+    static const int key_of[READS] = {CLASS_KEY_class, CLASS_KEY_gate, CLASS_KEY_ready, CLASS_KEY_stats};
+    static const char *const command_of[READS] = {"HGETALL", "HGETALL", "ZCARD", "HGET"};
     char key[KEY_MAX];
-    const char *suffix = CLASS_KEYS[what == READ_READY ? CLASS_KEY_ready : CLASS_KEY_stats];
-    int len = key_name(key, sizeof(key), g->c->ns, name, suffix);
+    int len = key_name(key, sizeof(key), g->c->ns, name, CLASS_KEYS[key_of[what]]);
     if (len < 0 || (size_t)len >= sizeof(key)) {
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "governor: class name too long: %.64s", name);
         return -1;
     }
-    cmd_str(m, what == READ_READY ? "ZCARD" : "HGET");
+    cmd_str(m, command_of[what]);
     cmd_add(m, key, (size_t)len);
     if (what == READ_THROTTLED) cmd_str(m, "throttled");
+    return 0;
+}
+
+/* The gate hash r (HGETALL) as the governor last wrote it, into *g: its
+ * fraction, epoch, expiry, shadow fraction and reason; now, the tick's
+ * Redis clock, as g->now. Returns 0, or -1 with err set. */
+static int gate_written(const redisReply *r, int64_t now, sluice_gate_info *g, sluice_error *err) {
+    memset(g, 0, sizeof(*g));
+    g->now = now;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2) {
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "governor: unexpected gate reply");
+        return -1;
+    }
+    for (size_t i = 0; i < r->elements; i += 2) {
+        const char *f = r->element[i]->str;
+        const redisReply *v = r->element[i + 1];
+        if (!f) continue;
+        if (!strcmp(f, "fraction"))
+            reply_num(v, &g->governor_fraction);
+        else if (!strcmp(f, "expires_at"))
+            g->governed = reply_int(v, &g->expires_at) == 0;
+        else if (!strcmp(f, "epoch"))
+            reply_int(v, &g->epoch);
+        else if (!strcmp(f, "shadow_fraction"))
+            g->shadow = reply_num(v, &g->shadow_fraction) == 0;
+        else if (!strcmp(f, "reason"))
+            reply_strcpy(v, g->reason, sizeof(g->reason));
+    }
     return 0;
 }
 
@@ -302,19 +331,23 @@ static int64_t waiting_on_gate(sluice_governor *g, const client_batch *b, size_t
  * last wrote (read back from its gate, so a new leader continues); its
  * windows into *cw. Returns 0, or -1 with err set (the class or its gate
  * could not be read). */
-static int law_class(const client_batch *b, size_t i, sluice_governor_mode mode, sluice_law_class *out,
-                     class_windows *cw, sluice_error *err) {
+static int law_class(const client_batch *b, size_t i, sluice_governor_mode mode, int64_t now, sluice_law_class *out,
+                     class_read *cw, sluice_error *err) {
     const size_t at = i * READS;
     sluice_class_config cfg;
-    sluice_gate_info gate;
+    sluice_gate_info *gate = &cw->gate;
     for (size_t k = at + READ_CLASS; k <= at + READ_GATE; k++) {
         if (!b->replies[k]) {
             sluice_error_set(err, b->errs[k].code, "%s", b->errs[k].text);
             return -1;
         }
     }
+    if (b->replies[at + READ_CLASS]->type == REDIS_REPLY_ARRAY && b->replies[at + READ_CLASS]->elements == 0) {
+        sluice_error_set(err, SLUICE_ERR_UNKNOWN_CLASS, "class is not declared");
+        return -1;
+    }
     if (class_get_reply(b->replies[at + READ_CLASS], &cfg, err) < 0 ||
-        gate_get_reply(b->replies[at + READ_GATE], &gate, err) < 0)
+        gate_written(b->replies[at + READ_GATE], now, gate, err) < 0)
         return -1;
     out->tier = cfg.tier;
     out->floor = cfg.floor;
@@ -322,10 +355,10 @@ static int law_class(const client_batch *b, size_t i, sluice_governor_mode mode,
     memcpy(cw->w, cfg.windows, sizeof(cw->w));
     cw->outside = cfg.outside_window;
     out->fraction = 1;
-    if (mode == SLUICE_GOVERNOR_SHADOW && gate.shadow)
-        out->fraction = gate.shadow_fraction;
-    else if (gate.governed && !gate.shadow)
-        out->fraction = gate.governor_fraction;
+    if (mode == SLUICE_GOVERNOR_SHADOW && gate->shadow)
+        out->fraction = gate->shadow_fraction;
+    else if (gate->governed && !gate->shadow)
+        out->fraction = gate->governor_fraction;
     return 0;
 }
 
@@ -334,7 +367,7 @@ static int law_class(const client_batch *b, size_t i, sluice_governor_mode mode,
  * (NEW, n of them). Returns the classes (NEW, n of them, named by BORROWED
  * names) or NULL with err set. */
 static sluice_law_class *read_classes(sluice_governor *g, sluice_governor_mode mode, char **names, size_t n,
-                                      int64_t now, class_windows **cw, sluice_error *err) {
+                                      int64_t now, class_read **cw, sluice_error *err) {
     client_batch b;
     sluice_law_class *cls = calloc(n + 1, sizeof(*cls));
     held_memo *memo = calloc(n + 1, sizeof(*memo));
@@ -353,7 +386,7 @@ static sluice_law_class *read_classes(sluice_governor *g, sluice_governor_mode m
     ok = ok && client_batch_run(g->c, &b, err) == 0;
     for (size_t i = 0; ok && i < n; i++) {
         cls[i].name = names[i];
-        ok = law_class(&b, i, mode, &cls[i], &(*cw)[i], err) == 0;
+        ok = law_class(&b, i, mode, now, &cls[i], &(*cw)[i], err) == 0;
         cls[i].waiting = mode == SLUICE_GOVERNOR_OFF ? -1 : waiting_on_gate(g, &b, i, names[i], now, &memo[i]);
     }
     client_batch_clear(&b);
@@ -369,27 +402,42 @@ static sluice_law_class *read_classes(sluice_governor *g, sluice_governor_mode m
     return cls;
 }
 
-/* Writes every class's gate in one pipelined round trip: the law's
- * fraction and reason (fenced by the epoch), or, with the governor off, no
- * decision at all. Every write is sent; returns 0, or -1 with the first
- * refusal in err. */
+/* Whether a gate, as this tick read it, already holds the decision to
+ * write: enforced by this epoch at this fraction, with more than half its
+ * ttl to live. Such a gate is left alone, and rewritten only once half its
+ * life has passed, so its reason may lag the decision's by up to ttl/2
+ * (governor history holds every decision); a tick then writes only the
+ * gates that change. */
+static int gate_current(const sluice_gate_info *gate, sluice_governor_mode mode, int64_t epoch, double fraction,
+                        int64_t ttl_ms) {
+    return mode == SLUICE_GOVERNOR_ENFORCE && gate->governed && !gate->shadow && gate->epoch == epoch &&
+           gate->governor_fraction == fraction && gate->expires_at - gate->now > ttl_ms / 2;
+}
+
+/* Writes the classes' gates in one pipelined round trip: the law's
+ * fraction and reason (fenced by the epoch) where the gate as read (cr,
+ * NULL with the governor off) is not already current (gate_current), or,
+ * with the governor off, no decision at all. Every write is sent; returns
+ * 0, or -1 with the first refusal in err. */
 static int write_gates(sluice_governor *g, sluice_governor_mode mode, int64_t epoch, char **names,
-                       const sluice_law_class *cls, size_t n, sluice_error *err) {
+                       const sluice_law_class *cls, const class_read *cr, size_t n, sluice_error *err) {
     client_batch b;
     if (client_batch_init(&b, n) < 0) {
         sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         return -1;
     }
     int ok = 1;
+    size_t k = 0;
     for (size_t i = 0; ok && i < n; i++) {
         if (mode == SLUICE_GOVERNOR_OFF)
-            ok = cmd_class_call(&b.cmds[i], "sluice_ungovern", g->c, names[i], 0, err) == 0;
-        else
-            ok = cmd_govern(&b.cmds[i], g->c, names[i], epoch, cls[i].fraction, g->o.gate_ttl_ms, cls[i].reason,
+            ok = cmd_class_call(&b.cmds[k++], "sluice_ungovern", g->c, names[i], 0, err) == 0;
+        else if (!gate_current(&cr[i].gate, mode, epoch, cls[i].fraction, g->o.gate_ttl_ms))
+            ok = cmd_govern(&b.cmds[k++], g->c, names[i], epoch, cls[i].fraction, g->o.gate_ttl_ms, cls[i].reason,
                             mode == SLUICE_GOVERNOR_SHADOW, err) == 0;
     }
-    ok = ok && client_batch_run(g->c, &b, err) == 0;
-    for (size_t i = 0; ok && i < n; i++) {
+    b.n = k;
+    ok = ok && (k == 0 || client_batch_run(g->c, &b, err) == 0);
+    for (size_t i = 0; ok && i < k; i++) {
         if (!b.replies[i]) {
             sluice_error_set(err, b.errs[i].code, "%s", b.errs[i].text);
             ok = 0;
@@ -420,7 +468,7 @@ static json_t *signal_json(const sluice_law_params *law, const sluice_law_signal
 
 /* Where a class's window clock fell in its windows, for the decision. NEW;
  * null for a class without windows. */
-static json_t *window_json(const class_windows *cw) {
+static json_t *window_json(const class_read *cw) {
     if (!cw->n) return json_null();
     const window_state *at = &cw->at;
     return json_pack("{s:b, s:o, s:o}", "open", at->open, "changes_at",
@@ -429,8 +477,8 @@ static json_t *window_json(const class_windows *cw) {
 }
 
 static char *decision_json(const sluice_governor *g, const sluice_governor_report *r, const sluice_law_decision *d,
-                           const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls,
-                           const class_windows *cw, size_t ncls) {
+                           const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, const class_read *cw,
+                           size_t ncls) {
     json_t *signals = json_array(), *classes = json_array();
     for (size_t i = 0; i < nsig; i++) json_array_append_new(signals, signal_json(&g->o.law, &sig[i]));
     for (size_t i = 0; i < ncls; i++)
@@ -477,7 +525,7 @@ static int lead(sluice_governor *g, sluice_governor_report *r, sluice_error *err
  * limits; fills *d. Returns 0, or -1 with err set. */
 static int ungovern(sluice_governor *g, char **names, sluice_law_class *cls, size_t ncls, sluice_law_decision *d,
                     sluice_error *err) {
-    if (write_gates(g, SLUICE_GOVERNOR_OFF, 0, names, cls, ncls, err) < 0) return -1;
+    if (write_gates(g, SLUICE_GOVERNOR_OFF, 0, names, cls, NULL, ncls, err) < 0) return -1;
     for (size_t i = 0; i < ncls; i++) {
         cls[i].fraction = 1;
         snprintf(cls[i].reason, sizeof(cls[i].reason), "governor off");
@@ -495,7 +543,7 @@ static void reason_join(sluice_law_class *c, const char *a, const char *b) {
 }
 
 /* Holds class i, outside its windows, at its floor or at nothing. */
-static void hold_outside(sluice_law_class *c, const class_windows *cw, int64_t now) {
+static void hold_outside(sluice_law_class *c, const class_read *cw, int64_t now) {
     char where[SLUICE_LAW_REASON];
     window_state_say(cw->w, cw->n, &cw->at, now, where, sizeof(where));
     char held[32];
@@ -513,7 +561,7 @@ static void hold_outside(sluice_law_class *c, const class_windows *cw, int64_t n
  * gate (recorded, not enforced, in shadow mode); fills *d. Returns 0, or -1
  * with err set. */
 static int govern(sluice_governor *g, const sluice_governor_report *r, const sluice_law_signal *sig, size_t nsig,
-                  char **names, sluice_law_class *cls, class_windows *cw, size_t ncls, sluice_law_decision *d,
+                  char **names, sluice_law_class *cls, class_read *cw, size_t ncls, sluice_law_decision *d,
                   sluice_error *err) {
     int64_t clock = r->now + g->o.clock_offset_ms;
     sluice_law_class *open = calloc(ncls + 1, sizeof(*open));
@@ -542,13 +590,13 @@ static int govern(sluice_governor *g, const sluice_governor_report *r, const slu
         if (!cw[i].at.open) hold_outside(&cls[i], &cw[i], clock);
     free(open);
     free(at);
-    return rc < 0 ? -1 : write_gates(g, r->mode, r->epoch, names, cls, ncls, err);
+    return rc < 0 ? -1 : write_gates(g, r->mode, r->epoch, names, cls, cw, ncls, err);
 }
 
 /* Commits the law's state and the decision as JSON (kept in g->decision).
  * Returns 0, or -1 with err set. */
 static int commit(sluice_governor *g, const sluice_governor_report *r, const sluice_law_decision *d,
-                  const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, const class_windows *cw,
+                  const sluice_law_signal *sig, size_t nsig, const sluice_law_class *cls, const class_read *cw,
                   size_t ncls, sluice_error *err) {
     char st[STATE_TEXT];
     char *text = decision_json(g, r, d, sig, nsig, cls, cw, ncls);
@@ -577,7 +625,7 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
     size_t nsig = 0, ncls = 0;
     char **names = NULL;
     sluice_law_class *cls = NULL;
-    class_windows *cw = NULL;
+    class_read *cw = NULL;
     sluice_law_signal *sig = NULL;
     sluice_signal_info *info = sluice_signal_list(g->c, &nsig, &r.now, err);
     if (!info && err && err->code) goto out;

@@ -225,9 +225,9 @@ static double worker_drain(sluice_client *c, const char *url, const char *cls, s
 }
 
 /* GOV_CLASSES classes with wide-open gates and a signal at half its target
- * (the governor leads, reads and writes every class each tick, and cuts
+ * (the governor leads, reads every class each tick, and cuts
  * nothing); the first class drained by the embedded worker, alternately
- * with and without the governor, best of three each. Prints
+ * with and without the governor, best of five each. Prints
  * "governor_off", "governor_on" (jobs/s) and "governor_ticks". */
 static void governor_cost(const char *url, double scale, const char **payloads) {
     sluice_error err;
@@ -248,7 +248,7 @@ static void governor_cost(const char *url, double scale, const char **payloads) 
     size_t n = (size_t)(150000 * scale);
     double best[2] = {0, 0};
     int64_t ticks = 0;
-    for (int round = 0; round < 3; round++) {
+    for (int round = 0; round < 5; round++) {
         for (int k = 0; k < 2; k++) {
             int gov = (round + k) % 2; /* each goes first in turn */
             if (sluice_signal_report(c, "bench_load", 50, 0, &err) < 0) die("signal report", &err);
