@@ -9,13 +9,35 @@
 # corrupted, no duplicate: nothing was killed), the counters add up and
 # `sluicectl check` finds nothing. redis-server runs on a unix socket in a
 # temp dir; everything it starts is stopped on exit.
-#   usage: tests/upgrade.sh        (BUILD=... for this tree's build dir)
-# When a release changes the Functions or the job record, tests/upgrade/previous
-# names the last release before it.
+#   usage: tests/upgrade.sh [COMMIT]   (BUILD=... for this tree's build dir)
+# Without COMMIT, it runs once from each release tests/upgrade/previous
+# names (one commit a line, each the last release before a change of the
+# Functions or the job record whose data this tree still reads), and ends
+# with the sum of their counts.
 set -u
 BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
+if [ $# -eq 0 ]; then
+    sum_p=0 sum_f=0 sum_s=0
+    for c in $(sed -n 's/^\([0-9a-f]\{7,40\}\).*/\1/p' tests/upgrade/previous); do
+        out=$("$0" "$c")
+        echo "$out"
+        line=$(echo "$out" | tail -n 1)
+        p=$(echo "$line" | sed -n 's/.*: \([0-9]*\) passed.*/\1/p')
+        f=$(echo "$line" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
+        s=$(echo "$line" | sed -n 's/.* \([0-9]*\) skipped.*/\1/p')
+        [ -n "$p" ] && [ -n "$f" ] || f=1
+        sum_p=$((sum_p + ${p:-0})) sum_f=$((sum_f + f)) sum_s=$((sum_s + ${s:-0}))
+    done
+    if [ "$sum_s" -gt 0 ]; then
+        echo "upgrade: $sum_p passed, $sum_f failed, $sum_s skipped"
+    else
+        echo "upgrade: $sum_p passed, $sum_f failed"
+    fi
+    [ "$sum_f" -eq 0 ]
+    exit
+fi
 passed=0
 failed=0
 ok() {
@@ -32,7 +54,7 @@ finish() {
     exit
 }
 
-prev=$(sed -n '1s/^\([0-9a-f]\{7,40\}\).*/\1/p' tests/upgrade/previous)
+prev=$1
 new_bin=$BUILD/bin
 case $BUILD in
 /*) old_root=$BUILD/upgrade/$prev ;;
