@@ -176,6 +176,45 @@ static void a_duplicate_unique_key_returns_the_live_job_and_creates_nothing(void
     sluice_client_free(c);
 }
 
+/* In one batch, each job has its own options, also when the job before it
+ * had others (the Function reuses a job's options only for the next job
+ * whose option arguments are the same). */
+static void each_job_of_a_batch_keeps_its_own_options(void **state) {
+    sluice_client *c = test_connect(state);
+    test_class(c, "opts", SLUICE_TIER_NORMAL, 10);
+    const char *p[] = {"{}", "{}", "{}", "{}", "{}"};
+    sluice_enqueue_opts each[5] = {{.priority = 0},
+                                   {.priority = 0},
+                                   {.priority = 5, .max_attempts = 3},
+                                   {.delay_ms = 60000, .cost = 7, .timeout_ms = 1234},
+                                   {.priority = 0}};
+    char ids[5][SLUICE_ID_MAX];
+    sluice_error err;
+    assert_int_equal(sluice_enqueue_many(c, "opts", 5, p, each, 1, ids, NULL, &err), 0);
+    static const struct {
+        sluice_job_state state;
+        int priority, max_attempts;
+        int64_t cost;
+    } want[5] = {{SLUICE_JOB_READY, 0, 5, 1},
+                 {SLUICE_JOB_READY, 0, 5, 1},
+                 {SLUICE_JOB_READY, 5, 3, 1},
+                 {SLUICE_JOB_DELAYED, 0, 5, 7},
+                 {SLUICE_JOB_READY, 0, 5, 1}};
+    for (int i = 0; i < 5; i++) {
+        sluice_job_info info;
+        assert_int_equal(sluice_job_get(c, ids[i], &info, &err), 0);
+        if (info.state != want[i].state || info.priority != want[i].priority ||
+            info.max_attempts != want[i].max_attempts || info.cost != want[i].cost)
+            fail_msg("job %d: state %d priority %d max_attempts %d cost %lld", i, (int)info.state, info.priority,
+                     info.max_attempts, (long long)info.cost);
+        sluice_job_info_clear(&info);
+    }
+    sluice_job *j = claim_one(c, "opts");
+    assert_string_equal(sluice_job_id(j), ids[2]);
+    sluice_job_free(j);
+    sluice_client_free(c);
+}
+
 static void a_claimer_that_never_acks_loses_its_jobs_after_the_lease_and_its_late_ack_is_stale(void **state) {
     sluice_client *c = test_connect(state);
     test_class(c, "lease", SLUICE_TIER_NORMAL, 10);
@@ -1199,6 +1238,7 @@ int main(void) {
         cmocka_unit_test(claims_follow_priority_then_fifo),
         cmocka_unit_test(a_delayed_job_never_starts_before_its_due_time_by_the_redis_clock),
         cmocka_unit_test(a_duplicate_unique_key_returns_the_live_job_and_creates_nothing),
+        cmocka_unit_test(each_job_of_a_batch_keeps_its_own_options),
         cmocka_unit_test(a_claimer_that_never_acks_loses_its_jobs_after_the_lease_and_its_late_ack_is_stale),
         cmocka_unit_test(an_extended_lease_is_not_reclaimed),
         cmocka_unit_test(a_failing_job_retries_with_backoff_then_goes_dead_with_the_reason),

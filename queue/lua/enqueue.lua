@@ -51,26 +51,36 @@ register('sluice_enqueue', function(keys, args)
     local seq = tonumber(redis.call('HGET', keys[K.stats], 'seq')) or 0
     local fresh, seen, ids = 0, {}, {}
     local records, ready, delayed, uniques = {}, {}, {}, {}
-    local fields, last  -- a job's packed fields 2..15 (new_fields), and the options they hold
     local np, nr, nd, nu = 0, 0, 0, 0
+    -- A job's options (arguments 2..8 of its group), checked, and its packed
+    -- fields 2..15 (new_fields): kept for the next job, which most often
+    -- has the same option strings, and then has nothing to check again.
+    local last  -- where the options kept were read: their group's first argument
+    local due, priority, max_attempts, timeout, unique, cost, fields
     for i = 1, n do
         local b = 2 + (i - 1) * 8
         local payload = args[b + 1]
         check_payload(payload, cfg)
-        local delay = int_arg(args[b + 2], 'delay_ms', 0, DELAY_MAX)
-        local run_at = int_arg(args[b + 3], 'run_at_ms', 0, RUN_AT_MAX)
-        if delay > 0 and run_at > 0 then fail('BADARG', 'delay_ms and run_at_ms are exclusive') end
-        local due = 0
-        if delay > 0 then due = now + delay elseif run_at > now then due = run_at end
-        local priority = int_arg(args[b + 4], 'priority', -PRIORITY_MAX, PRIORITY_MAX)
-        local max_attempts = int_arg(args[b + 5], 'max_attempts', 0, CLASS_FIELDS.max_attempts[3])
-        if max_attempts == 0 then max_attempts = cfg.max_attempts end
-        local timeout = int_arg(args[b + 6], 'timeout_ms', 0, CLASS_FIELDS.timeout_ms[3])
-        if timeout == 0 then timeout = cfg.timeout_ms end
-        local unique = args[b + 7]
-        if type(unique) ~= 'string' or #unique > UNIQUE_MAX then fail('BADARG', 'unique key is too long') end
-        local cost = int_arg(args[b + 8], 'cost', 0, COST_MAX)
-        if cost == 0 then cost = 1 end
+        if not (last and args[b + 2] == args[last + 2] and args[b + 3] == args[last + 3] and
+                args[b + 4] == args[last + 4] and args[b + 5] == args[last + 5] and
+                args[b + 6] == args[last + 6] and args[b + 7] == args[last + 7] and args[b + 8] == args[last + 8]) then
+            local delay = int_arg(args[b + 2], 'delay_ms', 0, DELAY_MAX)
+            local run_at = int_arg(args[b + 3], 'run_at_ms', 0, RUN_AT_MAX)
+            if delay > 0 and run_at > 0 then fail('BADARG', 'delay_ms and run_at_ms are exclusive') end
+            due = 0
+            if delay > 0 then due = now + delay elseif run_at > now then due = run_at end
+            priority = int_arg(args[b + 4], 'priority', -PRIORITY_MAX, PRIORITY_MAX)
+            max_attempts = int_arg(args[b + 5], 'max_attempts', 0, CLASS_FIELDS.max_attempts[3])
+            if max_attempts == 0 then max_attempts = cfg.max_attempts end
+            timeout = int_arg(args[b + 6], 'timeout_ms', 0, CLASS_FIELDS.timeout_ms[3])
+            if timeout == 0 then timeout = cfg.timeout_ms end
+            unique = args[b + 7]
+            if type(unique) ~= 'string' or #unique > UNIQUE_MAX then fail('BADARG', 'unique key is too long') end
+            cost = int_arg(args[b + 8], 'cost', 0, COST_MAX)
+            if cost == 0 then cost = 1 end
+            fields = new_fields(priority, max_attempts, timeout, cost, unique, now, due > 0 and 'delayed' or 'ready', due)
+        end
+        last = b
         local existing = unique ~= '' and (seen[unique] or redis.call('HGET', keys[K.unique], unique))
         if existing then
             ids[i] = existing
@@ -85,12 +95,6 @@ register('sluice_enqueue', function(keys, args)
                 delayed[nd + 1], delayed[nd + 2], nd = due, id, nd + 2
             else
                 ready[nr + 1], ready[nr + 2], nr = int_text(score_of(priority, seq + fresh)), id, nr + 2
-            end
-            if not (fields and priority == last[1] and max_attempts == last[2] and timeout == last[3] and
-                    cost == last[4] and unique == last[5] and due == last[6]) then
-                fields = new_fields(priority, max_attempts, timeout, cost, unique, now,
-                                    due > 0 and 'delayed' or 'ready', due)
-                last = {priority, max_attempts, timeout, cost, unique, due}
             end
             records[np + 1], records[np + 2], np = id, new_record(seq + fresh, fields, payload), np + 2
             ids[i] = id
