@@ -116,7 +116,7 @@ governor_cost() {
     gget() { echo "$gov" | sed -n "s/^$1 //p"; }
     printf '\n%-34s %12s %14s %8s\n' "governor hosted, 200 classes" "jobs/s" "no governor" "ratio"
     printf '%-34s %12.0f %14.0f %8.3f\n' "worker, in-process no-op (c=64)" "$(gget governor_on)" "$(gget governor_off)" \
-        "$(awk "BEGIN { print $(gget governor_on) / $(gget governor_off) }")"
+        "$(gget governor_ratio)"
     printf 'governor: %s ticks of 200 classes while the worker drained (goal: ratio >= 0.95)\n' "$(gget governor_ticks)"
 }
 governor_cost

@@ -197,6 +197,12 @@ static cost worker_inprocess(sluice_client *c, const char *url, size_t n, const 
 
 #define GOV_CLASSES 200
 #define GOV_TICK_MS 200
+#define GOV_ROUNDS 7 /* odd: the median ratio is one round's */
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
 
 /* Drains n jobs of class "cls" in namespace "ns" with the embedded worker
  * (no-op handler, c=64), hosting the governor with a tick of GOV_TICK_MS
@@ -227,8 +233,11 @@ static double worker_drain(sluice_client *c, const char *url, const char *cls, s
 /* GOV_CLASSES classes with wide-open gates and a signal at half its target
  * (the governor leads, reads every class each tick, and cuts
  * nothing); the first class drained by the embedded worker, alternately
- * with and without the governor, best of five each. Prints
- * "governor_off", "governor_on" (jobs/s) and "governor_ticks". */
+ * with and without the governor, back to back in each of GOV_ROUNDS
+ * rounds. Prints "governor_off" and "governor_on" (jobs/s, the best of
+ * each), "governor_ratio" (on over off: the median of the rounds', so a
+ * machine that slows down or speeds up between rounds moves both sides of
+ * each) and "governor_ticks". */
 static void governor_cost(const char *url, double scale, const char **payloads) {
     sluice_error err;
     sluice_client *c = sluice_client_connect(url, "govbench", &err);
@@ -246,21 +255,25 @@ static void governor_cost(const char *url, double scale, const char **payloads) 
     /* long enough (about 2 s at 80,000 jobs/s) that the governor's start,
      * its first read and write of every class, is not most of the cost */
     size_t n = (size_t)(150000 * scale);
-    double best[2] = {0, 0};
+    double best[2] = {0, 0}, ratio[GOV_ROUNDS];
     int64_t ticks = 0;
-    for (int round = 0; round < 5; round++) {
+    for (int round = 0; round < GOV_ROUNDS; round++) {
+        double rate[2];
         for (int k = 0; k < 2; k++) {
             int gov = (round + k) % 2; /* each goes first in turn */
             if (sluice_signal_report(c, "bench_load", 50, 0, &err) < 0) die("signal report", &err);
             fill(c, cls[0], n, payloads);
             int64_t t = 0;
-            double r = worker_drain(c, url, cls[0], n, gov, &t);
-            if (r > best[gov]) best[gov] = r;
+            rate[gov] = worker_drain(c, url, cls[0], n, gov, &t);
+            if (rate[gov] > best[gov]) best[gov] = rate[gov];
             if (gov) ticks += t;
         }
+        ratio[round] = rate[1] / rate[0];
     }
+    qsort(ratio, GOV_ROUNDS, sizeof(ratio[0]), cmp_double);
     printf("governor_off %.0f\n", best[0]);
     printf("governor_on %.0f\n", best[1]);
+    printf("governor_ratio %.3f\n", ratio[GOV_ROUNDS / 2]);
     printf("governor_ticks %lld\n", (long long)ticks);
     sluice_client_free(c);
 }
