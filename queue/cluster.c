@@ -19,8 +19,9 @@
  * node first reads the map again from any node that answers (the others
  * first: masters, replicas and the URL's node), so after a failover it
  * goes to the promoted replica, whose Functions are checked (and loaded)
- * on its new link. A pipeline goes out as one pipeline per master; a command whose
- * reply proves it did not run is then sent again alone, as above. */
+ * on its new link. A pipeline goes out as one pipeline per master; a
+ * command whose reply proves it did not run is then sent again alone, as
+ * above. */
 
 #include <stdint.h>
 #include <stdio.h>
