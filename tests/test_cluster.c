@@ -576,6 +576,10 @@ static void a_killed_master_is_replaced_by_its_promoted_replica_on_the_next_call
     sluice_error err;
     char id[SLUICE_ID_MAX];
     if (sluice_enqueue(c, cls, "{\"n\":1}", NULL, id, &err) < 0) fail_msg("before: %s", err.text);
+    /* replication is asynchronous: the replica has the slot's keys first */
+    long long keys = harness_redis_int(dead, "CLUSTER COUNTKEYSINSLOT %d", slot);
+    WAIT_UNTIL(harness_redis_int(heir, "CLUSTER COUNTKEYSINSLOT %d", slot) == keys, 10000);
+    assert_int_equal(harness_redis_int(heir, "CLUSTER COUNTKEYSINSLOT %d", slot), keys);
     harness_redis_kill(dead);
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, cls, &st, &err), -1);
