@@ -368,13 +368,16 @@ static redisReply *route(sluice_client *c, const cmd *m, size_t to, redisReply *
 }
 
 /* The node for m's slot (any master without a key), reading the map again
- * when it names none or a broken one. Returns 0, or -1 with err set. */
-static int destination(sluice_client *c, const cmd *m, size_t *to, const char *what, sluice_error *err) {
+ * when it names none or a broken one, unless *reread says it was read
+ * again already for this call or pipeline (then set). Returns 0, or -1
+ * with err set. */
+static int destination(sluice_client *c, const cmd *m, int *reread, size_t *to, const char *what, sluice_error *err) {
     struct cluster *cl = c->cluster;
     int slot = cmd_slot(m);
     long at = master_of(cl, slot);
-    if (at < 0 || cl->nodes[at].broken) {
+    if ((at < 0 || cl->nodes[at].broken) && !*reread) {
         refresh_any(c, NULL);
+        *reread = 1;
         at = master_of(cl, slot);
     }
     if (at < 0) {
@@ -388,7 +391,8 @@ static int destination(sluice_client *c, const cmd *m, size_t *to, const char *w
 
 redisReply *cluster_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err) {
     size_t to;
-    return destination(c, m, &to, what, err) < 0 ? NULL : route(c, m, to, NULL, what, err);
+    int reread = 0;
+    return destination(c, m, &reread, &to, what, err) < 0 ? NULL : route(c, m, to, NULL, what, err);
 }
 
 /* Sends node i's share of the commands ("to" names each one's node) in one
@@ -428,8 +432,9 @@ int cluster_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **r
         sluice_error_set(err, SLUICE_ERR_NOMEM, "pipeline: out of memory");
         return -1;
     }
+    int reread = 0;
     for (size_t k = 0; k < n; k++)
-        if (destination(c, &cmds[k], &to[k], "call", &errs[k]) < 0) to[k] = SIZE_MAX;
+        if (destination(c, &cmds[k], &reread, &to[k], "call", &errs[k]) < 0) to[k] = SIZE_MAX;
     int rc = 0;
     size_t nodes = c->cluster->n; /* route() may add nodes; these are the ones named */
     for (size_t i = 0; i < nodes; i++)
