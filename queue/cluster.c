@@ -14,9 +14,14 @@
  * ASK (ASKING then the call, once), TRYAGAIN and CLUSTERDOWN (after a
  * backoff of 10 ms doubling to 320 ms; then the error stands as
  * SLUICE_ERR_UNAVAILABLE). A link lost mid-call fails the call with
- * SLUICE_ERR_UNREACHABLE (it may have run); the next call opens the link
- * again. A pipeline goes out as one pipeline per master; a command whose
- * reply proves it did not run is then sent again alone, as above. */
+ * SLUICE_ERR_UNREACHABLE (it may have run), and so does a node that cannot
+ * be reached; either marks the node broken. The next call for a broken
+ * node first reads the map again from any node that answers (the others
+ * first: masters, replicas and the URL's node), so after a failover it
+ * goes to the promoted replica, whose Functions are checked (and loaded)
+ * on its new link. A pipeline goes out as one pipeline per master; a
+ * command whose reply proves it did not run is then sent again alone, as
+ * above. */
 
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +40,8 @@
 typedef struct node {
     char host[256];
     int port;
+    int broken;        /* its link was lost or refused: read the map again before using it */
+    int checked;       /* the sluice Functions were checked on ctx */
     redisContext *ctx; /* NULL until first use, and after a lost link */
 } node;
 
@@ -105,18 +112,16 @@ static long node_index(struct cluster *cl, const char *host, size_t hlen, int po
     return (long)cl->n++;
 }
 
-/* The node's link, opened (and its Functions checked) on first use:
- * BORROWED, or NULL with err set. */
-static redisContext *node_link(sluice_client *c, size_t i, sluice_error *err) {
+/* The node's link, opened on first use (a node that cannot be reached is
+ * marked broken): BORROWED, or NULL with err set. */
+static redisContext *node_open(sluice_client *c, size_t i, sluice_error *err) {
     node *nd = &c->cluster->nodes[i];
-    if (nd->ctx) return nd->ctx;
-    redisContext *ctx = connection_dial(c, nd->host, nd->port, err);
-    if (ctx && connection_load_functions(ctx, err) < 0) {
-        redisFree(ctx);
-        ctx = NULL;
+    if (!nd->ctx) {
+        nd->ctx = connection_dial(c, nd->host, nd->port, err);
+        nd->checked = 0;
+        nd->broken = nd->ctx == NULL;
     }
-    nd->ctx = ctx;
-    return ctx;
+    return nd->ctx;
 }
 
 static void node_broken(node *nd, const char *what, sluice_error *err) {
@@ -124,13 +129,40 @@ static void node_broken(node *nd, const char *what, sluice_error *err) {
                      nd->ctx->errstr[0] ? nd->ctx->errstr : "connection closed");
     redisFree(nd->ctx);
     nd->ctx = NULL;
+    nd->broken = 1;
+}
+
+/* As node_open, with the sluice Functions checked (and loaded) on the link
+ * before its first call: BORROWED, or NULL with err set. */
+static redisContext *node_link(sluice_client *c, size_t i, sluice_error *err) {
+    redisContext *ctx = node_open(c, i, err);
+    node *nd = &c->cluster->nodes[i];
+    if (!ctx || nd->checked) return ctx;
+    if (connection_load_functions(ctx, err) < 0) {
+        if (ctx->err) node_broken(nd, "checking the sluice Functions", err);
+        return NULL;
+    }
+    nd->checked = 1;
+    return ctx;
 }
 
 /* ------------------------------- map ------------------------------- */
 
-/* A CLUSTER SLOTS reply (BORROWED) into cl->owner; "here" names the node
- * that answered, for entries whose host is empty. Returns the number of
- * slots assigned, or -1 (a malformed reply, out of memory). */
+/* The index of a CLUSTER SLOTS node entry (BORROWED: host, port, ...),
+ * added if new; "here" stands for an empty host. -1: malformed, or out of
+ * memory. */
+static long map_node(struct cluster *cl, const redisReply *e, const char *here) {
+    if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[0]->type != REDIS_REPLY_STRING ||
+        e->element[1]->type != REDIS_REPLY_INTEGER || e->element[1]->integer < 1 || e->element[1]->integer > 65535)
+        return -1;
+    const char *host = e->element[0]->len ? e->element[0]->str : here;
+    return node_index(cl, host, strlen(host), (int)e->element[1]->integer);
+}
+
+/* A CLUSTER SLOTS reply (BORROWED) into cl->owner, its replicas added to
+ * the known nodes; "here" names the node that answered, for entries whose
+ * host is empty. Returns the number of slots assigned, or -1 (a malformed
+ * reply, out of memory). */
 static long map_read(struct cluster *cl, const redisReply *r, const char *here) {
     if (r->type != REDIS_REPLY_ARRAY) return -1;
     uint16_t owner[SLOTS] = {0};
@@ -141,14 +173,11 @@ static long map_read(struct cluster *cl, const redisReply *r, const char *here) 
             e->element[1]->type != REDIS_REPLY_INTEGER || e->element[2]->type != REDIS_REPLY_ARRAY)
             return -1;
         long long from = e->element[0]->integer, to = e->element[1]->integer;
-        const redisReply *master = e->element[2];
-        if (from < 0 || to >= SLOTS || from > to || master->elements < 2 ||
-            master->element[0]->type != REDIS_REPLY_STRING || master->element[1]->type != REDIS_REPLY_INTEGER ||
-            master->element[1]->integer < 1 || master->element[1]->integer > 65535)
-            return -1;
-        const char *host = master->element[0]->len ? master->element[0]->str : here;
-        long idx = node_index(cl, host, strlen(host), (int)master->element[1]->integer);
+        if (from < 0 || to >= SLOTS || from > to) return -1;
+        long idx = map_node(cl, e->element[2], here);
         if (idx < 0) return -1;
+        for (size_t k = 3; k < e->elements; k++)
+            if (map_node(cl, e->element[k], here) < 0) return -1;
         for (long long s = from; s <= to; s++) owner[s] = (uint16_t)(idx + 1);
         assigned += (long)(to - from + 1);
     }
@@ -158,7 +187,7 @@ static long map_read(struct cluster *cl, const redisReply *r, const char *here) 
 
 /* Reads the map again from node i. Returns 0, or -1 with err set. */
 static int refresh(sluice_client *c, size_t i, sluice_error *err) {
-    redisContext *ctx = node_link(c, i, err);
+    redisContext *ctx = node_open(c, i, err);
     if (!ctx) return -1;
     const char *argv[] = {"CLUSTER", "SLOTS"};
     redisReply *r = call_send(ctx, 2, argv, NULL);
@@ -172,6 +201,16 @@ static int refresh(sluice_client *c, size_t i, sluice_error *err) {
     if (assigned < 0) sluice_error_set(err, SLUICE_ERR_PROTOCOL, "CLUSTER SLOTS: unexpected reply");
     freeReplyObject(r);
     return assigned < 0 ? -1 : 0;
+}
+
+/* Reads the map again from the first node that answers: the nodes not
+ * marked broken first, then the broken ones (one may be back). Returns 0,
+ * or -1 with err set. */
+static int refresh_any(sluice_client *c, sluice_error *err) {
+    for (int broken = 0; broken <= 1; broken++)
+        for (size_t i = 0; i < c->cluster->n; i++) /* refresh may add nodes */
+            if (c->cluster->nodes[i].broken == broken && refresh(c, i, err) == 0) return 0;
+    return -1;
 }
 
 /* 1 when HELLO's reply (BORROWED) says "mode" "cluster". */
@@ -208,7 +247,9 @@ int cluster_detect(sluice_client *c, redisContext *seed, sluice_error *err) {
         return -1;
     }
     struct cluster *cl = calloc(1, sizeof(*cl));
-    long assigned = cl ? map_read(cl, r, c->url.is_unix ? "127.0.0.1" : c->url.host) : -1;
+    const char *here = c->url.is_unix ? "127.0.0.1" : c->url.host;
+    long assigned = cl ? map_read(cl, r, here) : -1;
+    if (assigned > 0 && !c->url.is_unix && node_index(cl, here, strlen(here), c->url.port) < 0) assigned = -1;
     freeReplyObject(r);
     if (assigned <= 0) {
         if (!cl)
@@ -240,11 +281,17 @@ static long redirect_target(struct cluster *cl, const redisReply *r, int *slot) 
     return node_index(cl, addr, (size_t)(colon - addr), (int)port);
 }
 
-/* Any master: the first slot's, else the first node. */
-static size_t any_master(const struct cluster *cl) {
-    for (size_t s = 0; s < SLOTS; s++)
-        if (cl->owner[s]) return cl->owner[s] - 1u;
-    return 0;
+/* The master of the slot, or for -1 (no key) any master, one not marked
+ * broken if there is one: its index, or -1 when the map names none. */
+static long master_of(const struct cluster *cl, int slot) {
+    if (slot >= 0) return (long)cl->owner[slot] - 1;
+    long any = -1;
+    for (size_t s = 0; s < SLOTS; s++) {
+        if (!cl->owner[s]) continue;
+        if (!cl->nodes[cl->owner[s] - 1u].broken) return (long)cl->owner[s] - 1;
+        if (any < 0) any = (long)cl->owner[s] - 1;
+    }
+    return any;
 }
 
 /* Sends m on ctx, after ASKING when "asking": the command's reply (NEW),
@@ -321,23 +368,31 @@ static redisReply *route(sluice_client *c, const cmd *m, size_t to, redisReply *
 }
 
 /* The node for m's slot (any master without a key), reading the map again
- * for a slot it does not know. Returns 0, or -1 with err set. */
-static int destination(sluice_client *c, const cmd *m, size_t *to, const char *what, sluice_error *err) {
+ * when it names none or a broken one, unless *reread says it was read
+ * again already for this call or pipeline (then set). Returns 0, or -1
+ * with err set. */
+static int destination(sluice_client *c, const cmd *m, int *reread, size_t *to, const char *what, sluice_error *err) {
     struct cluster *cl = c->cluster;
     int slot = cmd_slot(m);
-    if (slot >= 0 && !cl->owner[slot]) refresh(c, any_master(cl), NULL);
-    if (slot >= 0 && !cl->owner[slot]) {
+    long at = master_of(cl, slot);
+    if ((at < 0 || cl->nodes[at].broken) && !*reread) {
+        refresh_any(c, NULL);
+        *reread = 1;
+        at = master_of(cl, slot);
+    }
+    if (at < 0) {
         sluice_error_set(err, SLUICE_ERR_UNAVAILABLE, "%s: redis cluster: slot %d has no master (retry later)", what,
                          slot);
         return -1;
     }
-    *to = slot >= 0 ? cl->owner[slot] - 1u : any_master(cl);
+    *to = (size_t)at;
     return 0;
 }
 
 redisReply *cluster_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err) {
     size_t to;
-    return destination(c, m, &to, what, err) < 0 ? NULL : route(c, m, to, NULL, what, err);
+    int reread = 0;
+    return destination(c, m, &reread, &to, what, err) < 0 ? NULL : route(c, m, to, NULL, what, err);
 }
 
 /* Sends node i's share of the commands ("to" names each one's node) in one
@@ -377,8 +432,9 @@ int cluster_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **r
         sluice_error_set(err, SLUICE_ERR_NOMEM, "pipeline: out of memory");
         return -1;
     }
+    int reread = 0;
     for (size_t k = 0; k < n; k++)
-        if (destination(c, &cmds[k], &to[k], "call", &errs[k]) < 0) to[k] = SIZE_MAX;
+        if (destination(c, &cmds[k], &reread, &to[k], "call", &errs[k]) < 0) to[k] = SIZE_MAX;
     int rc = 0;
     size_t nodes = c->cluster->n; /* route() may add nodes; these are the ones named */
     for (size_t i = 0; i < nodes; i++)

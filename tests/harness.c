@@ -254,13 +254,19 @@ int harness_procs_with_arg(const char *arg) {
 
 /* ------------------------------ cluster ------------------------------ */
 
-/* 1 when the node answers CLUSTER INFO with cluster_state:ok. */
+/* 1 when the node answers CLUSTER INFO with cluster_state:ok and, for a
+ * replica, has its master's data (master_link_status:up): a replica that
+ * never synced may not take over. */
 static int cluster_ok(const harness_redis *r) {
     redisContext *c = redisConnectUnix(r->sock);
     int ok = 0;
     if (c && !c->err) {
         redisReply *rep = redisCommand(c, "CLUSTER INFO");
         ok = rep && rep->type == REDIS_REPLY_STRING && strstr(rep->str, "cluster_state:ok") != NULL;
+        freeReplyObject(rep);
+        rep = ok ? redisCommand(c, "INFO replication") : NULL;
+        ok = rep && rep->type == REDIS_REPLY_STRING &&
+             (strstr(rep->str, "role:master") || strstr(rep->str, "master_link_status:up"));
         freeReplyObject(rep);
     }
     redisFree(c);
@@ -316,8 +322,25 @@ int harness_cluster_start(harness_cluster *cl) {
             return -1;
         }
         snprintf(cl->bus[i], sizeof(cl->bus[i]), "%d", bus);
-        const char *extra[] = {"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port",
-                               cl->bus[i],          NULL};
+        /* a node silent for 2 s is failed: its replica takes over within
+         * seconds; replicas sync at once */
+        const char *extra[] = {"--cluster-enabled",
+                               "yes",
+                               "--cluster-config-file",
+                               "nodes.conf",
+                               "--cluster-port",
+                               cl->bus[i],
+                               "--cluster-node-timeout",
+                               "2000",
+                               "--repl-diskless-sync-delay",
+                               "0",
+                               NULL,
+                               NULL,
+                               NULL};
+        if (cl->aclfile) {
+            extra[10] = "--aclfile";
+            extra[11] = cl->aclfile;
+        }
         memcpy(cl->extra[i], extra, sizeof(extra));
         cl->nodes[i].extra = cl->extra[i];
         if (harness_redis_start(&cl->nodes[i]) < 0) {
@@ -340,7 +363,7 @@ int harness_cluster_start(harness_cluster *cl) {
         ok += cluster_ok(&cl->nodes[i]);
     }
     if (ok < HARNESS_CLUSTER_NODES) {
-        fprintf(stderr, "harness: the cluster did not reach cluster_state:ok within 60 s\n");
+        fprintf(stderr, "harness: the cluster did not reach cluster_state:ok, replicas in sync, within 60 s\n");
         harness_cluster_stop(cl);
         return -1;
     }
@@ -365,6 +388,7 @@ int harness_cluster_group_teardown(void **state) {
     harness_cluster *cl = *state;
     if (cl) harness_cluster_stop(cl);
     free(cl);
+    *state = NULL; /* cmocka calls it again after a group setup that failed */
     return 0;
 }
 

@@ -36,16 +36,22 @@ void harness_redis_stop(harness_redis *r);
 
 /* A Redis Cluster of 3 masters and 3 replicas on 127.0.0.1, each node a
  * harness_redis (its own temp dir, free port and free cluster bus port),
- * created with redis-cli --cluster create --cluster-replicas 1. */
+ * created with redis-cli --cluster create --cluster-replicas 1; a node
+ * silent for 2 s (cluster-node-timeout) is failed over to its replica. */
 #define HARNESS_CLUSTER_NODES 6
 typedef struct harness_cluster {
     harness_redis nodes[HARNESS_CLUSTER_NODES];
-    char bus[HARNESS_CLUSTER_NODES][16];         /* each node's cluster bus port */
-    const char *extra[HARNESS_CLUSTER_NODES][8]; /* each node's cluster arguments */
+    char bus[HARNESS_CLUSTER_NODES][16];          /* each node's cluster bus port */
+    const char *extra[HARNESS_CLUSTER_NODES][14]; /* each node's cluster arguments */
+    /* Set before harness_cluster_start, or NULL: an absolute path every
+     * node loads (--aclfile). Its default user must stay the harness's
+     * (on, nopass, every command): the harness and redis-cli use it. */
+    const char *aclfile;
 } harness_cluster;
 
 /* Starts the six nodes, creates the cluster and waits until every node
- * says cluster_state:ok. Returns 0, or -1 (with what it started stopped). */
+ * says cluster_state:ok and every replica has synced. Returns 0, or -1
+ * (with what it started stopped). */
 int harness_cluster_start(harness_cluster *cl);
 /* Stops every node and removes their temp dirs. */
 void harness_cluster_stop(harness_cluster *cl);

@@ -1,9 +1,11 @@
 /* libsluice and sluicectl on a real Redis Cluster (3 masters, 3 replicas)
  * from a plain redis:// URL of any node: 30 classes spread over the
  * masters, the job lifecycle in every class, a slot moved under a
- * connected client (MOVED followed), and the Functions loaded on a master
- * that had none. */
+ * connected client (MOVED followed), the Functions loaded on a master
+ * that had none, and a master killed and replaced by its replica. A second
+ * cluster loads the shipped ACL roles (scripts/acl/sluice.acl). */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +25,8 @@
 static char classes[NCLASSES][16];
 
 static char ctl_bin[4096] = "build/bin/sluicectl";
+/* The shipped roles, with a default user the harness may use. */
+static char aclfile[PATH_MAX];
 
 /* One command on a node's unix socket: the reply (NEW), or NULL. */
 static redisReply *node_cmd(const harness_redis *r, const char *fmt, ...) {
@@ -141,27 +145,35 @@ static int has_sluice_functions(const harness_redis *r) {
     return yes;
 }
 
-static int setup(void **state) {
-    if (harness_cluster_group_setup(state) < 0) return -1;
-    harness_cluster *cl = *state;
+/* Fills classes[] by asking the node for slots. Returns how many. */
+static int pick_classes(const harness_redis *node) {
     int per_third[NMASTERS] = {0}, n = 0;
     for (int i = 0; n < NCLASSES && i < 10000; i++) {
         char name[16];
         snprintf(name, sizeof(name), "q%d", i);
-        int slot = slot_of(&cl->nodes[0], name);
+        int slot = slot_of(node, name);
         int third = slot < 5461 ? 0 : slot < 10923 ? 1 : 2;
         if (slot < 0 || per_third[third] == NCLASSES / NMASTERS) continue;
         per_third[third]++;
         strcpy(classes[n++], name);
     }
+    return n;
+}
+
+/* Picks classes[] and declares every "step"th one through url in
+ * namespace ns. Returns 0, or -1 with the group's cluster (*state) stopped. */
+static int declare_classes(void **state, const char *url, const char *ns, int step) {
+    harness_cluster *cl = *state;
+    int n = pick_classes(&cl->nodes[0]);
     sluice_error err;
-    sluice_client *c = n == NCLASSES ? sluice_client_connect(cl->nodes[0].tcp_url, "t", &err) : NULL;
+    sluice_error_reset(&err);
+    sluice_client *c = n == NCLASSES ? sluice_client_connect(url, ns, &err) : NULL;
     sluice_class_config cfg;
     sluice_class_config_init(&cfg); /* as test_class declares them */
     cfg.max_concurrency = 10;
     cfg.backoff_base_ms = 1;
     cfg.backoff_max_ms = 10;
-    for (int i = 0; c && i < NCLASSES; i++) {
+    for (int i = 0; c && i < NCLASSES; i += step) {
         if (sluice_class_set(c, classes[i], &cfg, NULL, &err) < 0) {
             sluice_client_free(c);
             c = NULL;
@@ -174,6 +186,12 @@ static int setup(void **state) {
     fprintf(stderr, "test_cluster: cannot declare the classes: %s\n", n == NCLASSES ? err.text : "no names");
     harness_cluster_group_teardown(state);
     return -1;
+}
+
+static int setup(void **state) {
+    if (harness_cluster_group_setup(state) < 0) return -1;
+    harness_cluster *cl = *state;
+    return declare_classes(state, cl->nodes[0].tcp_url, "t", 1);
 }
 
 /* ------------------------------------------------------------- tests */
@@ -266,10 +284,10 @@ static void every_class_enqueues_claims_acks_and_fails_to_dead_and_back(void **s
     sluice_client_free(c);
 }
 
-/* Runs sluicectl --redis <node's URL> --namespace t ARGS (NULL-terminated)
- * and parses its stdout as JSON (NEW); fails the test unless it exits 0. */
-static json_t *ctl_json(harness_cluster *cl, int node, const char *const *args) {
-    const char *argv[16] = {ctl_bin, "--redis", cl->nodes[node].tcp_url, "--namespace", "t"};
+/* Runs sluicectl --redis URL --namespace NS ARGS (NULL-terminated) and
+ * parses its stdout as JSON (NEW); fails the test unless it exits 0. */
+static json_t *ctl_json(const char *url, const char *ns, const char *const *args) {
+    const char *argv[16] = {ctl_bin, "--redis", url, "--namespace", ns};
     int n = 5;
     for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
     argv[n] = NULL;
@@ -305,7 +323,7 @@ static void sluicectl_status_and_explain_see_every_class_of_every_master(void **
     int replica = 0;
     while (replica < HARNESS_CLUSTER_NODES && is_master(&cl->nodes[replica])) replica++;
     assert_true(replica < HARNESS_CLUSTER_NODES);
-    json_t *root = ctl_json(cl, replica, (const char *const[]){"--json", "status", NULL});
+    json_t *root = ctl_json(cl->nodes[replica].tcp_url, "t", (const char *const[]){"--json", "status", NULL});
     json_t *list = json_object_get(root, "classes");
     assert_int_equal(json_array_size(list), NCLASSES);
     for (int i = 0; i < NCLASSES; i++) {
@@ -322,7 +340,7 @@ static void sluicectl_status_and_explain_see_every_class_of_every_master(void **
         sluice_error err;
         const char *cls = classes[third * (NCLASSES / NMASTERS)];
         if (sluice_enqueue(c, cls, "{}", NULL, id, &err) < 0) fail_msg("%s: %s", cls, err.text);
-        json_t *e = ctl_json(cl, replica, (const char *const[]){"--json", "explain", id, NULL});
+        json_t *e = ctl_json(cl->nodes[replica].tcp_url, "t", (const char *const[]){"--json", "explain", id, NULL});
         assert_string_equal(json_string_value(json_object_get(e, "state")), "ready");
         json_decref(e);
     }
@@ -505,6 +523,215 @@ static void a_master_without_the_functions_gets_them_from_the_client(void **stat
     sluice_client_free(open);
 }
 
+/* The node that replicates "master", or NULL. */
+static harness_redis *replica_of(harness_cluster *cl, const harness_redis *master) {
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
+        redisReply *rep = node_cmd(&cl->nodes[i], "ROLE");
+        int yes = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 3 &&
+                  strcmp(rep->element[0]->str, "slave") == 0 && rep->element[2]->type == REDIS_REPLY_INTEGER &&
+                  rep->element[2]->integer == master->port;
+        freeReplyObject(rep);
+        if (yes) return &cl->nodes[i];
+    }
+    return NULL;
+}
+
+/* 1 when the node's CLUSTER SLOTS gives the slot to the master on "port". */
+static int map_gives(const harness_redis *r, int slot, int port) {
+    redisReply *rep = node_cmd(r, "CLUSTER SLOTS");
+    int yes = 0;
+    for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
+        const redisReply *e = rep->element[i];
+        if (e->element[0]->integer <= slot && slot <= e->element[1]->integer)
+            yes = e->element[2]->element[1]->integer == port;
+    }
+    freeReplyObject(rep);
+    return yes;
+}
+
+/* A master killed (SIGKILL) under an open client whose link to it is
+ * open: the next call fails as unreachable (it may have run, so it is not
+ * sent again). Once the replica is promoted and the map says so, the
+ * client reads the map again and its next calls go to the promoted
+ * master; that replica had lost the Functions (as when a FUNCTION LOAD
+ * races the failover), and the client loads them there. Runs last: the
+ * killed node stays down. */
+static void a_killed_master_is_replaced_by_its_promoted_replica_on_the_next_call(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    const char *cls = classes[NCLASSES - 1];
+    int slot = slot_of(masters[0], cls);
+    int m = master_with_keys(masters, slot);
+    assert_true(m >= 0);
+    harness_redis *dead = masters[m], *heir = replica_of(cl, dead);
+    assert_non_null(heir);
+    redisReply *rep = node_cmd(heir, "CONFIG SET replica-read-only no");
+    freeReplyObject(rep);
+    rep = node_cmd(heir, "FUNCTION FLUSH");
+    if (!rep || rep->type == REDIS_REPLY_ERROR) fail_msg("FUNCTION FLUSH on the replica: %s", rep ? rep->str : "-");
+    freeReplyObject(rep);
+    assert_false(has_sluice_functions(heir));
+
+    sluice_client *c = cluster_connect(cl, (int)(masters[(m + 1) % NMASTERS] - cl->nodes));
+    sluice_error err;
+    char id[SLUICE_ID_MAX];
+    if (sluice_enqueue(c, cls, "{\"n\":1}", NULL, id, &err) < 0) fail_msg("before: %s", err.text);
+    /* replication is asynchronous: the replica has the slot's keys first */
+    long long keys = harness_redis_int(dead, "CLUSTER COUNTKEYSINSLOT %d", slot);
+    WAIT_UNTIL(harness_redis_int(heir, "CLUSTER COUNTKEYSINSLOT %d", slot) == keys, 10000);
+    assert_int_equal(harness_redis_int(heir, "CLUSTER COUNTKEYSINSLOT %d", slot), keys);
+    harness_redis_kill(dead);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, cls, &st, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_UNREACHABLE);
+
+    WAIT_UNTIL(is_master(heir), 15000);
+    assert_true(is_master(heir));
+    harness_redis *survivors[NMASTERS] = {masters[(m + 1) % NMASTERS], masters[(m + 2) % NMASTERS], heir};
+    for (int i = 0; i < NMASTERS; i++) {
+        WAIT_UNTIL(map_gives(survivors[i], slot, heir->port), 10000);
+        assert_true(map_gives(survivors[i], slot, heir->port));
+    }
+    if (sluice_enqueue(c, cls, "{\"n\":2}", NULL, id, &err) < 0)
+        fail_msg("after the failover: %s (the promoted replica holds %lld keys of the slot)", err.text,
+                 harness_redis_int(heir, "CLUSTER COUNTKEYSINSLOT %d", slot));
+    assert_true(has_sluice_functions(heir));
+    sluice_job *j = NULL;
+    sluice_claim_info info;
+    assert_int_equal(sluice_claim(c, cls, "t", 1, &j, &info, &err), 0);
+    assert_true(info.count >= 1);
+    assert_int_equal(sluice_ack(c, sluice_job_id(j), sluice_job_token(j), &err), 0);
+    sluice_job_free(j);
+    sluice_client_free(c);
+}
+
+/* ------------------------------------- ACL roles (a second cluster) */
+
+typedef enum role { PRODUCER, WORKER, GOVERNOR, OPERATOR, DEPLOY, NROLES } role;
+static const char *const ROLE[NROLES] = {"producer", "worker", "governor", "operator", "deploy"};
+
+/* redis://sluice-<role>:<role>-example-CHANGE-ME@<node>, in one of 4 buffers. */
+static const char *role_url(const harness_cluster *cl, int node, role r) {
+    static char buf[4][256];
+    static int next;
+    char *u = buf[next++ % 4];
+    snprintf(u, sizeof(buf[0]), "redis://sluice-%s:%s-example-CHANGE-ME@127.0.0.1:%d", ROLE[r], ROLE[r],
+             cl->nodes[node].port);
+    return u;
+}
+
+static sluice_client *connect_as(const harness_cluster *cl, int node, role r) {
+    sluice_error err;
+    sluice_client *c = sluice_client_connect(role_url(cl, node, r), "sluice", &err);
+    if (!c) fail_msg("connect as %s: %s", ROLE[r], err.text);
+    return c;
+}
+
+static void assert_noperm(int rc, const sluice_error *err, role r, const char *what) {
+    if (rc == 0) fail_msg("%s as %s was allowed", what, ROLE[r]);
+    if (!strstr(err->text, "NOPERM")) fail_msg("%s as %s: expected NOPERM, got %s", what, ROLE[r], err->text);
+}
+
+/* The command (its subcommand: NULL for none) on node 0's unix socket as
+ * the role: 1 if refused (NOPERM), 0 if it ran, fails the test otherwise. */
+static int raw_refused(const harness_cluster *cl, role r, const char *command, const char *sub) {
+    redisContext *ctx = redisConnectUnix(cl->nodes[0].sock);
+    assert_true(ctx && !ctx->err);
+    redisReply *rep = redisCommand(ctx, "AUTH sluice-%s %s-example-CHANGE-ME", ROLE[r], ROLE[r]);
+    assert_true(rep && rep->type == REDIS_REPLY_STATUS);
+    freeReplyObject(rep);
+    const char *argv[] = {command, sub};
+    rep = redisCommandArgv(ctx, sub ? 2 : 1, argv, NULL);
+    assert_non_null(rep);
+    int refused = rep->type == REDIS_REPLY_ERROR && strncmp(rep->str, "NOPERM", 6) == 0;
+    if (rep->type == REDIS_REPLY_ERROR && !refused) fail_msg("%s as %s: %s", command, ROLE[r], rep->str);
+    freeReplyObject(rep);
+    redisFree(ctx);
+    return refused;
+}
+
+/* A cluster whose nodes load the shipped roles; the deploy role declares
+ * a class on each master (and so loads the Functions there). */
+static int acl_setup(void **state) {
+    harness_cluster *cl = calloc(1, sizeof(*cl));
+    if (!cl) return -1;
+    cl->aclfile = aclfile;
+    if (harness_cluster_start(cl) < 0) {
+        free(cl);
+        return -1;
+    }
+    *state = cl;
+    return declare_classes(state, role_url(cl, 0, DEPLOY), "sluice", NCLASSES / NMASTERS);
+}
+
+/* Each role connects through a node (so it may read the slot map); the
+ * producer enqueues into a class on each master, the worker claims and
+ * acks them, the operator reads them in sluicectl status. Each role is
+ * still refused what it was refused on a single Redis, and the CLUSTER
+ * subcommands but SLOTS. */
+static void every_acl_role_does_its_job_on_a_cluster_and_no_more(void **state) {
+    harness_cluster *cl = *state;
+    sluice_client *producer = connect_as(cl, 1, PRODUCER), *worker = connect_as(cl, 2, WORKER);
+    sluice_client *governor = connect_as(cl, 3, GOVERNOR), *op = connect_as(cl, 4, OPERATOR);
+    sluice_error err;
+    for (int i = 0; i < NCLASSES; i += NCLASSES / NMASTERS) {
+        char id[SLUICE_ID_MAX];
+        if (sluice_enqueue(producer, classes[i], "{}", NULL, id, &err) < 0) fail_msg("enqueue: %s", err.text);
+        sluice_job *j = NULL;
+        sluice_claim_info info;
+        assert_noperm(sluice_claim(producer, classes[i], "t", 1, &j, &info, &err), &err, PRODUCER, "claim");
+        assert_noperm(sluice_claim(governor, classes[i], "t", 1, &j, &info, &err), &err, GOVERNOR, "claim");
+        if (sluice_claim(worker, classes[i], "t", 1, &j, &info, &err) < 0) fail_msg("claim: %s", err.text);
+        assert_int_equal(info.count, 1);
+        assert_string_equal(sluice_job_id(j), id);
+        if (sluice_ack(worker, id, sluice_job_token(j), &err) < 0) fail_msg("ack: %s", err.text);
+        sluice_job_free(j);
+        assert_noperm(sluice_class_pause(worker, classes[i], 0, &err), &err, WORKER, "pause");
+        assert_noperm(sluice_class_delete(op, classes[i], 1, &err), &err, OPERATOR, "class delete");
+    }
+    json_t *root = ctl_json(role_url(cl, 5, OPERATOR), "sluice", (const char *const[]){"--json", "status", NULL});
+    json_t *list = json_object_get(root, "classes");
+    assert_int_equal(json_array_size(list), NMASTERS);
+    for (size_t k = 0; k < json_array_size(list); k++) {
+        json_t *row = json_array_get(list, k);
+        assert_int_equal(json_integer_value(json_object_get(row, "ready")), 0);
+        assert_int_equal(json_integer_value(json_object_get(row, "leased")), 0);
+    }
+    json_decref(root);
+    for (role r = PRODUCER; r < NROLES; r++) {
+        assert_false(raw_refused(cl, r, "CLUSTER", "SLOTS"));
+        assert_false(raw_refused(cl, r, "ASKING", NULL));
+        assert_true(raw_refused(cl, r, "CLUSTER", "NODES"));
+        assert_true(raw_refused(cl, r, "CLUSTER", "FAILOVER"));
+        assert_true(raw_refused(cl, r, "READONLY", NULL));
+    }
+    assert_true(raw_refused(cl, DEPLOY, "FLUSHALL", NULL));
+    sluice_client_free(producer);
+    sluice_client_free(worker);
+    sluice_client_free(governor);
+    sluice_client_free(op);
+}
+
+/* aclfile: the shipped file with its default user made the harness's. */
+static int write_aclfile(void) {
+    const char *shipped = getenv("SLUICE_ACLFILE") ? getenv("SLUICE_ACLFILE") : "scripts/acl/sluice.acl";
+    FILE *in = fopen(shipped, "r");
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(aclfile, sizeof(aclfile), "%s/sluice-cluster-acl-XXXXXX", tmp);
+    int fd = in ? mkstemp(aclfile) : -1;
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!out) {
+        fprintf(stderr, "test_cluster: cannot copy %s (run from the top of the tree)\n", shipped);
+        if (in) fclose(in);
+        return -1;
+    }
+    char line[4096];
+    while (fgets(line, sizeof(line), in))
+        fputs(strncmp(line, "user default ", 13) == 0 ? "user default on nopass ~* &* +@all\n" : line, out);
+    fclose(in);
+    return fclose(out) == 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     const char *slash = strrchr(argv[0], '/');
@@ -517,6 +744,14 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_class_migrated_with_its_jobs_is_served_through_ask_then_moved),
         cmocka_unit_test(a_lost_link_fails_its_call_once_and_the_next_call_reconnects),
         cmocka_unit_test(a_master_without_the_functions_gets_them_from_the_client),
+        cmocka_unit_test(a_killed_master_is_replaced_by_its_promoted_replica_on_the_next_call),
     };
-    return cmocka_run_group_tests(tests, setup, harness_cluster_group_teardown);
+    const struct CMUnitTest acl_tests[] = {
+        cmocka_unit_test(every_acl_role_does_its_job_on_a_cluster_and_no_more),
+    };
+    if (write_aclfile() < 0) return 1;
+    int failed = cmocka_run_group_tests_name("cluster", tests, setup, harness_cluster_group_teardown);
+    failed += cmocka_run_group_tests_name("cluster: ACL roles", acl_tests, acl_setup, harness_cluster_group_teardown);
+    unlink(aclfile);
+    return failed;
 }
