@@ -506,7 +506,7 @@ static void one_tick(void **state, int n, long long *cmds, long long *reads) {
     sluice_client_free(c);
 }
 
-/* A tick reads and writes every class in a fixed number of round trips:
+/* A tick reads every class, and writes the gates that change, in a fixed number of round trips:
  * Redis reads the commands of a tick over 200 classes in far fewer socket
  * reads than there are classes (one pipeline for the reads, one for the
  * writes), where a round trip per class would need at least one read each;
