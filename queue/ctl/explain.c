@@ -218,6 +218,16 @@ static void explain_decision(const explained *e) {
             json_number_value(dv));
 }
 
+/* What the governor's last decision (e->decision) did to the class, and
+ * the signal that drove it (among sig, nsig of them), into e. */
+static void explain_governed(explained *e, const sluice_signal_info *sig, size_t nsig) {
+    e->named = e->decision ? json_string_value(json_object_get(e->decision, "driver")) : NULL;
+    e->drv = driver_of(sig, nsig, e->named);
+    json_object_set_new(e->out, "driver", driver_json(e));
+    json_object_set_new(e->out, "last_decision", e->decision ? json_incref(e->decision) : json_null());
+    explain_class(e);
+    explain_decision(e);
+}
 /* The class's run window in the governor's last decision (BORROWED from
  * it), or NULL when it has none or there is no decision. */
 static json_t *decided_window(const explained *e) {
@@ -304,12 +314,7 @@ json_t *ctl_explain(sluice_client *c, const char *id, int *code, char *msg, size
     json_object_set_new(e.out, "ahead", e.j.ahead >= 0 ? json_integer(e.j.ahead) : json_null());
     explain_where(&e);
     explain_gate_json(&e);
-    e.named = e.decision ? json_string_value(json_object_get(e.decision, "driver")) : NULL;
-    e.drv = driver_of(sig, nsig, e.named);
-    json_object_set_new(e.out, "driver", driver_json(&e));
-    json_object_set_new(e.out, "last_decision", e.decision ? json_incref(e.decision) : json_null());
-    explain_class(&e);
-    explain_decision(&e);
+    explain_governed(&e, sig, nsig);
     explain_when(&e);
     json_object_set_new(e.out, "explanation", e.lines);
     json_decref(e.decision);
@@ -341,12 +346,7 @@ static json_t *explain_class_alone(sluice_client *c, const char *cls, int *code,
     e.lines = json_array();
     json_object_set_new(e.out, "class", json_string(cls));
     explain_gate_json(&e);
-    e.named = e.decision ? json_string_value(json_object_get(e.decision, "driver")) : NULL;
-    e.drv = driver_of(sig, nsig, e.named);
-    json_object_set_new(e.out, "driver", driver_json(&e));
-    json_object_set_new(e.out, "last_decision", e.decision ? json_incref(e.decision) : json_null());
-    explain_class(&e);
-    explain_decision(&e);
+    explain_governed(&e, sig, nsig);
     explain_window(&e, 0);
     json_object_set_new(e.out, "explanation", e.lines);
     json_decref(e.decision);
