@@ -13,6 +13,7 @@
 #include "sluice/job.h"
 #include "sluice/tier.h"
 #include "sluice/window.h"
+#include "sluice/fair.h"
 #include "sluice/class.h"
 #include "sluice/gate.h"
 #include "sluice/view.h"

@@ -136,7 +136,7 @@ int sluice_class_config_check(const sluice_class_config *cfg, sluice_error *err)
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "a class with windows needs max_rate or max_concurrency");
         return -1;
     }
-    return 0;
+    return sluice_key_weights_check(cfg->key_weights, cfg->nkey_weights, err);
 }
 
 /* ------------------------------- windows ----------------------------- */
@@ -167,6 +167,21 @@ static int windows_text_check(const char *text, sluice_error *err) {
         return -1;
     }
     return zones_check(w, n, err);
+}
+
+/* ----------------------------- key weights --------------------------- */
+
+/* The key_weights text of a class_update, checked whole. Returns 0, or -1
+ * with SLUICE_ERR_ARGUMENT. */
+static int key_weights_text_check(const char *text, sluice_error *err) {
+    sluice_key_weight w[SLUICE_KEY_WEIGHTS_MAX];
+    size_t n;
+    sluice_error e;
+    if (sluice_key_weights_parse_json(text, w, &n, &e) < 0) {
+        sluice_error_set(err, e.code, "class set: %s", e.text);
+        return -1;
+    }
+    return 0;
 }
 
 /* -------------------------------- tiers ------------------------------ */
@@ -201,9 +216,13 @@ static int registry(sluice_client *c, const char *verb, const char *cls, sluice_
 int sluice_class_update(sluice_client *c, const char *cls, const char *const *fields, const char *const *values,
                         size_t n, int *created, sluice_error *err) {
     sluice_error_reset(err);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (fields[i] && values[i] && strcmp(fields[i], "windows") == 0 && windows_text_check(values[i], err) < 0)
             return -1;
+        if (fields[i] && values[i] && strcmp(fields[i], "key_weights") == 0 &&
+            key_weights_text_check(values[i], err) < 0)
+            return -1;
+    }
     cmd m;
     if (cmd_class_call(&m, "sluice_class_set", c, cls, 1, err) < 0) return -1;
     for (size_t i = 0; i < n; i++) {
@@ -227,10 +246,23 @@ int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_confi
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "class set: outside_window must be floor or none");
         return -1;
     }
+    if (sluice_key_weights_check(cfg->key_weights, cfg->nkey_weights, &e) < 0) {
+        sluice_error_set(err, e.code, "class set: %s", e.text);
+        return -1;
+    }
     if (zones_check(cfg->windows, cfg->nwindows, err) < 0) return -1;
     sluice_windows_json(cfg->windows, cfg->nwindows, windows, sizeof(windows));
+    char *weights = malloc(SLUICE_KEY_WEIGHTS_JSON);
+    if (!weights) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "class set: out of memory");
+        return -1;
+    }
+    sluice_key_weights_json(cfg->key_weights, cfg->nkey_weights, weights, SLUICE_KEY_WEIGHTS_JSON);
     cmd m;
-    if (cmd_class_call(&m, "sluice_class_set", c, cls, 1, err) < 0) return -1;
+    if (cmd_class_call(&m, "sluice_class_set", c, cls, 1, err) < 0) {
+        free(weights);
+        return -1;
+    }
     /* the Functions check the ranges; what text cannot carry is refused here */
     const sluice_class_field *f;
     for (size_t i = 0; (f = sluice_class_field_at(i)); i++) {
@@ -238,6 +270,7 @@ int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_confi
         double v = sluice_class_field_get(cfg, f);
         if (!isfinite(v) || (f->kind == SLUICE_FIELD_TIER && !sluice_tier_name(cfg->tier))) {
             cmd_clear(&m);
+            free(weights);
             sluice_error_set(err, SLUICE_ERR_ARGUMENT, "class set: %s is not a %s", f->name,
                              f->kind == SLUICE_FIELD_TIER ? "tier" : "finite number");
             return -1;
@@ -250,6 +283,9 @@ int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_confi
     cmd_str(&m, windows);
     cmd_str(&m, "outside_window");
     cmd_str(&m, sluice_outside_window_name(cfg->outside_window));
+    cmd_str(&m, "key_weights");
+    cmd_str(&m, weights);
+    free(weights);
     if (reply_created(client_run(c, &m, "class set", err), created, err) < 0) return -1;
     return registry(c, "add", cls, err);
 }
@@ -267,6 +303,8 @@ int class_get_reply(const redisReply *r, sluice_class_config *out, sluice_error 
             bad = !v->str || sluice_windows_parse_json(v->str, out->windows, &out->nwindows, NULL) < 0;
         else if (name && strcmp(name, "outside_window") == 0)
             bad = !v->str || sluice_outside_window_parse(v->str, &out->outside_window, NULL) < 0;
+        else if (name && strcmp(name, "key_weights") == 0)
+            bad = !v->str || sluice_key_weights_parse_json(v->str, out->key_weights, &out->nkey_weights, NULL) < 0;
         else if (f && f->kind == SLUICE_FIELD_TIER)
             bad = !v->str || sluice_class_field_parse(out, f, v->str, NULL) < 0;
         else if (f)

@@ -83,6 +83,11 @@ int opts_check(const sluice_enqueue_opts *o, sluice_error *err) {
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid option: delay_ms and run_at_ms are exclusive");
         return -1;
     }
+    sluice_error e;
+    if (o->key && *o->key && sluice_key_check(o->key, &e) < 0) {
+        sluice_error_set(err, e.code, "invalid option: %s", e.text);
+        return -1;
+    }
     return 0;
 }
 
@@ -99,6 +104,7 @@ static void add_job(cmd *m, const char *payload, const sluice_enqueue_opts *o) {
     cmd_int(m, o->timeout_ms);
     cmd_str(m, o->unique ? o->unique : "");
     cmd_int(m, o->cost);
+    cmd_str(m, o->key ? o->key : "");
 }
 
 static const sluice_enqueue_opts *opts_at(const sluice_enqueue_opts *opts, int each, size_t i) {

@@ -14,6 +14,7 @@
 
 #include "sluice/client.h"
 #include "sluice/error.h"
+#include "sluice/fair.h"
 #include "sluice/job.h"
 #include "sluice/tier.h"
 #include "sluice/window.h"
@@ -70,16 +71,19 @@ enum { SLUICE_CLASS_NFIELDS = 0 SLUICE_CLASS_FIELDS(SLUICE_CLASS_FIELD_COUNT) };
 #define SLUICE_FIELD_TYPE_DURATION int64_t
 #define SLUICE_CLASS_MEMBER(name, kind, lo, hi, def, flag, help) SLUICE_FIELD_TYPE_##kind name;
 
-/* A class's configuration: one member per field above, in its units, and
- * its run windows (sluice/window.h; the class hash's fields "windows", as
- * sluice_windows_json writes them, and "outside_window").
- * sluice_class_config_init sets the defaults: no windows, outside_window
- * floor. */
+/* A class's configuration: one member per field above, in its units, its
+ * run windows (sluice/window.h; the class hash's fields "windows", as
+ * sluice_windows_json writes them, and "outside_window") and its key weights
+ * (sluice/fair.h; the field "key_weights", as sluice_key_weights_json writes
+ * them). sluice_class_config_init sets the defaults: no windows,
+ * outside_window floor, no key weights. */
 typedef struct sluice_class_config {
     SLUICE_CLASS_FIELDS(SLUICE_CLASS_MEMBER)
-    size_t nwindows;                           /* 0: never held by windows */
-    sluice_window windows[SLUICE_WINDOWS_MAX]; /* the first nwindows */
-    sluice_outside_window outside_window;      /* what it admits outside them */
+    size_t nwindows;                                       /* 0: never held by windows */
+    sluice_window windows[SLUICE_WINDOWS_MAX];             /* the first nwindows */
+    sluice_outside_window outside_window;                  /* what it admits outside them */
+    size_t nkey_weights;                                   /* 0: every key weighs 1 */
+    sluice_key_weight key_weights[SLUICE_KEY_WEIGHTS_MAX]; /* the first nkey_weights */
 } sluice_class_config;
 
 #undef SLUICE_CLASS_MEMBER
@@ -127,11 +131,13 @@ void sluice_class_config_init(sluice_class_config *cfg);
 /* Checks what the Functions check before a class is written: every field in
  * range, a non-critical class or one with windows has max_rate or
  * max_concurrency (what the governor scales), backoff_base_ms <=
- * backoff_max_ms, the windows as sluice_windows_check checks them. Returns
+ * backoff_max_ms, the windows as sluice_windows_check checks them, the key
+ * weights as sluice_key_weights_check does. Returns
  * 0, or -1 with SLUICE_ERR_ARGUMENT naming the problem. */
 int sluice_class_config_check(const sluice_class_config *cfg, sluice_error *err);
 
-/* Declares or replaces a class with every field of *cfg, windows included.
+/* Declares or replaces a class with every field of *cfg, windows and key
+ * weights included.
  * A non-critical class needs max_rate or max_concurrency (what the governor
  * scales); every window's zone must be in the system's tzdata. "*created"
  * (may be NULL) receives 1 for a new class. Returns 0, or -1 with
@@ -142,8 +148,9 @@ int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_confi
 /* Changes the named fields only ("fields" and "values" are n strings, the
  * field names of sluice_class_config, values in its units, e.g. "max_rate"
  * "50"; "windows" as sluice_windows_json writes them, each zone checked
- * against tzdata here; "outside_window" "floor" or "none"), declaring the
- * class if it is new. Validated as a whole. */
+ * against tzdata here; "outside_window" "floor" or "none"; "key_weights" as
+ * sluice_key_weights_json writes them), declaring the class if it is new.
+ * Validated as a whole. */
 int sluice_class_update(sluice_client *c, const char *cls, const char *const *fields, const char *const *values,
                         size_t n, int *created, sluice_error *err);
 

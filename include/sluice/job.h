@@ -96,6 +96,8 @@ typedef struct sluice_enqueue_opts {
     int64_t timeout_ms; /* the lease, as the class field timeout_ms; 0: the class's */
     const char *unique; /* at most SLUICE_UNIQUE_MAX bytes; NULL or "": none */
     int64_t cost;       /* rate units, 1..SLUICE_COST_MAX; 0: 1 */
+    const char *key;    /* the fairness key (sluice/fair.h), 1..SLUICE_KEY_MAX bytes, no control byte;
+                         * NULL or "": none */
 } sluice_enqueue_opts;
 
 typedef enum sluice_job_state {

@@ -22,7 +22,24 @@ json_t *class_config_json(const sluice_class_config *cfg) {
     sluice_windows_json(cfg->windows, cfg->nwindows, text, sizeof(text));
     json_object_set_new(o, "windows", json_loads(text, 0, NULL));
     json_object_set_new(o, "outside_window", json_string(sluice_outside_window_name(cfg->outside_window)));
+    json_t *w = json_object();
+    for (size_t i = 0; i < cfg->nkey_weights; i++)
+        json_object_set_new(w, cfg->key_weights[i].key, json_integer(cfg->key_weights[i].weight));
+    json_object_set_new(o, "key_weights", w);
     return o;
+}
+
+/* The key weights of class set's --key-weight values, each parsed, then
+ * checked together, as JSON text into buf (SLUICE_KEY_WEIGHTS_JSON bytes).
+ * Returns EXIT_OK, or prints the problem and returns EXIT_USAGE. */
+static int key_weights_opt(const char *const *vals, size_t n, char *buf, size_t len) {
+    sluice_key_weight w[SLUICE_KEY_WEIGHTS_MAX];
+    sluice_error err;
+    for (size_t i = 0; i < n; i++)
+        if (sluice_key_weight_parse(vals[i], &w[i], &err) < 0) return ctl_usage("class set", "%s", err.text);
+    if (sluice_key_weights_check(w, n, &err) < 0) return ctl_usage("class set", "%s", err.text);
+    sluice_key_weights_json(w, n, buf, len);
+    return EXIT_OK;
 }
 
 /* The windows of class set's --window values, each parsed and its zone
@@ -110,7 +127,11 @@ static int class_get(ctl *x, int argc, char **argv) {
     json_t *v;
     json_object_foreach(o, k, v) {
         char b[SLUICE_WINDOW_TEXT];
-        if (json_is_array(v)) { /* the windows, one a line */
+        if (json_is_object(v)) { /* the key weights, one a line */
+            for (size_t i = 0; i < cfg.nkey_weights; i++)
+                printf("%-16s %s=%d\n", i ? "" : k, cfg.key_weights[i].key, cfg.key_weights[i].weight);
+            if (!cfg.nkey_weights) printf("%-16s -\n", k);
+        } else if (json_is_array(v)) { /* the windows, one a line */
             for (size_t i = 0; i < cfg.nwindows; i++) {
                 sluice_window_format(&cfg.windows[i], b, sizeof(b));
                 printf("%-16s %s\n", i ? "" : k, b);
@@ -128,17 +149,19 @@ static int class_get(ctl *x, int argc, char **argv) {
 }
 
 /* class set's options beyond the class fields', after them in its list. */
-enum { OPT_WINDOW, OPT_NO_WINDOWS, OPT_OUTSIDE, WINDOW_OPTS };
+enum { OPT_WINDOW, OPT_NO_WINDOWS, OPT_OUTSIDE, OPT_KEY_WEIGHT, OPT_NO_KEY_WEIGHTS, WINDOW_OPTS };
 
 static int class_set(ctl *x, int argc, char **argv) {
     enum { NOPT = SLUICE_CLASS_NFIELDS + WINDOW_OPTS };
     ctl_opt opts[NOPT];
-    const char *windows[SLUICE_WINDOWS_MAX];
+    const char *windows[SLUICE_WINDOWS_MAX], *weights[SLUICE_KEY_WEIGHTS_MAX];
     for (size_t i = 0; i < SLUICE_CLASS_NFIELDS; i++) opts[i] = (ctl_opt){sluice_class_field_at(i)->flag, 1, NULL};
     ctl_opt *wo = &opts[SLUICE_CLASS_NFIELDS];
     wo[OPT_WINDOW] = (ctl_opt){"--window", 1, NULL, windows, SLUICE_WINDOWS_MAX, 0};
     wo[OPT_NO_WINDOWS] = (ctl_opt){"--no-windows", 0, NULL};
     wo[OPT_OUTSIDE] = (ctl_opt){"--outside-window", 1, NULL};
+    wo[OPT_KEY_WEIGHT] = (ctl_opt){"--key-weight", 1, NULL, weights, SLUICE_KEY_WEIGHTS_MAX, 0};
+    wo[OPT_NO_KEY_WEIGHTS] = (ctl_opt){"--no-key-weights", 0, NULL};
     const char *pos[1];
     int npos, code = EXIT_OK;
     if (ctl_args("class set", argc, argv, opts, NOPT, pos, 1, &npos) < 0) return EXIT_USAGE;
@@ -149,7 +172,7 @@ static int class_set(ctl *x, int argc, char **argv) {
     sluice_class_config_init(&cfg);
     sluice_error err;
     const char *fields[NOPT], *vals[NOPT];
-    char values[SLUICE_CLASS_NFIELDS][40], windows_json[CTL_WINDOWS_JSON];
+    char values[SLUICE_CLASS_NFIELDS][40], windows_json[CTL_WINDOWS_JSON], weights_json[SLUICE_KEY_WEIGHTS_JSON];
     size_t n = 0;
     for (size_t i = 0; i < SLUICE_CLASS_NFIELDS; i++) {
         const sluice_class_field *f = sluice_class_field_at(i);
@@ -173,6 +196,14 @@ static int class_set(ctl *x, int argc, char **argv) {
             return ctl_usage("class set", "%s (--outside-window)", err.text);
         fields[n] = "outside_window";
         vals[n++] = wo[OPT_OUTSIDE].val;
+    }
+    if (wo[OPT_KEY_WEIGHT].n && wo[OPT_NO_KEY_WEIGHTS].val)
+        return ctl_usage("class set", "give --key-weight or --no-key-weights, not both");
+    if (wo[OPT_KEY_WEIGHT].n || wo[OPT_NO_KEY_WEIGHTS].val) {
+        code = key_weights_opt(weights, wo[OPT_KEY_WEIGHT].n, weights_json, sizeof(weights_json));
+        if (code != EXIT_OK) return code;
+        fields[n] = "key_weights";
+        vals[n++] = weights_json;
     }
     if (n == 0) return ctl_usage("class set", "give at least one field to set (see sluicectl class set --help)");
     sluice_client *c = ctl_client(x, &code);

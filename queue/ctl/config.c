@@ -21,6 +21,17 @@ static int windows_from_json(json_t *v, sluice_class_config *cfg, sluice_error *
     return rc;
 }
 
+/* A config file's key weights (an object of key -> weight) into cfg, checked
+ * whole. Returns 0, or -1 with err set. */
+static int key_weights_from_json(json_t *v, sluice_class_config *cfg, sluice_error *err) {
+    char *text = json_is_object(v) ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    int rc = text ? sluice_key_weights_parse_json(text, cfg->key_weights, &cfg->nkey_weights, err) : -1;
+    free(text);
+    if (!json_is_object(v))
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "key_weights: must be an object of key -> weight");
+    return rc;
+}
+
 /* Validates one class; 0, or -1 with a message in why. */
 static int class_from_json(const char *name, json_t *o, sluice_class_config *cfg, char *why, size_t len) {
     sluice_error err;
@@ -33,6 +44,11 @@ static int class_from_json(const char *name, json_t *o, sluice_class_config *cfg
         const sluice_class_field *f = sluice_class_field_find(k);
         if (!strcmp(k, "windows")) {
             if (windows_from_json(v, cfg, &err) < 0) return snprintf(why, len, "classes.%s: %s", name, err.text), -1;
+            continue;
+        }
+        if (!strcmp(k, "key_weights")) {
+            if (key_weights_from_json(v, cfg, &err) < 0)
+                return snprintf(why, len, "classes.%s: %s", name, err.text), -1;
             continue;
         }
         if (!strcmp(k, "outside_window")) {
@@ -151,7 +167,9 @@ int cmd_export(ctl *x, int argc, char **argv) {
 /* -------------------------------- apply ------------------------------ */
 
 static void value_text(json_t *v, char *buf, size_t len) {
-    size_t n = json_is_array(v) ? json_dumpb(v, buf, len - 1, JSON_COMPACT) : 0; /* the windows */
+    /* the windows, the key weights */
+    size_t n =
+        json_is_array(v) || json_is_object(v) ? json_dumpb(v, buf, len - 1, JSON_COMPACT | JSON_PRESERVE_ORDER) : 0;
     if (n > 0 && n < len)
         buf[n] = '\0';
     else if (json_is_string(v))
@@ -172,7 +190,7 @@ static int diff_one(const char *kind, const char *name, json_t *old, json_t *neu
     if (!old) {
         printf("+ %s %s:", kind, name);
         json_object_foreach(neu, k, v) {
-            char b[CTL_WINDOWS_JSON];
+            char b[CTL_VALUE_TEXT];
             value_text(v, b, sizeof(b));
             printf(" %s=%s", k, b);
         }
@@ -188,7 +206,7 @@ static int diff_one(const char *kind, const char *name, json_t *old, json_t *neu
             double a0 = json_number_value(o), b0 = json_number_value(v);
             if (fabs(a0 - b0) <= 1e-12 * fmax(fabs(a0), fabs(b0))) continue;
         }
-        char a[CTL_WINDOWS_JSON], b[CTL_WINDOWS_JSON];
+        char a[CTL_VALUE_TEXT], b[CTL_VALUE_TEXT];
         value_text(o, a, sizeof(a));
         value_text(v, b, sizeof(b));
         printf("~ %s %s: %s %s -> %s\n", kind, name, k, a, b);

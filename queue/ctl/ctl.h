@@ -105,6 +105,8 @@ int status_print(ctl *x, FILE *out, int width);
 json_t *class_config_json(const sluice_class_config *cfg);
 /* Room for any class's windows as sluice_windows_json writes them. */
 #define CTL_WINDOWS_JSON (32 + SLUICE_WINDOWS_MAX * 160)
+/* Room for any class field's value as text: the key weights are the longest. */
+#define CTL_VALUE_TEXT SLUICE_KEY_WEIGHTS_JSON
 json_t *signal_def_json(const sluice_signal_def *def);
 
 /* The governor's status and newest decision as JSON (leader, epoch,

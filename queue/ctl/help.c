@@ -107,6 +107,10 @@ static const struct {
                   "  --no-windows                remove every window\n"
                   "  --outside-window WHAT       floor (default) or none: what it admits\n"
                   "                              outside its windows\n"
+                  "  --key-weight KEY=WEIGHT     a fairness key's weight, a whole number 1..100\n"
+                  "                              (keys not named weigh 1). Repeat for up to 64;\n"
+                  "                              they replace the class's key weights\n"
+                  "  --no-key-weights            every key weighs 1\n"
                   "\n"
                   "Example: sluicectl class set certificates --tier low --max-rate 50/s \\\n"
                   "           --max-concurrency 8 --floor 0.1\n"},
@@ -170,12 +174,14 @@ static const struct {
                          "text a line; with --json a JSON array of them.\n"},
     {"enqueue", "usage: sluicectl enqueue CLASS [JSON|-] [--delay DURATION] [--run-at UNIXMS]\n"
                 "         [--priority N] [--unique KEY] [--max-attempts N] [--timeout DURATION]\n"
-                "         [--cost N]\n"
+                "         [--cost N] [--key KEY]\n"
                 "\n"
                 "Enqueues one job and prints its id and nothing else. Without JSON, or\n"
                 "with '-', the payload (a JSON object, at most 256 KiB) is read from stdin.\n"
                 "Priorities are -1000..1000 (higher first). A duplicate --unique key\n"
-                "prints the live job's id. A full queue exits 1.\n"},
+                "prints the live job's id. --key is the job's fairness key (a tenant or\n"
+                "customer id, 1..128 bytes): claims serve a class's keys in turn by\n"
+                "weight. A full queue exits 1.\n"},
     {"job", "usage: sluicectl job show|cancel ID\n"
             "\n"
             "  job show ID [--json]   state, attempts, times, payload\n"
@@ -207,11 +213,13 @@ static const struct {
               "   \"signals\": {\"iops_util\": {\"target\": 0.8, \"critical\": 0.95,\n"
               "                 \"direction\": \"higher\", \"stale_after_ms\": 30000,\n"
               "                 \"on_stale\": \"assume-pressure\"}}}\n"
-              "Class fields (a field left out takes its default):\n" NAMES_MARK "  windows outside_window\n"
+              "Class fields (a field left out takes its default):\n" NAMES_MARK "  windows outside_window key_weights\n"
               "Signal fields: target and critical (required), direction, stale_after_ms,\n"
               "on_stale. A class's windows are a list, e.g. [{\"days\": \"mon-fri\",\n"
               "\"from\": \"20:00\", \"to\": \"07:00\", \"tz\": \"America/New_York\"}] (default\n"
-              "[]); outside_window is floor (default) or none. Unknown keys are errors.\n"
+              "[]); outside_window is floor (default) or none; key_weights an object of\n"
+              "fairness key -> whole weight 1..100, e.g. {\"acme\": 3} (default {}).\n"
+              "Unknown keys are errors.\n"
               "The whole file is validated before anything is written. Classes and\n"
               "signals not in the file are left alone. Prints the diff against the live\n"
               "config; --dry-run writes nothing.\n"},

@@ -23,7 +23,7 @@ static char *read_stdin(size_t *len) {
 int cmd_enqueue(ctl *x, int argc, char **argv) {
     ctl_opt opts[] = {{"--delay", 1, NULL},  {"--run-at", 1, NULL},       {"--priority", 1, NULL},
                       {"--unique", 1, NULL}, {"--max-attempts", 1, NULL}, {"--timeout", 1, NULL},
-                      {"--cost", 1, NULL}};
+                      {"--cost", 1, NULL},   {"--key", 1, NULL}};
     const char *pos[2];
     int npos, code = EXIT_OK;
     const char *cmd = "enqueue";
@@ -63,6 +63,10 @@ int cmd_enqueue(ctl *x, int argc, char **argv) {
     if (opts[6].val) {
         if (sluice_parse_int(opts[6].val, 1, 1000000, &o.cost, NULL) < 0)
             return ctl_usage(cmd, "--cost: invalid integer '%s' (1..1000000)", opts[6].val);
+    }
+    if (opts[7].val) {
+        if (sluice_key_check(opts[7].val, &err) < 0) return ctl_usage(cmd, "--key: %s", err.text);
+        o.key = opts[7].val;
     }
     char *payload = NULL;
     size_t len;

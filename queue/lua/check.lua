@@ -1,4 +1,4 @@
--- needs: common job signal window
+-- needs: common job signal window fair
 -- The invariant checker: reads a class (or the global keys) in one atomic
 -- snapshot and lists what is inconsistent. It never writes (no-writes).
 -- Its cost is O(jobs of the class) while it blocks Redis, so the caller
@@ -78,6 +78,7 @@ local function decode_meta(raw)
     for _, f in ipairs({'unique', 'state', 'reason'}) do
         if type(m[M[f]]) ~= 'string' then return nil, f .. ' is not a string' end
     end
+    if m[M.key] == nil then m[M.key] = '' end  -- written by version 7 or earlier
     return m
 end
 
@@ -99,8 +100,8 @@ local function check_class_hash(keys, add)
         local f, v = raw[i], raw[i + 1]
         if f == 'tier' then
             if not TIERS[v] then add('class', f, 'is not a tier') end
-        elseif f == 'windows' then
-            local ok, why = pcall(windows_arg, v)
+        elseif f == 'windows' or f == 'key_weights' then
+            local ok, why = pcall(f == 'windows' and windows_arg or key_weights_arg, v)
             if not ok then
                 why = type(why) == 'table' and why.err or tostring(why)  -- Redis turns the table into its text
                 add('class', f, 'are not valid: ' .. string.gsub(why, '^%u+ ', ''))
@@ -173,7 +174,10 @@ local function check_job(id, m, name, stats_seq, stats_token, now, sets, add)
         add('state', id, 'is not a job state')
         return
     end
-    if m[M.seq] < 1 or m[M.seq] > stats_seq then add('field', id, 'seq is beyond the class sequence') end
+    if not in_range(m[M.seq], 0, SEQ_SPAN - 1) then add('field', id, 'seq is not a tag') end
+    if type(m[M.key]) ~= 'string' or m[M.key] ~= '' and not valid_key(m[M.key]) then
+        add('field', id, 'key is not a fairness key')
+    end
     if m[M.token] < 0 or m[M.token] > stats_token then add('field', id, 'token was never issued') end
     if not in_range(m[M.priority], -PRIORITY_MAX, PRIORITY_MAX) then add('field', id, 'priority out of range') end
     if not in_range(m[M.max_attempts], 1, 1000) then add('field', id, 'max_attempts out of range') end
@@ -321,6 +325,21 @@ register('sluice_check', function(keys, args)
             'dead_dropped %d = %d, but ready + delayed + leased + dead = %d', n.enqueued, n.acked,
             n.cancelled, n.purged, n.dead_dropped, n.enqueued - out, live))
     end
+    -- each key's waiting count (fair.lua) is its ready and delayed jobs
+    local waiting = {}
+    for _, m in pairs(metas) do
+        local key, s = m[M.key], m[M.state]
+        if key ~= '' and (s == 'ready' or s == 'delayed') then waiting[key] = (waiting[key] or 0) + 1 end
+    end
+    for f, v in pairs(stats) do
+        local key = string.match(f, '^n:(.+)$')
+        if key then
+            if tonumber(v) ~= waiting[key] then add('fair', key, 'waiting count is not its ready and delayed jobs') end
+            waiting[key] = nil
+        end
+    end
+    for key in pairs(waiting) do add('fair', key, 'has waiting jobs but no waiting count') end
+
     local ended = n.acked + n.failed + n.released + n.reclaimed
     local leased = redis.call('ZCARD', keys[K.leased])
     if n.claimed - ended ~= leased then

@@ -1,4 +1,4 @@
--- needs: common
+-- needs: common fair
 -- sluice_claim: leases up to N ready jobs of a class, after reclaiming
 -- expired leases and promoting due delayed jobs. This is where admission
 -- happens: the gate (paused, admitted fraction, concurrency, rate) decides
@@ -38,12 +38,16 @@
 -- Errors: NOCLASS, BADNAME, BADARG.
 
 local RECLAIM_BATCH = 100
-local CLAIM_FIELDS = {'max_reclaims', 'dead_max', 'dead_ttl_ms', 'floor', 'max_concurrency', 'max_rate', 'burst'}
+local CLAIM_FIELDS = {'max_reclaims', 'dead_max', 'dead_ttl_ms', 'floor', 'max_concurrency', 'max_rate', 'burst',
+                      'key_weights'}
 local PROMOTE_BATCH = 1000
 local CONCURRENCY_RETRY_MS = 100
 
+-- A reclaimed job waits again at its tag: its key's count (fair.lua) rises.
 local function reclaim_expired(keys, cfg, now)
     local ids = redis.call('ZRANGEBYSCORE', keys[K.leased], '-inf', now, 'LIMIT', 0, RECLAIM_BATCH)
+    if #ids == 0 then return end
+    local t = tags(keys, cfg.key_weights)
     for _, id in ipairs(ids) do
         redis.call('ZREM', keys[K.leased], id)
         local m = load_job(keys, id)
@@ -56,24 +60,29 @@ local function reclaim_expired(keys, cfg, now)
             elseif m[M.attempt] >= m[M.max_attempts] then
                 make_dead(keys, id, m, 'lease expired on the last attempt', now, cfg)
             else
+                t:count(m[M.key], 1)
                 make_ready(keys, id, m)
             end
         end
     end
+    save_tags(t, {})
 end
 
-local function promote_due(keys, now)
+-- A promoted job gets its tag now (fair.lua), after the jobs of its key
+-- that wait already.
+local function promote_due(keys, cfg, now)
     local ids = redis.call('ZRANGEBYSCORE', keys[K.delayed], '-inf', now, 'LIMIT', 0, PROMOTE_BATCH)
     if #ids == 0 then return end
     redis.call('ZREM', keys[K.delayed], unpack(ids))   -- first: a producer may not (see common.lua)
-    local seq = next_seqs(keys, #ids)
-    for i, id in ipairs(ids) do
+    local t = tags(keys, cfg.key_weights)
+    for _, id in ipairs(ids) do
         local m = load_job(keys, id)
         if m then
-            m[M.seq] = seq + i - 1
+            m[M.seq] = t:next(m[M.key])
             make_ready(keys, id, m)
         end
     end
+    save_tags(t, {})
 end
 
 local function first_score(key)
@@ -117,7 +126,7 @@ register('sluice_claim', function(keys, args)
     local now = now_ms()
 
     reclaim_expired(keys, cfg, now)
-    promote_due(keys, now)
+    promote_due(keys, cfg, now)
 
     local head = redis.call('ZRANGE', keys[K.ready], 0, want - 1)
     if #head == 0 then return {'empty', next_event(keys, now)} end
@@ -198,7 +207,19 @@ register('sluice_claim', function(keys, args)
     end
     redis.call('ZREM', keys[K.ready], unpack(leased))
 
-    local token = next_tokens(keys, n) - 1
+    -- the virtual time moves to the largest tag leased; a keyed job leaves
+    -- its key's waiting count (fair.lua)
+    local tag, t = 0, nil
+    for i = 1, n do
+        local m = records[i]
+        if m[M.seq] > tag then tag = m[M.seq] end
+        if m[M.key] ~= '' then
+            t = t or tags(keys, nil, UNREAD)
+            t:count(m[M.key], -1)
+        end
+    end
+    if t then save_tags(t, {}) end
+    local token = next_tokens(keys, n, tag) - 1
     -- writes: the lease entries, and the records of legacy jobs. deadlines:
     -- the leased set's new members, last job first: a small sorted set is
     -- one list, which Redis scans to each insert's place; the jobs of a

@@ -1,33 +1,38 @@
--- needs: common window
--- Declaring classes: their tier, limits and run windows. A change takes effect on the
--- next claim anywhere, since claims read the class hash each time.
+-- needs: common window fair
+-- Declaring classes: their tier, limits, run windows and key weights. A
+-- change takes effect on the next claim anywhere, since claims read the
+-- class hash each time.
 -- KEYS: the class keys (sluice_registry*: the global registry key).
 
--- The run window fields beside CLASS_ORDER's (window.lua), with their
--- defaults: no windows, and the floor outside them. Not read by claims.
-local WINDOW_DEFAULTS = {windows = '[]', outside_window = 'floor'}
+-- The text fields beside CLASS_ORDER's, with their defaults: the run
+-- windows (window.lua; none, and the floor outside them), not read by
+-- claims, and the key weights (fair.lua; none).
+local TEXT_DEFAULTS = {windows = '[]', outside_window = 'floor', key_weights = '{}'}
+local TEXT_ORDER = {'windows', 'outside_window', 'key_weights'}
 
--- The class's window fields as a table, defaults for those never set.
-local function load_windows(keys)
-    local raw = redis.call('HMGET', keys[K.class], 'windows', 'outside_window')
-    return {windows = raw[1] or WINDOW_DEFAULTS.windows, outside_window = raw[2] or WINDOW_DEFAULTS.outside_window}
+-- The class's text fields as a table, defaults for those never set.
+local function load_texts(keys)
+    local raw = redis.call('HMGET', keys[K.class], unpack(TEXT_ORDER))
+    local w = {}
+    for i, f in ipairs(TEXT_ORDER) do w[f] = raw[i] or TEXT_DEFAULTS[f] end
+    return w
 end
 
 -- sluice_class_set: ARGV class, actor, then field, value pairs (the fields
--- of CLASS_ORDER, and windows and outside_window). Fields not named keep
--- their value (or default). The whole result is validated before anything
--- is written. Reply: 'created' or 'updated'. Errors: BADNAME, BADARG.
+-- of CLASS_ORDER, and windows, outside_window and key_weights). Fields not
+-- named keep their value (or default). The whole result is validated before
+-- anything is written. Reply: 'created' or 'updated'. Errors: BADNAME, BADARG.
 register('sluice_class_set', function(keys, args)
     class_arg(keys, args)
     local actor = args[2] or ''
     if #args % 2 ~= 0 then fail('BADARG', 'fields and values must pair up') end
     local exists = redis.call('EXISTS', keys[K.class]) == 1
     local c = {}
-    local w = WINDOW_DEFAULTS
+    local w = exists and load_texts(keys) or {}
     if exists then
         c = load_class(keys)
-        w = load_windows(keys)
     else
+        for k, v in pairs(TEXT_DEFAULTS) do w[k] = v end
         for k, v in pairs(CLASS_DEFAULTS) do c[k] = v end
     end
     local nwindows = nil  -- counted when windows are set
@@ -39,10 +44,13 @@ register('sluice_class_set', function(keys, args)
             c.tier = v
         elseif f == 'windows' then
             nwindows = windows_arg(v)
-            w = {windows = v, outside_window = w.outside_window}
+            w.windows = v
         elseif f == 'outside_window' then
             if not OUTSIDE_WINDOW[v] then fail('BADARG', 'outside_window must be one of ' .. OUTSIDE_WINDOW_TEXT) end
-            w = {windows = w.windows, outside_window = v}
+            w.outside_window = v
+        elseif f == 'key_weights' then
+            key_weights_arg(v)
+            w.key_weights = v
         elseif CLASS_FIELDS[f] then
             local s = CLASS_FIELDS[f]
             if s[1] == 'int' then c[f] = int_arg(v, f, s[2], s[3]) else c[f] = num_arg(v, f, s[2], s[3]) end
@@ -65,17 +73,17 @@ register('sluice_class_set', function(keys, args)
         flat[#flat + 1] = f
         flat[#flat + 1] = type(c[f]) == 'number' and fmt_num(c[f]) or c[f]
     end
-    flat[#flat + 1] = 'windows'
-    flat[#flat + 1] = w.windows
-    flat[#flat + 1] = 'outside_window'
-    flat[#flat + 1] = w.outside_window
+    for _, f in ipairs(TEXT_ORDER) do
+        flat[#flat + 1] = f
+        flat[#flat + 1] = w[f]
+    end
     audit(keys, actor, exists and 'class updated' or 'class created', table.concat(changes, ' '))
     redis.call('HSET', keys[K.class], unpack(flat))
     return exists and 'updated' or 'created'
 end)
 
 -- sluice_class_get: ARGV class. Reply: field, value pairs in CLASS_ORDER,
--- then windows and outside_window. Errors: NOCLASS.
+-- then windows, outside_window and key_weights. Errors: NOCLASS.
 register('sluice_class_get', function(keys, args)
     class_arg(keys, args)
     local c = load_class(keys)
@@ -84,11 +92,11 @@ register('sluice_class_get', function(keys, args)
         r[#r + 1] = f
         r[#r + 1] = type(c[f]) == 'number' and fmt_num(c[f]) or c[f]
     end
-    local w = load_windows(keys)
-    r[#r + 1] = 'windows'
-    r[#r + 1] = w.windows
-    r[#r + 1] = 'outside_window'
-    r[#r + 1] = w.outside_window
+    local w = load_texts(keys)
+    for _, f in ipairs(TEXT_ORDER) do
+        r[#r + 1] = f
+        r[#r + 1] = w[f]
+    end
     return r
 end, READONLY)
 

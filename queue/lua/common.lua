@@ -17,25 +17,28 @@
 -- Errors are a short code word and a fixed sentence; user data never goes
 -- into an error reply. The C side maps the code word to sluice_error_code.
 
-local VERSION = 7  -- bump on any change of a Function's contract
+local VERSION = 8  -- bump on any change of a Function's contract
 
 -- A job is one record, a msgpack array of the fields below, in the jobs
 -- hash under its id. started: when the current lease began; duty: the
 -- class's share of one job it ran under (0 when it had a whole slot; see
--- sluice_claim); payload: the JSON object as enqueued.
+-- sluice_claim); payload: the JSON object as enqueued; key: its fairness
+-- key ('' for none). seq is the job's place among the ready jobs of its
+-- priority, its tag (fair.lua): kept when a lease ends back in the ready set.
 -- A leased job also has a lease entry in the jobs hash, under its id and
 -- LEASE_SUFFIX (see pack_lease): its lease's fields, which override the
 -- record's. A claim writes only that entry and an ack reads only it; the
 -- record is rewritten only when the lease ends another way. Library
 -- version 6 kept the lease in the record (state 'leased', no entry): such
--- a job is read as leased. Versions 5 and earlier kept the payload alone in
+-- a job is read as leased. Version 7 wrote records of 16 fields, without
+-- the key: such a record is read with key ''. Versions 5 and earlier kept the payload alone in
 -- the jobs hash and fields 1..15 in the meta hash: such a job is read from
 -- both, and written as one record when it next changes.
 local M = {seq = 1, priority = 2, attempt = 3, max_attempts = 4, timeout = 5,
            cost = 6, token = 7, reclaims = 8, unique = 9, enqueued_at = 10,
-           state = 11, reason = 12, at = 13, started = 14, duty = 15, payload = 16}
+           state = 11, reason = 12, at = 13, started = 14, duty = 15, payload = 16, key = 17}
 local RECORD_BYTE = 0xdc            -- msgpack array16: a record; a payload starts with '{' or a space
-local RECORD_HEAD = '\220\0\16'     -- a record's first bytes: msgpack array16 of 16 elements
+local RECORD_HEAD = '\220\0\17'     -- a record's first bytes: msgpack array16 of 17 elements
 local LEASE_SUFFIX = ':lease'       -- a lease entry's field: the job's id and this
 local LEASE_BYTE = 0x4c             -- 'L', a lease entry's first byte: this form of entry
 local LEASE_FORMAT = '<BlHlld'      -- LEASE_BYTE, token, attempt, at, started, duty; then the unique key
@@ -171,7 +174,8 @@ local function load_class(keys, names)
     if not raw[1] then fail('NOCLASS', 'class is not declared') end
     local c = {tier = raw[1]}
     for i, f in ipairs(names) do
-        if f ~= 'tier' then c[f] = tonumber(raw[i + 1]) or CLASS_DEFAULTS[f] end
+        -- a text field (key_weights) has no default here: its text or nil
+        if f ~= 'tier' then c[f] = tonumber(raw[i + 1]) or CLASS_DEFAULTS[f] or raw[i + 1] end
     end
     return c
 end
@@ -227,13 +231,14 @@ local function lease_only(e)
     return {0, 0, attempt, 0, 0, 0, token, 0, unique, 0, 'leased', '', at, started, duty}
 end
 
--- The record "raw" as a table of the fields of M: its 16 elements decoded
+-- The record "raw" as a table of the fields of M: its elements decoded
 -- after its header as values and then gathered, which costs half of what
--- cmsgpack.unpack's own table does.
+-- cmsgpack.unpack's own table does. A record of version 7 gets key ''.
 local function unpack_record(raw)
-    local _, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16 =
-        cmsgpack.unpack_limit(raw, 16, #RECORD_HEAD)
-    return {f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16}
+    local _, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17 =
+        cmsgpack.unpack_limit(raw, 17, #RECORD_HEAD)
+    if f17 == nil then f17 = '' end
+    return {f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15, f16, f17}
 end
 
 -- The job "id" as a table of the fields of M, from "raw" and "lease", its
@@ -250,7 +255,7 @@ local function job_from(keys, id, raw, lease)
     local old = redis.call('HGET', keys[K.meta], id)
     if not old then return nil end
     local m = cmsgpack.unpack(old)
-    m[M.started], m[M.duty], m[M.payload] = m[M.started] or 0, m[M.duty] or 0, raw
+    m[M.started], m[M.duty], m[M.payload], m[M.key] = m[M.started] or 0, m[M.duty] or 0, raw, ''
     m.legacy = true
     return m
 end
@@ -281,7 +286,7 @@ local function save_lease(keys, id, m)
     redis.call('HSET', keys[K.jobs], id .. LEASE_SUFFIX, pack_lease(m))
 end
 
--- A ready job's place: by priority, then by seq.
+-- A ready job's place: by priority, then by seq (its tag).
 local function score_of(priority, seq)
     return (PRIORITY_MAX - priority) * SEQ_SPAN + seq
 end
@@ -291,7 +296,7 @@ local function ready_score(m)
 end
 
 -- A new job's record, in pieces, for a batch of jobs that mostly share
--- their options: new_record(seq, fields, payload) is the same bytes as
+-- their options: new_record(seq, fields, payload, key) is the same bytes as
 -- cmsgpack.pack of the job's table (an array16 of the fields of M, each
 -- packed alone), where fields, from new_fields, is fields 2..15 packed once
 -- for every job that shares them.
@@ -299,26 +304,28 @@ local function new_fields(priority, max_attempts, timeout, cost, unique, now, st
     return cmsgpack.pack(priority, 0, max_attempts, timeout, cost, 0, 0, unique, now, state, '', at, 0, 0)
 end
 
-local function new_record(seq, fields, payload)
-    return RECORD_HEAD .. cmsgpack.pack(seq) .. fields .. cmsgpack.pack(payload)
-end
-
--- Reserves n sequence numbers (ids and the ready order) and returns the
--- first; one write however many jobs a call makes.
-local function next_seqs(keys, n)
-    return redis.call('HINCRBY', keys[K.stats], 'seq', n) - n + 1
+local function new_record(seq, fields, payload, key)
+    return RECORD_HEAD .. cmsgpack.pack(seq) .. fields .. cmsgpack.pack(payload, key)
 end
 
 -- Reserves n fencing tokens and returns the first: past the last one issued
 -- and never below the Redis clock in microseconds, so tokens rise for ever,
 -- across a class's deletion (its counters survive it) and across a restart
--- from an older snapshot (the clock does not run back).
-local function next_tokens(keys, n)
+-- from an older snapshot (the clock does not run back). "tag" (may be nil):
+-- the largest tag of the jobs the tokens lease, which the class's virtual
+-- time (fair.lua) moves up to in the same write.
+local function next_tokens(keys, n, tag)
     local t = redis.call('TIME')
     local clock = tonumber(t[1]) * 1000000 + tonumber(t[2])
-    local last = tonumber(redis.call('HGET', keys[K.stats], 'token')) or 0
+    local r = redis.call('HMGET', keys[K.stats], 'token', 'vtime', 'seq')
+    local last = tonumber(r[1]) or 0
     local first = math.max(last + 1, clock)
-    redis.call('HSET', keys[K.stats], 'token', string.format('%d', first + n - 1))
+    local v = tonumber(r[2]) or tonumber(r[3]) or 0
+    if tag and tag > v then
+        redis.call('HSET', keys[K.stats], 'token', int_text(first + n - 1), 'vtime', int_text(tag))
+    else
+        redis.call('HSET', keys[K.stats], 'token', int_text(first + n - 1))
+    end
     return first
 end
 

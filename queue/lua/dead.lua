@@ -1,4 +1,4 @@
--- needs: common
+-- needs: common fair
 -- The dead set: jobs that used up their attempts or poisoned their workers.
 -- It is capped per class (dead_max; the oldest go first).
 -- KEYS: the class keys.
@@ -32,29 +32,34 @@ local function dead_targets(keys, name, which)
     return {id}
 end
 
+local DEAD_RETRY_FIELDS = {'key_weights'}
+
 -- sluice_dead_retry: ARGV class, id or '*' (up to 1000 per call), actor.
--- Back to ready with attempts and reclaims reset; audited. Reply: how many.
+-- Back to ready with attempts and reclaims reset, each behind the jobs of
+-- its key that wait (fair.lua); audited. Reply: how many.
 register('sluice_dead_retry', function(keys, args)
     local name = class_arg(keys, args)
-    load_class(keys, NO_FIELDS)
+    local cfg = load_class(keys, DEAD_RETRY_FIELDS)
     local ids = dead_targets(keys, name, args[2])
     if #ids == 0 then return 0 end
     audit(keys, args[3], 'dead retried', #ids == 1 and ids[1] or (#ids .. ' jobs'))
-    local seq = next_seqs(keys, #ids)
-    for i, id in ipairs(ids) do
+    local t = tags(keys, cfg.key_weights)
+    for _, id in ipairs(ids) do
         redis.call('ZREM', keys[K.dead], id)
         local m = load_job(keys, id)
         if m then
             m[M.attempt] = 0
             m[M.reclaims] = 0
             m[M.reason] = ''
-            m[M.seq] = seq + i - 1
+            m[M.seq] = t:next(m[M.key])
+            t:count(m[M.key], 1)
             if m[M.unique] ~= '' then
                 if redis.call('HSETNX', keys[K.unique], m[M.unique], id) == 0 then m[M.unique] = '' end
             end
             make_ready(keys, id, m)
         end
     end
+    save_tags(t, {})
     if #ids > 0 then redis.call('PUBLISH', keys[K.ready], #ids) end
     return #ids
 end)

@@ -1,8 +1,9 @@
--- needs: common
+-- needs: common fair
 -- sluice_enqueue: adds one or many jobs to a class in one atomic call.
 --
 -- KEYS: the class keys.
--- ARGV: class, n, then n groups of 8 fields:
+-- ARGV: class, n, then n groups of 9 fields (or of the first 8, for
+-- clients of version 7: no key):
 --   payload      a JSON object, nested at most 32 deep, no NaN or Infinity,
 --                no NUL byte nor \u0000 escape, within the class's
 --                payload_max and the 256 KiB cap (the C library also checks
@@ -14,11 +15,13 @@
 --   timeout_ms   the lease; 0 for the class default, else 1..604800000
 --   unique       '' for none; a duplicate returns the live job's id
 --   cost         0 for 1, else 1..1000000 rate units
+--   key          '' for none, else the fairness key (fair.lua): 1..128
+--                bytes, no control byte
 -- Reply: the n job ids, in order.
 -- Errors: NOCLASS, BADNAME, BADARG, PAYLOAD, FULL. Nothing is written unless
 -- every job is valid and the whole batch fits under max_queue.
 
-local ENQUEUE_FIELDS = {'payload_max', 'max_attempts', 'timeout_ms', 'max_queue'}
+local ENQUEUE_FIELDS = {'payload_max', 'max_attempts', 'timeout_ms', 'max_queue', 'key_weights'}
 local strict_json  -- a cjson of our own: its settings never touch another library's
 
 local function check_payload(p, cfg)
@@ -41,14 +44,29 @@ end
 register('sluice_enqueue', function(keys, args)
     local name = class_arg(keys, args)
     local n = int_arg(args[2], 'job count', 1, BATCH_MAX)
-    if #args ~= 2 + n * 8 then fail('BADARG', 'wrong number of arguments') end
+    local stride = #args == 2 + n * 8 and 8 or 9
+    if #args ~= 2 + n * stride then fail('BADARG', 'wrong number of arguments') end
     local cfg = load_class(keys, ENQUEUE_FIELDS)
     local now = now_ms()
+    -- the jobs' keys, checked, and the distinct ones read at once
+    local keyed = {}
+    if stride == 9 then
+        for i = 1, n do
+            local key = args[2 + i * 9]
+            if key ~= '' then
+                if not valid_key(key) then fail('BADARG', 'fairness key is not 1..128 bytes without control bytes') end
+                keyed[#keyed + 1] = key
+            end
+        end
+    end
 
     -- One pass checks every job and prepares every write; nothing is written
     -- until the whole batch is valid and fits. Ids follow the class's
     -- sequence, reserved below with one write for the batch.
-    local seq = tonumber(redis.call('HGET', keys[K.stats], 'seq')) or 0
+    local counters = redis.call('HMGET', keys[K.stats], 'vtime', 'seq', 'f:')
+    local seq = tonumber(counters[2]) or 0
+    local t = tags(keys, cfg.key_weights, counters)
+    t:read(keyed)
     local fresh, seen, ids = 0, {}, {}
     local records, ready, delayed, uniques = {}, {}, {}, {}
     local np, nr, nd, nu = 0, 0, 0, 0
@@ -58,7 +76,8 @@ register('sluice_enqueue', function(keys, args)
     local last  -- where the options kept were read: their group's first argument
     local due, priority, max_attempts, timeout, unique, cost, fields
     for i = 1, n do
-        local b = 2 + (i - 1) * 8
+        local b = 2 + (i - 1) * stride
+        local key = stride == 9 and args[b + 9] or ''
         local payload = args[b + 1]
         check_payload(payload, cfg)
         if not (last and args[b + 2] == args[last + 2] and args[b + 3] == args[last + 3] and
@@ -91,12 +110,15 @@ register('sluice_enqueue', function(keys, args)
                 seen[unique] = id
                 uniques[nu + 1], uniques[nu + 2], nu = unique, id, nu + 2
             end
+            local tag = seq + fresh  -- a delayed job's tag comes when it is promoted
             if due > 0 then
                 delayed[nd + 1], delayed[nd + 2], nd = due, id, nd + 2
             else
-                ready[nr + 1], ready[nr + 2], nr = int_text(score_of(priority, seq + fresh)), id, nr + 2
+                tag = t:next(key)
+                ready[nr + 1], ready[nr + 2], nr = int_text(score_of(priority, tag)), id, nr + 2
             end
-            records[np + 1], records[np + 2], np = id, new_record(seq + fresh, fields, payload), np + 2
+            t:count(key, 1)
+            records[np + 1], records[np + 2], np = id, new_record(tag, fields, payload, key), np + 2
             ids[i] = id
         end
     end
@@ -106,10 +128,11 @@ register('sluice_enqueue', function(keys, args)
         if depth + fresh > cfg.max_queue then fail('FULL', 'queue is at max_queue') end
     end
 
-    -- The writes, one call each for the whole batch; the sequence first (a
-    -- role that may not enqueue is refused it, and nothing has changed).
+    -- The writes, one call each for the whole batch; the sequence and the
+    -- tags first (a role that may not enqueue is refused it, and nothing
+    -- has changed).
     if fresh == 0 then return ids end
-    next_seqs(keys, fresh)
+    save_tags(t, {'seq', int_text(seq + fresh)})
     redis.call('HSET', keys[K.jobs], unpack(records))
     if nu > 0 then redis.call('HSET', keys[K.unique], unpack(uniques)) end
     if nd > 0 then redis.call('ZADD', keys[K.delayed], unpack(delayed)) end

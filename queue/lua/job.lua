@@ -1,4 +1,4 @@
--- needs: common
+-- needs: common fair
 -- Looking at and cancelling single jobs, and the class's counters.
 -- KEYS: the class keys.
 
@@ -35,6 +35,7 @@ register('sluice_cancel', function(keys, args)
     redis.call('ZREM', keys[K[s]], id)
     release_unique(keys, id, m)
     forget(keys, id, m)
+    key_waits(keys, m[M.key], -1)
     count(keys, 'cancelled', 1)
     return 1
 end)

@@ -1,4 +1,4 @@
--- needs: common
+-- needs: common fair
 -- Ending or extending a lease: ack (one job, or many of a class), fail,
 -- extend, release. Each presents the attempt's fencing token; a token that
 -- is not the current lease's (the lease expired and the job was reclaimed,
@@ -155,6 +155,7 @@ register('sluice_fail', function(keys, args)
     m[M.at] = now + delay
     save_job(keys, id, m)
     redis.call('ZADD', keys[K.delayed], m[M.at], id)
+    key_waits(keys, m[M.key], 1)
     count(keys, 'retried', 1)
     return {'retry', delay}
 end)
@@ -180,6 +181,7 @@ register('sluice_release', function(keys, args)
     end_duty(keys, m, now_ms())
     m[M.attempt] = m[M.attempt] - 1
     make_ready(keys, id, m)
+    key_waits(keys, m[M.key], 1)
     count(keys, 'released', 1)
     redis.call('PUBLISH', keys[K.ready], 1)
     return 1

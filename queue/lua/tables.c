@@ -1,6 +1,7 @@
 /* Prints the tables the Functions share with the C library as Lua: tiers,
  * governor modes, on_stale policies and outside_window words, the class
- * fields, the key lists, the job limits and the window limits, from the
+ * fields, the key lists, the job limits, the window limits and the
+ * fairness limits, from the
  * headers that define them. Run by the build (scripts/lua-library.sh); its
  * output is the first part of the library. */
 #include <stdio.h>
@@ -95,5 +96,10 @@ int main(void) {
     printf("local COST_MAX = %d\n", SLUICE_COST_MAX);
     printf("local WINDOWS_MAX = %d\n", SLUICE_WINDOWS_MAX);
     printf("local ZONE_NAME_MAX = %d\n", SLUICE_ZONE_NAME_MAX);
+    printf("local KEY_MAX = %d\n", SLUICE_KEY_MAX);
+    printf("local KEY_WEIGHTS_MAX = %d\n", SLUICE_KEY_WEIGHTS_MAX);
+    printf("local KEY_WEIGHT_MAX = %d\n", SLUICE_KEY_WEIGHT_MAX);
+    printf("local KEY_WEIGHT_LCM_MAX = %d\n", SLUICE_KEY_WEIGHT_LCM_MAX);
+    printf("local KEY_WEIGHTS_TEXT_MAX = %d\n", SLUICE_KEY_WEIGHTS_JSON);
     return ferror(stdout) ? 1 : 0;
 }

@@ -1,0 +1,147 @@
+-- needs: common
+-- Fair shares by key inside a class: start-time fair queueing in the ready
+-- set's order. A job's seq is its tag, its place among the ready jobs of its
+-- priority. A job that becomes ready as new (enqueued, promoted, retried
+-- from the dead set) gets tag max(V + 1, F[key]), and F[key] moves one step
+-- past it: step = L / weight(key), L the least common multiple of the
+-- class's key weights (1 without key_weights), weight 1 for a key not in
+-- them. V is the class's virtual time, the largest tag claimed (stats field
+-- vtime; absent, the class's sequence: the tags of version 7 were the
+-- sequence). A job whose lease ends back in the ready set keeps its tag.
+-- Keyless jobs are the key '' (F in stats field 'f:'): a class without keys
+-- orders its jobs by priority, then FIFO, as before.
+-- A key other than '' with waiting (ready or delayed) jobs counts them in
+-- stats field 'n:' .. key and keeps F in 'f:' .. key; when its count falls
+-- to 0 both go, so the hash holds only keys that wait. A key that returns
+-- then starts at V + 1, at most one step before where F would have put it.
+
+-- The limits (KEY_MAX, KEY_WEIGHTS_MAX, KEY_WEIGHT_MAX, KEY_WEIGHT_LCM_MAX,
+-- KEY_WEIGHTS_TEXT_MAX) come from include/sluice/fair.h.
+
+-- Whether s is a fairness key: 1..KEY_MAX bytes, no control byte.
+local function valid_key(s)
+    return type(s) == 'string' and #s >= 1 and #s <= KEY_MAX and not string.find(s, '[%z\1-\31\127]')
+end
+
+local function gcd(a, b)
+    while b ~= 0 do a, b = b, a % b end
+    return a
+end
+
+-- The key_weights text (a JSON object of key -> weight) checked whole: its
+-- keys are fairness keys, at most KEY_WEIGHTS_MAX, its weights whole numbers
+-- 1..KEY_WEIGHT_MAX whose least common multiple is at most
+-- KEY_WEIGHT_LCM_MAX. Returns the weights as a table and L, or fails.
+local function key_weights_arg(text)
+    if type(text) ~= 'string' or #text > KEY_WEIGHTS_TEXT_MAX or not string.find(text, '^%s*{') then
+        fail('BADARG', 'key_weights is not a JSON object')
+    end
+    local ok, w = pcall(cjson.decode, text)
+    if not ok or type(w) ~= 'table' then fail('BADARG', 'key_weights is not a JSON object') end
+    local n, l = 0, 1
+    for k, x in pairs(w) do
+        if not valid_key(k) then fail('BADARG', 'key_weights has an invalid key') end
+        if type(x) ~= 'number' or x ~= math.floor(x) or x < 1 or x > KEY_WEIGHT_MAX then
+            fail('BADARG', 'key_weights has a weight that is not a whole number 1..' .. KEY_WEIGHT_MAX)
+        end
+        n = n + 1
+        if n > KEY_WEIGHTS_MAX then fail('BADARG', 'key_weights has more than ' .. KEY_WEIGHTS_MAX .. ' keys') end
+        l = l / gcd(l, x) * x
+        if l > KEY_WEIGHT_LCM_MAX then
+            fail('BADARG', 'key_weights need a common multiple of at most ' .. KEY_WEIGHT_LCM_MAX)
+        end
+    end
+    return w, l
+end
+
+-- The steps of a class whose key_weights field is "text" (nil: none): a
+-- function of a key.
+local function key_steps(text)
+    if text == nil or text == '{}' then return function() return 1 end end
+    local w, l = key_weights_arg(text)
+    return function(key) return l / (w[key] or 1) end
+end
+
+-- The tags of one call. tags(keys, text, r) with "text" the class's
+-- key_weights and r the stats fields vtime, seq and 'f:' as HMGET answers
+-- them (nil: read them here) returns an object whose :read(list) reads F
+-- and the counts of the keys of "list" at once, :next(key) the next tag of
+-- key (advancing F), :count(key, d) moves key's waiting count by d, and
+-- :fields(out) appends the changed fields, as field, value pairs, to out
+-- (vtime too, when it was absent) and returns the fields to delete.
+local Tags = {}
+Tags.__index = Tags
+
+local function tags(keys, text, r)
+    r = r or redis.call('HMGET', keys[K.stats], 'vtime', 'seq', 'f:')
+    return setmetatable({keys = keys, v = tonumber(r[1]) or tonumber(r[2]) or 0, unset = not r[1],
+                         step = key_steps(text), f = {[''] = tonumber(r[3]) or false}, n = {[''] = 0},
+                         dirty = {}}, Tags)
+end
+
+-- For tags: no virtual time needed (only counts change), nothing read.
+local UNREAD = {'0', '0', false}
+
+function Tags:read(list)
+    local want, fields = {}, {}
+    for _, key in ipairs(list) do
+        if self.f[key] == nil and not want[key] then
+            want[key] = true
+            fields[#fields + 1] = key
+        end
+    end
+    if #fields == 0 then return end
+    local names = {}
+    for i, key in ipairs(fields) do names[2 * i - 1], names[2 * i] = 'f:' .. key, 'n:' .. key end
+    local r = redis.call('HMGET', self.keys[K.stats], unpack(names))
+    for i, key in ipairs(fields) do
+        self.f[key] = tonumber(r[2 * i - 1]) or false
+        self.n[key] = tonumber(r[2 * i]) or 0
+    end
+end
+
+function Tags:next(key)
+    if self.f[key] == nil then self:read({key}) end
+    local s = math.max(self.v + 1, self.f[key] or 0)
+    self.f[key] = s + self.step(key)
+    self.dirty[key] = true
+    return s
+end
+
+function Tags:count(key, d)
+    if key == '' then return end
+    if self.f[key] == nil then self:read({key}) end
+    self.n[key] = self.n[key] + d
+    self.dirty[key] = true
+end
+
+function Tags:fields(out)
+    local gone = {}
+    if self.unset then out[#out + 1], out[#out + 2] = 'vtime', int_text(self.v) end
+    for key in pairs(self.dirty) do
+        if key ~= '' and self.n[key] <= 0 then
+            gone[#gone + 1], gone[#gone + 2] = 'f:' .. key, 'n:' .. key
+        else
+            if self.f[key] then out[#out + 1], out[#out + 2] = 'f:' .. key, int_text(self.f[key]) end
+            if key ~= '' then out[#out + 1], out[#out + 2] = 'n:' .. key, int_text(self.n[key]) end
+        end
+    end
+    return gone
+end
+
+-- Writes what "t" changed, and the stats fields "out" (field, value
+-- pairs): one HSET and at most one HDEL.
+local function save_tags(t, out)
+    local gone = t:fields(out)
+    if #out > 0 then redis.call('HSET', t.keys[K.stats], unpack(out)) end
+    if #gone > 0 then redis.call('HDEL', t.keys[K.stats], unpack(gone)) end
+end
+
+-- Moves the waiting count of "key" by d, for a job that waits again or no
+-- longer waits outside a claim or an enqueue; a keyless job: nothing.
+local function key_waits(keys, key, d)
+    if key == '' then return end
+    local t = tags(keys, nil, UNREAD)
+    t:count(key, d)
+    save_tags(t, {})
+end
