@@ -59,9 +59,9 @@ static int tmpfd(void) {
 static run_result run_argv(void **state, const char *input, size_t inlen, const char *const *args) {
     harness_redis *r = *state;
     const char *bin = getenv("SLUICECTL") ? getenv("SLUICECTL") : ctl_bin;
-    const char *argv[64] = {bin, "--redis", r->url, "--namespace", "t"};
+    const char *argv[192] = {bin, "--redis", r->url, "--namespace", "t"};
     int n = 5;
-    for (int i = 0; args[i] && n < 63; i++) argv[n++] = args[i];
+    for (int i = 0; args[i] && n < 191; i++) argv[n++] = args[i];
     argv[n] = NULL;
     int in = -1;
     if (input) {
@@ -293,6 +293,87 @@ static void class_set_windows_round_trip_through_get_export_and_apply(void **sta
     assert_int_equal(cfg.nwindows, 0);
     sluice_client_free(c);
     run_free(&r);
+}
+
+static void key_weights_and_fairness_keys_round_trip_and_bad_ones_exit_2_changing_nothing(void **state) {
+    run_result r = RUN(state, "class", "set", "tenants", "--tier", "critical", "--key-weight", "acme=3",
+                       "--key-weight", "small=1");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "class", "get", "tenants");
+    if (r.code != 0 || !strstr(r.out, "key_weights      acme=3\n                 small=1\n"))
+        fail_msg("class get: %s", r.out);
+    run_free(&r);
+    /* export carries them, apply changes them and names the change */
+    r = RUN(state, "export");
+    json_t *doc = parse_out(&r);
+    run_free(&r);
+    json_t *w = json_object_get(json_object_get(json_object_get(doc, "classes"), "tenants"), "key_weights");
+    assert_int_equal(json_integer_value(json_object_get(w, "acme")), 3);
+    json_object_set_new(w, "acme", json_integer(4));
+    char *text = json_dumps(doc, 0);
+    json_decref(doc);
+    r = RUN_IN(state, text, "apply", "-");
+    free(text);
+    if (r.code != 0 || !strstr(r.out, "~ class tenants: key_weights {\"acme\":3,\"small\":1} -> {\"acme\":4,"))
+        fail_msg("apply: %s", r.out);
+    run_free(&r);
+    char key[SLUICE_KEY_MAX + 2], big[10 * 1024 + 1];
+    memset(key, 'k', sizeof(key) - 1);
+    key[sizeof(key) - 1] = '\0';
+    memset(big, 'k', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    const struct {
+        const char *args[6];
+        const char *says;
+    } bad[] = {
+        {{"class", "set", "tenants", "--key-weight", "acme=0"}, "key weight"},
+        {{"class", "set", "tenants", "--key-weight", "acme=-2"}, "key weight"},
+        {{"class", "set", "tenants", "--key-weight", "acme=nan"}, "key weight"},
+        {{"class", "set", "tenants", "--key-weight", "acme=x"}, "key weight"},
+        {{"class", "set", "tenants", "--key-weight", "acme"}, "KEY=WEIGHT"},
+        {{"class", "set", "tenants", "--key-weight", "=2"}, "fairness key"},
+        {{"class", "set", "tenants", "--key-weight", "a=7", "--no-key-weights"}, "not both"},
+        {{"enqueue", "tenants", "{}", "--key", big}, "fairness key"},
+        {{"enqueue", "tenants", "{}", "--key", key}, "fairness key"},
+        {{"enqueue", "tenants", "{}", "--key", ""}, "fairness key"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = run_argv(state, NULL, 0, bad[i].args);
+        if (r.code != 2) fail_msg("case %zu: exit %d, stderr %s", i, r.code, r.err);
+        assert_one_line_error(&r, bad[i].says);
+        run_free(&r);
+    }
+    /* too many weights: 65 */
+    const char *many[3 + 2 * (SLUICE_KEY_WEIGHTS_MAX + 1) + 1] = {"class", "set", "tenants"};
+    char names[SLUICE_KEY_WEIGHTS_MAX + 1][16];
+    for (int i = 0; i <= SLUICE_KEY_WEIGHTS_MAX; i++) {
+        snprintf(names[i], sizeof(names[i]), "k%d=1", i);
+        many[3 + 2 * i] = "--key-weight";
+        many[4 + 2 * i] = names[i];
+    }
+    r = run_argv(state, NULL, 0, many);
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "--key-weight");
+    run_free(&r);
+    sluice_client *c = connect_t(state);
+    sluice_class_config cfg;
+    sluice_error err;
+    assert_int_equal(sluice_class_get(c, "tenants", &cfg, &err), 0);
+    assert_int_equal(cfg.nkey_weights, 2);
+    assert_int_equal(cfg.key_weights[0].weight, 4);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "tenants", &st, &err), 0);
+    assert_int_equal(st.enqueued, 0);
+    r = RUN(state, "enqueue", "tenants", "{}", "--key", "acme");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "class", "set", "tenants", "--no-key-weights");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    assert_int_equal(sluice_class_get(c, "tenants", &cfg, &err), 0);
+    assert_int_equal(cfg.nkey_weights, 0);
+    sluice_client_free(c);
 }
 
 static void class_set_bad_windows_exit_2_naming_the_problem_and_change_nothing(void **state) {
@@ -1571,6 +1652,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(class_set_declares_a_class_with_the_given_limits),
         cmocka_unit_test(class_set_changes_only_the_given_fields),
         cmocka_unit_test(class_set_windows_round_trip_through_get_export_and_apply),
+        cmocka_unit_test(key_weights_and_fairness_keys_round_trip_and_bad_ones_exit_2_changing_nothing),
         cmocka_unit_test(class_set_bad_windows_exit_2_naming_the_problem_and_change_nothing),
         cmocka_unit_test(class_get_json_prints_every_field),
         cmocka_unit_test(class_get_of_an_unknown_class_exits_3),

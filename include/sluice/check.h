@@ -54,7 +54,8 @@ typedef struct sluice_problem {
     char code[16];               /* membership, orphan, payload, meta, lease, state, field,
                                    time, score, unique, counter, counters, class,
                                    gate, bucket, noclass, registry, signal,
-                                   governor, id, duplicate, truncated */
+                                   governor, id, duplicate, truncated,
+                                   fair */
     char subject[SLUICE_ID_MAX]; /* a job id, a field, a class or signal name */
     char detail[200];            /* what is wrong, in words */
 } sluice_problem;

@@ -54,10 +54,11 @@ local function key_weights_arg(text)
     return w, l
 end
 
--- The steps of a class whose key_weights field is "text" (nil: none): a
+-- The steps of a class whose key_weights field is "text" (nil or false:
+-- none, as HMGET answers a class declared before version 8): a
 -- function of a key.
 local function key_steps(text)
-    if text == nil or text == '{}' then return function() return 1 end end
+    if not text or text == '{}' then return function() return 1 end end
     local w, l = key_weights_arg(text)
     return function(key) return l / (w[key] or 1) end
 end

@@ -33,9 +33,9 @@ register('sluice_cancel', function(keys, args)
     if s ~= 'ready' and s ~= 'delayed' then fail('STATE', 'job is not waiting') end
     audit(keys, args[3], 'job cancelled', id)
     redis.call('ZREM', keys[K[s]], id)
+    key_waits(keys, m[M.key], -1)
     release_unique(keys, id, m)
     forget(keys, id, m)
-    key_waits(keys, m[M.key], -1)
     count(keys, 'cancelled', 1)
     return 1
 end)

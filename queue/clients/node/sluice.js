@@ -16,7 +16,7 @@
 
 const Redis = require('ioredis');
 
-const FUNCTIONS_VERSION = 7; // the Functions library this client speaks (queue/lua/common.lua)
+const FUNCTIONS_VERSION = 8; // the Functions library this client speaks (queue/lua/common.lua)
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_NAMESPACE = 'sluice';
 const CONNECT_TIMEOUT_MS = 2000;

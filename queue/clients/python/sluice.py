@@ -22,7 +22,7 @@ from urllib.parse import unquote_to_bytes
 
 import redis
 
-FUNCTIONS_VERSION = 7            # the Functions library this client speaks (queue/lua/common.lua)
+FUNCTIONS_VERSION = 8            # the Functions library this client speaks (queue/lua/common.lua)
 DEFAULT_URL = "redis://127.0.0.1:6379"
 DEFAULT_NAMESPACE = "sluice"
 BATCH_MAX = 1000                 # jobs per Function call

@@ -19,7 +19,7 @@ require "json"
 require "redis"
 
 module Sluice
-  FUNCTIONS_VERSION = 7 # the Functions library this client speaks (queue/lua/common.lua)
+  FUNCTIONS_VERSION = 8 # the Functions library this client speaks (queue/lua/common.lua)
   DEFAULT_URL = "redis://127.0.0.1:6379"
   DEFAULT_NAMESPACE = "sluice"
   BATCH_MAX = 1000 # jobs per Function call

@@ -1,0 +1,334 @@
+/* Fair shares by key against a real redis-server: one key's backlog does
+ * not hold back another key's job, weights share the starts, priorities and
+ * FIFO hold inside a key, a job whose lease ends keeps its place, and bad
+ * keys and weights are refused whole, through the library and by raw FCALL. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "common.h"
+
+#include "function_calls.h"
+
+#define NS "t"
+
+/* A critical class (never throttled) with the given key weights (NULL:
+ * none). */
+static void fair_class(sluice_client *c, const char *cls, const char *weights) {
+    test_class(c, cls, SLUICE_TIER_CRITICAL, 0);
+    if (!weights) return;
+    const char *f[] = {"key_weights"}, *v[] = {weights};
+    sluice_error err;
+    if (sluice_class_update(c, cls, f, v, 1, NULL, &err) < 0) fail_msg("key weights: %s", err.text);
+}
+
+/* Enqueues n jobs of "key" (NULL: keyless), payload {"k":"<key>","i":<i>}. */
+static void enqueue_key(sluice_client *c, const char *cls, const char *key, int n, int priority) {
+    char **p = malloc((size_t)n * sizeof(*p));
+    for (int i = 0; i < n; i++) {
+        p[i] = malloc(64 + SLUICE_KEY_MAX);
+        snprintf(p[i], 64 + SLUICE_KEY_MAX, "{\"k\":\"%s\",\"i\":%d}", key ? key : "", i);
+    }
+    sluice_enqueue_opts o = {.key = key, .priority = priority};
+    sluice_error err;
+    size_t done = 0;
+    if (sluice_enqueue_many(c, cls, (size_t)n, (const char *const *)p, &o, 0, NULL, &done, &err) < 0)
+        fail_msg("enqueue %s: %s", key ? key : "-", err.text);
+    for (int i = 0; i < n; i++) free(p[i]);
+    free(p);
+}
+
+/* The key and index of a job's payload into key (64 bytes); returns i. */
+static int job_key(const sluice_job *j, char *key) {
+    int i = -1;
+    key[0] = '\0';
+    if (sscanf(sluice_job_payload(j), "{\"k\":\"%63[^\"]\",\"i\":%d}", key, &i) < 1)
+        sscanf(sluice_job_payload(j), "{\"k\":\"\",\"i\":%d}", &i);
+    return i;
+}
+
+/* Claims up to "max" jobs on c and acks them; their keys and indexes go to
+ * keys[at..] and idx[at..]. Returns how many. */
+static size_t claim_ack(sluice_client *c, const char *cls, size_t max, char (*keys)[64], int *idx, size_t at) {
+    sluice_job *jobs[1000];
+    sluice_claim_info info;
+    sluice_error err;
+    if (sluice_claim(c, cls, "t", max, jobs, &info, &err) < 0) fail_msg("claim: %s", err.text);
+    for (size_t i = 0; i < info.count; i++) {
+        idx[at + i] = job_key(jobs[i], keys[at + i]);
+        if (sluice_ack(c, sluice_job_id(jobs[i]), sluice_job_token(jobs[i]), &err) < 0) fail_msg("ack: %s", err.text);
+        sluice_job_free(jobs[i]);
+    }
+    return info.count;
+}
+
+/* sluice check finds nothing wrong with the class, the keys' counts
+ * included. */
+static void assert_consistent(sluice_client *c, const char *cls) {
+    sluice_error err;
+    sluice_check *k = sluice_namespace_check(c, (const char *const[]){cls}, 1, INT64_MAX, &err);
+    if (!k) fail_msg("check: %s", err.text);
+    for (size_t i = 0; i < sluice_check_count(k); i++) {
+        const sluice_problem *p = sluice_check_problem(k, i);
+        print_error("%s %s: %s\n", p->code, p->subject, p->detail);
+    }
+    assert_int_equal(sluice_check_count(k), 0);
+    sluice_check_free(k);
+}
+
+static void one_keys_backlog_delays_another_keys_job_by_about_one_round(void **state) {
+    sluice_client *c[4];
+    for (int i = 0; i < 4; i++) c[i] = test_connect(state);
+    fair_class(c[0], "tenants", NULL);
+    enqueue_key(c[0], "tenants", "A", 20000, 0);
+    const char *late[] = {"B", "C", "D", "E"};
+    for (int i = 0; i < 4; i++) enqueue_key(c[0], "tenants", late[i], 1, 0);
+    /* four claimers in turns, one job each, until A's 50th has started */
+    enum { STARTS = 200 };
+    static char keys[STARTS][64];
+    static int idx[STARTS];
+    size_t n = 0;
+    long a50 = -1, seen[4] = {-1, -1, -1, -1};
+    while (n < STARTS && a50 < 0) {
+        size_t got = claim_ack(c[n % 4], "tenants", 1, keys, idx, n);
+        assert_int_equal(got, 1);
+        if (!strcmp(keys[n], "A") && idx[n] == 49) a50 = (long)n;
+        for (int k = 0; k < 4; k++)
+            if (!strcmp(keys[n], late[k])) seen[k] = (long)n;
+        n++;
+    }
+    assert_true(a50 >= 0);
+    assert_consistent(c[0], "tenants");
+    for (int k = 0; k < 4; k++)
+        if (seen[k] < 0 || seen[k] > a50) fail_msg("%s's job started at %ld, A's 50th at %ld", late[k], seen[k], a50);
+    /* and A's own jobs ran in order */
+    int last = -1;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(keys[i], "A")) continue;
+        assert_int_equal(idx[i], last + 1);
+        last = idx[i];
+    }
+    for (int i = 0; i < 4; i++) sluice_client_free(c[i]);
+}
+
+static void weights_share_the_starts_of_keys_that_both_wait(void **state) {
+    sluice_client *c = test_connect(state);
+    fair_class(c, "weighted", "{\"A\":3,\"B\":1}");
+    enqueue_key(c, "weighted", "A", 3000, 0);
+    enqueue_key(c, "weighted", "B", 3000, 0);
+    enum { STARTS = 2000 };
+    static char keys[STARTS][64];
+    static int idx[STARTS];
+    size_t n = 0;
+    while (n < STARTS) n += claim_ack(c, "weighted", STARTS - n < 100 ? STARTS - n : 100, keys, idx, n);
+    int a = 0;
+    for (size_t i = 0; i < STARTS; i++) a += !strcmp(keys[i], "A");
+    double share = (double)a / STARTS;
+    if (share < 0.70 || share > 0.80) fail_msg("A's share of %d starts is %.3f, not 0.75 +- 0.05", STARTS, share);
+    assert_consistent(c, "weighted");
+    sluice_client_free(c);
+}
+
+static void priorities_and_fifo_hold_inside_a_key(void **state) {
+    sluice_client *c = test_connect(state);
+    fair_class(c, "ordered", NULL);
+    enqueue_key(c, "ordered", "A", 5, 0);
+    enqueue_key(c, "ordered", "A", 1, 5); /* A's urgent job, enqueued last */
+    enqueue_key(c, "ordered", "B", 2, 0);
+    enqueue_key(c, "ordered", NULL, 2, 0);
+    char keys[10][64];
+    int idx[10];
+    size_t n = 0;
+    while (n < 10) {
+        size_t got = claim_ack(c, "ordered", 1, keys, idx, n);
+        assert_int_equal(got, 1);
+        n += got;
+    }
+    /* the urgent job first; then every key in turn, each in its own order */
+    assert_string_equal(keys[0], "A");
+    assert_int_equal(idx[0], 0);
+    int next_a = 0, next_b = 0, next_none = 0;
+    for (size_t i = 1; i < n; i++) {
+        int *next = !strcmp(keys[i], "A") ? &next_a : !strcmp(keys[i], "B") ? &next_b : &next_none;
+        assert_int_equal(idx[i], (*next)++);
+    }
+    assert_int_equal(next_a, 5);
+    /* B's two and the two keyless jobs started among A's first four */
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(keys[i], "A") && i > 6) fail_msg("a %s job waited behind A's backlog (start %zu)", keys[i], i);
+    sluice_client_free(c);
+}
+
+static void a_released_or_reclaimed_keyed_job_keeps_its_place_in_its_key(void **state) {
+    sluice_client *c = test_connect(state);
+    fair_class(c, "returns", NULL);
+    enqueue_key(c, "returns", "A", 100, 0);
+    sluice_job *jobs[2];
+    sluice_claim_info info;
+    sluice_error err;
+    /* released: the same job comes back first */
+    assert_int_equal(sluice_claim(c, "returns", "t", 1, jobs, &info, &err), 0);
+    assert_int_equal(info.count, 1);
+    char first[SLUICE_ID_MAX];
+    snprintf(first, sizeof(first), "%s", sluice_job_id(jobs[0]));
+    assert_int_equal(sluice_release(c, first, sluice_job_token(jobs[0]), &err), 0);
+    sluice_job_free(jobs[0]);
+    assert_int_equal(sluice_claim(c, "returns", "t", 1, jobs, &info, &err), 0);
+    assert_string_equal(sluice_job_id(jobs[0]), first);
+    /* reclaimed after its lease expires: first again, before A's backlog */
+    assert_int_equal(sluice_extend(c, first, sluice_job_token(jobs[0]), 1, NULL, &err), 0);
+    sluice_job_free(jobs[0]);
+    int64_t t0 = test_redis_now(c);
+    test_redis_after(c, t0 + 5);
+    assert_int_equal(sluice_claim(c, "returns", "t", 1, jobs, &info, &err), 0);
+    assert_int_equal(info.count, 1);
+    assert_string_equal(sluice_job_id(jobs[0]), first);
+    assert_int_equal(sluice_job_reclaims(jobs[0]), 1);
+    assert_int_equal(sluice_ack(c, first, sluice_job_token(jobs[0]), &err), 0);
+    sluice_job_free(jobs[0]);
+    assert_consistent(c, "returns");
+    sluice_client_free(c);
+}
+
+/* ------------------------------------------------------------ bad input */
+
+static redisContext *raw(void **state) {
+    harness_redis *h = *state;
+    redisContext *rc = redisConnectUnix(h->sock);
+    if (!rc || rc->err) fail_msg("connect");
+    return rc;
+}
+
+/* A raw FCALL of a class Function of "cls" with argv[0..argc). */
+static redisReply *fcall(redisContext *rc, const char *fn, const char *cls, int argc, const char *const *argv) {
+    const char **a = malloc((size_t)(4 + 13 + argc) * sizeof(*a));
+    char keys[13][64];
+    int n = 0;
+    a[n++] = "FCALL";
+    a[n++] = fn;
+    a[n++] = "13";
+    for (int i = 0; i < 13; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "%s:{%s}:%s", NS, cls, CLASS_SUFFIX[i]);
+        a[n++] = keys[i];
+    }
+    a[n++] = cls;
+    for (int i = 0; i < argc; i++) a[n++] = argv[i];
+    redisReply *r = redisCommandArgv(rc, n, a, NULL);
+    free(a);
+    return r;
+}
+
+/* The reply is BADARG naming "says", and nothing changed since "before". */
+static void assert_badarg_unchanged(redisContext *rc, redisReply *r, const char *before, const char *says,
+                                    const char *what) {
+    if (!r || r->type != REDIS_REPLY_ERROR || !strstr(r->str, "BADARG") || !strstr(r->str, says))
+        fail_msg("%s: expected BADARG %s, got %s", what, says, r && r->str ? r->str : "a reply");
+    freeReplyObject(r);
+    char *after = redis_snapshot(rc);
+    if (strcmp(before, after) != 0) fail_msg("%s was refused but wrote", what);
+    free(after);
+}
+
+static void bad_keys_and_weights_by_raw_fcall_are_refused_and_change_nothing(void **state) {
+    sluice_client *c = test_connect(state);
+    fair_class(c, "hostile", "{\"A\":2}");
+    redisContext *rc = raw(state);
+    char *before = redis_snapshot(rc);
+    char *big = malloc(10 * 1024 + 1);
+    memset(big, 'k', 10 * 1024);
+    big[10 * 1024] = '\0';
+    char over[SLUICE_KEY_MAX + 2];
+    memset(over, 'x', SLUICE_KEY_MAX + 1);
+    over[SLUICE_KEY_MAX + 1] = '\0';
+    const char *keys[] = {big, over, "a\nb", "tab\there", "\x7f"};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        /* the bad key is the second job's: the first, valid, is not written either */
+        const char *argv[] = {"2", "{}", "0", "0", "0", "0", "0", "", "0", "A",
+                              "{}", "0", "0", "0", "0", "0", "",  "0", keys[i]};
+        redisReply *r = fcall(rc, "sluice_enqueue", "hostile", 19, argv);
+        assert_badarg_unchanged(rc, r, before, "fairness key", "a bad key");
+    }
+    const char *weights[] = {
+        "[]", "{", "3", "{\"A\":0}", "{\"A\":-1}", "{\"A\":1.5}", "{\"A\":\"3\"}", "{\"A\":101}", "{\"A\":NaN}",
+        "{\"A\":1e999}", "{\"\":2}", "{\"a\\nb\":2}", "{\"A\":7,\"B\":11,\"C\":13}", NULL, NULL};
+    char many[64 * 16 + 16];
+    int at = sprintf(many, "{");
+    for (int i = 0; i <= SLUICE_KEY_WEIGHTS_MAX; i++) at += sprintf(many + at, "%s\"k%d\":1", i ? "," : "", i);
+    sprintf(many + at, "}");
+    weights[13] = many;
+    for (size_t i = 0; weights[i]; i++) {
+        const char *argv[] = {"op", "key_weights", weights[i]};
+        assert_badarg_unchanged(rc, fcall(rc, "sluice_class_set", "hostile", 3, argv), before, "key_weights",
+                                weights[i]);
+    }
+    /* the library refuses the same, before sending */
+    sluice_error err;
+    const char *f[] = {"key_weights"};
+    for (size_t i = 0; weights[i]; i++) {
+        const char *v[] = {weights[i]};
+        assert_int_equal(sluice_class_update(c, "hostile", f, v, 1, NULL, &err), -1);
+        assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+    }
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        sluice_enqueue_opts o = {.key = keys[i]};
+        char id[SLUICE_ID_MAX];
+        assert_int_equal(sluice_enqueue(c, "hostile", "{}", &o, id, &err), -1);
+        assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+    }
+    char *after = redis_snapshot(rc);
+    assert_string_equal(before, after);
+    free(after);
+    free(before);
+    free(big);
+    redisFree(rc);
+    sluice_client_free(c);
+}
+
+static void key_weights_round_trip_and_a_class_and_a_client_of_version_7_still_work(void **state) {
+    sluice_client *c = test_connect(state);
+    fair_class(c, "kept", "{\"acme\":3,\"other one\":2}");
+    sluice_class_config cfg;
+    sluice_error err;
+    assert_int_equal(sluice_class_get(c, "kept", &cfg, &err), 0);
+    assert_int_equal(cfg.nkey_weights, 2);
+    assert_string_equal(cfg.key_weights[0].key, "acme");
+    assert_int_equal(cfg.key_weights[0].weight, 3);
+    assert_string_equal(cfg.key_weights[1].key, "other one");
+    /* sluice_class_set writes them back as read */
+    assert_int_equal(sluice_class_set(c, "kept", &cfg, NULL, &err), 0);
+    sluice_class_config again;
+    assert_int_equal(sluice_class_get(c, "kept", &again, &err), 0);
+    assert_int_equal(again.nkey_weights, 2);
+    assert_int_equal(again.key_weights[1].weight, 2);
+    /* a class declared before version 8 has no key_weights field, and a
+     * client of version 7 sends 8 fields a job, no key */
+    redisContext *rc = raw(state);
+    redisReply *r = redisCommand(rc, "HDEL " NS ":{kept}:class key_weights");
+    assert_true(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
+    freeReplyObject(r);
+    const char *argv[] = {"1", "{}", "0", "0", "0", "0", "0", "", "0"};
+    r = fcall(rc, "sluice_enqueue", "kept", 9, argv);
+    if (!r || r->type != REDIS_REPLY_ARRAY) fail_msg("refused: %s", r && r->str ? r->str : "");
+    freeReplyObject(r);
+    enqueue_key(c, "kept", "acme", 2, 0);
+    char keys[3][64];
+    int idx[3];
+    assert_int_equal(claim_ack(c, "kept", 3, keys, idx, 0), 3);
+    assert_consistent(c, "kept");
+    redisFree(rc);
+    sluice_client_free(c);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(one_keys_backlog_delays_another_keys_job_by_about_one_round),
+        cmocka_unit_test(weights_share_the_starts_of_keys_that_both_wait),
+        cmocka_unit_test(priorities_and_fifo_hold_inside_a_key),
+        cmocka_unit_test(a_released_or_reclaimed_keyed_job_keeps_its_place_in_its_key),
+        cmocka_unit_test(bad_keys_and_weights_by_raw_fcall_are_refused_and_change_nothing),
+        cmocka_unit_test(key_weights_round_trip_and_a_class_and_a_client_of_version_7_still_work),
+    };
+    return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
+}
