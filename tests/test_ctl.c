@@ -296,8 +296,8 @@ static void class_set_windows_round_trip_through_get_export_and_apply(void **sta
 }
 
 static void key_weights_and_fairness_keys_round_trip_and_bad_ones_exit_2_changing_nothing(void **state) {
-    run_result r = RUN(state, "class", "set", "tenants", "--tier", "critical", "--key-weight", "acme=3",
-                       "--key-weight", "small=1");
+    run_result r = RUN(state, "class", "set", "tenants", "--tier", "critical", "--key-weight", "acme=3", "--key-weight",
+                       "small=1");
     assert_int_equal(r.code, 0);
     run_free(&r);
     r = RUN(state, "class", "get", "tenants");

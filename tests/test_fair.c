@@ -245,14 +245,26 @@ static void bad_keys_and_weights_by_raw_fcall_are_refused_and_change_nothing(voi
     const char *keys[] = {big, over, "a\nb", "tab\there", "\x7f"};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
         /* the bad key is the second job's: the first, valid, is not written either */
-        const char *argv[] = {"2", "{}", "0", "0", "0", "0", "0", "", "0", "A",
-                              "{}", "0", "0", "0", "0", "0", "",  "0", keys[i]};
+        const char *argv[] = {"2",  "{}", "0", "0", "0", "0", "0", "",  "0",    "A",
+                              "{}", "0",  "0", "0", "0", "0", "",  "0", keys[i]};
         redisReply *r = fcall(rc, "sluice_enqueue", "hostile", 19, argv);
         assert_badarg_unchanged(rc, r, before, "fairness key", "a bad key");
     }
-    const char *weights[] = {
-        "[]", "{", "3", "{\"A\":0}", "{\"A\":-1}", "{\"A\":1.5}", "{\"A\":\"3\"}", "{\"A\":101}", "{\"A\":NaN}",
-        "{\"A\":1e999}", "{\"\":2}", "{\"a\\nb\":2}", "{\"A\":7,\"B\":11,\"C\":13}", NULL, NULL};
+    const char *weights[] = {"[]",
+                             "{",
+                             "3",
+                             "{\"A\":0}",
+                             "{\"A\":-1}",
+                             "{\"A\":1.5}",
+                             "{\"A\":\"3\"}",
+                             "{\"A\":101}",
+                             "{\"A\":NaN}",
+                             "{\"A\":1e999}",
+                             "{\"\":2}",
+                             "{\"a\\nb\":2}",
+                             "{\"A\":7,\"B\":11,\"C\":13}",
+                             NULL,
+                             NULL};
     char many[64 * 16 + 16];
     int at = sprintf(many, "{");
     for (int i = 0; i <= SLUICE_KEY_WEIGHTS_MAX; i++) at += sprintf(many + at, "%s\"k%d\":1", i ? "," : "", i);
