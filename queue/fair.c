@@ -1,5 +1,5 @@
 /* Fairness keys and key weights: their checks, as the Functions make them
- * (queue/lua/fair.lua), and their JSON form. */
+ * (queue/lua/fair.lua), their JSON form, and the keys that wait most. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,4 +143,31 @@ int sluice_key_weights_parse_json(const char *text, sluice_key_weight *out, size
         *n = k;
     }
     return rc;
+}
+
+int sluice_top_keys(sluice_client *c, const char *cls, size_t max, sluice_key_depth *out, size_t *n,
+                    sluice_error *err) {
+    sluice_error_reset(err);
+    *n = 0;
+    if (max < 1 || max > SLUICE_TOP_KEYS_MAX) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "top keys: max must be 1..%d", SLUICE_TOP_KEYS_MAX);
+        return -1;
+    }
+    cmd m;
+    if (cmd_class_call(&m, "sluice_top_keys", c, cls, 0, err) < 0) return -1;
+    cmd_int(&m, (int64_t)max);
+    redisReply *r = client_run(c, &m, "top keys", err);
+    if (!r) return -1;
+    int bad = r->type != REDIS_REPLY_ARRAY || r->elements % 2 || r->elements / 2 > max;
+    for (size_t i = 0; !bad && i < r->elements; i += 2) {
+        bad = r->element[i]->type != REDIS_REPLY_STRING || r->element[i]->len > SLUICE_KEY_MAX ||
+              reply_int(r->element[i + 1], &out[i / 2].waiting) < 0;
+        if (!bad) reply_strcpy(r->element[i], out[i / 2].key, sizeof(out[i / 2].key));
+    }
+    if (bad)
+        sluice_error_set(err, SLUICE_ERR_PROTOCOL, "top keys: unexpected reply");
+    else
+        *n = r->elements / 2;
+    freeReplyObject(r);
+    return bad ? -1 : 0;
 }

@@ -55,7 +55,7 @@ typedef struct fn_state {
  * many. The strings are BORROWED from s and static storage. */
 static inline size_t function_calls(const fn_state *s, fn_call *out) {
     const fn_call calls[] = {
-        CLASS_CALL("sluice_enqueue", s->cls, "1", "{}", "0", "0", "0", "0", "0", "", "0"),
+        CLASS_CALL("sluice_enqueue", s->cls, "1", "{}", "0", "0", "0", "0", "0", "", "0", "acme"),
         CLASS_CALL("sluice_claim", s->cls, "1", "t", "0"),
         CLASS_CALL("sluice_ack", s->cls, s->leased, s->token),
         CLASS_CALL("sluice_ack_many", s->cls, s->leased, s->token),
@@ -65,6 +65,7 @@ static inline size_t function_calls(const fn_state *s, fn_call *out) {
         CLASS_CALL("sluice_job", s->cls, s->ready),
         CLASS_CALL("sluice_cancel", s->cls, s->ready, "op"),
         CLASS_CALL("sluice_stats", s->cls),
+        CLASS_CALL("sluice_top_keys", s->cls, "10"),
         CLASS_CALL("sluice_dead_list", s->cls, "0", "10"),
         CLASS_CALL("sluice_dead_retry", s->cls, s->dead, "op"),
         CLASS_CALL("sluice_dead_purge", s->cls, s->dead, "op"),

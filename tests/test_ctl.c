@@ -117,13 +117,11 @@ static sluice_client *connect_t(void **state) {
 /* --------------------------------------------------------------- help */
 
 static const char *const COMMANDS[] = {
-    "status",        "top",          "class",           "class list",    "class get",
-    "class set",     "class delete", "pause",           "resume",        "pin",
-    "unpin",         "signal",       "signal define",   "signal set",    "signal list",
-    "signal delete", "governor",     "governor status", "governor mode", "governor history",
-    "enqueue",       "job",          "job show",        "job cancel",    "explain",
-    "dead",          "dead list",    "dead retry",      "dead purge",    "apply",
-    "export",        "audit",
+    "status",     "top",         "class",         "class list", "class get",       "class set",     "class delete",
+    "class keys", "pause",       "resume",        "pin",        "unpin",           "signal",        "signal define",
+    "signal set", "signal list", "signal delete", "governor",   "governor status", "governor mode", "governor history",
+    "enqueue",    "job",         "job show",      "job cancel", "explain",         "dead",          "dead list",
+    "dead retry", "dead purge",  "apply",         "export",     "audit",
 };
 #define NCOMMANDS (sizeof(COMMANDS) / sizeof(COMMANDS[0]))
 
@@ -367,6 +365,19 @@ static void key_weights_and_fairness_keys_round_trip_and_bad_ones_exit_2_changin
     assert_int_equal(st.enqueued, 0);
     r = RUN(state, "enqueue", "tenants", "{}", "--key", "acme");
     assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "--json", "class", "keys", "tenants");
+    json_t *top = parse_out(&r);
+    run_free(&r);
+    assert_int_equal(json_array_size(top), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(top, 0), "key")), "acme");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(top, 0), "waiting")), 1);
+    json_decref(top);
+    r = RUN(state, "class", "keys", "tenants", "--count", "101");
+    assert_int_equal(r.code, 2);
+    run_free(&r);
+    r = RUN(state, "class", "keys", "nosuch");
+    assert_int_equal(r.code, 3);
     run_free(&r);
     r = RUN(state, "class", "set", "tenants", "--no-key-weights");
     assert_int_equal(r.code, 0);

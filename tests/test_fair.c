@@ -138,6 +138,18 @@ static void priorities_and_fifo_hold_inside_a_key(void **state) {
     enqueue_key(c, "ordered", "A", 1, 5); /* A's urgent job, enqueued last */
     enqueue_key(c, "ordered", "B", 2, 0);
     enqueue_key(c, "ordered", NULL, 2, 0);
+    /* the keys that wait most, keyless jobs apart */
+    sluice_key_depth top[SLUICE_TOP_KEYS_MAX];
+    size_t ntop;
+    sluice_error err;
+    assert_int_equal(sluice_top_keys(c, "ordered", 10, top, &ntop, &err), 0);
+    assert_int_equal(ntop, 2);
+    assert_string_equal(top[0].key, "A");
+    assert_int_equal(top[0].waiting, 6);
+    assert_string_equal(top[1].key, "B");
+    assert_int_equal(top[1].waiting, 2);
+    assert_int_equal(sluice_top_keys(c, "ordered", 1, top, &ntop, &err), 0);
+    assert_int_equal(ntop, 1);
     char keys[10][64];
     int idx[10];
     size_t n = 0;
@@ -158,6 +170,8 @@ static void priorities_and_fifo_hold_inside_a_key(void **state) {
     /* B's two and the two keyless jobs started among A's first four */
     for (size_t i = 1; i < n; i++)
         if (strcmp(keys[i], "A") && i > 6) fail_msg("a %s job waited behind A's backlog (start %zu)", keys[i], i);
+    assert_int_equal(sluice_top_keys(c, "ordered", 10, top, &ntop, &err), 0);
+    assert_int_equal(ntop, 0);
     sluice_client_free(c);
 }
 

@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 
+#include "sluice/client.h"
 #include "sluice/error.h"
 
 #ifdef __cplusplus
@@ -21,6 +22,7 @@ extern "C" {
 #define SLUICE_KEY_WEIGHTS_MAX 64      /* keys a class may weigh */
 #define SLUICE_KEY_WEIGHT_MAX 100      /* weights are whole numbers 1..this */
 #define SLUICE_KEY_WEIGHT_LCM_MAX 1000 /* the most a class's weights' least common multiple may be */
+#define SLUICE_TOP_KEYS_MAX 100        /* keys sluice_top_keys answers at most */
 
 /* A key's weight: its share of the starts against a key of weight 1. */
 typedef struct sluice_key_weight {
@@ -55,6 +57,19 @@ int sluice_key_weights_json(const sluice_key_weight *w, size_t n, char *buf, siz
  * checked as sluice_key_weights_check does. Returns 0, or -1 with
  * SLUICE_ERR_ARGUMENT naming the problem (out and *n unchanged). */
 int sluice_key_weights_parse_json(const char *json, sluice_key_weight *out, size_t *n, sluice_error *err);
+
+/* A key and how many of its jobs wait (ready or delayed). */
+typedef struct sluice_key_depth {
+    char key[SLUICE_KEY_MAX + 1];
+    int64_t waiting;
+} sluice_key_depth;
+
+/* The keys of class "cls" with the most jobs waiting, most first (ties by
+ * key), at most "max" (1..SLUICE_TOP_KEYS_MAX) into out[0..*n). Keyless jobs
+ * are not a key here. Reads every key that waits. Returns 0, or -1 with
+ * SLUICE_ERR_NAME, SLUICE_ERR_ARGUMENT, SLUICE_ERR_UNKNOWN_CLASS or a
+ * connection error (*n 0). */
+int sluice_top_keys(sluice_client *c, const char *cls, size_t max, sluice_key_depth *out, size_t *n, sluice_error *err);
 
 #ifdef __cplusplus
 }

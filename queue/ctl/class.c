@@ -1,5 +1,5 @@
-/* sluicectl class list|get|set|delete, pause, resume, pin, unpin:
- * a class's configuration and its gate overrides. */
+/* sluicectl class list|get|set|delete|keys, pause, resume, pin, unpin:
+ * a class's configuration, its fairness keys and its gate overrides. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -234,13 +234,46 @@ static int class_delete(ctl *x, int argc, char **argv) {
     return EXIT_OK;
 }
 
+/* The class's keys with the most jobs waiting. */
+static int class_keys(ctl *x, int argc, char **argv) {
+    ctl_opt opts[] = {{"--count", 1, NULL}};
+    const char *pos[1];
+    int npos, code = EXIT_OK;
+    if (ctl_args("class keys", argc, argv, opts, NOPTS(opts), pos, 1, &npos) < 0) return EXIT_USAGE;
+    if (npos != 1) return ctl_usage("class keys", "needs a CLASS");
+    if (check_name("class keys", pos[0])) return EXIT_USAGE;
+    int64_t count = 10;
+    if (opts[0].val && sluice_parse_int(opts[0].val, 1, SLUICE_TOP_KEYS_MAX, &count, NULL) < 0)
+        return ctl_usage("class keys", "--count: invalid integer '%s' (1..%d)", opts[0].val, SLUICE_TOP_KEYS_MAX);
+    sluice_client *c = ctl_client(x, &code);
+    if (!c) return code;
+    sluice_error err;
+    sluice_key_depth keys[SLUICE_TOP_KEYS_MAX];
+    size_t n;
+    if (sluice_top_keys(c, pos[0], (size_t)count, keys, &n, &err) < 0) {
+        if (err.code == SLUICE_ERR_UNKNOWN_CLASS) return ctl_fail(EXIT_NOTFOUND, "unknown class '%s'", pos[0]);
+        return ctl_error(&err);
+    }
+    if (x->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr,
+                                  json_pack("{s:s, s:I}", "key", keys[i].key, "waiting", (json_int_t)keys[i].waiting));
+        return ctl_json_print(arr);
+    }
+    printf("%-32s %10s\n", "KEY", "WAITING");
+    for (size_t i = 0; i < n; i++) printf("%-32s %10lld\n", keys[i].key, (long long)keys[i].waiting);
+    return EXIT_OK;
+}
+
 int cmd_class(ctl *x, int argc, char **argv) {
-    if (argc < 1) return ctl_usage("class", "needs list, get, set or delete");
+    if (argc < 1) return ctl_usage("class", "needs list, get, set, delete or keys");
     if (!strcmp(argv[0], "list")) return class_list(x, argc - 1, argv + 1);
     if (!strcmp(argv[0], "get")) return class_get(x, argc - 1, argv + 1);
     if (!strcmp(argv[0], "set")) return class_set(x, argc - 1, argv + 1);
     if (!strcmp(argv[0], "delete")) return class_delete(x, argc - 1, argv + 1);
-    return ctl_usage("class", "unknown subcommand '%s' (list, get, set, delete)", argv[0]);
+    if (!strcmp(argv[0], "keys")) return class_keys(x, argc - 1, argv + 1);
+    return ctl_usage("class", "unknown subcommand '%s' (list, get, set, delete, keys)", argv[0]);
 }
 
 /* --------------------------- gate overrides --------------------------- */

@@ -20,7 +20,7 @@ static const struct {
          "  status                          classes, signals and the governor at a glance\n"
          "  top [--iterations N] [--wide]   live status, refreshed every second (q quits)\n"
          "  console [--listen HOST:PORT]    a live web page of it all, with the actions\n"
-         "  class list|get|set|delete       declare and inspect classes and their limits\n"
+         "  class list|get|set|delete|keys  declare and inspect classes, limits and keys\n"
          "  pause CLASS [--for DURATION]    stop claims of a class\n"
          "  resume CLASS                    undo pause\n"
          "  pin CLASS FRACTION [--for DURATION]  pin the admitted fraction\n"
@@ -80,14 +80,20 @@ static const struct {
                 "\n"
                 "Actions take a JSON body, e.g. {\"class\":\"bulk\",\"fraction\":0.5,\"for\":\"15m\"},\n"
                 "and are refused across sites (Origin, Sec-Fetch-Site). Runs until Ctrl-C.\n"},
-    {"class", "usage: sluicectl class list|get|set|delete ...\n"
+    {"class", "usage: sluicectl class list|get|set|delete|keys ...\n"
               "\n"
               "  class list [--json]             declared classes with tier and limits\n"
               "  class get CLASS [--json]        one class's configuration\n"
               "  class set CLASS [FLAGS]         declare a class or change the given fields\n"
               "  class delete CLASS [--force]    delete a class (--force: with its jobs)\n"
+              "  class keys CLASS [--count N]    the fairness keys with the most jobs waiting\n"
               "\n"
               "See 'sluicectl class set --help' for the fields.\n"},
+    {"class keys", "usage: sluicectl class keys CLASS [--count N] [--json]\n"
+                   "\n"
+                   "The class's fairness keys with the most jobs waiting (ready or delayed),\n"
+                   "most first: the top 10, or N (1..100). Keyless jobs are not a key here.\n"
+                   "Exit 3 if the class is unknown.\n"},
     {"class list", "usage: sluicectl class list [--json]\n"
                    "\n"
                    "Lists the declared classes, sorted, with tier and limits.\n"},

@@ -146,3 +146,25 @@ local function key_waits(keys, key, d)
     t:count(key, d)
     save_tags(t, {})
 end
+
+-- sluice_top_keys: ARGV class, n (1..TOP_KEYS_MAX). Reply: up to n pairs of
+-- a key and its waiting (ready or delayed) jobs, most first, ties by key.
+-- Reads every key that waits: an operator's call. Errors: NOCLASS, BADARG.
+register('sluice_top_keys', function(keys, args)
+    class_arg(keys, args)
+    local n = int_arg(args[2], 'n', 1, TOP_KEYS_MAX)
+    load_class(keys, NO_FIELDS)
+    local raw = redis.call('HGETALL', keys[K.stats])
+    local list = {}
+    for i = 1, #raw, 2 do
+        local key = string.match(raw[i], '^n:(.+)$')
+        if key then list[#list + 1] = {key, tonumber(raw[i + 1]) or 0} end
+    end
+    table.sort(list, function(a, b) return a[2] > b[2] or a[2] == b[2] and a[1] < b[1] end)
+    local r = {}
+    for i = 1, math.min(n, #list) do
+        r[#r + 1] = list[i][1]
+        r[#r + 1] = list[i][2]
+    end
+    return r
+end, READONLY)

@@ -101,5 +101,6 @@ int main(void) {
     printf("local KEY_WEIGHT_MAX = %d\n", SLUICE_KEY_WEIGHT_MAX);
     printf("local KEY_WEIGHT_LCM_MAX = %d\n", SLUICE_KEY_WEIGHT_LCM_MAX);
     printf("local KEY_WEIGHTS_TEXT_MAX = %d\n", SLUICE_KEY_WEIGHTS_JSON);
+    printf("local TOP_KEYS_MAX = %d\n", SLUICE_TOP_KEYS_MAX);
     return ferror(stdout) ? 1 : 0;
 }
