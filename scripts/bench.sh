@@ -32,6 +32,8 @@ row "worker, in-process no-op (c=64)" "$(get worker_inprocess)" "SET c=1"     "$
 row "sluice-worker, exec /bin/true (c=32)" "$(get worker_exec)" "SET c=1"     "$set_c1"
 # exec handlers against a bare serial fork+exec+wait loop of the same program
 row "sluice-worker, exec /bin/true (c=32)" "$(get worker_exec)" "fork+exec loop" "$(get fork_exec_loop)"
+# fair shares: jobs of 10,000 keys against keyless jobs, same run
+row "claim(100)+ack, 10,000 keys" "$(get claim_ack_keyed)" "no keys" "$(get claim_ack_keyless)"
 used_memory() { redis-cli -s "$sock" info memory | tr -d '\r' | sed -n 's/^used_memory://p'; }
 per_job() { # bytes of Redis memory per queued job, after FLUSHALL, for "$@" --fill N
     redis-cli -s "$sock" flushall >/dev/null

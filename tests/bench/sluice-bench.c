@@ -353,6 +353,39 @@ static void depths(sluice_client *c, int n, char **argv, const char **payloads) 
         printf("depth %s %.0f %.2f\n", argv[i], ROUNDS * 100 / sum[i].wall, 1e6 * sum[i].cpu / (ROUNDS * 100));
 }
 
+/* Claim+ack with fair shares: a class whose jobs carry 10,000 keys, one
+ * job each in turn, against one whose jobs carry none, both filled and
+ * drained alternately (best of five each, so load from elsewhere hits both
+ * alike). Prints "claim_ack_keyless", "claim_ack_keyed" and "keys_ratio"
+ * (keyed over keyless). */
+static void keys_cost(sluice_client *c, double scale, const char **payloads) {
+    enum { KEYS = 10000 };
+    size_t n = (size_t)(30000 * scale);
+    static char names[KEYS][16];
+    static sluice_enqueue_opts opts[KEYS];
+    for (size_t i = 0; i < KEYS; i++) {
+        snprintf(names[i], sizeof(names[i]), "tenant-%zu", i);
+        opts[i] = (sluice_enqueue_opts){.key = names[i]};
+    }
+    declare(c, "keyless", SLUICE_TIER_CRITICAL);
+    declare(c, "keyed", SLUICE_TIER_CRITICAL);
+    sluice_error err;
+    double best[2] = {0, 0};
+    for (int round = 0; round < 5; round++) {
+        fill(c, "keyless", n, payloads);
+        for (size_t off = 0; off < n; off += KEYS) {
+            size_t k = n - off < KEYS ? n - off : KEYS;
+            if (sluice_enqueue_many(c, "keyed", k, payloads, opts, 1, NULL, NULL, &err) < 0) die("enqueue", &err);
+        }
+        cost u = {0, 0}, k = {0, 0};
+        drain(c, "keyless", n, &u);
+        drain(c, "keyed", n, &k);
+        if (n / u.wall > best[0]) best[0] = n / u.wall;
+        if (n / k.wall > best[1]) best[1] = n / k.wall;
+    }
+    printf("claim_ack_keyless %.0f\nclaim_ack_keyed %.0f\nkeys_ratio %.3f\n", best[0], best[1], best[1] / best[0]);
+}
+
 /* Every throughput and CPU figure of the main table; "whole_life" is the
  * sum of the bulk enqueue's and the embedded worker's Redis CPU per job (a
  * job enqueued in bulk, claimed and acked by the worker). */
@@ -400,12 +433,14 @@ static void throughput(sluice_client *c, const char *url, const char *worker_bin
     printf("cpu_whole_life %.2f\n", 1e6 * (bulk_cost.cpu / (double)bulk + w.cpu / (double)worked));
     printf("worker_exec %.0f\n", worker_exec(c, url, worker_bin, (size_t)(5000 * scale), payloads));
     printf("fork_exec_loop %.0f\n", fork_exec_loop("/bin/true", (size_t)(5000 * scale)));
+    keys_cost(c, scale, payloads);
 }
 
 int main(int argc, char **argv) {
     if (argc < 3 || strcmp(argv[1], "--help") == 0) {
         printf("usage: sluice-bench URL WORKER_BIN [SCALE]\n       sluice-bench URL --fill N\n"
-               "       sluice-bench URL --depth D...\n       sluice-bench URL --governor [SCALE]\n");
+               "       sluice-bench URL --depth D...\n       sluice-bench URL --governor [SCALE]\n"
+               "       sluice-bench URL --keys [SCALE]\n");
         return argc < 3 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -417,7 +452,8 @@ int main(int argc, char **argv) {
         governor_cost(argv[1], scale, payloads);
         return 0;
     }
-    int fill_only = strcmp(argv[2], "--fill") == 0, depth = strcmp(argv[2], "--depth") == 0;
+    int fill_only = strcmp(argv[2], "--fill") == 0, depth = strcmp(argv[2], "--depth") == 0,
+        keys = strcmp(argv[2], "--keys") == 0;
     if (depth && (argc < 4 || argc - 3 > 8)) {
         fprintf(stderr, "sluice-bench: --depth takes 1 to 8 counts\n");
         return 2;
@@ -439,6 +475,8 @@ int main(int argc, char **argv) {
     probe_connect(argv[1]);
     if (depth) {
         depths(c, argc - 3, argv + 3, payloads);
+    } else if (keys) {
+        keys_cost(c, scale, payloads);
     } else {
         throughput(c, argv[1], argv[2], scale, payloads);
     }
