@@ -37,6 +37,11 @@ static void setup_fleet(sluice_client *c) {
     assert_int_equal(sluice_signal_report(c, "iops_util", 0.9, 0, NULL), 0);
     const char *p[3] = {"{}", "{}", "{}"};
     assert_int_equal(sluice_enqueue_many(c, "emails", 3, p, NULL, 0, NULL, NULL, NULL), 0);
+    /* jobs of two fairness keys in a class no worker here runs */
+    test_class(c, "tenants", SLUICE_TIER_CRITICAL, 0);
+    sluice_enqueue_opts acme = {.key = "acme"}, beta = {.key = "be\"ta"};
+    assert_int_equal(sluice_enqueue_many(c, "tenants", 3, p, &acme, 0, NULL, NULL, NULL), 0);
+    assert_int_equal(sluice_enqueue_many(c, "tenants", 1, p, &beta, 0, NULL, NULL, NULL), 0);
 }
 
 static void a_live_scrape_passes_promtool_and_carries_every_documented_family(void **state) {
@@ -84,6 +89,8 @@ static void a_live_scrape_passes_promtool_and_carries_every_documented_family(vo
         "sluice_class_effective_rate{class=\"emails\"} 0",
         "sluice_class_effective_concurrency{class=\"emails\"} 4",
         "sluice_class_paused{class=\"emails\"} 0",
+        "sluice_class_key_waiting{class=\"tenants\",key=\"acme\"} 3",
+        "sluice_class_key_waiting{class=\"tenants\",key=\"be\\\"ta\"} 1",
         "sluice_signal_value{signal=\"iops_util\"} 0.9",
         "sluice_signal_target{signal=\"iops_util\"} 0.8",
         "sluice_signal_critical{signal=\"burst_balance\"} 20",

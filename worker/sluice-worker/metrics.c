@@ -120,12 +120,16 @@ static void sample(buf *b, const char *name, const char *label, const char *valu
 
 /* ------------------------------ scraping ------------------------------ */
 
+#define TOP_KEYS 5 /* fairness keys a class shows, the ones with the most jobs waiting */
+
 typedef struct class_row {
     char name[65];
     int have_st, have_gate, have_cfg;
     sluice_class_stats st;
     sluice_gate_info gate;
     sluice_class_config cfg;
+    size_t nkeys; /* 0 also when the role may not read them */
+    sluice_key_depth keys[TOP_KEYS];
 } class_row;
 
 typedef struct scrape {
@@ -179,6 +183,10 @@ static void read_redis(metrics_server *m, scrape *sc) {
         if (!r->have_gate && !read_ok(m, sc, &err)) break;
         r->have_cfg = sluice_class_get(m->c, r->name, &r->cfg, &err) == 0;
         if (!r->have_cfg && !read_ok(m, sc, &err)) break;
+        /* optional: a role that may not read them shows none, and the rest stands */
+        if (sluice_top_keys(m->c, r->name, TOP_KEYS, r->keys, &r->nkeys, &err) < 0 &&
+            (err.code == SLUICE_ERR_UNREACHABLE || err.code == SLUICE_ERR_AUTH) && !read_ok(m, sc, &err))
+            break;
     }
     sluice_class_list_free(names, n);
     if (!m->c) return;
@@ -243,6 +251,17 @@ static void class_families(buf *b, const scrape *sc) {
         for (size_t i = 0; i < sc->ncls; i++)
             if (sc->cls[i].have_st)
                 sample(b, totals[k].name, "class", sc->cls[i].name, stat_at(&sc->cls[i].st, totals[k].off));
+    }
+    family(b, "sluice_class_key_waiting", "gauge",
+           "Jobs waiting (ready or delayed) of the fairness keys of a class with the most, at most 5 a class.");
+    for (size_t i = 0; i < sc->ncls; i++) {
+        char k[2 * SLUICE_KEY_MAX + 4];
+        for (size_t j = 0; j < sc->cls[i].nkeys; j++) {
+            out(b, "sluice_class_key_waiting{class=\"%s\",key=\"%s\"} ", esc(sc->cls[i].name, e, sizeof(e)),
+                esc(sc->cls[i].keys[j].key, k, sizeof(k)));
+            num(b, (double)sc->cls[i].keys[j].waiting);
+            out(b, "\n");
+        }
     }
     family(b, "sluice_class_admitted_fraction", "gauge",
            "The share of its limits a class is admitted now (governor, pin or pause), 0..1.");
