@@ -96,6 +96,8 @@ static sluice_enqueue_opts opts_of(json_t *spec) {
             o.cost = n;
         else if (strcmp(k, "unique") == 0)
             o.unique = json_string_value(v);
+        else if (strcmp(k, "key") == 0)
+            o.key = json_string_value(v);
         else
             fail_msg("%s: unknown option %s", CONFORMANCE, k);
     }

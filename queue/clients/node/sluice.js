@@ -207,15 +207,28 @@ const OPTIONS = [
   ['unique', 'unique', 0, 256],
   ['cost', 'cost', 0, 1000000],
 ];
-const OPTION_NAMES = new Set(OPTIONS.map((o) => o[0]));
+const OPTION_NAMES = new Set([...OPTIONS.map((o) => o[0]), 'key']);
 
 function outOfRange(what, lo, hi) {
   fail('SLUICE_ERR_ARGUMENT', `invalid option: ${what} must be in ${lo}..${hi}`);
 }
 
-// The seven Function arguments after the payload, checked as the C library
-// checks them: each range in order, then delay_ms against run_at_ms. null or
-// undefined is the default.
+// The fairness key argument, checked as the C library checks it: null,
+// undefined or '' for none, else 1..128 bytes of UTF-8 text without a
+// control byte.
+function fairnessKey(v) {
+  if (v === null || v === undefined || v === '') return '';
+  if (typeof v !== 'string' || LONE_SURROGATE.test(v)) {
+    fail('SLUICE_ERR_ARGUMENT', 'invalid option: fairness key: must be UTF-8 text');
+  }
+  if (Buffer.byteLength(v) > 128) fail('SLUICE_ERR_ARGUMENT', 'invalid option: fairness key: must be 1..128 bytes');
+  if (/[\x00-\x1f\x7f]/.test(v)) fail('SLUICE_ERR_ARGUMENT', 'invalid option: fairness key: contains a control byte');
+  return v;
+}
+
+// The eight Function arguments after the payload, checked as the C library
+// checks them: each range in order, then delay_ms against run_at_ms, then
+// the fairness key. null or undefined is the default.
 function optionArgs(opts) {
   if (opts === null || opts === undefined) opts = {};
   if (!isObject(opts)) fail('SLUICE_ERR_ARGUMENT', 'invalid option: options must be an object');
@@ -237,6 +250,7 @@ function optionArgs(opts) {
     return String(v);
   });
   if (args[0] !== '0' && args[1] !== '0') fail('SLUICE_ERR_ARGUMENT', 'invalid option: delay_ms and run_at_ms are exclusive');
+  args.push(fairnessKey(opts.key ?? null));
   return args;
 }
 
@@ -471,7 +485,7 @@ class Client {
 
   // Enqueues one job; resolves to its id ('<class>:<n>'), or for a unique
   // key a live job holds, that job's id. `options`: delayMs, runAtMs,
-  // priority, maxAttempts, timeoutMs, unique, cost. Rejects with
+  // priority, maxAttempts, timeoutMs, unique, cost, key. Rejects with
   // SLUICE_ERR_NAME, _PAYLOAD, _ARGUMENT, _UNKNOWN_CLASS, _QUEUE_FULL or a
   // connection error; then no job was created.
   async enqueue(cls, payload, options) {

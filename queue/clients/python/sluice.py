@@ -239,10 +239,28 @@ def _out_of_range(what, lo, hi):
     return InvalidArgumentError(f"invalid option: {what} must be in {lo}..{hi}")
 
 
+def _fairness_key(v):
+    """The fairness key argument, checked as the C library checks it: None or
+    "" for none, else 1..128 bytes of UTF-8 text without a control byte."""
+    if v is None or v == "":
+        return ""
+    try:
+        size = len(v.encode("utf-8")) if isinstance(v, str) else None
+    except UnicodeEncodeError:
+        size = None
+    if size is None:
+        raise InvalidArgumentError("invalid option: fairness key: must be UTF-8 text")
+    if size > 128:
+        raise InvalidArgumentError("invalid option: fairness key: must be 1..128 bytes")
+    if re.search(r"[\x00-\x1f\x7f]", v):
+        raise InvalidArgumentError("invalid option: fairness key: contains a control byte")
+    return v
+
+
 def _options(opts):
-    """The seven Function arguments after the payload, checked as the C
+    """The eight Function arguments after the payload, checked as the C
     library checks them: each range in order, then delay_ms against
-    run_at_ms. None is the default."""
+    run_at_ms, then the fairness key. None is the default."""
     out = []
     for name, lo, hi in _OPTIONS:
         v = opts.get(name)
@@ -266,6 +284,7 @@ def _options(opts):
         out.append(str(v))
     if out[0] != "0" and out[1] != "0":
         raise InvalidArgumentError("invalid option: delay_ms and run_at_ms are exclusive")
+    out.append(_fairness_key(opts.get("key")))
     return out
 
 
@@ -275,10 +294,11 @@ class Job:
     __slots__ = ("payload", "opts")
 
     def __init__(self, payload, *, delay_ms=None, run_at_ms=None, priority=None, max_attempts=None,
-                 timeout_ms=None, unique=None, cost=None):
+                 timeout_ms=None, unique=None, cost=None, key=None):
         self.payload = payload
         self.opts = {"delay_ms": delay_ms, "run_at_ms": run_at_ms, "priority": priority,
-                     "max_attempts": max_attempts, "timeout_ms": timeout_ms, "unique": unique, "cost": cost}
+                     "max_attempts": max_attempts, "timeout_ms": timeout_ms, "unique": unique, "cost": cost,
+                     "key": key}
 
 
 # ---------------------------------- URLs -----------------------------------
@@ -497,14 +517,14 @@ class Client:
             raise _from_redis(e, what) from None
 
     def enqueue(self, cls, payload, *, delay_ms=None, run_at_ms=None, priority=None, max_attempts=None,
-                timeout_ms=None, unique=None, cost=None):
+                timeout_ms=None, unique=None, cost=None, key=None):
         """Enqueues one job; returns its id ("<class>:<n>"), or for a unique
         key a live job holds, that job's id. Raises InvalidNameError,
         InvalidPayloadError, InvalidArgumentError, UnknownClassError,
         QueueFullError or a connection error; then no job was created."""
         return self.enqueue_many(cls, [Job(payload, delay_ms=delay_ms, run_at_ms=run_at_ms, priority=priority,
                                            max_attempts=max_attempts, timeout_ms=timeout_ms, unique=unique,
-                                           cost=cost)])[0]
+                                           cost=cost, key=key)])[0]
 
     def enqueue_many(self, cls, jobs, **opts):
         """Enqueues a list of jobs of one class in one round trip: pipelined

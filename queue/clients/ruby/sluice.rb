@@ -203,9 +203,22 @@ module Sluice
     InvalidArgumentError.new("invalid option: #{what} must be in #{range.min}..#{range.max}")
   end
 
-  # The seven Function arguments after the payload, checked as the C library
-  # checks them: each range in order, then delay_ms against run_at_ms. nil is
-  # the default.
+  # The fairness key argument, checked as the C library checks it: nil or ""
+  # for none, else 1..128 bytes of UTF-8 text without a control byte.
+  def self.fairness_key(v)
+    return "" if v.nil? || v == ""
+    unless v.is_a?(String) && v.dup.force_encoding(Encoding::UTF_8).valid_encoding?
+      raise InvalidArgumentError, "invalid option: fairness key: must be UTF-8 text"
+    end
+    raise InvalidArgumentError, "invalid option: fairness key: must be 1..128 bytes" if v.bytesize > 128
+    raise InvalidArgumentError, "invalid option: fairness key: contains a control byte" if v.b.match?(/[\x00-\x1f\x7f]/n)
+
+    v
+  end
+
+  # The eight Function arguments after the payload, checked as the C library
+  # checks them: each range in order, then delay_ms against run_at_ms, then
+  # the fairness key. nil is the default.
   def self.option_args(opts)
     args = OPTIONS.map do |name, range|
       v = opts[name]
@@ -225,7 +238,7 @@ module Sluice
     end
     raise InvalidArgumentError, "invalid option: delay_ms and run_at_ms are exclusive" if args[0] != "0" && args[1] != "0"
 
-    args
+    args << fairness_key(opts[:key])
   end
 
   # A payload with options of its own, for enqueue_many.
@@ -233,10 +246,10 @@ module Sluice
     attr_reader :payload, :opts
 
     def initialize(payload, delay_ms: nil, run_at_ms: nil, priority: nil, max_attempts: nil, timeout_ms: nil,
-                   unique: nil, cost: nil)
+                   unique: nil, cost: nil, key: nil)
       @payload = payload
       @opts = { delay_ms: delay_ms, run_at_ms: run_at_ms, priority: priority, max_attempts: max_attempts,
-                timeout_ms: timeout_ms, unique: unique, cost: cost }
+                timeout_ms: timeout_ms, unique: unique, cost: cost, key: key }
     end
   end
 
