@@ -9,7 +9,9 @@
  *   delayed  waiting for its due time (a delay, a run-at time, or a retry's
  *            backoff), by the Redis server's clock, never a client's.
  *   ready    waiting to be claimed, ordered by priority (higher first), then
- *            by the order it became ready (FIFO).
+ *            by the order it became ready (FIFO) inside its fairness key,
+ *            the class's keys served in turn by weight (sluice/fair.h); a
+ *            job released or reclaimed keeps its place.
  *   leased   claimed by a worker until its lease deadline (the job's
  *            timeout). Each attempt carries a fencing token; ack, fail,
  *            extend and release must present it.
