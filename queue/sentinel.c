@@ -3,14 +3,14 @@
  * Contract. The sentinels are asked in the URL's order, each with
  * SENTINEL get-master-addr-by-name and without credentials (the URL's user
  * and password are the data nodes'), each connect and reply bounded by
- * SENTINEL_TIMEOUT_MS (or the caller's timeout, if shorter). The first
+ * SENTINEL_TIMEOUT_MS (or what is left of the caller's timeout). The first
  * address named is dialed as a plain URL's would be (AUTH, SELECT, name)
  * and kept only if HELLO says its role is master; otherwise the next
  * sentinel is asked (an address is dialed once per pass). While a sentinel
  * names an address that is down or not (yet) a master — a failover under
  * way — the passes repeat, 100 ms apart, until the timeout. A pass in
  * which no sentinel answers, or every one that answers says it does not
- * know the name, ends at once: waiting would not change it. */
+ * know the name, ends the search at once: waiting would not change it. */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,12 +30,15 @@ static int64_t now_ms(void) {
 }
 
 /* Asks sentinel i of c's URL for the master's address, into host and
- * *port. Returns 1 (named), 0 (the sentinel does not know the name), or -1
- * with err set (unreachable, refused, a malformed reply). */
-static int ask(const sluice_client *c, int i, int64_t timeout_ms, char host[256], int *port, sluice_error *err) {
+ * *port, by "deadline" (monotonic ms) or within SENTINEL_TIMEOUT_MS,
+ * whichever comes first. Returns 1 (named), 0 (the sentinel does not know
+ * the name), or -1 with err set (unreachable, refused, a malformed reply). */
+static int ask(const sluice_client *c, int i, int64_t deadline, char host[256], int *port, sluice_error *err) {
     const char *shost = c->url.sentinels[i].host;
     int sport = c->url.sentinels[i].port;
-    int64_t ms = timeout_ms < SENTINEL_TIMEOUT_MS ? timeout_ms : SENTINEL_TIMEOUT_MS;
+    int64_t ms = deadline - now_ms();
+    if (ms > SENTINEL_TIMEOUT_MS) ms = SENTINEL_TIMEOUT_MS;
+    if (ms < 1) ms = 1;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)((ms % 1000) * 1000)};
     redisContext *ctx = redisConnectWithTimeout(shost, sport, tv);
     if (!ctx || ctx->err) {
@@ -95,9 +98,10 @@ static int is_master(redisContext *ctx, const char *host, int port, sluice_error
     return yes;
 }
 
-/* One pass over the sentinels. Returns the master's link (NEW), or NULL
- * with err set and *again 1 when a later pass may find one. */
-static redisContext *pass(const sluice_client *c, int64_t timeout_ms, char host[256], int *port, int *again,
+/* One pass over the sentinels, each asked by "deadline" (monotonic ms).
+ * Returns the master's link (NEW), or NULL with err set and *again 1 when
+ * a later pass may find one. */
+static redisContext *pass(const sluice_client *c, int64_t deadline, char host[256], int *port, int *again,
                           sluice_error *err) {
     struct {
         char host[256];
@@ -108,7 +112,7 @@ static redisContext *pass(const sluice_client *c, int64_t timeout_ms, char host[
     sluice_error_reset(&last);
     *again = 0;
     for (int i = 0; i < c->url.nsentinels; i++) {
-        int rc = ask(c, i, timeout_ms, host, port, &last);
+        int rc = ask(c, i, deadline, host, port, &last);
         if (rc < 0) continue;
         answered++;
         int seen = 0;
@@ -135,8 +139,7 @@ redisContext *sentinel_connect(const sluice_client *c, char host[256], int *port
     int64_t deadline = now_ms() + c->timeout_ms;
     for (;;) {
         int again = 0;
-        int64_t left = deadline - now_ms();
-        redisContext *ctx = pass(c, left > 0 ? left : 1, host, port, &again, err);
+        redisContext *ctx = pass(c, deadline, host, port, &again, err);
         if (ctx || !again || now_ms() + PASS_PAUSE_MS >= deadline) return ctx;
         struct timespec ts = {0, PASS_PAUSE_MS * 1000000L};
         nanosleep(&ts, NULL);

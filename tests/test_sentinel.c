@@ -293,30 +293,42 @@ static void a_failover_moves_the_same_client_to_the_promoted_replica(void **stat
     sluice_client_free(c);
 }
 
-/* The master demoted under an open client (REPLICAOF a server the
- * sentinels do not know, as an operator's mistake would): the next write
- * is refused READONLY, fails as unavailable (it did not run) and drops
- * the link; once the server is master again (REPLICAOF NO ONE) the call
- * after it asks the sentinels, connects and loads the Functions the sync
- * flushed. */
+/* The master demoted under two open clients (REPLICAOF a server the
+ * sentinels do not know, as an operator's mistake would): a write alone
+ * (pause) and a pipelined one (enqueue) are refused READONLY, fail as
+ * unavailable (they did not run) and drop their links. The calls after
+ * them ask the sentinels, which still name that server: it says it is a
+ * replica, so they fail as unreachable within the client's timeout (never
+ * served by a replica). Once the server is master again (REPLICAOF NO ONE)
+ * the next call connects and loads the Functions the sync flushed. */
 static void a_readonly_reply_drops_the_link_and_the_next_call_asks_the_sentinels(void **state) {
     harness_sentinel *s = set_of(state);
     harness_redis *m = harness_sentinel_master_port(s, 0) == s->replica.port ? &s->replica : &s->master;
     harness_redis other = {0};
     assert_int_equal(harness_redis_start(&other), 0);
-    sluice_client *c = sentinel_connect(s->url);
-    test_class(c, "ro", SLUICE_TIER_NORMAL, 10);
-    assert_int_equal(harness_redis_int(m, "REPLICAOF 127.0.0.1 %d", other.port), -1); /* +OK is no integer */
+    sluice_client *c[2] = {sentinel_connect(s->url), sentinel_connect(s->url)};
     sluice_error err;
+    for (int i = 0; i < 2; i++) assert_int_equal(sluice_client_set_timeout(c[i], 500, &err), 0);
+    test_class(c[0], "ro", SLUICE_TIER_NORMAL, 10);
+    assert_int_equal(harness_redis_int(m, "REPLICAOF 127.0.0.1 %d", other.port), -1); /* +OK is no integer */
     char id[SLUICE_ID_MAX];
-    assert_int_equal(sluice_enqueue(c, "ro", "{}", NULL, id, &err), -1);
-    if (err.code != SLUICE_ERR_UNAVAILABLE || !strstr(err.text, "READONLY")) fail_msg("got: %s", err.text);
+    assert_int_equal(sluice_class_pause(c[0], "ro", 0, &err), -1);
+    if (err.code != SLUICE_ERR_UNAVAILABLE || !strstr(err.text, "READONLY")) fail_msg("pause: %s", err.text);
+    assert_int_equal(sluice_enqueue(c[1], "ro", "{}", NULL, id, &err), -1);
+    if (err.code != SLUICE_ERR_UNAVAILABLE || !strstr(err.text, "READONLY")) fail_msg("enqueue: %s", err.text);
+    for (int i = 0; i < 2; i++) {
+        sluice_class_stats st;
+        assert_int_equal(sluice_class_stats_get(c[i], "ro", &st, &err), -1);
+        if (err.code != SLUICE_ERR_UNREACHABLE || !strstr(err.text, "is not the master"))
+            fail_msg("client %d: %s", i, err.text);
+    }
     harness_redis_int(m, "REPLICAOF NO ONE");
     harness_redis_stop(&other);
-    test_class(c, "ro", SLUICE_TIER_NORMAL, 10); /* the sync from the other server emptied it */
-    if (sluice_enqueue(c, "ro", "{}", NULL, id, &err) < 0) fail_msg("after REPLICAOF NO ONE: %s", err.text);
+    test_class(c[0], "ro", SLUICE_TIER_NORMAL, 10); /* the sync from the other server emptied it */
+    if (sluice_enqueue(c[1], "ro", "{}", NULL, id, &err) < 0) fail_msg("after REPLICAOF NO ONE: %s", err.text);
     assert_true(has_sluice_functions(m));
-    sluice_client_free(c);
+    sluice_client_free(c[0]);
+    sluice_client_free(c[1]);
 }
 
 static int teardown(void **state) {

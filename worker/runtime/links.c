@@ -187,7 +187,8 @@ void rt_retry_cb(struct ev_loop *loop, ev_timer *t, int revents) {
 
 /* The link's address: the URL's, or for a redis-sentinel:// URL the master
  * its sentinels name now (asked again at every connect: the master may
- * have moved). This blocks the loop for at most RESOLVE_TIMEOUT_MS. */
+ * have moved). That blocks the loop: up to RESOLVE_TIMEOUT_MS, plus one
+ * connect to a named master that does not answer. */
 #define RESOLVE_TIMEOUT_MS 1000
 
 void rt_link_open(wlink *l) {
