@@ -182,6 +182,14 @@ int cmd_class_call(cmd *m, const char *fn, sluice_client *c, const char *cls, in
 
 /* ------------------------------- replies ----------------------------- */
 
+const redisReply *reply_hello_field(const redisReply *r, const char *key) {
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        const redisReply *k = r->element[i];
+        if (k->type == REDIS_REPLY_STRING && strcmp(k->str, key) == 0) return r->element[i + 1];
+    }
+    return NULL;
+}
+
 int reply_is_error(const redisReply *r, const char *prefix) {
     return r && r->type == REDIS_REPLY_ERROR && r->str && strncmp(r->str, prefix, strlen(prefix)) == 0;
 }
@@ -377,11 +385,15 @@ int call_get_reply(redisContext *ctx, void **reply) {
     return rc;
 }
 
+static void drop(sluice_client *c) {
+    redisFree(c->ctx);
+    c->ctx = NULL;
+}
+
 static void broken(sluice_client *c, const char *what, sluice_error *err) {
     sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s: lost the link to redis: %s", what,
                      c->ctx->errstr[0] ? c->ctx->errstr : "connection closed");
-    redisFree(c->ctx);
-    c->ctx = NULL;
+    drop(c);
 }
 
 /* Turns a reply into client_call's contract: errors mapped and freed. */
@@ -392,6 +404,23 @@ static redisReply *settle(redisReply *r, const char *what, sluice_error *err) {
         return NULL;
     }
     return r;
+}
+
+/* settle, for a reply on the client's own link: READONLY on a
+ * redis-sentinel:// URL's link means the server was demoted under it (the
+ * command did not run): SLUICE_ERR_UNAVAILABLE, and *demoted set, so that
+ * the caller drops the link and the next call asks the sentinels again. */
+static redisReply *settle_link(const sluice_client *c, redisReply *r, const char *what, int *demoted,
+                               sluice_error *err) {
+    if (c->url.nsentinels && reply_is_error(r, "READONLY")) {
+        sluice_error_set(err, SLUICE_ERR_UNAVAILABLE,
+                         "%s: redis at %s:%d is no longer the master (READONLY); the call did not run", what,
+                         c->url.host, c->url.port);
+        freeReplyObject(r);
+        *demoted = 1;
+        return NULL;
+    }
+    return settle(r, what, err);
 }
 
 redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err) {
@@ -416,7 +445,10 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
             return NULL;
         }
     }
-    return settle(r, what, err);
+    int demoted = 0;
+    r = settle_link(c, r, what, &demoted, err);
+    if (demoted) drop(c);
+    return r;
 }
 
 int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
@@ -439,7 +471,7 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
     }
     for (size_t i = 0; i < n; i++)
         redisAppendCommandArgv(c->ctx, cmds[i].argc, (const char **)cmds[i].argv, cmds[i].argvlen);
-    int reload = 0;
+    int reload = 0, demoted = 0;
     for (size_t i = 0; i < n; i++) {
         void *r = NULL;
         int rc = call_get_reply(c->ctx, &r);
@@ -449,7 +481,11 @@ int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **re
             return -1;
         }
         if (reply_is_error(r, "ERR Function not found")) reload = 1;
-        replies[i] = settle(r, "call", &errs[i]);
+        replies[i] = settle_link(c, r, "call", &demoted, &errs[i]);
+    }
+    if (demoted) {
+        drop(c);
+        return 0;
     }
     if (reload) {
         /* Retry only what never ran; the rest keep their replies. */

@@ -213,16 +213,6 @@ static int refresh_any(sluice_client *c, sluice_error *err) {
     return -1;
 }
 
-/* 1 when HELLO's reply (BORROWED) says "mode" "cluster". */
-static int hello_says_cluster(const redisReply *r) {
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
-        const redisReply *k = r->element[i], *v = r->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && strcmp(k->str, "mode") == 0)
-            return v->type == REDIS_REPLY_STRING && strcmp(v->str, "cluster") == 0;
-    }
-    return 0;
-}
-
 int cluster_detect(sluice_client *c, redisContext *seed, sluice_error *err) {
     /* HELLO: every ACL user may run it, where CLUSTER SLOTS would be refused
      * (and logged) on a standalone Redis; a Redis without it is standalone. */
@@ -232,7 +222,8 @@ int cluster_detect(sluice_client *c, redisContext *seed, sluice_error *err) {
         sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "HELLO: %s", seed->errstr);
         return -1;
     }
-    int cluster = hello_says_cluster(r);
+    const redisReply *mode = reply_hello_field(r, "mode");
+    int cluster = mode && mode->type == REDIS_REPLY_STRING && strcmp(mode->str, "cluster") == 0;
     freeReplyObject(r);
     if (!cluster) return 0;
     const char *argv[] = {"CLUSTER", "SLOTS"};

@@ -1,5 +1,6 @@
-/* The link under a client: (re)connects, authenticates, selects the
- * database, names the connection and keeps the Functions library loaded.
+/* The link under a client: (re)connects (to the master the sentinels name,
+ * for a redis-sentinel:// URL), authenticates, selects the database, names
+ * the connection and keeps the Functions library loaded.
  * What it sends goes through call.c's call_send. */
 
 #include <stdlib.h>
@@ -112,6 +113,16 @@ int connection_open(sluice_client *c, sluice_error *err) {
     if (c->ctx) {
         redisFree(c->ctx);
         c->ctx = NULL;
+    }
+    if (c->url.nsentinels) {
+        /* asked again at every (re)connect: the master may have moved */
+        redisContext *ctx = sentinel_connect(c, c->url.host, &c->url.port, err);
+        if (!ctx || connection_load_functions(ctx, err) < 0) {
+            if (ctx) redisFree(ctx);
+            return -1;
+        }
+        c->ctx = ctx;
+        return 0;
     }
     redisContext *ctx = connection_dial(c, c->url.is_unix ? NULL : c->url.host, c->url.port, err);
     if (!ctx) return -1;

@@ -39,6 +39,13 @@ int connection_open(sluice_client *c, sluice_error *err);
  * Returns it (NEW), or NULL with err set. */
 redisContext *connection_dial(const sluice_client *c, const char *host, int port, sluice_error *err);
 
+/* The master of the client's redis-sentinel:// URL (sentinel.c): asks the
+ * sentinels, dials the address named (AUTH, SELECT, name; not the
+ * Functions) and checks that it says it is the master, retrying within
+ * the client's timeout while a failover is under way. Returns the link
+ * (NEW) with host and *port set to its address, or NULL with err set. */
+redisContext *sentinel_connect(const sluice_client *c, char host[256], int *port, sluice_error *err);
+
 /* Applies the client's command timeout to its links, if it has any. */
 void connection_set_timeout(sluice_client *c);
 
@@ -132,6 +139,9 @@ typedef struct client_batch {
 int client_batch_init(client_batch *b, size_t n);
 int client_batch_run(sluice_client *c, client_batch *b, sluice_error *err);
 void client_batch_clear(client_batch *b);
+
+/* The value of field "key" in a HELLO 2 reply (BORROWED from r), or NULL. */
+const redisReply *reply_hello_field(const redisReply *r, const char *key);
 
 /* 1 when r is an error reply starting with "prefix". */
 int reply_is_error(const redisReply *r, const char *prefix);

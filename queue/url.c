@@ -1,5 +1,7 @@
-/* Connection URLs: redis://[user:password@]host[:port][/db] and
- * unix://[user:password@]/path[?db=N]. Errors never echo the password. */
+/* Connection URLs: redis://[user:password@]host[:port][/db],
+ * unix://[user:password@]/path[?db=N] and
+ * redis-sentinel://[user:password@]host[:port][,...]/MASTER[?db=N].
+ * Errors never echo the password. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,21 @@ static void bad_query(const char *q, const char *allowed, sluice_error *err) {
                      allowed);
 }
 
+/* The query "?db=N" into u->db. Returns 0, or -1 with err set. */
+static int parse_db_query(const char *q, sluice_url *u, sluice_error *err) {
+    long db;
+    if (strncmp(q, "?db=", 4) != 0) {
+        bad_query(q, "the only query is ?db=N", err);
+        return -1;
+    }
+    if (parse_uint(q + 4, strlen(q + 4), 100000, &db) < 0) {
+        sluice_error_set(err, SLUICE_ERR_URL, "bad url: ?db= must be a number");
+        return -1;
+    }
+    u->db = (int)db;
+    return 0;
+}
+
 static int parse_unix(const char *s, sluice_url *u, sluice_error *err) {
     if (!(s = userinfo(s, u, err))) return -1;
     if (s[0] != '/') {
@@ -92,19 +109,59 @@ static int parse_unix(const char *s, sluice_url *u, sluice_error *err) {
     }
     memcpy(u->path, s, plen);
     u->path[plen] = '\0';
-    if (q) {
-        long db;
-        if (strncmp(q, "?db=", 4) != 0) {
-            bad_query(q, "the only query is ?db=N", err);
-            return -1;
-        }
-        if (parse_uint(q + 4, strlen(q + 4), 100000, &db) < 0) {
-            sluice_error_set(err, SLUICE_ERR_URL, "bad url: ?db= must be a number");
-            return -1;
-        }
-        u->db = (int)db;
-    }
+    if (q && parse_db_query(q, u, err) < 0) return -1;
     u->is_unix = 1;
+    return 0;
+}
+
+/* host[:port] or [v6]:port in s[0..end) into host (sluice_url's size)
+ * and *port (default_port without one). Returns 0, or -1 with err set. */
+static int parse_address(const char *s, const char *end, char host[256], int *port, int default_port,
+                         sluice_error *err) {
+    const char *hend, *p = NULL;
+    if (*s == '[') {
+        hend = memchr(s, ']', (size_t)(end - s));
+        if (!hend) {
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: unclosed [ in host");
+            return -1;
+        }
+        s++;
+        if (hend[1] == ':')
+            p = hend + 2;
+        else if (hend + 1 != end) {
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: junk after ]");
+            return -1;
+        }
+    } else {
+        hend = memchr(s, ':', (size_t)(end - s));
+        if (hend)
+            p = hend + 1;
+        else
+            hend = end;
+    }
+    size_t hlen = (size_t)(hend - s);
+    if (hlen == 0 || hlen >= 256) {
+        sluice_error_set(err, SLUICE_ERR_URL, "bad url: missing or overlong host");
+        return -1;
+    }
+    for (size_t i = 0; i < hlen; i++) {
+        int ch = (unsigned char)s[i];
+        if (!isalnum(ch) && ch != '.' && ch != '-' && ch != ':' && ch != '_') {
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: invalid character in host");
+            return -1;
+        }
+    }
+    memcpy(host, s, hlen);
+    host[hlen] = '\0';
+    *port = default_port;
+    if (p) {
+        long v;
+        if (parse_uint(p, (size_t)(end - p), 65535, &v) < 0 || v == 0) {
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: port must be 1..65535");
+            return -1;
+        }
+        *port = (int)v;
+    }
     return 0;
 }
 
@@ -116,50 +173,7 @@ static int parse_tcp(const char *s, sluice_url *u, sluice_error *err) {
         return -1;
     }
     const char *end = s + strcspn(s, "/");
-    const char *hend, *port = NULL;
-    if (*s == '[') {
-        hend = memchr(s, ']', (size_t)(end - s));
-        if (!hend) {
-            sluice_error_set(err, SLUICE_ERR_URL, "bad url: unclosed [ in host");
-            return -1;
-        }
-        s++;
-        if (hend[1] == ':')
-            port = hend + 2;
-        else if (hend + 1 != end) {
-            sluice_error_set(err, SLUICE_ERR_URL, "bad url: junk after ]");
-            return -1;
-        }
-    } else {
-        hend = memchr(s, ':', (size_t)(end - s));
-        if (hend)
-            port = hend + 1;
-        else
-            hend = end;
-    }
-    size_t hlen = (size_t)(hend - s);
-    if (hlen == 0 || hlen >= sizeof(u->host)) {
-        sluice_error_set(err, SLUICE_ERR_URL, "bad url: missing or overlong host");
-        return -1;
-    }
-    for (size_t i = 0; i < hlen; i++) {
-        int ch = (unsigned char)s[i];
-        if (!isalnum(ch) && ch != '.' && ch != '-' && ch != ':' && ch != '_') {
-            sluice_error_set(err, SLUICE_ERR_URL, "bad url: invalid character in host");
-            return -1;
-        }
-    }
-    memcpy(u->host, s, hlen);
-    u->host[hlen] = '\0';
-    u->port = 6379;
-    if (port) {
-        long p;
-        if (parse_uint(port, (size_t)(end - port), 65535, &p) < 0 || p == 0) {
-            sluice_error_set(err, SLUICE_ERR_URL, "bad url: port must be 1..65535");
-            return -1;
-        }
-        u->port = (int)p;
-    }
+    if (parse_address(s, end, u->host, &u->port, 6379, err) < 0) return -1;
     if (*end == '/' && end[1]) {
         long db;
         if (parse_uint(end + 1, strlen(end + 1), 100000, &db) < 0) {
@@ -169,6 +183,50 @@ static int parse_tcp(const char *s, sluice_url *u, sluice_error *err) {
         u->db = (int)db;
     }
     return 0;
+}
+
+/* redis-sentinel://[user:password@]host[:port][,host[:port]...]/MASTER[?db=N] */
+static int parse_sentinel(const char *s, sluice_url *u, sluice_error *err) {
+    if (!(s = userinfo(s, u, err))) return -1;
+    const char *slash = s + strcspn(s, "/");
+    while (s < slash || u->nsentinels == 0) {
+        const char *end = s + strcspn(s, ",/");
+        if (end == s) {
+            sluice_error_set(err, SLUICE_ERR_URL,
+                             "bad url: redis-sentinel:// needs host:port of each sentinel, separated by commas");
+            return -1;
+        }
+        if (u->nsentinels == SLUICE_SENTINELS_MAX) {
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: more than %d sentinels", SLUICE_SENTINELS_MAX);
+            return -1;
+        }
+        if (parse_address(s, end, u->sentinels[u->nsentinels].host, &u->sentinels[u->nsentinels].port, 26379, err) < 0)
+            return -1;
+        u->nsentinels++;
+        s = *end == ',' ? end + 1 : end;
+        if (*end == ',' && s == slash) {
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: empty sentinel address after a comma");
+            return -1;
+        }
+    }
+    const char *q = strchr(slash, '?');
+    size_t n = q ? (size_t)(q - slash) : strlen(slash);
+    if (n < 2 || n - 1 > SLUICE_MASTER_NAME_MAX) {
+        sluice_error_set(
+            err, SLUICE_ERR_URL,
+            "bad url: redis-sentinel:// needs the master's name after the sentinels: /NAME, 1..64 characters");
+        return -1;
+    }
+    for (size_t i = 1; i < n; i++) {
+        int ch = (unsigned char)slash[i];
+        if (!isalnum(ch) && ch != '.' && ch != '-' && ch != '_') {
+            sluice_error_set(err, SLUICE_ERR_URL, "bad url: the master's name may hold only [A-Za-z0-9_.-]");
+            return -1;
+        }
+    }
+    memcpy(u->master, slash + 1, n - 1);
+    u->master[n - 1] = '\0';
+    return q ? parse_db_query(q, u, err) : 0;
 }
 
 int sluice_url_parse(const char *url, sluice_url *u, sluice_error *err) {
@@ -188,6 +246,7 @@ int sluice_url_parse(const char *url, sluice_url *u, sluice_error *err) {
     }
     if (strncmp(url, "redis://", 8) == 0) return parse_tcp(url + 8, u, err);
     if (strncmp(url, "unix://", 7) == 0) return parse_unix(url + 7, u, err);
-    sluice_error_set(err, SLUICE_ERR_URL, "bad url: scheme must be redis:// or unix://");
+    if (strncmp(url, "redis-sentinel://", 17) == 0) return parse_sentinel(url + 17, u, err);
+    sluice_error_set(err, SLUICE_ERR_URL, "bad url: scheme must be redis:// or unix:// (or redis-sentinel://)");
     return -1;
 }

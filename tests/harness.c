@@ -96,28 +96,20 @@ static int free_port(void) {
 static int spawn(harness_redis *r, int any_reply) {
     char port[16];
     snprintf(port, sizeof(port), "%d", r->port);
-    char log[320];
+    char log[320], conf[320];
     snprintf(log, sizeof(log), "%s/redis.log", r->dir);
-    const char *argv[64] = {"redis-server",
-                            "--port",
-                            port,
-                            "--bind",
-                            "127.0.0.1",
-                            "--unixsocket",
-                            r->sock,
-                            "--unixsocketperm",
-                            "700",
-                            "--dir",
-                            r->dir,
-                            "--logfile",
-                            log,
-                            "--save",
-                            "",
-                            "--daemonize",
-                            "no",
-                            "--appendonly",
-                            r->aof ? "yes" : "no"};
-    int n = 19;
+    snprintf(conf, sizeof(conf), "%s/sentinel.conf", r->dir);
+    const char *argv[64] = {"redis-server"};
+    int n = 1;
+    if (r->sentinel) { /* the config file first: a sentinel rewrites it */
+        argv[n++] = conf;
+        argv[n++] = "--sentinel";
+    }
+    const char *common[] = {
+        "--port",           port,  "--bind",      "127.0.0.1", "--unixsocket", r->sock,
+        "--unixsocketperm", "700", "--dir",       r->dir,      "--logfile",    log,
+        "--save",           "",    "--daemonize", "no",        "--appendonly", r->aof ? "yes" : "no"};
+    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) argv[n++] = common[i];
     if (r->aof) {
         argv[n++] = "--appendfsync";
         argv[n++] = "always";
@@ -175,6 +167,16 @@ int harness_redis_start(harness_redis *r) {
     if (r->port < 0) return -1;
     snprintf(r->tcp_url, sizeof(r->tcp_url), "redis://127.0.0.1:%d", r->port);
     r->pid = 0;
+    if (r->sentinel) {
+        char conf[320];
+        snprintf(conf, sizeof(conf), "%s/sentinel.conf", r->dir);
+        FILE *f = fopen(conf, "w");
+        if (!f || fputs(r->sentinel, f) < 0) {
+            if (f) fclose(f);
+            return -1;
+        }
+        if (fclose(f) != 0) return -1;
+    }
     return spawn(r, 0);
 }
 
@@ -389,6 +391,118 @@ int harness_cluster_group_teardown(void **state) {
     if (cl) harness_cluster_stop(cl);
     free(cl);
     *state = NULL; /* cmocka calls it again after a group setup that failed */
+    return 0;
+}
+
+/* ------------------------------ sentinel ----------------------------- */
+
+struct redisReply *harness_redis_command(const harness_redis *r, const char *fmt, ...) {
+    redisContext *c = redisConnectUnix(r->sock);
+    redisReply *rep = NULL;
+    if (c && !c->err) {
+        va_list ap;
+        va_start(ap, fmt);
+        rep = redisvCommand(c, fmt, ap);
+        va_end(ap);
+    }
+    redisFree(c);
+    return rep;
+}
+
+/* The number of elements of an array reply to the command, or -1. */
+static long elements_of(const harness_redis *r, const char *cmd) {
+    redisReply *rep = harness_redis_command(r, cmd);
+    long n = rep && rep->type == REDIS_REPLY_ARRAY ? (long)rep->elements : -1;
+    freeReplyObject(rep);
+    return n;
+}
+
+static int replica_synced(const harness_redis *r) {
+    redisReply *rep = harness_redis_command(r, "INFO replication");
+    int ok = rep && rep->type == REDIS_REPLY_STRING && strstr(rep->str, "master_link_status:up") != NULL;
+    freeReplyObject(rep);
+    return ok;
+}
+
+/* 1 when every sentinel knows the replica and the other sentinels. */
+static int sentinels_ready(const harness_sentinel *s) {
+    for (int i = 0; i < HARNESS_SENTINELS; i++)
+        if (elements_of(&s->sentinels[i], "SENTINEL REPLICAS " HARNESS_SENTINEL_MASTER) != 1 ||
+            elements_of(&s->sentinels[i], "SENTINEL SENTINELS " HARNESS_SENTINEL_MASTER) != HARNESS_SENTINELS - 1)
+            return 0;
+    return 1;
+}
+
+int harness_sentinel_start(harness_sentinel *s) {
+    if (harness_redis_start(&s->master) < 0) return -1;
+    snprintf(s->master_port, sizeof(s->master_port), "%d", s->master.port);
+    const char *replica_extra[] = {"--replicaof", "127.0.0.1", s->master_port, "--repl-diskless-sync-delay", "0", NULL};
+    memcpy(s->replica_extra, replica_extra, sizeof(replica_extra));
+    s->replica.extra = s->replica_extra;
+    if (harness_redis_start(&s->replica) < 0) {
+        harness_sentinel_stop(s);
+        return -1;
+    }
+    WAIT_UNTIL(replica_synced(&s->replica), 30000);
+    if (!replica_synced(&s->replica)) {
+        fprintf(stderr, "harness: the replica did not sync within 30 s\n");
+        harness_sentinel_stop(s);
+        return -1;
+    }
+    snprintf(s->conf, sizeof(s->conf),
+             "sentinel monitor %s 127.0.0.1 %d 2\n"
+             "sentinel down-after-milliseconds %s 1000\n"
+             "sentinel failover-timeout %s 2000\n",
+             HARNESS_SENTINEL_MASTER, s->master.port, HARNESS_SENTINEL_MASTER, HARNESS_SENTINEL_MASTER);
+    int len = snprintf(s->url, sizeof(s->url), "redis-sentinel://");
+    for (int i = 0; i < HARNESS_SENTINELS; i++) {
+        s->sentinels[i].sentinel = s->conf;
+        if (harness_redis_start(&s->sentinels[i]) < 0) {
+            harness_sentinel_stop(s);
+            return -1;
+        }
+        len +=
+            snprintf(s->url + len, sizeof(s->url) - (size_t)len, "%s127.0.0.1:%d", i ? "," : "", s->sentinels[i].port);
+    }
+    snprintf(s->url + len, sizeof(s->url) - (size_t)len, "/%s", HARNESS_SENTINEL_MASTER);
+    WAIT_UNTIL(sentinels_ready(s), 30000);
+    if (!sentinels_ready(s)) {
+        fprintf(stderr, "harness: the sentinels did not find the replica and each other within 30 s\n");
+        harness_sentinel_stop(s);
+        return -1;
+    }
+    return 0;
+}
+
+void harness_sentinel_stop(harness_sentinel *s) {
+    for (int i = 0; i < HARNESS_SENTINELS; i++) harness_redis_stop(&s->sentinels[i]);
+    harness_redis_stop(&s->replica);
+    harness_redis_stop(&s->master);
+}
+
+int harness_sentinel_master_port(const harness_sentinel *s, int i) {
+    redisReply *rep =
+        harness_redis_command(&s->sentinels[i], "SENTINEL GET-MASTER-ADDR-BY-NAME " HARNESS_SENTINEL_MASTER);
+    int port = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 ? atoi(rep->element[1]->str) : -1;
+    freeReplyObject(rep);
+    return port;
+}
+
+int harness_sentinel_group_setup(void **state) {
+    harness_sentinel *s = calloc(1, sizeof(*s));
+    if (!s || harness_sentinel_start(s) < 0) {
+        free(s);
+        return -1;
+    }
+    *state = s;
+    return 0;
+}
+
+int harness_sentinel_group_teardown(void **state) {
+    harness_sentinel *s = *state;
+    if (s) harness_sentinel_stop(s);
+    free(s);
+    *state = NULL;
     return 0;
 }
 

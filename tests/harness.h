@@ -19,6 +19,7 @@ typedef struct harness_redis {
     char tcp_url[128];        /* redis://127.0.0.1:<port> */
     int aof;                  /* appendonly yes, appendfsync always */
     const char *const *extra; /* more redis-server arguments, NULL-terminated */
+    const char *sentinel;     /* not NULL: a sentinel (--sentinel) with these config lines */
 } harness_redis;
 
 /* Starts the server described by r->aof and r->extra and waits until it
@@ -56,9 +57,43 @@ int harness_cluster_start(harness_cluster *cl);
 /* Stops every node and removes their temp dirs. */
 void harness_cluster_stop(harness_cluster *cl);
 
+/* A Redis Sentinel set on 127.0.0.1: a master, its replica (replicaof)
+ * and three sentinels (redis-server --sentinel) that monitor the master
+ * as HARNESS_SENTINEL_MASTER with quorum 2, down-after-milliseconds 1000
+ * and failover-timeout 2000; each a harness_redis (its own temp dir and
+ * free port). */
+#define HARNESS_SENTINELS 3
+#define HARNESS_SENTINEL_MASTER "sluice"
+typedef struct harness_sentinel {
+    harness_redis master, replica;
+    harness_redis sentinels[HARNESS_SENTINELS];
+    char master_port[16];
+    const char *replica_extra[6];
+    char conf[256]; /* the sentinels' config lines */
+    char url[512];  /* redis-sentinel://127.0.0.1:<port>,.../sluice */
+} harness_sentinel;
+
+/* Starts the master, the replica (waits until it is in sync) and the
+ * sentinels, and waits until every sentinel knows the replica and the two
+ * other sentinels (so a failover can be agreed). Returns 0, or -1 (with
+ * what it started stopped). */
+int harness_sentinel_start(harness_sentinel *s);
+/* Stops every server and removes their temp dirs. */
+void harness_sentinel_stop(harness_sentinel *s);
+/* The port of the master as sentinel i names it now, or -1. */
+int harness_sentinel_master_port(const harness_sentinel *s, int i);
+/* cmocka group setup/teardown that start and stop one Sentinel set kept
+ * in *state as a harness_sentinel*. */
+int harness_sentinel_group_setup(void **state);
+int harness_sentinel_group_teardown(void **state);
+
 /* Runs one command through redis-cli-like plain hiredis; returns the
  * integer reply, or -1. For checks such as DBSIZE. */
 long long harness_redis_int(const harness_redis *r, const char *fmt, ...);
+/* Runs one command on the server's unix socket: the reply (NEW, free with
+ * freeReplyObject), or NULL. */
+struct redisReply;
+struct redisReply *harness_redis_command(const harness_redis *r, const char *fmt, ...);
 
 /* cmocka group setup/teardown that start and stop one plain server kept in
  * *state as a harness_redis*. */

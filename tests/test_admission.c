@@ -342,6 +342,64 @@ static void a_floor_below_one_slot_scales_the_job_rate_by_duty_cycle(void **stat
     sluice_client_free(c);
 }
 
+/* Claims one job of "cls" (waiting out a rest of at most "rest_ms"), holds it
+ * until the Redis clock has moved DUTY_JOB_MS past the claim, and acks it.
+ * Returns the most the lease can have lasted, in ms by the Redis clock. */
+static int64_t run_one_job(sluice_client *c, const char *cls, int64_t rest_ms) {
+    sluice_job *j[1];
+    sluice_claim_info info;
+    sluice_error err;
+    assert_int_equal(sluice_claim(c, cls, NULL, 1, j, &info, &err), 0);
+    if (info.count == 0) {
+        assert_string_equal(info.why, "duty");
+        assert_true(info.retry_ms <= rest_ms);
+        test_redis_after(c, test_redis_now(c) + info.retry_ms); /* the rest is over, by the Redis clock */
+        assert_int_equal(sluice_claim(c, cls, NULL, 1, j, &info, &err), 0);
+        assert_int_equal(info.count, 1);
+    }
+    int64_t t0 = test_redis_now(c);
+    test_redis_after(c, t0 + DUTY_JOB_MS); /* the job's work, by the Redis clock */
+    assert_int_equal(sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err), 0);
+    sluice_job_free(j[0]);
+    return test_redis_now(c) - t0 + 1;
+}
+
+/* Right after a job of "d" ms, a claim of "cls" rests at least as long as
+ * share 0.01 asks: about 99 d. */
+static void rests_as_the_floor_asks(sluice_client *c, const char *cls, int64_t d) {
+    sluice_claim_info info;
+    sluice_job *j[1];
+    sluice_error err;
+    assert_int_equal(sluice_claim(c, cls, NULL, 1, j, &info, &err), 0);
+    assert_int_equal(info.status, SLUICE_CLAIM_THROTTLED);
+    assert_string_equal(info.why, "duty");
+    assert_true(info.retry_ms >= 100 * DUTY_JOB_MS - d);
+}
+
+/* The rest after a job follows the share the class has when it next claims:
+ * a class raised from its floor starts its next job at once rather than
+ * after the floor's long rest, and a class cut to its floor does not start
+ * another job on the short rest the old share allowed. */
+static void a_rest_follows_the_share_the_class_has_now(void **state) {
+    sluice_client *c = test_connect(state);
+    sluice_error err;
+    declare(c, "resting", SLUICE_TIER_LOW, 0, 0, 1, 0.01);
+    fill(c, "resting", 10);
+
+    assert_int_equal(sluice_class_pin(c, "resting", 0.01, 0, &err), 0);
+    int64_t d = run_one_job(c, "resting", 0);
+    rests_as_the_floor_asks(c, "resting", d);
+
+    /* raised to 0.5: the rest is d / 0.5 from the job's start, mostly over */
+    assert_int_equal(sluice_class_pin(c, "resting", 0.5, 0, &err), 0);
+    d = run_one_job(c, "resting", 2 * d);
+
+    /* a job at 0.5, then cut to 0.01: the rest is that of 0.01 */
+    assert_int_equal(sluice_class_pin(c, "resting", 0.01, 0, &err), 0);
+    rests_as_the_floor_asks(c, "resting", d);
+    sluice_client_free(c);
+}
+
 /* --------------------------- throttled jobs -------------------------- */
 
 static void throttled_jobs_lose_nothing_spend_no_attempt_and_keep_their_order(void **state) {
@@ -899,6 +957,7 @@ int main(void) {
         cmocka_unit_test(a_fraction_of_one_half_admits_half_the_concurrency),
         cmocka_unit_test(a_fraction_of_one_half_admits_half_the_rate),
         cmocka_unit_test(a_floor_below_one_slot_scales_the_job_rate_by_duty_cycle),
+        cmocka_unit_test(a_rest_follows_the_share_the_class_has_now),
         cmocka_unit_test(throttled_jobs_lose_nothing_spend_no_attempt_and_keep_their_order),
         cmocka_unit_test(a_paused_class_is_throttled_until_resumed_or_its_pause_expires),
         cmocka_unit_test(a_pinned_fraction_expires_back_to_the_governor),

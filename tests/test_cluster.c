@@ -28,22 +28,8 @@ static char ctl_bin[4096] = "build/bin/sluicectl";
 /* The shipped roles, with a default user the harness may use. */
 static char aclfile[PATH_MAX];
 
-/* One command on a node's unix socket: the reply (NEW), or NULL. */
-static redisReply *node_cmd(const harness_redis *r, const char *fmt, ...) {
-    redisContext *c = redisConnectUnix(r->sock);
-    redisReply *rep = NULL;
-    if (c && !c->err) {
-        va_list ap;
-        va_start(ap, fmt);
-        rep = redisvCommand(c, fmt, ap);
-        va_end(ap);
-    }
-    redisFree(c);
-    return rep;
-}
-
 static int is_master(const harness_redis *r) {
-    redisReply *rep = node_cmd(r, "ROLE");
+    redisReply *rep = harness_redis_command(r, "ROLE");
     int yes = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 && strcmp(rep->element[0]->str, "master") == 0;
     freeReplyObject(rep);
     return yes;
@@ -78,7 +64,7 @@ static int master_with_keys(harness_redis *masters[NMASTERS], int slot) {
 }
 
 static char *node_id(const harness_redis *r) {
-    redisReply *rep = node_cmd(r, "CLUSTER MYID");
+    redisReply *rep = harness_redis_command(r, "CLUSTER MYID");
     assert_non_null(rep);
     assert_int_equal(rep->type, REDIS_REPLY_STRING);
     char *id = strdup(rep->str);
@@ -87,7 +73,7 @@ static char *node_id(const harness_redis *r) {
 }
 
 static void node_ok(const harness_redis *r, const char *fmt, const char *a, const char *b) {
-    redisReply *rep = node_cmd(r, fmt, a, b);
+    redisReply *rep = harness_redis_command(r, fmt, a, b);
     if (!rep || rep->type == REDIS_REPLY_ERROR) fail_msg("%s: %s", fmt, rep ? rep->str : "no reply");
     freeReplyObject(rep);
 }
@@ -102,7 +88,7 @@ static sluice_client *cluster_connect(harness_cluster *cl, int node) {
 
 /* How many of the node's clients carry the name. */
 static int clients_named(const harness_redis *r, const char *name) {
-    redisReply *rep = node_cmd(r, "CLIENT LIST");
+    redisReply *rep = harness_redis_command(r, "CLIENT LIST");
     char needle[80];
     snprintf(needle, sizeof(needle), " name=%s ", name);
     int n = 0;
@@ -113,7 +99,7 @@ static int clients_named(const harness_redis *r, const char *name) {
 
 /* Closes the node's link to the client of that name (CLIENT KILL ID). */
 static void kill_client_named(const harness_redis *r, const char *name) {
-    redisReply *rep = node_cmd(r, "CLIENT LIST");
+    redisReply *rep = harness_redis_command(r, "CLIENT LIST");
     assert_non_null(rep);
     char needle[80];
     snprintf(needle, sizeof(needle), " name=%s ", name);
@@ -130,7 +116,7 @@ static void kill_client_named(const harness_redis *r, const char *name) {
 static long long moved_replies(harness_redis *masters[NMASTERS]) {
     long long n = 0;
     for (int i = 0; i < NMASTERS; i++) {
-        redisReply *rep = node_cmd(masters[i], "INFO errorstats");
+        redisReply *rep = harness_redis_command(masters[i], "INFO errorstats");
         const char *at = rep && rep->type == REDIS_REPLY_STRING ? strstr(rep->str, "errorstat_MOVED:count=") : NULL;
         if (at) n += atoll(at + strlen("errorstat_MOVED:count="));
         freeReplyObject(rep);
@@ -139,7 +125,7 @@ static long long moved_replies(harness_redis *masters[NMASTERS]) {
 }
 
 static int has_sluice_functions(const harness_redis *r) {
-    redisReply *rep = node_cmd(r, "FUNCTION LIST LIBRARYNAME sluice");
+    redisReply *rep = harness_redis_command(r, "FUNCTION LIST LIBRARYNAME sluice");
     int yes = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 1;
     freeReplyObject(rep);
     return yes;
@@ -351,7 +337,7 @@ static void sluicectl_status_and_explain_see_every_class_of_every_master(void **
  * MOVED), or NULL. */
 static harness_redis *owner_of(harness_redis *masters[NMASTERS], const char *cls) {
     for (int i = 0; i < NMASTERS; i++) {
-        redisReply *rep = node_cmd(masters[i], "ZCARD t:{%s}:ready", cls);
+        redisReply *rep = harness_redis_command(masters[i], "ZCARD t:{%s}:ready", cls);
         int here = rep && rep->type == REDIS_REPLY_INTEGER;
         freeReplyObject(rep);
         if (here) return masters[i];
@@ -383,7 +369,7 @@ static void slot_done(harness_redis *masters[NMASTERS], harness_redis *to, int s
 
 /* MIGRATE every key of the slot from "from" to "to". */
 static void slot_keys_moved(harness_redis *from, harness_redis *to, int slot) {
-    redisReply *keys = node_cmd(from, "CLUSTER GETKEYSINSLOT %d 1000", slot);
+    redisReply *keys = harness_redis_command(from, "CLUSTER GETKEYSINSLOT %d 1000", slot);
     assert_non_null(keys);
     assert_int_equal(keys->type, REDIS_REPLY_ARRAY);
     assert_true(keys->elements > 0);
@@ -526,7 +512,7 @@ static void a_master_without_the_functions_gets_them_from_the_client(void **stat
 /* The node that replicates "master", or NULL. */
 static harness_redis *replica_of(harness_cluster *cl, const harness_redis *master) {
     for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
-        redisReply *rep = node_cmd(&cl->nodes[i], "ROLE");
+        redisReply *rep = harness_redis_command(&cl->nodes[i], "ROLE");
         int yes = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 3 &&
                   strcmp(rep->element[0]->str, "slave") == 0 && rep->element[2]->type == REDIS_REPLY_INTEGER &&
                   rep->element[2]->integer == master->port;
@@ -538,7 +524,7 @@ static harness_redis *replica_of(harness_cluster *cl, const harness_redis *maste
 
 /* 1 when the node's CLUSTER SLOTS gives the slot to the master on "port". */
 static int map_gives(const harness_redis *r, int slot, int port) {
-    redisReply *rep = node_cmd(r, "CLUSTER SLOTS");
+    redisReply *rep = harness_redis_command(r, "CLUSTER SLOTS");
     int yes = 0;
     for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++) {
         const redisReply *e = rep->element[i];
@@ -565,9 +551,9 @@ static void a_killed_master_is_replaced_by_its_promoted_replica_on_the_next_call
     assert_true(m >= 0);
     harness_redis *dead = masters[m], *heir = replica_of(cl, dead);
     assert_non_null(heir);
-    redisReply *rep = node_cmd(heir, "CONFIG SET replica-read-only no");
+    redisReply *rep = harness_redis_command(heir, "CONFIG SET replica-read-only no");
     freeReplyObject(rep);
-    rep = node_cmd(heir, "FUNCTION FLUSH");
+    rep = harness_redis_command(heir, "FUNCTION FLUSH");
     if (!rep || rep->type == REDIS_REPLY_ERROR) fail_msg("FUNCTION FLUSH on the replica: %s", rep ? rep->str : "-");
     freeReplyObject(rep);
     assert_false(has_sluice_functions(heir));

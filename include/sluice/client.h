@@ -2,10 +2,10 @@
  * takes. One client is one hiredis connection; it is not thread-safe (use
  * one per thread).
  *
- * Connection. A URL: redis://[user:password@]host[:port][/db] or
+ * Connection. A URL: redis://[user:password@]host[:port][/db],
  * unix:///path/to.sock[?db=N] (user and password may be given to unix too:
- * unix://user:password@/path). NULL takes SLUICE_REDIS_URL, else
- * redis://127.0.0.1:6379. The namespace (key prefix) NULL takes
+ * unix://user:password@/path) or redis-sentinel:// (below). NULL takes
+ * SLUICE_REDIS_URL, else redis://127.0.0.1:6379. The namespace (key prefix) NULL takes
  * SLUICE_NAMESPACE, else "sluice". Passwords are never copied into error
  * messages.
  *
@@ -20,6 +20,17 @@
  * Redis that answers but cannot serve yet (LOADING after a restart, BUSY
  * running a script, MASTERDOWN, TRYAGAIN, CLUSTERDOWN) gives
  * SLUICE_ERR_UNAVAILABLE: the call did not run, and may be retried.
+ *
+ * Redis Sentinel. redis-sentinel://[user:password@]host[:port][,host[:port]
+ * ...]/MASTER_NAME[?db=N] names 1..16 sentinels (port 26379 by default) and
+ * the master they monitor. On connect the client asks each sentinel in turn
+ * (SENTINEL get-master-addr-by-name, without credentials: the URL's user
+ * and password are the data nodes'), connects to the address named and
+ * checks that the server there says it is the master, retrying within the
+ * command timeout while a failover is under way; then it goes on as on a
+ * plain redis:// URL. A lost link, or a READONLY reply (the master was
+ * demoted: that call did not run, and fails with SLUICE_ERR_UNAVAILABLE),
+ * makes the next call ask the sentinels again.
  *
  * Redis Cluster. A URL of any cluster node is enough: on connect the
  * client detects cluster mode (HELLO), reads the slot map (CLUSTER SLOTS)
@@ -56,6 +67,9 @@ typedef struct sluice_client sluice_client;
 #define SLUICE_DEFAULT_URL "redis://127.0.0.1:6379"
 #define SLUICE_DEFAULT_NAMESPACE "sluice"
 
+#define SLUICE_SENTINELS_MAX 16
+#define SLUICE_MASTER_NAME_MAX 64
+
 /* A parsed connection URL, for callers that open their own hiredis
  * connection (the worker's async side). It holds the password: wipe it
  * (memset) when done. */
@@ -67,12 +81,32 @@ typedef struct sluice_url {
     char user[256];     /* "" for the default user */
     char password[512]; /* "" for none */
     int db;             /* SELECT this; default 0 */
+    /* redis-sentinel:// only: the sentinels to ask (host, port; default
+     * 26379) and the master's name; host and port are then unset until
+     * sluice_url_resolve fills them. nsentinels is 0 for other URLs. */
+    int nsentinels;
+    struct {
+        char host[256];
+        int port;
+    } sentinels[SLUICE_SENTINELS_MAX];
+    char master[SLUICE_MASTER_NAME_MAX + 1];
 } sluice_url;
 
 /* Parses "url" (NULL or "": SLUICE_REDIS_URL, else SLUICE_DEFAULT_URL) into
  * *out, %XX escapes in user and password decoded. Returns 0, or -1 with
  * SLUICE_ERR_URL naming the problem (never echoing the password). */
 int sluice_url_parse(const char *url, sluice_url *out, sluice_error *err);
+
+/* For a redis-sentinel:// URL, asks its sentinels in turn for the master's
+ * address and checks there that the server says it is the master (HELLO's
+ * role, after AUTH with the URL's credentials), each step bounded by
+ * "timeout_ms"; then *out is a copy of *u with host and port set and
+ * nsentinels 0. Any other URL is copied as it is. Returns 0, or -1 with
+ * err set: SLUICE_ERR_UNREACHABLE (no sentinel answers, or none names a
+ * master that answers as one), SLUICE_ERR_NOT_FOUND (every sentinel that
+ * answers says it does not know the master's name), SLUICE_ERR_AUTH,
+ * SLUICE_ERR_NOMEM. Wipe *out as you would *u. */
+int sluice_url_resolve(const sluice_url *u, int64_t timeout_ms, sluice_url *out, sluice_error *err);
 
 /* Connects, authenticates, selects the database and makes sure the
  * Functions library is loaded. "url" and "ns" may be NULL (see above).

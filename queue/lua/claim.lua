@@ -22,9 +22,11 @@
 -- after each lease it rests: the next claim waits until the time since the
 -- lease began is its duration / share, so its jobs occupy that share of
 -- the time and its throughput is scaled like any other class's. A lease
--- ending by ack, fail, release or reclaim sets when (stats duty_at, Redis
--- clock); a claim before then is throttled with why 'duty' and retry_ms
--- until then. Other classes read nothing more.
+-- ending by ack, fail, release or reclaim records its span (stats
+-- duty_started and duty_ended, Redis clock); a claim divides it by the
+-- share the class has at that claim, and before the rest is over it is
+-- throttled with why 'duty' and retry_ms until then. Other classes read
+-- nothing more.
 --
 -- Reply, one of:
 --   {'jobs', k, then k groups of: id, attempt, token, timeout_ms, max_attempts,
@@ -153,7 +155,7 @@ register('sluice_claim', function(keys, args)
         local room = limit - redis.call('ZCARD', keys[K.leased])
         if room <= 0 then return throttled(CONCURRENCY_RETRY_MS, 'concurrency', f) end
         if share < 1 - 1e-9 then
-            local rest = (tonumber(redis.call('HGET', keys[K.stats], 'duty_at')) or 0) - now
+            local rest = duty_rest(keys, share, now)
             if rest > 0 then return throttled(rest, 'duty', f) end
             duty = share
         end

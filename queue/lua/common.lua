@@ -378,16 +378,26 @@ local function make_dead(keys, id, m, reason, now, cfg)
     end
 end
 
--- A lease that ran under a share of one job below 1 ends at "ended": the
--- class's next claim waits until its jobs have occupied only that share of
--- the time, measured from when this one began (stats field duty_at).
+-- A lease that ran under a share of one job below 1 ends at "ended": its
+-- span becomes the class's last duty span (stats fields duty_started and
+-- duty_ended), unless a later one ended first.
 local function end_duty(keys, m, ended)
     local share = m[M.duty]
     if not share or share <= 0 or not m[M.started] then return end
-    local at = math.floor(m[M.started] + (ended - m[M.started]) / share)
-    if at > (tonumber(redis.call('HGET', keys[K.stats], 'duty_at')) or 0) then
-        redis.call('HSET', keys[K.stats], 'duty_at', at)
+    if ended >= (tonumber(redis.call('HGET', keys[K.stats], 'duty_ended')) or 0) then
+        redis.call('HSET', keys[K.stats], 'duty_started', m[M.started], 'duty_ended', ended)
     end
+end
+
+-- ms until a class admitted at "share" of one job (below 1) may start its
+-- next job: its jobs occupy only that share of the time, measured from when
+-- the last duty span began. The share is the one the class has now, so a
+-- cut lengthens a rest under way and a raise shortens it.
+local function duty_rest(keys, share, now)
+    local span = redis.call('HMGET', keys[K.stats], 'duty_started', 'duty_ended')
+    local started, ended = tonumber(span[1]), tonumber(span[2])
+    if not started or not ended then return 0 end
+    return started + (ended - started) / share - now
 end
 
 -- Appends to the class's capped audit stream, atomically with the change,

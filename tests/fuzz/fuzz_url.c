@@ -1,6 +1,7 @@
 /* libFuzzer target: connection URLs (sluice_url_parse), the parser
  * sluice_client_connect runs before any I/O. Checks that the fields are
- * NUL-terminated within their buffers, the port and database in range, and
+ * NUL-terminated within their buffers, the ports (of the server or of each
+ * sentinel) and database in range, a sentinel URL's master named, and
  * that an error message never carries the password. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -33,7 +34,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         terminated(u.path, sizeof(u.path));
         terminated(u.user, sizeof(u.user));
         terminated(u.password, sizeof(u.password));
-        if (u.is_unix ? u.path[0] != '/' : (u.port < 1 || u.port > 65535 || !u.host[0])) abort();
+        terminated(u.master, sizeof(u.master));
+        if (u.nsentinels < 0 || u.nsentinels > SLUICE_SENTINELS_MAX) abort();
+        for (int i = 0; i < u.nsentinels; i++) {
+            terminated(u.sentinels[i].host, sizeof(u.sentinels[i].host));
+            if (!u.sentinels[i].host[0] || u.sentinels[i].port < 1 || u.sentinels[i].port > 65535) abort();
+        }
+        if (u.nsentinels) {
+            if (!u.master[0] || u.host[0] || u.is_unix) abort();
+        } else if (u.is_unix ? u.path[0] != '/' : (u.port < 1 || u.port > 65535 || !u.host[0])) {
+            abort();
+        }
         if (u.db < 0 || u.db > 100000) abort();
     } else {
         if (err.code != SLUICE_ERR_URL || !err.text[0] || strchr(err.text, '\n')) abort();

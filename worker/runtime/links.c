@@ -185,11 +185,25 @@ void rt_retry_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     rt_link_open(container_of(t, wlink, retry));
 }
 
+/* The link's address: the URL's, or for a redis-sentinel:// URL the master
+ * its sentinels name now (asked again at every connect: the master may
+ * have moved). That blocks the loop: up to RESOLVE_TIMEOUT_MS, plus one
+ * connect to a named master that does not answer. */
+#define RESOLVE_TIMEOUT_MS 1000
+
 void rt_link_open(wlink *l) {
     sluice_worker *w = l->w;
     if (w->stopped || w->freeing || l->ac) return;
     l->refused = 0;
-    redisAsyncContext *ac = w->u.is_unix ? redisAsyncConnectUnix(w->u.path) : redisAsyncConnect(w->u.host, w->u.port);
+    sluice_url at;
+    sluice_error err;
+    if (sluice_url_resolve(&w->u, RESOLVE_TIMEOUT_MS, &at, &err) < 0) {
+        memset(&at, 0, sizeof(at)); /* the password */
+        rt_link_down(l, err.text);
+        return;
+    }
+    redisAsyncContext *ac = at.is_unix ? redisAsyncConnectUnix(at.path) : redisAsyncConnect(at.host, at.port);
+    memset(&at, 0, sizeof(at));
     if (!ac) {
         rt_link_down(l, "out of memory");
         return;

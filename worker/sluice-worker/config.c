@@ -18,7 +18,8 @@
 void config_usage(FILE *f) {
     fprintf(f, "usage: sluice-worker [options] --handler CLASS=COMMAND [ARG...] [--] ...\n"
                "Runs jobs of the given classes with exec handlers (execve, never a shell).\n"
-               "  --redis URL          redis://[user:pass@]host[:port][/db] or unix:///path\n"
+               "  --redis URL          redis://[user:pass@]host[:port][/db], unix:///path or\n"
+               "                       redis-sentinel://[user:pass@]host[:port][,...]/MASTER[?db=N]\n"
                "                       (default: $SLUICE_REDIS_URL, else redis://127.0.0.1:6379)\n"
                "  --governor-redis URL the governor's and samplers' Redis URL, e.g. with the ACL\n"
                "                       governor role (default: $SLUICE_GOVERNOR_REDIS_URL, else\n"
