@@ -206,6 +206,28 @@ static void a_released_or_reclaimed_keyed_job_keeps_its_place_in_its_key(void **
     sluice_client_free(c);
 }
 
+static void a_delayed_keyed_job_joins_its_own_key_when_due_not_the_back_of_the_class(void **state) {
+    sluice_client *c = test_connect(state);
+    fair_class(c, "later", NULL);
+    enqueue_key(c, "later", "A", 500, 0);
+    sluice_enqueue_opts o = {.key = "B", .delay_ms = 1};
+    char id[SLUICE_ID_MAX];
+    sluice_error err;
+    assert_int_equal(sluice_enqueue(c, "later", "{\"k\":\"B\",\"i\":0}", &o, id, &err), 0);
+    int64_t t0 = test_redis_now(c);
+    test_redis_after(c, t0 + 2);
+    /* promoted at the next claim: one round of the keys that wait */
+    char keys[3][64];
+    int idx[3];
+    size_t n = 0;
+    while (n < 3) n += claim_ack(c, "later", 1, keys, idx, n);
+    int b = 0;
+    for (size_t i = 0; i < n; i++) b |= !strcmp(keys[i], "B");
+    if (!b) fail_msg("B's job was not among the first 3 starts after it was due");
+    assert_consistent(c, "later");
+    sluice_client_free(c);
+}
+
 /* ------------------------------------------------------------ bad input */
 
 static redisContext *raw(void **state) {
@@ -353,6 +375,7 @@ int main(void) {
         cmocka_unit_test(weights_share_the_starts_of_keys_that_both_wait),
         cmocka_unit_test(priorities_and_fifo_hold_inside_a_key),
         cmocka_unit_test(a_released_or_reclaimed_keyed_job_keeps_its_place_in_its_key),
+        cmocka_unit_test(a_delayed_keyed_job_joins_its_own_key_when_due_not_the_back_of_the_class),
         cmocka_unit_test(bad_keys_and_weights_by_raw_fcall_are_refused_and_change_nothing),
         cmocka_unit_test(key_weights_round_trip_and_a_class_and_a_client_of_version_7_still_work),
     };

@@ -76,9 +76,14 @@ local function promote_due(keys, cfg, now)
     local ids = redis.call('ZRANGEBYSCORE', keys[K.delayed], '-inf', now, 'LIMIT', 0, PROMOTE_BATCH)
     if #ids == 0 then return end
     redis.call('ZREM', keys[K.delayed], unpack(ids))   -- first: a producer may not (see common.lua)
-    local t = tags(keys, cfg.key_weights)
-    for _, id in ipairs(ids) do
-        local m = load_job(keys, id)
+    local t, jobs, keyed = tags(keys, cfg.key_weights), {}, {}
+    for i, id in ipairs(ids) do
+        jobs[i] = load_job(keys, id) or false
+        if jobs[i] then keyed[#keyed + 1] = jobs[i][M.key] end
+    end
+    t:read(keyed)
+    for i, id in ipairs(ids) do
+        local m = jobs[i]
         if m then
             m[M.seq] = t:next(m[M.key])
             make_ready(keys, id, m)
@@ -211,16 +216,18 @@ register('sluice_claim', function(keys, args)
 
     -- the virtual time moves to the largest tag leased; a keyed job leaves
     -- its key's waiting count (fair.lua)
-    local tag, t = 0, nil
+    local tag, keyed = 0, {}
     for i = 1, n do
         local m = records[i]
         if m[M.seq] > tag then tag = m[M.seq] end
-        if m[M.key] ~= '' then
-            t = t or tags(keys, nil, UNREAD)
-            t:count(m[M.key], -1)
-        end
+        if m[M.key] ~= '' then keyed[#keyed + 1] = m[M.key] end
     end
-    if t then save_tags(t, {}) end
+    if #keyed > 0 then
+        local t = tags(keys, nil, UNREAD)
+        t:read(keyed)
+        for _, key in ipairs(keyed) do t:count(key, -1) end
+        save_tags(t, {})
+    end
     local token = next_tokens(keys, n, tag) - 1
     -- writes: the lease entries, and the records of legacy jobs. deadlines:
     -- the leased set's new members, last job first: a small sorted set is
