@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "queue.h"
+#include "sluice/fair.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -61,6 +62,7 @@ static void payloads(const uint8_t *data, size_t size) {
 
 static void options(bytes b) {
     sluice_enqueue_opts o;
+    memset(&o, 0, sizeof o);
     o.delay_ms = (int64_t)take(&b, 8);
     o.run_at_ms = (int64_t)take(&b, 8);
     o.priority = (int)(int32_t)take(&b, 4);
@@ -70,6 +72,9 @@ static void options(bytes b) {
     int has_unique = (int)(take(&b, 1) & 1);
     char *unique = field(&b);
     o.unique = has_unique ? unique : NULL;
+    int has_key = (int)(take(&b, 1) & 1);
+    char *key = field(&b);
+    o.key = has_key ? key : NULL;
     sluice_error err;
     sluice_error_reset(&err);
     int rc = opts_check(&o, &err);
@@ -81,9 +86,14 @@ static void options(bytes b) {
             o.max_attempts > 1000 || o.timeout_ms < 0 || o.timeout_ms > 604800000 ||
             (o.unique && strlen(o.unique) > 256) || o.cost < 0 || o.cost > 1000000)
             abort();
+        /* a fairness key: empty (none), or 1..SLUICE_KEY_MAX bytes without a control byte */
+        if (o.key && strlen(o.key) > SLUICE_KEY_MAX) abort();
+        for (const char *k = o.key; k && *k; k++)
+            if ((unsigned char)*k < 0x20 || *k == 0x7f) abort();
     }
     if (opts_check(NULL, &err) != 0) abort();
     free(unique);
+    free(key);
 }
 
 static void commands(bytes b) {
