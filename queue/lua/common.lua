@@ -51,6 +51,15 @@ local function fail(code, text)
     return error({err = code .. ' ' .. text})
 end
 
+-- The JSON text of a class field, decoded: at most "max" bytes, opening with
+-- "lead" (a Lua pattern after optional space), else a BADARG "problem".
+local function json_field(text, max, lead, problem)
+    if type(text) ~= 'string' or #text > max or not string.find(text, '^%s*' .. lead) then fail('BADARG', problem) end
+    local ok, v = pcall(cjson.decode, text)
+    if not ok or type(v) ~= 'table' then fail('BADARG', problem) end
+    return v
+end
+
 local function now_ms()
     local t = redis.call('TIME')
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), tonumber(t[2])

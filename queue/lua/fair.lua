@@ -33,11 +33,7 @@ end
 -- 1..KEY_WEIGHT_MAX whose least common multiple is at most
 -- KEY_WEIGHT_LCM_MAX. Returns the weights as a table and L, or fails.
 local function key_weights_arg(text)
-    if type(text) ~= 'string' or #text > KEY_WEIGHTS_TEXT_MAX or not string.find(text, '^%s*{') then
-        fail('BADARG', 'key_weights is not a JSON object')
-    end
-    local ok, w = pcall(cjson.decode, text)
-    if not ok or type(w) ~= 'table' then fail('BADARG', 'key_weights is not a JSON object') end
+    local w = json_field(text, KEY_WEIGHTS_TEXT_MAX, '{', 'key_weights is not a JSON object')
     local n, l = 0, 1
     for k, x in pairs(w) do
         if not valid_key(k) then fail('BADARG', 'key_weights has an invalid key') end

@@ -68,11 +68,7 @@ end
 -- each exactly {days, from, to, tz} strings, well formed, not empty, and no
 -- two of one zone overlapping. Returns how many there are.
 local function windows_arg(s)
-    if type(s) ~= 'string' or #s > WINDOWS_TEXT_MAX or not string.match(s, '^%s*%[') then
-        fail('BADARG', 'windows must be a JSON array of windows')
-    end
-    local ok, list = pcall(cjson.decode, s)
-    if not ok or type(list) ~= 'table' then fail('BADARG', 'windows must be a JSON array of windows') end
+    local list = json_field(s, WINDOWS_TEXT_MAX, '%[', 'windows must be a JSON array of windows')
     local n = 0
     for _ in pairs(list) do n = n + 1 end
     if n ~= #list then fail('BADARG', 'windows must be a JSON array of windows') end
