@@ -770,6 +770,47 @@ static void a_raise_goes_to_the_tier_with_ready_jobs_and_the_decision_records_th
     sluice_client_free(c);
 }
 
+/* With idle_ms set, over target a class with nothing ready and nothing
+ * leased for that long keeps only its floor; a class with a job in flight
+ * or jobs ready is not idle, and its tier is cut as before. */
+static void over_target_a_class_with_no_work_keeps_only_its_floor(void **state) {
+    harness_redis *r = *state;
+    reset_namespace(r);
+    sluice_client *c = test_connect(state);
+    declare(c, "i-idle", SLUICE_TIER_LOW, 100, 0, 0, 0.1);
+    declare(c, "i-running", SLUICE_TIER_LOW, 100, 0, 0, 0.1);
+    declare(c, "i-ready", SLUICE_TIER_LOW, 100, 0, 0, 0.1);
+    fill(c, "i-running", 1);
+    fill(c, "i-ready", 5);
+    sluice_job *j[1];
+    sluice_claim_info info;
+    sluice_error err;
+    assert_int_equal(sluice_claim(c, "i-running", NULL, 1, j, &info, &err), 0);
+    assert_int_equal(info.count, 1);
+    define_signal(c, "iops", 0.8, 0.95);
+    assert_int_equal(sluice_signal_report(c, "iops", 0.5, 0, &err), 0);
+    sluice_governor_opts o;
+    quick_governor_opts(&o);
+    o.law.idle_ms = 50;
+    sluice_governor *g = sluice_governor_new(c, "gov-i", &o, &err);
+    if (!g) fail_msg("governor: %s", err.text);
+    sluice_governor_report calm = tick(g);
+    assert_true(gate(c, "i-idle").fraction == 1); /* calm, and not seen idle long yet */
+    test_redis_after(c, calm.now + o.law.idle_ms);
+    assert_int_equal(sluice_signal_report(c, "iops", 0.87, 0, &err), 0);
+    sluice_governor_report cut = tick(g);
+    assert_int_equal(cut.action, SLUICE_LAW_CUT);
+    sluice_gate_info idle = gate(c, "i-idle"), running = gate(c, "i-running"), ready = gate(c, "i-ready");
+    assert_true(fabs(idle.fraction - 0.1) < 1e-9);
+    assert_non_null(strstr(idle.reason, "no work for"));
+    assert_true(running.fraction > 0.1 && running.fraction < 1);
+    assert_true(fabs(ready.fraction - running.fraction) < 1e-9);
+    sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
+    sluice_job_free(j[0]);
+    sluice_governor_free(g);
+    sluice_client_free(c);
+}
+
 /* A class's "waiting" in the governor's last decision, as JSON text. */
 static const char *decision_waiting(const sluice_governor *g, const char *cls) {
     static char text[32];
@@ -966,6 +1007,7 @@ int main(void) {
         cmocka_unit_test(when_the_leader_dies_another_governor_takes_over_within_three_ticks),
         cmocka_unit_test(a_raise_goes_to_the_tier_with_ready_jobs_and_the_decision_records_them),
         cmocka_unit_test(a_raise_passes_over_a_class_whose_gate_refused_no_claim_lately),
+        cmocka_unit_test(over_target_a_class_with_no_work_keeps_only_its_floor),
         cmocka_unit_test(with_no_governor_running_gates_lapse_to_the_floor),
         cmocka_unit_test(shadow_mode_records_decisions_without_enforcing_them),
         cmocka_unit_test(bad_class_settings_are_refused_and_nothing_is_half_applied),

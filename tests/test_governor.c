@@ -1525,6 +1525,65 @@ static void test_cuts_ignore_work_waiting_and_shed_the_lowest_tier_first(void **
     assert_true(F(&r, C_HIGH) == 1.0);
 }
 
+/* ================================================================ idle classes */
+
+static void test_a_class_idle_for_idle_ms_keeps_only_its_floor_while_over_target(void **unused) {
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.p.idle_ms = 60000;
+    set_all(&r, 0.6);
+    r.cls[C_NORMAL].idle_ms = 60000;
+    r.cls[C_HIGH].idle_ms = 59999;
+    step(&r, 1.2);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    assert_true(is_at_floor(&r, C_NORMAL));
+    assert_non_null(strstr(r.cls[C_NORMAL].reason, "no work for 60 s while over target"));
+    assert_true(F(&r, C_HIGH) == 0.6);
+    assert_true(F(&r, C_LOW_A) < 0.6);
+    assert_int_equal(r.d.changed, 3);
+    /* inside the band and below it, an idle class is left where it is */
+    set_all(&r, 0.6);
+    r.st = (sluice_law_state){0};
+    sluice_law_state_init(&r.st);
+    step(&r, 0.95);
+    assert_true(F(&r, C_NORMAL) == 0.6);
+    /* with idle_ms 0 (the default) idleness is ignored */
+    rig_init(&r);
+    set_all(&r, 0.6);
+    r.cls[C_NORMAL].idle_ms = 86400000;
+    step(&r, 1.2);
+    assert_true(F(&r, C_NORMAL) == 0.6);
+}
+
+static void test_a_cut_passes_over_a_tier_whose_only_room_is_in_idle_classes(void **unused) {
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.p.idle_ms = 1000;
+    set_all(&r, 0.6);
+    r.cls[C_LOW_A].idle_ms = r.cls[C_LOW_B].idle_ms = 5000;
+    step(&r, 1.2);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    assert_non_null(strstr(r.d.summary, "cut normal tier"));
+    assert_true(F(&r, C_NORMAL) < 0.6);
+    assert_true(is_at_floor(&r, C_LOW_A));
+    assert_true(is_at_floor(&r, C_LOW_B));
+}
+
+static void test_idle_classes_are_raised_as_before_once_pressure_is_below_the_band(void **unused) {
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.p.idle_ms = 1000;
+    set_all(&r, 0.3);
+    for (int i = C_HIGH; i < NCLS; i++) r.cls[i].idle_ms = 600000;
+    until_a_raise(&r);
+    assert_float_equal(F(&r, C_HIGH), far_raise(&r, 0.3), 1e-9);
+    for (int t = 0; t < 2000; t++) step(&r, 0.1);
+    for (int i = C_HIGH; i < NCLS; i++) assert_true(F(&r, i) == 1.0);
+}
+
 static void test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh(void **unused) {
     sluice_law_state st;
     rig r;
@@ -1602,6 +1661,8 @@ static void test_new_params_out_of_range_are_rejected_naming_them(void **unused)
     BAD(creep_band, 1, "creep_band");
     BAD(creep_band, -0.1, "creep_band");
     BAD(creep_band, NAN, "creep_band");
+    BAD(idle_ms, -1, "idle_ms");
+    BAD(idle_ms, 86400001, "idle_ms");
     p = d;
     p.smoothing_ms = 0;
     p.growth = 1;
@@ -1658,6 +1719,9 @@ int main(void) {
         cmocka_unit_test(test_a_raise_is_sized_by_the_room_the_latest_value_shows_when_the_smoothed_pressure_lags),
         cmocka_unit_test(test_a_raise_follows_a_raise_only_after_the_raise_dwell_but_a_cut_does_not_wait_for_it),
         cmocka_unit_test(test_pressure_held_inside_the_band_for_creep_ms_is_raised_toward_the_target),
+        cmocka_unit_test(test_a_class_idle_for_idle_ms_keeps_only_its_floor_while_over_target),
+        cmocka_unit_test(test_a_cut_passes_over_a_tier_whose_only_room_is_in_idle_classes),
+        cmocka_unit_test(test_idle_classes_are_raised_as_before_once_pressure_is_below_the_band),
         cmocka_unit_test(test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh),
         cmocka_unit_test(test_the_widest_state_fits_the_documented_buffer),
         cmocka_unit_test(test_new_params_out_of_range_are_rejected_naming_them),

@@ -3,10 +3,11 @@
  * (sluice-worker hosts it; any program can).
  *
  * Each tick: take or renew the lease (NS:{_}:governor; a new holder gets a
- * higher epoch); if held, read every signal and class (with the size of its
- * ready set and its count of throttled claims, all in one pipelined round
- * trip: a class has work waiting on its gate when it has ready jobs and its
- * gate refused a claim within held_ms), run the control law
+ * higher epoch); if held, read every signal and class (with the sizes of
+ * its ready and leased sets and its count of throttled claims, all in one
+ * pipelined round trip: a class has work waiting on its gate when it has
+ * ready jobs and its gate refused a claim within held_ms, and is idle while
+ * it has neither ready nor leased jobs), run the control law
  * (sluice/governor.h) from the state the last leader committed, write each
  * class's gate with an expiry (fenced by the epoch, so a deposed leader's
  * late write is refused), and commit the law's state and the decision to the
@@ -149,7 +150,8 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
  * on), driver, driver_value, driver_stale, summary, band (the law's), signals
  * (each: name, value, target, critical, pressure, age_ms, stale, period_ms,
  * and where the law raises and cuts in its units: raise_at, cut_at, rule)
- * and classes (each: name, tier, fraction, floor, waiting, reason, and
+ * and classes (each: name, tier, fraction, floor, waiting, idle_ms (how long
+ * it has had nothing ready or leased, as this governor saw it), reason, and
  * window: null for a class without windows, else open (true or false),
  * changes_at (Unix ms of the window clock when it next opens or closes, null
  * if not within 8 days) and unknown_zone (a zone tzdata lacks, or null)). */

@@ -106,6 +106,10 @@ typedef struct sluice_law_params {
     double stale_pressure;  /* > 1, finite: pressure of a stale assume-pressure signal */
     double escalate;        /* >= 0, finite: pressure rise that allows a cut within the dwell */
     double snap;            /* [0,0.5): fractions this close to floor or 1 go there */
+    int64_t idle_ms;        /* ms, 0..86400000: a class with no work for this long keeps
+                             * only its floor while the pressure is over target, so work
+                             * that comes to it then starts at the floor, not at an
+                             * admission it was not using; 0: never */
 } sluice_law_params;
 
 /* Fills *p with the defaults (docs/governor.md, "Parameters"). */
@@ -163,6 +167,9 @@ typedef struct sluice_law_class {
     int64_t waiting;                /* input, jobs its gate holds back; < 0: unknown, which counts
                         * as work waiting. Only raises read it: they go first to the
                         * highest tier with work waiting */
+    int64_t idle_ms;                /* input, ms: how long it has had no work at all (nothing
+                        * ready, nothing running); 0 when it has work or the caller
+                        * does not know; a negative time counts as 0 */
     char reason[SLUICE_LAW_REASON]; /* out: why it has this fraction after this tick */
 } sluice_law_class;
 

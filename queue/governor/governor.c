@@ -148,11 +148,13 @@ void sluice_governor_history_free(char **decisions, size_t n) {
     strings_free(decisions, n);
 }
 
-/* A class's count of throttled claims as last read, and when it last moved. */
+/* A class's count of throttled claims as last read, when it last moved,
+ * and when the class last had work (jobs ready or leased). */
 typedef struct held_memo {
     char *name; /* NEW; NULL if it could not be copied */
     int64_t throttled;
     int64_t moved_ms; /* Redis clock */
+    int64_t busy_ms;  /* Redis clock */
 } held_memo;
 
 struct sluice_governor {
@@ -243,31 +245,33 @@ const char *sluice_governor_last_decision(const sluice_governor *g) {
     return g->decision ? g->decision : "";
 }
 
+/* The memo the last tick kept for class "name", or NULL. */
+static const held_memo *memo_of(const sluice_governor *g, const char *name) {
+    for (size_t i = 0; i < g->nmemo; i++)
+        if (g->memo[i].name && strcmp(g->memo[i].name, name) == 0) return &g->memo[i];
+    return NULL;
+}
+
 /* Whether a class's gate held its jobs back lately: its count of throttled
  * claims moved within held_ms (or this governor has known the class for less
  * than that). Records the count in *m. */
-static int held_lately(const sluice_governor *g, const char *name, int64_t throttled, int64_t now, held_memo *m) {
+static int held_lately(const sluice_governor *g, const held_memo *last, int64_t throttled, int64_t now, held_memo *m) {
     m->throttled = throttled;
-    m->moved_ms = now;
-    for (size_t i = 0; i < g->nmemo; i++) {
-        if (g->memo[i].name && strcmp(g->memo[i].name, name) == 0) {
-            if (g->memo[i].throttled == throttled) m->moved_ms = g->memo[i].moved_ms;
-            break;
-        }
-    }
+    m->moved_ms = last && last->throttled == throttled ? last->moved_ms : now;
     return now - m->moved_ms <= g->o.held_ms;
 }
 
 /* The reads of one tick for each class, in this order in the batch. */
-enum { READ_CLASS, READ_GATE, READ_READY, READ_THROTTLED, READS };
+enum { READ_CLASS, READ_GATE, READ_READY, READ_LEASED, READ_THROTTLED, READS };
 
 /* Starts command READ_WHAT of class "name": its configuration and its gate
  * as hashes (HGETALL: their writers, the Functions, validate them, and a
- * read needs no Function), the size of its ready set and its count of
- * throttled claims. Returns 0, or -1 with err set. */
+ * read needs no Function), the sizes of its ready and leased sets and its
+ * count of throttled claims. Returns 0, or -1 with err set. */
 static int start_read(sluice_governor *g, cmd *m, int what, const char *name, sluice_error *err) {
-    static const int key_of[READS] = {CLASS_KEY_class, CLASS_KEY_gate, CLASS_KEY_ready, CLASS_KEY_stats};
-    static const char *const command_of[READS] = {"HGETALL", "HGETALL", "ZCARD", "HGET"};
+    static const int key_of[READS] = {CLASS_KEY_class, CLASS_KEY_gate, CLASS_KEY_ready, CLASS_KEY_leased,
+                                      CLASS_KEY_stats};
+    static const char *const command_of[READS] = {"HGETALL", "HGETALL", "ZCARD", "ZCARD", "HGET"};
     char key[KEY_MAX];
     int len = key_name(key, sizeof(key), g->c->ns, name, CLASS_KEYS[key_of[what]]);
     if (len < 0 || (size_t)len >= sizeof(key)) {
@@ -308,23 +312,36 @@ static int gate_written(const redisReply *r, int64_t now, sluice_gate_info *g, s
     return 0;
 }
 
-/* What class i has waiting on its gate: its ready jobs when the gate refused
- * a claim lately (its count of throttled claims moved), else 0, for then its
- * workers, not its admission, are what the jobs wait for, and raising it
- * would admit nothing. This tells the law which tiers a raise would help. A
- * count that cannot be read gives -1 (unknown), which the law counts as work
- * waiting. Records the count in *memo. */
-static int64_t waiting_on_gate(sluice_governor *g, const client_batch *b, size_t i, const char *name, int64_t now,
-                               held_memo *memo) {
-    int64_t ready, throttled = 0;
+/* What class i has waiting on its gate (*waiting) and how long it has had
+ * no work at all (*idle_ms: nothing ready, nothing leased; 0 while this
+ * governor has not seen it idle that long). Waiting is its ready jobs when
+ * the gate refused a claim lately (its count of throttled claims moved),
+ * else 0, for then its workers, not its admission, are what the jobs wait
+ * for, and raising it would admit nothing: this tells the law which tiers
+ * a raise would help. A count that cannot be read gives -1 (unknown),
+ * which the law counts as work waiting, and an idle time of 0. Records
+ * the counts in *memo. */
+static void class_work(sluice_governor *g, const client_batch *b, size_t i, const char *name, int64_t now,
+                       held_memo *memo, int64_t *waiting, int64_t *idle_ms) {
+    int64_t ready, leased, throttled = 0;
     const redisReply *t = b->replies[i * READS + READ_THROTTLED];
+    const held_memo *last = memo_of(g, name);
     int held = 1;
     if (t && (t->type == REDIS_REPLY_NIL || reply_int(t, &throttled) == 0)) {
         memo->name = strdup(name);
-        held = held_lately(g, name, throttled, now, memo);
+        held = held_lately(g, last, throttled, now, memo);
     }
-    if (reply_int(b->replies[i * READS + READ_READY], &ready) < 0 || ready < 0) return -1;
-    return held ? ready : 0;
+    *waiting = -1;
+    *idle_ms = 0;
+    memo->busy_ms = now;
+    if (reply_int(b->replies[i * READS + READ_READY], &ready) < 0 || ready < 0 ||
+        reply_int(b->replies[i * READS + READ_LEASED], &leased) < 0 || leased < 0)
+        return;
+    *waiting = held ? ready : 0;
+    if (ready == 0 && leased == 0 && last) {
+        memo->busy_ms = last->busy_ms;
+        *idle_ms = now - last->busy_ms;
+    }
 }
 
 /* Class i as the law sees it: tier and floor, and the fraction the governor
@@ -387,7 +404,8 @@ static sluice_law_class *read_classes(sluice_governor *g, sluice_governor_mode m
     for (size_t i = 0; ok && i < n; i++) {
         cls[i].name = names[i];
         ok = law_class(&b, i, mode, now, &cls[i], &(*cw)[i], err) == 0;
-        cls[i].waiting = mode == SLUICE_GOVERNOR_OFF ? -1 : waiting_on_gate(g, &b, i, names[i], now, &memo[i]);
+        class_work(g, &b, i, names[i], now, &memo[i], &cls[i].waiting, &cls[i].idle_ms);
+        if (mode == SLUICE_GOVERNOR_OFF) cls[i].waiting = -1;
     }
     client_batch_clear(&b);
     if (!ok) {
@@ -483,10 +501,11 @@ static char *decision_json(const sluice_governor *g, const sluice_governor_repor
     for (size_t i = 0; i < nsig; i++) json_array_append_new(signals, signal_json(&g->o.law, &sig[i]));
     for (size_t i = 0; i < ncls; i++)
         json_array_append_new(
-            classes, json_pack("{s:s, s:s, s:f, s:f, s:o, s:s, s:o}", "name", cls[i].name, "tier",
-                               sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction, "floor", cls[i].floor,
-                               "waiting", cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting) : json_null(),
-                               "reason", cls[i].reason, "window", window_json(&cw[i])));
+            classes,
+            json_pack("{s:s, s:s, s:f, s:f, s:o, s:I, s:s, s:o}", "name", cls[i].name, "tier",
+                      sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction, "floor", cls[i].floor, "waiting",
+                      cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting) : json_null(), "idle_ms",
+                      (json_int_t)cls[i].idle_ms, "reason", cls[i].reason, "window", window_json(&cw[i])));
     json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:f, s:o, s:o}", "t", (json_int_t)r->now,
                           "epoch", (json_int_t)r->epoch, "mode", sluice_governor_mode_name(r->mode), "action",
                           sluice_law_action_name(d->action), "pressure", num_or_null(d->pressure), "acted",

@@ -62,6 +62,15 @@ static int has_work(const sluice_law_class *c) {
     return c->waiting != 0;
 }
 
+/* A class that has had no work for params.idle_ms, while the acted-on
+ * pressure is over target, keeps only its floor: it uses none of its
+ * admission, and work that comes to it under pressure starts at the floor
+ * and is raised as the law raises, rather than landing all at once on an
+ * admission granted when the class was busy. */
+static int idle_held(const sluice_law_params *p, const struct reading *r, const sluice_law_class *c) {
+    return p->idle_ms > 0 && throttled(c) && r->acted > 1.0 && c->idle_ms >= p->idle_ms;
+}
+
 /* Which tiers have room to be cut or raised, after clamping. */
 struct survey {
     int above_floor[SLUICE_TIERS];
@@ -69,10 +78,12 @@ struct survey {
     int below_one_waiting[SLUICE_TIERS]; /* ... and has work waiting */
 };
 
-static void survey_classes(const sluice_law_class *cls, size_t n, struct survey *sv) {
+/* A class idle_held counts as at its floor. */
+static void survey_classes(const sluice_law_params *p, const struct reading *r, const sluice_law_class *cls, size_t n,
+                           struct survey *sv) {
     memset(sv, 0, sizeof *sv);
     for (size_t i = 0; i < n; i++) {
-        double f = clamped(&cls[i]);
+        double f = idle_held(p, r, &cls[i]) ? cls[i].floor : clamped(&cls[i]);
         if (!throttled(&cls[i])) continue;
         if (f > cls[i].floor) sv->above_floor[cls[i].tier] = 1;
         if (f < 1.0) sv->below_one[cls[i].tier] = 1;
@@ -170,13 +181,15 @@ static int settled(const sluice_law_state *st, const struct reading *r, int64_t 
     return law_observed_at(d, now) > st->last_change_ms || law_elapsed(now, st->last_change_ms) >= d->period_ms;
 }
 
-/* Whether the planned cut or raise moves some class of its tier by at least
- * params.snap, or onto its floor or 1: a smaller move is noise, and making
- * it would restart the dwell for nothing. */
-static int moves_enough(const sluice_law_params *p, const struct plan *pl, const sluice_law_class *cls, size_t n) {
+/* Whether the planned cut or raise moves some class of its tier (an
+ * idle_held one is not moved by it) by at least params.snap, or onto its
+ * floor or 1: a smaller move is noise, and making it would restart the
+ * dwell for nothing. */
+static int moves_enough(const sluice_law_params *p, const struct reading *r, const struct plan *pl,
+                        const sluice_law_class *cls, size_t n) {
     for (size_t i = 0; i < n; i++) {
         double f = clamped(&cls[i]), nf;
-        if (!throttled(&cls[i]) || (int)cls[i].tier != pl->tier) continue;
+        if (!throttled(&cls[i]) || (int)cls[i].tier != pl->tier || idle_held(p, r, &cls[i])) continue;
         nf = pl->action == SLUICE_LAW_CUT ? cut_one(p, pl->factor, f, cls[i].floor) : raise_one(p, pl, f);
         if (nf != f && (fabs(nf - f) >= p->snap || nf == cls[i].floor || nf == 1.0)) return 1;
     }
@@ -281,7 +294,7 @@ static void decide_cut(const struct basis *b, struct plan *pl) {
         pl->action = SLUICE_LAW_CUT;
         pl->tier = t;
         pl->factor = cut_factor(p, escalating ? A - st->last_pressure : A - 1.0);
-        pl->moves = moves_enough(p, pl, b->cls, b->ncls);
+        pl->moves = moves_enough(p, b->r, pl, b->cls, b->ncls);
         if (pl->moves) {
             law_say(pl->summary, sizeof pl->summary, "cut %s tier by %.0f%%: %s%s%s", sluice_tier_name((sluice_tier)t),
                     100.0 * (1.0 - pl->factor), who, over, escalating ? ", and rising" : "");
@@ -338,7 +351,7 @@ static void decide_raise(const struct basis *b, struct plan *pl) {
          * is room, the step is sized by the more room either shows. */
         pl->step = raise_step(p, 1.0 - p->band - (P < A ? P : A));
         pl->growth = raise_growth(p, A);
-        pl->moves = moves_enough(p, pl, b->cls, b->ncls);
+        pl->moves = moves_enough(p, b->r, pl, b->cls, b->ncls);
         if (pl->moves) {
             law_say(pl->summary, sizeof pl->summary, "raise %s tier (x%.2f or +%.3f): %s%s for %lld ms%s",
                     sluice_tier_name((sluice_tier)t), pl->growth, pl->step, who, below, (long long)calm_for,
@@ -391,7 +404,7 @@ static void decide(const sluice_law_params *p, sluice_law_state *st, int64_t now
 }
 
 /* Applies the plan to one class: its new fraction and the reason for it. */
-static double apply(const sluice_law_params *p, const struct plan *pl, sluice_law_class *c) {
+static double apply(const sluice_law_params *p, const struct reading *r, const struct plan *pl, sluice_law_class *c) {
     double old = c->fraction, f = clamped(c), nf = f;
     char note[48] = "";
     char body[SLUICE_LAW_REASON];
@@ -400,6 +413,10 @@ static double apply(const sluice_law_params *p, const struct plan *pl, sluice_la
     if (f != old) law_say(note, sizeof note, "clamped from %.3g; ", old);
     if (!throttled(c)) {
         law_say(body, sizeof body, "critical tier: never throttled");
+    } else if (idle_held(p, r, c) && pl->action != SLUICE_LAW_CRITICAL) {
+        nf = c->floor;
+        law_say(body, sizeof body, "at floor %.2f: no work for %lld s while over target", nf,
+                (long long)(c->idle_ms / 1000));
     } else if (pl->action == SLUICE_LAW_CRITICAL) {
         nf = c->floor;
         law_say(body, sizeof body, "at floor %.2f: pressure at or over critical", nf);
@@ -472,11 +489,11 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
     p = &acting;
 
     law_read(p, st, now_ms, signals, nsig, &r);
-    survey_classes(classes, ncls, &sv);
+    survey_classes(p, &r, classes, ncls, &sv);
     decide(p, st, now_ms, &r, &sv, classes, ncls, &pl);
 
     for (size_t i = 0; i < ncls; i++) {
-        double old = apply(p, &pl, &classes[i]);
+        double old = apply(p, &r, &pl, &classes[i]);
         if (classes[i].fraction != old) changed++;
     }
 

@@ -88,6 +88,7 @@ void sluice_law_params_default(sluice_law_params *p) {
     p->stale_pressure = 1.5;
     p->escalate = 0.05;
     p->snap = 0.01;
+    p->idle_ms = 0;
 }
 
 int sluice_law_params_check(const sluice_law_params *p, sluice_error *err) {
@@ -121,6 +122,7 @@ int sluice_law_params_check(const sluice_law_params *p, sluice_error *err) {
         return law_fail(err, "escalate must be a finite number of at least 0");
     if (!isfinite(p->snap) || p->snap < 0 || p->snap >= 0.5)
         return law_fail(err, "snap must be at least 0 and below 0.5");
+    if (p->idle_ms < 0 || p->idle_ms > DWELL_MS_MAX) return law_fail(err, "idle_ms must be 0..%d ms", DWELL_MS_MAX);
     return 0;
 }
 
@@ -144,7 +146,8 @@ int sluice_law_params_check(const sluice_law_params *p, sluice_error *err) {
     X(jump, 0) \
     X(stale_pressure, 0) \
     X(escalate, 0) \
-    X(snap, 0)
+    X(snap, 0) \
+    X(idle_ms, 1)
 /* clang-format on */
 
 static const struct param_field {

@@ -30,7 +30,7 @@ static int fresh(const sluice_sim_scenario *s, const signal_view *sig) {
 
 /* What the governor loop reads from Redis, and hands the law as waiting: a
  * class's queued jobs when its gate holds them back (they could run faster
- * than it admits them), else 0. */
+ * than it admits them), else 0; and as idle_ms, how long it has had none. */
 static int governor_tick(policy_state *ps, const sluice_sim_scenario *s, int64_t now, const signal_view *sig,
                          const double *avail, const int64_t *jobs, int *dir) {
     sluice_law_signal ls;
@@ -51,6 +51,8 @@ static int governor_tick(policy_state *ps, const sluice_sim_scenario *s, int64_t
     for (size_t i = 0; i < s->nclasses; i++) {
         double admitted = ps->law_cls[i].fraction * s->classes[i].max_rate;
         ps->law_cls[i].waiting = avail[i] > admitted ? jobs[i] : 0;
+        if (jobs[i] > 0) ps->busy_ms[i] = now;
+        ps->law_cls[i].idle_ms = now - ps->busy_ms[i];
     }
     if (sluice_law_tick(&s->params, &ps->law, now, &ls, 1, ps->law_cls, s->nclasses, &d, NULL) < 0) return -1;
     if (d.changed > 0) {

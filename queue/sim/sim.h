@@ -120,6 +120,7 @@ typedef struct policy_state {
     int open;          /* threshold: 1 while open */
     sluice_law_state law;
     sluice_law_class law_cls[SLUICE_SIM_MAX_CLASSES];
+    int64_t busy_ms[SLUICE_SIM_MAX_CLASSES]; /* ms, governor: when each class last had jobs queued */
     int64_t next_tick_ms;
 } policy_state;
 
