@@ -685,6 +685,7 @@ static void fresh_state(void **state, redisContext *admin, fn_state *st) {
     sluice_class_config_init(&cfg);
     cfg.max_concurrency = 10;
     cfg.max_rate = 1000; /* a claim writes the rate bucket too */
+    cfg.on_expiry = SLUICE_EXPIRY_DEAD;
     sluice_error err;
     assert_lib_ok(sluice_class_set(c, "k", &cfg, NULL, &err), &err, DEPLOY, "class set");
     sluice_enqueue_opts once = {.max_attempts = 1};
@@ -703,6 +704,11 @@ static void fresh_state(void **state, redisContext *admin, fn_state *st) {
     snprintf(st->ready, sizeof(st->ready), "%s", id);
     sluice_job_free(j[0]);
     sluice_job_free(j[1]);
+    /* a job past its start_by, which the next claim dead-letters: a claim's
+     * first write is then the sweep's */
+    sluice_enqueue_opts late = {.start_by_ms = test_redis_now(c) - 1000};
+    char expired[SLUICE_ID_MAX];
+    assert_lib_ok(sluice_enqueue(c, "k", "{}", &late, expired, &err), &err, DEPLOY, "enqueue past its start_by");
     sluice_signal_def def;
     sluice_signal_def_init(&def);
     def.target = 0.8;
@@ -753,16 +759,37 @@ static void every_function_refused_to_a_role_has_changed_nothing(void **state) {
         const char *fn;
         int may;
     } rights[] = {
-        {PRODUCER, "sluice_enqueue", 1},       {PRODUCER, "sluice_ack", 0},        {PRODUCER, "sluice_ack_many", 0},
-        {PRODUCER, "sluice_extend", 0},        {PRODUCER, "sluice_cancel", 0},     {PRODUCER, "sluice_dead_retry", 0},
-        {PRODUCER, "sluice_pause", 0},         {WORKER, "sluice_claim", 1},        {WORKER, "sluice_ack", 1},
-        {WORKER, "sluice_ack_many", 1},        {WORKER, "sluice_fail", 1},         {WORKER, "sluice_extend", 1},
-        {WORKER, "sluice_release", 1},         {WORKER, "sluice_dead_retry", 0},   {WORKER, "sluice_dead_purge", 0},
-        {WORKER, "sluice_cancel", 0},          {WORKER, "sluice_govern", 0},       {GOVERNOR, "sluice_govern", 1},
-        {GOVERNOR, "sluice_signal_report", 1}, {GOVERNOR, "sluice_gov_lease", 1},  {GOVERNOR, "sluice_gov_commit", 1},
-        {GOVERNOR, "sluice_gov_mode", 0},      {GOVERNOR, "sluice_claim", 0},      {OPERATOR, "sluice_class_set", 1},
-        {OPERATOR, "sluice_cancel", 1},        {OPERATOR, "sluice_dead_retry", 1}, {OPERATOR, "sluice_gov_mode", 1},
-        {OPERATOR, "sluice_class_delete", 0},  {DEPLOY, "sluice_class_delete", 1},
+        {PRODUCER, "sluice_enqueue", 1},
+        {PRODUCER, "sluice_ack", 0},
+        {PRODUCER, "sluice_ack_many", 0},
+        {PRODUCER, "sluice_extend", 0},
+        {PRODUCER, "sluice_cancel", 0},
+        {PRODUCER, "sluice_dead_retry", 0},
+        {PRODUCER, "sluice_pause", 0},
+        {WORKER, "sluice_claim", 1},
+        {WORKER, "sluice_ack", 1},
+        {WORKER, "sluice_ack_many", 1},
+        {WORKER, "sluice_fail", 1},
+        {WORKER, "sluice_extend", 1},
+        {WORKER, "sluice_release", 1},
+        {WORKER, "sluice_dead_retry", 0},
+        {WORKER, "sluice_dead_purge", 0},
+        {WORKER, "sluice_cancel", 0},
+        {WORKER, "sluice_govern", 0},
+        {GOVERNOR, "sluice_govern", 1},
+        {GOVERNOR, "sluice_signal_report", 1},
+        {GOVERNOR, "sluice_gov_lease", 1},
+        {GOVERNOR, "sluice_gov_commit", 1},
+        {GOVERNOR, "sluice_gov_mode", 0},
+        {GOVERNOR, "sluice_claim", 0},
+        {OPERATOR, "sluice_class_set", 1},
+        {OPERATOR, "sluice_cancel", 1},
+        {OPERATOR, "sluice_dead_retry", 1},
+        {OPERATOR, "sluice_gov_mode", 1},
+        {OPERATOR, "sluice_class_delete", 0},
+        {DEPLOY, "sluice_class_delete", 1},
+        {GOVERNOR, "sluice_deadline_view", 1},
+        {OPERATOR, "sluice_deadline_view", 1},
     };
     for (size_t i = 0; i < sizeof(rights) / sizeof(rights[0]); i++) {
         size_t f = 0;

@@ -22,17 +22,17 @@ from urllib.parse import unquote_to_bytes
 
 import redis
 
-FUNCTIONS_VERSION = 8            # the Functions library this client speaks (queue/lua/common.lua)
+FUNCTIONS_VERSION = 9            # the Functions library this client speaks (queue/lua/common.lua)
 DEFAULT_URL = "redis://127.0.0.1:6379"
 DEFAULT_NAMESPACE = "sluice"
 BATCH_MAX = 1000                 # jobs per Function call
 PAYLOAD_HARD_MAX = 262144        # bytes
 PAYLOAD_MAX_DEPTH = 32
 CLASS_KEYS = ("class", "gate", "ready", "delayed", "leased", "dead", "jobs", "meta", "unique",
-              "stats", "done", "audit", "bucket")
+              "stats", "done", "audit", "bucket", "deadlines")
 SIGNAL_KEYS = ("signals", "signal-values", "audit")
 STAT_FIELDS = ("enqueued", "claimed", "acked", "failed", "retried", "died", "reclaimed", "released",
-               "cancelled", "throttled", "dead_dropped", "purged")
+               "cancelled", "throttled", "dead_dropped", "purged", "late", "expired")
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}\Z")
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
@@ -423,6 +423,7 @@ class JobInfo:
     reason: str = ""
     payload: str = ""
     unique: str = ""
+    start_by: int = 0    # its deadline for its first start, while it waits; 0: none
 
 
 @dataclass
@@ -445,6 +446,8 @@ class ClassStats:
     throttled: int
     dead_dropped: int
     purged: int
+    late: int            # first starts after their start_by
+    expired: int         # jobs dead-lettered past their start_by
 
 
 def _text(b):
@@ -575,12 +578,12 @@ class Client:
         r = self._fcall("sluice_job", cls, CLASS_KEYS, [cls, job_id], "job lookup")
         if len(r) == 1:
             return JobInfo(job_id, "unknown")
-        if len(r) != 13:
+        if len(r) != 14:
             raise ProtocolError("job lookup: unexpected reply")
-        n = [_int(r[i]) for i in (1, 2, 3, 4, 5, 6, 7, 10, 11)]
+        n = [_int(r[i]) for i in (1, 2, 3, 4, 5, 6, 7, 10, 11, 13)]
         return JobInfo(job_id, _text(r[0]), attempt=n[0], max_attempts=n[1], priority=n[2], cost=n[3],
                        enqueued_at=n[4], at=n[5], reclaims=n[6], ahead=n[7], now=n[8], reason=_text(r[8]),
-                       payload=_text(r[9]), unique=_text(r[12]))
+                       payload=_text(r[9]), unique=_text(r[12]), start_by=n[9])
 
     def cancel(self, job_id, actor="sluice-python"):
         """Cancels a waiting (ready or delayed) job, audited under ``actor``.
