@@ -413,11 +413,22 @@ static void deadlines_through_enqueue_job_show_and_class_set_and_bad_ones_exit_2
     r = RUN(state, "job", "show", id);
     if (r.code != 0 || !strstr(r.out, "start_by ")) fail_msg("job show: %s", r.out);
     run_free(&r);
+    /* an RFC 3339 time, as --run-at takes too */
+    r = RUN(state, "enqueue", "due", "{}", "--start-by", "2099-01-01T01:00:00+01:00");
+    assert_int_equal(r.code, 0);
+    snprintf(id, sizeof(id), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+    run_free(&r);
+    r = RUN(state, "--json", "job", "show", id);
+    job = parse_out(&r);
+    run_free(&r);
+    assert_int_equal(json_integer_value(json_object_get(job, "start_by")), 4070908800000);
+    json_decref(job);
     const struct {
         const char *args[8];
         const char *says;
     } bad[] = {
         {{"enqueue", "due", "{}", "--start-by", "abc"}, "--start-by"},
+        {{"enqueue", "due", "{}", "--start-by", "2026-02-30T00:00:00Z"}, "RFC 3339"},
         {{"enqueue", "due", "{}", "--start-by", "1"}, "more than a year in the past"},
         {{"enqueue", "due", "{}", "--start-within", "nope"}, "--start-within"},
         {{"enqueue", "due", "{}", "--start-within", "1m", "--start-by", "99999999999999"}, "exclude each other"},
@@ -436,7 +447,7 @@ static void deadlines_through_enqueue_job_show_and_class_set_and_bad_ones_exit_2
     sluice_class_stats st;
     sluice_error err;
     assert_int_equal(sluice_class_stats_get(c, "due", &st, &err), 0);
-    assert_int_equal(st.enqueued, 1);
+    assert_int_equal(st.enqueued, 2);
     sluice_class_config got;
     assert_int_equal(sluice_class_get(c, "due", &got, &err), 0);
     assert_int_equal(got.on_expiry, SLUICE_EXPIRY_DEAD);

@@ -20,11 +20,6 @@ static char *read_stdin(size_t *len) {
     return buf;
 }
 
-/* A Unix time in ms (--run-at, --start-by), 1..SLUICE_RUN_AT_MAX. Returns 0, or -1. */
-static int unix_ms(const char *s, int64_t *out) {
-    return sluice_parse_int(s, 1, SLUICE_RUN_AT_MAX, out, NULL);
-}
-
 int cmd_enqueue(ctl *x, int argc, char **argv) {
     ctl_opt opts[] = {{"--delay", 1, NULL},       {"--run-at", 1, NULL},       {"--priority", 1, NULL},
                       {"--unique", 1, NULL},      {"--max-attempts", 1, NULL}, {"--timeout", 1, NULL},
@@ -44,8 +39,7 @@ int cmd_enqueue(ctl *x, int argc, char **argv) {
             return ctl_usage(cmd, "--delay: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)", opts[0].val);
     }
     if (opts[1].val) {
-        if (unix_ms(opts[1].val, &o.run_at_ms) < 0)
-            return ctl_usage(cmd, "--run-at: invalid Unix time in ms '%s'", opts[1].val);
+        if (sluice_parse_time(opts[1].val, &o.run_at_ms, &err) < 0) return ctl_usage(cmd, "--run-at: %s", err.text);
         if (opts[0].val) return ctl_usage(cmd, "--delay and --run-at exclude each other");
     }
     if (opts[2].val) {
@@ -74,8 +68,8 @@ int cmd_enqueue(ctl *x, int argc, char **argv) {
         if (sluice_key_check(opts[7].val, &err) < 0) return ctl_usage(cmd, "--key: %s", err.text);
         o.key = opts[7].val;
     }
-    if (opts[8].val && unix_ms(opts[8].val, &o.start_by_ms) < 0)
-        return ctl_usage(cmd, "--start-by: invalid Unix time in ms '%s'", opts[8].val);
+    if (opts[8].val && sluice_parse_time(opts[8].val, &o.start_by_ms, &err) < 0)
+        return ctl_usage(cmd, "--start-by: %s", err.text);
     if (opts[9].val) {
         if (sluice_parse_duration(opts[9].val, SLUICE_DELAY_MAX, &o.start_within_ms, NULL) < 0 || o.start_within_ms < 1)
             return ctl_usage(cmd, "--start-within: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)",
