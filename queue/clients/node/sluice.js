@@ -207,7 +207,12 @@ const OPTIONS = [
   ['unique', 'unique', 0, 256],
   ['cost', 'cost', 0, 1000000],
 ];
-const OPTION_NAMES = new Set([...OPTIONS.map((o) => o[0]), 'key']);
+// the start_by options, sent after the fairness key, in the same way
+const START_OPTIONS = [
+  ['startByMs', 'start_by_ms', 0, 253402300799000],
+  ['startWithinMs', 'start_within_ms', 0, 253402300799000],
+];
+const OPTION_NAMES = new Set([...OPTIONS, ...START_OPTIONS].map((o) => o[0]).concat(['key']));
 
 function outOfRange(what, lo, hi) {
   fail('SLUICE_ERR_ARGUMENT', `invalid option: ${what} must be in ${lo}..${hi}`);
@@ -226,16 +231,17 @@ function fairnessKey(v) {
   return v;
 }
 
-// The eight Function arguments after the payload, checked as the C library
+// The ten Function arguments after the payload, checked as the C library
 // checks them: each range in order, then delay_ms against run_at_ms, then
-// the fairness key. null or undefined is the default.
+// the fairness key, then start_by_ms against start_within_ms. null or
+// undefined is the default.
 function optionArgs(opts) {
   if (opts === null || opts === undefined) opts = {};
   if (!isObject(opts)) fail('SLUICE_ERR_ARGUMENT', 'invalid option: options must be an object');
   for (const k of Object.keys(opts)) {
     if (!OPTION_NAMES.has(k)) fail('SLUICE_ERR_ARGUMENT', `invalid option: unknown option '${k}'`);
   }
-  const args = OPTIONS.map(([name, protocol, lo, hi]) => {
+  const args = [...OPTIONS, ...START_OPTIONS].map(([name, protocol, lo, hi]) => {
     let v = opts[name] ?? null;
     if (name === 'unique') {
       if (v === null) v = '';
@@ -250,7 +256,10 @@ function optionArgs(opts) {
     return String(v);
   });
   if (args[0] !== '0' && args[1] !== '0') fail('SLUICE_ERR_ARGUMENT', 'invalid option: delay_ms and run_at_ms are exclusive');
-  args.push(fairnessKey(opts.key ?? null));
+  if (args.at(-2) !== '0' && args.at(-1) !== '0') {
+    fail('SLUICE_ERR_ARGUMENT', 'invalid option: start_by_ms and start_within_ms are exclusive');
+  }
+  args.splice(OPTIONS.length, 0, fairnessKey(opts.key ?? null));
   return args;
 }
 
@@ -485,7 +494,8 @@ class Client {
 
   // Enqueues one job; resolves to its id ('<class>:<n>'), or for a unique
   // key a live job holds, that job's id. `options`: delayMs, runAtMs,
-  // priority, maxAttempts, timeoutMs, unique, cost, key. Rejects with
+  // priority, maxAttempts, timeoutMs, unique, cost, key, startByMs,
+  // startWithinMs. Rejects with
   // SLUICE_ERR_NAME, _PAYLOAD, _ARGUMENT, _UNKNOWN_CLASS, _QUEUE_FULL or a
   // connection error; then no job was created.
   async enqueue(cls, payload, options) {

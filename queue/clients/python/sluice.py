@@ -233,6 +233,9 @@ _OPTIONS = (("delay_ms", 0, 3153600000000),
             ("timeout_ms", 0, 604800000),
             ("unique", 0, 256),
             ("cost", 0, 1000000))
+# the start_by options, sent after the fairness key, in the same way
+_START_OPTIONS = (("start_by_ms", 0, 253402300799000),
+                  ("start_within_ms", 0, 253402300799000))
 
 
 def _out_of_range(what, lo, hi):
@@ -258,11 +261,12 @@ def _fairness_key(v):
 
 
 def _options(opts):
-    """The eight Function arguments after the payload, checked as the C
+    """The ten Function arguments after the payload, checked as the C
     library checks them: each range in order, then delay_ms against
-    run_at_ms, then the fairness key. None is the default."""
+    run_at_ms, then the fairness key, then start_by_ms against
+    start_within_ms. None is the default."""
     out = []
-    for name, lo, hi in _OPTIONS:
+    for name, lo, hi in _OPTIONS + _START_OPTIONS:
         v = opts.get(name)
         if name == "unique":
             if v is None:
@@ -284,8 +288,9 @@ def _options(opts):
         out.append(str(v))
     if out[0] != "0" and out[1] != "0":
         raise InvalidArgumentError("invalid option: delay_ms and run_at_ms are exclusive")
-    out.append(_fairness_key(opts.get("key")))
-    return out
+    if out[-2] != "0" and out[-1] != "0":
+        raise InvalidArgumentError("invalid option: start_by_ms and start_within_ms are exclusive")
+    return out[:len(_OPTIONS)] + [_fairness_key(opts.get("key"))] + out[len(_OPTIONS):]
 
 
 class Job:
@@ -294,11 +299,11 @@ class Job:
     __slots__ = ("payload", "opts")
 
     def __init__(self, payload, *, delay_ms=None, run_at_ms=None, priority=None, max_attempts=None,
-                 timeout_ms=None, unique=None, cost=None, key=None):
+                 timeout_ms=None, unique=None, cost=None, key=None, start_by_ms=None, start_within_ms=None):
         self.payload = payload
         self.opts = {"delay_ms": delay_ms, "run_at_ms": run_at_ms, "priority": priority,
                      "max_attempts": max_attempts, "timeout_ms": timeout_ms, "unique": unique, "cost": cost,
-                     "key": key}
+                     "key": key, "start_by_ms": start_by_ms, "start_within_ms": start_within_ms}
 
 
 # ---------------------------------- URLs -----------------------------------
@@ -520,14 +525,15 @@ class Client:
             raise _from_redis(e, what) from None
 
     def enqueue(self, cls, payload, *, delay_ms=None, run_at_ms=None, priority=None, max_attempts=None,
-                timeout_ms=None, unique=None, cost=None, key=None):
+                timeout_ms=None, unique=None, cost=None, key=None, start_by_ms=None, start_within_ms=None):
         """Enqueues one job; returns its id ("<class>:<n>"), or for a unique
         key a live job holds, that job's id. Raises InvalidNameError,
         InvalidPayloadError, InvalidArgumentError, UnknownClassError,
         QueueFullError or a connection error; then no job was created."""
         return self.enqueue_many(cls, [Job(payload, delay_ms=delay_ms, run_at_ms=run_at_ms, priority=priority,
                                            max_attempts=max_attempts, timeout_ms=timeout_ms, unique=unique,
-                                           cost=cost, key=key)])[0]
+                                           cost=cost, key=key, start_by_ms=start_by_ms,
+                                           start_within_ms=start_within_ms)])[0]
 
     def enqueue_many(self, cls, jobs, **opts):
         """Enqueues a list of jobs of one class in one round trip: pipelined

@@ -198,6 +198,11 @@ module Sluice
     [:unique, 0..256],
     [:cost, 0..1_000_000]
   ].freeze
+  # the start_by options, sent after the fairness key, in the same way
+  START_OPTIONS = [
+    [:start_by_ms, 0..253_402_300_799_000],
+    [:start_within_ms, 0..253_402_300_799_000]
+  ].freeze
 
   def self.out_of_range(what, range)
     InvalidArgumentError.new("invalid option: #{what} must be in #{range.min}..#{range.max}")
@@ -216,11 +221,12 @@ module Sluice
     v
   end
 
-  # The eight Function arguments after the payload, checked as the C library
+  # The ten Function arguments after the payload, checked as the C library
   # checks them: each range in order, then delay_ms against run_at_ms, then
-  # the fairness key. nil is the default.
+  # the fairness key, then start_by_ms against start_within_ms. nil is the
+  # default.
   def self.option_args(opts)
-    args = OPTIONS.map do |name, range|
+    args = (OPTIONS + START_OPTIONS).map do |name, range|
       v = opts[name]
       if name == :unique
         v = "" if v.nil?
@@ -237,8 +243,11 @@ module Sluice
       v.to_s
     end
     raise InvalidArgumentError, "invalid option: delay_ms and run_at_ms are exclusive" if args[0] != "0" && args[1] != "0"
+    if args[-2] != "0" && args[-1] != "0"
+      raise InvalidArgumentError, "invalid option: start_by_ms and start_within_ms are exclusive"
+    end
 
-    args << fairness_key(opts[:key])
+    args.insert(OPTIONS.length, fairness_key(opts[:key]))
   end
 
   # A payload with options of its own, for enqueue_many.
@@ -246,10 +255,11 @@ module Sluice
     attr_reader :payload, :opts
 
     def initialize(payload, delay_ms: nil, run_at_ms: nil, priority: nil, max_attempts: nil, timeout_ms: nil,
-                   unique: nil, cost: nil, key: nil)
+                   unique: nil, cost: nil, key: nil, start_by_ms: nil, start_within_ms: nil)
       @payload = payload
       @opts = { delay_ms: delay_ms, run_at_ms: run_at_ms, priority: priority, max_attempts: max_attempts,
-                timeout_ms: timeout_ms, unique: unique, cost: cost, key: key }
+                timeout_ms: timeout_ms, unique: unique, cost: cost, key: key, start_by_ms: start_by_ms,
+                start_within_ms: start_within_ms }
     end
   end
 
