@@ -11,6 +11,7 @@
 #include "sluice/error.h"
 #include "sluice/client.h"
 #include "sluice/job.h"
+#include "sluice/deadline.h"
 #include "sluice/tier.h"
 #include "sluice/window.h"
 #include "sluice/fair.h"

@@ -132,6 +132,10 @@ int sluice_class_config_check(const sluice_class_config *cfg, sluice_error *err)
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "outside_window must be floor or none");
         return -1;
     }
+    if (!sluice_on_expiry_name(cfg->on_expiry)) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "on_expiry must be run or dead");
+        return -1;
+    }
     if (cfg->nwindows && cfg->max_rate == 0 && cfg->max_concurrency == 0) {
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "a class with windows needs max_rate or max_concurrency");
         return -1;
@@ -246,6 +250,10 @@ int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_confi
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "class set: outside_window must be floor or none");
         return -1;
     }
+    if (!sluice_on_expiry_name(cfg->on_expiry)) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "class set: on_expiry must be run or dead");
+        return -1;
+    }
     if (sluice_key_weights_check(cfg->key_weights, cfg->nkey_weights, &e) < 0) {
         sluice_error_set(err, e.code, "class set: %s", e.text);
         return -1;
@@ -285,6 +293,8 @@ int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_confi
     cmd_str(&m, sluice_outside_window_name(cfg->outside_window));
     cmd_str(&m, "key_weights");
     cmd_str(&m, weights);
+    cmd_str(&m, "on_expiry");
+    cmd_str(&m, sluice_on_expiry_name(cfg->on_expiry));
     free(weights);
     if (reply_created(client_run(c, &m, "class set", err), created, err) < 0) return -1;
     return registry(c, "add", cls, err);
@@ -303,6 +313,8 @@ int class_get_reply(const redisReply *r, sluice_class_config *out, sluice_error 
             bad = !v->str || sluice_windows_parse_json(v->str, out->windows, &out->nwindows, NULL) < 0;
         else if (name && strcmp(name, "outside_window") == 0)
             bad = !v->str || sluice_outside_window_parse(v->str, &out->outside_window, NULL) < 0;
+        else if (name && strcmp(name, "on_expiry") == 0)
+            bad = !v->str || sluice_on_expiry_parse(v->str, &out->on_expiry, NULL) < 0;
         else if (name && strcmp(name, "key_weights") == 0)
             bad = !v->str || sluice_key_weights_parse_json(v->str, out->key_weights, &out->nkey_weights, NULL) < 0;
         else if (f && f->kind == SLUICE_FIELD_TIER)

@@ -71,6 +71,8 @@ int opts_check(const sluice_enqueue_opts *o, sluice_error *err) {
         {"timeout_ms", (double)o->timeout_ms, 0, sluice_class_field_find("timeout_ms")->hi},
         {"the unique key's length", o->unique ? (double)strlen(o->unique) : 0, 0, SLUICE_UNIQUE_MAX},
         {"cost", (double)o->cost, 0, SLUICE_COST_MAX},
+        {"start_by_ms", (double)o->start_by_ms, 0, (double)SLUICE_RUN_AT_MAX},
+        {"start_within_ms", (double)o->start_within_ms, 0, (double)SLUICE_RUN_AT_MAX},
     };
     for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
         if (opt[i].v < opt[i].lo || opt[i].v > opt[i].hi) {
@@ -81,6 +83,10 @@ int opts_check(const sluice_enqueue_opts *o, sluice_error *err) {
     }
     if (o->delay_ms && o->run_at_ms) {
         sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid option: delay_ms and run_at_ms are exclusive");
+        return -1;
+    }
+    if (o->start_by_ms && o->start_within_ms) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "invalid option: start_by_ms and start_within_ms are exclusive");
         return -1;
     }
     sluice_error e;
@@ -105,6 +111,8 @@ static void add_job(cmd *m, const char *payload, const sluice_enqueue_opts *o) {
     cmd_str(m, o->unique ? o->unique : "");
     cmd_int(m, o->cost);
     cmd_str(m, o->key ? o->key : "");
+    cmd_int(m, o->start_by_ms);
+    cmd_int(m, o->start_within_ms);
 }
 
 static const sluice_enqueue_opts *opts_at(const sluice_enqueue_opts *opts, int each, size_t i) {

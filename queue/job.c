@@ -51,12 +51,12 @@ int sluice_job_get(sluice_client *c, const char *id, sluice_job_info *info, slui
     int rc = 0;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
         info->state = SLUICE_JOB_UNKNOWN;
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 13) {
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 14) {
         redisReply **e = r->element;
-        int64_t v[13] = {0};
+        int64_t v[14] = {0};
         int state = word_index(state_names, NWORDS(state_names), e[0]->str, "job state", NULL);
         if (state > 0) info->state = (sluice_job_state)state;
-        int idx[] = {1, 2, 3, 4, 5, 6, 7, 10, 11};
+        int idx[] = {1, 2, 3, 4, 5, 6, 7, 10, 11, 13};
         for (size_t i = 0; i < sizeof(idx) / sizeof(idx[0]); i++)
             if (reply_int(e[idx[i]], &v[idx[i]]) < 0) rc = -1;
         info->attempt = (int)v[1];
@@ -68,6 +68,7 @@ int sluice_job_get(sluice_client *c, const char *id, sluice_job_info *info, slui
         info->reclaims = (int)v[7];
         info->ahead = v[10];
         info->now = v[11];
+        info->start_by = v[13];
         info->reason = reply_strdup(e[8]);
         info->payload = reply_strdup(e[9]);
         info->unique = reply_strdup(e[12]);

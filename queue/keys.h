@@ -9,19 +9,20 @@
 #define GLOBAL_TAG "_"
 
 #define CLASS_KEY_LIST(X)                                                                                              \
-    X(class, "class")     /* the configuration hash */                                                                 \
-    X(gate, "gate")       /* pause, pin and the governor's fraction */                                                 \
-    X(ready, "ready")     /* ready jobs by priority; also the channel that announces them */                           \
-    X(delayed, "delayed") /* jobs by due time */                                                                       \
-    X(leased, "leased")   /* leased jobs by lease expiry */                                                            \
-    X(dead, "dead")       /* dead jobs by time of death */                                                             \
-    X(jobs, "jobs")       /* payloads by job id */                                                                     \
-    X(meta, "meta")       /* job metadata by job id */                                                                 \
-    X(unique, "unique")   /* unique key -> job id */                                                                   \
-    X(stats, "stats")     /* counters and the duty cycle */                                                            \
-    X(done, "done")       /* completed jobs kept (keep_done) */                                                        \
-    X(audit, "audit")     /* the class's audit stream */                                                               \
-    X(bucket, "bucket")   /* the rate limit's token bucket */
+    X(class, "class")         /* the configuration hash */                                                             \
+    X(gate, "gate")           /* pause, pin and the governor's fraction */                                             \
+    X(ready, "ready")         /* ready jobs by priority; also the channel that announces them */                       \
+    X(delayed, "delayed")     /* jobs by due time */                                                                   \
+    X(leased, "leased")       /* leased jobs by lease expiry */                                                        \
+    X(dead, "dead")           /* dead jobs by time of death */                                                         \
+    X(jobs, "jobs")           /* payloads by job id */                                                                 \
+    X(meta, "meta")           /* job metadata by job id */                                                             \
+    X(unique, "unique")       /* unique key -> job id */                                                               \
+    X(stats, "stats")         /* counters and the duty cycle */                                                        \
+    X(done, "done")           /* completed jobs kept (keep_done) */                                                    \
+    X(audit, "audit")         /* the class's audit stream */                                                           \
+    X(bucket, "bucket")       /* the rate limit's token bucket */                                                      \
+    X(deadlines, "deadlines") /* waiting jobs by start_by; last: callers of library v8 send the 13 keys before it */
 
 #define SIGNAL_KEY_LIST(X) X(signals, "signals") X(signal_values, "signal-values") X(audit, "audit")
 #define GOVERNOR_KEY_LIST(X) X(governor, "governor") X(history, "governor:history") X(audit, "audit")

@@ -86,7 +86,7 @@ void cmd_num(cmd *m, double v);
 int key_name(char *buf, size_t len, const char *ns, const char *tag, const char *suffix);
 /* XREVRANGE NS:{tag}:suffix + - COUNT count: the newest entries of a stream. */
 void cmd_xrevrange(cmd *m, const char *ns, const char *tag, const char *suffix, int64_t count);
-/* FCALL fn 13 <class keys> class: the start of every class Function call. */
+/* FCALL fn 14 <class keys> class: the start of every class Function call. */
 void cmd_fcall_class(cmd *m, const char *fn, const char *ns, const char *cls);
 /* FCALL fn nkeys NS:<suffix>...: the start of a global Function call. */
 void cmd_fcall_global(cmd *m, const char *fn, const char *ns, int nkeys, const char *const *suffixes);

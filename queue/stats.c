@@ -6,9 +6,9 @@
 
 int stats_get_reply(const redisReply *r, sluice_class_stats *out, sluice_error *err) {
     memset(out, 0, sizeof(*out));
-    int64_t *slots[] = {&out->enqueued,  &out->claimed,   &out->acked,        &out->failed,
-                        &out->retried,   &out->died,      &out->reclaimed,    &out->released,
-                        &out->cancelled, &out->throttled, &out->dead_dropped, &out->purged};
+    int64_t *slots[] = {&out->enqueued,     &out->claimed,   &out->acked,    &out->failed,    &out->retried,
+                        &out->died,         &out->reclaimed, &out->released, &out->cancelled, &out->throttled,
+                        &out->dead_dropped, &out->purged,    &out->late,     &out->expired};
     const size_t nslots = sizeof(slots) / sizeof(slots[0]);
     int rc = r->type == REDIS_REPLY_ARRAY && r->elements == 4 + 2 * nslots ? 0 : -1;
     if (rc == 0) {

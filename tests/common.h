@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <hiredis/hiredis.h>
+
 #include "harness.h"
 #include "sluice.h"
 
@@ -19,6 +21,29 @@ static inline sluice_client *test_connect(void **state) {
     sluice_client *c = sluice_client_connect(r->url, "t", &err);
     if (!c) fail_msg("connect: %s", err.text);
     return c;
+}
+
+/* A plain hiredis link to the harness server, for raw calls and
+ * snapshots; fails the test if it cannot connect. NEW (redisFree). */
+static inline redisContext *test_raw(void **state) {
+    harness_redis *h = *state;
+    redisContext *rc = redisConnectUnix(h->sock);
+    if (!rc || rc->err) fail_msg("connect");
+    return rc;
+}
+
+/* The invariant checker (sluice check) finds nothing wrong in class "cls";
+ * else prints each problem and fails the test. */
+static inline void test_assert_consistent(sluice_client *c, const char *cls) {
+    sluice_error err;
+    sluice_check *k = sluice_namespace_check(c, &cls, 1, INT64_MAX, &err);
+    if (!k) fail_msg("check: %s", err.text);
+    for (size_t i = 0; i < sluice_check_count(k); i++) {
+        const sluice_problem *p = sluice_check_problem(k, i);
+        print_error("%s %s: %s\n", p->code, p->subject, p->detail);
+    }
+    assert_int_equal(sluice_check_count(k), 0);
+    sluice_check_free(k);
 }
 
 /* Declares a class with the given tier and concurrency limit; fails the test

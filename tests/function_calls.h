@@ -11,15 +11,19 @@
 
 #include <hiredis/hiredis.h>
 
-#define CALL_ARGS 12
+#define CALL_ARGS 14
 
-static const char *const CLASS_SUFFIX[13] = {"class", "gate",   "ready", "delayed", "leased", "dead",  "jobs",
-                                             "meta",  "unique", "stats", "done",    "audit",  "bucket"};
+/* The class keys a caller of this library version sends; one of version 8
+ * or older sends the first CLASS_NKEYS_V8. */
+enum { CLASS_NKEYS_NOW = 14, CLASS_NKEYS_V8 = 13 };
+static const char *const CLASS_SUFFIX[CLASS_NKEYS_NOW] = {"class", "gate",  "ready",  "delayed",  "leased",
+                                                          "dead",  "jobs",  "meta",   "unique",   "stats",
+                                                          "done",  "audit", "bucket", "deadlines"};
 static const char *const SIGNAL_SUFFIX[3] = {"signals", "signal-values", "audit"};
 static const char *const GOVERNOR_SUFFIX[3] = {"governor", "governor:history", "audit"};
 static const char *const REGISTRY_SUFFIX[1] = {"classes"};
 
-/* One Function call: a class Function (suffixes NULL: the 13 class keys
+/* One Function call: a class Function (suffixes NULL: the 14 class keys
  * of "cls") or a global one (its suffixes under the tag "_"). */
 typedef struct fn_call {
     const char *fn;
@@ -38,8 +42,8 @@ typedef struct fn_state {
 
 #define CLASS_CALL(name, ...)                                                                                          \
     {                                                                                                                  \
-        .fn = name, .suffixes = NULL, .nkeys = 13, .argc = sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *),     \
-        .argv = {                                                                                                      \
+        .fn = name, .suffixes = NULL, .nkeys = CLASS_NKEYS_NOW,                                                        \
+        .argc = sizeof((const char *[]){__VA_ARGS__}) / sizeof(char *), .argv = {                                      \
             __VA_ARGS__                                                                                                \
         }                                                                                                              \
     }
@@ -55,7 +59,7 @@ typedef struct fn_state {
  * many. The strings are BORROWED from s and static storage. */
 static inline size_t function_calls(const fn_state *s, fn_call *out) {
     const fn_call calls[] = {
-        CLASS_CALL("sluice_enqueue", s->cls, "1", "{}", "0", "0", "0", "0", "0", "", "0", "acme"),
+        CLASS_CALL("sluice_enqueue", s->cls, "1", "{}", "0", "0", "0", "0", "0", "", "0", "acme", "0", "60000"),
         CLASS_CALL("sluice_claim", s->cls, "1", "t", "0"),
         CLASS_CALL("sluice_ack", s->cls, s->leased, s->token),
         CLASS_CALL("sluice_ack_many", s->cls, s->leased, s->token),
@@ -65,6 +69,7 @@ static inline size_t function_calls(const fn_state *s, fn_call *out) {
         CLASS_CALL("sluice_job", s->cls, s->ready),
         CLASS_CALL("sluice_cancel", s->cls, s->ready, "op"),
         CLASS_CALL("sluice_stats", s->cls),
+        CLASS_CALL("sluice_deadline_view", s->cls, "10"),
         CLASS_CALL("sluice_top_keys", s->cls, "10"),
         CLASS_CALL("sluice_dead_list", s->cls, "0", "10"),
         CLASS_CALL("sluice_dead_retry", s->cls, s->dead, "op"),
@@ -102,8 +107,8 @@ static inline size_t function_calls(const fn_state *s, fn_call *out) {
  * namespace instead. Returns the reply (NEW). */
 static inline redisReply *function_call_send(redisContext *rc, const char *ns, const fn_call *c, const int *order,
                                              const char *const *ns_of) {
-    const char *a[3 + 13 + CALL_ARGS];
-    char keys[13][200], count[8];
+    const char *a[3 + CLASS_NKEYS_NOW + CALL_ARGS];
+    char keys[CLASS_NKEYS_NOW][200], count[8];
     int n = 0;
     snprintf(count, sizeof(count), "%d", c->nkeys);
     a[n++] = "FCALL";
@@ -120,6 +125,30 @@ static inline redisReply *function_call_send(redisContext *rc, const char *ns, c
     }
     for (int i = 0; i < c->argc; i++) a[n++] = c->argv[i];
     return redisCommandArgv(rc, n, a, NULL);
+}
+
+/* FCALL fn on class "cls" of namespace "ns" with the first "nkeys" class
+ * keys (CLASS_NKEYS_NOW, or CLASS_NKEYS_V8 as an older caller sends),
+ * permuted by order[] (NULL: in order), then cls and argv[0..argc), as
+ * another language's client might send it. Returns the reply (NEW). */
+static inline redisReply *class_fcall(redisContext *rc, const char *ns, const char *fn, const char *cls, int nkeys,
+                                      const int *order, int argc, const char *const *argv) {
+    const char **a = malloc((size_t)(4 + CLASS_NKEYS_NOW + argc) * sizeof(*a));
+    char keys[CLASS_NKEYS_NOW][200], count[8];
+    int n = 0;
+    snprintf(count, sizeof(count), "%d", nkeys);
+    a[n++] = "FCALL";
+    a[n++] = fn;
+    a[n++] = count;
+    for (int i = 0; i < nkeys && i < CLASS_NKEYS_NOW; i++) {
+        snprintf(keys[i], sizeof(keys[i]), "%s:{%s}:%s", ns, cls, CLASS_SUFFIX[order ? order[i] : i]);
+        a[n++] = keys[i];
+    }
+    a[n++] = cls;
+    for (int i = 0; i < argc; i++) a[n++] = argv[i];
+    redisReply *r = redisCommandArgv(rc, n, a, NULL);
+    free(a);
+    return r;
 }
 
 static inline int by_key_name(const void *a, const void *b) {
@@ -156,6 +185,19 @@ static inline char *redis_snapshot(redisContext *rc) {
     }
     freeReplyObject(keys);
     return out;
+}
+
+/* The reply is a BADARG naming "says", and Redis holds what it held at
+ * "before" (a redis_snapshot); else fails the test, naming "what". Takes
+ * the reply. Needs cmocka (include common.h first). */
+static inline void assert_badarg_unchanged(redisContext *rc, redisReply *r, const char *before, const char *says,
+                                           const char *what) {
+    if (!r || r->type != REDIS_REPLY_ERROR || !strstr(r->str, "BADARG") || !strstr(r->str, says))
+        fail_msg("%s: expected BADARG %s, got %s", what, says, r && r->str ? r->str : "a reply");
+    freeReplyObject(r);
+    char *after = redis_snapshot(rc);
+    if (!after || strcmp(before, after) != 0) fail_msg("%s was refused but wrote", what);
+    free(after);
 }
 
 #endif

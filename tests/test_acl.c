@@ -239,6 +239,67 @@ static void producers_and_workers_cannot_write_class_config_or_gates_directly(vo
     redisFree(ctx);
 }
 
+/* The class's 14 keys, as a FCALL's text, each followed by a space. */
+#define CLASS_KEY(suffix) "sluice:{" CLS "}:" suffix " "
+#define CLASS_KEYS14                                                                                                   \
+    CLASS_KEY("class")                                                                                                 \
+    CLASS_KEY("gate")                                                                                                  \
+    CLASS_KEY("ready")                                                                                                 \
+    CLASS_KEY("delayed")                                                                                               \
+    CLASS_KEY("leased")                                                                                                \
+    CLASS_KEY("dead")                                                                                                  \
+    CLASS_KEY("jobs")                                                                                                  \
+    CLASS_KEY("meta")                                                                                                  \
+    CLASS_KEY("unique")                                                                                                \
+    CLASS_KEY("stats")                                                                                                 \
+    CLASS_KEY("done")                                                                                                  \
+    CLASS_KEY("audit")                                                                                                 \
+    CLASS_KEY("bucket")                                                                                                \
+    CLASS_KEY("deadlines")
+
+/* The deadlines: a producer adds them only through enqueue, the governor
+ * reads them through sluice_deadline_view by FCALL_RO and writes none. */
+static void deadlines_are_read_by_the_governor_read_only_and_written_only_through_functions(void **state) {
+    sluice_client *p = connect_as(state, PRODUCER);
+    sluice_error err;
+    char id[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.start_within_ms = 3600000};
+    assert_lib_ok(sluice_enqueue(p, CLS, "{}", &o, id, &err), &err, PRODUCER, "enqueue with a start_by");
+    sluice_client_free(p);
+    const role readers[] = {GOVERNOR, OPERATOR};
+    for (size_t k = 0; k < 2; k++) {
+        redisContext *ctx = raw_as(state, readers[k]);
+        redisReply *rep = redisCommand(ctx, "FCALL_RO sluice_deadline_view 14 " CLASS_KEYS14 CLS " 10");
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 4)
+            fail_msg("deadline view as %s: %s", ROLE[readers[k]], rep && rep->str ? rep->str : "no entry");
+        freeReplyObject(rep);
+        redisFree(ctx);
+    }
+    const struct {
+        role r;
+        const char *cmd;
+    } refused[] = {
+        {GOVERNOR, "ZADD sluice:{" CLS "}:deadlines 1 " CLS ":1"},
+        {GOVERNOR, "ZREM sluice:{" CLS "}:deadlines x"},
+        {PRODUCER, "ZREM sluice:{" CLS "}:deadlines x"},
+        {PRODUCER, "ZRANGE sluice:{" CLS "}:deadlines 0 -1"},
+    };
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        redisContext *ctx = raw_as(state, refused[i].r);
+        redisReply *rep = redisCommand(ctx, refused[i].cmd);
+        if (!is_noperm(rep)) fail_msg("%s as %s was allowed", refused[i].cmd, ROLE[refused[i].r]);
+        freeReplyObject(rep);
+        redisFree(ctx);
+    }
+    sluice_client *g = connect_as(state, GOVERNOR);
+    sluice_deadline_entry e[10];
+    size_t n = 0;
+    int64_t now = 0, total = 0;
+    assert_lib_ok(sluice_deadline_view(g, CLS, 10, e, &n, &now, &total, &err), &err, GOVERNOR, "deadline view");
+    assert_true(n >= 1);
+    sluice_client_free(g);
+}
+
 static void a_worker_subscribes_to_ready_channels_only(void **state) {
     redisContext *ctx = raw_as(state, WORKER);
     redisReply *rep = redisCommand(ctx, "SUBSCRIBE sluice:{" CLS "}:ready");
@@ -685,6 +746,7 @@ static void fresh_state(void **state, redisContext *admin, fn_state *st) {
     sluice_class_config_init(&cfg);
     cfg.max_concurrency = 10;
     cfg.max_rate = 1000; /* a claim writes the rate bucket too */
+    cfg.on_expiry = SLUICE_EXPIRY_DEAD;
     sluice_error err;
     assert_lib_ok(sluice_class_set(c, "k", &cfg, NULL, &err), &err, DEPLOY, "class set");
     sluice_enqueue_opts once = {.max_attempts = 1};
@@ -703,6 +765,11 @@ static void fresh_state(void **state, redisContext *admin, fn_state *st) {
     snprintf(st->ready, sizeof(st->ready), "%s", id);
     sluice_job_free(j[0]);
     sluice_job_free(j[1]);
+    /* a job past its start_by, which the next claim dead-letters: a claim's
+     * first write is then the sweep's */
+    sluice_enqueue_opts late = {.start_by_ms = test_redis_now(c) - 1000};
+    char expired[SLUICE_ID_MAX];
+    assert_lib_ok(sluice_enqueue(c, "k", "{}", &late, expired, &err), &err, DEPLOY, "enqueue past its start_by");
     sluice_signal_def def;
     sluice_signal_def_init(&def);
     def.target = 0.8;
@@ -753,16 +820,37 @@ static void every_function_refused_to_a_role_has_changed_nothing(void **state) {
         const char *fn;
         int may;
     } rights[] = {
-        {PRODUCER, "sluice_enqueue", 1},       {PRODUCER, "sluice_ack", 0},        {PRODUCER, "sluice_ack_many", 0},
-        {PRODUCER, "sluice_extend", 0},        {PRODUCER, "sluice_cancel", 0},     {PRODUCER, "sluice_dead_retry", 0},
-        {PRODUCER, "sluice_pause", 0},         {WORKER, "sluice_claim", 1},        {WORKER, "sluice_ack", 1},
-        {WORKER, "sluice_ack_many", 1},        {WORKER, "sluice_fail", 1},         {WORKER, "sluice_extend", 1},
-        {WORKER, "sluice_release", 1},         {WORKER, "sluice_dead_retry", 0},   {WORKER, "sluice_dead_purge", 0},
-        {WORKER, "sluice_cancel", 0},          {WORKER, "sluice_govern", 0},       {GOVERNOR, "sluice_govern", 1},
-        {GOVERNOR, "sluice_signal_report", 1}, {GOVERNOR, "sluice_gov_lease", 1},  {GOVERNOR, "sluice_gov_commit", 1},
-        {GOVERNOR, "sluice_gov_mode", 0},      {GOVERNOR, "sluice_claim", 0},      {OPERATOR, "sluice_class_set", 1},
-        {OPERATOR, "sluice_cancel", 1},        {OPERATOR, "sluice_dead_retry", 1}, {OPERATOR, "sluice_gov_mode", 1},
-        {OPERATOR, "sluice_class_delete", 0},  {DEPLOY, "sluice_class_delete", 1},
+        {PRODUCER, "sluice_enqueue", 1},
+        {PRODUCER, "sluice_ack", 0},
+        {PRODUCER, "sluice_ack_many", 0},
+        {PRODUCER, "sluice_extend", 0},
+        {PRODUCER, "sluice_cancel", 0},
+        {PRODUCER, "sluice_dead_retry", 0},
+        {PRODUCER, "sluice_pause", 0},
+        {WORKER, "sluice_claim", 1},
+        {WORKER, "sluice_ack", 1},
+        {WORKER, "sluice_ack_many", 1},
+        {WORKER, "sluice_fail", 1},
+        {WORKER, "sluice_extend", 1},
+        {WORKER, "sluice_release", 1},
+        {WORKER, "sluice_dead_retry", 0},
+        {WORKER, "sluice_dead_purge", 0},
+        {WORKER, "sluice_cancel", 0},
+        {WORKER, "sluice_govern", 0},
+        {GOVERNOR, "sluice_govern", 1},
+        {GOVERNOR, "sluice_signal_report", 1},
+        {GOVERNOR, "sluice_gov_lease", 1},
+        {GOVERNOR, "sluice_gov_commit", 1},
+        {GOVERNOR, "sluice_gov_mode", 0},
+        {GOVERNOR, "sluice_claim", 0},
+        {OPERATOR, "sluice_class_set", 1},
+        {OPERATOR, "sluice_cancel", 1},
+        {OPERATOR, "sluice_dead_retry", 1},
+        {OPERATOR, "sluice_gov_mode", 1},
+        {OPERATOR, "sluice_class_delete", 0},
+        {DEPLOY, "sluice_class_delete", 1},
+        {GOVERNOR, "sluice_deadline_view", 1},
+        {OPERATOR, "sluice_deadline_view", 1},
     };
     for (size_t i = 0; i < sizeof(rights) / sizeof(rights[0]); i++) {
         size_t f = 0;
@@ -810,6 +898,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(the_default_user_is_off),
         cmocka_unit_test(every_role_is_refused_admin_and_raw_commands),
         cmocka_unit_test(producers_and_workers_cannot_write_class_config_or_gates_directly),
+        cmocka_unit_test(deadlines_are_read_by_the_governor_read_only_and_written_only_through_functions),
         cmocka_unit_test(a_worker_subscribes_to_ready_channels_only),
         cmocka_unit_test(a_producer_may_enqueue_and_nothing_else),
         cmocka_unit_test(a_worker_claims_acks_fails_and_reads_its_gate),

@@ -98,6 +98,10 @@ static sluice_enqueue_opts opts_of(json_t *spec) {
             o.unique = json_string_value(v);
         else if (strcmp(k, "key") == 0)
             o.key = json_string_value(v);
+        else if (strcmp(k, "start_by_ms") == 0)
+            o.start_by_ms = n;
+        else if (strcmp(k, "start_within_ms") == 0)
+            o.start_within_ms = n;
         else
             fail_msg("%s: unknown option %s", CONFORMANCE, k);
     }

@@ -387,6 +387,74 @@ static void key_weights_and_fairness_keys_round_trip_and_bad_ones_exit_2_changin
     sluice_client_free(c);
 }
 
+static void deadlines_through_enqueue_job_show_and_class_set_and_bad_ones_exit_2(void **state) {
+    run_result r =
+        RUN(state, "class", "set", "due", "--tier", "critical", "--on-expiry", "dead", "--deadline-reserve", "0.3");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "--json", "class", "get", "due");
+    json_t *cfg = parse_out(&r);
+    run_free(&r);
+    assert_string_equal(json_string_value(json_object_get(cfg, "on_expiry")), "dead");
+    assert_true(json_real_value(json_object_get(cfg, "deadline_reserve")) == 0.3);
+    json_decref(cfg);
+    r = RUN(state, "enqueue", "due", "{}", "--start-within", "1m");
+    assert_int_equal(r.code, 0);
+    char id[SLUICE_ID_MAX];
+    snprintf(id, sizeof(id), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+    run_free(&r);
+    r = RUN(state, "--json", "job", "show", id);
+    json_t *job = parse_out(&r);
+    run_free(&r);
+    json_int_t by = json_integer_value(json_object_get(job, "start_by"));
+    json_int_t at = json_integer_value(json_object_get(job, "enqueued_at"));
+    if (by < at + 60000 || by > at + 61000) fail_msg("start_by %lld for a job enqueued at %lld", by, at);
+    json_decref(job);
+    r = RUN(state, "job", "show", id);
+    if (r.code != 0 || !strstr(r.out, "start_by ")) fail_msg("job show: %s", r.out);
+    run_free(&r);
+    /* an RFC 3339 time, as --run-at takes too */
+    r = RUN(state, "enqueue", "due", "{}", "--start-by", "2099-01-01T01:00:00+01:00");
+    assert_int_equal(r.code, 0);
+    snprintf(id, sizeof(id), "%.*s", (int)strcspn(r.out, "\n"), r.out);
+    run_free(&r);
+    r = RUN(state, "--json", "job", "show", id);
+    job = parse_out(&r);
+    run_free(&r);
+    assert_int_equal(json_integer_value(json_object_get(job, "start_by")), 4070908800000);
+    json_decref(job);
+    const struct {
+        const char *args[8];
+        const char *says;
+    } bad[] = {
+        {{"enqueue", "due", "{}", "--start-by", "abc"}, "--start-by"},
+        {{"enqueue", "due", "{}", "--start-by", "2026-02-30T00:00:00Z"}, "RFC 3339"},
+        {{"enqueue", "due", "{}", "--start-by", "1"}, "more than a year in the past"},
+        {{"enqueue", "due", "{}", "--start-within", "nope"}, "--start-within"},
+        {{"enqueue", "due", "{}", "--start-within", "1m", "--start-by", "99999999999999"}, "exclude each other"},
+        {{"enqueue", "due", "{}", "--start-within", "1s", "--delay", "1m"}, "before the job's run_at"},
+        {{"class", "set", "due", "--deadline-reserve", "1.5"}, "deadline_reserve"},
+        {{"class", "set", "due", "--deadline-reserve", "nan"}, "deadline_reserve"},
+        {{"class", "set", "due", "--on-expiry", "maybe"}, "on_expiry"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = run_argv(state, NULL, 0, bad[i].args);
+        if (r.code != 2) fail_msg("case %zu: exit %d, stderr %s", i, r.code, r.err);
+        assert_one_line_error(&r, bad[i].says);
+        run_free(&r);
+    }
+    sluice_client *c = connect_t(state);
+    sluice_class_stats st;
+    sluice_error err;
+    assert_int_equal(sluice_class_stats_get(c, "due", &st, &err), 0);
+    assert_int_equal(st.enqueued, 2);
+    sluice_class_config got;
+    assert_int_equal(sluice_class_get(c, "due", &got, &err), 0);
+    assert_int_equal(got.on_expiry, SLUICE_EXPIRY_DEAD);
+    assert_true(got.deadline_reserve == 0.3);
+    sluice_client_free(c);
+}
+
 static void class_set_bad_windows_exit_2_naming_the_problem_and_change_nothing(void **state) {
     sluice_client *c = connect_t(state);
     test_class(c, "windowed", SLUICE_TIER_CRITICAL, 4); /* critical: the windows need the limits */
@@ -1664,6 +1732,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(class_set_changes_only_the_given_fields),
         cmocka_unit_test(class_set_windows_round_trip_through_get_export_and_apply),
         cmocka_unit_test(key_weights_and_fairness_keys_round_trip_and_bad_ones_exit_2_changing_nothing),
+        cmocka_unit_test(deadlines_through_enqueue_job_show_and_class_set_and_bad_ones_exit_2),
         cmocka_unit_test(class_set_bad_windows_exit_2_naming_the_problem_and_change_nothing),
         cmocka_unit_test(class_get_json_prints_every_field),
         cmocka_unit_test(class_get_of_an_unknown_class_exits_3),

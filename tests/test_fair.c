@@ -64,20 +64,6 @@ static size_t claim_ack(sluice_client *c, const char *cls, size_t max, char (*ke
     return info.count;
 }
 
-/* sluice check finds nothing wrong with the class, the keys' counts
- * included. */
-static void assert_consistent(sluice_client *c, const char *cls) {
-    sluice_error err;
-    sluice_check *k = sluice_namespace_check(c, (const char *const[]){cls}, 1, INT64_MAX, &err);
-    if (!k) fail_msg("check: %s", err.text);
-    for (size_t i = 0; i < sluice_check_count(k); i++) {
-        const sluice_problem *p = sluice_check_problem(k, i);
-        print_error("%s %s: %s\n", p->code, p->subject, p->detail);
-    }
-    assert_int_equal(sluice_check_count(k), 0);
-    sluice_check_free(k);
-}
-
 static void one_keys_backlog_delays_another_keys_job_by_about_one_round(void **state) {
     sluice_client *c[4];
     for (int i = 0; i < 4; i++) c[i] = test_connect(state);
@@ -100,7 +86,7 @@ static void one_keys_backlog_delays_another_keys_job_by_about_one_round(void **s
         n++;
     }
     assert_true(a50 >= 0);
-    assert_consistent(c[0], "tenants");
+    test_assert_consistent(c[0], "tenants");
     for (int k = 0; k < 4; k++)
         if (seen[k] < 0 || seen[k] > a50) fail_msg("%s's job started at %ld, A's 50th at %ld", late[k], seen[k], a50);
     /* and A's own jobs ran in order */
@@ -127,7 +113,7 @@ static void weights_share_the_starts_of_keys_that_both_wait(void **state) {
     for (size_t i = 0; i < STARTS; i++) a += !strcmp(keys[i], "A");
     double share = (double)a / STARTS;
     if (share < 0.70 || share > 0.80) fail_msg("A's share of %d starts is %.3f, not 0.75 +- 0.05", STARTS, share);
-    assert_consistent(c, "weighted");
+    test_assert_consistent(c, "weighted");
     sluice_client_free(c);
 }
 
@@ -202,7 +188,7 @@ static void a_released_or_reclaimed_keyed_job_keeps_its_place_in_its_key(void **
     assert_int_equal(sluice_job_reclaims(jobs[0]), 1);
     assert_int_equal(sluice_ack(c, first, sluice_job_token(jobs[0]), &err), 0);
     sluice_job_free(jobs[0]);
-    assert_consistent(c, "returns");
+    test_assert_consistent(c, "returns");
     sluice_client_free(c);
 }
 
@@ -224,53 +210,16 @@ static void a_delayed_keyed_job_joins_its_own_key_when_due_not_the_back_of_the_c
     int b = 0;
     for (size_t i = 0; i < n; i++) b |= !strcmp(keys[i], "B");
     if (!b) fail_msg("B's job was not among the first 3 starts after it was due");
-    assert_consistent(c, "later");
+    test_assert_consistent(c, "later");
     sluice_client_free(c);
 }
 
 /* ------------------------------------------------------------ bad input */
 
-static redisContext *raw(void **state) {
-    harness_redis *h = *state;
-    redisContext *rc = redisConnectUnix(h->sock);
-    if (!rc || rc->err) fail_msg("connect");
-    return rc;
-}
-
-/* A raw FCALL of a class Function of "cls" with argv[0..argc). */
-static redisReply *fcall(redisContext *rc, const char *fn, const char *cls, int argc, const char *const *argv) {
-    const char **a = malloc((size_t)(4 + 13 + argc) * sizeof(*a));
-    char keys[13][64];
-    int n = 0;
-    a[n++] = "FCALL";
-    a[n++] = fn;
-    a[n++] = "13";
-    for (int i = 0; i < 13; i++) {
-        snprintf(keys[i], sizeof(keys[i]), "%s:{%s}:%s", NS, cls, CLASS_SUFFIX[i]);
-        a[n++] = keys[i];
-    }
-    a[n++] = cls;
-    for (int i = 0; i < argc; i++) a[n++] = argv[i];
-    redisReply *r = redisCommandArgv(rc, n, a, NULL);
-    free(a);
-    return r;
-}
-
-/* The reply is BADARG naming "says", and nothing changed since "before". */
-static void assert_badarg_unchanged(redisContext *rc, redisReply *r, const char *before, const char *says,
-                                    const char *what) {
-    if (!r || r->type != REDIS_REPLY_ERROR || !strstr(r->str, "BADARG") || !strstr(r->str, says))
-        fail_msg("%s: expected BADARG %s, got %s", what, says, r && r->str ? r->str : "a reply");
-    freeReplyObject(r);
-    char *after = redis_snapshot(rc);
-    if (strcmp(before, after) != 0) fail_msg("%s was refused but wrote", what);
-    free(after);
-}
-
 static void bad_keys_and_weights_by_raw_fcall_are_refused_and_change_nothing(void **state) {
     sluice_client *c = test_connect(state);
     fair_class(c, "hostile", "{\"A\":2}");
-    redisContext *rc = raw(state);
+    redisContext *rc = test_raw(state);
     char *before = redis_snapshot(rc);
     char *big = malloc(10 * 1024 + 1);
     memset(big, 'k', 10 * 1024);
@@ -283,7 +232,7 @@ static void bad_keys_and_weights_by_raw_fcall_are_refused_and_change_nothing(voi
         /* the bad key is the second job's: the first, valid, is not written either */
         const char *argv[] = {"2",  "{}", "0", "0", "0", "0", "0", "",  "0",    "A",
                               "{}", "0",  "0", "0", "0", "0", "",  "0", keys[i]};
-        redisReply *r = fcall(rc, "sluice_enqueue", "hostile", 19, argv);
+        redisReply *r = class_fcall(rc, NS, "sluice_enqueue", "hostile", CLASS_NKEYS_V8, NULL, 19, argv);
         assert_badarg_unchanged(rc, r, before, "fairness key", "a bad key");
     }
     const char *weights[] = {"[]",
@@ -308,8 +257,8 @@ static void bad_keys_and_weights_by_raw_fcall_are_refused_and_change_nothing(voi
     weights[13] = many;
     for (size_t i = 0; weights[i]; i++) {
         const char *argv[] = {"op", "key_weights", weights[i]};
-        assert_badarg_unchanged(rc, fcall(rc, "sluice_class_set", "hostile", 3, argv), before, "key_weights",
-                                weights[i]);
+        assert_badarg_unchanged(rc, class_fcall(rc, NS, "sluice_class_set", "hostile", CLASS_NKEYS_V8, NULL, 3, argv),
+                                before, "key_weights", weights[i]);
     }
     /* the library refuses the same, before sending */
     sluice_error err;
@@ -352,19 +301,19 @@ static void key_weights_round_trip_and_a_class_and_a_client_of_version_7_still_w
     assert_int_equal(again.key_weights[1].weight, 2);
     /* a class declared before version 8 has no key_weights field, and a
      * client of version 7 sends 8 fields a job, no key */
-    redisContext *rc = raw(state);
+    redisContext *rc = test_raw(state);
     redisReply *r = redisCommand(rc, "HDEL " NS ":{kept}:class key_weights");
     assert_true(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1);
     freeReplyObject(r);
     const char *argv[] = {"1", "{}", "0", "0", "0", "0", "0", "", "0"};
-    r = fcall(rc, "sluice_enqueue", "kept", 9, argv);
+    r = class_fcall(rc, NS, "sluice_enqueue", "kept", CLASS_NKEYS_V8, NULL, 9, argv);
     if (!r || r->type != REDIS_REPLY_ARRAY) fail_msg("refused: %s", r && r->str ? r->str : "");
     freeReplyObject(r);
     enqueue_key(c, "kept", "acme", 2, 0);
     char keys[3][64];
     int idx[3];
     assert_int_equal(claim_ack(c, "kept", 3, keys, idx, 0), 3);
-    assert_consistent(c, "kept");
+    test_assert_consistent(c, "kept");
     redisFree(rc);
     sluice_client_free(c);
 }

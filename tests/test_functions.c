@@ -14,13 +14,6 @@
 
 #define NS "t"
 
-static redisContext *raw(void **state) {
-    harness_redis *h = *state;
-    redisContext *rc = redisConnectUnix(h->sock);
-    if (!rc || rc->err) fail_msg("connect");
-    return rc;
-}
-
 /* Every key with its DUMP: a NEW string that any write changes. */
 static char *snapshot(redisContext *rc) {
     char *s = redis_snapshot(rc);
@@ -67,10 +60,10 @@ static void every_function_refuses_keys_out_of_order_or_from_two_namespaces(void
     class_with_jobs(c, &st);
     fn_call calls[40];
     size_t ncalls = function_calls(&st, calls);
-    redisContext *rc = raw(state);
+    redisContext *rc = test_raw(state);
     char *before = snapshot(rc);
     for (size_t f = 0; f < ncalls; f++) {
-        int n = calls[f].nkeys, swap[13], rot[13], rev[13];
+        int n = calls[f].nkeys, swap[CLASS_NKEYS_NOW], rot[CLASS_NKEYS_NOW], rev[CLASS_NKEYS_NOW];
         for (int i = 0; i < n; i++) {
             swap[i] = i;
             rot[i] = (i + 1) % n;
@@ -80,7 +73,7 @@ static void every_function_refuses_keys_out_of_order_or_from_two_namespaces(void
             swap[0] = n > 2 ? 2 : 1; /* for a class: ready where class belongs, and back */
             swap[n > 2 ? 2 : 1] = 0;
         }
-        const char *mixed[13] = {0};
+        const char *mixed[CLASS_NKEYS_NOW] = {0};
         mixed[n - 1] = "other";
         const int *orders[4] = {swap, rot, rev, NULL};
         for (int o = 0; o < 4; o++) {
@@ -109,7 +102,7 @@ static void every_function_refuses_keys_out_of_order_or_from_two_namespaces(void
  * stream as the audit stream, which would let the governor role switch the
  * governor off unaudited) is refused, and nothing changes. */
 static void a_global_function_handed_another_key_is_refused(void **state) {
-    redisContext *rc = raw(state);
+    redisContext *rc = test_raw(state);
     sluice_client *c = test_connect(state); /* loads the Functions */
     static const char *const hist_as_audit[3] = {"governor", "governor:history", "governor:history"};
     static const char *const sig_hist_as_audit[3] = {"signals", "signal-values", "governor:history"};
@@ -173,7 +166,7 @@ static void a_class_deleted_and_declared_again_never_reuses_an_id_or_a_token(voi
 static void a_token_counter_rolled_back_as_by_an_older_snapshot_never_repeats_a_token(void **state) {
     sluice_client *c = test_connect(state);
     test_class(c, "snap", SLUICE_TIER_NORMAL, 10);
-    redisContext *rc = raw(state);
+    redisContext *rc = test_raw(state);
     sluice_error err;
     char id[SLUICE_ID_MAX];
     assert_int_equal(sluice_enqueue(c, "snap", "{}", NULL, id, &err), 0);
@@ -282,7 +275,7 @@ static void every_change_is_audited_once_and_the_counters_add_up(void **state) {
 static void a_claim_without_a_consumer_name_says_it_is_missing(void **state) {
     sluice_client *c = test_connect(state);
     test_class(c, "noname", SLUICE_TIER_NORMAL, 10);
-    redisContext *rc = raw(state);
+    redisContext *rc = test_raw(state);
     fn_state st = {.cls = "noname"};
     fn_call calls[40];
     function_calls(&st, calls);
@@ -342,7 +335,7 @@ static void a_batch_of_acks_with_one_malformed_pair_is_refused_whole_by_raw_fcal
     sluice_client *c = test_connect(state);
     fn_state st;
     class_with_jobs(c, &st);
-    redisContext *rc = raw(state);
+    redisContext *rc = test_raw(state);
     char *before = snapshot(rc);
     const char *id = st.leased, *tok = st.token;
     const struct {
@@ -403,7 +396,7 @@ static void a_batch_of_acks_with_one_malformed_pair_is_refused_whole_by_raw_fcal
 static void an_enqueue_by_raw_fcall_checks_the_payload_as_the_c_library_does(void **state) {
     sluice_client *c = test_connect(state);
     test_class(c, "payloads", SLUICE_TIER_NORMAL, 10);
-    redisContext *rc = raw(state);
+    redisContext *rc = test_raw(state);
     fn_state st = {.cls = "payloads"};
     fn_call calls[40];
     function_calls(&st, calls);

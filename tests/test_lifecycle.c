@@ -474,16 +474,6 @@ static void a_fencing_token_ends_only_its_own_lease(void **state) {
     sluice_client_free(c);
 }
 
-/* The invariant checker finds nothing wrong in class "cls". */
-static void assert_consistent(sluice_client *c, const char *cls) {
-    sluice_error err;
-    sluice_check *k = sluice_namespace_check(c, &cls, 1, INT64_MAX, &err);
-    if (!k) fail_msg("check: %s", err.text);
-    if (sluice_check_count(k) > 0)
-        fail_msg("check: %s: %s", sluice_check_problem(k, 0)->subject, sluice_check_problem(k, 0)->detail);
-    sluice_check_free(k);
-}
-
 /* Rewrites the leased job "id" of class "cls" (namespace "t") as library
  * version 6 kept it: its lease in its record, no lease entry. */
 static void lease_into_record(harness_redis *r, const char *cls, const char *id) {
@@ -517,7 +507,7 @@ static void a_lease_kept_in_the_record_by_version_6_is_still_honoured(void **sta
         assert_string_equal(sluice_job_id(j[i]), id[i]);
         lease_into_record(*state, "v6lease", id[i]);
     }
-    assert_consistent(c, "v6lease");
+    test_assert_consistent(c, "v6lease");
     sluice_error err;
     sluice_job_info info;
     assert_int_equal(sluice_job_get(c, id[0], &info, &err), 0);
@@ -542,7 +532,7 @@ static void a_lease_kept_in_the_record_by_version_6_is_still_honoured(void **sta
     assert_int_equal(info.state, SLUICE_JOB_READY);
     assert_int_equal(info.attempt, 0);
     sluice_job_info_clear(&info);
-    assert_consistent(c, "v6lease");
+    test_assert_consistent(c, "v6lease");
     for (int i = 0; i < 4; i++) sluice_job_free(j[i]);
     sluice_client_free(c);
 }
@@ -615,7 +605,7 @@ static void a_batch_of_acks_refuses_a_stale_token_alone_and_acks_the_others(void
     assert_int_equal(st.leased, 1);
     assert_int_equal(st.reclaimed, 1);
     assert_int_equal(st.enqueued - st.acked, st.ready + st.delayed + st.leased + st.dead);
-    assert_consistent(c, "acks");
+    test_assert_consistent(c, "acks");
     ids[0] = id[1]; /* the new holder's ack */
     tokens[0] = sluice_job_token(again);
     assert_int_equal(sluice_ack_many(c, 1, ids, tokens, res, &err), 0);
@@ -623,7 +613,7 @@ static void a_batch_of_acks_refuses_a_stale_token_alone_and_acks_the_others(void
     assert_int_equal(sluice_class_stats_get(c, "acks", &st, &err), 0);
     assert_int_equal(st.acked, 4);
     assert_int_equal(st.ready + st.delayed + st.leased + st.dead, 0);
-    assert_consistent(c, "acks");
+    test_assert_consistent(c, "acks");
     for (int i = 0; i < 4; i++) sluice_job_free(j[i]);
     sluice_job_free(again);
     sluice_client_free(c);

@@ -82,6 +82,8 @@ static void a_live_scrape_passes_promtool_and_carries_every_documented_family(vo
         "sluice_class_acked_total{class=\"emails\"} 3",
         "sluice_class_failed_total{class=\"emails\"} 0",
         "sluice_class_died_total{class=\"emails\"} 0",
+        "sluice_class_late_starts_total{class=\"emails\"} 0",
+        "sluice_class_expired_total{class=\"emails\"} 0",
         "sluice_class_throttled_claims_total{class=\"emails\"} ",
         "sluice_class_admitted_fraction{class=\"emails\"} 0.5",
         "sluice_class_admitted_fraction{class=\"logins\"} 1",

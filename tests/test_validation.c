@@ -177,6 +177,45 @@ static void numbers_durations_and_rates_parse_strictly(void **state) {
     const char *bad_rate[] = {"50/x", "/s", "-1/s", "inf/s", "2e9/s", "50/"};
     for (size_t k = 0; k < sizeof(bad_rate) / sizeof(bad_rate[0]); k++)
         assert_int_equal(sluice_parse_rate(bad_rate[k], &r, NULL), -1);
+    struct {
+        const char *s;
+        int64_t ms;
+    } good_time[] = {{"1", 1},
+                     {"1798135200000", 1798135200000},
+                     {"2026-12-24T18:00:00Z", 1798135200000},
+                     {"2026-12-24t18:00:00z", 1798135200000},
+                     {"2026-12-24T19:00:00.250+01:00", 1798135200250},
+                     {"2026-12-24T17:30:00.1234-00:30", 1798135200123},
+                     {"2024-02-29T00:00:00Z", 1709164800000},
+                     {"9999-12-31T23:59:59Z", SLUICE_RUN_AT_MAX}};
+    for (size_t k = 0; k < sizeof(good_time) / sizeof(good_time[0]); k++) {
+        if (sluice_parse_time(good_time[k].s, &ms, NULL) < 0) fail_msg("refused %s", good_time[k].s);
+        assert_int_equal(ms, good_time[k].ms);
+    }
+    const char *bad_time[] = {"",
+                              "0",
+                              "-5",
+                              "253402300799001",
+                              "2026-12-24",
+                              "2026-12-24T18:00:00",
+                              "2026-12-24 18:00:00Z",
+                              "2026-13-01T00:00:00Z",
+                              "2025-02-29T00:00:00Z",
+                              "2026-04-31T00:00:00Z",
+                              "2026-12-24T24:00:00Z",
+                              "2026-12-24T18:00:60Z",
+                              "2026-12-24T18:00:00.Z",
+                              "2026-12-24T18:00:00+0100",
+                              "2026-12-24T18:00:00Z ",
+                              "1969-12-31T23:59:59Z",
+                              "1970-01-01T00:00:00Z",
+                              "nan"};
+    sluice_error err;
+    for (size_t k = 0; k < sizeof(bad_time) / sizeof(bad_time[0]); k++) {
+        if (sluice_parse_time(bad_time[k], &ms, &err) == 0) fail_msg("accepted %s", bad_time[k]);
+        assert_int_equal(err.code, SLUICE_ERR_ARGUMENT);
+        assert_non_null(strstr(err.text, "RFC 3339"));
+    }
 }
 
 int main(void) {

@@ -163,24 +163,9 @@ static void outside_window_none_admits_nothing_until_the_window_opens(void **sta
 /* FCALL sluice_class_set on class "cls" in namespace "t" with one field,
  * raw, as another language's client might. Returns the reply (NEW). */
 static redisReply *raw_class_set(void **state, const char *cls, const char *field, const char *value) {
-    harness_redis *r = *state;
-    redisContext *ctx = redisConnectUnix(r->sock);
-    assert_true(ctx && !ctx->err);
-    const char *argv[32];
-    char keys[13][128];
-    int n = 0;
-    argv[n++] = "FCALL";
-    argv[n++] = "sluice_class_set";
-    argv[n++] = "13";
-    for (int i = 0; i < 13; i++) {
-        snprintf(keys[i], sizeof(keys[i]), "t:{%s}:%s", cls, CLASS_SUFFIX[i]);
-        argv[n++] = keys[i];
-    }
-    argv[n++] = cls;
-    argv[n++] = "test";
-    argv[n++] = field;
-    argv[n++] = value;
-    redisReply *rep = redisCommandArgv(ctx, n, argv, NULL);
+    redisContext *ctx = test_raw(state);
+    const char *argv[] = {"test", field, value};
+    redisReply *rep = class_fcall(ctx, "t", "sluice_class_set", cls, CLASS_NKEYS_NOW, NULL, 3, argv);
     redisFree(ctx);
     assert_non_null(rep);
     return rep;

@@ -127,10 +127,11 @@ EOF
 chmod +x "$handler"
 log=$tmp/ran.log
 : >"$log"
-enqueue() { # BIN FROM TO
-    local i
-    for i in $(seq "$2" "$3"); do
-        "$1/sluicectl" --redis "$url" enqueue up "{\"n\":$i,\"text\":\"job $i of the upgrade\"}" >>"$tmp/ids" ||
+enqueue() { # BIN FROM TO [OPTION...]
+    local i bin=$1 from=$2 to=$3
+    shift 3
+    for i in $(seq "$from" "$to"); do
+        "$bin/sluicectl" --redis "$url" enqueue up "{\"n\":$i,\"text\":\"job $i of the upgrade\"}" "$@" >>"$tmp/ids" ||
             return 1
     done
 }
@@ -152,7 +153,9 @@ if wait_for 60 ran_at_least 30; then ok "the previous release ($prev, Functions 
     not_ok "the previous release's worker runs jobs"
 fi
 
-# 2. This tree loads its Functions while the old worker runs, and enqueues.
+# 2. This tree loads its Functions while the old worker runs, and enqueues
+#    jobs with a start_by: those the old worker claims leave their entries,
+#    which the new Functions and the checker tolerate.
 "$new_bin/sluicectl" --redis "$url" status >/dev/null
 new_version=$(version)
 switched=$(ran)
@@ -162,7 +165,7 @@ else
     not_ok "the Functions moved from v$old_version to a newer version (now $new_version)"
 fi
 worker "$new_bin" new
-enqueue "$new_bin" 301 600 || not_ok "this tree's producer enqueues beside the old worker"
+enqueue "$new_bin" 301 600 --start-within 1h || not_ok "this tree's producer enqueues beside the old worker"
 
 # 3. Both drain the class; nothing lost, nothing run twice, nothing garbled.
 if wait_for 240 ran_at_least 600; then ok "600 jobs ran"; else not_ok "600 jobs ran (only $(ran))"; fi

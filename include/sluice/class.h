@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "sluice/client.h"
+#include "sluice/deadline.h"
 #include "sluice/error.h"
 #include "sluice/fair.h"
 #include "sluice/job.h"
@@ -58,7 +59,9 @@ typedef enum sluice_field_kind {
     X(payload_max, INT, 2, SLUICE_PAYLOAD_HARD_MAX, SLUICE_PAYLOAD_DEFAULT_MAX, "--payload-max",                       \
       "bytes of payload a job may carry")                                                                              \
     X(backoff_base_ms, DURATION, 1, 86400000, 1000, "--backoff-base", "the first retry's delay, then doubled")         \
-    X(backoff_max_ms, DURATION, 1, 604800000, 3600000, "--backoff-max", "the longest retry delay")
+    X(backoff_max_ms, DURATION, 1, 604800000, 3600000, "--backoff-max", "the longest retry delay")                     \
+    X(deadline_reserve, NUMBER, 0, 1, 0, "--deadline-reserve",                                                         \
+      "the share of its limits the governor may add so waiting jobs meet their start_by")
 
 #define SLUICE_CLASS_FIELD_COUNT(name, kind, lo, hi, def, flag, help) +1
 enum { SLUICE_CLASS_NFIELDS = 0 SLUICE_CLASS_FIELDS(SLUICE_CLASS_FIELD_COUNT) };
@@ -73,10 +76,11 @@ enum { SLUICE_CLASS_NFIELDS = 0 SLUICE_CLASS_FIELDS(SLUICE_CLASS_FIELD_COUNT) };
 
 /* A class's configuration: one member per field above, in its units, its
  * run windows (sluice/window.h; the class hash's fields "windows", as
- * sluice_windows_json writes them, and "outside_window") and its key weights
+ * sluice_windows_json writes them, and "outside_window"), its key weights
  * (sluice/fair.h; the field "key_weights", as sluice_key_weights_json writes
- * them). sluice_class_config_init sets the defaults: no windows,
- * outside_window floor, no key weights. */
+ * them) and what becomes of its jobs past their start_by (sluice/deadline.h;
+ * the field "on_expiry"). sluice_class_config_init sets the defaults: no
+ * windows, outside_window floor, no key weights, on_expiry run. */
 typedef struct sluice_class_config {
     SLUICE_CLASS_FIELDS(SLUICE_CLASS_MEMBER)
     size_t nwindows;                                       /* 0: never held by windows */
@@ -84,6 +88,7 @@ typedef struct sluice_class_config {
     sluice_outside_window outside_window;                  /* what it admits outside them */
     size_t nkey_weights;                                   /* 0: every key weighs 1 */
     sluice_key_weight key_weights[SLUICE_KEY_WEIGHTS_MAX]; /* the first nkey_weights */
+    sluice_on_expiry on_expiry;                            /* a job not started by its start_by */
 } sluice_class_config;
 
 #undef SLUICE_CLASS_MEMBER
@@ -132,7 +137,7 @@ void sluice_class_config_init(sluice_class_config *cfg);
  * range, a non-critical class or one with windows has max_rate or
  * max_concurrency (what the governor scales), backoff_base_ms <=
  * backoff_max_ms, the windows as sluice_windows_check checks them, the key
- * weights as sluice_key_weights_check does. Returns
+ * weights as sluice_key_weights_check does, on_expiry a known word. Returns
  * 0, or -1 with SLUICE_ERR_ARGUMENT naming the problem. */
 int sluice_class_config_check(const sluice_class_config *cfg, sluice_error *err);
 
@@ -149,7 +154,7 @@ int sluice_class_set(sluice_client *c, const char *cls, const sluice_class_confi
  * field names of sluice_class_config, values in its units, e.g. "max_rate"
  * "50"; "windows" as sluice_windows_json writes them, each zone checked
  * against tzdata here; "outside_window" "floor" or "none"; "key_weights" as
- * sluice_key_weights_json writes them), declaring the class if it is new.
+ * sluice_key_weights_json writes them; "on_expiry" "run" or "dead"), declaring the class if it is new.
  * Validated as a whole. */
 int sluice_class_update(sluice_client *c, const char *cls, const char *const *fields, const char *const *values,
                         size_t n, int *created, sluice_error *err);
@@ -176,7 +181,8 @@ int sluice_class_channel(const char *ns, const char *cls, char *buf, size_t len)
 typedef struct sluice_class_stats {
     int64_t ready, delayed, leased, dead; /* current depths */
     int64_t enqueued, claimed, acked, failed, retried, died, reclaimed, released, cancelled, throttled, dead_dropped,
-        purged; /* totals since the class was declared */
+        purged, late, expired; /* totals since the class was declared; late: first starts past their start_by,
+                                * expired: dead-lettered by it (sluice/deadline.h) */
 } sluice_class_stats;
 
 /* Reads a class's depths and counters. Returns 0, or -1. */

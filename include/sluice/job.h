@@ -90,16 +90,20 @@ extern "C" {
 /* Options of one enqueue. Zero (or NULL) fields take the defaults; a
  * zero-initialised struct (or a NULL pointer) is a plain job. */
 typedef struct sluice_enqueue_opts {
-    int64_t delay_ms;   /* ms from now, up to SLUICE_DELAY_MAX; 0: none */
-    int64_t run_at_ms;  /* Unix ms by the Redis clock, up to SLUICE_RUN_AT_MAX; 0: none; not
-                           * with delay_ms */
-    int priority;       /* -SLUICE_PRIORITY_MAX..SLUICE_PRIORITY_MAX, higher first; default 0 */
-    int max_attempts;   /* as the class field; 0: the class's */
-    int64_t timeout_ms; /* the lease, as the class field timeout_ms; 0: the class's */
-    const char *unique; /* at most SLUICE_UNIQUE_MAX bytes; NULL or "": none */
-    int64_t cost;       /* rate units, 1..SLUICE_COST_MAX; 0: 1 */
-    const char *key;    /* the fairness key (sluice/fair.h), 1..SLUICE_KEY_MAX bytes, no control byte;
-                         * NULL or "": none */
+    int64_t delay_ms;        /* ms from now, up to SLUICE_DELAY_MAX; 0: none */
+    int64_t run_at_ms;       /* Unix ms by the Redis clock, up to SLUICE_RUN_AT_MAX; 0: none; not
+                              * with delay_ms */
+    int priority;            /* -SLUICE_PRIORITY_MAX..SLUICE_PRIORITY_MAX, higher first; default 0 */
+    int max_attempts;        /* as the class field; 0: the class's */
+    int64_t timeout_ms;      /* the lease, as the class field timeout_ms; 0: the class's */
+    const char *unique;      /* at most SLUICE_UNIQUE_MAX bytes; NULL or "": none */
+    int64_t cost;            /* rate units, 1..SLUICE_COST_MAX; 0: 1 */
+    const char *key;         /* the fairness key (sluice/fair.h), 1..SLUICE_KEY_MAX bytes, no control byte;
+                              * NULL or "": none */
+    int64_t start_by_ms;     /* its first start by then (sluice/deadline.h): Unix ms by the Redis clock,
+                              * at most SLUICE_START_BY_PAST_MAX in the past (then it is late at once), up to
+                              * SLUICE_RUN_AT_MAX, not before its run_at or delay; 0: none */
+    int64_t start_within_ms; /* the same, as ms from now by the Redis clock; 0: none; not with start_by_ms */
 } sluice_enqueue_opts;
 
 typedef enum sluice_job_state {
@@ -144,6 +148,8 @@ typedef struct sluice_job_info {
     int64_t now;         /* Unix ms: the Redis clock when read */
     int reclaims;        /* leases that expired */
     int64_t ahead;       /* ready jobs ahead of it (ready only), else -1 */
+    int64_t start_by;    /* Unix ms: its start_by (sluice/deadline.h), while it waits for its first start;
+                          * 0 otherwise */
     char *reason;        /* last failure or dead reason; "" if none */
     char *payload;
     char *unique; /* "" if none */

@@ -29,6 +29,12 @@ int sluice_parse_duration(const char *s, int64_t hi, int64_t *ms, sluice_error *
  * second, at most 1e9. */
 int sluice_parse_rate(const char *s, double *per_second, sluice_error *err);
 
+/* An instant: Unix ms (a decimal integer), or an RFC 3339 date and time,
+ * "2026-12-24T18:00:00Z", "2026-12-24T18:00:00.250+01:00" (T and Z in either
+ * case; seconds 00..59; fractions past ms are dropped), into Unix ms within
+ * 1..SLUICE_RUN_AT_MAX (sluice/job.h). */
+int sluice_parse_time(const char *s, int64_t *ms, sluice_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,7 @@ json_t *class_config_json(const sluice_class_config *cfg) {
     for (size_t i = 0; i < cfg->nkey_weights; i++)
         json_object_set_new(w, cfg->key_weights[i].key, json_integer(cfg->key_weights[i].weight));
     json_object_set_new(o, "key_weights", w);
+    json_object_set_new(o, "on_expiry", json_string(sluice_on_expiry_name(cfg->on_expiry)));
     return o;
 }
 
@@ -149,7 +150,7 @@ static int class_get(ctl *x, int argc, char **argv) {
 }
 
 /* class set's options beyond the class fields', after them in its list. */
-enum { OPT_WINDOW, OPT_NO_WINDOWS, OPT_OUTSIDE, OPT_KEY_WEIGHT, OPT_NO_KEY_WEIGHTS, WINDOW_OPTS };
+enum { OPT_WINDOW, OPT_NO_WINDOWS, OPT_OUTSIDE, OPT_KEY_WEIGHT, OPT_NO_KEY_WEIGHTS, OPT_ON_EXPIRY, WINDOW_OPTS };
 
 static int class_set(ctl *x, int argc, char **argv) {
     enum { NOPT = SLUICE_CLASS_NFIELDS + WINDOW_OPTS };
@@ -162,6 +163,7 @@ static int class_set(ctl *x, int argc, char **argv) {
     wo[OPT_OUTSIDE] = (ctl_opt){"--outside-window", 1, NULL};
     wo[OPT_KEY_WEIGHT] = (ctl_opt){"--key-weight", 1, NULL, weights, SLUICE_KEY_WEIGHTS_MAX, 0};
     wo[OPT_NO_KEY_WEIGHTS] = (ctl_opt){"--no-key-weights", 0, NULL};
+    wo[OPT_ON_EXPIRY] = (ctl_opt){"--on-expiry", 1, NULL};
     const char *pos[1];
     int npos, code = EXIT_OK;
     if (ctl_args("class set", argc, argv, opts, NOPT, pos, 1, &npos) < 0) return EXIT_USAGE;
@@ -204,6 +206,12 @@ static int class_set(ctl *x, int argc, char **argv) {
         if (code != EXIT_OK) return code;
         fields[n] = "key_weights";
         vals[n++] = weights_json;
+    }
+    if (wo[OPT_ON_EXPIRY].val) {
+        if (sluice_on_expiry_parse(wo[OPT_ON_EXPIRY].val, &cfg.on_expiry, &err) < 0)
+            return ctl_usage("class set", "%s (--on-expiry)", err.text);
+        fields[n] = "on_expiry";
+        vals[n++] = wo[OPT_ON_EXPIRY].val;
     }
     if (n == 0) return ctl_usage("class set", "give at least one field to set (see sluicectl class set --help)");
     sluice_client *c = ctl_client(x, &code);

@@ -56,6 +56,11 @@ static int class_from_json(const char *name, json_t *o, sluice_class_config *cfg
                 return snprintf(why, len, "classes.%s.%s", name, err.text), -1;
             continue;
         }
+        if (!strcmp(k, "on_expiry")) {
+            if (sluice_on_expiry_parse(json_string_value(v), &cfg->on_expiry, &err) < 0)
+                return snprintf(why, len, "classes.%s.%s", name, err.text), -1;
+            continue;
+        }
         if (!f) return snprintf(why, len, "classes.%s: unknown field '%s'", name, k), -1;
         int whole = f->kind != SLUICE_FIELD_RATE && f->kind != SLUICE_FIELD_NUMBER;
         if (f->kind == SLUICE_FIELD_TIER) {

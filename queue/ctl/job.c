@@ -21,9 +21,10 @@ static char *read_stdin(size_t *len) {
 }
 
 int cmd_enqueue(ctl *x, int argc, char **argv) {
-    ctl_opt opts[] = {{"--delay", 1, NULL},  {"--run-at", 1, NULL},       {"--priority", 1, NULL},
-                      {"--unique", 1, NULL}, {"--max-attempts", 1, NULL}, {"--timeout", 1, NULL},
-                      {"--cost", 1, NULL},   {"--key", 1, NULL}};
+    ctl_opt opts[] = {{"--delay", 1, NULL},       {"--run-at", 1, NULL},       {"--priority", 1, NULL},
+                      {"--unique", 1, NULL},      {"--max-attempts", 1, NULL}, {"--timeout", 1, NULL},
+                      {"--cost", 1, NULL},        {"--key", 1, NULL},          {"--start-by", 1, NULL},
+                      {"--start-within", 1, NULL}};
     const char *pos[2];
     int npos, code = EXIT_OK;
     const char *cmd = "enqueue";
@@ -38,8 +39,7 @@ int cmd_enqueue(ctl *x, int argc, char **argv) {
             return ctl_usage(cmd, "--delay: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)", opts[0].val);
     }
     if (opts[1].val) {
-        if (sluice_parse_int(opts[1].val, 1, 253402300799999LL, &o.run_at_ms, NULL) < 0)
-            return ctl_usage(cmd, "--run-at: invalid Unix time in ms '%s'", opts[1].val);
+        if (sluice_parse_time(opts[1].val, &o.run_at_ms, &err) < 0) return ctl_usage(cmd, "--run-at: %s", err.text);
         if (opts[0].val) return ctl_usage(cmd, "--delay and --run-at exclude each other");
     }
     if (opts[2].val) {
@@ -67,6 +67,14 @@ int cmd_enqueue(ctl *x, int argc, char **argv) {
     if (opts[7].val) {
         if (sluice_key_check(opts[7].val, &err) < 0) return ctl_usage(cmd, "--key: %s", err.text);
         o.key = opts[7].val;
+    }
+    if (opts[8].val && sluice_parse_time(opts[8].val, &o.start_by_ms, &err) < 0)
+        return ctl_usage(cmd, "--start-by: %s", err.text);
+    if (opts[9].val) {
+        if (sluice_parse_duration(opts[9].val, SLUICE_DELAY_MAX, &o.start_within_ms, NULL) < 0 || o.start_within_ms < 1)
+            return ctl_usage(cmd, "--start-within: invalid duration '%s' (use e.g. 500ms, 30s, 15m, 2h, 1d)",
+                             opts[9].val);
+        if (opts[8].val) return ctl_usage(cmd, "--start-by and --start-within exclude each other");
     }
     char *payload = NULL;
     size_t len;
@@ -127,13 +135,13 @@ static int lookup(ctl *x, const char *cmd, const char *id, sluice_job_info *info
 static json_t *job_json(const sluice_job_info *j) {
     char cls[SLUICE_ID_MAX] = "";
     sluice_job_id_class(j->id, cls, NULL);
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:i, s:o, s:s, s:s, s:o}", "id", j->id, "class",
-                     cls, "state", sluice_job_state_name(j->state), "attempt", j->attempt, "max_attempts",
-                     j->max_attempts, "priority", j->priority, "cost", (json_int_t)j->cost, "enqueued_at",
-                     (json_int_t)j->enqueued_at, "at", (json_int_t)j->at, "reclaims", j->reclaims, "ahead",
-                     j->ahead >= 0 ? json_integer(j->ahead) : json_null(), "reason", j->reason ? j->reason : "",
-                     "unique", j->unique ? j->unique : "", "payload",
-                     j->payload ? ctl_json_or_string(j->payload) : json_null());
+    return json_pack(
+        "{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:i, s:o, s:s, s:s, s:o}", "id", j->id, "class", cls,
+        "state", sluice_job_state_name(j->state), "attempt", j->attempt, "max_attempts", j->max_attempts, "priority",
+        j->priority, "cost", (json_int_t)j->cost, "enqueued_at", (json_int_t)j->enqueued_at, "at", (json_int_t)j->at,
+        "start_by", j->start_by > 0 ? json_integer(j->start_by) : json_null(), "reclaims", j->reclaims, "ahead",
+        j->ahead >= 0 ? json_integer(j->ahead) : json_null(), "reason", j->reason ? j->reason : "", "unique",
+        j->unique ? j->unique : "", "payload", j->payload ? ctl_json_or_string(j->payload) : json_null());
 }
 
 static int job_show(ctl *x, int argc, char **argv) {
@@ -151,7 +159,11 @@ static int job_show(ctl *x, int argc, char **argv) {
     json_t *v;
     json_object_foreach(o, k, v) {
         char *text = json_is_string(v) ? NULL : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        if ((!strcmp(k, "enqueued_at") || !strcmp(k, "at")) && json_integer_value(v) > 0) {
+        if (!strcmp(k, "start_by") && json_is_null(v)) {
+            free(text);
+            continue; /* shown only when the job has one */
+        }
+        if ((!strcmp(k, "enqueued_at") || !strcmp(k, "at") || !strcmp(k, "start_by")) && json_integer_value(v) > 0) {
             char tb[40];
             printf("%-12s %s\n", k, ctl_time(json_integer_value(v), tb, sizeof(tb)));
         } else {

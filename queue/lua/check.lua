@@ -60,6 +60,11 @@ local function class_jobs(keys, add)
         elseif f == 'jobs' or f == 'meta' or f == 'unique' then jobs = math.max(jobs, n) end
     end
     if not read(add, 'bucket', 'GET', keys[K.bucket]) then return nil end
+    if keys[K.deadlines] then
+        local ok, n = read(add, 'deadlines', 'ZCARD', keys[K.deadlines])
+        if not ok then return nil end
+        members = members + n
+    end
     return math.max(jobs, members)
 end
 
@@ -108,6 +113,8 @@ local function check_class_hash(keys, add)
             end
         elseif f == 'outside_window' then
             if not OUTSIDE_WINDOW[v] then add('class', f, 'is not one of ' .. OUTSIDE_WINDOW_TEXT) end
+        elseif f == 'on_expiry' then
+            if not ON_EXPIRY[v] then add('class', f, 'is not one of ' .. ON_EXPIRY_TEXT) end
         elseif CLASS_FIELDS[f] then
             local s, n = CLASS_FIELDS[f], tonumber(v)
             if not n or n ~= n or n < s[2] or n > s[3] or (s[1] == 'int' and n ~= math.floor(n)) then
@@ -291,6 +298,17 @@ register('sluice_check', function(keys, args)
     for set, members in pairs(sets) do
         for id in pairs(members) do
             if not injobs[id] then add('orphan', id, 'is in ' .. set .. ' but has no job record') end
+        end
+    end
+
+    -- deadlines (deadline.lua): each entry names a job id of the class with
+    -- a start_by in range; an entry whose job is not waiting is allowed
+    local deadlines = keys[K.deadlines] and zset_table(keys[K.deadlines]) or {}
+    for id, score in pairs(deadlines) do
+        if not valid_id(name, id) then
+            add('deadline', string.sub(id, 1, 96), 'is not a job id of this class')
+        elseif not in_range(score, 0, RUN_AT_MAX) then
+            add('deadline', id, 'start_by is out of range')
         end
     end
 

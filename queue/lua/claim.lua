@@ -1,6 +1,8 @@
--- needs: common fair
+-- needs: common fair deadline
 -- sluice_claim: leases up to N ready jobs of a class, after reclaiming
--- expired leases and promoting due delayed jobs. This is where admission
+-- expired leases, promoting due delayed jobs and sweeping expired ones
+-- (deadline.lua: a class whose on_expiry is dead dead-letters the waiting
+-- jobs past their start_by, throttled or not). This is where admission
 -- happens: the gate (paused, admitted fraction, concurrency, rate) decides
 -- how many of the head of the ready set may start. Jobs the gate holds back
 -- are not touched: no attempt is spent, nothing is reordered or moved.
@@ -41,7 +43,7 @@
 
 local RECLAIM_BATCH = 100
 local CLAIM_FIELDS = {'max_reclaims', 'dead_max', 'dead_ttl_ms', 'floor', 'max_concurrency', 'max_rate', 'burst',
-                      'key_weights'}
+                      'key_weights', 'on_expiry'}
 local PROMOTE_BATCH = 1000
 local CONCURRENCY_RETRY_MS = 100
 
@@ -134,6 +136,8 @@ register('sluice_claim', function(keys, args)
 
     reclaim_expired(keys, cfg, now)
     promote_due(keys, cfg, now)
+    local deadlines = has_deadlines(keys)
+    if deadlines then expire_due(keys, cfg, now) end
 
     local head = redis.call('ZRANGE', keys[K.ready], 0, want - 1)
     if #head == 0 then return {'empty', next_event(keys, now)} end
@@ -213,6 +217,7 @@ register('sluice_claim', function(keys, args)
         records[i][M.at] = now + records[i][M.timeout]
     end
     redis.call('ZREM', keys[K.ready], unpack(leased))
+    if deadlines then lease_deadlines(keys, leased, now) end
 
     -- the virtual time moves to the largest tag leased; a keyed job leaves
     -- its key's waiting count (fair.lua)

@@ -6,9 +6,10 @@
 
 -- The text fields beside CLASS_ORDER's, with their defaults: the run
 -- windows (window.lua; none, and the floor outside them), not read by
--- claims, and the key weights (fair.lua; none).
-local TEXT_DEFAULTS = {windows = '[]', outside_window = 'floor', key_weights = '{}'}
-local TEXT_ORDER = {'windows', 'outside_window', 'key_weights'}
+-- claims, the key weights (fair.lua; none) and what becomes of a job past
+-- its start_by (deadline.lua; it runs late).
+local TEXT_DEFAULTS = {windows = '[]', outside_window = 'floor', key_weights = '{}', on_expiry = 'run'}
+local TEXT_ORDER = {'windows', 'outside_window', 'key_weights', 'on_expiry'}
 
 -- The class's text fields as a table, defaults for those never set.
 local function load_texts(keys)
@@ -19,7 +20,7 @@ local function load_texts(keys)
 end
 
 -- sluice_class_set: ARGV class, actor, then field, value pairs (the fields
--- of CLASS_ORDER, and windows, outside_window and key_weights). Fields not
+-- of CLASS_ORDER, and windows, outside_window, key_weights and on_expiry). Fields not
 -- named keep their value (or default). The whole result is validated before
 -- anything is written. Reply: 'created' or 'updated'. Errors: BADNAME, BADARG.
 register('sluice_class_set', function(keys, args)
@@ -51,6 +52,9 @@ register('sluice_class_set', function(keys, args)
         elseif f == 'key_weights' then
             key_weights_arg(v)
             w.key_weights = v
+        elseif f == 'on_expiry' then
+            if not ON_EXPIRY[v] then fail('BADARG', 'on_expiry must be one of ' .. ON_EXPIRY_TEXT) end
+            w.on_expiry = v
         elseif CLASS_FIELDS[f] then
             local s = CLASS_FIELDS[f]
             if s[1] == 'int' then c[f] = int_arg(v, f, s[2], s[3]) else c[f] = num_arg(v, f, s[2], s[3]) end
@@ -83,7 +87,7 @@ register('sluice_class_set', function(keys, args)
 end)
 
 -- sluice_class_get: ARGV class. Reply: field, value pairs in CLASS_ORDER,
--- then windows, outside_window and key_weights. Errors: NOCLASS.
+-- then windows, outside_window, key_weights and on_expiry. Errors: NOCLASS.
 register('sluice_class_get', function(keys, args)
     class_arg(keys, args)
     local c = load_class(keys)
@@ -118,7 +122,7 @@ register('sluice_class_delete', function(keys, args)
     -- DEL first: the deploy role's right alone (see common.lua)
     redis.call('DEL', keys[K.class])
     audit(keys, args[2], 'class deleted', force and 'force' or '')
-    for i = 1, NKEYS do
+    for i = 1, #keys do
         if i ~= K.audit and i ~= K.class then redis.call('DEL', keys[i]) end
     end
     if counters[1] then redis.call('HSET', keys[K.stats], 'seq', counters[1]) end

@@ -5,9 +5,12 @@
 -- fails on a free global.
 --
 -- Conventions for every class Function:
---   KEYS = the thirteen class keys NS:{class}:<suffix>, exactly, in the
+--   KEYS = the fourteen class keys NS:{class}:<suffix>, exactly, in the
 --          order of K below (see include/sluice/client.h); every key is
---          checked before anything is read or written.
+--          checked before anything is read or written. A caller of
+--          library version 8 or older sends the first thirteen, without
+--          the deadlines key: such a call does no deadline work
+--          (deadline.lua).
 --   ARGV[1] = the class name; the rest is per Function.
 -- Refusals before changes: Redis keeps the writes a script made before an
 -- error, so each Function's FIRST write is the one the fewest roles of
@@ -17,7 +20,7 @@
 -- Errors are a short code word and a fixed sentence; user data never goes
 -- into an error reply. The C side maps the code word to sluice_error_code.
 
-local VERSION = 8  -- bump on any change of a Function's contract
+local VERSION = 9  -- bump on any change of a Function's contract
 
 -- A job is one record, a msgpack array of the fields below, in the jobs
 -- hash under its id. started: when the current lease began; duty: the
@@ -150,12 +153,17 @@ local function keys_of(keys, tag, suffixes)
     return want.ns
 end
 
--- Checks ARGV[1] and that KEYS are this class's keys, exactly and in
--- order; returns the class name.
+-- The class keys a caller of library version 8 or older sends: all but
+-- the last, the deadlines key.
+local SUFFIX_V8 = {}
+for i = 1, NKEYS - 1 do SUFFIX_V8[i] = SUFFIX[i] end
+
+-- Checks ARGV[1] and that KEYS are this class's keys (or those of
+-- SUFFIX_V8), exactly and in order; returns the class name.
 local function class_arg(keys, args)
     local name = args[1]
     if not valid_name(name) then fail('BADNAME', 'invalid class name') end
-    keys_of(keys, name, SUFFIX)
+    keys_of(keys, name, #keys == NKEYS - 1 and SUFFIX_V8 or SUFFIX)
     return name
 end
 

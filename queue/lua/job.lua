@@ -1,12 +1,14 @@
--- needs: common fair
+-- needs: common fair deadline
 -- Looking at and cancelling single jobs, and the class's counters.
 -- KEYS: the class keys.
 
 -- sluice_job: ARGV class, id. Reply: {'unknown'} for a job that completed
 -- (unless kept) or never existed, else {state, attempt, max_attempts,
 -- priority, cost, enqueued_at, at, reclaims, reason, payload, ahead, now,
--- unique} where at is the due time (delayed), lease deadline (leased) or the
--- time it ended (dead, done), and ahead the ready jobs before it (ready only).
+-- unique, start_by} where at is the due time (delayed), lease deadline
+-- (leased) or the time it ended (dead, done), ahead the ready jobs before it
+-- (ready only) and start_by its entry's (deadline.lua; 0: none, or not
+-- waiting), which a call without the deadlines key is not answered.
 register('sluice_job', function(keys, args)
     local name = class_arg(keys, args)
     local id = id_arg(name, args[2])
@@ -15,9 +17,14 @@ register('sluice_job', function(keys, args)
     local now = now_ms()
     local ahead = -1
     if m[M.state] == 'ready' then ahead = redis.call('ZRANK', keys[K.ready], id) or -1 end
-    return {m[M.state], m[M.attempt], m[M.max_attempts], m[M.priority], m[M.cost],
-            m[M.enqueued_at], m[M.at], m[M.reclaims], m[M.reason],
-            m[M.payload], ahead, now, m[M.unique]}
+    local r = {m[M.state], m[M.attempt], m[M.max_attempts], m[M.priority], m[M.cost],
+               m[M.enqueued_at], m[M.at], m[M.reclaims], m[M.reason],
+               m[M.payload], ahead, now, m[M.unique]}
+    if keys[K.deadlines] then
+        local waiting = m[M.state] == 'ready' or m[M.state] == 'delayed'
+        r[14] = waiting and tonumber(redis.call('ZSCORE', keys[K.deadlines], id)) or 0
+    end
+    return r
 end, READONLY)
 
 -- sluice_cancel: ARGV class, id, actor. Removes a waiting (ready or
@@ -33,6 +40,7 @@ register('sluice_cancel', function(keys, args)
     if s ~= 'ready' and s ~= 'delayed' then fail('STATE', 'job is not waiting') end
     audit(keys, args[3], 'job cancelled', id)
     redis.call('ZREM', keys[K[s]], id)
+    drop_deadline(keys, id)
     key_waits(keys, m[M.key], -1)
     release_unique(keys, id, m)
     forget(keys, id, m)
@@ -42,15 +50,21 @@ end)
 
 local STAT_FIELDS = {'enqueued', 'claimed', 'acked', 'failed', 'retried', 'dead',
                      'reclaimed', 'released', 'cancelled', 'throttled', 'dead_dropped', 'purged'}
+-- and the deadline counters (deadline.lua), answered to a call with the deadlines key
+local STAT_FIELDS_V9 = {}
+for i = 1, #STAT_FIELDS do STAT_FIELDS_V9[i] = STAT_FIELDS[i] end
+STAT_FIELDS_V9[#STAT_FIELDS + 1], STAT_FIELDS_V9[#STAT_FIELDS + 2] = 'late', 'expired'
 
 -- sluice_stats: ARGV class. Reply: {ready, delayed, leased, dead, then
--- name, value pairs of the counters in a fixed order}.
+-- name, value pairs of the counters in a fixed order: STAT_FIELDS, or
+-- STAT_FIELDS_V9 for a call with the deadlines key}.
 register('sluice_stats', function(keys, args)
     class_arg(keys, args)
     local r = {redis.call('ZCARD', keys[K.ready]), redis.call('ZCARD', keys[K.delayed]),
                redis.call('ZCARD', keys[K.leased]), redis.call('ZCARD', keys[K.dead])}
-    local vals = redis.call('HMGET', keys[K.stats], unpack(STAT_FIELDS))
-    for i, f in ipairs(STAT_FIELDS) do
+    local fields = keys[K.deadlines] and STAT_FIELDS_V9 or STAT_FIELDS
+    local vals = redis.call('HMGET', keys[K.stats], unpack(fields))
+    for i, f in ipairs(fields) do
         r[#r + 1] = f
         r[#r + 1] = tonumber(vals[i]) or 0
     end

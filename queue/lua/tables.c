@@ -1,7 +1,7 @@
 /* Prints the tables the Functions share with the C library as Lua: tiers,
- * governor modes, on_stale policies and outside_window words, the class
- * fields, the key lists, the job limits, the window limits and the
- * fairness limits, from the
+ * governor modes, on_stale policies, outside_window and on_expiry words, the
+ * class fields, the key lists, the job limits, the window limits, the
+ * fairness limits and the deadline limits, from the
  * headers that define them. Run by the build (scripts/lua-library.sh); its
  * output is the first part of the library. */
 #include <stdio.h>
@@ -76,6 +76,7 @@ int main(void) {
     NAME_SET("MODES", SLUICE_GOVERNOR_MODE_LIST);
     NAME_SET("ON_STALE", SLUICE_ON_STALE_LIST);
     NAME_SET("OUTSIDE_WINDOW", SLUICE_OUTSIDE_WINDOW_LIST);
+    NAME_SET("ON_EXPIRY", SLUICE_ON_EXPIRY_LIST);
     class_fields();
     printf("local K = {");
     CLASS_KEY_LIST(KEY_INDEX)
@@ -102,5 +103,7 @@ int main(void) {
     printf("local KEY_WEIGHT_LCM_MAX = %d\n", SLUICE_KEY_WEIGHT_LCM_MAX);
     printf("local KEY_WEIGHTS_TEXT_MAX = %d\n", SLUICE_KEY_WEIGHTS_JSON);
     printf("local TOP_KEYS_MAX = %d\n", SLUICE_TOP_KEYS_MAX);
+    printf("local START_BY_PAST_MAX = %lld\n", (long long)SLUICE_START_BY_PAST_MAX);
+    printf("local DEADLINE_VIEW_MAX = %d\n", SLUICE_DEADLINE_VIEW_MAX);
     return ferror(stdout) ? 1 : 0;
 }

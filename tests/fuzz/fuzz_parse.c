@@ -1,5 +1,5 @@
-/* libFuzzer target: the strict parsing of numbers, durations and rates
- * (sluice_parse_*, shared by sluicectl, sluice-worker and config files), the
+/* libFuzzer target: the strict parsing of numbers, durations, rates and
+ * times (sluice_parse_*, shared by sluicectl, sluice-worker and config files), the
  * CLI's option splitter (ctl_args) and its formatters of Redis-supplied
  * values (ctl_duration, ctl_time, ctl_num, ctl_json_or_string).
  * Linked with queue/ctl/parse.c and queue/ctl/output.c. */
@@ -42,6 +42,12 @@ static void parse_all(const char *s, int64_t lo, int64_t hi, double dlo, double 
     if (sluice_parse_rate(s, &r, NULL) == 0) {
         if (!isfinite(r) || r < 0 || r > 1e9) abort();
     } else if (r != 0.5) {
+        abort();
+    }
+    int64_t t = sentinel;
+    if (sluice_parse_time(s, &t, NULL) == 0) {
+        if (t < 1 || t > SLUICE_RUN_AT_MAX) abort();
+    } else if (t != sentinel) {
         abort();
     }
 }

@@ -75,6 +75,8 @@ static void options(bytes b) {
     int has_key = (int)(take(&b, 1) & 1);
     char *key = field(&b);
     o.key = has_key ? key : NULL;
+    o.start_by_ms = (int64_t)take(&b, 8);
+    o.start_within_ms = (int64_t)take(&b, 8);
     sluice_error err;
     sluice_error_reset(&err);
     int rc = opts_check(&o, &err);
@@ -84,7 +86,9 @@ static void options(bytes b) {
         if (o.delay_ms < 0 || o.delay_ms > 3153600000000LL || o.run_at_ms < 0 || o.run_at_ms > 253402300799000LL ||
             (o.delay_ms && o.run_at_ms) || o.priority < -1000 || o.priority > 1000 || o.max_attempts < 0 ||
             o.max_attempts > 1000 || o.timeout_ms < 0 || o.timeout_ms > 604800000 ||
-            (o.unique && strlen(o.unique) > 256) || o.cost < 0 || o.cost > 1000000)
+            (o.unique && strlen(o.unique) > 256) || o.cost < 0 || o.cost > 1000000 || o.start_by_ms < 0 ||
+            o.start_by_ms > 253402300799000LL || o.start_within_ms < 0 || o.start_within_ms > 253402300799000LL ||
+            (o.start_by_ms && o.start_within_ms))
             abort();
         /* a fairness key: empty (none), or 1..SLUICE_KEY_MAX bytes without a control byte */
         if (o.key && strlen(o.key) > SLUICE_KEY_MAX) abort();
@@ -116,13 +120,13 @@ static void commands(bytes b) {
         int argc = sluice_command_argc(m);
         const char **argv = sluice_command_argv(m);
         const size_t *lens = sluice_command_argvlen(m);
-        /* FCALL fn 13 <13 keys> class ...: every key in the class's slot */
-        if (argc < 17 || strcmp(argv[0], "FCALL") || strcmp(argv[2], "13")) abort();
+        /* FCALL fn 14 <14 keys> class ...: every key in the class's slot */
+        if (argc < 18 || strcmp(argv[0], "FCALL") || strcmp(argv[2], "14")) abort();
         for (int i = 0; i < argc; i++)
             if (strlen(argv[i]) > lens[i]) abort();
         char tag[SLUICE_ID_MAX + 3];
-        snprintf(tag, sizeof(tag), "{%s}:", argv[16]);
-        for (int i = 3; i < 16; i++)
+        snprintf(tag, sizeof(tag), "{%s}:", argv[17]);
+        for (int i = 3; i < 17; i++)
             if (!strstr(argv[i], tag)) abort();
     }
     sluice_command_free(m);

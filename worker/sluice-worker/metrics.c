@@ -224,6 +224,9 @@ static const class_metric totals[] = {
     {"sluice_class_cancelled_total", "counter", "Waiting jobs cancelled.", ST(cancelled)},
     {"sluice_class_dead_dropped_total", "counter", "Dead jobs dropped by the dead set cap.", ST(dead_dropped)},
     {"sluice_class_purged_total", "counter", "Dead jobs deleted by an operator.", ST(purged)},
+    {"sluice_class_late_starts_total", "counter", "First starts that came after the job's start_by.", ST(late)},
+    {"sluice_class_expired_total", "counter", "Jobs dead-lettered because they were not started by their start_by.",
+     ST(expired)},
     {"sluice_class_throttled_claims_total", "counter",
      "Claims answered \"throttled\" by the class's gate (the jobs only waited).", ST(throttled)},
 };

@@ -16,7 +16,7 @@
 
 const Redis = require('ioredis');
 
-const FUNCTIONS_VERSION = 8; // the Functions library this client speaks (queue/lua/common.lua)
+const FUNCTIONS_VERSION = 9; // the Functions library this client speaks (queue/lua/common.lua)
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_NAMESPACE = 'sluice';
 const CONNECT_TIMEOUT_MS = 2000;
@@ -24,10 +24,10 @@ const BATCH_MAX = 1000; // jobs per Function call
 const PAYLOAD_HARD_MAX = 262144; // bytes
 const PAYLOAD_MAX_DEPTH = 32;
 const CLASS_KEYS = ['class', 'gate', 'ready', 'delayed', 'leased', 'dead', 'jobs', 'meta', 'unique', 'stats',
-  'done', 'audit', 'bucket'];
+  'done', 'audit', 'bucket', 'deadlines'];
 const SIGNAL_KEYS = ['signals', 'signal-values', 'audit'];
 const STAT_FIELDS = ['enqueued', 'claimed', 'acked', 'failed', 'retried', 'died', 'reclaimed', 'released',
-  'cancelled', 'throttled', 'dead_dropped', 'purged'];
+  'cancelled', 'throttled', 'dead_dropped', 'purged', 'late', 'expired'];
 const NAME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
 const NAMESPACE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const JOB_ID = /^([a-z0-9][a-z0-9_.-]{0,63}):[0-9]{1,20}$/;
@@ -207,7 +207,12 @@ const OPTIONS = [
   ['unique', 'unique', 0, 256],
   ['cost', 'cost', 0, 1000000],
 ];
-const OPTION_NAMES = new Set([...OPTIONS.map((o) => o[0]), 'key']);
+// the start_by options, sent after the fairness key, in the same way
+const START_OPTIONS = [
+  ['startByMs', 'start_by_ms', 0, 253402300799000],
+  ['startWithinMs', 'start_within_ms', 0, 253402300799000],
+];
+const OPTION_NAMES = new Set([...OPTIONS, ...START_OPTIONS].map((o) => o[0]).concat(['key']));
 
 function outOfRange(what, lo, hi) {
   fail('SLUICE_ERR_ARGUMENT', `invalid option: ${what} must be in ${lo}..${hi}`);
@@ -226,16 +231,17 @@ function fairnessKey(v) {
   return v;
 }
 
-// The eight Function arguments after the payload, checked as the C library
+// The ten Function arguments after the payload, checked as the C library
 // checks them: each range in order, then delay_ms against run_at_ms, then
-// the fairness key. null or undefined is the default.
+// the fairness key, then start_by_ms against start_within_ms. null or
+// undefined is the default.
 function optionArgs(opts) {
   if (opts === null || opts === undefined) opts = {};
   if (!isObject(opts)) fail('SLUICE_ERR_ARGUMENT', 'invalid option: options must be an object');
   for (const k of Object.keys(opts)) {
     if (!OPTION_NAMES.has(k)) fail('SLUICE_ERR_ARGUMENT', `invalid option: unknown option '${k}'`);
   }
-  const args = OPTIONS.map(([name, protocol, lo, hi]) => {
+  const args = [...OPTIONS, ...START_OPTIONS].map(([name, protocol, lo, hi]) => {
     let v = opts[name] ?? null;
     if (name === 'unique') {
       if (v === null) v = '';
@@ -250,7 +256,10 @@ function optionArgs(opts) {
     return String(v);
   });
   if (args[0] !== '0' && args[1] !== '0') fail('SLUICE_ERR_ARGUMENT', 'invalid option: delay_ms and run_at_ms are exclusive');
-  args.push(fairnessKey(opts.key ?? null));
+  if (args.at(-2) !== '0' && args.at(-1) !== '0') {
+    fail('SLUICE_ERR_ARGUMENT', 'invalid option: start_by_ms and start_within_ms are exclusive');
+  }
+  args.splice(OPTIONS.length, 0, fairnessKey(opts.key ?? null));
   return args;
 }
 
@@ -485,7 +494,8 @@ class Client {
 
   // Enqueues one job; resolves to its id ('<class>:<n>'), or for a unique
   // key a live job holds, that job's id. `options`: delayMs, runAtMs,
-  // priority, maxAttempts, timeoutMs, unique, cost, key. Rejects with
+  // priority, maxAttempts, timeoutMs, unique, cost, key, startByMs,
+  // startWithinMs. Rejects with
   // SLUICE_ERR_NAME, _PAYLOAD, _ARGUMENT, _UNKNOWN_CLASS, _QUEUE_FULL or a
   // connection error; then no job was created.
   async enqueue(cls, payload, options) {
@@ -538,19 +548,20 @@ class Client {
   }
 
   // Looks a job up by id: {id, state, attempt, maxAttempts, priority, cost,
-  // enqueuedAt, at, now, reclaims, ahead, reason, payload, unique}; state
+  // enqueuedAt, at, now, reclaims, ahead, reason, payload, unique, startBy}; state
   // 'unknown' for a job that is gone or never was. Times are Unix ms by the
   // Redis clock; at: due (delayed), lease deadline (leased), ended (dead,
-  // done); ahead: ready jobs before it (ready only, else -1).
+  // done); ahead: ready jobs before it (ready only, else -1); startBy: its
+  // deadline for its first start while it waits, else 0.
   async job(id) {
     const cls = classOfId(id);
     const r = await this.fcall('sluice_job', cls, CLASS_KEYS, [cls, id], 'job lookup');
     if (r.length === 1) return { id, state: 'unknown', ahead: -1 };
-    if (r.length !== 13) fail('SLUICE_ERR_PROTOCOL', 'job lookup: unexpected reply');
-    const n = [1, 2, 3, 4, 5, 6, 7, 10, 11].map((i) => int(text(r[i])));
+    if (r.length !== 14) fail('SLUICE_ERR_PROTOCOL', 'job lookup: unexpected reply');
+    const n = [1, 2, 3, 4, 5, 6, 7, 10, 11, 13].map((i) => int(text(r[i])));
     return { id, state: text(r[0]), attempt: n[0], maxAttempts: n[1], priority: n[2], cost: n[3],
       enqueuedAt: n[4], at: n[5], reclaims: n[6], ahead: n[7], now: n[8], reason: text(r[8]),
-      payload: text(r[9]), unique: text(r[12]) };
+      payload: text(r[9]), unique: text(r[12]), startBy: n[9] };
   }
 
   // Cancels a waiting (ready or delayed) job, audited under `actor`.

@@ -22,17 +22,17 @@ from urllib.parse import unquote_to_bytes
 
 import redis
 
-FUNCTIONS_VERSION = 8            # the Functions library this client speaks (queue/lua/common.lua)
+FUNCTIONS_VERSION = 9            # the Functions library this client speaks (queue/lua/common.lua)
 DEFAULT_URL = "redis://127.0.0.1:6379"
 DEFAULT_NAMESPACE = "sluice"
 BATCH_MAX = 1000                 # jobs per Function call
 PAYLOAD_HARD_MAX = 262144        # bytes
 PAYLOAD_MAX_DEPTH = 32
 CLASS_KEYS = ("class", "gate", "ready", "delayed", "leased", "dead", "jobs", "meta", "unique",
-              "stats", "done", "audit", "bucket")
+              "stats", "done", "audit", "bucket", "deadlines")
 SIGNAL_KEYS = ("signals", "signal-values", "audit")
 STAT_FIELDS = ("enqueued", "claimed", "acked", "failed", "retried", "died", "reclaimed", "released",
-               "cancelled", "throttled", "dead_dropped", "purged")
+               "cancelled", "throttled", "dead_dropped", "purged", "late", "expired")
 
 _NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}\Z")
 _NAMESPACE = re.compile(r"[A-Za-z0-9_.:-]{1,64}\Z")
@@ -233,6 +233,9 @@ _OPTIONS = (("delay_ms", 0, 3153600000000),
             ("timeout_ms", 0, 604800000),
             ("unique", 0, 256),
             ("cost", 0, 1000000))
+# the start_by options, sent after the fairness key, in the same way
+_START_OPTIONS = (("start_by_ms", 0, 253402300799000),
+                  ("start_within_ms", 0, 253402300799000))
 
 
 def _out_of_range(what, lo, hi):
@@ -258,11 +261,12 @@ def _fairness_key(v):
 
 
 def _options(opts):
-    """The eight Function arguments after the payload, checked as the C
+    """The ten Function arguments after the payload, checked as the C
     library checks them: each range in order, then delay_ms against
-    run_at_ms, then the fairness key. None is the default."""
+    run_at_ms, then the fairness key, then start_by_ms against
+    start_within_ms. None is the default."""
     out = []
-    for name, lo, hi in _OPTIONS:
+    for name, lo, hi in _OPTIONS + _START_OPTIONS:
         v = opts.get(name)
         if name == "unique":
             if v is None:
@@ -284,8 +288,9 @@ def _options(opts):
         out.append(str(v))
     if out[0] != "0" and out[1] != "0":
         raise InvalidArgumentError("invalid option: delay_ms and run_at_ms are exclusive")
-    out.append(_fairness_key(opts.get("key")))
-    return out
+    if out[-2] != "0" and out[-1] != "0":
+        raise InvalidArgumentError("invalid option: start_by_ms and start_within_ms are exclusive")
+    return out[:len(_OPTIONS)] + [_fairness_key(opts.get("key"))] + out[len(_OPTIONS):]
 
 
 class Job:
@@ -294,11 +299,11 @@ class Job:
     __slots__ = ("payload", "opts")
 
     def __init__(self, payload, *, delay_ms=None, run_at_ms=None, priority=None, max_attempts=None,
-                 timeout_ms=None, unique=None, cost=None, key=None):
+                 timeout_ms=None, unique=None, cost=None, key=None, start_by_ms=None, start_within_ms=None):
         self.payload = payload
         self.opts = {"delay_ms": delay_ms, "run_at_ms": run_at_ms, "priority": priority,
                      "max_attempts": max_attempts, "timeout_ms": timeout_ms, "unique": unique, "cost": cost,
-                     "key": key}
+                     "key": key, "start_by_ms": start_by_ms, "start_within_ms": start_within_ms}
 
 
 # ---------------------------------- URLs -----------------------------------
@@ -423,6 +428,7 @@ class JobInfo:
     reason: str = ""
     payload: str = ""
     unique: str = ""
+    start_by: int = 0    # its deadline for its first start, while it waits; 0: none
 
 
 @dataclass
@@ -445,6 +451,8 @@ class ClassStats:
     throttled: int
     dead_dropped: int
     purged: int
+    late: int            # first starts after their start_by
+    expired: int         # jobs dead-lettered past their start_by
 
 
 def _text(b):
@@ -517,14 +525,15 @@ class Client:
             raise _from_redis(e, what) from None
 
     def enqueue(self, cls, payload, *, delay_ms=None, run_at_ms=None, priority=None, max_attempts=None,
-                timeout_ms=None, unique=None, cost=None, key=None):
+                timeout_ms=None, unique=None, cost=None, key=None, start_by_ms=None, start_within_ms=None):
         """Enqueues one job; returns its id ("<class>:<n>"), or for a unique
         key a live job holds, that job's id. Raises InvalidNameError,
         InvalidPayloadError, InvalidArgumentError, UnknownClassError,
         QueueFullError or a connection error; then no job was created."""
         return self.enqueue_many(cls, [Job(payload, delay_ms=delay_ms, run_at_ms=run_at_ms, priority=priority,
                                            max_attempts=max_attempts, timeout_ms=timeout_ms, unique=unique,
-                                           cost=cost, key=key)])[0]
+                                           cost=cost, key=key, start_by_ms=start_by_ms,
+                                           start_within_ms=start_within_ms)])[0]
 
     def enqueue_many(self, cls, jobs, **opts):
         """Enqueues a list of jobs of one class in one round trip: pipelined
@@ -575,12 +584,12 @@ class Client:
         r = self._fcall("sluice_job", cls, CLASS_KEYS, [cls, job_id], "job lookup")
         if len(r) == 1:
             return JobInfo(job_id, "unknown")
-        if len(r) != 13:
+        if len(r) != 14:
             raise ProtocolError("job lookup: unexpected reply")
-        n = [_int(r[i]) for i in (1, 2, 3, 4, 5, 6, 7, 10, 11)]
+        n = [_int(r[i]) for i in (1, 2, 3, 4, 5, 6, 7, 10, 11, 13)]
         return JobInfo(job_id, _text(r[0]), attempt=n[0], max_attempts=n[1], priority=n[2], cost=n[3],
                        enqueued_at=n[4], at=n[5], reclaims=n[6], ahead=n[7], now=n[8], reason=_text(r[8]),
-                       payload=_text(r[9]), unique=_text(r[12]))
+                       payload=_text(r[9]), unique=_text(r[12]), start_by=n[9])
 
     def cancel(self, job_id, actor="sluice-python"):
         """Cancels a waiting (ready or delayed) job, audited under ``actor``.

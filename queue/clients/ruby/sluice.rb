@@ -19,16 +19,16 @@ require "json"
 require "redis"
 
 module Sluice
-  FUNCTIONS_VERSION = 8 # the Functions library this client speaks (queue/lua/common.lua)
+  FUNCTIONS_VERSION = 9 # the Functions library this client speaks (queue/lua/common.lua)
   DEFAULT_URL = "redis://127.0.0.1:6379"
   DEFAULT_NAMESPACE = "sluice"
   BATCH_MAX = 1000 # jobs per Function call
   PAYLOAD_HARD_MAX = 262_144 # bytes
   PAYLOAD_MAX_DEPTH = 32
-  CLASS_KEYS = %w[class gate ready delayed leased dead jobs meta unique stats done audit bucket].freeze
+  CLASS_KEYS = %w[class gate ready delayed leased dead jobs meta unique stats done audit bucket deadlines].freeze
   SIGNAL_KEYS = %w[signals signal-values audit].freeze
   STAT_FIELDS = %i[enqueued claimed acked failed retried died reclaimed released cancelled throttled
-                   dead_dropped purged].freeze
+                   dead_dropped purged late expired].freeze
   NAME = /\A[a-z0-9][a-z0-9_.-]{0,63}\z/.freeze
   NAMESPACE = /\A[A-Za-z0-9_.:-]{1,64}\z/.freeze
   JOB_ID = /\A([a-z0-9][a-z0-9_.-]{0,63}):[0-9]{1,20}\z/.freeze
@@ -198,6 +198,11 @@ module Sluice
     [:unique, 0..256],
     [:cost, 0..1_000_000]
   ].freeze
+  # the start_by options, sent after the fairness key, in the same way
+  START_OPTIONS = [
+    [:start_by_ms, 0..253_402_300_799_000],
+    [:start_within_ms, 0..253_402_300_799_000]
+  ].freeze
 
   def self.out_of_range(what, range)
     InvalidArgumentError.new("invalid option: #{what} must be in #{range.min}..#{range.max}")
@@ -216,11 +221,12 @@ module Sluice
     v
   end
 
-  # The eight Function arguments after the payload, checked as the C library
+  # The ten Function arguments after the payload, checked as the C library
   # checks them: each range in order, then delay_ms against run_at_ms, then
-  # the fairness key. nil is the default.
+  # the fairness key, then start_by_ms against start_within_ms. nil is the
+  # default.
   def self.option_args(opts)
-    args = OPTIONS.map do |name, range|
+    args = (OPTIONS + START_OPTIONS).map do |name, range|
       v = opts[name]
       if name == :unique
         v = "" if v.nil?
@@ -237,8 +243,11 @@ module Sluice
       v.to_s
     end
     raise InvalidArgumentError, "invalid option: delay_ms and run_at_ms are exclusive" if args[0] != "0" && args[1] != "0"
+    if args[-2] != "0" && args[-1] != "0"
+      raise InvalidArgumentError, "invalid option: start_by_ms and start_within_ms are exclusive"
+    end
 
-    args << fairness_key(opts[:key])
+    args.insert(OPTIONS.length, fairness_key(opts[:key]))
   end
 
   # A payload with options of its own, for enqueue_many.
@@ -246,10 +255,11 @@ module Sluice
     attr_reader :payload, :opts
 
     def initialize(payload, delay_ms: nil, run_at_ms: nil, priority: nil, max_attempts: nil, timeout_ms: nil,
-                   unique: nil, cost: nil, key: nil)
+                   unique: nil, cost: nil, key: nil, start_by_ms: nil, start_within_ms: nil)
       @payload = payload
       @opts = { delay_ms: delay_ms, run_at_ms: run_at_ms, priority: priority, max_attempts: max_attempts,
-                timeout_ms: timeout_ms, unique: unique, cost: cost, key: key }
+                timeout_ms: timeout_ms, unique: unique, cost: cost, key: key, start_by_ms: start_by_ms,
+                start_within_ms: start_within_ms }
     end
   end
 
@@ -354,7 +364,7 @@ module Sluice
   # or done; at: due (delayed), lease deadline (leased), ended (dead, done);
   # ahead: ready jobs before it (ready only, else -1).
   JobInfo = Struct.new(:id, :state, :attempt, :max_attempts, :priority, :cost, :enqueued_at, :at, :now,
-                       :reclaims, :ahead, :reason, :payload, :unique, keyword_init: true)
+                       :reclaims, :ahead, :reason, :payload, :unique, :start_by, keyword_init: true)
 
   # A class's depths and its counters since it was declared.
   ClassStats = Struct.new(:ready, :delayed, :leased, :dead, *STAT_FIELDS, keyword_init: true)
@@ -462,12 +472,12 @@ module Sluice
       cls = Sluice.class_of_id(id)
       r = fcall("sluice_job", cls, CLASS_KEYS, [cls, id], "job lookup")
       return JobInfo.new(id: id, state: "unknown", ahead: -1) if r.length == 1
-      raise ProtocolError, "job lookup: unexpected reply" unless r.length == 13
+      raise ProtocolError, "job lookup: unexpected reply" unless r.length == 14
 
-      n = [1, 2, 3, 4, 5, 6, 7, 10, 11].map { |i| Sluice.int(r[i]) }
+      n = [1, 2, 3, 4, 5, 6, 7, 10, 11, 13].map { |i| Sluice.int(r[i]) }
       JobInfo.new(id: id, state: Sluice.text(r[0]), attempt: n[0], max_attempts: n[1], priority: n[2], cost: n[3],
                   enqueued_at: n[4], at: n[5], reclaims: n[6], ahead: n[7], now: n[8], reason: Sluice.text(r[8]),
-                  payload: Sluice.text(r[9]), unique: Sluice.text(r[12]))
+                  payload: Sluice.text(r[9]), unique: Sluice.text(r[12]), start_by: n[9])
     end
 
     # Cancels a waiting (ready or delayed) job, audited under +actor+. Raises

@@ -1,0 +1,80 @@
+/* sluice deadlines: a job's start_by and what its class does when it passes.
+ *
+ * A job may carry start_by (sluice_enqueue_opts: start_by_ms, absolute Unix
+ * ms by the Redis clock, or start_within_ms, resolved against the Redis clock
+ * at enqueue): the time by which its FIRST start should come. A claim that
+ * leases it removes it; a retry, a release or a reclaim has no start_by. A
+ * class's on_expiry says what a job not started by then becomes:
+ *   run   (default) it still runs when the gate admits it; the claim that
+ *         leases it counts a late start (stats "late").
+ *   dead  a claim of the class (throttled or not) dead-letters it with the
+ *         reason "expired" (stats "expired", and "dead"); it is never
+ *         dropped silently.
+ * A class's deadline_reserve (0..1, default 0) is the share of its
+ * unthrottled limits the governor may add above the control law's fraction
+ * so that waiting jobs meet their start_by.
+ *
+ * A waiting job's start_by is kept in the class's deadlines set (Redis key
+ * NS:{class}:deadlines, member the job id, score start_by). Entries whose job
+ * is no longer waiting (claimed by a worker of library version 8 or older,
+ * which knows no deadlines) are allowed: readers skip them and, with
+ * on_expiry dead, the expiry sweep removes them. */
+#ifndef SLUICE_DEADLINE_H
+#define SLUICE_DEADLINE_H
+
+#pragma GCC visibility push(default)
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/client.h"
+#include "sluice/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SLUICE_START_BY_PAST_MAX 31536000000LL /* ms: start_by at most a year in the past */
+#define SLUICE_DEADLINE_VIEW_MAX 100           /* entries of one sluice_deadline_view */
+
+/* What a class does with a job not started by its start_by: X(enum
+ * constant, name), the one list of the enum, the names and the Functions'
+ * check. */
+#define SLUICE_ON_EXPIRY_LIST(X)                                                                                       \
+    X(SLUICE_EXPIRY_RUN, "run")   /* it runs late, counted as a late start */                                          \
+    X(SLUICE_EXPIRY_DEAD, "dead") /* it is dead-lettered, reason "expired" */
+
+#define SLUICE_ON_EXPIRY_ENUM(constant, name) constant,
+typedef enum sluice_on_expiry { SLUICE_ON_EXPIRY_LIST(SLUICE_ON_EXPIRY_ENUM) } sluice_on_expiry;
+#undef SLUICE_ON_EXPIRY_ENUM
+
+/* "run" or "dead". BORROWED, static; NULL if invalid. */
+const char *sluice_on_expiry_name(sluice_on_expiry o);
+
+/* Parses "run" or "dead" into *out. Returns 0, or -1 with
+ * SLUICE_ERR_ARGUMENT (*out unchanged). */
+int sluice_on_expiry_parse(const char *s, sluice_on_expiry *out, sluice_error *err);
+
+/* One entry of a class's deadlines whose job is ready. */
+typedef struct sluice_deadline_entry {
+    int64_t start_by; /* Unix ms, Redis clock */
+    int64_t ahead;    /* the ready jobs that start before it, itself included (its rank + 1) */
+} sluice_deadline_entry;
+
+/* Reads the earliest "limit" (1..SLUICE_DEADLINE_VIEW_MAX) entries of class
+ * "cls" whose job is ready, in start_by order, into out[0..*n) (out has room
+ * for limit). Entries of delayed jobs, and of jobs no longer waiting, are
+ * skipped; at most SLUICE_DEADLINE_VIEW_MAX * 10 entries are looked at.
+ * "*now" receives the Redis clock (ms) and "*total" every entry of the class.
+ * Read-only (FCALL_RO): the governor and operator roles may call it. Returns
+ * 0, or -1 with SLUICE_ERR_NAME, SLUICE_ERR_ARGUMENT,
+ * SLUICE_ERR_UNKNOWN_CLASS or a connection error. */
+int sluice_deadline_view(sluice_client *c, const char *cls, size_t limit, sluice_deadline_entry *out, size_t *n,
+                         int64_t *now, int64_t *total, sluice_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#pragma GCC visibility pop
+
+#endif
