@@ -4,11 +4,16 @@
  * nothing (none lost), the deadline view lists the ready ones in start_by
  * order, and bad start_by values, class fields and raw calls (of an old
  * caller too) are refused whole. */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <hiredis/hiredis.h>
+
+#include <jansson.h>
 
 #include "common.h"
 
@@ -366,6 +371,162 @@ static void an_old_caller_without_the_deadlines_key_does_no_deadline_work(void *
     sluice_client_free(c);
 }
 
+/* ------------------------------------------------ the governor's lift */
+
+enum { LIFT_JOBS = 200, LIFT_WORKERS = 10, LIFT_JOB_MS = 100, LIFT_WITHIN_MS = 10000 };
+
+/* A class held at its floor by critical pressure, worked by LIFT_WORKERS
+ * claimers (jobs of LIFT_JOB_MS) and governed by a hosted governor: what
+ * one run saw. */
+typedef struct lift_run {
+    harness_redis *redis;
+    const char *cls;
+    atomic_int stop;
+    atomic_int started; /* jobs leased */
+    double floor, most; /* the class's floor; the largest fraction its gate had */
+    char lifted[512];   /* the gate's reason when it was first above the floor */
+    char decision[64];  /* the class's "deadline" in the governor's decision then */
+    char error[320];
+} lift_run;
+
+static void *lift_claimer(void *arg) {
+    lift_run *d = arg;
+    sluice_error err;
+    sluice_client *c = sluice_client_connect(d->redis->url, "t", &err);
+    if (!c) return NULL;
+    while (!atomic_load(&d->stop)) {
+        sluice_job *j[1];
+        sluice_claim_info info;
+        if (sluice_claim(c, d->cls, NULL, 1, j, &info, &err) < 0) {
+            snprintf(d->error, sizeof(d->error), "claim: %s", err.text);
+            break;
+        }
+        if (!info.count) {
+            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 20); /* pacing: the hint */
+            continue;
+        }
+        atomic_fetch_add(&d->started, 1);
+        harness_sleep_ms(LIFT_JOB_MS); /* pacing: the job's work */
+        sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
+        sluice_job_free(j[0]);
+    }
+    sluice_client_free(c);
+    return NULL;
+}
+
+/* The class's "deadline" member in the governor's last decision, as JSON. */
+static void decision_deadline(const sluice_governor *g, const char *cls, char *out, size_t len) {
+    json_t *d = json_loads(sluice_governor_last_decision(g), 0, NULL), *c;
+    size_t i;
+    snprintf(out, len, "?");
+    json_array_foreach(json_object_get(d, "classes"), i, c) {
+        if (strcmp(json_string_value(json_object_get(c, "name")), cls) != 0) continue;
+        char *t = json_dumps(json_object_get(c, "deadline"), JSON_ENCODE_ANY | JSON_COMPACT);
+        snprintf(out, len, "%s", t ? t : "?");
+        free(t);
+    }
+    json_decref(d);
+}
+
+/* Enqueues LIFT_JOBS jobs due within LIFT_WITHIN_MS into d->cls (a low
+ * class of LIFT_WORKERS slots at floor 0.1, with "reserve" and on_expiry
+ * dead when "dead"), holds it at its floor with a critical signal, and runs
+ * the claimers and a governor until every job has started or is dead. */
+static void lift_class_run(void **state, lift_run *d, double reserve, int dead) {
+    sluice_client *c = test_connect(state);
+    sluice_error err;
+    sluice_class_config cfg;
+    sluice_class_config_init(&cfg);
+    cfg.tier = SLUICE_TIER_LOW;
+    cfg.max_concurrency = LIFT_WORKERS;
+    cfg.floor = d->floor = 0.1;
+    cfg.deadline_reserve = reserve;
+    cfg.on_expiry = dead ? SLUICE_EXPIRY_DEAD : SLUICE_EXPIRY_RUN;
+    if (sluice_class_set(c, d->cls, &cfg, NULL, &err) < 0) fail_msg("class set: %s", err.text);
+    sluice_signal_def sd;
+    sluice_signal_def_init(&sd);
+    sd.target = 0.8;
+    sd.critical = 0.95;
+    sd.stale_after_ms = 600000;
+    if (sluice_signal_define(c, "db", &sd, NULL, &err) < 0) fail_msg("signal: %s", err.text);
+    assert_int_equal(sluice_signal_report(c, "db", 0.97, 0, &err), 0);
+    sluice_governor_opts o;
+    sluice_governor_opts_init(&o);
+    o.tick_ms = 100;
+    sluice_client *gc = test_connect(state);
+    sluice_governor *g = sluice_governor_new(gc, "lift", &o, &err);
+    if (!g) fail_msg("governor: %s", err.text);
+    sluice_governor_report rep;
+    assert_int_equal(sluice_governor_tick(g, &rep, &err), 0);
+    assert_int_equal(rep.action, SLUICE_LAW_CRITICAL);
+    const char *payloads[LIFT_JOBS];
+    for (int i = 0; i < LIFT_JOBS; i++) payloads[i] = "{}";
+    sluice_enqueue_opts eo = {.start_within_ms = LIFT_WITHIN_MS};
+    size_t done = 0;
+    assert_int_equal(sluice_enqueue_many(c, d->cls, LIFT_JOBS, payloads, &eo, 0, NULL, &done, &err), 0);
+    pthread_t th[LIFT_WORKERS];
+    for (int i = 0; i < LIFT_WORKERS; i++) pthread_create(&th[i], NULL, lift_claimer, d);
+    long long until = harness_now_ms() + 60000;
+    sluice_class_stats st;
+    do {
+        harness_sleep_ms(o.tick_ms); /* pacing: the governor's tick */
+        if (sluice_governor_tick(g, &rep, &err) < 0) fail_msg("tick: %s", err.text);
+        sluice_gate_info gi;
+        if (sluice_gate_get(c, d->cls, &gi, &err) < 0) fail_msg("gate: %s", err.text);
+        if (gi.fraction > d->most) d->most = gi.fraction;
+        if (gi.fraction > d->floor + 1e-9 && !d->lifted[0]) {
+            snprintf(d->lifted, sizeof(d->lifted), "%s", gi.reason);
+            decision_deadline(g, d->cls, d->decision, sizeof(d->decision));
+        }
+        if (sluice_class_stats_get(c, d->cls, &st, &err) < 0) fail_msg("stats: %s", err.text);
+    } while (atomic_load(&d->started) + st.dead < LIFT_JOBS && harness_now_ms() < until);
+    atomic_store(&d->stop, 1);
+    for (int i = 0; i < LIFT_WORKERS; i++) pthread_join(th[i], NULL);
+    if (d->error[0]) fail_msg("%s", d->error);
+    sluice_governor_free(g);
+    sluice_client_free(gc);
+    sluice_client_free(c);
+}
+
+/* A low class held at floor 0.1 by critical pressure: at its floor its 200
+ * jobs would take 20 s, their start_by is 10 s away. The governor admits it
+ * what they need, within its reserve of 0.3, and says so; every job starts
+ * by its start_by. With no reserve and on_expiry dead, the jobs the floor
+ * cannot start in time are dead-lettered as expired, none lost. */
+static void a_class_at_its_floor_is_admitted_what_its_deadlines_need_within_its_reserve(void **state) {
+    static lift_run d;
+    memset(&d, 0, sizeof(d));
+    d.redis = *state;
+    d.cls = "lifted";
+    lift_class_run(state, &d, 0.3, 0);
+    sluice_client *c = test_connect(state);
+    sluice_class_stats st = stats(c, "lifted");
+    print_message("deadline lift: %d started, %lld late, most %.2f (floor %.2f, reserve 0.3): %s; %s\n",
+                  atomic_load(&d.started), (long long)st.late, d.most, d.floor, d.lifted, d.decision);
+    assert_int_equal(atomic_load(&d.started), LIFT_JOBS);
+    assert_int_equal(st.late, 0);
+    assert_true(d.most > d.floor + 1e-9);
+    assert_true(d.most <= d.floor + 0.3 + 1e-9);
+    assert_non_null(strstr(d.lifted, "admitted early for its deadline"));
+    assert_non_null(strstr(d.decision, "\"need\""));
+
+    static lift_run x;
+    memset(&x, 0, sizeof(x));
+    x.redis = *state;
+    x.cls = "expiring-at-floor";
+    lift_class_run(state, &x, 0, 1);
+    st = stats(c, "expiring-at-floor");
+    print_message("no reserve, on_expiry dead: %d started, %lld expired\n", atomic_load(&x.started),
+                  (long long)st.expired);
+    assert_true(x.most <= x.floor + 1e-9);
+    assert_true(st.expired > 0);
+    assert_int_equal(st.dead, st.expired);
+    assert_int_equal(atomic_load(&x.started) + st.dead, LIFT_JOBS);
+    assert_int_equal(st.late, 0);
+    test_assert_consistent(c, "expiring-at-floor");
+    sluice_client_free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_start_by_is_kept_by_the_redis_clock_until_the_first_start),
@@ -373,6 +534,7 @@ int main(void) {
         cmocka_unit_test(the_deadline_view_lists_ready_entries_in_start_by_order_with_their_place),
         cmocka_unit_test(bad_start_by_and_deadline_fields_are_refused_whole_and_change_nothing),
         cmocka_unit_test(an_old_caller_without_the_deadlines_key_does_no_deadline_work),
+        cmocka_unit_test(a_class_at_its_floor_is_admitted_what_its_deadlines_need_within_its_reserve),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);
 }

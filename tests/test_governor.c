@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sluice/deadline.h"
 #include "sluice/law.h"
 
 /* ================================================================ rig */
@@ -1584,6 +1585,44 @@ static void test_idle_classes_are_raised_as_before_once_pressure_is_below_the_ba
     for (int i = C_HIGH; i < NCLS; i++) assert_true(F(&r, i) == 1.0);
 }
 
+/* ================================================================ deadline lift */
+
+static void test_a_deadline_lift_admits_what_the_deadlines_need_within_the_reserve(void **unused) {
+    (void)unused;
+    sluice_deadline_lift l;
+    /* 200 jobs due in 20 s at 40 starts a second at full admission: they
+     * need 200 / (0.75 * 20) = 13.3 a second, a third of it; ten slots make
+     * that four */
+    sluice_deadline_entry jobs[] = {{.start_by = 21000, .ahead = 100}, {.start_by = 21000, .ahead = 200}};
+    sluice_deadline_lift_compute(0.1, 0.5, 40, 10, jobs, 2, 1000, &l);
+    assert_float_equal(l.need, 0.4, 1e-9);
+    assert_float_equal(l.fraction, 0.4, 1e-9);
+    assert_int_equal(l.miss_ms, 0);
+    /* the reserve bounds the lift, and the miss is said: 6 starts a second
+     * start the 200th after 33.3 s, 13.3 s late */
+    sluice_deadline_lift_compute(0.1, 0.05, 40, 0, jobs, 2, 1000, &l);
+    assert_float_equal(l.fraction, 0.15, 1e-9);
+    assert_true(l.miss_ms >= 13333 && l.miss_ms <= 13334);
+    /* a law above the need is left alone */
+    sluice_deadline_lift_compute(0.6, 0.5, 40, 10, jobs, 2, 1000, &l);
+    assert_float_equal(l.fraction, 0.6, 1e-9);
+    /* a job already late, or a rate not yet measured, takes the whole
+     * reserve, never past 1 */
+    sluice_deadline_entry late[] = {{.start_by = 900, .ahead = 1}};
+    sluice_deadline_lift_compute(0.1, 0.3, 40, 10, late, 1, 1000, &l);
+    assert_float_equal(l.fraction, 0.4, 1e-9);
+    sluice_deadline_lift_compute(0.8, 0.3, 0, 10, jobs, 2, 1000, &l);
+    assert_float_equal(l.fraction, 1.0, 1e-9);
+    assert_float_equal(l.need, 1.0, 1e-9);
+    /* no deadline, no lift */
+    sluice_deadline_lift_compute(0.1, 0.3, 40, 10, NULL, 0, 1000, &l);
+    assert_float_equal(l.fraction, 0.1, 1e-9);
+    /* the share a fraction admits: whole slots, or below one its duty cycle */
+    assert_float_equal(sluice_deadline_effective(0.25, 10), 0.2, 1e-9);
+    assert_float_equal(sluice_deadline_effective(0.05, 10), 0.05, 1e-9);
+    assert_float_equal(sluice_deadline_effective(0.25, 0), 0.25, 1e-9);
+}
+
 static void test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh(void **unused) {
     sluice_law_state st;
     rig r;
@@ -1722,6 +1761,7 @@ int main(void) {
         cmocka_unit_test(test_a_class_idle_for_idle_ms_keeps_only_its_floor_while_over_target),
         cmocka_unit_test(test_a_cut_passes_over_a_tier_whose_only_room_is_in_idle_classes),
         cmocka_unit_test(test_idle_classes_are_raised_as_before_once_pressure_is_below_the_band),
+        cmocka_unit_test(test_a_deadline_lift_admits_what_the_deadlines_need_within_the_reserve),
         cmocka_unit_test(test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh),
         cmocka_unit_test(test_the_widest_state_fits_the_documented_buffer),
         cmocka_unit_test(test_new_params_out_of_range_are_rejected_naming_them),

@@ -72,6 +72,37 @@ typedef struct sluice_deadline_entry {
 int sluice_deadline_view(sluice_client *c, const char *cls, size_t limit, sluice_deadline_entry *out, size_t *n,
                          int64_t *now, int64_t *total, sluice_error *err);
 
+/* ------------------------------- the lift ------------------------------ */
+
+/* What the governor admits a class for its deadlines beyond the control
+ * law's fraction. */
+typedef struct sluice_deadline_lift {
+    double fraction; /* the law's fraction plus the lift, in [law, min(1, law + reserve)] */
+    double need;     /* the fraction its ready deadlines need (1 when the rate is unknown
+                      * or a job is already late); 0 with no deadline */
+    int64_t miss_ms; /* ms, > 0: at "fraction" the job furthest behind would start this
+                      * late; 0 when every one is on time */
+} sluice_deadline_lift;
+
+/* The fraction a class admits so that its ready jobs with a start_by
+ * (jobs[0..n), as sluice_deadline_view reads them at "now", Unix ms) start
+ * in time. A job needs ahead / (0.75 * (start_by - now)) starts a second
+ * (a plan to start it with a quarter of its time to spare); the most
+ * any job needs, over "full_rate" (the class's starts a second at fraction
+ * 1; not above 0 or not finite: unknown), is the fraction they need, rounded
+ * up to whole job slots when the class has "slots" (its max_concurrency; 0:
+ * none) and needs one or more; the lift is what that exceeds law_fraction
+ * by, at most "reserve" (the class's deadline_reserve), and never past 1.
+ * Pure: no I/O, no clock. */
+void sluice_deadline_lift_compute(double law_fraction, double reserve, double full_rate, int64_t slots,
+                                  const sluice_deadline_entry *jobs, size_t n, int64_t now, sluice_deadline_lift *out);
+
+/* The share of its unthrottled start rate a class runs at fraction f: f,
+ * or with "slots" (its max_concurrency; 0: none) the whole slots that f
+ * leaves it (floor(f * slots), at least one) over slots, and below one slot
+ * its duty cycle, f. */
+double sluice_deadline_effective(double f, int64_t slots);
+
 #ifdef __cplusplus
 }
 #endif

@@ -20,7 +20,16 @@
  * Time is the Redis server's: the law runs at the clock the signal list
  * reports, never the host's. A class with run windows (sluice/window.h) is
  * held at its floor, or at nothing, outside them: it is left out of the law
- * until a window opens, and the decision says which window and when. */
+ * until a window opens, and the decision says which window and when.
+ *
+ * Deadlines: a class with a deadline_reserve and ready jobs is admitted,
+ * above what the law (or its window) gives it, what its earliest ready
+ * start_by deadlines need at its start rate, within the reserve
+ * (sluice_deadline_lift_compute, sluice/deadline.h). The start rate at full
+ * admission is measured from the class's claims between ticks over the
+ * fraction in force; the law goes on from its own fraction, which the
+ * governor keeps between ticks (a new leader starts from the gate's). One
+ * read (sluice_deadline_view) per such class a tick. */
 #ifndef SLUICE_GOVERNOR_H
 #define SLUICE_GOVERNOR_H
 
@@ -154,7 +163,12 @@ int sluice_governor_tick(sluice_governor *g, sluice_governor_report *report, slu
  * it has had nothing ready or leased, as this governor saw it), reason, and
  * window: null for a class without windows, else open (true or false),
  * changes_at (Unix ms of the window clock when it next opens or closes, null
- * if not within 8 days) and unknown_zone (a zone tzdata lacks, or null)). */
+ * if not within 8 days) and unknown_zone (a zone tzdata lacks, or null)),
+ * and deadline: null for a class whose deadlines were not read (no
+ * deadline_reserve, or nothing ready), else fraction (what it admits, lift
+ * included), need (the fraction its earliest ready deadlines need) and
+ * miss_ms (how late the job furthest behind would start at that fraction;
+ * 0 if none)). */
 const char *sluice_governor_last_decision(const sluice_governor *g);
 
 /* Gives up the lease if held (best effort) and frees. NULL is a no-op. */

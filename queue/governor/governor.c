@@ -9,9 +9,13 @@
 
 #include "../queue.h"
 #include "../zone.h"
+#include "sluice/deadline.h"
 
 #define STATE_TEXT 1024
 #define CLOCK_OFFSET_MAX (100LL * 366 * 86400000) /* ms: a century either way */
+#define DEADLINE_JOBS 32                          /* the earliest ready deadlines of a class the lift reads */
+#define RATE_MS 10000.0                           /* ms: time constant of a class's measured full start rate */
+#define RATE_SHARE_MS 100.0                       /* ms at full admission before a measured rate counts */
 
 /* ----------------------------- governor ------------------------------ */
 
@@ -148,14 +152,23 @@ void sluice_governor_history_free(char **decisions, size_t n) {
     strings_free(decisions, n);
 }
 
-/* A class's count of throttled claims as last read, when it last moved,
- * and when the class last had work (jobs ready or leased). */
-typedef struct held_memo {
+/* What the governor remembers of a class from its last tick: its count of
+ * throttled claims and when it last moved; when the class last had work
+ * (jobs ready or leased); its count of claims, and the start rate they
+ * show at full admission; the fraction the law gave it, before any lift
+ * for deadlines. */
+typedef struct class_memo {
     char *name; /* NEW; NULL if it could not be copied */
     int64_t throttled;
-    int64_t moved_ms; /* Redis clock */
-    int64_t busy_ms;  /* Redis clock */
-} held_memo;
+    int64_t moved_ms;   /* Redis clock */
+    int64_t busy_ms;    /* Redis clock */
+    int64_t claimed;    /* < 0: not read */
+    int64_t counted_ms; /* Redis clock: when claimed was read */
+    double claims;      /* claims summed for the rate, decayed */
+    double share_ms;    /* ms the gate was open, times the share it admitted, decayed */
+    double full_rate;   /* starts a second at fraction 1, measured; 0: unknown */
+    double law;         /* < 0: none this term */
+} class_memo;
 
 struct sluice_governor {
     sluice_client *c; /* BORROWED */
@@ -163,20 +176,26 @@ struct sluice_governor {
     sluice_governor_opts o;
     int64_t epoch; /* of the state held in st; 0: none */
     sluice_law_state st;
-    char *decision;  /* NEW JSON of the last decision */
-    held_memo *memo; /* one per class of the last tick */
+    char *decision;   /* NEW JSON of the last decision */
+    class_memo *memo; /* one per class of the last tick */
     size_t nmemo;
     zone_cache *zones; /* NEW: the zones of the classes' windows */
 };
 
 /* What a tick read of a class beside what the law sees: its run windows,
- * where the window clock falls in them, and its gate. */
+ * where the window clock falls in them, its gate, its ready jobs and its
+ * deadline reserve; and what it admits for its deadlines. */
 typedef struct class_read {
     size_t n;
     sluice_window w[SLUICE_WINDOWS_MAX];
     sluice_outside_window outside;
     window_state at;
     sluice_gate_info gate;
+    int64_t ready;  /* < 0: not read */
+    double reserve; /* its deadline_reserve */
+    int64_t slots;  /* its max_concurrency */
+    int lifted;     /* 1 when its deadlines were read this tick (lift is valid) */
+    sluice_deadline_lift lift;
 } class_read;
 
 void sluice_governor_opts_init(sluice_governor_opts *o) {
@@ -227,7 +246,7 @@ sluice_governor *sluice_governor_new(sluice_client *c, const char *owner, const 
     return g;
 }
 
-static void memo_free(held_memo *memo, size_t n) {
+static void memo_free(class_memo *memo, size_t n) {
     for (size_t i = 0; i < n; i++) free(memo[i].name);
     free(memo);
 }
@@ -246,7 +265,7 @@ const char *sluice_governor_last_decision(const sluice_governor *g) {
 }
 
 /* The memo the last tick kept for class "name", or NULL. */
-static const held_memo *memo_of(const sluice_governor *g, const char *name) {
+static const class_memo *memo_of(const sluice_governor *g, const char *name) {
     for (size_t i = 0; i < g->nmemo; i++)
         if (g->memo[i].name && strcmp(g->memo[i].name, name) == 0) return &g->memo[i];
     return NULL;
@@ -255,23 +274,24 @@ static const held_memo *memo_of(const sluice_governor *g, const char *name) {
 /* Whether a class's gate held its jobs back lately: its count of throttled
  * claims moved within held_ms (or this governor has known the class for less
  * than that). Records the count in *m. */
-static int held_lately(const sluice_governor *g, const held_memo *last, int64_t throttled, int64_t now, held_memo *m) {
+static int held_lately(const sluice_governor *g, const class_memo *last, int64_t throttled, int64_t now,
+                       class_memo *m) {
     m->throttled = throttled;
     m->moved_ms = last && last->throttled == throttled ? last->moved_ms : now;
     return now - m->moved_ms <= g->o.held_ms;
 }
 
 /* The reads of one tick for each class, in this order in the batch. */
-enum { READ_CLASS, READ_GATE, READ_READY, READ_LEASED, READ_THROTTLED, READS };
+enum { READ_CLASS, READ_GATE, READ_READY, READ_LEASED, READ_STATS, READS };
 
 /* Starts command READ_WHAT of class "name": its configuration and its gate
  * as hashes (HGETALL: their writers, the Functions, validate them, and a
  * read needs no Function), the sizes of its ready and leased sets and its
- * count of throttled claims. Returns 0, or -1 with err set. */
+ * counts of throttled claims and of claims. Returns 0, or -1 with err set. */
 static int start_read(sluice_governor *g, cmd *m, int what, const char *name, sluice_error *err) {
     static const int key_of[READS] = {CLASS_KEY_class, CLASS_KEY_gate, CLASS_KEY_ready, CLASS_KEY_leased,
                                       CLASS_KEY_stats};
-    static const char *const command_of[READS] = {"HGETALL", "HGETALL", "ZCARD", "ZCARD", "HGET"};
+    static const char *const command_of[READS] = {"HGETALL", "HGETALL", "ZCARD", "ZCARD", "HMGET"};
     char key[KEY_MAX];
     int len = key_name(key, sizeof(key), g->c->ns, name, CLASS_KEYS[key_of[what]]);
     if (len < 0 || (size_t)len >= sizeof(key)) {
@@ -280,7 +300,10 @@ static int start_read(sluice_governor *g, cmd *m, int what, const char *name, sl
     }
     cmd_str(m, command_of[what]);
     cmd_add(m, key, (size_t)len);
-    if (what == READ_THROTTLED) cmd_str(m, "throttled");
+    if (what == READ_STATS) {
+        cmd_str(m, "throttled");
+        cmd_str(m, "claimed");
+    }
     return 0;
 }
 
@@ -322,26 +345,54 @@ static int gate_written(const redisReply *r, int64_t now, sluice_gate_info *g, s
  * which the law counts as work waiting, and an idle time of 0. Records
  * the counts in *memo. */
 static void class_work(sluice_governor *g, const client_batch *b, size_t i, const char *name, int64_t now,
-                       held_memo *memo, int64_t *waiting, int64_t *idle_ms) {
+                       class_memo *memo, int64_t *waiting, int64_t *idle_ms, int64_t *ready_out) {
     int64_t ready, leased, throttled = 0;
-    const redisReply *t = b->replies[i * READS + READ_THROTTLED];
-    const held_memo *last = memo_of(g, name);
+    const redisReply *t = b->replies[i * READS + READ_STATS];
+    const class_memo *last = memo_of(g, name);
     int held = 1;
-    if (t && (t->type == REDIS_REPLY_NIL || reply_int(t, &throttled) == 0)) {
+    memo->claimed = -1;
+    memo->law = -1;
+    if (t && t->type == REDIS_REPLY_ARRAY && t->elements == 2 &&
+        (t->element[0]->type == REDIS_REPLY_NIL || reply_int(t->element[0], &throttled) == 0)) {
         memo->name = strdup(name);
         held = held_lately(g, last, throttled, now, memo);
+        if (t->element[1]->type == REDIS_REPLY_NIL)
+            memo->claimed = 0;
+        else if (reply_int(t->element[1], &memo->claimed) < 0)
+            memo->claimed = -1;
     }
     *waiting = -1;
     *idle_ms = 0;
+    *ready_out = -1;
     memo->busy_ms = now;
     if (reply_int(b->replies[i * READS + READ_READY], &ready) < 0 || ready < 0 ||
         reply_int(b->replies[i * READS + READ_LEASED], &leased) < 0 || leased < 0)
         return;
+    *ready_out = ready;
     *waiting = held ? ready : 0;
     if (ready == 0 && leased == 0 && last) {
         memo->busy_ms = last->busy_ms;
         *idle_ms = now - last->busy_ms;
     }
+}
+
+/* The class's full start rate, measured into *m: its claims, and the
+ * time its gate was open weighted by the share of its rate it admitted
+ * ("share": sluice_deadline_effective of the gate's fraction), both summed
+ * over the ticks it had jobs ready and decayed over RATE_MS; their ratio,
+ * once the time is worth RATE_SHARE_MS at full admission. */
+static void measure_rate(const class_memo *last, class_memo *m, double share, int64_t ready, int64_t now) {
+    m->counted_ms = now;
+    if (!last || last->claimed < 0 || m->claimed < 0) return;
+    m->claims = last->claims;
+    m->share_ms = last->share_ms;
+    int64_t dt = now - last->counted_ms, n = m->claimed - last->claimed;
+    if (dt > 0 && n >= 0 && ready > 0) {
+        double keep = exp(-(double)dt / RATE_MS);
+        m->claims = m->claims * keep + (double)n;
+        m->share_ms = m->share_ms * keep + share * (double)dt;
+    }
+    m->full_rate = m->share_ms >= RATE_SHARE_MS ? m->claims * 1000.0 / m->share_ms : 0;
 }
 
 /* Class i as the law sees it: tier and floor, and the fraction the governor
@@ -371,6 +422,8 @@ static int law_class(const client_batch *b, size_t i, sluice_governor_mode mode,
     cw->n = cfg.nwindows;
     memcpy(cw->w, cfg.windows, sizeof(cw->w));
     cw->outside = cfg.outside_window;
+    cw->reserve = cfg.deadline_reserve;
+    cw->slots = cfg.max_concurrency;
     out->fraction = 1;
     if (mode == SLUICE_GOVERNOR_SHADOW && gate->shadow)
         out->fraction = gate->shadow_fraction;
@@ -387,12 +440,13 @@ static sluice_law_class *read_classes(sluice_governor *g, sluice_governor_mode m
                                       int64_t now, class_read **cw, sluice_error *err) {
     client_batch b;
     sluice_law_class *cls = calloc(n + 1, sizeof(*cls));
-    held_memo *memo = calloc(n + 1, sizeof(*memo));
+    class_memo *memo = calloc(n + 1, sizeof(*memo));
     *cw = calloc(n + 1, sizeof(**cw));
     if (!cls || !memo || !*cw || client_batch_init(&b, n * READS) < 0) {
         sluice_error_set(err, SLUICE_ERR_NOMEM, "governor: out of memory");
         free(cls);
         free(*cw);
+        *cw = NULL;
         memo_free(memo, 0);
         return NULL;
     }
@@ -404,14 +458,20 @@ static sluice_law_class *read_classes(sluice_governor *g, sluice_governor_mode m
     for (size_t i = 0; ok && i < n; i++) {
         cls[i].name = names[i];
         ok = law_class(&b, i, mode, now, &cls[i], &(*cw)[i], err) == 0;
-        class_work(g, &b, i, names[i], now, &memo[i], &cls[i].waiting, &cls[i].idle_ms);
+        class_work(g, &b, i, names[i], now, &memo[i], &cls[i].waiting, &cls[i].idle_ms, &(*cw)[i].ready);
         if (mode == SLUICE_GOVERNOR_OFF) cls[i].waiting = -1;
+        /* The gate's fraction was in force since the last tick; the law
+         * goes on from its own, before any lift for deadlines. */
+        const class_memo *last = memo_of(g, names[i]);
+        measure_rate(last, &memo[i], sluice_deadline_effective(cls[i].fraction, (*cw)[i].slots), (*cw)[i].ready, now);
+        if (ok && last && last->law >= 0) cls[i].fraction = last->law;
     }
     client_batch_clear(&b);
     if (!ok) {
         memo_free(memo, n);
         free(cls);
         free(*cw);
+        *cw = NULL;
         return NULL;
     }
     memo_free(g->memo, g->nmemo);
@@ -484,6 +544,14 @@ static json_t *signal_json(const sluice_law_params *law, const sluice_law_signal
                      has_th ? num_or_null(th.cut_at) : json_null(), "rule", rule);
 }
 
+/* What a class admitted for its deadlines this tick, for the decision. NEW;
+ * null for a class whose deadlines were not read. */
+static json_t *deadline_json(const class_read *cw) {
+    if (!cw->lifted) return json_null();
+    return json_pack("{s:f, s:f, s:I}", "fraction", cw->lift.fraction, "need", cw->lift.need, "miss_ms",
+                     (json_int_t)cw->lift.miss_ms);
+}
+
 /* Where a class's window clock fell in its windows, for the decision. NEW;
  * null for a class without windows. */
 static json_t *window_json(const class_read *cw) {
@@ -501,11 +569,11 @@ static char *decision_json(const sluice_governor *g, const sluice_governor_repor
     for (size_t i = 0; i < nsig; i++) json_array_append_new(signals, signal_json(&g->o.law, &sig[i]));
     for (size_t i = 0; i < ncls; i++)
         json_array_append_new(
-            classes,
-            json_pack("{s:s, s:s, s:f, s:f, s:o, s:I, s:s, s:o}", "name", cls[i].name, "tier",
-                      sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction, "floor", cls[i].floor, "waiting",
-                      cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting) : json_null(), "idle_ms",
-                      (json_int_t)cls[i].idle_ms, "reason", cls[i].reason, "window", window_json(&cw[i])));
+            classes, json_pack("{s:s, s:s, s:f, s:f, s:o, s:I, s:s, s:o, s:o}", "name", cls[i].name, "tier",
+                               sluice_tier_name(cls[i].tier), "fraction", cls[i].fraction, "floor", cls[i].floor,
+                               "waiting", cls[i].waiting >= 0 ? json_integer((json_int_t)cls[i].waiting) : json_null(),
+                               "idle_ms", (json_int_t)cls[i].idle_ms, "reason", cls[i].reason, "window",
+                               window_json(&cw[i]), "deadline", deadline_json(&cw[i])));
     json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:o, s:o, s:o, s:o, s:b, s:s, s:f, s:o, s:o}", "t", (json_int_t)r->now,
                           "epoch", (json_int_t)r->epoch, "mode", sluice_governor_mode_name(r->mode), "action",
                           sluice_law_action_name(d->action), "pressure", num_or_null(d->pressure), "acted",
@@ -535,6 +603,7 @@ static int lead(sluice_governor *g, sluice_governor_report *r, sluice_error *err
         sluice_law_state_init(&g->st);
         if (state && sluice_law_state_decode(state, &g->st, NULL) < 0) sluice_law_state_init(&g->st);
         g->epoch = r->epoch;
+        for (size_t i = 0; i < g->nmemo; i++) g->memo[i].law = -1;
     }
     free(state);
     return 1;
@@ -575,6 +644,40 @@ static void hold_outside(sluice_law_class *c, const class_read *cw, int64_t now)
     reason_join(c, where, held);
 }
 
+/* Lifts each class with a deadline reserve and ready jobs above what the
+ * law (or its window) gives it, as far as its earliest ready deadlines need
+ * (sluice_deadline_lift_compute, one read per such class), within the
+ * reserve, and says why in its reason; first records in the memo what the
+ * law gave every class. A class whose deadlines cannot be read keeps what
+ * the law gave it. */
+static void lift_for_deadlines(sluice_governor *g, char **names, sluice_law_class *cls, class_read *cw, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        double law = cls[i].fraction;
+        if (i < g->nmemo) g->memo[i].law = law;
+        if (cw[i].reserve <= 0 || cls[i].tier == SLUICE_TIER_CRITICAL || cw[i].ready <= 0 || i >= g->nmemo) continue;
+        sluice_deadline_entry jobs[DEADLINE_JOBS];
+        size_t k = 0;
+        int64_t at, total;
+        if (sluice_deadline_view(g->c, names[i], DEADLINE_JOBS, jobs, &k, &at, &total, NULL) < 0 || k == 0) continue;
+        sluice_deadline_lift *l = &cw[i].lift;
+        sluice_deadline_lift_compute(law, cw[i].reserve, g->memo[i].full_rate, cw[i].slots, jobs, k, at, l);
+        cw[i].lifted = 1;
+        char early[96] = "", miss[96] = "";
+        if (l->fraction > law)
+            snprintf(early, sizeof(early), "admitted early for its deadline: +%.2f of its reserve %.2f",
+                     l->fraction - law, cw[i].reserve);
+        if (l->miss_ms > 0)
+            snprintf(miss, sizeof(miss), "%s at the current rate by %lld s",
+                     early[0] ? ", and will miss it" : "will miss its deadline",
+                     (long long)((l->miss_ms + 999) / 1000));
+        if (!early[0] && !miss[0]) continue;
+        char say[200];
+        snprintf(say, sizeof(say), "%s%s", early, miss);
+        reason_join(&cls[i], cls[i].reason, say);
+        cls[i].fraction = l->fraction;
+    }
+}
+
 /* Runs the law over the signals and the classes inside their windows (or
  * without any; cw[i].at says), holds the others (hold_outside), then writes each class's
  * gate (recorded, not enforced, in shadow mode); fills *d. Returns 0, or -1
@@ -607,6 +710,7 @@ static int govern(sluice_governor *g, const sluice_governor_report *r, const slu
     }
     for (size_t i = 0; rc == 0 && i < ncls; i++)
         if (!cw[i].at.open) hold_outside(&cls[i], &cw[i], clock);
+    if (rc == 0) lift_for_deadlines(g, names, cls, cw, ncls);
     free(open);
     free(at);
     return rc < 0 ? -1 : write_gates(g, r->mode, r->epoch, names, cls, cw, ncls, err);
