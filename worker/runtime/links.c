@@ -1,6 +1,8 @@
-/* The worker's two links to Redis (commands, and the subscription to its
- * classes' ready channels): connect, authenticate, reconnect with a
- * jittered backoff, log an outage once. */
+/* The worker's links to Redis: commands (to the URL's node, or on a Redis
+ * Cluster to the master of each command's slot, one link per master) and
+ * the subscription to its classes' ready channels (on the URL's node: a
+ * Redis 7.0 Cluster passes every PUBLISH to every node). Connect,
+ * authenticate, reconnect with a jittered backoff, log an outage once. */
 
 #define _DEFAULT_SOURCE
 #include <errno.h>
@@ -28,6 +30,7 @@ static void got_reply(wlink *l) {
     l->last_reply = ev_now(l->w->loop);
 }
 
+/* A command went out on command link l: its reply is awaited. */
 static void awaiting(wlink *l) {
     if (l->outstanding++ == 0) l->last_reply = ev_now(l->w->loop);
 }

@@ -215,7 +215,8 @@ double rt_backoff_next(double *backoff);
  * on the link that serves it: the URL's node, or on a cluster the master of
  * its slot (that link opened on first use). A reply proving that it did not
  * run on a cluster re-reads the slot map and sends it again, once; "cb"
- * gets the last reply (NULL: the link broke, it may have run). Returns 0,
+ * gets the last reply (NULL: the link broke, it may have run). Re-reading
+ * the map is a blocking CLUSTER SLOTS through the sync client. Returns 0,
  * or -1 when no link can take it now (nothing sent). */
 int rt_send(sluice_worker *w, sluice_command *m, redisCallbackFn *cb, void *priv);
 /* Whether commands may be sent: the URL's link is up, or on a cluster
