@@ -759,9 +759,11 @@ static void one_worker_on_one_nodes_url_runs_every_job_of_every_master_once(void
     snprintf(ids, sizeof(ids), "%s/worker.ids", seed->dir);
     snprintf(log, sizeof(log), "%s/worker.log", seed->dir);
     const char *args[] = {"--config", worker_config(seed->dir, ids, "0", 1), NULL};
+    long long moved = moved_replies(masters);
     pid_t pid = proc_worker_env(seed, args, log, seed->tcp_url);
 
     WAIT_UNTIL(jobs_run(ids) == NJOBS && worker_classes_empty(c), 180000);
+    assert_int_equal(moved_replies(masters), moved); /* each command went straight to its master */
     int runs[NJOBS];
     assert_int_equal(count_runs(ids, runs), 0);
     for (int k = 0; k < NJOBS; k++)
@@ -796,6 +798,59 @@ static void one_worker_on_one_nodes_url_runs_every_job_of_every_master_once(void
         woken |= 1u << m;
     }
     assert_int_equal(woken, (1u << NMASTERS) - 1);
+    proc_stop(pid);
+    proc_forget(pid);
+    sluice_client_free(c);
+}
+
+/* A worker class, its keys and a job in it migrated from its master to
+ * another under a running worker (the slot handed over): the worker's
+ * calls get MOVED, it reads the map again and runs the job on the new
+ * master. */
+static void a_class_migrated_under_a_running_worker_is_followed_to_its_new_master(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    harness_redis *seed = masters[0], *from = masters[1], *to = masters[2];
+    if (!wclasses[0][0]) { /* run alone: the worker's classes and jobs */
+        sluice_client *c = cluster_connect(cl, 0);
+        worker_jobs(cl, c, 30000);
+        sluice_client_free(c);
+    }
+    const char *cls = NULL;
+    for (int i = 0; i < NCLASSES && !cls; i++)
+        if (master_with_keys(masters, slot_of(seed, wclasses[i])) == 1) cls = wclasses[i];
+    assert_non_null(cls);
+    char ids[400], log[400], at[64];
+    snprintf(ids, sizeof(ids), "%s/moved.ids", seed->dir);
+    snprintf(log, sizeof(log), "%s/moved.log", seed->dir);
+    snprintf(at, sizeof(at), "cluster master 127.0.0.1:%d", from->port);
+    const char *args[] = {"--config", worker_config(seed->dir, ids, "0", 0), NULL};
+    pid_t pid = proc_worker_env(seed, args, log, seed->tcp_url);
+    WAIT_UNTIL(proc_count_file(log, at) > 0, 30000); /* its link to "from" is up */
+    assert_true(proc_count_file(log, at) > 0);
+
+    int slot = slot_of(seed, cls);
+    long long moved = moved_replies(masters);
+    sluice_class_stats st;
+    sluice_client *old = cluster_connect(cl, (int)(seed - cl->nodes));
+    WAIT_UNTIL(worker_classes_empty(old), 180000);
+    assert_int_equal(sluice_class_stats_get(old, cls, &st, NULL), 0);
+    sluice_client_free(old);
+    int64_t acked = st.acked;
+    slot_migrating(from, to, slot);
+    slot_keys_moved(from, to, slot);
+    slot_done(masters, to, slot);
+    sluice_client *c = cluster_connect(cl, (int)(seed - cl->nodes)); /* the new map */
+    char id[SLUICE_ID_MAX], needle[SLUICE_ID_MAX + 2];
+    sluice_error err;
+    if (sluice_enqueue(c, cls, "{}", NULL, id, &err) < 0) fail_msg("enqueue into %s: %s", cls, err.text);
+    snprintf(needle, sizeof(needle), "%s\n", id);
+    WAIT_UNTIL(proc_count_file(ids, needle) == 1, 30000);
+    assert_int_equal(proc_count_file(ids, needle), 1);
+    assert_true(moved_replies(masters) > moved);
+    WAIT_UNTIL(sluice_class_stats_get(c, cls, &st, NULL) == 0 && st.acked == acked + 1, 30000);
+    assert_int_equal(st.acked, acked + 1);
+    assert_int_equal(harness_redis_int(from, "CLUSTER COUNTKEYSINSLOT %d", slot), 0);
     proc_stop(pid);
     proc_forget(pid);
     sluice_client_free(c);
@@ -1053,6 +1108,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_lost_link_fails_its_call_once_and_the_next_call_reconnects),
         cmocka_unit_test(a_master_without_the_functions_gets_them_from_the_client),
         cmocka_unit_test(one_worker_on_one_nodes_url_runs_every_job_of_every_master_once),
+        cmocka_unit_test(a_class_migrated_under_a_running_worker_is_followed_to_its_new_master),
         cmocka_unit_test(a_killed_master_is_replaced_by_its_promoted_replica_on_the_next_call),
     };
     const struct CMUnitTest failover_tests[] = {
