@@ -291,7 +291,7 @@ static const char *const auth_refusals[] = {"WRONGPASS", "NOAUTH", "ERR invalid 
 /* Redis's own refusals of a command it did not run because it cannot serve
  * now; retrying later is safe. Only without a Function's trailer: a
  * Function's "BUSY" is the domain word (a leased job). */
-static const char *const transient[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN"};
+static const char *const transient[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "MOVED", "ASK"};
 
 static int word_at(const char *s, size_t n, const char *word) {
     size_t w = strlen(word);

@@ -285,6 +285,15 @@ static long master_of(const struct cluster *cl, int slot) {
     return any;
 }
 
+/* A MOVED reply named node "target" for the slot: the slot is its, and the
+ * map is read again from it. Returns the slot's master now. */
+static size_t follow_moved(sluice_client *c, size_t target, int slot) {
+    struct cluster *cl = c->cluster;
+    cl->owner[slot] = (uint16_t)(target + 1);
+    refresh(c, target, NULL);
+    return cl->owner[slot] ? cl->owner[slot] - 1u : target;
+}
+
 /* Sends m on ctx, after ASKING when "asking": the command's reply (NEW),
  * or NULL when the link broke. */
 static redisReply *send_on(redisContext *ctx, const cmd *m, int asking) {
@@ -330,9 +339,7 @@ static redisReply *route(sluice_client *c, const cmd *m, size_t to, redisReply *
                 freeReplyObject(r);
                 redirects++;
                 if (moved) {
-                    cl->owner[slot] = (uint16_t)(target + 1);
-                    refresh(c, (size_t)target, NULL);
-                    to = cl->owner[slot] ? cl->owner[slot] - 1u : (size_t)target;
+                    to = follow_moved(c, (size_t)target, slot);
                 } else {
                     to = (size_t)target;
                 }
@@ -441,6 +448,65 @@ int cluster_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **r
     }
     free(to);
     return rc;
+}
+
+/* ------------------- routing for callers' own links ------------------- */
+
+/* The public command's argument vector as a cmd (BORROWED strings). */
+static cmd cmd_view(const sluice_command *m) {
+    cmd v = {.argc = sluice_command_argc(m),
+             .argv = (char **)sluice_command_argv(m),
+             .argvlen = (size_t *)sluice_command_argvlen(m)};
+    return v;
+}
+
+/* Node i's address into host and *port. Returns 1, or -1 with err set
+ * when host cannot hold it. */
+static int node_address(const struct cluster *cl, long i, char *host, size_t hostlen, int *port, sluice_error *err) {
+    if (i < 0) {
+        sluice_error_set(err, SLUICE_ERR_UNAVAILABLE, "%s", "redis cluster: the slot has no master (retry later)");
+        return -1;
+    }
+    if (strlen(cl->nodes[i].host) >= hostlen) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "%s", "redis cluster: a node's host name is too long");
+        return -1;
+    }
+    strcpy(host, cl->nodes[i].host);
+    *port = cl->nodes[i].port;
+    return 1;
+}
+
+int sluice_command_master(sluice_client *c, const sluice_command *m, char *host, size_t hostlen, int *port,
+                          sluice_error *err) {
+    sluice_error_reset(err);
+    if (!c->cluster) return 0;
+    cmd v = cmd_view(m);
+    return node_address(c->cluster, master_of(c->cluster, cmd_slot(&v)), host, hostlen, port, err);
+}
+
+int sluice_command_redirect(sluice_client *c, const sluice_command *m, const redisReply *r, char *host, size_t hostlen,
+                            int *port, int *asking, sluice_error *err) {
+    sluice_error_reset(err);
+    *asking = 0;
+    if (!c->cluster || !r) return 0;
+    int moved = reply_is_error(r, "MOVED "), ask = reply_is_error(r, "ASK ");
+    if (moved || ask) {
+        int slot;
+        long target = redirect_target(c->cluster, r, &slot);
+        if (target < 0) return 0; /* not a redirect this client can follow */
+        *asking = ask;
+        if (moved) target = (long)follow_moved(c, (size_t)target, slot);
+        return node_address(c->cluster, target, host, hostlen, port, err);
+    }
+    if (!reply_is_error(r, "TRYAGAIN") && !reply_is_error(r, "CLUSTERDOWN")) return 0;
+    refresh_any(c, NULL);
+    cmd v = cmd_view(m);
+    return node_address(c->cluster, master_of(c->cluster, cmd_slot(&v)), host, hostlen, port, err);
+}
+
+int sluice_cluster_refresh(sluice_client *c, sluice_error *err) {
+    sluice_error_reset(err);
+    return c->cluster ? refresh_any(c, err) : 0;
 }
 
 /* ------------------------------ links ------------------------------ */

@@ -57,6 +57,28 @@ int sluice_ack_many_parse(const struct redisReply *r, size_t n, sluice_error_cod
  * (the link broke). */
 int sluice_reply_check(const struct redisReply *r, const char *what, sluice_error *err);
 
+/* Redis Cluster routing for callers that run their own links (the
+ * worker): c's slot map (see sluice_client_connect) says where a command
+ * goes. Off a cluster each returns 0 and sets nothing. */
+
+/* The master that serves the command's slot (any master for a command
+ * without a key), as c's map says now: 1 with host (hostlen bytes) and
+ * *port set; -1 with err set when the map names none or host is too
+ * short. */
+int sluice_command_master(sluice_client *c, const sluice_command *m, char *host, size_t hostlen, int *port,
+                          sluice_error *err);
+/* Whether the reply (BORROWED; NULL: no) to m proves that m did not run:
+ * MOVED (the map is read again from the node it names), ASK (*asking set:
+ * send ASKING to that node first, for this one command), TRYAGAIN or
+ * CLUSTERDOWN (the map is read again from any node that answers). Then 1
+ * with host and *port set where to send m again, as sluice_command_master
+ * sets them (or -1 with err set as it does); 0 for any other reply. */
+int sluice_command_redirect(sluice_client *c, const sluice_command *m, const struct redisReply *r, char *host,
+                            size_t hostlen, int *port, int *asking, sluice_error *err);
+/* Reads c's slot map again from the first node that answers (after a
+ * master's link was lost). Returns 0, or -1 with err set. */
+int sluice_cluster_refresh(sluice_client *c, sluice_error *err);
+
 /* The Functions library source and version built into this libsluice. */
 const char *sluice_functions_source(void);
 int sluice_functions_version_built(void);

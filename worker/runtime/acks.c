@@ -28,14 +28,13 @@ static void batch_reply(redisAsyncContext *ac, void *reply, void *priv) {
         free(b); /* the jobs are freed with the worker */
         return;
     }
-    rt_got_reply(w);
     sluice_error_code results[SLUICE_BATCH_MAX];
     sluice_error err;
     int parsed = sluice_ack_many_parse(reply, b->n, results, &err) == 0;
     if (!parsed && reply && rt_function_missing(reply, &err)) {
         /* Redis lost the library, or holds an older one: load ours, and
          * resend while the leases may live */
-        rt_reload_functions(w);
+        rt_reload_functions(w, b->jobs[0]->cls);
         err.code = SLUICE_ERR_UNAVAILABLE;
     }
     int ended = 0;
@@ -59,8 +58,7 @@ static void send_batch(sluice_worker *w, ack_batch *b) {
         tokens[i] = sluice_job_token(b->jobs[i]->job);
     }
     sluice_command *m = sluice_command_ack_many(w->ns, b->n, ids, tokens, NULL);
-    int sent = rt_link_send(&w->cmd, m, batch_reply, b) == 0;
-    sluice_command_free(m);
+    int sent = rt_send(w, m, batch_reply, b) == 0;
     for (size_t i = 0; i < b->n; i++) rt_job_move(b->jobs[i], sent ? J_SENDING : J_WAITING);
     if (!sent) free(b);
 }

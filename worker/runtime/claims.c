@@ -46,7 +46,6 @@ static void claim_reply(redisAsyncContext *ac, void *reply, void *priv) {
     wclass *c = priv;
     sluice_worker *w = c->w;
     if (w->freeing) return;
-    rt_got_reply(w);
     c->claiming = 0;
     w->claims_out -= c->asked;
     if (w->solo == c) {
@@ -68,7 +67,7 @@ static void claim_reply(redisAsyncContext *ac, void *reply, void *priv) {
             rt_emit(w, "error", NULL, -1, msg);
         }
         c->failing = 1;
-        if (rt_function_missing(r, &err)) rt_reload_functions(w);
+        if (rt_function_missing(r, &err)) rt_reload_functions(w, c);
         rt_class_sleep(c, SLEEP_CAP);
         rt_check_stopped(w);
         return;
@@ -117,14 +116,13 @@ static void claim(sluice_worker *w, wclass *c, size_t n) {
     if (n > CLAIM_BATCH) n = CLAIM_BATCH;
     int b = busy(w);
     sluice_command *m = sluice_command_claim(w->ns, c->name, w->name, n, b, NULL);
-    if (rt_link_send(&w->cmd, m, claim_reply, c) == 0) {
+    if (rt_send(w, m, claim_reply, c) == 0) {
         c->claiming = 1;
         c->asked = n;
         c->notified = 0;
         w->claims_out += n;
         if (!b) w->solo = c;
     }
-    sluice_command_free(m);
 }
 
 static int eligible(const wclass *c) {
@@ -137,7 +135,7 @@ static int eligible(const wclass *c) {
  * one is in flight; a class that answered 'suspect' stops all claiming until
  * the worker is idle, then is claimed alone. */
 void rt_schedule(sluice_worker *w) {
-    if (!w->started || w->stopping || !w->cmd.up || w->in_dispatch) return;
+    if (!w->started || w->stopping || !rt_cmd_up(w) || w->in_dispatch) return;
     /* acks wait for the end of this turn: claim after them (rt_acks_flush),
      * so that Redis never counts the leases they end against the claim */
     if (w->acking.n > 0) return;

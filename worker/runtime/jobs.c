@@ -115,12 +115,11 @@ void rt_job_send(sluice_worker_job *j) {
         m = sluice_command_fail(ns, id, tok, j->reason ? j->reason : "failed", NULL);
     else
         m = sluice_command_release(ns, id, tok, NULL);
-    if (rt_link_send(&w->cmd, m, cmd_reply, j) == 0) {
+    if (rt_send(w, m, cmd_reply, j) == 0) {
         if (j->state != J_SENDING) rt_job_move(j, J_SENDING);
     } else if (j->state != J_WAITING) {
         rt_job_move(j, J_WAITING);
     }
-    sluice_command_free(m);
 }
 
 int rt_job_answered(sluice_worker_job *j, const sluice_error *err) {
@@ -153,7 +152,6 @@ static void cmd_reply(redisAsyncContext *ac, void *reply, void *priv) {
     sluice_worker_job *j = priv;
     sluice_worker *w = j->w;
     if (w->freeing) return;
-    rt_got_reply(w);
     sluice_error err;
     sluice_reply_check(reply, j->cmd == C_FAIL ? "fail" : "release", &err);
     if (rt_job_answered(j, &err) && reply)

@@ -19,7 +19,7 @@ void rt_lat_cb(struct ev_loop *loop, ev_timer *t, int revents) {
         double mean = c->lat_sum / (double)c->lat_n;
         c->lat_sum = 0;
         c->lat_n = 0;
-        if (now < c->lat_skip_until || !w->cmd.up) continue;
+        if (now < c->lat_skip_until || !rt_cmd_up(w)) continue;
         sluice_client *sc = w->gov_url ? rt_dial_get(&w->lat_conn, w->gov_url, w->ns, ev_now(loop), NULL) : w->sync;
         if (!sc) continue;
         char name[128];
@@ -27,7 +27,7 @@ void rt_lat_cb(struct ev_loop *loop, ev_timer *t, int revents) {
         sluice_error err;
         if (sluice_signal_report(sc, name, mean, 0, &err) < 0) {
             if (err.code == SLUICE_ERR_UNREACHABLE) {
-                if (sc == w->sync) {
+                if (sc == w->sync && !w->on_cluster) { /* a cluster client reconnects itself */
                     sluice_client_free(w->sync);
                     w->sync = NULL;
                 }

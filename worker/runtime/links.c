@@ -1,6 +1,8 @@
-/* The worker's two links to Redis (commands, and the subscription to its
- * classes' ready channels): connect, authenticate, reconnect with a
- * jittered backoff, log an outage once. */
+/* The worker's links to Redis: commands (to the URL's node, or on a Redis
+ * Cluster to the master of each command's slot, one link per master) and
+ * the subscription to its classes' ready channels (on the URL's node: a
+ * Redis 7.0 Cluster passes every PUBLISH to every node). Connect,
+ * authenticate, reconnect with a jittered backoff, log an outage once. */
 
 #define _DEFAULT_SOURCE
 #include <errno.h>
@@ -22,20 +24,113 @@ double rt_backoff_next(double *backoff) {
     return d;
 }
 
-int rt_link_send(wlink *l, sluice_command *m, redisCallbackFn *cb, void *priv) {
-    if (!m || !l->up || !l->ac) return -1;
-    int rc = redisAsyncCommandArgv(l->ac, cb, priv, sluice_command_argc(m), sluice_command_argv(m),
-                                   sluice_command_argvlen(m));
-    if (rc != REDIS_OK) return -1;
-    if (!l->sub) {
-        if (l->w->outstanding++ == 0) l->w->last_reply = ev_now(l->w->loop);
+/* A reply came on command link l (the watchdog's clock). */
+static void got_reply(wlink *l) {
+    if (l->outstanding > 0) l->outstanding--;
+    l->last_reply = ev_now(l->w->loop);
+}
+
+/* A command went out on command link l: its reply is awaited. */
+static void awaiting(wlink *l) {
+    if (l->outstanding++ == 0) l->last_reply = ev_now(l->w->loop);
+}
+
+int rt_cmd_up(const sluice_worker *w) {
+    return w->on_cluster || w->cmd.up;
+}
+
+/* The link to the cluster master at host:port, made (down) if new: BORROWED,
+ * or NULL out of memory. */
+static wlink *master_link(sluice_worker *w, const char *host, int port) {
+    for (wlink *l = w->cmd.next; l; l = l->next)
+        if (l->port == port && strcmp(l->host, host) == 0) return l;
+    wlink *l = calloc(1, sizeof(*l));
+    if (!l) return NULL;
+    l->w = w;
+    l->backoff = BACKOFF_MIN;
+    snprintf(l->host, sizeof(l->host), "%s", host);
+    l->port = port;
+    ev_timer_init(&l->retry, rt_retry_cb, 0., 0.);
+    l->next = w->cmd.next;
+    w->cmd.next = l;
+    return l;
+}
+
+/* On a cluster, the link to host:port if it is up; a link down and not
+ * waiting out its backoff is opened (it takes commands once up). */
+static wlink *master_ready(sluice_worker *w, const char *host, int port) {
+    wlink *l = master_link(w, host, port);
+    if (l && !l->ac && !ev_is_active(&l->retry)) rt_link_open(l);
+    return l && l->up ? l : NULL;
+}
+
+/* The link that serves m now, or NULL. */
+static wlink *link_for(sluice_worker *w, const sluice_command *m) {
+    char host[256];
+    int port = 0;
+    int at = w->sync ? sluice_command_master(w->sync, m, host, sizeof(host), &port, NULL) : w->on_cluster ? -1 : 0;
+    if (at == 0) return w->cmd.up ? &w->cmd : NULL;
+    w->on_cluster = 1;
+    return at > 0 ? master_ready(w, host, port) : NULL;
+}
+
+static void call_reply(redisAsyncContext *ac, void *reply, void *priv);
+
+/* Puts the call on link l, after ASKING when "asking". Returns 0, or -1. */
+static int call_put(wlink *l, wcall *call, int asking) {
+    sluice_command *m = call->m;
+    if (asking) {
+        const char *argv[1] = {"ASKING"};
+        if (redisAsyncCommandArgv(l->ac, NULL, NULL, 1, argv, NULL) != REDIS_OK) return -1;
     }
+    if (redisAsyncCommandArgv(l->ac, call_reply, call, sluice_command_argc(m), sluice_command_argv(m),
+                              sluice_command_argvlen(m)) != REDIS_OK)
+        return -1;
+    awaiting(l);
     return 0;
 }
 
-void rt_got_reply(sluice_worker *w) {
-    if (w->outstanding > 0) w->outstanding--;
-    w->last_reply = ev_now(w->loop);
+static void call_free(wcall *call) {
+    sluice_command_free(call->m);
+    free(call);
+}
+
+/* On a cluster, a reply that proves the call did not run sends it once more
+ * where the re-read map says. Returns 1 when it went out again. */
+static int resent(sluice_worker *w, wcall *call, const redisReply *r) {
+    if (call->resent || !r || r->type != REDIS_REPLY_ERROR || !w->sync || w->stopped) return 0;
+    char host[256];
+    int port = 0, asking = 0;
+    if (sluice_command_redirect(w->sync, call->m, r, host, sizeof(host), &port, &asking, NULL) <= 0) return 0;
+    call->resent = 1;
+    wlink *to = master_ready(w, host, port);
+    return to && call_put(to, call, asking) == 0;
+}
+
+static void call_reply(redisAsyncContext *ac, void *reply, void *priv) {
+    wcall *call = priv;
+    sluice_worker *w = call->w;
+    if (!w->freeing) {
+        got_reply(ac->data);
+        if (resent(w, call, reply)) return;
+    }
+    call->cb(ac, reply, call->priv);
+    call_free(call);
+}
+
+int rt_send(sluice_worker *w, sluice_command *m, redisCallbackFn *cb, void *priv) {
+    wlink *l = m ? link_for(w, m) : NULL;
+    wcall *call = l ? malloc(sizeof(*call)) : NULL;
+    if (!call) {
+        sluice_command_free(m);
+        return -1;
+    }
+    *call = (wcall){.w = w, .m = m, .cb = cb, .priv = priv};
+    if (call_put(l, call, 0) < 0) {
+        call_free(call);
+        return -1;
+    }
+    return 0;
 }
 
 /* --------------------------- subscriptions --------------------------- */
@@ -77,7 +172,7 @@ static void read_tiers(sluice_worker *w) {
         sluice_error err;
         if (sluice_class_get(w->sync, c->name, &cfg, &err) == 0)
             c->tier = cfg.tier;
-        else if (err.code == SLUICE_ERR_UNREACHABLE) {
+        else if (err.code == SLUICE_ERR_UNREACHABLE && !w->on_cluster) { /* a cluster client reconnects itself */
             sluice_client_free(w->sync);
             w->sync = NULL;
             return;
@@ -93,12 +188,14 @@ static void link_up(wlink *l) {
     if (l->sub) {
         for (wclass *c = w->classes; c; c = c->next) rt_subscribe(w, c);
     } else {
+        char at[300] = "";
+        if (l->port) snprintf(at, sizeof(at), " to the cluster master %s:%d", l->host, l->port);
         if (l->down_since > 0) {
             w->st.reconnects++;
-            snprintf(msg, sizeof(msg), "after %.1f s", ev_now(w->loop) - l->down_since);
+            snprintf(msg, sizeof(msg), "after %.1f s%s", ev_now(w->loop) - l->down_since, at);
             rt_emit(w, "reconnected", NULL, -1, msg);
         } else {
-            rt_emit(w, "connected", NULL, -1, NULL);
+            rt_emit(w, "connected", NULL, -1, at[0] ? at + 1 : NULL);
         }
         read_tiers(w);
         rt_resend_waiting(w);
@@ -147,7 +244,7 @@ static void on_connect(const redisAsyncContext *ac, int status) {
 static void on_disconnect(const redisAsyncContext *ac, int status) {
     wlink *l = ac->data;
     (void)status;
-    if (!l->sub) l->w->outstanding = 0;
+    l->outstanding = 0;
     rt_link_down(l, l->refused      ? "authentication failed (check the user, the password and the database)"
                     : ac->errstr[0] ? ac->errstr
                                     : "connection closed");
@@ -160,7 +257,7 @@ static void auth_reply(redisAsyncContext *ac, void *reply, void *priv) {
     wlink *l = priv;
     redisReply *r = reply;
     if (l->w->freeing || !r) return;
-    if (!l->sub) rt_got_reply(l->w);
+    got_reply(l);
     if (r->type == REDIS_REPLY_ERROR && !l->refused) {
         l->refused = 1;
         redisAsyncDisconnect(ac);
@@ -175,14 +272,27 @@ static void hello_reply(redisAsyncContext *ac, void *reply, void *priv) {
     (void)ac;
     wlink *l = priv;
     if (l->w->freeing || !reply) return;
-    if (!l->sub) rt_got_reply(l->w);
+    got_reply(l);
     if (!l->up && l->ac && !l->refused) link_up(l);
 }
 
+/* The backoff after a lost link ran out: the link is opened again, except
+ * a command link on a cluster, whose master may have changed: the slot map
+ * is read again and what waits is sent by it (opening the links it names). */
 void rt_retry_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop;
     (void)revents;
-    rt_link_open(container_of(t, wlink, retry));
+    wlink *l = container_of(t, wlink, retry);
+    sluice_worker *w = l->w;
+    if (l->sub || !w->on_cluster) {
+        rt_link_open(l);
+        return;
+    }
+    if (w->sync) sluice_cluster_refresh(w->sync, NULL);
+    for (wclass *c = w->classes; c; c = c->next)
+        if (!c->claiming) rt_class_wake(c);
+    rt_resend_waiting(w);
+    rt_schedule(w);
 }
 
 /* The link's address: the URL's, or for a redis-sentinel:// URL the master
@@ -197,7 +307,11 @@ void rt_link_open(wlink *l) {
     l->refused = 0;
     sluice_url at;
     sluice_error err;
-    if (sluice_url_resolve(&w->u, RESOLVE_TIMEOUT_MS, &at, &err) < 0) {
+    if (l->port) {
+        memset(&at, 0, sizeof(at));
+        snprintf(at.host, sizeof(at.host), "%s", l->host);
+        at.port = l->port;
+    } else if (sluice_url_resolve(&w->u, RESOLVE_TIMEOUT_MS, &at, &err) < 0) {
         memset(&at, 0, sizeof(at)); /* the password */
         rt_link_down(l, err.text);
         return;
@@ -224,27 +338,31 @@ void rt_link_open(wlink *l) {
     if (w->u.password[0]) {
         const char *argv[3] = {"AUTH", w->u.user[0] ? w->u.user : w->u.password, w->u.password};
         redisAsyncCommandArgv(ac, auth_reply, l, w->u.user[0] ? 3 : 2, argv, NULL);
-        if (!l->sub) w->outstanding++;
+        if (!l->sub) awaiting(l);
     }
     if (w->u.db && !l->sub) {
         char db[16];
         snprintf(db, sizeof(db), "%d", w->u.db);
         const char *argv[2] = {"SELECT", db};
         redisAsyncCommandArgv(ac, auth_reply, l, 2, argv, NULL);
-        w->outstanding++;
+        awaiting(l);
     }
     if (!l->sub) {
         const char *argv[3] = {"CLIENT", "SETNAME", w->name};
         redisAsyncCommandArgv(ac, hello_reply, l, 3, argv, NULL);
-        w->outstanding++;
-        w->last_reply = ev_now(w->loop);
+        awaiting(l);
     } else {
         const char *argv[1] = {"PING"};
         redisAsyncCommandArgv(ac, hello_reply, l, 1, argv, NULL);
     }
 }
 
-void rt_reload_functions(sluice_worker *w) {
+void rt_reload_functions(sluice_worker *w, const wclass *c) {
+    if (w->on_cluster && w->sync) {
+        sluice_class_config cfg;
+        sluice_class_get(w->sync, c->name, &cfg, NULL); /* "Function not found" there loads it */
+        return;
+    }
     sluice_client_free(w->sync);
     w->sync = sluice_client_connect(w->url, w->ns, NULL); /* loads the library */
 }

@@ -86,6 +86,8 @@ typedef struct jlist {
     int n;
 } jlist;
 
+/* A link to Redis: the URL's node (commands, or the subscription), or on a
+ * Redis Cluster one master's (commands for its slots). */
 typedef struct wlink {
     struct sluice_worker *w;
     redisAsyncContext *ac;
@@ -96,8 +98,24 @@ typedef struct wlink {
     double down_since; /* ev_now, 0 when up */
     double last_log;
     int ever_up;
+    int outstanding;   /* replies awaited (not on the SUBSCRIBE link) */
+    double last_reply; /* ev_now */
+    char host[256];    /* a cluster master's address; port 0: the URL's node */
+    int port;
     ev_timer retry;
+    struct wlink *next; /* the worker's command links: the URL's, then the masters' */
 } wlink;
+
+/* A command on the wire: what its reply goes to, and the command itself,
+ * kept until then so that a reply proving it did not run on a cluster
+ * (MOVED, ASK, TRYAGAIN, CLUSTERDOWN) can send it once more. */
+typedef struct wcall {
+    struct sluice_worker *w;
+    sluice_command *m; /* owned */
+    redisCallbackFn *cb;
+    void *priv;
+    int resent;
+} wcall;
 
 /* A synchronous connection made on demand: after a failed connect none is
  * tried again before a jittered, doubling backoff (BACKOFF_MIN to
@@ -152,8 +170,9 @@ struct sluice_worker {
     wclass *rr; /* round-robin cursor */
     jlist running, acking, sending, waiting, orphans;
     ev_prepare ack_flush; /* active while acking holds jobs */
-    wlink cmd, sub;
+    wlink cmd, sub;       /* cmd.next: the cluster masters' links (NEW each) */
     sluice_client *sync;
+    int on_cluster; /* sync found a Redis Cluster: commands go to their slot's master */
     ev_timer tick;
     ev_timer grace;
     ev_timer deadline;
@@ -164,8 +183,6 @@ struct sluice_worker {
     wclass *solo;               /* the class of the claim in flight that may lease a suspect
                                      (busy '0'): the only claim in flight */
     wclass *quarantine;         /* a class that answered 'suspect': claimed once the worker is idle */
-    int outstanding;            /* replies awaited on the cmd link */
-    double last_reply;
     sluice_worker_stopped_fn on_stopped;
     void *stopped_ud;
     sluice_worker_log_fn log;
@@ -194,18 +211,26 @@ void rt_emit(sluice_worker *w, const char *event, const sluice_worker_job *j, do
 /* The next wait (s) of a capped, jittered exponential backoff: *backoff
  * times 0.5..1.5; then *backoff doubles, up to BACKOFF_MAX. */
 double rt_backoff_next(double *backoff);
-/* Sends "m" on the link with "cb"(priv) for its reply. Returns 0, or -1
- * when the link is down (nothing sent). */
-int rt_link_send(wlink *l, sluice_command *m, redisCallbackFn *cb, void *priv);
-/* A reply came on the command link (the watchdog's clock). */
-void rt_got_reply(sluice_worker *w);
+/* Sends "m" (TAKES it; NULL: nothing sent) with "cb"(priv) for its reply,
+ * on the link that serves it: the URL's node, or on a cluster the master of
+ * its slot (that link opened on first use). A reply proving that it did not
+ * run on a cluster re-reads the slot map and sends it again, once; "cb"
+ * gets the last reply (NULL: the link broke, it may have run). Re-reading
+ * the map is a blocking CLUSTER SLOTS through the sync client. Returns 0,
+ * or -1 when no link can take it now (nothing sent). */
+int rt_send(sluice_worker *w, sluice_command *m, redisCallbackFn *cb, void *priv);
+/* Whether commands may be sent: the URL's link is up, or on a cluster
+ * always (each command waits for its master's link). */
+int rt_cmd_up(const sluice_worker *w);
 void rt_link_open(wlink *l);
 void rt_link_down(wlink *l, const char *why);
 void rt_retry_cb(struct ev_loop *loop, ev_timer *t, int revents);
 /* Subscribes the class's ready channel, if the subscription link is up. */
 void rt_subscribe(sluice_worker *w, wclass *c);
-/* Reconnects the sync client, which loads the Functions library. */
-void rt_reload_functions(sluice_worker *w);
+/* Loads the Functions library where class "c"'s calls go: reconnects the
+ * sync client (which loads it), or on a cluster asks c's master through it
+ * (which loads it there). */
+void rt_reload_functions(sluice_worker *w, const wclass *c);
 /* Whether a failed call ("r" its reply, BORROWED, may be NULL; "err" its
  * decoded error) failed because Redis lacks the Function (restarted
  * without the library, or holding an older one). */

@@ -19,7 +19,7 @@ void rt_stop_timers(sluice_worker *w) {
     ev_timer_stop(w->loop, &w->tick);
     ev_timer_stop(w->loop, &w->grace);
     ev_timer_stop(w->loop, &w->deadline);
-    ev_timer_stop(w->loop, &w->cmd.retry);
+    for (wlink *l = &w->cmd; l; l = l->next) ev_timer_stop(w->loop, &l->retry);
     ev_timer_stop(w->loop, &w->sub.retry);
     ev_timer_stop(w->loop, &w->gov_t);
     ev_timer_stop(w->loop, &w->lat_t);
@@ -38,7 +38,8 @@ static void finish_stop(sluice_worker *w) {
         c->asleep = 0;
     }
     if (w->sub.ac) redisAsyncDisconnect(w->sub.ac);
-    if (w->cmd.ac) redisAsyncDisconnect(w->cmd.ac);
+    for (wlink *l = &w->cmd; l; l = l->next)
+        if (l->ac) redisAsyncDisconnect(l->ac);
     rt_emit(w, "stop", NULL, -1, NULL);
     if (w->on_stopped) {
         sluice_worker_stopped_fn fn = w->on_stopped;

@@ -70,8 +70,14 @@ void sluice_worker_free(sluice_worker *w) {
     if (!w) return;
     w->freeing = 1;
     rt_stop_timers(w);
-    if (w->cmd.ac) redisAsyncFree(w->cmd.ac);
+    for (wlink *l = &w->cmd; l; l = l->next)
+        if (l->ac) redisAsyncFree(l->ac);
     if (w->sub.ac) redisAsyncFree(w->sub.ac);
+    while (w->cmd.next) {
+        wlink *l = w->cmd.next;
+        w->cmd.next = l->next;
+        free(l);
+    }
     while (w->running.head) rt_job_free(w->running.head);
     while (w->acking.head) rt_job_free(w->acking.head);
     while (w->sending.head) rt_job_free(w->sending.head);
