@@ -11,6 +11,7 @@
 #include <hiredis/hiredis.h>
 #include <jansson.h>
 
+#include "claimer.h"
 #include "common.h"
 
 static void declare(sluice_client *c, const char *cls, sluice_tier tier, double rate, double burst, int64_t conc,
@@ -242,45 +243,12 @@ static void a_fraction_of_one_half_admits_half_the_rate(void **state) {
 #define DUTY_JOB_MS 100
 #define DUTY_CLAIMERS 3
 
-typedef struct duty_run {
-    const harness_redis *redis;
-    const char *cls;
-    atomic_int done, stop;
-    char error[SLUICE_ERROR_TEXT + 32];
-} duty_run;
-
-/* Claims one job at a time and runs it for DUTY_JOB_MS, until stopped. */
-static void *duty_claimer(void *arg) {
-    duty_run *d = arg;
-    sluice_error err;
-    sluice_client *c = sluice_client_connect(d->redis->url, "t", &err);
-    if (!c) return NULL;
-    while (!atomic_load(&d->stop)) {
-        sluice_job *j[1];
-        sluice_claim_info info;
-        if (sluice_claim(c, d->cls, NULL, 1, j, &info, &err) < 0) {
-            snprintf(d->error, sizeof(d->error), "claim: %s", err.text);
-            break;
-        }
-        if (!info.count) {
-            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 20); /* pacing: the hint */
-            continue;
-        }
-        harness_sleep_ms(DUTY_JOB_MS); /* pacing: the job's work */
-        sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
-        sluice_job_free(j[0]);
-        atomic_fetch_add(&d->done, 1);
-    }
-    sluice_client_free(c);
-    return NULL;
-}
-
 /* Jobs per second that DUTY_CLAIMERS claimers finish over a window of "ms". */
-static double duty_rate(duty_run *d, long ms) {
+static double duty_rate(test_claimer *d, long ms) {
     pthread_t th[DUTY_CLAIMERS];
     atomic_store(&d->done, 0);
     atomic_store(&d->stop, 0);
-    for (int i = 0; i < DUTY_CLAIMERS; i++) pthread_create(&th[i], NULL, duty_claimer, d);
+    for (int i = 0; i < DUTY_CLAIMERS; i++) pthread_create(&th[i], NULL, test_claimer_run, d);
     long long t0 = harness_now_ms();
     harness_sleep_ms(ms); /* pacing: the measuring window */
     atomic_store(&d->stop, 1);
@@ -297,10 +265,11 @@ static void a_floor_below_one_slot_scales_the_job_rate_by_duty_cycle(void **stat
     sluice_client *c = test_connect(state);
     declare(c, "duty", SLUICE_TIER_LOW, 0, 0, DUTY_CLAIMERS, 0.1);
     fill(c, "duty", 3000);
-    static duty_run d;
+    static test_claimer d;
     memset(&d, 0, sizeof(d));
     d.redis = *state;
     d.cls = "duty";
+    d.job_ms = DUTY_JOB_MS;
     double full = duty_rate(&d, 4000);
     sluice_error err;
     assert_int_equal(sluice_class_pin(c, "duty", 0.1, 0, &err), 0);

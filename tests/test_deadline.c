@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "claimer.h"
 #include "common.h"
 
 #include "function_calls.h"
@@ -379,40 +380,11 @@ enum { LIFT_JOBS = 200, LIFT_WORKERS = 10, LIFT_JOB_MS = 100, LIFT_WITHIN_MS = 1
  * claimers (jobs of LIFT_JOB_MS) and governed by a hosted governor: what
  * one run saw. */
 typedef struct lift_run {
-    harness_redis *redis;
-    const char *cls;
-    atomic_int stop;
-    atomic_int started; /* jobs leased */
+    test_claimer work;
     double floor, most; /* the class's floor; the largest fraction its gate had */
     char lifted[512];   /* the gate's reason when it was first above the floor */
     char decision[64];  /* the class's "deadline" in the governor's decision then */
-    char error[320];
 } lift_run;
-
-static void *lift_claimer(void *arg) {
-    lift_run *d = arg;
-    sluice_error err;
-    sluice_client *c = sluice_client_connect(d->redis->url, "t", &err);
-    if (!c) return NULL;
-    while (!atomic_load(&d->stop)) {
-        sluice_job *j[1];
-        sluice_claim_info info;
-        if (sluice_claim(c, d->cls, NULL, 1, j, &info, &err) < 0) {
-            snprintf(d->error, sizeof(d->error), "claim: %s", err.text);
-            break;
-        }
-        if (!info.count) {
-            harness_sleep_ms(info.retry_ms > 0 && info.retry_ms < 20 ? info.retry_ms : 20); /* pacing: the hint */
-            continue;
-        }
-        atomic_fetch_add(&d->started, 1);
-        harness_sleep_ms(LIFT_JOB_MS); /* pacing: the job's work */
-        sluice_ack(c, sluice_job_id(j[0]), sluice_job_token(j[0]), &err);
-        sluice_job_free(j[0]);
-    }
-    sluice_client_free(c);
-    return NULL;
-}
 
 /* The class's "deadline" member in the governor's last decision, as JSON. */
 static void decision_deadline(const sluice_governor *g, const char *cls, char *out, size_t len) {
@@ -428,7 +400,7 @@ static void decision_deadline(const sluice_governor *g, const char *cls, char *o
     json_decref(d);
 }
 
-/* Enqueues LIFT_JOBS jobs due within LIFT_WITHIN_MS into d->cls (a low
+/* Enqueues LIFT_JOBS jobs due within LIFT_WITHIN_MS into d->work.cls (a low
  * class of LIFT_WORKERS slots at floor 0.1, with "reserve" and on_expiry
  * dead when "dead"), holds it at its floor with a critical signal, and runs
  * the claimers and a governor until every job has started or is dead. */
@@ -442,7 +414,7 @@ static void lift_class_run(void **state, lift_run *d, double reserve, int dead) 
     cfg.floor = d->floor = 0.1;
     cfg.deadline_reserve = reserve;
     cfg.on_expiry = dead ? SLUICE_EXPIRY_DEAD : SLUICE_EXPIRY_RUN;
-    if (sluice_class_set(c, d->cls, &cfg, NULL, &err) < 0) fail_msg("class set: %s", err.text);
+    if (sluice_class_set(c, d->work.cls, &cfg, NULL, &err) < 0) fail_msg("class set: %s", err.text);
     sluice_signal_def sd;
     sluice_signal_def_init(&sd);
     sd.target = 0.8;
@@ -463,26 +435,26 @@ static void lift_class_run(void **state, lift_run *d, double reserve, int dead) 
     for (int i = 0; i < LIFT_JOBS; i++) payloads[i] = "{}";
     sluice_enqueue_opts eo = {.start_within_ms = LIFT_WITHIN_MS};
     size_t done = 0;
-    assert_int_equal(sluice_enqueue_many(c, d->cls, LIFT_JOBS, payloads, &eo, 0, NULL, &done, &err), 0);
+    assert_int_equal(sluice_enqueue_many(c, d->work.cls, LIFT_JOBS, payloads, &eo, 0, NULL, &done, &err), 0);
     pthread_t th[LIFT_WORKERS];
-    for (int i = 0; i < LIFT_WORKERS; i++) pthread_create(&th[i], NULL, lift_claimer, d);
+    for (int i = 0; i < LIFT_WORKERS; i++) pthread_create(&th[i], NULL, test_claimer_run, &d->work);
     long long until = harness_now_ms() + 60000;
     sluice_class_stats st;
     do {
         harness_sleep_ms(o.tick_ms); /* pacing: the governor's tick */
         if (sluice_governor_tick(g, &rep, &err) < 0) fail_msg("tick: %s", err.text);
         sluice_gate_info gi;
-        if (sluice_gate_get(c, d->cls, &gi, &err) < 0) fail_msg("gate: %s", err.text);
+        if (sluice_gate_get(c, d->work.cls, &gi, &err) < 0) fail_msg("gate: %s", err.text);
         if (gi.fraction > d->most) d->most = gi.fraction;
         if (gi.fraction > d->floor + 1e-9 && !d->lifted[0]) {
             snprintf(d->lifted, sizeof(d->lifted), "%s", gi.reason);
-            decision_deadline(g, d->cls, d->decision, sizeof(d->decision));
+            decision_deadline(g, d->work.cls, d->decision, sizeof(d->decision));
         }
-        if (sluice_class_stats_get(c, d->cls, &st, &err) < 0) fail_msg("stats: %s", err.text);
-    } while (atomic_load(&d->started) + st.dead < LIFT_JOBS && harness_now_ms() < until);
-    atomic_store(&d->stop, 1);
+        if (sluice_class_stats_get(c, d->work.cls, &st, &err) < 0) fail_msg("stats: %s", err.text);
+    } while (atomic_load(&d->work.started) + st.dead < LIFT_JOBS && harness_now_ms() < until);
+    atomic_store(&d->work.stop, 1);
     for (int i = 0; i < LIFT_WORKERS; i++) pthread_join(th[i], NULL);
-    if (d->error[0]) fail_msg("%s", d->error);
+    if (d->work.error[0]) fail_msg("%s", d->work.error);
     sluice_governor_free(g);
     sluice_client_free(gc);
     sluice_client_free(c);
@@ -496,14 +468,15 @@ static void lift_class_run(void **state, lift_run *d, double reserve, int dead) 
 static void a_class_at_its_floor_is_admitted_what_its_deadlines_need_within_its_reserve(void **state) {
     static lift_run d;
     memset(&d, 0, sizeof(d));
-    d.redis = *state;
-    d.cls = "lifted";
+    d.work.redis = *state;
+    d.work.cls = "lifted";
+    d.work.job_ms = LIFT_JOB_MS;
     lift_class_run(state, &d, 0.3, 0);
     sluice_client *c = test_connect(state);
     sluice_class_stats st = stats(c, "lifted");
     print_message("deadline lift: %d started, %lld late, most %.2f (floor %.2f, reserve 0.3): %s; %s\n",
-                  atomic_load(&d.started), (long long)st.late, d.most, d.floor, d.lifted, d.decision);
-    assert_int_equal(atomic_load(&d.started), LIFT_JOBS);
+                  atomic_load(&d.work.started), (long long)st.late, d.most, d.floor, d.lifted, d.decision);
+    assert_int_equal(atomic_load(&d.work.started), LIFT_JOBS);
     assert_int_equal(st.late, 0);
     assert_true(d.most > d.floor + 1e-9);
     assert_true(d.most <= d.floor + 0.3 + 1e-9);
@@ -512,16 +485,17 @@ static void a_class_at_its_floor_is_admitted_what_its_deadlines_need_within_its_
 
     static lift_run x;
     memset(&x, 0, sizeof(x));
-    x.redis = *state;
-    x.cls = "expiring-at-floor";
+    x.work.redis = *state;
+    x.work.cls = "expiring-at-floor";
+    x.work.job_ms = LIFT_JOB_MS;
     lift_class_run(state, &x, 0, 1);
     st = stats(c, "expiring-at-floor");
-    print_message("no reserve, on_expiry dead: %d started, %lld expired\n", atomic_load(&x.started),
+    print_message("no reserve, on_expiry dead: %d started, %lld expired\n", atomic_load(&x.work.started),
                   (long long)st.expired);
     assert_true(x.most <= x.floor + 1e-9);
     assert_true(st.expired > 0);
     assert_int_equal(st.dead, st.expired);
-    assert_int_equal(atomic_load(&x.started) + st.dead, LIFT_JOBS);
+    assert_int_equal(atomic_load(&x.work.started) + st.dead, LIFT_JOBS);
     assert_int_equal(st.late, 0);
     test_assert_consistent(c, "expiring-at-floor");
     sluice_client_free(c);
