@@ -720,6 +720,8 @@ static void assert_state_equal(const sluice_law_state *a, const sluice_law_state
     assert_true(a->calm_since_ms == b->calm_since_ms);
     assert_int_equal(a->has_reading, b->has_reading);
     assert_true(a->smoothed == b->smoothed); /* bit-exact */
+    assert_int_equal(a->has_reversal, b->has_reversal);
+    assert_true(a->last_reversal_ms == b->last_reversal_ms);
 }
 
 static void test_state_encode_decode_round_trips_exactly(void **unused) {
@@ -739,10 +741,20 @@ static void test_state_encode_decode_round_trips_exactly(void **unused) {
     st.last_pressure = -(1.0 / 3.0 + 1e8) / 7e-3; /* 17 significant digits and an exponent */
     st.calm = 1;
     st.calm_since_ms = INT64_MIN;
+    st.has_reversal = 1;
+    st.last_reversal_ms = INT64_MAX;
     assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf, NULL), 0);
     assert_non_null(strstr(buf, "\"last_action\":\"cut\""));
     assert_int_equal(sluice_law_state_decode(buf, &back, NULL), 0);
     assert_state_equal(&st, &back);
+
+    /* a state written before reversal_dwell_ms had no last reversal: none */
+    assert_int_equal(sluice_law_state_decode("{\"v\":3,\"ticks\":1,\"last_tick_ms\":5,\"has_change\":true,"
+                                             "\"last_change_ms\":5,\"last_action\":\"raise\",\"last_pressure\":0.3,"
+                                             "\"calm\":true,\"calm_since_ms\":1,\"has_reading\":true,\"smoothed\":0.3}",
+                                             &back, NULL),
+                     0);
+    assert_int_equal(back.has_reversal, 0);
 }
 
 static void test_a_new_leader_with_the_decoded_state_decides_exactly_as_the_old_one_would(void **unused) {
@@ -1585,6 +1597,81 @@ static void test_idle_classes_are_raised_as_before_once_pressure_is_below_the_ba
     for (int i = C_HIGH; i < NCLS; i++) assert_true(F(&r, i) == 1.0);
 }
 
+/* ================================================================ reversals */
+
+/* A cut at 1.2, then calm at 0.3 until the law raises: that raise reverses
+ * the cut. Returns when it has. */
+static void cut_then_raise(rig *r) {
+    step(r, 1.2);
+    assert_int_equal(r->d.action, SLUICE_LAW_CUT);
+    for (int t = 0; t < 60 && r->d.action != SLUICE_LAW_RAISE; t++) step(r, 0.3);
+    assert_int_equal(r->d.action, SLUICE_LAW_RAISE);
+    assert_int_equal(r->st.has_reversal, 1);
+    assert_true(r->st.last_reversal_ms == r->now);
+}
+
+static void test_within_the_reversal_dwell_only_a_clear_overshoot_cuts_after_a_raise(void **unused) {
+    rig r;
+    double before[NCLS];
+    (void)unused;
+    rig_init(&r);
+    r.p.reversal_dwell_ms = 600000;
+    cut_then_raise(&r);
+    for (int i = 0; i < NCLS; i++) before[i] = F(&r, i);
+    /* just over target (under 1 + escalate): held, and the hold says why */
+    for (int t = 0; t < 120; t++) step(&r, 1.0 + r.p.escalate / 2);
+    assert_int_equal(r.d.action, SLUICE_LAW_HOLD);
+    assert_non_null(strstr(r.d.summary, "a raise reversed a cut"));
+    assert_non_null(strstr(r.d.summary, "a cut now needs iops_util over 105"));
+    for (int i = 0; i < NCLS; i++) assert_true(F(&r, i) == before[i]);
+    /* a clear overshoot cuts at once */
+    step(&r, 1.2);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+
+    /* without the dwell, the same small overshoot cuts */
+    rig_init(&r);
+    cut_then_raise(&r);
+    for (int t = 0; t < 120 && r.d.action != SLUICE_LAW_CUT; t++) step(&r, 1.0 + r.p.escalate / 2);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+
+    /* and once the dwell has passed, it cuts too */
+    rig_init(&r);
+    r.p.reversal_dwell_ms = 60000;
+    cut_then_raise(&r);
+    for (int t = 0; t < 60; t++) step(&r, 0.95);
+    for (int t = 0; t < 120 && r.d.action != SLUICE_LAW_CUT; t++) step(&r, 1.0 + r.p.escalate / 2);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+}
+
+static void test_within_the_reversal_dwell_only_room_of_raise_span_raises_after_a_cut(void **unused) {
+    rig r;
+    (void)unused;
+    rig_init(&r);
+    r.p.reversal_dwell_ms = 600000;
+    cut_then_raise(&r);
+    /* a clear overshoot cuts once the dwell allows: a second reversal */
+    for (int t = 0; t < 30 && r.d.action != SLUICE_LAW_CUT; t++) step(&r, 1.2);
+    assert_int_equal(r.d.action, SLUICE_LAW_CUT);
+    int64_t cut_at = r.now;
+    assert_true(r.st.last_reversal_ms == cut_at);
+    /* under the band (0.9) but with less room than raise_span (0.3) below
+     * it: held */
+    for (int t = 0; t < 120; t++) step(&r, 0.8);
+    assert_true(r.st.last_change_ms == cut_at);
+    assert_non_null(strstr(r.d.summary, "a cut reversed a raise"));
+    assert_non_null(strstr(r.d.summary, "a raise now needs iops_util under 60"));
+    /* room enough: raised */
+    for (int t = 0; t < 60 && r.d.action != SLUICE_LAW_RAISE; t++) step(&r, 0.5);
+    assert_int_equal(r.d.action, SLUICE_LAW_RAISE);
+
+    /* without the dwell, 0.8 raises */
+    rig_init(&r);
+    cut_then_raise(&r);
+    for (int t = 0; t < 30 && r.d.action != SLUICE_LAW_CUT; t++) step(&r, 1.2);
+    for (int t = 0; t < 120 && r.d.action != SLUICE_LAW_RAISE; t++) step(&r, 0.8);
+    assert_int_equal(r.d.action, SLUICE_LAW_RAISE);
+}
+
 /* ================================================================ deadline lift */
 
 static void test_a_deadline_lift_admits_what_the_deadlines_need_within_the_reserve(void **unused) {
@@ -1667,8 +1754,10 @@ static void test_the_widest_state_fits_the_documented_buffer(void **unused) {
     st.calm_since_ms = INT64_MIN;
     st.has_reading = 1;
     st.smoothed = -9.8765432109876543e8;
+    st.has_reversal = 1;
+    st.last_reversal_ms = INT64_MIN;
     assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf, NULL), 0);
-    assert_true(strlen(buf) <= 300);
+    assert_true(strlen(buf) <= 352);
     assert_non_null(strstr(buf, "\"v\":3"));
     st.smoothed = NAN;
     assert_int_equal(sluice_law_state_encode(&st, buf, sizeof buf, NULL), -1);
@@ -1702,6 +1791,8 @@ static void test_new_params_out_of_range_are_rejected_naming_them(void **unused)
     BAD(creep_band, NAN, "creep_band");
     BAD(idle_ms, -1, "idle_ms");
     BAD(idle_ms, 86400001, "idle_ms");
+    BAD(reversal_dwell_ms, -1, "reversal_dwell_ms");
+    BAD(reversal_dwell_ms, 86400001, "reversal_dwell_ms");
     p = d;
     p.smoothing_ms = 0;
     p.growth = 1;
@@ -1759,6 +1850,8 @@ int main(void) {
         cmocka_unit_test(test_a_raise_follows_a_raise_only_after_the_raise_dwell_but_a_cut_does_not_wait_for_it),
         cmocka_unit_test(test_pressure_held_inside_the_band_for_creep_ms_is_raised_toward_the_target),
         cmocka_unit_test(test_a_class_idle_for_idle_ms_keeps_only_its_floor_while_over_target),
+        cmocka_unit_test(test_within_the_reversal_dwell_only_a_clear_overshoot_cuts_after_a_raise),
+        cmocka_unit_test(test_within_the_reversal_dwell_only_room_of_raise_span_raises_after_a_cut),
         cmocka_unit_test(test_a_cut_passes_over_a_tier_whose_only_room_is_in_idle_classes),
         cmocka_unit_test(test_idle_classes_are_raised_as_before_once_pressure_is_below_the_band),
         cmocka_unit_test(test_a_deadline_lift_admits_what_the_deadlines_need_within_the_reserve),

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "sluice/sim.h"
 
@@ -219,39 +220,61 @@ static void test_with_a_60s_delayed_signal_the_governor_does_not_oscillate(void 
 static void test_the_governor_uses_most_of_the_spare_capacity_while_a_backlog_waits(void **state) {
     (void)state;
     sluice_sim_goals g;
-    /* The goal is 90%; raising tiers with ready jobs whatever their gate did
+    /* The goal is 95%; raising tiers with ready jobs whatever their gate did
      * used 88.1%, by tier order alone less. Raises sized by the latest
-     * value's room, spaced by their own dwell, and the creep toward the
-     * target use more than 95% on this seed. */
+     * value's room, spaced by their own dwell, the creep toward the target,
+     * idle classes held at their floors and the reversal dwell use more. */
     assert_true(res(SLUICE_SIM_GOVERNOR)->spare_used >= 0.95);
     assert_true(res(SLUICE_SIM_GOVERNOR)->spare_used > res(SLUICE_SIM_THRESHOLD)->spare_used);
     sluice_sim_report_goals(incident, &g);
     assert_true(g.spare_met);
 }
 
-static void test_on_seeds_1_to_5_the_governor_keeps_the_peak_safe_finishes_sooner_and_is_stable(void **state) {
-    (void)state;
+/* The default incident on one seed, run in a thread of its own. */
+typedef struct seed_run {
+    uint64_t seed;
+    sluice_sim_report *r; /* NEW, or NULL if it could not run */
+} seed_run;
+
+static void *run_seed(void *arg) {
+    seed_run *sr = arg;
     sluice_error err;
-    for (uint64_t seed = 1; seed <= 5; seed++) {
-        sluice_sim_scenario *s = sluice_sim_scenario_default(&err);
-        assert_non_null(s);
-        sluice_sim_scenario_set_seed(s, seed);
-        sluice_sim_report *r = sluice_sim_run(s, &err);
+    sluice_sim_scenario *s = sluice_sim_scenario_default(&err);
+    if (s) {
+        sluice_sim_scenario_set_seed(s, sr->seed);
+        sr->r = sluice_sim_run(s, &err);
+        sluice_sim_scenario_free(s);
+    }
+    return NULL;
+}
+
+static void test_on_seeds_1_to_5_the_governor_meets_every_goal(void **state) {
+    (void)state;
+    seed_run runs[5];
+    pthread_t th[5];
+    /* the seeds side by side: each run takes seconds under sanitizers */
+    for (int i = 0; i < 5; i++) {
+        runs[i] = (seed_run){.seed = (uint64_t)i + 1, .r = NULL};
+        assert_int_equal(pthread_create(&th[i], NULL, run_seed, &runs[i]), 0);
+    }
+    for (int i = 0; i < 5; i++) assert_int_equal(pthread_join(th[i], NULL), 0);
+    for (int i = 0; i < 5; i++) {
+        uint64_t seed = runs[i].seed;
+        sluice_sim_report *r = runs[i].r;
         assert_non_null(r);
         sluice_sim_goals g;
         sluice_sim_report_goals(r, &g);
         const sluice_sim_result *gov = sluice_sim_report_result(r, SLUICE_SIM_GOVERNOR);
-        if (!g.p99_met || !g.sooner_met || !g.stable_met || !g.no_loss || !g.incident_shown)
-            fail_msg("seed %llu: p99 %d (worst %.3f) sooner %d stable %d (%lld/h) no_loss %d", (unsigned long long)seed,
-                     g.p99_met, gov->worst_minute_ratio, g.sooner_met, g.stable_met, (long long)gov->max_reversals_hour,
-                     g.no_loss);
-        if (gov->spare_used < 0.92) fail_msg("seed %llu: spare used %.3f", (unsigned long long)seed, gov->spare_used);
-        sluice_sim_report_free(r);
-        sluice_sim_scenario_free(s);
+        if (!g.p99_met || !g.sooner_met || !g.stable_met || !g.spare_met || !g.no_loss || !g.incident_shown)
+            fail_msg("seed %llu: p99 %d (worst %.3f) sooner %d stable %d (%lld/h) spare %d (%.4f) no_loss %d",
+                     (unsigned long long)seed, g.p99_met, gov->worst_minute_ratio, g.sooner_met, g.stable_met,
+                     (long long)gov->max_reversals_hour, g.spare_met, gov->spare_used, g.no_loss);
+        assert_true(gov->spare_used >= 0.95);
     }
+    for (int i = 0; i < 5; i++) sluice_sim_report_free(runs[i].r);
 }
 
-/* A steady load and a large backlog: the loop must settle, not cycle. */ /* A steady load and a large backlog: the loop must settle, not cycle. */
+/* A steady load and a large backlog: the loop must settle, not cycle. */
 static void steady_load(json_t *root) {
     json_t *prof = json_loads("[[0,0.5],[24,0.5]]", 0, NULL);
     json_object_set_new(json_object_get(root, "interactive"), "profile", prof);
@@ -484,7 +507,7 @@ int main(void) {
         cmocka_unit_test(test_the_governor_finishes_the_backlog_sooner_than_the_best_safe_fixed_limit),
         cmocka_unit_test(test_with_a_60s_delayed_signal_the_governor_does_not_oscillate),
         cmocka_unit_test(test_the_governor_uses_most_of_the_spare_capacity_while_a_backlog_waits),
-        cmocka_unit_test(test_on_seeds_1_to_5_the_governor_keeps_the_peak_safe_finishes_sooner_and_is_stable),
+        cmocka_unit_test(test_on_seeds_1_to_5_the_governor_meets_every_goal),
         cmocka_unit_test(test_under_a_steady_load_with_a_60s_delayed_signal_the_governor_settles),
         cmocka_unit_test(test_spare_capacity_is_counted_per_period_and_only_as_far_as_the_work_could_use_it),
         cmocka_unit_test(test_the_shipped_incident_file_is_the_compiled_in_default),

@@ -76,40 +76,45 @@ double sluice_law_value_at(const sluice_law_signal *s, double pressure);
 /* ---------------------------------------------------------------- params */
 
 typedef struct sluice_law_params {
-    int64_t tick_ms;        /* ms, 1..3600000: the caller's tick period */
-    double decrease;        /* (0,1): the deepest cut multiplies a fraction by it */
-    double cut_gain;        /* >= 0, finite: a cut multiplies by max(decrease, 1 - cut_gain *
+    int64_t tick_ms;           /* ms, 1..3600000: the caller's tick period */
+    double decrease;           /* (0,1): the deepest cut multiplies a fraction by it */
+    double cut_gain;           /* >= 0, finite: a cut multiplies by max(decrease, 1 - cut_gain *
                              * overshoot); 0: always by decrease */
-    double increase;        /* (0,1]: the additive raise, full when the headroom below the
+    double increase;           /* (0,1]: the additive raise, full when the headroom below the
                              * band is at least raise_span; of the smoothed pressure's and
                              * the latest value's, the larger headroom */
-    double growth;          /* [1,16]: far below the band a raise may multiply a fraction by
+    double growth;             /* [1,16]: far below the band a raise may multiply a fraction by
                              * up to this (slow start); 1: additive raises only */
-    double raise_span;      /* >= 0, finite: headroom below the band that earns a full
+    double raise_span;         /* >= 0, finite: headroom below the band that earns a full
                              * increase; less headroom, a proportionally smaller one */
-    double band;            /* [0,1): raise only while pressure < 1 - band: a share of the
+    double band;               /* [0,1): raise only while pressure < 1 - band: a share of the
                              * target value below it */
-    double creep_band;      /* [0,1): the band once creep_ms have passed since the last
+    double creep_band;         /* [0,1): the band once creep_ms have passed since the last
                              * change (when narrower than band) */
-    int64_t creep_ms;       /* ms, 0..86400000: time without a change after which raises
+    int64_t creep_ms;          /* ms, 0..86400000: time without a change after which raises
                              * use creep_band; 0: never */
-    int64_t dwell_ms;       /* ms, 0..86400000: minimum time between changes */
-    int64_t raise_dwell_ms; /* ms, 0..86400000: minimum time between a raise and the next
+    int64_t dwell_ms;          /* ms, 0..86400000: minimum time between changes */
+    int64_t raise_dwell_ms;    /* ms, 0..86400000: minimum time between a raise and the next
                              * raise (the dwell applies too); a cut is never held by it.
                              * 0: the dwell alone */
-    int64_t calm_ms;        /* ms, 0..86400000: how long pressure stays below the band
+    int64_t calm_ms;           /* ms, 0..86400000: how long pressure stays below the band
                              * before a raise */
-    int64_t smoothing_ms;   /* ms, 0..86400000: time constant of the smoothed pressure;
+    int64_t smoothing_ms;      /* ms, 0..86400000: time constant of the smoothed pressure;
                              * 0: none */
-    double jump;            /* >= 0, finite: a pressure this far above the smoothed one is
+    double jump;               /* >= 0, finite: a pressure this far above the smoothed one is
                              * taken at once */
-    double stale_pressure;  /* > 1, finite: pressure of a stale assume-pressure signal */
-    double escalate;        /* >= 0, finite: pressure rise that allows a cut within the dwell */
-    double snap;            /* [0,0.5): fractions this close to floor or 1 go there */
-    int64_t idle_ms;        /* ms, 0..86400000: a class with no work for this long keeps
+    double stale_pressure;     /* > 1, finite: pressure of a stale assume-pressure signal */
+    double escalate;           /* >= 0, finite: pressure rise that allows a cut within the dwell */
+    double snap;               /* [0,0.5): fractions this close to floor or 1 go there */
+    int64_t idle_ms;           /* ms, 0..86400000: a class with no work for this long keeps
                              * only its floor while the pressure is over target, so work
                              * that comes to it then starts at the floor, not at an
                              * admission it was not using; 0: never */
+    int64_t reversal_dwell_ms; /* ms, 0..86400000: for this long after a reversal (a change
+                                * the other way from the one before it), a change that
+                                * would reverse again needs a clear reason: a cut, pressure
+                                * over 1 + escalate; a raise, headroom of raise_span below
+                                * the band. Critical always acts. 0: never */
 } sluice_law_params;
 
 /* Fills *p with the defaults (docs/governor.md, "Parameters"). */
@@ -204,10 +209,13 @@ typedef struct sluice_law_state {
     int64_t calm_since_ms;         /* ms, when that calm streak began (valid if calm) */
     int has_reading;               /* 1 while fresh signals feed the smoothed pressure */
     double smoothed;               /* pressure: the smoothed worst fresh pressure */
+    int has_reversal;              /* 0 until a change went the other way from the one
+                                    * before it (a raise after a cut, or a cut after a raise) */
+    int64_t last_reversal_ms;      /* ms, when one last did (valid if has_reversal) */
 } sluice_law_state;
 
 /* Room enough for any encoded state, terminating NUL included (the widest,
- * every number at its longest, is 300 bytes). */
+ * every number at its longest, is 352 bytes). */
 #define SLUICE_LAW_STATE_JSON 512
 
 /* Sets *st to "no history": the first cut will happen at once and the first
@@ -218,7 +226,8 @@ void sluice_law_state_init(sluice_law_state *st);
  * len bytes; SLUICE_LAW_STATE_JSON always suffices), e.g.
  * {"v":3,"ticks":28,"last_tick_ms":28000,"has_change":true,
  *  "last_change_ms":26000,"last_action":"raise","last_pressure":0.33,
- *  "calm":true,"calm_since_ms":16000,"has_reading":true,"smoothed":0.41}.
+ *  "calm":true,"calm_since_ms":16000,"has_reading":true,"smoothed":0.41,
+ *  "has_reversal":true,"last_reversal_ms":26000}.
  * Numbers round-trip exactly. Returns 0, or -1 with SLUICE_ERR_ARGUMENT if
  * buf is too small, an argument is NULL or the state is corrupt (e.g. a
  * non-finite number), SLUICE_ERR_NOMEM; then buf holds "" when len > 0. */

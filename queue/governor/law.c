@@ -24,6 +24,17 @@ static const char *under_word(const sluice_law_signal *s) {
     return s->lower_is_worse ? "above" : "under";
 }
 
+/* "db.iops over 0.77": the value of driver d (NULL: stale or none, then
+ * the pressure) past which ("over" 1) or short of which (0) pressure
+ * "pressure" lies, in d's own units. */
+static void threshold_words(const sluice_law_signal *d, int over, double pressure, char *buf, size_t len) {
+    if (d)
+        law_say(buf, len, "%.64s %s %.4g", d->name, over ? over_word(d) : under_word(d),
+                sluice_law_value_at(d, pressure));
+    else
+        law_say(buf, len, "pressure %s %.4g", over ? "over" : "under", pressure);
+}
+
 /* The driver and what the law makes of it, in its own units:
  * "db.iops at 0.3, smoothed 0.51 (pressure 0.68)", "db.iops (stale),
  * counted as pressure 1.50" or "no signal". */
@@ -196,6 +207,15 @@ static int moves_enough(const sluice_law_params *p, const struct reading *r, con
     return 0;
 }
 
+/* Whether a change up (a raise, "up" 1) or down (a cut, 0) would reverse
+ * the last change again within params.reversal_dwell_ms of the last
+ * reversal. */
+static int reversing_again(const sluice_law_params *p, const sluice_law_state *st, int64_t now, int up) {
+    if (p->reversal_dwell_ms <= 0 || !st->has_change || !st->has_reversal) return 0;
+    if ((st->last_action == SLUICE_LAW_RAISE) == up) return 0;
+    return law_elapsed(now, st->last_reversal_ms) < p->reversal_dwell_ms;
+}
+
 /* What every branch of decide reads: the law's inputs, the dwell, whether
  * the last change has settled, and the acted-on driver in words. */
 struct basis {
@@ -290,6 +310,13 @@ static void decide_cut(const struct basis *b, struct plan *pl) {
     } else if (!b->ready && !worse) {
         law_say(pl->summary, sizeof pl->summary, "hold: %s%s; waiting for a value newer than the last %s", who, over,
                 last);
+    } else if (reversing_again(p, st, b->now, 0) && A <= 1.0 + p->escalate) {
+        char need[128];
+        threshold_words(d, 1, 1.0 + p->escalate, need, sizeof need);
+        law_say(pl->summary, sizeof pl->summary,
+                "hold: %s%s; a raise reversed a cut %lld s ago (reversal dwell %lld s): a cut now needs %s", who, over,
+                (long long)(law_elapsed(b->now, st->last_reversal_ms) / 1000), (long long)(p->reversal_dwell_ms / 1000),
+                need);
     } else {
         pl->action = SLUICE_LAW_CUT;
         pl->tier = t;
@@ -338,6 +365,13 @@ static void decide_raise(const struct basis *b, struct plan *pl) {
     } else if (b->st->last_action == SLUICE_LAW_RAISE && b->since < p->raise_dwell_ms) {
         law_say(pl->summary, sizeof pl->summary, "hold: %s%s; raise dwell %lld of %lld ms since the last raise", who,
                 below, (long long)b->since, (long long)p->raise_dwell_ms);
+    } else if (reversing_again(p, b->st, b->now, 1) && 1.0 - p->band - (P < A ? P : A) < p->raise_span) {
+        char need[128];
+        threshold_words(d, 0, 1.0 - p->band - p->raise_span, need, sizeof need);
+        law_say(pl->summary, sizeof pl->summary,
+                "hold: %s%s; a cut reversed a raise %lld s ago (reversal dwell %lld s): a raise now needs %s", who,
+                below, (long long)(law_elapsed(b->now, b->st->last_reversal_ms) / 1000),
+                (long long)(p->reversal_dwell_ms / 1000), need);
     } else if (!b->ready) {
         law_say(pl->summary, sizeof pl->summary, "hold: %s%s; waiting for a value newer than the last %s", who, below,
                 last);
@@ -484,6 +518,7 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
     /* A clock that stepped back restarts the dwell instead of stretching it. */
     if (st->has_change && now_ms < st->last_change_ms) st->last_change_ms = now_ms;
     if (st->calm && now_ms < st->calm_since_ms) st->calm_since_ms = now_ms;
+    if (st->has_reversal && now_ms < st->last_reversal_ms) st->last_reversal_ms = now_ms;
     acting = *p;
     acting.band = tick_band(p, st, now_ms);
     p = &acting;
@@ -498,6 +533,10 @@ int sluice_law_tick(const sluice_law_params *p, sluice_law_state *st, int64_t no
     }
 
     if (pl.moves) {
+        if (st->has_change && (pl.action == SLUICE_LAW_RAISE) != (st->last_action == SLUICE_LAW_RAISE)) {
+            st->has_reversal = 1;
+            st->last_reversal_ms = now_ms;
+        }
         st->has_change = 1;
         st->last_change_ms = now_ms;
         st->last_action = pl.action;

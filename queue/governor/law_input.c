@@ -89,6 +89,7 @@ void sluice_law_params_default(sluice_law_params *p) {
     p->escalate = 0.05;
     p->snap = 0.01;
     p->idle_ms = 0;
+    p->reversal_dwell_ms = 0;
 }
 
 int sluice_law_params_check(const sluice_law_params *p, sluice_error *err) {
@@ -123,6 +124,8 @@ int sluice_law_params_check(const sluice_law_params *p, sluice_error *err) {
     if (!isfinite(p->snap) || p->snap < 0 || p->snap >= 0.5)
         return law_fail(err, "snap must be at least 0 and below 0.5");
     if (p->idle_ms < 0 || p->idle_ms > DWELL_MS_MAX) return law_fail(err, "idle_ms must be 0..%d ms", DWELL_MS_MAX);
+    if (p->reversal_dwell_ms < 0 || p->reversal_dwell_ms > DWELL_MS_MAX)
+        return law_fail(err, "reversal_dwell_ms must be 0..%d ms", DWELL_MS_MAX);
     return 0;
 }
 
@@ -147,7 +150,8 @@ int sluice_law_params_check(const sluice_law_params *p, sluice_error *err) {
     X(stale_pressure, 0) \
     X(escalate, 0) \
     X(snap, 0) \
-    X(idle_ms, 1)
+    X(idle_ms, 1) \
+    X(reversal_dwell_ms, 1)
 /* clang-format on */
 
 static const struct param_field {
@@ -212,6 +216,7 @@ int law_state_check(const sluice_law_state *st, sluice_error *err) {
     if (st->has_reading != 0 && st->has_reading != 1) return law_fail(err, "state: has_reading must be 0 or 1");
     if (!isfinite(st->smoothed) || st->smoothed > PRESSURE_MAX || st->smoothed < -PRESSURE_MAX)
         return law_fail(err, "state: smoothed is not a finite pressure");
+    if (st->has_reversal != 0 && st->has_reversal != 1) return law_fail(err, "state: has_reversal must be 0 or 1");
     return 0;
 }
 
@@ -232,12 +237,12 @@ int sluice_law_state_encode(const sluice_law_state *st, char *buf, size_t len, s
     if (buf && len > 0) buf[0] = '\0';
     if (!st || !buf || len == 0) return law_fail(err, "state encode: st or buf is NULL or empty");
     if (law_state_check(st, err) < 0) return -1;
-    o = json_pack("{s:i, s:I, s:I, s:b, s:I, s:s, s:f, s:b, s:I, s:b, s:f}", "v", STATE_VERSION, "ticks",
+    o = json_pack("{s:i, s:I, s:I, s:b, s:I, s:s, s:f, s:b, s:I, s:b, s:f, s:b, s:I}", "v", STATE_VERSION, "ticks",
                   (json_int_t)st->ticks, "last_tick_ms", (json_int_t)st->last_tick_ms, "has_change", st->has_change,
                   "last_change_ms", (json_int_t)st->last_change_ms, "last_action",
                   sluice_law_action_name(st->last_action), "last_pressure", st->last_pressure, "calm", st->calm,
                   "calm_since_ms", (json_int_t)st->calm_since_ms, "has_reading", st->has_reading, "smoothed",
-                  st->smoothed);
+                  st->smoothed, "has_reversal", st->has_reversal, "last_reversal_ms", (json_int_t)st->last_reversal_ms);
     text = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(o);
     if (!text) {
@@ -258,8 +263,8 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st, sluice_error
     json_t *root;
     json_error_t jerr;
     sluice_law_state s;
-    int has_change = 0, calm = 0, has_reading = 0;
-    json_int_t version = 0, ticks = 0, last_tick = 0, last_change = 0, calm_since = 0;
+    int has_change = 0, calm = 0, has_reading = 0, has_reversal = 0;
+    json_int_t version = 0, ticks = 0, last_tick = 0, last_change = 0, calm_since = 0, last_reversal = 0;
     const char *action = NULL;
     double pressure = 0, smoothed = 0;
     int rc = -1, ok;
@@ -274,9 +279,11 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st, sluice_error
                         "last_action", &action, "last_pressure", &pressure, "calm", &calm, "calm_since_ms",
                         &calm_since) == 0;
     /* v2 smoothed per reading (its reading_* members are not needed now);
-     * v1 did not smooth: the new leader starts from the next value. */
+     * v1 did not smooth: the new leader starts from the next value. A
+     * leader before reversal_dwell_ms wrote no reversal: none. */
     if (ok && (version == STATE_VERSION || version == 2))
-        ok = json_unpack_ex(root, &jerr, 0, "{s:b, s:F}", "has_reading", &has_reading, "smoothed", &smoothed) == 0;
+        ok = json_unpack_ex(root, &jerr, 0, "{s:b, s:F, s?b, s?I}", "has_reading", &has_reading, "smoothed", &smoothed,
+                            "has_reversal", &has_reversal, "last_reversal_ms", &last_reversal) == 0;
     else if (ok && version != 1)
         ok = law_fail(err, "state decode: unknown version %lld", (long long)version) == 0;
     if (!ok) law_fail(err, "state decode: %.100s", json_is_object(root) ? jerr.text : "not an object");
@@ -291,6 +298,8 @@ int sluice_law_state_decode(const char *text, sluice_law_state *st, sluice_error
         s.calm_since_ms = (int64_t)calm_since;
         s.has_reading = has_reading ? 1 : 0;
         s.smoothed = smoothed;
+        s.has_reversal = has_reversal ? 1 : 0;
+        s.last_reversal_ms = (int64_t)last_reversal;
         if (sluice_law_action_parse(action, &s.last_action, err) == 0 && law_state_check(&s, err) == 0) {
             *st = s;
             rc = 0;
