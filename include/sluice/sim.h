@@ -145,9 +145,14 @@ typedef struct sluice_sim_class_result {
     int64_t jobs_arrived;  /* jobs, within duration_s */
     int64_t jobs_done;     /* jobs completed by the end of the run */
     int64_t jobs_waiting;  /* jobs still queued at the end (0 when drained) */
-    int64_t jobs_lost;     /* arrived - done - waiting: always 0 */
+    int64_t jobs_lost;     /* arrived - done - waiting - expired: always 0 */
     double longest_wait_s; /* s, arrival to completion, worst job */
     double finish_s;       /* s from start: last completion; -1 if none */
+    int64_t late_starts;   /* jobs started after their start_by */
+    int64_t expired;       /* jobs dead-lettered unstarted past their start_by (on_expiry dead) */
+    int64_t keys;          /* fairness keys that had jobs */
+    double key_wait_worst_s;  /* s: the longest a key's next job waited for its turn, worst key */
+    double key_wait_median_s; /* s: the same, the median key */
 } sluice_sim_class_result;
 
 typedef struct sluice_sim_result {
@@ -170,6 +175,7 @@ typedef struct sluice_sim_result {
     int64_t reversals;          /* changes in the opposite direction of the previous */
     int64_t max_reversals_hour; /* most reversals in any 3600 s window */
     int64_t jobs_lost;          /* sum over classes; must be 0 */
+    int64_t deadline_misses;    /* late starts and expired jobs, summed over classes */
     size_t nclasses;
     sluice_sim_class_result classes[SLUICE_SIM_MAX_CLASSES];
 } sluice_sim_result;
