@@ -209,6 +209,7 @@ typedef struct sluice_sim_goals {
     int sooner_met;             /* governor makespan < fixed makespan (or fixed unfinished) */
     int stable_met;             /* governor max_reversals_hour <= the goal */
     int no_loss;                /* every policy lost 0 jobs */
+    int deadlines_met;          /* governor: no job started late or expired */
 } sluice_sim_goals;
 
 void sluice_sim_report_goals(const sluice_sim_report *r, sluice_sim_goals *out);
