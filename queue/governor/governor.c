@@ -158,13 +158,13 @@ void sluice_governor_history_free(char **decisions, size_t n) {
 typedef struct class_memo {
     char *name; /* NEW; NULL if it could not be copied */
     int64_t throttled;
-    int64_t moved_ms;   /* Redis clock */
-    int64_t busy_ms;    /* Redis clock */
-    int64_t claimed;    /* < 0: not read */
-    int64_t counted_ms; /* Redis clock: when claimed was read */
+    int64_t moved_ms;       /* Redis clock */
+    int64_t busy_ms;        /* Redis clock */
+    int64_t claimed;        /* < 0: not read */
+    int64_t counted_ms;     /* Redis clock: when claimed was read */
     sluice_start_rate rate; /* its claims and open time, for full_rate */
     double full_rate;       /* starts a second at fraction 1, measured; 0: unknown */
-    double law;         /* < 0: none this term */
+    double law;             /* < 0: none this term */
 } class_memo;
 
 struct sluice_governor {

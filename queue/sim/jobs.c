@@ -16,10 +16,10 @@ struct sim_chunk {
     double t_arr; /* s */
     int64_t jobs;
     int64_t jobs_done;
-    int64_t started; /* jobs of it started (their first IO ran) */
-    double cost;     /* IO units per job */
-    double done_io;  /* IO units of it already run */
-    int batch;       /* 1 if from a batch or periodic burst: counts for the makespan */
+    int64_t started;     /* jobs of it started (their first IO ran) */
+    double cost;         /* IO units per job */
+    double done_io;      /* IO units of it already run */
+    int batch;           /* 1 if from a batch or periodic burst: counts for the makespan */
     int64_t start_by_ms; /* ms from the scenario start; -1: none */
     size_t group;        /* its arrival in the class's groups */
 };
@@ -212,8 +212,9 @@ int simq_push(sim_queue *cq, const sluice_sim_scenario *s, size_t ci, size_t ai,
         cq->groups = g;
         cq->capgroups = ncap;
     }
-    sim_chunk k = {(double)sec, 0, 0, 0, a->cost, 0.0, a->kind != ARR_POISSON,
-                   a->within_s > 0 ? (sec + a->within_s) * 1000 : -1, cq->ngroups};
+    sim_chunk k = {
+        (double)sec, 0, 0, 0, a->cost, 0.0, a->kind != ARR_POISSON, a->within_s > 0 ? (sec + a->within_s) * 1000 : -1,
+        cq->ngroups};
     cq->groups[cq->ngroups++] = (sim_group){k.start_by_ms, n};
     cq->ready += n;
     int rc = 0;
@@ -225,7 +226,8 @@ int simq_push(sim_queue *cq, const sluice_sim_scenario *s, size_t ci, size_t ai,
         int64_t count[64] = {0};
         size_t keys[64], nk = 0;
         for (int64_t j = 0; j < n; j++) {
-            double u = rng_uniform(s->seed, STREAM_KEY, (uint64_t)(ci * SIM_MAX_ARRIVALS + ai), (uint64_t)sec * 64 + (uint64_t)j);
+            double u = rng_uniform(s->seed, STREAM_KEY, (uint64_t)(ci * SIM_MAX_ARRIVALS + ai),
+                                   (uint64_t)sec * 64 + (uint64_t)j);
             size_t key = key_of(cq, u), x = 0;
             while (x < nk && keys[x] != key) x++;
             if (x == nk) keys[nk++] = key;
@@ -280,8 +282,8 @@ void simq_expire(sim_queue *cq, int64_t t_ms, sluice_sim_class_result *cr) {
  * by ahead), at most SIM_DEADLINE_JOBS; returns 0 when it did not fit. */
 static int insert_entry(sluice_deadline_entry *out, size_t *n, int64_t start_by, int64_t ahead) {
     size_t at = *n;
-    while (at > 0 && (out[at - 1].start_by > start_by ||
-                      (out[at - 1].start_by == start_by && out[at - 1].ahead > ahead)))
+    while (at > 0 &&
+           (out[at - 1].start_by > start_by || (out[at - 1].start_by == start_by && out[at - 1].ahead > ahead)))
         at--;
     if (at >= SIM_DEADLINE_JOBS) return 0;
     size_t last = *n < SIM_DEADLINE_JOBS ? *n : SIM_DEADLINE_JOBS - 1;

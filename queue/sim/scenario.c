@@ -288,7 +288,8 @@ static int parse_class_extras(json_t *v, const char *path, sim_class *c, sluice_
     if (num(v, path, "deadline_reserve", 0, &c->reserve, err) < 0) return -1;
     if (range(path, "deadline_reserve", c->reserve, 0, 1, "must be in [0, 1]", err) < 0) return -1;
     if (string(v, path, "on_expiry", 0, word, sizeof word, err) < 0) return -1;
-    if (sluice_on_expiry_parse(word, &c->on_expiry, NULL) < 0) return bad(err, path, "on_expiry", "must be run or dead");
+    if (sluice_on_expiry_parse(word, &c->on_expiry, NULL) < 0)
+        return bad(err, path, "on_expiry", "must be run or dead");
     strcpy(word, "floor");
     if (string(v, path, "outside_window", 0, word, sizeof word, err) < 0) return -1;
     if (sluice_outside_window_parse(word, &c->outside, NULL) < 0)
@@ -298,9 +299,9 @@ static int parse_class_extras(json_t *v, const char *path, sim_class *c, sluice_
 }
 
 static int parse_classes(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
-    static const char *const keys[] = {"name",      "tier",           "worker_rate", "max_rate", "floor",
-                                       "arrivals",  "deadline_reserve", "on_expiry", "windows",  "outside_window",
-                                       "keys",      NULL};
+    static const char *const keys[] = {
+        "name",      "tier",    "worker_rate",    "max_rate", "floor", "arrivals", "deadline_reserve",
+        "on_expiry", "windows", "outside_window", "keys",     NULL};
     json_t *arr = json_object_get(root, "classes"), *v, *a;
     char path[64], apath[96], tier[16];
     size_t i, j;
@@ -398,9 +399,9 @@ static int check_whole(sluice_sim_scenario *s, sluice_error *err) {
 
 static int parse_root(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
     static const char *const keys[] = {
-        "name", "description", "seed",   "duration_s", "step_ms",          "drain_s", "database", "interactive",
-        "peak", "goal",        "signal", "threshold",  "sweep_resolution", "classes", "governor", "start",
-        NULL};
+        "name",        "description", "seed", "duration_s", "step_ms",   "drain_s",          "database",
+        "interactive", "peak",        "goal", "signal",     "threshold", "sweep_resolution", "classes",
+        "governor",    "start",       NULL};
     static const char *const peak_keys[] = {"start_s", "end_s", NULL};
     char desc[1024];
     int64_t seed = 1;

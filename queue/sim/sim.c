@@ -156,7 +156,7 @@ typedef struct run_state {
     monitor mon;
     class_view cv[SLUICE_SIM_MAX_CLASSES]; /* what each class has waiting this step */
     double rate[SLUICE_SIM_MAX_CLASSES];   /* IO/s each class is admitted this step */
-    double *rev;                          /* s, times of the reversals */
+    double *rev;                           /* s, times of the reversals */
     size_t nrev, caprev;
     int last_dir;
     double Q;                   /* IO units queued at the disk */

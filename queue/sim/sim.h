@@ -210,11 +210,11 @@ typedef struct policy_state {
     sluice_law_class law_cls[SLUICE_SIM_MAX_CLASSES]; /* the law's fractions, before any lift */
     int64_t busy_ms[SLUICE_SIM_MAX_CLASSES];          /* ms, governor: when each class last had jobs queued */
     int64_t next_tick_ms;
-    int64_t last_tick_ms;                            /* ms, governor: -1 before the first tick */
-    double admitted[SLUICE_SIM_MAX_CLASSES];         /* governor: the law's fraction with the lift */
-    sluice_start_rate rate[SLUICE_SIM_MAX_CLASSES];  /* governor: each class's measured full start rate */
-    int64_t starts[SLUICE_SIM_MAX_CLASSES];          /* governor: starts counted at the last tick */
-    int in_window[SLUICE_SIM_MAX_CLASSES];           /* 1 inside its windows (or without any) */
+    int64_t last_tick_ms;                             /* ms, governor: -1 before the first tick */
+    double admitted[SLUICE_SIM_MAX_CLASSES];          /* governor: the law's fraction with the lift */
+    sluice_start_rate rate[SLUICE_SIM_MAX_CLASSES];   /* governor: each class's measured full start rate */
+    int64_t starts[SLUICE_SIM_MAX_CLASSES];           /* governor: starts counted at the last tick */
+    int in_window[SLUICE_SIM_MAX_CLASSES];            /* 1 inside its windows (or without any) */
     int64_t window_change_ms[SLUICE_SIM_MAX_CLASSES]; /* Unix ms: when in_window is due again */
 } policy_state;
 
