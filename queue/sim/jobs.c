@@ -138,6 +138,9 @@ int simq_init(sim_queue *cq, const sim_class *c) {
     memset(cq, 0, sizeof *cq);
     cq->nkeys = (size_t)c->keys;
     cq->on_expiry = c->on_expiry;
+    for (size_t a = 0; a < c->narr; a++)
+        if (c->arr[a].within_s > 0 && (cq->min_within_s == 0 || c->arr[a].within_s < cq->min_within_s))
+            cq->min_within_s = c->arr[a].within_s;
     cq->key = calloc(cq->nkeys, sizeof *cq->key);
     cq->active = calloc(cq->nkeys, sizeof *cq->active);
     cq->cdf = calloc(cq->nkeys, sizeof *cq->cdf);
@@ -215,7 +218,7 @@ int simq_push(sim_queue *cq, const sluice_sim_scenario *s, size_t ci, size_t ai,
     sim_chunk k = {
         (double)sec, 0, 0, 0, a->cost, 0.0, a->kind != ARR_POISSON, a->within_s > 0 ? (sec + a->within_s) * 1000 : -1,
         cq->ngroups};
-    cq->groups[cq->ngroups++] = (sim_group){k.start_by_ms, n};
+    cq->groups[cq->ngroups++] = (sim_group){sec, k.start_by_ms, n};
     cq->ready += n;
     int rc = 0;
     if (cq->nkeys == 1) {
@@ -299,6 +302,8 @@ size_t simq_deadlines(sim_queue *cq, sluice_deadline_entry *out) {
     while (cq->ghead < cq->ngroups && cq->groups[cq->ghead].ready == 0) cq->ghead++;
     for (size_t g = cq->ghead; g < cq->ngroups; g++) {
         const sim_group *x = &cq->groups[g];
+        /* Later arrivals are due no sooner than this one's shortest start_within. */
+        if (n == SIM_DEADLINE_JOBS && (x->sec + cq->min_within_s) * 1000 >= out[n - 1].start_by) break;
         for (int64_t j = 1; x->start_by_ms >= 0 && j <= x->ready; j++)
             if (!insert_entry(out, &n, x->start_by_ms, ahead + j)) break;
         ahead += x->ready;

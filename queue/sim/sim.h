@@ -144,6 +144,7 @@ typedef struct sim_key {
 /* The jobs that arrived in one second from one arrival pattern, across
  * keys: the class's ready jobs in arrival order, for the deadline view. */
 typedef struct sim_group {
+    int64_t sec;         /* s: when they arrived */
     int64_t start_by_ms; /* ms from the scenario start; -1: none */
     int64_t ready;       /* of them not yet started */
 } sim_group;
@@ -158,6 +159,7 @@ typedef struct sim_queue {
     sim_group *groups;
     size_t ghead, ngroups, capgroups;
     sluice_on_expiry on_expiry;
+    int64_t min_within_s; /* s: the shortest start_within of its arrivals; 0: none has one */
     double waiting_io;    /* IO units waiting */
     int64_t waiting_jobs; /* jobs not yet done */
     int64_t ready;        /* jobs not yet started */
