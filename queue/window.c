@@ -302,6 +302,20 @@ int windows_at(const sluice_window *w, size_t n, zone_cache *zc, int64_t now_ms,
     return 0;
 }
 
+int sluice_windows_open(const sluice_window *w, size_t n, int64_t now_ms, int64_t *change_ms, sluice_error *err) {
+    sluice_error_reset(err);
+    zone_cache *zc = zone_cache_new();
+    if (!zc) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "windows: out of memory");
+        return -1;
+    }
+    window_state at;
+    windows_at(w, n, zc, now_ms, &at);
+    zone_cache_free(zc);
+    if (change_ms) *change_ms = at.change_ms;
+    return at.open;
+}
+
 /* "3h12m", "2d4h", "45m" (rounded up to the minute) into buf. */
 static void in_words(int64_t ms, char *buf, size_t len) {
     int64_t m = (ms + 59999) / 60000;

@@ -372,6 +372,186 @@ static void test_under_a_steady_load_with_a_60s_delayed_signal_the_governor_sett
     sluice_sim_scenario_free(s);
 }
 
+/* ================================================================ keys, deadlines, windows */
+
+/* A small scenario: a steady interactive load "load" (fraction of
+ * capacity), no spikes, gaps or peak of note, "hours" long, with the one
+ * class "cls" (NEW, taken). NEW text. */
+static char *small_scenario(double load, int64_t hours, json_t *cls) {
+    json_t *root = json_loads(sluice_sim_incident_json(), 0, NULL);
+    assert_non_null(root);
+    json_t *interactive = json_object_get(root, "interactive");
+    json_object_set_new(interactive, "profile", json_pack("[[i,f],[i,f]]", 0, load, 24, load));
+    json_object_set_new(interactive, "spikes", json_array());
+    json_object_set_new(root, "duration_s", json_integer(hours * 3600));
+    json_object_set_new(root, "drain_s", json_integer(0));
+    json_object_set_new(json_object_get(root, "peak"), "start_s", json_integer(0));
+    json_object_set_new(json_object_get(root, "peak"), "end_s", json_integer(hours * 3600));
+    json_object_set_new(json_object_get(root, "signal"), "gaps", json_array());
+    /* A 10 s signal, published at once: these tests are about the queue. */
+    json_object_set_new(json_object_get(root, "signal"), "period_ms", json_integer(10000));
+    json_object_set_new(json_object_get(root, "signal"), "delay_ms", json_integer(0));
+    json_object_set_new(json_object_get(root, "signal"), "stale_after_ms", json_integer(60000));
+    json_t *classes = json_array();
+    json_array_append_new(classes, cls);
+    json_object_set_new(root, "classes", classes);
+    char *text = json_dumps(root, 0);
+    json_decref(root);
+    assert_non_null(text);
+    return text;
+}
+
+static sluice_sim_report *run_text(char *text) {
+    sluice_error err;
+    sluice_sim_scenario *s = sluice_sim_scenario_parse(text, &err);
+    free(text);
+    if (!s) fail_msg("%s", err.text);
+    sluice_sim_report *r = sluice_sim_run(s, &err);
+    sluice_sim_scenario_free(s);
+    if (!r) fail_msg("%s", err.text);
+    return r;
+}
+
+static void test_a_big_keys_backlog_delays_another_keys_job_by_about_one_round(void **state) {
+    (void)state;
+    /* 50 tenants with Zipf sizes (the biggest has about a quarter of the
+     * jobs): a 600,000 IO batch across them takes about 25 minutes at the
+     * workers' 400 IO/s, while a stream of single jobs keeps arriving. */
+    json_t *cls = json_pack("{s:s,s:s,s:i,s:i,s:f,s:{s:i,s:f},s:[{s:s,s:i,s:i,s:i},{s:s,s:f,s:i}]}", "name", "tenants",
+                            "tier", "low", "worker_rate", 400, "max_rate", 400, "floor", 0.01, "keys", "count", 50,
+                            "skew", 1.2, "arrivals", "kind", "batch", "at_s", 3600, "jobs", 200000, "cost", 3, "kind",
+                            "poisson", "rate", 1.0, "cost", 3);
+    sluice_sim_report *r = run_text(small_scenario(0.3, 3, cls));
+    const sluice_sim_class_result *c = &sluice_sim_report_result(r, SLUICE_SIM_GOVERNOR)->classes[0];
+    assert_int_equal(c->keys, 50);
+    assert_true(c->longest_wait_s > 1200);
+    /* A round of 50 keys at 400 IO/s is 0.4 s: no key waits more than a
+     * few rounds for its turn, however long the biggest key's backlog. */
+    if (c->key_wait_worst_s > 5 || c->key_wait_worst_s > 10 * c->key_wait_median_s + 1)
+        fail_msg("worst key waited %.1f s for its turn, the median key %.1f s (the backlog %.0f s)",
+                 c->key_wait_worst_s, c->key_wait_median_s, c->longest_wait_s);
+    assert_int_equal(c->jobs_lost, 0);
+    sluice_sim_report_free(r);
+}
+
+/* The admitted background rate (IO/s) of the governor in minute m. */
+static double admitted_in_minute(const sluice_sim_report *r, size_t m) {
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    assert_int_equal(sluice_sim_report_write_csv(r, f, 60), 0);
+    rewind(f);
+    char line[1024];
+    double v[1 + 4 * SLUICE_SIM_POLICIES] = {0};
+    for (size_t row = 0; row <= m + 1 && fgets(line, sizeof line, f); row++) {
+        if (row != m + 1) continue;
+        char *p = line;
+        for (int i = 0; i < 1 + 4 * SLUICE_SIM_POLICIES; i++) {
+            v[i] = strtod(p, &p);
+            if (*p == ',') p++;
+        }
+    }
+    fclose(f);
+    return v[1 + 4 * SLUICE_SIM_GOVERNOR + 2];
+}
+
+/* A class held at its floor by pressure (interactive load above the
+ * target): its floor runs 10 jobs a second, 15 a second arrive, each to
+ * start within a minute. */
+static json_t *held_class(double reserve) {
+    return json_pack("{s:s,s:s,s:i,s:i,s:f,s:f,s:[{s:s,s:f,s:i,s:i,s:i,s:i}]}", "name", "certificates", "tier", "low",
+                     "worker_rate", 200, "max_rate", 200, "floor", 0.05, "deadline_reserve", reserve, "arrivals",
+                     "kind", "poisson", "rate", 15.0, "cost", 1, "start_s", 1800, "end_s", 5400, "start_within_s", 60);
+}
+
+static void test_a_deadline_reserve_lets_the_governor_meet_deadlines_it_misses_without_one(void **state) {
+    (void)state;
+    sluice_sim_report *none = run_text(small_scenario(0.75, 2, held_class(0)));
+    sluice_sim_report *some = run_text(small_scenario(0.75, 2, held_class(0.5)));
+    const sluice_sim_result *a = sluice_sim_report_result(none, SLUICE_SIM_GOVERNOR);
+    const sluice_sim_result *b = sluice_sim_report_result(some, SLUICE_SIM_GOVERNOR);
+    if (a->deadline_misses < 1000 || b->deadline_misses != 0)
+        fail_msg("misses without a reserve %lld, with 0.5 %lld", (long long)a->deadline_misses,
+                 (long long)b->deadline_misses);
+    assert_int_equal(a->classes[0].late_starts, a->deadline_misses);
+    assert_int_equal(a->classes[0].expired, 0);
+    /* Held at its floor (10 IO/s) by the pressure, the lift admits it at
+     * most its reserve more: 110 IO/s of its workers' 200. */
+    for (size_t m = 30; m < 90; m++) {
+        double x = admitted_in_minute(some, m);
+        if (x > 110.5) fail_msg("minute %zu: %.1f IO/s, above floor + reserve (110)", m, x);
+    }
+    sluice_sim_goals g;
+    sluice_sim_report_goals(some, &g);
+    assert_true(g.deadlines_met);
+    sluice_sim_report_free(none);
+    sluice_sim_report_free(some);
+}
+
+static void test_with_on_expiry_dead_late_jobs_are_dead_lettered_never_lost(void **state) {
+    (void)state;
+    json_t *cls = held_class(0);
+    json_object_set_new(cls, "on_expiry", json_string("dead"));
+    sluice_sim_report *r = run_text(small_scenario(0.75, 2, cls));
+    const sluice_sim_class_result *c = &sluice_sim_report_result(r, SLUICE_SIM_GOVERNOR)->classes[0];
+    assert_true(c->expired > 1000);
+    assert_int_equal(c->late_starts, 0);
+    assert_int_equal(c->jobs_lost, 0);
+    assert_int_equal(c->jobs_arrived, c->jobs_done + c->jobs_waiting + c->expired);
+    assert_int_equal(sluice_sim_report_result(r, SLUICE_SIM_GOVERNOR)->deadline_misses, c->expired);
+    sluice_sim_report_free(r);
+}
+
+static void test_a_window_keeps_a_class_at_its_floor_outside_and_lets_it_run_inside(void **state) {
+    (void)state;
+    /* Monday 2026-01-05 from midnight UTC; the window is 03:00-05:00 in
+     * Paris (UTC+1 in winter): 02:00-04:00 UTC. No pressure at all. */
+    json_t *cls =
+        json_pack("{s:s,s:s,s:i,s:i,s:f,s:[{s:s,s:s,s:s,s:s}],s:[{s:s,s:i,s:i,s:i}]}", "name", "reports", "tier", "low",
+                  "worker_rate", 300, "max_rate", 300, "floor", 0.1, "windows", "days", "mon", "from", "03:00", "to",
+                  "05:00", "tz", "Europe/Paris", "arrivals", "kind", "batch", "at_s", 60, "jobs", 3000, "cost", 1000);
+    sluice_sim_report *r = run_text(small_scenario(0.2, 6, cls));
+    for (size_t m = 5; m < 120; m += 23) {
+        double x = admitted_in_minute(r, m);
+        if (x > 30.5 || x < 29.5) fail_msg("minute %zu, before the window: %.1f IO/s, not the floor's 30", m, x);
+    }
+    for (size_t m = 140; m < 240; m += 20) {
+        double x = admitted_in_minute(r, m);
+        if (x < 290) fail_msg("minute %zu, in the window: %.1f IO/s, not the workers' 300", m, x);
+    }
+    for (size_t m = 245; m < 360; m += 23) {
+        double x = admitted_in_minute(r, m);
+        if (x > 30.5) fail_msg("minute %zu, after the window: %.1f IO/s, above the floor's 30", m, x);
+    }
+    sluice_sim_report_free(r);
+}
+
+static void test_the_incident_reports_every_policys_certificates_deadline_misses(void **state) {
+    (void)state;
+    /* The certificates are due within the hour; the fixed limit and the
+     * threshold throttle miss most of them, and the report says so. */
+    assert_true(strstr(sluice_sim_incident_json(), "\"start_within_s\": 3600") != NULL);
+    assert_string_equal(res(SLUICE_SIM_GOVERNOR)->classes[2].name, "certificates");
+    assert_true(res(SLUICE_SIM_FIXED)->classes[2].late_starts > 20000);
+    assert_true(res(SLUICE_SIM_THRESHOLD)->classes[2].late_starts >= 20000);
+    assert_int_equal(res(SLUICE_SIM_NO_LIMIT)->deadline_misses, 0);
+    for (int p = SLUICE_SIM_NO_LIMIT; p < SLUICE_SIM_POLICIES; p++) {
+        const sluice_sim_result *x = res((sluice_sim_policy)p);
+        assert_int_equal(x->deadline_misses, x->classes[2].late_starts + x->classes[2].expired);
+    }
+    char *text = sluice_sim_report_json(incident, 0);
+    assert_non_null(text);
+    json_t *root = json_loads(text, 0, NULL);
+    free(text);
+    json_t *gov = json_array_get(json_object_get(root, "policies"), SLUICE_SIM_GOVERNOR);
+    assert_int_equal(json_integer_value(json_object_get(gov, "deadline_misses")),
+                     res(SLUICE_SIM_GOVERNOR)->deadline_misses);
+    json_t *cert = json_array_get(json_object_get(gov, "classes"), 2);
+    assert_true(json_is_integer(json_object_get(cert, "late_starts")));
+    assert_true(json_is_number(json_object_get(cert, "key_wait_worst_s")));
+    assert_true(json_is_boolean(json_object_get(json_object_get(root, "goals"), "deadlines_met")));
+    json_decref(root);
+}
+
 /* ================================================================ scenarios */
 
 static void test_the_shipped_incident_file_is_the_compiled_in_default(void **state) {
@@ -458,6 +638,51 @@ static void test_out_of_range_members_are_refused_naming_them(void **state) {
     free(t);
 }
 
+static void unknown_zone(json_t *root) {
+    json_object_set_new(
+        json_array_get(json_object_get(root, "classes"), 4), "windows",
+        json_pack("[{s:s,s:s,s:s,s:s}]", "days", "mon-fri", "from", "20:00", "to", "07:00", "tz", "Mars/Olympus_Mons"));
+}
+static void zero_start_within(json_t *root) {
+    json_t *a = json_array_get(json_object_get(json_array_get(json_object_get(root, "classes"), 2), "arrivals"), 0);
+    json_object_set_new(a, "start_within_s", json_integer(0));
+}
+static void reserve_too_big(json_t *root) {
+    json_object_set_new(json_array_get(json_object_get(root, "classes"), 2), "deadline_reserve", json_real(1.5));
+}
+static void no_keys(json_t *root) {
+    json_object_set_new(json_array_get(json_object_get(root, "classes"), 3), "keys", json_pack("{s:i}", "count", 0));
+}
+static void bad_expiry(json_t *root) {
+    json_object_set_new(json_array_get(json_object_get(root, "classes"), 2), "on_expiry", json_string("drop"));
+}
+static void bad_start(json_t *root) {
+    json_object_set_new(root, "start", json_string("next monday"));
+}
+
+static void test_bad_keys_deadlines_and_windows_are_refused_naming_them(void **state) {
+    (void)state;
+    char *t;
+    t = incident_with(unknown_zone);
+    refused(t, "classes[4].windows", "unknown zone Mars/Olympus_Mons");
+    free(t);
+    t = incident_with(zero_start_within);
+    refused(t, "classes[2].arrivals[0].start_within_s", "must be in [1, 604800]");
+    free(t);
+    t = incident_with(reserve_too_big);
+    refused(t, "classes[2].deadline_reserve", "must be in [0, 1]");
+    free(t);
+    t = incident_with(no_keys);
+    refused(t, "classes[3].keys.count", "must be in [1, 10000]");
+    free(t);
+    t = incident_with(bad_expiry);
+    refused(t, "classes[2].on_expiry", "run or dead");
+    free(t);
+    t = incident_with(bad_start);
+    refused(t, "start", "RFC 3339");
+    free(t);
+}
+
 /* ================================================================ output */
 
 static void test_the_json_report_names_every_policy_and_the_goals(void **state) {
@@ -510,12 +735,18 @@ int main(void) {
         cmocka_unit_test(test_on_seeds_1_to_5_the_governor_meets_every_goal),
         cmocka_unit_test(test_under_a_steady_load_with_a_60s_delayed_signal_the_governor_settles),
         cmocka_unit_test(test_spare_capacity_is_counted_per_period_and_only_as_far_as_the_work_could_use_it),
+        cmocka_unit_test(test_a_big_keys_backlog_delays_another_keys_job_by_about_one_round),
+        cmocka_unit_test(test_a_deadline_reserve_lets_the_governor_meet_deadlines_it_misses_without_one),
+        cmocka_unit_test(test_with_on_expiry_dead_late_jobs_are_dead_lettered_never_lost),
+        cmocka_unit_test(test_a_window_keeps_a_class_at_its_floor_outside_and_lets_it_run_inside),
+        cmocka_unit_test(test_the_incident_reports_every_policys_certificates_deadline_misses),
         cmocka_unit_test(test_the_shipped_incident_file_is_the_compiled_in_default),
         cmocka_unit_test(test_the_shipped_plot_script_is_the_compiled_in_one),
         cmocka_unit_test(test_a_scenario_with_an_unknown_key_is_refused_naming_the_key),
         cmocka_unit_test(test_a_negative_capacity_is_refused_naming_the_member),
         cmocka_unit_test(test_malformed_json_is_refused_with_its_position),
         cmocka_unit_test(test_out_of_range_members_are_refused_naming_them),
+        cmocka_unit_test(test_bad_keys_deadlines_and_windows_are_refused_naming_them),
         cmocka_unit_test(test_the_json_report_names_every_policy_and_the_goals),
         cmocka_unit_test(test_the_csv_has_a_row_per_period_and_four_columns_per_policy),
     };

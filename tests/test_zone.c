@@ -335,6 +335,24 @@ static void a_window_in_an_unknown_zone_never_opens_and_says_so(void **state) {
     zone_cache_free(zc);
 }
 
+static void the_public_window_clock_says_what_the_governor_sees_and_when_it_changes(void **state) {
+    (void)state;
+    sluice_window w[2];
+    int64_t change = 0;
+    assert_int_equal(sluice_window_parse("mon 03:00-05:00 Europe/Paris", &w[0], NULL), 0);
+    /* Monday 2026-01-05, Paris at UTC+1: the window is 02:00-04:00 UTC. */
+    assert_int_equal(sluice_windows_open(w, 1, utc(2026, 1, 5, 1, 30) * 1000, &change, NULL), 0);
+    assert_int_equal(change, utc(2026, 1, 5, 2, 0) * 1000);
+    assert_int_equal(sluice_windows_open(w, 1, utc(2026, 1, 5, 2, 0) * 1000, &change, NULL), 1);
+    assert_int_equal(change, utc(2026, 1, 5, 4, 0) * 1000);
+    assert_int_equal(sluice_windows_open(w, 1, utc(2026, 1, 5, 4, 0) * 1000, NULL, NULL), 0);
+    /* No windows: always open; a zone tzdata lacks: never. */
+    assert_int_equal(sluice_windows_open(w, 0, utc(2026, 1, 5, 1, 30) * 1000, &change, NULL), 1);
+    assert_int_equal(change, INT64_MAX);
+    assert_int_equal(sluice_window_parse("mon-sun 00:00-23:59 Mars/Olympus_Mons", &w[1], NULL), 0);
+    assert_int_equal(sluice_windows_open(&w[1], 1, utc(2026, 1, 5, 12, 0) * 1000, NULL, NULL), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(zone_offsets_match_glibc_across_the_2026_and_2027_dst_changes),
@@ -347,6 +365,7 @@ int main(void) {
         cmocka_unit_test(malformed_windows_are_refused_naming_the_problem),
         cmocka_unit_test(windows_of_one_zone_that_share_a_minute_overlap),
         cmocka_unit_test(windows_json_round_trips_and_refuses_other_shapes),
+        cmocka_unit_test(the_public_window_clock_says_what_the_governor_sees_and_when_it_changes),
         cmocka_unit_test(a_night_window_follows_new_york_wall_time_across_both_dst_changes),
         cmocka_unit_test(a_window_in_the_spring_forward_gap_opens_when_the_clock_jumps_past_its_start),
         cmocka_unit_test(a_window_in_an_unknown_zone_never_opens_and_says_so),

@@ -97,6 +97,21 @@ typedef struct sluice_deadline_lift {
 void sluice_deadline_lift_compute(double law_fraction, double reserve, double full_rate, int64_t slots,
                                   const sluice_deadline_entry *jobs, size_t n, int64_t now, sluice_deadline_lift *out);
 
+/* A class's full start rate (starts a second at fraction 1) as the
+ * governor measures it: its starts and the time it had jobs ready weighted
+ * by the share of its rate admitted (sluice_deadline_effective), both
+ * decayed with a 10 s time constant. Zero it to begin. */
+typedef struct sluice_start_rate {
+    double starts;   /* starts counted, decayed */
+    double share_ms; /* ms with jobs ready times the share admitted, decayed */
+} sluice_start_rate;
+
+/* Adds "starts" made over the last "dt_ms" at "share", counted only when
+ * the class had jobs ready ("ready" > 0), to *r. Returns the full rate,
+ * starts a second at fraction 1, or 0 (unknown) while the time counted is
+ * worth less than 100 ms at full admission. Pure. */
+double sluice_start_rate_add(sluice_start_rate *r, int64_t starts, double share, int64_t dt_ms, int64_t ready);
+
 /* The share of its unthrottled start rate a class runs at fraction f: f,
  * or with "slots" (its max_concurrency; 0: none) the whole slots that f
  * leaves it (floor(f * slots), at least one) over slots, and below one slot

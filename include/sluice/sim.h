@@ -43,6 +43,20 @@
  *
  * Critical classes are never limited by any policy.
  *
+ * THE QUEUE
+ *
+ * A class's jobs may be spread over fairness keys (tenants of Zipf sizes,
+ * seeded); the keys that wait share its admitted rate in turn, FIFO within
+ * a key, as a claim serves them. A job may carry a start_by (its arrival's
+ * start_within_s); one that starts after it is a late start, and with
+ * on_expiry dead one not started by then is dead-lettered (expired, never
+ * lost). Outside its windows (evaluated by the library, on the wall clock
+ * of the scenario's start) a class runs only its floor, or nothing, under
+ * every policy. The governor policy also lifts a class above the law for
+ * its deadlines within its deadline_reserve, as the governor does
+ * (sluice_deadline_lift_compute over its earliest ready deadlines, at its
+ * start rate measured by sluice_start_rate_add).
+ *
  * METRICS (per policy)
  *
  *   p50/p99 per minute and overall; peak p99 and, per peak minute, the
@@ -59,7 +73,10 @@
  *   IO waiting at the period's start or arriving in it, at most its worker
  *   rate for the period); "used" is min(background IO run in the period,
  *   usable); spare_used = sum used / sum usable; jobs
- *   lost (arrived - done - waiting, always 0); admission changes (steps where
+ *   lost (arrived - done - waiting - expired, always 0); deadline misses
+ *   (late starts + expired) per class; per class with keys, each key's
+ *   longest wait for its turn (the longest it had jobs ready and none
+ *   started), the worst key's and the median key's; admission changes (steps where
  *   some class's admitted rate moved) and reversals (a change in the
  *   opposite direction of the previous one); max_reversals_hour, the most
  *   reversals in any hour: the oscillation measure.
@@ -142,12 +159,17 @@ int sluice_sim_scenario_set_signal_timing(sluice_sim_scenario *s, int64_t period
 typedef struct sluice_sim_class_result {
     char name[SLUICE_SIM_NAME];
     sluice_tier tier;
-    int64_t jobs_arrived;  /* jobs, within duration_s */
-    int64_t jobs_done;     /* jobs completed by the end of the run */
-    int64_t jobs_waiting;  /* jobs still queued at the end (0 when drained) */
-    int64_t jobs_lost;     /* arrived - done - waiting: always 0 */
-    double longest_wait_s; /* s, arrival to completion, worst job */
-    double finish_s;       /* s from start: last completion; -1 if none */
+    int64_t jobs_arrived;     /* jobs, within duration_s */
+    int64_t jobs_done;        /* jobs completed by the end of the run */
+    int64_t jobs_waiting;     /* jobs still queued at the end (0 when drained) */
+    int64_t jobs_lost;        /* arrived - done - waiting - expired: always 0 */
+    double longest_wait_s;    /* s, arrival to completion, worst job */
+    double finish_s;          /* s from start: last completion; -1 if none */
+    int64_t late_starts;      /* jobs started after their start_by */
+    int64_t expired;          /* jobs dead-lettered unstarted past their start_by (on_expiry dead) */
+    int64_t keys;             /* fairness keys that had jobs */
+    double key_wait_worst_s;  /* s: the longest a key's next job waited for its turn, worst key */
+    double key_wait_median_s; /* s: the same, the median key */
 } sluice_sim_class_result;
 
 typedef struct sluice_sim_result {
@@ -170,6 +192,7 @@ typedef struct sluice_sim_result {
     int64_t reversals;          /* changes in the opposite direction of the previous */
     int64_t max_reversals_hour; /* most reversals in any 3600 s window */
     int64_t jobs_lost;          /* sum over classes; must be 0 */
+    int64_t deadline_misses;    /* late starts and expired jobs, summed over classes */
     size_t nclasses;
     sluice_sim_class_result classes[SLUICE_SIM_MAX_CLASSES];
 } sluice_sim_result;
@@ -203,6 +226,7 @@ typedef struct sluice_sim_goals {
     int sooner_met;             /* governor makespan < fixed makespan (or fixed unfinished) */
     int stable_met;             /* governor max_reversals_hour <= the goal */
     int no_loss;                /* every policy lost 0 jobs */
+    int deadlines_met;          /* governor: no job started late or expired */
 } sluice_sim_goals;
 
 void sluice_sim_report_goals(const sluice_sim_report *r, sluice_sim_goals *out);

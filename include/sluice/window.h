@@ -78,6 +78,14 @@ int sluice_windows_json(const sluice_window *w, size_t n, char *buf, size_t len)
  * naming the problem (out and *n unchanged). */
 int sluice_windows_parse_json(const char *json, sluice_window *out, size_t *n, sluice_error *err);
 
+/* Whether the instant "now_ms" (Unix ms) falls in one of the windows
+ * w[0..n), as the governor decides it (zones from the system's tzdata; a
+ * zone it lacks never opens; no windows: always open), and in *change_ms
+ * (may be NULL) when that next changes (INT64_MAX: not within 8 days).
+ * Reads the zones afresh: for a caller that asks again at *change_ms, not
+ * at every tick. Returns 1 (open), 0 (closed), or -1 with SLUICE_ERR_NOMEM. */
+int sluice_windows_open(const sluice_window *w, size_t n, int64_t now_ms, int64_t *change_ms, sluice_error *err);
+
 /* Whether the system's tzdata has the zone "name". Returns 0, or -1 with
  * SLUICE_ERR_ARGUMENT "unknown zone NAME". */
 int sluice_zone_check(const char *name, sluice_error *err);

@@ -249,6 +249,40 @@ static void print_table(const sluice_sim_report *r) {
     }
 }
 
+/* Deadline misses per class and policy; the keys' waits for a turn where
+ * a class spreads its jobs over keys. */
+static void print_deadlines_and_keys(const sluice_sim_report *r) {
+    const sluice_sim_result *b = sluice_sim_report_result(r, SLUICE_SIM_BASELINE);
+    int keyed = 0;
+    printf("\nper class: deadline misses (late starts + expired)\n%-18s", "class");
+    for (int p = 1; p < SLUICE_SIM_POLICIES; p++) printf(" %18s", sluice_sim_policy_name((sluice_sim_policy)p));
+    printf("\n");
+    for (size_t i = 0; i < b->nclasses; i++) {
+        printf("%-18s", b->classes[i].name);
+        for (int p = 1; p < SLUICE_SIM_POLICIES; p++) {
+            const sluice_sim_class_result *c = &sluice_sim_report_result(r, (sluice_sim_policy)p)->classes[i];
+            char m[48];
+            snprintf(m, sizeof(m), "%lld + %lld", (long long)c->late_starts, (long long)c->expired);
+            printf(" %18s", m);
+            keyed |= c->keys > 1;
+        }
+        printf("\n");
+    }
+    if (!keyed) return;
+    printf("\nper class with keys: a key's longest wait for its turn (s), worst key / median key\n%-18s", "class");
+    for (int p = 1; p < SLUICE_SIM_POLICIES; p++) printf(" %18s", sluice_sim_policy_name((sluice_sim_policy)p));
+    printf("\n");
+    for (size_t i = 0; i < b->nclasses; i++) {
+        if (sluice_sim_report_result(r, SLUICE_SIM_GOVERNOR)->classes[i].keys <= 1) continue;
+        printf("%-18s", b->classes[i].name);
+        for (int p = 1; p < SLUICE_SIM_POLICIES; p++) {
+            const sluice_sim_class_result *c = &sluice_sim_report_result(r, (sluice_sim_policy)p)->classes[i];
+            printf(" %8.0f / %7.0f", c->key_wait_worst_s, c->key_wait_median_s);
+        }
+        printf("\n");
+    }
+}
+
 static void goal_line(const char *what, int met, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void goal_line(const char *what, int met, const char *fmt, ...) {
     char figures[200];
@@ -279,6 +313,9 @@ static void print_goals(const sluice_sim_report *r) {
     snprintf(what, sizeof(what), "stable: at most %lld reversals in any hour", (long long)g.max_reversals_hour);
     goal_line(what, g.stable_met, "%lld (%lld reversals, %lld changes in all)", (long long)gov->max_reversals_hour,
               (long long)gov->reversals, (long long)gov->changes);
+    goal_line("every deadline met", g.deadlines_met, "%lld missed (fixed %lld, threshold %lld)",
+              (long long)gov->deadline_misses, (long long)fix->deadline_misses,
+              (long long)sluice_sim_report_result(r, SLUICE_SIM_THRESHOLD)->deadline_misses);
     long long lost = 0;
     for (int p = 0; p < SLUICE_SIM_POLICIES; p++) lost += sluice_sim_report_result(r, (sluice_sim_policy)p)->jobs_lost;
     goal_line("no job lost, under any policy", g.no_loss, "%lld lost", lost);
@@ -461,6 +498,7 @@ int cmd_simulate(ctl *x, int argc, char **argv) {
             }
         } else {
             print_table(r);
+            print_deadlines_and_keys(r);
             print_goals(r);
         }
     }

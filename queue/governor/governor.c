@@ -14,8 +14,6 @@
 #define STATE_TEXT 1024
 #define CLOCK_OFFSET_MAX (100LL * 366 * 86400000) /* ms: a century either way */
 #define DEADLINE_JOBS 32                          /* the earliest ready deadlines of a class the lift reads */
-#define RATE_MS 10000.0                           /* ms: time constant of a class's measured full start rate */
-#define RATE_SHARE_MS 100.0                       /* ms at full admission before a measured rate counts */
 
 /* ----------------------------- governor ------------------------------ */
 
@@ -160,14 +158,13 @@ void sluice_governor_history_free(char **decisions, size_t n) {
 typedef struct class_memo {
     char *name; /* NEW; NULL if it could not be copied */
     int64_t throttled;
-    int64_t moved_ms;   /* Redis clock */
-    int64_t busy_ms;    /* Redis clock */
-    int64_t claimed;    /* < 0: not read */
-    int64_t counted_ms; /* Redis clock: when claimed was read */
-    double claims;      /* claims summed for the rate, decayed */
-    double share_ms;    /* ms the gate was open, times the share it admitted, decayed */
-    double full_rate;   /* starts a second at fraction 1, measured; 0: unknown */
-    double law;         /* < 0: none this term */
+    int64_t moved_ms;       /* Redis clock */
+    int64_t busy_ms;        /* Redis clock */
+    int64_t claimed;        /* < 0: not read */
+    int64_t counted_ms;     /* Redis clock: when claimed was read */
+    sluice_start_rate rate; /* its claims and open time, for full_rate */
+    double full_rate;       /* starts a second at fraction 1, measured; 0: unknown */
+    double law;             /* < 0: none this term */
 } class_memo;
 
 struct sluice_governor {
@@ -380,23 +377,14 @@ static void class_work(sluice_governor *g, const client_batch *b, size_t i, cons
     }
 }
 
-/* The class's full start rate, measured into *m: its claims, and the
- * time its gate was open weighted by the share of its rate it admitted
- * ("share": sluice_deadline_effective of the gate's fraction), both summed
- * over the ticks it had jobs ready and decayed over RATE_MS; their ratio,
- * once the time is worth RATE_SHARE_MS at full admission. */
+/* The class's full start rate, measured into *m (sluice_start_rate_add)
+ * from its claims since the last tick at "share", sluice_deadline_effective
+ * of the gate's fraction. */
 static void measure_rate(const class_memo *last, class_memo *m, double share, int64_t ready, int64_t now) {
     m->counted_ms = now;
     if (!last || last->claimed < 0 || m->claimed < 0) return;
-    m->claims = last->claims;
-    m->share_ms = last->share_ms;
-    int64_t dt = now - last->counted_ms, n = m->claimed - last->claimed;
-    if (dt > 0 && n >= 0 && ready > 0) {
-        double keep = exp(-(double)dt / RATE_MS);
-        m->claims = m->claims * keep + (double)n;
-        m->share_ms = m->share_ms * keep + share * (double)dt;
-    }
-    m->full_rate = m->share_ms >= RATE_SHARE_MS ? m->claims * 1000.0 / m->share_ms : 0;
+    m->rate = last->rate;
+    m->full_rate = sluice_start_rate_add(&m->rate, m->claimed - last->claimed, share, now - last->counted_ms, ready);
 }
 
 /* Class i as the law sees it: tier and floor, and the fraction the governor

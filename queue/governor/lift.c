@@ -9,6 +9,17 @@
  * measured start rate moves with the workers and the machine, and a plan
  * to start the last job just in time would make it late half the time. */
 #define PLAN_SHARE 0.75
+#define RATE_MS 10000.0     /* ms: time constant of a class's measured full start rate */
+#define RATE_SHARE_MS 100.0 /* ms at full admission before a measured rate counts */
+
+double sluice_start_rate_add(sluice_start_rate *r, int64_t starts, double share, int64_t dt_ms, int64_t ready) {
+    if (dt_ms > 0 && starts >= 0 && ready > 0) {
+        double keep = exp(-(double)dt_ms / RATE_MS);
+        r->starts = r->starts * keep + (double)starts;
+        r->share_ms = r->share_ms * keep + share * (double)dt_ms;
+    }
+    return r->share_ms >= RATE_SHARE_MS ? r->starts * 1000.0 / r->share_ms : 0;
+}
 
 double sluice_deadline_effective(double f, int64_t slots) {
     if (slots <= 0 || f * (double)slots < 1) return f;

@@ -9,10 +9,13 @@
 #include "sim.h"
 
 static json_t *class_json(const sluice_sim_class_result *c) {
-    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:f}", "name", c->name, "tier", sluice_tier_name(c->tier),
-                     "jobs_arrived", (json_int_t)c->jobs_arrived, "jobs_done", (json_int_t)c->jobs_done, "jobs_waiting",
-                     (json_int_t)c->jobs_waiting, "jobs_lost", (json_int_t)c->jobs_lost, "longest_wait_s",
-                     c->longest_wait_s, "finish_s", c->finish_s);
+    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:I,s:f,s:f,s:I,s:I,s:I,s:I,s:f,s:f}", "name", c->name, "tier",
+                     sluice_tier_name(c->tier), "jobs_arrived", (json_int_t)c->jobs_arrived, "jobs_done",
+                     (json_int_t)c->jobs_done, "jobs_waiting", (json_int_t)c->jobs_waiting, "jobs_lost",
+                     (json_int_t)c->jobs_lost, "longest_wait_s", c->longest_wait_s, "finish_s", c->finish_s,
+                     "late_starts", (json_int_t)c->late_starts, "expired", (json_int_t)c->expired, "deadline_misses",
+                     (json_int_t)(c->late_starts + c->expired), "keys", (json_int_t)c->keys, "key_wait_worst_s",
+                     c->key_wait_worst_s, "key_wait_median_s", c->key_wait_median_s);
 }
 
 static json_t *result_json(const sluice_sim_report *r, int p, int minutes) {
@@ -31,6 +34,7 @@ static json_t *result_json(const sluice_sim_report *r, int p, int minutes) {
         (json_int_t)x->max_reversals_hour, "jobs_lost", (json_int_t)x->jobs_lost);
     json_t *cls = json_array();
     if (!o || !cls) goto fail;
+    if (json_object_set_new(o, "deadline_misses", json_integer((json_int_t)x->deadline_misses)) < 0) goto fail;
     for (size_t i = 0; i < x->nclasses; i++)
         if (json_array_append_new(cls, class_json(&x->classes[i])) < 0) goto fail;
     if (json_object_set_new(o, "classes", cls) < 0) {
@@ -66,13 +70,13 @@ char *sluice_sim_report_json(const sluice_sim_report *r, int minutes) {
                             v == floor(v) && fabs(v) < 9e15 ? json_integer((json_int_t)v) : json_real(v));
     }
     json_t *root = json_pack("{s:s,s:I,s:{s:f,s:I,s:I,s:f},s:o,"
-                             "s:{s:f,s:f,s:I,s:b,s:b,s:b,s:b,s:b,s:b}}",
+                             "s:{s:f,s:f,s:I,s:b,s:b,s:b,s:b,s:b,s:b,s:b}}",
                              "scenario", s->name, "seed", (json_int_t)s->seed, "signal", "target", s->sig_target,
                              "period_ms", (json_int_t)s->sig_period_ms, "delay_ms", (json_int_t)s->sig_delay_ms,
                              "noise", s->sig_noise, "params", params, "goals", "p99_ratio", g.p99_ratio, "spare_used",
                              g.spare_used, "max_reversals_hour", (json_int_t)g.max_reversals_hour, "p99_met", g.p99_met,
                              "incident_shown", g.incident_shown, "spare_met", g.spare_met, "sooner_met", g.sooner_met,
-                             "stable_met", g.stable_met, "no_loss", g.no_loss);
+                             "stable_met", g.stable_met, "no_loss", g.no_loss, "deadlines_met", g.deadlines_met);
     json_t *pol = json_array();
     char *out = NULL;
     if (!root || !pol) goto done;

@@ -181,6 +181,7 @@ void sluice_sim_report_goals(const sluice_sim_report *r, sluice_sim_goals *g) {
     g->spare_met = gov->spare_used >= s->goal_spare_used;
     g->sooner_met = gov->makespan_s >= 0 && (fix->makespan_s < 0 || gov->makespan_s < fix->makespan_s);
     g->stable_met = gov->max_reversals_hour <= s->goal_max_reversals_hour;
+    g->deadlines_met = gov->deadline_misses == 0;
     g->no_loss = 1;
     for (int p = 0; p < SLUICE_SIM_POLICIES; p++)
         if (r->res[p].jobs_lost != 0) g->no_loss = 0;

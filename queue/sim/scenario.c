@@ -207,7 +207,8 @@ static int parse_signal(json_t *root, sluice_sim_scenario *s, sluice_error *err)
 }
 
 static int parse_arrival(json_t *v, const char *path, sluice_sim_scenario *s, sim_arrival *a, sluice_error *err) {
-    static const char *const keys[] = {"kind", "rate", "jobs", "at_s", "period_s", "start_s", "end_s", "cost", NULL};
+    static const char *const keys[] = {"kind",    "rate",  "jobs", "at_s",           "period_s",
+                                       "start_s", "end_s", "cost", "start_within_s", NULL};
     char kind[16];
     if (!json_is_object(v)) return bad(err, path, NULL, "must be an object");
     if (only_keys(v, path, keys, err) < 0) return -1;
@@ -219,6 +220,10 @@ static int parse_arrival(json_t *v, const char *path, sluice_sim_scenario *s, si
     if (integer(v, path, "start_s", 0, &a->start_s, err) < 0 || integer(v, path, "end_s", 0, &a->end_s, err) < 0)
         return -1;
     if (a->start_s < 0 || a->end_s < a->start_s) return bad(err, path, "end_s", "must not be before start_s >= 0");
+    a->within_s = 0;
+    if (integer(v, path, "start_within_s", 0, &a->within_s, err) < 0) return -1;
+    if (json_object_get(v, "start_within_s") && (a->within_s <= 0 || a->within_s > 7 * 86400))
+        return bad(err, path, "start_within_s", "must be in [1, 604800] (s)");
     if (strcmp(kind, "poisson") == 0) {
         a->kind = ARR_POISSON;
         if (num(v, path, "rate", 1, &a->rate, err) < 0) return -1;
@@ -240,8 +245,63 @@ static int parse_arrival(json_t *v, const char *path, sluice_sim_scenario *s, si
     return 0;
 }
 
+/* A class's run windows, as the real class field: the library's parser and
+ * its zone check, so the simulator refuses what apply would. */
+static int parse_windows(json_t *v, const char *path, sim_class *c, sluice_error *err) {
+    json_t *w = json_object_get(v, "windows");
+    sluice_error werr;
+    if (!w) return 0;
+    char *text = json_dumps(w, JSON_ENCODE_ANY);
+    if (!text) return bad(err, path, "windows", "out of memory");
+    int rc = sluice_windows_parse_json(text, c->windows, &c->nwindows, &werr);
+    free(text);
+    if (rc < 0) return bad(err, path, "windows", werr.text);
+    for (size_t i = 0; i < c->nwindows; i++)
+        if (sluice_zone_check(c->windows[i].tz, &werr) < 0) return bad(err, path, "windows", werr.text);
+    return 0;
+}
+
+/* The tenant model: "count" keys whose sizes follow Zipf's law with
+ * exponent "skew" (default 1). */
+static int parse_keys(json_t *v, const char *path, sim_class *c, sluice_error *err) {
+    static const char *const keys[] = {"count", "skew", NULL};
+    char kpath[96];
+    int rc;
+    c->keys = 1;
+    c->skew = 1;
+    json_t *o = object(v, path, "keys", 0, err, &rc);
+    if (rc < 0 || !o) return rc;
+    snprintf(kpath, sizeof kpath, "%s.keys", path);
+    if (only_keys(o, kpath, keys, err) < 0 || integer(o, kpath, "count", 1, &c->keys, err) < 0 ||
+        num(o, kpath, "skew", 0, &c->skew, err) < 0)
+        return -1;
+    if (c->keys <= 0 || c->keys > SIM_MAX_KEYS) return bad(err, kpath, "count", "must be in [1, 10000]");
+    return range(kpath, "skew", c->skew, 0, 10, "must be in [0, 10]", err);
+}
+
+/* What a class declares beyond its rates: deadline_reserve, on_expiry,
+ * windows, outside_window and keys; each absent one takes the real
+ * class's default. */
+static int parse_class_extras(json_t *v, const char *path, sim_class *c, sluice_error *err) {
+    char word[16] = "run";
+    c->reserve = 0;
+    if (num(v, path, "deadline_reserve", 0, &c->reserve, err) < 0) return -1;
+    if (range(path, "deadline_reserve", c->reserve, 0, 1, "must be in [0, 1]", err) < 0) return -1;
+    if (string(v, path, "on_expiry", 0, word, sizeof word, err) < 0) return -1;
+    if (sluice_on_expiry_parse(word, &c->on_expiry, NULL) < 0)
+        return bad(err, path, "on_expiry", "must be run or dead");
+    strcpy(word, "floor");
+    if (string(v, path, "outside_window", 0, word, sizeof word, err) < 0) return -1;
+    if (sluice_outside_window_parse(word, &c->outside, NULL) < 0)
+        return bad(err, path, "outside_window", "must be floor or none");
+    if (parse_windows(v, path, c, err) < 0) return -1;
+    return parse_keys(v, path, c, err);
+}
+
 static int parse_classes(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
-    static const char *const keys[] = {"name", "tier", "worker_rate", "max_rate", "floor", "arrivals", NULL};
+    static const char *const keys[] = {
+        "name",      "tier",    "worker_rate",    "max_rate", "floor", "arrivals", "deadline_reserve",
+        "on_expiry", "windows", "outside_window", "keys",     NULL};
     json_t *arr = json_object_get(root, "classes"), *v, *a;
     char path[64], apath[96], tier[16];
     size_t i, j;
@@ -268,6 +328,7 @@ static int parse_classes(json_t *root, sluice_sim_scenario *s, sluice_error *err
         c->floor = 0;
         if (num(v, path, "floor", 0, &c->floor, err) < 0) return -1;
         if (range(path, "floor", c->floor, 0, 1, "must be in [0, 1]", err) < 0) return -1;
+        if (parse_class_extras(v, path, c, err) < 0) return -1;
         a = json_object_get(v, "arrivals");
         if (!a) return bad(err, path, "arrivals", "missing");
         if (!json_is_array(a) || json_array_size(a) > SIM_MAX_ARRIVALS)
@@ -338,8 +399,9 @@ static int check_whole(sluice_sim_scenario *s, sluice_error *err) {
 
 static int parse_root(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
     static const char *const keys[] = {
-        "name", "description", "seed",   "duration_s", "step_ms",          "drain_s", "database", "interactive",
-        "peak", "goal",        "signal", "threshold",  "sweep_resolution", "classes", "governor", NULL};
+        "name",        "description", "seed", "duration_s", "step_ms",   "drain_s",          "database",
+        "interactive", "peak",        "goal", "signal",     "threshold", "sweep_resolution", "classes",
+        "governor",    "start",       NULL};
     static const char *const peak_keys[] = {"start_s", "end_s", NULL};
     char desc[1024];
     int64_t seed = 1;
@@ -354,6 +416,11 @@ static int parse_root(json_t *root, sluice_sim_scenario *s, sluice_error *err) {
     s->seed = (uint64_t)seed;
     if (integer(root, "", "duration_s", 1, &s->duration_s, err) < 0) return -1;
     if (s->duration_s < 60 || s->duration_s > 7 * 86400) return bad(err, "", "duration_s", "must be in [60, 604800]");
+    char start[64] = "";
+    s->start_ms = SIM_START_MS;
+    if (string(root, "", "start", 0, start, sizeof start, err) < 0) return -1;
+    if (start[0] && sluice_parse_time(start, &s->start_ms, NULL) < 0)
+        return bad(err, "", "start", "must be an RFC 3339 time such as 2026-01-05T00:00:00Z");
     s->step_ms = 100;
     if (integer(root, "", "step_ms", 0, &s->step_ms, err) < 0) return -1;
     if (s->step_ms < 1 || s->step_ms > 1000 || 1000 % s->step_ms != 0)

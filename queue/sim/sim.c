@@ -7,92 +7,6 @@
 #include "sluice.h"
 #include "sim.h"
 
-/* ================================================================ job queue */
-
-/* Jobs that arrived in the same second with the same cost wait together;
- * the last of them is the one whose wait counts as the chunk's. */
-typedef struct chunk {
-    double t_arr; /* s */
-    int64_t jobs;
-    int64_t jobs_done;
-    double cost;    /* IO units per job */
-    double done_io; /* IO units of it already run */
-    int batch;      /* 1 if from a batch or periodic burst: counts for the makespan */
-} chunk;
-
-typedef struct jobq {
-    chunk *c;
-    size_t head, len, cap;
-    double waiting_io;
-    int64_t waiting_jobs; /* jobs not yet done */
-} jobq;
-
-static int jobq_push(jobq *q, double t, int64_t jobs, double cost, int batch) {
-    if (q->head > 0 && q->head == q->len) q->head = q->len = 0;
-    if (q->len == q->cap) {
-        if (q->head > q->cap / 2) {
-            memmove(q->c, q->c + q->head, (q->len - q->head) * sizeof *q->c);
-            q->len -= q->head;
-            q->head = 0;
-        } else {
-            size_t ncap = q->cap ? q->cap * 2 : 256;
-            chunk *n = realloc(q->c, ncap * sizeof *n);
-            if (!n) return -1;
-            q->c = n;
-            q->cap = ncap;
-        }
-    }
-    q->c[q->len++] = (chunk){t, jobs, 0, cost, 0.0, batch};
-    q->waiting_io += (double)jobs * cost;
-    q->waiting_jobs += jobs;
-    return 0;
-}
-
-/* Runs up to "budget" IO units of the queue, oldest first; returns what ran
- * and records finished jobs in *cr at time "now" (s). */
-static double jobq_run(jobq *q, double budget, double now, sluice_sim_class_result *cr, double *batch_done) {
-    double ran = 0;
-    while (budget > 1e-12 && q->head < q->len) {
-        chunk *k = &q->c[q->head];
-        double total = (double)k->jobs * k->cost;
-        double x = total - k->done_io;
-        if (x > budget) x = budget;
-        k->done_io += x;
-        budget -= x;
-        ran += x;
-        int64_t done = (int64_t)floor(k->done_io / k->cost + 1e-9);
-        if (k->done_io >= total - 1e-9 * total) done = k->jobs;
-        if (done > k->jobs) done = k->jobs;
-        cr->jobs_done += done - k->jobs_done;
-        q->waiting_jobs -= done - k->jobs_done;
-        k->jobs_done = done;
-        if (done == k->jobs) {
-            if (now - k->t_arr > cr->longest_wait_s) cr->longest_wait_s = now - k->t_arr;
-            cr->finish_s = now;
-            if (k->batch && now > *batch_done) *batch_done = now;
-            q->head++;
-        } else {
-            break;
-        }
-    }
-    q->waiting_io -= ran;
-    if (q->head == q->len) {
-        q->waiting_io = 0;
-    } else if (q->waiting_io <= 0) {
-        /* Rounding drift: count again rather than strand the rest. */
-        q->waiting_io = 0;
-        for (size_t i = q->head; i < q->len; i++)
-            q->waiting_io += (double)q->c[i].jobs * q->c[i].cost - q->c[i].done_io;
-    }
-    return ran;
-}
-
-static int64_t jobq_waiting_jobs(const jobq *q) {
-    int64_t n = 0;
-    for (size_t i = q->head; i < q->len; i++) n += q->c[i].jobs - q->c[i].jobs_done;
-    return n;
-}
-
 /* ================================================================ monitor */
 
 /* The monitor averages utilisation over a period and publishes it "delay"
@@ -174,7 +88,7 @@ typedef struct spare_tally {
 } spare_tally;
 
 /* A period begins: each class offers what waits. */
-static void spare_open(spare_tally *x, const jobq *q, size_t nc) {
+static void spare_open(spare_tally *x, const sim_queue *q, size_t nc) {
     for (size_t i = 0; i < nc; i++) x->offered[i] = q[i].waiting_io;
 }
 
@@ -237,13 +151,12 @@ typedef struct run_state {
     double dt;      /* s, one step */
     sluice_sim_result *res;
     sim_series *ser;
-    jobq q[SLUICE_SIM_MAX_CLASSES];
+    sim_queue q[SLUICE_SIM_MAX_CLASSES];
     policy_state ps;
     monitor mon;
-    double avail[SLUICE_SIM_MAX_CLASSES]; /* IO/s each class could run this step */
-    double rate[SLUICE_SIM_MAX_CLASSES];  /* IO/s each class is admitted this step */
-    int64_t jobs[SLUICE_SIM_MAX_CLASSES]; /* jobs each class has queued */
-    double *rev;                          /* s, times of the reversals */
+    class_view cv[SLUICE_SIM_MAX_CLASSES]; /* what each class has waiting this step */
+    double rate[SLUICE_SIM_MAX_CLASSES];   /* IO/s each class is admitted this step */
+    double *rev;                           /* s, times of the reversals */
     size_t nrev, caprev;
     int last_dir;
     double Q;                   /* IO units queued at the disk */
@@ -279,7 +192,9 @@ static int run_init(run_state *r, const sluice_sim_scenario *s, sluice_sim_polic
         res->classes[i].tier = s->classes[i].tier;
         res->classes[i].finish_s = -1;
     }
-    if (series_alloc(ser, (size_t)s->duration_s) < 0 || monitor_init(&r->mon, s) < 0) {
+    int ok = series_alloc(ser, (size_t)s->duration_s) == 0 && monitor_init(&r->mon, s) == 0;
+    for (size_t i = 0; ok && i < s->nclasses; i++) ok = simq_init(&r->q[i], &s->classes[i]) == 0;
+    if (!ok) {
         sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
         return -1;
     }
@@ -288,7 +203,7 @@ static int run_init(run_state *r, const sluice_sim_scenario *s, sluice_sim_polic
 }
 
 static void run_free(run_state *r) {
-    for (size_t i = 0; i < r->s->nclasses; i++) free(r->q[i].c);
+    for (size_t i = 0; i < r->s->nclasses; i++) simq_free(&r->q[i]);
     free(r->mon.ring);
     free(r->rev);
 }
@@ -313,8 +228,7 @@ static int step_arrivals(run_state *r, int64_t sec, sluice_error *err) {
         for (size_t a = 0; a < s->classes[i].narr; a++) {
             int64_t n = model_arrivals(s, i, a, sec);
             if (n <= 0) continue;
-            if (jobq_push(&r->q[i], (double)sec, n, s->classes[i].arr[a].cost,
-                          s->classes[i].arr[a].kind != ARR_POISSON) < 0) {
+            if (simq_push(&r->q[i], s, i, a, sec, n) < 0) {
                 sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
                 return -1;
             }
@@ -325,15 +239,20 @@ static int step_arrivals(run_state *r, int64_t sec, sluice_error *err) {
     return 0;
 }
 
-/* Fills each class's avail and jobs from its queue; returns the IO units
- * waiting. */
-static double step_offer(run_state *r) {
+/* Fills each class's view from its queue (its deadlines when the policy
+ * reads them at t, ms); returns the IO units waiting. */
+static double step_offer(run_state *r, int64_t t) {
     double waiting = 0;
+    int ticks = policy_ticks(&r->ps, t);
     for (size_t i = 0; i < r->s->nclasses; i++) {
+        class_view *v = &r->cv[i];
         double a = r->q[i].waiting_io / r->dt;
         double most = r->s->classes[i].worker_rate;
-        r->avail[i] = a < most ? a : most;
-        r->jobs[i] = r->q[i].waiting_jobs;
+        v->avail = a < most ? a : most;
+        v->jobs = r->q[i].waiting_jobs;
+        v->ready = r->q[i].ready;
+        v->starts = r->q[i].starts;
+        v->ndl = ticks && r->s->classes[i].reserve > 0 ? simq_deadlines(&r->q[i], v->dl) : 0;
         waiting += r->q[i].waiting_io;
     }
     return waiting;
@@ -362,8 +281,8 @@ static int note_reversal(run_state *r, int64_t t, sluice_error *err) {
 static int step_rates(run_state *r, int64_t t, sluice_error *err) {
     monitor_read(&r->mon, t);
     int dir = 0;
-    if (policy_rates(&r->ps, r->s, t, &r->mon.view, r->avail, r->jobs, r->rate, &dir) < 0) {
-        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "simulate: the governor law refused its input");
+    if (policy_rates(&r->ps, r->s, t, &r->mon.view, r->cv, r->rate, &dir) < 0) {
+        sluice_error_set(err, SLUICE_ERR_ARGUMENT, "simulate: the governor law refused its input or out of memory");
         return -1;
     }
     if (dir != 0) {
@@ -382,8 +301,8 @@ static double step_service(run_state *r, int64_t t, double I, double waiting) {
     const double dt = r->dt;
     double B = 0, now_end = (double)(t + s->step_ms) / 1000.0;
     for (size_t i = 0; i < s->nclasses; i++) {
-        double rt = r->rate[i] < r->avail[i] ? r->rate[i] : r->avail[i];
-        if (rt > 0) B += jobq_run(&r->q[i], rt * dt, now_end, &r->res->classes[i], &r->batch_done) / dt;
+        double rt = r->rate[i] < r->cv[i].avail ? r->rate[i] : r->cv[i].avail;
+        if (rt > 0) B += simq_run(&r->q[i], rt * dt, t, now_end, &r->res->classes[i], &r->batch_done) / dt;
     }
     r->bg_io += B * dt;
     if (waiting > 0) {
@@ -440,9 +359,10 @@ static void step_second(run_state *r, int64_t sec) {
     r->saturated_s = 0;
 }
 
-/* The run ends: spare capacity, reversals, what waits or was lost, and the
- * makespan go into the result. */
-static void run_tally(run_state *r) {
+/* The run ends: spare capacity, reversals, what waits, expired or was
+ * lost, the keys' waits and the makespan go into the result. Returns -1
+ * when out of memory. */
+static int run_tally(run_state *r) {
     sluice_sim_result *res = r->res;
     double last = -1;
     int left = 0;
@@ -453,18 +373,15 @@ static void run_tally(run_state *r) {
     res->max_reversals_hour = max_in_window(r->rev, r->nrev, 3600.0);
     for (size_t i = 0; i < r->s->nclasses; i++) {
         sluice_sim_class_result *cr = &res->classes[i];
-        cr->jobs_waiting = jobq_waiting_jobs(&r->q[i]);
-        cr->jobs_lost = cr->jobs_arrived - cr->jobs_done - cr->jobs_waiting;
+        if (simq_tally(&r->q[i], (double)r->end_ms / 1000.0, cr) < 0) return -1;
+        cr->jobs_lost = cr->jobs_arrived - cr->jobs_done - cr->jobs_waiting - cr->expired;
         res->jobs_lost += cr->jobs_lost;
-        if (cr->jobs_waiting > 0) {
-            left = 1;
-            /* The oldest waiting job has waited at least this long. */
-            double w = (double)r->end_ms / 1000.0 - r->q[i].c[r->q[i].head].t_arr;
-            if (w > cr->longest_wait_s) cr->longest_wait_s = w;
-        }
+        res->deadline_misses += cr->late_starts + cr->expired;
+        if (cr->jobs_waiting > 0) left = 1;
         if (cr->finish_s > last) last = cr->finish_s;
     }
     res->makespan_s = left ? -1 : r->batch_done >= 0 ? r->batch_done : last;
+    return 0;
 }
 
 /* One step, k, of the run: arrivals, rates, service, disk, and at a second's
@@ -477,7 +394,9 @@ static int run_step(run_state *r, int64_t k, sluice_error *err) {
     if (t % 1000 == 0 && sec < s->duration_s && r->p != SLUICE_SIM_BASELINE && step_arrivals(r, sec, err) < 0)
         return -1;
     double I = model_interactive(s, t);
-    double waiting = step_offer(r);
+    if (t % 1000 == 0)
+        for (size_t i = 0; i < s->nclasses; i++) simq_expire(&r->q[i], t, &r->res->classes[i]);
+    double waiting = step_offer(r, t);
     if (step_rates(r, t, err) < 0) return -1;
     double B = step_service(r, t, I, waiting);
     step_disk(r, t, k, I, B);
@@ -490,7 +409,10 @@ static int run_step(run_state *r, int64_t k, sluice_error *err) {
 static int run_steps(run_state *r, sluice_error *err) {
     for (int64_t k = 0; !run_over(r, k * r->s->step_ms); k++)
         if (run_step(r, k, err) < 0) return -1;
-    run_tally(r);
+    if (run_tally(r) < 0) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "simulate: out of memory");
+        return -1;
+    }
     return 0;
 }
 
