@@ -1,5 +1,5 @@
-/* Deadlines (sluice/deadline.h): the on_expiry words and the view of a
- * class's earliest start_by entries. */
+/* Deadlines (sluice/deadline.h): the on_expiry words, the view of a
+ * class's earliest start_by entries and the samples spread over them all. */
 
 #include <stdio.h>
 #include <string.h>
@@ -45,4 +45,45 @@ int sluice_deadline_view(sluice_client *c, const char *cls, size_t limit, sluice
         *n = (r->elements - 2) / 2;
     freeReplyObject(r);
     return bad ? -1 : 0;
+}
+
+int sluice_deadline_samples(sluice_client *c, const char *cls, int64_t total, sluice_deadline_entry *out, size_t *n,
+                            sluice_error *err) {
+    sluice_error_reset(err);
+    *n = 0;
+    if (sluice_name_check(cls, err) < 0) return -1;
+    if (total <= 0) return 0;
+    char key[KEY_MAX];
+    key_name(key, sizeof(key), c->ns, cls, CLASS_KEYS[CLASS_KEY_deadlines]);
+    client_batch b = {0};
+    if (client_batch_init(&b, SLUICE_DEADLINE_SAMPLES) < 0) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "deadline samples: out of memory");
+        return -1;
+    }
+    int64_t index[SLUICE_DEADLINE_SAMPLES];
+    for (int i = 0; i < SLUICE_DEADLINE_SAMPLES; i++) {
+        index[i] = sluice_deadline_sample_index(total, i);
+        cmd_init(&b.cmds[i]);
+        cmd_str(&b.cmds[i], "ZRANGE");
+        cmd_str(&b.cmds[i], key);
+        cmd_int(&b.cmds[i], index[i]);
+        cmd_int(&b.cmds[i], index[i]);
+        cmd_str(&b.cmds[i], "WITHSCORES");
+    }
+    int rc = client_batch_run(c, &b, err);
+    for (int i = 0; rc == 0 && i < SLUICE_DEADLINE_SAMPLES; i++) {
+        const redisReply *r = b.replies[i];
+        if (!r) {
+            *err = b.errs[i];
+            rc = -1;
+        } else if (r->type != REDIS_REPLY_ARRAY || (r->elements != 0 && r->elements != 2)) {
+            sluice_error_set(err, SLUICE_ERR_PROTOCOL, "deadline samples: unexpected reply");
+            rc = -1;
+        } else if (r->elements == 2 && reply_int(r->element[1], &out[*n].start_by) == 0) {
+            out[(*n)++].ahead = index[i] + 1;
+        }
+    }
+    if (rc < 0) *n = 0;
+    client_batch_clear(&b);
+    return rc;
 }

@@ -374,7 +374,7 @@ static void an_old_caller_without_the_deadlines_key_does_no_deadline_work(void *
 
 /* ------------------------------------------------ the governor's lift */
 
-enum { LIFT_JOBS = 200, LIFT_WORKERS = 10, LIFT_JOB_MS = 100, LIFT_WITHIN_MS = 10000 };
+enum { LIFT_JOBS = 200, LIFT_CHUNK = 10, LIFT_WORKERS = 10, LIFT_JOB_MS = 100, LIFT_WITHIN_MS = 10000 };
 
 /* A class held at its floor by critical pressure, worked by LIFT_WORKERS
  * claimers (jobs of LIFT_JOB_MS) and governed by a hosted governor: what
@@ -431,11 +431,16 @@ static void lift_class_run(void **state, lift_run *d, double reserve, int dead) 
     sluice_governor_report rep;
     assert_int_equal(sluice_governor_tick(g, &rep, &err), 0);
     assert_int_equal(rep.action, SLUICE_LAW_CRITICAL);
-    const char *payloads[LIFT_JOBS];
-    for (int i = 0; i < LIFT_JOBS; i++) payloads[i] = "{}";
-    sluice_enqueue_opts eo = {.start_within_ms = LIFT_WITHIN_MS};
-    size_t done = 0;
-    assert_int_equal(sluice_enqueue_many(c, d->work.cls, LIFT_JOBS, payloads, &eo, 0, NULL, &done, &err), 0);
+    /* as a producer enqueues them, a few at a time: each chunk due a
+     * millisecond after the one before, so the earliest deadlines are the
+     * first few jobs in line and the rest of the batch stands behind them */
+    const char *payloads[LIFT_CHUNK];
+    for (int i = 0; i < LIFT_CHUNK; i++) payloads[i] = "{}";
+    for (int k = 0; k < LIFT_JOBS / LIFT_CHUNK; k++) {
+        sluice_enqueue_opts eo = {.start_within_ms = LIFT_WITHIN_MS + k};
+        size_t done = 0;
+        assert_int_equal(sluice_enqueue_many(c, d->work.cls, LIFT_CHUNK, payloads, &eo, 0, NULL, &done, &err), 0);
+    }
     pthread_t th[LIFT_WORKERS];
     for (int i = 0; i < LIFT_WORKERS; i++) pthread_create(&th[i], NULL, test_claimer_run, &d->work);
     long long until = harness_now_ms() + 60000;

@@ -1674,6 +1674,27 @@ static void test_within_the_reversal_dwell_only_room_of_raise_span_raises_after_
 
 /* ================================================================ deadline lift */
 
+static void test_deadline_samples_are_spread_evenly_up_to_the_last_entry(void **unused) {
+    (void)unused;
+    int64_t totals[] = {1, 2, 15, 16, 17, 1000, 20000, INT64_MAX};
+    for (size_t t = 0; t < sizeof totals / sizeof totals[0]; t++) {
+        int64_t total = totals[t], last = -1;
+        for (int i = 0; i < SLUICE_DEADLINE_SAMPLES; i++) {
+            int64_t at = sluice_deadline_sample_index(total, i);
+            assert_true(at >= 0 && at < total);
+            assert_true(at >= last);
+            /* within one entry of (i + 1) / SAMPLES of the way */
+            assert_true(fabs((double)(at + 1) - (double)total * (i + 1) / SLUICE_DEADLINE_SAMPLES) <=
+                        1.0 + 1e-6 * (double)total);
+            last = at;
+        }
+        assert_true(last == total - 1);
+    }
+    assert_int_equal(sluice_deadline_sample_index(1000, 0), 61);
+    assert_int_equal(sluice_deadline_sample_index(16, 3), 3);
+    assert_int_equal(sluice_deadline_sample_index(0, 5), 0);
+}
+
 static void test_a_deadline_lift_admits_what_the_deadlines_need_within_the_reserve(void **unused) {
     (void)unused;
     sluice_deadline_lift l;
@@ -1855,6 +1876,7 @@ int main(void) {
         cmocka_unit_test(test_a_cut_passes_over_a_tier_whose_only_room_is_in_idle_classes),
         cmocka_unit_test(test_idle_classes_are_raised_as_before_once_pressure_is_below_the_band),
         cmocka_unit_test(test_a_deadline_lift_admits_what_the_deadlines_need_within_the_reserve),
+        cmocka_unit_test(test_deadline_samples_are_spread_evenly_up_to_the_last_entry),
         cmocka_unit_test(test_a_v1_state_from_a_running_leader_is_decoded_and_smoothing_starts_afresh),
         cmocka_unit_test(test_the_widest_state_fits_the_documented_buffer),
         cmocka_unit_test(test_new_params_out_of_range_are_rejected_naming_them),

@@ -72,6 +72,26 @@ typedef struct sluice_deadline_entry {
 int sluice_deadline_view(sluice_client *c, const char *cls, size_t limit, sluice_deadline_entry *out, size_t *n,
                          int64_t *now, int64_t *total, sluice_error *err);
 
+/* The earliest entries say how urgent the head of the line is, not how many
+ * jobs stand behind it: a batch enqueued a few at a time, one start_by an
+ * hour away, shows its first jobs only, which need almost nothing. So the
+ * lift also reads SLUICE_DEADLINE_SAMPLES entries spread over all of a
+ * class's "total" entries in start_by order: sample i is the entry at index
+ * sluice_deadline_sample_index(total, i) (0-based; the last sample is the
+ * last entry), and its "ahead" is that index + 1, the entries due no later
+ * than it: every one of them must start by its start_by. */
+#define SLUICE_DEADLINE_SAMPLES 16
+int64_t sluice_deadline_sample_index(int64_t total, int i);
+
+/* Reads the samples of class "cls" for "total" entries (as
+ * sluice_deadline_view gave it) into out[0..*n) (out has room for
+ * SLUICE_DEADLINE_SAMPLES), in one pipelined round trip of plain reads
+ * (ZRANGE, which the governor and operator roles hold). An entry gone since
+ * "total" was read is left out. Returns 0 (*n = 0 when total <= 0), or -1
+ * with SLUICE_ERR_NAME or a connection error. */
+int sluice_deadline_samples(sluice_client *c, const char *cls, int64_t total, sluice_deadline_entry *out, size_t *n,
+                            sluice_error *err);
+
 /* ------------------------------- the lift ------------------------------ */
 
 /* What the governor admits a class for its deadlines beyond the control

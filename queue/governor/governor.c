@@ -637,8 +637,9 @@ static void hold_outside(sluice_law_class *c, const class_read *cw, int64_t now)
 }
 
 /* Lifts each class with a deadline reserve and ready jobs above what the
- * law (or its window) gives it, as far as its earliest ready deadlines need
- * (sluice_deadline_lift_compute, one read per such class), within the
+ * law (or its window) gives it, as far as its earliest ready deadlines and
+ * the samples spread over all of them need (sluice_deadline_lift_compute;
+ * one read per such class, two when the view did not cover them all), within the
  * reserve, and says why in its reason; first records in the memo what the
  * law gave every class. A class whose deadlines cannot be read keeps what
  * the law gave it. */
@@ -647,10 +648,12 @@ static void lift_for_deadlines(sluice_governor *g, char **names, sluice_law_clas
         double law = cls[i].fraction;
         if (i < g->nmemo) g->memo[i].law = law;
         if (cw[i].reserve <= 0 || cls[i].tier == SLUICE_TIER_CRITICAL || cw[i].ready <= 0 || i >= g->nmemo) continue;
-        sluice_deadline_entry jobs[DEADLINE_JOBS];
-        size_t k = 0;
+        sluice_deadline_entry jobs[DEADLINE_JOBS + SLUICE_DEADLINE_SAMPLES];
+        size_t k = 0, more = 0;
         int64_t at, total;
         if (sluice_deadline_view(g->c, names[i], DEADLINE_JOBS, jobs, &k, &at, &total, NULL) < 0 || k == 0) continue;
+        if (total > (int64_t)k && sluice_deadline_samples(g->c, names[i], total, jobs + k, &more, NULL) < 0) continue;
+        k += more;
         sluice_deadline_lift *l = &cw[i].lift;
         sluice_deadline_lift_compute(law, cw[i].reserve, g->memo[i].full_rate, cw[i].slots, jobs, k, at, l);
         cw[i].lifted = 1;

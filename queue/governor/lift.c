@@ -21,6 +21,15 @@ double sluice_start_rate_add(sluice_start_rate *r, int64_t starts, double share,
     return r->share_ms >= RATE_SHARE_MS ? r->starts * 1000.0 / r->share_ms : 0;
 }
 
+int64_t sluice_deadline_sample_index(int64_t total, int i) {
+    if (total <= 0 || i < 0) return 0;
+    if (i >= SLUICE_DEADLINE_SAMPLES) i = SLUICE_DEADLINE_SAMPLES - 1;
+    /* evenly up to the last entry, without overflow for any total */
+    int64_t at =
+        total / SLUICE_DEADLINE_SAMPLES * (i + 1) + total % SLUICE_DEADLINE_SAMPLES * (i + 1) / SLUICE_DEADLINE_SAMPLES;
+    return at > 0 ? at - 1 : 0;
+}
+
 double sluice_deadline_effective(double f, int64_t slots) {
     if (slots <= 0 || f * (double)slots < 1) return f;
     return floor(f * (double)slots + 1e-9) / (double)slots;

@@ -296,6 +296,38 @@ static int insert_entry(sluice_deadline_entry *out, size_t *n, int64_t start_by,
     return 1;
 }
 
+static int cmp_group_start_by(const void *a, const void *b) {
+    int64_t x = ((const sim_group *)a)->start_by_ms, y = ((const sim_group *)b)->start_by_ms;
+    return (x > y) - (x < y);
+}
+
+/* Appends to out[n..] the samples of the ready jobs' start_by, as
+ * sluice_deadline_samples reads them of a class's entries; returns the new
+ * count, or 0 when out of memory. */
+static size_t add_samples(const sim_queue *cq, sluice_deadline_entry *out, size_t n) {
+    sim_group *by = malloc((cq->ngroups - cq->ghead + 1) * sizeof *by);
+    size_t m = 0;
+    int64_t total = 0;
+    if (!by) return 0;
+    for (size_t g = cq->ghead; g < cq->ngroups; g++)
+        if (cq->groups[g].start_by_ms >= 0 && cq->groups[g].ready > 0) {
+            by[m++] = cq->groups[g];
+            total += cq->groups[g].ready;
+        }
+    qsort(by, m, sizeof *by, cmp_group_start_by);
+    if (total > (int64_t)n) {
+        size_t g = 0;
+        int64_t before = 0; /* entries in by[0..g) */
+        for (int i = 0; i < SLUICE_DEADLINE_SAMPLES; i++) {
+            int64_t at = sluice_deadline_sample_index(total, i);
+            while (before + by[g].ready <= at) before += by[g++].ready;
+            out[n++] = (sluice_deadline_entry){by[g].start_by_ms, at + 1};
+        }
+    }
+    free(by);
+    return n;
+}
+
 size_t simq_deadlines(sim_queue *cq, sluice_deadline_entry *out) {
     size_t n = 0;
     int64_t ahead = 0;
@@ -308,7 +340,7 @@ size_t simq_deadlines(sim_queue *cq, sluice_deadline_entry *out) {
             if (!insert_entry(out, &n, x->start_by_ms, ahead + j)) break;
         ahead += x->ready;
     }
-    return n;
+    return n ? add_samples(cq, out, n) : 0;
 }
 
 static int cmp_double(const void *a, const void *b) {

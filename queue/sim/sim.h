@@ -183,7 +183,10 @@ double simq_run(sim_queue *q, double budget, int64_t t_ms, double now, sluice_si
 void simq_expire(sim_queue *q, int64_t t_ms, sluice_sim_class_result *cr);
 /* The earliest SIM_DEADLINE_JOBS start_by of the ready jobs, as
  * sluice_deadline_view reads them (ahead: the job's place among the ready
- * jobs in arrival order, plus one) into out; returns how many. */
+ * jobs in arrival order, plus one), then, when they are not all of them,
+ * the samples sluice_deadline_samples reads, into out (room for
+ * SIM_DEADLINE_JOBS + SLUICE_DEADLINE_SAMPLES); returns how many, or 0
+ * when out of memory. */
 size_t simq_deadlines(sim_queue *q, sluice_deadline_entry *out);
 /* At the run's end ("end_s"): the jobs waiting, the longest wait, and the
  * keys' waits for their turn into *cr. Returns -1 when out of memory. */
@@ -200,7 +203,7 @@ typedef struct class_view {
     int64_t ready;  /* jobs not started yet */
     int64_t starts; /* jobs started since the run began */
     size_t ndl;     /* the earliest deadlines of its ready jobs, filled when policy_ticks */
-    sluice_deadline_entry dl[SIM_DEADLINE_JOBS];
+    sluice_deadline_entry dl[SIM_DEADLINE_JOBS + SLUICE_DEADLINE_SAMPLES];
 } class_view;
 
 /* Which class is allowed how much each step; state of the admission side. */
