@@ -65,6 +65,43 @@ static void a_client_on_a_sentinel_url_enqueues_claims_acks_and_fails(void **sta
     sluice_client_free(c);
 }
 
+/* An enqueue asking replicas=1 is confirmed by the replica (WAIT on the
+ * master's link); with the replica stopped (SIGSTOP) it returns
+ * SLUICE_ERR_NOT_REPLICATED within its timeout, the job created and its id
+ * set; sluicectl enqueue --wait-replicas 1 prints the id and exits 4. */
+static void an_enqueue_waits_for_its_replica_and_says_when_none_confirmed_it(void **state) {
+    harness_sentinel *s = set_of(state);
+    sluice_client *c = sentinel_connect(s->url);
+    test_class(c, "wait", SLUICE_TIER_NORMAL, 10);
+    sluice_error err;
+    char id[SLUICE_ID_MAX];
+    sluice_enqueue_opts o = {.replicas = 1, .replicas_timeout_ms = 300};
+    if (sluice_enqueue(c, "wait", "{}", &o, id, &err) < 0) fail_msg("with the replica up: %s", err.text);
+    assert_int_equal(kill(s->replica.pid, SIGSTOP), 0);
+    long long t0 = harness_now_ms();
+    id[0] = '\0';
+    int rc = sluice_enqueue(c, "wait", "{}", &o, id, &err);
+    long long took = harness_now_ms() - t0;
+    char out[256] = "", errout[1024] = "";
+    const char *argv[] = {proc_bin("sluicectl"), "--redis",         s->url, "--namespace",    NS, "enqueue", "wait",
+                          "{}",                  "--wait-replicas", "1",    "--wait-timeout", "100ms", NULL};
+    int exit_code = proc_run(argv, NULL, NULL, out, sizeof(out), errout, sizeof(errout));
+    kill(s->replica.pid, SIGCONT);
+    assert_int_equal(rc, -1);
+    if (err.code != SLUICE_ERR_NOT_REPLICATED || !strstr(err.text, "not confirmed on 1 replicas: 0 acknowledged within 300 ms"))
+        fail_msg("with the replica stopped: %s", err.text);
+    if (took < 300 || took > 3000) fail_msg("took %lld ms for a 300 ms WAIT", took);
+    sluice_job_info info;
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0); /* created all the same */
+    sluice_job_info_clear(&info);
+    if (exit_code != 4 || strncmp(out, "wait:", 5) != 0 || !strstr(errout, "not confirmed"))
+        fail_msg("sluicectl exited %d, printed '%s', said '%s'", exit_code, out, errout);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "wait", &st, &err), 0);
+    assert_int_equal(st.ready, 3);
+    sluice_client_free(c);
+}
+
 /* sluice-worker with the sentinel URL (in SLUICE_REDIS_URL) runs a class's
  * jobs; sluicectl --json status on the same URL lists them as acked. */
 static void sluice_worker_and_sluicectl_status_run_on_a_sentinel_url(void **state) {
@@ -343,6 +380,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(malformed_sentinel_urls_are_refused_naming_the_problem),
         cmocka_unit_test(no_sentinel_up_is_unreachable_naming_it),
         cmocka_unit_test(a_client_on_a_sentinel_url_enqueues_claims_acks_and_fails),
+        cmocka_unit_test(an_enqueue_waits_for_its_replica_and_says_when_none_confirmed_it),
         cmocka_unit_test_teardown(sluice_worker_and_sluicectl_status_run_on_a_sentinel_url, proc_teardown),
         cmocka_unit_test(an_unknown_master_name_is_refused_at_once_naming_it),
         cmocka_unit_test_teardown(a_failover_moves_the_same_client_to_the_promoted_replica, proc_teardown),

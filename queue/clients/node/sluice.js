@@ -47,6 +47,7 @@ const ERRORS = [
   ['SLUICE_ERR_NOT_FOUND', 'not found'], ['SLUICE_ERR_BUSY', 'busy'], ['SLUICE_ERR_STATE', 'wrong state'],
   ['SLUICE_ERR_SERVER', 'server error'], ['SLUICE_ERR_PROTOCOL', 'protocol error'],
   ['SLUICE_ERR_NOMEM', 'out of memory'], ['SLUICE_ERR_UNAVAILABLE', 'unavailable'],
+  ['SLUICE_ERR_NOT_REPLICATED', 'not replicated'],
 ];
 const WORDS = new Map(ERRORS);
 

@@ -70,11 +70,12 @@ ServerError = _error("ServerError", "SLUICE_ERR_SERVER", "server error")
 ProtocolError = _error("ProtocolError", "SLUICE_ERR_PROTOCOL", "protocol error")
 OutOfMemoryError = _error("OutOfMemoryError", "SLUICE_ERR_NOMEM", "out of memory")
 UnavailableError = _error("UnavailableError", "SLUICE_ERR_UNAVAILABLE", "unavailable")
+NotReplicatedError = _error("NotReplicatedError", "SLUICE_ERR_NOT_REPLICATED", "not replicated")
 
 # In the order of the C enum.
 ERRORS = (UnreachableError, AuthError, UrlError, InvalidNameError, InvalidPayloadError, InvalidArgumentError,
           UnknownClassError, QueueFullError, StaleTokenError, NotFoundError, BusyError, WrongStateError,
-          ServerError, ProtocolError, OutOfMemoryError, UnavailableError)
+          ServerError, ProtocolError, OutOfMemoryError, UnavailableError, NotReplicatedError)
 
 # The Functions' error words (queue/lua/common.lua).
 _DOMAIN = {"NOCLASS": UnknownClassError, "BADNAME": InvalidNameError, "BADARG": InvalidArgumentError,

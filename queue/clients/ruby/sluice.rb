@@ -67,7 +67,8 @@ module Sluice
     %w[ServerError SLUICE_ERR_SERVER server\ error],
     %w[ProtocolError SLUICE_ERR_PROTOCOL protocol\ error],
     %w[OutOfMemoryError SLUICE_ERR_NOMEM out\ of\ memory],
-    %w[UnavailableError SLUICE_ERR_UNAVAILABLE unavailable]
+    %w[UnavailableError SLUICE_ERR_UNAVAILABLE unavailable],
+    %w[NotReplicatedError SLUICE_ERR_NOT_REPLICATED not\ replicated]
   ].map do |name, code, word|
     const_set(name, Class.new(Error) do
       @code = code
