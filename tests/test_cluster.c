@@ -538,6 +538,38 @@ static int map_gives(const harness_redis *r, int slot, int port) {
     return yes;
 }
 
+/* An enqueue asking replicas=1 sends WAIT to the master that took it: with
+ * that master's replica stopped (SIGSTOP) it is not confirmed
+ * (SLUICE_ERR_NOT_REPLICATED, the job created), though the client's link
+ * to another master, whose replica is up, took a write just before. */
+static void on_a_cluster_an_enqueue_waits_for_the_replica_of_its_own_master(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    const char *mine = classes[0], *other = NULL;
+    int m = master_with_keys(masters, slot_of(masters[0], mine));
+    for (int i = 1; i < NCLASSES && !other; i++)
+        if (master_with_keys(masters, slot_of(masters[0], classes[i])) != m) other = classes[i];
+    assert_true(m >= 0 && other);
+    harness_redis *replica = replica_of(cl, masters[m]);
+    assert_non_null(replica);
+    sluice_client *c = cluster_connect(cl, 0);
+    sluice_enqueue_opts o = {.replicas = 1, .replicas_timeout_ms = 300};
+    sluice_error err;
+    char id[SLUICE_ID_MAX];
+    if (sluice_enqueue(c, mine, "{}", &o, id, &err) < 0) fail_msg("with its replica up: %s", err.text);
+    if (sluice_enqueue(c, other, "{}", &o, id, &err) < 0) fail_msg("on the other master: %s", err.text);
+    assert_int_equal(kill(replica->pid, SIGSTOP), 0);
+    int rc = sluice_enqueue(c, mine, "{}", &o, id, &err);
+    kill(replica->pid, SIGCONT);
+    assert_int_equal(rc, -1);
+    if (err.code != SLUICE_ERR_NOT_REPLICATED || !strstr(err.text, "0 acknowledged within 300 ms"))
+        fail_msg("with its replica stopped: %s", err.text);
+    sluice_job_info ji;
+    assert_int_equal(sluice_job_get(c, id, &ji, &err), 0);
+    sluice_job_info_clear(&ji);
+    sluice_client_free(c);
+}
+
 /* A master killed (SIGKILL) under an open client whose link to it is
  * open: the next call fails as unreachable (it may have run, so it is not
  * sent again). Once the replica is promoted and the map says so, the
@@ -1157,6 +1189,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_master_without_the_functions_gets_them_from_the_client),
         cmocka_unit_test(one_worker_on_one_nodes_url_runs_every_job_of_every_master_once),
         cmocka_unit_test(a_class_migrated_under_a_running_worker_is_followed_to_its_new_master),
+        cmocka_unit_test(on_a_cluster_an_enqueue_waits_for_the_replica_of_its_own_master),
         cmocka_unit_test(a_killed_master_is_replaced_by_its_promoted_replica_on_the_next_call),
     };
     const struct CMUnitTest failover_tests[] = {
