@@ -102,6 +102,10 @@ static sluice_enqueue_opts opts_of(json_t *spec) {
             o.start_by_ms = n;
         else if (strcmp(k, "start_within_ms") == 0)
             o.start_within_ms = n;
+        else if (strcmp(k, "replicas") == 0)
+            o.replicas = (int)n;
+        else if (strcmp(k, "replicas_timeout_ms") == 0)
+            o.replicas_timeout_ms = n;
         else
             fail_msg("%s: unknown option %s", CONFORMANCE, k);
     }
