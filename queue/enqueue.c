@@ -155,8 +155,8 @@ static int confirm(sluice_client *c, size_t n, const sluice_enqueue_opts *opts, 
                          replicas, why.text);
     else
         sluice_error_set(err, SLUICE_ERR_NOT_REPLICATED,
-                         "enqueue: done, but not confirmed on %d replicas: %lld acknowledged within %lld ms",
-                         replicas, (long long)acked, (long long)timeout);
+                         "enqueue: done, but not confirmed on %d replicas: %lld acknowledged within %lld ms", replicas,
+                         (long long)acked, (long long)timeout);
     return -1;
 }
 

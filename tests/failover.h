@@ -17,13 +17,13 @@
 #define FAILOVER_JOBS_MAX 600
 
 typedef struct failover_producer {
-    const char *url;               /* the producer's redis:// or redis-sentinel:// URL */
-    const char (*classes)[16];     /* enqueued into in turn */
+    const char *url;           /* the producer's redis:// or redis-sentinel:// URL */
+    const char (*classes)[16]; /* enqueued into in turn */
     int nclasses;
     atomic_int stop;
-    atomic_int enqueued;           /* ids set: the job was created */
-    atomic_int confirmed;          /* ... and WAIT 1 confirmed it */
-    int ok[FAILOVER_JOBS_MAX];     /* 1 confirmed */
+    atomic_int enqueued;       /* ids set: the job was created */
+    atomic_int confirmed;      /* ... and WAIT 1 confirmed it */
+    int ok[FAILOVER_JOBS_MAX]; /* 1 confirmed */
     char ids[FAILOVER_JOBS_MAX][SLUICE_ID_MAX];
     char error[SLUICE_ERROR_TEXT + 32]; /* a failure that is not the failover's */
     pthread_t thread;
@@ -69,8 +69,8 @@ static inline void failover_producer_stop(failover_producer *p) {
 /* 1 when the server says ROLE master. */
 static inline int failover_is_master(const harness_redis *r) {
     redisReply *rep = harness_redis_command(r, "ROLE");
-    int yes = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 && rep->element[0]->type == REDIS_REPLY_STRING &&
-              strcmp(rep->element[0]->str, "master") == 0;
+    int yes = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0 &&
+              rep->element[0]->type == REDIS_REPLY_STRING && strcmp(rep->element[0]->str, "master") == 0;
     freeReplyObject(rep);
     return yes;
 }

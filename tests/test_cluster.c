@@ -994,7 +994,9 @@ static void a_worker_goes_on_through_a_killed_master_and_loses_no_replicated_enq
 
     /* from the promotion: the heir's counters as replicated, then more */
     long long acked0 = -1, ticks0 = -1;
-    WAIT_UNTIL((acked0 = failover_acked(c, (const char(*)[16])vclasses, nv)) >= 0 && (ticks0 = failover_governor(c, seen)) >= 0, 10000);
+    WAIT_UNTIL((acked0 = failover_acked(c, (const char(*)[16])vclasses, nv)) >= 0 &&
+                   (ticks0 = failover_governor(c, seen)) >= 0,
+               10000);
     long long acked1 = acked0, ticks1 = ticks0;
     WAIT_UNTIL((acked1 = failover_acked(c, (const char(*)[16])vclasses, nv)) > acked0, 10000);
     long long resumed = harness_now_ms();
@@ -1042,7 +1044,8 @@ static void a_worker_goes_on_through_a_killed_master_and_loses_no_replicated_enq
     assert_true(governed - promoted <= 10000);
     char promoted_to[64];
     snprintf(promoted_to, sizeof(promoted_to), "cluster master 127.0.0.1:%d", heir->port);
-    if (proc_count_file(log, promoted_to) < 1) fail_msg("the worker never connected to the promoted master (log %s)", log);
+    if (proc_count_file(log, promoted_to) < 1)
+        fail_msg("the worker never connected to the promoted master (log %s)", log);
     proc_stop(pid);
     proc_forget(pid);
     sluice_client_free(c);

@@ -84,12 +84,14 @@ static void an_enqueue_waits_for_its_replica_and_says_when_none_confirmed_it(voi
     int rc = sluice_enqueue(c, "wait", "{}", &o, id, &err);
     long long took = harness_now_ms() - t0;
     char out[256] = "", errout[1024] = "";
-    const char *argv[] = {proc_bin("sluicectl"), "--redis",         s->url, "--namespace",    NS, "enqueue", "wait",
-                          "{}",                  "--wait-replicas", "1",    "--wait-timeout", "100ms", NULL};
+    const char *argv[] = {
+        proc_bin("sluicectl"), "--redis", s->url,           "--namespace", NS,  "enqueue", "wait", "{}",
+        "--wait-replicas",     "1",       "--wait-timeout", "100ms",       NULL};
     int exit_code = proc_run(argv, NULL, NULL, out, sizeof(out), errout, sizeof(errout));
     kill(s->replica.pid, SIGCONT);
     assert_int_equal(rc, -1);
-    if (err.code != SLUICE_ERR_NOT_REPLICATED || !strstr(err.text, "not confirmed on 1 replicas: 0 acknowledged within 300 ms"))
+    if (err.code != SLUICE_ERR_NOT_REPLICATED ||
+        !strstr(err.text, "not confirmed on 1 replicas: 0 acknowledged within 300 ms"))
         fail_msg("with the replica stopped: %s", err.text);
     if (took < 300 || took > 3000) fail_msg("took %lld ms for a 300 ms WAIT", took);
     sluice_job_info info;
@@ -311,8 +313,7 @@ static void a_failover_moves_the_same_client_to_the_promoted_replica(void **stat
     long long resumed = harness_now_ms();
     WAIT_UNTIL((ticks1 = failover_governor(c, seen)) > ticks0, 10000);
     long long governed = harness_now_ms();
-    fprintf(stderr,
-            "#   killed -> promoted %lld ms; promoted -> first ack %lld ms, -> first governor tick %lld ms\n",
+    fprintf(stderr, "#   killed -> promoted %lld ms; promoted -> first ack %lld ms, -> first governor tick %lld ms\n",
             promoted - killed, resumed - promoted, governed - promoted);
     if (acked1 <= acked0) fail_msg("no ack within 10 s of the promotion (log %s)", log);
     if (ticks1 <= ticks0) fail_msg("no governor tick within 10 s of the promotion (log %s)", log);

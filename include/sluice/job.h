@@ -106,9 +106,11 @@ typedef struct sluice_enqueue_opts {
                               * at most SLUICE_START_BY_PAST_MAX in the past (then it is late at once), up to
                               * SLUICE_RUN_AT_MAX, not before its run_at or delay; 0: none */
     int64_t start_within_ms; /* the same, as ms from now by the Redis clock; 0: none; not with start_by_ms */
-    int replicas;            /* after the enqueue, WAIT for this many replicas of the master that took it,
-                              * 0..SLUICE_REPLICAS_MAX; 0: no WAIT (see sluice_enqueue) */
-    int64_t replicas_timeout_ms; /* how long WAIT may block, 1..SLUICE_REPLICAS_TIMEOUT_MAX; 0: 1000 */
+    /* After the enqueue, WAIT for "replicas" replicas of the master that
+     * took it, 0..SLUICE_REPLICAS_MAX (0: no WAIT; see sluice_enqueue), as
+     * long as replicas_timeout_ms, 1..SLUICE_REPLICAS_TIMEOUT_MAX (0: 1000). */
+    int replicas;
+    int64_t replicas_timeout_ms; /* ms */
 } sluice_enqueue_opts;
 
 typedef enum sluice_job_state {

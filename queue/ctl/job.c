@@ -21,9 +21,9 @@ static char *read_stdin(size_t *len) {
 }
 
 int cmd_enqueue(ctl *x, int argc, char **argv) {
-    ctl_opt opts[] = {{"--delay", 1, NULL},       {"--run-at", 1, NULL},       {"--priority", 1, NULL},
-                      {"--unique", 1, NULL},      {"--max-attempts", 1, NULL}, {"--timeout", 1, NULL},
-                      {"--cost", 1, NULL},        {"--key", 1, NULL},          {"--start-by", 1, NULL},
+    ctl_opt opts[] = {{"--delay", 1, NULL},        {"--run-at", 1, NULL},        {"--priority", 1, NULL},
+                      {"--unique", 1, NULL},       {"--max-attempts", 1, NULL},  {"--timeout", 1, NULL},
+                      {"--cost", 1, NULL},         {"--key", 1, NULL},           {"--start-by", 1, NULL},
                       {"--start-within", 1, NULL}, {"--wait-replicas", 1, NULL}, {"--wait-timeout", 1, NULL}};
     const char *pos[2];
     int npos, code = EXIT_OK;

@@ -59,8 +59,8 @@ static redisContext *probe_dial(const char *url) {
     redisContext *ctx = u.is_unix ? redisConnectUnix(u.path) : redisConnect(u.host, u.port);
     if (!ctx || ctx->err) die("connect", &(sluice_error){SLUICE_ERR_UNREACHABLE, "INFO connection"});
     if (u.password[0]) {
-        redisReply *r = u.user[0] ? redisCommand(ctx, "AUTH %s %s", u.user, u.password)
-                                  : redisCommand(ctx, "AUTH %s", u.password);
+        redisReply *r =
+            u.user[0] ? redisCommand(ctx, "AUTH %s %s", u.user, u.password) : redisCommand(ctx, "AUTH %s", u.password);
         if (!r || r->type == REDIS_REPLY_ERROR) die("auth", &(sluice_error){SLUICE_ERR_AUTH, "INFO connection"});
         freeReplyObject(r);
     }
@@ -419,12 +419,12 @@ static long long moved_of(redisContext *ctx) {
  * server holds each class, and the sums of its windows. */
 typedef struct spread {
     sluice_client *c;
-    int n;                         /* servers */
+    int n; /* servers */
     redisContext *node[SHARDS_MAX];
-    int owner[SPREAD_CLASSES];     /* the index of the server holding each class */
-    double cpu[SHARDS_MAX], wall;  /* s, summed over the windows */
+    int owner[SPREAD_CLASSES];    /* the index of the server holding each class */
+    double cpu[SHARDS_MAX], wall; /* s, summed over the windows */
     size_t jobs[SHARDS_MAX];
-    long long moved;               /* MOVED replies inside the windows */
+    long long moved; /* MOVED replies inside the windows */
 } spread;
 
 static void spread_open(spread *s, const char *url, const char *const *nodes, int n, char (*cls)[16]) {
