@@ -538,6 +538,14 @@ static int map_gives(const harness_redis *r, int slot, int port) {
     return yes;
 }
 
+/* 1 when the replica says its link to its master is up. */
+static int replica_link_up(const harness_redis *replica) {
+    redisReply *rep = harness_redis_command(replica, "INFO replication");
+    int up = rep && rep->type == REDIS_REPLY_STRING && strstr(rep->str, "master_link_status:up");
+    freeReplyObject(rep);
+    return up;
+}
+
 /* An enqueue asking replicas=1 sends WAIT to the master that took it: with
  * that master's replica stopped (SIGSTOP) it is not confirmed
  * (SLUICE_ERR_NOT_REPLICATED, the job created), though the client's link
@@ -552,12 +560,14 @@ static void on_a_cluster_an_enqueue_waits_for_the_replica_of_its_own_master(void
     assert_true(m >= 0 && other);
     harness_redis *replica = replica_of(cl, masters[m]);
     assert_non_null(replica);
+    WAIT_UNTIL(replica_link_up(replica), 10000);
     sluice_client *c = cluster_connect(cl, 0);
-    sluice_enqueue_opts o = {.replicas = 1, .replicas_timeout_ms = 300};
+    sluice_enqueue_opts up = {.replicas = 1, .replicas_timeout_ms = 5000},
+                        o = {.replicas = 1, .replicas_timeout_ms = 300};
     sluice_error err;
     char id[SLUICE_ID_MAX];
-    if (sluice_enqueue(c, mine, "{}", &o, id, &err) < 0) fail_msg("with its replica up: %s", err.text);
-    if (sluice_enqueue(c, other, "{}", &o, id, &err) < 0) fail_msg("on the other master: %s", err.text);
+    if (sluice_enqueue(c, mine, "{}", &up, id, &err) < 0) fail_msg("with its replica up: %s", err.text);
+    if (sluice_enqueue(c, other, "{}", &up, id, &err) < 0) fail_msg("on the other master: %s", err.text);
     assert_int_equal(kill(replica->pid, SIGSTOP), 0);
     int rc = sluice_enqueue(c, mine, "{}", &o, id, &err);
     kill(replica->pid, SIGCONT);
@@ -976,6 +986,7 @@ static void a_worker_goes_on_through_a_killed_master_and_loses_no_replicated_enq
     assert_true(jobs_run(ids) >= NJOBS / 3);
     failover_producer_start(&producer);
     WAIT_UNTIL(atomic_load(&producer.confirmed) >= 20 || producer.error[0], 20000);
+    if (atomic_load(&producer.confirmed) == 0) fail_msg("no enqueue confirmed before the kill: %s", producer.error);
     int victims = 0;
     char window_ids[NCLASSES][SLUICE_ID_MAX];
     for (int i = 0; i < nv; i++) {

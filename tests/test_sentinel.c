@@ -76,8 +76,9 @@ static void an_enqueue_waits_for_its_replica_and_says_when_none_confirmed_it(voi
     test_class(c, "wait", SLUICE_TIER_NORMAL, 10);
     sluice_error err;
     char id[SLUICE_ID_MAX];
-    sluice_enqueue_opts o = {.replicas = 1, .replicas_timeout_ms = 300};
-    if (sluice_enqueue(c, "wait", "{}", &o, id, &err) < 0) fail_msg("with the replica up: %s", err.text);
+    sluice_enqueue_opts up = {.replicas = 1, .replicas_timeout_ms = 5000},
+                        o = {.replicas = 1, .replicas_timeout_ms = 300};
+    if (sluice_enqueue(c, "wait", "{}", &up, id, &err) < 0) fail_msg("with the replica up: %s", err.text);
     assert_int_equal(kill(s->replica.pid, SIGSTOP), 0);
     long long t0 = harness_now_ms();
     id[0] = '\0';
@@ -296,6 +297,7 @@ static void a_failover_moves_the_same_client_to_the_promoted_replica(void **stat
     redisFree(w);
 
     WAIT_UNTIL(atomic_load(&producer.confirmed) >= 20 || producer.error[0], 20000);
+    if (atomic_load(&producer.confirmed) == 0) fail_msg("no enqueue confirmed before the kill: %s", producer.error);
     assert_true(failover_governor(c, seen) > 0);
     if (!failover_same_governor(leader, seen)) fail_msg("a second leader: %s, then %s", leader, seen);
     harness_redis_kill(&s->master);
