@@ -451,6 +451,32 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
     return r;
 }
 
+redisReply *client_call_last(sluice_client *c, const cmd *m, int64_t extra_ms, const char *what, sluice_error *err) {
+    redisContext *ctx = c->cluster ? cluster_last_link(c->cluster) : c->ctx;
+    if (!ctx) {
+        sluice_error_set(err, SLUICE_ERR_UNREACHABLE, "%s: the link that took the last call was lost", what);
+        return NULL;
+    }
+    if (m->failed) {
+        sluice_error_set(err, SLUICE_ERR_NOMEM, "%s: out of memory", what);
+        return NULL;
+    }
+    connection_lengthen(c, ctx, extra_ms);
+    redisReply *r = call_send(ctx, m->argc, (const char **)m->argv, m->argvlen);
+    if (!r) {
+        if (c->cluster)
+            cluster_last_lost(c->cluster, what, err);
+        else
+            broken(c, what, err);
+        return NULL;
+    }
+    connection_set_timeout(c);
+    int demoted = 0;
+    r = settle_link(c, r, what, &demoted, err);
+    if (demoted) drop(c);
+    return r;
+}
+
 int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
                     sluice_error *err) {
     for (size_t i = 0; i < n; i++) {

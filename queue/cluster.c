@@ -50,6 +50,7 @@ struct cluster {
     size_t n;
     size_t cap;
     uint16_t owner[SLOTS]; /* 1 + the index of the slot's master; 0 unknown */
+    size_t last;           /* 1 + the index of the node that gave the last reply route() returned; 0 none */
 };
 
 /* ------------------------------ slots ------------------------------ */
@@ -361,6 +362,7 @@ static redisReply *route(sluice_client *c, const cmd *m, size_t to, redisReply *
             reloaded = 1;
             continue;
         }
+        cl->last = to + 1;
         return r;
     }
 }
@@ -510,6 +512,14 @@ int sluice_cluster_refresh(sluice_client *c, sluice_error *err) {
 }
 
 /* ------------------------------ links ------------------------------ */
+
+redisContext *cluster_last_link(struct cluster *cl) {
+    return cl->last ? cl->nodes[cl->last - 1].ctx : NULL;
+}
+
+void cluster_last_lost(struct cluster *cl, const char *what, sluice_error *err) {
+    node_broken(&cl->nodes[cl->last - 1], what, err);
+}
 
 int cluster_set_name(sluice_client *c, sluice_error *err) {
     for (size_t i = 0; i < c->cluster->n; i++) {

@@ -69,6 +69,10 @@ void connection_set_timeout(sluice_client *c) {
     if (c->cluster) cluster_set_timeout(c->cluster, tv_ms(c->timeout_ms));
 }
 
+void connection_lengthen(const sluice_client *c, redisContext *ctx, int64_t extra_ms) {
+    if (c->timeout_ms) redisSetTimeout(ctx, tv_ms(c->timeout_ms + extra_ms));
+}
+
 redisContext *connection_dial(const sluice_client *c, const char *host, int port, sluice_error *err) {
     struct timeval tv = tv_ms(CONNECT_TIMEOUT_MS);
     redisContext *ctx = host ? redisConnectWithTimeout(host, port, tv) : redisConnectUnixWithTimeout(c->url.path, tv);

@@ -73,6 +73,8 @@ int opts_check(const sluice_enqueue_opts *o, sluice_error *err) {
         {"cost", (double)o->cost, 0, SLUICE_COST_MAX},
         {"start_by_ms", (double)o->start_by_ms, 0, (double)SLUICE_RUN_AT_MAX},
         {"start_within_ms", (double)o->start_within_ms, 0, (double)SLUICE_RUN_AT_MAX},
+        {"replicas", o->replicas, 0, SLUICE_REPLICAS_MAX},
+        {"replicas_timeout_ms", (double)o->replicas_timeout_ms, 0, SLUICE_REPLICAS_TIMEOUT_MAX},
     };
     for (size_t i = 0; i < sizeof(opt) / sizeof(opt[0]); i++) {
         if (opt[i].v < opt[i].lo || opt[i].v > opt[i].hi) {
@@ -117,6 +119,45 @@ static void add_job(cmd *m, const char *payload, const sluice_enqueue_opts *o) {
 
 static const sluice_enqueue_opts *opts_at(const sluice_enqueue_opts *opts, int each, size_t i) {
     return opts && each ? &opts[i] : opts;
+}
+
+#define REPLICAS_TIMEOUT_DEFAULT 1000 /* ms */
+
+/* WAIT for the most replicas any job's options ask, as long as the longest
+ * timeout any asks, on the link that took the n jobs. Returns 0 (also when
+ * none asks), or -1 with SLUICE_ERR_NOT_REPLICATED: too few acknowledged,
+ * or WAIT was refused (no ACL permission) or got no answer. */
+static int confirm(sluice_client *c, size_t n, const sluice_enqueue_opts *opts, int each, sluice_error *err) {
+    int replicas = 0;
+    int64_t timeout = 0;
+    for (size_t i = 0; opts && i < (each ? n : 1); i++) {
+        const sluice_enqueue_opts *o = opts_at(opts, each, i);
+        if (o->replicas > replicas) replicas = o->replicas;
+        if (o->replicas && o->replicas_timeout_ms > timeout) timeout = o->replicas_timeout_ms;
+    }
+    if (replicas == 0) return 0;
+    if (timeout == 0) timeout = REPLICAS_TIMEOUT_DEFAULT;
+    cmd m;
+    cmd_init(&m);
+    cmd_str(&m, "WAIT");
+    cmd_int(&m, replicas);
+    cmd_int(&m, timeout);
+    sluice_error why;
+    sluice_error_reset(&why);
+    redisReply *r = client_call_last(c, &m, timeout, "WAIT", &why);
+    cmd_clear(&m);
+    int64_t acked = -1;
+    if (r && reply_int(r, &acked) < 0) sluice_error_set(&why, SLUICE_ERR_PROTOCOL, "WAIT: unexpected reply");
+    freeReplyObject(r);
+    if (acked >= replicas) return 0;
+    if (why.code)
+        sluice_error_set(err, SLUICE_ERR_NOT_REPLICATED, "enqueue: done, but not confirmed on %d replicas: %s",
+                         replicas, why.text);
+    else
+        sluice_error_set(err, SLUICE_ERR_NOT_REPLICATED,
+                         "enqueue: done, but not confirmed on %d replicas: %lld acknowledged within %lld ms", replicas,
+                         (long long)acked, (long long)timeout);
+    return -1;
 }
 
 int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n, const char *const *payloads,
@@ -179,7 +220,7 @@ int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n, const char 
         count += want;
     }
     if (done) *done = count;
-    rc = count == n ? 0 : -1;
+    rc = count == n ? confirm(c, n, opts, opts_each, err) : -1;
 out:
     for (size_t b = 0; cmds && b < nbatch; b++) {
         cmd_clear(&cmds[b]);

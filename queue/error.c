@@ -21,6 +21,7 @@ static const char *const names[] = {
     [SLUICE_ERR_PROTOCOL] = "protocol error",
     [SLUICE_ERR_NOMEM] = "out of memory",
     [SLUICE_ERR_UNAVAILABLE] = "unavailable",
+    [SLUICE_ERR_NOT_REPLICATED] = "not replicated",
 };
 
 const char *sluice_error_name(sluice_error_code code) {

@@ -48,6 +48,10 @@ redisContext *sentinel_connect(const sluice_client *c, char host[256], int *port
 
 /* Applies the client's command timeout to its links, if it has any. */
 void connection_set_timeout(sluice_client *c);
+/* Gives link ctx the client's command timeout plus extra_ms (no timeout
+ * stays none), for a command that blocks on the server; then
+ * connection_set_timeout puts it back. */
+void connection_lengthen(const sluice_client *c, redisContext *ctx, int64_t extra_ms);
 
 /* FUNCTION LOAD REPLACE when the server's library is missing or older than
  * this libsluice's. Returns 0, or -1 with err set. */
@@ -121,6 +125,12 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
 int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
                     sluice_error *err);
 
+/* Sends "m" on the link that answered the client's last call, never on a
+ * new one (for WAIT, which counts only that link's writes), its timeout
+ * lengthened by extra_ms. Returns the reply as client_call does, or NULL
+ * with SLUICE_ERR_UNREACHABLE when that link is gone or broke. */
+redisReply *client_call_last(sluice_client *c, const cmd *m, int64_t extra_ms, const char *what, sluice_error *err);
+
 /* client_call, then clears "m"; client_run_ok also frees the reply and
  * returns 0 or -1. */
 redisReply *client_run(sluice_client *c, cmd *m, const char *what, sluice_error *err);
@@ -181,6 +191,12 @@ redisReply *cluster_call(sluice_client *c, const cmd *m, const char *what, sluic
  * NULL with errs[i] set. Returns 0, or -1 when a link failed (err set). */
 int cluster_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
                      sluice_error *err);
+
+/* The link of the node that answered the last call (BORROWED), or NULL
+ * when there was none or it was lost since; cluster_last_lost marks that
+ * link lost (err set) after it broke. */
+redisContext *cluster_last_link(struct cluster *cl);
+void cluster_last_lost(struct cluster *cl, const char *what, sluice_error *err);
 
 /* CLIENT SETNAME c->name on every open link (new links take it on open).
  * Returns 0, or -1 with err set. */

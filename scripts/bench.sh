@@ -2,9 +2,10 @@
 # make bench: sluice's throughput beside redis-benchmark, and its throughput,
 # Redis CPU per job and Redis memory per queued job beside BullMQ's, on the
 # same redis-server in the same run, as ratios; then claim+ack at 1k, 100k
-# and 1M queued jobs (and 10M with SCALE>=10). Starts its own server in a
-# temp dir (persistence off); always cleans up. SCALE=N multiplies the job
-# counts. Prints tables, and writes every figure to $BUILD/bench/summary.json.
+# and 1M queued jobs (and 10M with SCALE>=10); then claim+ack over 30
+# classes on a Redis Cluster of 3 masters beside one Redis. Starts its own
+# servers in temp dirs (persistence off); always cleans up. SCALE=N
+# multiplies the job counts. Prints tables, and writes every figure to $BUILD/bench/summary.json.
 set -eu
 BUILD=${BUILD:-build}
 . "$(dirname "$0")/redis-temp.sh"
@@ -123,6 +124,28 @@ governor_cost() {
 }
 governor_cost
 
+# A Redis Cluster of 3 masters beside one Redis, in a subshell of its own
+# (its servers stop with it), both on TCP: claim(100)+ack over 30 classes,
+# Redis CPU per job per shard and in all, and the MOVED replies the masters
+# gave in the windows (steady state: 0 expected). Ratio: cluster over one
+# Redis (goal: <= 1.10; on 2 cores 3 masters and the client share them).
+cluster=$(
+    . "$(dirname "$0")/redis-cluster-temp.sh"
+    redis_cluster_temp_start bench-cluster 3
+    # shellcheck disable=SC2086 # one argument per master
+    "$BUILD/bin/sluice-bench" "$single_url" --cluster $cluster_urls
+)
+cget() { echo "$cluster" | sed -n "s/^$1 //p"; }
+printf '\n%-34s %10s %13s %8s\n' "claim(100)+ack, 30 classes" "jobs" "Redis µs/job" "MOVED"
+printf '%-34s %10s %12.1f %8s\n' "one Redis" "$(cget single_shard1_jobs)" "$(cget single_cpu_us)" "$(cget single_moved)"
+for i in 1 2 3; do
+    printf '%-34s %10s %12.1f %8s\n' "cluster, master $i" "$(cget cluster_shard${i}_jobs)" "$(cget cluster_shard${i}_cpu_us)" ""
+done
+printf '%-34s %10s %12.1f %8s\n' "cluster, all 3 masters" "$(($(cget cluster_shard1_jobs) + $(cget cluster_shard2_jobs) + \
+    $(cget cluster_shard3_jobs)))" "$(cget cluster_cpu_us)" "$(cget cluster_moved)"
+printf 'cluster: Redis CPU per job %.3f x that of one Redis (median of 5 rounds; goal <= 1.10), %s MOVED\n' \
+    "$(cget cluster_ratio)" "$(cget cluster_moved)"
+
 # Every figure, machine-readable: "name value" lines as one JSON object.
 json_object() { awk 'BEGIN { printf "{" } NF == 2 { printf "%s\"%s\": %s", (n++ ? ", " : ""), $1, $2 } END { printf "}" }'; }
 mkdir -p "$BUILD/bench"
@@ -137,6 +160,8 @@ mkdir -p "$BUILD/bench"
     if [ -n "$bull" ]; then printf '%s\nmemory_bytes_per_job %s\n' "$bull" "$bull_mem" | json_object; else printf 'null'; fi
     printf ',\n "governor_cost": '
     echo "$gov" | json_object
+    printf ',\n "cluster_cost": '
+    echo "$cluster" | json_object
     printf ',\n "depth": ['
     echo "$depth" | awk '{ printf "%s{\"queued\": %s, \"jobs_per_s\": %s, \"cpu_us_per_job\": %s}", (NR > 1 ? ", " : ""), $2, $3, $4 }'
     printf ']}\n'

@@ -335,6 +335,11 @@ static void a_producer_may_enqueue_and_nothing_else(void **state) {
     assert_int_equal(done, 2);
     sluice_enqueue_opts later = {.delay_ms = 60000, .unique = "once"};
     assert_lib_ok(sluice_enqueue(c, CLS, "{}", &later, id, &err), &err, PRODUCER, "delayed unique enqueue");
+    /* WAIT is the producer's: on this Redis without replicas it answers 0 */
+    sluice_enqueue_opts confirmed = {.replicas = 1, .replicas_timeout_ms = 20};
+    assert_int_equal(sluice_enqueue(c, CLS, "{}", &confirmed, id, &err), -1);
+    assert_int_equal(err.code, SLUICE_ERR_NOT_REPLICATED);
+    assert_non_null(strstr(err.text, "not confirmed on 1 replicas: 0 acknowledged"));
 
     sluice_job *jobs[4];
     sluice_claim_info info;

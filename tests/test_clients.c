@@ -102,6 +102,10 @@ static sluice_enqueue_opts opts_of(json_t *spec) {
             o.start_by_ms = n;
         else if (strcmp(k, "start_within_ms") == 0)
             o.start_within_ms = n;
+        else if (strcmp(k, "replicas") == 0)
+            o.replicas = (int)n;
+        else if (strcmp(k, "replicas_timeout_ms") == 0)
+            o.replicas_timeout_ms = n;
         else
             fail_msg("%s: unknown option %s", CONFORMANCE, k);
     }
@@ -240,8 +244,8 @@ static void the_conformance_file_names_the_c_librarys_error_codes_and_words(void
     (void)state;
     json_t *doc = conformance();
     json_t *table = json_object_get(doc, "errors");
-    assert_int_equal(json_array_size(table), SLUICE_ERR_UNAVAILABLE + 1);
-    for (int code = SLUICE_OK; code <= SLUICE_ERR_UNAVAILABLE; code++) {
+    assert_int_equal(json_array_size(table), SLUICE_ERR_NOT_REPLICATED + 1);
+    for (int code = SLUICE_OK; code <= SLUICE_ERR_NOT_REPLICATED; code++) {
         const char *word = json_string_value(json_array_get(json_array_get(table, (size_t)code), 1));
         assert_non_null(word);
         assert_string_equal(word, sluice_error_name((sluice_error_code)code));

@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "common_proc.h"
+#include "failover.h"
 
 #define NCLASSES 30
 #define NMASTERS 3
@@ -537,6 +538,48 @@ static int map_gives(const harness_redis *r, int slot, int port) {
     return yes;
 }
 
+/* 1 when the replica says its link to its master is up. */
+static int replica_link_up(const harness_redis *replica) {
+    redisReply *rep = harness_redis_command(replica, "INFO replication");
+    int up = rep && rep->type == REDIS_REPLY_STRING && strstr(rep->str, "master_link_status:up");
+    freeReplyObject(rep);
+    return up;
+}
+
+/* An enqueue asking replicas=1 sends WAIT to the master that took it: with
+ * that master's replica stopped (SIGSTOP) it is not confirmed
+ * (SLUICE_ERR_NOT_REPLICATED, the job created), though the client's link
+ * to another master, whose replica is up, took a write just before. */
+static void on_a_cluster_an_enqueue_waits_for_the_replica_of_its_own_master(void **state) {
+    harness_redis *masters[NMASTERS];
+    harness_cluster *cl = find_masters(state, masters);
+    const char *mine = classes[0], *other = NULL;
+    int m = master_with_keys(masters, slot_of(masters[0], mine));
+    for (int i = 1; i < NCLASSES && !other; i++)
+        if (master_with_keys(masters, slot_of(masters[0], classes[i])) != m) other = classes[i];
+    assert_true(m >= 0 && other);
+    harness_redis *replica = replica_of(cl, masters[m]);
+    assert_non_null(replica);
+    WAIT_UNTIL(replica_link_up(replica), 10000);
+    sluice_client *c = cluster_connect(cl, 0);
+    sluice_enqueue_opts up = {.replicas = 1, .replicas_timeout_ms = 5000},
+                        o = {.replicas = 1, .replicas_timeout_ms = 300};
+    sluice_error err;
+    char id[SLUICE_ID_MAX];
+    if (sluice_enqueue(c, mine, "{}", &up, id, &err) < 0) fail_msg("with its replica up: %s", err.text);
+    if (sluice_enqueue(c, other, "{}", &up, id, &err) < 0) fail_msg("on the other master: %s", err.text);
+    assert_int_equal(kill(replica->pid, SIGSTOP), 0);
+    int rc = sluice_enqueue(c, mine, "{}", &o, id, &err);
+    kill(replica->pid, SIGCONT);
+    assert_int_equal(rc, -1);
+    if (err.code != SLUICE_ERR_NOT_REPLICATED || !strstr(err.text, "0 acknowledged within 300 ms"))
+        fail_msg("with its replica stopped: %s", err.text);
+    sluice_job_info ji;
+    assert_int_equal(sluice_job_get(c, id, &ji, &err), 0);
+    sluice_job_info_clear(&ji);
+    sluice_client_free(c);
+}
+
 /* A master killed (SIGKILL) under an open client whose link to it is
  * open: the next call fails as unreachable (it may have run, so it is not
  * sent again). Once the replica is promoted and the map says so, the
@@ -1010,23 +1053,30 @@ static int failover_table(sluice_client *c, const char *title, const int *runs, 
 }
 
 /* One sluice-worker on a master's URL, hosting the governor, runs the 600
- * jobs (each handler takes 0.2 s; leases of 2 s) while another master is
- * killed (SIGKILL) with its jobs in flight: the worker follows the slot map
- * to the promoted replica and goes on, and a governor tick whose reads fail
- * then does not bring it down. Every enqueue confirmed and replicated before the
- * kill runs (none lost, none dead). A job runs twice only after the worker
- * logged its lease lost: until the replica is promoted the whole cluster
- * answers CLUSTERDOWN, so an ack may wait past its lease; the job is then
- * reclaimed and runs again. Enqueues confirmed in the replication window
- * just before the kill are counted apart: replication is asynchronous, and
- * the killed master may not have passed them on. */
+ * jobs (each handler takes 0.2 s; leases of 2 s) while the master holding
+ * the governor's keys ({_}) is killed (SIGKILL) with its jobs in flight and
+ * a producer enqueueing into its classes with WAIT 1: the worker follows
+ * the slot map to the promoted replica and goes on. Within 10 s of the
+ * promotion (the replica's ROLE polled) the worker acks jobs of the failed
+ * master's classes again and the governor ticks again, led by the one
+ * worker's governor throughout (after its lost link, under a new epoch).
+ * None of the WAIT-confirmed enqueues is lost, nor any
+ * enqueue confirmed and replicated before the kill (none dead). A job runs
+ * twice only after the worker logged its lease lost: until the replica is
+ * promoted the whole cluster answers CLUSTERDOWN, so an ack may wait past
+ * its lease; the job is then reclaimed and runs again. Enqueues confirmed
+ * without WAIT in the replication window just before the kill are counted
+ * apart: replication is asynchronous, and the killed master may not have
+ * passed them on. */
 static void a_worker_goes_on_through_a_killed_master_and_loses_no_replicated_enqueue(void **state) {
     harness_redis *masters[NMASTERS];
     harness_cluster *cl = find_masters(state, masters);
-    harness_redis *seed = masters[0], *victim = masters[1], *heir = replica_of(cl, victim);
-    assert_non_null(heir);
-    sluice_client *c = cluster_connect(cl, (int)(seed - cl->nodes));
+    sluice_client *c = cluster_connect(cl, (int)(masters[0] - cl->nodes));
     worker_jobs(cl, c, 2000);
+    int v = master_with_keys(masters, (int)harness_redis_int(masters[0], "CLUSTER KEYSLOT t:{_}:classes"));
+    assert_true(v >= 0);
+    harness_redis *victim = masters[v], *seed = masters[(v + 1) % NMASTERS], *heir = replica_of(cl, victim);
+    assert_non_null(heir);
     long long offset = replication_field(victim, "master_repl_offset");
     WAIT_UNTIL(replication_field(heir, "slave_repl_offset") >= offset, 10000);
     assert_true(replication_field(heir, "slave_repl_offset") >= offset);
@@ -1035,26 +1085,66 @@ static void a_worker_goes_on_through_a_killed_master_and_loses_no_replicated_enq
     snprintf(log, sizeof(log), "%s/worker.log", seed->dir);
     const char *args[] = {"--config", worker_config(seed->dir, ids, "0.2", 1), NULL};
     pid_t pid = proc_worker_env(seed, args, log, seed->tcp_url);
+    char leader[129] = "", seen[129] = "";
+    WAIT_UNTIL(failover_governor(c, leader) > 0 && leader[0], 20000);
+    if (!leader[0]) fail_msg("the hosted governor took no lease (log %s)", log);
 
+    static char vclasses[NCLASSES][16];
+    int nv = 0;
+    for (int i = 0; i < NCLASSES; i++)
+        if (master_with_keys(masters, slot_of(seed, wclasses[i])) == v) strcpy(vclasses[nv++], wclasses[i]);
+    static failover_producer producer;
+    memset(&producer, 0, sizeof(producer));
+    producer.url = seed->tcp_url;
+    producer.classes = (const char(*)[16])vclasses;
+    producer.nclasses = nv;
     WAIT_UNTIL(jobs_run(ids) >= NJOBS / 3, 120000);
     assert_true(jobs_run(ids) >= NJOBS / 3);
+    failover_producer_start(&producer);
+    WAIT_UNTIL(atomic_load(&producer.confirmed) >= 20 || producer.error[0], 20000);
+    if (atomic_load(&producer.confirmed) == 0) fail_msg("no enqueue confirmed before the kill: %s", producer.error);
     int victims = 0;
     char window_ids[NCLASSES][SLUICE_ID_MAX];
-    for (int i = 0; i < NCLASSES; i++) {
-        if (master_with_keys(masters, slot_of(seed, wclasses[i])) != 1) continue;
+    for (int i = 0; i < nv; i++) {
         sluice_error err;
-        if (sluice_enqueue(c, wclasses[i], "{}", NULL, window_ids[victims], &err) < 0)
-            fail_msg("enqueue into %s: %s", wclasses[i], err.text);
+        if (sluice_enqueue(c, vclasses[i], "{}", NULL, window_ids[victims], &err) < 0)
+            fail_msg("enqueue into %s: %s", vclasses[i], err.text);
         victims++;
     }
+    assert_true(failover_governor(c, seen) > 0);
+    if (!failover_same_governor(leader, seen)) fail_msg("a second leader: %s, then %s", leader, seen);
     harness_redis_kill(victim);
-    WAIT_UNTIL(is_master(heir), 30000);
-    assert_true(is_master(heir));
+    long long killed = harness_now_ms();
+    WAIT_UNTIL(failover_is_master(heir), 30000);
+    long long promoted = harness_now_ms();
+    assert_true(failover_is_master(heir));
+
+    /* from the promotion: the heir's counters as replicated, then more */
+    long long acked0 = -1, ticks0 = -1;
+    WAIT_UNTIL((acked0 = failover_acked(c, (const char(*)[16])vclasses, nv)) >= 0 &&
+                   (ticks0 = failover_governor(c, seen)) >= 0,
+               10000);
+    long long acked1 = acked0, ticks1 = ticks0;
+    WAIT_UNTIL((acked1 = failover_acked(c, (const char(*)[16])vclasses, nv)) > acked0, 10000);
+    long long resumed = harness_now_ms();
+    WAIT_UNTIL((ticks1 = failover_governor(c, seen)) > ticks0, 10000);
+    long long governed = harness_now_ms();
+    fprintf(stderr,
+            "#   killed -> promoted %lld ms; promoted -> first ack on its classes %lld ms, -> first governor tick "
+            "%lld ms\n",
+            promoted - killed, resumed - promoted, governed - promoted);
+    if (acked1 <= acked0) fail_msg("no ack on the failed master's classes within 10 s of the promotion (log %s)", log);
+    if (ticks1 <= ticks0) fail_msg("no governor tick within 10 s of the promotion (log %s)", log);
+    if (!failover_same_governor(leader, seen)) fail_msg("a second leader: %s, then %s", leader, seen);
+    int before = atomic_load(&producer.enqueued); /* and some more on the promoted master */
+    WAIT_UNTIL(atomic_load(&producer.enqueued) >= before + 10 || producer.error[0], 20000);
+    failover_producer_stop(&producer);
 
     WAIT_UNTIL(jobs_run(ids) == NJOBS && worker_classes_empty(c), 180000);
     int runs[NJOBS];
-    count_runs(ids, runs); /* the window's jobs are counted below */
+    count_runs(ids, runs); /* the window's and the producer's jobs are counted below */
     assert_int_equal(failover_table(c, "a master killed under sluice-worker", runs, 0, NJOBS), 0);
+    assert_int_equal(failover_producer_table(&producer, c, ids, "a master killed under sluice-worker"), 0);
     for (int k = 0; k < NJOBS; k++) {
         char lost_lease[SLUICE_ID_MAX + 32];
         strcat(strcat(strcpy(lost_lease, "lease-lost job="), job_ids[k]), " ");
@@ -1062,24 +1152,27 @@ static void a_worker_goes_on_through_a_killed_master_and_loses_no_replicated_enq
             fail_msg("job %s ran %d times, its lease never lost (log %s)", job_ids[k], runs[k], log);
     }
     int window_lost = 0;
-    for (int v = 0; v < victims; v++) {
+    for (int w = 0; w < victims; w++) {
         char needle[SLUICE_ID_MAX + 2];
-        strcat(strcpy(needle, window_ids[v]), "\n");
+        strcat(strcpy(needle, window_ids[w]), "\n");
         sluice_job_info ji;
-        int queued = sluice_job_get(c, window_ids[v], &ji, NULL) == 0 && ji.state != SLUICE_JOB_UNKNOWN;
+        int queued = sluice_job_get(c, window_ids[w], &ji, NULL) == 0 && ji.state != SLUICE_JOB_UNKNOWN;
         if (queued) sluice_job_info_clear(&ji);
         window_lost += proc_count_file(ids, needle) == 0 && !queued;
     }
-    fprintf(stderr, "#   enqueued in the replication window before the kill: %d, lost with the master: %d\n", victims,
+    fprintf(stderr, "#   enqueued without WAIT just before the kill: %d, lost with the master: %d\n", victims,
             window_lost);
     for (int i = 0; i < NCLASSES; i++) {
         sluice_class_stats st;
         assert_int_equal(sluice_class_stats_get(c, wclasses[i], &st, NULL), 0);
         assert_int_equal(st.dead, 0);
     }
-    char promoted[64];
-    snprintf(promoted, sizeof(promoted), "cluster master 127.0.0.1:%d", heir->port);
-    if (proc_count_file(log, promoted) < 1) fail_msg("the worker never connected to the promoted master (log %s)", log);
+    assert_true(resumed - promoted <= 10000);
+    assert_true(governed - promoted <= 10000);
+    char promoted_to[64];
+    snprintf(promoted_to, sizeof(promoted_to), "cluster master 127.0.0.1:%d", heir->port);
+    if (proc_count_file(log, promoted_to) < 1)
+        fail_msg("the worker never connected to the promoted master (log %s)", log);
     proc_stop(pid);
     proc_forget(pid);
     sluice_client_free(c);
@@ -1227,6 +1320,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(one_worker_on_one_nodes_url_runs_every_job_of_every_master_once),
         cmocka_unit_test(a_class_migrated_under_a_running_worker_is_followed_to_its_new_master),
         cmocka_unit_test(a_class_migrated_key_by_key_while_jobs_flow_loses_none),
+        cmocka_unit_test(on_a_cluster_an_enqueue_waits_for_the_replica_of_its_own_master),
         cmocka_unit_test(a_killed_master_is_replaced_by_its_promoted_replica_on_the_next_call),
     };
     const struct CMUnitTest failover_tests[] = {

@@ -4,6 +4,7 @@
  * sentinel up, and the master killed (SIGKILL) and failed over to its
  * replica under an open client, with every acknowledged job counted. */
 #include "common_proc.h"
+#include "failover.h"
 
 #include <hiredis/hiredis.h>
 #include <jansson.h>
@@ -62,6 +63,46 @@ static void a_client_on_a_sentinel_url_enqueues_claims_acks_and_fails(void **sta
     assert_true(has_sluice_functions(&s->master));
     WAIT_UNTIL(harness_redis_int(&s->replica, "EXISTS t:{life}:class") == 1, 10000); /* replicated */
     assert_int_equal(harness_redis_int(&s->replica, "EXISTS t:{life}:class"), 1);
+    sluice_client_free(c);
+}
+
+/* An enqueue asking replicas=1 is confirmed by the replica (WAIT on the
+ * master's link); with the replica stopped (SIGSTOP) it returns
+ * SLUICE_ERR_NOT_REPLICATED within its timeout, the job created and its id
+ * set; sluicectl enqueue --wait-replicas 1 prints the id and exits 4. */
+static void an_enqueue_waits_for_its_replica_and_says_when_none_confirmed_it(void **state) {
+    harness_sentinel *s = set_of(state);
+    sluice_client *c = sentinel_connect(s->url);
+    test_class(c, "wait", SLUICE_TIER_NORMAL, 10);
+    sluice_error err;
+    char id[SLUICE_ID_MAX];
+    sluice_enqueue_opts up = {.replicas = 1, .replicas_timeout_ms = 5000},
+                        o = {.replicas = 1, .replicas_timeout_ms = 300};
+    if (sluice_enqueue(c, "wait", "{}", &up, id, &err) < 0) fail_msg("with the replica up: %s", err.text);
+    assert_int_equal(kill(s->replica.pid, SIGSTOP), 0);
+    long long t0 = harness_now_ms();
+    id[0] = '\0';
+    int rc = sluice_enqueue(c, "wait", "{}", &o, id, &err);
+    long long took = harness_now_ms() - t0;
+    char out[256] = "", errout[1024] = "";
+    const char *argv[] = {
+        proc_bin("sluicectl"), "--redis", s->url,           "--namespace", NS,  "enqueue", "wait", "{}",
+        "--wait-replicas",     "1",       "--wait-timeout", "100ms",       NULL};
+    int exit_code = proc_run(argv, NULL, NULL, out, sizeof(out), errout, sizeof(errout));
+    kill(s->replica.pid, SIGCONT);
+    assert_int_equal(rc, -1);
+    if (err.code != SLUICE_ERR_NOT_REPLICATED ||
+        !strstr(err.text, "not confirmed on 1 replicas: 0 acknowledged within 300 ms"))
+        fail_msg("with the replica stopped: %s", err.text);
+    if (took < 300 || took > 3000) fail_msg("took %lld ms for a 300 ms WAIT", took);
+    sluice_job_info info;
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0); /* created all the same */
+    sluice_job_info_clear(&info);
+    if (exit_code != 4 || strncmp(out, "wait:", 5) != 0 || !strstr(errout, "not confirmed"))
+        fail_msg("sluicectl exited %d, printed '%s', said '%s'", exit_code, out, errout);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "wait", &st, &err), 0);
+    assert_int_equal(st.ready, 3);
     sluice_client_free(c);
 }
 
@@ -198,8 +239,12 @@ static void no_sentinel_up_is_unreachable_naming_it(void **state) {
  * client reach it within 3 attempts, the Functions are there, and every
  * job is there exactly once: the rest are claimed once, none lost, none
  * duplicated. A sluice-worker running through the failover reconnects to
- * the promoted replica and runs jobs enqueued there. The master stays
- * down. */
+ * the promoted replica and runs jobs enqueued there. A producer enqueues
+ * into the worker's class with WAIT 1 throughout: none of the confirmed
+ * enqueues is lost. Within 10 s of the promotion (the replica's ROLE
+ * polled) the worker acks again and its hosted governor ticks again, the
+ * one leader throughout (after its lost link, under a new epoch). The
+ * master stays down. */
 #define N_JOBS 200
 static void a_failover_moves_the_same_client_to_the_promoted_replica(void **state) {
     harness_sentinel *s = set_of(state);
@@ -207,10 +252,22 @@ static void a_failover_moves_the_same_client_to_the_promoted_replica(void **stat
     const char *cls = "fo";
     test_class(c, cls, SLUICE_TIER_NORMAL, N_JOBS);
     test_class(c, "fow", SLUICE_TIER_NORMAL, 10);
-    char log[PATH_MAX];
+    char log[PATH_MAX], ran[PATH_MAX], handler[PATH_MAX + 8] = "fow=";
     snprintf(log, sizeof(log), "%s/worker-failover.log", s->replica.dir);
-    const char *args[] = {"--concurrency", "2", "--metrics-port", "0", "--handler", "fow=/bin/true", NULL};
+    snprintf(ran, sizeof(ran), "%s/worker-failover.ids", s->replica.dir);
+    assert_non_null(realpath("tests/fixtures/worker/append-id.sh", handler + 4));
+    const char *args[] = {"--concurrency", "2", "--metrics-port", "0", "--handler", handler, ran, "0.02", NULL};
     pid_t worker = proc_worker_env(&s->replica, args, log, s->url);
+    char leader[129] = "", seen[129] = "";
+    WAIT_UNTIL(failover_governor(c, leader) > 0 && leader[0], 20000);
+    if (!leader[0]) fail_msg("the hosted governor took no lease (log %s)", log);
+    static const char fow[1][16] = {"fow"};
+    static failover_producer producer;
+    memset(&producer, 0, sizeof(producer));
+    producer.url = s->url;
+    producer.classes = fow;
+    producer.nclasses = 1;
+    failover_producer_start(&producer);
     sluice_error err;
     static char ids[N_JOBS][SLUICE_ID_MAX];
     int state_of[N_JOBS] = {0}; /* 1 acked before the kill, then +1 per claim after it */
@@ -239,10 +296,33 @@ static void a_failover_moves_the_same_client_to_the_promoted_replica(void **stat
     freeReplyObject(rep);
     redisFree(w);
 
+    WAIT_UNTIL(atomic_load(&producer.confirmed) >= 20 || producer.error[0], 20000);
+    if (atomic_load(&producer.confirmed) == 0) fail_msg("no enqueue confirmed before the kill: %s", producer.error);
+    assert_true(failover_governor(c, seen) > 0);
+    if (!failover_same_governor(leader, seen)) fail_msg("a second leader: %s, then %s", leader, seen);
     harness_redis_kill(&s->master);
+    long long killed = harness_now_ms();
     sluice_class_stats st;
     assert_int_equal(sluice_class_stats_get(c, cls, &st, &err), -1);
     assert_int_equal(err.code, SLUICE_ERR_UNREACHABLE);
+    WAIT_UNTIL(failover_is_master(&s->replica), 30000);
+    long long promoted = harness_now_ms();
+    assert_true(failover_is_master(&s->replica));
+    long long acked0 = -1, ticks0 = -1;
+    WAIT_UNTIL((acked0 = failover_acked(c, fow, 1)) >= 0 && (ticks0 = failover_governor(c, seen)) >= 0, 10000);
+    long long acked1 = acked0, ticks1 = ticks0;
+    WAIT_UNTIL((acked1 = failover_acked(c, fow, 1)) > acked0, 10000);
+    long long resumed = harness_now_ms();
+    WAIT_UNTIL((ticks1 = failover_governor(c, seen)) > ticks0, 10000);
+    long long governed = harness_now_ms();
+    fprintf(stderr, "#   killed -> promoted %lld ms; promoted -> first ack %lld ms, -> first governor tick %lld ms\n",
+            promoted - killed, resumed - promoted, governed - promoted);
+    if (acked1 <= acked0) fail_msg("no ack within 10 s of the promotion (log %s)", log);
+    if (ticks1 <= ticks0) fail_msg("no governor tick within 10 s of the promotion (log %s)", log);
+    if (!failover_same_governor(leader, seen)) fail_msg("a second leader: %s, then %s", leader, seen);
+    int before = atomic_load(&producer.enqueued); /* and some more on the promoted master */
+    WAIT_UNTIL(atomic_load(&producer.enqueued) >= before + 10 || producer.error[0], 20000);
+    failover_producer_stop(&producer);
     WAIT_UNTIL(harness_sentinel_master_port(s, 0) == s->replica.port, 30000);
     assert_int_equal(harness_sentinel_master_port(s, 0), s->replica.port);
 
@@ -280,15 +360,15 @@ static void a_failover_moves_the_same_client_to_the_promoted_replica(void **stat
     assert_int_equal(lost, 0);
     assert_int_equal(duplicated, 0);
     assert_int_equal(acked + claimed_after, N_JOBS);
-    for (int i = 0; i < 10; i++) {
-        char id[SLUICE_ID_MAX];
-        if (sluice_enqueue(c, "fow", "{}", NULL, id, &err) < 0) fail_msg("enqueue after: %s", err.text);
-    }
-    WAIT_UNTIL(sluice_class_stats_get(c, "fow", &st, NULL) == 0 && st.acked == 10, 30000);
-    if (st.acked != 10) {
+    WAIT_UNTIL(sluice_class_stats_get(c, "fow", &st, NULL) == 0 && st.ready + st.delayed + st.leased == 0, 30000);
+    if (st.ready + st.delayed + st.leased != 0) {
         char *text = proc_slurp(log);
-        fail_msg("the worker acked %lld of 10 jobs after the failover; its log:\n%s", (long long)st.acked, text);
+        fail_msg("the worker left %lld jobs after the failover; its log:\n%s",
+                 (long long)(st.ready + st.delayed + st.leased), text);
     }
+    assert_int_equal(failover_producer_table(&producer, c, ran, "sentinel failover"), 0);
+    assert_true(resumed - promoted <= 10000);
+    assert_true(governed - promoted <= 10000);
     proc_stop(worker);
     sluice_client_free(c);
 }
@@ -343,6 +423,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(malformed_sentinel_urls_are_refused_naming_the_problem),
         cmocka_unit_test(no_sentinel_up_is_unreachable_naming_it),
         cmocka_unit_test(a_client_on_a_sentinel_url_enqueues_claims_acks_and_fails),
+        cmocka_unit_test(an_enqueue_waits_for_its_replica_and_says_when_none_confirmed_it),
         cmocka_unit_test_teardown(sluice_worker_and_sluicectl_status_run_on_a_sentinel_url, proc_teardown),
         cmocka_unit_test(an_unknown_master_name_is_refused_at_once_naming_it),
         cmocka_unit_test_teardown(a_failover_moves_the_same_client_to_the_promoted_replica, proc_teardown),

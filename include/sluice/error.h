@@ -31,9 +31,12 @@ typedef enum sluice_error_code {
     SLUICE_ERR_SERVER,        /* Redis refused: out of memory, no permission, ... */
     SLUICE_ERR_PROTOCOL,      /* a reply sluice cannot read (version skew?) */
     SLUICE_ERR_NOMEM,         /* an allocation failed */
-    SLUICE_ERR_UNAVAILABLE    /* Redis answered but cannot serve yet (LOADING its data, BUSY
+    SLUICE_ERR_UNAVAILABLE,   /* Redis answered but cannot serve yet (LOADING its data, BUSY
                                * running a script, MASTERDOWN, TRYAGAIN, CLUSTERDOWN): the call
                                * did not run; it is safe to retry after a pause */
+    SLUICE_ERR_NOT_REPLICATED /* the write was done (an enqueue's job created, its id set) but
+                               * fewer replicas than asked confirmed it in time: a failover now
+                               * may lose it */
 } sluice_error_code;
 
 #define SLUICE_ERROR_TEXT 256

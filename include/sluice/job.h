@@ -86,6 +86,8 @@ extern "C" {
 #define SLUICE_RUN_AT_MAX 253402300799000LL /* Unix ms, 9999-12-31T23:59:59Z */
 #define SLUICE_UNIQUE_MAX 256               /* bytes of a unique key */
 #define SLUICE_COST_MAX 1000000             /* rate units of one job */
+#define SLUICE_REPLICAS_MAX 64              /* replicas an enqueue may WAIT for */
+#define SLUICE_REPLICAS_TIMEOUT_MAX 60000   /* ms an enqueue's WAIT may block */
 
 /* Options of one enqueue. Zero (or NULL) fields take the defaults; a
  * zero-initialised struct (or a NULL pointer) is a plain job. */
@@ -104,6 +106,11 @@ typedef struct sluice_enqueue_opts {
                               * at most SLUICE_START_BY_PAST_MAX in the past (then it is late at once), up to
                               * SLUICE_RUN_AT_MAX, not before its run_at or delay; 0: none */
     int64_t start_within_ms; /* the same, as ms from now by the Redis clock; 0: none; not with start_by_ms */
+    /* After the enqueue, WAIT for "replicas" replicas of the master that
+     * took it, 0..SLUICE_REPLICAS_MAX (0: no WAIT; see sluice_enqueue), as
+     * long as replicas_timeout_ms, 1..SLUICE_REPLICAS_TIMEOUT_MAX (0: 1000). */
+    int replicas;
+    int64_t replicas_timeout_ms; /* ms */
 } sluice_enqueue_opts;
 
 typedef enum sluice_job_state {
@@ -173,7 +180,16 @@ int sluice_name_check(const char *name, struct sluice_error *err);
  * (or, for a duplicate unique key, the live job's id) into "id" and returns
  * 0. Returns -1 with SLUICE_ERR_NAME, SLUICE_ERR_PAYLOAD,
  * SLUICE_ERR_ARGUMENT, SLUICE_ERR_UNKNOWN_CLASS, SLUICE_ERR_QUEUE_FULL or a
- * connection error; then no job was created. */
+ * connection error; then no job was created.
+ *
+ * With opts->replicas N, the enqueue is followed by WAIT N on the link that
+ * took it (the class's master; never a new link, whose WAIT would confirm
+ * nothing). When fewer than N replicas acknowledged it within
+ * replicas_timeout_ms, or the link broke before WAIT answered, it returns
+ * -1 with SLUICE_ERR_NOT_REPLICATED: the job WAS created and "id" is set,
+ * but a failover now may lose it. Without replicas, Redis replicates
+ * asynchronously: an acknowledged enqueue can be lost if its master dies
+ * before a replica has it. */
 int sluice_enqueue(sluice_client *c, const char *cls, const char *payload, const sluice_enqueue_opts *opts,
                    char id[SLUICE_ID_MAX], sluice_error *err);
 
@@ -183,7 +199,10 @@ int sluice_enqueue(sluice_client *c, const char *cls, const char *payload, const
  * is validated before anything is sent. "ids" (may be NULL) receives the n
  * ids. "*done" (may be NULL) receives how many were enqueued: on a failure
  * (queue full, link broken) the batches before the failing one stand.
- * Returns 0 when all n were enqueued, else -1. */
+ * Returns 0 when all n were enqueued, else -1. The WAIT (see sluice_enqueue)
+ * is one, after all n, for the most replicas and the longest timeout any
+ * job's options ask; SLUICE_ERR_NOT_REPLICATED leaves "*done" n and every id
+ * set. */
 int sluice_enqueue_many(sluice_client *c, const char *cls, size_t n, const char *const *payloads,
                         const sluice_enqueue_opts *opts, int opts_each, char (*ids)[SLUICE_ID_MAX], size_t *done,
                         sluice_error *err);

@@ -13,9 +13,10 @@
 
 /* Exit codes (see docs/sluicectl.md). */
 #define EXIT_OK 0
-#define EXIT_RUNTIME 1  /* Redis unreachable, auth, server error, a refusal */
-#define EXIT_USAGE 2    /* usage or validation error */
-#define EXIT_NOTFOUND 3 /* unknown class, job, signal, dead job */
+#define EXIT_RUNTIME 1        /* Redis unreachable, auth, server error, a refusal */
+#define EXIT_USAGE 2          /* usage or validation error */
+#define EXIT_NOTFOUND 3       /* unknown class, job, signal, dead job */
+#define EXIT_NOT_REPLICATED 4 /* enqueued (the id printed) but not confirmed on --wait-replicas replicas */
 
 typedef struct ctl {
     const char *url;       /* --redis, or NULL for SLUICE_REDIS_URL */

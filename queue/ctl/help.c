@@ -185,6 +185,7 @@ static const struct {
     {"enqueue", "usage: sluicectl enqueue CLASS [JSON|-] [--delay DURATION] [--run-at TIME]\n"
                 "         [--priority N] [--unique KEY] [--max-attempts N] [--timeout DURATION]\n"
                 "         [--cost N] [--key KEY] [--start-by TIME | --start-within DURATION]\n"
+                "         [--wait-replicas N [--wait-timeout DURATION]]\n"
                 "\n"
                 "Enqueues one job and prints its id and nothing else. Without JSON, or\n"
                 "with '-', the payload (a JSON object, at most 256 KiB) is read from stdin.\n"
@@ -195,7 +196,10 @@ static const struct {
                 "Redis clock. --start-by TIME or --start-within (from now)\n"
                 "is the job's deadline for its first start: not before its --run-at or\n"
                 "--delay, at most a year in the past; its class's on_expiry decides\n"
-                "whether it runs late or is dead-lettered. A full queue exits 1.\n"},
+                "whether it runs late or is dead-lettered. A full queue exits 1.\n"
+                "--wait-replicas N sends WAIT N (for --wait-timeout, default 1s, at most\n"
+                "60s) after the enqueue: fewer replicas confirming it prints the id\n"
+                "all the same and exits 4 (enqueued, but a failover may lose it).\n"},
     {"job", "usage: sluicectl job show|cancel ID\n"
             "\n"
             "  job show ID [--json]   state, attempts, times, payload\n"

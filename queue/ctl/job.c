@@ -21,10 +21,10 @@ static char *read_stdin(size_t *len) {
 }
 
 int cmd_enqueue(ctl *x, int argc, char **argv) {
-    ctl_opt opts[] = {{"--delay", 1, NULL},       {"--run-at", 1, NULL},       {"--priority", 1, NULL},
-                      {"--unique", 1, NULL},      {"--max-attempts", 1, NULL}, {"--timeout", 1, NULL},
-                      {"--cost", 1, NULL},        {"--key", 1, NULL},          {"--start-by", 1, NULL},
-                      {"--start-within", 1, NULL}};
+    ctl_opt opts[] = {{"--delay", 1, NULL},        {"--run-at", 1, NULL},        {"--priority", 1, NULL},
+                      {"--unique", 1, NULL},       {"--max-attempts", 1, NULL},  {"--timeout", 1, NULL},
+                      {"--cost", 1, NULL},         {"--key", 1, NULL},           {"--start-by", 1, NULL},
+                      {"--start-within", 1, NULL}, {"--wait-replicas", 1, NULL}, {"--wait-timeout", 1, NULL}};
     const char *pos[2];
     int npos, code = EXIT_OK;
     const char *cmd = "enqueue";
@@ -76,6 +76,15 @@ int cmd_enqueue(ctl *x, int argc, char **argv) {
                              opts[9].val);
         if (opts[8].val) return ctl_usage(cmd, "--start-by and --start-within exclude each other");
     }
+    if (opts[10].val && sluice_parse_int(opts[10].val, 1, SLUICE_REPLICAS_MAX, &v, NULL) < 0)
+        return ctl_usage(cmd, "--wait-replicas: invalid integer '%s' (1..%d)", opts[10].val, SLUICE_REPLICAS_MAX);
+    o.replicas = opts[10].val ? (int)v : 0;
+    if (opts[11].val) {
+        if (!opts[10].val) return ctl_usage(cmd, "--wait-timeout needs --wait-replicas");
+        if (sluice_parse_duration(opts[11].val, SLUICE_REPLICAS_TIMEOUT_MAX, &o.replicas_timeout_ms, NULL) < 0 ||
+            o.replicas_timeout_ms < 1)
+            return ctl_usage(cmd, "--wait-timeout: invalid duration '%s' (1ms..60s)", opts[11].val);
+    }
     char *payload = NULL;
     size_t len;
     if (npos == 2 && strcmp(pos[1], "-") != 0) {
@@ -101,12 +110,11 @@ int cmd_enqueue(ctl *x, int argc, char **argv) {
     char id[SLUICE_ID_MAX];
     int rc = sluice_enqueue(c, pos[0], payload, &o, id, &err);
     free(payload);
-    if (rc < 0) {
-        if (err.code == SLUICE_ERR_UNKNOWN_CLASS) return ctl_fail(EXIT_NOTFOUND, "unknown class '%s'", pos[0]);
-        return ctl_error(&err);
-    }
-    printf("%s\n", id);
-    return EXIT_OK;
+    if (rc < 0 && err.code == SLUICE_ERR_UNKNOWN_CLASS) return ctl_fail(EXIT_NOTFOUND, "unknown class '%s'", pos[0]);
+    if (rc < 0 && err.code != SLUICE_ERR_NOT_REPLICATED) return ctl_error(&err);
+    printf("%s\n", id); /* enqueued, even when not confirmed */
+    fflush(stdout);
+    return rc < 0 ? ctl_error(&err) : EXIT_OK;
 }
 
 /* --------------------------------------------------------------- show */

@@ -45,6 +45,7 @@ int ctl_error_code(sluice_error_code code) {
     case SLUICE_ERR_ARGUMENT: return EXIT_USAGE;
     case SLUICE_ERR_UNKNOWN_CLASS:
     case SLUICE_ERR_NOT_FOUND: return EXIT_NOTFOUND;
+    case SLUICE_ERR_NOT_REPLICATED: return EXIT_NOT_REPLICATED;
     default: return EXIT_RUNTIME; /* unreachable, auth, queue full, busy, state, server ... */
     }
 }

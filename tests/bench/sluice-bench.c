@@ -4,6 +4,9 @@
  *        sluice-bench URL --depth D...          claim+ack at each steady depth D
  *        sluice-bench URL --governor [SCALE]    the embedded worker with and without
  *                                               the hosted governor, 200 classes
+ *        sluice-bench URL --cluster NODE_URL... claim+ack over 30 classes on URL (one
+ *                                               Redis) and on the cluster whose masters
+ *                                               NODE_URL... name, the same run
  * (WORKER_BIN: the sluice-worker program; SCALE multiplies the job counts)
  * Prints one "name jobs/s" line per throughput, one "cpu_name µs" line per
  * phase's Redis CPU per job, and "depth D jobs/s µs" lines; scripts/bench.sh
@@ -48,30 +51,40 @@ static void die(const char *what, const sluice_error *err) {
  * happens outside the window. */
 static redisContext *probe;
 
-static void probe_connect(const char *url) {
+/* A plain link to the server of "url" (NEW), for INFO. */
+static redisContext *probe_dial(const char *url) {
     sluice_url u;
     sluice_error err;
     if (sluice_url_parse(url, &u, &err) < 0) die("url", &err);
-    probe = u.is_unix ? redisConnectUnix(u.path) : redisConnect(u.host, u.port);
-    if (!probe || probe->err) die("connect", &(sluice_error){SLUICE_ERR_UNREACHABLE, "INFO connection"});
+    redisContext *ctx = u.is_unix ? redisConnectUnix(u.path) : redisConnect(u.host, u.port);
+    if (!ctx || ctx->err) die("connect", &(sluice_error){SLUICE_ERR_UNREACHABLE, "INFO connection"});
     if (u.password[0]) {
-        redisReply *r = u.user[0] ? redisCommand(probe, "AUTH %s %s", u.user, u.password)
-                                  : redisCommand(probe, "AUTH %s", u.password);
+        redisReply *r =
+            u.user[0] ? redisCommand(ctx, "AUTH %s %s", u.user, u.password) : redisCommand(ctx, "AUTH %s", u.password);
         if (!r || r->type == REDIS_REPLY_ERROR) die("auth", &(sluice_error){SLUICE_ERR_AUTH, "INFO connection"});
         freeReplyObject(r);
     }
     memset(&u, 0, sizeof(u));
+    return ctx;
 }
 
-/* The server's CPU time so far, s (user + sys). */
-static double redis_cpu_s(void) {
-    redisReply *r = redisCommand(probe, "INFO cpu");
+static void probe_connect(const char *url) {
+    probe = probe_dial(url);
+}
+
+/* The CPU time of the server on "ctx" so far, s (user + sys). */
+static double cpu_of(redisContext *ctx) {
+    redisReply *r = redisCommand(ctx, "INFO cpu");
     if (!r || r->type != REDIS_REPLY_STRING) die("INFO cpu", &(sluice_error){SLUICE_ERR_SERVER, "no reply"});
     const char *user = strstr(r->str, "used_cpu_user:"), *sys = strstr(r->str, "used_cpu_sys:");
     if (!user || !sys) die("INFO cpu", &(sluice_error){SLUICE_ERR_SERVER, "no used_cpu_user/sys"});
     double s = strtod(user + strlen("used_cpu_user:"), NULL) + strtod(sys + strlen("used_cpu_sys:"), NULL);
     freeReplyObject(r);
     return s;
+}
+
+static double redis_cpu_s(void) {
+    return cpu_of(probe);
 }
 
 /* One phase's cost: wall time and the server's CPU time, s. */
@@ -386,6 +399,131 @@ static void keys_cost(sluice_client *c, double scale, const char **payloads) {
     printf("claim_ack_keyless %.0f\nclaim_ack_keyed %.0f\nkeys_ratio %.3f\n", best[0], best[1], best[1] / best[0]);
 }
 
+/* ------------- claim+ack on a cluster of masters beside one Redis ------------- */
+
+#define SHARDS_MAX 8
+#define SPREAD_CLASSES 30
+#define SPREAD_ROUNDS 5 /* odd: the median ratio is one round's */
+
+/* The MOVED replies the server on "ctx" has given so far (INFO errorstats). */
+static long long moved_of(redisContext *ctx) {
+    redisReply *r = redisCommand(ctx, "INFO errorstats");
+    if (!r || r->type != REDIS_REPLY_STRING) die("INFO errorstats", &(sluice_error){SLUICE_ERR_SERVER, "no reply"});
+    const char *at = strstr(r->str, "errorstat_MOVED:count=");
+    long long n = at ? atoll(at + strlen("errorstat_MOVED:count=")) : 0;
+    freeReplyObject(r);
+    return n;
+}
+
+/* One side of the comparison: a client, the servers it spreads over, which
+ * server holds each class, and the sums of its windows. */
+typedef struct spread {
+    sluice_client *c;
+    int n; /* servers */
+    redisContext *node[SHARDS_MAX];
+    int owner[SPREAD_CLASSES];    /* the index of the server holding each class */
+    double cpu[SHARDS_MAX], wall; /* s, summed over the windows */
+    size_t jobs[SHARDS_MAX];
+    long long moved; /* MOVED replies inside the windows */
+} spread;
+
+static void spread_open(spread *s, const char *url, const char *const *nodes, int n, char (*cls)[16]) {
+    sluice_error err;
+    if (!(s->c = sluice_client_connect(url, "spread", &err))) die("connect", &err);
+    s->n = n;
+    for (int i = 0; i < n; i++) s->node[i] = probe_dial(nodes[i]);
+    for (int k = 0; k < SPREAD_CLASSES; k++) {
+        declare(s->c, cls[k], SLUICE_TIER_CRITICAL);
+        s->owner[k] = -1;
+        for (int i = 0; i < n && s->owner[k] < 0; i++) {
+            redisReply *r = redisCommand(s->node[i], "EXISTS spread:{%s}:class", cls[k]);
+            if (r && r->type == REDIS_REPLY_INTEGER && r->integer == 1) s->owner[k] = i;
+            freeReplyObject(r);
+        }
+        if (s->owner[k] < 0) die("spread", &(sluice_error){SLUICE_ERR_STATE, "a class on no server named"});
+    }
+}
+
+/* Fills every class with "per" jobs, then (in the window) claims 100 and
+ * acks them class after class until all are drained. Returns the window's
+ * Redis CPU per job (all servers), µs. */
+static double spread_round(spread *s, char (*cls)[16], size_t per, const char **payloads) {
+    for (int k = 0; k < SPREAD_CLASSES; k++) fill(s->c, cls[k], per, payloads);
+    double cpu0[SHARDS_MAX];
+    long long moved0 = 0;
+    for (int i = 0; i < s->n; i++) moved0 += moved_of(s->node[i]);
+    for (int i = 0; i < s->n; i++) cpu0[i] = cpu_of(s->node[i]);
+    double t0 = now_s();
+    size_t left[SPREAD_CLASSES];
+    for (int k = 0; k < SPREAD_CLASSES; k++) left[k] = per;
+    for (size_t done = 0; done < per * SPREAD_CLASSES;)
+        for (int k = 0; k < SPREAD_CLASSES; k++) {
+            if (!left[k]) continue;
+            size_t got = claim_ack(s->c, cls[k]);
+            left[k] -= got;
+            done += got;
+            s->jobs[s->owner[k]] += got;
+        }
+    s->wall += now_s() - t0;
+    double cpu = 0;
+    for (int i = 0; i < s->n; i++) {
+        double used = cpu_of(s->node[i]) - cpu0[i];
+        s->cpu[i] += used;
+        cpu += used;
+    }
+    for (int i = 0; i < s->n; i++) s->moved += moved_of(s->node[i]);
+    s->moved -= moved0;
+    return 1e6 * cpu / (double)(per * SPREAD_CLASSES);
+}
+
+/* Prints "NAME_jobs_s", "NAME_cpu_us" (all servers' CPU per job),
+ * "NAME_moved", and per server "NAME_shardI_jobs" and "NAME_shardI_cpu_us"
+ * (its CPU per job it served). */
+static void spread_report(const spread *s, const char *name) {
+    size_t jobs = 0;
+    double cpu = 0;
+    for (int i = 0; i < s->n; i++) {
+        jobs += s->jobs[i];
+        cpu += s->cpu[i];
+        printf("%s_shard%d_jobs %zu\n%s_shard%d_cpu_us %.2f\n", name, i + 1, s->jobs[i], name, i + 1,
+               s->jobs[i] ? 1e6 * s->cpu[i] / (double)s->jobs[i] : 0.0);
+    }
+    printf("%s_jobs_s %.0f\n%s_cpu_us %.2f\n%s_moved %lld\n", name, (double)jobs / s->wall, name,
+           1e6 * cpu / (double)jobs, name, s->moved);
+}
+
+/* SPREAD_CLASSES classes, on one Redis ("single") and on a cluster (reached
+ * through nodes[0], its masters nodes[0..n)), in SPREAD_ROUNDS rounds of
+ * claim(100)+ack over every class, each side first in turn (so load from
+ * elsewhere on the machine hits both alike). Prints spread_report's lines
+ * for "single" and "cluster", and "cluster_ratio": the cluster's Redis CPU
+ * per job over the single Redis's, the median of the rounds'. */
+static void cluster_cost(const char *single, const char *const *nodes, int n, double scale, const char **payloads) {
+    static char cls[SPREAD_CLASSES][16];
+    for (int k = 0; k < SPREAD_CLASSES; k++) snprintf(cls[k], sizeof(cls[k]), "spread-%02d", k);
+    spread one = {0}, many = {0};
+    spread_open(&one, single, &single, 1, cls);
+    spread_open(&many, nodes[0], nodes, n, cls);
+    size_t per = (size_t)(1000 * scale);
+    double ratio[SPREAD_ROUNDS];
+    for (int round = 0; round < SPREAD_ROUNDS; round++) {
+        double us[2];
+        for (int k = 0; k < 2; k++) {
+            int side = (round + k) % 2;
+            us[side] = spread_round(side ? &many : &one, cls, per, payloads);
+        }
+        ratio[round] = us[1] / us[0];
+    }
+    qsort(ratio, SPREAD_ROUNDS, sizeof(ratio[0]), cmp_double);
+    spread_report(&one, "single");
+    spread_report(&many, "cluster");
+    printf("cluster_ratio %.3f\n", ratio[SPREAD_ROUNDS / 2]);
+    for (int i = 0; i < n; i++) redisFree(many.node[i]);
+    redisFree(one.node[0]);
+    sluice_client_free(one.c);
+    sluice_client_free(many.c);
+}
+
 /* Every throughput and CPU figure of the main table; "whole_life" is the
  * sum of the bulk enqueue's and the embedded worker's Redis CPU per job (a
  * job enqueued in bulk, claimed and acked by the worker). */
@@ -440,7 +578,7 @@ int main(int argc, char **argv) {
     if (argc < 3 || strcmp(argv[1], "--help") == 0) {
         printf("usage: sluice-bench URL WORKER_BIN [SCALE]\n       sluice-bench URL --fill N\n"
                "       sluice-bench URL --depth D...\n       sluice-bench URL --governor [SCALE]\n"
-               "       sluice-bench URL --keys [SCALE]\n");
+               "       sluice-bench URL --keys [SCALE]\n       sluice-bench URL --cluster NODE_URL...\n");
         return argc < 3 ? 2 : 0;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -450,6 +588,14 @@ int main(int argc, char **argv) {
     if (!(scale > 0 && scale <= 100)) scale = 1;
     if (strcmp(argv[2], "--governor") == 0) {
         governor_cost(argv[1], scale, payloads);
+        return 0;
+    }
+    if (strcmp(argv[2], "--cluster") == 0) {
+        if (argc < 4 || argc - 3 > SHARDS_MAX) {
+            fprintf(stderr, "sluice-bench: --cluster takes 1 to %d node URLs\n", SHARDS_MAX);
+            return 2;
+        }
+        cluster_cost(argv[1], (const char *const *)argv + 3, argc - 3, 1, payloads);
         return 0;
     }
     int fill_only = strcmp(argv[2], "--fill") == 0, depth = strcmp(argv[2], "--depth") == 0,

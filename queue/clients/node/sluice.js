@@ -47,6 +47,7 @@ const ERRORS = [
   ['SLUICE_ERR_NOT_FOUND', 'not found'], ['SLUICE_ERR_BUSY', 'busy'], ['SLUICE_ERR_STATE', 'wrong state'],
   ['SLUICE_ERR_SERVER', 'server error'], ['SLUICE_ERR_PROTOCOL', 'protocol error'],
   ['SLUICE_ERR_NOMEM', 'out of memory'], ['SLUICE_ERR_UNAVAILABLE', 'unavailable'],
+  ['SLUICE_ERR_NOT_REPLICATED', 'not replicated'],
 ];
 const WORDS = new Map(ERRORS);
 
@@ -212,7 +213,13 @@ const START_OPTIONS = [
   ['startByMs', 'start_by_ms', 0, 253402300799000],
   ['startWithinMs', 'start_within_ms', 0, 253402300799000],
 ];
-const OPTION_NAMES = new Set([...OPTIONS, ...START_OPTIONS].map((o) => o[0]).concat(['key']));
+// the WAIT after the enqueue, checked with the others, never sent to the Function
+const WAIT_OPTIONS = [
+  ['replicas', 'replicas', 0, 64],
+  ['replicasTimeoutMs', 'replicas_timeout_ms', 0, 60000],
+];
+const WAIT_TIMEOUT_DEFAULT = 1000; // ms
+const OPTION_NAMES = new Set([...OPTIONS, ...START_OPTIONS, ...WAIT_OPTIONS].map((o) => o[0]).concat(['key']));
 
 function outOfRange(what, lo, hi) {
   fail('SLUICE_ERR_ARGUMENT', `invalid option: ${what} must be in ${lo}..${hi}`);
@@ -241,7 +248,7 @@ function optionArgs(opts) {
   for (const k of Object.keys(opts)) {
     if (!OPTION_NAMES.has(k)) fail('SLUICE_ERR_ARGUMENT', `invalid option: unknown option '${k}'`);
   }
-  const args = [...OPTIONS, ...START_OPTIONS].map(([name, protocol, lo, hi]) => {
+  const args = [...OPTIONS, ...START_OPTIONS, ...WAIT_OPTIONS].map(([name, protocol, lo, hi]) => {
     let v = opts[name] ?? null;
     if (name === 'unique') {
       if (v === null) v = '';
@@ -255,6 +262,7 @@ function optionArgs(opts) {
     if (!Number.isSafeInteger(v) || v < lo || v > hi) outOfRange(protocol, lo, hi);
     return String(v);
   });
+  args.splice(-WAIT_OPTIONS.length);
   if (args[0] !== '0' && args[1] !== '0') fail('SLUICE_ERR_ARGUMENT', 'invalid option: delay_ms and run_at_ms are exclusive');
   if (args.at(-2) !== '0' && args.at(-1) !== '0') {
     fail('SLUICE_ERR_ARGUMENT', 'invalid option: start_by_ms and start_within_ms are exclusive');
@@ -495,9 +503,13 @@ class Client {
   // Enqueues one job; resolves to its id ('<class>:<n>'), or for a unique
   // key a live job holds, that job's id. `options`: delayMs, runAtMs,
   // priority, maxAttempts, timeoutMs, unique, cost, key, startByMs,
-  // startWithinMs. Rejects with
+  // startWithinMs, replicas, replicasTimeoutMs. Rejects with
   // SLUICE_ERR_NAME, _PAYLOAD, _ARGUMENT, _UNKNOWN_CLASS, _QUEUE_FULL or a
-  // connection error; then no job was created.
+  // connection error; then no job was created. With `replicas` N (0..64),
+  // WAIT N follows on the same link for `replicasTimeoutMs` (1..60000,
+  // default 1000): fewer replicas confirming it rejects with
+  // SLUICE_ERR_NOT_REPLICATED, whose `ids` holds the id of the job, which
+  // was created (a failover now may lose it).
   async enqueue(cls, payload, options) {
     return (await this.enqueueMany(cls, [new Job(payload, options)]))[0];
   }
@@ -506,14 +518,23 @@ class Client {
   // 1000 jobs, each atomic. An element is a payload (with `options`) or a
   // Job with options of its own. Everything is checked before anything is
   // sent. Resolves to the ids in order. On a failure the error's `ids`
-  // holds the ids of the calls before the failing one, which stand.
+  // holds the ids of the calls before the failing one, which stand. One
+  // WAIT follows them all, for the most replicas and the longest timeout any
+  // job asks (SLUICE_ERR_NOT_REPLICATED's `ids` then holds every id).
   async enqueueMany(cls, jobs, options) {
     checkName(cls);
     if (!Array.isArray(jobs)) fail('SLUICE_ERR_ARGUMENT', 'enqueue: jobs must be an array');
+    let replicas = 0;
+    let waitMs = 0;
     const args = jobs.map((job, i) => {
       try {
         const j = job instanceof Job ? job : new Job(job, options);
-        return [payloadCheck(j.payload), ...optionArgs(j.options)];
+        const arg = [payloadCheck(j.payload), ...optionArgs(j.options)];
+        if (j.options && j.options.replicas) {
+          replicas = Math.max(replicas, j.options.replicas);
+          waitMs = Math.max(waitMs, j.options.replicasTimeoutMs ?? 0);
+        }
+        return arg;
       } catch (e) {
         if (jobs.length > 1) e.message = `job ${i}: ${e.message}`;
         e.ids = [];
@@ -528,13 +549,17 @@ class Client {
       const batch = args.slice(b, b + BATCH_MAX);
       pipe.call('FCALL', 'sluice_enqueue', String(keys.length), ...keys, cls, String(batch.length), ...batch.flat());
     }
+    waitMs = waitMs || WAIT_TIMEOUT_DEFAULT;
+    // on the pipeline's link: WAIT counts that link's writes
+    if (replicas) pipe.call('WAIT', String(replicas), String(waitMs));
     const ids = [];
     let replies;
     try {
-      replies = await within(pipe.exec(), this.timeoutMs);
+      replies = await within(pipe.exec(), this.timeoutMs + (replicas ? waitMs : 0));
     } catch (e) {
       replies = [[e]];
     }
+    const acked = replicas && replies.length > 1 + Math.floor((args.length - 1) / BATCH_MAX) ? replies.pop() : null;
     for (const [err, reply] of replies) {
       if (err) {
         if (!(err instanceof Redis.ReplyError)) this.broken();
@@ -543,6 +568,13 @@ class Client {
         throw e;
       }
       ids.push(...reply.map(text));
+    }
+    if (replicas && (!acked || acked[0] || acked[1] < replicas)) {
+      const why = !acked || acked[0] ? `WAIT: ${acked ? fromRedis(acked[0], 'WAIT').message : 'no reply'}`
+        : `${acked[1]} acknowledged within ${waitMs} ms`;
+      const e = new SluiceError('SLUICE_ERR_NOT_REPLICATED', `enqueue: done, but not confirmed on ${replicas} replicas: ${why}`);
+      e.ids = ids;
+      throw e;
     }
     return ids;
   }

@@ -70,11 +70,12 @@ ServerError = _error("ServerError", "SLUICE_ERR_SERVER", "server error")
 ProtocolError = _error("ProtocolError", "SLUICE_ERR_PROTOCOL", "protocol error")
 OutOfMemoryError = _error("OutOfMemoryError", "SLUICE_ERR_NOMEM", "out of memory")
 UnavailableError = _error("UnavailableError", "SLUICE_ERR_UNAVAILABLE", "unavailable")
+NotReplicatedError = _error("NotReplicatedError", "SLUICE_ERR_NOT_REPLICATED", "not replicated")
 
 # In the order of the C enum.
 ERRORS = (UnreachableError, AuthError, UrlError, InvalidNameError, InvalidPayloadError, InvalidArgumentError,
           UnknownClassError, QueueFullError, StaleTokenError, NotFoundError, BusyError, WrongStateError,
-          ServerError, ProtocolError, OutOfMemoryError, UnavailableError)
+          ServerError, ProtocolError, OutOfMemoryError, UnavailableError, NotReplicatedError)
 
 # The Functions' error words (queue/lua/common.lua).
 _DOMAIN = {"NOCLASS": UnknownClassError, "BADNAME": InvalidNameError, "BADARG": InvalidArgumentError,
@@ -236,6 +237,10 @@ _OPTIONS = (("delay_ms", 0, 3153600000000),
 # the start_by options, sent after the fairness key, in the same way
 _START_OPTIONS = (("start_by_ms", 0, 253402300799000),
                   ("start_within_ms", 0, 253402300799000))
+# the WAIT after the enqueue, checked with the others, never sent to the Function
+_WAIT_OPTIONS = (("replicas", 0, 64),
+                 ("replicas_timeout_ms", 0, 60000))
+_WAIT_TIMEOUT_DEFAULT = 1000  # ms
 
 
 def _out_of_range(what, lo, hi):
@@ -266,7 +271,7 @@ def _options(opts):
     run_at_ms, then the fairness key, then start_by_ms against
     start_within_ms. None is the default."""
     out = []
-    for name, lo, hi in _OPTIONS + _START_OPTIONS:
+    for name, lo, hi in _OPTIONS + _START_OPTIONS + _WAIT_OPTIONS:
         v = opts.get(name)
         if name == "unique":
             if v is None:
@@ -286,6 +291,7 @@ def _options(opts):
         if not _is_int(v) or not lo <= v <= hi:
             raise _out_of_range(name, lo, hi)
         out.append(str(v))
+    del out[-len(_WAIT_OPTIONS):]
     if out[0] != "0" and out[1] != "0":
         raise InvalidArgumentError("invalid option: delay_ms and run_at_ms are exclusive")
     if out[-2] != "0" and out[-1] != "0":
@@ -299,11 +305,13 @@ class Job:
     __slots__ = ("payload", "opts")
 
     def __init__(self, payload, *, delay_ms=None, run_at_ms=None, priority=None, max_attempts=None,
-                 timeout_ms=None, unique=None, cost=None, key=None, start_by_ms=None, start_within_ms=None):
+                 timeout_ms=None, unique=None, cost=None, key=None, start_by_ms=None, start_within_ms=None,
+                 replicas=None, replicas_timeout_ms=None):
         self.payload = payload
         self.opts = {"delay_ms": delay_ms, "run_at_ms": run_at_ms, "priority": priority,
                      "max_attempts": max_attempts, "timeout_ms": timeout_ms, "unique": unique, "cost": cost,
-                     "key": key, "start_by_ms": start_by_ms, "start_within_ms": start_within_ms}
+                     "key": key, "start_by_ms": start_by_ms, "start_within_ms": start_within_ms,
+                     "replicas": replicas, "replicas_timeout_ms": replicas_timeout_ms}
 
 
 # ---------------------------------- URLs -----------------------------------
@@ -481,6 +489,7 @@ class Client:
         if not isinstance(ns, str) or not _NAMESPACE.match(ns):
             raise InvalidArgumentError("namespace must be 1..64 of [A-Za-z0-9_.:-]")
         self.namespace = ns
+        self._timeout = timeout
         where = f"unix:{u['path']}" if u["unix"] else f"{u['host']}:{u['port']}"
         if u["unix"]:
             conn = {"connection_class": redis.UnixDomainSocketConnection, "path": u["path"]}
@@ -525,15 +534,23 @@ class Client:
             raise _from_redis(e, what) from None
 
     def enqueue(self, cls, payload, *, delay_ms=None, run_at_ms=None, priority=None, max_attempts=None,
-                timeout_ms=None, unique=None, cost=None, key=None, start_by_ms=None, start_within_ms=None):
+                timeout_ms=None, unique=None, cost=None, key=None, start_by_ms=None, start_within_ms=None,
+                replicas=None, replicas_timeout_ms=None):
         """Enqueues one job; returns its id ("<class>:<n>"), or for a unique
         key a live job holds, that job's id. Raises InvalidNameError,
         InvalidPayloadError, InvalidArgumentError, UnknownClassError,
-        QueueFullError or a connection error; then no job was created."""
+        QueueFullError or a connection error; then no job was created.
+
+        With ``replicas`` N (0..64), WAIT N follows on the same connection
+        for ``replicas_timeout_ms`` (1..60000, default 1000; below the
+        client's timeout): fewer replicas
+        confirming it raises NotReplicatedError, whose ``ids`` holds the id
+        of the job, which was created (a failover now may lose it)."""
         return self.enqueue_many(cls, [Job(payload, delay_ms=delay_ms, run_at_ms=run_at_ms, priority=priority,
                                            max_attempts=max_attempts, timeout_ms=timeout_ms, unique=unique,
                                            cost=cost, key=key, start_by_ms=start_by_ms,
-                                           start_within_ms=start_within_ms)])[0]
+                                           start_within_ms=start_within_ms, replicas=replicas,
+                                           replicas_timeout_ms=replicas_timeout_ms)])[0]
 
     def enqueue_many(self, cls, jobs, **opts):
         """Enqueues a list of jobs of one class in one round trip: pipelined
@@ -541,16 +558,20 @@ class Client:
         ``opts``, the keywords of enqueue) or a Job with options of its own.
         Everything is checked before anything is sent. Returns the ids in
         order. On a failure the exception's ``ids`` holds the ids of the
-        calls before the failing one, which stand."""
+        calls before the failing one, which stand. One WAIT follows all of
+        them, for the most replicas and the longest timeout any job asks
+        (NotReplicatedError's ``ids`` then holds every id)."""
         _name(cls)
         defaults = Job(None, **opts).opts
         args = []
+        replicas, wait_ms = 0, 0
         for i, job in enumerate(jobs):
             try:
-                if isinstance(job, Job):
-                    args.append([payload_check(job.payload)] + _options(job.opts))
-                else:
-                    args.append([payload_check(job)] + _options(defaults))
+                job_opts = job.opts if isinstance(job, Job) else defaults
+                args.append([payload_check(job.payload if isinstance(job, Job) else job)] + _options(job_opts))
+                if job_opts["replicas"]:
+                    replicas = max(replicas, job_opts["replicas"])
+                    wait_ms = max(wait_ms, job_opts["replicas_timeout_ms"] or 0)
             except SluiceError as e:
                 if len(jobs) > 1:
                     e.args = (f"job {i}: {e.args[0]}",)
@@ -563,18 +584,34 @@ class Client:
             batch = args[b:b + BATCH_MAX]
             flat = [a for job in batch for a in job]
             pipe.execute_command("FCALL", "sluice_enqueue", len(keys), *keys, cls, str(len(batch)), *flat)
+        wait_ms = wait_ms or _WAIT_TIMEOUT_DEFAULT
+        if replicas and self._timeout and wait_ms >= self._timeout * 1000:
+            err = InvalidArgumentError(f"invalid option: replicas_timeout_ms must be below the client's "
+                                       f"timeout ({self._timeout * 1000:g} ms)")
+            err.ids = []
+            raise err
+        if replicas and args:
+            # on the pipeline's connection: WAIT counts that connection's writes
+            pipe.execute_command("WAIT", replicas, wait_ms)
         try:
             replies = pipe.execute(raise_on_error=False) if args else []
         except redis.exceptions.RedisError as e:
             err = _from_redis(e, "enqueue")
             err.ids = []
             raise err from None
+        acked = replies.pop() if replicas and args else None
         for reply in replies:
             if isinstance(reply, Exception):
                 err = _from_redis(reply, "enqueue")
                 err.ids = ids
                 raise err
             ids.extend(_text(x) for x in reply)
+        if acked is not None and (isinstance(acked, Exception) or acked < replicas):
+            why = (f"WAIT: {_from_redis(acked, 'WAIT')}" if isinstance(acked, Exception)
+                   else f"{acked} acknowledged within {wait_ms} ms")
+            err = NotReplicatedError(f"enqueue: done, but not confirmed on {replicas} replicas: {why}")
+            err.ids = ids
+            raise err
         return ids
 
     def job(self, job_id):

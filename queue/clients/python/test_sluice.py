@@ -218,6 +218,13 @@ class Idioms(unittest.TestCase):
                 c.enqueue_many("conf-free", [{}] * 5 + [{"x": math.inf}])
             self.assertEqual(keyspace(c._redis), before)
 
+    def test_a_wait_longer_than_the_client_waits_is_refused_before_sending(self):
+        with sluice.connect(timeout=1.0) as c:
+            before = keyspace(c._redis)
+            with self.assertRaisesRegex(sluice.InvalidArgumentError, "below the client's timeout"):
+                c.enqueue("conf-free", {}, replicas=1, replicas_timeout_ms=1000)
+            self.assertEqual(keyspace(c._redis), before)
+
     def test_enqueue_many_options_apply_to_every_bare_payload(self):
         with sluice.connect() as c:
             ids = c.enqueue_many("conf-free", [{"a": 1}, sluice.Job({"b": 2}, priority=3)], priority=-2)

@@ -67,7 +67,8 @@ module Sluice
     %w[ServerError SLUICE_ERR_SERVER server\ error],
     %w[ProtocolError SLUICE_ERR_PROTOCOL protocol\ error],
     %w[OutOfMemoryError SLUICE_ERR_NOMEM out\ of\ memory],
-    %w[UnavailableError SLUICE_ERR_UNAVAILABLE unavailable]
+    %w[UnavailableError SLUICE_ERR_UNAVAILABLE unavailable],
+    %w[NotReplicatedError SLUICE_ERR_NOT_REPLICATED not\ replicated]
   ].map do |name, code, word|
     const_set(name, Class.new(Error) do
       @code = code
@@ -203,6 +204,12 @@ module Sluice
     [:start_by_ms, 0..253_402_300_799_000],
     [:start_within_ms, 0..253_402_300_799_000]
   ].freeze
+  # the WAIT after the enqueue, checked with the others, never sent to the Function
+  WAIT_OPTIONS = [
+    [:replicas, 0..64],
+    [:replicas_timeout_ms, 0..60_000]
+  ].freeze
+  WAIT_TIMEOUT_DEFAULT = 1000 # ms
 
   def self.out_of_range(what, range)
     InvalidArgumentError.new("invalid option: #{what} must be in #{range.min}..#{range.max}")
@@ -226,7 +233,7 @@ module Sluice
   # the fairness key, then start_by_ms against start_within_ms. nil is the
   # default.
   def self.option_args(opts)
-    args = (OPTIONS + START_OPTIONS).map do |name, range|
+    args = (OPTIONS + START_OPTIONS + WAIT_OPTIONS).map do |name, range|
       v = opts[name]
       if name == :unique
         v = "" if v.nil?
@@ -242,6 +249,7 @@ module Sluice
 
       v.to_s
     end
+    args.pop(WAIT_OPTIONS.length)
     raise InvalidArgumentError, "invalid option: delay_ms and run_at_ms are exclusive" if args[0] != "0" && args[1] != "0"
     if args[-2] != "0" && args[-1] != "0"
       raise InvalidArgumentError, "invalid option: start_by_ms and start_within_ms are exclusive"
@@ -255,11 +263,12 @@ module Sluice
     attr_reader :payload, :opts
 
     def initialize(payload, delay_ms: nil, run_at_ms: nil, priority: nil, max_attempts: nil, timeout_ms: nil,
-                   unique: nil, cost: nil, key: nil, start_by_ms: nil, start_within_ms: nil)
+                   unique: nil, cost: nil, key: nil, start_by_ms: nil, start_within_ms: nil, replicas: nil,
+                   replicas_timeout_ms: nil)
       @payload = payload
       @opts = { delay_ms: delay_ms, run_at_ms: run_at_ms, priority: priority, max_attempts: max_attempts,
                 timeout_ms: timeout_ms, unique: unique, cost: cost, key: key, start_by_ms: start_by_ms,
-                start_within_ms: start_within_ms }
+                start_within_ms: start_within_ms, replicas: replicas, replicas_timeout_ms: replicas_timeout_ms }
     end
   end
 
@@ -405,6 +414,7 @@ module Sluice
         ns.is_a?(String) && NAMESPACE.match?(ns)
 
       @namespace = ns
+      @timeout = timeout
       where = u[:unix] ? "unix:#{u[:path]}" : "#{u[:host]}:#{u[:port]}"
       conn = u[:unix] ? { path: u[:path] } : { host: u[:host], port: u[:port] }
       # reconnect_attempts 0: a call whose link broke is never sent again
@@ -440,14 +450,34 @@ module Sluice
     # Everything is checked before anything is sent. Returns the ids in order.
     # On a failure the error's #ids holds the ids of the calls before the
     # failing one, which stand.
+    #
+    # With +replicas+ N (0..64; the most any job asks), WAIT N follows the
+    # calls on the same connection for +replicas_timeout_ms+ (1..60000,
+    # default 1000, the longest any job asks; below the client's timeout):
+    # fewer replicas confirming them raises NotReplicatedError, whose #ids
+    # holds every id (the jobs were created; a failover now may lose them).
     def enqueue_many(cls, jobs, **opts)
       Sluice.check_name(cls)
       defaults = Job.new(nil, **opts).opts
+      replicas = 0
+      wait_ms = 0
       args = jobs.each_with_index.map do |job, i|
         job = Job.new(job, **defaults) unless job.is_a?(Job)
-        [Sluice.payload_check(job.payload), *Sluice.option_args(job.opts)]
+        arg = [Sluice.payload_check(job.payload), *Sluice.option_args(job.opts)]
+        if job.opts[:replicas].to_i.positive?
+          replicas = [replicas, job.opts[:replicas]].max
+          wait_ms = [wait_ms, job.opts[:replicas_timeout_ms].to_i].max
+        end
+        arg
       rescue Error => e
         err = e.class.new(jobs.length > 1 ? "job #{i}: #{e.message}" : e.message)
+        err.ids = []
+        raise err
+      end
+      wait_ms = WAIT_TIMEOUT_DEFAULT if wait_ms.zero?
+      if replicas.positive? && @timeout && wait_ms >= @timeout * 1000
+        err = InvalidArgumentError.new("invalid option: replicas_timeout_ms must be below the client's timeout " \
+                                       "(#{(@timeout * 1000).round} ms)")
         err.ids = []
         raise err
       end
@@ -455,14 +485,19 @@ module Sluice
       commands = args.each_slice(BATCH_MAX).map do |batch|
         ["FCALL", "sluice_enqueue", keys.length.to_s, *keys, cls, batch.length.to_s, *batch.flatten]
       end
+      # on the calls' connection: WAIT counts that connection's writes
+      commands << ["WAIT", replicas.to_s, wait_ms.to_s] if replicas.positive? && !args.empty?
+      results = replies(commands, "enqueue")
+      acked = results.pop if replicas.positive? && !args.empty?
       ids = []
-      replies(commands, "enqueue").each do |reply|
+      results.each do |reply|
         if reply.is_a?(Exception)
           reply.ids = ids
           raise reply
         end
         ids.concat(reply.map { |x| Sluice.text(x) })
       end
+      confirm(acked, replicas, wait_ms, ids) if replicas.positive? && !args.empty?
       ids
     end
 
@@ -533,6 +568,17 @@ module Sluice
     # Sluice::Error of an error reply. redis-rb 4's #pipelined raises the
     # first error and drops the other replies, so this writes and reads on
     # its client (redis-rb 4's Redis::Client) itself.
+    # Raises NotReplicatedError (with +ids+) unless WAIT's reply +acked+
+    # says +replicas+ replicas confirmed the writes.
+    def confirm(acked, replicas, wait_ms, ids)
+      return if acked.is_a?(Integer) && acked >= replicas
+
+      why = acked.is_a?(Exception) ? "WAIT: #{acked.message}" : "#{acked} acknowledged within #{wait_ms} ms"
+      err = NotReplicatedError.new("enqueue: done, but not confirmed on #{replicas} replicas: #{why}")
+      err.ids = ids
+      raise err
+    end
+
     def replies(commands, what)
       return [] if commands.empty?
 

@@ -205,6 +205,18 @@ class TestIdioms < Minitest::Test
     redis&.close
   end
 
+  def test_a_wait_longer_than_the_client_waits_is_refused_before_sending
+    c = Sluice.connect(timeout: 1.0)
+    before = keyspace
+    err = assert_raises(Sluice::InvalidArgumentError) do
+      c.enqueue("conf-free", {}, replicas: 1, replicas_timeout_ms: 1000)
+    end
+    assert_match(/below the client's timeout/, err.message)
+    assert_equal before, keyspace
+  ensure
+    c&.close
+  end
+
   def test_bad_input_writes_nothing
     before = keyspace
     [[{ x: Float::NAN }, {}], [{ x: "y" * 300_000 }, {}], [{}, { priority: "high" }], [{}, { cost: 1e300 }],
