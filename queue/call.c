@@ -423,6 +423,15 @@ static redisReply *settle_link(const sluice_client *c, redisReply *r, const char
     return settle(r, what, err);
 }
 
+/* settle_link for a call alone on the client's link: a demoted server's
+ * link is dropped at once. */
+static redisReply *settle_call(sluice_client *c, redisReply *r, const char *what, sluice_error *err) {
+    int demoted = 0;
+    r = settle_link(c, r, what, &demoted, err);
+    if (demoted) drop(c);
+    return r;
+}
+
 redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice_error *err) {
     if (m->failed) {
         sluice_error_set(err, SLUICE_ERR_NOMEM, "%s: out of memory", what);
@@ -445,10 +454,7 @@ redisReply *client_call(sluice_client *c, const cmd *m, const char *what, sluice
             return NULL;
         }
     }
-    int demoted = 0;
-    r = settle_link(c, r, what, &demoted, err);
-    if (demoted) drop(c);
-    return r;
+    return settle_call(c, r, what, err);
 }
 
 redisReply *client_call_last(sluice_client *c, const cmd *m, int64_t extra_ms, const char *what, sluice_error *err) {
@@ -471,10 +477,7 @@ redisReply *client_call_last(sluice_client *c, const cmd *m, int64_t extra_ms, c
         return NULL;
     }
     connection_set_timeout(c);
-    int demoted = 0;
-    r = settle_link(c, r, what, &demoted, err);
-    if (demoted) drop(c);
-    return r;
+    return settle_call(c, r, what, err);
 }
 
 int client_pipeline(sluice_client *c, const cmd *cmds, size_t n, redisReply **replies, sluice_error *errs,
