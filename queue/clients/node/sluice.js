@@ -478,6 +478,7 @@ class Client {
     this.namespace = ns;
     this.timeoutMs = timeoutMs;
     this.redis = null;
+    this.known = null;
   }
 
   // Connects: to the server of the URL, authenticated and its database
@@ -488,6 +489,10 @@ class Client {
     const u = this.url;
     if (u.master) {
       this.redis = await this.openSentinel();
+      return;
+    }
+    if (this.known) { // a cluster whose link broke: any node it had
+      this.redis = await this.openCluster(this.known);
       return;
     }
     const r = await this.openServer();
@@ -557,8 +562,10 @@ class Client {
     cluster.on('node error', () => {});
     try {
       await within(cluster.connect(), CONNECT_TIMEOUT_MS + this.timeoutMs);
-      for (const node of cluster.nodes('master')) {
-        await checkFunctions((...args) => within(node.call(...args), this.timeoutMs));
+      for (const node of cluster.nodes('master')) { // those that answer: a call to another fails as in C
+        await checkFunctions((...args) => within(node.call(...args), this.timeoutMs)).catch((e) => {
+          if (e instanceof SluiceError || e instanceof Redis.ReplyError) throw e;
+        });
       }
     } catch (e) {
       drop(cluster);
@@ -618,8 +625,12 @@ class Client {
     return this.redis;
   }
 
-  // The link broke (or a reply is late): drop it; the next call connects.
+  // The link broke (or a reply is late): drop it; the next call connects
+  // (to a cluster: through any node it had).
   broken() {
+    if (this.redis && this.redis.isCluster) {
+      this.known = this.redis.nodes().map((n) => ({ host: n.options.host, port: n.options.port }));
+    }
     if (this.redis) drop(this.redis);
     this.redis = null;
   }
