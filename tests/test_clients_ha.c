@@ -102,8 +102,8 @@ static void every_job_is_ready(const char *lang, const char *out, char classes[]
         sluice_job_info info;
         sluice_error err;
         if (sluice_job_get(c, id, &info, &err) < 0) fail_msg("%s: job %s: %s", lang, id, err.text);
-        if (info.state != SLUICE_JOB_READY) fail_msg("%s: the C library finds %s %s", lang, id,
-                                                     sluice_job_state_name(info.state));
+        if (info.state != SLUICE_JOB_READY)
+            fail_msg("%s: the C library finds %s %s", lang, id, sluice_job_state_name(info.state));
         sluice_job_info_clear(&info);
         line += len + 1;
     }
@@ -169,7 +169,8 @@ static void each_client_sends_every_call_to_its_class_master_from_one_replicas_u
         for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
             long long moved = info_count(&cl->nodes[i], "errorstats", "errorstat_MOVED:count=");
             long long ask = info_count(&cl->nodes[i], "errorstats", "errorstat_ASK:count=");
-            if (moved || ask) fail_msg("%s: node %d replied MOVED %lld, ASK %lld times", producers[l].lang, i, moved, ask);
+            if (moved || ask)
+                fail_msg("%s: node %d replied MOVED %lld, ASK %lld times", producers[l].lang, i, moved, ask);
         }
     }
     for (int i = 0; i < HARNESS_CLUSTER_NODES; i++)
@@ -240,6 +241,6 @@ int main(int argc, char **argv) {
     };
     int failed =
         cmocka_run_group_tests_name("cluster", cluster, harness_cluster_group_setup, harness_cluster_group_teardown);
-    return failed +
-           cmocka_run_group_tests_name("sentinel", sentinel, harness_sentinel_group_setup, harness_sentinel_group_teardown);
+    return failed + cmocka_run_group_tests_name("sentinel", sentinel, harness_sentinel_group_setup,
+                                                harness_sentinel_group_teardown);
 }
