@@ -5,7 +5,8 @@
  * masters and looks every job up: every call goes straight to its class's
  * master (no MOVED or ASK on any node, INFO errorstats), and the C library
  * finds every job. Through the sentinels each finds the master; a
- * malformed sentinel URL and an unknown master's name are refused as in C.
+ * malformed sentinel URL, an unknown master's name and a wrong password
+ * are refused as in C.
  * Run from the top of the tree. */
 #define _DEFAULT_SOURCE
 #include <hiredis/hiredis.h>
@@ -212,7 +213,7 @@ static void refused(const char *url, const char *code, const char *why) {
     }
 }
 
-static void a_bad_sentinel_url_and_an_unknown_master_are_refused_naming_the_problem(void **state) {
+static void a_bad_sentinel_url_an_unknown_master_and_a_wrong_password_are_refused_naming_the_problem(void **state) {
     harness_sentinel *s = *state;
     char url[600];
     snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d,/" HARNESS_SENTINEL_MASTER, s->sentinels[0].port);
@@ -222,6 +223,9 @@ static void a_bad_sentinel_url_and_an_unknown_master_are_refused_naming_the_prob
     snprintf(url, sizeof(url), "redis-sentinel://127.0.0.1:%d,127.0.0.1:%d/nosuch", s->sentinels[0].port,
              s->sentinels[1].port);
     refused(url, "SLUICE_ERR_NOT_FOUND", "nosuch");
+    snprintf(url, sizeof(url), "redis-sentinel://nobody:wrong@127.0.0.1:%d/" HARNESS_SENTINEL_MASTER,
+             s->sentinels[0].port);
+    refused(url, "SLUICE_ERR_AUTH", "authentication failed");
 }
 
 int main(int argc, char **argv) {
@@ -237,7 +241,7 @@ int main(int argc, char **argv) {
     };
     const struct CMUnitTest sentinel[] = {
         cmocka_unit_test(each_client_enqueues_through_the_master_the_sentinels_name),
-        cmocka_unit_test(a_bad_sentinel_url_and_an_unknown_master_are_refused_naming_the_problem),
+        cmocka_unit_test(a_bad_sentinel_url_an_unknown_master_and_a_wrong_password_are_refused_naming_the_problem),
     };
     int failed =
         cmocka_run_group_tests_name("cluster", cluster, harness_cluster_group_setup, harness_cluster_group_teardown);

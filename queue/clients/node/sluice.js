@@ -12,7 +12,9 @@
 //   await c.enqueue('certificates', {user: 42}, {unique: 'cert-42'});
 //   await c.close();
 //
-// A client is one connection; calls on it are sent in the order they are made.
+// A client is one connection (on a Redis Cluster, ioredis's Cluster: one per
+// master); calls on it are sent in the order they are made. The URL may be
+// of any node of a Redis Cluster, or redis-sentinel:// (see parseUrl).
 
 const Redis = require('ioredis');
 

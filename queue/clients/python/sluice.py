@@ -10,7 +10,9 @@ does, and raises the C library's errors as exceptions: each carries
     with sluice.connect() as c:          # SLUICE_REDIS_URL, SLUICE_NAMESPACE
         c.enqueue("certificates", {"user": 42}, unique="cert-42")
 
-A client is one connection; it is not thread-safe (use one per thread).
+A client is one connection (on a Redis Cluster, one per master); it is not
+thread-safe (use one per thread). The URL may be of any node of a Redis
+Cluster, or redis-sentinel:// (see parse_url).
 """
 
 import json

@@ -13,7 +13,9 @@
 #   c.enqueue("certificates", { user: 42 }, unique: "cert-42")
 #   c.close
 #
-# A client is one connection; it is not thread-safe (use one per thread).
+# A client is one connection (on a Redis Cluster, one per master); it is not
+# thread-safe (use one per thread). The URL may be of any node of a Redis
+# Cluster, or redis-sentinel:// (see Sluice.parse_url).
 
 require "json"
 require "redis"
@@ -571,6 +573,7 @@ module Sluice
 
     def close = @links.each_value(&:close)
   end
+  private_constant :Cluster
 
   # A connection to the Redis that holds sluice's queues (a plain server, a
   # Redis Cluster of which the URL names any node, or the master that the
