@@ -1,6 +1,7 @@
 /* The Python, Ruby and Node producers (queue/clients/) on a real Redis
  * Cluster and a real Sentinel set, from the URLs the C library takes: a
- * plain redis:// URL of one replica of the cluster, and
+ * plain redis:// URL of one replica of the cluster (without the
+ * Functions: only the masters need them), and
  * redis-sentinel://. Each enqueues into 30 classes spread over the 3
  * masters and looks every job up: every call goes straight to its class's
  * master (no MOVED or ASK on any node, INFO errorstats), and the C library
@@ -84,7 +85,8 @@ static void produce(int i, const char *url, char classes[][16], int n, char *out
     snprintf(url_env, sizeof(url_env), "SLUICE_REDIS_URL=%s", url);
     const char *env[] = {url_env, "SLUICE_NAMESPACE=" NS, NULL};
     int rc = proc_run(argv, env, NULL, out, outn, err, sizeof(err));
-    if (rc != 0) fail_msg("%s producer on %s: exit %d: %s%s", producers[i].lang, url, rc, out, err);
+    if (rc != 0 || (n && strncmp(out, "error ", 6) == 0))
+        fail_msg("%s producer on %s: exit %d: %s%s", producers[i].lang, url, rc, out, err);
 }
 
 /* Checks producer output: n + 2 lines "ID ready", the i-th ID of class i
@@ -161,6 +163,10 @@ static void each_client_sends_every_call_to_its_class_master_from_one_replicas_u
     assert_true(replica >= 0);
     sluice_client *c = connect_to(cl->nodes[0].tcp_url);
     for (int i = 0; i < NCLASSES; i++) test_class(c, classes[i], SLUICE_TIER_NORMAL, 10);
+    /* the URL's node without the Functions: only the masters need them */
+    assert_int_equal(harness_redis_int(&cl->nodes[replica], "CONFIG SET replica-read-only no"), -1);
+    assert_int_equal(harness_redis_int(&cl->nodes[replica], "FUNCTION DELETE sluice"), -1);
+    assert_int_equal(harness_redis_int(&cl->nodes[replica], "FCALL_RO sluice_version 0"), -1);
     for (int i = 0; i < HARNESS_CLUSTER_NODES; i++)
         assert_int_equal(harness_redis_int(&cl->nodes[i], "CONFIG RESETSTAT"), -1); /* +OK: not an integer */
     static char out[NLANGS][1 << 14];

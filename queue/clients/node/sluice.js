@@ -485,8 +485,9 @@ class Client {
 
   // Connects: to the server of the URL, authenticated and its database
   // selected here (ioredis goes on after a refused AUTH), its Functions'
-  // version checked; if it is a Redis Cluster node, to the whole cluster;
-  // for a redis-sentinel:// URL, to the master the sentinels name.
+  // version checked; if it is a Redis Cluster node (any node: it may be a
+  // replica), to the whole cluster; for a redis-sentinel:// URL, to the
+  // master the sentinels name.
   async open() {
     const u = this.url;
     if (u.master) {
@@ -498,16 +499,16 @@ class Client {
       return;
     }
     const r = await this.openServer();
-    let info;
     try {
-      info = u.unix ? '' : await within(r.call('INFO', 'cluster'), this.timeoutMs);
+      const call = (...args) => within(r.call(...args), this.timeoutMs);
+      if (!/^cluster_enabled:1\r?$/m.test(u.unix ? '' : await call('INFO', 'cluster'))) {
+        await checkFunctions(call);
+        this.redis = r;
+        return;
+      }
     } catch (e) {
       drop(r);
-      throw fromRedis(e, 'connect');
-    }
-    if (!/^cluster_enabled:1\r?$/m.test(info)) {
-      this.redis = r;
-      return;
+      throw e instanceof SluiceError ? e : fromRedis(e, 'connect');
     }
     drop(r);
     this.redis = await this.openCluster([{ host: u.host, port: u.port }]);
@@ -534,10 +535,9 @@ class Client {
       const call = (...args) => within(r.call(...args), this.timeoutMs);
       if (u.password) await (u.user ? call('AUTH', u.user, u.password) : call('AUTH', u.password));
       if (u.db) await call('SELECT', String(u.db));
-      await checkFunctions(call);
     } catch (e) {
       drop(r);
-      throw e instanceof SluiceError ? e : fromRedis(e, 'connect');
+      throw fromRedis(e, 'connect');
     }
     return r;
   }

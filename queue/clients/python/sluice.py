@@ -523,18 +523,26 @@ def _check_functions(link, where):
             raise _from_redis(e, "checking the sluice Functions") from None
         version = None
     except redis.exceptions.RedisError as e:
-        err = _from_redis(e, "connect")
-        if isinstance(err, UnreachableError):
-            err = UnreachableError(f"cannot reach redis at {where}: {e}")
-        raise err from None
+        raise _connect_error(e, where) from None
     if version != FUNCTIONS_VERSION:
         raise ProtocolError(_skew(version))
 
 
+def _connect_error(e, where):
+    """The SluiceError for an exception of redis-py on connect to where."""
+    err = _from_redis(e, "connect")
+    return UnreachableError(f"cannot reach redis at {where}: {e}") if isinstance(err, UnreachableError) else err
+
+
+def _link(host, port, common):
+    """A NEW link to host:port (it connects on its first command)."""
+    return redis.Redis(connection_pool=redis.ConnectionPool(host=host, port=port, socket_connect_timeout=2.0,
+                                                            **common))
+
+
 def _checked_link(host, port, common):
     """A NEW link to host:port, its Functions checked."""
-    link = redis.Redis(connection_pool=redis.ConnectionPool(host=host, port=port, socket_connect_timeout=2.0,
-                                                            **common))
+    link = _link(host, port, common)
     try:
         _check_functions(link, f"{host}:{port}")
     except SluiceError:
@@ -581,16 +589,17 @@ class _Cluster:
     DID_NOT_RUN = ("MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN")   # error replies that prove it
     REDIRECTS_MAX = 16
 
-    def __init__(self, first, addr, open_link):
-        self._open = open_link          # (host, port) -> a NEW redis.Redis
-        self._links = {addr: first}
+    def __init__(self, seed, addr, open_link):
+        self._seed = (addr, seed)       # the URL's node (any node: it may be a replica)
+        self._open = open_link          # (host, port) -> a NEW redis.Redis, its Functions checked
+        self._links = {}                # (host, port) of a master -> its link
         self._slots = None
         self._load()
 
     def _load(self):
         """Reads the slot map from the first link that answers."""
         last = None
-        for (host, _), link in list(self._links.items()):
+        for (host, _), link in [self._seed, *self._links.items()]:
             try:
                 ranges = link.execute_command("CLUSTER", "SLOTS")
             except redis.exceptions.ConnectionError as e:
@@ -657,7 +666,7 @@ class _Cluster:
         return None
 
     def close(self):
-        for link in self._links.values():
+        for link in [self._seed[1], *self._links.values()]:
             link.connection_pool.disconnect()
 
 
@@ -686,15 +695,15 @@ class Client:
                 connection_class=redis.UnixDomainSocketConnection, path=u["path"], **common))
         else:
             where = f"{u['host']}:{u['port']}"
-            self._redis = _checked_link(u["host"], u["port"], common)
+            self._redis = _link(u["host"], u["port"], common)
             try:
                 if self._redis.execute_command("INFO", "cluster").get("cluster_enabled") == 1:
                     self._cluster = _Cluster(self._redis, (u["host"], u["port"]),
                                              lambda h, p: _checked_link(h, p, common))
+                    return
             except redis.exceptions.RedisError as e:
                 self.close()
-                raise _from_redis(e, f"connect to {where}") from None
-            return
+                raise _connect_error(e, where) from None
         try:
             _check_functions(self._redis, where)
         except SluiceError:

@@ -450,10 +450,13 @@ module Sluice
     raise ProtocolError, skew(version) unless version == FUNCTIONS_VERSION
   end
 
+  # A NEW redis-rb link (+conn+: where). reconnect_attempts 0: a call whose
+  # link broke is never sent again.
+  def self.link(conn, common) = Redis.new(**conn, **common, reconnect_attempts: 0)
+
   # A NEW redis-rb link (+conn+: where), its Functions checked.
-  # reconnect_attempts 0: a call whose link broke is never sent again.
   def self.checked_link(conn, common, where)
-    redis = Redis.new(**conn, **common, reconnect_attempts: 0)
+    redis = link(conn, common)
     check_functions(redis, where)
     redis
   rescue Error
@@ -496,9 +499,10 @@ module Sluice
     REDIRECTS_MAX = 16
     DID_NOT_RUN = ["MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN"].freeze # error replies that prove it
 
-    def initialize(first, addr, common)
+    def initialize(seed, addr, common)
+      @seed = [addr, seed] # the URL's node (any node: it may be a replica)
       @common = common
-      @links = { addr => first }
+      @links = {} # [host, port] of a master => its link, its Functions checked
       @slots = nil
       load_slots
     end
@@ -506,7 +510,7 @@ module Sluice
     # Reads the slot map from the first link that answers.
     def load_slots
       last = nil
-      @links.each do |(host, _), link|
+      [@seed, *@links].each do |(host, _), link|
         slots = Array.new(16_384)
         link.call("CLUSTER", "SLOTS").each do |first, last_slot, (mhost, mport)|
           slots.fill([mhost.to_s.empty? ? host : mhost, Integer(mport)], first..last_slot)
@@ -571,7 +575,7 @@ module Sluice
       [master(tag), false]
     end
 
-    def close = @links.each_value(&:close)
+    def close = [@seed[1], *@links.values].each(&:close)
   end
   private_constant :Cluster
 
@@ -600,13 +604,19 @@ module Sluice
         @redis = Sluice.checked_link({ path: u[:path] }, common, "unix:#{u[:path]}")
       else
         where = "#{u[:host]}:#{u[:port]}"
-        @redis = Sluice.checked_link({ host: u[:host], port: u[:port] }, common, where)
+        @redis = Sluice.link({ host: u[:host], port: u[:port] }, common)
         begin
           if @redis.info("cluster")["cluster_enabled"] == "1"
             @cluster = Cluster.new(@redis, [u[:host], u[:port]], common)
+          else
+            Sluice.check_functions(@redis, where)
           end
+        rescue Redis::BaseConnectionError => e
+          raise_closed(UnreachableError.new("cannot reach redis at #{where}: #{e.message}"))
         rescue Redis::BaseError => e
           raise_closed(Sluice.from_redis(e, "connect to #{where}"))
+        rescue Error => e
+          raise_closed(e)
         end
       end
     end
