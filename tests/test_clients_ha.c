@@ -1,7 +1,7 @@
 /* The Python, Ruby and Node producers (queue/clients/) on a real Redis
  * Cluster and a real Sentinel set, from the URLs the C library takes: a
  * plain redis:// URL of one replica of the cluster (without the
- * Functions: only the masters need them), and
+ * Functions: only the masters need them) as a shipped ACL role, and
  * redis-sentinel://. Each enqueues into 30 classes spread over the 3
  * masters and looks every job up: every call goes straight to its class's
  * master (no MOVED or ASK on any node, INFO errorstats), and the C library
@@ -17,7 +17,7 @@
 #define PYTHON "/usr/bin/python3"
 #define RUBY "/usr/bin/ruby"
 #define NODE "/usr/bin/node"
-#define NS "t"
+#define NS "sluice" /* the namespace the shipped ACL roles name */
 #define NCLASSES 30
 #define NMASTERS 3
 #define NLANGS 3
@@ -132,6 +132,35 @@ static long long info_count(const harness_redis *r, const char *section, const c
 
 /* ------------------------------------------------------------ cluster */
 
+static char aclfile[PATH_MAX];
+
+/* A cluster whose nodes load the harness's default user and the shipped
+ * operator role (scripts/acl/sluice.acl, its example password): the
+ * producers connect as that role, which may enqueue and look jobs up but
+ * run none of INFO, CLUSTER INFO or COMMAND (only HELLO, CLUSTER SLOTS and
+ * ASKING of the cluster's commands, as every role). */
+static int acl_cluster_setup(void **state) {
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(aclfile, sizeof(aclfile), "%s/sluice-clients-acl-XXXXXX", tmp);
+    FILE *in = fopen("scripts/acl/sluice.acl", "r");
+    int fd = in ? mkstemp(aclfile) : -1;
+    FILE *out = fd >= 0 ? fdopen(fd, "w") : NULL;
+    char line[4096];
+    if (out) fputs("user default on nopass ~* &* +@all\n", out);
+    while (out && fgets(line, sizeof(line), in))
+        if (strncmp(line, "user sluice-operator ", 21) == 0) fputs(line, out);
+    if (in) fclose(in);
+    harness_cluster *cl = out && fclose(out) == 0 ? calloc(1, sizeof(*cl)) : NULL;
+    if (cl) cl->aclfile = aclfile;
+    *state = cl;
+    return cl && harness_cluster_start(cl) == 0 ? 0 : -1; /* the teardown frees it */
+}
+
+static int acl_cluster_teardown(void **state) {
+    unlink(aclfile);
+    return harness_cluster_group_teardown(state);
+}
+
 /* The index of the node that serves class cls's keys (a probe that the
  * other nodes answer with MOVED), or -1. */
 static int master_of(const harness_cluster *cl, const char *cls) {
@@ -170,9 +199,12 @@ static void each_client_sends_every_call_to_its_class_master_from_one_replicas_u
     for (int i = 0; i < HARNESS_CLUSTER_NODES; i++)
         assert_int_equal(harness_redis_int(&cl->nodes[i], "CONFIG RESETSTAT"), -1); /* +OK: not an integer */
     static char out[NLANGS][1 << 14];
+    char url[200];
+    snprintf(url, sizeof(url), "redis://sluice-operator:operator-example-CHANGE-ME@127.0.0.1:%d",
+             cl->nodes[replica].port);
     long long fcalls = 0;
     for (int l = 0; l < NLANGS; l++) {
-        produce(l, cl->nodes[replica].tcp_url, classes, NCLASSES, out[l], sizeof(out[l]));
+        produce(l, url, classes, NCLASSES, out[l], sizeof(out[l]));
         for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
             long long moved = info_count(&cl->nodes[i], "errorstats", "errorstat_MOVED:count=");
             long long ask = info_count(&cl->nodes[i], "errorstats", "errorstat_ASK:count=");
@@ -249,8 +281,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(each_client_enqueues_through_the_master_the_sentinels_name),
         cmocka_unit_test(a_bad_sentinel_url_an_unknown_master_and_a_wrong_password_are_refused_naming_the_problem),
     };
-    int failed =
-        cmocka_run_group_tests_name("cluster", cluster, harness_cluster_group_setup, harness_cluster_group_teardown);
+    int failed = cmocka_run_group_tests_name("cluster", cluster, acl_cluster_setup, acl_cluster_teardown);
     return failed + cmocka_run_group_tests_name("sentinel", sentinel, harness_sentinel_group_setup,
                                                 harness_sentinel_group_teardown);
 }

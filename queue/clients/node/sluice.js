@@ -454,6 +454,15 @@ function skew(version) {
     'upgrade this client';
 }
 
+// The server's HELLO 2 fields (mode, role...): every ACL user may ask,
+// where INFO may be refused.
+async function hello(call) {
+  const r = await call('HELLO', '2');
+  const out = {};
+  for (let i = 0; i + 1 < r.length; i += 2) out[text(r[i])] = r[i + 1];
+  return out;
+}
+
 // Rejects with SLUICE_ERR_PROTOCOL unless the Redis that call(...args)
 // asks holds the Functions this client speaks.
 async function checkFunctions(call) {
@@ -501,7 +510,7 @@ class Client {
     const r = await this.openServer();
     try {
       const call = (...args) => within(r.call(...args), this.timeoutMs);
-      if (!/^cluster_enabled:1\r?$/m.test(u.unix ? '' : await call('INFO', 'cluster'))) {
+      if (u.unix || (await hello(call)).mode !== 'cluster') {
         await checkFunctions(call);
         this.redis = r;
         return;
@@ -554,9 +563,9 @@ class Client {
     const cluster = new Redis.Cluster(startup, {
       redisOptions: {
         username: u.user || undefined, password: u.password || undefined, connectTimeout: CONNECT_TIMEOUT_MS,
-        maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false,
+        maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, enableReadyCheck: false,
       },
-      lazyConnect: true, scaleReads: 'master', clusterRetryStrategy: () => null, retryDelayOnFailover: 0,
+      lazyConnect: true, enableReadyCheck: false, scaleReads: 'master', clusterRetryStrategy: () => null, retryDelayOnFailover: 0,
       maxRedirections: CLUSTER_RETRIES, retryDelayOnTryAgain: CLUSTER_RETRY_MS,
       retryDelayOnClusterDown: CLUSTER_RETRY_MS, slotsRefreshTimeout: this.timeoutMs,
     });
@@ -581,7 +590,8 @@ class Client {
   }
 
   // ioredis's sentinel support: it asks the sentinels (without credentials:
-  // the URL's are the data nodes') for the master and checks its role.
+  // the URL's are the data nodes') for the master; its role is checked here
+  // with HELLO (ioredis's check needs INFO, which an ACL user may lack).
   // SLUICE_ERR_NOT_FOUND when every sentinel that answers does not know the
   // master's name, _UNREACHABLE when none answers or names a master that
   // answers.
@@ -593,11 +603,15 @@ class Client {
       sentinels, name: u.master, role: 'master', username: u.user || undefined, password: u.password || undefined,
       db: u.db, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null,
       sentinelRetryStrategy: () => null, autoResendUnfulfilledCommands: false, connectTimeout: CONNECT_TIMEOUT_MS,
+      enableReadyCheck: false,
     });
     r.on('error', (e) => { cause = e.message; });
     try {
       await within(r.connect(), CONNECT_TIMEOUT_MS + this.timeoutMs);
-      await checkFunctions((...args) => within(r.call(...args), this.timeoutMs));
+      const call = (...args) => within(r.call(...args), this.timeoutMs);
+      const { role } = await hello(call);
+      if (role !== 'master') fail('SLUICE_ERR_UNREACHABLE', `the server the sentinels name as the master is a ${text(role)}`);
+      await checkFunctions(call);
       return r;
     } catch (e) {
       drop(r);

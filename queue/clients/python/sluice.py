@@ -534,6 +534,14 @@ def _connect_error(e, where):
     return UnreachableError(f"cannot reach redis at {where}: {e}") if isinstance(err, UnreachableError) else err
 
 
+def _hello(link):
+    """The server's HELLO 2 fields (mode, role...): every ACL user may ask,
+    where INFO may be refused."""
+    r = link.execute_command("HELLO", "2")
+    r = r if isinstance(r, list) else [x for kv in r.items() for x in kv]
+    return {_text(r[i]): _text(r[i + 1]) for i in range(0, len(r) - 1, 2) if isinstance(r[i + 1], (bytes, str, int))}
+
+
 def _link(host, port, common):
     """A NEW link to host:port (it connects on its first command)."""
     return redis.Redis(connection_pool=redis.ConnectionPool(host=host, port=port, socket_connect_timeout=2.0,
@@ -697,7 +705,7 @@ class Client:
             where = f"{u['host']}:{u['port']}"
             self._redis = _link(u["host"], u["port"], common)
             try:
-                if self._redis.execute_command("INFO", "cluster").get("cluster_enabled") == 1:
+                if _hello(self._redis).get("mode") == "cluster":
                     self._cluster = _Cluster(self._redis, (u["host"], u["port"]),
                                              lambda h, p: _checked_link(h, p, common))
                     return

@@ -450,6 +450,10 @@ module Sluice
     raise ProtocolError, skew(version) unless version == FUNCTIONS_VERSION
   end
 
+  # The server's HELLO 2 fields (mode, role...): every ACL user may ask,
+  # where INFO may be refused.
+  def self.hello(redis) = redis.call("HELLO", "2").each_slice(2).to_h
+
   # A NEW redis-rb link (+conn+: where). reconnect_attempts 0: a call whose
   # link broke is never sent again.
   def self.link(conn, common) = Redis.new(**conn, **common, reconnect_attempts: 0)
@@ -606,7 +610,7 @@ module Sluice
         where = "#{u[:host]}:#{u[:port]}"
         @redis = Sluice.link({ host: u[:host], port: u[:port] }, common)
         begin
-          if @redis.info("cluster")["cluster_enabled"] == "1"
+          if Sluice.hello(@redis)["mode"] == "cluster"
             @cluster = Cluster.new(@redis, [u[:host], u[:port]], common)
           else
             Sluice.check_functions(@redis, where)
