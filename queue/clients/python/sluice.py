@@ -561,8 +561,9 @@ def _checked_link(host, port, common):
 
 def _sentinel_master(u, timeout, common):
     """A link to the master that the sentinels of u name (redis-py's
-    Sentinel: each new connection asks them again). The sentinels are asked
-    without credentials: the URL's are the data nodes'. Raises NotFoundError
+    Sentinel: each new connection asks them again), its role checked with
+    HELLO. The sentinels are asked without credentials: the URL's are the
+    data nodes'. Raises NotFoundError
     when every sentinel that answers does not know the master's name,
     UnreachableError when none answers or names a master that answers."""
     sentinels = redis.sentinel.Sentinel([tuple(a) for a in u["sentinels"]], socket_timeout=timeout,
@@ -581,6 +582,14 @@ def _sentinel_master(u, timeout, common):
             raise NotFoundError(f"no sentinel knows a master named {u['master']!r}") from None
         where = ", ".join(f"{h}:{p}" for h, p in u["sentinels"])
         raise UnreachableError(f"no sentinel at {where} names a master {u['master']!r} that answers") from None
+    try:
+        role = _hello(link).get("role")
+    except redis.exceptions.RedisError as e:
+        link.connection_pool.disconnect()
+        raise _connect_error(e, f"the master {u['master']!r}") from None
+    if role != "master":
+        link.connection_pool.disconnect()
+        raise UnreachableError(f"the server the sentinels name as the master {u['master']!r} is a {role}")
     return link
 
 

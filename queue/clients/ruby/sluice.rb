@@ -469,14 +469,26 @@ module Sluice
   end
 
   # The master that the sentinels of +u+ name, through redis-rb's sentinel
-  # support (it asks them again on each reconnect and checks ROLE). The
+  # support (it asks them again on each reconnect), its role checked with
+  # HELLO (redis-rb's check needs ROLE, which an ACL role may lack). The
   # sentinels are asked without credentials: the URL's are the data nodes'.
   # Raises NotFoundError when every sentinel that answers does not know the
   # master's name, UnreachableError when none answers or names a master that
   # answers.
   def self.sentinel_master(u, common)
     sentinels = u[:sentinels].map { |h, p| { host: h, port: p } }
-    checked_link({ host: u[:master], sentinels: sentinels, role: :master }, common, "the master #{u[:master]}")
+    redis = checked_link({ host: u[:master], sentinels: sentinels, role: :master }, common,
+                         "the master #{u[:master]}")
+    role = begin
+      hello(redis)["role"]
+    rescue Redis::BaseError => e
+      redis.close
+      raise from_redis(e, "connect")
+    end
+    return redis if role == "master"
+
+    redis.close
+    raise UnreachableError, "the server the sentinels name as the master '#{u[:master]}' is a #{role}"
   rescue UnreachableError
     known = sentinels.map do |s|
       r = Redis.new(**s, timeout: common[:timeout], connect_timeout: 2.0, reconnect_attempts: 0)
