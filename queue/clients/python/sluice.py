@@ -86,7 +86,7 @@ _DOMAIN = {"NOCLASS": UnknownClassError, "BADNAME": InvalidNameError, "BADARG": 
            "PAYLOAD": InvalidPayloadError, "FULL": QueueFullError, "STALE": StaleTokenError,
            "NOTFOUND": NotFoundError, "BUSY": BusyError, "STATE": WrongStateError}
 _AUTH_REFUSALS = ("WRONGPASS", "NOAUTH", "ERR invalid password", "ERR AUTH")
-_TRANSIENT = ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+_TRANSIENT = ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "MOVED", "ASK")
 _ACL_IN_SCRIPT = "ERR The user executing the script can't"
 
 
@@ -604,7 +604,7 @@ class _Cluster:
 
     RETRY_S = 0.6
     DID_NOT_RUN = ("MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN")   # error replies that prove it
-    REDIRECTS_MAX = 16
+    REDIRECTS_MAX = 16             # MOVED and ASK in a row
 
     def __init__(self, seed, addr, open_link):
         self._seed = (addr, seed)       # the URL's node (any node: it may be a replica)
@@ -647,23 +647,26 @@ class _Cluster:
 
     def call(self, tag, args):
         """The reply of ``args`` from the master of tag's slot."""
-        deadline, addr, asking = time.monotonic() + self.RETRY_S, self.master(tag), False
-        for _ in range(self.REDIRECTS_MAX):
+        deadline, addr, asking, hops = time.monotonic() + self.RETRY_S, self.master(tag), False, 0
+        while True:
             try:
                 if not asking:
                     return self.link(addr).execute_command(*args)
                 pipe = self.link(addr).pipeline(transaction=False)
-                pipe.execute_command("ASKING").execute_command(*args)
-                return pipe.execute()[1]
+                replies = pipe.execute_command("ASKING").execute_command(*args).execute(raise_on_error=False)
+                for reply in replies:       # raised as they are (execute's own raise rewords them)
+                    if isinstance(reply, Exception):
+                        raise reply
+                return replies[1]
             except redis.exceptions.ResponseError as e:
-                redo = self.again(tag, str(e), deadline)
+                hops = hops + 1 if str(e).startswith(("MOVED ", "ASK ")) else 0
+                redo = self.again(tag, str(e), deadline) if hops <= self.REDIRECTS_MAX else None
                 if redo is None:
                     raise
                 addr, asking = redo
             except redis.exceptions.ConnectionError:
                 self.lost()
                 raise
-        raise redis.exceptions.ResponseError("TRYAGAIN too many redirections")
 
     def again(self, tag, line, deadline):
         """Where to send again a call whose error reply ``line`` proves it

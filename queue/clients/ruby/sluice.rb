@@ -83,7 +83,7 @@ module Sluice
              "PAYLOAD" => InvalidPayloadError, "FULL" => QueueFullError, "STALE" => StaleTokenError,
              "NOTFOUND" => NotFoundError, "BUSY" => BusyError, "STATE" => WrongStateError }.freeze
   AUTH_REFUSALS = ["WRONGPASS", "NOAUTH", "ERR invalid password", "ERR AUTH"].freeze
-  TRANSIENT = %w[LOADING BUSY MASTERDOWN TRYAGAIN CLUSTERDOWN].freeze
+  TRANSIENT = %w[LOADING BUSY MASTERDOWN TRYAGAIN CLUSTERDOWN MOVED ASK].freeze
   ACL_IN_SCRIPT = "ERR The user executing the script can't"
 
   def self.word_at?(line, word) = line == word || line.start_with?("#{word} ")
@@ -512,7 +512,7 @@ module Sluice
   # (redis-rb's cluster: sends FCALL to a random node, its keys unknown.)
   class Cluster
     RETRY_S = 0.6
-    REDIRECTS_MAX = 16
+    REDIRECTS_MAX = 16 # MOVED and ASK in a row
     DID_NOT_RUN = ["MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN"].freeze # error replies that prove it
 
     def initialize(seed, addr, common)
@@ -559,18 +559,20 @@ module Sluice
       deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + RETRY_S
       addr = master(tag)
       asking = false
-      REDIRECTS_MAX.times do
+      hops = 0
+      begin
         link = link(addr)
         link.call("ASKING") if asking
-        return link.call(*command)
+        link.call(*command)
       rescue Redis::CommandError => e
-        redo_at = again(tag, e.message, deadline) or raise
+        hops = e.message.start_with?("MOVED ", "ASK ") ? hops + 1 : 0
+        redo_at = (again(tag, e.message, deadline) if hops <= REDIRECTS_MAX) or raise
         addr, asking = redo_at
+        retry
       rescue Redis::BaseConnectionError
         lost
         raise
       end
-      raise Redis::CommandError, "TRYAGAIN too many redirections"
     end
 
     # Where to send again a call whose error reply +line+ proves it did not
