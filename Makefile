@@ -243,14 +243,15 @@ test-browser: deps
 	BUILD=$(BUILD) SANITIZER=$(SANITIZER) ./scripts/browser-test.sh
 
 # ---- producers in other languages (queue/clients/) ----
-# tests/test_clients runs the Python, Ruby and Node producers' tests (their
+# tests/test_clients runs the Python, Ruby and Node producers' tests, and
+# tests/test_clients_ha the producers on a Redis Cluster and a Sentinel set (their
 # interpreters and Redis libraries come from scripts/bootstrap.sh); the Node
 # producer's packages, pinned by its package-lock.json, go to its
 # node_modules (not committed).
 NODE_CLIENT := queue/clients/node
 $(NODE_CLIENT)/node_modules/.package-lock.json: $(NODE_CLIENT)/package.json $(NODE_CLIENT)/package-lock.json
 	cd $(NODE_CLIENT) && npm ci --no-audit --no-fund --loglevel=error
-$(BUILD)/tests/test_clients: | $(NODE_CLIENT)/node_modules/.package-lock.json
+$(BUILD)/tests/test_clients $(BUILD)/tests/test_clients_ha: | $(NODE_CLIENT)/node_modules/.package-lock.json
 
 # ---- install ----
 # make install [DESTDIR=...] [PREFIX=/usr/local] [BINDIR= LIBDIR= INCLUDEDIR=

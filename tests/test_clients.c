@@ -189,8 +189,12 @@ static json_t *run_case(sluice_client *c, json_t *k, sluice_error *err, size_t *
     if (strcmp(op, "url") == 0) {
         sluice_url u;
         if (sluice_url_parse(json_string_value(json_object_get(k, "url")), &u, err) < 0) return NULL;
-        return json_pack("{s{sb ss si ss ss ss si}}", "url", "unix", u.is_unix, "host", u.host, "port", u.port, "path",
-                         u.path, "user", u.user, "password", u.password, "db", u.db);
+        json_t *sentinels = json_array();
+        for (int i = 0; i < u.nsentinels; i++)
+            json_array_append_new(sentinels, json_pack("[si]", u.sentinels[i].host, u.sentinels[i].port));
+        return json_pack("{s{sb ss si ss ss ss si so ss}}", "url", "unix", u.is_unix, "host", u.host, "port", u.port,
+                         "path", u.path, "user", u.user, "password", u.password, "db", u.db, "sentinels", sentinels,
+                         "master", u.master);
     }
     fail_msg("%s: unknown op %s", CONFORMANCE, op);
     return NULL;

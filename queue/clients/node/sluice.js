@@ -12,7 +12,9 @@
 //   await c.enqueue('certificates', {user: 42}, {unique: 'cert-42'});
 //   await c.close();
 //
-// A client is one connection; calls on it are sent in the order they are made.
+// A client is one connection (on a Redis Cluster, ioredis's Cluster: one per
+// master); calls on it are sent in the order they are made. The URL may be
+// of any node of a Redis Cluster, or redis-sentinel:// (see parseUrl).
 
 const Redis = require('ioredis');
 
@@ -20,9 +22,14 @@ const FUNCTIONS_VERSION = 9; // the Functions library this client speaks (queue/
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_NAMESPACE = 'sluice';
 const CONNECT_TIMEOUT_MS = 2000;
+const CLUSTER_RETRY_MS = 50; // TRYAGAIN, CLUSTERDOWN: retried every 50 ms,
+const CLUSTER_RETRIES = 16; // 16 times at most, redirections included (ioredis counts
+// them together: 0.8 s of TRYAGAIN alone, 0.4 s when each follows an ASK)
+const DID_NOT_RUN = ['MOVED ', 'ASK ', 'TRYAGAIN', 'CLUSTERDOWN']; // error replies that prove it
 const BATCH_MAX = 1000; // jobs per Function call
 const PAYLOAD_HARD_MAX = 262144; // bytes
 const PAYLOAD_MAX_DEPTH = 32;
+const SENTINELS_MAX = 16;
 const CLASS_KEYS = ['class', 'gate', 'ready', 'delayed', 'leased', 'dead', 'jobs', 'meta', 'unique', 'stats',
   'done', 'audit', 'bucket', 'deadlines'];
 const SIGNAL_KEYS = ['signals', 'signal-values', 'audit'];
@@ -69,7 +76,7 @@ const DOMAIN = new Map([['NOCLASS', 'SLUICE_ERR_UNKNOWN_CLASS'], ['BADNAME', 'SL
   ['STALE', 'SLUICE_ERR_STALE'], ['NOTFOUND', 'SLUICE_ERR_NOT_FOUND'], ['BUSY', 'SLUICE_ERR_BUSY'],
   ['STATE', 'SLUICE_ERR_STATE']]);
 const AUTH_REFUSALS = ['WRONGPASS', 'NOAUTH', 'ERR invalid password', 'ERR AUTH'];
-const TRANSIENT = ['LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN'];
+const TRANSIENT = ['LOADING', 'BUSY', 'MASTERDOWN', 'TRYAGAIN', 'CLUSTERDOWN', 'MOVED', 'ASK'];
 const ACL_IN_SCRIPT = "ERR The user executing the script can't";
 
 const wordAt = (line, word) => line === word || line.startsWith(`${word} `);
@@ -93,9 +100,12 @@ function fromLine(line, what) {
   return new SluiceError('SLUICE_ERR_SERVER', `${what}: redis: ${body.slice(0, 200)}`);
 }
 
-// The SluiceError for an error of ioredis: a reply, or a broken link.
+// The SluiceError for an error of ioredis: a reply (the last one when a
+// Cluster gave up retrying), or a broken link.
 function fromRedis(err, what) {
   if (err instanceof Redis.ReplyError) return fromLine(err.message, what);
+  const last = /^Too many Cluster redirections\. Last error: ReplyError: ([^]*)$/.exec(err.message);
+  if (last) return fromLine(last[1], what);
   return new SluiceError('SLUICE_ERR_UNREACHABLE', `${what}: lost the link to redis: ${err.message}`);
 }
 
@@ -319,35 +329,8 @@ function badQuery(q, allowed) {
   fail('SLUICE_ERR_URL', `bad url: unknown query parameter '${name}' (${allowed})`);
 }
 
-// A connection URL as an object (unix, host, port, path, user, password,
-// db), parsed as the C library's sluice_url_parse:
-// redis://[user:password@]host[:port][/db] or unix://[user:password@]/path[?db=N].
-// Empty takes SLUICE_REDIS_URL, else redis://127.0.0.1:6379. Throws a
-// SluiceError (SLUICE_ERR_URL), never quoting the password.
-function parseUrl(url) {
-  if (url === undefined || url === null || url === '') url = process.env.SLUICE_REDIS_URL || DEFAULT_URL;
-  const u = { unix: false, host: '', port: 0, path: '', user: '', password: '', db: 0 };
-  if (typeof url !== 'string') fail('SLUICE_ERR_URL', 'bad url: not a string');
-  if (Buffer.byteLength(url) > 2048) fail('SLUICE_ERR_URL', 'bad url: too long');
-  if (/[\x00-\x20\x7f]/.test(url)) fail('SLUICE_ERR_URL', 'bad url: contains a space or control character');
-  if (url.startsWith('unix://')) {
-    const s = userinfo(url.slice(7), u);
-    if (!s.startsWith('/')) fail('SLUICE_ERR_URL', 'bad url: unix:// needs an absolute socket path');
-    const q = s.indexOf('?');
-    const path = q < 0 ? s : s.slice(0, q);
-    if (Buffer.byteLength(path) >= 108) fail('SLUICE_ERR_URL', 'bad url: socket path is too long');
-    if (q >= 0) {
-      if (!s.startsWith('?db=', q)) badQuery(s.slice(q), 'the only query is ?db=N');
-      u.db = urlNumber(s.slice(q + 4), 100000, '?db= must be a number');
-    }
-    return { ...u, unix: true, path };
-  }
-  if (!url.startsWith('redis://')) fail('SLUICE_ERR_URL', 'bad url: scheme must be redis:// or unix://');
-  const s = userinfo(url.slice(8), u);
-  if (s.includes('?')) badQuery(s.slice(s.indexOf('?')), 'redis:// takes none: the database goes in the path, redis://host:port/N');
-  const slash = s.indexOf('/');
-  const hostport = slash < 0 ? s : s.slice(0, slash);
-  const db = slash < 0 ? '' : s.slice(slash + 1);
+// host[:port] or [v6]:port as [host, port], checked as the C library's.
+function address(hostport, defaultPort) {
   let host;
   let port = null;
   if (hostport.startsWith('[')) {
@@ -364,9 +347,73 @@ function parseUrl(url) {
   }
   if (!host || host.length >= 256) fail('SLUICE_ERR_URL', 'bad url: missing or overlong host');
   if (!/^[A-Za-z0-9.:_-]+$/.test(host)) fail('SLUICE_ERR_URL', 'bad url: invalid character in host');
-  u.host = host;
-  u.port = port === null ? 6379 : urlNumber(port, 65535, 'port must be 1..65535');
-  if (u.port === 0) fail('SLUICE_ERR_URL', 'bad url: port must be 1..65535');
+  if (port === null) return [host, defaultPort];
+  const n = urlNumber(port, 65535, 'port must be 1..65535');
+  if (n === 0) fail('SLUICE_ERR_URL', 'bad url: port must be 1..65535');
+  return [host, n];
+}
+
+// redis-sentinel://[user:password@]host[:port][,...]/MASTER[?db=N] after the scheme.
+function sentinelUrl(str, u) {
+  const s = userinfo(str, u);
+  const slash = s.indexOf('/');
+  const listed = (slash < 0 ? s : s.slice(0, slash)).split(',');
+  listed.forEach((a, i) => {
+    if (!a) {
+      fail('SLUICE_ERR_URL', i > 0 && i === listed.length - 1 ? 'bad url: empty sentinel address after a comma'
+        : 'bad url: redis-sentinel:// needs host:port of each sentinel, separated by commas');
+    }
+    if (u.sentinels.length === SENTINELS_MAX) fail('SLUICE_ERR_URL', `bad url: more than ${SENTINELS_MAX} sentinels`);
+    u.sentinels.push(address(a, 26379));
+  });
+  const rest = slash < 0 ? '' : s.slice(slash + 1);
+  const q = rest.indexOf('?');
+  const master = q < 0 ? rest : rest.slice(0, q);
+  if (master.length < 1 || master.length > 64) {
+    fail('SLUICE_ERR_URL', "bad url: redis-sentinel:// needs the master's name after the sentinels: /NAME, " +
+      '1..64 characters');
+  }
+  if (!/^[A-Za-z0-9_.-]+$/.test(master)) fail('SLUICE_ERR_URL', "bad url: the master's name may hold only [A-Za-z0-9_.-]");
+  u.master = master;
+  if (q >= 0) {
+    if (!rest.startsWith('?db=', q)) badQuery(rest.slice(q), 'the only query is ?db=N');
+    u.db = urlNumber(rest.slice(q + 4), 100000, '?db= must be a number');
+  }
+  return u;
+}
+
+// A connection URL as an object (unix, host, port, path, user, password,
+// db, sentinels, master), parsed as the C library's sluice_url_parse:
+// redis://[user:password@]host[:port][/db], unix://[user:password@]/path[?db=N]
+// or redis-sentinel://[user:password@]host[:port][,...]/MASTER[?db=N]
+// (sentinels: [host, port] of each, port 26379 by default; host and port
+// unset). Empty takes SLUICE_REDIS_URL, else redis://127.0.0.1:6379. Throws
+// a SluiceError (SLUICE_ERR_URL), never quoting the password.
+function parseUrl(url) {
+  if (url === undefined || url === null || url === '') url = process.env.SLUICE_REDIS_URL || DEFAULT_URL;
+  const u = { unix: false, host: '', port: 0, path: '', user: '', password: '', db: 0, sentinels: [], master: '' };
+  if (typeof url !== 'string') fail('SLUICE_ERR_URL', 'bad url: not a string');
+  if (Buffer.byteLength(url) > 2048) fail('SLUICE_ERR_URL', 'bad url: too long');
+  if (/[\x00-\x20\x7f]/.test(url)) fail('SLUICE_ERR_URL', 'bad url: contains a space or control character');
+  if (url.startsWith('unix://')) {
+    const s = userinfo(url.slice(7), u);
+    if (!s.startsWith('/')) fail('SLUICE_ERR_URL', 'bad url: unix:// needs an absolute socket path');
+    const q = s.indexOf('?');
+    const path = q < 0 ? s : s.slice(0, q);
+    if (Buffer.byteLength(path) >= 108) fail('SLUICE_ERR_URL', 'bad url: socket path is too long');
+    if (q >= 0) {
+      if (!s.startsWith('?db=', q)) badQuery(s.slice(q), 'the only query is ?db=N');
+      u.db = urlNumber(s.slice(q + 4), 100000, '?db= must be a number');
+    }
+    return { ...u, unix: true, path };
+  }
+  if (url.startsWith('redis-sentinel://')) return sentinelUrl(url.slice(17), u);
+  if (!url.startsWith('redis://')) fail('SLUICE_ERR_URL', 'bad url: scheme must be redis:// or unix:// (or redis-sentinel://)');
+  const s = userinfo(url.slice(8), u);
+  if (s.includes('?')) badQuery(s.slice(s.indexOf('?')), 'redis:// takes none: the database goes in the path, redis://host:port/N');
+  const slash = s.indexOf('/');
+  const db = slash < 0 ? '' : s.slice(slash + 1);
+  [u.host, u.port] = address(slash < 0 ? s : s.slice(0, slash), 6379);
   if (db) u.db = urlNumber(db, 100000, 'database must be a number');
   return u;
 }
@@ -416,6 +463,27 @@ function skew(version) {
     'upgrade this client';
 }
 
+// The server's HELLO 2 fields (mode, role...): every ACL user may ask,
+// where INFO may be refused.
+async function hello(call) {
+  const r = await call('HELLO', '2');
+  const out = {};
+  for (let i = 0; i + 1 < r.length; i += 2) out[text(r[i])] = r[i + 1];
+  return out;
+}
+
+// Rejects with SLUICE_ERR_PROTOCOL unless the Redis that call(...args)
+// asks holds the Functions this client speaks.
+async function checkFunctions(call) {
+  let version = null;
+  try {
+    version = await call('FCALL_RO', 'sluice_version', '0');
+  } catch (e) {
+    if (!(e instanceof Redis.ReplyError && e.message.startsWith('ERR Function not found'))) throw e;
+  }
+  if (version !== FUNCTIONS_VERSION) fail('SLUICE_ERR_PROTOCOL', skew(version));
+}
+
 // A connection to the Redis that holds sluice's queues; make one with
 // connect(), end it with close(). If the link breaks, the call in progress
 // fails with SLUICE_ERR_UNREACHABLE (it may or may not have run) and the
@@ -430,11 +498,41 @@ class Client {
     this.namespace = ns;
     this.timeoutMs = timeoutMs;
     this.redis = null;
+    this.known = null;
   }
 
-  // Connects, authenticates and selects the database itself (ioredis goes
-  // on after a refused AUTH), then checks the Functions' version.
+  // Connects: to the server of the URL, authenticated and its database
+  // selected here (ioredis goes on after a refused AUTH), its Functions'
+  // version checked; if it is a Redis Cluster node (any node: it may be a
+  // replica), to the whole cluster; for a redis-sentinel:// URL, to the
+  // master the sentinels name.
   async open() {
+    const u = this.url;
+    if (u.master) {
+      this.redis = await this.openSentinel();
+      return;
+    }
+    if (this.known) { // a cluster whose link broke: any node it had
+      this.redis = await this.openCluster(this.known);
+      return;
+    }
+    const r = await this.openServer();
+    try {
+      const call = (...args) => within(r.call(...args), this.timeoutMs);
+      if (u.unix || (await hello(call)).mode !== 'cluster') {
+        await checkFunctions(call);
+        this.redis = r;
+        return;
+      }
+    } catch (e) {
+      drop(r);
+      throw e instanceof SluiceError ? e : fromRedis(e, 'connect');
+    }
+    drop(r);
+    this.redis = await this.openCluster([{ host: u.host, port: u.port }]);
+  }
+
+  async openServer() {
     const u = this.url;
     const where = u.unix ? `unix:${u.path}` : `${u.host}:${u.port}`;
     let cause = 'connection closed';
@@ -451,23 +549,100 @@ class Client {
       drop(r);
       fail('SLUICE_ERR_UNREACHABLE', `cannot reach redis at ${where}: ${cause}`);
     }
-    let version = null;
     try {
       const call = (...args) => within(r.call(...args), this.timeoutMs);
       if (u.password) await (u.user ? call('AUTH', u.user, u.password) : call('AUTH', u.password));
       if (u.db) await call('SELECT', String(u.db));
-      version = await call('FCALL_RO', 'sluice_version', '0');
     } catch (e) {
-      if (!(e instanceof Redis.ReplyError && e.message.startsWith('ERR Function not found'))) {
-        drop(r);
-        throw fromRedis(e, 'connect');
+      drop(r);
+      throw fromRedis(e, 'connect');
+    }
+    return r;
+  }
+
+  // ioredis's Cluster, set up as the C library works: each FCALL routed
+  // by its first key (numkeys) straight to its slot's master; MOVED and ASK
+  // followed, TRYAGAIN and CLUSTERDOWN retried for up to about 0.6 s, and a
+  // call sent again only when its reply proves it did not run (never after
+  // a broken link: retryDelayOnFailover 0). The Functions are checked on
+  // every master.
+  async openCluster(startup) {
+    const u = this.url;
+    let cause = 'connection closed';
+    const cluster = new Redis.Cluster(startup, {
+      redisOptions: {
+        username: u.user || undefined, password: u.password || undefined, connectTimeout: CONNECT_TIMEOUT_MS,
+        maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, enableReadyCheck: false,
+      },
+      lazyConnect: true, enableReadyCheck: false, scaleReads: 'master', clusterRetryStrategy: () => null, retryDelayOnFailover: 0,
+      maxRedirections: CLUSTER_RETRIES, retryDelayOnTryAgain: CLUSTER_RETRY_MS,
+      retryDelayOnClusterDown: CLUSTER_RETRY_MS, slotsRefreshTimeout: this.timeoutMs,
+    });
+    cluster.on('error', (e) => { cause = e.lastNodeError ? e.lastNodeError.message : e.message; });
+    cluster.on('node error', () => {});
+    try {
+      await within(cluster.connect(), CONNECT_TIMEOUT_MS + this.timeoutMs);
+      for (const node of cluster.nodes('master')) { // those that answer: a call to another fails as in C
+        await checkFunctions((...args) => within(node.call(...args), this.timeoutMs)).catch((e) => {
+          if (e instanceof SluiceError || e instanceof Redis.ReplyError) throw e;
+        });
+      }
+    } catch (e) {
+      drop(cluster);
+      if (e instanceof SluiceError) throw e;
+      if (e instanceof Redis.ReplyError) throw fromRedis(e, 'connect');
+      const where = startup.map((a) => `${a.host}:${a.port}`).join(', ');
+      fail(AUTH_REFUSALS.some((w) => cause.includes(w)) ? 'SLUICE_ERR_AUTH' : 'SLUICE_ERR_UNREACHABLE',
+        `cannot reach the redis cluster at ${where}: ${cause}`);
+    }
+    return cluster;
+  }
+
+  // ioredis's sentinel support: it asks the sentinels (without credentials:
+  // the URL's are the data nodes') for the master; its role is checked here
+  // with HELLO (ioredis's check needs INFO, which an ACL user may lack).
+  // SLUICE_ERR_NOT_FOUND when every sentinel that answers does not know the
+  // master's name, _UNREACHABLE when none answers or names a master that
+  // answers.
+  async openSentinel() {
+    const u = this.url;
+    let cause = 'connection closed';
+    const sentinels = u.sentinels.map(([host, port]) => ({ host, port }));
+    const r = new Redis({
+      sentinels, name: u.master, role: 'master', username: u.user || undefined, password: u.password || undefined,
+      db: u.db, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null,
+      sentinelRetryStrategy: () => null, autoResendUnfulfilledCommands: false, connectTimeout: CONNECT_TIMEOUT_MS,
+      enableReadyCheck: false,
+    });
+    r.on('error', (e) => { cause = e.message; });
+    try {
+      await within(r.connect(), CONNECT_TIMEOUT_MS + this.timeoutMs);
+      const call = (...args) => within(r.call(...args), this.timeoutMs);
+      const { role } = await hello(call);
+      if (role !== 'master') fail('SLUICE_ERR_UNREACHABLE', `the server the sentinels name as the master is a ${text(role)}`);
+      await checkFunctions(call);
+      return r;
+    } catch (e) {
+      drop(r);
+      if (e instanceof SluiceError) throw e;
+      if (e instanceof Redis.ReplyError || AUTH_REFUSALS.some((w) => cause.includes(w))) {
+        throw fromLine(e instanceof Redis.ReplyError ? e.message : cause, 'connect');
       }
     }
-    if (version !== FUNCTIONS_VERSION) {
-      drop(r);
-      fail('SLUICE_ERR_PROTOCOL', skew(version));
+    const known = [];
+    for (const s of sentinels) {
+      const q = new Redis({ ...s, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0,
+        retryStrategy: () => null, connectTimeout: CONNECT_TIMEOUT_MS });
+      q.on('error', () => {});
+      try {
+        await within(q.connect(), CONNECT_TIMEOUT_MS);
+        known.push((await within(q.call('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', u.master), this.timeoutMs)) !== null);
+      } catch (e) { /* this sentinel does not answer */ }
+      drop(q);
     }
-    this.redis = r;
+    if (known.length && !known.some((k) => k)) fail('SLUICE_ERR_NOT_FOUND', `no sentinel knows a master named '${u.master}'`);
+    const where = u.sentinels.map((a) => a.join(':')).join(', ');
+    return fail('SLUICE_ERR_UNREACHABLE', `no sentinel at ${where} names a master '${u.master}' that answers: ${cause}`);
   }
 
   async link() {
@@ -475,8 +650,12 @@ class Client {
     return this.redis;
   }
 
-  // The link broke (or a reply is late): drop it; the next call connects.
+  // The link broke (or a reply is late): drop it; the next call connects
+  // (to a cluster: through any node it had).
   broken() {
+    if (this.redis && this.redis.isCluster) {
+      this.known = this.redis.nodes().map((n) => ({ host: n.options.host, port: n.options.port }));
+    }
     if (this.redis) drop(this.redis);
     this.redis = null;
   }
@@ -492,12 +671,24 @@ class Client {
   async fcall(fn, tag, suffixes, args, what) {
     const r = await this.link();
     try {
-      return await within(r.callBuffer('FCALL', fn, String(suffixes.length), ...this.keys(tag, suffixes), ...args),
+      return await within(r.callBuffer('fcall', fn, String(suffixes.length), ...this.keys(tag, suffixes), ...args),
         this.timeoutMs);
     } catch (e) {
-      if (!(e instanceof Redis.ReplyError)) this.broken();
-      throw fromRedis(e, what);
+      throw this.error(e, what);
     }
+  }
+
+  // The SluiceError for e. A broken link (or a late reply) drops the link,
+  // as does a READONLY reply from a master the sentinels named (it was
+  // demoted: the call did not run); the next call connects again.
+  error(e, what) {
+    if (this.url.master && e instanceof Redis.ReplyError && e.message.startsWith('READONLY')) {
+      this.broken();
+      return new SluiceError('SLUICE_ERR_UNAVAILABLE',
+        `${what}: redis is no longer the master (READONLY); the call did not run`);
+    }
+    if (!(e instanceof Redis.ReplyError)) this.broken();
+    return fromRedis(e, what);
   }
 
   // Enqueues one job; resolves to its id ('<class>:<n>'), or for a unique
@@ -544,14 +735,16 @@ class Client {
     if (!args.length) return [];
     const r = await this.link();
     const keys = this.keys(cls, CLASS_KEYS);
-    const pipe = r.pipeline();
+    const commands = [];
     for (let b = 0; b < args.length; b += BATCH_MAX) {
       const batch = args.slice(b, b + BATCH_MAX);
-      pipe.call('FCALL', 'sluice_enqueue', String(keys.length), ...keys, cls, String(batch.length), ...batch.flat());
+      commands.push(['fcall', 'sluice_enqueue', String(keys.length), ...keys, cls, String(batch.length), ...batch.flat()]);
     }
+    const pipe = r.pipeline();
+    for (const command of commands) pipe.call(...command);
     waitMs = waitMs || WAIT_TIMEOUT_DEFAULT;
-    // on the pipeline's link: WAIT counts that link's writes
-    if (replicas) pipe.call('WAIT', String(replicas), String(waitMs));
+    // on the pipeline's link (the class's master): WAIT counts that link's writes
+    if (replicas) pipe.call('wait', String(replicas), String(waitMs));
     const ids = [];
     let replies;
     try {
@@ -559,11 +752,18 @@ class Client {
     } catch (e) {
       replies = [[e]];
     }
-    const acked = replicas && replies.length > 1 + Math.floor((args.length - 1) / BATCH_MAX) ? replies.pop() : null;
-    for (const [err, reply] of replies) {
+    const acked = replicas && replies.length > commands.length ? replies.pop() : null;
+    for (let i = 0; i < replies.length; i++) {
+      let [err, reply] = replies[i];
+      if (err instanceof Redis.ReplyError && r.isCluster && DID_NOT_RUN.some((w) => err.message.startsWith(w))) {
+        try { // redirected (it did not run): again, alone
+          [err, reply] = [null, await within(r.call(...commands[i]), this.timeoutMs)];
+        } catch (e) {
+          err = e;
+        }
+      }
       if (err) {
-        if (!(err instanceof Redis.ReplyError)) this.broken();
-        const e = fromRedis(err, 'enqueue');
+        const e = this.error(err, 'enqueue');
         e.ids = ids;
         throw e;
       }

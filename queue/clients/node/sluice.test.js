@@ -83,7 +83,7 @@ function mismatch(k, got, error) {
   if (error) return `expected ${JSON.stringify(want)}, got ${error.word}: ${error.message}`;
   for (const [key, v] of Object.entries(want)) {
     if (key === 'url') {
-      const bad = Object.keys(v).filter((f) => got.url[f] !== v[f]);
+      const bad = Object.keys(v).filter((f) => JSON.stringify(got.url[f]) !== JSON.stringify(v[f]));
       if (bad.length) return `url fields differ: ${bad}`;
     } else if (JSON.stringify(got[key]) !== JSON.stringify(v)) {
       return `${key}: expected ${JSON.stringify(v)}, got ${JSON.stringify(got[key])}`;

@@ -10,17 +10,21 @@ does, and raises the C library's errors as exceptions: each carries
     with sluice.connect() as c:          # SLUICE_REDIS_URL, SLUICE_NAMESPACE
         c.enqueue("certificates", {"user": 42}, unique="cert-42")
 
-A client is one connection; it is not thread-safe (use one per thread).
+A client is one connection (on a Redis Cluster, one per master); it is not
+thread-safe (use one per thread). The URL may be of any node of a Redis
+Cluster, or redis-sentinel:// (see parse_url).
 """
 
 import json
 import math
 import os
 import re
+import time
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 import redis
+import redis.sentinel
 
 FUNCTIONS_VERSION = 9            # the Functions library this client speaks (queue/lua/common.lua)
 DEFAULT_URL = "redis://127.0.0.1:6379"
@@ -28,6 +32,7 @@ DEFAULT_NAMESPACE = "sluice"
 BATCH_MAX = 1000                 # jobs per Function call
 PAYLOAD_HARD_MAX = 262144        # bytes
 PAYLOAD_MAX_DEPTH = 32
+SENTINELS_MAX = 16
 CLASS_KEYS = ("class", "gate", "ready", "delayed", "leased", "dead", "jobs", "meta", "unique",
               "stats", "done", "audit", "bucket", "deadlines")
 SIGNAL_KEYS = ("signals", "signal-values", "audit")
@@ -82,7 +87,7 @@ _DOMAIN = {"NOCLASS": UnknownClassError, "BADNAME": InvalidNameError, "BADARG": 
            "PAYLOAD": InvalidPayloadError, "FULL": QueueFullError, "STALE": StaleTokenError,
            "NOTFOUND": NotFoundError, "BUSY": BusyError, "STATE": WrongStateError}
 _AUTH_REFUSALS = ("WRONGPASS", "NOAUTH", "ERR invalid password", "ERR AUTH")
-_TRANSIENT = ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+_TRANSIENT = ("LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "MOVED", "ASK")
 _ACL_IN_SCRIPT = "ERR The user executing the script can't"
 
 
@@ -356,37 +361,8 @@ def _query(q, allowed):
     raise UrlError(f"bad url: unknown query parameter '{name}' ({allowed})")
 
 
-def parse_url(url=None):
-    """A connection URL as a dict (unix, host, port, path, user, password,
-    db), parsed as the C library's sluice_url_parse: redis://[user:password@]
-    host[:port][/db] or unix://[user:password@]/path[?db=N]. None or "" takes
-    SLUICE_REDIS_URL, else redis://127.0.0.1:6379. Raises UrlError (never
-    quoting the password)."""
-    url = url or os.environ.get("SLUICE_REDIS_URL") or DEFAULT_URL
-    u = {"unix": False, "host": "", "port": 0, "path": "", "user": "", "password": "", "db": 0}
-    if not isinstance(url, str) or len(url) > 2048:
-        raise UrlError("bad url: too long" if isinstance(url, str) else "bad url: not a string")
-    if re.search(r"[\x00-\x20\x7f]", url):
-        raise UrlError("bad url: contains a space or control character")
-    if url.startswith("unix://"):
-        s = _userinfo(url[7:], u)
-        if not s.startswith("/"):
-            raise UrlError("bad url: unix:// needs an absolute socket path")
-        path, q, query = s.partition("?")
-        if len(path.encode("utf-8")) >= 108:
-            raise UrlError("bad url: socket path is too long")
-        if q:
-            if not query.startswith("db="):
-                _query("?" + query, "the only query is ?db=N")
-            u["db"] = _db(query[3:], "?db= must be a number")
-        u["unix"], u["path"] = True, path
-        return u
-    if not url.startswith("redis://"):
-        raise UrlError("bad url: scheme must be redis:// or unix://")
-    s = _userinfo(url[8:], u)
-    if "?" in s:
-        _query(s[s.index("?"):], "redis:// takes none: the database goes in the path, redis://host:port/N")
-    hostport, slash, db = s.partition("/")
+def _address(hostport, default_port):
+    """host[:port] or [v6]:port as (host, port), checked as the C library's."""
     port = None
     if hostport.startswith("["):
         close = hostport.find("]")
@@ -404,11 +380,77 @@ def parse_url(url=None):
         raise UrlError("bad url: missing or overlong host")
     if not re.fullmatch(r"[A-Za-z0-9.:_-]+", host):
         raise UrlError("bad url: invalid character in host")
-    u["host"], u["port"] = host, 6379
-    if port is not None:
-        if not re.fullmatch(r"[0-9]{1,10}", port) or not 1 <= int(port) <= 65535:
-            raise UrlError("bad url: port must be 1..65535")
-        u["port"] = int(port)
+    if port is None:
+        return host, default_port
+    if not re.fullmatch(r"[0-9]{1,10}", port) or not 1 <= int(port) <= 65535:
+        raise UrlError("bad url: port must be 1..65535")
+    return host, int(port)
+
+
+def _sentinel(s, u):
+    """redis-sentinel://[user:password@]host[:port][,...]/MASTER[?db=N] after the scheme."""
+    s = _userinfo(s, u)
+    addresses, slash, rest = s.partition("/")
+    listed = addresses.split(",")
+    for i, a in enumerate(listed):
+        if not a:
+            raise UrlError("bad url: " + ("empty sentinel address after a comma" if 0 < i == len(listed) - 1
+                                          else "redis-sentinel:// needs host:port of each sentinel, "
+                                               "separated by commas"))
+        if len(u["sentinels"]) == SENTINELS_MAX:
+            raise UrlError(f"bad url: more than {SENTINELS_MAX} sentinels")
+        u["sentinels"].append(list(_address(a, 26379)))
+    master, q, query = rest.partition("?")
+    if not 1 <= len(master) <= 64:
+        raise UrlError("bad url: redis-sentinel:// needs the master's name after the sentinels: /NAME, "
+                       "1..64 characters")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", master):
+        raise UrlError("bad url: the master's name may hold only [A-Za-z0-9_.-]")
+    u["master"] = master
+    if q:
+        if not query.startswith("db="):
+            _query("?" + query, "the only query is ?db=N")
+        u["db"] = _db(query[3:], "?db= must be a number")
+    return u
+
+
+def parse_url(url=None):
+    """A connection URL as a dict (unix, host, port, path, user, password,
+    db, sentinels, master), parsed as the C library's sluice_url_parse:
+    redis://[user:password@]host[:port][/db], unix://[user:password@]/path[?db=N]
+    or redis-sentinel://[user:password@]host[:port][,...]/MASTER[?db=N]
+    (sentinels: [host, port] of each, port 26379 by default; host and port
+    unset). None or "" takes SLUICE_REDIS_URL, else redis://127.0.0.1:6379.
+    Raises UrlError (never quoting the password)."""
+    url = url or os.environ.get("SLUICE_REDIS_URL") or DEFAULT_URL
+    u = {"unix": False, "host": "", "port": 0, "path": "", "user": "", "password": "", "db": 0, "sentinels": [],
+         "master": ""}
+    if not isinstance(url, str) or len(url) > 2048:
+        raise UrlError("bad url: too long" if isinstance(url, str) else "bad url: not a string")
+    if re.search(r"[\x00-\x20\x7f]", url):
+        raise UrlError("bad url: contains a space or control character")
+    if url.startswith("unix://"):
+        s = _userinfo(url[7:], u)
+        if not s.startswith("/"):
+            raise UrlError("bad url: unix:// needs an absolute socket path")
+        path, q, query = s.partition("?")
+        if len(path.encode("utf-8")) >= 108:
+            raise UrlError("bad url: socket path is too long")
+        if q:
+            if not query.startswith("db="):
+                _query("?" + query, "the only query is ?db=N")
+            u["db"] = _db(query[3:], "?db= must be a number")
+        u["unix"], u["path"] = True, path
+        return u
+    if url.startswith("redis-sentinel://"):
+        return _sentinel(url[17:], u)
+    if not url.startswith("redis://"):
+        raise UrlError("bad url: scheme must be redis:// or unix:// (or redis-sentinel://)")
+    s = _userinfo(url[8:], u)
+    if "?" in s:
+        _query(s[s.index("?"):], "redis:// takes none: the database goes in the path, redis://host:port/N")
+    hostport, slash, db = s.partition("/")
+    u["host"], u["port"] = _address(hostport, 6379)
     if db:
         u["db"] = _db(db, "database must be a number")
     return u
@@ -479,9 +521,188 @@ def _int(v):
 # --------------------------------- client ----------------------------------
 
 
+def _check_functions(link, where):
+    """Raises ProtocolError unless the Redis behind link holds the
+    Functions this client speaks (or the error of the link)."""
+    try:
+        version = link.execute_command("FCALL_RO", "sluice_version", "0")
+    except redis.exceptions.ResponseError as e:
+        if not str(e).startswith("ERR Function not found"):
+            raise _from_redis(e, "checking the sluice Functions") from None
+        version = None
+    except redis.exceptions.RedisError as e:
+        raise _connect_error(e, where) from None
+    if version != FUNCTIONS_VERSION:
+        raise ProtocolError(_skew(version))
+
+
+def _connect_error(e, where):
+    """The SluiceError for an exception of redis-py on connect to where."""
+    err = _from_redis(e, "connect")
+    return UnreachableError(f"cannot reach redis at {where}: {e}") if isinstance(err, UnreachableError) else err
+
+
+def _hello(link):
+    """The server's HELLO 2 fields (mode, role...): every ACL user may ask,
+    where INFO may be refused."""
+    r = link.execute_command("HELLO", "2")
+    r = r if isinstance(r, list) else [x for kv in r.items() for x in kv]
+    return {_text(r[i]): _text(r[i + 1]) for i in range(0, len(r) - 1, 2) if isinstance(r[i + 1], (bytes, str, int))}
+
+
+def _link(host, port, common):
+    """A NEW link to host:port (it connects on its first command)."""
+    return redis.Redis(connection_pool=redis.ConnectionPool(host=host, port=port, socket_connect_timeout=2.0,
+                                                            **common))
+
+
+def _checked_link(host, port, common):
+    """A NEW link to host:port, its Functions checked."""
+    link = _link(host, port, common)
+    try:
+        _check_functions(link, f"{host}:{port}")
+    except SluiceError:
+        link.connection_pool.disconnect()
+        raise
+    return link
+
+
+def _sentinel_master(u, timeout, common):
+    """A link to the master that the sentinels of u name (redis-py's
+    Sentinel: each new connection asks them again), its role checked with
+    HELLO. The sentinels are asked without credentials: the URL's are the
+    data nodes'. Raises NotFoundError
+    when every sentinel that answers does not know the master's name,
+    UnreachableError when none answers or names a master that answers."""
+    sentinels = redis.sentinel.Sentinel([tuple(a) for a in u["sentinels"]], socket_timeout=timeout,
+                                        sentinel_kwargs={"socket_timeout": timeout, "socket_connect_timeout": 2.0})
+    link = sentinels.master_for(u["master"], socket_connect_timeout=2.0, **common)
+    try:
+        link.connection_pool.get_master_address()
+    except redis.sentinel.MasterNotFoundError:
+        known = []
+        for s in sentinels.sentinels:
+            try:
+                known.append(s.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", u["master"]) is not None)
+            except redis.exceptions.RedisError:
+                pass
+        if known and not any(known):
+            raise NotFoundError(f"no sentinel knows a master named {u['master']!r}") from None
+        where = ", ".join(f"{h}:{p}" for h, p in u["sentinels"])
+        raise UnreachableError(f"no sentinel at {where} names a master {u['master']!r} that answers") from None
+    try:
+        role = _hello(link).get("role")
+    except redis.exceptions.RedisError as e:
+        link.connection_pool.disconnect()
+        raise _connect_error(e, f"the master {u['master']!r}") from None
+    if role != "master":
+        link.connection_pool.disconnect()
+        raise UnreachableError(f"the server the sentinels name as the master {u['master']!r} is a {role}")
+    return link
+
+
+class _Cluster:
+    """The masters of a Redis Cluster, used as the C library uses them: the
+    slot map from CLUSTER SLOTS, one link per master opened on first use
+    (by ``open``, which checks its Functions), each call sent straight to
+    its slot's master; MOVED and ASK followed, TRYAGAIN and CLUSTERDOWN
+    retried for up to about 0.6 s. A call is sent again only when its reply
+    proves it did not run. (redis-py's RedisCluster asks the server for
+    FCALL's keys on every call and resends a call whose link broke.)"""
+
+    RETRY_S = 0.6
+    DID_NOT_RUN = ("MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN")   # error replies that prove it
+    REDIRECTS_MAX = 16             # MOVED and ASK in a row
+
+    def __init__(self, seed, addr, open_link):
+        self._seed = (addr, seed)       # the URL's node (any node: it may be a replica)
+        self._open = open_link          # (host, port) -> a NEW redis.Redis, its Functions checked
+        self._links = {}                # (host, port) of a master -> its link
+        self._slots = None
+        self._load()
+
+    def _load(self):
+        """Reads the slot map from the first link that answers."""
+        last = None
+        for (host, _), link in [self._seed, *self._links.items()]:
+            try:
+                ranges = link.execute_command("CLUSTER", "SLOTS")
+            except redis.exceptions.ConnectionError as e:
+                last = e
+                continue
+            slots = [None] * 16384
+            for r in ranges:
+                addr = (_text(r[2][0]) or host, int(r[2][1]))
+                slots[int(r[0]):int(r[1]) + 1] = [addr] * (int(r[1]) - int(r[0]) + 1)
+            self._slots = slots
+            return
+        raise last
+
+    def lost(self):
+        """A link broke: the next call reads the slot map again."""
+        self._slots = None
+
+    def link(self, addr):
+        if addr not in self._links:
+            self._links[addr] = self._open(*addr)
+        return self._links[addr]
+
+    def master(self, tag):
+        """The address of the master of the slot of keys tagged {tag}."""
+        if self._slots is None:
+            self._load()
+        return self._slots[redis.crc.key_slot(tag.encode("utf-8"))]
+
+    def call(self, tag, args):
+        """The reply of ``args`` from the master of tag's slot."""
+        deadline, addr, asking, hops = time.monotonic() + self.RETRY_S, self.master(tag), False, 0
+        while True:
+            try:
+                if not asking:
+                    return self.link(addr).execute_command(*args)
+                pipe = self.link(addr).pipeline(transaction=False)
+                replies = pipe.execute_command("ASKING").execute_command(*args).execute(raise_on_error=False)
+                for reply in replies:       # raised as they are (execute's own raise rewords them)
+                    if isinstance(reply, Exception):
+                        raise reply
+                return replies[1]
+            except redis.exceptions.ResponseError as e:
+                hops = hops + 1 if str(e).startswith(("MOVED ", "ASK ")) else 0
+                redo = self.again(tag, str(e), deadline) if hops <= self.REDIRECTS_MAX else None
+                if redo is None:
+                    raise
+                addr, asking = redo
+            except redis.exceptions.ConnectionError:
+                self.lost()
+                raise
+
+    def again(self, tag, line, deadline):
+        """Where to send again a call whose error reply ``line`` proves it
+        did not run: (address, asking), or None."""
+        word, _, rest = line.partition(" ")
+        if word in ("MOVED", "ASK"):
+            host, _, port = rest.partition(" ")[2].rpartition(":")
+            addr = (host or self.master(tag)[0], int(port))
+            if word == "MOVED":
+                self._slots[redis.crc.key_slot(tag.encode("utf-8"))] = addr
+            return addr, word == "ASK"
+        if word in ("TRYAGAIN", "CLUSTERDOWN") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            if word == "CLUSTERDOWN":
+                self._load()
+            return self.master(tag), False
+        return None
+
+    def close(self):
+        for link in [self._seed[1], *self._links.values()]:
+            link.connection_pool.disconnect()
+
+
 class Client:
-    """A connection to the Redis that holds sluice's queues. Make one with
-    connect(); close it with close() or a with-block."""
+    """A connection to the Redis that holds sluice's queues (a plain server,
+    a Redis Cluster of which the URL names any node, or the master that the
+    sentinels of a redis-sentinel:// URL name). Make one with connect();
+    close it with close() or a with-block."""
 
     def __init__(self, url=None, namespace=None, timeout=5.0):
         u = parse_url(url)
@@ -490,33 +711,39 @@ class Client:
             raise InvalidArgumentError("namespace must be 1..64 of [A-Za-z0-9_.:-]")
         self.namespace = ns
         self._timeout = timeout
-        where = f"unix:{u['path']}" if u["unix"] else f"{u['host']}:{u['port']}"
-        if u["unix"]:
-            conn = {"connection_class": redis.UnixDomainSocketConnection, "path": u["path"]}
+        self._cluster = None
+        self._sentinel = u["master"]
+        common = {"db": u["db"], "username": u["user"] or None, "password": u["password"] or None,
+                  "socket_timeout": timeout, "parser_class": _Parser}
+        if u["master"]:
+            self._redis = _sentinel_master(u, timeout, common)
+            where = f"the master {u['master']!r}"
+        elif u["unix"]:
+            where = f"unix:{u['path']}"
+            self._redis = redis.Redis(connection_pool=redis.ConnectionPool(
+                connection_class=redis.UnixDomainSocketConnection, path=u["path"], **common))
         else:
-            conn = {"host": u["host"], "port": u["port"], "socket_connect_timeout": 2.0}
-        pool = redis.ConnectionPool(db=u["db"], username=u["user"] or None, password=u["password"] or None,
-                                    socket_timeout=timeout, parser_class=_Parser, **conn)
-        self._redis = redis.Redis(connection_pool=pool)
-        try:
-            version = self._redis.execute_command("FCALL_RO", "sluice_version", "0")
-        except redis.exceptions.ResponseError as e:
-            if not str(e).startswith("ERR Function not found"):
+            where = f"{u['host']}:{u['port']}"
+            self._redis = _link(u["host"], u["port"], common)
+            try:
+                if _hello(self._redis).get("mode") == "cluster":
+                    self._cluster = _Cluster(self._redis, (u["host"], u["port"]),
+                                             lambda h, p: _checked_link(h, p, common))
+                    return
+            except redis.exceptions.RedisError as e:
                 self.close()
-                raise _from_redis(e, "checking the sluice Functions") from None
-            version = None
-        except redis.exceptions.RedisError as e:
+                raise _connect_error(e, where) from None
+        try:
+            _check_functions(self._redis, where)
+        except SluiceError:
             self.close()
-            err = _from_redis(e, "connect")
-            if isinstance(err, UnreachableError):
-                err = UnreachableError(f"cannot reach redis at {where}: {e}")
-            raise err from None
-        if version != FUNCTIONS_VERSION:
-            self.close()
-            raise ProtocolError(_skew(version))
+            raise
 
     def close(self):
-        self._redis.connection_pool.disconnect()
+        if self._cluster:
+            self._cluster.close()
+        else:
+            self._redis.connection_pool.disconnect()
 
     def __enter__(self):
         return self
@@ -528,10 +755,22 @@ class Client:
         return [f"{self.namespace}:{{{tag}}}:{s}" for s in suffixes]
 
     def _fcall(self, fn, tag, suffixes, args, what):
+        command = ("FCALL", fn, len(suffixes), *self._keys(tag, suffixes), *args)
         try:
-            return self._redis.execute_command("FCALL", fn, len(suffixes), *self._keys(tag, suffixes), *args)
+            return self._cluster.call(tag, command) if self._cluster else self._redis.execute_command(*command)
         except redis.exceptions.RedisError as e:
-            raise _from_redis(e, what) from None
+            raise self._error(e, what) from None
+
+    def _error(self, e, what):
+        """The SluiceError for e; a READONLY reply from a master the
+        sentinels named (it was demoted: the call did not run) drops the
+        link, so the next call asks the sentinels again."""
+        if self._sentinel and str(e).startswith("READONLY"):
+            self._redis.connection_pool.disconnect()
+            return UnavailableError(f"{what}: redis is no longer the master (READONLY); the call did not run")
+        if self._cluster and isinstance(e, redis.exceptions.ConnectionError):
+            self._cluster.lost()
+        return _from_redis(e, what)
 
     def enqueue(self, cls, payload, *, delay_ms=None, run_at_ms=None, priority=None, max_attempts=None,
                 timeout_ms=None, unique=None, cost=None, key=None, start_by_ms=None, start_within_ms=None,
@@ -577,32 +816,39 @@ class Client:
                     e.args = (f"job {i}: {e.args[0]}",)
                 e.ids = []
                 raise
-        ids = []
-        pipe = self._redis.pipeline(transaction=False)
         keys = self._keys(cls, CLASS_KEYS)
-        for b in range(0, len(args), BATCH_MAX):
-            batch = args[b:b + BATCH_MAX]
-            flat = [a for job in batch for a in job]
-            pipe.execute_command("FCALL", "sluice_enqueue", len(keys), *keys, cls, str(len(batch)), *flat)
+        commands = [("FCALL", "sluice_enqueue", len(keys), *keys, cls, str(len(args[b:b + BATCH_MAX])),
+                     *[a for job in args[b:b + BATCH_MAX] for a in job]) for b in range(0, len(args), BATCH_MAX)]
         wait_ms = wait_ms or _WAIT_TIMEOUT_DEFAULT
         if replicas and self._timeout and wait_ms >= self._timeout * 1000:
             err = InvalidArgumentError(f"invalid option: replicas_timeout_ms must be below the client's "
                                        f"timeout ({self._timeout * 1000:g} ms)")
             err.ids = []
             raise err
+        link = self._cluster.link(self._cluster.master(cls)) if self._cluster else self._redis
+        pipe = link.pipeline(transaction=False)
+        for command in commands:
+            pipe.execute_command(*command)
         if replicas and args:
-            # on the pipeline's connection: WAIT counts that connection's writes
+            # on the pipeline's connection (the class's master): WAIT counts that connection's writes
             pipe.execute_command("WAIT", replicas, wait_ms)
+        ids = []
         try:
             replies = pipe.execute(raise_on_error=False) if args else []
         except redis.exceptions.RedisError as e:
-            err = _from_redis(e, "enqueue")
+            err = self._error(e, "enqueue")
             err.ids = []
             raise err from None
         acked = replies.pop() if replicas and args else None
-        for reply in replies:
+        for command, reply in zip(commands, replies):
+            if self._cluster and isinstance(reply, redis.exceptions.ResponseError) and \
+                    str(reply).startswith(_Cluster.DID_NOT_RUN):
+                try:        # redirected: it did not run; again, alone
+                    reply = self._cluster.call(cls, command)
+                except redis.exceptions.RedisError as e:
+                    reply = e
             if isinstance(reply, Exception):
-                err = _from_redis(reply, "enqueue")
+                err = self._error(reply, "enqueue")
                 err.ids = ids
                 raise err
             ids.extend(_text(x) for x in reply)

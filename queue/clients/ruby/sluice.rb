@@ -13,7 +13,9 @@
 #   c.enqueue("certificates", { user: 42 }, unique: "cert-42")
 #   c.close
 #
-# A client is one connection; it is not thread-safe (use one per thread).
+# A client is one connection (on a Redis Cluster, one per master); it is not
+# thread-safe (use one per thread). The URL may be of any node of a Redis
+# Cluster, or redis-sentinel:// (see Sluice.parse_url).
 
 require "json"
 require "redis"
@@ -25,6 +27,7 @@ module Sluice
   BATCH_MAX = 1000 # jobs per Function call
   PAYLOAD_HARD_MAX = 262_144 # bytes
   PAYLOAD_MAX_DEPTH = 32
+  SENTINELS_MAX = 16
   CLASS_KEYS = %w[class gate ready delayed leased dead jobs meta unique stats done audit bucket deadlines].freeze
   SIGNAL_KEYS = %w[signals signal-values audit].freeze
   STAT_FIELDS = %i[enqueued claimed acked failed retried died reclaimed released cancelled throttled
@@ -81,7 +84,7 @@ module Sluice
              "PAYLOAD" => InvalidPayloadError, "FULL" => QueueFullError, "STALE" => StaleTokenError,
              "NOTFOUND" => NotFoundError, "BUSY" => BusyError, "STATE" => WrongStateError }.freeze
   AUTH_REFUSALS = ["WRONGPASS", "NOAUTH", "ERR invalid password", "ERR AUTH"].freeze
-  TRANSIENT = %w[LOADING BUSY MASTERDOWN TRYAGAIN CLUSTERDOWN].freeze
+  TRANSIENT = %w[LOADING BUSY MASTERDOWN TRYAGAIN CLUSTERDOWN MOVED ASK].freeze
   ACL_IN_SCRIPT = "ERR The user executing the script can't"
 
   def self.word_at?(line, word) = line == word || line.start_with?("#{word} ")
@@ -310,15 +313,73 @@ module Sluice
     raise UrlError, "bad url: unknown query parameter '#{name}' (#{allowed})"
   end
 
+  # host[:port] or [v6]:port as [host, port], checked as the C library's.
+  def self.address(hostport, default_port)
+    port = nil
+    if hostport.start_with?("[")
+      close = hostport.index("]") or raise UrlError, "bad url: unclosed [ in host"
+      host = hostport[1...close]
+      rest = hostport[(close + 1)..]
+      if rest.start_with?(":") then port = rest[1..]
+      elsif !rest.empty? then raise UrlError, "bad url: junk after ]"
+      end
+    else
+      host, colon, port = hostport.partition(":")
+      port = nil if colon.empty?
+    end
+    raise UrlError, "bad url: missing or overlong host" if host.empty? || host.bytesize >= 256
+    raise UrlError, "bad url: invalid character in host" unless host.match?(/\A[A-Za-z0-9.:_-]+\z/)
+    return [host, default_port] if port.nil?
+
+    port = url_number(port, 65_535, "port must be 1..65535")
+    raise UrlError, "bad url: port must be 1..65535" if port.zero?
+
+    [host, port]
+  end
+
+  # redis-sentinel://[user:password@]host[:port][,...]/MASTER[?db=N] after the scheme.
+  def self.sentinel_url(str, u)
+    addresses, _, rest = userinfo(str, u).partition("/")
+    listed = addresses.split(",", -1)
+    listed = [""] if listed.empty?
+    listed.each_with_index do |a, i|
+      if a.empty?
+        raise UrlError, "bad url: empty sentinel address after a comma" if i.positive? && i == listed.length - 1
+
+        raise UrlError, "bad url: redis-sentinel:// needs host:port of each sentinel, separated by commas"
+      end
+      raise UrlError, "bad url: more than #{SENTINELS_MAX} sentinels" if u[:sentinels].length == SENTINELS_MAX
+
+      u[:sentinels] << address(a, 26_379)
+    end
+    master, q, query = rest.partition("?")
+    unless (1..64).cover?(master.length)
+      raise UrlError, "bad url: redis-sentinel:// needs the master's name after the sentinels: /NAME, " \
+                      "1..64 characters"
+    end
+    raise UrlError, "bad url: the master's name may hold only [A-Za-z0-9_.-]" unless
+      master.match?(/\A[A-Za-z0-9_.-]+\z/)
+
+    u[:master] = master
+    unless q.empty?
+      bad_query("?#{query}", "the only query is ?db=N") unless query.start_with?("db=")
+      u[:db] = url_number(query[3..], 100_000, "?db= must be a number")
+    end
+    u
+  end
+
   # A connection URL as a Hash (:unix, :host, :port, :path, :user, :password,
-  # :db), parsed as the C library's sluice_url_parse:
-  # redis://[user:password@]host[:port][/db] or
-  # unix://[user:password@]/path[?db=N]. nil or "" takes SLUICE_REDIS_URL,
-  # else redis://127.0.0.1:6379. Raises UrlError (never quoting the password).
+  # :db, :sentinels, :master), parsed as the C library's sluice_url_parse:
+  # redis://[user:password@]host[:port][/db],
+  # unix://[user:password@]/path[?db=N] or
+  # redis-sentinel://[user:password@]host[:port][,...]/MASTER[?db=N]
+  # (:sentinels: [host, port] of each, port 26379 by default; :host and
+  # :port unset). nil or "" takes SLUICE_REDIS_URL, else
+  # redis://127.0.0.1:6379. Raises UrlError (never quoting the password).
   def self.parse_url(url = nil)
     url = ENV["SLUICE_REDIS_URL"] if url.nil? || url == ""
     url = DEFAULT_URL if url.nil? || url == ""
-    u = { unix: false, host: "", port: 0, path: "", user: "", password: "", db: 0 }
+    u = { unix: false, host: "", port: 0, path: "", user: "", password: "", db: 0, sentinels: [], master: "" }
     raise UrlError, "bad url: not a string" unless url.is_a?(String)
     raise UrlError, "bad url: too long" if url.bytesize > 2048
     raise UrlError, "bad url: contains a space or control character" if url.b.match?(/[\x00-\x20\x7f]/n)
@@ -336,32 +397,16 @@ module Sluice
       end
       return u.merge(unix: true, path: path)
     end
-    raise UrlError, "bad url: scheme must be redis:// or unix://" unless url.start_with?("redis://")
+    return sentinel_url(url[17..], u) if url.start_with?("redis-sentinel://")
+    raise UrlError, "bad url: scheme must be redis:// or unix:// (or redis-sentinel://)" unless
+      url.start_with?("redis://")
 
     s = userinfo(url[8..], u)
     if (q = s.index("?"))
       bad_query(s[q..], "redis:// takes none: the database goes in the path, redis://host:port/N")
     end
     hostport, slash, db = s.partition("/")
-    port = nil
-    if hostport.start_with?("[")
-      close = hostport.index("]") or raise UrlError, "bad url: unclosed [ in host"
-      host = hostport[1...close]
-      rest = hostport[(close + 1)..]
-      if rest.start_with?(":") then port = rest[1..]
-      elsif !rest.empty? then raise UrlError, "bad url: junk after ]"
-      end
-    else
-      host, colon, port = hostport.partition(":")
-      port = nil if colon.empty?
-    end
-    raise UrlError, "bad url: missing or overlong host" if host.empty? || host.bytesize >= 256
-    raise UrlError, "bad url: invalid character in host" unless host.match?(/\A[A-Za-z0-9.:_-]+\z/)
-
-    u[:host] = host
-    u[:port] = port.nil? ? 6379 : url_number(port, 65_535, "port must be 1..65535")
-    raise UrlError, "bad url: port must be 1..65535" if u[:port].zero?
-
+    u[:host], u[:port] = address(hostport, 6379)
     u[:db] = url_number(db, 100_000, "database must be a number") unless slash.empty? || db.empty?
     u
   end
@@ -401,8 +446,170 @@ module Sluice
 
   # --------------------------------- client ---------------------------------
 
-  # A connection to the Redis that holds sluice's queues. Make one with
-  # Sluice.connect; close it with #close.
+  # Raises ProtocolError unless the Redis behind +redis+ holds the Functions
+  # this client speaks (or the error of the link, naming +where+).
+  def self.check_functions(redis, where)
+    version = begin
+      redis.call("FCALL_RO", "sluice_version", "0")
+    rescue Redis::CommandError => e
+      raise from_redis(e, "checking the sluice Functions") unless e.message.start_with?("ERR Function not found")
+    rescue Redis::BaseConnectionError => e
+      raise UnreachableError, "cannot reach redis at #{where}: #{e.message}"
+    end
+    raise ProtocolError, skew(version) unless version == FUNCTIONS_VERSION
+  end
+
+  # The server's HELLO 2 fields (mode, role...): every ACL user may ask,
+  # where INFO may be refused.
+  def self.hello(redis) = redis.call("HELLO", "2").each_slice(2).to_h
+
+  # A NEW redis-rb link (+conn+: where). reconnect_attempts 0: a call whose
+  # link broke is never sent again.
+  def self.link(conn, common) = Redis.new(**conn, **common, reconnect_attempts: 0)
+
+  # A NEW redis-rb link (+conn+: where), its Functions checked.
+  def self.checked_link(conn, common, where)
+    redis = link(conn, common)
+    check_functions(redis, where)
+    redis
+  rescue Error
+    redis&.close
+    raise
+  end
+
+  # The master that the sentinels of +u+ name, through redis-rb's sentinel
+  # support (it asks them again on each reconnect), its role checked with
+  # HELLO (redis-rb's check needs ROLE, which an ACL role may lack). The
+  # sentinels are asked without credentials: the URL's are the data nodes'.
+  # Raises NotFoundError when every sentinel that answers does not know the
+  # master's name, UnreachableError when none answers or names a master that
+  # answers.
+  def self.sentinel_master(u, common)
+    sentinels = u[:sentinels].map { |h, p| { host: h, port: p } }
+    redis = checked_link({ host: u[:master], sentinels: sentinels, role: :master }, common,
+                         "the master #{u[:master]}")
+    role = begin
+      hello(redis)["role"]
+    rescue Redis::BaseError => e
+      redis.close
+      raise from_redis(e, "connect")
+    end
+    return redis if role == "master"
+
+    redis.close
+    raise UnreachableError, "the server the sentinels name as the master '#{u[:master]}' is a #{role}"
+  rescue UnreachableError
+    known = sentinels.map do |s|
+      r = Redis.new(**s, timeout: common[:timeout], connect_timeout: 2.0, reconnect_attempts: 0)
+      !r.call("SENTINEL", "GET-MASTER-ADDR-BY-NAME", u[:master]).nil?
+    rescue Redis::BaseError
+      nil
+    ensure
+      r&.close
+    end.compact
+    raise NotFoundError, "no sentinel knows a master named '#{u[:master]}'" if !known.empty? && known.none?
+
+    raise UnreachableError, "no sentinel at #{u[:sentinels].map { |a| a.join(':') }.join(', ')} names a " \
+                            "master '#{u[:master]}' that answers"
+  end
+
+  # The masters of a Redis Cluster, used as the C library uses them: the
+  # slot map from CLUSTER SLOTS, one link per master opened on first use
+  # (its Functions checked), each call sent straight to its slot's master;
+  # MOVED and ASK followed, TRYAGAIN and CLUSTERDOWN retried for up to about
+  # 0.6 s. A call is sent again only when its reply proves it did not run.
+  # (redis-rb's cluster: sends FCALL to a random node, its keys unknown.)
+  class Cluster
+    RETRY_S = 0.6
+    REDIRECTS_MAX = 16 # MOVED and ASK in a row
+    DID_NOT_RUN = ["MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN"].freeze # error replies that prove it
+
+    def initialize(seed, addr, common)
+      @seed = [addr, seed] # the URL's node (any node: it may be a replica)
+      @common = common
+      @links = {} # [host, port] of a master => its link, its Functions checked
+      @slots = nil
+      load_slots
+    end
+
+    # Reads the slot map from the first link that answers.
+    def load_slots
+      last = nil
+      [@seed, *@links].each do |(host, _), link|
+        slots = Array.new(16_384)
+        link.call("CLUSTER", "SLOTS").each do |first, last_slot, (mhost, mport)|
+          slots.fill([mhost.to_s.empty? ? host : mhost, Integer(mport)], first..last_slot)
+        end
+        @slots = slots
+        return
+      rescue Redis::BaseConnectionError => e
+        last = e
+      end
+      raise last
+    end
+
+    # A link broke: the next call reads the slot map again.
+    def lost = @slots = nil
+
+    def link(addr)
+      @links[addr] ||= Sluice.checked_link({ host: addr[0], port: addr[1] }, @common, addr.join(":"))
+    end
+
+    def slot(tag) = Redis::Cluster::KeySlotConverter.convert(tag)
+
+    # The address of the master of the slot of keys tagged {tag}.
+    def master(tag)
+      load_slots if @slots.nil?
+      @slots[slot(tag)]
+    end
+
+    # The reply of +command+ from the master of tag's slot.
+    def call(tag, command)
+      deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + RETRY_S
+      addr = master(tag)
+      asking = false
+      hops = 0
+      begin
+        link = link(addr)
+        link.call("ASKING") if asking
+        link.call(*command)
+      rescue Redis::CommandError => e
+        hops = e.message.start_with?("MOVED ", "ASK ") ? hops + 1 : 0
+        redo_at = (again(tag, e.message, deadline) if hops <= REDIRECTS_MAX) or raise
+        addr, asking = redo_at
+        retry
+      rescue Redis::BaseConnectionError
+        lost
+        raise
+      end
+    end
+
+    # Where to send again a call whose error reply +line+ proves it did not
+    # run: [address, asking], or nil.
+    def again(tag, line, deadline)
+      word, _, rest = line.partition(" ")
+      if %w[MOVED ASK].include?(word)
+        host, _, port = rest.partition(" ")[2].rpartition(":")
+        addr = [host.empty? ? master(tag)[0] : host, Integer(port)]
+        @slots[slot(tag)] = addr if word == "MOVED"
+        return [addr, word == "ASK"]
+      end
+      return unless %w[TRYAGAIN CLUSTERDOWN].include?(word) &&
+                    Process.clock_gettime(Process::CLOCK_MONOTONIC) < deadline
+
+      sleep 0.05
+      load_slots if word == "CLUSTERDOWN"
+      [master(tag), false]
+    end
+
+    def close = [@seed[1], *@links.values].each(&:close)
+  end
+  private_constant :Cluster
+
+  # A connection to the Redis that holds sluice's queues (a plain server, a
+  # Redis Cluster of which the URL names any node, or the master that the
+  # sentinels of a redis-sentinel:// URL name). Make one with Sluice.connect;
+  # close it with #close.
   class Client
     attr_reader :namespace
 
@@ -415,25 +622,35 @@ module Sluice
 
       @namespace = ns
       @timeout = timeout
-      where = u[:unix] ? "unix:#{u[:path]}" : "#{u[:host]}:#{u[:port]}"
-      conn = u[:unix] ? { path: u[:path] } : { host: u[:host], port: u[:port] }
-      # reconnect_attempts 0: a call whose link broke is never sent again
-      @redis = Redis.new(**conn, db: u[:db], username: (u[:user] unless u[:user].empty?),
-                                 password: (u[:password] unless u[:password].empty?), timeout: timeout,
-                                 connect_timeout: 2.0, reconnect_attempts: 0)
-      version = begin
-        @redis.call("FCALL_RO", "sluice_version", "0")
-      rescue Redis::CommandError => e
-        raise_closed(Sluice.from_redis(e, "checking the sluice Functions")) unless
-          e.message.start_with?("ERR Function not found")
-      rescue Redis::BaseConnectionError => e
-        raise_closed(UnreachableError.new("cannot reach redis at #{where}: #{e.message}"))
+      @cluster = nil
+      @sentinel = !u[:master].empty?
+      common = { db: u[:db], username: (u[:user] unless u[:user].empty?),
+                 password: (u[:password] unless u[:password].empty?), timeout: timeout, connect_timeout: 2.0 }
+      if @sentinel
+        @redis = Sluice.sentinel_master(u, common)
+      elsif u[:unix]
+        @redis = Sluice.checked_link({ path: u[:path] }, common, "unix:#{u[:path]}")
+      else
+        where = "#{u[:host]}:#{u[:port]}"
+        @redis = Sluice.link({ host: u[:host], port: u[:port] }, common)
+        begin
+          if Sluice.hello(@redis)["mode"] == "cluster"
+            @cluster = Cluster.new(@redis, [u[:host], u[:port]], common)
+          else
+            Sluice.check_functions(@redis, where)
+          end
+        rescue Redis::BaseConnectionError => e
+          raise_closed(UnreachableError.new("cannot reach redis at #{where}: #{e.message}"))
+        rescue Redis::BaseError => e
+          raise_closed(Sluice.from_redis(e, "connect to #{where}"))
+        rescue Error => e
+          raise_closed(e)
+        end
       end
-      raise_closed(ProtocolError.new(Sluice.skew(version))) unless version == FUNCTIONS_VERSION
     end
 
     def close
-      @redis.close
+      @cluster ? @cluster.close : @redis.close
     end
 
     # Enqueues one job; returns its id ("<class>:<n>"), or for a unique key
@@ -487,7 +704,7 @@ module Sluice
       end
       # on the calls' connection: WAIT counts that connection's writes
       commands << ["WAIT", replicas.to_s, wait_ms.to_s] if replicas.positive? && !args.empty?
-      results = replies(commands, "enqueue")
+      results = replies(cls, commands, "enqueue")
       acked = results.pop if replicas.positive? && !args.empty?
       ids = []
       results.each do |reply|
@@ -559,15 +776,12 @@ module Sluice
     def keys_of(tag, suffixes) = suffixes.map { |s| "#{@namespace}:{#{tag}}:#{s}" }
 
     def fcall(fn, tag, suffixes, args, what)
-      @redis.call("FCALL", fn, suffixes.length.to_s, *keys_of(tag, suffixes), *args)
+      command = ["FCALL", fn, suffixes.length.to_s, *keys_of(tag, suffixes), *args]
+      @cluster ? @cluster.call(tag, command) : @redis.call(*command)
     rescue Redis::BaseError => e
-      raise Sluice.from_redis(e, what)
+      raise error(e, what)
     end
 
-    # Sends +commands+ pipelined and reads every reply: a reply, or the
-    # Sluice::Error of an error reply. redis-rb 4's #pipelined raises the
-    # first error and drops the other replies, so this writes and reads on
-    # its client (redis-rb 4's Redis::Client) itself.
     # Raises NotReplicatedError (with +ids+) unless WAIT's reply +acked+
     # says +replicas+ replicas confirmed the writes.
     def confirm(acked, replicas, wait_ms, ids)
@@ -579,14 +793,40 @@ module Sluice
       raise err
     end
 
-    def replies(commands, what)
+    # The Sluice::Error for +err+; a READONLY reply from a master the
+    # sentinels named (it was demoted: the call did not run) drops the link,
+    # so the next call asks the sentinels again.
+    def error(err, what)
+      if @sentinel && err.message.start_with?("READONLY")
+        @redis.close
+        return UnavailableError.new("#{what}: redis is no longer the master (READONLY); the call did not run")
+      end
+      @cluster&.lost if err.is_a?(Redis::BaseConnectionError)
+      Sluice.from_redis(err, what)
+    end
+
+    # Sends +commands+ (on keys tagged {tag}) pipelined and reads every
+    # reply: a reply, or the Sluice::Error of an error reply. redis-rb 4's
+    # #pipelined raises the first error and drops the other replies, so this
+    # writes and reads on its client (redis-rb 4's Redis::Client) itself. On
+    # a cluster, a command redirected (it did not run) is sent again alone.
+    def replies(tag, commands, what)
       return [] if commands.empty?
 
-      client = @redis._client
-      client.process(commands) { commands.map { client.read } }
-            .map { |r| r.is_a?(Redis::CommandError) ? Sluice.from_redis(r, what) : r }
+      client = (@cluster ? @cluster.link(@cluster.master(tag)) : @redis)._client
+      replies = client.process(commands) { commands.map { client.read } }
+      commands.zip(replies).map do |command, r|
+        if @cluster && r.is_a?(Redis::CommandError) && r.message.start_with?(*Cluster::DID_NOT_RUN)
+          r = begin
+            @cluster.call(tag, command)
+          rescue Redis::BaseError => e
+            e
+          end
+        end
+        r.is_a?(Redis::BaseError) ? error(r, what) : r
+      end
     rescue Redis::BaseError => e
-      err = Sluice.from_redis(e, what)
+      err = error(e, what)
       err.ids = []
       raise err
     end
