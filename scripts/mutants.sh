@@ -28,6 +28,19 @@ TIMEOUT=${MUTANT_TIMEOUT:-600}
 src=$out/src
 mkdir -p "$out"
 
+if [ $# -gt 0 ]; then
+    list=""
+    for n in "$@"; do
+        if [ ! -f "$top/tests/mutants/$n.mutant" ]; then
+            echo "mutants: no tests/mutants/$n.mutant (give the file's name without .mutant)" >&2
+            exit 2
+        fi
+        list="$list $top/tests/mutants/$n.mutant"
+    done
+else
+    list=$(ls "$top"/tests/mutants/*.mutant)
+fi
+
 # Only the project's own files (tracked or new), not its build or .git.
 rm -rf "$src"
 mkdir -p "$src"
@@ -57,12 +70,6 @@ replace() {
         $s =~ s/\Q$a\E/$b/; print $s;' "$2" "$3" "$1"
 }
 
-if [ $# -gt 0 ]; then
-    list=""
-    for n in "$@"; do list="$list $top/tests/mutants/$n.mutant"; done
-else
-    list=$(ls "$top"/tests/mutants/*.mutant)
-fi
 
 killed=0
 survived=0
