@@ -2,7 +2,8 @@
 # make proof: the incident on a real PostgreSQL. A private PostgreSQL (initdb
 # in a temp dir, unix socket only) serves interactive traffic from pgbench at
 # fixed rates on a calm -> rise -> peak -> calm schedule (the rise in four
-# steps, as a morning peak arrives), with every transaction's latency logged,
+# steps, as a morning peak arrives; the peak a share of what this machine's
+# database can serve, measured first), with every transaction's latency logged,
 # while a backlog of heavy background jobs (bulk writes and
 # large scans through psql, tests/proof/job.sh) runs three ways, one run
 # after the other on the same database and schedule:
@@ -25,7 +26,8 @@ out=${PROOF_OUT:-$BUILD/proof}
 usage() {
     cat <<'EOF'
 usage: scripts/proof.sh [--quick] [--json] [--calm S] [--rise S] [--peak S]
-                        [--after S] [--calm-rate TPS] [--peak-rate TPS] [--scale N]
+                        [--after S] [--calm-rate TPS] [--peak-share PCT]
+                        [--peak-rate TPS] [--scale N]
 The incident on a real PostgreSQL: pgbench as interactive traffic (calm, rise,
 peak, calm) and a backlog of heavy jobs run three ways (none, unthrottled,
 sluice). About 20 minutes with the defaults.
@@ -35,7 +37,10 @@ sluice). About 20 minutes with the defaults.
   --peak S         the peak, seconds (default 60)
   --after S        the calm phase after the peak, seconds (default 240)
   --calm-rate TPS  interactive transactions per second when calm (default 50)
-  --peak-rate TPS  interactive transactions per second at the peak (default 800)
+  --peak-share PCT the peak's rate as a share of the database's capacity on
+                   this machine, measured first (pgbench flat out for 10 s),
+                   percent (default 60)
+  --peak-rate TPS  a fixed rate at the peak instead of a share of the capacity
   --scale N        pgbench scale factor (default 20: 2,000,000 accounts)
   --json           the summary as JSON on stdout (progress goes to stderr)
   --help           this text
@@ -48,7 +53,7 @@ From make: make proof PROOF_ARGS='--quick --scale 10'.
 EOF
 }
 
-calm=60 rise=20 peak=60 after=240 calm_rate=50 peak_rate=800 scale=20 json=""
+calm=60 rise=20 peak=60 after=240 calm_rate=50 peak_share=60 peak_rate=share scale=20 json=""
 need_arg() { [ $# -ge 2 ] || { usage >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -59,6 +64,7 @@ while [ $# -gt 0 ]; do
     --peak) need_arg "$@"; peak=$2; shift ;;
     --after) need_arg "$@"; after=$2; shift ;;
     --calm-rate) need_arg "$@"; calm_rate=$2; shift ;;
+    --peak-share) need_arg "$@"; peak_share=$2; shift ;;
     --peak-rate) need_arg "$@"; peak_rate=$2; shift ;;
     --scale) need_arg "$@"; scale=$2; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -67,15 +73,16 @@ while [ $# -gt 0 ]; do
     shift
 done
 for v in "calm $calm 5 3600" "rise $rise 4 3600" "peak $peak 5 3600" "after $after 5 3600" "calm-rate $calm_rate 1 100000" \
-    "peak-rate $peak_rate 1 100000" "scale $scale 1 1000"; do
+    "peak-share $peak_share 1 100" "peak-rate $peak_rate 1 100000" "scale $scale 1 1000"; do
     set -- $v
+    [ "$1 $2" = "peak-rate share" ] && continue
     case $2 in ''|*[!0-9]*) echo "proof: --$1: not a whole number: $2" >&2; exit 2 ;; esac
     if [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]; then
         echo "proof: --$1 must be $3..$4, not $2" >&2
         exit 2
     fi
 done
-if [ "$peak_rate" -le "$calm_rate" ]; then
+if [ "$peak_rate" != share ] && [ "$peak_rate" -le "$calm_rate" ]; then
     echo "proof: --peak-rate ($peak_rate) must be above --calm-rate ($calm_rate)" >&2
     exit 2
 fi
@@ -203,15 +210,7 @@ export SLUICE_PG_EXCLUDE='sluice-job%'
 # job's commit is a part of a reading, not all of it.
 export SLUICE_PG_LOAD_MS=1500
 total=$((calm + rise + peak + after))
-step=$(((peak_rate - calm_rate) / 5)) # tps each of the five surge pgbench processes adds
 backlog=20000 # per class: more than a run can do, so the backlog never runs dry
-echo "  interactive: pgbench (TPC-B-like) at $calm_rate tps for ${calm} s, rising in four steps over ${rise} s,"
-echo "               $((calm_rate + 5 * step)) tps for ${peak} s, then $calm_rate tps for ${after} s (scale $scale)"
-echo "  background:  imports (bulk writes) and reports (large scans), both tier low, 1 in flight"
-echo "               each at most, a backlog of $backlog each (tests/proof/job.sh, proof.json)"
-echo "  signal:      pg_load = active sessions other than the jobs', the server's mean of a look"
-echo "               every 10 ms for 1.5 s, sampled every 3 s (scripts/samplers/postgres.sh load)"
-echo
 
 # Fresh data for every run: pgbench's tables rebuilt, the jobs' tables
 # emptied, a checkpoint, so no run inherits another's dead rows or WAL.
@@ -220,6 +219,32 @@ reset_db() {
     waitfor psql -X -q -v ON_ERROR_STOP=1 -c "TRUNCATE proof_done, proof_staging" -c "VACUUM ANALYZE" \
         -c CHECKPOINT >>"$log" 2>&1 || fail "cannot reset the database"
 }
+
+# The database's capacity on this machine: pgbench flat out (8 clients, 10 s)
+# on fresh data. The peak is a share of it, so that on a quick machine as on
+# a slow one the peak loads the database as the incident did (near its
+# limit), rather than a fixed rate that one machine barely notices.
+capacity=""
+if [ "$peak_rate" = share ]; then
+    reset_db
+    waitfor pgbench -n -c 8 -j 2 -T 10 >"$tmpdir/capacity.log" 2>&1 || fail "pgbench (the capacity) failed"
+    capacity=$(sed -n 's/^tps = \([0-9]*\).*/\1/p' "$tmpdir/capacity.log" | head -n 1)
+    [ -n "$capacity" ] || fail "no tps in pgbench's output: $(tail -n 3 "$tmpdir/capacity.log")"
+    peak_rate=$((capacity * peak_share / 100))
+    echo "  capacity:    $capacity tps (pgbench flat out, 8 clients, 10 s); the peak is $peak_share% of it"
+    if [ "$peak_rate" -le "$calm_rate" ]; then
+        echo "proof: the peak ($peak_share% of $capacity tps) is not above --calm-rate ($calm_rate)" >&2
+        exit 1
+    fi
+fi
+step=$(((peak_rate - calm_rate) / 5)) # tps each of the five surge pgbench processes adds
+echo "  interactive: pgbench (TPC-B-like) at $calm_rate tps for ${calm} s, rising in four steps over ${rise} s,"
+echo "               $((calm_rate + 5 * step)) tps for ${peak} s, then $calm_rate tps for ${after} s (scale $scale)"
+echo "  background:  imports (bulk writes) and reports (large scans), both tier low, 1 in flight"
+echo "               each at most, a backlog of $backlog each (tests/proof/job.sh, proof.json)"
+echo "  signal:      pg_load = active sessions other than the jobs', the server's mean of a look"
+echo "               every 10 ms for 1.5 s, sampled every 3 s (scripts/samplers/postgres.sh load)"
+echo
 
 # CPU ticks to say how quiet the machine was: "busy idle" of the whole
 # machine (/proc/stat), then this proof's own busy ticks: PostgreSQL (the
@@ -258,8 +283,9 @@ run_one() { # NAME GOVERNOR-MODE JOBS-PER-CLASS
     worker_pid=$!
     ticks0=$(cpu_ticks)
     t0=$(date +%s.%N)
-    printf 'run=%s\nt0=%s\ncalm_s=%s\nrise_s=%s\npeak_s=%s\nafter_s=%s\ncalm_rate=%s\npeak_rate=%s\n' \
-        "$name" "$t0" "$calm" "$rise" "$peak" "$after" "$calm_rate" "$((calm_rate + 5 * step))" >"$dir/meta.txt"
+    printf 'run=%s\nt0=%s\ncalm_s=%s\nrise_s=%s\npeak_s=%s\nafter_s=%s\ncalm_rate=%s\npeak_rate=%s\ncapacity_tps=%s\n' \
+        "$name" "$t0" "$calm" "$rise" "$peak" "$after" "$calm_rate" "$((calm_rate + 5 * step))" "$capacity" \
+        >"$dir/meta.txt"
     (cd "$dir" && exec pgbench -n -c 4 -j 1 -R "$calm_rate" -T "$total" -l --log-prefix=int-base) \
         >>"$dir/pgbench.log" 2>&1 &
     base_pid=$!

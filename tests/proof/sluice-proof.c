@@ -17,7 +17,9 @@
  *                                                acceptance line is not met
  *
  * A run's directory holds meta.txt (key=value: t0, rise_t, peak_t, end_t,
- * the schedule, how busy the machine was, the counters from `stats`),
+ * the schedule, the database's capacity it was sized from (capacity_tps,
+ * empty with a fixed --peak-rate), how busy the machine was, the counters
+ * from `stats`),
  * pgbench's per-transaction logs int-base.* and int-surge* ("client txn
  * latency_us script epoch_s us lag_us"), done.csv (one row per job the
  * database recorded: class, epoch s, runs) and watch.csv. A transaction
@@ -727,6 +729,12 @@ static int cmd_report(int argc, char **argv) {
     if (failed) printf("  note: %ld interactive transactions failed or were skipped\n", failed);
     double tgt = kv_num(&gov->meta, "signal_target"), crit = kv_num(&gov->meta, "signal_critical");
     printf("  signal %s: target %g, critical %g; runs in build order, one database\n", SIGNAL, tgt, crit);
+    double peak_tps = kv_num(&gov->meta, "peak_rate"), capacity = kv_num(&gov->meta, "capacity_tps");
+    if (capacity > 0)
+        printf("  the peak: %g tps, %.0f%% of the database's capacity measured on this machine (%g tps)\n", peak_tps,
+               peak_tps / capacity * 100, capacity);
+    else
+        printf("  the peak: %g tps (a fixed --peak-rate)\n", peak_tps);
     int ok = ok_peak && ok_calm && ok_lost && ok_hurt;
     printf("  %s\n", ok ? "OK: acceptance met" : "FAILED: acceptance not met");
 
@@ -734,8 +742,11 @@ static int cmd_report(int argc, char **argv) {
         json_t *rs = json_array();
         for (int i = 0; i < 3; i++) json_array_append_new(rs, run_json(&runs[i]));
         json_t *root = json_pack(
-            "{s:o, s:{s:s, s:o, s:o}, s:{s:o, s:f, s:b, s:o, s:f, s:b, s:I, s:I, s:I, s:b, s:o, s:f, s:b, s:b}}",
-            "runs", rs, "signal", "name", SIGNAL, "target", num_or_null(tgt), "critical", num_or_null(crit),
+            "{s:o, s:{s:s, s:o, s:o}, s:{s:o, s:o}, s:{s:o, s:f, s:b, s:o, s:f, s:b, s:I, s:I, s:I, s:b, s:o, s:f, "
+            "s:b, "
+            "s:b}}",
+            "runs", rs, "signal", "name", SIGNAL, "target", num_or_null(tgt), "critical", num_or_null(crit), "peak",
+            "tps", num_or_null(peak_tps), "capacity_tps", capacity > 0 ? json_real(capacity) : json_null(),
             "acceptance", "peak_p99_ratio", num_or_null(ratio), "peak_p99_ratio_max", PEAK_RATIO_MAX, "peak_p99_met",
             ok_peak, "calm_done_ratio", num_or_null(calm_ratio), "calm_done_ratio_min", CALM_DONE_MIN, "calm_done_met",
             ok_calm, "lost", (json_int_t)lost, "dead", (json_int_t)(gov->dead + flat->dead), "unrecorded",
