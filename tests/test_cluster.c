@@ -1053,10 +1053,13 @@ static int failover_table(sluice_client *c, const char *title, const int *runs, 
 }
 
 /* One sluice-worker on a master's URL, hosting the governor, runs the 600
- * jobs (each handler takes 0.2 s; leases of 2 s) while the master holding
- * the governor's keys ({_}) is killed (SIGKILL) with its jobs in flight and
- * a producer enqueueing into its classes with WAIT 1: the worker follows
- * the slot map to the promoted replica and goes on. Within 10 s of the
+ * jobs (each handler takes 0.2 s; leases of 2 s) while that master, which
+ * holds the governor's keys ({_}), is killed (SIGKILL) with its jobs in
+ * flight and a producer enqueueing into its classes with WAIT 1. The URL
+ * names a node that stays down, so the worker and its governor go on
+ * through the map they hold, following it to the promoted replica, and its
+ * subscription moves to a live master (an enqueue wakes an idle class
+ * before its poll). Within 10 s of the
  * promotion (the replica's ROLE polled) the worker acks jobs of the failed
  * master's classes again and the governor ticks again, led by the one
  * worker's governor throughout (after its lost link, under a new epoch).
@@ -1075,7 +1078,8 @@ static void a_worker_goes_on_through_a_killed_master_and_loses_no_replicated_enq
     worker_jobs(cl, c, 2000);
     int v = master_with_keys(masters, (int)harness_redis_int(masters[0], "CLUSTER KEYSLOT t:{_}:classes"));
     assert_true(v >= 0);
-    harness_redis *victim = masters[v], *seed = masters[(v + 1) % NMASTERS], *heir = replica_of(cl, victim);
+    /* the worker's URL names the master that dies: it must not need it again */
+    harness_redis *victim = masters[v], *seed = victim, *heir = replica_of(cl, victim);
     assert_non_null(heir);
     long long offset = replication_field(victim, "master_repl_offset");
     WAIT_UNTIL(replication_field(heir, "slave_repl_offset") >= offset, 10000);
@@ -1095,7 +1099,7 @@ static void a_worker_goes_on_through_a_killed_master_and_loses_no_replicated_enq
         if (master_with_keys(masters, slot_of(seed, wclasses[i])) == v) strcpy(vclasses[nv++], wclasses[i]);
     static failover_producer producer;
     memset(&producer, 0, sizeof(producer));
-    producer.url = seed->tcp_url;
+    producer.url = masters[(v + 1) % NMASTERS]->tcp_url;
     producer.classes = (const char(*)[16])vclasses;
     producer.nclasses = nv;
     WAIT_UNTIL(jobs_run(ids) >= NJOBS / 3, 120000);
@@ -1141,6 +1145,8 @@ static void a_worker_goes_on_through_a_killed_master_and_loses_no_replicated_enq
     failover_producer_stop(&producer);
 
     WAIT_UNTIL(jobs_run(ids) == NJOBS && worker_classes_empty(c), 180000);
+    /* the subscription, on the dead URL's node until then, listens on a live master */
+    an_enqueue_wakes_the_idle_class(c, heir, vclasses[0], ids);
     int runs[NJOBS];
     count_runs(ids, runs); /* the window's and the producer's jobs are counted below */
     assert_int_equal(failover_table(c, "a master killed under sluice-worker", runs, 0, NJOBS), 0);

@@ -1,7 +1,8 @@
 /* The worker's links to Redis: commands (to the URL's node, or on a Redis
  * Cluster to the master of each command's slot, one link per master) and
- * the subscription to its classes' ready channels (on the URL's node: a
- * Redis 7.0 Cluster passes every PUBLISH to every node). Connect,
+ * the subscription to its classes' ready channels (on the URL's node, and
+ * after a lost link on a master that answers: a Redis 7.0 Cluster passes
+ * every PUBLISH to every node). Connect,
  * authenticate, reconnect with a jittered backoff, log an outage once. */
 
 #define _DEFAULT_SOURCE
@@ -276,15 +277,30 @@ static void hello_reply(redisAsyncContext *ac, void *reply, void *priv) {
     if (!l->up && l->ac && !l->refused) link_up(l);
 }
 
-/* The backoff after a lost link ran out: the link is opened again, except
- * a command link on a cluster, whose master may have changed: the slot map
- * is read again and what waits is sent by it (opening the links it names). */
+/* On a cluster the subscription may listen on any node (every PUBLISH
+ * reaches every node): after a lost link it moves to a master whose command
+ * link is up, so a node that stays down (the URL's, say) does not leave
+ * the worker to its polls. */
+static void sub_follow_masters(sluice_worker *w, wlink *sub) {
+    for (wlink *m = w->cmd.next; m; m = m->next)
+        if (m->up && m->port) {
+            snprintf(sub->host, sizeof(sub->host), "%s", m->host);
+            sub->port = m->port;
+            return;
+        }
+}
+
+/* The backoff after a lost link ran out: the link is opened again (the
+ * subscription on a cluster at a master that answers), except a command
+ * link on a cluster, whose master may have changed: the slot map is read
+ * again and what waits is sent by it (opening the links it names). */
 void rt_retry_cb(struct ev_loop *loop, ev_timer *t, int revents) {
     (void)loop;
     (void)revents;
     wlink *l = container_of(t, wlink, retry);
     sluice_worker *w = l->w;
     if (l->sub || !w->on_cluster) {
+        if (l->sub && w->on_cluster) sub_follow_masters(w, l);
         rt_link_open(l);
         return;
     }
