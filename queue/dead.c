@@ -40,7 +40,7 @@ sluice_job_info *sluice_dead_list(sluice_client *c, const char *cls, size_t offs
         x->ahead = -1;
         bad = reply_strcpy(e[0], x->id, sizeof(x->id)) < 0 || reply_int(e[1], &at) < 0 ||
               reply_int(e[2], &attempt) < 0 || !(x->reason = reply_strdup(e[3])) ||
-              !(x->payload = reply_strdup(e[4])) || !(x->unique = strdup(""));
+              !(x->payload = reply_strdup(e[4])) || !(x->unique = strdup("")) || !(x->key = strdup(""));
         x->at = at;
         x->attempt = (int)attempt;
     }

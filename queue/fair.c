@@ -156,18 +156,21 @@ int sluice_top_keys(sluice_client *c, const char *cls, size_t max, sluice_key_de
     cmd m;
     if (cmd_class_call(&m, "sluice_top_keys", c, cls, 0, err) < 0) return -1;
     cmd_int(&m, (int64_t)max);
+    cmd_str(&m, "1"); /* with the leased jobs */
     redisReply *r = client_run(c, &m, "top keys", err);
     if (!r) return -1;
-    int bad = r->type != REDIS_REPLY_ARRAY || r->elements % 2 || r->elements / 2 > max;
-    for (size_t i = 0; !bad && i < r->elements; i += 2) {
+    /* triples: key, waiting, running */
+    int bad = r->type != REDIS_REPLY_ARRAY || r->elements % 3 || r->elements / 3 > max;
+    for (size_t i = 0; !bad && i < r->elements; i += 3) {
+        sluice_key_depth *d = &out[i / 3];
         bad = r->element[i]->type != REDIS_REPLY_STRING || r->element[i]->len > SLUICE_KEY_MAX ||
-              reply_int(r->element[i + 1], &out[i / 2].waiting) < 0;
-        if (!bad) reply_strcpy(r->element[i], out[i / 2].key, sizeof(out[i / 2].key));
+              reply_int(r->element[i + 1], &d->waiting) < 0 || reply_int(r->element[i + 2], &d->running) < 0;
+        if (!bad) reply_strcpy(r->element[i], d->key, sizeof(d->key));
     }
     if (bad)
         sluice_error_set(err, SLUICE_ERR_PROTOCOL, "top keys: unexpected reply");
     else
-        *n = r->elements / 2;
+        *n = r->elements / 3;
     freeReplyObject(r);
     return bad ? -1 : 0;
 }

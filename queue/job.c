@@ -18,7 +18,8 @@ void sluice_job_info_clear(sluice_job_info *info) {
     free(info->reason);
     free(info->payload);
     free(info->unique);
-    info->reason = info->payload = info->unique = NULL;
+    free(info->key);
+    info->reason = info->payload = info->unique = info->key = NULL;
 }
 
 void sluice_dead_list_free(sluice_job_info *infos, size_t n) {
@@ -34,26 +35,25 @@ int sluice_job_id_class(const char *id, char cls[SLUICE_ID_MAX], sluice_error *e
 
 /* ----------------------------- inspection ---------------------------- */
 
-static redisReply *id_call(sluice_client *c, const char *fn, const char *what, const char *id, sluice_error *err) {
-    cmd m;
-    redisReply *r = cmd_job_call(&m, fn, c->ns, id, err) < 0 ? NULL : client_call(c, &m, what, err);
-    cmd_clear(&m);
-    return r;
-}
-
 int sluice_job_get(sluice_client *c, const char *id, sluice_job_info *info, sluice_error *err) {
     sluice_error_reset(err);
     memset(info, 0, sizeof(*info));
-    redisReply *r = id_call(c, "sluice_job", "job lookup", id, err);
+    cmd m;
+    redisReply *r = NULL;
+    if (cmd_job_call(&m, "sluice_job", c->ns, id, err) == 0) {
+        cmd_str(&m, "1"); /* with its key */
+        r = client_call(c, &m, "job lookup", err);
+    }
+    cmd_clear(&m);
     if (!r) return -1;
     snprintf(info->id, sizeof(info->id), "%s", id);
     info->ahead = -1;
     int rc = 0;
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 1) {
         info->state = SLUICE_JOB_UNKNOWN;
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 14) {
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 15) {
         redisReply **e = r->element;
-        int64_t v[14] = {0};
+        int64_t v[15] = {0};
         int state = word_index(state_names, NWORDS(state_names), e[0]->str, "job state", NULL);
         if (state > 0) info->state = (sluice_job_state)state;
         int idx[] = {1, 2, 3, 4, 5, 6, 7, 10, 11, 13};
@@ -72,7 +72,9 @@ int sluice_job_get(sluice_client *c, const char *id, sluice_job_info *info, slui
         info->reason = reply_strdup(e[8]);
         info->payload = reply_strdup(e[9]);
         info->unique = reply_strdup(e[12]);
-        if (!info->reason || !info->payload || !info->unique || info->state == SLUICE_JOB_UNKNOWN) rc = -1;
+        info->key = reply_strdup(e[14]);
+        if (!info->reason || !info->payload || !info->unique || !info->key || info->state == SLUICE_JOB_UNKNOWN)
+            rc = -1;
     } else {
         rc = -1;
     }

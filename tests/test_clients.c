@@ -160,13 +160,13 @@ static json_t *run_case(sluice_client *c, json_t *k, sluice_error *err, size_t *
     if (strcmp(op, "job") == 0) {
         sluice_job_info info;
         if (sluice_job_get(c, id, &info, err) < 0) return NULL;
-        json_t *r =
-            json_pack("{ss ss si si si sI sI sI sI si sI ss ss ss}", "id", info.id, "state",
-                      sluice_job_state_name(info.state), "attempt", info.attempt, "max_attempts", info.max_attempts,
-                      "priority", info.priority, "cost", (json_int_t)info.cost, "enqueued_at",
-                      (json_int_t)info.enqueued_at, "at", (json_int_t)info.at, "now", (json_int_t)info.now, "reclaims",
-                      info.reclaims, "ahead", (json_int_t)info.ahead, "reason", info.reason ? info.reason : "",
-                      "payload", info.payload ? info.payload : "", "unique", info.unique ? info.unique : "");
+        json_t *r = json_pack("{ss ss si si si sI sI sI sI si sI ss ss ss ss}", "id", info.id, "state",
+                              sluice_job_state_name(info.state), "attempt", info.attempt, "max_attempts",
+                              info.max_attempts, "priority", info.priority, "cost", (json_int_t)info.cost,
+                              "enqueued_at", (json_int_t)info.enqueued_at, "at", (json_int_t)info.at, "now",
+                              (json_int_t)info.now, "reclaims", info.reclaims, "ahead", (json_int_t)info.ahead,
+                              "reason", info.reason ? info.reason : "", "payload", info.payload ? info.payload : "",
+                              "unique", info.unique ? info.unique : "", "key", info.key ? info.key : "");
         sluice_job_info_clear(&info);
         return r;
     }

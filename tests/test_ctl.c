@@ -106,6 +106,22 @@ static json_t *parse_out(const run_result *r) {
     return v;
 }
 
+/* Takes the result of a successful `enqueue`: its id (the first line) into
+ * id. */
+static void enqueued_id(run_result *r, char id[SLUICE_ID_MAX]) {
+    if (r->code != 0) fail_msg("enqueue: exit %d, %s", r->code, r->err);
+    snprintf(id, SLUICE_ID_MAX, "%.*s", (int)strcspn(r->out, "\n"), r->out);
+    run_free(r);
+}
+
+/* `job show --json ID`'s document. NEW. */
+static json_t *job_shown(void **state, const char *id) {
+    run_result r = RUN(state, "--json", "job", "show", id);
+    json_t *job = parse_out(&r);
+    run_free(&r);
+    return job;
+}
+
 static long long dbsize(void **state) {
     return harness_redis_int(*state, "DBSIZE");
 }
@@ -293,7 +309,7 @@ static void class_set_windows_round_trip_through_get_export_and_apply(void **sta
     run_free(&r);
 }
 
-static void key_weights_and_fairness_keys_round_trip_and_bad_ones_exit_2_changing_nothing(void **state) {
+static void fairness_keys_round_trip_show_in_job_show_and_class_keys_and_bad_ones_exit_2(void **state) {
     run_result r = RUN(state, "class", "set", "tenants", "--tier", "critical", "--key-weight", "acme=3", "--key-weight",
                        "small=1");
     assert_int_equal(r.code, 0);
@@ -364,15 +380,35 @@ static void key_weights_and_fairness_keys_round_trip_and_bad_ones_exit_2_changin
     assert_int_equal(sluice_class_stats_get(c, "tenants", &st, &err), 0);
     assert_int_equal(st.enqueued, 0);
     r = RUN(state, "enqueue", "tenants", "{}", "--key", "acme");
+    char id[SLUICE_ID_MAX];
+    enqueued_id(&r, id);
+    json_t *job = job_shown(state, id);
+    assert_string_equal(json_string_value(json_object_get(job, "key")), "acme");
+    json_decref(job);
+    r = RUN(state, "enqueue", "tenants", "{}", "--key", "acme");
     assert_int_equal(r.code, 0);
     run_free(&r);
+    /* one of acme's two runs, one waits */
+    sluice_job *leased;
+    sluice_claim_info ci;
+    assert_int_equal(sluice_claim(c, "tenants", "t", 1, &leased, &ci, &err), 0);
+    assert_int_equal(ci.count, 1);
     r = RUN(state, "--json", "class", "keys", "tenants");
     json_t *top = parse_out(&r);
     run_free(&r);
     assert_int_equal(json_array_size(top), 1);
     assert_string_equal(json_string_value(json_object_get(json_array_get(top, 0), "key")), "acme");
     assert_int_equal(json_integer_value(json_object_get(json_array_get(top, 0), "waiting")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(top, 0), "running")), 1);
     json_decref(top);
+    r = RUN(state, "class", "keys", "tenants");
+    if (r.code != 0 || !strstr(r.out, "RUNNING") || !strstr(r.out, "acme")) fail_msg("class keys: %s", r.out);
+    run_free(&r);
+    r = RUN(state, "job", "show", id);
+    if (r.code != 0 || !strstr(r.out, "key          acme\n")) fail_msg("job show: %s", r.out);
+    run_free(&r);
+    assert_int_equal(sluice_ack(c, sluice_job_id(leased), sluice_job_token(leased), &err), 0);
+    sluice_job_free(leased);
     r = RUN(state, "class", "keys", "tenants", "--count", "101");
     assert_int_equal(r.code, 2);
     run_free(&r);
@@ -399,13 +435,9 @@ static void deadlines_through_enqueue_job_show_and_class_set_and_bad_ones_exit_2
     assert_true(json_real_value(json_object_get(cfg, "deadline_reserve")) == 0.3);
     json_decref(cfg);
     r = RUN(state, "enqueue", "due", "{}", "--start-within", "1m");
-    assert_int_equal(r.code, 0);
     char id[SLUICE_ID_MAX];
-    snprintf(id, sizeof(id), "%.*s", (int)strcspn(r.out, "\n"), r.out);
-    run_free(&r);
-    r = RUN(state, "--json", "job", "show", id);
-    json_t *job = parse_out(&r);
-    run_free(&r);
+    enqueued_id(&r, id);
+    json_t *job = job_shown(state, id);
     json_int_t by = json_integer_value(json_object_get(job, "start_by"));
     json_int_t at = json_integer_value(json_object_get(job, "enqueued_at"));
     if (by < at + 60000 || by > at + 61000) fail_msg("start_by %lld for a job enqueued at %lld", by, at);
@@ -415,12 +447,8 @@ static void deadlines_through_enqueue_job_show_and_class_set_and_bad_ones_exit_2
     run_free(&r);
     /* an RFC 3339 time, as --run-at takes too */
     r = RUN(state, "enqueue", "due", "{}", "--start-by", "2099-01-01T01:00:00+01:00");
-    assert_int_equal(r.code, 0);
-    snprintf(id, sizeof(id), "%.*s", (int)strcspn(r.out, "\n"), r.out);
-    run_free(&r);
-    r = RUN(state, "--json", "job", "show", id);
-    job = parse_out(&r);
-    run_free(&r);
+    enqueued_id(&r, id);
+    job = job_shown(state, id);
     assert_int_equal(json_integer_value(json_object_get(job, "start_by")), 4070908800000);
     json_decref(job);
     const struct {
@@ -1731,7 +1759,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(class_set_declares_a_class_with_the_given_limits),
         cmocka_unit_test(class_set_changes_only_the_given_fields),
         cmocka_unit_test(class_set_windows_round_trip_through_get_export_and_apply),
-        cmocka_unit_test(key_weights_and_fairness_keys_round_trip_and_bad_ones_exit_2_changing_nothing),
+        cmocka_unit_test(fairness_keys_round_trip_show_in_job_show_and_class_keys_and_bad_ones_exit_2),
         cmocka_unit_test(deadlines_through_enqueue_job_show_and_class_set_and_bad_ones_exit_2),
         cmocka_unit_test(class_set_bad_windows_exit_2_naming_the_problem_and_change_nothing),
         cmocka_unit_test(class_get_json_prints_every_field),

@@ -283,6 +283,108 @@ static void bad_keys_and_weights_by_raw_fcall_are_refused_and_change_nothing(voi
     sluice_client_free(c);
 }
 
+/* The top keys of "cls" (at most 10) as text: "key waiting running;"... */
+static void top_keys_text(sluice_client *c, const char *cls, char *out, size_t cap) {
+    sluice_key_depth top[10];
+    size_t n;
+    sluice_error err;
+    if (sluice_top_keys(c, cls, 10, top, &n, &err) < 0) fail_msg("top keys: %s", err.text);
+    size_t at = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < n && at < cap; i++)
+        at += (size_t)snprintf(out + at, cap - at, "%s %lld %lld;", top[i].key, (long long)top[i].waiting,
+                               (long long)top[i].running);
+}
+
+/* An operator sees each key's leased jobs beside its waiting ones, and a
+ * job's key. The key is read past payloads of each string form msgpack
+ * has (fixstr, str8, str16, str32). A caller of version 9 gets the replies
+ * it knows; a bad flag is refused. */
+static void top_keys_count_each_keys_leased_jobs_and_a_job_shows_its_key(void **state) {
+    sluice_client *c = test_connect(state);
+    fair_class(c, "running", NULL);
+    const char *f[] = {"payload_max"}, *v[] = {"200000"};
+    sluice_error err;
+    if (sluice_class_update(c, "running", f, v, 1, NULL, &err) < 0) fail_msg("payload_max: %s", err.text);
+    size_t sizes[] = {2, 100, 1000, 70000};
+    char id[SLUICE_ID_MAX], keyless[SLUICE_ID_MAX];
+    for (size_t i = 0; i < 4; i++) {
+        char *p = malloc(sizes[i] + 1);
+        if (sizes[i] == 2) {
+            strcpy(p, "{}");
+        } else { /* {"p":"xx...x"} */
+            memset(p, 'x', sizes[i]);
+            memcpy(p, "{\"p\":\"", 6);
+            memcpy(p + sizes[i] - 2, "\"}", 3);
+        }
+        sluice_enqueue_opts o = {.key = "A"};
+        if (sluice_enqueue(c, "running", p, &o, id, &err) < 0) fail_msg("enqueue %zu: %s", sizes[i], err.text);
+        free(p);
+    }
+    enqueue_key(c, "running", "B", 1, 0);
+    enqueue_key(c, "running", "C", 1, 0);
+    if (sluice_enqueue(c, "running", "{}", NULL, keyless, &err) < 0) fail_msg("enqueue: %s", err.text);
+    sluice_job_info info;
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
+    assert_string_equal(info.key, "A");
+    sluice_job_info_clear(&info);
+    assert_int_equal(sluice_job_get(c, keyless, &info, &err), 0);
+    assert_string_equal(info.key, "");
+    sluice_job_info_clear(&info);
+    char text[512];
+    top_keys_text(c, "running", text, sizeof(text));
+    assert_string_equal(text, "A 4 0;B 1 0;C 1 0;");
+    /* all seven leased, then one more of A and of B waits */
+    sluice_job *jobs[8];
+    sluice_claim_info ci;
+    assert_int_equal(sluice_claim(c, "running", "t", 8, jobs, &ci, &err), 0);
+    assert_int_equal(ci.count, 7);
+    enqueue_key(c, "running", "A", 1, 0);
+    enqueue_key(c, "running", "B", 1, 0);
+    top_keys_text(c, "running", text, sizeof(text));
+    assert_string_equal(text, "A 1 4;B 1 1;C 0 1;");
+    assert_int_equal(sluice_job_get(c, id, &info, &err), 0);
+    assert_int_equal(info.state, SLUICE_JOB_LEASED);
+    assert_string_equal(info.key, "A");
+    sluice_job_info_clear(&info);
+    for (size_t i = 0; i < ci.count; i++) {
+        if (sluice_ack(c, sluice_job_id(jobs[i]), sluice_job_token(jobs[i]), &err) < 0) fail_msg("ack: %s", err.text);
+        sluice_job_free(jobs[i]);
+    }
+    top_keys_text(c, "running", text, sizeof(text));
+    assert_string_equal(text, "A 1 0;B 1 0;");
+
+    /* raw: version 9's calls (no flag) get version 9's replies */
+    redisContext *rc = test_raw(state);
+    enqueue_key(c, "running", "D", 1, 0);
+    char last[SLUICE_ID_MAX];
+    if (sluice_enqueue(c, "running", "{}", NULL, last, &err) < 0) fail_msg("enqueue: %s", err.text);
+    const char *job_argv[] = {last, "1"};
+    redisReply *r = class_fcall(rc, NS, "sluice_job", "running", CLASS_NKEYS_NOW, NULL, 1, job_argv);
+    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 14);
+    freeReplyObject(r);
+    r = class_fcall(rc, NS, "sluice_job", "running", CLASS_NKEYS_NOW, NULL, 2, job_argv);
+    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 15 && r->element[14]->len == 0);
+    freeReplyObject(r);
+    const char *top_argv[] = {"10", "0"};
+    r = class_fcall(rc, NS, "sluice_top_keys", "running", CLASS_NKEYS_NOW, NULL, 1, top_argv);
+    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 6); /* A, B, D: pairs */
+    freeReplyObject(r);
+    r = class_fcall(rc, NS, "sluice_top_keys", "running", CLASS_NKEYS_NOW, NULL, 2, top_argv);
+    assert_true(r && r->type == REDIS_REPLY_ARRAY && r->elements == 6);
+    freeReplyObject(r);
+    char *before = redis_snapshot(rc);
+    const char *bad_job[] = {last, "2"}, *bad_top[] = {"10", "yes"};
+    assert_badarg_unchanged(rc, class_fcall(rc, NS, "sluice_job", "running", CLASS_NKEYS_NOW, NULL, 2, bad_job), before,
+                            "with_key", "with_key 2");
+    assert_badarg_unchanged(rc, class_fcall(rc, NS, "sluice_top_keys", "running", CLASS_NKEYS_NOW, NULL, 2, bad_top),
+                            before, "running", "running yes");
+    free(before);
+    test_assert_consistent(c, "running");
+    redisFree(rc);
+    sluice_client_free(c);
+}
+
 static void key_weights_round_trip_and_a_class_and_a_client_of_version_7_still_work(void **state) {
     sluice_client *c = test_connect(state);
     fair_class(c, "kept", "{\"acme\":3,\"other one\":2}");
@@ -326,6 +428,7 @@ int main(void) {
         cmocka_unit_test(a_released_or_reclaimed_keyed_job_keeps_its_place_in_its_key),
         cmocka_unit_test(a_delayed_keyed_job_joins_its_own_key_when_due_not_the_back_of_the_class),
         cmocka_unit_test(bad_keys_and_weights_by_raw_fcall_are_refused_and_change_nothing),
+        cmocka_unit_test(top_keys_count_each_keys_leased_jobs_and_a_job_shows_its_key),
         cmocka_unit_test(key_weights_round_trip_and_a_class_and_a_client_of_version_7_still_work),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

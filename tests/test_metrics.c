@@ -93,6 +93,7 @@ static void a_live_scrape_passes_promtool_and_carries_every_documented_family(vo
         "sluice_class_paused{class=\"emails\"} 0",
         "sluice_class_key_waiting{class=\"tenants\",key=\"acme\"} 3",
         "sluice_class_key_waiting{class=\"tenants\",key=\"be\\\"ta\"} 1",
+        "sluice_class_key_running{class=\"tenants\",key=\"acme\"} 0",
         "sluice_signal_value{signal=\"iops_util\"} 0.9",
         "sluice_signal_target{signal=\"iops_util\"} 0.8",
         "sluice_signal_critical{signal=\"burst_balance\"} 20",

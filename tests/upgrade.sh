@@ -6,8 +6,9 @@
 # the old worker still runs. Checks: the library version moved from the old
 # one to the new one, both workers ran jobs after the new Functions were
 # loaded, every job ran exactly once with its payload intact (0 lost, 0
-# corrupted, no duplicate: nothing was killed), the counters add up and
-# `sluicectl check` finds nothing. redis-server runs on a unix socket in a
+# corrupted, no duplicate: nothing was killed), the counters add up,
+# `sluicectl check` finds nothing, and the previous release's sluicectl
+# still reads a job and a class's keys. redis-server runs on a unix socket in a
 # temp dir; everything it starts is stopped on exit.
 #   usage: tests/upgrade.sh [COMMIT]   (BUILD=... for this tree's build dir)
 # Without COMMIT, it runs once from each release tests/upgrade/previous
@@ -192,5 +193,24 @@ else
 fi
 if out=$("$new_bin/sluicectl" --redis "$url" check up 2>&1); then ok "sluicectl check finds nothing"; else
     not_ok "sluicectl check: $out"
+fi
+
+# 4. The previous release's operator reads a waiting job, and (from version
+#    8) a class's keys, through this tree's Functions: its calls lack the
+#    flags later versions added, and get the replies it knows.
+"$new_bin/sluicectl" --redis "$url" class set still --tier critical >/dev/null &&
+    still=$("$new_bin/sluicectl" --redis "$url" enqueue still '{"kept":1}' --key acme) ||
+    not_ok "this tree declares a class and enqueues a keyed job"
+if out=$("$old_bin/sluicectl" --redis "$url" job show "$still" 2>&1) && echo "$out" | grep -q kept; then
+    ok "the previous release's sluicectl shows a job"
+else
+    not_ok "the previous release's sluicectl job show: $out"
+fi
+if "$old_bin/sluicectl" class keys --help 2>&1 | grep -q 'class keys CLASS'; then
+    if out=$("$old_bin/sluicectl" --redis "$url" class keys still 2>&1) && echo "$out" | grep -q acme; then
+        ok "the previous release's sluicectl lists a class's keys"
+    else
+        not_ok "the previous release's sluicectl class keys: $out"
+    fi
 fi
 finish

@@ -58,15 +58,19 @@ int sluice_key_weights_json(const sluice_key_weight *w, size_t n, char *buf, siz
  * SLUICE_ERR_ARGUMENT naming the problem (out and *n unchanged). */
 int sluice_key_weights_parse_json(const char *json, sluice_key_weight *out, size_t *n, sluice_error *err);
 
-/* A key and how many of its jobs wait (ready or delayed). */
+/* A key, how many of its jobs wait (ready or delayed) and how many run
+ * (leased). */
 typedef struct sluice_key_depth {
     char key[SLUICE_KEY_MAX + 1];
     int64_t waiting;
+    int64_t running;
 } sluice_key_depth;
 
-/* The keys of class "cls" with the most jobs waiting, most first (ties by
- * key), at most "max" (1..SLUICE_TOP_KEYS_MAX) into out[0..*n). Keyless jobs
- * are not a key here. Reads every key that waits. Returns 0, or -1 with
+/* The keys of class "cls" that have jobs waiting or running, the most
+ * waiting first, then the most running (ties by key), at most "max"
+ * (1..SLUICE_TOP_KEYS_MAX) into out[0..*n). Keyless jobs are not a key
+ * here. Reads every key that waits and every leased job's record, in Redis:
+ * an operator's call, O(keys waiting + jobs leased). Returns 0, or -1 with
  * SLUICE_ERR_NAME, SLUICE_ERR_ARGUMENT, SLUICE_ERR_UNKNOWN_CLASS or a
  * connection error (*n 0). */
 int sluice_top_keys(sluice_client *c, const char *cls, size_t max, sluice_key_depth *out, size_t *n, sluice_error *err);

@@ -160,6 +160,7 @@ typedef struct sluice_job_info {
     char *reason;        /* last failure or dead reason; "" if none */
     char *payload;
     char *unique; /* "" if none */
+    char *key;    /* its fairness key (sluice/fair.h), "" if none */
 } sluice_job_info;
 
 /* Frees the strings of *info (not info itself). NULL is a no-op. */

@@ -242,7 +242,7 @@ static int class_delete(ctl *x, int argc, char **argv) {
     return EXIT_OK;
 }
 
-/* The class's keys with the most jobs waiting. */
+/* The class's keys with the most jobs waiting, and their jobs in flight. */
 static int class_keys(ctl *x, int argc, char **argv) {
     ctl_opt opts[] = {{"--count", 1, NULL}};
     const char *pos[1];
@@ -265,12 +265,13 @@ static int class_keys(ctl *x, int argc, char **argv) {
     if (x->json) {
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr,
-                                  json_pack("{s:s, s:I}", "key", keys[i].key, "waiting", (json_int_t)keys[i].waiting));
+            json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "key", keys[i].key, "waiting",
+                                                 (json_int_t)keys[i].waiting, "running", (json_int_t)keys[i].running));
         return ctl_json_print(arr);
     }
-    printf("%-32s %10s\n", "KEY", "WAITING");
-    for (size_t i = 0; i < n; i++) printf("%-32s %10lld\n", keys[i].key, (long long)keys[i].waiting);
+    printf("%-32s %10s %10s\n", "KEY", "WAITING", "RUNNING");
+    for (size_t i = 0; i < n; i++)
+        printf("%-32s %10lld %10lld\n", keys[i].key, (long long)keys[i].waiting, (long long)keys[i].running);
     return EXIT_OK;
 }
 

@@ -87,14 +87,15 @@ static const struct {
               "  class get CLASS [--json]        one class's configuration\n"
               "  class set CLASS [FLAGS]         declare a class or change the given fields\n"
               "  class delete CLASS [--force]    delete a class (--force: with its jobs)\n"
-              "  class keys CLASS [--count N]    the fairness keys with the most jobs waiting\n"
+              "  class keys CLASS [--count N]    fairness keys by jobs waiting and running\n"
               "\n"
               "See 'sluicectl class set --help' for the fields.\n"},
     {"class keys", "usage: sluicectl class keys CLASS [--count N] [--json]\n"
                    "\n"
-                   "The class's fairness keys with the most jobs waiting (ready or delayed),\n"
-                   "most first: the top 10, or N (1..100). Keyless jobs are not a key here.\n"
-                   "Exit 3 if the class is unknown.\n"},
+                   "The class's fairness keys with jobs waiting (ready or delayed) or running\n"
+                   "(leased), the most waiting first, then the most running: the top 10, or N\n"
+                   "(1..100). Keyless jobs are not a key here. Reads every key that waits and\n"
+                   "every leased job of the class. Exit 3 if the class is unknown.\n"},
     {"class list", "usage: sluicectl class list [--json]\n"
                    "\n"
                    "Lists the declared classes, sorted, with tier and limits.\n"},
@@ -202,7 +203,7 @@ static const struct {
                 "all the same and exits 4 (enqueued, but a failover may lose it).\n"},
     {"job", "usage: sluicectl job show|cancel ID\n"
             "\n"
-            "  job show ID [--json]   state, attempts, times, payload\n"
+            "  job show ID [--json]   state, attempts, times, key, payload\n"
             "  job cancel ID          cancel a ready or delayed job (leased: exit 1)\n"},
     {"job show", "usage: sluicectl job show ID [--json]\n\nPrints a job. Exit 3 if it is gone or never was.\n"},
     {"job cancel", "usage: sluicectl job cancel ID\n\nCancels a ready or delayed job.\n"},

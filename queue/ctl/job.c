@@ -143,13 +143,14 @@ static int lookup(ctl *x, const char *cmd, const char *id, sluice_job_info *info
 static json_t *job_json(const sluice_job_info *j) {
     char cls[SLUICE_ID_MAX] = "";
     sluice_job_id_class(j->id, cls, NULL);
-    return json_pack(
-        "{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:i, s:o, s:s, s:s, s:o}", "id", j->id, "class", cls,
-        "state", sluice_job_state_name(j->state), "attempt", j->attempt, "max_attempts", j->max_attempts, "priority",
-        j->priority, "cost", (json_int_t)j->cost, "enqueued_at", (json_int_t)j->enqueued_at, "at", (json_int_t)j->at,
-        "start_by", j->start_by > 0 ? json_integer(j->start_by) : json_null(), "reclaims", j->reclaims, "ahead",
-        j->ahead >= 0 ? json_integer(j->ahead) : json_null(), "reason", j->reason ? j->reason : "", "unique",
-        j->unique ? j->unique : "", "payload", j->payload ? ctl_json_or_string(j->payload) : json_null());
+    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:i, s:o, s:s, s:s, s:s, s:o}", "id", j->id,
+                     "class", cls, "state", sluice_job_state_name(j->state), "attempt", j->attempt, "max_attempts",
+                     j->max_attempts, "priority", j->priority, "cost", (json_int_t)j->cost, "enqueued_at",
+                     (json_int_t)j->enqueued_at, "at", (json_int_t)j->at, "start_by",
+                     j->start_by > 0 ? json_integer(j->start_by) : json_null(), "reclaims", j->reclaims, "ahead",
+                     j->ahead >= 0 ? json_integer(j->ahead) : json_null(), "reason", j->reason ? j->reason : "",
+                     "unique", j->unique ? j->unique : "", "key", j->key ? j->key : "", "payload",
+                     j->payload ? ctl_json_or_string(j->payload) : json_null());
 }
 
 static int job_show(ctl *x, int argc, char **argv) {

@@ -20,7 +20,7 @@
 -- Errors are a short code word and a fixed sentence; user data never goes
 -- into an error reply. The C side maps the code word to sluice_error_code.
 
-local VERSION = 9  -- bump on any change of a Function's contract
+local VERSION = 10  -- bump on any change of a Function's contract
 
 -- A job is one record, a msgpack array of the fields below, in the jobs
 -- hash under its id. started: when the current lease began; duty: the

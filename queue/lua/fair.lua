@@ -143,24 +143,80 @@ local function key_waits(keys, key, d)
     save_tags(t, {})
 end
 
--- sluice_top_keys: ARGV class, n (1..TOP_KEYS_MAX). Reply: up to n pairs of
--- a key and its waiting (ready or delayed) jobs, most first, ties by key.
--- Reads every key that waits: an operator's call. Errors: NOCLASS, BADARG.
+-- The fairness key of the job record "raw" ('' for none), read without
+-- decoding the payload before it: the record's fields up to the payload,
+-- the payload's string header, then the key after it. A record of version 7
+-- ends at its payload; a job of an earlier version (its payload alone in
+-- the jobs hash) has no key.
+local function record_key(raw)
+    if string.byte(raw, 1) ~= RECORD_BYTE then return '' end
+    local at = cmsgpack.unpack_limit(raw, M.payload - 1, #RECORD_HEAD)  -- 0-based: the payload's header
+    local b = string.byte(raw, at + 1)
+    local head, len
+    if b >= 0xa0 and b <= 0xbf then head, len = 1, b - 0xa0
+    elseif b == 0xd9 then head, len = 2, string.byte(raw, at + 2)
+    elseif b == 0xda then head, len = 3, struct.unpack('>H', raw, at + 2)
+    else head, len = 5, struct.unpack('>I4', raw, at + 2) end
+    local after = at + head + len
+    if after >= #raw then return '' end
+    local _, key = cmsgpack.unpack_limit(raw, 1, after)
+    return key
+end
+
+-- How many leased jobs each key has, by their records (the lease entries
+-- do not name the key): a table of key -> count, keyless jobs left out.
+local LEASED_READ_BATCH = 1000
+local function running_by_key(keys)
+    local ids = redis.call('ZRANGE', keys[K.leased], 0, -1)
+    local running = {}
+    for first = 1, #ids, LEASED_READ_BATCH do
+        local records = redis.call('HMGET', keys[K.jobs], unpack(ids, first, math.min(#ids, first + LEASED_READ_BATCH - 1)))
+        for _, raw in ipairs(records) do
+            local key = raw and record_key(raw) or ''
+            if key ~= '' then running[key] = (running[key] or 0) + 1 end
+        end
+    end
+    return running
+end
+
+-- sluice_top_keys: ARGV class, n (1..TOP_KEYS_MAX), running ('0', the
+-- default, or '1'). Reply: up to n pairs of a key and its waiting (ready or
+-- delayed) jobs, most first, ties by key; with running '1' (library
+-- version 10), triples of a key, its waiting jobs and its leased jobs, over
+-- the keys that wait or run, by waiting, then leased, most first, ties by
+-- key. Reads every key that waits, and with running every leased job's
+-- record: an operator's call. Errors: NOCLASS, BADARG.
 register('sluice_top_keys', function(keys, args)
     class_arg(keys, args)
     local n = int_arg(args[2], 'n', 1, TOP_KEYS_MAX)
+    local with_running = args[3] or '0'
+    if with_running ~= '0' and with_running ~= '1' then fail('BADARG', 'running must be 0 or 1') end
+    with_running = with_running == '1'
     load_class(keys, NO_FIELDS)
     local raw = redis.call('HGETALL', keys[K.stats])
-    local list = {}
+    local list, seen = {}, {}
     for i = 1, #raw, 2 do
         local key = string.match(raw[i], '^n:(.+)$')
-        if key then list[#list + 1] = {key, tonumber(raw[i + 1]) or 0} end
+        if key then
+            list[#list + 1] = {key, tonumber(raw[i + 1]) or 0, 0}
+            seen[key] = list[#list]
+        end
     end
-    table.sort(list, function(a, b) return a[2] > b[2] or a[2] == b[2] and a[1] < b[1] end)
+    if with_running then
+        for key, c in pairs(running_by_key(keys)) do
+            if seen[key] then seen[key][3] = c else list[#list + 1] = {key, 0, c} end
+        end
+    end
+    table.sort(list, function(a, b)
+        if a[2] ~= b[2] then return a[2] > b[2] end
+        if a[3] ~= b[3] then return a[3] > b[3] end
+        return a[1] < b[1]
+    end)
     local r = {}
     for i = 1, math.min(n, #list) do
         r[#r + 1] = list[i][1]
         r[#r + 1] = list[i][2]
+        if with_running then r[#r + 1] = list[i][3] end
     end
     return r
 end, READONLY)

@@ -2,16 +2,21 @@
 -- Looking at and cancelling single jobs, and the class's counters.
 -- KEYS: the class keys.
 
--- sluice_job: ARGV class, id. Reply: {'unknown'} for a job that completed
--- (unless kept) or never existed, else {state, attempt, max_attempts,
--- priority, cost, enqueued_at, at, reclaims, reason, payload, ahead, now,
--- unique, start_by} where at is the due time (delayed), lease deadline
--- (leased) or the time it ended (dead, done), ahead the ready jobs before it
--- (ready only) and start_by its entry's (deadline.lua; 0: none, or not
--- waiting), which a call without the deadlines key is not answered.
+-- sluice_job: ARGV class, id, with_key ('0', the default, or '1').
+-- Reply: {'unknown'} for a job that completed (unless kept) or never
+-- existed, else {state, attempt, max_attempts, priority, cost, enqueued_at,
+-- at, reclaims, reason, payload, ahead, now, unique, start_by, key} where
+-- at is the due time (delayed), lease deadline (leased) or the time it ended
+-- (dead, done), ahead the ready jobs before it (ready only), start_by its
+-- entry's (deadline.lua; 0: none, or not waiting), which a call without the
+-- deadlines key is not answered, and key its fairness key ('' for none),
+-- answered only with with_key '1' (library version 10), start_by then 0
+-- for a call without the deadlines key.
 register('sluice_job', function(keys, args)
     local name = class_arg(keys, args)
     local id = id_arg(name, args[2])
+    local with_key = args[3] or '0'
+    if with_key ~= '0' and with_key ~= '1' then fail('BADARG', 'with_key must be 0 or 1') end
     local m = load_job(keys, id)
     if not m then return {'unknown'} end
     local now = now_ms()
@@ -23,6 +28,10 @@ register('sluice_job', function(keys, args)
     if keys[K.deadlines] then
         local waiting = m[M.state] == 'ready' or m[M.state] == 'delayed'
         r[14] = waiting and tonumber(redis.call('ZSCORE', keys[K.deadlines], id)) or 0
+    end
+    if with_key == '1' then
+        r[14] = r[14] or 0
+        r[15] = m[M.key]
     end
     return r
 end, READONLY)

@@ -120,7 +120,7 @@ static void sample(buf *b, const char *name, const char *label, const char *valu
 
 /* ------------------------------ scraping ------------------------------ */
 
-#define TOP_KEYS 5 /* fairness keys a class shows, the ones with the most jobs waiting */
+#define TOP_KEYS 5 /* fairness keys a class shows, the ones with the most jobs waiting (sluice_top_keys) */
 
 typedef struct class_row {
     char name[65];
@@ -255,15 +255,26 @@ static void class_families(buf *b, const scrape *sc) {
             if (sc->cls[i].have_st)
                 sample(b, totals[k].name, "class", sc->cls[i].name, stat_at(&sc->cls[i].st, totals[k].off));
     }
-    family(b, "sluice_class_key_waiting", "gauge",
-           "Jobs waiting (ready or delayed) of the fairness keys of a class with the most, at most 5 a class.");
-    for (size_t i = 0; i < sc->ncls; i++) {
-        char k[2 * SLUICE_KEY_MAX + 4];
-        for (size_t j = 0; j < sc->cls[i].nkeys; j++) {
-            out(b, "sluice_class_key_waiting{class=\"%s\",key=\"%s\"} ", esc(sc->cls[i].name, e, sizeof(e)),
-                esc(sc->cls[i].keys[j].key, k, sizeof(k)));
-            num(b, (double)sc->cls[i].keys[j].waiting);
-            out(b, "\n");
+    static const struct {
+        const char *name, *help;
+        size_t off; /* offsetof in sluice_key_depth */
+    } key_metrics[] = {
+        {"sluice_class_key_waiting",
+         "Jobs waiting (ready or delayed) of the fairness keys of a class with the most, at most 5 a class.",
+         offsetof(sluice_key_depth, waiting)},
+        {"sluice_class_key_running", "Jobs leased of those fairness keys.", offsetof(sluice_key_depth, running)},
+    };
+    for (size_t m = 0; m < sizeof(key_metrics) / sizeof(key_metrics[0]); m++) {
+        family(b, key_metrics[m].name, "gauge", key_metrics[m].help);
+        for (size_t i = 0; i < sc->ncls; i++) {
+            char k[2 * SLUICE_KEY_MAX + 4];
+            for (size_t j = 0; j < sc->cls[i].nkeys; j++) {
+                const sluice_key_depth *d = &sc->cls[i].keys[j];
+                out(b, "%s{class=\"%s\",key=\"%s\"} ", key_metrics[m].name, esc(sc->cls[i].name, e, sizeof(e)),
+                    esc(d->key, k, sizeof(k)));
+                num(b, (double)*(const int64_t *)(const void *)((const char *)d + key_metrics[m].off));
+                out(b, "\n");
+            }
         }
     }
     family(b, "sluice_class_admitted_fraction", "gauge",

@@ -18,7 +18,7 @@
 
 const Redis = require('ioredis');
 
-const FUNCTIONS_VERSION = 9; // the Functions library this client speaks (queue/lua/common.lua)
+const FUNCTIONS_VERSION = 10; // the Functions library this client speaks (queue/lua/common.lua)
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
 const DEFAULT_NAMESPACE = 'sluice';
 const CONNECT_TIMEOUT_MS = 2000;
@@ -780,20 +780,21 @@ class Client {
   }
 
   // Looks a job up by id: {id, state, attempt, maxAttempts, priority, cost,
-  // enqueuedAt, at, now, reclaims, ahead, reason, payload, unique, startBy}; state
+  // enqueuedAt, at, now, reclaims, ahead, reason, payload, unique, startBy, key}; state
   // 'unknown' for a job that is gone or never was. Times are Unix ms by the
   // Redis clock; at: due (delayed), lease deadline (leased), ended (dead,
   // done); ahead: ready jobs before it (ready only, else -1); startBy: its
-  // deadline for its first start while it waits, else 0.
+  // deadline for its first start while it waits, else 0; key: its fairness
+  // key, '' for none.
   async job(id) {
     const cls = classOfId(id);
-    const r = await this.fcall('sluice_job', cls, CLASS_KEYS, [cls, id], 'job lookup');
+    const r = await this.fcall('sluice_job', cls, CLASS_KEYS, [cls, id, '1'], 'job lookup');
     if (r.length === 1) return { id, state: 'unknown', ahead: -1 };
-    if (r.length !== 14) fail('SLUICE_ERR_PROTOCOL', 'job lookup: unexpected reply');
+    if (r.length !== 15) fail('SLUICE_ERR_PROTOCOL', 'job lookup: unexpected reply');
     const n = [1, 2, 3, 4, 5, 6, 7, 10, 11, 13].map((i) => int(text(r[i])));
     return { id, state: text(r[0]), attempt: n[0], maxAttempts: n[1], priority: n[2], cost: n[3],
       enqueuedAt: n[4], at: n[5], reclaims: n[6], ahead: n[7], now: n[8], reason: text(r[8]),
-      payload: text(r[9]), unique: text(r[12]), startBy: n[9] };
+      payload: text(r[9]), unique: text(r[12]), startBy: n[9], key: text(r[14]) };
   }
 
   // Cancels a waiting (ready or delayed) job, audited under `actor`.

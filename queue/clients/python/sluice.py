@@ -26,7 +26,7 @@ from urllib.parse import unquote_to_bytes
 import redis
 import redis.sentinel
 
-FUNCTIONS_VERSION = 9            # the Functions library this client speaks (queue/lua/common.lua)
+FUNCTIONS_VERSION = 10           # the Functions library this client speaks (queue/lua/common.lua)
 DEFAULT_URL = "redis://127.0.0.1:6379"
 DEFAULT_NAMESPACE = "sluice"
 BATCH_MAX = 1000                 # jobs per Function call
@@ -479,6 +479,7 @@ class JobInfo:
     payload: str = ""
     unique: str = ""
     start_by: int = 0    # its deadline for its first start, while it waits; 0: none
+    key: str = ""        # its fairness key; "" for none
 
 
 @dataclass
@@ -864,15 +865,16 @@ class Client:
         """Looks a job up by id: a JobInfo (state "unknown" for a job that is
         gone or never was). Raises InvalidArgumentError for a malformed id."""
         cls = _job_id(job_id)
-        r = self._fcall("sluice_job", cls, CLASS_KEYS, [cls, job_id], "job lookup")
+        r = self._fcall("sluice_job", cls, CLASS_KEYS, [cls, job_id, "1"], "job lookup")
         if len(r) == 1:
             return JobInfo(job_id, "unknown")
-        if len(r) != 14:
+        if len(r) != 15:
             raise ProtocolError("job lookup: unexpected reply")
         n = [_int(r[i]) for i in (1, 2, 3, 4, 5, 6, 7, 10, 11, 13)]
         return JobInfo(job_id, _text(r[0]), attempt=n[0], max_attempts=n[1], priority=n[2], cost=n[3],
                        enqueued_at=n[4], at=n[5], reclaims=n[6], ahead=n[7], now=n[8], reason=_text(r[8]),
-                       payload=_text(r[9]), unique=_text(r[12]), start_by=n[9])
+                       payload=_text(r[9]), unique=_text(r[12]), start_by=n[9],
+                       key=_text(r[14]))
 
     def cancel(self, job_id, actor="sluice-python"):
         """Cancels a waiting (ready or delayed) job, audited under ``actor``.

@@ -21,7 +21,7 @@ require "json"
 require "redis"
 
 module Sluice
-  FUNCTIONS_VERSION = 9 # the Functions library this client speaks (queue/lua/common.lua)
+  FUNCTIONS_VERSION = 10 # the Functions library this client speaks (queue/lua/common.lua)
   DEFAULT_URL = "redis://127.0.0.1:6379"
   DEFAULT_NAMESPACE = "sluice"
   BATCH_MAX = 1000 # jobs per Function call
@@ -416,9 +416,11 @@ module Sluice
   # What a lookup tells about a job; times are Unix ms by the Redis clock.
   # state: "unknown" (done and gone, or never), delayed, ready, leased, dead
   # or done; at: due (delayed), lease deadline (leased), ended (dead, done);
-  # ahead: ready jobs before it (ready only, else -1).
+  # ahead: ready jobs before it (ready only, else -1); start_by: its deadline
+  # for its first start while it waits, else 0; key: its fairness key, "" for
+  # none.
   JobInfo = Struct.new(:id, :state, :attempt, :max_attempts, :priority, :cost, :enqueued_at, :at, :now,
-                       :reclaims, :ahead, :reason, :payload, :unique, :start_by, keyword_init: true)
+                       :reclaims, :ahead, :reason, :payload, :unique, :start_by, :key, keyword_init: true)
 
   # A class's depths and its counters since it was declared.
   ClassStats = Struct.new(:ready, :delayed, :leased, :dead, *STAT_FIELDS, keyword_init: true)
@@ -722,14 +724,15 @@ module Sluice
     # or never was). Raises InvalidArgumentError for a malformed id.
     def job(id)
       cls = Sluice.class_of_id(id)
-      r = fcall("sluice_job", cls, CLASS_KEYS, [cls, id], "job lookup")
+      r = fcall("sluice_job", cls, CLASS_KEYS, [cls, id, "1"], "job lookup")
       return JobInfo.new(id: id, state: "unknown", ahead: -1) if r.length == 1
-      raise ProtocolError, "job lookup: unexpected reply" unless r.length == 14
+      raise ProtocolError, "job lookup: unexpected reply" unless r.length == 15
 
       n = [1, 2, 3, 4, 5, 6, 7, 10, 11, 13].map { |i| Sluice.int(r[i]) }
       JobInfo.new(id: id, state: Sluice.text(r[0]), attempt: n[0], max_attempts: n[1], priority: n[2], cost: n[3],
                   enqueued_at: n[4], at: n[5], reclaims: n[6], ahead: n[7], now: n[8], reason: Sluice.text(r[8]),
-                  payload: Sluice.text(r[9]), unique: Sluice.text(r[12]), start_by: n[9])
+                  payload: Sluice.text(r[9]), unique: Sluice.text(r[12]), start_by: n[9],
+                  key: Sluice.text(r[14]))
     end
 
     # Cancels a waiting (ready or delayed) job, audited under +actor+. Raises
