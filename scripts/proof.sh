@@ -53,7 +53,7 @@ From make: make proof PROOF_ARGS='--quick --scale 10'.
 EOF
 }
 
-calm=60 rise=20 peak=60 after=240 calm_rate=50 peak_share=60 peak_rate=share scale=20 json=""
+calm=60 rise=20 peak=60 after=240 calm_rate=50 peak_share=60 peak_rate="" scale=20 json=""
 need_arg() { [ $# -ge 2 ] || { usage >&2; exit 2; }; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -65,7 +65,7 @@ while [ $# -gt 0 ]; do
     --after) need_arg "$@"; after=$2; shift ;;
     --calm-rate) need_arg "$@"; calm_rate=$2; shift ;;
     --peak-share) need_arg "$@"; peak_share=$2; shift ;;
-    --peak-rate) need_arg "$@"; peak_rate=$2; shift ;;
+    --peak-rate) need_arg "$@"; peak_rate=${2:-"''"}; shift ;;
     --scale) need_arg "$@"; scale=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "proof: unknown argument $1" >&2; usage >&2; exit 2 ;;
@@ -73,16 +73,15 @@ while [ $# -gt 0 ]; do
     shift
 done
 for v in "calm $calm 5 3600" "rise $rise 4 3600" "peak $peak 5 3600" "after $after 5 3600" "calm-rate $calm_rate 1 100000" \
-    "peak-share $peak_share 1 100" "peak-rate $peak_rate 1 100000" "scale $scale 1 1000"; do
+    "peak-share $peak_share 1 100" ${peak_rate:+"peak-rate $peak_rate 1 100000"} "scale $scale 1 1000"; do
     set -- $v
-    [ "$1 $2" = "peak-rate share" ] && continue
     case $2 in ''|*[!0-9]*) echo "proof: --$1: not a whole number: $2" >&2; exit 2 ;; esac
     if [ "$2" -lt "$3" ] || [ "$2" -gt "$4" ]; then
         echo "proof: --$1 must be $3..$4, not $2" >&2
         exit 2
     fi
 done
-if [ "$peak_rate" != share ] && [ "$peak_rate" -le "$calm_rate" ]; then
+if [ -n "$peak_rate" ] && [ "$peak_rate" -le "$calm_rate" ]; then
     echo "proof: --peak-rate ($peak_rate) must be above --calm-rate ($calm_rate)" >&2
     exit 2
 fi
@@ -225,7 +224,7 @@ reset_db() {
 # a slow one the peak loads the database as the incident did (near its
 # limit), rather than a fixed rate that one machine barely notices.
 capacity=""
-if [ "$peak_rate" = share ]; then
+if [ -z "$peak_rate" ]; then
     reset_db
     waitfor pgbench -n -c 8 -j 2 -T 10 >"$tmpdir/capacity.log" 2>&1 || fail "pgbench (the capacity) failed"
     capacity=$(sed -n 's/^tps = \([0-9]*\).*/\1/p' "$tmpdir/capacity.log" | head -n 1)
