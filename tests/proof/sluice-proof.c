@@ -741,17 +741,18 @@ static int cmd_report(int argc, char **argv) {
     if (json_path) {
         json_t *rs = json_array();
         for (int i = 0; i < 3; i++) json_array_append_new(rs, run_json(&runs[i]));
-        json_t *root = json_pack(
-            "{s:o, s:{s:s, s:o, s:o}, s:{s:o, s:o}, s:{s:o, s:f, s:b, s:o, s:f, s:b, s:I, s:I, s:I, s:b, s:o, s:f, "
-            "s:b, "
-            "s:b}}",
-            "runs", rs, "signal", "name", SIGNAL, "target", num_or_null(tgt), "critical", num_or_null(crit), "peak",
-            "tps", num_or_null(peak_tps), "capacity_tps", capacity > 0 ? json_real(capacity) : json_null(),
-            "acceptance", "peak_p99_ratio", num_or_null(ratio), "peak_p99_ratio_max", PEAK_RATIO_MAX, "peak_p99_met",
-            ok_peak, "calm_done_ratio", num_or_null(calm_ratio), "calm_done_ratio_min", CALM_DONE_MIN, "calm_done_met",
-            ok_calm, "lost", (json_int_t)lost, "dead", (json_int_t)(gov->dead + flat->dead), "unrecorded",
-            (json_int_t)unrecorded, "lost_met", ok_lost, "unthrottled_peak_p99_ratio", num_or_null(hurt),
-            "unthrottled_peak_p99_ratio_min", HURT_MIN, "setup_met", ok_hurt, "met", ok);
+        json_t *sig =
+            json_pack("{s:s, s:o, s:o}", "name", SIGNAL, "target", num_or_null(tgt), "critical", num_or_null(crit));
+        json_t *peak = json_pack("{s:o, s:o}", "tps", num_or_null(peak_tps), "capacity_tps",
+                                 capacity > 0 ? json_real(capacity) : json_null());
+        json_t *acc =
+            json_pack("{s:o, s:f, s:b, s:o, s:f, s:b, s:I, s:I, s:I, s:b, s:o, s:f, s:b, s:b}", "peak_p99_ratio",
+                      num_or_null(ratio), "peak_p99_ratio_max", PEAK_RATIO_MAX, "peak_p99_met", ok_peak,
+                      "calm_done_ratio", num_or_null(calm_ratio), "calm_done_ratio_min", CALM_DONE_MIN, "calm_done_met",
+                      ok_calm, "lost", (json_int_t)lost, "dead", (json_int_t)(gov->dead + flat->dead), "unrecorded",
+                      (json_int_t)unrecorded, "lost_met", ok_lost, "unthrottled_peak_p99_ratio", num_or_null(hurt),
+                      "unthrottled_peak_p99_ratio_min", HURT_MIN, "setup_met", ok_hurt, "met", ok);
+        json_t *root = json_pack("{s:o, s:o, s:o, s:o}", "runs", rs, "signal", sig, "peak", peak, "acceptance", acc);
         if (!root || json_dump_file(root, json_path, JSON_INDENT(2)) < 0) die("%s: cannot write", json_path);
         json_decref(root);
     }

@@ -22,12 +22,13 @@ static void gov_drop(gov_thread *t) {
     rt_dial_close(&t->conn);
 }
 
-/* One tick, connecting and making the governor first if need be; a failed
- * tick that lost the link (or made no governor) drops both. On a cluster a
- * lost link keeps them: the client reads the map again from any node it
- * knows, while a new connect would need the URL's node, which may be the
- * master that died. Fills *res. */
-static void gov_tick(gov_thread *t, int64_t tick_ms, const char *name, int on_cluster, gov_result *res) {
+/* One tick, connecting and making the governor first if need be; a tick
+ * that made no governor drops the client. A lost link keeps both: the
+ * client reconnects itself on its next call (to the master the sentinels
+ * name now; on a cluster, through any node it knows, where a new connect
+ * would need the URL's node, which may be the master that died). Fills
+ * *res. */
+static void gov_tick(gov_thread *t, int64_t tick_ms, const char *name, gov_result *res) {
     memset(res, 0, sizeof(*res));
     sluice_error_reset(&res->err);
     if (!t->gov && rt_dial_get(&t->conn, t->url, t->ns, ev_time(), &res->err)) {
@@ -46,7 +47,7 @@ static void gov_tick(gov_thread *t, int64_t tick_ms, const char *name, int on_cl
         res->ok = 1;
         const char *d = sluice_governor_last_decision(t->gov);
         if (res->rep.leader && d[0]) res->decision = strdup(d);
-    } else if ((res->err.code == SLUICE_ERR_UNREACHABLE && !on_cluster) || !t->gov) {
+    } else if (!t->gov) {
         gov_drop(t);
     }
     res->has_gov = t->gov != NULL;
@@ -60,12 +61,11 @@ static void *gov_main(void *arg) {
         if (t->quit) break;
         t->ask = 0;
         int64_t tick_ms = t->tick_ms;
-        int on_cluster = t->on_cluster;
         char name[sizeof(t->name)];
         memcpy(name, t->name, sizeof(name));
         pthread_mutex_unlock(&t->mu);
         gov_result res;
-        gov_tick(t, tick_ms, name, on_cluster, &res);
+        gov_tick(t, tick_ms, name, &res);
         pthread_mutex_lock(&t->mu);
         t->res = res;
         t->ready = 1;
@@ -197,7 +197,6 @@ void rt_gov_cb(struct ev_loop *loop, ev_timer *timer, int revents) {
     pthread_mutex_lock(&t->mu);
     t->ask = 1;
     t->tick_ms = w->gov_tick_ms;
-    t->on_cluster = w->on_cluster;
     snprintf(t->name, sizeof(t->name), "%s", w->name);
     pthread_cond_signal(&t->wake);
     pthread_mutex_unlock(&t->mu);

@@ -25,14 +25,8 @@ void rt_lat_cb(struct ev_loop *loop, ev_timer *t, int revents) {
         char name[128];
         snprintf(name, sizeof(name), "job_latency.%s", c->name);
         sluice_error err;
-        if (sluice_signal_report(sc, name, mean, 0, &err) < 0) {
-            if (err.code == SLUICE_ERR_UNREACHABLE) {
-                if (sc == w->sync && !w->on_cluster) { /* a cluster client reconnects itself */
-                    sluice_client_free(w->sync);
-                    w->sync = NULL;
-                }
-            } else
-                c->lat_skip_until = now + 60.0; /* not defined (or a name too long): quietly */
-        }
+        /* a lost link: the client reconnects on its next call */
+        if (sluice_signal_report(sc, name, mean, 0, &err) < 0 && err.code != SLUICE_ERR_UNREACHABLE)
+            c->lat_skip_until = now + 60.0; /* not defined (or a name too long): quietly */
     }
 }

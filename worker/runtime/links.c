@@ -173,11 +173,8 @@ static void read_tiers(sluice_worker *w) {
         sluice_error err;
         if (sluice_class_get(w->sync, c->name, &cfg, &err) == 0)
             c->tier = cfg.tier;
-        else if (err.code == SLUICE_ERR_UNREACHABLE && !w->on_cluster) { /* a cluster client reconnects itself */
-            sluice_client_free(w->sync);
-            w->sync = NULL;
-            return;
-        }
+        else if (err.code == SLUICE_ERR_UNREACHABLE)
+            return; /* the client reconnects on its next call */
     }
 }
 

@@ -151,8 +151,7 @@ typedef struct gov_thread {
     int quit;        /* the loop asks the thread to end */
     int ask;         /* the loop asks for a tick ... */
     int64_t tick_ms; /* ... with this tick ... */
-    char name[128];  /* ... by a governor named after this worker name ... */
-    int on_cluster;  /* ... on a Redis Cluster: a lost link keeps the client */
+    char name[128];  /* ... by a governor named after this worker name */
     int ready;       /* "res" holds a result not yet taken */
     gov_result res;
     /* the thread's own */

@@ -143,19 +143,14 @@ typedef struct scrape {
     sluice_governor_status gov;
 } scrape;
 
-/* Notes a failed read: a broken link is dropped (and reconnected by the
- * next scrape) and ends this one. Returns 1 to go on. */
-static int read_ok(metrics_server *m, scrape *sc, const sluice_error *err) {
+/* Notes a failed read: a broken link ends this scrape (the client
+ * reconnects on the next one). Returns 1 to go on. */
+static int read_ok(scrape *sc, const sluice_error *err) {
     if (err->code == SLUICE_OK) return 1;
     /* a class deleted since the list was read is no failure */
     if (err->code == SLUICE_ERR_UNKNOWN_CLASS || err->code == SLUICE_ERR_NOT_FOUND) return 1;
     sc->redis_ok = 0;
-    if (err->code == SLUICE_ERR_UNREACHABLE || err->code == SLUICE_ERR_AUTH) {
-        sluice_client_free(m->c);
-        m->c = NULL;
-        return 0;
-    }
-    return 1;
+    return err->code != SLUICE_ERR_UNREACHABLE && err->code != SLUICE_ERR_AUTH;
 }
 
 static void read_redis(metrics_server *m, scrape *sc) {
@@ -171,29 +166,30 @@ static void read_redis(metrics_server *m, scrape *sc) {
     }
     size_t n = 0;
     char **names = sluice_class_list(m->c, &n, &err);
-    if (!names && !read_ok(m, sc, &err)) return;
+    if (!names && !read_ok(sc, &err)) return;
     if (n > CLASSES_MAX) n = CLASSES_MAX;
     sc->cls = n ? calloc(n, sizeof(*sc->cls)) : NULL;
-    for (size_t i = 0; sc->cls && i < n && m->c; i++) {
+    int go = 1;
+    for (size_t i = 0; sc->cls && i < n && go; i++) {
         class_row *r = &sc->cls[sc->ncls++];
         snprintf(r->name, sizeof(r->name), "%s", names[i]);
         r->have_st = sluice_class_stats_get(m->c, r->name, &r->st, &err) == 0;
-        if (!r->have_st && !read_ok(m, sc, &err)) break;
+        if (!r->have_st && !(go = read_ok(sc, &err))) break;
         r->have_gate = sluice_gate_get(m->c, r->name, &r->gate, &err) == 0;
-        if (!r->have_gate && !read_ok(m, sc, &err)) break;
+        if (!r->have_gate && !(go = read_ok(sc, &err))) break;
         r->have_cfg = sluice_class_get(m->c, r->name, &r->cfg, &err) == 0;
-        if (!r->have_cfg && !read_ok(m, sc, &err)) break;
+        if (!r->have_cfg && !(go = read_ok(sc, &err))) break;
         /* optional: a role that may not read them shows none, and the rest stands */
         if (sluice_top_keys(m->c, r->name, TOP_KEYS, r->keys, &r->nkeys, &err) < 0 &&
-            (err.code == SLUICE_ERR_UNREACHABLE || err.code == SLUICE_ERR_AUTH) && !read_ok(m, sc, &err))
-            break;
+            (err.code == SLUICE_ERR_UNREACHABLE || err.code == SLUICE_ERR_AUTH))
+            go = read_ok(sc, &err);
     }
     sluice_class_list_free(names, n);
-    if (!m->c) return;
+    if (!go) return;
     sc->sig = sluice_signal_list(m->c, &sc->nsig, &sc->now, &err);
-    if (!sc->sig && !read_ok(m, sc, &err)) return;
+    if (!sc->sig && !read_ok(sc, &err)) return;
     sc->have_gov = sluice_governor_status_get(m->c, &sc->gov, &err) == 0;
-    if (!sc->have_gov) read_ok(m, sc, &err);
+    if (!sc->have_gov) read_ok(sc, &err);
 }
 
 /* ------------------------------ families ------------------------------ */
