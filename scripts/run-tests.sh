@@ -6,7 +6,14 @@
 # skip(), a tool that is missing) is never counted as passed.
 # Arguments after a script name up to the next ";" are its arguments.
 # Exits non-zero if any test failed or a binary crashed.
+#   usage: scripts/run-tests.sh TEST... [SCRIPT.sh ARG... ";"]...
 set -u
+case ${1:-} in
+-h | --help)
+    sed -n 's/^#   usage: /usage: /p' "$0"
+    exit 0
+    ;;
+esac
 passed=0
 failed=0
 skipped=0

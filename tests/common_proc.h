@@ -74,33 +74,30 @@ static inline const char *proc_script(const char *dir, const char *name, const c
     return buf[k];
 }
 
-/* Starts sluice-worker in namespace "t" with "args" (NULL-terminated); its
- * stderr is appended to "log". The URL is the harness server's, on the
- * command line, or "env_url" (not NULL) in SLUICE_REDIS_URL. The worker dies
- * with the test, and proc_teardown kills it if the test failed. */
-static inline pid_t proc_worker_env(const harness_redis *h, const char *const *args, const char *log,
-                                    const char *env_url) {
-    char *argv[96];
-    int n = 0;
-    argv[n++] = (char *)proc_bin("sluice-worker");
-    if (!env_url) {
-        argv[n++] = (char *)"--redis";
-        argv[n++] = (char *)h->url;
-    }
-    argv[n++] = (char *)"--namespace";
-    argv[n++] = (char *)"t";
-    for (int i = 0; args[i] && n < 94; i++) argv[n++] = (char *)args[i];
-    argv[n] = NULL;
+/* Starts argv (NULL-terminated) with "env" (NAME=VALUE to set, NAME alone to
+ * unset; NULL-terminated, or NULL), its stderr (and, with "out", its stdout)
+ * appended to "log". It dies with the test, and proc_teardown kills it if
+ * the test failed. */
+static inline pid_t proc_start(const char *const *argv, const char *const *env, const char *log, int out) {
     pid_t pid = fork();
     if (pid == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        if (fd >= 0) dup2(fd, 2);
-        if (env_url)
-            setenv("SLUICE_REDIS_URL", env_url, 1);
-        else
-            unsetenv("SLUICE_REDIS_URL");
+        if (fd >= 0) {
+            dup2(fd, 2);
+            if (out) dup2(fd, 1);
+        }
+        for (int i = 0; env && env[i]; i++) {
+            const char *eq = strchr(env[i], '=');
+            if (eq) {
+                char name[64];
+                snprintf(name, sizeof(name), "%.*s", (int)(eq - env[i]), env[i]);
+                setenv(name, eq + 1, 1);
+            } else {
+                unsetenv(env[i]);
+            }
+        }
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execv(argv[0], argv);
+        execv(argv[0], (char *const *)argv);
         _exit(127);
     }
     for (int i = 0; i < 32; i++)
@@ -109,6 +106,28 @@ static inline pid_t proc_worker_env(const harness_redis *h, const char *const *a
             break;
         }
     return pid;
+}
+
+/* Starts sluice-worker in namespace "t" with "args" (NULL-terminated); its
+ * stderr is appended to "log". The URL is the harness server's, on the
+ * command line, or "env_url" (not NULL) in SLUICE_REDIS_URL. */
+static inline pid_t proc_worker_env(const harness_redis *h, const char *const *args, const char *log,
+                                    const char *env_url) {
+    const char *argv[96];
+    int n = 0;
+    argv[n++] = proc_bin("sluice-worker");
+    if (!env_url) {
+        argv[n++] = "--redis";
+        argv[n++] = h->url;
+    }
+    argv[n++] = "--namespace";
+    argv[n++] = "t";
+    for (int i = 0; args[i] && n < 94; i++) argv[n++] = args[i];
+    argv[n] = NULL;
+    char url[600];
+    snprintf(url, sizeof(url), "SLUICE_REDIS_URL=%s", env_url ? env_url : "");
+    const char *env[] = {env_url ? url : "SLUICE_REDIS_URL", NULL};
+    return proc_start(argv, env, log, 0);
 }
 
 /* proc_worker_env with the harness server's URL on the command line. */

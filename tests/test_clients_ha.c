@@ -7,12 +7,13 @@
  * master (no MOVED or ASK on any node, INFO errorstats), and the C library
  * finds every job. Through the sentinels each finds the master; a
  * malformed sentinel URL, an unknown master's name and a wrong password
- * are refused as in C.
+ * are refused as in C; and each goes on through a failover, losing none of
+ * its confirmed enqueues.
  * Run from the top of the tree. */
 #define _DEFAULT_SOURCE
 #include <hiredis/hiredis.h>
 
-#include "common_proc.h"
+#include "failover.h"
 
 #define PYTHON "/usr/bin/python3"
 #define RUBY "/usr/bin/ruby"
@@ -372,6 +373,202 @@ static void a_bad_sentinel_url_an_unknown_master_and_a_wrong_password_are_refuse
     refused(url, "SLUICE_ERR_AUTH", "authentication failed");
 }
 
+/* Each language's producer in a loop, until the file argv[1] exists:
+ * enqueues {} into class argv[2] with replicas 1 (WAIT, 200 ms), one call
+ * each 20 ms, and prints a line a call: "ok ID" (confirmed), "unconfirmed
+ * ID" (created; WAIT was short), "down CODE ..." (unreachable or
+ * unavailable: an outage) or "error CODE MESSAGE" (anything else). */
+static const struct {
+    const char *lang;
+    const char *argv[6];
+} loopers[NLANGS] = {
+    {"python",
+     {PYTHON, "-c",
+      "import os, sys, time; sys.path.insert(0, 'queue/clients/python'); import sluice\n"
+      "c = sluice.connect()\n"
+      "while not os.path.exists(sys.argv[1]):\n"
+      "    try:\n"
+      "        print('ok', c.enqueue(sys.argv[2], {}, replicas=1, replicas_timeout_ms=200), flush=True)\n"
+      "    except sluice.NotReplicatedError as e:\n"
+      "        print('unconfirmed', e.ids[0], flush=True)\n"
+      "    except sluice.SluiceError as e:\n"
+      "        down = e.code in ('SLUICE_ERR_UNREACHABLE', 'SLUICE_ERR_UNAVAILABLE')\n"
+      "        print('down' if down else 'error', e.code, e, flush=True)\n"
+      "    time.sleep(0.02)\n"
+      "c.close()\n",
+      NULL}},
+    {"ruby",
+     {RUBY, "-Iqueue/clients/ruby", "-rsluice", "-e",
+      "c = Sluice.connect\n"
+      "until File.exist?(ARGV[0])\n"
+      "  begin\n"
+      "    puts \"ok #{c.enqueue(ARGV[1], {}, replicas: 1, replicas_timeout_ms: 200)}\"\n"
+      "  rescue Sluice::NotReplicatedError => e\n"
+      "    puts \"unconfirmed #{e.ids[0]}\"\n"
+      "  rescue Sluice::Error => e\n"
+      "    down = %w[SLUICE_ERR_UNREACHABLE SLUICE_ERR_UNAVAILABLE].include?(e.code)\n"
+      "    puts \"#{down ? 'down' : 'error'} #{e.code} #{e.message}\"\n"
+      "  end\n"
+      "  $stdout.flush\n"
+      "  sleep 0.02\n"
+      "end\n"
+      "c.close\n",
+      NULL}},
+    {"node",
+     {NODE, "-e",
+      "const sluice = require('./queue/clients/node/sluice');\n"
+      "const fs = require('fs');\n"
+      "(async () => {\n"
+      "  const c = await sluice.connect();\n"
+      "  const [stop, cls] = process.argv.slice(1);\n"
+      "  while (!fs.existsSync(stop)) {\n"
+      "    try {\n"
+      "      console.log('ok', await c.enqueue(cls, {}, { replicas: 1, replicasTimeoutMs: 200 }));\n"
+      "    } catch (e) {\n"
+      "      if (!e.code) throw e;\n"
+      "      if (e.code === 'SLUICE_ERR_NOT_REPLICATED') console.log('unconfirmed', e.ids[0]);\n"
+      "      else {\n"
+      "        const down = ['SLUICE_ERR_UNREACHABLE', 'SLUICE_ERR_UNAVAILABLE'].includes(e.code);\n"
+      "        console.log(down ? 'down' : 'error', e.code, e.message);\n"
+      "      }\n"
+      "    }\n"
+      "    await new Promise((r) => setTimeout(r, 20));\n"
+      "  }\n"
+      "  await c.close();\n"
+      "})().catch((e) => { console.error(e); process.exit(1); });\n",
+      NULL}},
+};
+
+/* Starts looper i on url into class "cls" until "stop" exists, its stdout
+ * and stderr into "out". proc_teardown kills it if the test fails. */
+static pid_t loop_start(int i, const char *url, const char *cls, const char *stop, const char *out) {
+    const char *argv[10];
+    int k = 0;
+    for (; loopers[i].argv[k]; k++) argv[k] = loopers[i].argv[k];
+    argv[k++] = stop;
+    argv[k++] = cls;
+    argv[k] = NULL;
+    char url_env[600];
+    snprintf(url_env, sizeof(url_env), "SLUICE_REDIS_URL=%s", url);
+    const char *env[] = {url_env, "SLUICE_NAMESPACE=" NS, NULL};
+    return proc_start(argv, env, out, 1);
+}
+
+/* Lines of "path" that begin with "word" and a space, from line "from"
+ * (counting from 0); the lines read so far into *lines when not NULL. */
+static int lines_with(const char *path, const char *word, int from, int *lines) {
+    char *text = proc_slurp(path);
+    int n = 0, at = 0;
+    size_t len = strlen(word);
+    for (char *l = text; l && *l; at++) {
+        char *end = strchr(l, '\n');
+        if (!end) break; /* a line still being written */
+        if (at >= from && !strncmp(l, word, len) && l[len] == ' ') n++;
+        l = end + 1;
+    }
+    if (lines) *lines = at;
+    free(text);
+    return n;
+}
+
+/* The master killed under a producer of each language that enqueues
+ * through the sentinels with replicas 1: during the outage each gets
+ * explicit errors (unreachable or unavailable), never another error or a
+ * silent success; within 10 s of the promotion each enqueues again, on the
+ * promoted replica; every confirmed enqueue, before the kill or after, is
+ * there. Last in its group: the set's master stays dead. */
+static void each_producer_goes_on_through_a_failover_and_loses_no_confirmed_enqueue(void **state) {
+    harness_sentinel *s = *state;
+    sluice_client *c = connect_to(s->url);
+    char dir[] = "/tmp/sluice-ha-XXXXXX";
+    if (!mkdtemp(dir)) fail_msg("mkdtemp");
+    char stop[64], out[NLANGS][64], cls[NLANGS][16];
+    snprintf(stop, sizeof(stop), "%s/stop", dir);
+    pid_t pid[NLANGS];
+    for (int i = 0; i < NLANGS; i++) {
+        snprintf(cls[i], sizeof(cls[i]), "fo-%s", loopers[i].lang);
+        snprintf(out[i], sizeof(out[i]), "%s/%s.out", dir, loopers[i].lang);
+        test_class(c, cls[i], SLUICE_TIER_NORMAL, 10);
+        pid[i] = loop_start(i, s->url, cls[i], stop, out[i]);
+    }
+    for (int i = 0; i < NLANGS; i++) {
+        WAIT_UNTIL(lines_with(out[i], "ok", 0, NULL) >= 10, 30000);
+        if (lines_with(out[i], "ok", 0, NULL) < 10) fail_msg("%s: 10 confirmed enqueues before the kill", out[i]);
+    }
+    sluice_client_free(c);
+    harness_redis_kill(&s->master);
+    long long killed = harness_now_ms();
+    WAIT_UNTIL(failover_is_master(&s->replica), 30000);
+    if (!failover_is_master(&s->replica)) fail_msg("the replica was not promoted within 30 s");
+    long long promoted = harness_now_ms();
+    int at[NLANGS];
+    long long resumed[NLANGS]; /* ms from the promotion to the first enqueue after it */
+    for (int i = 0; i < NLANGS; i++) {
+        lines_with(out[i], "ok", 0, &at[i]);
+        resumed[i] = -1;
+    }
+    /* within 10 s, 5 enqueues each; the promoted master has no replica,
+     * so its enqueues are unconfirmed */
+    int done = 0;
+    for (long long t = 0; done < NLANGS && t < 10000; t = harness_now_ms() - promoted) {
+        done = 0;
+        for (int i = 0; i < NLANGS; i++) {
+            int n = lines_with(out[i], "unconfirmed", at[i], NULL) + lines_with(out[i], "ok", at[i], NULL);
+            if (n >= 1 && resumed[i] < 0) resumed[i] = t;
+            done += n >= 5;
+        }
+        harness_sleep_ms(HARNESS_POLL_MS);
+    }
+    for (int i = 0; i < NLANGS; i++)
+        if (lines_with(out[i], "unconfirmed", at[i], NULL) + lines_with(out[i], "ok", at[i], NULL) < 5)
+            fail_msg("%s: not 5 enqueues within 10 s of the promotion (%s)", loopers[i].lang, out[i]);
+    close(open(stop, O_WRONLY | O_CREAT, 0644));
+    for (int i = 0; i < NLANGS; i++) {
+        int st = proc_wait(pid[i], 15000);
+        if (st >= 0) proc_forget(pid[i]);
+        if (st < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail_msg("%s producer: status %d (%s)", loopers[i].lang, st, out[i]);
+    }
+    fprintf(stderr, "#   killed -> promoted %lld ms\n", promoted - killed);
+    c = connect_to(s->url);
+    for (int i = 0; i < NLANGS; i++) {
+        char *text = proc_slurp(out[i]);
+        int confirmed = 0, unconfirmed = 0, down = 0, lost = 0;
+        for (char *l = text; l && *l;) {
+            char *end = strchr(l, '\n');
+            if (end) *end = '\0';
+            char id[SLUICE_ID_MAX];
+            if (!strncmp(l, "ok ", 3) && sscanf(l + 3, "%95s", id) == 1) {
+                confirmed++;
+                sluice_job_info info;
+                sluice_error err;
+                if (sluice_job_get(c, id, &info, &err) < 0) fail_msg("job %s: %s", id, err.text);
+                lost += info.state != SLUICE_JOB_READY;
+                sluice_job_info_clear(&info);
+            } else if (!strncmp(l, "unconfirmed ", 12)) {
+                unconfirmed++;
+            } else if (!strncmp(l, "down ", 5)) {
+                down++;
+            } else if (*l) {
+                fail_msg("%s producer: %s", loopers[i].lang, l);
+            }
+            if (!end) break;
+            l = end + 1;
+        }
+        free(text);
+        fprintf(stderr,
+                "#   %s: %d confirmed, %d unconfirmed, %d refused in the outage; the first enqueue %lld ms after the "
+                "promotion; %d confirmed lost\n",
+                loopers[i].lang, confirmed, unconfirmed, down, resumed[i], lost);
+        assert_int_equal(lost, 0);
+        if (down == 0) fail_msg("%s producer: no call failed in the outage: was the master killed?", loopers[i].lang);
+    }
+    sluice_client_free(c);
+    for (int i = 0; i < NLANGS; i++) unlink(out[i]);
+    unlink(stop);
+    rmdir(dir);
+}
+
 int main(int argc, char **argv) {
     (void)argc;
     proc_init(argv[0]);
@@ -387,6 +584,8 @@ int main(int argc, char **argv) {
     const struct CMUnitTest sentinel[] = {
         cmocka_unit_test(each_client_enqueues_through_the_master_the_sentinels_name),
         cmocka_unit_test(a_bad_sentinel_url_an_unknown_master_and_a_wrong_password_are_refused_naming_the_problem),
+        cmocka_unit_test_teardown(each_producer_goes_on_through_a_failover_and_loses_no_confirmed_enqueue,
+                                  proc_teardown),
     };
     int failed = cmocka_run_group_tests_name("cluster", cluster, acl_cluster_setup, acl_cluster_teardown);
     return failed + cmocka_run_group_tests_name("sentinel", sentinel, harness_sentinel_group_setup,

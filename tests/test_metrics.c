@@ -155,19 +155,7 @@ static void the_metrics_server_binds_to_loopback_by_default_and_answers_while_re
             h->dir);
     fclose(f);
     const char *argv[] = {proc_bin("sluice-worker"), "--config", cfg, NULL};
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 2);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    for (int i = 0; i < 32; i++)
-        if (!proc_pids[i]) {
-            proc_pids[i] = pid;
-            break;
-        }
+    pid_t pid = proc_start(argv, NULL, log, 0);
     int port = proc_metrics_port(log);
     assert_true(port > 0);
     char *resp = proc_http(port, "GET", "/metrics");
