@@ -75,6 +75,19 @@ static inline int failover_is_master(const harness_redis *r) {
     return yes;
 }
 
+/* The node of the cluster that replicates "master", or NULL. */
+static inline harness_redis *failover_replica_of(harness_cluster *cl, const harness_redis *master) {
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
+        redisReply *rep = harness_redis_command(&cl->nodes[i], "ROLE");
+        int yes = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 3 &&
+                  strcmp(rep->element[0]->str, "slave") == 0 && rep->element[2]->type == REDIS_REPLY_INTEGER &&
+                  rep->element[2]->integer == master->port;
+        freeReplyObject(rep);
+        if (yes) return &cl->nodes[i];
+    }
+    return NULL;
+}
+
 /* The sum of the classes' acked counters, or -1 when one cannot be read. */
 static inline long long failover_acked(sluice_client *c, const char (*classes)[16], int n) {
     long long sum = 0;

@@ -7,8 +7,9 @@
  * master (no MOVED or ASK on any node, INFO errorstats), and the C library
  * finds every job. Through the sentinels each finds the master; a
  * malformed sentinel URL, an unknown master's name and a wrong password
- * are refused as in C; and each goes on through a failover, losing none of
- * its confirmed enqueues.
+ * are refused as in C. Each goes on through a failover, on a cluster (its
+ * URL's own master killed) and through the sentinels, losing none of its
+ * confirmed enqueues, and fails cleanly with every node down.
  * Run from the top of the tree. */
 #define _DEFAULT_SOURCE
 #include <hiredis/hiredis.h>
@@ -471,35 +472,37 @@ static int lines_with(const char *path, const char *word, int from, int *lines) 
     return n;
 }
 
-/* The master killed under a producer of each language that enqueues
- * through the sentinels with replicas 1: during the outage each gets
- * explicit errors (unreachable or unavailable), never another error or a
- * silent success; within 10 s of the promotion each enqueues again, on the
- * promoted replica; every confirmed enqueue, before the kill or after, is
- * there. Last in its group: the set's master stays dead. */
-static void each_producer_goes_on_through_a_failover_and_loses_no_confirmed_enqueue(void **state) {
-    harness_sentinel *s = *state;
-    sluice_client *c = connect_to(s->url);
+/* A master killed under a producer of each language: each on "url",
+ * enqueueing into its class cls[i] (declared here) on "victim" with
+ * replicas 1. During the outage each gets explicit errors (unreachable or
+ * unavailable), never another error or a silent success; within 10 s of
+ * the promotion of "heir" each enqueues again; every confirmed enqueue,
+ * before the kill or after, is found through "after_url". Then the nodes
+ * "rest" (nrest of them) are killed too, and with no node left every call
+ * fails as unreachable or unavailable: none crashes a producer. Prints the
+ * figures. */
+static void producers_through_a_failover(const char *url, const char *after_url, harness_redis *victim,
+                                         harness_redis *heir, const char (*cls)[16], harness_redis *rest, int nrest) {
+    sluice_client *c = connect_to(after_url);
     char dir[] = "/tmp/sluice-ha-XXXXXX";
     if (!mkdtemp(dir)) fail_msg("mkdtemp");
-    char stop[64], out[NLANGS][64], cls[NLANGS][16];
+    char stop[64], out[NLANGS][64];
     snprintf(stop, sizeof(stop), "%s/stop", dir);
     pid_t pid[NLANGS];
     for (int i = 0; i < NLANGS; i++) {
-        snprintf(cls[i], sizeof(cls[i]), "fo-%s", loopers[i].lang);
         snprintf(out[i], sizeof(out[i]), "%s/%s.out", dir, loopers[i].lang);
         test_class(c, cls[i], SLUICE_TIER_NORMAL, 10);
-        pid[i] = loop_start(i, s->url, cls[i], stop, out[i]);
+        pid[i] = loop_start(i, url, cls[i], stop, out[i]);
     }
+    sluice_client_free(c);
     for (int i = 0; i < NLANGS; i++) {
         WAIT_UNTIL(lines_with(out[i], "ok", 0, NULL) >= 10, 30000);
         if (lines_with(out[i], "ok", 0, NULL) < 10) fail_msg("%s: 10 confirmed enqueues before the kill", out[i]);
     }
-    sluice_client_free(c);
-    harness_redis_kill(&s->master);
+    harness_redis_kill(victim);
     long long killed = harness_now_ms();
-    WAIT_UNTIL(failover_is_master(&s->replica), 30000);
-    if (!failover_is_master(&s->replica)) fail_msg("the replica was not promoted within 30 s");
+    WAIT_UNTIL(failover_is_master(heir), 30000);
+    if (!failover_is_master(heir)) fail_msg("the replica was not promoted within 30 s");
     long long promoted = harness_now_ms();
     int at[NLANGS];
     long long resumed[NLANGS]; /* ms from the promotion to the first enqueue after it */
@@ -522,6 +525,36 @@ static void each_producer_goes_on_through_a_failover_and_loses_no_confirmed_enqu
     for (int i = 0; i < NLANGS; i++)
         if (lines_with(out[i], "unconfirmed", at[i], NULL) + lines_with(out[i], "ok", at[i], NULL) < 5)
             fail_msg("%s: not 5 enqueues within 10 s of the promotion (%s)", loopers[i].lang, out[i]);
+    /* the lookups first, while a node answers */
+    c = connect_to(after_url);
+    int lost[NLANGS] = {0}, confirmed[NLANGS] = {0};
+    for (int i = 0; i < NLANGS; i++) {
+        char *text = proc_slurp(out[i]);
+        for (char *l = text; l && *l;) {
+            char *end = strchr(l, '\n');
+            if (!end) break;
+            *end = '\0';
+            char id[SLUICE_ID_MAX];
+            if (!strncmp(l, "ok ", 3) && sscanf(l + 3, "%95s", id) == 1) {
+                confirmed[i]++;
+                sluice_job_info info;
+                sluice_error err;
+                if (sluice_job_get(c, id, &info, &err) < 0) fail_msg("job %s: %s", id, err.text);
+                lost[i] += info.state != SLUICE_JOB_READY;
+                sluice_job_info_clear(&info);
+            }
+            l = end + 1;
+        }
+        free(text);
+    }
+    sluice_client_free(c);
+    for (int i = 0; i < NLANGS; i++) lines_with(out[i], "ok", 0, &at[i]);
+    for (int k = 0; k < nrest; k++) harness_redis_kill(&rest[k]);
+    for (int i = 0; i < NLANGS; i++) {
+        WAIT_UNTIL(lines_with(out[i], "down", at[i], NULL) >= 3, 20000);
+        if (lines_with(out[i], "down", at[i], NULL) < 3)
+            fail_msg("%s: not 3 calls refused with every node down (%s)", loopers[i].lang, out[i]);
+    }
     close(open(stop, O_WRONLY | O_CREAT, 0644));
     for (int i = 0; i < NLANGS; i++) {
         int st = proc_wait(pid[i], 15000);
@@ -530,43 +563,67 @@ static void each_producer_goes_on_through_a_failover_and_loses_no_confirmed_enqu
             fail_msg("%s producer: status %d (%s)", loopers[i].lang, st, out[i]);
     }
     fprintf(stderr, "#   killed -> promoted %lld ms\n", promoted - killed);
-    c = connect_to(s->url);
     for (int i = 0; i < NLANGS; i++) {
         char *text = proc_slurp(out[i]);
-        int confirmed = 0, unconfirmed = 0, down = 0, lost = 0;
         for (char *l = text; l && *l;) {
             char *end = strchr(l, '\n');
             if (end) *end = '\0';
-            char id[SLUICE_ID_MAX];
-            if (!strncmp(l, "ok ", 3) && sscanf(l + 3, "%95s", id) == 1) {
-                confirmed++;
-                sluice_job_info info;
-                sluice_error err;
-                if (sluice_job_get(c, id, &info, &err) < 0) fail_msg("job %s: %s", id, err.text);
-                lost += info.state != SLUICE_JOB_READY;
-                sluice_job_info_clear(&info);
-            } else if (!strncmp(l, "unconfirmed ", 12)) {
-                unconfirmed++;
-            } else if (!strncmp(l, "down ", 5)) {
-                down++;
-            } else if (*l) {
+            if (*l && strncmp(l, "ok ", 3) && strncmp(l, "unconfirmed ", 12) && strncmp(l, "down ", 5))
                 fail_msg("%s producer: %s", loopers[i].lang, l);
-            }
             if (!end) break;
             l = end + 1;
         }
         free(text);
         fprintf(stderr,
-                "#   %s: %d confirmed, %d unconfirmed, %d refused in the outage; the first enqueue %lld ms after the "
-                "promotion; %d confirmed lost\n",
-                loopers[i].lang, confirmed, unconfirmed, down, resumed[i], lost);
-        assert_int_equal(lost, 0);
-        if (down == 0) fail_msg("%s producer: no call failed in the outage: was the master killed?", loopers[i].lang);
+                "#   %s: %d confirmed, %d unconfirmed, %d refused (the outage, then every node down); the first "
+                "enqueue %lld ms after the promotion; %d confirmed lost\n",
+                loopers[i].lang, confirmed[i], lines_with(out[i], "unconfirmed", 0, NULL),
+                lines_with(out[i], "down", 0, NULL), resumed[i], lost[i]);
+        assert_int_equal(lost[i], 0);
     }
-    sluice_client_free(c);
     for (int i = 0; i < NLANGS; i++) unlink(out[i]);
     unlink(stop);
     rmdir(dir);
+}
+
+/* The Sentinel set's master killed under the producers (see
+ * producers_through_a_failover). Last in its group: the master stays
+ * dead. */
+static void each_producer_goes_on_through_a_failover_and_loses_no_confirmed_enqueue(void **state) {
+    harness_sentinel *s = *state;
+    const char cls[NLANGS][16] = {"fo-python", "fo-ruby", "fo-node"};
+    producers_through_a_failover(s->url, s->url, &s->master, &s->replica, cls, &s->replica, 1);
+}
+
+/* A cluster master killed under the producers (see
+ * producers_through_a_failover), their classes on it and their URL its
+ * own: after its death they go on through the other nodes they know. The
+ * Functions are loaded on every master first, and so reach every replica
+ * (the first test deleted them from one). Last in its group: the master
+ * stays dead. */
+static void each_producer_goes_on_through_a_killed_cluster_master(void **state) {
+    harness_cluster *cl = *state;
+    int victim = -1;
+    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
+        if (!failover_is_master(&cl->nodes[i])) continue;
+        redisReply *r = harness_redis_command(&cl->nodes[i], "FUNCTION LOAD REPLACE %s", sluice_functions_source());
+        if (!r || r->type == REDIS_REPLY_ERROR) fail_msg("FUNCTION LOAD: %s", r ? r->str : "no reply");
+        freeReplyObject(r);
+        assert_int_equal(harness_redis_int(&cl->nodes[i], "WAIT 1 5000"), 1);
+        victim = i;
+    }
+    harness_redis *heir = failover_replica_of(cl, &cl->nodes[victim]);
+    assert_non_null(heir);
+    char cls[NLANGS][16];
+    for (int l = 0, k = 0; l < NLANGS && k < 10000; k++) {
+        snprintf(cls[l], sizeof(cls[l]), "cf%d", k);
+        if (master_of(cl, cls[l]) == victim) l++;
+    }
+    /* the lookups after the failover through a node that stays */
+    const harness_redis *stays = &cl->nodes[(victim + 1) % HARNESS_CLUSTER_NODES];
+    if (stays == heir) stays = &cl->nodes[(victim + 2) % HARNESS_CLUSTER_NODES];
+    producers_through_a_failover(cl->nodes[victim].tcp_url, stays->tcp_url, &cl->nodes[victim], heir,
+                                 (const char(*)[16])cls, cl->nodes, HARNESS_CLUSTER_NODES);
 }
 
 int main(int argc, char **argv) {
@@ -580,6 +637,7 @@ int main(int argc, char **argv) {
     const struct CMUnitTest cluster[] = {
         cmocka_unit_test(each_client_sends_every_call_to_its_class_master_from_one_replicas_url),
         cmocka_unit_test(a_lookup_into_a_slot_being_migrated_follows_ask_and_tryagain_then_is_unavailable),
+        cmocka_unit_test_teardown(each_producer_goes_on_through_a_killed_cluster_master, proc_teardown),
     };
     const struct CMUnitTest sentinel[] = {
         cmocka_unit_test(each_client_enqueues_through_the_master_the_sentinels_name),

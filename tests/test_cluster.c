@@ -512,19 +512,6 @@ static void a_master_without_the_functions_gets_them_from_the_client(void **stat
     sluice_client_free(open);
 }
 
-/* The node that replicates "master", or NULL. */
-static harness_redis *replica_of(harness_cluster *cl, const harness_redis *master) {
-    for (int i = 0; i < HARNESS_CLUSTER_NODES; i++) {
-        redisReply *rep = harness_redis_command(&cl->nodes[i], "ROLE");
-        int yes = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements >= 3 &&
-                  strcmp(rep->element[0]->str, "slave") == 0 && rep->element[2]->type == REDIS_REPLY_INTEGER &&
-                  rep->element[2]->integer == master->port;
-        freeReplyObject(rep);
-        if (yes) return &cl->nodes[i];
-    }
-    return NULL;
-}
-
 /* 1 when the node's CLUSTER SLOTS gives the slot to the master on "port". */
 static int map_gives(const harness_redis *r, int slot, int port) {
     redisReply *rep = harness_redis_command(r, "CLUSTER SLOTS");
@@ -558,7 +545,7 @@ static void on_a_cluster_an_enqueue_waits_for_the_replica_of_its_own_master(void
     for (int i = 1; i < NCLASSES && !other; i++)
         if (master_with_keys(masters, slot_of(masters[0], classes[i])) != m) other = classes[i];
     assert_true(m >= 0 && other);
-    harness_redis *replica = replica_of(cl, masters[m]);
+    harness_redis *replica = failover_replica_of(cl, masters[m]);
     assert_non_null(replica);
     WAIT_UNTIL(replica_link_up(replica), 10000);
     sluice_client *c = cluster_connect(cl, 0);
@@ -594,7 +581,7 @@ static void a_killed_master_is_replaced_by_its_promoted_replica_on_the_next_call
     int slot = slot_of(masters[0], cls);
     int m = master_with_keys(masters, slot);
     assert_true(m >= 0);
-    harness_redis *dead = masters[m], *heir = replica_of(cl, dead);
+    harness_redis *dead = masters[m], *heir = failover_replica_of(cl, dead);
     assert_non_null(heir);
     redisReply *rep = harness_redis_command(heir, "CONFIG SET replica-read-only no");
     freeReplyObject(rep);
@@ -1079,7 +1066,7 @@ static void a_worker_goes_on_through_a_killed_master_and_loses_no_replicated_enq
     int v = master_with_keys(masters, (int)harness_redis_int(masters[0], "CLUSTER KEYSLOT t:{_}:classes"));
     assert_true(v >= 0);
     /* the worker's URL names the master that dies: it must not need it again */
-    harness_redis *victim = masters[v], *seed = victim, *heir = replica_of(cl, victim);
+    harness_redis *victim = masters[v], *seed = victim, *heir = failover_replica_of(cl, victim);
     assert_non_null(heir);
     long long offset = replication_field(victim, "master_repl_offset");
     WAIT_UNTIL(replication_field(heir, "slave_repl_offset") >= offset, 10000);

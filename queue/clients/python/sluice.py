@@ -615,29 +615,46 @@ class _Cluster:
     DID_NOT_RUN = ("MOVED ", "ASK ", "TRYAGAIN", "CLUSTERDOWN")   # error replies that prove it
     REDIRECTS_MAX = 16             # MOVED and ASK in a row
 
-    def __init__(self, seed, addr, open_link):
+    def __init__(self, seed, addr, open_link, plain_link):
         self._seed = (addr, seed)       # the URL's node (any node: it may be a replica)
         self._open = open_link          # (host, port) -> a NEW redis.Redis, its Functions checked
+        self._plain = plain_link        # (host, port) -> a NEW redis.Redis, nothing checked
         self._links = {}                # (host, port) of a master -> its link
+        self._nodes = []                # (host, port) of every node of the last map, masters and replicas
         self._slots = None
         self._load()
 
     def _load(self):
-        """Reads the slot map from the first link that answers."""
-        last = None
-        for (host, _), link in [self._seed, *self._links.items()]:
+        """Reads the slot map from the first node that answers: a master it
+        has a link to, the URL's node, then any other node of the last map
+        (through a link of its own, closed after), so that a URL's node or
+        a master that died is not needed again."""
+        last, tried = None, set()
+        for addr, link in [*self._links.items(), self._seed]:
+            tried.add(addr)
             try:
-                ranges = link.execute_command("CLUSTER", "SLOTS")
+                return self._read_map(link, addr[0])
             except redis.exceptions.ConnectionError as e:
                 last = e
-                continue
-            slots = [None] * 16384
-            for r in ranges:
-                addr = (_text(r[2][0]) or host, int(r[2][1]))
-                slots[int(r[0]):int(r[1]) + 1] = [addr] * (int(r[1]) - int(r[0]) + 1)
-            self._slots = slots
-            return
+        for addr in [a for a in self._nodes if a not in tried]:
+            link = self._plain(*addr)
+            try:
+                return self._read_map(link, addr[0])
+            except redis.exceptions.ConnectionError as e:
+                last = e
+            finally:
+                link.connection_pool.disconnect()
         raise last
+
+    def _read_map(self, link, host):
+        """The slot map and the nodes from CLUSTER SLOTS on link (of a node
+        on host, for an entry without a host)."""
+        slots, nodes = [None] * 16384, []
+        for r in link.execute_command("CLUSTER", "SLOTS"):
+            addrs = [(_text(n[0]) or host, int(n[1])) for n in r[2:]]
+            slots[int(r[0]):int(r[1]) + 1] = [addrs[0]] * (int(r[1]) - int(r[0]) + 1)
+            nodes.extend(a for a in addrs if a not in nodes)
+        self._slots, self._nodes = slots, nodes
 
     def lost(self):
         """A link broke: the next call reads the slot map again."""
@@ -729,7 +746,8 @@ class Client:
             try:
                 if _hello(self._redis).get("mode") == "cluster":
                     self._cluster = _Cluster(self._redis, (u["host"], u["port"]),
-                                             lambda h, p: _checked_link(h, p, common))
+                                             lambda h, p: _checked_link(h, p, common),
+                                             lambda h, p: _link(h, p, common))
                     return
             except redis.exceptions.RedisError as e:
                 self.close()
@@ -826,15 +844,15 @@ class Client:
                                        f"timeout ({self._timeout * 1000:g} ms)")
             err.ids = []
             raise err
-        link = self._cluster.link(self._cluster.master(cls)) if self._cluster else self._redis
-        pipe = link.pipeline(transaction=False)
-        for command in commands:
-            pipe.execute_command(*command)
-        if replicas and args:
-            # on the pipeline's connection (the class's master): WAIT counts that connection's writes
-            pipe.execute_command("WAIT", replicas, wait_ms)
         ids = []
         try:
+            link = self._cluster.link(self._cluster.master(cls)) if self._cluster else self._redis
+            pipe = link.pipeline(transaction=False)
+            for command in commands:
+                pipe.execute_command(*command)
+            if replicas and args:
+                # on the pipeline's connection (the class's master): WAIT counts that connection's writes
+                pipe.execute_command("WAIT", replicas, wait_ms)
             replies = pipe.execute(raise_on_error=False) if args else []
         except redis.exceptions.RedisError as e:
             err = self._error(e, "enqueue")

@@ -530,24 +530,48 @@ module Sluice
       @seed = [addr, seed] # the URL's node (any node: it may be a replica)
       @common = common
       @links = {} # [host, port] of a master => its link, its Functions checked
+      @nodes = [] # [host, port] of every node of the last map, masters and replicas
       @slots = nil
       load_slots
     end
 
-    # Reads the slot map from the first link that answers.
+    # Reads the slot map from the first node that answers: a master it has
+    # a link to, the URL's node, then any other node of the last map
+    # (through a link of its own, closed after), so that a URL's node or a
+    # master that died is not needed again.
     def load_slots
       last = nil
-      [@seed, *@links].each do |(host, _), link|
-        slots = Array.new(16_384)
-        link.call("CLUSTER", "SLOTS").each do |first, last_slot, (mhost, mport)|
-          slots.fill([mhost.to_s.empty? ? host : mhost, Integer(mport)], first..last_slot)
-        end
-        @slots = slots
-        return
+      tried = [*@links, @seed].map do |addr, link|
+        return read_map(link, addr[0])
       rescue Redis::BaseConnectionError => e
         last = e
+        addr
+      end
+      (@nodes - tried).each do |addr|
+        link = Sluice.link({ host: addr[0], port: addr[1] }, @common)
+        begin
+          return read_map(link, addr[0])
+        rescue Redis::BaseConnectionError => e
+          last = e
+        ensure
+          link.close
+        end
       end
       raise last
+    end
+
+    # The slot map and the nodes from CLUSTER SLOTS on +link+ (of a node on
+    # +host+, for an entry without a host).
+    def read_map(link, host)
+      slots = Array.new(16_384)
+      nodes = []
+      link.call("CLUSTER", "SLOTS").each do |first, last_slot, *entries|
+        addrs = entries.map { |(h, port)| [h.to_s.empty? ? host : h, Integer(port)] }
+        slots.fill(addrs[0], first..last_slot)
+        nodes |= addrs
+      end
+      @slots = slots
+      @nodes = nodes
     end
 
     # A link broke: the next call reads the slot map again.
