@@ -22,7 +22,8 @@
     X(done, "done")           /* completed jobs kept (keep_done) */                                                    \
     X(audit, "audit")         /* the class's audit stream */                                                           \
     X(bucket, "bucket")       /* the rate limit's token bucket */                                                      \
-    X(deadlines, "deadlines") /* waiting jobs by start_by; last: callers of library v8 send the 13 keys before it */
+    X(deadlines, "deadlines") /* waiting jobs by start_by; callers of library v8 send the 13 keys before it */         \
+    X(parked, "parked")       /* ready jobs of keys at their cap (fair.lua); callers of v9 send the 14 before it */
 
 #define SIGNAL_KEY_LIST(X) X(signals, "signals") X(signal_values, "signal-values") X(audit, "audit")
 #define GOVERNOR_KEY_LIST(X) X(governor, "governor") X(history, "governor:history") X(audit, "audit")

@@ -3,8 +3,9 @@
 # the files its first line "-- needs: a b" names (tables.lua, generated from
 # the C headers, needs nothing), the "#!lua name=sluice" header first, and
 # the library version (common.lua's "local VERSION = N"). Fails on a cycle,
-# an unknown dependency, or a free global: each file is compiled with what it
-# needs (luac5.1) and may read no global but Redis's and Lua's own.
+# an unknown dependency, a free global (each file is compiled with what it
+# needs, by luac5.1, and may read no global but Redis's and Lua's own), or
+# more than 200 locals in the whole library's main chunk.
 # usage: lua-library.sh OUT.c TABLES.lua FILE.lua...
 set -eu
 out=$1
@@ -66,6 +67,17 @@ for name in $order; do
         esac
     done
 done
+
+# The whole library compiles as one chunk, whose main function Lua 5.1
+# allows at most 200 locals (Redis refuses the library at FUNCTION LOAD).
+for n in $order; do cat "$(cat "$tmp/$n.path")"; done > "$tmp/library.lua"
+luac5.1 -p -l -l "$tmp/library.lua" 2>"$tmp/luac.err" > "$tmp/listing" ||
+    { echo "lua-library: the library: $(cat "$tmp/luac.err")" >&2; exit 1; }
+locals=$(sed -n 's/^locals (\([0-9]*\)).*/\1/p' "$tmp/listing" | head -n 1)
+if [ "${locals:-0}" -gt 200 ]; then
+    echo "lua-library: the library's main chunk has $locals locals, Lua allows 200: gather some in a table" >&2
+    exit 1
+fi
 
 version=$(for n in $order; do cat "$(cat "$tmp/$n.path")"; done | sed -n 's/^local VERSION = \([0-9][0-9]*\).*/\1/p' | head -n 1)
 [ -n "$version" ] || { echo "lua-library: no 'local VERSION = N' found" >&2; exit 1; }

@@ -46,6 +46,15 @@ static inline void test_assert_consistent(sluice_client *c, const char *cls) {
     sluice_check_free(k);
 }
 
+/* Waits up to "ms" for the acked count of class cls to reach n, its
+ * counters then into *out (may be NULL); fails the test if it does not. */
+static inline void test_wait_acked(sluice_client *c, const char *cls, int64_t n, long ms, sluice_class_stats *out) {
+    sluice_class_stats st = {0};
+    WAIT_UNTIL(sluice_class_stats_get(c, cls, &st, NULL) == 0 && st.acked >= n, ms);
+    if (st.acked < n) fail_msg("%s: %lld of %lld jobs acked", cls, (long long)st.acked, (long long)n);
+    if (out) *out = st;
+}
+
 /* Declares a class with the given tier and concurrency limit; fails the test
  * on error. */
 static inline void test_class(sluice_client *c, const char *cls, sluice_tier tier, int64_t max_conc) {

@@ -172,6 +172,15 @@ static inline void proc_stop(pid_t pid) {
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) fail_msg("worker exited with status %d", st);
 }
 
+/* Runs sluice-worker with "args" (as proc_worker) until class cls has n jobs
+ * acked (at most "ms"), stops it, and gives the class's counters in *st. */
+static inline void proc_drain(const harness_redis *h, const char *const *args, const char *log, sluice_client *c,
+                              const char *cls, int64_t n, long ms, sluice_class_stats *st) {
+    pid_t pid = proc_worker(h, args, log);
+    test_wait_acked(c, cls, n, ms, st);
+    proc_stop(pid);
+}
+
 /* Runs argv with "env" (NAME=VALUE strings, NULL-terminated, added to the
  * environment; may be NULL), "in" on stdin (may be NULL), stdout into
  * "out" (NUL-terminated), stderr into "err" when not NULL. Returns the exit

@@ -13,12 +13,13 @@
 
 #define CALL_ARGS 14
 
-/* The class keys a caller of this library version sends; one of version 8
- * or older sends the first CLASS_NKEYS_V8. */
-enum { CLASS_NKEYS_NOW = 14, CLASS_NKEYS_V8 = 13 };
-static const char *const CLASS_SUFFIX[CLASS_NKEYS_NOW] = {"class", "gate",  "ready",  "delayed",  "leased",
-                                                          "dead",  "jobs",  "meta",   "unique",   "stats",
-                                                          "done",  "audit", "bucket", "deadlines"};
+/* The class keys a caller of this library version sends; one of version 9
+ * sends the first CLASS_NKEYS_V9, one of version 8 or older the first
+ * CLASS_NKEYS_V8. */
+enum { CLASS_NKEYS_NOW = 15, CLASS_NKEYS_V9 = 14, CLASS_NKEYS_V8 = 13 };
+static const char *const CLASS_SUFFIX[CLASS_NKEYS_NOW] = {"class", "gate",  "ready",  "delayed",   "leased",
+                                                          "dead",  "jobs",  "meta",   "unique",    "stats",
+                                                          "done",  "audit", "bucket", "deadlines", "parked"};
 static const char *const SIGNAL_SUFFIX[3] = {"signals", "signal-values", "audit"};
 static const char *const GOVERNOR_SUFFIX[3] = {"governor", "governor:history", "audit"};
 static const char *const REGISTRY_SUFFIX[1] = {"classes"};

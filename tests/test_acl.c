@@ -239,9 +239,9 @@ static void producers_and_workers_cannot_write_class_config_or_gates_directly(vo
     redisFree(ctx);
 }
 
-/* The class's 14 keys, as a FCALL's text, each followed by a space. */
+/* The class's 15 keys, as a FCALL's text, each followed by a space. */
 #define CLASS_KEY(suffix) "sluice:{" CLS "}:" suffix " "
-#define CLASS_KEYS14                                                                                                   \
+#define CLASS_KEYS15                                                                                                   \
     CLASS_KEY("class")                                                                                                 \
     CLASS_KEY("gate")                                                                                                  \
     CLASS_KEY("ready")                                                                                                 \
@@ -255,7 +255,8 @@ static void producers_and_workers_cannot_write_class_config_or_gates_directly(vo
     CLASS_KEY("done")                                                                                                  \
     CLASS_KEY("audit")                                                                                                 \
     CLASS_KEY("bucket")                                                                                                \
-    CLASS_KEY("deadlines")
+    CLASS_KEY("deadlines")                                                                                             \
+    CLASS_KEY("parked")
 
 /* The deadlines: a producer adds them only through enqueue, the governor
  * reads them through sluice_deadline_view by FCALL_RO and writes none. */
@@ -269,7 +270,7 @@ static void deadlines_are_read_by_the_governor_read_only_and_written_only_throug
     const role readers[] = {GOVERNOR, OPERATOR};
     for (size_t k = 0; k < 2; k++) {
         redisContext *ctx = raw_as(state, readers[k]);
-        redisReply *rep = redisCommand(ctx, "FCALL_RO sluice_deadline_view 14 " CLASS_KEYS14 CLS " 10");
+        redisReply *rep = redisCommand(ctx, "FCALL_RO sluice_deadline_view 15 " CLASS_KEYS15 CLS " 10");
         if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements < 4)
             fail_msg("deadline view as %s: %s", ROLE[readers[k]], rep && rep->str ? rep->str : "no entry");
         freeReplyObject(rep);
@@ -389,6 +390,52 @@ static void a_worker_claims_acks_fails_and_reads_its_gate(void **state) {
     sluice_client_free(c);
 }
 
+/* Under a per-key cap each role does its part with the shipped rights: the
+ * worker's claims park the jobs of a key at its cap and its ack brings the
+ * next back, the operator cancels a parked job and changes the cap, the
+ * governor reads the counts (parked jobs among the ready). */
+static void each_role_does_its_part_under_a_per_key_cap(void **state) {
+    sluice_client *op = connect_as(state, OPERATOR);
+    sluice_error err;
+    sluice_class_config cfg;
+    sluice_class_config_init(&cfg);
+    cfg.tier = SLUICE_TIER_CRITICAL;
+    cfg.max_concurrency_per_key = 1;
+    assert_lib_ok(sluice_class_set(op, "capped", &cfg, NULL, &err), &err, OPERATOR, "class set");
+    sluice_client *p = connect_as(state, PRODUCER);
+    sluice_enqueue_opts o = {.key = "acme"};
+    char id[3][SLUICE_ID_MAX];
+    for (int i = 0; i < 3; i++)
+        assert_lib_ok(sluice_enqueue(p, "capped", "{}", &o, id[i], &err), &err, PRODUCER, "enqueue");
+    sluice_client_free(p);
+
+    sluice_client *w = connect_as(state, WORKER);
+    sluice_job *jobs[3];
+    sluice_claim_info info;
+    assert_lib_ok(sluice_claim(w, "capped", "w1", 3, jobs, &info, &err), &err, WORKER, "claim");
+    assert_int_equal(info.count, 1); /* the other two parked */
+    sluice_job *next;
+    assert_lib_ok(sluice_claim(w, "capped", "w1", 1, &next, &info, &err), &err, WORKER, "claim");
+    assert_int_equal(info.status, SLUICE_CLAIM_EMPTY);
+    sluice_client *gov = connect_as(state, GOVERNOR);
+    sluice_class_stats st;
+    assert_lib_ok(sluice_class_stats_get(gov, "capped", &st, &err), &err, GOVERNOR, "stats");
+    assert_int_equal(st.ready, 2);
+    sluice_client_free(gov);
+    assert_lib_ok(sluice_job_cancel(op, id[2], &err), &err, OPERATOR, "cancel a parked job");
+    assert_lib_ok(sluice_ack(w, sluice_job_id(jobs[0]), sluice_job_token(jobs[0]), &err), &err, WORKER, "ack");
+    sluice_job_free(jobs[0]);
+    assert_lib_ok(sluice_claim(w, "capped", "w1", 3, jobs, &info, &err), &err, WORKER, "claim after the ack");
+    assert_int_equal(info.count, 1);
+    assert_string_equal(sluice_job_id(jobs[0]), id[1]);
+    cfg.max_concurrency_per_key = 0;
+    assert_lib_ok(sluice_class_set(op, "capped", &cfg, NULL, &err), &err, OPERATOR, "class set, no cap");
+    assert_lib_ok(sluice_ack(w, sluice_job_id(jobs[0]), sluice_job_token(jobs[0]), &err), &err, WORKER, "ack");
+    sluice_job_free(jobs[0]);
+    sluice_client_free(w);
+    sluice_client_free(op);
+}
+
 /* Redis does not roll back a Function that an ACL check stops halfway, so
  * the Functions write their audit entry first, and the rate limiter's state
  * lives in its own key: a worker holds no write on the gate at all. */
@@ -476,13 +523,6 @@ static void worker_class(void **state, const char *cls, int jobs) {
     sluice_client_free(op);
 }
 
-/* Waits up to "ms" for the class's acked count to reach "n". */
-static void wait_acked(sluice_client *op, const char *cls, int64_t n, long ms) {
-    sluice_class_stats st = {0};
-    WAIT_UNTIL(sluice_class_stats_get(op, cls, &st, NULL) == 0 && st.acked >= n, ms);
-    if (st.acked < n) fail_msg("%s: %lld of %lld jobs acked", cls, (long long)st.acked, (long long)n);
-}
-
 /* The value of a sample ("name value" at a line start) in a scrape of the
  * worker's /metrics on "port", or -1. */
 static double scraped(int port, const char *name) {
@@ -524,7 +564,7 @@ static void sluice_worker_runs_jobs_as_worker_and_governs_as_governor(void **sta
     char log[PATH_MAX];
     snprintf(log, sizeof(log), "%s/worker-governor-role.log", h->dir);
     pid_t pid = worker_as(state, role_url(state, GOVERNOR), "aclgov", log);
-    wait_acked(op, "aclgov", 20, 20000);
+    test_wait_acked(op, "aclgov", 20, 20000, NULL);
     sluice_gate_info gate;
     WAIT_UNTIL(sluice_gate_get(op, "aclgov", &gate, &err) == 0 && strcmp(gate.why, "governor") == 0, 20000);
     assert_string_equal(gate.why, "governor");
@@ -558,7 +598,7 @@ static void with_the_worker_role_alone_the_governor_is_refused_and_jobs_still_ru
     snprintf(log, sizeof(log), "%s/worker-role-only.log", h->dir);
     pid_t pid = worker_as(state, NULL, "aclnogov", log);
     sluice_client *op = connect_as(state, OPERATOR);
-    wait_acked(op, "aclnogov", 10, 20000);
+    test_wait_acked(op, "aclnogov", 10, 20000, NULL);
     /* three refused ticks at least, for one line in the log */
     int port = proc_metrics_port(log);
     assert_true(port > 0);
@@ -907,6 +947,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(a_worker_subscribes_to_ready_channels_only),
         cmocka_unit_test(a_producer_may_enqueue_and_nothing_else),
         cmocka_unit_test(a_worker_claims_acks_fails_and_reads_its_gate),
+        cmocka_unit_test(each_role_does_its_part_under_a_per_key_cap),
         cmocka_unit_test(a_function_refused_to_a_worker_leaves_the_gate_unchanged),
         cmocka_unit_test(a_governor_reports_signals_and_ticks_the_gates),
         cmocka_unit_test_teardown(sluice_worker_runs_jobs_as_worker_and_governs_as_governor, proc_teardown),

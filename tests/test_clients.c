@@ -380,10 +380,8 @@ static void a_job_enqueued_from_each_language_is_run_by_sluice_worker_and_acked(
     char spec[500];
     snprintf(spec, sizeof(spec), "polyglot=%s", handler);
     const char *args[] = {"--no-governor", "--handler", spec, NULL};
-    pid_t pid = proc_worker(h, args, log);
-    sluice_class_stats st = {0};
-    WAIT_UNTIL(sluice_class_stats_get(c, "polyglot", &st, NULL) == 0 && st.acked == 3, 20000);
-    proc_stop(pid);
+    sluice_class_stats st;
+    proc_drain(h, args, log, c, "polyglot", 3, 20000, &st);
     assert_int_equal(st.acked, 3);
     assert_int_equal(st.failed, 0);
     for (size_t i = 0; i < 3; i++) {

@@ -409,6 +409,31 @@ static void fairness_keys_round_trip_show_in_job_show_and_class_keys_and_bad_one
     run_free(&r);
     assert_int_equal(sluice_ack(c, sluice_job_id(leased), sluice_job_token(leased), &err), 0);
     sluice_job_free(leased);
+    /* a cap of one a key: acme's second job is held, and explain says why */
+    r = RUN(state, "class", "set", "tenants", "--max-concurrency-per-key", "1");
+    assert_int_equal(r.code, 0);
+    run_free(&r);
+    r = RUN(state, "class", "set", "tenants", "--max-concurrency-per-key", "-1");
+    assert_int_equal(r.code, 2);
+    assert_one_line_error(&r, "--max-concurrency-per-key");
+    run_free(&r);
+    char held[SLUICE_ID_MAX];
+    r = RUN(state, "enqueue", "tenants", "{}", "--key", "acme");
+    enqueued_id(&r, held);
+    r = RUN(state, "enqueue", "tenants", "{}", "--key", "acme");
+    enqueued_id(&r, held); /* the later of acme's two */
+    assert_int_equal(sluice_claim(c, "tenants", "t", 2, &leased, &ci, &err), 0);
+    assert_int_equal(ci.count, 1);
+    assert_string_not_equal(sluice_job_id(leased), held);
+    sluice_job *none;
+    assert_int_equal(sluice_claim(c, "tenants", "t", 1, &none, &ci, &err), 0);
+    assert_int_equal(ci.status, SLUICE_CLAIM_EMPTY);
+    r = RUN(state, "explain", held);
+    if (r.code != 0 || !strstr(r.out, "max_concurrency_per_key") || !strstr(r.out, "jobs in flight ends"))
+        fail_msg("explain: %s", r.out);
+    run_free(&r);
+    assert_int_equal(sluice_ack(c, sluice_job_id(leased), sluice_job_token(leased), &err), 0);
+    sluice_job_free(leased);
     r = RUN(state, "class", "keys", "tenants", "--count", "101");
     assert_int_equal(r.code, 2);
     run_free(&r);

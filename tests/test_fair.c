@@ -8,7 +8,7 @@
 
 #include <hiredis/hiredis.h>
 
-#include "common.h"
+#include "common_proc.h"
 
 #include "function_calls.h"
 
@@ -385,6 +385,245 @@ static void top_keys_count_each_keys_leased_jobs_and_a_job_shows_its_key(void **
     sluice_client_free(c);
 }
 
+/* A critical class "cls" whose keys may each run "cap" leases at once. */
+static void capped_class(sluice_client *c, const char *cls, const char *cap) {
+    fair_class(c, cls, NULL);
+    const char *f[] = {"max_concurrency_per_key"}, *v[] = {cap};
+    sluice_error err;
+    if (sluice_class_update(c, cls, f, v, 1, NULL, &err) < 0) fail_msg("cap: %s", err.text);
+}
+
+/* Claims one job of cls: its key into key (64 bytes) and its index
+ * (returned), the job into *job; -1 when the claim answered otherwise
+ * (its status in *status). */
+static int claim_one(sluice_client *c, const char *cls, sluice_job **job, char *key, sluice_claim_status *status) {
+    sluice_claim_info info;
+    sluice_error err;
+    if (sluice_claim(c, cls, "t", 1, job, &info, &err) < 0) fail_msg("claim: %s", err.text);
+    *status = info.status;
+    if (info.count == 0) return -1;
+    return job_key(*job, key);
+}
+
+/* Claims one job of cls and checks it is key's job number i. */
+static sluice_job *claim_expect(sluice_client *c, const char *cls, const char *key, int i) {
+    sluice_job *j = NULL;
+    char got[64];
+    sluice_claim_status st;
+    int idx = claim_one(c, cls, &j, got, &st);
+    if (idx < 0) fail_msg("expected %s's job %d, the claim answered status %d", key, i, (int)st);
+    if (strcmp(got, key) || idx != i) fail_msg("expected %s's job %d, got %s's job %d", key, i, got, idx);
+    return j;
+}
+
+/* The claim answers empty: every job waiting is of a key at its cap. */
+static void claim_empty(sluice_client *c, const char *cls) {
+    sluice_job *j = NULL;
+    char got[64];
+    sluice_claim_status st;
+    int idx = claim_one(c, cls, &j, got, &st);
+    if (idx >= 0) fail_msg("expected no job, got %s's job %d", got, idx);
+    assert_int_equal(st, SLUICE_CLAIM_EMPTY);
+}
+
+/* Key A's backlog under a cap of 2: A runs two at a time while B and C
+ * start; the jobs A may not start are parked, still waiting and counted;
+ * each lease of A that ends (ack, release, fail) lets the next of A's
+ * jobs start, in A's order; raising the cap lets more start and removing
+ * it lets all start. The checker finds nothing wrong at each step. */
+static void a_key_at_its_cap_waits_while_other_keys_run_and_goes_on_in_order(void **state) {
+    sluice_client *c = test_connect(state);
+    capped_class(c, "capped", "2");
+    enqueue_key(c, "capped", "A", 200, 0);
+    enqueue_key(c, "capped", "B", 1, 0);
+    enqueue_key(c, "capped", "C", 1, 0);
+    sluice_job *a0 = claim_expect(c, "capped", "A", 0);
+    sluice_job *b0 = claim_expect(c, "capped", "B", 0);
+    sluice_job *c0 = claim_expect(c, "capped", "C", 0);
+    sluice_job *a1 = claim_expect(c, "capped", "A", 1);
+    claim_empty(c, "capped"); /* A at its cap: its other 198 are parked */
+    sluice_class_stats st;
+    sluice_error err;
+    assert_int_equal(sluice_class_stats_get(c, "capped", &st, &err), 0);
+    assert_int_equal(st.ready, 198);
+    assert_int_equal(st.leased, 4);
+    char text[512];
+    top_keys_text(c, "capped", text, sizeof(text));
+    assert_string_equal(text, "A 198 2;B 0 1;C 0 1;");
+    test_assert_consistent(c, "capped");
+
+    /* an ack: A's next */
+    assert_int_equal(sluice_ack(c, sluice_job_id(a0), sluice_job_token(a0), &err), 0);
+    sluice_job *a2 = claim_expect(c, "capped", "A", 2);
+    claim_empty(c, "capped");
+    /* a release: the released job first (its place), then A is full again */
+    assert_int_equal(sluice_release(c, sluice_job_id(a1), sluice_job_token(a1), &err), 0);
+    sluice_job_free(a1);
+    a1 = claim_expect(c, "capped", "A", 1);
+    claim_empty(c, "capped");
+    /* a failure (retried later): A's next */
+    int64_t retry;
+    assert_int_equal(sluice_fail(c, sluice_job_id(a2), sluice_job_token(a2), "x", &retry, &err), 0);
+    sluice_job *a3 = claim_expect(c, "capped", "A", 3);
+    test_assert_consistent(c, "capped");
+    /* B and C end; keys under their caps never wait */
+    assert_int_equal(sluice_ack(c, sluice_job_id(b0), sluice_job_token(b0), &err), 0);
+    assert_int_equal(sluice_ack(c, sluice_job_id(c0), sluice_job_token(c0), &err), 0);
+    enqueue_key(c, "capped", "B", 1, 0);
+    sluice_job *b1 = claim_expect(c, "capped", "B", 0);
+    claim_empty(c, "capped");
+    /* a cap raised to 3: one more of A */
+    const char *f[] = {"max_concurrency_per_key"}, *three[] = {"3"}, *none[] = {"0"};
+    assert_int_equal(sluice_class_update(c, "capped", f, three, 1, NULL, &err), 0);
+    sluice_job *a4 = claim_expect(c, "capped", "A", 4);
+    claim_empty(c, "capped");
+    /* no cap: the rest of A in order, from A's retried job once due */
+    assert_int_equal(sluice_class_update(c, "capped", f, none, 1, NULL, &err), 0);
+    test_assert_consistent(c, "capped");
+    for (int i = 5; i < 200; i++) {
+        sluice_job *j = claim_expect(c, "capped", "A", i);
+        assert_int_equal(sluice_ack(c, sluice_job_id(j), sluice_job_token(j), &err), 0);
+        sluice_job_free(j);
+    }
+    sluice_job *ends[] = {a1, a3, a4, b1};
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(sluice_ack(c, sluice_job_id(ends[i]), sluice_job_token(ends[i]), &err), 0);
+        sluice_job_free(ends[i]);
+    }
+    sluice_job_free(a0);
+    sluice_job_free(a2);
+    sluice_job_free(b0);
+    sluice_job_free(c0);
+    top_keys_text(c, "capped", text, sizeof(text));
+    assert_string_equal(text, "A 1 0;"); /* A's retried job, waiting for its backoff */
+    test_assert_consistent(c, "capped");
+    sluice_client_free(c);
+}
+
+/* A lease under a cap that expires: the claim that reclaims it lets the
+ * key start again, with the reclaimed job first. */
+static void an_expired_lease_under_a_cap_lets_its_key_start_again(void **state) {
+    sluice_client *c = test_connect(state);
+    capped_class(c, "expiring", "1");
+    const char *f[] = {"timeout_ms"}, *v[] = {"200"};
+    sluice_error err;
+    assert_int_equal(sluice_class_update(c, "expiring", f, v, 1, NULL, &err), 0);
+    enqueue_key(c, "expiring", "A", 3, 0);
+    sluice_job *a0 = claim_expect(c, "expiring", "A", 0);
+    claim_empty(c, "expiring");
+    sluice_job_free(a0);
+    /* after the lease's 200 ms: A's first again (a suspect, alone) */
+    sluice_job *j = NULL;
+    char got[64];
+    sluice_claim_status st;
+    int idx = -1;
+    WAIT_UNTIL((idx = claim_one(c, "expiring", &j, got, &st)) >= 0, 5000);
+    if (idx != 0 || strcmp(got, "A")) fail_msg("expected A's job 0 again, got %s %d", got, idx);
+    assert_int_equal(sluice_job_reclaims(j), 1);
+    claim_empty(c, "expiring");
+    test_assert_consistent(c, "expiring");
+    assert_int_equal(sluice_ack(c, sluice_job_id(j), sluice_job_token(j), &err), 0);
+    sluice_job_free(j);
+    j = claim_expect(c, "expiring", "A", 1);
+    assert_int_equal(sluice_ack(c, sluice_job_id(j), sluice_job_token(j), &err), 0);
+    sluice_job_free(j);
+    test_assert_consistent(c, "expiring");
+    sluice_client_free(c);
+}
+
+/* Raw calls against a capped class: a caller of version 9 (14 keys) may
+ * not claim, cancel a parked job, change the cap or delete the class, and
+ * each refusal writes nothing; a bad cap is refused; a caller of this
+ * version cancels a parked job. */
+static void a_cap_refuses_old_callers_and_bad_values_and_a_parked_job_can_be_cancelled(void **state) {
+    sluice_client *c = test_connect(state);
+    capped_class(c, "oldies", "1");
+    enqueue_key(c, "oldies", "A", 2, 0);
+    sluice_job *a0 = claim_expect(c, "oldies", "A", 0);
+    claim_empty(c, "oldies"); /* A's job 1 is parked */
+    char parked[SLUICE_ID_MAX];
+    snprintf(parked, sizeof(parked), "oldies:2");
+    redisContext *rc = test_raw(state);
+    char *before = redis_snapshot(rc);
+    assert_badarg_unchanged(
+        rc, class_fcall(rc, NS, "sluice_claim", "oldies", CLASS_NKEYS_V9, NULL, 3, (const char *[]){"1", "old", "0"}),
+        before, "library version 10", "a claim with 14 keys");
+    assert_badarg_unchanged(
+        rc, class_fcall(rc, NS, "sluice_cancel", "oldies", CLASS_NKEYS_V9, NULL, 2, (const char *[]){parked, "op"}),
+        before, "library version 10", "a cancel with 14 keys");
+    assert_badarg_unchanged(rc,
+                            class_fcall(rc, NS, "sluice_class_set", "oldies", CLASS_NKEYS_V9, NULL, 3,
+                                        (const char *[]){"op", "max_concurrency_per_key", "5"}),
+                            before, "library version 10", "a cap change with 14 keys");
+    assert_badarg_unchanged(
+        rc, class_fcall(rc, NS, "sluice_class_delete", "oldies", CLASS_NKEYS_V9, NULL, 2, (const char *[]){"op", "1"}),
+        before, "library version 10", "a delete with 14 keys");
+    const char *bad[] = {"-1", "1.5", "1000001", "x", ""};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_badarg_unchanged(rc,
+                                class_fcall(rc, NS, "sluice_class_set", "oldies", CLASS_NKEYS_NOW, NULL, 3,
+                                            (const char *[]){"op", "max_concurrency_per_key", bad[i]}),
+                                before, "max_concurrency_per_key", bad[i]);
+    free(before);
+    sluice_error err;
+    assert_int_equal(sluice_job_cancel(c, parked, &err), 0);
+    sluice_class_stats st;
+    assert_int_equal(sluice_class_stats_get(c, "oldies", &st, &err), 0);
+    assert_int_equal(st.ready, 0);
+    assert_int_equal(st.cancelled, 1);
+    assert_int_equal(sluice_ack(c, sluice_job_id(a0), sluice_job_token(a0), &err), 0);
+    sluice_job_free(a0);
+    test_assert_consistent(c, "oldies");
+    redisFree(rc);
+    sluice_client_free(c);
+}
+
+/* sluice-worker (4 slots) on a class whose keys may run one job at a time:
+ * A's six jobs never overlap, nor B's, while an A and a B run side by side;
+ * all twelve run once. */
+static void sluice_worker_runs_one_job_of_each_key_at_a_time_under_a_cap_of_one(void **state) {
+    harness_redis *h = *state;
+    sluice_client *c = test_connect(state);
+    capped_class(c, "tenants1", "1");
+    enqueue_key(c, "tenants1", "A", 6, 0);
+    enqueue_key(c, "tenants1", "B", 6, 0);
+    char runs[400], log[400], body[1200], spec[1000];
+    snprintf(runs, sizeof(runs), "%s/tenants1.runs", h->dir);
+    snprintf(log, sizeof(log), "%s/tenants1.log", h->dir);
+    snprintf(body, sizeof(body),
+             "#!/bin/sh\nk=$(sed -n 's/.*\"k\":\"\\([^\"]*\\)\".*/\\1/p')\necho \"start $k\" >> \"%s\"\nsleep 0.2\n"
+             "echo \"end $k\" >> \"%s\"\n",
+             runs, runs);
+    snprintf(spec, sizeof(spec), "tenants1=%s", proc_script(h->dir, "tenant.sh", body));
+    const char *args[] = {"--no-governor", "--concurrency", "4", "--handler", spec, NULL};
+    sluice_class_stats st;
+    proc_drain(h, args, log, c, "tenants1", 12, 30000, &st);
+    assert_int_equal(st.acked, 12);
+    assert_int_equal(st.claimed, 12);
+    char *text = proc_slurp(runs);
+    int running[2] = {0, 0}, most[2] = {0, 0}, both = 0;
+    for (char *l = text; l && *l;) {
+        char *end = strchr(l, '\n');
+        if (!end) break;
+        *end = '\0';
+        char what[8], key[8];
+        if (sscanf(l, "%7s %7s", what, key) == 2 && (key[0] == 'A' || key[0] == 'B')) {
+            int k = key[0] - 'A';
+            running[k] += strcmp(what, "start") == 0 ? 1 : -1;
+            if (running[k] > most[k]) most[k] = running[k];
+            if (running[0] + running[1] == 2) both = 1;
+        } else {
+            fail_msg("a line of the handler: %s", l);
+        }
+        l = end + 1;
+    }
+    free(text);
+    if (most[0] != 1 || most[1] != 1) fail_msg("at most %d of A and %d of B ran at once, not 1", most[0], most[1]);
+    if (!both) fail_msg("A and B never ran side by side");
+    test_assert_consistent(c, "tenants1");
+    sluice_client_free(c);
+}
+
 static void key_weights_round_trip_and_a_class_and_a_client_of_version_7_still_work(void **state) {
     sluice_client *c = test_connect(state);
     fair_class(c, "kept", "{\"acme\":3,\"other one\":2}");
@@ -420,7 +659,9 @@ static void key_weights_round_trip_and_a_class_and_a_client_of_version_7_still_w
     sluice_client_free(c);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    (void)argc;
+    proc_init(argv[0]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(one_keys_backlog_delays_another_keys_job_by_about_one_round),
         cmocka_unit_test(weights_share_the_starts_of_keys_that_both_wait),
@@ -429,6 +670,10 @@ int main(void) {
         cmocka_unit_test(a_delayed_keyed_job_joins_its_own_key_when_due_not_the_back_of_the_class),
         cmocka_unit_test(bad_keys_and_weights_by_raw_fcall_are_refused_and_change_nothing),
         cmocka_unit_test(top_keys_count_each_keys_leased_jobs_and_a_job_shows_its_key),
+        cmocka_unit_test(a_key_at_its_cap_waits_while_other_keys_run_and_goes_on_in_order),
+        cmocka_unit_test(an_expired_lease_under_a_cap_lets_its_key_start_again),
+        cmocka_unit_test(a_cap_refuses_old_callers_and_bad_values_and_a_parked_job_can_be_cancelled),
+        cmocka_unit_test_teardown(sluice_worker_runs_one_job_of_each_key_at_a_time_under_a_cap_of_one, proc_teardown),
         cmocka_unit_test(key_weights_round_trip_and_a_class_and_a_client_of_version_7_still_work),
     };
     return cmocka_run_group_tests(tests, harness_group_setup, harness_group_teardown);

@@ -55,7 +55,7 @@ typedef struct sluice_problem {
                                    time, score, unique, counter, counters, class,
                                    gate, bucket, noclass, registry, signal,
                                    governor, id, duplicate, truncated,
-                                   fair, deadline */
+                                   fair, deadline, parked */
     char subject[SLUICE_ID_MAX]; /* a job id, a field, a class or signal name */
     char detail[200];            /* what is wrong, in words */
 } sluice_problem;

@@ -47,6 +47,8 @@ typedef enum sluice_field_kind {
     X(max_rate, RATE, 0, 1e9, 0, "--max-rate", "cost units per second; 0: no rate limit")                              \
     X(burst, NUMBER, 0, 1e9, 0, "--burst", "cost units; 0: one second's worth of max_rate")                            \
     X(max_concurrency, INT, 0, 1000000, 0, "--max-concurrency", "leases in flight, fleet-wide; 0: no limit")           \
+    X(max_concurrency_per_key, INT, 0, 1000000, 0, "--max-concurrency-per-key",                                        \
+      "leases in flight of one fairness key, fleet-wide; 0: no limit")                                                 \
     X(floor, NUMBER, 0, 1, 0.1, "--floor", "the fraction kept under pressure")                                         \
     X(max_queue, INT, 0, 1e12, 0, "--max-queue", "ready + delayed jobs; 0: no limit")                                  \
     X(max_attempts, INT, 1, 1000, 5, "--max-attempts", "tries before a job is dead")                                   \

@@ -102,7 +102,14 @@ static void explain_where(explained *e) {
     case SLUICE_JOB_READY:
         say(lines, "Job %s is ready (attempt %d of %d done so far), waiting to be claimed.", id, j->attempt,
             j->max_attempts);
-        say(lines, "%lld job%s ahead of it in class %s.", (long long)j->ahead, j->ahead == 1 ? " is" : "s are", cls);
+        if (j->ahead < 0) { /* parked: not in the ready order until its key may start it */
+            say(lines, "Its fairness key %s runs as many jobs as class %s allows a key (max_concurrency_per_key).",
+                j->key ? j->key : "", cls);
+            json_object_set_new(e->out, "held_by_key_cap", json_true());
+        } else {
+            say(lines, "%lld job%s ahead of it in class %s.", (long long)j->ahead, j->ahead == 1 ? " is" : "s are",
+                cls);
+        }
         break;
     case SLUICE_JOB_DELAYED:
         say(lines, "Job %s is delayed until %s (in %s).", id, ctl_time(j->at, tb, sizeof(tb)),
@@ -274,6 +281,8 @@ static void explain_when(const explained *e) {
             throttled ? " and its class admits it" : "");
     else if (g->paused)
         say(lines, "It may run once the class is resumed.");
+    else if (j->ahead < 0)
+        say(lines, "It starts when one of key %s's jobs in flight ends, in its key's order.", j->key ? j->key : "");
     else if (throttled && g->pinned)
         say(lines, "It runs as the pinned fraction admits the %lld job(s) ahead of it; unpin with sluicectl unpin %s.",
             (long long)j->ahead, e->cls);

@@ -5,21 +5,23 @@
 -- bounds it: a class holding more than max_jobs jobs is refused unread.
 --
 -- A problem is three strings: a code word, its subject (a job id, a key
--- suffix or a field) and a detail in words. At most PROBLEMS_MAX are
+-- suffix or a field) and a detail in words. At most CHECK.PROBLEMS_MAX are
 -- returned; then the last is {'truncated', '', ''}.
 
-local PROBLEMS_MAX = 1000
-local STATES = {ready = true, delayed = true, leased = true, dead = true, done = true}
-local JOB_SETS = {'ready', 'delayed', 'leased', 'dead', 'done'}
-local LEASE_MAX_MS = 604800000          -- the longest lease (timeout, extend)
-local DURATION_MAX_MS = 31536000000     -- the longest pause or pin
-local GOVERN_TTL_MAX_MS = 86400000      -- the longest governor decision
+-- The checker's constants, one local (the library's main chunk may have at
+-- most 200).
+local CHECK = {PROBLEMS_MAX = 1000,
+               STATES = {ready = true, delayed = true, leased = true, dead = true, done = true},
+               JOB_SETS = {'ready', 'delayed', 'leased', 'dead', 'done'},
+               LEASE_MAX_MS = 604800000,         -- the longest lease (timeout, extend)
+               DURATION_MAX_MS = 31536000000,    -- the longest pause or pin
+               GOVERN_TTL_MAX_MS = 86400000}     -- the longest governor decision
 
 local function problems()
     local list = {}
     local function add(code, subject, detail)
-        if #list >= PROBLEMS_MAX * 3 then return end
-        if #list == (PROBLEMS_MAX - 1) * 3 then
+        if #list >= CHECK.PROBLEMS_MAX * 3 then return end
+        if #list == (CHECK.PROBLEMS_MAX - 1) * 3 then
             code, subject, detail = 'truncated', '', 'more problems than the checker returns'
         end
         list[#list + 1] = code
@@ -60,10 +62,12 @@ local function class_jobs(keys, add)
         elseif f == 'jobs' or f == 'meta' or f == 'unique' then jobs = math.max(jobs, n) end
     end
     if not read(add, 'bucket', 'GET', keys[K.bucket]) then return nil end
-    if keys[K.deadlines] then
-        local ok, n = read(add, 'deadlines', 'ZCARD', keys[K.deadlines])
-        if not ok then return nil end
-        members = members + n
+    for _, f in ipairs({'deadlines', 'parked'}) do
+        if keys[K[f]] then
+            local ok, n = read(add, f, 'ZCARD', keys[K[f]])
+            if not ok then return nil end
+            members = members + n
+        end
     end
     return math.max(jobs, members)
 end
@@ -127,11 +131,11 @@ local function check_class_hash(keys, add)
     return #raw > 0
 end
 
-local GATE_NUMS = {paused_until = {0, DURATION_MAX_MS}, pin = {0, 1}, pin_until = {0, DURATION_MAX_MS},
-                   epoch = {1, 9007199254740991}, fraction = {0, 1},
-                   expires_at = {0, GOVERN_TTL_MAX_MS}, decided_at = {0, 0},
+CHECK.GATE_NUMS = {paused_until = {0, CHECK.DURATION_MAX_MS}, pin = {0, 1},
+                   pin_until = {0, CHECK.DURATION_MAX_MS}, epoch = {1, 9007199254740991}, fraction = {0, 1},
+                   expires_at = {0, CHECK.GOVERN_TTL_MAX_MS}, decided_at = {0, 0},
                    shadow_fraction = {0, 1}}
-local GATE_TIMES = {paused_until = true, pin_until = true, expires_at = true, decided_at = true}
+CHECK.GATE_TIMES = {paused_until = true, pin_until = true, expires_at = true, decided_at = true}
 
 -- The gate and the rate bucket: known fields, numbers that parse, times not
 -- beyond the longest duration the Functions accept (0 means none).
@@ -139,7 +143,7 @@ local function check_gate(keys, now, add)
     local raw = redis.call('HGETALL', keys[K.gate])
     for i = 1, #raw, 2 do
         local f, v = raw[i], raw[i + 1]
-        local r = GATE_NUMS[f]
+        local r = CHECK.GATE_NUMS[f]
         if f == 'paused' then
             if v ~= '1' then add('gate', f, 'is not 1') end
         elseif f == 'reason' then
@@ -148,7 +152,7 @@ local function check_gate(keys, now, add)
             add('gate', f, 'is not a gate field')
         else
             local n = tonumber(v)
-            local hi = GATE_TIMES[f] and now + r[2] or r[2]
+            local hi = CHECK.GATE_TIMES[f] and now + r[2] or r[2]
             if not n or n ~= n or n < r[1] or n > hi then
                 add('gate', f, 'is out of range: ' .. string.sub(v, 1, 32))
             end
@@ -177,7 +181,7 @@ local function check_job(id, m, name, stats_seq, stats_token, now, sets, add)
         add('id', id, 'is beyond the class sequence')
     end
     local s = m[M.state]
-    if not STATES[s] then
+    if not CHECK.STATES[s] then
         add('state', id, 'is not a job state')
         return
     end
@@ -189,14 +193,14 @@ local function check_job(id, m, name, stats_seq, stats_token, now, sets, add)
     if not in_range(m[M.priority], -PRIORITY_MAX, PRIORITY_MAX) then add('field', id, 'priority out of range') end
     if not in_range(m[M.max_attempts], 1, 1000) then add('field', id, 'max_attempts out of range') end
     if not in_range(m[M.attempt], 0, m[M.max_attempts]) then add('field', id, 'attempt out of range') end
-    if not in_range(m[M.timeout], 1, LEASE_MAX_MS) then add('field', id, 'timeout out of range') end
+    if not in_range(m[M.timeout], 1, CHECK.LEASE_MAX_MS) then add('field', id, 'timeout out of range') end
     if not in_range(m[M.cost], 1, COST_MAX) then add('field', id, 'cost out of range') end
     if m[M.reclaims] < 0 then add('field', id, 'reclaims is negative') end
     if #m[M.unique] > UNIQUE_MAX then add('field', id, 'unique key too long') end
     if m[M.enqueued_at] <= 0 or m[M.enqueued_at] > now then add('time', id, 'enqueued_at is not in the past') end
 
     local n, set = 0, nil
-    for _, k in ipairs(JOB_SETS) do
+    for _, k in ipairs(CHECK.JOB_SETS) do
         if sets[k][id] then
             n = n + 1
             set = set and (set .. ' and ' .. k) or k
@@ -215,7 +219,7 @@ local function check_job(id, m, name, stats_seq, stats_token, now, sets, add)
     elseif s == 'delayed' then
         if at <= 0 or at > RUN_AT_MAX then add('time', id, 'due time is absurd') end
     elseif s == 'leased' then
-        if at <= 0 or at > now + LEASE_MAX_MS then add('time', id, 'lease deadline is absurd') end
+        if at <= 0 or at > now + CHECK.LEASE_MAX_MS then add('time', id, 'lease deadline is absurd') end
         if m[M.attempt] < 1 then add('field', id, 'a leased job has no attempt') end
         if m[M.token] < 1 then add('field', id, 'a leased job has no token') end
     elseif at <= 0 or at > now then
@@ -239,6 +243,9 @@ register('sluice_check', function(keys, args)
     local size = class_jobs(keys, add)
     if not size then return answer({'checked', 0, redis.call('EXISTS', keys[K.class])}, list) end
     if size > max then return {'toobig', size} end
+    if (tonumber(redis.call('HGET', keys[K.class], 'max_concurrency_per_key')) or 0) > 0 then
+        Cap.parked_key(keys, 'a check')
+    end
     local now = now_ms()
     local declared = check_class_hash(keys, add)
     check_gate(keys, now, add)
@@ -250,6 +257,19 @@ register('sluice_check', function(keys, args)
     for _, id in ipairs(redis.call('LRANGE', keys[K.done], 0, -1)) do
         if sets.done[id] then add('duplicate', id, 'is in done twice') end
         sets.done[id] = true
+    end
+    -- a parked job (fair.lua) is a ready job out of the ready set: its
+    -- member names its key and its ready score
+    local parked_as = {}
+    for _, member in ipairs(keys[K.parked] and redis.call('ZRANGE', keys[K.parked], 0, -1) or {}) do
+        local key, score, id = Cap.parse(member)
+        if not key or not score or not valid_id(name, id) then
+            add('parked', string.sub(member, 1, 96), 'is not a parked job of this class')
+        elseif sets.ready[id] or parked_as[id] then
+            add('parked', id, 'is parked and ready, or parked twice')
+        else
+            sets.ready[id], parked_as[id] = score, key
+        end
     end
 
     -- every job is one record in the jobs hash, with a lease entry there
@@ -275,7 +295,7 @@ register('sluice_check', function(keys, args)
             m, why = decode_meta(v)
             if m and type(m[M.payload]) ~= 'string' then m, why = nil, 'payload is not a string' end
             if legacy[id] then add('meta', id, 'has a record and the meta of an earlier version') end
-            if m and e and (string.byte(e, 1) ~= LEASE_BYTE or not pcall(lease_onto, m, e)) then
+            if m and e and not pcall(lease_onto, m, e) then
                 m, why = nil, 'lease entry is malformed'
             end
         elseif legacy[id] then
@@ -334,20 +354,26 @@ register('sluice_check', function(keys, args)
     local n = {}
     for _, f in ipairs(STAT_FIELDS) do n[f] = counter(stats, f, add) end
     local live = 0
-    for _, set in ipairs({'ready', 'delayed', 'leased', 'dead'}) do
-        live = live + redis.call('ZCARD', keys[K[set]])
+    for _, set in ipairs({'ready', 'delayed', 'leased', 'dead', 'parked'}) do
+        if keys[K[set]] then live = live + redis.call('ZCARD', keys[K[set]]) end
     end
     local out = n.acked + n.cancelled + n.purged + n.dead_dropped
     if n.enqueued - out ~= live then
         add('counters', 'stats', string.format('enqueued %d - acked %d - cancelled %d - purged %d - ' ..
-            'dead_dropped %d = %d, but ready + delayed + leased + dead = %d', n.enqueued, n.acked,
+            'dead_dropped %d = %d, but ready (and parked) + delayed + leased + dead = %d', n.enqueued, n.acked,
             n.cancelled, n.purged, n.dead_dropped, n.enqueued - out, live))
     end
-    -- each key's waiting count (fair.lua) is its ready and delayed jobs
-    local waiting = {}
-    for _, m in pairs(metas) do
+    -- each key's waiting count (fair.lua) is its ready and delayed jobs,
+    -- and its running count its leases counted in it
+    local waiting, running = {}, {}
+    for id, m in pairs(metas) do
         local key, s = m[M.key], m[M.state]
         if key ~= '' and (s == 'ready' or s == 'delayed') then waiting[key] = (waiting[key] or 0) + 1 end
+        if parked_as[id] and parked_as[id] ~= key then add('parked', id, 'is parked under another key') end
+        if m.running then
+            if m.running ~= key then add('fair', id, 'a lease is counted in another key') end
+            running[m.running] = (running[m.running] or 0) + 1
+        end
     end
     for f, v in pairs(stats) do
         local key = string.match(f, '^n:(.+)$')
@@ -355,8 +381,14 @@ register('sluice_check', function(keys, args)
             if tonumber(v) ~= waiting[key] then add('fair', key, 'waiting count is not its ready and delayed jobs') end
             waiting[key] = nil
         end
+        key = string.match(f, '^r:(.+)$')
+        if key then
+            if tonumber(v) ~= running[key] then add('fair', key, 'running count is not its counted leases') end
+            running[key] = nil
+        end
     end
     for key in pairs(waiting) do add('fair', key, 'has waiting jobs but no waiting count') end
+    for key in pairs(running) do add('fair', key, 'has counted leases but no running count') end
 
     local ended = n.acked + n.failed + n.released + n.reclaimed
     local leased = redis.call('ZCARD', keys[K.leased])

@@ -30,20 +30,30 @@
 -- throttled with why 'duty' and retry_ms until then. Other classes read
 -- nothing more.
 --
+-- Per-key caps (fair.lua). In a class with max_concurrency_per_key, the
+-- admitted jobs are the first ready ones whose keys are under their caps
+-- (keyless jobs have none): a job of a key at its cap is parked as the
+-- claim passes it (at most Cap.PARK_MAX a claim), and one whose key the jobs
+-- taken before it in this claim fill is left in place. The leases count
+-- in their keys' running counts. Such a class needs the parked key.
+--
 -- Reply, one of:
 --   {'jobs', k, then k groups of: id, attempt, token, timeout_ms, max_attempts,
 --    payload, reclaims}          reclaims > 0: a suspect, then k = 1
 --   {'empty', next_ms}          nothing ready; next_ms until the next delayed
 --                               job is due or lease expires, -1 for never
 --   {'throttled', retry_ms, why, fraction}
---                               why: paused, fraction, concurrency, duty or rate
+--                               why: paused, fraction, concurrency, duty, rate
+--                               or key_concurrency (every ready job it looked
+--                               at is of a key at its cap)
 --   {'suspect', id}             busy '1' only: the head is a suspect that
 --                               needs an idle claimer; nothing was changed
+--                               but parking (per-key caps)
 -- Errors: NOCLASS, BADNAME, BADARG.
 
 local RECLAIM_BATCH = 100
 local CLAIM_FIELDS = {'max_reclaims', 'dead_max', 'dead_ttl_ms', 'floor', 'max_concurrency', 'max_rate', 'burst',
-                      'key_weights', 'on_expiry'}
+                      'key_weights', 'on_expiry', 'max_concurrency_per_key'}
 local PROMOTE_BATCH = 1000
 local CONCURRENCY_RETRY_MS = 100
 
@@ -56,6 +66,7 @@ local function reclaim_expired(keys, cfg, now)
         redis.call('ZREM', keys[K.leased], id)
         local m = load_job(keys, id)
         if m then
+            Cap.ended(keys, {m}, cfg.max_concurrency_per_key)
             end_duty(keys, m, math.min(now, m[M.at]))
             m[M.reclaims] = m[M.reclaims] + 1
             count(keys, 'reclaimed', 1)
@@ -92,6 +103,38 @@ local function promote_due(keys, cfg, now)
         end
     end
     save_tags(t, {})
+end
+
+-- For a class with a per-key cap: of the ready jobs from the head on
+-- ("head", the first "want" asked), the first n whose keys are under their
+-- caps (cap), as ids and their records; the jobs of keys at their caps it
+-- passes are parked, at most Cap.PARK_MAX, and those of keys that the jobs
+-- taken before them fill stay in place.
+local function pick_under_cap(keys, head, want, n, cap)
+    local ids, records, running, taken = {}, {}, {}, {}
+    local page, asked, offset, parked = head, want, 0, 0
+    while #page > 0 do
+        local raws = redis.call('HMGET', keys[K.jobs], unpack(page))
+        local passed = {}
+        for i, id in ipairs(page) do
+            local m = job_from(keys, id, raws[i])
+            local key = m[M.key]
+            if key ~= '' and running[key] == nil then running[key], taken[key] = Cap.running(keys, key), 0 end
+            if key ~= '' and running[key] >= cap then
+                passed[#passed + 1] = {id, m}
+            elseif key == '' or running[key] + taken[key] < cap then
+                ids[#ids + 1], records[#records + 1] = id, m
+                if key ~= '' then taken[key] = taken[key] + 1 end
+                if #ids == n then break end
+            end
+        end
+        Cap.park(keys, passed)
+        parked = parked + #passed
+        if #ids == n or parked >= Cap.PARK_MAX or #page < asked then break end
+        offset = offset + #page - #passed  -- the jobs left in place; the parked are gone
+        page, asked = redis.call('ZRANGE', keys[K.ready], offset, offset + Cap.PICK_PAGE - 1), Cap.PICK_PAGE
+    end
+    return ids, records
 end
 
 local function first_score(key)
@@ -132,6 +175,8 @@ register('sluice_claim', function(keys, args)
     local busy = args[4] or '0'
     if busy ~= '0' and busy ~= '1' then fail('BADARG', 'busy must be 0 or 1') end
     local cfg = load_class(keys, CLAIM_FIELDS)
+    local cap = cfg.max_concurrency_per_key
+    if cap > 0 then Cap.parked_key(keys, 'a claim') end
     local now = now_ms()
 
     reclaim_expired(keys, cfg, now)
@@ -171,12 +216,22 @@ register('sluice_claim', function(keys, args)
         if room < n then n = room end
     end
 
+    local records
+    if cap > 0 then
+        head, records = pick_under_cap(keys, head, want, n, cap)
+        if #head == 0 then
+            if redis.call('ZCARD', keys[K.ready]) == 0 then return {'empty', next_event(keys, now)} end
+            return throttled(CONCURRENCY_RETRY_MS, 'key_concurrency', f)
+        end
+        n = #head
+    else
+        records = redis.call('HMGET', keys[K.jobs], unpack(head, 1, n))
+        for i = 1, n do records[i] = job_from(keys, head[i], records[i]) end
+    end
     -- Quarantine: cut the batch before the first suspect, or to the suspect
     -- alone when it is the first. Done before the rate check, so the bucket
     -- is charged only for the jobs leased.
-    local records = redis.call('HMGET', keys[K.jobs], unpack(head, 1, n))
     for i = 1, n do
-        records[i] = job_from(keys, head[i], records[i])
         if records[i][M.reclaims] > 0 then
             n = math.max(1, i - 1)
             break
@@ -207,6 +262,7 @@ register('sluice_claim', function(keys, args)
         n = admit
     end
     -- admitted, but not for a busy claimer: the refusal changes nothing
+    -- (but the parking of jobs of keys at their caps)
     if suspect and busy == '1' then return {'suspect', head[1]} end
     -- first the writes a producer may not do: the rate bucket, then the
     -- ready set (see common.lua)
@@ -220,7 +276,8 @@ register('sluice_claim', function(keys, args)
     if deadlines then lease_deadlines(keys, leased, now) end
 
     -- the virtual time moves to the largest tag leased; a keyed job leaves
-    -- its key's waiting count (fair.lua)
+    -- its key's waiting count (fair.lua), and under a per-key cap counts in
+    -- its key's running count
     local tag, keyed = 0, {}
     for i = 1, n do
         local m = records[i]
@@ -232,6 +289,7 @@ register('sluice_claim', function(keys, args)
         t:read(keyed)
         for _, key in ipairs(keyed) do t:count(key, -1) end
         save_tags(t, {})
+        if cap > 0 then Cap.started(keys, records, n) end
     end
     local token = next_tokens(keys, n, tag) - 1
     -- writes: the lease entries, and the records of legacy jobs. deadlines:
@@ -254,6 +312,7 @@ register('sluice_claim', function(keys, args)
             writes[#writes + 1] = id
             writes[#writes + 1] = packed_job(keys, id, m)
         end
+        if cap > 0 and m[M.key] ~= '' then m.running = m[M.key] end
         writes[#writes + 1] = id .. LEASE_SUFFIX
         writes[#writes + 1] = pack_lease(m)
         if m[M.at] ~= at then at, at_text = m[M.at], int_text(m[M.at]) end

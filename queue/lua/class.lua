@@ -22,7 +22,10 @@ end
 -- sluice_class_set: ARGV class, actor, then field, value pairs (the fields
 -- of CLASS_ORDER, and windows, outside_window, key_weights and on_expiry). Fields not
 -- named keep their value (or default). The whole result is validated before
--- anything is written. Reply: 'created' or 'updated'. Errors: BADNAME, BADARG.
+-- anything is written. A max_concurrency_per_key raised or removed lets the
+-- parked jobs its keys may now start return to the ready set (fair.lua);
+-- changing it needs the parked key. Reply: 'created' or 'updated'.
+-- Errors: BADNAME, BADARG.
 register('sluice_class_set', function(keys, args)
     class_arg(keys, args)
     local actor = args[2] or ''
@@ -36,6 +39,7 @@ register('sluice_class_set', function(keys, args)
         for k, v in pairs(TEXT_DEFAULTS) do w[k] = v end
         for k, v in pairs(CLASS_DEFAULTS) do c[k] = v end
     end
+    local cap_was = c.max_concurrency_per_key
     local nwindows = nil  -- counted when windows are set
     local changes = {}
     for i = 3, #args, 2 do
@@ -72,6 +76,8 @@ register('sluice_class_set', function(keys, args)
     if (nwindows or windows_arg(w.windows)) > 0 and c.max_rate == 0 and c.max_concurrency == 0 then
         fail('BADARG', 'a class with windows needs max_rate or max_concurrency')
     end
+    local cap = c.max_concurrency_per_key
+    if cap ~= cap_was then Cap.parked_key(keys, 'changing max_concurrency_per_key') end
     local flat = {}
     for _, f in ipairs(CLASS_ORDER) do
         flat[#flat + 1] = f
@@ -83,6 +89,7 @@ register('sluice_class_set', function(keys, args)
     end
     audit(keys, actor, exists and 'class updated' or 'class created', table.concat(changes, ' '))
     redis.call('HSET', keys[K.class], unpack(flat))
+    if cap_was > 0 and (cap == 0 or cap > cap_was) then Cap.unpark_all(keys, cap) end
     return exists and 'updated' or 'created'
 end)
 
@@ -111,11 +118,13 @@ end, READONLY)
 -- Errors: NOCLASS, STATE.
 register('sluice_class_delete', function(keys, args)
     class_arg(keys, args)
-    load_class(keys, NO_FIELDS)
+    if load_class(keys, {'max_concurrency_per_key'}).max_concurrency_per_key > 0 then
+        Cap.parked_key(keys, 'deleting a class')
+    end
     local force = args[3] == '1'
     if not force then
-        for _, k in ipairs({K.ready, K.delayed, K.leased, K.dead}) do
-            if redis.call('ZCARD', keys[k]) > 0 then fail('STATE', 'class still holds jobs') end
+        for _, k in ipairs({K.ready, K.delayed, K.leased, K.dead, K.parked}) do
+            if keys[k] and redis.call('ZCARD', keys[k]) > 0 then fail('STATE', 'class still holds jobs') end
         end
     end
     local counters = redis.call('HMGET', keys[K.stats], 'seq', 'token')

@@ -5,12 +5,14 @@
 -- fails on a free global.
 --
 -- Conventions for every class Function:
---   KEYS = the fourteen class keys NS:{class}:<suffix>, exactly, in the
+--   KEYS = the fifteen class keys NS:{class}:<suffix>, exactly, in the
 --          order of K below (see include/sluice/client.h); every key is
 --          checked before anything is read or written. A caller of
---          library version 8 or older sends the first thirteen, without
---          the deadlines key: such a call does no deadline work
---          (deadline.lua).
+--          library version 9 sends the first fourteen, without the parked
+--          key: such a call does no parking work, and is refused where a
+--          class's per-key cap needs it (fair.lua). A caller of version 8
+--          or older sends the first thirteen, without the deadlines key
+--          either: such a call does no deadline work (deadline.lua).
 --   ARGV[1] = the class name; the rest is per Function.
 -- Refusals before changes: Redis keeps the writes a script made before an
 -- error, so each Function's FIRST write is the one the fewest roles of
@@ -33,7 +35,10 @@ local VERSION = 10  -- bump on any change of a Function's contract
 -- record's. A claim writes only that entry and an ack reads only it; the
 -- record is rewritten only when the lease ends another way. Library
 -- version 6 kept the lease in the record (state 'leased', no entry): such
--- a job is read as leased. Version 7 wrote records of 16 fields, without
+-- a job is read as leased. A lease entry of a keyed job claimed while its
+-- class had a per-key cap also holds the key (KEYED_LEASE): that lease
+-- counts in its key's running count (fair.lua) until it ends, and the job
+-- table read from it has .running, the key. Version 7 wrote records of 16 fields, without
 -- the key: such a record is read with key ''. Versions 5 and earlier kept the payload alone in
 -- the jobs hash and fields 1..15 in the meta hash: such a job is read from
 -- both, and written as one record when it next changes.
@@ -45,6 +50,9 @@ local RECORD_HEAD = '\220\0\17'     -- a record's first bytes: msgpack array16 o
 local LEASE_SUFFIX = ':lease'       -- a lease entry's field: the job's id and this
 local LEASE_BYTE = 0x4c             -- 'L', a lease entry's first byte: this form of entry
 local LEASE_FORMAT = '<BlHlld'      -- LEASE_BYTE, token, attempt, at, started, duty; then the unique key
+-- a lease counted in its key's running count: 'K', the fields above, the
+-- key's length; then the key, then the unique key
+local KEYED_LEASE = {byte = 0x4b, format = '<BlHlldB'}
 
 local SEQ_SPAN = 1099511627776      -- 2^40: ready score = rank(priority) * 2^40 + seq
 local REASON_MAX = 1024
@@ -153,17 +161,19 @@ local function keys_of(keys, tag, suffixes)
     return want.ns
 end
 
--- The class keys a caller of library version 8 or older sends: all but
--- the last, the deadlines key.
-local SUFFIX_V8 = {}
-for i = 1, NKEYS - 1 do SUFFIX_V8[i] = SUFFIX[i] end
+-- The class keys a caller of library version 9 sends, all but the last
+-- (the parked key), and those of version 8 or older, without the
+-- deadlines key either.
+local SUFFIX_V9, SUFFIX_V8 = {}, {}
+for i = 1, NKEYS - 1 do SUFFIX_V9[i] = SUFFIX[i] end
+for i = 1, NKEYS - 2 do SUFFIX_V8[i] = SUFFIX[i] end
 
 -- Checks ARGV[1] and that KEYS are this class's keys (or those of
--- SUFFIX_V8), exactly and in order; returns the class name.
+-- SUFFIX_V9 or SUFFIX_V8), exactly and in order; returns the class name.
 local function class_arg(keys, args)
     local name = args[1]
     if not valid_name(name) then fail('BADNAME', 'invalid class name') end
-    keys_of(keys, name, #keys == NKEYS - 1 and SUFFIX_V8 or SUFFIX)
+    keys_of(keys, name, #keys == NKEYS - 1 and SUFFIX_V9 or #keys == NKEYS - 2 and SUFFIX_V8 or SUFFIX)
     return name
 end
 
@@ -220,32 +230,46 @@ local function id_arg(name, id)
     return id
 end
 
--- The lease entry of the leased job m.
+-- The lease entry of the leased job m, counted in the running count of
+-- the key m.running when that is set.
 local function pack_lease(m)
+    local key = m.running
+    if key then
+        return struct.pack(KEYED_LEASE.format, KEYED_LEASE.byte, m[M.token], m[M.attempt], m[M.at], m[M.started],
+                           m[M.duty], #key) .. key .. m[M.unique]
+    end
     return struct.pack(LEASE_FORMAT, LEASE_BYTE, m[M.token], m[M.attempt], m[M.at], m[M.started], m[M.duty]) ..
            m[M.unique]
 end
 
--- The lease entry e's fields: token, attempt, at, started, duty, unique.
+-- The lease entry e's fields: token, attempt, at, started, duty, unique,
+-- and the key it is counted in (nil: none). Fails on a malformed entry.
 local function lease_fields(e)
+    local b = string.byte(e, 1)
+    if b == KEYED_LEASE.byte then
+        local _, token, attempt, at, started, duty, len, tail = struct.unpack(KEYED_LEASE.format, e)
+        if len < 1 or tail + len - 1 > #e then error('lease entry is malformed') end
+        return token, attempt, at, started, duty, string.sub(e, tail + len), string.sub(e, tail, tail + len - 1)
+    end
+    if b ~= LEASE_BYTE then error('lease entry is malformed') end
     local _, token, attempt, at, started, duty, tail = struct.unpack(LEASE_FORMAT, e)
-    return token, attempt, at, started, duty, tail > #e and '' or string.sub(e, tail)
+    return token, attempt, at, started, duty, tail > #e and '' or string.sub(e, tail), nil
 end
 
 -- The record m with the lease entry e's fields written onto it, which then
 -- reads as leased.
 local function lease_onto(m, e)
-    m[M.token], m[M.attempt], m[M.at], m[M.started], m[M.duty], m[M.unique] = lease_fields(e)
+    m[M.token], m[M.attempt], m[M.at], m[M.started], m[M.duty], m[M.unique], m.running = lease_fields(e)
     m[M.state] = 'leased'
     m.lease = true
     return m
 end
 
 -- The lease entry e's fields alone, at their places in M (a constructor in
--- the order of M is one allocation; the rest are placeholders).
+-- the order of M is one allocation; the rest are placeholders), and .running.
 local function lease_only(e)
-    local token, attempt, at, started, duty, unique = lease_fields(e)
-    return {0, 0, attempt, 0, 0, 0, token, 0, unique, 0, 'leased', '', at, started, duty}
+    local token, attempt, at, started, duty, unique, running = lease_fields(e)
+    return {0, 0, attempt, 0, 0, 0, token, 0, unique, 0, 'leased', '', at, started, duty, running = running}
 end
 
 -- The record "raw" as a table of the fields of M: its elements decoded
@@ -283,11 +307,12 @@ local function load_job(keys, id)
 end
 
 -- The record as save_job writes it. A lease entry, or the meta field of a
--- job of an earlier version, is deleted.
+-- job of an earlier version, is deleted (a lease's running count must have
+-- been moved first: see fair.lua's Cap.ended).
 local function packed_job(keys, id, m)
     if m.lease then redis.call('HDEL', keys[K.jobs], id .. LEASE_SUFFIX) end
     if m.legacy then redis.call('HDEL', keys[K.meta], id) end
-    m.legacy, m.lease = nil, nil
+    m.legacy, m.lease, m.running = nil, nil, nil
     return cmsgpack.pack(m)
 end
 
@@ -298,7 +323,7 @@ end
 -- Writes the lease of the leased job m as its lease entry; a job of an
 -- earlier version is first written as one record.
 local function save_lease(keys, id, m)
-    if m.legacy then save_job(keys, id, m) end
+    if m.legacy then save_job(keys, id, m) end  -- of a version before keys: never counted
     m.lease = true
     redis.call('HSET', keys[K.jobs], id .. LEASE_SUFFIX, pack_lease(m))
 end

@@ -49,7 +49,7 @@ local function expire_due(keys, cfg, now)
         local m = load_job(keys, id)
         local s = m and m[M.state]
         if s == 'ready' or s == 'delayed' then
-            redis.call('ZREM', keys[K[s]], id)
+            if s == 'ready' then Cap.drop_ready(keys, id, m) else redis.call('ZREM', keys[K.delayed], id) end
             key_waits(keys, m[M.key], -1)
             make_dead(keys, id, m, 'expired', now, cfg)
             expired = expired + 1

@@ -143,34 +143,177 @@ local function key_waits(keys, key, d)
     save_tags(t, {})
 end
 
--- The fairness key of the job record "raw" ('' for none), read without
--- decoding the payload before it: the record's fields up to the payload,
--- the payload's string header, then the key after it. A record of version 7
--- ends at its payload; a job of an earlier version (its payload alone in
--- the jobs hash) has no key.
-local function record_key(raw)
-    if string.byte(raw, 1) ~= RECORD_BYTE then return '' end
-    local at = cmsgpack.unpack_limit(raw, M.payload - 1, #RECORD_HEAD)  -- 0-based: the payload's header
-    local b = string.byte(raw, at + 1)
-    local head, len
-    if b >= 0xa0 and b <= 0xbf then head, len = 1, b - 0xa0
-    elseif b == 0xd9 then head, len = 2, string.byte(raw, at + 2)
-    elseif b == 0xda then head, len = 3, struct.unpack('>H', raw, at + 2)
-    else head, len = 5, struct.unpack('>I4', raw, at + 2) end
-    local after = at + head + len
-    if after >= #raw then return '' end
-    local _, key = cmsgpack.unpack_limit(raw, 1, after)
-    return key
+-- Per-key caps (the class field max_concurrency_per_key; 0: none). A
+-- claim leases a keyed job only while its key has fewer counted leases than
+-- the cap. The stats field 'r:' .. key counts the leases of key claimed
+-- while the class had a cap (their lease entries say so: common.lua), and
+-- goes at 0. A ready job of a key at its cap that a claim passes is parked:
+-- moved from the ready set to the parked set, member key .. '\0' .. its
+-- ready score in SCORE_HEX hex digits .. its id, score 0, so that a key's
+-- parked jobs are one range, in their ready order; its record stays ready
+-- and it still counts as waiting. When a counted lease ends, as many of its
+-- key's parked jobs as the key may now start return to the ready set at
+-- their scores (all of them once the cap is gone); when the cap is raised
+-- or removed, every key's. A call without the parked key (library version
+-- 9) is refused where it would need it. Cap holds the functions (one local:
+-- the library's main chunk may have at most 200).
+local Cap = {SCORE_HEX = 14,     -- a ready score is below 2^53
+             UNPARK_BATCH = 1000, -- parked jobs moved back per ZRANGEBYLEX
+             PICK_PAGE = 100,     -- ready jobs a claim reads at once past its head
+             PARK_MAX = 1000}     -- jobs one claim parks at most
+
+function Cap.member(key, score, id)
+    return key .. '\0' .. string.format('%0' .. Cap.SCORE_HEX .. 'x', score) .. id
+end
+
+-- A parked member's key, ready score and id (nil for a malformed one).
+function Cap.parse(member)
+    local z = string.find(member, '\0', 1, true)
+    if not z or #member < z + Cap.SCORE_HEX + 1 then return nil end
+    local score = tonumber(string.sub(member, z + 1, z + Cap.SCORE_HEX), 16)
+    return string.sub(member, 1, z - 1), score, string.sub(member, z + Cap.SCORE_HEX + 1)
+end
+
+-- The parked key, or a BADARG naming "what" for a call without it.
+function Cap.parked_key(keys, what)
+    local k = keys[K.parked]
+    if not k then fail('BADARG', what .. ' of a class with max_concurrency_per_key needs library version 10') end
+    return k
+end
+
+-- The counted leases of "key".
+function Cap.running(keys, key)
+    return tonumber(redis.call('HGET', keys[K.stats], 'r:' .. key)) or 0
+end
+
+-- Parks the ready jobs "jobs" (pairs {id, record}) of keys at their caps.
+function Cap.park(keys, jobs)
+    if #jobs == 0 then return end
+    local ids, members = {}, {}
+    for i, j in ipairs(jobs) do
+        ids[i] = j[1]
+        members[2 * i - 1], members[2 * i] = 0, Cap.member(j[2][M.key], ready_score(j[2]), j[1])
+    end
+    redis.call('ZREM', keys[K.ready], unpack(ids))
+    redis.call('ZADD', keys[K.parked], unpack(members))
+end
+
+-- Moves up to n (-1: all) of key's parked jobs back to the ready set, the
+-- first in their order, and announces them. Returns how many.
+function Cap.unpark(keys, key, n)
+    local moved = 0
+    while n < 0 or moved < n do
+        local take = n < 0 and Cap.UNPARK_BATCH or math.min(Cap.UNPARK_BATCH, n - moved)
+        local members = redis.call('ZRANGEBYLEX', keys[K.parked], '[' .. key .. '\0', '(' .. key .. '\1', 'LIMIT',
+                                   0, take)
+        if #members == 0 then break end
+        local ready = {}
+        for i, member in ipairs(members) do
+            local _, score, id = Cap.parse(member)
+            ready[2 * i - 1], ready[2 * i] = score, id
+        end
+        redis.call('ZREM', keys[K.parked], unpack(members))
+        redis.call('ZADD', keys[K.ready], unpack(ready))
+        moved = moved + #members
+        if #members < take then break end
+    end
+    if moved > 0 then redis.call('PUBLISH', keys[K.ready], 1) end
+    return moved
+end
+
+-- The room key has under cap (-1: no cap, so all of its parked jobs).
+function Cap.room(keys, key, cap)
+    if cap <= 0 then return -1 end
+    return math.max(0, cap - Cap.running(keys, key))
+end
+
+-- The first n of the jobs "ms" (records) were leased under a per-key cap:
+-- each keyed one counts in its key's running count.
+function Cap.started(keys, ms, n)
+    local by, order = {}, {}
+    for i = 1, n do
+        local key = ms[i][M.key]
+        if key ~= '' then
+            if not by[key] then order[#order + 1], by[key] = key, 0 end
+            by[key] = by[key] + 1
+        end
+    end
+    for _, key in ipairs(order) do redis.call('HINCRBY', keys[K.stats], 'r:' .. key, by[key]) end
+end
+
+-- For the leases of the jobs "ms" that ended (job tables; .running: the
+-- key a lease was counted in): each key's running count falls, and with
+-- the parked key, as many of its parked jobs as it may now start (cap: the
+-- class's max_concurrency_per_key) return to the ready set.
+function Cap.ended(keys, ms, cap)
+    local by, order = {}, {}
+    for _, m in ipairs(ms) do
+        local key = m.running
+        if key then
+            if not by[key] then order[#order + 1], by[key] = key, 0 end
+            by[key] = by[key] + 1
+        end
+    end
+    for _, key in ipairs(order) do
+        if redis.call('HINCRBY', keys[K.stats], 'r:' .. key, -by[key]) <= 0 then
+            redis.call('HDEL', keys[K.stats], 'r:' .. key)
+        end
+        if keys[K.parked] then
+            local room = Cap.room(keys, key, cap)
+            if room ~= 0 then Cap.unpark(keys, key, room) end
+        end
+    end
+end
+
+-- Every key's parked jobs that its room under "cap" lets start return to
+-- the ready set (an operator's change of the cap): one lookup per key that
+-- has parked jobs, the keys found in order by jumping past each one's range.
+function Cap.unpark_all(keys, cap)
+    local from = '-'
+    while true do
+        local first = redis.call('ZRANGEBYLEX', keys[K.parked], from, '+', 'LIMIT', 0, 1)
+        if #first == 0 then return end
+        local key = Cap.parse(first[1])
+        if not key then return end  -- malformed: sluice_check names it
+        local room = Cap.room(keys, key, cap)
+        if room ~= 0 then Cap.unpark(keys, key, room) end
+        from = '[' .. key .. '\1'
+    end
+end
+
+-- Removes the ready job "id" (record m) from the ready set, or from the
+-- parked set when its key's cap parked it (a call with the parked key).
+function Cap.drop_ready(keys, id, m)
+    if redis.call('ZREM', keys[K.ready], id) == 0 and keys[K.parked] then
+        redis.call('ZREM', keys[K.parked], Cap.member(m[M.key], ready_score(m), id))
+    end
 end
 
 -- How many leased jobs each key has, by their records (the lease entries
--- do not name the key): a table of key -> count, keyless jobs left out.
-local LEASED_READ_BATCH = 1000
+-- do not always name the key): a table of key -> count, keyless jobs left
+-- out. A record's key is read without decoding the payload before it: the
+-- record's fields up to the payload, the payload's string header, then the
+-- key after it. A record of version 7 ends at its payload; a job of an
+-- earlier version (its payload alone in the jobs hash) has no key.
 local function running_by_key(keys)
+    local function record_key(raw)
+        if string.byte(raw, 1) ~= RECORD_BYTE then return '' end
+        local at = cmsgpack.unpack_limit(raw, M.payload - 1, #RECORD_HEAD)  -- 0-based: the payload's header
+        local b = string.byte(raw, at + 1)
+        local head, len
+        if b >= 0xa0 and b <= 0xbf then head, len = 1, b - 0xa0
+        elseif b == 0xd9 then head, len = 2, string.byte(raw, at + 2)
+        elseif b == 0xda then head, len = 3, struct.unpack('>H', raw, at + 2)
+        else head, len = 5, struct.unpack('>I4', raw, at + 2) end
+        local after = at + head + len
+        if after >= #raw then return '' end
+        local _, key = cmsgpack.unpack_limit(raw, 1, after)
+        return key
+    end
     local ids = redis.call('ZRANGE', keys[K.leased], 0, -1)
     local running = {}
-    for first = 1, #ids, LEASED_READ_BATCH do
-        local records = redis.call('HMGET', keys[K.jobs], unpack(ids, first, math.min(#ids, first + LEASED_READ_BATCH - 1)))
+    for first = 1, #ids, 1000 do  -- HMGET 1000 records at a time
+        local records = redis.call('HMGET', keys[K.jobs], unpack(ids, first, math.min(#ids, first + 999)))
         for _, raw in ipairs(records) do
             local key = raw and record_key(raw) or ''
             if key ~= '' then running[key] = (running[key] or 0) + 1 end

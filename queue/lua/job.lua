@@ -47,8 +47,11 @@ register('sluice_cancel', function(keys, args)
     local s = m[M.state]
     if s == 'leased' then fail('BUSY', 'job is leased by a worker') end
     if s ~= 'ready' and s ~= 'delayed' then fail('STATE', 'job is not waiting') end
+    if s == 'ready' and not keys[K.parked] and not redis.call('ZSCORE', keys[K.ready], id) then
+        Cap.parked_key(keys, 'cancelling a job')  -- it is parked (fair.lua)
+    end
     audit(keys, args[3], 'job cancelled', id)
-    redis.call('ZREM', keys[K[s]], id)
+    if s == 'ready' then Cap.drop_ready(keys, id, m) else redis.call('ZREM', keys[K.delayed], id) end
     drop_deadline(keys, id)
     key_waits(keys, m[M.key], -1)
     release_unique(keys, id, m)
@@ -66,10 +69,12 @@ STAT_FIELDS_V9[#STAT_FIELDS + 1], STAT_FIELDS_V9[#STAT_FIELDS + 2] = 'late', 'ex
 
 -- sluice_stats: ARGV class. Reply: {ready, delayed, leased, dead, then
 -- name, value pairs of the counters in a fixed order: STAT_FIELDS, or
--- STAT_FIELDS_V9 for a call with the deadlines key}.
+-- STAT_FIELDS_V9 for a call with the deadlines key}. ready counts the
+-- parked jobs too (fair.lua), for a call with the parked key.
 register('sluice_stats', function(keys, args)
     class_arg(keys, args)
-    local r = {redis.call('ZCARD', keys[K.ready]), redis.call('ZCARD', keys[K.delayed]),
+    local parked = keys[K.parked] and redis.call('ZCARD', keys[K.parked]) or 0
+    local r = {redis.call('ZCARD', keys[K.ready]) + parked, redis.call('ZCARD', keys[K.delayed]),
                redis.call('ZCARD', keys[K.leased]), redis.call('ZCARD', keys[K.dead])}
     local fields = keys[K.deadlines] and STAT_FIELDS_V9 or STAT_FIELDS
     local vals = redis.call('HMGET', keys[K.stats], unpack(fields))

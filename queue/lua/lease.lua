@@ -3,15 +3,16 @@
 -- extend, release. Each presents the attempt's fencing token; a token that
 -- is not the current lease's (the lease expired and the job was reclaimed,
 -- or it already ended) is refused with STALE, so a worker that lost its
--- lease can never end another's attempt.
+-- lease can never end another's attempt. A lease that ends leaves its
+-- key's running count, and lets parked jobs of its key start (fair.lua).
 --
 -- KEYS: the class keys.  ARGV: class, id, token, then per Function below
 -- (sluice_ack_many: class, then pairs of id and token).
 -- Errors: NOCLASS, BADNAME, BADARG, STALE.
 
 local TOKEN_MAX = 9007199254740991
-local ACK_FIELDS = {'keep_done'}
-local FAIL_FIELDS = {'backoff_base_ms', 'backoff_max_ms', 'dead_max', 'dead_ttl_ms'}
+local ACK_FIELDS = {'keep_done', 'max_concurrency_per_key'}
+local FAIL_FIELDS = {'backoff_base_ms', 'backoff_max_ms', 'dead_max', 'dead_ttl_ms', 'max_concurrency_per_key'}
 
 -- Whether the job record m (nil or false: no job) is leased under token.
 local function holds_lease(m, token)
@@ -54,6 +55,7 @@ local function ack(keys, ids, leases, ms, cfg, now)
         if m[M.duty] > 0 then end_duty(keys, m, now) end
         if m[M.unique] ~= '' then release_unique(keys, id, m) end
     end
+    Cap.ended(keys, ms, cfg.max_concurrency_per_key)
     if cfg.keep_done > 0 then
         for i, id in ipairs(ids) do
             local m = ms[i][M.payload] and ms[i] or load_job(keys, id)
@@ -139,6 +141,7 @@ register('sluice_fail', function(keys, args)
     if type(reason) ~= 'string' then fail('BADARG', 'reason is missing') end
     local now, micros = now_ms()
     redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
+    Cap.ended(keys, {m}, cfg.max_concurrency_per_key)
     end_duty(keys, m, now)
     count(keys, 'failed', 1)
     m[M.reason] = string.sub(reason, 1, REASON_MAX)
@@ -176,8 +179,9 @@ end)
 -- returns to its place in the ready set and the attempt is not counted.
 -- Reply: 1.
 register('sluice_release', function(keys, args)
-    local id, m = leased_job(keys, args, NO_FIELDS, load_job)
+    local id, m, cfg = leased_job(keys, args, {'max_concurrency_per_key'}, load_job)
     redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
+    Cap.ended(keys, {m}, cfg.max_concurrency_per_key)
     end_duty(keys, m, now_ms())
     m[M.attempt] = m[M.attempt] - 1
     make_ready(keys, id, m)

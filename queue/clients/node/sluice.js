@@ -31,7 +31,7 @@ const PAYLOAD_HARD_MAX = 262144; // bytes
 const PAYLOAD_MAX_DEPTH = 32;
 const SENTINELS_MAX = 16;
 const CLASS_KEYS = ['class', 'gate', 'ready', 'delayed', 'leased', 'dead', 'jobs', 'meta', 'unique', 'stats',
-  'done', 'audit', 'bucket', 'deadlines'];
+  'done', 'audit', 'bucket', 'deadlines', 'parked'];
 const SIGNAL_KEYS = ['signals', 'signal-values', 'audit'];
 const STAT_FIELDS = ['enqueued', 'claimed', 'acked', 'failed', 'retried', 'died', 'reclaimed', 'released',
   'cancelled', 'throttled', 'dead_dropped', 'purged', 'late', 'expired'];

@@ -34,7 +34,7 @@ PAYLOAD_HARD_MAX = 262144        # bytes
 PAYLOAD_MAX_DEPTH = 32
 SENTINELS_MAX = 16
 CLASS_KEYS = ("class", "gate", "ready", "delayed", "leased", "dead", "jobs", "meta", "unique",
-              "stats", "done", "audit", "bucket", "deadlines")
+              "stats", "done", "audit", "bucket", "deadlines", "parked")
 SIGNAL_KEYS = ("signals", "signal-values", "audit")
 STAT_FIELDS = ("enqueued", "claimed", "acked", "failed", "retried", "died", "reclaimed", "released",
                "cancelled", "throttled", "dead_dropped", "purged", "late", "expired")

@@ -28,7 +28,8 @@ module Sluice
   PAYLOAD_HARD_MAX = 262_144 # bytes
   PAYLOAD_MAX_DEPTH = 32
   SENTINELS_MAX = 16
-  CLASS_KEYS = %w[class gate ready delayed leased dead jobs meta unique stats done audit bucket deadlines].freeze
+  CLASS_KEYS = %w[class gate ready delayed leased dead jobs meta unique stats done audit bucket deadlines
+                  parked].freeze
   SIGNAL_KEYS = %w[signals signal-values audit].freeze
   STAT_FIELDS = %i[enqueued claimed acked failed retried died reclaimed released cancelled throttled
                    dead_dropped purged late expired].freeze
