@@ -120,13 +120,15 @@ static void commands(bytes b) {
         int argc = sluice_command_argc(m);
         const char **argv = sluice_command_argv(m);
         const size_t *lens = sluice_command_argvlen(m);
-        /* FCALL fn 14 <14 keys> class ...: every key in the class's slot */
-        if (argc < 18 || strcmp(argv[0], "FCALL") || strcmp(argv[2], "14")) abort();
+        /* FCALL fn N <the N class keys> class ...: every key in the class's slot */
+        char nkeys[8];
+        snprintf(nkeys, sizeof(nkeys), "%d", (int)CLASS_NKEYS);
+        if (argc < 4 + CLASS_NKEYS || strcmp(argv[0], "FCALL") || strcmp(argv[2], nkeys)) abort();
         for (int i = 0; i < argc; i++)
             if (strlen(argv[i]) > lens[i]) abort();
         char tag[SLUICE_ID_MAX + 3];
-        snprintf(tag, sizeof(tag), "{%s}:", argv[17]);
-        for (int i = 3; i < 17; i++)
+        snprintf(tag, sizeof(tag), "{%s}:", argv[3 + CLASS_NKEYS]);
+        for (int i = 3; i < 3 + CLASS_NKEYS; i++)
             if (!strstr(argv[i], tag)) abort();
     }
     sluice_command_free(m);
