@@ -66,7 +66,7 @@ local function reclaim_expired(keys, cfg, now)
         redis.call('ZREM', keys[K.leased], id)
         local m = load_job(keys, id)
         if m then
-            Cap.ended(keys, {m}, cfg.max_concurrency_per_key)
+            Cap.ended(keys, {m})
             end_duty(keys, m, math.min(now, m[M.at]))
             m[M.reclaims] = m[M.reclaims] + 1
             count(keys, 'reclaimed', 1)

@@ -227,33 +227,36 @@ function Cap.room(keys, key, cap)
     return math.max(0, cap - Cap.running(keys, key))
 end
 
--- The first n of the jobs "ms" (records) were leased under a per-key cap:
--- each keyed one counts in its key's running count.
-function Cap.started(keys, ms, n)
-    local by, order = {}, {}
+-- The keys "key_of(i)" gives for i = 1..n ('' and nil left out), in the
+-- order they first come, and how many times each comes.
+function Cap.tally(n, key_of)
+    local order, by = {}, {}
     for i = 1, n do
-        local key = ms[i][M.key]
-        if key ~= '' then
+        local key = key_of(i)
+        if key and key ~= '' then
             if not by[key] then order[#order + 1], by[key] = key, 0 end
             by[key] = by[key] + 1
         end
     end
+    return order, by
+end
+
+-- The first n of the jobs "ms" (records) were leased under a per-key cap:
+-- each keyed one counts in its key's running count.
+function Cap.started(keys, ms, n)
+    local order, by = Cap.tally(n, function(i) return ms[i][M.key] end)
     for _, key in ipairs(order) do redis.call('HINCRBY', keys[K.stats], 'r:' .. key, by[key]) end
 end
 
 -- For the leases of the jobs "ms" that ended (job tables; .running: the
 -- key a lease was counted in): each key's running count falls, and with
--- the parked key, as many of its parked jobs as it may now start (cap: the
--- class's max_concurrency_per_key) return to the ready set.
-function Cap.ended(keys, ms, cap)
-    local by, order = {}, {}
-    for _, m in ipairs(ms) do
-        local key = m.running
-        if key then
-            if not by[key] then order[#order + 1], by[key] = key, 0 end
-            by[key] = by[key] + 1
-        end
-    end
+-- the parked key, as many of its parked jobs as it may now start under
+-- the class's max_concurrency_per_key (read only when a lease was
+-- counted) return to the ready set.
+function Cap.ended(keys, ms)
+    local order, by = Cap.tally(#ms, function(i) return ms[i].running end)
+    if #order == 0 then return end
+    local cap = tonumber(redis.call('HMGET', keys[K.class], 'max_concurrency_per_key')[1]) or 0  -- workers may HMGET it
     for _, key in ipairs(order) do
         if redis.call('HINCRBY', keys[K.stats], 'r:' .. key, -by[key]) <= 0 then
             redis.call('HDEL', keys[K.stats], 'r:' .. key)

@@ -11,8 +11,8 @@
 -- Errors: NOCLASS, BADNAME, BADARG, STALE.
 
 local TOKEN_MAX = 9007199254740991
-local ACK_FIELDS = {'keep_done', 'max_concurrency_per_key'}
-local FAIL_FIELDS = {'backoff_base_ms', 'backoff_max_ms', 'dead_max', 'dead_ttl_ms', 'max_concurrency_per_key'}
+local ACK_FIELDS = {'keep_done'}
+local FAIL_FIELDS = {'backoff_base_ms', 'backoff_max_ms', 'dead_max', 'dead_ttl_ms'}
 
 -- Whether the job record m (nil or false: no job) is leased under token.
 local function holds_lease(m, token)
@@ -55,7 +55,7 @@ local function ack(keys, ids, leases, ms, cfg, now)
         if m[M.duty] > 0 then end_duty(keys, m, now) end
         if m[M.unique] ~= '' then release_unique(keys, id, m) end
     end
-    Cap.ended(keys, ms, cfg.max_concurrency_per_key)
+    Cap.ended(keys, ms)
     if cfg.keep_done > 0 then
         for i, id in ipairs(ids) do
             local m = ms[i][M.payload] and ms[i] or load_job(keys, id)
@@ -141,7 +141,7 @@ register('sluice_fail', function(keys, args)
     if type(reason) ~= 'string' then fail('BADARG', 'reason is missing') end
     local now, micros = now_ms()
     redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
-    Cap.ended(keys, {m}, cfg.max_concurrency_per_key)
+    Cap.ended(keys, {m})
     end_duty(keys, m, now)
     count(keys, 'failed', 1)
     m[M.reason] = string.sub(reason, 1, REASON_MAX)
@@ -179,9 +179,9 @@ end)
 -- returns to its place in the ready set and the attempt is not counted.
 -- Reply: 1.
 register('sluice_release', function(keys, args)
-    local id, m, cfg = leased_job(keys, args, {'max_concurrency_per_key'}, load_job)
+    local id, m = leased_job(keys, args, NO_FIELDS, load_job)
     redis.call('ZREM', keys[K.leased], id)   -- first: a producer may not (see common.lua)
-    Cap.ended(keys, {m}, cfg.max_concurrency_per_key)
+    Cap.ended(keys, {m})
     end_duty(keys, m, now_ms())
     m[M.attempt] = m[M.attempt] - 1
     make_ready(keys, id, m)
